@@ -1,0 +1,85 @@
+# socialize - build, test, demo, install.
+#   make demo      installs what is missing, builds, runs the main example
+#   make test      installs what is missing, builds, runs every test
+#   make install   PREFIX=/usr/local DESTDIR= LUA_VERSION=5.4
+LUA_VERSION ?= 5.4
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LUA         ?= lua$(LUA_VERSION)
+LUA_PC      ?= lua$(LUA_VERSION)
+LUA_INCDIR  ?= $(shell pkg-config --variable=includedir $(LUA_PC) 2>/dev/null)/lua$(LUA_VERSION)
+LUA_CMODULE_DIR ?= $(PREFIX)/lib/x86_64-linux-gnu/lua/$(LUA_VERSION)
+LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-function
+ALL_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
+             -Icsrc/include -Icsrc/core -Icsrc/lua -I$(LUA_INCDIR)
+LIBFLAG ?= -shared
+LDFLAGS ?=
+
+BUILD   = build/lua$(LUA_VERSION)
+CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
+           csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c
+CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/lua/lsz_compat.h
+CORE_SO  = $(BUILD)/socialize/core.so
+CURL_SO  = $(BUILD)/socialize/curl.so
+LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
+
+.PHONY: all deps test test-c test-lua demo install uninstall clean check
+
+all: $(CORE_SO) $(CURL_SO)
+
+deps:
+	@sh .ci/install-deps
+
+$(CORE_SO): $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
+	    $(LDFLAGS) -ljansson -lcrypto -lm
+
+$(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ csrc/curl/lsocialize_curl.c csrc/core/sz_util.c \
+	    $(LDFLAGS) -lcurl -lm
+
+# C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
+$(BUILD)/test_core: $(CORE_SRC) csrc/test/test_core.c csrc/test/tap.h $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -g -O1 $(WARN) -fsanitize=address,undefined \
+	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core \
+	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -lm
+
+test-c: $(BUILD)/test_core
+	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json
+
+test-lua: all
+	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test_core
+	@LUA=$(LUA) BUILD=$(BUILD) sh .ci/run-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) BUILD=$(BUILD) sh examples/run-demo
+
+install: all
+	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
+	install -m 0755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
+	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
+	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
+	install -d $(DESTDIR)$(PREFIX)/include
+	install -m 0644 csrc/include/socialize.h $(DESTDIR)$(PREFIX)/include/
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
+	rm -f $(DESTDIR)$(LUA_MODULE_DIR)/socialize.lua $(DESTDIR)$(PREFIX)/include/socialize.h
+
+check:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    -Icsrc/include -Icsrc/core csrc/core csrc/lua csrc/curl
+
+clean:
+	rm -rf build

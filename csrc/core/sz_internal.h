@@ -1,0 +1,53 @@
+/* Internal helpers shared by the core and the Lua binding. Not installed. */
+#ifndef SZ_INTERNAL_H
+#define SZ_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include "socialize.h"
+
+#if defined(__GNUC__)
+#define SZ_HIDDEN __attribute__((visibility("hidden")))
+#define SZ_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SZ_HIDDEN
+#define SZ_PRINTF(a, b)
+#endif
+
+/* Growable byte buffer. `failed` is sticky: after an allocation failure
+ * every append is a no-op, so callers check once at the end. */
+typedef struct sz_buf {
+    char  *data;
+    size_t len;
+    size_t cap;
+    int    failed;
+} sz_buf;
+
+SZ_HIDDEN void  sz_buf_init(sz_buf *b);
+SZ_HIDDEN void  sz_buf_reset(sz_buf *b);              /* frees */
+SZ_HIDDEN int   sz_buf_reserve(sz_buf *b, size_t extra);
+SZ_HIDDEN void  sz_buf_add(sz_buf *b, const void *p, size_t n);
+SZ_HIDDEN void  sz_buf_adds(sz_buf *b, const char *s);
+SZ_HIDDEN void  sz_buf_addc(sz_buf *b, char c);
+SZ_HIDDEN void  sz_buf_printf(sz_buf *b, const char *fmt, ...) SZ_PRINTF(2, 3);
+/* Returns the NUL-terminated data, transferring ownership; NULL if failed. */
+SZ_HIDDEN char *sz_buf_finish(sz_buf *b, size_t *out_len);
+
+SZ_HIDDEN void sz_url_encode_buf(sz_buf *b, const char *s, size_t len);
+SZ_HIDDEN void sz_base64_encode_buf(sz_buf *b, const unsigned char *d, size_t n, int url);
+/* JSON string literal with quotes; escapes " \ and control characters only,
+ * UTF-8 and '/' are written as they are. */
+SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
+/* Shortest decimal that reads back as the same double; integral values in
+ * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
+SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);
+
+SZ_HIDDEN void sz_seterr(sz_error *err, int code, const char *fmt, ...) SZ_PRINTF(3, 4);
+SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
+
+/* HMAC-SHA1 of msg with the Base64-decoded secret, as Base64 into out[29].
+ * Returns 0, or -1 with err filled (400006 secret). */
+SZ_HIDDEN int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t len,
+                               char out[29], sz_error *err);
+
+#endif

@@ -1,0 +1,257 @@
+/* URL normalisation, base string, HMAC-SHA1 signatures and validators. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "sz_internal.h"
+
+char *sz_normalize_url(const char *url, sz_error *err)
+{
+    const char *p, *host, *hend, *port = NULL, *pend, *path, *q;
+    int https;
+    size_t i, portlen = 0;
+    sz_buf b;
+    if (!url || !*url) {
+        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: url");
+        return NULL;
+    }
+    for (p = url; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                      "Invalid parameter value: url contains a space or control character");
+            return NULL;
+        }
+    if (strncasecmp(url, "https://", 8) == 0) {
+        https = 1;
+        host = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        https = 0;
+        host = url + 7;
+    } else {
+        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                  "Invalid parameter value: url must start with http:// or https://");
+        return NULL;
+    }
+    /* authority ends at the first / ? or # */
+    for (pend = host; *pend && *pend != '/' && *pend != '?' && *pend != '#'; pend++)
+        ;
+    if (memchr(host, '@', (size_t)(pend - host))) {
+        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                  "Invalid parameter value: url must not carry user information");
+        return NULL;
+    }
+    if (*host == '[') {
+        hend = memchr(host, ']', (size_t)(pend - host));
+        if (!hend)
+            goto bad;
+        hend++;
+    } else {
+        for (hend = host; hend < pend && *hend != ':'; hend++)
+            ;
+    }
+    if (hend == host || (*host == '[' && hend - host < 3))
+        goto bad;
+    if (hend < pend) {
+        if (*hend != ':')
+            goto bad;
+        port = hend + 1;
+        portlen = (size_t)(pend - port);
+        if (portlen == 0 || portlen > 5)
+            goto bad;
+        for (i = 0; i < portlen; i++)
+            if (!isdigit((unsigned char)port[i]))
+                goto bad;
+        if (atoi(port) > 65535 || atoi(port) == 0)
+            goto bad;
+        while (portlen > 1 && *port == '0') { /* 0443 is 443 */
+            port++;
+            portlen--;
+        }
+    }
+    path = pend;
+    for (q = path; *q && *q != '?' && *q != '#'; q++)
+        ;
+    sz_buf_init(&b);
+    sz_buf_adds(&b, https ? "https://" : "http://");
+    for (p = host; p < hend; p++)
+        sz_buf_addc(&b, (char)tolower((unsigned char)*p));
+    if (port && !((https && portlen == 3 && memcmp(port, "443", 3) == 0) ||
+                  (!https && portlen == 2 && memcmp(port, "80", 2) == 0))) {
+        sz_buf_addc(&b, ':');
+        sz_buf_add(&b, port, portlen);
+    }
+    sz_buf_add(&b, path, (size_t)(q - path));
+    p = sz_buf_finish(&b, NULL);
+    if (!p)
+        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+    return (char *)p;
+bad:
+    sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: url has a bad host or port");
+    return NULL;
+}
+
+char *sz_base_string(const char *http_method, const char *url, const sz_params *params,
+                     size_t *out_len, sz_error *err)
+{
+    char *norm, *qs, *out;
+    size_t qlen, i;
+    sz_buf b;
+    if (!http_method || !*http_method) {
+        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: httpMethod");
+        return NULL;
+    }
+    norm = sz_normalize_url(url, err);
+    if (!norm)
+        return NULL;
+    qs = sz_params_query(params, &qlen);
+    if (!qs) {
+        free(norm);
+        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    sz_buf_init(&b);
+    for (i = 0; http_method[i]; i++)
+        sz_buf_addc(&b, (char)toupper((unsigned char)http_method[i]));
+    sz_buf_addc(&b, '&');
+    sz_url_encode_buf(&b, norm, strlen(norm));
+    sz_buf_addc(&b, '&');
+    sz_url_encode_buf(&b, qs, qlen);
+    free(norm);
+    free(qs);
+    out = sz_buf_finish(&b, out_len);
+    if (!out)
+        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+    return out;
+}
+
+int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t len, char out[29],
+                     sz_error *err)
+{
+    unsigned char *key, mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    size_t klen;
+    sz_buf b;
+    if (!secret_b64 || !*secret_b64) {
+        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: secret");
+        return -1;
+    }
+    if (sz_base64_decode(secret_b64, strlen(secret_b64), "secret", &key, &klen, err) != 0)
+        return -1;
+    if (klen == 0 ||
+        !HMAC(EVP_sha1(), key, (int)klen, (const unsigned char *)msg, len, mac, &maclen)) {
+        OPENSSL_cleanse(key, klen);
+        free(key);
+        sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: secret is empty");
+        return -1;
+    }
+    OPENSSL_cleanse(key, klen);
+    free(key);
+    sz_buf_init(&b);
+    sz_base64_encode_buf(&b, mac, maclen, 0);
+    if (b.failed || b.len != 28) {
+        sz_buf_reset(&b);
+        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        return -1;
+    }
+    memcpy(out, b.data, 29);
+    sz_buf_reset(&b);
+    return 0;
+}
+
+char *sz_sign(const char *secret_b64, const char *message, size_t len, sz_error *err)
+{
+    char sig[29];
+    if (sz_hmac_sha1_b64(secret_b64, message, len, sig, err) != 0)
+        return NULL;
+    return sz_strndup(sig, 28);
+}
+
+static int parse_ts(const char *ts, long long *out)
+{
+    long long v = 0;
+    int neg = 0;
+    if (!ts || !*ts)
+        return -1;
+    if (*ts == '-') {
+        neg = 1;
+        ts++;
+    }
+    if (!*ts || strlen(ts) > 18)
+        return -1;
+    for (; *ts; ts++) {
+        if (!isdigit((unsigned char)*ts))
+            return -1;
+        v = v * 10 + (*ts - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+static int check_sig(const char *msg, size_t len, const char *secret_b64, const char *signature)
+{
+    char expect[29];
+    if (!signature || sz_hmac_sha1_b64(secret_b64, msg, len, expect, NULL) != 0)
+        return 0;
+    return sz_consttime_equal(expect, 28, signature, strlen(signature));
+}
+
+static int within(const char *timestamp, long long window, long long now)
+{
+    long long ts, d;
+    if (window < 0)
+        return 1;
+    if (parse_ts(timestamp, &ts) != 0)
+        return 0;
+    d = now - ts;
+    if (d < 0)
+        d = -d;
+    return d <= window;
+}
+
+static int validate(const char *a, const char *b, const char *c, const char *timestamp,
+                    const char *secret_b64, const char *signature, long long window,
+                    long long now)
+{
+    sz_buf m;
+    int ok;
+    if (!a || !b || !timestamp)
+        return 0;
+    sz_buf_init(&m);
+    sz_buf_adds(&m, a);
+    sz_buf_addc(&m, '_');
+    sz_buf_adds(&m, b);
+    if (c) {
+        sz_buf_addc(&m, '_');
+        sz_buf_adds(&m, c);
+    }
+    /* Always compute the HMAC, so a stale timestamp costs the same time. */
+    ok = !m.failed && check_sig(m.data, m.len, secret_b64, signature);
+    sz_buf_reset(&m);
+    return within(timestamp, window, now) & ok;
+}
+
+int sz_validate_user_signature(const char *uid, const char *timestamp, const char *secret_b64,
+                               const char *signature, long long window_seconds, long long now)
+{
+    return validate(timestamp, uid, NULL, timestamp, secret_b64, signature, window_seconds, now);
+}
+
+int sz_validate_friend_signature(const char *uid, const char *timestamp,
+                                 const char *friend_uid, const char *secret_b64,
+                                 const char *signature, long long window_seconds,
+                                 long long now)
+{
+    if (!friend_uid || !uid)
+        return 0;
+    return validate(timestamp, friend_uid, uid, timestamp, secret_b64, signature,
+                    window_seconds, now);
+}
+
+int sz_validate_webhook_signature(const char *body, size_t len, const char *secret_b64,
+                                  const char *header_value)
+{
+    if (!body && len)
+        return 0;
+    return check_sig(body ? body : "", len, secret_b64, header_value);
+}

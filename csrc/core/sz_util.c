@@ -1,0 +1,270 @@
+/* Buffers, errors, UTF-8, constant-time comparison, version and messages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include "sz_internal.h"
+
+const char *sz_version(void) { return SZ_VERSION_STRING; }
+
+void sz_free(void *p) { free(p); }
+
+void sz_buf_init(sz_buf *b) { memset(b, 0, sizeof *b); }
+
+void sz_buf_reset(sz_buf *b)
+{
+    free(b->data);
+    sz_buf_init(b);
+}
+
+int sz_buf_reserve(sz_buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+    if (b->failed)
+        return -1;
+    if (extra > (size_t)-1 - b->len - 1)
+        goto fail;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+    p = realloc(b->data, cap);
+    if (!p)
+        goto fail;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+fail:
+    b->failed = 1;
+    return -1;
+}
+
+void sz_buf_add(sz_buf *b, const void *p, size_t n)
+{
+    if (sz_buf_reserve(b, n) != 0)
+        return;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void sz_buf_adds(sz_buf *b, const char *s) { sz_buf_add(b, s, strlen(s)); }
+
+void sz_buf_addc(sz_buf *b, char c) { sz_buf_add(b, &c, 1); }
+
+void sz_buf_printf(sz_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || sz_buf_reserve(b, (size_t)n) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *sz_buf_finish(sz_buf *b, size_t *out_len)
+{
+    char *d;
+    if (sz_buf_reserve(b, 0) != 0) {
+        sz_buf_reset(b);
+        return NULL;
+    }
+    d = b->data;
+    d[b->len] = '\0';
+    if (out_len)
+        *out_len = b->len;
+    sz_buf_init(b);
+    return d;
+}
+
+void sz_seterr(sz_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err)
+        return;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+char *sz_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+int sz_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n, k;
+        unsigned cp;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+        else return 0;
+        if (len - i <= n)
+            return 0;
+        for (k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+int sz_consttime_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    /* Compare over the longer length so that the time depends only on the
+     * lengths, never on where the first difference is. */
+    size_t n = alen > blen ? alen : blen, i;
+    unsigned char diff = (unsigned char)(alen != blen);
+    for (i = 0; i < n; i++) {
+        unsigned char x = i < alen ? (unsigned char)a[i] : 0;
+        unsigned char y = i < blen ? (unsigned char)b[i] : 0;
+        diff |= (unsigned char)(x ^ y);
+    }
+    return diff == 0;
+}
+
+void sz_json_string_buf(sz_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, run = 0;
+    sz_buf_addc(b, '"');
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sz_buf_add(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':  esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+            u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
+            esc = u;
+        }
+        sz_buf_adds(b, esc);
+    }
+    sz_buf_add(b, s + run, len - run);
+    sz_buf_addc(b, '"');
+}
+
+int sz_number_buf(sz_buf *b, double v)
+{
+    char tmp[64];
+    int prec;
+    char *p;
+    if (isnan(v) || isinf(v))
+        return -1;
+    if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0) {
+        sz_buf_printf(b, "%lld", (long long)v);
+        return 0;
+    }
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        for (p = tmp; *p; p++) /* whatever the host's locale says */
+            if (*p == ',')
+                *p = '.';
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    sz_buf_adds(b, tmp);
+    return 0;
+}
+
+const char *sz_strerror(int code)
+{
+    switch (code) {
+#define SZ_MSG(c, m) case c: return m;
+    SZ_MSG(0, "OK")
+    SZ_MSG(100001, "Data pending")
+    SZ_MSG(200001, "Operation canceled")
+    SZ_MSG(200008, "OK with errors")
+    SZ_MSG(301001, "Invalid data center")
+    SZ_MSG(400001, "Invalid request format")
+    SZ_MSG(400002, "Missing required parameter")
+    SZ_MSG(400003, "Unique identifier exists")
+    SZ_MSG(400004, "Invalid parameter format")
+    SZ_MSG(400006, "Invalid parameter value")
+    SZ_MSG(400007, "Duplicate value")
+    SZ_MSG(400008, "Invalid authentication header")
+    SZ_MSG(400009, "Validation error")
+    SZ_MSG(400093, "Invalid ApiKey parameter")
+    SZ_MSG(400096, "Not supported")
+    SZ_MSG(400106, "Not connected")
+    SZ_MSG(400124, "Limit reached")
+    SZ_MSG(400125, "Frequency limit reached")
+    SZ_MSG(401010, "Suspected spam")
+    SZ_MSG(403000, "Forbidden")
+    SZ_MSG(403002, "Request has expired")
+    SZ_MSG(403003, "Invalid request signature")
+    SZ_MSG(403004, "Duplicate nonce")
+    SZ_MSG(403005, "Unauthorized user")
+    SZ_MSG(403006, "Secret Sent Over Http")
+    SZ_MSG(403007, "Permission denied")
+    SZ_MSG(403009, "Provider session expired")
+    SZ_MSG(403010, "Invalid Secret")
+    SZ_MSG(403011, "Session has expired")
+    SZ_MSG(403012, "No valid session")
+    SZ_MSG(403017, "Unexpected provider user")
+    SZ_MSG(403022, "Permission not requested")
+    SZ_MSG(403023, "No user permission")
+    SZ_MSG(403024, "Provider limit reached")
+    SZ_MSG(403025, "Invalid token")
+    SZ_MSG(403026, "Unauthorized access error")
+    SZ_MSG(403035, "No user cookie")
+    SZ_MSG(403036, "Unauthorized partner")
+    SZ_MSG(403037, "Post denied")
+    SZ_MSG(403041, "Account disabled")
+    SZ_MSG(403048, "API Rate Limit Exceeded")
+    SZ_MSG(404000, "Not found")
+    SZ_MSG(404001, "Friend not found")
+    SZ_MSG(404003, "UID not found")
+    SZ_MSG(405001, "Invalid API method")
+    SZ_MSG(409001, "Identity exists")
+    SZ_MSG(413001, "Request entity too large")
+    SZ_MSG(500000, "General security warning")
+    SZ_MSG(500001, "General Server error")
+    SZ_MSG(500002, "Server login error")
+    SZ_MSG(500023, "Provider error")
+    SZ_MSG(500026, "Network error")
+    SZ_MSG(500028, "Database error")
+    SZ_MSG(500031, "No provider application")
+    SZ_MSG(504001, "Timeout")
+    SZ_MSG(504002, "Request Timeout")
+#undef SZ_MSG
+    default: return "Unknown error";
+    }
+}

@@ -1,0 +1,682 @@
+/* socialize.core - Lua binding of the sans-IO core.
+ *
+ * Everything here is pure computation: no sockets, no blocking. Runtime
+ * problems with the caller's data return (nil, code, message); only wrong
+ * argument types raise. No function raises while it owns C memory. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include "lua.h"
+#include "lauxlib.h"
+#include "lsz_compat.h"
+#include "socialize.h"
+#include "sz_internal.h"
+
+#define SZ_JSON_MAX_DEPTH 64
+
+/* ---- Lua value -> JSON / parameter string --------------------------------*/
+
+typedef struct enc_ctx {
+    sz_buf  out;
+    sz_buf  path;   /* "userAction.mediaItems[1].src", for messages */
+    int     code;
+    char    msg[256];
+} enc_ctx;
+
+static int enc_fail(enc_ctx *c, const char *what)
+{
+    c->code = SZ_E_INVALID_PARAMETER;
+    snprintf(c->msg, sizeof c->msg, "Invalid parameter value: %s %s",
+             c->path.len ? c->path.data : "value", what);
+    return -1;
+}
+
+typedef struct keyref {
+    const char *s;
+    size_t      n;
+} keyref;
+
+static int keyref_cmp(const void *a, const void *b)
+{
+    const keyref *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+    if (c)
+        return c;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth);
+
+/* 1 when the table at idx is a JSON array (keys exactly 1..n, n > 0, or an
+ * empty table whose metatable says __jsontype = "array"), 0 for an object,
+ * -1 when it mixes both or has holes. */
+static int table_kind(lua_State *L, int idx, size_t *out_n)
+{
+    size_t n = sz_rawlen(L, idx), count = 0;
+    int has_str = 0, has_num = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        count++;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            has_str = 1;
+        else if (lua_type(L, -1) == LUA_TNUMBER)
+            has_num = 1;
+        else
+            has_str = has_num = 1;
+    }
+    *out_n = n;
+    if (count == 0) {
+        int arr = 0;
+        if (luaL_getmetafield(L, idx, "__jsontype")) {
+            arr = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "array") == 0;
+            lua_pop(L, 1);
+        }
+        return arr;
+    }
+    if (has_str && has_num)
+        return -1;
+    if (has_num)
+        return count == n ? 1 : -1;
+    return 0;
+}
+
+static int encode_table(lua_State *L, int idx, enc_ctx *c, int depth)
+{
+    size_t n, i, plen = c->path.len, count = 0;
+    keyref *keys;
+    int kind;
+    if (depth > SZ_JSON_MAX_DEPTH)
+        return enc_fail(c, "is nested too deeply (or refers to itself)");
+    if (!lua_checkstack(L, 4))
+        return enc_fail(c, "is nested too deeply");
+    kind = table_kind(L, idx, &n);
+    if (kind < 0)
+        return enc_fail(c, "mixes array and object keys, or is an array with holes");
+    if (kind == 1) {
+        sz_buf_addc(&c->out, '[');
+        for (i = 1; i <= n; i++) {
+            if (i > 1)
+                sz_buf_addc(&c->out, ',');
+            sz_buf_printf(&c->path, "[%zu]", i);
+            lua_rawgeti(L, idx, (int)i);
+            if (encode_value(L, lua_gettop(L), c, depth + 1) != 0)
+                return -1;
+            lua_pop(L, 1);
+            c->path.len = plen;
+            if (c->path.data)
+                c->path.data[plen] = '\0';
+        }
+        sz_buf_addc(&c->out, ']');
+        return 0;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        count++;
+    }
+    keys = count ? malloc(count * sizeof *keys) : NULL;
+    if (count && !keys)
+        return enc_fail(c, "could not be encoded (out of memory)");
+    i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        /* keys are strings here (table_kind), anchored by the table */
+        keys[i].s = lua_tolstring(L, -1, &keys[i].n);
+        i++;
+    }
+    qsort(keys, count, sizeof *keys, keyref_cmp);
+    sz_buf_addc(&c->out, '{');
+    for (i = 0; i < count; i++) {
+        if (!sz_utf8_valid(keys[i].s, keys[i].n)) {
+            free(keys);
+            return enc_fail(c, "has a key that is not valid UTF-8");
+        }
+        if (i)
+            sz_buf_addc(&c->out, ',');
+        sz_json_string_buf(&c->out, keys[i].s, keys[i].n);
+        sz_buf_addc(&c->out, ':');
+        if (plen)
+            sz_buf_addc(&c->path, '.');
+        sz_buf_add(&c->path, keys[i].s, keys[i].n > 64 ? 64 : keys[i].n);
+        lua_pushlstring(L, keys[i].s, keys[i].n);
+        lua_rawget(L, idx);
+        if (encode_value(L, lua_gettop(L), c, depth + 1) != 0) {
+            free(keys);
+            return -1;
+        }
+        lua_pop(L, 1);
+        c->path.len = plen;
+        if (c->path.data)
+            c->path.data[plen] = '\0';
+    }
+    free(keys);
+    sz_buf_addc(&c->out, '}');
+    return 0;
+}
+
+static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (!sz_utf8_valid(s, n))
+            return enc_fail(c, "is not valid UTF-8");
+        sz_json_string_buf(&c->out, s, n);
+        return 0;
+    }
+    case LUA_TNUMBER:
+        if (sz_isinteger(L, idx)) {
+            sz_buf_printf(&c->out, "%lld", (long long)lua_tointeger(L, idx));
+            return 0;
+        }
+        if (sz_number_buf(&c->out, (double)lua_tonumber(L, idx)) != 0)
+            return enc_fail(c, "is NaN or infinite");
+        return 0;
+    case LUA_TBOOLEAN:
+        sz_buf_adds(&c->out, lua_toboolean(L, idx) ? "true" : "false");
+        return 0;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL) { /* socialize.null, cjson.null */
+            sz_buf_adds(&c->out, "null");
+            return 0;
+        }
+        return enc_fail(c, "is a userdata, which has no JSON form");
+    case LUA_TTABLE:
+        return encode_table(L, idx, c, depth);
+    default:
+        return enc_fail(c, lua_type(L, idx) == LUA_TNIL ? "is nil"
+                                                          : "has a type with no JSON form");
+    }
+}
+
+/* Parameter value -> the exact string that is signed and sent:
+ * string as is, integral number without fraction, boolean true/false,
+ * table as canonical JSON. */
+static int param_string(lua_State *L, int idx, enc_ctx *c)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (!sz_utf8_valid(s, n))
+            return enc_fail(c, "is not valid UTF-8");
+        sz_buf_add(&c->out, s, n);
+        return 0;
+    }
+    case LUA_TNUMBER:
+        if (sz_isinteger(L, idx)) {
+            sz_buf_printf(&c->out, "%lld", (long long)lua_tointeger(L, idx));
+            return 0;
+        }
+        if (sz_number_buf(&c->out, (double)lua_tonumber(L, idx)) != 0)
+            return enc_fail(c, "is NaN or infinite");
+        return 0;
+    case LUA_TBOOLEAN:
+        sz_buf_adds(&c->out, lua_toboolean(L, idx) ? "true" : "false");
+        return 0;
+    case LUA_TTABLE:
+        return encode_table(L, idx, c, 0);
+    default:
+        return enc_fail(c, "must be a string, number, boolean or table");
+    }
+}
+
+static void enc_init(enc_ctx *c, const char *root)
+{
+    memset(c, 0, sizeof *c);
+    sz_buf_init(&c->out);
+    sz_buf_init(&c->path);
+    if (root)
+        sz_buf_adds(&c->path, root);
+}
+
+static void enc_free(enc_ctx *c)
+{
+    sz_buf_reset(&c->out);
+    sz_buf_reset(&c->path);
+}
+
+static int push_fail(lua_State *L, int code, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushinteger(L, code);
+    lua_pushstring(L, msg);
+    return 3;
+}
+
+/* Lua table -> sz_params. Returns NULL with c->code/msg set. */
+static sz_params *to_params(lua_State *L, int idx, enc_ctx *c)
+{
+    sz_params *p = sz_params_new();
+    if (!p) {
+        c->code = SZ_E_INTERNAL;
+        strcpy(c->msg, "out of memory");
+        return NULL;
+    }
+    if (lua_isnoneornil(L, idx))
+        return p;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        size_t kl;
+        const char *k;
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            c->code = SZ_E_INVALID_PARAMETER;
+            strcpy(c->msg, "Invalid parameter value: parameter names must be strings");
+            sz_params_free(p);
+            return NULL;
+        }
+        k = lua_tolstring(L, -2, &kl);
+        sz_buf_reset(&c->out);
+        sz_buf_reset(&c->path);
+        sz_buf_add(&c->path, k, kl > 64 ? 64 : kl);
+        if (param_string(L, lua_gettop(L), c) != 0) {
+            lua_pop(L, 2);
+            sz_params_free(p);
+            return NULL;
+        }
+        if (c->out.failed ||
+            sz_params_set(p, k, kl, c->out.data ? c->out.data : "", c->out.len) != 0) {
+            lua_pop(L, 2);
+            c->code = SZ_E_INTERNAL;
+            strcpy(c->msg, "out of memory");
+            sz_params_free(p);
+            return NULL;
+        }
+        lua_pop(L, 1);
+    }
+    return p;
+}
+
+/* core.json_encode(value [, name]) -> string | nil, code, message */
+static int l_json_encode(lua_State *L)
+{
+    enc_ctx c;
+    luaL_checkany(L, 1);
+    enc_init(&c, luaL_optstring(L, 2, NULL));
+    if (encode_value(L, 1, &c, 0) != 0 || c.out.failed) {
+        enc_free(&c);
+        return push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
+    }
+    lua_pushlstring(L, c.out.data, c.out.len);
+    enc_free(&c);
+    return 1;
+}
+
+/* core.param_string(value [, name]) -> string | nil, code, message */
+static int l_param_string(lua_State *L)
+{
+    enc_ctx c;
+    luaL_checkany(L, 1);
+    enc_init(&c, luaL_optstring(L, 2, NULL));
+    if (param_string(L, 1, &c) != 0 || c.out.failed) {
+        enc_free(&c);
+        return push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
+    }
+    lua_pushlstring(L, c.out.data ? c.out.data : "", c.out.len);
+    enc_free(&c);
+    return 1;
+}
+
+/* ---- JSON -> Lua ---------------------------------------------------------*/
+
+static int push_json(lua_State *L, json_t *j, int depth)
+{
+    if (depth > 512 || !lua_checkstack(L, 3))
+        return -1;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *v;
+        lua_createtable(L, 0, (int)json_object_size(j));
+        json_object_foreach(j, k, v) {
+            if (push_json(L, v, depth + 1) != 0)
+                return -1;
+            lua_setfield(L, -2, k);
+        }
+        return 0;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *v;
+        lua_createtable(L, (int)json_array_size(j), 0);
+        json_array_foreach(j, i, v) {
+            if (push_json(L, v, depth + 1) != 0)
+                return -1;
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        return 0;
+    }
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(j), json_string_length(j));
+        return 0;
+    case JSON_INTEGER:
+#if LUA_VERSION_NUM >= 503
+        lua_pushinteger(L, (lua_Integer)json_integer_value(j));
+#else
+        lua_pushnumber(L, (lua_Number)json_integer_value(j));
+#endif
+        return 0;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(j));
+        return 0;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        return 0;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        return 0;
+    default:
+        lua_pushlightuserdata(L, NULL);
+        return 0;
+    }
+}
+
+/* core.json_decode(s) -> value | nil, code, message */
+static int l_json_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    json_error_t je;
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    int top = lua_gettop(L), rc;
+    char msg[256];
+    if (!j) {
+        snprintf(msg, sizeof msg, "Invalid parameter value: JSON %s at byte %d", je.text,
+                 je.position);
+        return push_fail(L, SZ_E_INVALID_PARAMETER, msg);
+    }
+    rc = push_json(L, j, 0);
+    json_decref(j);
+    if (rc != 0) {
+        lua_settop(L, top);
+        return push_fail(L, SZ_E_INVALID_PARAMETER, "Invalid parameter value: JSON nested too deeply");
+    }
+    return 1;
+}
+
+/* ---- encodings, signing, validators ---------------------------------------*/
+
+static int l_url_encode(lua_State *L)
+{
+    size_t n, on;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char *e = sz_url_encode(s, n, &on);
+    if (!e)
+        return luaL_error(L, "out of memory");
+    lua_pushlstring(L, e, on);
+    sz_free(e);
+    return 1;
+}
+
+/* core.base_string(httpMethod, url, params) -> string | nil, code, message */
+static int l_base_string(lua_State *L)
+{
+    const char *m = luaL_checkstring(L, 1), *url = luaL_checkstring(L, 2);
+    enc_ctx c;
+    sz_params *p;
+    sz_error err;
+    char *b;
+    size_t bl;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    enc_init(&c, NULL);
+    p = to_params(L, 3, &c);
+    enc_free(&c);
+    if (!p)
+        return push_fail(L, c.code, c.msg);
+    b = sz_base_string(m, url, p, &bl, &err);
+    sz_params_free(p);
+    if (!b)
+        return push_fail(L, err.code, err.message);
+    lua_pushlstring(L, b, bl);
+    sz_free(b);
+    return 1;
+}
+
+/* core.hmac_sha1(secret_b64, message) -> base64 | nil, code, message */
+static int l_hmac_sha1(lua_State *L)
+{
+    const char *secret = luaL_checkstring(L, 1);
+    size_t n;
+    const char *msg = luaL_checklstring(L, 2, &n);
+    sz_error err;
+    char *sig = sz_sign(secret, msg, n, &err);
+    if (!sig)
+        return push_fail(L, err.code, err.message);
+    lua_pushstring(L, sig);
+    sz_free(sig);
+    return 1;
+}
+
+static long long opt_window(lua_State *L, int i)
+{
+    if (lua_isnoneornil(L, i))
+        return -1;
+    return (long long)luaL_checknumber(L, i);
+}
+
+/* core.validate_user(UID, timestamp, secret, signature, window|nil, now) */
+static int l_validate_user(lua_State *L)
+{
+    const char *uid = luaL_checkstring(L, 1), *ts = luaL_checkstring(L, 2),
+               *secret = luaL_checkstring(L, 3), *sig = luaL_checkstring(L, 4);
+    lua_pushboolean(L, sz_validate_user_signature(uid, ts, secret, sig, opt_window(L, 5),
+                                                  (long long)luaL_checknumber(L, 6)));
+    return 1;
+}
+
+/* core.validate_friend(UID, timestamp, friendUID, secret, signature, window|nil, now) */
+static int l_validate_friend(lua_State *L)
+{
+    const char *uid = luaL_checkstring(L, 1), *ts = luaL_checkstring(L, 2),
+               *fuid = luaL_checkstring(L, 3), *secret = luaL_checkstring(L, 4),
+               *sig = luaL_checkstring(L, 5);
+    lua_pushboolean(L, sz_validate_friend_signature(uid, ts, fuid, secret, sig, opt_window(L, 6),
+                                                    (long long)luaL_checknumber(L, 7)));
+    return 1;
+}
+
+/* core.validate_webhook(rawBody, secret, headerValue) */
+static int l_validate_webhook(lua_State *L)
+{
+    size_t n;
+    const char *body = luaL_checklstring(L, 1, &n), *secret = luaL_checkstring(L, 2),
+               *hv = luaL_checkstring(L, 3);
+    lua_pushboolean(L, sz_validate_webhook_signature(body, n, secret, hv));
+    return 1;
+}
+
+/* core.consttime_equal(a, b) */
+static int l_consttime_equal(lua_State *L)
+{
+    size_t an, bn;
+    const char *a = luaL_checklstring(L, 1, &an), *b = luaL_checklstring(L, 2, &bn);
+    lua_pushboolean(L, sz_consttime_equal(a, an, b, bn));
+    return 1;
+}
+
+/* core.now_ms() -> wall clock in milliseconds (integer-valued number) */
+static int l_now_ms(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    return 1;
+}
+
+/* core.nonce() -> "<ms>_<random u32>" (Java/Android form), random from OpenSSL */
+static int l_nonce(lua_State *L)
+{
+    struct timespec ts;
+    unsigned char r[4];
+    char out[64];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (RAND_bytes(r, sizeof r) != 1)
+        return luaL_error(L, "no randomness available for the nonce");
+    snprintf(out, sizeof out, "%lld_%lu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (unsigned long)r[0] << 24 | (unsigned long)r[1] << 16 | (unsigned long)r[2] << 8 | r[3]);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* ---- requests and responses ------------------------------------------------*/
+
+static const char *opt_field(lua_State *L, int t, const char *k)
+{
+    const char *s;
+    lua_getfield(L, t, k);
+    s = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1); /* the string stays anchored in the options table */
+    return s;
+}
+
+/* core.build_request(opts, params) -> {method, url, body, headers, base_string}
+ *                                   | nil, code, message
+ * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
+ *       apiKey, userKey, secret, accessToken, privateKey, timestamp, nonce, sdk */
+static int l_build_request(lua_State *L)
+{
+    static const char *const modes[] = {"signed", "secret", "oauth2", "jwt", "none", NULL};
+    sz_request_opts o;
+    enc_ctx c;
+    sz_params *p;
+    sz_request *r;
+    sz_error err;
+    const char *auth, *body;
+    size_t i, bl;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    memset(&o, 0, sizeof o);
+    o.api_method = opt_field(L, 1, "method");
+    o.api_domain = opt_field(L, 1, "apiDomain");
+    o.base_url = opt_field(L, 1, "url");
+    o.api_key = opt_field(L, 1, "apiKey");
+    o.user_key = opt_field(L, 1, "userKey");
+    o.secret = opt_field(L, 1, "secret");
+    o.access_token = opt_field(L, 1, "accessToken");
+    o.private_key_pem = opt_field(L, 1, "privateKey");
+    o.nonce = opt_field(L, 1, "nonce");
+    o.sdk = opt_field(L, 1, "sdk");
+    auth = opt_field(L, 1, "auth");
+    o.auth = SZ_AUTH_SIGNED;
+    if (auth) {
+        for (i = 0; modes[i] && strcmp(modes[i], auth) != 0; i++)
+            ;
+        if (!modes[i])
+            return push_fail(L, SZ_E_INVALID_PARAMETER,
+                             "Invalid parameter value: auth must be signed, secret, oauth2, jwt or none");
+        o.auth = (sz_auth)i;
+    }
+    lua_getfield(L, 1, "timestamp");
+    o.timestamp = (long long)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    enc_init(&c, NULL);
+    p = to_params(L, 2, &c);
+    enc_free(&c);
+    if (!p)
+        return push_fail(L, c.code, c.msg);
+    r = sz_request_build(&o, p, &err);
+    sz_params_free(p);
+    if (!r)
+        return push_fail(L, err.code, err.message);
+    /* From here only pushes: a memory error would leak r, nothing else. */
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, sz_request_method(r));
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, sz_request_url(r));
+    lua_setfield(L, -2, "url");
+    body = sz_request_body(r, &bl);
+    lua_pushlstring(L, body, bl);
+    lua_setfield(L, -2, "body");
+    lua_pushstring(L, sz_request_base_string(r));
+    lua_setfield(L, -2, "base_string");
+    lua_createtable(L, 0, 2);
+    for (i = 0; i < sz_request_header_count(r); i++) {
+        const char *hn, *hv;
+        sz_request_header(r, i, &hn, &hv);
+        lua_pushstring(L, hv);
+        lua_setfield(L, -2, hn);
+    }
+    lua_setfield(L, -2, "headers");
+    {
+        const sz_params *rp = sz_request_params(r);
+        size_t n = sz_params_count(rp);
+        lua_createtable(L, 0, (int)n);
+        for (i = 0; i < n; i++) {
+            const char *k, *v;
+            size_t kl, vl;
+            sz_params_at(rp, i, &k, &kl, &v, &vl);
+            lua_pushlstring(L, k, kl);
+            lua_pushlstring(L, v, vl);
+            lua_rawset(L, -3);
+        }
+        lua_setfield(L, -2, "params");
+    }
+    sz_request_free(r);
+    return 1;
+}
+
+/* core.parse_response(body, httpStatus) -> table (the whole reply, with
+ * errorCode, statusCode, statusReason always present) */
+static int l_parse_response(lua_State *L)
+{
+    size_t n;
+    const char *body = luaL_optlstring(L, 1, "", &n);
+    int status = (int)luaL_optinteger(L, 2, 200);
+    sz_error err;
+    sz_response *r = sz_response_parse(body, n, status, &err);
+    int top = lua_gettop(L);
+    if (!r)
+        return push_fail(L, err.code, err.message);
+    if (push_json(L, sz_response_json(r), 0) != 0) {
+        lua_settop(L, top);
+        sz_response_free(r);
+        return push_fail(L, SZ_E_INTERNAL, "reply nested too deeply");
+    }
+    sz_response_free(r);
+    return 1;
+}
+
+static int l_strerror(lua_State *L)
+{
+    lua_pushstring(L, sz_strerror((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"url_encode", l_url_encode},
+    {"base_string", l_base_string},
+    {"hmac_sha1", l_hmac_sha1},
+    {"validate_user", l_validate_user},
+    {"validate_friend", l_validate_friend},
+    {"validate_webhook", l_validate_webhook},
+    {"consttime_equal", l_consttime_equal},
+    {"json_encode", l_json_encode},
+    {"json_decode", l_json_decode},
+    {"param_string", l_param_string},
+    {"build_request", l_build_request},
+    {"parse_response", l_parse_response},
+    {"strerror", l_strerror},
+    {"now_ms", l_now_ms},
+    {"nonce", l_nonce},
+    {NULL, NULL}
+};
+
+SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
+{
+    sz_newlib(L, funcs);
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    lua_pushstring(L, sz_version());
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushliteral(L, "socialize.core");
+    lua_setfield(L, -2, "_NAME");
+    return 1;
+}
