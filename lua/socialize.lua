@@ -1,0 +1,334 @@
+-- socialize: Gigya's socialize share API for Lua.
+--
+--   local socialize = require("socialize")
+--   local client = socialize.new{ apiKey = "...", secret = "...", dataCenter = "eu1" }
+--   local res, err = client:publishUserAction{ UID = "u1", userAction = { title = "Hi" } }
+--   if not res then print(tostring(err)) end   -- "403003 Invalid request signature: ..."
+--
+-- Calls return the Gigya response table when errorCode is 0, otherwise nil and
+-- the response table as an error (with a __tostring). Wrong argument types raise.
+local core = require("socialize.core")
+local errors = require("socialize.errors")
+local validate = require("socialize.validate")
+local transport = require("socialize.transport")
+local util = require("socialize.util")
+
+local type, pairs, tostring, error, setmetatable, getmetatable = type, pairs, tostring, error, setmetatable, getmetatable
+local floor = math.floor
+local find, format = string.find, string.format
+local os_time, os_getenv = os.time, os.getenv
+
+local _M = {
+    _NAME = "socialize",
+    _VERSION = core._VERSION,
+    null = core.null, -- JSON null, in parameters and in replies
+    Error = errors.Error,
+}
+
+local ARRAY_MT = { __jsontype = "array" }
+
+--- Marks a table as a JSON array, so that an empty one encodes as [].
+function _M.array(t)
+    return setmetatable(t or {}, ARRAY_MT)
+end
+
+local function argcheck(cond, n, fname, msg)
+    if not cond then
+        error(format("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+    end
+end
+
+local function argtype(v, n, fname, want)
+    if type(v) ~= want then
+        error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
+    end
+end
+
+---------------------------------------------------------------------------
+-- Signatures
+---------------------------------------------------------------------------
+local signature = {}
+_M.signature = signature
+
+--- RFC 3986 percent-encoding with upper-case hex over the UTF-8 bytes.
+function signature.encode(s)
+    if type(s) == "number" then s = tostring(s) end
+    argtype(s, 1, "encode", "string")
+    return core.url_encode(s)
+end
+
+--- Gigya's base string: METHOD & enc(normalized url) & enc(sorted query).
+-- Returns the string, or nil and an error (bad url, bad parameter value).
+function signature.baseString(method, url, params)
+    argtype(method, 1, "baseString", "string")
+    argtype(url, 2, "baseString", "string")
+    argtype(params, 3, "baseString", "table")
+    local b, code, msg = core.base_string(method, url, params)
+    if not b then return nil, errors.new(code, msg) end
+    return b
+end
+
+--- Signs method + url + params with the Base64 secret. Returns the signature
+-- and the base string, or nil and an error.
+function signature.sign(secret, method, url, params)
+    argtype(secret, 1, "sign", "string")
+    argtype(method, 2, "sign", "string")
+    argtype(url, 3, "sign", "string")
+    argtype(params, 4, "sign", "table")
+    local base, code, msg = core.base_string(method, url, params)
+    if not base then return nil, errors.new(code, msg) end
+    local sig
+    sig, code, msg = core.hmac_sha1(secret, base)
+    if not sig then return nil, errors.new(code, msg) end
+    return sig, base
+end
+
+---------------------------------------------------------------------------
+-- Validators (constant-time comparison)
+---------------------------------------------------------------------------
+local function ts_string(ts, n, fname)
+    if type(ts) == "number" then
+        return format("%d", ts)
+    end
+    argtype(ts, n, fname, "string")
+    return ts
+end
+
+local function window_arg(w, n, fname)
+    if w == nil then return nil end
+    argcheck(type(w) == "number" and w >= 0, n, fname, "window must be a number of seconds >= 0")
+    return w
+end
+
+--- True when signature = Base64(HMAC-SHA1(secret, timestamp .. "_" .. UID)) and,
+-- with windowSeconds, |now - timestamp| <= windowSeconds.
+function _M.validateUserSignature(UID, timestamp, secret, sig, windowSeconds)
+    argtype(UID, 1, "validateUserSignature", "string")
+    timestamp = ts_string(timestamp, 2, "validateUserSignature")
+    argtype(secret, 3, "validateUserSignature", "string")
+    if sig == nil then return false end
+    argtype(sig, 4, "validateUserSignature", "string")
+    return core.validate_user(UID, timestamp, secret, sig,
+        window_arg(windowSeconds, 5, "validateUserSignature"), os_time())
+end
+
+--- True when signature = Base64(HMAC-SHA1(secret, timestamp .. "_" .. friendUID .. "_" .. UID)).
+function _M.validateFriendSignature(UID, timestamp, friendUID, secret, sig, windowSeconds)
+    argtype(UID, 1, "validateFriendSignature", "string")
+    timestamp = ts_string(timestamp, 2, "validateFriendSignature")
+    argtype(friendUID, 3, "validateFriendSignature", "string")
+    argtype(secret, 4, "validateFriendSignature", "string")
+    if sig == nil then return false end
+    argtype(sig, 5, "validateFriendSignature", "string")
+    return core.validate_friend(UID, timestamp, friendUID, secret, sig,
+        window_arg(windowSeconds, 6, "validateFriendSignature"), os_time())
+end
+
+--- True when headerValue (X-Gigya-Sig-Hmac-Sha1) = Base64(HMAC-SHA1(secret, rawBody)).
+function _M.validateWebhookSignature(rawBody, secret, headerValue)
+    argtype(rawBody, 1, "validateWebhookSignature", "string")
+    argtype(secret, 2, "validateWebhookSignature", "string")
+    if headerValue == nil then return false end
+    argtype(headerValue, 3, "validateWebhookSignature", "string")
+    return core.validate_webhook(rawBody, secret, headerValue)
+end
+
+---------------------------------------------------------------------------
+-- Client
+---------------------------------------------------------------------------
+local Client = {}
+Client.__index = Client
+Client.__name = "socialize.Client"
+
+local CONFIG_STRINGS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "dataCenter",
+                         "apiDomain", "url", "cafile", "auth", "sdk" }
+local AUTH_MODES = { signed = true, secret = true, oauth2 = true, jwt = true, none = true }
+
+local function api_domain(config)
+    if config.apiDomain and config.apiDomain ~= "" then
+        return config.apiDomain
+    end
+    local dc = config.dataCenter
+    if dc == nil or dc == "" then dc = "us1" end
+    if find(dc, ".", 1, true) then return dc end
+    if dc == "cn1" then return "cn1.gigya-api.cn" end
+    return dc .. ".gigya.com"
+end
+
+--- Creates a client. See docs/api.md for every config field.
+function _M.new(config)
+    if config == nil then config = {} end
+    argtype(config, 1, "new", "table")
+    for _, k in pairs(CONFIG_STRINGS) do
+        local v = config[k]
+        argcheck(v == nil or type(v) == "string", 1, "new", "config." .. k .. " must be a string")
+    end
+    for _, k in pairs({ "timeout", "connectTimeout", "maxReplyBytes" }) do
+        local v = config[k]
+        argcheck(v == nil or (type(v) == "number" and v > 0), 1, "new",
+            "config." .. k .. " must be a positive number")
+    end
+    for _, k in pairs({ "clock", "nonce" }) do
+        argcheck(config[k] == nil or type(config[k]) == "function", 1, "new",
+            "config." .. k .. " must be a function")
+    end
+    argcheck(config.transport == nil or config.transport == "curl" or type(config.transport) == "function",
+        1, "new", "config.transport must be \"curl\" or a function")
+    local auth = config.auth
+    if auth == nil then
+        if config.privateKey then auth = "jwt"
+        elseif config.accessToken then auth = "oauth2"
+        else auth = "signed" end
+    end
+    argcheck(AUTH_MODES[auth], 1, "new", "config.auth must be signed, secret, oauth2, jwt or none")
+
+    local send, close = transport.select(config)
+    local self = setmetatable({
+        auth = auth,
+        apiDomain = api_domain(config),
+        clock_offset = 0,
+        retryExpired = config.retryExpired ~= false,
+        _config = config,
+        _send = send,
+        _close = close,
+        _clock = config.clock or os_time,
+        _nonce = config.nonce or core.nonce,
+    }, Client)
+    return self
+end
+
+function Client:__tostring()
+    return format("socialize.Client (%s, %s)", self.auth, self._config.url or self.apiDomain)
+end
+
+--- Releases the client's connections. The client can still be used: a new
+-- connection is opened on the next call.
+function Client:close()
+    self._close()
+end
+
+local function transport_error(msg, kind)
+    if kind == "timeout" then
+        return errors.new(504002, "Request Timeout: " .. tostring(msg))
+    end
+    return errors.new(500026, tostring(kind or "other") .. ": " .. tostring(msg))
+end
+
+function Client:_build(method, params)
+    local c = self._config
+    local now = floor(self._clock() + self.clock_offset)
+    local req, code, msg = core.build_request({
+        method = method,
+        apiDomain = self.apiDomain,
+        url = c.url,
+        auth = self.auth,
+        apiKey = c.apiKey,
+        userKey = c.userKey,
+        secret = c.secret,
+        accessToken = c.accessToken,
+        privateKey = c.privateKey,
+        timestamp = now,
+        nonce = self._nonce(),
+        sdk = c.sdk,
+    }, params)
+    if not req then
+        return nil, errors.new(code, msg)
+    end
+    req.timeout = c.timeout
+    return req
+end
+
+function Client:_send_once(method, params)
+    local req, err = self:_build(method, params)
+    if not req then return nil, err end
+    local res, msg, kind = self._send(req)
+    if not res then
+        return nil, transport_error(msg, kind)
+    end
+    local server = util.parse_http_date(res.headers and res.headers.date)
+    if server then
+        self.clock_offset = server - self._clock()
+    end
+    local reply, code, pmsg = core.parse_response(res.body or "", res.status or 0)
+    if not reply then
+        return nil, errors.new(code, pmsg)
+    end
+    return reply
+end
+
+--- Calls any Gigya method ("socialize.getUserInfo", "accounts.getAccountInfo",
+-- or a bare socialize method name). Returns the response, or nil and an error.
+function Client:call(method, params)
+    argtype(method, 1, "call", "string")
+    if params == nil then params = {} end
+    argtype(params, 2, "call", "table")
+    local p, err = validate.check(method, params, self)
+    if not p then return nil, err end
+    local reply
+    reply, err = self:_send_once(method, p)
+    if reply and reply.errorCode == 403002 and self.retryExpired then
+        -- Request has expired: the Date offset was just learned; once more.
+        reply, err = self:_send_once(method, p)
+    end
+    if not reply then return nil, err end
+    if reply.errorCode ~= 0 then
+        return nil, errors.wrap(reply)
+    end
+    return reply
+end
+
+local METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
+                  "getUserInfo" }
+
+for _, name in pairs(METHODS) do
+    local full = "socialize." .. name
+    Client[name] = function(self, params)
+        if params == nil then params = {} end
+        if type(params) ~= "table" then
+            error(format("bad argument #1 to '%s' (table expected, got %s)", name, type(params)), 2)
+        end
+        return self:call(full, params)
+    end
+end
+
+---------------------------------------------------------------------------
+-- Module-level calls through a default client
+---------------------------------------------------------------------------
+local default_client
+
+--- Sets the default client used by socialize.publishUserAction{...} and friends.
+function _M.configure(config)
+    argtype(config, 1, "configure", "table")
+    if default_client then default_client:close() end
+    default_client = _M.new(config)
+    return default_client
+end
+
+--- The default client: the configured one, or one built from GIGYA_API_KEY,
+-- GIGYA_SECRET, GIGYA_USER_KEY and GIGYA_DATA_CENTER.
+function _M.default()
+    if not default_client then
+        default_client = _M.new {
+            apiKey = os_getenv("GIGYA_API_KEY"),
+            secret = os_getenv("GIGYA_SECRET"),
+            userKey = os_getenv("GIGYA_USER_KEY"),
+            dataCenter = os_getenv("GIGYA_DATA_CENTER"),
+        }
+    end
+    return default_client
+end
+
+function _M.call(method, params)
+    return _M.default():call(method, params)
+end
+
+for _, name in pairs(METHODS) do
+    _M[name] = function(params)
+        if params == _M or getmetatable(params) == Client then
+            error("socialize." .. name .. " is a module function: call it with a dot, not a colon", 2)
+        end
+        return _M.default()[name](_M.default(), params)
+    end
+end
+
+return _M

@@ -1,0 +1,68 @@
+-- Error values: a Gigya response table with errorCode ~= 0 and a __tostring
+-- such as "403003 Invalid request signature: details".
+local core = require("socialize.core")
+
+local setmetatable, tostring, type, sub = setmetatable, tostring, type, string.sub
+local os_date = os.date
+
+local _M = {}
+
+local STATUS_REASON = {
+    [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
+    [405] = "Method Not Allowed", [409] = "Conflict", [413] = "Request Entity Too Large",
+    [500] = "Internal Server Error", [504] = "Gateway Timeout",
+}
+
+local Error = { __name = "socialize.Error" }
+Error.__index = Error
+
+function Error.__tostring(e)
+    local msg = e.errorMessage or core.strerror(e.errorCode or 0)
+    local details = e.errorDetails
+    if type(details) == "string" and details ~= "" and details ~= msg then
+        if sub(details, 1, #msg) == msg then
+            return tostring(e.errorCode) .. " " .. details
+        end
+        return tostring(e.errorCode) .. " " .. msg .. ": " .. details
+    end
+    return tostring(e.errorCode) .. " " .. msg
+end
+
+_M.Error = Error
+
+function _M.is_error(v)
+    return getmetatable(v) == Error
+end
+
+--- Marks a response table as an error and returns it.
+function _M.wrap(res)
+    return setmetatable(res, Error)
+end
+
+--- A locally generated error (nothing was sent, or the transport failed).
+-- code: Gigya error code; details: the message naming the parameter.
+function _M.new(code, details, extra)
+    local status = math.floor(code / 1000)
+    local e = {
+        errorCode = code,
+        errorMessage = core.strerror(code),
+        errorDetails = details,
+        statusCode = status,
+        statusReason = STATUS_REASON[status] or "Error",
+        time = os_date("!%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if extra then
+        for k, v in pairs(extra) do e[k] = v end
+    end
+    return setmetatable(e, Error)
+end
+
+function _M.missing(name)
+    return _M.new(400002, "Missing required parameter: " .. name)
+end
+
+function _M.invalid(name, why)
+    return _M.new(400006, "Invalid parameter value: " .. name .. (why and (" " .. why) or ""))
+end
+
+return _M

@@ -1,0 +1,364 @@
+-- Local validation of the socialize methods' parameters, from the seed
+-- documents. Runs before anything is built or sent. Each check returns the
+-- normalised parameter table, or nil and an error (400002 missing, 400006
+-- invalid) whose message names the parameter.
+local core = require("socialize.core")
+local errors = require("socialize.errors")
+local providers = require("socialize.providers")
+
+local type, pairs, ipairs, tonumber, tostring = type, pairs, ipairs, tonumber, tostring
+local concat = table.concat
+local gsub, find, match, lower = string.gsub, string.find, string.match, string.lower
+
+local missing, invalid = errors.missing, errors.invalid
+
+local _M = {}
+
+local function utf8_len(s)
+    local _, n = gsub(s, "[^\128-\191]", "")
+    return n
+end
+
+local function trim(s)
+    return (gsub(s, "^%s+", ""):gsub("%s+$", ""))
+end
+
+-- A JSON-typed parameter given as a table or a JSON string. Returns the table
+-- view (for checks) or nil, err.
+local function json_view(name, v, want)
+    if type(v) == "table" then
+        return v
+    end
+    if type(v) ~= "string" then
+        return nil, invalid(name, "must be a table or a JSON string")
+    end
+    local t, _, msg = core.json_decode(v)
+    if t == nil then
+        return nil, invalid(name, "is not valid JSON (" .. tostring(msg) .. ")")
+    end
+    if want == "object" and (type(t) ~= "table" or (t[1] ~= nil)) then
+        return nil, invalid(name, "must be a JSON object")
+    end
+    if want == "array" and type(t) ~= "table" then
+        return nil, invalid(name, "must be a JSON array")
+    end
+    return t
+end
+
+local function nonempty_string(p, name)
+    local v = p[name]
+    if v == nil or v == "" then
+        return nil, missing(name)
+    end
+    if type(v) ~= "string" then
+        return nil, invalid(name, "must be a string")
+    end
+    return true
+end
+
+-- Provider list: array or comma-separated string -> "a,b" with only known names.
+function _M.provider_list(name, v)
+    local list = {}
+    if type(v) == "string" then
+        for item in (v .. ","):gmatch("([^,]*),") do list[#list + 1] = item end
+    elseif type(v) == "table" then
+        for i = 1, #v do list[i] = v[i] end
+        for k in pairs(v) do
+            if type(k) ~= "number" or k < 1 or k > #v or k % 1 ~= 0 then
+                return nil, invalid(name, "must be an array of provider names")
+            end
+        end
+    else
+        return nil, invalid(name, "must be a comma-separated string or an array of provider names")
+    end
+    if #list == 0 then
+        return nil, invalid(name, "is empty")
+    end
+    for i, item in ipairs(list) do
+        if type(item) ~= "string" then
+            return nil, invalid(name, "must hold provider names as strings")
+        end
+        item = lower(trim(item))
+        if not providers.valid[item] then
+            return nil, invalid(name, "has an unknown provider '" .. item .. "' (valid: "
+                .. concat(providers.names, ", ") .. ")")
+        end
+        list[i] = item
+    end
+    return concat(list, ","), list
+end
+
+local function check_common(p)
+    local cid = p.cid
+    if cid ~= nil then
+        if type(cid) ~= "string" then
+            return nil, invalid("cid", "must be a string")
+        end
+        if utf8_len(cid) > 100 then
+            return nil, invalid("cid", "is longer than 100 characters")
+        end
+    end
+    for _, name in ipairs({ "enabledProviders", "disabledProviders" }) do
+        if p[name] ~= nil then
+            local s, err = _M.provider_list(name, p[name])
+            if not s then return nil, err end
+            p[name] = s
+        end
+    end
+    local su = p.shortURLs
+    if su ~= nil and su ~= "always" and su ~= "whenRequired" and su ~= "never" then
+        return nil, invalid("shortURLs", "must be one of always, whenRequired, never")
+    end
+    if p.actionAttributes ~= nil then
+        local t, err = json_view("actionAttributes", p.actionAttributes, "object")
+        if not t then return nil, err end
+        local n = 0
+        for k, v in pairs(t) do
+            if type(k) ~= "string" then
+                return nil, invalid("actionAttributes", "must be an object of attribute keys")
+            end
+            if type(v) == "table" then
+                for i = 1, #v do
+                    if type(v[i]) ~= "string" then
+                        return nil, invalid("actionAttributes." .. k, "must hold strings")
+                    end
+                end
+                n = n + #v
+            elseif type(v) == "string" then
+                n = n + 1
+            else
+                return nil, invalid("actionAttributes." .. k, "must be a string or an array of strings")
+            end
+        end
+        if n > 3 then
+            return nil, invalid("actionAttributes", "has " .. n .. " values; at most three are allowed")
+        end
+    end
+    if p.tags ~= nil and type(p.tags) == "table" then
+        for i = 1, #p.tags do
+            if type(p.tags[i]) ~= "string" then return nil, invalid("tags", "must hold strings") end
+        end
+        p.tags = concat(p.tags, ",")
+    end
+    return p
+end
+
+local function check_location(p)
+    if p.userLocation == nil then return p end
+    local t, err = json_view("userLocation", p.userLocation, "object")
+    if not t then return nil, err end
+    local lat, lon = t.latitude, t.longitude
+    if (lat == nil) ~= (lon == nil) then
+        return nil, lat == nil and missing("userLocation.latitude") or missing("userLocation.longitude")
+    end
+    if lat ~= nil then
+        local la, lo = tonumber(lat), tonumber(lon)
+        if not la or la ~= la or la < -90 or la > 90 then
+            return nil, invalid("userLocation.latitude", "must be a number from -90 to 90")
+        end
+        if not lo or lo ~= lo or lo < -180 or lo > 180 then
+            return nil, invalid("userLocation.longitude", "must be a number from -180 to 180")
+        end
+    end
+    if t.placeID ~= nil and type(t.placeID) ~= "string" then
+        return nil, invalid("userLocation.placeID", "must be a string")
+    end
+    return p
+end
+
+local MEDIA_TYPES = { image = true, flash = true, mp3 = true, video = true }
+
+local function check_user_action(name, v)
+    local ua, err = json_view(name, v, "object")
+    if not ua then return nil, err end
+    if next(ua) == nil then
+        return nil, invalid(name, "is empty")
+    end
+    for _, f in ipairs({ "title", "subtitle", "description", "linkBack", "userMessage" }) do
+        if ua[f] ~= nil and type(ua[f]) ~= "string" then
+            return nil, invalid(name .. "." .. f, "must be a string")
+        end
+    end
+    local items = ua.mediaItems
+    if items ~= nil then
+        if type(items) ~= "table" then
+            return nil, invalid(name .. ".mediaItems", "must be an array")
+        end
+        local kind
+        for i = 1, #items do
+            local it = items[i]
+            local where = name .. ".mediaItems[" .. i .. "]"
+            if type(it) ~= "table" then
+                return nil, invalid(where, "must be an object")
+            end
+            if not MEDIA_TYPES[it.type] then
+                return nil, invalid(where .. ".type", "must be image, flash, mp3 or video")
+            end
+            if kind and it.type ~= kind then
+                return nil, invalid(name .. ".mediaItems", "mixes media types (" .. kind .. " and "
+                    .. it.type .. "); use only one type")
+            end
+            kind = it.type
+        end
+    end
+    if ua.actionLinks ~= nil and type(ua.actionLinks) ~= "table" then
+        return nil, invalid(name .. ".actionLinks", "must be an array")
+    end
+    return true
+end
+
+local function check_uid(p, opts)
+    if opts and opts.auth == "oauth2" and p.UID == nil then
+        return true -- OAuth2 tokens carry the user
+    end
+    return nonempty_string(p, "UID")
+end
+
+local function targets(p, provider)
+    local enabled, disabled = p.enabledProviders, p.disabledProviders
+    if disabled and find("," .. disabled .. ",", "," .. provider .. ",", 1, true) then
+        return false
+    end
+    if enabled then
+        return find("," .. enabled .. ",", "," .. provider .. ",", 1, true) ~= nil
+    end
+    return true
+end
+
+local checks = {}
+
+checks["socialize.publishUserAction"] = function(p)
+    if p.userAction == nil or p.userAction == "" then
+        return nil, missing("userAction")
+    end
+    local ok, err = check_user_action("userAction", p.userAction)
+    if not ok then return nil, err end
+    for k, v in pairs(p) do
+        local prov = type(k) == "string" and match(k, "^(%l+)UserAction$")
+        if prov then
+            if not providers.valid[prov] then
+                return nil, invalid(k, "names an unknown provider '" .. prov .. "'")
+            end
+            ok, err = check_user_action(k, v)
+            if not ok then return nil, err end
+        end
+    end
+    return check_location(p)
+end
+
+checks["socialize.setStatus"] = function(p)
+    local ok, err = nonempty_string(p, "status")
+    if not ok then return nil, err end
+    return check_location(p)
+end
+
+checks["socialize.sendNotification"] = function(p)
+    local r = p.recipients
+    if r == nil or r == "" then
+        return nil, missing("recipients")
+    end
+    if type(r) == "table" then
+        local list = {}
+        for i = 1, #r do
+            local v = r[i]
+            if type(v) == "table" then v = v.UID end
+            if type(v) ~= "string" or v == "" then
+                return nil, invalid("recipients[" .. i .. "]", "must be a UID string or a user with a UID")
+            end
+            list[i] = v
+        end
+        if #list == 0 then return nil, missing("recipients") end
+        p.recipients = concat(list, ",")
+    elseif type(r) ~= "string" then
+        return nil, invalid("recipients", "must be a comma-separated string or an array of UIDs")
+    end
+    local ok, err = nonempty_string(p, "body")
+    if not ok then return nil, err end
+    if find(p.body, "<%s*/?%s*[%a!][^<>]*>") then
+        return nil, invalid("body", "must not contain HTML tags; give links as plain URLs")
+    end
+    if p.subject ~= nil and type(p.subject) ~= "string" then
+        return nil, invalid("subject", "must be a string")
+    end
+    if p.subject == nil or p.subject == "" then
+        for _, prov in ipairs({ "linkedin", "yahoo" }) do
+            if targets(p, prov) then
+                return nil, errors.new(400002, "Missing required parameter: subject (required when "
+                    .. prov .. " is targeted; restrict enabledProviders otherwise)")
+            end
+        end
+    end
+    return p
+end
+
+checks["socialize.facebookGraphOperation"] = function(p)
+    local ok, err = nonempty_string(p, "graphPath")
+    if not ok then return nil, err end
+    local m = p.method
+    if m ~= nil and m ~= "GET" and m ~= "POST" and m ~= "DELETE" then
+        return nil, invalid("method", "must be GET, POST or DELETE")
+    end
+    if p.graphParams ~= nil then
+        local t
+        t, err = json_view("graphParams", p.graphParams, "object")
+        if not t then return nil, err end
+    end
+    local at = p.authType
+    if at ~= nil and at ~= "none" and at ~= "userToken" then
+        return nil, invalid("authType", "must be none or userToken")
+    end
+    return p
+end
+
+checks["socialize.getUserInfo"] = function(p)
+    if p.includeAllIdentities ~= nil and type(p.includeAllIdentities) ~= "boolean" then
+        return nil, invalid("includeAllIdentities", "must be a boolean")
+    end
+    if type(p.extraFields) == "table" then
+        for i = 1, #p.extraFields do
+            if type(p.extraFields[i]) ~= "string" then
+                return nil, invalid("extraFields", "must hold field names as strings")
+            end
+        end
+        p.extraFields = concat(p.extraFields, ",")
+    end
+    return p
+end
+
+-- The socialize methods whose UID is required.
+local NEEDS_UID = {
+    ["socialize.publishUserAction"] = true, ["socialize.setStatus"] = true,
+    ["socialize.sendNotification"] = true, ["socialize.facebookGraphOperation"] = true,
+    ["socialize.getUserInfo"] = true, ["socialize.getFriendsInfo"] = true,
+    ["socialize.checkin"] = true, ["socialize.getPlaces"] = true,
+}
+
+--- Full method name as Gigya spells it ("setStatus" -> "socialize.setStatus").
+function _M.full_name(method)
+    local m = gsub(method, "^/", "")
+    if not find(m, ".", 1, true) then
+        m = "socialize." .. m
+    end
+    return m
+end
+
+--- Validates and normalises a copy of params for method. Returns the copy,
+-- or nil and an error. opts.auth is the client's auth mode.
+function _M.check(method, params, opts)
+    local p = {}
+    for k, v in pairs(params) do p[k] = v end
+    local full = _M.full_name(method)
+    if NEEDS_UID[full] then
+        local ok, err = check_uid(p, opts)
+        if not ok then return nil, err end
+    end
+    local q, err = check_common(p)
+    if not q then return nil, err end
+    local f = checks[full]
+    if f then
+        return f(p)
+    end
+    return p
+end
+
+return _M
