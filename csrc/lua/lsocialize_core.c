@@ -28,9 +28,12 @@ typedef struct enc_ctx {
 
 static int enc_fail(enc_ctx *c, const char *what)
 {
+    const char *path = c->path.len ? c->path.data : "value";
     c->code = SZ_E_INVALID_PARAMETER;
-    snprintf(c->msg, sizeof c->msg, "Invalid parameter value: %s %s",
-             c->path.len ? c->path.data : "value", what);
+    if (c->path.len > 80) /* keep the reason readable for deep paths */
+        snprintf(c->msg, sizeof c->msg, "Invalid parameter value: %.60s... %s", path, what);
+    else
+        snprintf(c->msg, sizeof c->msg, "Invalid parameter value: %s %s", path, what);
     return -1;
 }
 

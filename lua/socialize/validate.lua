@@ -36,7 +36,7 @@ local function json_view(name, v, want)
     if t == nil then
         return nil, invalid(name, "is not valid JSON (" .. tostring(msg) .. ")")
     end
-    if want == "object" and (type(t) ~= "table" or (t[1] ~= nil)) then
+    if want == "object" and (type(t) ~= "table" or not find(v, "^%s*{")) then
         return nil, invalid(name, "must be a JSON object")
     end
     if want == "array" and type(t) ~= "table" then
@@ -59,6 +59,9 @@ end
 -- Provider list: array or comma-separated string -> "a,b" with only known names.
 function _M.provider_list(name, v)
     local list = {}
+    if v == "" then
+        return nil, invalid(name, "is empty")
+    end
     if type(v) == "string" then
         for item in (v .. ","):gmatch("([^,]*),") do list[#list + 1] = item end
     elseif type(v) == "table" then
@@ -274,7 +277,7 @@ checks["socialize.sendNotification"] = function(p)
     end
     local ok, err = nonempty_string(p, "body")
     if not ok then return nil, err end
-    if find(p.body, "<%s*/?%s*[%a!][^<>]*>") then
+    if find(p.body, "<%/?[%a!][^<>]*>") then
         return nil, invalid("body", "must not contain HTML tags; give links as plain URLs")
     end
     if p.subject ~= nil and type(p.subject) ~= "string" then

@@ -1,0 +1,222 @@
+-- Validation from the seed documents: each bad call gets 400002 / 400006
+-- naming the parameter, and the transport is never reached.
+local H = require("spec.helper")
+local socialize = require("socialize")
+
+local UA = { title = "Hello", linkBack = "https://example.com/" }
+
+local function client_with_spy(extra)
+    local spy = H.spy()
+    local cfg = { apiKey = H.API_KEY, secret = H.SECRET, transport = spy.transport }
+    for k, v in pairs(extra or {}) do cfg[k] = v end
+    return socialize.new(cfg), spy
+end
+
+-- { method, params, code, pattern in errorDetails }
+local cases = {
+    { "publishUserAction", { userAction = UA }, 400002, "UID" },
+    { "publishUserAction", { UID = "", userAction = UA }, 400002, "UID" },
+    { "publishUserAction", { UID = 42, userAction = UA }, 400006, "UID must be a string" },
+    { "publishUserAction", { UID = "u" }, 400002, "userAction" },
+    { "publishUserAction", { UID = "u", userAction = "" }, 400002, "userAction" },
+    { "publishUserAction", { UID = "u", userAction = "{not json" }, 400006, "userAction is not valid JSON" },
+    { "publishUserAction", { UID = "u", userAction = "[1]" }, 400006, "userAction must be a JSON object" },
+    { "publishUserAction", { UID = "u", userAction = {} }, 400006, "userAction is empty" },
+    { "publishUserAction", { UID = "u", userAction = 7 }, 400006, "userAction must be a table or a JSON string" },
+    { "publishUserAction", { UID = "u", userAction = { title = 5 } }, 400006, "userAction.title must be a string" },
+    { "publishUserAction", { UID = "u", userAction = UA, cid = string.rep("c", 101) }, 400006, "cid is longer than 100" },
+    { "publishUserAction", { UID = "u", userAction = UA, cid = 12 }, 400006, "cid must be a string" },
+    { "publishUserAction", { UID = "u", userAction = UA, actionAttributes = { a = { "1", "2" }, b = "3", c = "4" } },
+      400006, "actionAttributes has 4 values" },
+    { "publishUserAction", { UID = "u", userAction = UA, actionAttributes = '{"a":["1","2","3","4"]}' },
+      400006, "actionAttributes has 4 values" },
+    { "publishUserAction", { UID = "u", userAction = UA, actionAttributes = { a = 1 } }, 400006, "actionAttributes.a" },
+    { "publishUserAction", { UID = "u", userAction = UA, actionAttributes = "nope" }, 400006, "actionAttributes is not valid JSON" },
+    { "publishUserAction", { UID = "u", userAction = UA, enabledProviders = "facebook,myspace" }, 400006,
+      "enabledProviders has an unknown provider 'myspace'" },
+    { "publishUserAction", { UID = "u", userAction = UA, disabledProviders = { "twitter", "orkut" } }, 400006,
+      "disabledProviders has an unknown provider 'orkut'" },
+    { "publishUserAction", { UID = "u", userAction = UA, enabledProviders = "" }, 400006, "enabledProviders is empty" },
+    { "publishUserAction", { UID = "u", userAction = UA, enabledProviders = "facebook,,twitter" }, 400006,
+      "unknown provider ''" },
+    { "publishUserAction", { UID = "u", userAction = UA, enabledProviders = 3 }, 400006, "enabledProviders must be" },
+    { "publishUserAction", { UID = "u", userAction = UA, enabledProviders = { "facebook", 3 } }, 400006,
+      "enabledProviders must hold provider names" },
+    { "publishUserAction", { UID = "u", userAction = UA, shortURLs = "sometimes" }, 400006,
+      "shortURLs must be one of always, whenRequired, never" },
+    { "publishUserAction", { UID = "u", userAction = UA, userLocation = { latitude = 91, longitude = 0 } }, 400006,
+      "userLocation.latitude must be a number from %-90 to 90" },
+    { "publishUserAction", { UID = "u", userAction = UA, userLocation = { latitude = -90.5, longitude = 0 } }, 400006,
+      "userLocation.latitude" },
+    { "publishUserAction", { UID = "u", userAction = UA, userLocation = { latitude = 0, longitude = 180.01 } }, 400006,
+      "userLocation.longitude must be a number from %-180 to 180" },
+    { "publishUserAction", { UID = "u", userAction = UA, userLocation = { latitude = "north", longitude = 1 } }, 400006,
+      "userLocation.latitude" },
+    { "publishUserAction", { UID = "u", userAction = UA, userLocation = { latitude = 10 } }, 400002,
+      "userLocation.longitude" },
+    { "publishUserAction", { UID = "u", userAction = UA, userLocation = '{"latitude":0,"longitude":-181}' }, 400006,
+      "userLocation.longitude" },
+    { "publishUserAction", { UID = "u", userAction = { title = "t", mediaItems = {
+        { type = "image", src = "a" }, { type = "mp3", src = "b" } } } }, 400006, "mixes media types" },
+    { "publishUserAction", { UID = "u", userAction = { title = "t", mediaItems = { { type = "gif", src = "a" } } } },
+      400006, "mediaItems%[1%]%.type must be image, flash, mp3 or video" },
+    { "publishUserAction", { UID = "u", userAction = { title = "t", mediaItems = "x" } }, 400006, "mediaItems must be an array" },
+    { "publishUserAction", { UID = "u", userAction = UA, myspaceUserAction = UA }, 400006,
+      "myspaceUserAction names an unknown provider" },
+    { "publishUserAction", { UID = "u", userAction = UA, twitterUserAction = { title = 1 } }, 400006,
+      "twitterUserAction.title must be a string" },
+    { "publishUserAction", { UID = "u", userAction = UA, twitterUserAction = { title = "a", mediaItems = {
+        { type = "image" }, { type = "flash" } } } }, 400006, "twitterUserAction.mediaItems mixes media types" },
+    { "setStatus", { UID = "u" }, 400002, "status" },
+    { "setStatus", { UID = "u", status = {} }, 400006, "status must be a string" },
+    { "setStatus", { status = "hi" }, 400002, "UID" },
+    { "setStatus", { UID = "u", status = "hi", userLocation = { latitude = 100, longitude = 0 } }, 400006, "latitude" },
+    { "sendNotification", { UID = "u", body = "hi", subject = "s" }, 400002, "recipients" },
+    { "sendNotification", { UID = "u", recipients = {}, body = "hi", subject = "s" }, 400002, "recipients" },
+    { "sendNotification", { UID = "u", recipients = { 5 }, body = "hi", subject = "s" }, 400006, "recipients%[1%]" },
+    { "sendNotification", { UID = "u", recipients = true, body = "hi", subject = "s" }, 400006, "recipients must be" },
+    { "sendNotification", { UID = "u", recipients = "a,b", subject = "s" }, 400002, "body" },
+    { "sendNotification", { UID = "u", recipients = "a", body = "see <a href='x'>this</a>", subject = "s" }, 400006,
+      "body must not contain HTML tags" },
+    { "sendNotification", { UID = "u", recipients = "a", body = "line<br/>break", subject = "s" }, 400006, "HTML" },
+    { "sendNotification", { UID = "u", recipients = "a", body = "hi" }, 400002, "subject %(required when linkedin" },
+    { "sendNotification", { UID = "u", recipients = "a", body = "hi", enabledProviders = "twitter,yahoo" }, 400002,
+      "subject %(required when yahoo" },
+    { "sendNotification", { UID = "u", recipients = "a", body = "hi", disabledProviders = "linkedin" }, 400002,
+      "required when yahoo" },
+    { "sendNotification", { UID = "u", recipients = "a", body = "hi", subject = 3, enabledProviders = "twitter" }, 400006,
+      "subject must be a string" },
+    { "facebookGraphOperation", { UID = "u" }, 400002, "graphPath" },
+    { "facebookGraphOperation", { UID = "u", graphPath = "/me/feed", method = "PUT" }, 400006, "method must be GET, POST or DELETE" },
+    { "facebookGraphOperation", { UID = "u", graphPath = "/me", graphParams = "[]" }, 400006, "graphParams must be a JSON object" },
+    { "facebookGraphOperation", { UID = "u", graphPath = "/me", authType = "appToken" }, 400006, "authType" },
+    { "getUserInfo", {}, 400002, "UID" },
+    { "getUserInfo", { UID = "u", includeAllIdentities = "yes" }, 400006, "includeAllIdentities must be a boolean" },
+    { "getUserInfo", { UID = "u", extraFields = { "a", 2 } }, 400006, "extraFields" },
+    -- parameter values and names the core refuses
+    { "setStatus", { UID = "u", status = "bad \255 utf8" }, 400006, "status is not valid UTF%-8" },
+    { "setStatus", { UID = "u", status = "x", tags = { 1 } }, 400006, "tags must hold strings" },
+    { "setStatus", { UID = "u", status = "x", sig = "forged" }, 400006, "sig is set by the client" },
+    { "setStatus", { UID = "u", status = "x", nonce = "n" }, 400006, "nonce is set by the client" },
+    { "setStatus", { UID = "u", status = "x", apiKey = "other" }, 400006, "apiKey is set by the client" },
+    { "setStatus", { UID = "u", status = "x", secret = "s" }, 400006, "secret is set by the client" },
+    { "setStatus", { UID = "u", status = "x", format = "xml" }, 400006, "format must be json" },
+    { "setStatus", { UID = "u", status = "x", ["bad name"] = "v" }, 400006, "parameter name 'bad name'" },
+    { "setStatus", { UID = "u", status = "x", [1] = "v" }, 400006, "parameter names must be strings" },
+    { "setStatus", { UID = "u", status = "x", extra = print }, 400006, "extra must be a string" },
+    { "setStatus", { UID = "u", status = "x", n = math.huge }, 400006, "n is NaN or infinite" },
+}
+
+describe("validation", function()
+    for i, c in ipairs(cases) do
+        local method, params, code, pattern = c[1], c[2], c[3], c[4]
+        it(string.format("#%d %s: %d %s", i, method, code, pattern), function()
+            local client, spy = client_with_spy()
+            local res, err = client[method](client, params)
+            assert.is_nil(res)
+            assert.is_true(socialize.Error == getmetatable(err))
+            assert.are.equal(code, err.errorCode)
+            assert.matches(pattern, err.errorDetails)
+            assert.matches("^" .. code .. " ", tostring(err))
+            assert.are.equal(0, #spy.calls, "a request left the process")
+        end)
+    end
+
+    it("has at least 50 bad-input cases", function()
+        assert.is_true(#cases >= 50)
+    end)
+
+    it("also validates socialize methods reached through call()", function()
+        local client, spy = client_with_spy()
+        local res, err = client:call("socialize.publishUserAction", { UID = "u" })
+        assert.is_nil(res)
+        assert.are.equal(400002, err.errorCode)
+        res, err = client:call("setStatus", { UID = "u" })
+        assert.are.equal(400002, err.errorCode)
+        assert.are.equal(0, #spy.calls)
+    end)
+
+    it("normalises provider lists, recipients and extra fields before signing", function()
+        local client, spy = client_with_spy()
+        assert.truthy(client:publishUserAction { UID = "u", userAction = UA,
+            enabledProviders = { "Facebook", " twitter" }, disabledProviders = "linkedin" })
+        assert.matches("enabledProviders=facebook%%2Ctwitter", spy.calls[1].body)
+        assert.matches("disabledProviders=linkedin", spy.calls[1].body)
+        assert.truthy(client:sendNotification { UID = "u", recipients = { "a", { UID = "b" } }, body = "hi http://x.y/z",
+            enabledProviders = "twitter" })
+        assert.matches("recipients=a%%2Cb", spy.calls[2].body)
+        assert.truthy(client:getUserInfo { UID = "u", extraFields = { "languages", "address" }, includeAllIdentities = true })
+        assert.matches("extraFields=languages%%2Caddress", spy.calls[3].body)
+        assert.matches("includeAllIdentities=true", spy.calls[3].body)
+    end)
+
+    it("accepts the edges of every range", function()
+        local client, spy = client_with_spy()
+        assert.truthy(client:publishUserAction { UID = "u", userAction = UA, cid = string.rep("\u{5d0}", 100),
+            userLocation = { latitude = -90, longitude = 180, placeID = "p" },
+            actionAttributes = { a = { "1", "2" }, b = "3" }, shortURLs = "whenRequired" })
+        assert.truthy(client:publishUserAction { UID = "u", userAction = '{"title":"t"}',
+            userLocation = '{"latitude":"90","longitude":"-180"}' })
+        assert.truthy(client:setStatus { UID = "u", status = "s", userLocation = { placeID = "only" } })
+        assert.truthy(client:sendNotification { UID = "u", recipients = "a", body = "a < b and c > d",
+            enabledProviders = "twitter" })
+        assert.truthy(client:publishUserAction { UID = "u", userAction = { title = "t", mediaItems = {
+            { type = "image", src = "a" }, { type = "image", src = "b" } } } })
+        assert.are.equal(5, #spy.calls)
+    end)
+
+    it("does not require UID with an OAuth2 token", function()
+        local spy = H.spy()
+        local client = socialize.new { accessToken = "tok", url = "https://127.0.0.1:1", transport = spy.transport }
+        assert.truthy(client:setStatus { status = "x" })
+        assert.matches("oauth_token=tok", spy.calls[1].body)
+        assert.not_matches("UID=", spy.calls[1].body)
+    end)
+
+    it("raises on wrong argument types", function()
+        local client = client_with_spy()
+        assert.has_error(function() client:publishUserAction("UID=u") end)
+        assert.has_error(function() client:call(nil, {}) end)
+        assert.has_error(function() client:call("setStatus", "x") end)
+        assert.has_error(function() socialize.new("apiKey") end)
+        assert.has_error(function() socialize.new { timeout = -1 } end)
+        assert.has_error(function() socialize.new { timeout = "10" } end)
+        assert.has_error(function() socialize.new { apiKey = 5 } end)
+        assert.has_error(function() socialize.new { auth = "magic" } end)
+        assert.has_error(function() socialize.new { transport = "carrier pigeon" } end)
+        assert.has_error(function() socialize.new { clock = 5 } end)
+        assert.has_error(function() socialize:publishUserAction { UID = "u" } end)
+    end)
+
+    it("reports missing credentials before sending", function()
+        local spy = H.spy()
+        local client = socialize.new { transport = spy.transport }
+        local _, err = client:setStatus { UID = "u", status = "s" }
+        assert.are.equal(400002, err.errorCode)
+        assert.matches("apiKey", err.errorDetails)
+        client = socialize.new { apiKey = "k", transport = spy.transport }
+        _, err = client:setStatus { UID = "u", status = "s" }
+        assert.matches("secret", err.errorDetails)
+        client = socialize.new { apiKey = "k", secret = "@@@", transport = spy.transport }
+        _, err = client:setStatus { UID = "u", status = "s" }
+        assert.are.equal(400006, err.errorCode)
+        assert.matches("secret", err.errorDetails)
+        assert.not_matches("@@@", tostring(err))
+        client = socialize.new { apiKey = "k", secret = H.SECRET, dataCenter = "eu1/evil?", transport = spy.transport }
+        _, err = client:setStatus { UID = "u", status = "s" }
+        assert.matches("apiDomain", err.errorDetails)
+        client = socialize.new { apiKey = "k", secret = H.SECRET, url = "gopher://x", transport = spy.transport }
+        _, err = client:setStatus { UID = "u", status = "s" }
+        assert.matches("url", err.errorDetails)
+        client = socialize.new { apiKey = "k", secret = H.SECRET, auth = "secret", url = "http://127.0.0.1:9",
+            transport = spy.transport }
+        _, err = client:setStatus { UID = "u", status = "s" }
+        assert.are.equal(403006, err.errorCode)
+        client = socialize.new { apiKey = "k", userKey = "u", privateKey = "not a key", transport = spy.transport }
+        _, err = client:setStatus { UID = "u", status = "s" }
+        assert.are.equal(400006, err.errorCode)
+        assert.matches("privateKey", err.errorDetails)
+        assert.not_matches("not a key", tostring(err))
+        assert.are.equal(0, #spy.calls)
+    end)
+end)
