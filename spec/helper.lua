@@ -149,11 +149,15 @@ if _VERSION == "Lua 5.1" and newproxy then
     getmetatable(H._guard).__gc = function() H.stop_all() end
 end
 
+H.NONE = setmetatable({}, { __tostring = function() return "H.NONE" end }) -- removes a default
+
 --- A client wired to the fake server with a fixed clock/nonce when asked.
 function H.client(srv, extra)
     local socialize = require("socialize")
     local cfg = { apiKey = H.API_KEY, secret = H.SECRET, url = srv.http, cafile = srv.ca, timeout = 10 }
-    for k, v in pairs(extra or {}) do cfg[k] = v end
+    for k, v in pairs(extra or {}) do
+        if v == H.NONE then cfg[k] = nil else cfg[k] = v end
+    end
     return socialize.new(cfg)
 end
 
