@@ -1,0 +1,79 @@
+-- The rockspec builds with `luarocks make`, `make install` honours DESTDIR and
+-- PREFIX, the exported symbols carry the sz_ prefix only, and the demo runs.
+local H = require("spec.helper")
+
+local function run(cmd)
+    local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
+    local out = p:read("*a")
+    p:close()
+    return out, tonumber(out:match("exit=(%d+)%s*$"))
+end
+
+local lua = os.getenv("LUA") or "lua5.4"
+local ver = lua:match("lua(%d%.%d)") or "5.4"
+
+describe("packaging", function()
+    it("luarocks make installs modules that load and sign", function()
+        local tree = H.tmpdir .. "/rocktree"
+        local out, code = run("luarocks --lua-version " .. ver .. " make --tree " .. tree
+            .. " socialize-0.1.0-1.rockspec CURL_INCDIR=$(pkg-config --variable=includedir libcurl)")
+        assert.are.equal(0, code, out)
+        out, code = run("LUA_PATH='" .. tree .. "/share/lua/" .. ver .. "/?.lua' LUA_CPATH='" .. tree .. "/lib/lua/"
+            .. ver .. "/?.so' " .. lua .. " -e 'local s=require\"socialize\"; require\"socialize.curl\";"
+            .. " io.write((s.signature.sign(\"" .. H.SECRET .. "\", \"POST\", \"https://h/p\", {a=\"b c\"})))'")
+        assert.are.equal(0, code, out)
+        local want = require("socialize").signature.sign(H.SECRET, "POST", "https://h/p", { a = "b c" })
+        assert.are.equal(want .. "exit=0", (out:gsub("%s+$", "")))
+    end)
+
+    it("make install honours DESTDIR and PREFIX", function()
+        local dest = H.tmpdir .. "/dest"
+        local out, code = run("make --no-print-directory install LUA_VERSION=" .. ver .. " PREFIX=/opt/sz DESTDIR=" .. dest)
+        assert.are.equal(0, code, out)
+        for _, f in ipairs({ "/opt/sz/share/lua/" .. ver .. "/socialize.lua",
+                             "/opt/sz/share/lua/" .. ver .. "/socialize/validate.lua",
+                             "/opt/sz/lib/x86_64-linux-gnu/lua/" .. ver .. "/socialize/core.so",
+                             "/opt/sz/lib/x86_64-linux-gnu/lua/" .. ver .. "/socialize/curl.so",
+                             "/opt/sz/include/socialize.h" }) do
+            assert.truthy(H.read(dest .. f), f)
+        end
+    end)
+
+    it("exports only luaopen_* and sz_* symbols", function()
+        local build = os.getenv("BUILD") or "build/lua5.4"
+        for _, so in ipairs({ "core", "curl" }) do
+            local out = run("nm -D --defined-only " .. build .. "/socialize/" .. so .. ".so | awk '$2 ~ /[TDB]/ {print $3}'")
+            for sym in out:gmatch("[^\n]+") do
+                if not sym:match("^exit=") then
+                    assert.truthy(sym:match("^sz_") or sym:match("^luaopen_socialize_") or sym:match("^_"), sym)
+                end
+            end
+            assert.truthy(out:match("luaopen_socialize_" .. so))
+        end
+        local curl_syms = run("nm -D --defined-only " .. build .. "/socialize/curl.so")
+        assert.is_nil(curl_syms:match(" T sz_"), "curl.so must not re-export the core")
+    end)
+
+    it("the public header compiles as strict C99 and as C++11", function()
+        local src = H.tmpdir .. "/hdr.c"
+        H.write(src, '#include "socialize.h"\nint main(void) { sz_error e; e.code = SZ_OK; return e.code; }\n')
+        local out, code = run("cc -std=c99 -pedantic -Wall -Wextra -Werror -Icsrc/include -c " .. src .. " -o " .. H.tmpdir .. "/hdr.o")
+        assert.are.equal(0, code, out)
+        if run("command -v g++") :match("g%+%+") then
+            out, code = run("g++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Icsrc/include -c " .. src .. " -o " .. H.tmpdir .. "/hdr2.o")
+            assert.are.equal(0, code, out)
+        end
+    end)
+end)
+
+describe("examples", function()
+    it("make demo's script publishes through the fake server and prints the response", function()
+        local out, code = run("LUA=" .. lua .. " BUILD=" .. (os.getenv("BUILD") or "build/lua5.4") .. " sh examples/run-demo")
+        assert.are.equal(0, code, out)
+        assert.matches("errorCode = 0", out)
+        assert.matches('facebook = "facebook_%x+"', out)
+        assert.matches('twitter = "twitter_%x+"', out)
+        assert.matches("POST /socialize.publishUserAction", out)
+        assert.matches("sig%s+[%w+/]+=", out)
+    end)
+end)
