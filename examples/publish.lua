@@ -19,11 +19,11 @@ local res, err = client:publishUserAction {
     userAction = {
         title = "I reached level 3 in Space Miners",
         linkBack = "https://game.example/levels/3",
-        userMessage = "Level 3 done \u{1F680}",
+        userMessage = "Level 3 done 🚀",
         description = "Asteroid belt cleared in 4:12",
         mediaItems = { { type = "image", src = "https://game.example/l3.png", href = "https://game.example/levels/3" } },
     },
-    twitterUserAction = { title = "Level 3 in Space Miners \u{1F680}", linkBack = "https://game.example/levels/3" },
+    twitterUserAction = { title = "Level 3 in Space Miners 🚀", linkBack = "https://game.example/levels/3" },
     enabledProviders = { "facebook", "twitter", "linkedin" },
     actionAttributes = { level = "3" },
     cid = "level-complete",

@@ -18,7 +18,7 @@ local function recording(cfg)
 end
 
 local UA = { title = "Played level 3", linkBack = "https://game.example/l3",
-             userMessage = "Beat it! \u{1F3AE}", description = "Level 3 done / שלב 3" }
+             userMessage = "Beat it! 🎮", description = "Level 3 done / שלב 3" }
 
 describe("client against the fake Gigya server", function()
     setup(function()
@@ -56,7 +56,7 @@ describe("client against the fake Gigya server", function()
                 assert.matches("^%d+_%d+$", got.params.nonce)
                 assert.are.equal(
                     '{"description":"Level 3 done / שלב 3","linkBack":"https://game.example/l3",'
-                    .. '"title":"Played level 3","userMessage":"Beat it! \u{1F3AE}"}', got.params.userAction)
+                    .. '"title":"Played level 3","userMessage":"Beat it! 🎮"}', got.params.userAction)
                 assert.is_nil(got.params.secret)
             end)
         end

@@ -77,3 +77,23 @@ describe("examples", function()
         assert.matches("sig%s+[%w+/]+=", out)
     end)
 end)
+
+describe("shipped Lua", function()
+    it("parses on LuaJIT and uses no goto, <close> or //", function()
+        local p = io.popen("git ls-files '*.lua' 2>/dev/null || find lua spec examples -name '*.lua'")
+        local n = 0
+        for f in p:lines() do
+            n = n + 1
+            local out, code = run("luajit -bl " .. f .. " >/dev/null")
+            assert.are.equal(0, code, f .. ": " .. out)
+            local src = f:match("packaging_spec") and "" or H.read(f) -- this file names the tokens
+            for line in src:gmatch("[^\n]+") do
+                local code_part = line:gsub("%-%-.*$", "")
+                assert.is_nil(code_part:match("%f[%w]goto%f[%W]"), f .. ": goto")
+                assert.is_nil(code_part:match("<close>"), f .. ": <close>")
+            end
+        end
+        p:close()
+        assert.is_true(n >= 10)
+    end)
+end)

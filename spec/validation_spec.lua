@@ -152,7 +152,7 @@ describe("validation", function()
 
     it("accepts the edges of every range", function()
         local client, spy = client_with_spy()
-        assert.truthy(client:publishUserAction { UID = "u", userAction = UA, cid = string.rep("\u{5d0}", 100),
+        assert.truthy(client:publishUserAction { UID = "u", userAction = UA, cid = string.rep("א", 100),
             userLocation = { latitude = -90, longitude = 180, placeID = "p" },
             actionAttributes = { a = { "1", "2" }, b = "3" }, shortURLs = "whenRequired" })
         assert.truthy(client:publishUserAction { UID = "u", userAction = '{"title":"t"}',
