@@ -8,7 +8,7 @@ DESTDIR     ?=
 LUA         ?= lua$(LUA_VERSION)
 LUA_PC      ?= lua$(LUA_VERSION)
 LUA_INCDIR  ?= $(shell pkg-config --variable=includedir $(LUA_PC) 2>/dev/null)/lua$(LUA_VERSION)
-LUA_CMODULE_DIR ?= $(PREFIX)/lib/x86_64-linux-gnu/lua/$(LUA_VERSION)
+LUA_CMODULE_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 CC      ?= cc

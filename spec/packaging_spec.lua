@@ -32,11 +32,15 @@ describe("packaging", function()
         assert.are.equal(0, code, out)
         for _, f in ipairs({ "/opt/sz/share/lua/" .. ver .. "/socialize.lua",
                              "/opt/sz/share/lua/" .. ver .. "/socialize/validate.lua",
-                             "/opt/sz/lib/x86_64-linux-gnu/lua/" .. ver .. "/socialize/core.so",
-                             "/opt/sz/lib/x86_64-linux-gnu/lua/" .. ver .. "/socialize/curl.so",
+                             "/opt/sz/lib/lua/" .. ver .. "/socialize/core.so",
+                             "/opt/sz/lib/lua/" .. ver .. "/socialize/curl.so",
                              "/opt/sz/include/socialize.h" }) do
             assert.truthy(H.read(dest .. f), f)
         end
+        out, code = run("cd / && LUA_PATH='" .. dest .. "/opt/sz/share/lua/" .. ver .. "/?.lua' LUA_CPATH='" .. dest
+            .. "/opt/sz/lib/lua/" .. ver .. "/?.so' " .. lua .. " -e 'require\"socialize.curl\";"
+            .. " io.write(require\"socialize\".signature.encode(\"a b\"))'")
+        assert.are.equal("a%20bexit=0", (out:gsub("%s+$", "")))
     end)
 
     it("exports only luaopen_* and sz_* symbols", function()
