@@ -21,8 +21,9 @@ LDFLAGS ?=
 
 BUILD   = build/lua$(LUA_VERSION)
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
-           csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c
-CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/lua/lsz_compat.h
+           csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
+           csrc/core/sz_text.c csrc/core/sz_provider.c
+CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)

@@ -36,7 +36,7 @@ build = {
          sources = {
             "csrc/core/sz_util.c", "csrc/core/sz_encode.c", "csrc/core/sz_params.c",
             "csrc/core/sz_sign.c", "csrc/core/sz_request.c", "csrc/core/sz_response.c",
-            "csrc/lua/lsocialize_core.c",
+            "csrc/core/sz_text.c", "csrc/core/sz_provider.c", "csrc/lua/lsocialize_core.c",
          },
          defines = { "_GNU_SOURCE" },
          incdirs = { "csrc/include", "csrc/core", "csrc/lua", "$(OPENSSL_INCDIR)", "$(JANSSON_INCDIR)" },

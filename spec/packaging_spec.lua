@@ -13,6 +13,16 @@ local lua = os.getenv("LUA") or "lua5.4"
 local ver = lua:match("lua(%d%.%d)") or "5.4"
 
 describe("packaging", function()
+    it("the rockspec lists every C source and Lua module the Makefile builds", function()
+        local rock = H.read("socialize-0.1.0-1.rockspec")
+        for f in (run("ls csrc/core/*.c csrc/lua/*.c csrc/curl/*.c lua/socialize/*.lua"))
+                :gmatch("[^\n]+") do
+            if not f:match("^exit=") then
+                assert.truthy(rock:find('"' .. f .. '"', 1, true), f .. " is missing from the rockspec")
+            end
+        end
+    end)
+
     it("luarocks make installs modules that load and sign", function()
         local tree = H.tmpdir .. "/rocktree"
         local out, code = run("luarocks --lua-version " .. ver .. " make --tree " .. tree

@@ -12,6 +12,11 @@
 #else
 #define SZ_HIDDEN
 #define SZ_PRINTF(a, b)
+/* Generic requests, for the provider adapters. The body is taken over. */
+SZ_HIDDEN sz_request *sz_request_new(const char *method, const char *url);
+SZ_HIDDEN int sz_request_set_body(sz_request *r, char *body, size_t len);
+SZ_HIDDEN int sz_request_add_header(sz_request *r, const char *name, const char *value);
+
 #endif
 
 /* Growable byte buffer. `failed` is sticky: after an allocation failure
@@ -49,5 +54,10 @@ SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
  * Returns 0, or -1 with err filled (400006 secret). */
 SZ_HIDDEN int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t len,
                                char out[29], sz_error *err);
+
+/* Generic requests, for the provider adapters. The body is taken over. */
+SZ_HIDDEN sz_request *sz_request_new(const char *method, const char *url);
+SZ_HIDDEN int sz_request_set_body(sz_request *r, char *body, size_t len);
+SZ_HIDDEN int sz_request_add_header(sz_request *r, const char *name, const char *value);
 
 #endif

@@ -8,9 +8,10 @@
 #include <openssl/pem.h>
 #include "sz_internal.h"
 
-#define SZ_MAX_HEADERS 4
+#define SZ_MAX_HEADERS 8
 
 struct sz_request {
+    char       method[8];
     char      *url;
     char      *body;
     size_t     body_len;
@@ -37,7 +38,7 @@ void sz_request_free(sz_request *r)
     free(r);
 }
 
-const char *sz_request_method(const sz_request *r) { (void)r; return "POST"; }
+const char *sz_request_method(const sz_request *r) { return r->method; }
 const char *sz_request_url(const sz_request *r) { return r->url; }
 const char *sz_request_base_string(const sz_request *r)
 {
@@ -62,7 +63,29 @@ int sz_request_header(const sz_request *r, size_t i, const char **name, const ch
     return 0;
 }
 
-static int add_header(sz_request *r, const char *name, const char *value)
+sz_request *sz_request_new(const char *method, const char *url)
+{
+    sz_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->url = sz_strndup(url, strlen(url));
+    if (!r->url) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int sz_request_set_body(sz_request *r, char *body, size_t len)
+{
+    free(r->body);
+    r->body = body;
+    r->body_len = len;
+    return body ? 0 : -1;
+}
+
+int sz_request_add_header(sz_request *r, const char *name, const char *value)
 {
     if (r->nheaders == SZ_MAX_HEADERS)
         return -1;
@@ -347,6 +370,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
     r = calloc(1, sizeof *r);
     if (!r)
         goto oom;
+    strcpy(r->method, "POST");
     r->url = build_url(o, method, err);
     if (!r->url)
         goto fail;
@@ -414,7 +438,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         }
         snprintf(hv, n, "Bearer %s", jwt);
         free(jwt);
-        if (add_header(r, "Authorization", hv)) {
+        if (sz_request_add_header(r, "Authorization", hv)) {
             free(hv);
             goto oom;
         }
@@ -428,7 +452,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
             goto oom;
         break;
     }
-    if (add_header(r, "Content-Type", "application/x-www-form-urlencoded"))
+    if (sz_request_add_header(r, "Content-Type", "application/x-www-form-urlencoded"))
         goto oom;
     r->body = sz_params_query(r->params, &r->body_len);
     if (!r->body)

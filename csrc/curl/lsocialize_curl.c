@@ -8,8 +8,12 @@
  *   res = { status = 200, body = "...", headers = { date = "...", ... } }
  *   kind: "timeout" | "connect" | "tls" | "too_large" | "closed" | "other"
  *
- * No Lua function is called from a libcurl callback: bodies and headers are
- * collected in C buffers and turned into Lua values after curl returns. */
+ *   local results = s:request_many{ req1, req2 }   -- in parallel (curl multi)
+ *   results[i] = response table, or { error = message, kind = kind }
+ *
+ * One multi handle per session: its connection cache keeps connections alive
+ * across calls. No Lua function is called from a libcurl callback: bodies and
+ * headers are collected in C buffers and become Lua values after curl returns. */
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -23,46 +27,60 @@
 #define DEFAULT_TIMEOUT_MS 10000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
 #define DEFAULT_MAX_REPLY (8L * 1024 * 1024)
+#define MAX_BATCH 256
+
+/* One transfer: an easy handle kept in the session's pool and reused, so
+ * the multi handle's connection cache keeps connections alive. */
+typedef struct xfer {
+    CURL              *easy;
+    struct curl_slist *hl;
+    sz_buf             body;
+    sz_buf             head;
+    long               max_reply;
+    int                too_large;
+    int                done;
+    CURLcode           rc;
+    char               errbuf[CURL_ERROR_SIZE];
+} xfer;
 
 typedef struct session {
-    CURL  *easy;
+    CURLM *multi;
+    xfer  *pool;
+    size_t npool;
     long   timeout_ms;
     long   connect_timeout_ms;
     long   max_reply;
     char  *cafile;
-    sz_buf body;
-    sz_buf head;
-    int    too_large;
 } session;
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    session *s = ud;
+    xfer *x = ud;
     size_t len = size * n;
-    if ((long)(s->body.len + len) > s->max_reply) {
-        s->too_large = 1;
+    if ((long)(x->body.len + len) > x->max_reply) {
+        x->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    sz_buf_add(&s->body, p, len);
-    return s->body.failed ? 0 : len;
+    sz_buf_add(&x->body, p, len);
+    return x->body.failed ? 0 : len;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    session *s = ud;
+    xfer *x = ud;
     size_t len = size * n;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) /* a new response (after 1xx) */
-        s->head.len = 0;
-    if (s->head.len + len > 64 * 1024)
+        x->head.len = 0;
+    if (x->head.len + len > 64 * 1024)
         return 0;
-    sz_buf_add(&s->head, p, len);
-    return s->head.failed ? 0 : len;
+    sz_buf_add(&x->head, p, len);
+    return x->head.failed ? 0 : len;
 }
 
 static session *check_session(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
-    if (!s->easy)
+    if (!s->multi)
         luaL_argerror(L, 1, "session is closed");
     return s;
 }
@@ -103,7 +121,7 @@ static int l_new(lua_State *L)
             cafile = luaL_checkstring(L, -1);
         lua_pop(L, 1);
     }
-    /* allocate the box first, so a Lua error cannot leak the handle */
+    /* allocate the box first, so a Lua error cannot leak the handles */
     s = lua_newuserdata(L, sizeof *s);
     memset(s, 0, sizeof *s);
     luaL_getmetatable(L, SESSION_MT);
@@ -113,15 +131,15 @@ static int l_new(lua_State *L)
     s->max_reply = max;
     if (cafile && !(s->cafile = sz_strndup(cafile, strlen(cafile))))
         return luaL_error(L, "out of memory");
-    s->easy = curl_easy_init();
-    if (!s->easy)
-        return luaL_error(L, "curl_easy_init failed");
+    s->multi = curl_multi_init();
+    if (!s->multi)
+        return luaL_error(L, "curl_multi_init failed");
     return 1;
 }
 
-static const char *classify(CURLcode rc, session *s)
+static const char *classify(CURLcode rc, xfer *x)
 {
-    if (s->too_large)
+    if (x->too_large)
         return "too_large";
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
@@ -142,14 +160,14 @@ static const char *classify(CURLcode rc, session *s)
 
 /* Pushes the collected headers as a table with lower-cased names; a repeated
  * header keeps its values joined with ", ". */
-static void push_headers(lua_State *L, session *s)
+static void push_headers(lua_State *L, xfer *x)
 {
-    size_t i = 0;
-    const char *h = s->head.data ? s->head.data : "";
+    size_t i = 0, k;
+    const char *h = x->head.data ? x->head.data : "";
     lua_newtable(L);
-    while (i < s->head.len) {
-        const char *line = h + i, *eol = memchr(line, '\n', s->head.len - i), *colon;
-        size_t ll = eol ? (size_t)(eol - line) : s->head.len - i, k;
+    while (i < x->head.len) {
+        const char *line = h + i, *eol = memchr(line, '\n', x->head.len - i), *colon;
+        size_t ll = eol ? (size_t)(eol - line) : x->head.len - i;
         i += ll + 1;
         if (ll && line[ll - 1] == '\r')
             ll--;
@@ -183,49 +201,76 @@ static void push_headers(lua_State *L, session *s)
     }
 }
 
-/* s:request{ method, url, body, headers, timeout } */
-static int l_request(lua_State *L)
+/* Raises on a malformed request table; called before anything is owned. */
+static void check_request(lua_State *L, int t)
 {
-    session *s = check_session(L);
-    const char *method, *url, *body = NULL;
-    size_t blen = 0;
-    struct curl_slist *hl = NULL, *tmp;
-    CURLcode rc;
-    long status = 0, timeout;
-    char errbuf[CURL_ERROR_SIZE];
-    int hl_failed = 0;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "url");
+    const char *url;
+    luaL_checktype(L, t, LUA_TTABLE);
+    lua_getfield(L, t, "url");
     url = luaL_checkstring(L, -1);
-    lua_getfield(L, 2, "method");
-    method = luaL_optstring(L, -1, "POST");
-    lua_getfield(L, 2, "body");
+    if (strpbrk(url, "\r\n ") != NULL)
+        luaL_error(L, "url contains CR, LF or a space");
+    lua_pop(L, 1);
+    lua_getfield(L, t, "method");
+    if (!lua_isnil(L, -1)) {
+        const char *m = luaL_checkstring(L, -1), *p;
+        for (p = m; *p; p++)
+            if (*p < 'A' || *p > 'Z')
+                luaL_error(L, "method must be upper-case letters");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "body");
     if (!lua_isnil(L, -1))
-        body = luaL_checklstring(L, -1, &blen);
-    timeout = ms_field(L, 2, "timeout", s->timeout_ms);
-    lua_getfield(L, 2, "headers");
-    /* Validate every header before building the list: nothing may raise
-     * while the list is owned. */
+        luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+    ms_field(L, t, "timeout", 1);
+    lua_getfield(L, t, "headers");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
             size_t kl, vl, j;
             const char *k, *v;
             if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
-                return luaL_error(L, "header names and values must be strings");
+                luaL_error(L, "header names and values must be strings");
             k = lua_tolstring(L, -2, &kl);
             v = lua_tolstring(L, -1, &vl);
             for (j = 0; j < kl; j++)
                 if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f)
-                    return luaL_error(L, "invalid header name");
+                    luaL_error(L, "invalid header name");
             for (j = 0; j < vl; j++)
                 if (v[j] == '\r' || v[j] == '\n' || v[j] == '\0')
-                    return luaL_error(L, "header %s contains CR, LF or NUL", k);
+                    luaL_error(L, "header %s contains CR, LF or NUL", k);
             lua_pop(L, 1);
         }
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "headers must be a table");
     }
-    if (strpbrk(url, "\r\n ") != NULL)
-        return luaL_error(L, "url contains CR, LF or a space");
+    lua_pop(L, 1);
+}
+
+/* Sets up x for the (already checked) request table at t. Never raises.
+ * Returns 0, or -1 when memory ran out. The strings stay anchored in t
+ * until the transfer is finished. */
+static int setup(lua_State *L, session *s, xfer *x, int t)
+{
+    const char *method, *url, *body = NULL;
+    size_t blen = 0;
+    long timeout;
+    struct curl_slist *tmp;
+    lua_getfield(L, t, "url");
+    url = lua_tostring(L, -1);
+    lua_getfield(L, t, "method");
+    method = lua_isnil(L, -1) ? "POST" : lua_tostring(L, -1);
+    lua_getfield(L, t, "body");
+    if (!lua_isnil(L, -1))
+        body = lua_tolstring(L, -1, &blen);
+    lua_getfield(L, t, "timeout");
+    timeout = lua_isnil(L, -1) ? s->timeout_ms : (long)(lua_tonumber(L, -1) * 1000 + 0.5);
+    if (timeout < 1)
+        timeout = 1;
+    lua_pop(L, 4); /* anchored by t */
+    x->hl = NULL;
+    lua_getfield(L, t, "headers");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
@@ -234,117 +279,249 @@ static int l_request(lua_State *L)
             sz_buf_adds(&line, lua_tostring(L, -2));
             sz_buf_adds(&line, ": ");
             sz_buf_adds(&line, lua_tostring(L, -1));
-            tmp = line.failed ? NULL : curl_slist_append(hl, line.data);
+            tmp = line.failed ? NULL : curl_slist_append(x->hl, line.data);
             sz_buf_reset(&line);
-            if (!tmp) {
-                hl_failed = 1;
-                lua_pop(L, 2);
-                break;
-            }
-            hl = tmp;
             lua_pop(L, 1);
+            if (!tmp) {
+                lua_pop(L, 2);
+                return -1;
+            }
+            x->hl = tmp;
         }
     }
-    if (!hl_failed) {
-        tmp = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
-        if (tmp)
-            hl = tmp;
-        else
-            hl_failed = 1;
-    }
-    if (hl_failed) {
-        curl_slist_free_all(hl);
-        lua_pushnil(L);
-        lua_pushliteral(L, "out of memory");
-        lua_pushliteral(L, "other");
-        return 3;
-    }
-    sz_buf_reset(&s->body);
-    sz_buf_reset(&s->head);
-    s->too_large = 0;
-    errbuf[0] = '\0';
-    curl_easy_reset(s->easy); /* keeps the connection cache: keep-alive */
-    curl_easy_setopt(s->easy, CURLOPT_URL, url);
+    lua_pop(L, 1);
+    tmp = curl_slist_append(x->hl, "Expect:"); /* no 100-continue round trip */
+    if (!tmp)
+        return -1;
+    x->hl = tmp;
+    if (!x->easy && !(x->easy = curl_easy_init()))
+        return -1;
+    curl_easy_reset(x->easy);
+    sz_buf_reset(&x->body);
+    sz_buf_reset(&x->head);
+    x->too_large = 0;
+    x->done = 0;
+    x->rc = CURLE_OK;
+    x->max_reply = s->max_reply;
+    x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
     if (s->cafile)
-        curl_easy_setopt(s->easy, CURLOPT_CAINFO, s->cafile);
-    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS,
+        curl_easy_setopt(x->easy, CURLOPT_CAINFO, s->cafile);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      s->connect_timeout_ms < timeout ? s->connect_timeout_ms : timeout);
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
-    curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
+    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hl);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
     if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
     } else {
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
-        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, method);
+            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     }
-    rc = curl_easy_perform(s->easy);
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hl);
-    if (rc != CURLE_OK) {
-        lua_pushnil(L);
-        if (s->too_large)
-            lua_pushfstring(L, "reply larger than %d bytes", (int)s->max_reply);
+    return 0;
+}
+
+/* Runs n transfers (pool[0..n-1]) to completion, in parallel. */
+static void run_all(session *s, size_t n)
+{
+    size_t i, left = 0;
+    int running = 0;
+    for (i = 0; i < n; i++) {
+        if (s->pool[i].done)
+            continue;
+        if (curl_multi_add_handle(s->multi, s->pool[i].easy) != CURLM_OK) {
+            s->pool[i].done = 1;
+            s->pool[i].rc = CURLE_OUT_OF_MEMORY;
+            continue;
+        }
+        left++;
+    }
+    while (left > 0) {
+        CURLMsg *m;
+        int q;
+        if (curl_multi_perform(s->multi, &running) != CURLM_OK)
+            break;
+        while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
+            xfer *x = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            x->rc = m->data.result;
+            x->done = 1;
+            curl_multi_remove_handle(s->multi, m->easy_handle);
+            left--;
+        }
+        if (left > 0 && curl_multi_poll(s->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    }
+    for (i = 0; i < n; i++) /* anything the loop could not finish */
+        if (!s->pool[i].done) {
+            curl_multi_remove_handle(s->multi, s->pool[i].easy);
+            s->pool[i].done = 1;
+            s->pool[i].rc = CURLE_RECV_ERROR;
+        }
+}
+
+static int ensure_pool(session *s, size_t n)
+{
+    xfer *p;
+    if (n <= s->npool)
+        return 0;
+    p = realloc(s->pool, n * sizeof *p);
+    if (!p)
+        return -1;
+    memset(p + s->npool, 0, (n - s->npool) * sizeof *p);
+    s->pool = p;
+    s->npool = n;
+    return 0;
+}
+
+/* Pushes the outcome of x: a response table, or nil, message, kind. */
+static int push_outcome(lua_State *L, xfer *x, int as_table)
+{
+    long status = 0;
+    curl_slist_free_all(x->hl);
+    x->hl = NULL;
+    if (x->rc != CURLE_OK) {
+        const char *kind = classify(x->rc, x);
+        if (as_table)
+            lua_createtable(L, 0, 2);
         else
-            lua_pushstring(L, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        lua_pushstring(L, classify(rc, s));
-        sz_buf_reset(&s->body);
-        sz_buf_reset(&s->head);
-        return 3;
+            lua_pushnil(L);
+        if (x->too_large)
+            lua_pushfstring(L, "reply larger than %d bytes", (int)x->max_reply);
+        else
+            lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
+        if (as_table)
+            lua_setfield(L, -2, "error");
+        lua_pushstring(L, kind);
+        if (as_table)
+            lua_setfield(L, -2, "kind");
+        sz_buf_reset(&x->body);
+        sz_buf_reset(&x->head);
+        return as_table ? 1 : 3;
     }
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     lua_createtable(L, 0, 3);
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
-    lua_pushlstring(L, s->body.data ? s->body.data : "", s->body.len);
+    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
     lua_setfield(L, -2, "body");
-    push_headers(L, s);
+    push_headers(L, x);
     lua_setfield(L, -2, "headers");
-    sz_buf_reset(&s->body);
-    sz_buf_reset(&s->head);
+    sz_buf_reset(&x->body);
+    sz_buf_reset(&x->head);
+    return 1;
+}
+
+static int fail_all(lua_State *L, session *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        curl_slist_free_all(s->pool[i].hl);
+        s->pool[i].hl = NULL;
+    }
+    lua_pushnil(L);
+    lua_pushliteral(L, "out of memory");
+    lua_pushliteral(L, "other");
+    return 3;
+}
+
+/* s:request{ method, url, body, headers, timeout } -> res | nil, msg, kind */
+static int l_request(lua_State *L)
+{
+    session *s = check_session(L);
+    check_request(L, 2);
+    if (ensure_pool(s, 1) != 0 || setup(L, s, &s->pool[0], 2) != 0)
+        return fail_all(L, s, 1);
+    run_all(s, 1);
+    return push_outcome(L, &s->pool[0], 0);
+}
+
+/* s:request_many{ req1, req2, ... } -> { res_or_{error=,kind=}, ... }
+ * All requests run in parallel; results come back in the order given. */
+static int l_request_many(lua_State *L)
+{
+    session *s = check_session(L);
+    size_t n, i;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = sz_rawlen(L, 2);
+    luaL_argcheck(L, n <= MAX_BATCH, 2, "too many requests in one batch");
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, (int)i);
+        check_request(L, lua_gettop(L));
+        lua_pop(L, 1);
+    }
+    if (ensure_pool(s, n) != 0)
+        return fail_all(L, s, 0);
+    for (i = 0; i < n; i++) {
+        int rc;
+        lua_rawgeti(L, 2, (int)i + 1);
+        rc = setup(L, s, &s->pool[i], lua_gettop(L));
+        lua_pop(L, 1); /* still anchored by the argument table */
+        if (rc != 0)
+            return fail_all(L, s, i + 1);
+    }
+    run_all(s, n);
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        push_outcome(L, &s->pool[i], 1);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
     return 1;
 }
 
 static int l_close(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
-    if (s->easy) {
-        curl_easy_cleanup(s->easy);
-        s->easy = NULL;
+    size_t i;
+    for (i = 0; i < s->npool; i++) {
+        if (s->pool[i].easy)
+            curl_easy_cleanup(s->pool[i].easy);
+        curl_slist_free_all(s->pool[i].hl);
+        sz_buf_reset(&s->pool[i].body);
+        sz_buf_reset(&s->pool[i].head);
+    }
+    free(s->pool);
+    s->pool = NULL;
+    s->npool = 0;
+    if (s->multi) {
+        curl_multi_cleanup(s->multi);
+        s->multi = NULL;
     }
     free(s->cafile);
     s->cafile = NULL;
-    sz_buf_reset(&s->body);
-    sz_buf_reset(&s->head);
     return 0;
 }
 
 static int l_tostring(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
-    lua_pushfstring(L, "socialize.curl.Session (%s)", s->easy ? "open" : "closed");
+    lua_pushfstring(L, "socialize.curl.Session (%s)", s->multi ? "open" : "closed");
     return 1;
 }
 
 static const luaL_Reg session_methods[] = {
     {"request", l_request},
+    {"request_many", l_request_many},
     {"close", l_close},
     {NULL, NULL}
 };

@@ -208,6 +208,62 @@ SZ_API const char  *sz_response_string(const sz_response *r, const char *field);
  * reply was not JSON). Valid until sz_response_free. */
 SZ_API struct json_t *sz_response_json(const sz_response *r);
 
+/* ---- provider adapters (direct delivery) ---------------------------------
+ * Each adapter turns one action for one network into that network's HTTP
+ * request, and the network's reply into a result object (jansson):
+ *   {"ok":true,  "postID":"...", "provider":"...", "errorCode":0, ["duplicate":true], ["data":{...}]}
+ *   {"ok":false, "category":"auth_expired|permission_missing|duplicate|rate_limited|
+ *                 quota_exhausted|content_invalid|policy_blocked|transient|unsupported|
+ *                 provider_discontinued|not_connected",
+ *    "errorCode":<Gigya code>, "errorMessage", "errorDetails", ["retryAfter":s],
+ *    ["providerStatus":http], ["providerCode":"..."], "provider"}
+ * Actions: "publish" (input.userAction, input.userLocation), "status"
+ * (input.status), "notify" (input.body, input.subject, input.recipient),
+ * "graph" (Facebook: graphPath, method, graphParams), and the setup steps
+ * "session" (Bluesky createSession) and "instance" (Mastodon limits). */
+typedef struct sz_provider_call {
+    const char    *provider;  /* "twitter", "facebook", ... */
+    const char    *action;
+    struct json_t *input;     /* borrowed; the call parameters for this network */
+    struct json_t *app;       /* borrowed; the app's credentials and overrides */
+    struct json_t *user;      /* borrowed; the user's connection (tokens, ids) */
+    long long      timestamp; /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
+    const char    *nonce;     /* OAuth 1.0a nonce */
+} sz_provider_call;
+
+typedef struct sz_header {
+    const char *name;         /* any case */
+    const char *value;
+} sz_header;
+
+/* The request to send, or NULL when nothing is to be sent: then *result (new
+ * reference, caller json_decref) holds the failure - discontinued provider,
+ * unsupported action, missing credentials, content the network refuses - and
+ * err is set only for a bad provider or action name. */
+SZ_API sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **result,
+                                       sz_error *err);
+/* Classifies a reply; `now` (Unix seconds) turns reset times into retryAfter.
+ * Returns a new reference. Never NULL for a known provider. */
+SZ_API struct json_t *sz_provider_parse(const sz_provider_call *c, int http_status,
+                                        const sz_header *headers, size_t nheaders,
+                                        const char *body, size_t len, long long now);
+/* NULL-terminated, static: the networks with an adapter. */
+SZ_API const char *const *sz_provider_names(void);
+/* The Gigya error code reported for a category (docs/api.md). */
+SZ_API int sz_category_code(const char *category);
+/* RFC 5849 HMAC-SHA1 "OAuth ..." Authorization value (caller frees), without
+ * body parameters (JSON bodies are not signed). NULL on bad input. */
+SZ_API char *sz_oauth1_authorization(const char *method, const char *url,
+                                     const char *consumer_key, const char *consumer_secret,
+                                     const char *token, const char *token_secret,
+                                     long long timestamp, const char *nonce);
+/* Share-intent URL of one destination (postBookmark): {"ok":true,"url":...}
+ * or a failure object. New reference. */
+SZ_API struct json_t *sz_bookmark_url(const char *destination, const char *url,
+                                      const char *title, const char *description,
+                                      const char *image, const char *instance);
+SZ_API const char *const *sz_bookmark_names(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -647,6 +647,251 @@ static int l_parse_response(lua_State *L)
     return 1;
 }
 
+/* ---- Lua -> jansson (provider inputs) -------------------------------------*/
+
+static json_t *to_json(lua_State *L, int idx, int depth)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return json_stringn(s, n); /* NULL for invalid UTF-8 */
+    }
+    case LUA_TNUMBER:
+        if (sz_isinteger(L, idx))
+            return json_integer((json_int_t)lua_tointeger(L, idx));
+        {
+            double d = (double)lua_tonumber(L, idx);
+            if (d == (double)(json_int_t)d && d > -9.2e18 && d < 9.2e18)
+                return json_integer((json_int_t)d);
+            return json_real(d);
+        }
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TLIGHTUSERDATA:
+        return lua_touserdata(L, idx) == NULL ? json_null() : NULL;
+    case LUA_TTABLE: {
+        size_t n, i;
+        int kind;
+        json_t *out;
+        if (depth > SZ_JSON_MAX_DEPTH || !lua_checkstack(L, 4))
+            return NULL;
+        kind = table_kind(L, idx, &n);
+        if (kind < 0)
+            return NULL;
+        if (kind == 1) {
+            out = json_array();
+            for (i = 1; out && i <= n; i++) {
+                json_t *v;
+                lua_rawgeti(L, idx, (int)i);
+                v = to_json(L, lua_gettop(L), depth + 1);
+                lua_pop(L, 1);
+                if (!v || json_array_append_new(out, v) != 0) {
+                    json_decref(out);
+                    return NULL;
+                }
+            }
+            return out;
+        }
+        out = json_object();
+        lua_pushnil(L);
+        while (out && lua_next(L, idx) != 0) {
+            size_t kl;
+            const char *k = lua_tolstring(L, -2, &kl);
+            json_t *v = to_json(L, lua_gettop(L), depth + 1);
+            lua_pop(L, 1);
+            if (!v || json_object_setn_new(out, k, kl, v) != 0) {
+                lua_pop(L, 1);
+                json_decref(out);
+                return NULL;
+            }
+        }
+        return out;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* Optional table argument -> json_t (new reference); NULL on a bad value. */
+static json_t *arg_json(lua_State *L, int idx, const char *what, int *bad)
+{
+    json_t *j;
+    if (lua_isnoneornil(L, idx))
+        return json_object();
+    luaL_checktype(L, idx, LUA_TTABLE);
+    j = to_json(L, idx, 0);
+    if (!j) {
+        *bad = 1;
+        lua_pushfstring(L, "Invalid parameter value: %s has a value with no JSON form (or invalid UTF-8)", what);
+    }
+    return j;
+}
+
+static int push_result(lua_State *L, json_t *r)
+{
+    int top = lua_gettop(L);
+    if (!r || push_json(L, r, 0) != 0) {
+        lua_settop(L, top);
+        json_decref(r);
+        return luaL_error(L, "out of memory");
+    }
+    json_decref(r);
+    return 1;
+}
+
+typedef struct pcall_args {
+    sz_provider_call c;
+    json_t *in, *app, *user;
+} pcall_args;
+
+static void pcall_free(pcall_args *a)
+{
+    json_decref(a->in);
+    json_decref(a->app);
+    json_decref(a->user);
+}
+
+/* provider, action, input, app, user at 1..5 */
+static int pcall_read(lua_State *L, pcall_args *a)
+{
+    int bad = 0;
+    memset(a, 0, sizeof *a);
+    a->c.provider = luaL_checkstring(L, 1);
+    a->c.action = luaL_checkstring(L, 2);
+    a->in = arg_json(L, 3, "input", &bad);
+    if (!bad)
+        a->app = arg_json(L, 4, "provider config", &bad);
+    if (!bad)
+        a->user = arg_json(L, 5, "connection", &bad);
+    a->c.input = a->in;
+    a->c.app = a->app;
+    a->c.user = a->user;
+    return bad ? -1 : 0;
+}
+
+/* core.provider_request(provider, action, input, app, user, timestamp, nonce)
+ *   -> request table | nil, result table (nothing to send) */
+static int l_provider_request(lua_State *L)
+{
+    pcall_args a;
+    json_t *res = NULL;
+    sz_error err;
+    sz_request *r;
+    size_t i, bl;
+    const char *body;
+    lua_Number ts = luaL_optnumber(L, 6, 0);
+    const char *nonce = luaL_optstring(L, 7, NULL);
+    if (pcall_read(L, &a) != 0) {
+        pcall_free(&a);
+        return push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    a.c.timestamp = (long long)ts;
+    a.c.nonce = nonce;
+    r = sz_provider_request(&a.c, &res, &err);
+    pcall_free(&a);
+    if (!r) {
+        if (!res)
+            return push_fail(L, err.code, err.message);
+        lua_pushnil(L);
+        return 1 + push_result(L, res);
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, sz_request_method(r));
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, sz_request_url(r));
+    lua_setfield(L, -2, "url");
+    body = sz_request_body(r, &bl);
+    if (body) {
+        lua_pushlstring(L, body, bl);
+        lua_setfield(L, -2, "body");
+    }
+    lua_createtable(L, 0, 4);
+    for (i = 0; i < sz_request_header_count(r); i++) {
+        const char *hn, *hv;
+        sz_request_header(r, i, &hn, &hv);
+        lua_pushstring(L, hv);
+        lua_setfield(L, -2, hn);
+    }
+    lua_setfield(L, -2, "headers");
+    sz_request_free(r);
+    return 1;
+}
+
+/* core.provider_parse(provider, action, input, app, user, status, headers, body, now) -> result */
+static int l_provider_parse(lua_State *L)
+{
+    pcall_args a;
+    int status = (int)luaL_checkinteger(L, 6);
+    size_t bl, nh = 0, i;
+    const char *body = luaL_optlstring(L, 8, "", &bl);
+    long long now = (long long)luaL_checknumber(L, 9);
+    sz_header hs[64];
+    json_t *r;
+    if (!lua_isnoneornil(L, 7)) {
+        luaL_checktype(L, 7, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 7) != 0) {
+            if (nh < 64 && lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+                hs[nh].name = lua_tostring(L, -2);   /* anchored in the table */
+                hs[nh].value = lua_tostring(L, -1);
+                nh++;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (pcall_read(L, &a) != 0) {
+        pcall_free(&a);
+        return push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    (void)i;
+    r = sz_provider_parse(&a.c, status, hs, nh, body, bl, now);
+    pcall_free(&a);
+    return push_result(L, r);
+}
+
+/* core.bookmark_url(destination, url, title, description, image, instance) -> result */
+static int l_bookmark_url(lua_State *L)
+{
+    return push_result(L, sz_bookmark_url(luaL_checkstring(L, 1), luaL_optstring(L, 2, NULL),
+                                          luaL_optstring(L, 3, NULL), luaL_optstring(L, 4, NULL),
+                                          luaL_optstring(L, 5, NULL), luaL_optstring(L, 6, NULL)));
+}
+
+static int push_names(lua_State *L, const char *const *names)
+{
+    int i;
+    lua_newtable(L);
+    for (i = 0; names[i]; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int l_provider_names(lua_State *L) { return push_names(L, sz_provider_names()); }
+static int l_bookmark_names(lua_State *L) { return push_names(L, sz_bookmark_names()); }
+
+static int l_category_code(lua_State *L)
+{
+    lua_pushinteger(L, sz_category_code(luaL_checkstring(L, 1)));
+    return 1;
+}
+
+/* core.oauth1(method, url, ck, cs, token, tokenSecret, timestamp, nonce) */
+static int l_oauth1(lua_State *L)
+{
+    char *h = sz_oauth1_authorization(luaL_checkstring(L, 1), luaL_checkstring(L, 2),
+                                      luaL_checkstring(L, 3), luaL_checkstring(L, 4),
+                                      luaL_checkstring(L, 5), luaL_checkstring(L, 6),
+                                      (long long)luaL_checknumber(L, 7), luaL_checkstring(L, 8));
+    if (!h)
+        return luaL_error(L, "oauth1 signing failed");
+    lua_pushstring(L, h);
+    sz_free(h);
+    return 1;
+}
+
 static int l_strerror(lua_State *L)
 {
     lua_pushstring(L, sz_strerror((int)luaL_checkinteger(L, 1)));
@@ -669,6 +914,13 @@ static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
     {"now_ms", l_now_ms},
     {"nonce", l_nonce},
+    {"provider_request", l_provider_request},
+    {"provider_parse", l_provider_parse},
+    {"provider_names", l_provider_names},
+    {"bookmark_url", l_bookmark_url},
+    {"bookmark_names", l_bookmark_names},
+    {"category_code", l_category_code},
+    {"oauth1", l_oauth1},
     {NULL, NULL}
 };
 
