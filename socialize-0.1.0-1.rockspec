@@ -27,6 +27,7 @@ build = {
    type = "builtin",
    modules = {
       socialize = "lua/socialize.lua",
+      ["socialize.direct"] = "lua/socialize/direct.lua",
       ["socialize.errors"] = "lua/socialize/errors.lua",
       ["socialize.providers"] = "lua/socialize/providers.lua",
       ["socialize.transport"] = "lua/socialize/transport.lua",

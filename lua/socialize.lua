@@ -12,6 +12,7 @@ local errors = require("socialize.errors")
 local validate = require("socialize.validate")
 local transport = require("socialize.transport")
 local util = require("socialize.util")
+local direct = require("socialize.direct")
 
 local type, pairs, tostring, error, setmetatable, getmetatable = type, pairs, tostring, error, setmetatable, getmetatable
 local floor = math.floor
@@ -141,7 +142,7 @@ Client.__index = Client
 Client.__name = "socialize.Client"
 
 local CONFIG_STRINGS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "dataCenter",
-                         "apiDomain", "url", "cafile", "auth", "sdk" }
+                         "apiDomain", "url", "cafile", "auth", "sdk", "backend" }
 local AUTH_MODES = { signed = true, secret = true, oauth2 = true, jwt = true, none = true }
 
 local function api_domain(config)
@@ -174,6 +175,19 @@ function _M.new(config)
     end
     argcheck(config.transport == nil or config.transport == "curl" or type(config.transport) == "function",
         1, "new", "config.transport must be \"curl\" or a function")
+    local backend = config.backend or "gigya"
+    argcheck(backend == "gigya" or backend == "direct", 1, "new", "config.backend must be \"gigya\" or \"direct\"")
+    argcheck(config.providers == nil or type(config.providers) == "table", 1, "new",
+        "config.providers must be a table keyed by network")
+    for name, v in pairs(config.providers or {}) do
+        argcheck(type(name) == "string" and type(v) == "table", 1, "new",
+            "config.providers." .. tostring(name) .. " must be a table")
+    end
+    argcheck(config.connections == nil or type(config.connections) == "table"
+        or type(config.connections) == "function", 1, "new",
+        "config.connections must be a table keyed by UID, a function(UID) or a store with :get(UID)")
+    argcheck(config.shortener == nil or type(config.shortener) == "function", 1, "new",
+        "config.shortener must be a function(url)")
     local auth = config.auth
     if auth == nil then
         if config.privateKey then auth = "jwt"
@@ -182,15 +196,19 @@ function _M.new(config)
     end
     argcheck(AUTH_MODES[auth], 1, "new", "config.auth must be signed, secret, oauth2, jwt or none")
 
-    local send, close = transport.select(config)
+    local send, close, many = transport.select(config)
     local self = setmetatable({
+        backend = backend,
         auth = auth,
         apiDomain = api_domain(config),
         clock_offset = 0,
         retryExpired = config.retryExpired ~= false,
         _config = config,
         _send = send,
+        _send_many = many,
         _close = close,
+        _mastodon_limits = {},  -- per instance: { maxCharacters, charactersReservedPerUrl }
+        _bluesky_sessions = {}, -- per identifier: { accessJwt, refreshJwt, did }
         _clock = config.clock or os_time,
         _nonce = config.nonce or core.nonce,
     }, Client)
@@ -198,6 +216,9 @@ function _M.new(config)
 end
 
 function Client:__tostring()
+    if self.backend == "direct" then
+        return "socialize.Client (direct)"
+    end
     return format("socialize.Client (%s, %s)", self.auth, self._config.url or self.apiDomain)
 end
 
@@ -264,6 +285,13 @@ function Client:call(method, params)
     argtype(params, 2, "call", "table")
     local p, err = validate.check(method, params, self)
     if not p then return nil, err end
+    local full = validate.full_name(method)
+    if full == "socialize.postBookmark" then
+        return direct.bookmark(self, p) -- share-intent URLs: no network call
+    end
+    if self.backend == "direct" then
+        return direct.call(self, full, p)
+    end
     local reply
     reply, err = self:_send_once(method, p)
     if reply and reply.errorCode == 403002 and self.retryExpired then
@@ -278,7 +306,7 @@ function Client:call(method, params)
 end
 
 local METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
-                  "getUserInfo" }
+                  "getUserInfo", "postBookmark" }
 
 for _, name in pairs(METHODS) do
     local full = "socialize." .. name

@@ -116,6 +116,60 @@ function H.start_gigya(name, opts)
     return srv
 end
 
+--- Starts the sandbox of the networks (spec/fakes/sandbox.py).
+-- Returns { ports = {twitter = P, ...}, url = function(network) }.
+function H.start_sandbox()
+    if H.servers.sandbox then return H.servers.sandbox end
+    local d = tmpdir
+    local ready = d .. "/sandbox.ready"
+    os.remove(ready)
+    local fake = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/sandbox.py"
+    assert(sh("python3 " .. fake .. " --ready " .. ready .. " --lifetime 600 >" .. d .. "/sandbox.log 2>&1 &"))
+    local info
+    for _ = 1, 200 do
+        local s = H.read(ready)
+        if s then info = core.json_decode(s) break end
+        sleep(0.05)
+    end
+    assert(info, "sandbox did not start: " .. tostring(H.read(d .. "/sandbox.log")))
+    local sb = { ports = info, pid = info.pid, http = "http://127.0.0.1:" .. info.control }
+    function sb.url(network) return "http://127.0.0.1:" .. info[network] end
+    H.servers.sandbox = sb
+    return sb
+end
+
+--- Provider app configs pointing at the sandbox.
+function H.sandbox_providers(sb)
+    return {
+        twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = sb.url("twitter") },
+        facebook = { appSecret = "fb-app-secret", baseUrl = sb.url("facebook") },
+        linkedin = { baseUrl = sb.url("linkedin") },
+        vkontakte = { baseUrl = sb.url("vkontakte") },
+        sina = { safeDomain = "game.example", baseUrl = sb.url("sina") },
+        mastodon = {},
+        bluesky = { baseUrl = sb.url("bluesky") },
+        telegram = { botToken = "123456:sandbox-bot-token", baseUrl = sb.url("telegram") },
+    }
+end
+
+--- One user's connections to every sandboxed network; `tokens` maps a
+-- network to the token that selects a scenario ("expired", "dup", ...).
+function H.sandbox_connection(sb, tokens)
+    tokens = tokens or {}
+    local function tk(n, default) return tokens[n] or default end
+    return {
+        twitter = { token = tk("twitter", "tw-user"), tokenSecret = tk("twitter", "tw-user") .. "-secret", userId = "2244994945" },
+        facebook = { accessToken = tk("facebook", "fb-page-token"), pageId = "1647395831" },
+        linkedin = { accessToken = tk("linkedin", "li-token"), personId = "abc123" },
+        vkontakte = { accessToken = tk("vkontakte", "vk-token"), userId = 1001 },
+        sina = { accessToken = tk("sina", "wb-token"), ip = "203.0.113.7" },
+        mastodon = { accessToken = tk("mastodon", "md-token"), instance = sb.url("mastodon") },
+        bluesky = { identifier = tk("bluesky", "demo.bsky.social"), appPassword = "app-pass-1234" },
+        telegram = { chatId = tk("telegram", "-100777") },
+        renren = { accessToken = "rr" },
+    }
+end
+
 local control
 local function control_session()
     if not control then control = require("socialize.curl").new { timeout = 10 } end

@@ -528,6 +528,24 @@ static int l_nonce(lua_State *L)
     return 1;
 }
 
+/* core.random_hex(nbytes) -> 2*nbytes hex characters from OpenSSL's RNG */
+static int l_random_hex(lua_State *L)
+{
+    static const char H[] = "0123456789abcdef";
+    unsigned char r[64];
+    char out[129];
+    int n = (int)luaL_checkinteger(L, 1), i;
+    luaL_argcheck(L, n > 0 && n <= 64, 1, "1 to 64 bytes");
+    if (RAND_bytes(r, n) != 1)
+        return luaL_error(L, "no randomness available");
+    for (i = 0; i < n; i++) {
+        out[2 * i] = H[r[i] >> 4];
+        out[2 * i + 1] = H[r[i] & 15];
+    }
+    lua_pushlstring(L, out, (size_t)n * 2);
+    return 1;
+}
+
 /* ---- requests and responses ------------------------------------------------*/
 
 static const char *opt_field(lua_State *L, int t, const char *k)
@@ -914,6 +932,7 @@ static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
     {"now_ms", l_now_ms},
     {"nonce", l_nonce},
+    {"random_hex", l_random_hex},
     {"provider_request", l_provider_request},
     {"provider_parse", l_provider_parse},
     {"provider_names", l_provider_names},

@@ -1,7 +1,10 @@
 -- Transports: turn a built request { method, url, headers, body, timeout }
 -- into { status, headers, body } or nil, message, kind
 -- (kind: "timeout" | "connect" | "tls" | "too_large" | "closed" | "other").
-local type, error, pcall, require = type, error, pcall, require
+-- Each transport also has a `many` form that sends a list of requests (in
+-- parallel where it can) and returns outcomes in the same order:
+-- a response table, or { error = message, kind = kind }.
+local type, error, pcall, require, ipairs, tostring = type, error, pcall, require, ipairs, tostring
 
 local _M = {}
 
@@ -12,7 +15,7 @@ function _M.curl(config)
         error("socialize: the curl transport needs the socialize.curl module (libcurl): " .. tostring(curl), 3)
     end
     local session
-    return function(req)
+    local function get()
         if not session then
             session = curl.new {
                 timeout = config.timeout,
@@ -21,9 +24,32 @@ function _M.curl(config)
                 max_reply = config.maxReplyBytes,
             }
         end
-        return session:request(req)
+        return session
+    end
+    return function(req)
+        return get():request(req)
     end, function()
         if session then session:close() session = nil end
+    end, function(reqs)
+        return get():request_many(reqs)
+    end
+end
+
+--- Sequential `many` for a transport that only knows one request at a time.
+function _M.sequential(send)
+    return function(reqs)
+        local out = {}
+        for i, req in ipairs(reqs) do
+            local ok, res, msg, kind = pcall(send, req)
+            if not ok then
+                out[i] = { error = "transport raised: " .. tostring(res), kind = "other" }
+            elseif res then
+                out[i] = res
+            else
+                out[i] = { error = msg or "transport failed", kind = kind or "other" }
+            end
+        end
+        return out
     end
 end
 
@@ -34,7 +60,7 @@ function _M.select(config)
         return _M.curl(config)
     end
     if type(t) == "function" then
-        return t, function() end
+        return t, function() end, _M.sequential(t)
     end
     error("socialize: transport must be \"curl\" or a function(request)", 3)
 end

@@ -57,7 +57,8 @@ local function nonempty_string(p, name)
 end
 
 -- Provider list: array or comma-separated string -> "a,b" with only known names.
-function _M.provider_list(name, v)
+function _M.provider_list(name, v, valid, names)
+    valid, names = valid or providers.valid, names or providers.names
     local list = {}
     if v == "" then
         return nil, invalid(name, "is empty")
@@ -82,16 +83,16 @@ function _M.provider_list(name, v)
             return nil, invalid(name, "must hold provider names as strings")
         end
         item = lower(trim(item))
-        if not providers.valid[item] then
+        if not valid[item] then
             return nil, invalid(name, "has an unknown provider '" .. item .. "' (valid: "
-                .. concat(providers.names, ", ") .. ")")
+                .. concat(names, ", ") .. ")")
         end
         list[i] = item
     end
     return concat(list, ","), list
 end
 
-local function check_common(p)
+local function check_common(p, opts)
     local cid = p.cid
     if cid ~= nil then
         if type(cid) ~= "string" then
@@ -103,7 +104,7 @@ local function check_common(p)
     end
     for _, name in ipairs({ "enabledProviders", "disabledProviders" }) do
         if p[name] ~= nil then
-            local s, err = _M.provider_list(name, p[name])
+            local s, err = _M.provider_list(name, p[name], opts.valid, opts.names)
             if not s then return nil, err end
             p[name] = s
         end
@@ -230,7 +231,7 @@ end
 
 local checks = {}
 
-checks["socialize.publishUserAction"] = function(p)
+checks["socialize.publishUserAction"] = function(p, opts)
     if p.userAction == nil or p.userAction == "" then
         return nil, missing("userAction")
     end
@@ -239,7 +240,7 @@ checks["socialize.publishUserAction"] = function(p)
     for k, v in pairs(p) do
         local prov = type(k) == "string" and match(k, "^(%l+)UserAction$")
         if prov then
-            if not providers.valid[prov] then
+            if not opts.valid[prov] then
                 return nil, invalid(k, "names an unknown provider '" .. prov .. "'")
             end
             ok, err = check_user_action(k, v)
@@ -328,6 +329,31 @@ checks["socialize.getUserInfo"] = function(p)
     return p
 end
 
+checks["socialize.postBookmark"] = function(p)
+    local u = p.url
+    if u == nil or u == "" then return nil, missing("url") end
+    if type(u) ~= "string" or not find(u, "^https?://[^%s/]+") or find(u, "%s") then
+        return nil, invalid("url", "must be an http(s) URL")
+    end
+    for _, f in ipairs({ "title", "description", "image", "instance" }) do
+        if p[f] ~= nil and type(p[f]) ~= "string" then
+            return nil, invalid(f, "must be a string")
+        end
+    end
+    local dest = p.providers or p.provider
+    if dest ~= nil then
+        if type(dest) == "table" then
+            for i = 1, #dest do
+                if type(dest[i]) ~= "string" then return nil, invalid("providers", "must hold names") end
+            end
+            p.providers = concat(dest, ",")
+        elseif type(dest) ~= "string" or dest == "" then
+            return nil, invalid("providers", "must be a comma-separated string or an array")
+        end
+    end
+    return p
+end
+
 -- The socialize methods whose UID is required.
 local NEEDS_UID = {
     ["socialize.publishUserAction"] = true, ["socialize.setStatus"] = true,
@@ -348,6 +374,12 @@ end
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
 function _M.check(method, params, opts)
+    opts = opts or {}
+    if opts.backend == "direct" then
+        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names }
+    else
+        opts = { auth = opts.auth, valid = providers.valid, names = providers.names }
+    end
     local p = {}
     for k, v in pairs(params) do p[k] = v end
     local full = _M.full_name(method)
@@ -355,11 +387,11 @@ function _M.check(method, params, opts)
         local ok, err = check_uid(p, opts)
         if not ok then return nil, err end
     end
-    local q, err = check_common(p)
+    local q, err = check_common(p, opts)
     if not q then return nil, err end
     local f = checks[full]
     if f then
-        return f(p)
+        return f(p, opts)
     end
     return p
 end

@@ -1,0 +1,438 @@
+-- The direct backend: delivers the share calls to the networks themselves,
+-- through the C core's provider adapters, all providers of one call in
+-- parallel, and answers in Gigya's response model.
+local core = require("socialize.core")
+local errors = require("socialize.errors")
+
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local setmetatable, pcall = setmetatable, pcall
+local concat = table.concat
+local floor = math.floor
+local format, gsub, gmatch, find = string.format, string.gsub, string.gmatch, string.find
+local os_date = os.date
+
+local _M = {}
+
+local ORDER = core.provider_names() -- canonical order when enabledProviders is absent
+
+_M.ACTIONS = {
+    ["socialize.publishUserAction"] = "publish",
+    ["socialize.setStatus"] = "status",
+    ["socialize.sendNotification"] = "notify",
+    ["socialize.facebookGraphOperation"] = "graph",
+}
+
+local MAX_ROUNDS = 6
+
+---------------------------------------------------------------------------
+-- helpers
+---------------------------------------------------------------------------
+local function call_id()
+    return core.random_hex(16)
+end
+
+local function now_iso()
+    local ms = core.now_ms()
+    return os_date("!%Y-%m-%dT%H:%M:%S", floor(ms / 1000)) .. format(".%03dZ", ms % 1000)
+end
+
+local function json_table(v)
+    if type(v) == "string" then
+        local t = core.json_decode(v)
+        return t
+    end
+    return v
+end
+
+local function split(list)
+    local out = {}
+    if type(list) == "string" then
+        for item in gmatch(list, "[^,]+") do out[#out + 1] = item end
+    elseif type(list) == "table" then
+        for i = 1, #list do out[i] = list[i] end
+    end
+    return out
+end
+
+--- The user's connections: config.connections is a table keyed by UID, a
+-- function(UID), or an object with :get(UID).
+function _M.connections(client, UID)
+    local c = client._config.connections
+    if type(c) == "function" then
+        return c(UID)
+    end
+    if type(c) == "table" then
+        if type(c.get) == "function" then
+            return c:get(UID)
+        end
+        return c[UID]
+    end
+    return nil
+end
+
+---------------------------------------------------------------------------
+-- URL shortening (config.shortener), per Gigya's shortURLs parameter
+---------------------------------------------------------------------------
+local function shortener(client, p)
+    local fn = client._config.shortener
+    local mode = p.shortURLs or "always"
+    if type(fn) ~= "function" or mode == "never" then
+        return function(u) return u end
+    end
+    local cache = {}
+    return function(url)
+        if type(url) ~= "string" or (mode == "whenRequired" and #url <= 139) then
+            return url
+        end
+        if cache[url] == nil then
+            local ok, short = pcall(fn, url)
+            cache[url] = (ok and type(short) == "string" and short ~= "") and short or url
+        end
+        return cache[url]
+    end
+end
+
+local function shorten_text(text, short)
+    if type(text) ~= "string" then return text end
+    return (gsub(text, "https?://[^%s]+", short))
+end
+
+local function shorten_action(ua, short)
+    if type(ua) ~= "table" then return ua end
+    local copy = {}
+    for k, v in pairs(ua) do copy[k] = v end
+    if type(copy.linkBack) == "string" then copy.linkBack = short(copy.linkBack) end
+    return copy
+end
+
+---------------------------------------------------------------------------
+-- One provider's delivery: a small state machine over the adapter's steps
+---------------------------------------------------------------------------
+local Task = {}
+Task.__index = Task
+
+local function new_task(client, provider, action, input, user)
+    local providers = client._config.providers or {}
+    return setmetatable({
+        client = client,
+        provider = provider,
+        action = action,
+        input = input,
+        app = providers[provider] or {},
+        user = user or {},
+        phase = action,
+        refreshed = false,
+    }, Task)
+end
+
+local function cache_key(task, field)
+    return task.provider .. "\0" .. tostring(task.user[field] or task.app.baseUrl or "")
+end
+
+--- The first (or next) request of this task, or nil when the task is done.
+function Task:request()
+    local c = self.client
+    if self.phase == self.action then
+        if self.provider == "mastodon" and self.action ~= "notify" then
+            local lim = c._mastodon_limits[cache_key(self, "instance")]
+            if lim == nil then
+                self.phase = "instance"
+            else
+                self.input.limits = lim
+            end
+        elseif self.provider == "bluesky" and self.action ~= "notify" then
+            local s = c._bluesky_sessions[cache_key(self, "identifier")]
+            if s == nil then
+                self.phase = "session"
+            else
+                self.input.session = s
+                self.used_cached_session = true
+            end
+        end
+    end
+    local req, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
+        floor(c._clock() + c.clock_offset), c._nonce())
+    if not req then
+        self.result = res
+        return nil
+    end
+    req.timeout = c._config.timeout
+    self.sent = req
+    return req
+end
+
+local CREATES = { publish = true, status = true, notify = true, graph = true }
+
+local function transport_failure(task, outcome)
+    local kind = outcome.kind or "other"
+    local code = kind == "timeout" and 504002 or 500026
+    local details = task.provider .. ": " .. kind .. ": " .. tostring(outcome.error)
+    if CREATES[task.phase] and (kind == "timeout" or kind == "closed") then
+        details = details .. " (the request was sent: the post may have been created)"
+    end
+    return {
+        ok = false, provider = task.provider, category = "transient", errorCode = code,
+        errorMessage = core.strerror(code), errorDetails = details,
+    }
+end
+
+--- Feeds the outcome of the last request; returns the next request or nil.
+function Task:feed(outcome)
+    local c = self.client
+    local r
+    if outcome.error then
+        r = transport_failure(self, outcome)
+    else
+        r = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
+            outcome.status or 0, outcome.headers or {}, outcome.body or "", c._clock() + c.clock_offset)
+    end
+    if self.phase == "instance" then
+        -- limits read from the instance; the documented defaults if it does not say
+        local lim = (r.ok and r.data) or {}
+        c._mastodon_limits[cache_key(self, "instance")] = lim
+        self.input.limits = lim
+        self.phase = self.action
+        return self:request()
+    end
+    if self.phase == "session" then
+        if not r.ok then
+            self.result = r
+            return nil
+        end
+        c._bluesky_sessions[cache_key(self, "identifier")] = r.data
+        self.input.session = r.data
+        self.used_cached_session = false
+        self.phase = self.action
+        return self:request()
+    end
+    if self.provider == "bluesky" and not r.ok and r.category == "auth_expired"
+        and self.used_cached_session and not self.refreshed then
+        -- the reused session expired: one new session, then the post again
+        c._bluesky_sessions[cache_key(self, "identifier")] = nil
+        self.refreshed = true
+        self.input.session = nil
+        self.phase = "session"
+        return self:request()
+    end
+    self.result = r
+    return nil
+end
+
+--- Runs tasks to completion: each round sends every pending request in
+-- parallel (curl multi), then feeds the replies back.
+local function run(client, tasks)
+    local pending = {}
+    for _, t in ipairs(tasks) do
+        local req = t:request()
+        if req then pending[#pending + 1] = { task = t, req = req } end
+    end
+    local rounds = 0
+    while #pending > 0 do
+        rounds = rounds + 1
+        local reqs = {}
+        for i, p in ipairs(pending) do reqs[i] = p.req end
+        local outcomes
+        if rounds > MAX_ROUNDS then
+            outcomes = {}
+            for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
+        else
+            outcomes = client._send_many(reqs)
+        end
+        local nextp = {}
+        for i, p in ipairs(pending) do
+            local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
+            if req then nextp[#nextp + 1] = { task = p.task, req = req } end
+        end
+        pending = nextp
+    end
+end
+
+---------------------------------------------------------------------------
+-- Gigya's rules: targets, aggregation
+---------------------------------------------------------------------------
+local function targets(conn, p, action)
+    local list, seen = {}, {}
+    local enabled = p.enabledProviders and split(p.enabledProviders) or ORDER
+    local disabled = {}
+    for _, d in ipairs(split(p.disabledProviders)) do disabled[d] = true end
+    for _, name in ipairs(enabled) do
+        if conn[name] ~= nil and not disabled[name] and not seen[name]
+            and (action ~= "graph" or name == "facebook") then
+            seen[name] = true
+            list[#list + 1] = name
+        end
+    end
+    return list
+end
+
+local function entry(r)
+    local e = { provider = r.provider, errorCode = r.errorCode or 0, errorMessage = r.errorMessage or "OK" }
+    if not r.ok then
+        e.errorDetails = r.errorDetails
+        e.category = r.category
+        e.retryAfter = r.retryAfter
+        e.providerCode = r.providerCode
+        e.providerStatus = r.providerStatus
+    elseif r.duplicate then
+        e.duplicate = true
+        e.errorDetails = "duplicate: the existing post was recovered"
+    end
+    return e
+end
+
+local UNSUPPORTED = { unsupported = true, provider_discontinued = true }
+
+local function aggregate(results, extra)
+    local res = {
+        statusCode = 200, errorCode = 0, statusReason = "OK", callId = call_id(), time = now_iso(),
+        providerPostIDs = {}, providerErrorCodes = {},
+    }
+    local any_ok, first_fail, first_real_fail = false, nil, nil
+    for i, r in ipairs(results) do
+        res.providerErrorCodes[i] = entry(r)
+        if r.ok then
+            any_ok = true
+            if r.postID then res.providerPostIDs[r.provider] = r.postID end
+        else
+            first_fail = first_fail or r
+            if not UNSUPPORTED[r.category] then first_real_fail = first_real_fail or r end
+        end
+    end
+    for k, v in pairs(extra or {}) do res[k] = v end
+    if any_ok then
+        return res
+    end
+    -- none succeeded: Gigya's "unsupported provider" error only when every
+    -- targeted provider is unsupported; otherwise the first real failure
+    local f = first_real_fail or first_fail
+    local code = first_real_fail and f.errorCode or 400096
+    res.errorCode = code
+    res.errorMessage = core.strerror(code)
+    res.errorDetails = f.provider .. ": " .. tostring(f.errorDetails or f.errorMessage)
+    res.statusCode = floor(code / 1000)
+    res.statusReason = nil
+    res.providerPostIDs = nil
+    local e = errors.new(code, res.errorDetails, res)
+    return nil, e
+end
+
+-- Merges one provider's per-recipient results (sendNotification).
+local function merge_recipients(provider, list)
+    local ids, first_fail = {}, nil
+    for _, item in ipairs(list) do
+        if item.r.ok then
+            ids[#ids + 1] = item.r.postID
+        elseif not first_fail then
+            first_fail = item
+        end
+    end
+    if first_fail then
+        local r = {}
+        for k, v in pairs(first_fail.r) do r[k] = v end
+        r.errorDetails = "recipient " .. first_fail.recipient .. ": " .. tostring(r.errorDetails)
+        if #ids > 0 then
+            r.errorDetails = r.errorDetails .. " (" .. #ids .. " of " .. #list .. " delivered)"
+        end
+        return r
+    end
+    return { ok = true, provider = provider, errorCode = 0, errorMessage = "OK", postID = concat(ids, ",") }
+end
+
+local RECIPIENT_FIELD = { twitter = "userId", telegram = "chatId" }
+
+---------------------------------------------------------------------------
+-- entry point
+---------------------------------------------------------------------------
+function _M.call(client, method, p)
+    local action = _M.ACTIONS[method]
+    if not action then
+        return nil, errors.new(400096, "Not supported: the direct backend delivers publishUserAction, "
+            .. "setStatus, sendNotification, facebookGraphOperation and postBookmark, not " .. method)
+    end
+    local conn, cerr = _M.connections(client, p.UID)
+    if type(conn) ~= "table" then
+        return nil, errors.new(400106, "Not connected: no connections for UID " .. tostring(p.UID)
+            .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
+    end
+    local names = targets(conn, p, action)
+    if #names == 0 then
+        return nil, errors.new(400106, "Not connected: UID " .. tostring(p.UID)
+            .. " has no connection to the enabled providers")
+    end
+    local short = shortener(client, p)
+    local location = json_table(p.userLocation)
+    local tasks, groups = {}, {}
+    for _, prov in ipairs(names) do
+        if action == "publish" then
+            local ua = json_table(p[prov .. "UserAction"]) or json_table(p.userAction)
+            tasks[#tasks + 1] = new_task(client, prov, action,
+                { userAction = shorten_action(ua, short), userLocation = location, rip = p.rip }, conn[prov])
+        elseif action == "status" then
+            tasks[#tasks + 1] = new_task(client, prov, action,
+                { status = shorten_text(p.status, short), userLocation = location, rip = p.rip }, conn[prov])
+        elseif action == "graph" then
+            tasks[#tasks + 1] = new_task(client, prov, action,
+                { graphPath = p.graphPath, method = p.method, graphParams = json_table(p.graphParams) }, conn[prov])
+        else -- notify: one message per recipient
+            groups[prov] = {}
+            for _, rUID in ipairs(split(p.recipients)) do
+                local rconn = _M.connections(client, rUID)
+                local field = RECIPIENT_FIELD[prov]
+                local rid = type(rconn) == "table" and type(rconn[prov]) == "table" and field and rconn[prov][field]
+                if rid == nil and tonumber(rUID) and field then rid = rUID end
+                local t = new_task(client, prov, action, { body = shorten_text(p.body, short), subject = p.subject,
+                    recipient = rid and tostring(rid) or "" }, conn[prov])
+                t.recipient = rUID
+                tasks[#tasks + 1] = t
+                groups[prov][#groups[prov] + 1] = t
+            end
+        end
+    end
+    run(client, tasks)
+    local results = {}
+    if action == "notify" then
+        for _, prov in ipairs(names) do
+            local list = {}
+            for _, t in ipairs(groups[prov]) do list[#list + 1] = { r = t.result, recipient = t.recipient } end
+            results[#results + 1] = merge_recipients(prov, list)
+        end
+    else
+        for i, t in ipairs(tasks) do results[i] = t.result end
+    end
+    local extra
+    if action == "graph" and results[1] and results[1].ok then
+        extra = { graphResponse = results[1].data }
+    end
+    return aggregate(results, extra)
+end
+
+--- postBookmark: share-intent URLs, no network call.
+function _M.bookmark(client, p)
+    local dests = split(p.providers or p.provider or "twitter,facebook,linkedin")
+    local res = {
+        statusCode = 200, errorCode = 0, statusReason = "OK", callId = call_id(), time = now_iso(),
+        bookmarkURLs = {}, providerErrorCodes = {},
+    }
+    local conn = p.UID and _M.connections(client, p.UID)
+    local results, any_ok = {}, false
+    for i, d in ipairs(dests) do
+        d = gsub(gsub(d, "^%s+", ""), "%s+$", "")
+        local instance = p.instance
+        if not instance and type(conn) == "table" and type(conn[d]) == "table" then
+            instance = conn[d].instance
+        end
+        local r = core.bookmark_url(d, p.url, p.title, p.description, p.image, instance)
+        results[i] = r
+        res.providerErrorCodes[i] = entry(r)
+        if r.ok then
+            any_ok = true
+            res.bookmarkURLs[d] = r.url
+        end
+    end
+    if any_ok then return res end
+    local f = results[1]
+    return nil, errors.new(f and f.errorCode or 400096, f and (f.provider .. ": " .. tostring(f.errorDetails)) or
+        "no destination", { providerErrorCodes = res.providerErrorCodes })
+end
+
+return _M
