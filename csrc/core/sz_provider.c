@@ -884,7 +884,16 @@ static sz_request *build_sina(ctx *x)
             x->result = fail("content_invalid", "sina: linkBack must be a URL on the safe domain %s", safe);
             goto done;
         }
-        status = fit(x->nt, a.message ? a.message : a.title, a.link, -1, x->nt->max_len, " ", 1, &x->result);
+        {
+            sz_buf t;
+            const char *parts[2];
+            parts[0] = a.message;
+            parts[1] = a.title;
+            sz_buf_init(&t);
+            join(&t, " ", parts, 2);
+            status = fit(x->nt, t.data, a.link, -1, x->nt->max_len, " ", 1, &x->result);
+            sz_buf_reset(&t);
+        }
     }
     if (!status)
         goto done;
