@@ -276,7 +276,10 @@ local function entry(r)
     elseif r.duplicate then
         e.duplicate = true
         e.errorDetails = "duplicate: the existing post was recovered"
+    elseif r.errorDetails then
+        e.errorDetails = r.errorDetails
     end
+    e.failedRecipients = r.failedRecipients
     return e
 end
 
@@ -316,26 +319,33 @@ local function aggregate(results, extra)
     return nil, e
 end
 
--- Merges one provider's per-recipient results (sendNotification).
+-- Merges one provider's per-recipient results (sendNotification): the
+-- provider succeeded when at least one recipient got the message; the ones
+-- who did not are listed, so that a retry can target them alone.
 local function merge_recipients(provider, list)
-    local ids, first_fail = {}, nil
+    local ids, failed, first_fail = {}, {}, nil
     for _, item in ipairs(list) do
         if item.r.ok then
             ids[#ids + 1] = item.r.postID
-        elseif not first_fail then
-            first_fail = item
+        else
+            failed[#failed + 1] = item.recipient
+            first_fail = first_fail or item
         end
     end
-    if first_fail then
+    if #ids == 0 then
         local r = {}
         for k, v in pairs(first_fail.r) do r[k] = v end
         r.errorDetails = "recipient " .. first_fail.recipient .. ": " .. tostring(r.errorDetails)
-        if #ids > 0 then
-            r.errorDetails = r.errorDetails .. " (" .. #ids .. " of " .. #list .. " delivered)"
-        end
+        r.failedRecipients = failed
         return r
     end
-    return { ok = true, provider = provider, errorCode = 0, errorMessage = "OK", postID = concat(ids, ",") }
+    local r = { ok = true, provider = provider, errorCode = 0, errorMessage = "OK", postID = concat(ids, ",") }
+    if first_fail then
+        r.failedRecipients = failed
+        r.errorDetails = #ids .. " of " .. #list .. " delivered; recipient " .. first_fail.recipient .. ": "
+            .. tostring(first_fail.r.errorDetails)
+    end
+    return r
 end
 
 local RECIPIENT_FIELD = { twitter = "userId", telegram = "chatId" }
