@@ -89,6 +89,15 @@ describe("examples", function()
         assert.matches('twitter = "twitter_%x+"', out)
         assert.matches("POST /socialize.publishUserAction", out)
         assert.matches("sig%s+[%w+/]+=", out)
+        -- part 2: one publish fanned out to the sandboxed networks, one classified error
+        local ids = out:match("providerPostIDs:\n(.-)providerErrorCodes")
+        assert.truthy(ids, out)
+        local n = 0
+        for _ in ids:gmatch("\n") do n = n + 1 end
+        assert.is_true(n >= 4, ids)
+        assert.matches("facebook%s+403009 auth_expired%s+HTTP 400, code 190/463", out)
+        assert.matches("linkedin%s+POST /rest/posts", out)
+        assert.matches("mastodon%s+GET /api/v2/instance", out)
     end)
 end)
 

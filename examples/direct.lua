@@ -1,0 +1,64 @@
+-- Direct delivery: socialize calls the networks itself, all in parallel,
+-- and answers in Gigya's response model.
+--
+-- `make demo` runs it against the local sandbox of the networks: SANDBOX_PORTS
+-- holds the sandbox's ports as JSON. In production, leave baseUrl out.
+local socialize = require("socialize")
+local core = require("socialize.core")
+
+local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "{}") or {}
+local function base(network)
+    return ports[network] and ("http://127.0.0.1:" .. ports[network]) or nil
+end
+
+local client = socialize.new {
+    backend = "direct",
+    providers = {
+        twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },
+        facebook = { appSecret = "fb-app-secret", baseUrl = base("facebook") },
+        linkedin = { baseUrl = base("linkedin") },
+        vkontakte = { baseUrl = base("vkontakte") },
+        mastodon = {},
+        bluesky = { baseUrl = base("bluesky") },
+        telegram = { botToken = "123456:sandbox-bot-token", baseUrl = base("telegram") },
+    },
+    -- in production: a function(UID) reading your token store
+    connections = {
+        user_123 = {
+            twitter = { token = "tw-user", tokenSecret = "tw-user-secret" },
+            facebook = { accessToken = "fb-expired-page-token", pageId = "1647395831" }, -- the user's token expired
+            linkedin = { accessToken = "li-token", personId = "abc123" },
+            vkontakte = { accessToken = "vk-token", userId = 1001 },
+            mastodon = { accessToken = "md-token", instance = base("mastodon") },
+            bluesky = { identifier = "demo.bsky.social", appPassword = "app-pass-1234" },
+            telegram = { chatId = "-100777" },
+        },
+    },
+}
+
+local res, err = client:publishUserAction {
+    UID = "user_123",
+    userAction = {
+        title = "I reached level 3 in Space Miners",
+        linkBack = "https://game.example/levels/3",
+        userMessage = "Level 3 done 🚀",
+        description = "Asteroid belt cleared in 4:12",
+    },
+    twitterUserAction = { title = "Level 3 in Space Miners 🚀", linkBack = "https://game.example/levels/3" },
+}
+
+if not res then
+    io.stderr:write("publishUserAction failed: ", tostring(err), "\n")
+    os.exit(1)
+end
+print(string.format("errorCode %d, callId %s", res.errorCode, res.callId))
+print("providerPostIDs:")
+local names = {}
+for k in pairs(res.providerPostIDs) do names[#names + 1] = k end
+table.sort(names)
+for _, k in ipairs(names) do print(string.format("  %-10s %s", k, res.providerPostIDs[k])) end
+print("providerErrorCodes (in the order asked):")
+for _, e in ipairs(res.providerErrorCodes) do
+    print(string.format("  %-10s %6d %-28s %s", e.provider, e.errorCode, e.category or e.errorMessage,
+        e.errorDetails or ""))
+end
