@@ -28,7 +28,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: all deps test test-c test-lua demo install uninstall clean check
+.PHONY: all deps test test-c test-lua demo bench install uninstall clean check
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -65,6 +65,10 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh examples/run-demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/fanout.lua
 
 install: all
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
