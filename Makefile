@@ -5,21 +5,30 @@
 LUA_VERSION ?= 5.4
 PREFIX      ?= /usr/local
 DESTDIR     ?=
+# LUA_VERSION=5.4 | 5.1 | jit : one module per ABI, each in its own build dir.
+ifeq ($(LUA_VERSION),jit)
+LUA         ?= luajit
+LUA_PC      ?= luajit
+LUA_ABI      = 5.1
+BUILD        = build/luajit
+else
 LUA         ?= lua$(LUA_VERSION)
 LUA_PC      ?= lua$(LUA_VERSION)
-LUA_INCDIR  ?= $(shell pkg-config --variable=includedir $(LUA_PC) 2>/dev/null)/lua$(LUA_VERSION)
-LUA_CMODULE_DIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
-LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LUA_ABI      = $(LUA_VERSION)
+BUILD        = build/lua$(LUA_VERSION)
+endif
+LUA_CFLAGS  ?= $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
+LUA_CMODULE_DIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_ABI)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-function
 ALL_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
-             -Icsrc/include -Icsrc/core -Icsrc/lua -I$(LUA_INCDIR)
+             -Icsrc/include -Icsrc/core -Icsrc/lua $(LUA_CFLAGS)
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
-BUILD   = build/lua$(LUA_VERSION)
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
            csrc/core/sz_text.c csrc/core/sz_provider.c

@@ -196,12 +196,9 @@ function H.stop_all()
     end
 end
 
--- Stop the servers when the Lua state closes (the runner kills leftovers too).
-H._guard = setmetatable({}, { __gc = function() H.stop_all() end })
-if _VERSION == "Lua 5.1" and newproxy then
-    H._guard = newproxy(true)
-    getmetatable(H._guard).__gc = function() H.stop_all() end
-end
+-- Servers are stopped by each spec's teardown (H.stop_all), by the test
+-- runner's cleanup, and at the latest by their own --lifetime. No __gc guard:
+-- on Lua 5.1 the C modules may be unloaded before such a finalizer runs.
 
 H.NONE = setmetatable({}, { __tostring = function() return "H.NONE" end }) -- removes a default
 
