@@ -14,7 +14,9 @@ local transport = require("socialize.transport")
 local util = require("socialize.util")
 local direct = require("socialize.direct")
 
-local type, pairs, tostring, error, setmetatable, getmetatable = type, pairs, tostring, error, setmetatable, getmetatable
+local type, pairs, ipairs, next, tostring, error, pcall = type, pairs, ipairs, next, tostring, error, pcall
+local setmetatable, getmetatable = setmetatable, getmetatable
+local io = io
 local floor = math.floor
 local find, format = string.find, string.format
 local os_time, os_getenv = os.time, os.getenv
@@ -196,7 +198,9 @@ function _M.new(config)
     end
     argcheck(AUTH_MODES[auth], 1, "new", "config.auth must be signed, secret, oauth2, jwt or none")
 
-    local send, close, many = transport.select(config)
+    argcheck(config.onError == nil or type(config.onError) == "function", 1, "new",
+        "config.onError must be a function(message)")
+    local io = transport.select(config)
     local self = setmetatable({
         backend = backend,
         auth = auth,
@@ -204,9 +208,10 @@ function _M.new(config)
         clock_offset = 0,
         retryExpired = config.retryExpired ~= false,
         _config = config,
-        _send = send,
-        _send_many = many,
-        _close = close,
+        _io = io,               -- { one, many, close [, session] }
+        _ops = 0,               -- asynchronous calls not yet delivered
+        _inflight = {},         -- transfer id -> { op, index }
+        _ready = {},            -- finished asynchronous calls, callbacks not yet run
         _mastodon_limits = {},  -- per instance: { maxCharacters, charactersReservedPerUrl }
         _bluesky_sessions = {}, -- per identifier: { accessJwt, refreshJwt, did }
         _clock = config.clock or os_time,
@@ -225,7 +230,7 @@ end
 --- Releases the client's connections. The client can still be used: a new
 -- connection is opened on the next call.
 function Client:close()
-    self._close()
+    self._io.close()
 end
 
 local function transport_error(msg, kind)
@@ -259,12 +264,12 @@ function Client:_build(method, params)
     return req
 end
 
-function Client:_send_once(method, params)
+function Client:_send_once(method, params, io)
     local req, err = self:_build(method, params)
     if not req then return nil, err end
-    local res, msg, kind = self._send(req)
-    if not res then
-        return nil, transport_error(msg, kind)
+    local res = io.many({ req })[1]
+    if not res or res.error then
+        return nil, transport_error(res and res.error or "no reply", res and res.kind)
     end
     local server = util.parse_http_date(res.headers and res.headers.date)
     if server then
@@ -277,26 +282,25 @@ function Client:_send_once(method, params)
     return reply
 end
 
---- Calls any Gigya method ("socialize.getUserInfo", "accounts.getAccountInfo",
--- or a bare socialize method name). Returns the response, or nil and an error.
-function Client:call(method, params)
-    argtype(method, 1, "call", "string")
-    if params == nil then params = {} end
-    argtype(params, 2, "call", "table")
+-- The whole of one call, whatever drives its requests: `io.many(reqs)`
+-- sends them (blocking, through cosockets, or by yielding to the poll loop).
+function Client:_call(method, params, io)
     local p, err = validate.check(method, params, self)
     if not p then return nil, err end
     local full = validate.full_name(method)
     if full == "socialize.postBookmark" then
         return direct.bookmark(self, p) -- share-intent URLs: no network call
     end
+    local gate = self._io.gate and self._io.gate()
+    if gate then return nil, gate end -- e.g. OpenResty phase without cosockets
     if self.backend == "direct" then
-        return direct.call(self, full, p)
+        return direct.call(self, full, p, io)
     end
     local reply
-    reply, err = self:_send_once(method, p)
+    reply, err = self:_send_once(method, p, io)
     if reply and reply.errorCode == 403002 and self.retryExpired then
         -- Request has expired: the Date offset was just learned; once more.
-        reply, err = self:_send_once(method, p)
+        reply, err = self:_send_once(method, p, io)
     end
     if not reply then return nil, err end
     if reply.errorCode ~= 0 then
@@ -305,17 +309,147 @@ function Client:call(method, params)
     return reply
 end
 
+---------------------------------------------------------------------------
+-- Asynchronous calls: callbacks, driven by client:poll()
+---------------------------------------------------------------------------
+local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status,
+    coroutine.yield
+local ASYNC_IO = { many = function(reqs) return co_yield(reqs) end }
+
+local function report(self, msg)
+    local h = self._config.onError
+    if h then
+        local ok = pcall(h, msg)
+        if ok then return end
+    end
+    io.stderr:write("socialize: ", tostring(msg), "\n")
+end
+
+local function done(self, op, res, err)
+    op.finished = true
+    self._ready[#self._ready + 1] = { op = op, res = res, err = err }
+end
+
+-- Runs op until it waits for requests or finishes.
+local function step(self, op, outcomes)
+    while true do
+        local ok, a, b = co_resume(op.co, outcomes)
+        if not ok then
+            return done(self, op, nil, errors.new(500000, "internal error: " .. tostring(a)))
+        end
+        if co_status(op.co) == "dead" then
+            return done(self, op, a, b)
+        end
+        local reqs = a
+        local session = self._io.session and self._io.session()
+        if not session or #reqs == 0 then
+            -- a transport without background transfers: send now, in this call
+            outcomes = self._io.many(reqs)
+        else
+            op.waiting, op.outcomes = #reqs, {}
+            for i, req in ipairs(reqs) do
+                local sok, id = pcall(session.start, session, req)
+                if sok then
+                    self._inflight[id] = { op = op, index = i }
+                else
+                    op.outcomes[i] = { error = tostring(id), kind = "other" }
+                    op.waiting = op.waiting - 1
+                end
+            end
+            if op.waiting > 0 then return end
+            outcomes = op.outcomes
+        end
+    end
+end
+
+function Client:_start(method, params, callback)
+    local op = { cb = callback }
+    op.co = co_create(function() return self:_call(method, params, ASYNC_IO) end)
+    self._ops = self._ops + 1
+    step(self, op)
+    return op
+end
+
+--- Drives the asynchronous calls: sends and receives what is ready, waiting
+-- at most timeout_ms (default 0) for the network, then runs the callbacks of
+-- the calls that finished. Returns how many calls are still in flight.
+function Client:poll(timeout_ms)
+    if timeout_ms ~= nil then
+        argcheck(type(timeout_ms) == "number" and timeout_ms >= 0, 1, "poll", "timeout_ms must be >= 0")
+    end
+    if next(self._inflight) and self._io.session then
+        local session = self._io.session()
+        local wait = #self._ready > 0 and 0 or floor(timeout_ms or 0)
+        for _, r in ipairs(session:perform(wait)) do
+            local slot = self._inflight[r.id]
+            self._inflight[r.id] = nil
+            if slot then
+                local op = slot.op
+                op.outcomes[slot.index] = r
+                op.waiting = op.waiting - 1
+                if op.waiting == 0 then step(self, op, op.outcomes) end
+            end
+        end
+    end
+    local ready = self._ready
+    self._ready = {}
+    for _, r in ipairs(ready) do
+        self._ops = self._ops - 1
+        local ok, e = pcall(r.op.cb, r.res, r.err)
+        if not ok then
+            report(self, "callback raised: " .. tostring(e))
+        end
+    end
+    return self._ops
+end
+
+--- Milliseconds until poll() has work (0: now), or -1 when nothing is in flight.
+function Client:timeout()
+    if #self._ready > 0 then return 0 end
+    if next(self._inflight) and self._io.session then
+        return self._io.session():timeout()
+    end
+    return self._ops > 0 and 0 or -1
+end
+
+--- The sockets the in-flight calls wait on: { {fd = n, read = bool, write = bool}, ... },
+-- for a host's own poller; call poll() when one is ready or timeout() expires.
+function Client:fds()
+    if next(self._inflight) and self._io.session then
+        return self._io.session():fds()
+    end
+    return {}
+end
+
+--- Calls any Gigya method ("socialize.getUserInfo", "accounts.getAccountInfo",
+-- or a bare socialize method name). Returns the response, or nil and an error.
+-- With a callback, returns at once; the callback gets (res, err) from poll().
+function Client:call(method, params, callback)
+    argtype(method, 1, "call", "string")
+    if params == nil then params = {} end
+    argtype(params, 2, "call", "table")
+    if callback ~= nil then
+        argtype(callback, 3, "call", "function")
+        self:_start(method, params, callback)
+        return true
+    end
+    return self:_call(method, params, self._io)
+end
+
 local METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
                   "getUserInfo", "postBookmark" }
 
 for _, name in pairs(METHODS) do
     local full = "socialize." .. name
-    Client[name] = function(self, params)
+    Client[name] = function(self, params, callback)
         if params == nil then params = {} end
         if type(params) ~= "table" then
             error(format("bad argument #1 to '%s' (table expected, got %s)", name, type(params)), 2)
         end
-        return self:call(full, params)
+        if callback ~= nil and type(callback) ~= "function" then
+            error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
+        end
+        return self:call(full, params, callback)
     end
 end
 

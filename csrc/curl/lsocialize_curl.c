@@ -16,6 +16,7 @@
  * headers are collected in C buffers and become Lua values after curl returns. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <curl/curl.h>
 #include "lua.h"
 #include "lauxlib.h"
@@ -32,8 +33,11 @@
 /* One transfer: an easy handle kept in the session's pool and reused, so
  * the multi handle's connection cache keeps connections alive. */
 typedef struct xfer {
+    struct xfer       *next;   /* free list / finished-async list */
     CURL              *easy;
     struct curl_slist *hl;
+    lua_Integer        id;     /* > 0 for transfers started with s:start() */
+    int                active; /* in the multi handle */
     sz_buf             body;
     sz_buf             head;
     long               max_reply;
@@ -45,8 +49,13 @@ typedef struct xfer {
 
 typedef struct session {
     CURLM *multi;
-    xfer  *pool;
+    xfer  *pool;          /* slots for the blocking calls */
     size_t npool;
+    xfer  *spare;         /* free async transfers */
+    xfer  *finished;      /* async transfers done, not yet collected */
+    xfer **running;       /* async transfers in flight (for close) */
+    size_t nrunning, caprunning;
+    lua_Integer next_id;
     long   timeout_ms;
     long   connect_timeout_ms;
     long   max_reply;
@@ -331,12 +340,57 @@ static int setup(lua_State *L, session *s, xfer *x, int t)
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
     } else {
+        /* copied: an asynchronous transfer outlives the Lua string */
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     }
     return 0;
+}
+
+static void running_remove(session *s, xfer *x)
+{
+    size_t i;
+    for (i = 0; i < s->nrunning; i++)
+        if (s->running[i] == x) {
+            s->running[i] = s->running[--s->nrunning];
+            return;
+        }
+}
+
+/* Marks x finished. Async transfers go to the finished list (returns 1);
+ * blocking ones just complete (returns 0). */
+static int finish(session *s, xfer *x, CURLcode rc)
+{
+    x->rc = rc;
+    x->done = 1;
+    if (x->active) {
+        curl_multi_remove_handle(s->multi, x->easy);
+        x->active = 0;
+    }
+    if (x->id > 0) {
+        running_remove(s, x);
+        x->next = s->finished;
+        s->finished = x;
+        return 1;
+    }
+    return 0;
+}
+
+/* Drives the multi handle once and files what finished. */
+static void pump(session *s)
+{
+    CURLMsg *m;
+    int q, running = 0;
+    curl_multi_perform(s->multi, &running);
+    while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
+        xfer *x = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        finish(s, x, m->data.result);
+    }
 }
 
 /* Runs n transfers (pool[0..n-1]) to completion, in parallel. */
@@ -347,11 +401,13 @@ static void run_all(session *s, size_t n)
     for (i = 0; i < n; i++) {
         if (s->pool[i].done)
             continue;
+        s->pool[i].id = 0;
         if (curl_multi_add_handle(s->multi, s->pool[i].easy) != CURLM_OK) {
             s->pool[i].done = 1;
             s->pool[i].rc = CURLE_OUT_OF_MEMORY;
             continue;
         }
+        s->pool[i].active = 1;
         left++;
     }
     while (left > 0) {
@@ -364,20 +420,15 @@ static void run_all(session *s, size_t n)
             if (m->msg != CURLMSG_DONE)
                 continue;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            x->rc = m->data.result;
-            x->done = 1;
-            curl_multi_remove_handle(s->multi, m->easy_handle);
-            left--;
+            if (finish(s, x, m->data.result) == 0)
+                left--;
         }
         if (left > 0 && curl_multi_poll(s->multi, NULL, 0, 1000, NULL) != CURLM_OK)
             break;
     }
     for (i = 0; i < n; i++) /* anything the loop could not finish */
-        if (!s->pool[i].done) {
-            curl_multi_remove_handle(s->multi, s->pool[i].easy);
-            s->pool[i].done = 1;
-            s->pool[i].rc = CURLE_RECV_ERROR;
-        }
+        if (!s->pool[i].done)
+            finish(s, &s->pool[i], CURLE_RECV_ERROR);
 }
 
 static int ensure_pool(session *s, size_t n)
@@ -489,6 +540,139 @@ static int l_request_many(lua_State *L)
     return 1;
 }
 
+/* ---- asynchronous transfers (game loops) --------------------------------- */
+
+/* s:start(req) -> id. The transfer runs while the host calls s:perform(). */
+static int l_start(lua_State *L)
+{
+    session *s = check_session(L);
+    xfer *x;
+    check_request(L, 2);
+    if (s->nrunning == s->caprunning) {
+        size_t cap = s->caprunning ? s->caprunning * 2 : 16;
+        xfer **r = realloc(s->running, cap * sizeof *r);
+        if (!r)
+            return luaL_error(L, "out of memory");
+        s->running = r;
+        s->caprunning = cap;
+    }
+    x = s->spare;
+    if (x)
+        s->spare = x->next;
+    else if (!(x = calloc(1, sizeof *x)))
+        return luaL_error(L, "out of memory");
+    x->next = NULL;
+    if (setup(L, s, x, 2) != 0) {
+        curl_slist_free_all(x->hl);
+        x->hl = NULL;
+        x->next = s->spare;
+        s->spare = x;
+        return luaL_error(L, "out of memory");
+    }
+    x->id = ++s->next_id;
+    s->running[s->nrunning++] = x;
+    if (curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
+        finish(s, x, CURLE_OUT_OF_MEMORY);
+    else
+        x->active = 1;
+    lua_pushinteger(L, x->id);
+    return 1;
+}
+
+/* s:perform([timeout_ms]) -> { {id = n, status/body/headers | error/kind}, ... }
+ * Waits at most timeout_ms (default 0) for activity when nothing is ready. */
+static int l_perform(lua_State *L)
+{
+    session *s = check_session(L);
+    int wait = (int)luaL_optinteger(L, 2, 0), n = 0;
+    if (!s->finished && s->nrunning > 0) {
+        pump(s);
+        if (!s->finished && wait > 0) {
+            curl_multi_poll(s->multi, NULL, 0, wait, NULL);
+            pump(s);
+        }
+    }
+    lua_newtable(L);
+    while (s->finished) {
+        xfer *x = s->finished;
+        s->finished = x->next;
+        push_outcome(L, x, 1);
+        lua_pushinteger(L, x->id);
+        lua_setfield(L, -2, "id");
+        lua_rawseti(L, -2, ++n);
+        x->id = 0;
+        x->next = s->spare;
+        s->spare = x;
+    }
+    return 1;
+}
+
+/* s:pending() -> number of started transfers not yet returned by perform */
+static int l_pending(lua_State *L)
+{
+    session *s = check_session(L);
+    size_t n = s->nrunning;
+    xfer *x;
+    for (x = s->finished; x; x = x->next)
+        n++;
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* s:timeout() -> milliseconds until perform should be called (0: now), or
+ * -1 when nothing is in flight. */
+static int l_timeout(lua_State *L)
+{
+    session *s = check_session(L);
+    long ms = -1;
+    if (s->finished) {
+        ms = 0;
+    } else if (s->nrunning > 0) {
+        curl_multi_timeout(s->multi, &ms);
+        if (ms < 0)
+            ms = 1000; /* curl has no timer set: check back within a second */
+    }
+    lua_pushinteger(L, (lua_Integer)ms);
+    return 1;
+}
+
+/* s:fds() -> { {fd = n, read = bool, write = bool}, ... }: the sockets the
+ * transfers wait on, for a host's own poller (select/epoll/libuv). */
+static int l_fds(lua_State *L)
+{
+    session *s = check_session(L);
+    fd_set r, w, e;
+    int maxfd = -1, fd, n = 0;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_ZERO(&e);
+    curl_multi_fdset(s->multi, &r, &w, &e, &maxfd);
+    lua_newtable(L);
+    for (fd = 0; fd <= maxfd && fd < FD_SETSIZE; fd++) {
+        int rd = FD_ISSET(fd, &r), wr = FD_ISSET(fd, &w);
+        if (!rd && !wr)
+            continue;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, fd);
+        lua_setfield(L, -2, "fd");
+        lua_pushboolean(L, rd);
+        lua_setfield(L, -2, "read");
+        lua_pushboolean(L, wr);
+        lua_setfield(L, -2, "write");
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+static void free_xfer(xfer *x)
+{
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->hl);
+    sz_buf_reset(&x->body);
+    sz_buf_reset(&x->head);
+}
+
 static int l_close(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
@@ -503,6 +687,27 @@ static int l_close(lua_State *L)
     free(s->pool);
     s->pool = NULL;
     s->npool = 0;
+    for (i = 0; i < s->nrunning; i++) {
+        if (s->running[i]->active)
+            curl_multi_remove_handle(s->multi, s->running[i]->easy);
+        free_xfer(s->running[i]);
+        free(s->running[i]);
+    }
+    free(s->running);
+    s->running = NULL;
+    s->nrunning = s->caprunning = 0;
+    while (s->finished) {
+        xfer *x = s->finished;
+        s->finished = x->next;
+        free_xfer(x);
+        free(x);
+    }
+    while (s->spare) {
+        xfer *x = s->spare;
+        s->spare = x->next;
+        free_xfer(x);
+        free(x);
+    }
     if (s->multi) {
         curl_multi_cleanup(s->multi);
         s->multi = NULL;
@@ -522,6 +727,11 @@ static int l_tostring(lua_State *L)
 static const luaL_Reg session_methods[] = {
     {"request", l_request},
     {"request_many", l_request_many},
+    {"start", l_start},
+    {"perform", l_perform},
+    {"pending", l_pending},
+    {"timeout", l_timeout},
+    {"fds", l_fds},
     {"close", l_close},
     {NULL, NULL}
 };

@@ -220,7 +220,7 @@ end
 
 --- Runs tasks to completion: each round sends every pending request in
 -- parallel (curl multi), then feeds the replies back.
-local function run(client, tasks)
+local function run(client, tasks, io)
     local pending = {}
     for _, t in ipairs(tasks) do
         local req = t:request()
@@ -236,7 +236,7 @@ local function run(client, tasks)
             outcomes = {}
             for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
         else
-            outcomes = client._send_many(reqs)
+            outcomes = io.many(reqs)
         end
         local nextp = {}
         for i, p in ipairs(pending) do
@@ -353,7 +353,7 @@ local RECIPIENT_FIELD = { twitter = "userId", telegram = "chatId" }
 ---------------------------------------------------------------------------
 -- entry point
 ---------------------------------------------------------------------------
-function _M.call(client, method, p)
+function _M.call(client, method, p, io)
     local action = _M.ACTIONS[method]
     if not action then
         return nil, errors.new(400096, "Not supported: the direct backend delivers publishUserAction, "
@@ -398,7 +398,7 @@ function _M.call(client, method, p)
             end
         end
     end
-    run(client, tasks)
+    run(client, tasks, io)
     local results = {}
     if action == "notify" then
         for _, prov in ipairs(names) do

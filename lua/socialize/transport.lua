@@ -8,14 +8,17 @@ local type, error, pcall, require, ipairs, tostring = type, error, pcall, requir
 
 local _M = {}
 
---- libcurl easy handle, reused by one client: connections stay alive.
+--- libcurl, one multi handle per client: connections stay alive, several
+-- requests run in parallel, and transfers can run in the background for
+-- the poll API.
 function _M.curl(config)
     local ok, curl = pcall(require, "socialize.curl")
     if not ok then
         error("socialize: the curl transport needs the socialize.curl module (libcurl): " .. tostring(curl), 3)
     end
+    local t = {}
     local session
-    local function get()
+    function t.session()
         if not session then
             session = curl.new {
                 timeout = config.timeout,
@@ -26,13 +29,12 @@ function _M.curl(config)
         end
         return session
     end
-    return function(req)
-        return get():request(req)
-    end, function()
+    function t.one(req) return t.session():request(req) end
+    function t.many(reqs) return t.session():request_many(reqs) end
+    function t.close()
         if session then session:close() session = nil end
-    end, function(reqs)
-        return get():request_many(reqs)
     end
+    return t
 end
 
 --- Sequential `many` for a transport that only knows one request at a time.
@@ -53,16 +55,23 @@ function _M.sequential(send)
     end
 end
 
---- Picks the transport named or given in config.transport.
+--- Picks the transport: config.transport ("curl", "resty", a function), or
+-- by default cosockets inside OpenResty and libcurl elsewhere.
 function _M.select(config)
     local t = config.transport
-    if t == nil or t == "curl" then
+    if t == nil then
+        t = (ngx and ngx.socket and ngx.get_phase) and "resty" or "curl"
+    end
+    if t == "curl" then
         return _M.curl(config)
     end
-    if type(t) == "function" then
-        return t, function() end, _M.sequential(t)
+    if t == "resty" then
+        return require("socialize.resty").new(config)
     end
-    error("socialize: transport must be \"curl\" or a function(request)", 3)
+    if type(t) == "function" then
+        return { one = t, many = _M.sequential(t), close = function() end }
+    end
+    error("socialize: transport must be \"curl\", \"resty\" or a function(request)", 3)
 end
 
 return _M
