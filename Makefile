@@ -67,9 +67,13 @@ test-c: $(BUILD)/test_core
 test-lua: all
 	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted
 
+# every ABI is built and tested: the suite runs under lua5.4, lua5.1, luajit
+# and once more under lua5.4 with an aggressive garbage collector
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test_core
-	@LUA=$(LUA) BUILD=$(BUILD) sh .ci/run-tests
+	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
+	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
+	@$(MAKE) --no-print-directory all LUA_VERSION=jit
+	@sh .ci/run-tests
 
 demo: deps
 	@$(MAKE) --no-print-directory all

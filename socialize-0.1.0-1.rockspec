@@ -30,6 +30,7 @@ build = {
       ["socialize.direct"] = "lua/socialize/direct.lua",
       ["socialize.errors"] = "lua/socialize/errors.lua",
       ["socialize.providers"] = "lua/socialize/providers.lua",
+      ["socialize.resty"] = "lua/socialize/resty.lua",
       ["socialize.transport"] = "lua/socialize/transport.lua",
       ["socialize.util"] = "lua/socialize/util.lua",
       ["socialize.validate"] = "lua/socialize/validate.lua",

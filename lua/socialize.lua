@@ -175,8 +175,8 @@ function _M.new(config)
         argcheck(config[k] == nil or type(config[k]) == "function", 1, "new",
             "config." .. k .. " must be a function")
     end
-    argcheck(config.transport == nil or config.transport == "curl" or type(config.transport) == "function",
-        1, "new", "config.transport must be \"curl\" or a function")
+    argcheck(config.transport == nil or config.transport == "curl" or config.transport == "resty"
+        or type(config.transport) == "function", 1, "new", "config.transport must be \"curl\", \"resty\" or a function")
     local backend = config.backend or "gigya"
     argcheck(backend == "gigya" or backend == "direct", 1, "new", "config.backend must be \"gigya\" or \"direct\"")
     argcheck(config.providers == nil or type(config.providers) == "table", 1, "new",

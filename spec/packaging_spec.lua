@@ -102,6 +102,22 @@ describe("examples", function()
     end)
 end)
 
+describe("the game-loop example", function()
+    it("runs its frames against the sandbox and gets every callback", function()
+        local sb = H.start_sandbox()
+        local build = os.getenv("BUILD") or "build/lua5.4"
+        local out, code = run("SANDBOX_PORTS='" .. require("socialize.core").json_encode(sb.ports) .. "' LUA_PATH='lua/?.lua;;' LUA_CPATH='"
+            .. build .. "/?.so;;' " .. lua .. " examples/game_loop.lua")
+        H.stop_all()
+        assert.are.equal(0, code, out)
+        for _, who in ipairs({ "ada", "bob", "cy" }) do
+            assert.matches(who .. ": posted to 3 networks", out)
+        end
+        assert.matches("dee: 400002 Missing required parameter: status", out)
+        assert.matches("4 calls finished after %d+ frames", out)
+    end)
+end)
+
 describe("shipped Lua", function()
     it("parses on LuaJIT and uses no goto, <close> or //", function()
         local p = io.popen("git ls-files '*.lua' 2>/dev/null || find lua spec examples -name '*.lua'")

@@ -1,0 +1,64 @@
+-- OpenResty handler: publishes a user action through socialize's direct
+-- backend. Inside rewrite/access/content phases socialize uses cosockets:
+-- the worker keeps serving other requests while the networks answer.
+local socialize = require("socialize")
+local core = require("socialize.core")
+
+local _M = {}
+
+-- One client per worker: it holds configuration and caches (Mastodon limits,
+-- Bluesky sessions), never a socket.
+local client
+
+local function get_client()
+    if client then return client end
+    local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "{}") or {}
+    local function base(n) return ports[n] and ("http://127.0.0.1:" .. ports[n]) or nil end
+    client = socialize.new {
+        backend = "direct",
+        timeout = 10,
+        providers = {
+            twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },
+            facebook = { appSecret = "fb-app-secret", baseUrl = base("facebook") },
+            telegram = { botToken = "123456:sandbox-bot-token", baseUrl = base("telegram") },
+            mastodon = {},
+        },
+        -- in production: look the user's tokens up (ngx.shared dict, a database through cosockets...)
+        connections = function(uid)
+            return {
+                twitter = { token = "tw-" .. uid, tokenSecret = "tw-" .. uid .. "-secret" },
+                facebook = { accessToken = "fb-token-" .. uid, pageId = "1647395831" },
+                telegram = { chatId = "-100777" },
+                mastodon = { accessToken = "md-" .. uid, instance = base("mastodon") },
+            }
+        end,
+    }
+    return client
+end
+
+function _M.publish()
+    local args = ngx.req.get_uri_args()
+    local res, err = get_client():publishUserAction {
+        UID = args.uid or "user_123",
+        userAction = { title = args.title or "Level 3 done", linkBack = "https://game.example/l3" },
+        enabledProviders = args.providers,
+    }
+    ngx.header.content_type = "application/json"
+    if not res then
+        ngx.status = 502
+        ngx.say(core.json_encode({ errorCode = err.errorCode, error = tostring(err) }))
+        return
+    end
+    ngx.say(core.json_encode({
+        errorCode = res.errorCode,
+        providerPostIDs = res.providerPostIDs,
+        curlLoaded = package.loaded["socialize.curl"] ~= nil,
+    }))
+end
+
+function _M.from_header_filter()
+    local _, err = get_client():publishUserAction { UID = "u", userAction = { title = "t" } }
+    ngx.header["X-Socialize-Error"] = err and tostring(err) or "none"
+end
+
+return _M

@@ -1,0 +1,221 @@
+-- Transport over OpenResty cosockets: never blocks an nginx worker, never
+-- needs libcurl. Connections go back to nginx's keep-alive pool; several
+-- requests run in parallel as light threads. Sockets are created per call
+-- and never cached in the client.
+local errors = require("socialize.errors")
+
+local ngx = ngx
+local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
+local concat = table.concat
+local find, lower, match, format = string.find, string.lower, string.match, string.format
+
+local _M = {}
+
+-- Phases where ngx.socket.tcp works (lua-nginx-module README, "context").
+local COSOCKET_PHASES = {
+    rewrite = true, access = true, content = true, timer = true,
+    ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
+}
+
+local MAX_HEADER_BYTES = 64 * 1024
+
+local function parse_url(url)
+    local scheme, authority, path = match(url, "^(https?)://([^/?#]+)(.*)$")
+    if not scheme then return nil end
+    local host, port = match(authority, "^%[(.+)%]:?(%d*)$")
+    if not host then
+        host, port = match(authority, "^([^:]+):?(%d*)$")
+    end
+    if not host then return nil end
+    port = tonumber(port) or (scheme == "https" and 443 or 80)
+    if path == "" then path = "/" end
+    return scheme, host, port, path, authority
+end
+
+local function read_body(sock, headers, max)
+    local te = headers["transfer-encoding"]
+    if te and find(lower(te), "chunked", 1, true) then
+        local parts, total = {}, 0
+        while true do
+            local line, err = sock:receive("*l")
+            if not line then return nil, err end
+            local size = tonumber(match(line, "^%s*(%x+)"), 16)
+            if not size then return nil, "bad chunk size" end
+            if size == 0 then
+                repeat -- trailers up to the empty line
+                    line, err = sock:receive("*l")
+                    if not line then return nil, err end
+                until line == ""
+                return concat(parts), nil, true
+            end
+            total = total + size
+            if total > max then return nil, "too_large" end
+            local data
+            data, err = sock:receive(size)
+            if not data then return nil, err end
+            parts[#parts + 1] = data
+            sock:receive(2) -- CRLF
+        end
+    end
+    local len = tonumber(headers["content-length"])
+    if len then
+        if len > max then return nil, "too_large" end
+        if len == 0 then return "", nil, true end
+        local data, err = sock:receive(len)
+        if not data then return nil, err end
+        return data, nil, true
+    end
+    -- no length: the body runs to the end of the connection
+    local data, err, partial = sock:receive("*a")
+    data = data or partial
+    if not data then return nil, err end
+    if #data > max then return nil, "too_large" end
+    return data, nil, false
+end
+
+local function kind_of(err)
+    if err == "timeout" then return "timeout" end
+    if err == "too_large" then return "too_large" end
+    if err == "closed" then return "closed" end
+    return "other"
+end
+
+local function request(config, req)
+    local scheme, host, port, path, authority = parse_url(req.url)
+    if not scheme then
+        return nil, "bad url", "other"
+    end
+    local timeout = (req.timeout or config.timeout or 10) * 1000
+    local connect = math.min((config.connectTimeout or 5) * 1000, timeout)
+    local sock = ngx.socket.tcp()
+    sock:settimeouts(connect, timeout, timeout)
+    local ok, err = sock:connect(host, port, { pool = scheme .. "://" .. authority })
+    if not ok then
+        return nil, err, err == "timeout" and "timeout" or "connect"
+    end
+    if scheme == "https" and sock:getreusedtimes() == 0 then
+        -- verified against lua_ssl_trusted_certificate (nginx.conf)
+        local sess
+        sess, err = sock:sslhandshake(nil, host, true)
+        if not sess then
+            sock:close()
+            return nil, err, "tls"
+        end
+    end
+    local body = req.body or ""
+    local lines = { format("%s %s HTTP/1.1", req.method or "POST", path), "Host: " .. authority,
+                    "User-Agent: socialize-resty", "Accept: */*" }
+    if req.method ~= "GET" or #body > 0 then
+        lines[#lines + 1] = "Content-Length: " .. #body
+    end
+    for k, v in pairs(req.headers or {}) do
+        if find(k, "[%c:%s]") or find(v, "[\r\n%z]") then
+            sock:close()
+            return nil, "header " .. k .. " contains CR, LF or NUL", "other"
+        end
+        lines[#lines + 1] = k .. ": " .. v
+    end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = body
+    local sent
+    sent, err = sock:send(concat(lines, "\r\n"))
+    if not sent then
+        sock:close()
+        return nil, err, kind_of(err)
+    end
+    local status_line
+    status_line, err = sock:receive("*l")
+    if not status_line then
+        sock:close()
+        return nil, err, kind_of(err)
+    end
+    local status = tonumber(match(status_line, "^HTTP/%d%.%d (%d%d%d)"))
+    if not status then
+        sock:close()
+        return nil, "bad status line", "other"
+    end
+    local headers, size = {}, 0
+    while true do
+        local line
+        line, err = sock:receive("*l")
+        if not line then
+            sock:close()
+            return nil, err, kind_of(err)
+        end
+        if line == "" then break end
+        size = size + #line
+        if size > MAX_HEADER_BYTES then
+            sock:close()
+            return nil, "headers too large", "too_large"
+        end
+        local name, value = match(line, "^([^:]+):%s*(.-)%s*$")
+        if name then
+            name = lower(name)
+            headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+        end
+    end
+    local data, complete
+    data, err, complete = read_body(sock, headers, config.maxReplyBytes or 8 * 1024 * 1024)
+    if not data then
+        sock:close()
+        if err == "too_large" then return nil, "reply too large", "too_large" end
+        return nil, err, kind_of(err)
+    end
+    local conn = headers.connection and lower(headers.connection) or ""
+    if complete and not find(conn, "close", 1, true) then
+        sock:setkeepalive(60000, 64)
+    else
+        sock:close()
+    end
+    return { status = status, headers = headers, body = data }
+end
+
+local function outcome(config, req)
+    local res, err, kind = request(config, req)
+    if res then return res end
+    return { error = tostring(err), kind = kind }
+end
+
+function _M.new(config)
+    local t = {}
+
+    --- An error when the current nginx phase has no cosockets, else nil.
+    function t.gate()
+        local phase = ngx.get_phase()
+        if not COSOCKET_PHASES[phase] then
+            return errors.new(400096, "Not supported: cosockets are not available in nginx's " .. phase
+                .. " phase; call socialize from rewrite, access or content handlers, or from ngx.timer.at")
+        end
+    end
+
+    function t.many(reqs)
+        local out = {}
+        if #reqs == 1 then
+            out[1] = outcome(config, reqs[1])
+            return out
+        end
+        local threads = {}
+        for i, req in ipairs(reqs) do
+            threads[i] = ngx.thread.spawn(outcome, config, req)
+        end
+        for i, th in ipairs(threads) do
+            local ok, res = ngx.thread.wait(th)
+            out[i] = ok and res or { error = tostring(res), kind = "other" }
+        end
+        return out
+    end
+
+    function t.one(req)
+        local o = t.many({ req })[1]
+        if o.error then return nil, o.error, o.kind end
+        return o
+    end
+
+    function t.close() end
+
+    return t
+end
+
+_M._parse_url = parse_url
+
+return _M

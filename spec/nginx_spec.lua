@@ -1,0 +1,134 @@
+-- OpenResty integration: real nginx with Debian's Lua module runs
+-- examples/openresty (nginx.conf + handler.lua) against the sandbox.
+local H = require("spec.helper")
+local core = require("socialize.core")
+local curl = require("socialize.curl")
+
+local function sh(cmd)
+    local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
+    local out = p:read("*a")
+    p:close()
+    return out, tonumber(out:match("exit=(%d+)%s*$"))
+end
+
+local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
+local sb, base, prefix, conf
+local http = curl.new { timeout = 20 }
+
+local function get(path)
+    local res, err = http:request { method = "GET", url = base .. path }
+    assert(res, err)
+    return res
+end
+
+local function start_nginx()
+    prefix = H.tmpdir .. "/nginx"
+    assert(sh("mkdir -p " .. prefix .. "/tmp"))
+    local port
+    for _ = 1, 20 do
+        port = 20000 + math.random(0, 20000)
+        local tmpl = assert(H.read(ROOT .. "/examples/openresty/nginx.conf"))
+        local text = tmpl:gsub("%${PREFIX}", prefix):gsub("%${ROOT}", ROOT):gsub("%${PORT}", tostring(port))
+        conf = prefix .. "/nginx.conf"
+        H.write(conf, text)
+        local out, code = sh("SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' nginx -p " .. prefix .. " -c " .. conf)
+        if code == 0 then break end
+        assert(out:match("Address already in use"), out)
+    end
+    base = "http://127.0.0.1:" .. port
+    for _ = 1, 100 do
+        local res = http:request { method = "GET", url = base .. "/health" }
+        if res and res.status == 200 then return end
+        sh("sleep 0.05")
+    end
+    error("nginx did not start: " .. tostring(H.read(prefix .. "/error.log")))
+end
+
+describe("OpenResty", function()
+    setup(function()
+        math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000)
+        sb = H.start_sandbox()
+        start_nginx()
+    end)
+    teardown(function()
+        if conf then sh("nginx -p " .. prefix .. " -c " .. conf .. " -s quit") end
+        local pid = H.read(prefix .. "/nginx.pid")
+        for _ = 1, 50 do
+            if not H.read(prefix .. "/nginx.pid") then break end
+            sh("sleep 0.05")
+        end
+        if pid and H.read(prefix .. "/nginx.pid") then sh("kill " .. pid:gsub("%s", "")) end
+        H.stop_all()
+    end)
+    before_each(function()
+        H.reset(sb)
+    end)
+
+    it("publishes from a content handler through cosockets, without loading libcurl", function()
+        local res = get("/publish?uid=player1&providers=twitter,facebook,telegram,mastodon")
+        assert.are.equal(200, res.status, res.body)
+        local body = core.json_decode(res.body)
+        assert.are.equal(0, body.errorCode)
+        assert.matches("^%d+$", body.providerPostIDs.twitter)
+        assert.matches("^1647395831_%d+$", body.providerPostIDs.facebook)
+        assert.matches("^%-100777:%d+$", body.providerPostIDs.telegram)
+        assert.matches("^%d+$", body.providerPostIDs.mastodon)
+        assert.is_false(body.curlLoaded)
+        -- the sandbox checked the OAuth 1.0a signature and the appsecret_proof
+        local nets = {}
+        for _, r in ipairs(H.requests(sb)) do nets[r.network] = (nets[r.network] or 0) + 1 end
+        assert.are.same({ twitter = 1, facebook = 1, telegram = 1, mastodon = 2 }, nets)
+    end)
+
+    it("reports the networks' errors as the response model", function()
+        local res = get("/publish?uid=expired&providers=twitter")
+        assert.are.equal(502, res.status)
+        local body = core.json_decode(res.body)
+        assert.are.equal(403009, body.errorCode)
+        assert.matches("twitter: HTTP 401", body.error)
+    end)
+
+    it("does not block the worker: concurrent requests wait on a slow network together", function()
+        H.configure(sb, { delay_ms = { telegram = 500 } })
+        local reqs = {}
+        for i = 1, 8 do
+            reqs[i] = { method = "GET", url = base .. "/publish?uid=p" .. i .. "&providers=telegram", timeout = 20 }
+        end
+        local t0 = core.now_ms()
+        local out = http:request_many(reqs)
+        local elapsed = core.now_ms() - t0
+        for i = 1, 8 do assert.are.equal(200, out[i].status, out[i].body or out[i].error) end
+        local lo, hi = math.huge, -math.huge
+        local reqs_seen = H.requests(sb)
+        assert.are.equal(8, #reqs_seen)
+        for _, r in ipairs(reqs_seen) do
+            lo, hi = math.min(lo, r.t), math.max(hi, r.t)
+        end
+        -- one worker: had it blocked, each upstream call would start 500 ms after the
+        -- previous one (3.5 s spread, 4 s in all); with cosockets all eight are in
+        -- flight at once
+        assert.is_true(hi - lo < 0.5, string.format("upstream arrivals spread over %.3f s (%d ms in all)",
+            hi - lo, elapsed))
+    end)
+
+    it("keeps upstream connections alive in nginx's pool", function()
+        get("/publish?uid=k1&providers=telegram")
+        get("/publish?uid=k2&providers=telegram")
+        local r = H.requests(sb)
+        assert.are.equal(2, #r)
+        assert.are.equal(r[1].client_port, r[2].client_port)
+    end)
+
+    it("answers a clear error from a phase without cosockets, instead of hanging", function()
+        local res = get("/wrong-phase")
+        assert.are.equal(200, res.status)
+        assert.matches("^400096 Not supported: cosockets are not available in nginx's header_filter phase",
+            res.headers["x-socialize-error"])
+        assert.are.equal(0, #H.requests(sb))
+    end)
+
+    it("logs no Lua errors", function()
+        local log = H.read(prefix .. "/error.log") or ""
+        assert.is_nil(log:match("%[error%]"), log)
+    end)
+end)
