@@ -37,7 +37,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: all deps test test-c test-lua demo bench install uninstall clean check
+.PHONY: all deps test test-c test-lua demo bench fuzz install uninstall clean check
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -73,11 +73,30 @@ test: deps
 	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
+	@$(MAKE) --no-print-directory fuzz-build
 	@sh .ci/run-tests
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh examples/run-demo
+
+# libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
+# `make test` runs each for a few seconds.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = response provider sign lua_json
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+             -Icsrc/include -Icsrc/core -Icsrc/lua
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) -ljansson -lssl -lcrypto -lm
+build/fuzz/fuzz_lua_json: fuzz/fuzz_lua_json.c csrc/lua/lsocialize_core.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< csrc/lua/lsocialize_core.c \
+	    $(CORE_SRC) $(shell pkg-config --libs lua5.4) -ljansson -lssl -lcrypto -lm
+fuzz-build: $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh .ci/fuzz $(FUZZ_TARGETS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -245,7 +245,7 @@ static void join(sz_buf *b, const char *sep, const char *const *parts, size_t n)
         first = 0;
     }
     if (first)
-        sz_buf_reserve(b, 0);
+        sz_buf_add(b, "", 0); /* an empty, NUL-terminated string */
 }
 
 /* text + " " + link, with text cut (never a URL) so the whole fits the
@@ -390,12 +390,14 @@ typedef struct ctx {
     json_t    *result; /* set on a local failure */
 } ctx;
 
+/* A required credential: on absence, a not_connected result and `goto done`
+ * (every builder initialises what `done` releases before its first NEED). */
 #define NEED(obj, key, what)                                                              \
     const char *key = jstr(obj, #key);                                                    \
     if (!key || !*key) {                                                                  \
         x->result = fail("not_connected", "%s: missing " what " '%s' in the %s",          \
                          x->nt->name, #key, obj == x->app ? "provider config" : "connection"); \
-        return NULL;                                                                      \
+        goto done;                                                                        \
     }
 
 /* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the JSON body is not
@@ -578,8 +580,8 @@ static sz_request *build_facebook(ctx *x)
     sz_params *p = sz_params_new();
     sz_request *r = NULL;
     sz_buf url;
-    NEED(x->user, accessToken, "Page access token");
     sz_buf_init(&url);
+    NEED(x->user, accessToken, "Page access token");
     if (!p || !root)
         goto done;
     pset(p, "access_token", accessToken);
@@ -687,11 +689,11 @@ static sz_request *build_linkedin(ctx *x)
     sz_buf url, text, au, auth;
     const char *raw;
     action a;
-    NEED(x->user, accessToken, "member access token");
     sz_buf_init(&url);
     sz_buf_init(&text);
     sz_buf_init(&au);
     sz_buf_init(&auth);
+    NEED(x->user, accessToken, "member access token");
     if (strcmp(act, "notify") == 0) {
         x->result = fail("unsupported", "linkedin: the Messages API is restricted to approved partners");
         goto done;
@@ -709,6 +711,10 @@ static sz_request *build_linkedin(ctx *x)
     if (raw && (long)sz_text_codepoints(raw, strlen(raw)) > x->nt->max_len) {
         x->result = fail("content_invalid", "linkedin: commentary is longer than %ld characters",
                          x->nt->max_len);
+        goto done;
+    }
+    if ((!raw || !*raw) && !(strcmp(act, "publish") == 0 && a.link)) {
+        x->result = fail("content_invalid", "linkedin: nothing to post");
         goto done;
     }
     little_text(&text, raw ? raw : "");
@@ -754,9 +760,9 @@ static sz_request *build_vkontakte(ctx *x)
     sz_request *r = NULL;
     sz_buf url, m;
     const char *owner;
-    NEED(x->user, accessToken, "user access token (wall scope)");
     sz_buf_init(&url);
     sz_buf_init(&m);
+    NEED(x->user, accessToken, "user access token (wall scope)");
     owner = jid(x->user, "ownerId", idb, sizeof idb);
     if (!owner)
         owner = jid(x->user, "userId", idb, sizeof idb);
@@ -802,6 +808,10 @@ static sz_request *build_vkontakte(ctx *x)
             pset(p, "long", b2);
         }
     }
+    if (!sz_params_get(p, "message", NULL) && !sz_params_get(p, "attachments", NULL)) {
+        x->result = fail("content_invalid", "vkontakte: nothing to post");
+        goto done;
+    }
     /* guid de-duplicates a repeated post of the same content by the same owner */
     cin = canon(x->in);
     digest_hex(owner, cin, guid);
@@ -846,8 +856,8 @@ static sz_request *build_sina(ctx *x)
     sz_request *r = NULL;
     sz_buf url;
     action a;
-    NEED(x->user, accessToken, "OAuth 2.0 access token");
     sz_buf_init(&url);
+    NEED(x->user, accessToken, "OAuth 2.0 access token");
     if (!rip)
         rip = jstr(x->user, "ip");
     if (strcmp(act, "notify") == 0) {
@@ -960,6 +970,10 @@ static sz_request *build_mastodon(ctx *x)
         }
         if (!text)
             goto done;
+        if (!*text) {
+            x->result = fail("content_invalid", "mastodon: nothing to post");
+            goto done;
+        }
         body = json_pack("{s:s, s:s}", "status", text, "visibility", "public");
         sz_buf_printf(&url, "%s/api/v1/statuses", root);
         sz_buf_printf(&auth, "Bearer %s", accessToken);
@@ -1044,7 +1058,6 @@ static sz_request *build_bluesky(ctx *x)
         sz_buf_init(&t);
         if (strcmp(act, "status") == 0) {
             sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
-            sz_buf_reserve(&t, 0);
             text = fit(x->nt, t.data, NULL, -1, x->nt->max_len, " ", 0, &x->result);
         } else {
             parts[0] = a.message;
@@ -1058,6 +1071,11 @@ static sz_request *build_bluesky(ctx *x)
             goto done;
         }
         tl = strlen(text);
+        if (tl == 0) {
+            json_decref(facets);
+            x->result = fail("content_invalid", "bluesky: nothing to post");
+            goto done;
+        }
         if (tl > 3000) {
             json_decref(facets);
             x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
@@ -1108,8 +1126,8 @@ static sz_request *build_telegram(ctx *x)
     sz_request *r = NULL;
     sz_buf url;
     const char *chat;
-    NEED(x->app, botToken, "bot token");
     sz_buf_init(&url);
+    NEED(x->app, botToken, "bot token");
     chat = strcmp(act, "notify") == 0 ? jid(x->in, "recipient", idb, sizeof idb)
                                       : jid(x->user, "chatId", idb, sizeof idb);
     if (!chat || !*chat) {
@@ -1136,6 +1154,10 @@ static sz_request *build_telegram(ctx *x)
     }
     if (!text)
         goto done;
+    if (!*text) {
+        x->result = fail("content_invalid", "telegram: nothing to send");
+        goto done;
+    }
     body = json_pack("{s:s, s:s}", "chat_id", chat, "text", text);
     sz_buf_printf(&url, "%s/bot%s/sendMessage", root, botToken);
     if (body && !url.failed)

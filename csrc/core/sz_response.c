@@ -1,4 +1,5 @@
 /* Parses a Gigya reply into the response model. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,26 +29,41 @@ const char *sz_response_string(const sz_response *r, const char *field)
     return json_string_value(json_object_get(r->root, field));
 }
 
+/* An int field; numbers out of int range, or not whole, do not count. */
 static int get_int(json_t *o, const char *k, int *out)
 {
     json_t *v = json_object_get(o, k);
     if (json_is_integer(v)) {
-        *out = (int)json_integer_value(v);
+        json_int_t i = json_integer_value(v);
+        if (i < INT_MIN || i > INT_MAX)
+            return 0;
+        *out = (int)i;
         return 1;
     }
     if (json_is_real(v)) {
-        *out = (int)json_real_value(v);
+        double d = json_real_value(v);
+        if (!(d >= INT_MIN && d <= INT_MAX) || d != (double)(int)d)
+            return 0;
+        *out = (int)d;
         return 1;
     }
     if (json_is_string(v)) { /* some proxies stringify numbers */
         char *end;
         long x = strtol(json_string_value(v), &end, 10);
-        if (*json_string_value(v) && !*end) {
+        if (*json_string_value(v) && !*end && x >= INT_MIN && x <= INT_MAX) {
             *out = (int)x;
             return 1;
         }
     }
     return 0;
+}
+
+/* Error details are shown to people: printable ASCII only. */
+static void ascii_only(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            *s = '?';
 }
 
 static const char *reason(int status)
@@ -122,6 +138,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
         }
     }
     if (local) {
+        ascii_only(details);
         r->error_code = local;
         if (json_object_set_new(r->root, "errorCode", json_integer(local)) ||
             json_object_set_new(r->root, "errorMessage", json_string(sz_strerror(local))) ||

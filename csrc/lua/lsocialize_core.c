@@ -132,7 +132,8 @@ static int encode_table(lua_State *L, int idx, enc_ctx *c, int depth)
         keys[i].s = lua_tolstring(L, -1, &keys[i].n);
         i++;
     }
-    qsort(keys, count, sizeof *keys, keyref_cmp);
+    if (count > 1)
+        qsort(keys, count, sizeof *keys, keyref_cmp);
     sz_buf_addc(&c->out, '{');
     for (i = 0; i < count; i++) {
         if (!sz_utf8_valid(keys[i].s, keys[i].n)) {

@@ -573,6 +573,68 @@ static void test_providers(void)
     }
 }
 
+/* Inputs the fuzzers found (fuzz/): each once crashed, leaked or overflowed. */
+static void test_fuzz_regressions(void)
+{
+    const char *bodies[] = {"{\"errorCode\":1e300}", "{\"errorCode\":-9223372036854775807}",
+                            "{\"errorCode\":\"99999999999\"}", "{\"a\":\"\\u0" "\xc9\x9a" "9\"}"};
+    size_t i;
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        sz_error err;
+        sz_response *r = sz_response_parse(bodies[i], strlen(bodies[i]), 200, &err);
+        const char *d;
+        CHECK(r != NULL, "regression body %zu parses to a response", i);
+        if (!r)
+            continue;
+        d = sz_response_string(r, "errorDetails");
+        if (d) {
+            const char *p;
+            for (p = d; *p; p++)
+                CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f, "details are printable ASCII");
+        }
+        sz_response_free(r);
+    }
+    {
+        /* a missing credential after the endpoint was resolved: no leak (LSan) */
+        const char *provs[] = {"facebook", "linkedin", "vkontakte", "sina", "telegram", "bluesky", "mastodon"};
+        json_t *in = json_pack("{s:{}}", "userAction"), *empty = json_object(), *res;
+        for (i = 0; i < sizeof provs / sizeof provs[0]; i++) {
+            sz_provider_call c;
+            sz_error err;
+            memset(&c, 0, sizeof c);
+            c.provider = provs[i];
+            c.action = strcmp(provs[i], "bluesky") == 0 ? "session" : "publish";
+            c.input = in;
+            c.app = empty;
+            c.user = empty;
+            res = NULL;
+            CHECK(sz_provider_request(&c, &res, &err) == NULL && res, "%s without credentials", provs[i]);
+            json_decref(res);
+        }
+        /* an empty userAction on a network that joins text parts */
+        {
+            json_t *u = json_pack("{s:s, s:s}", "accessToken", "t", "instance", "https://m.example");
+            sz_provider_call c;
+            sz_error err;
+            sz_request *r;
+            memset(&c, 0, sizeof c);
+            c.provider = "mastodon";
+            c.action = "publish";
+            c.input = in;
+            c.app = empty;
+            c.user = u;
+            res = NULL;
+            r = sz_provider_request(&c, &res, &err);
+            CHECK(r == NULL && res, "mastodon with nothing to post is refused");
+            sz_request_free(r);
+            json_decref(res);
+            json_decref(u);
+        }
+        json_decref(in);
+        json_decref(empty);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int i;
@@ -589,5 +651,6 @@ int main(int argc, char **argv)
     test_response();
     test_validators();
     test_providers();
+    test_fuzz_regressions();
     return tap_done("c-core");
 }
