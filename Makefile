@@ -73,12 +73,30 @@ test: deps
 	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
-	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory fuzz-build asan-build
 	@sh .ci/run-tests
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh examples/run-demo
+
+# The Lua modules and a small interpreter built with ASan + UBSan, for running
+# the busted suite under the sanitizers.
+ASAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+build/asan/socialize/core.so: $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
+	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
+	    -ljansson -lcrypto -lm
+build/asan/socialize/curl.so: csrc/curl/lsocialize_curl.c csrc/core/sz_util.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
+	    -Icsrc/core -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ csrc/curl/lsocialize_curl.c \
+	    csrc/core/sz_util.c -lcurl -lm
+build/asan/lua-asan: csrc/test/lua_asan.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)
+asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan/lua-asan
 
 # libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
 # `make test` runs each for a few seconds.

@@ -104,7 +104,7 @@ describe("asynchronous calls", function()
         for _, r in ipairs(H.requests(sb)) do
             lo, hi = math.min(lo, r.t), math.max(hi, r.t)
         end
-        assert.is_true(hi - lo < 0.3, string.format("arrivals spread over %.3f s", hi - lo))
+        assert.is_true(hi - lo < 0.6, string.format("arrivals spread over %.3f s", hi - lo)) -- sequential: >= 0.9 s
     end)
 
     it("run many fan-outs and Gigya calls side by side, each callback once", function()
