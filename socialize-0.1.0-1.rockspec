@@ -29,6 +29,7 @@ build = {
       socialize = "lua/socialize.lua",
       ["socialize.direct"] = "lua/socialize/direct.lua",
       ["socialize.errors"] = "lua/socialize/errors.lua",
+      ["socialize.policy"] = "lua/socialize/policy.lua",
       ["socialize.providers"] = "lua/socialize/providers.lua",
       ["socialize.resty"] = "lua/socialize/resty.lua",
       ["socialize.transport"] = "lua/socialize/transport.lua",

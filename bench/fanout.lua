@@ -15,9 +15,9 @@ local conns = { u1 = H.sandbox_connection(sb) }
 local params = { UID = "u1", userAction = { title = "bench", linkBack = "https://game.example/" },
                  enabledProviders = "twitter,facebook,linkedin,telegram" }
 
-local parallel = socialize.new { backend = "direct", providers = providers, connections = conns }
+local parallel = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = providers, connections = conns }
 local session = curl.new {}
-local sequential = socialize.new { backend = "direct", providers = providers, connections = conns,
+local sequential = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = providers, connections = conns,
     transport = function(req) return session:request(req) end }
 
 local function time(c)

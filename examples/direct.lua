@@ -13,6 +13,7 @@ end
 
 local client = socialize.new {
     backend = "direct",
+    allowPrivateNetworks = true, -- the sandbox runs on 127.0.0.1; leave this out in production
     providers = {
         twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },
         facebook = { appSecret = "fb-app-secret", baseUrl = base("facebook") },

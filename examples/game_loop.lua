@@ -12,6 +12,7 @@ local function base(n) return ports[n] and ("http://127.0.0.1:" .. ports[n]) or 
 
 local client = socialize.new {
     backend = "direct",
+    allowPrivateNetworks = true, -- the sandbox runs on 127.0.0.1; leave this out in production
     providers = {
         twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },
         telegram = { botToken = "123456:sandbox-bot-token", baseUrl = base("telegram") },

@@ -13,6 +13,7 @@ local validate = require("socialize.validate")
 local transport = require("socialize.transport")
 local util = require("socialize.util")
 local direct = require("socialize.direct")
+local policy = require("socialize.policy")
 
 local type, pairs, ipairs, next, tostring, error, pcall = type, pairs, ipairs, next, tostring, error, pcall
 local setmetatable, getmetatable = setmetatable, getmetatable
@@ -200,6 +201,11 @@ function _M.new(config)
 
     argcheck(config.onError == nil or type(config.onError) == "function", 1, "new",
         "config.onError must be a function(message)")
+    argcheck(config.log == nil or type(config.log) == "function", 1, "new", "config.log must be a function(event)")
+    argcheck(config.allowPrivateNetworks == nil or type(config.allowPrivateNetworks) == "boolean", 1, "new",
+        "config.allowPrivateNetworks must be a boolean")
+    local ok_retry, retry = pcall(policy.config, config.retry)
+    argcheck(ok_retry, 1, "new", tostring(retry):gsub("^.-: ", ""))
     local io = transport.select(config)
     local self = setmetatable({
         backend = backend,
@@ -208,7 +214,10 @@ function _M.new(config)
         clock_offset = 0,
         retryExpired = config.retryExpired ~= false,
         _config = config,
-        _io = io,               -- { one, many, close [, session] }
+        _io = io,               -- { one, many, sleep, close [, session] [, gate] }
+        _retry = retry,         -- policy.config(config.retry)
+        _blocked = {},          -- (provider, app|account) -> blocked until (Unix seconds)
+        _sleeping = {},         -- asynchronous calls waiting to retry: op -> wake time (ms)
         _ops = 0,               -- asynchronous calls not yet delivered
         _inflight = {},         -- transfer id -> { op, index }
         _ready = {},            -- finished asynchronous calls, callbacks not yet run
@@ -217,6 +226,8 @@ function _M.new(config)
         _clock = config.clock or os_time,
         _nonce = config.nonce or core.nonce,
     }, Client)
+    self._secrets = policy.secrets({}, config)
+    for _, app in pairs(config.providers or {}) do policy.secrets(self._secrets, app) end
     return self
 end
 
@@ -235,9 +246,9 @@ end
 
 local function transport_error(msg, kind)
     if kind == "timeout" then
-        return errors.new(504002, "Request Timeout: " .. tostring(msg))
+        return errors.new(504002, "Request Timeout: " .. tostring(msg), { transportKind = kind })
     end
-    return errors.new(500026, tostring(kind or "other") .. ": " .. tostring(msg))
+    return errors.new(500026, tostring(kind or "other") .. ": " .. tostring(msg), { transportKind = kind })
 end
 
 function Client:_build(method, params)
@@ -264,10 +275,29 @@ function Client:_build(method, params)
     return req
 end
 
+-- Sends through io, telling config.log about each request and outcome
+-- (URLs redacted, never headers or bodies).
+function Client:_send(io, reqs)
+    local log = self._config.log
+    if not log then return io.many(reqs) end
+    local t0 = core.now_ms()
+    for _, req in ipairs(reqs) do
+        pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
+                     url = policy.redact_url(req.url) })
+    end
+    local out = io.many(reqs)
+    local ms = core.now_ms() - t0
+    for i, o in ipairs(out) do
+        pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,
+                     error = o.error and policy.scrub(o.error, self._secrets), kind = o.kind, ms = ms })
+    end
+    return out
+end
+
 function Client:_send_once(method, params, io)
     local req, err = self:_build(method, params)
     if not req then return nil, err end
-    local res = io.many({ req })[1]
+    local res = self:_send(io, { req })[1]
     if not res or res.error then
         return nil, transport_error(res and res.error or "no reply", res and res.kind)
     end
@@ -296,15 +326,27 @@ function Client:_call(method, params, io)
     if self.backend == "direct" then
         return direct.call(self, full, p, io)
     end
-    local reply
-    reply, err = self:_send_once(method, p, io)
-    if reply and reply.errorCode == 403002 and self.retryExpired then
-        -- Request has expired: the Date offset was just learned; once more.
+    local reply, n, expired_retried = nil, 0, false
+    while true do
         reply, err = self:_send_once(method, p, io)
+        if reply and reply.errorCode == 403002 and self.retryExpired and not expired_retried then
+            -- Request has expired: the Date offset was just learned; once more.
+            expired_retried = true
+        else
+            -- safe to repeat: the connection failed before anything was sent, or
+            -- Gigya refused the call for its rate limit (403048)
+            local safe = (not reply and err.transportKind == "connect") or (reply and reply.errorCode == 403048)
+            n = n + 1
+            if not safe or n > self._retry.attempts then break end
+            local d = policy.backoff(self._retry, n)
+            if self._config.log then pcall(self._config.log, { event = "retry", provider = "gigya", delay = d,
+                reason = reply and ("errorCode " .. reply.errorCode) or "connect" }) end
+            io.sleep(d)
+        end
     end
-    if not reply then return nil, err end
+    if not reply then return nil, policy.scrub_result(err, self._secrets) end
     if reply.errorCode ~= 0 then
-        return nil, errors.wrap(reply)
+        return nil, errors.wrap(policy.scrub_result(reply, self._secrets))
     end
     return reply
 end
@@ -314,7 +356,10 @@ end
 ---------------------------------------------------------------------------
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status,
     coroutine.yield
-local ASYNC_IO = { many = function(reqs) return co_yield(reqs) end }
+local ASYNC_IO = {
+    many = function(reqs) return co_yield(reqs) end,
+    sleep = function(seconds) co_yield({ sleep = seconds }) end,
+}
 
 local function report(self, msg)
     local h = self._config.onError
@@ -341,6 +386,11 @@ local function step(self, op, outcomes)
             return done(self, op, a, b)
         end
         local reqs = a
+        if reqs.sleep then
+            -- a retry waits: poll() wakes the call up when its time has come
+            self._sleeping[op] = core.now_ms() + reqs.sleep * 1000
+            return
+        end
         local session = self._io.session and self._io.session()
         if not session or #reqs == 0 then
             -- a transport without background transfers: send now, in this call
@@ -377,9 +427,29 @@ function Client:poll(timeout_ms)
     if timeout_ms ~= nil then
         argcheck(type(timeout_ms) == "number" and timeout_ms >= 0, 1, "poll", "timeout_ms must be >= 0")
     end
+    local now = core.now_ms()
+    local wake
+    for _, at in pairs(self._sleeping) do
+        if not wake or at < wake then wake = at end
+    end
+    if wake and wake > now and not next(self._inflight) and #self._ready == 0 and (timeout_ms or 0) > 0 then
+        -- only retries are waiting: sleep until the first is due, within timeout_ms
+        core.sleep(math.min(timeout_ms, wake - now) / 1000)
+        now = core.now_ms()
+    end
+    wake = nil
+    for op, at in pairs(self._sleeping) do
+        if at <= now then
+            self._sleeping[op] = nil
+            step(self, op, {})
+        elseif not wake or at < wake then
+            wake = at
+        end
+    end
     if next(self._inflight) and self._io.session then
         local session = self._io.session()
         local wait = #self._ready > 0 and 0 or floor(timeout_ms or 0)
+        if wake and wake - now < wait then wait = math.max(0, floor(wake - now)) end
         for _, r in ipairs(session:perform(wait)) do
             local slot = self._inflight[r.id]
             self._inflight[r.id] = nil
@@ -406,10 +476,17 @@ end
 --- Milliseconds until poll() has work (0: now), or -1 when nothing is in flight.
 function Client:timeout()
     if #self._ready > 0 then return 0 end
+    local t = -1
     if next(self._inflight) and self._io.session then
-        return self._io.session():timeout()
+        t = self._io.session():timeout()
     end
-    return self._ops > 0 and 0 or -1
+    local now = core.now_ms()
+    for _, at in pairs(self._sleeping) do
+        local w = math.max(0, floor(at - now))
+        if t < 0 or w < t then t = w end
+    end
+    if t < 0 and self._ops > 0 and not next(self._sleeping) then t = 0 end
+    return t
 end
 
 --- The sockets the in-flight calls wait on: { {fd = n, read = bool, write = bool}, ... },

@@ -90,7 +90,7 @@ describe("asynchronous calls", function()
 
     it("keep fan-out parallel", function()
         H.configure(sb, { delay_ms = { twitter = 300, facebook = 300, linkedin = 300, telegram = 300 } })
-        local c = socialize.new { backend = "direct", providers = H.sandbox_providers(sb),
+        local c = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
             connections = { u1 = H.sandbox_connection(sb) } }
         local got
         c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "twitter,facebook,linkedin,telegram" },
@@ -108,7 +108,7 @@ describe("asynchronous calls", function()
     end)
 
     it("run many fan-outs and Gigya calls side by side, each callback once", function()
-        local d = socialize.new { backend = "direct", providers = H.sandbox_providers(sb),
+        local d = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
             connections = { u1 = H.sandbox_connection(sb) } }
         local g = H.client(srv)
         local count = {}

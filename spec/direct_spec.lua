@@ -11,7 +11,7 @@ local UA = { title = "Level 3 done", linkBack = "https://game.example/l3", userM
              description = "Cleared in 4:12" }
 
 local function client(conns, extra)
-    local cfg = { backend = "direct", providers = providers, connections = conns, timeout = 5 }
+    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers, connections = conns, timeout = 5 }
     for k, v in pairs(extra or {}) do cfg[k] = v end
     return socialize.new(cfg)
 end
@@ -293,7 +293,7 @@ describe("direct delivery", function()
         for k, v in pairs(providers) do p[k] = v end
         p.telegram = { botToken = providers.telegram.botToken, baseUrl = "http://127.0.0.1:1" }
         H.configure(sb, { delay_ms = { linkedin = 1500 } })
-        local c = socialize.new { backend = "direct", providers = p, connections = { u1 = H.sandbox_connection(sb) }, timeout = 0.5 }
+        local c = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = p, connections = { u1 = H.sandbox_connection(sb) }, timeout = 0.5 }
         local res = assert(c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "twitter,telegram,linkedin" })
         local e = by_provider(res)
         assert.are.equal(0, e.twitter.errorCode)

@@ -1223,7 +1223,25 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
     if (r && !url_ok(sz_request_url(r))) {
         sz_request_free(r);
         r = NULL;
-        x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL", x.nt->name);
+        x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL "
+                                           "(a credential or id has spaces or control characters)", x.nt->name);
+    }
+    if (r) { /* no header injection through a token or id */
+        size_t h;
+        for (h = 0; h < sz_request_header_count(r); h++) {
+            const char *hn, *hv, *q;
+            sz_request_header(r, h, &hn, &hv);
+            for (q = hv; *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                    break;
+            if (*q) {
+                x.result = fail("not_connected", "%s: the %s header would carry a control character "
+                                                 "(a credential has CR, LF or NUL)", x.nt->name, hn);
+                sz_request_free(r);
+                r = NULL;
+                break;
+            }
+        }
     }
     json_decref(in_copy);
     if (!r) {
@@ -1268,6 +1286,14 @@ static void set_retry(json_t *r, long long seconds)
     if (seconds < 0)
         seconds = 0;
     json_object_set_new(r, "retryAfter", json_integer(seconds));
+}
+
+/* Whose limit it is: the app's (all users wait) or this account's. */
+static void set_scope(json_t *r, const char *scope)
+{
+    if (strcmp(json_string_value(json_object_get(r, "category")), "rate_limited") == 0 ||
+        strcmp(json_string_value(json_object_get(r, "category")), "quota_exhausted") == 0)
+        json_object_set_new(r, "scope", json_string(scope));
 }
 
 static void details_add(json_t *r, int status, const char *code, const char *msg)
@@ -1317,6 +1343,7 @@ static json_t *parse_twitter(const sz_provider_call *c, int status, const sz_hea
         const char *reset = header(h, nh, "x-rate-limit-reset");
         if (reset && strcmp(jstr(r, "category"), "rate_limited") == 0)
             set_retry(r, atoll(reset) - now);
+        set_scope(r, strcmp(jstr(r, "category"), "quota_exhausted") == 0 ? "app" : "account");
     }
     return r;
 }
@@ -1360,6 +1387,7 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
         if (mins >= 0)
             set_retry(r, mins * 60);
     }
+    set_scope(r, ec == 4 ? "app" : "account");
     if (jstr(e, "fbtrace_id"))
         json_object_set_new(r, "traceId", json_string(jstr(e, "fbtrace_id")));
     return r;
@@ -1402,6 +1430,7 @@ static json_t *parse_linkedin(const sz_provider_call *c, int status, const sz_he
     r = classify(by_status(status), status, code, msg);
     if (status == 429) { /* no headers: daily windows reset at midnight UTC */
         set_retry(r, 86400 - (now % 86400));
+        set_scope(r, "app");
     }
     return r;
 }
@@ -1427,7 +1456,11 @@ static json_t *parse_vkontakte(const sz_provider_call *c, int status, const sz_h
         return classify(by_status(status == 200 ? 502 : status), status, NULL, "reply has neither response nor error");
     snprintf(code, sizeof code, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(e, "error_code")));
     cat = lookup(CODES_VK, (long)json_integer_value(json_object_get(e, "error_code")));
-    return classify(cat ? cat : "transient", status, code, jstr(e, "error_msg"));
+    {
+        json_t *r = classify(cat ? cat : "transient", status, code, jstr(e, "error_msg"));
+        set_scope(r, "account");
+        return r;
+    }
 }
 
 static json_t *parse_sina(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
@@ -1454,7 +1487,9 @@ static json_t *parse_sina(const sz_provider_call *c, int status, const sz_header
     }
     snprintf(cb, sizeof cb, "%ld", code);
     cat = code ? lookup(CODES_WEIBO, code) : NULL;
-    return classify(cat ? cat : by_status(status), status, code ? cb : NULL, jstr(j, "error"));
+    r = classify(cat ? cat : by_status(status), status, code ? cb : NULL, jstr(j, "error"));
+    set_scope(r, code == 10022 ? "app" : "account");
+    return r;
 }
 
 static json_t *parse_mastodon(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
@@ -1478,6 +1513,7 @@ static json_t *parse_mastodon(const sz_provider_call *c, int status, const sz_he
         if (t >= 0)
             set_retry(r, t - now);
     }
+    set_scope(r, "account");
     return r;
 }
 
@@ -1509,6 +1545,7 @@ static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_hea
         if (reset)
             set_retry(r, atoll(reset) - now);
     }
+    set_scope(r, "account");
     return r;
 }
 
@@ -1534,6 +1571,7 @@ static json_t *parse_telegram(const sz_provider_call *c, int status, const sz_he
     ra = json_object_get(json_object_get(j, "parameters"), "retry_after");
     if (json_is_integer(ra))
         set_retry(r, json_integer_value(ra));
+    set_scope(r, "app"); /* the bot's limit */
     return r;
 }
 

@@ -529,6 +529,20 @@ static int l_nonce(lua_State *L)
     return 1;
 }
 
+/* core.sleep(seconds): a blocking sleep, for plain Lua hosts only */
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (s <= 0)
+        return 0;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    return 0;
+}
+
 /* core.random_hex(nbytes) -> 2*nbytes hex characters from OpenSSL's RNG */
 static int l_random_hex(lua_State *L)
 {
@@ -934,6 +948,7 @@ static const luaL_Reg funcs[] = {
     {"now_ms", l_now_ms},
     {"nonce", l_nonce},
     {"random_hex", l_random_hex},
+    {"sleep", l_sleep},
     {"provider_request", l_provider_request},
     {"provider_parse", l_provider_parse},
     {"provider_names", l_provider_names},

@@ -16,6 +16,7 @@ local function get_client()
     local function base(n) return ports[n] and ("http://127.0.0.1:" .. ports[n]) or nil end
     client = socialize.new {
         backend = "direct",
+        allowPrivateNetworks = true, -- the sandbox runs on 127.0.0.1; leave this out in production
         timeout = 10,
         providers = {
             twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },

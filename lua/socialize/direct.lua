@@ -3,6 +3,7 @@
 -- parallel, and answers in Gigya's response model.
 local core = require("socialize.core")
 local errors = require("socialize.errors")
+local policy = require("socialize.policy")
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local setmetatable, pcall = setmetatable, pcall
@@ -113,13 +114,17 @@ Task.__index = Task
 
 local function new_task(client, provider, action, input, user)
     local providers = client._config.providers or {}
+    user = user or {}
+    local app = providers[provider] or {}
     return setmetatable({
+        keys = { policy.keys(provider, app, user) },
+        attempt = 0,
         client = client,
         provider = provider,
         action = action,
         input = input,
-        app = providers[provider] or {},
-        user = user or {},
+        app = app,
+        user = user,
         phase = action,
         refreshed = false,
     }, Task)
@@ -129,9 +134,36 @@ local function cache_key(task, field)
     return task.provider .. "\0" .. tostring(task.user[field] or task.app.baseUrl or "")
 end
 
+local function fail(task, category, details, extra)
+    local code = core.category_code(category)
+    local r = { ok = false, provider = task.provider, category = category, errorCode = code,
+                errorMessage = core.strerror(code), errorDetails = task.provider .. ": " .. details }
+    for k, v in pairs(extra or {}) do r[k] = v end
+    return r
+end
+
+-- URL fields of a connection that the library will fetch.
+local USER_URLS = { mastodon = "instance", bluesky = "pds" }
+
 --- The first (or next) request of this task, or nil when the task is done.
 function Task:request()
     local c = self.client
+    local now = c._clock() + c.clock_offset
+    if self.phase == self.action then
+        local wait = policy.blocked(c._blocked, self.keys, now)
+        if wait then
+            local s = math.ceil(wait)
+            self.result = fail(self, "rate_limited", "not sent: the network asked to wait " .. s
+                .. " s more (an earlier rate limit)", { retryAfter = s })
+            return nil
+        end
+    end
+    local uf = USER_URLS[self.provider]
+    if uf and self.user[uf] and not c._config.allowPrivateNetworks and policy.private_url(self.user[uf]) then
+        self.result = fail(self, "content_invalid", "the connection's " .. uf .. " points to a loopback or "
+            .. "private address; set allowPrivateNetworks to allow it")
+        return nil
+    end
     if self.phase == self.action then
         if self.provider == "mastodon" and self.action ~= "notify" then
             local lim = c._mastodon_limits[cache_key(self, "instance")]
@@ -157,6 +189,7 @@ function Task:request()
         return nil
     end
     req.timeout = c._config.timeout
+    req.provider = self.provider
     self.sent = req
     return req
 end
@@ -205,6 +238,22 @@ function Task:feed(outcome)
         self.phase = self.action
         return self:request()
     end
+    if not r.ok then
+        local now = c._clock() + c.clock_offset
+        policy.block(c._blocked, self.keys, r, now)
+        self.attempt = self.attempt + 1
+        local sent = not (outcome.error and outcome.kind == "connect")
+        local d = policy.retry_delay(c._retry, self.provider, r, self.attempt, sent)
+        if d then
+            self.retry_in = d
+            self.last = r
+            if c._config.log then
+                pcall(c._config.log, { event = "retry", provider = self.provider, delay = d,
+                    reason = tostring(r.category) })
+            end
+            return "retry"
+        end
+    end
     if self.provider == "bluesky" and not r.ok and r.category == "auth_expired"
         and self.used_cached_session and not self.refreshed then
         -- the reused session expired: one new session, then the post again
@@ -219,31 +268,56 @@ function Task:feed(outcome)
 end
 
 --- Runs tasks to completion: each round sends every pending request in
--- parallel (curl multi), then feeds the replies back.
+-- parallel (curl multi, light threads, or the poll loop), then feeds the
+-- replies back. A task the policy retries waits its delay; the others go on.
 local function run(client, tasks, io)
-    local pending = {}
+    local pending, later = {}, {}
     for _, t in ipairs(tasks) do
         local req = t:request()
         if req then pending[#pending + 1] = { task = t, req = req } end
     end
     local rounds = 0
-    while #pending > 0 do
-        rounds = rounds + 1
-        local reqs = {}
-        for i, p in ipairs(pending) do reqs[i] = p.req end
-        local outcomes
-        if rounds > MAX_ROUNDS then
-            outcomes = {}
-            for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
-        else
-            outcomes = io.many(reqs)
+    local max_rounds = MAX_ROUNDS + client._retry.attempts
+    while #pending > 0 or #later > 0 do
+        if #pending == 0 then
+            -- only retries are left: wait for the first one that is due
+            local first = later[1].due
+            for _, l in ipairs(later) do if l.due < first then first = l.due end end
+            local wait = (first - core.now_ms()) / 1000
+            if wait > 0 then io.sleep(wait) end
         end
-        local nextp = {}
-        for i, p in ipairs(pending) do
-            local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
-            if req then nextp[#nextp + 1] = { task = p.task, req = req } end
+        local now, still = core.now_ms(), {}
+        for _, l in ipairs(later) do
+            if l.due <= now then
+                local req = l.task:request()
+                if req then pending[#pending + 1] = { task = l.task, req = req } end
+            else
+                still[#still + 1] = l
+            end
         end
-        pending = nextp
+        later = still
+        if #pending > 0 then
+            rounds = rounds + 1
+            local reqs = {}
+            for i, p in ipairs(pending) do reqs[i] = p.req end
+            local outcomes
+            if rounds > max_rounds then
+                outcomes = {}
+                for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
+            else
+                outcomes = client:_send(io, reqs)
+            end
+            local nextp = {}
+            for i, p in ipairs(pending) do
+                local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
+                if req == "retry" then
+                    later[#later + 1] = { task = p.task, due = core.now_ms() + p.task.retry_in * 1000 }
+                elseif req then
+                    nextp[#nextp + 1] = { task = p.task, req = req }
+                end
+            end
+            pending = nextp
+        end
     end
 end
 
@@ -311,7 +385,9 @@ local function aggregate(results, extra)
     local code = first_real_fail and f.errorCode or 400096
     res.errorCode = code
     res.errorMessage = core.strerror(code)
-    res.errorDetails = f.provider .. ": " .. tostring(f.errorDetails or f.errorMessage)
+    local d = tostring(f.errorDetails or f.errorMessage)
+    if d:sub(1, #f.provider + 1) ~= f.provider .. ":" then d = f.provider .. ": " .. d end
+    res.errorDetails = d
     res.statusCode = floor(code / 1000)
     res.statusReason = nil
     res.providerPostIDs = nil
@@ -413,7 +489,13 @@ function _M.call(client, method, p, io)
     if action == "graph" and results[1] and results[1].ok then
         extra = { graphResponse = results[1].data }
     end
-    return aggregate(results, extra)
+    -- nothing shown to the caller carries a credential, whatever a network echoed
+    local secrets = policy.secrets({}, conn)
+    for _, v in pairs(conn) do policy.secrets(secrets, v) end
+    for _, t in ipairs(tasks) do policy.secrets(secrets, t.input.session) end
+    for _, v in ipairs(client._secrets) do secrets[#secrets + 1] = v end
+    local res, err = aggregate(results, extra)
+    return policy.scrub_result(res, secrets), policy.scrub_result(err, secrets)
 end
 
 --- postBookmark: share-intent URLs, no network call.

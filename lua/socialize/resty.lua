@@ -213,6 +213,8 @@ function _M.new(config)
 
     function t.close() end
 
+    function t.sleep(seconds) ngx.sleep(seconds) end -- yields: the worker goes on
+
     return t
 end
 

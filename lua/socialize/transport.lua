@@ -30,6 +30,7 @@ function _M.curl(config)
         return session
     end
     function t.one(req) return t.session():request(req) end
+    t.sleep = function(seconds) require("socialize.core").sleep(seconds) end
     function t.many(reqs) return t.session():request_many(reqs) end
     function t.close()
         if session then session:close() session = nil end
@@ -69,7 +70,8 @@ function _M.select(config)
         return require("socialize.resty").new(config)
     end
     if type(t) == "function" then
-        return { one = t, many = _M.sequential(t), close = function() end }
+        return { one = t, many = _M.sequential(t), close = function() end,
+                 sleep = function(seconds) require("socialize.core").sleep(seconds) end }
     end
     error("socialize: transport must be \"curl\", \"resty\" or a function(request)", 3)
 end

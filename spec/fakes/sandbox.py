@@ -206,6 +206,8 @@ class Facebook(Base):
         want = hmac.new(CONF["facebook"]["appSecret"].encode(), token.encode(), hashlib.sha256).hexdigest()
         if p.get("appsecret_proof") != want:
             raise fb_error(400, 100, "Invalid appsecret_proof provided in the API argument")
+        if "leaky" in token:  # Facebook really echoes what it cannot parse
+            raise fb_error(400, 190, "Invalid OAuth access token - Cannot parse access token: " + token)
         if "expired" in token:
             raise fb_error(400, 190, "Error validating access token: Session has expired.", 463)
         if "noperm" in token:
@@ -447,8 +449,9 @@ class Telegram(Base):
         if "blocked" in chat:
             raise Reply(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
         if "ratelimit" in chat:
-            raise Reply(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 7",
-                              "parameters": {"retry_after": 7}})
+            after = int(chat.split("ratelimit")[1] or 7)  # "ratelimit1": retry after 1 s
+            raise Reply(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after %d" % after,
+                              "parameters": {"retry_after": after}})
         if not body.get("text"):
             raise Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"})
         if len(body["text"]) > 4096:
