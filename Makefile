@@ -37,7 +37,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: all deps test test-c test-lua demo bench fuzz install uninstall clean check
+.PHONY: all deps test test-c test-lua demo bench soak fuzz install uninstall clean check
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -119,6 +119,11 @@ fuzz: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/fanout.lua
+
+# 100,000 asynchronous calls at concurrency 256, bounded in time (SOAK_SECONDS)
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
 
 install: all
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize

@@ -149,6 +149,25 @@ function H.start_sandbox()
     return sb
 end
 
+--- Starts the fault-injection server (spec/fakes/faults.py); returns its base URL.
+function H.start_faults()
+    if H.servers.faults then return H.servers.faults end
+    local ready = tmpdir .. "/faults.ready"
+    os.remove(ready)
+    local fake = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/faults.py"
+    assert(sh("python3 " .. fake .. " --ready " .. ready .. " --lifetime 600 >" .. tmpdir .. "/faults.log 2>&1 &"))
+    local info
+    for _ = 1, 200 do
+        local s = H.read(ready)
+        if s then info = core.json_decode(s) break end
+        sleep(0.05)
+    end
+    assert(info, "fault server did not start")
+    local f = { http = "http://127.0.0.1:" .. info.http, pid = info.pid, control = false }
+    H.servers.faults = f
+    return f
+end
+
 --- Provider app configs pointing at the sandbox.
 function H.sandbox_providers(sb)
     return {
@@ -201,7 +220,7 @@ function H.configure(srv, t) return H.control(srv, "/__config", assert(core.json
 
 function H.stop_all()
     for name, srv in pairs(H.servers) do
-        pcall(H.control, srv, "/__shutdown", "{}")
+        if srv.control ~= false then pcall(H.control, srv, "/__shutdown", "{}") end
         sh("kill " .. srv.pid .. " 2>/dev/null")
         H.servers[name] = nil
     end

@@ -300,6 +300,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # many concurrent clients in soak and fan-out tests
 
 
 def main():

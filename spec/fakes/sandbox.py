@@ -85,7 +85,8 @@ class Base(BaseHTTPRequestHandler):
                "headers": {k.lower(): v for k, v in self.headers.items()}, "body": raw.decode("utf-8", "replace"),
                "client_port": self.client_address[1], "t": time.time()}
         with LOCK:
-            STATE["requests"].append(rec)
+            if STATE.get("record", True):
+                STATE["requests"].append(rec)
             delay = STATE["delay_ms"].get(self.network, 0)
         if delay:
             time.sleep(delay / 1000.0)
@@ -495,6 +496,7 @@ HANDLERS = {"twitter": Twitter, "facebook": Facebook, "linkedin": LinkedIn, "vko
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # many concurrent clients in soak and fan-out tests
 
 
 def main():

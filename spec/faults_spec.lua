@@ -1,0 +1,116 @@
+-- Fault injection: every misbehaviour of the network gives a clear,
+-- classified error; nothing hangs; in asynchronous mode every callback runs
+-- exactly once. The faults come from spec/fakes/faults.py on 127.0.0.1.
+local H = require("spec.helper")
+local socialize = require("socialize")
+local core = require("socialize.core")
+
+local F
+-- fault -> Gigya-backend code and a pattern of its details
+local FAULTS = {
+    drop = { 500026, "closed" },
+    reset = { 500026, "closed" },
+    slow = { 504002, "Request Timeout" },
+    trickle = { 504002, "Request Timeout" },
+    truncated = { 500026, "closed" },
+    badjson = { 500000, "not valid JSON" },
+    utf8 = { 500000, "not valid JSON" },
+    huge = { 500026, "too_large" },
+    html = { 500000, "not a JSON object" },
+    e500 = { 500000, "HTTP 500" },
+    e503 = { 500000, "HTTP 503" },
+    redirect = { 500000, "HTTP 302" },
+    empty = { 500000, "not a JSON object" },
+}
+
+local function gigya(fault, extra)
+    local cfg = { apiKey = H.API_KEY, secret = H.SECRET, url = F.http .. "/" .. fault, timeout = 1,
+                  maxReplyBytes = 1024 * 1024, retry = false }
+    for k, v in pairs(extra or {}) do cfg[k] = v end
+    return socialize.new(cfg)
+end
+
+describe("fault injection", function()
+    setup(function() F = H.start_faults() end)
+    teardown(function() H.stop_all() end)
+
+    for fault, want in pairs(FAULTS) do
+        it("Gigya backend: " .. fault .. " -> " .. want[1], function()
+            local t0 = core.now_ms()
+            local res, err = gigya(fault):setStatus { UID = "u", status = "s" }
+            assert.is_nil(res)
+            assert.are.equal(want[1], err.errorCode, tostring(err))
+            assert.matches(want[2], tostring(err))
+            assert.is_true(core.now_ms() - t0 < 5000, "took too long") -- bounded by the 1 s timeout
+        end)
+    end
+
+    it("reads a reply without Content-Length to the end of the connection", function()
+        local res = assert(gigya("nolength"):setStatus { UID = "u", status = "s" })
+        assert.are.equal("f1", res.callId)
+    end)
+
+    it("direct backend: each network's faults are classified per provider", function()
+        local providers = {}
+        local conn = {}
+        local names = { "drop", "slow", "truncated", "badjson", "html", "e503", "redirect", "huge" }
+        local c = {}
+        for i = 1, #names do
+            local fault = names[i]
+            providers = {
+                twitter = { baseUrl = F.http .. "/" .. fault },
+                facebook = { baseUrl = F.http .. "/" .. fault },
+                linkedin = { baseUrl = F.http .. "/" .. fault },
+                vkontakte = { baseUrl = F.http .. "/" .. fault },
+                telegram = { baseUrl = F.http .. "/" .. fault, botToken = "1:x" },
+            }
+            conn = {
+                twitter = { bearerToken = "b" }, facebook = { accessToken = "a", pageId = "1" },
+                linkedin = { accessToken = "a", personId = "p" }, vkontakte = { accessToken = "a", userId = 1 },
+                telegram = { chatId = "1" },
+            }
+            c[i] = socialize.new { backend = "direct", providers = providers, connections = { u = conn },
+                timeout = 1, maxReplyBytes = 1024 * 1024, retry = false }
+        end
+        for i = 1, #names do
+            local res, err = c[i]:publishUserAction { UID = "u", userAction = { title = "t", linkBack = "https://g.example/" } }
+            assert.is_nil(res)
+            for _, e in ipairs(err.providerErrorCodes) do
+                assert.is_string(e.category, e.provider)
+                assert.is_true(e.errorCode ~= 0)
+                assert.is_string(e.errorDetails)
+            end
+        end
+    end)
+
+    it("asynchronous mode: every callback runs exactly once, whatever the fault", function()
+        local clients, calls = {}, {}
+        local n = 0
+        for fault in pairs(FAULTS) do
+            local c = gigya(fault)
+            clients[#clients + 1] = c
+            for k = 1, 3 do
+                n = n + 1
+                local id = fault .. k
+                c:setStatus({ UID = "u", status = "s" }, function(res, err)
+                    calls[id] = (calls[id] or 0) + 1
+                    assert.is_nil(res)
+                    assert.is_true(err.errorCode > 0)
+                end)
+            end
+        end
+        local loops, left = 0, 1
+        while left > 0 do
+            left = 0
+            for _, c in ipairs(clients) do left = left + c:poll(10) end
+            loops = loops + 1
+            assert(loops < 2000, "async calls did not finish")
+        end
+        local got = 0
+        for _, v in pairs(calls) do
+            assert.are.equal(1, v)
+            got = got + 1
+        end
+        assert.are.equal(n, got)
+    end)
+end)
