@@ -117,8 +117,10 @@ fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh .ci/fuzz $(FUZZ_TARGETS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/fanout.lua
+	@sh .ci/install-deps lua-luaossl wrk
+	@$(MAKE) --no-print-directory all LUA_VERSION=5.4
+	@$(MAKE) --no-print-directory all LUA_VERSION=jit
+	@sh bench/run
 
 # 100,000 asynchronous calls at concurrency 256, bounded in time (SOAK_SECONDS)
 soak: deps

@@ -130,7 +130,10 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
     if (!local) {
         if (get_int(r->root, "errorCode", &code))
             r->error_code = code;
-        else if (http_status >= 200 && http_status < 300)
+        else if (json_object_get(r->root, "errorCode")) {
+            local = 500000; /* present, but not a whole number */
+            snprintf(details, sizeof details, "errorCode is not a number, HTTP %d", http_status);
+        } else if (http_status >= 200 && http_status < 300)
             r->error_code = 0; /* Java, .NET and PHP SDKs default to 0 */
         else {
             local = 500001;
@@ -150,7 +153,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
             goto oom;
     } else {
         int sc = r->error_code == 0 ? 200 : (http_status >= 400 ? http_status : r->error_code / 1000);
-        if (put_default(r->root, "errorCode", json_integer(r->error_code)) ||
+        if (json_object_set_new(r->root, "errorCode", json_integer(r->error_code)) ||
             put_default(r->root, "statusCode", json_integer(sc)))
             goto oom;
         if (r->error_code != 0 &&

@@ -329,6 +329,9 @@ static int setup(lua_State *L, session *s, xfer *x, int t)
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      s->connect_timeout_ms < timeout ? s->connect_timeout_ms : timeout);
     curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
+    /* replies are small JSON: a 4 KB receive buffer instead of 16 KB keeps
+     * 1,000 calls in flight light (bench/async_memory.lua) */
+    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hl);
     curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);

@@ -572,7 +572,7 @@ static const char *opt_field(lua_State *L, int t, const char *k)
     return s;
 }
 
-/* core.build_request(opts, params) -> {method, url, body, headers, base_string}
+/* core.build_request(opts, params) -> {method, url, body, headers}
  *                                   | nil, code, message
  * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
  *       apiKey, userKey, secret, accessToken, privateKey, timestamp, nonce, sdk */
@@ -623,7 +623,7 @@ static int l_build_request(lua_State *L)
     if (!r)
         return push_fail(L, err.code, err.message);
     /* From here only pushes: a memory error would leak r, nothing else. */
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 5);
     lua_pushstring(L, sz_request_method(r));
     lua_setfield(L, -2, "method");
     lua_pushstring(L, sz_request_url(r));
@@ -631,8 +631,6 @@ static int l_build_request(lua_State *L)
     body = sz_request_body(r, &bl);
     lua_pushlstring(L, body, bl);
     lua_setfield(L, -2, "body");
-    lua_pushstring(L, sz_request_base_string(r));
-    lua_setfield(L, -2, "base_string");
     lua_createtable(L, 0, 2);
     for (i = 0; i < sz_request_header_count(r); i++) {
         const char *hn, *hv;
@@ -641,20 +639,6 @@ static int l_build_request(lua_State *L)
         lua_setfield(L, -2, hn);
     }
     lua_setfield(L, -2, "headers");
-    {
-        const sz_params *rp = sz_request_params(r);
-        size_t n = sz_params_count(rp);
-        lua_createtable(L, 0, (int)n);
-        for (i = 0; i < n; i++) {
-            const char *k, *v;
-            size_t kl, vl;
-            sz_params_at(rp, i, &k, &kl, &v, &vl);
-            lua_pushlstring(L, k, kl);
-            lua_pushlstring(L, v, vl);
-            lua_rawset(L, -3);
-        }
-        lua_setfield(L, -2, "params");
-    }
     sz_request_free(r);
     return 1;
 }

@@ -576,7 +576,7 @@ static void test_providers(void)
 /* Inputs the fuzzers found (fuzz/): each once crashed, leaked or overflowed. */
 static void test_fuzz_regressions(void)
 {
-    const char *bodies[] = {"{\"errorCode\":1e300}", "{\"errorCode\":-9223372036854775807}",
+    const char *bodies[] = {"{\"errorCode\":{\"facebook\":\"1_2\"}}", "{\"errorCode\":\"abc\"}", "{\"errorCode\":1e300}", "{\"errorCode\":-9223372036854775807}",
                             "{\"errorCode\":\"99999999999\"}", "{\"a\":\"\\u0" "\xc9\x9a" "9\"}"};
     size_t i;
     for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -586,6 +586,7 @@ static void test_fuzz_regressions(void)
         CHECK(r != NULL, "regression body %zu parses to a response", i);
         if (!r)
             continue;
+        CHECK(json_is_integer(json_object_get(sz_response_json(r), "errorCode")), "errorCode is a number (%zu)", i);
         d = sz_response_string(r, "errorDetails");
         if (d) {
             const char *p;
