@@ -253,21 +253,17 @@ end
 
 function Client:_build(method, params)
     local c = self._config
-    local now = floor(self._clock() + self.clock_offset)
-    local req, code, msg = core.build_request({
-        method = method,
-        apiDomain = self.apiDomain,
-        url = c.url,
-        auth = self.auth,
-        apiKey = c.apiKey,
-        userKey = c.userKey,
-        secret = c.secret,
-        accessToken = c.accessToken,
-        privateKey = c.privateKey,
-        timestamp = now,
-        nonce = self._nonce(),
-        sdk = c.sdk,
-    }, params)
+    local o = self._opts
+    if not o then
+        -- the parts of the request options that do not change between calls
+        o = { apiDomain = self.apiDomain, url = c.url, auth = self.auth, apiKey = c.apiKey, userKey = c.userKey,
+              secret = c.secret, accessToken = c.accessToken, privateKey = c.privateKey, sdk = c.sdk }
+        self._opts = o
+    end
+    o.method = method
+    o.timestamp = floor(self._clock() + self.clock_offset)
+    o.nonce = self._nonce()
+    local req, code, msg = core.build_request(o, params)
     if not req then
         return nil, errors.new(code, msg)
     end
@@ -301,9 +297,13 @@ function Client:_send_once(method, params, io)
     if not res or res.error then
         return nil, transport_error(res and res.error or "no reply", res and res.kind)
     end
-    local server = util.parse_http_date(res.headers and res.headers.date)
-    if server then
-        self.clock_offset = server - self._clock()
+    local date = res.headers and res.headers.date
+    if date and date ~= self._last_date then
+        local server = util.parse_http_date(date)
+        if server then
+            self.clock_offset = server - self._clock()
+            self._last_date = date -- the same Date second says nothing new
+        end
     end
     local reply, code, pmsg = core.parse_response(res.body or "", res.status or 0)
     if not reply then

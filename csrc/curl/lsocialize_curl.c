@@ -303,9 +303,28 @@ static int setup(lua_State *L, session *s, xfer *x, int t)
     if (!tmp)
         return -1;
     x->hl = tmp;
-    if (!x->easy && !(x->easy = curl_easy_init()))
-        return -1;
-    curl_easy_reset(x->easy);
+    if (!x->easy) {
+        /* options that never change are set once per handle; the handle is
+         * reused, which also keeps its connection alive */
+        if (!(x->easy = curl_easy_init()))
+            return -1;
+#if LIBCURL_VERSION_NUM >= 0x075500
+        curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (s->cafile)
+            curl_easy_setopt(x->easy, CURLOPT_CAINFO, s->cafile);
+        curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
+        /* replies are small JSON: a 4 KB receive buffer instead of 16 KB */
+        curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 4096L);
+        curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    }
     sz_buf_reset(&x->body);
     sz_buf_reset(&x->head);
     x->too_large = 0;
@@ -314,36 +333,21 @@ static int setup(lua_State *L, session *s, xfer *x, int t)
     x->max_reply = s->max_reply;
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (s->cafile)
-        curl_easy_setopt(x->easy, CURLOPT_CAINFO, s->cafile);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      s->connect_timeout_ms < timeout ? s->connect_timeout_ms : timeout);
-    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
-    /* replies are small JSON: a 4 KB receive buffer instead of 16 KB keeps
-     * 1,000 calls in flight light (bench/async_memory.lua) */
-    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 4096L);
-    curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hl);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+    /* the method of the previous request on this handle must not leak */
+    curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
     } else {
         /* copied: an asynchronous transfer outlives the Lua string */
+        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
         curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)

@@ -7,7 +7,7 @@ local errors = require("socialize.errors")
 local ngx = ngx
 local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
 local concat = table.concat
-local find, lower, match, format = string.find, string.lower, string.match, string.format
+local find, lower, match, format, gmatch = string.find, string.lower, string.match, string.format, string.gmatch
 
 local _M = {}
 
@@ -134,25 +134,31 @@ local function request(config, req)
         sock:close()
         return nil, "bad status line", "other"
     end
-    local headers, size = {}, 0
+    -- the header block read up to its blank line (in chunks, capped), then split
+    local reader = sock:receiveuntil("\r\n\r\n")
+    local parts, size = {}, 0
     while true do
-        local line
-        line, err = sock:receive("*l")
-        if not line then
-            sock:close()
-            return nil, err, kind_of(err)
+        local chunk, rerr = reader(4096)
+        if not chunk then
+            if rerr then
+                sock:close()
+                return nil, rerr, kind_of(rerr)
+            end
+            break -- the blank line: end of the headers
         end
-        if line == "" then break end
-        size = size + #line
+        size = size + #chunk
         if size > MAX_HEADER_BYTES then
             sock:close()
             return nil, "headers too large", "too_large"
         end
-        local name, value = match(line, "^([^:]+):%s*(.-)%s*$")
-        if name then
-            name = lower(name)
-            headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
-        end
+        parts[#parts + 1] = chunk
+    end
+    local block = concat(parts)
+    local headers = {}
+    for name, value in gmatch(block, "([^:\r\n]+):[ \t]*([^\r\n]*)") do
+        name = lower(name)
+        value = match(value, "^(.-)%s*$")
+        headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
     end
     local data, complete
     data, err, complete = read_body(sock, headers, config.maxReplyBytes or 8 * 1024 * 1024)
