@@ -392,19 +392,46 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         goto oom;
     switch (o->auth) {
     case SZ_AUTH_SIGNED: {
-        char ts[32], sig[29];
-        size_t blen;
+        char ts[32], sig[29], *norm;
+        size_t qlen;
+        sz_buf base, body;
         snprintf(ts, sizeof ts, "%lld", o->timestamp);
         if (set_str(r->params, "apiKey", o->api_key) ||
             (o->user_key && *o->user_key && set_str(r->params, "userKey", o->user_key)) ||
             set_str(r->params, "timestamp", ts) || set_str(r->params, "nonce", o->nonce))
             goto oom;
-        r->base_string = sz_base_string("POST", r->url, r->params, &blen, err);
-        if (!r->base_string)
+        /* the query string is built once: signed inside the base string,
+         * then sent as the body with the signature appended */
+        norm = sz_normalize_url(r->url, err);
+        if (!norm)
             goto fail;
-        if (sz_hmac_sha1_b64(o->secret, r->base_string, blen, sig, err) != 0)
+        r->body = sz_params_query(r->params, &qlen);
+        if (!r->body) {
+            free(norm);
+            goto oom;
+        }
+        sz_buf_init(&base);
+        sz_buf_reserve(&base, 6 + strlen(norm) * 3 + qlen * 3);
+        sz_buf_add(&base, "POST&", 5);
+        sz_url_encode_buf(&base, norm, strlen(norm));
+        sz_buf_addc(&base, '&');
+        sz_url_encode_buf(&base, r->body, qlen);
+        free(norm);
+        r->base_string = sz_buf_finish(&base, NULL);
+        if (!r->base_string)
+            goto oom;
+        if (sz_hmac_sha1_b64(o->secret, r->base_string, strlen(r->base_string), sig, err) != 0)
             goto fail;
         if (set_str(r->params, "sig", sig))
+            goto oom;
+        sz_buf_init(&body);
+        sz_buf_reserve(&body, qlen + 5 + 3 * 28);
+        sz_buf_add(&body, r->body, qlen);
+        sz_buf_add(&body, "&sig=", 5);
+        sz_url_encode_buf(&body, sig, 28);
+        free(r->body);
+        r->body = sz_buf_finish(&body, &r->body_len);
+        if (!r->body)
             goto oom;
         break;
     }
@@ -454,7 +481,8 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
     }
     if (sz_request_add_header(r, "Content-Type", "application/x-www-form-urlencoded"))
         goto oom;
-    r->body = sz_params_query(r->params, &r->body_len);
+    if (!r->body) /* signed requests have theirs already */
+        r->body = sz_params_query(r->params, &r->body_len);
     if (!r->body)
         goto oom;
     return r;

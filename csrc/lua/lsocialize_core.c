@@ -277,8 +277,8 @@ static sz_params *to_params(lua_State *L, int idx, enc_ctx *c)
             return NULL;
         }
         k = lua_tolstring(L, -2, &kl);
-        sz_buf_reset(&c->out);
-        sz_buf_reset(&c->path);
+        c->out.len = 0; /* reuse the buffers across parameters */
+        c->path.len = 0;
         sz_buf_add(&c->path, k, kl > 64 ? 64 : kl);
         if (param_string(L, lua_gettop(L), c) != 0) {
             lua_pop(L, 2);
