@@ -275,7 +275,14 @@ end
 -- (URLs redacted, never headers or bodies).
 function Client:_send(io, reqs)
     local log = self._config.log
-    if not log then return io.many(reqs) end
+    if not log then
+        if #reqs == 1 and io.one then
+            -- one blocking request: the transport's direct path
+            local res, msg, kind = io.one(reqs[1])
+            return { res or { error = msg or "transport failed", kind = kind or "other" } }
+        end
+        return io.many(reqs)
+    end
     local t0 = core.now_ms()
     for _, req in ipairs(reqs) do
         pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,

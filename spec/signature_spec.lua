@@ -140,6 +140,18 @@ describe("signature helpers", function()
     end)
 end)
 
+describe("nonces", function()
+    it("are unique and in the <ms>_<number> form", function()
+        local seen = {}
+        for _ = 1, 20000 do
+            local n = core.nonce()
+            assert.matches("^%d+_%d+$", n)
+            assert.is_nil(seen[n])
+            seen[n] = true
+        end
+    end)
+end)
+
 describe("validators", function()
     local uid, sig = "_guid_AbC123xyz==", "FkkrCThNfmRcZ3i3oGHzwF3I1wo="
 

@@ -49,6 +49,7 @@ typedef struct xfer {
 
 typedef struct session {
     CURLM *multi;
+    xfer   solo;          /* single blocking requests: curl_easy_perform */
     xfer  *pool;          /* slots for the blocking calls */
     size_t npool;
     xfer  *spare;         /* free async transfers */
@@ -503,15 +504,25 @@ static int fail_all(lua_State *L, session *s, size_t n)
     return 3;
 }
 
-/* s:request{ method, url, body, headers, timeout } -> res | nil, msg, kind */
+/* s:request{ method, url, body, headers, timeout } -> res | nil, msg, kind
+ * One blocking request on the session's own easy handle (its connection is
+ * kept alive for the next one), without the multi handle's overhead. */
 static int l_request(lua_State *L)
 {
     session *s = check_session(L);
     check_request(L, 2);
-    if (ensure_pool(s, 1) != 0 || setup(L, s, &s->pool[0], 2) != 0)
-        return fail_all(L, s, 1);
-    run_all(s, 1);
-    return push_outcome(L, &s->pool[0], 0);
+    if (setup(L, s, &s->solo, 2) != 0) {
+        curl_slist_free_all(s->solo.hl);
+        s->solo.hl = NULL;
+        lua_pushnil(L);
+        lua_pushliteral(L, "out of memory");
+        lua_pushliteral(L, "other");
+        return 3;
+    }
+    s->solo.id = 0;
+    s->solo.rc = curl_easy_perform(s->solo.easy);
+    s->solo.done = 1;
+    return push_outcome(L, &s->solo, 0);
 }
 
 /* s:request_many{ req1, req2, ... } -> { res_or_{error=,kind=}, ... }
@@ -694,6 +705,8 @@ static int l_close(lua_State *L)
     free(s->pool);
     s->pool = NULL;
     s->npool = 0;
+    free_xfer(&s->solo);
+    memset(&s->solo, 0, sizeof s->solo);
     for (i = 0; i < s->nrunning; i++) {
         if (s->running[i]->active)
             curl_multi_remove_handle(s->multi, s->running[i]->easy);

@@ -514,17 +514,31 @@ static int l_now_ms(lua_State *L)
     return 1;
 }
 
-/* core.nonce() -> "<ms>_<random u32>" (Java/Android form), random from OpenSSL */
+/* core.nonce() -> "<ms>_<u32>" (the Java/Android form). A nonce must be
+ * unique, not secret: the number comes from a xorshift64* generator seeded
+ * once per Lua state from OpenSSL's RNG (RAND_bytes on every call cost more
+ * than the rest of the request). The state is the function's upvalue. */
 static int l_nonce(lua_State *L)
 {
+    unsigned long long *st = lua_touserdata(L, lua_upvalueindex(1)), x;
     struct timespec ts;
-    unsigned char r[4];
     char out[64];
+    if (*st == 0) {
+        unsigned char r[8];
+        if (RAND_bytes(r, sizeof r) != 1)
+            return luaL_error(L, "no randomness available for the nonce");
+        memcpy(st, r, sizeof r);
+        *st |= 1;
+    }
+    x = *st;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *st = x;
+    x *= 0x2545F4914F6CDD1DULL;
     clock_gettime(CLOCK_REALTIME, &ts);
-    if (RAND_bytes(r, sizeof r) != 1)
-        return luaL_error(L, "no randomness available for the nonce");
     snprintf(out, sizeof out, "%lld_%lu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-             (unsigned long)r[0] << 24 | (unsigned long)r[1] << 16 | (unsigned long)r[2] << 8 | r[3]);
+             (unsigned long)(x >> 32));
     lua_pushstring(L, out);
     return 1;
 }
@@ -930,7 +944,6 @@ static const luaL_Reg funcs[] = {
     {"parse_response", l_parse_response},
     {"strerror", l_strerror},
     {"now_ms", l_now_ms},
-    {"nonce", l_nonce},
     {"random_hex", l_random_hex},
     {"sleep", l_sleep},
     {"provider_request", l_provider_request},
@@ -946,6 +959,12 @@ static const luaL_Reg funcs[] = {
 SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
 {
     sz_newlib(L, funcs);
+    {
+        unsigned long long *st = lua_newuserdata(L, sizeof *st);
+        *st = 0; /* seeded on first use */
+        lua_pushcclosure(L, l_nonce, 1);
+        lua_setfield(L, -2, "nonce");
+    }
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushstring(L, sz_version());

@@ -70,7 +70,13 @@ function _M.select(config)
         return require("socialize.resty").new(config)
     end
     if type(t) == "function" then
-        return { one = t, many = _M.sequential(t), close = function() end,
+        local many = _M.sequential(t)
+        return { one = function(req)
+                     local o = many({ req })[1]
+                     if o.error then return nil, o.error, o.kind end
+                     return o
+                 end,
+                 many = many, close = function() end,
                  sleep = function(seconds) require("socialize.core").sleep(seconds) end }
     end
     error("socialize: transport must be \"curl\", \"resty\" or a function(request)", 3)
