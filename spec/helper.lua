@@ -79,6 +79,22 @@ end
 
 H.servers = {}
 
+-- Starts one of spec/fakes/*.py in the background (on 127.0.0.1, with a
+-- bounded lifetime) and waits for the JSON line it writes when ready.
+local function spawn(name, script, args)
+    local ready = tmpdir .. "/" .. name .. ".ready"
+    os.remove(ready)
+    local path = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/" .. script
+    assert(sh("python3 " .. path .. " --ready " .. ready .. " " .. (args or "") .. " >" .. tmpdir .. "/" .. name
+        .. ".log 2>&1 &"))
+    for _ = 1, 200 do
+        local s = H.read(ready)
+        if s then return core.json_decode(s) end
+        sleep(0.05)
+    end
+    error(script .. " did not start: " .. tostring(H.read(tmpdir .. "/" .. name .. ".log")))
+end
+
 --- Starts a fake Gigya server. opts.cert: "trusted" (default) or "untrusted".
 -- Returns { http = "http://127.0.0.1:P", https = "https://127.0.0.1:Q", ca = path }.
 function H.start_gigya(name, opts)
@@ -103,20 +119,9 @@ function H.start_gigya(name, opts)
         },
     }
     H.write(d .. "/" .. name .. ".json", assert(core.json_encode(conf)))
-    local ready = d .. "/" .. name .. ".ready"
-    os.remove(ready)
     local cert = opts.cert == "untrusted" and "other" or "server"
-    local fake = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/fake_gigya.py"
-    assert(sh("python3 " .. fake .. " --config " .. d .. "/" .. name .. ".json --ready " .. ready
-        .. " --cert " .. d .. "/" .. cert .. ".pem --key " .. d .. "/" .. cert .. ".key"
-        .. " --lifetime " .. (opts.lifetime or 600) .. " >" .. d .. "/" .. name .. ".log 2>&1 &"))
-    local info
-    for _ = 1, 200 do
-        local s = H.read(ready)
-        if s then info = core.json_decode(s) break end
-        sleep(0.05)
-    end
-    assert(info, "fake gigya did not start: " .. tostring(H.read(d .. "/" .. name .. ".log")))
+    local info = spawn(name, "fake_gigya.py", "--config " .. d .. "/" .. name .. ".json --cert " .. d .. "/" .. cert
+        .. ".pem --key " .. d .. "/" .. cert .. ".key --lifetime " .. (opts.lifetime or 600))
     local srv = {
         http = "http://127.0.0.1:" .. info.http,
         https = "https://127.0.0.1:" .. info.https,
@@ -131,18 +136,7 @@ end
 -- Returns { ports = {twitter = P, ...}, url = function(network) }.
 function H.start_sandbox()
     if H.servers.sandbox then return H.servers.sandbox end
-    local d = tmpdir
-    local ready = d .. "/sandbox.ready"
-    os.remove(ready)
-    local fake = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/sandbox.py"
-    assert(sh("python3 " .. fake .. " --ready " .. ready .. " --lifetime 600 >" .. d .. "/sandbox.log 2>&1 &"))
-    local info
-    for _ = 1, 200 do
-        local s = H.read(ready)
-        if s then info = core.json_decode(s) break end
-        sleep(0.05)
-    end
-    assert(info, "sandbox did not start: " .. tostring(H.read(d .. "/sandbox.log")))
+    local info = spawn("sandbox", "sandbox.py", "--lifetime 600")
     local sb = { ports = info, pid = info.pid, http = "http://127.0.0.1:" .. info.control }
     function sb.url(network) return "http://127.0.0.1:" .. info[network] end
     H.servers.sandbox = sb
@@ -152,17 +146,7 @@ end
 --- Starts the fault-injection server (spec/fakes/faults.py); returns its base URL.
 function H.start_faults()
     if H.servers.faults then return H.servers.faults end
-    local ready = tmpdir .. "/faults.ready"
-    os.remove(ready)
-    local fake = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/faults.py"
-    assert(sh("python3 " .. fake .. " --ready " .. ready .. " --lifetime 600 >" .. tmpdir .. "/faults.log 2>&1 &"))
-    local info
-    for _ = 1, 200 do
-        local s = H.read(ready)
-        if s then info = core.json_decode(s) break end
-        sleep(0.05)
-    end
-    assert(info, "fault server did not start")
+    local info = spawn("faults", "faults.py", "--lifetime 600")
     local f = { http = "http://127.0.0.1:" .. info.http, pid = info.pid, control = false }
     H.servers.faults = f
     return f

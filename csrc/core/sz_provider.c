@@ -381,6 +381,17 @@ static void read_action(json_t *in, action *a)
         a->link = NULL;
 }
 
+/* The post's text parts in order (providers.md 13): userMessage, title and,
+ * where the network has no link card, description; empty ones skipped. */
+static void compose(sz_buf *b, const action *a, const char *sep, int with_description)
+{
+    const char *parts[3];
+    parts[0] = a->message;
+    parts[1] = a->title;
+    parts[2] = a->description;
+    join(b, sep, parts, with_description ? 3 : 2);
+}
+
 /* ---- builders ------------------------------------------------------------- */
 
 typedef struct ctx {
@@ -631,15 +642,11 @@ static sz_request *build_facebook(ctx *x)
         } else {
             action a;
             sz_buf m;
-            const char *parts[4];
             read_action(x->in, &a);
             /* since Graph v2.9 link previews come from the page's OG tags:
              * title and description go into the message */
-            parts[0] = a.message;
-            parts[1] = a.title;
-            parts[2] = a.description;
             sz_buf_init(&m);
-            join(&m, "\n\n", parts, 3);
+            compose(&m, &a, "\n\n", 1);
             if (m.len)
                 pset(p, "message", m.data);
             sz_buf_reset(&m);
@@ -780,12 +787,8 @@ static sz_request *build_vkontakte(ctx *x)
         pset(p, "message", jstr(x->in, "status"));
     } else {
         action a;
-        const char *parts[3];
         read_action(x->in, &a);
-        parts[0] = a.message;
-        parts[1] = a.title;
-        parts[2] = a.description;
-        join(&m, "\n\n", parts, 3);
+        compose(&m, &a, "\n\n", 1);
         if (m.len)
             pset(p, "message", m.data);
         if (a.link)
@@ -896,11 +899,8 @@ static sz_request *build_sina(ctx *x)
         }
         {
             sz_buf t;
-            const char *parts[2];
-            parts[0] = a.message;
-            parts[1] = a.title;
             sz_buf_init(&t);
-            join(&t, " ", parts, 2);
+            compose(&t, &a, " ", 0);
             status = fit(x->nt, t.data, a.link, -1, x->nt->max_len, " ", 1, &x->result);
             sz_buf_reset(&t);
         }
@@ -959,12 +959,9 @@ static sz_request *build_mastodon(ctx *x)
         } else {
             action a;
             sz_buf t;
-            const char *parts[2];
             read_action(x->in, &a);
-            parts[0] = a.message;
-            parts[1] = a.title;
             sz_buf_init(&t);
-            join(&t, "\n\n", parts, 2);
+            compose(&t, &a, "\n\n", 0);
             text = fit(x->nt, t.data, a.link, urlw, max, "\n\n", 1, &x->result);
             sz_buf_reset(&t);
         }
@@ -1051,7 +1048,6 @@ static sz_request *build_bluesky(ctx *x)
     {
         action a;
         sz_buf t;
-        const char *parts[2];
         size_t st[32], en[32], n, i, tl;
         json_t *facets = json_array(), *record;
         read_action(x->in, &a);
@@ -1060,9 +1056,7 @@ static sz_request *build_bluesky(ctx *x)
             sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
             text = fit(x->nt, t.data, NULL, -1, x->nt->max_len, " ", 0, &x->result);
         } else {
-            parts[0] = a.message;
-            parts[1] = a.title;
-            join(&t, "\n\n", parts, 2);
+            compose(&t, &a, "\n\n", 0);
             text = fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
         }
         sz_buf_reset(&t);
@@ -1142,13 +1136,9 @@ static sz_request *build_telegram(ctx *x)
     } else {
         action a;
         sz_buf t;
-        const char *parts[3];
         read_action(x->in, &a);
-        parts[0] = a.message;
-        parts[1] = a.title;
-        parts[2] = a.description;
         sz_buf_init(&t);
-        join(&t, "\n\n", parts, 3);
+        compose(&t, &a, "\n\n", 1);
         text = fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
         sz_buf_reset(&t);
     }

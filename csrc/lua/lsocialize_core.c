@@ -163,7 +163,10 @@ static int encode_table(lua_State *L, int idx, enc_ctx *c, int depth)
     return 0;
 }
 
-static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
+/* A string (checked UTF-8; JSON-quoted or raw), a number (integral without
+ * fraction, else shortest round-trip) or a boolean. Returns 1 when the
+ * value is not one of those, else 0 or -1 (enc_fail). */
+static int encode_scalar(lua_State *L, int idx, enc_ctx *c, int quote)
 {
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
@@ -171,7 +174,10 @@ static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
         const char *s = lua_tolstring(L, idx, &n);
         if (!sz_utf8_valid(s, n))
             return enc_fail(c, "is not valid UTF-8");
-        sz_json_string_buf(&c->out, s, n);
+        if (quote)
+            sz_json_string_buf(&c->out, s, n);
+        else
+            sz_buf_add(&c->out, s, n);
         return 0;
     }
     case LUA_TNUMBER:
@@ -185,6 +191,17 @@ static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
     case LUA_TBOOLEAN:
         sz_buf_adds(&c->out, lua_toboolean(L, idx) ? "true" : "false");
         return 0;
+    default:
+        return 1;
+    }
+}
+
+static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
+{
+    int rc = encode_scalar(L, idx, c, 1);
+    if (rc != 1)
+        return rc;
+    switch (lua_type(L, idx)) {
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == NULL) { /* socialize.null, cjson.null */
             sz_buf_adds(&c->out, "null");
@@ -204,31 +221,12 @@ static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
  * table as canonical JSON. */
 static int param_string(lua_State *L, int idx, enc_ctx *c)
 {
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING: {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        if (!sz_utf8_valid(s, n))
-            return enc_fail(c, "is not valid UTF-8");
-        sz_buf_add(&c->out, s, n);
-        return 0;
-    }
-    case LUA_TNUMBER:
-        if (sz_isinteger(L, idx)) {
-            sz_buf_printf(&c->out, "%lld", (long long)lua_tointeger(L, idx));
-            return 0;
-        }
-        if (sz_number_buf(&c->out, (double)lua_tonumber(L, idx)) != 0)
-            return enc_fail(c, "is NaN or infinite");
-        return 0;
-    case LUA_TBOOLEAN:
-        sz_buf_adds(&c->out, lua_toboolean(L, idx) ? "true" : "false");
-        return 0;
-    case LUA_TTABLE:
+    int rc = encode_scalar(L, idx, c, 0);
+    if (rc != 1)
+        return rc;
+    if (lua_type(L, idx) == LUA_TTABLE)
         return encode_table(L, idx, c, 0);
-    default:
-        return enc_fail(c, "must be a string, number, boolean or table");
-    }
+    return enc_fail(c, "must be a string, number, boolean or table");
 }
 
 static void enc_init(enc_ctx *c, const char *root)
