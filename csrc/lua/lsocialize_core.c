@@ -584,6 +584,33 @@ static const char *opt_field(lua_State *L, int t, const char *k)
     return s;
 }
 
+/* Pushes { method, url, body (absent when none), headers = { name = value } }
+ * for r, and frees r. Only pushes follow: nothing here raises but memory. */
+static int push_request(lua_State *L, sz_request *r)
+{
+    size_t i, bl;
+    const char *body = sz_request_body(r, &bl);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, sz_request_method(r));
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, sz_request_url(r));
+    lua_setfield(L, -2, "url");
+    if (body) {
+        lua_pushlstring(L, body, bl);
+        lua_setfield(L, -2, "body");
+    }
+    lua_createtable(L, 0, 4);
+    for (i = 0; i < sz_request_header_count(r); i++) {
+        const char *hn, *hv;
+        sz_request_header(r, i, &hn, &hv);
+        lua_pushstring(L, hv);
+        lua_setfield(L, -2, hn);
+    }
+    lua_setfield(L, -2, "headers");
+    sz_request_free(r);
+    return 1;
+}
+
 /* core.build_request(opts, params) -> {method, url, body, headers}
  *                                   | nil, code, message
  * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
@@ -596,8 +623,8 @@ static int l_build_request(lua_State *L)
     sz_params *p;
     sz_request *r;
     sz_error err;
-    const char *auth, *body;
-    size_t i, bl;
+    const char *auth;
+    size_t i;
     luaL_checktype(L, 1, LUA_TTABLE);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -634,25 +661,7 @@ static int l_build_request(lua_State *L)
     sz_params_free(p);
     if (!r)
         return push_fail(L, err.code, err.message);
-    /* From here only pushes: a memory error would leak r, nothing else. */
-    lua_createtable(L, 0, 5);
-    lua_pushstring(L, sz_request_method(r));
-    lua_setfield(L, -2, "method");
-    lua_pushstring(L, sz_request_url(r));
-    lua_setfield(L, -2, "url");
-    body = sz_request_body(r, &bl);
-    lua_pushlstring(L, body, bl);
-    lua_setfield(L, -2, "body");
-    lua_createtable(L, 0, 2);
-    for (i = 0; i < sz_request_header_count(r); i++) {
-        const char *hn, *hv;
-        sz_request_header(r, i, &hn, &hv);
-        lua_pushstring(L, hv);
-        lua_setfield(L, -2, hn);
-    }
-    lua_setfield(L, -2, "headers");
-    sz_request_free(r);
-    return 1;
+    return push_request(L, r);
 }
 
 /* core.parse_response(body, httpStatus) -> table (the whole reply, with
@@ -807,8 +816,6 @@ static int l_provider_request(lua_State *L)
     json_t *res = NULL;
     sz_error err;
     sz_request *r;
-    size_t i, bl;
-    const char *body;
     lua_Number ts = luaL_optnumber(L, 6, 0);
     const char *nonce = luaL_optstring(L, 7, NULL);
     if (pcall_read(L, &a) != 0) {
@@ -825,26 +832,7 @@ static int l_provider_request(lua_State *L)
         lua_pushnil(L);
         return 1 + push_result(L, res);
     }
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, sz_request_method(r));
-    lua_setfield(L, -2, "method");
-    lua_pushstring(L, sz_request_url(r));
-    lua_setfield(L, -2, "url");
-    body = sz_request_body(r, &bl);
-    if (body) {
-        lua_pushlstring(L, body, bl);
-        lua_setfield(L, -2, "body");
-    }
-    lua_createtable(L, 0, 4);
-    for (i = 0; i < sz_request_header_count(r); i++) {
-        const char *hn, *hv;
-        sz_request_header(r, i, &hn, &hv);
-        lua_pushstring(L, hv);
-        lua_setfield(L, -2, hn);
-    }
-    lua_setfield(L, -2, "headers");
-    sz_request_free(r);
-    return 1;
+    return push_request(L, r);
 }
 
 /* core.provider_parse(provider, action, input, app, user, status, headers, body, now) -> result */
