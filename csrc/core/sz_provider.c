@@ -167,7 +167,13 @@ static const char *jid(json_t *o, const char *k, char *buf, size_t n)
     return NULL;
 }
 
-static json_t *result_new(void) { return json_object(); }
+/* Zeroes a buffer that held a credential, then frees it. */
+static void sz_buf_wipe(sz_buf *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    sz_buf_reset(b);
+}
 
 static json_t *fail(const char *cat, const char *details, ...) SZ_PRINTF(2, 3);
 static json_t *fail(const char *cat, const char *details, ...)
@@ -463,9 +469,7 @@ static char *oauth1_header(const char *method, const char *url, const char *ck, 
     }
     out = sz_buf_finish(&h, NULL);
 done:
-    if (key.data)
-        OPENSSL_cleanse(key.data, key.len);
-    sz_buf_reset(&key);
+    sz_buf_wipe(&key);
     sz_buf_reset(&h);
     sz_buf_reset(&sig);
     free(base);
@@ -753,9 +757,7 @@ done:
     sz_buf_reset(&url);
     sz_buf_reset(&text);
     sz_buf_reset(&au);
-    if (auth.data)
-        OPENSSL_cleanse(auth.data, auth.len);
-    sz_buf_reset(&auth);
+    sz_buf_wipe(&auth);
     return r;
 }
 
@@ -990,9 +992,7 @@ done:
     free(cin);
     json_decref(body);
     sz_buf_reset(&url);
-    if (auth.data)
-        OPENSSL_cleanse(auth.data, auth.len);
-    sz_buf_reset(&auth);
+    sz_buf_wipe(&auth);
     return r;
 }
 
@@ -1106,9 +1106,7 @@ done:
     free(text);
     json_decref(body);
     sz_buf_reset(&url);
-    if (auth.data)
-        OPENSSL_cleanse(auth.data, auth.len);
-    sz_buf_reset(&auth);
+    sz_buf_wipe(&auth);
     return r;
 }
 
