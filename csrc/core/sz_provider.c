@@ -221,10 +221,30 @@ static void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* j serialised into one exact-size buffer (caller frees). Not json_dumps:
+ * when its growing buffer cannot grow, jansson 2.14 drops an object key and
+ * carries on, so an allocation failure would yield wrong JSON; json_dumpb
+ * into a fixed buffer either writes everything or reports failure. */
+static char *dump_json(json_t *j, size_t flags, size_t *len)
+{
+    size_t n = json_dumpb(j, NULL, 0, flags);
+    char *b = n ? malloc(n + 1) : NULL;
+    if (!b)
+        return NULL;
+    if (json_dumpb(j, b, n, flags) != n) {
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
 /* Canonical JSON (sorted keys, compact, raw UTF-8). Caller frees. */
 static char *canon(json_t *j)
 {
-    return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    return dump_json(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY, NULL);
 }
 
 /* Hex digest of parts joined by '\n' (deterministic idempotency keys). */
@@ -345,10 +365,11 @@ static sz_request *req_json(const char *method, const char *url, json_t *body)
 {
     sz_request *r = sz_request_new(method, url);
     char *b;
+    size_t n = 0;
     if (!r)
         return NULL;
-    b = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!b || sz_request_set_body(r, b, strlen(b)) ||
+    b = dump_json(body, JSON_COMPACT | JSON_SORT_KEYS, &n);
+    if (!b || sz_request_set_body(r, b, n) ||
         sz_request_add_header(r, "Content-Type", "application/json")) {
         sz_request_free(r);
         return NULL;
@@ -742,6 +763,8 @@ static sz_request *build_linkedin(ctx *x)
         goto done;
     }
     little_text(&text, raw ? raw : "");
+    if (text.failed || au.failed)
+        goto done;
     body = json_pack("{s:s, s:s%, s:s, s:{s:s, s:[], s:[]}, s:s, s:b}",
                      "author", au.data, "commentary", text.data ? text.data : "", text.len,
                      "visibility", "PUBLIC", "distribution", "feedDistribution", "MAIN_FEED",
@@ -921,7 +944,7 @@ static sz_request *build_sina(ctx *x)
             sz_buf t;
             sz_buf_init(&t);
             compose(&t, &a, " ", 0);
-            status = fit(x->nt, t.data, a.link, -1, x->nt->max_len, " ", 1, &x->result);
+            status = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->max_len, " ", 1, &x->result);
             sz_buf_reset(&t);
         }
     }
@@ -988,7 +1011,7 @@ static sz_request *build_mastodon(ctx *x)
             read_action(x->in, &a);
             sz_buf_init(&t);
             compose(&t, &a, "\n\n", 0);
-            text = fit(x->nt, t.data, a.link, urlw, max, "\n\n", 1, &x->result);
+            text = t.failed ? NULL : fit(x->nt, t.data, a.link, urlw, max, "\n\n", 1, &x->result);
             sz_buf_reset(&t);
         }
         if (!text)
@@ -1083,10 +1106,10 @@ static sz_request *build_bluesky(ctx *x)
         sz_buf_init(&t);
         if (strcmp(act, "status") == 0) {
             sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
-            text = fit(x->nt, t.data, NULL, -1, x->nt->max_len, " ", 0, &x->result);
+            text = t.failed ? NULL : fit(x->nt, t.data, NULL, -1, x->nt->max_len, " ", 0, &x->result);
         } else {
             compose(&t, &a, "\n\n", 0);
-            text = fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
+            text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
         }
         sz_buf_reset(&t);
         if (!text) {
@@ -1175,7 +1198,7 @@ static sz_request *build_telegram(ctx *x)
         read_action(x->in, &a);
         sz_buf_init(&t);
         compose(&t, &a, "\n\n", 1);
-        text = fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
+        text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
         sz_buf_reset(&t);
     }
     if (!text)
