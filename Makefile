@@ -57,7 +57,7 @@ $(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c $(CORE_HDR)
 # C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
 $(BUILD)/test_core: $(CORE_SRC) csrc/test/test_core.c csrc/test/tap.h $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -D_GNU_SOURCE -g -O1 $(WARN) -fsanitize=address,undefined \
+	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_TEST_FAIL_ALLOC -g -O1 $(WARN) -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core \
 	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -lm
 

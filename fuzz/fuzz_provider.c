@@ -1,5 +1,9 @@
 /* libFuzzer: every network's reply classifier, and its request builder with
- * fuzzed input. Byte 0 picks the network, byte 1 the action and status. */
+ * fuzzed input. Byte 0 picks the network, byte 1 the action and status.
+ * When the rest holds a blank line ("\n\n"), the part before it is the
+ * reply's HEADERS ("name: value" lines, at most 16, any bytes) and the part
+ * after it the body; otherwise it is all body with fixed headers. Byte 1's
+ * top bit then picks `now` from {1700000000, INT64_MIN, INT64_MAX, 0}. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +31,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.action = actions[(data[1] >> 3) % 6];
     c.timestamp = 1700000000;
     c.nonce = "n";
-    res = sz_provider_parse(&c, statuses[data[1] & 7], hs, 3, (const char *)data + 2, size - 2, 1700000000);
-    if (!res || !json_is_integer(json_object_get(res, "errorCode")))
-        __builtin_trap();
-    json_decref(res);
+    {
+        const char *rest = (const char *)data + 2, *blank = NULL;
+        size_t rn = size - 2, i, nf = 0;
+        static const long long nows[] = {1700000000LL, -9223372036854775807LL - 1, 9223372036854775807LL, 0};
+        long long now = 1700000000;
+        char *copy = NULL;
+        sz_header fh[16];
+        for (i = 0; i + 1 < rn; i++)
+            if (rest[i] == '\n' && rest[i + 1] == '\n') {
+                blank = rest + i;
+                break;
+            }
+        if (blank) { /* header block: NUL-terminated copies of each line */
+            size_t hl = (size_t)(blank - rest);
+            char *line, *end;
+            copy = malloc(hl + 1);
+            if (!copy)
+                return 0;
+            memcpy(copy, rest, hl);
+            copy[hl] = '\0';
+            for (line = copy; line && *line && nf < 16; line = end) {
+                char *colon;
+                end = strchr(line, '\n');
+                if (end)
+                    *end++ = '\0';
+                colon = strchr(line, ':');
+                if (!colon)
+                    continue;
+                *colon = '\0';
+                fh[nf].name = line;
+                fh[nf].value = colon[1] == ' ' ? colon + 2 : colon + 1;
+                nf++;
+            }
+            now = nows[(data[1] >> 6) & 3];
+            res = sz_provider_parse(&c, statuses[data[1] & 7], fh, nf, blank + 2, rn - hl - 2, now);
+        } else {
+            res = sz_provider_parse(&c, statuses[data[1] & 7], hs, 3, rest, rn, now);
+        }
+        free(copy);
+        if (!res || !json_is_integer(json_object_get(res, "errorCode")))
+            __builtin_trap();
+        if (json_object_get(res, "retryAfter") &&
+            (json_integer_value(json_object_get(res, "retryAfter")) < 0 ||
+             json_integer_value(json_object_get(res, "retryAfter")) > 31622400))
+            __builtin_trap();
+        json_decref(res);
+    }
     /* the same bytes as the call's input JSON */
     in = json_loadb((const char *)data + 2, size - 2, 0, NULL);
     if (json_is_object(in)) {

@@ -90,9 +90,15 @@ end
 ---------------------------------------------------------------------------
 -- Validators (constant-time comparison)
 ---------------------------------------------------------------------------
+-- A number timestamp must be whole Unix seconds: NaN, +-inf, a fraction,
+-- a negative number or one beyond 2^53 gives nil (the signature is invalid),
+-- never an error and never a rounded value.
 local function ts_string(ts, n, fname)
     if type(ts) == "number" then
-        return format("%d", ts)
+        if ts ~= ts or ts < 0 or ts >= 9007199254740992 or ts % 1 ~= 0 then
+            return nil
+        end
+        return format("%.0f", ts)
     end
     argtype(ts, n, fname, "string")
     return ts
@@ -110,7 +116,7 @@ function _M.validateUserSignature(UID, timestamp, secret, sig, windowSeconds)
     argtype(UID, 1, "validateUserSignature", "string")
     timestamp = ts_string(timestamp, 2, "validateUserSignature")
     argtype(secret, 3, "validateUserSignature", "string")
-    if sig == nil then return false end
+    if sig == nil or timestamp == nil then return false end
     argtype(sig, 4, "validateUserSignature", "string")
     return core.validate_user(UID, timestamp, secret, sig,
         window_arg(windowSeconds, 5, "validateUserSignature"), os_time())
@@ -122,7 +128,7 @@ function _M.validateFriendSignature(UID, timestamp, friendUID, secret, sig, wind
     timestamp = ts_string(timestamp, 2, "validateFriendSignature")
     argtype(friendUID, 3, "validateFriendSignature", "string")
     argtype(secret, 4, "validateFriendSignature", "string")
-    if sig == nil then return false end
+    if sig == nil or timestamp == nil then return false end
     argtype(sig, 5, "validateFriendSignature", "string")
     return core.validate_friend(UID, timestamp, friendUID, secret, sig,
         window_arg(windowSeconds, 6, "validateFriendSignature"), os_time())

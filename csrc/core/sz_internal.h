@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include "socialize.h"
 
 #if defined(__GNUC__)
@@ -49,6 +50,33 @@ SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);
 
 SZ_HIDDEN void sz_seterr(sz_error *err, int code, const char *fmt, ...) SZ_PRINTF(3, 4);
 SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
+
+/* Saturating arithmetic (docs/RELIABILITY.md "Numbers from a network"):
+ * results are clamped to [LLONG_MIN, LLONG_MAX] instead of overflowing. */
+SZ_HIDDEN long long sz_sat_add(long long a, long long b);
+SZ_HIDDEN long long sz_sat_sub(long long a, long long b);
+SZ_HIDDEN long long sz_sat_mul(long long a, long long b);
+/* A double to long long: NaN -> 0, fraction dropped, +-inf and out-of-range
+ * values clamped. */
+SZ_HIDDEN long long sz_sat_from_double(double d);
+/* Strict unsigned decimal header value: optional spaces/tabs around one or
+ * more digits, nothing else (no sign, no fraction, no exponent). The value
+ * saturates at LLONG_MAX. Returns 0, or -1 when s is not such a number. */
+SZ_HIDDEN int sz_parse_uint(const char *s, long long *out);
+/* 1 when the n bytes hold a NUL byte. */
+#define sz_has_nul(s, n) (memchr((s), 0, (n)) != NULL)
+
+/* test_core only: every core allocation goes through a counter that can fail
+ * the k-th call (csrc/test/test_core.c test_alloc_failures). */
+#ifdef SZ_TEST_FAIL_ALLOC
+#include <stdlib.h>
+void *sz_test_malloc(size_t n);
+void *sz_test_calloc(size_t n, size_t m);
+void *sz_test_realloc(void *p, size_t n);
+#define malloc(n) sz_test_malloc(n)
+#define calloc(n, m) sz_test_calloc(n, m)
+#define realloc(p, n) sz_test_realloc(p, n)
+#endif
 
 /* HMAC-SHA1 of msg with the Base64-decoded secret, as Base64 into out[29].
  * Returns 0, or -1 with err filled (400006 secret). */

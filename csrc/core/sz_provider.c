@@ -146,6 +146,12 @@ static const net *find_net(const char *name)
 
 /* ---- small helpers ------------------------------------------------------- */
 
+/* Caps on numbers read from a network (docs/RELIABILITY.md): a Mastodon
+ * instance's text limit and URL weight, and any retryAfter. */
+#define SZ_MAX_TEXT_LIMIT 1000000
+#define SZ_MAX_URL_WEIGHT 10000
+#define SZ_MAX_RETRY_AFTER 31622400 /* 366 days */
+
 static const char *jstr(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
@@ -215,10 +221,30 @@ static void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* j serialised into one exact-size buffer (caller frees). Not json_dumps:
+ * when its growing buffer cannot grow, jansson 2.14 drops an object key and
+ * carries on, so an allocation failure would yield wrong JSON; json_dumpb
+ * into a fixed buffer either writes everything or reports failure. */
+static char *dump_json(json_t *j, size_t flags, size_t *len)
+{
+    size_t n = json_dumpb(j, NULL, 0, flags);
+    char *b = n ? malloc(n + 1) : NULL;
+    if (!b)
+        return NULL;
+    if (json_dumpb(j, b, n, flags) != n) {
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
 /* Canonical JSON (sorted keys, compact, raw UTF-8). Caller frees. */
 static char *canon(json_t *j)
 {
-    return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    return dump_json(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY, NULL);
 }
 
 /* Hex digest of parts joined by '\n' (deterministic idempotency keys). */
@@ -339,10 +365,11 @@ static sz_request *req_json(const char *method, const char *url, json_t *body)
 {
     sz_request *r = sz_request_new(method, url);
     char *b;
+    size_t n = 0;
     if (!r)
         return NULL;
-    b = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!b || sz_request_set_body(r, b, strlen(b)) ||
+    b = dump_json(body, JSON_COMPACT | JSON_SORT_KEYS, &n);
+    if (!b || sz_request_set_body(r, b, n) ||
         sz_request_add_header(r, "Content-Type", "application/json")) {
         sz_request_free(r);
         return NULL;
@@ -512,7 +539,11 @@ static int twitter_auth(ctx *x, sz_request *r)
                       x->c->nonce ? x->c->nonce : "0");
     if (!h)
         return -1;
-    sz_request_add_header(r, "Authorization", h);
+    if (sz_request_add_header(r, "Authorization", h) != 0) {
+        OPENSSL_cleanse(h, strlen(h));
+        free(h);
+        return -1;
+    }
     free(h);
     return 0;
 }
@@ -552,8 +583,9 @@ static sz_request *build_twitter(ctx *x)
             goto done;
         {
             const char *place = jstr(json_object_get(x->in, "userLocation"), "placeID");
-            if (place && *place)
-                json_object_set_new(body, "geo", json_pack("{s:s}", "place_id", place));
+            if (place && *place &&
+                json_object_set_new(body, "geo", json_pack("{s:s}", "place_id", place)) != 0)
+                goto done;
         }
         sz_buf_printf(&url, "%s/2/tweets", root);
     }
@@ -561,8 +593,8 @@ static sz_request *build_twitter(ctx *x)
         x->result = fail("content_invalid", "twitter: nothing to post (no title, linkBack or text)");
         goto done;
     }
-    json_object_set_new(body, "text", json_string(text));
-    if (url.failed || !(r = req_json("POST", url.data, body)))
+    if (json_object_set_new(body, "text", json_string(text)) != 0 || url.failed ||
+        !(r = req_json("POST", url.data, body)))
         goto done;
     if (twitter_auth(x, r) != 0) {
         sz_request_free(r);
@@ -597,13 +629,11 @@ static sz_request *build_facebook(ctx *x)
     sz_buf url;
     sz_buf_init(&url);
     NEED(x->user, accessToken, "Page access token");
-    if (!p || !root)
+    if (!p || !root || pset(p, "access_token", accessToken))
         goto done;
-    pset(p, "access_token", accessToken);
     if (secret && *secret) {
-        if (appsecret_proof(secret, accessToken, proof) != 0)
+        if (appsecret_proof(secret, accessToken, proof) != 0 || pset(p, "appsecret_proof", proof))
             goto done;
-        pset(p, "appsecret_proof", proof);
     }
     if (strcmp(act, "graph") == 0) {
         const char *path = jstr(x->in, "graphPath"), *m = jstr(x->in, "method");
@@ -617,8 +647,11 @@ static sz_request *build_facebook(ctx *x)
         }
         json_object_foreach(gp, k, v) {
             char *s = json_is_string(v) ? NULL : canon(v);
-            pset(p, k, s ? s : json_string_value(v));
+            int bad = !json_is_string(v) && !s;
+            bad = bad || pset(p, k, s ? s : json_string_value(v));
             free(s);
+            if (bad)
+                goto done;
         }
         sz_buf_printf(&url, "%s/%s%s%s", root, version(x->nt, x->app), path[0] == '/' ? "" : "/", path);
         if (strcmp(m, "POST") == 0) {
@@ -628,9 +661,9 @@ static sz_request *build_facebook(ctx *x)
             sz_buf_addc(&url, '?');
             if (q)
                 sz_buf_adds(&url, q);
-            free(q);
-            if (!url.failed)
+            if (q && !url.failed)
                 r = sz_request_new(m, url.data);
+            free(q);
         }
         goto done;
     }
@@ -642,20 +675,21 @@ static sz_request *build_facebook(ctx *x)
             goto done;
         }
         if (strcmp(act, "status") == 0) {
-            pset(p, "message", jstr(x->in, "status"));
+            if (pset(p, "message", jstr(x->in, "status")))
+                goto done;
         } else {
             action a;
             sz_buf m;
+            int bad;
             read_action(x->in, &a);
             /* since Graph v2.9 link previews come from the page's OG tags:
              * title and description go into the message */
             sz_buf_init(&m);
             compose(&m, &a, "\n\n", 1);
-            if (m.len)
-                pset(p, "message", m.data);
+            bad = m.failed || (m.len && pset(p, "message", m.data));
             sz_buf_reset(&m);
-            if (a.link)
-                pset(p, "link", a.link);
+            if (bad || (a.link && pset(p, "link", a.link)))
+                goto done;
             if (!a.link && !sz_params_get(p, "message", NULL)) {
                 x->result = fail("content_invalid", "facebook: nothing to post");
                 goto done;
@@ -729,6 +763,8 @@ static sz_request *build_linkedin(ctx *x)
         goto done;
     }
     little_text(&text, raw ? raw : "");
+    if (text.failed || au.failed)
+        goto done;
     body = json_pack("{s:s, s:s%, s:s, s:{s:s, s:[], s:[]}, s:s, s:b}",
                      "author", au.data, "commentary", text.data ? text.data : "", text.len,
                      "visibility", "PUBLIC", "distribution", "feedDistribution", "MAIN_FEED",
@@ -737,20 +773,21 @@ static sz_request *build_linkedin(ctx *x)
     if (!body)
         goto done;
     if (strcmp(act, "publish") == 0 && a.link) {
-        json_t *art = json_pack("{s:s}", "source", a.link);
-        if (a.title)
-            json_object_set_new(art, "title", json_string(a.title));
-        if (a.description)
-            json_object_set_new(art, "description", json_string(a.description));
-        json_object_set_new(body, "content", json_pack("{s:o}", "article", art));
+        json_t *art = json_pack("{s:s, s:s?, s:s?}", "source", a.link, "title", a.title,
+                                "description", a.description);
+        if (!art || json_object_set_new(body, "content", json_pack("{s:o}", "article", art)) != 0)
+            goto done;
     }
     sz_buf_printf(&url, "%s/rest/posts", root);
     sz_buf_printf(&auth, "Bearer %s", accessToken);
     if (url.failed || auth.failed || !(r = req_json("POST", url.data, body)))
         goto done;
-    sz_request_add_header(r, "Authorization", auth.data);
-    sz_request_add_header(r, "LinkedIn-Version", version(x->nt, x->app));
-    sz_request_add_header(r, "X-Restli-Protocol-Version", "2.0.0");
+    if (sz_request_add_header(r, "Authorization", auth.data) ||
+        sz_request_add_header(r, "LinkedIn-Version", version(x->nt, x->app)) ||
+        sz_request_add_header(r, "X-Restli-Protocol-Version", "2.0.0")) {
+        sz_request_free(r);
+        r = NULL;
+    }
 done:
     free(root);
     json_decref(body);
@@ -786,15 +823,15 @@ static sz_request *build_vkontakte(ctx *x)
     if (!p || !root)
         goto done;
     if (strcmp(act, "status") == 0) {
-        pset(p, "message", jstr(x->in, "status"));
+        if (pset(p, "message", jstr(x->in, "status")))
+            goto done;
     } else {
         action a;
         read_action(x->in, &a);
         compose(&m, &a, "\n\n", 1);
-        if (m.len)
-            pset(p, "message", m.data);
-        if (a.link)
-            pset(p, "attachments", a.link); /* at most one external URL */
+        if (m.failed || (m.len && pset(p, "message", m.data)) ||
+            (a.link && pset(p, "attachments", a.link))) /* at most one external URL */
+            goto done;
     }
     {
         json_t *loc = json_object_get(x->in, "userLocation"), *la = json_object_get(loc, "latitude"),
@@ -802,15 +839,18 @@ static sz_request *build_vkontakte(ctx *x)
         if (json_is_number(la) && json_is_number(lo)) {
             char b1[40], b2[40];
             sz_buf t;
+            int bad;
             sz_buf_init(&t);
             sz_number_buf(&t, json_number_value(la));
+            bad = t.failed;
             snprintf(b1, sizeof b1, "%s", t.data ? t.data : "0");
             sz_buf_reset(&t);
             sz_number_buf(&t, json_number_value(lo));
+            bad |= t.failed;
             snprintf(b2, sizeof b2, "%s", t.data ? t.data : "0");
             sz_buf_reset(&t);
-            pset(p, "lat", b1);
-            pset(p, "long", b2);
+            if (bad || pset(p, "lat", b1) || pset(p, "long", b2))
+                goto done;
         }
     }
     if (!sz_params_get(p, "message", NULL) && !sz_params_get(p, "attachments", NULL)) {
@@ -819,12 +859,13 @@ static sz_request *build_vkontakte(ctx *x)
     }
     /* guid de-duplicates a repeated post of the same content by the same owner */
     cin = canon(x->in);
+    if (!cin)
+        goto done;
     digest_hex(owner, cin, guid);
     guid[32] = '\0';
-    pset(p, "guid", guid);
-    pset(p, "owner_id", owner);
-    pset(p, "access_token", accessToken);
-    pset(p, "v", version(x->nt, x->app));
+    if (pset(p, "guid", guid) || pset(p, "owner_id", owner) || pset(p, "access_token", accessToken) ||
+        pset(p, "v", version(x->nt, x->app)))
+        goto done;
     sz_buf_printf(&url, "%s/method/wall.post", root);
     if (!url.failed)
         r = req_form("POST", url.data, p);
@@ -903,7 +944,7 @@ static sz_request *build_sina(ctx *x)
             sz_buf t;
             sz_buf_init(&t);
             compose(&t, &a, " ", 0);
-            status = fit(x->nt, t.data, a.link, -1, x->nt->max_len, " ", 1, &x->result);
+            status = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->max_len, " ", 1, &x->result);
             sz_buf_reset(&t);
         }
     }
@@ -913,9 +954,8 @@ static sz_request *build_sina(ctx *x)
         x->result = fail("content_invalid", "sina: share.json refuses #topic# tags");
         goto done;
     }
-    pset(p, "access_token", accessToken);
-    pset(p, "status", status);
-    pset(p, "rip", rip);
+    if (!p || pset(p, "access_token", accessToken) || pset(p, "status", status) || pset(p, "rip", rip))
+        goto done;
     sz_buf_printf(&url, "%s/2/statuses/share.json", root);
     if (!url.failed)
         r = req_form("POST", url.data, p);
@@ -949,9 +989,16 @@ static sz_request *build_mastodon(ctx *x)
     }
     {
         NEED(x->user, accessToken, "access token (write:statuses)");
-        if (json_is_integer(json_object_get(lim, "maxCharacters")))
+        /* the instance's own numbers, read from its reply: a value outside
+         * [1, SZ_MAX_TEXT_LIMIT] (URL weight [0, SZ_MAX_URL_WEIGHT]) keeps the
+         * network's default */
+        if (json_is_integer(json_object_get(lim, "maxCharacters")) &&
+            json_integer_value(json_object_get(lim, "maxCharacters")) >= 1 &&
+            json_integer_value(json_object_get(lim, "maxCharacters")) <= SZ_MAX_TEXT_LIMIT)
             max = (long)json_integer_value(json_object_get(lim, "maxCharacters"));
-        if (json_is_integer(json_object_get(lim, "charactersReservedPerUrl")))
+        if (json_is_integer(json_object_get(lim, "charactersReservedPerUrl")) &&
+            json_integer_value(json_object_get(lim, "charactersReservedPerUrl")) >= 0 &&
+            json_integer_value(json_object_get(lim, "charactersReservedPerUrl")) <= SZ_MAX_URL_WEIGHT)
             urlw = (long)json_integer_value(json_object_get(lim, "charactersReservedPerUrl"));
         if (strcmp(act, "status") == 0) {
             text = fit(x->nt, jstr(x->in, "status"), NULL, urlw, max, " ", 0, &x->result);
@@ -964,7 +1011,7 @@ static sz_request *build_mastodon(ctx *x)
             read_action(x->in, &a);
             sz_buf_init(&t);
             compose(&t, &a, "\n\n", 0);
-            text = fit(x->nt, t.data, a.link, urlw, max, "\n\n", 1, &x->result);
+            text = t.failed ? NULL : fit(x->nt, t.data, a.link, urlw, max, "\n\n", 1, &x->result);
             sz_buf_reset(&t);
         }
         if (!text)
@@ -978,13 +1025,17 @@ static sz_request *build_mastodon(ctx *x)
         sz_buf_printf(&auth, "Bearer %s", accessToken);
         if (!body || url.failed || auth.failed || !(r = req_json("POST", url.data, body)))
             goto done;
-        sz_request_add_header(r, "Authorization", auth.data);
         /* the same content by the same account within an hour returns the
          * original status instead of a second one */
         json_object_del(x->in, "limits");
         cin = canon(x->in);
-        digest_hex(accessToken, cin, key);
-        sz_request_add_header(r, "Idempotency-Key", key);
+        if (cin)
+            digest_hex(accessToken, cin, key);
+        if (!cin || sz_request_add_header(r, "Authorization", auth.data) ||
+            sz_request_add_header(r, "Idempotency-Key", key)) {
+            sz_request_free(r);
+            r = NULL;
+        }
     }
 done:
     free(root);
@@ -1050,14 +1101,15 @@ static sz_request *build_bluesky(ctx *x)
         sz_buf t;
         size_t st[32], en[32], n, i, tl;
         json_t *facets = json_array(), *record;
+        int bad;
         read_action(x->in, &a);
         sz_buf_init(&t);
         if (strcmp(act, "status") == 0) {
             sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
-            text = fit(x->nt, t.data, NULL, -1, x->nt->max_len, " ", 0, &x->result);
+            text = t.failed ? NULL : fit(x->nt, t.data, NULL, -1, x->nt->max_len, " ", 0, &x->result);
         } else {
             compose(&t, &a, "\n\n", 0);
-            text = fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
+            text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
         }
         sz_buf_reset(&t);
         if (!text) {
@@ -1077,29 +1129,38 @@ static sz_request *build_bluesky(ctx *x)
         }
         /* links are facets with UTF-8 byte offsets */
         n = sz_text_url_spans(text, tl, st, en, 32);
-        for (i = 0; i < n && i < 32; i++) {
+        bad = !facets;
+        for (i = 0; !bad && i < n && i < 32; i++) {
             json_t *f = json_pack("{s:{s:I, s:I}, s:[{s:s, s:s%}]}", "index", "byteStart",
                                   (json_int_t)st[i], "byteEnd", (json_int_t)en[i], "features", "$type",
                                   "app.bsky.richtext.facet#link", "uri", text + st[i], en[i] - st[i]);
-            json_array_append_new(facets, f);
+            bad = json_array_append_new(facets, f) != 0;
         }
         iso_time(x->c->timestamp, when);
         record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
-        if (json_array_size(facets))
-            json_object_set(record, "facets", facets);
+        if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
+            bad = 1;
         json_decref(facets);
-        if (strcmp(act, "publish") == 0 && a.link) {
+        if (!bad && strcmp(act, "publish") == 0 && a.link) {
             json_t *ext = json_pack("{s:s, s:s, s:s}", "uri", a.link, "title", a.title ? a.title : "",
                                     "description", a.description ? a.description : "");
-            json_object_set_new(record, "embed", json_pack("{s:s, s:o}", "$type",
-                                                           "app.bsky.embed.external", "external", ext));
+            bad = !ext || json_object_set_new(record, "embed", json_pack("{s:s, s:o}", "$type",
+                                                                         "app.bsky.embed.external",
+                                                                         "external", ext)) != 0;
+        }
+        if (bad) {
+            json_decref(record);
+            goto done;
         }
         body = json_pack("{s:s, s:s, s:o}", "repo", jstr(sess, "did"), "collection", "app.bsky.feed.post",
                          "record", record);
         sz_buf_printf(&url, "%s/xrpc/com.atproto.repo.createRecord", root);
         sz_buf_printf(&auth, "Bearer %s", jstr(sess, "accessJwt"));
-        if (body && !url.failed && !auth.failed && (r = req_json("POST", url.data, body)))
-            sz_request_add_header(r, "Authorization", auth.data);
+        if (body && !url.failed && !auth.failed && (r = req_json("POST", url.data, body)) &&
+            sz_request_add_header(r, "Authorization", auth.data) != 0) {
+            sz_request_free(r);
+            r = NULL;
+        }
     }
 done:
     free(root);
@@ -1137,7 +1198,7 @@ static sz_request *build_telegram(ctx *x)
         read_action(x->in, &a);
         sz_buf_init(&t);
         compose(&t, &a, "\n\n", 1);
-        text = fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
+        text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->max_len, "\n\n", 1, &x->result);
         sz_buf_reset(&t);
     }
     if (!text)
@@ -1156,6 +1217,42 @@ done:
     json_decref(body);
     sz_buf_reset(&url);
     return r;
+}
+
+/* Finds a string (or key) holding a NUL byte anywhere in j; writes its path
+ * ("connection.botToken") into where. C strings would cut such a value
+ * short, so it is refused instead (docs/RELIABILITY.md "NUL bytes"). */
+static int has_nul(json_t *j, char *where, size_t n, int depth)
+{
+    size_t used = strlen(where), i;
+    const char *k;
+    json_t *v;
+    if (depth > 64)
+        return 0;
+    if (json_is_string(j))
+        return strlen(json_string_value(j)) != json_string_length(j);
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v) {
+            snprintf(where + used, n - used, "[%zu]", i + 1);
+            if (has_nul(v, where, n, depth + 1))
+                return 1;
+        }
+    } else if (json_is_object(j)) {
+        void *it;
+        for (it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
+            k = json_object_iter_key(it);
+            v = json_object_iter_value(it);
+            snprintf(where + used, n - used, ".%.40s", k);
+#if JANSSON_VERSION_HEX >= 0x020e00
+            if (strlen(k) != json_object_iter_key_len(it))
+                return 1;
+#endif
+            if (has_nul(v, where, n, depth + 1))
+                return 1;
+        }
+    }
+    where[used] = '\0';
+    return 0;
 }
 
 static const char *const ACTIONS[] = {"publish", "status", "notify", "graph", "session", "instance", NULL};
@@ -1191,6 +1288,31 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
     x.in = in_copy;
     x.app = c->app ? c->app : NULL;
     x.user = c->user ? c->user : NULL;
+    {
+        char w[128];
+        strcpy(w, "input");
+        if (!has_nul(c->input, w, sizeof w, 0)) {
+            strcpy(w, "provider config");
+            if (!has_nul(c->app, w, sizeof w, 0)) {
+                strcpy(w, "connection");
+                if (!has_nul(c->user, w, sizeof w, 0))
+                    w[0] = '\0';
+            }
+        }
+        if (w[0]) {
+            json_decref(in_copy);
+            sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: %s contains a NUL byte", w);
+            if (result) {
+                *result = fail("content_invalid", "%s: %s contains a NUL byte", x.nt->name, w);
+                json_object_set_new(*result, "provider", json_string(x.nt->name));
+            }
+            return NULL;
+        }
+    }
+    if (!in_copy) {
+        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        return NULL;
+    }
     if (x.nt->discontinued) {
         x.result = fail("provider_discontinued", "%s: %s", x.nt->name, x.nt->note);
     } else if (strcmp(c->action, "graph") == 0 && strcmp(x.nt->name, "facebook") != 0) {
@@ -1204,9 +1326,14 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
         else if (strcmp(x.nt->name, "mastodon") == 0) r = build_mastodon(&x);
         else if (strcmp(x.nt->name, "bluesky") == 0) r = build_bluesky(&x);
         else if (strcmp(x.nt->name, "telegram") == 0) r = build_telegram(&x);
-        if (!r && !x.result)
-            x.result = fail("content_invalid", "%s: the request could not be built (bad URL or out of memory)",
-                            x.nt->name);
+        if (!r && !x.result) { /* every other failure sets x.result */
+            json_decref(in_copy);
+            sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+            if (result && (*result = fail("transient", "%s: out of memory while building the request",
+                                          x.nt->name)) != NULL)
+                json_object_set_new(*result, "provider", json_string(x.nt->name));
+            return NULL;
+        }
     }
     if (r && !url_ok(sz_request_url(r))) {
         sz_request_free(r);
@@ -1253,11 +1380,35 @@ static const char *header(const sz_header *h, size_t n, const char *name)
     return NULL;
 }
 
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, int n)
+{
+    int v = 0, i;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" (then anything: fraction, zone, taken as UTC) with
+ * every field in range; -1 otherwise. */
 static long long parse_iso8601(const char *s)
 {
     int y, mo, d, hh, mm, ss;
     long long days, yy, era, yoe, doy, doe, mp;
-    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &hh, &mm, &ss) != 6)
+    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':')
+        return -1;
+    y = digits(s, 4);
+    mo = digits(s + 5, 2);
+    d = digits(s + 8, 2);
+    hh = digits(s + 11, 2);
+    mm = digits(s + 14, 2);
+    ss = digits(s + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+        ss < 0 || ss > 60)
         return -1;
     yy = y - (mo <= 2);
     era = (yy >= 0 ? yy : yy - 399) / 400;
@@ -1273,6 +1424,8 @@ static void set_retry(json_t *r, long long seconds)
 {
     if (seconds < 0)
         seconds = 0;
+    if (seconds > SZ_MAX_RETRY_AFTER)
+        seconds = SZ_MAX_RETRY_AFTER;
     json_object_set_new(r, "retryAfter", json_integer(seconds));
 }
 
@@ -1329,8 +1482,9 @@ static json_t *parse_twitter(const sz_provider_call *c, int status, const sz_hea
         r = classify(by_status(status), status, type, detail ? detail : title);
     if (status == 429) {
         const char *reset = header(h, nh, "x-rate-limit-reset");
-        if (reset && strcmp(jstr(r, "category"), "rate_limited") == 0)
-            set_retry(r, atoll(reset) - now);
+        long long t;
+        if (sz_parse_uint(reset, &t) == 0 && strcmp(jstr(r, "category"), "rate_limited") == 0)
+            set_retry(r, sz_sat_sub(t, now));
         set_scope(r, strcmp(jstr(r, "category"), "quota_exhausted") == 0 ? "app" : "account");
     }
     return r;
@@ -1373,7 +1527,7 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
         }
         json_decref(u);
         if (mins >= 0)
-            set_retry(r, mins * 60);
+            set_retry(r, sz_sat_mul(mins, 60));
     }
     set_scope(r, ec == 4 ? "app" : "account");
     if (jstr(e, "fbtrace_id"))
@@ -1417,7 +1571,7 @@ static json_t *parse_linkedin(const sz_provider_call *c, int status, const sz_he
         return classify("unsupported", status, code, msg ? msg : "LinkedIn-Version is not active");
     r = classify(by_status(status), status, code, msg);
     if (status == 429) { /* no headers: daily windows reset at midnight UTC */
-        set_retry(r, 86400 - (now % 86400));
+        set_retry(r, 86400 - (now % 86400 + 86400) % 86400);
         set_scope(r, "app");
     }
     return r;
@@ -1455,8 +1609,10 @@ static json_t *parse_sina(const sz_provider_call *c, int status, const sz_header
                           json_t *j, long long now)
 {
     json_t *ec = json_object_get(j, "error_code");
+    long long sc = 0;
     long code = json_is_integer(ec) ? (long)json_integer_value(ec)
-                                    : (json_is_string(ec) ? atol(json_string_value(ec)) : 0);
+                                    : (json_is_string(ec) && sz_parse_uint(json_string_value(ec), &sc) == 0
+                                           ? (long)sc : 0);
     char cb[32];
     const char *cat;
     json_t *r;
@@ -1499,7 +1655,7 @@ static json_t *parse_mastodon(const sz_provider_call *c, int status, const sz_he
     if (status == 429) {
         long long t = parse_iso8601(header(h, nh, "x-ratelimit-reset"));
         if (t >= 0)
-            set_retry(r, t - now);
+            set_retry(r, sz_sat_sub(t, now));
     }
     set_scope(r, "account");
     return r;
@@ -1529,9 +1685,9 @@ static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_hea
     else
         r = classify(by_status(status), status, err, jstr(j, "message"));
     if (strcmp(jstr(r, "category"), "rate_limited") == 0) {
-        const char *reset = header(h, nh, "ratelimit-reset");
-        if (reset)
-            set_retry(r, atoll(reset) - now);
+        long long t;
+        if (sz_parse_uint(header(h, nh, "ratelimit-reset"), &t) == 0)
+            set_retry(r, sz_sat_sub(t, now));
     }
     set_scope(r, "account");
     return r;
@@ -1555,7 +1711,8 @@ static json_t *parse_telegram(const sz_provider_call *c, int status, const sz_he
         return success(pid);
     }
     snprintf(cb, sizeof cb, "%ld", code);
-    r = classify(by_status(code ? (int)code : status), status, code ? cb : NULL, jstr(j, "description"));
+    r = classify(by_status(code >= 100 && code <= 599 ? (int)code : status), status, code ? cb : NULL,
+                 jstr(j, "description"));
     ra = json_object_get(json_object_get(j, "parameters"), "retry_after");
     if (json_is_integer(ra))
         set_retry(r, json_integer_value(ra));
@@ -1573,6 +1730,13 @@ json_t *sz_provider_parse(const sz_provider_call *c, int status, const sz_header
     size_t i = 0;
     if (!nt)
         return fail("unsupported", "unknown provider");
+    if (!c->action || (!body && len)) {
+        r = fail("unsupported", "%s: no action or no body to classify", nt->name);
+        json_object_set_new(r, "provider", json_string(nt->name));
+        return r;
+    }
+    if (!body)
+        body = "";
     while (i < len && isspace((unsigned char)body[i]))
         i++;
     if (i < len && (body[i] == '{' || body[i] == '[')) {

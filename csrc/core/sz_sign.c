@@ -203,9 +203,9 @@ static int within(const char *timestamp, long long window, long long now)
         return 1;
     if (parse_ts(timestamp, &ts) != 0)
         return 0;
-    d = now - ts;
+    d = sz_sat_sub(now, ts);
     if (d < 0)
-        d = -d;
+        d = sz_sat_sub(0, d);
     return d <= window;
 }
 

@@ -1,4 +1,5 @@
 /* Buffers, errors, UTF-8, constant-time comparison, version and messages. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,66 @@ void sz_seterr(sz_error *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+}
+
+long long sz_sat_add(long long a, long long b)
+{
+    if (b > 0 && a > LLONG_MAX - b)
+        return LLONG_MAX;
+    if (b < 0 && a < LLONG_MIN - b)
+        return LLONG_MIN;
+    return a + b;
+}
+
+long long sz_sat_sub(long long a, long long b)
+{
+    if (b < 0 && a > LLONG_MAX + b)
+        return LLONG_MAX;
+    if (b > 0 && a < LLONG_MIN + b)
+        return LLONG_MIN;
+    return a - b;
+}
+
+long long sz_sat_mul(long long a, long long b)
+{
+    if (a == 0 || b == 0)
+        return 0;
+    if ((a > 0) == (b > 0)) {
+        if ((a > 0 && a > LLONG_MAX / b) || (a < 0 && a < LLONG_MAX / b))
+            return LLONG_MAX;
+    } else if ((a > 0 && b < LLONG_MIN / a) || (a < 0 && a < LLONG_MIN / b)) {
+        return LLONG_MIN;
+    }
+    return a * b;
+}
+
+long long sz_sat_from_double(double d)
+{
+    if (d != d)
+        return 0;
+    if (d >= 9223372036854775807.0)
+        return LLONG_MAX;
+    if (d <= -9223372036854775808.0)
+        return LLONG_MIN;
+    return (long long)d;
+}
+
+int sz_parse_uint(const char *s, long long *out)
+{
+    long long v = 0;
+    int digits = 0;
+    if (!s)
+        return -1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    for (; *s >= '0' && *s <= '9'; s++, digits++)
+        v = sz_sat_add(sz_sat_mul(v, 10), *s - '0');
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!digits || *s)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 char *sz_strndup(const char *s, size_t n)

@@ -229,13 +229,13 @@ static int param_string(lua_State *L, int idx, enc_ctx *c)
     return enc_fail(c, "must be a string, number, boolean or table");
 }
 
-static void enc_init(enc_ctx *c, const char *root)
+static void enc_init(enc_ctx *c, const char *root, size_t rootlen)
 {
     memset(c, 0, sizeof *c);
     sz_buf_init(&c->out);
     sz_buf_init(&c->path);
-    if (root)
-        sz_buf_adds(&c->path, root);
+    if (root) /* a name for messages only: cut at a NUL, never beyond */
+        sz_buf_add(&c->path, root, strnlen(root, rootlen > 64 ? 64 : rootlen));
 }
 
 static void enc_free(enc_ctx *c)
@@ -249,6 +249,47 @@ static int push_fail(lua_State *L, int code, const char *msg)
     lua_pushnil(L);
     lua_pushinteger(L, code);
     lua_pushstring(L, msg);
+    return 3;
+}
+
+/* ---- argument reading (docs/RELIABILITY.md "NUL bytes") ----------------------
+ * Every argument's type is checked before the function allocates anything,
+ * so a raise never leaks. A string that feeds the core as a C string and
+ * holds a NUL byte is refused (it would be cut short), never truncated. */
+
+/* A string argument that must not hold NUL: sets *nul when it does. */
+static const char *arg_cstr(lua_State *L, int i, int *nul)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, i, &n);
+    if (sz_has_nul(s, n))
+        *nul = 1;
+    return s;
+}
+
+static const char *arg_optcstr(lua_State *L, int i, int *nul)
+{
+    if (lua_isnoneornil(L, i))
+        return NULL;
+    return arg_cstr(L, i, nul);
+}
+
+/* A number argument as long long, saturated (NaN -> 0). */
+static long long arg_ll(lua_State *L, int i)
+{
+    return sz_sat_from_double((double)luaL_checknumber(L, i));
+}
+
+static int clamp_int(long long v)
+{
+    return v < -2147483647 ? -2147483647 : v > 2147483647 ? 2147483647 : (int)v;
+}
+
+static int push_nul_fail(lua_State *L, const char *what)
+{
+    lua_pushnil(L);
+    lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+    lua_pushfstring(L, "Invalid parameter value: %s contains a NUL byte", what);
     return 3;
 }
 
@@ -275,6 +316,13 @@ static sz_params *to_params(lua_State *L, int idx, enc_ctx *c)
             return NULL;
         }
         k = lua_tolstring(L, -2, &kl);
+        if (sz_has_nul(k, kl)) {
+            lua_pop(L, 2);
+            c->code = SZ_E_INVALID_PARAMETER;
+            strcpy(c->msg, "Invalid parameter value: a parameter name contains a NUL byte");
+            sz_params_free(p);
+            return NULL;
+        }
         c->out.len = 0; /* reuse the buffers across parameters */
         c->path.len = 0;
         sz_buf_add(&c->path, k, kl > 64 ? 64 : kl);
@@ -300,8 +348,11 @@ static sz_params *to_params(lua_State *L, int idx, enc_ctx *c)
 static int l_json_encode(lua_State *L)
 {
     enc_ctx c;
+    size_t nl = 0;
+    const char *name;
     luaL_checkany(L, 1);
-    enc_init(&c, luaL_optstring(L, 2, NULL));
+    name = luaL_optlstring(L, 2, NULL, &nl);
+    enc_init(&c, name, nl);
     if (encode_value(L, 1, &c, 0) != 0 || c.out.failed) {
         enc_free(&c);
         return push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
@@ -315,8 +366,11 @@ static int l_json_encode(lua_State *L)
 static int l_param_string(lua_State *L)
 {
     enc_ctx c;
+    size_t nl = 0;
+    const char *name;
     luaL_checkany(L, 1);
-    enc_init(&c, luaL_optstring(L, 2, NULL));
+    name = luaL_optlstring(L, 2, NULL, &nl);
+    enc_init(&c, name, nl);
     if (param_string(L, 1, &c) != 0 || c.out.failed) {
         enc_free(&c);
         return push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
@@ -420,14 +474,17 @@ static int l_url_encode(lua_State *L)
 /* core.base_string(httpMethod, url, params) -> string | nil, code, message */
 static int l_base_string(lua_State *L)
 {
-    const char *m = luaL_checkstring(L, 1), *url = luaL_checkstring(L, 2);
+    int nm = 0, nu = 0;
+    const char *m = arg_cstr(L, 1, &nm), *url = arg_cstr(L, 2, &nu);
     enc_ctx c;
     sz_params *p;
     sz_error err;
     char *b;
     size_t bl;
     luaL_checktype(L, 3, LUA_TTABLE);
-    enc_init(&c, NULL);
+    if (nm || nu)
+        return push_nul_fail(L, nm ? "httpMethod" : "url");
+    enc_init(&c, NULL, 0);
     p = to_params(L, 3, &c);
     enc_free(&c);
     if (!p)
@@ -444,11 +501,15 @@ static int l_base_string(lua_State *L)
 /* core.hmac_sha1(secret_b64, message) -> base64 | nil, code, message */
 static int l_hmac_sha1(lua_State *L)
 {
-    const char *secret = luaL_checkstring(L, 1);
+    int nul = 0;
+    const char *secret = arg_cstr(L, 1, &nul);
     size_t n;
     const char *msg = luaL_checklstring(L, 2, &n);
     sz_error err;
-    char *sig = sz_sign(secret, msg, n, &err);
+    char *sig;
+    if (nul)
+        return push_nul_fail(L, "secret");
+    sig = sz_sign(secret, msg, n, &err);
     if (!sig)
         return push_fail(L, err.code, err.message);
     lua_pushstring(L, sig);
@@ -456,31 +517,41 @@ static int l_hmac_sha1(lua_State *L)
     return 1;
 }
 
-static long long opt_window(lua_State *L, int i)
+/* -1 (no time check) for nil; sets *bad for NaN */
+static long long opt_window(lua_State *L, int i, int *bad)
 {
+    lua_Number w;
     if (lua_isnoneornil(L, i))
         return -1;
-    return (long long)luaL_checknumber(L, i);
+    w = luaL_checknumber(L, i);
+    if (w != w)
+        *bad = 1;
+    return sz_sat_from_double((double)w);
 }
+
+/* The validators answer false (never a truncated comparison) when a UID,
+ * timestamp, secret or signature holds a NUL byte. */
 
 /* core.validate_user(UID, timestamp, secret, signature, window|nil, now) */
 static int l_validate_user(lua_State *L)
 {
-    const char *uid = luaL_checkstring(L, 1), *ts = luaL_checkstring(L, 2),
-               *secret = luaL_checkstring(L, 3), *sig = luaL_checkstring(L, 4);
-    lua_pushboolean(L, sz_validate_user_signature(uid, ts, secret, sig, opt_window(L, 5),
-                                                  (long long)luaL_checknumber(L, 6)));
+    int bad = 0;
+    const char *uid = arg_cstr(L, 1, &bad), *ts = arg_cstr(L, 2, &bad),
+               *secret = arg_cstr(L, 3, &bad), *sig = arg_cstr(L, 4, &bad);
+    long long w = opt_window(L, 5, &bad), now = arg_ll(L, 6);
+    lua_pushboolean(L, !bad && sz_validate_user_signature(uid, ts, secret, sig, w, now));
     return 1;
 }
 
 /* core.validate_friend(UID, timestamp, friendUID, secret, signature, window|nil, now) */
 static int l_validate_friend(lua_State *L)
 {
-    const char *uid = luaL_checkstring(L, 1), *ts = luaL_checkstring(L, 2),
-               *fuid = luaL_checkstring(L, 3), *secret = luaL_checkstring(L, 4),
-               *sig = luaL_checkstring(L, 5);
-    lua_pushboolean(L, sz_validate_friend_signature(uid, ts, fuid, secret, sig, opt_window(L, 6),
-                                                    (long long)luaL_checknumber(L, 7)));
+    int bad = 0;
+    const char *uid = arg_cstr(L, 1, &bad), *ts = arg_cstr(L, 2, &bad),
+               *fuid = arg_cstr(L, 3, &bad), *secret = arg_cstr(L, 4, &bad),
+               *sig = arg_cstr(L, 5, &bad);
+    long long w = opt_window(L, 6, &bad), now = arg_ll(L, 7);
+    lua_pushboolean(L, !bad && sz_validate_friend_signature(uid, ts, fuid, secret, sig, w, now));
     return 1;
 }
 
@@ -488,9 +559,10 @@ static int l_validate_friend(lua_State *L)
 static int l_validate_webhook(lua_State *L)
 {
     size_t n;
-    const char *body = luaL_checklstring(L, 1, &n), *secret = luaL_checkstring(L, 2),
-               *hv = luaL_checkstring(L, 3);
-    lua_pushboolean(L, sz_validate_webhook_signature(body, n, secret, hv));
+    int bad = 0;
+    const char *body = luaL_checklstring(L, 1, &n), *secret = arg_cstr(L, 2, &bad),
+               *hv = arg_cstr(L, 3, &bad);
+    lua_pushboolean(L, !bad && sz_validate_webhook_signature(body, n, secret, hv));
     return 1;
 }
 
@@ -546,8 +618,10 @@ static int l_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
     struct timespec ts;
-    if (s <= 0)
+    if (!(s > 0)) /* also NaN */
         return 0;
+    if (s > 2147483647)
+        s = 2147483647;
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0)
@@ -561,8 +635,10 @@ static int l_random_hex(lua_State *L)
     static const char H[] = "0123456789abcdef";
     unsigned char r[64];
     char out[129];
-    int n = (int)luaL_checkinteger(L, 1), i;
-    luaL_argcheck(L, n > 0 && n <= 64, 1, "1 to 64 bytes");
+    lua_Integer li = luaL_checkinteger(L, 1);
+    int n, i;
+    luaL_argcheck(L, li > 0 && li <= 64, 1, "1 to 64 bytes");
+    n = (int)li;
     if (RAND_bytes(r, n) != 1)
         return luaL_error(L, "no randomness available");
     for (i = 0; i < n; i++) {
@@ -575,12 +651,19 @@ static int l_random_hex(lua_State *L)
 
 /* ---- requests and responses ------------------------------------------------*/
 
-static const char *opt_field(lua_State *L, int t, const char *k)
+/* A string (or number) option; sets *nul to k when it holds a NUL byte. The
+ * value stays on the stack: a number converted to a string is anchored
+ * nowhere else. */
+static const char *opt_field(lua_State *L, int t, const char *k, const char **nul)
 {
-    const char *s;
+    const char *s = NULL;
+    size_t n;
     lua_getfield(L, t, k);
-    s = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
-    lua_pop(L, 1); /* the string stays anchored in the options table */
+    if (lua_isstring(L, -1)) {
+        s = lua_tolstring(L, -1, &n);
+        if (sz_has_nul(s, n) && !*nul)
+            *nul = k;
+    }
     return s;
 }
 
@@ -623,23 +706,26 @@ static int l_build_request(lua_State *L)
     sz_params *p;
     sz_request *r;
     sz_error err;
-    const char *auth;
+    const char *auth, *nul = NULL;
     size_t i;
     luaL_checktype(L, 1, LUA_TTABLE);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checkstack(L, 16, "build_request");
     memset(&o, 0, sizeof o);
-    o.api_method = opt_field(L, 1, "method");
-    o.api_domain = opt_field(L, 1, "apiDomain");
-    o.base_url = opt_field(L, 1, "url");
-    o.api_key = opt_field(L, 1, "apiKey");
-    o.user_key = opt_field(L, 1, "userKey");
-    o.secret = opt_field(L, 1, "secret");
-    o.access_token = opt_field(L, 1, "accessToken");
-    o.private_key_pem = opt_field(L, 1, "privateKey");
-    o.nonce = opt_field(L, 1, "nonce");
-    o.sdk = opt_field(L, 1, "sdk");
-    auth = opt_field(L, 1, "auth");
+    o.api_method = opt_field(L, 1, "method", &nul);
+    o.api_domain = opt_field(L, 1, "apiDomain", &nul);
+    o.base_url = opt_field(L, 1, "url", &nul);
+    o.api_key = opt_field(L, 1, "apiKey", &nul);
+    o.user_key = opt_field(L, 1, "userKey", &nul);
+    o.secret = opt_field(L, 1, "secret", &nul);
+    o.access_token = opt_field(L, 1, "accessToken", &nul);
+    o.private_key_pem = opt_field(L, 1, "privateKey", &nul);
+    o.nonce = opt_field(L, 1, "nonce", &nul);
+    o.sdk = opt_field(L, 1, "sdk", &nul);
+    auth = opt_field(L, 1, "auth", &nul);
+    if (nul)
+        return push_nul_fail(L, nul);
     o.auth = SZ_AUTH_SIGNED;
     if (auth) {
         for (i = 0; modes[i] && strcmp(modes[i], auth) != 0; i++)
@@ -650,9 +736,9 @@ static int l_build_request(lua_State *L)
         o.auth = (sz_auth)i;
     }
     lua_getfield(L, 1, "timestamp");
-    o.timestamp = (long long)lua_tonumber(L, -1);
+    o.timestamp = sz_sat_from_double((double)lua_tonumber(L, -1));
     lua_pop(L, 1);
-    enc_init(&c, NULL);
+    enc_init(&c, NULL, 0);
     p = to_params(L, 2, &c);
     enc_free(&c);
     if (!p)
@@ -670,7 +756,7 @@ static int l_parse_response(lua_State *L)
 {
     size_t n;
     const char *body = luaL_optlstring(L, 1, "", &n);
-    int status = (int)luaL_optinteger(L, 2, 200);
+    int status = clamp_int((long long)luaL_optinteger(L, 2, 200));
     sz_error err;
     sz_response *r = sz_response_parse(body, n, status, &err);
     int top = lua_gettop(L);
@@ -790,13 +876,26 @@ static void pcall_free(pcall_args *a)
     json_decref(a->user);
 }
 
-/* provider, action, input, app, user at 1..5 */
+/* The types of provider, action, input, app, user at 1..5, checked before
+ * anything is allocated; NULL, or which name holds a NUL byte. */
+static const char *pcall_check(lua_State *L)
+{
+    int i, np = 0, na = 0;
+    arg_cstr(L, 1, &np);
+    arg_cstr(L, 2, &na);
+    for (i = 3; i <= 5; i++)
+        if (!lua_isnoneornil(L, i))
+            luaL_checktype(L, i, LUA_TTABLE);
+    return np ? "provider" : na ? "action" : NULL;
+}
+
+/* provider, action, input, app, user at 1..5 (types checked by pcall_check) */
 static int pcall_read(lua_State *L, pcall_args *a)
 {
     int bad = 0;
     memset(a, 0, sizeof *a);
-    a->c.provider = luaL_checkstring(L, 1);
-    a->c.action = luaL_checkstring(L, 2);
+    a->c.provider = lua_tostring(L, 1);
+    a->c.action = lua_tostring(L, 2);
     a->in = arg_json(L, 3, "input", &bad);
     if (!bad)
         a->app = arg_json(L, 4, "provider config", &bad);
@@ -816,13 +915,16 @@ static int l_provider_request(lua_State *L)
     json_t *res = NULL;
     sz_error err;
     sz_request *r;
-    lua_Number ts = luaL_optnumber(L, 6, 0);
-    const char *nonce = luaL_optstring(L, 7, NULL);
+    long long ts = sz_sat_from_double((double)luaL_optnumber(L, 6, 0));
+    int nn = 0;
+    const char *nonce = arg_optcstr(L, 7, &nn), *nul = pcall_check(L);
+    if (nul || nn)
+        return push_nul_fail(L, nul ? nul : "nonce");
     if (pcall_read(L, &a) != 0) {
         pcall_free(&a);
         return push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
     }
-    a.c.timestamp = (long long)ts;
+    a.c.timestamp = ts;
     a.c.nonce = nonce;
     r = sz_provider_request(&a.c, &res, &err);
     pcall_free(&a);
@@ -839,20 +941,30 @@ static int l_provider_request(lua_State *L)
 static int l_provider_parse(lua_State *L)
 {
     pcall_args a;
-    int status = (int)luaL_checkinteger(L, 6);
+    int status = clamp_int((long long)luaL_checkinteger(L, 6));
     size_t bl, nh = 0, i;
-    const char *body = luaL_optlstring(L, 8, "", &bl);
-    long long now = (long long)luaL_checknumber(L, 9);
+    const char *body = luaL_optlstring(L, 8, "", &bl), *nul;
+    long long now = arg_ll(L, 9);
     sz_header hs[64];
     json_t *r;
-    if (!lua_isnoneornil(L, 7)) {
+    if (!lua_isnoneornil(L, 7))
         luaL_checktype(L, 7, LUA_TTABLE);
+    nul = pcall_check(L);
+    if (nul)
+        return push_nul_fail(L, nul);
+    if (!lua_isnoneornil(L, 7)) {
         lua_pushnil(L);
         while (lua_next(L, 7) != 0) {
+            size_t kl, vl;
+            const char *k, *v;
             if (nh < 64 && lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-                hs[nh].name = lua_tostring(L, -2);   /* anchored in the table */
-                hs[nh].value = lua_tostring(L, -1);
-                nh++;
+                k = lua_tolstring(L, -2, &kl); /* anchored in the table */
+                v = lua_tolstring(L, -1, &vl);
+                if (!sz_has_nul(k, kl) && !sz_has_nul(v, vl)) { /* a header with NUL is ignored */
+                    hs[nh].name = k;
+                    hs[nh].value = v;
+                    nh++;
+                }
             }
             lua_pop(L, 1);
         }
@@ -870,9 +982,29 @@ static int l_provider_parse(lua_State *L)
 /* core.bookmark_url(destination, url, title, description, image, instance) -> result */
 static int l_bookmark_url(lua_State *L)
 {
-    return push_result(L, sz_bookmark_url(luaL_checkstring(L, 1), luaL_optstring(L, 2, NULL),
-                                          luaL_optstring(L, 3, NULL), luaL_optstring(L, 4, NULL),
-                                          luaL_optstring(L, 5, NULL), luaL_optstring(L, 6, NULL)));
+    static const char *const names[] = {"destination", "url", "title", "description", "image",
+                                        "instance"};
+    int nul[6] = {0, 0, 0, 0, 0, 0}, i;
+    const char *a[6];
+    a[0] = arg_cstr(L, 1, &nul[0]);
+    for (i = 1; i < 6; i++)
+        a[i] = arg_optcstr(L, i + 1, &nul[i]);
+    for (i = 0; i < 6; i++)
+        if (nul[i]) { /* the same failure object as the core's */
+            lua_createtable(L, 0, 6);
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "ok");
+            lua_pushliteral(L, "content_invalid");
+            lua_setfield(L, -2, "category");
+            lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+            lua_setfield(L, -2, "errorCode");
+            lua_pushstring(L, sz_strerror(SZ_E_INVALID_PARAMETER));
+            lua_setfield(L, -2, "errorMessage");
+            lua_pushfstring(L, "%s contains a NUL byte", names[i]);
+            lua_setfield(L, -2, "errorDetails");
+            return 1;
+        }
+    return push_result(L, sz_bookmark_url(a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 
 static int push_names(lua_State *L, const char *const *names)
@@ -891,17 +1023,31 @@ static int l_bookmark_names(lua_State *L) { return push_names(L, sz_bookmark_nam
 
 static int l_category_code(lua_State *L)
 {
-    lua_pushinteger(L, sz_category_code(luaL_checkstring(L, 1)));
+    int nul = 0;
+    const char *cat = arg_cstr(L, 1, &nul);
+    lua_pushinteger(L, sz_category_code(nul ? "" : cat));
     return 1;
 }
 
 /* core.oauth1(method, url, ck, cs, token, tokenSecret, timestamp, nonce) */
 static int l_oauth1(lua_State *L)
 {
-    char *h = sz_oauth1_authorization(luaL_checkstring(L, 1), luaL_checkstring(L, 2),
-                                      luaL_checkstring(L, 3), luaL_checkstring(L, 4),
-                                      luaL_checkstring(L, 5), luaL_checkstring(L, 6),
-                                      (long long)luaL_checknumber(L, 7), luaL_checkstring(L, 8));
+    static const char *const names[] = {"method", "url", "consumerKey", "consumerSecret", "token",
+                                        "tokenSecret"};
+    int nul[6] = {0, 0, 0, 0, 0, 0}, nn = 0, i;
+    const char *a[6], *nonce;
+    long long ts;
+    char *h;
+    for (i = 0; i < 6; i++)
+        a[i] = arg_cstr(L, i + 1, &nul[i]);
+    ts = arg_ll(L, 7);
+    nonce = arg_cstr(L, 8, &nn);
+    for (i = 0; i < 6; i++)
+        if (nul[i])
+            return push_nul_fail(L, names[i]);
+    if (nn)
+        return push_nul_fail(L, "nonce");
+    h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce);
     if (!h)
         return luaL_error(L, "oauth1 signing failed");
     lua_pushstring(L, h);
@@ -911,7 +1057,7 @@ static int l_oauth1(lua_State *L)
 
 static int l_strerror(lua_State *L)
 {
-    lua_pushstring(L, sz_strerror((int)luaL_checkinteger(L, 1)));
+    lua_pushstring(L, sz_strerror(clamp_int((long long)luaL_checkinteger(L, 1))));
     return 1;
 }
 
