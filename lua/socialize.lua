@@ -16,6 +16,7 @@ local direct = require("socialize.direct")
 local policy = require("socialize.policy")
 
 local type, pairs, ipairs, next, tostring, error, pcall = type, pairs, ipairs, next, tostring, error, pcall
+local select = select
 local setmetatable, getmetatable = setmetatable, getmetatable
 local io = io
 local floor = math.floor
@@ -104,6 +105,17 @@ local function window_arg(w, n, fname)
     return w
 end
 
+-- True when one of the values holds a NUL byte: no UID, timestamp, secret
+-- or signature can, so the validators answer false instead of comparing a
+-- silently cut value.
+local function has_nul(...)
+    for i = 1, select("#", ...) do
+        local v = select(i, ...)
+        if type(v) == "string" and find(v, "\0", 1, true) then return true end
+    end
+    return false
+end
+
 --- True when signature = Base64(HMAC-SHA1(secret, timestamp .. "_" .. UID)) and,
 -- with windowSeconds, |now - timestamp| <= windowSeconds.
 function _M.validateUserSignature(UID, timestamp, secret, sig, windowSeconds)
@@ -112,6 +124,7 @@ function _M.validateUserSignature(UID, timestamp, secret, sig, windowSeconds)
     argtype(secret, 3, "validateUserSignature", "string")
     if sig == nil then return false end
     argtype(sig, 4, "validateUserSignature", "string")
+    if has_nul(UID, timestamp, secret, sig) then return false end
     return core.validate_user(UID, timestamp, secret, sig,
         window_arg(windowSeconds, 5, "validateUserSignature"), os_time())
 end
@@ -124,6 +137,7 @@ function _M.validateFriendSignature(UID, timestamp, friendUID, secret, sig, wind
     argtype(secret, 4, "validateFriendSignature", "string")
     if sig == nil then return false end
     argtype(sig, 5, "validateFriendSignature", "string")
+    if has_nul(UID, timestamp, friendUID, secret, sig) then return false end
     return core.validate_friend(UID, timestamp, friendUID, secret, sig,
         window_arg(windowSeconds, 6, "validateFriendSignature"), os_time())
 end
@@ -134,6 +148,7 @@ function _M.validateWebhookSignature(rawBody, secret, headerValue)
     argtype(secret, 2, "validateWebhookSignature", "string")
     if headerValue == nil then return false end
     argtype(headerValue, 3, "validateWebhookSignature", "string")
+    if has_nul(secret, headerValue) then return false end -- the body may hold any byte
     return core.validate_webhook(rawBody, secret, headerValue)
 end
 

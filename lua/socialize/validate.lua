@@ -425,7 +425,7 @@ local function check_values(p)
             return nil, invalid("parameter name", "contains a NUL byte")
         end
         if NO_JSON[tv] then
-            return nil, invalid(sname, "has a type with no JSON form (" .. tv .. ")")
+            return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
         elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
             return nil, invalid(sname, "is NaN or infinite")
         elseif tv == "string" then
