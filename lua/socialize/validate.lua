@@ -424,7 +424,7 @@ local function check_values(p)
         if type(name) == "string" and find(name, "\0", 1, true) then
             return nil, invalid("parameter name", "contains a NUL byte")
         end
-        if NO_JSON[tv] then
+        if NO_JSON[tv] and v ~= core.null then
             return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
         elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
             return nil, invalid(sname, "is NaN or infinite")
