@@ -235,6 +235,17 @@ for _, f in ipairs({ "https://mastodon.social/@me", "mastodon.social/@me", "ftp:
           "mastodon.instance must be the server's address, like mastodon.social or https://mastodon.social" }
 end
 
+for _, f in ipairs({ "mastodon.social", "MASTODON.social/" }) do
+    row { "postBookmark: mastodon instance " .. f, gigya, "postBookmark",
+          { providers = "mastodon", url = "https://x.example/a", instance = f }, 0, nil,
+          check = function(res)
+              assert.are.equal("https://mastodon.social/share?text=https%3A%2F%2Fx.example%2Fa", res.bookmarkURLs.mastodon)
+          end }
+end
+row { "postBookmark: mastodon instance https://mastodon.social/@me", gigya, "postBookmark",
+      { providers = "mastodon", url = "https://x.example/a", instance = "https://mastodon.social/@me" }, 400006,
+      "mastodon: instance must be the server's address, like mastodon.social or https://mastodon.social" }
+
 describe("front: refused input answers a named error and sends nothing", function()
     for i, r in ipairs(rows) do
         it("#" .. i .. " " .. r[1], function()

@@ -610,7 +610,16 @@ function _M.bookmark(client, p)
         if not instance and type(conn) == "table" and type(conn[d]) == "table" then
             instance = conn[d].instance
         end
-        local r = core.bookmark_url(d, p.url, p.title, p.description, p.image, instance)
+        local r
+        local inst, why = instance, nil
+        if d == "mastodon" and instance ~= nil then inst, why = _M.mastodon_instance(instance) end
+        if why then
+            r = { ok = false, provider = d, category = "content_invalid", errorCode = 400006,
+                  errorMessage = core.strerror(400006), errorDetails = "instance " .. why }
+        else
+            r = core.bookmark_url(d, p.url, p.title, p.description, p.image, inst)
+        end
+        r.provider = r.provider or d
         results[i] = r
         res.providerErrorCodes[i] = entry(r)
         if r.ok then
