@@ -444,3 +444,28 @@ describe("front: scrubbing", function()
 
     teardown(function() H.stop_all() end)
 end)
+
+-- 11. The validators answer false when a value that cannot hold NUL holds one.
+describe("front: validators refuse NUL", function()
+    local sec = "c2VjcmV0c2VjcmV0"
+    local ts = 1700000000
+    local usig = core.hmac_sha1(sec, ts .. "_u1")
+    local fsig = core.hmac_sha1(sec, ts .. "_f1_u1")
+    local wsig = core.hmac_sha1(sec, "body")
+    local cases = {
+        { "user: genuine", true, function() return socialize.validateUserSignature("u1", ts, sec, usig) end },
+        { "user: UID", false, function() return socialize.validateUserSignature("u1\0x", ts, sec, usig) end },
+        { "user: timestamp", false, function() return socialize.validateUserSignature("u1", ts .. "\0", sec, usig) end },
+        { "user: secret", false, function() return socialize.validateUserSignature("u1", ts, sec .. "\0x", usig) end },
+        { "user: signature", false, function() return socialize.validateUserSignature("u1", ts, sec, usig .. "\0") end },
+        { "friend: friendUID", false, function()
+            return socialize.validateFriendSignature("u1", ts, "f1\0z", sec, fsig) end },
+        { "friend: secret", false, function()
+            return socialize.validateFriendSignature("u1", ts, "f1", sec .. "\0", fsig) end },
+        { "webhook: secret", false, function() return socialize.validateWebhookSignature("body", sec .. "\0x", wsig) end },
+        { "webhook: header", false, function() return socialize.validateWebhookSignature("body", sec, wsig .. "\0") end },
+    }
+    for _, case in ipairs(cases) do
+        it(case[1], function() assert.are.equal(case[2], case[3]()) end)
+    end
+end)
