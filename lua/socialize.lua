@@ -16,6 +16,7 @@ local direct = require("socialize.direct")
 local policy = require("socialize.policy")
 
 local type, pairs, ipairs, next, tostring, error, pcall = type, pairs, ipairs, next, tostring, error, pcall
+local select = select
 local setmetatable, getmetatable = setmetatable, getmetatable
 local io = io
 local floor = math.floor
@@ -110,6 +111,17 @@ local function window_arg(w, n, fname)
     return w
 end
 
+-- True when one of the values holds a NUL byte: no UID, timestamp, secret
+-- or signature can, so the validators answer false instead of comparing a
+-- silently cut value.
+local function has_nul(...)
+    for i = 1, select("#", ...) do
+        local v = select(i, ...)
+        if type(v) == "string" and find(v, "\0", 1, true) then return true end
+    end
+    return false
+end
+
 --- True when signature = Base64(HMAC-SHA1(secret, timestamp .. "_" .. UID)) and,
 -- with windowSeconds, |now - timestamp| <= windowSeconds.
 function _M.validateUserSignature(UID, timestamp, secret, sig, windowSeconds)
@@ -118,6 +130,7 @@ function _M.validateUserSignature(UID, timestamp, secret, sig, windowSeconds)
     argtype(secret, 3, "validateUserSignature", "string")
     if sig == nil or timestamp == nil then return false end
     argtype(sig, 4, "validateUserSignature", "string")
+    if has_nul(UID, timestamp, secret, sig) then return false end
     return core.validate_user(UID, timestamp, secret, sig,
         window_arg(windowSeconds, 5, "validateUserSignature"), os_time())
 end
@@ -130,6 +143,7 @@ function _M.validateFriendSignature(UID, timestamp, friendUID, secret, sig, wind
     argtype(secret, 4, "validateFriendSignature", "string")
     if sig == nil or timestamp == nil then return false end
     argtype(sig, 5, "validateFriendSignature", "string")
+    if has_nul(UID, timestamp, friendUID, secret, sig) then return false end
     return core.validate_friend(UID, timestamp, friendUID, secret, sig,
         window_arg(windowSeconds, 6, "validateFriendSignature"), os_time())
 end
@@ -140,6 +154,7 @@ function _M.validateWebhookSignature(rawBody, secret, headerValue)
     argtype(secret, 2, "validateWebhookSignature", "string")
     if headerValue == nil then return false end
     argtype(headerValue, 3, "validateWebhookSignature", "string")
+    if has_nul(secret, headerValue) then return false end -- the body may hold any byte
     return core.validate_webhook(rawBody, secret, headerValue)
 end
 
@@ -165,10 +180,91 @@ local function api_domain(config)
     return dc .. ".gigya.com"
 end
 
+-- Every config setting (docs/api.md); anything else is a typo.
+local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "auth", "dataCenter", "apiDomain",
+                      "url", "cafile", "timeout", "connectTimeout", "maxReplyBytes", "retryExpired", "transport",
+                      "onError", "retry", "log", "allowPrivateNetworks", "clock", "nonce", "sdk", "backend",
+                      "providers", "connections", "shortener" }
+local CONFIG_KEY_SET = {}
+for _, k in ipairs(CONFIG_KEYS) do CONFIG_KEY_SET[k] = true end
+
+-- Levenshtein distance, for "did you mean".
+local function distance(a, b)
+    a, b = a:lower(), b:lower()
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+        local cur = { [0] = i }
+        for j = 1, #b do
+            local cost = a:byte(i) == b:byte(j) and 0 or 1
+            cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+        end
+        prev = cur
+    end
+    return prev[#b]
+end
+
+local function suggest(name, valid)
+    local best, bd
+    for _, v in ipairs(valid) do
+        local d = distance(name, v)
+        if not bd or d < bd then best, bd = v, d end
+    end
+    if best and bd <= math.max(2, floor(#name / 3)) then return " (did you mean " .. best .. "?)" end
+    return ""
+end
+
+local function printable(k)
+    if type(k) ~= "string" then return "[" .. tostring(type(k)) .. " key]" end
+    return (k:gsub("[^%w_%-%.]", "?"))
+end
+
+-- Unknown config keys and unknown networks under `providers` raise, naming
+-- the valid ones (the networks come from the C core's adapter list).
+local function check_known_keys(config)
+    local bad
+    for k in pairs(config) do
+        if type(k) ~= "string" or not CONFIG_KEY_SET[k] then
+            if not bad or printable(k) < printable(bad) then bad = k end
+        end
+    end
+    if bad ~= nil then
+        local name = printable(bad)
+        error(format("bad argument #1 to 'new' (config.%s is not a setting%s; valid: %s)", name,
+            type(bad) == "string" and suggest(bad, CONFIG_KEYS) or "", table.concat(CONFIG_KEYS, ", ")), 3)
+    end
+    if type(config.providers) == "table" then
+        local names, set = core.provider_names(), {}
+        for _, n in ipairs(names) do set[n] = true end
+        bad = nil
+        for k in pairs(config.providers) do
+            if type(k) ~= "string" or not set[k] then
+                if not bad or printable(k) < printable(bad) then bad = k end
+            end
+        end
+        if bad ~= nil then
+            local name = printable(bad)
+            error(format("bad argument #1 to 'new' (config.providers.%s is not a network%s; valid: %s)", name,
+                type(bad) == "string" and suggest(bad, names) or "", table.concat(names, ", ")), 3)
+        end
+    end
+end
+
+-- The first config string (in CONFIG_KEYS order) holding a NUL byte: the
+-- client is built, but every call answers 400006 naming it.
+local function nul_config_field(config)
+    for _, k in ipairs(CONFIG_KEYS) do
+        local v = config[k]
+        if type(v) == "string" and find(v, "\0", 1, true) then return "config." .. k end
+    end
+    return nil
+end
+
 --- Creates a client. See docs/api.md for every config field.
 function _M.new(config)
     if config == nil then config = {} end
     argtype(config, 1, "new", "table")
+    check_known_keys(config)
     for _, k in pairs(CONFIG_STRINGS) do
         local v = config[k]
         argcheck(v == nil or type(v) == "string", 1, "new", "config." .. k .. " must be a string")
@@ -232,6 +328,7 @@ function _M.new(config)
         _clock = config.clock or os_time,
         _nonce = config.nonce or core.nonce,
     }, Client)
+    self._nul_field = nul_config_field(config)
     self._secrets = policy.secrets({}, config)
     for _, app in pairs(config.providers or {}) do policy.secrets(self._secrets, app) end
     return self
@@ -279,8 +376,9 @@ end
 
 -- Sends through io, telling config.log about each request and outcome
 -- (URLs redacted, never headers or bodies).
-function Client:_send(io, reqs)
+function Client:_send(io, reqs, secrets)
     local log = self._config.log
+    secrets = secrets or self._secrets
     if not log then
         if #reqs == 1 and io.one then
             -- one blocking request: the transport's direct path
@@ -292,13 +390,13 @@ function Client:_send(io, reqs)
     local t0 = core.now_ms()
     for _, req in ipairs(reqs) do
         pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
-                     url = policy.redact_url(req.url) })
+                     url = policy.scrub(policy.redact_url(req.url), secrets) })
     end
     local out = io.many(reqs)
     local ms = core.now_ms() - t0
     for i, o in ipairs(out) do
         pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,
-                     error = o.error and policy.scrub(o.error, self._secrets), kind = o.kind, ms = ms })
+                     error = o.error and policy.scrub(o.error, secrets), kind = o.kind, ms = ms })
     end
     return out
 end
@@ -328,6 +426,9 @@ end
 -- The whole of one call, whatever drives its requests: `io.many(reqs)`
 -- sends them (blocking, through cosockets, or by yielding to the poll loop).
 function Client:_call(method, params, io)
+    if self._nul_field then
+        return nil, errors.invalid(self._nul_field, "contains a NUL byte")
+    end
     local p, err = validate.check(method, params, self)
     if not p then return nil, err end
     local full = validate.full_name(method)
@@ -375,6 +476,7 @@ local ASYNC_IO = {
 }
 
 local function report(self, msg)
+    msg = policy.scrub(tostring(msg), self._secrets)
     local h = self._config.onError
     if h then
         local ok = pcall(h, msg)
@@ -393,7 +495,7 @@ local function step(self, op, outcomes)
     while true do
         local ok, a, b = co_resume(op.co, outcomes)
         if not ok then
-            return done(self, op, nil, errors.new(500000, "internal error: " .. tostring(a)))
+            return done(self, op, nil, errors.new(500000, "internal error: " .. policy.scrub(tostring(a), self._secrets)))
         end
         if co_status(op.co) == "dead" then
             return done(self, op, a, b)

@@ -112,12 +112,72 @@ end
 local Task = {}
 Task.__index = Task
 
+local function fail(task, category, details, extra)
+    local code = core.category_code(category)
+    local r = { ok = false, provider = task.provider, category = category, errorCode = code,
+                errorMessage = core.strerror(code), errorDetails = task.provider .. ": " .. details }
+    for k, v in pairs(extra or {}) do r[k] = v end
+    return r
+end
+_M.fail = fail
+
+-- A parameter or credential refused before anything is sent: 400006.
+function _M.invalid(task, what)
+    return { ok = false, provider = task.provider, category = "content_invalid", errorCode = 400006,
+             errorMessage = core.strerror(400006),
+             errorDetails = task.provider .. ": Invalid parameter value: " .. what }
+end
+
+-- The first string field of t (sorted by name) that holds a NUL byte, or nil.
+local function nul_field(t)
+    if type(t) ~= "table" then return nil end
+    local bad
+    for k, v in pairs(t) do
+        if type(k) == "string" and type(v) == "string" and find(v, "\0", 1, true) and (not bad or k < bad) then
+            bad = k
+        end
+    end
+    return bad
+end
+
+--- A Mastodon `instance` as the adapter wants it: "https://host" for a bare
+-- host ("mastodon.social", "MASTODON.social/"), the scheme and host of an
+-- http(s) URL, lower-cased. Returns nil and the reason for anything else
+-- (a profile URL, a path, spaces).
+function _M.mastodon_instance(v)
+    if type(v) ~= "string" or v == "" then return nil, "must be a string" end
+    local scheme, rest = v:match("^(%a[%w+.-]*)://(.*)$")
+    if scheme then
+        scheme = scheme:lower()
+        if scheme ~= "https" and scheme ~= "http" then
+            return nil, "must be the server's address, like mastodon.social or https://mastodon.social"
+        end
+    else
+        scheme, rest = "https", v
+    end
+    rest = rest:gsub("/+$", "")
+    if rest == "" or not rest:match("^[%w.-]+$") and not rest:match("^[%w.-]+:%d+$")
+        and not rest:match("^%[[%x:.]+%]:?%d*$") then
+        return nil, "must be the server's address, like mastodon.social or https://mastodon.social"
+            .. " (no path, profile or spaces)"
+    end
+    return scheme .. "://" .. rest:lower()
+end
+
+-- A task that is already decided: nothing will be sent for it.
+local function decided(task, r)
+    task.result = r
+    task.done = true
+    return task
+end
+
 local function new_task(client, provider, action, input, user)
     local providers = client._config.providers or {}
-    user = user or {}
+    local entry_type = type(user)
+    if entry_type ~= "table" then user = {} end
     local app = providers[provider] or {}
-    return setmetatable({
-        keys = { policy.keys(provider, app, user) },
+    local task = setmetatable({
+        keys = nil,
         attempt = 0,
         client = client,
         provider = provider,
@@ -128,25 +188,45 @@ local function new_task(client, provider, action, input, user)
         phase = action,
         refreshed = false,
     }, Task)
+    if entry_type ~= "table" then
+        return decided(task, _M.fail(task, "not_connected", "the connection entry is a " .. entry_type
+            .. ", not a table of credentials"))
+    end
+    local bad = nul_field(app)
+    if bad then
+        return decided(task, _M.invalid(task, "providers." .. provider .. "." .. bad .. " contains a NUL byte"))
+    end
+    bad = nul_field(user)
+    if bad then
+        return decided(task, _M.invalid(task, "connection " .. provider .. "." .. bad .. " contains a NUL byte"))
+    end
+    if provider == "mastodon" and user.instance ~= nil then
+        local inst, why = _M.mastodon_instance(user.instance)
+        if not inst then
+            return decided(task, _M.invalid(task, "connection mastodon.instance " .. why))
+        end
+        if inst ~= user.instance then
+            local copy = {}
+            for k, v in pairs(user) do copy[k] = v end
+            copy.instance = inst
+            task.user = copy
+        end
+    end
+    task.keys = { policy.keys(provider, app, task.user) }
+    return task
 end
 
 local function cache_key(task, field)
     return task.provider .. "\0" .. tostring(task.user[field] or task.app.baseUrl or "")
 end
 
-local function fail(task, category, details, extra)
-    local code = core.category_code(category)
-    local r = { ok = false, provider = task.provider, category = category, errorCode = code,
-                errorMessage = core.strerror(code), errorDetails = task.provider .. ": " .. details }
-    for k, v in pairs(extra or {}) do r[k] = v end
-    return r
-end
 
 -- URL fields of a connection that the library will fetch.
 local USER_URLS = { mastodon = "instance", bluesky = "pds" }
 
 --- The first (or next) request of this task, or nil when the task is done.
 function Task:request()
+    if self.done then return nil end
     local c = self.client
     local now = c._clock() + c.clock_offset
     if self.phase == self.action then
@@ -182,10 +262,18 @@ function Task:request()
             end
         end
     end
-    local req, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
+    local req, res, rmsg = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(c._clock() + c.clock_offset), c._nonce())
     if not req then
-        self.result = res
+        if type(res) ~= "table" then
+            -- the core refused the input itself (e.g. a value with no JSON form)
+            local code = type(res) == "number" and res or 400006
+            self.result = { ok = false, provider = self.provider, category = "content_invalid",
+                errorCode = code, errorMessage = core.strerror(code),
+                errorDetails = self.provider .. ": " .. tostring(rmsg or "the request could not be built") }
+        else
+            self.result = res
+        end
         return nil
     end
     req.timeout = c._config.timeout
@@ -270,7 +358,7 @@ end
 --- Runs tasks to completion: each round sends every pending request in
 -- parallel (curl multi, light threads, or the poll loop), then feeds the
 -- replies back. A task the policy retries waits its delay; the others go on.
-local function run(client, tasks, io)
+local function run(client, tasks, io, secrets)
     local pending, later = {}, {}
     for _, t in ipairs(tasks) do
         local req = t:request()
@@ -305,7 +393,7 @@ local function run(client, tasks, io)
                 outcomes = {}
                 for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
             else
-                outcomes = client:_send(io, reqs)
+                outcomes = client:_send(io, reqs, secrets())
             end
             local nextp = {}
             for i, p in ipairs(pending) do
@@ -464,8 +552,11 @@ function _M.call(client, method, p, io)
             for _, rUID in ipairs(split(p.recipients)) do
                 local rconn = _M.connections(client, rUID)
                 local field = RECIPIENT_FIELD[prov]
-                local rid = type(rconn) == "table" and type(rconn[prov]) == "table" and field and rconn[prov][field]
-                if rid == nil and tonumber(rUID) and field then rid = rUID end
+                local rid
+                if field and type(rconn) == "table" and type(rconn[prov]) == "table" then
+                    rid = rconn[prov][field]
+                end
+                if rid == nil and field and tonumber(rUID) then rid = rUID end -- a numeric UID is the id itself
                 local t = new_task(client, prov, action, { body = shorten_text(p.body, short), subject = p.subject,
                     recipient = rid and tostring(rid) or "" }, conn[prov])
                 t.recipient = rUID
@@ -474,7 +565,16 @@ function _M.call(client, method, p, io)
             end
         end
     end
-    run(client, tasks, io)
+    -- every credential of the call, in every encoding: the log hook, errors
+    -- and results never show one, whatever a network or transport echoed
+    local function call_secrets()
+        local secrets = policy.secrets({}, conn)
+        for _, v in pairs(conn) do policy.secrets(secrets, v) end
+        for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.input.session) end
+        for _, sess in pairs(client._bluesky_sessions) do policy.secrets(secrets, sess) end
+        return policy.merge_secrets(secrets, client._secrets)
+    end
+    run(client, tasks, io, call_secrets)
     local results = {}
     if action == "notify" then
         for _, prov in ipairs(names) do
@@ -490,10 +590,7 @@ function _M.call(client, method, p, io)
         extra = { graphResponse = results[1].data }
     end
     -- nothing shown to the caller carries a credential, whatever a network echoed
-    local secrets = policy.secrets({}, conn)
-    for _, v in pairs(conn) do policy.secrets(secrets, v) end
-    for _, t in ipairs(tasks) do policy.secrets(secrets, t.input.session) end
-    for _, v in ipairs(client._secrets) do secrets[#secrets + 1] = v end
+    local secrets = call_secrets()
     local res, err = aggregate(results, extra)
     return policy.scrub_result(res, secrets), policy.scrub_result(err, secrets)
 end
@@ -513,7 +610,16 @@ function _M.bookmark(client, p)
         if not instance and type(conn) == "table" and type(conn[d]) == "table" then
             instance = conn[d].instance
         end
-        local r = core.bookmark_url(d, p.url, p.title, p.description, p.image, instance)
+        local r
+        local inst, why = instance, nil
+        if d == "mastodon" and instance ~= nil then inst, why = _M.mastodon_instance(instance) end
+        if why then
+            r = { ok = false, provider = d, category = "content_invalid", errorCode = 400006,
+                  errorMessage = core.strerror(400006), errorDetails = "instance " .. why }
+        else
+            r = core.bookmark_url(d, p.url, p.title, p.description, p.image, inst)
+        end
+        r.provider = r.provider or d
         results[i] = r
         res.providerErrorCodes[i] = entry(r)
         if r.ok then

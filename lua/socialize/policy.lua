@@ -115,21 +115,115 @@ end
 ---------------------------------------------------------------------------
 local SECRET_FIELDS = { "secret", "privateKey", "accessToken", "token", "tokenSecret", "bearerToken",
                         "appPassword", "consumerSecret", "appSecret", "botToken", "accessJwt", "refreshJwt",
-                        "password" }
+                        "password", "refreshToken", "clientSecret", "pageToken" }
 
---- Every secret value in these tables (config, provider configs, connection).
+local byte, format, lower = string.byte, string.format, string.lower
+
+-- RFC 3986 percent-encoding with upper-case hex (what the core sends).
+local function pct(s)
+    return (gsub(s, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+end
+
+-- JSON string escaping of s, with `/` escaped or not, non-ASCII raw or as
+-- \uXXXX (UTF-16, lower or upper hex).
+local function json_esc(s, slash, ascii, hexcase)
+    local out = gsub(s, '[%c"\\/]', function(c)
+        if c == '"' then return '\\"' end
+        if c == "\\" then return "\\\\" end
+        if c == "/" then return slash and "\\/" or "/" end
+        if c == "\n" then return "\\n" end
+        if c == "\r" then return "\\r" end
+        if c == "\t" then return "\\t" end
+        if c == "\b" then return "\\b" end
+        if c == "\f" then return "\\f" end
+        return format(hexcase, byte(c))
+    end)
+    if ascii then
+        out = gsub(out, "[\194-\244][\128-\191]*", function(seq)
+            local c1 = byte(seq, 1)
+            local n = #seq
+            local cp
+            if n == 2 then cp = (c1 - 192) * 64 + (byte(seq, 2) - 128)
+            elseif n == 3 then cp = ((c1 - 224) * 64 + (byte(seq, 2) - 128)) * 64 + (byte(seq, 3) - 128)
+            elseif n == 4 then
+                cp = (((c1 - 240) * 64 + (byte(seq, 2) - 128)) * 64 + (byte(seq, 3) - 128)) * 64 + (byte(seq, 4) - 128)
+            else return seq end
+            if cp < 65536 then return format(hexcase, cp) end
+            cp = cp - 65536
+            return format(hexcase, 55296 + math.floor(cp / 1024)) .. format(hexcase, 56320 + cp % 1024)
+        end)
+    end
+    return out
+end
+
+--- Every encoding in which the library sends (or a network echoes) value:
+-- raw, percent-encoded (upper and lower hex, `+` for space as in forms),
+-- JSON-escaped (`\/` or `/`, \uXXXX for control and non-ASCII characters).
+function _M.encodings(v)
+    local out, seen = {}, {}
+    local function add(x)
+        if not seen[x] then seen[x] = true out[#out + 1] = x end
+    end
+    add(v)
+    local p = pct(v)
+    local pl = gsub(p, "%%%x%x", lower)
+    add(p)
+    add(pl)
+    add((gsub(p, "%%20", "+")))
+    add((gsub(pl, "%%20", "+")))
+    for _, slash in ipairs({ true, false }) do
+        for _, ascii in ipairs({ false, true }) do
+            add(json_esc(v, slash, ascii, "\\u%04x"))
+            add(json_esc(v, slash, ascii, "\\u%04X"))
+        end
+    end
+    return out
+end
+
+local function by_length(a, b)
+    if #a ~= #b then return #a > #b end
+    return a < b
+end
+
+--- Adds every secret value of these tables (config, provider configs, a
+-- connection entry, a session) to list, in each of its encodings, longest
+-- first. Values shorter than 4 bytes are not secrets worth a redaction.
 function _M.secrets(list, ...)
     list = list or {}
+    local seen = {}
+    for _, v in ipairs(list) do seen[v] = true end
+    local added = false
     for i = 1, select("#", ...) do
         local t = select(i, ...)
         if type(t) == "table" then
             for _, f in ipairs(SECRET_FIELDS) do
                 local v = t[f]
-                if type(v) == "string" and #v >= 4 then list[#list + 1] = v end
+                if type(v) == "string" and #v >= 4 then
+                    for _, e in ipairs(_M.encodings(v)) do
+                        if not seen[e] then
+                            seen[e] = true
+                            list[#list + 1] = e
+                            added = true
+                        end
+                    end
+                end
             end
         end
     end
+    if added then table.sort(list, by_length) end
     return list
+end
+
+--- A copy of list a with the values of list b added (longest first).
+function _M.merge_secrets(a, b)
+    local out, seen = {}, {}
+    for _, l in ipairs({ a or {}, b or {} }) do
+        for _, v in ipairs(l) do
+            if not seen[v] then seen[v] = true out[#out + 1] = v end
+        end
+    end
+    table.sort(out, by_length)
+    return out
 end
 
 local function plain_replace(s, what, with)
@@ -162,6 +256,7 @@ function _M.scrub_result(t, secrets)
     if type(t.providerErrorCodes) == "table" then
         for _, e in ipairs(t.providerErrorCodes) do
             e.errorDetails = _M.scrub(e.errorDetails, secrets)
+            e.errorMessage = _M.scrub(e.errorMessage, secrets)
         end
     end
     return t

@@ -276,6 +276,21 @@ checks["socialize.sendNotification"] = function(p)
     elseif type(r) ~= "string" then
         return nil, invalid("recipients", "must be a comma-separated string or an array of UIDs")
     end
+    -- one UID per comma: none empty, at most MAX_RECIPIENTS
+    local list, n = {}, 0
+    for item in (p.recipients .. ","):gmatch("([^,]*),") do
+        n = n + 1
+        if n > _M.MAX_RECIPIENTS then
+            return nil, invalid("recipients", "has more than " .. _M.MAX_RECIPIENTS .. " UIDs")
+        end
+        item = trim(item)
+        if item == "" then
+            return nil, invalid("recipients", "has an empty UID at position " .. n
+                .. " (give comma-separated UIDs, no empty entries)")
+        end
+        list[n] = item
+    end
+    p.recipients = concat(list, ",")
     local ok, err = nonempty_string(p, "body")
     if not ok then return nil, err end
     if find(p.body, "<%/?[%a!][^<>]*>") then
@@ -371,6 +386,75 @@ function _M.full_name(method)
     return m
 end
 
+-- Parameters sent as JSON (a table, or a JSON string checked as its table).
+local JSON_PARAMS = { userAction = true, userLocation = true, graphParams = true, actionAttributes = true }
+local NO_JSON = { ["function"] = true, userdata = true, thread = true }
+
+-- The path of the first string holding a NUL byte inside t (already known
+-- to encode: no cycle, bounded depth), or nil.
+local function nul_path(t, path)
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do
+        local v = t[k]
+        local here = type(k) == "number" and (path .. "[" .. tostring(k) .. "]") or (path .. "." .. tostring(k))
+        if type(k) == "string" and find(k, "\0", 1, true) then return path end
+        if type(v) == "string" and find(v, "\0", 1, true) then return here end
+        if type(v) == "table" then
+            local r = nul_path(v, here)
+            if r then return r end
+        end
+    end
+    return nil
+end
+
+-- Every parameter: no NUL byte in any string (identifiers, credentials,
+-- URLs, free text alike), a JSON form for every table (valid UTF-8, no
+-- cycle, depth <= 64, no function/userdata/thread, no NaN/inf, no mixed
+-- keys), no function/userdata/thread value. Errors name the parameter.
+local function check_values(p)
+    local names = {}
+    for k in pairs(p) do names[#names + 1] = k end
+    table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
+    for _, name in ipairs(names) do
+        local v = p[name]
+        local sname = tostring(name)
+        local tv = type(v)
+        if type(name) == "string" and find(name, "\0", 1, true) then
+            return nil, invalid("parameter name", "contains a NUL byte")
+        end
+        if NO_JSON[tv] and v ~= core.null then
+            return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
+        elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+            return nil, invalid(sname, "is NaN or infinite")
+        elseif tv == "string" then
+            if find(v, "\0", 1, true) then
+                return nil, invalid(sname, "contains a NUL byte")
+            end
+            if (JSON_PARAMS[sname] or match(sname, "^%l+UserAction$")) and find(v, "\\u0000", 1, true) then
+                local t = core.json_decode(v)
+                local where = type(t) == "table" and nul_path(t, sname)
+                if where then return nil, invalid(where, "contains a NUL byte") end
+            end
+        elseif tv == "table" and v ~= core.null then
+            local ok, code, msg = core.json_encode({ [sname] = v })
+            if not ok then
+                msg = tostring(msg or "has no JSON form")
+                local prefix = "Invalid parameter value: "
+                if msg:sub(1, #prefix) == prefix then msg = msg:sub(#prefix + 1) end
+                if msg:sub(1, #sname) ~= sname then msg = sname .. ": " .. msg end
+                return nil, errors.new(type(code) == "number" and code or 400006, prefix .. msg)
+            end
+            local where = nul_path(v, sname)
+            if where then return nil, invalid(where, "contains a NUL byte") end
+        end
+    end
+    return true
+end
+
+_M.MAX_RECIPIENTS = 1000
+
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
 function _M.check(method, params, opts)
@@ -383,6 +467,8 @@ function _M.check(method, params, opts)
     local p = {}
     for k, v in pairs(params) do p[k] = v end
     local full = _M.full_name(method)
+    local vok, verr = check_values(p)
+    if not vok then return nil, verr end
     if NEEDS_UID[full] then
         local ok, err = check_uid(p, opts)
         if not ok then return nil, err end
