@@ -349,7 +349,7 @@ const char *sz_url_check(const char *url, size_t len, sz_url_parts *out)
         for (i = 0; i < hn; i++)
             out->host[i] = (char)lower((unsigned char)host[i]);
         out->host[hn] = '\0';
-        if (sz_addr_blocked(6, out->addr))
+        if (sz_addr_blocked(6, out->addr) && (out->blocked = 1))
             return "the URL's host is a loopback, private, link-local or reserved address";
         return NULL;
     }
@@ -387,14 +387,19 @@ const char *sz_url_check(const char *url, size_t len, sz_url_parts *out)
             out->family = 4;
             if (!v4_loose(out->host, hn, out->addr))
                 return "the URL's host is not a valid IPv4 address";
-            if (sz_addr_blocked(4, out->addr))
+            if (sz_addr_blocked(4, out->addr)) {
+                /* only a canonical literal is "just" a private address */
+                out->blocked = v4_canonical(out->host, hn, out->addr);
                 return "the URL's host is a loopback, private, link-local or reserved address";
+            }
             if (!v4_canonical(out->host, hn, out->addr))
                 return "the URL's IPv4 host is not in dotted-decimal form";
             return NULL;
         }
-        if (strcmp(out->host, "localhost") == 0 || ends_with(out->host, hn, ".localhost"))
+        if (strcmp(out->host, "localhost") == 0 || ends_with(out->host, hn, ".localhost")) {
+            out->blocked = 1;
             return "the URL's host is localhost";
+        }
     }
     return NULL;
 }

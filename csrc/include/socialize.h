@@ -273,6 +273,8 @@ typedef struct sz_url_parts {
     int           https;
     int           port;
     int           family;
+    int           blocked; /* set with a reason: the URL is well-formed and
+                              only its host is a blocked address or localhost */
     unsigned char addr[16];
     char          host[256];
 } sz_url_parts;

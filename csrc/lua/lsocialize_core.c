@@ -916,7 +916,9 @@ static int l_strerror(lua_State *L)
 }
 
 /* core.check_url(url) -> host, port, scheme, family (4, 6 or 0 for a name)
- *                      | nil, reason, code (400002 missing, 400006 invalid)
+ *                      | nil, reason, code (400002 missing, 400006 invalid), blocked
+ * (blocked: the URL is well-formed and only its host is a private address
+ * or localhost, which allowPrivateNetworks may allow)
  * The private-network guard for every URL the library connects to that it
  * did not choose itself (sz_url_check). */
 static int l_check_url(lua_State *L)
@@ -942,7 +944,8 @@ static int l_check_url(lua_State *L)
         lua_pushnil(L);
         lua_pushstring(L, why);
         lua_pushinteger(L, 400006);
-        return 3;
+        lua_pushboolean(L, u.blocked);
+        return 4;
     }
     lua_pushstring(L, u.host);
     lua_pushinteger(L, u.port);
