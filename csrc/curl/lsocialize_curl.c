@@ -283,9 +283,12 @@ static void push_headers(lua_State *L, xfer *x)
 static void check_request(lua_State *L, int t)
 {
     const char *url;
+    size_t ulen;
     luaL_checktype(L, t, LUA_TTABLE);
     lua_getfield(L, t, "url");
-    url = luaL_checkstring(L, -1);
+    url = luaL_checklstring(L, -1, &ulen);
+    if (strlen(url) != ulen)
+        luaL_error(L, "url contains NUL");
     if (strpbrk(url, "\r\n ") != NULL)
         luaL_error(L, "url contains CR, LF or a space");
     lua_pop(L, 1);
@@ -896,8 +899,47 @@ static const luaL_Reg session_methods[] = {
     {NULL, NULL}
 };
 
+/* curl.parse_url(url) -> scheme, host, port | nil, message: libcurl's own
+ * URL parser (curl_url), so tests can show the core's guard agrees with it. */
+static int l_parse_url(lua_State *L)
+{
+    size_t n;
+    const char *url = luaL_checklstring(L, 1, &n);
+    CURLU *u;
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    CURLUcode rc;
+    if (strlen(url) != n) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "url contains NUL");
+        return 2;
+    }
+    if (!(u = curl_url()))
+        return luaL_error(L, "out of memory");
+    rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    if (rc == CURLUE_OK) {
+        lua_pushstring(L, scheme);
+        lua_pushstring(L, host);
+        lua_pushinteger(L, (lua_Integer)atol(port));
+    } else {
+        lua_pushnil(L);
+        lua_pushfstring(L, "curl_url: error %d", (int)rc);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc == CURLUE_OK ? 3 : 2;
+}
+
 static const luaL_Reg funcs[] = {
     {"new", l_new},
+    {"parse_url", l_parse_url},
     {NULL, NULL}
 };
 
