@@ -359,4 +359,81 @@ describe("private-network guard", function()
             assert.are.equal(0, #H.requests(sb))
         end)
     end)
+    describe("resty transport: guarded requests connect only to a checked address", function()
+        -- a stand-in for OpenResty's ngx: sockets record connect() and never connect
+        local function with_fake_ngx(config, fn)
+            local connects = {}
+            local saved = rawget(_G, "ngx")
+            _G.ngx = { socket = { tcp = function()
+                return {
+                    settimeouts = function() end,
+                    connect = function(_, host, port, opts)
+                        connects[#connects + 1] = { host = host, port = port, pool = opts and opts.pool }
+                        return nil, "fake: no network"
+                    end,
+                    close = function() end,
+                }
+            end } }
+            package.loaded["socialize.resty"] = nil
+            local ok, err = pcall(function() fn(require("socialize.resty").new(config), connects) end)
+            package.loaded["socialize.resty"] = nil
+            _G.ngx = saved
+            assert(ok, err)
+        end
+
+        it("refuses a private literal and a name without config.resolver, connecting nowhere", function()
+            with_fake_ngx({}, function(t, connects)
+                local res, msg, kind = t.one { method = "GET", url = "http://127.1:8080/", guard = true }
+                assert.is_nil(res)
+                assert.matches("^refused: .*" .. PRIVATE, msg)
+                assert.are.equal("connect", kind)
+                res, msg = t.one { method = "GET", url = "http://x@mastodon.example/", guard = true }
+                assert.matches("^refused: .*user information", msg)
+                res, msg = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                assert.is_nil(res)
+                assert.matches("needs config.resolver", msg)
+                assert.are.equal(0, #connects)
+            end)
+        end)
+
+        it("refuses a name when any address it resolves to is blocked", function()
+            for _, addrs in ipairs({ { "127.0.0.1" }, { "203.0.113.5", "10.0.0.1" }, { "::ffff:127.0.0.1" },
+                                     { "fe80::1" }, { "not-an-ip" }, {} }) do
+                with_fake_ngx({ resolver = function() return addrs end }, function(t, connects)
+                    local res, msg, kind = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                    assert.is_nil(res)
+                    assert.matches("^refused: mastodon.example", msg)
+                    assert.are.equal("connect", kind)
+                    assert.are.equal(0, #connects)
+                end)
+            end
+            with_fake_ngx({ resolver = function() error("dns down") end }, function(t, connects)
+                local _, msg = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                assert.are.equal("refused: mastodon.example did not resolve", msg)
+                assert.are.equal(0, #connects)
+            end)
+        end)
+
+        it("connects to the checked address (its own pool), unguarded requests to the name", function()
+            local asked
+            with_fake_ngx({ resolver = function(name) asked = name return { "203.0.113.5" } end },
+                function(t, connects)
+                    t.one { method = "GET", url = "https://Mastodon.Example:8443/api", guard = true }
+                    t.one { method = "GET", url = "http://[2001:db8::1]:8080/", guard = true }
+                    t.one { method = "GET", url = "http://127.0.0.1:9/" }
+                    assert.are.equal("mastodon.example", asked)
+                    assert.are.same({ host = "203.0.113.5", port = 8443,
+                                      pool = "https://Mastodon.Example:8443@203.0.113.5" }, connects[1])
+                    assert.are.equal("[2001:db8::1]", connects[2].host)
+                    assert.are.equal("127.0.0.1", connects[3].host)
+                    assert.are.equal(3, #connects)
+                end)
+        end)
+
+        it("config.resolver must be a function", function()
+            local ok, err = pcall(socialize.new, { backend = "direct", resolver = "8.8.8.8" })
+            assert.is_false(ok)
+            assert.matches("config.resolver must be a function", tostring(err), 1, true)
+        end)
+    end)
 end)
