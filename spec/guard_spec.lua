@@ -1,4 +1,4 @@
--- The private-network guard (docs/RELIABILITY.md "Private networks"): one
+-- The private-network guard (docs/RELIABILITY.md "Safe defaults"): one
 -- check for every URL the library connects to without having chosen it
 -- (core.check_url / policy.check_url), and the resolved-address check at
 -- connect time in the curl transport (request field `guard`).
