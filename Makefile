@@ -31,7 +31,7 @@ LDFLAGS ?=
 
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
-           csrc/core/sz_text.c csrc/core/sz_provider.c
+           csrc/core/sz_text.c csrc/core/sz_provider.c csrc/core/sz_guard.c
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
@@ -49,9 +49,9 @@ $(CORE_SO): $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
 	    $(LDFLAGS) -ljansson -lcrypto -lm
 
-$(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c $(CORE_HDR)
+$(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ csrc/curl/lsocialize_curl.c csrc/core/sz_util.c \
+	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c \
 	    $(LDFLAGS) -lcurl -lm
 
 # C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -88,11 +88,11 @@ build/asan/socialize/core.so: $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
 	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
 	    -ljansson -lcrypto -lm
-build/asan/socialize/curl.so: csrc/curl/lsocialize_curl.c csrc/core/sz_util.c $(CORE_HDR)
+build/asan/socialize/curl.so: csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
 	    -Icsrc/core -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ csrc/curl/lsocialize_curl.c \
-	    csrc/core/sz_util.c -lcurl -lm
+	    csrc/core/sz_util.c csrc/core/sz_guard.c -lcurl -lm
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)
@@ -101,7 +101,7 @@ asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan
 # libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
 # `make test` runs each for a few seconds.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = response provider sign lua_json
+FUZZ_TARGETS = response provider sign lua_json guard
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              -Icsrc/include -Icsrc/core -Icsrc/lua
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)

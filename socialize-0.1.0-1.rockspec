@@ -39,7 +39,8 @@ build = {
          sources = {
             "csrc/core/sz_util.c", "csrc/core/sz_encode.c", "csrc/core/sz_params.c",
             "csrc/core/sz_sign.c", "csrc/core/sz_request.c", "csrc/core/sz_response.c",
-            "csrc/core/sz_text.c", "csrc/core/sz_provider.c", "csrc/lua/lsocialize_core.c",
+            "csrc/core/sz_text.c", "csrc/core/sz_provider.c", "csrc/core/sz_guard.c",
+            "csrc/lua/lsocialize_core.c",
          },
          defines = { "_GNU_SOURCE" },
          incdirs = { "csrc/include", "csrc/core", "csrc/lua", "$(OPENSSL_INCDIR)", "$(JANSSON_INCDIR)" },
@@ -47,7 +48,7 @@ build = {
          libraries = { "jansson", "crypto" },
       },
       ["socialize.curl"] = {
-         sources = { "csrc/curl/lsocialize_curl.c", "csrc/core/sz_util.c" },
+         sources = { "csrc/curl/lsocialize_curl.c", "csrc/core/sz_util.c", "csrc/core/sz_guard.c" },
          defines = { "_GNU_SOURCE", "SZ_API=" },
          incdirs = { "csrc/include", "csrc/core", "csrc/lua", "$(CURL_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)" },

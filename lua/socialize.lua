@@ -306,6 +306,8 @@ function _M.new(config)
     argcheck(config.log == nil or type(config.log) == "function", 1, "new", "config.log must be a function(event)")
     argcheck(config.allowPrivateNetworks == nil or type(config.allowPrivateNetworks) == "boolean", 1, "new",
         "config.allowPrivateNetworks must be a boolean")
+    argcheck(config.resolver == nil or type(config.resolver) == "function", 1, "new",
+        "config.resolver must be a function(name) returning a list of addresses")
     local ok_retry, retry = pcall(policy.config, config.retry)
     argcheck(ok_retry, 1, "new", tostring(retry):gsub("^.-: ", ""))
     local io = transport.select(config)

@@ -152,6 +152,18 @@ function H.start_faults()
     return f
 end
 
+--- Starts the connection trap (spec/fakes/listener.py): a port on 127.0.0.1
+-- (and ::1 when present) that counts connections; H.connections(t) reads it.
+function H.start_listener()
+    if H.servers.listener then return H.servers.listener end
+    local info = spawn("listener", "listener.py", "--lifetime 600")
+    local t = { port = info.trap, v6 = info.v6, pid = info.pid, http = "http://127.0.0.1:" .. info.control }
+    H.servers.listener = t
+    return t
+end
+
+function H.connections(t) return H.control(t, "/__connections").connections end
+
 --- Provider app configs pointing at the sandbox.
 function H.sandbox_providers(sb)
     return {

@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <curl/curl.h>
 #include "lua.h"
 #include "lauxlib.h"
@@ -45,6 +49,10 @@ typedef struct xfer {
     int                done;
     CURLcode           rc;
     char               errbuf[CURL_ERROR_SIZE];
+    struct curl_slist *rl;     /* CURLOPT_RESOLVE entries (tests) */
+    int                guard;  /* refuse blocked addresses (private-network guard) */
+    char               refused[CURL_ERROR_SIZE + 300]; /* why the guard refused */
+    char               ghost[256]; /* the guarded URL's host, for messages */
 } xfer;
 
 typedef struct session {
@@ -86,6 +94,64 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     sz_buf_add(&x->head, p, len);
     return x->head.failed ? 0 : len;
 }
+
+/* ---- private-network guard at connect time ------------------------------ */
+
+static void refuse(xfer *x, const char *ip)
+{
+    snprintf(x->refused, sizeof x->refused,
+             "refused: %s resolves to a loopback, private or reserved address (%s)", x->ghost, ip);
+}
+
+/* Every new connection of a guarded transfer: the resolved address is
+ * checked before a socket exists; a blocked one is never connected to. */
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    xfer *x = ud;
+    unsigned char b[16];
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int family = 0;
+    if (purpose != CURLSOCKTYPE_IPCXN) {
+        snprintf(x->refused, sizeof x->refused, "refused: %s: not an IP connection", x->ghost);
+        return CURL_SOCKET_BAD;
+    }
+    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)&a->addr;
+        memcpy(b, &in->sin_addr, 4);
+        family = 4;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    } else if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)&a->addr;
+        memcpy(b, &in6->sin6_addr, 16);
+        family = 6;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    }
+    if (!family || sz_addr_blocked(family, b)) {
+        refuse(x, ip);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Every transfer, also on a reused connection: the peer's address. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    xfer *x = ud;
+    unsigned char b[16];
+    int family;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    family = conn_primary_ip ? sz_ip_parse(conn_primary_ip, strlen(conn_primary_ip), b) : 0;
+    if (!family || sz_addr_blocked(family, b)) {
+        refuse(x, conn_primary_ip ? conn_primary_ip : "?");
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
 
 static session *check_session(lua_State *L)
 {
@@ -151,6 +217,8 @@ static const char *classify(CURLcode rc, xfer *x)
 {
     if (x->too_large)
         return "too_large";
+    if (x->refused[0])
+        return "connect"; /* the guard refused: nothing was sent */
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -215,9 +283,12 @@ static void push_headers(lua_State *L, xfer *x)
 static void check_request(lua_State *L, int t)
 {
     const char *url;
+    size_t ulen;
     luaL_checktype(L, t, LUA_TTABLE);
     lua_getfield(L, t, "url");
-    url = luaL_checkstring(L, -1);
+    url = luaL_checklstring(L, -1, &ulen);
+    if (strlen(url) != ulen)
+        luaL_error(L, "url contains NUL");
     if (strpbrk(url, "\r\n ") != NULL)
         luaL_error(L, "url contains CR, LF or a space");
     lua_pop(L, 1);
@@ -234,6 +305,23 @@ static void check_request(lua_State *L, int t)
         luaL_checkstring(L, -1);
     lua_pop(L, 1);
     ms_field(L, t, "timeout", 1);
+    lua_getfield(L, t, "resolve"); /* { "host:port:address", ... } (tests) */
+    if (lua_istable(L, -1)) {
+        size_t i, n = sz_rawlen(L, -1), vl;
+        for (i = 1; i <= n; i++) {
+            const char *v;
+            lua_rawgeti(L, -1, (int)i);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "resolve entries must be strings");
+            v = lua_tolstring(L, -1, &vl);
+            if (strlen(v) != vl || strpbrk(v, "\r\n ") != NULL)
+                luaL_error(L, "resolve entry contains CR, LF, NUL or a space");
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "resolve must be a table");
+    }
+    lua_pop(L, 1);
     lua_getfield(L, t, "headers");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
@@ -342,6 +430,54 @@ static int setup(lua_State *L, session *s, xfer *x, int t)
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+    x->refused[0] = '\0';
+    x->ghost[0] = '\0';
+    lua_getfield(L, t, "guard");
+    x->guard = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (x->guard) {
+        /* the same strict check as the library's, again here: a guarded
+         * URL that fails it is never handed to libcurl */
+        sz_url_parts u;
+        const char *why = sz_url_check(url, strlen(url), &u);
+        snprintf(x->ghost, sizeof x->ghost, "%s", why ? "the host" : u.host);
+        if (why) {
+            snprintf(x->refused, sizeof x->refused, "refused: %s", why);
+            x->done = 1;
+            x->rc = CURLE_COULDNT_CONNECT;
+        }
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, x);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
+#endif
+    } else {
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, NULL);
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, NULL);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, NULL);
+        curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, NULL);
+#endif
+    }
+    curl_slist_free_all(x->rl);
+    x->rl = NULL;
+    lua_getfield(L, t, "resolve");
+    if (lua_istable(L, -1)) {
+        size_t i, n = sz_rawlen(L, -1);
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, (int)i);
+            tmp = curl_slist_append(x->rl, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            if (!tmp) {
+                lua_pop(L, 1);
+                return -1;
+            }
+            x->rl = tmp;
+        }
+    }
+    lua_pop(L, 1);
+    curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->rl);
     /* the method of the previous request on this handle must not leak */
     curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
     if (strcmp(method, "GET") == 0) {
@@ -467,6 +603,8 @@ static int push_outcome(lua_State *L, xfer *x, int as_table)
             lua_pushnil(L);
         if (x->too_large)
             lua_pushfstring(L, "reply larger than %d bytes", (int)x->max_reply);
+        else if (x->refused[0])
+            lua_pushstring(L, x->refused);
         else
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
         if (as_table)
@@ -520,7 +658,8 @@ static int l_request(lua_State *L)
         return 3;
     }
     s->solo.id = 0;
-    s->solo.rc = curl_easy_perform(s->solo.easy);
+    if (!s->solo.done)
+        s->solo.rc = curl_easy_perform(s->solo.easy);
     s->solo.done = 1;
     return push_outcome(L, &s->solo, 0);
 }
@@ -589,7 +728,9 @@ static int l_start(lua_State *L)
     }
     x->id = ++s->next_id;
     s->running[s->nrunning++] = x;
-    if (curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
+    if (x->done) /* refused by the guard before any connection */
+        finish(s, x, x->rc);
+    else if (curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
         finish(s, x, CURLE_OUT_OF_MEMORY);
     else
         x->active = 1;
@@ -687,6 +828,7 @@ static void free_xfer(xfer *x)
     if (x->easy)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hl);
+    curl_slist_free_all(x->rl);
     sz_buf_reset(&x->body);
     sz_buf_reset(&x->head);
 }
@@ -699,6 +841,7 @@ static int l_close(lua_State *L)
         if (s->pool[i].easy)
             curl_easy_cleanup(s->pool[i].easy);
         curl_slist_free_all(s->pool[i].hl);
+        curl_slist_free_all(s->pool[i].rl);
         sz_buf_reset(&s->pool[i].body);
         sz_buf_reset(&s->pool[i].head);
     }
@@ -756,8 +899,47 @@ static const luaL_Reg session_methods[] = {
     {NULL, NULL}
 };
 
+/* curl.parse_url(url) -> scheme, host, port | nil, message: libcurl's own
+ * URL parser (curl_url), so tests can show the core's guard agrees with it. */
+static int l_parse_url(lua_State *L)
+{
+    size_t n;
+    const char *url = luaL_checklstring(L, 1, &n);
+    CURLU *u;
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    CURLUcode rc;
+    if (strlen(url) != n) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "url contains NUL");
+        return 2;
+    }
+    if (!(u = curl_url()))
+        return luaL_error(L, "out of memory");
+    rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    if (rc == CURLUE_OK) {
+        lua_pushstring(L, scheme);
+        lua_pushstring(L, host);
+        lua_pushinteger(L, (lua_Integer)atol(port));
+    } else {
+        lua_pushnil(L);
+        lua_pushfstring(L, "curl_url: error %d", (int)rc);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc == CURLUE_OK ? 3 : 2;
+}
+
 static const luaL_Reg funcs[] = {
     {"new", l_new},
+    {"parse_url", l_parse_url},
     {NULL, NULL}
 };
 

@@ -264,6 +264,40 @@ SZ_API struct json_t *sz_bookmark_url(const char *destination, const char *url,
                                       const char *image, const char *instance);
 SZ_API const char *const *sz_bookmark_names(void);
 
+/* ---- private-network guard (sz_guard.c): pure, no I/O, no allocation ---- */
+/* A connection URL checked by sz_url_check: filled by the callee in caller
+ * memory; nothing to free. host is lower-case, without brackets and without
+ * one trailing dot; family is 4 or 6 for an IP literal (addr then holds its
+ * 4 or 16 bytes), 0 for a name. */
+typedef struct sz_url_parts {
+    int           https;
+    int           port;
+    int           family;
+    int           blocked; /* set with a reason: the URL is well-formed and
+                              only its host is a blocked address or localhost */
+    unsigned char addr[16];
+    char          host[256];
+} sz_url_parts;
+/* Checks a URL the library will connect to (len bytes, NUL not special):
+ * http or https only, no user information, no control byte, space, NUL,
+ * backslash or non-ASCII byte, no percent-encoded or non-canonical host, a
+ * port in 1-65535, an IPv6 literal without zone id; IP literals in any
+ * inet_aton form and names localhost / *.localhost are refused when they
+ * name a blocked address. Returns NULL when the URL may be used, else a
+ * static English reason (never containing the URL). */
+SZ_API const char *sz_url_check(const char *url, size_t len, sz_url_parts *out);
+/* 1 when a resolved address must not be connected to: family 4 (a = 4 bytes)
+ * or 6 (a = 16 bytes). Blocks 0/8, 127/8, 10/8, 172.16/12, 192.168/16,
+ * 169.254/16, 100.64/10, 224/4, 240/4 (with 255.255.255.255), ::, ::1,
+ * fc00::/7, fe80::/10, fec0::/10, ff00::/8, and the IPv4-mapped (::ffff:0:0/96),
+ * IPv4-compatible (::/96), SIIT (::ffff:0:0:0/96), NAT64 (64:ff9b::/96,
+ * 64:ff9b:1::/48) and 6to4 (2002::/16) forms of the IPv4 ranges. Any other
+ * family is blocked. */
+SZ_API int sz_addr_blocked(int family, const unsigned char *a);
+/* Parses a dotted-decimal IPv4 or RFC 4291 IPv6 literal (brackets allowed,
+ * zone ids refused) of n bytes into out; returns 4, 6, or 0 when s is not one. */
+SZ_API int sz_ip_parse(const char *s, size_t n, unsigned char out[16]);
+
 #ifdef __cplusplus
 }
 #endif

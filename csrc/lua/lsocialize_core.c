@@ -1061,6 +1061,62 @@ static int l_strerror(lua_State *L)
     return 1;
 }
 
+/* core.check_url(url) -> host, port, scheme, family (4, 6 or 0 for a name)
+ *                      | nil, reason, code (400002 missing, 400006 invalid), blocked
+ * (blocked: the URL is well-formed and only its host is a private address
+ * or localhost, which allowPrivateNetworks may allow)
+ * The private-network guard for every URL the library connects to that it
+ * did not choose itself (sz_url_check). */
+static int l_check_url(lua_State *L)
+{
+    sz_url_parts u;
+    size_t n;
+    const char *url, *why;
+    if (lua_isnoneornil(L, 1)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the URL is missing");
+        lua_pushinteger(L, 400002);
+        return 3;
+    }
+    if (lua_type(L, 1) != LUA_TSTRING) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the URL must be a string");
+        lua_pushinteger(L, 400006);
+        return 3;
+    }
+    url = lua_tolstring(L, 1, &n);
+    why = sz_url_check(url, n, &u);
+    if (why) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        lua_pushinteger(L, 400006);
+        lua_pushboolean(L, u.blocked);
+        return 4;
+    }
+    lua_pushstring(L, u.host);
+    lua_pushinteger(L, u.port);
+    lua_pushstring(L, u.https ? "https" : "http");
+    lua_pushinteger(L, u.family);
+    return 4;
+}
+
+/* core.addr_blocked(ip) -> true | false | nil, reason: whether a resolved
+ * address (dotted-decimal IPv4 or IPv6 text) must not be connected to. */
+static int l_addr_blocked(lua_State *L)
+{
+    unsigned char a[16];
+    size_t n;
+    const char *ip = luaL_checklstring(L, 1, &n);
+    int family = sz_ip_parse(ip, n, a);
+    if (!family) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not an IP address");
+        return 2;
+    }
+    lua_pushboolean(L, sz_addr_blocked(family, a));
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"url_encode", l_url_encode},
     {"base_string", l_base_string},
@@ -1085,6 +1141,8 @@ static const luaL_Reg funcs[] = {
     {"bookmark_names", l_bookmark_names},
     {"category_code", l_category_code},
     {"oauth1", l_oauth1},
+    {"check_url", l_check_url},
+    {"addr_blocked", l_addr_blocked},
     {NULL, NULL}
 };
 

@@ -909,6 +909,129 @@ static void test_alloc_failures(void)
     json_decref(in);
     json_decref(app);
     json_decref(user);
+/* The private-network guard: sz_url_check and sz_addr_blocked (sz_guard.c). */
+static void url_refused(const char *url, size_t len, const char *word)
+{
+    sz_url_parts u;
+    const char *why = sz_url_check(url, len, &u);
+    CHECK(why != NULL && strstr(why, word) != NULL, "url [%.*s]: got [%s] want [%s]", (int)len, url,
+          why ? why : "(accepted)", word);
+}
+
+static void test_guard_urls(void)
+{
+    static const struct { const char *url, *word; } bad[] = {
+        {"https://x@127.0.0.1", "user information"},
+        {"https://a.com:443@127.0.0.1", "user information"},
+        {"http://127.0.0.1:80@evil", "user information"},
+        {"http://2130706433", "private"},
+        {"http://0X7F000001", "private"},
+        {"http://0x7f.1", "private"},
+        {"http://127.1", "private"},
+        {"http://0177.0.0.1", "private"},
+        {"http://127.000.000.001", "private"},
+        {"http://0", "private"},
+        {"http://127.0.0.1.", "private"},
+        {"http://[0:0:0:0:0:0:0:1]", "private"},
+        {"http://[::ffff:127.0.0.1]", "private"},
+        {"http://[::ffff:169.254.169.254]", "private"},
+        {"http://[::127.0.0.1]", "private"},
+        {"http://[::ffff:7f00:1]", "private"},
+        {"http://[0::1]", "private"},
+        {"http://[FC00::1]", "private"},
+        {"http://[fe80::1%25eth0]", "zone id"},
+        {"http://224.0.0.1", "private"},
+        {"http://255.255.255.255", "private"},
+        {"http://100.64.0.1", "private"},
+        {"http://172.31.255.255", "private"},
+        {"http://localhost", "localhost"},
+        {"http://LOCALHOST.", "localhost"},
+        {"http://foo.localhost", "localhost"},
+        {"http://a.com\\@127.0.0.1", "backslash"},
+        {"http://a.com\t", "control"},
+        {"http://%31%32%37.0.0.1", "percent"},
+        {"file:///etc/passwd", "https://"},
+        {"gopher://a.com", "https://"},
+        {"ftp://a.com", "https://"},
+        {"http://", "empty host"},
+        {"http://a.com:0", "port"},
+        {"http://a.com:65536", "port"},
+        {"http://a.com:", "port"},
+        {"http://1.2.3", "dotted-decimal"},
+        {"http://0x1.0x2.0x3.0x4", "dotted-decimal"},
+        {"http://4294967296", "not a valid IPv4"},
+        {"http://1.2.3.256", "not a valid IPv4"},
+        {"http://[::1", "closing bracket"},
+        {"http://[1:2:3:4:5:6:7:8:9]", "not a valid"},
+        {"http://[1:2:3:4:5:6:7::8]", "not a valid"},
+        {"http://[:1::2]", "not a valid"},
+        {"http://[1::2:]", "not a valid"},
+        {"http://[::1.2.3]", "not a valid"},
+    };
+    static const struct { const char *url, *host; int port, family; } good[] = {
+        {"https://mastodon.social", "mastodon.social", 443, 0},
+        {"HTTP://Pds.Example.COM.:8080/x?y#z", "pds.example.com", 8080, 0},
+        {"https://8.8.8.8/", "8.8.8.8", 443, 4},
+        {"https://[2001:db8::1]:1/", "2001:db8::1", 1, 6},
+        {"https://[::ffff:8.8.8.8]", "::ffff:8.8.8.8", 443, 6},
+        {"https://[1:2:3:4:5:6:7:8]", "1:2:3:4:5:6:7:8", 443, 6},
+    };
+    size_t i;
+    sz_url_parts u;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        url_refused(bad[i].url, strlen(bad[i].url), bad[i].word);
+    /* lengths, not NUL: a NUL inside is refused, not a terminator */
+    url_refused("http://a.com\0@127.0.0.1", 23, "NUL");
+    url_refused("http://127.0.0.1", 0, "empty");
+    CHECK(sz_url_check(NULL, 3, &u) != NULL, "NULL url");
+    CHECK(sz_url_check("http://a.com", 12, NULL) != NULL, "NULL out");
+    CHECK(sz_url_check("http://127.0.0.1", 16, &u) && u.blocked == 1, "private literal: blocked flag");
+    CHECK(sz_url_check("http://127.1", 12, &u) && u.blocked == 0, "non-canonical: not liftable");
+    CHECK(sz_url_check("http://x@127.0.0.1", 18, &u) && u.blocked == 0, "userinfo: not liftable");
+    for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *why = sz_url_check(good[i].url, strlen(good[i].url), &u);
+        CHECK(why == NULL, "%s refused: %s", good[i].url, why ? why : "");
+        if (why)
+            continue;
+        CHECK_STR(u.host, good[i].host, good[i].url);
+        CHECK(u.port == good[i].port && u.family == good[i].family, "%s: port %d family %d", good[i].url,
+              u.port, u.family);
+    }
+}
+
+static int ip_blocked(const char *s)
+{
+    unsigned char a[16];
+    int f = sz_ip_parse(s, strlen(s), a);
+    return f ? sz_addr_blocked(f, a) : -1;
+}
+
+static void test_guard_addresses(void)
+{
+    static const char *const blocked[] = {
+        "0.0.0.0", "0.255.255.255", "127.0.0.1", "127.255.255.255", "10.0.0.0", "10.255.255.255",
+        "172.16.0.0", "172.31.255.255", "192.168.0.0", "192.168.255.255", "169.254.0.0", "169.254.255.255",
+        "100.64.0.0", "100.127.255.255", "224.0.0.0", "239.255.255.255", "255.255.255.255",
+        "::", "::1", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::", "febf::1", "ff00::",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "::ffff:10.0.0.1",
+        "::ffff:172.16.0.1", "::ffff:192.168.1.1", "::ffff:169.254.169.254", "::ffff:100.64.0.1",
+        "::ffff:224.0.0.1", "::ffff:255.255.255.255", "::127.0.0.1", "::10.0.0.1", "::169.254.169.254",
+        "::ffff:7f00:1", "64:ff9b::127.0.0.1", "2002:7f00:1::", NULL};
+    static const char *const allowed[] = {
+        "172.15.255.255", "172.32.0.0", "100.63.255.255", "100.128.0.0", "169.253.255.255",
+        "169.255.0.0", "11.0.0.0", "9.255.255.255", "223.255.255.255", "192.167.255.255", "192.169.0.0",
+        "1.1.1.1", "2001:db8::1", "fbff::1", "fe7f::1", "::ffff:8.8.8.8", "::ffff:172.32.0.0",
+        "64:ff9b::808:808", NULL};
+    static const unsigned char any4[4] = {0, 0, 0, 0};
+    size_t i;
+    for (i = 0; blocked[i]; i++)
+        CHECK(ip_blocked(blocked[i]) == 1, "%s should be blocked", blocked[i]);
+    for (i = 0; allowed[i]; i++)
+        CHECK(ip_blocked(allowed[i]) == 0, "%s should be allowed", allowed[i]);
+    CHECK(sz_addr_blocked(5, any4) == 1, "unknown family is blocked");
+    CHECK(sz_addr_blocked(4, NULL) == 1, "NULL address is blocked");
+    CHECK(ip_blocked("127.1") == -1 && ip_blocked("::1%lo") == -1 && ip_blocked("") == -1,
+          "non-literals are not addresses");
 }
 
 int main(int argc, char **argv)
@@ -931,5 +1054,7 @@ int main(int argc, char **argv)
     test_cstrict_saturation();
     test_cstrict_nul_inputs();
     test_alloc_failures();
+    test_guard_urls();
+    test_guard_addresses();
     return tap_done("c-core");
 }

@@ -239,10 +239,15 @@ function Task:request()
         end
     end
     local uf = USER_URLS[self.provider]
-    if uf and self.user[uf] and not c._config.allowPrivateNetworks and policy.private_url(self.user[uf]) then
-        self.result = fail(self, "content_invalid", "the connection's " .. uf .. " points to a loopback or "
-            .. "private address; set allowPrivateNetworks to allow it")
-        return nil
+    local guarded = uf and self.user[uf] ~= nil
+    if guarded then
+        local ok, why = policy.check_url(self.user[uf], c._config.allowPrivateNetworks)
+        if not ok then
+            self.result = fail(self, "content_invalid", "the connection's " .. uf .. " is refused: " .. why
+                .. " (private-network guard; allowPrivateNetworks allows well-formed private addresses)")
+            return nil
+        end
+        guarded = not c._config.allowPrivateNetworks
     end
     if self.phase == self.action then
         if self.provider == "mastodon" and self.action ~= "notify" then
@@ -278,6 +283,9 @@ function Task:request()
     end
     req.timeout = c._config.timeout
     req.provider = self.provider
+    -- the URL's host came from connection data: the transport must refuse to
+    -- connect when the name resolves to a blocked address
+    if guarded then req.guard = true end
     self.sent = req
     return req
 end

@@ -272,29 +272,34 @@ end
 
 ---------------------------------------------------------------------------
 -- Private networks: URLs that come from connection data (a Mastodon
--- instance, a Bluesky PDS) must not point into the host's own networks.
+-- instance, a Bluesky PDS) -- and any other URL the library did not choose
+-- itself -- go through ONE guard, the core's sz_url_check: http(s) only, no
+-- user information, no control byte, space, backslash or percent-encoded
+-- host, a valid port, and no literal or localhost host in a loopback,
+-- private, link-local or reserved range. Names are checked again at connect
+-- time by the transport (request field `guard`, docs/RELIABILITY.md).
 ---------------------------------------------------------------------------
-local function ipv4(h)
-    local a, b, c, d = h:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-    if not a then return nil end
-    return tonumber(a), tonumber(b), tonumber(c), tonumber(d)
-end
 
---- True when the URL's host is loopback, private, link-local or unspecified
--- (literal addresses and localhost; names are checked again by libcurl).
-function _M.private_url(url)
-    if type(url) ~= "string" then return true end
-    local host = url:match("^%a+://%[([^%]]+)%]") or url:match("^%a+://([^/:?#]+)")
-    if not host then return true end
-    host = host:lower()
-    if host == "localhost" or host:match("%.localhost$") or host == "::1" or host == "::"
-        or host:match("^fe[89ab]") or host:match("^f[cd]") then
+--- host, port, scheme, family when the URL may be connected to; otherwise
+-- nil, reason, code (400002 missing, 400006 invalid). With allow_private,
+-- a well-formed URL whose host is only a private address or localhost
+-- passes (the answer is then just true).
+function _M.check_url(url, allow_private)
+    local core = require("socialize.core")
+    local host, port, scheme, family = core.check_url(url)
+    if host then return host, port, scheme, family end
+    local reason, code, blocked = port, scheme, family
+    if allow_private and blocked then
         return true
     end
-    local a, b = ipv4(host)
-    if not a then return false end
-    return a == 127 or a == 10 or a == 0 or (a == 172 and b >= 16 and b <= 31) or (a == 192 and b == 168)
-        or (a == 169 and b == 254) or (a == 100 and b >= 64 and b <= 127)
+    return nil, reason, code
+end
+
+--- True (and the reason) when the guard refuses the URL.
+function _M.private_url(url)
+    local ok, reason = _M.check_url(url)
+    if ok then return false end
+    return true, reason
 end
 
 return _M

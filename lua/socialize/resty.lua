@@ -80,16 +80,54 @@ local function kind_of(err)
     return "other"
 end
 
+-- A guarded request (req.guard: its host came from connection data) is
+-- connected to a checked address: an IP literal as it is, a name through
+-- config.resolver(name) -> { "address", ... }, every address of which must
+-- pass core.addr_blocked. nginx's own resolver cannot be asked where a name
+-- points before connecting, so without config.resolver a guarded name is
+-- refused (docs/api.md). Returns the address to connect to, or nil, reason.
+local function guarded_address(config, url)
+    local core = require("socialize.core")
+    local host, why, _, family = core.check_url(url)
+    if not host then return nil, "refused: " .. tostring(why) end
+    if family ~= 0 then return host end -- a literal, already checked
+    local resolve = config.resolver
+    if type(resolve) ~= "function" then
+        return nil, "refused: cannot check where " .. host .. " resolves: the resty transport needs "
+            .. "config.resolver for connection URLs"
+    end
+    local ok, addrs = pcall(resolve, host)
+    if not ok or type(addrs) ~= "table" or addrs[1] == nil then
+        return nil, "refused: " .. host .. " did not resolve"
+    end
+    for _, ip in ipairs(addrs) do
+        local blocked = type(ip) == "string" and core.addr_blocked(ip)
+        if blocked ~= false then
+            return nil, "refused: " .. host .. " resolves to a loopback, private or reserved address ("
+                .. tostring(ip) .. ")"
+        end
+    end
+    return addrs[1]
+end
+
 local function request(config, req)
     local scheme, host, port, path, authority = parse_url(req.url)
     if not scheme then
         return nil, "bad url", "other"
     end
+    local target, pool = host, scheme .. "://" .. authority
+    if req.guard then
+        local why
+        target, why = guarded_address(config, req.url)
+        if not target then return nil, why, "connect" end
+        if find(target, ":", 1, true) then target = "[" .. target .. "]" end
+        pool = pool .. "@" .. target -- never share a connection with another address
+    end
     local timeout = (req.timeout or config.timeout or 10) * 1000
     local connect = math.min((config.connectTimeout or 5) * 1000, timeout)
     local sock = ngx.socket.tcp()
     sock:settimeouts(connect, timeout, timeout)
-    local ok, err = sock:connect(host, port, { pool = scheme .. "://" .. authority })
+    local ok, err = sock:connect(target, port, { pool = pool })
     if not ok then
         return nil, err, err == "timeout" and "timeout" or "connect"
     end
