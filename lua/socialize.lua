@@ -183,7 +183,7 @@ end
 -- Every config setting (docs/api.md); anything else is a typo.
 local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "auth", "dataCenter", "apiDomain",
                       "url", "cafile", "timeout", "connectTimeout", "maxReplyBytes", "retryExpired", "transport",
-                      "onError", "retry", "log", "allowPrivateNetworks", "clock", "nonce", "sdk", "backend",
+                      "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "nonce", "sdk", "backend",
                       "providers", "connections", "shortener" }
 local CONFIG_KEY_SET = {}
 for _, k in ipairs(CONFIG_KEYS) do CONFIG_KEY_SET[k] = true end

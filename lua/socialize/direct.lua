@@ -121,6 +121,12 @@ local function fail(task, category, details, extra)
 end
 _M.fail = fail
 
+-- A connection URL the private-network guard refused.
+local function refused_url(task, field, why)
+    return fail(task, "content_invalid", "the connection's " .. field .. " is refused: " .. why
+        .. " (private-network guard; allowPrivateNetworks allows well-formed private addresses)")
+end
+
 -- A parameter or credential refused before anything is sent: 400006.
 function _M.invalid(task, what)
     return { ok = false, provider = task.provider, category = "content_invalid", errorCode = 400006,
@@ -156,8 +162,9 @@ function _M.mastodon_instance(v)
         scheme, rest = "https", v
     end
     rest = rest:gsub("/+$", "")
-    if rest == "" or not rest:match("^[%w.-]+$") and not rest:match("^[%w.-]+:%d+$")
-        and not rest:match("^%[[%x:.]+%]:?%d*$") then
+    -- Only the shape is decided here; the private-network guard (policy.check_url)
+    -- then parses the address strictly (userinfo, spaces, numeric forms, ranges).
+    if rest == "" or rest:find("[/?#]") then
         return nil, "must be the server's address, like mastodon.social or https://mastodon.social"
             .. " (no path, profile or spaces)"
     end
@@ -199,6 +206,16 @@ local function new_task(client, provider, action, input, user)
     bad = nul_field(user)
     if bad then
         return decided(task, _M.invalid(task, "connection " .. provider .. "." .. bad .. " contains a NUL byte"))
+    end
+    if provider == "mastodon" and type(user.instance) == "string" then
+        -- the guard speaks first (a bare host means https), then the shape
+        local v = user.instance
+        local bare = not find(v, "://", 1, true) and not find(v, "^/")
+        local ok, why = policy.check_url(bare and "https://" .. v or v,
+            client._config.allowPrivateNetworks)
+        if not ok then
+            return decided(task, refused_url(task, "instance", why))
+        end
     end
     if provider == "mastodon" and user.instance ~= nil then
         local inst, why = _M.mastodon_instance(user.instance)
@@ -243,8 +260,7 @@ function Task:request()
     if guarded then
         local ok, why = policy.check_url(self.user[uf], c._config.allowPrivateNetworks)
         if not ok then
-            self.result = fail(self, "content_invalid", "the connection's " .. uf .. " is refused: " .. why
-                .. " (private-network guard; allowPrivateNetworks allows well-formed private addresses)")
+            self.result = refused_url(self, uf, why)
             return nil
         end
         guarded = not c._config.allowPrivateNetworks
