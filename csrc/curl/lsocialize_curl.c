@@ -14,6 +14,7 @@
  * One multi handle per session: its connection cache keeps connections alive
  * across calls. No Lua function is called from a libcurl callback: bodies and
  * headers are collected in C buffers and become Lua values after curl returns. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -551,9 +552,11 @@ static int push_outcome(lua_State *L, xfer *x, int as_table)
             lua_createtable(L, 0, 2);
         else
             lua_pushnil(L);
-        if (x->too_large)
-            lua_pushfstring(L, "reply larger than %d bytes", (int)x->max_reply);
-        else
+        if (x->too_large) {
+            char n[32];
+            snprintf(n, sizeof n, "%ld", x->max_reply); /* a long: %d would wrap */
+            lua_pushfstring(L, "reply larger than %s bytes", n);
+        } else
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
         if (as_table)
             lua_setfield(L, -2, "error");
