@@ -266,7 +266,7 @@ function _M.new(config)
         _ready = {},            -- finished asynchronous calls, callbacks not yet run
         _mastodon_limits = {},  -- per instance: { maxCharacters, charactersReservedPerUrl }
         _bluesky_sessions = {}, -- per identifier: { accessJwt, refreshJwt, did }
-        _clock = config.clock or os_time, -- checked by Client:_unix() where a call reads it
+        _clock = config.clock or os_time,
         _nonce = config.nonce or core.nonce,
     }, Client)
     if config.clock then
@@ -690,7 +690,7 @@ end
 function Client:unblock(provider, account)
     argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
     argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",
-        "account must be a string")
+        "account must be a string or a number")
     argcheck(account == nil or provider ~= nil, 1, "unblock", "provider is required with an account")
     return policy.unblock(self._blocked, provider, account ~= nil and tostring(account) or nil)
 end
