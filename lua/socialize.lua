@@ -182,9 +182,9 @@ end
 
 -- Every config setting (docs/api.md); anything else is a typo.
 local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "auth", "dataCenter", "apiDomain",
-                      "url", "cafile", "timeout", "connectTimeout", "maxReplyBytes", "retryExpired", "transport",
-                      "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "nonce", "sdk", "backend",
-                      "providers", "connections", "shortener" }
+                      "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
+                      "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
+                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener" }
 local CONFIG_KEY_SET = {}
 for _, k in ipairs(CONFIG_KEYS) do CONFIG_KEY_SET[k] = true end
 
@@ -260,11 +260,54 @@ local function nul_config_field(config)
     return nil
 end
 
+-- Numeric options: NaN and infinities are refused everywhere (top level,
+-- retry.*, providers.*.*); the known ones must also lie in their range.
+local NUMBER_RANGES = {
+    timeout = { 0.001, 86400 },        -- seconds
+    connectTimeout = { 0.001, 86400 }, -- seconds
+    deadline = { 0.001, 86400 },       -- seconds, a whole call with its retries
+    maxReplyBytes = { 1, 1073741824 }, -- 1 GiB
+}
+
+local function finite_numbers(t, prefix)
+    for k, v in pairs(t) do
+        if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+            error(format("bad argument #1 to 'new' (%s%s must be a finite number, not %s)",
+                prefix, tostring(k), tostring(v)), 4)
+        end
+    end
+end
+
+local CLOCK_MAX = 2 ^ 33 -- Unix seconds (year 2242)
+
+local function check_numbers(config)
+    finite_numbers(config, "config.")
+    if type(config.retry) == "table" then finite_numbers(config.retry, "config.retry.") end
+    if type(config.providers) == "table" then
+        for name, app in pairs(config.providers) do
+            if type(app) == "table" then finite_numbers(app, "config.providers." .. tostring(name) .. ".") end
+        end
+    end
+    for k, r in pairs(NUMBER_RANGES) do
+        local v = config[k]
+        if v ~= nil and (type(v) ~= "number" or v < r[1] or v > r[2]) then
+            error(format("bad argument #1 to 'new' (config.%s must be a number from %s to %s)",
+                k, tostring(r[1]), tostring(r[2])), 3)
+        end
+    end
+    for _, k in ipairs({ "now", "sleep" }) do
+        if config[k] ~= nil and type(config[k]) ~= "function" then
+            error(format("bad argument #1 to 'new' (config.%s must be a function)", k), 3)
+        end
+    end
+end
+
 --- Creates a client. See docs/api.md for every config field.
 function _M.new(config)
     if config == nil then config = {} end
     argtype(config, 1, "new", "table")
     check_known_keys(config)
+    check_numbers(config)
     for _, k in pairs(CONFIG_STRINGS) do
         local v = config[k]
         argcheck(v == nil or type(v) == "string", 1, "new", "config." .. k .. " must be a string")
@@ -331,6 +374,21 @@ function _M.new(config)
         _nonce = config.nonce or core.nonce,
     }, Client)
     self._nul_field = nul_config_field(config)
+    if config.clock then
+        -- a clock that answers garbage fails the call (Client:_check_clock) before
+        -- anything is sent; a later garbage reading falls back to os.time
+        local user_clock = config.clock
+        self._user_clock = user_clock
+        self._clock = function()
+            local t = user_clock()
+            if type(t) == "number" and t >= 0 and t < CLOCK_MAX then return t end
+            return os_time()
+        end
+    end
+    local now_s = config.now
+    self._now_ms = now_s and function() return now_s() * 1000 end or core.now_ms
+    self._deadline = config.deadline or config.timeout or 10
+    self._live = {} -- asynchronous calls not yet answered: op -> true
     self._secrets = policy.secrets({}, config)
     for _, app in pairs(config.providers or {}) do policy.secrets(self._secrets, app) end
     return self
@@ -343,17 +401,20 @@ function Client:__tostring()
     return format("socialize.Client (%s, %s)", self.auth, self._config.url or self.apiDomain)
 end
 
---- Releases the client's connections. The client can still be used: a new
--- connection is opened on the next call.
-function Client:close()
-    self._io.close()
-end
-
 local function transport_error(msg, kind)
-    if kind == "timeout" then
+    if kind == "timeout" or kind == "deadline" then
         return errors.new(504002, "Request Timeout: " .. tostring(msg), { transportKind = kind })
     end
     return errors.new(500026, tostring(kind or "other") .. ": " .. tostring(msg), { transportKind = kind })
+end
+
+-- nil, or the error of a config.clock that does not answer Unix seconds.
+function Client:_check_clock()
+    if not self._user_clock then return nil end
+    local ok, t = pcall(self._user_clock)
+    if ok and type(t) == "number" and t >= 0 and t < CLOCK_MAX then return nil end
+    return errors.invalid("config.clock", format("(returned %s; Unix seconds from 0 to 2^33 expected): "
+        .. "nothing was sent", ok and (type(t) == "number" and format("%.17g", t) or type(t)) or "an error"))
 end
 
 function Client:_build(method, params)
@@ -439,6 +500,8 @@ function Client:_call(method, params, io)
     end
     local gate = self._io.gate and self._io.gate()
     if gate then return nil, gate end -- e.g. OpenResty phase without cosockets
+    local clock_err = self:_check_clock()
+    if clock_err then return nil, clock_err end
     if self.backend == "direct" then
         return direct.call(self, full, p, io)
     end
@@ -453,8 +516,10 @@ function Client:_call(method, params, io)
             -- Gigya refused the call for its rate limit (403048)
             local safe = (not reply and err.transportKind == "connect") or (reply and reply.errorCode == 403048)
             n = n + 1
-            if not safe or n > self._retry.attempts then break end
+            if not safe or n > self._retry.retries then break end
             local d = policy.backoff(self._retry, n)
+            -- a wait that does not fit in the call's deadline: the last error answers
+            if io.remaining and d >= io.remaining() then break end
             if self._config.log then pcall(self._config.log, { event = "retry", provider = "gigya", delay = d,
                 reason = reply and ("errorCode " .. reply.errorCode) or "connect" }) end
             io.sleep(d)
@@ -467,15 +532,63 @@ function Client:_call(method, params, io)
     return reply
 end
 
+-- The io of one call: every request's timeout and every sleep fit in what
+-- is left of the call's deadline (config.deadline seconds from its start);
+-- once it has passed, nothing more is sent.
+local function call_io(self, base)
+    local deadline = self._now_ms() + self._deadline * 1000
+    local w = { deadline = deadline }
+    local function remaining()
+        return (deadline - self._now_ms()) / 1000
+    end
+    w.remaining = remaining
+    local function fit(reqs)
+        local rem = remaining()
+        if not (rem > 0) then return false end
+        for _, req in ipairs(reqs) do
+            if not (type(req.timeout) == "number" and req.timeout <= rem) then req.timeout = rem end
+        end
+        return true
+    end
+    local late = "the call's deadline (" .. tostring(self._deadline) .. " s) passed before this request was sent"
+    if base.one then
+        w.one = function(req)
+            if not fit({ req }) then return nil, late, "deadline" end
+            return base.one(req)
+        end
+    end
+    w.many = function(reqs)
+        if #reqs > 0 and not fit(reqs) then
+            local out = {}
+            for i = 1, #reqs do out[i] = { error = late, kind = "deadline" } end
+            return out
+        end
+        return base.many(reqs)
+    end
+    local sleep = base.async and base.sleep or self._config.sleep or base.sleep
+    w.sleep = function(seconds)
+        local rem = remaining()
+        if not (seconds <= rem) then seconds = rem end -- never past the deadline (nor NaN)
+        if seconds > 0 then sleep(seconds) end
+    end
+    return w
+end
+
 ---------------------------------------------------------------------------
 -- Asynchronous calls: callbacks, driven by client:poll()
 ---------------------------------------------------------------------------
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status,
     coroutine.yield
+local ASYNC = {} -- tags the yields of the engine; any other yield is the host's
 local ASYNC_IO = {
-    many = function(reqs) return co_yield(reqs) end,
-    sleep = function(seconds) co_yield({ sleep = seconds }) end,
+    async = true,
+    many = function(reqs) return co_yield(ASYNC, reqs) end,
+    sleep = function(seconds) co_yield(ASYNC, { sleep = seconds }) end,
 }
+
+local function closed_error()
+    return transport_error("the client was closed (client:close()) before this call completed", "closed")
+end
 
 local function report(self, msg)
     msg = policy.scrub(tostring(msg), self._secrets)
@@ -488,24 +601,35 @@ local function report(self, msg)
 end
 
 local function done(self, op, res, err)
+    if op.finished then return end -- exactly once
     op.finished = true
+    self._live[op] = nil
     self._ready[#self._ready + 1] = { op = op, res = res, err = err }
 end
 
 -- Runs op until it waits for requests or finishes.
 local function step(self, op, outcomes)
     while true do
-        local ok, a, b = co_resume(op.co, outcomes)
+        if op.finished then return end -- answered meanwhile (client:close())
+        local ok, tag, a, b = co_resume(op.co, outcomes)
+        if op.finished then return end
         if not ok then
-            return done(self, op, nil, errors.new(500000, "internal error: " .. policy.scrub(tostring(a), self._secrets)))
+            return done(self, op, nil, errors.new(500000, "internal error: " .. policy.scrub(tostring(tag), self._secrets)))
         end
         if co_status(op.co) == "dead" then
             return done(self, op, a, b)
         end
+        if tag ~= ASYNC or type(a) ~= "table" then
+            -- a host function (config.connections, shortener, log, clock) yielded:
+            -- there is nothing to resume it with; the call fails, its callback runs
+            return done(self, op, nil, errors.new(500001, "a host function (config.connections, config.shortener,"
+                .. " config.log or config.clock) yielded inside an asynchronous call; asynchronous calls"
+                .. " cannot wait on the host's coroutines: return the value directly, or make a blocking call"))
+        end
         local reqs = a
         if reqs.sleep then
             -- a retry waits: poll() wakes the call up when its time has come
-            self._sleeping[op] = core.now_ms() + reqs.sleep * 1000
+            self._sleeping[op] = self._now_ms() + reqs.sleep * 1000
             return
         end
         local session = self._io.session and self._io.session()
@@ -529,30 +653,76 @@ local function step(self, op, outcomes)
     end
 end
 
+-- Runs the callback of each finished call once.
+local function deliver(self, ready)
+    for _, r in ipairs(ready) do
+        if not r.op.delivered then
+            r.op.delivered = true
+            self._ops = self._ops - 1
+            local ok, e = pcall(r.op.cb, r.res, r.err)
+            if not ok then
+                report(self, "callback raised: " .. tostring(e))
+            end
+        end
+    end
+end
+
+--- Releases the client's connections. Every asynchronous call not yet
+-- answered (in flight, waiting to retry, or started by a callback while
+-- close runs) gets its callback once, now, with 500026 "closed"; calls that
+-- had finished get their own result. The client can still be used: a new
+-- connection is opened on the next call.
+function Client:close()
+    if self._closing then return end -- close() from a callback close() runs
+    self._closing = true
+    for _ = 1, 100 do -- callbacks may start calls: each is answered too
+        for op in pairs(self._live) do done(self, op, nil, closed_error()) end
+        self._inflight, self._sleeping = {}, {}
+        if #self._ready == 0 then break end
+        local ready = self._ready
+        self._ready = {}
+        deliver(self, ready)
+    end
+    self._closing = nil
+    self._io.close()
+end
+
 function Client:_start(method, params, callback)
     local op = { cb = callback }
-    op.co = co_create(function() return self:_call(method, params, ASYNC_IO) end)
     self._ops = self._ops + 1
+    self._live[op] = true
+    if self._closing then
+        -- started from a callback that client:close() runs: answered at once
+        done(self, op, nil, closed_error())
+        return op
+    end
+    local io = call_io(self, ASYNC_IO)
+    op.co = co_create(function() return ASYNC, self:_call(method, params, io) end)
     step(self, op)
     return op
 end
+
+local MAX_POLL_MS = 2147483647 -- poll(math.huge) waits at most this long (about 24.8 days)
 
 --- Drives the asynchronous calls: sends and receives what is ready, waiting
 -- at most timeout_ms (default 0) for the network, then runs the callbacks of
 -- the calls that finished. Returns how many calls are still in flight.
 function Client:poll(timeout_ms)
     if timeout_ms ~= nil then
-        argcheck(type(timeout_ms) == "number" and timeout_ms >= 0, 1, "poll", "timeout_ms must be >= 0")
+        argcheck(type(timeout_ms) == "number" and timeout_ms >= 0, 1, "poll",
+            "timeout_ms must be a number >= 0, got " .. tostring(timeout_ms))
+        if timeout_ms > MAX_POLL_MS then timeout_ms = MAX_POLL_MS end -- math.huge included
     end
-    local now = core.now_ms()
+    local now = self._now_ms()
     local wake
     for _, at in pairs(self._sleeping) do
         if not wake or at < wake then wake = at end
     end
     if wake and wake > now and not next(self._inflight) and #self._ready == 0 and (timeout_ms or 0) > 0 then
         -- only retries are waiting: sleep until the first is due, within timeout_ms
-        core.sleep(math.min(timeout_ms, wake - now) / 1000)
-        now = core.now_ms()
+        local sleep = self._config.sleep or core.sleep
+        sleep(math.min(timeout_ms, wake - now) / 1000)
+        now = self._now_ms()
     end
     wake = nil
     for op, at in pairs(self._sleeping) do
@@ -580,13 +750,7 @@ function Client:poll(timeout_ms)
     end
     local ready = self._ready
     self._ready = {}
-    for _, r in ipairs(ready) do
-        self._ops = self._ops - 1
-        local ok, e = pcall(r.op.cb, r.res, r.err)
-        if not ok then
-            report(self, "callback raised: " .. tostring(e))
-        end
-    end
+    deliver(self, ready)
     return self._ops
 end
 
@@ -597,7 +761,7 @@ function Client:timeout()
     if next(self._inflight) and self._io.session then
         t = self._io.session():timeout()
     end
-    local now = core.now_ms()
+    local now = self._now_ms()
     for _, at in pairs(self._sleeping) do
         local w = math.max(0, floor(at - now))
         if t < 0 or w < t then t = w end
@@ -627,7 +791,18 @@ function Client:call(method, params, callback)
         self:_start(method, params, callback)
         return true
     end
-    return self:_call(method, params, self._io)
+    return self:_call(method, params, call_io(self, self._io))
+end
+
+--- Forgets the rate limits the networks reported (the blocked-until table):
+-- all of them, one provider's (`"telegram"`), or one account's
+-- (`"telegram", chatId`). Returns how many entries were cleared.
+function Client:unblock(provider, account)
+    argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
+    argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",
+        "account must be a string or a number")
+    argcheck(account == nil or provider ~= nil, 1, "unblock", "provider is required with an account")
+    return policy.unblock(self._blocked, provider, account ~= nil and tostring(account) or nil)
 end
 
 local METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",

@@ -14,6 +14,7 @@
  * One multi handle per session: its connection cache keeps connections alive
  * across calls. No Lua function is called from a libcurl callback: bodies and
  * headers are collected in C buffers and become Lua values after curl returns. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -21,6 +22,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <limits.h>
+#include <math.h>
 #include <curl/curl.h>
 #include "lua.h"
 #include "lauxlib.h"
@@ -55,8 +59,16 @@ typedef struct xfer {
     char               ghost[256]; /* the guarded URL's host, for messages */
 } xfer;
 
+/* A socket libcurl watches, as its socket callback reported it. */
+typedef struct sockent {
+    curl_socket_t fd;
+    int           what; /* CURL_POLL_IN / OUT / INOUT */
+} sockent;
+
 typedef struct session {
     CURLM *multi;
+    sockent *socks;       /* every socket of the multi handle (any number: no FD_SETSIZE) */
+    size_t nsocks, capsocks;
     xfer   solo;          /* single blocking requests: curl_easy_perform */
     xfer  *pool;          /* slots for the blocking calls */
     size_t npool;
@@ -161,20 +173,69 @@ static session *check_session(lua_State *L)
     return s;
 }
 
+/* Longest timeout handed to libcurl: one day (a larger one is clamped). */
+#define MAX_TIMEOUT_MS 86400000L
+
+/* seconds -> milliseconds in [1, MAX_TIMEOUT_MS]: never a cast of an
+ * out-of-range double (undefined), never a wrap. */
+static long sec_to_ms(lua_Number x)
+{
+    if (!(x * 1000 < (lua_Number)MAX_TIMEOUT_MS)) /* also NaN */
+        return MAX_TIMEOUT_MS;
+    if (!(x * 1000 >= 1))
+        return 1;
+    return (long)(x * 1000 + 0.5);
+}
+
 static long ms_field(lua_State *L, int t, const char *k, long dflt)
 {
     long v = dflt;
     lua_getfield(L, t, k);
     if (!lua_isnil(L, -1)) {
         lua_Number x = luaL_checknumber(L, -1);
-        if (x <= 0)
+        if (!(x > 0) || x == HUGE_VAL)
             luaL_error(L, "%s must be a positive number of seconds", k);
-        v = (long)(x * 1000 + 0.5);
-        if (v < 1)
-            v = 1;
+        v = sec_to_ms(x);
     }
     lua_pop(L, 1);
     return v;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keeps s->socks in step with what libcurl
+ * watches. The socket's slot index + 1 rides in its socketp. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    session *s = userp;
+    size_t i = (size_t)(uintptr_t)socketp;
+    (void)easy;
+    if (i == 0 || i > s->nsocks || s->socks[i - 1].fd != fd) { /* not known yet */
+        for (i = 0; i < s->nsocks && s->socks[i].fd != fd; i++)
+            ;
+        i++;
+    }
+    if (what == CURL_POLL_REMOVE) {
+        if (i <= s->nsocks) {
+            s->socks[i - 1] = s->socks[--s->nsocks];
+            if (i - 1 < s->nsocks) /* the moved one keeps its index in socketp */
+                curl_multi_assign(s->multi, s->socks[i - 1].fd, (void *)(uintptr_t)i);
+        }
+        return 0;
+    }
+    if (i > s->nsocks) {
+        if (s->nsocks == s->capsocks) {
+            size_t cap = s->capsocks ? s->capsocks * 2 : 16;
+            sockent *n = realloc(s->socks, cap * sizeof *n);
+            if (!n)
+                return -1;
+            s->socks = n;
+            s->capsocks = cap;
+        }
+        i = ++s->nsocks;
+        s->socks[i - 1].fd = fd;
+        curl_multi_assign(s->multi, fd, (void *)(uintptr_t)i);
+    }
+    s->socks[i - 1].what = what;
+    return 0;
 }
 
 /* curl.new{ timeout = seconds, connect_timeout = seconds, cafile = path,
@@ -189,8 +250,12 @@ static int l_new(lua_State *L)
         timeout = ms_field(L, 1, "timeout", timeout);
         cto = ms_field(L, 1, "connect_timeout", cto);
         lua_getfield(L, 1, "max_reply");
-        if (!lua_isnil(L, -1))
-            max = (long)luaL_checknumber(L, -1);
+        if (!lua_isnil(L, -1)) {
+            lua_Number m = luaL_checknumber(L, -1);
+            if (!(m >= 1)) /* also NaN */
+                luaL_error(L, "max_reply must be a number >= 1");
+            max = m < (lua_Number)LONG_MAX / 2 ? (long)m : LONG_MAX / 2; /* saturated */
+        }
         lua_pop(L, 1);
         lua_getfield(L, 1, "cafile");
         if (!lua_isnil(L, -1))
@@ -210,6 +275,8 @@ static int l_new(lua_State *L)
     s->multi = curl_multi_init();
     if (!s->multi)
         return luaL_error(L, "curl_multi_init failed");
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     return 1;
 }
 
@@ -363,9 +430,7 @@ static int setup(lua_State *L, session *s, xfer *x, int t)
     if (!lua_isnil(L, -1))
         body = lua_tolstring(L, -1, &blen);
     lua_getfield(L, t, "timeout");
-    timeout = lua_isnil(L, -1) ? s->timeout_ms : (long)(lua_tonumber(L, -1) * 1000 + 0.5);
-    if (timeout < 1)
-        timeout = 1;
+    timeout = lua_isnil(L, -1) ? s->timeout_ms : sec_to_ms(lua_tonumber(L, -1));
     lua_pop(L, 4); /* anchored by t */
     x->hl = NULL;
     lua_getfield(L, t, "headers");
@@ -522,12 +587,34 @@ static int finish(session *s, xfer *x, CURLcode rc)
     return 0;
 }
 
+/* Runs every transfer that needs attention, as curl_multi_perform would,
+ * but through curl_multi_socket_action so that libcurl keeps reporting its
+ * sockets to on_socket (curl_multi_perform does not, in 7.88): the due
+ * timers first, then each known socket (readiness unknown: libcurl checks). */
+static CURLMcode drive(session *s, int *running)
+{
+    CURLMcode rc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, running);
+    curl_socket_t *fds;
+    size_t i, n = s->nsocks;
+    if (rc != CURLM_OK || n == 0)
+        return rc;
+    fds = malloc(n * sizeof *fds); /* s->socks changes while libcurl runs */
+    if (!fds)
+        return CURLM_OUT_OF_MEMORY;
+    for (i = 0; i < n; i++)
+        fds[i] = s->socks[i].fd;
+    for (i = 0; i < n; i++)
+        curl_multi_socket_action(s->multi, fds[i], 0, running);
+    free(fds);
+    return CURLM_OK;
+}
+
 /* Drives the multi handle once and files what finished. */
 static void pump(session *s)
 {
     CURLMsg *m;
     int q, running = 0;
-    curl_multi_perform(s->multi, &running);
+    drive(s, &running);
     while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
         xfer *x = NULL;
         if (m->msg != CURLMSG_DONE)
@@ -557,7 +644,7 @@ static void run_all(session *s, size_t n)
     while (left > 0) {
         CURLMsg *m;
         int q;
-        if (curl_multi_perform(s->multi, &running) != CURLM_OK)
+        if (drive(s, &running) != CURLM_OK)
             break;
         while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
             xfer *x = NULL;
@@ -601,9 +688,11 @@ static int push_outcome(lua_State *L, xfer *x, int as_table)
             lua_createtable(L, 0, 2);
         else
             lua_pushnil(L);
-        if (x->too_large)
-            lua_pushfstring(L, "reply larger than %d bytes", (int)x->max_reply);
-        else if (x->refused[0])
+        if (x->too_large) {
+            char n[32];
+            snprintf(n, sizeof n, "%ld", x->max_reply); /* a long: %d would wrap */
+            lua_pushfstring(L, "reply larger than %s bytes", n);
+        } else if (x->refused[0])
             lua_pushstring(L, x->refused);
         else
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
@@ -743,7 +832,8 @@ static int l_start(lua_State *L)
 static int l_perform(lua_State *L)
 {
     session *s = check_session(L);
-    int wait = (int)luaL_optinteger(L, 2, 0), n = 0;
+    lua_Number w = luaL_optnumber(L, 2, 0);
+    int wait = w >= 1 ? (w < INT_MAX ? (int)w : INT_MAX) : 0, n = 0; /* saturated; NaN: 0 */
     if (!s->finished && s->nrunning > 0) {
         pump(s);
         if (!s->finished && wait > 0) {
@@ -800,19 +890,15 @@ static int l_timeout(lua_State *L)
 static int l_fds(lua_State *L)
 {
     session *s = check_session(L);
-    fd_set r, w, e;
-    int maxfd = -1, fd, n = 0;
-    FD_ZERO(&r);
-    FD_ZERO(&w);
-    FD_ZERO(&e);
-    curl_multi_fdset(s->multi, &r, &w, &e, &maxfd);
+    size_t i;
+    int n = 0;
     lua_newtable(L);
-    for (fd = 0; fd <= maxfd && fd < FD_SETSIZE; fd++) {
-        int rd = FD_ISSET(fd, &r), wr = FD_ISSET(fd, &w);
+    for (i = 0; i < s->nsocks; i++) {
+        int rd = (s->socks[i].what & CURL_POLL_IN) != 0, wr = (s->socks[i].what & CURL_POLL_OUT) != 0;
         if (!rd && !wr)
             continue;
         lua_createtable(L, 0, 3);
-        lua_pushinteger(L, fd);
+        lua_pushinteger(L, (lua_Integer)s->socks[i].fd);
         lua_setfield(L, -2, "fd");
         lua_pushboolean(L, rd);
         lua_setfield(L, -2, "read");
@@ -875,6 +961,9 @@ static int l_close(lua_State *L)
         curl_multi_cleanup(s->multi);
         s->multi = NULL;
     }
+    free(s->socks); /* after the cleanup: it may still report removals */
+    s->socks = NULL;
+    s->nsocks = s->capsocks = 0;
     free(s->cafile);
     s->cafile = NULL;
     return 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/rand.h>
 #include "lua.h"
@@ -618,13 +619,15 @@ static int l_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
     struct timespec ts;
-    if (!(s > 0)) /* also NaN */
+    if (!(s > 0)) /* also NaN: no wait */
         return 0;
-    if (s > 2147483647)
-        s = 2147483647;
+    if (s > 86400) /* at most a day: never a cast of an out-of-range double */
+        s = 86400;
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0)
+    if (ts.tv_nsec > 999999999L)
+        ts.tv_nsec = 999999999L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
     return 0;
 }

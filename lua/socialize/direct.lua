@@ -395,10 +395,10 @@ local function run(client, tasks, io, secrets)
             -- only retries are left: wait for the first one that is due
             local first = later[1].due
             for _, l in ipairs(later) do if l.due < first then first = l.due end end
-            local wait = (first - core.now_ms()) / 1000
+            local wait = (first - client._now_ms()) / 1000
             if wait > 0 then io.sleep(wait) end
         end
-        local now, still = core.now_ms(), {}
+        local now, still = client._now_ms(), {}
         for _, l in ipairs(later) do
             if l.due <= now then
                 local req = l.task:request()
@@ -422,8 +422,14 @@ local function run(client, tasks, io, secrets)
             local nextp = {}
             for i, p in ipairs(pending) do
                 local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
-                if req == "retry" then
-                    later[#later + 1] = { task = p.task, due = core.now_ms() + p.task.retry_in * 1000 }
+                if req == "retry" and io.remaining and p.task.retry_in >= io.remaining() then
+                    -- the wait does not fit in the call's deadline: reported, not waited for
+                    local r = p.task.last
+                    r.errorDetails = tostring(r.errorDetails) .. " (not retried: waiting "
+                        .. format("%.1f", p.task.retry_in) .. " s would pass the call's deadline)"
+                    p.task.result = r
+                elseif req == "retry" then
+                    later[#later + 1] = { task = p.task, due = client._now_ms() + p.task.retry_in * 1000 }
                 elseif req then
                     nextp[#nextp + 1] = { task = p.task, req = req }
                 end

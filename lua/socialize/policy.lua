@@ -9,20 +9,34 @@ local tonumber = tonumber
 local _M = {}
 
 _M.DEFAULT = {
-    attempts = 2,        -- extra attempts after the first
-    baseDelay = 0.25,    -- seconds; doubled per attempt, with jitter
+    retries = 2,         -- extra requests after the first (2: at most three requests)
+    baseDelay = 0.25,    -- seconds; doubled per retry, with jitter
     maxDelay = 8,        -- cap of one backoff
     maxRetryAfter = 10,  -- a network asking to wait longer is reported, not waited for
 }
+
+-- Accepted range of each retry setting (a value outside is refused).
+_M.RANGES = {
+    retries = { 0, 100 },
+    baseDelay = { 0, 3600 },
+    maxDelay = { 0, 3600 },
+    maxRetryAfter = { 0, 86400 },
+}
+
+--- Longest a rate-limit reset is honoured in the blocked-until table: a
+-- network asking for more (97,999,347 s was seen) blocks for 24 hours.
+_M.MAX_BLOCK = 86400
 
 -- Networks whose create call carries an idempotency key (Mastodon's
 -- Idempotency-Key header, VK's guid): a 5xx may be retried there.
 local IDEMPOTENT = { mastodon = true, vkontakte = true }
 
 --- The effective policy from config.retry (nil: defaults, false: none).
+-- `attempts` is the deprecated name of `retries` (same meaning: extra
+-- requests after the first). The result carries both names.
 function _M.config(c)
     if c == false then
-        return { attempts = 0, baseDelay = 0, maxDelay = 0, maxRetryAfter = 0 }
+        return { retries = 0, attempts = 0, baseDelay = 0, maxDelay = 0, maxRetryAfter = 0 }
     end
     local p = {}
     for k, v in pairs(_M.DEFAULT) do p[k] = v end
@@ -31,15 +45,24 @@ function _M.config(c)
             error("config.retry must be false or a table", 4)
         end
         for k, v in pairs(c) do
-            if _M.DEFAULT[k] == nil then
+            local name = k == "attempts" and "retries" or k
+            if _M.DEFAULT[name] == nil then
                 error("config.retry." .. tostring(k) .. " is not a retry setting", 4)
             end
-            if type(v) ~= "number" or v < 0 then
-                error("config.retry." .. k .. " must be a number >= 0", 4)
+            local range = _M.RANGES[name]
+            if type(v) ~= "number" or v ~= v or v < range[1] or v > range[2] then
+                error("config.retry." .. k .. " must be a number from " .. range[1] .. " to " .. range[2], 4)
             end
-            p[k] = v
+            if name == "retries" and v ~= math.floor(v) then
+                error("config.retry." .. k .. " must be a whole number", 4)
+            end
+            p[name] = v
+        end
+        if c.attempts ~= nil and c.retries ~= nil and c.attempts ~= c.retries then
+            error("config.retry.attempts (deprecated) and config.retry.retries disagree", 4)
         end
     end
+    p.attempts = p.retries -- the deprecated name, for code that still reads it
     return p
 end
 
@@ -53,13 +76,13 @@ end
 --- Seconds to wait before retrying a direct-delivery failure, or nil when it
 -- must not be retried. `sent` is false when the request never left.
 function _M.retry_delay(policy, provider, r, n, sent)
-    if n > policy.attempts then return nil end
+    if n > policy.retries then return nil end
     if not sent then
         return _M.backoff(policy, n) -- connection failed before anything was sent
     end
     if r.category == "rate_limited" then
         if r.retryAfter then
-            if r.retryAfter > policy.maxRetryAfter then return nil end
+            if not (r.retryAfter <= policy.maxRetryAfter) then return nil end -- also NaN
             return r.retryAfter + random() * 0.1
         end
         return _M.backoff(policy, n)
@@ -102,11 +125,29 @@ function _M.blocked(tbl, keys, now)
     return wait
 end
 
---- Records a rate limit the network reported.
+--- Forgets rate limits: all of them, a provider's, or one account's
+-- (the account id as in the connection: userId, chatId, ...). Returns how
+-- many entries were cleared.
+function _M.unblock(tbl, provider, account)
+    local n = 0
+    for k in pairs(tbl) do
+        if provider == nil or (account == nil and sub(k, 1, #provider + 1) == provider .. "\0")
+            or k == provider .. "\0acct\0" .. tostring(account) then
+            tbl[k] = nil
+            n = n + 1
+        end
+    end
+    return n
+end
+
+--- Records a rate limit the network reported (a reset is capped at MAX_BLOCK).
 function _M.block(tbl, keys, r, now)
     if (r.category ~= "rate_limited" and r.category ~= "quota_exhausted") or not r.retryAfter then return end
     local k = r.scope == "app" and keys[1] or keys[2]
-    local until_ = now + r.retryAfter
+    local wait = r.retryAfter
+    if type(wait) ~= "number" or wait ~= wait or wait <= 0 then return end
+    if wait > _M.MAX_BLOCK then wait = _M.MAX_BLOCK end -- capped: a host can also clear it (unblock)
+    local until_ = now + wait
     if not tbl[k] or tbl[k] < until_ then tbl[k] = until_ end
 end
 
