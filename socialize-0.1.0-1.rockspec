@@ -19,7 +19,7 @@ dependencies = {
    "lua >= 5.1, < 5.5",
 }
 external_dependencies = {
-   CURL = { header = "curl/curl.h", library = "curl" },
+   CURL = { library = "curl" },  -- Debian keeps curl/curl.h in a multiarch dir the compiler finds by itself
    OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
    JANSSON = { header = "jansson.h", library = "jansson" },
 }

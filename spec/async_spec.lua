@@ -129,11 +129,32 @@ describe("asynchronous calls", function()
         end
         -- the Bluesky session and Mastodon limits were fetched for the first call
         -- and reused or fetched concurrently, never more than once per call
-        local sessions = 0
-        for _, r in ipairs(H.requests(sb)) do
-            if r.path:find("createSession", 1, true) then sessions = sessions + 1 end
+        local function fetches()
+            local sessions, limits = 0, 0
+            for _, r in ipairs(H.requests(sb)) do
+                if r.path:find("createSession", 1, true) then sessions = sessions + 1 end
+                if r.path:find("/api/v2/instance", 1, true) then limits = limits + 1 end
+            end
+            return sessions, limits
         end
-        assert.is_true(sessions >= 1 and sessions <= 10)
+        local sessions, limits = fetches()
+        assert.is_true(sessions >= 1 and sessions <= 10, sessions .. " sessions")
+        assert.is_true(limits >= 1 and limits <= 10, limits .. " limit reads")
+        -- ten more calls side by side: all reuse the session and limits now cached
+        local more = 0
+        for i = 1, 10 do
+            d:publishUserAction({ UID = "u1", userAction = { title = "m" .. i, linkBack = "https://game.example/m" .. i } },
+                function(res) more = more + 1; assert.truthy(res.providerPostIDs.bluesky) end)
+        end
+        loops = 0
+        while d:poll(10) > 0 do
+            loops = loops + 1
+            assert(loops < 2000)
+        end
+        assert.are.equal(10, more)
+        local sessions2, limits2 = fetches()
+        assert.are.equal(sessions, sessions2, "the Bluesky session was not reused")
+        assert.are.equal(limits, limits2, "the Mastodon limits were not reused")
     end)
 
     it("expose the next timeout and the sockets to watch", function()

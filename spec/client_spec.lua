@@ -317,7 +317,7 @@ describe("client against the fake Gigya server", function()
             c = socialize.new { apiKey = "k", secret = H.SECRET, transport = function()
                 return { status = 502, headers = {}, body = "<html>bad gateway</html>" } end }
             _, err = c:setStatus { UID = "u", status = "s" }
-            assert.are.equal(500000, err.errorCode)
+            assert.are.equal(500001, err.errorCode)
             assert.are.equal(502, err.statusCode)
             assert.matches("not a JSON object", err.errorDetails)
         end)

@@ -17,9 +17,9 @@ local FAULTS = {
     utf8 = { 500000, "not valid JSON" },
     huge = { 500026, "too_large" },
     html = { 500000, "not a JSON object" },
-    e500 = { 500000, "HTTP 500" },
-    e503 = { 500000, "HTTP 503" },
-    redirect = { 500000, "HTTP 302" },
+    e500 = { 500001, "HTTP 500" },
+    e503 = { 500001, "HTTP 503" },
+    redirect = { 500001, "HTTP 302" },
     empty = { 500000, "not a JSON object" },
 }
 

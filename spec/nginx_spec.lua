@@ -21,6 +21,18 @@ local function get(path)
     return res
 end
 
+-- Started as root, nginx runs its workers as `nobody`, who cannot read a
+-- checkout or a temp dir of mode 0700 (root's home, mktemp -d): the workers
+-- run as the user who started the master instead. A plain user's nginx cannot
+-- switch users, so there nothing is added.
+local function run_as_me()
+    local uid = sh("id -u"):match("^(%d+)")
+    if uid ~= "0" then return "" end
+    local user = assert(sh("id -un"):match("^([%w_.-]+)\n"))
+    local group = assert(sh("id -gn"):match("^([%w_.-]+)\n"))
+    return "user " .. user .. " " .. group .. ";\n"
+end
+
 local function start_nginx()
     prefix = H.tmpdir .. "/nginx"
     assert(sh("mkdir -p " .. prefix .. "/tmp"))
@@ -29,6 +41,7 @@ local function start_nginx()
         port = 20000 + math.random(0, 20000)
         local tmpl = assert(H.read(ROOT .. "/examples/openresty/nginx.conf"))
         local text = tmpl:gsub("%${PREFIX}", prefix):gsub("%${ROOT}", ROOT):gsub("%${PORT}", tostring(port))
+        text = run_as_me() .. text
         conf = prefix .. "/nginx.conf"
         H.write(conf, text)
         local out, code = sh("SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' nginx -p " .. prefix .. " -c " .. conf)
@@ -125,6 +138,21 @@ describe("OpenResty", function()
         assert.matches("^400096 Not supported: cosockets are not available in nginx's header_filter phase",
             res.headers["x-socialize-error"])
         assert.are.equal(0, #H.requests(sb))
+    end)
+
+    it("runs its workers as the user who started it, so a checkout of mode 0700 is readable", function()
+        local master = assert(H.read(prefix .. "/nginx.pid")):match("%d+")
+        local workers = sh("pgrep -P " .. master)
+        local me = sh("id -u"):match("^%d+")
+        local n = 0
+        for line in workers:gmatch("[^\n]+") do
+            local pid = line:match("^%d+$")
+            if pid then
+                n = n + 1
+                assert.are.equal(me, sh("stat -c %u /proc/" .. pid):match("^%d+"), "worker " .. pid)
+            end
+        end
+        assert.are.equal(1, n, workers)
     end)
 
     it("logs no Lua errors", function()

@@ -261,13 +261,23 @@ describe("reliability", function()
         end)
 
         it("always set a timeout", function()
-            local defaults = require("socialize.curl").new {}
-            assert.matches("open", tostring(defaults))
-            -- the documented defaults apply when none is given: a silent server ends in 504002
-            H.configure(srv, { delay_ms = 2000 })
-            local c = H.client(srv, { timeout = 0.3 })
-            local _, err = c:setStatus { UID = "user_123", status = "s" }
-            assert.are.equal(504002, err.errorCode)
+            -- no timeout in the config, and a connect timeout longer than the documented 10 s
+            -- default: once the request is sent and the server is silent, the deadline curl
+            -- waits on can only come from the default timeout
+            H.configure(srv, { delay_ms = 3000 })
+            local c = H.client(srv, { timeout = H.NONE, connectTimeout = 60 })
+            local calls = 0
+            c:setStatus({ UID = "user_123", status = "s" }, function() calls = calls + 1 end)
+            local ms
+            for _ = 1, 100 do
+                c:poll(20)
+                ms = c:timeout()
+                if #H.requests(srv) == 1 and (ms > 1000 or ms < 0) then break end
+            end
+            assert.are.equal(1, #H.requests(srv))
+            assert.is_true(ms > 1000 and ms <= 10000, "the transfer waits on a deadline of " .. tostring(ms) .. " ms")
+            assert.are.equal(0, calls)
+            c:close()
         end)
     end)
 end)

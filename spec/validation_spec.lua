@@ -123,7 +123,22 @@ describe("validation", function()
     end
 
     it("has at least 50 bad-input cases", function()
-        assert.is_true(#cases >= 50)
+        -- at least 50 different refusals come back from the client, none of them sent
+        local client, spy = client_with_spy()
+        local seen, n = {}, 0
+        for _, c in ipairs(cases) do
+            local res, err = client[c[1]](client, c[2])
+            if res == nil and getmetatable(err) == socialize.Error
+                    and (err.errorCode == 400002 or err.errorCode == 400006) then
+                local key = err.errorCode .. " " .. tostring(err.errorDetails)
+                if not seen[key] then
+                    seen[key] = true
+                    n = n + 1
+                end
+            end
+        end
+        assert.are.equal(0, #spy.calls, "a request left the process")
+        assert.is_true(n >= 50, n .. " different refusals")
     end)
 
     it("also validates socialize methods reached through call()", function()

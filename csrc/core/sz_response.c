@@ -84,6 +84,12 @@ static const char *reason(int status)
     }
 }
 
+/* An HTTP status that means an error (Gigya answers its own errors with 200). */
+static int http_error(int status)
+{
+    return status > 0 && (status < 200 || status >= 300);
+}
+
 /* Puts a field in unless the reply already has it. */
 static int put_default(json_t *o, const char *k, json_t *v)
 {
@@ -101,8 +107,9 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
     sz_response *r = calloc(1, sizeof *r);
     size_t i = 0;
     int code, local = 0;
-    char details[256];
+    char details[256], what[200];
     details[0] = '\0';
+    what[0] = '\0';
     if (!r)
         goto oom;
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
@@ -111,21 +118,26 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
         json_error_t je;
         r->root = json_loadb(body + i, len - i, JSON_REJECT_DUPLICATES, &je);
         if (!r->root)
-            snprintf(details, sizeof details, "reply is not valid JSON (%s at byte %d), HTTP %d",
-                     je.text, je.position + (int)i, http_status);
+            snprintf(what, sizeof what, "reply is not valid JSON (%s at byte %d)", je.text,
+                     je.position + (int)i);
         else if (!json_is_object(r->root)) {
             json_decref(r->root);
             r->root = NULL;
         }
     } else {
-        snprintf(details, sizeof details, "reply is not a JSON object (%zu bytes), HTTP %d", len,
-                 http_status);
+        snprintf(what, sizeof what, "reply is not a JSON object (%zu bytes)", len);
     }
     if (!r->root) {
         r->root = json_object();
         if (!r->root)
             goto oom;
-        local = 500000;
+        if (http_error(http_status)) { /* an error page (HTML from a proxy...): the status says it */
+            local = 500001;
+            snprintf(details, sizeof details, "HTTP %d %s: %s", http_status, reason(http_status), what);
+        } else {
+            local = 500000;
+            snprintf(details, sizeof details, "%s, HTTP %d", what, http_status);
+        }
     }
     if (!local) {
         if (get_int(r->root, "errorCode", &code))
@@ -144,7 +156,8 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
         ascii_only(details);
         r->error_code = local;
         if (json_object_set_new(r->root, "errorCode", json_integer(local)) ||
-            json_object_set_new(r->root, "errorMessage", json_string(sz_strerror(local))) ||
+            json_object_set_new(r->root, "errorMessage",
+                                json_string(local == 500000 ? "Invalid response" : sz_strerror(local))) ||
             json_object_set_new(r->root, "errorDetails", json_string(details)) ||
             json_object_set_new(r->root, "statusCode",
                                 json_integer(http_status > 0 ? http_status : 500)) ||

@@ -416,12 +416,15 @@ static void test_response(void)
         {"{\"errorCode\":403048}", 200, 403048, 403, "errorMessage", "API Rate Limit Exceeded"},
         {"{\"errorCode\":\"400002\"}", 200, 400002, 400, "statusReason", "Bad Request"},
         {"{\"UID\":\"u\"}", 200, 0, 200, "UID", "u"},
-        {"<html>bad gateway</html>", 502, 500000, 502, "errorMessage", "General security warning"},
-        {"{\"errorCode\":0,", 200, 500000, 200, "errorMessage", "General security warning"},
+        {"<html>bad gateway</html>", 502, 500001, 502, "errorMessage", "General Server error"},
+        {"<html>bad gateway</html>", 502, 500001, 502, "errorDetails",
+         "HTTP 502 Bad Gateway: reply is not a JSON object (24 bytes)"},
+        {"{\"errorCode\":0,", 200, 500000, 200, "errorMessage", "Invalid response"},
         {"[1,2]", 200, 500000, 200, "statusReason", "OK"},
         {"", 0, 500000, 500, "statusReason", "Internal Server Error"},
         {"{}", 503, 500001, 0, "errorMessage", "General Server error"},
-        {"{\"a\":1,\"a\":2}", 200, 500000, 200, "errorMessage", "General security warning"},
+        {"{\"a\":1,\"a\":2}", 200, 500000, 200, "errorMessage", "Invalid response"},
+        {"{\"errorCode\":500000}", 200, 500000, 500, "errorMessage", "General security warning"},
         {"{\"errorCode\":500001,\"statusCode\":500}", 500, 500001, 500, "statusReason", "Internal Server Error"},
     };
     size_t i;

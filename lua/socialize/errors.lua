@@ -2,7 +2,7 @@
 -- such as "403003 Invalid request signature: details".
 local core = require("socialize.core")
 
-local setmetatable, tostring, type, sub = setmetatable, tostring, type, string.sub
+local setmetatable, tostring, type, sub, lower = setmetatable, tostring, type, string.sub, string.lower
 local os_date = os.date
 
 local _M = {}
@@ -20,7 +20,7 @@ function Error.__tostring(e)
     local msg = e.errorMessage or core.strerror(e.errorCode or 0)
     local details = e.errorDetails
     if type(details) == "string" and details ~= "" and details ~= msg then
-        if sub(details, 1, #msg) == msg then
+        if lower(sub(details, 1, #msg)) == lower(msg) then
             return tostring(e.errorCode) .. " " .. details
         end
         return tostring(e.errorCode) .. " " .. msg .. ": " .. details
@@ -39,13 +39,23 @@ function _M.wrap(res)
     return setmetatable(res, Error)
 end
 
+-- Gigya's text for 500000 is "General security warning"; the library's own
+-- 500000s say what happened instead.
+local function local_message(code, details)
+    if code == 500000 then
+        if details == "out of memory" then return "Out of memory" end
+        return "Internal error"
+    end
+    return core.strerror(code)
+end
+
 --- A locally generated error (nothing was sent, or the transport failed).
 -- code: Gigya error code; details: the message naming the parameter.
 function _M.new(code, details, extra)
     local status = math.floor(code / 1000)
     local e = {
         errorCode = code,
-        errorMessage = core.strerror(code),
+        errorMessage = local_message(code, details),
         errorDetails = details,
         statusCode = status,
         statusReason = STATUS_REASON[status] or "Error",

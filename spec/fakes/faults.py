@@ -14,6 +14,7 @@ a client configured with base URL http://127.0.0.1:P/<fault> sends there.
   huge        a 10 MB body
   html        200 text/html page
   e500, e503  HTTP 500 / 503 with an HTML body
+  e502        HTTP 502 with a proxy's HTML error page
   redirect    302 to http://127.0.0.1:1/elsewhere
   empty       200 with an empty body
   nolength    200 JSON, no Content-Length, close after the body
@@ -85,6 +86,8 @@ def handle(conn):
             reply(conn, "200 OK", b"<html><body>Maintenance</body></html>", "text/html")
         elif fault == "e500":
             reply(conn, "500 Internal Server Error", b"<html>500</html>", "text/html")
+        elif fault == "e502":
+            reply(conn, "502 Bad Gateway", b"<html><head><title>502 Bad Gateway</title></head></html>", "text/html")
         elif fault == "e503":
             reply(conn, "503 Service Unavailable", b"<html>503</html>", "text/html", b"Retry-After: 1\r\n")
         elif fault == "redirect":
