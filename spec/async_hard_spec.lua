@@ -335,7 +335,7 @@ describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
             assert.are.equal(400125, err.errorCode)
             assert.are.equal(3, #f.reqs) -- 0.1 + 2.05 + 0.1 + 2.05 + 0.1: a third wait does not fit
             assert.is_true(v.slept() <= 5)
-            for _, s in ipairs(v.sleeps) do assert.is_true(s >= 2 and s < 2.2) end
+            for _, s in ipairs(v.sleeps) do assert.is_true(s >= 2 and s < 2.2, "sleep " .. s .. " of " .. #v.sleeps) end
         end)
 
         it("Gigya rate-limit retries stop at the deadline: waits and requests fit in it", function()

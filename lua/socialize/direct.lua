@@ -398,7 +398,9 @@ local function run(client, tasks, io, secrets)
             local wait = (first - client._now_ms()) / 1000
             if wait > 0 then io.sleep(wait) end
         end
-        local now, still = client._now_ms(), {}
+        -- due within a millisecond counts as due: a sleep until `first` may end a
+        -- rounding error short of it, which must not cost another (tiny) sleep
+        local now, still = client._now_ms() + 1, {}
         for _, l in ipairs(later) do
             if l.due <= now then
                 local req = l.task:request()
