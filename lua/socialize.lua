@@ -492,7 +492,12 @@ function Client:_call(method, params, io)
     if self._nul_field then
         return nil, errors.invalid(self._nul_field, "contains a NUL byte")
     end
-    local p, err = validate.check(method, params, self)
+    -- a parameter table whose metatable raises (__pairs, __index, __len) is
+    -- bad input, not a crash of the call: 400006, nothing sent
+    local vok, p, err = pcall(validate.check, method, params, self)
+    if not vok then
+        return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
+    end
     if not p then return nil, err end
     local full = validate.full_name(method)
     if full == "socialize.postBookmark" then
