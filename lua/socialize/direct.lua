@@ -612,7 +612,9 @@ function _M.call(client, method, p, io)
         for _, v in pairs(conn) do policy.secrets(secrets, v) end
         for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.input.session) end
         for _, sess in pairs(client._bluesky_sessions) do policy.secrets(secrets, sess) end
-        return policy.merge_secrets(secrets, client._secrets)
+        local sent = {}
+        for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
+        return policy.auth_secrets(sent, policy.merge_secrets(secrets, client._secrets))
     end
     run(client, tasks, io, call_secrets)
     local results = {}
