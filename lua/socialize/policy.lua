@@ -255,8 +255,8 @@ function _M.secrets(list, ...)
     return list
 end
 
---- secrets plus the Authorization header values of reqs (the whole value,
--- its credentials after the scheme, an OAuth 1.0a oauth_signature), in
+--- secrets plus the Authorization header values of reqs (the credentials
+-- after the scheme, an OAuth 1.0a oauth_signature), in
 -- every encoding; a new list when anything is added.
 function _M.auth_secrets(reqs, secrets)
     local found = {}
@@ -265,8 +265,8 @@ function _M.auth_secrets(reqs, secrets)
         if type(h) == "table" then
             for k, v in pairs(h) do
                 if type(k) == "string" and lower(k) == "authorization" and type(v) == "string" then
-                    found[#found + 1] = { accessToken = v }
-                    found[#found + 1] = { accessToken = match(v, "^%S+%s+(.+)$") }
+                    -- the scheme word ("Bearer", "OAuth") is no secret
+                    found[#found + 1] = { accessToken = match(v, "^%S+%s+(.+)$") or v }
                     for sig in gmatch(v, 'oauth_signature="([^"]*)"') do
                         found[#found + 1] = { accessToken = sig }
                         found[#found + 1] = { accessToken = _M.pct_decode(sig) }
