@@ -441,14 +441,23 @@ end
 -- (URLs redacted, never headers or bodies).
 function Client:_send(io, reqs, secrets)
     local log = self._config.log
-    secrets = secrets or self._secrets
+    -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
+    -- signature, a Bearer token) are credentials too: a transport error that
+    -- quotes the request never shows them
+    secrets = policy.auth_secrets(reqs, secrets or self._secrets)
     if not log then
+        local out
         if #reqs == 1 and io.one then
             -- one blocking request: the transport's direct path
             local res, msg, kind = io.one(reqs[1])
-            return { res or { error = msg or "transport failed", kind = kind or "other" } }
+            out = { res or { error = msg or "transport failed", kind = kind or "other" } }
+        else
+            out = io.many(reqs)
         end
-        return io.many(reqs)
+        for _, o in ipairs(out) do
+            if type(o) == "table" and o.error then o.error = policy.scrub(o.error, secrets) end
+        end
+        return out
     end
     local t0 = core.now_ms()
     for _, req in ipairs(reqs) do
@@ -457,6 +466,9 @@ function Client:_send(io, reqs, secrets)
     end
     local out = io.many(reqs)
     local ms = core.now_ms() - t0
+    for _, o in ipairs(out) do
+        if type(o) == "table" and o.error then o.error = policy.scrub(o.error, secrets) end
+    end
     for i, o in ipairs(out) do
         pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,
                      error = o.error and policy.scrub(o.error, secrets), kind = o.kind, ms = ms })
@@ -492,7 +504,12 @@ function Client:_call(method, params, io)
     if self._nul_field then
         return nil, errors.invalid(self._nul_field, "contains a NUL byte")
     end
-    local p, err = validate.check(method, params, self)
+    -- a parameter table whose metatable raises (__pairs, __index, __len) is
+    -- bad input, not a crash of the call: 400006, nothing sent
+    local vok, p, err = pcall(validate.check, method, params, self)
+    if not vok then
+        return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
+    end
     if not p then return nil, err end
     local full = validate.full_name(method)
     if full == "socialize.postBookmark" then

@@ -641,13 +641,21 @@ static sz_request *build_facebook(ctx *x)
         const char *k;
         if (!m)
             m = "GET";
-        if (!path || path[0] == '\0' || strstr(path, "..") || strpbrk(path, "?# \r\n")) {
+        if (!path || path[0] == '\0' || strstr(path, "..") || strpbrk(path, "?# \r\n%\\")) {
             x->result = fail("content_invalid", "facebook: graphPath must be a path like /me/feed");
             goto done;
         }
         json_object_foreach(gp, k, v) {
-            char *s = json_is_string(v) ? NULL : canon(v);
-            int bad = !json_is_string(v) && !s;
+            char *s;
+            int bad;
+            if (strcmp(k, "access_token") == 0 || strcmp(k, "appsecret_proof") == 0) {
+                /* the connection's credentials are not the caller's to replace */
+                x->result = fail("content_invalid", "facebook: graphParams.%s is set by the library "
+                                                    "from the connection", k);
+                goto done;
+            }
+            s = json_is_string(v) ? NULL : canon(v);
+            bad = !json_is_string(v) && !s;
             bad = bad || pset(p, k, s ? s : json_string_value(v));
             free(s);
             if (bad)
@@ -669,6 +677,11 @@ static sz_request *build_facebook(ctx *x)
     }
     {
         NEED(x->user, pageId, "Facebook Page id");
+        if (strspn(pageId, "0123456789") != strlen(pageId)) {
+            /* the id is a path segment: no '/', '?', '#', '%' or dot segment */
+            x->result = fail("content_invalid", "facebook: the connection's pageId must be a numeric Page id");
+            goto done;
+        }
         if (strcmp(act, "notify") == 0) {
             x->result = fail("unsupported", "facebook: notifications need the Messenger Platform, "
                                             "which Gigya never used");

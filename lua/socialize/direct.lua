@@ -234,6 +234,16 @@ local function new_task(client, provider, action, input, user)
 end
 
 local function cache_key(task, field)
+    if field == "identifier" then
+        -- a Bluesky session belongs to one account on one server: keyed by the
+        -- PDS it came from, the identifier and (a digest of) the app password,
+        -- so another connection naming the same identifier never gets it sent
+        -- to its own pds, nor borrows it without the right password
+        local pw = task.user.appPassword
+        local digest = type(pw) == "string" and core.hmac_sha1("c2Vzc2lvbg==", pw) or ""
+        return task.provider .. "\0" .. tostring(task.user.pds or task.app.baseUrl or "") .. "\0"
+            .. tostring(task.user.identifier or "") .. "\0" .. tostring(digest)
+    end
     return task.provider .. "\0" .. tostring(task.user[field] or task.app.baseUrl or "")
 end
 
@@ -604,7 +614,9 @@ function _M.call(client, method, p, io)
         for _, v in pairs(conn) do policy.secrets(secrets, v) end
         for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.input.session) end
         for _, sess in pairs(client._bluesky_sessions) do policy.secrets(secrets, sess) end
-        return policy.merge_secrets(secrets, client._secrets)
+        local sent = {}
+        for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
+        return policy.auth_secrets(sent, policy.merge_secrets(secrets, client._secrets))
     end
     run(client, tasks, io, call_secrets)
     local results = {}

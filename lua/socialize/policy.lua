@@ -3,7 +3,7 @@
 -- of secrets from everything the library shows.
 local type, pairs, ipairs, tostring, error, select = type, pairs, ipairs, tostring, error, select
 local min, random = math.min, math.random
-local find, gsub, sub = string.find, string.gsub, string.sub
+local find, gsub, sub, match, gmatch = string.find, string.gsub, string.sub, string.match, string.gmatch
 local tonumber = tonumber
 
 local _M = {}
@@ -255,6 +255,32 @@ function _M.secrets(list, ...)
     return list
 end
 
+--- secrets plus the Authorization header values of reqs (the credentials
+-- after the scheme, an OAuth 1.0a oauth_signature), in
+-- every encoding; a new list when anything is added.
+function _M.auth_secrets(reqs, secrets)
+    local found = {}
+    for _, req in ipairs(reqs or {}) do
+        local h = type(req) == "table" and req.headers
+        if type(h) == "table" then
+            for k, v in pairs(h) do
+                if type(k) == "string" and lower(k) == "authorization" and type(v) == "string" then
+                    -- the scheme word ("Bearer", "OAuth") is no secret
+                    found[#found + 1] = { accessToken = match(v, "^%S+%s+(.+)$") or v }
+                    for sig in gmatch(v, 'oauth_signature="([^"]*)"') do
+                        found[#found + 1] = { accessToken = sig }
+                        found[#found + 1] = { accessToken = _M.pct_decode(sig) }
+                    end
+                end
+            end
+        end
+    end
+    if #found == 0 then return secrets end
+    local extra = {}
+    for _, t in ipairs(found) do _M.secrets(extra, t) end
+    return _M.merge_secrets(secrets, extra)
+end
+
 --- A copy of list a with the values of list b added (longest first).
 function _M.merge_secrets(a, b)
     local out, seen = {}, {}
@@ -301,6 +327,11 @@ function _M.scrub_result(t, secrets)
         end
     end
     return t
+end
+
+--- Percent-decoding (for an OAuth signature, sent encoded).
+function _M.pct_decode(s)
+    return (gsub(s, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 --- A URL fit for logs: query values and bot tokens in paths removed.
