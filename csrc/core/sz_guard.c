@@ -34,6 +34,8 @@ static int v4_blocked(const unsigned char *a)
         || (a[0] == 192 && a[1] == 168)              /* 192.168/16 */
         || (a[0] == 169 && a[1] == 254)              /* link-local, cloud metadata */
         || (a[0] == 100 && (a[1] & 0xc0) == 64)      /* 100.64/10 shared (CGN) */
+        || (a[0] == 192 && a[1] == 0 && a[2] == 0)   /* 192.0.0/24 IETF protocol assignments */
+        || (a[0] == 198 && (a[1] & 0xfe) == 18)      /* 198.18/15 benchmarking, often internal */
         || a[0] >= 224;                              /* 224/4 multicast, 240/4, broadcast */
 }
 
@@ -65,6 +67,8 @@ int sz_addr_blocked(int family, const unsigned char *a)
         return 1;                         /* 64:ff9b:1::/48 local-use NAT64 */
     if (a[0] == 0x20 && a[1] == 0x02)     /* 2002::/16 6to4 embeds an IPv4 address */
         return v4_blocked(a + 2);
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0)
+        return 1;                         /* 2001::/32 Teredo: tunnels to an obfuscated IPv4 address */
     return (a[0] & 0xfe) == 0xfc            /* fc00::/7 unique local */
         || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
         || (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) /* fec0::/10 old site-local */
