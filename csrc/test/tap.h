@@ -1,11 +1,13 @@
-/* A tiny test harness: CHECK records a result; the summary line is
- * "c-core: N passed, N failed". */
+/* A tiny test harness. CHECK records one assertion; the cases counted in the
+ * summary line "c-core: N passed, N failed" are test functions (RUN) and
+ * table rows (TAP_ROW): a case passes when none of its CHECKs failed. */
 #ifndef SZ_TAP_H
 #define SZ_TAP_H
 #include <stdio.h>
 #include <string.h>
 
-static int tap_pass, tap_fail;
+static int tap_pass, tap_fail;      /* assertions */
+static int tap_cases_pass, tap_cases_fail;
 
 #define CHECK(cond, ...)                                                     \
     do {                                                                     \
@@ -26,9 +28,26 @@ static int tap_pass, tap_fail;
               (what), g_ ? g_ : "(null)", w_ ? w_ : "(null)");               \
     } while (0)
 
+/* Runs a block as one case: a test function, or one row of a table. */
+#define TAP_CASE(name, block)                                                \
+    do {                                                                     \
+        int before_ = tap_fail;                                              \
+        block;                                                               \
+        if (tap_fail == before_)                                             \
+            tap_cases_pass++;                                                \
+        else {                                                               \
+            tap_cases_fail++;                                                \
+            fprintf(stderr, "not ok: %s\n", (name));                         \
+        }                                                                    \
+    } while (0)
+#define RUN(fn) TAP_CASE(#fn, fn())
+
 static int tap_done(const char *suite)
 {
-    printf("%s: %d passed, %d failed\n", suite, tap_pass, tap_fail);
+    if (tap_fail && !tap_cases_fail)
+        tap_cases_fail = 1; /* an assertion outside any case failed: never report all green */
+    printf("%s: %d assertions held, %d did not\n", suite, tap_pass, tap_fail);
+    printf("%s: %d passed, %d failed\n", suite, tap_cases_pass, tap_cases_fail);
     return tap_fail ? 1 : 0;
 }
 #endif

@@ -71,7 +71,7 @@ static void test_vectors(const char *path)
     size_t i;
     CHECK(json_is_array(all), "cannot read %s: %s", path, je.text);
     CHECK(json_array_size(all) >= 12, "%s has too few vectors", path);
-    json_array_foreach(all, i, v) run_vector(v);
+    json_array_foreach(all, i, v) TAP_CASE(path, run_vector(v)); /* one case per vector */
     json_decref(all);
 }
 
@@ -1045,23 +1045,23 @@ int main(int argc, char **argv)
 {
     int i;
     for (i = 1; i < argc; i++)
-        test_vectors(argv[i]);
-    test_base64();
-    test_utf8_consttime();
-    test_normalize_errors();
-    test_params();
-    test_request_signed();
-    test_request_errors();
-    test_request_other_auth();
-    test_jwt();
-    test_response();
-    test_validators();
-    test_providers();
-    test_fuzz_regressions();
-    test_cstrict_saturation();
-    test_cstrict_nul_inputs();
-    test_alloc_failures();
-    test_guard_urls();
-    test_guard_addresses();
+        test_vectors(argv[i]); /* counts each vector as a case */
+    RUN(test_base64);
+    RUN(test_utf8_consttime);
+    RUN(test_normalize_errors);
+    RUN(test_params);
+    RUN(test_request_signed);
+    RUN(test_request_errors);
+    RUN(test_request_other_auth);
+    RUN(test_jwt);
+    RUN(test_response);
+    RUN(test_validators);
+    RUN(test_providers);
+    RUN(test_fuzz_regressions);
+    RUN(test_cstrict_saturation);
+    RUN(test_cstrict_nul_inputs);
+    RUN(test_alloc_failures);
+    RUN(test_guard_urls);
+    RUN(test_guard_addresses);
     return tap_done("c-core");
 }
