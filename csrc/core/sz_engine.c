@@ -146,6 +146,7 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
     x.in = in_copy;
     x.app = c->app ? c->app : NULL;
     x.user = c->user ? c->user : NULL;
+    x.setup = c->setup;
     {
         char w[128];
         strcpy(w, "input");
@@ -153,8 +154,11 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
             strcpy(w, "provider config");
             if (!has_nul(c->app, w, sizeof w, 0)) {
                 strcpy(w, "connection");
-                if (!has_nul(c->user, w, sizeof w, 0))
-                    w[0] = '\0';
+                if (!has_nul(c->user, w, sizeof w, 0)) {
+                    strcpy(w, "setup state");
+                    if (!has_nul(c->setup, w, sizeof w, 0))
+                        w[0] = '\0';
+                }
             }
         }
         if (w[0]) {
@@ -272,5 +276,58 @@ json_t *sz_provider_parse(const sz_provider_call *c, int status, const sz_header
         r = classify("transient", status, NULL, "success reply without a post id");
     }
     json_object_set_new(r, "provider", json_string(nt->name));
+    return r;
+}
+
+/* ---- what the front needs to know ------------------------------------------ */
+
+static json_t *fields(const char *const *f)
+{
+    json_t *a = json_array();
+    size_t i;
+    for (i = 0; i < SZ_MAX_FIELDS && f[i]; i++)
+        json_array_append_new(a, json_string(f[i]));
+    return a;
+}
+
+json_t *sz_provider_info(const char *name)
+{
+    static const char *const AUTH[] = {"none", "oauth1", "bearer", "token_param", "session", "url_token"};
+    static const char *const COUNT[] = {"codepoints", "weighted", "graphemes", "weibo"};
+    static const char *const IDEM[] = {"none", "header", "param"};
+    const sz_net *nt = name ? sz_net_find(name) : NULL;
+    json_t *r;
+    if (!nt)
+        return NULL;
+    r = json_pack("{s:s, s:s?, s:i, s:s?, s:b, s:b, s:s?, s:s?, s:s?, s:b, s:s?,"
+                  " s:{s:I, s:s, s:I, s:s?, s:s?}, s:s, s:o, s:o, s:o, s:o, s:s?, s:b, s:b,"
+                  " s:{s:s, s:s?}, s:s?, s:b, s:b, s:b}",
+                  "name", nt->name, "display", nt->display, "rank", nt->rank, "note", nt->note,
+                  "discontinued", nt->discontinued, "gigya", nt->gigya, "baseUrl", nt->base_url,
+                  "version", nt->version, "urlField", nt->url_field, "urlBareHost", nt->url_bare_host,
+                  "urlExample", nt->url_example,
+                  "text", "max", (json_int_t)nt->text.max, "counter", COUNT[nt->text.count & 3],
+                  "urlWeight", (json_int_t)nt->text.url_weight, "separator", nt->text.sep,
+                  "compose", nt->text.compose,
+                  "auth", AUTH[nt->auth % 6], "authFields", fields(nt->auth_fields),
+                  "secretFields", fields(nt->secret_fields), "accountFields", fields(nt->account_fields),
+                  "appKeyFields", fields(nt->app_key_fields), "recipientField", nt->recipient_field,
+                  "recipientNumericUID", nt->recipient_numeric_uid, "subjectRequired", nt->notify_subject,
+                  "idempotency", "kind", IDEM[nt->idem.kind % 3], "name", nt->idem.name,
+                  "intent", nt->intent, "intentDefault", nt->intent_default, "graph", nt->graph,
+                  "rawSuccess", nt->raw_2xx_ok);
+    if (r) { /* a field the network does not have is absent, not null */
+        const char *k;
+        void *tmp;
+        json_t *v;
+        json_object_foreach_safe(r, tmp, k, v) if (json_is_null(v)) json_object_del(r, k);
+        json_object_foreach_safe(json_object_get(r, "idempotency"), tmp, k, v)
+            if (json_is_null(v)) json_object_del(json_object_get(r, "idempotency"), k);
+    }
+    if (r && nt->setup.action)
+        json_object_set_new(r, "setup", json_pack("{s:s, s:s?, s:b, s:b}", "action", nt->setup.action,
+                                                  "cacheKey", nt->setup.cache_key, "required",
+                                                  nt->setup.required, "refreshOnAuthExpired",
+                                                  nt->setup.refresh_on_auth_expired));
     return r;
 }

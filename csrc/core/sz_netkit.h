@@ -54,6 +54,8 @@ struct sz_net {
     const char *version;      /* pinned API version (app.version overrides) */
     const char *url_field;    /* connection field holding the endpoint root: under the
                                  private-network guard (NULL: fixed host) */
+    int         url_bare_host; /* the url_field may be a bare host (https is meant) */
+    const char *url_example;  /* a host shown in messages about the url_field */
     /* text rules */
     struct {
         long         max;        /* in the counter's unit */
@@ -69,6 +71,7 @@ struct sz_net {
     const char  *account_fields[SZ_MAX_FIELDS]; /* fields identifying the account, first present wins */
     const char  *app_key_fields[SZ_MAX_FIELDS]; /* provider config fields identifying the app */
     const char  *recipient_field;               /* connection field a notify recipient is read from */
+    int          notify_subject;                /* sendNotification needs a subject */
     int          recipient_numeric_uid;         /* a numeric UID is the recipient id itself */
     /* idempotency of the create call */
     struct {
@@ -83,6 +86,7 @@ struct sz_net {
         int         refresh_on_auth_expired; /* a cached state that expired: one new setup */
     } setup;
     /* share intent (postBookmark) */
+    int         intent_default; /* a default postBookmark destination */
     const char *intent; /* {u} url, {t} title, {d} description, {i} image, {tu} "title url",
                            {instance} the url_field; NULL: none (discontinued: dead) */
     /* replies */

@@ -35,7 +35,7 @@ static sz_request *build_bluesky(ctx *x)
 {
     const char *act = x->c->action;
     char *root = base_url(x->nt, x->app, x->user, "pds"), *text = NULL, when[64];
-    json_t *body = NULL, *sess = json_object_get(x->in, "session");
+    json_t *body = NULL, *sess = x->setup;
     sz_request *r = NULL;
     sz_buf url, auth;
     sz_buf_init(&url);
@@ -168,7 +168,7 @@ static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_hea
 
 const sz_net sz_net_bluesky = {
     .name = "bluesky", .display = "Bluesky", .rank = 9, .note = "com.atproto.repo.createRecord",
-    .base_url = "https://bsky.social", .url_field = "pds",
+    .base_url = "https://bsky.social", .url_field = "pds", .url_example = "bsky.social",
     .text = {300, SZ_TEXT_GRAPHEMES, -1, "\n\n", "userMessage,title;linkBack"},
     .auth = SZ_AUTH_SESSION,
     .auth_fields = {"identifier", "appPassword"},

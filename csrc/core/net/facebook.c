@@ -173,6 +173,7 @@ const sz_net sz_net_facebook = {
     .secret_fields = {"accessToken", "appSecret", "pageToken"},
     .account_fields = {"pageId", "accessToken"},
     .app_key_fields = {"baseUrl"},
+    .intent_default = 1,
     .intent = "https://www.facebook.com/sharer/sharer.php?u={u}",
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
     .build = build_facebook, .parse = parse_facebook,

@@ -152,7 +152,8 @@ const sz_net sz_net_linkedin = {
     .secret_fields = {"accessToken"},
     .account_fields = {"personId", "author", "accessToken"},
     .app_key_fields = {"baseUrl"},
+    .intent_default = 1,
     .intent = "https://www.linkedin.com/sharing/share-offsite/?url={u}",
-    .raw_2xx_ok = 1, .rate_scope = "app",
+    .raw_2xx_ok = 1, .notify_subject = 1, .rate_scope = "app",
     .build = build_linkedin, .parse = parse_linkedin,
 };

@@ -14,7 +14,7 @@ static sz_request *build_mastodon(ctx *x)
 {
     const char *act = x->c->action;
     char *root = base_url(x->nt, x->app, x->user, "instance"), *text = NULL, key[65], *cin = NULL;
-    json_t *lim = json_object_get(x->in, "limits"), *body = NULL;
+    json_t *lim = x->setup, *body = NULL;
     long max = x->nt->text.max, urlw = x->nt->text.url_weight;
     sz_request *r = NULL;
     sz_buf url, auth;
@@ -70,7 +70,6 @@ static sz_request *build_mastodon(ctx *x)
             goto done;
         /* the same content by the same account within an hour returns the
          * original status instead of a second one */
-        json_object_del(x->in, "limits");
         cin = canon(x->in);
         if (cin)
             digest_hex(accessToken, cin, key);
@@ -117,7 +116,7 @@ static json_t *parse_mastodon(const sz_provider_call *c, int status, const sz_he
 
 const sz_net sz_net_mastodon = {
     .name = "mastodon", .display = "Mastodon", .rank = 8, .note = "statuses, limits read from the instance",
-    .version = "v1", .url_field = "instance",
+    .version = "v1", .url_field = "instance", .url_bare_host = 1, .url_example = "mastodon.social",
     .text = {500, SZ_TEXT_CODEPOINTS, 23, "\n\n", "userMessage,title;linkBack"},
     .auth = SZ_AUTH_BEARER,
     .auth_fields = {"accessToken"},

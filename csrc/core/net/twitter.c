@@ -148,6 +148,7 @@ const sz_net sz_net_twitter = {
     .account_fields = {"userId", "token", "bearerToken"},
     .app_key_fields = {"consumerKey", "baseUrl"},
     .recipient_field = "userId", .recipient_numeric_uid = 1,
+    .intent_default = 1,
     .intent = "https://x.com/intent/tweet?text={t}&url={u}",
     .rate_scope = "account",
     .build = build_twitter, .parse = parse_twitter,
