@@ -29,17 +29,27 @@ ALL_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) 
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
+# One file per network: the registry is generated from the files present.
+NET_SRC  = $(sort $(wildcard csrc/core/net/*.c))
+REGISTRY = build/gen/sz_registry.c
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
-           csrc/core/sz_text.c csrc/core/sz_provider.c csrc/core/sz_guard.c
-CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h
+           csrc/core/sz_text.c csrc/core/sz_engine.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
+           csrc/core/sz_guard.c $(NET_SRC) $(REGISTRY)
+CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
+           csrc/core/sz_netkit.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: all deps test test-c test-lua demo bench soak fuzz install uninstall clean check
+.PHONY: all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE
 
 all: $(CORE_SO) $(CURL_SO)
+
+# rewritten only when the set of network files changes
+$(REGISTRY): FORCE
+	@sh csrc/core/gen-registry $@ $(NET_SRC)
+FORCE:
 
 deps:
 	@sh .ci/install-deps
@@ -134,6 +144,20 @@ install: all
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
 	install -d $(DESTDIR)$(PREFIX)/include
 	install -m 0644 csrc/include/socialize.h $(DESTDIR)$(PREFIX)/include/
+
+# `luarocks make` (the rockspec's build): the modules into build/rock with the
+# compiler flags and directories LuaRocks gives, then into its tree.
+ROCK_CFLAGS  ?=
+ROCK_LDFLAGS ?=
+rock:
+	rm -rf build/rock
+	@$(MAKE) --no-print-directory all BUILD=build/rock LUA_CFLAGS="$(LUA_CFLAGS) $(ROCK_CFLAGS)" \
+	    LDFLAGS="$(LDFLAGS) $(ROCK_LDFLAGS)"
+rock-install:
+	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
+	install -m 0755 build/rock/socialize/core.so build/rock/socialize/curl.so $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
+	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
+	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize

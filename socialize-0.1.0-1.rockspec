@@ -23,37 +23,22 @@ external_dependencies = {
    OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
    JANSSON = { header = "jansson.h", library = "jansson" },
 }
+-- Built by the Makefile: the C core's network files (csrc/core/net/*.c) and
+-- their registry are found there, not listed here.
 build = {
-   type = "builtin",
-   modules = {
-      socialize = "lua/socialize.lua",
-      ["socialize.direct"] = "lua/socialize/direct.lua",
-      ["socialize.errors"] = "lua/socialize/errors.lua",
-      ["socialize.policy"] = "lua/socialize/policy.lua",
-      ["socialize.providers"] = "lua/socialize/providers.lua",
-      ["socialize.resty"] = "lua/socialize/resty.lua",
-      ["socialize.transport"] = "lua/socialize/transport.lua",
-      ["socialize.util"] = "lua/socialize/util.lua",
-      ["socialize.validate"] = "lua/socialize/validate.lua",
-      ["socialize.core"] = {
-         sources = {
-            "csrc/core/sz_util.c", "csrc/core/sz_encode.c", "csrc/core/sz_params.c",
-            "csrc/core/sz_sign.c", "csrc/core/sz_request.c", "csrc/core/sz_response.c",
-            "csrc/core/sz_text.c", "csrc/core/sz_provider.c", "csrc/core/sz_guard.c",
-            "csrc/lua/lsocialize_core.c",
-         },
-         defines = { "_GNU_SOURCE" },
-         incdirs = { "csrc/include", "csrc/core", "csrc/lua", "$(OPENSSL_INCDIR)", "$(JANSSON_INCDIR)" },
-         libdirs = { "$(OPENSSL_LIBDIR)", "$(JANSSON_LIBDIR)" },
-         libraries = { "jansson", "crypto" },
-      },
-      ["socialize.curl"] = {
-         sources = { "csrc/curl/lsocialize_curl.c", "csrc/core/sz_util.c", "csrc/core/sz_guard.c" },
-         defines = { "_GNU_SOURCE", "SZ_API=" },
-         incdirs = { "csrc/include", "csrc/core", "csrc/lua", "$(CURL_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)" },
-         libraries = { "curl" },
-      },
+   type = "make",
+   build_target = "rock",
+   build_variables = {
+      CFLAGS = "$(CFLAGS)",
+      LIBFLAG = "$(LIBFLAG)",
+      LUA_CFLAGS = "-I$(LUA_INCDIR)",
+      ROCK_CFLAGS = "-I$(OPENSSL_INCDIR) -I$(JANSSON_INCDIR) -I$(CURL_INCDIR)",
+      ROCK_LDFLAGS = "-L$(OPENSSL_LIBDIR) -L$(JANSSON_LIBDIR) -L$(CURL_LIBDIR)",
+   },
+   install_target = "rock-install",
+   install_variables = {
+      LUA_CMODULE_DIR = "$(LIBDIR)",
+      LUA_MODULE_DIR = "$(LUADIR)",
    },
    copy_directories = { "docs", "examples" },
 }

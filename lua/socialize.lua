@@ -368,8 +368,8 @@ function _M.new(config)
         _ops = 0,               -- asynchronous calls not yet delivered
         _inflight = {},         -- transfer id -> { op, index }
         _ready = {},            -- finished asynchronous calls, callbacks not yet run
-        _mastodon_limits = {},  -- per instance: { maxCharacters, charactersReservedPerUrl }
-        _bluesky_sessions = {}, -- per identifier: { accessJwt, refreshJwt, did }
+        _setup = {},            -- provider \0 key -> the state its setup step returned
+                                -- (core.provider_info(name).setup: limits, a session)
         _clock = config.clock or os_time,
         _nonce = config.nonce or core.nonce,
     }, Client)
@@ -812,8 +812,8 @@ function Client:call(method, params, callback)
 end
 
 --- Forgets the rate limits the networks reported (the blocked-until table):
--- all of them, one provider's (`"telegram"`), or one account's
--- (`"telegram", chatId`). Returns how many entries were cleared.
+-- all of them, one provider's (`"<provider>"`), or one account's
+-- (`"<provider>", <account id>`). Returns how many entries were cleared.
 function Client:unblock(provider, account)
     argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
     argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",

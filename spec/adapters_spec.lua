@@ -9,8 +9,8 @@ local TS, NONCE, NOW = 1700000000, "n1", 1700000000
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3",
              userMessage = "Beat it (finally) #win @home", description = "Cleared in 4:12" }
 
-local function build(provider, action, input, app, user)
-    return core.provider_request(provider, action, input, app or {}, user or {}, TS, NONCE)
+local function build(provider, action, input, app, user, setup)
+    return core.provider_request(provider, action, input, app or {}, user or {}, TS, NONCE, setup)
 end
 
 local function header_lines(req)
@@ -170,8 +170,9 @@ describe("adapter requests, byte for byte", function()
         local r = assert(build("mastodon", "instance", {}, {}, { instance = "https://mastodon.example/" }))
         assert.are.equal("GET", r.method)
         assert.are.equal("https://mastodon.example/api/v2/instance", r.url)
-        r = assert(build("mastodon", "publish", { userAction = UA, limits = { maxCharacters = 500, charactersReservedPerUrl = 23 } },
-            {}, { accessToken = "md-token", instance = "https://mastodon.example" }))
+        r = assert(build("mastodon", "publish", { userAction = UA },
+            {}, { accessToken = "md-token", instance = "https://mastodon.example" },
+            { maxCharacters = 500, charactersReservedPerUrl = 23 }))
         assert.are.equal("https://mastodon.example/api/v1/statuses", r.url)
         assert.are.equal("Bearer md-token", r.headers.Authorization)
         assert.matches("^%x+$", r.headers["Idempotency-Key"])
@@ -179,8 +180,8 @@ describe("adapter requests, byte for byte", function()
         assert.are.equal('{"status":"Beat it (finally) #win @home\\n\\nLevel 3 done\\n\\nhttps://game.example/l3","visibility":"public"}', r.body)
         -- a small instance limit cuts the text, not the (23-weighted) URL: 34 + "…" + 2 + 23 = 60
         r = assert(build("mastodon", "publish", { userAction = { title = string.rep("a", 100), linkBack = "https://x.example/"
-            .. string.rep("p", 80) }, limits = { maxCharacters = 60, charactersReservedPerUrl = 23 } },
-            {}, { accessToken = "md-token", instance = "https://m.example" }))
+            .. string.rep("p", 80) } },
+            {}, { accessToken = "md-token", instance = "https://m.example" }, { maxCharacters = 60, charactersReservedPerUrl = 23 }))
         local text = core.json_decode(r.body).status
         assert.are.equal(string.rep("a", 34) .. "…\n\nhttps://x.example/" .. string.rep("p", 80), text)
     end)
@@ -190,7 +191,7 @@ describe("adapter requests, byte for byte", function()
         assert.are.equal("https://bsky.social/xrpc/com.atproto.server.createSession", r.url)
         assert.are.equal('{"identifier":"demo.bsky.social","password":"pw"}', r.body)
         r = assert(build("bluesky", "publish", { userAction = { title = "Niveau 3 réussi 🚀", linkBack = "https://game.example/l3",
-            description = "d" }, session = { accessJwt = "acc", did = "did:plc:abc" } }, {}, { identifier = "x" }))
+            description = "d" } }, {}, { identifier = "x" }, { accessJwt = "acc", did = "did:plc:abc" }))
         assert.are.equal("Bearer acc", r.headers.Authorization)
         local body = core.json_decode(r.body)
         assert.are.equal("did:plc:abc", body.repo)

@@ -211,9 +211,9 @@ describe("numbers read from a network saturate (retryAfter in [0, 31622400])", f
     end)
     it("a Mastodon instance's INT64_MAX limits keep the network defaults", function()
         local req = core.provider_request("mastodon", "status",
-            { status = "hi https://game.example/x", limits = { maxCharacters = 9223372036854775807,
-              charactersReservedPerUrl = 9223372036854775807 } }, {},
-            { instance = "https://m.example", accessToken = "a" }, 1700000000, "n1")
+            { status = "hi https://game.example/x" }, {},
+            { instance = "https://m.example", accessToken = "a" }, 1700000000, "n1",
+            { maxCharacters = 9223372036854775807, charactersReservedPerUrl = 9223372036854775807 })
         assert.is_table(req)
         assert.matches("hi https://game.example/x", req.body, 1, true)
     end)

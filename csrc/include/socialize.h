@@ -229,6 +229,9 @@ typedef struct sz_provider_call {
     struct json_t *user;      /* borrowed; the user's connection (tokens, ids) */
     long long      timestamp; /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
     const char    *nonce;     /* OAuth 1.0a nonce */
+    struct json_t *setup;     /* borrowed or NULL; the state the network's setup step
+                                 returned ("data" of its reply: Mastodon instance
+                                 limits, Bluesky session), never part of input */
 } sz_provider_call;
 
 typedef struct sz_header {
@@ -247,6 +250,11 @@ SZ_API sz_request *sz_provider_request(const sz_provider_call *c, struct json_t 
 SZ_API struct json_t *sz_provider_parse(const sz_provider_call *c, int http_status,
                                         const sz_header *headers, size_t nheaders,
                                         const char *body, size_t len, long long now);
+/* What the front needs to know of one network, from its descriptor (new
+ * reference), or NULL for an unknown name: setup step, secret, account,
+ * recipient and guarded URL fields, idempotency, share intent... (docs/api.md
+ * "provider_info"). */
+SZ_API struct json_t *sz_provider_info(const char *name);
 /* NULL-terminated, static: the networks with an adapter. */
 SZ_API const char *const *sz_provider_names(void);
 /* The Gigya error code reported for a category (docs/api.md). */

@@ -910,8 +910,9 @@ static int pcall_read(lua_State *L, pcall_args *a)
     return bad ? -1 : 0;
 }
 
-/* core.provider_request(provider, action, input, app, user, timestamp, nonce)
- *   -> request table | nil, result table (nothing to send) */
+/* core.provider_request(provider, action, input, app, user, timestamp, nonce, setup)
+ *   -> request table | nil, result table (nothing to send). setup: the state
+ *   the network's setup step returned (provider_info(name).setup), or nil. */
 static int l_provider_request(lua_State *L)
 {
     pcall_args a;
@@ -921,16 +922,26 @@ static int l_provider_request(lua_State *L)
     long long ts = sz_sat_from_double((double)luaL_optnumber(L, 6, 0));
     int nn = 0;
     const char *nonce = arg_optcstr(L, 7, &nn), *nul = pcall_check(L);
+    json_t *setup = NULL;
+    int sbad = 0;
     if (nul || nn)
         return push_nul_fail(L, nul ? nul : "nonce");
+    if (!lua_isnoneornil(L, 8))
+        luaL_checktype(L, 8, LUA_TTABLE);
     if (pcall_read(L, &a) != 0) {
+        pcall_free(&a);
+        return push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    if (!lua_isnoneornil(L, 8) && !(setup = arg_json(L, 8, "setup state", &sbad))) {
         pcall_free(&a);
         return push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     a.c.timestamp = ts;
     a.c.nonce = nonce;
+    a.c.setup = setup;
     r = sz_provider_request(&a.c, &res, &err);
     pcall_free(&a);
+    json_decref(setup);
     if (!r) {
         if (!res)
             return push_fail(L, err.code, err.message);
@@ -1022,6 +1033,19 @@ static int push_names(lua_State *L, const char *const *names)
 }
 
 static int l_provider_names(lua_State *L) { return push_names(L, sz_provider_names()); }
+
+/* core.provider_info(name) -> table | nil (unknown network) */
+static int l_provider_info(lua_State *L)
+{
+    int nul = 0;
+    const char *name = arg_cstr(L, 1, &nul);
+    json_t *r = nul ? NULL : sz_provider_info(name);
+    if (!r) {
+        lua_pushnil(L);
+        return 1;
+    }
+    return push_result(L, r);
+}
 static int l_bookmark_names(lua_State *L) { return push_names(L, sz_bookmark_names()); }
 
 static int l_category_code(lua_State *L)
@@ -1140,6 +1164,7 @@ static const luaL_Reg funcs[] = {
     {"provider_request", l_provider_request},
     {"provider_parse", l_provider_parse},
     {"provider_names", l_provider_names},
+    {"provider_info", l_provider_info},
     {"bookmark_url", l_bookmark_url},
     {"bookmark_names", l_bookmark_names},
     {"category_code", l_category_code},

@@ -867,6 +867,7 @@ static void test_alloc_failures(void)
             c.user = user;
             c.timestamp = 1700000000;
             c.nonce = "n1";
+            c.setup = json_object_get(in, "session"); /* Bluesky's session; other networks ignore it */
             ref = sz_provider_request(&c, &res, &err);
             json_decref(res);
             if (!ref)

@@ -16,6 +16,11 @@ local _M = {}
 
 local ORDER = core.provider_names() -- canonical order when enabledProviders is absent
 
+-- What the engine says of each network (setup step, guarded URL field, ...).
+local INFO = {}
+for _, n in ipairs(ORDER) do INFO[n] = core.provider_info(n) end
+_M.INFO = INFO
+
 _M.ACTIONS = {
     ["socialize.publishUserAction"] = "publish",
     ["socialize.setStatus"] = "status",
@@ -146,17 +151,21 @@ local function nul_field(t)
     return bad
 end
 
---- A Mastodon `instance` as the adapter wants it: "https://host" for a bare
--- host ("mastodon.social", "MASTODON.social/"), the scheme and host of an
--- http(s) URL, lower-cased. Returns nil and the reason for anything else
--- (a profile URL, a path, spaces).
-function _M.mastodon_instance(v)
+--- A server address (a connection URL field that may be a bare host, such
+-- as the `instance` of a network whose provider_info says urlBareHost) as the
+-- adapter wants it: "https://host" for a bare host ("host.example",
+-- "HOST.example/"), the scheme and host of an http(s) URL, lower-cased.
+-- Returns nil and the reason for anything else (a profile URL, a path,
+-- spaces). `example` is a host shown in the reason.
+function _M.server_address(v, example)
+    example = example or "social.example"
+    local like = "must be the server's address, like " .. example .. " or https://" .. example
     if type(v) ~= "string" or v == "" then return nil, "must be a string" end
     local scheme, rest = v:match("^(%a[%w+.-]*)://(.*)$")
     if scheme then
         scheme = scheme:lower()
         if scheme ~= "https" and scheme ~= "http" then
-            return nil, "must be the server's address, like mastodon.social or https://mastodon.social"
+            return nil, like
         end
     else
         scheme, rest = "https", v
@@ -165,8 +174,7 @@ function _M.mastodon_instance(v)
     -- Only the shape is decided here; the private-network guard (policy.check_url)
     -- then parses the address strictly (userinfo, spaces, numeric forms, ranges).
     if rest == "" or rest:find("[/?#]") then
-        return nil, "must be the server's address, like mastodon.social or https://mastodon.social"
-            .. " (no path, profile or spaces)"
+        return nil, like .. " (no path, profile or spaces)"
     end
     return scheme .. "://" .. rest:lower()
 end
@@ -207,25 +215,27 @@ local function new_task(client, provider, action, input, user)
     if bad then
         return decided(task, _M.invalid(task, "connection " .. provider .. "." .. bad .. " contains a NUL byte"))
     end
-    if provider == "mastodon" and type(user.instance) == "string" then
+    local info = INFO[provider] or {}
+    local uf = info.urlBareHost and info.urlField
+    if uf and type(user[uf]) == "string" then
         -- the guard speaks first (a bare host means https), then the shape
-        local v = user.instance
+        local v = user[uf]
         local bare = not find(v, "://", 1, true) and not find(v, "^/")
         local ok, why = policy.check_url(bare and "https://" .. v or v,
             client._config.allowPrivateNetworks)
         if not ok then
-            return decided(task, refused_url(task, "instance", why))
+            return decided(task, refused_url(task, uf, why))
         end
     end
-    if provider == "mastodon" and user.instance ~= nil then
-        local inst, why = _M.mastodon_instance(user.instance)
+    if uf and user[uf] ~= nil then
+        local inst, why = _M.server_address(user[uf], info.urlExample)
         if not inst then
-            return decided(task, _M.invalid(task, "connection mastodon.instance " .. why))
+            return decided(task, _M.invalid(task, "connection " .. provider .. "." .. uf .. " " .. why))
         end
-        if inst ~= user.instance then
+        if inst ~= user[uf] then
             local copy = {}
             for k, v in pairs(user) do copy[k] = v end
-            copy.instance = inst
+            copy[uf] = inst
             task.user = copy
         end
     end
@@ -233,23 +243,35 @@ local function new_task(client, provider, action, input, user)
     return task
 end
 
+-- The setup cache key: a network's setup state (a session, an instance's
+-- limits) belongs to one server and, when it holds credentials, to one
+-- account with the credentials it was made with. So the key names the
+-- server (the connection URL field, else the app's baseUrl), the cache-key
+-- field, and for a setup whose state holds credentials (it is refreshed on
+-- auth_expired) a digest of every secret field of the connection: another
+-- connection naming the same account on another server, or with another
+-- password, never receives it.
 local function cache_key(task, field)
-    if field == "identifier" then
-        -- a Bluesky session belongs to one account on one server: keyed by the
-        -- PDS it came from, the identifier and (a digest of) the app password,
-        -- so another connection naming the same identifier never gets it sent
-        -- to its own pds, nor borrows it without the right password
-        local pw = task.user.appPassword
-        local digest = type(pw) == "string" and core.hmac_sha1("c2Vzc2lvbg==", pw) or ""
-        return task.provider .. "\0" .. tostring(task.user.pds or task.app.baseUrl or "") .. "\0"
-            .. tostring(task.user.identifier or "") .. "\0" .. tostring(digest)
+    local info = INFO[task.provider] or {}
+    local server = info.urlField and task.user[info.urlField] or task.app.baseUrl or ""
+    local key = task.provider .. "\0" .. tostring(server) .. "\0" .. tostring(task.user[field] or "")
+    local setup = info.setup
+    if setup and setup.refreshOnAuthExpired then
+        local parts = {}
+        for _, f in ipairs(info.secretFields or {}) do
+            local v = task.user[f]
+            if type(v) == "string" then parts[#parts + 1] = f .. "=" .. v end
+        end
+        key = key .. "\0" .. core.hmac_sha1("c2V0dXAtY2FjaGU=", table.concat(parts, "\0"))
     end
-    return task.provider .. "\0" .. tostring(task.user[field] or task.app.baseUrl or "")
+    return key
 end
 
-
--- URL fields of a connection that the library will fetch.
-local USER_URLS = { mastodon = "instance", bluesky = "pds" }
+-- The network's setup step (provider_info(name).setup), or nil.
+local function setup_of(task)
+    local info = INFO[task.provider]
+    return info and info.setup
+end
 
 --- The first (or next) request of this task, or nil when the task is done.
 function Task:request()
@@ -265,7 +287,7 @@ function Task:request()
             return nil
         end
     end
-    local uf = USER_URLS[self.provider]
+    local uf = (INFO[self.provider] or {}).urlField -- a connection URL the library will fetch
     local guarded = uf and self.user[uf] ~= nil
     if guarded then
         local ok, why = policy.check_url(self.user[uf], c._config.allowPrivateNetworks)
@@ -275,26 +297,18 @@ function Task:request()
         end
         guarded = not c._config.allowPrivateNetworks
     end
-    if self.phase == self.action then
-        if self.provider == "mastodon" and self.action ~= "notify" then
-            local lim = c._mastodon_limits[cache_key(self, "instance")]
-            if lim == nil then
-                self.phase = "instance"
-            else
-                self.input.limits = lim
-            end
-        elseif self.provider == "bluesky" and self.action ~= "notify" then
-            local s = c._bluesky_sessions[cache_key(self, "identifier")]
-            if s == nil then
-                self.phase = "session"
-            else
-                self.input.session = s
-                self.used_cached_session = true
-            end
+    local setup = setup_of(self)
+    if self.phase == self.action and setup and self.action ~= "notify" then
+        local s = c._setup[cache_key(self, setup.cacheKey)]
+        if s == nil then
+            self.phase = setup.action
+        else
+            self.state = s
+            self.used_cached_state = true
         end
     end
     local req, res, rmsg = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
-        floor(c._clock() + c.clock_offset), c._nonce())
+        floor(c._clock() + c.clock_offset), c._nonce(), self.phase == self.action and self.state or nil)
     if not req then
         if type(res) ~= "table" then
             -- the core refused the input itself (e.g. a value with no JSON form)
@@ -341,22 +355,17 @@ function Task:feed(outcome)
         r = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
             outcome.status or 0, outcome.headers or {}, outcome.body or "", c._clock() + c.clock_offset)
     end
-    if self.phase == "instance" then
-        -- limits read from the instance; the documented defaults if it does not say
-        local lim = (r.ok and r.data) or {}
-        c._mastodon_limits[cache_key(self, "instance")] = lim
-        self.input.limits = lim
-        self.phase = self.action
-        return self:request()
-    end
-    if self.phase == "session" then
-        if not r.ok then
+    local setup = setup_of(self)
+    if setup and self.phase == setup.action and self.phase ~= self.action then
+        if not r.ok and setup.required then
             self.result = r
             return nil
         end
-        c._bluesky_sessions[cache_key(self, "identifier")] = r.data
-        self.input.session = r.data
-        self.used_cached_session = false
+        -- an optional step that failed: the network's documented defaults
+        local s = (r.ok and r.data) or {}
+        c._setup[cache_key(self, setup.cacheKey)] = s
+        self.state = s
+        self.used_cached_state = false
         self.phase = self.action
         return self:request()
     end
@@ -376,13 +385,13 @@ function Task:feed(outcome)
             return "retry"
         end
     end
-    if self.provider == "bluesky" and not r.ok and r.category == "auth_expired"
-        and self.used_cached_session and not self.refreshed then
-        -- the reused session expired: one new session, then the post again
-        c._bluesky_sessions[cache_key(self, "identifier")] = nil
+    if setup and setup.refreshOnAuthExpired and not r.ok and r.category == "auth_expired"
+        and self.used_cached_state and not self.refreshed then
+        -- the reused state (a session) expired: one new setup, then the post again
+        c._setup[cache_key(self, setup.cacheKey)] = nil
         self.refreshed = true
-        self.input.session = nil
-        self.phase = "session"
+        self.state = nil
+        self.phase = setup.action
         return self:request()
     end
     self.result = r
@@ -461,7 +470,7 @@ local function targets(conn, p, action)
     for _, d in ipairs(split(p.disabledProviders)) do disabled[d] = true end
     for _, name in ipairs(enabled) do
         if conn[name] ~= nil and not disabled[name] and not seen[name]
-            and (action ~= "graph" or name == "facebook") then
+            and (action ~= "graph" or (INFO[name] and INFO[name].graph)) then
             seen[name] = true
             list[#list + 1] = name
         end
@@ -554,7 +563,6 @@ local function merge_recipients(provider, list)
     return r
 end
 
-local RECIPIENT_FIELD = { twitter = "userId", telegram = "chatId" }
 
 ---------------------------------------------------------------------------
 -- entry point
@@ -593,12 +601,15 @@ function _M.call(client, method, p, io)
             groups[prov] = {}
             for _, rUID in ipairs(split(p.recipients)) do
                 local rconn = _M.connections(client, rUID)
-                local field = RECIPIENT_FIELD[prov]
+                local info = INFO[prov] or {}
+                local field = info.recipientField
                 local rid
                 if field and type(rconn) == "table" and type(rconn[prov]) == "table" then
                     rid = rconn[prov][field]
                 end
-                if rid == nil and field and tonumber(rUID) then rid = rUID end -- a numeric UID is the id itself
+                if rid == nil and field and info.recipientNumericUID and tonumber(rUID) then
+                    rid = rUID -- a numeric UID is the id itself
+                end
                 local t = new_task(client, prov, action, { body = shorten_text(p.body, short), subject = p.subject,
                     recipient = rid and tostring(rid) or "" }, conn[prov])
                 t.recipient = rUID
@@ -612,8 +623,8 @@ function _M.call(client, method, p, io)
     local function call_secrets()
         local secrets = policy.secrets({}, conn)
         for _, v in pairs(conn) do policy.secrets(secrets, v) end
-        for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.input.session) end
-        for _, sess in pairs(client._bluesky_sessions) do policy.secrets(secrets, sess) end
+        for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.state) end
+        for _, state in pairs(client._setup) do policy.secrets(secrets, state) end
         local sent = {}
         for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
         return policy.auth_secrets(sent, policy.merge_secrets(secrets, client._secrets))
@@ -641,7 +652,11 @@ end
 
 --- postBookmark: share-intent URLs, no network call.
 function _M.bookmark(client, p)
-    local dests = split(p.providers or p.provider or "twitter,facebook,linkedin")
+    local defaults = {}
+    for _, n in ipairs(ORDER) do
+        if INFO[n].intentDefault then defaults[#defaults + 1] = n end
+    end
+    local dests = split(p.providers or p.provider or concat(defaults, ","))
     local res = {
         statusCode = 200, errorCode = 0, statusReason = "OK", callId = call_id(), time = now_iso(),
         bookmarkURLs = {}, providerErrorCodes = {},
@@ -650,13 +665,14 @@ function _M.bookmark(client, p)
     local results, any_ok = {}, false
     for i, d in ipairs(dests) do
         d = gsub(gsub(d, "^%s+", ""), "%s+$", "")
+        local info = INFO[d] or {}
         local instance = p.instance
-        if not instance and type(conn) == "table" and type(conn[d]) == "table" then
-            instance = conn[d].instance
+        if not instance and info.urlField and type(conn) == "table" and type(conn[d]) == "table" then
+            instance = conn[d][info.urlField]
         end
         local r
         local inst, why = instance, nil
-        if d == "mastodon" and instance ~= nil then inst, why = _M.mastodon_instance(instance) end
+        if info.urlBareHost and instance ~= nil then inst, why = _M.server_address(instance, info.urlExample) end
         if why then
             r = { ok = false, provider = d, category = "content_invalid", errorCode = 400006,
                   errorMessage = core.strerror(400006), errorDetails = "instance " .. why }

@@ -27,9 +27,18 @@ _M.RANGES = {
 -- network asking for more (97,999,347 s was seen) blocks for 24 hours.
 _M.MAX_BLOCK = 86400
 
--- Networks whose create call carries an idempotency key (Mastodon's
--- Idempotency-Key header, VK's guid): a 5xx may be retried there.
-local IDEMPOTENT = { mastodon = true, vkontakte = true }
+-- What the core says of each network (core.provider_info): its account and
+-- app key fields, its secret fields, its idempotency mechanism.
+local core = require("socialize.core")
+local INFO = {}
+for _, n in ipairs(core.provider_names()) do INFO[n] = core.provider_info(n) end
+
+-- Networks whose create call carries an idempotency key (a header or a
+-- parameter, per provider_info): a 5xx may be retried there.
+local function idempotent(provider)
+    local i = INFO[provider]
+    return i ~= nil and i.idempotency.kind ~= "none"
+end
 
 --- The effective policy from config.retry (nil: defaults, false: none).
 -- `attempts` is the deprecated name of `retries` (same meaning: extra
@@ -87,7 +96,7 @@ function _M.retry_delay(policy, provider, r, n, sent)
         end
         return _M.backoff(policy, n)
     end
-    if r.category == "transient" and (r.providerStatus or 0) >= 500 and IDEMPOTENT[provider] then
+    if r.category == "transient" and (r.providerStatus or 0) >= 500 and idempotent(provider) then
         return _M.backoff(policy, n)
     end
     return nil
@@ -96,15 +105,18 @@ end
 ---------------------------------------------------------------------------
 -- Blocked-until table: per (provider, app) and (provider, account)
 ---------------------------------------------------------------------------
-local ACCOUNT_FIELDS = { "userId", "ownerId", "personId", "author", "pageId", "identifier", "chatId",
-                         "token", "accessToken", "bearerToken" }
-
+-- The account and the app of a connection: the first field present of the
+-- network's accountFields and appKeyFields (provider_info).
 function _M.keys(provider, app, user)
-    local appid = app.consumerKey or app.botToken or app.baseUrl or "default"
-    local acct
-    for _, f in ipairs(ACCOUNT_FIELDS) do
+    local info = INFO[provider] or { accountFields = {}, appKeyFields = {} }
+    local appid, acct
+    for _, f in ipairs(info.appKeyFields) do
+        if app[f] ~= nil then appid = tostring(app[f]) break end
+    end
+    for _, f in ipairs(info.accountFields) do
         if user[f] ~= nil then acct = tostring(user[f]) break end
     end
+    appid = appid or "default"
     return provider .. "\0app\0" .. tostring(appid), provider .. "\0acct\0" .. tostring(acct or "?")
 end
 
@@ -154,9 +166,18 @@ end
 ---------------------------------------------------------------------------
 -- Redaction
 ---------------------------------------------------------------------------
-local SECRET_FIELDS = { "secret", "privateKey", "accessToken", "token", "tokenSecret", "bearerToken",
-                        "appPassword", "consumerSecret", "appSecret", "botToken", "accessJwt", "refreshJwt",
-                        "password", "refreshToken", "clientSecret", "pageToken" }
+-- Gigya's own secrets and the usual OAuth ones, then every network's
+-- secretFields (provider_info).
+local SECRET_FIELDS = { "secret", "privateKey", "password", "refreshToken", "clientSecret" }
+do
+    local seen = {}
+    for _, f in ipairs(SECRET_FIELDS) do seen[f] = true end
+    for _, n in ipairs(core.provider_names()) do
+        for _, f in ipairs(INFO[n].secretFields) do
+            if not seen[f] then seen[f] = true; SECRET_FIELDS[#SECRET_FIELDS + 1] = f end
+        end
+    end
+end
 
 local byte, format, lower = string.byte, string.format, string.lower
 
@@ -343,8 +364,8 @@ function _M.redact_url(url)
 end
 
 ---------------------------------------------------------------------------
--- Private networks: URLs that come from connection data (a Mastodon
--- instance, a Bluesky PDS) -- and any other URL the library did not choose
+-- Private networks: URLs that come from connection data (a network's
+-- provider_info urlField: a server, a data host) -- and any other URL the library did not choose
 -- itself -- go through ONE guard, the core's sz_url_check: http(s) only, no
 -- user information, no control byte, space, backslash or percent-encoded
 -- host, a valid port, and no literal or localhost host in a loopback,

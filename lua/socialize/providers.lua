@@ -11,8 +11,11 @@ local function set(names)
 end
 
 -- The Gigya backend: the seed documents' networks (publishUserAction REST
--- lists the first six; sendNotification adds yahoo).
-_M.names = { "facebook", "twitter", "linkedin", "vkontakte", "renren", "sina", "yahoo" }
+-- lists six; sendNotification adds one), marked `gigya` in provider_info.
+_M.names = {}
+for _, n in ipairs(core.provider_names()) do
+    if core.provider_info(n).gigya then _M.names[#_M.names + 1] = n end
+end
 _M.valid = set(_M.names)
 
 -- The direct backend: every network with an adapter in the C core.

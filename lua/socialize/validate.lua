@@ -300,8 +300,8 @@ checks["socialize.sendNotification"] = function(p)
         return nil, invalid("subject", "must be a string")
     end
     if p.subject == nil or p.subject == "" then
-        for _, prov in ipairs({ "linkedin", "yahoo" }) do
-            if targets(p, prov) then
+        for _, prov in ipairs(core.provider_names()) do
+            if core.provider_info(prov).subjectRequired and targets(p, prov) then
                 return nil, errors.new(400002, "Missing required parameter: subject (required when "
                     .. prov .. " is targeted; restrict enabledProviders otherwise)")
             end

@@ -1,0 +1,182 @@
+/* Bluesky: com.atproto.repo.createRecord with link facets; a session
+ * (setup step "session", createSession) is opened first and reused. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "sz_netkit.h"
+
+static void iso_time(long long t, char out[64])
+{
+    long long days = t / 86400, secs = t % 86400, z, era, doe, yoe, y, doy, mp, d, m;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    /* civil_from_days (H. Hinnant) */
+    z = days + 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    snprintf(out, 64, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.000Z", y + (m <= 2), m, d, secs / 3600,
+             secs / 60 % 60, secs % 60);
+}
+
+static sz_request *build_bluesky(ctx *x)
+{
+    const char *act = x->c->action;
+    char *root = base_url(x->nt, x->app, x->user, "pds"), *text = NULL, when[64];
+    json_t *body = NULL, *sess = x->setup;
+    sz_request *r = NULL;
+    sz_buf url, auth;
+    sz_buf_init(&url);
+    sz_buf_init(&auth);
+    if (strcmp(act, "session") == 0) {
+        NEED(x->user, identifier, "handle or DID");
+        {
+            NEED(x->user, appPassword, "app password");
+            body = json_pack("{s:s, s:s}", "identifier", identifier, "password", appPassword);
+            sz_buf_printf(&url, "%s/xrpc/com.atproto.server.createSession", root);
+            if (body && !url.failed)
+                r = req_json("POST", url.data, body);
+        }
+        goto done;
+    }
+    if (strcmp(act, "notify") == 0) {
+        x->result = fail("unsupported", "bluesky: chat runs on a separate service; not offered");
+        goto done;
+    }
+    if (!jstr(sess, "accessJwt") || !jstr(sess, "did")) {
+        x->result = fail("not_connected", "bluesky: no session (createSession first)");
+        goto done;
+    }
+    {
+        action a;
+        sz_buf t;
+        size_t st[32], en[32], n, i, tl;
+        json_t *facets = json_array(), *record;
+        int bad;
+        read_action(x->in, &a);
+        sz_buf_init(&t);
+        if (strcmp(act, "status") == 0) {
+            sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
+            text = t.failed ? NULL : fit(x->nt, t.data, NULL, -1, x->nt->text.max, " ", 0, &x->result);
+        } else {
+            compose(&t, &a, "\n\n", 0);
+            text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->text.max, "\n\n", 1, &x->result);
+        }
+        sz_buf_reset(&t);
+        if (!text) {
+            json_decref(facets);
+            goto done;
+        }
+        tl = strlen(text);
+        if (tl == 0) {
+            json_decref(facets);
+            x->result = fail("content_invalid", "bluesky: nothing to post");
+            goto done;
+        }
+        if (tl > 3000) {
+            json_decref(facets);
+            x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
+            goto done;
+        }
+        /* links are facets with UTF-8 byte offsets */
+        n = sz_text_url_spans(text, tl, st, en, 32);
+        bad = !facets;
+        for (i = 0; !bad && i < n && i < 32; i++) {
+            json_t *f = json_pack("{s:{s:I, s:I}, s:[{s:s, s:s%}]}", "index", "byteStart",
+                                  (json_int_t)st[i], "byteEnd", (json_int_t)en[i], "features", "$type",
+                                  "app.bsky.richtext.facet#link", "uri", text + st[i], en[i] - st[i]);
+            bad = json_array_append_new(facets, f) != 0;
+        }
+        iso_time(x->c->timestamp, when);
+        record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
+        if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
+            bad = 1;
+        json_decref(facets);
+        if (!bad && strcmp(act, "publish") == 0 && a.link) {
+            json_t *ext = json_pack("{s:s, s:s, s:s}", "uri", a.link, "title", a.title ? a.title : "",
+                                    "description", a.description ? a.description : "");
+            bad = !ext || json_object_set_new(record, "embed", json_pack("{s:s, s:o}", "$type",
+                                                                         "app.bsky.embed.external",
+                                                                         "external", ext)) != 0;
+        }
+        if (bad) {
+            json_decref(record);
+            goto done;
+        }
+        body = json_pack("{s:s, s:s, s:o}", "repo", jstr(sess, "did"), "collection", "app.bsky.feed.post",
+                         "record", record);
+        sz_buf_printf(&url, "%s/xrpc/com.atproto.repo.createRecord", root);
+        sz_buf_printf(&auth, "Bearer %s", jstr(sess, "accessJwt"));
+        if (body && !url.failed && !auth.failed && (r = req_json("POST", url.data, body)) &&
+            sz_request_add_header(r, "Authorization", auth.data) != 0) {
+            sz_request_free(r);
+            r = NULL;
+        }
+    }
+done:
+    free(root);
+    free(text);
+    json_decref(body);
+    sz_buf_reset(&url);
+    sz_buf_wipe(&auth);
+    return r;
+}
+
+static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+                             json_t *j, long long now)
+{
+    const char *err = jstr(j, "error");
+    json_t *r;
+    if (status >= 200 && status < 300) {
+        if (strcmp(c->action, "session") == 0) {
+            r = success(NULL);
+            json_object_set_new(r, "data", json_pack("{s:s?, s:s?, s:s?}", "accessJwt", jstr(j, "accessJwt"),
+                                                     "refreshJwt", jstr(j, "refreshJwt"), "did", jstr(j, "did")));
+            return r;
+        }
+        return success(jstr(j, "uri"));
+    }
+    if (err && (strcmp(err, "ExpiredToken") == 0 || strcmp(err, "InvalidToken") == 0 ||
+                strcmp(err, "AuthenticationRequired") == 0 || strcmp(err, "AuthFactorTokenRequired") == 0))
+        r = classify("auth_expired", status, err, jstr(j, "message"));
+    else if (err && strcmp(err, "RateLimitExceeded") == 0)
+        r = classify("rate_limited", status, err, jstr(j, "message"));
+    else if (err && strcmp(err, "InvalidRequest") == 0)
+        r = classify("content_invalid", status, err, jstr(j, "message"));
+    else
+        r = classify(by_status(status), status, err, jstr(j, "message"));
+    if (strcmp(jstr(r, "category"), "rate_limited") == 0) {
+        long long t;
+        if (sz_parse_uint(header(h, nh, "ratelimit-reset"), &t) == 0)
+            set_retry(r, sz_sat_sub(t, now));
+    }
+    set_scope(r, "account");
+    return r;
+}
+
+const sz_net sz_net_bluesky = {
+    .name = "bluesky", .display = "Bluesky", .rank = 9, .note = "com.atproto.repo.createRecord",
+    .base_url = "https://bsky.social", .url_field = "pds", .url_example = "bsky.social",
+    .text = {300, SZ_TEXT_GRAPHEMES, -1, "\n\n", "userMessage,title;linkBack"},
+    .auth = SZ_AUTH_SESSION,
+    .auth_fields = {"identifier", "appPassword"},
+    .secret_fields = {"appPassword", "accessJwt", "refreshJwt"},
+    .account_fields = {"identifier"},
+    .app_key_fields = {"baseUrl"},
+    .setup = {"session", "identifier", 1, 1},
+    .intent = "https://bsky.app/intent/compose?text={tu}",
+    .rate_scope = "account",
+    .build = build_bluesky, .parse = parse_bluesky,
+};

@@ -1,0 +1,193 @@
+/* Facebook: Graph API, Page feed posts and Graph passthrough; Page access token. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "sz_netkit.h"
+
+/* developers.facebook.com error-handling guide; providers.md 2 */
+static const code_cat CODES_FACEBOOK[] = {
+    {190, 190, "auth_expired"}, {102, 102, "auth_expired"}, {2500, 2500, "auth_expired"},
+    {3, 3, "permission_missing"}, {10, 10, "permission_missing"}, {200, 299, "permission_missing"},
+    {506, 506, "duplicate"},
+    {4, 4, "rate_limited"}, {17, 17, "rate_limited"}, {32, 32, "rate_limited"},
+    {613, 613, "rate_limited"}, {80000, 80014, "rate_limited"}, {341, 341, "quota_exhausted"},
+    {368, 368, "policy_blocked"}, {1609005, 1609005, "content_invalid"}, {100, 100, "content_invalid"},
+    {1, 2, "transient"}, {0, 0, NULL}
+};
+
+
+/* appsecret_proof = hex(HMAC-SHA256(app_secret, access_token)) */
+static int appsecret_proof(const char *secret, const char *token, char out[65])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)token, strlen(token),
+              mac, &n))
+        return -1;
+    hex(mac, n, out);
+    return 0;
+}
+
+static sz_request *build_facebook(ctx *x)
+{
+    const char *act = x->c->action, *secret = jstr(x->app, "appSecret");
+    char *root = base_url(x->nt, x->app, NULL, NULL), proof[65];
+    sz_params *p = sz_params_new();
+    sz_request *r = NULL;
+    sz_buf url;
+    sz_buf_init(&url);
+    NEED(x->user, accessToken, "Page access token");
+    if (!p || !root || pset(p, "access_token", accessToken))
+        goto done;
+    if (secret && *secret) {
+        if (appsecret_proof(secret, accessToken, proof) != 0 || pset(p, "appsecret_proof", proof))
+            goto done;
+    }
+    if (strcmp(act, "graph") == 0) {
+        const char *path = jstr(x->in, "graphPath"), *m = jstr(x->in, "method");
+        json_t *gp = json_object_get(x->in, "graphParams"), *v;
+        const char *k;
+        if (!m)
+            m = "GET";
+        if (!path || path[0] == '\0' || strstr(path, "..") || strpbrk(path, "?# \r\n%\\")) {
+            x->result = fail("content_invalid", "facebook: graphPath must be a path like /me/feed");
+            goto done;
+        }
+        json_object_foreach(gp, k, v) {
+            char *s;
+            int bad;
+            if (strcmp(k, "access_token") == 0 || strcmp(k, "appsecret_proof") == 0) {
+                /* the connection's credentials are not the caller's to replace */
+                x->result = fail("content_invalid", "facebook: graphParams.%s is set by the library "
+                                                    "from the connection", k);
+                goto done;
+            }
+            s = json_is_string(v) ? NULL : canon(v);
+            bad = !json_is_string(v) && !s;
+            bad = bad || pset(p, k, s ? s : json_string_value(v));
+            free(s);
+            if (bad)
+                goto done;
+        }
+        sz_buf_printf(&url, "%s/%s%s%s", root, version(x->nt, x->app), path[0] == '/' ? "" : "/", path);
+        if (strcmp(m, "POST") == 0) {
+            r = req_form("POST", url.data, p);
+        } else {
+            char *q = form(p, NULL);
+            sz_buf_addc(&url, '?');
+            if (q)
+                sz_buf_adds(&url, q);
+            if (q && !url.failed)
+                r = sz_request_new(m, url.data);
+            free(q);
+        }
+        goto done;
+    }
+    {
+        NEED(x->user, pageId, "Facebook Page id");
+        if (strspn(pageId, "0123456789") != strlen(pageId)) {
+            /* the id is a path segment: no '/', '?', '#', '%' or dot segment */
+            x->result = fail("content_invalid", "facebook: the connection's pageId must be a numeric Page id");
+            goto done;
+        }
+        if (strcmp(act, "notify") == 0) {
+            x->result = fail("unsupported", "facebook: notifications need the Messenger Platform, "
+                                            "which Gigya never used");
+            goto done;
+        }
+        if (strcmp(act, "status") == 0) {
+            if (pset(p, "message", jstr(x->in, "status")))
+                goto done;
+        } else {
+            action a;
+            sz_buf m;
+            int bad;
+            read_action(x->in, &a);
+            /* since Graph v2.9 link previews come from the page's OG tags:
+             * title and description go into the message */
+            sz_buf_init(&m);
+            compose(&m, &a, "\n\n", 1);
+            bad = m.failed || (m.len && pset(p, "message", m.data));
+            sz_buf_reset(&m);
+            if (bad || (a.link && pset(p, "link", a.link)))
+                goto done;
+            if (!a.link && !sz_params_get(p, "message", NULL)) {
+                x->result = fail("content_invalid", "facebook: nothing to post");
+                goto done;
+            }
+        }
+        sz_buf_printf(&url, "%s/%s/%s/feed", root, version(x->nt, x->app), pageId);
+        if (!url.failed)
+            r = req_form("POST", url.data, p);
+    }
+done:
+    free(root);
+    sz_params_free(p);
+    sz_buf_reset(&url);
+    return r;
+}
+
+static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+                              json_t *j, long long now)
+{
+    json_t *e = json_object_get(j, "error"), *r;
+    char code[48];
+    const char *cat;
+    long ec, sub;
+    (void)now;
+    if (!e && status >= 200 && status < 300) {
+        if (strcmp(c->action, "graph") == 0) {
+            r = success(jstr(j, "id"));
+            json_object_set(r, "data", j);
+            return r;
+        }
+        return success(jstr(j, "id"));
+    }
+    ec = (long)json_integer_value(json_object_get(e, "code"));
+    sub = (long)json_integer_value(json_object_get(e, "error_subcode"));
+    snprintf(code, sizeof code, sub ? "%ld/%ld" : "%ld", ec, sub);
+    cat = e ? lookup(CODES_FACEBOOK, ec) : NULL;
+    if (!cat && sub == 1404078)
+        cat = "auth_expired";
+    r = classify(cat ? cat : by_status(status), status, e ? code : NULL, jstr(e, "message"));
+    if (cat && strcmp(cat, "rate_limited") == 0) {
+        /* X-Business-Use-Case-Usage: estimated_time_to_regain_access in minutes */
+        const char *buc = header(h, nh, "x-business-use-case-usage");
+        json_t *u = buc ? json_loads(buc, 0, NULL) : NULL, *v;
+        const char *k;
+        long long mins = -1;
+        json_object_foreach(u, k, v) {
+            json_t *first = json_array_get(v, 0);
+            json_t *t = json_object_get(first, "estimated_time_to_regain_access");
+            if (json_is_integer(t) && json_integer_value(t) > mins)
+                mins = json_integer_value(t);
+        }
+        json_decref(u);
+        if (mins >= 0)
+            set_retry(r, sz_sat_mul(mins, 60));
+    }
+    set_scope(r, ec == 4 ? "app" : "account");
+    if (jstr(e, "fbtrace_id"))
+        json_object_set_new(r, "traceId", json_string(jstr(e, "fbtrace_id")));
+    return r;
+}
+
+const sz_net sz_net_facebook = {
+    .name = "facebook", .display = "Facebook", .rank = 2, .note = "Graph API, Pages", .gigya = 1,
+    .base_url = "https://graph.facebook.com", .version = "v26.0",
+    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;linkBack"},
+    .auth = SZ_AUTH_TOKEN_PARAM,
+    .auth_fields = {"accessToken", "appSecret"},
+    .secret_fields = {"accessToken", "appSecret", "pageToken"},
+    .account_fields = {"pageId", "accessToken"},
+    .app_key_fields = {"baseUrl"},
+    .intent_default = 1,
+    .intent = "https://www.facebook.com/sharer/sharer.php?u={u}",
+    .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
+    .build = build_facebook, .parse = parse_facebook,
+};

@@ -1,0 +1,156 @@
+/* Sina Weibo: statuses/share.json (a URL on the safe domain, the real IP); OAuth 2.0. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "sz_netkit.h"
+
+/* open.weibo.com Error_code; providers.md 5 */
+static const code_cat CODES_WEIBO[] = {
+    {21301, 21301, "auth_expired"}, {21314, 21319, "auth_expired"}, {21327, 21327, "auth_expired"},
+    {21332, 21332, "auth_expired"},
+    {10004, 10005, "permission_missing"}, {10014, 10014, "permission_missing"},
+    {20017, 20017, "duplicate"}, {20019, 20019, "duplicate"}, {20111, 20111, "duplicate"},
+    {10022, 10024, "rate_limited"}, {20016, 20016, "rate_limited"},
+    {20005, 20006, "content_invalid"}, {20008, 20008, "content_invalid"},
+    {20012, 20012, "content_invalid"}, {10017, 10017, "content_invalid"},
+    {20031, 20031, "policy_blocked"}, {10001, 10003, "transient"}, {0, 0, NULL}
+};
+
+static int host_under(const char *link, const char *domain)
+{
+    const char *h = strstr(link, "://"), *e;
+    size_t hl, dl = strlen(domain);
+    if (!h)
+        return 0;
+    h += 3;
+    for (e = h; *e && *e != '/' && *e != ':' && *e != '?' && *e != '#'; e++)
+        ;
+    hl = (size_t)(e - h);
+    if (hl == dl && strncasecmp(h, domain, dl) == 0)
+        return 1;
+    return hl > dl && h[hl - dl - 1] == '.' && strncasecmp(h + hl - dl, domain, dl) == 0;
+}
+
+static sz_request *build_sina(ctx *x)
+{
+    const char *act = x->c->action, *safe = jstr(x->app, "safeDomain");
+    const char *rip = jstr(x->in, "rip");
+    char *root = base_url(x->nt, x->app, NULL, NULL), *status = NULL;
+    sz_params *p = sz_params_new();
+    sz_request *r = NULL;
+    sz_buf url;
+    action a;
+    sz_buf_init(&url);
+    NEED(x->user, accessToken, "OAuth 2.0 access token");
+    if (!rip)
+        rip = jstr(x->user, "ip");
+    if (strcmp(act, "notify") == 0) {
+        x->result = fail("unsupported", "sina: Weibo offers no notification API");
+        goto done;
+    }
+    if (!safe || !*safe) {
+        x->result = fail("not_connected", "sina: the provider config needs safeDomain (the app's "
+                                          "registered safe domain)");
+        goto done;
+    }
+    if (!rip || !*rip) {
+        x->result = fail("content_invalid", "sina: Weibo requires rip, the user's real IP "
+                                            "(parameter rip, or ip in the connection)");
+        goto done;
+    }
+    read_action(x->in, &a);
+    if (strcmp(act, "status") == 0) {
+        const char *s = jstr(x->in, "status");
+        size_t st[8], en[8], n = s ? sz_text_url_spans(s, strlen(s), st, en, 8) : 0, i;
+        int found = 0;
+        for (i = 0; i < n && i < 8; i++) {
+            char *u = sz_strndup(s + st[i], en[i] - st[i]);
+            found |= u && host_under(u, safe);
+            free(u);
+        }
+        if (!found) {
+            x->result = fail("content_invalid", "sina: the status must contain a URL on the safe domain %s", safe);
+            goto done;
+        }
+        status = fit(x->nt, s, NULL, -1, x->nt->text.max, " ", 0, &x->result);
+    } else {
+        if (!a.link || !host_under(a.link, safe)) {
+            x->result = fail("content_invalid", "sina: linkBack must be a URL on the safe domain %s", safe);
+            goto done;
+        }
+        {
+            sz_buf t;
+            sz_buf_init(&t);
+            compose(&t, &a, " ", 0);
+            status = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->text.max, " ", 1, &x->result);
+            sz_buf_reset(&t);
+        }
+    }
+    if (!status)
+        goto done;
+    if (strchr(status, '#') && strchr(strchr(status, '#') + 1, '#')) {
+        x->result = fail("content_invalid", "sina: share.json refuses #topic# tags");
+        goto done;
+    }
+    if (!p || pset(p, "access_token", accessToken) || pset(p, "status", status) || pset(p, "rip", rip))
+        goto done;
+    sz_buf_printf(&url, "%s/2/statuses/share.json", root);
+    if (!url.failed)
+        r = req_form("POST", url.data, p);
+done:
+    free(root);
+    free(status);
+    sz_params_free(p);
+    sz_buf_reset(&url);
+    return r;
+}
+
+static json_t *parse_sina(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+                          json_t *j, long long now)
+{
+    json_t *ec = json_object_get(j, "error_code");
+    long long sc = 0;
+    long code = json_is_integer(ec) ? (long)json_integer_value(ec)
+                                    : (json_is_string(ec) && sz_parse_uint(json_string_value(ec), &sc) == 0
+                                           ? (long)sc : 0);
+    char cb[32];
+    const char *cat;
+    json_t *r;
+    (void)c;
+    (void)h;
+    (void)nh;
+    (void)now;
+    if (!code && status >= 200 && status < 300) {
+        char idb[32];
+        return success(jstr(j, "idstr") ? jstr(j, "idstr") : jid(j, "id", idb, sizeof idb));
+    }
+    if (code == 20032) { /* published, server sync delayed */
+        r = success(NULL);
+        json_object_set_new(r, "errorDetails", json_string("20032: published, server sync may be delayed"));
+        return r;
+    }
+    snprintf(cb, sizeof cb, "%ld", code);
+    cat = code ? lookup(CODES_WEIBO, code) : NULL;
+    r = classify(cat ? cat : by_status(status), status, code ? cb : NULL, jstr(j, "error"));
+    set_scope(r, code == 10022 ? "app" : "account");
+    return r;
+}
+
+const sz_net sz_net_sina = {
+    .name = "sina", .display = "Weibo", .rank = 5, .note = "statuses/share.json", .gigya = 1,
+    .base_url = "https://api.weibo.com", .version = "2",
+    .text = {280, SZ_TEXT_WEIBO, -1, " ", "userMessage,title;linkBack"},
+    .auth = SZ_AUTH_TOKEN_PARAM,
+    .auth_fields = {"accessToken", "safeDomain"},
+    .secret_fields = {"accessToken"},
+    .account_fields = {"userId", "accessToken"},
+    .app_key_fields = {"baseUrl"},
+    .intent = "https://service.weibo.com/share/share.php?url={u}&title={t}&pic={i}",
+    .id_optional = 1, .rate_scope = "account", .codes = CODES_WEIBO,
+    .build = build_sina, .parse = parse_sina,
+};

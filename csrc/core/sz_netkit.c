@@ -1,0 +1,478 @@
+/* The helpers every network file may use (sz_netkit.h): categories and
+ * their Gigya codes, JSON and text helpers, request builders, reply
+ * classification and reset-time parsing. Sans-IO. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "sz_netkit.h"
+
+typedef struct category {
+    const char *name;
+    int         gigya; /* Gigya error code reported for it */
+} category;
+
+/* providers.md 0.1 categories -> Gigya codes (docs/api.md "Direct delivery"). */
+static const category CATS[] = {
+    {"auth_expired", 403009},       /* Provider session expired */
+    {"permission_missing", 403023}, /* No user permission */
+    {"duplicate", 403024},          /* Provider limit reached ("Status is a duplicate") */
+    {"rate_limited", 400125},       /* Frequency limit reached */
+    {"quota_exhausted", 400124},    /* Limit reached */
+    {"content_invalid", 400006},    /* Invalid parameter value */
+    {"policy_blocked", 403037},     /* Post denied */
+    {"transient", 500023},          /* Provider error */
+    {"unsupported", 400096},        /* Not supported */
+    {"provider_discontinued", 400096},
+    {"not_connected", 400106},      /* Not connected */
+    {NULL, 0}
+};
+
+int sz_category_code(const char *cat)
+{
+    int i;
+    for (i = 0; CATS[i].name; i++)
+        if (strcmp(CATS[i].name, cat) == 0)
+            return CATS[i].gigya;
+    return 500023;
+}
+
+const char *lookup(const code_cat *t, long code)
+{
+    for (; t->cat; t++)
+        if (code >= t->lo && code <= t->hi)
+            return t->cat;
+    return NULL;
+}
+
+const char *by_status(int status)
+{
+    if (status == 401) return "auth_expired";
+    if (status == 403) return "permission_missing";
+    if (status == 429) return "rate_limited";
+    if (status == 400 || status == 413 || status == 422) return "content_invalid";
+    if (status >= 500 || status == 408 || status == 0) return "transient";
+    return "transient";
+}
+
+const char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v))
+        return json_string_value(v);
+    return NULL;
+}
+
+/* A string field, or a number rendered as a string, into buf. */
+const char *jid(json_t *o, const char *k, char *buf, size_t n)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    }
+    return NULL;
+}
+
+/* Zeroes a buffer that held a credential, then frees it. */
+void sz_buf_wipe(sz_buf *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    sz_buf_reset(b);
+}
+
+json_t *fail(const char *cat, const char *details, ...)
+{
+    char msg[512];
+    va_list ap;
+    json_t *r = json_object();
+    int code = sz_category_code(cat);
+    va_start(ap, details);
+    vsnprintf(msg, sizeof msg, details, ap);
+    va_end(ap);
+    json_object_set_new(r, "ok", json_false());
+    json_object_set_new(r, "category", json_string(cat));
+    json_object_set_new(r, "errorCode", json_integer(code));
+    json_object_set_new(r, "errorMessage", json_string(sz_strerror(code)));
+    json_object_set_new(r, "errorDetails", json_string(msg));
+    return r;
+}
+
+json_t *success(const char *post_id)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "ok", json_true());
+    json_object_set_new(r, "errorCode", json_integer(0));
+    json_object_set_new(r, "errorMessage", json_string("OK"));
+    if (post_id)
+        json_object_set_new(r, "postID", json_string(post_id));
+    return r;
+}
+
+void hex(const unsigned char *d, size_t n, char *out)
+{
+    static const char H[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = H[d[i] >> 4];
+        out[2 * i + 1] = H[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* j serialised into one exact-size buffer (caller frees). Not json_dumps:
+ * when its growing buffer cannot grow, jansson 2.14 drops an object key and
+ * carries on, so an allocation failure would yield wrong JSON; json_dumpb
+ * into a fixed buffer either writes everything or reports failure. */
+static char *dump_json(json_t *j, size_t flags, size_t *len)
+{
+    size_t n = json_dumpb(j, NULL, 0, flags);
+    char *b = n ? malloc(n + 1) : NULL;
+    if (!b)
+        return NULL;
+    if (json_dumpb(j, b, n, flags) != n) {
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
+/* Canonical JSON (sorted keys, compact, raw UTF-8). Caller frees. */
+char *canon(json_t *j)
+{
+    return dump_json(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY, NULL);
+}
+
+/* Hex digest of parts joined by '\n' (deterministic idempotency keys). */
+void digest_hex(const char *a, const char *b, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(c, a ? a : "", a ? strlen(a) : 0) != 1 ||
+        EVP_DigestUpdate(c, "\n", 1) != 1 ||
+        EVP_DigestUpdate(c, b ? b : "", b ? strlen(b) : 0) != 1 ||
+        EVP_DigestFinal_ex(c, md, &n) != 1)
+        n = 0;
+    EVP_MD_CTX_free(c);
+    hex(md, n, out);
+}
+
+/* Joins the non-empty parts with sep. */
+void join(sz_buf *b, const char *sep, const char *const *parts, size_t n)
+{
+    size_t i;
+    int first = 1;
+    for (i = 0; i < n; i++) {
+        if (!parts[i] || !*parts[i])
+            continue;
+        if (!first)
+            sz_buf_adds(b, sep);
+        sz_buf_adds(b, parts[i]);
+        first = 0;
+    }
+    if (first)
+        sz_buf_add(b, "", 0); /* an empty, NUL-terminated string */
+}
+
+/* text + " " + link, with text cut (never a URL) so the whole fits the
+ * network's limit. Fails when the link alone does not fit. */
+char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
+                 const char *sep, int may_cut, json_t **err)
+{
+    sz_buf b;
+    size_t tl = text ? strlen(text) : 0;
+    long linkw = link && *link ? sz_text_measure(link, strlen(link), nt->text.count, url_weight) +
+                                     sz_text_measure(sep, strlen(sep), nt->text.count, url_weight)
+                               : 0;
+    long textw = sz_text_measure(text ? text : "", tl, nt->text.count, url_weight);
+    sz_buf_init(&b);
+    if (textw + linkw > max) {
+        size_t cut;
+        if (!may_cut) {
+            *err = fail("content_invalid", "text counts %ld of %ld allowed by %s", textw + linkw, max,
+                        nt->name);
+            return NULL;
+        }
+        cut = linkw < max ? sz_text_cut(text, tl, nt->text.count, url_weight, max - linkw) : 0;
+        if (cut == 0 && linkw >= max) {
+            *err = fail("content_invalid", "the link alone is longer than %s allows", nt->name);
+            return NULL;
+        }
+        sz_buf_add(&b, text, cut);
+        if (cut)
+            sz_buf_adds(&b, "\xE2\x80\xA6"); /* … */
+    } else if (text) {
+        sz_buf_adds(&b, text);
+    }
+    if (link && *link) {
+        if (b.len)
+            sz_buf_adds(&b, sep);
+        sz_buf_adds(&b, link);
+    }
+    return sz_buf_finish(&b, NULL);
+}
+
+char *form(sz_params *p, size_t *len)
+{
+    return sz_params_query(p, len);
+}
+
+int pset(sz_params *p, const char *k, const char *v)
+{
+    return v ? sz_params_set(p, k, strlen(k), v, strlen(v)) : 0;
+}
+
+char *base_url(const net *nt, json_t *app, json_t *user, const char *user_key)
+{
+    const char *u = user_key ? jstr(user, user_key) : NULL;
+    size_t n;
+    if (!u)
+        u = jstr(app, "baseUrl");
+    if (!u)
+        u = nt->base_url;
+    if (!u)
+        return NULL;
+    n = strlen(u);
+    while (n && u[n - 1] == '/')
+        n--;
+    return sz_strndup(u, n);
+}
+
+const char *version(const net *nt, json_t *app)
+{
+    const char *v = jstr(app, "version");
+    return v ? v : nt->version;
+}
+
+int url_ok(const char *u)
+{
+    const char *p;
+    if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+        return 0;
+    for (p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+sz_request *req_json(const char *method, const char *url, json_t *body)
+{
+    sz_request *r = sz_request_new(method, url);
+    char *b;
+    size_t n = 0;
+    if (!r)
+        return NULL;
+    b = dump_json(body, JSON_COMPACT | JSON_SORT_KEYS, &n);
+    if (!b || sz_request_set_body(r, b, n) ||
+        sz_request_add_header(r, "Content-Type", "application/json")) {
+        sz_request_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+sz_request *req_form(const char *method, const char *url, sz_params *p)
+{
+    sz_request *r = sz_request_new(method, url);
+    size_t n;
+    char *b;
+    if (!r)
+        return NULL;
+    b = form(p, &n);
+    if (!b || sz_request_set_body(r, b, n) ||
+        sz_request_add_header(r, "Content-Type", "application/x-www-form-urlencoded")) {
+        sz_request_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void read_action(json_t *in, action *a)
+{
+    json_t *ua = json_object_get(in, "userAction");
+    memset(a, 0, sizeof *a);
+    a->title = jstr(ua, "title");
+    a->subtitle = jstr(ua, "subtitle");
+    a->description = jstr(ua, "description");
+    a->link = jstr(ua, "linkBack");
+    a->message = jstr(ua, "userMessage");
+    a->media = json_object_get(ua, "mediaItems");
+    if (a->link && !*a->link)
+        a->link = NULL;
+}
+
+/* The post's text parts in order (providers.md 13): userMessage, title and,
+ * where the network has no link card, description; empty ones skipped. */
+void compose(sz_buf *b, const action *a, const char *sep, int with_description)
+{
+    const char *parts[3];
+    parts[0] = a->message;
+    parts[1] = a->title;
+    parts[2] = a->description;
+    join(b, sep, parts, with_description ? 3 : 2);
+}
+
+/* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the JSON body is not
+ * part of the signature base string. */
+char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
+                           const char *tk, const char *ts_secret, long long ts, const char *nonce)
+{
+    sz_params *p = sz_params_new();
+    char tsb[32], *base = NULL, *out = NULL, *ecs, *ets;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mlen = 0;
+    sz_buf key, h, sig;
+    size_t blen, i, n;
+    sz_buf_init(&key);
+    sz_buf_init(&h);
+    sz_buf_init(&sig);
+    snprintf(tsb, sizeof tsb, "%lld", ts);
+    if (!p || pset(p, "oauth_consumer_key", ck) || pset(p, "oauth_nonce", nonce) ||
+        pset(p, "oauth_signature_method", "HMAC-SHA1") || pset(p, "oauth_timestamp", tsb) ||
+        pset(p, "oauth_token", tk) || pset(p, "oauth_version", "1.0"))
+        goto done;
+    base = sz_base_string(method, url, p, &blen, NULL);
+    ecs = sz_url_encode(cs, strlen(cs), NULL);
+    ets = sz_url_encode(ts_secret, strlen(ts_secret), NULL);
+    if (!base || !ecs || !ets) {
+        free(ecs);
+        free(ets);
+        goto done;
+    }
+    sz_buf_adds(&key, ecs);
+    sz_buf_addc(&key, '&');
+    sz_buf_adds(&key, ets);
+    free(ecs);
+    free(ets);
+    if (key.failed || !HMAC(EVP_sha1(), key.data, (int)key.len, (unsigned char *)base, blen, mac, &mlen))
+        goto done;
+    sz_base64_encode_buf(&sig, mac, mlen, 0);
+    if (sig.failed || pset(p, "oauth_signature", sig.data))
+        goto done;
+    sz_buf_adds(&h, "OAuth ");
+    n = sz_params_count(p);
+    for (i = 0; i < n; i++) {
+        const char *k, *v;
+        size_t kl, vl;
+        sz_params_at(p, i, &k, &kl, &v, &vl);
+        if (i)
+            sz_buf_adds(&h, ", ");
+        sz_buf_add(&h, k, kl);
+        sz_buf_adds(&h, "=\"");
+        sz_url_encode_buf(&h, v, vl);
+        sz_buf_addc(&h, '"');
+    }
+    out = sz_buf_finish(&h, NULL);
+done:
+    sz_buf_wipe(&key);
+    sz_buf_reset(&h);
+    sz_buf_reset(&sig);
+    free(base);
+    sz_params_free(p);
+    return out;
+}
+
+char *sz_oauth1_authorization(const char *method, const char *url, const char *consumer_key,
+                              const char *consumer_secret, const char *token,
+                              const char *token_secret, long long timestamp, const char *nonce)
+{
+    if (!method || !url || !consumer_key || !consumer_secret || !token || !token_secret || !nonce)
+        return NULL;
+    return oauth1_header(method, url, consumer_key, consumer_secret, token, token_secret, timestamp,
+                         nonce);
+}
+
+const char *header(const sz_header *h, size_t n, const char *name)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (h[i].name && strcasecmp(h[i].name, name) == 0)
+            return h[i].value;
+    return NULL;
+}
+
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, int n)
+{
+    int v = 0, i;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" (then anything: fraction, zone, taken as UTC) with
+ * every field in range; -1 otherwise. */
+long long parse_iso8601(const char *s)
+{
+    int y, mo, d, hh, mm, ss;
+    long long days, yy, era, yoe, doy, doe, mp;
+    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':')
+        return -1;
+    y = digits(s, 4);
+    mo = digits(s + 5, 2);
+    d = digits(s + 8, 2);
+    hh = digits(s + 11, 2);
+    mm = digits(s + 14, 2);
+    ss = digits(s + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+        ss < 0 || ss > 60)
+        return -1;
+    yy = y - (mo <= 2);
+    era = (yy >= 0 ? yy : yy - 399) / 400;
+    yoe = yy - era * 400;
+    mp = mo > 2 ? mo - 3 : mo + 9;
+    doy = (153 * mp + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    days = era * 146097 + doe - 719468;
+    return days * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+void set_retry(json_t *r, long long seconds)
+{
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds > SZ_MAX_RETRY_AFTER)
+        seconds = SZ_MAX_RETRY_AFTER;
+    json_object_set_new(r, "retryAfter", json_integer(seconds));
+}
+
+/* Whose limit it is: the app's (all users wait) or this account's. */
+void set_scope(json_t *r, const char *scope)
+{
+    if (strcmp(json_string_value(json_object_get(r, "category")), "rate_limited") == 0 ||
+        strcmp(json_string_value(json_object_get(r, "category")), "quota_exhausted") == 0)
+        json_object_set_new(r, "scope", json_string(scope));
+}
+
+void details_add(json_t *r, int status, const char *code, const char *msg)
+{
+    char d[512];
+    snprintf(d, sizeof d, "HTTP %d%s%s: %.400s", status, code ? ", code " : "", code ? code : "",
+             msg ? msg : "");
+    json_object_set_new(r, "errorDetails", json_string(d));
+    json_object_set_new(r, "providerStatus", json_integer(status));
+    if (code)
+        json_object_set_new(r, "providerCode", json_string(code));
+}
+
+json_t *classify(const char *cat, int status, const char *code, const char *msg)
+{
+    json_t *r = fail(cat, "%s", "");
+    details_add(r, status, code, msg);
+    return r;
+}

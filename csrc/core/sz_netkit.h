@@ -1,0 +1,208 @@
+/* What every network file (csrc/core/net/<network>.c) may use: the network
+ * descriptor, the build context, and the helpers the engine shares with the
+ * adapters (internal; hidden symbols). A network is one descriptor
+ * `const sz_net sz_net_<name>` in one file; the registry is generated from
+ * the files present (Makefile: build/gen/sz_registry.c), never kept by hand. */
+#ifndef SZ_NETKIT_H
+#define SZ_NETKIT_H
+#include <stdarg.h>
+#include <jansson.h>
+#include "socialize.h"
+#include "sz_internal.h"
+#include "sz_text.h"
+
+/* Caps on numbers read from a network (docs/RELIABILITY.md): a Mastodon
+ * instance's text limit and URL weight, and any retryAfter. */
+#define SZ_MAX_TEXT_LIMIT 1000000
+#define SZ_MAX_URL_WEIGHT 10000
+#define SZ_MAX_RETRY_AFTER 31622400 /* 366 days */
+
+typedef struct sz_ctx sz_ctx;
+typedef struct sz_net sz_net;
+
+/* Builds the request of c->action; on a local failure sets x->result and
+ * returns NULL (NULL with no result: out of memory). */
+typedef sz_request *(*sz_build_fn)(sz_ctx *x);
+/* Classifies a reply already read as JSON (an empty object when not JSON). */
+typedef json_t *(*sz_parse_fn)(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+                               json_t *j, long long now);
+
+/* Idempotency mechanism of the create call. */
+typedef enum { SZ_IDEM_NONE = 0, SZ_IDEM_HEADER, SZ_IDEM_PARAM } sz_idem_kind;
+/* Authentication kind. */
+typedef enum {
+    SZ_AUTH_OPEN = 0, SZ_AUTH_OAUTH1, SZ_AUTH_BEARER, SZ_AUTH_TOKEN_PARAM, SZ_AUTH_SESSION,
+    SZ_AUTH_URL_TOKEN
+} sz_auth_kind;
+
+#define SZ_MAX_FIELDS 8
+
+typedef struct sz_code_cat {
+    long        lo, hi; /* inclusive range of the network's code */
+    const char *cat;
+} sz_code_cat;
+
+struct sz_net {
+    const char *name;
+    const char *display;      /* the network's own name, for people */
+    int         rank;         /* place in the default delivery order (lower first) */
+    const char *note;         /* what is used (docs), or why it is discontinued */
+    int         discontinued; /* data only: every call answers provider_discontinued */
+    int         gigya;        /* one of the providers Gigya's own backend knows */
+    /* endpoints */
+    const char *base_url;     /* default endpoint root (app.baseUrl overrides) */
+    const char *version;      /* pinned API version (app.version overrides) */
+    const char *url_field;    /* connection field holding the endpoint root: under the
+                                 private-network guard (NULL: fixed host) */
+    int         url_bare_host; /* the url_field may be a bare host (https is meant) */
+    const char *url_example;  /* a host shown in messages about the url_field */
+    /* text rules */
+    struct {
+        long         max;        /* in the counter's unit */
+        sz_text_rule count;      /* the counter (sz_text.h) */
+        long         url_weight; /* what one URL counts, -1 = its length */
+        const char  *sep;        /* between the text and the link */
+        const char  *compose;    /* UserAction fields composing the text, in order */
+    } text;
+    /* auth */
+    sz_auth_kind auth;
+    const char  *auth_fields[SZ_MAX_FIELDS];    /* credential fields (connection or app) */
+    const char  *secret_fields[SZ_MAX_FIELDS];  /* fields whose values are secrets */
+    const char  *account_fields[SZ_MAX_FIELDS]; /* fields identifying the account, first present wins */
+    const char  *app_key_fields[SZ_MAX_FIELDS]; /* provider config fields identifying the app */
+    const char  *recipient_field;               /* connection field a notify recipient is read from */
+    int          notify_subject;                /* sendNotification needs a subject */
+    int          recipient_numeric_uid;         /* a numeric UID is the recipient id itself */
+    /* idempotency of the create call */
+    struct {
+        sz_idem_kind kind;
+        const char  *name; /* header or parameter name */
+    } idem;
+    /* setup step run before the action, its result cached by the front */
+    struct {
+        const char *action;    /* the setup action's name (NULL: none) */
+        const char *cache_key; /* connection field keying the cache (app.baseUrl when absent) */
+        int         required;  /* the action cannot be built without it */
+        int         refresh_on_auth_expired; /* a cached state that expired: one new setup */
+    } setup;
+    /* share intent (postBookmark) */
+    int         intent_default; /* a default postBookmark destination */
+    const char *intent; /* {u} url, {t} title, {d} description, {i} image, {tu} "title url",
+                           {instance} the url_field; NULL: none (discontinued: dead) */
+    /* replies */
+    int graph;        /* accepts the "graph" action (Graph API passthrough) */
+    int raw_2xx_ok;   /* a 2xx reply may be empty or not JSON (the id is in a header) */
+    int id_optional;  /* a success may carry no post id */
+    const char *rate_scope; /* whose rate limit a 429 is by default: "account" or "app" */
+    const sz_code_cat *codes; /* the network's code table, or NULL */
+    /* hooks: only what data cannot say */
+    sz_build_fn build;
+    sz_parse_fn parse;
+};
+
+/* The generated registry: every network file present, NULL-terminated, in
+ * file-name order (build/gen/sz_registry.c). */
+SZ_HIDDEN extern const sz_net *const sz_registry[];
+/* The registry in the default delivery order (rank, then name); NULL-terminated. */
+SZ_HIDDEN const sz_net *const *sz_nets(void);
+/* The network of that name, or NULL. */
+SZ_HIDDEN const sz_net *sz_net_find(const char *name);
+/* Runs fn once per state (0 before), whatever the threads: the first caller
+ * runs it, the others wait until it is done. */
+SZ_HIDDEN void sz_once(int *state, void (*fn)(void));
+
+struct sz_ctx {
+    const sz_provider_call *c;
+    const sz_net *nt;
+    json_t *in, *app, *user;
+    json_t *setup;  /* borrowed: the setup state (c->setup), never part of input */
+    json_t *result; /* set on a local failure */
+};
+
+/* The UserAction for this network: <provider>UserAction overrides userAction
+ * (the Lua front resolves that and passes "userAction"). */
+typedef struct sz_action {
+    const char *title, *subtitle, *description, *link, *message;
+    json_t     *media;
+} sz_action;
+
+/* short names inside the core's network files */
+typedef sz_net net;
+typedef sz_ctx ctx;
+typedef sz_action action;
+typedef sz_code_cat code_cat;
+
+#define lookup(...) sz_nk_lookup(__VA_ARGS__)
+#define by_status(...) sz_nk_by_status(__VA_ARGS__)
+#define jstr(...) sz_nk_jstr(__VA_ARGS__)
+#define jid(...) sz_nk_jid(__VA_ARGS__)
+#define sz_buf_wipe(...) sz_nk_buf_wipe(__VA_ARGS__)
+#define fail(...) sz_nk_fail(__VA_ARGS__)
+#define success(...) sz_nk_success(__VA_ARGS__)
+#define hex(...) sz_nk_hex(__VA_ARGS__)
+#define canon(...) sz_nk_canon(__VA_ARGS__)
+#define digest_hex(...) sz_nk_digest_hex(__VA_ARGS__)
+#define join(...) sz_nk_join(__VA_ARGS__)
+#define fit(...) sz_nk_fit(__VA_ARGS__)
+#define form(...) sz_nk_form(__VA_ARGS__)
+#define pset(...) sz_nk_pset(__VA_ARGS__)
+#define base_url(...) sz_nk_base_url(__VA_ARGS__)
+#define version(...) sz_nk_version(__VA_ARGS__)
+#define url_ok(...) sz_nk_url_ok(__VA_ARGS__)
+#define req_json(...) sz_nk_req_json(__VA_ARGS__)
+#define req_form(...) sz_nk_req_form(__VA_ARGS__)
+#define read_action(...) sz_nk_read_action(__VA_ARGS__)
+#define compose(...) sz_nk_compose(__VA_ARGS__)
+#define header(...) sz_nk_header(__VA_ARGS__)
+#define parse_iso8601(...) sz_nk_parse_iso8601(__VA_ARGS__)
+#define set_retry(...) sz_nk_set_retry(__VA_ARGS__)
+#define set_scope(...) sz_nk_set_scope(__VA_ARGS__)
+#define details_add(...) sz_nk_details_add(__VA_ARGS__)
+#define classify(...) sz_nk_classify(__VA_ARGS__)
+#define oauth1_header(...) sz_nk_oauth1_header(__VA_ARGS__)
+
+SZ_HIDDEN const char *lookup(const code_cat *t, long code);
+SZ_HIDDEN const char *by_status(int status);
+SZ_HIDDEN const char *jstr(json_t *o, const char *k);
+/* A string field, or a number rendered as a string, into buf. */
+SZ_HIDDEN const char *jid(json_t *o, const char *k, char *buf, size_t n);
+/* Zeroes a buffer that held a credential, then frees it. */
+SZ_HIDDEN void sz_buf_wipe(sz_buf *b);
+SZ_HIDDEN json_t *fail(const char *cat, const char *details, ...) SZ_PRINTF(2, 3);
+SZ_HIDDEN json_t *success(const char *post_id);
+SZ_HIDDEN void hex(const unsigned char *d, size_t n, char *out);
+/* Canonical JSON (sorted keys, compact, raw UTF-8). Caller frees. */
+SZ_HIDDEN char *canon(json_t *j);
+/* Hex digest of parts joined by '\n' (deterministic idempotency keys). */
+SZ_HIDDEN void digest_hex(const char *a, const char *b, char out[65]);
+SZ_HIDDEN void join(sz_buf *b, const char *sep, const char *const *parts, size_t n);
+SZ_HIDDEN char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
+                    const char *sep, int may_cut, json_t **err);
+SZ_HIDDEN char *form(sz_params *p, size_t *len);
+SZ_HIDDEN int pset(sz_params *p, const char *k, const char *v);
+SZ_HIDDEN char *base_url(const net *nt, json_t *app, json_t *user, const char *user_key);
+SZ_HIDDEN const char *version(const net *nt, json_t *app);
+SZ_HIDDEN int url_ok(const char *u);
+SZ_HIDDEN sz_request *req_json(const char *method, const char *url, json_t *body);
+SZ_HIDDEN sz_request *req_form(const char *method, const char *url, sz_params *p);
+SZ_HIDDEN void read_action(json_t *in, action *a);
+SZ_HIDDEN void compose(sz_buf *b, const action *a, const char *sep, int with_description);
+SZ_HIDDEN const char *header(const sz_header *h, size_t n, const char *name);
+SZ_HIDDEN long long parse_iso8601(const char *s);
+SZ_HIDDEN void set_retry(json_t *r, long long seconds);
+SZ_HIDDEN void set_scope(json_t *r, const char *scope);
+SZ_HIDDEN void details_add(json_t *r, int status, const char *code, const char *msg);
+SZ_HIDDEN json_t *classify(const char *cat, int status, const char *code, const char *msg);
+SZ_HIDDEN char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
+                              const char *tk, const char *ts_secret, long long ts, const char *nonce);
+
+/* A required credential: on absence, a not_connected result and `goto done`
+ * (every builder initialises what `done` releases before its first NEED). */
+#define NEED(obj, key, what)                                                              \
+    const char *key = jstr(obj, #key);                                                    \
+    if (!key || !*key) {                                                                  \
+        x->result = fail("not_connected", "%s: missing " what " '%s' in the %s",          \
+                         x->nt->name, #key, obj == x->app ? "provider config" : "connection"); \
+        goto done;                                                                        \
+    }
+#endif
