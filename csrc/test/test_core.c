@@ -912,6 +912,8 @@ static void test_alloc_failures(void)
     json_decref(in);
     json_decref(app);
     json_decref(user);
+}
+
 /* The private-network guard: sz_url_check and sz_addr_blocked (sz_guard.c). */
 static void url_refused(const char *url, size_t len, const char *word)
 {
