@@ -74,3 +74,35 @@ describe("newcomer: a refused connection value reads once", function()
         end
     end
 end)
+
+describe("newcomer: the direct examples need the sandbox", function()
+    -- examples/direct.lua and examples/game_loop.lua carry the sandbox's
+    -- credentials; run without SANDBOX_PORTS they used to send them to the
+    -- real networks. Now they stop with a message saying how to start the
+    -- sandbox. Any request that slipped out would go to a dead proxy on
+    -- 127.0.0.1 (libcurl honours ALL_PROXY), never off this host.
+    local build = os.getenv("BUILD") or "build/lua5.4"
+    local lua = os.getenv("LUA") or (build:match("luajit") and "luajit") or (build:match("5%.1") and "lua5.1")
+        or "lua5.4"
+    for _, example in ipairs { "examples/direct.lua", "examples/game_loop.lua" } do
+        for _, value in ipairs { "unset", "", "not json" } do
+            it(example .. " with SANDBOX_PORTS " .. (value == "unset" and "unset" or ("'" .. value .. "'")), function()
+                local env = value == "unset" and "unset SANDBOX_PORTS; " or ("SANDBOX_PORTS='" .. value .. "' ")
+                local cmd = (value == "unset" and env or "") .. "env -u NO_PROXY -u no_proxy"
+                    .. " ALL_PROXY=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1"
+                    .. " HTTP_PROXY=http://127.0.0.1:1 http_proxy=http://127.0.0.1:1 "
+                    .. (value ~= "unset" and env or "")
+                    .. "LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. build .. "/?.so;;' " .. lua .. " " .. example
+                    .. " 2>&1; echo \"exit=$?\""
+                local p = io.popen(cmd)
+                local out = p:read("*a")
+                p:close()
+                assert.are.equal("2", out:match("exit=(%d+)%s*$"), out)
+                assert.truthy(out:find("SANDBOX_PORTS is not set", 1, true), out)
+                assert.truthy(out:find("spec/fakes/sandbox.py --ready", 1, true), out)
+                assert.falsy(out:find("posted", 1, true), out)
+                assert.falsy(out:find("providerErrorCodes", 1, true), out)
+            end)
+        end
+    end
+end)
