@@ -2,11 +2,20 @@
 -- and answers in Gigya's response model.
 --
 -- `make demo` runs it against the local sandbox of the networks: SANDBOX_PORTS
--- holds the sandbox's ports as JSON. In production, leave baseUrl out.
+-- holds the sandbox's ports as JSON (docs/api.md, "Trying it locally: the sandbox").
+-- In production, leave baseUrl out.
 local socialize = require("socialize")
 local core = require("socialize.core")
 
-local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "{}") or {}
+-- The credentials below are the sandbox's: without it, stop rather than send
+-- them to the real networks (docs/api.md, "Trying it locally").
+local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "")
+if type(ports) ~= "table" then
+    io.stderr:write("SANDBOX_PORTS is not set: start the sandbox first (docs/api.md, \"Trying it locally: the sandbox\"):\n",
+        "  python3 spec/fakes/sandbox.py --ready /tmp/sandbox.json --lifetime 300 &\n",
+        "  SANDBOX_PORTS=$(cat /tmp/sandbox.json) LUA_PATH='lua/?.lua;;' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 ", arg and arg[0] or "examples/direct.lua", "\n")
+    os.exit(2)
+end
 local function base(network)
     return ports[network] and ("http://127.0.0.1:" .. ports[network]) or nil
 end

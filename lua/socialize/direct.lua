@@ -136,7 +136,7 @@ end
 function _M.invalid(task, what)
     return { ok = false, provider = task.provider, category = "content_invalid", errorCode = 400006,
              errorMessage = core.strerror(400006),
-             errorDetails = task.provider .. ": Invalid parameter value: " .. what }
+             errorDetails = task.provider .. ": " .. what }
 end
 
 -- The first string field of t (sorted by name) that holds a NUL byte, or nil.
