@@ -106,3 +106,21 @@ describe("newcomer: the direct examples need the sandbox", function()
         end
     end
 end)
+
+describe("newcomer: a connection key that is no network", function()
+    local socialize = require("socialize")
+    for _, key in ipairs({ "Telegram", "telegarm", "x" }) do
+        it("is named in the not-connected error: " .. key, function()
+            local sent = 0
+            local c = socialize.new { backend = "direct", transport = function() sent = sent + 1 end,
+                providers = { telegram = { botToken = "123:abc" } },
+                connections = { u1 = { [key] = { chatId = "42" } } } }
+            local res, err = c:setStatus { UID = "u1", status = "hi" }
+            assert.is_nil(res)
+            assert.are.equal(400106, err.errorCode)
+            assert.matches('"' .. key .. '" are not networks', err.errorDetails, 1, true)
+            assert.matches("telegram", err.errorDetails, 1, true)
+            assert.are.equal(0, sent)
+        end)
+    end
+end)

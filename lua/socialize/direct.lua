@@ -580,8 +580,16 @@ function _M.call(client, method, p, io)
     end
     local names = targets(conn, p, action)
     if #names == 0 then
+        -- a key that is no network (a typo, another case) is named: it is the usual cause
+        local odd = {}
+        for k in pairs(conn) do
+            if not INFO[k] then odd[#odd + 1] = format("%q", tostring(k)) end
+        end
+        table.sort(odd)
         return nil, errors.new(400106, "Not connected: UID " .. tostring(p.UID)
-            .. " has no connection to the enabled providers")
+            .. " has no connection to the enabled providers"
+            .. (#odd > 0 and ("; the connection's keys " .. concat(odd, ", ") .. " are not networks (valid: "
+                .. concat(ORDER, ", ") .. ")") or ""))
     end
     local short = shortener(client, p)
     local location = json_table(p.userLocation)
