@@ -273,7 +273,7 @@ local function finite_numbers(t, prefix)
     for k, v in pairs(t) do
         if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then
             error(format("bad argument #1 to 'new' (%s%s must be a finite number, not %s)",
-                prefix, tostring(k), tostring(v)), 4)
+                prefix, tostring(k), v ~= v and "NaN" or tostring(v)), 4)
         end
     end
 end
@@ -414,7 +414,7 @@ function Client:_check_clock()
     local ok, t = pcall(self._user_clock)
     if ok and type(t) == "number" and t >= 0 and t < CLOCK_MAX then return nil end
     return errors.invalid("config.clock", format("(returned %s; Unix seconds from 0 to 2^33 expected): "
-        .. "nothing was sent", ok and (type(t) == "number" and format("%.17g", t) or type(t)) or "an error"))
+        .. "nothing was sent", ok and (t ~= t and "NaN" or type(t) == "number" and format("%.17g", t) or type(t)) or "an error"))
 end
 
 function Client:_build(method, params)
