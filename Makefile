@@ -25,14 +25,15 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-function
 ALL_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
-             -Icsrc/include -Icsrc/core -Icsrc/lua $(LUA_CFLAGS)
+             -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua $(LUA_CFLAGS)
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
            csrc/core/sz_text.c csrc/core/sz_provider.c csrc/core/sz_guard.c
-CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h
+CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
+           build/gen/sz_textdata.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
@@ -41,13 +42,19 @@ LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
 all: $(CORE_SO) $(CURL_SO)
 
+# TLDs and emoji sequences for text counting, from Debian's publicsuffix and
+# unicode-data packages (csrc/gen/textdata.sh)
+build/gen/sz_textdata.h: csrc/gen/textdata.sh
+	@mkdir -p $(dir $@)
+	sh csrc/gen/textdata.sh $@
+
 deps:
 	@sh .ci/install-deps
 
 $(CORE_SO): $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
-	    $(LDFLAGS) -ljansson -lcrypto -lm
+	    $(LDFLAGS) -ljansson -lcrypto -licuuc -lm
 
 $(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
@@ -58,8 +65,8 @@ $(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c
 $(BUILD)/test_core: $(CORE_SRC) csrc/test/test_core.c csrc/test/tap.h $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_TEST_FAIL_ALLOC -g -O1 $(WARN) -fsanitize=address,undefined \
-	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core \
-	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -lm
+	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core -Ibuild/gen \
+	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -licuuc -lm
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json
@@ -86,8 +93,8 @@ ASAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 build/asan/socialize/core.so: $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
-	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
-	    -ljansson -lcrypto -lm
+	    -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
+	    -ljansson -lcrypto -licuuc -lm
 build/asan/socialize/curl.so: csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
@@ -103,14 +110,14 @@ asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = response provider sign lua_json guard
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-             -Icsrc/include -Icsrc/core -Icsrc/lua
+             -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) -ljansson -lssl -lcrypto -lm
+	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) -ljansson -lssl -lcrypto -licuuc -lm
 build/fuzz/fuzz_lua_json: fuzz/fuzz_lua_json.c csrc/lua/lsocialize_core.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< csrc/lua/lsocialize_core.c \
-	    $(CORE_SRC) $(shell pkg-config --libs lua5.4) -ljansson -lssl -lcrypto -lm
+	    $(CORE_SRC) $(shell pkg-config --libs lua5.4) -ljansson -lssl -lcrypto -licuuc -lm
 fuzz-build: $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build

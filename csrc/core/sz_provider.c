@@ -35,8 +35,8 @@ static const net NETS[] = {
     {"sina", "https://api.weibo.com", "2", 280, SZ_TEXT_WEIBO, -1, 0, "statuses/share.json"},
     {"renren", NULL, NULL, 0, 0, 0, 1, "Renren stopped its service on 1 Dec 2024"},
     {"yahoo", NULL, NULL, 0, 0, 0, 1, "Yahoo's Updates and Social Directory APIs ended in 2020"},
-    {"mastodon", NULL, "v1", 500, SZ_TEXT_CODEPOINTS, 23, 0, "statuses, limits read from the instance"},
-    {"bluesky", "https://bsky.social", NULL, 300, SZ_TEXT_GRAPHEMES, -1, 0, "com.atproto.repo.createRecord"},
+    {"mastodon", NULL, "v1", 500, SZ_TEXT_GRAPHEMES, 23, 0, "statuses, limits read from the instance"},
+    {"bluesky", "https://bsky.social", NULL, 300, SZ_TEXT_BSKY, -1, 0, "com.atproto.repo.createRecord"},
     {"telegram", "https://api.telegram.org", NULL, 4096, SZ_TEXT_CODEPOINTS, -1, 0, "Bot API sendMessage"},
     {NULL, NULL, NULL, 0, 0, 0, 0, NULL}
 };
@@ -291,16 +291,19 @@ static char *fit(const net *nt, const char *text, const char *link, long url_wei
                                      sz_text_measure(sep, strlen(sep), (sz_text_rule)nt->rule, url_weight)
                                : 0;
     long textw = sz_text_measure(text ? text : "", tl, (sz_text_rule)nt->rule, url_weight);
+    long maxb = sz_text_byte_limit((sz_text_rule)nt->rule), linkb = link && *link ? (long)(strlen(link) + strlen(sep)) : 0;
     sz_buf_init(&b);
-    if (textw + linkw > max) {
+    if (textw + linkw > max || (maxb >= 0 && (long)tl + linkb > maxb)) {
         size_t cut;
         if (!may_cut) {
             *err = fail("content_invalid", "text counts %ld of %ld allowed by %s", textw + linkw, max,
                         nt->name);
             return NULL;
         }
-        cut = linkw < max ? sz_text_cut(text, tl, (sz_text_rule)nt->rule, url_weight, max - linkw) : 0;
-        if (cut == 0 && linkw >= max) {
+        cut = linkw < max && (maxb < 0 || linkb < maxb)
+                  ? sz_text_cut_bytes(text, tl, (sz_text_rule)nt->rule, url_weight, max - linkw, maxb < 0 ? -1 : maxb - linkb)
+                  : 0;
+        if (cut == 0 && (linkw >= max || (maxb >= 0 && linkb >= maxb))) {
             *err = fail("content_invalid", "the link alone is longer than %s allows", nt->name);
             return NULL;
         }
@@ -1099,7 +1102,8 @@ static sz_request *build_bluesky(ctx *x)
     {
         action a;
         sz_buf t;
-        size_t st[32], en[32], n, i, tl;
+        size_t n = 0, i, tl;
+        sz_facet *fs = NULL;
         json_t *facets = json_array(), *record;
         int bad;
         read_action(x->in, &a);
@@ -1127,15 +1131,17 @@ static sz_request *build_bluesky(ctx *x)
             x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
             goto done;
         }
-        /* links are facets with UTF-8 byte offsets */
-        n = sz_text_url_spans(text, tl, st, en, 32);
-        bad = !facets;
-        for (i = 0; !bad && i < n && i < 32; i++) {
-            json_t *f = json_pack("{s:{s:I, s:I}, s:[{s:s, s:s%}]}", "index", "byteStart",
-                                  (json_int_t)st[i], "byteEnd", (json_int_t)en[i], "features", "$type",
-                                  "app.bsky.richtext.facet#link", "uri", text + st[i], en[i] - st[i]);
+        /* links and tags are facets with UTF-8 byte offsets (@atproto/api's detection) */
+        bad = !facets || sz_text_facets(text, tl, &fs, &n) != 0;
+        for (i = 0; !bad && i < n; i++) {
+            int link = fs[i].kind == SZ_FACET_LINK;
+            json_t *f = json_pack("{s:{s:I, s:I}, s:[{s:s, s:s}]}", "index", "byteStart",
+                                  (json_int_t)fs[i].start, "byteEnd", (json_int_t)fs[i].end, "features", "$type",
+                                  link ? "app.bsky.richtext.facet#link" : "app.bsky.richtext.facet#tag",
+                                  link ? "uri" : "tag", fs[i].value);
             bad = json_array_append_new(facets, f) != 0;
         }
+        sz_text_facets_free(fs, n);
         iso_time(x->c->timestamp, when);
         record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
         if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
