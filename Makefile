@@ -38,7 +38,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: all deps test test-c test-lua demo bench soak fuzz install uninstall clean check
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -50,6 +50,14 @@ build/gen/sz_textdata.h: csrc/gen/textdata.sh
 
 deps:
 	@sh .ci/install-deps
+
+# The networks' reference code for spec/oracle_spec.lua (twitter-text,
+# @atproto/api), pinned by spec/oracles/package-lock.json; installed once,
+# then offline.
+oracles: spec/oracles/node_modules/.package-lock.json
+spec/oracles/node_modules/.package-lock.json: spec/oracles/package.json spec/oracles/package-lock.json
+	@cd spec/oracles && npm ci --no-audit --no-fund >/dev/null || { \
+	    echo "make oracles: npm ci failed in spec/oracles (is the npm registry reachable?)" >&2; exit 1; }
 
 $(CORE_SO): $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
@@ -76,7 +84,7 @@ test-lua: all
 
 # every ABI is built and tested: the suite runs under lua5.4, lua5.1, luajit
 # and once more under lua5.4 with an aggressive garbage collector
-test: deps
+test: deps oracles
 	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit

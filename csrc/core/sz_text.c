@@ -682,6 +682,25 @@ size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_
         nu = tw_urls(s, len, rule == SZ_TEXT_X, u, SZ_MAX_SPANS);
     if (nu > SZ_MAX_SPANS)
         nu = SZ_MAX_SPANS;
+    { /* a cluster longer than 32 bytes (a chain of conjuncts) may be cut between its code points */
+        size_t *cb = (size_t *)malloc((len + 2) * sizeof *cb), nc = 0, i;
+        if (!cb) {
+            free(b);
+            free(buf);
+            free(u);
+            return 0;
+        }
+        for (k = 0; k < nb; k++) {
+            cb[nc++] = b[k];
+            if (k + 1 < nb && b[k + 1] - b[k] > 32)
+                for (i = b[k] + prev_len(s + b[k], 0) + 1; i < b[k + 1]; i++)
+                    if (((unsigned char)s[i] & 0xC0) != 0x80)
+                        cb[nc++] = i;
+        }
+        free(b);
+        b = cb;
+        nb = nc;
+    }
     for (k = 0; k < nb; k++) { /* keep the boundaries outside URLs */
         while (j < nu && u[j].b <= b[k])
             j++;
