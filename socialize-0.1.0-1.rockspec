@@ -45,7 +45,7 @@ build = {
          defines = { "_GNU_SOURCE" },
          incdirs = { "csrc/include", "csrc/core", "csrc/lua", "$(OPENSSL_INCDIR)", "$(JANSSON_INCDIR)" },
          libdirs = { "$(OPENSSL_LIBDIR)", "$(JANSSON_LIBDIR)" },
-         libraries = { "jansson", "crypto" },
+         libraries = { "jansson", "crypto", "icuuc" },
       },
       ["socialize.curl"] = {
          sources = { "csrc/curl/lsocialize_curl.c", "csrc/core/sz_util.c", "csrc/core/sz_guard.c" },

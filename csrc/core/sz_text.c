@@ -589,11 +589,11 @@ static long measure_x(const char *s0, size_t len0, long url_weight)
     span *u;
     long total = 0;
     if (!s)
-        return LONG_MAX / 4;
+        return -1; /* out of memory */
     u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
     if (!u) {
         free(s);
-        return LONG_MAX / 4;
+        return -1; /* out of memory */
     }
     nu = url_weight >= 0 ? tw_urls(s, len, 1, u, SZ_MAX_SPANS) : 0;
     if (nu > SZ_MAX_SPANS)
@@ -629,12 +629,12 @@ static long measure_graphemes(const char *s, size_t len, long url_weight)
     span *u = NULL;
     long total = 0;
     if (!b)
-        return LONG_MAX / 4;
+        return -1; /* out of memory */
     if (url_weight >= 0) {
         u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
         if (!u) {
             free(b);
-            return LONG_MAX / 4;
+            return -1; /* out of memory */
         }
         nu = tw_urls(s, len, 0, u, SZ_MAX_SPANS);
         if (nu > SZ_MAX_SPANS)
@@ -662,21 +662,23 @@ long sz_text_byte_limit(sz_text_rule rule)
 }
 
 /* Cuts at a grapheme boundary outside URLs so that measure(cut + "…") fits
- * `budget` and its bytes fit `byte_budget` (< 0: no byte limit). */
+ * `budget` and its bytes fit `byte_budget` (< 0: no byte limit); (size_t)-1
+ * when out of memory. */
 size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget,
                          long byte_budget)
 {
     size_t nb, *b, m = 0, k, lo, hi, nu = 0, j = 0, best = 0;
+    int oom = 0;
     span *u = NULL;
     char *buf;
     if (rule != SZ_TEXT_X && rule != SZ_TEXT_GRAPHEMES && rule != SZ_TEXT_BSKY)
         return sz_text_cut(s, len, rule, url_weight, budget); /* code points: no byte rule */
     if (!(b = graphemes(s, len, &nb)))
-        return 0;
+        return (size_t)-1;
     if (!(buf = (char *)malloc(len + 4)) || !(u = (span *)malloc(SZ_MAX_SPANS * sizeof *u))) {
         free(b);
         free(buf);
-        return 0;
+        return (size_t)-1;
     }
     if (url_weight >= 0 && rule != SZ_TEXT_BSKY)
         nu = tw_urls(s, len, rule == SZ_TEXT_X, u, SZ_MAX_SPANS);
@@ -688,7 +690,7 @@ size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_
             free(b);
             free(buf);
             free(u);
-            return 0;
+            return (size_t)-1;
         }
         for (k = 0; k < nb; k++) {
             cb[nc++] = b[k];
@@ -711,12 +713,14 @@ size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_
 #define SZ_CUT_FITS(at, ok)                                                                      \
     do {                                                                                         \
         size_t e_ = (at);                                                                        \
+        long w_;                                                                                 \
         while (e_ > 0 && (s[e_ - 1] == ' ' || s[e_ - 1] == '\n'))                                \
             e_--;                                                                                \
         memcpy(buf, s, e_);                                                                      \
         memcpy(buf + e_, "\xE2\x80\xA6", 3);                                                     \
-        ok = e_ > 0 && sz_text_measure(buf, e_ + 3, rule, url_weight) <= budget &&              \
-             (byte_budget < 0 || (long)(e_ + 3) <= byte_budget);                                 \
+        w_ = e_ > 0 ? sz_text_measure(buf, e_ + 3, rule, url_weight) : 0;                        \
+        oom |= w_ < 0;                                                                           \
+        ok = e_ > 0 && w_ >= 0 && w_ <= budget && (byte_budget < 0 || (long)(e_ + 3) <= byte_budget); \
     } while (0)
     lo = 0;
     hi = m;
@@ -738,7 +742,9 @@ size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_
         }
     }
 #undef SZ_CUT_FITS
-    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
+    if (oom)
+        best = (size_t)-1;
+    while (best != (size_t)-1 && best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
         best--;
     free(u);
     free(buf);

@@ -19,7 +19,8 @@ typedef struct sz_facet {
     char  *value;
 } sz_facet;
 
-/* url_weight < 0: URLs are measured like any text. */
+/* url_weight < 0: URLs are measured like any text. measure: -1 and cut:
+ * (size_t)-1 when out of memory. */
 SZ_HIDDEN long   sz_text_measure(const char *s, size_t len, sz_text_rule rule, long url_weight);
 SZ_HIDDEN size_t sz_text_cut(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget);
 SZ_HIDDEN size_t sz_text_url_spans(const char *s, size_t len, size_t *starts, size_t *ends, size_t max);
