@@ -25,7 +25,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-function
 ALL_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
-             -Icsrc/include -Icsrc/core -Icsrc/lua $(LUA_CFLAGS)
+             -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua $(LUA_CFLAGS)
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
@@ -34,15 +34,15 @@ NET_SRC  = $(sort $(wildcard csrc/core/net/*.c))
 REGISTRY = build/gen/sz_registry.c
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
-           csrc/core/sz_text.c csrc/core/sz_engine.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
+           csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
            csrc/core/sz_guard.c $(NET_SRC) $(REGISTRY)
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
-           csrc/core/sz_netkit.h
+           csrc/core/sz_netkit.h csrc/core/sz_textkit.h build/gen/sz_textdata.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -51,13 +51,27 @@ $(REGISTRY): FORCE
 	@sh csrc/core/gen-registry $@ $(NET_SRC)
 FORCE:
 
+# TLDs and emoji sequences for text counting, from Debian's publicsuffix and
+# unicode-data packages (csrc/gen/textdata.sh)
+build/gen/sz_textdata.h: csrc/gen/textdata.sh
+	@mkdir -p $(dir $@)
+	sh csrc/gen/textdata.sh $@
+
 deps:
 	@sh .ci/install-deps
+
+# The networks' reference code for spec/oracle_spec.lua (twitter-text,
+# @atproto/api), pinned by spec/oracles/package-lock.json; installed once,
+# then offline.
+oracles: spec/oracles/node_modules/.package-lock.json
+spec/oracles/node_modules/.package-lock.json: spec/oracles/package.json spec/oracles/package-lock.json
+	@cd spec/oracles && npm ci --no-audit --no-fund >/dev/null || { \
+	    echo "make oracles: npm ci failed in spec/oracles (is the npm registry reachable?)" >&2; exit 1; }
 
 $(CORE_SO): $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
-	    $(LDFLAGS) -ljansson -lcrypto -lm
+	    $(LDFLAGS) -ljansson -lcrypto -licuuc -lm
 
 $(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
@@ -68,8 +82,8 @@ $(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c
 $(BUILD)/test_core: $(CORE_SRC) csrc/test/test_core.c csrc/test/tap.h $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_TEST_FAIL_ALLOC -g -O1 $(WARN) -fsanitize=address,undefined \
-	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core \
-	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -lm
+	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core -Ibuild/gen \
+	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -licuuc -lm
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json
@@ -79,7 +93,7 @@ test-lua: all
 
 # every ABI is built and tested: the suite runs under lua5.4, lua5.1, luajit
 # and once more under lua5.4 with an aggressive garbage collector
-test: deps
+test: deps oracles
 	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
@@ -96,8 +110,8 @@ ASAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 build/asan/socialize/core.so: $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
-	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
-	    -ljansson -lcrypto -lm
+	    -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
+	    -ljansson -lcrypto -licuuc -lm
 build/asan/socialize/curl.so: csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
@@ -113,14 +127,14 @@ asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = response provider sign lua_json guard
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-             -Icsrc/include -Icsrc/core -Icsrc/lua
+             -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) -ljansson -lssl -lcrypto -lm
+	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) -ljansson -lssl -lcrypto -licuuc -lm
 build/fuzz/fuzz_lua_json: fuzz/fuzz_lua_json.c csrc/lua/lsocialize_core.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< csrc/lua/lsocialize_core.c \
-	    $(CORE_SRC) $(shell pkg-config --libs lua5.4) -ljansson -lssl -lcrypto -lm
+	    $(CORE_SRC) $(shell pkg-config --libs lua5.4) -ljansson -lssl -lcrypto -licuuc -lm
 fuzz-build: $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build

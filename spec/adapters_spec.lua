@@ -179,11 +179,11 @@ describe("adapter requests, byte for byte", function()
         assert.are.equal(64, #r.headers["Idempotency-Key"])
         assert.are.equal('{"status":"Beat it (finally) #win @home\\n\\nLevel 3 done\\n\\nhttps://game.example/l3","visibility":"public"}', r.body)
         -- a small instance limit cuts the text, not the (23-weighted) URL: 34 + "…" + 2 + 23 = 60
-        r = assert(build("mastodon", "publish", { userAction = { title = string.rep("a", 100), linkBack = "https://x.example/"
+        r = assert(build("mastodon", "publish", { userAction = { title = string.rep("a", 100), linkBack = "https://x.example.org/"
             .. string.rep("p", 80) } },
             {}, { accessToken = "md-token", instance = "https://m.example" }, { maxCharacters = 60, charactersReservedPerUrl = 23 }))
         local text = core.json_decode(r.body).status
-        assert.are.equal(string.rep("a", 34) .. "…\n\nhttps://x.example/" .. string.rep("p", 80), text)
+        assert.are.equal(string.rep("a", 34) .. "…\n\nhttps://x.example.org/" .. string.rep("p", 80), text)
     end)
 
     it("bluesky: createSession, then createRecord with link facets in UTF-8 byte offsets and a link card", function()

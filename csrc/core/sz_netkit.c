@@ -192,20 +192,34 @@ char *fit(const net *nt, const char *text, const char *link, long url_weight, lo
 {
     sz_buf b;
     size_t tl = text ? strlen(text) : 0;
-    long linkw = link && *link ? sz_text_measure(link, strlen(link), nt->text.count, url_weight) +
-                                     sz_text_measure(sep, strlen(sep), nt->text.count, url_weight)
-                               : 0;
-    long textw = sz_text_measure(text ? text : "", tl, nt->text.count, url_weight);
+    sz_text_rule rule = nt->text.count;
+    long lw = link && *link ? sz_text_measure(link, strlen(link), rule, url_weight) : 0,
+         sw = link && *link ? sz_text_measure(sep, strlen(sep), rule, url_weight) : 0,
+         linkw = lw + sw;
+    long textw = sz_text_measure(text ? text : "", tl, rule, url_weight);
+    long maxb = sz_text_byte_limit(rule), linkb = link && *link ? (long)(strlen(link) + strlen(sep)) : 0;
+    if (textw < 0 || lw < 0 || sw < 0)
+        return NULL; /* out of memory */
     sz_buf_init(&b);
-    if (textw + linkw > max) {
+    if (textw + linkw > max || (maxb >= 0 && (long)tl + linkb > maxb)) {
         size_t cut;
         if (!may_cut) {
-            *err = fail("content_invalid", "text counts %ld of %ld allowed by %s", textw + linkw, max,
-                        nt->name);
+            if (textw + linkw > max)
+                *err = fail("content_invalid", "text counts %ld of %ld allowed by %s", textw + linkw, max,
+                            nt->name);
+            else
+                *err = fail("content_invalid", "text is %ld bytes of %ld allowed by %s", (long)tl + linkb, maxb,
+                            nt->name);
             return NULL;
         }
-        cut = linkw < max ? sz_text_cut(text, tl, nt->text.count, url_weight, max - linkw) : 0;
-        if (cut == 0 && linkw >= max) {
+        cut = linkw < max && (maxb < 0 || linkb < maxb)
+                  ? sz_text_cut_bytes(text, tl, rule, url_weight, max - linkw, maxb < 0 ? -1 : maxb - linkb)
+                  : 0;
+        if (cut == (size_t)-1) {
+            sz_buf_reset(&b);
+            return NULL; /* out of memory */
+        }
+        if (cut == 0 && (linkw >= max || (maxb >= 0 && linkb >= maxb))) {
             *err = fail("content_invalid", "the link alone is longer than %s allows", nt->name);
             return NULL;
         }

@@ -1,9 +1,23 @@
-/* Text measurement and truncation per network: X's weighted count (URL = 23),
- * Mastodon's count (URL = instance value), Bluesky graphemes + bytes, Weibo
- * half-width units, plain code points. Truncation never cuts inside a URL. */
+/* Text measurement and truncation per network: X's weighted count exactly as
+ * twitter-text v3 (NFC, URLs with and without protocol = 23, emoji sequences
+ * = 2), Mastodon's grapheme count (URL = instance value), Bluesky graphemes +
+ * bytes and its link and tag facets as @atproto/api detects them, Weibo
+ * half-width units, plain code points. Unicode data comes from ICU (Debian's
+ * libicu); TLDs and emoji sequences from tables generated at build time
+ * (csrc/gen/textdata.sh). Truncation never cuts inside a URL or a grapheme. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unicode/ubrk.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+#include <unicode/utext.h>
 #include "sz_internal.h"
 #include "sz_text.h"
+#include "sz_textkit.h"
 
 /* Decodes one code point; returns its byte length (1 for invalid bytes). */
 static size_t next_cp(const char *s, size_t len, size_t i, unsigned *cp)
@@ -57,25 +71,6 @@ size_t sz_text_url_spans(const char *s, size_t len, size_t *starts, size_t *ends
     return n;
 }
 
-/* Emoji that start a sequence counted once (twitter-text emoji parsing). */
-static int emoji_base(unsigned cp)
-{
-    return (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0x2600 && cp <= 0x27BF);
-}
-
-static int sequence_part(unsigned cp)
-{
-    return cp == 0xFE0F || cp == 0x200D || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
-           (cp >= 0xE0020 && cp <= 0xE007F);
-}
-
-static int combining(unsigned cp)
-{
-    return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) ||
-           (cp >= 0x1DC0 && cp <= 0x1DFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
-           (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0xFE00 && cp <= 0xFE0F);
-}
-
 static long weight_of(sz_text_rule rule, unsigned cp)
 {
     switch (rule) {
@@ -92,40 +87,28 @@ static long weight_of(sz_text_rule rule, unsigned cp)
     }
 }
 
-/* Walks the text; calls back for each unit with its weight. Returns the total. */
+static long measure_x(const char *s0, size_t len0, long url_weight);
+static long measure_graphemes(const char *s, size_t len, long url_weight);
+
+/* The text's count in the network's unit. */
 long sz_text_measure(const char *s, size_t len, sz_text_rule rule, long url_weight)
 {
     size_t i = 0;
     long total = 0;
-    int in_seq = 0;
+    if (rule == SZ_TEXT_X)
+        return measure_x(s, len, url_weight);
+    if (rule == SZ_TEXT_GRAPHEMES || rule == SZ_TEXT_BSKY)
+        return measure_graphemes(s, len, rule == SZ_TEXT_BSKY ? -1 : url_weight);
     while (i < len) {
         unsigned cp;
         size_t u = url_weight >= 0 ? url_at(s, len, i) : 0, n;
         if (u) {
             total += url_weight;
             i += u;
-            in_seq = 0;
             continue;
         }
         n = next_cp(s, len, i, &cp);
-        if (rule == SZ_TEXT_X || rule == SZ_TEXT_GRAPHEMES) {
-            if (in_seq && sequence_part(cp)) {
-                if (cp == 0x200D && i + n < len) { /* ZWJ joins the next code point too */
-                    i += n;
-                    n = next_cp(s, len, i, &cp);
-                }
-                i += n;
-                continue;
-            }
-            if (rule == SZ_TEXT_GRAPHEMES && combining(cp) && i > 0) {
-                i += n;
-                continue;
-            }
-            in_seq = emoji_base(cp);
-            total += rule == SZ_TEXT_X ? (in_seq ? 2 : weight_of(rule, cp)) : 1;
-        } else {
-            total += weight_of(rule, cp);
-        }
+        total += weight_of(rule, cp);
         i += n;
     }
     return total;
@@ -136,6 +119,8 @@ long sz_text_measure(const char *s, size_t len, sz_text_rule rule, long url_weig
 size_t sz_text_cut(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget)
 {
     size_t i = 0, best = 0;
+    if (rule == SZ_TEXT_X || rule == SZ_TEXT_GRAPHEMES || rule == SZ_TEXT_BSKY)
+        return sz_text_cut_bytes(s, len, rule, url_weight, budget, -1);
     long ell = rule == SZ_TEXT_WEIBO ? 2 : (rule == SZ_TEXT_X ? 2 : 1); /* U+2026 */
     while (i < len) {
         unsigned cp;
@@ -160,4 +145,625 @@ size_t sz_text_codepoints(const char *s, size_t len)
         n++;
     }
     return n;
+}
+
+/* ==== Unicode-aware counting (ICU): X per twitter-text v3, Mastodon per
+ * status_length_validator.rb, Bluesky per @atproto/api. ==================== */
+
+#if defined(__has_include)
+#if __has_include("sz_textdata.h")
+#include "sz_textdata.h" /* generated at build time: csrc/gen/textdata.sh */
+#define SZ_HAVE_TEXTDATA 1
+#endif
+#endif
+#ifndef SZ_HAVE_TEXTDATA
+/* Without the generated tables every ASCII label of 2+ letters counts as a
+ * TLD and no emoji sequence is known: X counts each code point of a sequence
+ * (never less than twitter-text does). */
+static const char *const SZ_TLDS[] = {NULL};
+static const char *const SZ_EMOJI_SEQS[] = {NULL};
+#endif
+
+static size_t table_len(const char *const *t)
+{
+    size_t n = 0;
+    while (t[n])
+        n++;
+    return n;
+}
+
+/* bsearch of s[0..n) in a sorted table; ci: ASCII case-insensitive */
+static int in_table(const char *const *t, const char *s, size_t n, int ci)
+{
+    size_t lo = 0, hi = table_len(t);
+    char low[64];
+    size_t k;
+    if (ci) {
+        if (n >= sizeof low)
+            return 0;
+        for (k = 0; k < n; k++)
+            low[k] = (char)tolower((unsigned char)s[k]);
+        s = low;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, ml = strlen(t[mid]);
+        int c = memcmp(t[mid], s, ml < n ? ml : n);
+        if (c == 0)
+            c = ml < n ? -1 : (ml > n ? 1 : 0);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+unsigned sz_text_cp_at(const char *s, size_t len, size_t i, size_t *n)
+{
+    unsigned cp;
+    *n = next_cp(s, len, i, &cp);
+    return cp;
+}
+
+/* byte length of the code point that ends at i (as next_cp decodes it) */
+size_t sz_text_prev_len(const char *s, size_t i)
+{
+    size_t j = i, k, n;
+    unsigned cp;
+    if (i == 0)
+        return 0;
+    for (k = 1; k <= 4 && k <= i; k++) {
+        j = i - k;
+        if (((unsigned char)s[j] & 0xC0) != 0x80) {
+            if (next_cp(s, i, j, &cp) == k)
+                return k;
+            break;
+        }
+    }
+    (void)n;
+    return 1;
+}
+
+/* the code point that ends before i */
+unsigned sz_text_cp_before(const char *s, size_t i)
+{
+    size_t n;
+    if (i == 0)
+        return 0;
+    return sz_text_cp_at(s, i, i - sz_text_prev_len(s, i), &n);
+}
+
+int sz_text_js_space(unsigned c) /* ECMAScript \s */
+{
+    return c == 9 || c == 10 || c == 11 || c == 12 || c == 13 || c == 32 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+           c == 0x3000 || c == 0xFEFF;
+}
+
+static int tw_invalid(unsigned c) { return c == 0xFFFE || c == 0xFEFF || c == 0xFFFF; }
+static int tw_directional(unsigned c)
+{
+    return (c >= 0x202A && c <= 0x202E) || c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x2066 && c <= 0x2069);
+}
+static int tw_space(unsigned c) /* twitter-text spaces */
+{
+    return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || c == 0x180E ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+static int ascii_punct(unsigned c) { return c < 0x80 && ispunct((int)c); }
+static int tw_domain_char(unsigned c)
+{
+    return !ascii_punct(c) && !tw_space(c) && !tw_invalid(c) && !tw_directional(c);
+}
+static int tw_latin_accent(unsigned c)
+{
+    return (c >= 0xC0 && c <= 0xD6) || (c >= 0xD8 && c <= 0xF6) || (c >= 0xF8 && c <= 0x24F) || c == 0x253 ||
+           c == 0x254 || c == 0x256 || c == 0x257 || c == 0x259 || c == 0x25B || c == 0x263 || c == 0x268 ||
+           c == 0x26F || c == 0x272 || c == 0x289 || c == 0x28B || c == 0x2BB || (c >= 0x300 && c <= 0x36F) ||
+           (c >= 0x1E00 && c <= 0x1EFF);
+}
+static int tw_path_char(unsigned c)
+{
+    return (c < 0x80 && (isalnum((int)c) || strchr("!*';:=+,.$/%#[]-_~@|&", (int)c))) || c == 0x2013 ||
+           (c >= 0x400 && c <= 0x4FF) || tw_latin_accent(c);
+}
+static int tw_path_end(unsigned c)
+{
+    return (c < 0x80 && (isalnum((int)c) || strchr("+-=_#/", (int)c))) || (c >= 0x400 && c <= 0x4FF) ||
+           tw_latin_accent(c);
+}
+static int tw_query_char(unsigned c) { return c < 0x80 && (isalnum((int)c) || strchr("!?*'@();:&=+$/%#[]-_.,~|", (int)c)); }
+static int tw_query_end(unsigned c) { return c < 0x80 && (isalnum((int)c) || strchr("-_&=#/", (int)c)); }
+
+/* A TLD starting at i (twitter-text: followed by none of [0-9A-Za-z@+-]). */
+static size_t tld_at(const char *s, size_t len, size_t i)
+{
+    size_t j = i;
+    while (j < len && (isalnum((unsigned char)s[j]) || s[j] == '-'))
+        j++;
+    if (j - i >= 5 && strncasecmp(s + i, "xn--", 4) == 0)
+        return j - i;
+    /* the label's alphanumeric run, then shorter prefixes ending before a non-ASCII */
+    {
+        size_t k = i;
+        while (k < len && isalnum((unsigned char)s[k]))
+            k++;
+        if (k < len && (s[k] == '@' || s[k] == '+' || s[k] == '-'))
+            return 0;
+        if (k == i)
+            return 0;
+#ifdef SZ_HAVE_TEXTDATA
+        return in_table(SZ_TLDS, s + i, k - i, 1) ? k - i : 0;
+#else
+        {
+            size_t m;
+            for (m = i; m < k; m++)
+                if (!isalpha((unsigned char)s[m]))
+                    return 0;
+            return k - i >= 2 ? k - i : 0;
+        }
+#endif
+    }
+}
+
+/* Domain at q per twitter-text (subdomains, a name, a TLD); 0 if none. */
+static size_t tw_domain(const char *s, size_t len, size_t q)
+{
+    size_t starts[128], nl = 0, i = q, best = 0, j;
+    /* label starts: a label is domain chars with - or _ inside, followed by '.' */
+    while (nl < 128) {
+        size_t st = i, n, lastc = 0;
+        int ok = 0;
+        starts[nl++] = st;
+        while (i < len) {
+            unsigned c = sz_text_cp_at(s, len, i, &n);
+            if (tw_domain_char(c)) {
+                ok = 1;
+                lastc = i + n;
+            } else if (!(c == '-' || c == '_') || i == st)
+                break;
+            i += n;
+        }
+        if (!ok || lastc != i || i >= len || s[i] != '.')
+            break;
+        i++;
+    }
+    /* the TLD is at the start of label j >= 1; labels before it end with '.' */
+    for (j = nl; j-- > 1;) {
+        size_t t = tld_at(s, len, starts[j]), k;
+        int good = t > 0;
+        for (k = 0; good && k < j; k++) { /* label k: starts and ends with a domain char */
+            size_t a = starts[k], e = starts[k + 1] - 1, n;
+            if (!tw_domain_char(sz_text_cp_at(s, len, a, &n)) || !tw_domain_char(sz_text_cp_before(s, e)))
+                good = 0;
+            if (k == j - 1) { /* the name: no '_' */
+                size_t m;
+                for (m = a; m < e; m++)
+                    if (s[m] == '_')
+                        good = 0;
+            }
+        }
+        if (good) {
+            best = starts[j] + t - q;
+            break;
+        }
+    }
+    return best;
+}
+
+/* End of "/path" at i per twitter-text (balanced parentheses one level deep). */
+static size_t tw_path(const char *s, size_t len, size_t i)
+{
+    size_t j = i, good = i, n;
+    while (j < len) {
+        unsigned c = sz_text_cp_at(s, len, j, &n);
+        if (c == '(') { /* a balanced group: ( chars ) or ( chars ( chars ) chars ) */
+            size_t k = j + 1, depth = 1, m;
+            while (k < len && depth > 0) {
+                unsigned d = sz_text_cp_at(s, len, k, &m);
+                if (d == '(' && depth < 2)
+                    depth++;
+                else if (d == ')')
+                    depth--;
+                else if (!tw_path_char(d))
+                    break;
+                k += m;
+            }
+            if (depth != 0 || k == j + 2)
+                break;
+            j = k;
+            good = j;
+            continue;
+        }
+        if (!tw_path_char(c))
+            break;
+        j += n;
+        if (tw_path_end(c))
+            good = j;
+    }
+    return good;
+}
+
+typedef struct span { size_t a, b; } span;
+
+/* URLs per twitter-text's extractUrlsWithIndices (with_bare: also without
+ * protocol, ASCII domains). Returns the count, fills up to max spans. */
+static size_t tw_urls(const char *s, size_t len, int with_bare, span *out, size_t max)
+{
+    size_t p = 0, n = 0, cl;
+    while (p < len) {
+        unsigned prev = p ? sz_text_cp_before(s, p) : 0;
+        size_t q = p, proto = 0, d, e;
+        int ok_prev = p == 0 || tw_directional(prev) ||
+                      (!(prev < 0x80 && (isalnum((int)prev) || prev == '@' || prev == '$' || prev == '#')) &&
+                       prev != 0xFF20 && prev != 0xFF03 && !tw_invalid(prev));
+        sz_text_cp_at(s, len, p, &cl);
+        if (!ok_prev) {
+            p += cl;
+            continue;
+        }
+        if (len - q >= 8 && strncasecmp(s + q, "https://", 8) == 0)
+            proto = 8;
+        else if (len - q >= 7 && strncasecmp(s + q, "http://", 7) == 0)
+            proto = 7;
+        d = tw_domain(s, len, q + proto);
+        if (!d && proto) {
+            proto = 0;
+            d = tw_domain(s, len, q);
+        }
+        if (!d) {
+            p += cl;
+            continue;
+        }
+        e = q + proto + d;
+        if (e < len && s[e] == ':' && e + 1 < len && isdigit((unsigned char)s[e + 1])) {
+            e++;
+            while (e < len && isdigit((unsigned char)s[e]))
+                e++;
+        }
+        {
+            size_t pathstart = e;
+            if (e < len && s[e] == '/')
+                e = tw_path(s, len, e + 1);
+            if (e < len && s[e] == '?') {
+                size_t j = e + 1, good = e;
+                while (j < len && tw_query_char((unsigned char)s[j])) {
+                    j++;
+                    if (tw_query_end((unsigned char)s[j - 1]))
+                        good = j;
+                }
+                e = good;
+            }
+            if (proto) {
+                if (n < max) {
+                    out[n].a = q;
+                    out[n].b = e;
+                }
+                n++;
+            } else if (with_bare && !(p > 0 && prev < 0x80 && prev && strchr("-_./", (int)prev))) {
+                /* the ASCII domain that ends the matched domain */
+                size_t dend = q + d, a = dend, tstart;
+                tstart = dend;
+                while (tstart > q && s[tstart - 1] != '.')
+                    tstart--;
+                a = tstart;
+                while (a > q) {
+                    unsigned c = sz_text_cp_before(s, a);
+                    if (!(c < 0x80 ? (isalnum((int)c) || c == '-' || c == '.') : tw_latin_accent(c)))
+                        break;
+                    a -= sz_text_prev_len(s, a);
+                }
+                while (a < tstart && s[a] == '.')
+                    a++;
+                {
+                    size_t k;
+                    for (k = a; k + 1 < tstart; k++)
+                        if (s[k] == '.' && s[k + 1] == '.')
+                            a = k + 2;
+                }
+                if (a < tstart) {
+                    if (n < max) {
+                        out[n].a = a;
+                        out[n].b = e > pathstart ? e : dend;
+                    }
+                    n++;
+                }
+            }
+        }
+        p = e > p ? e : p + cl;
+    }
+    return n;
+}
+
+/* NFC copy (twitter-text counts the normalised text); NULL on failure. */
+static char *nfc(const char *s, size_t len, size_t *outlen)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    const UNormalizer2 *nf = unorm2_getNFCInstance(&st);
+    int32_t n16 = 0, m16, n8 = 0;
+    UChar *a = NULL, *b = NULL;
+    char *out = NULL;
+    if (U_FAILURE(st) || len > (size_t)INT32_MAX / 4)
+        return NULL;
+    u_strFromUTF8WithSub(NULL, 0, &n16, s, (int32_t)len, 0xFFFD, NULL, &st);
+    st = U_ZERO_ERROR;
+    a = (UChar *)malloc(((size_t)n16 + 1) * sizeof(UChar));
+    b = (UChar *)malloc(((size_t)n16 * 3 + 1) * sizeof(UChar));
+    if (!a || !b)
+        goto fail;
+    u_strFromUTF8WithSub(a, n16 + 1, NULL, s, (int32_t)len, 0xFFFD, NULL, &st);
+    m16 = unorm2_normalize(nf, a, n16, b, n16 * 3 + 1, &st);
+    if (U_FAILURE(st))
+        goto fail;
+    u_strToUTF8(NULL, 0, &n8, b, m16, &st);
+    st = U_ZERO_ERROR;
+    if (!(out = (char *)malloc((size_t)n8 + 1)))
+        goto fail;
+    u_strToUTF8(out, n8 + 1, NULL, b, m16, &st);
+    if (U_FAILURE(st)) {
+        free(out);
+        out = NULL;
+        goto fail;
+    }
+    *outlen = (size_t)n8;
+fail:
+    free(a);
+    free(b);
+    return out;
+}
+
+/* Grapheme cluster boundaries (byte offsets, 0 and len included); NULL on
+ * allocation failure. Falls back to code points if ICU fails. */
+size_t *sz_text_graphemes(const char *s, size_t len, size_t *nb)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UText *ut = NULL;
+    UBreakIterator *bi = NULL;
+    size_t cap = 16, n = 0, *b = (size_t *)malloc(cap * sizeof *b), i;
+    if (!b)
+        return NULL;
+    if (len <= (size_t)INT32_MAX) {
+        ut = utext_openUTF8(NULL, s, (int64_t)len, &st);
+        bi = ubrk_open(UBRK_CHARACTER, "", NULL, 0, &st);
+        ubrk_setUText(bi, ut, &st);
+    }
+    if (len <= (size_t)INT32_MAX && U_SUCCESS(st)) {
+        int32_t k;
+        for (k = ubrk_first(bi); k != UBRK_DONE; k = ubrk_next(bi)) {
+            if (n == cap) {
+                size_t *nbuf = (size_t *)realloc(b, (cap *= 2) * sizeof *b);
+                if (!nbuf) {
+                    free(b);
+                    b = NULL;
+                    break;
+                }
+                b = nbuf;
+            }
+            b[n++] = (size_t)k;
+        }
+    } else {
+        for (i = 0; b && i <= len;) {
+            unsigned cp;
+            if (n == cap) {
+                size_t *nbuf = (size_t *)realloc(b, (cap *= 2) * sizeof *b);
+                if (!nbuf) {
+                    free(b);
+                    b = NULL;
+                    break;
+                }
+                b = nbuf;
+            }
+            b[n++] = i;
+            i += i < len ? next_cp(s, len, i, &cp) : 1;
+        }
+    }
+    ubrk_close(bi);
+    utext_close(ut);
+    *nb = n;
+    return b;
+}
+
+/* the longest known emoji sequence at i (2+ code points), or 0 */
+static size_t emoji_seq(const char *s, size_t len, size_t i)
+{
+    size_t ends[16], ne = 0, j = i, k;
+    while (j < len && ne < 16) {
+        unsigned cp;
+        j += next_cp(s, len, j, &cp);
+        ends[ne++] = j;
+    }
+    for (k = ne; k-- > 1;)
+        if (in_table(SZ_EMOJI_SEQS, s + i, ends[k] - i, 0))
+            return ends[k] - i;
+    return 0;
+}
+
+#define SZ_MAX_SPANS 4096
+
+/* X: twitter-text v3 parseTweet's weightedLength on the NFC form */
+static long measure_x(const char *s0, size_t len0, long url_weight)
+{
+    size_t len, i = 0, nu, k = 0;
+    char *s = nfc(s0, len0, &len);
+    span *u;
+    long total = 0;
+    if (!s)
+        return -1; /* out of memory */
+    u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
+    if (!u) {
+        free(s);
+        return -1; /* out of memory */
+    }
+    nu = url_weight >= 0 ? tw_urls(s, len, 1, u, SZ_MAX_SPANS) : 0;
+    if (nu > SZ_MAX_SPANS)
+        nu = SZ_MAX_SPANS;
+    while (i < len) {
+        unsigned cp;
+        size_t n;
+        while (k < nu && u[k].a < i)
+            k++;
+        if (k < nu && u[k].a == i && u[k].b > i) {
+            total += url_weight;
+            i = u[k].b;
+            continue;
+        }
+        if ((n = emoji_seq(s, len, i)) > 0) {
+            total += 2;
+            i += n;
+            continue;
+        }
+        i += next_cp(s, len, i, &cp);
+        total += weight_of(SZ_TEXT_X, cp);
+    }
+    free(u);
+    free(s);
+    return total;
+}
+
+/* graphemes; URLs with a protocol count url_weight (Mastodon) when >= 0 */
+static long measure_graphemes(const char *s, size_t len, long url_weight)
+{
+    size_t nb, k, nu = 0, j = 0;
+    size_t *b = sz_text_graphemes(s, len, &nb);
+    span *u = NULL;
+    long total = 0;
+    if (!b)
+        return -1; /* out of memory */
+    if (url_weight >= 0) {
+        u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
+        if (!u) {
+            free(b);
+            return -1; /* out of memory */
+        }
+        nu = tw_urls(s, len, 0, u, SZ_MAX_SPANS);
+        if (nu > SZ_MAX_SPANS)
+            nu = SZ_MAX_SPANS;
+    }
+    for (k = 0; k + 1 < nb;) {
+        while (j < nu && u[j].b <= b[k])
+            j++;
+        if (j < nu && u[j].a <= b[k] && b[k] < u[j].b) {
+            total += u[j].a == b[k] ? url_weight : 0;
+            k++;
+            continue;
+        }
+        total++;
+        k++;
+    }
+    free(u);
+    free(b);
+    return total;
+}
+
+long sz_text_byte_limit(sz_text_rule rule)
+{
+    return rule == SZ_TEXT_BSKY ? 3000 : -1;
+}
+
+/* Cuts at a grapheme boundary outside URLs so that measure(cut + "…") fits
+ * `budget` and its bytes fit `byte_budget` (< 0: no byte limit); (size_t)-1
+ * when out of memory. */
+size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget,
+                         long byte_budget)
+{
+    size_t nb, *b, m = 0, k, lo, hi, nu = 0, j = 0, best = 0;
+    int oom = 0;
+    span *u = NULL;
+    char *buf;
+    if (rule != SZ_TEXT_X && rule != SZ_TEXT_GRAPHEMES && rule != SZ_TEXT_BSKY)
+        return sz_text_cut(s, len, rule, url_weight, budget); /* code points: no byte rule */
+    if (!(b = sz_text_graphemes(s, len, &nb)))
+        return (size_t)-1;
+    if (!(buf = (char *)malloc(len + 4)) || !(u = (span *)malloc(SZ_MAX_SPANS * sizeof *u))) {
+        free(b);
+        free(buf);
+        return (size_t)-1;
+    }
+    if (url_weight >= 0 && rule != SZ_TEXT_BSKY)
+        nu = tw_urls(s, len, rule == SZ_TEXT_X, u, SZ_MAX_SPANS);
+    if (nu > SZ_MAX_SPANS)
+        nu = SZ_MAX_SPANS;
+    { /* a cluster longer than 32 bytes (a chain of conjuncts) may be cut between its code points */
+        size_t *cb = (size_t *)malloc((len + 2) * sizeof *cb), nc = 0, i;
+        if (!cb) {
+            free(b);
+            free(buf);
+            free(u);
+            return (size_t)-1;
+        }
+        for (k = 0; k < nb; k++) {
+            cb[nc++] = b[k];
+            if (k + 1 < nb && b[k + 1] - b[k] > 32)
+                for (i = b[k] + sz_text_prev_len(s + b[k], 0) + 1; i < b[k + 1]; i++)
+                    if (((unsigned char)s[i] & 0xC0) != 0x80)
+                        cb[nc++] = i;
+        }
+        free(b);
+        b = cb;
+        nb = nc;
+    }
+    for (k = 0; k < nb; k++) { /* keep the boundaries outside URLs */
+        while (j < nu && u[j].b <= b[k])
+            j++;
+        if (j < nu && u[j].a < b[k] && b[k] < u[j].b)
+            continue;
+        b[m++] = b[k];
+    }
+#define SZ_CUT_FITS(at, ok)                                                                      \
+    do {                                                                                         \
+        size_t e_ = (at);                                                                        \
+        long w_;                                                                                 \
+        while (e_ > 0 && (s[e_ - 1] == ' ' || s[e_ - 1] == '\n'))                                \
+            e_--;                                                                                \
+        memcpy(buf, s, e_);                                                                      \
+        memcpy(buf + e_, "\xE2\x80\xA6", 3);                                                     \
+        w_ = e_ > 0 ? sz_text_measure(buf, e_ + 3, rule, url_weight) : 0;                        \
+        oom |= w_ < 0;                                                                           \
+        ok = e_ > 0 && w_ >= 0 && w_ <= budget && (byte_budget < 0 || (long)(e_ + 3) <= byte_budget); \
+    } while (0)
+    lo = 0;
+    hi = m;
+    while (lo + 1 < hi) { /* largest fitting boundary, the count growing with the cut */
+        size_t mid = lo + (hi - lo) / 2;
+        int ok;
+        SZ_CUT_FITS(b[mid], ok);
+        if (ok)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    for (k = lo + 1; k-- > 1;) { /* URLs make the count not quite monotonic */
+        int ok;
+        SZ_CUT_FITS(b[k], ok);
+        if (ok) {
+            best = b[k];
+            break;
+        }
+    }
+#undef SZ_CUT_FITS
+    if (oom)
+        best = (size_t)-1;
+    while (best != (size_t)-1 && best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
+        best--;
+    free(u);
+    free(buf);
+    free(b);
+    return best;
+}
+
+/* s[0..n) is a TLD of the generated table (lower case); without the table,
+ * any label of two or more lower-case ASCII letters */
+int sz_text_is_tld(const char *s, size_t n)
+{
+#ifdef SZ_HAVE_TEXTDATA
+    return in_table(SZ_TLDS, s, n, 0);
+#else
+    size_t k;
+    for (k = 0; k < n; k++)
+        if (!islower((unsigned char)s[k]))
+            return 0;
+    return n >= 2;
+#endif
 }

@@ -62,7 +62,8 @@ static sz_request *build_bluesky(ctx *x)
     {
         action a;
         sz_buf t;
-        size_t st[32], en[32], n, i, tl;
+        size_t n = 0, i, tl;
+        sz_facet *fs = NULL;
         json_t *facets = json_array(), *record;
         int bad;
         read_action(x->in, &a);
@@ -90,15 +91,17 @@ static sz_request *build_bluesky(ctx *x)
             x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
             goto done;
         }
-        /* links are facets with UTF-8 byte offsets */
-        n = sz_text_url_spans(text, tl, st, en, 32);
-        bad = !facets;
-        for (i = 0; !bad && i < n && i < 32; i++) {
-            json_t *f = json_pack("{s:{s:I, s:I}, s:[{s:s, s:s%}]}", "index", "byteStart",
-                                  (json_int_t)st[i], "byteEnd", (json_int_t)en[i], "features", "$type",
-                                  "app.bsky.richtext.facet#link", "uri", text + st[i], en[i] - st[i]);
+        /* links and tags are facets with UTF-8 byte offsets (@atproto/api's detection) */
+        bad = !facets || sz_text_facets(text, tl, &fs, &n) != 0;
+        for (i = 0; !bad && i < n; i++) {
+            int link = fs[i].kind == SZ_FACET_LINK;
+            json_t *f = json_pack("{s:{s:I, s:I}, s:[{s:s, s:s}]}", "index", "byteStart",
+                                  (json_int_t)fs[i].start, "byteEnd", (json_int_t)fs[i].end, "features", "$type",
+                                  link ? "app.bsky.richtext.facet#link" : "app.bsky.richtext.facet#tag",
+                                  link ? "uri" : "tag", fs[i].value);
             bad = json_array_append_new(facets, f) != 0;
         }
+        sz_text_facets_free(fs, n);
         iso_time(x->c->timestamp, when);
         record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
         if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
@@ -169,7 +172,7 @@ static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_hea
 const sz_net sz_net_bluesky = {
     .name = "bluesky", .display = "Bluesky", .rank = 9, .note = "com.atproto.repo.createRecord",
     .base_url = "https://bsky.social", .url_field = "pds", .url_example = "bsky.social",
-    .text = {300, SZ_TEXT_GRAPHEMES, -1, "\n\n", "userMessage,title;linkBack"},
+    .text = {300, SZ_TEXT_BSKY, -1, "\n\n", "userMessage,title;linkBack"},
     .auth = SZ_AUTH_SESSION,
     .auth_fields = {"identifier", "appPassword"},
     .secret_fields = {"appPassword", "accessJwt", "refreshJwt"},
