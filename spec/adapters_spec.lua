@@ -117,11 +117,11 @@ describe("adapter requests, byte for byte", function()
             .. '"content":{"article":{"description":"Cleared in 4:12","source":"https://game.example/l3","title":"Level 3 done"}},'
             .. '"distribution":{"feedDistribution":"MAIN_FEED","targetEntities":[],"thirdPartyDistributionChannels":[]},'
             .. '"isReshareDisabledByAuthor":false,"lifecycleState":"PUBLISHED","visibility":"PUBLIC"}', r.body)
-        -- every reserved character of little text, URLs kept intact
+        -- every reserved character of little text, inside URLs and words too (spec/wire_spec.lua)
         r = assert(build("linkedin", "status", { status = [[a\b|c{d}e@f[g]h(i)j<k>l#m*n_o~p # https://x.example/a_b(c)]] },
             {}, { accessToken = "t", author = "urn:li:organization:42" }))
         local c = core.json_decode(r.body).commentary
-        assert.are.equal([[a\\b\|c\{d\}e\@f\[g\]h\(i\)j\<k\>l#m\*n\_o\~p \# https://x.example/a_b(c)]], c)
+        assert.are.equal([[a\\b\|c\{d\}e\@f\[g\]h\(i\)j\<k\>l\#m\*n\_o\~p \# https://x.example/a\_b\(c\)]], c)
         assert.are.equal("urn:li:organization:42", core.json_decode(r.body).author)
         local no, res = build("linkedin", "notify", { body = "x" }, {}, { accessToken = "t", personId = "p" })
         assert.is_nil(no)

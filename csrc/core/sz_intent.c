@@ -18,7 +18,8 @@ typedef struct intent {
 static const intent INTENTS[] = {
     {"reddit", "https://www.reddit.com/submit?url={u}&title={t}", 0},
     {"pinterest", "https://www.pinterest.com/pin/create/button/?url={u}&media={i}&description={d}", 0},
-    {"tumblr", "https://www.tumblr.com/widgets/share/tool?canonicalUrl={u}&title={t}&caption={d}&posttype=link", 0},
+    /* a link post: content is the link (tumblr.com/docs/en/share_button) */
+    {"tumblr", "https://www.tumblr.com/widgets/share/tool?posttype=link&canonicalUrl={u}&content={u}&title={t}&caption={d}", 0},
     {"whatsapp", "https://api.whatsapp.com/send?text={tu}", 0},
     {"email", "mailto:?subject={t}&body={ud}", 0},
     {"hackernews", "https://news.ycombinator.com/submitlink?u={u}&t={t}", 0},

@@ -53,6 +53,7 @@ const char *by_status(int status)
     if (status == 401) return "auth_expired";
     if (status == 403) return "permission_missing";
     if (status == 429) return "rate_limited";
+    if (status == 402) return "quota_exhausted"; /* Payment Required: paid credits spent */
     if (status == 400 || status == 413 || status == 422) return "content_invalid";
     if (status >= 500 || status == 408 || status == 0) return "transient";
     return "transient";

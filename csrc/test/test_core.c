@@ -1042,6 +1042,106 @@ static void test_guard_addresses(void)
           "non-literals are not addresses");
 }
 
+/* Issue 10 "Wire fidelity" items 4-8 (spec/wire_spec.lua has the full rows). */
+static json_t *wire_parse(const char *provider, int status, const sz_header *h, size_t nh, const char *body)
+{
+    sz_provider_call c;
+    json_t *in = json_object(), *r;
+    memset(&c, 0, sizeof c);
+    c.provider = provider;
+    c.action = "publish";
+    c.input = c.app = c.user = in;
+    r = sz_provider_parse(&c, status, h, nh, body, strlen(body), 1700000000);
+    json_decref(in);
+    return r;
+}
+
+static json_t *wire_body(const char *provider, const char *action, json_t *in, json_t *app, json_t *user)
+{
+    sz_provider_call c;
+    json_t *res = NULL, *b = NULL;
+    sz_error err;
+    sz_request *r;
+    memset(&c, 0, sizeof c);
+    c.provider = provider;
+    c.action = action;
+    c.input = in;
+    c.app = app;
+    c.user = user;
+    c.timestamp = 1700000000;
+    c.nonce = "n";
+    r = sz_provider_request(&c, &res, &err);
+    if (r) {
+        b = json_loadb(sz_request_body(r, NULL), strlen(sz_request_body(r, NULL)), 0, NULL);
+        if (!b) /* a form body */
+            b = json_pack("{s:s}", "form", sz_request_body(r, NULL));
+    } else {
+        b = res ? json_incref(res) : NULL;
+    }
+    sz_request_free(r);
+    json_decref(res);
+    json_decref(in);
+    json_decref(app);
+    json_decref(user);
+    return b;
+}
+
+static void test_wire_fidelity(void)
+{
+    sz_header daily[] = {{"x-rate-limit-remaining", "90"}, {"x-rate-limit-reset", "1700000900"},
+                         {"x-user-limit-24hour-remaining", "0"}, {"x-user-limit-24hour-reset", "1700040000"},
+                         {"x-app-limit-24hour-remaining", "0"}, {"x-app-limit-24hour-reset", "1700050000"}};
+    json_t *r = wire_parse("twitter", 429, daily, 6, "{\"title\":\"Too Many Requests\"}"), *b;
+    CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 50000, "x: the app's daily reset, the longest");
+    CHECK_STR(S(r, "scope"), "app", "x: app scope");
+    json_decref(r);
+    r = wire_parse("twitter", 429, daily, 4, "{\"title\":\"Too Many Requests\"}");
+    CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 40000, "x: the user's daily reset");
+    CHECK_STR(S(r, "scope"), "account", "x: account scope");
+    json_decref(r);
+    r = wire_parse("twitter", 402, NULL, 0, "{\"title\":\"CreditsDepleted\",\"type\":\"https://api.twitter.com/2/problems/credits\"}");
+    CHECK_STR(S(r, "category"), "quota_exhausted", "x: 402");
+    CHECK(json_integer_value(json_object_get(r, "errorCode")) == 400124, "x: 402 code");
+    json_decref(r);
+
+    r = wire_parse("telegram", 400, NULL, 0,
+                   "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: group chat was upgraded to a "
+                   "supergroup chat\",\"parameters\":{\"migrate_to_chat_id\":-1001234567890}}");
+    CHECK_STR(S(r, "migrateToChatId"), "-1001234567890", "telegram: migrateToChatId");
+    CHECK(S(r, "errorDetails") && strstr(S(r, "errorDetails"), "migrate_to_chat_id -1001234567890"), "telegram: details");
+    CHECK_STR(S(r, "category"), "content_invalid", "telegram: category");
+    json_decref(r);
+
+    b = wire_body("sina", "publish",
+                  json_pack("{s:s, s:{s:s, s:s}}", "rip", "1.2.3.4", "userAction", "userMessage", "Beat it #win",
+                            "linkBack", "https://game.example/l3#top"),
+                  json_pack("{s:s}", "safeDomain", "game.example"), json_pack("{s:s}", "accessToken", "t"));
+    CHECK(S(b, "form") && strstr(S(b, "form"), "%23win%20https%3A%2F%2Fgame.example%2Fl3%23top"), "weibo: fragment");
+    json_decref(b);
+    b = wire_body("sina", "status", json_pack("{s:s, s:s}", "rip", "1.2.3.4", "status", "#topic# https://game.example/x#f"),
+                  json_pack("{s:s}", "safeDomain", "game.example"), json_pack("{s:s}", "accessToken", "t"));
+    CHECK_STR(S(b, "category"), "content_invalid", "weibo: #topic# refused");
+    json_decref(b);
+
+    b = wire_body("linkedin", "publish",
+                  json_pack("{s:{s:s, s:s}}", "userAction", "userMessage", "Go #win (now) C#",
+                            "linkBack", "https://www.Game.example/a_b(c)#top"),
+                  json_object(), json_pack("{s:s, s:s}", "accessToken", "t", "personId", "p"));
+    CHECK_STR(S(b, "commentary"), "Go #win \\(now\\) C\\#", "linkedin: little text");
+    CHECK_STR(S(json_object_get(json_object_get(b, "content"), "article"), "title"), "game.example",
+              "linkedin: the title falls back to the host");
+    json_decref(b);
+    b = wire_body("linkedin", "status", json_pack("{s:s}", "status", "see https://x.example/a_b(c)#top"), json_object(),
+                  json_pack("{s:s, s:s}", "accessToken", "t", "personId", "p"));
+    CHECK_STR(S(b, "commentary"), "see https://x.example/a\\_b\\(c\\)\\#top", "linkedin: URL escaped");
+    json_decref(b);
+
+    r = sz_bookmark_url("tumblr", "https://g.example/x", "T", "D", NULL, NULL);
+    CHECK(S(r, "url") && strstr(S(r, "url"), "posttype=link") && strstr(S(r, "url"), "content=https%3A%2F%2Fg.example%2Fx"),
+          "tumblr: content carries the URL: %s", S(r, "url") ? S(r, "url") : "(null)");
+    json_decref(r);
+}
+
 int main(int argc, char **argv)
 {
     int i;
@@ -1064,5 +1164,6 @@ int main(int argc, char **argv)
     RUN(test_alloc_failures);
     RUN(test_guard_urls);
     RUN(test_guard_addresses);
+    RUN(test_wire_fidelity);
     return tap_done("c-core");
 }

@@ -486,6 +486,7 @@ local function entry(r)
         e.retryAfter = r.retryAfter
         e.providerCode = r.providerCode
         e.providerStatus = r.providerStatus
+        e.migrateToChatId = r.migrateToChatId -- the chat's new id, for the caller to store
     elseif r.duplicate then
         e.duplicate = true
         e.errorDetails = "duplicate: the existing post was recovered"

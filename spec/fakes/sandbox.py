@@ -13,11 +13,15 @@ replies, and error replies chosen by the credential the request carries:
   token "policy"    -> Facebook 368 / VK 14 (captcha)
   token "boom"      -> HTTP 5xx
   token "delayed"   -> Weibo 20032 (published, sync delayed)
+  token "daily"     -> X 429 with the user's 24-hour cap spent (x-user-limit-24hour-*)
+  token "credits"   -> X 402 CreditsDepleted
+  chat "upgraded"   -> Telegram 400 with parameters.migrate_to_chat_id
 
 It checks what a network checks (OAuth 1.0a signatures, appsecret_proof,
 LinkedIn version headers, Weibo's safe domain and rip, Bluesky facets' byte
 offsets, Mastodon's length with URL = 23, the Idempotency-Key and VK guid
-de-duplication) and records every request.
+de-duplication, LinkedIn's little text and article title, Weibo's #topic#
+refusal) and records every request.
 
   sandbox.py --ready FILE [--lifetime 300] [--conf JSON]
 
@@ -25,7 +29,7 @@ The ready FILE receives {"twitter": port, ..., "control": port, "pid": pid}.
 Control port: GET /__requests, POST /__reset, POST /__config
 ({"delay_ms": {"twitter": 50}, "expire_bluesky": true}), POST /__shutdown.
 """
-import argparse, base64, hashlib, hmac, json, os, sys, threading, time, uuid
+import argparse, base64, hashlib, hmac, json, os, re, sys, threading, time, uuid
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -169,6 +173,15 @@ class Twitter(Base):
             reset = int(time.time()) + 900
             raise problem(429, "Too Many Requests", "Too Many Requests", headers={
                 "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+        if "daily" in token:
+            now = int(time.time())
+            raise problem(429, "Too Many Requests", "Too Many Requests", headers={
+                "x-rate-limit-limit": "100", "x-rate-limit-remaining": "99", "x-rate-limit-reset": str(now + 900),
+                "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+                "x-user-limit-24hour-reset": str(now + 80000)})
+        if "credits" in token:
+            raise problem(402, "CreditsDepleted", "Your enrolled account [1] does not have any credits to fulfill this request.",
+                          "https://api.twitter.com/2/problems/credits")
         if "boom" in token:
             raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
 
@@ -233,6 +246,27 @@ class Facebook(Base):
 
 
 # ---- LinkedIn -------------------------------------------------------------------
+LITTLE_RESERVED = "\\|{}@[]()<>#*_~"
+
+
+def little_text_error(text):
+    """Where LinkedIn would cut a little-text commentary: the first reserved
+    character neither escaped nor a hashtag ('#' then a word), else None."""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in LITTLE_RESERVED:
+            i += 2
+            continue
+        if c == "#" and i + 1 < len(text) and (text[i + 1].isalnum() or ord(text[i + 1]) > 127):
+            i += 1
+            continue
+        if c in LITTLE_RESERVED:
+            return "unescaped %r at %d" % (c, i)
+        i += 1
+    return None
+
+
 class LinkedIn(Base):
     network = "linkedin"
 
@@ -266,6 +300,13 @@ class LinkedIn(Base):
         for k in ("author", "commentary", "visibility", "distribution", "lifecycleState"):
             if k not in body:
                 raise Reply(422, {"status": 422, "message": "missing field /%s" % k})
+        # LinkedIn answers 201 and silently cuts the post; the sandbox refuses instead
+        bad = little_text_error(body["commentary"])
+        if bad:
+            raise Reply(422, {"status": 422, "message": "sandbox: /commentary would be truncated: " + bad})
+        article = (body.get("content") or {}).get("article")
+        if article is not None and not article.get("title"):
+            raise Reply(422, {"status": 422, "message": "ERROR :: /content/article/title :: field is required but not found"})
         return 201, None, {"x-restli-id": "urn:li:share:%d" % (7141138937766391808 + next_id())}
 
 
@@ -330,6 +371,9 @@ class Weibo(Base):
         status = p.get("status", "")
         if ("://" + CONF["sina"]["safeDomain"]) not in status and ("." + CONF["sina"]["safeDomain"]) not in status:
             raise wb_error(10017, "parameter (status)'s value invalid,expect (must contain a safe domain url)")
+        # share.json refuses #topic# tags; a '#' inside a URL is a fragment
+        if re.search(r"#[^#\r\n]+#", re.sub(r"https?://\S+", " ", status)):
+            raise wb_error(10017, "parameter (status)'s value invalid,expect (no #topic#)")
         if "delayed" in token:
             raise wb_error(20032, "Update success, while server slow now, please wait 1-2 minutes")
         i = next_id()
@@ -453,6 +497,9 @@ class Telegram(Base):
             after = int(chat.split("ratelimit")[1] or 7)  # "ratelimit1": retry after 1 s
             raise Reply(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after %d" % after,
                               "parameters": {"retry_after": after}})
+        if "upgraded" in chat:
+            raise Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                              "parameters": {"migrate_to_chat_id": -1009876543210}})
         if not body.get("text"):
             raise Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"})
         if len(body["text"]) > 4096:

@@ -9,23 +9,59 @@
 #include <openssl/hmac.h>
 #include "sz_netkit.h"
 
-/* LinkedIn "little text": reserved characters are backslash-escaped, URLs and
- * #hashtags stay as they are. */
+/* LinkedIn "little text" (learn.microsoft.com .../little-text-format): every
+ * reserved character  \\ | { } @ [ ] ( ) < > # * _ ~  is backslash-escaped
+ * wherever it is, "even if those characters are not used in one of the
+ * supported elements". URLs too: LinkedIn reads the escapes away before it
+ * links a URL, and an unescaped '(' or '_' in one cuts the post there. The
+ * one element kept is a HashtagElement ('#' SINGLE_WORD) at a word start
+ * outside a URL, so that hashtags stay hashtags; a caller's text never becomes
+ * a mention or a template. */
+#define LI_MAX_URLS 64
 static void little_text(sz_buf *b, const char *s)
 {
-    size_t len = strlen(s), i = 0, starts[64], ends[64], nu = sz_text_url_spans(s, len, starts, ends, 64), k = 0;
-    while (i < len) {
-        if (k < nu && k < 64 && i == starts[k]) {
-            sz_buf_add(b, s + i, ends[k] - i);
-            i = ends[k++];
-            continue;
-        }
-        if (strchr("\\|{}@[]()<>*_~", s[i]) ||
-            (s[i] == '#' && !(i + 1 < len && (isalnum((unsigned char)s[i + 1]) || (unsigned char)s[i + 1] >= 0x80))))
+    size_t len = strlen(s), i, k = 0, starts[LI_MAX_URLS], ends[LI_MAX_URLS];
+    size_t nu = sz_text_url_spans(s, len, starts, ends, LI_MAX_URLS);
+    if (nu > LI_MAX_URLS)
+        nu = LI_MAX_URLS;
+    for (i = 0; i < len; i++) {
+        unsigned char next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+        int in_url;
+        while (k < nu && i >= ends[k])
+            k++;
+        in_url = k < nu && i >= starts[k];
+        if (s[i] == '#' && !in_url && (isalnum(next) || next >= 0x80) &&
+            (i == 0 || strchr(" \t\r\n([{\"'", s[i - 1])))
+            ; /* a hashtag */
+        else if (strchr("\\|{}@[]()<>#*_~", s[i]))
             sz_buf_addc(b, '\\');
         sz_buf_addc(b, s[i]);
-        i++;
     }
+}
+
+/* The host of a link (lower case, without user information, port or a
+ * leading "www."), for an article that has no title. */
+static void link_host(sz_buf *b, const char *link)
+{
+    const char *h = strstr(link, "://"), *e, *at;
+    size_t i;
+    h = h ? h + 3 : link;
+    e = h + strcspn(h, "/?#");
+    for (at = h; at < e; at++)
+        if (*at == '@')
+            h = at + 1;
+    if (*h == '[')
+        e = h + strcspn(h, "]/?#") + (h[strcspn(h, "]/?#")] == ']');
+    else
+        for (at = h; at < e; at++)
+            if (*at == ':') {
+                e = at;
+                break;
+            }
+    if (e - h > 4 && strncasecmp(h, "www.", 4) == 0)
+        h += 4;
+    for (i = 0; h + i < e; i++)
+        sz_buf_addc(b, (char)tolower((unsigned char)h[i]));
 }
 
 static sz_request *build_linkedin(ctx *x)
@@ -34,13 +70,14 @@ static sz_request *build_linkedin(ctx *x)
     char *root = base_url(x->nt, x->app, NULL, NULL);
     json_t *body = NULL;
     sz_request *r = NULL;
-    sz_buf url, text, au, auth;
+    sz_buf url, text, au, auth, host;
     const char *raw;
     action a;
     sz_buf_init(&url);
     sz_buf_init(&text);
     sz_buf_init(&au);
     sz_buf_init(&auth);
+    sz_buf_init(&host);
     NEED(x->user, accessToken, "member access token");
     if (strcmp(act, "notify") == 0) {
         x->result = fail("unsupported", "linkedin: the Messages API is restricted to approved partners");
@@ -76,8 +113,15 @@ static sz_request *build_linkedin(ctx *x)
     if (!body)
         goto done;
     if (strcmp(act, "publish") == 0 && a.link) {
-        json_t *art = json_pack("{s:s, s:s?, s:s?}", "source", a.link, "title", a.title,
-                                "description", a.description);
+        /* an article always has a title: the action's, its subtitle, else the link's host */
+        const char *title = a.title && *a.title ? a.title : a.subtitle && *a.subtitle ? a.subtitle : NULL;
+        json_t *art;
+        if (!title) {
+            link_host(&host, a.link);
+            title = host.len ? host.data : a.link;
+        }
+        art = host.failed ? NULL : json_pack("{s:s, s:s, s:s?}", "source", a.link, "title", title,
+                                             "description", a.description);
         if (!art || json_object_set_new(body, "content", json_pack("{s:o}", "article", art)) != 0)
             goto done;
     }
@@ -98,6 +142,7 @@ done:
     sz_buf_reset(&text);
     sz_buf_reset(&au);
     sz_buf_wipe(&auth);
+    sz_buf_reset(&host);
     return r;
 }
 

@@ -80,6 +80,17 @@ static json_t *parse_telegram(const sz_provider_call *c, int status, const sz_he
     ra = json_object_get(json_object_get(j, "parameters"), "retry_after");
     if (json_is_integer(ra))
         set_retry(r, json_integer_value(ra));
+    /* "group chat was upgraded to a supergroup chat": the chat has a new id
+     * (ResponseParameters.migrate_to_chat_id) the caller must store; the
+     * request as sent stays invalid (content_invalid), the connection works. */
+    ra = json_object_get(json_object_get(j, "parameters"), "migrate_to_chat_id");
+    if (json_is_integer(ra)) {
+        char id[32], d[600];
+        snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(ra));
+        snprintf(d, sizeof d, "%s; migrate_to_chat_id %s", jstr(r, "errorDetails"), id);
+        json_object_set_new(r, "errorDetails", json_string(d));
+        json_object_set_new(r, "migrateToChatId", json_string(id));
+    }
     set_scope(r, "app"); /* the bot's limit */
     return r;
 }

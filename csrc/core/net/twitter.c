@@ -103,6 +103,41 @@ done:
     return r;
 }
 
+/* X's rate-limit windows (docs.x.com rate limits): the 15-minute window of
+ * the endpoint, and the 24-hour caps of the user and of the app. */
+static const struct {
+    const char *remaining, *reset, *scope;
+} X_WINDOWS[] = {
+    {"x-rate-limit-remaining", "x-rate-limit-reset", "account"},
+    {"x-user-limit-24hour-remaining", "x-user-limit-24hour-reset", "account"},
+    {"x-app-limit-24hour-remaining", "x-app-limit-24hour-reset", "app"},
+};
+
+/* The wait of a 429: among the windows whose remaining count is 0 (or not
+ * given), the one that resets last, with its scope; when no window says it
+ * is exhausted, the longest of those with a reset. 0 when no reset parses. */
+static int x_wait(const sz_header *h, size_t nh, long long now, long long *wait, const char **scope)
+{
+    long long t, left, w;
+    int found = 0, exhausted = 0;
+    size_t i;
+    for (i = 0; i < sizeof X_WINDOWS / sizeof X_WINDOWS[0]; i++) {
+        const char *rem = header(h, nh, X_WINDOWS[i].remaining);
+        int out = !rem || (sz_parse_uint(rem, &left) == 0 && left == 0);
+        if (sz_parse_uint(header(h, nh, X_WINDOWS[i].reset), &t) != 0)
+            continue;
+        w = sz_sat_sub(t, now);
+        /* an exhausted window beats one that is not; then the longest wait */
+        if (!found || (out && !exhausted) || (out == exhausted && w > *wait)) {
+            *wait = w;
+            *scope = X_WINDOWS[i].scope;
+            exhausted = out;
+        }
+        found = 1;
+    }
+    return found;
+}
+
 static json_t *parse_twitter(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
                              json_t *j, long long now)
 {
@@ -124,16 +159,20 @@ static json_t *parse_twitter(const sz_provider_call *c, int status, const sz_hea
     }
     if (status == 403 && detail && strstr(detail, "duplicate content"))
         r = classify("duplicate", status, type, detail);
-    else if (status == 429 && type && strstr(type, "usage-capped"))
+    else if ((status == 429 && type && strstr(type, "usage-capped")) || status == 402)
+        /* 402: the pay-per-use credits are spent (problem type .../credits) */
         r = classify("quota_exhausted", status, type, detail ? detail : title);
     else
         r = classify(by_status(status), status, type, detail ? detail : title);
+    if (status == 402)
+        set_scope(r, "app");
     if (status == 429) {
-        const char *reset = header(h, nh, "x-rate-limit-reset");
-        long long t;
-        if (sz_parse_uint(reset, &t) == 0 && strcmp(jstr(r, "category"), "rate_limited") == 0)
-            set_retry(r, sz_sat_sub(t, now));
-        set_scope(r, strcmp(jstr(r, "category"), "quota_exhausted") == 0 ? "app" : "account");
+        const char *scope = "account";
+        long long wait = 0;
+        int limited = strcmp(jstr(r, "category"), "rate_limited") == 0;
+        if (x_wait(h, nh, now, &wait, &scope) && limited)
+            set_retry(r, wait);
+        set_scope(r, limited ? scope : "app");
     }
     return r;
 }
