@@ -7,6 +7,7 @@
  * (csrc/gen/textdata.sh). Truncation never cuts inside a URL or a grapheme. */
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -514,6 +515,22 @@ fail:
     return out;
 }
 
+/* Appends v to the growing array b (n used of cap); frees b and answers
+ * NULL when it cannot grow. */
+static size_t *push_offset(size_t *b, size_t *n, size_t *cap, size_t v)
+{
+    if (*n == *cap) {
+        size_t *nbuf = *cap > SIZE_MAX / 2 / sizeof *b ? NULL : (size_t *)realloc(b, (*cap *= 2) * sizeof *b);
+        if (!nbuf) {
+            free(b);
+            return NULL;
+        }
+        b = nbuf;
+    }
+    b[(*n)++] = v;
+    return b;
+}
+
 /* Grapheme cluster boundaries (byte offsets, 0 and len included); NULL on
  * allocation failure. Falls back to code points if ICU fails. */
 size_t *sz_text_graphemes(const char *s, size_t len, size_t *nb)
@@ -531,31 +548,12 @@ size_t *sz_text_graphemes(const char *s, size_t len, size_t *nb)
     }
     if (len <= (size_t)INT32_MAX && U_SUCCESS(st)) {
         int32_t k;
-        for (k = ubrk_first(bi); k != UBRK_DONE; k = ubrk_next(bi)) {
-            if (n == cap) {
-                size_t *nbuf = (size_t *)realloc(b, (cap *= 2) * sizeof *b);
-                if (!nbuf) {
-                    free(b);
-                    b = NULL;
-                    break;
-                }
-                b = nbuf;
-            }
-            b[n++] = (size_t)k;
-        }
+        for (k = ubrk_first(bi); b && k != UBRK_DONE; k = ubrk_next(bi))
+            b = push_offset(b, &n, &cap, (size_t)k);
     } else {
         for (i = 0; b && i <= len;) {
             unsigned cp;
-            if (n == cap) {
-                size_t *nbuf = (size_t *)realloc(b, (cap *= 2) * sizeof *b);
-                if (!nbuf) {
-                    free(b);
-                    b = NULL;
-                    break;
-                }
-                b = nbuf;
-            }
-            b[n++] = i;
+            b = push_offset(b, &n, &cap, i);
             i += i < len ? next_cp(s, len, i, &cp) : 1;
         }
     }
