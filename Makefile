@@ -86,7 +86,7 @@ $(BUILD)/test_core: $(CORE_SRC) csrc/test/test_core.c csrc/test/tap.h $(CORE_HDR
 	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -licuuc -lm
 
 test-c: $(BUILD)/test_core
-	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json
+	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json spec/vectors/providers
 
 test-lua: all
 	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted

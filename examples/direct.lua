@@ -20,30 +20,39 @@ local function base(network)
     return ports[network] and ("http://127.0.0.1:" .. ports[network]) or nil
 end
 
+local providers = {
+    twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },
+    facebook = { appSecret = "fb-app-secret", baseUrl = base("facebook") },
+    linkedin = { baseUrl = base("linkedin") },
+    vkontakte = { baseUrl = base("vkontakte") },
+    mastodon = {},
+    bluesky = { baseUrl = base("bluesky") },
+    telegram = { botToken = "123456:sandbox-bot-token", baseUrl = base("telegram") },
+}
+-- in production: a function(UID) reading your token store
+local user_connections = {
+    twitter = { token = "tw-user", tokenSecret = "tw-user-secret" },
+    facebook = { accessToken = "fb-expired-page-token", pageId = "1647395831" }, -- the user's token expired
+    linkedin = { accessToken = "li-token", personId = "abc123" },
+    vkontakte = { accessToken = "vk-token", userId = 1001 },
+    mastodon = { accessToken = "md-token", instance = base("mastodon") },
+    bluesky = { identifier = "demo.bsky.social", appPassword = "app-pass-1234" },
+    telegram = { chatId = "-100777" },
+}
+-- any other network of the library (core.provider_names) that the sandbox
+-- offers a demo account for: a network added later joins by itself
+for _, name in ipairs(core.provider_names()) do
+    local demo = type(ports.demo) == "table" and ports.demo[name]
+    if type(demo) == "table" and providers[name] == nil then
+        providers[name], user_connections[name] = demo.provider, demo.connection
+    end
+end
+
 local client = socialize.new {
     backend = "direct",
     allowPrivateNetworks = true, -- the sandbox runs on 127.0.0.1; leave this out in production
-    providers = {
-        twitter = { consumerKey = "tw-consumer-key", consumerSecret = "tw-consumer-secret", baseUrl = base("twitter") },
-        facebook = { appSecret = "fb-app-secret", baseUrl = base("facebook") },
-        linkedin = { baseUrl = base("linkedin") },
-        vkontakte = { baseUrl = base("vkontakte") },
-        mastodon = {},
-        bluesky = { baseUrl = base("bluesky") },
-        telegram = { botToken = "123456:sandbox-bot-token", baseUrl = base("telegram") },
-    },
-    -- in production: a function(UID) reading your token store
-    connections = {
-        user_123 = {
-            twitter = { token = "tw-user", tokenSecret = "tw-user-secret" },
-            facebook = { accessToken = "fb-expired-page-token", pageId = "1647395831" }, -- the user's token expired
-            linkedin = { accessToken = "li-token", personId = "abc123" },
-            vkontakte = { accessToken = "vk-token", userId = 1001 },
-            mastodon = { accessToken = "md-token", instance = base("mastodon") },
-            bluesky = { identifier = "demo.bsky.social", appPassword = "app-pass-1234" },
-            telegram = { chatId = "-100777" },
-        },
-    },
+    providers = providers,
+    connections = { user_123 = user_connections },
 }
 
 local res, err = client:publishUserAction {

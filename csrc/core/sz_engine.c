@@ -138,7 +138,7 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
     }
     for (i = 0; ACTIONS[i] && strcmp(ACTIONS[i], c->action) != 0; i++)
         ;
-    if (!ACTIONS[i]) {
+    if (!ACTIONS[i] && !(x.nt->follow_up && strcmp(x.nt->follow_up, c->action) == 0)) {
         sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: unknown action '%.40s'", c->action);
         return NULL;
     }
@@ -306,7 +306,7 @@ json_t *sz_provider_info(const char *name)
                   "discontinued", nt->discontinued, "gigya", nt->gigya, "baseUrl", nt->base_url,
                   "version", nt->version, "urlField", nt->url_field, "urlBareHost", nt->url_bare_host,
                   "urlExample", nt->url_example,
-                  "text", "max", (json_int_t)nt->text.max, "counter", COUNT[nt->text.count & 3],
+                  "text", "max", (json_int_t)nt->text.max, "counter", nt->text.own ? nt->text.own->name : COUNT[nt->text.count & 3],
                   "urlWeight", (json_int_t)nt->text.url_weight, "separator", nt->text.sep,
                   "compose", nt->text.compose,
                   "auth", AUTH[nt->auth % 6], "authFields", fields(nt->auth_fields),
@@ -324,6 +324,8 @@ json_t *sz_provider_info(const char *name)
         json_object_foreach_safe(json_object_get(r, "idempotency"), tmp, k, v)
             if (json_is_null(v)) json_object_del(json_object_get(r, "idempotency"), k);
     }
+    if (r && nt->follow_up)
+        json_object_set_new(r, "followUp", json_string(nt->follow_up));
     if (r && nt->setup.action)
         json_object_set_new(r, "setup", json_pack("{s:s, s:s?, s:b, s:b}", "action", nt->setup.action,
                                                   "cacheKey", nt->setup.cache_key, "required",

@@ -186,6 +186,56 @@ void join(sz_buf *b, const char *sep, const char *const *parts, size_t n)
         sz_buf_add(b, "", 0); /* an empty, NUL-terminated string */
 }
 
+/* One code point of valid UTF-8 (jansson's strings are) at s[i]; its length. */
+static size_t own_cp(const char *s, size_t len, size_t i, unsigned *cp)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    size_t n = u[0] < 0x80 ? 1 : u[0] < 0xE0 ? 2 : u[0] < 0xF0 ? 3 : 4, k;
+    if (n > len - i)
+        n = len - i;
+    *cp = n == 1 ? u[0] : n == 2 ? (u[0] & 0x1Fu) : n == 3 ? (u[0] & 0x0Fu) : (u[0] & 0x07u);
+    for (k = 1; k < n; k++)
+        *cp = (*cp << 6) | (u[k] & 0x3Fu);
+    return n;
+}
+
+/* The network's measure: its own counter's, or sz_text's. */
+static long measure(const net *nt, const char *s, size_t len, long url_weight)
+{
+    size_t i = 0;
+    long n = 0;
+    unsigned cp;
+    if (!nt->text.own)
+        return sz_text_measure(s, len, nt->text.count, url_weight);
+    while (i < len) {
+        i += own_cp(s, len, i, &cp);
+        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
+    }
+    return n;
+}
+
+/* The longest prefix that fits budget with an ellipsis after it. */
+static size_t cut_to(const net *nt, const char *s, size_t len, long url_weight, long budget)
+{
+    size_t i = 0, best = 0, step;
+    long n, ell;
+    unsigned cp;
+    if (!nt->text.own)
+        return sz_text_cut(s, len, nt->text.count, url_weight, budget);
+    ell = nt->text.own->weigh(0x2026);
+    for (n = 0; i < len; i += step) {
+        step = own_cp(s, len, i, &cp);
+        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
+        if (n + ell > budget)
+            break;
+        if (cp != 0x200D) /* never end on a zero-width joiner */
+            best = i + step;
+    }
+    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
+        best--;
+    return best;
+}
+
 /* text + " " + link, with text cut (never a URL) so the whole fits the
  * network's limit. Fails when the link alone does not fit. */
 char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
@@ -194,11 +244,12 @@ char *fit(const net *nt, const char *text, const char *link, long url_weight, lo
     sz_buf b;
     size_t tl = text ? strlen(text) : 0;
     sz_text_rule rule = nt->text.count;
-    long lw = link && *link ? sz_text_measure(link, strlen(link), rule, url_weight) : 0,
-         sw = link && *link ? sz_text_measure(sep, strlen(sep), rule, url_weight) : 0,
+    long lw = link && *link ? measure(nt, link, strlen(link), url_weight) : 0,
+         sw = link && *link ? measure(nt, sep, strlen(sep), url_weight) : 0,
          linkw = lw + sw;
-    long textw = sz_text_measure(text ? text : "", tl, rule, url_weight);
-    long maxb = sz_text_byte_limit(rule), linkb = link && *link ? (long)(strlen(link) + strlen(sep)) : 0;
+    long textw = measure(nt, text ? text : "", tl, url_weight);
+    long maxb = nt->text.own ? -1 : sz_text_byte_limit(rule),
+         linkb = link && *link ? (long)(strlen(link) + strlen(sep)) : 0;
     if (textw < 0 || lw < 0 || sw < 0)
         return NULL; /* out of memory */
     sz_buf_init(&b);
@@ -213,9 +264,9 @@ char *fit(const net *nt, const char *text, const char *link, long url_weight, lo
                             nt->name);
             return NULL;
         }
-        cut = linkw < max && (maxb < 0 || linkb < maxb)
-                  ? sz_text_cut_bytes(text, tl, rule, url_weight, max - linkw, maxb < 0 ? -1 : maxb - linkb)
-                  : 0;
+        cut = !(linkw < max && (maxb < 0 || linkb < maxb)) ? 0
+              : nt->text.own ? cut_to(nt, text, tl, url_weight, max - linkw)
+                             : sz_text_cut_bytes(text, tl, rule, url_weight, max - linkw, maxb < 0 ? -1 : maxb - linkb);
         if (cut == (size_t)-1) {
             sz_buf_reset(&b);
             return NULL; /* out of memory */

@@ -37,6 +37,13 @@ typedef enum {
 
 #define SZ_MAX_FIELDS 8
 
+/* A network's own counter, when none of sz_text.h's fits: the weight of one
+ * code point (URLs are measured like any text). */
+typedef struct sz_counter {
+    const char *name;           /* what provider_info says as text.counter */
+    long (*weigh)(unsigned cp);
+} sz_counter;
+
 typedef struct sz_code_cat {
     long        lo, hi; /* inclusive range of the network's code */
     const char *cat;
@@ -63,6 +70,7 @@ struct sz_net {
         long         url_weight; /* what one URL counts, -1 = its length */
         const char  *sep;        /* between the text and the link */
         const char  *compose;    /* UserAction fields composing the text, in order */
+        const sz_counter *own;   /* the network's own counter (NULL: `count`) */
     } text;
     /* auth */
     sz_auth_kind auth;
@@ -85,6 +93,10 @@ struct sz_net {
         int         required;  /* the action cannot be built without it */
         int         refresh_on_auth_expired; /* a cached state that expired: one new setup */
     } setup;
+    /* follow-up step: an action run after the create call succeeded, with the
+     * `data` of the create's reply as its state (setup argument); its reply is
+     * the call's (Threads publishes the container it created). NULL: none. */
+    const char *follow_up;
     /* share intent (postBookmark) */
     int         intent_default; /* a default postBookmark destination */
     const char *intent; /* {u} url, {t} title, {d} description, {i} image, {tu} "title url",

@@ -1,5 +1,8 @@
 /* Unit tests of the sans-IO core. Usage: test_core <vectors.json>... */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -1142,11 +1145,142 @@ static void test_wire_fidelity(void)
     json_decref(r);
 }
 
+/* Per-network vectors (spec/vectors/providers/<network>.json, also walked by
+ * spec/provider_vectors_spec.lua): each request byte for byte or its
+ * refusal, each reply's classification (expect: keys the result must hold,
+ * null = absent, detailsPrefix = the start of errorDetails). */
+static void check_expect(json_t *expect, json_t *got, const char *what)
+{
+    const char *k;
+    json_t *want;
+    json_object_foreach(expect, k, want) {
+        json_t *g = json_object_get(got, k);
+        if (strcmp(k, "detailsPrefix") == 0) {
+            const char *d = json_string_value(json_object_get(got, "errorDetails"));
+            CHECK(d && strncmp(d, json_string_value(want), strlen(json_string_value(want))) == 0,
+                  "%s: errorDetails %s", what, d ? d : "(none)");
+        } else if (json_is_null(want)) {
+            CHECK(g == NULL, "%s: %s must be absent", what, k);
+        } else {
+            CHECK(g && json_equal(g, want), "%s: %s", what, k);
+        }
+    }
+}
+
+static void provider_vector_file(const char *path)
+{
+    json_error_t je;
+    json_t *v = json_load_file(path, 0, &je), *c;
+    const char *net = S(v, "network");
+    long long ts = json_integer_value(json_object_get(v, "timestamp")),
+              now = json_integer_value(json_object_get(v, "now"));
+    size_t i;
+    CHECK(v && net, "cannot read %s: %s", path, je.text);
+    if (!v || !net)
+        return;
+    if (!ts)
+        ts = 1700000000;
+    if (!now)
+        now = 1700000000;
+    json_array_foreach(json_object_get(v, "requests"), i, c) {
+        sz_provider_call call;
+        json_t *res = NULL, *e = json_object_get(c, "expect");
+        sz_error err;
+        sz_request *r;
+        memset(&call, 0, sizeof call);
+        call.provider = net;
+        call.action = S(c, "action");
+        call.input = json_object_get(c, "input");
+        call.app = json_object_get(c, "app");
+        call.user = json_object_get(c, "user");
+        call.setup = json_object_get(c, "setup");
+        call.timestamp = ts;
+        call.nonce = S(v, "nonce") ? S(v, "nonce") : "n1";
+        r = sz_provider_request(&call, &res, &err);
+        if (e) {
+            size_t h, len = 0;
+            const char *body;
+            json_t *hs = json_object();
+            CHECK(r != NULL, "%s %s: built", net, S(c, "name"));
+            if (r) {
+                CHECK_STR(sz_request_method(r), S(e, "method"), S(c, "name"));
+                CHECK_STR(sz_request_url(r), S(e, "url"), S(c, "name"));
+                body = sz_request_body(r, &len);
+                CHECK(len == json_string_length(json_object_get(e, "body")) &&
+                          memcmp(body ? body : "", S(e, "body"), len) == 0,
+                      "%s %s: body %.*s", net, S(c, "name"), (int)len, body ? body : "");
+                for (h = 0; h < sz_request_header_count(r); h++) {
+                    const char *hn, *hv;
+                    sz_request_header(r, h, &hn, &hv);
+                    json_object_set_new(hs, hn, json_string(hv));
+                }
+                CHECK(json_equal(hs, json_object_get(e, "headers")), "%s %s: headers", net, S(c, "name"));
+            }
+            json_decref(hs);
+        } else {
+            CHECK(r == NULL && res, "%s %s: refused", net, S(c, "name"));
+            check_expect(json_object_get(c, "expect_result"), res, S(c, "name"));
+        }
+        sz_request_free(r);
+        json_decref(res);
+    }
+    json_array_foreach(json_object_get(v, "replies"), i, c) {
+        sz_provider_call call;
+        sz_header hs[16];
+        size_t n = 0;
+        const char *k;
+        json_t *hv, *got;
+        memset(&call, 0, sizeof call);
+        call.provider = net;
+        call.action = S(c, "action");
+        call.input = json_object_get(c, "input");
+        call.app = json_object_get(c, "app");
+        call.user = json_object_get(c, "user");
+        json_object_foreach(json_object_get(c, "headers"), k, hv) {
+            if (n < 16) {
+                hs[n].name = k;
+                hs[n].value = json_string_value(hv);
+                n++;
+            }
+        }
+        got = sz_provider_parse(&call, (int)json_integer_value(json_object_get(c, "status")), hs, n,
+                                S(c, "body"), json_string_length(json_object_get(c, "body")), now);
+        check_expect(json_object_get(c, "expect"), got, S(c, "name"));
+        json_decref(got);
+    }
+    json_decref(v);
+}
+
+static void test_provider_vectors(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int files = 0;
+    CHECK(d != NULL, "cannot open %s", dir);
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char path[1024];
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        TAP_CASE(path, provider_vector_file(path)); /* one case per network file */
+        files++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(files >= 1, "no vector files in %s", dir);
+}
+
 int main(int argc, char **argv)
 {
     int i;
-    for (i = 1; i < argc; i++)
-        test_vectors(argv[i]); /* counts each vector as a case */
+    for (i = 1; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+            test_provider_vectors(argv[i]); /* spec/vectors/providers */
+        else
+            test_vectors(argv[i]); /* counts each vector as a case */
+    }
     RUN(test_base64);
     RUN(test_utf8_consttime);
     RUN(test_normalize_errors);

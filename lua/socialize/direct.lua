@@ -308,7 +308,8 @@ function Task:request()
         end
     end
     local req, res, rmsg = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
-        floor(c._clock() + c.clock_offset), c._nonce(), self.phase == self.action and self.state or nil)
+        floor(c._clock() + c.clock_offset), c._nonce(),
+        self.phase == self.action and self.state or (self.phase == self.follow and self.follow_state) or nil)
     if not req then
         if type(res) ~= "table" then
             -- the core refused the input itself (e.g. a value with no JSON form)
@@ -336,7 +337,7 @@ local function transport_failure(task, outcome)
     local kind = outcome.kind or "other"
     local code = kind == "timeout" and 504002 or 500026
     local details = task.provider .. ": " .. kind .. ": " .. tostring(outcome.error)
-    if CREATES[task.phase] and (kind == "timeout" or kind == "closed") then
+    if (CREATES[task.phase] or task.phase == task.follow) and (kind == "timeout" or kind == "closed") then
         details = details .. " (the request was sent: the post may have been created)"
     end
     return {
@@ -367,6 +368,14 @@ function Task:feed(outcome)
         self.state = s
         self.used_cached_state = false
         self.phase = self.action
+        return self:request()
+    end
+    -- the network's follow-up step (provider_info(name).followUp): the
+    -- create's reply data is its state, its reply is the call's
+    local follow = (INFO[self.provider] or {}).followUp
+    if follow and r.ok and self.phase == self.action then
+        self.follow, self.follow_state = follow, r.data or {}
+        self.phase = follow
         return self:request()
     end
     if not r.ok then

@@ -238,11 +238,11 @@ function _M.new(config)
             out[1] = outcome(config, reqs[1])
             return out
         end
-        local threads = {}
+        local spawned = {}
         for i, req in ipairs(reqs) do
-            threads[i] = ngx.thread.spawn(outcome, config, req)
+            spawned[i] = ngx.thread.spawn(outcome, config, req)
         end
-        for i, th in ipairs(threads) do
+        for i, th in ipairs(spawned) do
             local ok, res = ngx.thread.wait(th)
             out[i] = ok and res or { error = tostring(res), kind = "other" }
         end

@@ -1,0 +1,84 @@
+"""The sandbox's server core: the shared state, the request recorder and the
+base handler every network module (spec/fakes/networks/<network>.py) builds
+on. The runner is sandbox.py."""
+import json, threading, time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qsl, quote, urlsplit
+
+LOCK = threading.Lock()
+STATE = {"requests": [], "delay_ms": {}, "counter": 1000}
+
+
+def enc(s):
+    return quote(s.encode("utf-8"), safe="-_.~")
+
+
+def next_id():
+    with LOCK:
+        STATE["counter"] += 1
+        return STATE["counter"]
+
+
+class Reply(Exception):
+    def __init__(self, status, body, headers=None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+class Base(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    network = "?"
+
+    def log_message(self, *a):
+        pass
+
+    def respond(self, status, body, headers=None):
+        data = body if isinstance(body, bytes) else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
+        self.send_response(status)
+        if body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self, method):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        u = urlsplit(self.path)
+        rec = {"network": self.network, "method": method, "path": u.path, "query": u.query,
+               "headers": {k.lower(): v for k, v in self.headers.items()}, "body": raw.decode("utf-8", "replace"),
+               "client_port": self.client_address[1], "t": time.time()}
+        with LOCK:
+            if STATE.get("record", True):
+                STATE["requests"].append(rec)
+            delay = STATE["delay_ms"].get(self.network, 0)
+        if delay:
+            time.sleep(delay / 1000.0)
+        try:
+            status, body, headers = self.route(method, u.path, dict(parse_qsl(u.query, keep_blank_values=True)), raw)
+        except Reply as r:
+            status, body, headers = r.status, r.body, r.headers
+        self.respond(status, body, headers)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def form(self, raw):
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+
+    def json_body(self, raw):
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except ValueError:
+            raise Reply(400, {"error": "body is not JSON"})
+
+    def bearer(self):
+        a = self.headers.get("Authorization") or ""
+        return a[7:] if a.startswith("Bearer ") else None
