@@ -14,6 +14,13 @@ local ver = lua:match("lua(%d%.%d)") or (lua:match("luajit") and "5.1") or "5.4"
 local make_version = lua:match("luajit") and "jit" or ver
 
 describe("packaging", function()
+    it("no source or document holds a merge-conflict marker", function()
+        local root = os.getenv("SOCIALIZE_ROOT") or "."
+        local out = run("grep -rInE --exclude-dir=.git --exclude-dir=build --exclude-dir=node_modules"
+            .. " '^(<<<<<<< |>>>>>>> )' " .. root)
+        assert.are.equal("", (out:gsub("exit=%d+%s*$", "")))
+    end)
+
     it("the rockspec builds through the Makefile, which compiles every C source and installs every module", function()
         local rock = H.read("socialize-0.1.0-1.rockspec")
         assert.truthy(rock:find('type = "make"', 1, true), "the rockspec does not build with the Makefile")
