@@ -38,6 +38,13 @@ CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_guard.c $(NET_SRC) $(REGISTRY)
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h build/gen/sz_textdata.h
+# the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
+BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c
+BIND_HDR = csrc/lua/lsz_core.h
+CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
+CURL_HDR = csrc/curl/lsz_curl.h
+TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c
+TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
@@ -68,22 +75,22 @@ spec/oracles/node_modules/.package-lock.json: spec/oracles/package.json spec/ora
 	@cd spec/oracles && npm ci --no-audit --no-fund >/dev/null || { \
 	    echo "make oracles: npm ci failed in spec/oracles (is the npm registry reachable?)" >&2; exit 1; }
 
-$(CORE_SO): $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
+$(CORE_SO): $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
+	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) $(BIND_SRC) \
 	    $(LDFLAGS) -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
 
-$(CURL_SO): csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
+$(CURL_SO): $(CURL_SRC) $(CURL_HDR) csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c \
+	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) csrc/core/sz_util.c csrc/core/sz_guard.c \
 	    $(LDFLAGS) -lcurl -lm
 
 # C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
-$(BUILD)/test_core: $(CORE_SRC) csrc/test/test_core.c csrc/test/tap.h $(CORE_HDR)
+$(BUILD)/test_core: $(CORE_SRC) $(TEST_SRC) $(TEST_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_TEST_FAIL_ALLOC -g -O1 $(WARN) -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core -Ibuild/gen \
-	    -o $@ $(CORE_SRC) csrc/test/test_core.c -ljansson -lssl -lcrypto -licuuc -lm
+	    -o $@ $(CORE_SRC) $(TEST_SRC) -ljansson -lssl -lcrypto -licuuc -lm
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json spec/vectors/providers
@@ -110,15 +117,15 @@ demo: deps
 # dlclose at lua_close would orphan (LeakSanitizer saw them as leaks; a host that
 # opens and closes Lua states would lose them each time).
 ASAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-build/asan/socialize/core.so: $(CORE_SRC) csrc/lua/lsocialize_core.c $(CORE_HDR)
+build/asan/socialize/core.so: $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
-	    -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) csrc/lua/lsocialize_core.c \
+	    -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
 	    -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
-build/asan/socialize/curl.so: csrc/curl/lsocialize_curl.c csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
+build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
-	    -Icsrc/core -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ csrc/curl/lsocialize_curl.c \
+	    -Icsrc/core -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CURL_SRC) \
 	    csrc/core/sz_util.c csrc/core/sz_guard.c -lcurl -lm
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
@@ -134,9 +141,9 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=un
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) -ljansson -lssl -lcrypto -licuuc -lm
-build/fuzz/fuzz_lua_json: fuzz/fuzz_lua_json.c csrc/lua/lsocialize_core.c $(CORE_SRC) $(CORE_HDR)
+build/fuzz/fuzz_lua_json: fuzz/fuzz_lua_json.c $(BIND_SRC) $(BIND_HDR) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< csrc/lua/lsocialize_core.c \
+	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< $(BIND_SRC) \
 	    $(CORE_SRC) $(shell pkg-config --libs lua5.4) -ljansson -lssl -lcrypto -licuuc -lm
 fuzz-build: $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 fuzz: deps

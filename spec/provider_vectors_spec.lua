@@ -1,6 +1,6 @@
 -- Per-network request/reply vectors (spec/vectors/providers/<network>.json),
 -- walked through core.provider_request / core.provider_parse. The same files
--- drive the C tests (csrc/test/test_core.c, test_provider_vectors).
+-- drive the C tests (csrc/test/test_net.c, test_provider_vectors).
 -- A request vector's `expect` is the request byte for byte (method, URL, the
 -- exact header set, body), or `expect_result` the refusal; a reply vector's
 -- `expect` lists keys the result must have (JSON null: the key is absent;

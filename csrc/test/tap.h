@@ -6,8 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tap_pass, tap_fail;      /* assertions */
-static int tap_cases_pass, tap_cases_fail;
+/* One set of counters for every file of the tests: defined in the file that
+ * has main() (#define TAP_MAIN before including), declared everywhere else. */
+extern int tap_pass, tap_fail;      /* assertions */
+extern int tap_cases_pass, tap_cases_fail;
+#ifdef TAP_MAIN
+int tap_pass, tap_fail;
+int tap_cases_pass, tap_cases_fail;
+#endif
 
 #define CHECK(cond, ...)                                                     \
     do {                                                                     \

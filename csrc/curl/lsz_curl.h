@@ -1,0 +1,87 @@
+/* Internal header of the libcurl transport socialize.curl
+ * (lsocialize_curl.c, lsz_curl_xfer.c). Nothing here is exported: the
+ * module is built with -fvisibility=hidden and only luaopen_socialize_curl
+ * is visible. */
+#ifndef LSZ_CURL_H
+#define LSZ_CURL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <limits.h>
+#include <math.h>
+#include <curl/curl.h>
+#include "lua.h"
+#include "lauxlib.h"
+#include "lsz_compat.h"
+#include "socialize.h"
+#include "sz_internal.h"
+
+#define SESSION_MT "socialize.curl.Session"
+#define DEFAULT_TIMEOUT_MS 10000L
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000L
+#define DEFAULT_MAX_REPLY (8L * 1024 * 1024)
+#define MAX_BATCH 256
+
+/* One transfer: an easy handle kept in the session's pool and reused, so
+ * the multi handle's connection cache keeps connections alive. */
+typedef struct xfer {
+    struct xfer       *next;   /* free list / finished-async list */
+    CURL              *easy;
+    struct curl_slist *hl;
+    lua_Integer        id;     /* > 0 for transfers started with s:start() */
+    int                active; /* in the multi handle */
+    sz_buf             body;
+    sz_buf             head;
+    long               max_reply;
+    int                too_large;
+    int                done;
+    CURLcode           rc;
+    char               errbuf[CURL_ERROR_SIZE];
+    struct curl_slist *rl;     /* CURLOPT_RESOLVE entries (tests) */
+    int                guard;  /* refuse blocked addresses (private-network guard) */
+    char               refused[CURL_ERROR_SIZE + 300]; /* why the guard refused */
+    char               ghost[256]; /* the guarded URL's host, for messages */
+} xfer;
+
+/* A socket libcurl watches, as its socket callback reported it. */
+typedef struct sockent {
+    curl_socket_t fd;
+    int           what; /* CURL_POLL_IN / OUT / INOUT */
+} sockent;
+
+typedef struct session {
+    CURLM *multi;
+    sockent *socks;       /* every socket of the multi handle (any number: no FD_SETSIZE) */
+    size_t nsocks, capsocks;
+    xfer   solo;          /* single blocking requests: curl_easy_perform */
+    xfer  *pool;          /* slots for the blocking calls */
+    size_t npool;
+    xfer  *spare;         /* free async transfers */
+    xfer  *finished;      /* async transfers done, not yet collected */
+    xfer **running;       /* async transfers in flight (for close) */
+    size_t nrunning, caprunning;
+    lua_Integer next_id;
+    long   timeout_ms;
+    long   connect_timeout_ms;
+    long   max_reply;
+    char  *cafile;
+} session;
+
+/* lsz_curl_xfer.c */
+long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
+void lsz_check_request(lua_State *L, int t);
+int lsz_setup(lua_State *L, session *s, xfer *x, int t);
+int lsz_finish(session *s, xfer *x, CURLcode rc);
+void lsz_pump(session *s);
+void lsz_run_all(session *s, size_t n);
+int lsz_ensure_pool(session *s, size_t n);
+int lsz_push_outcome(lua_State *L, xfer *x, int as_table);
+
+#endif

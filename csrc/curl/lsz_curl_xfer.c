@@ -1,0 +1,554 @@
+/* socialize.curl - one transfer: the request table checked and set up on
+ * an easy handle, the body, header and private-network guard callbacks, the
+ * multi handle driven to completion, and the outcome pushed as Lua values.
+ * Part of the transport (lsocialize_curl.c). */
+
+#include "lsz_curl.h"
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * n;
+    if ((long)(x->body.len + len) > x->max_reply) {
+        x->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    sz_buf_add(&x->body, p, len);
+    return x->body.failed ? 0 : len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) /* a new response (after 1xx) */
+        x->head.len = 0;
+    if (x->head.len + len > 64 * 1024)
+        return 0;
+    sz_buf_add(&x->head, p, len);
+    return x->head.failed ? 0 : len;
+}
+
+/* ---- private-network guard at connect time ------------------------------ */
+
+static void refuse(xfer *x, const char *ip)
+{
+    snprintf(x->refused, sizeof x->refused,
+             "refused: %s resolves to a loopback, private or reserved address (%s)", x->ghost, ip);
+}
+
+/* Every new connection of a guarded transfer: the resolved address is
+ * checked before a socket exists; a blocked one is never connected to. */
+static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    xfer *x = ud;
+    unsigned char b[16];
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int family = 0;
+    if (purpose != CURLSOCKTYPE_IPCXN) {
+        snprintf(x->refused, sizeof x->refused, "refused: %s: not an IP connection", x->ghost);
+        return CURL_SOCKET_BAD;
+    }
+    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)&a->addr;
+        memcpy(b, &in->sin_addr, 4);
+        family = 4;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    } else if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)&a->addr;
+        memcpy(b, &in6->sin6_addr, 16);
+        family = 6;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    }
+    if (!family || sz_addr_blocked(family, b)) {
+        refuse(x, ip);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Every transfer, also on a reused connection: the peer's address. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    xfer *x = ud;
+    unsigned char b[16];
+    int family;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    family = conn_primary_ip ? sz_ip_parse(conn_primary_ip, strlen(conn_primary_ip), b) : 0;
+    if (!family || sz_addr_blocked(family, b)) {
+        refuse(x, conn_primary_ip ? conn_primary_ip : "?");
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
+/* Longest timeout handed to libcurl: one day (a larger one is clamped). */
+#define MAX_TIMEOUT_MS 86400000L
+
+/* seconds -> milliseconds in [1, MAX_TIMEOUT_MS]: never a cast of an
+ * out-of-range double (undefined), never a wrap. */
+static long sec_to_ms(lua_Number x)
+{
+    if (!(x * 1000 < (lua_Number)MAX_TIMEOUT_MS)) /* also NaN */
+        return MAX_TIMEOUT_MS;
+    if (!(x * 1000 >= 1))
+        return 1;
+    return (long)(x * 1000 + 0.5);
+}
+
+long lsz_ms_field(lua_State *L, int t, const char *k, long dflt)
+{
+    long v = dflt;
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1)) {
+        lua_Number x = luaL_checknumber(L, -1);
+        if (!(x > 0) || x == HUGE_VAL)
+            luaL_error(L, "%s must be a positive number of seconds", k);
+        v = sec_to_ms(x);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *classify(CURLcode rc, xfer *x)
+{
+    if (x->too_large)
+        return "too_large";
+    if (x->refused[0])
+        return "connect"; /* the guard refused: nothing was sent */
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT: return "connect";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM: return "tls";
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE: return "closed";
+    default: return "other";
+    }
+}
+
+/* Pushes the collected headers as a table with lower-cased names; a repeated
+ * header keeps its values joined with ", ". */
+static void push_headers(lua_State *L, xfer *x)
+{
+    size_t i = 0, k;
+    const char *h = x->head.data ? x->head.data : "";
+    lua_newtable(L);
+    while (i < x->head.len) {
+        const char *line = h + i, *eol = memchr(line, '\n', x->head.len - i), *colon;
+        size_t ll = eol ? (size_t)(eol - line) : x->head.len - i;
+        i += ll + 1;
+        if (ll && line[ll - 1] == '\r')
+            ll--;
+        colon = memchr(line, ':', ll);
+        if (!colon || colon == line)
+            continue;
+        {
+            char name[128];
+            size_t nl = (size_t)(colon - line);
+            const char *v = colon + 1, *end = line + ll;
+            if (nl >= sizeof name)
+                continue;
+            for (k = 0; k < nl; k++)
+                name[k] = (char)((line[k] >= 'A' && line[k] <= 'Z') ? line[k] + 32 : line[k]);
+            name[nl] = '\0';
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            lua_getfield(L, -1, name);
+            if (lua_isstring(L, -1)) {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(end - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(end - v));
+            }
+            lua_setfield(L, -2, name);
+        }
+    }
+}
+
+/* Raises on a malformed request table; called before anything is owned. */
+void lsz_check_request(lua_State *L, int t)
+{
+    const char *url;
+    size_t ulen;
+    luaL_checktype(L, t, LUA_TTABLE);
+    lua_getfield(L, t, "url");
+    url = luaL_checklstring(L, -1, &ulen);
+    if (strlen(url) != ulen)
+        luaL_error(L, "url contains NUL");
+    if (strpbrk(url, "\r\n ") != NULL)
+        luaL_error(L, "url contains CR, LF or a space");
+    lua_pop(L, 1);
+    lua_getfield(L, t, "method");
+    if (!lua_isnil(L, -1)) {
+        const char *m = luaL_checkstring(L, -1), *p;
+        for (p = m; *p; p++)
+            if (*p < 'A' || *p > 'Z')
+                luaL_error(L, "method must be upper-case letters");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "body");
+    if (!lua_isnil(L, -1))
+        luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+    lsz_ms_field(L, t, "timeout", 1);
+    lua_getfield(L, t, "resolve"); /* { "host:port:address", ... } (tests) */
+    if (lua_istable(L, -1)) {
+        size_t i, n = sz_rawlen(L, -1), vl;
+        for (i = 1; i <= n; i++) {
+            const char *v;
+            lua_rawgeti(L, -1, (int)i);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "resolve entries must be strings");
+            v = lua_tolstring(L, -1, &vl);
+            if (strlen(v) != vl || strpbrk(v, "\r\n ") != NULL)
+                luaL_error(L, "resolve entry contains CR, LF, NUL or a space");
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "resolve must be a table");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "headers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            size_t kl, vl, j;
+            const char *k, *v;
+            if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+                luaL_error(L, "header names and values must be strings");
+            k = lua_tolstring(L, -2, &kl);
+            v = lua_tolstring(L, -1, &vl);
+            for (j = 0; j < kl; j++)
+                if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f)
+                    luaL_error(L, "invalid header name");
+            for (j = 0; j < vl; j++)
+                if (v[j] == '\r' || v[j] == '\n' || v[j] == '\0')
+                    luaL_error(L, "header %s contains CR, LF or NUL", k);
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "headers must be a table");
+    }
+    lua_pop(L, 1);
+}
+
+/* Sets up x for the (already checked) request table at t. Never raises.
+ * Returns 0, or -1 when memory ran out. The strings stay anchored in t
+ * until the transfer is finished. */
+int lsz_setup(lua_State *L, session *s, xfer *x, int t)
+{
+    const char *method, *url, *body = NULL;
+    size_t blen = 0;
+    long timeout;
+    struct curl_slist *tmp;
+    lua_getfield(L, t, "url");
+    url = lua_tostring(L, -1);
+    lua_getfield(L, t, "method");
+    method = lua_isnil(L, -1) ? "POST" : lua_tostring(L, -1);
+    lua_getfield(L, t, "body");
+    if (!lua_isnil(L, -1))
+        body = lua_tolstring(L, -1, &blen);
+    lua_getfield(L, t, "timeout");
+    timeout = lua_isnil(L, -1) ? s->timeout_ms : sec_to_ms(lua_tonumber(L, -1));
+    lua_pop(L, 4); /* anchored by t */
+    x->hl = NULL;
+    lua_getfield(L, t, "headers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            sz_buf line;
+            sz_buf_init(&line);
+            sz_buf_adds(&line, lua_tostring(L, -2));
+            sz_buf_adds(&line, ": ");
+            sz_buf_adds(&line, lua_tostring(L, -1));
+            tmp = line.failed ? NULL : curl_slist_append(x->hl, line.data);
+            sz_buf_reset(&line);
+            lua_pop(L, 1);
+            if (!tmp) {
+                lua_pop(L, 2);
+                return -1;
+            }
+            x->hl = tmp;
+        }
+    }
+    lua_pop(L, 1);
+    tmp = curl_slist_append(x->hl, "Expect:"); /* no 100-continue round trip */
+    if (!tmp)
+        return -1;
+    x->hl = tmp;
+    if (!x->easy) {
+        /* options that never change are set once per handle; the handle is
+         * reused, which also keeps its connection alive */
+        if (!(x->easy = curl_easy_init()))
+            return -1;
+#if LIBCURL_VERSION_NUM >= 0x075500
+        curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (s->cafile)
+            curl_easy_setopt(x->easy, CURLOPT_CAINFO, s->cafile);
+        curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
+        /* replies are small JSON: a 4 KB receive buffer instead of 16 KB */
+        curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 4096L);
+        curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    }
+    sz_buf_reset(&x->body);
+    sz_buf_reset(&x->head);
+    x->too_large = 0;
+    x->done = 0;
+    x->rc = CURLE_OK;
+    x->max_reply = s->max_reply;
+    x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     s->connect_timeout_ms < timeout ? s->connect_timeout_ms : timeout);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hl);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+    x->refused[0] = '\0';
+    x->ghost[0] = '\0';
+    lua_getfield(L, t, "guard");
+    x->guard = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (x->guard) {
+        /* the same strict check as the library's, again here: a guarded
+         * URL that fails it is never handed to libcurl */
+        sz_url_parts u;
+        const char *why = sz_url_check(url, strlen(url), &u);
+        snprintf(x->ghost, sizeof x->ghost, "%s", why ? "the host" : u.host);
+        if (why) {
+            snprintf(x->refused, sizeof x->refused, "refused: %s", why);
+            x->done = 1;
+            x->rc = CURLE_COULDNT_CONNECT;
+        }
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, x);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
+#endif
+    } else {
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, NULL);
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, NULL);
+#if LIBCURL_VERSION_NUM >= 0x075000
+        curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, NULL);
+        curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, NULL);
+#endif
+    }
+    curl_slist_free_all(x->rl);
+    x->rl = NULL;
+    lua_getfield(L, t, "resolve");
+    if (lua_istable(L, -1)) {
+        size_t i, n = sz_rawlen(L, -1);
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, (int)i);
+            tmp = curl_slist_append(x->rl, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            if (!tmp) {
+                lua_pop(L, 1);
+                return -1;
+            }
+            x->rl = tmp;
+        }
+    }
+    lua_pop(L, 1);
+    curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->rl);
+    /* the method of the previous request on this handle must not leak */
+    curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        /* copied: an asynchronous transfer outlives the Lua string */
+        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
+        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
+    }
+    return 0;
+}
+
+static void running_remove(session *s, xfer *x)
+{
+    size_t i;
+    for (i = 0; i < s->nrunning; i++)
+        if (s->running[i] == x) {
+            s->running[i] = s->running[--s->nrunning];
+            return;
+        }
+}
+
+/* Marks x finished. Async transfers go to the finished list (returns 1);
+ * blocking ones just complete (returns 0). */
+int lsz_finish(session *s, xfer *x, CURLcode rc)
+{
+    x->rc = rc;
+    x->done = 1;
+    if (x->active) {
+        curl_multi_remove_handle(s->multi, x->easy);
+        x->active = 0;
+    }
+    if (x->id > 0) {
+        running_remove(s, x);
+        x->next = s->finished;
+        s->finished = x;
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs every transfer that needs attention, as curl_multi_perform would,
+ * but through curl_multi_socket_action so that libcurl keeps reporting its
+ * sockets to on_socket (curl_multi_perform does not, in 7.88): the due
+ * timers first, then each known socket (readiness unknown: libcurl checks). */
+static CURLMcode drive(session *s, int *running)
+{
+    CURLMcode rc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, running);
+    curl_socket_t *fds;
+    size_t i, n = s->nsocks;
+    if (rc != CURLM_OK || n == 0)
+        return rc;
+    fds = malloc(n * sizeof *fds); /* s->socks changes while libcurl runs */
+    if (!fds)
+        return CURLM_OUT_OF_MEMORY;
+    for (i = 0; i < n; i++)
+        fds[i] = s->socks[i].fd;
+    for (i = 0; i < n; i++)
+        curl_multi_socket_action(s->multi, fds[i], 0, running);
+    free(fds);
+    return CURLM_OK;
+}
+
+/* Drives the multi handle once and files what finished. */
+void lsz_pump(session *s)
+{
+    CURLMsg *m;
+    int q, running = 0;
+    drive(s, &running);
+    while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
+        xfer *x = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        lsz_finish(s, x, m->data.result);
+    }
+}
+
+/* Runs n transfers (pool[0..n-1]) to completion, in parallel. */
+void lsz_run_all(session *s, size_t n)
+{
+    size_t i, left = 0;
+    int running = 0;
+    for (i = 0; i < n; i++) {
+        if (s->pool[i].done)
+            continue;
+        s->pool[i].id = 0;
+        if (curl_multi_add_handle(s->multi, s->pool[i].easy) != CURLM_OK) {
+            s->pool[i].done = 1;
+            s->pool[i].rc = CURLE_OUT_OF_MEMORY;
+            continue;
+        }
+        s->pool[i].active = 1;
+        left++;
+    }
+    while (left > 0) {
+        CURLMsg *m;
+        int q;
+        if (drive(s, &running) != CURLM_OK)
+            break;
+        while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
+            xfer *x = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            if (lsz_finish(s, x, m->data.result) == 0)
+                left--;
+        }
+        if (left > 0 && curl_multi_poll(s->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    }
+    for (i = 0; i < n; i++) /* anything the loop could not finish */
+        if (!s->pool[i].done)
+            lsz_finish(s, &s->pool[i], CURLE_RECV_ERROR);
+}
+
+int lsz_ensure_pool(session *s, size_t n)
+{
+    xfer *p;
+    if (n <= s->npool)
+        return 0;
+    p = realloc(s->pool, n * sizeof *p);
+    if (!p)
+        return -1;
+    memset(p + s->npool, 0, (n - s->npool) * sizeof *p);
+    s->pool = p;
+    s->npool = n;
+    return 0;
+}
+
+/* Pushes the outcome of x: a response table, or nil, message, kind. */
+int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
+{
+    long status = 0;
+    curl_slist_free_all(x->hl);
+    x->hl = NULL;
+    if (x->rc != CURLE_OK) {
+        const char *kind = classify(x->rc, x);
+        if (as_table)
+            lua_createtable(L, 0, 2);
+        else
+            lua_pushnil(L);
+        if (x->too_large) {
+            char n[32];
+            snprintf(n, sizeof n, "%ld", x->max_reply); /* a long: %d would wrap */
+            lua_pushfstring(L, "reply larger than %s bytes", n);
+        } else if (x->refused[0])
+            lua_pushstring(L, x->refused);
+        else
+            lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
+        if (as_table)
+            lua_setfield(L, -2, "error");
+        lua_pushstring(L, kind);
+        if (as_table)
+            lua_setfield(L, -2, "kind");
+        sz_buf_reset(&x->body);
+        sz_buf_reset(&x->head);
+        return as_table ? 1 : 3;
+    }
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_setfield(L, -2, "status");
+    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
+    lua_setfield(L, -2, "body");
+    push_headers(L, x);
+    lua_setfield(L, -2, "headers");
+    sz_buf_reset(&x->body);
+    sz_buf_reset(&x->head);
+    return 1;
+}

@@ -1,0 +1,51 @@
+/* Internal header of the Lua binding socialize.core (lsocialize_core.c,
+ * lsz_json.c, lsz_sign.c, lsz_provider.c). Nothing here is exported: the
+ * modules are built with -fvisibility=hidden and only luaopen_socialize_core
+ * is visible. */
+#ifndef LSZ_CORE_H
+#define LSZ_CORE_H
+
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "lua.h"
+#include "lauxlib.h"
+#include "lsz_compat.h"
+#include "socialize.h"
+#include "sz_internal.h"
+
+#define SZ_JSON_MAX_DEPTH 64
+
+/* the deterministic encoder's state (lsz_json.c) */
+typedef struct enc_ctx {
+    sz_buf  out;
+    sz_buf  path;   /* "userAction.mediaItems[1].src", for messages */
+    int     code;
+    char    msg[256];
+} enc_ctx;
+
+/* lsocialize_core.c: results and argument reading */
+int lsz_push_fail(lua_State *L, int code, const char *msg);
+const char *lsz_arg_cstr(lua_State *L, int i, int *nul);
+const char *lsz_arg_optcstr(lua_State *L, int i, int *nul);
+long long lsz_arg_ll(lua_State *L, int i);
+int lsz_clamp_int(long long v);
+int lsz_push_nul_fail(lua_State *L, const char *what);
+
+/* lsz_json.c: Lua <-> JSON */
+void lsz_enc_init(enc_ctx *c, const char *root, size_t rootlen);
+void lsz_enc_free(enc_ctx *c);
+sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c);
+int lsz_push_json(lua_State *L, json_t *j, int depth);
+json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad);
+int lsz_push_result(lua_State *L, json_t *r);
+
+/* lsz_sign.c: core.nonce (a closure over its per-state counter) */
+int lsz_nonce(lua_State *L);
+
+/* each file's functions of the module table */
+extern const luaL_Reg lsz_json_funcs[];
+extern const luaL_Reg lsz_sign_funcs[];
+extern const luaL_Reg lsz_provider_funcs[];
+
+#endif

@@ -1,0 +1,388 @@
+/* socialize.core - requests and responses (build_request, parse_response),
+ * the network adapters (provider_request, provider_parse, provider_info,
+ * bookmarks) and the private-network guard (check_url, addr_blocked).
+ * Part of the binding (lsocialize_core.c). */
+
+#include "lsz_core.h"
+
+/* ---- requests and responses ------------------------------------------------*/
+
+/* A string (or number) option; sets *nul to k when it holds a NUL byte. The
+ * value stays on the stack: a number converted to a string is anchored
+ * nowhere else. */
+static const char *opt_field(lua_State *L, int t, const char *k, const char **nul)
+{
+    const char *s = NULL;
+    size_t n;
+    lua_getfield(L, t, k);
+    if (lua_isstring(L, -1)) {
+        s = lua_tolstring(L, -1, &n);
+        if (sz_has_nul(s, n) && !*nul)
+            *nul = k;
+    }
+    return s;
+}
+
+/* Pushes { method, url, body (absent when none), headers = { name = value } }
+ * for r, and frees r. Only pushes follow: nothing here raises but memory. */
+static int push_request(lua_State *L, sz_request *r)
+{
+    size_t i, bl;
+    const char *body = sz_request_body(r, &bl);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, sz_request_method(r));
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, sz_request_url(r));
+    lua_setfield(L, -2, "url");
+    if (body) {
+        lua_pushlstring(L, body, bl);
+        lua_setfield(L, -2, "body");
+    }
+    lua_createtable(L, 0, 4);
+    for (i = 0; i < sz_request_header_count(r); i++) {
+        const char *hn, *hv;
+        sz_request_header(r, i, &hn, &hv);
+        lua_pushstring(L, hv);
+        lua_setfield(L, -2, hn);
+    }
+    lua_setfield(L, -2, "headers");
+    sz_request_free(r);
+    return 1;
+}
+
+/* core.build_request(opts, params) -> {method, url, body, headers}
+ *                                   | nil, code, message
+ * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
+ *       apiKey, userKey, secret, accessToken, privateKey, timestamp, nonce, sdk */
+static int l_build_request(lua_State *L)
+{
+    static const char *const modes[] = {"signed", "secret", "oauth2", "jwt", "none", NULL};
+    sz_request_opts o;
+    enc_ctx c;
+    sz_params *p;
+    sz_request *r;
+    sz_error err;
+    const char *auth, *nul = NULL;
+    size_t i;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checkstack(L, 16, "build_request");
+    memset(&o, 0, sizeof o);
+    o.api_method = opt_field(L, 1, "method", &nul);
+    o.api_domain = opt_field(L, 1, "apiDomain", &nul);
+    o.base_url = opt_field(L, 1, "url", &nul);
+    o.api_key = opt_field(L, 1, "apiKey", &nul);
+    o.user_key = opt_field(L, 1, "userKey", &nul);
+    o.secret = opt_field(L, 1, "secret", &nul);
+    o.access_token = opt_field(L, 1, "accessToken", &nul);
+    o.private_key_pem = opt_field(L, 1, "privateKey", &nul);
+    o.nonce = opt_field(L, 1, "nonce", &nul);
+    o.sdk = opt_field(L, 1, "sdk", &nul);
+    auth = opt_field(L, 1, "auth", &nul);
+    if (nul)
+        return lsz_push_nul_fail(L, nul);
+    o.auth = SZ_AUTH_SIGNED;
+    if (auth) {
+        for (i = 0; modes[i] && strcmp(modes[i], auth) != 0; i++)
+            ;
+        if (!modes[i])
+            return lsz_push_fail(L, SZ_E_INVALID_PARAMETER,
+                             "Invalid parameter value: auth must be signed, secret, oauth2, jwt or none");
+        o.auth = (sz_auth)i;
+    }
+    lua_getfield(L, 1, "timestamp");
+    o.timestamp = sz_sat_from_double((double)lua_tonumber(L, -1));
+    lua_pop(L, 1);
+    lsz_enc_init(&c, NULL, 0);
+    p = lsz_to_params(L, 2, &c);
+    lsz_enc_free(&c);
+    if (!p)
+        return lsz_push_fail(L, c.code, c.msg);
+    r = sz_request_build(&o, p, &err);
+    sz_params_free(p);
+    if (!r)
+        return lsz_push_fail(L, err.code, err.message);
+    return push_request(L, r);
+}
+
+/* core.parse_response(body, httpStatus) -> table (the whole reply, with
+ * errorCode, statusCode, statusReason always present) */
+static int l_parse_response(lua_State *L)
+{
+    size_t n;
+    const char *body = luaL_optlstring(L, 1, "", &n);
+    int status = lsz_clamp_int((long long)luaL_optinteger(L, 2, 200));
+    sz_error err;
+    sz_response *r = sz_response_parse(body, n, status, &err);
+    int top = lua_gettop(L);
+    if (!r)
+        return lsz_push_fail(L, err.code, err.message);
+    if (lsz_push_json(L, sz_response_json(r), 0) != 0) {
+        lua_settop(L, top);
+        sz_response_free(r);
+        return lsz_push_fail(L, SZ_E_INTERNAL, "reply nested too deeply");
+    }
+    sz_response_free(r);
+    return 1;
+}
+
+typedef struct pcall_args {
+    sz_provider_call c;
+    json_t *in, *app, *user;
+} pcall_args;
+
+static void pcall_free(pcall_args *a)
+{
+    json_decref(a->in);
+    json_decref(a->app);
+    json_decref(a->user);
+}
+
+/* The types of provider, action, input, app, user at 1..5, checked before
+ * anything is allocated; NULL, or which name holds a NUL byte. */
+static const char *pcall_check(lua_State *L)
+{
+    int i, np = 0, na = 0;
+    lsz_arg_cstr(L, 1, &np);
+    lsz_arg_cstr(L, 2, &na);
+    for (i = 3; i <= 5; i++)
+        if (!lua_isnoneornil(L, i))
+            luaL_checktype(L, i, LUA_TTABLE);
+    return np ? "provider" : na ? "action" : NULL;
+}
+
+/* provider, action, input, app, user at 1..5 (types checked by pcall_check) */
+static int pcall_read(lua_State *L, pcall_args *a)
+{
+    int bad = 0;
+    memset(a, 0, sizeof *a);
+    a->c.provider = lua_tostring(L, 1);
+    a->c.action = lua_tostring(L, 2);
+    a->in = lsz_arg_json(L, 3, "input", &bad);
+    if (!bad)
+        a->app = lsz_arg_json(L, 4, "provider config", &bad);
+    if (!bad)
+        a->user = lsz_arg_json(L, 5, "connection", &bad);
+    a->c.input = a->in;
+    a->c.app = a->app;
+    a->c.user = a->user;
+    return bad ? -1 : 0;
+}
+
+/* core.provider_request(provider, action, input, app, user, timestamp, nonce, setup)
+ *   -> request table | nil, result table (nothing to send). setup: the state
+ *   the network's setup step returned (provider_info(name).setup), or nil. */
+static int l_provider_request(lua_State *L)
+{
+    pcall_args a;
+    json_t *res = NULL;
+    sz_error err;
+    sz_request *r;
+    long long ts = sz_sat_from_double((double)luaL_optnumber(L, 6, 0));
+    int nn = 0;
+    const char *nonce = lsz_arg_optcstr(L, 7, &nn), *nul = pcall_check(L);
+    json_t *setup = NULL;
+    int sbad = 0;
+    if (nul || nn)
+        return lsz_push_nul_fail(L, nul ? nul : "nonce");
+    if (!lua_isnoneornil(L, 8))
+        luaL_checktype(L, 8, LUA_TTABLE);
+    if (pcall_read(L, &a) != 0) {
+        pcall_free(&a);
+        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    if (!lua_isnoneornil(L, 8) && !(setup = lsz_arg_json(L, 8, "setup state", &sbad))) {
+        pcall_free(&a);
+        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    a.c.timestamp = ts;
+    a.c.nonce = nonce;
+    a.c.setup = setup;
+    r = sz_provider_request(&a.c, &res, &err);
+    pcall_free(&a);
+    json_decref(setup);
+    if (!r) {
+        if (!res)
+            return lsz_push_fail(L, err.code, err.message);
+        lua_pushnil(L);
+        return 1 + lsz_push_result(L, res);
+    }
+    return push_request(L, r);
+}
+
+/* core.provider_parse(provider, action, input, app, user, status, headers, body, now) -> result */
+static int l_provider_parse(lua_State *L)
+{
+    pcall_args a;
+    int status = lsz_clamp_int((long long)luaL_checkinteger(L, 6));
+    size_t bl, nh = 0, i;
+    const char *body = luaL_optlstring(L, 8, "", &bl), *nul;
+    long long now = lsz_arg_ll(L, 9);
+    sz_header hs[64];
+    json_t *r;
+    if (!lua_isnoneornil(L, 7))
+        luaL_checktype(L, 7, LUA_TTABLE);
+    nul = pcall_check(L);
+    if (nul)
+        return lsz_push_nul_fail(L, nul);
+    if (!lua_isnoneornil(L, 7)) {
+        lua_pushnil(L);
+        while (lua_next(L, 7) != 0) {
+            size_t kl, vl;
+            const char *k, *v;
+            if (nh < 64 && lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+                k = lua_tolstring(L, -2, &kl); /* anchored in the table */
+                v = lua_tolstring(L, -1, &vl);
+                if (!sz_has_nul(k, kl) && !sz_has_nul(v, vl)) { /* a header with NUL is ignored */
+                    hs[nh].name = k;
+                    hs[nh].value = v;
+                    nh++;
+                }
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (pcall_read(L, &a) != 0) {
+        pcall_free(&a);
+        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    (void)i;
+    r = sz_provider_parse(&a.c, status, hs, nh, body, bl, now);
+    pcall_free(&a);
+    return lsz_push_result(L, r);
+}
+
+/* core.bookmark_url(destination, url, title, description, image, instance) -> result */
+static int l_bookmark_url(lua_State *L)
+{
+    static const char *const names[] = {"destination", "url", "title", "description", "image",
+                                        "instance"};
+    int nul[6] = {0, 0, 0, 0, 0, 0}, i;
+    const char *a[6];
+    a[0] = lsz_arg_cstr(L, 1, &nul[0]);
+    for (i = 1; i < 6; i++)
+        a[i] = lsz_arg_optcstr(L, i + 1, &nul[i]);
+    for (i = 0; i < 6; i++)
+        if (nul[i]) { /* the same failure object as the core's */
+            lua_createtable(L, 0, 6);
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "ok");
+            lua_pushliteral(L, "content_invalid");
+            lua_setfield(L, -2, "category");
+            lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+            lua_setfield(L, -2, "errorCode");
+            lua_pushstring(L, sz_strerror(SZ_E_INVALID_PARAMETER));
+            lua_setfield(L, -2, "errorMessage");
+            lua_pushfstring(L, "%s contains a NUL byte", names[i]);
+            lua_setfield(L, -2, "errorDetails");
+            return 1;
+        }
+    return lsz_push_result(L, sz_bookmark_url(a[0], a[1], a[2], a[3], a[4], a[5]));
+}
+
+static int push_names(lua_State *L, const char *const *names)
+{
+    int i;
+    lua_newtable(L);
+    for (i = 0; names[i]; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int l_provider_names(lua_State *L) { return push_names(L, sz_provider_names()); }
+
+/* core.provider_info(name) -> table | nil (unknown network) */
+static int l_provider_info(lua_State *L)
+{
+    int nul = 0;
+    const char *name = lsz_arg_cstr(L, 1, &nul);
+    json_t *r = nul ? NULL : sz_provider_info(name);
+    if (!r) {
+        lua_pushnil(L);
+        return 1;
+    }
+    return lsz_push_result(L, r);
+}
+static int l_bookmark_names(lua_State *L) { return push_names(L, sz_bookmark_names()); }
+
+static int l_category_code(lua_State *L)
+{
+    int nul = 0;
+    const char *cat = lsz_arg_cstr(L, 1, &nul);
+    lua_pushinteger(L, sz_category_code(nul ? "" : cat));
+    return 1;
+}
+
+/* core.check_url(url) -> host, port, scheme, family (4, 6 or 0 for a name)
+ *                      | nil, reason, code (400002 missing, 400006 invalid), blocked
+ * (blocked: the URL is well-formed and only its host is a private address
+ * or localhost, which allowPrivateNetworks may allow)
+ * The private-network guard for every URL the library connects to that it
+ * did not choose itself (sz_url_check). */
+static int l_check_url(lua_State *L)
+{
+    sz_url_parts u;
+    size_t n;
+    const char *url, *why;
+    if (lua_isnoneornil(L, 1)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the URL is missing");
+        lua_pushinteger(L, 400002);
+        return 3;
+    }
+    if (lua_type(L, 1) != LUA_TSTRING) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the URL must be a string");
+        lua_pushinteger(L, 400006);
+        return 3;
+    }
+    url = lua_tolstring(L, 1, &n);
+    why = sz_url_check(url, n, &u);
+    if (why) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        lua_pushinteger(L, 400006);
+        lua_pushboolean(L, u.blocked);
+        return 4;
+    }
+    lua_pushstring(L, u.host);
+    lua_pushinteger(L, u.port);
+    lua_pushstring(L, u.https ? "https" : "http");
+    lua_pushinteger(L, u.family);
+    return 4;
+}
+
+/* core.addr_blocked(ip) -> true | false | nil, reason: whether a resolved
+ * address (dotted-decimal IPv4 or IPv6 text) must not be connected to. */
+static int l_addr_blocked(lua_State *L)
+{
+    unsigned char a[16];
+    size_t n;
+    const char *ip = luaL_checklstring(L, 1, &n);
+    int family = sz_ip_parse(ip, n, a);
+    if (!family) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not an IP address");
+        return 2;
+    }
+    lua_pushboolean(L, sz_addr_blocked(family, a));
+    return 1;
+}
+
+const luaL_Reg lsz_provider_funcs[] = {
+    {"build_request", l_build_request},
+    {"parse_response", l_parse_response},
+    {"provider_request", l_provider_request},
+    {"provider_parse", l_provider_parse},
+    {"provider_names", l_provider_names},
+    {"provider_info", l_provider_info},
+    {"bookmark_url", l_bookmark_url},
+    {"bookmark_names", l_bookmark_names},
+    {"category_code", l_category_code},
+    {"check_url", l_check_url},
+    {"addr_blocked", l_addr_blocked},
+    {NULL, NULL}
+};

@@ -1,0 +1,242 @@
+/* socialize.core - encodings, signing, validators, clock, nonce, random.
+ * Part of the binding (lsocialize_core.c). */
+
+#include <time.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include "lsz_core.h"
+
+/* ---- encodings, signing, validators ---------------------------------------*/
+
+static int l_url_encode(lua_State *L)
+{
+    size_t n, on;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char *e = sz_url_encode(s, n, &on);
+    if (!e)
+        return luaL_error(L, "out of memory");
+    lua_pushlstring(L, e, on);
+    sz_free(e);
+    return 1;
+}
+
+/* core.base_string(httpMethod, url, params) -> string | nil, code, message */
+static int l_base_string(lua_State *L)
+{
+    int nm = 0, nu = 0;
+    const char *m = lsz_arg_cstr(L, 1, &nm), *url = lsz_arg_cstr(L, 2, &nu);
+    enc_ctx c;
+    sz_params *p;
+    sz_error err;
+    char *b;
+    size_t bl;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (nm || nu)
+        return lsz_push_nul_fail(L, nm ? "httpMethod" : "url");
+    lsz_enc_init(&c, NULL, 0);
+    p = lsz_to_params(L, 3, &c);
+    lsz_enc_free(&c);
+    if (!p)
+        return lsz_push_fail(L, c.code, c.msg);
+    b = sz_base_string(m, url, p, &bl, &err);
+    sz_params_free(p);
+    if (!b)
+        return lsz_push_fail(L, err.code, err.message);
+    lua_pushlstring(L, b, bl);
+    sz_free(b);
+    return 1;
+}
+
+/* core.hmac_sha1(secret_b64, message) -> base64 | nil, code, message */
+static int l_hmac_sha1(lua_State *L)
+{
+    int nul = 0;
+    const char *secret = lsz_arg_cstr(L, 1, &nul);
+    size_t n;
+    const char *msg = luaL_checklstring(L, 2, &n);
+    sz_error err;
+    char *sig;
+    if (nul)
+        return lsz_push_nul_fail(L, "secret");
+    sig = sz_sign(secret, msg, n, &err);
+    if (!sig)
+        return lsz_push_fail(L, err.code, err.message);
+    lua_pushstring(L, sig);
+    sz_free(sig);
+    return 1;
+}
+
+/* -1 (no time check) for nil; sets *bad for NaN */
+static long long opt_window(lua_State *L, int i, int *bad)
+{
+    lua_Number w;
+    if (lua_isnoneornil(L, i))
+        return -1;
+    w = luaL_checknumber(L, i);
+    if (w != w)
+        *bad = 1;
+    return sz_sat_from_double((double)w);
+}
+
+/* The validators answer false (never a truncated comparison) when a UID,
+ * timestamp, secret or signature holds a NUL byte. */
+
+/* core.validate_user(UID, timestamp, secret, signature, window|nil, now) */
+static int l_validate_user(lua_State *L)
+{
+    int bad = 0;
+    const char *uid = lsz_arg_cstr(L, 1, &bad), *ts = lsz_arg_cstr(L, 2, &bad),
+               *secret = lsz_arg_cstr(L, 3, &bad), *sig = lsz_arg_cstr(L, 4, &bad);
+    long long w = opt_window(L, 5, &bad), now = lsz_arg_ll(L, 6);
+    lua_pushboolean(L, !bad && sz_validate_user_signature(uid, ts, secret, sig, w, now));
+    return 1;
+}
+
+/* core.validate_friend(UID, timestamp, friendUID, secret, signature, window|nil, now) */
+static int l_validate_friend(lua_State *L)
+{
+    int bad = 0;
+    const char *uid = lsz_arg_cstr(L, 1, &bad), *ts = lsz_arg_cstr(L, 2, &bad),
+               *fuid = lsz_arg_cstr(L, 3, &bad), *secret = lsz_arg_cstr(L, 4, &bad),
+               *sig = lsz_arg_cstr(L, 5, &bad);
+    long long w = opt_window(L, 6, &bad), now = lsz_arg_ll(L, 7);
+    lua_pushboolean(L, !bad && sz_validate_friend_signature(uid, ts, fuid, secret, sig, w, now));
+    return 1;
+}
+
+/* core.validate_webhook(rawBody, secret, headerValue) */
+static int l_validate_webhook(lua_State *L)
+{
+    size_t n;
+    int bad = 0;
+    const char *body = luaL_checklstring(L, 1, &n), *secret = lsz_arg_cstr(L, 2, &bad),
+               *hv = lsz_arg_cstr(L, 3, &bad);
+    lua_pushboolean(L, !bad && sz_validate_webhook_signature(body, n, secret, hv));
+    return 1;
+}
+
+/* core.consttime_equal(a, b) */
+static int l_consttime_equal(lua_State *L)
+{
+    size_t an, bn;
+    const char *a = luaL_checklstring(L, 1, &an), *b = luaL_checklstring(L, 2, &bn);
+    lua_pushboolean(L, sz_consttime_equal(a, an, b, bn));
+    return 1;
+}
+
+/* core.now_ms() -> wall clock in milliseconds (integer-valued number) */
+static int l_now_ms(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    return 1;
+}
+
+/* core.nonce() -> "<ms>_<u32>" (the Java/Android form). A nonce must be
+ * unique, not secret: the number comes from a xorshift64* generator seeded
+ * once per Lua state from OpenSSL's RNG (RAND_bytes on every call cost more
+ * than the rest of the request). The state is the function's upvalue. */
+int lsz_nonce(lua_State *L)
+{
+    unsigned long long *st = lua_touserdata(L, lua_upvalueindex(1)), x;
+    struct timespec ts;
+    char out[64];
+    if (*st == 0) {
+        unsigned char r[8];
+        if (RAND_bytes(r, sizeof r) != 1)
+            return luaL_error(L, "no randomness available for the nonce");
+        memcpy(st, r, sizeof r);
+        *st |= 1;
+    }
+    x = *st;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *st = x;
+    x *= 0x2545F4914F6CDD1DULL;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, sizeof out, "%lld_%lu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+             (unsigned long)(x >> 32));
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* core.sleep(seconds): a blocking sleep, for plain Lua hosts only */
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (!(s > 0)) /* also NaN: no wait */
+        return 0;
+    if (s > 86400) /* at most a day: never a cast of an out-of-range double */
+        s = 86400;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec > 999999999L)
+        ts.tv_nsec = 999999999L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/* core.random_hex(nbytes) -> 2*nbytes hex characters from OpenSSL's RNG */
+static int l_random_hex(lua_State *L)
+{
+    static const char H[] = "0123456789abcdef";
+    unsigned char r[64];
+    char out[129];
+    lua_Integer li = luaL_checkinteger(L, 1);
+    int n, i;
+    luaL_argcheck(L, li > 0 && li <= 64, 1, "1 to 64 bytes");
+    n = (int)li;
+    if (RAND_bytes(r, n) != 1)
+        return luaL_error(L, "no randomness available");
+    for (i = 0; i < n; i++) {
+        out[2 * i] = H[r[i] >> 4];
+        out[2 * i + 1] = H[r[i] & 15];
+    }
+    lua_pushlstring(L, out, (size_t)n * 2);
+    return 1;
+}
+
+/* core.oauth1(method, url, ck, cs, token, tokenSecret, timestamp, nonce) */
+static int l_oauth1(lua_State *L)
+{
+    static const char *const names[] = {"method", "url", "consumerKey", "consumerSecret", "token",
+                                        "tokenSecret"};
+    int nul[6] = {0, 0, 0, 0, 0, 0}, nn = 0, i;
+    const char *a[6], *nonce;
+    long long ts;
+    char *h;
+    for (i = 0; i < 6; i++)
+        a[i] = lsz_arg_cstr(L, i + 1, &nul[i]);
+    ts = lsz_arg_ll(L, 7);
+    nonce = lsz_arg_cstr(L, 8, &nn);
+    for (i = 0; i < 6; i++)
+        if (nul[i])
+            return lsz_push_nul_fail(L, names[i]);
+    if (nn)
+        return lsz_push_nul_fail(L, "nonce");
+    h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce);
+    if (!h)
+        return luaL_error(L, "oauth1 signing failed");
+    lua_pushstring(L, h);
+    sz_free(h);
+    return 1;
+}
+
+const luaL_Reg lsz_sign_funcs[] = {
+    {"url_encode", l_url_encode},
+    {"base_string", l_base_string},
+    {"hmac_sha1", l_hmac_sha1},
+    {"validate_user", l_validate_user},
+    {"validate_friend", l_validate_friend},
+    {"validate_webhook", l_validate_webhook},
+    {"consttime_equal", l_consttime_equal},
+    {"now_ms", l_now_ms},
+    {"random_hex", l_random_hex},
+    {"sleep", l_sleep},
+    {"oauth1", l_oauth1},
+    {NULL, NULL}
+};

@@ -1,0 +1,343 @@
+/* C unit tests: fuzzer regressions, saturation, NUL bytes, allocation
+ * failures (cstrict). Run from test_core.c (main). */
+#include "test_util.h"
+
+/* Inputs the fuzzers found (fuzz/): each once crashed, leaked or overflowed. */
+void test_fuzz_regressions(void)
+{
+    const char *bodies[] = {"{\"errorCode\":{\"facebook\":\"1_2\"}}", "{\"errorCode\":\"abc\"}", "{\"errorCode\":1e300}", "{\"errorCode\":-9223372036854775807}",
+                            "{\"errorCode\":\"99999999999\"}", "{\"a\":\"\\u0" "\xc9\x9a" "9\"}"};
+    size_t i;
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        sz_error err;
+        sz_response *r = sz_response_parse(bodies[i], strlen(bodies[i]), 200, &err);
+        const char *d;
+        CHECK(r != NULL, "regression body %zu parses to a response", i);
+        if (!r)
+            continue;
+        CHECK(json_is_integer(json_object_get(sz_response_json(r), "errorCode")), "errorCode is a number (%zu)", i);
+        d = sz_response_string(r, "errorDetails");
+        if (d) {
+            const char *p;
+            for (p = d; *p; p++)
+                CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f, "details are printable ASCII");
+        }
+        sz_response_free(r);
+    }
+    {
+        /* a missing credential after the endpoint was resolved: no leak (LSan) */
+        const char *provs[] = {"facebook", "linkedin", "vkontakte", "sina", "telegram", "bluesky", "mastodon"};
+        json_t *in = json_pack("{s:{}}", "userAction"), *empty = json_object(), *res;
+        for (i = 0; i < sizeof provs / sizeof provs[0]; i++) {
+            sz_provider_call c;
+            sz_error err;
+            memset(&c, 0, sizeof c);
+            c.provider = provs[i];
+            c.action = strcmp(provs[i], "bluesky") == 0 ? "session" : "publish";
+            c.input = in;
+            c.app = empty;
+            c.user = empty;
+            res = NULL;
+            CHECK(sz_provider_request(&c, &res, &err) == NULL && res, "%s without credentials", provs[i]);
+            json_decref(res);
+        }
+        /* an empty userAction on a network that joins text parts */
+        {
+            json_t *u = json_pack("{s:s, s:s}", "accessToken", "t", "instance", "https://m.example");
+            sz_provider_call c;
+            sz_error err;
+            sz_request *r;
+            memset(&c, 0, sizeof c);
+            c.provider = "mastodon";
+            c.action = "publish";
+            c.input = in;
+            c.app = empty;
+            c.user = u;
+            res = NULL;
+            r = sz_provider_request(&c, &res, &err);
+            CHECK(r == NULL && res, "mastodon with nothing to post is refused");
+            sz_request_free(r);
+            json_decref(res);
+            json_decref(u);
+        }
+        json_decref(in);
+        json_decref(empty);
+    }
+}
+
+/* ---- cstrict: saturation, NUL, allocation failures (issue 9 items 2, 6, 7) ---- */
+
+long long sz_sat_add(long long a, long long b);
+long long sz_sat_sub(long long a, long long b);
+long long sz_sat_mul(long long a, long long b);
+long long sz_sat_from_double(double d);
+int sz_parse_uint(const char *s, long long *out);
+
+/* The allocator hook compiled into the core for test_core only
+ * (-DSZ_TEST_FAIL_ALLOC): with fail_at >= 0, the fail_at-th allocation
+ * (counting from 0) returns NULL, every other one succeeds. */
+static long fail_at = -1, alloc_count;
+
+static int alloc_fails(void)
+{
+    return fail_at >= 0 && alloc_count++ == fail_at;
+}
+void *sz_test_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
+void *sz_test_calloc(size_t n, size_t m) { return alloc_fails() ? NULL : calloc(n, m); }
+void *sz_test_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
+
+void test_cstrict_saturation(void)
+{
+    static const char *hostile[] = {"-9223372036854775808", "9223372036854775807", "99999999999999999999999",
+                                    "-5", "+5", "  1700000900 ", "1e400", "abc", "", "0x10", "17000009.5"};
+    static const char *nets[][3] = {{"twitter", "x-rate-limit-reset", "{\"title\":\"Too Many Requests\"}"},
+                                    {"bluesky", "ratelimit-reset", "{\"error\":\"RateLimitExceeded\"}"},
+                                    {"mastodon", "x-ratelimit-reset", "{\"error\":\"slow\"}"}};
+    static const long long nows[] = {1700000000LL, 0, -9223372036854775807LL - 1, 9223372036854775807LL};
+    sz_provider_call c;
+    size_t i, n, k;
+    long long v;
+    json_t *r;
+    volatile double zero = 0.0, big = 1e308;
+    CHECK(sz_sat_sub(-9223372036854775807LL - 1, 1700000000) == -9223372036854775807LL - 1, "sat_sub min");
+    CHECK(sz_sat_sub(9223372036854775807LL, -1) == 9223372036854775807LL, "sat_sub max");
+    CHECK(sz_sat_mul(9223372036854775807LL, 60) == 9223372036854775807LL, "sat_mul max");
+    CHECK(sz_sat_mul(-9223372036854775807LL, 60) == -9223372036854775807LL - 1, "sat_mul min");
+    CHECK(sz_sat_mul(-3, -4) == 12 && sz_sat_mul(-3, 4) == -12 && sz_sat_add(2, 3) == 5, "sat small");
+    CHECK(sz_sat_from_double(zero / zero) == 0 && sz_sat_from_double(big * 10) == 9223372036854775807LL &&
+              sz_sat_from_double(-big * 10) == -9223372036854775807LL - 1 && sz_sat_from_double(1.5) == 1,
+          "sat_from_double");
+    CHECK(sz_parse_uint(" 42\t", &v) == 0 && v == 42, "parse_uint spaces");
+    CHECK(sz_parse_uint("99999999999999999999999", &v) == 0 && v == 9223372036854775807LL, "parse_uint saturates");
+    CHECK(sz_parse_uint("+5", &v) == -1 && sz_parse_uint("-5", &v) == -1 && sz_parse_uint("", &v) == -1 &&
+              sz_parse_uint("1e3", &v) == -1 && sz_parse_uint(NULL, &v) == -1,
+          "parse_uint refuses");
+    memset(&c, 0, sizeof c);
+    c.action = "publish";
+    for (n = 0; n < 3; n++)
+        for (i = 0; i < sizeof hostile / sizeof *hostile; i++)
+            for (k = 0; k < 4; k++) {
+                sz_header h = {nets[n][1], hostile[i]};
+                json_t *ra;
+                c.provider = nets[n][0];
+                r = sz_provider_parse(&c, 429, &h, 1, nets[n][2], strlen(nets[n][2]), nows[k]);
+                ra = json_object_get(r, "retryAfter");
+                CHECK(!ra || (json_integer_value(ra) >= 0 && json_integer_value(ra) <= 31622400),
+                      "%s %s now=%lld: retryAfter %lld", nets[n][0], hostile[i], nows[k],
+                      (long long)json_integer_value(ra));
+                json_decref(r);
+            }
+    {
+        sz_header h = {"x-business-use-case-usage", "{\"1\":[{\"estimated_time_to_regain_access\":9223372036854775807}]}"};
+        const char *b = "{\"error\":{\"code\":80001}}";
+        c.provider = "facebook";
+        r = sz_provider_parse(&c, 400, &h, 1, b, strlen(b), 1700000000);
+        CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 31622400, "facebook minutes saturate");
+        json_decref(r);
+    }
+    {
+        const char *b = "{\"ok\":false,\"error_code\":-9223372036854775808,\"parameters\":{\"retry_after\":9223372036854775807}}";
+        c.provider = "telegram";
+        r = sz_provider_parse(&c, 429, NULL, 0, b, strlen(b), 0);
+        CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 31622400, "telegram retry_after capped");
+        json_decref(r);
+        b = "{\"error_code\":\"99999999999999999999\",\"error\":\"x\"}";
+        c.provider = "sina";
+        r = sz_provider_parse(&c, 400, NULL, 0, b, strlen(b), 0);
+        CHECK(json_is_false(json_object_get(r, "ok")), "sina huge string code");
+        json_decref(r);
+        c.provider = "linkedin";
+        r = sz_provider_parse(&c, 429, NULL, 0, "{}", 2, -9223372036854775807LL - 1);
+        CHECK(json_integer_value(json_object_get(r, "retryAfter")) > 0, "linkedin now=INT64_MIN");
+        json_decref(r);
+    }
+    {
+        /* an instance's INT64 limits: the defaults stay */
+        json_t *in = json_pack("{s:s, s:{s:I, s:I}}", "status", "hi https://game.example/x", "limits",
+                               "maxCharacters", (json_int_t)9223372036854775807LL, "charactersReservedPerUrl",
+                               (json_int_t)9223372036854775807LL);
+        json_t *user = json_pack("{s:s, s:s}", "instance", "https://m.example", "accessToken", "a"), *res = NULL;
+        sz_request *rq;
+        sz_error err;
+        c.provider = "mastodon";
+        c.action = "status";
+        c.input = in;
+        c.user = user;
+        rq = sz_provider_request(&c, &res, &err);
+        CHECK(rq != NULL, "mastodon with INT64_MAX limits builds");
+        sz_request_free(rq);
+        json_decref(res);
+        json_object_set_new(json_object_get(in, "limits"), "charactersReservedPerUrl",
+                            json_integer(-9223372036854775807LL - 1));
+        rq = sz_provider_request(&c, &res, &err);
+        CHECK(rq != NULL, "mastodon with INT64_MIN url weight builds");
+        sz_request_free(rq);
+        json_decref(in);
+        json_decref(user);
+        c.input = c.user = NULL;
+    }
+    /* validators: |now - timestamp| never overflows */
+    {
+        char sig[29];
+        sz_error err;
+        const char *ts = "-999999999999999999";
+        char *s = sz_sign(SECRET, "-999999999999999999_u", 21, &err);
+        CHECK(s != NULL, "sign");
+        snprintf(sig, sizeof sig, "%s", s ? s : "");
+        sz_free(s);
+        CHECK(sz_validate_user_signature("u", ts, SECRET, sig, -1, 0) == 1, "sig without window");
+        CHECK(sz_validate_user_signature("u", ts, SECRET, sig, 100, 9223372036854775807LL) == 0,
+              "now INT64_MAX, ts -1e18: outside, no overflow");
+    }
+    /* a call without an action is classified, never dereferenced */
+    c.provider = "twitter";
+    c.action = NULL;
+    r = sz_provider_parse(&c, 200, NULL, 0, "{}", 2, 0);
+    CHECK(r && json_is_false(json_object_get(r, "ok")), "parse without action fails cleanly");
+    json_decref(r);
+}
+
+void test_cstrict_nul_inputs(void)
+{
+    /* a credential or text with NUL inside is refused (400006), never cut */
+    static const char *cases[][3] = {{"telegram", "app", "botToken"},   {"facebook", "user", "accessToken"},
+                                     {"twitter", "app", "consumerSecret"}, {"linkedin", "user", "accessToken"},
+                                     {"mastodon", "user", "instance"},  {"vkontakte", "user", "accessToken"},
+                                     {"sina", "user", "accessToken"},   {"bluesky", "user", "appPassword"}};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *app = json_pack("{s:s, s:s, s:s, s:s}", "consumerKey", "k", "consumerSecret", "s", "botToken", "1:b",
+                                "safeDomain", "game.example");
+        json_t *user = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "token", "t", "tokenSecret", "s",
+                                 "accessToken", "a", "pageId", "1", "personId", "p", "instance", "https://m.example",
+                                 "chatId", "5", "ownerId", "1");
+        json_t *in = json_pack("{s:s, s:s}", "status", "hi https://game.example/x", "rip", "1.2.3.4"), *res = NULL;
+        sz_provider_call c;
+        sz_request *r;
+        sz_error err;
+        json_object_set_new(user, "identifier", json_string("i"));
+        json_object_set_new(strcmp(cases[i][1], "app") == 0 ? app : user, cases[i][2],
+                            json_stringn("secret\0evil", 11));
+        memset(&c, 0, sizeof c);
+        c.provider = cases[i][0];
+        c.action = strcmp(cases[i][0], "bluesky") == 0 ? "session" : "status";
+        c.input = in;
+        c.app = app;
+        c.user = user;
+        c.nonce = "n";
+        r = sz_provider_request(&c, &res, &err);
+        CHECK(r == NULL && json_integer_value(json_object_get(res, "errorCode")) == 400006 &&
+                  strstr(json_string_value(json_object_get(res, "errorDetails")), cases[i][2]),
+              "%s: NUL in %s refused", cases[i][0], cases[i][2]);
+        sz_request_free(r);
+        json_decref(res);
+        json_decref(in);
+        json_decref(app);
+        json_decref(user);
+    }
+}
+
+static int same_request(const sz_request *a, const sz_request *b)
+{
+    size_t i, al, bl;
+    const char *ab = sz_request_body(a, &al), *bb = sz_request_body(b, &bl);
+    if (strcmp(sz_request_method(a), sz_request_method(b)) || strcmp(sz_request_url(a), sz_request_url(b)) ||
+        (!ab) != (!bb) || (ab && (al != bl || memcmp(ab, bb, al))) ||
+        sz_request_header_count(a) != sz_request_header_count(b))
+        return 0;
+    for (i = 0; i < sz_request_header_count(a); i++) {
+        const char *an, *av, *bn, *bv;
+        sz_request_header(a, i, &an, &av);
+        sz_request_header(b, i, &bn, &bv);
+        if (strcmp(an, bn) || strcmp(av, bv))
+            return 0;
+    }
+    return 1;
+}
+
+/* Every allocation of every network's build is failed in turn: the result is
+ * the complete request or no request at all (never one without its
+ * Authorization, access_token or bot token); ASan/LSan check the rest. */
+void test_alloc_failures(void)
+{
+    const char *const *names = sz_provider_names();
+    static const char *actions[] = {"publish", "status", "graph", "session", "instance"};
+    json_t *in = json_pack("{s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:{s:f, s:f, s:s}, s:{s:s, s:s},"
+                           " s:s, s:s, s:{s:s, s:i}}",
+                           "userAction", "title", "T\xc3\xa9st", "linkBack", "https://game.example/x",
+                           "userMessage", "msg https://game.example/m", "description", "d",
+                           "status", "status https://game.example/s", "rip", "1.2.3.4",
+                           "userLocation", "latitude", 1.5, "longitude", 2.5, "placeID", "p",
+                           "session", "accessJwt", "a", "did", "did:plc:x",
+                           "graphPath", "/me/feed", "method", "GET", "graphParams", "fields", "id", "limit", 5);
+    json_t *app = json_pack("{s:s, s:s, s:s, s:s, s:s}", "consumerKey", "ck", "consumerSecret", "cs",
+                            "appSecret", "as", "safeDomain", "game.example", "botToken", "1:b");
+    json_t *user = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "token", "t",
+                             "tokenSecret", "ts", "accessToken", "at", "pageId", "9", "personId", "p",
+                             "userId", 7, "instance", "https://m.example", "identifier", "i",
+                             "appPassword", "pw", "chatId", "-1");
+    size_t n, a;
+    long runs = 0, fails = 0;
+    for (n = 0; names[n]; n++)
+        for (a = 0; a < sizeof actions / sizeof *actions; a++) {
+            sz_provider_call c;
+            sz_request *ref, *r;
+            json_t *res = NULL;
+            sz_error err;
+            long k;
+            memset(&c, 0, sizeof c);
+            c.provider = names[n];
+            c.action = actions[a];
+            c.input = in;
+            c.app = app;
+            c.user = user;
+            c.timestamp = 1700000000;
+            c.nonce = "n1";
+            c.setup = json_object_get(in, "session"); /* Bluesky's session; other networks ignore it */
+            ref = sz_provider_request(&c, &res, &err);
+            json_decref(res);
+            if (!ref)
+                continue;
+            json_set_alloc_funcs(sz_test_malloc, free);
+            for (k = 0;; k++) {
+                int injected;
+                res = NULL;
+                memset(&err, 0, sizeof err);
+                fail_at = k;
+                alloc_count = 0;
+                r = sz_provider_request(&c, &res, &err);
+                injected = alloc_count > k;
+                fail_at = -1;
+                runs++;
+                if (r) {
+                    if (getenv("SZ_DEBUG") && !same_request(r, ref)) {
+                        size_t q, bl;
+                        const char *hn, *hv, *bd = sz_request_body(r, &bl);
+                        fprintf(stderr, "URL %s\nBODY %.*s\n", sz_request_url(r), (int)bl, bd ? bd : "");
+                        for (q = 0; q < sz_request_header_count(r); q++) {
+                            sz_request_header(r, q, &hn, &hv);
+                            fprintf(stderr, "H %s: %s\n", hn, hv);
+                        }
+                    }
+                    CHECK(same_request(r, ref), "%s %s: allocation %ld failed, yet a different request was built",
+                          names[n], actions[a], k);
+                } else {
+                    fails++;
+                    CHECK(err.code == SZ_E_INTERNAL || (res && json_is_false(json_object_get(res, "ok"))),
+                          "%s %s: allocation %ld failed without a clean failure", names[n], actions[a], k);
+                }
+                sz_request_free(r);
+                json_decref(res);
+                if (!injected)
+                    break;
+            }
+            json_set_alloc_funcs(malloc, free);
+            CHECK(k > 3, "%s %s: the allocations were counted (%ld)", names[n], actions[a], k);
+            sz_request_free(ref);
+        }
+    CHECK(runs > 100 && fails > 50, "allocation failures injected: %ld runs, %ld failed", runs, fails);
+    json_decref(in);
+    json_decref(app);
+    json_decref(user);
+}
+

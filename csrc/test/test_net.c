@@ -1,0 +1,443 @@
+/* C unit tests: the network adapters, the private-network guard, wire
+ * fidelity and the provider vector files. Run from test_core.c (main). */
+#include "test_util.h"
+
+/* Every adapter and action, success and failure paths, under ASan/LSan:
+ * nothing may leak or overrun whatever the input. */
+void test_providers(void)
+{
+    const char *const *names = sz_provider_names();
+    const char *actions[] = {"publish", "status", "notify", "graph", "session", "instance"};
+    const char *bodies[] = {"", "{", "[]", "{\"error\":{\"code\":190}}", "{\"data\":{\"id\":\"1\"}}",
+                            "{\"ok\":true,\"result\":{\"message_id\":1,\"chat\":{\"id\":2}}}",
+                            "{\"error\":\"ExpiredToken\"}", "{\"response\":{\"post_id\":3}}",
+                            "{\"message\":\"duplicate of urn:li:share:1\",\"status\":422}",
+                            "{\"error_code\":20032}", "<html>"};
+    int statuses[] = {200, 201, 400, 401, 403, 422, 426, 429, 500};
+    json_t *in = json_pack("{s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:{s:f, s:f, s:s}, s:{s:s, s:s},"
+                           " s:{s:i, s:i}, s:s, s:s}",
+                           "userAction", "title", "T\xc3\xa9st \xf0\x9f\x9a\x80", "linkBack", "https://game.example/x",
+                           "userMessage", "msg #tag (x) @y", "description", "d",
+                           "status", "status https://game.example/s", "body", "hello", "recipient", "12345",
+                           "rip", "1.2.3.4", "userLocation", "latitude", 1.5, "longitude", 2.5, "placeID", "p",
+                           "session", "accessJwt", "a", "did", "did:plc:x",
+                           "limits", "maxCharacters", 100, "charactersReservedPerUrl", 23,
+                           "graphPath", "/me/feed", "method", "POST");
+    json_t *app = json_pack("{s:s, s:s, s:s, s:s, s:s}", "consumerKey", "ck", "consumerSecret", "cs",
+                            "appSecret", "as", "safeDomain", "game.example", "botToken", "1:b");
+    json_t *user = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "token", "t",
+                             "tokenSecret", "ts", "accessToken", "at", "pageId", "9", "personId", "p",
+                             "userId", 7, "instance", "https://m.example", "identifier", "i",
+                             "appPassword", "pw", "chatId", "-1");
+    sz_header hs[] = {{"x-rate-limit-reset", "1700000900"}, {"X-RestLi-Id", "urn:li:share:9"},
+                      {"ratelimit-reset", "1700000100"}, {"x-ratelimit-reset", "2023-11-14T22:20:00.000Z"}};
+    size_t a, b, k;
+    int built = 0, failed = 0;
+    for (; *names; names++) {
+        for (a = 0; a < sizeof actions / sizeof actions[0]; a++) {
+            sz_provider_call c;
+            json_t *res = NULL;
+            sz_error err;
+            sz_request *r;
+            memset(&c, 0, sizeof c);
+            c.provider = *names;
+            c.action = actions[a];
+            c.input = in;
+            c.app = app;
+            c.user = user;
+            c.timestamp = 1700000000;
+            c.nonce = "n";
+            r = sz_provider_request(&c, &res, &err);
+            CHECK((r != NULL) != (res != NULL), "%s %s: a request or a result", *names, actions[a]);
+            if (r) {
+                built++;
+                CHECK(strncmp(sz_request_url(r), "https://", 8) == 0, "%s url %s", *names, sz_request_url(r));
+            } else {
+                failed++;
+                CHECK(json_is_false(json_object_get(res, "ok")) && json_is_string(json_object_get(res, "category")),
+                      "%s %s failure has a category", *names, actions[a]);
+            }
+            sz_request_free(r);
+            json_decref(res);
+            for (b = 0; b < sizeof bodies / sizeof bodies[0]; b++)
+                for (k = 0; k < sizeof statuses / sizeof statuses[0]; k++) {
+                    json_t *p = sz_provider_parse(&c, statuses[k], hs, 4, bodies[b], strlen(bodies[b]), 1700000000);
+                    CHECK(p && json_is_boolean(json_object_get(p, "ok")) &&
+                              json_is_integer(json_object_get(p, "errorCode")),
+                          "%s %s parse %d %s", *names, actions[a], statuses[k], bodies[b]);
+                    json_decref(p);
+                }
+        }
+    }
+    CHECK(built >= 20 && failed >= 10, "built %d, refused %d", built, failed);
+    json_decref(in);
+    json_decref(app);
+    json_decref(user);
+    {
+        char *h = sz_oauth1_authorization("POST", "https://api.x.com/2/tweets", "ck", "cs", "t", "ts", 1700000000, "n1");
+        /* computed independently with Python's hmac (RFC 5849) */
+        CHECK(h && strstr(h, "oauth_signature=\"rctG6fQIthpOcfILXilAkjmnfvA%3D\""), "oauth1: %s", h ? h : "(null)");
+        sz_free(h);
+        CHECK(sz_oauth1_authorization(NULL, "u", "a", "b", "c", "d", 1, "n") == NULL, "oauth1 refuses NULL");
+    }
+    {
+        json_t *u = sz_bookmark_url("twitter", "https://g.example/?a=1", "T", NULL, NULL, NULL);
+        CHECK_STR(json_string_value(json_object_get(u, "url")),
+                  "https://x.com/intent/tweet?text=T&url=https%3A%2F%2Fg.example%2F%3Fa%3D1", "bookmark");
+        json_decref(u);
+    }
+}
+
+/* The private-network guard: sz_url_check and sz_addr_blocked (sz_guard.c). */
+static void url_refused(const char *url, size_t len, const char *word)
+{
+    sz_url_parts u;
+    const char *why = sz_url_check(url, len, &u);
+    CHECK(why != NULL && strstr(why, word) != NULL, "url [%.*s]: got [%s] want [%s]", (int)len, url,
+          why ? why : "(accepted)", word);
+}
+
+void test_guard_urls(void)
+{
+    static const struct { const char *url, *word; } bad[] = {
+        {"https://x@127.0.0.1", "user information"},
+        {"https://a.com:443@127.0.0.1", "user information"},
+        {"http://127.0.0.1:80@evil", "user information"},
+        {"http://2130706433", "private"},
+        {"http://0X7F000001", "private"},
+        {"http://0x7f.1", "private"},
+        {"http://127.1", "private"},
+        {"http://0177.0.0.1", "private"},
+        {"http://127.000.000.001", "private"},
+        {"http://0", "private"},
+        {"http://127.0.0.1.", "private"},
+        {"http://[0:0:0:0:0:0:0:1]", "private"},
+        {"http://[::ffff:127.0.0.1]", "private"},
+        {"http://[::ffff:169.254.169.254]", "private"},
+        {"http://[::127.0.0.1]", "private"},
+        {"http://[::ffff:7f00:1]", "private"},
+        {"http://[0::1]", "private"},
+        {"http://[FC00::1]", "private"},
+        {"http://[fe80::1%25eth0]", "zone id"},
+        {"http://224.0.0.1", "private"},
+        {"http://255.255.255.255", "private"},
+        {"http://100.64.0.1", "private"},
+        {"http://172.31.255.255", "private"},
+        {"http://localhost", "localhost"},
+        {"http://LOCALHOST.", "localhost"},
+        {"http://foo.localhost", "localhost"},
+        {"http://a.com\\@127.0.0.1", "backslash"},
+        {"http://a.com\t", "control"},
+        {"http://%31%32%37.0.0.1", "percent"},
+        {"file:///etc/passwd", "https://"},
+        {"gopher://a.com", "https://"},
+        {"ftp://a.com", "https://"},
+        {"http://", "empty host"},
+        {"http://a.com:0", "port"},
+        {"http://a.com:65536", "port"},
+        {"http://a.com:", "port"},
+        {"http://1.2.3", "dotted-decimal"},
+        {"http://0x1.0x2.0x3.0x4", "dotted-decimal"},
+        {"http://4294967296", "not a valid IPv4"},
+        {"http://1.2.3.256", "not a valid IPv4"},
+        {"http://[::1", "closing bracket"},
+        {"http://[1:2:3:4:5:6:7:8:9]", "not a valid"},
+        {"http://[1:2:3:4:5:6:7::8]", "not a valid"},
+        {"http://[:1::2]", "not a valid"},
+        {"http://[1::2:]", "not a valid"},
+        {"http://[::1.2.3]", "not a valid"},
+    };
+    static const struct { const char *url, *host; int port, family; } good[] = {
+        {"https://mastodon.social", "mastodon.social", 443, 0},
+        {"HTTP://Pds.Example.COM.:8080/x?y#z", "pds.example.com", 8080, 0},
+        {"https://8.8.8.8/", "8.8.8.8", 443, 4},
+        {"https://[2001:db8::1]:1/", "2001:db8::1", 1, 6},
+        {"https://[::ffff:8.8.8.8]", "::ffff:8.8.8.8", 443, 6},
+        {"https://[1:2:3:4:5:6:7:8]", "1:2:3:4:5:6:7:8", 443, 6},
+    };
+    size_t i;
+    sz_url_parts u;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        url_refused(bad[i].url, strlen(bad[i].url), bad[i].word);
+    /* lengths, not NUL: a NUL inside is refused, not a terminator */
+    url_refused("http://a.com\0@127.0.0.1", 23, "NUL");
+    url_refused("http://127.0.0.1", 0, "empty");
+    CHECK(sz_url_check(NULL, 3, &u) != NULL, "NULL url");
+    CHECK(sz_url_check("http://a.com", 12, NULL) != NULL, "NULL out");
+    CHECK(sz_url_check("http://127.0.0.1", 16, &u) && u.blocked == 1, "private literal: blocked flag");
+    CHECK(sz_url_check("http://127.1", 12, &u) && u.blocked == 0, "non-canonical: not liftable");
+    CHECK(sz_url_check("http://x@127.0.0.1", 18, &u) && u.blocked == 0, "userinfo: not liftable");
+    for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *why = sz_url_check(good[i].url, strlen(good[i].url), &u);
+        CHECK(why == NULL, "%s refused: %s", good[i].url, why ? why : "");
+        if (why)
+            continue;
+        CHECK_STR(u.host, good[i].host, good[i].url);
+        CHECK(u.port == good[i].port && u.family == good[i].family, "%s: port %d family %d", good[i].url,
+              u.port, u.family);
+    }
+}
+
+static int ip_blocked(const char *s)
+{
+    unsigned char a[16];
+    int f = sz_ip_parse(s, strlen(s), a);
+    return f ? sz_addr_blocked(f, a) : -1;
+}
+
+void test_guard_addresses(void)
+{
+    static const char *const blocked[] = {
+        "0.0.0.0", "0.255.255.255", "127.0.0.1", "127.255.255.255", "10.0.0.0", "10.255.255.255",
+        "172.16.0.0", "172.31.255.255", "192.168.0.0", "192.168.255.255", "169.254.0.0", "169.254.255.255",
+        "100.64.0.0", "100.127.255.255", "224.0.0.0", "239.255.255.255", "255.255.255.255",
+        "::", "::1", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::", "febf::1", "ff00::",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "::ffff:10.0.0.1",
+        "::ffff:172.16.0.1", "::ffff:192.168.1.1", "::ffff:169.254.169.254", "::ffff:100.64.0.1",
+        "::ffff:224.0.0.1", "::ffff:255.255.255.255", "::127.0.0.1", "::10.0.0.1", "::169.254.169.254",
+        "::ffff:7f00:1", "64:ff9b::127.0.0.1", "2002:7f00:1::", "192.0.0.170", "198.18.0.1",
+        "198.19.255.255", "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "::ffff:198.18.0.1", NULL};
+    static const char *const allowed[] = {
+        "172.15.255.255", "172.32.0.0", "100.63.255.255", "100.128.0.0", "169.253.255.255",
+        "169.255.0.0", "11.0.0.0", "9.255.255.255", "223.255.255.255", "192.167.255.255", "192.169.0.0",
+        "1.1.1.1", "2001:db8::1", "fbff::1", "fe7f::1", "::ffff:8.8.8.8", "::ffff:172.32.0.0",
+        "64:ff9b::808:808", "192.0.1.0", "191.255.255.255", "198.17.255.255", "198.20.0.0", "2001:1::1",
+        "2001:4860:4860::8888", NULL};
+    static const unsigned char any4[4] = {0, 0, 0, 0};
+    size_t i;
+    for (i = 0; blocked[i]; i++)
+        CHECK(ip_blocked(blocked[i]) == 1, "%s should be blocked", blocked[i]);
+    for (i = 0; allowed[i]; i++)
+        CHECK(ip_blocked(allowed[i]) == 0, "%s should be allowed", allowed[i]);
+    CHECK(sz_addr_blocked(5, any4) == 1, "unknown family is blocked");
+    CHECK(sz_addr_blocked(4, NULL) == 1, "NULL address is blocked");
+    CHECK(ip_blocked("127.1") == -1 && ip_blocked("::1%lo") == -1 && ip_blocked("") == -1,
+          "non-literals are not addresses");
+}
+
+/* Issue 10 "Wire fidelity" items 4-8 (spec/wire_spec.lua has the full rows). */
+static json_t *wire_parse(const char *provider, int status, const sz_header *h, size_t nh, const char *body)
+{
+    sz_provider_call c;
+    json_t *in = json_object(), *r;
+    memset(&c, 0, sizeof c);
+    c.provider = provider;
+    c.action = "publish";
+    c.input = c.app = c.user = in;
+    r = sz_provider_parse(&c, status, h, nh, body, strlen(body), 1700000000);
+    json_decref(in);
+    return r;
+}
+
+static json_t *wire_body(const char *provider, const char *action, json_t *in, json_t *app, json_t *user)
+{
+    sz_provider_call c;
+    json_t *res = NULL, *b = NULL;
+    sz_error err;
+    sz_request *r;
+    memset(&c, 0, sizeof c);
+    c.provider = provider;
+    c.action = action;
+    c.input = in;
+    c.app = app;
+    c.user = user;
+    c.timestamp = 1700000000;
+    c.nonce = "n";
+    r = sz_provider_request(&c, &res, &err);
+    if (r) {
+        b = json_loadb(sz_request_body(r, NULL), strlen(sz_request_body(r, NULL)), 0, NULL);
+        if (!b) /* a form body */
+            b = json_pack("{s:s}", "form", sz_request_body(r, NULL));
+    } else {
+        b = res ? json_incref(res) : NULL;
+    }
+    sz_request_free(r);
+    json_decref(res);
+    json_decref(in);
+    json_decref(app);
+    json_decref(user);
+    return b;
+}
+
+void test_wire_fidelity(void)
+{
+    sz_header daily[] = {{"x-rate-limit-remaining", "90"}, {"x-rate-limit-reset", "1700000900"},
+                         {"x-user-limit-24hour-remaining", "0"}, {"x-user-limit-24hour-reset", "1700040000"},
+                         {"x-app-limit-24hour-remaining", "0"}, {"x-app-limit-24hour-reset", "1700050000"}};
+    json_t *r = wire_parse("twitter", 429, daily, 6, "{\"title\":\"Too Many Requests\"}"), *b;
+    CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 50000, "x: the app's daily reset, the longest");
+    CHECK_STR(S(r, "scope"), "app", "x: app scope");
+    json_decref(r);
+    r = wire_parse("twitter", 429, daily, 4, "{\"title\":\"Too Many Requests\"}");
+    CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 40000, "x: the user's daily reset");
+    CHECK_STR(S(r, "scope"), "account", "x: account scope");
+    json_decref(r);
+    r = wire_parse("twitter", 402, NULL, 0, "{\"title\":\"CreditsDepleted\",\"type\":\"https://api.twitter.com/2/problems/credits\"}");
+    CHECK_STR(S(r, "category"), "quota_exhausted", "x: 402");
+    CHECK(json_integer_value(json_object_get(r, "errorCode")) == 400124, "x: 402 code");
+    json_decref(r);
+
+    r = wire_parse("telegram", 400, NULL, 0,
+                   "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: group chat was upgraded to a "
+                   "supergroup chat\",\"parameters\":{\"migrate_to_chat_id\":-1001234567890}}");
+    CHECK_STR(S(r, "migrateToChatId"), "-1001234567890", "telegram: migrateToChatId");
+    CHECK(S(r, "errorDetails") && strstr(S(r, "errorDetails"), "migrate_to_chat_id -1001234567890"), "telegram: details");
+    CHECK_STR(S(r, "category"), "content_invalid", "telegram: category");
+    json_decref(r);
+
+    b = wire_body("sina", "publish",
+                  json_pack("{s:s, s:{s:s, s:s}}", "rip", "1.2.3.4", "userAction", "userMessage", "Beat it #win",
+                            "linkBack", "https://game.example/l3#top"),
+                  json_pack("{s:s}", "safeDomain", "game.example"), json_pack("{s:s}", "accessToken", "t"));
+    CHECK(S(b, "form") && strstr(S(b, "form"), "%23win%20https%3A%2F%2Fgame.example%2Fl3%23top"), "weibo: fragment");
+    json_decref(b);
+    b = wire_body("sina", "status", json_pack("{s:s, s:s}", "rip", "1.2.3.4", "status", "#topic# https://game.example/x#f"),
+                  json_pack("{s:s}", "safeDomain", "game.example"), json_pack("{s:s}", "accessToken", "t"));
+    CHECK_STR(S(b, "category"), "content_invalid", "weibo: #topic# refused");
+    json_decref(b);
+
+    b = wire_body("linkedin", "publish",
+                  json_pack("{s:{s:s, s:s}}", "userAction", "userMessage", "Go #win (now) C#",
+                            "linkBack", "https://www.Game.example/a_b(c)#top"),
+                  json_object(), json_pack("{s:s, s:s}", "accessToken", "t", "personId", "p"));
+    CHECK_STR(S(b, "commentary"), "Go #win \\(now\\) C\\#", "linkedin: little text");
+    CHECK_STR(S(json_object_get(json_object_get(b, "content"), "article"), "title"), "game.example",
+              "linkedin: the title falls back to the host");
+    json_decref(b);
+    b = wire_body("linkedin", "status", json_pack("{s:s}", "status", "see https://x.example/a_b(c)#top"), json_object(),
+                  json_pack("{s:s, s:s}", "accessToken", "t", "personId", "p"));
+    CHECK_STR(S(b, "commentary"), "see https://x.example/a\\_b\\(c\\)\\#top", "linkedin: URL escaped");
+    json_decref(b);
+
+    r = sz_bookmark_url("tumblr", "https://g.example/x", "T", "D", NULL, NULL);
+    CHECK(S(r, "url") && strstr(S(r, "url"), "posttype=link") && strstr(S(r, "url"), "content=https%3A%2F%2Fg.example%2Fx"),
+          "tumblr: content carries the URL: %s", S(r, "url") ? S(r, "url") : "(null)");
+    json_decref(r);
+}
+
+/* Per-network vectors (spec/vectors/providers/<network>.json, also walked by
+ * spec/provider_vectors_spec.lua): each request byte for byte or its
+ * refusal, each reply's classification (expect: keys the result must hold,
+ * null = absent, detailsPrefix = the start of errorDetails). */
+static void check_expect(json_t *expect, json_t *got, const char *what)
+{
+    const char *k;
+    json_t *want;
+    json_object_foreach(expect, k, want) {
+        json_t *g = json_object_get(got, k);
+        if (strcmp(k, "detailsPrefix") == 0) {
+            const char *d = json_string_value(json_object_get(got, "errorDetails"));
+            CHECK(d && strncmp(d, json_string_value(want), strlen(json_string_value(want))) == 0,
+                  "%s: errorDetails %s", what, d ? d : "(none)");
+        } else if (json_is_null(want)) {
+            CHECK(g == NULL, "%s: %s must be absent", what, k);
+        } else {
+            CHECK(g && json_equal(g, want), "%s: %s", what, k);
+        }
+    }
+}
+
+static void provider_vector_file(const char *path)
+{
+    json_error_t je;
+    json_t *v = json_load_file(path, 0, &je), *c;
+    const char *net = S(v, "network");
+    long long ts = json_integer_value(json_object_get(v, "timestamp")),
+              now = json_integer_value(json_object_get(v, "now"));
+    size_t i;
+    CHECK(v && net, "cannot read %s: %s", path, je.text);
+    if (!v || !net)
+        return;
+    if (!ts)
+        ts = 1700000000;
+    if (!now)
+        now = 1700000000;
+    json_array_foreach(json_object_get(v, "requests"), i, c) {
+        sz_provider_call call;
+        json_t *res = NULL, *e = json_object_get(c, "expect");
+        sz_error err;
+        sz_request *r;
+        memset(&call, 0, sizeof call);
+        call.provider = net;
+        call.action = S(c, "action");
+        call.input = json_object_get(c, "input");
+        call.app = json_object_get(c, "app");
+        call.user = json_object_get(c, "user");
+        call.setup = json_object_get(c, "setup");
+        call.timestamp = ts;
+        call.nonce = S(v, "nonce") ? S(v, "nonce") : "n1";
+        r = sz_provider_request(&call, &res, &err);
+        if (e) {
+            size_t h, len = 0;
+            const char *body;
+            json_t *hs = json_object();
+            CHECK(r != NULL, "%s %s: built", net, S(c, "name"));
+            if (r) {
+                CHECK_STR(sz_request_method(r), S(e, "method"), S(c, "name"));
+                CHECK_STR(sz_request_url(r), S(e, "url"), S(c, "name"));
+                body = sz_request_body(r, &len);
+                CHECK(len == json_string_length(json_object_get(e, "body")) &&
+                          memcmp(body ? body : "", S(e, "body"), len) == 0,
+                      "%s %s: body %.*s", net, S(c, "name"), (int)len, body ? body : "");
+                for (h = 0; h < sz_request_header_count(r); h++) {
+                    const char *hn, *hv;
+                    sz_request_header(r, h, &hn, &hv);
+                    json_object_set_new(hs, hn, json_string(hv));
+                }
+                CHECK(json_equal(hs, json_object_get(e, "headers")), "%s %s: headers", net, S(c, "name"));
+            }
+            json_decref(hs);
+        } else {
+            CHECK(r == NULL && res, "%s %s: refused", net, S(c, "name"));
+            check_expect(json_object_get(c, "expect_result"), res, S(c, "name"));
+        }
+        sz_request_free(r);
+        json_decref(res);
+    }
+    json_array_foreach(json_object_get(v, "replies"), i, c) {
+        sz_provider_call call;
+        sz_header hs[16];
+        size_t n = 0;
+        const char *k;
+        json_t *hv, *got;
+        memset(&call, 0, sizeof call);
+        call.provider = net;
+        call.action = S(c, "action");
+        call.input = json_object_get(c, "input");
+        call.app = json_object_get(c, "app");
+        call.user = json_object_get(c, "user");
+        json_object_foreach(json_object_get(c, "headers"), k, hv) {
+            if (n < 16) {
+                hs[n].name = k;
+                hs[n].value = json_string_value(hv);
+                n++;
+            }
+        }
+        got = sz_provider_parse(&call, (int)json_integer_value(json_object_get(c, "status")), hs, n,
+                                S(c, "body"), json_string_length(json_object_get(c, "body")), now);
+        check_expect(json_object_get(c, "expect"), got, S(c, "name"));
+        json_decref(got);
+    }
+    json_decref(v);
+}
+
+void test_provider_vectors(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int files = 0;
+    CHECK(d != NULL, "cannot open %s", dir);
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char path[1024];
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        TAP_CASE(path, provider_vector_file(path)); /* one case per network file */
+        files++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(files >= 1, "no vector files in %s", dir);
+}
+

@@ -1,0 +1,43 @@
+/* Shared by the C unit tests (test_core.c with main, test_sign.c,
+ * test_net.c, test_hard.c). */
+#ifndef SZ_TEST_UTIL_H
+#define SZ_TEST_UTIL_H
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include "socialize.h"
+#include "tap.h"
+
+static const char *S(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+static const char *const SECRET = "c29jaWFsaXplLXJlZmVyZW5jZS1zZWNyZXQtMDAwMQ==";
+
+/* the test functions main() runs, each one case (RUN) */
+void test_vectors(const char *path);
+void test_base64(void);
+void test_utf8_consttime(void);
+void test_normalize_errors(void);
+void test_params(void);
+void test_request_signed(void);
+void test_request_errors(void);
+void test_request_other_auth(void);
+void test_jwt(void);
+void test_response(void);
+void test_validators(void);
+void test_providers(void);
+void test_fuzz_regressions(void);
+void test_cstrict_saturation(void);
+void test_cstrict_nul_inputs(void);
+void test_alloc_failures(void);
+void test_guard_urls(void);
+void test_guard_addresses(void);
+void test_wire_fidelity(void);
+void test_provider_vectors(const char *dir);
+
+#endif
