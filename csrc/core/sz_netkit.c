@@ -542,3 +542,20 @@ json_t *classify(const char *cat, int status, const char *code, const char *msg)
     details_add(r, status, code, msg);
     return r;
 }
+
+/* Meta's Graph API error object (Facebook, Threads): the code as "code" or
+ * "code/subcode", classified as cat (else by status), scope app for code 4
+ * (the app's own rate limit), the fbtrace_id as traceId. */
+json_t *graph_error(int status, json_t *e, const char *cat)
+{
+    long ec = (long)json_integer_value(json_object_get(e, "code")),
+         sub = (long)json_integer_value(json_object_get(e, "error_subcode"));
+    char code[48];
+    json_t *r;
+    snprintf(code, sizeof code, sub ? "%ld/%ld" : "%ld", ec, sub);
+    r = classify(cat ? cat : by_status(status), status, e ? code : NULL, jstr(e, "message"));
+    set_scope(r, ec == 4 ? "app" : "account");
+    if (jstr(e, "fbtrace_id"))
+        json_object_set_new(r, "traceId", json_string(jstr(e, "fbtrace_id")));
+    return r;
+}

@@ -171,6 +171,7 @@ typedef sz_code_cat code_cat;
 #define set_scope(...) sz_nk_set_scope(__VA_ARGS__)
 #define details_add(...) sz_nk_details_add(__VA_ARGS__)
 #define classify(...) sz_nk_classify(__VA_ARGS__)
+#define graph_error(...) sz_nk_graph_error(__VA_ARGS__)
 #define oauth1_header(...) sz_nk_oauth1_header(__VA_ARGS__)
 
 SZ_HIDDEN const char *lookup(const code_cat *t, long code);
@@ -205,6 +206,7 @@ SZ_HIDDEN void set_retry(json_t *r, long long seconds);
 SZ_HIDDEN void set_scope(json_t *r, const char *scope);
 SZ_HIDDEN void details_add(json_t *r, int status, const char *code, const char *msg);
 SZ_HIDDEN json_t *classify(const char *cat, int status, const char *code, const char *msg);
+SZ_HIDDEN json_t *graph_error(int status, json_t *e, const char *cat);
 SZ_HIDDEN char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
                               const char *tk, const char *ts_secret, long long ts, const char *nonce);
 

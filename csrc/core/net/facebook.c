@@ -136,7 +136,6 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
                               json_t *j, long long now)
 {
     json_t *e = json_object_get(j, "error"), *r;
-    char code[48];
     const char *cat;
     long ec, sub;
     (void)now;
@@ -150,11 +149,10 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
     }
     ec = (long)json_integer_value(json_object_get(e, "code"));
     sub = (long)json_integer_value(json_object_get(e, "error_subcode"));
-    snprintf(code, sizeof code, sub ? "%ld/%ld" : "%ld", ec, sub);
     cat = e ? lookup(CODES_FACEBOOK, ec) : NULL;
     if (!cat && sub == 1404078)
         cat = "auth_expired";
-    r = classify(cat ? cat : by_status(status), status, e ? code : NULL, jstr(e, "message"));
+    r = graph_error(status, e, cat);
     if (cat && strcmp(cat, "rate_limited") == 0) {
         /* X-Business-Use-Case-Usage: estimated_time_to_regain_access in minutes */
         const char *buc = header(h, nh, "x-business-use-case-usage");
@@ -171,9 +169,6 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
         if (mins >= 0)
             set_retry(r, sz_sat_mul(mins, 60));
     }
-    set_scope(r, ec == 4 ? "app" : "account");
-    if (jstr(e, "fbtrace_id"))
-        json_object_set_new(r, "traceId", json_string(jstr(e, "fbtrace_id")));
     return r;
 }
 

@@ -133,7 +133,7 @@ static json_t *parse_threads(const sz_provider_call *c, int status, const sz_hea
                              json_t *j, long long now)
 {
     json_t *e = json_object_get(j, "error"), *r;
-    char code[48], idb[40];
+    char idb[40];
     const char *cat = NULL, *id = jid(j, "id", idb, sizeof idb);
     long ec, sub;
     (void)h, (void)nh, (void)now;
@@ -150,7 +150,6 @@ static json_t *parse_threads(const sz_provider_call *c, int status, const sz_hea
     }
     ec = (long)json_integer_value(json_object_get(e, "code"));
     sub = (long)json_integer_value(json_object_get(e, "error_subcode"));
-    snprintf(code, sizeof code, sub ? "%ld/%ld" : "%ld", ec, sub);
     if (e) {
         cat = sub ? lookup(SUBCODES_THREADS, sub) : NULL;
         if (!cat)
@@ -158,11 +157,7 @@ static json_t *parse_threads(const sz_provider_call *c, int status, const sz_hea
         if (!cat && json_is_true(json_object_get(e, "is_transient")))
             cat = "transient";
     }
-    r = classify(cat ? cat : by_status(status), status, e ? code : NULL, jstr(e, "message"));
-    set_scope(r, ec == 4 ? "app" : "account");
-    if (jstr(e, "fbtrace_id"))
-        json_object_set_new(r, "traceId", json_string(jstr(e, "fbtrace_id")));
-    return r;
+    return graph_error(status, e, cat);
 }
 
 const sz_net sz_net_threads = {
