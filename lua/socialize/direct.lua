@@ -216,17 +216,18 @@ local function new_task(client, provider, action, input, user)
         return decided(task, _M.invalid(task, "connection " .. provider .. "." .. bad .. " contains a NUL byte"))
     end
     local info = INFO[provider] or {}
-    local uf = info.urlBareHost and info.urlField
-    if uf and type(user[uf]) == "string" then
-        -- the guard speaks first (a bare host means https), then the shape
-        local v = user[uf]
-        local bare = not find(v, "://", 1, true) and not find(v, "^/")
-        local ok, why = policy.check_url(bare and "https://" .. v or v,
-            client._config.allowPrivateNetworks)
+    local uf = info.urlField -- a connection URL the library will fetch
+    local v = uf and user[uf]
+    if v ~= nil and not (info.urlBareHost and type(v) ~= "string") then
+        -- the private-network guard, once per task and before the shape check
+        -- (where a bare host is allowed, it means https)
+        if info.urlBareHost and not find(v, "://", 1, true) and not find(v, "^/") then v = "https://" .. v end
+        local ok, why = policy.check_url(v, client._config.allowPrivateNetworks)
         if not ok then
             return decided(task, refused_url(task, uf, why))
         end
     end
+    uf = info.urlBareHost and uf
     if uf and user[uf] ~= nil then
         local inst, why = _M.server_address(user[uf], info.urlExample)
         if not inst then
@@ -287,16 +288,10 @@ function Task:request()
             return nil
         end
     end
-    local uf = (INFO[self.provider] or {}).urlField -- a connection URL the library will fetch
-    local guarded = uf and self.user[uf] ~= nil
-    if guarded then
-        local ok, why = policy.check_url(self.user[uf], c._config.allowPrivateNetworks)
-        if not ok then
-            self.result = refused_url(self, uf, why)
-            return nil
-        end
-        guarded = not c._config.allowPrivateNetworks
-    end
+    -- a connection URL (checked by the guard in new_task): the transport checks
+    -- the address it connects to as well
+    local uf = (INFO[self.provider] or {}).urlField
+    local guarded = uf and self.user[uf] ~= nil and not c._config.allowPrivateNetworks
     local setup = setup_of(self)
     if self.phase == self.action and setup and self.action ~= "notify" then
         local s = c._setup[cache_key(self, setup.cacheKey)]
