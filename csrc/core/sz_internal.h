@@ -41,7 +41,8 @@ SZ_HIDDEN char *sz_buf_finish(sz_buf *b, size_t *out_len);
 
 SZ_HIDDEN void sz_url_encode_buf(sz_buf *b, const char *s, size_t len);
 SZ_HIDDEN void sz_base64_encode_buf(sz_buf *b, const unsigned char *d, size_t n, int url);
-/* JSON string literal with quotes; escapes " \ and control characters only,
+/* sz_json.c, the escaper and number formatter of sz_json_writer: a JSON
+ * string literal with quotes; escapes " \ and control characters only,
  * UTF-8 and '/' are written as they are. */
 SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
 /* Shortest decimal that reads back as the same double; integral values in

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <math.h>
 #include "sz_internal.h"
 
 const char *sz_version(void) { return SZ_VERSION_STRING; }
@@ -208,61 +207,6 @@ int sz_consttime_equal(const char *a, size_t alen, const char *b, size_t blen)
         diff |= (unsigned char)(x ^ y);
     }
     return diff == 0;
-}
-
-void sz_json_string_buf(sz_buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i, run = 0;
-    sz_buf_addc(b, '"');
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        sz_buf_add(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':  esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default:
-            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-            u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
-            esc = u;
-        }
-        sz_buf_adds(b, esc);
-    }
-    sz_buf_add(b, s + run, len - run);
-    sz_buf_addc(b, '"');
-}
-
-int sz_number_buf(sz_buf *b, double v)
-{
-    char tmp[64];
-    int prec;
-    char *p;
-    if (isnan(v) || isinf(v))
-        return -1;
-    if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0) {
-        sz_buf_printf(b, "%lld", (long long)v);
-        return 0;
-    }
-    for (prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        for (p = tmp; *p; p++) /* whatever the host's locale says */
-            if (*p == ',')
-                *p = '.';
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    sz_buf_adds(b, tmp);
-    return 0;
 }
 
 const char *sz_strerror(int code)

@@ -111,6 +111,46 @@ SZ_API int        sz_params_at(const sz_params *p, size_t i, const char **key,
  * string, also the exact application/x-www-form-urlencoded POST body. */
 SZ_API char *sz_params_query(const sz_params *p, size_t *out_len);
 
+/* ---- canonical JSON ------------------------------------------------------
+ * The one JSON encoder of the library: a table parameter is signed and sent
+ * as the text this writer makes (the Lua binding drives it while it walks the
+ * table). The caller writes one value, call by call; the text is compact:
+ *   - object keys must come in strictly increasing byte order (memcmp, a
+ *     prefix first), so one value has exactly one text;
+ *   - keys and strings must be valid UTF-8 (sz_utf8_valid) and are written as
+ *     they are, except '"', '\\' and bytes below 0x20: \b \f \n \r \t, else
+ *     \u00xx (lower-case hex); '/', DEL and non-ASCII are not escaped;
+ *   - sz_json_integer writes the decimal integer; sz_json_number writes an
+ *     integral double in the int64 range without fraction or exponent (-0 is
+ *     "0"), any other as the shortest of %.15g, %.16g, %.17g that reads back
+ *     as the same double ("0.1", "1e+300"); NaN and infinities are refused;
+ *   - at most SZ_JSON_MAX_DEPTH arrays and objects are open at once.
+ * Each call returns 0, or the error code when the call is refused
+ * (SZ_E_INVALID_PARAMETER: invalid UTF-8, NaN, too deep, keys out of order,
+ * a call out of place) or memory ran out (SZ_E_INTERNAL); the writer then
+ * keeps that first failure and refuses every later call until reset. w must
+ * not be NULL; free and reset accept NULL. */
+#define SZ_JSON_MAX_DEPTH 65
+typedef struct sz_json_writer sz_json_writer;
+
+SZ_API sz_json_writer *sz_json_writer_new(void);        /* NULL: out of memory */
+SZ_API void sz_json_writer_free(sz_json_writer *w);
+SZ_API void sz_json_writer_reset(sz_json_writer *w);    /* empty, for the next value */
+SZ_API int  sz_json_begin_object(sz_json_writer *w);
+SZ_API int  sz_json_end_object(sz_json_writer *w);
+SZ_API int  sz_json_begin_array(sz_json_writer *w);
+SZ_API int  sz_json_end_array(sz_json_writer *w);
+SZ_API int  sz_json_key(sz_json_writer *w, const char *s, size_t len);
+SZ_API int  sz_json_string(sz_json_writer *w, const char *s, size_t len);
+SZ_API int  sz_json_integer(sz_json_writer *w, long long v);
+SZ_API int  sz_json_number(sz_json_writer *w, double v);
+SZ_API int  sz_json_bool(sz_json_writer *w, int v);
+SZ_API int  sz_json_null(sz_json_writer *w);
+/* The text of the complete value (borrowed, NUL-terminated, valid until the
+ * next call on w), or NULL with err filled: the first failure, or 400006
+ * when the value is not complete. */
+SZ_API const char *sz_json_writer_text(const sz_json_writer *w, size_t *len, sz_error *err);
+
 /* ---- signing -------------------------------------------------------------
  * sz_normalize_url: lower-case scheme and host, port kept only when not the
  * scheme's default, path as given, query and fragment dropped. Only http

@@ -14,12 +14,12 @@
 #include "socialize.h"
 #include "sz_internal.h"
 
-#define SZ_JSON_MAX_DEPTH 64
-
-/* the deterministic encoder's state (lsz_json.c) */
+/* the state of a walk over a Lua value (lsz_json.c): the core's writer makes
+ * the JSON, the walk keeps the path for messages */
 typedef struct enc_ctx {
-    sz_buf  out;
+    sz_json_writer *w;  /* NULL when it could not be allocated */
     sz_buf  path;   /* "userAction.mediaItems[1].src", for messages */
+    int     nul_key; /* 1: a key with a NUL byte is refused, named (then 2) */
     int     code;
     char    msg[256];
 } enc_ctx;

@@ -5,7 +5,10 @@
 
 #include "lsz_core.h"
 
-/* ---- Lua value -> JSON / parameter string --------------------------------*/
+/* ---- Lua value -> JSON / parameter string --------------------------------
+ * The walk over the Lua value is here; every byte of JSON comes from the
+ * core's writer (sz_json_writer, csrc/core/sz_json.c), which this walk
+ * drives. */
 
 static int enc_fail(enc_ctx *c, const char *what)
 {
@@ -18,11 +21,25 @@ static int enc_fail(enc_ctx *c, const char *what)
     return -1;
 }
 
+static int enc_oom(enc_ctx *c)
+{
+    c->code = SZ_E_INTERNAL;
+    strcpy(c->msg, "out of memory");
+    return -1;
+}
+
+/* A refusal of the writer: out of memory, or `what` at the current path. */
+static int enc_refused(enc_ctx *c, int rc, const char *what)
+{
+    return rc == SZ_E_INTERNAL ? enc_oom(c) : enc_fail(c, what);
+}
+
 typedef struct keyref {
     const char *s;
     size_t      n;
 } keyref;
 
+/* the writer's key order: memcmp, a prefix first */
 static int keyref_cmp(const void *a, const void *b)
 {
     const keyref *x = a, *y = b;
@@ -32,7 +49,7 @@ static int keyref_cmp(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth);
+static int encode_value(lua_State *L, int idx, enc_ctx *c);
 
 /* 1 when the table at idx is a JSON array (keys exactly 1..n, n > 0, or an
  * empty table whose metatable says __jsontype = "array"), 0 for an object,
@@ -68,35 +85,33 @@ static int table_kind(lua_State *L, int idx, size_t *out_n)
     return 0;
 }
 
-static int encode_table(lua_State *L, int idx, enc_ctx *c, int depth)
+static void path_cut(enc_ctx *c, size_t plen)
 {
-    size_t n, i, plen = c->path.len, count = 0;
-    keyref *keys;
-    int kind;
-    if (depth > SZ_JSON_MAX_DEPTH)
-        return enc_fail(c, "is nested too deeply (or refers to itself)");
-    if (!lua_checkstack(L, 4))
-        return enc_fail(c, "is nested too deeply");
-    kind = table_kind(L, idx, &n);
-    if (kind < 0)
-        return enc_fail(c, "mixes array and object keys, or is an array with holes");
-    if (kind == 1) {
-        sz_buf_addc(&c->out, '[');
-        for (i = 1; i <= n; i++) {
-            if (i > 1)
-                sz_buf_addc(&c->out, ',');
-            sz_buf_printf(&c->path, "[%zu]", i);
-            lua_rawgeti(L, idx, (int)i);
-            if (encode_value(L, lua_gettop(L), c, depth + 1) != 0)
-                return -1;
-            lua_pop(L, 1);
-            c->path.len = plen;
-            if (c->path.data)
-                c->path.data[plen] = '\0';
-        }
-        sz_buf_addc(&c->out, ']');
-        return 0;
+    c->path.len = plen;
+    if (c->path.data)
+        c->path.data[plen] = '\0';
+}
+
+static int encode_array(lua_State *L, int idx, enc_ctx *c, size_t n)
+{
+    size_t i, plen = c->path.len;
+    for (i = 1; i <= n; i++) {
+        sz_buf_printf(&c->path, "[%zu]", i);
+        lua_rawgeti(L, idx, (int)i);
+        if (encode_value(L, lua_gettop(L), c) != 0)
+            return -1;
+        lua_pop(L, 1);
+        path_cut(c, plen);
     }
+    return 0;
+}
+
+/* The members in the writer's key order (sorted here, checked there). */
+static int encode_members(lua_State *L, int idx, enc_ctx *c)
+{
+    size_t i = 0, count = 0, plen = c->path.len;
+    keyref *keys;
+    int rc = 0;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
@@ -104,8 +119,7 @@ static int encode_table(lua_State *L, int idx, enc_ctx *c, int depth)
     }
     keys = count ? malloc(count * sizeof *keys) : NULL;
     if (count && !keys)
-        return enc_fail(c, "could not be encoded (out of memory)");
-    i = 0;
+        return enc_oom(c);
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
@@ -115,105 +129,122 @@ static int encode_table(lua_State *L, int idx, enc_ctx *c, int depth)
     }
     if (count > 1)
         qsort(keys, count, sizeof *keys, keyref_cmp);
-    sz_buf_addc(&c->out, '{');
-    for (i = 0; i < count; i++) {
-        if (!sz_utf8_valid(keys[i].s, keys[i].n)) {
-            free(keys);
-            return enc_fail(c, "has a key that is not valid UTF-8");
+    for (i = 0; i < count && rc == 0; i++) {
+        int wrc;
+        if (c->nul_key && memchr(keys[i].s, 0, keys[i].n)) { /* named as the core names it */
+            snprintf(c->msg, sizeof c->msg, "%s.%.40s contains a NUL byte",
+                     c->path.data ? c->path.data : "", keys[i].s);
+            c->code = SZ_E_INVALID_PARAMETER;
+            c->nul_key = 2;
+            rc = -1;
+            break;
         }
-        if (i)
-            sz_buf_addc(&c->out, ',');
-        sz_json_string_buf(&c->out, keys[i].s, keys[i].n);
-        sz_buf_addc(&c->out, ':');
+        wrc = sz_json_key(c->w, keys[i].s, keys[i].n);
+        if (wrc) {
+            rc = enc_refused(c, wrc, "has a key that is not valid UTF-8");
+            break;
+        }
         if (plen)
             sz_buf_addc(&c->path, '.');
         sz_buf_add(&c->path, keys[i].s, keys[i].n > 64 ? 64 : keys[i].n);
         lua_pushlstring(L, keys[i].s, keys[i].n);
         lua_rawget(L, idx);
-        if (encode_value(L, lua_gettop(L), c, depth + 1) != 0) {
-            free(keys);
-            return -1;
-        }
+        rc = encode_value(L, lua_gettop(L), c);
         lua_pop(L, 1);
-        c->path.len = plen;
-        if (c->path.data)
-            c->path.data[plen] = '\0';
+        if (rc == 0)
+            path_cut(c, plen);
     }
     free(keys);
-    sz_buf_addc(&c->out, '}');
-    return 0;
+    return rc;
 }
 
-/* A string (checked UTF-8; JSON-quoted or raw), a number (integral without
- * fraction, else shortest round-trip) or a boolean. Returns 1 when the
- * value is not one of those, else 0 or -1 (enc_fail). */
-static int encode_scalar(lua_State *L, int idx, enc_ctx *c, int quote)
+static int encode_table(lua_State *L, int idx, enc_ctx *c)
 {
+    size_t n;
+    int kind, rc;
+    if (!lua_checkstack(L, 4))
+        return enc_fail(c, "is nested too deeply");
+    kind = table_kind(L, idx, &n);
+    if (kind < 0)
+        return enc_fail(c, "mixes array and object keys, or is an array with holes");
+    rc = kind == 1 ? sz_json_begin_array(c->w) : sz_json_begin_object(c->w);
+    if (rc)
+        return enc_refused(c, rc, "is nested too deeply (or refers to itself)");
+    if ((kind == 1 ? encode_array(L, idx, c, n) : encode_members(L, idx, c)) != 0)
+        return -1;
+    rc = kind == 1 ? sz_json_end_array(c->w) : sz_json_end_object(c->w);
+    return rc ? enc_refused(c, rc, "could not be encoded") : 0;
+}
+
+static int encode_value(lua_State *L, int idx, enc_ctx *c)
+{
+    int rc;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        if (!sz_utf8_valid(s, n))
-            return enc_fail(c, "is not valid UTF-8");
-        if (quote)
-            sz_json_string_buf(&c->out, s, n);
-        else
-            sz_buf_add(&c->out, s, n);
-        return 0;
+        rc = sz_json_string(c->w, s, n);
+        return rc ? enc_refused(c, rc, "is not valid UTF-8") : 0;
     }
     case LUA_TNUMBER:
-        if (sz_isinteger(L, idx)) {
-            sz_buf_printf(&c->out, "%lld", (long long)lua_tointeger(L, idx));
-            return 0;
-        }
-        if (sz_number_buf(&c->out, (double)lua_tonumber(L, idx)) != 0)
-            return enc_fail(c, "is NaN or infinite");
-        return 0;
+        if (sz_isinteger(L, idx))
+            rc = sz_json_integer(c->w, (long long)lua_tointeger(L, idx));
+        else
+            rc = sz_json_number(c->w, (double)lua_tonumber(L, idx));
+        return rc ? enc_refused(c, rc, "is NaN or infinite") : 0;
     case LUA_TBOOLEAN:
-        sz_buf_adds(&c->out, lua_toboolean(L, idx) ? "true" : "false");
-        return 0;
-    default:
-        return 1;
-    }
-}
-
-static int encode_value(lua_State *L, int idx, enc_ctx *c, int depth)
-{
-    int rc = encode_scalar(L, idx, c, 1);
-    if (rc != 1)
-        return rc;
-    switch (lua_type(L, idx)) {
+        rc = sz_json_bool(c->w, lua_toboolean(L, idx));
+        return rc ? enc_refused(c, rc, "could not be encoded") : 0;
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == NULL) { /* socialize.null, cjson.null */
-            sz_buf_adds(&c->out, "null");
-            return 0;
+            rc = sz_json_null(c->w);
+            return rc ? enc_refused(c, rc, "could not be encoded") : 0;
         }
         return enc_fail(c, "is a userdata, which has no JSON form");
     case LUA_TTABLE:
-        return encode_table(L, idx, c, depth);
+        return encode_table(L, idx, c);
     default:
         return enc_fail(c, lua_type(L, idx) == LUA_TNIL ? "is nil"
                                                           : "has a type with no JSON form");
     }
 }
 
-/* Parameter value -> the exact string that is signed and sent:
- * string as is, integral number without fraction, boolean true/false,
- * table as canonical JSON. */
-static int param_string(lua_State *L, int idx, enc_ctx *c)
+/* The value at idx as JSON text (as_param: a string as it is, not quoted),
+ * borrowed from c (valid until the next encode with c). NULL with
+ * c->code/msg set. The parameter form: string as is, integral number
+ * without fraction, boolean true/false, table as canonical JSON - the exact
+ * string that is signed and sent. */
+static const char *encode(lua_State *L, int idx, enc_ctx *c, int as_param, size_t *len)
 {
-    int rc = encode_scalar(L, idx, c, 0);
-    if (rc != 1)
-        return rc;
-    if (lua_type(L, idx) == LUA_TTABLE)
-        return encode_table(L, idx, c, 0);
-    return enc_fail(c, "must be a string, number, boolean or table");
+    sz_error err;
+    const char *text;
+    if (as_param && lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, idx, len);
+        if (!sz_utf8_valid(s, *len))
+            return enc_fail(c, "is not valid UTF-8"), NULL;
+        return s;
+    }
+    if (as_param && lua_type(L, idx) != LUA_TNUMBER && lua_type(L, idx) != LUA_TBOOLEAN &&
+        lua_type(L, idx) != LUA_TTABLE)
+        return enc_fail(c, "must be a string, number, boolean or table"), NULL;
+    if (!c->w || c->path.failed)
+        return enc_oom(c), NULL;
+    sz_json_writer_reset(c->w);
+    if (encode_value(L, idx, c) != 0)
+        return NULL;
+    text = sz_json_writer_text(c->w, len, &err);
+    if (!text || c->path.failed) {
+        c->code = text ? SZ_E_INTERNAL : err.code;
+        snprintf(c->msg, sizeof c->msg, "%s", text ? "out of memory" : err.message);
+        return NULL;
+    }
+    return text;
 }
 
 void lsz_enc_init(enc_ctx *c, const char *root, size_t rootlen)
 {
     memset(c, 0, sizeof *c);
-    sz_buf_init(&c->out);
+    c->w = sz_json_writer_new(); /* NULL: every encode answers out of memory */
     sz_buf_init(&c->path);
     if (root) /* a name for messages only: cut at a NUL, never beyond */
         sz_buf_add(&c->path, root, strnlen(root, rootlen > 64 ? 64 : rootlen));
@@ -221,7 +252,8 @@ void lsz_enc_init(enc_ctx *c, const char *root, size_t rootlen)
 
 void lsz_enc_free(enc_ctx *c)
 {
-    sz_buf_reset(&c->out);
+    sz_json_writer_free(c->w);
+    c->w = NULL;
     sz_buf_reset(&c->path);
 }
 
@@ -230,16 +262,15 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
 {
     sz_params *p = sz_params_new();
     if (!p) {
-        c->code = SZ_E_INTERNAL;
-        strcpy(c->msg, "out of memory");
+        enc_oom(c);
         return NULL;
     }
     if (lua_isnoneornil(L, idx))
         return p;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
-        size_t kl;
-        const char *k;
+        size_t kl, vl;
+        const char *k, *v;
         if (lua_type(L, -2) != LUA_TSTRING) {
             lua_pop(L, 2);
             c->code = SZ_E_INVALID_PARAMETER;
@@ -255,19 +286,17 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
             sz_params_free(p);
             return NULL;
         }
-        c->out.len = 0; /* reuse the buffers across parameters */
-        c->path.len = 0;
+        path_cut(c, 0); /* reuse the buffers across parameters */
         sz_buf_add(&c->path, k, kl > 64 ? 64 : kl);
-        if (param_string(L, lua_gettop(L), c) != 0) {
+        v = encode(L, lua_gettop(L), c, 1, &vl);
+        if (!v) {
             lua_pop(L, 2);
             sz_params_free(p);
             return NULL;
         }
-        if (c->out.failed ||
-            sz_params_set(p, k, kl, c->out.data ? c->out.data : "", c->out.len) != 0) {
+        if (sz_params_set(p, k, kl, v, vl) != 0) {
             lua_pop(L, 2);
-            c->code = SZ_E_INTERNAL;
-            strcpy(c->msg, "out of memory");
+            enc_oom(c);
             sz_params_free(p);
             return NULL;
         }
@@ -276,41 +305,30 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
     return p;
 }
 
-/* core.json_encode(value [, name]) -> string | nil, code, message */
-static int l_json_encode(lua_State *L)
+/* core.json_encode / core.param_string (value [, name]) */
+static int push_encoded(lua_State *L, int as_param)
 {
     enc_ctx c;
-    size_t nl = 0;
-    const char *name;
+    size_t nl = 0, n;
+    const char *name, *s;
     luaL_checkany(L, 1);
     name = luaL_optlstring(L, 2, NULL, &nl);
     lsz_enc_init(&c, name, nl);
-    if (encode_value(L, 1, &c, 0) != 0 || c.out.failed) {
+    s = encode(L, 1, &c, as_param, &n);
+    if (!s) {
         lsz_enc_free(&c);
         return lsz_push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
     }
-    lua_pushlstring(L, c.out.data, c.out.len);
+    lua_pushlstring(L, s, n);
     lsz_enc_free(&c);
     return 1;
 }
 
+/* core.json_encode(value [, name]) -> string | nil, code, message */
+static int l_json_encode(lua_State *L) { return push_encoded(L, 0); }
+
 /* core.param_string(value [, name]) -> string | nil, code, message */
-static int l_param_string(lua_State *L)
-{
-    enc_ctx c;
-    size_t nl = 0;
-    const char *name;
-    luaL_checkany(L, 1);
-    name = luaL_optlstring(L, 2, NULL, &nl);
-    lsz_enc_init(&c, name, nl);
-    if (param_string(L, 1, &c) != 0 || c.out.failed) {
-        lsz_enc_free(&c);
-        return lsz_push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
-    }
-    lua_pushlstring(L, c.out.data ? c.out.data : "", c.out.len);
-    lsz_enc_free(&c);
-    return 1;
-}
+static int l_param_string(lua_State *L) { return push_encoded(L, 1); }
 
 /* ---- JSON -> Lua ---------------------------------------------------------*/
 
@@ -391,81 +409,31 @@ static int l_json_decode(lua_State *L)
 
 /* ---- Lua -> jansson (provider inputs) -------------------------------------*/
 
-static json_t *to_json(lua_State *L, int idx, int depth)
-{
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING: {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        return json_stringn(s, n); /* NULL for invalid UTF-8 */
-    }
-    case LUA_TNUMBER:
-        if (sz_isinteger(L, idx))
-            return json_integer((json_int_t)lua_tointeger(L, idx));
-        {
-            double d = (double)lua_tonumber(L, idx);
-            if (d == (double)(json_int_t)d && d > -9.2e18 && d < 9.2e18)
-                return json_integer((json_int_t)d);
-            return json_real(d);
-        }
-    case LUA_TBOOLEAN:
-        return json_boolean(lua_toboolean(L, idx));
-    case LUA_TLIGHTUSERDATA:
-        return lua_touserdata(L, idx) == NULL ? json_null() : NULL;
-    case LUA_TTABLE: {
-        size_t n, i;
-        int kind;
-        json_t *out;
-        if (depth > SZ_JSON_MAX_DEPTH || !lua_checkstack(L, 4))
-            return NULL;
-        kind = table_kind(L, idx, &n);
-        if (kind < 0)
-            return NULL;
-        if (kind == 1) {
-            out = json_array();
-            for (i = 1; out && i <= n; i++) {
-                json_t *v;
-                lua_rawgeti(L, idx, (int)i);
-                v = to_json(L, lua_gettop(L), depth + 1);
-                lua_pop(L, 1);
-                if (!v || json_array_append_new(out, v) != 0) {
-                    json_decref(out);
-                    return NULL;
-                }
-            }
-            return out;
-        }
-        out = json_object();
-        lua_pushnil(L);
-        while (out && lua_next(L, idx) != 0) {
-            size_t kl;
-            const char *k = lua_tolstring(L, -2, &kl);
-            json_t *v = to_json(L, lua_gettop(L), depth + 1);
-            lua_pop(L, 1);
-            if (!v || json_object_setn_new(out, k, kl, v) != 0) {
-                lua_pop(L, 1);
-                json_decref(out);
-                return NULL;
-            }
-        }
-        return out;
-    }
-    default:
-        return NULL;
-    }
-}
-
-/* Optional table argument -> json_t (new reference); NULL on a bad value. */
+/* Optional table argument -> json_t (new reference); NULL on a bad value.
+ * The table goes through the same walk and writer as every other encoding
+ * (canonical text), which jansson then reads back. */
 json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad)
 {
-    json_t *j;
+    enc_ctx c;
+    const char *text;
+    size_t n;
+    json_t *j = NULL;
     if (lua_isnoneornil(L, idx))
         return json_object();
     luaL_checktype(L, idx, LUA_TTABLE);
-    j = to_json(L, idx, 0);
+    lsz_enc_init(&c, what, strlen(what));
+    c.nul_key = 1; /* jansson reads no key with a NUL byte: say where it is */
+    text = encode(L, idx, &c, 0, &n);
+    if (text)
+        j = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+    lsz_enc_free(&c);
     if (!j) {
         *bad = 1;
-        lua_pushfstring(L, "Invalid parameter value: %s has a value with no JSON form (or invalid UTF-8)", what);
+        if (c.nul_key == 2)
+            lua_pushstring(L, c.msg);
+        else
+            lua_pushfstring(L, "Invalid parameter value: %s has a value with no JSON form (or invalid UTF-8)",
+                            what);
     }
     return j;
 }

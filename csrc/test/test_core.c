@@ -30,5 +30,12 @@ int main(int argc, char **argv)
     RUN(test_guard_urls);
     RUN(test_guard_addresses);
     RUN(test_wire_fidelity);
+    RUN(test_json_escaping);
+    RUN(test_json_numbers);
+    RUN(test_json_depth);
+    RUN(test_json_utf8);
+    RUN(test_json_key_order);
+    RUN(test_json_misuse);
+    RUN(test_json_alloc_failures);
     return tap_done("c-core");
 }

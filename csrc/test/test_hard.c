@@ -341,3 +341,54 @@ void test_alloc_failures(void)
     json_decref(user);
 }
 
+/* The JSON writer under every allocation failure: the exact text or a
+ * refusal with 500000 ("out of memory"), never a wrong text. */
+void test_json_alloc_failures(void)
+{
+    static const char want[] = "{\"a\":[1,\"x\\u0001\",null,true,1.5],\"b\":{\"c\":{}}}";
+    long k, fails = 0;
+    for (k = 0;; k++) {
+        sz_json_writer *w;
+        const char *t;
+        size_t len;
+        int injected, rc = 0;
+        sz_error err;
+        memset(&err, 0, sizeof err);
+        fail_at = k;
+        alloc_count = 0;
+        w = sz_json_writer_new();
+        if (w) {
+            rc |= sz_json_begin_object(w);
+            rc |= sz_json_key(w, "a", 1);
+            rc |= sz_json_begin_array(w);
+            rc |= sz_json_integer(w, 1);
+            rc |= sz_json_string(w, "x\x01", 2);
+            rc |= sz_json_null(w);
+            rc |= sz_json_bool(w, 1);
+            rc |= sz_json_number(w, 1.5);
+            rc |= sz_json_end_array(w);
+            rc |= sz_json_key(w, "b", 1);
+            rc |= sz_json_begin_object(w);
+            rc |= sz_json_key(w, "c", 1);
+            rc |= sz_json_begin_object(w);
+            rc |= sz_json_end_object(w);
+            rc |= sz_json_end_object(w);
+            rc |= sz_json_end_object(w);
+        }
+        injected = alloc_count > k;
+        fail_at = -1;
+        t = w ? sz_json_writer_text(w, &len, &err) : NULL;
+        if (t)
+            CHECK(rc == 0 && len == strlen(want) && strcmp(t, want) == 0,
+                  "allocation %ld failed, yet text %s", k, t);
+        else {
+            fails++;
+            CHECK(!w || (rc == SZ_E_INTERNAL && err.code == SZ_E_INTERNAL),
+                  "allocation %ld failed: rc %d, code %d", k, rc, err.code);
+        }
+        sz_json_writer_free(w);
+        if (!injected)
+            break;
+    }
+    CHECK(k >= 3 && fails >= 3, "allocations counted (%ld) and failed (%ld)", k, fails);
+}

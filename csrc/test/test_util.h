@@ -1,5 +1,5 @@
 /* Shared by the C unit tests (test_core.c with main, test_sign.c,
- * test_net.c, test_hard.c). */
+ * test_net.c, test_hard.c, test_json.c). */
 #ifndef SZ_TEST_UTIL_H
 #define SZ_TEST_UTIL_H
 #include <dirent.h>
@@ -39,5 +39,12 @@ void test_guard_urls(void);
 void test_guard_addresses(void);
 void test_wire_fidelity(void);
 void test_provider_vectors(const char *dir);
+void test_json_escaping(void);
+void test_json_numbers(void);
+void test_json_depth(void);
+void test_json_utf8(void);
+void test_json_key_order(void);
+void test_json_misuse(void);
+void test_json_alloc_failures(void);
 
 #endif
