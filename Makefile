@@ -26,6 +26,8 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-function
 ALL_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
              -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua $(LUA_CFLAGS)
+# the transport sees the core's public header only, never its internals
+CURL_CFLAGS = $(filter-out -Icsrc/core -Ibuild/gen,$(ALL_CFLAGS))
 LIBFLAG ?= -shared
 LDFLAGS ?=
 
@@ -43,6 +45,7 @@ BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c cs
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
 CURL_HDR = csrc/curl/lsz_curl.h
+GUARD_SRC = csrc/core/sz_guard.c
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c csrc/test/test_json.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 CORE_SO  = $(BUILD)/socialize/core.so
@@ -80,9 +83,12 @@ $(CORE_SO): $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) $(BIND_SRC) \
 	    $(LDFLAGS) -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
 
-$(CURL_SO): $(CURL_SRC) $(CURL_HDR) csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
+# The transport uses the core's public API only (socialize.h): the
+# private-network guard, sz_guard.c, which depends on nothing else of the
+# core and is compiled in with hidden symbols (SZ_API empty).
+$(CURL_SO): $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/lua/lsz_compat.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) csrc/core/sz_util.c csrc/core/sz_guard.c \
+	$(CC) $(CURL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) $(GUARD_SRC) \
 	    $(LDFLAGS) -lcurl -lm
 
 # C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -122,11 +128,10 @@ build/asan/socialize/core.so: $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
 	    -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
 	    -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
-build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
+build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/lua/lsz_compat.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
-	    -Icsrc/core -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CURL_SRC) \
-	    csrc/core/sz_util.c csrc/core/sz_guard.c -lcurl -lm
+	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CURL_SRC) $(GUARD_SRC) -lcurl -lm
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)

@@ -77,8 +77,36 @@ describe("packaging", function()
             end
             assert.truthy(out:match("luaopen_socialize_" .. so))
         end
-        local curl_syms = run("nm -D --defined-only " .. build .. "/socialize/curl.so")
-        assert.is_nil(curl_syms:match(" T sz_"), "curl.so must not re-export the core")
+    end)
+
+    -- issue 11 item 4: the transport reaches into no core internals. Its
+    -- sources include no header of csrc/core, and the only sz_ functions
+    -- curl.so holds are public API (socialize.h), kept local: no second copy
+    -- of the core's helpers (sz_buf, sz_strndup...), nothing exported.
+    it("curl.so holds no core internals: the core's public API only, none of it exported", function()
+        local build = os.getenv("BUILD") or "build/lua5.4"
+        local core_headers = {}
+        for h in run("ls csrc/core"):gmatch("[^\n]+") do
+            if h:match("%.h$") then core_headers[h] = true end
+        end
+        for f in run("ls csrc/curl"):gmatch("[^\n]+") do
+            if f:match("%.[ch]$") then
+                for inc in H.read("csrc/curl/" .. f):gmatch('#include%s*"([^"]+)"') do
+                    assert.is_nil(core_headers[inc], "csrc/curl/" .. f .. " includes the core's internal " .. inc)
+                end
+            end
+        end
+        local public = H.read("csrc/include/socialize.h")
+        local syms = run("nm --defined-only " .. build .. "/socialize/curl.so")
+        local seen = 0
+        for kind, name in syms:gmatch("%x+ (%a) (sz_[%w_]+)") do
+            seen = seen + 1
+            assert.truthy(public:find("SZ_API[^;]-%f[%w_]" .. name .. "%(") , name .. " in curl.so is not public API")
+            assert.truthy(kind:match("%l"), name .. " is exported by curl.so")
+        end
+        assert.truthy(seen > 0, "curl.so has no symbol table to check (stripped?)")
+        assert.is_nil(run("nm -D --defined-only " .. build .. "/socialize/curl.so"):match(" %u sz_"),
+            "curl.so must not re-export the core")
     end)
 
     it("the public header compiles as strict C99 and as C++11", function()

@@ -94,7 +94,7 @@ static int l_new(lua_State *L)
     s->timeout_ms = timeout;
     s->connect_timeout_ms = cto;
     s->max_reply = max;
-    if (cafile && !(s->cafile = sz_strndup(cafile, strlen(cafile))))
+    if (cafile && !(s->cafile = strdup(cafile)))
         return luaL_error(L, "out of memory");
     s->multi = curl_multi_init();
     if (!s->multi)
@@ -302,8 +302,8 @@ static void free_xfer(xfer *x)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hl);
     curl_slist_free_all(x->rl);
-    sz_buf_reset(&x->body);
-    sz_buf_reset(&x->head);
+    lsz_rbuf_free(&x->body);
+    lsz_rbuf_free(&x->head);
 }
 
 static int l_close(lua_State *L)
@@ -315,8 +315,8 @@ static int l_close(lua_State *L)
             curl_easy_cleanup(s->pool[i].easy);
         curl_slist_free_all(s->pool[i].hl);
         curl_slist_free_all(s->pool[i].rl);
-        sz_buf_reset(&s->pool[i].body);
-        sz_buf_reset(&s->pool[i].head);
+        lsz_rbuf_free(&s->pool[i].body);
+        lsz_rbuf_free(&s->pool[i].head);
     }
     free(s->pool);
     s->pool = NULL;

@@ -20,14 +20,22 @@
 #include "lua.h"
 #include "lauxlib.h"
 #include "lsz_compat.h"
-#include "socialize.h"
-#include "sz_internal.h"
+#include "socialize.h" /* the private-network guard (sz_guard.c), public API only */
 
 #define SESSION_MT "socialize.curl.Session"
 #define DEFAULT_TIMEOUT_MS 10000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
 #define DEFAULT_MAX_REPLY (8L * 1024 * 1024)
 #define MAX_BATCH 256
+
+/* A growable byte buffer of the transport (a reply's body or head).
+ * `failed` is sticky: after an allocation failure nothing more is added. */
+typedef struct rbuf {
+    char  *data;
+    size_t len;
+    size_t cap;
+    int    failed;
+} rbuf;
 
 /* One transfer: an easy handle kept in the session's pool and reused, so
  * the multi handle's connection cache keeps connections alive. */
@@ -37,8 +45,8 @@ typedef struct xfer {
     struct curl_slist *hl;
     lua_Integer        id;     /* > 0 for transfers started with s:start() */
     int                active; /* in the multi handle */
-    sz_buf             body;
-    sz_buf             head;
+    rbuf               body;
+    rbuf               head;
     long               max_reply;
     int                too_large;
     int                done;
@@ -75,6 +83,8 @@ typedef struct session {
 } session;
 
 /* lsz_curl_xfer.c */
+void lsz_rbuf_add(rbuf *b, const void *p, size_t n);
+void lsz_rbuf_free(rbuf *b); /* frees, and empties for reuse */
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
 void lsz_check_request(lua_State *L, int t);
 int lsz_setup(lua_State *L, session *s, xfer *x, int t);

@@ -5,6 +5,38 @@
 
 #include "lsz_curl.h"
 
+void lsz_rbuf_add(rbuf *b, const void *p, size_t n)
+{
+    if (b->failed || !n)
+        return;
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *d;
+        while (cap - b->len < n) {
+            if (cap > (size_t)-1 / 2) {
+                b->failed = 1;
+                return;
+            }
+            cap *= 2;
+        }
+        d = realloc(b->data, cap);
+        if (!d) {
+            b->failed = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void lsz_rbuf_free(rbuf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
@@ -13,7 +45,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         x->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    sz_buf_add(&x->body, p, len);
+    lsz_rbuf_add(&x->body, p, len);
     return x->body.failed ? 0 : len;
 }
 
@@ -25,7 +57,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         x->head.len = 0;
     if (x->head.len + len > 64 * 1024)
         return 0;
-    sz_buf_add(&x->head, p, len);
+    lsz_rbuf_add(&x->head, p, len);
     return x->head.failed ? 0 : len;
 }
 
@@ -272,13 +304,17 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
-            sz_buf line;
-            sz_buf_init(&line);
-            sz_buf_adds(&line, lua_tostring(L, -2));
-            sz_buf_adds(&line, ": ");
-            sz_buf_adds(&line, lua_tostring(L, -1));
-            tmp = line.failed ? NULL : curl_slist_append(x->hl, line.data);
-            sz_buf_reset(&line);
+            const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+            size_t kl = strlen(k), vl = strlen(v);
+            char *line = malloc(kl + vl + 3);
+            tmp = NULL;
+            if (line) {
+                memcpy(line, k, kl);
+                memcpy(line + kl, ": ", 2);
+                memcpy(line + kl + 2, v, vl + 1);
+                tmp = curl_slist_append(x->hl, line);
+                free(line);
+            }
             lua_pop(L, 1);
             if (!tmp) {
                 lua_pop(L, 2);
@@ -314,8 +350,8 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
         curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
     }
-    sz_buf_reset(&x->body);
-    sz_buf_reset(&x->head);
+    lsz_rbuf_free(&x->body);
+    lsz_rbuf_free(&x->head);
     x->too_large = 0;
     x->done = 0;
     x->rc = CURLE_OK;
@@ -536,8 +572,8 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
         lua_pushstring(L, kind);
         if (as_table)
             lua_setfield(L, -2, "kind");
-        sz_buf_reset(&x->body);
-        sz_buf_reset(&x->head);
+        lsz_rbuf_free(&x->body);
+        lsz_rbuf_free(&x->head);
         return as_table ? 1 : 3;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -548,7 +584,7 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
     lua_setfield(L, -2, "body");
     push_headers(L, x);
     lua_setfield(L, -2, "headers");
-    sz_buf_reset(&x->body);
-    sz_buf_reset(&x->head);
+    lsz_rbuf_free(&x->body);
+    lsz_rbuf_free(&x->head);
     return 1;
 }
