@@ -24,24 +24,11 @@ static void sz_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
     }
     lua_pop(L, nup);
 }
-static void *sz_testudata(lua_State *L, int i, const char *tname)
-{
-    void *p = lua_touserdata(L, i);
-    if (p && lua_getmetatable(L, i)) {
-        luaL_getmetatable(L, tname);
-        if (!lua_rawequal(L, -1, -2))
-            p = NULL;
-        lua_pop(L, 2);
-        return p;
-    }
-    return NULL;
-}
 #define sz_isinteger(L, i) 0
 #define sz_newlib(L, l) (lua_newtable(L), sz_setfuncs((L), (l), 0))
 #else
 #define sz_rawlen(L, i) lua_rawlen((L), (i))
 #define sz_setfuncs(L, l, n) luaL_setfuncs((L), (l), (n))
-#define sz_testudata(L, i, t) luaL_testudata((L), (i), (t))
 #define sz_newlib(L, l) luaL_newlib((L), (l))
 #if LUA_VERSION_NUM >= 503
 #define sz_isinteger(L, i) lua_isinteger((L), (i))
