@@ -289,11 +289,6 @@ char *fit(const net *nt, const char *text, const char *link, long url_weight, lo
     return sz_buf_finish(&b, NULL);
 }
 
-char *form(sz_params *p, size_t *len)
-{
-    return sz_params_query(p, len);
-}
-
 int pset(sz_params *p, const char *k, const char *v)
 {
     return v ? sz_params_set(p, k, strlen(k), v, strlen(v)) : 0;
@@ -355,7 +350,7 @@ sz_request *req_form(const char *method, const char *url, sz_params *p)
     char *b;
     if (!r)
         return NULL;
-    b = form(p, &n);
+    b = sz_params_query(p, &n);
     if (!b || sz_request_set_body(r, b, n) ||
         sz_request_add_header(r, "Content-Type", "application/x-www-form-urlencoded")) {
         sz_request_free(r);

@@ -156,7 +156,6 @@ typedef sz_code_cat code_cat;
 #define digest_hex(...) sz_nk_digest_hex(__VA_ARGS__)
 #define join(...) sz_nk_join(__VA_ARGS__)
 #define fit(...) sz_nk_fit(__VA_ARGS__)
-#define form(...) sz_nk_form(__VA_ARGS__)
 #define pset(...) sz_nk_pset(__VA_ARGS__)
 #define base_url(...) sz_nk_base_url(__VA_ARGS__)
 #define version(...) sz_nk_version(__VA_ARGS__)
@@ -191,7 +190,6 @@ SZ_HIDDEN void digest_hex(const char *a, const char *b, char out[65]);
 SZ_HIDDEN void join(sz_buf *b, const char *sep, const char *const *parts, size_t n);
 SZ_HIDDEN char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
                     const char *sep, int may_cut, json_t **err);
-SZ_HIDDEN char *form(sz_params *p, size_t *len);
 SZ_HIDDEN int pset(sz_params *p, const char *k, const char *v);
 SZ_HIDDEN char *base_url(const net *nt, json_t *app, json_t *user, const char *user_key);
 SZ_HIDDEN const char *version(const net *nt, json_t *app);

@@ -78,7 +78,7 @@ static sz_request *build_facebook(ctx *x)
         if (strcmp(m, "POST") == 0) {
             r = req_form("POST", url.data, p);
         } else {
-            char *q = form(p, NULL);
+            char *q = sz_params_query(p, NULL);
             sz_buf_addc(&url, '?');
             if (q)
                 sz_buf_adds(&url, q);
