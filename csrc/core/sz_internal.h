@@ -31,6 +31,7 @@ typedef struct sz_buf {
 
 SZ_HIDDEN void  sz_buf_init(sz_buf *b);
 SZ_HIDDEN void  sz_buf_reset(sz_buf *b);              /* frees */
+SZ_HIDDEN void  sz_buf_wipe(sz_buf *b);  /* zeroes (it held a credential), then frees */
 SZ_HIDDEN int   sz_buf_reserve(sz_buf *b, size_t extra);
 SZ_HIDDEN void  sz_buf_add(sz_buf *b, const void *p, size_t n);
 SZ_HIDDEN void  sz_buf_adds(sz_buf *b, const char *s);

@@ -80,14 +80,6 @@ const char *jid(json_t *o, const char *k, char *buf, size_t n)
     return NULL;
 }
 
-/* Zeroes a buffer that held a credential, then frees it. */
-void sz_buf_wipe(sz_buf *b)
-{
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->cap);
-    sz_buf_reset(b);
-}
-
 json_t *fail(const char *cat, const char *details, ...)
 {
     char msg[512];

@@ -148,7 +148,6 @@ typedef sz_code_cat code_cat;
 #define by_status(...) sz_nk_by_status(__VA_ARGS__)
 #define jstr(...) sz_nk_jstr(__VA_ARGS__)
 #define jid(...) sz_nk_jid(__VA_ARGS__)
-#define sz_buf_wipe(...) sz_nk_buf_wipe(__VA_ARGS__)
 #define fail(...) sz_nk_fail(__VA_ARGS__)
 #define success(...) sz_nk_success(__VA_ARGS__)
 #define hex(...) sz_nk_hex(__VA_ARGS__)
@@ -178,8 +177,6 @@ SZ_HIDDEN const char *by_status(int status);
 SZ_HIDDEN const char *jstr(json_t *o, const char *k);
 /* A string field, or a number rendered as a string, into buf. */
 SZ_HIDDEN const char *jid(json_t *o, const char *k, char *buf, size_t n);
-/* Zeroes a buffer that held a credential, then frees it. */
-SZ_HIDDEN void sz_buf_wipe(sz_buf *b);
 SZ_HIDDEN json_t *fail(const char *cat, const char *details, ...) SZ_PRINTF(2, 3);
 SZ_HIDDEN json_t *success(const char *post_id);
 SZ_HIDDEN void hex(const unsigned char *d, size_t n, char *out);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include "sz_internal.h"
 
 const char *sz_version(void) { return SZ_VERSION_STRING; }
@@ -15,6 +16,13 @@ void sz_buf_reset(sz_buf *b)
 {
     free(b->data);
     sz_buf_init(b);
+}
+
+void sz_buf_wipe(sz_buf *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    sz_buf_reset(b);
 }
 
 int sz_buf_reserve(sz_buf *b, size_t extra)
