@@ -13,11 +13,6 @@
 #else
 #define SZ_HIDDEN
 #define SZ_PRINTF(a, b)
-/* Generic requests, for the provider adapters. The body is taken over. */
-SZ_HIDDEN sz_request *sz_request_new(const char *method, const char *url);
-SZ_HIDDEN int sz_request_set_body(sz_request *r, char *body, size_t len);
-SZ_HIDDEN int sz_request_add_header(sz_request *r, const char *name, const char *value);
-
 #endif
 
 /* Growable byte buffer. `failed` is sticky: after an allocation failure
