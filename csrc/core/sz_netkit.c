@@ -55,8 +55,7 @@ const char *by_status(int status)
     if (status == 429) return "rate_limited";
     if (status == 402) return "quota_exhausted"; /* Payment Required: paid credits spent */
     if (status == 400 || status == 413 || status == 422) return "content_invalid";
-    if (status >= 500 || status == 408 || status == 0) return "transient";
-    return "transient";
+    return "transient"; /* 5xx, 408, no reply (0) and any other status */
 }
 
 const char *jstr(json_t *o, const char *k)
