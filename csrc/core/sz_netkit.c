@@ -466,12 +466,38 @@ static int digits(const char *s, int n)
     return v;
 }
 
+/* The core's one civil-date arithmetic: days since 1970-01-01 <-> a
+ * proleptic Gregorian date (H. Hinnant's days_from_civil / civil_from_days). */
+static long long days_from_civil(long long y, long long m, long long d)
+{
+    long long era, yoe, doy, doe, mp;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    mp = m > 2 ? m - 3 : m + 9;
+    doy = (153 * mp + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(long long days, long long *y, long long *m, long long *d)
+{
+    long long z = days + 719468, era, doe, yoe, doy, mp;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
 /* "YYYY-MM-DDTHH:MM:SS" (then anything: fraction, zone, taken as UTC) with
  * every field in range; -1 otherwise. */
 long long parse_iso8601(const char *s)
 {
     int y, mo, d, hh, mm, ss;
-    long long days, yy, era, yoe, doy, doe, mp;
     if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
         s[16] != ':')
         return -1;
@@ -484,14 +510,20 @@ long long parse_iso8601(const char *s)
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
         ss < 0 || ss > 60)
         return -1;
-    yy = y - (mo <= 2);
-    era = (yy >= 0 ? yy : yy - 399) / 400;
-    yoe = yy - era * 400;
-    mp = mo > 2 ? mo - 3 : mo + 9;
-    doy = (153 * mp + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    days = era * 146097 + doe - 719468;
-    return days * 86400 + hh * 3600 + mm * 60 + ss;
+    return days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+/* Unix seconds -> "YYYY-MM-DDTHH:MM:SS.000Z". */
+void format_iso8601(long long t, char out[64])
+{
+    long long days = t / 86400, secs = t % 86400, y, m, d;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, 64, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.000Z", y, m, d, secs / 3600,
+             secs / 60 % 60, secs % 60);
 }
 
 void set_retry(json_t *r, long long seconds)

@@ -165,6 +165,7 @@ typedef sz_code_cat code_cat;
 #define compose(...) sz_nk_compose(__VA_ARGS__)
 #define header(...) sz_nk_header(__VA_ARGS__)
 #define parse_iso8601(...) sz_nk_parse_iso8601(__VA_ARGS__)
+#define format_iso8601(...) sz_nk_format_iso8601(__VA_ARGS__)
 #define set_retry(...) sz_nk_set_retry(__VA_ARGS__)
 #define set_scope(...) sz_nk_set_scope(__VA_ARGS__)
 #define details_add(...) sz_nk_details_add(__VA_ARGS__)
@@ -197,6 +198,8 @@ SZ_HIDDEN void read_action(json_t *in, action *a);
 SZ_HIDDEN void compose(sz_buf *b, const action *a, const char *sep, int with_description);
 SZ_HIDDEN const char *header(const sz_header *h, size_t n, const char *name);
 SZ_HIDDEN long long parse_iso8601(const char *s);
+/* Unix seconds -> "YYYY-MM-DDTHH:MM:SS.000Z" (UTC). */
+SZ_HIDDEN void format_iso8601(long long t, char out[64]);
 SZ_HIDDEN void set_retry(json_t *r, long long seconds);
 SZ_HIDDEN void set_scope(json_t *r, const char *scope);
 SZ_HIDDEN void details_add(json_t *r, int status, const char *code, const char *msg);

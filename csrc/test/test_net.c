@@ -441,3 +441,40 @@ void test_provider_vectors(const char *dir)
     CHECK(files >= 1, "no vector files in %s", dir);
 }
 
+
+/* The core's civil-date arithmetic (sz_netkit.c), both ways: the Bluesky
+ * createdAt and the reset times read from Mastodon's headers. */
+long long sz_nk_parse_iso8601(const char *s);
+void sz_nk_format_iso8601(long long t, char out[64]);
+
+void test_civil_dates(void)
+{
+    static const struct { const char *iso; long long t; } rows[] = {
+        {"1970-01-01T00:00:00.000Z", 0},
+        {"2000-02-29T00:00:00.000Z", 951782400},   /* a 400-year leap day */
+        {"2100-03-01T00:00:00.000Z", 4107542400LL}, /* 2100 is not a leap year */
+        {"2038-01-19T03:14:08.000Z", 2147483648LL},
+        {"2024-12-31T23:59:59.000Z", 1735689599},
+        {"9999-12-31T23:59:59.000Z", 253402300799LL},
+    };
+    size_t i;
+    char out[64];
+    long long t;
+    for (i = 0; i < sizeof rows / sizeof *rows; i++) {
+        sz_nk_format_iso8601(rows[i].t, out);
+        CHECK_STR(out, rows[i].iso, "format_iso8601");
+        CHECK(sz_nk_parse_iso8601(rows[i].iso) == rows[i].t, "parse_iso8601 %s", rows[i].iso);
+    }
+    sz_nk_format_iso8601(-1, out);
+    CHECK_STR(out, "1969-12-31T23:59:59.000Z", "before 1970");
+    CHECK(sz_nk_parse_iso8601("1969-12-31T23:59:59Z") == -1, "before 1970 is not a reset time");
+    CHECK(sz_nk_parse_iso8601("2024-13-01T00:00:00Z") == -1, "month 13");
+    /* a time every 25 hours from 1970 to 2400 reads back as it was written */
+    for (t = 0; t < 13569465600LL; t += 86400 + 3607) {
+        sz_nk_format_iso8601(t, out);
+        if (sz_nk_parse_iso8601(out) != t) {
+            CHECK(0, "round trip of %lld: %s", t, out);
+            break;
+        }
+    }
+}

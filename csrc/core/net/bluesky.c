@@ -10,27 +10,6 @@
 #include <openssl/hmac.h>
 #include "sz_netkit.h"
 
-static void iso_time(long long t, char out[64])
-{
-    long long days = t / 86400, secs = t % 86400, z, era, doe, yoe, y, doy, mp, d, m;
-    if (secs < 0) {
-        secs += 86400;
-        days--;
-    }
-    /* civil_from_days (H. Hinnant) */
-    z = days + 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    snprintf(out, 64, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.000Z", y + (m <= 2), m, d, secs / 3600,
-             secs / 60 % 60, secs % 60);
-}
-
 static sz_request *build_bluesky(ctx *x)
 {
     const char *act = x->c->action;
@@ -102,7 +81,7 @@ static sz_request *build_bluesky(ctx *x)
             bad = json_array_append_new(facets, f) != 0;
         }
         sz_text_facets_free(fs, n);
-        iso_time(x->c->timestamp, when);
+        format_iso8601(x->c->timestamp, when);
         record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
         if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
             bad = 1;
