@@ -242,6 +242,7 @@ describe("every binding function checks argument types before allocating (raises
         { "build_request params", function() return core.build_request({}, "x") end },
         { "parse_response status", function() return core.parse_response("{}", {}) end },
         { "strerror", function() return core.strerror({}) end },
+        { "http_reason", function() return core.http_reason({}) end },
         { "random_hex range", function() return core.random_hex(2 ^ 32 + 5) end },
         { "sleep", function() return core.sleep({}) end },
         { "provider_request input", function() return core.provider_request("twitter", "publish", "x", {}, {}) end },

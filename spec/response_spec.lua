@@ -27,6 +27,18 @@ describe("response model", function()
         assert.are.equal("API Rate Limit Exceeded", r.errorMessage)
     end)
 
+    it("says one reason phrase per HTTP status, in replies and in local errors (one table, in the core)", function()
+        local errors = require("socialize.errors")
+        for _, st in ipairs({ 400, 401, 403, 404, 405, 409, 413, 500, 504 }) do
+            -- a reply with a Gigya code of that status, and a local error with the same code
+            local reply = core.parse_response('{"errorCode":' .. (st * 1000 + 1) .. '}', 200)
+            local localerr = errors.new(st * 1000 + 1, "x")
+            assert.are.equal(reply.statusReason, localerr.statusReason, tostring(st))
+            assert.are_not.equal("Error", reply.statusReason, tostring(st))
+        end
+        assert.are.equal("Error", errors.new(301001, "x").statusReason)
+    end)
+
     it("turns what is not a JSON object into a local error with details", function()
         for _, case in ipairs({ { "", 200 }, { "<xml/>", 200 }, { "[1]", 200 }, { "{", 200 }, { "{}", 502 },
                                 { '{"errorCode":0}garbage', 200 } }) do

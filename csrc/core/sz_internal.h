@@ -45,6 +45,11 @@ SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
  * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
 SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);
 
+/* The reason phrase of an HTTP status ("Not Found"): "OK" for any other
+ * 2xx, else "Error". The one table of the library (sz_response.c; the Lua
+ * front reads it as core.http_reason). Static storage. */
+SZ_HIDDEN const char *sz_http_reason(int status);
+
 SZ_HIDDEN void sz_seterr(sz_error *err, int code, const char *fmt, ...) SZ_PRINTF(3, 4);
 SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
 

@@ -66,7 +66,7 @@ static void ascii_only(char *s)
             *s = '?';
 }
 
-static const char *reason(int status)
+const char *sz_http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -74,6 +74,8 @@ static const char *reason(int status)
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
     case 413: return "Request Entity Too Large";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
@@ -133,7 +135,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
             goto oom;
         if (http_error(http_status)) { /* an error page (HTML from a proxy...): the status says it */
             local = 500001;
-            snprintf(details, sizeof details, "HTTP %d %s: %s", http_status, reason(http_status), what);
+            snprintf(details, sizeof details, "HTTP %d %s: %s", http_status, sz_http_reason(http_status), what);
         } else {
             local = 500000;
             snprintf(details, sizeof details, "%s, HTTP %d", what, http_status);
@@ -162,7 +164,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
             json_object_set_new(r->root, "statusCode",
                                 json_integer(http_status > 0 ? http_status : 500)) ||
             json_object_set_new(r->root, "statusReason",
-                                json_string(reason(http_status > 0 ? http_status : 500))))
+                                json_string(sz_http_reason(http_status > 0 ? http_status : 500))))
             goto oom;
     } else {
         int sc = r->error_code == 0 ? 200 : (http_status >= 400 ? http_status : r->error_code / 1000);
@@ -172,7 +174,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
         if (r->error_code != 0 &&
             put_default(r->root, "errorMessage", json_string(sz_strerror(r->error_code))))
             goto oom;
-        if (put_default(r->root, "statusReason", json_string(reason(sc))))
+        if (put_default(r->root, "statusReason", json_string(sz_http_reason(sc))))
             goto oom;
     }
     if (!get_int(r->root, "statusCode", &r->status_code))

@@ -61,8 +61,16 @@ static int l_strerror(lua_State *L)
     return 1;
 }
 
+/* core.http_reason(status) -> "Not Found", "OK" (2xx) or "Error" */
+static int l_http_reason(lua_State *L)
+{
+    lua_pushstring(L, sz_http_reason(lsz_clamp_int((long long)luaL_checkinteger(L, 1))));
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
+    {"http_reason", l_http_reason},
     {NULL, NULL}
 };
 

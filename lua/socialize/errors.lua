@@ -7,12 +7,6 @@ local os_date = os.date
 
 local _M = {}
 
-local STATUS_REASON = {
-    [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
-    [405] = "Method Not Allowed", [409] = "Conflict", [413] = "Request Entity Too Large",
-    [500] = "Internal Server Error", [504] = "Gateway Timeout",
-}
-
 local Error = { __name = "socialize.Error" }
 Error.__index = Error
 
@@ -58,7 +52,7 @@ function _M.new(code, details, extra)
         errorMessage = local_message(code, details),
         errorDetails = details,
         statusCode = status,
-        statusReason = STATUS_REASON[status] or "Error",
+        statusReason = core.http_reason(status),
         time = os_date("!%Y-%m-%dT%H:%M:%SZ"),
     }
     if extra then
