@@ -45,7 +45,7 @@ BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c cs
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
 CURL_HDR = csrc/curl/lsz_curl.h
-GUARD_SRC = csrc/core/sz_guard.c
+GUARD_SRC = csrc/core/sz_guard.c csrc/core/sz_internal.h
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c csrc/test/test_json.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 CORE_SO  = $(BUILD)/socialize/core.so
@@ -84,11 +84,12 @@ $(CORE_SO): $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	    $(LDFLAGS) -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
 
 # The transport uses the core's public API only (socialize.h): the
-# private-network guard, sz_guard.c, which depends on nothing else of the
-# core and is compiled in with hidden symbols (SZ_API empty).
+# private-network guard, sz_guard.c, which links nothing else of the core
+# (from sz_internal.h it takes the macro sz_ctl_byte) and is compiled in with
+# hidden symbols (SZ_API empty).
 $(CURL_SO): $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/lua/lsz_compat.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CURL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) $(GUARD_SRC) \
+	$(CC) $(CURL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) $(filter %.c,$(GUARD_SRC)) \
 	    $(LDFLAGS) -lcurl -lm
 
 # C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -131,7 +132,7 @@ build/asan/socialize/core.so: $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/lua/lsz_compat.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
-	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CURL_SRC) $(GUARD_SRC) -lcurl -lm
+	    -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CURL_SRC) $(filter %.c,$(GUARD_SRC)) -lcurl -lm
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)

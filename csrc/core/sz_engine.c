@@ -202,12 +202,9 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
     if (r) { /* no header injection through a token or id */
         size_t h;
         for (h = 0; h < sz_request_header_count(r); h++) {
-            const char *hn, *hv, *q;
+            const char *hn, *hv;
             sz_request_header(r, h, &hn, &hv);
-            for (q = hv; *q; q++)
-                if ((unsigned char)*q < 0x20 || *q == 0x7f)
-                    break;
-            if (*q) {
+            if (hv[sz_ctl_span(hv, strlen(hv), 0)]) {
                 x.result = fail("not_connected", "%s: the %s header would carry a control character "
                                                  "(a credential has CR, LF or NUL)", x.nt->name, hn);
                 sz_request_free(r);
@@ -258,7 +255,7 @@ json_t *sz_provider_parse(const sz_provider_call *c, int status, const sz_header
         char snippet[120];
         size_t n = len < 100 ? len : 100, k;
         for (k = 0; k < n; k++)
-            snippet[k] = (body[k] >= 0x20 && body[k] < 0x7f) ? body[k] : '.';
+            snippet[k] = sz_ctl_byte((unsigned char)body[k], SZ_CTL_8BIT) ? '.' : body[k];
         snippet[n] = '\0';
         r = classify(status >= 500 || status < 200 ? "transient" : by_status(status == 200 ? 502 : status),
                      status, NULL, snippet);

@@ -5,6 +5,7 @@
  * NUL. */
 #include <string.h>
 #include "socialize.h"
+#include "sz_internal.h" /* sz_ctl_byte (a macro): the guard links nothing else of the core */
 
 #define MAX_URL 2048
 
@@ -284,7 +285,7 @@ const char *sz_url_check(const char *url, size_t len, sz_url_parts *out)
         return "the URL is longer than 2048 bytes";
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)url[i];
-        if (c <= 0x20 || c >= 0x7f)
+        if (sz_ctl_byte(c, SZ_CTL_SPACE | SZ_CTL_8BIT))
             return "the URL contains a control character, space, NUL or non-ASCII byte";
         if (c == '\\')
             return "the URL contains a backslash";

@@ -65,6 +65,24 @@ SZ_HIDDEN long long sz_sat_from_double(double d);
  * more digits, nothing else (no sign, no fraction, no exponent). The value
  * saturates at LLONG_MAX. Returns 0, or -1 when s is not such a number. */
 SZ_HIDDEN int sz_parse_uint(const char *s, long long *out);
+/* Control bytes (C0 and DEL): the one test behind the checks of URLs,
+ * tokens, header values and messages shown to people. `also` adds the
+ * space (SZ_CTL_SPACE) and/or the bytes >= 0x80 (SZ_CTL_8BIT). */
+#define SZ_CTL_SPACE 1
+#define SZ_CTL_8BIT  2
+/* A macro, so that the guard (compiled alone into the transport too) holds
+ * no symbol of it; c (an unsigned char) is read more than once. */
+#define sz_ctl_byte(c, also)                                                   \
+    ((c) < 0x20 || (c) == 0x7f || ((c) == ' ' && ((also) & SZ_CTL_SPACE)) ||   \
+     ((c) >= 0x80 && ((also) & SZ_CTL_8BIT)))
+/* The index of the first of the n bytes at s that sz_ctl_byte refuses, or n. */
+static inline size_t sz_ctl_span(const char *s, size_t n, int also)
+{
+    size_t i = 0;
+    while (i < n && !sz_ctl_byte((unsigned char)s[i], also))
+        i++;
+    return i;
+}
 /* 1 when the n bytes hold a NUL byte. */
 #define sz_has_nul(s, n) (memchr((s), 0, (n)) != NULL)
 

@@ -309,13 +309,9 @@ const char *version(const net *nt, json_t *app)
 
 int url_ok(const char *u)
 {
-    const char *p;
     if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
         return 0;
-    for (p = u; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return 0;
-    return 1;
+    return !u[sz_ctl_span(u, strlen(u), SZ_CTL_SPACE)];
 }
 
 sz_request *req_json(const char *method, const char *url, json_t *body)

@@ -108,10 +108,8 @@ static int set_str(sz_params *p, const char *k, const char *v)
 /* Printable ASCII without spaces: what may go into a header or a URL. */
 static int token_ok(const char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return 0;
-    return 1;
+    size_t n = strlen(s);
+    return sz_ctl_span(s, n, SZ_CTL_SPACE | SZ_CTL_8BIT) == n;
 }
 
 static int method_ok(const char *m)

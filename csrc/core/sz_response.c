@@ -62,7 +62,7 @@ static int get_int(json_t *o, const char *k, int *out)
 static void ascii_only(char *s)
 {
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+        if (sz_ctl_byte((unsigned char)*s, SZ_CTL_8BIT))
             *s = '?';
 }
 

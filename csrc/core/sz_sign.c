@@ -16,12 +16,11 @@ char *sz_normalize_url(const char *url, sz_error *err)
         sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: url");
         return NULL;
     }
-    for (p = url; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
-                      "Invalid parameter value: url contains a space or control character");
-            return NULL;
-        }
+    if (url[sz_ctl_span(url, strlen(url), SZ_CTL_SPACE)]) {
+        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                  "Invalid parameter value: url contains a space or control character");
+        return NULL;
+    }
     if (strncasecmp(url, "https://", 8) == 0) {
         https = 1;
         host = url + 8;

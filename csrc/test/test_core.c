@@ -31,6 +31,7 @@ int main(int argc, char **argv)
     RUN(test_guard_addresses);
     RUN(test_wire_fidelity);
     RUN(test_civil_dates);
+    RUN(test_control_bytes);
     RUN(test_json_escaping);
     RUN(test_json_numbers);
     RUN(test_json_depth);

@@ -40,6 +40,7 @@ void test_guard_addresses(void);
 void test_wire_fidelity(void);
 void test_provider_vectors(const char *dir);
 void test_civil_dates(void);
+void test_control_bytes(void);
 void test_json_escaping(void);
 void test_json_numbers(void);
 void test_json_depth(void);
