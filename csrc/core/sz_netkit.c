@@ -118,30 +118,90 @@ void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* j serialised into one exact-size buffer (caller frees). Not json_dumps:
- * when its growing buffer cannot grow, jansson 2.14 drops an object key and
- * carries on, so an allocation failure would yield wrong JSON; json_dumpb
- * into a fixed buffer either writes everything or reports failure. */
-static char *dump_json(json_t *j, size_t flags, size_t *len)
+/* A jansson tree into the core's one JSON writer (sz_json.c): object keys
+ * in the writer's byte order. Returns 0 or the writer's error code. */
+typedef struct tkey {
+    const char *k;
+    size_t      n;
+    json_t     *v;
+} tkey;
+
+static int tkey_cmp(const void *a, const void *b)
 {
-    size_t n = json_dumpb(j, NULL, 0, flags);
-    char *b = n ? malloc(n + 1) : NULL;
-    if (!b)
-        return NULL;
-    if (json_dumpb(j, b, n, flags) != n) {
-        free(b);
-        return NULL;
+    const tkey *x = a, *y = b;
+    int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static int write_tree(sz_json_writer *w, json_t *j)
+{
+    size_t i, n;
+    int rc;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        tkey *keys;
+        void *it;
+        n = json_object_size(j);
+        keys = n ? malloc(n * sizeof *keys) : NULL;
+        if (n && !keys)
+            return SZ_E_INTERNAL;
+        for (i = 0, it = json_object_iter(j); it && i < n; it = json_object_iter_next(j, it), i++) {
+            keys[i].k = json_object_iter_key(it);
+#if JANSSON_VERSION_HEX >= 0x020e00
+            keys[i].n = json_object_iter_key_len(it);
+#else
+            keys[i].n = strlen(keys[i].k);
+#endif
+            keys[i].v = json_object_iter_value(it);
+        }
+        qsort(keys, i, sizeof *keys, tkey_cmp);
+        rc = sz_json_begin_object(w);
+        for (n = i, i = 0; i < n && !rc; i++)
+            if (!(rc = sz_json_key(w, keys[i].k, keys[i].n)))
+                rc = write_tree(w, keys[i].v);
+        free(keys);
+        return rc ? rc : sz_json_end_object(w);
     }
-    b[n] = '\0';
-    if (len)
+    case JSON_ARRAY:
+        rc = sz_json_begin_array(w);
+        for (i = 0, n = json_array_size(j); i < n && !rc; i++)
+            rc = write_tree(w, json_array_get(j, i));
+        return rc ? rc : sz_json_end_array(w);
+    case JSON_STRING:
+        return sz_json_string(w, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return sz_json_integer(w, (long long)json_integer_value(j));
+    case JSON_REAL:
+        return sz_json_number(w, json_real_value(j));
+    case JSON_TRUE:
+        return sz_json_bool(w, 1);
+    case JSON_FALSE:
+        return sz_json_bool(w, 0);
+    default:
+        return sz_json_null(w);
+    }
+}
+
+/* j as JSON text (sorted keys, compact, raw UTF-8), written by the core's
+ * one JSON writer. Caller frees; NULL when it cannot be written. */
+static char *dump_json(json_t *j, size_t *len)
+{
+    sz_json_writer *w = sz_json_writer_new();
+    const char *t;
+    size_t n = 0;
+    char *out = NULL;
+    if (w && j && write_tree(w, j) == 0 && (t = sz_json_writer_text(w, &n, NULL)) != NULL)
+        out = sz_strndup(t, n);
+    sz_json_writer_free(w);
+    if (out && len)
         *len = n;
-    return b;
+    return out;
 }
 
 /* Canonical JSON (sorted keys, compact, raw UTF-8). Caller frees. */
 char *canon(json_t *j)
 {
-    return dump_json(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY, NULL);
+    return dump_json(j, NULL);
 }
 
 /* Hex digest of parts joined by '\n' (deterministic idempotency keys). */
@@ -321,7 +381,7 @@ sz_request *req_json(const char *method, const char *url, json_t *body)
     size_t n = 0;
     if (!r)
         return NULL;
-    b = dump_json(body, JSON_COMPACT | JSON_SORT_KEYS, &n);
+    b = dump_json(body, &n);
     if (!b || sz_request_set_body(r, b, n) ||
         sz_request_add_header(r, "Content-Type", "application/json")) {
         sz_request_free(r);

@@ -39,5 +39,6 @@ int main(int argc, char **argv)
     RUN(test_json_key_order);
     RUN(test_json_misuse);
     RUN(test_json_alloc_failures);
+    RUN(test_json_provider_bodies);
     return tap_done("c-core");
 }

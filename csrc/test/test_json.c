@@ -249,3 +249,55 @@ void test_json_misuse(void)
     sz_json_writer_free(NULL);
     sz_json_writer_reset(NULL);
 }
+
+/* The JSON the adapters send is the writer's too (sz_netkit.c dump_json):
+ * lower-case \u escapes and shortest numbers, not jansson's own encoder
+ * ("\u001F", 0.10000000000000001). */
+void test_json_provider_bodies(void)
+{
+    sz_provider_call c;
+    sz_error err;
+    json_t *res = NULL;
+    json_t *in = json_pack("{s:s}", "status", "a\x1f" "b");
+    json_t *app = json_pack("{s:s}", "botToken", "1:b"), *user = json_pack("{s:s}", "chatId", "5");
+    sz_request *r;
+    const char *body;
+    size_t len;
+    memset(&c, 0, sizeof c);
+    c.provider = "telegram";
+    c.action = "status";
+    c.input = in;
+    c.app = app;
+    c.user = user;
+    c.timestamp = 1700000000;
+    c.nonce = "n";
+    r = sz_provider_request(&c, &res, &err);
+    CHECK(r != NULL, "telegram status built");
+    body = r ? sz_request_body(r, &len) : NULL;
+    CHECK(body && strstr(body, "\"a\\u001fb\""), "telegram body: %s", body ? body : "(none)");
+    sz_request_free(r);
+    json_decref(res);
+    json_decref(in);
+    json_decref(app);
+    json_decref(user);
+    /* a table in Facebook's graphParams goes into the query as canonical JSON */
+    in = json_pack("{s:s, s:s, s:{s:{s:f, s:s, s:i}}}", "graphPath", "/me/feed", "method", "GET", "graphParams",
+                   "q", "r", 0.1, "z", "\x1f", "a", 1);
+    app = json_pack("{s:s}", "appSecret", "as");
+    user = json_pack("{s:s}", "accessToken", "at");
+    c.provider = "facebook";
+    c.action = "graph";
+    c.input = in;
+    c.app = app;
+    c.user = user;
+    res = NULL;
+    r = sz_provider_request(&c, &res, &err);
+    CHECK(r != NULL, "facebook graph built");
+    CHECK(r && strstr(sz_request_url(r), "q=%7B%22a%22%3A1%2C%22r%22%3A0.1%2C%22z%22%3A%22%5Cu001f%22%7D"),
+          "facebook graph query: %s", r ? sz_request_url(r) : "(none)");
+    sz_request_free(r);
+    json_decref(res);
+    json_decref(in);
+    json_decref(app);
+    json_decref(user);
+}

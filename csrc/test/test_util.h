@@ -48,5 +48,6 @@ void test_json_utf8(void);
 void test_json_key_order(void);
 void test_json_misuse(void);
 void test_json_alloc_failures(void);
+void test_json_provider_bodies(void);
 
 #endif
