@@ -154,7 +154,8 @@ static int write_tree(sz_json_writer *w, json_t *j)
 #endif
             keys[i].v = json_object_iter_value(it);
         }
-        qsort(keys, i, sizeof *keys, tkey_cmp);
+        if (i > 1)
+            qsort(keys, i, sizeof *keys, tkey_cmp);
         rc = sz_json_begin_object(w);
         for (n = i, i = 0; i < n && !rc; i++)
             if (!(rc = sz_json_key(w, keys[i].k, keys[i].n)))

@@ -281,8 +281,8 @@ void test_json_provider_bodies(void)
     json_decref(app);
     json_decref(user);
     /* a table in Facebook's graphParams goes into the query as canonical JSON */
-    in = json_pack("{s:s, s:s, s:{s:{s:f, s:s, s:i}}}", "graphPath", "/me/feed", "method", "GET", "graphParams",
-                   "q", "r", 0.1, "z", "\x1f", "a", 1);
+    in = json_pack("{s:s, s:s, s:{s:{s:f, s:s, s:i}, s:{}}}", "graphPath", "/me/feed", "method", "GET",
+                   "graphParams", "q", "r", 0.1, "z", "\x1f", "a", 1, "e");
     app = json_pack("{s:s}", "appSecret", "as");
     user = json_pack("{s:s}", "accessToken", "at");
     c.provider = "facebook";
@@ -295,6 +295,7 @@ void test_json_provider_bodies(void)
     CHECK(r != NULL, "facebook graph built");
     CHECK(r && strstr(sz_request_url(r), "q=%7B%22a%22%3A1%2C%22r%22%3A0.1%2C%22z%22%3A%22%5Cu001f%22%7D"),
           "facebook graph query: %s", r ? sz_request_url(r) : "(none)");
+    CHECK(r && strstr(sz_request_url(r), "e=%7B%7D"), "an empty object: %s", r ? sz_request_url(r) : "(none)");
     sz_request_free(r);
     json_decref(res);
     json_decref(in);
