@@ -12,7 +12,8 @@
 
 #if LUA_VERSION_NUM == 501
 #define sz_rawlen(L, i) lua_objlen((L), (i))
-static void sz_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
+/* luaL_setfuncs for 5.1: a static function, so the binding's lsz_ prefix */
+static void lsz_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
 {
     luaL_checkstack(L, nup + 1, "too many upvalues");
     for (; l->name; l++) {
@@ -25,7 +26,8 @@ static void sz_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
     lua_pop(L, nup);
 }
 #define sz_isinteger(L, i) 0
-#define sz_newlib(L, l) (lua_newtable(L), sz_setfuncs((L), (l), 0))
+#define sz_setfuncs(L, l, n) lsz_setfuncs((L), (l), (n))
+#define sz_newlib(L, l) (lua_newtable(L), lsz_setfuncs((L), (l), 0))
 #else
 #define sz_rawlen(L, i) lua_rawlen((L), (i))
 #define sz_setfuncs(L, l, n) luaL_setfuncs((L), (l), (n))
