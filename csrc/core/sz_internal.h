@@ -44,6 +44,9 @@ SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
 /* Shortest decimal that reads back as the same double; integral values in
  * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
 SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);
+/* The order sz_json_key wants keys in: memcmp, a prefix before the longer
+ * key (<0, 0, >0), for the callers that sort an object's keys first. */
+SZ_HIDDEN int  sz_json_key_cmp(const char *a, size_t an, const char *b, size_t bn);
 
 /* The reason phrase of an HTTP status ("Not Found"): "OK" for any other
  * 2xx, else "Error". The one table of the library (sz_response.c; the Lua

@@ -202,8 +202,7 @@ int sz_json_end_object(sz_json_writer *w) { return end(w, 1); }
 int sz_json_begin_array(sz_json_writer *w) { return begin(w, 0); }
 int sz_json_end_array(sz_json_writer *w) { return end(w, 0); }
 
-/* memcmp order, a prefix before the longer key */
-static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
+int sz_json_key_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
     int c = memcmp(a, b, an < bn ? an : bn);
     if (c)
@@ -220,17 +219,19 @@ int sz_json_key(sz_json_writer *w, const char *s, size_t len)
         return refuse(w, SZ_E_INVALID_PARAMETER, "a key where no key may come");
     if (!s && len)
         return refuse(w, SZ_E_INVALID_PARAMETER, "a key is NULL");
+    if (!s)
+        s = ""; /* NULL, 0: the empty key */
     if (!sz_utf8_valid(s, len))
         return refuse(w, SZ_E_INVALID_PARAMETER, "a key is not valid UTF-8");
     l = &w->stack[w->depth - 1];
-    if (l->count && key_cmp(w->keys.data + l->key_at, l->key_len, s, len) >= 0)
+    if (l->count && sz_json_key_cmp(w->keys.data + l->key_at, l->key_len, s, len) >= 0)
         return refuse(w, SZ_E_INVALID_PARAMETER, "keys out of order or repeated");
     w->keys.len = l->key_at;
-    sz_buf_add(&w->keys, s ? s : "", len);
+    sz_buf_add(&w->keys, s, len);
     l->key_len = len;
     if (l->count)
         sz_buf_addc(&w->out, ',');
-    sz_json_string_buf(&w->out, s ? s : "", len);
+    sz_json_string_buf(&w->out, s, len);
     sz_buf_addc(&w->out, ':');
     l->want_value = 1;
     if (w->out.failed || w->keys.failed)

@@ -129,8 +129,7 @@ typedef struct tkey {
 static int tkey_cmp(const void *a, const void *b)
 {
     const tkey *x = a, *y = b;
-    int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
-    return c ? c : (x->n > y->n) - (x->n < y->n);
+    return sz_json_key_cmp(x->k, x->n, y->k, y->n);
 }
 
 static int write_tree(sz_json_writer *w, json_t *j)

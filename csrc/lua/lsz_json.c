@@ -39,14 +39,11 @@ typedef struct keyref {
     size_t      n;
 } keyref;
 
-/* the writer's key order: memcmp, a prefix first */
+/* the writer's key order */
 static int keyref_cmp(const void *a, const void *b)
 {
     const keyref *x = a, *y = b;
-    int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
-    if (c)
-        return c;
-    return x->n < y->n ? -1 : x->n > y->n;
+    return sz_json_key_cmp(x->s, x->n, y->s, y->n);
 }
 
 static int encode_value(lua_State *L, int idx, enc_ctx *c);

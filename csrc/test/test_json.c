@@ -241,6 +241,11 @@ void test_json_misuse(void)
     CHECK(sz_json_writer_text(w, NULL, NULL) == NULL, "an open array has no text");
     CHECK(sz_json_end_array(w) == 0, "closing it");
     CHECK_STR(text_of(w, out, sizeof out), "[]", "empty array");
+    /* NULL, 0 is the empty key, compared like any other */
+    sz_json_writer_reset(w);
+    CHECK(sz_json_begin_object(w) == 0 && sz_json_key(w, NULL, 0) == 0 && sz_json_null(w) == 0 &&
+              sz_json_key(w, NULL, 0) == SZ_E_INVALID_PARAMETER,
+          "NULL, 0 twice is a repeated key");
     /* scalars at the top, and an empty string given as NULL, 0 */
     sz_json_writer_reset(w);
     CHECK(sz_json_string(w, NULL, 0) == 0, "NULL, 0 is the empty string");
