@@ -137,16 +137,16 @@ static sz_request *build_linkedin(ctx *x)
     }
 done:
     free(root);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
     sz_buf_reset(&text);
     sz_buf_reset(&au);
-    sz_buf_wipe(&auth);
+    sz_buf_reset(&auth);
     sz_buf_reset(&host);
     return r;
 }
 
-static json_t *parse_linkedin(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_linkedin(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                               json_t *j, long long now)
 {
     const char *id = header(h, nh, "x-restli-id"), *msg = jstr(j, "message"), *code = jstr(j, "code");
