@@ -392,7 +392,7 @@ void test_wiping(void)
     json_t *in, *app, *user, *user2, *sess, *res;
     json_set_alloc_funcs(sz_test_malloc, sz_test_free);
     in = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:{s:s}}", "status", "hi https://game.example/x", "rip", "1.2.3.4", "userAction",
-                   "title", "t", "linkBack", "https://game.example/l", "graphPath", "/me/feed", "method", "POST",
+                   "title", "t", "linkBack", "https://game.example/l", "graphPath", "/me/feed", "method", "GET",
                    "graphParams", "message", "m");
     app = json_pack("{s:s, s:s, s:s, s:s, s:s}", "consumerKey", "ck", "consumerSecret", "cs-WIPEME7Q", "appSecret",
                     "as-WIPEME7Q", "botToken", "1:WIPEME7Q", "safeDomain", "game.example");
