@@ -111,7 +111,7 @@ sz_params *sz_params_copy(const sz_params *p)
 
 int sz_params_remove(sz_params *p, const char *key)
 {
-    long at = find(p, key, strlen(key));
+    long at = p && key ? find(p, key, strlen(key)) : -1;
     if (at < 0)
         return 0;
     sz_free_wiped(p->items[at].key, p->items[at].klen);
@@ -123,7 +123,7 @@ int sz_params_remove(sz_params *p, const char *key)
 
 const char *sz_params_get(const sz_params *p, const char *key, size_t *vlen)
 {
-    long at = find(p, key, strlen(key));
+    long at = p && key ? find(p, key, strlen(key)) : -1;
     if (at < 0)
         return NULL;
     if (vlen)

@@ -149,7 +149,8 @@ SZ_API int        sz_params_set(sz_params *p, const char *key, size_t klen,
                                 const char *val, size_t vlen);
 /* Returns 1 when removed, 0 when absent. */
 SZ_API int        sz_params_remove(sz_params *p, const char *key);
-/* Borrowed pointer valid until the next change of p, or NULL when absent. */
+/* Borrowed pointer valid until the next change of p, or NULL when absent
+ * (or p or key is NULL). */
 SZ_API const char *sz_params_get(const sz_params *p, const char *key, size_t *vlen);
 SZ_API size_t     sz_params_count(const sz_params *p);
 /* i-th parameter in sorted order; borrowed pointers as above. 0 or -1. */
@@ -216,8 +217,8 @@ typedef struct sz_request_opts {
 
 typedef struct sz_request sz_request;
 
-/* Builds the complete HTTP request for one Gigya call. `params` is not
- * changed; the request holds its own copy with the auth parameters, format,
+/* Builds the complete HTTP request for one Gigya call. `params` (NULL: no
+ * parameters) is not changed; the request holds its own copy with the auth parameters, format,
  * httpStatusCodes and sdk added. Parameters that the auth mode owns (sig,
  * nonce, timestamp, oauth_token, apiKey, userKey, secret) are refused with
  * SZ_EINVALID, as is a format other than json. Returns NULL and fills err

@@ -37,6 +37,7 @@ void test_api_errors(void)
         /* every failing call fills status, code and message together */
         sz_error err;
         sz_params *p = sz_params_new();
+        sz_request *r;
         sz_request_opts o;
         memset(&o, 0, sizeof o);
         o.api_method = "socialize.getUserInfo";
@@ -54,6 +55,15 @@ void test_api_errors(void)
               "missing apiKey: %d %s", (int)err.status, err.message);
         CHECK(sz_sign("not base64!", "m", 1, &err) == NULL && err.status == SZ_EINVALID && err.code == 400006,
               "bad secret");
+        /* NULL parameters are no parameters (examples/c found the crash) */
+        o.api_key = "k";
+        o.base_url = "https://gigya.test";
+        r = sz_request_build(&o, NULL, &err);
+        CHECK(r && strstr(sz_request_body(r, NULL), "apiKey=k"), "NULL params: %s", err.message);
+        sz_request_free(r);
+        CHECK(sz_params_get(NULL, "a", NULL) == NULL && sz_params_get(p, NULL, NULL) == NULL &&
+                  sz_params_remove(NULL, "a") == 0,
+              "NULL set or key: absent");
         sz_params_free(p);
     }
 }
