@@ -203,6 +203,23 @@ static int l_provider_request(lua_State *L)
     pcall_free(&a);
     sz_json_free(setup);
     if (!r) {
+        if (err.status == SZ_ENOMEM) { /* as before the C contract: a transient result the front retries */
+            lua_pushnil(L);
+            lua_createtable(L, 0, 6);
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "ok");
+            lua_pushliteral(L, "transient");
+            lua_setfield(L, -2, "category");
+            lua_pushinteger(L, sz_category_code("transient"));
+            lua_setfield(L, -2, "errorCode");
+            lua_pushstring(L, sz_gigya_message(sz_category_code("transient")));
+            lua_setfield(L, -2, "errorMessage");
+            lua_pushfstring(L, "%s: out of memory while building the request", lua_tostring(L, 1));
+            lua_setfield(L, -2, "errorDetails");
+            lua_pushvalue(L, 1);
+            lua_setfield(L, -2, "provider");
+            return 2;
+        }
         if (!res)
             return lsz_push_fail(L, err.code, err.message);
         lua_pushnil(L);
