@@ -107,8 +107,14 @@ static sz_request *build_linkedin(ctx *x)
             link_host(&host, a.link);
             title = host.len ? host.data : a.link;
         }
-        art = host.failed ? NULL : json_pack("{s:s, s:s, s:s?}", "source", a.link, "title", title,
-                                             "description", a.description);
+        art = host.failed ? NULL : json_pack("{s:s, s:s}", "source", a.link, "title", title);
+        /* no description: the key is absent, not null (Rest.li refuses a null
+         * field); not json_pack's "s*", which drops the key when the string
+         * cannot be allocated */
+        if (art && a.description && json_object_set_new(art, "description", json_string(a.description)) != 0) {
+            json_decref(art);
+            art = NULL;
+        }
         if (!art || json_object_set_new(body, "content", json_pack("{s:o}", "article", art)) != 0)
             goto done;
     }
