@@ -20,6 +20,18 @@ static sz_request *build_telegram(ctx *x)
     action a;
     sz_buf_init(&url);
     NEED(x->app, botToken, "bot token");
+    {
+        /* "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11" (Bot API, Authorizing your bot):
+         * a path segment of the URL, so nothing else ('/', '?', '#', '%', '.') */
+        size_t d = strspn(botToken, "0123456789");
+        if (d == 0 || botToken[d] != ':' || !botToken[d + 1] ||
+            strspn(botToken + d + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                strlen(botToken + d + 1)) {
+            x->result = fail("content_invalid", "telegram: the provider config's botToken is not a bot token "
+                                                "(digits, ':', then letters, digits, '_' or '-')");
+            goto done;
+        }
+    }
     chat = strcmp(act, "notify") == 0 ? jid(x->in, "recipient", idb, sizeof idb)
                                       : jid(x->user, "chatId", idb, sizeof idb);
     if (!chat || !*chat) {
