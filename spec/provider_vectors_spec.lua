@@ -56,6 +56,13 @@ describe("provider vectors", function()
         end
     end)
 
+    it("the request vectors are those spec/vectors/gen_providers.py derives from the documented formats", function()
+        local p = assert(io.popen("python3 spec/vectors/gen_providers.py --check 2>&1; echo rc=$?"))
+        local out = p:read("*a")
+        p:close()
+        assert.truthy(out:find("rc=0", 1, true), out)
+    end)
+
     it("every live network has at least four documented replies", function()
         for _, f in ipairs(FILES) do
             local v = load(f)
