@@ -102,11 +102,18 @@ def ok(name, action, input, app, user, method, url, headers, body=None, setup=No
     return v
 
 
-def refused(name, action, input, app, user, category, network, setup=None):
+# the categories' Gigya codes (docs/api.md "Direct delivery")
+CODES = {"content_invalid": 400006, "not_connected": 400106, "unsupported": 400096}
+
+
+def refused(name, action, input, app, user, category, network, setup=None, details=None):
+    """A refusal; details: how errorDetails starts (the count, the field)."""
     v = {"name": name, "action": action, "input": input, "app": app, "user": user}
     if setup is not None:
         v["setup"] = setup
-    v["expect_result"] = {"ok": False, "category": category, "provider": network}
+    v["expect_result"] = {"ok": False, "category": category, "errorCode": CODES[category], "provider": network}
+    if details:
+        v["expect_result"]["detailsPrefix"] = details
     return v
 
 
@@ -177,7 +184,7 @@ def twitter():
     r.append(ok("status: 140 emoji weigh 280 and fit", "status", {"status": "\U0001F600" * 140}, {}, B,
                 "POST", X_TWEETS, x_bearer(), jdump({"text": "\U0001F600" * 140})))
     r.append(refused("status: 141 emoji weigh 282: refused, a status is never cut", "status",
-                     {"status": "\U0001F600" * 141}, {}, B, "content_invalid", net))
+                     {"status": "\U0001F600" * 141}, {}, B, "content_invalid", net, details="text counts 282 of 280"))
     X_CHECK.append((FAMILY * 140, 280))
     r.append(ok("status: a ZWJ family is one emoji sequence (2): 140 of them fit", "status",
                 {"status": FAMILY * 140}, {}, B, "POST", X_TWEETS, x_bearer(), jdump({"text": FAMILY * 140})))
@@ -187,11 +194,13 @@ def twitter():
                 {"status": "a" * 256 + " " + url200}, {}, B, "POST", X_TWEETS, x_bearer(),
                 jdump({"text": "a" * 256 + " " + url200})))
     r.append(refused("status: 257 + 1 + 23 = 281 is refused", "status", {"status": "a" * 257 + " " + url200}, {}, B,
-                     "content_invalid", net))
+                     "content_invalid", net, details="text counts 281 of 280"))
+    needs = "twitter: the connection needs bearerToken, or token and tokenSecret with the app's consumerKey and " \
+        "consumerSecret"
     r.append(refused("no tokenSecret: not_connected", "publish", {"userAction": UA}, X_APP, {"token": "t"},
-                     "not_connected", net))
+                     "not_connected", net, details=needs))
     r.append(refused("OAuth 1.0a without the app's consumerKey and consumerSecret: not_connected", "publish",
-                     {"userAction": UA}, {}, X_USER, "not_connected", net))
+                     {"userAction": UA}, {}, X_USER, "not_connected", net, details=needs))
     r.append(refused("nothing to post (a description alone is not posted)", "publish",
                      {"userAction": {"description": "only this"}}, {}, B, "content_invalid", net))
     r.append(refused("graph operations are Facebook's", "graph", {"graphPath": "/me"}, {}, B, "unsupported", net))
@@ -263,9 +272,9 @@ def facebook():
                      {"graphPath": "/me", "graphParams": {"access_token": "other"}}, {}, {"accessToken": "tok"},
                      "content_invalid", net))
     r.append(refused("no access token: not_connected", "publish", {"userAction": UA}, app, {"pageId": "1"},
-                     "not_connected", net))
+                     "not_connected", net, details="facebook: missing Page access token 'accessToken'"))
     r.append(refused("no pageId: not_connected", "publish", {"userAction": UA}, app, {"accessToken": "t"},
-                     "not_connected", net))
+                     "not_connected", net, details="facebook: missing Facebook Page id 'pageId'"))
     r.append(refused("a pageId that is a path (1/../me) is refused", "publish", {"userAction": UA}, app,
                      {"accessToken": "t", "pageId": "1/../me"}, "content_invalid", net))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": ""}}, app, user,
@@ -336,6 +345,20 @@ def linkedin():
         r.append(ok("status: the little-text spec's example %r (a mention or template from the caller stays "
                     "plain text)" % text, "status", {"status": text}, {}, U, "POST", LI_POSTS, li_headers(),
                     li_body(me, esc)))
+    for text, esc in (("see https://x.example/a_b(c)#top", "see https://x.example/a\\_b\\(c\\)\\#top"),
+                      ("see https://x.example/a_b(c)~d?q=*#top now",
+                       "see https://x.example/a\\_b\\(c\\)\\~d?q=\\*\\#top now"),
+                      ("https://x.example/#/route #tag", "https://x.example/\\#/route #tag"),
+                      ("Go #win (now)", "Go #win \\(now\\)"), ("C# and l#m", "C\\# and l\\#m"),
+                      ("# ##x", "\\# \\#\\#x"), ("https://x.example/p#frag", "https://x.example/p\\#frag")):
+        assert little(text) == esc, (text, little(text), esc)
+        r.append(ok("status: %r: reserved characters in a URL are escaped, a '#' is a hashtag only at a word "
+                    "start outside URLs" % text, "status", {"status": text}, {}, U, "POST", LI_POSTS, li_headers(),
+                    li_body(me, esc)))
+    r.append(ok("an article's title and description are plain strings, not little text", "publish",
+                {"userAction": {"title": "A (b) #c", "description": "d_e", "userMessage": "m", "linkBack": LINK}},
+                {}, U, "POST", LI_POSTS, li_headers(),
+                li_body(me, "m", {"description": "d_e", "source": LINK, "title": "A (b) #c"})))
     r.append(ok("an article without a title takes the subtitle", "publish",
                 {"userAction": {"subtitle": "Sub", "userMessage": "m", "linkBack": LINK}}, {}, U,
                 "POST", LI_POSTS, li_headers(), li_body(me, "m", {"source": LINK, "title": "Sub"})))
@@ -364,13 +387,14 @@ def linkedin():
                 {"userAction": {"userMessage": "a" * 3001}}, {}, U, "POST", LI_POSTS, li_headers(),
                 li_body(me, "a" * 2999 + ELL)))
     r.append(refused("status: 3001 characters are refused, not cut", "status", {"status": "a" * 3001}, {}, U,
-                     "content_invalid", net))
+                     "content_invalid", net, details="text counts 3001 of 3000"))
     r.append(refused("sendNotification: unsupported (Messages API for approved partners only)", "notify",
                      {"body": "x", "recipient": "p", "subject": "s"}, {}, U, "unsupported", net))
     r.append(refused("no access token: not_connected", "publish", {"userAction": UA}, {}, {"personId": "p"},
-                     "not_connected", net))
+                     "not_connected", net, details="linkedin: missing member access token 'accessToken'"))
     r.append(refused("no personId or author: not_connected", "publish", {"userAction": UA}, {},
-                     {"accessToken": "t"}, "not_connected", net))
+                     {"accessToken": "t"}, "not_connected", net,
+                     details="linkedin: the connection needs author (a URN) or personId"))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": "d"}}, {}, U,
                      "content_invalid", net))
     return r
@@ -416,9 +440,10 @@ def vkontakte():
     r.append(refused("sendNotification: unsupported", "notify", {"body": "x", "recipient": "1"}, {}, U,
                      "unsupported", net))
     r.append(refused("no access token: not_connected", "publish", {"userAction": UA}, {}, {"userId": 1},
-                     "not_connected", net))
+                     "not_connected", net, details="vkontakte: missing user access token (wall scope) 'accessToken'"))
     r.append(refused("no ownerId or userId: not_connected", "publish", {"userAction": UA}, {},
-                     {"accessToken": "t"}, "not_connected", net))
+                     {"accessToken": "t"}, "not_connected", net,
+                     details="vkontakte: the connection needs ownerId or userId"))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": ""}}, {}, U, "content_invalid", net))
     return r
 
@@ -450,25 +475,30 @@ def sina():
     s = "see https://game.example/a#b and https://game.example/c#d"
     r.append(ok("status: a text with URLs on the safe domain, fragments included", "status",
                 {"status": s, "rip": "203.0.113.7"}, APP, U, "POST", WB_SHARE, FORM, share(s)))
+    topic = "sina: share.json refuses #topic#"
     for bad in ("#topic# https://game.example/x", "#\u8bdd\u9898# https://game.example/x#frag",
-                "https://game.example/x#f #tag# "):
+                "a #b c# https://game.example/x", "https://game.example/x#f #tag# "):
         r.append(refused("status: a #topic# tag is refused (%s)" % bad, "status", {"status": bad, "rip": "1.2.3.4"},
-                         APP, U, "content_invalid", net))
+                         APP, U, "content_invalid", net, details=topic))
     r.append(refused("publish: a title making a #topic# is refused", "publish",
                      {"userAction": {"title": "#win# now", "linkBack": LINK}, "rip": "1.2.3.4"}, APP, U,
-                     "content_invalid", net))
+                     "content_invalid", net, details=topic))
     for link in ("https://other.example/", "https://notgame.example/x", "https://game.example.evil.com/x"):
         r.append(refused("publish: a link outside the safe domain is refused (%s)" % link, "publish",
                          {"userAction": {"title": "t", "linkBack": link}, "rip": "1.2.3.4"}, APP, U,
-                         "content_invalid", net))
+                         "content_invalid", net,
+                         details="sina: linkBack must be a URL on the safe domain game.example"))
     r.append(refused("status: no URL on the safe domain", "status", {"status": "hi https://other.example/",
                                                                        "rip": "1.2.3.4"}, APP, U,
-                     "content_invalid", net))
-    r.append(refused("no rip: refused", "publish", {"userAction": UA}, APP, U, "content_invalid", net))
+                     "content_invalid", net,
+                     details="sina: the status must contain a URL on the safe domain game.example"))
+    r.append(refused("no rip: refused", "publish", {"userAction": UA}, APP, U, "content_invalid", net,
+                     details="sina: Weibo requires rip"))
     r.append(refused("no safeDomain in the provider config: not_connected", "publish",
-                     {"userAction": UA, "rip": "1.2.3.4"}, {}, U, "not_connected", net))
+                     {"userAction": UA, "rip": "1.2.3.4"}, {}, U, "not_connected", net,
+                     details="sina: the provider config needs safeDomain"))
     r.append(refused("no access token: not_connected", "publish", {"userAction": UA, "rip": "1.2.3.4"}, APP, {},
-                     "not_connected", net))
+                     "not_connected", net, details="sina: missing OAuth 2.0 access token 'accessToken'"))
     r.append(refused("sendNotification: unsupported", "notify", {"body": "x", "recipient": "1"}, APP, U,
                      "unsupported", net))
     # 140 汉字 = 280 half-width units; the link counts its length (22) and the space 1
@@ -483,7 +513,8 @@ def sina():
     r.append(ok("status: 257 + 23 = 280 fits", "status", {"status": "a" * 257 + " " + link, "rip": "1.2.3.4"}, APP,
                 U, "POST", WB_SHARE, FORM, share("a" * 257 + " " + link, rip="1.2.3.4")))
     r.append(refused("status: 258 + 23 = 281 is refused, not cut", "status",
-                     {"status": "a" * 258 + " " + link, "rip": "1.2.3.4"}, APP, U, "content_invalid", net))
+                     {"status": "a" * 258 + " " + link, "rip": "1.2.3.4"}, APP, U, "content_invalid", net,
+                     details="text counts 281 of 280"))
     return r
 
 
@@ -529,15 +560,16 @@ def mastodon():
     r.append(ok("status: grapheme clusters are counted: 10 ZWJ families fit a limit of 10", "status", i, {}, U,
                 "POST", statuses, headers(i), body(FAMILY * 10), setup={"maxCharacters": 10}))
     r.append(refused("status: 11 families for a limit of 10 are refused, not cut", "status", {"status": FAMILY * 11},
-                     {}, U, "content_invalid", net, setup={"maxCharacters": 10}))
+                     {}, U, "content_invalid", net, setup={"maxCharacters": 10}, details="text counts 11 of 10"))
     r.append(refused("status: 501 characters for the default 500 are refused", "status", {"status": "a" * 501}, {},
-                     U, "content_invalid", net))
+                     U, "content_invalid", net, details="text counts 501 of 500"))
     r.append(refused("sendNotification: unsupported", "notify", {"body": "x", "recipient": "a@b"}, {}, U,
                      "unsupported", net))
     r.append(refused("no instance: not_connected", "publish", {"userAction": UA}, {}, {"accessToken": "t"},
-                     "not_connected", net))
+                     "not_connected", net, details="mastodon: the connection needs instance"))
     r.append(refused("no access token: not_connected", "publish", {"userAction": UA}, {},
-                     {"instance": "https://mastodon.example"}, "not_connected", net))
+                     {"instance": "https://mastodon.example"}, "not_connected", net,
+                     details="mastodon: missing access token (write:statuses) 'accessToken'"))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": "d"}}, {}, U,
                      "content_invalid", net))
     return r
@@ -585,9 +617,10 @@ def bluesky():
                 {"identifier": "demo.example", "appPassword": "pw", "pds": "https://pds.example/"}, "POST",
                 "https://pds.example/xrpc/com.atproto.server.createSession", JSON,
                 jdump({"identifier": "demo.example", "password": "pw"})))
-    r.append(refused("session without an app password: not_connected", "session", {}, {}, U, "not_connected", net))
+    r.append(refused("session without an app password: not_connected", "session", {}, {}, U, "not_connected", net,
+                     details="bluesky: missing app password 'appPassword'"))
     r.append(refused("session without an identifier: not_connected", "session", {}, {}, {"appPassword": "pw"},
-                     "not_connected", net))
+                     "not_connected", net, details="bluesky: missing handle or DID 'identifier'"))
     t = "Niveau 3 r\u00e9ussi \U0001F680\n\n" + LINK
     # "Niveau 3 réussi " is 17 bytes (é is 2), the rocket 4, two newlines 2: the link is bytes 23..46
     assert link_facet(t, LINK)["index"] == {"byteEnd": 46, "byteStart": 23}
@@ -630,14 +663,15 @@ def bluesky():
     r.append(ok("status: 300 graphemes fit", "status", {"status": "b" * 300}, {}, U, "POST", create, H,
                 bsky_record("b" * 300, []), setup=SESS))
     r.append(refused("status: 301 graphemes are refused, not cut", "status", {"status": "b" * 301}, {}, U,
-                     "content_invalid", net, setup=SESS))
+                     "content_invalid", net, setup=SESS, details="text counts 301 of 300"))
     r.append(refused("status: 167 families (3006 bytes, 167 graphemes) are refused", "status",
-                     {"status": FAMILY * 167}, {}, U, "content_invalid", net, setup=SESS))
+                     {"status": FAMILY * 167}, {}, U, "content_invalid", net, setup=SESS,
+                     details="text is 3006 bytes of 3000"))
     r.append(ok("createRecord on the account's own PDS", "status", {"status": "hi"}, {},
                 {"identifier": "demo.example", "pds": "https://pds.example"}, "POST",
                 "https://pds.example/xrpc/com.atproto.repo.createRecord", H, bsky_record("hi", []), setup=SESS))
     r.append(refused("publish without a session: not_connected", "publish", {"userAction": UA}, {}, U,
-                     "not_connected", net))
+                     "not_connected", net, details="bluesky: no session"))
     r.append(refused("a session without a DID: not_connected", "publish", {"userAction": UA}, {}, U,
                      "not_connected", net, setup={"accessJwt": "acc"}))
     r.append(refused("sendNotification: unsupported", "notify", {"body": "x", "recipient": "a"}, {}, U,
@@ -671,9 +705,12 @@ def telegram():
                 "http://127.0.0.1:9/bot123:abc/sendMessage", JSON, jdump({"chat_id": "-100777", "text": "hi"})))
     for tok in ("123:abc/../../x", "123:abc?x=1", "123:abc#x", "123:a%2Fb", "abc"):
         r.append(refused("a bot token that is not digits ':' [A-Za-z0-9_-] (%s) is refused: it is a path "
-                         "segment" % tok, "status", {"status": "hi"}, {"botToken": tok}, U, "content_invalid", net))
-    r.append(refused("no bot token: not_connected", "publish", {"userAction": UA}, {}, U, "not_connected", net))
-    r.append(refused("no chatId: not_connected", "publish", {"userAction": UA}, APP, {}, "not_connected", net))
+                         "segment" % tok, "status", {"status": "hi"}, {"botToken": tok}, U, "content_invalid", net,
+                         details="telegram: the provider config's botToken is not a bot token"))
+    r.append(refused("no bot token: not_connected", "publish", {"userAction": UA}, {}, U, "not_connected", net,
+                     details="telegram: missing bot token 'botToken' in the provider config"))
+    r.append(refused("no chatId: not_connected", "publish", {"userAction": UA}, APP, {}, "not_connected", net,
+                     details="telegram: the connection has no chatId"))
     r.append(refused("sendNotification without a recipient: not_connected", "notify", {"body": "x"}, APP, U,
                      "not_connected", net))
     for n, text in ((4071, "a" * 4071), (4072, "a" * 4070 + ELL)):
@@ -684,7 +721,7 @@ def telegram():
     r.append(ok("status: 4096 characters fit", "status", {"status": "a" * 4096}, APP, U, "POST", send, JSON,
                 jdump({"chat_id": "-100777", "text": "a" * 4096})))
     r.append(refused("status: 4097 characters are refused, not cut", "status", {"status": "a" * 4097}, APP, U,
-                     "content_invalid", net))
+                     "content_invalid", net, details="text counts 4097 of 4096"))
     r.append(refused("nothing to send", "publish", {"userAction": {}}, APP, U, "content_invalid", net))
     return r
 
