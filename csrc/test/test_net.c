@@ -288,19 +288,25 @@ static void check_expect(json_t *expect, json_t *got, const char *what)
     }
 }
 
+/* the call a vector c of file v describes */
+static void vector_call(sz_provider_call *call, json_t *v, json_t *c)
+{
+    memset(call, 0, sizeof *call);
+    call->provider = S(v, "network");
+    call->action = S(c, "action");
+    call->input = json_object_get(c, "input");
+    call->app = json_object_get(c, "app");
+    call->user = json_object_get(c, "user");
+    call->setup = json_object_get(c, "setup");
+}
+
 static void request_vector(json_t *v, json_t *c, const char *what)
 {
     sz_provider_call call;
     json_t *res = NULL, *e = json_object_get(c, "expect"), *want_body = json_object_get(e, "body");
     sz_error err;
     sz_request *r;
-    memset(&call, 0, sizeof call);
-    call.provider = S(v, "network");
-    call.action = S(c, "action");
-    call.input = json_object_get(c, "input");
-    call.app = json_object_get(c, "app");
-    call.user = json_object_get(c, "user");
-    call.setup = json_object_get(c, "setup");
+    vector_call(&call, v, c);
     call.timestamp = json_integer_value(json_object_get(v, "timestamp"));
     if (!call.timestamp)
         call.timestamp = 1700000000;
@@ -350,12 +356,7 @@ static void reply_vector(json_t *v, json_t *c, const char *what)
     const char *k;
     json_t *hv, *got;
     long long now = json_integer_value(json_object_get(v, "now"));
-    memset(&call, 0, sizeof call);
-    call.provider = S(v, "network");
-    call.action = S(c, "action");
-    call.input = json_object_get(c, "input");
-    call.app = json_object_get(c, "app");
-    call.user = json_object_get(c, "user");
+    vector_call(&call, v, c);
     json_object_foreach(json_object_get(c, "headers"), k, hv) {
         if (n < 16) {
             hs[n].name = k;
