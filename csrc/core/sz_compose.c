@@ -82,11 +82,10 @@ static char *fit(const net *nt, const char *text, const char *link, long url_wei
         size_t cut;
         if (!may_cut) {
             if (textw + linkw > max)
-                *err = fail("content_invalid", "text counts %ld of %ld allowed by %s", textw + linkw, max,
-                            nt->name);
+                *err = fail("content_invalid", "%s: text counts %ld of %ld allowed", nt->name, textw + linkw, max);
             else
-                *err = fail("content_invalid", "text is %ld bytes of %ld allowed by %s", (long)tl + linkb, maxb,
-                            nt->name);
+                *err = fail("content_invalid", "%s: text is %ld bytes of %ld allowed", nt->name, (long)tl + linkb,
+                            maxb);
             return NULL;
         }
         cut = !(linkw < max && (maxb < 0 || linkb < maxb)) ? 0
@@ -97,7 +96,7 @@ static char *fit(const net *nt, const char *text, const char *link, long url_wei
             return NULL; /* out of memory */
         }
         if (cut == 0 && (linkw >= max || (maxb >= 0 && linkb >= maxb))) {
-            *err = fail("content_invalid", "the link alone is longer than %s allows", nt->name);
+            *err = fail("content_invalid", "%s: the link alone is longer than the text may be", nt->name);
             return NULL;
         }
         sz_buf_add(&b, text, cut);

@@ -104,7 +104,7 @@ void test_compose_engine(void)
     /* a status is measured, never cut; the body of a notification has its own limit */
     in = json_pack("{s:s, s:s}", "status", "abcdefghijklmnopqrstu", "body", "abcdefghijklmnopqrstuvwxyz0123");
     t = text(&LOCAL, "status", in, NULL, &a, cat, sizeof cat);
-    CHECK(!t && strstr(cat, "content_invalid: text counts 21 of 20"), "status over: %s", cat);
+    CHECK(!t && strstr(cat, "content_invalid: local: text counts 21 of 20 allowed"), "status over: %s", cat);
     t = text(&LOCAL, "notify", in, NULL, &a, cat, sizeof cat);
     CHECK_STR(t, "abcdefghijklmnopqrstuvwxyz0123", "notify_max 30 applies to a body");
     free(t);

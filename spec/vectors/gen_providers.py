@@ -184,7 +184,7 @@ def twitter():
     r.append(ok("status: 140 emoji weigh 280 and fit", "status", {"status": "\U0001F600" * 140}, {}, B,
                 "POST", X_TWEETS, x_bearer(), jdump({"text": "\U0001F600" * 140})))
     r.append(refused("status: 141 emoji weigh 282: refused, a status is never cut", "status",
-                     {"status": "\U0001F600" * 141}, {}, B, "content_invalid", net, details="text counts 282 of 280"))
+                     {"status": "\U0001F600" * 141}, {}, B, "content_invalid", net, details=net + ": text counts 282 of 280"))
     X_CHECK.append((FAMILY * 140, 280))
     r.append(ok("status: a ZWJ family is one emoji sequence (2): 140 of them fit", "status",
                 {"status": FAMILY * 140}, {}, B, "POST", X_TWEETS, x_bearer(), jdump({"text": FAMILY * 140})))
@@ -194,7 +194,7 @@ def twitter():
                 {"status": "a" * 256 + " " + url200}, {}, B, "POST", X_TWEETS, x_bearer(),
                 jdump({"text": "a" * 256 + " " + url200})))
     r.append(refused("status: 257 + 1 + 23 = 281 is refused", "status", {"status": "a" * 257 + " " + url200}, {}, B,
-                     "content_invalid", net, details="text counts 281 of 280"))
+                     "content_invalid", net, details=net + ": text counts 281 of 280"))
     needs = "twitter: the connection needs bearerToken, or token and tokenSecret with the app's consumerKey and " \
         "consumerSecret"
     r.append(refused("no tokenSecret: not_connected", "publish", {"userAction": UA}, X_APP, {"token": "t"},
@@ -387,7 +387,7 @@ def linkedin():
                 {"userAction": {"userMessage": "a" * 3001}}, {}, U, "POST", LI_POSTS, li_headers(),
                 li_body(me, "a" * 2999 + ELL)))
     r.append(refused("status: 3001 characters are refused, not cut", "status", {"status": "a" * 3001}, {}, U,
-                     "content_invalid", net, details="text counts 3001 of 3000"))
+                     "content_invalid", net, details=net + ": text counts 3001 of 3000"))
     r.append(refused("sendNotification: unsupported (Messages API for approved partners only)", "notify",
                      {"body": "x", "recipient": "p", "subject": "s"}, {}, U, "unsupported", net))
     r.append(refused("no access token: not_connected", "publish", {"userAction": UA}, {}, {"personId": "p"},
@@ -514,7 +514,7 @@ def sina():
                 U, "POST", WB_SHARE, FORM, share("a" * 257 + " " + link, rip="1.2.3.4")))
     r.append(refused("status: 258 + 23 = 281 is refused, not cut", "status",
                      {"status": "a" * 258 + " " + link, "rip": "1.2.3.4"}, APP, U, "content_invalid", net,
-                     details="text counts 281 of 280"))
+                     details=net + ": text counts 281 of 280"))
     return r
 
 
@@ -560,9 +560,9 @@ def mastodon():
     r.append(ok("status: grapheme clusters are counted: 10 ZWJ families fit a limit of 10", "status", i, {}, U,
                 "POST", statuses, headers(i), body(FAMILY * 10), setup={"maxCharacters": 10}))
     r.append(refused("status: 11 families for a limit of 10 are refused, not cut", "status", {"status": FAMILY * 11},
-                     {}, U, "content_invalid", net, setup={"maxCharacters": 10}, details="text counts 11 of 10"))
+                     {}, U, "content_invalid", net, setup={"maxCharacters": 10}, details=net + ": text counts 11 of 10"))
     r.append(refused("status: 501 characters for the default 500 are refused", "status", {"status": "a" * 501}, {},
-                     U, "content_invalid", net, details="text counts 501 of 500"))
+                     U, "content_invalid", net, details=net + ": text counts 501 of 500"))
     r.append(refused("sendNotification: unsupported", "notify", {"body": "x", "recipient": "a@b"}, {}, U,
                      "unsupported", net))
     r.append(refused("no instance: not_connected", "publish", {"userAction": UA}, {}, {"accessToken": "t"},
@@ -663,10 +663,10 @@ def bluesky():
     r.append(ok("status: 300 graphemes fit", "status", {"status": "b" * 300}, {}, U, "POST", create, H,
                 bsky_record("b" * 300, []), setup=SESS))
     r.append(refused("status: 301 graphemes are refused, not cut", "status", {"status": "b" * 301}, {}, U,
-                     "content_invalid", net, setup=SESS, details="text counts 301 of 300"))
+                     "content_invalid", net, setup=SESS, details=net + ": text counts 301 of 300"))
     r.append(refused("status: 167 families (3006 bytes, 167 graphemes) are refused", "status",
                      {"status": FAMILY * 167}, {}, U, "content_invalid", net, setup=SESS,
-                     details="text is 3006 bytes of 3000"))
+                     details=net + ": text is 3006 bytes of 3000"))
     r.append(ok("createRecord on the account's own PDS", "status", {"status": "hi"}, {},
                 {"identifier": "demo.example", "pds": "https://pds.example"}, "POST",
                 "https://pds.example/xrpc/com.atproto.repo.createRecord", H, bsky_record("hi", []), setup=SESS))
@@ -721,7 +721,7 @@ def telegram():
     r.append(ok("status: 4096 characters fit", "status", {"status": "a" * 4096}, APP, U, "POST", send, JSON,
                 jdump({"chat_id": "-100777", "text": "a" * 4096})))
     r.append(refused("status: 4097 characters are refused, not cut", "status", {"status": "a" * 4097}, APP, U,
-                     "content_invalid", net, details="text counts 4097 of 4096"))
+                     "content_invalid", net, details=net + ": text counts 4097 of 4096"))
     r.append(refused("nothing to send", "publish", {"userAction": {}}, APP, U, "content_invalid", net))
     return r
 
