@@ -35,5 +35,7 @@ int main(int argc, char **argv)
     RUN(test_api_provider_request);
     RUN(test_api_provider_parse);
     RUN(test_api_response_info_bookmark);
+    RUN(test_compose_engine);
+    RUN(test_compose_specs);
     return tap_done("c-core");
 }
