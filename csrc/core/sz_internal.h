@@ -16,7 +16,9 @@
 #endif
 
 /* Growable byte buffer. `failed` is sticky: after an allocation failure
- * every append is a no-op, so callers check once at the end. */
+ * every append is a no-op, so callers check once at the end. Any buffer may
+ * hold a credential: growing moves the data and zeroes the old copy, and
+ * sz_buf_reset zeroes before it frees. */
 typedef struct sz_buf {
     char  *data;
     size_t len;
@@ -26,7 +28,6 @@ typedef struct sz_buf {
 
 SZ_HIDDEN void  sz_buf_init(sz_buf *b);
 SZ_HIDDEN void  sz_buf_reset(sz_buf *b);              /* frees */
-SZ_HIDDEN void  sz_buf_wipe(sz_buf *b);  /* zeroes (it held a credential), then frees */
 SZ_HIDDEN int   sz_buf_reserve(sz_buf *b, size_t extra);
 SZ_HIDDEN void  sz_buf_add(sz_buf *b, const void *p, size_t n);
 SZ_HIDDEN void  sz_buf_adds(sz_buf *b, const char *s);
@@ -44,6 +45,9 @@ SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
 /* Shortest decimal that reads back as the same double; integral values in
  * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
 SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);
+/* A writer that takes up to max_depth open levels (sz_json_writer_new:
+ * SZ_JSON_MAX_DEPTH), for trees the core parsed itself (jansson allows 2048). */
+SZ_HIDDEN sz_json_writer *sz_json_writer_new_max(int max_depth);
 /* The order sz_json_key wants keys in: memcmp, a prefix before the longer
  * key (<0, 0, >0), for the callers that sort an object's keys first. */
 SZ_HIDDEN int  sz_json_key_cmp(const char *a, size_t an, const char *b, size_t bn);
@@ -53,8 +57,18 @@ SZ_HIDDEN int  sz_json_key_cmp(const char *a, size_t an, const char *b, size_t b
  * front reads it as core.http_reason). Static storage. */
 SZ_HIDDEN const char *sz_http_reason(int status);
 
-SZ_HIDDEN void sz_seterr(sz_error *err, int code, const char *fmt, ...) SZ_PRINTF(3, 4);
+/* Fills err (when not NULL): the status, the Gigya code it maps to, the
+ * message. sz_clearerr: SZ_OK, code 0, empty message. */
+SZ_HIDDEN void sz_seterr(sz_error *err, sz_status status, const char *fmt, ...) SZ_PRINTF(3, 4);
+SZ_HIDDEN void sz_clearerr(sz_error *err);
 SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
+
+/* The wiping policy (socialize.h "Credentials in memory"): sz_wipe zeroes n
+ * bytes in a way the compiler keeps; sz_free_wiped zeroes then frees (NULL
+ * is a no-op); sz_free_str does it for a NUL-terminated string. */
+SZ_HIDDEN void sz_wipe(void *p, size_t n);
+SZ_HIDDEN void sz_free_wiped(void *p, size_t n);
+SZ_HIDDEN void sz_free_str(char *s);
 
 /* Saturating arithmetic (docs/RELIABILITY.md "Numbers from a network"):
  * results are clamped to [LLONG_MIN, LLONG_MAX] instead of overflowing. */
@@ -90,15 +104,18 @@ static inline size_t sz_ctl_span(const char *s, size_t n, int also)
 #define sz_has_nul(s, n) (memchr((s), 0, (n)) != NULL)
 
 /* test_core only: every core allocation goes through a counter that can fail
- * the k-th call (csrc/test/test_core.c test_alloc_failures). */
+ * the k-th call (csrc/test/test_hard.c test_alloc_failures), and every free
+ * through a check that the block holds no marked secret (test_wiping). */
 #ifdef SZ_TEST_FAIL_ALLOC
 #include <stdlib.h>
 void *sz_test_malloc(size_t n);
 void *sz_test_calloc(size_t n, size_t m);
 void *sz_test_realloc(void *p, size_t n);
+void sz_test_free(void *p);
 #define malloc(n) sz_test_malloc(n)
 #define calloc(n, m) sz_test_calloc(n, m)
 #define realloc(p, n) sz_test_realloc(p, n)
+#define free(p) sz_test_free(p)
 #endif
 
 /* HMAC-SHA1 of msg with the Base64-decoded secret, as Base64 into out[29].

@@ -78,21 +78,29 @@ typedef struct level {
 struct sz_json_writer {
     sz_buf      out;
     sz_buf      keys;
-    level       stack[SZ_JSON_MAX_DEPTH];
+    level      *stack;  /* grown as containers open, up to max_depth */
+    int         cap;
+    int         max_depth;
     int         depth;  /* open containers */
     int         done;   /* one complete value written */
-    int         code;   /* the first refusal: SZ_E_INVALID_PARAMETER / SZ_E_INTERNAL */
+    sz_status   status; /* the first failure: SZ_EINVALID / SZ_ENOMEM */
     const char *why;    /* its static reason */
 };
 
-sz_json_writer *sz_json_writer_new(void)
+sz_json_writer *sz_json_writer_new_max(int max_depth)
 {
     sz_json_writer *w = calloc(1, sizeof *w);
     if (w) {
         sz_buf_init(&w->out);
         sz_buf_init(&w->keys);
+        w->max_depth = max_depth;
     }
     return w;
+}
+
+sz_json_writer *sz_json_writer_new(void)
+{
+    return sz_json_writer_new_max(SZ_JSON_MAX_DEPTH);
 }
 
 void sz_json_writer_free(sz_json_writer *w)
@@ -101,6 +109,7 @@ void sz_json_writer_free(sz_json_writer *w)
         return;
     sz_buf_reset(&w->out);
     sz_buf_reset(&w->keys);
+    free(w->stack);
     free(w);
 }
 
@@ -119,33 +128,33 @@ void sz_json_writer_reset(sz_json_writer *w)
         w->out.data[0] = '\0';
     w->depth = 0;
     w->done = 0;
-    w->code = 0;
+    w->status = SZ_OK;
     w->why = NULL;
 }
 
-static int refuse(sz_json_writer *w, int code, const char *why)
+static sz_status refuse(sz_json_writer *w, sz_status status, const char *why)
 {
-    if (!w->code) {
-        w->code = code;
+    if (!w->status) {
+        w->status = status;
         w->why = why;
     }
-    return w->code;
+    return w->status;
 }
 
 /* Checks that a value may come now and writes the separator before it. */
-static int before_value(sz_json_writer *w)
+static sz_status before_value(sz_json_writer *w)
 {
     level *l;
-    if (w->code)
-        return w->code;
+    if (w->status)
+        return w->status;
     if (w->done)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a value after the complete value");
+        return refuse(w, SZ_EINVALID, "a value after the complete value");
     if (!w->depth)
         return 0;
     l = &w->stack[w->depth - 1];
     if (l->object) {
         if (!l->want_value)
-            return refuse(w, SZ_E_INVALID_PARAMETER, "an object member without a key");
+            return refuse(w, SZ_EINVALID, "an object member without a key");
         l->want_value = 0;
     } else if (l->count) {
         sz_buf_addc(&w->out, ',');
@@ -155,23 +164,31 @@ static int before_value(sz_json_writer *w)
 }
 
 /* After a scalar or a closed container: the value is complete at depth 0. */
-static int after_value(sz_json_writer *w)
+static sz_status after_value(sz_json_writer *w)
 {
     if (w->out.failed || w->keys.failed)
-        return refuse(w, SZ_E_INTERNAL, "out of memory");
+        return refuse(w, SZ_ENOMEM, "out of memory");
     if (!w->depth)
         w->done = 1;
     return 0;
 }
 
-static int begin(sz_json_writer *w, int object)
+static sz_status begin(sz_json_writer *w, int object)
 {
     level *l;
-    int rc = before_value(w);
+    sz_status rc = before_value(w);
     if (rc)
         return rc;
-    if (w->depth >= SZ_JSON_MAX_DEPTH)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "nested too deeply");
+    if (w->depth >= w->max_depth)
+        return refuse(w, SZ_EINVALID, "nested too deeply");
+    if (w->depth == w->cap) {
+        int cap = w->cap ? (w->cap > w->max_depth / 2 ? w->max_depth : w->cap * 2) : 16;
+        level *st = realloc(w->stack, (size_t)cap * sizeof *st);
+        if (!st)
+            return refuse(w, SZ_ENOMEM, "out of memory");
+        w->stack = st;
+        w->cap = cap;
+    }
     l = &w->stack[w->depth++];
     memset(l, 0, sizeof *l);
     l->object = (char)object;
@@ -180,27 +197,27 @@ static int begin(sz_json_writer *w, int object)
     return after_value(w);
 }
 
-static int end(sz_json_writer *w, int object)
+static sz_status end(sz_json_writer *w, int object)
 {
     level *l;
-    if (w->code)
-        return w->code;
+    if (w->status)
+        return w->status;
     if (!w->depth || w->stack[w->depth - 1].object != object)
-        return refuse(w, SZ_E_INVALID_PARAMETER,
+        return refuse(w, SZ_EINVALID,
                       object ? "an object closed that is not open" : "an array closed that is not open");
     l = &w->stack[w->depth - 1];
     if (l->want_value)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a key without a value");
+        return refuse(w, SZ_EINVALID, "a key without a value");
     w->keys.len = l->key_at;
     w->depth--;
     sz_buf_addc(&w->out, object ? '}' : ']');
     return after_value(w);
 }
 
-int sz_json_begin_object(sz_json_writer *w) { return begin(w, 1); }
-int sz_json_end_object(sz_json_writer *w) { return end(w, 1); }
-int sz_json_begin_array(sz_json_writer *w) { return begin(w, 0); }
-int sz_json_end_array(sz_json_writer *w) { return end(w, 0); }
+sz_status sz_json_begin_object(sz_json_writer *w) { return begin(w, 1); }
+sz_status sz_json_end_object(sz_json_writer *w) { return end(w, 1); }
+sz_status sz_json_begin_array(sz_json_writer *w) { return begin(w, 0); }
+sz_status sz_json_end_array(sz_json_writer *w) { return end(w, 0); }
 
 int sz_json_key_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -210,22 +227,22 @@ int sz_json_key_cmp(const char *a, size_t an, const char *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
-int sz_json_key(sz_json_writer *w, const char *s, size_t len)
+sz_status sz_json_key(sz_json_writer *w, const char *s, size_t len)
 {
     level *l;
-    if (w->code)
-        return w->code;
+    if (w->status)
+        return w->status;
     if (!w->depth || !w->stack[w->depth - 1].object || w->stack[w->depth - 1].want_value)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a key where no key may come");
+        return refuse(w, SZ_EINVALID, "a key where no key may come");
     if (!s && len)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a key is NULL");
+        return refuse(w, SZ_EINVALID, "a key is NULL");
     if (!s)
         s = ""; /* NULL, 0: the empty key */
     if (!sz_utf8_valid(s, len))
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a key is not valid UTF-8");
+        return refuse(w, SZ_EINVALID, "a key is not valid UTF-8");
     l = &w->stack[w->depth - 1];
     if (l->count && sz_json_key_cmp(w->keys.data + l->key_at, l->key_len, s, len) >= 0)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "keys out of order or repeated");
+        return refuse(w, SZ_EINVALID, "keys out of order or repeated");
     w->keys.len = l->key_at;
     sz_buf_add(&w->keys, s, len);
     l->key_len = len;
@@ -235,59 +252,59 @@ int sz_json_key(sz_json_writer *w, const char *s, size_t len)
     sz_buf_addc(&w->out, ':');
     l->want_value = 1;
     if (w->out.failed || w->keys.failed)
-        return refuse(w, SZ_E_INTERNAL, "out of memory");
+        return refuse(w, SZ_ENOMEM, "out of memory");
     return 0;
 }
 
-int sz_json_string(sz_json_writer *w, const char *s, size_t len)
+sz_status sz_json_string(sz_json_writer *w, const char *s, size_t len)
 {
-    int rc;
-    if (w->code)
-        return w->code;
+    sz_status rc;
+    if (w->status)
+        return w->status;
     if (!s && len)
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a string is NULL");
+        return refuse(w, SZ_EINVALID, "a string is NULL");
     if (!sz_utf8_valid(s, len))
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a string is not valid UTF-8");
+        return refuse(w, SZ_EINVALID, "a string is not valid UTF-8");
     if ((rc = before_value(w)) != 0)
         return rc;
     sz_json_string_buf(&w->out, s ? s : "", len);
     return after_value(w);
 }
 
-int sz_json_integer(sz_json_writer *w, long long v)
+sz_status sz_json_integer(sz_json_writer *w, long long v)
 {
-    int rc = before_value(w);
+    sz_status rc = before_value(w);
     if (rc)
         return rc;
     sz_buf_printf(&w->out, "%lld", v);
     return after_value(w);
 }
 
-int sz_json_number(sz_json_writer *w, double v)
+sz_status sz_json_number(sz_json_writer *w, double v)
 {
-    int rc;
-    if (w->code)
-        return w->code;
+    sz_status rc;
+    if (w->status)
+        return w->status;
     if (isnan(v) || isinf(v))
-        return refuse(w, SZ_E_INVALID_PARAMETER, "a number is NaN or infinite");
+        return refuse(w, SZ_EINVALID, "a number is NaN or infinite");
     if ((rc = before_value(w)) != 0)
         return rc;
     sz_number_buf(&w->out, v);
     return after_value(w);
 }
 
-int sz_json_bool(sz_json_writer *w, int v)
+sz_status sz_json_bool(sz_json_writer *w, int v)
 {
-    int rc = before_value(w);
+    sz_status rc = before_value(w);
     if (rc)
         return rc;
     sz_buf_adds(&w->out, v ? "true" : "false");
     return after_value(w);
 }
 
-int sz_json_null(sz_json_writer *w)
+sz_status sz_json_null(sz_json_writer *w)
 {
-    int rc = before_value(w);
+    sz_status rc = before_value(w);
     if (rc)
         return rc;
     sz_buf_adds(&w->out, "null");
@@ -298,13 +315,13 @@ const char *sz_json_writer_text(const sz_json_writer *w, size_t *len, sz_error *
 {
     if (len)
         *len = 0;
-    if (w->code == SZ_E_INTERNAL)
-        sz_seterr(err, w->code, "out of memory");
-    else if (w->code)
-        sz_seterr(err, w->code, "Invalid parameter value: JSON refused: %s", w->why);
+    if (w->status == SZ_ENOMEM)
+        sz_seterr(err, w->status, "out of memory");
+    else if (w->status)
+        sz_seterr(err, w->status, "Invalid parameter value: JSON refused: %s", w->why);
     else if (!w->done)
-        sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: JSON incomplete");
-    if (w->code || !w->done)
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: JSON incomplete");
+    if (w->status || !w->done)
         return NULL;
     if (len)
         *len = w->out.len;

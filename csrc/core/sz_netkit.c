@@ -31,13 +31,15 @@ static const category CATS[] = {
     {NULL, 0}
 };
 
+/* 0 for NULL or a name that is not a category (socialize.h): never a
+ * silent "Provider error". */
 int sz_category_code(const char *cat)
 {
     int i;
-    for (i = 0; CATS[i].name; i++)
+    for (i = 0; cat && CATS[i].name; i++)
         if (strcmp(CATS[i].name, cat) == 0)
             return CATS[i].gigya;
-    return 500023;
+    return 0;
 }
 
 const char *lookup(const code_cat *t, long code)
@@ -91,7 +93,7 @@ json_t *fail(const char *cat, const char *details, ...)
     json_object_set_new(r, "ok", json_false());
     json_object_set_new(r, "category", json_string(cat));
     json_object_set_new(r, "errorCode", json_integer(code));
-    json_object_set_new(r, "errorMessage", json_string(sz_strerror(code)));
+    json_object_set_new(r, "errorMessage", json_string(sz_gigya_message(code)));
     json_object_set_new(r, "errorDetails", json_string(msg));
     return r;
 }
@@ -119,7 +121,7 @@ void hex(const unsigned char *d, size_t n, char *out)
 }
 
 /* A jansson tree into the core's one JSON writer (sz_json.c): object keys
- * in the writer's byte order. Returns 0 or the writer's error code. */
+ * in the writer's byte order. Returns SZ_OK or the writer's failure. */
 typedef struct tkey {
     const char *k;
     size_t      n;
@@ -132,10 +134,10 @@ static int tkey_cmp(const void *a, const void *b)
     return sz_json_key_cmp(x->k, x->n, y->k, y->n);
 }
 
-static int write_tree(sz_json_writer *w, json_t *j)
+static sz_status write_tree(sz_json_writer *w, json_t *j)
 {
     size_t i, n;
-    int rc;
+    sz_status rc;
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
         tkey *keys;
@@ -143,7 +145,7 @@ static int write_tree(sz_json_writer *w, json_t *j)
         n = json_object_size(j);
         keys = n ? malloc(n * sizeof *keys) : NULL;
         if (n && !keys)
-            return SZ_E_INTERNAL;
+            return SZ_ENOMEM;
         for (i = 0, it = json_object_iter(j); it && i < n; it = json_object_iter_next(j, it), i++) {
             keys[i].k = json_object_iter_key(it);
 #if JANSSON_VERSION_HEX >= 0x020e00
@@ -186,7 +188,7 @@ static int write_tree(sz_json_writer *w, json_t *j)
  * one JSON writer. Caller frees; NULL when it cannot be written. */
 static char *dump_json(json_t *j, size_t *len)
 {
-    sz_json_writer *w = sz_json_writer_new();
+    sz_json_writer *w = sz_json_writer_new_max(4096); /* any tree jansson parsed (2048 deep) */
     const char *t;
     size_t n = 0;
     char *out = NULL;
@@ -218,126 +220,6 @@ void digest_hex(const char *a, const char *b, char out[65])
         n = 0;
     EVP_MD_CTX_free(c);
     hex(md, n, out);
-}
-
-/* Joins the non-empty parts with sep. */
-void join(sz_buf *b, const char *sep, const char *const *parts, size_t n)
-{
-    size_t i;
-    int first = 1;
-    for (i = 0; i < n; i++) {
-        if (!parts[i] || !*parts[i])
-            continue;
-        if (!first)
-            sz_buf_adds(b, sep);
-        sz_buf_adds(b, parts[i]);
-        first = 0;
-    }
-    if (first)
-        sz_buf_add(b, "", 0); /* an empty, NUL-terminated string */
-}
-
-/* One code point of valid UTF-8 (jansson's strings are) at s[i]; its length. */
-static size_t own_cp(const char *s, size_t len, size_t i, unsigned *cp)
-{
-    const unsigned char *u = (const unsigned char *)s + i;
-    size_t n = u[0] < 0x80 ? 1 : u[0] < 0xE0 ? 2 : u[0] < 0xF0 ? 3 : 4, k;
-    if (n > len - i)
-        n = len - i;
-    *cp = n == 1 ? u[0] : n == 2 ? (u[0] & 0x1Fu) : n == 3 ? (u[0] & 0x0Fu) : (u[0] & 0x07u);
-    for (k = 1; k < n; k++)
-        *cp = (*cp << 6) | (u[k] & 0x3Fu);
-    return n;
-}
-
-/* The network's measure: its own counter's, or sz_text's. */
-static long measure(const net *nt, const char *s, size_t len, long url_weight)
-{
-    size_t i = 0;
-    long n = 0;
-    unsigned cp;
-    if (!nt->text.own)
-        return sz_text_measure(s, len, nt->text.count, url_weight);
-    while (i < len) {
-        i += own_cp(s, len, i, &cp);
-        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
-    }
-    return n;
-}
-
-/* The longest prefix that fits budget with an ellipsis after it. */
-static size_t cut_to(const net *nt, const char *s, size_t len, long url_weight, long budget)
-{
-    size_t i = 0, best = 0, step;
-    long n, ell;
-    unsigned cp;
-    if (!nt->text.own)
-        return sz_text_cut(s, len, nt->text.count, url_weight, budget);
-    ell = nt->text.own->weigh(0x2026);
-    for (n = 0; i < len; i += step) {
-        step = own_cp(s, len, i, &cp);
-        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
-        if (n + ell > budget)
-            break;
-        if (cp != 0x200D) /* never end on a zero-width joiner */
-            best = i + step;
-    }
-    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    return best;
-}
-
-/* text + " " + link, with text cut (never a URL) so the whole fits the
- * network's limit. Fails when the link alone does not fit. */
-char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
-                 const char *sep, int may_cut, json_t **err)
-{
-    sz_buf b;
-    size_t tl = text ? strlen(text) : 0;
-    sz_text_rule rule = nt->text.count;
-    long lw = link && *link ? measure(nt, link, strlen(link), url_weight) : 0,
-         sw = link && *link ? measure(nt, sep, strlen(sep), url_weight) : 0,
-         linkw = lw + sw;
-    long textw = measure(nt, text ? text : "", tl, url_weight);
-    long maxb = nt->text.own ? -1 : sz_text_byte_limit(rule),
-         linkb = link && *link ? (long)(strlen(link) + strlen(sep)) : 0;
-    if (textw < 0 || lw < 0 || sw < 0)
-        return NULL; /* out of memory */
-    sz_buf_init(&b);
-    if (textw + linkw > max || (maxb >= 0 && (long)tl + linkb > maxb)) {
-        size_t cut;
-        if (!may_cut) {
-            if (textw + linkw > max)
-                *err = fail("content_invalid", "text counts %ld of %ld allowed by %s", textw + linkw, max,
-                            nt->name);
-            else
-                *err = fail("content_invalid", "text is %ld bytes of %ld allowed by %s", (long)tl + linkb, maxb,
-                            nt->name);
-            return NULL;
-        }
-        cut = !(linkw < max && (maxb < 0 || linkb < maxb)) ? 0
-              : nt->text.own ? cut_to(nt, text, tl, url_weight, max - linkw)
-                             : sz_text_cut_bytes(text, tl, rule, url_weight, max - linkw, maxb < 0 ? -1 : maxb - linkb);
-        if (cut == (size_t)-1) {
-            sz_buf_reset(&b);
-            return NULL; /* out of memory */
-        }
-        if (cut == 0 && (linkw >= max || (maxb >= 0 && linkb >= maxb))) {
-            *err = fail("content_invalid", "the link alone is longer than %s allows", nt->name);
-            return NULL;
-        }
-        sz_buf_add(&b, text, cut);
-        if (cut)
-            sz_buf_adds(&b, "\xE2\x80\xA6"); /* … */
-    } else if (text) {
-        sz_buf_adds(&b, text);
-    }
-    if (link && *link) {
-        if (b.len)
-            sz_buf_adds(&b, sep);
-        sz_buf_adds(&b, link);
-    }
-    return sz_buf_finish(&b, NULL);
 }
 
 int pset(sz_params *p, const char *k, const char *v)
@@ -406,38 +288,13 @@ sz_request *req_form(const char *method, const char *url, sz_params *p)
     return r;
 }
 
-void read_action(json_t *in, action *a)
-{
-    json_t *ua = json_object_get(in, "userAction");
-    memset(a, 0, sizeof *a);
-    a->title = jstr(ua, "title");
-    a->subtitle = jstr(ua, "subtitle");
-    a->description = jstr(ua, "description");
-    a->link = jstr(ua, "linkBack");
-    a->message = jstr(ua, "userMessage");
-    a->media = json_object_get(ua, "mediaItems");
-    if (a->link && !*a->link)
-        a->link = NULL;
-}
-
-/* The post's text parts in order (providers.md 13): userMessage, title and,
- * where the network has no link card, description; empty ones skipped. */
-void compose(sz_buf *b, const action *a, const char *sep, int with_description)
-{
-    const char *parts[3];
-    parts[0] = a->message;
-    parts[1] = a->title;
-    parts[2] = a->description;
-    join(b, sep, parts, with_description ? 3 : 2);
-}
-
 /* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the JSON body is not
  * part of the signature base string. */
 char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
-                           const char *tk, const char *ts_secret, long long ts, const char *nonce)
+                    const char *tk, const char *ts_secret, long long ts, const char *nonce, sz_error *err)
 {
     sz_params *p = sz_params_new();
-    char tsb[32], *base = NULL, *out = NULL, *ecs, *ets;
+    char tsb[32], *base = NULL, *out = NULL;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mlen = 0;
     sz_buf key, h, sig;
@@ -449,25 +306,25 @@ char *oauth1_header(const char *method, const char *url, const char *ck, const c
     if (!p || pset(p, "oauth_consumer_key", ck) || pset(p, "oauth_nonce", nonce) ||
         pset(p, "oauth_signature_method", "HMAC-SHA1") || pset(p, "oauth_timestamp", tsb) ||
         pset(p, "oauth_token", tk) || pset(p, "oauth_version", "1.0"))
+        goto oom;
+    base = sz_base_string(method, url, p, &blen, err); /* a bad url: SZ_EINVALID */
+    if (!base)
         goto done;
-    base = sz_base_string(method, url, p, &blen, NULL);
-    ecs = sz_url_encode(cs, strlen(cs), NULL);
-    ets = sz_url_encode(ts_secret, strlen(ts_secret), NULL);
-    if (!base || !ecs || !ets) {
-        free(ecs);
-        free(ets);
+    /* the key, URL-encoded secrets included, only ever in this buffer
+     * (zeroed by sz_buf_reset) */
+    sz_buf_reserve(&key, 3 * (strlen(cs) + strlen(ts_secret)) + 1);
+    sz_url_encode_buf(&key, cs, strlen(cs));
+    sz_buf_addc(&key, '&');
+    sz_url_encode_buf(&key, ts_secret, strlen(ts_secret));
+    if (key.failed)
+        goto oom;
+    if (!HMAC(EVP_sha1(), key.data, (int)key.len, (unsigned char *)base, blen, mac, &mlen)) {
+        sz_seterr(err, SZ_ECRYPTO, "HMAC-SHA1 failed");
         goto done;
     }
-    sz_buf_adds(&key, ecs);
-    sz_buf_addc(&key, '&');
-    sz_buf_adds(&key, ets);
-    free(ecs);
-    free(ets);
-    if (key.failed || !HMAC(EVP_sha1(), key.data, (int)key.len, (unsigned char *)base, blen, mac, &mlen))
-        goto done;
     sz_base64_encode_buf(&sig, mac, mlen, 0);
     if (sig.failed || pset(p, "oauth_signature", sig.data))
-        goto done;
+        goto oom;
     sz_buf_adds(&h, "OAuth ");
     n = sz_params_count(p);
     for (i = 0; i < n; i++) {
@@ -482,23 +339,36 @@ char *oauth1_header(const char *method, const char *url, const char *ck, const c
         sz_buf_addc(&h, '"');
     }
     out = sz_buf_finish(&h, NULL);
+    if (out)
+        goto done;
+oom:
+    sz_seterr(err, SZ_ENOMEM, "out of memory");
 done:
-    sz_buf_wipe(&key);
+    sz_buf_reset(&key);
     sz_buf_reset(&h);
     sz_buf_reset(&sig);
-    free(base);
+    sz_free_str(base);
     sz_params_free(p);
     return out;
 }
 
 char *sz_oauth1_authorization(const char *method, const char *url, const char *consumer_key,
                               const char *consumer_secret, const char *token,
-                              const char *token_secret, long long timestamp, const char *nonce)
+                              const char *token_secret, long long timestamp, const char *nonce,
+                              sz_error *err)
 {
-    if (!method || !url || !consumer_key || !consumer_secret || !token || !token_secret || !nonce)
-        return NULL;
+    const char *args[] = {method, url, consumer_key, consumer_secret, token, token_secret, nonce};
+    static const char *const names[] = {"method", "url", "consumerKey", "consumerSecret", "token",
+                                        "tokenSecret", "nonce"};
+    size_t i;
+    sz_clearerr(err);
+    for (i = 0; i < sizeof args / sizeof *args; i++)
+        if (!args[i]) {
+            sz_seterr(err, SZ_EMISSING, "Missing required parameter: %s", names[i]);
+            return NULL;
+        }
     return oauth1_header(method, url, consumer_key, consumer_secret, token, token_secret, timestamp,
-                         nonce);
+                         nonce, err);
 }
 
 const char *header(const sz_header *h, size_t n, const char *name)

@@ -13,14 +13,23 @@
 #include "lsz_compat.h"
 #include "socialize.h"
 #include "sz_internal.h"
+#include "sz_jansson.h" /* the core's tree entry points: no JSON round trip */
 
 /* the state of a walk over a Lua value (lsz_json.c): the core's writer makes
- * the JSON, the walk keeps the path for messages */
+ * the JSON (or, tree.on, the walk builds a jansson tree), the walk keeps the
+ * path for messages */
 typedef struct enc_ctx {
     sz_json_writer *w;  /* NULL when it could not be allocated */
+    struct {
+        int         on;
+        json_t     *open[SZ_JSON_MAX_DEPTH]; /* the open containers, borrowed */
+        int         depth;
+        const char *key;                     /* the pending member's key */
+        size_t      klen;
+        json_t     *root;                    /* owned until taken */
+    } tree;
     sz_buf  path;   /* "userAction.mediaItems[1].src", for messages */
-    int     nul_key; /* 1: a key with a NUL byte is refused, named (then 2) */
-    int     code;
+    int     code;   /* a Gigya code, with msg */
     char    msg[256];
 } enc_ctx;
 

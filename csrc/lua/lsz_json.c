@@ -1,19 +1,22 @@
-/* socialize.core - Lua values <-> JSON and parameter strings: the
- * deterministic encoder (json_encode, param_string, the table -> sz_params
- * conversion of build_request), json_decode, and Lua -> jansson for the
- * provider inputs. Part of the binding (lsocialize_core.c). */
+/* socialize.core - Lua values <-> JSON and parameter strings: one walk over
+ * a Lua value (json_encode, param_string, the table -> sz_params conversion
+ * of build_request, and Lua -> jansson for the provider inputs) and
+ * json_decode. Part of the binding (lsocialize_core.c). */
 
+#include <math.h>
 #include "lsz_core.h"
 
 /* ---- Lua value -> JSON / parameter string --------------------------------
  * The walk over the Lua value is here; every byte of JSON comes from the
  * core's writer (sz_json_writer, csrc/core/sz_json.c), which this walk
- * drives. */
+ * drives. For the provider inputs the same walk builds a jansson tree
+ * instead, which the core takes as it is (sz_jansson.h): no text round trip,
+ * so no copy of a credential outside the core's wiping. */
 
 static int enc_fail(enc_ctx *c, const char *what)
 {
     const char *path = c->path.len ? c->path.data : "value";
-    c->code = SZ_E_INVALID_PARAMETER;
+    c->code = SZ_GIGYA_INVALID_PARAMETER;
     if (c->path.len > 80) /* keep the reason readable for deep paths */
         snprintf(c->msg, sizeof c->msg, "Invalid parameter value: %.60s... %s", path, what);
     else
@@ -23,15 +26,104 @@ static int enc_fail(enc_ctx *c, const char *what)
 
 static int enc_oom(enc_ctx *c)
 {
-    c->code = SZ_E_INTERNAL;
+    c->code = SZ_GIGYA_INTERNAL;
     strcpy(c->msg, "out of memory");
     return -1;
 }
 
-/* A refusal of the writer: out of memory, or `what` at the current path. */
-static int enc_refused(enc_ctx *c, int rc, const char *what)
+/* A refusal of the output: out of memory, or `what` at the current path. */
+static int enc_refused(enc_ctx *c, sz_status rc, const char *what)
 {
-    return rc == SZ_E_INTERNAL ? enc_oom(c) : enc_fail(c, what);
+    return rc == SZ_ENOMEM ? enc_oom(c) : enc_fail(c, what);
+}
+
+/* The tree output: v goes into the open container (under the pending key)
+ * or becomes the root; push: v is a container that is now open. */
+static sz_status tree_add(enc_ctx *c, json_t *v, int push)
+{
+    json_t *parent = c->tree.depth ? c->tree.open[c->tree.depth - 1] : NULL;
+    if (!v)
+        return SZ_ENOMEM;
+    if (!parent) {
+        if (c->tree.root) { /* one value only */
+            json_decref(v);
+            return SZ_EINVALID;
+        }
+        c->tree.root = v;
+    } else if (json_is_array(parent) ? json_array_append_new(parent, v) != 0
+                                     : json_object_setn_new(parent, c->tree.key, c->tree.klen, v) != 0) {
+        return SZ_ENOMEM; /* v released by jansson; the key was checked */
+    }
+    if (push)
+        c->tree.open[c->tree.depth++] = v; /* borrowed: its parent or the root holds it */
+    return SZ_OK;
+}
+
+/* The walk's output calls: the writer's, or the tree's with the same
+ * answers (SZ_OK, SZ_EINVALID, SZ_ENOMEM) and limits. */
+static sz_status put_begin(enc_ctx *c, int object)
+{
+    if (!c->tree.on)
+        return object ? sz_json_begin_object(c->w) : sz_json_begin_array(c->w);
+    if (c->tree.depth >= SZ_JSON_MAX_DEPTH)
+        return SZ_EINVALID;
+    return tree_add(c, object ? json_object() : json_array(), 1);
+}
+
+static sz_status put_end(enc_ctx *c, int object)
+{
+    if (!c->tree.on)
+        return object ? sz_json_end_object(c->w) : sz_json_end_array(c->w);
+    c->tree.depth--;
+    return SZ_OK;
+}
+
+static sz_status put_key(enc_ctx *c, const char *k, size_t n)
+{
+    if (!c->tree.on)
+        return sz_json_key(c->w, k, n);
+    if (!sz_utf8_valid(k, n))
+        return SZ_EINVALID;
+    c->tree.key = k; /* anchored in the table being walked */
+    c->tree.klen = n;
+    return SZ_OK;
+}
+
+static sz_status put_string(enc_ctx *c, const char *s, size_t n)
+{
+    if (!c->tree.on)
+        return sz_json_string(c->w, s, n);
+    if (!sz_utf8_valid(s, n))
+        return SZ_EINVALID;
+    return tree_add(c, json_stringn(s, n), 0);
+}
+
+static sz_status put_integer(enc_ctx *c, long long v)
+{
+    return c->tree.on ? tree_add(c, json_integer((json_int_t)v), 0) : sz_json_integer(c->w, v);
+}
+
+/* in a tree as the text would read back: integral in the int64 range is
+ * an integer */
+static sz_status put_number(enc_ctx *c, double v)
+{
+    if (!c->tree.on)
+        return sz_json_number(c->w, v);
+    if (isnan(v) || isinf(v))
+        return SZ_EINVALID;
+    if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0)
+        return tree_add(c, json_integer((json_int_t)v), 0);
+    return tree_add(c, json_real(v), 0);
+}
+
+static sz_status put_bool(enc_ctx *c, int v)
+{
+    return c->tree.on ? tree_add(c, json_boolean(v), 0) : sz_json_bool(c->w, v);
+}
+
+static sz_status put_null(enc_ctx *c)
+{
+    return c->tree.on ? tree_add(c, json_null(), 0) : sz_json_null(c->w);
 }
 
 typedef struct keyref {
@@ -127,16 +219,7 @@ static int encode_members(lua_State *L, int idx, enc_ctx *c)
     if (count > 1)
         qsort(keys, count, sizeof *keys, keyref_cmp);
     for (i = 0; i < count && rc == 0; i++) {
-        int wrc;
-        if (c->nul_key && memchr(keys[i].s, 0, keys[i].n)) { /* named as the core names it */
-            snprintf(c->msg, sizeof c->msg, "%s.%.40s contains a NUL byte",
-                     c->path.data ? c->path.data : "", keys[i].s);
-            c->code = SZ_E_INVALID_PARAMETER;
-            c->nul_key = 2;
-            rc = -1;
-            break;
-        }
-        wrc = sz_json_key(c->w, keys[i].s, keys[i].n);
+        sz_status wrc = put_key(c, keys[i].s, keys[i].n);
         if (wrc) {
             rc = enc_refused(c, wrc, "has a key that is not valid UTF-8");
             break;
@@ -164,12 +247,12 @@ static int encode_table(lua_State *L, int idx, enc_ctx *c)
     kind = table_kind(L, idx, &n);
     if (kind < 0)
         return enc_fail(c, "mixes array and object keys, or is an array with holes");
-    rc = kind == 1 ? sz_json_begin_array(c->w) : sz_json_begin_object(c->w);
+    rc = put_begin(c, kind != 1);
     if (rc)
         return enc_refused(c, rc, "is nested too deeply (or refers to itself)");
     if ((kind == 1 ? encode_array(L, idx, c, n) : encode_members(L, idx, c)) != 0)
         return -1;
-    rc = kind == 1 ? sz_json_end_array(c->w) : sz_json_end_object(c->w);
+    rc = put_end(c, kind != 1);
     return rc ? enc_refused(c, rc, "could not be encoded") : 0;
 }
 
@@ -180,21 +263,21 @@ static int encode_value(lua_State *L, int idx, enc_ctx *c)
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        rc = sz_json_string(c->w, s, n);
+        rc = put_string(c, s, n);
         return rc ? enc_refused(c, rc, "is not valid UTF-8") : 0;
     }
     case LUA_TNUMBER:
         if (sz_isinteger(L, idx))
-            rc = sz_json_integer(c->w, (long long)lua_tointeger(L, idx));
+            rc = put_integer(c, (long long)lua_tointeger(L, idx));
         else
-            rc = sz_json_number(c->w, (double)lua_tonumber(L, idx));
+            rc = put_number(c, (double)lua_tonumber(L, idx));
         return rc ? enc_refused(c, rc, "is NaN or infinite") : 0;
     case LUA_TBOOLEAN:
-        rc = sz_json_bool(c->w, lua_toboolean(L, idx));
+        rc = put_bool(c, lua_toboolean(L, idx));
         return rc ? enc_refused(c, rc, "could not be encoded") : 0;
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == NULL) { /* socialize.null, cjson.null */
-            rc = sz_json_null(c->w);
+            rc = put_null(c);
             return rc ? enc_refused(c, rc, "could not be encoded") : 0;
         }
         return enc_fail(c, "is a userdata, which has no JSON form");
@@ -231,7 +314,7 @@ static const char *encode(lua_State *L, int idx, enc_ctx *c, int as_param, size_
         return NULL;
     text = sz_json_writer_text(c->w, len, &err);
     if (!text || c->path.failed) {
-        c->code = text ? SZ_E_INTERNAL : err.code;
+        c->code = text ? SZ_GIGYA_INTERNAL : err.code;
         snprintf(c->msg, sizeof c->msg, "%s", text ? "out of memory" : err.message);
         return NULL;
     }
@@ -251,6 +334,8 @@ void lsz_enc_free(enc_ctx *c)
 {
     sz_json_writer_free(c->w);
     c->w = NULL;
+    sz_json_free(c->tree.root); /* what was not taken (lsz_arg_json) */
+    c->tree.root = NULL;
     sz_buf_reset(&c->path);
 }
 
@@ -270,7 +355,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
         const char *k, *v;
         if (lua_type(L, -2) != LUA_TSTRING) {
             lua_pop(L, 2);
-            c->code = SZ_E_INVALID_PARAMETER;
+            c->code = SZ_GIGYA_INVALID_PARAMETER;
             strcpy(c->msg, "Invalid parameter value: parameter names must be strings");
             sz_params_free(p);
             return NULL;
@@ -278,7 +363,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
         k = lua_tolstring(L, -2, &kl);
         if (sz_has_nul(k, kl)) {
             lua_pop(L, 2);
-            c->code = SZ_E_INVALID_PARAMETER;
+            c->code = SZ_GIGYA_INVALID_PARAMETER;
             strcpy(c->msg, "Invalid parameter value: a parameter name contains a NUL byte");
             sz_params_free(p);
             return NULL;
@@ -314,7 +399,7 @@ static int push_encoded(lua_State *L, int as_param)
     s = encode(L, 1, &c, as_param, &n);
     if (!s) {
         lsz_enc_free(&c);
-        return lsz_push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
+        return lsz_push_fail(L, c.code ? c.code : SZ_GIGYA_INTERNAL, c.code ? c.msg : "out of memory");
     }
     lua_pushlstring(L, s, n);
     lsz_enc_free(&c);
@@ -393,13 +478,13 @@ static int l_json_decode(lua_State *L)
     if (!j) {
         snprintf(msg, sizeof msg, "Invalid parameter value: JSON %s at byte %d", je.text,
                  je.position);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, msg);
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, msg);
     }
     rc = lsz_push_json(L, j, 0);
     json_decref(j);
     if (rc != 0) {
         lua_settop(L, top);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, "Invalid parameter value: JSON nested too deeply");
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, "Invalid parameter value: JSON nested too deeply");
     }
     return 1;
 }
@@ -407,30 +492,24 @@ static int l_json_decode(lua_State *L)
 /* ---- Lua -> jansson (provider inputs) -------------------------------------*/
 
 /* Optional table argument -> json_t (new reference); NULL on a bad value.
- * The table goes through the same walk and writer as every other encoding
- * (canonical text), which jansson then reads back. */
+ * The same walk as every encoding, building the tree itself. */
 json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad)
 {
     enc_ctx c;
-    const char *text;
-    size_t n;
     json_t *j = NULL;
     if (lua_isnoneornil(L, idx))
         return json_object();
     luaL_checktype(L, idx, LUA_TTABLE);
     lsz_enc_init(&c, what, strlen(what));
-    c.nul_key = 1; /* jansson reads no key with a NUL byte: say where it is */
-    text = encode(L, idx, &c, 0, &n);
-    if (text)
-        j = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+    c.tree.on = 1;
+    if (encode_value(L, idx, &c) == 0) {
+        j = c.tree.root; /* taken */
+        c.tree.root = NULL;
+    }
     lsz_enc_free(&c);
     if (!j) {
         *bad = 1;
-        if (c.nul_key == 2)
-            lua_pushstring(L, c.msg);
-        else
-            lua_pushfstring(L, "Invalid parameter value: %s has a value with no JSON form (or invalid UTF-8)",
-                            what);
+        lua_pushfstring(L, "Invalid parameter value: %s has a value with no JSON form (or invalid UTF-8)", what);
     }
     return j;
 }
@@ -440,10 +519,10 @@ int lsz_push_result(lua_State *L, json_t *r)
     int top = lua_gettop(L);
     if (!r || lsz_push_json(L, r, 0) != 0) {
         lua_settop(L, top);
-        json_decref(r);
+        sz_json_free(r);
         return luaL_error(L, "out of memory");
     }
-    json_decref(r);
+    sz_json_free(r); /* a result may hold a session's tokens */
     return 1;
 }
 

@@ -87,7 +87,7 @@ static int l_build_request(lua_State *L)
         for (i = 0; modes[i] && strcmp(modes[i], auth) != 0; i++)
             ;
         if (!modes[i])
-            return lsz_push_fail(L, SZ_E_INVALID_PARAMETER,
+            return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER,
                              "Invalid parameter value: auth must be signed, secret, oauth2, jwt or none");
         o.auth = (sz_auth)i;
     }
@@ -118,25 +118,25 @@ static int l_parse_response(lua_State *L)
     int top = lua_gettop(L);
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
-    if (lsz_push_json(L, sz_response_json(r), 0) != 0) {
+    if (lsz_push_json(L, sz_response_root(r), 0) != 0) {
         lua_settop(L, top);
         sz_response_free(r);
-        return lsz_push_fail(L, SZ_E_INTERNAL, "reply nested too deeply");
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "reply nested too deeply");
     }
     sz_response_free(r);
     return 1;
 }
 
 typedef struct pcall_args {
-    sz_provider_call c;
+    sz_call_json c;
     json_t *in, *app, *user;
 } pcall_args;
 
 static void pcall_free(pcall_args *a)
 {
-    json_decref(a->in);
-    json_decref(a->app);
-    json_decref(a->user);
+    sz_json_free(a->in);
+    sz_json_free(a->app); /* credentials: zeroed (socialize.h wiping policy) */
+    sz_json_free(a->user);
 }
 
 /* The types of provider, action, input, app, user at 1..5, checked before
@@ -190,19 +190,36 @@ static int l_provider_request(lua_State *L)
         luaL_checktype(L, 8, LUA_TTABLE);
     if (pcall_read(L, &a) != 0) {
         pcall_free(&a);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     if (!lua_isnoneornil(L, 8) && !(setup = lsz_arg_json(L, 8, "setup state", &sbad))) {
         pcall_free(&a);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     a.c.timestamp = ts;
     a.c.nonce = nonce;
     a.c.setup = setup;
-    r = sz_provider_request(&a.c, &res, &err);
+    r = sz_provider_request_json(&a.c, &res, &err);
     pcall_free(&a);
-    json_decref(setup);
+    sz_json_free(setup);
     if (!r) {
+        if (err.status == SZ_ENOMEM) { /* as before the C contract: a transient result the front retries */
+            lua_pushnil(L);
+            lua_createtable(L, 0, 6);
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "ok");
+            lua_pushliteral(L, "transient");
+            lua_setfield(L, -2, "category");
+            lua_pushinteger(L, sz_category_code("transient"));
+            lua_setfield(L, -2, "errorCode");
+            lua_pushstring(L, sz_gigya_message(sz_category_code("transient")));
+            lua_setfield(L, -2, "errorMessage");
+            lua_pushfstring(L, "%s: out of memory while building the request", lua_tostring(L, 1));
+            lua_setfield(L, -2, "errorDetails");
+            lua_pushvalue(L, 1);
+            lua_setfield(L, -2, "provider");
+            return 2;
+        }
         if (!res)
             return lsz_push_fail(L, err.code, err.message);
         lua_pushnil(L);
@@ -245,10 +262,10 @@ static int l_provider_parse(lua_State *L)
     }
     if (pcall_read(L, &a) != 0) {
         pcall_free(&a);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     (void)i;
-    r = sz_provider_parse(&a.c, status, hs, nh, body, bl, now);
+    r = sz_provider_parse_json(&a.c, status, hs, nh, body, bl, now);
     pcall_free(&a);
     return lsz_push_result(L, r);
 }
@@ -270,15 +287,15 @@ static int l_bookmark_url(lua_State *L)
             lua_setfield(L, -2, "ok");
             lua_pushliteral(L, "content_invalid");
             lua_setfield(L, -2, "category");
-            lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+            lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
             lua_setfield(L, -2, "errorCode");
-            lua_pushstring(L, sz_strerror(SZ_E_INVALID_PARAMETER));
+            lua_pushstring(L, sz_gigya_message(SZ_GIGYA_INVALID_PARAMETER));
             lua_setfield(L, -2, "errorMessage");
             lua_pushfstring(L, "%s contains a NUL byte", names[i]);
             lua_setfield(L, -2, "errorDetails");
             return 1;
         }
-    return lsz_push_result(L, sz_bookmark_url(a[0], a[1], a[2], a[3], a[4], a[5]));
+    return lsz_push_result(L, sz_bookmark_url_json(a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 
 static int push_names(lua_State *L, const char *const *names)
@@ -299,7 +316,7 @@ static int l_provider_info(lua_State *L)
 {
     int nul = 0;
     const char *name = lsz_arg_cstr(L, 1, &nul);
-    json_t *r = nul ? NULL : sz_provider_info(name);
+    json_t *r = nul ? NULL : sz_provider_info_json(name);
     if (!r) {
         lua_pushnil(L);
         return 1;

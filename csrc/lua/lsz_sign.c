@@ -209,6 +209,7 @@ static int l_oauth1(lua_State *L)
     const char *a[6], *nonce;
     long long ts;
     char *h;
+    sz_error err;
     for (i = 0; i < 6; i++)
         a[i] = lsz_arg_cstr(L, i + 1, &nul[i]);
     ts = lsz_arg_ll(L, 7);
@@ -218,11 +219,11 @@ static int l_oauth1(lua_State *L)
             return lsz_push_nul_fail(L, names[i]);
     if (nn)
         return lsz_push_nul_fail(L, "nonce");
-    h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce);
+    h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce, &err);
     if (!h)
-        return luaL_error(L, "oauth1 signing failed");
+        return luaL_error(L, "oauth1 signing failed: %s", err.message);
     lua_pushstring(L, h);
-    sz_free(h);
+    sz_free_str(h);
     return 1;
 }
 

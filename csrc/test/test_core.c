@@ -30,6 +30,13 @@ int main(int argc, char **argv)
     RUN(test_guard_urls);
     RUN(test_guard_addresses);
     RUN(test_wire_fidelity);
+    RUN(test_wiping);
+    RUN(test_api_errors);
+    RUN(test_api_provider_request);
+    RUN(test_api_provider_parse);
+    RUN(test_api_response_info_bookmark);
+    RUN(test_compose_engine);
+    RUN(test_compose_specs);
     RUN(test_civil_dates);
     RUN(test_control_bytes);
     RUN(test_json_escaping);
@@ -40,5 +47,6 @@ int main(int argc, char **argv)
     RUN(test_json_misuse);
     RUN(test_json_alloc_failures);
     RUN(test_json_provider_bodies);
+    RUN(test_json_deep_replies);
     return tap_done("c-core");
 }

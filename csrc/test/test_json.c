@@ -103,8 +103,8 @@ void test_json_numbers(void)
         for (i = 0; i < 3; i++) {
             w = sz_json_writer_new();
             CHECK(sz_json_begin_array(w) == 0, "array");
-            CHECK(sz_json_number(w, bad[i]) == SZ_E_INVALID_PARAMETER, "NaN/inf %zu refused", i);
-            CHECK(sz_json_end_array(w) == SZ_E_INVALID_PARAMETER, "the writer stays refused");
+            CHECK(sz_json_number(w, bad[i]) == SZ_EINVALID, "NaN/inf %zu refused", i);
+            CHECK(sz_json_end_array(w) == SZ_EINVALID, "the writer stays refused");
             text_of(w, out, sizeof out);
             CHECK(strstr(out, "refused 400006") && strstr(out, "NaN or infinite"), "reason: %s", out);
             sz_json_writer_free(w);
@@ -128,8 +128,8 @@ void test_json_depth(void)
         rc = (i & 1) ? sz_json_begin_array(w) : (sz_json_begin_object(w) || sz_json_key(w, "a", 1));
     CHECK(rc == 0, "%d levels open", SZ_JSON_MAX_DEPTH);
     CHECK(SZ_JSON_MAX_DEPTH == 65, "the limit the Lua front documents (depth <= 64 below the top)");
-    CHECK(sz_json_begin_array(w) == SZ_E_INVALID_PARAMETER, "one more is refused");
-    CHECK(sz_json_begin_object(w) == SZ_E_INVALID_PARAMETER, "and every later call");
+    CHECK(sz_json_begin_array(w) == SZ_EINVALID, "one more is refused");
+    CHECK(sz_json_begin_object(w) == SZ_EINVALID, "and every later call");
     text_of(w, out, sizeof out);
     CHECK(strstr(out, "nested too deeply") != NULL, "reason: %s", out);
     /* reset: the same writer takes the full depth again, and closes it */
@@ -155,12 +155,12 @@ void test_json_utf8(void)
     char out[256];
     for (i = 0; i < sizeof bad / sizeof *bad; i++) {
         sz_json_writer *w = sz_json_writer_new();
-        CHECK(sz_json_string(w, bad[i], strlen(bad[i])) == SZ_E_INVALID_PARAMETER, "invalid UTF-8 string %zu", i);
+        CHECK(sz_json_string(w, bad[i], strlen(bad[i])) == SZ_EINVALID, "invalid UTF-8 string %zu", i);
         text_of(w, out, sizeof out);
         CHECK(strstr(out, "not valid UTF-8") != NULL, "reason: %s", out);
         sz_json_writer_reset(w);
         CHECK(sz_json_begin_object(w) == 0, "object");
-        CHECK(sz_json_key(w, bad[i], strlen(bad[i])) == SZ_E_INVALID_PARAMETER, "invalid UTF-8 key %zu", i);
+        CHECK(sz_json_key(w, bad[i], strlen(bad[i])) == SZ_EINVALID, "invalid UTF-8 key %zu", i);
         text_of(w, out, sizeof out);
         CHECK(strstr(out, "key is not valid UTF-8") != NULL, "reason: %s", out);
         sz_json_writer_free(w);
@@ -192,7 +192,7 @@ void test_json_key_order(void)
             CHECK(sz_json_begin_object(w) == 0 && sz_json_key(w, "a", 1) == 0 && sz_json_begin_object(w) == 0 &&
                       sz_json_key(w, "z", 1) == 0 && sz_json_null(w) == 0 && sz_json_end_object(w) == 0,
                   "first member");
-            CHECK(sz_json_key(w, second[i], strlen(second[i])) == SZ_E_INVALID_PARAMETER,
+            CHECK(sz_json_key(w, second[i], strlen(second[i])) == SZ_EINVALID,
                   "key '%s' after 'a' refused", second[i]);
             text_of(w, out, sizeof out);
             CHECK(strstr(out, "out of order") != NULL, "reason: %s", out);
@@ -200,11 +200,11 @@ void test_json_key_order(void)
         sz_json_writer_reset(w);
         CHECK(sz_json_begin_object(w) == 0 && sz_json_key(w, "a", 1) == 0 && sz_json_null(w) == 0 &&
                   sz_json_key(w, "c", 1) == 0 && sz_json_null(w) == 0 &&
-                  sz_json_key(w, "b", 1) == SZ_E_INVALID_PARAMETER,
+                  sz_json_key(w, "b", 1) == SZ_EINVALID,
               "each key is compared with the last one, not the first");
         sz_json_writer_reset(w);
         CHECK(sz_json_begin_object(w) == 0 && sz_json_key(w, "ab", 2) == 0 && sz_json_null(w) == 0 &&
-                  sz_json_key(w, "a", 1) == SZ_E_INVALID_PARAMETER,
+                  sz_json_key(w, "a", 1) == SZ_EINVALID,
               "a longer key before its prefix is refused");
     }
     sz_json_writer_free(w);
@@ -221,7 +221,7 @@ void test_json_misuse(void)
 #define MISUSE(what, calls)                                                         \
     do {                                                                            \
         sz_json_writer_reset(w);                                                    \
-        CHECK((calls) == SZ_E_INVALID_PARAMETER, "%s is refused", what);              \
+        CHECK((calls) == SZ_EINVALID, "%s is refused", what);              \
         CHECK(sz_json_writer_text(w, NULL, NULL) == NULL, "%s: no text", what);        \
     } while (0)
     MISUSE("a value without a key", (sz_json_begin_object(w), sz_json_integer(w, 1)));
@@ -244,7 +244,7 @@ void test_json_misuse(void)
     /* NULL, 0 is the empty key, compared like any other */
     sz_json_writer_reset(w);
     CHECK(sz_json_begin_object(w) == 0 && sz_json_key(w, NULL, 0) == 0 && sz_json_null(w) == 0 &&
-              sz_json_key(w, NULL, 0) == SZ_E_INVALID_PARAMETER,
+              sz_json_key(w, NULL, 0) == SZ_EINVALID,
           "NULL, 0 twice is a repeated key");
     /* scalars at the top, and an empty string given as NULL, 0 */
     sz_json_writer_reset(w);
@@ -257,53 +257,74 @@ void test_json_misuse(void)
 
 /* The JSON the adapters send is the writer's too (sz_netkit.c dump_json):
  * lower-case \u escapes and shortest numbers, not jansson's own encoder
- * ("\u001F", 0.10000000000000001). */
-void test_json_provider_bodies(void)
+ * ("\u001F", 0.10000000000000001). Through the public, JSON-text API. */
+static sz_request *text_call(const char *provider, const char *action, const char *in, const char *app,
+                             const char *user)
 {
     sz_provider_call c;
     sz_error err;
-    json_t *res = NULL;
-    json_t *in = json_pack("{s:s}", "status", "a\x1f" "b");
-    json_t *app = json_pack("{s:s}", "botToken", "1:b"), *user = json_pack("{s:s}", "chatId", "5");
+    sz_result *refusal = NULL;
     sz_request *r;
-    const char *body;
-    size_t len;
     memset(&c, 0, sizeof c);
-    c.provider = "telegram";
-    c.action = "status";
+    c.provider = provider;
+    c.action = action;
     c.input = in;
+    c.input_len = strlen(in);
     c.app = app;
+    c.app_len = strlen(app);
     c.user = user;
+    c.user_len = strlen(user);
     c.timestamp = 1700000000;
     c.nonce = "n";
-    r = sz_provider_request(&c, &res, &err);
-    CHECK(r != NULL, "telegram status built");
+    r = sz_provider_request(&c, &refusal, &err);
+    CHECK(r != NULL, "%s %s built: %s", provider, action, err.message);
+    sz_result_free(refusal);
+    return r;
+}
+
+void test_json_provider_bodies(void)
+{
+    const char *body;
+    size_t len;
+    sz_request *r = text_call("telegram", "status", "{\"status\":\"a\\u001fb\"}", "{\"botToken\":\"1:b\"}",
+                              "{\"chatId\":\"5\"}");
     body = r ? sz_request_body(r, &len) : NULL;
     CHECK(body && strstr(body, "\"a\\u001fb\""), "telegram body: %s", body ? body : "(none)");
     sz_request_free(r);
-    json_decref(res);
-    json_decref(in);
-    json_decref(app);
-    json_decref(user);
     /* a table in Facebook's graphParams goes into the query as canonical JSON */
-    in = json_pack("{s:s, s:s, s:{s:{s:f, s:s, s:i}, s:{}}}", "graphPath", "/me/feed", "method", "GET",
-                   "graphParams", "q", "r", 0.1, "z", "\x1f", "a", 1, "e");
-    app = json_pack("{s:s}", "appSecret", "as");
-    user = json_pack("{s:s}", "accessToken", "at");
-    c.provider = "facebook";
-    c.action = "graph";
-    c.input = in;
-    c.app = app;
-    c.user = user;
-    res = NULL;
-    r = sz_provider_request(&c, &res, &err);
-    CHECK(r != NULL, "facebook graph built");
+    r = text_call("facebook", "graph",
+                  "{\"graphPath\":\"/me/feed\",\"method\":\"GET\","
+                  "\"graphParams\":{\"q\":{\"r\":0.1,\"z\":\"\\u001f\",\"a\":1},\"e\":{}}}",
+                  "{\"appSecret\":\"as\"}", "{\"accessToken\":\"at\"}");
     CHECK(r && strstr(sz_request_url(r), "q=%7B%22a%22%3A1%2C%22r%22%3A0.1%2C%22z%22%3A%22%5Cu001f%22%7D"),
           "facebook graph query: %s", r ? sz_request_url(r) : "(none)");
     CHECK(r && strstr(sz_request_url(r), "e=%7B%7D"), "an empty object: %s", r ? sz_request_url(r) : "(none)");
     sz_request_free(r);
-    json_decref(res);
-    json_decref(in);
-    json_decref(app);
-    json_decref(user);
+}
+
+/* The JSON texts the C API hands out (sz_response_json, sz_result_json) are
+ * the writer's too, for any tree jansson parsed: 1000 levels deep, more than
+ * a Lua table may have (SZ_JSON_MAX_DEPTH), still come out whole. */
+void test_json_deep_replies(void)
+{
+    enum { DEEP = 1000 };
+    char *body = malloc(2 * DEEP + 64), *text;
+    size_t i, n = 0, len = 0;
+    sz_error err;
+    sz_response *r;
+    n += (size_t)sprintf(body, "{\"errorCode\":0,\"d\":");
+    for (i = 0; i < DEEP; i++)
+        body[n++] = '[';
+    for (i = 0; i < DEEP; i++)
+        body[n++] = ']';
+    body[n++] = '}';
+    body[n] = '\0';
+    r = sz_response_parse(body, n, 200, &err);
+    CHECK(r != NULL, "deep reply parsed");
+    text = r ? sz_response_json(r, "d", &len, &err) : NULL;
+    CHECK(text && len == 2 * DEEP && text[0] == '[' && text[2 * DEEP - 1] == ']',
+          "the deep member as text: %s", text ? "wrong" : err.message);
+    sz_free(text);
+    sz_response_free(r);
+    free(body);
 }

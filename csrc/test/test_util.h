@@ -12,7 +12,14 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include "socialize.h"
+#include "sz_jansson.h" /* the tree entry points the tables drive */
 #include "tap.h"
+/* the test files use the real allocator (sz_internal.h redirects the core's
+ * to the counting hooks of test_hard.c under SZ_TEST_FAIL_ALLOC) */
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
 
 static const char *S(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
@@ -38,7 +45,14 @@ void test_alloc_failures(void);
 void test_guard_urls(void);
 void test_guard_addresses(void);
 void test_wire_fidelity(void);
+void test_compose_engine(void);
+void test_compose_specs(void);
 void test_provider_vectors(const char *dir);
+void test_wiping(void);
+void test_api_errors(void);
+void test_api_provider_request(void);
+void test_api_provider_parse(void);
+void test_api_response_info_bookmark(void);
 void test_civil_dates(void);
 void test_control_bytes(void);
 void test_json_escaping(void);
@@ -49,5 +63,6 @@ void test_json_key_order(void);
 void test_json_misuse(void);
 void test_json_alloc_failures(void);
 void test_json_provider_bodies(void);
+void test_json_deep_replies(void);
 
 #endif

@@ -30,43 +30,23 @@ static sz_request *build_bluesky(ctx *x)
         }
         goto done;
     }
-    if (strcmp(act, "notify") == 0) {
-        x->result = fail("unsupported", "bluesky: chat runs on a separate service; not offered");
-        goto done;
-    }
     if (!jstr(sess, "accessJwt") || !jstr(sess, "did")) {
         x->result = fail("not_connected", "bluesky: no session (createSession first)");
         goto done;
     }
     {
         action a;
-        sz_buf t;
         size_t n = 0, i, tl;
         sz_facet *fs = NULL;
         json_t *facets = json_array(), *record;
         int bad;
-        read_action(x->in, &a);
-        sz_buf_init(&t);
-        if (strcmp(act, "status") == 0) {
-            sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
-            text = t.failed ? NULL : fit(x->nt, t.data, NULL, -1, x->nt->text.max, " ", 0, &x->result);
-        } else {
-            compose(&t, &a, "\n\n", 0);
-            text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->text.max, "\n\n", 1, &x->result);
-        }
-        sz_buf_reset(&t);
-        if (!text) {
-            json_decref(facets);
+        if (!(text = text_of(x, &a))) {
+            sz_json_free(facets);
             goto done;
         }
         tl = strlen(text);
-        if (tl == 0) {
-            json_decref(facets);
-            x->result = fail("content_invalid", "bluesky: nothing to post");
-            goto done;
-        }
         if (tl > 3000) {
-            json_decref(facets);
+            sz_json_free(facets);
             x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
             goto done;
         }
@@ -85,7 +65,7 @@ static sz_request *build_bluesky(ctx *x)
         record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
         if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
             bad = 1;
-        json_decref(facets);
+        sz_json_free(facets);
         if (!bad && strcmp(act, "publish") == 0 && a.link) {
             json_t *ext = json_pack("{s:s, s:s, s:s}", "uri", a.link, "title", a.title ? a.title : "",
                                     "description", a.description ? a.description : "");
@@ -94,7 +74,7 @@ static sz_request *build_bluesky(ctx *x)
                                                                          "external", ext)) != 0;
         }
         if (bad) {
-            json_decref(record);
+            sz_json_free(record);
             goto done;
         }
         body = json_pack("{s:s, s:s, s:o}", "repo", jstr(sess, "did"), "collection", "app.bsky.feed.post",
@@ -110,13 +90,13 @@ static sz_request *build_bluesky(ctx *x)
 done:
     free(root);
     free(text);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
-    sz_buf_wipe(&auth);
+    sz_buf_reset(&auth);
     return r;
 }
 
-static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                              json_t *j, long long now)
 {
     const char *err = jstr(j, "error");
@@ -158,6 +138,7 @@ const sz_net sz_net_bluesky = {
     .account_fields = {"identifier"},
     .app_key_fields = {"baseUrl"},
     .setup = {"session", "identifier", 1, 1},
+    .no_notify = "chat runs on a separate service; not offered",
     .intent = "https://bsky.app/intent/compose?text={tu}",
     .rate_scope = "account",
     .build = build_bluesky, .parse = parse_bluesky,
