@@ -36,7 +36,7 @@ CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
            csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
            csrc/core/sz_guard.c $(NET_SRC) $(REGISTRY)
-CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
+CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h build/gen/sz_textdata.h
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
 BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c

@@ -113,7 +113,7 @@ describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
         end)
 
         it("the curl session clamps an out-of-range timeout and reply cap instead of wrapping", function()
-            local s = require("socialize.curl").new { timeout = 1e300, connect_timeout = 1e300, max_reply = 1e300 }
+            local s = require("socialize.curl").new { timeout = 1e300, connectTimeout = 1e300, maxReplyBytes = 1e300 }
             local res, err = s:request { method = "POST", url = srv.http .. "/socialize.getUserInfo", body = "",
                                          timeout = 1e300 }
             s:close()

@@ -335,16 +335,23 @@ describe("client against the fake Gigya server", function()
 
         it("build the default client from GIGYA_* variables", function()
             local lua = os.getenv("LUA") or "lua5.4"
-            local cmd = "GIGYA_API_KEY=envKey GIGYA_SECRET=@@ GIGYA_USER_KEY=envUser GIGYA_DATA_CENTER=eu1 " .. lua
+            -- a stand-in for socialize.curl shows the request the default client signs
+            -- (nothing reaches eu1); a bad secret is refused locally (400006)
+            local cmd = "GIGYA_API_KEY=envKey GIGYA_SECRET=c2VjcmV0 GIGYA_USER_KEY=envUser GIGYA_DATA_CENTER=eu1 " .. lua
                 .. " -e 'package.path=\"lua/?.lua;\"..package.path; package.cpath=\"" .. (os.getenv("BUILD") or "build/lua5.4")
-                .. "/?.so;\"..package.cpath; local s=require\"socialize\"; local d=s.default();"
-                .. " local _, e = s.setStatus{UID=\"u\", status=\"x\"};"
-                .. " io.write(d._config.apiKey, \" \", d._config.userKey, \" \", d.apiDomain, \" \", e.errorCode)'"
+                .. "/?.so;\"..package.cpath; local seen;"
+                .. " package.loaded[\"socialize.curl\"] = { new = function() return { request = function(_, r)"
+                .. " seen = r; return { status = 200, headers = {}, body = \"{\\\"errorCode\\\":0}\" } end,"
+                .. " close = function() end } end };"
+                .. " local s=require\"socialize\"; local d=s.default(); assert(s.setStatus{UID=\"u\", status=\"x\"});"
+                .. " io.write(seen.url, \" \", seen.body:match(\"apiKey=%w+\"), \" \", seen.body:match(\"userKey=%w+\"));"
+                .. " local _, e = s.configure{ apiKey = \"k\", secret = \"@@\" }:setStatus{UID=\"u\", status=\"x\"};"
+                .. " io.write(\" \", e.errorCode, \" \", tostring(seen.body:match(\"apiKey=k&\")))'"
             local p = io.popen(cmd)
             local out = p:read("*a")
             p:close()
-            -- the bad secret is refused locally (400006): nothing reaches eu1
-            assert.are.equal("envKey envUser eu1.gigya.com 400006", out)
+            assert.are.equal("https://socialize.eu1.gigya.com/socialize.setStatus apiKey=envKey userKey=envUser 400006 nil",
+                out)
         end)
     end)
 end)

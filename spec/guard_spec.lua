@@ -388,13 +388,13 @@ describe("private-network guard", function()
 
         it("refuses a private literal and a name without config.resolver, connecting nowhere", function()
             with_fake_ngx({}, function(t, connects)
-                local res, msg, kind = t.one { method = "GET", url = "http://127.1:8080/", guard = true }
+                local res, msg, kind = t:request { method = "GET", url = "http://127.1:8080/", guard = true }
                 assert.is_nil(res)
                 assert.matches("^refused: .*" .. PRIVATE, msg)
                 assert.are.equal("connect", kind)
-                res, msg = t.one { method = "GET", url = "http://x@mastodon.example/", guard = true }
+                res, msg = t:request { method = "GET", url = "http://x@mastodon.example/", guard = true }
                 assert.matches("^refused: .*user information", msg)
-                res, msg = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                res, msg = t:request { method = "GET", url = "https://mastodon.example/", guard = true }
                 assert.is_nil(res)
                 assert.matches("needs config.resolver", msg)
                 assert.are.equal(0, #connects)
@@ -405,7 +405,7 @@ describe("private-network guard", function()
             for _, addrs in ipairs({ { "127.0.0.1" }, { "203.0.113.5", "10.0.0.1" }, { "::ffff:127.0.0.1" },
                                      { "fe80::1" }, { "not-an-ip" }, {} }) do
                 with_fake_ngx({ resolver = function() return addrs end }, function(t, connects)
-                    local res, msg, kind = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                    local res, msg, kind = t:request { method = "GET", url = "https://mastodon.example/", guard = true }
                     assert.is_nil(res)
                     assert.matches("^refused: mastodon.example", msg)
                     assert.are.equal("connect", kind)
@@ -413,7 +413,7 @@ describe("private-network guard", function()
                 end)
             end
             with_fake_ngx({ resolver = function() error("dns down") end }, function(t, connects)
-                local _, msg = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                local _, msg = t:request { method = "GET", url = "https://mastodon.example/", guard = true }
                 assert.are.equal("refused: mastodon.example did not resolve", msg)
                 assert.are.equal(0, #connects)
             end)
@@ -423,9 +423,9 @@ describe("private-network guard", function()
             local asked
             with_fake_ngx({ resolver = function(name) asked = name return { "203.0.113.5" } end },
                 function(t, connects)
-                    t.one { method = "GET", url = "https://Mastodon.Example:8443/api", guard = true }
-                    t.one { method = "GET", url = "http://[2001:db8::1]:8080/", guard = true }
-                    t.one { method = "GET", url = "http://127.0.0.1:9/" }
+                    t:request { method = "GET", url = "https://Mastodon.Example:8443/api", guard = true }
+                    t:request { method = "GET", url = "http://[2001:db8::1]:8080/", guard = true }
+                    t:request { method = "GET", url = "http://127.0.0.1:9/" }
                     assert.are.equal("mastodon.example", asked)
                     assert.are.same({ host = "203.0.113.5", port = 8443,
                                       pool = "https://Mastodon.Example:8443@203.0.113.5" }, connects[1])

@@ -71,10 +71,10 @@ describe("provider vectors", function()
         local ts, nonce, now = v.timestamp or 1700000000, v.nonce or "n1", v.now or 1700000000
         for i, c in ipairs(v.requests or {}) do
             it(v.network .. " request #" .. i .. ": " .. c.name, function()
-                local req, res = core.provider_request(v.network, c.action, c.input or {}, c.app or {}, c.user or {},
+                local req, msg, _, res = core.provider_request(v.network, c.action, c.input or {}, c.app or {}, c.user or {},
                     ts, nonce, c.setup)
                 if c.expect then
-                    assert.is_table(req, c.name .. ": " .. (type(res) == "table" and tostring(res.errorDetails) or tostring(res)))
+                    assert.is_table(req, c.name .. ": " .. tostring(msg))
                     assert.are.equal(c.expect.method, req.method)
                     assert.are.equal(c.expect.url, req.url)
                     assert.are.same(c.expect.headers, req.headers)

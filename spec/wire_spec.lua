@@ -146,12 +146,12 @@ describe("Weibo #topic# (item 6)", function()
     it("a #topic# pair in the text is still refused, with or without URL fragments", function()
         for _, s in ipairs({ "#topic# https://game.example/x", "#话题# https://game.example/x#frag",
                              "a #b c# https://game.example/x", "https://game.example/x#f #tag# " }) do
-            local no, res = build("sina", "status", { rip = "1.2.3.4", status = s }, APP, USER)
+            local no, _, _, res = build("sina", "status", { rip = "1.2.3.4", status = s }, APP, USER)
             assert.is_nil(no, s)
             assert.are.equal("content_invalid", res.category)
             assert.matches("#topic#", res.errorDetails)
         end
-        local no, res = build("sina", "publish", { rip = "1.2.3.4", userAction = {
+        local no, _, _, res = build("sina", "publish", { rip = "1.2.3.4", userAction = {
             title = "#win# now", linkBack = "https://game.example/l3" } }, APP, USER)
         assert.is_nil(no)
         assert.are.equal("content_invalid", res.category)

@@ -276,7 +276,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
     return p;
 }
 
-/* core.json_encode(value [, name]) -> string | nil, code, message */
+/* core.json_encode(value [, name]) -> string | nil, message, code */
 static int l_json_encode(lua_State *L)
 {
     enc_ctx c;
@@ -294,7 +294,7 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
-/* core.param_string(value [, name]) -> string | nil, code, message */
+/* core.param_string(value [, name]) -> string | nil, message, code */
 static int l_param_string(lua_State *L)
 {
     enc_ctx c;
@@ -366,7 +366,7 @@ int lsz_push_json(lua_State *L, json_t *j, int depth)
     }
 }
 
-/* core.json_decode(s) -> value | nil, code, message */
+/* core.json_decode(s) -> value | nil, message, code */
 static int l_json_decode(lua_State *L)
 {
     size_t n;
@@ -470,13 +470,15 @@ json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad)
     return j;
 }
 
+/* Pushes a result object and releases it; NULL (the core ran out of
+ * memory) gives nil, "out of memory", 500000. */
 int lsz_push_result(lua_State *L, json_t *r)
 {
     int top = lua_gettop(L);
     if (!r || lsz_push_json(L, r, 0) != 0) {
         lua_settop(L, top);
         json_decref(r);
-        return luaL_error(L, "out of memory");
+        return lsz_push_fail(L, SZ_E_INTERNAL, "out of memory");
     }
     json_decref(r);
     return 1;
