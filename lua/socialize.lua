@@ -14,6 +14,7 @@
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 local client = require("socialize.client")
+local util = require("socialize.util")
 
 local type, ipairs, tostring, error = type, ipairs, tostring, error
 local select = select
@@ -36,17 +37,7 @@ function _M.array(t)
     return setmetatable(t or {}, ARRAY_MT)
 end
 
-local function argcheck(cond, n, fname, msg)
-    if not cond then
-        error(format("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
-    end
-end
-
-local function argtype(v, n, fname, want)
-    if type(v) ~= want then
-        error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
-    end
-end
+local argcheck, argtype = util.argcheck, util.argtype
 
 ---------------------------------------------------------------------------
 -- Signatures

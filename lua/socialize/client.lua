@@ -5,6 +5,7 @@ local config = require("socialize.config")
 local transport = require("socialize.transport")
 local engine = require("socialize.engine")
 local async = require("socialize.async")
+local util = require("socialize.util")
 
 local type, ipairs, tostring, error, pcall, setmetatable, rawget = type, ipairs, tostring, error, pcall, setmetatable,
     rawget
@@ -12,17 +13,7 @@ local format = string.format
 
 local _M = {}
 
-local function argcheck(cond, n, fname, msg)
-    if not cond then
-        error(format("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
-    end
-end
-
-local function argtype(v, n, fname, want)
-    if type(v) ~= want then
-        error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
-    end
-end
+local argcheck, argtype = util.argcheck, util.argtype
 
 local Client = { __name = "socialize.Client" }
 _M.Client = Client

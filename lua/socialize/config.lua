@@ -36,8 +36,6 @@ local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken"
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
                       "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener" }
 _M.KEYS = CONFIG_KEYS
-local CONFIG_KEY_SET = {}
-for _, k in ipairs(CONFIG_KEYS) do CONFIG_KEY_SET[k] = true end
 
 -- Levenshtein distance, for "did you mean".
 local function distance(a, b)
@@ -70,32 +68,26 @@ local function printable(k)
     return (k:gsub("[^%w_%-%.]", "?"))
 end
 
+-- Raises when t has a key that valid (a list) does not hold, naming the
+-- first such key (by its printable form), a near miss and the valid ones.
+local function known_keys(t, valid, what, prefix)
+    local set, bad = {}, nil
+    for _, n in ipairs(valid) do set[n] = true end
+    for k in pairs(t) do
+        if (type(k) ~= "string" or not set[k]) and (bad == nil or printable(k) < printable(bad)) then bad = k end
+    end
+    if bad ~= nil then
+        argcheck(false, format("%s%s is not %s%s; valid: %s", prefix, printable(bad), what,
+            type(bad) == "string" and suggest(bad, valid) or "", table.concat(valid, ", ")))
+    end
+end
+
 -- Unknown config keys and unknown networks under `providers` raise, naming
 -- the valid ones (the networks come from the C core's adapter list).
 local function check_known_keys(config)
-    local bad
-    for k in pairs(config) do
-        if type(k) ~= "string" or not CONFIG_KEY_SET[k] then
-            if not bad or printable(k) < printable(bad) then bad = k end
-        end
-    end
-    if bad ~= nil then
-        argcheck(false, format("config.%s is not a setting%s; valid: %s", printable(bad),
-            type(bad) == "string" and suggest(bad, CONFIG_KEYS) or "", table.concat(CONFIG_KEYS, ", ")))
-    end
+    known_keys(config, CONFIG_KEYS, "a setting", "config.")
     if type(config.providers) == "table" then
-        local names, set = core.provider_names(), {}
-        for _, n in ipairs(names) do set[n] = true end
-        bad = nil
-        for k in pairs(config.providers) do
-            if type(k) ~= "string" or not set[k] then
-                if not bad or printable(k) < printable(bad) then bad = k end
-            end
-        end
-        if bad ~= nil then
-            argcheck(false, format("config.providers.%s is not a network%s; valid: %s", printable(bad),
-                type(bad) == "string" and suggest(bad, names) or "", table.concat(names, ", ")))
-        end
+        known_keys(config.providers, core.provider_names(), "a network", "config.providers.")
     end
 end
 
