@@ -2,27 +2,25 @@
  * name the Lua front exposes (socialize.errors.<NAME>, built from
  * core.errors()) and Gigya's message (sz_strerror). Internal: included by
  * sz_util.c (sz_strerror) and the binding (lsocialize_core.c). The codes
- * socialize.h names (SZ_E_*) are written with their macro, so the header
- * and the table cannot disagree.
+ * socialize.h names with a macro carry the same NAME here (SZ_E_INVALID_PARAMETER
+ * is INVALID_PARAMETER); spec/boundaries_spec.lua checks that they agree.
  *
  *   #define ROW(code, NAME, "message") ...
  *   SZ_GIGYA_CODES(ROW)                                                   */
 #ifndef SZ_CODES_H
 #define SZ_CODES_H
 
-#include "socialize.h"
-
 #define SZ_GIGYA_CODES(X)                                                    \
-    X(SZ_OK, OK, "OK")                                                       \
+    X(0, OK, "OK")                                                       \
     X(100001, DATA_PENDING, "Data pending")                                  \
     X(200001, OPERATION_CANCELED, "Operation canceled")                      \
     X(200008, OK_WITH_ERRORS, "OK with errors")                              \
     X(301001, INVALID_DATA_CENTER, "Invalid data center")                    \
     X(400001, INVALID_REQUEST_FORMAT, "Invalid request format")              \
-    X(SZ_E_MISSING_PARAMETER, MISSING_PARAMETER, "Missing required parameter") \
+    X(400002, MISSING_PARAMETER, "Missing required parameter") \
     X(400003, UNIQUE_IDENTIFIER_EXISTS, "Unique identifier exists")          \
     X(400004, INVALID_PARAMETER_FORMAT, "Invalid parameter format")          \
-    X(SZ_E_INVALID_PARAMETER, INVALID_PARAMETER, "Invalid parameter value")  \
+    X(400006, INVALID_PARAMETER, "Invalid parameter value")  \
     X(400007, DUPLICATE_VALUE, "Duplicate value")                            \
     X(400008, INVALID_AUTHENTICATION_HEADER, "Invalid authentication header") \
     X(400009, VALIDATION_ERROR, "Validation error")                          \
@@ -37,7 +35,7 @@
     X(403003, INVALID_SIGNATURE, "Invalid request signature")                \
     X(403004, DUPLICATE_NONCE, "Duplicate nonce")                            \
     X(403005, UNAUTHORIZED_USER, "Unauthorized user")                        \
-    X(SZ_E_SECRET_OVER_HTTP, SECRET_OVER_HTTP, "Secret Sent Over Http")      \
+    X(403006, SECRET_OVER_HTTP, "Secret Sent Over Http")      \
     X(403007, PERMISSION_DENIED, "Permission denied")                        \
     X(403009, PROVIDER_SESSION_EXPIRED, "Provider session expired")          \
     X(403010, INVALID_SECRET, "Invalid Secret")                              \
@@ -60,7 +58,7 @@
     X(405001, INVALID_API_METHOD, "Invalid API method")                      \
     X(409001, IDENTITY_EXISTS, "Identity exists")                            \
     X(413001, REQUEST_ENTITY_TOO_LARGE, "Request entity too large")          \
-    X(SZ_E_INTERNAL, INTERNAL, "General security warning")                   \
+    X(500000, INTERNAL, "General security warning")                   \
     X(500001, GENERAL_SERVER_ERROR, "General Server error")                  \
     X(500002, SERVER_LOGIN_ERROR, "Server login error")                      \
     X(500023, PROVIDER_ERROR, "Provider error")                              \

@@ -68,8 +68,8 @@ static int l_strerror(lua_State *L)
 }
 
 /* core.errors() -> codes, messages: { NAME = code } and { [code] = message }
- * for every Gigya code the library knows, from the table sz_strerror reads
- * (sz_codes.h). socialize.errors is built from it. */
+ * for every Gigya code the library knows, from the table the core's message
+ * function reads (sz_codes.h). socialize.errors is built from it. */
 static int l_errors(lua_State *L)
 {
     lua_newtable(L);
@@ -77,7 +77,7 @@ static int l_errors(lua_State *L)
 #define SZ_ROW(c, name, m)                                                   \
     lua_pushinteger(L, (c));                                                 \
     lua_setfield(L, -3, #name);                                              \
-    lua_pushstring(L, sz_strerror(c));                                       \
+    lua_pushstring(L, (m));                                                  \
     lua_rawseti(L, -2, (c));
     SZ_GIGYA_CODES(SZ_ROW)
 #undef SZ_ROW
