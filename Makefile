@@ -34,7 +34,7 @@ NET_SRC  = $(sort $(wildcard csrc/core/net/*.c))
 REGISTRY = build/gen/sz_registry.c
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
-           csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
+           csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
            csrc/core/sz_guard.c $(NET_SRC) $(REGISTRY)
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h build/gen/sz_textdata.h
@@ -43,7 +43,7 @@ BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c cs
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
 CURL_HDR = csrc/curl/lsz_curl.h
-TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c
+TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c csrc/test/test_compose.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so

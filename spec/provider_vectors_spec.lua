@@ -2,7 +2,8 @@
 -- walked through core.provider_request / core.provider_parse. The same files
 -- drive the C tests (csrc/test/test_net.c, test_provider_vectors).
 -- A request vector's `expect` is the request byte for byte (method, URL, the
--- exact header set, body), or `expect_result` the refusal; a reply vector's
+-- exact header set, body: absent = no body), or `expect_result` the refusal
+-- (spec/vectors/gen_providers.py derives them); a reply vector's
 -- `expect` lists keys the result must have (JSON null: the key is absent;
 -- detailsPrefix: errorDetails starts with it).
 local core = require("socialize.core")
@@ -55,6 +56,13 @@ describe("provider vectors", function()
         end
     end)
 
+    it("the request vectors are those spec/vectors/gen_providers.py derives from the documented formats", function()
+        local p = assert(io.popen("python3 spec/vectors/gen_providers.py --check 2>&1; echo rc=$?"))
+        local out = p:read("*a")
+        p:close()
+        assert.truthy(out:find("rc=0", 1, true), out)
+    end)
+
     it("every live network has at least four documented replies", function()
         for _, f in ipairs(FILES) do
             local v = load(f)
@@ -80,8 +88,10 @@ describe("provider vectors", function()
                     assert.are.same(c.expect.headers, req.headers)
                     assert.are.equal(c.expect.body, req.body)
                 else
-                    assert.is_nil(req, c.name)
+                    assert.is_nil(req, c.name .. ": built " .. tostring(req and req.url))
                     assert.is_table(res, c.name)
+                    assert.is_table(c.expect_result, c.name .. ": no expect or expect_result")
+                    assert.is_not_nil(next(c.expect_result), c.name .. ": an empty expect_result")
                     check(c.expect_result, res, c.name)
                 end
             end)

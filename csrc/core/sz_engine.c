@@ -182,6 +182,8 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
         while (*g && !(*g)->graph)
             g++;
         x.result = fail("unsupported", "%s: graph operations are %s's", x.nt->name, *g ? (*g)->display : "no network");
+    } else if (strcmp(c->action, "notify") == 0 && x.nt->no_notify) {
+        x.result = fail("unsupported", "%s: %s", x.nt->name, x.nt->no_notify);
     } else {
         r = x.nt->build(&x);
         if (!r && !x.result) { /* every other failure sets x.result */
@@ -324,6 +326,9 @@ json_t *sz_provider_info(const char *name)
         json_object_foreach_safe(json_object_get(r, "idempotency"), tmp, k, v)
             if (json_is_null(v)) json_object_del(json_object_get(r, "idempotency"), k);
     }
+    if (r) /* sendNotification: offered, or why not */
+        json_object_set_new(r, "notify", json_pack("{s:b, s:s?}", "offered", !nt->no_notify && !nt->discontinued,
+                                                   "why", nt->no_notify));
     if (r && nt->follow_up)
         json_object_set_new(r, "followUp", json_string(nt->follow_up));
     if (r && nt->setup.action)

@@ -189,6 +189,16 @@ int sz_text_facets(const char *s, size_t len, sz_facet **out, size_t *count)
         if (push_facet(&fs, &n, &cap, SZ_FACET_TAG, p, e, "$", s + p + 1, e - p - 1, 1) != 0)
             goto oom;
     }
+    { /* in text order, as @atproto/api's detectFacetsWithoutResolution sorts them
+       * (a reader walking the facets in order skips one that starts behind it) */
+        size_t i, k;
+        for (i = 1; i < n; i++) {
+            sz_facet f = fs[i];
+            for (k = i; k > 0 && fs[k - 1].start > f.start; k--)
+                fs[k] = fs[k - 1];
+            fs[k] = f;
+        }
+    }
     *out = fs;
     *count = n;
     return 0;

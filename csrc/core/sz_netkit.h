@@ -69,8 +69,10 @@ struct sz_net {
         sz_text_rule count;      /* the counter (sz_text.h) */
         long         url_weight; /* what one URL counts, -1 = its length */
         const char  *sep;        /* between the text and the link */
-        const char  *compose;    /* UserAction fields composing the text, in order */
+        const char  *compose;    /* UserAction fields composing a publish's text, in
+                                    order, and where the link goes (sz_compose.c) */
         const sz_counter *own;   /* the network's own counter (NULL: `count`) */
+        long         notify_max; /* a notification body's limit (0: max) */
     } text;
     /* auth */
     sz_auth_kind auth;
@@ -80,6 +82,8 @@ struct sz_net {
     const char  *app_key_fields[SZ_MAX_FIELDS]; /* provider config fields identifying the app */
     const char  *recipient_field;               /* connection field a notify recipient is read from */
     int          notify_subject;                /* sendNotification needs a subject */
+    const char  *no_notify;                     /* why sendNotification is not offered
+                                                   (NULL: it is) */
     int          recipient_numeric_uid;         /* a numeric UID is the recipient id itself */
     /* idempotency of the create call */
     struct {
@@ -136,6 +140,8 @@ struct sz_ctx {
 typedef struct sz_action {
     const char *title, *subtitle, *description, *link, *message;
     json_t     *media;
+    char        link_to[32]; /* the request field the link goes in ("link=linkBack"
+                                in text.compose); "" when it is part of the text */
 } sz_action;
 
 /* short names inside the core's network files */
@@ -154,8 +160,6 @@ typedef sz_code_cat code_cat;
 #define hex(...) sz_nk_hex(__VA_ARGS__)
 #define canon(...) sz_nk_canon(__VA_ARGS__)
 #define digest_hex(...) sz_nk_digest_hex(__VA_ARGS__)
-#define join(...) sz_nk_join(__VA_ARGS__)
-#define fit(...) sz_nk_fit(__VA_ARGS__)
 #define form(...) sz_nk_form(__VA_ARGS__)
 #define pset(...) sz_nk_pset(__VA_ARGS__)
 #define base_url(...) sz_nk_base_url(__VA_ARGS__)
@@ -163,8 +167,7 @@ typedef sz_code_cat code_cat;
 #define url_ok(...) sz_nk_url_ok(__VA_ARGS__)
 #define req_json(...) sz_nk_req_json(__VA_ARGS__)
 #define req_form(...) sz_nk_req_form(__VA_ARGS__)
-#define read_action(...) sz_nk_read_action(__VA_ARGS__)
-#define compose(...) sz_nk_compose(__VA_ARGS__)
+#define text_of(...) sz_nk_text(__VA_ARGS__)
 #define header(...) sz_nk_header(__VA_ARGS__)
 #define parse_iso8601(...) sz_nk_parse_iso8601(__VA_ARGS__)
 #define set_retry(...) sz_nk_set_retry(__VA_ARGS__)
@@ -188,9 +191,6 @@ SZ_HIDDEN void hex(const unsigned char *d, size_t n, char *out);
 SZ_HIDDEN char *canon(json_t *j);
 /* Hex digest of parts joined by '\n' (deterministic idempotency keys). */
 SZ_HIDDEN void digest_hex(const char *a, const char *b, char out[65]);
-SZ_HIDDEN void join(sz_buf *b, const char *sep, const char *const *parts, size_t n);
-SZ_HIDDEN char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
-                    const char *sep, int may_cut, json_t **err);
 SZ_HIDDEN char *form(sz_params *p, size_t *len);
 SZ_HIDDEN int pset(sz_params *p, const char *k, const char *v);
 SZ_HIDDEN char *base_url(const net *nt, json_t *app, json_t *user, const char *user_key);
@@ -198,8 +198,17 @@ SZ_HIDDEN const char *version(const net *nt, json_t *app);
 SZ_HIDDEN int url_ok(const char *u);
 SZ_HIDDEN sz_request *req_json(const char *method, const char *url, json_t *body);
 SZ_HIDDEN sz_request *req_form(const char *method, const char *url, sz_params *p);
-SZ_HIDDEN void read_action(json_t *in, action *a);
-SZ_HIDDEN void compose(sz_buf *b, const action *a, const char *sep, int with_description);
+/* The text of this call (the generic text step, sz_compose.c): a publish's
+ * UserAction composed as text.compose says and fitted to the network's limit
+ * (cut with an ellipsis, never the link); a status or notification body
+ * measured and refused when over. Reads the action into a (a->link_to: where
+ * the link goes when it is not in the text). The setup state's integers
+ * maxCharacters / charactersReservedPerUrl, when in range, replace the limit
+ * and URL weight. Returns the text, never empty unless the link goes
+ * elsewhere; NULL with x->result set (NULL alone: out of memory). Caller frees. */
+SZ_HIDDEN char *text_of(ctx *x, action *a);
+/* 0 when spec is a valid text.compose, else -1 with the reason in why. */
+SZ_HIDDEN int sz_nk_compose_check(const char *spec, char *why, size_t n);
 SZ_HIDDEN const char *header(const sz_header *h, size_t n, const char *name);
 SZ_HIDDEN long long parse_iso8601(const char *s);
 SZ_HIDDEN void set_retry(json_t *r, long long seconds);

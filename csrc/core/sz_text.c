@@ -122,12 +122,15 @@ size_t sz_text_cut(const char *s, size_t len, sz_text_rule rule, long url_weight
     size_t i = 0, best = 0;
     if (rule == SZ_TEXT_X || rule == SZ_TEXT_GRAPHEMES || rule == SZ_TEXT_BSKY)
         return sz_text_cut_bytes(s, len, rule, url_weight, budget, -1);
-    long ell = rule == SZ_TEXT_WEIBO ? 2 : (rule == SZ_TEXT_X ? 2 : 1); /* U+2026 */
+    long ell = rule == SZ_TEXT_WEIBO ? 2 : 1, total = 0; /* U+2026 */
+    /* these counts are sums over code points and URLs, left to right: the
+     * count of a prefix is the running total (one pass, not one per cut) */
     while (i < len) {
         unsigned cp;
         size_t u = url_weight >= 0 ? url_at(s, len, i) : 0;
         size_t step = u ? u : next_cp(s, len, i, &cp);
-        if (sz_text_measure(s, i + step, rule, url_weight) + ell > budget)
+        total += u ? url_weight : weight_of(rule, cp);
+        if (total + ell > budget)
             break;
         i += step;
         best = i;
@@ -164,19 +167,13 @@ size_t sz_text_codepoints(const char *s, size_t len)
 static const char *const SZ_TLDS[] = {NULL};
 static const char *const SZ_EMOJI_SEQS[] = {NULL};
 #endif
+/* the generated tables are NULL-terminated arrays: their size is known here */
+#define in_table(t, s, n, ci) table_has(t, sizeof t / sizeof *t - 1, s, n, ci)
 
-static size_t table_len(const char *const *t)
+/* bsearch of s[0..n) in a sorted table of nt entries; ci: ASCII case-insensitive */
+static int table_has(const char *const *t, size_t nt, const char *s, size_t n, int ci)
 {
-    size_t n = 0;
-    while (t[n])
-        n++;
-    return n;
-}
-
-/* bsearch of s[0..n) in a sorted table; ci: ASCII case-insensitive */
-static int in_table(const char *const *t, const char *s, size_t n, int ci)
-{
-    size_t lo = 0, hi = table_len(t);
+    size_t lo = 0, hi = nt;
     char low[64];
     size_t k;
     if (ci) {
@@ -567,6 +564,13 @@ size_t *sz_text_graphemes(const char *s, size_t len, size_t *nb)
 static size_t emoji_seq(const char *s, size_t len, size_t i)
 {
     size_t ends[16], ne = 0, j = i, k;
+    unsigned first;
+    /* every sequence's second code point is not ASCII (FE0F, 200D, 20E3,
+     * modifiers, regional indicators, tags): plain text is passed at once */
+    j += next_cp(s, len, j, &first);
+    ends[ne++] = j;
+    if (j >= len || (unsigned char)s[j] < 0x80)
+        return 0;
     while (j < len && ne < 16) {
         unsigned cp;
         j += next_cp(s, len, j, &cp);

@@ -30,5 +30,7 @@ int main(int argc, char **argv)
     RUN(test_guard_urls);
     RUN(test_guard_addresses);
     RUN(test_wire_fidelity);
+    RUN(test_compose_engine);
+    RUN(test_compose_specs);
     return tap_done("c-core");
 }

@@ -38,6 +38,8 @@ void test_alloc_failures(void);
 void test_guard_urls(void);
 void test_guard_addresses(void);
 void test_wire_fidelity(void);
+void test_compose_engine(void);
+void test_compose_specs(void);
 void test_provider_vectors(const char *dir);
 
 #endif

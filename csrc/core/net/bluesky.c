@@ -51,41 +51,21 @@ static sz_request *build_bluesky(ctx *x)
         }
         goto done;
     }
-    if (strcmp(act, "notify") == 0) {
-        x->result = fail("unsupported", "bluesky: chat runs on a separate service; not offered");
-        goto done;
-    }
     if (!jstr(sess, "accessJwt") || !jstr(sess, "did")) {
         x->result = fail("not_connected", "bluesky: no session (createSession first)");
         goto done;
     }
     {
         action a;
-        sz_buf t;
         size_t n = 0, i, tl;
         sz_facet *fs = NULL;
         json_t *facets = json_array(), *record;
         int bad;
-        read_action(x->in, &a);
-        sz_buf_init(&t);
-        if (strcmp(act, "status") == 0) {
-            sz_buf_adds(&t, jstr(x->in, "status") ? jstr(x->in, "status") : "");
-            text = t.failed ? NULL : fit(x->nt, t.data, NULL, -1, x->nt->text.max, " ", 0, &x->result);
-        } else {
-            compose(&t, &a, "\n\n", 0);
-            text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->text.max, "\n\n", 1, &x->result);
-        }
-        sz_buf_reset(&t);
-        if (!text) {
+        if (!(text = text_of(x, &a))) {
             json_decref(facets);
             goto done;
         }
         tl = strlen(text);
-        if (tl == 0) {
-            json_decref(facets);
-            x->result = fail("content_invalid", "bluesky: nothing to post");
-            goto done;
-        }
         if (tl > 3000) {
             json_decref(facets);
             x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
@@ -179,6 +159,7 @@ const sz_net sz_net_bluesky = {
     .account_fields = {"identifier"},
     .app_key_fields = {"baseUrl"},
     .setup = {"session", "identifier", 1, 1},
+    .no_notify = "chat runs on a separate service; not offered",
     .intent = "https://bsky.app/intent/compose?text={tu}",
     .rate_scope = "account",
     .build = build_bluesky, .parse = parse_bluesky,

@@ -95,31 +95,15 @@ static sz_request *build_facebook(ctx *x)
             x->result = fail("content_invalid", "facebook: the connection's pageId must be a numeric Page id");
             goto done;
         }
-        if (strcmp(act, "notify") == 0) {
-            x->result = fail("unsupported", "facebook: notifications need the Messenger Platform, "
-                                            "which Gigya never used");
-            goto done;
-        }
-        if (strcmp(act, "status") == 0) {
-            if (pset(p, "message", jstr(x->in, "status")))
-                goto done;
-        } else {
-            action a;
-            sz_buf m;
-            int bad;
-            read_action(x->in, &a);
+        {
             /* since Graph v2.9 link previews come from the page's OG tags:
              * title and description go into the message */
-            sz_buf_init(&m);
-            compose(&m, &a, "\n\n", 1);
-            bad = m.failed || (m.len && pset(p, "message", m.data));
-            sz_buf_reset(&m);
-            if (bad || (a.link && pset(p, "link", a.link)))
+            action a;
+            char *m = text_of(x, &a);
+            int bad = !m || (*m && pset(p, "message", m)) || (a.link_to[0] && a.link && pset(p, a.link_to, a.link));
+            free(m);
+            if (bad)
                 goto done;
-            if (!a.link && !sz_params_get(p, "message", NULL)) {
-                x->result = fail("content_invalid", "facebook: nothing to post");
-                goto done;
-            }
         }
         sz_buf_printf(&url, "%s/%s/%s/feed", root, version(x->nt, x->app), pageId);
         if (!url.failed)
@@ -175,12 +159,13 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
 const sz_net sz_net_facebook = {
     .name = "facebook", .display = "Facebook", .rank = 2, .note = "Graph API, Pages", .gigya = 1,
     .base_url = "https://graph.facebook.com", .version = "v26.0",
-    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;linkBack"},
+    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;link=linkBack"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "appSecret"},
     .secret_fields = {"accessToken", "appSecret", "pageToken"},
     .account_fields = {"pageId", "accessToken"},
     .app_key_fields = {"baseUrl"},
+    .no_notify = "notifications need the Messenger Platform, which Gigya never used",
     .intent_default = 1,
     .intent = "https://www.facebook.com/sharer/sharer.php?u={u}",
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,

@@ -66,12 +66,12 @@ static void link_host(sz_buf *b, const char *link)
 
 static sz_request *build_linkedin(ctx *x)
 {
-    const char *act = x->c->action, *author = jstr(x->user, "author"), *pid = jstr(x->user, "personId");
+    const char *author = jstr(x->user, "author"), *pid = jstr(x->user, "personId");
     char *root = base_url(x->nt, x->app, NULL, NULL);
     json_t *body = NULL;
     sz_request *r = NULL;
     sz_buf url, text, au, auth, host;
-    const char *raw;
+    char *raw = NULL;
     action a;
     sz_buf_init(&url);
     sz_buf_init(&text);
@@ -79,10 +79,6 @@ static sz_request *build_linkedin(ctx *x)
     sz_buf_init(&auth);
     sz_buf_init(&host);
     NEED(x->user, accessToken, "member access token");
-    if (strcmp(act, "notify") == 0) {
-        x->result = fail("unsupported", "linkedin: the Messages API is restricted to approved partners");
-        goto done;
-    }
     if (author && *author)
         sz_buf_adds(&au, author);
     else if (pid && *pid)
@@ -91,18 +87,9 @@ static sz_request *build_linkedin(ctx *x)
         x->result = fail("not_connected", "linkedin: the connection needs author (a URN) or personId");
         goto done;
     }
-    read_action(x->in, &a);
-    raw = strcmp(act, "status") == 0 ? jstr(x->in, "status") : (a.message ? a.message : a.title);
-    if (raw && (long)sz_text_codepoints(raw, strlen(raw)) > x->nt->text.max) {
-        x->result = fail("content_invalid", "linkedin: commentary is longer than %ld characters",
-                         x->nt->text.max);
+    if (!(raw = text_of(x, &a)))
         goto done;
-    }
-    if ((!raw || !*raw) && !(strcmp(act, "publish") == 0 && a.link)) {
-        x->result = fail("content_invalid", "linkedin: nothing to post");
-        goto done;
-    }
-    little_text(&text, raw ? raw : "");
+    little_text(&text, raw);
     if (text.failed || au.failed)
         goto done;
     body = json_pack("{s:s, s:s%, s:s, s:{s:s, s:[], s:[]}, s:s, s:b}",
@@ -112,7 +99,7 @@ static sz_request *build_linkedin(ctx *x)
                      "lifecycleState", "PUBLISHED", "isReshareDisabledByAuthor", 0);
     if (!body)
         goto done;
-    if (strcmp(act, "publish") == 0 && a.link) {
+    if (a.link_to[0] && a.link) {
         /* an article always has a title: the action's, its subtitle, else the link's host */
         const char *title = a.title && *a.title ? a.title : a.subtitle && *a.subtitle ? a.subtitle : NULL;
         json_t *art;
@@ -120,8 +107,14 @@ static sz_request *build_linkedin(ctx *x)
             link_host(&host, a.link);
             title = host.len ? host.data : a.link;
         }
-        art = host.failed ? NULL : json_pack("{s:s, s:s, s:s?}", "source", a.link, "title", title,
-                                             "description", a.description);
+        art = host.failed ? NULL : json_pack("{s:s, s:s}", "source", a.link, "title", title);
+        /* no description: the key is absent, not null (Rest.li refuses a null
+         * field); not json_pack's "s*", which drops the key when the string
+         * cannot be allocated */
+        if (art && a.description && json_object_set_new(art, "description", json_string(a.description)) != 0) {
+            json_decref(art);
+            art = NULL;
+        }
         if (!art || json_object_set_new(body, "content", json_pack("{s:o}", "article", art)) != 0)
             goto done;
     }
@@ -137,6 +130,7 @@ static sz_request *build_linkedin(ctx *x)
     }
 done:
     free(root);
+    free(raw);
     json_decref(body);
     sz_buf_reset(&url);
     sz_buf_reset(&text);
@@ -191,12 +185,13 @@ static json_t *parse_linkedin(const sz_provider_call *c, int status, const sz_he
 const sz_net sz_net_linkedin = {
     .name = "linkedin", .display = "LinkedIn", .rank = 3, .note = "Posts API", .gigya = 1,
     .base_url = "https://api.linkedin.com", .version = "202605",
-    .text = {3000, SZ_TEXT_CODEPOINTS, -1, "", "userMessage|title"},
+    .text = {3000, SZ_TEXT_CODEPOINTS, -1, "", "userMessage|title;content.article=linkBack"},
     .auth = SZ_AUTH_BEARER,
     .auth_fields = {"accessToken"},
     .secret_fields = {"accessToken"},
     .account_fields = {"personId", "author", "accessToken"},
     .app_key_fields = {"baseUrl"},
+    .no_notify = "the Messages API is restricted to approved partners",
     .intent_default = 1,
     .intent = "https://www.linkedin.com/sharing/share-offsite/?url={u}",
     .raw_2xx_ok = 1, .notify_subject = 1, .rate_scope = "app",

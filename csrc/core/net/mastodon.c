@@ -14,8 +14,8 @@ static sz_request *build_mastodon(ctx *x)
 {
     const char *act = x->c->action;
     char *root = base_url(x->nt, x->app, x->user, "instance"), *text = NULL, key[65], *cin = NULL;
-    json_t *lim = x->setup, *body = NULL;
-    long max = x->nt->text.max, urlw = x->nt->text.url_weight;
+    json_t *body = NULL;
+    action a;
     sz_request *r = NULL;
     sz_buf url, auth;
     sz_buf_init(&url);
@@ -32,37 +32,9 @@ static sz_request *build_mastodon(ctx *x)
     }
     {
         NEED(x->user, accessToken, "access token (write:statuses)");
-        /* the instance's own numbers, read from its reply: a value outside
-         * [1, SZ_MAX_TEXT_LIMIT] (URL weight [0, SZ_MAX_URL_WEIGHT]) keeps the
-         * network's default */
-        if (json_is_integer(json_object_get(lim, "maxCharacters")) &&
-            json_integer_value(json_object_get(lim, "maxCharacters")) >= 1 &&
-            json_integer_value(json_object_get(lim, "maxCharacters")) <= SZ_MAX_TEXT_LIMIT)
-            max = (long)json_integer_value(json_object_get(lim, "maxCharacters"));
-        if (json_is_integer(json_object_get(lim, "charactersReservedPerUrl")) &&
-            json_integer_value(json_object_get(lim, "charactersReservedPerUrl")) >= 0 &&
-            json_integer_value(json_object_get(lim, "charactersReservedPerUrl")) <= SZ_MAX_URL_WEIGHT)
-            urlw = (long)json_integer_value(json_object_get(lim, "charactersReservedPerUrl"));
-        if (strcmp(act, "status") == 0) {
-            text = fit(x->nt, jstr(x->in, "status"), NULL, urlw, max, " ", 0, &x->result);
-        } else if (strcmp(act, "notify") == 0) {
-            x->result = fail("unsupported", "mastodon: direct messages are not offered");
+        /* the instance's own limits come in the setup state (parse_mastodon) */
+        if (!(text = text_of(x, &a)))
             goto done;
-        } else {
-            action a;
-            sz_buf t;
-            read_action(x->in, &a);
-            sz_buf_init(&t);
-            compose(&t, &a, "\n\n", 0);
-            text = t.failed ? NULL : fit(x->nt, t.data, a.link, urlw, max, "\n\n", 1, &x->result);
-            sz_buf_reset(&t);
-        }
-        if (!text)
-            goto done;
-        if (!*text) {
-            x->result = fail("content_invalid", "mastodon: nothing to post");
-            goto done;
-        }
         body = json_pack("{s:s, s:s}", "status", text, "visibility", "public");
         sz_buf_printf(&url, "%s/api/v1/statuses", root);
         sz_buf_printf(&auth, "Bearer %s", accessToken);
@@ -125,6 +97,7 @@ const sz_net sz_net_mastodon = {
     .app_key_fields = {"baseUrl"},
     .idem = {SZ_IDEM_HEADER, "Idempotency-Key"},
     .setup = {"instance", "instance", 0, 0},
+    .no_notify = "direct messages are not offered",
     .intent = "{instance}/share?text={tu}",
     .rate_scope = "account",
     .build = build_mastodon, .parse = parse_mastodon,

@@ -80,10 +80,6 @@ static sz_request *build_sina(ctx *x)
     NEED(x->user, accessToken, "OAuth 2.0 access token");
     if (!rip)
         rip = jstr(x->user, "ip");
-    if (strcmp(act, "notify") == 0) {
-        x->result = fail("unsupported", "sina: Weibo offers no notification API");
-        goto done;
-    }
     if (!safe || !*safe) {
         x->result = fail("not_connected", "sina: the provider config needs safeDomain (the app's "
                                           "registered safe domain)");
@@ -94,7 +90,6 @@ static sz_request *build_sina(ctx *x)
                                             "(parameter rip, or ip in the connection)");
         goto done;
     }
-    read_action(x->in, &a);
     if (strcmp(act, "status") == 0) {
         const char *s = jstr(x->in, "status");
         size_t st[8], en[8], n = s ? sz_text_url_spans(s, strlen(s), st, en, 8) : 0, i;
@@ -108,21 +103,14 @@ static sz_request *build_sina(ctx *x)
             x->result = fail("content_invalid", "sina: the status must contain a URL on the safe domain %s", safe);
             goto done;
         }
-        status = fit(x->nt, s, NULL, -1, x->nt->text.max, " ", 0, &x->result);
     } else {
-        if (!a.link || !host_under(a.link, safe)) {
+        const char *link = jstr(json_object_get(x->in, "userAction"), "linkBack");
+        if (!link || !host_under(link, safe)) {
             x->result = fail("content_invalid", "sina: linkBack must be a URL on the safe domain %s", safe);
             goto done;
         }
-        {
-            sz_buf t;
-            sz_buf_init(&t);
-            compose(&t, &a, " ", 0);
-            status = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->text.max, " ", 1, &x->result);
-            sz_buf_reset(&t);
-        }
     }
-    if (!status)
+    if (!(status = text_of(x, &a)))
         goto done;
     if (has_topic(status)) {
         x->result = fail("content_invalid", "sina: share.json refuses #topic# tags");
@@ -180,6 +168,7 @@ const sz_net sz_net_sina = {
     .auth_fields = {"accessToken", "safeDomain"},
     .secret_fields = {"accessToken"},
     .account_fields = {"userId", "accessToken"},
+    .no_notify = "Weibo offers no notification API",
     .app_key_fields = {"baseUrl"},
     .intent = "https://service.weibo.com/share/share.php?url={u}&title={t}&pic={i}",
     .id_optional = 1, .rate_scope = "account", .codes = CODES_WEIBO,

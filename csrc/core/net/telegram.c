@@ -17,8 +17,21 @@ static sz_request *build_telegram(ctx *x)
     sz_request *r = NULL;
     sz_buf url;
     const char *chat;
+    action a;
     sz_buf_init(&url);
     NEED(x->app, botToken, "bot token");
+    {
+        /* "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11" (Bot API, Authorizing your bot):
+         * a path segment of the URL, so nothing else ('/', '?', '#', '%', '.') */
+        size_t d = strspn(botToken, "0123456789");
+        if (d == 0 || botToken[d] != ':' || !botToken[d + 1] ||
+            strspn(botToken + d + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                strlen(botToken + d + 1)) {
+            x->result = fail("content_invalid", "telegram: the provider config's botToken is not a bot token "
+                                                "(digits, ':', then letters, digits, '_' or '-')");
+            goto done;
+        }
+    }
     chat = strcmp(act, "notify") == 0 ? jid(x->in, "recipient", idb, sizeof idb)
                                       : jid(x->user, "chatId", idb, sizeof idb);
     if (!chat || !*chat) {
@@ -26,25 +39,8 @@ static sz_request *build_telegram(ctx *x)
                          strcmp(act, "notify") == 0 ? "the recipient" : "the connection");
         goto done;
     }
-    if (strcmp(act, "status") == 0) {
-        text = fit(x->nt, jstr(x->in, "status"), NULL, -1, x->nt->text.max, " ", 0, &x->result);
-    } else if (strcmp(act, "notify") == 0) {
-        text = fit(x->nt, jstr(x->in, "body"), NULL, -1, x->nt->text.max, " ", 0, &x->result);
-    } else {
-        action a;
-        sz_buf t;
-        read_action(x->in, &a);
-        sz_buf_init(&t);
-        compose(&t, &a, "\n\n", 1);
-        text = t.failed ? NULL : fit(x->nt, t.data, a.link, -1, x->nt->text.max, "\n\n", 1, &x->result);
-        sz_buf_reset(&t);
-    }
-    if (!text)
+    if (!(text = text_of(x, &a)))
         goto done;
-    if (!*text) {
-        x->result = fail("content_invalid", "telegram: nothing to send");
-        goto done;
-    }
     body = json_pack("{s:s, s:s}", "chat_id", chat, "text", text);
     sz_buf_printf(&url, "%s/bot%s/sendMessage", root, botToken);
     if (body && !url.failed)

@@ -87,34 +87,17 @@ static sz_request *build_threads(ctx *x)
             if (pset(p, "creation_id", cid))
                 goto done;
             sz_buf_printf(&url, "%s/%s/%s/threads_publish", root, version(x->nt, x->app), userId);
-        } else if (strcmp(act, "notify") == 0) {
-            x->result = fail("unsupported", "threads: the Threads API has no direct messages");
-            goto done;
         } else {
             action a;
-            read_action(x->in, &a);
-            if (strcmp(act, "status") == 0) {
-                text = fit(x->nt, jstr(x->in, "status"), NULL, -1, x->nt->text.max, " ", 0, &x->result);
-            } else {
-                /* the link is an attachment (its preview), not part of the 500 */
-                sz_buf t;
-                sz_buf_init(&t);
-                compose(&t, &a, "\n\n", 0);
-                text = t.failed ? NULL : fit(x->nt, t.data, NULL, -1, x->nt->text.max, "\n\n", 1, &x->result);
-                sz_buf_reset(&t);
-            }
-            if (!text)
+            /* the link is an attachment (its preview), not part of the 500 */
+            if (!(text = text_of(x, &a)))
                 goto done;
-            if (!*text && !(strcmp(act, "publish") == 0 && a.link)) {
-                x->result = fail("content_invalid", "threads: nothing to post");
-                goto done;
-            }
-            if (strcmp(act, "publish") == 0 && a.link && !url_ok(a.link)) {
+            if (a.link && !url_ok(a.link)) {
                 x->result = fail("content_invalid", "threads: linkBack must be an http(s) URL");
                 goto done;
             }
             if (pset(p, "media_type", "TEXT") || (*text && pset(p, "text", text)) ||
-                (strcmp(act, "publish") == 0 && a.link && pset(p, "link_attachment", a.link)))
+                (a.link && pset(p, a.link_to, a.link)))
                 goto done;
             sz_buf_printf(&url, "%s/%s/%s/threads", root, version(x->nt, x->app), userId);
         }
@@ -170,6 +153,7 @@ const sz_net sz_net_threads = {
     .secret_fields = {"accessToken"},
     .account_fields = {"userId", "accessToken"},
     .app_key_fields = {"baseUrl"},
+    .no_notify = "the Threads API has no direct messages",
     .follow_up = "publishContainer",
     .intent = "https://www.threads.com/intent/post?text={t}&url={u}",
     .rate_scope = "account", .codes = CODES_THREADS,

@@ -48,6 +48,7 @@ static sz_request *build_twitter(ctx *x)
     const char *act = x->c->action;
     char *root = base_url(x->nt, x->app, NULL, NULL), *text = NULL;
     json_t *body = json_object();
+    action a;
     sz_request *r = NULL;
     sz_buf url;
     sz_buf_init(&url);
@@ -63,31 +64,16 @@ static sz_request *build_twitter(ctx *x)
                 x->result = fail("content_invalid", "twitter: recipient '%.40s' is not a numeric X user id", to);
                 goto done;
             }
-        text = fit(x->nt, jstr(x->in, "body"), NULL, 23, 10000, " ", 0, &x->result);
-        if (!text)
-            goto done;
         sz_buf_printf(&url, "%s/2/dm_conversations/with/%s/messages", root, to);
     } else {
-        action a;
-        read_action(x->in, &a);
-        if (strcmp(act, "status") == 0)
-            text = fit(x->nt, jstr(x->in, "status"), NULL, 23, x->nt->text.max, " ", 0, &x->result);
-        else /* the seed: "When Twitter is the provider, only the Title and Link Back are posted" */
-            text = fit(x->nt, a.title ? a.title : a.message, a.link, 23, x->nt->text.max, " ", 1, &x->result);
-        if (!text)
+        const char *place = jstr(json_object_get(x->in, "userLocation"), "placeID");
+        if (place && *place && json_object_set_new(body, "geo", json_pack("{s:s}", "place_id", place)) != 0)
             goto done;
-        {
-            const char *place = jstr(json_object_get(x->in, "userLocation"), "placeID");
-            if (place && *place &&
-                json_object_set_new(body, "geo", json_pack("{s:s}", "place_id", place)) != 0)
-                goto done;
-        }
         sz_buf_printf(&url, "%s/2/tweets", root);
     }
-    if (!*text) {
-        x->result = fail("content_invalid", "twitter: nothing to post (no title, linkBack or text)");
+    /* the seed: "When Twitter is the provider, only the Title and Link Back are posted" */
+    if (!(text = text_of(x, &a)))
         goto done;
-    }
     if (json_object_set_new(body, "text", json_string(text)) != 0 || url.failed ||
         !(r = req_json("POST", url.data, body)))
         goto done;
@@ -180,7 +166,7 @@ static json_t *parse_twitter(const sz_provider_call *c, int status, const sz_hea
 const sz_net sz_net_twitter = {
     .name = "twitter", .display = "X", .rank = 1, .note = "X API v2", .gigya = 1,
     .base_url = "https://api.x.com", .version = "2",
-    .text = {280, SZ_TEXT_X, 23, " ", "title|userMessage,linkBack"},
+    .text = {280, SZ_TEXT_X, 23, " ", "title|userMessage;linkBack", .notify_max = 10000},
     .auth = SZ_AUTH_OAUTH1,
     .auth_fields = {"token", "tokenSecret", "bearerToken", "consumerKey", "consumerSecret"},
     .secret_fields = {"token", "tokenSecret", "bearerToken", "consumerSecret"},

@@ -23,37 +23,29 @@ static const code_cat CODES_VK[] = {
 
 static sz_request *build_vkontakte(ctx *x)
 {
-    const char *act = x->c->action;
     char *root = base_url(x->nt, x->app, NULL, NULL), idb[32], guid[65], *cin = NULL;
     sz_params *p = sz_params_new();
     sz_request *r = NULL;
-    sz_buf url, m;
+    sz_buf url;
     const char *owner;
     sz_buf_init(&url);
-    sz_buf_init(&m);
     NEED(x->user, accessToken, "user access token (wall scope)");
     owner = jid(x->user, "ownerId", idb, sizeof idb);
     if (!owner)
         owner = jid(x->user, "userId", idb, sizeof idb);
-    if (strcmp(act, "notify") == 0) {
-        x->result = fail("unsupported", "vkontakte: messages.send needs a community token; not offered");
-        goto done;
-    }
     if (!owner) {
         x->result = fail("not_connected", "vkontakte: the connection needs ownerId or userId");
         goto done;
     }
     if (!p || !root)
         goto done;
-    if (strcmp(act, "status") == 0) {
-        if (pset(p, "message", jstr(x->in, "status")))
-            goto done;
-    } else {
+    {
         action a;
-        read_action(x->in, &a);
-        compose(&m, &a, "\n\n", 1);
-        if (m.failed || (m.len && pset(p, "message", m.data)) ||
-            (a.link && pset(p, "attachments", a.link))) /* at most one external URL */
+        char *m = text_of(x, &a);
+        int bad = !m || (*m && pset(p, "message", m)) ||
+                  (a.link_to[0] && a.link && pset(p, a.link_to, a.link)); /* at most one external URL */
+        free(m);
+        if (bad)
             goto done;
     }
     {
@@ -76,10 +68,6 @@ static sz_request *build_vkontakte(ctx *x)
                 goto done;
         }
     }
-    if (!sz_params_get(p, "message", NULL) && !sz_params_get(p, "attachments", NULL)) {
-        x->result = fail("content_invalid", "vkontakte: nothing to post");
-        goto done;
-    }
     /* guid de-duplicates a repeated post of the same content by the same owner */
     cin = canon(x->in);
     if (!cin)
@@ -97,7 +85,6 @@ done:
     free(cin);
     sz_params_free(p);
     sz_buf_reset(&url);
-    sz_buf_reset(&m);
     return r;
 }
 
@@ -132,12 +119,13 @@ static json_t *parse_vkontakte(const sz_provider_call *c, int status, const sz_h
 const sz_net sz_net_vkontakte = {
     .name = "vkontakte", .display = "VK", .rank = 4, .note = "wall.post", .gigya = 1,
     .base_url = "https://api.vk.com", .version = "5.199",
-    .text = {16384, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;linkBack"},
+    .text = {16384, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;attachments=linkBack"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken"},
     .secret_fields = {"accessToken"},
     .account_fields = {"userId", "ownerId", "accessToken"},
     .app_key_fields = {"baseUrl"},
+    .no_notify = "messages.send needs a community token; not offered",
     .idem = {SZ_IDEM_PARAM, "guid"},
     .intent = "https://vk.com/share.php?url={u}&title={t}&comment={d}",
     .rate_scope = "account", .codes = CODES_VK,

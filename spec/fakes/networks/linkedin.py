@@ -28,6 +28,18 @@ def little_text_error(text):
     return None
 
 
+def null_field(v, path=""):
+    """The path of the first null value in v, else None."""
+    if v is None:
+        return path or "/"
+    items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+    for k, x in items:
+        p = null_field(x, "%s/%s" % (path, k))
+        if p:
+            return p
+    return None
+
+
 class LinkedIn(Base):
     network = "linkedin"
 
@@ -65,6 +77,9 @@ class LinkedIn(Base):
         bad = little_text_error(body["commentary"])
         if bad:
             raise Reply(422, {"status": 422, "message": "sandbox: /commentary would be truncated: " + bad})
+        null = null_field(body)
+        if null:  # Rest.li data has no null: an optional field is absent
+            raise Reply(422, {"status": 422, "message": "ERROR :: %s :: null is not a valid value" % null})
         article = (body.get("content") or {}).get("article")
         if article is not None and not article.get("title"):
             raise Reply(422, {"status": 422, "message": "ERROR :: /content/article/title :: field is required but not found"})

@@ -1,0 +1,269 @@
+/* The generic text step of every network (sz_netkit.h sz_nk_text): the
+ * UserAction is read, its fields composed in the order the descriptor's
+ * `text.compose` names, and the result measured with the network's counter
+ * and fitted to its limit (the text cut with an ellipsis, never the link).
+ * A status or a notification body is measured, never cut: the caller wrote
+ * it for that network. Sans-IO. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "sz_netkit.h"
+
+/* One code point of valid UTF-8 (jansson's strings are) at s[i]; its length. */
+static size_t own_cp(const char *s, size_t len, size_t i, unsigned *cp)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    size_t n = u[0] < 0x80 ? 1 : u[0] < 0xE0 ? 2 : u[0] < 0xF0 ? 3 : 4, k;
+    if (n > len - i)
+        n = len - i;
+    *cp = n == 1 ? u[0] : n == 2 ? (u[0] & 0x1Fu) : n == 3 ? (u[0] & 0x0Fu) : (u[0] & 0x07u);
+    for (k = 1; k < n; k++)
+        *cp = (*cp << 6) | (u[k] & 0x3Fu);
+    return n;
+}
+
+/* The network's measure: its own counter's, or sz_text's. */
+static long measure(const net *nt, const char *s, size_t len, long url_weight)
+{
+    size_t i = 0;
+    long n = 0;
+    unsigned cp;
+    if (!nt->text.own)
+        return sz_text_measure(s, len, nt->text.count, url_weight);
+    while (i < len) {
+        i += own_cp(s, len, i, &cp);
+        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
+    }
+    return n;
+}
+
+/* The longest prefix that fits budget with an ellipsis after it. */
+static size_t cut_to(const net *nt, const char *s, size_t len, long url_weight, long budget)
+{
+    size_t i = 0, best = 0, step;
+    long n, ell;
+    unsigned cp;
+    if (!nt->text.own)
+        return sz_text_cut(s, len, nt->text.count, url_weight, budget);
+    ell = nt->text.own->weigh(0x2026);
+    for (n = 0; i < len; i += step) {
+        step = own_cp(s, len, i, &cp);
+        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
+        if (n + ell > budget)
+            break;
+        if (cp != 0x200D) /* never end on a zero-width joiner */
+            best = i + step;
+    }
+    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
+        best--;
+    return best;
+}
+
+/* text + " " + link, with text cut (never a URL) so the whole fits the
+ * network's limit. Fails when the link alone does not fit. */
+static char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
+                 const char *sep, int may_cut, json_t **err)
+{
+    sz_buf b;
+    size_t tl = text ? strlen(text) : 0;
+    sz_text_rule rule = nt->text.count;
+    /* the separator is there only when some text is */
+    long lw = link && *link ? measure(nt, link, strlen(link), url_weight) : 0,
+         sw = link && *link && tl ? measure(nt, sep, strlen(sep), url_weight) : 0,
+         linkw = lw + sw;
+    long textw = measure(nt, text ? text : "", tl, url_weight);
+    long maxb = nt->text.own ? -1 : sz_text_byte_limit(rule),
+         linkb = link && *link ? (long)(strlen(link) + (tl ? strlen(sep) : 0)) : 0;
+    if (textw < 0 || lw < 0 || sw < 0)
+        return NULL; /* out of memory */
+    sz_buf_init(&b);
+    if (textw + linkw > max || (maxb >= 0 && (long)tl + linkb > maxb)) {
+        size_t cut;
+        if (!may_cut) {
+            if (textw + linkw > max)
+                *err = fail("content_invalid", "%s: text counts %ld of %ld allowed", nt->name, textw + linkw, max);
+            else
+                *err = fail("content_invalid", "%s: text is %ld bytes of %ld allowed", nt->name, (long)tl + linkb,
+                            maxb);
+            return NULL;
+        }
+        cut = !(linkw < max && (maxb < 0 || linkb < maxb)) ? 0
+              : nt->text.own ? cut_to(nt, text, tl, url_weight, max - linkw)
+                             : sz_text_cut_bytes(text, tl, rule, url_weight, max - linkw, maxb < 0 ? -1 : maxb - linkb);
+        if (cut == (size_t)-1) {
+            sz_buf_reset(&b);
+            return NULL; /* out of memory */
+        }
+        if (cut == 0 && (linkw >= max || (maxb >= 0 && linkb >= maxb))) {
+            *err = fail("content_invalid", "%s: the link alone is longer than the text may be", nt->name);
+            return NULL;
+        }
+        sz_buf_add(&b, text, cut);
+        if (cut)
+            sz_buf_adds(&b, "\xE2\x80\xA6"); /* … */
+    } else if (text) {
+        sz_buf_adds(&b, text);
+    }
+    if (link && *link) {
+        if (b.len)
+            sz_buf_adds(&b, sep);
+        sz_buf_adds(&b, link);
+    }
+    return sz_buf_finish(&b, NULL);
+}
+
+
+static void read_action(json_t *in, action *a)
+{
+    json_t *ua = json_object_get(in, "userAction");
+    memset(a, 0, sizeof *a);
+    a->title = jstr(ua, "title");
+    a->subtitle = jstr(ua, "subtitle");
+    a->description = jstr(ua, "description");
+    a->link = jstr(ua, "linkBack");
+    a->message = jstr(ua, "userMessage");
+    a->media = json_object_get(ua, "mediaItems");
+    if (a->link && !*a->link)
+        a->link = NULL;
+}
+
+/* ---- the compose spec ------------------------------------------------------
+ * spec  := group ("," group)* [";" [param "="] "linkBack"]
+ * group := field ("|" field)*      the first field present and non-empty
+ * field := userMessage | title | subtitle | description
+ * Groups are joined with text.sep, empty ones skipped. "linkBack" alone puts
+ * the link after the text (text.sep between, never cut); "param=linkBack"
+ * sends it in the request's param instead (a link card or attachment). */
+
+static const char *const FIELDS[] = {"userMessage", "title", "subtitle", "description", NULL};
+
+static const char *field_value(const action *a, int i)
+{
+    return i == 0 ? a->message : i == 1 ? a->title : i == 2 ? a->subtitle : a->description;
+}
+
+/* The field named s[0..n), or -1. */
+static int field_index(const char *s, size_t n)
+{
+    int i;
+    for (i = 0; FIELDS[i]; i++)
+        if (strlen(FIELDS[i]) == n && memcmp(FIELDS[i], s, n) == 0)
+            return i;
+    return -1;
+}
+
+int sz_nk_compose_check(const char *spec, char *why, size_t n)
+{
+    const char *p = spec, *semi, *end;
+    if (!spec || !*spec) {
+        snprintf(why, n, "empty compose spec");
+        return -1;
+    }
+    semi = strchr(spec, ';');
+    end = semi ? semi : spec + strlen(spec);
+    while (p < end) {
+        size_t len = strcspn(p, ",|;");
+        if (p + len > end)
+            len = (size_t)(end - p);
+        if (field_index(p, len) < 0) {
+            snprintf(why, n, "unknown field '%.*s' in '%s'", (int)len, p, spec);
+            return -1;
+        }
+        p += len;
+        if (p < end && (p + 1 == end || p[1] == ',' || p[1] == '|')) {
+            snprintf(why, n, "empty field in '%s'", spec);
+            return -1;
+        }
+        if (p < end)
+            p++;
+    }
+    if (semi) {
+        const char *l = strchr(semi + 1, '=');
+        l = l ? l + 1 : semi + 1;
+        if (strcmp(l, "linkBack") != 0 || (l > semi + 1 && l - 1 == semi + 1) ||
+            (l > semi + 1 && (size_t)(l - semi - 2) >= sizeof ((action *)0)->link_to)) {
+            snprintf(why, n, "the link part of '%s' must be linkBack or param=linkBack", spec);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The composed text of a publish; a->link_to says where the link goes. */
+static void compose_spec(sz_buf *b, const char *spec, const char *sep, action *a, int *link_in_text)
+{
+    const char *p = spec, *semi = strchr(spec, ';'), *end = semi ? semi : spec + strlen(spec);
+    int first = 1;
+    while (p < end) {
+        const char *v = NULL;
+        for (;;) { /* one group: the first field present */
+            size_t len = strcspn(p, ",|;");
+            int i = field_index(p, len);
+            if (!v && i >= 0 && field_value(a, i) && *field_value(a, i))
+                v = field_value(a, i);
+            p += len;
+            if (*p != '|')
+                break;
+            p++;
+        }
+        if (v) {
+            if (!first)
+                sz_buf_adds(b, sep);
+            sz_buf_adds(b, v);
+            first = 0;
+        }
+        if (*p == ',')
+            p++;
+    }
+    if (first)
+        sz_buf_add(b, "", 0); /* an empty, NUL-terminated string */
+    *link_in_text = semi && !strchr(semi, '=');
+    if (semi && strchr(semi, '=')) {
+        size_t n = (size_t)(strchr(semi, '=') - semi - 1);
+        snprintf(a->link_to, sizeof a->link_to, "%.*s", (int)n, semi + 1);
+    }
+}
+
+/* An integer of the setup state within [lo, hi], else dflt. */
+static long setup_num(json_t *setup, const char *key, long lo, long hi, long dflt)
+{
+    json_t *v = json_object_get(setup, key);
+    if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi)
+        return (long)json_integer_value(v);
+    return dflt;
+}
+
+char *sz_nk_text(ctx *x, action *a)
+{
+    const net *nt = x->nt;
+    const char *act = x->c->action, *what;
+    /* a setup step may have read the account's own limits (a Mastodon instance) */
+    long max = setup_num(x->setup, "maxCharacters", 1, SZ_MAX_TEXT_LIMIT, nt->text.max),
+         urlw = setup_num(x->setup, "charactersReservedPerUrl", 0, SZ_MAX_URL_WEIGHT, nt->text.url_weight);
+    char *text;
+    read_action(x->in, a);
+    if (strcmp(act, "status") == 0 || strcmp(act, "notify") == 0) {
+        int notify = act[0] == 'n';
+        if (notify && nt->text.notify_max)
+            max = nt->text.notify_max;
+        what = notify ? "the body is empty" : "the status is empty";
+        text = fit(nt, jstr(x->in, notify ? "body" : "status"), NULL, urlw, max, nt->text.sep, 0, &x->result);
+        a->link = NULL;
+    } else {
+        sz_buf t;
+        int in_text = 0;
+        sz_buf_init(&t);
+        compose_spec(&t, nt->text.compose ? nt->text.compose : "userMessage,title;linkBack", nt->text.sep, a,
+                     &in_text);
+        what = "no userMessage, title or linkBack";
+        text = t.failed ? NULL : fit(nt, t.data, in_text ? a->link : NULL, urlw, max, nt->text.sep, 1, &x->result);
+        sz_buf_reset(&t);
+    }
+    if (text && !*text && !(a->link_to[0] && a->link)) {
+        free(text);
+        x->result = fail("content_invalid", "%s: nothing to post (%s)", nt->name, what);
+        return NULL;
+    }
+    return text;
+}
