@@ -2,6 +2,8 @@
 #   make demo      installs what is missing, builds, runs the main example
 #   make test      installs what is missing, builds, runs every test
 #   make install   PREFIX=/usr/local DESTDIR= LUA_VERSION=5.4
+#   make install-lib  only the C library: libsocialize.so/.a, socialize.h, socialize.pc
+#   make examples-c   installs the C library into a temp dir, builds examples/c against it
 LUA_VERSION ?= 5.4
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -20,6 +22,9 @@ endif
 LUA_CFLAGS  ?= $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
 LUA_CMODULE_DIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_ABI)
+LIBDIR          ?= $(PREFIX)/lib
+INCLUDEDIR      ?= $(PREFIX)/include
+PKGCONFIGDIR    ?= $(LIBDIR)/pkgconfig
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -35,21 +40,24 @@ REGISTRY = build/gen/sz_registry.c
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
            csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
-           csrc/core/sz_guard.c $(NET_SRC) $(REGISTRY)
+           csrc/core/sz_guard.c csrc/core/sz_result.c $(NET_SRC) $(REGISTRY)
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
-           csrc/core/sz_netkit.h csrc/core/sz_textkit.h build/gen/sz_textdata.h
+           csrc/core/sz_netkit.h csrc/core/sz_textkit.h csrc/core/sz_jansson.h build/gen/sz_textdata.h
+CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
 BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
 CURL_HDR = csrc/curl/lsz_curl.h
-TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c csrc/test/test_compose.c
+TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c \
+           csrc/test/test_compose.c csrc/test/test_api.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE \
+        lib install-lib examples-c
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -75,22 +83,66 @@ spec/oracles/node_modules/.package-lock.json: spec/oracles/package.json spec/ora
 	@cd spec/oracles && npm ci --no-audit --no-fund >/dev/null || { \
 	    echo "make oracles: npm ci failed in spec/oracles (is the npm registry reachable?)" >&2; exit 1; }
 
+# socialize.core embeds its own copy of the core, compiled with -DSZ_API= so
+# that nothing but luaopen_socialize_core is exported: it never links
+# against libsocialize, and a host that loads both gets two copies that
+# cannot interpose on each other.
 $(CORE_SO): $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LIBFLAG) -o $@ $(CORE_SRC) $(BIND_SRC) \
-	    $(LDFLAGS) -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
+	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CORE_SRC) $(BIND_SRC) \
+	    $(LDFLAGS) $(CORE_LIBS) -Wl,-z,nodelete
 
 $(CURL_SO): $(CURL_SRC) $(CURL_HDR) csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) csrc/core/sz_util.c csrc/core/sz_guard.c \
 	    $(LDFLAGS) -lcurl -lm
 
+# The C library for C and C++ hosts: libsocialize.so.$(LIB_VERSION) (SONAME
+# libsocialize.so.0; only the sz_ API of socialize.h is exported) and
+# libsocialize.a, from the same position-independent objects, with
+# socialize.pc for pkg-config. The version is the header's SZ_VERSION_STRING.
+LIB_VERSION := $(shell sed -n 's/^\#define SZ_VERSION_STRING "\(.*\)"/\1/p' csrc/include/socialize.h)
+LIB_MAJOR   := $(firstword $(subst ., ,$(LIB_VERSION)))
+LIB_DIR      = build/lib
+LIB_SO       = $(LIB_DIR)/libsocialize.so.$(LIB_VERSION)
+LIB_A        = $(LIB_DIR)/libsocialize.a
+LIB_OBJ      = $(patsubst %.c,$(LIB_DIR)/obj/%.o,$(CORE_SRC))
+LIB_CFLAGS   = -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) \
+               -Icsrc/include -Icsrc/core -Ibuild/gen
+
+lib: $(LIB_SO) $(LIB_A)
+$(LIB_DIR)/obj/%.o: %.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libsocialize.so.$(LIB_MAJOR) -o $@ $(LIB_OBJ) $(LDFLAGS) $(CORE_LIBS)
+	ln -sf libsocialize.so.$(LIB_VERSION) $(LIB_DIR)/libsocialize.so.$(LIB_MAJOR)
+	ln -sf libsocialize.so.$(LIB_MAJOR) $(LIB_DIR)/libsocialize.so
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+install-lib: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsocialize.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_MAJOR)
+	ln -sf libsocialize.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libsocialize.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 csrc/include/socialize.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(LIB_VERSION)|g' csrc/socialize.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/socialize.pc
+
+# examples/c against an install into a temp dir, through pkg-config only
+# (examples/c/run; also a suite of .ci/run-tests)
+examples-c:
+	@sh examples/c/run
+
 # C unit tests of the core under AddressSanitizer and UndefinedBehaviorSanitizer.
 $(BUILD)/test_core: $(CORE_SRC) $(TEST_SRC) $(TEST_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_TEST_FAIL_ALLOC -g -O1 $(WARN) -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core -Ibuild/gen \
-	    -o $@ $(CORE_SRC) $(TEST_SRC) -ljansson -lssl -lcrypto -licuuc -lm
+	    -o $@ $(CORE_SRC) $(TEST_SRC) -lssl $(CORE_LIBS)
 
 test-c: $(BUILD)/test_core
 	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json spec/vectors/providers
@@ -119,9 +171,9 @@ demo: deps
 ASAN_FLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 build/asan/socialize/core.so: $(CORE_SRC) $(BIND_SRC) $(BIND_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include -Icsrc/core \
-	    -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) $(BIND_SRC) \
-	    -ljansson -lcrypto -licuuc -lm -Wl,-z,nodelete
+	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
+	    -Icsrc/core -Ibuild/gen -Icsrc/lua $(shell pkg-config --cflags lua5.4) -shared -o $@ $(CORE_SRC) \
+	    $(BIND_SRC) $(CORE_LIBS) -Wl,-z,nodelete
 build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) csrc/core/sz_util.c csrc/core/sz_guard.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/include \
@@ -161,13 +213,11 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
 
-install: all
+install: all install-lib
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
 	install -m 0755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
 	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
-	install -d $(DESTDIR)$(PREFIX)/include
-	install -m 0644 csrc/include/socialize.h $(DESTDIR)$(PREFIX)/include/
 
 # `luarocks make` (the rockspec's build): the modules into build/rock with the
 # compiler flags and directories LuaRocks gives, then into its tree.
@@ -185,7 +235,10 @@ rock-install:
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
-	rm -f $(DESTDIR)$(LUA_MODULE_DIR)/socialize.lua $(DESTDIR)$(PREFIX)/include/socialize.h
+	rm -f $(DESTDIR)$(LUA_MODULE_DIR)/socialize.lua $(DESTDIR)$(INCLUDEDIR)/socialize.h \
+	    $(DESTDIR)$(LIBDIR)/libsocialize.so $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_MAJOR) \
+	    $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize.a \
+	    $(DESTDIR)$(PKGCONFIGDIR)/socialize.pc
 
 check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

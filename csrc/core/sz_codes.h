@@ -1,8 +1,8 @@
 /* The Gigya error codes the library knows, as ONE table: the code, the
  * name the Lua front exposes (socialize.errors.<NAME>, built from
- * core.errors()) and Gigya's message (sz_strerror). Internal: included by
- * sz_util.c (sz_strerror) and the binding (lsocialize_core.c). The codes
- * socialize.h names with a macro carry the same NAME here (SZ_E_INVALID_PARAMETER
+ * core.errors()) and Gigya's message (sz_gigya_message). Internal: included by
+ * sz_util.c (sz_gigya_message) and the binding (lsocialize_core.c). The codes
+ * socialize.h names with a macro carry the same NAME here (SZ_GIGYA_INVALID_PARAMETER
  * is INVALID_PARAMETER); spec/boundaries_spec.lua checks that they agree.
  *
  *   #define ROW(code, NAME, "message") ...

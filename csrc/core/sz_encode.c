@@ -115,13 +115,13 @@ int sz_base64_decode(const char *s, size_t len, const char *what, unsigned char 
         goto bad;
     d = malloc(n * 3 / 4 + 1);
     if (!d) {
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
         return -1;
     }
     for (i = 0; i < n; i++) {
         int v = b64val((unsigned char)s[i]);
         if (v < 0) {
-            free(d);
+            sz_free_wiped(d, o);
             goto bad;
         }
         acc = (acc << 6) | (unsigned)v;
@@ -133,13 +133,13 @@ int sz_base64_decode(const char *s, size_t len, const char *what, unsigned char 
         }
     }
     if (acc != 0) { /* non-canonical trailing bits */
-        free(d);
+        sz_free_wiped(d, o);
         goto bad;
     }
     *out = d;
     *out_len = o;
     return 0;
 bad:
-    sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: %s is not valid Base64", what);
+    sz_seterr(err, SZ_EINVALID, "Invalid parameter value: %s is not valid Base64", what);
     return -1;
 }

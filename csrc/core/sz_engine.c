@@ -115,33 +115,64 @@ static int has_nul(json_t *j, char *where, size_t n, int depth)
 
 static const char *const ACTIONS[] = {"publish", "status", "notify", "graph", "session", "instance", NULL};
 
-sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **result, sz_error *err)
+const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err)
+{
+    const sz_net *nt;
+    int i;
+    if (!provider || !act) {
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: %s", provider ? "action" : "provider");
+        return NULL;
+    }
+    nt = sz_net_find(provider);
+    if (!nt) {
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: unknown provider '%.40s'", provider);
+        return NULL;
+    }
+    for (i = 0; ACTIONS[i] && strcmp(ACTIONS[i], act) != 0; i++)
+        ;
+    if (!ACTIONS[i] && !(nt->follow_up && strcmp(nt->follow_up, act) == 0)) {
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: unknown action '%.40s'", act);
+        return NULL;
+    }
+    return nt;
+}
+
+/* The refusal contract (socialize.h sz_provider_request): NULL, SZ_EREFUSED
+ * with the result's code and details, the result to the caller. A result
+ * that could not be made is SZ_ENOMEM. */
+static sz_request *refuse(json_t *res, const sz_net *nt, json_t **refusal, sz_error *err)
+{
+    if (!res || json_object_set_new(res, "provider", json_string(nt->name)) != 0) {
+        sz_json_free(res);
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    sz_seterr(err, SZ_EREFUSED, "%s", json_string_value(json_object_get(res, "errorDetails")) ?
+              json_string_value(json_object_get(res, "errorDetails")) : "refused");
+    if (err)
+        err->code = (int)json_integer_value(json_object_get(res, "errorCode"));
+    if (refusal)
+        *refusal = res;
+    else
+        sz_json_free(res);
+    return NULL;
+}
+
+sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz_error *err)
 {
     ctx x;
     sz_request *r = NULL;
-    int i;
     json_t *in_copy;
-    if (result)
-        *result = NULL;
-    if (err)
-        err->code = 0, err->message[0] = '\0';
-    if (!c || !c->provider || !c->action) {
-        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: provider");
-        return NULL;
-    }
+    if (refusal)
+        *refusal = NULL;
+    sz_clearerr(err);
     memset(&x, 0, sizeof x);
     x.c = c;
-    x.nt = sz_net_find(c->provider);
-    if (!x.nt) {
-        sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: unknown provider '%.40s'", c->provider);
+    x.nt = c ? sz_call_check(c->provider, c->action, err) : NULL;
+    if (!c)
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: provider");
+    if (!x.nt)
         return NULL;
-    }
-    for (i = 0; ACTIONS[i] && strcmp(ACTIONS[i], c->action) != 0; i++)
-        ;
-    if (!ACTIONS[i] && !(x.nt->follow_up && strcmp(x.nt->follow_up, c->action) == 0)) {
-        sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: unknown action '%.40s'", c->action);
-        return NULL;
-    }
     in_copy = c->input ? json_deep_copy(c->input) : json_object();
     x.in = in_copy;
     x.app = c->app ? c->app : NULL;
@@ -162,17 +193,13 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
             }
         }
         if (w[0]) {
-            json_decref(in_copy);
-            sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: %s contains a NUL byte", w);
-            if (result) {
-                *result = fail("content_invalid", "%s: %s contains a NUL byte", x.nt->name, w);
-                json_object_set_new(*result, "provider", json_string(x.nt->name));
-            }
-            return NULL;
+            sz_json_free(in_copy);
+            return refuse(fail("content_invalid", "%s: %s contains a NUL byte", x.nt->name, w), x.nt,
+                          refusal, err);
         }
     }
     if (!in_copy) {
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
         return NULL;
     }
     if (x.nt->discontinued || !x.nt->build) {
@@ -187,11 +214,8 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
     } else {
         r = x.nt->build(&x);
         if (!r && !x.result) { /* every other failure sets x.result */
-            json_decref(in_copy);
-            sz_seterr(err, SZ_E_INTERNAL, "out of memory");
-            if (result && (*result = fail("transient", "%s: out of memory while building the request",
-                                          x.nt->name)) != NULL)
-                json_object_set_new(*result, "provider", json_string(x.nt->name));
+            sz_json_free(in_copy);
+            sz_seterr(err, SZ_ENOMEM, "out of memory");
             return NULL;
         }
     }
@@ -218,21 +242,16 @@ sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **resul
             }
         }
     }
-    json_decref(in_copy);
-    if (!r) {
-        json_object_set_new(x.result, "provider", json_string(x.nt->name));
-        if (result)
-            *result = x.result;
-        else
-            json_decref(x.result);
-    }
+    sz_json_free(in_copy);
+    if (!r)
+        return refuse(x.result, x.nt, refusal, err);
     return r;
 }
 
 /* ---- reply parsing --------------------------------------------------------- */
 
-json_t *sz_provider_parse(const sz_provider_call *c, int status, const sz_header *headers, size_t nheaders,
-                          const char *body, size_t len, long long now)
+json_t *sz_provider_parse_json(const sz_call_json *c, int status, const sz_header *headers, size_t nheaders,
+                               const char *body, size_t len, long long now)
 {
     const net *nt = c ? sz_net_find(c->provider) : NULL;
     json_t *j = NULL, *r;
@@ -271,10 +290,10 @@ json_t *sz_provider_parse(const sz_provider_call *c, int status, const sz_header
     } else {
         r = fail("provider_discontinued", "%s: %s", nt->name, nt->note);
     }
-    json_decref(j);
+    sz_json_free(j);
     if (json_is_true(json_object_get(r, "ok")) && !jstr(r, "postID") && !json_object_get(r, "data") &&
         !nt->id_optional && !(strcmp(c->action, "graph") == 0)) {
-        json_decref(r);
+        sz_json_free(r);
         r = classify("transient", status, NULL, "success reply without a post id");
     }
     json_object_set_new(r, "provider", json_string(nt->name));
@@ -292,7 +311,7 @@ static json_t *fields(const char *const *f)
     return a;
 }
 
-json_t *sz_provider_info(const char *name)
+json_t *sz_provider_info_json(const char *name)
 {
     static const char *const AUTH[] = {"none", "oauth1", "bearer", "token_param", "session", "url_token"};
     static const char *const COUNT[] = {"codepoints", "weighted", "graphemes", "weibo"};

@@ -81,7 +81,7 @@ static const char *find_intent(const char *dest, int *dead, const char **field)
     return it->name ? (it->tmpl ? it->tmpl : "") : NULL;
 }
 
-json_t *sz_bookmark_url(const char *dest, const char *url, const char *title, const char *desc,
+json_t *sz_bookmark_url_json(const char *dest, const char *url, const char *title, const char *desc,
                         const char *image, const char *instance)
 {
     const char *p, *tmpl, *field;

@@ -21,7 +21,9 @@ SZ_HIDDEN int sz_request_add_header(sz_request *r, const char *name, const char 
 #endif
 
 /* Growable byte buffer. `failed` is sticky: after an allocation failure
- * every append is a no-op, so callers check once at the end. */
+ * every append is a no-op, so callers check once at the end. Any buffer may
+ * hold a credential: growing moves the data and zeroes the old copy, and
+ * sz_buf_reset zeroes before it frees. */
 typedef struct sz_buf {
     char  *data;
     size_t len;
@@ -48,8 +50,18 @@ SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
  * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
 SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);
 
-SZ_HIDDEN void sz_seterr(sz_error *err, int code, const char *fmt, ...) SZ_PRINTF(3, 4);
+/* Fills err (when not NULL): the status, the Gigya code it maps to, the
+ * message. sz_clearerr: SZ_OK, code 0, empty message. */
+SZ_HIDDEN void sz_seterr(sz_error *err, sz_status status, const char *fmt, ...) SZ_PRINTF(3, 4);
+SZ_HIDDEN void sz_clearerr(sz_error *err);
 SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
+
+/* The wiping policy (socialize.h "Credentials in memory"): sz_wipe zeroes n
+ * bytes in a way the compiler keeps; sz_free_wiped zeroes then frees (NULL
+ * is a no-op); sz_free_str does it for a NUL-terminated string. */
+SZ_HIDDEN void sz_wipe(void *p, size_t n);
+SZ_HIDDEN void sz_free_wiped(void *p, size_t n);
+SZ_HIDDEN void sz_free_str(char *s);
 
 /* Saturating arithmetic (docs/RELIABILITY.md "Numbers from a network"):
  * results are clamped to [LLONG_MIN, LLONG_MAX] instead of overflowing. */
@@ -67,15 +79,18 @@ SZ_HIDDEN int sz_parse_uint(const char *s, long long *out);
 #define sz_has_nul(s, n) (memchr((s), 0, (n)) != NULL)
 
 /* test_core only: every core allocation goes through a counter that can fail
- * the k-th call (csrc/test/test_core.c test_alloc_failures). */
+ * the k-th call (csrc/test/test_hard.c test_alloc_failures), and every free
+ * through a check that the block holds no marked secret (test_wiping). */
 #ifdef SZ_TEST_FAIL_ALLOC
 #include <stdlib.h>
 void *sz_test_malloc(size_t n);
 void *sz_test_calloc(size_t n, size_t m);
 void *sz_test_realloc(void *p, size_t n);
+void sz_test_free(void *p);
 #define malloc(n) sz_test_malloc(n)
 #define calloc(n, m) sz_test_calloc(n, m)
 #define realloc(p, n) sz_test_realloc(p, n)
+#define free(p) sz_test_free(p)
 #endif
 
 /* HMAC-SHA1 of msg with the Base64-decoded secret, as Base64 into out[29].

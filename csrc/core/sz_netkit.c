@@ -31,13 +31,15 @@ static const category CATS[] = {
     {NULL, 0}
 };
 
+/* 0 for NULL or a name that is not a category (socialize.h): never a
+ * silent "Provider error". */
 int sz_category_code(const char *cat)
 {
     int i;
-    for (i = 0; CATS[i].name; i++)
+    for (i = 0; cat && CATS[i].name; i++)
         if (strcmp(CATS[i].name, cat) == 0)
             return CATS[i].gigya;
-    return 500023;
+    return 0;
 }
 
 const char *lookup(const code_cat *t, long code)
@@ -80,14 +82,6 @@ const char *jid(json_t *o, const char *k, char *buf, size_t n)
     return NULL;
 }
 
-/* Zeroes a buffer that held a credential, then frees it. */
-void sz_buf_wipe(sz_buf *b)
-{
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->cap);
-    sz_buf_reset(b);
-}
-
 json_t *fail(const char *cat, const char *details, ...)
 {
     char msg[512];
@@ -100,7 +94,7 @@ json_t *fail(const char *cat, const char *details, ...)
     json_object_set_new(r, "ok", json_false());
     json_object_set_new(r, "category", json_string(cat));
     json_object_set_new(r, "errorCode", json_integer(code));
-    json_object_set_new(r, "errorMessage", json_string(sz_strerror(code)));
+    json_object_set_new(r, "errorMessage", json_string(sz_gigya_message(code)));
     json_object_set_new(r, "errorDetails", json_string(msg));
     return r;
 }
@@ -247,10 +241,10 @@ sz_request *req_form(const char *method, const char *url, sz_params *p)
 /* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the JSON body is not
  * part of the signature base string. */
 char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
-                           const char *tk, const char *ts_secret, long long ts, const char *nonce)
+                    const char *tk, const char *ts_secret, long long ts, const char *nonce, sz_error *err)
 {
     sz_params *p = sz_params_new();
-    char tsb[32], *base = NULL, *out = NULL, *ecs, *ets;
+    char tsb[32], *base = NULL, *out = NULL;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mlen = 0;
     sz_buf key, h, sig;
@@ -262,25 +256,25 @@ char *oauth1_header(const char *method, const char *url, const char *ck, const c
     if (!p || pset(p, "oauth_consumer_key", ck) || pset(p, "oauth_nonce", nonce) ||
         pset(p, "oauth_signature_method", "HMAC-SHA1") || pset(p, "oauth_timestamp", tsb) ||
         pset(p, "oauth_token", tk) || pset(p, "oauth_version", "1.0"))
+        goto oom;
+    base = sz_base_string(method, url, p, &blen, err); /* a bad url: SZ_EINVALID */
+    if (!base)
         goto done;
-    base = sz_base_string(method, url, p, &blen, NULL);
-    ecs = sz_url_encode(cs, strlen(cs), NULL);
-    ets = sz_url_encode(ts_secret, strlen(ts_secret), NULL);
-    if (!base || !ecs || !ets) {
-        free(ecs);
-        free(ets);
+    /* the key, URL-encoded secrets included, only ever in this buffer
+     * (zeroed by sz_buf_reset) */
+    sz_buf_reserve(&key, 3 * (strlen(cs) + strlen(ts_secret)) + 1);
+    sz_url_encode_buf(&key, cs, strlen(cs));
+    sz_buf_addc(&key, '&');
+    sz_url_encode_buf(&key, ts_secret, strlen(ts_secret));
+    if (key.failed)
+        goto oom;
+    if (!HMAC(EVP_sha1(), key.data, (int)key.len, (unsigned char *)base, blen, mac, &mlen)) {
+        sz_seterr(err, SZ_ECRYPTO, "HMAC-SHA1 failed");
         goto done;
     }
-    sz_buf_adds(&key, ecs);
-    sz_buf_addc(&key, '&');
-    sz_buf_adds(&key, ets);
-    free(ecs);
-    free(ets);
-    if (key.failed || !HMAC(EVP_sha1(), key.data, (int)key.len, (unsigned char *)base, blen, mac, &mlen))
-        goto done;
     sz_base64_encode_buf(&sig, mac, mlen, 0);
     if (sig.failed || pset(p, "oauth_signature", sig.data))
-        goto done;
+        goto oom;
     sz_buf_adds(&h, "OAuth ");
     n = sz_params_count(p);
     for (i = 0; i < n; i++) {
@@ -295,23 +289,36 @@ char *oauth1_header(const char *method, const char *url, const char *ck, const c
         sz_buf_addc(&h, '"');
     }
     out = sz_buf_finish(&h, NULL);
+    if (out)
+        goto done;
+oom:
+    sz_seterr(err, SZ_ENOMEM, "out of memory");
 done:
-    sz_buf_wipe(&key);
+    sz_buf_reset(&key);
     sz_buf_reset(&h);
     sz_buf_reset(&sig);
-    free(base);
+    sz_free_str(base);
     sz_params_free(p);
     return out;
 }
 
 char *sz_oauth1_authorization(const char *method, const char *url, const char *consumer_key,
                               const char *consumer_secret, const char *token,
-                              const char *token_secret, long long timestamp, const char *nonce)
+                              const char *token_secret, long long timestamp, const char *nonce,
+                              sz_error *err)
 {
-    if (!method || !url || !consumer_key || !consumer_secret || !token || !token_secret || !nonce)
-        return NULL;
+    const char *args[] = {method, url, consumer_key, consumer_secret, token, token_secret, nonce};
+    static const char *const names[] = {"method", "url", "consumerKey", "consumerSecret", "token",
+                                        "tokenSecret", "nonce"};
+    size_t i;
+    sz_clearerr(err);
+    for (i = 0; i < sizeof args / sizeof *args; i++)
+        if (!args[i]) {
+            sz_seterr(err, SZ_EMISSING, "Missing required parameter: %s", names[i]);
+            return NULL;
+        }
     return oauth1_header(method, url, consumer_key, consumer_secret, token, token_secret, timestamp,
-                         nonce);
+                         nonce, err);
 }
 
 const char *header(const sz_header *h, size_t n, const char *name)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include "socialize.h"
 #include "sz_internal.h"
+#include "sz_jansson.h"
 #include "sz_text.h"
 
 /* Caps on numbers read from a network (docs/RELIABILITY.md): a Mastodon
@@ -24,7 +25,7 @@ typedef struct sz_net sz_net;
  * returns NULL (NULL with no result: out of memory). */
 typedef sz_request *(*sz_build_fn)(sz_ctx *x);
 /* Classifies a reply already read as JSON (an empty object when not JSON). */
-typedef json_t *(*sz_parse_fn)(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+typedef json_t *(*sz_parse_fn)(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                                json_t *j, long long now);
 
 /* Idempotency mechanism of the create call. */
@@ -123,12 +124,15 @@ SZ_HIDDEN extern const sz_net *const sz_registry[];
 SZ_HIDDEN const sz_net *const *sz_nets(void);
 /* The network of that name, or NULL. */
 SZ_HIDDEN const sz_net *sz_net_find(const char *name);
+/* The network of a call, after checking the provider and action names;
+ * NULL with err set (SZ_EMISSING, SZ_EINVALID). */
+SZ_HIDDEN const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err);
 /* Runs fn once per state (0 before), whatever the threads: the first caller
  * runs it, the others wait until it is done. */
 SZ_HIDDEN void sz_once(int *state, void (*fn)(void));
 
 struct sz_ctx {
-    const sz_provider_call *c;
+    const sz_call_json *c;
     const sz_net *nt;
     json_t *in, *app, *user;
     json_t *setup;  /* borrowed: the setup state (c->setup), never part of input */
@@ -154,7 +158,6 @@ typedef sz_code_cat code_cat;
 #define by_status(...) sz_nk_by_status(__VA_ARGS__)
 #define jstr(...) sz_nk_jstr(__VA_ARGS__)
 #define jid(...) sz_nk_jid(__VA_ARGS__)
-#define sz_buf_wipe(...) sz_nk_buf_wipe(__VA_ARGS__)
 #define fail(...) sz_nk_fail(__VA_ARGS__)
 #define success(...) sz_nk_success(__VA_ARGS__)
 #define hex(...) sz_nk_hex(__VA_ARGS__)
@@ -182,8 +185,6 @@ SZ_HIDDEN const char *by_status(int status);
 SZ_HIDDEN const char *jstr(json_t *o, const char *k);
 /* A string field, or a number rendered as a string, into buf. */
 SZ_HIDDEN const char *jid(json_t *o, const char *k, char *buf, size_t n);
-/* Zeroes a buffer that held a credential, then frees it. */
-SZ_HIDDEN void sz_buf_wipe(sz_buf *b);
 SZ_HIDDEN json_t *fail(const char *cat, const char *details, ...) SZ_PRINTF(2, 3);
 SZ_HIDDEN json_t *success(const char *post_id);
 SZ_HIDDEN void hex(const unsigned char *d, size_t n, char *out);
@@ -216,8 +217,10 @@ SZ_HIDDEN void set_scope(json_t *r, const char *scope);
 SZ_HIDDEN void details_add(json_t *r, int status, const char *code, const char *msg);
 SZ_HIDDEN json_t *classify(const char *cat, int status, const char *code, const char *msg);
 SZ_HIDDEN json_t *graph_error(int status, json_t *e, const char *cat);
+/* NULL with err set (may be NULL): a bad url (SZ_EMISSING/SZ_EINVALID), SZ_ENOMEM, SZ_ECRYPTO. */
 SZ_HIDDEN char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
-                              const char *tk, const char *ts_secret, long long ts, const char *nonce);
+                              const char *tk, const char *ts_secret, long long ts, const char *nonce,
+                              sz_error *err);
 
 /* A required credential: on absence, a not_connected result and `goto done`
  * (every builder initialises what `done` releases before its first NEED). */

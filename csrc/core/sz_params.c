@@ -24,8 +24,8 @@ void sz_params_free(sz_params *p)
     if (!p)
         return;
     for (i = 0; i < p->n; i++) {
-        free(p->items[i].key);
-        free(p->items[i].val);
+        sz_free_wiped(p->items[i].key, p->items[i].klen);
+        sz_free_wiped(p->items[i].val, p->items[i].vlen);
     }
     free(p->items);
     free(p);
@@ -64,7 +64,7 @@ int sz_params_set(sz_params *p, const char *key, size_t klen, const char *val, s
     if (!v)
         return -1;
     if (at >= 0) {
-        free(p->items[at].val);
+        sz_free_wiped(p->items[at].val, p->items[at].vlen);
         p->items[at].val = v;
         p->items[at].vlen = vlen;
         return 0;
@@ -73,7 +73,7 @@ int sz_params_set(sz_params *p, const char *key, size_t klen, const char *val, s
         size_t cap = p->cap ? p->cap * 2 : 16;
         sz_param *it = realloc(p->items, cap * sizeof *it);
         if (!it) {
-            free(v);
+            sz_free_wiped(v, vlen);
             return -1;
         }
         p->items = it;
@@ -81,7 +81,7 @@ int sz_params_set(sz_params *p, const char *key, size_t klen, const char *val, s
     }
     k = sz_strndup(key, klen);
     if (!k) {
-        free(v);
+        sz_free_wiped(v, vlen);
         return -1;
     }
     pos = (size_t)(-at - 1);
@@ -111,11 +111,11 @@ sz_params *sz_params_copy(const sz_params *p)
 
 int sz_params_remove(sz_params *p, const char *key)
 {
-    long at = find(p, key, strlen(key));
+    long at = p && key ? find(p, key, strlen(key)) : -1;
     if (at < 0)
         return 0;
-    free(p->items[at].key);
-    free(p->items[at].val);
+    sz_free_wiped(p->items[at].key, p->items[at].klen);
+    sz_free_wiped(p->items[at].val, p->items[at].vlen);
     memmove(p->items + at, p->items + at + 1, (p->n - (size_t)at - 1) * sizeof *p->items);
     p->n--;
     return 1;
@@ -123,7 +123,7 @@ int sz_params_remove(sz_params *p, const char *key)
 
 const char *sz_params_get(const sz_params *p, const char *key, size_t *vlen)
 {
-    long at = find(p, key, strlen(key));
+    long at = p && key ? find(p, key, strlen(key)) : -1;
     if (at < 0)
         return NULL;
     if (vlen)

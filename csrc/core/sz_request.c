@@ -27,13 +27,13 @@ void sz_request_free(sz_request *r)
     size_t i;
     if (!r)
         return;
-    free(r->url);
-    free(r->body);
-    free(r->base_string);
+    sz_free_str(r->url);
+    sz_free_wiped(r->body, r->body_len);
+    sz_free_str(r->base_string);
     sz_params_free(r->params);
     for (i = 0; i < r->nheaders; i++) {
         free(r->hname[i]);
-        free(r->hvalue[i]);
+        sz_free_str(r->hvalue[i]);
     }
     free(r);
 }
@@ -79,7 +79,7 @@ sz_request *sz_request_new(const char *method, const char *url)
 
 int sz_request_set_body(sz_request *r, char *body, size_t len)
 {
-    free(r->body);
+    sz_free_wiped(r->body, r->body_len);
     r->body = body;
     r->body_len = len;
     return body ? 0 : -1;
@@ -93,7 +93,7 @@ int sz_request_add_header(sz_request *r, const char *name, const char *value)
     r->hvalue[r->nheaders] = sz_strndup(value, strlen(value));
     if (!r->hname[r->nheaders] || !r->hvalue[r->nheaders]) {
         free(r->hname[r->nheaders]);
-        free(r->hvalue[r->nheaders]);
+        sz_free_str(r->hvalue[r->nheaders]);
         return -1;
     }
     r->nheaders++;
@@ -135,12 +135,12 @@ static char *build_url(const sz_request_opts *o, const char *method, sz_error *e
         size_t n = strlen(o->base_url);
         char *norm;
         if (!token_ok(o->base_url)) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+            sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: url contains a space or control character");
             return NULL;
         }
         if (strpbrk(o->base_url, "?#")) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+            sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: url must not have a query or fragment");
             return NULL;
         }
@@ -160,7 +160,7 @@ static char *build_url(const sz_request_opts *o, const char *method, sz_error *e
         const char *d;
         for (d = domain; *d; d++)
             if (!(isalnum((unsigned char)*d) || *d == '.' || *d == '-')) {
-                sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                sz_seterr(err, SZ_EINVALID,
                           "Invalid parameter value: apiDomain must be a host name");
                 return NULL;
             }
@@ -178,7 +178,7 @@ static char *build_url(const sz_request_opts *o, const char *method, sz_error *e
     }
     url = sz_buf_finish(&b, NULL);
     if (!url)
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
     return url;
 }
 
@@ -215,7 +215,7 @@ static char *make_jwt(const sz_request_opts *o, sz_error *err)
     if (bio)
         key = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
     if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
-        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+        sz_seterr(err, SZ_EINVALID,
                   "Invalid parameter value: privateKey is not an RSA private key in PEM form");
         goto done;
     }
@@ -224,7 +224,7 @@ static char *make_jwt(const sz_request_opts *o, sz_error *err)
         EVP_DigestSign(ctx, NULL, &siglen, (unsigned char *)tok.data, tok.len) != 1 ||
         !(sig = malloc(siglen)) ||
         EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)tok.data, tok.len) != 1) {
-        sz_seterr(err, SZ_E_INTERNAL, "RS256 signing failed");
+        sz_seterr(err, SZ_ECRYPTO, "RS256 signing failed");
         goto done;
     }
     sz_buf_addc(&tok, '.');
@@ -234,7 +234,7 @@ static char *make_jwt(const sz_request_opts *o, sz_error *err)
         goto oom;
     goto done;
 oom:
-    sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+    sz_seterr(err, SZ_ENOMEM, "out of memory");
 done:
     free(sig);
     EVP_MD_CTX_free(ctx);
@@ -250,7 +250,7 @@ static int need(const char *v, const char *name, sz_error *err)
 {
     if (v && *v)
         return 1;
-    sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: %s", name);
+    sz_seterr(err, SZ_EMISSING, "Missing required parameter: %s", name);
     return 0;
 }
 
@@ -264,13 +264,13 @@ static int check_params(const sz_params *params, sz_error *err)
         size_t kl, vl, j;
         sz_params_at(params, i, &k, &kl, &v, &vl);
         if (kl == 0) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: empty parameter name");
+            sz_seterr(err, SZ_EINVALID, "Invalid parameter value: empty parameter name");
             return -1;
         }
         for (j = 0; j < kl; j++) {
             unsigned char c = (unsigned char)k[j];
             if (!(isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~')) {
-                sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                sz_seterr(err, SZ_EINVALID,
                           "Invalid parameter value: parameter name '%.*s' has characters "
                           "outside A-Z a-z 0-9 - _ . ~", (int)(kl > 64 ? 64 : kl), k);
                 return -1;
@@ -278,13 +278,13 @@ static int check_params(const sz_params *params, sz_error *err)
         }
         for (j = 0; owned[j]; j++)
             if (strlen(owned[j]) == kl && memcmp(owned[j], k, kl) == 0) {
-                sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                sz_seterr(err, SZ_EINVALID,
                           "Invalid parameter value: %s is set by the client's authentication, "
                           "not by call parameters", owned[j]);
                 return -1;
             }
         if (!sz_utf8_valid(v, vl)) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: %.*s is not valid UTF-8",
+            sz_seterr(err, SZ_EINVALID, "Invalid parameter value: %.*s is not valid UTF-8",
                       (int)(kl > 64 ? 64 : kl), k);
             return -1;
         }
@@ -293,13 +293,13 @@ static int check_params(const sz_params *params, sz_error *err)
         size_t fl;
         const char *f = sz_params_get(params, "format", &fl);
         if (f && !(fl == 4 && memcmp(f, "json", 4) == 0)) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+            sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: format must be json (replies are parsed as JSON)");
             return -1;
         }
         f = sz_params_get(params, "httpStatusCodes", &fl);
         if (f && !(fl == 5 && memcmp(f, "false", 5) == 0)) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+            sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: httpStatusCodes must be false");
             return -1;
         }
@@ -312,17 +312,16 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
     sz_request *r;
     const char *method;
     char sdk[64];
-    if (err)
-        err->code = SZ_OK, err->message[0] = '\0';
+    sz_clearerr(err);
     if (!o) {
-        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: options");
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: options");
         return NULL;
     }
     if (!need(o->api_method, "method", err))
         return NULL;
     method = o->api_method[0] == '/' ? o->api_method + 1 : o->api_method;
     if (!method_ok(method)) {
-        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+        sz_seterr(err, SZ_EINVALID,
                   "Invalid parameter value: method '%.64s' must look like namespace.name", method);
         return NULL;
     }
@@ -352,7 +351,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
             return NULL;
         break;
     default:
-        sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: auth");
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: auth");
         return NULL;
     }
     {
@@ -361,7 +360,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         size_t i;
         for (i = 0; i < 5; i++)
             if (vals[i] && !token_ok(vals[i])) {
-                sz_seterr(err, SZ_E_INVALID_PARAMETER,
+                sz_seterr(err, SZ_EINVALID,
                           "Invalid parameter value: %s contains a space or control character",
                           names[i]);
                 return NULL;
@@ -376,10 +375,10 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         goto fail;
     if (o->auth != SZ_AUTH_SIGNED && !is_https(r->url)) {
         if (o->auth == SZ_AUTH_SECRET)
-            sz_seterr(err, SZ_E_SECRET_OVER_HTTP,
+            sz_seterr(err, SZ_EINSECURE,
                       "Secret Sent Over Http: auth \"secret\" needs an https url");
         else
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+            sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: url must be https for this auth mode");
         goto fail;
     }
@@ -405,7 +404,8 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         norm = sz_normalize_url(r->url, err);
         if (!norm)
             goto fail;
-        r->body = sz_params_query(r->params, &qlen);
+        r->body = sz_params_query(r->params, &r->body_len);
+        qlen = r->body_len;
         if (!r->body) {
             free(norm);
             goto oom;
@@ -429,7 +429,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         sz_buf_add(&body, r->body, qlen);
         sz_buf_add(&body, "&sig=", 5);
         sz_url_encode_buf(&body, sig, 28);
-        free(r->body);
+        sz_free_wiped(r->body, r->body_len);
         r->body = sz_buf_finish(&body, &r->body_len);
         if (!r->body)
             goto oom;
@@ -441,7 +441,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         /* refuse a secret that could never sign, before it travels */
         if (sz_base64_decode(o->secret, strlen(o->secret), "secret", &key, &klen, err) != 0)
             goto fail;
-        free(key);
+        sz_free_wiped(key, klen); /* the decoded secret */
         if (set_str(r->params, "apiKey", o->api_key) ||
             (o->user_key && *o->user_key && set_str(r->params, "userKey", o->user_key)) ||
             set_str(r->params, "secret", o->secret))
@@ -460,16 +460,16 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         n = strlen(jwt) + 8;
         hv = malloc(n);
         if (!hv) {
-            free(jwt);
+            sz_free_str(jwt);
             goto oom;
         }
         snprintf(hv, n, "Bearer %s", jwt);
-        free(jwt);
+        sz_free_str(jwt);
         if (sz_request_add_header(r, "Authorization", hv)) {
-            free(hv);
+            sz_free_str(hv);
             goto oom;
         }
-        free(hv);
+        sz_free_str(hv);
         if (set_str(r->params, "apiKey", o->api_key))
             goto oom;
         break;
@@ -487,7 +487,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         goto oom;
     return r;
 oom:
-    sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+    sz_seterr(err, SZ_ENOMEM, "out of memory");
 fail:
     sz_request_free(r);
     return NULL;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "sz_internal.h"
+#include "sz_jansson.h"
 
 struct sz_response {
     json_t *root;
@@ -16,13 +16,13 @@ void sz_response_free(sz_response *r)
 {
     if (!r)
         return;
-    json_decref(r->root);
+    sz_json_free(r->root); /* a reply may carry tokens and session secrets */
     free(r);
 }
 
 int sz_response_error_code(const sz_response *r) { return r->error_code; }
 int sz_response_status_code(const sz_response *r) { return r->status_code; }
-struct json_t *sz_response_json(const sz_response *r) { return r->root; }
+json_t *sz_response_root(const sz_response *r) { return r->root; }
 
 const char *sz_response_string(const sz_response *r, const char *field)
 {
@@ -121,7 +121,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
             snprintf(what, sizeof what, "reply is not valid JSON (%s at byte %d)", je.text,
                      je.position + (int)i);
         else if (!json_is_object(r->root)) {
-            json_decref(r->root);
+            sz_json_free(r->root);
             r->root = NULL;
         }
     } else {
@@ -157,7 +157,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
         r->error_code = local;
         if (json_object_set_new(r->root, "errorCode", json_integer(local)) ||
             json_object_set_new(r->root, "errorMessage",
-                                json_string(local == 500000 ? "Invalid response" : sz_strerror(local))) ||
+                                json_string(local == 500000 ? "Invalid response" : sz_gigya_message(local))) ||
             json_object_set_new(r->root, "errorDetails", json_string(details)) ||
             json_object_set_new(r->root, "statusCode",
                                 json_integer(http_status > 0 ? http_status : 500)) ||
@@ -170,7 +170,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
             put_default(r->root, "statusCode", json_integer(sc)))
             goto oom;
         if (r->error_code != 0 &&
-            put_default(r->root, "errorMessage", json_string(sz_strerror(r->error_code))))
+            put_default(r->root, "errorMessage", json_string(sz_gigya_message(r->error_code))))
             goto oom;
         if (put_default(r->root, "statusReason", json_string(reason(sc))))
             goto oom;
@@ -179,7 +179,7 @@ sz_response *sz_response_parse(const char *body, size_t len, int http_status, sz
         r->status_code = 0;
     return r;
 oom:
-    sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+    sz_seterr(err, SZ_ENOMEM, "out of memory");
     sz_response_free(r);
     return NULL;
 }

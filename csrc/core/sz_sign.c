@@ -13,12 +13,12 @@ char *sz_normalize_url(const char *url, sz_error *err)
     size_t i, portlen = 0;
     sz_buf b;
     if (!url || !*url) {
-        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: url");
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: url");
         return NULL;
     }
     for (p = url; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-            sz_seterr(err, SZ_E_INVALID_PARAMETER,
+            sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: url contains a space or control character");
             return NULL;
         }
@@ -29,7 +29,7 @@ char *sz_normalize_url(const char *url, sz_error *err)
         https = 0;
         host = url + 7;
     } else {
-        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+        sz_seterr(err, SZ_EINVALID,
                   "Invalid parameter value: url must start with http:// or https://");
         return NULL;
     }
@@ -37,7 +37,7 @@ char *sz_normalize_url(const char *url, sz_error *err)
     for (pend = host; *pend && *pend != '/' && *pend != '?' && *pend != '#'; pend++)
         ;
     if (memchr(host, '@', (size_t)(pend - host))) {
-        sz_seterr(err, SZ_E_INVALID_PARAMETER,
+        sz_seterr(err, SZ_EINVALID,
                   "Invalid parameter value: url must not carry user information");
         return NULL;
     }
@@ -84,10 +84,10 @@ char *sz_normalize_url(const char *url, sz_error *err)
     sz_buf_add(&b, path, (size_t)(q - path));
     p = sz_buf_finish(&b, NULL);
     if (!p)
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
     return (char *)p;
 bad:
-    sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: url has a bad host or port");
+    sz_seterr(err, SZ_EINVALID, "Invalid parameter value: url has a bad host or port");
     return NULL;
 }
 
@@ -98,7 +98,7 @@ char *sz_base_string(const char *http_method, const char *url, const sz_params *
     size_t qlen, i;
     sz_buf b;
     if (!http_method || !*http_method) {
-        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: httpMethod");
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: httpMethod");
         return NULL;
     }
     norm = sz_normalize_url(url, err);
@@ -107,7 +107,7 @@ char *sz_base_string(const char *http_method, const char *url, const sz_params *
     qs = sz_params_query(params, &qlen);
     if (!qs) {
         free(norm);
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
         return NULL;
     }
     sz_buf_init(&b);
@@ -118,10 +118,10 @@ char *sz_base_string(const char *http_method, const char *url, const sz_params *
     sz_buf_addc(&b, '&');
     sz_url_encode_buf(&b, qs, qlen);
     free(norm);
-    free(qs);
+    sz_free_wiped(qs, qlen);
     out = sz_buf_finish(&b, out_len);
     if (!out)
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
     return out;
 }
 
@@ -133,25 +133,23 @@ int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t len, char o
     size_t klen;
     sz_buf b;
     if (!secret_b64 || !*secret_b64) {
-        sz_seterr(err, SZ_E_MISSING_PARAMETER, "Missing required parameter: secret");
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: secret");
         return -1;
     }
     if (sz_base64_decode(secret_b64, strlen(secret_b64), "secret", &key, &klen, err) != 0)
         return -1;
     if (klen == 0 ||
         !HMAC(EVP_sha1(), key, (int)klen, (const unsigned char *)msg, len, mac, &maclen)) {
-        OPENSSL_cleanse(key, klen);
-        free(key);
-        sz_seterr(err, SZ_E_INVALID_PARAMETER, "Invalid parameter value: secret is empty");
+        sz_free_wiped(key, klen);
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: secret is empty");
         return -1;
     }
-    OPENSSL_cleanse(key, klen);
-    free(key);
+    sz_free_wiped(key, klen);
     sz_buf_init(&b);
     sz_base64_encode_buf(&b, mac, maclen, 0);
     if (b.failed || b.len != 28) {
         sz_buf_reset(&b);
-        sz_seterr(err, SZ_E_INTERNAL, "out of memory");
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
         return -1;
     }
     memcpy(out, b.data, 29);

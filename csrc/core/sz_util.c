@@ -13,9 +13,39 @@ void sz_free(void *p) { free(p); }
 
 void sz_buf_init(sz_buf *b) { memset(b, 0, sizeof *b); }
 
+void sz_wipe(void *p, size_t n)
+{
+    if (!p || !n)
+        return;
+#if defined(__GNUC__)
+    memset(p, 0, n);
+    __asm__ __volatile__("" : : "r"(p) : "memory"); /* the memset is not dead: p "is read" */
+#else
+    {
+        volatile unsigned char *v = p; /* a store through volatile is never removed */
+        while (n--)
+            *v++ = 0;
+    }
+#endif
+}
+
+void sz_free_wiped(void *p, size_t n)
+{
+    if (!p)
+        return;
+    sz_wipe(p, n);
+    free(p);
+}
+
+void sz_free_str(char *s)
+{
+    if (s)
+        sz_free_wiped(s, strlen(s));
+}
+
 void sz_buf_reset(sz_buf *b)
 {
-    free(b->data);
+    sz_free_wiped(b->data, b->cap);
     sz_buf_init(b);
 }
 
@@ -33,9 +63,12 @@ int sz_buf_reserve(sz_buf *b, size_t extra)
     cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > (size_t)-1 / 2 ? need : cap * 2;
-    p = realloc(b->data, cap);
+    p = malloc(cap); /* not realloc: the old copy is zeroed, never left behind */
     if (!p)
         goto fail;
+    if (b->len)
+        memcpy(p, b->data, b->len + 1);
+    sz_free_wiped(b->data, b->cap);
     b->data = p;
     b->cap = cap;
     return 0;
@@ -88,15 +121,53 @@ char *sz_buf_finish(sz_buf *b, size_t *out_len)
     return d;
 }
 
-void sz_seterr(sz_error *err, int code, const char *fmt, ...)
+void sz_seterr(sz_error *err, sz_status status, const char *fmt, ...)
 {
     va_list ap;
     if (!err)
         return;
-    err->code = code;
+    err->status = status;
+    err->code = sz_status_code(status);
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+}
+
+void sz_clearerr(sz_error *err)
+{
+    if (!err)
+        return;
+    err->status = SZ_OK;
+    err->code = 0;
+    err->message[0] = '\0';
+}
+
+const char *sz_strerror(sz_status status)
+{
+    switch (status) {
+    case SZ_OK: return "OK";
+    case SZ_ENOMEM: return "Out of memory";
+    case SZ_EMISSING: return "Missing required parameter";
+    case SZ_EINVALID: return "Invalid parameter value";
+    case SZ_EINSECURE: return "Secret sent over http";
+    case SZ_ECRYPTO: return "Signing failed";
+    case SZ_EREFUSED: return "Refused by the network's rules";
+    }
+    return "Unknown status";
+}
+
+int sz_status_code(sz_status status)
+{
+    switch (status) {
+    case SZ_OK: return 0;
+    case SZ_ENOMEM: return SZ_GIGYA_INTERNAL;
+    case SZ_EMISSING: return SZ_GIGYA_MISSING_PARAMETER;
+    case SZ_EINVALID: return SZ_GIGYA_INVALID_PARAMETER;
+    case SZ_EINSECURE: return SZ_GIGYA_SECRET_OVER_HTTP;
+    case SZ_ECRYPTO: return SZ_GIGYA_INTERNAL;
+    case SZ_EREFUSED: return 0;
+    }
+    return SZ_GIGYA_INTERNAL;
 }
 
 long long sz_sat_add(long long a, long long b)
@@ -266,7 +337,7 @@ int sz_number_buf(sz_buf *b, double v)
     return 0;
 }
 
-const char *sz_strerror(int code)
+const char *sz_gigya_message(int code)
 {
     switch (code) { /* the one table of codes and messages: sz_codes.h */
 #define SZ_MSG(c, name, m) case c: return m;

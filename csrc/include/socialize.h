@@ -2,24 +2,49 @@
  * socialize.h - the sans-IO C core of socialize.
  *
  * The core builds and signs Gigya (SAP Customer Data Cloud) REST requests and
- * parses their replies. It never opens a socket, never reads the clock on its
- * own (timestamps and nonces are inputs) and keeps no mutable global state:
- * every function is safe to call from several threads at once as long as no
- * handle is shared between threads without a lock.
+ * parses their replies, and builds the requests of the social networks'
+ * own APIs (direct delivery) and classifies their replies. It never opens a
+ * socket, never reads the clock on its own (timestamps and nonces are
+ * inputs) and keeps no mutable global state: every function is safe to call
+ * from several threads at once as long as no handle is shared between
+ * threads without a lock. This header needs only the C standard library:
+ * no third-party type appears in it (JSON goes in and out as text).
+ *
+ * Link with `pkg-config --cflags --libs socialize` (libsocialize.so.0 or,
+ * with --static, libsocialize.a).
  *
  * Conventions
  *   - Every exported name starts with sz_ / SZ_.
  *   - Strings are byte strings with an explicit length where they may hold
  *     NUL; otherwise NUL-terminated UTF-8.
  *   - A function returning `char *` returns a NEW string that the caller owns
- *     and releases with sz_free(). NULL means failure; the reason is written
- *     to the optional `sz_error *err` out-parameter (may be NULL).
- *   - Handles (sz_params, sz_request, sz_response) are opaque. Each has a
- *     create/free pair; *_free(NULL) is a no-op.
+ *     and releases with sz_free().
+ *   - Failures. A function that takes an `sz_error *err` (may be NULL)
+ *     returns NULL (or -1) on failure and writes why into *err: a status
+ *     (sz_status: what kind of failure, for programs), the Gigya error code
+ *     it maps to (what the Gigya protocol says, for replies), and a message
+ *     naming the parameter at fault (for people; never a secret). A function
+ *     without `err` returns NULL only when memory runs out, unless its
+ *     comment says otherwise (sz_params_get: absent key).
+ *   - Handles (sz_params, sz_request, sz_response, sz_result) are opaque.
+ *     Each has a free function; *_free(NULL) is a no-op.
  *   - The core never keeps a pointer into caller memory after a call returns:
  *     every input is copied.
- *   - Error codes are Gigya's: 400002 missing parameter, 400006 invalid
- *     parameter value, 403006 secret sent over http, 500000 internal error.
+ *
+ * Credentials in memory (the wiping policy)
+ *   Every buffer the core allocates that may hold a credential or a value
+ *   derived from one is zeroed before it is freed: parameter sets, requests
+ *   (URL, body, headers, base string), the scratch buffers of signing
+ *   (decoded secrets, OAuth 1.0a keys with the URL-encoded consumer and
+ *   token secrets, Authorization values, JWTs), the JSON trees the core
+ *   parses or builds (their string values), responses and results. A
+ *   growing buffer is moved, and the old copy zeroed, never left behind by
+ *   realloc. Outside this promise: the strings the core returns to you (they
+ *   are yours: zero them before sz_free if they matter: sz_sign's
+ *   signature is not secret, sz_oauth1_authorization's value carries the
+ *   token), your own copies of the inputs, and the copies jansson and
+ *   OpenSSL make inside their own code while parsing, serialising or
+ *   signing (the core cannot reach them).
  */
 #ifndef SOCIALIZE_H
 #define SOCIALIZE_H
@@ -43,25 +68,48 @@ extern "C" {
 #define SZ_VERSION_PATCH 0
 #define SZ_VERSION_STRING "0.1.0"
 
-/* Gigya error codes produced locally by the core. */
-#define SZ_OK                   0
-#define SZ_E_MISSING_PARAMETER  400002
-#define SZ_E_INVALID_PARAMETER  400006
-#define SZ_E_SECRET_OVER_HTTP   403006
-#define SZ_E_INTERNAL           500000
+/* ---- errors ---------------------------------------------------------------
+ * What went wrong, for programs. Each status maps to one Gigya error code
+ * (sz_status_code), except SZ_EREFUSED, whose code is the refusal's. */
+typedef enum sz_status {
+    SZ_OK = 0,       /* nothing failed                                  (0)      */
+    SZ_ENOMEM,       /* memory ran out                                  (500000) */
+    SZ_EMISSING,     /* a required parameter is missing                 (400002) */
+    SZ_EINVALID,     /* a parameter has a value the core refuses        (400006) */
+    SZ_EINSECURE,    /* a secret would be sent over plain http          (403006) */
+    SZ_ECRYPTO,      /* OpenSSL failed to sign with a valid key         (500000) */
+    SZ_EREFUSED      /* the network will not take this call as given: a
+                        classified failure result says why (provider calls) */
+} sz_status;
+
+/* Gigya error codes the core produces itself (see sz_gigya_message). 500000
+ * is the code of the library's own internal errors (memory, OpenSSL): Gigya's
+ * table calls it "General security warning", so print sz_strerror(status),
+ * not the Gigya text, for those. */
+#define SZ_GIGYA_MISSING_PARAMETER  400002
+#define SZ_GIGYA_INVALID_PARAMETER  400006
+#define SZ_GIGYA_SECRET_OVER_HTTP   403006
+#define SZ_GIGYA_INTERNAL           500000
 
 /* Caller-owned error: the core fills it, never allocates it. */
 typedef struct sz_error {
-    int  code;          /* a Gigya error code, SZ_OK when nothing failed */
+    sz_status status;   /* SZ_OK when nothing failed */
+    int  code;          /* the Gigya error code it maps to, 0 when nothing failed */
     char message[256];  /* NUL-terminated, names the parameter at fault */
 } sz_error;
 
+/* The text of a status ("Out of memory", "Invalid parameter value"...), or
+ * "Unknown status". Static storage. */
+SZ_API const char *sz_strerror(sz_status status);
+/* The Gigya error code a status maps to (SZ_EREFUSED: 0, the refusal has
+ * its own code). */
+SZ_API int sz_status_code(sz_status status);
+/* Gigya's message for one of its error codes ("Invalid request signature"
+ * for 403003), or "Unknown error" when the code is not known. Static. */
+SZ_API const char *sz_gigya_message(int code);
+
 /* Version of the library actually linked, e.g. "0.1.0". Static storage. */
 SZ_API const char *sz_version(void);
-
-/* The Gigya message for an error code ("Invalid request signature"), or
- * "Unknown error" when the code is not known. Static storage. */
-SZ_API const char *sz_strerror(int code);
 
 /* Releases memory returned by the core. sz_free(NULL) is a no-op. */
 SZ_API void sz_free(void *p);
@@ -73,8 +121,9 @@ SZ_API void sz_free(void *p);
  * sz_base64_encode: standard alphabet with '=' padding.
  * sz_base64_decode: strict standard Base64. Padding may be present (then it
  * must be correct) or absent; any other character, a misplaced '=' or a
- * length of 1 mod 4 is an error (400006, naming `what`). Returns a new buffer
- * in *out (caller frees with sz_free) and its length in *out_len. */
+ * length of 1 mod 4 is an error (SZ_EINVALID, naming `what`). Returns 0 with
+ * a new buffer in *out (caller frees with sz_free) and its length in
+ * *out_len, or -1 (SZ_EINVALID, SZ_ENOMEM). */
 SZ_API char *sz_url_encode(const char *s, size_t len, size_t *out_len);
 SZ_API char *sz_base64_encode(const unsigned char *data, size_t len, size_t *out_len);
 SZ_API int   sz_base64_decode(const char *s, size_t len, const char *what,
@@ -100,7 +149,8 @@ SZ_API int        sz_params_set(sz_params *p, const char *key, size_t klen,
                                 const char *val, size_t vlen);
 /* Returns 1 when removed, 0 when absent. */
 SZ_API int        sz_params_remove(sz_params *p, const char *key);
-/* Borrowed pointer valid until the next change of p, or NULL when absent. */
+/* Borrowed pointer valid until the next change of p, or NULL when absent
+ * (or p or key is NULL). */
 SZ_API const char *sz_params_get(const sz_params *p, const char *key, size_t *vlen);
 SZ_API size_t     sz_params_count(const sz_params *p);
 /* i-th parameter in sorted order; borrowed pointers as above. 0 or -1. */
@@ -114,10 +164,10 @@ SZ_API char *sz_params_query(const sz_params *p, size_t *out_len);
 /* ---- signing -------------------------------------------------------------
  * sz_normalize_url: lower-case scheme and host, port kept only when not the
  * scheme's default, path as given, query and fragment dropped. Only http
- * and https URLs are accepted (400006 "url" otherwise).
+ * and https URLs are accepted (SZ_EMISSING / SZ_EINVALID "url" otherwise).
  * sz_base_string: UPPER(method) & enc(normalized url) & enc(query string).
- * sz_sign: Base64(HMAC-SHA1(Base64Decode(secret_b64), message)); 400006
- * "secret" when the secret is not strict Base64 or is empty. */
+ * sz_sign: Base64(HMAC-SHA1(Base64Decode(secret_b64), message));
+ * SZ_EINVALID "secret" when the secret is not strict Base64 or is empty. */
 SZ_API char *sz_normalize_url(const char *url, sz_error *err);
 SZ_API char *sz_base_string(const char *http_method, const char *url,
                             const sz_params *params, size_t *out_len, sz_error *err);
@@ -167,13 +217,14 @@ typedef struct sz_request_opts {
 
 typedef struct sz_request sz_request;
 
-/* Builds the complete HTTP request for one Gigya call. `params` is not
- * changed; the request holds its own copy with the auth parameters, format,
+/* Builds the complete HTTP request for one Gigya call. `params` (NULL: no
+ * parameters) is not changed; the request holds its own copy with the auth parameters, format,
  * httpStatusCodes and sdk added. Parameters that the auth mode owns (sig,
  * nonce, timestamp, oauth_token, apiKey, userKey, secret) are refused with
- * 400006, as is a format other than json. Returns NULL and fills err on bad
- * input (400002 / 400006 naming the parameter, 403006 for a secret over
- * http). The result is freed with sz_request_free. */
+ * SZ_EINVALID, as is a format other than json. Returns NULL and fills err
+ * on bad input (SZ_EMISSING / SZ_EINVALID naming the parameter,
+ * SZ_EINSECURE for a secret over http, SZ_ECRYPTO when OpenSSL cannot sign
+ * with a valid key) or SZ_ENOMEM. The result is freed with sz_request_free. */
 SZ_API sz_request *sz_request_build(const sz_request_opts *opts, const sz_params *params,
                                     sz_error *err);
 SZ_API void        sz_request_free(sz_request *r);
@@ -193,45 +244,46 @@ SZ_API int         sz_request_header(const sz_request *r, size_t i,
  * read from it. A reply that is not a JSON object, or an HTTP status outside
  * 2xx without an errorCode, yields a local error (500000 "Invalid response"
  * / the HTTP status) with details; the parse itself only fails (NULL) when
- * memory runs out. */
+ * memory runs out (SZ_ENOMEM). */
 typedef struct sz_response sz_response;
-struct json_t; /* jansson's type: the full reply, for bindings */
 
 SZ_API sz_response *sz_response_parse(const char *body, size_t len, int http_status,
                                       sz_error *err);
 SZ_API void         sz_response_free(sz_response *r);
 SZ_API int          sz_response_error_code(const sz_response *r);
 SZ_API int          sz_response_status_code(const sz_response *r);
-/* Borrowed string field of the reply (errorMessage, callId...) or NULL. */
+/* Borrowed string field of the reply (errorMessage, callId...) or NULL when
+ * absent or not a string. Valid until sz_response_free. */
 SZ_API const char  *sz_response_string(const sz_response *r, const char *field);
-/* Borrowed root object of the reply (never NULL; an empty object when the
- * reply was not JSON). Valid until sz_response_free. */
-SZ_API struct json_t *sz_response_json(const sz_response *r);
+/* The whole reply (field NULL), with the fields the parse added, or one
+ * member of it, as compact JSON text: a NEW string (sz_free), its length in
+ * *len (optional). NULL with SZ_EMISSING when the field is absent, or
+ * SZ_ENOMEM. */
+SZ_API char        *sz_response_json(const sz_response *r, const char *field, size_t *len,
+                                     sz_error *err);
 
 /* ---- provider adapters (direct delivery) ---------------------------------
  * Each adapter turns one action for one network into that network's HTTP
- * request, and the network's reply into a result object (jansson):
- *   {"ok":true,  "postID":"...", "provider":"...", "errorCode":0, ["duplicate":true], ["data":{...}]}
- *   {"ok":false, "category":"auth_expired|permission_missing|duplicate|rate_limited|
- *                 quota_exhausted|content_invalid|policy_blocked|transient|unsupported|
- *                 provider_discontinued|not_connected",
- *    "errorCode":<Gigya code>, "errorMessage", "errorDetails", ["retryAfter":s],
- *    ["providerStatus":http], ["providerCode":"..."], "provider"}
+ * request, and the network's reply into a result (sz_result below).
  * Actions: "publish" (input.userAction, input.userLocation), "status"
  * (input.status), "notify" (input.body, input.subject, input.recipient),
  * "graph" (Facebook: graphPath, method, graphParams), and the setup steps
- * "session" (Bluesky createSession) and "instance" (Mastodon limits). */
+ * "session" (Bluesky createSession) and "instance" (Mastodon limits);
+ * docs/api.md "Direct delivery" lists every field. */
 typedef struct sz_provider_call {
-    const char    *provider;  /* "twitter", "facebook", ... */
-    const char    *action;
-    struct json_t *input;     /* borrowed; the call parameters for this network */
-    struct json_t *app;       /* borrowed; the app's credentials and overrides */
-    struct json_t *user;      /* borrowed; the user's connection (tokens, ids) */
-    long long      timestamp; /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
-    const char    *nonce;     /* OAuth 1.0a nonce */
-    struct json_t *setup;     /* borrowed or NULL; the state the network's setup step
-                                 returned ("data" of its reply: Mastodon instance
-                                 limits, Bluesky session), never part of input */
+    const char *provider;     /* "twitter", "facebook", ... */
+    const char *action;
+    /* JSON object texts (pointer + length; NULL means {}), parsed by the
+     * core: the call's parameters, the app's credentials and overrides, the
+     * user's connection (tokens, ids), and the state the network's setup
+     * step returned (the "data" of its result: Mastodon instance limits,
+     * Bluesky session; NULL when none), never part of input. */
+    const char *input;  size_t input_len;
+    const char *app;    size_t app_len;
+    const char *user;   size_t user_len;
+    const char *setup;  size_t setup_len;
+    long long   timestamp;    /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
+    const char *nonce;        /* OAuth 1.0a nonce */
 } sz_provider_call;
 
 typedef struct sz_header {
@@ -239,37 +291,93 @@ typedef struct sz_header {
     const char *value;
 } sz_header;
 
-/* The request to send, or NULL when nothing is to be sent: then *result (new
- * reference, caller json_decref) holds the failure - discontinued provider,
- * unsupported action, missing credentials, content the network refuses - and
- * err is set only for a bad provider or action name. */
-SZ_API sz_request *sz_provider_request(const sz_provider_call *c, struct json_t **result,
+/* A provider result: success (a post id, or data) or a classified failure.
+ * Opaque; read with the accessors, free with sz_result_free. Every string
+ * accessor returns a borrowed pointer valid until sz_result_free, or NULL
+ * when the field is absent. */
+typedef struct sz_result sz_result;
+
+SZ_API void        sz_result_free(sz_result *r);
+/* 1 on success, 0 on failure. */
+SZ_API int         sz_result_ok(const sz_result *r);
+/* The failure's category: auth_expired, permission_missing, duplicate,
+ * rate_limited, quota_exhausted, content_invalid, policy_blocked, transient,
+ * unsupported, provider_discontinued or not_connected. NULL on success. */
+SZ_API const char *sz_result_category(const sz_result *r);
+/* The Gigya error code (sz_category_code of the category; 0 on success). */
+SZ_API int         sz_result_code(const sz_result *r);
+SZ_API const char *sz_result_message(const sz_result *r);  /* errorMessage */
+SZ_API const char *sz_result_details(const sz_result *r);  /* errorDetails */
+SZ_API const char *sz_result_provider(const sz_result *r); /* the network */
+SZ_API const char *sz_result_post_id(const sz_result *r);  /* postID */
+/* Seconds to wait before the next try (rate limits), or -1 when the reply
+ * said nothing. Saturated to [0, 31622400]. */
+SZ_API long long   sz_result_retry_after(const sz_result *r);
+/* Whose limit it is: "app" (every user waits) or "account"; NULL if none. */
+SZ_API const char *sz_result_scope(const sz_result *r);
+/* The network's own error code ("88", "190/463"...) and HTTP status (0
+ * when the failure is local). */
+SZ_API const char *sz_result_provider_code(const sz_result *r);
+SZ_API int         sz_result_provider_status(const sz_result *r);
+/* Any other top-level string field (bookmark "url", "traceId"...). */
+SZ_API const char *sz_result_string(const sz_result *r, const char *field);
+/* The whole result (field NULL) or one member of it (e.g. "data", the state
+ * to pass as the next call's setup) as compact JSON text: a NEW string
+ * (sz_free), its length in *len (optional). NULL with SZ_EMISSING when the
+ * field is absent, or SZ_ENOMEM. */
+SZ_API char       *sz_result_json(const sz_result *r, const char *field, size_t *len,
+                                  sz_error *err);
+
+/* Builds the request of one call. The contract:
+ *   - returns the request to send (free with sz_request_free), err->status
+ *     SZ_OK; or
+ *   - returns NULL, and err->status says why (err is then required to know;
+ *     refusal may be NULL when the failure object is not wanted):
+ *       SZ_EREFUSED  the network will not take this call as given (the
+ *                    provider is discontinued, the action unsupported, a
+ *                    credential missing, the content refused, a value holds a
+ *                    NUL byte...): *refusal receives the classified failure
+ *                    (free with sz_result_free), err->code is its code;
+ *       SZ_EMISSING / SZ_EINVALID  the call itself is wrong: no or unknown
+ *                    provider or action, a JSON text that is not an object;
+ *       SZ_ENOMEM    memory ran out.
+ *     *refusal is set only with SZ_EREFUSED, NULL otherwise. */
+SZ_API sz_request *sz_provider_request(const sz_provider_call *c, sz_result **refusal,
                                        sz_error *err);
-/* Classifies a reply; `now` (Unix seconds) turns reset times into retryAfter.
- * Returns a new reference. Never NULL for a known provider. */
-SZ_API struct json_t *sz_provider_parse(const sz_provider_call *c, int http_status,
-                                        const sz_header *headers, size_t nheaders,
-                                        const char *body, size_t len, long long now);
-/* What the front needs to know of one network, from its descriptor (new
- * reference), or NULL for an unknown name: setup step, secret, account,
- * recipient and guarded URL fields, idempotency, share intent... (docs/api.md
- * "provider_info"). */
-SZ_API struct json_t *sz_provider_info(const char *name);
+/* Classifies a reply; `now` (Unix seconds) turns reset times into
+ * retry_after. Returns a new result (success or failure: what the network
+ * said), or NULL when the call itself is wrong (as for sz_provider_request:
+ * SZ_EMISSING, SZ_EINVALID) or memory runs out (SZ_ENOMEM). */
+SZ_API sz_result *sz_provider_parse(const sz_provider_call *c, int http_status,
+                                    const sz_header *headers, size_t nheaders,
+                                    const char *body, size_t len, long long now,
+                                    sz_error *err);
+/* What the front needs to know of one network, from its descriptor, as JSON
+ * text (a NEW string; docs/api.md "provider_info"): setup step, secret,
+ * account, recipient and guarded URL fields, idempotency, share intent...
+ * NULL with SZ_EMISSING (no name), SZ_EINVALID (unknown network) or
+ * SZ_ENOMEM. */
+SZ_API char *sz_provider_info(const char *name, size_t *len, sz_error *err);
 /* NULL-terminated, static: the networks with an adapter. */
 SZ_API const char *const *sz_provider_names(void);
-/* The Gigya error code reported for a category (docs/api.md). */
+/* The Gigya error code reported for a category (docs/api.md), or 0 for
+ * NULL or a name that is not a category: 0 is never a failure's code, so a
+ * caller can tell a typo from a code. */
 SZ_API int sz_category_code(const char *category);
-/* RFC 5849 HMAC-SHA1 "OAuth ..." Authorization value (caller frees), without
- * body parameters (JSON bodies are not signed). NULL on bad input. */
+/* RFC 5849 HMAC-SHA1 "OAuth ..." Authorization value (a NEW string), without
+ * body parameters (JSON bodies are not signed). NULL with SZ_EMISSING
+ * naming the missing argument (every one is required), or SZ_ENOMEM. */
 SZ_API char *sz_oauth1_authorization(const char *method, const char *url,
                                      const char *consumer_key, const char *consumer_secret,
                                      const char *token, const char *token_secret,
-                                     long long timestamp, const char *nonce);
-/* Share-intent URL of one destination (postBookmark): {"ok":true,"url":...}
- * or a failure object. New reference. */
-SZ_API struct json_t *sz_bookmark_url(const char *destination, const char *url,
-                                      const char *title, const char *description,
-                                      const char *image, const char *instance);
+                                     long long timestamp, const char *nonce, sz_error *err);
+/* Share-intent URL of one destination (postBookmark): a success result
+ * with the URL in sz_result_string(r, "url"), or a failure result (unknown
+ * or discontinued destination, a url that is not http(s)...). NULL with
+ * SZ_EMISSING when destination is NULL, or SZ_ENOMEM. */
+SZ_API sz_result *sz_bookmark_url(const char *destination, const char *url,
+                                  const char *title, const char *description,
+                                  const char *image, const char *instance, sz_error *err);
 SZ_API const char *const *sz_bookmark_names(void);
 
 /* ---- private-network guard (sz_guard.c): pure, no I/O, no allocation ---- */

@@ -57,13 +57,13 @@ int lsz_push_nul_fail(lua_State *L, const char *what)
 {
     lua_pushnil(L);
     lua_pushfstring(L, "Invalid parameter value: %s contains a NUL byte", what);
-    lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+    lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
     return 3;
 }
 
 static int l_strerror(lua_State *L)
 {
-    lua_pushstring(L, sz_strerror(lsz_clamp_int((long long)luaL_checkinteger(L, 1))));
+    lua_pushstring(L, sz_gigya_message(lsz_clamp_int((long long)luaL_checkinteger(L, 1))));
     return 1;
 }
 

@@ -13,6 +13,7 @@
 #include "lsz_compat.h"
 #include "socialize.h"
 #include "sz_internal.h"
+#include "sz_jansson.h" /* the core's tree entry points: no JSON round trip */
 
 #define SZ_JSON_MAX_DEPTH 64
 

@@ -10,7 +10,7 @@
 static int enc_fail(enc_ctx *c, const char *what)
 {
     const char *path = c->path.len ? c->path.data : "value";
-    c->code = SZ_E_INVALID_PARAMETER;
+    c->code = SZ_GIGYA_INVALID_PARAMETER;
     if (c->path.len > 80) /* keep the reason readable for deep paths */
         snprintf(c->msg, sizeof c->msg, "Invalid parameter value: %.60s... %s", path, what);
     else
@@ -230,7 +230,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
 {
     sz_params *p = sz_params_new();
     if (!p) {
-        c->code = SZ_E_INTERNAL;
+        c->code = SZ_GIGYA_INTERNAL;
         strcpy(c->msg, "out of memory");
         return NULL;
     }
@@ -242,7 +242,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
         const char *k;
         if (lua_type(L, -2) != LUA_TSTRING) {
             lua_pop(L, 2);
-            c->code = SZ_E_INVALID_PARAMETER;
+            c->code = SZ_GIGYA_INVALID_PARAMETER;
             strcpy(c->msg, "Invalid parameter value: parameter names must be strings");
             sz_params_free(p);
             return NULL;
@@ -250,7 +250,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
         k = lua_tolstring(L, -2, &kl);
         if (sz_has_nul(k, kl)) {
             lua_pop(L, 2);
-            c->code = SZ_E_INVALID_PARAMETER;
+            c->code = SZ_GIGYA_INVALID_PARAMETER;
             strcpy(c->msg, "Invalid parameter value: a parameter name contains a NUL byte");
             sz_params_free(p);
             return NULL;
@@ -266,7 +266,7 @@ sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c)
         if (c->out.failed ||
             sz_params_set(p, k, kl, c->out.data ? c->out.data : "", c->out.len) != 0) {
             lua_pop(L, 2);
-            c->code = SZ_E_INTERNAL;
+            c->code = SZ_GIGYA_INTERNAL;
             strcpy(c->msg, "out of memory");
             sz_params_free(p);
             return NULL;
@@ -287,7 +287,7 @@ static int l_json_encode(lua_State *L)
     lsz_enc_init(&c, name, nl);
     if (encode_value(L, 1, &c, 0) != 0 || c.out.failed) {
         lsz_enc_free(&c);
-        return lsz_push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
+        return lsz_push_fail(L, c.code ? c.code : SZ_GIGYA_INTERNAL, c.code ? c.msg : "out of memory");
     }
     lua_pushlstring(L, c.out.data, c.out.len);
     lsz_enc_free(&c);
@@ -305,7 +305,7 @@ static int l_param_string(lua_State *L)
     lsz_enc_init(&c, name, nl);
     if (param_string(L, 1, &c) != 0 || c.out.failed) {
         lsz_enc_free(&c);
-        return lsz_push_fail(L, c.code ? c.code : SZ_E_INTERNAL, c.code ? c.msg : "out of memory");
+        return lsz_push_fail(L, c.code ? c.code : SZ_GIGYA_INTERNAL, c.code ? c.msg : "out of memory");
     }
     lua_pushlstring(L, c.out.data ? c.out.data : "", c.out.len);
     lsz_enc_free(&c);
@@ -378,13 +378,13 @@ static int l_json_decode(lua_State *L)
     if (!j) {
         snprintf(msg, sizeof msg, "Invalid parameter value: JSON %s at byte %d", je.text,
                  je.position);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, msg);
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, msg);
     }
     rc = lsz_push_json(L, j, 0);
     json_decref(j);
     if (rc != 0) {
         lua_settop(L, top);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, "Invalid parameter value: JSON nested too deeply");
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, "Invalid parameter value: JSON nested too deeply");
     }
     return 1;
 }
@@ -477,10 +477,10 @@ int lsz_push_result(lua_State *L, json_t *r)
     int top = lua_gettop(L);
     if (!r || lsz_push_json(L, r, 0) != 0) {
         lua_settop(L, top);
-        json_decref(r);
-        return lsz_push_fail(L, SZ_E_INTERNAL, "out of memory");
+        sz_json_free(r);
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
     }
-    json_decref(r);
+    sz_json_free(r); /* a result may hold a session's tokens */
     return 1;
 }
 

@@ -87,7 +87,7 @@ static int l_build_request(lua_State *L)
         for (i = 0; modes[i] && strcmp(modes[i], auth) != 0; i++)
             ;
         if (!modes[i])
-            return lsz_push_fail(L, SZ_E_INVALID_PARAMETER,
+            return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER,
                              "Invalid parameter value: auth must be signed, secret, oauth2, jwt or none");
         o.auth = (sz_auth)i;
     }
@@ -118,10 +118,10 @@ static int l_parse_response(lua_State *L)
     int top = lua_gettop(L);
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
-    if (lsz_push_json(L, sz_response_json(r), 0) != 0) {
+    if (lsz_push_json(L, sz_response_root(r), 0) != 0) {
         lua_settop(L, top);
         sz_response_free(r);
-        return lsz_push_fail(L, SZ_E_INTERNAL, "reply nested too deeply");
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "reply nested too deeply");
     }
     sz_response_free(r);
     return 1;
@@ -129,15 +129,15 @@ static int l_parse_response(lua_State *L)
 
 /* The arguments of one provider call (provider_request, provider_parse). */
 typedef struct call_args {
-    sz_provider_call c;
+    sz_call_json c;
     json_t *in, *app, *user;
 } call_args;
 
 static void call_args_free(call_args *a)
 {
-    json_decref(a->in);
-    json_decref(a->app);
-    json_decref(a->user);
+    sz_json_free(a->in);
+    sz_json_free(a->app); /* credentials: zeroed (socialize.h wiping policy) */
+    sz_json_free(a->user);
 }
 
 /* The types of provider, action, input, app, user at 1..5, checked before
@@ -180,13 +180,13 @@ static int push_refusal(lua_State *L, json_t *res)
     int top = lua_gettop(L);
     lua_pushnil(L);
     lua_pushstring(L, json_is_string(d) ? json_string_value(d) : "nothing to send");
-    lua_pushinteger(L, json_is_integer(c) ? (lua_Integer)json_integer_value(c) : SZ_E_INTERNAL);
+    lua_pushinteger(L, json_is_integer(c) ? (lua_Integer)json_integer_value(c) : SZ_GIGYA_INTERNAL);
     if (lsz_push_json(L, res, 0) != 0) {
         lua_settop(L, top);
-        json_decref(res);
-        return lsz_push_fail(L, SZ_E_INTERNAL, "out of memory");
+        sz_json_free(res);
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
     }
-    json_decref(res);
+    sz_json_free(res); /* a result may hold a session's tokens */
     return 4;
 }
 
@@ -214,19 +214,39 @@ static int l_provider_request(lua_State *L)
         luaL_checktype(L, 8, LUA_TTABLE);
     if (call_args_read(L, &a) != 0) {
         call_args_free(&a);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     if (!lua_isnoneornil(L, 8) && !(setup = lsz_arg_json(L, 8, "setup state", &sbad))) {
         call_args_free(&a);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     a.c.timestamp = ts;
     a.c.nonce = nonce;
     a.c.setup = setup;
-    r = sz_provider_request(&a.c, &res, &err);
+    r = sz_provider_request_json(&a.c, &res, &err);
     call_args_free(&a);
-    json_decref(setup);
+    sz_json_free(setup);
     if (!r) {
+        if (err.status == SZ_ENOMEM) { /* as before the C contract: a transient result the front retries */
+            int code = sz_category_code("transient");
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s: out of memory while building the request", lua_tostring(L, 1));
+            lua_pushinteger(L, code);
+            lua_createtable(L, 0, 6);
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "ok");
+            lua_pushliteral(L, "transient");
+            lua_setfield(L, -2, "category");
+            lua_pushinteger(L, code);
+            lua_setfield(L, -2, "errorCode");
+            lua_pushstring(L, sz_gigya_message(code));
+            lua_setfield(L, -2, "errorMessage");
+            lua_pushfstring(L, "%s: out of memory while building the request", lua_tostring(L, 1));
+            lua_setfield(L, -2, "errorDetails");
+            lua_pushvalue(L, 1);
+            lua_setfield(L, -2, "provider");
+            return 4; /* nil, message, code, result: as any refusal */
+        }
         if (!res)
             return lsz_push_fail(L, err.code, err.message);
         return push_refusal(L, res);
@@ -269,10 +289,10 @@ static int l_provider_parse(lua_State *L)
     }
     if (call_args_read(L, &a) != 0) {
         call_args_free(&a);
-        return lsz_push_fail(L, SZ_E_INVALID_PARAMETER, lua_tostring(L, -1));
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     (void)i;
-    r = sz_provider_parse(&a.c, status, hs, nh, body, bl, now);
+    r = sz_provider_parse_json(&a.c, status, hs, nh, body, bl, now);
     call_args_free(&a);
     return lsz_push_result(L, r);
 }
@@ -295,15 +315,15 @@ static int l_bookmark_url(lua_State *L)
             lua_setfield(L, -2, "ok");
             lua_pushliteral(L, "content_invalid");
             lua_setfield(L, -2, "category");
-            lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+            lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
             lua_setfield(L, -2, "errorCode");
-            lua_pushstring(L, sz_strerror(SZ_E_INVALID_PARAMETER));
+            lua_pushstring(L, sz_gigya_message(SZ_GIGYA_INVALID_PARAMETER));
             lua_setfield(L, -2, "errorMessage");
             lua_pushfstring(L, "%s contains a NUL byte", names[i]);
             lua_setfield(L, -2, "errorDetails");
             return 1;
         }
-    return lsz_push_result(L, sz_bookmark_url(a[0], a[1], a[2], a[3], a[4], a[5]));
+    return lsz_push_result(L, sz_bookmark_url_json(a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 
 static int push_names(lua_State *L, const char *const *names)
@@ -324,13 +344,13 @@ static int l_provider_info(lua_State *L)
 {
     int nul = 0;
     const char *name = lsz_arg_cstr(L, 1, &nul);
-    json_t *r = nul ? NULL : sz_provider_info(name);
+    json_t *r = nul ? NULL : sz_provider_info_json(name);
     if (!r) {
         if (nul)
             return lsz_push_nul_fail(L, "provider");
         lua_pushnil(L);
         lua_pushfstring(L, "Invalid parameter value: unknown provider '%s'", name);
-        lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+        lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
         return 3;
     }
     return lsz_push_result(L, r);
@@ -395,7 +415,7 @@ static int l_addr_blocked(lua_State *L)
     if (!family) {
         lua_pushnil(L);
         lua_pushliteral(L, "not an IP address");
-        lua_pushinteger(L, SZ_E_INVALID_PARAMETER);
+        lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
         return 3;
     }
     lua_pushboolean(L, sz_addr_blocked(family, a));

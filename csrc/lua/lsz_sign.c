@@ -14,7 +14,7 @@ static int l_url_encode(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &n);
     char *e = sz_url_encode(s, n, &on);
     if (!e)
-        return lsz_push_fail(L, SZ_E_INTERNAL, "out of memory");
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
     lua_pushlstring(L, e, on);
     sz_free(e);
     return 1;
@@ -210,6 +210,7 @@ static int l_oauth1(lua_State *L)
     const char *a[6], *nonce;
     long long ts;
     char *h;
+    sz_error err;
     for (i = 0; i < 6; i++)
         a[i] = lsz_arg_cstr(L, i + 1, &nul[i]);
     ts = lsz_arg_ll(L, 7);
@@ -219,19 +220,11 @@ static int l_oauth1(lua_State *L)
             return lsz_push_nul_fail(L, names[i]);
     if (nn)
         return lsz_push_nul_fail(L, "nonce");
-    h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce);
-    if (!h) { /* NULL says no reason: a method or URL the base string refuses, or memory */
-        sz_params *none = sz_params_new();
-        sz_error err;
-        char *b = none ? sz_base_string(a[0], a[1], none, NULL, &err) : NULL;
-        sz_params_free(none);
-        if (none && !b)
-            return lsz_push_fail(L, err.code, err.message);
-        sz_free(b);
-        return lsz_push_fail(L, SZ_E_INTERNAL, "out of memory");
-    }
+    h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce, &err);
+    if (!h) /* the core says why: a method or URL the base string refuses, or memory */
+        return lsz_push_fail(L, err.code, err.message);
     lua_pushstring(L, h);
-    sz_free(h);
+    sz_free_str(h);
     return 1;
 }
 

@@ -26,7 +26,7 @@ static const sz_net INLINE = {
 static char *text(const sz_net *nt, const char *act, json_t *in, json_t *setup, sz_action *a, char *cat,
                   size_t n)
 {
-    sz_provider_call c;
+    sz_call_json c;
     sz_ctx x;
     char *t;
     memset(&c, 0, sizeof c);

@@ -30,6 +30,11 @@ int main(int argc, char **argv)
     RUN(test_guard_urls);
     RUN(test_guard_addresses);
     RUN(test_wire_fidelity);
+    RUN(test_wiping);
+    RUN(test_api_errors);
+    RUN(test_api_provider_request);
+    RUN(test_api_provider_parse);
+    RUN(test_api_response_info_bookmark);
     RUN(test_compose_engine);
     RUN(test_compose_specs);
     return tap_done("c-core");

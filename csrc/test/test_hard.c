@@ -1,5 +1,6 @@
 /* C unit tests: fuzzer regressions, saturation, NUL bytes, allocation
  * failures (cstrict). Run from test_core.c (main). */
+#include <malloc.h>
 #include "test_util.h"
 
 /* Inputs the fuzzers found (fuzz/): each once crashed, leaked or overflowed. */
@@ -15,7 +16,7 @@ void test_fuzz_regressions(void)
         CHECK(r != NULL, "regression body %zu parses to a response", i);
         if (!r)
             continue;
-        CHECK(json_is_integer(json_object_get(sz_response_json(r), "errorCode")), "errorCode is a number (%zu)", i);
+        CHECK(json_is_integer(json_object_get(sz_response_root(r), "errorCode")), "errorCode is a number (%zu)", i);
         d = sz_response_string(r, "errorDetails");
         if (d) {
             const char *p;
@@ -29,7 +30,7 @@ void test_fuzz_regressions(void)
         const char *provs[] = {"facebook", "linkedin", "vkontakte", "sina", "telegram", "bluesky", "mastodon"};
         json_t *in = json_pack("{s:{}}", "userAction"), *empty = json_object(), *res;
         for (i = 0; i < sizeof provs / sizeof provs[0]; i++) {
-            sz_provider_call c;
+            sz_call_json c;
             sz_error err;
             memset(&c, 0, sizeof c);
             c.provider = provs[i];
@@ -38,13 +39,13 @@ void test_fuzz_regressions(void)
             c.app = empty;
             c.user = empty;
             res = NULL;
-            CHECK(sz_provider_request(&c, &res, &err) == NULL && res, "%s without credentials", provs[i]);
+            CHECK(sz_provider_request_json(&c, &res, &err) == NULL && res, "%s without credentials", provs[i]);
             json_decref(res);
         }
         /* an empty userAction on a network that joins text parts */
         {
             json_t *u = json_pack("{s:s, s:s}", "accessToken", "t", "instance", "https://m.example");
-            sz_provider_call c;
+            sz_call_json c;
             sz_error err;
             sz_request *r;
             memset(&c, 0, sizeof c);
@@ -54,7 +55,7 @@ void test_fuzz_regressions(void)
             c.app = empty;
             c.user = u;
             res = NULL;
-            r = sz_provider_request(&c, &res, &err);
+            r = sz_provider_request_json(&c, &res, &err);
             CHECK(r == NULL && res, "mastodon with nothing to post is refused");
             sz_request_free(r);
             json_decref(res);
@@ -86,6 +87,27 @@ void *sz_test_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
 void *sz_test_calloc(size_t n, size_t m) { return alloc_fails() ? NULL : calloc(n, m); }
 void *sz_test_realloc(void *p, size_t n) { return alloc_fails() ? NULL : realloc(p, n); }
 
+/* test_wiping: while wipe_markers is set, a block freed by the core (or by
+ * jansson when its allocator is hooked) that still holds one of them is
+ * counted. */
+static const char *const *wipe_markers;
+static long wipe_left;
+void sz_test_free(void *p)
+{
+    size_t i, n;
+    if (p && wipe_markers) {
+        n = malloc_usable_size(p);
+        for (i = 0; wipe_markers[i]; i++)
+            if (memmem(p, n, wipe_markers[i], strlen(wipe_markers[i]))) {
+                wipe_left++;
+                if (getenv("SZ_DEBUG"))
+                    fprintf(stderr, "freed unwiped (%zu bytes): %.*s\n", n, (int)(n < 120 ? n : 120), (char *)p);
+                break;
+            }
+    }
+    free(p);
+}
+
 void test_cstrict_saturation(void)
 {
     static const char *hostile[] = {"-9223372036854775808", "9223372036854775807", "99999999999999999999999",
@@ -94,7 +116,7 @@ void test_cstrict_saturation(void)
                                     {"bluesky", "ratelimit-reset", "{\"error\":\"RateLimitExceeded\"}"},
                                     {"mastodon", "x-ratelimit-reset", "{\"error\":\"slow\"}"}};
     static const long long nows[] = {1700000000LL, 0, -9223372036854775807LL - 1, 9223372036854775807LL};
-    sz_provider_call c;
+    sz_call_json c;
     size_t i, n, k;
     long long v;
     json_t *r;
@@ -120,7 +142,7 @@ void test_cstrict_saturation(void)
                 sz_header h = {nets[n][1], hostile[i]};
                 json_t *ra;
                 c.provider = nets[n][0];
-                r = sz_provider_parse(&c, 429, &h, 1, nets[n][2], strlen(nets[n][2]), nows[k]);
+                r = sz_provider_parse_json(&c, 429, &h, 1, nets[n][2], strlen(nets[n][2]), nows[k]);
                 ra = json_object_get(r, "retryAfter");
                 CHECK(!ra || (json_integer_value(ra) >= 0 && json_integer_value(ra) <= 31622400),
                       "%s %s now=%lld: retryAfter %lld", nets[n][0], hostile[i], nows[k],
@@ -131,23 +153,23 @@ void test_cstrict_saturation(void)
         sz_header h = {"x-business-use-case-usage", "{\"1\":[{\"estimated_time_to_regain_access\":9223372036854775807}]}"};
         const char *b = "{\"error\":{\"code\":80001}}";
         c.provider = "facebook";
-        r = sz_provider_parse(&c, 400, &h, 1, b, strlen(b), 1700000000);
+        r = sz_provider_parse_json(&c, 400, &h, 1, b, strlen(b), 1700000000);
         CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 31622400, "facebook minutes saturate");
         json_decref(r);
     }
     {
         const char *b = "{\"ok\":false,\"error_code\":-9223372036854775808,\"parameters\":{\"retry_after\":9223372036854775807}}";
         c.provider = "telegram";
-        r = sz_provider_parse(&c, 429, NULL, 0, b, strlen(b), 0);
+        r = sz_provider_parse_json(&c, 429, NULL, 0, b, strlen(b), 0);
         CHECK(json_integer_value(json_object_get(r, "retryAfter")) == 31622400, "telegram retry_after capped");
         json_decref(r);
         b = "{\"error_code\":\"99999999999999999999\",\"error\":\"x\"}";
         c.provider = "sina";
-        r = sz_provider_parse(&c, 400, NULL, 0, b, strlen(b), 0);
+        r = sz_provider_parse_json(&c, 400, NULL, 0, b, strlen(b), 0);
         CHECK(json_is_false(json_object_get(r, "ok")), "sina huge string code");
         json_decref(r);
         c.provider = "linkedin";
-        r = sz_provider_parse(&c, 429, NULL, 0, "{}", 2, -9223372036854775807LL - 1);
+        r = sz_provider_parse_json(&c, 429, NULL, 0, "{}", 2, -9223372036854775807LL - 1);
         CHECK(json_integer_value(json_object_get(r, "retryAfter")) > 0, "linkedin now=INT64_MIN");
         json_decref(r);
     }
@@ -163,13 +185,13 @@ void test_cstrict_saturation(void)
         c.action = "status";
         c.input = in;
         c.user = user;
-        rq = sz_provider_request(&c, &res, &err);
+        rq = sz_provider_request_json(&c, &res, &err);
         CHECK(rq != NULL, "mastodon with INT64_MAX limits builds");
         sz_request_free(rq);
         json_decref(res);
         json_object_set_new(json_object_get(in, "limits"), "charactersReservedPerUrl",
                             json_integer(-9223372036854775807LL - 1));
-        rq = sz_provider_request(&c, &res, &err);
+        rq = sz_provider_request_json(&c, &res, &err);
         CHECK(rq != NULL, "mastodon with INT64_MIN url weight builds");
         sz_request_free(rq);
         json_decref(in);
@@ -192,7 +214,7 @@ void test_cstrict_saturation(void)
     /* a call without an action is classified, never dereferenced */
     c.provider = "twitter";
     c.action = NULL;
-    r = sz_provider_parse(&c, 200, NULL, 0, "{}", 2, 0);
+    r = sz_provider_parse_json(&c, 200, NULL, 0, "{}", 2, 0);
     CHECK(r && json_is_false(json_object_get(r, "ok")), "parse without action fails cleanly");
     json_decref(r);
 }
@@ -212,7 +234,7 @@ void test_cstrict_nul_inputs(void)
                                  "accessToken", "a", "pageId", "1", "personId", "p", "instance", "https://m.example",
                                  "chatId", "5", "ownerId", "1");
         json_t *in = json_pack("{s:s, s:s}", "status", "hi https://game.example/x", "rip", "1.2.3.4"), *res = NULL;
-        sz_provider_call c;
+        sz_call_json c;
         sz_request *r;
         sz_error err;
         json_object_set_new(user, "identifier", json_string("i"));
@@ -225,7 +247,7 @@ void test_cstrict_nul_inputs(void)
         c.app = app;
         c.user = user;
         c.nonce = "n";
-        r = sz_provider_request(&c, &res, &err);
+        r = sz_provider_request_json(&c, &res, &err);
         CHECK(r == NULL && json_integer_value(json_object_get(res, "errorCode")) == 400006 &&
                   strstr(json_string_value(json_object_get(res, "errorDetails")), cases[i][2]),
               "%s: NUL in %s refused", cases[i][0], cases[i][2]);
@@ -280,7 +302,7 @@ void test_alloc_failures(void)
     long runs = 0, fails = 0;
     for (n = 0; names[n]; n++)
         for (a = 0; a < sizeof actions / sizeof *actions; a++) {
-            sz_provider_call c;
+            sz_call_json c;
             sz_request *ref, *r;
             json_t *res = NULL;
             sz_error err;
@@ -294,7 +316,7 @@ void test_alloc_failures(void)
             c.timestamp = 1700000000;
             c.nonce = "n1";
             c.setup = json_object_get(in, "session"); /* Bluesky's session; other networks ignore it */
-            ref = sz_provider_request(&c, &res, &err);
+            ref = sz_provider_request_json(&c, &res, &err);
             json_decref(res);
             if (!ref)
                 continue;
@@ -305,7 +327,7 @@ void test_alloc_failures(void)
                 memset(&err, 0, sizeof err);
                 fail_at = k;
                 alloc_count = 0;
-                r = sz_provider_request(&c, &res, &err);
+                r = sz_provider_request_json(&c, &res, &err);
                 injected = alloc_count > k;
                 fail_at = -1;
                 runs++;
@@ -323,8 +345,12 @@ void test_alloc_failures(void)
                           names[n], actions[a], k);
                 } else {
                     fails++;
-                    CHECK(err.code == SZ_E_INTERNAL || (res && json_is_false(json_object_get(res, "ok"))),
-                          "%s %s: allocation %ld failed without a clean failure", names[n], actions[a], k);
+                    CHECK(err.status == SZ_ENOMEM ? !res && err.code == 500000
+                                                  : err.status == SZ_EREFUSED && res &&
+                                                        json_is_false(json_object_get(res, "ok")) &&
+                                                        err.code == json_integer_value(json_object_get(res, "errorCode")),
+                          "%s %s: allocation %ld failed without a clean failure (status %d)", names[n], actions[a],
+                          k, (int)err.status);
                 }
                 sz_request_free(r);
                 json_decref(res);
@@ -341,3 +367,103 @@ void test_alloc_failures(void)
     json_decref(user);
 }
 
+
+/* The wiping policy (socialize.h "Credentials in memory"): every block the
+ * core frees, and every jansson node of a tree it releases, is checked for
+ * the marked credentials; none may still hold one. Each flow is one that
+ * once left a copy: the decoded secret of auth "secret", the OAuth 1.0a key
+ * with the URL-encoded secrets, the bearer buffer, the JWT, the parameter
+ * sets and requests, the trees of the provider calls. */
+void test_wiping(void)
+{
+    static const char *const markers[] = {"WIPEME7Q", "PLAINMARK", NULL};
+    /* a Base64 secret whose text and whose decoded bytes are both marked */
+    const char *secret = "UExBSU5NQVJLLVdJUEVNRTdR"; /* "PLAINMARK-WIPEME7Q" */
+    static const char *const actions[][2] = {{"twitter", "publish"}, {"telegram", "status"}, {"bluesky", "session"},
+                                             {"bluesky", "publish"}, {"mastodon", "status"}, {"linkedin", "status"},
+                                             {"facebook", "graph"}, {"facebook", "status"}, {"vkontakte", "status"},
+                                             {"sina", "status"}, {"threads", "status"}};
+    sz_request_opts o;
+    sz_params *p;
+    sz_request *r;
+    sz_error err;
+    size_t i;
+    int mode;
+    json_t *in, *app, *user, *user2, *sess, *res;
+    json_set_alloc_funcs(sz_test_malloc, sz_test_free);
+    in = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:{s:s}}", "status", "hi https://game.example/x", "rip", "1.2.3.4", "userAction",
+                   "title", "t", "linkBack", "https://game.example/l", "graphPath", "/me/feed", "method", "GET",
+                   "graphParams", "message", "m");
+    app = json_pack("{s:s, s:s, s:s, s:s, s:s}", "consumerKey", "ck", "consumerSecret", "cs-WIPEME7Q", "appSecret",
+                    "as-WIPEME7Q", "botToken", "1:WIPEME7Q", "safeDomain", "game.example");
+    user = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "token", "t-WIPEME7Q", "tokenSecret",
+                     "ts-WIPEME7Q", "accessToken", "at-WIPEME7Q", "pageId", "9", "personId", "p", "userId", "7",
+                     "instance", "https://m.example", "identifier", "i", "appPassword", "pw-WIPEME7Q", "chatId", "-1");
+    user2 = json_pack("{s:s}", "bearerToken", "bt-WIPEME7Q");
+    sess = json_pack("{s:s, s:s}", "accessJwt", "jwt-WIPEME7Q", "did", "did:plc:x");
+    wipe_markers = markers;
+    wipe_left = 0;
+    /* Gigya requests in every mode that carries a secret or a token */
+    for (mode = 0; mode < 4; mode++) {
+        p = sz_params_new();
+        sz_params_set(p, "status", 6, "PLAINMARK", 9);
+        memset(&o, 0, sizeof o);
+        o.api_method = "socialize.setStatus";
+        o.auth = mode == 0 ? SZ_AUTH_SIGNED : mode == 1 ? SZ_AUTH_SECRET : SZ_AUTH_OAUTH2;
+        o.api_key = "k";
+        o.secret = secret;
+        o.access_token = "WIPEME7Q";
+        o.nonce = "n";
+        o.timestamp = 1700000000;
+        if (mode == 3)
+            sz_params_set(p, "status", 6, "x", 1); /* replaced: the old value is zeroed */
+        r = sz_request_build(&o, p, &err);
+        CHECK(r != NULL, "gigya mode %d builds: %s", mode, err.message);
+        sz_request_free(r);
+        sz_params_free(p);
+    }
+    {
+        char *s = sz_sign(secret, "m", 1, &err), *q;
+        sz_error e2;
+        unsigned char *d;
+        size_t dl;
+        CHECK(s != NULL, "sign");
+        free(s); /* a signature: the test's own free, not checked */
+        CHECK(sz_base64_decode("UExBSU5NQVJL!!", 14, "s", &d, &dl, &e2) != 0, "a bad secret after decoding began");
+        q = sz_oauth1_authorization("POST", "https://api.x.com/2/tweets", "ck", "cs-WIPEME7Q", "t", "ts-WIPEME7Q", 1,
+                                    "n", &err);
+        CHECK(q != NULL, "oauth1");
+        free(q);
+    }
+    /* every network's build, with credentials marked */
+    for (i = 0; i < sizeof actions / sizeof *actions; i++) {
+        sz_call_json c;
+        int k;
+        for (k = 0; k < 2; k++) { /* k = 1: twitter with a bearer token */
+            if (k && strcmp(actions[i][0], "twitter") != 0)
+                continue;
+            memset(&c, 0, sizeof c);
+            c.provider = actions[i][0];
+            c.action = actions[i][1];
+            c.input = in;
+            c.app = app;
+            c.user = k ? user2 : user;
+            c.setup = strcmp(actions[i][0], "bluesky") == 0 ? sess : NULL;
+            c.timestamp = 1700000000;
+            c.nonce = "n";
+            res = NULL;
+            r = sz_provider_request_json(&c, &res, &err);
+            CHECK(r != NULL, "%s %s builds: %s", actions[i][0], actions[i][1], err.message);
+            sz_request_free(r);
+            sz_json_free(res);
+        }
+    }
+    sz_json_free(in);
+    sz_json_free(app);
+    sz_json_free(user);
+    sz_json_free(user2);
+    sz_json_free(sess);
+    wipe_markers = NULL;
+    json_set_alloc_funcs(malloc, free);
+    CHECK(wipe_left == 0, "%ld freed blocks still held a credential (SZ_DEBUG=1 shows them)", wipe_left);
+}

@@ -35,7 +35,7 @@ void test_providers(void)
     int built = 0, failed = 0;
     for (; *names; names++) {
         for (a = 0; a < sizeof actions / sizeof actions[0]; a++) {
-            sz_provider_call c;
+            sz_call_json c;
             json_t *res = NULL;
             sz_error err;
             sz_request *r;
@@ -47,7 +47,7 @@ void test_providers(void)
             c.user = user;
             c.timestamp = 1700000000;
             c.nonce = "n";
-            r = sz_provider_request(&c, &res, &err);
+            r = sz_provider_request_json(&c, &res, &err);
             CHECK((r != NULL) != (res != NULL), "%s %s: a request or a result", *names, actions[a]);
             if (r) {
                 built++;
@@ -61,7 +61,7 @@ void test_providers(void)
             json_decref(res);
             for (b = 0; b < sizeof bodies / sizeof bodies[0]; b++)
                 for (k = 0; k < sizeof statuses / sizeof statuses[0]; k++) {
-                    json_t *p = sz_provider_parse(&c, statuses[k], hs, 4, bodies[b], strlen(bodies[b]), 1700000000);
+                    json_t *p = sz_provider_parse_json(&c, statuses[k], hs, 4, bodies[b], strlen(bodies[b]), 1700000000);
                     CHECK(p && json_is_boolean(json_object_get(p, "ok")) &&
                               json_is_integer(json_object_get(p, "errorCode")),
                           "%s %s parse %d %s", *names, actions[a], statuses[k], bodies[b]);
@@ -74,14 +74,21 @@ void test_providers(void)
     json_decref(app);
     json_decref(user);
     {
-        char *h = sz_oauth1_authorization("POST", "https://api.x.com/2/tweets", "ck", "cs", "t", "ts", 1700000000, "n1");
+        sz_error err;
+        char *h = sz_oauth1_authorization("POST", "https://api.x.com/2/tweets", "ck", "cs", "t", "ts", 1700000000,
+                                          "n1", &err);
         /* computed independently with Python's hmac (RFC 5849) */
         CHECK(h && strstr(h, "oauth_signature=\"rctG6fQIthpOcfILXilAkjmnfvA%3D\""), "oauth1: %s", h ? h : "(null)");
         sz_free(h);
-        CHECK(sz_oauth1_authorization(NULL, "u", "a", "b", "c", "d", 1, "n") == NULL, "oauth1 refuses NULL");
+        CHECK(sz_oauth1_authorization(NULL, "u", "a", "b", "c", "d", 1, "n", &err) == NULL &&
+                  err.status == SZ_EMISSING && strstr(err.message, "method"), "oauth1 refuses NULL, saying which");
+        CHECK(sz_oauth1_authorization("POST", "https://h.example/", "a", "b", "c", "d", 1, NULL, &err) == NULL &&
+                  err.status == SZ_EMISSING && strstr(err.message, "nonce"), "oauth1 names a NULL nonce");
+        CHECK(sz_oauth1_authorization("POST", "ftp://h.example/", "a", "b", "c", "d", 1, "n", &err) == NULL &&
+                  err.status == SZ_EINVALID && strstr(err.message, "url"), "oauth1 names a bad url: %s", err.message);
     }
     {
-        json_t *u = sz_bookmark_url("twitter", "https://g.example/?a=1", "T", NULL, NULL, NULL);
+        json_t *u = sz_bookmark_url_json("twitter", "https://g.example/?a=1", "T", NULL, NULL, NULL);
         CHECK_STR(json_string_value(json_object_get(u, "url")),
                   "https://x.com/intent/tweet?text=T&url=https%3A%2F%2Fg.example%2F%3Fa%3D1", "bookmark");
         json_decref(u);
@@ -219,13 +226,13 @@ void test_guard_addresses(void)
  * rows; the requests of items 6 and 7 are provider vectors). */
 static json_t *wire_parse(const char *provider, int status, const sz_header *h, size_t nh, const char *body)
 {
-    sz_provider_call c;
+    sz_call_json c;
     json_t *in = json_object(), *r;
     memset(&c, 0, sizeof c);
     c.provider = provider;
     c.action = "publish";
     c.input = c.app = c.user = in;
-    r = sz_provider_parse(&c, status, h, nh, body, strlen(body), 1700000000);
+    r = sz_provider_parse_json(&c, status, h, nh, body, strlen(body), 1700000000);
     json_decref(in);
     return r;
 }
@@ -258,7 +265,7 @@ void test_wire_fidelity(void)
 
     /* items 6 (Weibo #topic#) and 7 (LinkedIn little text, article title):
      * request vectors in spec/vectors/providers/ (test_provider_vectors) */
-    r = sz_bookmark_url("tumblr", "https://g.example/x", "T", "D", NULL, NULL);
+    r = sz_bookmark_url_json("tumblr", "https://g.example/x", "T", "D", NULL, NULL);
     CHECK(S(r, "url") && strstr(S(r, "url"), "posttype=link") && strstr(S(r, "url"), "content=https%3A%2F%2Fg.example%2Fx"),
           "tumblr: content carries the URL: %s", S(r, "url") ? S(r, "url") : "(null)");
     json_decref(r);
@@ -289,7 +296,7 @@ static void check_expect(json_t *expect, json_t *got, const char *what)
 }
 
 /* the call a vector c of file v describes */
-static void vector_call(sz_provider_call *call, json_t *v, json_t *c)
+static void vector_call(sz_call_json *call, json_t *v, json_t *c)
 {
     memset(call, 0, sizeof *call);
     call->provider = S(v, "network");
@@ -302,7 +309,7 @@ static void vector_call(sz_provider_call *call, json_t *v, json_t *c)
 
 static void request_vector(json_t *v, json_t *c, const char *what)
 {
-    sz_provider_call call;
+    sz_call_json call;
     json_t *res = NULL, *e = json_object_get(c, "expect"), *want_body = json_object_get(e, "body");
     sz_error err;
     sz_request *r;
@@ -311,7 +318,7 @@ static void request_vector(json_t *v, json_t *c, const char *what)
     if (!call.timestamp)
         call.timestamp = 1700000000;
     call.nonce = S(v, "nonce") ? S(v, "nonce") : "n1";
-    r = sz_provider_request(&call, &res, &err);
+    r = sz_provider_request_json(&call, &res, &err);
     if (e) {
         size_t h, len = 0;
         const char *body;
@@ -350,7 +357,7 @@ static void request_vector(json_t *v, json_t *c, const char *what)
 
 static void reply_vector(json_t *v, json_t *c, const char *what)
 {
-    sz_provider_call call;
+    sz_call_json call;
     sz_header hs[16];
     size_t n = 0;
     const char *k;
@@ -364,7 +371,7 @@ static void reply_vector(json_t *v, json_t *c, const char *what)
             n++;
         }
     }
-    got = sz_provider_parse(&call, (int)json_integer_value(json_object_get(c, "status")), hs, n, S(c, "body"),
+    got = sz_provider_parse_json(&call, (int)json_integer_value(json_object_get(c, "status")), hs, n, S(c, "body"),
                             json_string_length(json_object_get(c, "body")), now ? now : 1700000000);
     check_expect(json_object_get(c, "expect"), got, what);
     json_decref(got);

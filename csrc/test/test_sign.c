@@ -80,7 +80,7 @@ void test_base64(void)
     for (i = 0; i < sizeof c / sizeof c[0]; i++) {
         unsigned char *out = NULL;
         size_t n = 0;
-        sz_error err = {0, ""};
+        sz_error err = {SZ_OK, 0, ""};
         int rc = sz_base64_decode(c[i].in, strlen(c[i].in), "secret", &out, &n, &err);
         CHECK((rc == 0) == c[i].ok, "base64 decode [%s] rc=%d", c[i].in, rc);
         if (c[i].ok && rc == 0)
@@ -122,7 +122,7 @@ void test_normalize_errors(void)
                          "https://host/a b", "https://host/\r\nX: y", "//host/x", "https://[::1/x", ""};
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        sz_error err = {0, ""};
+        sz_error err = {SZ_OK, 0, ""};
         char *n = sz_normalize_url(bad[i], &err);
         CHECK(n == NULL && (err.code == 400006 || err.code == 400002) && strstr(err.message, "url"),
               "normalize should refuse [%s]: %s", bad[i], err.message);
@@ -206,7 +206,7 @@ void test_request_signed(void)
 
 static void expect_fail(sz_request_opts *o, sz_params *p, int code, const char *word)
 {
-    sz_error err = {0, ""};
+    sz_error err = {SZ_OK, 0, ""};
     sz_request *r = sz_request_build(o, p, &err);
     CHECK(r == NULL && err.code == code && strstr(err.message, word),
           "expected %d naming '%s', got %d '%s'", code, word, err.code, err.message);
@@ -431,7 +431,7 @@ void test_response(void)
             CHECK(sz_response_status_code(r) == c[i].status, "case %zu status %d want %d", i,
                   sz_response_status_code(r), c[i].status);
         CHECK_STR(sz_response_string(r, c[i].field), c[i].value, c[i].field);
-        CHECK(json_is_object(sz_response_json(r)), "root object");
+        CHECK(json_is_object(sz_response_root(r)), "root object");
         sz_response_free(r);
     }
 }
@@ -476,8 +476,8 @@ void test_validators(void)
     CHECK(sz_validate_user_signature(uid, "1700000000", SECRET, NULL, -1, 0) == 0, "no signature");
     CHECK(sz_validate_user_signature(NULL, "1700000000", SECRET, sig, -1, 0) == 0, "no uid");
     CHECK(sz_validate_webhook_signature(NULL, 0, SECRET, "x") == 0, "webhook wrong");
-    CHECK(strcmp(sz_strerror(403003), "Invalid request signature") == 0, "strerror");
-    CHECK(strcmp(sz_strerror(1), "Unknown error") == 0, "strerror unknown");
+    CHECK(strcmp(sz_gigya_message(403003), "Invalid request signature") == 0, "strerror");
+    CHECK(strcmp(sz_gigya_message(1), "Unknown error") == 0, "strerror unknown");
     CHECK(strcmp(sz_version(), SZ_VERSION_STRING) == 0, "version");
 }
 

@@ -12,7 +12,14 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include "socialize.h"
+#include "sz_jansson.h" /* the tree entry points the tables drive */
 #include "tap.h"
+/* the test files use the real allocator (sz_internal.h redirects the core's
+ * to the counting hooks of test_hard.c under SZ_TEST_FAIL_ALLOC) */
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
 
 static const char *S(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
@@ -41,5 +48,10 @@ void test_wire_fidelity(void);
 void test_compose_engine(void);
 void test_compose_specs(void);
 void test_provider_vectors(const char *dir);
+void test_wiping(void);
+void test_api_errors(void);
+void test_api_provider_request(void);
+void test_api_provider_parse(void);
+void test_api_response_info_bookmark(void);
 
 #endif

@@ -62,12 +62,12 @@ static sz_request *build_bluesky(ctx *x)
         json_t *facets = json_array(), *record;
         int bad;
         if (!(text = text_of(x, &a))) {
-            json_decref(facets);
+            sz_json_free(facets);
             goto done;
         }
         tl = strlen(text);
         if (tl > 3000) {
-            json_decref(facets);
+            sz_json_free(facets);
             x->result = fail("content_invalid", "bluesky: text is %zu bytes; at most 3000", tl);
             goto done;
         }
@@ -86,7 +86,7 @@ static sz_request *build_bluesky(ctx *x)
         record = json_pack("{s:s, s:s, s:s}", "$type", "app.bsky.feed.post", "text", text, "createdAt", when);
         if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
             bad = 1;
-        json_decref(facets);
+        sz_json_free(facets);
         if (!bad && strcmp(act, "publish") == 0 && a.link) {
             json_t *ext = json_pack("{s:s, s:s, s:s}", "uri", a.link, "title", a.title ? a.title : "",
                                     "description", a.description ? a.description : "");
@@ -95,7 +95,7 @@ static sz_request *build_bluesky(ctx *x)
                                                                          "external", ext)) != 0;
         }
         if (bad) {
-            json_decref(record);
+            sz_json_free(record);
             goto done;
         }
         body = json_pack("{s:s, s:s, s:o}", "repo", jstr(sess, "did"), "collection", "app.bsky.feed.post",
@@ -111,13 +111,13 @@ static sz_request *build_bluesky(ctx *x)
 done:
     free(root);
     free(text);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
-    sz_buf_wipe(&auth);
+    sz_buf_reset(&auth);
     return r;
 }
 
-static json_t *parse_bluesky(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                              json_t *j, long long now)
 {
     const char *err = jstr(j, "error");

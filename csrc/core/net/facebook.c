@@ -84,7 +84,7 @@ static sz_request *build_facebook(ctx *x)
                 sz_buf_adds(&url, q);
             if (q && !url.failed)
                 r = sz_request_new(m, url.data);
-            free(q);
+            sz_free_str(q); /* access_token, appsecret_proof */
         }
         goto done;
     }
@@ -116,7 +116,7 @@ done:
     return r;
 }
 
-static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_facebook(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                               json_t *j, long long now)
 {
     json_t *e = json_object_get(j, "error"), *r;
@@ -149,7 +149,7 @@ static json_t *parse_facebook(const sz_provider_call *c, int status, const sz_he
             if (json_is_integer(t) && json_integer_value(t) > mins)
                 mins = json_integer_value(t);
         }
-        json_decref(u);
+        sz_json_free(u);
         if (mins >= 0)
             set_retry(r, sz_sat_mul(mins, 60));
     }

@@ -112,7 +112,7 @@ static sz_request *build_linkedin(ctx *x)
          * field); not json_pack's "s*", which drops the key when the string
          * cannot be allocated */
         if (art && a.description && json_object_set_new(art, "description", json_string(a.description)) != 0) {
-            json_decref(art);
+            sz_json_free(art);
             art = NULL;
         }
         if (!art || json_object_set_new(body, "content", json_pack("{s:o}", "article", art)) != 0)
@@ -131,16 +131,16 @@ static sz_request *build_linkedin(ctx *x)
 done:
     free(root);
     free(raw);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
     sz_buf_reset(&text);
     sz_buf_reset(&au);
-    sz_buf_wipe(&auth);
+    sz_buf_reset(&auth);
     sz_buf_reset(&host);
     return r;
 }
 
-static json_t *parse_linkedin(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_linkedin(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                               json_t *j, long long now)
 {
     const char *id = header(h, nh, "x-restli-id"), *msg = jstr(j, "message"), *code = jstr(j, "code");

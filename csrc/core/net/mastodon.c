@@ -55,13 +55,13 @@ done:
     free(root);
     free(text);
     free(cin);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
-    sz_buf_wipe(&auth);
+    sz_buf_reset(&auth);
     return r;
 }
 
-static json_t *parse_mastodon(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_mastodon(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                               json_t *j, long long now)
 {
     json_t *r;

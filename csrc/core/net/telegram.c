@@ -48,12 +48,12 @@ static sz_request *build_telegram(ctx *x)
 done:
     free(root);
     free(text);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
     return r;
 }
 
-static json_t *parse_telegram(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_telegram(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                               json_t *j, long long now)
 {
     json_t *res = json_object_get(j, "result"), *r, *ra;

@@ -15,9 +15,9 @@ static int twitter_auth(ctx *x, sz_request *r)
     const char *tk = jstr(x->user, "token"), *tsec = jstr(x->user, "tokenSecret");
     const char *ck = jstr(x->app, "consumerKey"), *cs = jstr(x->app, "consumerSecret");
     char *h;
+    int rc;
     if (bearer && *bearer) {
         sz_buf b;
-        int rc;
         sz_buf_init(&b);
         sz_buf_adds(&b, "Bearer ");
         sz_buf_adds(&b, bearer);
@@ -31,16 +31,12 @@ static int twitter_auth(ctx *x, sz_request *r)
         return -1;
     }
     h = oauth1_header(sz_request_method(r), sz_request_url(r), ck, cs, tk, tsec, x->c->timestamp,
-                      x->c->nonce ? x->c->nonce : "0");
+                      x->c->nonce ? x->c->nonce : "0", NULL);
     if (!h)
         return -1;
-    if (sz_request_add_header(r, "Authorization", h) != 0) {
-        OPENSSL_cleanse(h, strlen(h));
-        free(h);
-        return -1;
-    }
-    free(h);
-    return 0;
+    rc = sz_request_add_header(r, "Authorization", h);
+    sz_free_str(h);
+    return rc;
 }
 
 static sz_request *build_twitter(ctx *x)
@@ -84,7 +80,7 @@ static sz_request *build_twitter(ctx *x)
 done:
     free(root);
     free(text);
-    json_decref(body);
+    sz_json_free(body);
     sz_buf_reset(&url);
     return r;
 }
@@ -124,7 +120,7 @@ static int x_wait(const sz_header *h, size_t nh, long long now, long long *wait,
     return found;
 }
 
-static json_t *parse_twitter(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_twitter(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                              json_t *j, long long now)
 {
     json_t *data = json_object_get(j, "data"), *r;

@@ -88,7 +88,7 @@ done:
     return r;
 }
 
-static json_t *parse_vkontakte(const sz_provider_call *c, int status, const sz_header *h, size_t nh,
+static json_t *parse_vkontakte(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                                json_t *j, long long now)
 {
     json_t *e = json_object_get(j, "error"), *resp = json_object_get(j, "response");
