@@ -40,6 +40,7 @@ if not PYTHON or PYTHON == "" then
     PYTHON = f and "/usr/bin/python3" or "python3"
     if f then f:close() end
 end
+H.PYTHON = PYTHON
 local HARNESS = PYTHON .. " '" .. ROOT .. "/spec/fakes/harness.py'"
 local load_chunk = loadstring or load
 
