@@ -161,7 +161,7 @@ def start(d, names, lifetime):
         for p, _ in procs.values():
             p.kill()
         raise
-    with open(os.path.join(d, "fakes.pids"), "w") as f:
+    with open(os.path.join(d, "fakes.pids"), "a") as f:  # a second start in DIR adds its own
         f.write("\n".join(str(p) for p in info["pids"].values()) + "\n")
     path = os.path.join(d, "fakes.lua")
     with open(path + ".tmp", "w") as f:
