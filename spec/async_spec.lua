@@ -43,7 +43,10 @@ describe("asynchronous calls #fakes", function()
         end
         assert.are.equal(0, calls) -- nothing runs before poll()
         assert.are.equal(0, #H.requests(srv)) -- nor is anything sent
-        assert.is_true(c:poll(0) > 0)
+        -- how many a poll(0) finishes depends on the machine's speed; what it
+        -- returns does not: the calls not yet delivered
+        local left = c:poll(0)
+        assert.are.equal(20, calls + left)
         drain(c)
         assert.are.equal(20, calls)
         for i = 1, 20 do assert.are.equal(1, results[i], "callback " .. i) end
