@@ -56,8 +56,8 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE \
-        lib install-lib examples-c
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install \
+        FORCE lib install-lib examples-c
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -150,8 +150,10 @@ test-c: $(BUILD)/test_core
 test-lua: all
 	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted
 
-# every ABI is built and tested: the suite runs under lua5.4, lua5.1, luajit
-# and once more under lua5.4 with an aggressive garbage collector
+# every ABI is built and tested, in tiers (.ci/tiers, .ci/run-tests): the unit
+# specs under lua5.4, lua5.1, luajit, an aggressive GC, ASan and valgrind; the
+# specs against the fakes under every ABI; packaging, examples, nginx and the
+# oracles once
 test: deps oracles
 	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
@@ -240,7 +242,13 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize.a \
 	    $(DESTDIR)$(PKGCONFIGDIR)/socialize.pc
 
+# The edit-test loop (seconds): the lua5.4 build, the C tests, the tier check
+# and the unit specs (no fake server, no real wait). `make test` runs everything.
 check:
+	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
+	@sh .ci/check
+
+cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    -Icsrc/include -Icsrc/core csrc/core csrc/lua csrc/curl
 

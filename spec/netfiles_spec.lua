@@ -15,7 +15,7 @@ end
 
 local TS, NONCE = 1700000000, "n1"
 
-describe("one file per network", function()
+describe("one file per network #once", function()
     it("the registry is the set of csrc/core/net/*.c files, nothing kept by hand", function()
         local files = {}
         for _, f in ipairs(lines("ls csrc/core/net/*.c")) do files[#files + 1] = f:match("([%w_]+)%.c$") end
@@ -82,7 +82,7 @@ describe("one file per network", function()
     end)
 end)
 
-describe("core.provider_info", function()
+describe("core.provider_info #unit", function()
     it("describes every registered network; nil for an unknown or NUL name", function()
         for _, n in ipairs(core.provider_names()) do
             local i = core.provider_info(n)
@@ -149,7 +149,7 @@ describe("core.provider_info", function()
     end)
 end)
 
-describe("setup state in its own argument", function()
+describe("setup state in its own argument #unit", function()
     local UA = { userAction = { title = "T", linkBack = "https://game.example/x" } }
 
     it("a session inside input is not a credential: only the setup argument carries it", function()

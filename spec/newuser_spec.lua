@@ -20,7 +20,7 @@ local function section(text, from, to)
     return text:sub(i, j)
 end
 
-describe("error texts", function()
+describe("error texts #unit", function()
     it("an out-of-memory 500000 says so, not Gigya's 'General security warning'", function()
         local e = errors.new(500000, "out of memory")
         assert.are.equal("Out of memory", e.errorMessage)
@@ -58,7 +58,7 @@ describe("error texts", function()
     end)
 end)
 
-describe("non-JSON HTTP errors from the Gigya endpoint", function()
+describe("non-JSON HTTP errors from the Gigya endpoint #fakes", function()
     local F
     setup(function() F = H.start_faults() end)
     teardown(function() H.stop_all() end)
@@ -103,7 +103,7 @@ describe("non-JSON HTTP errors from the Gigya endpoint", function()
     end)
 end)
 
-describe("docs", function()
+describe("docs #unit", function()
     it("docs/api.md's publishUserAction provider lists are the ones each backend accepts", function()
         local api = assert(H.read("docs/api.md"))
         local pua = section(api, "### `client:publishUserAction(params)`", "\n### ")
@@ -161,6 +161,9 @@ describe("docs", function()
         assert.is_true(n >= 1)
     end)
 
+end)
+
+describe("docs: the README's LuaRocks line #once", function()
     it("the README's LuaRocks line for this Lua builds a rock that loads here, offline, from the checkout", function()
         local readme = assert(H.read("README.md"))
         local lines = {}
