@@ -43,7 +43,7 @@ CORE_SRC = csrc/core/sz_util.c csrc/core/sz_json.c csrc/core/sz_encode.c csrc/co
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
            csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
            csrc/core/sz_guard.c csrc/core/sz_result.c $(NET_SRC) $(REGISTRY)
-CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
+CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h csrc/core/sz_jansson.h build/gen/sz_textdata.h
 CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
@@ -59,8 +59,8 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check rock rock-install FORCE \
-        lib install-lib examples-c
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install \
+        FORCE lib install-lib examples-c
 
 all: $(CORE_SO) $(CURL_SO)
 
@@ -157,8 +157,10 @@ test-c: $(BUILD)/test_core
 test-lua: all
 	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted
 
-# every ABI is built and tested: the suite runs under lua5.4, lua5.1, luajit
-# and once more under lua5.4 with an aggressive garbage collector
+# every ABI is built and tested, in tiers (.ci/tiers, .ci/run-tests): the unit
+# specs under lua5.4, lua5.1, luajit, an aggressive GC, ASan and valgrind; the
+# specs against the fakes under every ABI; packaging, examples, nginx and the
+# oracles once
 test: deps oracles
 	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
@@ -246,7 +248,13 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize.a \
 	    $(DESTDIR)$(PKGCONFIGDIR)/socialize.pc
 
+# The edit-test loop (seconds): the lua5.4 build, the C tests, the tier check
+# and the unit specs (no fake server, no real wait). `make test` runs everything.
 check:
+	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
+	@sh .ci/check
+
+cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    -Icsrc/include -Icsrc/core csrc/core csrc/lua csrc/curl
 

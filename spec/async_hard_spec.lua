@@ -11,21 +11,7 @@ local srv
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 local TG_APP = { telegram = { botToken = "123456:virtual-bot-token", baseUrl = "http://127.0.0.1:9" } }
 
--- A virtual clock: now() reads it, sleep() advances it and records the wait.
-local function virtual()
-    local v = { t = 1000, sleeps = {} }
-    function v.now() return v.t end
-    function v.sleep(s)
-        v.sleeps[#v.sleeps + 1] = s
-        v.t = v.t + s
-    end
-    function v.slept()
-        local n = 0
-        for _, s in ipairs(v.sleeps) do n = n + s end
-        return n
-    end
-    return v
-end
+local virtual = H.virtual -- now() reads it, sleep() advances it and records the wait
 
 -- A transport that answers every request with reply(req) and makes each
 -- request take `cost` virtual seconds.
@@ -70,10 +56,7 @@ local function drain(c, v)
     end
 end
 
-describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
-    setup(function() srv = H.start_gigya() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(srv) end)
+describe("hard async and reliability cases (issue 9: 5, 8, 9) #unit", function()
 
     describe("numeric options: NaN, infinities and absurd values are refused, naming the option", function()
         local NAN, INF = 0 / 0, math.huge
@@ -112,15 +95,6 @@ describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
                                    retry = { retries = 100, baseDelay = 0, maxDelay = 3600, maxRetryAfter = 86400 } })
         end)
 
-        it("the curl session clamps an out-of-range timeout and reply cap instead of wrapping", function()
-            local s = require("socialize.curl").new { timeout = 1e300, connect_timeout = 1e300, max_reply = 1e300 }
-            local res, err = s:request { method = "POST", url = srv.http .. "/socialize.getUserInfo", body = "",
-                                         timeout = 1e300 }
-            s:close()
-            assert(res, err)
-            assert.are.equal(200, res.status)
-        end)
-
         it("core.sleep returns at once for NaN and -inf (it used to spin in nanosleep)", function()
             core.sleep(0 / 0)
             core.sleep(-math.huge)
@@ -129,20 +103,9 @@ describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
     end)
 
     describe("poll() arguments", function()
-        it("poll(math.huge) with a call in flight clamps instead of raising", function()
-            H.configure(srv, { delay_ms = 50 })
-            local c = H.client(srv)
-            local got = 0
-            c:setStatus({ UID = "user_123", status = "huge" }, function(res) got = got + 1 assert(res) end)
-            local left = c:poll(math.huge)
-            drain(c)
-            assert.is_number(left)
-            assert.are.equal(1, got)
-        end)
-
         for _, bad in ipairs({ -1, 0 / 0, -math.huge, "x", true }) do
             it("poll(" .. tostring(bad) .. ") raises a clear error", function()
-                local c = H.client(srv)
+                local c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1" }
                 local ok, err = pcall(c.poll, c, bad)
                 assert.is_false(ok)
                 assert.matches("timeout_ms must be a number >= 0", tostring(err))
@@ -202,75 +165,6 @@ describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
     end)
 
     describe("close()", function()
-        it("answers every call in flight exactly once with 500026 closed; poll() then returns 0", function()
-            H.configure(srv, { delay_ms = 2000 })
-            local c = H.client(srv)
-            local got = {}
-            for i = 1, 5 do
-                c:setStatus({ UID = "user_123", status = "c" .. i }, function(res, err)
-                    got[i] = (got[i] or 0) + 1
-                    assert.is_nil(res)
-                    assert.are.equal(500026, err.errorCode)
-                    assert.are.equal("closed", err.transportKind)
-                    assert.matches("closed", tostring(err))
-                end)
-            end
-            c:poll(0)
-            c:close()
-            for i = 1, 5 do assert.are.equal(1, got[i], "callback " .. i) end
-            assert.are.equal(0, c:poll(0))
-            assert.are.equal(-1, c:timeout())
-            assert.are.same({}, c:fds())
-            -- the client can still be used
-            H.configure(srv, { delay_ms = 0 })
-            assert(c:setStatus { UID = "user_123", status = "after" })
-        end)
-
-        it("from inside a callback: the others in flight are answered once, closed", function()
-            H.configure(srv, { delay_ms = 2000 })
-            local c = H.client(srv)
-            local quick, slow = 0, {}
-            for i = 1, 3 do
-                c:call("socialize.getUserInfo", { UID = "user_123" }, function(_, err)
-                    slow[i] = (slow[i] or 0) + 1
-                    assert.are.equal(500026, err.errorCode)
-                    assert.are.equal("closed", err.transportKind)
-                end)
-            end
-            c:poll(0) -- the three are in flight
-            -- a validation error: answered by the next poll(), whose callback closes
-            c:setStatus({ UID = "user_123" }, function(_, err)
-                quick = quick + 1
-                assert.are.equal(400002, err.errorCode)
-                c:close()
-            end)
-            assert.are.equal(0, c:poll(0))
-            assert.are.equal(1, quick)
-            for i = 1, 3 do assert.are.equal(1, slow[i], "callback " .. i) end
-        end)
-
-        it("calls started from a callback during close() are answered too, before close() returns", function()
-            H.configure(srv, { delay_ms = 2000 })
-            local c = H.client(srv)
-            local first, second, third = 0, 0, 0
-            c:setStatus({ UID = "user_123", status = "one" }, function(_, err)
-                first = first + 1
-                assert.are.equal(500026, err.errorCode)
-                c:setStatus({ UID = "user_123", status = "two" }, function(_, err2)
-                    second = second + 1
-                    assert.are.equal(500026, err2.errorCode)
-                    c:setStatus({ UID = "user_123", status = "three" }, function(_, err3)
-                        third = third + 1
-                        assert.are.equal(500026, err3.errorCode)
-                    end)
-                end)
-            end)
-            c:poll(0)
-            c:close()
-            assert.are.same({ 1, 1, 1 }, { first, second, third })
-            assert.are.equal(0, c:poll(0))
-        end)
-
         it("answers a call waiting in a retry sleep", function()
             local sends = 0
             local c = socialize.new { apiKey = "k", secret = H.SECRET, deadline = 600,
@@ -414,6 +308,107 @@ describe("hard async and reliability cases (issue 9: 5, 8, 9)", function()
             assert.are.equal(2, #f.reqs) -- sent again
             assert.are.equal(0, c:unblock("twitter"))
             assert.is_true(c:unblock() >= 1)
+        end)
+    end)
+end)
+
+describe("hard async cases against the fake Gigya server (issue 9: 5, 8, 9) #fakes", function()
+    setup(function() srv = H.start_gigya() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(srv) end)
+
+    describe("numeric options", function()
+        it("the curl session clamps an out-of-range timeout and reply cap instead of wrapping", function()
+            local s = require("socialize.curl").new { timeout = 1e300, connectTimeout = 1e300, maxReplyBytes = 1e300 }
+            local res, err = s:request { method = "POST", url = srv.http .. "/socialize.getUserInfo", body = "",
+                                         timeout = 1e300 }
+            s:close()
+            assert(res, err)
+            assert.are.equal(200, res.status)
+        end)
+    end)
+
+    describe("poll() arguments", function()
+        it("poll(math.huge) with a call in flight clamps instead of raising", function()
+            H.configure(srv, { delay_ms = 50 })
+            local c = H.client(srv)
+            local got = 0
+            c:setStatus({ UID = "user_123", status = "huge" }, function(res) got = got + 1 assert(res) end)
+            local left = c:poll(math.huge)
+            drain(c)
+            assert.is_number(left)
+            assert.are.equal(1, got)
+        end)
+    end)
+
+    describe("close()", function()
+        it("answers every call in flight exactly once with 500026 closed; poll() then returns 0", function()
+            H.configure(srv, { delay_ms = 2000 })
+            local c = H.client(srv)
+            local got = {}
+            for i = 1, 5 do
+                c:setStatus({ UID = "user_123", status = "c" .. i }, function(res, err)
+                    got[i] = (got[i] or 0) + 1
+                    assert.is_nil(res)
+                    assert.are.equal(500026, err.errorCode)
+                    assert.are.equal("closed", err.transportKind)
+                    assert.matches("closed", tostring(err))
+                end)
+            end
+            c:poll(0)
+            c:close()
+            for i = 1, 5 do assert.are.equal(1, got[i], "callback " .. i) end
+            assert.are.equal(0, c:poll(0))
+            assert.are.equal(-1, c:timeout())
+            assert.are.same({}, c:fds())
+            -- the client can still be used
+            H.configure(srv, { delay_ms = 0 })
+            assert(c:setStatus { UID = "user_123", status = "after" })
+        end)
+
+        it("from inside a callback: the others in flight are answered once, closed", function()
+            H.configure(srv, { delay_ms = 2000 })
+            local c = H.client(srv)
+            local quick, slow = 0, {}
+            for i = 1, 3 do
+                c:call("socialize.getUserInfo", { UID = "user_123" }, function(_, err)
+                    slow[i] = (slow[i] or 0) + 1
+                    assert.are.equal(500026, err.errorCode)
+                    assert.are.equal("closed", err.transportKind)
+                end)
+            end
+            c:poll(0) -- the three are in flight
+            -- a validation error: answered by the next poll(), whose callback closes
+            c:setStatus({ UID = "user_123" }, function(_, err)
+                quick = quick + 1
+                assert.are.equal(400002, err.errorCode)
+                c:close()
+            end)
+            assert.are.equal(0, c:poll(0))
+            assert.are.equal(1, quick)
+            for i = 1, 3 do assert.are.equal(1, slow[i], "callback " .. i) end
+        end)
+
+        it("calls started from a callback during close() are answered too, before close() returns", function()
+            H.configure(srv, { delay_ms = 2000 })
+            local c = H.client(srv)
+            local first, second, third = 0, 0, 0
+            c:setStatus({ UID = "user_123", status = "one" }, function(_, err)
+                first = first + 1
+                assert.are.equal(500026, err.errorCode)
+                c:setStatus({ UID = "user_123", status = "two" }, function(_, err2)
+                    second = second + 1
+                    assert.are.equal(500026, err2.errorCode)
+                    c:setStatus({ UID = "user_123", status = "three" }, function(_, err3)
+                        third = third + 1
+                        assert.are.equal(500026, err3.errorCode)
+                    end)
+                end)
+            end)
+            c:poll(0)
+            c:close()
+            assert.are.same({ 1, 1, 1 }, { first, second, third })
+            assert.are.equal(0, c:poll(0))
         end)
     end)
 

@@ -16,7 +16,7 @@ local function drain(client, max_loops)
     return loops
 end
 
-describe("asynchronous calls", function()
+describe("asynchronous calls #fakes", function()
     setup(function()
         srv = H.start_gigya()
         sb = H.start_sandbox()
@@ -43,7 +43,10 @@ describe("asynchronous calls", function()
         end
         assert.are.equal(0, calls) -- nothing runs before poll()
         assert.are.equal(0, #H.requests(srv)) -- nor is anything sent
-        assert.is_true(c:poll(0) > 0)
+        -- how many a poll(0) finishes depends on the machine's speed; what it
+        -- returns does not: the calls not yet delivered
+        local left = c:poll(0)
+        assert.are.equal(20, calls + left)
         drain(c)
         assert.are.equal(20, calls)
         for i = 1, 20 do assert.are.equal(1, results[i], "callback " .. i) end
@@ -89,7 +92,9 @@ describe("asynchronous calls", function()
     end)
 
     it("keep fan-out parallel", function()
-        H.configure(sb, { delay_ms = { twitter = 300, facebook = 300, linkedin = 300, telegram = 300 } })
+        -- the sandbox holds every reply until all four requests arrived: sent one
+        -- after another, the first would wait for the others that never come
+        H.configure(sb, { barrier = 4 })
         local c = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
             connections = { u1 = H.sandbox_connection(sb) } }
         local got
@@ -100,11 +105,9 @@ describe("asynchronous calls", function()
         for _, p in ipairs({ "twitter", "facebook", "linkedin", "telegram" }) do
             assert.truthy(got[1].providerPostIDs[p], p)
         end
-        local lo, hi = math.huge, -math.huge
-        for _, r in ipairs(H.requests(sb)) do
-            lo, hi = math.min(lo, r.t), math.max(hi, r.t)
-        end
-        assert.is_true(hi - lo < 0.6, string.format("arrivals spread over %.3f s", hi - lo)) -- sequential: >= 0.9 s
+        local reqs = H.requests(sb)
+        assert.are.equal(4, #reqs)
+        for _, r in ipairs(reqs) do assert.are.equal("met", r.barrier, r.network) end
     end)
 
     it("run many fan-outs and Gigya calls side by side, each callback once", function()
@@ -200,7 +203,9 @@ describe("asynchronous calls", function()
     end)
 
     it("report transport failures through the callback", function()
-        local c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1" }
+        local v = H.virtual() -- the retries wait on it
+        local c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1",
+                                  now = v.now, sleep = v.sleep }
         local got
         c:setStatus({ UID = "u", status = "s" }, function(res, err) got = { res, err } end)
         drain(c)

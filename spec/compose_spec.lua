@@ -82,9 +82,9 @@ describe("composing per descriptor", function()
     it("a publish over the limit is cut with an ellipsis on every network, the link kept", function()
         local long = string.rep("word ", 14000) -- 70,000 characters: over every limit
         for _, p in ipairs({ "twitter", "facebook", "vkontakte", "linkedin", "mastodon", "telegram", "threads", "bluesky" }) do
-            local r, res = build(p, "publish", { userAction = { userMessage = long, title = long,
+            local r, msg = build(p, "publish", { userAction = { userMessage = long, title = long,
                 linkBack = "https://game.example/l" } })
-            assert.is_table(r, p .. ": " .. tostring(res and res.errorDetails))
+            assert.is_table(r, p .. ": " .. tostring(msg))
             local text = posted(p, r)
             if p == "linkedin" then text = core.json_decode(r.body).commentary end
             assert.is_true(utf8_len(text) <= core.provider_info(p).text.max, p)
@@ -95,7 +95,7 @@ describe("composing per descriptor", function()
     it("a status over the limit is refused, not cut", function()
         for _, p in ipairs({ "twitter", "facebook", "linkedin", "mastodon", "telegram", "threads", "bluesky" }) do
             local max = core.provider_info(p).text.max
-            local r, res = build(p, "status", { status = string.rep("a", max + 1) })
+            local r, _, _, res = build(p, "status", { status = string.rep("a", max + 1) })
             assert.is_nil(r, p)
             assert.are.equal("content_invalid", res.category, p)
             assert.matches("text counts", res.errorDetails, 1, true)
@@ -110,7 +110,7 @@ describe("composing per descriptor", function()
             if not info.notify.offered and not info.discontinued then
                 assert.is_string(info.notify.why, name)
                 -- no connection at all: still "unsupported", with the descriptor's reason
-                local r, res = core.provider_request(name, "notify", { body = "hi", recipient = "1" }, {}, {}, TS, NONCE)
+                local r, _, _, res = core.provider_request(name, "notify", { body = "hi", recipient = "1" }, {}, {}, TS, NONCE)
                 assert.is_nil(r, name)
                 assert.are.equal("unsupported", res.category, name)
                 assert.are.equal(name .. ": " .. info.notify.why, res.errorDetails, name)
@@ -124,7 +124,7 @@ describe("composing per descriptor", function()
     it("X direct messages have their own limit (10,000), not the tweet's", function()
         local r = assert(build("twitter", "notify", { body = string.rep("a", 10000), recipient = "12" }))
         assert.are.equal(10000, #core.json_decode(r.body).text)
-        local _, res = build("twitter", "notify", { body = string.rep("a", 10001), recipient = "12" })
+        local _, _, _, res = build("twitter", "notify", { body = string.rep("a", 10001), recipient = "12" })
         assert.are.equal("content_invalid", res.category)
     end)
 end)

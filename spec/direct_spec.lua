@@ -10,8 +10,11 @@ local sb, providers
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3", userMessage = "Beat it!",
              description = "Cleared in 4:12" }
 
+-- Retry waits and rate-limit blocks run on a virtual clock (H.virtual).
 local function client(conns, extra)
-    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers, connections = conns, timeout = 5 }
+    local v = H.virtual()
+    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers, connections = conns, timeout = 5,
+                  now = v.now, sleep = v.sleep, clock = v.clock }
     for k, v in pairs(extra or {}) do cfg[k] = v end
     return socialize.new(cfg)
 end
@@ -38,7 +41,7 @@ local function by_provider(res)
     return t
 end
 
-describe("direct delivery", function()
+describe("direct delivery #fakes", function()
     setup(function()
         sb = H.start_sandbox()
         providers = H.sandbox_providers(sb)
@@ -86,7 +89,8 @@ describe("direct delivery", function()
     it("reports a mix of successes and classified failures, succeeding if one provider did", function()
         local conn = H.sandbox_connection(sb, { twitter = "tw-dup", facebook = "fb-expired", linkedin = "li-dup",
             vkontakte = "vk-ratelimit", mastodon = "md-ratelimit", telegram = "-100blocked" })
-        local c = client({ u1 = conn })
+        H.configure(sb, { clock = 1700000000 }) -- the sandbox and the client read one frozen clock
+        local c = client({ u1 = conn }, { clock = function() return 1700000000 end })
         local res = assert(c:publishUserAction { UID = "u1", userAction = UA })
         local e = by_provider(res)
         assert.are.equal("duplicate", e.twitter.category)
@@ -99,7 +103,7 @@ describe("direct delivery", function()
         assert.are.equal("urn:li:share:7141138937766391808", res.providerPostIDs.linkedin)
         assert.are.equal("rate_limited", e.vkontakte.category)
         assert.are.equal("rate_limited", e.mastodon.category)
-        assert.is_true(e.mastodon.retryAfter > 250 and e.mastodon.retryAfter <= 300)
+        assert.are.equal(300, e.mastodon.retryAfter)
         assert.are.equal("permission_missing", e.telegram.category)
         assert.matches("^%d+$", res.providerPostIDs.sina)
         assert.is_nil(res.providerPostIDs.twitter)
@@ -157,19 +161,14 @@ describe("direct delivery", function()
     end)
 
     it("sends the providers of one call concurrently", function()
-        H.configure(sb, { delay_ms = { twitter = 300, facebook = 300, linkedin = 300, telegram = 300 } })
+        -- the sandbox holds every reply until all four requests arrived: sent one
+        -- after another, the first would wait for the others that never come
+        H.configure(sb, { barrier = 4 })
         local c = client({ u1 = H.sandbox_connection(sb) })
         assert(c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "twitter,facebook,linkedin,telegram" })
         local reqs = H.requests(sb)
         assert.are.equal(4, #reqs)
-        local lo, hi = math.huge, -math.huge
-        for _, r in ipairs(reqs) do
-            lo = math.min(lo, r.t)
-            hi = math.max(hi, r.t)
-        end
-        -- all four were in flight before the first (delayed 300 ms) reply came back;
-        -- sent one after another they would arrive at least 900 ms apart
-        assert.is_true(hi - lo < 0.6, string.format("arrivals spread over %.3f s", hi - lo)) -- sequential: >= 0.9 s
+        for _, r in ipairs(reqs) do assert.are.equal("met", r.barrier, r.network) end
     end)
 
     it("reads Mastodon's limits once per instance and reuses Bluesky sessions", function()
@@ -288,22 +287,6 @@ describe("direct delivery", function()
         assert.matches("game.example/l3", requests("twitter")[1].body)
     end)
 
-    it("reports network failures per provider without losing the others", function()
-        local p = {}
-        for k, v in pairs(providers) do p[k] = v end
-        p.telegram = { botToken = providers.telegram.botToken, baseUrl = "http://127.0.0.1:1" }
-        H.configure(sb, { delay_ms = { linkedin = 1500 } })
-        local c = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = p, connections = { u1 = H.sandbox_connection(sb) }, timeout = 0.5 }
-        local res = assert(c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "twitter,telegram,linkedin" })
-        local e = by_provider(res)
-        assert.are.equal(0, e.twitter.errorCode)
-        assert.are.equal("transient", e.telegram.category)
-        assert.are.equal(500026, e.telegram.errorCode)
-        assert.matches("connect", e.telegram.errorDetails)
-        assert.are.equal(504002, e.linkedin.errorCode)
-        assert.matches("may have been created", e.linkedin.errorDetails)
-    end)
-
     it("accepts connections as a function or a store object", function()
         local conn = H.sandbox_connection(sb)
         local c = client(function(uid) if uid == "u1" then return conn end return nil, "unknown user" end)
@@ -343,5 +326,33 @@ describe("direct delivery", function()
         local g = socialize.new { apiKey = "k", secret = H.SECRET, url = "http://127.0.0.1:1" }
         assert.truthy(assert(g:postBookmark { url = "https://game.example/" }).bookmarkURLs.linkedin)
         assert.are.equal(0, #H.requests(sb))
+    end)
+end)
+
+describe("direct delivery against a slow network #once", function()
+    -- a real socket timeout: one short wait per run
+    setup(function()
+        sb = H.start_sandbox()
+        providers = H.sandbox_providers(sb)
+    end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    it("reports network failures per provider without losing the others", function()
+        local p = {}
+        for k, v in pairs(providers) do p[k] = v end
+        p.telegram = { botToken = providers.telegram.botToken, baseUrl = "http://127.0.0.1:1" }
+        H.configure(sb, { delay_ms = { linkedin = 1500 } })
+        local v = H.virtual() -- the only real wait is LinkedIn's timeout, not the retries' backoff
+        local c = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = p, connections = { u1 = H.sandbox_connection(sb) }, timeout = 0.5,
+            now = v.now, sleep = v.sleep, clock = v.clock }
+        local res = assert(c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "twitter,telegram,linkedin" })
+        local e = by_provider(res)
+        assert.are.equal(0, e.twitter.errorCode)
+        assert.are.equal("transient", e.telegram.category)
+        assert.are.equal(500026, e.telegram.errorCode)
+        assert.matches("connect", e.telegram.errorDetails)
+        assert.are.equal(504002, e.linkedin.errorCode)
+        assert.matches("may have been created", e.linkedin.errorDetails)
     end)
 end)

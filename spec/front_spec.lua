@@ -252,7 +252,7 @@ row { "postBookmark: mastodon instance https://mastodon.social/@me", gigya, "pos
       { providers = "mastodon", url = "https://x.example/a", instance = "https://mastodon.social/@me" }, 400006,
       "mastodon: instance must be the server's address, like mastodon.social or https://mastodon.social" }
 
-describe("front: refused input answers a named error and sends nothing", function()
+describe("front: refused input answers a named error and sends nothing #unit", function()
     for i, r in ipairs(rows) do
         it("#" .. i .. " " .. r[1], function()
             local c, spy = r[2]()
@@ -278,7 +278,7 @@ describe("front: refused input answers a named error and sends nothing", functio
 end)
 
 -- 9. Config typos raise and list the valid names.
-describe("front: config typos", function()
+describe("front: config typos #unit", function()
     local cases = {
         { { conections = {} }, "config.conections is not a setting (did you mean connections?); valid: apiKey" },
         { { timout = 5 }, "config.timout is not a setting (did you mean timeout?)" },
@@ -302,11 +302,29 @@ describe("front: config typos", function()
     end)
 end)
 
+-- (scrubbing helpers)
+local function pct(s) return core.url_encode(s) end
+
+local function shown(res, err, events)
+    local parts = {}
+    for _, t in ipairs({ res or false, err or false }) do
+        if t then
+            parts[#parts + 1] = tostring(t.errorDetails) .. tostring(t.errorMessage)
+            for _, e in ipairs(t.providerErrorCodes or {}) do
+                parts[#parts + 1] = tostring(e.errorDetails) .. tostring(e.errorMessage)
+            end
+        end
+    end
+    for _, ev in ipairs(events or {}) do
+        for k, v in pairs(ev) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(v) end
+    end
+    return table.concat(parts, "\n")
+end
+
 -- 10. Every credential of the call, in every encoding in which it is sent
 -- or echoed, is scrubbed from results, errors, the log hook and onError.
-describe("front: scrubbing", function()
+describe("front: scrubbing #unit", function()
     local PAGE = "EAAB/pg+tok=en \195\169" .. "1"     -- a page token with /, +, =, space and é
-    local function pct(s) return core.url_encode(s) end
     local ENCODINGS = {
         { "raw", PAGE },
         { "percent upper", pct(PAGE) },
@@ -316,22 +334,6 @@ describe("front: scrubbing", function()
         { "JSON \\u00e9", (PAGE:gsub("\195\169", "\\u00e9")) },
         { "JSON \\/ and \\u00E9", (PAGE:gsub("/", "\\/"):gsub("\195\169", "\\u00E9")) },
     }
-
-    local function shown(res, err, events)
-        local parts = {}
-        for _, t in ipairs({ res or false, err or false }) do
-            if t then
-                parts[#parts + 1] = tostring(t.errorDetails) .. tostring(t.errorMessage)
-                for _, e in ipairs(t.providerErrorCodes or {}) do
-                    parts[#parts + 1] = tostring(e.errorDetails) .. tostring(e.errorMessage)
-                end
-            end
-        end
-        for _, ev in ipairs(events or {}) do
-            for k, v in pairs(ev) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(v) end
-        end
-        return table.concat(parts, "\n")
-    end
 
     for _, enc in ipairs(ENCODINGS) do
         for _, mode in ipairs({ "sync", "async" }) do
@@ -428,31 +430,10 @@ describe("front: scrubbing", function()
         assert.is_nil(got:find(pct(SECRET), 1, true), got)
         assert.truthy(got:find("oops [redacted] [redacted]", 1, true), got)
     end)
-
-    it("the sandbox's Facebook echo of an invalid page token", function()
-        local sb = H.start_sandbox()
-        local token = "leaky/page+token=1"
-        local events = {}
-        local c = socialize.new {
-            backend = "direct", retry = false, timeout = 10,
-            providers = { facebook = { appSecret = "fb-app-secret", baseUrl = sb.url("facebook") } },
-            connections = { u = { facebook = { accessToken = token, pageId = "1647395831" } } },
-            log = function(ev) events[#events + 1] = ev end,
-        }
-        local res, err = c:setStatus { UID = "u", status = "hi" }
-        assert.is_nil(res)
-        assert.are.equal(403009, err.errorCode)
-        local text = shown(res, err, events)
-        assert.is_nil(text:find(token, 1, true), text)
-        assert.is_nil(text:find(pct(token), 1, true), text)
-        assert.truthy(text:find("[redacted]", 1, true), text)
-    end)
-
-    teardown(function() H.stop_all() end)
 end)
 
 -- 11. The validators answer false when a value that cannot hold NUL holds one.
-describe("front: validators refuse NUL", function()
+describe("front: validators refuse NUL #unit", function()
     local sec = "c2VjcmV0c2VjcmV0"
     local ts = 1700000000
     local usig = core.hmac_sha1(sec, ts .. "_u1")
@@ -474,4 +455,27 @@ describe("front: validators refuse NUL", function()
     for _, case in ipairs(cases) do
         it(case[1], function() assert.are.equal(case[2], case[3]()) end)
     end
+end)
+
+describe("front: scrubbing, against the sandbox #fakes", function()
+    it("the sandbox's Facebook echo of an invalid page token", function()
+        local sb = H.start_sandbox()
+        local token = "leaky/page+token=1"
+        local events = {}
+        local c = socialize.new {
+            backend = "direct", retry = false, timeout = 10,
+            providers = { facebook = { appSecret = "fb-app-secret", baseUrl = sb.url("facebook") } },
+            connections = { u = { facebook = { accessToken = token, pageId = "1647395831" } } },
+            log = function(ev) events[#events + 1] = ev end,
+        }
+        local res, err = c:setStatus { UID = "u", status = "hi" }
+        assert.is_nil(res)
+        assert.are.equal(403009, err.errorCode)
+        local text = shown(res, err, events)
+        assert.is_nil(text:find(token, 1, true), text)
+        assert.is_nil(text:find(pct(token), 1, true), text)
+        assert.truthy(text:find("[redacted]", 1, true), text)
+    end)
+
+    teardown(function() H.stop_all() end)
 end)

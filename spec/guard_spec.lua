@@ -112,7 +112,7 @@ local function client(conn, extra)
     return socialize.new(cfg)
 end
 
-describe("private-network guard", function()
+describe("private-network guard #fakes", function()
     setup(function()
         trap = H.start_listener()
         sb = H.start_sandbox()
@@ -167,75 +167,6 @@ describe("private-network guard", function()
             end)
         end
     end)
-    describe("the address classifier (core.addr_blocked)", function()
-        local blocked = {
-            "0.0.0.0", "0.255.255.255", "127.0.0.1", "127.255.255.255", "10.0.0.0", "10.255.255.255",
-            "172.16.0.0", "172.31.255.255", "192.168.0.0", "192.168.255.255", "169.254.0.0",
-            "169.254.169.254", "100.64.0.0", "100.127.255.255", "224.0.0.0", "239.255.255.255",
-            "240.0.0.1", "255.255.255.255",
-            "::", "::1", "fc00::", "fdff:ffff::1", "fe80::", "febf:ffff::1", "fec0::1", "ff00::", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:7f00:1", "::ffff:0.0.0.0",
-            "::127.0.0.1", "::10.0.0.1", "::192.168.0.1", "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1",
-            "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "2002:7f00:1::", "2002:a00:1::1", "[::1]",
-            "0:0:0:0:0:0:0:1", "::ffff:224.0.0.1", "::ffff:100.64.0.1", "::ffff:172.16.0.1",
-        }
-        local allowed = {
-            "172.15.255.255", "172.32.0.0", "100.63.255.255", "100.128.0.0", "169.253.255.255",
-            "169.255.0.0", "11.0.0.0", "9.255.255.255", "1.0.0.0", "126.255.255.255", "128.0.0.0",
-            "192.167.255.255", "192.169.0.0", "223.255.255.255", "8.8.8.8",
-            "2001:db8::1", "2606:4700::1111", "fbff:ffff::1", "fe7f::1", "fe00::1", "2600::1",
-            "::ffff:8.8.8.8", "::ffff:172.32.0.0", "64:ff9b::808:808", "2002:808:808::", "1::",
-        }
-        for _, ip in ipairs(blocked) do
-            it("blocks " .. ip, function() assert.is_true(core.addr_blocked(ip)) end)
-        end
-        for _, ip in ipairs(allowed) do
-            it("allows " .. ip, function() assert.is_false(core.addr_blocked(ip)) end)
-        end
-        it("answers nil and a reason for what is not an address", function()
-            for _, s in ipairs({ "", "x", "127.1", "1.2.3.4.5", "::1%lo", "1::2::3", "127.0.0.1\0" }) do
-                local r, why = core.addr_blocked(s)
-                assert.is_nil(r, s)
-                assert.are.equal("not an IP address", why)
-            end
-        end)
-    end)
-
-    describe("accepts public URLs, the way libcurl parses them", function()
-        local good = {
-            { "https://mastodon.social", "mastodon.social", 443 },
-            { "https://mastodon.social/", "mastodon.social", 443 },
-            { "https://Mastodon.Social:8443/api/v1?x=1#f", "mastodon.social", 8443 },
-            { "http://pds.example.com./", "pds.example.com", 80 },
-            { "https://8.8.8.8/", "8.8.8.8", 443 },
-            { "https://[2001:db8::1]:8443/x", "2001:db8::1", 8443 },
-            { "https://[::ffff:8.8.8.8]/", "::ffff:8.8.8.8", 443 },
-            { "https://a-b_c.example:1", "a-b_c.example", 1 },
-            { "HTTPS://social.example:65535", "social.example", 65535 },
-        }
-        for _, g in ipairs(good) do
-            it(g[1], function()
-                local host, port, scheme = policy.check_url(g[1])
-                assert.are.equal(g[2], host)
-                assert.are.equal(g[3], port)
-                local cs, ch, cp = curl.parse_url(g[1])
-                assert.are.equal(scheme, cs)
-                ch = ch:lower():gsub("^%[", ""):gsub("%]$", ""):gsub("%.$", "")
-                assert.are.equal(host, ch)
-                assert.are.equal(port, cp)
-            end)
-        end
-        it("policy.private_url keeps its shape: true and the reason when refused", function()
-            local refused, why = policy.private_url("http://127.1/")
-            assert.is_true(refused)
-            assert.matches(PRIVATE, why)
-            assert.is_false(policy.private_url("https://mastodon.social/"))
-            local _, r2, code = policy.check_url(nil)
-            assert.are.equal("the URL is missing", r2)
-            assert.are.equal(400002, code)
-        end)
-    end)
-
     describe("checks the resolved address at connect time (curl transport)", function()
         local function entries()
             return { "guard.test:" .. trap.port .. ":127.0.0.1", "pds.guard.test:" .. trap.port .. ":127.0.0.1" }
@@ -364,6 +295,78 @@ describe("private-network guard", function()
             assert.are.equal(0, #H.requests(sb))
         end)
     end)
+end)
+
+describe("private-network guard: the classifier, URL parsing, the resty transport #unit", function()
+    describe("the address classifier (core.addr_blocked)", function()
+        local blocked = {
+            "0.0.0.0", "0.255.255.255", "127.0.0.1", "127.255.255.255", "10.0.0.0", "10.255.255.255",
+            "172.16.0.0", "172.31.255.255", "192.168.0.0", "192.168.255.255", "169.254.0.0",
+            "169.254.169.254", "100.64.0.0", "100.127.255.255", "224.0.0.0", "239.255.255.255",
+            "240.0.0.1", "255.255.255.255",
+            "::", "::1", "fc00::", "fdff:ffff::1", "fe80::", "febf:ffff::1", "fec0::1", "ff00::", "ff02::1",
+            "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:7f00:1", "::ffff:0.0.0.0",
+            "::127.0.0.1", "::10.0.0.1", "::192.168.0.1", "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "2002:7f00:1::", "2002:a00:1::1", "[::1]",
+            "0:0:0:0:0:0:0:1", "::ffff:224.0.0.1", "::ffff:100.64.0.1", "::ffff:172.16.0.1",
+        }
+        local allowed = {
+            "172.15.255.255", "172.32.0.0", "100.63.255.255", "100.128.0.0", "169.253.255.255",
+            "169.255.0.0", "11.0.0.0", "9.255.255.255", "1.0.0.0", "126.255.255.255", "128.0.0.0",
+            "192.167.255.255", "192.169.0.0", "223.255.255.255", "8.8.8.8",
+            "2001:db8::1", "2606:4700::1111", "fbff:ffff::1", "fe7f::1", "fe00::1", "2600::1",
+            "::ffff:8.8.8.8", "::ffff:172.32.0.0", "64:ff9b::808:808", "2002:808:808::", "1::",
+        }
+        for _, ip in ipairs(blocked) do
+            it("blocks " .. ip, function() assert.is_true(core.addr_blocked(ip)) end)
+        end
+        for _, ip in ipairs(allowed) do
+            it("allows " .. ip, function() assert.is_false(core.addr_blocked(ip)) end)
+        end
+        it("answers nil and a reason for what is not an address", function()
+            for _, s in ipairs({ "", "x", "127.1", "1.2.3.4.5", "::1%lo", "1::2::3", "127.0.0.1\0" }) do
+                local r, why = core.addr_blocked(s)
+                assert.is_nil(r, s)
+                assert.are.equal("not an IP address", why)
+            end
+        end)
+    end)
+
+    describe("accepts public URLs, the way libcurl parses them", function()
+        local good = {
+            { "https://mastodon.social", "mastodon.social", 443 },
+            { "https://mastodon.social/", "mastodon.social", 443 },
+            { "https://Mastodon.Social:8443/api/v1?x=1#f", "mastodon.social", 8443 },
+            { "http://pds.example.com./", "pds.example.com", 80 },
+            { "https://8.8.8.8/", "8.8.8.8", 443 },
+            { "https://[2001:db8::1]:8443/x", "2001:db8::1", 8443 },
+            { "https://[::ffff:8.8.8.8]/", "::ffff:8.8.8.8", 443 },
+            { "https://a-b_c.example:1", "a-b_c.example", 1 },
+            { "HTTPS://social.example:65535", "social.example", 65535 },
+        }
+        for _, g in ipairs(good) do
+            it(g[1], function()
+                local host, port, scheme = policy.check_url(g[1])
+                assert.are.equal(g[2], host)
+                assert.are.equal(g[3], port)
+                local cs, ch, cp = curl.parse_url(g[1])
+                assert.are.equal(scheme, cs)
+                ch = ch:lower():gsub("^%[", ""):gsub("%]$", ""):gsub("%.$", "")
+                assert.are.equal(host, ch)
+                assert.are.equal(port, cp)
+            end)
+        end
+        it("policy.private_url keeps its shape: true and the reason when refused", function()
+            local refused, why = policy.private_url("http://127.1/")
+            assert.is_true(refused)
+            assert.matches(PRIVATE, why)
+            assert.is_false(policy.private_url("https://mastodon.social/"))
+            local _, r2, code = policy.check_url(nil)
+            assert.are.equal("the URL is missing", r2)
+            assert.are.equal(400002, code)
+        end)
+    end)
+
     describe("resty transport: guarded requests connect only to a checked address", function()
         -- a stand-in for OpenResty's ngx: sockets record connect() and never connect
         local function with_fake_ngx(config, fn)
@@ -388,13 +391,13 @@ describe("private-network guard", function()
 
         it("refuses a private literal and a name without config.resolver, connecting nowhere", function()
             with_fake_ngx({}, function(t, connects)
-                local res, msg, kind = t.one { method = "GET", url = "http://127.1:8080/", guard = true }
+                local res, msg, kind = t:request { method = "GET", url = "http://127.1:8080/", guard = true }
                 assert.is_nil(res)
                 assert.matches("^refused: .*" .. PRIVATE, msg)
                 assert.are.equal("connect", kind)
-                res, msg = t.one { method = "GET", url = "http://x@mastodon.example/", guard = true }
+                res, msg = t:request { method = "GET", url = "http://x@mastodon.example/", guard = true }
                 assert.matches("^refused: .*user information", msg)
-                res, msg = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                res, msg = t:request { method = "GET", url = "https://mastodon.example/", guard = true }
                 assert.is_nil(res)
                 assert.matches("needs config.resolver", msg)
                 assert.are.equal(0, #connects)
@@ -405,7 +408,7 @@ describe("private-network guard", function()
             for _, addrs in ipairs({ { "127.0.0.1" }, { "203.0.113.5", "10.0.0.1" }, { "::ffff:127.0.0.1" },
                                      { "fe80::1" }, { "not-an-ip" }, {} }) do
                 with_fake_ngx({ resolver = function() return addrs end }, function(t, connects)
-                    local res, msg, kind = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                    local res, msg, kind = t:request { method = "GET", url = "https://mastodon.example/", guard = true }
                     assert.is_nil(res)
                     assert.matches("^refused: mastodon.example", msg)
                     assert.are.equal("connect", kind)
@@ -413,7 +416,7 @@ describe("private-network guard", function()
                 end)
             end
             with_fake_ngx({ resolver = function() error("dns down") end }, function(t, connects)
-                local _, msg = t.one { method = "GET", url = "https://mastodon.example/", guard = true }
+                local _, msg = t:request { method = "GET", url = "https://mastodon.example/", guard = true }
                 assert.are.equal("refused: mastodon.example did not resolve", msg)
                 assert.are.equal(0, #connects)
             end)
@@ -423,9 +426,9 @@ describe("private-network guard", function()
             local asked
             with_fake_ngx({ resolver = function(name) asked = name return { "203.0.113.5" } end },
                 function(t, connects)
-                    t.one { method = "GET", url = "https://Mastodon.Example:8443/api", guard = true }
-                    t.one { method = "GET", url = "http://[2001:db8::1]:8080/", guard = true }
-                    t.one { method = "GET", url = "http://127.0.0.1:9/" }
+                    t:request { method = "GET", url = "https://Mastodon.Example:8443/api", guard = true }
+                    t:request { method = "GET", url = "http://[2001:db8::1]:8080/", guard = true }
+                    t:request { method = "GET", url = "http://127.0.0.1:9/" }
                     assert.are.equal("mastodon.example", asked)
                     assert.are.same({ host = "203.0.113.5", port = 8443,
                                       pool = "https://Mastodon.Example:8443@203.0.113.5" }, connects[1])

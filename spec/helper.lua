@@ -1,5 +1,12 @@
--- Shared by the specs: module paths, the local fake Gigya server (started
--- once, on 127.0.0.1, stopped at exit and by the test runner), test keys.
+-- Shared by the specs: module paths, the fakes (spec/fakes/*.py on
+-- 127.0.0.1), test keys, a virtual clock.
+--
+-- The fakes are started once per test run by .ci/fakes (SOCIALIZE_FAKES names
+-- the Lua file spec/fakes/harness.py wrote: ports, key directory); a spec run
+-- alone starts the ones it needs itself and stops them in H.stop_all. The
+-- harness never drives a fake through the code under test: its control
+-- requests go through a relay process (harness.py relay), not socialize.curl,
+-- and their replies come back as Lua literals, not through core.json_*.
 local build = os.getenv("BUILD") or "build/lua5.4"
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = build .. "/?.so;" .. package.cpath
@@ -15,16 +22,27 @@ if os.getenv("SOCIALIZE_GC") == "aggressive" then
     end
 end
 
-local core = require("socialize.core")
-
 local H = {}
 
+-- the fake Gigya server's accounts (spec/fakes/harness.py holds the same)
 H.SECRET = "c29jaWFsaXplLXJlZmVyZW5jZS1zZWNyZXQtMDAwMQ=="       -- partner secret
 H.API_KEY = "3_fakeApiKey"
 H.USER_KEY = "AFakeUserKey"
 H.USER_SECRET = "dXNlci1rZXktc2VjcmV0LWZvci1zb2NpYWxpemU="          -- "user-key-secret-for-socialize"
 H.JWT_USER_KEY = "AJwtUserKey"
 H.TOKEN = "st2.fakeOAuthToken.1"
+
+local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
+-- Debian's python3 (a python3 earlier in PATH may be a slow wrapper, pyenv's)
+local PYTHON = os.getenv("SOCIALIZE_PYTHON")
+if not PYTHON or PYTHON == "" then
+    local f = io.open("/usr/bin/python3")
+    PYTHON = f and "/usr/bin/python3" or "python3"
+    if f then f:close() end
+end
+H.PYTHON = PYTHON
+local HARNESS = PYTHON .. " '" .. ROOT .. "/spec/fakes/harness.py'"
+local load_chunk = loadstring or load
 
 local tmpdir = os.getenv("SOCIALIZE_TEST_TMP")
 if not tmpdir then
@@ -53,113 +71,112 @@ function H.write(path, s)
     f:close()
 end
 
-local function sleep(s)
-    sh("sleep " .. s)
-end
-
--- A CA, a server certificate for 127.0.0.1 signed by it, a self-signed
--- certificate nobody trusts, and an RSA key pair for JWT bearer auth.
-local function make_keys()
-    local d = tmpdir
-    if H.read(d .. "/jwt.pem") then return end
-    local q = " >/dev/null 2>&1"
-    assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=socialize-test-ca"
-        .. " -keyout " .. d .. "/ca.key -out " .. d .. "/ca.pem" .. q), "openssl: CA")
-    H.write(d .. "/san.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    assert(sh("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout " .. d
-        .. "/server.key -out " .. d .. "/server.csr" .. q), "openssl: csr")
-    assert(sh("openssl x509 -req -in " .. d .. "/server.csr -CA " .. d .. "/ca.pem -CAkey " .. d
-        .. "/ca.key -CAcreateserial -days 2 -extfile " .. d .. "/san.cnf -out " .. d .. "/server.pem" .. q),
-        "openssl: server cert")
-    assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=untrusted -keyout "
-        .. d .. "/other.key -out " .. d .. "/other.pem" .. q), "openssl: other CA")
-    assert(sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " .. d .. "/jwt.pem" .. q))
-    assert(sh("openssl pkey -in " .. d .. "/jwt.pem -pubout -out " .. d .. "/jwt.pub" .. q))
-end
-
-H.servers = {}
-
--- Starts one of spec/fakes/*.py in the background (on 127.0.0.1, with a
--- bounded lifetime) and waits for the JSON line it writes when ready.
-local function spawn(name, script, args)
-    local ready = tmpdir .. "/" .. name .. ".ready"
-    os.remove(ready)
-    local path = (os.getenv("SOCIALIZE_ROOT") or ".") .. "/spec/fakes/" .. script
-    assert(sh("python3 " .. path .. " --ready " .. ready .. " " .. (args or "") .. " >" .. tmpdir .. "/" .. name
-        .. ".log 2>&1 &"))
-    for _ = 1, 200 do
-        local s = H.read(ready)
-        if s then return core.json_decode(s) end
-        sleep(0.05)
+--- A virtual clock for a client's `now` and `sleep` options: now() reads it,
+-- sleep(s) advances it at once and records the wait. Nothing really waits.
+-- clock() is the matching Unix time (config.clock: rate-limit blocks), from
+-- the real time when the clock was made.
+function H.virtual(t0)
+    local v = { t = t0 or 1000, sleeps = {} }
+    local start, unix = v.t, os.time()
+    function v.now() return v.t end
+    function v.clock() return unix + (v.t - start) end
+    function v.sleep(s)
+        v.sleeps[#v.sleeps + 1] = s
+        v.t = v.t + s
     end
-    error(script .. " did not start: " .. tostring(H.read(tmpdir .. "/" .. name .. ".log")))
+    function v.slept()
+        local n = 0
+        for _, s in ipairs(v.sleeps) do n = n + s end
+        return n
+    end
+    return v
 end
 
---- Starts a fake Gigya server. opts.cert: "trusted" (default) or "untrusted".
--- Returns { http = "http://127.0.0.1:P", https = "https://127.0.0.1:Q", ca = path }.
-function H.start_gigya(name, opts)
-    name = name or "gigya"
-    opts = opts or {}
-    if H.servers[name] then return H.servers[name] end
-    make_keys()
-    local d = tmpdir
-    local conf = {
-        partners = { [H.API_KEY] = H.SECRET },
-        userKeys = {
-            [H.USER_KEY] = { secret = H.USER_SECRET },
-            [H.JWT_USER_KEY] = { publicKey = d .. "/jwt.pub" },
-        },
-        tokens = { [H.TOKEN] = { apiKey = H.API_KEY, UID = "user_oauth" } },
-        users = {
-            user_123 = { providers = { "facebook", "twitter", "linkedin" }, nickname = "Demo User" },
-            user_oauth = { providers = { "facebook" } },
-            user_fb_fails = { providers = { "facebook", "twitter" }, failing = { facebook = 403009 } },
-            user_all_fail = { providers = { "twitter" }, failing = { twitter = 403024 } },
-            user_none = { providers = {} },
-        },
-    }
-    H.write(d .. "/" .. name .. ".json", assert(core.json_encode(conf)))
-    local cert = opts.cert == "untrusted" and "other" or "server"
-    local info = spawn(name, "fake_gigya.py", "--config " .. d .. "/" .. name .. ".json --cert " .. d .. "/" .. cert
-        .. ".pem --key " .. d .. "/" .. cert .. ".key --lifetime " .. (opts.lifetime or 600))
-    local srv = {
-        http = "http://127.0.0.1:" .. info.http,
-        https = "https://127.0.0.1:" .. info.https,
-        ca = d .. "/ca.pem",
-        pid = info.pid,
-    }
-    H.servers[name] = srv
+---------------------------------------------------------------------------
+-- The fakes
+---------------------------------------------------------------------------
+local shared = os.getenv("SOCIALIZE_FAKES")
+if shared == "" then shared = nil end
+if shared then
+    local chunk = assert(loadfile(shared), "SOCIALIZE_FAKES=" .. shared .. " is not a readable Lua file")
+    shared = chunk()
+end
+
+local own -- fakes this helper started itself: { dir = ..., info = {...} }
+local handed = {} -- shared fakes handed out (and reset) in this spec file
+
+-- The description of the fake `name` (harness.py start), and its key directory.
+local function fake(name)
+    if shared then
+        assert(shared[name], "SOCIALIZE_FAKES lists no fake " .. name)
+        return shared[name], shared.dir
+    end
+    if not own then
+        local base = os.tmpname() -- a unique name; its directory holds the fakes' files
+        os.remove(base)
+        own = { dir = tmpdir .. "/fakes-" .. base:match("([^/]+)$"), info = {} }
+    end
+    if not own.info[name] then
+        local p = io.popen(HARNESS .. " start '" .. own.dir .. "' " .. name .. " --lifetime 600 2>&1")
+        local out = p:read("*a")
+        p:close()
+        local path = out:match("([^\n]*fakes%.lua)%s*$")
+        local chunk = path and loadfile(path)
+        assert(chunk, "spec/fakes/harness.py start " .. name .. ": " .. out)
+        own.info[name] = chunk()[name]
+    end
+    return own.info[name], own.dir
+end
+
+--- Where the test keys are (ca.pem, jwt.pem, other.key, ...): made with the
+-- fakes, so call after a H.start_*.
+function H.key(file)
+    local dir = shared and shared.dir or (own and own.dir)
+    assert(dir, "H.key: start a fake first")
+    return dir .. "/" .. file
+end
+
+local function hand_out(name, srv)
+    if shared and not handed[name] and srv.http then
+        handed[name] = true
+        H.reset(srv) -- a fresh fake for each spec file: no state left by the one before
+    end
     return srv
 end
 
---- Starts the sandbox of the networks (spec/fakes/sandbox.py).
--- Returns { ports = {twitter = P, ...}, url = function(network) }.
+--- The fake Gigya server. H.start_gigya("untrusted", { cert = "untrusted" }): the
+-- same server with a certificate no CA here signed.
+-- Returns { http = "http://127.0.0.1:P", https = "https://127.0.0.1:Q", ca = path }.
+function H.start_gigya(name, opts)
+    name = (opts and opts.cert == "untrusted") and "untrusted" or "gigya"
+    local info, dir = fake(name)
+    return hand_out(name, {
+        http = "http://127.0.0.1:" .. info.http,
+        https = "https://127.0.0.1:" .. info.https,
+        ca = dir .. "/ca.pem",
+    })
+end
+
+--- The sandbox of the networks (spec/fakes/sandbox.py).
+-- Returns { ports = {twitter = P, ..., demo = {...}}, url = function(network) }.
 function H.start_sandbox()
-    if H.servers.sandbox then return H.servers.sandbox end
-    local info = spawn("sandbox", "sandbox.py", "--lifetime 600")
-    local sb = { ports = info, pid = info.pid, http = "http://127.0.0.1:" .. info.control }
+    local info = fake("sandbox")
+    local sb = { ports = info, http = "http://127.0.0.1:" .. info.control }
     function sb.url(network) return "http://127.0.0.1:" .. info[network] end
-    H.servers.sandbox = sb
-    return sb
+    return hand_out("sandbox", sb)
 end
 
---- Starts the fault-injection server (spec/fakes/faults.py); returns its base URL.
+--- The fault-injection server (spec/fakes/faults.py); returns its base URL.
 function H.start_faults()
-    if H.servers.faults then return H.servers.faults end
-    local info = spawn("faults", "faults.py", "--lifetime 600")
-    local f = { http = "http://127.0.0.1:" .. info.http, pid = info.pid, control = false }
-    H.servers.faults = f
-    return f
+    local info = fake("faults")
+    return { http = "http://127.0.0.1:" .. info.http }
 end
 
---- Starts the connection trap (spec/fakes/listener.py): a port on 127.0.0.1
--- (and ::1 when present) that counts connections; H.connections(t) reads it.
+--- The connection trap (spec/fakes/listener.py): a port on 127.0.0.1 (and
+-- ::1 when present) that counts connections; H.connections(t) reads it.
 function H.start_listener()
-    if H.servers.listener then return H.servers.listener end
-    local info = spawn("listener", "listener.py", "--lifetime 600")
-    local t = { port = info.trap, v6 = info.v6, pid = info.pid, http = "http://127.0.0.1:" .. info.control }
-    H.servers.listener = t
-    return t
+    local info = fake("listener")
+    return { port = info.trap, v6 = info.v6, http = "http://127.0.0.1:" .. info.control }
 end
 
 function H.connections(t) return H.control(t, "/__connections").connections end
@@ -196,42 +213,104 @@ function H.sandbox_connection(sb, tokens)
     }
 end
 
-local control
-local function control_session()
-    if not control then control = require("socialize.curl").new { timeout = 10 } end
-    return control
+-- JSON for the control requests' bodies (small tables of strings, numbers
+-- and booleans; a table with [1] is an array).
+local function json(v)
+    local t = type(v)
+    if t == "table" then
+        local out = {}
+        if v[1] ~= nil then
+            for i = 1, #v do out[i] = json(v[i]) end
+            return "[" .. table.concat(out, ",") .. "]"
+        end
+        for k, x in pairs(v) do out[#out + 1] = json(tostring(k)) .. ":" .. json(x) end
+        table.sort(out)
+        return "{" .. table.concat(out, ",") .. "}"
+    elseif t == "string" then
+        return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
+    elseif t == "number" then
+        assert(v == v and v > -math.huge and v < math.huge, "control JSON: not a finite number")
+        return v == math.floor(v) and string.format("%d", v) or string.format("%.17g", v)
+    elseif t == "boolean" then
+        return tostring(v)
+    end
+    error("control JSON: cannot encode a " .. t)
 end
 
+-- The relay (harness.py relay): requests go into its FIFO, one a line; its
+-- answers come back on its standard output, one Lua chunk a line. When it
+-- stops, the read sees the end of its output: nothing here can hang on it.
+local relay
+local function relay_open()
+    if relay then return relay end
+    local out = assert(io.popen("exec " .. HARNESS .. " relay"))
+    local fifo = out:read("*l")
+    if not fifo then
+        out:close()
+        error("spec/fakes/harness.py relay did not start")
+    end
+    relay = { out = out, req = assert(io.open(fifo, "r+")) }
+    return relay
+end
+
+local function relay_close()
+    if not relay then return end
+    pcall(function()
+        relay.req:write("quit\n")
+        relay.req:flush()
+    end)
+    relay.req:close()
+    relay.out:close()
+    relay = nil
+end
+
+--- A control request to a fake (srv.http is its control URL); returns the
+-- decoded JSON reply.
 function H.control(srv, path, body)
-    local res, err = control_session():request {
-        method = body and "POST" or "GET", url = srv.http .. path, body = body or "",
-    }
-    assert(res, err)
-    return core.json_decode(res.body)
+    local r = relay_open()
+    local line = (body and "POST " or "GET ") .. srv.http .. path .. " " .. (body or "")
+    assert(not line:find("\n", 1, true), "a control request is one line")
+    r.req:write(line, "\n")
+    r.req:flush()
+    local answer = r.out:read("*l")
+    if not answer then
+        relay_close()
+        error("the control relay stopped (request: " .. line .. ")")
+    end
+    local got = assert(load_chunk(answer))()
+    assert(not got.error, got.error)
+    return got.value
 end
 
 function H.requests(srv) return H.control(srv, "/__requests") end
 function H.reset(srv) return H.control(srv, "/__reset", "{}") end
-function H.configure(srv, t) return H.control(srv, "/__config", assert(core.json_encode(t))) end
+function H.configure(srv, t) return H.control(srv, "/__config", json(t)) end
 
+--- End of a spec file: stops the fakes this helper started itself (shared
+-- fakes stay up for the next file) and the control relay.
 function H.stop_all()
-    for name, srv in pairs(H.servers) do
-        if srv.control ~= false then pcall(H.control, srv, "/__shutdown", "{}") end
-        sh("kill " .. srv.pid .. " 2>/dev/null")
-        H.servers[name] = nil
+    relay_close()
+    handed = {}
+    if own then
+        sh(HARNESS .. " stop '" .. own.dir .. "'")
+        own = nil
     end
 end
 
--- Servers are stopped by each spec's teardown (H.stop_all), by the test
--- runner's cleanup, and at the latest by their own --lifetime. No __gc guard:
+-- Fakes are stopped by each spec's teardown (H.stop_all), by .ci/fakes at
+-- the end of a run, and at the latest by their own --lifetime. No __gc guard:
 -- on Lua 5.1 the C modules may be unloaded before such a finalizer runs.
 
 H.NONE = setmetatable({}, { __tostring = function() return "H.NONE" end }) -- removes a default
 
 --- A client wired to the fake server with a fixed clock/nonce when asked.
+-- Its retry waits and deadline run on a virtual clock (H.virtual), unless
+-- extra gives now and sleep (or H.NONE for the real ones).
 function H.client(srv, extra)
     local socialize = require("socialize")
-    local cfg = { apiKey = H.API_KEY, secret = H.SECRET, url = srv.http, cafile = srv.ca, timeout = 10 }
+    local v = H.virtual()
+    local cfg = { apiKey = H.API_KEY, secret = H.SECRET, url = srv.http, cafile = srv.ca, timeout = 10,
+                  now = v.now, sleep = v.sleep }
     for k, v in pairs(extra or {}) do
         if v == H.NONE then cfg[k] = nil else cfg[k] = v end
     end
@@ -250,6 +329,7 @@ function H.spy(reply)
 end
 
 function H.vectors(name)
+    local core = require("socialize.core")
     return assert(core.json_decode(assert(H.read("spec/vectors/" .. name .. ".json"))))
 end
 

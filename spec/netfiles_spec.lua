@@ -15,7 +15,7 @@ end
 
 local TS, NONCE = 1700000000, "n1"
 
-describe("one file per network", function()
+describe("one file per network #once", function()
     it("the registry is the set of csrc/core/net/*.c files, nothing kept by hand", function()
         local files = {}
         for _, f in ipairs(lines("ls csrc/core/net/*.c")) do files[#files + 1] = f:match("([%w_]+)%.c$") end
@@ -82,7 +82,7 @@ describe("one file per network", function()
     end)
 end)
 
-describe("core.provider_info", function()
+describe("core.provider_info #unit", function()
     it("describes every registered network; nil for an unknown or NUL name", function()
         for _, n in ipairs(core.provider_names()) do
             local i = core.provider_info(n)
@@ -149,12 +149,12 @@ describe("core.provider_info", function()
     end)
 end)
 
-describe("setup state in its own argument", function()
+describe("setup state in its own argument #unit", function()
     local UA = { userAction = { title = "T", linkBack = "https://game.example/x" } }
 
     it("a session inside input is not a credential: only the setup argument carries it", function()
         local input = { userAction = UA.userAction, session = { accessJwt = "acc", did = "did:plc:abc" } }
-        local req, res = core.provider_request("bluesky", "publish", input, {}, { identifier = "x" }, TS, NONCE)
+        local req, _, _, res = core.provider_request("bluesky", "publish", input, {}, { identifier = "x" }, TS, NONCE)
         assert.is_nil(req)
         assert.are.equal("not_connected", res.category)
         req = assert(core.provider_request("bluesky", "publish", { userAction = UA.userAction }, {},
@@ -165,10 +165,10 @@ describe("setup state in its own argument", function()
     it("instance limits come from the setup argument; the Idempotency-Key does not depend on them", function()
         local user = { accessToken = "a", instance = "https://m.example" }
         local long = { status = string.rep("a", 100) }
-        local req, res = core.provider_request("mastodon", "status",
+        local req, msg, _, res = core.provider_request("mastodon", "status",
             { status = long.status, limits = { maxCharacters = 60 } }, {}, user, TS, NONCE)
-        assert.is_table(req, res and res.errorDetails) -- limits inside input are ignored: 100 <= 500
-        req, res = core.provider_request("mastodon", "status", long, {}, user, TS, NONCE, { maxCharacters = 60 })
+        assert.is_table(req, msg) -- limits inside input are ignored: 100 <= 500
+        req, _, _, res = core.provider_request("mastodon", "status", long, {}, user, TS, NONCE, { maxCharacters = 60 })
         assert.is_nil(req)
         assert.are.equal("content_invalid", res.category)
         local a = assert(core.provider_request("mastodon", "publish", UA, {}, user, TS, NONCE))
@@ -182,15 +182,15 @@ describe("setup state in its own argument", function()
         assert.has_error(function()
             core.provider_request("mastodon", "status", { status = "x" }, {}, user, TS, NONCE, "limits")
         end)
-        local req, res = core.provider_request("bluesky", "publish", UA, {}, { identifier = "x" }, TS, NONCE,
+        local req, msg = core.provider_request("bluesky", "publish", UA, {}, { identifier = "x" }, TS, NONCE,
             { accessJwt = "a\0b", did = "did:plc:abc" })
         assert.is_nil(req)
-        assert.truthy(tostring(res and (res.errorDetails or res)):find("setup state", 1, true))
-        local msg
-        req, res, msg = core.provider_request("mastodon", "status", { status = "x" }, {}, user, TS, NONCE,
+        assert.truthy(msg:find("setup state", 1, true), msg)
+        local code
+        req, msg, code = core.provider_request("mastodon", "status", { status = "x" }, {}, user, TS, NONCE,
             { f = function() end })
         assert.is_nil(req)
-        assert.are.equal(400006, res)
+        assert.are.equal(400006, code)
         assert.truthy(msg:find("setup state", 1, true), msg)
     end)
 end)

@@ -18,7 +18,7 @@ local function count(s, pat)
     return n
 end
 
-describe("newcomer: a refused connection value reads once", function()
+describe("newcomer: a refused connection value reads once #unit", function()
     -- docs/api.md: a Mastodon instance with a path answers 400006 naming
     -- mastodon.instance; the message used to say "Invalid parameter value"
     -- twice ("400006 Invalid parameter value: mastodon: Invalid parameter
@@ -75,7 +75,7 @@ describe("newcomer: a refused connection value reads once", function()
     end
 end)
 
-describe("newcomer: the direct examples need the sandbox", function()
+describe("newcomer: the direct examples need the sandbox #once", function()
     -- examples/direct.lua and examples/game_loop.lua carry the sandbox's
     -- credentials; run without SANDBOX_PORTS they used to send them to the
     -- real networks. Now they stop with a message saying how to start the
@@ -107,7 +107,7 @@ describe("newcomer: the direct examples need the sandbox", function()
     end
 end)
 
-describe("newcomer: a connection key that is no network", function()
+describe("newcomer: a connection key that is no network #unit", function()
     local socialize = require("socialize")
     for _, key in ipairs({ "Telegram", "telegarm", "x" }) do
         it("is named in the not-connected error: " .. key, function()

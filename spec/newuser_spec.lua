@@ -20,7 +20,7 @@ local function section(text, from, to)
     return text:sub(i, j)
 end
 
-describe("error texts", function()
+describe("error texts #unit", function()
     it("an out-of-memory 500000 says so, not Gigya's 'General security warning'", function()
         local e = errors.new(500000, "out of memory")
         assert.are.equal("Out of memory", e.errorMessage)
@@ -58,7 +58,7 @@ describe("error texts", function()
     end)
 end)
 
-describe("non-JSON HTTP errors from the Gigya endpoint", function()
+describe("non-JSON HTTP errors from the Gigya endpoint #fakes", function()
     local F
     setup(function() F = H.start_faults() end)
     teardown(function() H.stop_all() end)
@@ -98,12 +98,12 @@ describe("non-JSON HTTP errors from the Gigya endpoint", function()
         assert.are.equal(500001, err.errorCode)
         assert.matches("^HTTP 504 Gateway Timeout: reply is not a JSON object", err.errorDetails)
         local api = assert(H.read("docs/api.md"))
-        assert.truthy(api:find("| 500001 | an HTTP error status", 1, true))
-        assert.truthy(api:find("| 500000 | a 2xx reply that is not a JSON object", 1, true))
+        assert.truthy(api:find("| 500001 | `GENERAL_SERVER_ERROR` | an HTTP error status", 1, true))
+        assert.truthy(api:find("| 500000 | `INTERNAL` | a 2xx reply that is not a JSON object", 1, true))
     end)
 end)
 
-describe("docs", function()
+describe("docs #unit", function()
     it("docs/api.md's publishUserAction provider lists are the ones each backend accepts", function()
         local api = assert(H.read("docs/api.md"))
         local pua = section(api, "### `client:publishUserAction(params)`", "\n### ")
@@ -161,6 +161,9 @@ describe("docs", function()
         assert.is_true(n >= 1)
     end)
 
+end)
+
+describe("docs: the README's LuaRocks line #once", function()
     it("the README's LuaRocks line for this Lua builds a rock that loads here, offline, from the checkout", function()
         local readme = assert(H.read("README.md"))
         local lines = {}

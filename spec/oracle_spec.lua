@@ -13,8 +13,8 @@ local LINK = "https://game.example/l3"
 local TS = 1700000000
 
 local function build(net, ua, app, user, setup)
-    local r, res = core.provider_request(net, "publish", { userAction = ua }, app, user, TS, "n1", setup)
-    if not r then return nil, (res and res.errorMessage) or tostring(res) end
+    local r, msg, _, res = core.provider_request(net, "publish", { userAction = ua }, app, user, TS, "n1", setup)
+    if not r then return nil, (res and res.errorMessage) or msg end
     return core.json_decode(r.body)
 end
 

@@ -123,7 +123,8 @@ end)
 
 describe("examples", function()
     it("make demo's script publishes through the fake server and prints the response", function()
-        local out, code = run("LUA=" .. lua .. " BUILD=" .. (os.getenv("BUILD") or "build/lua5.4") .. " sh examples/run-demo")
+        local out, code = run("LUA=" .. lua .. " BUILD=" .. (os.getenv("BUILD") or "build/lua5.4") .. " PYTHON=" .. H.PYTHON
+            .. " sh examples/run-demo")
         assert.are.equal(0, code, out)
         assert.matches("errorCode = 0", out)
         assert.matches('facebook = "facebook_%x+"', out)

@@ -9,9 +9,12 @@ local core = require("socialize.core")
 local srv, sb
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
+-- A direct-backend client on the sandbox; retry waits and rate-limit blocks
+-- run on a virtual clock (extra.now, extra.sleep, extra.clock replace it).
 local function direct(conns, extra)
+    local v = H.virtual()
     local cfg = { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
-                  connections = conns, timeout = 5 }
+                  connections = conns, timeout = 5, now = v.now, sleep = v.sleep, clock = v.clock }
     for k, v in pairs(extra or {}) do cfg[k] = v end
     return socialize.new(cfg)
 end
@@ -30,7 +33,53 @@ local function by_provider(t)
     return out
 end
 
-describe("reliability", function()
+local T0 = 1700000000 -- a frozen Unix clock, shared with the sandbox where a reset time matters
+
+describe("reliability: retry policy and redaction #unit", function()
+    it("backs off exponentially with jitter, capped", function()
+        local p = policy.config { baseDelay = 1, maxDelay = 5 }
+        for _ = 1, 200 do
+            local d1, d3, d9 = policy.backoff(p, 1), policy.backoff(p, 3), policy.backoff(p, 9)
+            assert.is_true(d1 >= 0.5 and d1 <= 1)
+            assert.is_true(d3 >= 2 and d3 <= 4)
+            assert.is_true(d9 >= 2.5 and d9 <= 5)
+        end
+        assert.has_error(function() socialize.new { retry = { attempts = -1 } } end)
+        assert.has_error(function() socialize.new { retry = { sometimes = 1 } } end)
+    end)
+
+    it("retries a connection that failed before anything was sent", function()
+        local events = {}
+        local v = H.virtual()
+        local c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1",
+            retry = { attempts = 2, baseDelay = 0.01 }, log = function(e) events[#events + 1] = e end,
+            now = v.now, sleep = v.sleep }
+        local _, err = c:setStatus { UID = "u", status = "s" }
+        assert.are.equal(500026, err.errorCode)
+        local req, retry = 0, 0
+        for _, e in ipairs(events) do
+            if e.event == "request" then req = req + 1 end
+            if e.event == "retry" then retry = retry + 1 end
+        end
+        assert.are.equal(3, req)
+        assert.are.equal(2, retry)
+        assert.are.equal(2, #v.sleeps) -- the backoffs, on the virtual clock
+        events = {}
+        c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1", retry = false,
+            log = function(e) events[#events + 1] = e end }
+        c:setStatus { UID = "u", status = "s" }
+        assert.are.equal(2, #events) -- one request, one response
+    end)
+
+    it("redact tokens from the URLs given to the log hook", function()
+        assert.are.equal("https://api.telegram.org/bot[redacted]/sendMessage",
+            policy.redact_url("https://api.telegram.org/bot123:abc/sendMessage"))
+        assert.are.equal("https://g/v26.0/me?access_token=[redacted]&fields=[redacted]",
+            policy.redact_url("https://g/v26.0/me?access_token=tok&fields=id"))
+    end)
+end)
+
+describe("reliability #fakes", function()
     setup(function()
         srv = H.start_gigya()
         sb = H.start_sandbox()
@@ -42,38 +91,6 @@ describe("reliability", function()
     end)
 
     describe("retry policy", function()
-        it("backs off exponentially with jitter, capped", function()
-            local p = policy.config { baseDelay = 1, maxDelay = 5 }
-            for _ = 1, 200 do
-                local d1, d3, d9 = policy.backoff(p, 1), policy.backoff(p, 3), policy.backoff(p, 9)
-                assert.is_true(d1 >= 0.5 and d1 <= 1)
-                assert.is_true(d3 >= 2 and d3 <= 4)
-                assert.is_true(d9 >= 2.5 and d9 <= 5)
-            end
-            assert.has_error(function() socialize.new { retry = { attempts = -1 } } end)
-            assert.has_error(function() socialize.new { retry = { sometimes = 1 } } end)
-        end)
-
-        it("retries a connection that failed before anything was sent", function()
-            local events = {}
-            local c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1",
-                retry = { attempts = 2, baseDelay = 0.01 }, log = function(e) events[#events + 1] = e end }
-            local _, err = c:setStatus { UID = "u", status = "s" }
-            assert.are.equal(500026, err.errorCode)
-            local req, retry = 0, 0
-            for _, e in ipairs(events) do
-                if e.event == "request" then req = req + 1 end
-                if e.event == "retry" then retry = retry + 1 end
-            end
-            assert.are.equal(3, req)
-            assert.are.equal(2, retry)
-            events = {}
-            c = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:1", retry = false,
-                log = function(e) events[#events + 1] = e end }
-            c:setStatus { UID = "u", status = "s" }
-            assert.are.equal(2, #events) -- one request, one response
-        end)
-
         it("retries Gigya's rate limit (403048) but never a server error after the call ran", function()
             local c = H.client(srv, { retry = { attempts = 2, baseDelay = 0.01 } })
             local _, err = c:call("test.error", { code = 403048 })
@@ -101,43 +118,39 @@ describe("reliability", function()
             assert.are.equal(1, count("twitter")) -- X has no key: a create is not repeated
         end)
 
-        it("never repeats a create whose reply timed out, and says it may exist", function()
-            H.configure(sb, { delay_ms = { linkedin = 1500 } })
-            local c = direct({ u1 = H.sandbox_connection(sb) }, { timeout = 0.4, retry = { baseDelay = 0.01 } })
-            local _, err = c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "linkedin" }
-            assert.are.equal(504002, err.errorCode)
-            assert.matches("may have been created", err.providerErrorCodes[1].errorDetails)
-            assert.are.equal(1, count("linkedin"))
-        end)
-
         it("waits for a short reset the network gave, then tries again", function()
             local events = {}
+            local v = H.virtual()
             local conn = H.sandbox_connection(sb, { telegram = "ratelimit1" })
             local c = direct({ u1 = conn }, { retry = { attempts = 1, maxRetryAfter = 2 },
-                log = function(e) events[#events + 1] = e end })
+                log = function(e) events[#events + 1] = e end, now = v.now, sleep = v.sleep, clock = v.clock })
             local _, err = c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "telegram" }
             assert.are.equal(400125, err.errorCode)
             assert.are.equal(2, count("telegram"))
             local delay
             for _, e in ipairs(events) do if e.event == "retry" then delay = e.delay end end
             assert.is_true(delay >= 1 and delay < 1.2)
+            assert.are.equal(1, #v.sleeps) -- waited once, that long, on the virtual clock
+            assert.is_true(math.abs(v.sleeps[1] - delay) < 1e-6, v.sleeps[1] .. " s")
             assert.are.equal(1, err.providerErrorCodes[1].retryAfter)
         end)
 
         it("reports a long reset with retryAfter instead of waiting, and blocks the account meanwhile", function()
+            -- the sandbox and the client read the same frozen clock: the reset is exact
+            H.configure(sb, { clock = T0 })
             local conns = { u1 = H.sandbox_connection(sb, { twitter = "tw-ratelimit" }), u2 = H.sandbox_connection(sb) }
             conns.u2.twitter.userId = "783214" -- another X account
-            local c = direct(conns)
+            local c = direct(conns, { clock = function() return T0 end })
             local _, err = c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "twitter" }
             assert.are.equal(400125, err.errorCode)
             local e = err.providerErrorCodes[1]
-            assert.is_true(e.retryAfter > 890 and e.retryAfter <= 900)
+            assert.are.equal(900, e.retryAfter)
             assert.are.equal(1, count("twitter"))
             -- the same account again: not sent at all
             _, err = c:publishUserAction { UID = "u1", userAction = { title = "again" }, enabledProviders = "twitter" }
             assert.are.equal(400125, err.errorCode)
             assert.matches("not sent", err.providerErrorCodes[1].errorDetails)
-            assert.is_true(err.providerErrorCodes[1].retryAfter > 880)
+            assert.are.equal(900, err.providerErrorCodes[1].retryAfter)
             assert.are.equal(1, count("twitter"))
             -- another account of the same app still posts
             local res = assert(c:publishUserAction { UID = "u2", userAction = UA, enabledProviders = "twitter" })
@@ -156,8 +169,9 @@ describe("reliability", function()
 
         it("does not sleep in asynchronous mode: other calls finish while one waits to retry", function()
             local order = {}
+            local v = H.virtual()
             local c = direct({ u1 = H.sandbox_connection(sb, { telegram = "ratelimit1" }), u2 = H.sandbox_connection(sb) },
-                { retry = { attempts = 1, maxRetryAfter = 2 } })
+                { retry = { attempts = 1, maxRetryAfter = 2 }, now = v.now, sleep = v.sleep, clock = v.clock })
             c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "telegram" },
                 function() order[#order + 1] = "waiting" end)
             c:publishUserAction({ UID = "u2", userAction = UA, enabledProviders = "twitter" },
@@ -169,12 +183,13 @@ describe("reliability", function()
             end
             assert.are.same({ "quick", "waiting" }, order)
             assert.are.equal(2, count("telegram"))
+            assert.is_true(v.slept() >= 1, "the wait ran on the virtual clock") -- poll() slept it there
         end)
     end)
 
     describe("secrets", function()
         it("never appear in errors, __tostring or the log hook", function()
-            local pem = H.read(H.tmpdir .. "/jwt.pem")
+            local pem = H.read(H.key("jwt.pem"))
             local seen = {}
             local function collect(v, depth)
                 depth = depth or 0
@@ -217,13 +232,6 @@ describe("reliability", function()
             assert.is_nil(all:find("Authorization", 1, true))
             assert.is_nil(all:find("sig=", 1, true))
             assert.is_nil(all:find("oauth_signature", 1, true))
-        end)
-
-        it("redact tokens from the URLs given to the log hook", function()
-            assert.are.equal("https://api.telegram.org/bot[redacted]/sendMessage",
-                policy.redact_url("https://api.telegram.org/bot123:abc/sendMessage"))
-            assert.are.equal("https://g/v26.0/me?access_token=[redacted]&fields=[redacted]",
-                policy.redact_url("https://g/v26.0/me?access_token=tok&fields=id"))
         end)
     end)
 
@@ -279,5 +287,21 @@ describe("reliability", function()
             assert.are.equal(0, calls)
             c:close()
         end)
+    end)
+end)
+
+describe("reliability: a reply that times out #once", function()
+    -- a real socket timeout against a slow sandbox: one short wait per run
+    setup(function() sb = H.start_sandbox() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    it("never repeats a create whose reply timed out, and says it may exist", function()
+        H.configure(sb, { delay_ms = { linkedin = 1500 } })
+        local c = direct({ u1 = H.sandbox_connection(sb) }, { timeout = 0.4, retry = { baseDelay = 0.01 } })
+        local _, err = c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "linkedin" }
+        assert.are.equal(504002, err.errorCode)
+        assert.matches("may have been created", err.providerErrorCodes[1].errorDetails)
+        assert.are.equal(1, count("linkedin"))
     end)
 end)

@@ -60,7 +60,7 @@ describe("response model", function()
 
     it("decodes deep but bounded JSON", function()
         local deep = string.rep("[", 600) .. string.rep("]", 600)
-        local v, code = core.json_decode(deep)
+        local v, _, code = core.json_decode(deep)
         assert.is_nil(v)
         assert.are.equal(400006, code)
         assert.are.same({ { {} } }, core.json_decode("[[[]]]"))

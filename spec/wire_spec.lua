@@ -24,7 +24,7 @@ end
 
 local X429 = '{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}'
 
-describe("X daily caps and credits (item 4)", function()
+describe("X daily caps and credits (item 4) #unit", function()
     it("a 24-hour user cap sets retryAfter from x-user-limit-24hour-reset, scope account", function()
         local r = parse("twitter", 429, {
             ["x-rate-limit-limit"] = "100", ["x-rate-limit-remaining"] = "97", ["x-rate-limit-reset"] = tostring(NOW + 900),
@@ -107,7 +107,7 @@ describe("X daily caps and credits (item 4)", function()
     end)
 end)
 
-describe("Telegram supergroup migration (item 5)", function()
+describe("Telegram supergroup migration (item 5) #unit", function()
     local UPGRADED = '{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a '
         .. 'supergroup chat","parameters":{"migrate_to_chat_id":-1001234567890}}'
 
@@ -135,7 +135,7 @@ end)
 -- Weibo #topic# (item 6): a '#' in a URL fragment is published, a #topic# pair
 -- refused: request vectors in spec/vectors/providers/sina.json.
 
-describe("LinkedIn little text and article title (item 7)", function()
+describe("LinkedIn little text and article title (item 7) #unit", function()
     local USER = { accessToken = "li-token", personId = "abc123" }
 
     local function commentary(s)
@@ -157,7 +157,7 @@ end)
 -- only at a word start, and the article's title fallback (title, subtitle, the
 -- link's host) are request vectors in spec/vectors/providers/linkedin.json.
 
-describe("Tumblr share intent (item 8)", function()
+describe("Tumblr share intent (item 8) #unit", function()
     it("a link post's content carries the URL", function()
         local r = core.bookmark_url("tumblr", "https://game.example/l3?a=1", "Level 3", "Cleared")
         assert.is_true(r.ok)
@@ -172,7 +172,7 @@ describe("Tumblr share intent (item 8)", function()
     end)
 end)
 
-describe("wire fidelity end to end (sandbox)", function()
+describe("wire fidelity end to end (sandbox) #fakes", function()
     local sb, providers
 
     local function client(conns)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sz_internal.h"
+#include "sz_codes.h"
 
 const char *sz_version(void) { return SZ_VERSION_STRING; }
 
@@ -282,64 +283,9 @@ int sz_consttime_equal(const char *a, size_t alen, const char *b, size_t blen)
 
 const char *sz_gigya_message(int code)
 {
-    switch (code) {
-#define SZ_MSG(c, m) case c: return m;
-    SZ_MSG(0, "OK")
-    SZ_MSG(100001, "Data pending")
-    SZ_MSG(200001, "Operation canceled")
-    SZ_MSG(200008, "OK with errors")
-    SZ_MSG(301001, "Invalid data center")
-    SZ_MSG(400001, "Invalid request format")
-    SZ_MSG(400002, "Missing required parameter")
-    SZ_MSG(400003, "Unique identifier exists")
-    SZ_MSG(400004, "Invalid parameter format")
-    SZ_MSG(400006, "Invalid parameter value")
-    SZ_MSG(400007, "Duplicate value")
-    SZ_MSG(400008, "Invalid authentication header")
-    SZ_MSG(400009, "Validation error")
-    SZ_MSG(400093, "Invalid ApiKey parameter")
-    SZ_MSG(400096, "Not supported")
-    SZ_MSG(400106, "Not connected")
-    SZ_MSG(400124, "Limit reached")
-    SZ_MSG(400125, "Frequency limit reached")
-    SZ_MSG(401010, "Suspected spam")
-    SZ_MSG(403000, "Forbidden")
-    SZ_MSG(403002, "Request has expired")
-    SZ_MSG(403003, "Invalid request signature")
-    SZ_MSG(403004, "Duplicate nonce")
-    SZ_MSG(403005, "Unauthorized user")
-    SZ_MSG(403006, "Secret Sent Over Http")
-    SZ_MSG(403007, "Permission denied")
-    SZ_MSG(403009, "Provider session expired")
-    SZ_MSG(403010, "Invalid Secret")
-    SZ_MSG(403011, "Session has expired")
-    SZ_MSG(403012, "No valid session")
-    SZ_MSG(403017, "Unexpected provider user")
-    SZ_MSG(403022, "Permission not requested")
-    SZ_MSG(403023, "No user permission")
-    SZ_MSG(403024, "Provider limit reached")
-    SZ_MSG(403025, "Invalid token")
-    SZ_MSG(403026, "Unauthorized access error")
-    SZ_MSG(403035, "No user cookie")
-    SZ_MSG(403036, "Unauthorized partner")
-    SZ_MSG(403037, "Post denied")
-    SZ_MSG(403041, "Account disabled")
-    SZ_MSG(403048, "API Rate Limit Exceeded")
-    SZ_MSG(404000, "Not found")
-    SZ_MSG(404001, "Friend not found")
-    SZ_MSG(404003, "UID not found")
-    SZ_MSG(405001, "Invalid API method")
-    SZ_MSG(409001, "Identity exists")
-    SZ_MSG(413001, "Request entity too large")
-    SZ_MSG(500000, "General security warning")
-    SZ_MSG(500001, "General Server error")
-    SZ_MSG(500002, "Server login error")
-    SZ_MSG(500023, "Provider error")
-    SZ_MSG(500026, "Network error")
-    SZ_MSG(500028, "Database error")
-    SZ_MSG(500031, "No provider application")
-    SZ_MSG(504001, "Timeout")
-    SZ_MSG(504002, "Request Timeout")
+    switch (code) { /* the one table of codes and messages: sz_codes.h */
+#define SZ_MSG(c, name, m) case c: return m;
+    SZ_GIGYA_CODES(SZ_MSG)
 #undef SZ_MSG
     default: return "Unknown error";
     }

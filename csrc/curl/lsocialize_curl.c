@@ -1,21 +1,38 @@
 /* socialize.curl - blocking HTTP transport over one reused libcurl easy
  * handle per session, so connections are kept alive between calls.
  *
- *   local s = require("socialize.curl").new{ timeout = 10, connect_timeout = 5,
- *                                            cafile = "/path/ca.pem" }
- *   local res, err, kind = s:request{ method = "POST", url = ..., body = ...,
- *                                     headers = { ["Content-Type"] = ... } }
+ *   local s = require("socialize.curl").new{ timeout = 10, connectTimeout = 5,
+ *                                            cafile = "/path/ca.pem", maxReplyBytes = n }
+ *   local res, message, kind = s:request{ method = "POST", url = ..., body = ...,
+ *                                         headers = { ["Content-Type"] = ... } }
  *   res = { status = 200, body = "...", headers = { date = "...", ... } }
  *   kind: "timeout" | "connect" | "tls" | "too_large" | "closed" | "other"
  *
  *   local results = s:request_many{ req1, req2 }   -- in parallel (curl multi)
  *   results[i] = response table, or { error = message, kind = kind }
  *
+ * The convention of the C modules (docs/api.md "Return conventions"): a
+ * failure is nil, message, code; a transport's code is the kind above, as in
+ * a transport function's (nil, message, kind) and an outcome's { error, kind }.
+ * Running out of memory is such a failure (kind "other"), never a raise; only
+ * a malformed argument (a request table, an option) raises. The options are
+ * spelled as the client's config spells them (camelCase); an unknown one
+ * raises.
+ *
  * One multi handle per session: its connection cache keeps connections alive
  * across calls. No Lua function is called from a libcurl callback: bodies and
  * headers are collected in C buffers and become Lua values after curl returns. */
 
 #include "lsz_curl.h"
+
+/* nil, message, "other": a failure that is no transfer's (memory, a bad URL) */
+static int push_fail(lua_State *L, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushliteral(L, "other");
+    return 3;
+}
 
 static session *check_session(lua_State *L)
 {
@@ -62,8 +79,27 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-/* curl.new{ timeout = seconds, connect_timeout = seconds, cafile = path,
- *           max_reply = bytes } */
+static const char *const OPTIONS[] = {"timeout", "connectTimeout", "cafile", "maxReplyBytes", NULL};
+
+/* Raises on an option that is not one of OPTIONS (a misspelt or snake_case
+ * name would otherwise be ignored). */
+static void check_options(lua_State *L, int t)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        int i = 0;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (; OPTIONS[i] && strcmp(OPTIONS[i], lua_tostring(L, -1)) != 0; i++)
+                ;
+        if (lua_type(L, -1) != LUA_TSTRING || !OPTIONS[i])
+            luaL_error(L, "curl.new: %s is not an option (timeout, connectTimeout, cafile, maxReplyBytes)",
+                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    }
+}
+
+/* curl.new{ timeout = seconds, connectTimeout = seconds, cafile = path,
+ *           maxReplyBytes = bytes } -> session | nil, message, "other" */
 static int l_new(lua_State *L)
 {
     session *s;
@@ -71,13 +107,14 @@ static int l_new(lua_State *L)
     long timeout = DEFAULT_TIMEOUT_MS, cto = DEFAULT_CONNECT_TIMEOUT_MS, max = DEFAULT_MAX_REPLY;
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
+        check_options(L, 1);
         timeout = lsz_ms_field(L, 1, "timeout", timeout);
-        cto = lsz_ms_field(L, 1, "connect_timeout", cto);
-        lua_getfield(L, 1, "max_reply");
+        cto = lsz_ms_field(L, 1, "connectTimeout", cto);
+        lua_getfield(L, 1, "maxReplyBytes");
         if (!lua_isnil(L, -1)) {
             lua_Number m = luaL_checknumber(L, -1);
             if (!(m >= 1)) /* also NaN */
-                luaL_error(L, "max_reply must be a number >= 1");
+                luaL_error(L, "maxReplyBytes must be a number >= 1");
             max = m < (lua_Number)LONG_MAX / 2 ? (long)m : LONG_MAX / 2; /* saturated */
         }
         lua_pop(L, 1);
@@ -95,10 +132,10 @@ static int l_new(lua_State *L)
     s->connect_timeout_ms = cto;
     s->max_reply = max;
     if (cafile && !(s->cafile = strdup(cafile)))
-        return luaL_error(L, "out of memory");
+        return push_fail(L, "out of memory");
     s->multi = curl_multi_init();
-    if (!s->multi)
-        return luaL_error(L, "curl_multi_init failed");
+    if (!s->multi) /* the box's __gc frees the rest */
+        return push_fail(L, "curl_multi_init failed (out of memory)");
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     return 1;
@@ -112,13 +149,10 @@ static int fail_all(lua_State *L, session *s, size_t n)
         curl_slist_free_all(s->pool[i].hl);
         s->pool[i].hl = NULL;
     }
-    lua_pushnil(L);
-    lua_pushliteral(L, "out of memory");
-    lua_pushliteral(L, "other");
-    return 3;
+    return push_fail(L, "out of memory");
 }
 
-/* s:request{ method, url, body, headers, timeout } -> res | nil, msg, kind
+/* s:request{ method, url, body, headers, timeout } -> res | nil, message, kind
  * One blocking request on the session's own easy handle (its connection is
  * kept alive for the next one), without the multi handle's overhead. */
 static int l_request(lua_State *L)
@@ -128,10 +162,7 @@ static int l_request(lua_State *L)
     if (lsz_setup(L, s, &s->solo, 2) != 0) {
         curl_slist_free_all(s->solo.hl);
         s->solo.hl = NULL;
-        lua_pushnil(L);
-        lua_pushliteral(L, "out of memory");
-        lua_pushliteral(L, "other");
-        return 3;
+        return push_fail(L, "out of memory");
     }
     s->solo.id = 0;
     if (!s->solo.done)
@@ -141,6 +172,7 @@ static int l_request(lua_State *L)
 }
 
 /* s:request_many{ req1, req2, ... } -> { res_or_{error=,kind=}, ... }
+ *                                    | nil, "out of memory", "other"
  * All requests run in parallel; results come back in the order given. */
 static int l_request_many(lua_State *L)
 {
@@ -175,7 +207,8 @@ static int l_request_many(lua_State *L)
 
 /* ---- asynchronous transfers (game loops) --------------------------------- */
 
-/* s:start(req) -> id. The transfer runs while the host calls s:perform(). */
+/* s:start(req) -> id | nil, "out of memory", "other". The transfer runs
+ * while the host calls s:perform(). */
 static int l_start(lua_State *L)
 {
     session *s = check_session(L);
@@ -185,7 +218,7 @@ static int l_start(lua_State *L)
         size_t cap = s->caprunning ? s->caprunning * 2 : 16;
         xfer **r = realloc(s->running, cap * sizeof *r);
         if (!r)
-            return luaL_error(L, "out of memory");
+            return push_fail(L, "out of memory");
         s->running = r;
         s->caprunning = cap;
     }
@@ -193,14 +226,14 @@ static int l_start(lua_State *L)
     if (x)
         s->spare = x->next;
     else if (!(x = calloc(1, sizeof *x)))
-        return luaL_error(L, "out of memory");
+        return push_fail(L, "out of memory");
     x->next = NULL;
     if (lsz_setup(L, s, x, 2) != 0) {
         curl_slist_free_all(x->hl);
         x->hl = NULL;
         x->next = s->spare;
         s->spare = x;
-        return luaL_error(L, "out of memory");
+        return push_fail(L, "out of memory");
     }
     x->id = ++s->next_id;
     s->running[s->nrunning++] = x;
@@ -375,8 +408,9 @@ static const luaL_Reg session_methods[] = {
     {NULL, NULL}
 };
 
-/* curl.parse_url(url) -> scheme, host, port | nil, message: libcurl's own
- * URL parser (curl_url), so tests can show the core's guard agrees with it. */
+/* curl.parse_url(url) -> scheme, host, port | nil, message, "other":
+ * libcurl's own URL parser (curl_url), so tests can show the core's guard
+ * agrees with it. */
 static int l_parse_url(lua_State *L)
 {
     size_t n;
@@ -384,13 +418,10 @@ static int l_parse_url(lua_State *L)
     CURLU *u;
     char *scheme = NULL, *host = NULL, *port = NULL;
     CURLUcode rc;
-    if (strlen(url) != n) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "url contains NUL");
-        return 2;
-    }
+    if (strlen(url) != n)
+        return push_fail(L, "url contains NUL");
     if (!(u = curl_url()))
-        return luaL_error(L, "out of memory");
+        return push_fail(L, "out of memory");
     rc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (rc == CURLUE_OK)
         rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
@@ -405,12 +436,13 @@ static int l_parse_url(lua_State *L)
     } else {
         lua_pushnil(L);
         lua_pushfstring(L, "curl_url: error %d", (int)rc);
+        lua_pushliteral(L, "other");
     }
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
     curl_url_cleanup(u);
-    return rc == CURLUE_OK ? 3 : 2;
+    return 3;
 }
 
 static const luaL_Reg funcs[] = {

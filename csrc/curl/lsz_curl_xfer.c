@@ -147,7 +147,9 @@ long lsz_ms_field(lua_State *L, int t, const char *k, long dflt)
     return v;
 }
 
-static const char *classify(CURLcode rc, xfer *x)
+/* The transport kind of a failed transfer (not to be confused with the
+ * core's classification of a network's reply). */
+static const char *outcome_kind(CURLcode rc, xfer *x)
 {
     if (x->too_large)
         return "too_large";
@@ -554,7 +556,7 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
     curl_slist_free_all(x->hl);
     x->hl = NULL;
     if (x->rc != CURLE_OK) {
-        const char *kind = classify(x->rc, x);
+        const char *kind = outcome_kind(x->rc, x);
         if (as_table)
             lua_createtable(L, 0, 2);
         else

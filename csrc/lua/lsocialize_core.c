@@ -1,16 +1,22 @@
 /* socialize.core - Lua binding of the sans-IO core.
  *
- * Everything here is pure computation: no sockets, no blocking. Runtime
- * problems with the caller's data return (nil, code, message); only wrong
- * argument types raise. No function raises while it owns C memory. */
+ * Everything here is pure computation: no sockets, no blocking.
+ * The convention of the C modules (docs/api.md "Return conventions"): a
+ * function that can fail returns its value, or nil, message, code - code
+ * being the Gigya error code (a name in core.errors()). An allocation
+ * failure the C side detects is such a failure: nil, "out of memory",
+ * 500000 (INTERNAL), never a raise. Only wrong argument types raise (and
+ * the system's random generator failing, in nonce/random_hex). No function
+ * raises while it owns C memory. */
 
 #include "lsz_core.h"
+#include "sz_codes.h"
 
 int lsz_push_fail(lua_State *L, int code, const char *msg)
 {
     lua_pushnil(L);
-    lua_pushinteger(L, code);
     lua_pushstring(L, msg);
+    lua_pushinteger(L, code);
     return 3;
 }
 
@@ -50,8 +56,8 @@ int lsz_clamp_int(long long v)
 int lsz_push_nul_fail(lua_State *L, const char *what)
 {
     lua_pushnil(L);
-    lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
     lua_pushfstring(L, "Invalid parameter value: %s contains a NUL byte", what);
+    lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
     return 3;
 }
 
@@ -59,6 +65,23 @@ static int l_strerror(lua_State *L)
 {
     lua_pushstring(L, sz_gigya_message(lsz_clamp_int((long long)luaL_checkinteger(L, 1))));
     return 1;
+}
+
+/* core.errors() -> codes, messages: { NAME = code } and { [code] = message }
+ * for every Gigya code the library knows, from the table the core's message
+ * function reads (sz_codes.h). socialize.errors is built from it. */
+static int l_errors(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+#define SZ_ROW(c, name, m)                                                   \
+    lua_pushinteger(L, (c));                                                 \
+    lua_setfield(L, -3, #name);                                              \
+    lua_pushstring(L, (m));                                                  \
+    lua_rawseti(L, -2, (c));
+    SZ_GIGYA_CODES(SZ_ROW)
+#undef SZ_ROW
+    return 2;
 }
 
 /* core.http_reason(status) -> "Not Found", "OK" (2xx) or "Error" */
@@ -70,6 +93,7 @@ static int l_http_reason(lua_State *L)
 
 static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
+    {"errors", l_errors},
     {"http_reason", l_http_reason},
     {NULL, NULL}
 };

@@ -406,10 +406,10 @@ static int push_encoded(lua_State *L, int as_param)
     return 1;
 }
 
-/* core.json_encode(value [, name]) -> string | nil, code, message */
+/* core.json_encode(value [, name]) -> string | nil, message, code */
 static int l_json_encode(lua_State *L) { return push_encoded(L, 0); }
 
-/* core.param_string(value [, name]) -> string | nil, code, message */
+/* core.param_string(value [, name]) -> string | nil, message, code */
 static int l_param_string(lua_State *L) { return push_encoded(L, 1); }
 
 /* ---- JSON -> Lua ---------------------------------------------------------*/
@@ -466,7 +466,7 @@ int lsz_push_json(lua_State *L, json_t *j, int depth)
     }
 }
 
-/* core.json_decode(s) -> value | nil, code, message */
+/* core.json_decode(s) -> value | nil, message, code */
 static int l_json_decode(lua_State *L)
 {
     size_t n;
@@ -514,13 +514,15 @@ json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad)
     return j;
 }
 
+/* Pushes a result object and releases it; NULL (the core ran out of
+ * memory) gives nil, "out of memory", 500000. */
 int lsz_push_result(lua_State *L, json_t *r)
 {
     int top = lua_gettop(L);
     if (!r || lsz_push_json(L, r, 0) != 0) {
         lua_settop(L, top);
         sz_json_free(r);
-        return luaL_error(L, "out of memory");
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
     }
     sz_json_free(r); /* a result may hold a session's tokens */
     return 1;

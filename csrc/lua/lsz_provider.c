@@ -51,7 +51,7 @@ static int push_request(lua_State *L, sz_request *r)
 }
 
 /* core.build_request(opts, params) -> {method, url, body, headers}
- *                                   | nil, code, message
+ *                                   | nil, message, code
  * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
  *       apiKey, userKey, secret, accessToken, privateKey, timestamp, nonce, sdk */
 static int l_build_request(lua_State *L)
@@ -107,7 +107,7 @@ static int l_build_request(lua_State *L)
 }
 
 /* core.parse_response(body, httpStatus) -> table (the whole reply, with
- * errorCode, statusCode, statusReason always present) */
+ * errorCode, statusCode, statusReason always present) | nil, message, code */
 static int l_parse_response(lua_State *L)
 {
     size_t n;
@@ -127,12 +127,13 @@ static int l_parse_response(lua_State *L)
     return 1;
 }
 
-typedef struct pcall_args {
+/* The arguments of one provider call (provider_request, provider_parse). */
+typedef struct call_args {
     sz_call_json c;
     json_t *in, *app, *user;
-} pcall_args;
+} call_args;
 
-static void pcall_free(pcall_args *a)
+static void call_args_free(call_args *a)
 {
     sz_json_free(a->in);
     sz_json_free(a->app); /* credentials: zeroed (socialize.h wiping policy) */
@@ -141,7 +142,7 @@ static void pcall_free(pcall_args *a)
 
 /* The types of provider, action, input, app, user at 1..5, checked before
  * anything is allocated; NULL, or which name holds a NUL byte. */
-static const char *pcall_check(lua_State *L)
+static const char *call_args_check(lua_State *L)
 {
     int i, np = 0, na = 0;
     lsz_arg_cstr(L, 1, &np);
@@ -152,8 +153,8 @@ static const char *pcall_check(lua_State *L)
     return np ? "provider" : na ? "action" : NULL;
 }
 
-/* provider, action, input, app, user at 1..5 (types checked by pcall_check) */
-static int pcall_read(lua_State *L, pcall_args *a)
+/* provider, action, input, app, user at 1..5 (types checked by call_args_check) */
+static int call_args_read(lua_State *L, call_args *a)
 {
     int bad = 0;
     memset(a, 0, sizeof *a);
@@ -170,68 +171,94 @@ static int pcall_read(lua_State *L, pcall_args *a)
     return bad ? -1 : 0;
 }
 
+/* nil, message, code, result: nothing is to be sent, and result (the failure
+ * object: ok = false, category, errorCode, errorDetails, ...) says why;
+ * message and code are its errorDetails and errorCode. Takes res over. */
+static int push_refusal(lua_State *L, json_t *res)
+{
+    json_t *d = json_object_get(res, "errorDetails"), *c = json_object_get(res, "errorCode");
+    int top = lua_gettop(L);
+    lua_pushnil(L);
+    lua_pushstring(L, json_is_string(d) ? json_string_value(d) : "nothing to send");
+    lua_pushinteger(L, json_is_integer(c) ? (lua_Integer)json_integer_value(c) : SZ_GIGYA_INTERNAL);
+    if (lsz_push_json(L, res, 0) != 0) {
+        lua_settop(L, top);
+        sz_json_free(res);
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
+    }
+    sz_json_free(res); /* a result may hold a session's tokens */
+    return 4;
+}
+
 /* core.provider_request(provider, action, input, app, user, timestamp, nonce, setup)
- *   -> request table | nil, result table (nothing to send). setup: the state
- *   the network's setup step returned (provider_info(name).setup), or nil. */
+ *   -> request table
+ *    | nil, message, code, result   nothing to send: result is the failure
+ *                                   (missing credentials, content the network refuses, ...)
+ *    | nil, message, code           bad input (unknown provider or action, a value
+ *                                   with no JSON form, a NUL byte)
+ *   setup: the state the network's setup step returned (provider_info(name).setup), or nil. */
 static int l_provider_request(lua_State *L)
 {
-    pcall_args a;
+    call_args a;
     json_t *res = NULL;
     sz_error err;
     sz_request *r;
     long long ts = sz_sat_from_double((double)luaL_optnumber(L, 6, 0));
     int nn = 0;
-    const char *nonce = lsz_arg_optcstr(L, 7, &nn), *nul = pcall_check(L);
+    const char *nonce = lsz_arg_optcstr(L, 7, &nn), *nul = call_args_check(L);
     json_t *setup = NULL;
     int sbad = 0;
     if (nul || nn)
         return lsz_push_nul_fail(L, nul ? nul : "nonce");
     if (!lua_isnoneornil(L, 8))
         luaL_checktype(L, 8, LUA_TTABLE);
-    if (pcall_read(L, &a) != 0) {
-        pcall_free(&a);
+    if (call_args_read(L, &a) != 0) {
+        call_args_free(&a);
         return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     if (!lua_isnoneornil(L, 8) && !(setup = lsz_arg_json(L, 8, "setup state", &sbad))) {
-        pcall_free(&a);
+        call_args_free(&a);
         return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     a.c.timestamp = ts;
     a.c.nonce = nonce;
     a.c.setup = setup;
     r = sz_provider_request_json(&a.c, &res, &err);
-    pcall_free(&a);
+    call_args_free(&a);
     sz_json_free(setup);
     if (!r) {
         if (err.status == SZ_ENOMEM) { /* as before the C contract: a transient result the front retries */
+            int code = sz_category_code("transient");
             lua_pushnil(L);
+            lua_pushfstring(L, "%s: out of memory while building the request", lua_tostring(L, 1));
+            lua_pushinteger(L, code);
             lua_createtable(L, 0, 6);
             lua_pushboolean(L, 0);
             lua_setfield(L, -2, "ok");
             lua_pushliteral(L, "transient");
             lua_setfield(L, -2, "category");
-            lua_pushinteger(L, sz_category_code("transient"));
+            lua_pushinteger(L, code);
             lua_setfield(L, -2, "errorCode");
-            lua_pushstring(L, sz_gigya_message(sz_category_code("transient")));
+            lua_pushstring(L, sz_gigya_message(code));
             lua_setfield(L, -2, "errorMessage");
             lua_pushfstring(L, "%s: out of memory while building the request", lua_tostring(L, 1));
             lua_setfield(L, -2, "errorDetails");
             lua_pushvalue(L, 1);
             lua_setfield(L, -2, "provider");
-            return 2;
+            return 4; /* nil, message, code, result: as any refusal */
         }
         if (!res)
             return lsz_push_fail(L, err.code, err.message);
-        lua_pushnil(L);
-        return 1 + lsz_push_result(L, res);
+        return push_refusal(L, res);
     }
     return push_request(L, r);
 }
 
-/* core.provider_parse(provider, action, input, app, user, status, headers, body, now) -> result */
+/* core.provider_parse(provider, action, input, app, user, status, headers, body, now)
+ *   -> result (ok or a failure: the reply's classification) | nil, message, code */
 static int l_provider_parse(lua_State *L)
 {
-    pcall_args a;
+    call_args a;
     int status = lsz_clamp_int((long long)luaL_checkinteger(L, 6));
     size_t bl, nh = 0, i;
     const char *body = luaL_optlstring(L, 8, "", &bl), *nul;
@@ -240,7 +267,7 @@ static int l_provider_parse(lua_State *L)
     json_t *r;
     if (!lua_isnoneornil(L, 7))
         luaL_checktype(L, 7, LUA_TTABLE);
-    nul = pcall_check(L);
+    nul = call_args_check(L);
     if (nul)
         return lsz_push_nul_fail(L, nul);
     if (!lua_isnoneornil(L, 7)) {
@@ -260,17 +287,18 @@ static int l_provider_parse(lua_State *L)
             lua_pop(L, 1);
         }
     }
-    if (pcall_read(L, &a) != 0) {
-        pcall_free(&a);
+    if (call_args_read(L, &a) != 0) {
+        call_args_free(&a);
         return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     (void)i;
     r = sz_provider_parse_json(&a.c, status, hs, nh, body, bl, now);
-    pcall_free(&a);
+    call_args_free(&a);
     return lsz_push_result(L, r);
 }
 
-/* core.bookmark_url(destination, url, title, description, image, instance) -> result */
+/* core.bookmark_url(destination, url, title, description, image, instance)
+ *   -> result (ok with url, or a failure) | nil, "out of memory", 500000 */
 static int l_bookmark_url(lua_State *L)
 {
     static const char *const names[] = {"destination", "url", "title", "description", "image",
@@ -311,15 +339,19 @@ static int push_names(lua_State *L, const char *const *names)
 
 static int l_provider_names(lua_State *L) { return push_names(L, sz_provider_names()); }
 
-/* core.provider_info(name) -> table | nil (unknown network) */
+/* core.provider_info(name) -> table | nil, message, 400006 (unknown network) */
 static int l_provider_info(lua_State *L)
 {
     int nul = 0;
     const char *name = lsz_arg_cstr(L, 1, &nul);
     json_t *r = nul ? NULL : sz_provider_info_json(name);
     if (!r) {
+        if (nul)
+            return lsz_push_nul_fail(L, "provider");
         lua_pushnil(L);
-        return 1;
+        lua_pushfstring(L, "Invalid parameter value: unknown provider '%s'", name);
+        lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
+        return 3;
     }
     return lsz_push_result(L, r);
 }
@@ -372,8 +404,8 @@ static int l_check_url(lua_State *L)
     return 4;
 }
 
-/* core.addr_blocked(ip) -> true | false | nil, reason: whether a resolved
- * address (dotted-decimal IPv4 or IPv6 text) must not be connected to. */
+/* core.addr_blocked(ip) -> true | false | nil, reason, 400006: whether a
+ * resolved address (dotted-decimal IPv4 or IPv6 text) must not be connected to. */
 static int l_addr_blocked(lua_State *L)
 {
     unsigned char a[16];
@@ -383,7 +415,8 @@ static int l_addr_blocked(lua_State *L)
     if (!family) {
         lua_pushnil(L);
         lua_pushliteral(L, "not an IP address");
-        return 2;
+        lua_pushinteger(L, SZ_GIGYA_INVALID_PARAMETER);
+        return 3;
     }
     lua_pushboolean(L, sz_addr_blocked(family, a));
     return 1;

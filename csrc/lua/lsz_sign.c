@@ -14,13 +14,13 @@ static int l_url_encode(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &n);
     char *e = sz_url_encode(s, n, &on);
     if (!e)
-        return luaL_error(L, "out of memory");
+        return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
     lua_pushlstring(L, e, on);
     sz_free(e);
     return 1;
 }
 
-/* core.base_string(httpMethod, url, params) -> string | nil, code, message */
+/* core.base_string(httpMethod, url, params) -> string | nil, message, code */
 static int l_base_string(lua_State *L)
 {
     int nm = 0, nu = 0;
@@ -47,7 +47,7 @@ static int l_base_string(lua_State *L)
     return 1;
 }
 
-/* core.hmac_sha1(secret_b64, message) -> base64 | nil, code, message */
+/* core.hmac_sha1(secret_b64, message) -> base64 | nil, message, code */
 static int l_hmac_sha1(lua_State *L)
 {
     int nul = 0;
@@ -200,7 +200,8 @@ static int l_random_hex(lua_State *L)
     return 1;
 }
 
-/* core.oauth1(method, url, ck, cs, token, tokenSecret, timestamp, nonce) */
+/* core.oauth1(method, url, ck, cs, token, tokenSecret, timestamp, nonce)
+ *   -> "OAuth ..." | nil, message, code */
 static int l_oauth1(lua_State *L)
 {
     static const char *const names[] = {"method", "url", "consumerKey", "consumerSecret", "token",
@@ -220,8 +221,8 @@ static int l_oauth1(lua_State *L)
     if (nn)
         return lsz_push_nul_fail(L, "nonce");
     h = sz_oauth1_authorization(a[0], a[1], a[2], a[3], a[4], a[5], ts, nonce, &err);
-    if (!h)
-        return luaL_error(L, "oauth1 signing failed: %s", err.message);
+    if (!h) /* the core says why: a method or URL the base string refuses, or memory */
+        return lsz_push_fail(L, err.code, err.message);
     lua_pushstring(L, h);
     sz_free_str(h);
     return 1;

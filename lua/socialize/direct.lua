@@ -1,6 +1,8 @@
 -- The direct backend: delivers the share calls to the networks themselves,
 -- through the C core's provider adapters, all providers of one call in
--- parallel, and answers in Gigya's response model.
+-- parallel, and answers in Gigya's response model. Everything it needs of
+-- the client comes in the call's context (socialize.engine): send, sleep,
+-- now, remaining, clock, nonce, cache, blocked, retry, log, secrets, config.
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 local policy = require("socialize.policy")
@@ -11,6 +13,8 @@ local concat = table.concat
 local floor = math.floor
 local format, gsub, gmatch, find = string.format, string.gsub, string.gmatch, string.find
 local os_date = os.date
+
+local E = errors.codes
 
 local _M = {}
 
@@ -62,8 +66,8 @@ end
 
 --- The user's connections: config.connections is a table keyed by UID, a
 -- function(UID), or an object with :get(UID).
-function _M.connections(client, UID)
-    local c = client._config.connections
+function _M.connections(ctx, UID)
+    local c = ctx.config.connections
     if type(c) == "function" then
         return c(UID)
     end
@@ -79,8 +83,8 @@ end
 ---------------------------------------------------------------------------
 -- URL shortening (config.shortener), per Gigya's shortURLs parameter
 ---------------------------------------------------------------------------
-local function shortener(client, p)
-    local fn = client._config.shortener
+local function shortener(ctx, p)
+    local fn = ctx.config.shortener
     local mode = p.shortURLs or "always"
     if type(fn) ~= "function" or mode == "never" then
         return function(u) return u end
@@ -134,8 +138,8 @@ end
 
 -- A parameter or credential refused before anything is sent: 400006.
 function _M.invalid(task, what)
-    return { ok = false, provider = task.provider, category = "content_invalid", errorCode = 400006,
-             errorMessage = core.strerror(400006),
+    return { ok = false, provider = task.provider, category = "content_invalid", errorCode = E.INVALID_PARAMETER,
+             errorMessage = core.strerror(E.INVALID_PARAMETER),
              errorDetails = task.provider .. ": " .. what }
 end
 
@@ -186,15 +190,15 @@ local function decided(task, r)
     return task
 end
 
-local function new_task(client, provider, action, input, user)
-    local providers = client._config.providers or {}
+local function new_task(ctx, provider, action, input, user)
+    local providers = ctx.config.providers or {}
     local entry_type = type(user)
     if entry_type ~= "table" then user = {} end
     local app = providers[provider] or {}
     local task = setmetatable({
         keys = nil,
         attempt = 0,
-        client = client,
+        ctx = ctx,
         provider = provider,
         action = action,
         input = input,
@@ -222,7 +226,7 @@ local function new_task(client, provider, action, input, user)
         -- the private-network guard, once per task and before the shape check
         -- (where a bare host is allowed, it means https)
         if info.urlBareHost and not find(v, "://", 1, true) and not find(v, "^/") then v = "https://" .. v end
-        local ok, why = policy.check_url(v, client._config.allowPrivateNetworks)
+        local ok, why = policy.check_url(v, ctx.config.allowPrivateNetworks)
         if not ok then
             return decided(task, refused_url(task, uf, why))
         end
@@ -277,10 +281,9 @@ end
 --- The first (or next) request of this task, or nil when the task is done.
 function Task:request()
     if self.done then return nil end
-    local c = self.client
-    local now = c._clock() + c.clock_offset
+    local ctx = self.ctx
     if self.phase == self.action then
-        local wait = policy.blocked(c._blocked, self.keys, now)
+        local wait = policy.blocked(ctx.blocked, self.keys, ctx.clock())
         if wait then
             local s = math.ceil(wait)
             self.result = fail(self, "rate_limited", "not sent: the network asked to wait " .. s
@@ -291,10 +294,10 @@ function Task:request()
     -- a connection URL (checked by the guard in new_task): the transport checks
     -- the address it connects to as well
     local uf = (INFO[self.provider] or {}).urlField
-    local guarded = uf and self.user[uf] ~= nil and not c._config.allowPrivateNetworks
+    local guarded = uf and self.user[uf] ~= nil and not ctx.config.allowPrivateNetworks
     local setup = setup_of(self)
     if self.phase == self.action and setup and self.action ~= "notify" then
-        local s = c._setup[cache_key(self, setup.cacheKey)]
+        local s = ctx.cache[cache_key(self, setup.cacheKey)]
         if s == nil then
             self.phase = setup.action
         else
@@ -302,22 +305,19 @@ function Task:request()
             self.used_cached_state = true
         end
     end
-    local req, res, rmsg = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
-        floor(c._clock() + c.clock_offset), c._nonce(),
+    local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
+        floor(ctx.clock()), ctx.nonce(),
         self.phase == self.action and self.state or (self.phase == self.follow and self.follow_state) or nil)
     if not req then
-        if type(res) ~= "table" then
-            -- the core refused the input itself (e.g. a value with no JSON form)
-            local code = type(res) == "number" and res or 400006
-            self.result = { ok = false, provider = self.provider, category = "content_invalid",
-                errorCode = code, errorMessage = core.strerror(code),
-                errorDetails = self.provider .. ": " .. tostring(rmsg or "the request could not be built") }
-        else
-            self.result = res
-        end
+        -- res: why the network would refuse it; none: the core refused the
+        -- input itself (e.g. a value with no JSON form)
+        code = code or E.INVALID_PARAMETER
+        self.result = res or { ok = false, provider = self.provider, category = "content_invalid",
+            errorCode = code, errorMessage = core.strerror(code),
+            errorDetails = self.provider .. ": " .. tostring(msg or "the request could not be built") }
         return nil
     end
-    req.timeout = c._config.timeout
+    req.timeout = ctx.config.timeout
     req.provider = self.provider
     -- the URL's host came from connection data: the transport must refuse to
     -- connect when the name resolves to a blocked address
@@ -330,7 +330,7 @@ local CREATES = { publish = true, status = true, notify = true, graph = true }
 
 local function transport_failure(task, outcome)
     local kind = outcome.kind or "other"
-    local code = kind == "timeout" and 504002 or 500026
+    local code = kind == "timeout" and E.REQUEST_TIMEOUT or E.NETWORK_ERROR
     local details = task.provider .. ": " .. kind .. ": " .. tostring(outcome.error)
     if (CREATES[task.phase] or task.phase == task.follow) and (kind == "timeout" or kind == "closed") then
         details = details .. " (the request was sent: the post may have been created)"
@@ -343,13 +343,15 @@ end
 
 --- Feeds the outcome of the last request; returns the next request or nil.
 function Task:feed(outcome)
-    local c = self.client
+    local ctx = self.ctx
     local r
     if outcome.error then
         r = transport_failure(self, outcome)
     else
-        r = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
-            outcome.status or 0, outcome.headers or {}, outcome.body or "", c._clock() + c.clock_offset)
+        local msg
+        r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
+            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock())
+        if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
     end
     local setup = setup_of(self)
     if setup and self.phase == setup.action and self.phase ~= self.action then
@@ -359,7 +361,7 @@ function Task:feed(outcome)
         end
         -- an optional step that failed: the network's documented defaults
         local s = (r.ok and r.data) or {}
-        c._setup[cache_key(self, setup.cacheKey)] = s
+        ctx.cache[cache_key(self, setup.cacheKey)] = s
         self.state = s
         self.used_cached_state = false
         self.phase = self.action
@@ -374,25 +376,21 @@ function Task:feed(outcome)
         return self:request()
     end
     if not r.ok then
-        local now = c._clock() + c.clock_offset
-        policy.block(c._blocked, self.keys, r, now)
+        policy.block(ctx.blocked, self.keys, r, ctx.clock())
         self.attempt = self.attempt + 1
         local sent = not (outcome.error and outcome.kind == "connect")
-        local d = policy.retry_delay(c._retry, self.provider, r, self.attempt, sent)
+        local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
         if d then
             self.retry_in = d
             self.last = r
-            if c._config.log then
-                pcall(c._config.log, { event = "retry", provider = self.provider, delay = d,
-                    reason = tostring(r.category) })
-            end
+            ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
             return "retry"
         end
     end
     if setup and setup.refreshOnAuthExpired and not r.ok and r.category == "auth_expired"
         and self.used_cached_state and not self.refreshed then
         -- the reused state (a session) expired: one new setup, then the post again
-        c._setup[cache_key(self, setup.cacheKey)] = nil
+        ctx.cache[cache_key(self, setup.cacheKey)] = nil
         self.refreshed = true
         self.state = nil
         self.phase = setup.action
@@ -405,25 +403,25 @@ end
 --- Runs tasks to completion: each round sends every pending request in
 -- parallel (curl multi, light threads, or the poll loop), then feeds the
 -- replies back. A task the policy retries waits its delay; the others go on.
-local function run(client, tasks, io, secrets)
+local function run(ctx, tasks, secrets)
     local pending, later = {}, {}
     for _, t in ipairs(tasks) do
         local req = t:request()
         if req then pending[#pending + 1] = { task = t, req = req } end
     end
     local rounds = 0
-    local max_rounds = MAX_ROUNDS + client._retry.attempts
+    local max_rounds = MAX_ROUNDS + ctx.retry.attempts
     while #pending > 0 or #later > 0 do
         if #pending == 0 then
             -- only retries are left: wait for the first one that is due
             local first = later[1].due
             for _, l in ipairs(later) do if l.due < first then first = l.due end end
-            local wait = (first - client._now_ms()) / 1000
-            if wait > 0 then io.sleep(wait) end
+            local wait = first - ctx.now()
+            if wait > 0 then ctx.sleep(wait) end
         end
         -- due within a millisecond counts as due: a sleep until `first` may end a
         -- rounding error short of it, which must not cost another (tiny) sleep
-        local now, still = client._now_ms() + 1, {}
+        local now, still = ctx.now() + 0.001, {}
         for _, l in ipairs(later) do
             if l.due <= now then
                 local req = l.task:request()
@@ -442,19 +440,19 @@ local function run(client, tasks, io, secrets)
                 outcomes = {}
                 for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
             else
-                outcomes = client:_send(io, reqs, secrets())
+                outcomes = ctx.send(reqs, secrets())
             end
             local nextp = {}
             for i, p in ipairs(pending) do
                 local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
-                if req == "retry" and io.remaining and p.task.retry_in >= io.remaining() then
+                if req == "retry" and p.task.retry_in >= ctx.remaining() then
                     -- the wait does not fit in the call's deadline: reported, not waited for
                     local r = p.task.last
                     r.errorDetails = tostring(r.errorDetails) .. " (not retried: waiting "
                         .. format("%.1f", p.task.retry_in) .. " s would pass the call's deadline)"
                     p.task.result = r
                 elseif req == "retry" then
-                    later[#later + 1] = { task = p.task, due = client._now_ms() + p.task.retry_in * 1000 }
+                    later[#later + 1] = { task = p.task, due = ctx.now() + p.task.retry_in }
                 elseif req then
                     nextp[#nextp + 1] = { task = p.task, req = req }
                 end
@@ -526,7 +524,7 @@ local function aggregate(results, extra)
     -- none succeeded: Gigya's "unsupported provider" error only when every
     -- targeted provider is unsupported; otherwise the first real failure
     local f = first_real_fail or first_fail
-    local code = first_real_fail and f.errorCode or 400096
+    local code = first_real_fail and f.errorCode or E.NOT_SUPPORTED
     res.errorCode = code
     res.errorMessage = core.strerror(code)
     local d = tostring(f.errorDetails or f.errorMessage)
@@ -572,15 +570,15 @@ end
 ---------------------------------------------------------------------------
 -- entry point
 ---------------------------------------------------------------------------
-function _M.call(client, method, p, io)
+function _M.call(ctx, method, p)
     local action = _M.ACTIONS[method]
     if not action then
-        return nil, errors.new(400096, "Not supported: the direct backend delivers publishUserAction, "
+        return nil, errors.new(E.NOT_SUPPORTED, "Not supported: the direct backend delivers publishUserAction, "
             .. "setStatus, sendNotification, facebookGraphOperation and postBookmark, not " .. method)
     end
-    local conn, cerr = _M.connections(client, p.UID)
+    local conn, cerr = _M.connections(ctx, p.UID)
     if type(conn) ~= "table" then
-        return nil, errors.new(400106, "Not connected: no connections for UID " .. tostring(p.UID)
+        return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
             .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
     end
     local names = targets(conn, p, action)
@@ -591,29 +589,29 @@ function _M.call(client, method, p, io)
             if not INFO[k] then odd[#odd + 1] = format("%q", tostring(k)) end
         end
         table.sort(odd)
-        return nil, errors.new(400106, "Not connected: UID " .. tostring(p.UID)
+        return nil, errors.new(E.NOT_CONNECTED, "Not connected: UID " .. tostring(p.UID)
             .. " has no connection to the enabled providers"
             .. (#odd > 0 and ("; the connection's keys " .. concat(odd, ", ") .. " are not networks (valid: "
                 .. concat(ORDER, ", ") .. ")") or ""))
     end
-    local short = shortener(client, p)
+    local short = shortener(ctx, p)
     local location = json_table(p.userLocation)
     local tasks, groups = {}, {}
     for _, prov in ipairs(names) do
         if action == "publish" then
             local ua = json_table(p[prov .. "UserAction"]) or json_table(p.userAction)
-            tasks[#tasks + 1] = new_task(client, prov, action,
+            tasks[#tasks + 1] = new_task(ctx, prov, action,
                 { userAction = shorten_action(ua, short), userLocation = location, rip = p.rip }, conn[prov])
         elseif action == "status" then
-            tasks[#tasks + 1] = new_task(client, prov, action,
+            tasks[#tasks + 1] = new_task(ctx, prov, action,
                 { status = shorten_text(p.status, short), userLocation = location, rip = p.rip }, conn[prov])
         elseif action == "graph" then
-            tasks[#tasks + 1] = new_task(client, prov, action,
+            tasks[#tasks + 1] = new_task(ctx, prov, action,
                 { graphPath = p.graphPath, method = p.method, graphParams = json_table(p.graphParams) }, conn[prov])
         else -- notify: one message per recipient
             groups[prov] = {}
             for _, rUID in ipairs(split(p.recipients)) do
-                local rconn = _M.connections(client, rUID)
+                local rconn = _M.connections(ctx, rUID)
                 local info = INFO[prov] or {}
                 local field = info.recipientField
                 local rid
@@ -623,7 +621,7 @@ function _M.call(client, method, p, io)
                 if rid == nil and field and info.recipientNumericUID and tonumber(rUID) then
                     rid = rUID -- a numeric UID is the id itself
                 end
-                local t = new_task(client, prov, action, { body = shorten_text(p.body, short), subject = p.subject,
+                local t = new_task(ctx, prov, action, { body = shorten_text(p.body, short), subject = p.subject,
                     recipient = rid and tostring(rid) or "" }, conn[prov])
                 t.recipient = rUID
                 tasks[#tasks + 1] = t
@@ -637,12 +635,12 @@ function _M.call(client, method, p, io)
         local secrets = policy.secrets({}, conn)
         for _, v in pairs(conn) do policy.secrets(secrets, v) end
         for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.state) end
-        for _, state in pairs(client._setup) do policy.secrets(secrets, state) end
+        for _, state in pairs(ctx.cache) do policy.secrets(secrets, state) end
         local sent = {}
         for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
-        return policy.auth_secrets(sent, policy.merge_secrets(secrets, client._secrets))
+        return policy.auth_secrets(sent, policy.merge_secrets(secrets, ctx.secrets))
     end
-    run(client, tasks, io, call_secrets)
+    run(ctx, tasks, call_secrets)
     local results = {}
     if action == "notify" then
         for _, prov in ipairs(names) do
@@ -664,7 +662,7 @@ function _M.call(client, method, p, io)
 end
 
 --- postBookmark: share-intent URLs, no network call.
-function _M.bookmark(client, p)
+function _M.bookmark(ctx, p)
     local defaults = {}
     for _, n in ipairs(ORDER) do
         if INFO[n].intentDefault then defaults[#defaults + 1] = n end
@@ -674,7 +672,7 @@ function _M.bookmark(client, p)
         statusCode = 200, errorCode = 0, statusReason = "OK", callId = call_id(), time = now_iso(),
         bookmarkURLs = {}, providerErrorCodes = {},
     }
-    local conn = p.UID and _M.connections(client, p.UID)
+    local conn = p.UID and _M.connections(ctx, p.UID)
     local results, any_ok = {}, false
     for i, d in ipairs(dests) do
         d = gsub(gsub(d, "^%s+", ""), "%s+$", "")
@@ -687,10 +685,13 @@ function _M.bookmark(client, p)
         local inst, why = instance, nil
         if info.urlBareHost and instance ~= nil then inst, why = _M.server_address(instance, info.urlExample) end
         if why then
-            r = { ok = false, provider = d, category = "content_invalid", errorCode = 400006,
-                  errorMessage = core.strerror(400006), errorDetails = "instance " .. why }
+            r = { ok = false, provider = d, category = "content_invalid", errorCode = E.INVALID_PARAMETER,
+                  errorMessage = core.strerror(E.INVALID_PARAMETER), errorDetails = "instance " .. why }
         else
-            r = core.bookmark_url(d, p.url, p.title, p.description, p.image, inst)
+            local msg, code
+            r, msg, code = core.bookmark_url(d, p.url, p.title, p.description, p.image, inst)
+            r = r or { ok = false, provider = d, errorCode = code, errorMessage = core.strerror(code),
+                       errorDetails = tostring(msg) }
         end
         r.provider = r.provider or d
         results[i] = r
@@ -702,7 +703,7 @@ function _M.bookmark(client, p)
     end
     if any_ok then return res end
     local f = results[1]
-    return nil, errors.new(f and f.errorCode or 400096, f and (f.provider .. ": " .. tostring(f.errorDetails)) or
+    return nil, errors.new(f and f.errorCode or E.NOT_SUPPORTED, f and (f.provider .. ": " .. tostring(f.errorDetails)) or
         "no destination", { providerErrorCodes = res.providerErrorCodes })
 end
 

@@ -1,9 +1,8 @@
 -- Transport over OpenResty cosockets: never blocks an nginx worker, never
 -- needs libcurl. Connections go back to nginx's keep-alive pool; several
 -- requests run in parallel as light threads. Sockets are created per call
--- and never cached in the client.
-local errors = require("socialize.errors")
-
+-- and never cached in the client. A capability table (socialize.transport):
+-- request, request_many, sleep (ngx.sleep), gate (the phase check), close.
 local ngx = ngx
 local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
 local concat = table.concat
@@ -223,16 +222,16 @@ end
 function _M.new(config)
     local t = {}
 
-    --- An error when the current nginx phase has no cosockets, else nil.
+    --- Why nothing can be sent when the current nginx phase has no cosockets, else nil.
     function t.gate()
         local phase = ngx.get_phase()
         if not COSOCKET_PHASES[phase] then
-            return errors.new(400096, "Not supported: cosockets are not available in nginx's " .. phase
-                .. " phase; call socialize from rewrite, access or content handlers, or from ngx.timer.at")
+            return "cosockets are not available in nginx's " .. phase
+                .. " phase; call socialize from rewrite, access or content handlers, or from ngx.timer.at"
         end
     end
 
-    function t.many(reqs)
+    function t.request_many(_, reqs)
         local out = {}
         if #reqs == 1 then
             out[1] = outcome(config, reqs[1])
@@ -249,19 +248,17 @@ function _M.new(config)
         return out
     end
 
-    function t.one(req)
-        local o = t.many({ req })[1]
+    function t.request(_, req)
+        local o = t.request_many(t, { req })[1]
         if o.error then return nil, o.error, o.kind end
         return o
     end
 
     function t.close() end
 
-    function t.sleep(seconds) ngx.sleep(seconds) end -- yields: the worker goes on
+    function t.sleep(_, seconds) ngx.sleep(seconds) end -- yields: the worker goes on
 
     return t
 end
-
-_M._parse_url = parse_url
 
 return _M

@@ -1,5 +1,6 @@
 -- Small pure-Lua helpers.
-local tonumber, type, floor, match, lower = tonumber, type, math.floor, string.match, string.lower
+local tonumber, type, error, floor, match, lower, format = tonumber, type, error, math.floor, string.match,
+    string.lower, string.format
 
 local _M = {}
 
@@ -16,6 +17,22 @@ local function days_from_civil(y, m, d)
     local doy = (153 * mp + 2 - (153 * mp + 2) % 5) / 5 + d - 1
     local doe = yoe * 365 + (yoe - yoe % 4) / 4 - (yoe - yoe % 100) / 100 + doy
     return era * 146097 + doe - 719468
+end
+
+--- Raises "bad argument #n to 'fname' (msg)" at the caller of the function
+-- that calls it, unless cond holds.
+function _M.argcheck(cond, n, fname, msg)
+    if not cond then
+        error(format("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+    end
+end
+
+--- Raises "bad argument #n to 'fname' (<want> expected, got <type>)", as
+-- argcheck, unless v is a want.
+function _M.argtype(v, n, fname, want)
+    if type(v) ~= want then
+        error(format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, want, type(v)), 3)
+    end
 end
 
 --- Parses an RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into

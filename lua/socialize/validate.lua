@@ -11,6 +11,7 @@ local concat = table.concat
 local gsub, find, match, lower = string.gsub, string.find, string.match, string.lower
 
 local missing, invalid = errors.missing, errors.invalid
+local E = errors.codes
 
 local _M = {}
 
@@ -32,7 +33,7 @@ local function json_view(name, v, want)
     if type(v) ~= "string" then
         return nil, invalid(name, "must be a table or a JSON string")
     end
-    local t, _, msg = core.json_decode(v)
+    local t, msg = core.json_decode(v)
     if t == nil then
         return nil, invalid(name, "is not valid JSON (" .. tostring(msg) .. ")")
     end
@@ -302,7 +303,7 @@ checks["socialize.sendNotification"] = function(p)
     if p.subject == nil or p.subject == "" then
         for _, prov in ipairs(core.provider_names()) do
             if core.provider_info(prov).subjectRequired and targets(p, prov) then
-                return nil, errors.new(400002, "Missing required parameter: subject (required when "
+                return nil, errors.new(E.MISSING_PARAMETER, "Missing required parameter: subject (required when "
                     .. prov .. " is targeted; restrict enabledProviders otherwise)")
             end
         end
@@ -438,13 +439,13 @@ local function check_values(p)
                 if where then return nil, invalid(where, "contains a NUL byte") end
             end
         elseif tv == "table" and v ~= core.null then
-            local ok, code, msg = core.json_encode({ [sname] = v })
+            local ok, msg, code = core.json_encode({ [sname] = v })
             if not ok then
                 msg = tostring(msg or "has no JSON form")
                 local prefix = "Invalid parameter value: "
                 if msg:sub(1, #prefix) == prefix then msg = msg:sub(#prefix + 1) end
                 if msg:sub(1, #sname) ~= sname then msg = sname .. ": " .. msg end
-                return nil, errors.new(type(code) == "number" and code or 400006, prefix .. msg)
+                return nil, errors.new(type(code) == "number" and code or E.INVALID_PARAMETER, prefix .. msg)
             end
             local where = nul_path(v, sname)
             if where then return nil, invalid(where, "contains a NUL byte") end

@@ -11,7 +11,7 @@ a client configured with base URL http://127.0.0.1:P/<fault> sends there.
   truncated   Content-Length 200, send 30 bytes, close
   badjson     {"errorCode":0,            (truncated JSON)
   utf8        a JSON reply with invalid UTF-8 inside a string
-  huge        a 10 MB body
+  huge        a 2 MB body (over the 1 MB cap the specs set)
   html        200 text/html page
   e500, e503  HTTP 500 / 503 with an HTML body
   e502        HTTP 502 with a proxy's HTML error page
@@ -80,7 +80,7 @@ def handle(conn):
         elif fault == "utf8":
             reply(conn, "200 OK", b'{"errorCode":0,"statusCode":200,"note":"\xff\xfe bad","id":"1"}')
         elif fault == "huge":
-            body = b'{"errorCode":0,"pad":"' + b"x" * (10 * 1024 * 1024) + b'"}'
+            body = b'{"errorCode":0,"pad":"' + b"x" * (2 * 1024 * 1024) + b'"}'
             reply(conn, "200 OK", body)
         elif fault == "html":
             reply(conn, "200 OK", b"<html><body>Maintenance</body></html>", "text/html")

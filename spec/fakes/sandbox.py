@@ -31,7 +31,10 @@ The ready FILE receives {"twitter": port, ..., "control": port, "pid": pid,
 "demo": {network: {"provider": {...}, "connection": {...}}}} (the demo
 configuration a network module offers, its base URL filled in).
 Control port: GET /__requests, POST /__reset, POST /__config
-({"delay_ms": {"twitter": 50}, "expire_bluesky": true}), POST /__shutdown.
+({"delay_ms": {"twitter": 50}, "expire_bluesky": true, "clock": 1700000000,
+"barrier": 4}), POST /__shutdown. "clock" freezes the time the networks read
+(rate-limit resets); "barrier": N holds every reply until N requests arrived
+(a client that sends them one after another never gets past the first).
 """
 
 import argparse, copy, importlib, json, os, sys, threading, time
@@ -39,7 +42,7 @@ from http.server import ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from sandbox_core import LOCK, STATE, Base  # noqa: E402
+from sandbox_core import LOCK, RESET, STATE, Base  # noqa: E402
 
 
 def load_networks():
@@ -93,6 +96,7 @@ class Control(Base):
         if self.path == "/__reset":
             with LOCK:
                 STATE.update({"requests": [], "delay_ms": {}})
+                STATE.update(RESET)
                 STATE.update(fresh_defaults())
         elif self.path == "/__config":
             with LOCK:

@@ -6,7 +6,19 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, urlsplit
 
 LOCK = threading.Lock()
-STATE = {"requests": [], "delay_ms": {}, "counter": 1000}
+ARRIVED = threading.Condition(LOCK)  # the barrier: notified at each arrival
+# clock: a frozen Unix time the networks read instead of the real one (None: real).
+# barrier: hold each reply until that many requests arrived since the last
+# reset (0: none); a reply held longer than barrier_s is sent anyway, and its
+# request is recorded with "barrier": "not met".
+STATE = {"requests": [], "delay_ms": {}, "counter": 1000, "clock": None, "barrier": 0, "barrier_s": 20, "arrived": 0}
+RESET = {"clock": None, "barrier": 0, "barrier_s": 20, "arrived": 0}
+
+
+def now():
+    """The sandbox's clock: real time, or the frozen one POST /__config {"clock": T} set."""
+    c = STATE.get("clock")
+    return c if c is not None else time.time()
 
 
 def enc(s):
@@ -53,6 +65,12 @@ class Base(BaseHTTPRequestHandler):
             if STATE.get("record", True):
                 STATE["requests"].append(rec)
             delay = STATE["delay_ms"].get(self.network, 0)
+            barrier = STATE["barrier"]
+            if barrier:
+                STATE["arrived"] += 1
+                ARRIVED.notify_all()
+                met = ARRIVED.wait_for(lambda: STATE["arrived"] >= barrier, timeout=STATE["barrier_s"])
+                rec["barrier"] = "met" if met else "not met"
         if delay:
             time.sleep(delay / 1000.0)
         try:

@@ -3,7 +3,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
-from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
+from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "bluesky"
 CONF = {"password": "app-pass-1234"}
@@ -20,7 +20,7 @@ class Bluesky(Base):
             if "ratelimit" in ident:
                 raise Reply(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
                             {"RateLimit-Limit": "30", "RateLimit-Remaining": "0",
-                             "RateLimit-Reset": str(int(time.time()) + 300), "RateLimit-Policy": "30;w=300"})
+                             "RateLimit-Reset": str(int(sandbox_now()) + 300), "RateLimit-Policy": "30;w=300"})
             if body.get("password") != CONF["password"]:
                 raise Reply(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
             jwt = "acc-" + uuid.uuid4().hex

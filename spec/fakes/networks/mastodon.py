@@ -3,7 +3,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
-from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
+from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "mastodon"
 CONF = {"max_characters": 500, "characters_reserved_per_url": 23}
@@ -35,7 +35,7 @@ class Mastodon(Base):
         if "noperm" in token:
             raise Reply(403, {"error": "This action is outside the authorized scopes"})
         if "ratelimit" in token:
-            reset = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 300))
+            reset = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(sandbox_now() + 300))
             raise Reply(429, {"error": "Too many requests"}, {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
                                                               "X-RateLimit-Reset": reset})
         if "boom" in token:

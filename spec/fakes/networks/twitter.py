@@ -3,7 +3,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
-from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
+from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
@@ -55,11 +55,11 @@ class Twitter(Base):
             raise problem(429, "UsageCapExceeded", "Usage cap exceeded: Monthly product cap",
                           "https://api.x.com/2/problems/usage-capped")
         if "ratelimit" in token:
-            reset = int(time.time()) + 900
+            reset = int(sandbox_now()) + 900
             raise problem(429, "Too Many Requests", "Too Many Requests", headers={
                 "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
         if "daily" in token:  # the user's 24-hour cap spent
-            now = int(time.time())
+            now = int(sandbox_now())
             raise problem(429, "Too Many Requests", "Too Many Requests", headers={
                 "x-rate-limit-limit": "100", "x-rate-limit-remaining": "99", "x-rate-limit-reset": str(now + 900),
                 "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",

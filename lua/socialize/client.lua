@@ -1,0 +1,134 @@
+-- The client: socialize.new(config) and its methods. It holds an engine
+-- (socialize.engine: the calls) and the asynchronous calls
+-- (socialize.async: callbacks driven by client:poll()).
+local config = require("socialize.config")
+local transport = require("socialize.transport")
+local engine = require("socialize.engine")
+local async = require("socialize.async")
+local util = require("socialize.util")
+
+local type, ipairs, tostring, error, pcall, setmetatable, rawget = type, ipairs, tostring, error, pcall, setmetatable,
+    rawget
+local format = string.format
+
+local _M = {}
+
+local argcheck, argtype = util.argcheck, util.argtype
+
+local Client = { __name = "socialize.Client" }
+_M.Client = Client
+
+-- Methods, then the engine's clock offset (seconds the server's Date is ahead).
+function Client.__index(self, k)
+    local m = Client[k]
+    if m == nil and k == "clock_offset" then return rawget(self, "_engine").clock_offset end
+    return m
+end
+
+--- Creates a client. See docs/api.md for every config field.
+function _M.new(cfg)
+    if cfg == nil then cfg = {} end
+    argtype(cfg, 1, "new", "table")
+    local ok, s = pcall(config.check, cfg)
+    if not ok then error(s, 2) end
+    local ok_t, t = pcall(transport.select, cfg)
+    if not ok_t then error(t, 2) end
+    local e = engine.new(s, t)
+    return setmetatable({
+        backend = s.backend,
+        auth = s.auth,
+        apiDomain = s.apiDomain,
+        retryExpired = s.retryExpired,
+        _label = cfg.url or s.apiDomain,
+        _engine = e,
+        _async = async.new(e, t),
+    }, Client)
+end
+
+function Client:__tostring()
+    if self.backend == "direct" then
+        return "socialize.Client (direct)"
+    end
+    return format("socialize.Client (%s, %s)", self.auth, self._label)
+end
+
+--- Releases the client's connections. Every asynchronous call not yet
+-- answered (in flight, waiting to retry, or started by a callback while
+-- close runs) gets its callback once, now, with 500026 "closed"; calls that
+-- had finished get their own result. The client can still be used: a new
+-- connection is opened on the next call.
+function Client:close()
+    if self._async:close() then
+        self._engine:close()
+    end
+end
+
+local MAX_POLL_MS = 2147483647 -- poll(math.huge) waits at most this long (about 24.8 days)
+
+--- Drives the asynchronous calls: sends and receives what is ready, waiting
+-- at most timeout_ms (default 0) for the network, then runs the callbacks of
+-- the calls that finished. Returns how many calls are still in flight.
+function Client:poll(timeout_ms)
+    if timeout_ms ~= nil then
+        argcheck(type(timeout_ms) == "number" and timeout_ms >= 0, 1, "poll",
+            "timeout_ms must be a number >= 0, got " .. tostring(timeout_ms))
+        if timeout_ms > MAX_POLL_MS then timeout_ms = MAX_POLL_MS end -- math.huge included
+    end
+    return self._async:poll(timeout_ms)
+end
+
+--- Milliseconds until poll() has work (0: now), or -1 when nothing is in flight.
+function Client:timeout()
+    return self._async:timeout()
+end
+
+--- The sockets the in-flight calls wait on: { {fd = n, read = bool, write = bool}, ... },
+-- for a host's own poller; call poll() when one is ready or timeout() expires.
+function Client:fds()
+    return self._async:fds()
+end
+
+--- Calls any Gigya method ("socialize.getUserInfo", "accounts.getAccountInfo",
+-- or a bare socialize method name). Returns the response, or nil and an error.
+-- With a callback, returns at once; the callback gets (res, err) from poll().
+function Client:call(method, params, callback)
+    argtype(method, 1, "call", "string")
+    if params == nil then params = {} end
+    argtype(params, 2, "call", "table")
+    if callback ~= nil then
+        argtype(callback, 3, "call", "function")
+        self._async:start(method, params, callback)
+        return true
+    end
+    return self._engine:call(method, params)
+end
+
+--- Forgets the rate limits the networks reported (the blocked-until table):
+-- all of them, one provider's (`"<provider>"`), or one account's
+-- (`"<provider>", <account id>`). Returns how many entries were cleared.
+function Client:unblock(provider, account)
+    argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
+    argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",
+        "account must be a string or a number")
+    argcheck(account == nil or provider ~= nil, 1, "unblock", "provider is required with an account")
+    return self._engine:unblock(provider, account ~= nil and tostring(account) or nil)
+end
+
+_M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
+               "getUserInfo", "postBookmark" }
+
+for _, name in ipairs(_M.METHODS) do
+    local full = "socialize." .. name
+    Client[name] = function(self, params, callback)
+        if params == nil then params = {} end
+        if type(params) ~= "table" then
+            error(format("bad argument #1 to '%s' (table expected, got %s)", name, type(params)), 2)
+        end
+        if callback ~= nil and type(callback) ~= "function" then
+            error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
+        end
+        return self:call(full, params, callback)
+    end
+end
+
+return _M

@@ -1,0 +1,253 @@
+-- The engine of one client: the state its calls share (settings, transport,
+-- the blocked-until table, the setup cache, the server clock offset) and
+-- the life of one call, whatever drives its requests: checked, then handed
+-- to the Gigya path (socialize.gigya) or the direct backend
+-- (socialize.direct) with an explicit context.
+--
+-- The context of one call (what gigya.call and direct.call/bookmark get):
+--   send(reqs [, secrets]) -> outcomes  sends through the call's driver (the
+--                           transport, or the poll loop), each request's timeout cut
+--                           to the deadline; tells config.log; scrubs the errors
+--   sleep(seconds)          a retry's wait, never past the deadline
+--   now() -> seconds        the clock of deadlines and waits (config.now, the transport's)
+--   remaining() -> seconds  left before the call's deadline (config.deadline)
+--   clock() -> seconds      Unix time for signing and rate limits, corrected by
+--                           the server's Date (learn_date)
+--   learn_date(date)        a reply's Date header: the clock offset follows it
+--   nonce() -> string
+--   cache                   the setup states of the direct backend (a session, limits)
+--   blocked                 the blocked-until table (policy.block / policy.blocked)
+--   retry                   the retry policy (policy.config)
+--   log(event)              config.log, never raising (nothing without config.log)
+--   secrets                 the client's secrets in every encoding (redaction)
+--   config                  the client's config table, read only
+--   options                 the Gigya request options that do not change between calls
+local core = require("socialize.core")
+local errors = require("socialize.errors")
+local validate = require("socialize.validate")
+local policy = require("socialize.policy")
+local util = require("socialize.util")
+local transport = require("socialize.transport")
+local direct = require("socialize.direct")
+local gigya = require("socialize.gigya")
+local config_mod = require("socialize.config")
+
+local type, ipairs, tostring, pcall, setmetatable = type, ipairs, tostring, pcall, setmetatable
+local format = string.format
+local E = errors.codes
+
+local _M = {}
+
+local Engine = {}
+Engine.__index = Engine
+
+--- An engine over checked settings (config.check) and a completed transport.
+function _M.new(settings, t)
+    local cfg = settings.config
+    local now_ms = core.now_ms
+    if cfg.now then
+        local now_s = cfg.now
+        now_ms = function() return now_s() * 1000 end
+    elseif t.now then
+        now_ms = function() return t:now() * 1000 end
+    end
+    return setmetatable({
+        clock_offset = 0,   -- seconds the server's Date is ahead of settings.clock
+        _s = settings,
+        _transport = t,
+        _now_ms = now_ms,
+        _blocked = {},      -- (provider, app|account) -> blocked until (Unix seconds)
+        _cache = {},        -- provider \0 key -> the state its setup step returned
+                            -- (core.provider_info(name).setup: limits, a session)
+        _options = nil,     -- the Gigya request options, made on first use
+        _last_date = nil,   -- the last Date header the offset was learned from
+    }, Engine)
+end
+
+--- Milliseconds on the clock of deadlines and waits.
+function Engine:now_ms()
+    return self._now_ms()
+end
+
+--- A blocking wait outside any call (client:poll when only retries wait):
+-- config.sleep, else the transport's.
+function Engine:sleep(seconds)
+    local sleep = self._s.config.sleep
+    if sleep then return sleep(seconds) end
+    return self._transport:sleep(seconds)
+end
+
+--- text with the client's secrets redacted.
+function Engine:scrub(text)
+    return policy.scrub(text, self._s.secrets)
+end
+
+--- Tells config.onError (default: stderr) about a callback's error, redacted.
+function Engine:report(msg)
+    msg = self:scrub(tostring(msg))
+    local h = self._s.config.onError
+    if h and pcall(h, msg) then return end
+    io.stderr:write("socialize: ", tostring(msg), "\n")
+end
+
+function Engine:unblock(provider, account)
+    return policy.unblock(self._blocked, provider, account)
+end
+
+function Engine:close()
+    self._transport:close()
+end
+
+local function request_options(self)
+    local o = self._options
+    if not o then
+        local s, c = self._s, self._s.config
+        o = { apiDomain = s.apiDomain, url = c.url, auth = s.auth, apiKey = c.apiKey, userKey = c.userKey,
+              secret = c.secret, accessToken = c.accessToken, privateKey = c.privateKey, sdk = c.sdk }
+        self._options = o
+    end
+    return o
+end
+
+--- The context of one call (see the top of this file). driver: nil for a
+-- blocking call (the transport itself), or the poll loop's stand-in
+-- (async = true, request_many and sleep that yield).
+function Engine:context(driver)
+    local s, cfg, t = self._s, self._s.config, self._transport
+    local now_ms = self._now_ms
+    local deadline = now_ms() + s.deadline * 1000
+    local sleep
+    if driver then
+        sleep = function(seconds) driver:sleep(seconds) end
+    else
+        driver = t
+        sleep = cfg.sleep or function(seconds) t:sleep(seconds) end
+    end
+    local ctx = {
+        config = cfg, options = request_options(self), retry = s.retry, retry_expired = s.retryExpired,
+        blocked = self._blocked, cache = self._cache, secrets = s.secrets, nonce = s.nonce,
+    }
+    local function remaining()
+        return (deadline - now_ms()) / 1000
+    end
+    ctx.remaining = remaining
+    function ctx.now() return now_ms() / 1000 end
+    function ctx.clock() return s.clock() + self.clock_offset end
+    function ctx.learn_date(date)
+        if date and date ~= self._last_date then
+            local server = util.parse_http_date(date)
+            if server then
+                self.clock_offset = server - s.clock()
+                self._last_date = date -- the same Date second says nothing new
+            end
+        end
+    end
+    local log = cfg.log
+    function ctx.log(event)
+        if log then pcall(log, event) end
+    end
+    function ctx.sleep(seconds)
+        local rem = remaining()
+        if not (seconds <= rem) then seconds = rem end -- never past the deadline (nor NaN)
+        if seconds > 0 then sleep(seconds) end
+    end
+    -- every request's timeout fits in what is left of the deadline; once it
+    -- has passed, nothing more is sent
+    local late = "the call's deadline (" .. tostring(s.deadline) .. " s) passed before this request was sent"
+    local function fit(reqs)
+        local rem = remaining()
+        if not (rem > 0) then return false end
+        for _, req in ipairs(reqs) do
+            if not (type(req.timeout) == "number" and req.timeout <= rem) then req.timeout = rem end
+        end
+        return true
+    end
+    local function many(reqs)
+        if #reqs > 0 and not fit(reqs) then
+            local out = {}
+            for i = 1, #reqs do out[i] = { error = late, kind = "deadline" } end
+            return out
+        end
+        return driver:request_many(reqs)
+    end
+    function ctx.send(reqs, secrets)
+        -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
+        -- signature, a Bearer token) are credentials too: a transport error that
+        -- quotes the request never shows them
+        secrets = policy.auth_secrets(reqs, secrets or s.secrets)
+        local out
+        if not log then
+            if #reqs == 1 and driver.request then
+                -- one blocking request: the transport's direct path
+                if fit(reqs) then
+                    out = { transport.outcome(driver:request(reqs[1])) }
+                else
+                    out = { { error = late, kind = "deadline" } }
+                end
+            else
+                out = many(reqs)
+            end
+            for _, o in ipairs(out) do
+                if type(o) == "table" and o.error then o.error = policy.scrub(o.error, secrets) end
+            end
+            return out
+        end
+        local t0 = core.now_ms()
+        for _, req in ipairs(reqs) do
+            pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
+                         url = policy.scrub(policy.redact_url(req.url), secrets) })
+        end
+        out = many(reqs)
+        local ms = core.now_ms() - t0
+        for _, o in ipairs(out) do
+            if type(o) == "table" and o.error then o.error = policy.scrub(o.error, secrets) end
+        end
+        for i, o in ipairs(out) do
+            pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,
+                         error = o.error and policy.scrub(o.error, secrets), kind = o.kind, ms = ms })
+        end
+        return out
+    end
+    return ctx
+end
+
+-- nil, or the error of a config.clock that does not answer Unix seconds.
+local function clock_error(s)
+    if not s.user_clock then return nil end
+    local ok, t = pcall(s.user_clock)
+    if ok and type(t) == "number" and t >= 0 and t < config_mod.CLOCK_MAX then return nil end
+    return errors.invalid("config.clock", format("(returned %s; Unix seconds from 0 to 2^33 expected): "
+        .. "nothing was sent", ok and (t ~= t and "NaN" or type(t) == "number" and format("%.17g", t) or type(t)) or "an error"))
+end
+
+--- The whole of one call: response | nil, err. driver as for context().
+function Engine:call(method, params, driver)
+    local s = self._s
+    if s.nul_field then
+        return nil, errors.invalid(s.nul_field, "contains a NUL byte")
+    end
+    -- a parameter table whose metatable raises (__pairs, __index, __len) is
+    -- bad input, not a crash of the call: 400006, nothing sent
+    local vok, p, err = pcall(validate.check, method, params, { auth = s.auth, backend = s.backend })
+    if not vok then
+        return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
+    end
+    if not p then return nil, err end
+    local full = validate.full_name(method)
+    local ctx = self:context(driver)
+    if full == "socialize.postBookmark" then
+        return direct.bookmark(ctx, p) -- share-intent URLs: no network call
+    end
+    local why = self._transport.gate and self._transport:gate()
+    if why then -- e.g. an OpenResty phase without cosockets
+        return nil, errors.new(E.NOT_SUPPORTED, "Not supported: " .. tostring(why))
+    end
+    local clock_err = clock_error(s)
+    if clock_err then return nil, clock_err end
+    if s.backend == "direct" then
+        return direct.call(ctx, full, p)
+    end
+    return gigya.call(ctx, method, p)
+end
+
+return _M

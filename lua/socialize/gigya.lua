@@ -1,0 +1,73 @@
+-- The Gigya path: one signed request to Gigya's REST API per attempt,
+-- with Gigya's retries (a 403002 once with the clock offset learned from
+-- Date; a connection that failed before anything was sent, or Gigya's own
+-- rate limit 403048, as config.retry allows). Everything it needs comes in
+-- the call's context (socialize.engine).
+local core = require("socialize.core")
+local errors = require("socialize.errors")
+local policy = require("socialize.policy")
+
+local floor = math.floor
+local E = errors.codes
+
+local _M = {}
+
+local function build(ctx, method, params)
+    local o = ctx.options -- filled and used at once: nothing yields in between
+    o.method = method
+    o.timestamp = floor(ctx.clock())
+    o.nonce = ctx.nonce()
+    local req, msg, code = core.build_request(o, params)
+    if not req then
+        return nil, errors.new(code, msg)
+    end
+    req.timeout = ctx.config.timeout
+    return req
+end
+
+local function send_once(ctx, method, params)
+    local req, err = build(ctx, method, params)
+    if not req then return nil, err end
+    local res = ctx.send({ req })[1]
+    if not res or res.error then
+        return nil, errors.transport(res and res.error or "no reply", res and res.kind)
+    end
+    ctx.learn_date(res.headers and res.headers.date)
+    local reply, msg, code = core.parse_response(res.body or "", res.status or 0)
+    if not reply then
+        return nil, errors.new(code, msg)
+    end
+    return reply
+end
+
+--- Calls a Gigya method: the response, or nil and an error.
+function _M.call(ctx, method, p)
+    local reply, err, n, expired_retried = nil, nil, 0, false
+    while true do
+        reply, err = send_once(ctx, method, p)
+        if reply and reply.errorCode == E.REQUEST_EXPIRED and ctx.retry_expired and not expired_retried then
+            -- Request has expired: the Date offset was just learned; once more.
+            expired_retried = true
+        else
+            -- safe to repeat: the connection failed before anything was sent, or
+            -- Gigya refused the call for its rate limit (403048)
+            local safe = (not reply and err.transportKind == "connect")
+                or (reply and reply.errorCode == E.RATE_LIMIT_EXCEEDED)
+            n = n + 1
+            if not safe or n > ctx.retry.retries then break end
+            local d = policy.backoff(ctx.retry, n)
+            -- a wait that does not fit in the call's deadline: the last error answers
+            if d >= ctx.remaining() then break end
+            ctx.log({ event = "retry", provider = "gigya", delay = d,
+                      reason = reply and ("errorCode " .. reply.errorCode) or "connect" })
+            ctx.sleep(d)
+        end
+    end
+    if not reply then return nil, policy.scrub_result(err, ctx.secrets) end
+    if reply.errorCode ~= 0 then
+        return nil, errors.wrap(policy.scrub_result(reply, ctx.secrets))
+    end
+    return reply
+end
+
+return _M
