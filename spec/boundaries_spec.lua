@@ -369,3 +369,24 @@ describe("a transport is a capability table", function()
             "socialize: a transport table with background transfers needs both start and perform")
     end)
 end)
+
+describe("core.parse_http_date: the front's clock offset reads the core's date arithmetic", function()
+    it("an IMF-fixdate is Unix seconds; anything else is nil, message, 400006", function()
+        assert.are.equal(784111777, core.parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"))
+        assert.are.equal(1709164800, core.parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"))
+        for _, s in ipairs({ "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 GMT\0",
+                             "1994-11-06T08:49:37Z" }) do
+            local v, msg, code = core.parse_http_date(s)
+            assert.is_nil(v, s)
+            assert.are.equal("string", type(msg))
+            assert.are.equal(400006, code)
+        end
+    end)
+
+    it("no file under lua/ does civil-date arithmetic of its own", function()
+        for _, f in ipairs(lua_files()) do
+            local src = assert(H.read(ROOT .. "/" .. f))
+            assert.is_nil(src:find("146097", 1, true), f .. " computes civil dates itself")
+        end
+    end)
+end)

@@ -56,6 +56,9 @@ SZ_HIDDEN int  sz_json_key_cmp(const char *a, size_t an, const char *b, size_t b
  * 2xx, else "Error". The one table of the library (sz_response.c; the Lua
  * front reads it as core.http_reason). Static storage. */
 SZ_HIDDEN const char *sz_http_reason(int status);
+/* An RFC 7231 IMF-fixdate (an HTTP Date header) in Unix seconds; -1 when s[0..len)
+ * is not one. The core's one civil-date arithmetic (sz_netkit.c). */
+SZ_HIDDEN long long sz_parse_http_date(const char *s, size_t len);
 
 /* Fills err (when not NULL): the status, the Gigya code it maps to, the
  * message. sz_clearerr: SZ_OK, code 0, empty message. */

@@ -439,6 +439,46 @@ long long parse_iso8601(const char *s)
     return days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 + ss;
 }
 
+/* An RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"; the day may
+ * have one digit, the names any case) in Unix seconds; -1 otherwise. */
+long long sz_parse_http_date(const char *s, size_t len)
+{
+    static const char MONTHS[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    size_t i = 0, k;
+    int d, mo = 0, y, hh, mm, ss;
+    char mon[4];
+    if (!s)
+        return -1;
+    while (i < len && isalpha((unsigned char)s[i]))
+        i++;
+    if (i == 0 || len - i < 2 || s[i] != ',' || s[i + 1] != ' ')
+        return -1;
+    i += 2;
+    k = i;
+    while (i < len && i - k < 3 && isdigit((unsigned char)s[i]))
+        i++;
+    if (i - k < 1 || i - k > 2)
+        return -1;
+    d = digits(s + k, (int)(i - k));
+    /* " Mon YYYY HH:MM:SS GMT" */
+    if (len - i != 22 || s[i] != ' ' || s[i + 4] != ' ' || s[i + 9] != ' ' || s[i + 12] != ':' ||
+        s[i + 15] != ':' || memcmp(s + i + 18, " GMT", 4) != 0)
+        return -1;
+    for (k = 0; k < 3; k++)
+        mon[k] = (char)tolower((unsigned char)s[i + 1 + k]);
+    mon[3] = '\0';
+    for (k = 0; k + 3 <= sizeof MONTHS - 1; k += 3)
+        if (memcmp(MONTHS + k, mon, 3) == 0)
+            mo = (int)(k / 3) + 1;
+    y = digits(s + i + 5, 4);
+    hh = digits(s + i + 10, 2);
+    mm = digits(s + i + 13, 2);
+    ss = digits(s + i + 16, 2);
+    if (!mo || y < 0 || d < 1 || d > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+        return -1;
+    return days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
 /* Unix seconds -> "YYYY-MM-DDTHH:MM:SS.000Z". */
 void format_iso8601(long long t, char out[64])
 {

@@ -91,8 +91,22 @@ static int l_http_reason(lua_State *L)
     return 1;
 }
 
+/* core.parse_http_date(s) -> Unix seconds, or nil, message, 400006 when s is
+ * not an RFC 7231 IMF-fixdate */
+static int l_parse_http_date(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    long long t = sz_parse_http_date(s, n);
+    if (t < 0)
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, "Invalid parameter value: not an HTTP date");
+    lua_pushnumber(L, (lua_Number)t);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"strerror", l_strerror},
+    {"parse_http_date", l_parse_http_date},
     {"errors", l_errors},
     {"http_reason", l_http_reason},
     {NULL, NULL}

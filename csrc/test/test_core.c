@@ -37,6 +37,7 @@ int main(int argc, char **argv)
     RUN(test_api_response_info_bookmark);
     RUN(test_compose_engine);
     RUN(test_compose_specs);
+    RUN(test_http_date);
     RUN(test_civil_dates);
     RUN(test_control_bytes);
     RUN(test_json_escaping);

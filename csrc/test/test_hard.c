@@ -519,3 +519,38 @@ void test_json_alloc_failures(void)
     }
     CHECK(k >= 3 && fails >= 3, "allocations counted (%ld) and failed (%ld)", k, fails);
 }
+
+/* HTTP Date headers (the front's clock offset) are read by the core's one
+ * civil-date arithmetic; everything that is not an IMF-fixdate is -1. */
+void test_http_date(void)
+{
+    static const struct {
+        const char *s;
+        long long want;
+    } rows[] = {
+        {"Sun, 06 Nov 1994 08:49:37 GMT", 784111777},
+        {"Sun, 6 Nov 1994 08:49:37 GMT", 784111777},
+        {"sun, 06 NOV 1994 08:49:37 GMT", 784111777},
+        {"Thu, 29 Feb 2024 00:00:00 GMT", 1709164800},
+        {"Thu, 01 Jan 1970 00:00:00 GMT", 0},
+        {"Fri, 31 Dec 9999 23:59:60 GMT", 253402300800LL},
+        {"Sun, 06 Nov 1994 08:49:37 UTC", -1},
+        {"06 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 006 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 06 Xyz 1994 08:49:37 GMT", -1},
+        {"Sun, 06 Nov 1994 24:00:00 GMT", -1},
+        {"Sun, 00 Nov 1994 08:49:37 GMT", -1},
+        {"Sun, 06 Nov 94 08:49:37 GMT", -1},
+        {"Sun, 06 Nov 1994 08:49:37 GMT ", -1},
+        {"Sun,06 Nov 1994 08:49:37 GMT", -1},
+        {"", -1},
+    };
+    size_t i;
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        CHECK(sz_parse_http_date(rows[i].s, strlen(rows[i].s)) == rows[i].want, "'%s' -> %lld", rows[i].s,
+              sz_parse_http_date(rows[i].s, strlen(rows[i].s)));
+    CHECK(sz_parse_http_date(NULL, 0) == -1, "NULL");
+    /* the length is the string's: a NUL inside is not an end */
+    CHECK(sz_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT\0x", 31) == -1, "a NUL and more after it");
+    CHECK(sz_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMTxx", 28) == -1, "cut short by the length");
+}

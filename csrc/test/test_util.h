@@ -47,6 +47,7 @@ void test_guard_addresses(void);
 void test_wire_fidelity(void);
 void test_compose_engine(void);
 void test_compose_specs(void);
+void test_http_date(void);
 void test_provider_vectors(const char *dir);
 void test_wiping(void);
 void test_api_errors(void);

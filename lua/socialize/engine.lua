@@ -26,7 +26,6 @@ local core = require("socialize.core")
 local errors = require("socialize.errors")
 local validate = require("socialize.validate")
 local policy = require("socialize.policy")
-local util = require("socialize.util")
 local transport = require("socialize.transport")
 local direct = require("socialize.direct")
 local gigya = require("socialize.gigya")
@@ -135,7 +134,7 @@ function Engine:context(driver)
     function ctx.clock() return s.clock() + self.clock_offset end
     function ctx.learn_date(date)
         if date and date ~= self._last_date then
-            local server = util.parse_http_date(date)
+            local server = type(date) == "string" and core.parse_http_date(date) or nil
             if server then
                 self.clock_offset = server - s.clock()
                 self._last_date = date -- the same Date second says nothing new
