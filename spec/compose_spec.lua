@@ -128,3 +128,35 @@ describe("composing per descriptor", function()
         assert.are.equal("content_invalid", res.category)
     end)
 end)
+
+describe("the engine's bearer token", function()
+    it("is added by the engine for every network whose descriptor names it, never to the setup step", function()
+        local seen = 0
+        for _, name in ipairs(core.provider_names()) do
+            local info = core.provider_info(name)
+            if info.bearer then
+                seen = seen + 1
+                local c = CONN[name]
+                local user, setup = {}, {}
+                for k, v in pairs(c.user or {}) do user[k] = v end
+                for k, v in pairs(c.setup or {}) do setup[k] = v end
+                local holder = info.bearer.fromSetup and setup or user
+                holder[info.bearer.field] = "TOK-" .. name
+                local r = assert(core.provider_request(name, "status", { status = "hi" }, c.app or {}, user, TS,
+                    NONCE, setup))
+                assert.are.equal("Bearer TOK-" .. name, r.headers.Authorization, name)
+                if info.setup then
+                    local s = core.provider_request(name, info.setup.action, {}, c.app or {}, user, TS, NONCE)
+                    assert.is_nil(s and s.headers.Authorization, name .. ": the setup step carries no bearer")
+                end
+                -- a token with a line break never reaches a header
+                holder[info.bearer.field] = "T\r\nX-Evil: 1"
+                local no, _, _, res = core.provider_request(name, "status", { status = "hi" }, c.app or {}, user,
+                    TS, NONCE, setup)
+                assert.is_nil(no, name)
+                assert.are.equal("not_connected", res.category, name)
+            end
+        end
+        assert.is_true(seen >= 3, "mastodon, linkedin, bluesky")
+    end)
+end)

@@ -113,6 +113,27 @@ static int has_nul(json_t *j, char *where, size_t n, int depth)
     return 0;
 }
 
+/* The descriptor's bearer token as the Authorization header; -1 with
+ * x->result set when the token is missing (-1 alone: out of memory). */
+static int add_bearer(ctx *x, sz_request *r)
+{
+    const char *tok = jstr(x->nt->bearer.from_setup ? x->setup : x->user, x->nt->bearer.field);
+    sz_buf b;
+    int rc;
+    if (!tok || !*tok) {
+        x->result = fail("not_connected", "%s: missing %s '%s' in the %s", x->nt->name,
+                         x->nt->bearer.from_setup ? "session token" : "access token", x->nt->bearer.field,
+                         x->nt->bearer.from_setup ? "setup state" : "connection");
+        return -1;
+    }
+    sz_buf_init(&b);
+    sz_buf_adds(&b, "Bearer ");
+    sz_buf_adds(&b, tok);
+    rc = b.failed ? -1 : sz_request_add_header(r, "Authorization", b.data);
+    sz_buf_reset(&b); /* wipes */
+    return rc;
+}
+
 static const char *const ACTIONS[] = {"publish", "status", "notify", "graph", "session", "instance", NULL};
 
 const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err)
@@ -218,6 +239,11 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
             sz_seterr(err, SZ_ENOMEM, "out of memory");
             return NULL;
         }
+    }
+    if (r && x.nt->bearer.field && !(x.nt->setup.action && strcmp(c->action, x.nt->setup.action) == 0) &&
+        add_bearer(&x, r) != 0) {
+        sz_request_free(r);
+        r = NULL;
     }
     if (r && !url_ok(sz_request_url(r))) {
         sz_request_free(r);
@@ -342,6 +368,9 @@ json_t *sz_provider_info_json(const char *name)
         json_object_foreach_safe(json_object_get(r, "idempotency"), tmp, k, v)
             if (json_is_null(v)) json_object_del(json_object_get(r, "idempotency"), k);
     }
+    if (r && nt->bearer.field) /* the engine's Authorization: Bearer */
+        json_object_set_new(r, "bearer", json_pack("{s:s, s:b}", "field", nt->bearer.field, "fromSetup",
+                                                   nt->bearer.from_setup));
     if (r) /* sendNotification: offered, or why not */
         json_object_set_new(r, "notify", json_pack("{s:b, s:s?}", "offered", !nt->no_notify && !nt->discontinued,
                                                    "why", nt->no_notify));

@@ -77,6 +77,13 @@ struct sz_net {
     } text;
     /* auth */
     sz_auth_kind auth;
+    /* "Authorization: Bearer <token>", added by the engine to every request
+     * but the setup step's: the token is this connection field, or this field
+     * of the setup state (a session); NULL: the network's hook authenticates */
+    struct {
+        const char *field;
+        int         from_setup;
+    } bearer;
     const char  *auth_fields[SZ_MAX_FIELDS];    /* credential fields (connection or app) */
     const char  *secret_fields[SZ_MAX_FIELDS];  /* fields whose values are secrets */
     const char  *account_fields[SZ_MAX_FIELDS]; /* fields identifying the account, first present wins */

@@ -16,9 +16,8 @@ static sz_request *build_bluesky(ctx *x)
     char *root = base_url(x->nt, x->app, x->user, "pds"), *text = NULL, when[64];
     json_t *body = NULL, *sess = x->setup;
     sz_request *r = NULL;
-    sz_buf url, auth;
+    sz_buf url;
     sz_buf_init(&url);
-    sz_buf_init(&auth);
     if (strcmp(act, "session") == 0) {
         NEED(x->user, identifier, "handle or DID");
         {
@@ -80,19 +79,14 @@ static sz_request *build_bluesky(ctx *x)
         body = json_pack("{s:s, s:s, s:o}", "repo", jstr(sess, "did"), "collection", "app.bsky.feed.post",
                          "record", record);
         sz_buf_printf(&url, "%s/xrpc/com.atproto.repo.createRecord", root);
-        sz_buf_printf(&auth, "Bearer %s", jstr(sess, "accessJwt"));
-        if (body && !url.failed && !auth.failed && (r = req_json("POST", url.data, body)) &&
-            sz_request_add_header(r, "Authorization", auth.data) != 0) {
-            sz_request_free(r);
-            r = NULL;
-        }
+        if (body && !url.failed)
+            r = req_json("POST", url.data, body);
     }
 done:
     free(root);
     free(text);
     sz_json_free(body);
     sz_buf_reset(&url);
-    sz_buf_reset(&auth);
     return r;
 }
 
@@ -132,7 +126,7 @@ const sz_net sz_net_bluesky = {
     .name = "bluesky", .display = "Bluesky", .rank = 9, .note = "com.atproto.repo.createRecord",
     .base_url = "https://bsky.social", .url_field = "pds", .url_example = "bsky.social",
     .text = {300, SZ_TEXT_BSKY, -1, "\n\n", "userMessage,title;linkBack"},
-    .auth = SZ_AUTH_SESSION,
+    .auth = SZ_AUTH_SESSION, .bearer = {"accessJwt", 1},
     .auth_fields = {"identifier", "appPassword"},
     .secret_fields = {"appPassword", "accessJwt", "refreshJwt"},
     .account_fields = {"identifier"},

@@ -70,13 +70,12 @@ static sz_request *build_linkedin(ctx *x)
     char *root = base_url(x->nt, x->app, NULL, NULL);
     json_t *body = NULL;
     sz_request *r = NULL;
-    sz_buf url, text, au, auth, host;
+    sz_buf url, text, au, host;
     char *raw = NULL;
     action a;
     sz_buf_init(&url);
     sz_buf_init(&text);
     sz_buf_init(&au);
-    sz_buf_init(&auth);
     sz_buf_init(&host);
     NEED(x->user, accessToken, "member access token");
     if (author && *author)
@@ -119,11 +118,9 @@ static sz_request *build_linkedin(ctx *x)
             goto done;
     }
     sz_buf_printf(&url, "%s/rest/posts", root);
-    sz_buf_printf(&auth, "Bearer %s", accessToken);
-    if (url.failed || auth.failed || !(r = req_json("POST", url.data, body)))
+    if (url.failed || !(r = req_json("POST", url.data, body)))
         goto done;
-    if (sz_request_add_header(r, "Authorization", auth.data) ||
-        sz_request_add_header(r, "LinkedIn-Version", version(x->nt, x->app)) ||
+    if (sz_request_add_header(r, "LinkedIn-Version", version(x->nt, x->app)) ||
         sz_request_add_header(r, "X-Restli-Protocol-Version", "2.0.0")) {
         sz_request_free(r);
         r = NULL;
@@ -135,7 +132,6 @@ done:
     sz_buf_reset(&url);
     sz_buf_reset(&text);
     sz_buf_reset(&au);
-    sz_buf_reset(&auth);
     sz_buf_reset(&host);
     return r;
 }
@@ -186,7 +182,7 @@ const sz_net sz_net_linkedin = {
     .name = "linkedin", .display = "LinkedIn", .rank = 3, .note = "Posts API", .gigya = 1,
     .base_url = "https://api.linkedin.com", .version = "202605",
     .text = {3000, SZ_TEXT_CODEPOINTS, -1, "", "userMessage|title;content.article=linkBack"},
-    .auth = SZ_AUTH_BEARER,
+    .auth = SZ_AUTH_BEARER, .bearer = {"accessToken", 0},
     .auth_fields = {"accessToken"},
     .secret_fields = {"accessToken"},
     .account_fields = {"personId", "author", "accessToken"},

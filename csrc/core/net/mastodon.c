@@ -17,9 +17,8 @@ static sz_request *build_mastodon(ctx *x)
     json_t *body = NULL;
     action a;
     sz_request *r = NULL;
-    sz_buf url, auth;
+    sz_buf url;
     sz_buf_init(&url);
-    sz_buf_init(&auth);
     if (!root) {
         x->result = fail("not_connected", "mastodon: the connection needs instance (https://host)");
         goto done;
@@ -37,16 +36,14 @@ static sz_request *build_mastodon(ctx *x)
             goto done;
         body = json_pack("{s:s, s:s}", "status", text, "visibility", "public");
         sz_buf_printf(&url, "%s/api/v1/statuses", root);
-        sz_buf_printf(&auth, "Bearer %s", accessToken);
-        if (!body || url.failed || auth.failed || !(r = req_json("POST", url.data, body)))
+        if (!body || url.failed || !(r = req_json("POST", url.data, body)))
             goto done;
         /* the same content by the same account within an hour returns the
          * original status instead of a second one */
         cin = canon(x->in);
         if (cin)
             digest_hex(accessToken, cin, key);
-        if (!cin || sz_request_add_header(r, "Authorization", auth.data) ||
-            sz_request_add_header(r, "Idempotency-Key", key)) {
+        if (!cin || sz_request_add_header(r, "Idempotency-Key", key)) {
             sz_request_free(r);
             r = NULL;
         }
@@ -57,7 +54,6 @@ done:
     free(cin);
     sz_json_free(body);
     sz_buf_reset(&url);
-    sz_buf_reset(&auth);
     return r;
 }
 
@@ -90,7 +86,7 @@ const sz_net sz_net_mastodon = {
     .name = "mastodon", .display = "Mastodon", .rank = 8, .note = "statuses, limits read from the instance",
     .version = "v1", .url_field = "instance", .url_bare_host = 1, .url_example = "mastodon.social",
     .text = {500, SZ_TEXT_GRAPHEMES, 23, "\n\n", "userMessage,title;linkBack"},
-    .auth = SZ_AUTH_BEARER,
+    .auth = SZ_AUTH_BEARER, .bearer = {"accessToken", 0},
     .auth_fields = {"accessToken"},
     .secret_fields = {"accessToken"},
     .account_fields = {"accessToken"},
