@@ -63,7 +63,7 @@ static size_t cut_to(const net *nt, const char *s, size_t len, long url_weight, 
 /* text + " " + link, with text cut (never a URL) so the whole fits the
  * network's limit. Fails when the link alone does not fit. */
 static char *fit(const net *nt, const char *text, const char *link, long url_weight, long max,
-                 const char *sep, int may_cut, json_t **err)
+                 const char *sep, int may_cut, json_t **err, int *truncated)
 {
     sz_buf b;
     size_t tl = text ? strlen(text) : 0;
@@ -100,6 +100,7 @@ static char *fit(const net *nt, const char *text, const char *link, long url_wei
             return NULL;
         }
         sz_buf_add(&b, text, cut);
+        *truncated = 1;
         if (cut)
             sz_buf_adds(&b, "\xE2\x80\xA6"); /* … */
     } else if (text) {
@@ -248,7 +249,8 @@ char *sz_nk_text(ctx *x, action *a)
         if (notify && nt->text.notify_max)
             max = nt->text.notify_max;
         what = notify ? "the body is empty" : "the status is empty";
-        text = fit(nt, jstr(x->in, notify ? "body" : "status"), NULL, urlw, max, nt->text.sep, 0, &x->result);
+        text = fit(nt, jstr(x->in, notify ? "body" : "status"), NULL, urlw, max, nt->text.sep, 0, &x->result,
+                   &a->truncated);
         a->link = NULL;
     } else {
         sz_buf t;
@@ -257,13 +259,63 @@ char *sz_nk_text(ctx *x, action *a)
         compose_spec(&t, nt->text.compose ? nt->text.compose : "userMessage,title;linkBack", nt->text.sep, a,
                      &in_text);
         what = "no userMessage, title or linkBack";
-        text = t.failed ? NULL : fit(nt, t.data, in_text ? a->link : NULL, urlw, max, nt->text.sep, 1, &x->result);
+        text = t.failed ? NULL : fit(nt, t.data, in_text ? a->link : NULL, urlw, max, nt->text.sep, 1, &x->result,
+                                     &a->truncated);
         sz_buf_reset(&t);
     }
-    if (text && !*text && !(a->link_to[0] && a->link)) {
+    a->max = max;
+    if (text && !*text && !(a->link_to[0] && a->link) && !sz_nk_media_count(x)) {
         free(text);
         x->result = fail("content_invalid", "%s: nothing to post (%s)", nt->name, what);
         return NULL;
     }
     return text;
+}
+
+json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
+{
+    ctx x;
+    action a;
+    char *text;
+    json_t *r;
+    long urlw;
+    sz_clearerr(err);
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    if (!c || !(x.nt = sz_call_check(c->provider, c->action, err)))
+        return NULL;
+    x.in = c->input;
+    x.app = c->app;
+    x.user = c->user;
+    x.setup = c->setup;
+    if (strcmp(c->action, "publish") != 0 && strcmp(c->action, "status") != 0 && strcmp(c->action, "notify") != 0) {
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: action '%.40s' has no text", c->action);
+        return NULL;
+    }
+    if (x.nt->discontinued || !x.nt->build) {
+        r = fail("provider_discontinued", "%s: %s", x.nt->name, x.nt->note);
+        json_object_set_new(r, "provider", json_string(x.nt->name));
+        return r;
+    }
+    text = text_of(&x, &a);
+    if (!text) {
+        if (!x.result) {
+            sz_seterr(err, SZ_ENOMEM, "out of memory");
+            return NULL;
+        }
+        json_object_set_new(x.result, "provider", json_string(x.nt->name));
+        return x.result;
+    }
+    urlw = setup_num(x.setup, "charactersReservedPerUrl", 0, SZ_MAX_URL_WEIGHT, x.nt->text.url_weight);
+    r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:b, s:s}", "ok", 1, "provider", x.nt->name, "text", text,
+                  "length", (json_int_t)measure(x.nt, text, strlen(text), urlw), "max", (json_int_t)a.max,
+                  "truncated", a.truncated, "counter",
+                  x.nt->text.own ? x.nt->text.own->name
+                  : (const char *[]){"codepoints", "weighted", "graphemes", "weibo"}[x.nt->text.count & 3]);
+    if (r && a.link_to[0] && a.link)
+        json_object_set_new(r, "link", json_pack("{s:s, s:s}", "field", a.link_to, "url", a.link));
+    free(text);
+    if (!r)
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
+    return r;
 }

@@ -134,7 +134,8 @@ static int add_bearer(ctx *x, sz_request *r)
     return rc;
 }
 
-static const char *const ACTIONS[] = {"publish", "status", "notify", "graph", "session", "instance", NULL};
+static const char *const ACTIONS[] = {"publish", "status", "notify", "graph", "session", "instance",
+                                      "upload", "unmedia", NULL};
 
 const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err)
 {
@@ -232,6 +233,10 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
         x.result = fail("unsupported", "%s: graph operations are %s's", x.nt->name, *g ? (*g)->display : "no network");
     } else if (strcmp(c->action, "notify") == 0 && x.nt->no_notify) {
         x.result = fail("unsupported", "%s: %s", x.nt->name, x.nt->no_notify);
+    } else if ((strcmp(c->action, "upload") == 0 && !x.nt->media.upload) ||
+               (strcmp(c->action, "unmedia") == 0 && !x.nt->media.deletable)) {
+        x.result = fail("unsupported", "%s: no %s step (media go %s)", x.nt->name, c->action,
+                        x.nt->media.images || x.nt->media.videos ? "in the post itself" : "nowhere: none are taken");
     } else {
         r = x.nt->build(&x);
         if (!r && !x.result) { /* every other failure sets x.result */
@@ -376,6 +381,16 @@ json_t *sz_provider_info_json(const char *name)
                                                    "why", nt->no_notify));
     if (r && nt->follow_up)
         json_object_set_new(r, "followUp", json_string(nt->follow_up));
+    if (r) /* media (docs/media.md) */
+        json_object_set_new(r, "media", json_pack("{s:i, s:i, s:b, s:I, s:I, s:s?, s:b, s:b, s:b, s:b, s:b, s:I}",
+                                                  "images", nt->media.images, "videos", nt->media.videos,
+                                                  "audio", nt->media.audio, "maxImage", (json_int_t)nt->media.max_image,
+                                                  "maxVideo", (json_int_t)nt->media.max_video, "mimes", nt->media.mimes,
+                                                  "byUrl", nt->media.by_url, "bytes", nt->media.bytes,
+                                                  "upload", nt->media.upload, "alt", nt->media.alt,
+                                                  "deletable", nt->media.deletable, "chunk", (json_int_t)nt->media.chunk));
+    if (r && nt->carries)
+        json_object_set_new(r, "carries", json_string(nt->carries));
     if (r && nt->setup.action)
         json_object_set_new(r, "setup", json_pack("{s:s, s:s?, s:b, s:b}", "action", nt->setup.action,
                                                   "cacheKey", nt->setup.cache_key, "required",

@@ -19,11 +19,23 @@ typedef struct sz_call_json {
     long long   timestamp;
     const char *nonce;
     json_t     *setup;     /* NULL: none */
+    /* media (docs/media.md): the upload step's state ({item, step}) and the
+     * bytes of the call's media items, blobs[k] for item index k + 1 (a
+     * zero length: the item has no bytes, its URL is sent) */
+    json_t      *step;     /* NULL: none */
+    const sz_blob *blobs;
+    size_t       nblobs;
 } sz_call_json;
 
 /* sz_provider_request on trees: the same contract, the refusal as a jansson
  * result object (new reference; sz_json_free). */
 SZ_HIDDEN sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz_error *err);
+/* The text a publish, status or notification would carry on that network
+ * (the generic text step): {ok, provider, text, length (by the network's
+ * counter), max, truncated, counter, link?}, or the failure the text step
+ * gives (nothing to post, a status over the limit). NULL with err set for a
+ * wrong call or no memory. */
+SZ_HIDDEN json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err);
 /* sz_provider_parse on trees: a new result object, NULL only when memory
  * runs out. An unknown provider or a missing action is an "unsupported"
  * failure result (the Lua binding's contract). */

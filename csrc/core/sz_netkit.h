@@ -113,6 +113,26 @@ struct sz_net {
     int         intent_default; /* a default postBookmark destination */
     const char *intent; /* {u} url, {t} title, {d} description, {i} image, {tu} "title url",
                            {instance} the url_field; NULL: none (discontinued: dead) */
+    /* media (docs/media.md): what the network takes of mediaItems and how */
+    struct {
+        int         images;     /* images (GIFs included) per post; 0: none */
+        int         videos;     /* videos per post (a video goes alone) */
+        int         audio;      /* takes mp3 items */
+        long long   max_image;  /* bytes per image (0: no limit the library knows) */
+        long long   max_video;  /* bytes per video or GIF */
+        const char *mimes;      /* accepted types, comma-separated (NULL: every
+                                   type the library recognises of the kinds above) */
+        int         by_url;     /* an http(s) src is sent as its URL, never downloaded
+                                   (the network fetches it itself) */
+        int         bytes;      /* with by_url: bytes (data, files) can be sent too */
+        int         upload;     /* each item goes through the "upload" step first */
+        int         alt;        /* takes alt text */
+        int         deletable;  /* an unused upload can be deleted ("unmedia" step) */
+        long long   chunk;      /* bytes per chunk of a chunked upload (0: whole) */
+    } media;
+    /* UserAction fields the network carries besides text.compose's and
+     * linkBack ("subtitle,actionLinks"); the others are reported as dropped */
+    const char *carries;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */
     int raw_2xx_ok;   /* a 2xx reply may be empty or not JSON (the id is in a header) */
@@ -139,7 +159,7 @@ SZ_HIDDEN const sz_net *sz_call_check(const char *provider, const char *act, sz_
 SZ_HIDDEN void sz_once(int *state, void (*fn)(void));
 
 struct sz_ctx {
-    const sz_call_json *c;
+    const sz_call_json *c;  /* c->step, c->blobs: the media (docs/media.md) */
     const sz_net *nt;
     json_t *in, *app, *user;
     json_t *setup;  /* borrowed: the setup state (c->setup), never part of input */
@@ -153,7 +173,22 @@ typedef struct sz_action {
     json_t     *media;
     char        link_to[32]; /* the request field the link goes in ("link=linkBack"
                                 in text.compose); "" when it is part of the text */
+    int         truncated;   /* the text was cut to fit */
+    long        length, max; /* the text's count by the network's counter, its limit */
 } sz_action;
+
+/* One media item of a publish (input.media[k], docs/media.md): what the
+ * front found (kind, mime, size, alt, width, height, url) and what the
+ * upload step answered (id, and anything else its "media" object said). */
+typedef struct sz_media {
+    const char *kind;  /* "image", "gif", "video", "audio" */
+    const char *mime, *alt, *url, *id;
+    long long   size, width, height;
+    int         index; /* 1-based: mediaItems[index] */
+    json_t     *obj;   /* the whole object (borrowed) */
+    const void *data;  /* the bytes (NULL: none, the URL is sent) */
+    size_t      len;
+} sz_media;
 
 /* short names inside the core's network files */
 typedef sz_net net;
@@ -186,6 +221,16 @@ typedef sz_code_cat code_cat;
 #define classify(...) sz_nk_classify(__VA_ARGS__)
 #define graph_error(...) sz_nk_graph_error(__VA_ARGS__)
 #define oauth1_header(...) sz_nk_oauth1_header(__VA_ARGS__)
+#define media_count(...) sz_nk_media_count(__VA_ARGS__)
+#define media_at(...) sz_nk_media_at(__VA_ARGS__)
+#define step_item(...) sz_nk_step_item(__VA_ARGS__)
+#define step_state(...) sz_nk_step_state(__VA_ARGS__)
+#define multipart_begin(...) sz_nk_multipart_begin(__VA_ARGS__)
+#define multipart_field(...) sz_nk_multipart_field(__VA_ARGS__)
+#define multipart_file(...) sz_nk_multipart_file(__VA_ARGS__)
+#define multipart_finish(...) sz_nk_multipart_finish(__VA_ARGS__)
+#define media_done(...) sz_nk_media_done(__VA_ARGS__)
+#define media_next(...) sz_nk_media_next(__VA_ARGS__)
 
 SZ_HIDDEN const char *lookup(const code_cat *t, long code);
 SZ_HIDDEN const char *by_status(int status);
@@ -229,6 +274,46 @@ SZ_HIDDEN json_t *graph_error(int status, json_t *e, const char *cat);
 SZ_HIDDEN char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
                               const char *tk, const char *ts_secret, long long ts, const char *nonce,
                               sz_error *err);
+
+/* ---- media (docs/media.md) -------------------------------------------------
+ * "publish" gets input.media, the items ready to post (uploaded, or by URL);
+ * "upload" runs once or more per item (networks with media.upload) with
+ * c->step = {"item": {index, kind, mime, size, alt, width, height, url},
+ * "step": what the previous upload reply's data said (absent at first)};
+ * its parse answers success with data = {"media": {...}} when the item is
+ * done (media_done), else the next step's state, "wait" seconds first when
+ * the network is still processing (media_next). "unmedia" (media.deletable)
+ * deletes an upload the post did not use: c->step = {"media": {...}}. */
+
+/* How many items input.media holds. */
+SZ_HIDDEN size_t sz_nk_media_count(ctx *x);
+/* Item k (0-based) of input.media into m, with its bytes from c->blobs; -1
+ * when absent. */
+SZ_HIDDEN int sz_nk_media_at(ctx *x, size_t k, sz_media *m);
+/* The upload step's item (c->step.item) into m with its bytes; -1 with
+ * x->result set when there is none. */
+SZ_HIDDEN int sz_nk_step_item(ctx *x, sz_media *m);
+/* The upload step's state (c->step.step; c->step.media for "unmedia"):
+ * borrowed, NULL at the first step. */
+SZ_HIDDEN json_t *sz_nk_step_state(const sz_call_json *c);
+/* A multipart/form-data body. The boundary is derived from seed (the call's
+ * nonce): the same call renders the same bytes. */
+typedef struct sz_multipart {
+    sz_buf b;
+    char   boundary[80];
+} sz_multipart;
+SZ_HIDDEN void sz_nk_multipart_begin(sz_multipart *m, const char *seed);
+SZ_HIDDEN void sz_nk_multipart_field(sz_multipart *m, const char *name, const char *value);
+SZ_HIDDEN void sz_nk_multipart_file(sz_multipart *m, const char *name, const char *filename,
+                                    const char *mime, const void *data, size_t len);
+/* The request with the body and its Content-Type; NULL when memory ran out
+ * (the body is released either way). */
+SZ_HIDDEN sz_request *sz_nk_multipart_finish(sz_multipart *m, const char *method, const char *url);
+/* A success that ends the item's upload: data = {"media": media} (takes media). */
+SZ_HIDDEN json_t *sz_nk_media_done(json_t *media);
+/* A success asking for the next upload step: data = state (taken), with
+ * "wait" seconds (0: at once; saturated to [0, 60]). */
+SZ_HIDDEN json_t *sz_nk_media_next(json_t *state, long long wait);
 
 /* A required credential: on absence, a not_connected result and `goto done`
  * (every builder initialises what `done` releases before its first NEED). */

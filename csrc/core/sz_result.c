@@ -150,7 +150,7 @@ static int parse_text(const char *s, size_t n, const char *what, int none_ok, js
 
 typedef struct call_trees {
     sz_call_json c;
-    json_t *in, *app, *user, *setup;
+    json_t *in, *app, *user, *setup, *step;
 } call_trees;
 
 static void trees_free(call_trees *t)
@@ -159,6 +159,7 @@ static void trees_free(call_trees *t)
     sz_json_free(t->app);
     sz_json_free(t->user);
     sz_json_free(t->setup);
+    sz_json_free(t->step);
 }
 
 /* The call's texts as trees; the names checked first (nothing parsed for a
@@ -175,7 +176,8 @@ static int read_call(const sz_provider_call *c, call_trees *t, sz_error *err)
     if (parse_text(c->input, c->input_len, "input", 0, &t->in, err) ||
         parse_text(c->app, c->app_len, "app", 0, &t->app, err) ||
         parse_text(c->user, c->user_len, "user", 0, &t->user, err) ||
-        parse_text(c->setup, c->setup_len, "setup", 1, &t->setup, err)) {
+        parse_text(c->setup, c->setup_len, "setup", 1, &t->setup, err) ||
+        parse_text(c->step, c->step_len, "step", 1, &t->step, err)) {
         trees_free(t);
         return -1;
     }
@@ -185,6 +187,9 @@ static int read_call(const sz_provider_call *c, call_trees *t, sz_error *err)
     t->c.app = t->app;
     t->c.user = t->user;
     t->c.setup = t->setup;
+    t->c.step = t->step;
+    t->c.blobs = c->blobs;
+    t->c.nblobs = c->blobs ? c->nblobs : 0;
     t->c.timestamp = c->timestamp;
     t->c.nonce = c->nonce;
     return 0;

@@ -311,6 +311,12 @@ SZ_API char        *sz_response_json(const sz_response *r, const char *field, si
  * "graph" (Facebook: graphPath, method, graphParams), and the setup steps
  * "session" (Bluesky createSession) and "instance" (Mastodon limits);
  * docs/api.md "Direct delivery" lists every field. */
+/* Bytes of one media item (borrowed). */
+typedef struct sz_blob {
+    const void *data;
+    size_t      len;
+} sz_blob;
+
 typedef struct sz_provider_call {
     const char *provider;     /* "twitter", "facebook", ... */
     const char *action;
@@ -325,6 +331,12 @@ typedef struct sz_provider_call {
     const char *setup;  size_t setup_len;
     long long   timestamp;    /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
     const char *nonce;        /* OAuth 1.0a nonce */
+    /* Media (docs/media.md; added after 0.1.0, see CHANGELOG): the "upload" and "unmedia" steps'
+     * state as a JSON object text ({"item": {...}, "step": {...}}), and the
+     * bytes of the media items (blobs[k] is mediaItems[k + 1]; borrowed,
+     * never copied whole). Zero them when there are no media. */
+    const char *step;   size_t step_len;
+    const sz_blob *blobs; size_t nblobs;
 } sz_provider_call;
 
 typedef struct sz_header {
@@ -412,6 +424,20 @@ SZ_API char *sz_oauth1_authorization(const char *method, const char *url,
                                      const char *consumer_key, const char *consumer_secret,
                                      const char *token, const char *token_secret,
                                      long long timestamp, const char *nonce, sz_error *err);
+/* What a media file really is, by its first bytes (the caller's "type" and
+ * a server's Content-Type are not trusted): JPEG, PNG, GIF, WebP, MP4 or
+ * QuickTime video, MP3. Static strings; width and height in pixels for
+ * images when the header says (0 otherwise). */
+typedef struct sz_media_info {
+    const char *mime;  /* "image/jpeg", "image/png", "image/gif", "image/webp",
+                          "video/mp4", "video/quicktime", "audio/mpeg" */
+    const char *kind;  /* "image", "gif", "video", "audio" */
+    long        width, height;
+} sz_media_info;
+/* 0 and *mi filled, or -1 (mi zeroed) when the bytes are none of those
+ * (an HTML page, a text, a truncated header). Never reads past len. */
+SZ_API int sz_media_sniff(const void *data, size_t len, sz_media_info *mi);
+
 /* Share-intent URL of one destination (postBookmark): a success result
  * with the URL in sz_result_string(r, "url"), or a failure result (unknown
  * or discontinued destination, a url that is not http(s)...). NULL with

@@ -190,17 +190,52 @@ static int push_refusal(lua_State *L, json_t *res)
     return 4;
 }
 
-/* core.provider_request(provider, action, input, app, user, timestamp, nonce, setup)
+/* The blobs at index i: an array of strings (mediaItems' bytes, "" for an
+ * item without), anchored in the Lua table; -1 with a message pushed. */
+#define LSZ_MAX_BLOBS 64
+static int read_blobs(lua_State *L, int i, sz_blob *b, size_t *n)
+{
+    size_t k, len = lua_isnoneornil(L, i) ? 0 : (size_t)sz_rawlen(L, i);
+    *n = 0;
+    if (lua_isnoneornil(L, i))
+        return 0;
+    if (len > LSZ_MAX_BLOBS) {
+        lua_pushfstring(L, "Invalid parameter value: at most %d media items", LSZ_MAX_BLOBS);
+        return -1;
+    }
+    for (k = 0; k < len; k++) {
+        lua_rawgeti(L, i, (lua_Integer)k + 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            b[k].data = lua_tolstring(L, -1, &b[k].len); /* anchored in the table */
+        } else if (lua_isnil(L, -1) || lua_type(L, -1) == LUA_TBOOLEAN) {
+            b[k].data = NULL;
+            b[k].len = 0;
+        } else {
+            lua_pop(L, 1);
+            lua_pushfstring(L, "Invalid parameter value: media bytes %d is not a string", (int)k + 1);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    *n = len;
+    return 0;
+}
+
+/* core.provider_request(provider, action, input, app, user, timestamp, nonce, setup, step, blobs)
  *   -> request table
  *    | nil, message, code, result   nothing to send: result is the failure
  *                                   (missing credentials, content the network refuses, ...)
  *    | nil, message, code           bad input (unknown provider or action, a value
  *                                   with no JSON form, a NUL byte)
- *   setup: the state the network's setup step returned (provider_info(name).setup), or nil. */
+ *   setup: the state the network's setup step returned (provider_info(name).setup), or nil;
+ *   step: the upload step's state ({item, step}; docs/media.md), or nil;
+ *   blobs: the media items' bytes (an array of strings, "" or false for none), or nil. */
 static int l_provider_request(lua_State *L)
 {
     call_args a;
-    json_t *res = NULL;
+    sz_blob blobs[LSZ_MAX_BLOBS];
+    size_t nblobs = 0;
+    json_t *res = NULL, *step = NULL;
     sz_error err;
     sz_request *r;
     long long ts = sz_sat_from_double((double)luaL_optnumber(L, 6, 0));
@@ -212,6 +247,12 @@ static int l_provider_request(lua_State *L)
         return lsz_push_nul_fail(L, nul ? nul : "nonce");
     if (!lua_isnoneornil(L, 8))
         luaL_checktype(L, 8, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 9))
+        luaL_checktype(L, 9, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 10))
+        luaL_checktype(L, 10, LUA_TTABLE);
+    if (read_blobs(L, 10, blobs, &nblobs) != 0)
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     if (call_args_read(L, &a) != 0) {
         call_args_free(&a);
         return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
@@ -220,12 +261,21 @@ static int l_provider_request(lua_State *L)
         call_args_free(&a);
         return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
+    if (!lua_isnoneornil(L, 9) && !(step = lsz_arg_json(L, 9, "step state", &sbad))) {
+        call_args_free(&a);
+        sz_json_free(setup);
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
     a.c.timestamp = ts;
     a.c.nonce = nonce;
     a.c.setup = setup;
+    a.c.step = step;
+    a.c.blobs = blobs;
+    a.c.nblobs = nblobs;
     r = sz_provider_request_json(&a.c, &res, &err);
     call_args_free(&a);
     sz_json_free(setup);
+    sz_json_free(step);
     if (!r) {
         if (err.status == SZ_ENOMEM) { /* as before the C contract: a transient result the front retries */
             int code = sz_category_code("transient");
@@ -254,7 +304,7 @@ static int l_provider_request(lua_State *L)
     return push_request(L, r);
 }
 
-/* core.provider_parse(provider, action, input, app, user, status, headers, body, now)
+/* core.provider_parse(provider, action, input, app, user, status, headers, body, now, step)
  *   -> result (ok or a failure: the reply's classification) | nil, message, code */
 static int l_provider_parse(lua_State *L)
 {
@@ -292,9 +342,74 @@ static int l_provider_parse(lua_State *L)
         return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
     }
     (void)i;
+    if (!lua_isnoneornil(L, 10)) {
+        int sbad = 0;
+        luaL_checktype(L, 10, LUA_TTABLE);
+        if (!(a.c.step = lsz_arg_json(L, 10, "step state", &sbad))) {
+            call_args_free(&a);
+            return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+        }
+    }
     r = sz_provider_parse_json(&a.c, status, hs, nh, body, bl, now);
+    sz_json_free(a.c.step);
     call_args_free(&a);
     return lsz_push_result(L, r);
+}
+
+/* core.provider_text(provider, action, input, app, user, setup)
+ *   -> {ok, text, length, max, truncated, counter, link?} | failure result
+ *    | nil, message, code */
+static int l_provider_text(lua_State *L)
+{
+    call_args a;
+    json_t *setup = NULL, *r;
+    sz_error err;
+    int sbad = 0;
+    const char *nul = call_args_check(L);
+    if (nul)
+        return lsz_push_nul_fail(L, nul);
+    if (!lua_isnoneornil(L, 6))
+        luaL_checktype(L, 6, LUA_TTABLE);
+    if (call_args_read(L, &a) != 0) {
+        call_args_free(&a);
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    if (!lua_isnoneornil(L, 6) && !(setup = lsz_arg_json(L, 6, "setup state", &sbad))) {
+        call_args_free(&a);
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    a.c.setup = setup;
+    r = sz_provider_text_json(&a.c, &err);
+    call_args_free(&a);
+    sz_json_free(setup);
+    if (!r)
+        return lsz_push_fail(L, err.code, err.message);
+    return lsz_push_result(L, r);
+}
+
+/* core.media_sniff(bytes) -> {mime, kind, width?, height?} | nil (not a
+ * type the library recognises) */
+static int l_media_sniff(lua_State *L)
+{
+    size_t n;
+    const char *b = luaL_checklstring(L, 1, &n);
+    sz_media_info mi;
+    if (sz_media_sniff(b, n, &mi) != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, mi.mime);
+    lua_setfield(L, -2, "mime");
+    lua_pushstring(L, mi.kind);
+    lua_setfield(L, -2, "kind");
+    if (mi.width > 0 && mi.height > 0) {
+        lua_pushinteger(L, (lua_Integer)mi.width);
+        lua_setfield(L, -2, "width");
+        lua_pushinteger(L, (lua_Integer)mi.height);
+        lua_setfield(L, -2, "height");
+    }
+    return 1;
 }
 
 /* core.bookmark_url(destination, url, title, description, image, instance)
@@ -426,6 +541,8 @@ const luaL_Reg lsz_provider_funcs[] = {
     {"build_request", l_build_request},
     {"parse_response", l_parse_response},
     {"provider_request", l_provider_request},
+    {"provider_text", l_provider_text},
+    {"media_sniff", l_media_sniff},
     {"provider_parse", l_provider_parse},
     {"provider_names", l_provider_names},
     {"provider_info", l_provider_info},

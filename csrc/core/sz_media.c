@@ -1,0 +1,263 @@
+/* Media: what the network files share for mediaItems (sz_netkit.h
+ * "media"): the items of a publish, the upload step's state, a
+ * multipart/form-data body rendered byte for byte, and the sniffing of a
+ * file's real type and size by its first bytes (sz_media_sniff). Sans-IO:
+ * the bytes come in from the front (c->blobs); nothing is read or sent here. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include "sz_netkit.h"
+
+/* ---- the items ------------------------------------------------------------- */
+
+static long long jint(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long long)json_integer_value(v) : 0;
+}
+
+static int read_media(ctx *x, json_t *o, sz_media *m)
+{
+    long long idx;
+    memset(m, 0, sizeof *m);
+    if (!json_is_object(o))
+        return -1;
+    m->obj = o;
+    m->kind = jstr(o, "kind");
+    m->mime = jstr(o, "mime");
+    m->alt = jstr(o, "alt");
+    m->url = jstr(o, "url");
+    m->id = jstr(o, "id");
+    m->size = jint(o, "size");
+    m->width = jint(o, "width");
+    m->height = jint(o, "height");
+    idx = jint(o, "index");
+    m->index = idx > 0 && idx <= 1000 ? (int)idx : 0;
+    if (!m->kind)
+        m->kind = "image";
+    if (m->alt && !*m->alt)
+        m->alt = NULL;
+    if (m->index > 0 && (size_t)m->index <= x->c->nblobs && x->c->blobs[m->index - 1].data &&
+        x->c->blobs[m->index - 1].len > 0) {
+        m->data = x->c->blobs[m->index - 1].data;
+        m->len = x->c->blobs[m->index - 1].len;
+        m->size = (long long)m->len;
+    }
+    return 0;
+}
+
+size_t sz_nk_media_count(ctx *x)
+{
+    json_t *a = json_object_get(x->in, "media");
+    return json_is_array(a) ? json_array_size(a) : 0;
+}
+
+int sz_nk_media_at(ctx *x, size_t k, sz_media *m)
+{
+    return read_media(x, json_array_get(json_object_get(x->in, "media"), k), m);
+}
+
+int sz_nk_step_item(ctx *x, sz_media *m)
+{
+    if (read_media(x, json_object_get(x->c->step, "item"), m) != 0 || (!m->data && !m->url && !m->id)) {
+        x->result = fail("content_invalid", "%s: the upload step has no media item (no bytes, url or id)",
+                         x->nt->name);
+        return -1;
+    }
+    return 0;
+}
+
+json_t *sz_nk_step_state(const sz_call_json *c)
+{
+    json_t *s = json_object_get(c->step, strcmp(c->action, "unmedia") == 0 ? "media" : "step");
+    return json_is_object(s) ? s : NULL;
+}
+
+json_t *sz_nk_media_done(json_t *media)
+{
+    json_t *r = success(NULL);
+    if (!media)
+        media = json_object();
+    json_object_set_new(r, "data", json_pack("{s:o}", "media", media));
+    return r;
+}
+
+json_t *sz_nk_media_next(json_t *state, long long wait)
+{
+    json_t *r = success(NULL);
+    if (!state)
+        state = json_object();
+    if (wait > 0)
+        json_object_set_new(state, "wait", json_integer(wait > 60 ? 60 : wait));
+    json_object_set_new(r, "data", state);
+    return r;
+}
+
+/* ---- multipart/form-data (RFC 7578) --------------------------------------- */
+
+void sz_nk_multipart_begin(sz_multipart *m, const char *seed)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    char h[65];
+    const char *s = seed ? seed : "";
+    sz_buf_init(&m->b);
+    if (!EVP_Digest(s, strlen(s), d, &dl, EVP_sha256(), NULL) || dl < 16) {
+        memset(d, 0x5a, 16);
+        dl = 16;
+    }
+    hex(d, 12, h);
+    snprintf(m->boundary, sizeof m->boundary, "socialize-%s", h);
+}
+
+/* a quoted-string value of a header parameter: quotes, backslashes and
+ * controls become '_' (they cannot be escaped portably) */
+static void quoted(sz_buf *b, const char *v)
+{
+    sz_buf_addc(b, '"');
+    for (; *v; v++)
+        sz_buf_addc(b, (*v == '"' || *v == '\\' || (unsigned char)*v < 0x20 || *v == 0x7f) ? '_' : *v);
+    sz_buf_addc(b, '"');
+}
+
+void sz_nk_multipart_field(sz_multipart *m, const char *name, const char *value)
+{
+    sz_buf_printf(&m->b, "--%s\r\nContent-Disposition: form-data; name=", m->boundary);
+    quoted(&m->b, name);
+    sz_buf_adds(&m->b, "\r\n\r\n");
+    sz_buf_adds(&m->b, value ? value : "");
+    sz_buf_adds(&m->b, "\r\n");
+}
+
+void sz_nk_multipart_file(sz_multipart *m, const char *name, const char *filename, const char *mime,
+                          const void *data, size_t len)
+{
+    sz_buf_printf(&m->b, "--%s\r\nContent-Disposition: form-data; name=", m->boundary);
+    quoted(&m->b, name);
+    sz_buf_adds(&m->b, "; filename=");
+    quoted(&m->b, filename && *filename ? filename : "file");
+    sz_buf_adds(&m->b, "\r\nContent-Type: ");
+    sz_buf_adds(&m->b, mime && *mime && !sz_ctl_span(mime, strlen(mime), 0) ? mime
+                       : "application/octet-stream");
+    sz_buf_adds(&m->b, "\r\n\r\n");
+    if (data && len)
+        sz_buf_add(&m->b, data, len);
+    sz_buf_adds(&m->b, "\r\n");
+}
+
+sz_request *sz_nk_multipart_finish(sz_multipart *m, const char *method, const char *url)
+{
+    sz_request *r = NULL;
+    char ct[128];
+    size_t n;
+    char *body;
+    sz_buf_printf(&m->b, "--%s--\r\n", m->boundary);
+    if (m->b.failed || !(r = sz_request_new(method, url))) {
+        sz_buf_reset(&m->b);
+        return NULL;
+    }
+    snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", m->boundary);
+    body = sz_buf_finish(&m->b, &n);
+    if (!body || sz_request_set_body(r, body, n) != 0 || sz_request_add_header(r, "Content-Type", ct) != 0) {
+        sz_request_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- sniffing -------------------------------------------------------------- */
+
+static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+static unsigned le16(const unsigned char *p) { return (unsigned)p[1] << 8 | p[0]; }
+static unsigned long be32(const unsigned char *p)
+{
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+/* A JPEG's size from its first start-of-frame marker. */
+static void jpeg_size(const unsigned char *p, size_t n, sz_media_info *mi)
+{
+    size_t i = 2;
+    while (i + 9 < n) {
+        unsigned mk, len;
+        if (p[i] != 0xFF) {
+            i++;
+            continue;
+        }
+        mk = p[i + 1];
+        if (mk == 0xFF) {
+            i++;
+            continue;
+        }
+        if (mk == 0xD8 || (mk >= 0xD0 && mk <= 0xD7) || mk == 0x01) {
+            i += 2;
+            continue;
+        }
+        len = be16(p + i + 2);
+        if (len < 2)
+            return;
+        if (mk >= 0xC0 && mk <= 0xCF && mk != 0xC4 && mk != 0xC8 && mk != 0xCC) {
+            mi->height = be16(p + i + 5);
+            mi->width = be16(p + i + 7);
+            return;
+        }
+        if (mk == 0xDA || mk == 0xD9)
+            return;
+        i += 2 + (size_t)len;
+    }
+}
+
+int sz_media_sniff(const void *data, size_t n, sz_media_info *mi)
+{
+    const unsigned char *p = data;
+    if (!mi)
+        return -1;
+    memset(mi, 0, sizeof *mi);
+    if (!p)
+        return -1;
+    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+        mi->mime = "image/jpeg";
+        mi->kind = "image";
+        jpeg_size(p, n, mi);
+    } else if (n >= 24 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(p + 12, "IHDR", 4) == 0) {
+        mi->mime = "image/png";
+        mi->kind = "image";
+        mi->width = (long)be32(p + 16);
+        mi->height = (long)be32(p + 20);
+    } else if (n >= 10 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0)) {
+        mi->mime = "image/gif";
+        mi->kind = "gif";
+        mi->width = le16(p + 6);
+        mi->height = le16(p + 8);
+    } else if (n >= 16 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0) {
+        mi->mime = "image/webp";
+        mi->kind = "image";
+        if (n >= 30 && memcmp(p + 12, "VP8 ", 4) == 0) {
+            mi->width = le16(p + 26) & 0x3FFF;
+            mi->height = le16(p + 28) & 0x3FFF;
+        } else if (n >= 25 && memcmp(p + 12, "VP8L", 4) == 0) {
+            unsigned long b = (unsigned long)p[21] | (unsigned long)p[22] << 8 | (unsigned long)p[23] << 16 |
+                              (unsigned long)p[24] << 24;
+            mi->width = (long)(b & 0x3FFF) + 1;
+            mi->height = (long)((b >> 14) & 0x3FFF) + 1;
+        } else if (n >= 30 && memcmp(p + 12, "VP8X", 4) == 0) {
+            mi->width = (long)(p[24] | p[25] << 8 | (unsigned long)p[26] << 16) + 1;
+            mi->height = (long)(p[27] | p[28] << 8 | (unsigned long)p[29] << 16) + 1;
+        }
+    } else if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
+        mi->kind = "video";
+        mi->mime = memcmp(p + 8, "qt  ", 4) == 0 ? "video/quicktime" : "video/mp4";
+    } else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE6) == 0xE2)) {
+        mi->kind = "audio";
+        mi->mime = "audio/mpeg";
+    } else {
+        return -1;
+    }
+    if (mi->width < 0 || mi->width > 1000000)
+        mi->width = 0;
+    if (mi->height < 0 || mi->height > 1000000)
+        mi->height = 0;
+    return 0;
+}
