@@ -367,11 +367,11 @@ function Task:feed(outcome)
         self.phase = self.action
         return self:request()
     end
-    -- the network's follow-up step (provider_info(name).followUp): the
-    -- create's reply data is its state, its reply is the call's
+    -- the network's follow-up step (provider_info(name).followUp): it runs
+    -- when the create's reply carries data (its state); its reply is the call's
     local follow = (INFO[self.provider] or {}).followUp
-    if follow and r.ok and self.phase == self.action then
-        self.follow, self.follow_state = follow, r.data or {}
+    if follow and r.ok and r.data ~= nil and self.phase == self.action then
+        self.follow, self.follow_state = follow, r.data
         self.phase = follow
         return self:request()
     end
