@@ -200,7 +200,16 @@ static json_t *parse_sina(const sz_call_json *c, int status, const sz_header *h,
     (void)now;
     if (!code && status >= 200 && status < 300) {
         char idb[32];
-        return success(jstr(j, "idstr") ? jstr(j, "idstr") : jid(j, "id", idb, sizeof idb));
+        json_t *pics = json_object_get(j, "pic_ids"), *ids = json_array(), *v;
+        size_t i;
+        r = success(jstr(j, "idstr") ? jstr(j, "idstr") : jid(j, "id", idb, sizeof idb));
+        json_array_foreach(pics, i, v) if (json_is_string(v) && i < 18)
+            json_array_append(ids, v);
+        if (json_array_size(ids))
+            json_object_set_new(r, "mediaIDs", ids);
+        else
+            sz_json_free(ids);
+        return r;
     }
     if (code == 20032) { /* published, server sync delayed */
         r = success(NULL);
