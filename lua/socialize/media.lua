@@ -13,7 +13,9 @@ local next = next
 local _M = {}
 
 -- Gigya's item types
-local KIND = { image = "image", video = "video", flash = "video", mp3 = "audio" }
+-- (Flash movies play nowhere since 2020: a flash item is carried by no
+-- network and reported as dropped)
+local KIND = { image = "image", video = "video", flash = "flash", mp3 = "audio" }
 _M.HARD_MAX = 1024 * 1024 * 1024 -- nothing larger is fetched or taken (1 GiB)
 _M.MAX_REDIRECTS = 3
 
