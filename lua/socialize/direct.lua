@@ -402,6 +402,7 @@ function Task:feed(outcome)
     local follow = (INFO[self.provider] or {}).followUp
     if follow and r.ok and self.phase == self.action and r.data ~= nil then
         self.follow, self.follow_state = follow, r.data or {}
+        self.create_media = r.mediaIDs -- what the create posted: the follow-up's reply names none
         self.phase = follow
         return self:request()
     end
@@ -426,6 +427,7 @@ function Task:feed(outcome)
         self.phase = setup.action
         return self:request()
     end
+    if r.ok and r.mediaIDs == nil and self.create_media then r.mediaIDs = self.create_media end
     self.result = r
     if not r.ok and self.done_media and #self.done_media > 0 then
         return self:start_cleanup()
