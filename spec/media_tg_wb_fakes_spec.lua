@@ -221,3 +221,139 @@ describe("telegram and weibo media in the sandbox", function()
         assert.is_true(r.ok, r.errorDetails)
     end)
 end)
+
+-- Through a client (the direct backend's media pipeline, lua/socialize/media.lua):
+-- Telegram is sent URLs as they are and bytes as uploads; Weibo's picture is
+-- fetched by the library and uploaded. Every src is a sandbox URL.
+describe("telegram and weibo media through a client", function()
+    local socialize = require("socialize")
+    local providers
+    local function client(conns, extra)
+        local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers,
+            connections = { u1 = conns }, timeout = 10 }
+        for k, v in pairs(extra or {}) do cfg[k] = v end
+        return socialize.new(cfg)
+    end
+    local TG = { telegram = { chatId = "-100777" } }
+    local WB = { sina = { accessToken = "wb-token", ip = "203.0.113.7" } }
+    local function entry(res, p)
+        for _, e in ipairs(res.providerErrorCodes) do if e.provider == p then return e end end
+    end
+    local function posts(network)
+        local out = {}
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == network and r.method == "POST" then out[#out + 1] = r end
+        end
+        return out
+    end
+    local function src(network, name) return sb.url(network) .. "/__media/" .. name end
+
+    setup(function()
+        sb = H.start_sandbox()
+        providers = H.sandbox_providers(sb)
+        net = transport.select({ transport = "curl", timeout = 10 })
+    end)
+    teardown(function()
+        net:close()
+        H.stop_all()
+    end)
+    before_each(function() H.reset(sb) end)
+
+    it("telegram: an image src is sent as its URL, bytes as an upload, both arriving whole", function()
+        local res = assert(client(TG):publishUserAction { UID = "u1", userAction = { title = "Level 7",
+            linkBack = UA.linkBack, mediaItems = { { type = "image", src = src("telegram", "shot.jpg") } } } })
+        assert.are.equal(0, res.errorCode)
+        assert.are.same({ "AgAD-shot.jpg" }, entry(res, "telegram").mediaIDs)
+        local p = posts("telegram")
+        assert.are.equal(1, #p)
+        assert.are.same({ chat_id = "-100777", photo = src("telegram", "shot.jpg"),
+            caption = "Level 7\n\n" .. UA.linkBack }, core.json_decode(p[1].body))
+
+        H.reset(sb)
+        local png = get("telegram", "shot.png")
+        res = assert(client(TG):publishUserAction { UID = "u1", userAction = { title = "Level 7",
+            mediaItems = { { type = "image", data = png, mimeType = "image/png" } } } })
+        assert.are.same({ "AgAD-shot.png" }, entry(res, "telegram").mediaIDs)
+        assert.matches("^%-100777:%d+$", res.providerPostIDs.telegram)
+        assert.matches("/sendPhoto$", posts("telegram")[1].path)
+    end)
+
+    it("telegram: an album of uploads and URLs, and a long text after it", function()
+        local res = assert(client(TG):publishUserAction { UID = "u1", userAction = {
+            userMessage = string.rep("w", 1500), linkBack = UA.linkBack, mediaItems = {
+                { type = "image", data = get("telegram", "shot.png") },
+                { type = "image", src = src("telegram", "shot.jpg") },
+                { type = "image", data = get("telegram", "anim.gif") } } } })
+        assert.are.equal(0, res.errorCode)
+        local e = entry(res, "telegram")
+        assert.are.same({ "AgAD-shot.png", "AgAD-shot.jpg", "AgAD-anim.gif" }, e.mediaIDs)
+        local p = posts("telegram")
+        assert.are.equal(2, #p)
+        assert.matches("/sendMediaGroup$", p[1].path)
+        assert.is_nil(p[1].body:find("caption", 1, true))
+        assert.matches("/sendMessage$", p[2].path)
+        assert.are.equal(string.rep("w", 1500) .. "\n\n" .. UA.linkBack, core.json_decode(p[2].body).text)
+        assert.matches("^%-100777:%d+$", res.providerPostIDs.telegram) -- the text message's
+    end)
+
+    it("telegram: mp3 and video items, and a URL it cannot fetch", function()
+        local res = assert(client(TG):publishUserAction { UID = "u1", userAction = { title = "Listen",
+            mediaItems = { { type = "mp3", src = src("telegram", "song.mp3") } } } })
+        assert.are.same({ "BAAD-song.mp3" }, entry(res, "telegram").mediaIDs)
+        res = assert(client(TG):publishUserAction { UID = "u1", userAction = { title = "Watch",
+            mediaItems = { { type = "video", data = get("telegram", "clip.mp4") } } } })
+        assert.are.same({ "BAAD-clip.mp4" }, entry(res, "telegram").mediaIDs)
+        local r2, err = client(TG):publishUserAction { UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = src("telegram", "page.png") } } } }
+        local e = entry(r2 or err, "telegram")
+        assert.are.equal("content_invalid", e.category)
+        assert.matches("wrong type of the web page content", e.errorDetails, 1, true)
+    end)
+
+    it("weibo: the library fetches the picture and uploads it as pic, byte for byte", function()
+        local res = assert(client(WB):publishUserAction { UID = "u1", userAction = { title = "Level 7",
+            linkBack = UA.linkBack, mediaItems = { { type = "image", src = src("sina", "shot.png") } } } })
+        assert.are.equal(0, res.errorCode)
+        assert.are.same({ "shot.png" }, entry(res, "sina").mediaIDs)
+        local p = posts("sina")
+        assert.are.equal(1, #p)
+        assert.matches("^multipart/form%-data; boundary=", p[1].headers["content-type"])
+    end)
+
+    it("weibo: a picture over 5 MB is refused before sending, naming the item and the limit", function()
+        local res, err = client(WB):publishUserAction { UID = "u1", userAction = { title = "Level 7",
+            linkBack = UA.linkBack, mediaItems = { { type = "image", src = src("sina", "big.jpg") } } } }
+        local e = entry(res or err, "sina")
+        assert.are.equal("content_invalid", e.category)
+        assert.matches("mediaItems[1]", e.errorDetails, 1, true)
+        assert.matches("5242879", e.errorDetails, 1, true)
+        assert.are.equal(0, #posts("sina"))
+    end)
+
+    it("weibo: two pictures are more than it takes; a video is dropped and reported", function()
+        local res, err = client(WB):publishUserAction { UID = "u1", userAction = { title = "Level 7",
+            linkBack = UA.linkBack, mediaItems = { { type = "image", src = src("sina", "shot.png") },
+                { type = "image", src = src("sina", "shot.jpg") } } } }
+        local e = entry(res or err, "sina")
+        assert.are.equal("content_invalid", e.category)
+        assert.matches("takes at most 1", e.errorDetails, 1, true)
+        assert.are.equal(0, #posts("sina"))
+        res = assert(client(WB):publishUserAction { UID = "u1", userAction = { title = "Level 7",
+            linkBack = UA.linkBack, mediaItems = { { type = "video", src = src("sina", "clip.mp4") } } } })
+        assert.are.equal(0, res.errorCode)
+        assert.are.same({ "mediaItems" }, entry(res, "sina").dropped)
+        assert.are.equal("application/x-www-form-urlencoded", posts("sina")[1].headers["content-type"])
+    end)
+
+    it("preview: Telegram sends the URL, Weibo fetches", function()
+        local res = assert(client({ telegram = TG.telegram, sina = WB.sina }):preview { UID = "u1",
+            userAction = { title = "Level 7", linkBack = UA.linkBack,
+                mediaItems = { { type = "image", src = src("sina", "shot.png") } } } })
+        local by = {}
+        for _, p in ipairs(res.previews) do by[p.provider] = p end
+        assert.are.equal("url", by.telegram.media[1].source)
+        assert.are.equal("fetch", by.sina.media[1].source)
+        assert.are.same({}, by.sina.dropped)
+        assert.are.equal(0, #H.requests(sb))
+    end)
+end)
