@@ -125,8 +125,8 @@ describe("telegram media", function()
             item(1, "image", "image/png"), item(2, "image", "image/jpeg", "https://cdn.example/2.jpg"),
             item(3, "image", "image/jpeg") } }, { PNG, false, JPG }))
         assert.are.equal(TG .. "sendMediaGroup", r.url)
-        local media = '[{"type":"photo","media":"attach://file1","caption":"T"},'
-            .. '{"type":"photo","media":"https://cdn.example/2.jpg"},{"type":"photo","media":"attach://file3"}]'
+        local media = '[{"caption":"T","media":"attach://file1","type":"photo"},'
+            .. '{"media":"https://cdn.example/2.jpg","type":"photo"},{"media":"attach://file3","type":"photo"}]'
         assert.are.equal(multipart(boundary_of(r), { { "chat_id", "5" }, { "media", media },
             { "file1", "item1.png", "image/png", PNG }, { "file3", "item3.jpg", "image/jpeg", JPG } }), r.body)
     end)
@@ -134,7 +134,7 @@ describe("telegram media", function()
     it("an audio album is audio only", function()
         local r = assert(tg("publish", { userAction = { title = "T" }, media = {
             item(1, "audio", "audio/mpeg"), item(2, "audio", "audio/mpeg") } }, { MP3, MP3 .. "2" }))
-        assert.matches('"type":"audio","media":"attach://file2"', r.body, 1, true)
+        assert.matches('{"media":"attach://file2","type":"audio"}', r.body, 1, true)
         local _, msg, _, res = tg("publish", { userAction = { title = "T" }, media = {
             item(1, "audio", "audio/mpeg"), item(2, "image", "image/png") } }, { MP3, PNG })
         assert.are.equal("content_invalid", res.category)
@@ -171,6 +171,13 @@ describe("telegram media", function()
         assert.is_true(res.ok)
         assert.is_nil(res.data)
         assert.are.equal("5:78", res.postID)
+        -- a failed follow-up says the media are out already
+        res = core.provider_parse("telegram", "sendText", input, TG_APP, TG_USER, 429, {},
+            core.json_encode({ ok = false, error_code = 429, description = "Too Many Requests: retry after 3",
+                parameters = { retry_after = 3 } }), TS)
+        assert.is_false(res.ok)
+        assert.are.equal("rate_limited", res.category)
+        assert.matches("^the media were posted without their text; the text message failed: HTTP 429", res.errorDetails)
     end)
 
     it("a text over 4096 is cut for the message that follows; media without text take no caption", function()

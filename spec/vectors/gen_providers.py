@@ -515,6 +515,21 @@ def sina():
     r.append(ok("publish: 'a' + 128 \u4e2d (1 + 256) + space + link (22) = 280 units: fits", "publish",
                 {"userAction": {"title": "a" + zh * 128, "linkBack": link}, "rip": "1.2.3.4"}, APP, U,
                 "POST", WB_SHARE, FORM, share("a" + zh * 128 + " " + link, rip="1.2.3.4")))
+    # media: one picture, its bytes as the multipart part pic (share.json); never a URL, never two
+    pic = {"userAction": {"title": "t", "linkBack": LINK}, "rip": "1.2.3.4"}
+    for what, media, details in (
+            ("a picture given by URL only", [{"index": 1, "kind": "image", "mime": "image/png",
+                                              "url": "https://cdn.game.example/a.png"}],
+             "sina: mediaItems[1] has no bytes"),
+            ("two pictures", [{"index": 1, "kind": "image", "mime": "image/png"},
+                              {"index": 2, "kind": "image", "mime": "image/png"}],
+             "sina: 2 media items; Weibo takes one picture"),
+            ("a video", [{"index": 1, "kind": "video", "mime": "video/mp4"}],
+             "sina: mediaItems[1]: Weibo takes a picture, not a video"),
+            ("a WebP picture", [{"index": 1, "kind": "image", "mime": "image/webp"}],
+             "sina: mediaItems[1] is image/webp; Weibo takes JPEG, PNG or GIF")):
+        r.append(refused("publish: %s is refused" % what, "publish", dict(pic, media=media), APP, U,
+                         "content_invalid", net, details=details))
     r.append(ok("publish: 129 \u4e2d (258) + 23 = 281: cut to 127 \u4e2d + '\u2026' (2) = 256", "publish",
                 {"userAction": {"title": zh * 129, "linkBack": link}, "rip": "1.2.3.4"}, APP, U,
                 "POST", WB_SHARE, FORM, share(zh * 127 + ELL + " " + link, rip="1.2.3.4")))
@@ -731,6 +746,53 @@ def telegram():
     r.append(refused("status: 4097 characters are refused, not cut", "status", {"status": "a" * 4097}, APP, U,
                      "content_invalid", net, details=net + ": text counts 4097 of 4096"))
     r.append(refused("nothing to send", "publish", {"userAction": {}}, APP, U, "content_invalid", net))
+    # media (core.telegram.org/bots/api: sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup):
+    # an http(s) item is sent as its URL; the text is the caption when it fits 1024 characters, otherwise
+    # the media go without it and the follow-up step sendText posts the text (project rule, docs/api.md)
+    bot = "https://api.telegram.org/bot123:abc/"
+    full = "\n\n".join([UA["userMessage"], UA["title"], UA["description"], LINK])
+
+    def item(i, kind, url, mime=None):
+        it = {"index": i, "kind": kind, "url": url}
+        if mime:
+            it["mime"] = mime
+        return it
+    photo = item(1, "image", "https://cdn.game.example/shot.png", "image/png")
+    for kind, method, field, url in (("image", "sendPhoto", "photo", "https://cdn.game.example/shot.png"),
+                                     ("video", "sendVideo", "video", "https://cdn.game.example/clip.mp4"),
+                                     ("audio", "sendAudio", "audio", "https://cdn.game.example/song.mp3"),
+                                     ("gif", "sendAnimation", "animation", "https://cdn.game.example/a.gif")):
+        r.append(ok("publish: one %s by URL: %s with the URL, the text as its caption" % (kind, method), "publish",
+                    {"userAction": UA, "media": [item(1, kind, url)]}, APP, U, "POST", bot + method, JSON,
+                    jdump({"caption": full, "chat_id": "-100777", field: url})))
+    album = [photo, item(2, "video", "https://cdn.game.example/clip.mp4"), item(3, "gif", "https://cdn.game.example/a.gif")]
+    r.append(ok("publish: an album by URL: sendMediaGroup, the caption on the first item, a GIF in an album is a photo",
+                "publish", {"userAction": UA, "media": album}, APP, U, "POST", bot + "sendMediaGroup", JSON,
+                jdump({"chat_id": "-100777", "media": [
+                    {"caption": full, "media": album[0]["url"], "type": "photo"},
+                    {"media": album[1]["url"], "type": "video"}, {"media": album[2]["url"], "type": "photo"}]})))
+    r.append(ok("publish: a text of 1024 characters is the caption", "publish",
+                {"userAction": {"title": "a" * 1024}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"caption": "a" * 1024, "chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("publish: a text of 1025 characters: the photo goes without a caption", "publish",
+                {"userAction": {"title": "a" * 1025}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("sendText (the follow-up of a bare photo): the whole text as a message", "sendText",
+                {"userAction": {"title": "a" * 1025}, "media": [photo]}, APP, U, "POST", send, JSON,
+                jdump({"chat_id": "-100777", "text": "a" * 1025}), setup={"mediaPostID": "-100777:5"}))
+    r.append(ok("publish: media without text take no caption", "publish", {"userAction": {}, "media": [photo]},
+                APP, U, "POST", bot + "sendPhoto", JSON, jdump({"chat_id": "-100777", "photo": photo["url"]})))
+    r.append(refused("publish: 11 items are more than an album takes", "publish",
+                     {"userAction": UA, "media": [item(i, "image", "https://cdn.game.example/%d.png" % i)
+                                                  for i in range(1, 12)]}, APP, U, "content_invalid", net,
+                     details="telegram: 11 media items; an album (sendMediaGroup) takes at most 10"))
+    r.append(refused("publish: audio cannot share an album with a photo", "publish",
+                     {"userAction": UA, "media": [item(1, "audio", "https://cdn.game.example/s.mp3"),
+                                                  item(2, "image", "https://cdn.game.example/p.png")]}, APP, U,
+                     "content_invalid", net, details="telegram: mediaItems: audio cannot share an album"))
+    r.append(refused("publish: an item with neither bytes nor an http(s) URL", "publish",
+                     {"userAction": UA, "media": [item(1, "image", "ftp://cdn.game.example/p.png")]}, APP, U,
+                     "content_invalid", net, details="telegram: mediaItems[1] has neither bytes nor an http(s) URL"))
     return r
 
 
@@ -749,7 +811,9 @@ NETWORKS = {
                            "from the instance (setup state)", {}),
     "bluesky": (bluesky, "createSession (setup), createRecord with link and tag facets in UTF-8 byte offsets and "
                          "an external card; 300 graphemes and 3000 bytes", {"timestamp": BSKY_TS, "nonce": NONCE}),
-    "telegram": (telegram, "Bot API sendMessage (the bot token in the path, chat_id, text of 1-4096 characters)",
+    "telegram": (telegram, "Bot API sendMessage (the bot token in the path, chat_id, text of 1-4096 characters); "
+                           "sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup by URL, the caption "
+                           "within 1024 characters, else the text in the follow-up sendText",
                  {}),
 }
 

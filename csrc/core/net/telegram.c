@@ -56,7 +56,8 @@ static int caption_fits(const ctx *x, const char *text)
     return sz_text_measure(text, strlen(text), x->nt->text.count, x->nt->text.url_weight) <= TG_CAPTION_MAX;
 }
 
-/* A publish with media whose text does not fit a caption: the text follows. */
+/* A publish with media whose text does not fit a caption: the text follows
+ * (1; 0: it does not; -1: out of memory). */
 static int text_follows(ctx *x)
 {
     action a;
@@ -65,7 +66,7 @@ static int text_follows(ctx *x)
     if (strcmp(x->c->action, "publish") != 0 || !media_count(x))
         return 0;
     text = text_of(x, &a);
-    r = text && *text && !caption_fits(x, text);
+    r = text ? *text && !caption_fits(x, text) : x->result ? 0 : -1;
     free(text);
     sz_json_free(x->result);
     x->result = NULL;
@@ -174,7 +175,7 @@ static sz_request *build_media(ctx *x, const char *root, const char *tok, const 
     }
     if (bytes) {
         sz_multipart mp;
-        if (!(mj = json_dumps(arr, JSON_COMPACT)))
+        if (!(mj = canon(arr))) /* sorted compact JSON, as every JSON body */
             goto done;
         multipart_begin(&mp, x->c->nonce);
         multipart_field(&mp, "chat_id", chat);
@@ -280,6 +281,7 @@ static json_t *parse_telegram(const sz_call_json *c, int status, const sz_header
         json_t *first = json_is_array(res) ? json_array_get(res, 0) : res, *ids = json_array(), *m;
         size_t i;
         char pid[64];
+        int follows;
         ctx x;
         if (!json_is_object(first)) {
             sz_json_free(ids);
@@ -304,8 +306,14 @@ static json_t *parse_telegram(const sz_call_json *c, int status, const sz_header
         x.app = c->app;
         x.user = c->user;
         x.setup = c->setup;
-        if (x.nt && text_follows(&x)) /* the media went without their caption: the text follows */
-            json_object_set_new(r, "data", json_pack("{s:s}", "mediaPostID", pid));
+        if (x.nt && (follows = text_follows(&x)) != 0) { /* the media went without their caption */
+            json_t *d = follows > 0 ? json_pack("{s:s}", "mediaPostID", pid) : NULL;
+            if (!d || json_object_set_new(r, "data", d) != 0) { /* the text would be lost: say so */
+                sz_json_free(r);
+                return classify("transient", status, NULL, "telegram: out of memory after the media were sent "
+                                                           "(their text did not follow)");
+            }
+        }
         return r;
     }
     snprintf(cb, sizeof cb, "%ld", code);
@@ -324,6 +332,17 @@ static json_t *parse_telegram(const sz_call_json *c, int status, const sz_header
         snprintf(d, sizeof d, "%s; migrate_to_chat_id %s", jstr(r, "errorDetails"), id);
         json_object_set_new(r, "errorDetails", json_string(d));
         json_object_set_new(r, "migrateToChatId", json_string(id));
+    }
+    if (c->action && strcmp(c->action, "sendText") == 0 && jstr(r, "errorDetails")) {
+        /* the follow-up: the media are out already, only their text failed */
+        char *d = sz_strndup(jstr(r, "errorDetails"), strlen(jstr(r, "errorDetails")));
+        sz_buf b;
+        sz_buf_init(&b);
+        sz_buf_printf(&b, "the media were posted without their text; the text message failed: %s", d ? d : "");
+        if (d && !b.failed)
+            json_object_set_new(r, "errorDetails", json_string(b.data));
+        free(d);
+        sz_buf_reset(&b);
     }
     set_scope(r, "app"); /* the bot's limit */
     return r;
