@@ -180,6 +180,22 @@ describe("telegram media", function()
         assert.matches("^the media were posted without their text; the text message failed: HTTP 429", res.errorDetails)
     end)
 
+    it("counts text and caption in UTF-16 code units, as Telegram does (an emoji past the BMP is 2)", function()
+        assert.are.equal("utf16", core.provider_info("telegram").text.counter)
+        local EMOJI = "\240\159\152\128"
+        local photo = { item(1, "image", "image/png", "https://cdn.example/a.png") }
+        local r = assert(tg("publish", { userAction = { title = EMOJI:rep(512) }, media = photo }))
+        assert.are.equal(EMOJI:rep(512), core.json_decode(r.body).caption)
+        local input = { userAction = { title = EMOJI:rep(511) .. "abc" }, media = photo } -- 1022 + 3
+        r = assert(tg("publish", input))
+        assert.is_nil(core.json_decode(r.body).caption)
+        local res = core.provider_parse("telegram", "publish", input, TG_APP, TG_USER, 200, {},
+            ok_reply(photo_msg(4, "f")), TS)
+        assert.is_table(res.data)
+        r = assert(tg("publish", { userAction = { title = EMOJI:rep(2049) } }))
+        assert.are.equal(EMOJI:rep(2047) .. "\226\128\166", core.json_decode(r.body).text) -- 4094 + 1
+    end)
+
     it("a text over 4096 is cut for the message that follows; media without text take no caption", function()
         local input = { userAction = { userMessage = string.rep("a", 5000) },
             media = { item(1, "image", "image/png", "https://cdn.example/a.png") } }

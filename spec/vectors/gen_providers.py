@@ -13,9 +13,10 @@ knows and leaves their `replies`, and threads.json, as they are. The C tests
 Where text is counted, the texts are built from units whose weight the
 network documents (X: twitter-text v3 ranges, an emoji sequence 2, every URL
 23; Mastodon and Bluesky: grapheme clusters; Weibo: half-width 1, other 2 of
-280; the others: code points), so every expected cut is known by
-construction. With the npm oracles installed (make oracles) the X texts are
-also checked with twitter-text and the Bluesky facets with @atproto/api.
+280; Telegram: UTF-16 code units; the others: code points), so every
+expected cut is known by construction. With the npm oracles installed (make
+oracles) the X texts are also checked with twitter-text and the Bluesky
+facets with @atproto/api.
 
 Project rules (not the networks'), stated here as the vectors pin them:
 - the text of a publish is composed per network (docs/api.md) and, when too
@@ -741,6 +742,12 @@ def telegram():
                                                          else "= 4097: cut to 4070 + '\u2026' = 4096"),
                     "publish", {"userAction": {"title": "a" * n, "linkBack": LINK}}, APP, U, "POST", send, JSON,
                     jdump({"chat_id": "-100777", "text": text + "\n\n" + LINK})))
+    emo = "\U0001F600"  # past the BMP: 2 UTF-16 code units, Telegram's unit
+    r.append(ok("publish: 2036 emoji (4072 UTF-16 units) + 2 + link (23) = 4097: cut to 2035 + '\u2026' = 4071 + 25",
+                "publish", {"userAction": {"title": emo * 2036, "linkBack": LINK}}, APP, U, "POST", send, JSON,
+                jdump({"chat_id": "-100777", "text": emo * 2035 + ELL + "\n\n" + LINK})))
+    r.append(refused("status: 2049 emoji are 4098 UTF-16 units: refused", "status", {"status": emo * 2049}, APP, U,
+                     "content_invalid", net, details=net + ": text counts 4098 of 4096"))
     r.append(ok("status: 4096 characters fit", "status", {"status": "a" * 4096}, APP, U, "POST", send, JSON,
                 jdump({"chat_id": "-100777", "text": "a" * 4096})))
     r.append(refused("status: 4097 characters are refused, not cut", "status", {"status": "a" * 4097}, APP, U,
@@ -774,6 +781,12 @@ def telegram():
     r.append(ok("publish: a text of 1024 characters is the caption", "publish",
                 {"userAction": {"title": "a" * 1024}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
                 jdump({"caption": "a" * 1024, "chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("publish: 512 emoji are 1024 UTF-16 units: the caption", "publish",
+                {"userAction": {"title": emo * 512}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"caption": emo * 512, "chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("publish: 513 emoji are 1026 UTF-16 units: no caption", "publish",
+                {"userAction": {"title": emo * 513}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"chat_id": "-100777", "photo": photo["url"]})))
     r.append(ok("publish: a text of 1025 characters: the photo goes without a caption", "publish",
                 {"userAction": {"title": "a" * 1025}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
                 jdump({"chat_id": "-100777", "photo": photo["url"]})))
@@ -811,9 +824,9 @@ NETWORKS = {
                            "from the instance (setup state)", {}),
     "bluesky": (bluesky, "createSession (setup), createRecord with link and tag facets in UTF-8 byte offsets and "
                          "an external card; 300 graphemes and 3000 bytes", {"timestamp": BSKY_TS, "nonce": NONCE}),
-    "telegram": (telegram, "Bot API sendMessage (the bot token in the path, chat_id, text of 1-4096 characters); "
+    "telegram": (telegram, "Bot API sendMessage (the bot token in the path, chat_id, text of 1-4096 UTF-16 code units); "
                            "sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup by URL, the caption "
-                           "within 1024 characters, else the text in the follow-up sendText",
+                           "within 1024 UTF-16 code units, else the text in the follow-up sendText",
                  {}),
 }
 

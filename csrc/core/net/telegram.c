@@ -50,10 +50,25 @@ static const char *ext_of(const char *mime)
     return "bin";
 }
 
-/* The publish's text goes as the caption: it fits 1024 characters. */
+/* Telegram measures a message's text (4096) and a caption (1024) in UTF-16
+ * code units: a code point past the BMP (most emoji) counts 2. */
+static long weigh_utf16(unsigned cp)
+{
+    return cp >= 0x10000 ? 2 : 1;
+}
+
+static const sz_counter COUNT_UTF16 = {"utf16", weigh_utf16};
+
+/* The publish's text goes as the caption: it fits 1024 UTF-16 units (the
+ * text is valid UTF-8: a 4-byte sequence is one code point past the BMP). */
 static int caption_fits(const ctx *x, const char *text)
 {
-    return sz_text_measure(text, strlen(text), x->nt->text.count, x->nt->text.url_weight) <= TG_CAPTION_MAX;
+    const unsigned char *u = (const unsigned char *)text;
+    long n = 0;
+    (void)x;
+    for (; *u && n <= TG_CAPTION_MAX; u++)
+        n += (*u & 0xC0) == 0x80 ? 0 : *u >= 0xF0 ? 2 : 1;
+    return n <= TG_CAPTION_MAX;
 }
 
 /* A publish with media whose text does not fit a caption: the text follows
@@ -97,7 +112,7 @@ static int check_items(ctx *x, size_t n, int *any_bytes)
                              "not take", m.index, m.kind);
             return -1;
         }
-        if (!m.data && !(m.url && url_ok(m.url) && strncmp(m.url, "http", 4) == 0)) {
+        if (!m.data && !(m.url && url_ok(m.url))) {
             x->result = fail("content_invalid", "telegram: mediaItems[%d] has neither bytes nor an http(s) URL",
                              m.index);
             return -1;
@@ -352,7 +367,7 @@ const sz_net sz_net_telegram = {
     .name = "telegram", .display = "Telegram", .rank = 10,
     .note = "Bot API sendMessage; sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup",
     .base_url = "https://api.telegram.org",
-    .text = {4096, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;linkBack"},
+    .text = {4096, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;linkBack", &COUNT_UTF16},
     .auth = SZ_AUTH_URL_TOKEN,
     .auth_fields = {"botToken"},
     .secret_fields = {"botToken"},

@@ -6,7 +6,7 @@ reader). A media field is an http(s) URL (the fake fetches it when it is the
 sandbox's own, GET /__media/<name>; another URL containing "unfetchable"
 cannot be fetched; any other is taken as fetched), a file_id, or an uploaded
 part: "attach://<name>" in sendMediaGroup's media JSON names a part present.
-Checked as Telegram does: caption <= 1024 characters, albums of 2..10, audio
+Checked as Telegram does: caption <= 1024 and text <= 4096 UTF-16 code units, albums of 2..10, audio
 only with audio, a photo upload <= 10 MB and by URL <= 5 MB, the bytes' real
 type. An uploaded file that is one of the sandbox's test media must be it
 byte for byte; its file_unique_id is then the medium's name."""
@@ -32,6 +32,11 @@ def bad(desc, code=400):
 
 
 WRONG_FILE = "wrong file identifier/HTTP URL specified"
+
+
+def utf16(s):
+    """Telegram's length of a text or caption: UTF-16 code units (an emoji past the BMP counts 2)."""
+    return len(s.encode("utf-16-le")) // 2
 
 
 class Telegram(Base):
@@ -140,7 +145,7 @@ class Telegram(Base):
     def caption(self, v):
         if v is None:
             return {}
-        if len(v) > 1024:
+        if utf16(v) > 1024:
             raise bad("message caption is too long")
         return {"caption": v} if v else {}
 
@@ -167,7 +172,7 @@ class Telegram(Base):
         if api == "sendMessage":
             if not body.get("text"):
                 raise bad("message text is empty")
-            if len(body["text"]) > 4096:
+            if utf16(body["text"]) > 4096:
                 raise bad("message is too long")
             return 200, {"ok": True, "result": self.message(chat, text=body["text"])}, None
         if api in FIELD:
