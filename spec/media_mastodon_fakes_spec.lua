@@ -6,6 +6,7 @@
 local H = require("spec.helper")
 local core = require("socialize.core")
 local transport = require("socialize.transport")
+local socialize = require("socialize")
 
 local TS, NOW = 1700000000, 1700000000
 
@@ -227,5 +228,138 @@ describe("mastodon media through the sandbox", function()
         res = send({ method = "DELETE", url = base .. "/api/v1/media/" .. p.data.media.id,
                      headers = { Authorization = "Bearer md-token" } })
         assert.are.equal(422, res.status)
+    end)
+end)
+
+-- End to end: publishUserAction through a client (the direct backend, the
+-- front's media pipeline: fetch, upload loop with waits on a virtual clock,
+-- cleanup), against the same fake.
+describe("mastodon media through a client", function()
+    local sb, v
+
+    setup(function() sb = H.start_sandbox() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    local function client(token, extra)
+        v = H.virtual()
+        local cfg = { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
+                      connections = { u1 = { mastodon = { accessToken = token or "md-token",
+                                                          instance = sb.url("mastodon") } } },
+                      timeout = 5, now = v.now, sleep = v.sleep, clock = v.clock }
+        for k, x in pairs(extra or {}) do cfg[k] = x end
+        return socialize.new(cfg)
+    end
+
+    -- the provider's entry (a failed call answers nil, err with the same entries),
+    -- its postID from providerPostIDs
+    local function entry(res, err)
+        local r = res or err
+        assert.is_not_nil(r)
+        local e = r.providerErrorCodes[1]
+        e.postID = r.providerPostIDs and r.providerPostIDs.mastodon
+        return e
+    end
+
+    -- the fake's requests: "METHOD path" in order
+    local function trail()
+        local out = {}
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == "mastodon" then out[#out + 1] = r.method .. " " .. r.path end
+        end
+        return out
+    end
+
+    local function upload_info(id)
+        local res = assert(transport.curl({ timeout = 5 }):request({ method = "GET", headers = {},
+            url = sb.url("mastodon") .. "/__uploads/" .. id }))
+        return res.status == 200 and core.json_decode(res.body) or nil
+    end
+
+    local PNG = "\137PNG\r\n\26\n\0\0\0\13IHDR\0\0\0\2\0\0\0\3\8\2\0\0\0" .. ("\1\2\3\4"):rep(20)
+
+    it("data + mimeType and a src URL: uploaded, polled, posted with media_ids in item order", function()
+        local src = sb.url("media") .. "/big.png?bytes=5000" -- over the fake's 1024 bytes: processed later
+        local res = client():publishUserAction({ UID = "u1", userAction = { title = "Level 7!", mediaItems = {
+            { type = "image", data = PNG, mimeType = "image/png", alt = "small" },
+            { type = "image", src = src, alt = "from the CDN" } } } })
+        local e = entry(res)
+        assert.is_true(e.errorCode == 0, e.errorDetails)
+        assert.are.equal(2, #e.mediaIDs)
+        local id2, sent = e.mediaIDs[2], trail()
+        assert.are.same({ "GET /api/v2/instance", "POST /api/v2/media", "POST /api/v2/media",
+                          "GET /api/v1/media/" .. id2, "GET /api/v1/media/" .. id2, "POST /api/v1/statuses" }, sent)
+        local small, fetched = upload_info(e.mediaIDs[1]), upload_info(e.mediaIDs[2])
+        assert.are.equal(hex(PNG), small.hex)
+        assert.are.equal("small", small.description)
+        assert.are.equal("media1.png", small.filename)
+        assert.are.equal("from the CDN", fetched.description)
+        assert.are.equal("media2.png", fetched.filename)
+        assert.are.equal(e.postID, small.status_id)
+        assert.are.equal(e.postID, fetched.status_id)
+        -- the fetched file is the CDN's, byte for byte
+        local cdn = assert(transport.curl({ timeout = 5 }):request({ method = "GET", url = src, headers = {} }))
+        assert.are.equal(hex(cdn.body), fetched.hex)
+        -- the waits of the polls ran on the client's clock: 1 s each
+        assert.are.same({ 1, 1 }, v.sleeps)
+    end)
+
+    it("a video alone; the same post again (new uploads, new ids) gets the same status", function()
+        local c = client()
+        local ua = { title = "Run", mediaItems = { { type = "video", src = sb.url("media") .. "/video.mp4?bytes=5000" } } }
+        local e1 = entry(c:publishUserAction({ UID = "u1", userAction = ua }))
+        assert.is_true(e1.errorCode == 0, e1.errorDetails)
+        assert.are.equal("video", upload_info(e1.mediaIDs[1]).type)
+        local e2 = entry(c:publishUserAction({ UID = "u1", userAction = ua }))
+        assert.is_true(e2.errorCode == 0, e2.errorDetails)
+        assert.are_not.equal(e1.mediaIDs[1], e2.mediaIDs[1])
+        assert.are.equal(e1.postID, e2.postID)
+    end)
+
+    it("processing fails: the provider fails naming the item once, and nothing is posted", function()
+        local res, err = client("md-mediafail"):publishUserAction({ UID = "u1", userAction = { title = "T", mediaItems = {
+            { type = "image", data = PNG, mimeType = "image/png" },
+            { type = "image", src = sb.url("media") .. "/img/64x48.png" } } } })
+        local e = entry(res, err)
+        assert.are_not.equal(0, e.errorCode)
+        assert.are.equal("mastodon: HTTP 422: mediaItems[1]: processing failed: Error processing thumbnail for "
+            .. "uploaded media", e.errorDetails)
+        for _, t in ipairs(trail()) do assert.is_nil(t:find("statuses", 1, true), t) end
+    end)
+
+    it("the status is refused after the uploads: they are deleted", function()
+        local res, err = client("md-postfail"):publishUserAction({ UID = "u1", userAction = { title = "T", mediaItems = {
+            { type = "image", data = PNG, mimeType = "image/png" },
+            { type = "image", data = PNG .. "x", mimeType = "image/png" } } } })
+        local e = entry(res, err)
+        assert.are.equal(400006, e.errorCode)
+        local t, deleted = trail(), {}
+        for _, x in ipairs(t) do
+            local id = x:match("^DELETE /api/v1/media/(%d+)$")
+            if id then deleted[#deleted + 1] = id end
+        end
+        assert.are.equal(2, #deleted, table.concat(t, ", "))
+        for _, id in ipairs(deleted) do assert.is_nil(upload_info(id)) end
+    end)
+
+    it("processing that never ends: bounded by the polls, or by the call's deadline", function()
+        local item = { { type = "image", data = PNG, mimeType = "image/png" } }
+        local e = entry(client("md-mediaslow", { deadline = 3600 }):publishUserAction({ UID = "u1",
+            userAction = { title = "T", mediaItems = item } }))
+        assert.are.equal("mastodon: HTTP 206: mediaItems[1]: processing did not finish after 60 polls", e.errorDetails)
+        assert.are.equal(60, #v.sleeps)
+        H.reset(sb)
+        e = entry(client("md-mediaslow"):publishUserAction({ UID = "u1", userAction = { title = "T", mediaItems = item } }))
+        assert.truthy(e.errorDetails:find("mediaItems[1]: still processing when the call's deadline came", 1, true),
+            e.errorDetails)
+    end)
+
+    it("five images: refused before anything is sent, naming the limit", function()
+        local items = {}
+        for i = 1, 5 do items[i] = { type = "image", data = PNG, mimeType = "image/png" } end
+        local e = entry(client():publishUserAction({ UID = "u1", userAction = { title = "T", mediaItems = items } }))
+        assert.are_not.equal(0, e.errorCode)
+        assert.truthy(e.errorDetails:find("at most 4", 1, true), e.errorDetails)
+        for _, t in ipairs(trail()) do assert.is_nil(t:find("media", 1, true), t) end
     end)
 end)

@@ -13,7 +13,8 @@ and media (mastodon/documentation content/en/methods/media.md):
                             with Mastodon's own messages otherwise)
 
 Tokens: "mediafail" -> processing fails (422 on the poll); "mediaslow" ->
-processing never ends (206 forever). Sandbox routes on this port:
+processing never ends (206 forever); "postfail" -> uploads work, the status is
+refused (422). Sandbox routes on this port:
 GET /__media/<name> serves test files (shot.png, big.png, clip.mp4, page.html);
 GET /__uploads/<id> is what an upload received (hex of the file's bytes, its
 part's name, filename, type, the description, processing state, status id)."""
@@ -246,6 +247,8 @@ class Mastodon(Base):
             if key and (token, key) in STATE["idem"]:
                 return 200, STATE["idem"][(token, key)], None
         ids = body.get("media_ids")
+        if "postfail" in token:
+            raise bad("Validation failed: Text contains a word this instance refuses")
         if not text and not ids:
             raise bad("Validation failed: Text can't be blank")
         if weighted(text, CONF["characters_reserved_per_url"]) > CONF["max_characters"]:
