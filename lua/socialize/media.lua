@@ -79,8 +79,10 @@ local function carried(info)
     local c = CARRIED[info.name]
     if c then return c end
     c = { linkBack = true }
-    for f in gmatch(info.text and info.text.compose or "userMessage,title", "[%a]+") do c[f] = true end
-    for f in gmatch(info.carries or "", "[%a]+") do c[f] = true end
+    -- provider_info says none as core.null
+    local compose, carries = info.text and info.text.compose, info.carries
+    for f in gmatch(type(compose) == "string" and compose or "userMessage,title", "[%a]+") do c[f] = true end
+    for f in gmatch(type(carries) == "string" and carries or "", "[%a]+") do c[f] = true end
     CARRIED[info.name] = c
     return c
 end
