@@ -82,7 +82,10 @@ local function carried(info)
     -- provider_info says none as core.null
     local compose, carries = info.text and info.text.compose, info.carries
     for f in gmatch(type(compose) == "string" and compose or "userMessage,title", "[%a]+") do c[f] = true end
-    for f in gmatch(type(carries) == "string" and carries or "", "[%a]+") do c[f] = true end
+    -- carries: "field" or "field:where it goes", comma-separated
+    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
+        c[match(entry, "^%s*(%a+)") or entry] = true
+    end
     CARRIED[info.name] = c
     return c
 end

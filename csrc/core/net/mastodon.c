@@ -379,7 +379,8 @@ const sz_net sz_net_mastodon = {
      * videoSizeLimit). Every type sz_media_sniff knows is one Mastodon takes. */
     .media = {.images = MD_MAX_MEDIA, .videos = 1, .audio = 1, .max_image = MD_IMAGE_LIMIT,
               .max_video = MD_VIDEO_LIMIT, .upload = 1, .alt = 1, .deletable = 1},
-    .carries = "mediaItems",
+    /* carries: nothing besides text.compose's fields and the link (media are
+     * the media struct's) */
     .rate_scope = "account",
     .build = build_mastodon, .parse = parse_mastodon,
 };
