@@ -76,7 +76,7 @@ FORCE:
 # would otherwise stay empty (X then counts a ZWJ sequence per code point).
 build/gen/sz_textdata.h: csrc/gen/textdata.sh FORCE
 	@mkdir -p $(dir $@)
-	sh csrc/gen/textdata.sh $@
+	@sh csrc/gen/textdata.sh $@
 
 deps:
 	@sh .ci/install-deps
