@@ -13,6 +13,9 @@ from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
 
 NETWORK = "sina"
 CONF = {"safeDomain": "game.example"}
+# make demo's account (examples/direct.lua joins every network that offers one)
+DEMO = {"provider": {"safeDomain": CONF["safeDomain"], "baseUrl": "{base}"},
+        "connection": {"accessToken": "wb-token", "ip": "203.0.113.7"}}
 
 
 def wb_error(code, msg):
