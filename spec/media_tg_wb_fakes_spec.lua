@@ -296,6 +296,30 @@ describe("telegram and weibo media through a client", function()
         assert.matches("^%-100777:%d+$", res.providerPostIDs.telegram) -- the text message's
     end)
 
+    it("telegram: the text after a bare photo fails: said so; a rate limit retries the text alone", function()
+        local ua = { userMessage = string.rep("t", 1100), mediaItems = { { type = "image", data = get("telegram", "shot.png") } } }
+        local conn = { telegram = { chatId = "-100textfail" } }
+        local res, err = client(conn, { retry = false }):publishUserAction { UID = "u1", userAction = ua }
+        local e = entry(res or err, "telegram")
+        assert.are.equal("transient", e.category)
+        assert.matches("the media were posted without their text; the text message failed: HTTP 502", e.errorDetails,
+            1, true)
+        local p = posts("telegram")
+        assert.are.equal(2, #p) -- a 502 on a create without idempotency is not retried: it may have posted
+        H.reset(sb)
+        local v = H.virtual()
+        conn.telegram.chatId = "-100textlimit"
+        res, err = client(conn, { retry = { retries = 2 }, now = v.now, sleep = v.sleep }):publishUserAction {
+            UID = "u1", userAction = ua }
+        e = entry(res or err, "telegram")
+        assert.are.equal("rate_limited", e.category)
+        p = posts("telegram")
+        assert.are.equal(4, #p) -- the photo once, the text three times
+        assert.matches("/sendPhoto$", p[1].path)
+        for i = 2, 4 do assert.matches("/sendMessage$", p[i].path) end
+        assert.are.equal(2, #v.sleeps)
+    end)
+
     it("telegram: mp3 and video items, and a URL it cannot fetch", function()
         local res = assert(client(TG):publishUserAction { UID = "u1", userAction = { title = "Listen",
             mediaItems = { { type = "mp3", src = src("telegram", "song.mp3") } } } })

@@ -9,7 +9,9 @@ part: "attach://<name>" in sendMediaGroup's media JSON names a part present.
 Checked as Telegram does: caption <= 1024 and text <= 4096 UTF-16 code units, albums of 2..10, audio
 only with audio, a photo upload <= 10 MB and by URL <= 5 MB, the bytes' real
 type. An uploaded file that is one of the sandbox's test media must be it
-byte for byte; its file_unique_id is then the medium's name."""
+byte for byte; its file_unique_id is then the medium's name. A chat id with
+"textfail" answers sendMessage with 502, one with "textlimit" with 429 retry
+after 1 s (the media methods still answer)."""
 import hashlib, json, time
 from urllib.parse import parse_qsl, urlsplit
 from urllib.request import urlopen
@@ -170,6 +172,11 @@ class Telegram(Base):
         if not chat:
             raise bad("chat not found")
         if api == "sendMessage":
+            if "textfail" in chat:  # the media methods answer, the text message does not
+                raise Reply(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
+            if "textlimit" in chat:
+                raise Reply(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                                  "parameters": {"retry_after": 1}})
             if not body.get("text"):
                 raise bad("message text is empty")
             if utf16(body["text"]) > 4096:
