@@ -376,7 +376,7 @@ static json_t *parse_vkontakte(const sz_call_json *c, int status, const sz_heade
     }
     if (strcmp(c->action, "unmedia") == 0 && !e) {
         if (json_is_integer(resp) && json_integer_value(resp) == 1)
-            return success(NULL);
+            return success(photo_ok(jstr(step_state(c), "id")) ? jstr(step_state(c), "id") : "deleted");
         return classify(by_status(status == 200 ? 502 : status), status, NULL, "photos.delete reply is not 1");
     }
     if (!e && json_is_object(resp) && json_is_integer(json_object_get(resp, "post_id"))) {
