@@ -306,7 +306,7 @@ static json_t *parse_uploaded(const sz_call_json *c, int status, json_t *j)
     char sb[32];
     const char *server = jid(j, "server", sb, sizeof sb);
     long long restarts = json_is_integer(rs) ? (long long)json_integer_value(rs) : 0;
-    json_t *r;
+    char msg[256];
     if (status >= 500 || status == 0 || status == 429)
         return classify(by_status(status), status, NULL, "the upload server failed");
     if (err && (strstr(err, "ERR_UPLOAD_BAD_IMAGE") || strstr(err, "ERR_UPLOAD_BAD_FILE")))
@@ -321,9 +321,8 @@ static json_t *parse_uploaded(const sz_call_json *c, int status, json_t *j)
      * the reply: a new upload URL, once */
     if (restarts >= 0 && restarts < VK_MAX_RESTARTS)
         return media_next(json_pack("{s:I}", "restarts", (json_int_t)(restarts + 1)), 0);
-    r = classify("transient", status, NULL, err ? err : "the upload server took no photo");
-    details_add(r, status, NULL, "the upload URL was refused again after a new one");
-    return r;
+    snprintf(msg, sizeof msg, "%.200s (after a new upload URL)", err ? err : "the upload server took no photo");
+    return classify("transient", status, NULL, msg);
 }
 
 /* VK's error object (HTTP 200 as any other status) */
