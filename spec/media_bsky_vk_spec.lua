@@ -43,7 +43,7 @@ describe("bluesky media", function()
         assert.is_true(m.alt)
         assert.is_false(m.deletable)
         assert.is_false(m.byUrl)
-        assert.are.equal("description", core.provider_info("bluesky").carries)
+        assert.are.equal("description:link card (not with images)", core.provider_info("bluesky").carries)
     end)
 
     it("uploads the raw bytes to uploadBlob with the item's type and the session's bearer", function()

@@ -289,7 +289,7 @@ const sz_net sz_net_bluesky = {
     .setup = {"session", "identifier", 1, 1},
     /* an unused blob is garbage-collected by the PDS: nothing to delete */
     .media = {.images = BSKY_MAX_IMAGES, .max_image = BSKY_MAX_IMAGE, .upload = 1, .alt = 1},
-    .carries = "description",
+    .carries = "description:link card (not with images)",
     .no_notify = "chat runs on a separate service; not offered",
     .intent = "https://bsky.app/intent/compose?text={tu}",
     .rate_scope = "account",
