@@ -67,9 +67,9 @@ describe("bluesky media through the sandbox #fakes", function()
         sb = H.start_sandbox()
         providers = H.sandbox_providers(sb)
         T = require("socialize.transport").curl({ timeout = 10 })
-        SHOT = get(sb.url("bluesky") .. "/__media/shot.png").body
-        WIDE = get(sb.url("bluesky") .. "/__media/wide.png").body
-        BIG = get(sb.url("bluesky") .. "/__media/big.png").body
+        SHOT = get(sb.url("media") .. "/img/16x8.png").body
+        WIDE = get(sb.url("media") .. "/img/120x30.png").body
+        BIG = get(sb.url("media") .. "/big.png?bytes=1000149").body
     end)
 
     teardown(function() H.stop_all() end)
@@ -175,8 +175,8 @@ describe("vkontakte media through the sandbox #fakes", function()
         sb = H.start_sandbox()
         providers = H.sandbox_providers(sb)
         T = require("socialize.transport").curl({ timeout = 10 })
-        SHOT = get(sb.url("bluesky") .. "/__media/shot.png").body
-        WIDE = get(sb.url("bluesky") .. "/__media/wide.png").body
+        SHOT = get(sb.url("media") .. "/img/16x8.png").body
+        WIDE = get(sb.url("media") .. "/img/120x30.png").body
     end)
 
     teardown(function() H.stop_all() end)
@@ -266,5 +266,149 @@ describe("vkontakte media through the sandbox #fakes", function()
         assert.are.equal(404, get(sb.url("vkontakte") .. "/__photo/" .. m.id:sub(6)).status)
         local post = call("vkontakte", "publish", { userAction = { title = "t" }, media = { merged(I1, m) } }, u)
         assert.are.equal("content_invalid", post.category)
+    end)
+end)
+
+describe("bluesky and vkontakte media through a client #fakes", function()
+    local socialize = require("socialize")
+    local MEDIA
+
+    setup(function()
+        sb = H.start_sandbox()
+        providers = H.sandbox_providers(sb)
+        T = require("socialize.transport").curl({ timeout = 10 })
+        MEDIA = sb.url("media")
+        SHOT = get(MEDIA .. "/img/16x8.png").body
+        WIDE = get(MEDIA .. "/img/120x30.png").body
+    end)
+
+    teardown(function() H.stop_all() end)
+
+    before_each(function() H.reset(sb) end)
+
+    local function client(tokens, extra)
+        local conn = H.sandbox_connection(sb, tokens)
+        local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers,
+            connections = { u1 = { bluesky = conn.bluesky, vkontakte = conn.vkontakte } }, timeout = 5 }
+        for k, v in pairs(extra or {}) do cfg[k] = v end
+        return socialize.new(cfg)
+    end
+
+    local function entry(res, provider)
+        for _, e in ipairs(res.providerErrorCodes or {}) do
+            if e.provider == provider then return e end
+        end
+    end
+
+    -- the result, or the error when every provider failed (it lists them the same way)
+    local function publish(c, ua, providers_list)
+        local res, err = c:publishUserAction { UID = "u1", userAction = ua,
+            enabledProviders = providers_list or "bluesky,vkontakte" }
+        return res or err, err
+    end
+
+    it("a src and bytes reach both networks; mediaIDs; the networks hold the bytes exactly", function()
+        local res, err = publish(client(), { title = "Level 7!", linkBack = "https://game.example/p/1",
+            mediaItems = { { type = "image", src = MEDIA .. "/img/16x8.png", alt = "The boss" },
+                { type = "image", data = WIDE, mimeType = "image/png" } } })
+        assert.is_nil(err)
+        assert.are.equal(0, res.errorCode, core.json_encode(res))
+        local bs, vk = entry(res, "bluesky"), entry(res, "vkontakte")
+        assert.are.equal(2, #bs.mediaIDs)
+        assert.matches("^bafkrei[a-z2-7]+$", bs.mediaIDs[1])
+        assert.are.equal(2, #vk.mediaIDs)
+        assert.matches("^photo1001_%d+$", vk.mediaIDs[1])
+        local rec = core.json_decode(requests("bluesky", "/xrpc/com.atproto.repo.createRecord")[1].body).record
+        assert.are.same({ width = 16, height = 8 }, rec.embed.images[1].aspectRatio)
+        assert.are.same({ width = 120, height = 30 }, rec.embed.images[2].aspectRatio)
+        assert.are.equal("The boss", rec.embed.images[1].alt)
+        assert.are.equal("", rec.embed.images[2].alt)
+        for i, want in ipairs({ SHOT, WIDE }) do
+            local back = requests("bluesky", "/xrpc/com.atproto.repo.uploadBlob")[i]
+            assert.are.equal("image/png", back.headers["content-type"])
+            assert.are.equal(#want, tonumber(back.headers["content-length"]))
+            assert.is_true(get(sb.url("vkontakte") .. "/__photo/" .. vk.mediaIDs[i]:sub(6)).body == want)
+        end
+        local repo = core.json_decode(requests("bluesky", "/xrpc/com.atproto.repo.createRecord")[1].body).repo
+        for i, want in ipairs({ SHOT, WIDE }) do
+            local back = get(sb.url("bluesky") .. "/xrpc/com.atproto.sync.getBlob?did=" .. repo .. "&cid=" .. bs.mediaIDs[i])
+            assert.is_true(back.body == want, "getBlob " .. i)
+        end
+        local post = requests("vkontakte", "/method/wall.post")[1]
+        assert.truthy(post.body:find("attachments=" .. vk.mediaIDs[1] .. "%2C" .. vk.mediaIDs[2] .. "%2Chttps", 1, true),
+            post.body)
+    end)
+
+    it("bluesky: one image without alt text and a link is the link card's thumb", function()
+        local res = publish(client(), { title = "Level 7!", description = "Beat it", linkBack = "https://game.example/p/1",
+            mediaItems = { { type = "image", src = MEDIA .. "/img/16x8.png" } } }, "bluesky")
+        assert.are.equal(0, res.errorCode, core.json_encode(res))
+        local rec = core.json_decode(requests("bluesky", "/xrpc/com.atproto.repo.createRecord")[1].body).record
+        assert.are.equal("app.bsky.embed.external", rec.embed["$type"])
+        assert.are.equal(entry(res, "bluesky").mediaIDs[1], rec.embed.external.thumb.ref["$link"])
+        assert.are.equal("Beat it", rec.embed.external.description)
+    end)
+
+    it("bluesky: 5 images and an image over 1,000,000 bytes fail naming the limit; nothing uploaded", function()
+        local five = {}
+        for i = 1, 5 do five[i] = { type = "image", data = SHOT, mimeType = "image/png" } end
+        local res = publish(client(), { title = "t", mediaItems = five }, "bluesky")
+        assert.are_not.equal(0, res.errorCode)
+        local e = entry(res, "bluesky")
+        assert.truthy(tostring(e.errorDetails):find("at most 4", 1, true), e.errorDetails)
+        local big = publish(client(), { title = "t", mediaItems = { { type = "image",
+            src = MEDIA .. "/big.png?bytes=1000001" } } }, "bluesky")
+        local b = entry(big, "bluesky")
+        assert.are.equal(400006, b.errorCode)
+        assert.truthy(tostring(b.errorDetails):find("mediaItems[1]", 1, true), b.errorDetails)
+        assert.truthy(tostring(b.errorDetails):find("1000000", 1, true), b.errorDetails)
+        assert.are.equal(0, #requests("bluesky", "/xrpc/com.atproto.repo.uploadBlob"))
+        assert.are.equal(0, #requests("bluesky", "/xrpc/com.atproto.repo.createRecord"))
+    end)
+
+    it("vkontakte: an expired upload URL is replaced once; a post that fails deletes its photos", function()
+        local res = publish(client({ vkontakte = "vk-uploadexpired" }), { title = "t",
+            mediaItems = { { type = "image", data = SHOT, mimeType = "image/png" } } }, "vkontakte")
+        assert.are.equal(0, res.errorCode, core.json_encode(res))
+        assert.are.equal(2, #requests("vkontakte", "/method/photos.getWallUploadServer"))
+        H.reset(sb)
+        local f = publish(client({ vkontakte = "vk-wallfail" }), { title = "t",
+            mediaItems = { { type = "image", data = SHOT, mimeType = "image/png" },
+                { type = "image", data = WIDE, mimeType = "image/png" } } }, "vkontakte")
+        local e = entry(f, "vkontakte")
+        assert.are.equal("permission_missing", e.category)
+        local del = requests("vkontakte", "/method/photos.delete")
+        assert.are.equal(2, #del)
+        local saved = requests("vkontakte", "/method/photos.saveWallPhoto")
+        assert.are.equal(2, #saved)
+        for i = 1, 2 do
+            local id = del[i].body:match("photo_id=(%d+)")
+            assert.are.equal(404, get(sb.url("vkontakte") .. "/__photo/1001_" .. id).status)
+        end
+    end)
+
+    it("vkontakte: an upload URL on a private address is refused by the guard, nothing sent there", function()
+        local c = client({ vkontakte = "vk-uploadprivate" }, { allowPrivateNetworks = false })
+        local res = publish(c, { title = "t", mediaItems = { { type = "image", data = SHOT, mimeType = "image/png" } } },
+            "vkontakte")
+        local e = entry(res, "vkontakte")
+        assert.are.equal(400006, e.errorCode, core.json_encode(res))
+        assert.truthy(tostring(e.errorDetails):find("mediaItems[1]", 1, true), e.errorDetails)
+        assert.truthy(tostring(e.errorDetails):find("private-network guard", 1, true), e.errorDetails)
+        assert.are.equal(1, #requests("vkontakte", "/method/photos.getWallUploadServer"))
+        assert.are.equal(0, #requests("vkontakte", "/method/wall.post"))
+    end)
+
+    it("preview: the media each would upload and what is dropped, nothing sent", function()
+        local out = client():preview { UID = "u1", enabledProviders = "bluesky,vkontakte", userAction = {
+            title = "t", subtitle = "s", linkBack = "https://game.example/",
+            mediaItems = { { type = "image", data = SHOT, mimeType = "image/png", alt = "a" } } } }
+        local got = {}
+        for _, p in ipairs(out.previews) do got[p.provider] = p end
+        assert.are.equal(1, #got.bluesky.media)
+        assert.are.equal(16, got.bluesky.media[1].width)
+        assert.are.same({ "subtitle" }, got.bluesky.dropped)
+        assert.are.equal(1, #got.vkontakte.media)
+        assert.are.equal(0, #H.requests(sb))
     end)
 end)

@@ -152,7 +152,7 @@ end
 
 local function mime_ok(info, mime)
     local list = info.media and info.media.mimes
-    if not list then return true end
+    if type(list) ~= "string" then return true end -- none (core.null): every type the library knows
     return find("," .. list .. ",", "," .. mime .. ",", 1, true) ~= nil
 end
 

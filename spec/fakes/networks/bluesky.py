@@ -4,9 +4,8 @@ uploadBlob (raw bytes, the type checked against the bytes, at most
 the bytes (CIDv1, raw codec, sha2-256, base32), and the record's embed checked
 against the lexicons (app.bsky.embed.images, app.bsky.embed.external) and the
 blobs this session uploaded. sync.getBlob answers an uploaded blob's bytes.
-GET /__media/<name> serves test images (a `src` for media tests).
 Faults: an identifier containing "uploadfail" -> 502 on uploadBlob."""
-import base64, hashlib, hmac, json, re, struct, time, uuid, zlib
+import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
@@ -36,26 +35,6 @@ def sniff(data):
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
-
-
-def png(width, height, pad=0):
-    """A valid PNG (grey, 8 bits), with `pad` bytes of a private ancillary chunk to make it bigger."""
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff)
-    rows = b"".join(b"\0" + bytes((x * 7 + y * 13) & 0xff for x in range(width)) for y in range(height))
-    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-    if pad:
-        out += chunk(b"prVt", bytes(i & 0xff for i in range(pad)))
-    return out + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-# test images served at GET /__media/<name> (media tests' `src`)
-MEDIA = {
-    "shot.png": (png(16, 8), "image/png"),
-    "wide.png": (png(120, 30), "image/png"),
-    "big.png": (png(8, 8, pad=MAX_BLOB), "image/png"),
-    "page.html": (b"<!doctype html><html><body>not an image</body></html>", "image/png"),
-}
 
 
 def bad(msg):
@@ -136,11 +115,6 @@ class Bluesky(Base):
         return did, ident
 
     def route(self, method, path, q, raw):
-        if method == "GET" and path.startswith("/__media/"):
-            m = MEDIA.get(path[len("/__media/"):])
-            if not m:
-                raise Reply(404, {"error": "NotFound"})
-            return 200, m[0], {"Content-Type": m[1]}
         if method == "GET" and path == "/xrpc/com.atproto.sync.getBlob":
             with LOCK:
                 b = STATE["bsky_blobs"].get(q.get("cid", ""))

@@ -8,7 +8,9 @@ naming a photo never saved; photos.delete. GET /__photo/<owner>_<id> answers
 a saved photo's bytes (for tests).
 Faults by token: "uploadexpired" -> the first upload URL has expired (a new
 one works), "uploadexpiredalways" -> every one has, "uploadfail" -> 500 from
-the upload server, "savefail" -> error 10 from photos.saveWallPhoto."""
+the upload server, "savefail" -> error 10 from photos.saveWallPhoto,
+"uploadprivate" -> an upload URL on a link-local address (169.254.169.254),
+"wallfail" -> error 214 from wall.post alone (after the uploads)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
@@ -145,7 +147,7 @@ class VK(Base):
                 if "uploadexpired" in token:
                     STATE["vk_expired_once"][token] = True
                 STATE["vk_tickets"][ticket] = {"token": token, "owner": owner, "expired": expired}
-            host = self.headers.get("Host")
+            host = "169.254.169.254" if "uploadprivate" in token else self.headers.get("Host")
             url = "http://%s/upload/%s?act=do_add&mid=1&aid=-14&gid=%s&hash=%s&api=1&wallphoto=1" % (
                 host, ticket, p.get("group_id", "0"), ticket[:8])
             return 200, {"response": {"upload_url": url, "album_id": -14, "user_id": 1}}, None
@@ -178,7 +180,8 @@ class VK(Base):
             return 200, {"response": 1}, None
         if path != "/method/wall.post":
             raise vk_error(3, "Unknown method passed", p)
-        self.token_faults(p)
+        if "wallfail" in self.token_faults(p):
+            raise vk_error(214, "Access to adding post denied", p)
         if not p.get("message") and not p.get("attachments"):
             raise vk_error(100, "One of the parameters specified was missing or invalid: message is empty", p)
         if p.get("attachments"):
