@@ -321,7 +321,6 @@ function Task:request()
         local tx = core.provider_text(self.provider, "publish", self.input, self.app, self.user, self.state)
         self.truncated = type(tx) == "table" and tx.truncated or nil
     end
-    self.step_sent = step -- the parse of the reply reads it (which upload phase answered)
     local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(ctx.clock()), ctx.nonce(),
         (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
@@ -363,6 +362,7 @@ function Task:request()
         end
     end
     self.sent = req
+    self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
 
@@ -390,7 +390,7 @@ function Task:feed(outcome)
     else
         local msg
         r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
-            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.step_sent)
+            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.sent_step)
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
     end
     if self.phase == "unmedia" then
@@ -472,7 +472,8 @@ function Task:media_failed(r)
     local where = "mediaItems[" .. tostring(item.index) .. "]"
     local d = tostring(r.errorDetails or r.errorMessage or "failed")
     if d:sub(1, #self.provider + 2) == self.provider .. ": " then d = d:sub(#self.provider + 3) end
-    r.errorDetails = self.provider .. ": " .. where .. ": " .. d
+    -- named once: the network's parse may have named the item already
+    r.errorDetails = self.provider .. ": " .. (d:find(where, 1, true) and d or where .. ": " .. d)
     local m = self.ctx.config.media
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}
