@@ -342,7 +342,6 @@ static json_t *fields(const char *const *f)
 json_t *sz_provider_info_json(const char *name)
 {
     static const char *const AUTH[] = {"none", "oauth1", "bearer", "token_param", "session", "url_token"};
-    static const char *const COUNT[] = {"codepoints", "weighted", "graphemes", "weibo"};
     static const char *const IDEM[] = {"none", "header", "param"};
     const sz_net *nt = name ? sz_net_find(name) : NULL;
     json_t *r;
@@ -355,7 +354,7 @@ json_t *sz_provider_info_json(const char *name)
                   "discontinued", nt->discontinued, "gigya", nt->gigya, "baseUrl", nt->base_url,
                   "version", nt->version, "urlField", nt->url_field, "urlBareHost", nt->url_bare_host,
                   "urlExample", nt->url_example,
-                  "text", "max", (json_int_t)nt->text.max, "counter", nt->text.own ? nt->text.own->name : COUNT[nt->text.count & 3],
+                  "text", "max", (json_int_t)nt->text.max, "counter", nt->text.own ? nt->text.own->name : sz_text_rule_name(nt->text.count),
                   "urlWeight", (json_int_t)nt->text.url_weight, "separator", nt->text.sep,
                   "compose", nt->text.compose,
                   "auth", AUTH[nt->auth % 6], "authFields", fields(nt->auth_fields),

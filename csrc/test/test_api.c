@@ -243,6 +243,14 @@ void test_api_response_info_bookmark(void)
     CHECK(info && n == strlen(info) && strstr(info, "\"name\":\"mastodon\"") && strstr(info, "\"setup\":{"),
           "provider info text");
     sz_free(info);
+    /* each counter by its own name: Bluesky's (graphemes and 3000 bytes) is
+     * neither "codepoints" nor Mastodon's "graphemes" */
+    info = sz_provider_info("bluesky", &n, &err);
+    CHECK(info && strstr(info, "\"counter\":\"graphemes_bytes\""), "bluesky counter: %s", info ? info : "(null)");
+    sz_free(info);
+    info = sz_provider_info("sina", &n, &err);
+    CHECK(info && strstr(info, "\"counter\":\"weibo\""), "sina counter");
+    sz_free(info);
     CHECK(sz_provider_info("orkut", NULL, &err) == NULL && err.status == SZ_EINVALID, "unknown network");
     CHECK(sz_provider_info(NULL, NULL, &err) == NULL && err.status == SZ_EMISSING, "no name");
     b = sz_bookmark_url("twitter", "https://g.example/?a=1", "T", NULL, NULL, NULL, &err);
