@@ -282,10 +282,11 @@ SZ_API int         sz_request_header(const sz_request *r, size_t i,
 /* ---- responses -----------------------------------------------------------
  * Parses a Gigya reply body. A JSON object is kept whole; errorCode,
  * statusCode, statusReason, errorMessage, errorDetails, callId and time are
- * read from it. A reply that is not a JSON object, or an HTTP status outside
- * 2xx without an errorCode, yields a local error (500000 "Invalid response"
- * / the HTTP status) with details; the parse itself only fails (NULL) when
- * memory runs out (SZ_ENOMEM). */
+ * read from it. A 2xx reply that is not a JSON object yields a local error
+ * 500000 "Invalid response"; an HTTP status outside 2xx without an errorCode
+ * (an HTML error page, an empty body) yields 500001 "General Server error";
+ * both with details naming the HTTP status. The parse itself only fails
+ * (NULL) when memory runs out (SZ_ENOMEM). */
 typedef struct sz_response sz_response;
 
 SZ_API sz_response *sz_response_parse(const char *body, size_t len, int http_status,
@@ -308,9 +309,12 @@ SZ_API char        *sz_response_json(const sz_response *r, const char *field, si
  * request, and the network's reply into a result (sz_result below).
  * Actions: "publish" (input.userAction, input.userLocation), "status"
  * (input.status), "notify" (input.body, input.subject, input.recipient),
- * "graph" (Facebook: graphPath, method, graphParams), and the setup steps
- * "session" (Bluesky createSession) and "instance" (Mastodon limits);
- * docs/api.md "Direct delivery" lists every field. */
+ * "graph" (Facebook: graphPath, method, graphParams), the setup steps
+ * "session" (Bluesky createSession) and "instance" (Mastodon limits), the
+ * follow-up steps (sz_provider_info's "followUp": Threads "publishContainer")
+ * and the media steps "upload" and "unmedia" (docs/media.md);
+ * docs/api.md "Direct delivery" lists every field, and "What the core leaves
+ * to a C host" what the Lua front does around these calls. */
 /* Bytes of one media item (borrowed). */
 typedef struct sz_blob {
     const void *data;
