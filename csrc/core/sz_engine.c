@@ -253,8 +253,14 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
     if (r && !url_ok(sz_request_url(r))) {
         sz_request_free(r);
         r = NULL;
-        x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL "
-                                           "(a credential or id has spaces or control characters)", x.nt->name);
+        if (x.nt->url_field) /* the connection's server URL, as given (a C host's to normalise) */
+            x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL: %s.%s must be "
+                                               "like https://%s (a scheme, no space or control character), and "
+                                               "no credential or id may hold a space or control character",
+                            x.nt->name, x.nt->name, x.nt->url_field, x.nt->url_example ? x.nt->url_example : "host");
+        else
+            x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL "
+                                               "(a credential or id has spaces or control characters)", x.nt->name);
     }
     if (r) { /* no header injection through a token or id */
         size_t h;

@@ -150,6 +150,14 @@ void test_api_provider_request(void)
     SET(user, "{\"instance\":\"https://m.example\",\"accessToken\":\"to\\u0000k\"}");
     r = sz_provider_request(&c, &ref, &err);
     CHECK(!r && !ref && err.status == SZ_EINVALID, "\\u0000 in a text is refused by the parser: %s", err.message);
+    /* a bare host (the Lua front adds https://, the core does not): the
+     * refusal names the connection field and its form, not only "spaces" */
+    SET(user, "{\"instance\":\"m.example\",\"accessToken\":\"tok\"}");
+    r = sz_provider_request(&c, &ref, &err);
+    CHECK(!r && ref && err.status == SZ_EREFUSED && strstr(err.message, "mastodon.instance") &&
+              strstr(err.message, "https://mastodon.social"),
+          "bare host: %s", err.message);
+    sz_result_free(ref);
 }
 
 /* Replies through the public API, the setup state passed on as JSON text. */
