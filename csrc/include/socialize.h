@@ -402,9 +402,12 @@ SZ_API char       *sz_result_json(const sz_result *r, const char *field, size_t 
 SZ_API sz_request *sz_provider_request(const sz_provider_call *c, sz_result **refusal,
                                        sz_error *err);
 /* Classifies a reply; `now` (Unix seconds) turns reset times into
- * retry_after. Returns a new result (success or failure: what the network
- * said), or NULL when the call itself is wrong (as for sz_provider_request:
- * SZ_EMISSING, SZ_EINVALID) or memory runs out (SZ_ENOMEM). */
+ * retry_after. headers may be NULL when nheaders is 0 (an entry whose name is
+ * NULL is skipped); body may be NULL when len is 0 (an empty reply). Returns
+ * a new result (success or failure: what the network said), or NULL when the
+ * call itself is wrong (as for sz_provider_request: SZ_EMISSING, SZ_EINVALID;
+ * also SZ_EINVALID for NULL headers or body with a count) or memory runs out
+ * (SZ_ENOMEM). */
 SZ_API sz_result *sz_provider_parse(const sz_provider_call *c, int http_status,
                                     const sz_header *headers, size_t nheaders,
                                     const char *body, size_t len, long long now,

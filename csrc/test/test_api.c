@@ -220,6 +220,20 @@ void test_api_provider_parse(void)
     sz_result_free(ref);
     sz_free(data);
 
+    /* pointers that do not match their counts: a wrong call, never a read
+     * through NULL (a host's bug, answered with a status) */
+    c.action = "publish";
+    c.setup = NULL;
+    c.setup_len = 0;
+    CHECK(sz_provider_parse(&c, 429, NULL, 3, TXT("{}"), 0, &err) == NULL && err.status == SZ_EINVALID &&
+              strstr(err.message, "headers"),
+          "NULL headers with a count: %s", err.message);
+    CHECK(sz_provider_parse(&c, 200, NULL, 0, NULL, 5, 0, &err) == NULL && err.status == SZ_EINVALID &&
+              strstr(err.message, "body"),
+          "NULL body with a length: %s", err.message);
+    res = sz_provider_parse(&c, 204, NULL, 0, NULL, 0, 0, &err);
+    CHECK(res != NULL, "NULL body of length 0: an empty reply, classified");
+    sz_result_free(res);
     c.provider = "friendster";
     CHECK(sz_provider_parse(&c, 200, NULL, 0, TXT("{}"), 0, &err) == NULL && err.status == SZ_EINVALID,
           "parse: unknown provider is a wrong call");
