@@ -16,7 +16,10 @@
  * Conventions
  *   - Every exported name starts with sz_ / SZ_.
  *   - Strings are byte strings with an explicit length where they may hold
- *     NUL; otherwise NUL-terminated UTF-8.
+ *     NUL; otherwise NUL-terminated UTF-8. A pointer given with a length
+ *     must point at that many bytes: NULL goes only with length 0 (as for
+ *     memcpy; sz_provider_parse answers SZ_EINVALID, sz_provider_call's
+ *     texts read NULL as {}).
  *   - A function returning `char *` returns a NEW string that the caller owns
  *     and releases with sz_free().
  *   - Failures. A function that takes an `sz_error *err` (may be NULL)
