@@ -24,6 +24,10 @@ describe("media plan: compose alternatives #unit", function()
         local plan = media.plan(li, {}, { title = "T", userMessage = "M", linkBack = "https://g.example/" })
         assert.are.same({}, plan.dropped)
     end)
+    it("a network without a compose spec (discontinued: core.null) plans without raising", function()
+        local plan = media.plan(core.provider_info("renren"), {}, { title = "T", userMessage = "M" })
+        assert.are.same({}, plan.dropped)
+    end)
     it("X: a title and a userMessage, the userMessage is dropped (what provider_text posts)", function()
         local ua = { title = "T", userMessage = "M", linkBack = "https://g.example/x" }
         local text = core.provider_text("twitter", "publish", { userAction = ua }).text

@@ -87,7 +87,8 @@ local function carried(info)
     local c = CARRIED[info.name]
     if c then return c.fields, c.alternatives end
     local fields, alternatives = { linkBack = true }, {}
-    local compose = info.text and info.text.compose or "userMessage,title"
+    local compose = type(info.text) == "table" and info.text.compose
+    if type(compose) ~= "string" then compose = "userMessage,title" end -- none (discontinued): core.null
     for group in gmatch(match(compose, "^[^;]*"), "[^,]+") do
         local alt = {}
         for f in gmatch(group, "[%a]+") do fields[f] = true; alt[#alt + 1] = f end
