@@ -97,7 +97,8 @@ local function carried(info)
     -- carries: "field" or "field:where it goes", comma-separated: carried
     -- whatever the text takes
     local elsewhere = {}
-    for entry in gmatch(info.carries or "", "[^,]+") do
+    local carries = info.carries -- none: core.null
+    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
         local f = match(entry, "^%s*(%a+)") or entry
         fields[f], elsewhere[f] = true, true
     end
@@ -185,7 +186,7 @@ end
 
 local function mime_ok(info, mime)
     local list = info.media and info.media.mimes
-    if not list then return true end
+    if type(list) ~= "string" then return true end -- none (core.null): every type the library knows
     return find("," .. list .. ",", "," .. mime .. ",", 1, true) ~= nil
 end
 
