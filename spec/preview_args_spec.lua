@@ -33,3 +33,32 @@ describe("client:preview arguments #unit", function()
         assert.are.equal("telegram", res.previews[1].provider)
     end)
 end)
+
+-- An item a call would refuse (bytes that are no media file, an image over
+-- the network's limit): with media.partial = "fail" (the default) the post
+-- is refused, so the preview's entry says so, as docs/api.md promises; with
+-- "allow" only the item says why (the post would go without it).
+describe("client:preview of an item the call would refuse #unit", function()
+    local HTML = "<!doctype html><html><body>not an image</body></html>"
+    local function client(partial)
+        return socialize.new({ backend = "direct", transport = H.spy().transport,
+            media = partial and { partial = partial } or nil,
+            connections = { u1 = { mastodon = { accessToken = "t", instance = "https://m.example" } } } })
+    end
+    local params = { UID = "u1", userAction = { title = "T",
+        mediaItems = { { type = "image", data = HTML, mimeType = "image/png" } } } }
+    it("partial = fail: the entry has errorCode 400006 and the item's reason", function()
+        local res = assert(client():preview(params))
+        local e = res.previews[1]
+        assert.are.equal("mastodon", e.provider)
+        assert.truthy(e.media[1].errorDetails)
+        assert.are.equal(400006, e.errorCode)
+        assert.are.equal(e.media[1].errorDetails, e.errorDetails)
+    end)
+    it("partial = allow: only the item says why", function()
+        local res = assert(client("allow"):preview(params))
+        local e = res.previews[1]
+        assert.truthy(e.media[1].errorDetails)
+        assert.is_nil(e.errorCode)
+    end)
+end)
