@@ -960,8 +960,16 @@ function _M.preview(ctx, p)
                 tx.truncated, tx.link
             e.limitsFrom = state and "network" or "default"
         end
+        local refused -- an item the call would refuse fails the post, unless media.partial = "allow"
+        if plan and not (ctx.config.media and ctx.config.media.partial == "allow") then
+            for _, m in ipairs(e.media) do
+                if m.errorDetails then refused = m.errorDetails break end
+            end
+        end
         if not plan then
             e.errorCode, e.errorDetails = core.category_code("content_invalid"), prov .. ": " .. perr
+        elseif refused then
+            e.errorCode, e.errorDetails = core.category_code("content_invalid"), refused
         elseif type(tx) == "table" and not tx.ok then
             e.errorCode, e.errorDetails = tx.errorCode, tx.errorDetails
         end
