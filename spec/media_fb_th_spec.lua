@@ -299,6 +299,18 @@ describe("threads media #unit", function()
         assert.matches("mediaItems[2]: not uploaded as a carousel item", res.errorDetails, 1, true)
     end)
 
+    it("posts media alone: no text in the container, none needed", function()
+        local only = { userAction = { mediaItems = ONE } }
+        local r = assert(req("threads", "upload", only, TH_APP, TH_USER, TS, "n", nil,
+            { item = { index = 1, kind = "image", url = SRC1 } }))
+        assert.are.equal("access_token=tok&image_url=https%3A%2F%2Fcdn.game.example%2Fa.png&media_type=IMAGE", r.body)
+        only.media = { { index = 1, kind = "image", url = SRC1, id = "17800001", carousel = true } }
+        r = assert(req("threads", "publish", only, TH_APP, TH_USER, TS, "n"))
+        assert.are.equal("access_token=tok&image_url=https%3A%2F%2Fcdn.game.example%2Fa.png&media_type=IMAGE", r.body)
+        r = assert(req("facebook", "publish", only, FB_APP, FB_USER, TS, "n"))
+        assert.are.equal("access_token=tok&attached_media[0]=%7B%22media_fbid%22%3A%2217800001%22%7D", r.body)
+    end)
+
     it("keeps a text post as it was: TEXT with link_attachment", function()
         local r = assert(req("threads", "publish", ua(), TH_APP, TH_USER, TS, "n"))
         assert.are.same({ access_token = "tok", media_type = "TEXT", text = "Level 7!",

@@ -94,6 +94,18 @@ static int several(json_t *in)
     return n > 1;
 }
 
+/* whether the UserAction has anything for the text of a media post */
+static int has_text(json_t *in)
+{
+    static const char *const F[] = {"userMessage", "title", "linkBack"};
+    json_t *ua = json_object_get(in, "userAction");
+    size_t i;
+    for (i = 0; i < sizeof F / sizeof F[0]; i++)
+        if (jstr(ua, F[i]) && *jstr(ua, F[i]))
+            return 1;
+    return 0;
+}
+
 /* the text of a post with media: the link is part of it (link_attachment
  * is for TEXT posts only) */
 static char *text_with_link(ctx *x, action *a)
@@ -158,7 +170,7 @@ static sz_request *build_upload(ctx *x, sz_params *p, const char *root, const ch
     if (several(x->in)) {
         if (pset(p, "is_carousel_item", "true"))
             return NULL;
-    } else {
+    } else if (has_text(x->in)) { /* a post of media alone has no text */
         action a;
         char *t = text_with_link(x, &a);
         int bad = !t || (*t && pset(p, "text", t));
