@@ -173,7 +173,7 @@ end
 
 local MEDIA_TYPES = { image = true, flash = true, mp3 = true, video = true }
 
-local function check_user_action(name, v)
+local function check_user_action(name, v, opts)
     local ua, err = json_view(name, v, "object")
     if not ua then return nil, err end
     if next(ua) == nil then
@@ -198,6 +198,10 @@ local function check_user_action(name, v)
             end
             if not MEDIA_TYPES[it.type] then
                 return nil, invalid(where .. ".type", "must be image, flash, mp3 or video")
+            end
+            if it.data ~= nil and not (opts and opts.direct) then
+                return nil, invalid(where .. ".data", "is bytes: Gigya's backend takes media by src URL only "
+                    .. "(bytes need backend = \"direct\")")
             end
             if kind and it.type ~= kind then
                 return nil, invalid(name .. ".mediaItems", "mixes media types (" .. kind .. " and "
@@ -236,7 +240,7 @@ checks["socialize.publishUserAction"] = function(p, opts)
     if p.userAction == nil or p.userAction == "" then
         return nil, missing("userAction")
     end
-    local ok, err = check_user_action("userAction", p.userAction)
+    local ok, err = check_user_action("userAction", p.userAction, opts)
     if not ok then return nil, err end
     for k, v in pairs(p) do
         local prov = type(k) == "string" and match(k, "^(%l+)UserAction$")
@@ -244,7 +248,7 @@ checks["socialize.publishUserAction"] = function(p, opts)
             if not opts.valid[prov] then
                 return nil, invalid(k, "names an unknown provider '" .. prov .. "'")
             end
-            ok, err = check_user_action(k, v)
+            ok, err = check_user_action(k, v, opts)
             if not ok then return nil, err end
         end
     end
@@ -414,6 +418,33 @@ end
 -- URLs, free text alike), a JSON form for every table (valid UTF-8, no
 -- cycle, depth <= 64, no function/userdata/thread, no NaN/inf, no mixed
 -- keys), no function/userdata/thread value. Errors name the parameter.
+-- A UserAction table whose mediaItems carry bytes (data: any bytes, NUL
+-- and invalid UTF-8 included, docs/media.md) is checked without them: a
+-- copy with each data string replaced by "".
+local function without_bytes(name, v)
+    if type(v) ~= "table" or type(v.mediaItems) ~= "table" or not (name == "userAction" or match(name, "^%l+UserAction$")) then
+        return v
+    end
+    local items, any = {}, false
+    for i, it in ipairs(v.mediaItems) do
+        if type(it) == "table" and type(it.data) == "string" then
+            local c = {}
+            for k, x in pairs(it) do c[k] = x end
+            c.data = ""
+            items[i] = c
+            any = true
+        else
+            items[i] = it
+        end
+    end
+    if not any or #items ~= #v.mediaItems then return v end
+    local ua = {}
+    for k, x in pairs(v) do ua[k] = x end
+    ua.mediaItems = items
+    return ua
+end
+_M.without_bytes = without_bytes
+
 local function check_values(p)
     local names = {}
     for k in pairs(p) do names[#names + 1] = k end
@@ -439,6 +470,7 @@ local function check_values(p)
                 if where then return nil, invalid(where, "contains a NUL byte") end
             end
         elseif tv == "table" and v ~= core.null then
+            v = without_bytes(sname, v)
             local ok, msg, code = core.json_encode({ [sname] = v })
             if not ok then
                 msg = tostring(msg or "has no JSON form")
@@ -461,7 +493,7 @@ _M.MAX_RECIPIENTS = 1000
 function _M.check(method, params, opts)
     opts = opts or {}
     if opts.backend == "direct" then
-        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names }
+        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
     else
         opts = { auth = opts.auth, valid = providers.valid, names = providers.names }
     end
