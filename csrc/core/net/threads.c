@@ -88,7 +88,7 @@ static int several(json_t *in)
     a = json_object_get(json_object_get(in, "userAction"), "mediaItems");
     json_array_foreach(a, i, v) {
         const char *src = jstr(v, "src");
-        if (src && url_ok(src))
+        if (src && url_ok(src) && !json_object_get(v, "data")) /* bytes go first, and cannot go here */
             n++;
     }
     return n > 1;
@@ -310,6 +310,8 @@ static json_t *parse_upload(const sz_call_json *c, int status, json_t *j)
     char idb[40];
     const char *cid, *s;
     json_int_t polls;
+    if (!st && json_object_get(j, "status")) /* never poll without the count of polls */
+        return classify("transient", status, NULL, "threads: a status reply without the upload step's state");
     if (!st) {
         cid = jid(j, "id", idb, sizeof idb);
         if (!digits(cid))
