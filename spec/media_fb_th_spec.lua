@@ -89,12 +89,12 @@ describe("facebook media #unit", function()
             { item = { index = 3, kind = "video", url = SRC2 } })
         assert.is_nil(r)
         assert.are.equal("unsupported", res.category)
-        assert.matches("mediaItems[3]: a video is not posted", res.errorDetails, 1, true)
+        assert.are.equal("facebook: a video is not posted to a Page (photos only)", res.errorDetails)
         r, res = req("facebook", "upload", ua(), FB_APP, FB_USER, TS, "n", nil,
             { item = { index = 1, kind = "image", url = "ftp://x.example/a.png" } })
         assert.is_nil(r)
         assert.are.equal("content_invalid", res.category)
-        assert.matches("mediaItems[1]: no bytes and no http(s) URL", res.errorDetails, 1, true)
+        assert.are.equal("facebook: the item has no bytes and no http(s) URL", res.errorDetails)
     end)
 
     it("reads an upload reply: the photo id is the item's media, a 5xx is transient", function()
@@ -194,8 +194,8 @@ describe("threads media #unit", function()
             { item = { index = 2, kind = "image", mime = "image/png" } }, { "", PNG })
         assert.is_nil(r)
         assert.are.equal("content_invalid", res.category)
-        assert.are.equal("threads: mediaItems[2]: Threads takes media by public http(s) URL only (a src), not bytes",
-            res.errorDetails)
+        -- in the upload step the front names the item; in the publish step the core does
+        assert.are.equal("threads: Threads takes media by public http(s) URL only (a src), not bytes", res.errorDetails)
         r, res = req("threads", "publish", with_media(ONE, { { index = 1, kind = "image", mime = "image/png" } }),
             TH_APP, TH_USER, TS, "n", nil, nil, { PNG })
         assert.is_nil(r)
@@ -222,11 +222,11 @@ describe("threads media #unit", function()
         r = parse("threads", "upload", ua(TWO), TH_APP, TH_USER, 200,
             '{"status":"ERROR","error_message":"MEDIA_DOWNLOAD_FAILED"}', st)
         assert.are.equal("content_invalid", r.category)
-        assert.are.equal("threads: mediaItems[2]: Threads could not process it (container status ERROR: "
-            .. "MEDIA_DOWNLOAD_FAILED)", r.errorDetails)
+        assert.are.equal("threads: Threads could not process it (container status ERROR: MEDIA_DOWNLOAD_FAILED)",
+            r.errorDetails)
         r = parse("threads", "upload", ua(TWO), TH_APP, TH_USER, 200, '{"status":"EXPIRED"}', st)
         assert.are.equal("content_invalid", r.category)
-        assert.matches("mediaItems[2]: the container expired", r.errorDetails, 1, true)
+        assert.are.equal("threads: the container expired before it was published", r.errorDetails)
         r = parse("threads", "upload", ua(TWO), TH_APP, TH_USER, 200, '{"status":"MAYBE"}', st)
         assert.are.equal("transient", r.category)
         -- an image's first poll comes sooner
@@ -243,7 +243,7 @@ describe("threads media #unit", function()
         st.step.polls = 29
         r = parse("threads", "upload", ua(ONE), TH_APP, TH_USER, 200, '{"status":"IN_PROGRESS"}', st)
         assert.are.equal("transient", r.category)
-        assert.are.equal("threads: mediaItems[1]: still IN_PROGRESS after 30 status polls (the limit)", r.errorDetails)
+        assert.are.equal("threads: still IN_PROGRESS after 30 status polls (the limit)", r.errorDetails)
         st.step.polls = -5 -- a forged count cannot poll forever
         r = parse("threads", "upload", ua(ONE), TH_APP, TH_USER, 200, '{"status":"IN_PROGRESS"}', st)
         assert.are.equal("transient", r.category)
@@ -493,8 +493,8 @@ describe("facebook and threads media against the sandbox #fakes", function()
             { index = 1, kind = "image", url = SRC1 })
         assert.are.equal(2, n)
         assert.are.equal("content_invalid", r.category)
-        assert.matches("threads: mediaItems[1]: Threads could not process it (container status ERROR: "
-            .. "MEDIA_DOWNLOAD_FAILED", r.errorDetails, 1, true)
+        assert.matches("threads: Threads could not process it (container status ERROR: MEDIA_DOWNLOAD_FAILED",
+            r.errorDetails, 1, true)
     end)
 
     it("threads: processing never ends (mediaslow): the polls stop at the limit", function()
@@ -509,5 +509,154 @@ describe("facebook and threads media against the sandbox #fakes", function()
         local post = step("threads", "publish", with_media(nil, { { index = 1, kind = "video", url = SRC2, id = cid } }),
             th_app, th("th-mediaslow"))
         assert.is_false(post.ok)
+    end)
+end)
+
+-- ---- end to end through a client: the front's media pipeline ------------
+
+describe("facebook and threads media through a client #fakes", function()
+    local socialize = require("socialize")
+    local providers, M, v
+
+    setup(function()
+        sb = H.start_sandbox()
+        providers = H.sandbox_providers(sb)
+        providers.threads = sb.ports.demo.threads.provider
+        M = sb.url("media")
+    end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    local function client(conn, extra)
+        v = H.virtual()
+        local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers, timeout = 60,
+            now = v.now, sleep = v.sleep, connections = { u1 = conn } }
+        for k, x in pairs(extra or {}) do cfg[k] = x end
+        return socialize.new(cfg)
+    end
+    local function fb(token) return { facebook = { accessToken = token or "fb-page-token", pageId = "1647395831" } } end
+    local function th(token)
+        local c = sb.ports.demo.threads.connection
+        return { threads = { accessToken = token or c.accessToken, userId = c.userId } }
+    end
+    local function entry(res, name)
+        for _, e in ipairs(res.providerErrorCodes or {}) do if e.provider == name then return e end end
+    end
+    local function sent(network)
+        local out = {}
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == network and r.path:sub(1, 3) ~= "/__" then -- not the tests' own reads
+                out[#out + 1] = r.method .. " " .. r.path:gsub("%d%d%d%d+", "N")
+            end
+        end
+        return out
+    end
+
+    it("facebook: a src sent as its URL and bytes as multipart, attached to one post", function()
+        local src = M .. "/img/4x3.png"
+        local res, err = client(fb()):publishUserAction { UID = "u1", userAction = { title = "Level 7!",
+            linkBack = "https://game.example/p/1", mediaItems = { { type = "image", src = src, alt = "Boss" },
+            { type = "image", data = PNG, mimeType = "image/png" } } } }
+        assert.is_nil(err)
+        assert.are.equal(0, res.errorCode)
+        local e = entry(res, "facebook")
+        assert.are.equal(2, #e.mediaIDs)
+        local ph = photos()
+        assert.are.equal(src, ph[e.mediaIDs[1]].url)
+        assert.are.equal("Boss", ph[e.mediaIDs[1]].alt)
+        assert.are.equal(#PNG, ph[e.mediaIDs[2]].size)
+        assert.are.equal(res.providerPostIDs.facebook, ph[e.mediaIDs[1]].attached_to)
+        assert.are.equal(res.providerPostIDs.facebook, ph[e.mediaIDs[2]].attached_to)
+        -- nothing was downloaded: Facebook fetches the URL itself
+        assert.are.same({}, sent("media"))
+        assert.are.same({ "POST /v26.0/N/photos", "POST /v26.0/N/photos", "POST /v26.0/N/feed" }, sent("facebook"))
+    end)
+
+    it("facebook: a failed post deletes the photos it uploaded", function()
+        local res, err = client(fb("fb-postfail")):publishUserAction { UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = M .. "/img/4x3.png" }, { type = "image", src = M .. "/img/anim.gif" } } } }
+        res = res or err
+        assert.are.equal("transient", entry(res, "facebook").category)
+        assert.are.same({}, photos())
+        assert.are.same({ "POST /v26.0/N/photos", "POST /v26.0/N/photos", "POST /v26.0/N/feed",
+            "DELETE /v26.0/N", "DELETE /v26.0/N" }, sent("facebook"))
+    end)
+
+    it("facebook: a 5xx on the photo upload fails the provider naming the item; no post", function()
+        local res, err = client(fb("fb-mediafail"), { retry = { attempts = 1 } }):publishUserAction { UID = "u1",
+            userAction = { title = "T", mediaItems = { { type = "image", src = M .. "/img/4x3.png" } } } }
+        res = res or err
+        local e = entry(res, "facebook")
+        assert.are.equal("transient", e.category)
+        assert.matches("facebook: mediaItems[1]: ", e.errorDetails, 1, true)
+        for _, r in ipairs(sent("facebook")) do assert.are_not.equal("POST /v26.0/N/feed", r) end
+    end)
+
+    it("threads: one image: its container with the text, polled, published directly", function()
+        local src = M .. "/img/photo.jpg"
+        local res, err = client(th()):publishUserAction { UID = "u1", userAction = { title = "Level 7!",
+            linkBack = "https://game.example/p/1", mediaItems = { { type = "image", src = src, alt = "Boss" } } } }
+        assert.is_nil(err)
+        assert.are.equal(0, res.errorCode)
+        assert.matches("^18%d+$", res.providerPostIDs.threads)
+        local id = entry(res, "threads").mediaIDs[1]
+        local c = containers()[id]
+        assert.are.same({ "IMAGE", src, "Boss", "Level 7!\n\nhttps://game.example/p/1", true },
+            { c.type, c.url, c.alt, c.text, c.published })
+        assert.are.same({ "POST /v1.0/N/threads", "GET /v1.0/N", "POST /v1.0/N/threads_publish" }, sent("threads"))
+        assert.are.same({}, sent("media"))
+        assert.are.same({ 1 }, v.sleeps)
+    end)
+
+    it("threads: two videos make a carousel; their processing is waited for", function()
+        local res, err = client(th()):publishUserAction { UID = "u1", userAction = { title = "Level 7!",
+            mediaItems = { { type = "video", src = M .. "/video.mp4?bytes=4096" },
+                { type = "video", src = M .. "/video.mp4?bytes=8192" } } } }
+        assert.is_nil(err)
+        assert.are.equal(0, res.errorCode)
+        local ids = entry(res, "threads").mediaIDs
+        local cs = containers()
+        local car
+        for _, c in pairs(cs) do if c.type == "CAROUSEL" then car = c end end
+        assert.are.same(ids, car.children)
+        assert.is_true(car.published)
+        assert.are.equal("Level 7!", car.text)
+        assert.are.same({ 10, 10, 10, 10 }, v.sleeps) -- per video: after the create, after IN_PROGRESS
+        assert.are.same({ "POST /v1.0/N/threads", "GET /v1.0/N", "GET /v1.0/N", "POST /v1.0/N/threads", "GET /v1.0/N",
+            "GET /v1.0/N", "POST /v1.0/N/threads", "POST /v1.0/N/threads_publish" }, sent("threads"))
+    end)
+
+    it("threads: an item given as bytes is refused naming it; nothing is sent", function()
+        local res, err = client(th()):publishUserAction { UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", data = PNG, mimeType = "image/png" } } } }
+        res = res or err
+        local e = entry(res, "threads")
+        assert.are.equal("content_invalid", e.category)
+        assert.matches("mediaItems[1]", e.errorDetails, 1, true)
+        assert.matches("URL only", e.errorDetails, 1, true)
+        assert.are.same({}, sent("threads"))
+    end)
+
+    it("threads: processing fails: content_invalid with the network's reason, nothing published", function()
+        local res, err = client(th("th-mediafail")):publishUserAction { UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = M .. "/img/photo.jpg" } } } }
+        res = res or err
+        local e = entry(res, "threads")
+        assert.are.equal("content_invalid", e.category)
+        assert.matches("threads: mediaItems[1]: Threads could not process it (container status ERROR: "
+            .. "MEDIA_DOWNLOAD_FAILED", e.errorDetails, 1, true)
+        assert.are.same({ "POST /v1.0/N/threads", "GET /v1.0/N" }, sent("threads"))
+    end)
+
+    it("threads: processing never ends: the polls stop at 30, nothing published", function()
+        local res, err = client(th("th-mediaslow"), { timeout = 1000 }):publishUserAction { UID = "u1",
+            userAction = { title = "T", mediaItems = { { type = "video", src = M .. "/video.mp4?bytes=4096" } } } }
+        res = res or err
+        local e = entry(res, "threads")
+        assert.are.equal("transient", e.category)
+        assert.matches("still IN_PROGRESS after 30 status polls", e.errorDetails, 1, true)
+        local r = sent("threads")
+        assert.are.equal(31, #r)
+        assert.are_not.equal("POST /v1.0/N/threads_publish", r[#r])
     end)
 end)

@@ -81,12 +81,12 @@ static sz_request *build_photo(ctx *x, sz_params *p, const char *root, const cha
     if (step_item(x, &m) != 0)
         return NULL;
     if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
-        x->result = fail("unsupported", "facebook: mediaItems[%d]: a %s is not posted to a Page "
-                                        "(photos only)", m.index, m.kind);
+        x->result = fail("unsupported", "facebook: a %s is not posted to a Page (photos only)",
+                         m.kind);
         return NULL;
     }
     if (!m.data && !url_ok(m.url ? m.url : "")) {
-        x->result = fail("content_invalid", "facebook: mediaItems[%d]: no bytes and no http(s) URL", m.index);
+        x->result = fail("content_invalid", "facebook: the item has no bytes and no http(s) URL");
         return NULL;
     }
     sz_buf_printf(&url, "%s/%s/%s/photos", root, version(x->nt, x->app), page);

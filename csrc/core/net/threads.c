@@ -120,18 +120,21 @@ static char *text_with_link(ctx *x, action *a)
     return t;
 }
 
-/* media_type, image_url or video_url, alt_text of one item */
+/* media_type, image_url or video_url, alt_text of one item; the refusals
+ * name the item in the publish step (in the upload step the front does) */
 static int item_params(ctx *x, sz_params *p, const sz_media *m)
 {
     int video = strcmp(m->kind, "video") == 0;
+    char w[40] = "";
+    if (strcmp(x->c->action, "upload") != 0)
+        snprintf(w, sizeof w, "mediaItems[%d]: ", m->index);
     if (!video && strcmp(m->kind, "image") != 0 && strcmp(m->kind, "gif") != 0) {
-        x->result = fail("unsupported", "threads: mediaItems[%d]: a %s cannot be posted (images and videos only)",
-                         m->index, m->kind);
+        x->result = fail("unsupported", "threads: %sa %s cannot be posted (images and videos only)", w, m->kind);
         return -1;
     }
     if (!m->url || !url_ok(m->url)) {
-        x->result = fail("content_invalid", "threads: mediaItems[%d]: Threads takes media by public http(s) URL "
-                                            "only (a src), not bytes", m->index);
+        x->result = fail("content_invalid", "threads: %sThreads takes media by public http(s) URL only (a src), "
+                                            "not bytes", w);
         return -1;
     }
     if (pset(p, "media_type", video ? "VIDEO" : "IMAGE") || pset(p, video ? "video_url" : "image_url", m->url) ||
@@ -153,8 +156,7 @@ static sz_request *build_upload(ctx *x, sz_params *p, const char *root, const ch
         char *q;
         sz_request *r = NULL;
         if (!digits(cid)) {
-            x->result = fail("content_invalid", "threads: mediaItems[%d]: the status step needs the numeric "
-                                                "container id", m.index);
+            x->result = fail("content_invalid", "threads: the status step needs the numeric container id");
             return NULL;
         }
         if (pset(p, "fields", "status,error_message") || !(q = sz_params_query(p, NULL)))
@@ -303,8 +305,6 @@ done:
 static json_t *parse_upload(const sz_call_json *c, int status, json_t *j)
 {
     json_t *st = step_state(c), *item = json_object_get(c->step, "item");
-    json_int_t ix = json_integer_value(json_object_get(item, "index"));
-    int index = ix > 0 && ix <= 1000 ? (int)ix : 0;
     int video = jstr(item, "kind") && strcmp(jstr(item, "kind"), "video") == 0;
     long long wait = video ? TH_WAIT_VIDEO : TH_WAIT_IMAGE;
     char idb[40];
@@ -326,23 +326,21 @@ static json_t *parse_upload(const sz_call_json *c, int status, json_t *j)
         polls = TH_MAX_POLLS;
     polls++;
     if (!digits(cid))
-        return fail("content_invalid", "threads: mediaItems[%d]: no container id in the step state", index);
+        return fail("content_invalid", "threads: no container id in the step state");
     if (s && strcmp(s, "FINISHED") == 0)
         return media_done(json_pack("{s:s, s:b}", "id", cid, "carousel",
                                     json_is_true(json_object_get(st, "carousel"))));
     if (s && strcmp(s, "ERROR") == 0) {
         const char *why = jstr(j, "error_message");
-        return fail("content_invalid", "threads: mediaItems[%d]: Threads could not process it (container "
-                    "status ERROR: %.200s)", index, why && *why ? why : "no error_message");
+        return fail("content_invalid", "threads: Threads could not process it (container status ERROR: %.200s)",
+                    why && *why ? why : "no error_message");
     }
     if (s && strcmp(s, "EXPIRED") == 0)
-        return fail("content_invalid", "threads: mediaItems[%d]: the container expired before it was published",
-                    index);
+        return fail("content_invalid", "threads: the container expired before it was published");
     if (!s || (strcmp(s, "IN_PROGRESS") != 0))
         return classify("transient", status, NULL, "threads: container status reply without a known status");
     if (polls >= TH_MAX_POLLS)
-        return fail("transient", "threads: mediaItems[%d]: still IN_PROGRESS after %d status polls (the limit)",
-                    index, TH_MAX_POLLS);
+        return fail("transient", "threads: still IN_PROGRESS after %d status polls (the limit)", TH_MAX_POLLS);
     return media_next(json_pack("{s:s, s:I, s:b}", "container", cid, "polls", polls, "carousel",
                                 json_is_true(json_object_get(st, "carousel"))), wait);
 }
