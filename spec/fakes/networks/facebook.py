@@ -142,7 +142,7 @@ class Facebook(Base):
         if p.get("published", "true") not in ("true", "false"):
             raise fb_error(400, 100, "(#100) Param published must be a boolean")
         rec = {"page": page, "published": p.get("published", "true") == "true", "alt": p.get("alt_text_custom"),
-               "caption": p.get("message"), "attached_to": None}
+               "caption": p.get("caption", p.get("message")), "attached_to": None}
         if url is not None:
             if not re.match(r"https?://[^\s/]+/", url):
                 raise fb_error(400, 100, "(#100) Param url must be a valid URL")
