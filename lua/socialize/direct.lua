@@ -321,7 +321,6 @@ function Task:request()
         local tx = core.provider_text(self.provider, "publish", self.input, self.app, self.user, self.state)
         self.truncated = type(tx) == "table" and tx.truncated or nil
     end
-    self.sent_step = step -- the parse of an upload/unmedia reply reads it too
     local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(ctx.clock()), ctx.nonce(),
         (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
@@ -347,6 +346,7 @@ function Task:request()
     -- connect when the name resolves to a blocked address
     if guarded then req.guard = true end
     self.sent = req
+    self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
 
@@ -456,7 +456,8 @@ function Task:media_failed(r)
     local where = "mediaItems[" .. tostring(item.index) .. "]"
     local d = tostring(r.errorDetails or r.errorMessage or "failed")
     if d:sub(1, #self.provider + 2) == self.provider .. ": " then d = d:sub(#self.provider + 3) end
-    r.errorDetails = self.provider .. ": " .. where .. ": " .. d
+    -- named once: the network's parse may have named the item already
+    r.errorDetails = self.provider .. ": " .. (d:find(where, 1, true) and d or where .. ": " .. d)
     local m = self.ctx.config.media
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}
