@@ -112,8 +112,11 @@ static char *text_with_link(ctx *x, action *a)
 {
     net alt = *x->nt;
     const net *save = x->nt;
-    char *t;
-    alt.text.compose = "userMessage,title;linkBack";
+    char spec[160], *t;
+    const char *c = x->nt->text.compose, *semi = strchr(c, ';');
+    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
+    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
+    alt.text.compose = spec;
     x->nt = &alt;
     t = text_of(x, a);
     x->nt = save;
