@@ -1,7 +1,7 @@
 """X: POST /2/tweets and DMs; OAuth 1.0a signatures checked (RFC 5849), or a bearer token."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
@@ -16,7 +16,7 @@ def problem(status, title, detail, type_="about:blank", headers=None):
 class Twitter(Base):
     network = "twitter"
 
-    def oauth_token(self, method, path):
+    def oauth_token(self, method, path, query=""):
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
             return auth[7:]
@@ -35,7 +35,10 @@ class Twitter(Base):
         # RFC 5849 signature, independent of the C core; the token secret is
         # "<token>-secret" in this sandbox
         url = "http://" + self.headers.get("Host") + path
-        qs = "&".join(k + "=" + v for k, v in sorted((enc(k), enc(v)) for k, v in params.items()))
+        # the query's parameters are signed too (RFC 5849 3.4.1.3.1), repeated names kept
+        pairs = [(enc(k), enc(v)) for k, v in params.items()]
+        pairs += [(enc(k), enc(v)) for k, v in parse_qsl(query, keep_blank_values=True)]
+        qs = "&".join(k + "=" + v for k, v in sorted(pairs))
         base = method + "&" + enc(url) + "&" + enc(qs)
         key = enc(CONF["consumerSecret"]) + "&" + enc(token + "-secret")
         want = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
