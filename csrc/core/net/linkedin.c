@@ -64,6 +64,156 @@ static void link_host(sz_buf *b, const char *link)
         sz_buf_addc(b, (char)tolower((unsigned char)h[i]));
 }
 
+
+/* ---- media (docs/media.md; learn.microsoft.com .../images-api) -----------
+ * POST /rest/images?action=initializeUpload {initializeUploadRequest:{owner}}
+ * answers {value:{uploadUrl, image}}; the bytes go in one PUT to uploadUrl;
+ * the image URN goes in content.media (one image, with altText),
+ * content.multiImage (2 to 20), or as an article's thumbnail. The step
+ * state: {phase: "put", uploadUrl, image}. */
+#define LI_MAX_PIXELS 36152320LL /* "< 36,152,320 pixels" */
+#define LI_MAX_IMAGES 20         /* a multiImage post: 2 to 20 */
+
+/* An upload URL LinkedIn gave: http(s), no space or control, and on
+ * linkedin.com (or on the API's own host: a sandbox, an app.baseUrl), since
+ * the engine sends the member token with the PUT. */
+static int li_upload_url_ok(const char *u, const char *root)
+{
+    const char *h, *e, *rh, *c;
+    size_t hl;
+    if (!u || !url_ok(u))
+        return 0;
+    h = strstr(u, "://") + 3;
+    e = h + strcspn(h, "/?#");
+    rh = strstr(root, "://");
+    if (rh) { /* the API's own scheme and authority */
+        size_t rl;
+        rh += 3;
+        rl = strcspn(rh, "/?#");
+        if (h - u == rh - root && strncasecmp(u, root, (size_t)(h - u)) == 0 && (size_t)(e - h) == rl &&
+            strncasecmp(h, rh, rl) == 0)
+            return 1;
+    }
+    if (strncmp(u, "https://", 8) != 0 || memchr(h, '@', (size_t)(e - h)))
+        return 0;
+    c = memchr(h, ':', (size_t)(e - h));
+    hl = c ? (size_t)(c - h) : (size_t)(e - h);
+    return (hl == 12 && strncasecmp(h, "linkedin.com", 12) == 0) ||
+           (hl > 13 && strncasecmp(h + hl - 13, ".linkedin.com", 13) == 0);
+}
+
+static sz_request *li_headers(ctx *x, sz_request *r)
+{
+    if (r && (sz_request_add_header(r, "LinkedIn-Version", version(x->nt, x->app)) ||
+              sz_request_add_header(r, "X-Restli-Protocol-Version", "2.0.0"))) {
+        sz_request_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static sz_request *li_upload(ctx *x, const char *root, const char *owner)
+{
+    json_t *st = step_state(x->c), *body;
+    const char *phase = jstr(st, "phase");
+    sz_request *r = NULL;
+    char *copy = NULL;
+    sz_media m;
+    sz_buf url;
+    if (step_item(x, &m) != 0)
+        return NULL;
+    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
+        x->result = fail("unsupported", "linkedin: mediaItems[%d]: only images are uploaded to LinkedIn", m.index);
+        return NULL;
+    }
+    if (!m.data) {
+        x->result = fail("content_invalid", "linkedin: mediaItems[%d]: LinkedIn uploads the bytes and the item has none",
+                         m.index);
+        return NULL;
+    }
+    if (m.width > 0 && m.height > 0 && m.width * m.height >= LI_MAX_PIXELS) {
+        x->result = fail("content_invalid", "linkedin: mediaItems[%d]: %lldx%lld is not under %lld pixels", m.index,
+                         m.width, m.height, LI_MAX_PIXELS);
+        return NULL;
+    }
+    if (!phase) {
+        sz_buf_init(&url);
+        sz_buf_printf(&url, "%s/rest/images?action=initializeUpload", root);
+        body = json_pack("{s:{s:s}}", "initializeUploadRequest", "owner", owner);
+        if (body && !url.failed)
+            r = li_headers(x, req_json("POST", url.data, body));
+        sz_json_free(body);
+        sz_buf_reset(&url);
+        return r;
+    }
+    if (strcmp(phase, "put") != 0 || !li_upload_url_ok(jstr(st, "uploadUrl"), root)) {
+        x->result = fail("content_invalid", "linkedin: mediaItems[%d]: the upload URL LinkedIn gave is refused "
+                         "(an https URL on linkedin.com is expected)", m.index);
+        return NULL;
+    }
+    r = sz_request_new("PUT", jstr(st, "uploadUrl"));
+    if (r && (!(copy = malloc(m.len + 1)) || sz_request_set_body(r, memcpy(copy, m.data, m.len), m.len) != 0 ||
+              sz_request_add_header(r, "Content-Type", "application/octet-stream") != 0)) {
+        sz_request_free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static json_t *li_parse_upload(const sz_call_json *c, int status, json_t *j)
+{
+    json_t *st = step_state(c), *v = json_object_get(j, "value");
+    const char *url = jstr(v, "uploadUrl"), *image = jstr(v, "image");
+    if (st) /* the PUT: the image is LinkedIn's */
+        return media_done(json_pack("{s:s}", "id", jstr(st, "image") ? jstr(st, "image") : ""));
+    if (!url || !image || strncmp(image, "urn:li:image:", 13) != 0 || strlen(image) > 200)
+        return classify("transient", status, "no-upload-url", "LinkedIn's initializeUpload reply has no uploadUrl "
+                                                            "and image URN");
+    return media_next(json_pack("{s:s, s:s, s:s}", "phase", "put", "uploadUrl", url, "image", image), 0);
+}
+
+/* content of a post with images: one as the article's thumbnail, else
+ * content.media (one) or content.multiImage (2 to 20), with alt text. */
+static int li_media(ctx *x, json_t *body, json_t *article)
+{
+    size_t n = media_count(x), k;
+    json_t *imgs = json_array(), *content = NULL;
+    sz_media m;
+    for (k = 0; imgs && k < n; k++) {
+        json_t *o;
+        if (media_at(x, k, &m) != 0 || !m.id || strncmp(m.id, "urn:li:image:", 13) != 0) {
+            x->result = fail("content_invalid", "linkedin: mediaItems[%d] was not uploaded (no image URN)", (int)k + 1);
+            break;
+        }
+        if (n > LI_MAX_IMAGES) {
+            x->result = fail("content_invalid", "linkedin: mediaItems[%d]: a post takes at most %d images (%zu)",
+                             m.index, LI_MAX_IMAGES, n);
+            break;
+        }
+        o = json_pack("{s:s}", "id", m.id);
+        if (!o || (m.alt && json_object_set_new(o, "altText", json_string(m.alt)) != 0) ||
+            json_array_append_new(imgs, o) != 0)
+            break;
+    }
+    if (!imgs || k < n) {
+        sz_json_free(imgs);
+        return -1;
+    }
+    if (article && n == 1) {
+        json_t *id = json_object_get(json_array_get(imgs, 0), "id");
+        int rc = json_object_set(article, "thumbnail", id);
+        sz_json_free(imgs);
+        return rc;
+    }
+    if (n == 1) {
+        content = json_pack("{s:O}", "media", json_array_get(imgs, 0));
+    } else {
+        content = json_pack("{s:{s:O}}", "multiImage", "images", imgs);
+    }
+    sz_json_free(imgs);
+    return content ? json_object_set_new(body, "content", content) : -1;
+}
+
 static sz_request *build_linkedin(ctx *x)
 {
     const char *author = jstr(x->user, "author"), *pid = jstr(x->user, "personId");
@@ -72,6 +222,7 @@ static sz_request *build_linkedin(ctx *x)
     sz_request *r = NULL;
     sz_buf url, text, au, host;
     char *raw = NULL;
+    size_t nm;
     action a;
     sz_buf_init(&url);
     sz_buf_init(&text);
@@ -86,8 +237,35 @@ static sz_request *build_linkedin(ctx *x)
         x->result = fail("not_connected", "linkedin: the connection needs author (a URN) or personId");
         goto done;
     }
+    if (!root || au.failed)
+        goto done;
+    if (strcmp(x->c->action, "upload") == 0) {
+        r = li_upload(x, root, au.data);
+        goto done;
+    }
+    nm = strcmp(x->c->action, "publish") == 0 ? media_count(x) : 0;
     if (!(raw = text_of(x, &a)))
         goto done;
+    if (nm > 1 && a.link_to[0] && a.link) {
+        /* several images leave no room for the article: the link goes in the text */
+        sz_buf t;
+        long cps = 0;
+        const char *p;
+        sz_buf_init(&t);
+        sz_buf_printf(&t, "%s%s%s", raw, *raw ? " " : "", a.link);
+        for (p = t.data; p && *p; p++)
+            cps += ((unsigned char)*p & 0xC0) != 0x80;
+        free(raw);
+        raw = sz_buf_finish(&t, NULL);
+        a.link_to[0] = '\0';
+        if (raw && cps > x->nt->text.max) {
+            x->result = fail("content_invalid", "linkedin: with %zu images the link goes in the text, and then it "
+                             "is over %ld characters", nm, x->nt->text.max);
+            goto done;
+        }
+        if (!raw)
+            goto done;
+    }
     little_text(&text, raw);
     if (text.failed || au.failed)
         goto done;
@@ -114,9 +292,15 @@ static sz_request *build_linkedin(ctx *x)
             sz_json_free(art);
             art = NULL;
         }
+        if (art && nm == 1 && li_media(x, body, art) != 0) { /* the image: the article's thumbnail */
+            sz_json_free(art);
+            goto done;
+        }
         if (!art || json_object_set_new(body, "content", json_pack("{s:o}", "article", art)) != 0)
             goto done;
     }
+    else if (nm && li_media(x, body, NULL) != 0)
+        goto done;
     sz_buf_printf(&url, "%s/rest/posts", root);
     if (url.failed || !(r = req_json("POST", url.data, body)))
         goto done;
@@ -142,7 +326,11 @@ static json_t *parse_linkedin(const sz_call_json *c, int status, const sz_header
     const char *id = header(h, nh, "x-restli-id"), *msg = jstr(j, "message"), *code = jstr(j, "code");
     char sc[32];
     json_t *r;
-    (void)c;
+    if (status >= 200 && status < 300 && strcmp(c->action, "upload") == 0)
+        return li_parse_upload(c, status, j);
+    if (status == 403 && strcmp(c->action, "upload") == 0 && step_state(c))
+        return classify("transient", status, code ? code : "upload-refused",
+                        "the upload URL was refused (expired?): the image's upload starts again");
     if (status >= 200 && status < 300)
         return success(id ? id : header(h, nh, "x-linkedin-id"));
     if (json_is_integer(json_object_get(j, "serviceErrorCode"))) {
@@ -190,6 +378,8 @@ const sz_net sz_net_linkedin = {
     .no_notify = "the Messages API is restricted to approved partners",
     .intent_default = 1,
     .intent = "https://www.linkedin.com/sharing/share-offsite/?url={u}",
+    .media = {.images = LI_MAX_IMAGES, .mimes = "image/jpeg,image/png,image/gif", .upload = 1, .alt = 1},
+    .carries = "title,description",
     .raw_2xx_ok = 1, .notify_subject = 1, .rate_scope = "app",
     .build = build_linkedin, .parse = parse_linkedin,
 };
