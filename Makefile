@@ -53,7 +53,7 @@ CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
 CURL_HDR = csrc/curl/lsz_curl.h
 GUARD_SRC = csrc/core/sz_guard.c csrc/core/sz_internal.h
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c \
-           csrc/test/test_compose.c csrc/test/test_api.c csrc/test/test_json.c
+           csrc/test/test_compose.c csrc/test/test_api.c csrc/test/test_json.c csrc/test/test_media.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so

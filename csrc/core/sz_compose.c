@@ -125,6 +125,7 @@ static void read_action(json_t *in, action *a)
     a->link = jstr(ua, "linkBack");
     a->message = jstr(ua, "userMessage");
     a->media = json_object_get(ua, "mediaItems");
+    a->links = json_object_get(ua, "actionLinks");
     if (a->link && !*a->link)
         a->link = NULL;
 }
@@ -132,16 +133,55 @@ static void read_action(json_t *in, action *a)
 /* ---- the compose spec ------------------------------------------------------
  * spec  := group ("," group)* [";" [param "="] "linkBack"]
  * group := field ("|" field)*      the first field present and non-empty
- * field := userMessage | title | subtitle | description
- * Groups are joined with text.sep, empty ones skipped. "linkBack" alone puts
+ * field := userMessage | title | subtitle | description | actionLinks
+ * Groups are joined with text.sep, empty ones skipped. actionLinks become
+ * one line per link with an http(s) href: "text: href" (or the href alone). "linkBack" alone puts
  * the link after the text (text.sep between, never cut); "param=linkBack"
  * sends it in the request's param instead (a link card or attachment). */
 
-static const char *const FIELDS[] = {"userMessage", "title", "subtitle", "description", NULL};
+static const char *const FIELDS[] = {"userMessage", "title", "subtitle", "description", "actionLinks", NULL};
+#define ACTION_LINKS 4
+#define MAX_ACTION_LINKS 5
 
 static const char *field_value(const action *a, int i)
 {
-    return i == 0 ? a->message : i == 1 ? a->title : i == 2 ? a->subtitle : a->description;
+    return i == 0 ? a->message : i == 1 ? a->title : i == 2 ? a->subtitle : i == 3 ? a->description : NULL;
+}
+
+/* An action link's href when it is an http(s) URL without controls. */
+static const char *link_href(json_t *l)
+{
+    const char *h = jstr(l, "href");
+    if (!h || (strncmp(h, "https://", 8) != 0 && strncmp(h, "http://", 7) != 0) ||
+        sz_ctl_span(h, strlen(h), 0) != strlen(h) ||
+        strchr(h, ' '))
+        return NULL;
+    return h;
+}
+
+/* actionLinks as text into b (nothing when none qualifies); 1 when some. */
+static int render_links(sz_buf *b, json_t *links, int write)
+{
+    size_t i, n = 0;
+    json_t *l;
+    if (!json_is_array(links))
+        return 0;
+    json_array_foreach(links, i, l) {
+        const char *h = link_href(l), *t = jstr(l, "text");
+        if (!h || n >= MAX_ACTION_LINKS)
+            continue;
+        if (write) {
+            if (n)
+                sz_buf_addc(b, '\n');
+            if (t && *t && sz_ctl_span(t, strlen(t), 0) == strlen(t)) {
+                sz_buf_adds(b, t);
+                sz_buf_adds(b, ": ");
+            }
+            sz_buf_adds(b, h);
+        }
+        n++;
+    }
+    return n > 0;
 }
 
 /* The field named s[0..n), or -1. */
@@ -198,20 +238,26 @@ static void compose_spec(sz_buf *b, const char *spec, const char *sep, action *a
     int first = 1;
     while (p < end) {
         const char *v = NULL;
+        int links = 0;
         for (;;) { /* one group: the first field present */
             size_t len = strcspn(p, ",|;");
             int i = field_index(p, len);
-            if (!v && i >= 0 && field_value(a, i) && *field_value(a, i))
+            if (!v && !links && i == ACTION_LINKS)
+                links = render_links(b, a->links, 0);
+            else if (!v && !links && i >= 0 && field_value(a, i) && *field_value(a, i))
                 v = field_value(a, i);
             p += len;
             if (*p != '|')
                 break;
             p++;
         }
-        if (v) {
+        if (v || links) {
             if (!first)
                 sz_buf_adds(b, sep);
-            sz_buf_adds(b, v);
+            if (v)
+                sz_buf_adds(b, v);
+            else
+                render_links(b, a->links, 1);
             first = 0;
         }
         if (*p == ',')

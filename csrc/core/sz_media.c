@@ -139,7 +139,7 @@ void sz_nk_multipart_file(sz_multipart *m, const char *name, const char *filenam
     sz_buf_adds(&m->b, "; filename=");
     quoted(&m->b, filename && *filename ? filename : "file");
     sz_buf_adds(&m->b, "\r\nContent-Type: ");
-    sz_buf_adds(&m->b, mime && *mime && sz_ctl_span(mime, strlen(mime), SZ_CTL_8BIT) == strlen(mime) ? mime
+    sz_buf_adds(&m->b, mime && *mime && sz_ctl_span(mime, strlen(mime), 0) == strlen(mime) ? mime
                        : "application/octet-stream");
     sz_buf_adds(&m->b, "\r\n\r\n");
     if (data && len)

@@ -171,6 +171,7 @@ struct sz_ctx {
 typedef struct sz_action {
     const char *title, *subtitle, *description, *link, *message;
     json_t     *media;
+    json_t     *links;       /* actionLinks (borrowed) */
     char        link_to[32]; /* the request field the link goes in ("link=linkBack"
                                 in text.compose); "" when it is part of the text */
     int         truncated;   /* the text was cut to fit */

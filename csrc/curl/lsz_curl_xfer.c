@@ -358,6 +358,12 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     x->done = 0;
     x->rc = CURLE_OK;
     x->max_reply = s->max_reply;
+    lua_getfield(L, t, "maxBytes"); /* a media fetch: its own cap */
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1) {
+        double mb = lua_tonumber(L, -1);
+        x->max_reply = mb >= 2147483647.0 ? 2147483647L : (long)mb;
+    }
+    lua_pop(L, 1);
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_URL, url);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout);

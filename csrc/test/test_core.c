@@ -37,6 +37,10 @@ int main(int argc, char **argv)
     RUN(test_api_response_info_bookmark);
     RUN(test_compose_engine);
     RUN(test_compose_specs);
+    RUN(test_media_multipart);
+    RUN(test_media_sniff);
+    RUN(test_media_items);
+    RUN(test_compose_action_links);
     RUN(test_http_date);
     RUN(test_civil_dates);
     RUN(test_control_bytes);

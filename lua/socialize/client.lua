@@ -106,6 +106,12 @@ end
 --- Forgets the rate limits the networks reported (the blocked-until table):
 -- all of them, one provider's (`"<provider>"`), or one account's
 -- (`"<provider>", <account id>`). Returns how many entries were cleared.
+--- What publishUserAction would post on each connected network, without
+-- sending or fetching anything (docs/media.md): response | nil, err.
+function Client:preview(params)
+    return self._engine:preview(params)
+end
+
 function Client:unblock(provider, account)
     argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
     argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",

@@ -34,7 +34,7 @@ end
 local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "auth", "dataCenter", "apiDomain",
                       "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
-                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener" }
+                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media" }
 _M.KEYS = CONFIG_KEYS
 
 -- Levenshtein distance, for "did you mean".
@@ -179,6 +179,28 @@ function _M.check(config)
         or type(config.connections) == "function",
         "config.connections must be a table keyed by UID, a function(UID) or a store with :get(UID)")
     argcheck(config.shortener == nil or type(config.shortener) == "function", "config.shortener must be a function(url)")
+    local m = config.media
+    argcheck(m == nil or type(m) == "table", "config.media must be a table (docs/media.md)")
+    if m then
+        for k in pairs(m) do
+            argcheck(k == "partial" or k == "resize" or k == "maxBytes" or k == "allowFiles",
+                "config.media." .. tostring(k) .. " is not a setting (partial, resize, maxBytes, allowFiles)")
+        end
+        argcheck(m.partial == nil or m.partial == "allow" or m.partial == "fail",
+            "config.media.partial must be \"allow\" or \"fail\"")
+        argcheck(m.resize == nil or type(m.resize) == "function",
+            "config.media.resize must be a function(bytes, mime, limit)")
+        argcheck(m.allowFiles == nil or type(m.allowFiles) == "boolean", "config.media.allowFiles must be a boolean")
+        local mb = m.maxBytes
+        argcheck(mb == nil or (type(mb) == "number" and mb >= 1) or type(mb) == "table",
+            "config.media.maxBytes must be a positive number or a table of them by network")
+        if type(mb) == "table" then
+            for k, v in pairs(mb) do
+                argcheck(type(k) == "string" and type(v) == "number" and v >= 1,
+                    "config.media.maxBytes." .. tostring(k) .. " must be a positive number")
+            end
+        end
+    end
     local auth = config.auth
     if auth == nil then
         if config.privateKey then auth = "jwt"

@@ -6,6 +6,8 @@
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 local policy = require("socialize.policy")
+local media = require("socialize.media")
+local validate = require("socialize.validate")
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local setmetatable, pcall = setmetatable, pcall
@@ -33,6 +35,7 @@ _M.ACTIONS = {
 }
 
 local MAX_ROUNDS = 6
+local MAX_MEDIA_STEPS = 300 -- requests for one item's upload (chunks, polls): then it failed
 
 ---------------------------------------------------------------------------
 -- helpers
@@ -110,7 +113,7 @@ end
 local function shorten_action(ua, short)
     if type(ua) ~= "table" then return ua end
     local copy = {}
-    for k, v in pairs(ua) do copy[k] = v end
+    for k, v in pairs(validate.without_bytes("userAction", ua)) do copy[k] = v end
     if type(copy.linkBack) == "string" then copy.linkBack = short(copy.linkBack) end
     return copy
 end
@@ -305,9 +308,29 @@ function Task:request()
             self.used_cached_state = true
         end
     end
+    if self.phase == self.action and self.uploads and self.up_i <= #self.uploads then
+        self.phase = "upload" -- each item through the network's upload step first (docs/media.md)
+    end
+    local step
+    if self.phase == "upload" then
+        step = { item = self.uploads[self.up_i], step = self.mstep }
+    elseif self.phase == "unmedia" then
+        step = { media = self.cleanup[self.cl_i] }
+    elseif self.phase == self.action and self.action == "publish" then
+        -- was the text cut to fit? (the same text step the build runs)
+        local tx = core.provider_text(self.provider, "publish", self.input, self.app, self.user, self.state)
+        self.truncated = type(tx) == "table" and tx.truncated or nil
+    end
     local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(ctx.clock()), ctx.nonce(),
-        self.phase == self.action and self.state or (self.phase == self.follow and self.follow_state) or nil)
+        (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
+        or (self.phase == self.follow and self.follow_state) or nil, step, self.blobs)
+    if not req and self.phase == "unmedia" then
+        return self:next_cleanup() -- best effort: the post's own failure stays the result
+    end
+    if not req and self.phase == "upload" then
+        return self:media_failed(res or fail(self, "content_invalid", tostring(msg or "the upload could not be built")))
+    end
     if not req then
         -- res: why the network would refuse it; none: the core refused the
         -- input itself (e.g. a value with no JSON form)
@@ -353,6 +376,13 @@ function Task:feed(outcome)
             outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock())
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
     end
+    if self.phase == "unmedia" then
+        ctx.log({ event = "unmedia", provider = self.provider, ok = r.ok })
+        return self:next_cleanup()
+    end
+    if self.phase == "upload" then
+        return self:upload_fed(r, outcome)
+    end
     local setup = setup_of(self)
     if setup and self.phase == setup.action and self.phase ~= self.action then
         if not r.ok and setup.required then
@@ -370,7 +400,7 @@ function Task:feed(outcome)
     -- the network's follow-up step (provider_info(name).followUp): the
     -- create's reply data is its state, its reply is the call's
     local follow = (INFO[self.provider] or {}).followUp
-    if follow and r.ok and self.phase == self.action then
+    if follow and r.ok and self.phase == self.action and r.data ~= nil then
         self.follow, self.follow_state = follow, r.data or {}
         self.phase = follow
         return self:request()
@@ -397,7 +427,91 @@ function Task:feed(outcome)
         return self:request()
     end
     self.result = r
+    if not r.ok and self.done_media and #self.done_media > 0 then
+        return self:start_cleanup()
+    end
     return nil
+end
+
+-- Uploads the post did not use are deleted where the network can
+-- (provider_info(name).media.deletable); the result stays the failure.
+function Task:start_cleanup()
+    local mi = (INFO[self.provider] or {}).media or {}
+    if not mi.deletable or self.cleaning or not self.done_media or #self.done_media == 0 then return nil end
+    self.cleaning, self.cleanup, self.cl_i, self.phase = true, self.done_media, 1, "unmedia"
+    return self:request()
+end
+
+function Task:next_cleanup()
+    self.cl_i = self.cl_i + 1
+    if self.cl_i > #self.cleanup then return nil end
+    return self:request()
+end
+
+-- One item's upload failed (r: the classified failure): the item is named;
+-- with config.media.partial = "allow" the post goes on without it.
+function Task:media_failed(r)
+    local item = self.uploads[self.up_i]
+    local where = "mediaItems[" .. tostring(item.index) .. "]"
+    local d = tostring(r.errorDetails or r.errorMessage or "failed")
+    if d:sub(1, #self.provider + 2) == self.provider .. ": " then d = d:sub(#self.provider + 3) end
+    r.errorDetails = self.provider .. ": " .. where .. ": " .. d
+    local m = self.ctx.config.media
+    if m and m.partial == "allow" then
+        self.mediaFailed = self.mediaFailed or {}
+        self.mediaFailed[#self.mediaFailed + 1] = { index = item.index, errorDetails = r.errorDetails }
+        self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
+        if self.up_i > #self.uploads then
+            self.input.media = self.done_media
+            self.phase = self.action
+        end
+        return self:request()
+    end
+    self.result = r
+    return self:start_cleanup()
+end
+
+-- The reply of an upload step: the item done, the next step (after a wait
+-- while the network processes), or a failure (retried as any other step).
+function Task:upload_fed(r, outcome)
+    local ctx = self.ctx
+    if r.ok then
+        local d = type(r.data) == "table" and r.data or {}
+        if type(d.media) == "table" then
+            local meta = {}
+            for k, v in pairs(self.uploads[self.up_i]) do meta[k] = v end
+            for k, v in pairs(d.media) do meta[k] = v end
+            self.done_media[#self.done_media + 1] = meta
+            self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
+            if self.up_i > #self.uploads then
+                self.input.media = self.done_media
+                self.phase = self.action
+            end
+            return self:request()
+        end
+        self.mstep = d
+        self.msteps = (self.msteps or 0) + 1
+        if self.msteps > MAX_MEDIA_STEPS then
+            return self:media_failed(fail(self, "transient", "the upload did not finish in " .. MAX_MEDIA_STEPS .. " steps"))
+        end
+        local w = tonumber(d.wait) or 0
+        if w > 0 then
+            self.wait_in = w
+            return "wait"
+        end
+        return self:request()
+    end
+    policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    self.attempt = self.attempt + 1
+    local sent = not (outcome.error and outcome.kind == "connect")
+    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
+    if delay then
+        self.retry_in = delay
+        self.last = r
+        ctx.log({ event = "retry", provider = self.provider, delay = delay, reason = tostring(r.category) })
+        return "retry"
+    end
+    return self:media_failed(r)
 end
 
 --- Runs tasks to completion: each round sends every pending request in
@@ -411,6 +525,9 @@ local function run(ctx, tasks, secrets)
     end
     local rounds = 0
     local max_rounds = MAX_ROUNDS + ctx.retry.attempts
+    for _, t in ipairs(tasks) do
+        if t.uploads then max_rounds = max_rounds + (MAX_MEDIA_STEPS + 2) * #t.uploads end
+    end
     while #pending > 0 or #later > 0 do
         if #pending == 0 then
             -- only retries are left: wait for the first one that is due
@@ -453,6 +570,13 @@ local function run(ctx, tasks, secrets)
                     p.task.result = r
                 elseif req == "retry" then
                     later[#later + 1] = { task = p.task, due = ctx.now() + p.task.retry_in }
+                elseif req == "wait" and p.task.wait_in >= ctx.remaining() then
+                    -- the network is still processing an upload and the deadline comes first
+                    local item = p.task.uploads[p.task.up_i]
+                    p.task.result = fail(p.task, "transient", "mediaItems[" .. tostring(item.index)
+                        .. "]: still processing when the call's deadline came (the upload was not used)")
+                elseif req == "wait" then
+                    later[#later + 1] = { task = p.task, due = ctx.now() + p.task.wait_in }
                 elseif req then
                     nextp[#nextp + 1] = { task = p.task, req = req }
                 end
@@ -496,6 +620,12 @@ local function entry(r)
         e.errorDetails = r.errorDetails
     end
     e.failedRecipients = r.failedRecipients
+    if r.ok then -- what became of the UserAction on this network (docs/media.md)
+        e.mediaIDs = r.mediaIDs
+        e.dropped = r.dropped
+        e.truncated = r.truncated
+        e.mediaFailed = r.mediaFailed
+    end
     return e
 end
 
@@ -599,9 +729,17 @@ function _M.call(ctx, method, p)
     local tasks, groups = {}, {}
     for _, prov in ipairs(names) do
         if action == "publish" then
-            local ua = json_table(p[prov .. "UserAction"]) or json_table(p.userAction)
-            tasks[#tasks + 1] = new_task(ctx, prov, action,
+            local which = p[prov .. "UserAction"] ~= nil and (prov .. "UserAction") or "userAction"
+            local ua = json_table(p[which])
+            local items, where, why = media.items(ua, ctx.config)
+            if not items then return nil, errors.invalid(which .. "." .. where, why) end
+            local t = new_task(ctx, prov, action,
                 { userAction = shorten_action(ua, short), userLocation = location, rip = p.rip }, conn[prov])
+            tasks[#tasks + 1] = t
+            if not t.done then
+                local plan, perr = media.plan(INFO[prov], items, ua)
+                if plan then t.plan = plan else decided(t, fail(t, "content_invalid", perr)) end
+            end
         elseif action == "status" then
             tasks[#tasks + 1] = new_task(ctx, prov, action,
                 { status = shorten_text(p.status, short), userLocation = location, rip = p.rip }, conn[prov])
@@ -640,6 +778,7 @@ function _M.call(ctx, method, p)
         for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
         return policy.auth_secrets(sent, policy.merge_secrets(secrets, ctx.secrets))
     end
+    if action == "publish" then _M.media_ready(ctx, tasks) end
     run(ctx, tasks, call_secrets)
     local results = {}
     if action == "notify" then
@@ -649,7 +788,20 @@ function _M.call(ctx, method, p)
             results[#results + 1] = merge_recipients(prov, list)
         end
     else
-        for i, t in ipairs(tasks) do results[i] = t.result end
+        for i, t in ipairs(tasks) do
+            local r = t.result
+            results[i] = r
+            if r.ok and t.plan then
+                local ids = {}
+                for _, m in ipairs(t.done_media or {}) do
+                    if m.id ~= nil then ids[#ids + 1] = tostring(m.id) end
+                end
+                if #ids > 0 then r.mediaIDs = ids end
+                if #t.plan.dropped > 0 then r.dropped = t.plan.dropped end
+                r.truncated = t.truncated or nil
+                r.mediaFailed = t.mediaFailed
+            end
+        end
     end
     local extra
     if action == "graph" and results[1] and results[1].ok then
@@ -659,6 +811,144 @@ function _M.call(ctx, method, p)
     local secrets = call_secrets()
     local res, err = aggregate(results, extra)
     return policy.scrub_result(res, secrets), policy.scrub_result(err, secrets)
+end
+
+--- The bytes of every publish task's media, before anything is posted:
+-- http(s) sources fetched once per call through the transport (in
+-- parallel, under the guard), data and files read once; each network's
+-- items checked against its types and limits (docs/media.md). A task whose
+-- item fails is decided, unless config.media.partial = "allow".
+function _M.media_ready(ctx, tasks)
+    local cfg = ctx.config
+    local wanted, infos_of = {}, {}
+    for _, t in ipairs(tasks) do
+        for _, e in ipairs(not t.done and t.plan and t.plan.items or {}) do
+            if e.src and not e.url then
+                local l = infos_of[e.src] or {}
+                l[#l + 1] = INFO[t.provider]
+                infos_of[e.src] = l
+                local kind = e.kind == "image" and "gif" or e.kind
+                local resize = e.kind == "image" and cfg.media and cfg.media.resize
+                local cap = resize and 64 * 1024 * 1024 or media.fetch_cap(l, kind, cfg)
+                if cap > (wanted[e.src] or 0) then wanted[e.src] = cap end
+            end
+        end
+    end
+    local got = next(wanted) and media.fetch(ctx, wanted) or {}
+    local locals = {}
+    local partial = cfg.media and cfg.media.partial == "allow"
+    for _, t in ipairs(tasks) do
+        if not t.done and t.plan and #t.plan.items > 0 then
+            local info = INFO[t.provider]
+            local metas, blobs, failed, top = {}, {}, {}, 0
+            for _, e in ipairs(t.plan.items) do
+                local g
+                if e.src and not e.url then
+                    g = got[e.src]
+                elseif e.data or e.file then
+                    local key = e.file or e.data
+                    g = locals[key]
+                    if not g then
+                        g = media.local_bytes(e, media.limit(info, e.kind, cfg))
+                        locals[key] = g
+                    end
+                end
+                local meta, bytes
+                if g and g.err then
+                    bytes = "mediaItems[" .. e.index .. "]: " .. (e.src and not e.url and "the src " or e.file and "the file " or "the data ") .. g.err
+                else
+                    meta, bytes = media.ready(info, e, g, cfg)
+                end
+                if meta then
+                    metas[#metas + 1] = meta
+                    if bytes then blobs[meta.index] = bytes end
+                    if meta.index > top then top = meta.index end
+                else
+                    failed[#failed + 1] = { index = e.index, errorDetails = t.provider .. ": " .. tostring(bytes) }
+                end
+            end
+            for k = 1, top do if blobs[k] == nil then blobs[k] = false end end
+            if #failed > 0 and not partial then
+                decided(t, fail(t, "content_invalid", (failed[1].errorDetails:gsub("^[^:]*: ", ""))))
+            else
+                if #failed > 0 then t.mediaFailed = failed end
+                t.blobs = top > 0 and blobs or nil
+                t.done_media = {}
+                if (info.media or {}).upload and #metas > 0 then
+                    -- items sent by URL to a network that uploads: the upload step gets the url
+                    t.uploads, t.up_i = metas, 1
+                else
+                    t.input.media = metas
+                    for _, m in ipairs(metas) do t.done_media[#t.done_media + 1] = m end
+                end
+            end
+        end
+    end
+end
+
+--- A dry run of publishUserAction (client:preview): per network the final
+-- text, its length by that network's counter and the limit, whether it was
+-- cut, the media that would be sent, what would be dropped. Nothing is
+-- sent and nothing fetched (an http(s) src is listed, not checked).
+function _M.preview(ctx, p)
+    local conn, cerr = _M.connections(ctx, p.UID)
+    if type(conn) ~= "table" then
+        return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
+            .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
+    end
+    local short = shortener(ctx, p)
+    local out = {}
+    for _, prov in ipairs(targets(conn, p, "publish")) do
+        local info = INFO[prov]
+        local which = p[prov .. "UserAction"] ~= nil and (prov .. "UserAction") or "userAction"
+        local ua = json_table(p[which])
+        local items, where, why = media.items(ua, ctx.config)
+        if not items then return nil, errors.invalid(which .. "." .. where, why) end
+        local t = new_task(ctx, prov, "publish", { userAction = shorten_action(ua, short) }, conn[prov])
+        local e = { provider = prov }
+        local setup = info.setup
+        local state = setup and ctx.cache[cache_key(t, setup.cacheKey)] or nil
+        local plan, perr = media.plan(info, items, ua)
+        if plan then
+            e.dropped = plan.dropped
+            e.media = {}
+            for _, it in ipairs(plan.items) do
+                local m = { index = it.index, kind = it.kind, alt = it.alt,
+                            source = it.url and "url" or it.src and "fetch" or it.file and "file" or "data",
+                            src = it.src or it.file }
+                if it.data then -- the bytes are here: their type and size are checked as a call would
+                    local g = media.local_bytes(it, 0)
+                    local meta, why
+                    if g.err then
+                        why = "mediaItems[" .. it.index .. "]: the data " .. g.err
+                    else
+                        meta, why = media.ready(info, it, g, ctx.config)
+                    end
+                    if meta then
+                        m.mime, m.size, m.width, m.height = meta.mime, meta.size, meta.width, meta.height
+                    else
+                        m.errorDetails = prov .. ": " .. tostring(why)
+                    end
+                end
+                e.media[#e.media + 1] = m
+            end
+            if #items > 0 then t.input.media = e.media end
+        end
+        local tx = t.done and t.result or core.provider_text(prov, "publish", t.input, t.app, t.user, state)
+        if type(tx) == "table" and tx.ok then
+            e.text, e.length, e.max, e.counter, e.truncated, e.link = tx.text, tx.length, tx.max, tx.counter,
+                tx.truncated, tx.link
+            e.limitsFrom = state and "network" or "default"
+        end
+        if not plan then
+            e.errorCode, e.errorDetails = core.category_code("content_invalid"), prov .. ": " .. perr
+        elseif type(tx) == "table" and not tx.ok then
+            e.errorCode, e.errorDetails = tx.errorCode, tx.errorDetails
+        end
+        out[#out + 1] = e
+    end
+    return { statusCode = 200, errorCode = 0, statusReason = "OK", callId = call_id(), time = now_iso(),
+             previews = out }
 end
 
 --- postBookmark: share-intent URLs, no network call.

@@ -219,6 +219,21 @@ local function clock_error(s)
         .. "nothing was sent", ok and (t ~= t and "NaN" or type(t) == "number" and format("%.17g", t) or type(t)) or "an error"))
 end
 
+--- A dry run of publishUserAction (docs/media.md): response | nil, err.
+function Engine:preview(params)
+    local s = self._s
+    if s.backend ~= "direct" then
+        return nil, errors.new(E.NOT_SUPPORTED, "Not supported: preview needs the direct backend "
+            .. "(config.backend = \"direct\"); Gigya's backend composes posts itself")
+    end
+    local vok, p, err = pcall(validate.check, "socialize.publishUserAction", params, { auth = s.auth, backend = s.backend })
+    if not vok then
+        return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
+    end
+    if not p then return nil, err end
+    return direct.preview(self:context(), p)
+end
+
 --- The whole of one call: response | nil, err. driver as for context().
 function Engine:call(method, params, driver)
     local s = self._s

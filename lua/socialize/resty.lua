@@ -198,7 +198,8 @@ local function request(config, req)
         headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
     end
     local data, complete
-    data, err, complete = read_body(sock, headers, config.maxReplyBytes or 8 * 1024 * 1024)
+    data, err, complete = read_body(sock, headers, (type(req.maxBytes) == "number" and req.maxBytes >= 1 and req.maxBytes)
+        or config.maxReplyBytes or 8 * 1024 * 1024)
     if not data then
         sock:close()
         if err == "too_large" then return nil, "reply too large", "too_large" end

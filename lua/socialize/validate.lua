@@ -414,6 +414,33 @@ end
 -- URLs, free text alike), a JSON form for every table (valid UTF-8, no
 -- cycle, depth <= 64, no function/userdata/thread, no NaN/inf, no mixed
 -- keys), no function/userdata/thread value. Errors name the parameter.
+-- A UserAction table whose mediaItems carry bytes (data: any bytes, NUL
+-- and invalid UTF-8 included, docs/media.md) is checked without them: a
+-- copy with each data string replaced by "".
+local function without_bytes(name, v)
+    if type(v) ~= "table" or type(v.mediaItems) ~= "table" or not (name == "userAction" or match(name, "^%l+UserAction$")) then
+        return v
+    end
+    local items, any = {}, false
+    for i, it in ipairs(v.mediaItems) do
+        if type(it) == "table" and type(it.data) == "string" then
+            local c = {}
+            for k, x in pairs(it) do c[k] = x end
+            c.data = ""
+            items[i] = c
+            any = true
+        else
+            items[i] = it
+        end
+    end
+    if not any or #items ~= #v.mediaItems then return v end
+    local ua = {}
+    for k, x in pairs(v) do ua[k] = x end
+    ua.mediaItems = items
+    return ua
+end
+_M.without_bytes = without_bytes
+
 local function check_values(p)
     local names = {}
     for k in pairs(p) do names[#names + 1] = k end
@@ -439,6 +466,7 @@ local function check_values(p)
                 if where then return nil, invalid(where, "contains a NUL byte") end
             end
         elseif tv == "table" and v ~= core.null then
+            v = without_bytes(sname, v)
             local ok, msg, code = core.json_encode({ [sname] = v })
             if not ok then
                 msg = tostring(msg or "has no JSON form")

@@ -30,6 +30,7 @@ de-duplication) and records every request.
 The ready FILE receives {"twitter": port, ..., "control": port, "pid": pid,
 "demo": {network: {"provider": {...}, "connection": {...}}}} (the demo
 configuration a network module offers, its base URL filled in).
+The "media" port serves the files mediaItems' src point at (media_cdn.py).
 Control port: GET /__requests, POST /__reset, POST /__config
 ({"delay_ms": {"twitter": 50}, "expire_bluesky": true, "clock": 1700000000,
 "barrier": 4}), POST /__shutdown. "clock" freezes the time the networks read
@@ -43,6 +44,7 @@ from http.server import ThreadingHTTPServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from sandbox_core import LOCK, RESET, STATE, Base  # noqa: E402
+import media_cdn  # noqa: E402
 
 
 def load_networks():
@@ -121,6 +123,7 @@ def main():
     a = ap.parse_args()
     handlers = dict((name, m.Handler) for name, m in MODULES.items())
     handlers["control"] = Control
+    handlers["media"] = media_cdn.Handler  # where mediaItems' src point (media_cdn.py)
     STATE.update(fresh_defaults())
     servers = {name: Server(("127.0.0.1", 0), h) for name, h in handlers.items()}
 

@@ -1,7 +1,7 @@
 """The sandbox's server core: the shared state, the request recorder and the
 base handler every network module (spec/fakes/networks/<network>.py) builds
 on. The runner is sandbox.py."""
-import json, threading, time
+import hashlib, json, threading, time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -60,6 +60,7 @@ class Base(BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         rec = {"network": self.network, "method": method, "path": u.path, "query": u.query,
                "headers": {k.lower(): v for k, v in self.headers.items()}, "body": raw.decode("utf-8", "replace"),
+               "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
                "client_port": self.client_address[1], "t": time.time()}
         with LOCK:
             if STATE.get("record", True):
@@ -87,6 +88,9 @@ class Base(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self.handle_any("DELETE")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
 
     def form(self, raw):
         return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
