@@ -321,6 +321,7 @@ function Task:request()
         local tx = core.provider_text(self.provider, "publish", self.input, self.app, self.user, self.state)
         self.truncated = type(tx) == "table" and tx.truncated or nil
     end
+    self.step_sent = step -- the parse of the reply reads it (which upload phase answered)
     local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(ctx.clock()), ctx.nonce(),
         (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
@@ -373,7 +374,7 @@ function Task:feed(outcome)
     else
         local msg
         r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
-            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock())
+            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.step_sent)
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
     end
     if self.phase == "unmedia" then
