@@ -59,7 +59,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install \
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install docs-tables \
         FORCE lib install-lib examples-c
 
 all: $(CORE_SO) $(CURL_SO)
@@ -260,3 +260,8 @@ cppcheck:
 
 clean:
 	rm -rf build
+
+# docs/api.md's "UserAction fields by network" table, rendered from the
+# network descriptors (spec/field_table.lua; the tests check it is current).
+docs-tables: all
+	@LUA_PATH="lua/?.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) spec/field_table.lua --write docs/api.md

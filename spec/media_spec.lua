@@ -108,14 +108,26 @@ describe("media items: refused before anything is sent #unit", function()
         assert.truthy(err.errorDetails:find("mastodonUserAction.mediaItems[1].src", 1, true), err.errorDetails)
         assert.are.equal(0, #spy.calls)
     end)
+    it("Gigya's backend refuses bytes (it takes media by src URL), nothing sent", function()
+        local spy = H.spy()
+        local c = socialize.new({ apiKey = "k", secret = "c2VjcmV0", transport = spy.transport })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", data = PNG } } } })
+        assert.is_nil(res)
+        assert.are.equal(400006, err.errorCode)
+        assert.truthy(err.errorDetails:find("userAction.mediaItems[1].data", 1, true), err.errorDetails)
+        assert.are.equal(0, #spy.calls)
+    end)
     it("config.media is checked: unknown keys, partial, resize, maxBytes, allowFiles", function()
         for _, m in ipairs({ { partial = "sometimes" }, { resize = "yes" }, { maxBytes = -1 }, { allowFiles = 1 },
-                             { maxbytes = 10 }, { maxBytes = { x = "big" } } }) do
+                             { maxbytes = 10 }, { maxBytes = { mastodon = "big" } }, { maxBytes = { mastadon = 5 } } }) do
             local ok, e = pcall(socialize.new, { backend = "direct", media = m })
             assert.is_false(ok)
             assert.truthy(tostring(e):find("config.media", 1, true), tostring(e))
         end
-        assert.is_true((pcall(socialize.new, { backend = "direct", media = { partial = "allow", maxBytes = { x = 5 },
+        local ok, e = pcall(socialize.new, { backend = "direct", media = { maxBytes = { mastadon = 5 } } })
+        assert.truthy(tostring(e):find("did you mean mastodon", 1, true), tostring(e))
+        assert.is_true((pcall(socialize.new, { backend = "direct", media = { partial = "allow", maxBytes = { mastodon = 5 },
             allowFiles = true, resize = function(b) return b end } })))
     end)
 end)

@@ -39,9 +39,13 @@ end
 
 function _M.publish()
     local args = ngx.req.get_uri_args()
+    local ua = { title = args.title or "Level 3 done", linkBack = "https://game.example/l3" }
+    if args.image then -- fetched through cosockets too, under the private-network guard
+        ua.mediaItems = { { type = "image", src = args.image, alt = "A screenshot of level 3" } }
+    end
     local res, err = get_client():publishUserAction {
         UID = args.uid or "user_123",
-        userAction = { title = args.title or "Level 3 done", linkBack = "https://game.example/l3" },
+        userAction = ua,
         enabledProviders = args.providers,
     }
     ngx.header.content_type = "application/json"
@@ -50,9 +54,12 @@ function _M.publish()
         ngx.say(core.json_encode({ errorCode = err.errorCode, error = tostring(err) }))
         return
     end
+    local media = {}
+    for _, e in ipairs(res.providerErrorCodes) do media[e.provider] = e.mediaIDs end
     ngx.say(core.json_encode({
         errorCode = res.errorCode,
         providerPostIDs = res.providerPostIDs,
+        mediaIDs = media,
         curlLoaded = package.loaded["socialize.curl"] ~= nil,
     }))
 end

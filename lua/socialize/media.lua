@@ -80,7 +80,8 @@ local function carried(info)
     if c then return c end
     c = { linkBack = true }
     for f in gmatch(info.text and info.text.compose or "userMessage,title", "[%a]+") do c[f] = true end
-    for f in gmatch(info.carries or "", "[%a]+") do c[f] = true end
+    -- carries: "field" or "field:where it goes", comma-separated
+    for entry in gmatch(info.carries or "", "[^,]+") do c[match(entry, "^%s*(%a+)") or entry] = true end
     CARRIED[info.name] = c
     return c
 end

@@ -173,7 +173,7 @@ end
 
 local MEDIA_TYPES = { image = true, flash = true, mp3 = true, video = true }
 
-local function check_user_action(name, v)
+local function check_user_action(name, v, opts)
     local ua, err = json_view(name, v, "object")
     if not ua then return nil, err end
     if next(ua) == nil then
@@ -198,6 +198,10 @@ local function check_user_action(name, v)
             end
             if not MEDIA_TYPES[it.type] then
                 return nil, invalid(where .. ".type", "must be image, flash, mp3 or video")
+            end
+            if it.data ~= nil and not (opts and opts.direct) then
+                return nil, invalid(where .. ".data", "is bytes: Gigya's backend takes media by src URL only "
+                    .. "(bytes need backend = \"direct\")")
             end
             if kind and it.type ~= kind then
                 return nil, invalid(name .. ".mediaItems", "mixes media types (" .. kind .. " and "
@@ -236,7 +240,7 @@ checks["socialize.publishUserAction"] = function(p, opts)
     if p.userAction == nil or p.userAction == "" then
         return nil, missing("userAction")
     end
-    local ok, err = check_user_action("userAction", p.userAction)
+    local ok, err = check_user_action("userAction", p.userAction, opts)
     if not ok then return nil, err end
     for k, v in pairs(p) do
         local prov = type(k) == "string" and match(k, "^(%l+)UserAction$")
@@ -244,7 +248,7 @@ checks["socialize.publishUserAction"] = function(p, opts)
             if not opts.valid[prov] then
                 return nil, invalid(k, "names an unknown provider '" .. prov .. "'")
             end
-            ok, err = check_user_action(k, v)
+            ok, err = check_user_action(k, v, opts)
             if not ok then return nil, err end
         end
     end
@@ -489,7 +493,7 @@ _M.MAX_RECIPIENTS = 1000
 function _M.check(method, params, opts)
     opts = opts or {}
     if opts.backend == "direct" then
-        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names }
+        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
     else
         opts = { auth = opts.auth, valid = providers.valid, names = providers.names }
     end
