@@ -79,7 +79,9 @@ local function carried(info)
     local c = CARRIED[info.name]
     if c then return c end
     c = { linkBack = true }
-    for f in gmatch(info.text and info.text.compose or "userMessage,title", "[%a]+") do c[f] = true end
+    local compose = info.text and info.text.compose
+    if type(compose) ~= "string" then compose = "userMessage,title" end -- a discontinued network: null
+    for f in gmatch(compose, "[%a]+") do c[f] = true end
     -- carries: "field" or "field:where it goes", comma-separated
     for entry in gmatch(info.carries or "", "[^,]+") do c[match(entry, "^%s*(%a+)") or entry] = true end
     CARRIED[info.name] = c

@@ -379,7 +379,9 @@ const sz_net sz_net_linkedin = {
     .intent_default = 1,
     .intent = "https://www.linkedin.com/sharing/share-offsite/?url={u}",
     .media = {.images = LI_MAX_IMAGES, .mimes = "image/jpeg,image/png,image/gif", .upload = 1, .alt = 1},
-    .carries = "title,description",
+    .carries = "title:text; with a link `content.article.title`,"
+               "description:with a link `content.article.description`,"
+               "linkBack:`content.article.source` (with several images: text)",
     .raw_2xx_ok = 1, .notify_subject = 1, .rate_scope = "app",
     .build = build_linkedin, .parse = parse_linkedin,
 };
