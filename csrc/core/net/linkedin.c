@@ -131,7 +131,8 @@ static sz_request *li_upload(ctx *x, const char *root, const char *owner)
                          m.index);
         return NULL;
     }
-    if (m.width > 0 && m.height > 0 && m.width * m.height >= LI_MAX_PIXELS) {
+    if (m.width > 0 && m.height > 0 && (m.width >= LI_MAX_PIXELS || m.height >= LI_MAX_PIXELS ||
+                                        m.width * m.height >= LI_MAX_PIXELS)) {
         x->result = fail("content_invalid", "linkedin: mediaItems[%d]: %lldx%lld is not under %lld pixels", m.index,
                          m.width, m.height, LI_MAX_PIXELS);
         return NULL;
@@ -164,8 +165,12 @@ static json_t *li_parse_upload(const sz_call_json *c, int status, json_t *j)
 {
     json_t *st = step_state(c), *v = json_object_get(j, "value");
     const char *url = jstr(v, "uploadUrl"), *image = jstr(v, "image");
-    if (st) /* the PUT: the image is LinkedIn's */
-        return media_done(json_pack("{s:s}", "id", jstr(st, "image") ? jstr(st, "image") : ""));
+    if (st) { /* the PUT: the image named when the upload was initialized */
+        const char *img = jstr(st, "image");
+        if (!img || strncmp(img, "urn:li:image:", 13) != 0)
+            return classify("content_invalid", status, "no-image", "the upload state has no image URN");
+        return media_done(json_pack("{s:s}", "id", img));
+    }
     if (!url || !image || strncmp(image, "urn:li:image:", 13) != 0 || strlen(image) > 200)
         return classify("transient", status, "no-upload-url", "LinkedIn's initializeUpload reply has no uploadUrl "
                                                             "and image URN");

@@ -135,8 +135,9 @@ static sz_request *x_upload(ctx *x, const char *root)
         if (url.failed)
             sz_buf_reset(&mp.b);
     } else if (strcmp(phase, "append") == 0) {
-        long long seg = jnum(st, "segment"), chunk = x->nt->media.chunk, off = seg * chunk;
+        long long seg = jnum(st, "segment"), chunk = x->nt->media.chunk, off;
         char sb[24];
+        off = seg < X_MAX_SEGMENTS ? seg * chunk : 0; /* never multiplied past the cap */
         if (seg >= X_MAX_SEGMENTS || off >= (long long)m.len) {
             x->result = fail("content_invalid", "twitter: mediaItems[%d]: segment %lld is past the end", m.index, seg);
             return NULL;
@@ -182,7 +183,8 @@ static json_t *x_after(const sz_call_json *c, int status, const char *id, json_t
     const char *kind = jstr(item, "kind") ? jstr(item, "kind") : "image", *alt = jstr(item, "alt");
     const char *state = jstr(pi, "state");
     if (pi && state && strcmp(state, "succeeded") != 0) {
-        long long polls = jnum(st, "polls") + (strcmp(phase, "status") == 0);
+        long long polls = jnum(st, "polls");
+        polls = polls < X_MAX_POLLS ? polls + (strcmp(phase, "status") == 0) : X_MAX_POLLS;
         if (strcmp(state, "failed") == 0) {
             json_t *e = json_object_get(pi, "error");
             return classify("content_invalid", status, jstr(e, "name") ? jstr(e, "name") : "processing-failed",
@@ -214,8 +216,8 @@ static json_t *x_parse_upload(const sz_call_json *c, int status, json_t *j)
     if (!phase && x_chunked(kind))
         return media_next(json_pack("{s:s, s:s, s:i}", "phase", "append", "id", id, "segment", 0), 0);
     if (phase && strcmp(phase, "append") == 0) {
-        long long next = jnum(st, "segment") + 1, size = jnum(item, "size"), chunk = X_CHUNK;
-        if (next * chunk < size && next < X_MAX_SEGMENTS)
+        long long seg = jnum(st, "segment"), next = seg < X_MAX_SEGMENTS ? seg + 1 : X_MAX_SEGMENTS;
+        if (next < X_MAX_SEGMENTS && next * X_CHUNK < jnum(item, "size"))
             return media_next(json_pack("{s:s, s:s, s:I}", "phase", "append", "id", id, "segment", (json_int_t)next),
                               0);
         return media_next(json_pack("{s:s, s:s}", "phase", "finalize", "id", id), 0);
