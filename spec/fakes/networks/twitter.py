@@ -256,7 +256,9 @@ class Twitter(Base):
                     if int(seg) in e["segments"]:
                         raise bad_request("append: segment %s twice" % seg)
                     e["segments"][int(seg)] = data
-                self.note(segment_index=int(seg), segment_size=len(data))
+                # the entry keeps the segment's size and sha256, not its megabytes as text
+                self.note(segment_index=int(seg), segment_size=len(data),
+                          body="<a %d-byte multipart body: see size and sha256>" % len(raw))
                 return 204, None, None
             if raw:
                 raise bad_request("finalize: no body expected")
