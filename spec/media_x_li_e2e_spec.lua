@@ -207,6 +207,41 @@ describe("X and LinkedIn media end to end #fakes", function()
         assert.are.equal(0, #requests("linkedin", "/rest/posts"))
     end)
 
+    it("a video goes to LinkedIn in the parts its instructions give, finalized with their ETags, polled", function()
+        local bytes = video(2 * 4194304 + 77)
+        local c = client(only({ "linkedin" }))
+        local res, err = c:publishUserAction { UID = "u1", userAction = { title = "Replay", linkBack = "https://game.example/r",
+            mediaItems = { { type = "video", data = bytes, mimeType = "video/mp4" } } } }
+        local li = entry(res, "linkedin", err)
+        assert.are.equal(0, li.errorCode, li.errorDetails)
+        assert.matches("^urn:li:video:", li.mediaIDs[1])
+        local parts = requests("linkedin", "/dms-uploads/")
+        assert.are.equal(3, #parts)
+        for i, r in ipairs(parts) do
+            assert.are.equal("PUT", r.method)
+            assert.are.equal(i - 1, r.part)
+            assert.are.equal(i < 3 and 4194304 or 77, r.size) -- each request only its part
+        end
+        local fin = requests("linkedin", "/rest/videos")
+        assert.are.equal(sha256(bytes), fin[2].media_sha256) -- [1] initializeUpload, [2] finalizeUpload, then GETs
+        assert.are.equal(2, #fin - 2) -- PROCESSING, then AVAILABLE
+        local post = requests("linkedin", "/rest/posts")[1]
+        assert.are.equal(li.mediaIDs[1], post.images[1].id)
+        assert.are.equal(sha256(bytes), post.images[1].sha256)
+        assert.matches("https://game.example/r", post.body, 1, true) -- in the commentary: no article beside a video
+        -- a video LinkedIn cannot process: the item named, nothing posted
+        H.reset(sb)
+        recorded = nil
+        c = client(only({ "linkedin" }, { linkedin = "li-mediafail" }))
+        res, err = c:publishUserAction { UID = "u1", userAction = { title = "Replay",
+            mediaItems = { { type = "video", data = video(5000), mimeType = "video/mp4" } } } }
+        li = entry(res, "linkedin", err)
+        assert.are.equal("content_invalid", li.category)
+        assert.matches("linkedin: mediaItems[1]: ", li.errorDetails, 1, true)
+        assert.matches("could not be transcoded", li.errorDetails, 1, true)
+        assert.are.equal(0, #requests("linkedin", "/rest/posts"))
+    end)
+
     it("LinkedIn: with a link the image is the article's thumbnail", function()
         local c = client(only({ "linkedin" }))
         local res = c:publishUserAction { UID = "u1", userAction = { title = "Level 9", linkBack = "https://game.example/9",

@@ -234,8 +234,9 @@ describe("LinkedIn media #unit", function()
     it("says what it takes", function()
         local info = core.provider_info("linkedin")
         assert.are.equal(20, info.media.images)
-        assert.are.equal(0, info.media.videos)
-        assert.are.equal("image/jpeg,image/png,image/gif", info.media.mimes)
+        assert.are.equal(1, info.media.videos)
+        assert.are.equal(524288000, info.media.maxVideo)
+        assert.are.equal("image/jpeg,image/png,image/gif,video/mp4", info.media.mimes)
         assert.is_true(info.media.upload and info.media.alt)
         assert.matches("^title:.*,description:", info.carries)
     end)
@@ -294,7 +295,7 @@ describe("LinkedIn media #unit", function()
         _, _, _, why = req("linkedin", "upload", {}, {}, LI_USER, { item = item({ width = 9007199254740992, height = 9007199254740992 }) }, { PNG })
         assert.matches("is not under 36152320 pixels", why.errorDetails, 1, true)
         assert.are.equal("content_invalid", parse("linkedin", "upload", 201, "", { item = it, step = { phase = "put", uploadUrl = "https://www.linkedin.com/u" } }).category)
-        _, _, _, why = req("linkedin", "upload", {}, {}, LI_USER, { item = item({ kind = "video", mime = "video/mp4" }) }, { "x" })
+        _, _, _, why = req("linkedin", "upload", {}, {}, LI_USER, { item = item({ kind = "audio", mime = "audio/mpeg" }) }, { "ID3" })
         assert.are.equal("unsupported", why.category)
     end)
 
@@ -324,6 +325,86 @@ describe("LinkedIn media #unit", function()
         assert.are.equal("Level 7 https://game.example/p\\_1", b.commentary)
         assert.is_nil(b.content.article)
         assert.are.equal(2, #b.content.multiImage.images)
+    end)
+
+    it("a video: initializeUpload, each part PUT (its slice), finalizeUpload with the ETags, status polls", function()
+        local bytes = "\0\0\0\24ftypmp42" .. "0123456789abcdef"
+        local it = { index = 1, kind = "video", mime = "video/mp4", size = #bytes }
+        local r = req("linkedin", "upload", {}, {}, LI_USER, { item = it }, { bytes })
+        assert.are.equal("POST", r.method)
+        assert.are.equal("https://api.linkedin.com/rest/videos?action=initializeUpload", r.url)
+        assert.are.equal('{"initializeUploadRequest":{"fileSizeBytes":28,"owner":"urn:li:person:abc","uploadCaptions":false,"uploadThumbnail":false}}', r.body)
+        assert.are.equal("202605", r.headers["LinkedIn-Version"])
+        local init = '{"value":{"uploadUrlsExpireAt":1643329380775,"video":"urn:li:video:C5505AQH","uploadInstructions":[' ..
+            '{"uploadUrl":"https://www.linkedin.com/dms-uploads/a/1","firstByte":0,"lastByte":11},' ..
+            '{"uploadUrl":"https://www.linkedin.com/dms-uploads/a/2","firstByte":12,"lastByte":27}],"uploadToken":"tk"}}'
+        local res = parse("linkedin", "upload", 200, init, { item = it })
+        assert.are.same({ phase = "put", video = "urn:li:video:C5505AQH", token = "tk", part = 0, etags = {},
+            parts = { { 0, 11, "https://www.linkedin.com/dms-uploads/a/1" }, { 12, 27, "https://www.linkedin.com/dms-uploads/a/2" } } }, res.data)
+        local st = res.data
+        r = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = st }, { bytes })
+        assert.are.equal("PUT", r.method)
+        assert.are.equal("https://www.linkedin.com/dms-uploads/a/1", r.url)
+        assert.are.equal(bytes:sub(1, 12), r.body)
+        assert.is_nil(r.headers["LinkedIn-Version"])
+        assert.are.equal("transient", parse("linkedin", "upload", 200, "", { item = it, step = st }).category) -- no ETag
+        res = parse("linkedin", "upload", 200, "", { item = it, step = st }, { ETag = "/ambry-video/1" })
+        assert.are.equal(1, res.data.part)
+        assert.are.same({ "/ambry-video/1" }, res.data.etags)
+        st = res.data
+        r = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = st }, { bytes })
+        assert.are.equal("https://www.linkedin.com/dms-uploads/a/2", r.url)
+        assert.are.equal(bytes:sub(13), r.body)
+        res = parse("linkedin", "upload", 200, "", { item = it, step = st }, { etag = "/ambry-video/2" })
+        assert.are.same({ phase = "finalize", video = "urn:li:video:C5505AQH", token = "tk",
+                          etags = { "/ambry-video/1", "/ambry-video/2" } }, res.data)
+        r = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = res.data }, { bytes })
+        assert.are.equal("https://api.linkedin.com/rest/videos?action=finalizeUpload", r.url)
+        assert.are.equal('{"finalizeUploadRequest":{"uploadToken":"tk","uploadedPartIds":["/ambry-video/1","/ambry-video/2"],"video":"urn:li:video:C5505AQH"}}', r.body)
+        res = parse("linkedin", "upload", 200, "", { item = it, step = res.data })
+        assert.are.same({ phase = "status", video = "urn:li:video:C5505AQH", polls = 0 }, res.data)
+        r = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = res.data }, { bytes })
+        assert.are.equal("GET", r.method)
+        assert.are.equal("https://api.linkedin.com/rest/videos/urn%3Ali%3Avideo%3AC5505AQH", r.url)
+        assert.are.equal("2.0.0", r.headers["X-Restli-Protocol-Version"])
+        st = res.data
+        res = parse("linkedin", "upload", 200, '{"id":"urn:li:video:C5505AQH","status":"PROCESSING"}', { item = it, step = st })
+        assert.are.same({ phase = "status", video = "urn:li:video:C5505AQH", polls = 1, wait = 10 }, res.data)
+        res = parse("linkedin", "upload", 200, '{"id":"urn:li:video:C5505AQH","status":"AVAILABLE"}', { item = it, step = res.data })
+        assert.are.same({ media = { id = "urn:li:video:C5505AQH" } }, res.data)
+        res = parse("linkedin", "upload", 200, '{"status":"PROCESSING_FAILED","processingFailureReason":"Video is too short"}', { item = it, step = st })
+        assert.are.equal("content_invalid", res.category)
+        assert.matches("Video is too short", res.errorDetails, 1, true)
+        res = parse("linkedin", "upload", 200, '{"status":"PROCESSING"}', { item = it, step = { phase = "status", video = "urn:li:video:1", polls = 59 } })
+        assert.are.equal("transient", res.category)
+    end)
+
+    it("video upload instructions must cover the bytes in order; a part's URL and range are checked", function()
+        local it = { index = 2, kind = "video", mime = "video/mp4", size = 28 }
+        for _, ins in ipairs({ '[]', '[{"uploadUrl":"https://www.linkedin.com/u","firstByte":0,"lastByte":26}]',
+                               '[{"uploadUrl":"https://www.linkedin.com/u","firstByte":1,"lastByte":27}]',
+                               '[{"uploadUrl":"https://www.linkedin.com/u","firstByte":0,"lastByte":28}]',
+                               '[{"uploadUrl":"https://www.linkedin.com/u","firstByte":0,"lastByte":9},{"uploadUrl":"https://www.linkedin.com/u","firstByte":9,"lastByte":27}]' }) do
+            local res = parse("linkedin", "upload", 200, '{"value":{"video":"urn:li:video:1","uploadInstructions":' .. ins .. '}}', { item = it })
+            assert.are.equal("transient", res.category, ins)
+        end
+        local bytes = ("v"):rep(28)
+        for _, part in ipairs({ { 0, 27, "https://evil.example/u" }, { 0, 28, "https://www.linkedin.com/u" }, { 5, 2, "https://www.linkedin.com/u" } }) do
+            local r, _, _, why = req("linkedin", "upload", {}, {}, LI_USER,
+                { item = it, step = { phase = "put", video = "urn:li:video:1", parts = { part }, part = 0, etags = {} } }, { "", bytes })
+            assert.is_nil(r)
+            assert.matches("mediaItems[2]: upload part 0 is refused", why.errorDetails, 1, true)
+        end
+    end)
+
+    it("a video post: content.media with the video URN; a link goes in the text", function()
+        local b = post({ title = "Replay", linkBack = "https://game.example/r" }, { { index = 1, kind = "video", id = "urn:li:video:V" } })
+        assert.are.same({ media = { id = "urn:li:video:V" } }, b.content)
+        assert.are.equal("Replay https://game.example/r", b.commentary)
+        local r, _, _, res = req("linkedin", "publish", { userAction = { title = "t" },
+            media = { { index = 1, kind = "video", id = "urn:li:image:V" } } }, {}, LI_USER)
+        assert.is_nil(r)
+        assert.matches("mediaItems[1] was not uploaded", res.errorDetails, 1, true)
     end)
 
     it("refuses media that were not uploaded and more than 20 images", function()

@@ -70,7 +70,7 @@ static void link_host(sz_buf *b, const char *link)
  * answers {value:{uploadUrl, image}}; the bytes go in one PUT to uploadUrl;
  * the image URN goes in content.media (one image, with altText),
  * content.multiImage (2 to 20), or as an article's thumbnail. The step
- * state: {phase: "put", uploadUrl, image}. */
+ * state: {phase: "put", uploadUrl, image}. A video: below. */
 #define LI_MAX_PIXELS 36152320LL /* "< 36,152,320 pixels" */
 #define LI_MAX_IMAGES 20         /* a multiImage post: 2 to 20 */
 
@@ -112,6 +112,169 @@ static sz_request *li_headers(ctx *x, sz_request *r)
     return r;
 }
 
+
+/* ---- video (learn.microsoft.com .../videos-api) ---------------------------
+ * POST /rest/videos?action=initializeUpload {initializeUploadRequest: {owner,
+ * fileSizeBytes, uploadCaptions, uploadThumbnail}} answers the video URN,
+ * an uploadToken and uploadInstructions (byte ranges, each with its URL);
+ * each range is PUT (only its slice) and answers its part id in ETag;
+ * POST /rest/videos?action=finalizeUpload {finalizeUploadRequest: {video,
+ * uploadToken, uploadedPartIds}}; then GET /rest/videos/{urn} until its
+ * status is AVAILABLE. State: {phase, video, token, parts: [[first, last,
+ * url]...], part, etags, polls}. */
+#define LI_MAX_PARTS 1000
+#define LI_MAX_POLLS 60
+#define LI_POLL_WAIT 10
+
+static long long jnum(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long long)json_integer_value(v) : -1;
+}
+
+static sz_request *li_video_upload(ctx *x, const char *root, const char *owner, const sz_media *m, json_t *st)
+{
+    const char *phase = jstr(st, "phase"), *video = jstr(st, "video");
+    json_t *body = NULL;
+    sz_request *r = NULL;
+    sz_buf url;
+    sz_buf_init(&url);
+    if (phase && (!video || strncmp(video, "urn:li:video:", 13) != 0)) {
+        x->result = fail("content_invalid", "linkedin: mediaItems[%d]: the upload state has no video URN", m->index);
+        return NULL;
+    }
+    if (!phase) {
+        sz_buf_printf(&url, "%s/rest/videos?action=initializeUpload", root);
+        body = json_pack("{s:{s:s, s:I, s:b, s:b}}", "initializeUploadRequest", "owner", owner, "fileSizeBytes",
+                         (json_int_t)m->len, "uploadCaptions", 0, "uploadThumbnail", 0);
+    } else if (strcmp(phase, "put") == 0) {
+        json_t *part = json_array_get(json_object_get(st, "parts"), (size_t)jnum(st, "part"));
+        long long first = json_integer_value(json_array_get(part, 0)), last = json_integer_value(json_array_get(part, 1));
+        const char *u = json_string_value(json_array_get(part, 2));
+        char *copy;
+        if (jnum(st, "part") < 0 || !part || first < 0 || last < first || last >= (long long)m->len ||
+            !li_upload_url_ok(u, root)) {
+            x->result = fail("content_invalid", "linkedin: mediaItems[%d]: upload part %lld is refused (its byte range "
+                             "or its URL, an https URL on linkedin.com)", m->index, jnum(st, "part"));
+            return NULL;
+        }
+        /* only this part's slice */
+        r = sz_request_new("PUT", u);
+        if (r && (!(copy = malloc((size_t)(last - first) + 2)) ||
+                  sz_request_set_body(r, memcpy(copy, (const char *)m->data + first, (size_t)(last - first) + 1),
+                                      (size_t)(last - first) + 1) != 0 ||
+                  sz_request_add_header(r, "Content-Type", "application/octet-stream") != 0)) {
+            sz_request_free(r);
+            r = NULL;
+        }
+        return r;
+    } else if (strcmp(phase, "finalize") == 0) {
+        sz_buf_printf(&url, "%s/rest/videos?action=finalizeUpload", root);
+        body = json_pack("{s:{s:s, s:s, s:O}}", "finalizeUploadRequest", "video", video, "uploadToken",
+                         jstr(st, "token") ? jstr(st, "token") : "", "uploadedPartIds",
+                         json_is_array(json_object_get(st, "etags")) ? json_object_get(st, "etags") : json_null());
+    } else if (strcmp(phase, "status") == 0) {
+        sz_buf_printf(&url, "%s/rest/videos/", root);
+        sz_url_encode_buf(&url, video, strlen(video));
+        r = url.failed ? NULL : li_headers(x, sz_request_new("GET", url.data));
+        sz_buf_reset(&url);
+        return r;
+    } else {
+        x->result = fail("content_invalid", "linkedin: mediaItems[%d]: unknown upload phase '%.20s'", m->index, phase);
+        return NULL;
+    }
+    if (body && !url.failed)
+        r = li_headers(x, req_json("POST", url.data, body));
+    sz_json_free(body);
+    sz_buf_reset(&url);
+    return r;
+}
+
+/* The upload instructions as [[first, last, url]...], when they cover the
+ * file's size bytes exactly, in order; else NULL. */
+static json_t *li_parts(json_t *ins, long long size)
+{
+    json_t *parts = json_array(), *p;
+    long long next = 0;
+    size_t i;
+    if (!json_is_array(ins) || json_array_size(ins) == 0 || json_array_size(ins) > LI_MAX_PARTS) {
+        sz_json_free(parts);
+        return NULL;
+    }
+    json_array_foreach(ins, i, p) {
+        long long first = jnum(p, "firstByte"), last = jnum(p, "lastByte");
+        const char *u = jstr(p, "uploadUrl");
+        if (!parts || first != next || last < first || last >= size || !u ||
+            json_array_append_new(parts, json_pack("[I, I, s]", (json_int_t)first, (json_int_t)last, u)) != 0) {
+            sz_json_free(parts);
+            return NULL;
+        }
+        next = last + 1;
+    }
+    if (next != size) {
+        sz_json_free(parts);
+        return NULL;
+    }
+    return parts;
+}
+
+static json_t *li_parse_video(const sz_call_json *c, int status, const sz_header *h, size_t nh, json_t *j)
+{
+    json_t *st = step_state(c), *v = json_object_get(j, "value"), *next;
+    const char *phase = jstr(st, "phase"), *video = phase ? jstr(st, "video") : jstr(v, "video");
+    long long size = jnum(json_object_get(c->step, "item"), "size");
+    if (!video || strncmp(video, "urn:li:video:", 13) != 0 || strlen(video) > 200)
+        return classify("transient", status, "no-video", "LinkedIn's video upload reply has no video URN");
+    if (!phase) {
+        json_t *parts = li_parts(json_object_get(v, "uploadInstructions"), size);
+        if (!parts)
+            return classify("transient", status, "upload-instructions",
+                            "LinkedIn's uploadInstructions do not cover the video's bytes in order");
+        return media_next(json_pack("{s:s, s:s, s:s, s:o, s:i, s:[]}", "phase", "put", "video", video, "token",
+                                    jstr(v, "uploadToken") ? jstr(v, "uploadToken") : "", "parts", parts, "part", 0,
+                                    "etags"), 0);
+    }
+    if (strcmp(phase, "put") == 0) {
+        const char *etag = header(h, nh, "etag");
+        long long part = jnum(st, "part");
+        if (!etag || !*etag || strlen(etag) > 512)
+            return classify("transient", status, "no-etag", "LinkedIn's reply to an uploaded part has no ETag");
+        /* an empty list may come back as {} (a Lua table): a list again */
+        if ((next = json_deep_copy(st)) && !json_is_array(json_object_get(next, "etags")))
+            json_object_set_new(next, "etags", json_array());
+        if (!next || json_array_append_new(json_object_get(next, "etags"), json_string(etag)) != 0) {
+            sz_json_free(next);
+            return NULL;
+        }
+        if (part >= 0 && (size_t)part + 1 < json_array_size(json_object_get(st, "parts"))) {
+            json_object_set_new(next, "part", json_integer(part + 1));
+            return media_next(next, 0);
+        }
+        json_object_del(next, "parts");
+        json_object_del(next, "part");
+        json_object_set_new(next, "phase", json_string("finalize"));
+        return media_next(next, 0);
+    }
+    if (strcmp(phase, "finalize") == 0)
+        return media_next(json_pack("{s:s, s:s, s:i}", "phase", "status", "video", video, "polls", 0), 0);
+    {
+        const char *s = jstr(j, "status");
+        long long polls = jnum(st, "polls");
+        polls = polls < 0 ? 1 : polls < LI_MAX_POLLS ? polls + 1 : LI_MAX_POLLS;
+        if (s && strcmp(s, "AVAILABLE") == 0)
+            return media_done(json_pack("{s:s}", "id", video));
+        if (s && strcmp(s, "PROCESSING_FAILED") == 0)
+            return classify("content_invalid", status, "PROCESSING_FAILED",
+                            jstr(j, "processingFailureReason") ? jstr(j, "processingFailureReason")
+                                                               : "LinkedIn could not process the video");
+        if (polls >= LI_MAX_POLLS)
+            return classify("transient", status, "processing-timeout",
+                            "LinkedIn was still processing the video after 60 status polls");
+        return media_next(json_pack("{s:s, s:s, s:I}", "phase", "status", "video", video, "polls", (json_int_t)polls),
+                          LI_POLL_WAIT);
+    }
+}
+
 static sz_request *li_upload(ctx *x, const char *root, const char *owner)
 {
     json_t *st = step_state(x->c), *body;
@@ -122,8 +285,8 @@ static sz_request *li_upload(ctx *x, const char *root, const char *owner)
     sz_buf url;
     if (step_item(x, &m) != 0)
         return NULL;
-    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
-        x->result = fail("unsupported", "linkedin: mediaItems[%d]: only images are uploaded to LinkedIn", m.index);
+    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0 && strcmp(m.kind, "video") != 0) {
+        x->result = fail("unsupported", "linkedin: mediaItems[%d]: LinkedIn takes images and videos", m.index);
         return NULL;
     }
     if (!m.data) {
@@ -131,6 +294,8 @@ static sz_request *li_upload(ctx *x, const char *root, const char *owner)
                          m.index);
         return NULL;
     }
+    if (strcmp(m.kind, "video") == 0)
+        return li_video_upload(x, root, owner, &m, st);
     if (m.width > 0 && m.height > 0 && (m.width >= LI_MAX_PIXELS || m.height >= LI_MAX_PIXELS ||
                                         m.width * m.height >= LI_MAX_PIXELS)) {
         x->result = fail("content_invalid", "linkedin: mediaItems[%d]: %lldx%lld is not under %lld pixels", m.index,
@@ -186,8 +351,14 @@ static int li_media(ctx *x, json_t *body, json_t *article)
     sz_media m;
     for (k = 0; imgs && k < n; k++) {
         json_t *o;
-        if (media_at(x, k, &m) != 0 || !m.id || strncmp(m.id, "urn:li:image:", 13) != 0) {
-            x->result = fail("content_invalid", "linkedin: mediaItems[%d] was not uploaded (no image URN)", (int)k + 1);
+        if (media_at(x, k, &m) != 0 || !m.id ||
+            strncmp(m.id, strcmp(m.kind, "video") == 0 ? "urn:li:video:" : "urn:li:image:", 13) != 0) {
+            x->result = fail("content_invalid", "linkedin: mediaItems[%d] was not uploaded (no image or video URN)",
+                             (int)k + 1);
+            break;
+        }
+        if (strcmp(m.kind, "video") == 0 && n > 1) {
+            x->result = fail("content_invalid", "linkedin: mediaItems[%d]: a video goes alone", m.index);
             break;
         }
         if (n > LI_MAX_IMAGES) {
@@ -204,7 +375,8 @@ static int li_media(ctx *x, json_t *body, json_t *article)
         sz_json_free(imgs);
         return -1;
     }
-    if (article && n == 1) {
+    if (article && n == 1 && strncmp(json_string_value(json_object_get(json_array_get(imgs, 0), "id")),
+                                     "urn:li:image:", 13) == 0) {
         json_t *id = json_object_get(json_array_get(imgs, 0), "id");
         int rc = json_object_set(article, "thumbnail", id);
         sz_json_free(imgs);
@@ -228,6 +400,7 @@ static sz_request *build_linkedin(ctx *x)
     sz_buf url, text, au, host;
     char *raw = NULL;
     size_t nm;
+    int video = 0;
     action a;
     sz_buf_init(&url);
     sz_buf_init(&text);
@@ -251,8 +424,12 @@ static sz_request *build_linkedin(ctx *x)
     nm = strcmp(x->c->action, "publish") == 0 ? media_count(x) : 0;
     if (!(raw = text_of(x, &a)))
         goto done;
-    if (nm > 1 && a.link_to[0] && a.link) {
-        /* several images leave no room for the article: the link goes in the text */
+    if (nm == 1) {
+        sz_media m0;
+        video = media_at(x, 0, &m0) == 0 && strcmp(m0.kind, "video") == 0;
+    }
+    if ((nm > 1 || video) && a.link_to[0] && a.link) {
+        /* several images or a video leave no room for the article: the link goes in the text */
         sz_buf t;
         long cps = 0;
         const char *p;
@@ -264,8 +441,8 @@ static sz_request *build_linkedin(ctx *x)
         raw = sz_buf_finish(&t, NULL);
         a.link_to[0] = '\0';
         if (raw && cps > x->nt->text.max) {
-            x->result = fail("content_invalid", "linkedin: with %zu images the link goes in the text, and then it "
-                             "is over %ld characters", nm, x->nt->text.max);
+            x->result = fail("content_invalid", "linkedin: with %s the link goes in the text, and then it is over "
+                             "%ld characters", video ? "a video" : "several images", x->nt->text.max);
             goto done;
         }
         if (!raw)
@@ -331,8 +508,10 @@ static json_t *parse_linkedin(const sz_call_json *c, int status, const sz_header
     const char *id = header(h, nh, "x-restli-id"), *msg = jstr(j, "message"), *code = jstr(j, "code");
     char sc[32];
     json_t *r;
-    if (status >= 200 && status < 300 && strcmp(c->action, "upload") == 0)
-        return li_parse_upload(c, status, j);
+    if (status >= 200 && status < 300 && strcmp(c->action, "upload") == 0) {
+        const char *kind = jstr(json_object_get(c->step, "item"), "kind");
+        return kind && strcmp(kind, "video") == 0 ? li_parse_video(c, status, h, nh, j) : li_parse_upload(c, status, j);
+    }
     if (status == 403 && strcmp(c->action, "upload") == 0 && step_state(c))
         return classify("transient", status, code ? code : "upload-refused",
                         "the upload URL was refused (expired?): the image's upload starts again");
@@ -383,7 +562,9 @@ const sz_net sz_net_linkedin = {
     .no_notify = "the Messages API is restricted to approved partners",
     .intent_default = 1,
     .intent = "https://www.linkedin.com/sharing/share-offsite/?url={u}",
-    .media = {.images = LI_MAX_IMAGES, .mimes = "image/jpeg,image/png,image/gif", .upload = 1, .alt = 1},
+    .media = {.images = LI_MAX_IMAGES, .videos = 1, .max_video = 524288000 /* 500 MB */,
+              .mimes = "image/jpeg,image/png,image/gif,video/mp4", .upload = 1, .alt = 1,
+              .chunk = 4194304 /* the parts LinkedIn's uploadInstructions give */},
     .carries = "title:text; with a link `content.article.title`,"
                "description:with a link `content.article.description`,"
                "linkBack:`content.article.source` (with several images: text)",

@@ -5,7 +5,13 @@ Images API (learn.microsoft.com .../images-api): POST
 (/dms-uploads/<key>) and an image URN; one PUT of the image's bytes there
 makes the image AVAILABLE. A post's content.media, content.multiImage
 images and content.article.thumbnail must name images uploaded this way.
-Token scenario "uploadexpired": the PUT answers 403 (the URL expired). The
+Videos API (.../videos-api): POST /rest/videos?action=initializeUpload
+answers 4 MB uploadInstructions, each part PUT answers its ETag, POST
+/rest/videos?action=finalizeUpload needs every ETag in order and the bytes
+to add up to fileSizeBytes; GET /rest/videos/{urn} says PROCESSING, then
+AVAILABLE after 2 looks. Token scenarios: "uploadexpired" (a PUT answers
+403: the URL expired), "mediafail" (PROCESSING_FAILED), "mediaslow" (always
+PROCESSING). The
 PUT's /__requests entry records "image" and "media_sha256"; a post records
 "images" (the URNs it used, with their sha256 and alt text)."""
 import base64, hashlib, hmac, json, re, time, uuid
@@ -17,6 +23,8 @@ from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_
 NETWORK = "linkedin"
 CONF = {}
 STATE_DEFAULTS = {"li_images": {}, "li_uploads": {}}
+LI_PART = 4 * 1024 * 1024
+LI_MAX_VIDEO = 500 * 1024 * 1024
 LITTLE_RESERVED = "\\|{}@[]()<>#*_~"
 
 
@@ -64,9 +72,13 @@ class LinkedIn(Base):
 
     def route(self, method, path, q, raw):
         if method == "PUT" and path.startswith("/dms-uploads/"):
+            if "/part/" in path:
+                return self.put_part(path[len("/dms-uploads/"):], raw)
             return self.put_image(path[len("/dms-uploads/"):], raw)
         if not ((path == "/rest/posts" and method == "POST") or
-                (path == "/rest/images" and method == "POST" and q.get("action") == "initializeUpload")):
+                (path == "/rest/images" and method == "POST" and q.get("action") == "initializeUpload") or
+                (path == "/rest/videos" and method == "POST" and q.get("action") in ("initializeUpload", "finalizeUpload")) or
+                (path.startswith("/rest/videos/") and method == "GET")):
             raise Reply(404, {"status": 404, "message": "Not found"})
         if self.headers.get("X-Restli-Protocol-Version") != "2.0.0":
             raise Reply(400, {"status": 400, "message": "X-Restli-Protocol-Version 2.0.0 is required"})
@@ -84,6 +96,12 @@ class LinkedIn(Base):
                               "message": "Not enough permissions to access: POST %s" % path})
         if path == "/rest/images":
             return self.initialize_upload(raw, token)
+        if path == "/rest/videos":
+            if q["action"] == "initializeUpload":
+                return self.initialize_video(raw, token)
+            return self.finalize_video(raw)
+        if path.startswith("/rest/videos/"):
+            return self.video_status(path[len("/rest/videos/"):], token)
         if "dup" in token:
             raise Reply(422, {"errorDetailType": "com.linkedin.common.error.BadRequest",
                               "message": "ERROR :: /commentary :: Content is a duplicate of urn:li:share:7141138937766391808",
@@ -148,6 +166,97 @@ class LinkedIn(Base):
         self.note(image=up["image"], media_sha256=digest, media_size=len(raw))
         return 201, None, None
 
+    def initialize_video(self, raw, token):
+        body = self.json_body(raw)
+        req = body.get("initializeUploadRequest") if list(body) == ["initializeUploadRequest"] else None
+        if not isinstance(req, dict) or sorted(req) != ["fileSizeBytes", "owner", "uploadCaptions", "uploadThumbnail"]:
+            raise Reply(422, {"status": 422, "message": "ERROR :: /initializeUploadRequest :: owner, fileSizeBytes, uploadCaptions, uploadThumbnail"})
+        owner, size = req["owner"], req["fileSizeBytes"]
+        if not isinstance(owner, str) or not re.match(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$", owner):
+            raise Reply(422, {"status": 422, "message": "ERROR :: /initializeUploadRequest/owner :: a person or organization URN is required"})
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= LI_MAX_VIDEO:
+            raise Reply(422, {"status": 422, "message": "ERROR :: /initializeUploadRequest/fileSizeBytes :: 1 to %d" % LI_MAX_VIDEO})
+        if req["uploadCaptions"] is not False or req["uploadThumbnail"] is not False:
+            raise Reply(422, {"status": 422, "message": "sandbox: captions and thumbnails are not uploaded"})
+        key, urn = uuid.uuid4().hex, "urn:li:video:C5505AQ%d" % next_id()
+        host = self.headers.get("Host")
+        parts = [(i, first, min(first + LI_PART, size) - 1) for i, first in enumerate(range(0, size, LI_PART))]
+        with LOCK:
+            STATE["li_uploads"][key] = {"video": urn, "token": token, "parts": {}, "size": size,
+                                        "ranges": parts, "upload_token": "tok-" + key[:8]}
+            STATE["li_images"][urn] = {"owner": owner, "status": "WAITING_UPLOAD", "video": True, "looks": 0, "key": key}
+        return 200, {"value": {"uploadUrlsExpireAt": int(sandbox_now() * 1000) + 3600000, "video": urn,
+                               "uploadInstructions": [{"uploadUrl": "http://%s/dms-uploads/%s/part/%d" % (host, key, i),
+                                                       "firstByte": f, "lastByte": l} for i, f, l in parts],
+                               "uploadToken": "tok-" + key[:8]}}, None
+
+    def put_part(self, rest, raw):
+        key, _, idx = rest.partition("/part/")
+        token = self.bearer() or ""
+        with LOCK:
+            up = STATE["li_uploads"].get(key)
+        if not up or token != up["token"] or not idx.isdigit() or int(idx) >= len(up.get("ranges", [])):
+            raise Reply(403, {"status": 403, "message": "sandbox: unknown upload URL or another member's token"})
+        if "uploadexpired" in token:
+            raise Reply(403, {"status": 403, "message": "The upload URL has expired"})
+        i, first, last = up["ranges"][int(idx)]
+        if len(raw) != last - first + 1:
+            raise Reply(400, {"status": 400, "message": "sandbox: part %d must be bytes %d-%d (%d bytes), got %d"
+                              % (i, first, last, last - first + 1, len(raw))})
+        etag = "/ambry-video/signedId/%s-%d" % (hashlib.sha256(raw).hexdigest()[:16], i)
+        with LOCK:
+            if i in up["parts"]:
+                raise Reply(400, {"status": 400, "message": "sandbox: part %d was uploaded already" % i})
+            up["parts"][i] = (raw, etag)
+        self.note(part=i, body="<%d bytes: see size and sha256>" % len(raw))
+        return 200, None, {"ETag": etag}
+
+    def finalize_video(self, raw):
+        body = self.json_body(raw)
+        req = body.get("finalizeUploadRequest") if list(body) == ["finalizeUploadRequest"] else None
+        if not isinstance(req, dict) or sorted(req) != ["uploadToken", "uploadedPartIds", "video"]:
+            raise Reply(422, {"status": 422, "message": "ERROR :: /finalizeUploadRequest :: video, uploadToken, uploadedPartIds"})
+        with LOCK:
+            img = STATE["li_images"].get(req["video"])
+            up = STATE["li_uploads"].get(img["key"]) if img and img.get("video") else None
+            if not up or img["status"] != "WAITING_UPLOAD":
+                raise Reply(422, {"status": 422, "message": "sandbox: unknown video or finalized already"})
+            parts = [up["parts"].get(i) for i in range(len(up["ranges"]))]
+            if any(p is None for p in parts):
+                raise Reply(422, {"status": 422, "message": "sandbox: parts missing: %s" % [i for i, p in enumerate(parts) if p is None]})
+            if req["uploadedPartIds"] != [p[1] for p in parts]:
+                raise Reply(422, {"status": 422, "message": "sandbox: uploadedPartIds are not the parts' ETags in order"})
+            if req["uploadToken"] != up["upload_token"]:
+                raise Reply(422, {"status": 422, "message": "sandbox: wrong uploadToken"})
+            blob = b"".join(p[0] for p in parts)
+            if len(blob) != up["size"] or blob[4:8] != b"ftyp":
+                raise Reply(422, {"status": 422, "message": "sandbox: the parts are not an MP4 of fileSizeBytes"})
+            digest = hashlib.sha256(blob).hexdigest()
+            img.update(status="PROCESSING", sha256=digest, size=len(blob))
+            up["parts"] = {}
+        self.note(media_sha256=digest, media_size=len(blob))
+        return 200, None, None
+
+    def video_status(self, quoted, token):
+        from urllib.parse import unquote
+        urn = unquote(quoted)
+        if quoted == urn:  # the URN goes URL-encoded in the path
+            raise Reply(400, {"status": 400, "message": "sandbox: the video URN must be URL-encoded in the path"})
+        with LOCK:
+            img = STATE["li_images"].get(urn)
+            if not img or not img.get("video"):
+                raise Reply(404, {"status": 404, "message": "Not found"})
+            img["looks"] += 1
+            if img["status"] == "PROCESSING":
+                if "mediafail" in token:
+                    img["status"] = "PROCESSING_FAILED"
+                elif "mediaslow" not in token and img["looks"] >= 2:
+                    img["status"] = "AVAILABLE"
+            out = {"id": urn, "status": img["status"], "owner": img["owner"]}
+        if out["status"] == "PROCESSING_FAILED":
+            out["processingFailureReason"] = "sandbox: the video could not be transcoded"
+        return 200, out, None
+
     def post_images(self, author, content):
         """Every image a post names is AVAILABLE and the author's."""
         used = []
@@ -164,6 +273,8 @@ class LinkedIn(Base):
             urn = m.get("id") if isinstance(m, dict) else None
             with LOCK:
                 img = STATE["li_images"].get(urn)
+            if img and img.get("video") and len(used) > 1:
+                raise Reply(422, {"status": 422, "message": "ERROR :: /content :: a video goes alone"})
             if not img or img["status"] != "AVAILABLE" or img["owner"] != author:
                 raise Reply(422, {"status": 422, "message": "ERROR :: /content :: image %s is not an available image of %s" % (urn, author)})
             alt = m.get("altText")
