@@ -398,7 +398,7 @@ describe("LinkedIn media #unit", function()
     end)
 
     it("a video post: content.media with the video URN; a link goes in the text", function()
-        local b = post({ title = "Replay", linkBack = "https://game.example/r" }, { { index = 1, kind = "video", id = "urn:li:video:V" } })
+        local b = post({ title = "Replay", linkBack = "https://game.example/r" }, { { index = 1, kind = "video", id = "urn:li:video:V", alt = "no alt on a video" } })
         assert.are.same({ media = { id = "urn:li:video:V" } }, b.content)
         assert.are.equal("Replay https://game.example/r", b.commentary)
         local r, _, _, res = req("linkedin", "publish", { userAction = { title = "t" },

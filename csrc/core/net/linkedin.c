@@ -367,7 +367,8 @@ static int li_media(ctx *x, json_t *body, json_t *article)
             break;
         }
         o = json_pack("{s:s}", "id", m.id);
-        if (!o || (m.alt && json_object_set_new(o, "altText", json_string(m.alt)) != 0) ||
+        /* altText: an image's (a video has none in the Posts API) */
+        if (!o || (m.alt && strcmp(m.kind, "video") != 0 && json_object_set_new(o, "altText", json_string(m.alt)) != 0) ||
             json_array_append_new(imgs, o) != 0)
             break;
     }
