@@ -242,6 +242,45 @@ describe("X and LinkedIn media end to end #fakes", function()
         assert.are.equal(0, #requests("linkedin", "/rest/posts"))
     end)
 
+    it("the sandboxes refuse a post naming media not uploaded, or not processed yet", function()
+        local core = require("socialize.core")
+        local http = require("socialize.curl").new { timeout = 10 }
+        local conn = H.sandbox_connection(sb)
+        local function send(p, action, input, step, blobs)
+            local req = assert(core.provider_request(p, action, input, providers[p], conn[p], os.time(), core.random_hex(8),
+                nil, step, blobs))
+            return assert(http:request(req))
+        end
+        -- X: an unknown id; then a video initialized and appended but never finalized
+        local r = send("twitter", "publish", { userAction = { title = "t" }, media = { { index = 1, kind = "image", id = "999" } } })
+        assert.are.equal(400, r.status)
+        assert.matches("Your media IDs are invalid", r.body, 1, true)
+        local bytes = video(100)
+        local it = { index = 1, kind = "video", mime = "video/mp4", size = #bytes }
+        r = send("twitter", "upload", {}, { item = it }, { bytes })
+        local id = core.json_decode(r.body).data.id
+        r = send("twitter", "upload", {}, { item = it, step = { phase = "append", id = id, segment = 0 } }, { bytes })
+        assert.are.equal(204, r.status)
+        r = send("twitter", "publish", { userAction = { title = "t" }, media = { { index = 1, kind = "video", id = id } } })
+        assert.are.equal(400, r.status)
+        assert.matches("not processed: initialized", r.body, 1, true)
+        -- a segment sent twice, and a finalize before the bytes add up
+        r = send("twitter", "upload", {}, { item = it, step = { phase = "append", id = id, segment = 0 } }, { bytes })
+        assert.matches("segment 0 twice", r.body, 1, true)
+        r = send("twitter", "upload", {}, { item = it }, { bytes })
+        local id2 = core.json_decode(r.body).data.id
+        r = send("twitter", "upload", {}, { item = it, step = { phase = "finalize", id = id2 } }, { bytes })
+        assert.are.equal(400, r.status)
+        assert.matches("total_bytes was 100, 0 bytes were appended", r.body, 1, true)
+        -- LinkedIn: an image initialized but never PUT
+        r = send("linkedin", "upload", {}, { item = { index = 1, kind = "image", mime = "image/png", size = #PNG } }, { PNG })
+        local urn = core.json_decode(r.body).value.image
+        r = send("linkedin", "publish", { userAction = { title = "t" }, media = { { index = 1, kind = "image", id = urn } } })
+        assert.are.equal(422, r.status)
+        assert.matches("is not an available image", r.body, 1, true)
+        http:close()
+    end)
+
     it("LinkedIn: with a link the image is the article's thumbnail", function()
         local c = client(only({ "linkedin" }))
         local res = c:publishUserAction { UID = "u1", userAction = { title = "Level 9", linkBack = "https://game.example/9",
