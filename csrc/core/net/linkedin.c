@@ -568,7 +568,7 @@ const sz_net sz_net_linkedin = {
               .chunk = 4194304 /* the parts LinkedIn's uploadInstructions give */},
     .carries = "title:text; with a link `content.article.title`,"
                "description:with a link `content.article.description`,"
-               "linkBack:`content.article.source` (with several images: text)",
+               "linkBack:`content.article.source` (with several images or a video: text)",
     .raw_2xx_ok = 1, .notify_subject = 1, .rate_scope = "app",
     .build = build_linkedin, .parse = parse_linkedin,
 };
