@@ -221,8 +221,9 @@ describe("X media #unit", function()
         end
         local five = {}
         for i = 1, 5 do five[i] = { index = i, kind = "image", id = tostring(i) } end
-        refused(five, "up to 4 images")
-        refused({ { index = 1, kind = "image", id = "1" }, { index = 2, kind = "gif", id = "2" } }, "mediaItems[2]: X takes up to 4 images, or one GIF or video alone")
+        refused(five, "mediaItems[5]: X takes up to 4 images (5 items)")
+        refused({ { index = 1, kind = "image", id = "1" }, { index = 2, kind = "gif", id = "2" } }, "mediaItems[2]: X takes one GIF or video alone")
+        refused({ { index = 1, kind = "video", id = "1" }, { index = 2, kind = "video", id = "2" } }, "mediaItems[1]: X takes one GIF or video alone")
         refused({ { index = 1, kind = "image" } }, "mediaItems[1] was not uploaded")
         refused({ { index = 1, kind = "image", id = "1 OR 2" } }, "mediaItems[1] was not uploaded")
     end)

@@ -238,9 +238,14 @@ static int x_media(ctx *x, json_t *body)
                              media_at(x, k, &m) == 0 ? m.index : (int)k + 1);
             break;
         }
-        if (strcmp(m.kind, "audio") == 0 || (x_chunked(m.kind) && n > 1) || n > 4) {
-            x->result = fail("content_invalid", "twitter: mediaItems[%d]: X takes up to 4 images, or one GIF or "
-                             "video alone (%zu items)", m.index, n);
+        if (strcmp(m.kind, "audio") == 0 || (x_chunked(m.kind) && n > 1)) {
+            x->result = fail("content_invalid", "twitter: mediaItems[%d]: X takes one GIF or video alone, and no "
+                             "audio (%zu items)", m.index, n);
+            break;
+        }
+        if (k >= 4) {
+            x->result = fail("content_invalid", "twitter: mediaItems[%d]: X takes up to 4 images (%zu items)",
+                             m.index, n);
             break;
         }
         if (json_array_append_new(ids, json_string(m.id)) != 0)
