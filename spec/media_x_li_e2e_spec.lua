@@ -195,7 +195,18 @@ describe("X and LinkedIn media end to end #fakes", function()
         assert.matches("still processing", tw.errorDetails, 1, true)
     end)
 
-    it("an expired LinkedIn upload URL fails the item, nothing is posted; X posts anyway", function()
+    it("an expired LinkedIn upload URL: the upload starts again once, then the post goes", function()
+        local c = client(only({ "linkedin" }, { linkedin = "li-uploadexpiredonce" }))
+        local res, err = c:publishUserAction { UID = "u1", userAction = { userMessage = "x",
+            mediaItems = { { type = "image", data = PNG, mimeType = "image/png" } } } }
+        local li = entry(res, "linkedin", err)
+        assert.are.equal(0, li.errorCode, li.errorDetails)
+        assert.are.equal(2, #requests("linkedin", "/rest/images")) -- initialized twice
+        assert.are.equal(2, #requests("linkedin", "/dms-uploads/")) -- 403, then 201
+        assert.are.equal(li.mediaIDs[1], requests("linkedin", "/rest/posts")[1].images[1].id)
+    end)
+
+    it("an expired LinkedIn upload URL, again: the item fails, nothing is posted; X posts anyway", function()
         local c = client(only({ "twitter", "linkedin" }, { linkedin = "li-uploadexpired" }))
         local res = c:publishUserAction { UID = "u1", userAction = { userMessage = "x",
             mediaItems = { { type = "image", data = PNG, mimeType = "image/png" } } } }

@@ -270,10 +270,18 @@ describe("LinkedIn media #unit", function()
     it("a refused or expired upload URL, a reply without one, an image too large", function()
         local it = item()
         local st = { phase = "put", uploadUrl = "https://www.linkedin.com/dms-uploads/x", image = "urn:li:image:1" }
+        -- a refused (expired) upload URL: the item's upload starts again, once
         local res = parse("linkedin", "upload", 403, "", { item = it, step = st })
+        assert.is_true(res.ok)
+        assert.are.same({ restarted = true }, res.data)
+        local r0 = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = res.data }, { PNG })
+        assert.are.equal("https://api.linkedin.com/rest/images?action=initializeUpload", r0.url)
+        res = parse("linkedin", "upload", 200, INIT, { item = it, step = res.data })
+        assert.is_true(res.data.restarted)
+        res = parse("linkedin", "upload", 403, "", { item = it, step = res.data })
         assert.is_false(res.ok)
         assert.are.equal("transient", res.category)
-        assert.matches("upload URL", res.errorDetails)
+        assert.matches("upload URL was refused (expired?), again", res.errorDetails, 1, true)
         assert.are.equal("transient", parse("linkedin", "upload", 200, '{"value":{"image":"urn:li:image:1"}}', { item = it }).category)
         assert.are.equal("transient", parse("linkedin", "upload", 200, '{"value":{"uploadUrl":"https://www.linkedin.com/u","image":"urn:li:share:1"}}', { item = it }).category)
         for _, u in ipairs({ "https://evil.example/dms-uploads/x", "http://www.linkedin.com/u", "https://www.linkedin.com.evil.example/u",
@@ -340,7 +348,7 @@ describe("LinkedIn media #unit", function()
             '{"uploadUrl":"https://www.linkedin.com/dms-uploads/a/1","firstByte":0,"lastByte":11},' ..
             '{"uploadUrl":"https://www.linkedin.com/dms-uploads/a/2","firstByte":12,"lastByte":27}],"uploadToken":"tk"}}'
         local res = parse("linkedin", "upload", 200, init, { item = it })
-        assert.are.same({ phase = "put", video = "urn:li:video:C5505AQH", token = "tk", part = 0, etags = {},
+        assert.are.same({ phase = "put", video = "urn:li:video:C5505AQH", token = "tk", part = 0, etags = {}, restarted = false,
             parts = { { 0, 11, "https://www.linkedin.com/dms-uploads/a/1" }, { 12, 27, "https://www.linkedin.com/dms-uploads/a/2" } } }, res.data)
         local st = res.data
         r = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = st }, { bytes })
@@ -357,7 +365,7 @@ describe("LinkedIn media #unit", function()
         assert.are.equal("https://www.linkedin.com/dms-uploads/a/2", r.url)
         assert.are.equal(bytes:sub(13), r.body)
         res = parse("linkedin", "upload", 200, "", { item = it, step = st }, { etag = "/ambry-video/2" })
-        assert.are.same({ phase = "finalize", video = "urn:li:video:C5505AQH", token = "tk",
+        assert.are.same({ phase = "finalize", video = "urn:li:video:C5505AQH", token = "tk", restarted = false,
                           etags = { "/ambry-video/1", "/ambry-video/2" } }, res.data)
         r = req("linkedin", "upload", {}, {}, LI_USER, { item = it, step = res.data }, { bytes })
         assert.are.equal("https://api.linkedin.com/rest/videos?action=finalizeUpload", r.url)

@@ -230,9 +230,10 @@ static json_t *li_parse_video(const sz_call_json *c, int status, const sz_header
         if (!parts)
             return classify("transient", status, "upload-instructions",
                             "LinkedIn's uploadInstructions do not cover the video's bytes in order");
-        return media_next(json_pack("{s:s, s:s, s:s, s:o, s:i, s:[]}", "phase", "put", "video", video, "token",
-                                    jstr(v, "uploadToken") ? jstr(v, "uploadToken") : "", "parts", parts, "part", 0,
-                                    "etags"), 0);
+        next = json_pack("{s:s, s:s, s:s, s:o, s:i, s:[], s:b}", "phase", "put", "video", video, "token",
+                         jstr(v, "uploadToken") ? jstr(v, "uploadToken") : "", "parts", parts, "part", 0, "etags",
+                         "restarted", json_is_true(json_object_get(st, "restarted")));
+        return next ? media_next(next, 0) : NULL;
     }
     if (strcmp(phase, "put") == 0) {
         const char *etag = header(h, nh, "etag");
@@ -330,7 +331,8 @@ static json_t *li_parse_upload(const sz_call_json *c, int status, json_t *j)
 {
     json_t *st = step_state(c), *v = json_object_get(j, "value");
     const char *url = jstr(v, "uploadUrl"), *image = jstr(v, "image");
-    if (st) { /* the PUT: the image named when the upload was initialized */
+    json_t *next;
+    if (jstr(st, "phase")) { /* the PUT: the image named when the upload was initialized */
         const char *img = jstr(st, "image");
         if (!img || strncmp(img, "urn:li:image:", 13) != 0)
             return classify("content_invalid", status, "no-image", "the upload state has no image URN");
@@ -339,7 +341,10 @@ static json_t *li_parse_upload(const sz_call_json *c, int status, json_t *j)
     if (!url || !image || strncmp(image, "urn:li:image:", 13) != 0 || strlen(image) > 200)
         return classify("transient", status, "no-upload-url", "LinkedIn's initializeUpload reply has no uploadUrl "
                                                             "and image URN");
-    return media_next(json_pack("{s:s, s:s, s:s}", "phase", "put", "uploadUrl", url, "image", image), 0);
+    next = json_pack("{s:s, s:s, s:s}", "phase", "put", "uploadUrl", url, "image", image);
+    if (next && json_is_true(json_object_get(st, "restarted"))) /* kept: a second refusal fails */
+        json_object_set_new(next, "restarted", json_true());
+    return next ? media_next(next, 0) : NULL;
 }
 
 /* content of a post with images: one as the article's thumbnail, else
@@ -513,9 +518,14 @@ static json_t *parse_linkedin(const sz_call_json *c, int status, const sz_header
         const char *kind = jstr(json_object_get(c->step, "item"), "kind");
         return kind && strcmp(kind, "video") == 0 ? li_parse_video(c, status, h, nh, j) : li_parse_upload(c, status, j);
     }
-    if (status == 403 && strcmp(c->action, "upload") == 0 && step_state(c))
+    if (status == 403 && strcmp(c->action, "upload") == 0 && jstr(step_state(c), "phase") &&
+        strcmp(jstr(step_state(c), "phase"), "put") == 0) {
+        /* an upload URL refused (expired): the item's upload starts again, once */
+        if (!json_is_true(json_object_get(step_state(c), "restarted")))
+            return media_next(json_pack("{s:b}", "restarted", 1), 0);
         return classify("transient", status, code ? code : "upload-refused",
-                        "the upload URL was refused (expired?): the image's upload starts again");
+                        "the upload URL was refused (expired?), again after a new upload was started");
+    }
     if (status >= 200 && status < 300)
         return success(id ? id : header(h, nh, "x-linkedin-id"));
     if (json_is_integer(json_object_get(j, "serviceErrorCode"))) {

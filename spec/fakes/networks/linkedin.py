@@ -10,7 +10,7 @@ answers 4 MB uploadInstructions, each part PUT answers its ETag, POST
 /rest/videos?action=finalizeUpload needs every ETag in order and the bytes
 to add up to fileSizeBytes; GET /rest/videos/{urn} says PROCESSING, then
 AVAILABLE after 2 looks. Token scenarios: "uploadexpired" (a PUT answers
-403: the URL expired), "mediafail" (PROCESSING_FAILED), "mediaslow" (always
+403: the URL expired), "uploadexpiredonce" (the first PUT only), "mediafail" (PROCESSING_FAILED), "mediaslow" (always
 PROCESSING). The
 PUT's /__requests entry records "image" and "media_sha256"; a post records
 "images" (the URNs it used, with their sha256 and alt text)."""
@@ -22,7 +22,7 @@ from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_
 
 NETWORK = "linkedin"
 CONF = {}
-STATE_DEFAULTS = {"li_images": {}, "li_uploads": {}}
+STATE_DEFAULTS = {"li_images": {}, "li_uploads": {}, "li_expired_once": []}
 LI_PART = 4 * 1024 * 1024
 LI_MAX_VIDEO = 500 * 1024 * 1024
 LITTLE_RESERVED = "\\|{}@[]()<>#*_~"
@@ -146,14 +146,22 @@ class LinkedIn(Base):
         return 200, {"value": {"uploadUrlExpiresAt": int(sandbox_now() * 1000) + 3600000,
                                "uploadUrl": "http://%s/dms-uploads/%s" % (host, key), "image": urn}}, None
 
+    def expired(self, token):
+        """"uploadexpired": every PUT is refused; "uploadexpiredonce": the member's first only."""
+        with LOCK:
+            once = "uploadexpiredonce" in token and token not in STATE["li_expired_once"]
+            if once:
+                STATE["li_expired_once"].append(token)
+        if once or ("uploadexpired" in token and "uploadexpiredonce" not in token):
+            raise Reply(403, {"status": 403, "message": "The upload URL has expired"})
+
     def put_image(self, key, raw):
         token = self.bearer() or ""
         with LOCK:
             up = STATE["li_uploads"].get(key)
         if not up or token != up["token"]:
             raise Reply(403, {"status": 403, "message": "sandbox: unknown upload URL or another member's token"})
-        if "uploadexpired" in token:
-            raise Reply(403, {"status": 403, "message": "The upload URL has expired"})
+        self.expired(token)
         head = raw[:8]
         if not (head[:3] == b"\xff\xd8\xff" or head == b"\x89PNG\r\n\x1a\n" or head[:6] in (b"GIF87a", b"GIF89a")):
             raise Reply(400, {"status": 400, "message": "sandbox: the uploaded bytes are not a JPEG, PNG or GIF"})
@@ -197,8 +205,7 @@ class LinkedIn(Base):
             up = STATE["li_uploads"].get(key)
         if not up or token != up["token"] or not idx.isdigit() or int(idx) >= len(up.get("ranges", [])):
             raise Reply(403, {"status": 403, "message": "sandbox: unknown upload URL or another member's token"})
-        if "uploadexpired" in token:
-            raise Reply(403, {"status": 403, "message": "The upload URL has expired"})
+        self.expired(token)
         i, first, last = up["ranges"][int(idx)]
         if len(raw) != last - first + 1:
             raise Reply(400, {"status": 400, "message": "sandbox: part %d must be bytes %d-%d (%d bytes), got %d"
