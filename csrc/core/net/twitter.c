@@ -122,7 +122,8 @@ static sz_request *x_upload(ctx *x, const char *root)
             return NULL;
         }
         sz_buf_printf(&url, "%s/2/media/upload/initialize", root);
-        body = json_pack("{s:s, s:I, s:s}", "media_type", m.mime ? m.mime : "video/mp4", "total_bytes",
+        body = json_pack("{s:s, s:I, s:s}", "media_type",
+                         m.mime ? m.mime : strcmp(m.kind, "gif") == 0 ? "image/gif" : "video/mp4", "total_bytes",
                          (json_int_t)m.len, "media_category", strcmp(m.kind, "gif") == 0 ? "tweet_gif" : "tweet_video");
         if (body && !url.failed)
             r = req_json("POST", url.data, body);
