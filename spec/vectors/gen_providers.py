@@ -213,6 +213,27 @@ def twitter():
     r.append(refused("nothing to post (a description alone is not posted)", "publish",
                      {"userAction": {"description": "only this"}}, {}, B, "content_invalid", net))
     r.append(refused("graph operations are Facebook's", "graph", {"graphPath": "/me"}, {}, B, "unsupported", net))
+    # media (docs.x.com/x-api/media, POST /2/tweets media.media_ids): the tweet names the uploaded ids, in item
+    # order; up to 4 images, or one GIF or video alone; with media the text may be absent
+    imgs = [{"index": i, "kind": "image", "mime": "image/png", "id": str(1880028106020515840 + i)} for i in (1, 2)]
+    r.append(ok("publish with media: media.media_ids in item order", "publish", {"userAction": UA, "media": imgs},
+                X_APP, X_USER, "POST", X_TWEETS, x_oauth(X_TWEETS),
+                jdump({"media": {"media_ids": [m["id"] for m in imgs]}, "text": "Level 3 done " + LINK})))
+    r.append(ok("publish: a video and no text at all (no text field)", "publish",
+                {"userAction": {}, "media": [{"index": 1, "kind": "video", "mime": "video/mp4", "id": "1912"}]},
+                {}, B, "POST", X_TWEETS, x_bearer(), jdump({"media": {"media_ids": ["1912"]}})))
+    five = [dict(imgs[0], index=i, id=str(i)) for i in range(1, 6)]
+    r.append(refused("publish: 5 images (X takes 4)", "publish", {"userAction": UA, "media": five}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[5]: X takes up to 4 images"))
+    r.append(refused("publish: a GIF beside an image", "publish",
+                     {"userAction": UA, "media": [imgs[0], {"index": 2, "kind": "gif", "id": "7"}]}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[2]: X takes one GIF or video alone"))
+    r.append(refused("publish: an item that was not uploaded", "publish",
+                     {"userAction": UA, "media": [imgs[0], {"index": 2, "kind": "image", "mime": "image/png"}]}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[2] was not uploaded"))
+    r.append(refused("publish: a media id that is not digits", "publish",
+                     {"userAction": UA, "media": [dict(imgs[0], id="1,2")]}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[1] was not uploaded"))
     return r
 
 
@@ -406,6 +427,37 @@ def linkedin():
                      details="linkedin: the connection needs author (a URN) or personId"))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": "d"}}, {}, U,
                      "content_invalid", net))
+    # media (Images and Videos APIs, Posts API content): one image in content.media with its altText, 2 to 20 in
+    # content.multiImage, one with a link as the article's thumbnail; several images or a video leave no room
+    # for the article: the link goes in the commentary
+    def li_media_body(commentary, content):
+        b = json.loads(li_body(me, commentary))
+        b["content"] = content
+        return jdump(b)
+    a = {"index": 1, "kind": "image", "mime": "image/png", "id": "urn:li:image:C4E10AQA", "alt": "The boss (defeated)"}
+    b2 = {"index": 2, "kind": "gif", "mime": "image/gif", "id": "urn:li:image:C4E10AQB"}
+    r.append(ok("publish with one image: content.media with its altText (plain, not little text)", "publish",
+                {"userAction": {"userMessage": "GG"}, "media": [a]}, {}, U, "POST", LI_POSTS, li_headers(),
+                li_media_body("GG", {"media": {"altText": "The boss (defeated)", "id": a["id"]}})))
+    r.append(ok("publish with two images: content.multiImage, the link in the commentary (escaped)", "publish",
+                {"userAction": {"title": "Album", "linkBack": "https://game.example/a_b"}, "media": [a, b2]}, {}, U,
+                "POST", LI_POSTS, li_headers(),
+                li_media_body(little("Album https://game.example/a_b"),
+                              {"multiImage": {"images": [{"altText": a["alt"], "id": a["id"]}, {"id": b2["id"]}]}})))
+    r.append(ok("publish with a link and one image: the image is the article's thumbnail", "publish",
+                {"userAction": UA, "media": [a]}, {}, U, "POST", LI_POSTS, li_headers(),
+                li_media_body(little(UA["userMessage"]), {"article": {"description": "Cleared in 4:12", "source": LINK,
+                                                                      "thumbnail": a["id"], "title": "Level 3 done"}})))
+    v = {"index": 1, "kind": "video", "mime": "video/mp4", "id": "urn:li:video:C5505AQH", "alt": "not sent"}
+    r.append(ok("publish with a video: content.media (no altText), the link in the commentary", "publish",
+                {"userAction": {"title": "Replay", "linkBack": LINK}, "media": [v]}, {}, U, "POST", LI_POSTS,
+                li_headers(), li_media_body("Replay " + LINK, {"media": {"id": v["id"]}})))
+    r.append(refused("publish: an image that was not uploaded", "publish",
+                     {"userAction": UA, "media": [dict(a, id="urn:li:share:1")]}, {}, U, "content_invalid", net,
+                     details="linkedin: mediaItems[1] was not uploaded"))
+    r.append(refused("publish: 21 images (a post takes 20)", "publish",
+                     {"userAction": UA, "media": [dict(a, index=i) for i in range(1, 22)]}, {}, U, "content_invalid",
+                     net, details="linkedin: mediaItems[1]: a post takes at most 20 images"))
     return r
 
 
