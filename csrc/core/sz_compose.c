@@ -167,12 +167,14 @@ static int render_links(sz_buf *b, json_t *links, int write)
     if (!json_is_array(links))
         return 0;
     json_array_foreach(links, i, l) {
-        const char *h = link_href(l), *t = jstr(l, "text");
+        const char *h = link_href(l), *t = jstr(l, "title"); /* Gigya's {title, href} */
         if (!h || n >= MAX_ACTION_LINKS)
             continue;
         if (write) {
             if (n)
                 sz_buf_addc(b, '\n');
+            if (!t || !*t)
+                t = jstr(l, "text");
             if (t && *t && sz_ctl_span(t, strlen(t), 0) == strlen(t)) {
                 sz_buf_adds(b, t);
                 sz_buf_adds(b, ": ");

@@ -303,7 +303,7 @@ static json_t *parse_facebook(const sz_call_json *c, int status, const sz_header
 const sz_net sz_net_facebook = {
     .name = "facebook", .display = "Facebook", .rank = 2, .note = "Graph API, Pages", .gigya = 1,
     .base_url = "https://graph.facebook.com", .version = "v26.0",
-    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;link=linkBack"},
+    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,subtitle,description,actionLinks;link=linkBack"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "appSecret"},
     .secret_fields = {"accessToken", "appSecret", "pageToken"},

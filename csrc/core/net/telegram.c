@@ -367,7 +367,7 @@ const sz_net sz_net_telegram = {
     .name = "telegram", .display = "Telegram", .rank = 10,
     .note = "Bot API sendMessage; sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup",
     .base_url = "https://api.telegram.org",
-    .text = {4096, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;linkBack", &COUNT_UTF16},
+    .text = {4096, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,subtitle,description,actionLinks;linkBack", &COUNT_UTF16},
     .auth = SZ_AUTH_URL_TOKEN,
     .auth_fields = {"botToken"},
     .secret_fields = {"botToken"},
