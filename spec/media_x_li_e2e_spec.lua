@@ -303,10 +303,22 @@ describe("X and LinkedIn media end to end #fakes", function()
         assert.are.equal(li.mediaIDs[1], post.images[1].id)
     end)
 
-    it("a 5xx on one X append fails the item, named; with partial = allow the post goes on without it", function()
+    it("a 5xx on one X append is retried (an upload step is safe to repeat): the video goes with the tweet", function()
         local bytes = video(4194304 + 10)
         local ua = { userMessage = "x", mediaItems = { { type = "video", data = bytes, mimeType = "video/mp4" } } }
         local c = client(only({ "twitter" }, { twitter = "tw-media5xx" }))
+        local res, err = c:publishUserAction { UID = "u1", userAction = ua }
+        local tw = entry(res, "twitter", err)
+        assert.are.equal(0, tw.errorCode, tw.errorDetails)
+        assert.are.equal(3, #requests("twitter", "/append")) -- segment 0 twice (503, then taken), segment 1
+        local tweet = requests("twitter", "/2/tweets")[1]
+        assert.matches('"media_ids":["' .. tw.mediaIDs[1] .. '"]', tweet.body, 1, true)
+    end)
+
+    it("without retries a 5xx on one X append fails the item, named; with partial = allow the post goes on without it", function()
+        local bytes = video(4194304 + 10)
+        local ua = { userMessage = "x", mediaItems = { { type = "video", data = bytes, mimeType = "video/mp4" } } }
+        local c = client(only({ "twitter" }, { twitter = "tw-media5xx" }), { retry = false })
         local res, err = c:publishUserAction { UID = "u1", userAction = ua }
         local tw = entry(res, "twitter", err)
         assert.are.equal("transient", tw.category)
@@ -317,7 +329,7 @@ describe("X and LinkedIn media end to end #fakes", function()
         assert.are.equal(0, #requests("twitter", "/2/tweets"))
         H.reset(sb)
         recorded = nil
-        c = client(only({ "twitter" }, { twitter = "tw-media5xx" }), { media = { partial = "allow" } })
+        c = client(only({ "twitter" }, { twitter = "tw-media5xx" }), { retry = false, media = { partial = "allow" } })
         res, err = c:publishUserAction { UID = "u1", userAction = ua }
         tw = entry(res, "twitter", err)
         assert.are.equal(0, tw.errorCode, tw.errorDetails)

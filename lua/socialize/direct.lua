@@ -524,7 +524,10 @@ function Task:upload_fed(r, outcome)
     policy.block(ctx.blocked, self.keys, r, ctx.clock())
     self.attempt = self.attempt + 1
     local sent = not (outcome.error and outcome.kind == "connect")
-    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
+    -- an upload step is safe to repeat when the network failed (5xx) or the
+    -- reply never came; a refusal (4xx, a processing failure) is not retried
+    local safe = outcome.error ~= nil or (r.providerStatus or 0) >= 500
+    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
     if delay then
         self.retry_in = delay
         self.last = r
