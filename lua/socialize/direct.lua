@@ -582,6 +582,18 @@ local function run(ctx, tasks, secrets)
             else
                 outcomes = ctx.send(reqs, secrets())
             end
+            -- a large body (a media chunk) is garbage once sent: released now
+            -- rather than when the collector next runs, so that an upload
+            -- holds its file once and one chunk, not one more per step
+            local big = 0
+            for _, req in ipairs(reqs) do
+                local b = req.body
+                if type(b) == "string" and #b >= 262144 then
+                    big = big + #b
+                    req.body = nil
+                end
+            end
+            if big > 0 then collectgarbage("step", floor(big / 1024)) end
             local nextp = {}
             for i, p in ipairs(pending) do
                 local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
