@@ -329,7 +329,7 @@ describe("LinkedIn media #unit", function()
         local ua = { title = "Level 7", description = "Cleared", linkBack = "https://game.example/p_1" }
         local b = post(ua, { { index = 1, kind = "image", id = "urn:li:image:A", alt = "x" } })
         assert.are.same({ article = { source = "https://game.example/p_1", title = "Level 7", description = "Cleared",
-                                      thumbnail = "urn:li:image:A" } }, b.content)
+                                      thumbnail = "urn:li:image:A", thumbnailAltText = "x" } }, b.content)
         b = post(ua, { { index = 1, kind = "image", id = "urn:li:image:A" }, { index = 2, kind = "image", id = "urn:li:image:B" } })
         assert.are.equal("Level 7 https://game.example/p\\_1", b.commentary)
         assert.is_nil(b.content.article)

@@ -133,17 +133,26 @@ local function room(mi, kind)
     return 0
 end
 
---- The byte limit of one item on this network: the descriptor's, lowered
--- by config.media.maxBytes (a number, or one per network); 0: none known.
+-- The library's own caps where a network states no byte limit: an image
+-- or a video over them is refused like one over a stated limit
+-- (config.media.maxBytes may set another cap for such a network).
+_M.DEFAULT_MAX = { image = 20 * 1024 * 1024, video = 512 * 1024 * 1024, audio = 50 * 1024 * 1024 }
+
+--- The byte limit of one item on this network: the descriptor's (or the
+-- library's default cap when it states none), lowered by
+-- config.media.maxBytes (a number, or one per network).
 function _M.limit(info, kind, cfg)
     local mi = info.media or {}
-    local lim
+    local lim, stated
     if kind == "video" then lim = mi.maxVideo or 0
     elseif kind == "gif" then lim = math.max(mi.maxImage or 0, mi.maxVideo or 0)
+    elseif kind == "audio" then lim = mi.maxVideo or 0
     else lim = mi.maxImage or 0 end
+    stated = lim > 0
+    if not stated then lim = _M.DEFAULT_MAX[kind == "gif" and "image" or kind] or _M.DEFAULT_MAX.image end
     local mb = cfg.media and cfg.media.maxBytes
     if type(mb) == "table" then mb = mb[info.name] end
-    if type(mb) == "number" and (lim == 0 or mb < lim) then lim = mb end
+    if type(mb) == "number" and (not stated or mb < lim) then lim = mb end
     return lim
 end
 
@@ -327,7 +336,6 @@ function _M.fetch_cap(infos, kind, cfg)
     local cap = 0
     for _, info in ipairs(infos) do
         local l = _M.limit(info, kind, cfg)
-        if l == 0 then return _M.HARD_MAX end
         if l > cap then cap = l end
     end
     return cap > 0 and cap or _M.HARD_MAX

@@ -444,10 +444,12 @@ def linkedin():
                 "POST", LI_POSTS, li_headers(),
                 li_media_body(little("Album https://game.example/a_b"),
                               {"multiImage": {"images": [{"altText": a["alt"], "id": a["id"]}, {"id": b2["id"]}]}})))
-    r.append(ok("publish with a link and one image: the image is the article's thumbnail", "publish",
-                {"userAction": UA, "media": [a]}, {}, U, "POST", LI_POSTS, li_headers(),
+    r.append(ok("publish with a link and one image: the image is the article's thumbnail, its alt thumbnailAltText",
+                "publish", {"userAction": UA, "media": [a]}, {}, U, "POST", LI_POSTS, li_headers(),
                 li_media_body(little(UA["userMessage"]), {"article": {"description": "Cleared in 4:12", "source": LINK,
-                                                                      "thumbnail": a["id"], "title": "Level 3 done"}})))
+                                                                      "thumbnail": a["id"],
+                                                                      "thumbnailAltText": a["alt"],
+                                                                      "title": "Level 3 done"}})))
     v = {"index": 1, "kind": "video", "mime": "video/mp4", "id": "urn:li:video:C5505AQH", "alt": "not sent"}
     r.append(ok("publish with a video: content.media (no altText), the link in the commentary", "publish",
                 {"userAction": {"title": "Replay", "linkBack": LINK}, "media": [v]}, {}, U, "POST", LI_POSTS,

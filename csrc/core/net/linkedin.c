@@ -383,10 +383,13 @@ static int li_media(ctx *x, json_t *body, json_t *article)
     }
     if (article && n == 1 && strncmp(json_string_value(json_object_get(json_array_get(imgs, 0), "id")),
                                      "urn:li:image:", 13) == 0) {
-        json_t *id = json_object_get(json_array_get(imgs, 0), "id");
-        int rc = json_object_set(article, "thumbnail", id);
+        json_t *id = json_object_get(json_array_get(imgs, 0), "id"),
+               *alt = json_object_get(json_array_get(imgs, 0), "altText");
+        /* the Posts API's article: thumbnail and thumbnailAltText */
+        int rc = json_object_set(article, "thumbnail", id) ||
+                 (alt && json_object_set(article, "thumbnailAltText", alt));
         sz_json_free(imgs);
-        return rc;
+        return rc ? -1 : 0;
     }
     if (n == 1) {
         content = json_pack("{s:O}", "media", json_array_get(imgs, 0));

@@ -274,7 +274,10 @@ class LinkedIn(Base):
             if not 2 <= len(used) <= 20:
                 raise Reply(422, {"status": 422, "message": "ERROR :: /content/multiImage/images :: 2 to 20 images"})
         elif "thumbnail" in (content.get("article") or {}):
-            used = [{"id": content["article"]["thumbnail"]}]
+            art = content["article"]
+            used = [{"id": art["thumbnail"]}]
+            if "thumbnailAltText" in art:
+                used[0]["altText"] = art["thumbnailAltText"]
         out = []
         for m in used:
             urn = m.get("id") if isinstance(m, dict) else None
