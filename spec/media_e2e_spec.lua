@@ -178,6 +178,23 @@ describe("media end to end, every network that takes images #fakes", function()
         assert.truthy(e.mediaFailed[1].errorDetails:find("answered HTTP 404", 1, true))
     end)
 
+    it("in a game loop (a callback and poll) the fetch and the uploads run in the background", function()
+        local c = client({ "mastodon", "bluesky" })
+        local got
+        local ret = c:publishUserAction({ UID = "u1", userAction = { title = "Async",
+            mediaItems = { { type = "image", src = png(40, 30), alt = "bg" } } } }, function(res, err) got = { res, err } end)
+        assert.is_nil(got) -- nothing ran yet: the call returned at once
+        assert.is_not_nil(ret)
+        local n = 0
+        while c:poll(20) > 0 and n < 500 do n = n + 1 end
+        assert.is_not_nil(got and got[1], tostring(got and got[2]))
+        for _, name in ipairs({ "mastodon", "bluesky" }) do
+            local e = entry(got[1], nil, name)
+            assert.are.equal(0, e.errorCode, e.errorDetails)
+            assert.are.equal(1, #e.mediaIDs)
+        end
+    end)
+
     it("the same src for several networks is fetched once", function()
         local names = {}
         for _, n in ipairs(fetchers) do names[#names + 1] = n end
