@@ -338,7 +338,7 @@ typedef struct sz_provider_call {
     const char *setup;  size_t setup_len;
     long long   timestamp;    /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
     const char *nonce;        /* OAuth 1.0a nonce */
-    /* Media (docs/media.md; added after 0.1.0, see CHANGELOG): the "upload" and "unmedia" steps'
+    /* Media (docs/media.md): the "upload" and "unmedia" steps'
      * state as a JSON object text ({"item": {...}, "step": {...}}), and the
      * bytes of the media items (blobs[k] is mediaItems[k + 1]; borrowed,
      * never copied whole). Zero them when there are no media. */
