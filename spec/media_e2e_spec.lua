@@ -195,6 +195,16 @@ describe("media end to end, every network that takes images #fakes", function()
         end
     end)
 
+    it("X: a GIF among other images is refused before anything is uploaded (X has no delete)", function()
+        local res, err = client({ "twitter" }):publishUserAction({ UID = "u1", userAction = { title = "Mixed",
+            mediaItems = { { type = "image", src = png(12, 12) }, { type = "image", src = sb.url("media") .. "/img/anim.gif" } } } })
+        assert.is_nil(res)
+        local e = entry(res, err, "twitter")
+        assert.are.equal("content_invalid", e.category)
+        assert.truthy(e.errorDetails:find("GIF or video alone", 1, true), e.errorDetails)
+        assert.are.equal(0, posted("twitter"))
+    end)
+
     it("the same src for several networks is fetched once", function()
         local names = {}
         for _, n in ipairs(fetchers) do names[#names + 1] = n end

@@ -313,7 +313,8 @@ function Task:request()
     end
     local step
     if self.phase == "upload" then
-        step = { item = self.uploads[self.up_i], step = self.mstep }
+        -- items: every item this network will carry (one of several or alone)
+        step = { item = self.uploads[self.up_i], step = self.mstep, items = self.uploads }
     elseif self.phase == "unmedia" then
         step = { media = self.cleanup[self.cl_i] }
     elseif self.phase == self.action and self.action == "publish" then

@@ -79,10 +79,12 @@ static int digits(const char *s)
 #define TH_WAIT_IMAGE 1
 #define TH_WAIT_VIDEO 10
 
-static int several(json_t *in)
+static int several(json_t *in, json_t *step)
 {
     json_t *a = json_object_get(in, "media"), *v;
     size_t i, n = 0;
+    if (json_is_array(json_object_get(step, "items"))) /* the items the front will carry (docs/media.md) */
+        return json_array_size(json_object_get(step, "items")) > 1;
     if (json_is_array(a))
         return json_array_size(a) > 1;
     a = json_object_get(json_object_get(in, "userAction"), "mediaItems");
@@ -172,7 +174,7 @@ static sz_request *build_upload(ctx *x, sz_params *p, const char *root, const ch
     }
     if (item_params(x, p, &m) != 0)
         return NULL;
-    if (several(x->in)) {
+    if (several(x->in, x->c->step)) {
         if (pset(p, "is_carousel_item", "true"))
             return NULL;
     } else if (has_text(x->in)) { /* a post of media alone has no text */
@@ -320,7 +322,7 @@ static json_t *parse_upload(const sz_call_json *c, int status, json_t *j)
         if (!digits(cid))
             return classify("transient", status, NULL, "threads: container reply without a numeric id");
         return media_next(json_pack("{s:s, s:i, s:b}", "container", cid, "polls", 0, "carousel",
-                                    several(c->input)), wait);
+                                    several(c->input, c->step)), wait);
     }
     cid = jstr(st, "container");
     s = jstr(j, "status");

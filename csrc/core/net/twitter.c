@@ -105,6 +105,20 @@ static sz_request *x_upload(ctx *x, const char *root)
         x->result = fail("content_invalid", "twitter: mediaItems[%d]: the upload state has no media id", m.index);
         return NULL;
     }
+    if (!phase) { /* every item the post will carry: a GIF or video among others is refused before any upload */
+        json_t *all = json_object_get(x->c->step, "items"), *o;
+        size_t k;
+        json_array_foreach(all, k, o) {
+            const char *kind = jstr(o, "kind");
+            if (json_array_size(all) > 1 && kind && x_chunked(kind)) {
+                json_int_t idx = json_integer_value(json_object_get(o, "index"));
+                x->result = fail("content_invalid", "twitter: mediaItems[%d]: X takes one GIF or video alone, "
+                                 "and no other media with it (%zu items)", idx > 0 && idx <= 1000 ? (int)idx : 0,
+                                 json_array_size(all));
+                return NULL;
+            }
+        }
+    }
     if (!phase && x_chunked(m.kind)) {
         if (jnum(item, "size") != (long long)m.len) {
             x->result = fail("content_invalid", "twitter: mediaItems[%d]: size %lld is not its %zu bytes", m.index,
