@@ -55,6 +55,14 @@ GUARD_SRC = csrc/core/sz_guard.c csrc/core/sz_internal.h
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c \
            csrc/test/test_compose.c csrc/test/test_api.c csrc/test/test_json.c csrc/test/test_media.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
+# the store (socialize.store): SQLite and PostgreSQL, secrets sealed with
+# OpenSSL; outside the core, which does no I/O
+STORE_SRC = csrc/store/sz_store.c csrc/store/sz_seal.c csrc/store/sz_sqlite.c csrc/store/sz_pg.c
+STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h
+STORE_CFLAGS = $(filter-out -Icsrc/core -Ibuild/gen,$(ALL_CFLAGS)) -Icsrc/store \
+               $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+STORE_LIBS = -lsqlite3 -lpq -ljansson -lcrypto
+STORE_SO = $(BUILD)/socialize/store.so
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
@@ -62,7 +70,7 @@ LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 .PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install docs-tables \
         FORCE lib install-lib examples-c
 
-all: $(CORE_SO) $(CURL_SO)
+all: $(CORE_SO) $(CURL_SO) $(STORE_SO)
 
 # rewritten only when the set of network files changes
 $(REGISTRY): FORCE
@@ -103,6 +111,11 @@ $(CURL_SO): $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/l
 	@mkdir -p $(dir $@)
 	$(CC) $(CURL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) $(filter %.c,$(GUARD_SRC)) \
 	    $(LDFLAGS) -lcurl -lm
+
+$(STORE_SO): $(STORE_SRC) csrc/store/lsz_store.c $(STORE_HDR) csrc/lua/lsz_compat.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STORE_CFLAGS) -DSZ_STORE_API= $(LIBFLAG) -o $@ $(STORE_SRC) csrc/store/lsz_store.c \
+	    $(LDFLAGS) $(STORE_LIBS)
 
 # The C library for C and C++ hosts: libsocialize.so.$(LIB_VERSION) (SONAME
 # libsocialize.so.0; only the sz_ API of socialize.h is exported) and
