@@ -151,13 +151,13 @@ static int check_id(const char *s, const char *what, int required, sz_store_err 
 
 /* ---- kinds ---- */
 typedef struct {
-    const char *kind, *table, *k1, *k2;
+    const char *kind, *table, *k1, *k2, *n1, *n2; /* n1, n2: the names in messages */
 } kind_desc;
 
 static const kind_desc KINDS[] = {
-    {"connection", "socialize_connections", "uid", "provider"},
-    {"app", "socialize_apps", "provider", "instance"},
-    {"session", "socialize_sessions", "provider", "skey"},
+    {"connection", "socialize_connections", "uid", "provider", "UID", "provider"},
+    {"app", "socialize_apps", "provider", "instance", "provider", "instance"},
+    {"session", "socialize_sessions", "provider", "skey", "provider", "key"},
 };
 
 static const kind_desc *kind_of(sz_rec_kind k, sz_store_err *err)
@@ -418,7 +418,7 @@ int sz_store_put(sz_store *st, sz_rec_kind kind, const sz_record *rec, sz_store_
 {
     const kind_desc *k = kind_of(kind, err);
     if (!k) return -1;
-    if (check_id(rec->id1, k->k1, 1, err) < 0 || check_id(rec->id2, k->k2, 1, err) < 0 ||
+    if (check_id(rec->id1, k->n1, 1, err) < 0 || check_id(rec->id2, k->n2, 1, err) < 0 ||
         check_id(rec->account, "account", 0, err) < 0 || check_id(rec->scopes, "scopes", 0, err) < 0 ||
         check_fields(rec->fields_json, err) < 0)
         return -1;
@@ -544,7 +544,7 @@ int sz_store_get(sz_store *st, sz_rec_kind kind, const char *id1, const char *id
 {
     const kind_desc *k = kind_of(kind, err);
     *out = NULL;
-    if (!k || check_id(id1, k->k1, 1, err) < 0 || check_id(id2, k->k2, 1, err) < 0) return -1;
+    if (!k || check_id(id1, k->n1, 1, err) < 0 || check_id(id2, k->n2, 1, err) < 0) return -1;
     char sql[256], cols[128];
     snprintf(cols, sizeof cols, REC_COLS, k->k1, k->k2);
     snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = $1 AND %s = $2", cols, k->table, k->k1, k->k2);
@@ -566,7 +566,7 @@ int sz_store_list(sz_store *st, sz_rec_kind kind, const char *id1, sz_record_out
     const kind_desc *k = kind_of(kind, err);
     *out = NULL;
     *n = 0;
-    if (!k || check_id(id1, k->k1, 1, err) < 0) return -1;
+    if (!k || check_id(id1, k->n1, 1, err) < 0) return -1;
     char sql[256], cols[128];
     snprintf(cols, sizeof cols, REC_COLS, k->k1, k->k2);
     snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = $1 ORDER BY %s", cols, k->table, k->k1, k->k2);
@@ -595,7 +595,7 @@ int sz_store_list(sz_store *st, sz_rec_kind kind, const char *id1, sz_record_out
 long long sz_store_delete(sz_store *st, sz_rec_kind kind, const char *id1, const char *id2, sz_store_err *err)
 {
     const kind_desc *k = kind_of(kind, err);
-    if (!k || check_id(id1, k->k1, 1, err) < 0 || check_id(id2, k->k2, 0, err) < 0) return -1;
+    if (!k || check_id(id1, k->n1, 1, err) < 0 || check_id(id2, k->n2, 0, err) < 0) return -1;
     char sql[256];
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = $1%s%s%s", k->table, k->k1, id2 ? " AND " : "",
              id2 ? k->k2 : "", id2 ? " = $2" : "");

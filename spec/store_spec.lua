@@ -1,0 +1,443 @@
+-- socialize.store: the same contract against SQLite and PostgreSQL (a
+-- throwaway cluster, spec/pgcluster.sh), then each engine's faults. The
+-- raw rows are read with the engines' own tools (sqlite3, psql), never
+-- through the store.
+local store = require("socialize.store")
+
+local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
+local BUILD = os.getenv("BUILD") or "build/lua5.4"
+local KEY_A = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" -- "0123456789abcdef0123456789abcdef"
+local KEY_B = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
+local TOKEN = "AT-7f3c9e-secret-access-token"
+local REFRESH = "RT-0b1d2e-secret-refresh-token"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function run(cmd)
+    local p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    return (out:gsub("%s+$", ""))
+end
+
+local function tmpdir()
+    local d = run("mktemp -d /tmp/socialize-store.XXXXXX")
+    run("chmod 0777 " .. q(d))
+    return d
+end
+
+local function wait_for_file(path)
+    for _ = 1, 300 do -- bounded: 30 s
+        local f = io.open(path, "rb")
+        local s = f and f:read("*a")
+        if f then f:close() end
+        if s and s:find("locked", 1, true) then return true end
+        store.sleep(0.1)
+    end
+    return false
+end
+
+-- A pipeline in its own process group, holding a lock until released: it
+-- writes "locked" into flag once it holds it.
+local function hold(pipeline, flag)
+    local pid = run("setsid sh -c " .. q(pipeline) .. " >" .. q(flag) .. " 2>&1 </dev/null & echo $!")
+    assert(pid:match("^%d+$"), pid)
+    assert(wait_for_file(flag), "the child never took the lock: " .. tostring(io.open(flag):read("*a")))
+    return function()
+        run("kill -TERM -" .. pid)
+        for _ = 1, 100 do -- bounded: 10 s for the session to exit (zombies aside)
+            if run("ps -o stat= -s " .. pid .. " | grep -v '^Z'") == "" then return end
+            store.sleep(0.1)
+        end
+        error("the lock holder did not exit")
+    end
+end
+
+-- A Lua child process with the store module: its stdout.
+local function child(dir, name, body, args)
+    local path = dir .. "/" .. name .. ".lua"
+    local f = assert(io.open(path, "wb"))
+    f:write("package.cpath = " .. string.format("%q", ROOT .. "/" .. BUILD .. "/?.so;") .. " .. package.cpath\n")
+    f:write("local store = require('socialize.store')\n", body)
+    f:close()
+    return "lua5.4 " .. q(path) .. " " .. table.concat(args or {}, " ")
+end
+
+local function sqlite_engine()
+    local dir = tmpdir()
+    local n = 0
+    local e = { name = "sqlite", dir = dir }
+    function e.new_url()
+        n = n + 1
+        e.file = dir .. "/s" .. n .. ".db"
+        e.url = "sqlite:" .. e.file
+        return e.url
+    end
+    function e.raw(sql) return run("sqlite3 " .. q(e.file) .. " " .. q(sql)) end
+    -- another process holding the write lock until it is killed
+    function e.hold_lock()
+        local flag = dir .. "/locked.flag"
+        os.remove(flag)
+        return hold("(echo 'BEGIN IMMEDIATE;'; echo 'UPDATE socialize_meta SET value = value;';" ..
+            " echo \"SELECT 'locked';\"; sleep 30) | sqlite3 " .. q(e.file), flag)
+    end
+    function e.teardown() run("rm -rf " .. q(dir)) end
+    return e
+end
+
+local function pg_engine()
+    local out = run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " start")
+    local dir, base = out:match("^(/tmp/socialize%-pg%.[%w]+)\n(postgresql://%S+)$")
+    assert(dir, "could not start PostgreSQL: " .. out)
+    local n = 0
+    local e = { name = "postgresql", dir = dir, cdir = tmpdir() }
+    local function psql(db, sql)
+        return run("psql -X -q -A -t -v ON_ERROR_STOP=1 " .. q(base:gsub("/postgres%?", "/" .. db .. "?")) ..
+            " -c " .. q(sql))
+    end
+    function e.new_url()
+        n = n + 1
+        e.db = "s" .. n
+        psql("postgres", "CREATE DATABASE " .. e.db)
+        e.url = base:gsub("/postgres%?", "/" .. e.db .. "?")
+        return e.url
+    end
+    function e.raw(sql) return psql(e.db, sql) end
+    function e.hold_lock()
+        local flag = e.cdir .. "/locked.flag"
+        os.remove(flag)
+        return hold("(echo 'BEGIN;'; echo 'LOCK TABLE socialize_connections;';" ..
+            " echo \"SELECT 'locked';\"; sleep 30) | psql -X -q -A -t " .. q(e.url), flag)
+    end
+    function e.kill() return run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " kill " .. q(dir)) end
+    function e.up() return run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " up " .. q(dir)) end
+    function e.teardown()
+        run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " stop " .. q(dir))
+        run("rm -rf " .. q(e.cdir))
+    end
+    return e
+end
+
+local function conn(t)
+    local c = {
+        UID = "user-1", provider = "twitter", account = "12345", scopes = "tweet.write users.read offline.access",
+        fields = { handle = "@bob", pages = { { id = "p1", name = "Page One" }, { id = "p2" } }, verified = true },
+        secrets = { accessToken = TOKEN, refreshToken = REFRESH }, expiresAt = 1900000000, updatedAt = 1800000000,
+    }
+    for k, v in pairs(t or {}) do c[k] = v end
+    return c
+end
+
+-- The contract: every case runs against each engine.
+local function contract(E)
+    local s
+    before_each(function()
+        s = assert(store.open(E.new_url(), { keys = { KEY_A } }))
+    end)
+    after_each(function() if s then s:close() end end)
+
+    it("keeps a connection whole: identity, account, scopes, fields, secrets, times", function()
+        assert.is_true(s:put_connection(conn()))
+        local c = s:get_connection("user-1", "twitter")
+        assert.same({
+            UID = "user-1", provider = "twitter", account = "12345", scopes = "tweet.write users.read offline.access",
+            fields = { handle = "@bob", pages = { { id = "p1", name = "Page One" }, { id = "p2" } }, verified = true },
+            secrets = { accessToken = TOKEN, refreshToken = REFRESH }, expiresAt = 1900000000, updatedAt = 1800000000,
+        }, c)
+        assert.is_nil(s:get_connection("user-1", "facebook"))
+        assert.same({ engine = E.name, schema = 1, keyIds = { s:info().keyIds[1] }, plaintext = false }, s:info())
+    end)
+
+    it("replaces a connection on put, lists a user's connections, deletes one or all", function()
+        assert(s:put_connection(conn()))
+        assert(s:put_connection(conn({ provider = "mastodon", account = "a@m.example", secrets = { accessToken = "M" } })))
+        assert(s:put_connection(conn({ UID = "user-2" })))
+        assert(s:put_connection(conn({ account = "999", secrets = { accessToken = "NEW" } })))
+        local list = s:list_connections("user-1")
+        assert.equal(2, #list)
+        assert.same({ "mastodon", "twitter" }, { list[1].provider, list[2].provider })
+        assert.same({ accessToken = "NEW" }, list[2].secrets)
+        assert.equal("999", list[2].account)
+        assert.equal(1, s:delete_connection("user-1", "twitter"))
+        assert.equal(0, s:delete_connection("user-1", "twitter"))
+        assert.equal(1, s:delete_connection("user-1"))
+        assert.same({}, s:list_connections("user-1"))
+        assert.is_table(s:get_connection("user-2", "twitter"))
+    end)
+
+    it("seals every secret at rest: AES-256-GCM, key id, a fresh nonce each time", function()
+        assert(s:put_connection(conn()))
+        local raw = E.raw("SELECT secrets FROM socialize_connections")
+        local kid = s:info().keyIds[1]
+        assert.is_nil(raw:find(TOKEN, 1, true))
+        assert.is_nil(raw:find(REFRESH, 1, true))
+        local a, r = raw:match('^{"accessToken":"sz1%.' .. kid .. '%.([%w+/=]+)","refreshToken":"sz1%.' .. kid ..
+            '%.([%w+/=]+)"}$')
+        assert.truthy(a, raw)
+        -- nonce 12 + ciphertext + tag 16, in Base64
+        assert.equal(4 * math.ceil((12 + #TOKEN + 16) / 3), #a)
+        assert(s:put_connection(conn()))
+        local raw2 = E.raw("SELECT secrets FROM socialize_connections")
+        assert.not_equal(raw, raw2)
+        -- the verifier of a pending state too
+        assert(s:put_state({ state = "st1", UID = "u", provider = "twitter", verifier = "VERIFIER-xyz",
+            expiresAt = os.time() + 600 }))
+        local v = E.raw("SELECT verifier FROM socialize_states")
+        assert.is_nil(v:find("VERIFIER", 1, true))
+        assert.truthy(v:find("^sz1%." .. kid .. "%."))
+    end)
+
+    it("binds each secret to its record: a sealed value moved elsewhere does not open", function()
+        assert(s:put_connection(conn()))
+        assert(s:put_connection(conn({ UID = "user-2", secrets = { accessToken = "other" } })))
+        E.raw("UPDATE socialize_connections SET secrets = (SELECT secrets FROM socialize_connections " ..
+            "WHERE uid = 'user-1') WHERE uid = 'user-2'")
+        local c, err, code = s:get_connection("user-2", "twitter")
+        assert.is_nil(c)
+        assert.equal("seal_failed", code)
+        assert.is_nil(err:find(TOKEN, 1, true))
+        -- a field renamed: the same
+        E.raw("UPDATE socialize_connections SET secrets = replace(secrets, 'refreshToken', 'accessTokeX') " ..
+            "WHERE uid = 'user-1'")
+        assert.same({ nil, "seal_failed" }, { select(1, s:get_connection("user-1", "twitter")), select(3,
+            s:get_connection("user-1", "twitter")) })
+    end)
+
+    it("fails loudly at open with a wrong or missing key, never as no connection", function()
+        assert(s:put_connection(conn()))
+        s:close()
+        local url = E.url
+        local st, err, code = store.open(url, { keys = { KEY_B } })
+        assert.same({ nil, "key_mismatch" }, { st, code })
+        assert.truthy(err:find("wrong store key", 1, true))
+        assert.is_nil(err:find(KEY_A, 1, true))
+        st, err, code = store.open(url, { plaintext = true })
+        assert.same({ nil, "key_missing" }, { st, code })
+        s = assert(store.open(url, { keys = { KEY_A } }))
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken)
+        local _, kerr, kcode = store.open(url, { keys = { "not base64!" } })
+        assert.equal("bad_input", kcode)
+        assert.truthy(kerr:find("keys[1]", 1, true))
+    end)
+
+    it("refuses secrets without a key unless plaintext = true", function()
+        s:close()
+        s = nil
+        local url = E.new_url()
+        local st = assert(store.open(url))
+        local ok, err, code = st:put_connection(conn())
+        assert.same({ nil, "no_key" }, { ok, code })
+        assert.truthy(err:find("plaintext", 1, true))
+        assert.is_nil(st:get_connection("user-1", "twitter"))
+        assert.is_true(st:put_connection(conn({ secrets = {} }))) -- no secret: fine
+        st:close()
+        st = assert(store.open(url, { plaintext = true }))
+        assert(st:put_connection(conn()))
+        assert.equal(REFRESH, st:get_connection("user-1", "twitter").secrets.refreshToken)
+        assert.truthy(E.raw("SELECT secrets FROM socialize_connections"):find('"plain%.'))
+        assert.is_true(st:info().plaintext)
+        st:close()
+        -- a key given later: rotate() seals what was plain
+        st = assert(store.open(url, { keys = { KEY_A } }))
+        assert.equal(2, st:rotate())
+        assert.is_nil(E.raw("SELECT secrets FROM socialize_connections"):find('"plain%.'))
+        assert.equal(TOKEN, st:get_connection("user-1", "twitter").secrets.accessToken)
+        st:close()
+    end)
+
+    it("rotates keys: the first seals, all open, rotate() re-seals in one pass", function()
+        assert(s:put_connection(conn()))
+        assert(s:put_app({ provider = "mastodon", instance = "m.example", fields = { clientId = "cid" },
+            secrets = { clientSecret = "CS" } }))
+        assert(s:put_session({ provider = "bluesky", key = "did:plc:abc", secrets = { accessJwt = "J1",
+            refreshJwt = "J2" } }))
+        assert(s:put_state({ state = "st1", UID = "u", provider = "twitter", verifier = "V", expiresAt = os.time() + 600 }))
+        local kid_a = s:info().keyIds[1]
+        s:close()
+        s = assert(store.open(E.url, { keys = { KEY_B, KEY_A } }))
+        local kid_b = s:info().keyIds[1]
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken) -- old key opens
+        assert.equal(6, s:rotate())
+        assert.equal(0, s:rotate())
+        local raw = E.raw("SELECT secrets FROM socialize_connections") .. E.raw("SELECT secrets FROM socialize_apps") ..
+            E.raw("SELECT secrets FROM socialize_sessions") .. E.raw("SELECT verifier FROM socialize_states")
+        assert.is_nil(raw:find(kid_a, 1, true))
+        s:close()
+        s = assert(store.open(E.url, { keys = { KEY_B } }))
+        assert.equal(REFRESH, s:get_connection("user-1", "twitter").secrets.refreshToken)
+        assert.equal("CS", s:get_app("mastodon", "m.example").secrets.clientSecret)
+        assert.equal("V", s:take_state("st1").verifier)
+        local _, _, code = store.open(E.url, { keys = { KEY_A } })
+        assert.equal("key_mismatch", code)
+        assert.not_equal(kid_a, kid_b)
+    end)
+
+    it("keeps pending connect states single use: unknown, replayed and expired are refused", function()
+        local now = 1800000000
+        assert(s:put_state({ state = "s-ok", UID = "u1", provider = "x", redirect = "https://app.example/cb",
+            verifier = "pkce-verifier", expiresAt = now + 600 }))
+        assert(s:put_state({ state = "s-old", UID = "u1", provider = "x", expiresAt = now - 1 }))
+        assert.same({ state = "s-ok", UID = "u1", provider = "x", redirect = "https://app.example/cb",
+            verifier = "pkce-verifier", expiresAt = now + 600 }, s:take_state("s-ok", now))
+        assert.same({ nil, "state_unknown" }, { select(1, s:take_state("s-ok", now)), select(3, s:take_state("s-ok", now)) })
+        local a, _, code = s:take_state("s-old", now)
+        assert.same({ nil, "state_expired" }, { a, code })
+        assert.equal("state_unknown", select(3, s:take_state("s-old", now))) -- gone with its first take
+        assert.equal("state_unknown", select(3, s:take_state("forged", now)))
+        local _, _, dup = s:put_state({ state = "s-ok", UID = "u1", provider = "x", expiresAt = now + 1 })
+        assert.is_nil(dup) -- taken, so free again
+        assert.equal("bad_input", select(3, s:put_state({ state = "s-x", UID = "u1", provider = "x" })))
+        assert.equal(1, s:purge(now + 2))
+    end)
+
+    it("keeps app registrations per instance and setup sessions", function()
+        assert(s:put_app({ provider = "mastodon", instance = "m.example", fields = { clientId = "cid",
+            scopes = "write:statuses" }, secrets = { clientSecret = "CS" } }))
+        assert.same({ provider = "mastodon", instance = "m.example", account = "", scopes = "",
+            fields = { clientId = "cid", scopes = "write:statuses" }, secrets = { clientSecret = "CS" },
+            updatedAt = s:get_app("mastodon", "m.example").updatedAt }, s:get_app("mastodon", "m.example"))
+        assert.is_nil(s:get_app("mastodon", "other.example"))
+        assert(s:put_session({ provider = "bluesky", key = "bob.bsky.social", account = "did:plc:abc",
+            secrets = { accessJwt = "J1", refreshJwt = "J2" }, expiresAt = 1800000100 }))
+        local ses = s:get_session("bluesky", "bob.bsky.social")
+        assert.same({ "did:plc:abc", "J2", 1800000100 }, { ses.account, ses.secrets.refreshJwt, ses.expiresAt })
+        assert.equal(1, s:delete_session("bluesky", "bob.bsky.social"))
+        assert.equal(1, s:delete_app("mastodon", "m.example"))
+    end)
+
+    it("remembers blocked-until across a reopen", function()
+        assert(s:block("twitter", "acct:12345", 1800000600))
+        assert.equal(1800000600, s:blocked("twitter", "acct:12345", 1800000000))
+        assert.is_nil(s:blocked("twitter", "acct:other", 1800000000))
+        s:close()
+        s = assert(store.open(E.url, { keys = { KEY_A } }))
+        assert.equal(1800000600, s:blocked("twitter", "acct:12345", 1800000000))
+        assert.is_nil(s:blocked("twitter", "acct:12345", 1800000600))
+        assert(s:block("twitter", "acct:12345", 0))
+        assert.is_nil(s:blocked("twitter", "acct:12345", 1))
+    end)
+
+    it("leases a connection: one holder, taken over when expired, writes fenced by the lease", function()
+        assert(s:put_connection(conn()))
+        local t1 = assert(s:lock("user-1", "twitter", 1000, 5000))
+        assert.equal(32, #t1)
+        local no, _, code = s:lock("user-1", "twitter", 2000, 5000)
+        assert.same({ nil, "lock_busy" }, { no, code })
+        assert.truthy(s:lock("user-1", "facebook", 2000, 5000)) -- another connection: free
+        local t2 = assert(s:lock("user-1", "twitter", 6000, 5000)) -- t1 ran out
+        local ok, err
+        ok, err, code = s:put_connection(conn({ secrets = { accessToken = "stale" }, lease = t1 }))
+        assert.same({ nil, "lease_lost" }, { ok, code })
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken) -- nothing written
+        assert.is_true(s:put_connection(conn({ secrets = { accessToken = "fresh" }, lease = t2 })))
+        assert.equal("lease_lost", select(3, s:unlock("user-1", "twitter", t1)))
+        assert.is_true(s:unlock("user-1", "twitter", t2))
+        assert.truthy(s:lock("user-1", "twitter", 6001, 5000))
+        assert.is_nil(err:find("fresh", 1, true))
+    end)
+
+    it("with_lock re-reads the connection, returns fn's values, releases even when fn raises", function()
+        assert(s:put_connection(conn()))
+        local a, b = s:with_lock("user-1", "twitter", function(c, lease)
+            assert.equal(TOKEN, c.secrets.accessToken)
+            assert(s:put_connection(conn({ secrets = { accessToken = "refreshed", refreshToken = "RT2" }, lease = lease })))
+            return "done", 2
+        end)
+        assert.same({ "done", 2 }, { a, b })
+        assert.has_error(function()
+            s:with_lock("user-1", "twitter", function() error("boom", 0) end)
+        end, "boom")
+        local c = s:with_lock("user-1", "twitter", function(cc) return cc end) -- released: no wait
+        assert.equal("RT2", c.secrets.refreshToken)
+        assert(s:lock("user-1", "twitter", store.now_ms(), 60000))
+        local none, _, code = s:with_lock("user-1", "twitter", function() end, { wait = 50 })
+        assert.same({ nil, "lock_timeout" }, { none, code })
+    end)
+
+    it("refuses bad input by name, before writing anything", function()
+        local cases = {
+            { conn({ UID = "" }), "UID is empty" },
+            { conn({ provider = ("p"):rep(2000) }), "provider: 2000 bytes, at most 1024" },
+            { conn({ fields = { 1, 2 } }), "fields: not a table of named fields" },
+            { conn({ fields = { f = function() end } }), "fields: a value is not a string, number, boolean or table" },
+        }
+        for _, c in ipairs(cases) do
+            local ok, err, code = s:put_connection(c[1])
+            assert.same({ nil, c[2], "bad_input" }, { ok, err, code })
+        end
+        assert.has_error(function() s:put_connection(conn({ UID = "a\0b" })) end, "UID: holds a NUL byte")
+        assert.has_error(function() s:put_connection(conn({ secrets = { accessToken = 1 } })) end)
+        assert.equal("bad_input", select(3, s:put_connection(conn({ secrets = { t = ("x"):rep(20000) } }))))
+        assert.same({}, s:list_connections("user-1"))
+    end)
+
+    it("writes nothing when a transaction is rolled back before its commit", function()
+        s:_before_commit(function() return false end)
+        assert.is_nil(s:put_connection(conn()))
+        s:_before_commit(nil)
+        assert.is_nil(s:get_connection("user-1", "twitter"))
+        assert.equal("0", E.raw("SELECT COUNT(*) FROM socialize_connections"))
+    end)
+
+    it("migrates once and refuses a store written by a newer version", function()
+        assert.equal("1", E.raw("SELECT MAX(version) FROM socialize_schema"))
+        s:close()
+        s = assert(store.open(E.url, { keys = { KEY_A } }))
+        assert.equal("1", E.raw("SELECT COUNT(*) FROM socialize_schema"))
+        E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (2, 0)")
+        local st, err, code = store.open(E.url, { keys = { KEY_A } })
+        assert.same({ nil, "store_schema" }, { st, code })
+        assert.truthy(err:find("version 2", 1, true))
+    end)
+
+    it("never loses an update: two processes increment under the lock, 100 times each", function()
+        assert(s:put_connection(conn({ fields = { counter = 0 } })))
+        local body = [[
+local url, key = arg[1], arg[2]
+local s = assert(store.open(url, { keys = { key }, busyTimeout = 20000 }))
+for _ = 1, 100 do
+  assert(s:with_lock("user-1", "twitter", function(c, lease)
+    local n = c.fields.counter
+    c.fields.counter = n + 1
+    c.lease = lease
+    assert(s:put_connection(c))
+    return true
+  end, { wait = 60000 }))
+end
+print("child done")
+]]
+        local cmd = child(E.dir, "incr", body, { q(E.url), q(KEY_A) })
+        local out = run("(" .. cmd .. " & " .. cmd .. " & wait)")
+        assert.equal("child done\nchild done", out)
+        assert.equal(200, s:get_connection("user-1", "twitter").fields.counter)
+    end)
+
+    it("names a store locked by another process after the busy timeout, then works again", function()
+        assert(s:put_connection(conn()))
+        s:close()
+        s = assert(store.open(E.url, { keys = { KEY_A }, busyTimeout = 200 }))
+        local release = E.hold_lock()
+        local ok, err, code = s:put_connection(conn({ secrets = { accessToken = "during-lock" } }))
+        release()
+        assert.same({ nil, "store_busy" }, { ok, code })
+        assert.is_nil(err:find("during-lock", 1, true))
+        s:close()
+        s = assert(store.open(E.url, { keys = { KEY_A } }))
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken)
+        assert.is_true(s:put_connection(conn({ secrets = { accessToken = "after" } })))
+    end)
+end
+
+describe("store contract: SQLite #once", function()
+    local E = {} -- filled in setup: listing the cases starts nothing
+    setup(function() setmetatable(E, { __index = sqlite_engine() }) end)
+    teardown(function() if E.teardown then E.teardown() end end)
+    contract(E)
+end)
+
+describe("store contract: PostgreSQL #once", function()
+    local E = {} -- filled in setup: listing the cases starts nothing
+    setup(function() setmetatable(E, { __index = pg_engine() }) end)
+    teardown(function() if E.teardown then E.teardown() end end)
+    contract(E)
+end)
