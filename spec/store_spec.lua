@@ -441,3 +441,147 @@ describe("store contract: PostgreSQL #once", function()
     teardown(function() if E.teardown then E.teardown() end end)
     contract(E)
 end)
+
+describe("store faults: SQLite #once", function()
+    local dir
+    setup(function() dir = tmpdir() end)
+    teardown(function() run("rm -rf " .. q(dir)) end)
+
+    it("names a read-only file: reads work, writes fail whole", function()
+        local file = dir .. "/ro.db"
+        local s = assert(store.open("sqlite:" .. file, { keys = { KEY_A } }))
+        assert(s:put_connection(conn()))
+        s:close()
+        run("chmod 0444 " .. q(file))
+        -- root writes anyway: the child runs as nobody when we are root
+        local body = [[
+local s = assert(store.open("sqlite:" .. arg[1], { keys = { arg[2] } }))
+print(s:get_connection("user-1", "twitter").secrets.accessToken)
+print(select(3, s:put_connection({ UID = "user-1", provider = "twitter", secrets = { accessToken = "new" } })))
+print(select(2, s:put_connection({ UID = "user-1", provider = "twitter", secrets = { accessToken = "new" } })))
+]]
+        local cmd = child(dir, "ro", body, { q(file), q(KEY_A) })
+        if run("id -u") == "0" then cmd = "runuser -u nobody -- " .. cmd end
+        local out = run(cmd)
+        local token, code, msg = out:match("^(.-)\n(.-)\n(.*)$")
+        assert.same({ TOKEN, "store_readonly" }, { token, code }, out)
+        assert.truthy(msg:find("read-only", 1, true))
+        assert.is_nil(msg:find("new", 1, true))
+        assert.equal(TOKEN, run("sqlite3 " .. q(file) .. " 'SELECT 1'") == "1" and
+            assert(store.open("sqlite:" .. file, { keys = { KEY_A } })):get_connection("user-1", "twitter").secrets
+            .accessToken)
+    end)
+
+    it("names a full store and keeps what it held (max_page_count as the disk limit)", function()
+        local file = dir .. "/full.db"
+        assert(store.open("sqlite:" .. file, { keys = { KEY_A } })):close()
+        local pages = tonumber(run("sqlite3 " .. q(file) .. " 'PRAGMA page_count'"))
+        local s = assert(store.open("sqlite:" .. file, { keys = { KEY_A }, maxPages = pages + 8 }))
+        local big = ("x"):rep(3000)
+        local n, ok, err, code = 0, true, nil, nil
+        while ok and n < 100 do -- bounded: 8 more pages of 4 KiB fill long before
+            n = n + 1
+            ok, err, code = s:put_connection(conn({ UID = "u" .. n, fields = { blob = big } }))
+        end
+        assert.equal("store_full", code)
+        assert.truthy(err:find("full", 1, true))
+        assert.truthy(n > 2 and n < 100)
+        assert.is_nil(s:get_connection("u" .. n, "twitter")) -- not half-written
+        assert.equal(TOKEN, s:get_connection("u1", "twitter").secrets.accessToken)
+        assert.equal(n - 1, #(function()
+            local t = {}
+            for i = 1, n - 1 do t[i] = s:get_connection("u" .. i, "twitter") end
+            return t
+        end)())
+        assert.equal(1, s:delete_connection("u1", "twitter")) -- room again
+        assert.is_true(s:put_connection(conn({ UID = "u" .. n })))
+        s:close()
+    end)
+
+    it("names a file that is not a database, and one with damaged pages", function()
+        local file = dir .. "/junk.db"
+        local f = assert(io.open(file, "wb"))
+        f:write(("this is not a database\n"):rep(500))
+        f:close()
+        local s, err, code = store.open("sqlite:" .. file, { keys = { KEY_A } })
+        assert.same({ nil, "store_corrupt" }, { s, code })
+        assert.truthy(err:find("not a database", 1, true))
+        -- a real store whose table pages are overwritten
+        file = dir .. "/damaged.db"
+        s = assert(store.open("sqlite:" .. file, { keys = { KEY_A } }))
+        for i = 1, 50 do assert(s:put_connection(conn({ UID = "u" .. i, fields = { pad = ("p"):rep(500) } }))) end
+        s:close()
+        f = assert(io.open(file, "r+b"))
+        local size = f:seek("end")
+        for off = 4096 * 2, size - 4096, 4096 do
+            f:seek("set", off)
+            f:write(("\255"):rep(4096))
+        end
+        f:close()
+        local codes = {}
+        s, err, code = store.open("sqlite:" .. file, { keys = { KEY_A } })
+        if s then
+            local _, e2, c2 = s:list_connections("u1")
+            err, code = e2, c2
+            s:close()
+        end
+        codes[#codes + 1] = code
+        assert.same({ "store_corrupt" }, codes)
+        assert.is_nil(err:find(TOKEN, 1, true))
+    end)
+
+    it("names a store in a directory that does not exist", function()
+        local s, err, code = store.open("sqlite:" .. dir .. "/missing/dir/s.db")
+        assert.same({ nil, "store_io" }, { s, code })
+        assert.truthy(err:find("sqlite", 1, true))
+    end)
+end)
+
+describe("store faults: PostgreSQL #once", function()
+    local E = {}
+    setup(function() setmetatable(E, { __index = pg_engine() }) end)
+    teardown(function() if E.teardown then E.teardown() end end)
+
+    it("names a server that goes away mid-transaction; nothing half-written; reconnects after", function()
+        local s = assert(store.open(E.new_url(), { keys = { KEY_A } }))
+        assert(s:put_connection(conn()))
+        s:_before_commit(function() E.kill() return true end)
+        local ok, err, code = s:put_connection(conn({ secrets = { accessToken = "mid-transaction" } }))
+        s:_before_commit(nil)
+        assert.same({ nil, "store_gone" }, { ok, code })
+        assert.is_nil(err:find("mid-transaction", 1, true))
+        -- down: every call says so
+        assert.equal("store_gone", select(3, s:get_connection("user-1", "twitter")))
+        E.up()
+        local c = assert(s:get_connection("user-1", "twitter")) -- the same handle reconnects
+        assert.equal(TOKEN, c.secrets.accessToken)
+        s:close()
+    end)
+
+    it("rolls back a rotation cut short by the server going away", function()
+        local url = E.new_url()
+        local s = assert(store.open(url, { keys = { KEY_A } }))
+        for i = 1, 5 do assert(s:put_connection(conn({ UID = "u" .. i }))) end
+        local kid_a = s:info().keyIds[1]
+        s:close()
+        s = assert(store.open(url, { keys = { KEY_B, KEY_A } }))
+        s:_before_commit(function() E.kill() return true end)
+        local n, _, code = s:rotate()
+        s:_before_commit(nil)
+        assert.same({ nil, "store_gone" }, { n, code })
+        E.up()
+        local raw = E.raw("SELECT secrets FROM socialize_connections")
+        local _, sealed_a = raw:gsub("sz1%." .. kid_a, "")
+        assert.equal(10, sealed_a) -- every field still under the old key
+        assert.equal(10, s:rotate())
+        s:close()
+    end)
+
+    it("names a server it cannot reach, without the password", function()
+        local url = "postgresql://socialize:hunter2-pw@/postgres?host=" .. E.dir .. "/nowhere&connect_timeout=2"
+        local s, err, code = store.open(url)
+        assert.same({ nil, "store_gone" }, { s, code })
+        assert.is_nil(err:find("hunter2", 1, true))
+        assert.truthy(err:find("cannot connect", 1, true))
+    end)
+end)
