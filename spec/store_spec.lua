@@ -585,3 +585,25 @@ describe("store faults: PostgreSQL #once", function()
         assert.truthy(err:find("cannot connect", 1, true))
     end)
 end)
+
+describe("config.store in a client #once", function()
+    local socialize = require("socialize")
+    local dir
+    setup(function() dir = tmpdir() end)
+    teardown(function() run("rm -rf " .. q(dir)) end)
+
+    it("opens the store on first use, once, and checks the setting at new()", function()
+        local c = socialize.new({ backend = "direct", store = { url = "sqlite:" .. dir .. "/c.db", keys = { KEY_A } } })
+        local s = assert(c:store())
+        assert.equal(s, c:store())
+        assert.equal("sqlite", s:info().engine)
+        assert.is_nil(socialize.new({ backend = "direct" }):store())
+        local bad = socialize.new({ backend = "direct", store = "sqlite:" .. dir .. "/c.db" }) -- no key: sealed store
+        assert.same({ nil, "key_missing" }, { bad:store(), select(3, bad:store()) })
+        assert.has_error(function() socialize.new({ store = "mysql://db" }) end,
+            "bad argument #1 to 'new' (config.store must be \"sqlite:/path/to/file.db\", \"postgresql://...\" or a "
+            .. "table with url (docs/store.md))")
+        assert.has_error(function() socialize.new({ store = { url = "sqlite:x", keys = { 1 } } }) end,
+            "bad argument #1 to 'new' (config.store.keys[1] must be a string (Base64 of 32 bytes))")
+    end)
+end)
