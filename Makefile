@@ -236,7 +236,7 @@ soak: deps
 
 install: all install-lib
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
-	install -m 0755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
+	install -m 0755 $(CORE_SO) $(CURL_SO) $(STORE_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
 	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
 
@@ -250,7 +250,7 @@ rock:
 	    LDFLAGS="$(LDFLAGS) $(ROCK_LDFLAGS)"
 rock-install:
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
-	install -m 0755 build/rock/socialize/core.so build/rock/socialize/curl.so $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
+	install -m 0755 build/rock/socialize/core.so build/rock/socialize/curl.so build/rock/socialize/store.so $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
 	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
 
