@@ -164,8 +164,16 @@ $(BUILD)/test_core: $(CORE_SRC) $(TEST_SRC) $(TEST_HDR) $(CORE_HDR)
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core -Ibuild/gen \
 	    -o $@ $(CORE_SRC) $(TEST_SRC) -lssl $(CORE_LIBS)
 
-test-c: $(BUILD)/test_core
+test-c: $(BUILD)/test_core $(BUILD)/test_store
 	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json spec/vectors/providers
+	@d=$$(mktemp -d) && $(BUILD)/test_store $$d; r=$$?; rm -rf $$d; exit $$r
+
+# The store's C API (sz_store.h) under ASan + UBSan, against SQLite files.
+$(BUILD)/test_store: $(STORE_SRC) $(STORE_HDR) csrc/test/test_store.c csrc/test/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -g -O1 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer -Icsrc/store -Icsrc/test $(filter -I%,$(STORE_CFLAGS)) -o $@ \
+	    $(STORE_SRC) csrc/test/test_store.c $(STORE_LIBS)
 
 test-lua: all
 	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted
@@ -175,7 +183,7 @@ test-lua: all
 # specs against the fakes under every ABI; packaging, examples, nginx and the
 # oracles once
 test: deps oracles
-	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
+	@$(MAKE) --no-print-directory all build/lua5.4/test_core build/lua5.4/test_store LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
 	@$(MAKE) --no-print-directory fuzz-build asan-build
