@@ -9,9 +9,7 @@
 
 #include <jansson.h>
 
-#include "sz_store_int.h"
-
-#define SCHEMA_VERSION 1
+#include "sz_store_ops.h"
 
 int sz_store_seterr(sz_store_err *err, sz_store_code code, const char *fmt, ...)
 {
@@ -37,14 +35,8 @@ const char *sz_store_code_name(sz_store_code code)
 }
 
 /* ---- rows: a result copied out of the engine ---- */
-typedef struct {
-    char **v;     /* nrows * ncol, each NUL-terminated (NULL for SQL NULL) */
-    size_t *n;
-    size_t nrows, cap;
-    int ncol, oom;
-} rows;
 
-static int rows_add(void *ud, int ncol, const char *const *vals, const size_t *lens)
+int sz_st_rows_add(void *ud, int ncol, const char *const *vals, const size_t *lens)
 {
     rows *r = ud;
     if (r->nrows == r->cap) {
@@ -76,7 +68,7 @@ static int rows_add(void *ud, int ncol, const char *const *vals, const size_t *l
     return 0;
 }
 
-static void rows_free(rows *r)
+void sz_st_rows_free(rows *r)
 {
     for (size_t i = 0; i < r->nrows * (size_t)r->ncol; i++) free(r->v[i]);
     free(r->v);
@@ -84,38 +76,38 @@ static void rows_free(rows *r)
     memset(r, 0, sizeof *r);
 }
 
-static const char *cell(const rows *r, size_t row, int col)
+const char *sz_st_cell(const rows *r, size_t row, int col)
 {
     return r->v[row * (size_t)r->ncol + (size_t)col];
 }
 
-static int query(sz_store *st, const char *sql, const sz_param *p, int np, rows *r, sz_store_err *err)
+int sz_st_query(sz_store *st, const char *sql, const sz_param *p, int np, rows *r, sz_store_err *err)
 {
     memset(r, 0, sizeof *r);
-    if (st->eng->exec(st, sql, p, np, rows_add, r, NULL, err) < 0) {
-        rows_free(r);
+    if (st->eng->exec(st, sql, p, np, sz_st_rows_add, r, NULL, err) < 0) {
+        sz_st_rows_free(r);
         return -1;
     }
     if (r->oom) {
-        rows_free(r);
+        sz_st_rows_free(r);
         return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
     }
     return 0;
 }
 
-static int exec(sz_store *st, const char *sql, const sz_param *p, int np, long long *changes, sz_store_err *err)
+int sz_st_exec(sz_store *st, const char *sql, const sz_param *p, int np, long long *changes, sz_store_err *err)
 {
     return st->eng->exec(st, sql, p, np, NULL, NULL, changes, err);
 }
 
-static int begin(sz_store *st, sz_store_err *err)
+int sz_st_begin(sz_store *st, sz_store_err *err)
 {
     if (st->eng->begin(st, err) < 0) return -1;
     st->in_txn = 1;
     return 0;
 }
 
-static int commit(sz_store *st, sz_store_err *err)
+int sz_st_commit(sz_store *st, sz_store_err *err)
 {
     if (st->before_commit && st->before_commit(st->before_commit_ud) != 0) {
         st->eng->rollback(st);
@@ -131,7 +123,7 @@ static int commit(sz_store *st, sz_store_err *err)
     return 0;
 }
 
-static int fail(sz_store *st)
+int sz_st_fail(sz_store *st)
 {
     if (st->in_txn) st->eng->rollback(st);
     st->in_txn = 0;
@@ -139,7 +131,7 @@ static int fail(sz_store *st)
 }
 
 /* ---- checks ---- */
-static int check_id(const char *s, const char *what, int required, sz_store_err *err)
+int sz_st_check_id(const char *s, const char *what, int required, sz_store_err *err)
 {
     if (!s) return required ? sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s is missing", what) : 0;
     size_t n = strlen(s);
@@ -150,11 +142,8 @@ static int check_id(const char *s, const char *what, int required, sz_store_err 
 }
 
 /* ---- kinds ---- */
-typedef struct {
-    const char *kind, *table, *k1, *k2, *n1, *n2; /* n1, n2: the names in messages */
-} kind_desc;
 
-static const kind_desc KINDS[] = {
+const kind_desc SZ_ST_KINDS[] = {
     {"connection", "socialize_connections", "uid", "provider", "UID", "provider"},
     {"app", "socialize_apps", "provider", "instance", "provider", "instance"},
     {"session", "socialize_sessions", "provider", "skey", "provider", "key"},
@@ -166,7 +155,7 @@ static const kind_desc *kind_of(sz_rec_kind k, sz_store_err *err)
         sz_store_seterr(err, SZ_STORE_BAD_INPUT, "unknown record kind");
         return NULL;
     }
-    return &KINDS[k];
+    return &SZ_ST_KINDS[k];
 }
 
 /* ---- schema ---- */
@@ -175,19 +164,19 @@ static int read_meta(sz_store *st, const char *name, char **out, sz_store_err *e
     rows r;
     sz_param p[] = {P_TEXT(name)};
     *out = NULL;
-    if (query(st, "SELECT value FROM socialize_meta WHERE name = $1", p, 1, &r, err) < 0) return -1;
-    if (r.nrows && cell(&r, 0, 0)) {
+    if (sz_st_query(st, "SELECT value FROM socialize_meta WHERE name = $1", p, 1, &r, err) < 0) return -1;
+    if (r.nrows && sz_st_cell(&r, 0, 0)) {
         *out = r.v[0];
         r.v[0] = NULL;
     }
-    rows_free(&r);
+    sz_st_rows_free(&r);
     return 0;
 }
 
-static int write_meta(sz_store *st, const char *name, const char *value, sz_store_err *err)
+int sz_st_write_meta(sz_store *st, const char *name, const char *value, sz_store_err *err)
 {
     sz_param p[] = {P_TEXT(name), P_TEXT(value)};
-    return exec(st,
+    return sz_st_exec(st,
                 "INSERT INTO socialize_meta (name, value) VALUES ($1, $2) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 p, 2, NULL, err);
@@ -197,9 +186,9 @@ static int schema_version(sz_store *st, int *v, sz_store_err *err)
 {
     rows r;
     *v = 0;
-    if (query(st, "SELECT MAX(version) FROM socialize_schema", NULL, 0, &r, err) < 0) return -1;
-    if (r.nrows && cell(&r, 0, 0)) *v = atoi(cell(&r, 0, 0));
-    rows_free(&r);
+    if (sz_st_query(st, "SELECT MAX(version) FROM socialize_schema", NULL, 0, &r, err) < 0) return -1;
+    if (r.nrows && sz_st_cell(&r, 0, 0)) *v = atoi(sz_st_cell(&r, 0, 0));
+    sz_st_rows_free(&r);
     return 0;
 }
 
@@ -241,29 +230,28 @@ static int migrate(sz_store *st, sz_store_err *err)
     }
     if (probe.code == SZ_STORE_CORRUPT || probe.code == SZ_STORE_GONE || probe.code == SZ_STORE_IO)
         return sz_store_seterr(err, probe.code, "%s", probe.msg);
-    if (begin(st, err) < 0) return -1;
+    if (sz_st_begin(st, err) < 0) return -1;
     if (strcmp(st->eng->name, "postgresql") == 0 &&
-        exec(st, "SELECT pg_advisory_xact_lock(7305011)", NULL, 0, NULL, err) < 0)
-        return fail(st);
-    if (exec(st, SCHEMA_TABLE, NULL, 0, NULL, err) < 0 || schema_version(st, &v, err) < 0) return fail(st);
+        sz_st_exec(st, "SELECT pg_advisory_xact_lock(7305011)", NULL, 0, NULL, err) < 0)
+        return sz_st_fail(st);
+    if (sz_st_exec(st, SCHEMA_TABLE, NULL, 0, NULL, err) < 0 || schema_version(st, &v, err) < 0) return sz_st_fail(st);
     if (v > nmig) {
-        fail(st);
+        sz_st_fail(st);
         return sz_store_seterr(err, SZ_STORE_SCHEMA, "the store has schema version %d; this socialize knows up to %d",
                                v, nmig);
     }
     for (; v < nmig; v++) {
         sz_param p[] = {P_INT(v + 1)};
-        if (exec(st, MIGRATIONS[v], NULL, 0, NULL, err) < 0 ||
-            exec(st, "INSERT INTO socialize_schema (version, applied_at) VALUES ($1, 0)", p, 1, NULL, err) < 0)
-            return fail(st);
+        if (sz_st_exec(st, MIGRATIONS[v], NULL, 0, NULL, err) < 0 ||
+            sz_st_exec(st, "INSERT INTO socialize_schema (version, applied_at) VALUES ($1, 0)", p, 1, NULL, err) < 0)
+            return sz_st_fail(st);
     }
-    if (commit(st, err) < 0) return -1;
+    if (sz_st_commit(st, err) < 0) return -1;
     st->schema_version = nmig;
     return 0;
 }
 
-static const char *const KEYCHECK_IDENT[4] = {"meta", "keycheck", NULL, NULL};
-#define KEYCHECK_TEXT "socialize-store-keycheck"
+const char *const SZ_ST_KEYCHECK_IDENT[4] = {"meta", "keycheck", NULL, NULL};
 
 static int check_keys(sz_store *st, sz_store_err *err)
 {
@@ -276,7 +264,7 @@ static int check_keys(sz_store *st, sz_store_err *err)
         if (st->nkeys == 0) {
             r = sz_store_seterr(err, SZ_STORE_KEY_MISSING,
                                 "the store holds sealed secrets (key id %.8s) and no key was given", kc + 4);
-        } else if (sz_unseal(st, KEYCHECK_IDENT, "keycheck", kc, strlen(kc), &plain, &n, err) < 0 ||
+        } else if (sz_unseal(st, SZ_ST_KEYCHECK_IDENT, "keycheck", kc, strlen(kc), &plain, &n, err) < 0 ||
                    n != strlen(KEYCHECK_TEXT) || memcmp(plain, KEYCHECK_TEXT, n) != 0) {
             char ids[SZ_STORE_MAX_KEYS * 10 + 1] = "";
             for (size_t i = 0; i < st->nkeys; i++) {
@@ -293,8 +281,8 @@ static int check_keys(sz_store *st, sz_store_err *err)
     }
     if (st->nkeys == 0) return 0;
     char *sealed;
-    if (sz_seal(st, KEYCHECK_IDENT, "keycheck", KEYCHECK_TEXT, strlen(KEYCHECK_TEXT), &sealed, err) < 0) return -1;
-    int r = begin(st, err) < 0 || write_meta(st, "keycheck", sealed, err) < 0 || commit(st, err) < 0 ? fail(st) : 0;
+    if (sz_seal(st, SZ_ST_KEYCHECK_IDENT, "keycheck", KEYCHECK_TEXT, strlen(KEYCHECK_TEXT), &sealed, err) < 0) return -1;
+    int r = sz_st_begin(st, err) < 0 || sz_st_write_meta(st, "keycheck", sealed, err) < 0 || sz_st_commit(st, err) < 0 ? sz_st_fail(st) : 0;
     free(sealed);
     return r;
 }
@@ -370,7 +358,7 @@ static char *seal_all(sz_store *st, const kind_desc *k, const sz_record *rec, sz
     for (size_t i = 0; i < rec->nsecrets; i++) {
         const sz_secret *s = &rec->secrets[i];
         char *sealed;
-        if (check_id(s->name, "secret name", 1, err) < 0 ||
+        if (sz_st_check_id(s->name, "secret name", 1, err) < 0 ||
             sz_seal(st, ident, s->name, s->value ? s->value : "", s->value ? s->len : 0, &sealed, err) < 0) {
             json_decref(o);
             return NULL;
@@ -408,9 +396,9 @@ static int check_lease(sz_store *st, const char *uid, const char *provider, cons
     sz_param p[] = {P_TEXT(uid), P_TEXT(provider)};
     snprintf(sql, sizeof sql, "SELECT owner FROM socialize_locks WHERE uid = $1 AND provider = $2%s",
              strcmp(st->eng->name, "postgresql") == 0 ? " FOR UPDATE" : "");
-    if (query(st, sql, p, 2, &r, err) < 0) return -1;
-    int held = r.nrows && cell(&r, 0, 0) && strcmp(cell(&r, 0, 0), lease) == 0;
-    rows_free(&r);
+    if (sz_st_query(st, sql, p, 2, &r, err) < 0) return -1;
+    int held = r.nrows && sz_st_cell(&r, 0, 0) && strcmp(sz_st_cell(&r, 0, 0), lease) == 0;
+    sz_st_rows_free(&r);
     return held ? 0 : sz_store_seterr(err, SZ_STORE_LEASE_LOST, "the lease on this connection was lost");
 }
 
@@ -418,8 +406,8 @@ int sz_store_put(sz_store *st, sz_rec_kind kind, const sz_record *rec, sz_store_
 {
     const kind_desc *k = kind_of(kind, err);
     if (!k) return -1;
-    if (check_id(rec->id1, k->n1, 1, err) < 0 || check_id(rec->id2, k->n2, 1, err) < 0 ||
-        check_id(rec->account, "account", 0, err) < 0 || check_id(rec->scopes, "scopes", 0, err) < 0 ||
+    if (sz_st_check_id(rec->id1, k->n1, 1, err) < 0 || sz_st_check_id(rec->id2, k->n2, 1, err) < 0 ||
+        sz_st_check_id(rec->account, "account", 0, err) < 0 || sz_st_check_id(rec->scopes, "scopes", 0, err) < 0 ||
         check_fields(rec->fields_json, err) < 0)
         return -1;
     if (rec->nsecrets > SZ_STORE_MAX_SECRETS)
@@ -444,10 +432,10 @@ int sz_store_put(sz_store *st, sz_rec_kind kind, const sz_record *rec, sz_store_
                     P_INT(rec->updated_at)};
     if (rec->expires_at == 0) p[6].type = 0;
     int r = 0;
-    if (begin(st, err) < 0 ||
+    if (sz_st_begin(st, err) < 0 ||
         (rec->lease && kind == SZ_REC_CONNECTION && check_lease(st, rec->id1, rec->id2, rec->lease, err) < 0) ||
-        exec(st, sql, p, 8, NULL, err) < 0 || commit(st, err) < 0)
-        r = fail(st);
+        sz_st_exec(st, sql, p, 8, NULL, err) < 0 || sz_st_commit(st, err) < 0)
+        r = sz_st_fail(st);
     free(secrets);
     return r;
 }
@@ -475,7 +463,7 @@ void sz_store_free_list(sz_record_out **recs, size_t n)
     free(recs);
 }
 
-static char *take(rows *r, size_t row, int col)
+char *sz_st_take(rows *r, size_t row, int col)
 {
     size_t k = row * (size_t)r->ncol + (size_t)col;
     char *s = r->v[k];
@@ -490,11 +478,11 @@ static sz_record_out *unpack(sz_store *st, const kind_desc *k, rows *r, size_t r
         sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
         return NULL;
     }
-    o->id1 = take(r, row, 0), o->id2 = take(r, row, 1), o->account = take(r, row, 2);
-    o->scopes = take(r, row, 3), o->fields_json = take(r, row, 4);
-    o->expires_at = cell(r, row, 6) ? strtoll(cell(r, row, 6), NULL, 10) : 0;
-    o->updated_at = cell(r, row, 7) ? strtoll(cell(r, row, 7), NULL, 10) : 0;
-    const char *sj = cell(r, row, 5);
+    o->id1 = sz_st_take(r, row, 0), o->id2 = sz_st_take(r, row, 1), o->account = sz_st_take(r, row, 2);
+    o->scopes = sz_st_take(r, row, 3), o->fields_json = sz_st_take(r, row, 4);
+    o->expires_at = sz_st_cell(r, row, 6) ? strtoll(sz_st_cell(r, row, 6), NULL, 10) : 0;
+    o->updated_at = sz_st_cell(r, row, 7) ? strtoll(sz_st_cell(r, row, 7), NULL, 10) : 0;
+    const char *sj = sz_st_cell(r, row, 5);
     json_t *j = sj ? json_loads(sj, 0, NULL) : NULL;
     if (!o->id1 || !o->id2 || !j || !json_is_object(j)) {
         json_decref(j);
@@ -544,19 +532,19 @@ int sz_store_get(sz_store *st, sz_rec_kind kind, const char *id1, const char *id
 {
     const kind_desc *k = kind_of(kind, err);
     *out = NULL;
-    if (!k || check_id(id1, k->n1, 1, err) < 0 || check_id(id2, k->n2, 1, err) < 0) return -1;
+    if (!k || sz_st_check_id(id1, k->n1, 1, err) < 0 || sz_st_check_id(id2, k->n2, 1, err) < 0) return -1;
     char sql[256], cols[128];
     snprintf(cols, sizeof cols, REC_COLS, k->k1, k->k2);
     snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = $1 AND %s = $2", cols, k->table, k->k1, k->k2);
     sz_param p[] = {P_TEXT(id1), P_TEXT(id2)};
     rows r;
-    if (query(st, sql, p, 2, &r, err) < 0) return -1;
+    if (sz_st_query(st, sql, p, 2, &r, err) < 0) return -1;
     if (r.nrows == 0) {
-        rows_free(&r);
+        sz_st_rows_free(&r);
         return 0;
     }
     *out = unpack(st, k, &r, 0, err);
-    rows_free(&r);
+    sz_st_rows_free(&r);
     return *out ? 1 : -1;
 }
 
@@ -566,312 +554,43 @@ int sz_store_list(sz_store *st, sz_rec_kind kind, const char *id1, sz_record_out
     const kind_desc *k = kind_of(kind, err);
     *out = NULL;
     *n = 0;
-    if (!k || check_id(id1, k->n1, 1, err) < 0) return -1;
+    if (!k || sz_st_check_id(id1, k->n1, 1, err) < 0) return -1;
     char sql[256], cols[128];
     snprintf(cols, sizeof cols, REC_COLS, k->k1, k->k2);
     snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = $1 ORDER BY %s", cols, k->table, k->k1, k->k2);
     sz_param p[] = {P_TEXT(id1)};
     rows r;
-    if (query(st, sql, p, 1, &r, err) < 0) return -1;
+    if (sz_st_query(st, sql, p, 1, &r, err) < 0) return -1;
     sz_record_out **list = calloc(r.nrows ? r.nrows : 1, sizeof *list);
     if (!list) {
-        rows_free(&r);
+        sz_st_rows_free(&r);
         return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < r.nrows; i++) {
         list[i] = unpack(st, k, &r, i, err);
         if (!list[i]) {
             sz_store_free_list(list, i);
-            rows_free(&r);
+            sz_st_rows_free(&r);
             return -1;
         }
     }
     *out = list;
     *n = r.nrows;
-    rows_free(&r);
+    sz_st_rows_free(&r);
     return 0;
 }
 
 long long sz_store_delete(sz_store *st, sz_rec_kind kind, const char *id1, const char *id2, sz_store_err *err)
 {
     const kind_desc *k = kind_of(kind, err);
-    if (!k || check_id(id1, k->n1, 1, err) < 0 || check_id(id2, k->n2, 0, err) < 0) return -1;
+    if (!k || sz_st_check_id(id1, k->n1, 1, err) < 0 || sz_st_check_id(id2, k->n2, 0, err) < 0) return -1;
     char sql[256];
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = $1%s%s%s", k->table, k->k1, id2 ? " AND " : "",
              id2 ? k->k2 : "", id2 ? " = $2" : "");
     sz_param p[] = {P_TEXT(id1), P_TEXT(id2)};
     long long changes = 0;
-    if (begin(st, err) < 0 || exec(st, sql, p, id2 ? 2 : 1, &changes, err) < 0 || commit(st, err) < 0)
-        return fail(st);
+    if (sz_st_begin(st, err) < 0 || sz_st_exec(st, sql, p, id2 ? 2 : 1, &changes, err) < 0 || sz_st_commit(st, err) < 0)
+        return sz_st_fail(st);
     return changes;
 }
 
-/* ---- pending connect states ---- */
-int sz_store_put_state(sz_store *st, const sz_state *s, sz_store_err *err)
-{
-    if (check_id(s->state, "state", 1, err) < 0 || check_id(s->uid, "UID", 1, err) < 0 ||
-        check_id(s->provider, "provider", 1, err) < 0 || check_id(s->redirect, "redirect", 0, err) < 0)
-        return -1;
-    if (s->expires_at <= 0) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "state: no expiry");
-    char *v = NULL;
-    const char *ident[4] = {"state", s->state, s->uid, s->provider};
-    if (s->verifier && sz_seal(st, ident, "verifier", s->verifier, s->verifier_len, &v, err) < 0) return -1;
-    sz_param p[] = {P_TEXT(s->state),    P_TEXT(s->uid), P_TEXT(s->provider), P_TEXT(s->redirect ? s->redirect : ""),
-                    P_TEXT(v),           P_INT(s->expires_at)};
-    if (!v) p[4].type = 0;
-    int r = 0;
-    if (begin(st, err) < 0 ||
-        exec(st,
-             "INSERT INTO socialize_states (state, uid, provider, redirect, verifier, expires_at) "
-             "VALUES ($1, $2, $3, $4, $5, $6)",
-             p, 6, NULL, err) < 0 ||
-        commit(st, err) < 0)
-        r = fail(st);
-    free(v);
-    return r;
-}
-
-void sz_store_free_state(sz_state_out *s)
-{
-    if (!s) return;
-    free(s->state), free(s->uid), free(s->provider), free(s->redirect);
-    sz_wipe_free(s->verifier, s->verifier_len);
-    free(s);
-}
-
-int sz_store_take_state(sz_store *st, const char *state, int64_t now, sz_state_out **out, sz_store_err *err)
-{
-    *out = NULL;
-    if (check_id(state, "state", 1, err) < 0) return -1;
-    sz_param p[] = {P_TEXT(state)};
-    rows r;
-    memset(&r, 0, sizeof r);
-    /* one statement: two takers of the same state never both get it */
-    if (begin(st, err) < 0 || st->eng->exec(st,
-                                            "DELETE FROM socialize_states WHERE state = $1 "
-                                            "RETURNING state, uid, provider, redirect, verifier, expires_at",
-                                            p, 1, rows_add, &r, NULL, err) < 0 ||
-        commit(st, err) < 0) {
-        rows_free(&r);
-        return fail(st);
-    }
-    if (r.oom) {
-        rows_free(&r);
-        return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
-    }
-    if (r.nrows == 0) {
-        rows_free(&r);
-        return sz_store_seterr(err, SZ_STORE_STATE_UNKNOWN, "unknown state (forged, or already used)");
-    }
-    int64_t exp = cell(&r, 0, 5) ? strtoll(cell(&r, 0, 5), NULL, 10) : 0;
-    if (exp <= now) {
-        rows_free(&r);
-        return sz_store_seterr(err, SZ_STORE_STATE_EXPIRED, "the state has expired");
-    }
-    sz_state_out *o = calloc(1, sizeof *o);
-    if (!o) {
-        rows_free(&r);
-        return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
-    }
-    o->state = take(&r, 0, 0), o->uid = take(&r, 0, 1), o->provider = take(&r, 0, 2);
-    o->redirect = take(&r, 0, 3), o->expires_at = exp;
-    const char *v = cell(&r, 0, 4);
-    const char *ident[4] = {"state", o->state, o->uid, o->provider};
-    if (v && sz_unseal(st, ident, "verifier", v, strlen(v), &o->verifier, &o->verifier_len, err) < 0) {
-        rows_free(&r);
-        sz_store_free_state(o);
-        return -1;
-    }
-    rows_free(&r);
-    *out = o;
-    return 0;
-}
-
-long long sz_store_purge(sz_store *st, int64_t now, sz_store_err *err)
-{
-    long long a = 0, b = 0, c = 0;
-    sz_param p[] = {P_INT(now), P_INT(now * 1000)};
-    if (begin(st, err) < 0 || exec(st, "DELETE FROM socialize_states WHERE expires_at <= $1", p, 1, &a, err) < 0 ||
-        exec(st, "DELETE FROM socialize_blocked WHERE until_at <= $1", p, 1, &b, err) < 0 ||
-        exec(st, "DELETE FROM socialize_locks WHERE until_ms <= $1", p + 1, 1, &c, err) < 0 || commit(st, err) < 0)
-        return fail(st);
-    return a + b + c;
-}
-
-/* ---- blocked-until ---- */
-int sz_store_block(sz_store *st, const char *provider, const char *key, int64_t until, sz_store_err *err)
-{
-    if (check_id(provider, "provider", 1, err) < 0 || check_id(key, "key", 0, err) < 0) return -1;
-    sz_param p[] = {P_TEXT(provider), P_TEXT(key ? key : ""), P_INT(until)};
-    const char *sql = until > 0 ? "INSERT INTO socialize_blocked (provider, bkey, until_at) VALUES ($1, $2, $3) "
-                                  "ON CONFLICT (provider, bkey) DO UPDATE SET until_at = excluded.until_at"
-                                : "DELETE FROM socialize_blocked WHERE provider = $1 AND bkey = $2";
-    if (begin(st, err) < 0 || exec(st, sql, p, until > 0 ? 3 : 2, NULL, err) < 0 || commit(st, err) < 0)
-        return fail(st);
-    return 0;
-}
-
-int64_t sz_store_blocked(sz_store *st, const char *provider, const char *key, int64_t now, sz_store_err *err)
-{
-    if (check_id(provider, "provider", 1, err) < 0 || check_id(key, "key", 0, err) < 0) return -1;
-    sz_param p[] = {P_TEXT(provider), P_TEXT(key ? key : ""), P_INT(now)};
-    rows r;
-    if (query(st, "SELECT until_at FROM socialize_blocked WHERE provider = $1 AND bkey = $2 AND until_at > $3", p,
-              3, &r, err) < 0)
-        return -1;
-    int64_t until = r.nrows && cell(&r, 0, 0) ? strtoll(cell(&r, 0, 0), NULL, 10) : 0;
-    rows_free(&r);
-    return until;
-}
-
-/* ---- leases ---- */
-int sz_store_lock(sz_store *st, const char *uid, const char *provider, int64_t now_ms, int64_t ttl_ms, char *token,
-                  size_t token_size, sz_store_err *err)
-{
-    unsigned char rnd[16];
-    static const char hex[] = "0123456789abcdef";
-    if (check_id(uid, "UID", 1, err) < 0 || check_id(provider, "provider", 1, err) < 0) return -1;
-    if (token_size < 33 || ttl_ms <= 0)
-        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "lock: a token buffer of 33 bytes and a positive ttl");
-    if (sz_random(rnd, sizeof rnd) < 0) return sz_store_seterr(err, SZ_STORE_INTERNAL, "no random bytes");
-    for (int i = 0; i < 16; i++) token[2 * i] = hex[rnd[i] >> 4], token[2 * i + 1] = hex[rnd[i] & 15];
-    token[32] = 0;
-    sz_param p[] = {P_TEXT(uid), P_TEXT(provider), P_TEXT(token), P_INT(now_ms + ttl_ms), P_INT(now_ms)};
-    long long changes = 0;
-    /* one statement: taken when free or when the previous lease has run out */
-    if (begin(st, err) < 0 ||
-        exec(st,
-             "INSERT INTO socialize_locks (uid, provider, owner, until_ms) VALUES ($1, $2, $3, $4) "
-             "ON CONFLICT (uid, provider) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms "
-             "WHERE socialize_locks.until_ms <= $5",
-             p, 5, &changes, err) < 0 ||
-        commit(st, err) < 0)
-        return fail(st);
-    if (changes != 1) {
-        token[0] = 0;
-        return sz_store_seterr(err, SZ_STORE_LOCKED, "the connection is locked by another holder");
-    }
-    return 0;
-}
-
-int sz_store_unlock(sz_store *st, const char *uid, const char *provider, const char *token, sz_store_err *err)
-{
-    if (check_id(uid, "UID", 1, err) < 0 || check_id(provider, "provider", 1, err) < 0 ||
-        check_id(token, "token", 1, err) < 0)
-        return -1;
-    sz_param p[] = {P_TEXT(uid), P_TEXT(provider), P_TEXT(token)};
-    long long changes = 0;
-    if (begin(st, err) < 0 ||
-        exec(st, "DELETE FROM socialize_locks WHERE uid = $1 AND provider = $2 AND owner = $3", p, 3, &changes,
-             err) < 0 ||
-        commit(st, err) < 0)
-        return fail(st);
-    return changes == 1 ? 0 : sz_store_seterr(err, SZ_STORE_LEASE_LOST, "the lease on this connection was lost");
-}
-
-/* ---- rotation ---- */
-static long long reseal_json(sz_store *st, const char *const ident[4], const char *text, char **out,
-                             sz_store_err *err)
-{
-    json_t *j = json_loads(text, 0, NULL);
-    long long n = 0;
-    *out = NULL;
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        return sz_store_seterr(err, SZ_STORE_CORRUPT, "a secrets column is damaged");
-    }
-    const char *name;
-    json_t *v;
-    json_object_foreach(j, name, v)
-    {
-        if (!json_is_string(v) || !sz_seal_stale(st, json_string_value(v))) continue;
-        char *plain, *sealed;
-        size_t len;
-        if (sz_unseal(st, ident, name, json_string_value(v), json_string_length(v), &plain, &len, err) < 0) {
-            json_decref(j);
-            return -1;
-        }
-        int r = sz_seal(st, ident, name, plain, len, &sealed, err);
-        sz_wipe_free(plain, len + 1);
-        if (r < 0) {
-            json_decref(j);
-            return -1;
-        }
-        json_object_set_new(j, name, json_string(sealed));
-        free(sealed);
-        n++;
-    }
-    if (n) *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    if (n && !*out) return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
-    return n;
-}
-
-long long sz_store_rotate(sz_store *st, sz_store_err *err)
-{
-    long long total = 0;
-    char sql[256];
-    if (st->nkeys == 0) return sz_store_seterr(err, SZ_STORE_NO_KEY, "rotate: no store key");
-    if (begin(st, err) < 0) return -1;
-    for (int k = 0; k < 3; k++) {
-        const kind_desc *d = &KINDS[k];
-        rows r;
-        snprintf(sql, sizeof sql, "SELECT %s, %s, secrets FROM %s", d->k1, d->k2, d->table);
-        if (query(st, sql, NULL, 0, &r, err) < 0) return fail(st);
-        snprintf(sql, sizeof sql, "UPDATE %s SET secrets = $3 WHERE %s = $1 AND %s = $2", d->table, d->k1, d->k2);
-        for (size_t i = 0; i < r.nrows; i++) {
-            const char *ident[4] = {d->kind, cell(&r, i, 0), cell(&r, i, 1), NULL};
-            char *resealed;
-            long long n = cell(&r, i, 2) ? reseal_json(st, ident, cell(&r, i, 2), &resealed, err) : 0;
-            if (n < 0) {
-                rows_free(&r);
-                return fail(st);
-            }
-            if (n == 0) continue;
-            sz_param p[] = {P_TEXT(ident[1]), P_TEXT(ident[2]), P_TEXT(resealed)};
-            int bad = exec(st, sql, p, 3, NULL, err) < 0;
-            free(resealed);
-            if (bad) {
-                rows_free(&r);
-                return fail(st);
-            }
-            total += n;
-        }
-        rows_free(&r);
-    }
-    rows r;
-    if (query(st, "SELECT state, uid, provider, verifier FROM socialize_states WHERE verifier IS NOT NULL", NULL, 0,
-              &r, err) < 0)
-        return fail(st);
-    for (size_t i = 0; i < r.nrows; i++) {
-        const char *ident[4] = {"state", cell(&r, i, 0), cell(&r, i, 1), cell(&r, i, 2)};
-        const char *v = cell(&r, i, 3);
-        char *plain, *sealed;
-        size_t len;
-        if (!sz_seal_stale(st, v)) continue;
-        if (sz_unseal(st, ident, "verifier", v, strlen(v), &plain, &len, err) < 0) {
-            rows_free(&r);
-            return fail(st);
-        }
-        int bad = sz_seal(st, ident, "verifier", plain, len, &sealed, err) < 0;
-        sz_wipe_free(plain, len + 1);
-        if (!bad) {
-            sz_param p[] = {P_TEXT(ident[1]), P_TEXT(sealed)};
-            bad = exec(st, "UPDATE socialize_states SET verifier = $2 WHERE state = $1", p, 2, NULL, err) < 0;
-            free(sealed);
-        }
-        if (bad) {
-            rows_free(&r);
-            return fail(st);
-        }
-        total++;
-    }
-    rows_free(&r);
-    char *kc;
-    if (sz_seal(st, KEYCHECK_IDENT, "keycheck", KEYCHECK_TEXT, strlen(KEYCHECK_TEXT), &kc, err) < 0)
-        return fail(st);
-    int bad = write_meta(st, "keycheck", kc, err) < 0;
-    free(kc);
-    if (bad || commit(st, err) < 0) return fail(st);
-    return total;
-}
