@@ -78,10 +78,13 @@ $(REGISTRY): FORCE
 FORCE:
 
 # TLDs and emoji sequences for text counting, from Debian's publicsuffix and
-# unicode-data packages (csrc/gen/textdata.sh)
-build/gen/sz_textdata.h: csrc/gen/textdata.sh
+# unicode-data packages (csrc/gen/textdata.sh). Regenerated on every build
+# (some 20 ms) and rewritten only when its content changes: the data files keep
+# their packages' dates, so a header made before `make deps` installed them
+# would otherwise stay empty (X then counts a ZWJ sequence per code point).
+build/gen/sz_textdata.h: csrc/gen/textdata.sh FORCE
 	@mkdir -p $(dir $@)
-	sh csrc/gen/textdata.sh $@
+	@sh csrc/gen/textdata.sh $@
 
 deps:
 	@sh .ci/install-deps

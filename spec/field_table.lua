@@ -45,7 +45,7 @@ end
 
 --- The cell of one field on one network.
 function M.cell(info, field)
-    local kind = field:match("^mediaItems: (%a+)$")
+    local kind = field:match("^mediaItems: (%w+)$")
     if kind then return media_cell(info, kind) end
     local f, link = compose_fields(info.text and info.text.compose or "userMessage,title;linkBack")
     local c = carries(info)

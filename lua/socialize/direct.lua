@@ -346,6 +346,7 @@ function Task:request()
     -- connect when the name resolves to a blocked address
     if guarded then req.guard = true end
     self.sent = req
+    self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
 
@@ -373,7 +374,7 @@ function Task:feed(outcome)
     else
         local msg
         r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
-            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock())
+            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.sent_step)
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
     end
     if self.phase == "unmedia" then
@@ -455,7 +456,8 @@ function Task:media_failed(r)
     local where = "mediaItems[" .. tostring(item.index) .. "]"
     local d = tostring(r.errorDetails or r.errorMessage or "failed")
     if d:sub(1, #self.provider + 2) == self.provider .. ": " then d = d:sub(#self.provider + 3) end
-    r.errorDetails = self.provider .. ": " .. where .. ": " .. d
+    -- named once: the network's parse may have named the item already
+    r.errorDetails = self.provider .. ": " .. (d:find(where, 1, true) and d or where .. ": " .. d)
     local m = self.ctx.config.media
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}
