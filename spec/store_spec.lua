@@ -414,6 +414,31 @@ print("child done")
         assert.equal(200, s:get_connection("user-1", "twitter").fields.counter)
     end)
 
+    it("gives each pending state to one taker only, two processes racing for 50 states", function()
+        local now = os.time()
+        for i = 1, 50 do
+            assert(s:put_state({ state = "race-" .. i, UID = "u", provider = "x", verifier = "v" .. i, expiresAt = now + 600 }))
+        end
+        local body = [[
+local s = assert(store.open(arg[1], { keys = { arg[2] }, busyTimeout = 20000 }))
+local got = {}
+for i = 1, 50 do
+  local st, _, code = s:take_state("race-" .. i)
+  if st then got[#got + 1] = st.verifier elseif code ~= "state_unknown" then got[#got + 1] = "ERR:" .. code end
+end
+print(table.concat(got, " "))
+]]
+        local cmd = child(E.dir, "race", body, { q(E.url), q(KEY_A) })
+        local out = run("(" .. cmd .. " & " .. cmd .. " & wait)")
+        local seen, n = {}, 0
+        for v in out:gmatch("%S+") do
+            assert.is_nil(seen[v], v .. " taken twice")
+            assert.truthy(v:match("^v%d+$"), out)
+            seen[v], n = true, n + 1
+        end
+        assert.equal(50, n)
+    end)
+
     it("names a store locked by another process after the busy timeout, then works again", function()
         assert(s:put_connection(conn()))
         s:close()
@@ -530,6 +555,25 @@ print(select(2, s:put_connection({ UID = "user-1", provider = "twitter", secrets
         codes[#codes + 1] = code
         assert.same({ "store_corrupt" }, codes)
         assert.is_nil(err:find(TOKEN, 1, true))
+    end)
+
+    it("creates a new file for its owner only (0600)", function()
+        local file = dir .. "/mode.db"
+        assert(store.open("sqlite:" .. file)):close()
+        assert.equal("600", run("stat -c %a " .. q(file)))
+    end)
+
+    it("refuses a secret name or a field key holding NUL, and saturates odd numbers", function()
+        local s = assert(store.open("sqlite:" .. dir .. "/nul.db", { keys = { KEY_A } }))
+        assert.has_error(function() s:put_connection(conn({ secrets = { ["a\0b"] = "x" } })) end,
+            "secrets: a name holds a NUL byte")
+        assert.same({ nil, "fields: a key is not a string, or holds a NUL byte", "bad_input" },
+            { s:put_connection(conn({ fields = { ["k\0"] = 1 } })) })
+        assert.is_true(s:block("p", "k", math.huge)) -- saturated to 9e15
+        assert.equal(9e15, s:blocked("p", "k", 0 / 0)) -- NaN: 0
+        assert.equal(9e15, s:blocked("p", "k", -math.huge))
+        assert.is_nil(s:blocked("p", "k", math.huge))
+        s:close()
     end)
 
     it("names a store in a directory that does not exist", function()

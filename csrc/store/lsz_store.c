@@ -56,14 +56,24 @@ static const char *opt_field(lua_State *L, int t, const char *name)
     return v;
 }
 
+/* a number saturated to +-9e15 (NaN: 0): never an undefined conversion */
+static int64_t sat(double d)
+{
+    return d != d ? 0 : d > 9e15 ? (int64_t)9e15 : d < -9e15 ? (int64_t)-9e15 : (int64_t)d;
+}
+
+static int64_t arg_i64(lua_State *L, int i, int64_t dflt)
+{
+    return lua_isnoneornil(L, i) ? dflt : sat((double)luaL_checknumber(L, i));
+}
+
 static int64_t opt_int(lua_State *L, int t, const char *name, int64_t dflt)
 {
     lua_getfield(L, t, name);
     int64_t v = dflt;
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: a number expected", name);
-        double d = lua_tonumber(L, -1);
-        v = d != d ? 0 : d > 9e15 ? (int64_t)9e15 : d < -9e15 ? (int64_t)-9e15 : (int64_t)d;
+        v = sat((double)lua_tonumber(L, -1));
     }
     lua_pop(L, 1);
     return v;
@@ -110,8 +120,9 @@ static json_t *to_json(lua_State *L, int i, int depth, const char **why)
             bad = lua_type(L, -2) != LUA_TNUMBER || json_array_append_new(o, v);
             if (bad && v && lua_type(L, -2) != LUA_TNUMBER) *why = "a list mixes keys", json_decref(v);
         } else if (!bad) {
-            bad = lua_type(L, -2) != LUA_TSTRING || json_object_set_new(o, lua_tostring(L, -2), v);
-            if (bad && lua_type(L, -2) != LUA_TSTRING) *why = "a key is not a string", json_decref(v);
+            int named = lua_type(L, -2) == LUA_TSTRING && strlen(lua_tostring(L, -2)) == sz_rawlen(L, -2);
+            bad = !named || json_object_set_new(o, lua_tostring(L, -2), v);
+            if (!named) *why = "a key is not a string, or holds a NUL byte", json_decref(v);
         }
         if (bad) {
             lua_pop(L, 2);
@@ -178,6 +189,7 @@ static void read_record(lua_State *L, sz_rec_kind kind, sz_record *r, char **fie
         while (lua_next(L, si)) {
             if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
                 luaL_error(L, "secrets: names and values must be strings");
+            if (strlen(lua_tostring(L, -2)) != sz_rawlen(L, -2)) luaL_error(L, "secrets: a name holds a NUL byte");
             n++;
             lua_pop(L, 1);
         }
@@ -343,7 +355,7 @@ static int l_take_state(lua_State *L)
 {
     lstore *s = self(L);
     const char *state = arg_id(L, 2, 1);
-    int64_t now = (int64_t)luaL_optnumber(L, 3, (lua_Number)time(NULL));
+    int64_t now = arg_i64(L, 3, (int64_t)time(NULL));
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_state_out *o;
     if (sz_store_take_state(s->st, state, now, &o, &e) < 0) return fail(L, &e);
@@ -361,7 +373,7 @@ static int l_take_state(lua_State *L)
 static int l_purge(lua_State *L)
 {
     lstore *s = self(L);
-    int64_t now = (int64_t)luaL_optnumber(L, 2, (lua_Number)time(NULL));
+    int64_t now = arg_i64(L, 2, (int64_t)time(NULL));
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_purge(s->st, now, &e);
     if (n < 0) return fail(L, &e);
@@ -373,7 +385,7 @@ static int l_block(lua_State *L)
 {
     lstore *s = self(L);
     const char *p = arg_id(L, 2, 1), *k = arg_id(L, 3, 0);
-    int64_t until = (int64_t)luaL_checknumber(L, 4);
+    int64_t until = sat((double)luaL_checknumber(L, 4));
     sz_store_err e = {SZ_STORE_OK, ""};
     if (sz_store_block(s->st, p, k, until, &e) < 0) return fail(L, &e);
     lua_pushboolean(L, 1);
@@ -384,7 +396,7 @@ static int l_blocked(lua_State *L)
 {
     lstore *s = self(L);
     const char *p = arg_id(L, 2, 1), *k = arg_id(L, 3, 0);
-    int64_t now = (int64_t)luaL_optnumber(L, 4, (lua_Number)time(NULL));
+    int64_t now = arg_i64(L, 4, (int64_t)time(NULL));
     sz_store_err e = {SZ_STORE_OK, ""};
     int64_t until = sz_store_blocked(s->st, p, k, now, &e);
     if (until < 0) return fail(L, &e);
@@ -420,8 +432,8 @@ static int l_lock(lua_State *L)
 {
     lstore *s = self(L);
     const char *uid = arg_id(L, 2, 1), *p = arg_id(L, 3, 1);
-    int64_t now = (int64_t)luaL_optnumber(L, 4, (lua_Number)now_ms());
-    int64_t ttl = (int64_t)luaL_optnumber(L, 5, 30000);
+    int64_t now = arg_i64(L, 4, (int64_t)now_ms());
+    int64_t ttl = arg_i64(L, 5, 30000);
     char token[40];
     sz_store_err e = {SZ_STORE_OK, ""};
     if (sz_store_lock(s->st, uid, p, now, ttl, token, sizeof token, &e) < 0) return fail(L, &e);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include "sz_store_int.h"
@@ -129,6 +132,12 @@ int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz
 {
     sqlite3 *db = NULL;
     if (!*path) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "store: sqlite: needs a file path");
+    /* a new file is the owner's only (0600); SQLite gives its -wal and -shm
+     * files the same mode */
+    if (path[0] != ':') {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     st->eng = &SQLITE_ENGINE;
     st->db = db;
