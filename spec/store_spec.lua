@@ -360,6 +360,9 @@ local function contract(E)
         local cases = {
             { conn({ UID = "" }), "UID is empty" },
             { conn({ provider = ("p"):rep(2000) }), "provider: 2000 bytes, at most 1024" },
+            { conn({ UID = "caf\233" }), "UID: not UTF-8" },
+            { conn({ account = "\237\160\128" }), "account: not UTF-8" }, -- a surrogate
+            { conn({ scopes = "\192\175" }), "scopes: not UTF-8" }, -- overlong
             { conn({ fields = { 1, 2 } }), "fields: not a table of named fields" },
             { conn({ fields = { f = function() end } }), "fields: a value is not a string, number, boolean or table" },
         }

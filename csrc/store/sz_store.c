@@ -131,6 +131,28 @@ int sz_st_fail(sz_store *st)
 }
 
 /* ---- checks ---- */
+/* 1 when s (n bytes) is well-formed UTF-8: no overlong form, no surrogate,
+ * nothing above U+10FFFF (PostgreSQL refuses the rest; SQLite would keep it) */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!len || i + len > n) return 0;
+        unsigned cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 int sz_st_check_id(const char *s, const char *what, int required, sz_store_err *err)
 {
     if (!s) return required ? sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s is missing", what) : 0;
@@ -138,6 +160,7 @@ int sz_st_check_id(const char *s, const char *what, int required, sz_store_err *
     if (required && n == 0) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s is empty", what);
     if (n > SZ_STORE_MAX_ID)
         return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s: %zu bytes, at most %d", what, n, SZ_STORE_MAX_ID);
+    if (!utf8_ok((const unsigned char *)s, n)) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s: not UTF-8", what);
     return 0;
 }
 
