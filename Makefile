@@ -68,7 +68,7 @@ CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
 .PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install docs-tables \
-        FORCE lib install-lib examples-c
+        FORCE lib install-lib examples-c lib-store install-lib-store
 
 all: $(CORE_SO) $(CURL_SO) $(STORE_SO)
 
@@ -154,6 +154,27 @@ install-lib: lib
 	install -m 0644 csrc/include/socialize.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(LIB_VERSION)|g' csrc/socialize.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/socialize.pc
+
+# The store for C hosts: libsocialize_store.so.$(LIB_VERSION) (SONAME
+# libsocialize_store.so.0; only sz_store_* exported) and sz_store.h, which
+# names no third-party type; socialize-store.pc for pkg-config.
+LIB_STORE_SO = $(LIB_DIR)/libsocialize_store.so.$(LIB_VERSION)
+lib-store: $(LIB_STORE_SO)
+$(LIB_STORE_SO): $(STORE_SRC) $(STORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Icsrc/lua $(LUA_CFLAGS),$(STORE_CFLAGS)) -shared -Wl,-soname,libsocialize_store.so.$(LIB_MAJOR) \
+	    -o $@ $(STORE_SRC) $(LDFLAGS) $(STORE_LIBS)
+	ln -sf libsocialize_store.so.$(LIB_VERSION) $(LIB_DIR)/libsocialize_store.so.$(LIB_MAJOR)
+	ln -sf libsocialize_store.so.$(LIB_MAJOR) $(LIB_DIR)/libsocialize_store.so
+install-lib-store: lib-store
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(LIB_STORE_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsocialize_store.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize_store.so.$(LIB_MAJOR)
+	ln -sf libsocialize_store.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libsocialize_store.so
+	install -m 0644 csrc/store/sz_store.h $(DESTDIR)$(INCLUDEDIR)/
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: socialize-store\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lsocialize_store\nLibs.private: -lsqlite3 -lpq -ljansson -lcrypto\nCflags: -I$${includedir}\n' \
+	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'the socialize store: SQLite or PostgreSQL, secrets sealed' '$(LIB_VERSION)' \
+	    >$(DESTDIR)$(PKGCONFIGDIR)/socialize-store.pc
 
 # examples/c against an install into a temp dir, through pkg-config only
 # (examples/c/run; also a suite of .ci/run-tests)

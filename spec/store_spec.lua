@@ -656,3 +656,65 @@ describe("config.store in a client #once", function()
             "bad argument #1 to 'new' (config.store.keys[1] must be a string (Base64 of 32 bytes))")
     end)
 end)
+
+describe("the store's C library for C and C++ hosts #once", function()
+    local dir
+    setup(function() dir = tmpdir() end)
+    teardown(function() run("rm -rf " .. q(dir)) end)
+
+    it("installs, exports sz_store_* only, and a C and a C++ program use it through pkg-config", function()
+        local prefix = dir .. "/prefix"
+        local out = run("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -C " .. q(ROOT) ..
+            " install-lib-store PREFIX=" .. q(prefix) .. " && echo installed")
+        assert.truthy(out:find("installed$"), out)
+        local syms = run("nm -D --defined-only " .. q(prefix .. "/lib/libsocialize_store.so") .. " | awk '{print $3}'")
+        for sym in syms:gmatch("[^\n]+") do
+            assert.truthy(sym:match("^sz_store_") or sym:match("^_"), sym .. " is exported")
+        end
+        -- the header names no third-party type, and compiles alone as C and C++
+        local h = assert(io.open(prefix .. "/include/sz_store.h")):read("*a")
+        assert.is_nil(h:find("sqlite3", 1, true))
+        assert.is_nil(h:find("PG", 1, true))
+        assert.is_nil(h:find("json_t", 1, true))
+        assert.equal("", run("cc -std=c99 -Wall -Wextra -Werror -fsyntax-only -x c " .. q(prefix .. "/include/sz_store.h")))
+        assert.equal("", run("c++ -Wall -Wextra -Werror -fsyntax-only -x c++ " .. q(prefix .. "/include/sz_store.h")))
+        local src = dir .. "/host.c"
+        local f = assert(io.open(src, "wb"))
+        f:write([[
+#include <stdio.h>
+#include <string.h>
+#include <sz_store.h>
+int main(int argc, char **argv)
+{
+    (void)argc;
+    const char *keys[1] = {"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="};
+    sz_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = keys;
+    o.nkeys = 1;
+    sz_store_err err;
+    sz_store *st = sz_store_open(argv[1], &o, &err);
+    if (!st) { printf("%s %s\n", sz_store_code_name(err.code), err.msg); return 1; }
+    sz_secret sec = {"accessToken", "tok", 3};
+    sz_record r;
+    memset(&r, 0, sizeof r);
+    r.id1 = "u1"; r.id2 = "net"; r.secrets = &sec; r.nsecrets = 1; r.updated_at = 1;
+    sz_record_out *out = NULL;
+    if (sz_store_put(st, SZ_REC_CONNECTION, &r, &err) < 0 ||
+        sz_store_get(st, SZ_REC_CONNECTION, "u1", "net", &out, &err) != 1) { printf("%s\n", err.msg); return 1; }
+    printf("%s %s %.*s\n", sz_store_engine(st), out->secrets[0].name, (int)out->secrets[0].len, out->secrets[0].value);
+    sz_store_free(out);
+    sz_store_close(st);
+    return 0;
+}
+]])
+        f:close()
+        local pc = "PKG_CONFIG_PATH=" .. q(prefix .. "/lib/pkgconfig") .. " pkg-config --cflags --libs socialize-store"
+        for _, cc in ipairs({ "cc -std=c99 -x c", "c++ -x c++" }) do
+            out = run(cc .. " -Wall -Werror -o " .. q(dir .. "/host") .. " " .. q(src) .. " $(" .. pc ..
+                ") -Wl,-rpath," .. q(prefix .. "/lib") .. " && " .. q(dir .. "/host") .. " " .. q("sqlite:" .. dir ..
+                "/host.db"))
+            assert.equal("sqlite accessToken tok", out)
+        end
+    end)
+end)
