@@ -718,3 +718,89 @@ int main(int argc, char **argv)
         end
     end)
 end)
+
+describe("the store inside OpenResty #once", function()
+    local dir, conf, base
+
+    local CONF = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+${USER}worker_processes 1;
+error_log ${DIR}/error.log warn;
+pid ${DIR}/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path ${DIR}/tmp;
+    proxy_temp_path ${DIR}/tmp;
+    fastcgi_temp_path ${DIR}/tmp;
+    uwsgi_temp_path ${DIR}/tmp;
+    scgi_temp_path ${DIR}/tmp;
+    lua_package_path "${ROOT}/lua/?.lua;;";
+    lua_package_cpath "${ROOT}/build/luajit/?.so;;";
+    server {
+        listen 127.0.0.1:${PORT};
+        location = /store {
+            content_by_lua_block {
+                local s = assert(require("socialize.store").open("sqlite:${DIR}/ngx.db", { plaintext = true }))
+                assert(s:put_connection({ UID = "u", provider = "p", secrets = { accessToken = "AT" } }))
+                local held = assert(s:lock("u", "p"))
+                -- waiting for the lease yields (ngx.sleep), bounded by wait
+                local none, _, code = s:with_lock("u", "p", function() end, { sleep = ngx.sleep, wait = 30 })
+                assert(s:unlock("u", "p", held))
+                -- fn yields inside the lease (a cosocket call would too)
+                local token = s:with_lock("u", "p", function(c, lease)
+                    ngx.sleep(0.01)
+                    c.secrets.accessToken = "AT2"
+                    c.lease = lease
+                    assert(s:put_connection(c))
+                    return c.secrets.accessToken
+                end, { sleep = ngx.sleep })
+                ngx.say(tostring(none), " ", code, " ", token, " ", s:get_connection("u", "p").secrets.accessToken)
+                s:close()
+            }
+        }
+    }
+}
+]]
+
+    setup(function()
+        dir = tmpdir()
+        run("mkdir -p " .. q(dir .. "/tmp"))
+        local user = ""
+        if run("id -u") == "0" then user = "user " .. run("id -un") .. " " .. run("id -gn") .. ";\n" end
+        for _ = 1, 20 do
+            local port = 20000 + math.random(0, 20000)
+            local text = CONF:gsub("%${(%u+)}", { DIR = dir, ROOT = ROOT, PORT = tostring(port), USER = user })
+            conf = dir .. "/nginx.conf"
+            local f = assert(io.open(conf, "wb"))
+            f:write(text)
+            f:close()
+            local out = run("nginx -p " .. q(dir) .. " -c " .. q(conf) .. " && echo started")
+            if out:find("started$") then
+                base = "http://127.0.0.1:" .. port
+                break
+            end
+            assert(out:find("Address already in use", 1, true), out)
+        end
+    end)
+    teardown(function()
+        if conf then run("nginx -p " .. q(dir) .. " -c " .. q(conf) .. " -s quit") end
+        for _ = 1, 50 do -- bounded: 5 s for nginx to exit
+            if not io.open(dir .. "/nginx.pid") then break end
+            store.sleep(0.1)
+        end
+        run("rm -rf " .. q(dir))
+    end)
+
+    it("waits for a lease with ngx.sleep and lets fn yield inside it (LuaJIT build)", function()
+        assert.truthy(base, "nginx did not start")
+        local out
+        for _ = 1, 50 do -- bounded: nginx may take a moment to listen
+            out = run("curl -s --max-time 10 " .. base .. "/store")
+            if out ~= "" then break end
+            store.sleep(0.1)
+        end
+        assert.equal("nil lock_timeout AT2 AT2", out, (io.open(dir .. "/error.log") or io.open("/dev/null")):read("*a"))
+    end)
+end)
