@@ -288,6 +288,10 @@ local function contract(E)
         assert.equal("state_unknown", select(3, s:take_state("forged", now)))
         local _, _, dup = s:put_state({ state = "s-ok", UID = "u1", provider = "x", expiresAt = now + 1 })
         assert.is_nil(dup) -- taken, so free again
+        local again, err2
+        again, err2, dup = s:put_state({ state = "s-ok", UID = "u2", provider = "x", expiresAt = now + 1 })
+        assert.same({ nil, "bad_input" }, { again, dup }) -- a state is never overwritten
+        assert.truthy(err2:find("unique", 1, true) or err2:find("UNIQUE", 1, true), err2)
         assert.equal("bad_input", select(3, s:put_state({ state = "s-x", UID = "u1", provider = "x" })))
         assert.equal(1, s:purge(now + 2))
     end)

@@ -24,7 +24,7 @@ static sz_store_code code_of_state(const char *s)
         strcmp(s, "57014") == 0)
         return SZ_STORE_BUSY;
     if (strcmp(s, "XX001") == 0 || strcmp(s, "XX002") == 0) return SZ_STORE_CORRUPT;
-    if (strncmp(s, "22", 2) == 0) return SZ_STORE_BAD_INPUT;
+    if (strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0) return SZ_STORE_BAD_INPUT;
     return SZ_STORE_INTERNAL;
 }
 

@@ -25,6 +25,7 @@ static sz_store_code code_of(int rc)
     case SQLITE_CANTOPEN:
     case SQLITE_PERM: return SZ_STORE_IO;
     case SQLITE_NOMEM: return SZ_STORE_NOMEM;
+    case SQLITE_CONSTRAINT:
     case SQLITE_TOOBIG:
     case SQLITE_MISMATCH:
     case SQLITE_RANGE: return SZ_STORE_BAD_INPUT;
@@ -41,6 +42,7 @@ static int sqerr(sz_store *st, int rc, sz_store_err *err)
                        : c == SZ_STORE_FULL     ? "the store is full (disk or size limit)"
                        : c == SZ_STORE_CORRUPT  ? "the store file is not a database or is damaged"
                        : c == SZ_STORE_IO       ? "cannot read or write the store file"
+                       : c == SZ_STORE_BAD_INPUT ? "refused"
                                                 : "store error";
     return sz_store_seterr(err, c, "sqlite: %s (%s)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
