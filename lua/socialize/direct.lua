@@ -345,6 +345,22 @@ function Task:request()
     -- the URL's host came from connection data: the transport must refuse to
     -- connect when the name resolves to a blocked address
     if guarded then req.guard = true end
+    -- an upload URL a network's reply named (VK's upload server): not the
+    -- configured endpoint's host, so checked as any URL from outside
+    if self.phase == "upload" and not ctx.config.allowPrivateNetworks then
+        local info = INFO[self.provider] or {}
+        local base = (type(self.app) == "table" and self.app.baseUrl) or (uf and self.user[uf]) or info.baseUrl
+        local function host(u) return type(u) == "string" and u:lower():match("^%a+://([^/?#]*)") or nil end
+        local h = host(req.url)
+        if not h or h ~= host(base) then
+            local ok, why = policy.check_url(req.url, false)
+            if not ok then
+                return self:media_failed(fail(self, "content_invalid", "the upload URL the network gave is refused: "
+                    .. tostring(why) .. " (private-network guard)"))
+            end
+            req.guard = true
+        end
+    end
     self.sent = req
     self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
