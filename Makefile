@@ -235,7 +235,12 @@ build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)
-asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan/lua-asan
+build/asan/socialize/store.so: $(STORE_SRC) csrc/store/lsz_store.c $(STORE_HDR) csrc/lua/lsz_compat.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_STORE_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/store -Icsrc/lua \
+	    $(filter -I%,$(STORE_CFLAGS)) $(shell pkg-config --cflags lua5.4) -shared -o $@ $(STORE_SRC) csrc/store/lsz_store.c \
+	    $(STORE_LIBS)
+asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan/socialize/store.so build/asan/lua-asan
 
 # libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
 # `make test` runs each for a few seconds.

@@ -7,7 +7,8 @@ local store = require("socialize.store")
 local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
 local BUILD = os.getenv("BUILD") or "build/lua5.4"
 -- the children run the interpreter of the modules in BUILD
-local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1" or "lua5.4"
+local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
+    or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
 local KEY_A = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" -- "0123456789abcdef0123456789abcdef"
 local KEY_B = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
 local TOKEN = "AT-7f3c9e-secret-access-token"
