@@ -206,6 +206,31 @@ local function contract(E)
             s:get_connection("user-1", "twitter")) })
     end)
 
+    it("takes its keys from SOCIALIZE_STORE_KEY (several, comma-separated) when none are given", function()
+        assert(s:put_connection(conn()))
+        local body = [[
+local s, err, code = store.open(arg[1])
+if not s then print(code) return end
+print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyIds)
+]]
+        local cmd = child(E.dir, "envkey", body, { q(E.url) })
+        assert.equal(TOKEN .. "\t2", run("SOCIALIZE_STORE_KEY=" .. q(KEY_B .. "," .. KEY_A) .. " " .. cmd))
+        assert.equal("key_mismatch", run("SOCIALIZE_STORE_KEY=" .. q(KEY_B) .. " " .. cmd))
+        assert.equal("key_missing", run("env -u SOCIALIZE_STORE_KEY " .. cmd))
+    end)
+
+    it("refuses a sealed value with one bit changed", function()
+        assert(s:put_connection(conn({ secrets = { accessToken = TOKEN } })))
+        local raw = E.raw("SELECT secrets FROM socialize_connections")
+        local body = raw:match('"sz1%.%x+%.([%w+/=]+)"')
+        local i = 20
+        local c = body:sub(i, i)
+        local flipped = body:sub(1, i - 1) .. (c == "A" and "B" or "A") .. body:sub(i + 1)
+        E.raw("UPDATE socialize_connections SET secrets = replace(secrets, '" .. body .. "', '" .. flipped .. "')")
+        assert.same({ nil, "seal_failed" }, { s:get_connection("user-1", "twitter"),
+            select(3, s:get_connection("user-1", "twitter")) })
+    end)
+
     it("fails loudly at open with a wrong or missing key, never as no connection", function()
         assert(s:put_connection(conn()))
         s:close()
@@ -774,8 +799,10 @@ http {
         run("mkdir -p " .. q(dir .. "/tmp"))
         local user = ""
         if run("id -u") == "0" then user = "user " .. run("id -un") .. " " .. run("id -gn") .. ";\n" end
-        for _ = 1, 20 do
-            local port = 20000 + math.random(0, 20000)
+        for _ = 1, 5 do
+            -- a port free now (the system's choice); another may take it before nginx: try again
+            local port = run("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); " ..
+                "print(s.getsockname()[1])'")
             local text = CONF:gsub("%${(%u+)}", { DIR = dir, ROOT = ROOT, PORT = tostring(port), USER = user })
             conf = dir .. "/nginx.conf"
             local f = assert(io.open(conf, "wb"))
@@ -786,7 +813,8 @@ http {
                 base = "http://127.0.0.1:" .. port
                 break
             end
-            assert(out:find("Address already in use", 1, true), out)
+            assert(out:find("Address already in use", 1, true),
+                out .. "\n" .. tostring((io.open(dir .. "/error.log") or io.open("/dev/null")):read("*a")))
         end
     end)
     teardown(function()
