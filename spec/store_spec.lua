@@ -140,7 +140,11 @@ local function contract(E)
     after_each(function() if s then s:close() end end)
 
     it("keeps a connection whole: identity, account, scopes, fields, secrets, times", function()
-        assert.is_true(s:put_connection(conn()))
+        local c0 = conn()
+        c0.fields.pages = {}
+        c0.fields.pages[2] = { id = "p2" } -- built out of order: kept in order
+        c0.fields.pages[1] = { id = "p1", name = "Page One" }
+        assert.is_true(s:put_connection(c0))
         local c = s:get_connection("user-1", "twitter")
         assert.same({
             UID = "user-1", provider = "twitter", account = "12345", scopes = "tweet.write users.read offline.access",
@@ -394,6 +398,7 @@ print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyId
             { conn({ account = "\237\160\128" }), "account: not UTF-8" }, -- a surrogate
             { conn({ scopes = "\192\175" }), "scopes: not UTF-8" }, -- overlong
             { conn({ fields = { 1, 2 } }), "fields: not a table of named fields" },
+            { conn({ fields = { list = { 1, 2, x = 3 } } }), "fields: a list mixes keys" },
             { conn({ fields = { f = function() end } }), "fields: a value is not a string, number, boolean or table" },
         }
         for _, c in ipairs(cases) do

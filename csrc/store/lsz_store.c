@@ -109,22 +109,35 @@ static json_t *to_json(lua_State *L, int i, int depth, const char **why)
     }
     if (i < 0) i = lua_gettop(L) + i + 1;
     size_t n = sz_rawlen(L, i);
-    json_t *o = n ? json_array() : json_object();
-    if (!o) return NULL;
     luaL_checkstack(L, 4, "fields");
+    if (n) { /* a list: 1..n in order, and no other key */
+        size_t keys = 0;
+        lua_pushnil(L);
+        while (lua_next(L, i)) keys++, lua_pop(L, 1);
+        if (keys != n) {
+            *why = "a list mixes keys";
+            return NULL;
+        }
+        json_t *a = json_array();
+        for (size_t k = 1; a && k <= n; k++) {
+            lua_rawgeti(L, i, (int)k);
+            json_t *v = to_json(L, -1, depth + 1, why);
+            lua_pop(L, 1);
+            if (!v || json_array_append_new(a, v)) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    json_t *o = json_object();
+    if (!o) return NULL;
     lua_pushnil(L);
     while (lua_next(L, i)) {
-        json_t *v = to_json(L, -1, depth + 1, why);
-        int bad = !v;
-        if (!bad && n) {
-            bad = lua_type(L, -2) != LUA_TNUMBER || json_array_append_new(o, v);
-            if (bad && v && lua_type(L, -2) != LUA_TNUMBER) *why = "a list mixes keys", json_decref(v);
-        } else if (!bad) {
-            int named = lua_type(L, -2) == LUA_TSTRING && strlen(lua_tostring(L, -2)) == sz_rawlen(L, -2);
-            bad = !named || json_object_set_new(o, lua_tostring(L, -2), v);
-            if (!named) *why = "a key is not a string, or holds a NUL byte", json_decref(v);
-        }
-        if (bad) {
+        int named = lua_type(L, -2) == LUA_TSTRING && strlen(lua_tostring(L, -2)) == sz_rawlen(L, -2);
+        json_t *v = named ? to_json(L, -1, depth + 1, why) : NULL;
+        if (!named) *why = "a key is not a string, or holds a NUL byte";
+        if (!v || json_object_set_new(o, lua_tostring(L, -2), v)) {
             lua_pop(L, 2);
             json_decref(o);
             if (!*why) *why = "a key is not UTF-8";
