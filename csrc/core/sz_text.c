@@ -664,6 +664,12 @@ long sz_text_byte_limit(sz_text_rule rule)
     return rule == SZ_TEXT_BSKY ? 3000 : -1;
 }
 
+const char *sz_text_rule_name(sz_text_rule rule)
+{
+    static const char *const NAMES[] = {"codepoints", "weighted", "graphemes", "weibo", "graphemes_bytes"};
+    return (unsigned)rule < sizeof NAMES / sizeof NAMES[0] ? NAMES[rule] : "codepoints";
+}
+
 /* Cuts at a grapheme boundary outside URLs so that measure(cut + "…") fits
  * `budget` and its bytes fit `byte_budget` (< 0: no byte limit); (size_t)-1
  * when out of memory. */

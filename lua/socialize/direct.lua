@@ -419,6 +419,7 @@ function Task:feed(outcome)
     local follow = (INFO[self.provider] or {}).followUp
     if follow and r.ok and self.phase == self.action and r.data ~= nil then
         self.follow, self.follow_state = follow, r.data or {}
+        self.create_media = r.mediaIDs -- what the create posted: the follow-up's reply names none
         self.phase = follow
         return self:request()
     end
@@ -443,6 +444,7 @@ function Task:feed(outcome)
         self.phase = setup.action
         return self:request()
     end
+    if r.ok and r.mediaIDs == nil and self.create_media then r.mediaIDs = self.create_media end
     self.result = r
     if not r.ok and self.done_media and #self.done_media > 0 then
         return self:start_cleanup()
@@ -958,8 +960,16 @@ function _M.preview(ctx, p)
                 tx.truncated, tx.link
             e.limitsFrom = state and "network" or "default"
         end
+        local refused -- an item the call would refuse fails the post, unless media.partial = "allow"
+        if plan and not (ctx.config.media and ctx.config.media.partial == "allow") then
+            for _, m in ipairs(e.media) do
+                if m.errorDetails then refused = m.errorDetails break end
+            end
+        end
         if not plan then
             e.errorCode, e.errorDetails = core.category_code("content_invalid"), prov .. ": " .. perr
+        elseif refused then
+            e.errorCode, e.errorDetails = core.category_code("content_invalid"), refused
         elseif type(tx) == "table" and not tx.ok then
             e.errorCode, e.errorDetails = tx.errorCode, tx.errorDetails
         end

@@ -73,27 +73,56 @@ function _M.items(ua, cfg)
     return list
 end
 
--- The fields a network carries: its text.compose's, the link, its `carries`.
-local CARRIED = {}
-local function carried(info)
-    local c = CARRIED[info.name]
-    if c then return c end
-    c = { linkBack = true }
-    -- provider_info says none as core.null
-    local compose, carries = info.text and info.text.compose, info.carries
-    for f in gmatch(type(compose) == "string" and compose or "userMessage,title", "[%a]+") do c[f] = true end
-    -- carries: "field" or "field:where it goes", comma-separated
-    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
-        c[match(entry, "^%s*(%a+)") or entry] = true
-    end
-    CARRIED[info.name] = c
-    return c
-end
-
 local function present(v)
     if type(v) == "string" then return v ~= "" end
     if type(v) == "table" then return next(v) ~= nil end
     return v ~= nil
+end
+
+-- The fields a network carries: its text.compose's, the link, its `carries`;
+-- and the compose groups with alternatives ("title|userMessage": only the
+-- first one present is posted), each a list of fields.
+local CARRIED = {}
+local function carried(info)
+    local c = CARRIED[info.name]
+    if c then return c.fields, c.alternatives end
+    local fields, alternatives = { linkBack = true }, {}
+    local compose = type(info.text) == "table" and info.text.compose
+    if type(compose) ~= "string" then compose = "userMessage,title" end -- none (discontinued): core.null
+    for group in gmatch(match(compose, "^[^;]*"), "[^,]+") do
+        local alt = {}
+        for f in gmatch(group, "[%a]+") do fields[f] = true; alt[#alt + 1] = f end
+        if #alt > 1 then alternatives[#alternatives + 1] = alt end
+    end
+    -- carries: "field" or "field:where it goes", comma-separated: carried
+    -- whatever the text takes
+    local elsewhere = {}
+    local carries = info.carries -- none: core.null
+    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
+        local f = match(entry, "^%s*(%a+)") or entry
+        fields[f], elsewhere[f] = true, true
+    end
+    for _, alt in ipairs(alternatives) do
+        for i = #alt, 1, -1 do if elsewhere[alt[i]] then table.remove(alt, i) end end
+    end
+    CARRIED[info.name] = { fields = fields, alternatives = alternatives }
+    return fields, alternatives
+end
+
+-- The fields of ua a compose alternative leaves out (every present one after
+-- the first present of its group), as a set.
+local function passed_over(alternatives, ua)
+    local out = {}
+    for _, alt in ipairs(alternatives) do
+        local chosen = false
+        for _, f in ipairs(alt) do
+            if present(ua[f]) then
+                if chosen then out[f] = true end
+                chosen = true
+            end
+        end
+    end
+    return out
 end
 
 -- How many items of this kind the network takes in one post.
@@ -123,7 +152,8 @@ end
 -- is), dropped = { field, ... } }, or nil and the failure's details.
 function _M.plan(info, items, ua)
     local mi = info.media or {}
-    local c = carried(info)
+    local c, alternatives = carried(info)
+    local over = type(ua) == "table" and passed_over(alternatives, ua) or {}
     local dropped = {}
     local kind = items[1] and items[1].kind
     local takes = kind and room(mi, kind) > 0
@@ -131,7 +161,7 @@ function _M.plan(info, items, ua)
         if type(ua) == "table" and present(ua[f]) then
             if f == "mediaItems" then
                 if not takes then dropped[#dropped + 1] = f end
-            elseif not c[f] then
+            elseif not c[f] or over[f] then
                 dropped[#dropped + 1] = f
             end
         end
