@@ -306,7 +306,7 @@ check:
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    -Icsrc/include -Icsrc/core csrc/core csrc/lua csrc/curl
+	    -Icsrc/include -Icsrc/core -Icsrc/store csrc/core csrc/lua csrc/curl csrc/store
 
 clean:
 	rm -rf build

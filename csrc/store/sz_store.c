@@ -282,7 +282,7 @@ static int check_keys(sz_store *st, sz_store_err *err)
     if (read_meta(st, "keycheck", &kc, err) < 0) return -1;
     if (kc) {
         char *plain = NULL;
-        size_t n;
+        size_t n = 0;
         int r = 0;
         if (st->nkeys == 0) {
             r = sz_store_seterr(err, SZ_STORE_KEY_MISSING,
