@@ -55,14 +55,22 @@ GUARD_SRC = csrc/core/sz_guard.c csrc/core/sz_internal.h
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c \
            csrc/test/test_compose.c csrc/test/test_api.c csrc/test/test_json.c csrc/test/test_media.c
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
+# the store (socialize.store): SQLite and PostgreSQL, secrets sealed with
+# OpenSSL; outside the core, which does no I/O
+STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_seal.c csrc/store/sz_sqlite.c csrc/store/sz_pg.c
+STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h csrc/store/sz_store_ops.h
+STORE_CFLAGS = $(filter-out -Icsrc/core -Ibuild/gen,$(ALL_CFLAGS)) -Icsrc/store \
+               $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+STORE_LIBS = -lsqlite3 -lpq -ljansson -lcrypto
+STORE_SO = $(BUILD)/socialize/store.so
 CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
 .PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install docs-tables \
-        FORCE lib install-lib examples-c
+        FORCE lib install-lib examples-c lib-store install-lib-store
 
-all: $(CORE_SO) $(CURL_SO)
+all: $(CORE_SO) $(CURL_SO) $(STORE_SO)
 
 # rewritten only when the set of network files changes
 $(REGISTRY): FORCE
@@ -107,6 +115,11 @@ $(CURL_SO): $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/l
 	$(CC) $(CURL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) $(filter %.c,$(GUARD_SRC)) \
 	    $(LDFLAGS) -lcurl -lm
 
+$(STORE_SO): $(STORE_SRC) csrc/store/lsz_store.c $(STORE_HDR) csrc/lua/lsz_compat.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STORE_CFLAGS) -DSZ_STORE_API= $(LIBFLAG) -o $@ $(STORE_SRC) csrc/store/lsz_store.c \
+	    $(LDFLAGS) $(STORE_LIBS)
+
 # The C library for C and C++ hosts: libsocialize.so.$(LIB_VERSION) (SONAME
 # libsocialize.so.0; only the sz_ API of socialize.h is exported) and
 # libsocialize.a, from the same position-independent objects, with
@@ -142,6 +155,27 @@ install-lib: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(LIB_VERSION)|g' csrc/socialize.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/socialize.pc
 
+# The store for C hosts: libsocialize_store.so.$(LIB_VERSION) (SONAME
+# libsocialize_store.so.0; only sz_store_* exported) and sz_store.h, which
+# names no third-party type; socialize-store.pc for pkg-config.
+LIB_STORE_SO = $(LIB_DIR)/libsocialize_store.so.$(LIB_VERSION)
+lib-store: $(LIB_STORE_SO)
+$(LIB_STORE_SO): $(STORE_SRC) $(STORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Icsrc/lua $(LUA_CFLAGS),$(STORE_CFLAGS)) -shared -Wl,-soname,libsocialize_store.so.$(LIB_MAJOR) \
+	    -o $@ $(STORE_SRC) $(LDFLAGS) $(STORE_LIBS)
+	ln -sf libsocialize_store.so.$(LIB_VERSION) $(LIB_DIR)/libsocialize_store.so.$(LIB_MAJOR)
+	ln -sf libsocialize_store.so.$(LIB_MAJOR) $(LIB_DIR)/libsocialize_store.so
+install-lib-store: lib-store
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(LIB_STORE_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsocialize_store.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize_store.so.$(LIB_MAJOR)
+	ln -sf libsocialize_store.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libsocialize_store.so
+	install -m 0644 csrc/store/sz_store.h $(DESTDIR)$(INCLUDEDIR)/
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: socialize-store\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lsocialize_store\nLibs.private: -lsqlite3 -lpq -ljansson -lcrypto\nCflags: -I$${includedir}\n' \
+	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'the socialize store: SQLite or PostgreSQL, secrets sealed' '$(LIB_VERSION)' \
+	    >$(DESTDIR)$(PKGCONFIGDIR)/socialize-store.pc
+
 # examples/c against an install into a temp dir, through pkg-config only
 # (examples/c/run; also a suite of .ci/run-tests)
 examples-c:
@@ -154,8 +188,16 @@ $(BUILD)/test_core: $(CORE_SRC) $(TEST_SRC) $(TEST_HDR) $(CORE_HDR)
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -Icsrc/include -Icsrc/core -Ibuild/gen \
 	    -o $@ $(CORE_SRC) $(TEST_SRC) -lssl $(CORE_LIBS)
 
-test-c: $(BUILD)/test_core
+test-c: $(BUILD)/test_core $(BUILD)/test_store
 	$(BUILD)/test_core spec/vectors/signing_vectors.json spec/vectors/derived_vectors.json spec/vectors/providers
+	@d=$$(mktemp -d) && $(BUILD)/test_store $$d; r=$$?; rm -rf $$d; exit $$r
+
+# The store's C API (sz_store.h) under ASan + UBSan, against SQLite files.
+$(BUILD)/test_store: $(STORE_SRC) $(STORE_HDR) csrc/test/test_store.c csrc/test/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -g -O1 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer -Icsrc/store -Icsrc/test $(filter -I%,$(STORE_CFLAGS)) -o $@ \
+	    $(STORE_SRC) csrc/test/test_store.c $(STORE_LIBS)
 
 test-lua: all
 	LUA=$(LUA) BUILD=$(BUILD) sh .ci/busted
@@ -165,7 +207,7 @@ test-lua: all
 # specs against the fakes under every ABI; packaging, examples, nginx and the
 # oracles once
 test: deps oracles
-	@$(MAKE) --no-print-directory all build/lua5.4/test_core LUA_VERSION=5.4
+	@$(MAKE) --no-print-directory all build/lua5.4/test_core build/lua5.4/test_store LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
 	@$(MAKE) --no-print-directory fuzz-build asan-build
@@ -193,7 +235,12 @@ build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)
-asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan/lua-asan
+build/asan/socialize/store.so: $(STORE_SRC) csrc/store/lsz_store.c $(STORE_HDR) csrc/lua/lsz_compat.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_STORE_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/store -Icsrc/lua \
+	    $(filter -I%,$(STORE_CFLAGS)) $(shell pkg-config --cflags lua5.4) -shared -o $@ $(STORE_SRC) csrc/store/lsz_store.c \
+	    $(STORE_LIBS)
+asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan/socialize/store.so build/asan/lua-asan
 
 # libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
 # `make test` runs each for a few seconds.
@@ -226,7 +273,7 @@ soak: deps
 
 install: all install-lib
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
-	install -m 0755 $(CORE_SO) $(CURL_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
+	install -m 0755 $(CORE_SO) $(CURL_SO) $(STORE_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
 	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
 
@@ -240,7 +287,7 @@ rock:
 	    LDFLAGS="$(LDFLAGS) $(ROCK_LDFLAGS)"
 rock-install:
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
-	install -m 0755 build/rock/socialize/core.so build/rock/socialize/curl.so $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
+	install -m 0755 build/rock/socialize/core.so build/rock/socialize/curl.so build/rock/socialize/store.so $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
 	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
 
@@ -259,7 +306,7 @@ check:
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    -Icsrc/include -Icsrc/core csrc/core csrc/lua csrc/curl
+	    -Icsrc/include -Icsrc/core -Icsrc/store csrc/core csrc/lua csrc/curl csrc/store
 
 clean:
 	rm -rf build

@@ -22,6 +22,8 @@ external_dependencies = {
    CURL = { library = "curl" },  -- Debian keeps curl/curl.h in a multiarch dir the compiler finds by itself
    OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
    JANSSON = { header = "jansson.h", library = "jansson" },
+   SQLITE = { header = "sqlite3.h", library = "sqlite3" },  -- socialize.store
+   PQ = { library = "pq" },  -- libpq-fe.h: the Makefile asks pkg-config (Debian: /usr/include/postgresql)
 }
 -- Built by the Makefile: the C core's network files (csrc/core/net/*.c) and
 -- their registry are found there, not listed here.
@@ -32,8 +34,8 @@ build = {
       CFLAGS = "$(CFLAGS)",
       LIBFLAG = "$(LIBFLAG)",
       LUA_CFLAGS = "-I$(LUA_INCDIR)",
-      ROCK_CFLAGS = "-I$(OPENSSL_INCDIR) -I$(JANSSON_INCDIR) -I$(CURL_INCDIR)",
-      ROCK_LDFLAGS = "-L$(OPENSSL_LIBDIR) -L$(JANSSON_LIBDIR) -L$(CURL_LIBDIR)",
+      ROCK_CFLAGS = "-I$(OPENSSL_INCDIR) -I$(JANSSON_INCDIR) -I$(CURL_INCDIR) -I$(SQLITE_INCDIR)",
+      ROCK_LDFLAGS = "-L$(OPENSSL_LIBDIR) -L$(JANSSON_LIBDIR) -L$(CURL_LIBDIR) -L$(SQLITE_LIBDIR) -L$(PQ_LIBDIR)",
    },
    install_target = "rock-install",
    install_variables = {

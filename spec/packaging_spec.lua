@@ -28,7 +28,7 @@ describe("packaging", function()
         -- nothing is built); the flags of a `make test` around us are dropped first
         local plan = run("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n -B --no-print-directory rock rock-install"
             .. " LUA_CMODULE_DIR=/x LUA_MODULE_DIR=/y")
-        for f in (run("ls csrc/core/*.c csrc/core/net/*.c csrc/lua/*.c csrc/curl/*.c lua/socialize/*.lua"))
+        for f in (run("ls csrc/core/*.c csrc/core/net/*.c csrc/lua/*.c csrc/curl/*.c csrc/store/*.c lua/socialize/*.lua"))
                 :gmatch("[^\n]+") do
             if not f:match("^exit=") then
                 assert.truthy(plan:find(f, 1, true), f .. " is not built or installed by the rockspec's make")
@@ -57,6 +57,7 @@ describe("packaging", function()
                              "/opt/sz/share/lua/" .. ver .. "/socialize/validate.lua",
                              "/opt/sz/lib/lua/" .. ver .. "/socialize/core.so",
                              "/opt/sz/lib/lua/" .. ver .. "/socialize/curl.so",
+                             "/opt/sz/lib/lua/" .. ver .. "/socialize/store.so",
                              "/opt/sz/include/socialize.h" }) do
             assert.truthy(H.read(dest .. f), f)
         end
@@ -68,7 +69,7 @@ describe("packaging", function()
 
     it("exports only luaopen_* and sz_* symbols", function()
         local build = os.getenv("BUILD") or "build/lua5.4"
-        for _, so in ipairs({ "core", "curl" }) do
+        for _, so in ipairs({ "core", "curl", "store" }) do
             local out = run("nm -D --defined-only " .. build .. "/socialize/" .. so .. ".so | awk '$2 ~ /[TDB]/ {print $3}'")
             for sym in out:gmatch("[^\n]+") do
                 if not sym:match("^exit=") then

@@ -42,7 +42,25 @@ function _M.new(cfg)
         _label = cfg.url or s.apiDomain,
         _engine = e,
         _async = async.new(e, t),
+        _store_config = cfg.store,
     }, Client)
+end
+
+--- The client's store (config.store, docs/store.md), opened on first use
+-- and kept: the store, or nil, message, name ("key_mismatch", "store_gone",
+-- ...; a failed open is tried again on the next call). Nil with no message
+-- when config.store is not set.
+function Client:store()
+    local st = rawget(self, "_store")
+    if st then return st end
+    local c = self._store_config
+    if c == nil then return nil end
+    if type(c) == "string" then c = { url = c } end
+    local s, err, code = require("socialize.store").open(c.url, {
+        keys = c.keys, plaintext = c.plaintext, busyTimeout = c.busyTimeout })
+    if not s then return nil, err, code end
+    self._store = s
+    return s
 end
 
 function Client:__tostring()

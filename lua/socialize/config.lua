@@ -34,7 +34,7 @@ end
 local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "auth", "dataCenter", "apiDomain",
                       "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
-                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media" }
+                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media", "store" }
 _M.KEYS = CONFIG_KEYS
 
 -- Levenshtein distance, for "did you mean".
@@ -152,6 +152,29 @@ end
 --   holding NUL, or nil), clock (Unix seconds; a garbage reading of
 --   config.clock falls back to os.time), user_clock (config.clock or nil),
 --   nonce, secrets (every secret of config and providers, in every encoding).
+-- config.store: "sqlite:/path/file.db" or "postgresql://...", or a table
+-- { url = ..., keys = { base64, ... }, plaintext = bool, busyTimeout = ms }
+-- (docs/store.md). Opened on first use, by client:store().
+local STORE_KEYS = { "url", "keys", "plaintext", "busyTimeout" }
+local function store_url_ok(u)
+    return type(u) == "string" and (u:sub(1, 7) == "sqlite:" or u:sub(1, 13) == "postgresql://"
+        or u:sub(1, 11) == "postgres://")
+end
+local function check_store(st)
+    if st == nil then return end
+    local msg = "config.store must be \"sqlite:/path/to/file.db\", \"postgresql://...\" or a table with url (docs/store.md)"
+    if type(st) == "string" then return argcheck(store_url_ok(st), msg) end
+    argcheck(type(st) == "table" and store_url_ok(st.url), msg)
+    known_keys(st, STORE_KEYS, "a store setting", "config.store.")
+    argcheck(st.keys == nil or type(st.keys) == "table", "config.store.keys must be a list of Base64 keys")
+    for i, k in ipairs(st.keys or {}) do
+        argcheck(type(k) == "string", "config.store.keys[" .. i .. "] must be a string (Base64 of 32 bytes)")
+    end
+    argcheck(st.plaintext == nil or type(st.plaintext) == "boolean", "config.store.plaintext must be a boolean")
+    argcheck(st.busyTimeout == nil or (type(st.busyTimeout) == "number" and st.busyTimeout > 0),
+        "config.store.busyTimeout must be a positive number of milliseconds")
+end
+
 function _M.check(config)
     check_known_keys(config)
     check_numbers(config)
@@ -179,6 +202,7 @@ function _M.check(config)
         or type(config.connections) == "function",
         "config.connections must be a table keyed by UID, a function(UID) or a store with :get(UID)")
     argcheck(config.shortener == nil or type(config.shortener) == "function", "config.shortener must be a function(url)")
+    check_store(config.store)
     local m = config.media
     argcheck(m == nil or type(m) == "table", "config.media must be a table (docs/media.md)")
     if m then
@@ -243,6 +267,9 @@ function _M.check(config)
     end
     s.secrets = policy.secrets({}, config)
     for _, app in pairs(config.providers or {}) do policy.secrets(s.secrets, app) end
+    if type(config.store) == "table" then
+        for _, k in ipairs(config.store.keys or {}) do policy.secrets(s.secrets, { secret = k }) end
+    end
     return s
 end
 

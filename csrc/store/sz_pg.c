@@ -1,0 +1,155 @@
+/* The PostgreSQL engine (libpq from Debian). Parameters go as text with
+ * PQexecParams, results come back as text. Errors are named from SQLSTATE;
+ * only the primary message is kept (PostgreSQL's DETAIL may quote values).
+ * A lost connection is reset once at the start of the next call, never in
+ * the middle of a transaction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "sz_store_int.h"
+
+static sz_store_code code_of_state(const char *s)
+{
+    if (!s) return SZ_STORE_GONE;
+    if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
+        strcmp(s, "57P03") == 0)
+        return SZ_STORE_GONE;
+    if (strcmp(s, "53100") == 0) return SZ_STORE_FULL;
+    if (strcmp(s, "53200") == 0) return SZ_STORE_NOMEM;
+    if (strcmp(s, "25006") == 0 || strcmp(s, "42501") == 0) return SZ_STORE_READONLY;
+    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 || strcmp(s, "55P03") == 0 ||
+        strcmp(s, "57014") == 0)
+        return SZ_STORE_BUSY;
+    if (strcmp(s, "XX001") == 0 || strcmp(s, "XX002") == 0) return SZ_STORE_CORRUPT;
+    if (strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0) return SZ_STORE_BAD_INPUT;
+    return SZ_STORE_INTERNAL;
+}
+
+static int pgerr(sz_store *st, PGresult *res, sz_store_err *err)
+{
+    PGconn *c = st->db;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    sz_store_code code = (!res || PQstatus(c) != CONNECTION_OK) ? SZ_STORE_GONE : code_of_state(state);
+    if (code == SZ_STORE_GONE)
+        return sz_store_seterr(err, code, "postgresql: the server went away (%s)",
+                               state ? state : "connection lost");
+    return sz_store_seterr(err, code, "postgresql: %s (SQLSTATE %s)", msg ? msg : "error", state ? state : "?");
+}
+
+static int alive(sz_store *st, sz_store_err *err)
+{
+    PGconn *c = st->db;
+    if (PQstatus(c) == CONNECTION_OK) return 0;
+    if (st->in_txn) return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: the server went away mid-transaction");
+    PQreset(c);
+    if (PQstatus(c) == CONNECTION_OK) return 0;
+    return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: cannot reach the server");
+}
+
+static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_row_fn fn, void *ud,
+                   long long *changes, sz_store_err *err)
+{
+    PGconn *c = st->db;
+    PGresult *res;
+    if (alive(st, err) < 0) return -1;
+    if (np == 0 && !fn && !changes) {
+        res = PQexec(c, sql);
+    } else {
+        const char *vals[16];
+        int lens[16], fmts[16];
+        char nums[16][24];
+        if (np > 16) return sz_store_seterr(err, SZ_STORE_INTERNAL, "too many parameters");
+        for (int i = 0; i < np; i++) {
+            fmts[i] = 0;
+            lens[i] = 0;
+            if (p[i].type == 1 && p[i].s) {
+                vals[i] = p[i].s;
+                lens[i] = (int)p[i].n;
+            } else if (p[i].type == 2) {
+                snprintf(nums[i], sizeof nums[i], "%lld", p[i].i);
+                vals[i] = nums[i];
+            } else {
+                vals[i] = NULL;
+            }
+        }
+        res = PQexecParams(c, sql, np, NULL, vals, lens, fmts, 0);
+    }
+    ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        int r = pgerr(st, res, err);
+        PQclear(res);
+        return r;
+    }
+    if (fn && s == PGRES_TUPLES_OK) {
+        int ncol = PQnfields(res), n = PQntuples(res);
+        if (ncol > 16) ncol = 16;
+        for (int row = 0; row < n; row++) {
+            const char *vals[16];
+            size_t lens[16];
+            for (int i = 0; i < ncol; i++) {
+                vals[i] = PQgetisnull(res, row, i) ? NULL : PQgetvalue(res, row, i);
+                lens[i] = (size_t)PQgetlength(res, row, i);
+            }
+            if (fn(ud, ncol, vals, lens)) break;
+        }
+    }
+    if (changes) *changes = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+static int pg_begin(sz_store *st, sz_store_err *err)
+{
+    return pg_exec(st, "BEGIN", NULL, 0, NULL, NULL, NULL, err);
+}
+
+static int pg_commit(sz_store *st, sz_store_err *err)
+{
+    return pg_exec(st, "COMMIT", NULL, 0, NULL, NULL, NULL, err);
+}
+
+static void pg_rollback(sz_store *st)
+{
+    PGconn *c = st->db;
+    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
+}
+
+static void pg_close(sz_store *st)
+{
+    PQfinish(st->db);
+    st->db = NULL;
+}
+
+static const sz_engine PG_ENGINE = {"postgresql", pg_exec, pg_begin, pg_commit, pg_rollback, pg_close};
+
+static void quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message; /* NOTICEs ("relation already exists") are not errors */
+}
+
+int sz_pg_open(sz_store *st, const char *conninfo, const sz_store_opts *opts, sz_store_err *err)
+{
+    (void)opts;
+    PGconn *c = PQconnectdb(conninfo);
+    st->eng = &PG_ENGINE;
+    st->db = c;
+    if (!c) return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
+    if (PQstatus(c) != CONNECTION_OK) {
+        /* libpq's message names the host and the reason, never the password */
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+        msg[strcspn(msg, "\n")] = 0;
+        pg_close(st);
+        return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: cannot connect (%s)", msg);
+    }
+    PQsetNoticeProcessor(c, quiet, NULL);
+    /* the busy timeout: a statement waiting for a row lock gives up */
+    char q[96];
+    snprintf(q, sizeof q, "SET lock_timeout = %d; SET statement_timeout = %d", st->busy_timeout_ms,
+             st->busy_timeout_ms * 6);
+    return pg_exec(st, q, NULL, 0, NULL, NULL, NULL, err) < 0 ? (pg_close(st), -1) : 0;
+}

@@ -1,0 +1,169 @@
+/* The SQLite engine (libsqlite3 from Debian): WAL journal, a busy timeout,
+ * write transactions taken at once (BEGIN IMMEDIATE), errors named by
+ * their SQLite class. SQLite's messages never carry bound values. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "sz_store_int.h"
+
+static sz_store_code code_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return SZ_STORE_BUSY;
+    case SQLITE_READONLY: return SZ_STORE_READONLY;
+    case SQLITE_FULL: return SZ_STORE_FULL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return SZ_STORE_CORRUPT;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM: return SZ_STORE_IO;
+    case SQLITE_NOMEM: return SZ_STORE_NOMEM;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE: return SZ_STORE_BAD_INPUT;
+    default: return SZ_STORE_INTERNAL;
+    }
+}
+
+static int sqerr(sz_store *st, int rc, sz_store_err *err)
+{
+    sqlite3 *db = st->db;
+    sz_store_code c = code_of(rc);
+    const char *what = c == SZ_STORE_BUSY       ? "the store is locked by another process"
+                       : c == SZ_STORE_READONLY ? "the store file is read-only"
+                       : c == SZ_STORE_FULL     ? "the store is full (disk or size limit)"
+                       : c == SZ_STORE_CORRUPT  ? "the store file is not a database or is damaged"
+                       : c == SZ_STORE_IO       ? "cannot read or write the store file"
+                       : c == SZ_STORE_BAD_INPUT ? "refused"
+                                                : "store error";
+    return sz_store_seterr(err, c, "sqlite: %s (%s)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+/* $1..$n become ?1..?n: the same numbering, SQLite's spelling. */
+static char *translate(const char *sql)
+{
+    char *o = strdup(sql);
+    if (!o) return NULL;
+    for (char *p = o; *p; p++)
+        if (*p == '$' && p[1] >= '0' && p[1] <= '9') *p = '?';
+    return o;
+}
+
+static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_row_fn fn, void *ud,
+                   long long *changes, sz_store_err *err)
+{
+    sqlite3 *db = st->db;
+    int rc;
+    if (np == 0 && !fn && !changes) {
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
+    }
+    char *q = translate(sql);
+    if (!q) return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(db, q, -1, &stmt, NULL);
+    free(q);
+    if (rc != SQLITE_OK) return sqerr(st, rc, err);
+    for (int i = 0; i < np && rc == SQLITE_OK; i++) {
+        if (p[i].type == 1 && p[i].s)
+            rc = sqlite3_bind_text(stmt, i + 1, p[i].s, (int)p[i].n, SQLITE_STATIC);
+        else if (p[i].type == 2)
+            rc = sqlite3_bind_int64(stmt, i + 1, p[i].i);
+        else
+            rc = sqlite3_bind_null(stmt, i + 1);
+    }
+    int stop = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW) break;
+        if (!fn || stop) continue; /* run to the end: RETURNING rows are all produced */
+        int ncol = sqlite3_column_count(stmt);
+        const char *vals[16];
+        size_t lens[16];
+        if (ncol > 16) ncol = 16;
+        for (int i = 0; i < ncol; i++) {
+            vals[i] = (const char *)sqlite3_column_text(stmt, i);
+            lens[i] = (size_t)sqlite3_column_bytes(stmt, i);
+        }
+        stop = fn(ud, ncol, vals, lens);
+    }
+    if (rc != SQLITE_DONE) {
+        int r = sqerr(st, rc, err);
+        sqlite3_finalize(stmt);
+        return r;
+    }
+    sqlite3_finalize(stmt);
+    if (changes) *changes = sqlite3_changes(db);
+    return 0;
+}
+
+static int sq_begin(sz_store *st, sz_store_err *err)
+{
+    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
+}
+
+static int sq_commit(sz_store *st, sz_store_err *err)
+{
+    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
+}
+
+static void sq_rollback(sz_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void sq_close(sz_store *st)
+{
+    sqlite3_close_v2(st->db);
+    st->db = NULL;
+}
+
+static const sz_engine SQLITE_ENGINE = {"sqlite", sq_exec, sq_begin, sq_commit, sq_rollback, sq_close};
+
+int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz_store_err *err)
+{
+    sqlite3 *db = NULL;
+    if (!*path) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "store: sqlite: needs a file path");
+    /* a new file is the owner's only (0600); SQLite gives its -wal and -shm
+     * files the same mode */
+    if (path[0] != ':') {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    st->eng = &SQLITE_ENGINE;
+    st->db = db;
+    if (rc != SQLITE_OK) {
+        int r = sqerr(st, rc, err);
+        sq_close(st);
+        return r;
+    }
+    sqlite3_extended_result_codes(db, 0);
+    sqlite3_busy_timeout(db, st->busy_timeout_ms);
+    /* WAL: readers never wait for the writer; NORMAL sync is durable
+     * against crashes of the process, FULL also against power loss */
+    rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
+                      NULL, NULL);
+    if (rc == SQLITE_READONLY) rc = SQLITE_OK; /* a read-only file: reads work, writes say so */
+    if (rc == SQLITE_OK && opts->max_pages > 0) {
+        char q[64];
+        snprintf(q, sizeof q, "PRAGMA max_page_count = %lld", opts->max_pages);
+        rc = sqlite3_exec(db, q, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        int r = sqerr(st, rc, err);
+        sq_close(st);
+        return r;
+    }
+    return 0;
+}

@@ -1,0 +1,162 @@
+/* socialize store: connections, pending connect states, app registrations,
+ * setup sessions, blocked-until entries and per-connection leases, kept in
+ * SQLite (embedded) or PostgreSQL (libpq), every secret sealed with
+ * AES-256-GCM. This header names no third-party type: handles are opaque,
+ * errors are owned by the caller. Every call blocks on file or socket I/O
+ * (docs/store.md says what that means inside OpenResty). */
+#ifndef SZ_STORE_H
+#define SZ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SZ_STORE_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define SZ_STORE_API __attribute__((visibility("default")))
+#else
+#define SZ_STORE_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes; sz_store_code_name gives each its stable name. */
+typedef enum {
+    SZ_STORE_OK = 0,
+    SZ_STORE_BAD_INPUT,     /* "bad_input": an argument is missing, too long or malformed */
+    SZ_STORE_NOMEM,         /* "nomem" */
+    SZ_STORE_BUSY,          /* "store_busy": locked by another process past the busy timeout */
+    SZ_STORE_READONLY,      /* "store_readonly": the file or database refuses writes */
+    SZ_STORE_FULL,          /* "store_full": disk or database size limit reached */
+    SZ_STORE_CORRUPT,       /* "store_corrupt": not a database, or a damaged one */
+    SZ_STORE_IO,            /* "store_io": cannot open or read or write the store */
+    SZ_STORE_GONE,          /* "store_gone": the database server went away */
+    SZ_STORE_SCHEMA,        /* "store_schema": written by a newer socialize */
+    SZ_STORE_KEY_MISMATCH,  /* "key_mismatch": no configured key opens this store */
+    SZ_STORE_KEY_MISSING,   /* "key_missing": the store is sealed and no key was given */
+    SZ_STORE_NO_KEY,        /* "no_key": a secret without a key and without plaintext = true */
+    SZ_STORE_SEAL,          /* "seal_failed": a sealed field does not open (tampered or moved) */
+    SZ_STORE_STATE_UNKNOWN, /* "state_unknown": no such pending state (forged or replayed) */
+    SZ_STORE_STATE_EXPIRED, /* "state_expired" */
+    SZ_STORE_LEASE_LOST,    /* "lease_lost": the lease expired or another holder took it */
+    SZ_STORE_LOCKED,        /* "lock_busy": another holder has the lease */
+    SZ_STORE_INTERNAL       /* "store_internal" */
+} sz_store_code;
+
+typedef struct sz_store_err {
+    sz_store_code code;
+    char msg[256]; /* never holds a secret nor a password */
+} sz_store_err;
+
+typedef struct sz_store sz_store;
+
+/* Options of sz_store_open; zero means the default. */
+typedef struct sz_store_opts {
+    const char *const *keys; /* Base64 of 32 bytes each; the first seals, all open */
+    size_t nkeys;
+    int plaintext;           /* hold secrets unsealed when no key is given */
+    int busy_timeout_ms;     /* default 5000 */
+    long long max_pages;     /* SQLite only: PRAGMA max_page_count (caps the file size) */
+} sz_store_opts;
+
+/* The record kinds sharing one shape: two identity parts, an account,
+ * scopes, public fields (a JSON object text), secrets (sealed one by one)
+ * and times in seconds. */
+typedef enum { SZ_REC_CONNECTION = 0, SZ_REC_APP, SZ_REC_SESSION } sz_rec_kind;
+
+typedef struct sz_secret {
+    const char *name;
+    const char *value;
+    size_t len;
+} sz_secret;
+
+typedef struct sz_record {
+    const char *id1, *id2;   /* connection: UID, provider; app: provider, instance; session: provider, key */
+    const char *account;     /* may be NULL */
+    const char *scopes;      /* may be NULL */
+    const char *fields_json; /* a JSON object text, may be NULL */
+    const sz_secret *secrets;
+    size_t nsecrets;
+    int64_t expires_at;      /* 0: none */
+    int64_t updated_at;
+    const char *lease;       /* put only: the lease token that must still be held */
+} sz_record;
+
+/* A record read back: everything in one allocation, freed with sz_store_free. */
+typedef struct sz_record_out {
+    char *id1, *id2, *account, *scopes, *fields_json;
+    sz_secret *secrets; /* values unsealed; sz_store_free wipes them */
+    size_t nsecrets;
+    int64_t expires_at, updated_at;
+} sz_record_out;
+
+typedef struct sz_state {
+    const char *state, *uid, *provider, *redirect;
+    const char *verifier; /* sealed; may be NULL */
+    size_t verifier_len;
+    int64_t expires_at;
+} sz_state;
+
+typedef struct sz_state_out {
+    char *state, *uid, *provider, *redirect, *verifier;
+    size_t verifier_len;
+    int64_t expires_at;
+} sz_state_out;
+
+SZ_STORE_API const char *sz_store_code_name(sz_store_code code);
+
+/* url: "sqlite:/path/file.db", "sqlite::memory:" or "postgresql://..." /
+ * "postgres://...". Creates or migrates the schema; checks the keys. */
+SZ_STORE_API sz_store *sz_store_open(const char *url, const sz_store_opts *opts, sz_store_err *err);
+SZ_STORE_API void sz_store_close(sz_store *st);
+SZ_STORE_API const char *sz_store_engine(const sz_store *st);
+SZ_STORE_API int sz_store_schema_version(const sz_store *st);
+
+/* Test hook: called inside every write transaction, before COMMIT; a
+ * non-zero return rolls back. */
+SZ_STORE_API void sz_store_set_before_commit(sz_store *st, int (*fn)(void *ud), void *ud);
+
+SZ_STORE_API int sz_store_put(sz_store *st, sz_rec_kind kind, const sz_record *rec, sz_store_err *err);
+/* Returns 1 and fills *out when found, 0 when not, -1 on error. */
+SZ_STORE_API int sz_store_get(sz_store *st, sz_rec_kind kind, const char *id1, const char *id2,
+                              sz_record_out **out, sz_store_err *err);
+/* All records whose first identity part is id1 (connections of a UID). */
+SZ_STORE_API int sz_store_list(sz_store *st, sz_rec_kind kind, const char *id1, sz_record_out ***out,
+                               size_t *n, sz_store_err *err);
+/* id2 NULL: every record of id1. Returns the number deleted, -1 on error. */
+SZ_STORE_API long long sz_store_delete(sz_store *st, sz_rec_kind kind, const char *id1, const char *id2,
+                                       sz_store_err *err);
+SZ_STORE_API void sz_store_free(sz_record_out *rec);
+SZ_STORE_API void sz_store_free_list(sz_record_out **recs, size_t n);
+
+/* Pending connect states: single use. take deletes the state in the same
+ * statement that reads it (SZ_STORE_STATE_UNKNOWN / _EXPIRED otherwise). */
+SZ_STORE_API int sz_store_put_state(sz_store *st, const sz_state *s, sz_store_err *err);
+SZ_STORE_API int sz_store_take_state(sz_store *st, const char *state, int64_t now, sz_state_out **out,
+                                     sz_store_err *err);
+SZ_STORE_API void sz_store_free_state(sz_state_out *s);
+SZ_STORE_API long long sz_store_purge(sz_store *st, int64_t now, sz_store_err *err);
+
+/* Blocked-until: until 0 clears. blocked returns the until time, 0 when not blocked. */
+SZ_STORE_API int sz_store_block(sz_store *st, const char *provider, const char *key, int64_t until,
+                                sz_store_err *err);
+SZ_STORE_API int64_t sz_store_blocked(sz_store *st, const char *provider, const char *key, int64_t now,
+                                      sz_store_err *err);
+
+/* Leases (per connection, across processes): lock writes a token (at least
+ * 33 bytes) when the lease is free or expired, SZ_STORE_LOCKED otherwise. */
+SZ_STORE_API int sz_store_lock(sz_store *st, const char *uid, const char *provider, int64_t now_ms,
+                               int64_t ttl_ms, char *token, size_t token_size, sz_store_err *err);
+SZ_STORE_API int sz_store_unlock(sz_store *st, const char *uid, const char *provider, const char *token,
+                                 sz_store_err *err);
+
+/* Re-seals every secret with the first key, in one transaction; returns the
+ * number of fields re-sealed, -1 on error. */
+SZ_STORE_API long long sz_store_rotate(sz_store *st, sz_store_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,154 @@
+/* The store's C API (sz_store.h only) under ASan + UBSan, on SQLite files in
+ * a temporary directory: round trips, sealing, wrong keys, states, leases,
+ * rotation, and no leak on any path. `make test-store-c DIR`. */
+#define TAP_MAIN
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sz_store.h"
+#include "tap.h"
+
+static const char *KEY_A = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+static const char *KEY_B = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=";
+static char url[512];
+
+static sz_store *open_with(const char *k1, const char *k2, sz_store_err *err)
+{
+    const char *keys[2] = {k1, k2};
+    sz_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = keys;
+    o.nkeys = k2 ? 2 : k1 ? 1 : 0;
+    return sz_store_open(url, &o, err);
+}
+
+static void round_trip(void)
+{
+    sz_store_err err;
+    sz_store *st = open_with(KEY_A, NULL, &err);
+    CHECK(st != NULL, "open: %s", err.msg);
+    if (!st) return;
+    const char tok[] = "tok\0with-nul"; /* secrets are bytes */
+    sz_secret sec[2] = {{"accessToken", tok, sizeof tok - 1}, {"refreshToken", "RT", 2}};
+    sz_record r = {"u1", "twitter", "123", "a b", "{\"handle\":\"@bob\"}", sec, 2, 1900000000, 1800000000, NULL};
+    CHECK(sz_store_put(st, SZ_REC_CONNECTION, &r, &err) == 0, "put: %s", err.msg);
+    sz_record_out *o = NULL;
+    CHECK(sz_store_get(st, SZ_REC_CONNECTION, "u1", "twitter", &o, &err) == 1, "get: %s", err.msg);
+    if (o) {
+        CHECK_STR(o->account, "123", "account");
+        CHECK_STR(o->fields_json, "{\"handle\":\"@bob\"}", "fields");
+        CHECK(o->nsecrets == 2, "nsecrets %zu", o->nsecrets);
+        CHECK(o->nsecrets == 2 && o->secrets[0].len == sizeof tok - 1 &&
+                  memcmp(o->secrets[0].value, tok, sizeof tok - 1) == 0,
+              "accessToken bytes");
+        CHECK(o->expires_at == 1900000000 && o->updated_at == 1800000000, "times");
+    }
+    sz_store_free(o);
+    CHECK(sz_store_get(st, SZ_REC_CONNECTION, "u1", "nope", &o, &err) == 0 && o == NULL, "not found");
+    sz_record_out **list;
+    size_t n;
+    CHECK(sz_store_list(st, SZ_REC_CONNECTION, "u1", &list, &n, &err) == 0 && n == 1, "list");
+    sz_store_free_list(list, n);
+    r.fields_json = "[1]";
+    CHECK(sz_store_put(st, SZ_REC_CONNECTION, &r, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "fields array");
+    CHECK_STR(sz_store_code_name(err.code), "bad_input", "code name");
+    r.fields_json = NULL;
+    r.id1 = "";
+    CHECK(sz_store_put(st, SZ_REC_CONNECTION, &r, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "empty UID");
+    CHECK(sz_store_delete(st, SZ_REC_CONNECTION, "u1", NULL, &err) == 1, "delete");
+    sz_store_close(st);
+}
+
+static void keys(void)
+{
+    sz_store_err err;
+    sz_store *st = open_with(KEY_B, NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_KEY_MISMATCH, "wrong key: %s", st ? "opened" : err.msg);
+    sz_store_close(st);
+    st = open_with(NULL, NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_KEY_MISSING, "no key");
+    sz_store_close(st);
+    st = open_with("c2hvcnQ=", NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_BAD_INPUT, "short key");
+    st = open_with(KEY_B, KEY_A, &err);
+    CHECK(st != NULL, "rotation keys: %s", err.msg);
+    if (!st) return;
+    sz_secret sec = {"accessToken", "AT", 2};
+    sz_record r = {"u2", "mastodon", NULL, NULL, NULL, &sec, 1, 0, 1, NULL};
+    sz_store_set_before_commit(st, NULL, NULL);
+    CHECK(sz_store_put(st, SZ_REC_APP, &r, &err) == 0, "put app: %s", err.msg);
+    CHECK(sz_store_rotate(st, &err) >= 0, "rotate: %s", err.msg);
+    sz_store_close(st);
+    st = open_with(KEY_B, NULL, &err);
+    CHECK(st != NULL, "new key alone after rotate: %s", err.msg);
+    sz_record_out *o = NULL;
+    CHECK(st && sz_store_get(st, SZ_REC_APP, "u2", "mastodon", &o, &err) == 1 && o->nsecrets == 1 &&
+              strcmp(o->secrets[0].value, "AT") == 0,
+          "app after rotate");
+    sz_store_free(o);
+    sz_store_close(st);
+}
+
+static void states_and_leases(void)
+{
+    sz_store_err err;
+    sz_store *st = open_with(KEY_B, NULL, &err);
+    if (!st) {
+        CHECK(0, "open: %s", err.msg);
+        return;
+    }
+    sz_state s = {"st", "u1", "x", "https://a", "verifier", 8, 2000};
+    CHECK(sz_store_put_state(st, &s, &err) == 0, "put state: %s", err.msg);
+    sz_state_out *o = NULL;
+    CHECK(sz_store_take_state(st, "st", 1000, &o, &err) == 0 && o && strcmp(o->verifier, "verifier") == 0, "take");
+    sz_store_free_state(o);
+    CHECK(sz_store_take_state(st, "st", 1000, &o, &err) < 0 && err.code == SZ_STORE_STATE_UNKNOWN, "replay");
+    char t1[40], t2[40];
+    CHECK(sz_store_lock(st, "u1", "x", 1000, 100, t1, sizeof t1, &err) == 0, "lock");
+    CHECK(sz_store_lock(st, "u1", "x", 1050, 100, t2, sizeof t2, &err) < 0 && err.code == SZ_STORE_LOCKED, "held");
+    CHECK(sz_store_lock(st, "u1", "x", 1100, 100, t2, sizeof t2, &err) == 0, "expired lease taken");
+    CHECK(sz_store_unlock(st, "u1", "x", t1, &err) < 0 && err.code == SZ_STORE_LEASE_LOST, "old token");
+    CHECK(sz_store_unlock(st, "u1", "x", t2, &err) == 0, "unlock");
+    CHECK(sz_store_lock(st, "u1", "x", 1100, 100, t2, 8, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "small buf");
+    CHECK(sz_store_block(st, "x", "acct", 500, &err) == 0 && sz_store_blocked(st, "x", "acct", 100, &err) == 500,
+          "blocked");
+    sz_store_close(st);
+}
+
+static void faults(const char *dir)
+{
+    sz_store_err err;
+    char bad[600];
+    snprintf(bad, sizeof bad, "sqlite:%s/no/such/dir/x.db", dir);
+    sz_store *st = sz_store_open(bad, NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_IO, "missing dir: %s", st ? "opened" : err.msg);
+    st = sz_store_open("mysql://x", NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_BAD_INPUT, "scheme");
+    st = sz_store_open(NULL, NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_BAD_INPUT, "no url");
+    snprintf(bad, sizeof bad, "%s/junk.db", dir);
+    FILE *f = fopen(bad, "wb");
+    if (f) {
+        for (int i = 0; i < 200; i++) fputs("not a database at all\n", f);
+        fclose(f);
+    }
+    snprintf(url, sizeof url, "sqlite:%s/junk.db", dir);
+    st = sz_store_open(url, NULL, &err);
+    CHECK(!st && err.code == SZ_STORE_CORRUPT, "junk: %s", st ? "opened" : err.msg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s TMPDIR\n", argv[0]);
+        return 2;
+    }
+    snprintf(url, sizeof url, "sqlite:%s/c-api.db", argv[1]);
+    remove(url + 7);
+    RUN(round_trip);
+    RUN(keys);
+    RUN(states_and_leases);
+    TAP_CASE("faults", faults(argv[1]));
+    return tap_done("c-store");
+}
