@@ -38,26 +38,13 @@ static long measure(const net *nt, const char *s, size_t len, long url_weight)
     return n;
 }
 
-/* The longest prefix that fits budget with an ellipsis after it. */
+/* The longest prefix that fits budget with an ellipsis after it, at a
+ * grapheme boundary and outside links (sz_cut.c); (size_t)-1: out of memory. */
 static size_t cut_to(const net *nt, const char *s, size_t len, long url_weight, long budget)
 {
-    size_t i = 0, best = 0, step;
-    long n, ell;
-    unsigned cp;
     if (!nt->text.own)
         return sz_text_cut(s, len, nt->text.count, url_weight, budget);
-    ell = nt->text.own->weigh(0x2026);
-    for (n = 0; i < len; i += step) {
-        step = own_cp(s, len, i, &cp);
-        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
-        if (n + ell > budget)
-            break;
-        if (cp != 0x200D) /* never end on a zero-width joiner */
-            best = i + step;
-    }
-    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    return best;
+    return sz_text_cut_weighed(s, len, nt->text.own->weigh, budget);
 }
 
 /* text + " " + link, with text cut (never a URL) so the whole fits the

@@ -72,7 +72,7 @@ size_t sz_text_url_spans(const char *s, size_t len, size_t *starts, size_t *ends
     return n;
 }
 
-static long weight_of(sz_text_rule rule, unsigned cp)
+long sz_text_weight_of(sz_text_rule rule, unsigned cp)
 {
     switch (rule) {
     case SZ_TEXT_X:
@@ -109,35 +109,10 @@ long sz_text_measure(const char *s, size_t len, sz_text_rule rule, long url_weig
             continue;
         }
         n = next_cp(s, len, i, &cp);
-        total += weight_of(rule, cp);
+        total += sz_text_weight_of(rule, cp);
         i += n;
     }
     return total;
-}
-
-/* Cuts `s` so that measure(result + "…") <= budget, never inside a URL or a
- * code point. Returns the new byte length (0 when nothing fits). */
-size_t sz_text_cut(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget)
-{
-    size_t i = 0, best = 0;
-    if (rule == SZ_TEXT_X || rule == SZ_TEXT_GRAPHEMES || rule == SZ_TEXT_BSKY)
-        return sz_text_cut_bytes(s, len, rule, url_weight, budget, -1);
-    long ell = rule == SZ_TEXT_WEIBO ? 2 : 1, total = 0; /* U+2026 */
-    /* these counts are sums over code points and URLs, left to right: the
-     * count of a prefix is the running total (one pass, not one per cut) */
-    while (i < len) {
-        unsigned cp;
-        size_t u = url_weight >= 0 ? url_at(s, len, i) : 0;
-        size_t step = u ? u : next_cp(s, len, i, &cp);
-        total += u ? url_weight : weight_of(rule, cp);
-        if (total + ell > budget)
-            break;
-        i += step;
-        best = i;
-    }
-    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    return best;
 }
 
 size_t sz_text_codepoints(const char *s, size_t len)
@@ -384,11 +359,9 @@ static size_t tw_path(const char *s, size_t len, size_t i)
     return good;
 }
 
-typedef struct span { size_t a, b; } span;
-
 /* URLs per twitter-text's extractUrlsWithIndices (with_bare: also without
  * protocol, ASCII domains). Returns the count, fills up to max spans. */
-static size_t tw_urls(const char *s, size_t len, int with_bare, span *out, size_t max)
+size_t sz_text_tw_urls(const char *s, size_t len, int with_bare, sz_span *out, size_t max)
 {
     size_t p = 0, n = 0, cl;
     while (p < len) {
@@ -582,23 +555,22 @@ static size_t emoji_seq(const char *s, size_t len, size_t i)
     return 0;
 }
 
-#define SZ_MAX_SPANS 4096
 
 /* X: twitter-text v3 parseTweet's weightedLength on the NFC form */
 static long measure_x(const char *s0, size_t len0, long url_weight)
 {
     size_t len, i = 0, nu, k = 0;
     char *s = nfc(s0, len0, &len);
-    span *u;
+    sz_span *u;
     long total = 0;
     if (!s)
         return -1; /* out of memory */
-    u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
+    u = (sz_span *)malloc(SZ_MAX_SPANS * sizeof *u);
     if (!u) {
         free(s);
         return -1; /* out of memory */
     }
-    nu = url_weight >= 0 ? tw_urls(s, len, 1, u, SZ_MAX_SPANS) : 0;
+    nu = url_weight >= 0 ? sz_text_tw_urls(s, len, 1, u, SZ_MAX_SPANS) : 0;
     if (nu > SZ_MAX_SPANS)
         nu = SZ_MAX_SPANS;
     while (i < len) {
@@ -617,7 +589,7 @@ static long measure_x(const char *s0, size_t len0, long url_weight)
             continue;
         }
         i += next_cp(s, len, i, &cp);
-        total += weight_of(SZ_TEXT_X, cp);
+        total += sz_text_weight_of(SZ_TEXT_X, cp);
     }
     free(u);
     free(s);
@@ -629,17 +601,17 @@ static long measure_graphemes(const char *s, size_t len, long url_weight)
 {
     size_t nb, k, nu = 0, j = 0;
     size_t *b = sz_text_graphemes(s, len, &nb);
-    span *u = NULL;
+    sz_span *u = NULL;
     long total = 0;
     if (!b)
         return -1; /* out of memory */
     if (url_weight >= 0) {
-        u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
+        u = (sz_span *)malloc(SZ_MAX_SPANS * sizeof *u);
         if (!u) {
             free(b);
             return -1; /* out of memory */
         }
-        nu = tw_urls(s, len, 0, u, SZ_MAX_SPANS);
+        nu = sz_text_tw_urls(s, len, 0, u, SZ_MAX_SPANS);
         if (nu > SZ_MAX_SPANS)
             nu = SZ_MAX_SPANS;
     }
@@ -662,97 +634,6 @@ static long measure_graphemes(const char *s, size_t len, long url_weight)
 long sz_text_byte_limit(sz_text_rule rule)
 {
     return rule == SZ_TEXT_BSKY ? 3000 : -1;
-}
-
-/* Cuts at a grapheme boundary outside URLs so that measure(cut + "…") fits
- * `budget` and its bytes fit `byte_budget` (< 0: no byte limit); (size_t)-1
- * when out of memory. */
-size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget,
-                         long byte_budget)
-{
-    size_t nb, *b, m = 0, k, lo, hi, nu = 0, j = 0, best = 0;
-    int oom = 0;
-    span *u = NULL;
-    char *buf;
-    if (rule != SZ_TEXT_X && rule != SZ_TEXT_GRAPHEMES && rule != SZ_TEXT_BSKY)
-        return sz_text_cut(s, len, rule, url_weight, budget); /* code points: no byte rule */
-    if (!(b = sz_text_graphemes(s, len, &nb)))
-        return (size_t)-1;
-    if (!(buf = (char *)malloc(len + 4)) || !(u = (span *)malloc(SZ_MAX_SPANS * sizeof *u))) {
-        free(b);
-        free(buf);
-        return (size_t)-1;
-    }
-    if (url_weight >= 0 && rule != SZ_TEXT_BSKY)
-        nu = tw_urls(s, len, rule == SZ_TEXT_X, u, SZ_MAX_SPANS);
-    if (nu > SZ_MAX_SPANS)
-        nu = SZ_MAX_SPANS;
-    { /* a cluster longer than 32 bytes (a chain of conjuncts) may be cut between its code points */
-        size_t *cb = (size_t *)malloc((len + 2) * sizeof *cb), nc = 0, i;
-        if (!cb) {
-            free(b);
-            free(buf);
-            free(u);
-            return (size_t)-1;
-        }
-        for (k = 0; k < nb; k++) {
-            cb[nc++] = b[k];
-            if (k + 1 < nb && b[k + 1] - b[k] > 32)
-                for (i = b[k] + sz_text_prev_len(s + b[k], 0) + 1; i < b[k + 1]; i++)
-                    if (((unsigned char)s[i] & 0xC0) != 0x80)
-                        cb[nc++] = i;
-        }
-        free(b);
-        b = cb;
-        nb = nc;
-    }
-    for (k = 0; k < nb; k++) { /* keep the boundaries outside URLs */
-        while (j < nu && u[j].b <= b[k])
-            j++;
-        if (j < nu && u[j].a < b[k] && b[k] < u[j].b)
-            continue;
-        b[m++] = b[k];
-    }
-#define SZ_CUT_FITS(at, ok)                                                                      \
-    do {                                                                                         \
-        size_t e_ = (at);                                                                        \
-        long w_;                                                                                 \
-        while (e_ > 0 && (s[e_ - 1] == ' ' || s[e_ - 1] == '\n'))                                \
-            e_--;                                                                                \
-        memcpy(buf, s, e_);                                                                      \
-        memcpy(buf + e_, "\xE2\x80\xA6", 3);                                                     \
-        w_ = e_ > 0 ? sz_text_measure(buf, e_ + 3, rule, url_weight) : 0;                        \
-        oom |= w_ < 0;                                                                           \
-        ok = e_ > 0 && w_ >= 0 && w_ <= budget && (byte_budget < 0 || (long)(e_ + 3) <= byte_budget); \
-    } while (0)
-    lo = 0;
-    hi = m;
-    while (lo + 1 < hi) { /* largest fitting boundary, the count growing with the cut */
-        size_t mid = lo + (hi - lo) / 2;
-        int ok;
-        SZ_CUT_FITS(b[mid], ok);
-        if (ok)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    for (k = lo + 1; k-- > 1;) { /* URLs make the count not quite monotonic */
-        int ok;
-        SZ_CUT_FITS(b[k], ok);
-        if (ok) {
-            best = b[k];
-            break;
-        }
-    }
-#undef SZ_CUT_FITS
-    if (oom)
-        best = (size_t)-1;
-    while (best != (size_t)-1 && best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    free(u);
-    free(buf);
-    free(b);
-    return best;
 }
 
 /* s[0..n) is a TLD of the generated table (lower case); without the table,

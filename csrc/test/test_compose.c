@@ -158,3 +158,84 @@ void test_compose_specs(void)
     for (i = 0; good[i]; i++)
         CHECK(sz_nk_compose_check(good[i], why, sizeof why) == 0, "'%s' is valid: %s", good[i], why);
 }
+
+/* ---- the cut point over hostile texts --------------------------------------
+ * "cut at its end with …, never inside a URL" (docs/api.md) holds for every
+ * counter, including those where a URL weighs its length (url_weight -1),
+ * the networks' own counters and Bluesky's; and a cut never splits a
+ * grapheme cluster (a flag, a ZWJ family, a keycap) into other emoji. */
+static long weigh_one(unsigned cp)
+{
+    (void)cp;
+    return 1;
+}
+static const sz_counter COUNT_ONE = {"one", weigh_one};
+static const sz_net OWN = {
+    .name = "own", .display = "Own",
+    .text = {20, SZ_TEXT_CODEPOINTS, -1, " ", "title;linkBack", &COUNT_ONE},
+    .build = no_build,
+};
+static const sz_net BSKY20 = {
+    .name = "bsky20", .display = "Bsky20",
+    .text = {20, SZ_TEXT_BSKY, -1, " ", "title;linkBack"},
+    .build = no_build,
+};
+static const sz_net WEIBO20 = {
+    .name = "weibo20", .display = "Weibo20",
+    .text = {20, SZ_TEXT_WEIBO, -1, " ", "title;linkBack"},
+    .build = no_build,
+};
+
+static void cut_case(const sz_net *nt, const char *title, const char *want, const char *what)
+{
+    sz_action a;
+    char cat[300], *t;
+    json_t *in = UA("s:s", "title", title);
+    t = text(nt, "publish", in, NULL, &a, cat, sizeof cat);
+    CHECK_STR(t, want, what);
+    free(t);
+    json_decref(in);
+}
+
+void test_compose_cut_hostile(void)
+{
+    const sz_net *nets[] = {&INLINE, &OWN};
+    size_t k;
+    for (k = 0; k < 2; k++) {
+        const sz_net *nt = nets[k];
+        char what[200];
+        /* a URL in the text that does not fit is dropped whole, never cut */
+        snprintf(what, sizeof what, "%s: a URL in the text is not cut", nt->name);
+        cut_case(nt, "ab https://bank.example.com/pay", "ab\xE2\x80\xA6", what);
+        snprintf(what, sizeof what, "%s: a URL after punctuation is not cut", nt->name);
+        cut_case(nt, "ab Link:https://bank.example.com/pay", "ab Link:\xE2\x80\xA6", what);
+        snprintf(what, sizeof what, "%s: a text that is only a long URL: nothing is left", nt->name);
+        {
+            sz_action a;
+            char cat[300], *t;
+            json_t *in = UA("s:s", "title", "https://example.com/abcdefghijklmnopqrstuvwxyz");
+            t = text(nt, "publish", in, NULL, &a, cat, sizeof cat);
+            CHECK(!t && strstr(cat, "content_invalid"), "%s: got %s (%s)", what, t ? t : "NULL", cat);
+            free(t);
+            json_decref(in);
+        }
+        /* 18 letters + a flag (two regional indicators): the flag is not halved */
+        snprintf(what, sizeof what, "%s: a flag is not halved", nt->name);
+        cut_case(nt, "abcdefghijklmnopqr\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7zz", "abcdefghijklmnopqr\xE2\x80\xA6", what);
+        /* 17 letters + man ZWJ woman ZWJ girl: the family is not cut after the first ZWJ or woman */
+        snprintf(what, sizeof what, "%s: a ZWJ family is not cut", nt->name);
+        cut_case(nt, "abcdefghijklmnopq\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7z",
+                 "abcdefghijklmnopq\xE2\x80\xA6", what);
+        snprintf(what, sizeof what, "%s: a ZWJ family is not cut after a person", nt->name);
+        cut_case(nt, "abcdefghijklmnopqr\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7z",
+                 "abcdefghijklmnopqr\xE2\x80\xA6", what);
+        /* a keycap: 1 FE0F 20E3 */
+        snprintf(what, sizeof what, "%s: a keycap is not cut", nt->name);
+        cut_case(nt, "abcdefghijklmnopqr1\xEF\xB8\x8F\xE2\x83\xA3zz", "abcdefghijklmnopqr\xE2\x80\xA6", what);
+    }
+    /* Weibo counts half-units: a URL is still not cut */
+    cut_case(&WEIBO20, "ab https://bank.example.com/pay", "ab\xE2\x80\xA6", "weibo: a URL in the text is not cut");
+    /* Bluesky links bare domains too (detectFacets): neither kind is cut */
+    cut_case(&BSKY20, "ab https://bank.example.com/pay", "ab\xE2\x80\xA6", "bsky: a URL in the text is not cut");
+    cut_case(&BSKY20, "ab bank.example.com/transfer", "ab\xE2\x80\xA6", "bsky: a bare domain is not cut");
+}
