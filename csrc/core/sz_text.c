@@ -281,49 +281,103 @@ static size_t tld_at(const char *s, size_t len, size_t i)
     }
 }
 
-/* Domain at q per twitter-text (subdomains, a name, a TLD); 0 if none. */
-static size_t tw_domain(const char *s, size_t len, size_t q)
+/* One label at st: domain chars with - or _ inside. Its end in *end, the
+ * end of its last domain char in *lastc, 1 + the offset of its last '_' in
+ * *under (0: none); 1 when it holds a domain char. */
+#ifdef SZ_TEST_FAIL_ALLOC
+unsigned long long sz_test_label_steps;
+#define SZ_COUNT_STEP() (sz_test_label_steps++)
+#else
+#define SZ_COUNT_STEP() ((void)0)
+#endif
+static int tw_label(const char *s, size_t len, size_t st, size_t *end, size_t *lastc, size_t *under)
 {
-    size_t starts[128], nl = 0, i = q, best = 0, j;
-    /* label starts: a label is domain chars with - or _ inside, followed by '.' */
-    while (nl < 128) {
-        size_t st = i, n, lastc = 0;
-        int ok = 0;
-        starts[nl++] = st;
-        while (i < len) {
-            unsigned c = sz_text_cp_at(s, len, i, &n);
-            if (tw_domain_char(c)) {
-                ok = 1;
-                lastc = i + n;
-            } else if (!(c == '-' || c == '_') || i == st)
-                break;
-            i += n;
-        }
-        if (!ok || lastc != i || i >= len || s[i] != '.')
+    size_t i = st, n;
+    int ok = 0;
+    *lastc = 0;
+    *under = 0;
+    while (i < len) {
+        unsigned c = sz_text_cp_at(s, len, i, &n);
+        SZ_COUNT_STEP();
+        if (tw_domain_char(c)) {
+            ok = 1;
+            *lastc = i + n;
+        } else if (!(c == '-' || c == '_') || i == st) {
             break;
-        i++;
+        }
+        if (c == '_')
+            *under = i + 1;
+        i += n;
     }
-    /* the TLD is at the start of label j >= 1; labels before it end with '.' */
-    for (j = nl; j-- > 1;) {
-        size_t t = tld_at(s, len, starts[j]), k;
-        int good = t > 0;
-        for (k = 0; good && k < j; k++) { /* label k: starts and ends with a domain char */
-            size_t a = starts[k], e = starts[k + 1] - 1, n;
-            if (!tw_domain_char(sz_text_cp_at(s, len, a, &n)) || !tw_domain_char(sz_text_cp_before(s, e)))
-                good = 0;
-            if (k == j - 1) { /* the name: no '_' */
-                size_t m;
-                for (m = a; m < e; m++)
-                    if (s[m] == '_')
-                        good = 0;
+    *end = i;
+    return ok;
+}
+
+/* What tw_domain learns of a first label and of the labels after it. tw_urls
+ * tries every start inside a run of letters (CJK has no spaces): each such
+ * start has the same run end and the same labels after it, so they are
+ * read once per run, not once per start (which was quadratic). */
+typedef struct tw_memo {
+    size_t lo, hi, lastc, under; /* a first label read from lo: [lo, hi) */
+    size_t tail;                 /* where the labels after it start (0: none read) */
+    size_t nl;                   /* labels, the first one included (at most 128) */
+    size_t starts[128], tld[128];
+    unsigned char good[128];     /* TLD at label j, labels 1..j-1 well formed */
+} tw_memo;
+
+/* Domain at q per twitter-text (subdomains, a name, a TLD); 0 if none. */
+static size_t tw_domain(const char *s, size_t len, size_t q, tw_memo *m)
+{
+    size_t e0, lastc0, under0, j, n;
+    int first_ok;
+    if (q < len && m->lo < q && q < m->hi && tw_domain_char(sz_text_cp_at(s, len, q, &n))) {
+        e0 = m->hi; /* inside the run read last: the same end */
+        lastc0 = m->lastc;
+        under0 = m->under;
+    } else {
+        if (!tw_label(s, len, q, &e0, &lastc0, &under0))
+            return 0;
+        m->lo = q;
+        m->hi = e0;
+        m->lastc = lastc0;
+        m->under = under0;
+    }
+    if (lastc0 != e0 || e0 >= len || s[e0] != '.')
+        return 0;
+    if (m->tail != e0 + 1) { /* the labels after the first, once per run */
+        size_t i = e0 + 1, lastc, under, k;
+        int prefix_ok = 1, name_ok = 1;
+        m->tail = i;
+        m->nl = 1;
+        while (m->nl < 128) {
+            int ok;
+            m->starts[m->nl++] = i;
+            ok = tw_label(s, len, i, &i, &lastc, &under);
+            if (!ok || lastc != i || i >= len || s[i] != '.')
+                break;
+            i++;
+        }
+        for (j = 1; j < m->nl; j++) {
+            m->tld[j] = tld_at(s, len, m->starts[j]);
+            m->good[j] = m->tld[j] > 0 && prefix_ok && (j == 1 || name_ok);
+            /* label j, for the TLDs after it: starts and ends with a domain char; the name has no '_' */
+            if (j + 1 < m->nl) {
+                size_t a = m->starts[j], e = m->starts[j + 1] - 1;
+                if (!tw_domain_char(sz_text_cp_at(s, len, a, &n)) || !tw_domain_char(sz_text_cp_before(s, e)))
+                    prefix_ok = 0;
+                name_ok = 1;
+                for (k = a; k < e; k++)
+                    if (s[k] == '_')
+                        name_ok = 0;
             }
         }
-        if (good) {
-            best = starts[j] + t - q;
-            break;
-        }
     }
-    return best;
+    /* the first label: starts and ends with a domain char; as the name, no '_' */
+    first_ok = tw_domain_char(sz_text_cp_at(s, len, q, &n)) && tw_domain_char(sz_text_cp_before(s, e0));
+    for (j = m->nl; first_ok && j-- > 1;)
+        if (m->good[j] && !(j == 1 && under0 > q))
+            return m->starts[j] + m->tld[j] - q;
+    return 0;
 }
 
 /* End of "/path" at i per twitter-text (balanced parentheses one level deep). */
@@ -364,6 +418,8 @@ static size_t tw_path(const char *s, size_t len, size_t i)
 size_t sz_text_tw_urls(const char *s, size_t len, int with_bare, sz_span *out, size_t max)
 {
     size_t p = 0, n = 0, cl;
+    tw_memo m;
+    m.lo = m.hi = m.tail = 0;
     while (p < len) {
         unsigned prev = p ? sz_text_cp_before(s, p) : 0;
         size_t q = p, proto = 0, d, e;
@@ -379,10 +435,10 @@ size_t sz_text_tw_urls(const char *s, size_t len, int with_bare, sz_span *out, s
             proto = 8;
         else if (len - q >= 7 && strncasecmp(s + q, "http://", 7) == 0)
             proto = 7;
-        d = tw_domain(s, len, q + proto);
+        d = tw_domain(s, len, q + proto, &m);
         if (!d && proto) {
             proto = 0;
-            d = tw_domain(s, len, q);
+            d = tw_domain(s, len, q, &m);
         }
         if (!d) {
             p += cl;
