@@ -19,11 +19,11 @@ static void mark(char *in, size_t a, size_t b, size_t len)
 }
 
 /* in[i] = 1 when a cut at byte i would split a link: a URL twitter-text
- * finds (with_bare: bare domains too), any http(s):// run up to white space
- * or a control byte (whatever precedes it: "Link:https://..."), and, for
- * Bluesky, a link facet as detectFacets finds it (bare domains). NULL when
- * out of memory. */
-static char *link_interiors(const char *s, size_t len, int with_bare, int bsky)
+ * finds (tw >= 0; tw 1: bare domains too), any http(s):// run up to white
+ * space or a control byte, whatever precedes it ("Link:https://...": broad),
+ * and Bluesky's link facets as detectFacets finds them (bare domains). NULL
+ * when out of memory. */
+static char *link_interiors(const char *s, size_t len, int tw, int broad, int bsky)
 {
     char *in = (char *)calloc(len + 1, 1);
     sz_span *u = (sz_span *)malloc(SZ_MAX_SPANS * sizeof *u);
@@ -33,11 +33,11 @@ static char *link_interiors(const char *s, size_t len, int with_bare, int bsky)
         free(u);
         return NULL;
     }
-    nu = sz_text_tw_urls(s, len, with_bare, u, SZ_MAX_SPANS);
+    nu = tw >= 0 ? sz_text_tw_urls(s, len, tw, u, SZ_MAX_SPANS) : 0;
     for (k = 0; k < nu && k < SZ_MAX_SPANS; k++)
         mark(in, u[k].a, u[k].b, len);
     free(u);
-    for (i = 0; i < len; i++) {
+    for (i = 0; broad && i < len; i++) {
         size_t e;
         if ((s[i] | 0x20) != 'h' || !((len - i >= 8 && strncasecmp(s + i, "https://", 8) == 0) ||
                                       (len - i >= 7 && strncasecmp(s + i, "http://", 7) == 0)))
@@ -73,7 +73,7 @@ static size_t cut_units(const char *s, size_t len, sz_text_rule rule, long (*wei
 {
     size_t nb = 0, *b = sz_text_graphemes(s, len, &nb), kb = 0, i = 0, best = 0, nu = 0, ku = 0;
     size_t *us = NULL, *ue = NULL;
-    char *in = b ? link_interiors(s, len, 1, 0) : NULL;
+    char *in = b ? link_interiors(s, len, 1, 1, 0) : NULL;
     long long total = 0, ell = weigh ? weigh(0x2026) : sz_text_weight_of(rule, 0x2026);
     int oom = !b || !in;
     if (!oom && url_weight >= 0 && (nu = sz_text_url_spans(s, len, NULL, NULL, 0)) > 0) {
@@ -139,12 +139,15 @@ size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_
 {
     size_t nb, *b, m = 0, k, lo, hi, best = 0;
     int oom = 0;
+    /* X and Mastodon: the URLs their counters weigh (twitter-text's, checked
+     * against it); Bluesky: its facets and any http(s):// run */
+    int tw = url_weight >= 0 && rule != SZ_TEXT_BSKY ? rule == SZ_TEXT_X : -1;
     char *in = NULL, *buf;
     if (rule != SZ_TEXT_X && rule != SZ_TEXT_GRAPHEMES && rule != SZ_TEXT_BSKY)
         return sz_text_cut(s, len, rule, url_weight, budget); /* code points: no byte rule */
     if (!(b = sz_text_graphemes(s, len, &nb)))
         return (size_t)-1;
-    if (!(buf = (char *)malloc(len + 4)) || !(in = link_interiors(s, len, rule == SZ_TEXT_X, rule == SZ_TEXT_BSKY))) {
+    if (!(buf = (char *)malloc(len + 4)) || !(in = link_interiors(s, len, tw, tw < 0, rule == SZ_TEXT_BSKY))) {
         free(b);
         free(buf);
         return (size_t)-1;
