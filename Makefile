@@ -59,7 +59,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install \
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install docs-tables \
         FORCE lib install-lib examples-c
 
 all: $(CORE_SO) $(CURL_SO)
@@ -70,10 +70,13 @@ $(REGISTRY): FORCE
 FORCE:
 
 # TLDs and emoji sequences for text counting, from Debian's publicsuffix and
-# unicode-data packages (csrc/gen/textdata.sh)
-build/gen/sz_textdata.h: csrc/gen/textdata.sh
+# unicode-data packages (csrc/gen/textdata.sh). Regenerated on every build
+# (some 20 ms) and rewritten only when its content changes: the data files keep
+# their packages' dates, so a header made before `make deps` installed them
+# would otherwise stay empty (X then counts a ZWJ sequence per code point).
+build/gen/sz_textdata.h: csrc/gen/textdata.sh FORCE
 	@mkdir -p $(dir $@)
-	sh csrc/gen/textdata.sh $@
+	@sh csrc/gen/textdata.sh $@
 
 deps:
 	@sh .ci/install-deps
@@ -260,3 +263,8 @@ cppcheck:
 
 clean:
 	rm -rf build
+
+# docs/api.md's "UserAction fields by network" table, rendered from the
+# network descriptors (spec/field_table.lua; the tests check it is current).
+docs-tables: all
+	@LUA_PATH="lua/?.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) spec/field_table.lua --write docs/api.md

@@ -55,6 +55,11 @@ local client = socialize.new {
     connections = { user_123 = user_connections },
 }
 
+-- the player's screenshot: here served by the sandbox's media host; in
+-- production your CDN's URL (fetched under the private-network guard), or
+-- the bytes themselves: { type = "image", data = png_bytes, mimeType = "image/png" }
+local screenshot = base("media") and (base("media") .. "/img/640x360.png") or nil
+
 local res, err = client:publishUserAction {
     UID = "user_123",
     userAction = {
@@ -62,8 +67,10 @@ local res, err = client:publishUserAction {
         linkBack = "https://game.example/levels/3",
         userMessage = "Level 3 done 🚀",
         description = "Asteroid belt cleared in 4:12",
+        mediaItems = screenshot and { { type = "image", src = screenshot, alt = "The asteroid belt, cleared" } } or nil,
     },
-    twitterUserAction = { title = "Level 3 in Space Miners 🚀", linkBack = "https://game.example/levels/3" },
+    twitterUserAction = { title = "Level 3 in Space Miners 🚀", linkBack = "https://game.example/levels/3",
+                          mediaItems = screenshot and { { type = "image", src = screenshot, alt = "The asteroid belt, cleared" } } or nil },
 }
 
 if not res then
@@ -80,4 +87,12 @@ print("providerErrorCodes (in the order asked):")
 for _, e in ipairs(res.providerErrorCodes) do
     print(string.format("  %-10s %6d %-28s %s", e.provider, e.errorCode, e.category or e.errorMessage,
         e.errorDetails or ""))
+end
+print("media and the UserAction, per network:")
+for _, e in ipairs(res.providerErrorCodes) do
+    if e.errorCode == 0 then
+        print(string.format("  %-10s mediaIDs %-40s dropped %s%s", e.provider,
+            e.mediaIDs and table.concat(e.mediaIDs, ",") or "- (none, or sent by URL)",
+            e.dropped and table.concat(e.dropped, ",") or "-", e.truncated and "  (text cut to fit)" or ""))
+    end
 end

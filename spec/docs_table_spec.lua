@@ -167,3 +167,21 @@ describe("docs/api.md network table", function()
         assert.matches("`telegram` has no row", all, 1, true)
     end)
 end)
+
+describe("docs/api.md UserAction fields by network #unit", function()
+    it("is the table the descriptors render (spec/field_table.lua), one column per live network", function()
+        local md = read("docs/api.md")
+        local body = md:match("<!%-%- field%-table:begin %-%->\n(.-)<!%-%- field%-table:end %-%->")
+        assert.is_not_nil(body, "the field table's markers are missing")
+        local want = require("spec.field_table").render()
+        assert.are.equal(want, body, "docs/api.md's field table is stale: run `make docs-tables`")
+        local live = 0
+        for _, n in ipairs(core.provider_names()) do
+            if not core.provider_info(n).discontinued then
+                live = live + 1
+                assert.truthy(body:find("| " .. n .. " |", 1, true) or body:find(" " .. n .. " |", 1, true), n)
+            end
+        end
+        assert.is_true(live >= 9)
+    end)
+end)

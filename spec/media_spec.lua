@@ -120,12 +120,14 @@ describe("media items: refused before anything is sent #unit", function()
     end)
     it("config.media is checked: unknown keys, partial, resize, maxBytes, allowFiles", function()
         for _, m in ipairs({ { partial = "sometimes" }, { resize = "yes" }, { maxBytes = -1 }, { allowFiles = 1 },
-                             { maxbytes = 10 }, { maxBytes = { x = "big" } } }) do
+                             { maxbytes = 10 }, { maxBytes = { mastodon = "big" } }, { maxBytes = { mastadon = 5 } } }) do
             local ok, e = pcall(socialize.new, { backend = "direct", media = m })
             assert.is_false(ok)
             assert.truthy(tostring(e):find("config.media", 1, true), tostring(e))
         end
-        assert.is_true((pcall(socialize.new, { backend = "direct", media = { partial = "allow", maxBytes = { x = 5 },
+        local ok, e = pcall(socialize.new, { backend = "direct", media = { maxBytes = { mastadon = 5 } } })
+        assert.truthy(tostring(e):find("did you mean mastodon", 1, true), tostring(e))
+        assert.is_true((pcall(socialize.new, { backend = "direct", media = { partial = "allow", maxBytes = { mastodon = 5 },
             allowFiles = true, resize = function(b) return b end } })))
     end)
 end)

@@ -131,7 +131,9 @@ struct sz_net {
         long long   chunk;      /* bytes per chunk of a chunked upload (0: whole) */
     } media;
     /* UserAction fields the network carries besides text.compose's and
-     * linkBack ("subtitle,actionLinks"); the others are reported as dropped */
+     * linkBack, each "field" or "field:where it goes" (docs/api.md's field
+     * table shows where): "description:link card,subtitle:article"; the
+     * others are reported as dropped */
     const char *carries;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

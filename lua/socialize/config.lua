@@ -195,6 +195,7 @@ function _M.check(config)
         argcheck(mb == nil or (type(mb) == "number" and mb >= 1) or type(mb) == "table",
             "config.media.maxBytes must be a positive number or a table of them by network")
         if type(mb) == "table" then
+            known_keys(mb, core.provider_names(), "a network", "config.media.maxBytes.")
             for k, v in pairs(mb) do
                 argcheck(type(k) == "string" and type(v) == "number" and v >= 1,
                     "config.media.maxBytes." .. tostring(k) .. " must be a positive number")

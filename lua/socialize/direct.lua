@@ -345,7 +345,24 @@ function Task:request()
     -- the URL's host came from connection data: the transport must refuse to
     -- connect when the name resolves to a blocked address
     if guarded then req.guard = true end
+    -- an upload URL a network's reply named (VK's upload server): not the
+    -- configured endpoint's host, so checked as any URL from outside
+    if self.phase == "upload" and not ctx.config.allowPrivateNetworks then
+        local info = INFO[self.provider] or {}
+        local base = (type(self.app) == "table" and self.app.baseUrl) or (uf and self.user[uf]) or info.baseUrl
+        local function host(u) return type(u) == "string" and u:lower():match("^%a+://([^/?#]*)") or nil end
+        local h = host(req.url)
+        if not h or h ~= host(base) then
+            local ok, why = policy.check_url(req.url, false)
+            if not ok then
+                return self:media_failed(fail(self, "content_invalid", "the upload URL the network gave is refused: "
+                    .. tostring(why) .. " (private-network guard)"))
+            end
+            req.guard = true
+        end
+    end
     self.sent = req
+    self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
 
@@ -373,7 +390,7 @@ function Task:feed(outcome)
     else
         local msg
         r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
-            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock())
+            outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.sent_step)
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
     end
     if self.phase == "unmedia" then
@@ -455,7 +472,8 @@ function Task:media_failed(r)
     local where = "mediaItems[" .. tostring(item.index) .. "]"
     local d = tostring(r.errorDetails or r.errorMessage or "failed")
     if d:sub(1, #self.provider + 2) == self.provider .. ": " then d = d:sub(#self.provider + 3) end
-    r.errorDetails = self.provider .. ": " .. where .. ": " .. d
+    -- named once: the network's parse may have named the item already
+    r.errorDetails = self.provider .. ": " .. (d:find(where, 1, true) and d or where .. ": " .. d)
     local m = self.ctx.config.media
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}

@@ -79,8 +79,13 @@ local function carried(info)
     local c = CARRIED[info.name]
     if c then return c end
     c = { linkBack = true }
-    for f in gmatch(info.text and info.text.compose or "userMessage,title", "[%a]+") do c[f] = true end
-    for f in gmatch(info.carries or "", "[%a]+") do c[f] = true end
+    -- provider_info says none as core.null
+    local compose, carries = info.text and info.text.compose, info.carries
+    for f in gmatch(type(compose) == "string" and compose or "userMessage,title", "[%a]+") do c[f] = true end
+    -- carries: "field" or "field:where it goes", comma-separated
+    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
+        c[match(entry, "^%s*(%a+)") or entry] = true
+    end
     CARRIED[info.name] = c
     return c
 end
@@ -151,7 +156,7 @@ end
 
 local function mime_ok(info, mime)
     local list = info.media and info.media.mimes
-    if not list then return true end
+    if type(list) ~= "string" then return true end -- none (core.null): every type the library knows
     return find("," .. list .. ",", "," .. mime .. ",", 1, true) ~= nil
 end
 

@@ -19,6 +19,12 @@ adding a file adds a network. The scenarios:
   token "daily"     -> X 429 with the user's 24-hour cap spent (x-user-limit-24hour-*)
   token "credits"   -> X 402 CreditsDepleted
   chat "upgraded"   -> Telegram 400 with parameters.migrate_to_chat_id
+  identifier "uploadfail" -> Bluesky 502 on uploadBlob
+  token "uploadfail" / "uploadexpired" / "uploadexpiredalways" / "uploadprivate"
+                    -> VK's upload server: 500 / the first upload URL expired /
+                       every one expired / an upload URL on 169.254.169.254
+  token "savefail"  -> VK photos.saveWallPhoto error 10
+  token "wallfail"  -> VK wall.post error 214 (after the uploads)
 
 It checks what a network checks (OAuth 1.0a signatures, appsecret_proof,
 LinkedIn version headers, Weibo's safe domain and rip, Bluesky facets' byte

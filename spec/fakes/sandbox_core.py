@@ -46,7 +46,7 @@ class Base(BaseHTTPRequestHandler):
     def respond(self, status, body, headers=None):
         data = body if isinstance(body, bytes) else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
         self.send_response(status)
-        if body is not None:
+        if body is not None and not any(k.lower() == "content-type" for k in (headers or {})):
             self.send_header("Content-Type", "application/json; charset=utf-8")
         for k, v in (headers or {}).items():
             self.send_header(k, v)

@@ -453,6 +453,26 @@ def vkontakte():
                      {"accessToken": "t"}, "not_connected", net,
                      details="vkontakte: the connection needs ownerId or userId"))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": ""}}, {}, U, "content_invalid", net))
+    # media (photos.getWallUploadServer -> upload -> photos.saveWallPhoto): the post names the saved photos,
+    # photo<owner>_<id>, in item order in attachments, the link last (at most 10 attachments: vk.com/dev/wall.post)
+    photos = [{"index": 1, "kind": "image", "mime": "image/png", "id": "photo1001_457239017"},
+              {"index": 2, "kind": "image", "mime": "image/jpeg", "id": "photo-77_5"}]
+    i6 = {"userAction": UA, "media": photos}
+    r.append(ok("publish: the saved photos in attachments, then the link", "publish", i6, {}, U, "POST", VK_POST,
+                FORM, vk_body(i6, "1001", attachments="photo1001_457239017,photo-77_5," + LINK, message=msg)))
+    i7 = {"userAction": {}, "media": photos[:1]}
+    r.append(ok("publish: a photo alone: attachments, no message", "publish", i7, {}, U, "POST", VK_POST, FORM,
+                vk_body(i7, "1001", attachments="photo1001_457239017")))
+    r.append(refused("publish: an item never uploaded (no photo id) is refused naming it", "publish",
+                     {"userAction": UA, "media": [photos[0], {"index": 2, "kind": "image", "mime": "image/png"}]},
+                     {}, U, "content_invalid", net, details="vkontakte: mediaItems[2] was not uploaded"))
+    r.append(refused("publish: an id that is not a photo's is refused", "publish",
+                     {"userAction": UA, "media": [dict(photos[0], id="photo1_2,wall1_1")]}, {}, U,
+                     "content_invalid", net, details="vkontakte: mediaItems[1] was not uploaded"))
+    r.append(refused("publish: 10 photos and the link are 11 attachments", "publish",
+                     {"userAction": UA, "media": [dict(photos[0], index=i, id="photo1001_%d" % i)
+                                                  for i in range(1, 11)]}, {}, U, "content_invalid", net,
+                     details="vkontakte: 10 photos and a link; at most 10 attachments"))
     return r
 
 
@@ -601,13 +621,15 @@ def tag_facet(text, tag):
             "index": {"byteEnd": start + len(("#" + tag).encode("utf-8")), "byteStart": start}}
 
 
-def bsky_record(text, facets, embed=None):
+def bsky_record(text, facets, embed=None, images=None):
     BSKY_FACETS.append((text, facets))
     rec = {"$type": "app.bsky.feed.post", "text": text, "createdAt": iso(BSKY_TS)}
     if facets:
         rec["facets"] = facets
     if embed:
         rec["embed"] = {"$type": "app.bsky.embed.external", "external": embed}
+    if images is not None:
+        rec["embed"] = {"$type": "app.bsky.embed.images", "images": images}
     return jdump({"repo": "did:plc:abc", "collection": "app.bsky.feed.post", "record": rec})
 
 
@@ -686,6 +708,41 @@ def bluesky():
                      "unsupported", net, setup=SESS))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": "d"}}, {}, U,
                      "content_invalid", net, setup=SESS))
+    # media (com.atproto.repo.uploadBlob, then the embed: lexicons app.bsky.embed.images / .external): each
+    # uploaded item's blob ref {$type: blob, ref: {$link: CID}, mimeType, size}; alt always present ("" when
+    # none), aspectRatio when the item's size is known; the link stays a facet. One image without alt text and
+    # a link: the card with that image as its thumb (project rule, docs/api.md)
+    cid1, cid2 = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+
+    def blob(cid, mime, size):
+        return {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": size}
+    m1 = {"index": 1, "kind": "image", "mime": "image/png", "size": 4321, "width": 1200, "height": 675,
+          "alt": "The boss", "id": cid1, "blob": blob(cid1, "image/png", 4321)}
+    m2 = {"index": 2, "kind": "gif", "mime": "image/gif", "size": 99, "id": cid2}
+    t = "Level 3 done\n\n" + LINK
+    r.append(ok("publish: two uploaded images as app.bsky.embed.images (alt, aspectRatio when known; a GIF is an "
+                "image); the link stays a facet", "publish",
+                {"userAction": {"title": "Level 3 done", "linkBack": LINK}, "media": [m1, m2]}, {}, U, "POST",
+                create, H, bsky_record(t, [link_facet(t, LINK)], images=[
+                    {"image": blob(cid1, "image/png", 4321), "alt": "The boss",
+                     "aspectRatio": {"width": 1200, "height": 675}},
+                    {"image": blob(cid2, "image/gif", 99), "alt": ""}]), setup=SESS))
+    m3 = dict(m1)
+    del m3["alt"]
+    r.append(ok("publish: one image without alt text and a link: the link card with the image as its thumb",
+                "publish", {"userAction": {"title": "Level 3 done", "description": "d", "linkBack": LINK},
+                            "media": [m3]}, {}, U, "POST", create, H,
+                bsky_record(t, [link_facet(t, LINK)], {"uri": LINK, "title": "Level 3 done", "description": "d",
+                                                       "thumb": blob(cid1, "image/png", 4321)}), setup=SESS))
+    r.append(ok("publish: images with no text at all", "publish", {"userAction": {}, "media": [m2]}, {}, U, "POST",
+                create, H, bsky_record("", [], images=[{"image": blob(cid2, "image/gif", 99), "alt": ""}]),
+                setup=SESS))
+    r.append(refused("publish: 5 images are refused", "publish",
+                     {"userAction": UA, "media": [dict(m2, index=i) for i in range(1, 6)]}, {}, U,
+                     "content_invalid", net, setup=SESS, details="bluesky: 5 media items; at most 4 images"))
+    r.append(refused("publish: an item never uploaded (no blob ref) is refused naming it", "publish",
+                     {"userAction": UA, "media": [m1, {"index": 2, "kind": "image", "mime": "image/png"}]}, {}, U,
+                     "content_invalid", net, setup=SESS, details="bluesky: mediaItems[2] was not uploaded"))
     return r
 
 

@@ -1,5 +1,18 @@
 /* Bluesky: com.atproto.repo.createRecord with link facets; a session
- * (setup step "session", createSession) is opened first and reused. */
+ * (setup step "session", createSession) is opened first and reused.
+ *
+ * Media: each image goes through com.atproto.repo.uploadBlob (the raw bytes,
+ * Content-Type the item's type; the "upload" step), whose blob ref the record
+ * then names. The embed (at most one per post):
+ *   - images (1 to 4): app.bsky.embed.images, each {image, alt ("" when
+ *     none), aspectRatio when the item's width and height are known}; a
+ *     link stays in the text, a link facet;
+ *   - except one image without alt text and a link: the link card
+ *     (app.bsky.embed.external) with that image as its thumb (the card's
+ *     picture, as Gigya's share dialogs show mediaItems[0]); an image with
+ *     alt text is a post's content and keeps it (app.bsky.embed.images);
+ *   - a link alone: the link card without a thumb.
+ * app.bsky.embed.recordWithMedia (quotes) is not used. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +22,138 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "sz_netkit.h"
+
+#define BSKY_MAX_IMAGE 1000000LL /* app.bsky.embed.images#image maxSize */
+#define BSKY_MAX_IMAGES 4
+
+/* a CID as a blob ref carries it: base32/base58 letters and digits only */
+static int cid_ok(const char *s)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++)
+        if (n >= 128 || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+                          (s[n] >= '0' && s[n] <= '9')))
+            return 0;
+    return n >= 8;
+}
+
+/* an image type a blob may have (no control characters, "image/...") */
+static int image_mime(const char *m)
+{
+    return m && strncmp(m, "image/", 6) == 0 && m[6] && strlen(m) < 100 && !m[sz_ctl_span(m, strlen(m), SZ_CTL_SPACE)];
+}
+
+/* upload: com.atproto.repo.uploadBlob with the item's bytes as the body */
+static sz_request *build_upload(ctx *x, const char *root)
+{
+    sz_media m;
+    sz_request *r = NULL;
+    sz_buf url;
+    char *body;
+    if (step_item(x, &m) != 0)
+        return NULL;
+    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
+        x->result = fail("content_invalid", "bluesky: mediaItems[%d] is %s; Bluesky posts take images only",
+                         m.index, m.kind);
+        return NULL;
+    }
+    if (!m.data) {
+        x->result = fail("content_invalid", "bluesky: mediaItems[%d] has no bytes to upload", m.index);
+        return NULL;
+    }
+    if ((long long)m.len > BSKY_MAX_IMAGE) {
+        x->result = fail("content_invalid", "bluesky: mediaItems[%d] is %zu bytes; at most %lld bytes per image",
+                         m.index, m.len, BSKY_MAX_IMAGE);
+        return NULL;
+    }
+    if (!image_mime(m.mime)) {
+        x->result = fail("content_invalid", "bluesky: mediaItems[%d] has no image type (mime '%.40s')", m.index,
+                         m.mime ? m.mime : "");
+        return NULL;
+    }
+    sz_buf_init(&url);
+    sz_buf_printf(&url, "%s/xrpc/com.atproto.repo.uploadBlob", root);
+    if (!url.failed && (r = sz_request_new("POST", url.data)) != NULL) {
+        if (!(body = malloc(m.len)) || (memcpy(body, m.data, m.len), sz_request_set_body(r, body, m.len) != 0) ||
+            sz_request_add_header(r, "Content-Type", m.mime) != 0) {
+            sz_request_free(r);
+            r = NULL;
+        }
+    }
+    sz_buf_reset(&url);
+    return r;
+}
+
+/* The blob ref of an uploaded item: what its upload answered (item.blob),
+ * else its id, type and size; NULL when it has none. */
+static json_t *blob_of(const sz_media *m)
+{
+    json_t *b = json_object_get(m->obj, "blob"), *sz = json_object_get(b, "size");
+    const char *link = jstr(json_object_get(b, "ref"), "$link"), *mime = jstr(b, "mimeType");
+    long long size = json_is_integer(sz) ? (long long)json_integer_value(sz) : m->size;
+    if (!link)
+        link = m->id;
+    if (!mime)
+        mime = m->mime;
+    if (!cid_ok(link) || !image_mime(mime) || size <= 0 || size > BSKY_MAX_IMAGE)
+        return NULL;
+    return json_pack("{s:s, s:{s:s}, s:s, s:I}", "$type", "blob", "ref", "$link", link, "mimeType", mime, "size",
+                     (json_int_t)size);
+}
+
+/* The record's embed (see the top of the file); 0, or -1 with x->result set
+ * (or not: out of memory). */
+static int add_embed(ctx *x, const action *a, json_t *record)
+{
+    size_t n = media_count(x), k;
+    json_t *images, *embed = NULL;
+    sz_media m;
+    if (n > BSKY_MAX_IMAGES) {
+        x->result = fail("content_invalid", "bluesky: %zu media items; at most %d images per post", n,
+                         BSKY_MAX_IMAGES);
+        return -1;
+    }
+    if (n == 0 && !a->link)
+        return 0;
+    if (n == 0 || (n == 1 && a->link && media_at(x, 0, &m) == 0 && !m.alt)) {
+        json_t *ext = json_pack("{s:s, s:s, s:s}", "uri", a->link, "title", a->title ? a->title : "",
+                                "description", a->description ? a->description : "");
+        if (ext && n == 1) {
+            json_t *thumb = blob_of(&m);
+            if (!thumb) {
+                sz_json_free(ext);
+                x->result = fail("content_invalid", "bluesky: mediaItems[%d] was not uploaded (no blob ref)",
+                                 m.index);
+                return -1;
+            }
+            json_object_set_new(ext, "thumb", thumb);
+        }
+        embed = ext ? json_pack("{s:s, s:o}", "$type", "app.bsky.embed.external", "external", ext) : NULL;
+        return embed && json_object_set_new(record, "embed", embed) == 0 ? 0 : -1;
+    }
+    images = json_array();
+    for (k = 0; images && k < n; k++) {
+        json_t *img, *blob;
+        if (media_at(x, k, &m) != 0 || !(blob = blob_of(&m))) {
+            x->result = fail("content_invalid", "bluesky: mediaItems[%d] was not uploaded (no blob ref)",
+                             m.index ? m.index : (int)k + 1);
+            sz_json_free(images);
+            return -1;
+        }
+        img = json_pack("{s:o, s:s}", "image", blob, "alt", m.alt ? m.alt : "");
+        if (img && m.width > 0 && m.height > 0)
+            json_object_set_new(img, "aspectRatio", json_pack("{s:I, s:I}", "width", (json_int_t)m.width, "height",
+                                                              (json_int_t)m.height));
+        if (!img || json_array_append_new(images, img) != 0) {
+            sz_json_free(images);
+            return -1;
+        }
+    }
+    embed = images ? json_pack("{s:s, s:o}", "$type", "app.bsky.embed.images", "images", images) : NULL;
+    return embed && json_object_set_new(record, "embed", embed) == 0 ? 0 : -1;
+}
 
 static sz_request *build_bluesky(ctx *x)
 {
@@ -31,6 +176,10 @@ static sz_request *build_bluesky(ctx *x)
     }
     if (!jstr(sess, "accessJwt") || !jstr(sess, "did")) {
         x->result = fail("not_connected", "bluesky: no session (createSession first)");
+        goto done;
+    }
+    if (strcmp(act, "upload") == 0) {
+        r = root ? build_upload(x, root) : NULL;
         goto done;
     }
     {
@@ -65,13 +214,8 @@ static sz_request *build_bluesky(ctx *x)
         if (!record || (json_array_size(facets) && json_object_set(record, "facets", facets) != 0))
             bad = 1;
         sz_json_free(facets);
-        if (!bad && strcmp(act, "publish") == 0 && a.link) {
-            json_t *ext = json_pack("{s:s, s:s, s:s}", "uri", a.link, "title", a.title ? a.title : "",
-                                    "description", a.description ? a.description : "");
-            bad = !ext || json_object_set_new(record, "embed", json_pack("{s:s, s:o}", "$type",
-                                                                         "app.bsky.embed.external",
-                                                                         "external", ext)) != 0;
-        }
+        if (!bad && strcmp(act, "publish") == 0)
+            bad = add_embed(x, &a, record) != 0;
         if (bad) {
             sz_json_free(record);
             goto done;
@@ -102,6 +246,16 @@ static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header 
                                                      "refreshJwt", jstr(j, "refreshJwt"), "did", jstr(j, "did")));
             return r;
         }
+        if (strcmp(c->action, "upload") == 0) {
+            json_t *b = json_object_get(j, "blob"), *sz = json_object_get(b, "size");
+            const char *link = jstr(json_object_get(b, "ref"), "$link"), *mime = jstr(b, "mimeType");
+            if (!cid_ok(link) || !image_mime(mime) || !json_is_integer(sz) || json_integer_value(sz) <= 0 ||
+                json_integer_value(sz) > BSKY_MAX_IMAGE)
+                return classify("transient", status, NULL, "uploadBlob reply has no valid blob ref");
+            return media_done(json_pack("{s:s, s:{s:s, s:{s:s}, s:s, s:I}}", "id", link, "blob", "$type", "blob",
+                                        "ref", "$link", link, "mimeType", mime, "size",
+                                        (json_int_t)json_integer_value(sz)));
+        }
         return success(jstr(j, "uri"));
     }
     if (err && (strcmp(err, "ExpiredToken") == 0 || strcmp(err, "InvalidToken") == 0 ||
@@ -109,7 +263,8 @@ static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header 
         r = classify("auth_expired", status, err, jstr(j, "message"));
     else if (err && strcmp(err, "RateLimitExceeded") == 0)
         r = classify("rate_limited", status, err, jstr(j, "message"));
-    else if (err && strcmp(err, "InvalidRequest") == 0)
+    else if (err && (strcmp(err, "InvalidRequest") == 0 || strcmp(err, "BlobTooLarge") == 0 ||
+                     strcmp(err, "InvalidMimeType") == 0))
         r = classify("content_invalid", status, err, jstr(j, "message"));
     else
         r = classify(by_status(status), status, err, jstr(j, "message"));
@@ -123,7 +278,7 @@ static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header 
 }
 
 const sz_net sz_net_bluesky = {
-    .name = "bluesky", .display = "Bluesky", .rank = 9, .note = "com.atproto.repo.createRecord",
+    .name = "bluesky", .display = "Bluesky", .rank = 9, .note = "com.atproto.repo.createRecord; images by com.atproto.repo.uploadBlob",
     .base_url = "https://bsky.social", .url_field = "pds", .url_example = "bsky.social",
     .text = {300, SZ_TEXT_BSKY, -1, "\n\n", "userMessage,title;linkBack"},
     .auth = SZ_AUTH_SESSION, .bearer = {"accessJwt", 1},
@@ -132,6 +287,9 @@ const sz_net sz_net_bluesky = {
     .account_fields = {"identifier"},
     .app_key_fields = {"baseUrl"},
     .setup = {"session", "identifier", 1, 1},
+    /* an unused blob is garbage-collected by the PDS: nothing to delete */
+    .media = {.images = BSKY_MAX_IMAGES, .max_image = BSKY_MAX_IMAGE, .upload = 1, .alt = 1},
+    .carries = "description:link card (not with images)",
     .no_notify = "chat runs on a separate service; not offered",
     .intent = "https://bsky.app/intent/compose?text={tu}",
     .rate_scope = "account",

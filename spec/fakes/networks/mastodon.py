@@ -1,4 +1,23 @@
-"""Mastodon: /api/v2/instance limits, statuses measured with URL = 23, Idempotency-Key."""
+"""Mastodon: /api/v2/instance limits, statuses measured with URL = 23, Idempotency-Key,
+and media (mastodon/documentation content/en/methods/media.md):
+
+  POST   /api/v2/media      multipart "file" (+ "description", "focus"), parsed and
+                            checked here byte for byte; an image of at most
+                            SYNC_BYTES is processed at once (200 with its url),
+                            anything else answers 202 with "url": null
+  GET    /api/v1/media/:id  206 while processing (the first poll), then 200;
+                            422 when processing failed; 404 once attached
+  DELETE /api/v1/media/:id  an unattached upload (422 once attached)
+  POST   /api/v1/statuses   media_ids[]: each the account's own, unattached and
+                            processed, at most 4, a video or audio alone (422
+                            with Mastodon's own messages otherwise)
+
+Tokens: "mediafail" -> processing fails (422 on the poll); "mediaslow" ->
+processing never ends (206 forever); "postfail" -> uploads work, the status is
+refused (422). Sandbox routes on this port:
+GET /__media/<name> serves test files (shot.png, big.png, clip.mp4, page.html);
+GET /__uploads/<id> is what an upload received (hex of the file's bytes, its
+part's name, filename, type, the description, processing state, status id)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
@@ -6,8 +25,81 @@ from urllib.parse import quote
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "mastodon"
-CONF = {"max_characters": 500, "characters_reserved_per_url": 23}
-STATE_DEFAULTS = {"idem": {}}
+CONF = {"max_characters": 500, "characters_reserved_per_url": 23, "max_media_attachments": 4,
+        "image_size_limit": 16 * 1024 * 1024, "video_size_limit": 99 * 1024 * 1024}
+STATE_DEFAULTS = {"idem": {}, "mastodon_media": {}}
+SYNC_BYTES = 1024      # images up to this size are processed at once
+POLLS_TO_DONE = 2      # an asynchronous upload: 206 on the first poll, 200 on the second
+MAX_DESCRIPTION = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
+AUDIO_TYPES = ("audio/mpeg", "audio/mp3", "audio/ogg", "audio/wav")
+
+
+def png(w, h, extra=0):
+    """A PNG signature and IHDR of w x h, then `extra` filler bytes (not a real image: enough for type checks)."""
+    import struct
+    ihdr = struct.pack(">II", w, h) + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + b"\0\0\0\0" + bytes(i % 251 for i in range(extra))
+
+
+TEST_FILES = {
+    "shot.png": ("image/png", png(2, 3, 40)),
+    "big.png": ("image/png", png(640, 480, 3000)),
+    "clip.mp4": ("video/mp4", b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom" + bytes(i % 7 for i in range(2000))),
+    "page.html": ("text/html", b"<!doctype html><html><body>not an image</body></html>"),
+}
+
+
+def sniff(data):
+    """The type the bytes are, by their first bytes (the fake's own check)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp":
+        return "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE6) == 0xE2):
+        return "audio/mpeg"
+    return None
+
+
+def bad(msg):
+    return Reply(422, {"error": msg})
+
+
+def parse_multipart(ctype, raw):
+    """multipart/form-data (RFC 7578) parsed strictly: CRLF line ends, every part
+    opened by --boundary CRLF, headers, an empty line, the content, CRLF; the
+    body closed by --boundary-- CRLF and nothing after. Returns [part]."""
+    m = re.fullmatch(r'multipart/form-data; ?boundary=("?)([0-9A-Za-z\'()+_,./:=?-]{1,70})\1', ctype or "")
+    if not m:
+        raise bad("Content-Type is not multipart/form-data with a boundary: %r" % ctype)
+    delim = b"--" + m.group(2).encode()
+    opening, closing = delim + b"\r\n", b"\r\n" + delim + b"--\r\n"
+    if not raw.startswith(opening) or not raw.endswith(closing) or len(raw) < len(opening) + len(closing):
+        raise bad("multipart body not opened by --boundary CRLF or not closed by CRLF --boundary-- CRLF")
+    parts = []
+    for chunk in raw[len(opening):-len(closing)].split(b"\r\n" + delim + b"\r\n"):
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            raise bad("multipart part without an empty line after its headers")
+        headers = {}
+        for line in head.split(b"\r\n"):
+            name, colon, value = line.decode("utf-8", "strict").partition(":")
+            if not colon or not re.fullmatch(r"[A-Za-z-]+", name) or name.lower() in headers:
+                raise bad("multipart part header line %r" % line)
+            headers[name.lower()] = value.strip()
+        cd = re.fullmatch(r'form-data; name="([^"\r\n]*)"(?:; filename="([^"\r\n]*)")?', headers.get("content-disposition", ""))
+        if not cd or set(headers) - {"content-disposition", "content-type"}:
+            raise bad("multipart part headers %r" % headers)
+        parts.append({"name": cd.group(1), "filename": cd.group(2), "type": headers.get("content-type"),
+                      "data": content})
+    return parts
 
 
 def weighted(text, url_weight):
@@ -21,14 +113,7 @@ def weighted(text, url_weight):
 class Mastodon(Base):
     network = "mastodon"
 
-    def route(self, method, path, q, raw):
-        if path == "/api/v2/instance" and method == "GET":
-            c = CONF
-            return 200, {"domain": "sandbox.example", "configuration": {"statuses": {
-                "max_characters": c["max_characters"], "max_media_attachments": 4,
-                "characters_reserved_per_url": c["characters_reserved_per_url"]}}}, None
-        if path != "/api/v1/statuses" or method != "POST":
-            raise Reply(404, {"error": "Record not found"})
+    def auth(self):
         token = self.bearer() or ""
         if not token or "expired" in token:
             raise Reply(401, {"error": "The access token is invalid"})
@@ -40,18 +125,142 @@ class Mastodon(Base):
                                                               "X-RateLimit-Reset": reset})
         if "boom" in token:
             raise Reply(503, {"error": "Service Unavailable"})
+        return token
+
+    def route(self, method, path, q, raw):
+        if path == "/api/v2/instance" and method == "GET":
+            c = CONF
+            return 200, {"domain": "sandbox.example", "configuration": {
+                "statuses": {"max_characters": c["max_characters"], "max_media_attachments": c["max_media_attachments"],
+                             "characters_reserved_per_url": c["characters_reserved_per_url"]},
+                "media_attachments": {"supported_mime_types": list(IMAGE_TYPES + VIDEO_TYPES + AUDIO_TYPES),
+                                      "image_size_limit": c["image_size_limit"],
+                                      "video_size_limit": c["video_size_limit"]}}}, None
+        if path.startswith("/__media/") and method == "GET":
+            f = TEST_FILES.get(path[len("/__media/"):])
+            if not f:
+                raise Reply(404, {"error": "no such test file"})
+            return 200, f[1], {"Content-Type": f[0]}
+        if path.startswith("/__uploads/") and method == "GET":
+            with LOCK:
+                m = STATE["mastodon_media"].get(path[len("/__uploads/"):])
+                if not m:
+                    raise Reply(404, {"error": "no such upload"})
+                return 200, {k: v for k, v in m.items() if k != "data"}, None
+        if path == "/api/v2/media" and method == "POST":
+            return self.upload(self.auth(), raw)
+        mm = re.fullmatch(r"/api/v1/media/([0-9]+)", path)
+        if mm and method in ("GET", "DELETE"):
+            return self.media(self.auth(), mm.group(1), method)
+        if path != "/api/v1/statuses" or method != "POST":
+            raise Reply(404, {"error": "Record not found"})
+        return self.status(self.auth(), raw)
+
+    # ---- media --------------------------------------------------------------
+    def upload(self, token, raw):
+        parts = parse_multipart(self.headers.get("Content-Type"), raw)
+        names = [p["name"] for p in parts]
+        if names.count("file") != 1 or len(set(names)) != len(names) or set(names) - {"file", "description", "focus"}:
+            raise bad("multipart parts %r: one file, and at most one description and focus" % names)
+        f = [p for p in parts if p["name"] == "file"][0]
+        if not f["filename"] or not f["type"] or not f["data"]:
+            raise bad("the file part needs a filename, a Content-Type and bytes")
+        for p in parts:
+            if p is not f and (p["filename"] is not None or p["type"] is not None):
+                raise bad("the %s part is a plain field, not a file" % p["name"])
+        real = sniff(f["data"])
+        if real is None or real != f["type"] or real not in IMAGE_TYPES + VIDEO_TYPES + AUDIO_TYPES:
+            raise bad("Validation failed: File content type is invalid")
+        kind = "image" if real in IMAGE_TYPES else "video" if real in VIDEO_TYPES else "audio"
+        limit = CONF["image_size_limit"] if kind == "image" else CONF["video_size_limit"]
+        if len(f["data"]) > limit:
+            raise bad("Validation failed: File file size must be less than %d MB" % (limit // 1048576))
+        desc = None
+        for p in parts:
+            if p["name"] == "description":
+                desc = p["data"].decode("utf-8", "strict")
+                if len(desc) > MAX_DESCRIPTION:
+                    raise bad("Validation failed: Description is too long (maximum is %d characters)" % MAX_DESCRIPTION)
+        mid = str(113000000000000000 + next_id())
+        sync = kind == "image" and real != "image/gif" and len(f["data"]) <= SYNC_BYTES
+        if "mediaslow" in token or "mediafail" in token:
+            sync = False
+        rec = {"id": mid, "token": token, "type": "gifv" if real == "image/gif" else kind, "hex": f["data"].hex(),
+               "size": len(f["data"]), "sha256": hashlib.sha256(f["data"]).hexdigest(), "filename": f["filename"],
+               "content_type": f["type"], "description": desc, "processing": "complete" if sync else "queued",
+               "polls": 0, "status_id": None}
+        with LOCK:
+            STATE["mastodon_media"][mid] = rec
+        return (200 if sync else 202), self.attachment(rec), None
+
+    def attachment(self, rec):
+        done = rec["processing"] == "complete"
+        ext = rec["filename"].rsplit(".", 1)[-1]
+        return {"id": rec["id"], "type": rec["type"], "description": rec["description"], "blurhash": None,
+                "url": "https://files.sandbox.example/media/%s.%s" % (rec["id"], ext) if done else None,
+                "preview_url": "https://files.sandbox.example/small/%s.png" % rec["id"], "remote_url": None,
+                "meta": {}}
+
+    def media(self, token, mid, method):
+        with LOCK:
+            rec = STATE["mastodon_media"].get(mid)
+            if not rec or rec["token"] != token or (method == "GET" and rec["status_id"]):
+                raise Reply(404, {"error": "Record not found"})
+            if method == "DELETE":
+                if rec["status_id"]:
+                    raise bad("Media attachment is currently used by a status")
+                del STATE["mastodon_media"][mid]
+                return 200, self.attachment(rec), None
+            rec["polls"] += 1
+            if "mediafail" in token:
+                rec["processing"] = "failed"
+                raise bad("Error processing thumbnail for uploaded media")
+            if "mediaslow" not in token and rec["polls"] >= POLLS_TO_DONE:
+                rec["processing"] = "complete"
+            return (200 if rec["processing"] == "complete" else 206), self.attachment(rec), None
+
+    def attach(self, token, ids):
+        """PostStatusService#validate_media!, with Mastodon's messages."""
+        if ids is None:
+            return []
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise bad("media_ids must be an array of strings")
+        if len(ids) > CONF["max_media_attachments"]:
+            raise bad("Cannot attach more than %d files" % CONF["max_media_attachments"])
+        recs = STATE["mastodon_media"]
+        found = [recs[i] for i in ids if i in recs and recs[i]["token"] == token and not recs[i]["status_id"]]
+        missing = [i for i in ids if i not in [r["id"] for r in found]]
+        if missing:
+            raise bad("Media %s not found or already attached to another post" % ", ".join(missing))
+        if len(found) > 1 and any(r["type"] in ("video", "audio") for r in found):
+            raise bad("Cannot attach a video to a post that already contains images")
+        if any(r["processing"] != "complete" for r in found):
+            raise bad("Cannot attach files that have not finished processing. Try again in a moment!")
+        return found
+
+    # ---- statuses -----------------------------------------------------------
+    def status(self, token, raw):
         body = self.json_body(raw)
         text = body.get("status", "")
-        if weighted(text, CONF["characters_reserved_per_url"]) > CONF["max_characters"]:
-            raise Reply(422, {"error": "Validation failed: Text character limit of %d exceeded" % CONF["max_characters"]})
         key = self.headers.get("Idempotency-Key")
         with LOCK:
             if key and (token, key) in STATE["idem"]:
                 return 200, STATE["idem"][(token, key)], None
+        ids = body.get("media_ids")
+        if "postfail" in token:
+            raise bad("Validation failed: Text contains a word this instance refuses")
+        if not text and not ids:
+            raise bad("Validation failed: Text can't be blank")
+        if weighted(text, CONF["characters_reserved_per_url"]) > CONF["max_characters"]:
+            raise Reply(422, {"error": "Validation failed: Text character limit of %d exceeded" % CONF["max_characters"]})
         sid = str(110000000000000000 + next_id())
-        status = {"id": sid, "url": "https://sandbox.example/@user/" + sid, "content": "<p>%s</p>" % text,
-                  "visibility": body.get("visibility", "public")}
         with LOCK:
+            media = self.attach(token, ids)
+            for r in media:
+                r["status_id"] = sid
+            status = {"id": sid, "url": "https://sandbox.example/@user/" + sid, "content": "<p>%s</p>" % text,
+                      "visibility": body.get("visibility", "public"),
+                      "media_attachments": [self.attachment(r) for r in media]}
             if key:
                 STATE["idem"][(token, key)] = status
         return 200, status, None
