@@ -330,6 +330,14 @@ json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
         json_object_set_new(r, "provider", json_string(x.nt->name));
         return r;
     }
+    { /* what sz_provider_request refuses is not previewed as cut short */
+        char w[128];
+        if (sz_call_nul(c, w, sizeof w)) {
+            r = fail("content_invalid", "%s: %s contains a NUL byte", x.nt->name, w);
+            json_object_set_new(r, "provider", json_string(x.nt->name));
+            return r;
+        }
+    }
     text = text_of(&x, &a);
     if (!text) {
         if (!x.result) {

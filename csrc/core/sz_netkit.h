@@ -156,6 +156,9 @@ SZ_HIDDEN const sz_net *sz_net_find(const char *name);
 /* The network of a call, after checking the provider and action names;
  * NULL with err set (SZ_EMISSING, SZ_EINVALID). */
 SZ_HIDDEN const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err);
+/* 1 when a string (or key) of the call's input, app, user, setup or step
+ * holds a NUL byte; its path ("input.userAction.title") in w. */
+SZ_HIDDEN int sz_call_nul(const sz_call_json *c, char *w, size_t n);
 /* Runs fn once per state (0 before), whatever the threads: the first caller
  * runs it, the others wait until it is done. */
 SZ_HIDDEN void sz_once(int *state, void (*fn)(void));

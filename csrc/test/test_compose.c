@@ -266,3 +266,51 @@ void test_text_urls_linear(void)
         free(s);
     }
 }
+
+/* A NUL byte: what sz_provider_request refuses (a C string would cut the
+ * value short) is refused by the text preview too, and in the media step's
+ * state (an item's alt text goes into a multipart body). */
+void test_compose_nul(void)
+{
+    sz_call_json c;
+    sz_error err;
+    json_t *r, *in, *user, *step;
+    json_t *req_res = NULL;
+    sz_request *req;
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                        0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0};
+    sz_blob blob = {png, sizeof png};
+    memset(&c, 0, sizeof c);
+    in = json_pack("{s:{s:s%}}", "userAction", "userMessage", "x\0y", (size_t)3);
+    c.provider = "twitter";
+    c.action = "publish";
+    c.input = in;
+    r = sz_provider_text_json(&c, &err);
+    CHECK(r && !json_is_true(json_object_get(r, "ok")) && strstr(S(r, "errorDetails"), "NUL"),
+          "a NUL in the message: the preview refuses it as the request does (%s)", r ? S(r, "errorDetails") : "NULL");
+    json_decref(r);
+    json_decref(in);
+
+    user = json_pack("{s:s, s:s}", "accessToken", "t", "instance", "https://m.example");
+    step = json_pack("{s:{s:i, s:s, s:s, s:s%}}", "item", "index", 1, "kind", "image", "mime", "image/png", "alt",
+                     "a\0\r\n--socialize", (size_t)15);
+    in = json_object();
+    memset(&c, 0, sizeof c);
+    c.provider = "mastodon";
+    c.action = "upload";
+    c.input = in;
+    c.user = user;
+    c.step = step;
+    c.blobs = &blob;
+    c.nblobs = 1;
+    c.timestamp = 1700000000;
+    c.nonce = "n";
+    req = sz_provider_request_json(&c, &req_res, &err);
+    CHECK(!req && err.status == SZ_EREFUSED && req_res && strstr(S(req_res, "errorDetails"), "step state.item.alt"),
+          "a NUL in the step's alt text is refused: %s", req_res ? S(req_res, "errorDetails") : err.message);
+    sz_request_free(req);
+    json_decref(req_res);
+    json_decref(in);
+    json_decref(user);
+    json_decref(step);
+}
