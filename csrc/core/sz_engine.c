@@ -118,11 +118,11 @@ static int has_nul(json_t *j, char *where, size_t n, int depth)
  * text goes into a multipart body, its ids into URLs). */
 int sz_call_nul(const sz_call_json *c, char *w, size_t n)
 {
-    static const char *const names[] = {"input", "provider config", "connection", "setup state", "step state"};
+    static const char *const what[] = {"input", "provider config", "connection", "setup state", "step state"};
     json_t *const trees[] = {c->input, c->app, c->user, c->setup, c->step};
     size_t k;
     for (k = 0; k < 5; k++) {
-        snprintf(w, n, "%s", names[k]);
+        snprintf(w, n, "%s", what[k]);
         if (has_nul(trees[k], w, n, 0))
             return 1;
     }

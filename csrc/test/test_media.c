@@ -136,3 +136,51 @@ void test_compose_action_links(void)
     free(t);
     json_decref(in);
 }
+
+/* The boundary is derived from the nonce: a caller who knows it (a fixed
+ * nonce, a C host's counter) could put the delimiter in an alt text or in
+ * the file's bytes and add parts of their own (RFC 2046: the boundary must
+ * not occur in the content). Then another boundary is chosen, absent from
+ * every part. */
+static size_t count_in(const char *h, size_t hn, const char *nd)
+{
+    size_t c = 0, nl = strlen(nd), i;
+    for (i = 0; i + nl <= hn; i++)
+        if (memcmp(h + i, nd, nl) == 0)
+            c++;
+    return c;
+}
+
+void test_media_multipart_boundary_clash(void)
+{
+    sz_multipart m;
+    sz_request *r;
+    char b0[80], evil[400], file[200], delim[90];
+    const char *body, *hn, *hv, *ct = NULL;
+    size_t n, i;
+    multipart_begin(&m, "nonce-1");
+    snprintf(b0, sizeof b0, "%s", m.boundary);
+    sz_buf_reset(&m.b);
+    snprintf(evil, sizeof evil, "cat\r\n--%s\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nowned", b0);
+    snprintf(file, sizeof file, "\x89PNG....\r\n--%s--\r\n", b0);
+    multipart_begin(&m, "nonce-1");
+    multipart_field(&m, "description", evil);
+    multipart_file(&m, "file", "a.png", "image/png", file, strlen(file));
+    r = multipart_finish(&m, "POST", "https://m.example/api/v2/media");
+    CHECK(r != NULL, "built");
+    if (!r)
+        return;
+    body = sz_request_body(r, &n);
+    for (i = 0; i < sz_request_header_count(r); i++) {
+        sz_request_header(r, i, &hn, &hv);
+        if (strcmp(hn, "Content-Type") == 0)
+            ct = hv;
+    }
+    CHECK(ct && strncmp(ct, "multipart/form-data; boundary=socialize-", 40) == 0 && !strstr(ct, b0),
+          "another boundary than the one in the content: %s", ct ? ct : "none");
+    snprintf(delim, sizeof delim, "--%s", ct ? ct + 30 : "?");
+    CHECK(count_in(body, n, delim) == 3, "the delimiter occurs for the two parts and the close only: %zu",
+          count_in(body, n, delim));
+    CHECK(count_in(body, n, evil) == 1 && count_in(body, n, file) == 1, "the parts' bytes are unchanged");
+    sz_request_free(r);
+}
