@@ -268,6 +268,20 @@ static long setup_num(json_t *setup, const char *key, long lo, long hi, long dfl
     return dflt;
 }
 
+/* The call has media the network posts: an empty text is then fine. Items
+ * a network without media would drop, or that are not objects, are not. */
+static int has_media(ctx *x)
+{
+    json_t *list = json_object_get(x->in, "media"), *it;
+    size_t k;
+    if (!(x->nt->media.images || x->nt->media.videos || x->nt->media.audio))
+        return 0;
+    json_array_foreach(list, k, it)
+        if (json_is_object(it))
+            return 1;
+    return 0;
+}
+
 char *sz_nk_text(ctx *x, action *a)
 {
     const net *nt = x->nt;
@@ -297,7 +311,7 @@ char *sz_nk_text(ctx *x, action *a)
         sz_buf_reset(&t);
     }
     a->max = max;
-    if (text && !*text && !(a->link_to[0] && a->link) && !sz_nk_media_count(x)) {
+    if (text && !*text && !(a->link_to[0] && a->link) && !has_media(x)) {
         free(text);
         x->result = fail("content_invalid", "%s: nothing to post (%s)", nt->name, what);
         return NULL;

@@ -314,3 +314,34 @@ void test_compose_nul(void)
     json_decref(user);
     json_decref(step);
 }
+
+/* Nothing to post: media items make an empty text fine only on a network
+ * that posts them, and only when they are items (objects). */
+static const sz_net WITH_MEDIA = {
+    .name = "withmedia", .display = "WithMedia",
+    .text = {20, SZ_TEXT_CODEPOINTS, -1, " ", "title|userMessage;linkBack"},
+    .media = {.images = 4, .upload = 1},
+    .build = no_build,
+};
+
+void test_compose_media_nothing(void)
+{
+    const sz_net *nets[] = {&INLINE, &WITH_MEDIA};
+    size_t k;
+    for (k = 0; k < 2; k++) {
+        sz_action a;
+        char cat[300], *t;
+        json_t *in = json_pack("{s:{}, s:[i, n, s]}", "userAction", "media", 5, "x");
+        t = text(nets[k], "publish", in, NULL, &a, cat, sizeof cat);
+        CHECK(!t && strstr(cat, "nothing to post"), "%s: media that are not items: nothing to post (%s)",
+              nets[k]->name, cat);
+        free(t);
+        json_decref(in);
+        in = json_pack("{s:{}, s:[{s:s, s:s}]}", "userAction", "media", "kind", "image", "id", "1");
+        t = text(nets[k], "publish", in, NULL, &a, cat, sizeof cat);
+        CHECK((t != NULL) == (nets[k] == &WITH_MEDIA), "%s: an image item and no text: %s", nets[k]->name,
+              t ? "posted" : cat);
+        free(t);
+        json_decref(in);
+    }
+}

@@ -50,6 +50,7 @@ void test_compose_cut_hostile(void);
 void test_text_urls_linear(void);
 void test_compose_nul(void);
 void test_media_multipart_boundary_clash(void);
+void test_compose_media_nothing(void);
 void test_compose_specs(void);
 void test_media_multipart(void);
 void test_media_sniff(void);
