@@ -314,6 +314,13 @@ int sz_media_sniff(const void *data, size_t n, sz_media_info *mi)
             mi->height = (long)(p[27] | p[28] << 8 | (unsigned long)p[29] << 16) + 1;
         }
     } else if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
+        /* ISO-BMFF: images (HEIF/HEIC, AVIF), audio (M4A, M4B, M4P) and
+         * raw photos share the box; their brands are none of ours */
+        static const char *const OTHER = "avifavisheicheixheimheishevchevxmif1msf1M4A M4B M4P F4A F4B crx ";
+        size_t b;
+        for (b = 0; OTHER[b]; b += 4)
+            if (memcmp(p + 8, OTHER + b, 4) == 0)
+                return -1;
         mi->kind = "video";
         mi->mime = memcmp(p + 8, "qt  ", 4) == 0 ? "video/quicktime" : "video/mp4";
     } else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE6) == 0xE2)) {

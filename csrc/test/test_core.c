@@ -41,6 +41,7 @@ int main(int argc, char **argv)
     RUN(test_compose_nul);
     RUN(test_media_multipart_boundary_clash);
     RUN(test_compose_media_nothing);
+    RUN(test_media_sniff_brands);
     RUN(test_compose_specs);
     RUN(test_media_multipart);
     RUN(test_media_sniff);

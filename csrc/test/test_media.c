@@ -184,3 +184,27 @@ void test_media_multipart_boundary_clash(void)
     CHECK(count_in(body, n, evil) == 1 && count_in(body, n, file) == 1, "the parts' bytes are unchanged");
     sz_request_free(r);
 }
+
+/* An ISO-BMFF file is a video only when its brand says so: an AVIF or HEIC
+ * photo, or an M4A song, has an ftyp box too and was reported as
+ * video/mp4 (an image item refused as "video/mp4, not an image", or a photo
+ * uploaded to a network as a video). */
+void test_media_sniff_brands(void)
+{
+    static const char *const not_video[] = {"avif", "avis", "heic", "heix", "mif1", "msf1", "M4A ", "M4B "};
+    static const char *const video[] = {"isom", "mp42", "mp41", "avc1", "M4V ", "3gp5", "iso5", "dash"};
+    unsigned char b[24] = {0, 0, 0, 24, 'f', 't', 'y', 'p'};
+    sz_media_info mi;
+    size_t k;
+    for (k = 0; k < sizeof not_video / sizeof *not_video; k++) {
+        memcpy(b + 8, not_video[k], 4);
+        CHECK(sz_media_sniff(b, sizeof b, &mi) == -1 && !mi.mime, "brand '%s' is not a video we know", not_video[k]);
+    }
+    for (k = 0; k < sizeof video / sizeof *video; k++) {
+        memcpy(b + 8, video[k], 4);
+        CHECK(sz_media_sniff(b, sizeof b, &mi) == 0 && strcmp(mi.mime, "video/mp4") == 0, "brand '%s': video/mp4",
+              video[k]);
+    }
+    memcpy(b + 8, "qt  ", 4);
+    CHECK(sz_media_sniff(b, sizeof b, &mi) == 0 && strcmp(mi.mime, "video/quicktime") == 0, "qt: QuickTime");
+}

@@ -51,6 +51,7 @@ void test_text_urls_linear(void);
 void test_compose_nul(void);
 void test_media_multipart_boundary_clash(void);
 void test_compose_media_nothing(void);
+void test_media_sniff_brands(void);
 void test_compose_specs(void);
 void test_media_multipart(void);
 void test_media_sniff(void);
