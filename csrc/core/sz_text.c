@@ -313,23 +313,72 @@ static int tw_label(const char *s, size_t len, size_t st, size_t *end, size_t *l
     return ok;
 }
 
-/* What tw_domain learns of a first label and of the labels after it. tw_urls
- * tries every start inside a run of letters (CJK has no spaces): each such
- * start has the same run end and the same labels after it, so they are
- * read once per run, not once per start (which was quadratic). */
+/* One label read by tw_label, with what tw_domain asks of it. */
+typedef struct tw_lab {
+    size_t st, end, tld;
+    unsigned char more;  /* well formed and followed by '.': the next label counts */
+    unsigned char ends;  /* starts and ends with a domain char */
+    unsigned char under; /* holds a '_' */
+} tw_lab;
+
+/* What tw_domain learns of a first label and of the labels after it (the
+ * chain). tw_urls tries every start inside a run of letters (CJK has no
+ * spaces) and after every '.': each start inside one label has the same
+ * chain, and the next label's chain is this one shifted by one, so every
+ * label is read once (reading them again per start was quadratic: 1 MB of
+ * "a." took 13 s). */
+#define TW_LABS 512
 typedef struct tw_memo {
     size_t lo, hi, lastc, under; /* a first label read from lo: [lo, hi) */
-    size_t tail;                 /* where the labels after it start (0: none read) */
-    size_t nl;                   /* labels, the first one included (at most 128) */
-    size_t starts[128], tld[128];
-    unsigned char good[128];     /* TLD at label j, labels 1..j-1 well formed */
+    size_t h, cnt;               /* the chain: lab[h, h + cnt), at most 127 */
+    tw_lab lab[TW_LABS];
 } tw_memo;
+
+static void tw_read(const char *s, size_t len, size_t st, tw_lab *l)
+{
+    size_t lastc, under, n;
+    int ok = tw_label(s, len, st, &l->end, &lastc, &under);
+    l->st = st;
+    l->more = ok && lastc == l->end && l->end < len && s[l->end] == '.';
+    l->tld = tld_at(s, len, st);
+    l->under = under > 0;
+    l->ends = l->end > st && tw_domain_char(sz_text_cp_at(s, len, st, &n)) &&
+              tw_domain_char(sz_text_cp_before(s, l->end));
+}
+
+/* The chain of labels from t (after a first label's '.'): slid along the
+ * last one when t is one of its labels, else read anew. */
+static void tw_chain(const char *s, size_t len, size_t t, tw_memo *m)
+{
+    size_t k;
+    for (k = 0; k < m->cnt && m->lab[m->h + k].st != t; k++)
+        ;
+    if (k < m->cnt) {
+        m->h += k;
+        m->cnt -= k;
+    } else {
+        m->h = 0;
+        m->cnt = 0;
+    }
+    if (m->h + 128 > TW_LABS) {
+        memmove(m->lab, m->lab + m->h, m->cnt * sizeof *m->lab);
+        m->h = 0;
+    }
+    if (m->cnt == 0) {
+        tw_read(s, len, t, &m->lab[m->h]);
+        m->cnt = 1;
+    }
+    while (m->cnt < 127 && m->lab[m->h + m->cnt - 1].more) {
+        tw_read(s, len, m->lab[m->h + m->cnt - 1].end + 1, &m->lab[m->h + m->cnt]);
+        m->cnt++;
+    }
+}
 
 /* Domain at q per twitter-text (subdomains, a name, a TLD); 0 if none. */
 static size_t tw_domain(const char *s, size_t len, size_t q, tw_memo *m)
 {
-    size_t e0, lastc0, under0, j, n;
-    int first_ok;
+    size_t e0, lastc0, under0, j, n, fb;
+    const tw_lab *l;
     if (q < len && m->lo < q && q < m->hi && tw_domain_char(sz_text_cp_at(s, len, q, &n))) {
         e0 = m->hi; /* inside the run read last: the same end */
         lastc0 = m->lastc;
@@ -344,39 +393,18 @@ static size_t tw_domain(const char *s, size_t len, size_t q, tw_memo *m)
     }
     if (lastc0 != e0 || e0 >= len || s[e0] != '.')
         return 0;
-    if (m->tail != e0 + 1) { /* the labels after the first, once per run */
-        size_t i = e0 + 1, lastc, under, k;
-        int prefix_ok = 1, name_ok = 1;
-        m->tail = i;
-        m->nl = 1;
-        while (m->nl < 128) {
-            int ok;
-            m->starts[m->nl++] = i;
-            ok = tw_label(s, len, i, &i, &lastc, &under);
-            if (!ok || lastc != i || i >= len || s[i] != '.')
-                break;
-            i++;
-        }
-        for (j = 1; j < m->nl; j++) {
-            m->tld[j] = tld_at(s, len, m->starts[j]);
-            m->good[j] = m->tld[j] > 0 && prefix_ok && (j == 1 || name_ok);
-            /* label j, for the TLDs after it: starts and ends with a domain char; the name has no '_' */
-            if (j + 1 < m->nl) {
-                size_t a = m->starts[j], e = m->starts[j + 1] - 1;
-                if (!tw_domain_char(sz_text_cp_at(s, len, a, &n)) || !tw_domain_char(sz_text_cp_before(s, e)))
-                    prefix_ok = 0;
-                name_ok = 1;
-                for (k = a; k < e; k++)
-                    if (s[k] == '_')
-                        name_ok = 0;
-            }
-        }
-    }
-    /* the first label: starts and ends with a domain char; as the name, no '_' */
-    first_ok = tw_domain_char(sz_text_cp_at(s, len, q, &n)) && tw_domain_char(sz_text_cp_before(s, e0));
-    for (j = m->nl; first_ok && j-- > 1;)
-        if (m->good[j] && !(j == 1 && under0 > q))
-            return m->starts[j] + m->tld[j] - q;
+    /* the first label: starts and ends with a domain char */
+    if (!tw_domain_char(sz_text_cp_at(s, len, q, &n)) || !tw_domain_char(sz_text_cp_before(s, e0)))
+        return 0;
+    tw_chain(s, len, e0 + 1, m);
+    l = m->lab + m->h; /* label j (1-based after the first) is l[j - 1] */
+    for (fb = 0; fb < m->cnt && l[fb].ends; fb++)
+        ;
+    /* the TLD at label j: labels 1..j-1 start and end with a domain char,
+     * the name (label j-1, the first one when j is 1) has no '_' */
+    for (j = m->cnt; j >= 1; j--)
+        if (l[j - 1].tld > 0 && j - 1 <= fb && (j == 1 ? under0 <= q : !l[j - 2].under))
+            return l[j - 1].st + l[j - 1].tld - q;
     return 0;
 }
 
@@ -419,7 +447,7 @@ size_t sz_text_tw_urls(const char *s, size_t len, int with_bare, sz_span *out, s
 {
     size_t p = 0, n = 0, cl;
     tw_memo m;
-    m.lo = m.hi = m.tail = 0;
+    m.lo = m.hi = m.h = m.cnt = 0;
     while (p < len) {
         unsigned prev = p ? sz_text_cp_before(s, p) : 0;
         size_t q = p, proto = 0, d, e;
