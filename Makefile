@@ -198,7 +198,7 @@ asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan
 # libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
 # `make test` runs each for a few seconds.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = response provider sign lua_json guard
+FUZZ_TARGETS = response provider sign lua_json guard text
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)
