@@ -3,7 +3,10 @@
  * When the rest holds a blank line ("\n\n"), the part before it is the
  * reply's HEADERS ("name: value" lines, at most 16, any bytes) and the part
  * after it the body; otherwise it is all body with fixed headers. Byte 1's
- * top bit then picks `now` from {1700000000, INT64_MIN, INT64_MAX, 0}. */
+ * top bit then picks `now` from {1700000000, INT64_MIN, INT64_MAX, 0}.
+ * The "upload" action (docs/media.md) takes the same bytes as its step
+ * state too ({"item": {...}, "step": {...}}: any phase, id, segment, URL,
+ * part ranges), with one item's bytes in blobs. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,9 @@ static void check_result(const sz_result *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *actions[] = {"publish", "status", "notify", "graph", "session", "instance"};
+    static const char *actions[] = {"publish", "status", "notify", "graph", "session", "instance", "upload"};
+    static const char blob[] = "\0\0\0\x18" "ftypmp42" "0123456789abcdef0123456789abcdef0123456789abcdef";
+    sz_blob blobs[2] = {{blob, sizeof blob - 1}, {blob, 8}};
     static const int statuses[] = {200, 201, 400, 401, 403, 422, 429, 500};
     const char *const *names = sz_provider_names();
     size_t nnames = 0;
@@ -39,7 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nnames++;
     memset(&c, 0, sizeof c);
     c.provider = names[data[0] % nnames];
-    c.action = actions[(data[1] >> 3) % 6];
+    c.action = actions[(data[1] >> 3) % 7];
+    if (strcmp(c.action, "upload") == 0) {
+        c.step = (const char *)data + 2;
+        c.step_len = size - 2;
+        c.blobs = blobs;
+        c.nblobs = 2;
+    }
     c.timestamp = 1700000000;
     c.nonce = "n";
     {
@@ -81,7 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             res = sz_provider_parse(&c, statuses[data[1] & 7], hs, 3, rest, rn, now, &err);
         }
         free(copy);
-        check_result(res);
+        if (res || !c.step || err.status != SZ_EINVALID) /* a step text that is no JSON object: refused */
+            check_result(res);
         sz_result_free(res);
     }
     /* the same bytes as the call's input JSON text (parsed by the core) */

@@ -9,11 +9,19 @@ local M = {}
 local ROWS = { "userMessage", "title", "subtitle", "description", "linkBack", "actionLinks",
                "mediaItems: image", "mediaItems: video", "mediaItems: mp3" }
 
+-- f[field] = true, or the alternatives before it in its group ("title|userMessage":
+-- userMessage is posted only without a title)
 local function compose_fields(spec)
     local f, link = {}, nil
     local head, tail = spec:match("^([^;]*);?(.*)$")
-    for name in head:gmatch("%a+") do f[name] = true end
-    if tail ~= "" then link = tail:match("^(%w+)=linkBack$") or "text" end
+    for group in head:gmatch("[^,]+") do
+        local before = {}
+        for name in group:gmatch("%a+") do
+            f[name] = #before > 0 and table.concat(before, "` or `") or true
+            before[#before + 1] = name
+        end
+    end
+    if tail ~= "" then link = tail:match("^([%w_.]+)=linkBack$") or "text" end
     return f, link
 end
 
@@ -55,7 +63,8 @@ function M.cell(info, field)
         if link then return "`" .. link .. "`" end
         return "dropped"
     end
-    if f[field] then return "text" end
+    if f[field] == true then return "text" end
+    if f[field] then return "text, if no `" .. f[field] .. "`" end
     return "dropped"
 end
 

@@ -285,3 +285,26 @@ describe("client:preview #unit", function()
         assert.are.equal(400096, err.errorCode)
     end)
 end)
+
+describe("subtitle and actionLinks: carried where a network has a place, else reported #unit", function()
+    local ua = { title = "Won level 3", subtitle = "Hard mode", linkBack = "https://g.example/l3",
+                 actionLinks = { { title = "Play", href = "https://g.example/play" },
+                                 { title = "Bad", href = "javascript:alert(1)" } } }
+    it("Telegram, Facebook and Mastodon compose the action links into the text (Gigya's {title, href})", function()
+        for _, c in ipairs({ { "telegram", { botToken = "1:x" }, { chatId = "5" } },
+                             { "facebook", { appSecret = "s" }, { accessToken = "t", pageId = "1" } },
+                             { "mastodon", {}, { accessToken = "t", instance = "https://m.example" } } }) do
+            local t = core.provider_text(c[1], "publish", { userAction = ua }, c[2], c[3])
+            assert.truthy(t.text:find("Play: https://g.example/play", 1, true), c[1] .. ": " .. t.text)
+            assert.is_nil(t.text:find("javascript", 1, true), c[1])
+            local plan = media.plan(core.provider_info(c[1]), {}, ua)
+            for _, f in ipairs(plan.dropped) do assert.are_not.equal("actionLinks", f, c[1]) end
+        end
+    end)
+    it("Telegram composes the subtitle too; X lists both as dropped", function()
+        local t = core.provider_text("telegram", "publish", { userAction = ua }, { botToken = "1:x" }, { chatId = "5" })
+        assert.truthy(t.text:find("Won level 3\n\nHard mode", 1, true), t.text)
+        local plan = media.plan(core.provider_info("twitter"), {}, ua)
+        assert.are.same({ "subtitle", "actionLinks" }, plan.dropped)
+    end)
+end)

@@ -93,6 +93,22 @@ describe("OpenResty #once", function()
         assert.are.same({ twitter = 1, facebook = 1, telegram = 1, mastodon = 2 }, nets)
     end)
 
+    it("fetches a player's image and uploads it through cosockets too (no libcurl)", function()
+        local img = sb.url("media") .. "/img/48x32.png"
+        local res = get("/publish?uid=player1&providers=mastodon,twitter&image=" .. img:gsub(":", "%%3A"):gsub("/", "%%2F"))
+        assert.are.equal(200, res.status, res.body)
+        local body = core.json_decode(res.body)
+        assert.are.equal(0, body.errorCode)
+        assert.are.equal(1, #body.mediaIDs.mastodon)
+        assert.are.equal(1, #body.mediaIDs.twitter)
+        assert.is_false(body.curlLoaded)
+        local uploads = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.path == "/api/v2/media" or r.path == "/2/media/upload" then uploads = uploads + 1 end
+        end
+        assert.are.equal(2, uploads)
+    end)
+
     it("reports the networks' errors as the response model", function()
         local res = get("/publish?uid=expired&providers=twitter")
         assert.are.equal(502, res.status)

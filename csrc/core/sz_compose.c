@@ -154,12 +154,14 @@ static int render_links(sz_buf *b, json_t *links, int write)
     if (!json_is_array(links))
         return 0;
     json_array_foreach(links, i, l) {
-        const char *h = link_href(l), *t = jstr(l, "text");
+        const char *h = link_href(l), *t = jstr(l, "title"); /* Gigya's {title, href} */
         if (!h || n >= MAX_ACTION_LINKS)
             continue;
         if (write) {
             if (n)
                 sz_buf_addc(b, '\n');
+            if (!t || !*t)
+                t = jstr(l, "text");
             if (t && *t && sz_ctl_span(t, strlen(t), 0) == strlen(t)) {
                 sz_buf_adds(b, t);
                 sz_buf_adds(b, ": ");
@@ -365,8 +367,7 @@ json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
     r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:b, s:s}", "ok", 1, "provider", x.nt->name, "text", text,
                   "length", (json_int_t)measure(x.nt, text, strlen(text), urlw), "max", (json_int_t)a.max,
                   "truncated", a.truncated, "counter",
-                  x.nt->text.own ? x.nt->text.own->name
-                  : (const char *[]){"codepoints", "weighted", "graphemes", "weibo"}[x.nt->text.count & 3]);
+                  x.nt->text.own ? x.nt->text.own->name : sz_text_rule_name(x.nt->text.count));
     if (r && a.link_to[0] && a.link)
         json_object_set_new(r, "link", json_pack("{s:s, s:s}", "field", a.link_to, "url", a.link));
     free(text);

@@ -258,8 +258,14 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
     if (r && !url_ok(sz_request_url(r))) {
         sz_request_free(r);
         r = NULL;
-        x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL "
-                                           "(a credential or id has spaces or control characters)", x.nt->name);
+        if (x.nt->url_field) /* the connection's server URL, as given (a C host's to normalise) */
+            x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL: %s.%s must be "
+                                               "like https://%s (a scheme, no space or control character), and "
+                                               "no credential or id may hold a space or control character",
+                            x.nt->name, x.nt->name, x.nt->url_field, x.nt->url_example ? x.nt->url_example : "host");
+        else
+            x.result = fail("content_invalid", "%s: the endpoint URL is not a plain http(s) URL "
+                                               "(a credential or id has spaces or control characters)", x.nt->name);
     }
     if (r) { /* no header injection through a token or id */
         size_t h;
@@ -347,7 +353,6 @@ static json_t *fields(const char *const *f)
 json_t *sz_provider_info_json(const char *name)
 {
     static const char *const AUTH[] = {"none", "oauth1", "bearer", "token_param", "session", "url_token"};
-    static const char *const COUNT[] = {"codepoints", "weighted", "graphemes", "weibo"};
     static const char *const IDEM[] = {"none", "header", "param"};
     const sz_net *nt = name ? sz_net_find(name) : NULL;
     json_t *r;
@@ -360,7 +365,7 @@ json_t *sz_provider_info_json(const char *name)
                   "discontinued", nt->discontinued, "gigya", nt->gigya, "baseUrl", nt->base_url,
                   "version", nt->version, "urlField", nt->url_field, "urlBareHost", nt->url_bare_host,
                   "urlExample", nt->url_example,
-                  "text", "max", (json_int_t)nt->text.max, "counter", nt->text.own ? nt->text.own->name : COUNT[nt->text.count & 3],
+                  "text", "max", (json_int_t)nt->text.max, "counter", nt->text.own ? nt->text.own->name : sz_text_rule_name(nt->text.count),
                   "urlWeight", (json_int_t)nt->text.url_weight, "separator", nt->text.sep,
                   "compose", nt->text.compose,
                   "auth", AUTH[nt->auth % 6], "authFields", fields(nt->auth_fields),

@@ -288,26 +288,159 @@ sz_request *req_form(const char *method, const char *url, sz_params *p)
     return r;
 }
 
-/* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the JSON body is not
- * part of the signature base string. */
+/* ---- OAuth 1.0a (RFC 5849) ------------------------------------------------ */
+
+#define O1_MAX_PARAMS 128
+
+/* One parameter, both halves already percent-encoded (RFC 5849 3.6). */
+typedef struct o1_pair {
+    char *k, *v;
+} o1_pair;
+
+static int o1_cmp(const void *a, const void *b)
+{
+    const o1_pair *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    return c ? c : strcmp(x->v, y->v);
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* s[0..n) form-decoded ('+' is a space, %XX a byte; a broken escape stays as
+ * it is), then percent-encoded as RFC 5849 3.6 says. */
+static char *o1_reencode(const char *s, size_t n)
+{
+    sz_buf d, e;
+    size_t i;
+    char *out;
+    int failed;
+    sz_buf_init(&d);
+    sz_buf_init(&e);
+    sz_buf_reserve(&d, n);
+    for (i = 0; i < n; i++) {
+        if (s[i] == '+')
+            sz_buf_addc(&d, ' ');
+        else if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+                 hexval((unsigned char)s[i + 2]) >= 0) {
+            sz_buf_addc(&d, (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2])));
+            i += 2;
+        } else
+            sz_buf_addc(&d, s[i]);
+    }
+    failed = d.failed;
+    if (!failed)
+        sz_url_encode_buf(&e, d.data ? d.data : "", d.len);
+    sz_buf_reset(&d);
+    out = failed || e.failed ? NULL : sz_buf_finish(&e, NULL);
+    if (!out)
+        sz_buf_reset(&e);
+    return out;
+}
+
+static int o1_add(o1_pair *ps, size_t *n, const char *k, size_t kl, const char *v, size_t vl)
+{
+    if (*n >= O1_MAX_PARAMS)
+        return -2;
+    ps[*n].k = o1_reencode(k, kl);
+    ps[*n].v = o1_reencode(v, vl);
+    if (!ps[*n].k || !ps[*n].v) {
+        sz_free_str(ps[*n].k);
+        sz_free_str(ps[*n].v);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* The signature base string (RFC 5849 3.4.1): the method, the base string
+ * URI, and the parameters: the oauth_* ones and the URL's query
+ * (3.4.1.3.1), each name and value encoded, sorted by name then value. A
+ * request body is never a parameter here (the bodies sent are JSON or
+ * multipart). NULL with err set. */
+static char *o1_base(const char *method, const char *url, const char *const *kv, size_t nkv, size_t *blen,
+                     sz_error *err)
+{
+    o1_pair ps[O1_MAX_PARAMS];
+    size_t n = 0, i;
+    int rc = 0;
+    char *norm = sz_normalize_url(url, err), *out = NULL;
+    const char *q, *qe;
+    sz_buf pstr, b;
+    if (!norm)
+        return NULL;
+    for (i = 0; rc == 0 && i + 1 < nkv; i += 2)
+        rc = o1_add(ps, &n, kv[i], strlen(kv[i]), kv[i + 1], strlen(kv[i + 1]));
+    q = strchr(url, '?');
+    qe = q ? q + strcspn(q, "#") : NULL;
+    while (rc == 0 && q && q < qe) {
+        const char *part = q + 1, *end = part, *eq;
+        while (end < qe && *end != '&')
+            end++;
+        if (end > part) {
+            eq = memchr(part, '=', (size_t)(end - part));
+            rc = eq ? o1_add(ps, &n, part, (size_t)(eq - part), eq + 1, (size_t)(end - eq - 1))
+                    : o1_add(ps, &n, part, (size_t)(end - part), "", 0);
+        }
+        q = end;
+    }
+    sz_buf_init(&pstr);
+    sz_buf_init(&b);
+    if (rc == 0) {
+        qsort(ps, n, sizeof *ps, o1_cmp);
+        for (i = 0; i < n; i++)
+            sz_buf_printf(&pstr, "%s%s=%s", i ? "&" : "", ps[i].k, ps[i].v);
+        for (i = 0; method[i]; i++)
+            sz_buf_addc(&b, (char)toupper((unsigned char)method[i]));
+        sz_buf_addc(&b, '&');
+        sz_url_encode_buf(&b, norm, strlen(norm));
+        sz_buf_addc(&b, '&');
+        if (!pstr.failed)
+            sz_url_encode_buf(&b, pstr.data ? pstr.data : "", pstr.len);
+        if (!pstr.failed)
+            out = sz_buf_finish(&b, blen);
+    }
+    if (rc == -2)
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: url has more than %d query parameters", O1_MAX_PARAMS);
+    else if (!out)
+        sz_seterr(err, SZ_ENOMEM, "out of memory");
+    for (i = 0; i < n; i++) { /* the token among them: wiped */
+        sz_free_str(ps[i].k);
+        sz_free_str(ps[i].v);
+    }
+    if (!out)
+        sz_buf_reset(&b);
+    sz_buf_reset(&pstr);
+    free(norm);
+    return out;
+}
+
+/* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the URL's query
+ * parameters are signed, the body (JSON, multipart) is not. */
 char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
                     const char *tk, const char *ts_secret, long long ts, const char *nonce, sz_error *err)
 {
-    sz_params *p = sz_params_new();
     char tsb[32], *base = NULL, *out = NULL;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mlen = 0;
     sz_buf key, h, sig;
-    size_t blen, i, n;
+    size_t blen, i;
+    const char *kv[14];
     sz_buf_init(&key);
     sz_buf_init(&h);
     sz_buf_init(&sig);
     snprintf(tsb, sizeof tsb, "%lld", ts);
-    if (!p || pset(p, "oauth_consumer_key", ck) || pset(p, "oauth_nonce", nonce) ||
-        pset(p, "oauth_signature_method", "HMAC-SHA1") || pset(p, "oauth_timestamp", tsb) ||
-        pset(p, "oauth_token", tk) || pset(p, "oauth_version", "1.0"))
-        goto oom;
-    base = sz_base_string(method, url, p, &blen, err); /* a bad url: SZ_EINVALID */
+    kv[0] = "oauth_consumer_key", kv[1] = ck, kv[2] = "oauth_nonce", kv[3] = nonce;
+    kv[4] = "oauth_signature_method", kv[5] = "HMAC-SHA1", kv[6] = "oauth_timestamp", kv[7] = tsb;
+    kv[8] = "oauth_token", kv[9] = tk, kv[10] = "oauth_version", kv[11] = "1.0";
+    if (!method || !*method) {
+        sz_seterr(err, SZ_EMISSING, "Missing required parameter: httpMethod");
+        return NULL;
+    }
+    base = o1_base(method, url, kv, 12, &blen, err); /* a bad url: SZ_EINVALID */
     if (!base)
         goto done;
     /* the key, URL-encoded secrets included, only ever in this buffer
@@ -323,20 +456,24 @@ char *oauth1_header(const char *method, const char *url, const char *ck, const c
         goto done;
     }
     sz_base64_encode_buf(&sig, mac, mlen, 0);
-    if (sig.failed || pset(p, "oauth_signature", sig.data))
+    if (sig.failed)
         goto oom;
+    kv[12] = "oauth_signature";
+    kv[13] = sig.data;
+    /* the header: the oauth_* parameters in name order (the signature's
+     * place among them: after oauth_nonce) */
     sz_buf_adds(&h, "OAuth ");
-    n = sz_params_count(p);
-    for (i = 0; i < n; i++) {
-        const char *k, *v;
-        size_t kl, vl;
-        sz_params_at(p, i, &k, &kl, &v, &vl);
-        if (i)
-            sz_buf_adds(&h, ", ");
-        sz_buf_add(&h, k, kl);
-        sz_buf_adds(&h, "=\"");
-        sz_url_encode_buf(&h, v, vl);
-        sz_buf_addc(&h, '"');
+    {
+        static const int order[] = {0, 2, 12, 4, 6, 8, 10};
+        for (i = 0; i < sizeof order / sizeof *order; i++) {
+            const char *v = kv[order[i] + 1];
+            if (i)
+                sz_buf_adds(&h, ", ");
+            sz_buf_adds(&h, kv[order[i]]);
+            sz_buf_adds(&h, "=\"");
+            sz_url_encode_buf(&h, v, strlen(v));
+            sz_buf_addc(&h, '"');
+        }
     }
     out = sz_buf_finish(&h, NULL);
     if (out)
@@ -348,7 +485,6 @@ done:
     sz_buf_reset(&h);
     sz_buf_reset(&sig);
     sz_free_str(base);
-    sz_params_free(p);
     return out;
 }
 

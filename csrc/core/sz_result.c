@@ -221,6 +221,14 @@ sz_result *sz_provider_parse(const sz_provider_call *c, int http_status, const s
     call_trees t;
     sz_result *r;
     sz_clearerr(err);
+    if (!headers && nheaders) {
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: headers is NULL with nheaders %zu", nheaders);
+        return NULL;
+    }
+    if (!body && len) {
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: body is NULL with len %zu", len);
+        return NULL;
+    }
     if (read_call(c, &t, err) != 0)
         return NULL;
     r = sz_result_wrap(sz_provider_parse_json(&t.c, http_status, headers, nheaders, body, len, now));

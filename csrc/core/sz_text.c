@@ -720,6 +720,12 @@ long sz_text_byte_limit(sz_text_rule rule)
     return rule == SZ_TEXT_BSKY ? 3000 : -1;
 }
 
+const char *sz_text_rule_name(sz_text_rule rule)
+{
+    static const char *const NAMES[] = {"codepoints", "weighted", "graphemes", "weibo", "graphemes_bytes"};
+    return (unsigned)rule < sizeof NAMES / sizeof NAMES[0] ? NAMES[rule] : "codepoints";
+}
+
 /* s[0..n) is a TLD of the generated table (lower case); without the table,
  * any label of two or more lower-case ASCII letters */
 int sz_text_is_tld(const char *s, size_t n)

@@ -32,6 +32,8 @@ SZ_HIDDEN size_t sz_text_url_spans(const char *s, size_t len, size_t *starts, si
 SZ_HIDDEN size_t sz_text_codepoints(const char *s, size_t len);
 /* the byte limit of a rule (Bluesky 3000), or -1 */
 SZ_HIDDEN long   sz_text_byte_limit(sz_text_rule rule);
+/* the rule's name, as provider_info's text.counter says it (static) */
+SZ_HIDDEN const char *sz_text_rule_name(sz_text_rule rule);
 /* like sz_text_cut, the result + "…" also within byte_budget bytes (< 0: none) */
 SZ_HIDDEN size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget,
                                    long byte_budget);

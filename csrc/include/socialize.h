@@ -16,7 +16,10 @@
  * Conventions
  *   - Every exported name starts with sz_ / SZ_.
  *   - Strings are byte strings with an explicit length where they may hold
- *     NUL; otherwise NUL-terminated UTF-8.
+ *     NUL; otherwise NUL-terminated UTF-8. A pointer given with a length
+ *     must point at that many bytes: NULL goes only with length 0 (as for
+ *     memcpy; sz_provider_parse answers SZ_EINVALID, sz_provider_call's
+ *     texts read NULL as {}).
  *   - A function returning `char *` returns a NEW string that the caller owns
  *     and releases with sz_free().
  *   - Failures. A function that takes an `sz_error *err` (may be NULL)
@@ -282,10 +285,11 @@ SZ_API int         sz_request_header(const sz_request *r, size_t i,
 /* ---- responses -----------------------------------------------------------
  * Parses a Gigya reply body. A JSON object is kept whole; errorCode,
  * statusCode, statusReason, errorMessage, errorDetails, callId and time are
- * read from it. A reply that is not a JSON object, or an HTTP status outside
- * 2xx without an errorCode, yields a local error (500000 "Invalid response"
- * / the HTTP status) with details; the parse itself only fails (NULL) when
- * memory runs out (SZ_ENOMEM). */
+ * read from it. A 2xx reply that is not a JSON object yields a local error
+ * 500000 "Invalid response"; an HTTP status outside 2xx without an errorCode
+ * (an HTML error page, an empty body) yields 500001 "General Server error";
+ * both with details naming the HTTP status. The parse itself only fails
+ * (NULL) when memory runs out (SZ_ENOMEM). */
 typedef struct sz_response sz_response;
 
 SZ_API sz_response *sz_response_parse(const char *body, size_t len, int http_status,
@@ -308,9 +312,12 @@ SZ_API char        *sz_response_json(const sz_response *r, const char *field, si
  * request, and the network's reply into a result (sz_result below).
  * Actions: "publish" (input.userAction, input.userLocation), "status"
  * (input.status), "notify" (input.body, input.subject, input.recipient),
- * "graph" (Facebook: graphPath, method, graphParams), and the setup steps
- * "session" (Bluesky createSession) and "instance" (Mastodon limits);
- * docs/api.md "Direct delivery" lists every field. */
+ * "graph" (Facebook: graphPath, method, graphParams), the setup steps
+ * "session" (Bluesky createSession) and "instance" (Mastodon limits), the
+ * follow-up steps (sz_provider_info's "followUp": Threads "publishContainer")
+ * and the media steps "upload" and "unmedia" (docs/media.md);
+ * docs/api.md "Direct delivery" lists every field, and "What the core leaves
+ * to a C host" what the Lua front does around these calls. */
 /* Bytes of one media item (borrowed). */
 typedef struct sz_blob {
     const void *data;
@@ -331,7 +338,7 @@ typedef struct sz_provider_call {
     const char *setup;  size_t setup_len;
     long long   timestamp;    /* Unix seconds (OAuth 1.0a, Bluesky createdAt) */
     const char *nonce;        /* OAuth 1.0a nonce */
-    /* Media (docs/media.md; added after 0.1.0, see CHANGELOG): the "upload" and "unmedia" steps'
+    /* Media (docs/media.md): the "upload" and "unmedia" steps'
      * state as a JSON object text ({"item": {...}, "step": {...}}), and the
      * bytes of the media items (blobs[k] is mediaItems[k + 1]; borrowed,
      * never copied whole). Zero them when there are no media. */
@@ -398,9 +405,12 @@ SZ_API char       *sz_result_json(const sz_result *r, const char *field, size_t 
 SZ_API sz_request *sz_provider_request(const sz_provider_call *c, sz_result **refusal,
                                        sz_error *err);
 /* Classifies a reply; `now` (Unix seconds) turns reset times into
- * retry_after. Returns a new result (success or failure: what the network
- * said), or NULL when the call itself is wrong (as for sz_provider_request:
- * SZ_EMISSING, SZ_EINVALID) or memory runs out (SZ_ENOMEM). */
+ * retry_after. headers may be NULL when nheaders is 0 (an entry whose name is
+ * NULL is skipped); body may be NULL when len is 0 (an empty reply). Returns
+ * a new result (success or failure: what the network said), or NULL when the
+ * call itself is wrong (as for sz_provider_request: SZ_EMISSING, SZ_EINVALID;
+ * also SZ_EINVALID for NULL headers or body with a count) or memory runs out
+ * (SZ_ENOMEM). */
 SZ_API sz_result *sz_provider_parse(const sz_provider_call *c, int http_status,
                                     const sz_header *headers, size_t nheaders,
                                     const char *body, size_t len, long long now,

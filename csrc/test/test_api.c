@@ -174,6 +174,14 @@ void test_api_provider_request(void)
     SET(user, "{\"instance\":\"https://m.example\",\"accessToken\":\"to\\u0000k\"}");
     r = sz_provider_request(&c, &ref, &err);
     CHECK(!r && !ref && err.status == SZ_EINVALID, "\\u0000 in a text is refused by the parser: %s", err.message);
+    /* a bare host (the Lua front adds https://, the core does not): the
+     * refusal names the connection field and its form, not only "spaces" */
+    SET(user, "{\"instance\":\"m.example\",\"accessToken\":\"tok\"}");
+    r = sz_provider_request(&c, &ref, &err);
+    CHECK(!r && ref && err.status == SZ_EREFUSED && strstr(err.message, "mastodon.instance") &&
+              strstr(err.message, "https://mastodon.social"),
+          "bare host: %s", err.message);
+    sz_result_free(ref);
 }
 
 /* Replies through the public API, the setup state passed on as JSON text. */
@@ -236,6 +244,20 @@ void test_api_provider_parse(void)
     sz_result_free(ref);
     sz_free(data);
 
+    /* pointers that do not match their counts: a wrong call, never a read
+     * through NULL (a host's bug, answered with a status) */
+    c.action = "publish";
+    c.setup = NULL;
+    c.setup_len = 0;
+    CHECK(sz_provider_parse(&c, 429, NULL, 3, TXT("{}"), 0, &err) == NULL && err.status == SZ_EINVALID &&
+              strstr(err.message, "headers"),
+          "NULL headers with a count: %s", err.message);
+    CHECK(sz_provider_parse(&c, 200, NULL, 0, NULL, 5, 0, &err) == NULL && err.status == SZ_EINVALID &&
+              strstr(err.message, "body"),
+          "NULL body with a length: %s", err.message);
+    res = sz_provider_parse(&c, 204, NULL, 0, NULL, 0, 0, &err);
+    CHECK(res != NULL, "NULL body of length 0: an empty reply, classified");
+    sz_result_free(res);
     c.provider = "friendster";
     CHECK(sz_provider_parse(&c, 200, NULL, 0, TXT("{}"), 0, &err) == NULL && err.status == SZ_EINVALID,
           "parse: unknown provider is a wrong call");
@@ -266,6 +288,14 @@ void test_api_response_info_bookmark(void)
     info = sz_provider_info("mastodon", &n, &err);
     CHECK(info && n == strlen(info) && strstr(info, "\"name\":\"mastodon\"") && strstr(info, "\"setup\":{"),
           "provider info text");
+    sz_free(info);
+    /* each counter by its own name: Bluesky's (graphemes and 3000 bytes) is
+     * neither "codepoints" nor Mastodon's "graphemes" */
+    info = sz_provider_info("bluesky", &n, &err);
+    CHECK(info && strstr(info, "\"counter\":\"graphemes_bytes\""), "bluesky counter: %s", info ? info : "(null)");
+    sz_free(info);
+    info = sz_provider_info("sina", &n, &err);
+    CHECK(info && strstr(info, "\"counter\":\"weibo\""), "sina counter");
     sz_free(info);
     CHECK(sz_provider_info("orkut", NULL, &err) == NULL && err.status == SZ_EINVALID, "unknown network");
     CHECK(sz_provider_info(NULL, NULL, &err) == NULL && err.status == SZ_EMISSING, "no name");

@@ -115,7 +115,7 @@ void test_compose_action_links(void)
     sz_action a;
     char *t;
     json_t *in = json_pack("{s:{s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s}, {s:s, s:s}], s:s}}", "userAction", "title",
-                           "Won", "actionLinks", "text", "Play", "href", "https://g.example/p", "text", "Bad",
+                           "Won", "actionLinks", "title", "Play", "href", "https://g.example/p", "text", "Bad",
                            "href", "javascript:alert(1)", "href", "https://g.example/q", "text", "CRLF\r\nX",
                            "href", "https://g.example/r", "linkBack", "https://g.example/");
     memset(&c, 0, sizeof c);

@@ -80,6 +80,27 @@ void test_providers(void)
         /* computed independently with Python's hmac (RFC 5849) */
         CHECK(h && strstr(h, "oauth_signature=\"rctG6fQIthpOcfILXilAkjmnfvA%3D\""), "oauth1: %s", h ? h : "(null)");
         sz_free(h);
+        /* the query is signed (RFC 5849 3.4.1.3.1): X's "Creating a signature"
+         * example, its body parameter moved into the query (the same base string) */
+        h = sz_oauth1_authorization("POST",
+                                    "https://api.twitter.com/1.1/statuses/update.json?include_entities=true&"
+                                    "status=Hello%20Ladies%20%2B%20Gentlemen%2C%20a%20signed%20OAuth%20request%21",
+                                    "xvz1evFS4wEEPTGEFPHBog", "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
+                                    "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+                                    "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE", 1318622958,
+                                    "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg", &err);
+        CHECK(h && strstr(h, "oauth_signature=\"hCtSmYh%2BiHYCEqBWrE7C7hYmtUk%3D\"") &&
+                  !strstr(h, "include_entities") && !strstr(h, "status"),
+              "oauth1 X docs vector: %s", h ? h : "(null)");
+        sz_free(h);
+        /* RFC 5849 3.4.1.1's request (its body parameters in the query: repeated
+         * names, an empty value, '+' as a space, %253D): the HMAC of the RFC's
+         * base string plus oauth_version=1.0, keyed "cs&ts" */
+        h = sz_oauth1_authorization("POST", "http://EXAMPLE.com:80/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b&c2&a3=2+q#f",
+                                    "9djdj82h48djs9d2", "cs", "kkk9d7dh3k39sjv7", "ts", 137131201, "7d8f3e4a", &err);
+        CHECK(h && strstr(h, "oauth_signature=\"5xyuQjjTeCqKOUByLtNOhiuMT3w%3D\""), "oauth1 RFC 5849 vector: %s",
+              h ? h : "(null)");
+        sz_free(h);
         CHECK(sz_oauth1_authorization(NULL, "u", "a", "b", "c", "d", 1, "n", &err) == NULL &&
                   err.status == SZ_EMISSING && strstr(err.message, "method"), "oauth1 refuses NULL, saying which");
         CHECK(sz_oauth1_authorization("POST", "https://h.example/", "a", "b", "c", "d", 1, NULL, &err) == NULL &&

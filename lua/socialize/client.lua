@@ -103,15 +103,19 @@ function Client:call(method, params, callback)
     return self._engine:call(method, params)
 end
 
---- Forgets the rate limits the networks reported (the blocked-until table):
--- all of them, one provider's (`"<provider>"`), or one account's
--- (`"<provider>", <account id>`). Returns how many entries were cleared.
 --- What publishUserAction would post on each connected network, without
--- sending or fetching anything (docs/media.md): response | nil, err.
-function Client:preview(params)
+-- sending or fetching anything (docs/media.md): response | nil, err. It
+-- answers at once, so it takes no callback (one raises: it would never run).
+function Client:preview(params, callback)
+    if params == nil then params = {} end
+    argtype(params, 1, "preview", "table")
+    argcheck(callback == nil, 2, "preview", "takes no callback: it sends nothing and answers at once")
     return self._engine:preview(params)
 end
 
+--- Forgets the rate limits the networks reported (the blocked-until table):
+-- all of them, one provider's (`"<provider>"`), or one account's
+-- (`"<provider>", <account id>`). Returns how many entries were cleared.
 function Client:unblock(provider, account)
     argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
     argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",

@@ -419,6 +419,7 @@ function Task:feed(outcome)
     local follow = (INFO[self.provider] or {}).followUp
     if follow and r.ok and self.phase == self.action and r.data ~= nil then
         self.follow, self.follow_state = follow, r.data or {}
+        self.create_media = r.mediaIDs -- what the create posted: the follow-up's reply names none
         self.phase = follow
         return self:request()
     end
@@ -443,6 +444,7 @@ function Task:feed(outcome)
         self.phase = setup.action
         return self:request()
     end
+    if r.ok and r.mediaIDs == nil and self.create_media then r.mediaIDs = self.create_media end
     self.result = r
     if not r.ok and self.done_media and #self.done_media > 0 then
         return self:start_cleanup()
@@ -522,7 +524,10 @@ function Task:upload_fed(r, outcome)
     policy.block(ctx.blocked, self.keys, r, ctx.clock())
     self.attempt = self.attempt + 1
     local sent = not (outcome.error and outcome.kind == "connect")
-    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
+    -- an upload step is safe to repeat when the network failed (5xx) or the
+    -- reply never came; a refusal (4xx, a processing failure) is not retried
+    local safe = outcome.error ~= nil or (r.providerStatus or 0) >= 500
+    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
     if delay then
         self.retry_in = delay
         self.last = r
@@ -577,6 +582,18 @@ local function run(ctx, tasks, secrets)
             else
                 outcomes = ctx.send(reqs, secrets())
             end
+            -- a large body (a media chunk) is garbage once sent: released now
+            -- rather than when the collector next runs, so that an upload
+            -- holds its file once and one chunk, not one more per step
+            local big = 0
+            for _, req in ipairs(reqs) do
+                local b = req.body
+                if type(b) == "string" and #b >= 262144 then
+                    big = big + #b
+                    req.body = nil
+                end
+            end
+            if big > 0 then collectgarbage("step", floor(big / 1024)) end
             local nextp = {}
             for i, p in ipairs(pending) do
                 local req = p.task:feed(outcomes[i] or { error = "no reply", kind = "other" })
@@ -958,8 +975,16 @@ function _M.preview(ctx, p)
                 tx.truncated, tx.link
             e.limitsFrom = state and "network" or "default"
         end
+        local refused -- an item the call would refuse fails the post, unless media.partial = "allow"
+        if plan and not (ctx.config.media and ctx.config.media.partial == "allow") then
+            for _, m in ipairs(e.media) do
+                if m.errorDetails then refused = m.errorDetails break end
+            end
+        end
         if not plan then
             e.errorCode, e.errorDetails = core.category_code("content_invalid"), prov .. ": " .. perr
+        elseif refused then
+            e.errorCode, e.errorDetails = core.category_code("content_invalid"), refused
         elseif type(tx) == "table" and not tx.ok then
             e.errorCode, e.errorDetails = tx.errorCode, tx.errorDetails
         end

@@ -73,27 +73,56 @@ function _M.items(ua, cfg)
     return list
 end
 
--- The fields a network carries: its text.compose's, the link, its `carries`.
-local CARRIED = {}
-local function carried(info)
-    local c = CARRIED[info.name]
-    if c then return c end
-    c = { linkBack = true }
-    -- provider_info says none as core.null
-    local compose, carries = info.text and info.text.compose, info.carries
-    for f in gmatch(type(compose) == "string" and compose or "userMessage,title", "[%a]+") do c[f] = true end
-    -- carries: "field" or "field:where it goes", comma-separated
-    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
-        c[match(entry, "^%s*(%a+)") or entry] = true
-    end
-    CARRIED[info.name] = c
-    return c
-end
-
 local function present(v)
     if type(v) == "string" then return v ~= "" end
     if type(v) == "table" then return next(v) ~= nil end
     return v ~= nil
+end
+
+-- The fields a network carries: its text.compose's, the link, its `carries`;
+-- and the compose groups with alternatives ("title|userMessage": only the
+-- first one present is posted), each a list of fields.
+local CARRIED = {}
+local function carried(info)
+    local c = CARRIED[info.name]
+    if c then return c.fields, c.alternatives end
+    local fields, alternatives = { linkBack = true }, {}
+    local compose = type(info.text) == "table" and info.text.compose
+    if type(compose) ~= "string" then compose = "userMessage,title" end -- none (discontinued): core.null
+    for group in gmatch(match(compose, "^[^;]*"), "[^,]+") do
+        local alt = {}
+        for f in gmatch(group, "[%a]+") do fields[f] = true; alt[#alt + 1] = f end
+        if #alt > 1 then alternatives[#alternatives + 1] = alt end
+    end
+    -- carries: "field" or "field:where it goes", comma-separated: carried
+    -- whatever the text takes
+    local elsewhere = {}
+    local carries = info.carries -- none: core.null
+    for entry in gmatch(type(carries) == "string" and carries or "", "[^,]+") do
+        local f = match(entry, "^%s*(%a+)") or entry
+        fields[f], elsewhere[f] = true, true
+    end
+    for _, alt in ipairs(alternatives) do
+        for i = #alt, 1, -1 do if elsewhere[alt[i]] then table.remove(alt, i) end end
+    end
+    CARRIED[info.name] = { fields = fields, alternatives = alternatives }
+    return fields, alternatives
+end
+
+-- The fields of ua a compose alternative leaves out (every present one after
+-- the first present of its group), as a set.
+local function passed_over(alternatives, ua)
+    local out = {}
+    for _, alt in ipairs(alternatives) do
+        local chosen = false
+        for _, f in ipairs(alt) do
+            if present(ua[f]) then
+                if chosen then out[f] = true end
+                chosen = true
+            end
+        end
+    end
+    return out
 end
 
 -- How many items of this kind the network takes in one post.
@@ -104,17 +133,26 @@ local function room(mi, kind)
     return 0
 end
 
---- The byte limit of one item on this network: the descriptor's, lowered
--- by config.media.maxBytes (a number, or one per network); 0: none known.
+-- The library's own caps where a network states no byte limit: an image
+-- or a video over them is refused like one over a stated limit
+-- (config.media.maxBytes may set another cap for such a network).
+_M.DEFAULT_MAX = { image = 20 * 1024 * 1024, video = 512 * 1024 * 1024, audio = 50 * 1024 * 1024 }
+
+--- The byte limit of one item on this network: the descriptor's (or the
+-- library's default cap when it states none), lowered by
+-- config.media.maxBytes (a number, or one per network).
 function _M.limit(info, kind, cfg)
     local mi = info.media or {}
-    local lim
+    local lim, stated
     if kind == "video" then lim = mi.maxVideo or 0
     elseif kind == "gif" then lim = math.max(mi.maxImage or 0, mi.maxVideo or 0)
+    elseif kind == "audio" then lim = mi.maxVideo or 0
     else lim = mi.maxImage or 0 end
+    stated = lim > 0
+    if not stated then lim = _M.DEFAULT_MAX[kind == "gif" and "image" or kind] or _M.DEFAULT_MAX.image end
     local mb = cfg.media and cfg.media.maxBytes
     if type(mb) == "table" then mb = mb[info.name] end
-    if type(mb) == "number" and (lim == 0 or mb < lim) then lim = mb end
+    if type(mb) == "number" and (not stated or mb < lim) then lim = mb end
     return lim
 end
 
@@ -123,7 +161,8 @@ end
 -- is), dropped = { field, ... } }, or nil and the failure's details.
 function _M.plan(info, items, ua)
     local mi = info.media or {}
-    local c = carried(info)
+    local c, alternatives = carried(info)
+    local over = type(ua) == "table" and passed_over(alternatives, ua) or {}
     local dropped = {}
     local kind = items[1] and items[1].kind
     local takes = kind and room(mi, kind) > 0
@@ -131,7 +170,7 @@ function _M.plan(info, items, ua)
         if type(ua) == "table" and present(ua[f]) then
             if f == "mediaItems" then
                 if not takes then dropped[#dropped + 1] = f end
-            elseif not c[f] then
+            elseif not c[f] or over[f] then
                 dropped[#dropped + 1] = f
             end
         end
@@ -297,7 +336,6 @@ function _M.fetch_cap(infos, kind, cfg)
     local cap = 0
     for _, info in ipairs(infos) do
         local l = _M.limit(info, kind, cfg)
-        if l == 0 then return _M.HARD_MAX end
         if l > cap then cap = l end
     end
     return cap > 0 and cap or _M.HARD_MAX

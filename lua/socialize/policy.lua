@@ -84,7 +84,10 @@ end
 
 --- Seconds to wait before retrying a direct-delivery failure, or nil when it
 -- must not be retried. `sent` is false when the request never left.
-function _M.retry_delay(policy, provider, r, n, sent)
+-- safe: the request can be repeated without posting twice (a media upload
+-- step: at worst an unused upload, which the network expires), so any
+-- transient failure of it is retried, whatever the network's create call.
+function _M.retry_delay(policy, provider, r, n, sent, safe)
     if n > policy.retries then return nil end
     if not sent then
         return _M.backoff(policy, n) -- connection failed before anything was sent
@@ -96,7 +99,7 @@ function _M.retry_delay(policy, provider, r, n, sent)
         end
         return _M.backoff(policy, n)
     end
-    if r.category == "transient" and (r.providerStatus or 0) >= 500 and idempotent(provider) then
+    if r.category == "transient" and (safe or ((r.providerStatus or 0) >= 500 and idempotent(provider))) then
         return _M.backoff(policy, n)
     end
     return nil

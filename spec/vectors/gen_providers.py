@@ -13,9 +13,10 @@ knows and leaves their `replies`, and threads.json, as they are. The C tests
 Where text is counted, the texts are built from units whose weight the
 network documents (X: twitter-text v3 ranges, an emoji sequence 2, every URL
 23; Mastodon and Bluesky: grapheme clusters; Weibo: half-width 1, other 2 of
-280; the others: code points), so every expected cut is known by
-construction. With the npm oracles installed (make oracles) the X texts are
-also checked with twitter-text and the Bluesky facets with @atproto/api.
+280; Telegram: UTF-16 code units; the others: code points), so every
+expected cut is known by construction. With the npm oracles installed (make
+oracles) the X texts are also checked with twitter-text and the Bluesky
+facets with @atproto/api.
 
 Project rules (not the networks'), stated here as the vectors pin them:
 - the text of a publish is composed per network (docs/api.md) and, when too
@@ -212,6 +213,27 @@ def twitter():
     r.append(refused("nothing to post (a description alone is not posted)", "publish",
                      {"userAction": {"description": "only this"}}, {}, B, "content_invalid", net))
     r.append(refused("graph operations are Facebook's", "graph", {"graphPath": "/me"}, {}, B, "unsupported", net))
+    # media (docs.x.com/x-api/media, POST /2/tweets media.media_ids): the tweet names the uploaded ids, in item
+    # order; up to 4 images, or one GIF or video alone; with media the text may be absent
+    imgs = [{"index": i, "kind": "image", "mime": "image/png", "id": str(1880028106020515840 + i)} for i in (1, 2)]
+    r.append(ok("publish with media: media.media_ids in item order", "publish", {"userAction": UA, "media": imgs},
+                X_APP, X_USER, "POST", X_TWEETS, x_oauth(X_TWEETS),
+                jdump({"media": {"media_ids": [m["id"] for m in imgs]}, "text": "Level 3 done " + LINK})))
+    r.append(ok("publish: a video and no text at all (no text field)", "publish",
+                {"userAction": {}, "media": [{"index": 1, "kind": "video", "mime": "video/mp4", "id": "1912"}]},
+                {}, B, "POST", X_TWEETS, x_bearer(), jdump({"media": {"media_ids": ["1912"]}})))
+    five = [dict(imgs[0], index=i, id=str(i)) for i in range(1, 6)]
+    r.append(refused("publish: 5 images (X takes 4)", "publish", {"userAction": UA, "media": five}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[5]: X takes up to 4 images"))
+    r.append(refused("publish: a GIF beside an image", "publish",
+                     {"userAction": UA, "media": [imgs[0], {"index": 2, "kind": "gif", "id": "7"}]}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[2]: X takes one GIF or video alone"))
+    r.append(refused("publish: an item that was not uploaded", "publish",
+                     {"userAction": UA, "media": [imgs[0], {"index": 2, "kind": "image", "mime": "image/png"}]}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[2] was not uploaded"))
+    r.append(refused("publish: a media id that is not digits", "publish",
+                     {"userAction": UA, "media": [dict(imgs[0], id="1,2")]}, {}, B,
+                     "content_invalid", net, details="twitter: mediaItems[1] was not uploaded"))
     return r
 
 
@@ -405,6 +427,39 @@ def linkedin():
                      details="linkedin: the connection needs author (a URN) or personId"))
     r.append(refused("nothing to post", "publish", {"userAction": {"description": "d"}}, {}, U,
                      "content_invalid", net))
+    # media (Images and Videos APIs, Posts API content): one image in content.media with its altText, 2 to 20 in
+    # content.multiImage, one with a link as the article's thumbnail; several images or a video leave no room
+    # for the article: the link goes in the commentary
+    def li_media_body(commentary, content):
+        b = json.loads(li_body(me, commentary))
+        b["content"] = content
+        return jdump(b)
+    a = {"index": 1, "kind": "image", "mime": "image/png", "id": "urn:li:image:C4E10AQA", "alt": "The boss (defeated)"}
+    b2 = {"index": 2, "kind": "gif", "mime": "image/gif", "id": "urn:li:image:C4E10AQB"}
+    r.append(ok("publish with one image: content.media with its altText (plain, not little text)", "publish",
+                {"userAction": {"userMessage": "GG"}, "media": [a]}, {}, U, "POST", LI_POSTS, li_headers(),
+                li_media_body("GG", {"media": {"altText": "The boss (defeated)", "id": a["id"]}})))
+    r.append(ok("publish with two images: content.multiImage, the link in the commentary (escaped)", "publish",
+                {"userAction": {"title": "Album", "linkBack": "https://game.example/a_b"}, "media": [a, b2]}, {}, U,
+                "POST", LI_POSTS, li_headers(),
+                li_media_body(little("Album https://game.example/a_b"),
+                              {"multiImage": {"images": [{"altText": a["alt"], "id": a["id"]}, {"id": b2["id"]}]}})))
+    r.append(ok("publish with a link and one image: the image is the article's thumbnail, its alt thumbnailAltText",
+                "publish", {"userAction": UA, "media": [a]}, {}, U, "POST", LI_POSTS, li_headers(),
+                li_media_body(little(UA["userMessage"]), {"article": {"description": "Cleared in 4:12", "source": LINK,
+                                                                      "thumbnail": a["id"],
+                                                                      "thumbnailAltText": a["alt"],
+                                                                      "title": "Level 3 done"}})))
+    v = {"index": 1, "kind": "video", "mime": "video/mp4", "id": "urn:li:video:C5505AQH", "alt": "not sent"}
+    r.append(ok("publish with a video: content.media (no altText), the link in the commentary", "publish",
+                {"userAction": {"title": "Replay", "linkBack": LINK}, "media": [v]}, {}, U, "POST", LI_POSTS,
+                li_headers(), li_media_body("Replay " + LINK, {"media": {"id": v["id"]}})))
+    r.append(refused("publish: an image that was not uploaded", "publish",
+                     {"userAction": UA, "media": [dict(a, id="urn:li:share:1")]}, {}, U, "content_invalid", net,
+                     details="linkedin: mediaItems[1] was not uploaded"))
+    r.append(refused("publish: 21 images (a post takes 20)", "publish",
+                     {"userAction": UA, "media": [dict(a, index=i) for i in range(1, 22)]}, {}, U, "content_invalid",
+                     net, details="linkedin: mediaItems[1]: a post takes at most 20 images"))
     return r
 
 
@@ -535,6 +590,21 @@ def sina():
     r.append(ok("publish: 'a' + 128 \u4e2d (1 + 256) + space + link (22) = 280 units: fits", "publish",
                 {"userAction": {"title": "a" + zh * 128, "linkBack": link}, "rip": "1.2.3.4"}, APP, U,
                 "POST", WB_SHARE, FORM, share("a" + zh * 128 + " " + link, rip="1.2.3.4")))
+    # media: one picture, its bytes as the multipart part pic (share.json); never a URL, never two
+    pic = {"userAction": {"title": "t", "linkBack": LINK}, "rip": "1.2.3.4"}
+    for what, media, details in (
+            ("a picture given by URL only", [{"index": 1, "kind": "image", "mime": "image/png",
+                                              "url": "https://cdn.game.example/a.png"}],
+             "sina: mediaItems[1] has no bytes"),
+            ("two pictures", [{"index": 1, "kind": "image", "mime": "image/png"},
+                              {"index": 2, "kind": "image", "mime": "image/png"}],
+             "sina: 2 media items; Weibo takes one picture"),
+            ("a video", [{"index": 1, "kind": "video", "mime": "video/mp4"}],
+             "sina: mediaItems[1]: Weibo takes a picture, not a video"),
+            ("a WebP picture", [{"index": 1, "kind": "image", "mime": "image/webp"}],
+             "sina: mediaItems[1] is image/webp; Weibo takes JPEG, PNG or GIF")):
+        r.append(refused("publish: %s is refused" % what, "publish", dict(pic, media=media), APP, U,
+                         "content_invalid", net, details=details))
     r.append(ok("publish: 129 \u4e2d (258) + 23 = 281: cut to 127 \u4e2d + '\u2026' (2) = 256", "publish",
                 {"userAction": {"title": zh * 129, "linkBack": link}, "rip": "1.2.3.4"}, APP, U,
                 "POST", WB_SHARE, FORM, share(zh * 127 + ELL + " " + link, rip="1.2.3.4")))
@@ -783,11 +853,70 @@ def telegram():
                                                          else "= 4097: cut to 4070 + '\u2026' = 4096"),
                     "publish", {"userAction": {"title": "a" * n, "linkBack": LINK}}, APP, U, "POST", send, JSON,
                     jdump({"chat_id": "-100777", "text": text + "\n\n" + LINK})))
+    emo = "\U0001F600"  # past the BMP: 2 UTF-16 code units, Telegram's unit
+    r.append(ok("publish: 2036 emoji (4072 UTF-16 units) + 2 + link (23) = 4097: cut to 2035 + '\u2026' = 4071 + 25",
+                "publish", {"userAction": {"title": emo * 2036, "linkBack": LINK}}, APP, U, "POST", send, JSON,
+                jdump({"chat_id": "-100777", "text": emo * 2035 + ELL + "\n\n" + LINK})))
+    r.append(refused("status: 2049 emoji are 4098 UTF-16 units: refused", "status", {"status": emo * 2049}, APP, U,
+                     "content_invalid", net, details=net + ": text counts 4098 of 4096"))
     r.append(ok("status: 4096 characters fit", "status", {"status": "a" * 4096}, APP, U, "POST", send, JSON,
                 jdump({"chat_id": "-100777", "text": "a" * 4096})))
     r.append(refused("status: 4097 characters are refused, not cut", "status", {"status": "a" * 4097}, APP, U,
                      "content_invalid", net, details=net + ": text counts 4097 of 4096"))
     r.append(refused("nothing to send", "publish", {"userAction": {}}, APP, U, "content_invalid", net))
+    # media (core.telegram.org/bots/api: sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup):
+    # an http(s) item is sent as its URL; the text is the caption when it fits 1024 characters, otherwise
+    # the media go without it and the follow-up step sendText posts the text (project rule, docs/api.md)
+    bot = "https://api.telegram.org/bot123:abc/"
+    full = "\n\n".join([UA["userMessage"], UA["title"], UA["description"], LINK])
+
+    def item(i, kind, url, mime=None):
+        it = {"index": i, "kind": kind, "url": url}
+        if mime:
+            it["mime"] = mime
+        return it
+    photo = item(1, "image", "https://cdn.game.example/shot.png", "image/png")
+    for kind, method, field, url in (("image", "sendPhoto", "photo", "https://cdn.game.example/shot.png"),
+                                     ("video", "sendVideo", "video", "https://cdn.game.example/clip.mp4"),
+                                     ("audio", "sendAudio", "audio", "https://cdn.game.example/song.mp3"),
+                                     ("gif", "sendAnimation", "animation", "https://cdn.game.example/a.gif")):
+        r.append(ok("publish: one %s by URL: %s with the URL, the text as its caption" % (kind, method), "publish",
+                    {"userAction": UA, "media": [item(1, kind, url)]}, APP, U, "POST", bot + method, JSON,
+                    jdump({"caption": full, "chat_id": "-100777", field: url})))
+    album = [photo, item(2, "video", "https://cdn.game.example/clip.mp4"), item(3, "gif", "https://cdn.game.example/a.gif")]
+    r.append(ok("publish: an album by URL: sendMediaGroup, the caption on the first item, a GIF in an album is a photo",
+                "publish", {"userAction": UA, "media": album}, APP, U, "POST", bot + "sendMediaGroup", JSON,
+                jdump({"chat_id": "-100777", "media": [
+                    {"caption": full, "media": album[0]["url"], "type": "photo"},
+                    {"media": album[1]["url"], "type": "video"}, {"media": album[2]["url"], "type": "photo"}]})))
+    r.append(ok("publish: a text of 1024 characters is the caption", "publish",
+                {"userAction": {"title": "a" * 1024}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"caption": "a" * 1024, "chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("publish: 512 emoji are 1024 UTF-16 units: the caption", "publish",
+                {"userAction": {"title": emo * 512}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"caption": emo * 512, "chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("publish: 513 emoji are 1026 UTF-16 units: no caption", "publish",
+                {"userAction": {"title": emo * 513}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("publish: a text of 1025 characters: the photo goes without a caption", "publish",
+                {"userAction": {"title": "a" * 1025}, "media": [photo]}, APP, U, "POST", bot + "sendPhoto", JSON,
+                jdump({"chat_id": "-100777", "photo": photo["url"]})))
+    r.append(ok("sendText (the follow-up of a bare photo): the whole text as a message", "sendText",
+                {"userAction": {"title": "a" * 1025}, "media": [photo]}, APP, U, "POST", send, JSON,
+                jdump({"chat_id": "-100777", "text": "a" * 1025}), setup={"mediaPostID": "-100777:5"}))
+    r.append(ok("publish: media without text take no caption", "publish", {"userAction": {}, "media": [photo]},
+                APP, U, "POST", bot + "sendPhoto", JSON, jdump({"chat_id": "-100777", "photo": photo["url"]})))
+    r.append(refused("publish: 11 items are more than an album takes", "publish",
+                     {"userAction": UA, "media": [item(i, "image", "https://cdn.game.example/%d.png" % i)
+                                                  for i in range(1, 12)]}, APP, U, "content_invalid", net,
+                     details="telegram: 11 media items; an album (sendMediaGroup) takes at most 10"))
+    r.append(refused("publish: audio cannot share an album with a photo", "publish",
+                     {"userAction": UA, "media": [item(1, "audio", "https://cdn.game.example/s.mp3"),
+                                                  item(2, "image", "https://cdn.game.example/p.png")]}, APP, U,
+                     "content_invalid", net, details="telegram: mediaItems: audio cannot share an album"))
+    r.append(refused("publish: an item with neither bytes nor an http(s) URL", "publish",
+                     {"userAction": UA, "media": [item(1, "image", "ftp://cdn.game.example/p.png")]}, APP, U,
+                     "content_invalid", net, details="telegram: mediaItems[1] has neither bytes nor an http(s) URL"))
     return r
 
 
@@ -806,7 +935,9 @@ NETWORKS = {
                            "from the instance (setup state)", {}),
     "bluesky": (bluesky, "createSession (setup), createRecord with link and tag facets in UTF-8 byte offsets and "
                          "an external card; 300 graphemes and 3000 bytes", {"timestamp": BSKY_TS, "nonce": NONCE}),
-    "telegram": (telegram, "Bot API sendMessage (the bot token in the path, chat_id, text of 1-4096 characters)",
+    "telegram": (telegram, "Bot API sendMessage (the bot token in the path, chat_id, text of 1-4096 UTF-16 code units); "
+                           "sendPhoto, sendVideo, sendAudio, sendAnimation, sendMediaGroup by URL, the caption "
+                           "within 1024 UTF-16 code units, else the text in the follow-up sendText",
                  {}),
 }
 

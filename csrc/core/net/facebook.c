@@ -33,6 +33,115 @@ static int appsecret_proof(const char *secret, const char *token, char out[65])
     return 0;
 }
 
+static int digits(const char *s)
+{
+    return s && *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 32;
+}
+
+/* The library's cap on photos per post (attached_media has no documented
+ * maximum; 10 is what the Page composer shows) and the photo size limit of
+ * the Page photos reference (4 MB). */
+#define FB_MAX_PHOTOS 10
+
+/* The text of a post with photos: the link is part of the message (a feed
+ * post carries either a link preview or attached_media, never both). */
+static char *text_with_link(ctx *x, action *a)
+{
+    net alt = *x->nt;
+    const net *save = x->nt;
+    char spec[160], *t;
+    const char *c = x->nt->text.compose, *semi = strchr(c, ';');
+    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
+    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
+    alt.text.compose = spec;
+    x->nt = &alt;
+    t = text_of(x, a);
+    x->nt = save;
+    return t;
+}
+
+/* a file name for the multipart part, by the type the front sniffed */
+static const char *photo_name(const char *mime)
+{
+    static const char *const N[][2] = {{"image/jpeg", "photo.jpg"}, {"image/png", "photo.png"},
+                                       {"image/gif", "photo.gif"}, {"image/webp", "photo.webp"}};
+    size_t i;
+    for (i = 0; mime && i < sizeof N / sizeof N[0]; i++)
+        if (strcmp(mime, N[i][0]) == 0)
+            return N[i][1];
+    return "photo";
+}
+
+/* upload: POST /{page-id}/photos, unpublished (the feed post attaches it):
+ * multipart `source` when the caller gave the bytes, else `url` (Facebook
+ * fetches it itself). */
+static sz_request *build_photo(ctx *x, sz_params *p, const char *root, const char *page)
+{
+    sz_media m;
+    sz_buf url;
+    sz_request *r = NULL;
+    sz_buf_init(&url);
+    if (step_item(x, &m) != 0)
+        return NULL;
+    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
+        x->result = fail("unsupported", "facebook: a %s is not posted to a Page (photos only)",
+                         m.kind);
+        return NULL;
+    }
+    if (!m.data && !url_ok(m.url ? m.url : "")) {
+        x->result = fail("content_invalid", "facebook: the item has no bytes and no http(s) URL");
+        return NULL;
+    }
+    sz_buf_printf(&url, "%s/%s/%s/photos", root, version(x->nt, x->app), page);
+    if (url.failed)
+        return NULL;
+    if (m.data) {
+        sz_multipart mp;
+        size_t i;
+        multipart_begin(&mp, x->c->nonce);
+        for (i = 0; i < sz_params_count(p); i++) {
+            const char *k, *v;
+            size_t kl, vl;
+            if (sz_params_at(p, i, &k, &kl, &v, &vl) == 0)
+                multipart_field(&mp, k, v);
+        }
+        multipart_field(&mp, "published", "false");
+        if (m.alt)
+            multipart_field(&mp, "alt_text_custom", m.alt);
+        multipart_file(&mp, "source", photo_name(m.mime), m.mime, m.data, m.len);
+        r = multipart_finish(&mp, "POST", url.data);
+    } else if (!pset(p, "url", m.url) && !pset(p, "published", "false") &&
+               !(m.alt && pset(p, "alt_text_custom", m.alt))) {
+        r = req_form("POST", url.data, p);
+    }
+    sz_buf_reset(&url);
+    return r;
+}
+
+/* attached_media[i]={"media_fbid":"<id>"}: the unpublished photos, in item order */
+static int attach(ctx *x, sz_params *p, size_t n)
+{
+    size_t k;
+    if (n > FB_MAX_PHOTOS) {
+        x->result = fail("content_invalid", "facebook: %zu photos: at most %d per post", n, FB_MAX_PHOTOS);
+        return -1;
+    }
+    for (k = 0; k < n; k++) {
+        sz_media m;
+        char key[40], val[96];
+        if (media_at(x, k, &m) != 0 || !digits(m.id)) {
+            x->result = fail("content_invalid", "facebook: mediaItems[%d]: not uploaded (no numeric photo id "
+                                                "to attach)", media_at(x, k, &m) == 0 && m.index ? m.index : (int)k + 1);
+            return -1;
+        }
+        snprintf(key, sizeof key, "attached_media[%zu]", k);
+        snprintf(val, sizeof val, "{\"media_fbid\":\"%s\"}", m.id);
+        if (pset(p, key, val))
+            return -1;
+    }
+    return 0;
+}
+
 static sz_request *build_facebook(ctx *x)
 {
     const char *act = x->c->action, *secret = jstr(x->app, "appSecret");
@@ -88,6 +197,21 @@ static sz_request *build_facebook(ctx *x)
         }
         goto done;
     }
+    if (strcmp(act, "unmedia") == 0) {
+        /* an unpublished photo the post did not use: DELETE /{photo-id} */
+        const char *id = jstr(step_state(x->c), "id");
+        char *q;
+        if (!digits(id)) {
+            x->result = fail("content_invalid", "facebook: unmedia needs the numeric id of the uploaded photo");
+            goto done;
+        }
+        q = sz_params_query(p, NULL);
+        sz_buf_printf(&url, "%s/%s/%s?%s", root, version(x->nt, x->app), id, q ? q : "");
+        if (q && !url.failed)
+            r = sz_request_new("DELETE", url.data);
+        sz_free_str(q); /* access_token, appsecret_proof */
+        goto done;
+    }
     {
         NEED(x->user, pageId, "Facebook Page id");
         if (strspn(pageId, "0123456789") != strlen(pageId)) {
@@ -95,14 +219,22 @@ static sz_request *build_facebook(ctx *x)
             x->result = fail("content_invalid", "facebook: the connection's pageId must be a numeric Page id");
             goto done;
         }
+        if (strcmp(act, "upload") == 0) {
+            r = build_photo(x, p, root, pageId);
+            goto done;
+        }
         {
             /* since Graph v2.9 link previews come from the page's OG tags:
-             * title and description go into the message */
+             * title and description go into the message; with photos the
+             * link goes into the message too (a feed post has either a link
+             * or attached_media) */
             action a;
-            char *m = text_of(x, &a);
-            int bad = !m || (*m && pset(p, "message", m)) || (a.link_to[0] && a.link && pset(p, a.link_to, a.link));
+            size_t n = media_count(x);
+            char *m = n ? text_with_link(x, &a) : text_of(x, &a);
+            int bad = !m || (*m && pset(p, "message", m)) ||
+                      (!n && a.link_to[0] && a.link && pset(p, a.link_to, a.link));
             free(m);
-            if (bad)
+            if (bad || (n && attach(x, p, n) != 0))
                 goto done;
         }
         sz_buf_printf(&url, "%s/%s/%s/feed", root, version(x->nt, x->app), pageId);
@@ -124,12 +256,24 @@ static json_t *parse_facebook(const sz_call_json *c, int status, const sz_header
     long ec, sub;
     (void)now;
     if (!e && status >= 200 && status < 300) {
+        char idb[40];
+        const char *id = jid(j, "id", idb, sizeof idb);
         if (strcmp(c->action, "graph") == 0) {
-            r = success(jstr(j, "id"));
+            r = success(id);
             json_object_set(r, "data", j);
             return r;
         }
-        return success(jstr(j, "id"));
+        if (strcmp(c->action, "upload") == 0) {
+            /* the unpublished photo: its id goes into attached_media */
+            if (!digits(id))
+                return classify("transient", status, NULL, "facebook: photo upload reply without a numeric id");
+            return media_done(json_pack("{s:s}", "id", id));
+        }
+        if (strcmp(c->action, "unmedia") == 0) /* {"success": true} */
+            return json_is_true(json_object_get(j, "success"))
+                       ? success(jstr(step_state(c), "id"))
+                       : classify("transient", status, NULL, "facebook: the photo was not deleted");
+        return success(id);
     }
     ec = (long)json_integer_value(json_object_get(e, "code"));
     sub = (long)json_integer_value(json_object_get(e, "error_subcode"));
@@ -159,7 +303,7 @@ static json_t *parse_facebook(const sz_call_json *c, int status, const sz_header
 const sz_net sz_net_facebook = {
     .name = "facebook", .display = "Facebook", .rank = 2, .note = "Graph API, Pages", .gigya = 1,
     .base_url = "https://graph.facebook.com", .version = "v26.0",
-    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;link=linkBack"},
+    .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,subtitle,description,actionLinks;link=linkBack"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "appSecret"},
     .secret_fields = {"accessToken", "appSecret", "pageToken"},
@@ -168,6 +312,12 @@ const sz_net sz_net_facebook = {
     .no_notify = "notifications need the Messenger Platform, which Gigya never used",
     .intent_default = 1,
     .intent = "https://www.facebook.com/sharer/sharer.php?u={u}",
+    /* photos only: each is uploaded unpublished (POST /{page-id}/photos by
+     * url, or multipart source for bytes), then one feed post attaches them
+     * (attached_media), one photo or ten; unused uploads are deleted */
+    .media = {.images = FB_MAX_PHOTOS, .videos = 0, .audio = 0, .max_image = 4LL * 1024 * 1024,
+              .mimes = "image/jpeg,image/png,image/gif,image/webp", .by_url = 1, .bytes = 1,
+              .upload = 1, .alt = 1, .deletable = 1},
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
     .build = build_facebook, .parse = parse_facebook,
 };

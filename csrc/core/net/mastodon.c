@@ -364,7 +364,7 @@ static json_t *parse_mastodon(const sz_call_json *c, int status, const sz_header
 const sz_net sz_net_mastodon = {
     .name = "mastodon", .display = "Mastodon", .rank = 8, .note = "statuses with media, limits read from the instance",
     .version = "v1", .url_field = "instance", .url_bare_host = 1, .url_example = "mastodon.social",
-    .text = {500, SZ_TEXT_GRAPHEMES, 23, "\n\n", "userMessage,title;linkBack"},
+    .text = {500, SZ_TEXT_GRAPHEMES, 23, "\n\n", "userMessage,title,actionLinks;linkBack"},
     .auth = SZ_AUTH_BEARER, .bearer = {"accessToken", 0},
     .auth_fields = {"accessToken"},
     .secret_fields = {"accessToken"},

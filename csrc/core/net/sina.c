@@ -1,4 +1,6 @@
-/* Sina Weibo: statuses/share.json (a URL on the safe domain, the real IP); OAuth 2.0. */
+/* Sina Weibo: statuses/share.json (a URL on the safe domain, the real IP); OAuth 2.0.
+ * A picture (one: JPEG, PNG or GIF under 5 MB, providers.md 5) goes in the
+ * same call as the multipart part "pic"; without one the body is a form. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,53 @@ static int has_topic(const char *s)
     return 0;
 }
 
+#define WB_PIC_MAX (5LL * 1024 * 1024)
+
+/* share.json with its one picture, multipart (the same fields, then "pic"). */
+static sz_request *build_pic(ctx *x, const char *url, const char *token, const char *status, const char *rip)
+{
+    static const char *const TYPES[][2] = {{"image/jpeg", "jpg"}, {"image/png", "png"}, {"image/gif", "gif"},
+                                           {NULL, NULL}};
+    size_t n = media_count(x);
+    sz_multipart mp;
+    sz_media m;
+    char fn[32];
+    int t;
+    if (n > 1) {
+        x->result = fail("content_invalid", "sina: %zu media items; Weibo takes one picture", n);
+        return NULL;
+    }
+    if (media_at(x, 0, &m) != 0 || (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0)) {
+        x->result = fail("content_invalid", "sina: mediaItems[%d]: Weibo takes a picture, not a %.20s",
+                         m.index, m.obj ? m.kind : "non-object");
+        return NULL;
+    }
+    for (t = 0; TYPES[t][0] && !(m.mime && strcmp(m.mime, TYPES[t][0]) == 0); t++)
+        ;
+    if (!TYPES[t][0]) {
+        x->result = fail("content_invalid", "sina: mediaItems[%d] is %.40s; Weibo takes JPEG, PNG or GIF",
+                         m.index, m.mime ? m.mime : "of no known type");
+        return NULL;
+    }
+    if (!m.data) {
+        x->result = fail("content_invalid", "sina: mediaItems[%d] has no bytes (Weibo takes the picture itself, "
+                                            "never its URL)", m.index);
+        return NULL;
+    }
+    if ((long long)m.len >= WB_PIC_MAX) {
+        x->result = fail("content_invalid", "sina: mediaItems[%d] is %zu bytes; a picture must be under %lld",
+                         m.index, m.len, WB_PIC_MAX);
+        return NULL;
+    }
+    snprintf(fn, sizeof fn, "pic.%s", TYPES[t][1]);
+    multipart_begin(&mp, x->c->nonce);
+    multipart_field(&mp, "access_token", token);
+    multipart_field(&mp, "status", status);
+    multipart_field(&mp, "rip", rip);
+    multipart_file(&mp, "pic", fn, m.mime, m.data, m.len);
+    return multipart_finish(&mp, "POST", url);
+}
+
 static sz_request *build_sina(ctx *x)
 {
     const char *act = x->c->action, *safe = jstr(x->app, "safeDomain");
@@ -116,11 +165,16 @@ static sz_request *build_sina(ctx *x)
         x->result = fail("content_invalid", "sina: share.json refuses #topic# tags");
         goto done;
     }
+    sz_buf_printf(&url, "%s/2/statuses/share.json", root);
+    if (url.failed)
+        goto done;
+    if (strcmp(act, "publish") == 0 && media_count(x)) {
+        r = build_pic(x, url.data, accessToken, status, rip);
+        goto done;
+    }
     if (!p || pset(p, "access_token", accessToken) || pset(p, "status", status) || pset(p, "rip", rip))
         goto done;
-    sz_buf_printf(&url, "%s/2/statuses/share.json", root);
-    if (!url.failed)
-        r = req_form("POST", url.data, p);
+    r = req_form("POST", url.data, p);
 done:
     free(root);
     free(status);
@@ -146,7 +200,16 @@ static json_t *parse_sina(const sz_call_json *c, int status, const sz_header *h,
     (void)now;
     if (!code && status >= 200 && status < 300) {
         char idb[32];
-        return success(jstr(j, "idstr") ? jstr(j, "idstr") : jid(j, "id", idb, sizeof idb));
+        json_t *pics = json_object_get(j, "pic_ids"), *ids = json_array(), *v;
+        size_t i;
+        r = success(jstr(j, "idstr") ? jstr(j, "idstr") : jid(j, "id", idb, sizeof idb));
+        json_array_foreach(pics, i, v) if (json_is_string(v) && i < 18)
+            json_array_append(ids, v);
+        if (json_array_size(ids))
+            json_object_set_new(r, "mediaIDs", ids);
+        else
+            sz_json_free(ids);
+        return r;
     }
     if (code == 20032) { /* published, server sync delayed */
         r = success(NULL);
@@ -171,6 +234,8 @@ const sz_net sz_net_sina = {
     .no_notify = "Weibo offers no notification API",
     .app_key_fields = {"baseUrl"},
     .intent = "https://service.weibo.com/share/share.php?url={u}&title={t}&pic={i}",
+    .media = {.images = 1, .max_image = WB_PIC_MAX - 1, .max_video = WB_PIC_MAX - 1,
+              .mimes = "image/jpeg,image/png,image/gif"},
     .id_optional = 1, .rate_scope = "account", .codes = CODES_WEIBO,
     .build = build_sina, .parse = parse_sina,
 };

@@ -59,6 +59,192 @@ static int digits(const char *s)
     return s && *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 32;
 }
 
+/* Media (docs/media.md): Threads fetches each item from its public URL
+ * (image_url / video_url); bytes cannot be sent. Every item goes through the
+ * upload step, which makes its container and polls the container's status
+ * until FINISHED (videos are processed; images usually are at once):
+ *   - one item: the container is the post's own (IMAGE or VIDEO, with the
+ *     text and alt_text), and the publish step publishes it directly
+ *     (threads_publish; no follow-up);
+ *   - several (2 to 20): each is a carousel item (is_carousel_item=true), the
+ *     publish step makes the CAROUSEL container (children, text) and the
+ *     follow-up publishes it.
+ * Whether there are several is read from the UserAction: its mediaItems with
+ * an http(s) src (input.media when the front passes it). A carousel item left
+ * alone (the others failed, media.partial = "allow") is posted through a new
+ * IMAGE/VIDEO container from its URL. Containers cannot be deleted; unused
+ * ones expire after 24 hours. */
+#define TH_MAX_ITEMS 20
+#define TH_MAX_POLLS 30  /* status polls per container: 30 x 10 s for a video */
+#define TH_WAIT_IMAGE 1
+#define TH_WAIT_VIDEO 10
+
+static int several(json_t *in)
+{
+    json_t *a = json_object_get(in, "media"), *v;
+    size_t i, n = 0;
+    if (json_is_array(a))
+        return json_array_size(a) > 1;
+    a = json_object_get(json_object_get(in, "userAction"), "mediaItems");
+    json_array_foreach(a, i, v) {
+        const char *src = jstr(v, "src");
+        if (src && url_ok(src) && !json_object_get(v, "data")) /* bytes go first, and cannot go here */
+            n++;
+    }
+    return n > 1;
+}
+
+/* whether the UserAction has anything for the text of a media post */
+static int has_text(json_t *in)
+{
+    static const char *const F[] = {"userMessage", "title", "linkBack"};
+    json_t *ua = json_object_get(in, "userAction");
+    size_t i;
+    for (i = 0; i < sizeof F / sizeof F[0]; i++)
+        if (jstr(ua, F[i]) && *jstr(ua, F[i]))
+            return 1;
+    return 0;
+}
+
+/* the text of a post with media: the link is part of it (link_attachment
+ * is for TEXT posts only) */
+static char *text_with_link(ctx *x, action *a)
+{
+    net alt = *x->nt;
+    const net *save = x->nt;
+    char spec[160], *t;
+    const char *c = x->nt->text.compose, *semi = strchr(c, ';');
+    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
+    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
+    alt.text.compose = spec;
+    x->nt = &alt;
+    t = text_of(x, a);
+    x->nt = save;
+    return t;
+}
+
+/* media_type, image_url or video_url, alt_text of one item; the refusals
+ * name the item in the publish step (in the upload step the front does) */
+static int item_params(ctx *x, sz_params *p, const sz_media *m)
+{
+    int video = strcmp(m->kind, "video") == 0;
+    char w[40] = "";
+    if (strcmp(x->c->action, "upload") != 0)
+        snprintf(w, sizeof w, "mediaItems[%d]: ", m->index);
+    if (!video && strcmp(m->kind, "image") != 0 && strcmp(m->kind, "gif") != 0) {
+        x->result = fail("unsupported", "threads: %sa %s cannot be posted (images and videos only)", w, m->kind);
+        return -1;
+    }
+    if (!m->url || !url_ok(m->url)) {
+        x->result = fail("content_invalid", "threads: %sThreads takes media by public http(s) URL only (a src), "
+                                            "not bytes", w);
+        return -1;
+    }
+    if (pset(p, "media_type", video ? "VIDEO" : "IMAGE") || pset(p, video ? "video_url" : "image_url", m->url) ||
+        (m->alt && pset(p, "alt_text", m->alt)))
+        return -1;
+    return 0;
+}
+
+/* upload: the item's container (POST /{user}/threads), then its status
+ * (GET /{container}?fields=status,error_message) until FINISHED */
+static sz_request *build_upload(ctx *x, sz_params *p, const char *root, const char *user, sz_buf *url)
+{
+    sz_media m;
+    json_t *st = step_state(x->c);
+    const char *cid = jstr(st, "container");
+    if (step_item(x, &m) != 0)
+        return NULL;
+    if (st) {
+        char *q;
+        sz_request *r = NULL;
+        if (!digits(cid)) {
+            x->result = fail("content_invalid", "threads: the status step needs the numeric container id");
+            return NULL;
+        }
+        if (pset(p, "fields", "status,error_message") || !(q = sz_params_query(p, NULL)))
+            return NULL;
+        sz_buf_printf(url, "%s/%s/%s?%s", root, version(x->nt, x->app), cid, q);
+        if (!url->failed)
+            r = sz_request_new("GET", url->data);
+        sz_free_str(q); /* access_token */
+        return r;
+    }
+    if (item_params(x, p, &m) != 0)
+        return NULL;
+    if (several(x->in)) {
+        if (pset(p, "is_carousel_item", "true"))
+            return NULL;
+    } else if (has_text(x->in)) { /* a post of media alone has no text */
+        action a;
+        char *t = text_with_link(x, &a);
+        int bad = !t || (*t && pset(p, "text", t));
+        free(t);
+        if (bad)
+            return NULL;
+    }
+    sz_buf_printf(url, "%s/%s/%s/threads", root, version(x->nt, x->app), user);
+    return url->failed ? NULL : req_form("POST", url->data, p);
+}
+
+/* 1 when item 0 of a lone-item publish is a ready container of its own */
+static int lone_ready(json_t *in)
+{
+    json_t *a = json_object_get(in, "media"), *o = json_array_get(a, 0);
+    return json_array_size(a) == 1 && digits(jstr(o, "id")) && !json_is_true(json_object_get(o, "carousel"));
+}
+
+/* publish with media: the lone container published directly, a new
+ * IMAGE/VIDEO container, or the CAROUSEL container of the items */
+static int build_media_post(ctx *x, sz_params *p, const char *root, const char *user, sz_buf *url, size_t n)
+{
+    sz_media m;
+    size_t k;
+    if (n > TH_MAX_ITEMS) {
+        x->result = fail("content_invalid", "threads: %zu media items: at most %d per post (a carousel)", n,
+                         TH_MAX_ITEMS);
+        return -1;
+    }
+    if (lone_ready(x->in)) {
+        media_at(x, 0, &m);
+        if (pset(p, "creation_id", m.id))
+            return -1;
+        sz_buf_printf(url, "%s/%s/%s/threads_publish", root, version(x->nt, x->app), user);
+        return 0;
+    }
+    if (n == 1) {
+        if (media_at(x, 0, &m) != 0 || item_params(x, p, &m) != 0)
+            return -1;
+    } else {
+        sz_buf ch;
+        int bad;
+        sz_buf_init(&ch);
+        for (k = 0; k < n; k++) {
+            if (media_at(x, k, &m) != 0 || !digits(m.id) || !json_is_true(json_object_get(m.obj, "carousel"))) {
+                x->result = fail("content_invalid", "threads: mediaItems[%d]: not uploaded as a carousel item "
+                                                    "(no container id)", m.index ? m.index : (int)k + 1);
+                sz_buf_reset(&ch);
+                return -1;
+            }
+            sz_buf_printf(&ch, "%s%s", k ? "," : "", m.id);
+        }
+        bad = ch.failed || pset(p, "media_type", "CAROUSEL") || pset(p, "children", ch.data);
+        sz_buf_reset(&ch);
+        if (bad)
+            return -1;
+    }
+    {
+        action a;
+        char *t = text_with_link(x, &a);
+        int bad = !t || (*t && pset(p, "text", t));
+        free(t);
+        if (bad)
+            return -1;
+    }
+    sz_buf_printf(url, "%s/%s/%s/threads", root, version(x->nt, x->app), user);
+    return 0;
+}
+
 static sz_request *build_threads(ctx *x)
 {
     const char *act = x->c->action;
@@ -87,6 +273,12 @@ static sz_request *build_threads(ctx *x)
             if (pset(p, "creation_id", cid))
                 goto done;
             sz_buf_printf(&url, "%s/%s/%s/threads_publish", root, version(x->nt, x->app), userId);
+        } else if (strcmp(act, "upload") == 0) {
+            r = build_upload(x, p, root, userId, &url);
+            goto done;
+        } else if (strcmp(act, "publish") == 0 && media_count(x) > 0) {
+            if (build_media_post(x, p, root, userId, &url, media_count(x)) != 0)
+                goto done;
         } else {
             action a;
             /* the link is an attachment (its preview), not part of the 500 */
@@ -112,6 +304,50 @@ done:
     return r;
 }
 
+/* an upload reply: the container made (poll its status next), or its status */
+static json_t *parse_upload(const sz_call_json *c, int status, json_t *j)
+{
+    json_t *st = step_state(c), *item = json_object_get(c->step, "item");
+    int video = jstr(item, "kind") && strcmp(jstr(item, "kind"), "video") == 0;
+    long long wait = video ? TH_WAIT_VIDEO : TH_WAIT_IMAGE;
+    char idb[40];
+    const char *cid, *s;
+    json_int_t polls;
+    if (!st && json_object_get(j, "status")) /* never poll without the count of polls */
+        return classify("transient", status, NULL, "threads: a status reply without the upload step's state");
+    if (!st) {
+        cid = jid(j, "id", idb, sizeof idb);
+        if (!digits(cid))
+            return classify("transient", status, NULL, "threads: container reply without a numeric id");
+        return media_next(json_pack("{s:s, s:i, s:b}", "container", cid, "polls", 0, "carousel",
+                                    several(c->input)), wait);
+    }
+    cid = jstr(st, "container");
+    s = jstr(j, "status");
+    polls = json_integer_value(json_object_get(st, "polls"));
+    if (polls < 0 || polls > TH_MAX_POLLS)
+        polls = TH_MAX_POLLS;
+    polls++;
+    if (!digits(cid))
+        return fail("content_invalid", "threads: no container id in the step state");
+    if (s && strcmp(s, "FINISHED") == 0)
+        return media_done(json_pack("{s:s, s:b}", "id", cid, "carousel",
+                                    json_is_true(json_object_get(st, "carousel"))));
+    if (s && strcmp(s, "ERROR") == 0) {
+        const char *why = jstr(j, "error_message");
+        return fail("content_invalid", "threads: Threads could not process it (container status ERROR: %.200s)",
+                    why && *why ? why : "no error_message");
+    }
+    if (s && strcmp(s, "EXPIRED") == 0)
+        return fail("content_invalid", "threads: the container expired before it was published");
+    if (!s || (strcmp(s, "IN_PROGRESS") != 0))
+        return classify("transient", status, NULL, "threads: container status reply without a known status");
+    if (polls >= TH_MAX_POLLS)
+        return fail("transient", "threads: still IN_PROGRESS after %d status polls (the limit)", TH_MAX_POLLS);
+    return media_next(json_pack("{s:s, s:I, s:b}", "container", cid, "polls", polls, "carousel",
+                                json_is_true(json_object_get(st, "carousel"))), wait);
+}
+
 static json_t *parse_threads(const sz_call_json *c, int status, const sz_header *h, size_t nh,
                              json_t *j, long long now)
 {
@@ -121,6 +357,10 @@ static json_t *parse_threads(const sz_call_json *c, int status, const sz_header 
     long ec, sub;
     (void)h, (void)nh, (void)now;
     if (!e && status >= 200 && status < 300) {
+        if (strcmp(c->action, "upload") == 0)
+            return parse_upload(c, status, j);
+        if (strcmp(c->action, "publish") == 0 && lone_ready(c->input))
+            return success(id); /* the lone container, published: the call's post */
         if (strcmp(c->action, "publish") == 0 || strcmp(c->action, "status") == 0) {
             /* the container: its id is the follow-up's state, not a post */
             if (!id || !*id)
@@ -145,7 +385,7 @@ static json_t *parse_threads(const sz_call_json *c, int status, const sz_header 
 
 const sz_net sz_net_threads = {
     .name = "threads", .display = "Threads", .rank = 11,
-    .note = "two steps: a TEXT container, then threads_publish",
+    .note = "two steps: a container (TEXT, IMAGE, VIDEO or CAROUSEL), then threads_publish",
     .base_url = "https://graph.threads.net", .version = "v1.0",
     .text = {500, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title;link_attachment=linkBack", &COUNT_THREADS},
     .auth = SZ_AUTH_TOKEN_PARAM,
@@ -155,6 +395,12 @@ const sz_net sz_net_threads = {
     .app_key_fields = {"baseUrl"},
     .no_notify = "the Threads API has no direct messages",
     .follow_up = "publishContainer",
+    /* by public URL only (Threads fetches it); each item a container polled
+     * until FINISHED (upload); 2 to 20 make a carousel. Images: JPEG/PNG up
+     * to 8 MB; videos: MOV/MP4 up to 1 GB (Threads' media specifications) */
+    .media = {.images = TH_MAX_ITEMS, .videos = TH_MAX_ITEMS, .audio = 0, .max_image = 8LL * 1024 * 1024,
+              .max_video = 1024LL * 1024 * 1024, .mimes = "image/jpeg,image/png,video/mp4,video/quicktime",
+              .by_url = 1, .bytes = 0, .upload = 1, .alt = 1, .deletable = 0},
     .intent = "https://www.threads.com/intent/post?text={t}&url={u}",
     .rate_scope = "account", .codes = CODES_THREADS,
     .build = build_threads, .parse = parse_threads,

@@ -1,4 +1,15 @@
-"""Facebook Graph API: Page feed posts and passthrough; appsecret_proof checked."""
+"""Facebook Graph API: Page feed posts and passthrough; appsecret_proof checked.
+
+Photos (docs/media.md): POST /{page-id}/photos by `url` or by a multipart
+`source` (the body is parsed here, strictly: CRLF framing, the boundary of
+the Content-Type, each part's Content-Disposition, the final delimiter; the
+bytes must be an image by their magic numbers, at most 4 MB), published or
+not (`published=false`); POST /{page-id}/feed with attached_media[i] =
+{"media_fbid": id}: each id an unpublished, unattached photo of that Page,
+the indexes 0..n-1 without a gap, and no `link` beside them; DELETE
+/{photo-id}. GET /__photos answers what was stored (tests). Scenarios:
+token "mediafail": the photo upload answers 500; "postfail": a feed post
+with attached_media answers 500 (the photos stay, to be deleted)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
@@ -6,7 +17,49 @@ from urllib.parse import quote
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
 
 NETWORK = "facebook"
-CONF = {"appSecret": "fb-app-secret"}
+CONF = {"appSecret": "fb-app-secret", "max_photo": 4 * 1024 * 1024}
+STATE_DEFAULTS = {"fb_photos": {}}
+
+MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"),
+         (b"GIF89a", "image/gif"))
+
+
+def image_type(data):
+    for m, t in MAGIC:
+        if data.startswith(m):
+            return t
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def multipart(content_type, raw):
+    """RFC 7578 form-data parsed strictly: {name: (value bytes, filename, type)}."""
+    m = re.match(r'multipart/form-data; boundary=([0-9A-Za-z\'()+_,./:=?-]{1,70})$', content_type or "")
+    if not m:
+        raise fb_error(400, 100, "(#100) Content-Type must be multipart/form-data with a boundary")
+    delim = b"--" + m.group(1).encode()
+    if not raw.startswith(delim + b"\r\n") or not raw.endswith(b"\r\n" + delim + b"--\r\n"):
+        raise fb_error(400, 100, "(#100) Malformed multipart body (framing)")
+    body = raw[len(delim) + 2:len(raw) - len(delim) - 6]
+    out = {}
+    for part in body.split(b"\r\n" + delim + b"\r\n"):
+        head, sep, value = part.partition(b"\r\n\r\n")
+        if not sep:
+            raise fb_error(400, 100, "(#100) Malformed multipart part (no blank line)")
+        lines = head.decode("utf-8").split("\r\n")
+        cd = re.match(r'Content-Disposition: form-data; name="([^"\\]*)"(?:; filename="([^"\\]*)")?$', lines[0])
+        if not cd:
+            raise fb_error(400, 100, "(#100) Malformed Content-Disposition: " + lines[0])
+        ctype = None
+        for extra in lines[1:]:
+            if not extra.startswith("Content-Type: "):
+                raise fb_error(400, 100, "(#100) Unexpected part header: " + extra)
+            ctype = extra[len("Content-Type: "):]
+        if cd.group(1) in out:
+            raise fb_error(400, 100, "(#100) Duplicate form field " + cd.group(1))
+        out[cd.group(1)] = (value, cd.group(2), ctype)
+    return out
 
 
 def fb_error(status, code, message, subcode=None, headers=None):
@@ -20,8 +73,18 @@ class Facebook(Base):
     network = "facebook"
 
     def route(self, method, path, q, raw):
+        if method == "GET" and path == "/__photos":
+            with LOCK:
+                return 200, json.loads(json.dumps(STATE["fb_photos"])), None
         p = dict(q)
-        if method == "POST":
+        files = {}
+        if method == "POST" and (self.headers.get("Content-Type") or "").startswith("multipart/"):
+            for k, (v, fname, ctype) in multipart(self.headers.get("Content-Type"), raw).items():
+                if fname is None:
+                    p[k] = v.decode("utf-8")
+                else:
+                    files[k] = (v, fname, ctype)
+        elif method == "POST":
             p.update(self.form(raw))
         token = p.get("access_token")
         if not token:
@@ -46,12 +109,85 @@ class Facebook(Base):
         if "boom" in token:
             raise Reply(500, {"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}})
         parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[2] == "photos" and method == "POST":
+            return self.photo(parts[1], p, files, token)
+        if len(parts) == 2 and method == "DELETE":
+            with LOCK:
+                if STATE["fb_photos"].pop(parts[1], None) is None:
+                    raise fb_error(400, 100, "(#100) Unsupported delete request: object %s does not exist" % parts[1])
+            return 200, {"success": True}, None
         if len(parts) == 3 and parts[2] == "feed" and method == "POST":
-            if not p.get("message") and not p.get("link"):
+            attached = self.attached(parts[1], p, token)
+            if not p.get("message") and not p.get("link") and not attached:
                 raise fb_error(400, 100, "(#100) Missing message or attachment")
-            return 200, {"id": "%s_%d" % (parts[1], next_id())}, None
+            post = "%s_%d" % (parts[1], next_id())
+            with LOCK:
+                for pid in attached:
+                    STATE["fb_photos"][pid]["attached_to"] = post
+            return 200, {"id": post}, None
         return 200, {"id": str(next_id()), "path": "/" + "/".join(parts[1:]), "method": method,
                      "params": {k: v for k, v in p.items() if k not in ("access_token", "appsecret_proof")}}, None
+
+    def photo(self, page, p, files, token):
+        if not page.isdigit():
+            raise fb_error(400, 100, "(#100) Invalid page id")
+        if "mediafail" in token:
+            raise Reply(500, {"error": {"message": "An unexpected error has occurred. Please retry your request later.",
+                                        "type": "OAuthException", "code": 2, "is_transient": True}})
+        url, src = p.get("url"), files.get("source")
+        if (url is None) == (src is None):
+            raise fb_error(400, 324, "(#324) Requires upload file: give exactly one of url or source")
+        if set(files) - {"source"}:
+            raise fb_error(400, 100, "(#100) Unexpected file part(s): " + ",".join(sorted(files)))
+        if p.get("published", "true") not in ("true", "false"):
+            raise fb_error(400, 100, "(#100) Param published must be a boolean")
+        rec = {"page": page, "published": p.get("published", "true") == "true", "alt": p.get("alt_text_custom"),
+               "caption": p.get("caption", p.get("message")), "attached_to": None}
+        if url is not None:
+            if not re.match(r"https?://[^\s/]+/", url):
+                raise fb_error(400, 100, "(#100) Param url must be a valid URL")
+            rec["url"] = url
+        else:
+            data, fname, ctype = src
+            kind = image_type(data)
+            if not kind:
+                raise fb_error(400, 324, "(#324) Missing or invalid image file")
+            if len(data) > CONF["max_photo"]:
+                raise fb_error(400, 100, "(#100) The photo is larger than %d bytes" % CONF["max_photo"])
+            rec.update({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "filename": fname,
+                        "contentType": ctype, "sniffed": kind})
+        pid = str(next_id())
+        with LOCK:
+            STATE["fb_photos"][pid] = rec
+        if rec["published"]:
+            return 200, {"id": pid, "post_id": "%s_%s" % (page, pid)}, None
+        return 200, {"id": pid}, None
+
+    def attached(self, page, p, token):
+        """attached_media[0..n-1]: unpublished, unattached photos of this Page."""
+        keys = [k for k in p if k.startswith("attached_media")]
+        ids = []
+        for i in range(len(keys)):
+            v = p.get("attached_media[%d]" % i)
+            if v is None:
+                raise fb_error(400, 100, "(#100) attached_media indexes must run from 0 without a gap")
+            try:
+                o = json.loads(v)
+            except ValueError:
+                raise fb_error(400, 100, "(#100) attached_media[%d] is not JSON" % i)
+            if not isinstance(o, dict) or set(o) != {"media_fbid"} or not isinstance(o["media_fbid"], str):
+                raise fb_error(400, 100, "(#100) attached_media[%d] must be {\"media_fbid\": \"<id>\"}" % i)
+            ids.append(o["media_fbid"])
+        if ids and p.get("link"):
+            raise fb_error(400, 100, "(#100) A post with attached_media cannot have a link")
+        if ids and "postfail" in token:
+            raise Reply(500, {"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}})
+        with LOCK:
+            for i, pid in enumerate(ids):
+                ph = STATE["fb_photos"].get(pid)
+                if not ph or ph["page"] != page or ph["published"] or ph["attached_to"] or ids.count(pid) > 1:
+                    raise fb_error(400, 100, "(#100) param attached_media[%d] has an invalid media_fbid" % i)
+        return ids
 
 
 Handler = Facebook

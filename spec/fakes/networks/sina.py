@@ -1,12 +1,21 @@
-"""Weibo statuses/share.json: the safe domain and rip checked."""
+"""Weibo statuses/share.json: the safe domain and rip checked. A form, or
+multipart/form-data (media_kit's own reader) when a picture comes as the
+part "pic": one JPEG, PNG or GIF under 5 MB (20006 "image size too large",
+20005 "unsupported image type"), its Content-Type its bytes' real type. A
+picture that is one of the sandbox's test media must be it byte for byte
+(its pic_id is then the medium's name). GET /__media/<name> serves them."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
+import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
 
 NETWORK = "sina"
 CONF = {"safeDomain": "game.example"}
+# make demo's account (examples/direct.lua joins every network that offers one)
+DEMO = {"provider": {"safeDomain": CONF["safeDomain"], "baseUrl": "{base}"},
+        "connection": {"accessToken": "wb-token", "ip": "203.0.113.7"}}
 
 
 def wb_error(code, msg):
@@ -16,8 +25,42 @@ def wb_error(code, msg):
 class Weibo(Base):
     network = "sina"
 
+    def do_GET(self):
+        if self.path.startswith("/__media/"):
+            m = media_kit.medium(self.path[len("/__media/"):])
+            if not m:
+                return self.respond(404, {"error": "not found", "error_code": 404})
+            self.send_response(200)
+            self.send_header("Content-Type", m[1])
+            self.send_header("Content-Length", str(len(m[0])))
+            self.end_headers()
+            self.wfile.write(m[0])
+            return
+        return self.handle_any("GET")
+
+    def pic_of(self, raw):
+        """(fields, the pic part or None)"""
+        ct = self.headers.get("Content-Type") or ""
+        if not ct.startswith("multipart/form-data"):
+            return self.form(raw), None
+        try:
+            parts = media_kit.parse_multipart(ct, raw)
+        except media_kit.FormError as e:
+            raise wb_error(10017, "parameter (multipart)'s value invalid: %s" % e)
+        fields, pic = {}, None
+        for part in parts:
+            if part["name"] == "pic" and part["filename"]:
+                pic = part
+            elif part["filename"] is None:
+                fields[part["name"]] = part["data"].decode("utf-8")
+            else:
+                raise wb_error(10017, "parameter (%s)'s value invalid, expect (a text field)" % part["name"])
+        if pic is None:
+            raise wb_error(10016, "miss required parameter (pic) , see doc for more info.")
+        return fields, pic
+
     def route(self, method, path, q, raw):
-        p = self.form(raw)
+        p, pic = self.pic_of(raw)
         token = p.get("access_token", "")
         if "expired" in token:
             raise wb_error(21327, "expired_token")
@@ -33,11 +76,22 @@ class Weibo(Base):
         # share.json refuses #topic# tags; a '#' inside a URL is a fragment
         if re.search(r"#[^#\r\n]+#", re.sub(r"https?://\S+", " ", status)):
             raise wb_error(10017, "parameter (status)'s value invalid,expect (no #topic#)")
+        extra = {}
+        if pic is not None:
+            real = media_kit.sniff(pic["data"])
+            if len(pic["data"]) >= media_kit.FIVE_MB:
+                raise wb_error(20006, "image size too large")
+            if real not in ("image/jpeg", "image/png", "image/gif"):
+                raise wb_error(20005, "unsupported image type, only suport JPG, GIF, PNG")
+            if pic["type"] != real:
+                raise wb_error(10017, "parameter (pic)'s value invalid: Content-Type %s, bytes %s" % (pic["type"], real))
+            pid = media_kit.known(pic["data"]) or media_kit.digest(pic["data"])[:16]
+            extra = {"pic_ids": [pid], "thumbnail_pic": "https://wx1.sinaimg.cn/thumbnail/%s.jpg" % pid}
         if "delayed" in token:
             raise wb_error(20032, "Update success, while server slow now, please wait 1-2 minutes")
         i = next_id()
         return 200, {"created_at": formatdate(usegmt=True), "id": 4000000000000000 + i, "idstr": str(4000000000000000 + i),
-                     "mid": str(i), "text": status, "user": {"id": 1}}, None
+                     "mid": str(i), "text": status, "user": {"id": 1}, **extra}, None
 
 
 Handler = Weibo

@@ -3,14 +3,24 @@ text, link_attachment), POST /v1.0/{user}/threads_publish?creation_id= publishes
 it; Graph-style errors (error.code, error_subcode, is_transient, fbtrace_id).
 It checks the two steps in order (a container is published once, by the user
 who made it), the 500-character text with emoji counted as their UTF-8 bytes,
-and the 250 posts per 24 h quota (CONF["quota_total"])."""
-import time, uuid
+and the 250 posts per 24 h quota (CONF["quota_total"]).
+
+Media (docs/media.md): IMAGE (image_url) and VIDEO (video_url) containers,
+carousel items (is_carousel_item=true, no text) and CAROUSEL containers
+(children: 2 to 20 ids of this user's FINISHED carousel items, each used
+once). GET /v1.0/{container}?fields=status,error_message answers the
+container's status: an image is FINISHED at once, a video IN_PROGRESS at its
+first poll and FINISHED from the second; threads_publish refuses a container
+not FINISHED, or a carousel item. Scenarios: token "mediafail": media
+containers end in ERROR; "mediaslow": they stay IN_PROGRESS. GET
+/__containers answers the containers (tests)."""
+import json, re, time, uuid
 from urllib.parse import parse_qsl
 
 from sandbox_core import LOCK, STATE, Base, Reply, next_id
 
 NETWORK = "threads"
-CONF = {"quota_total": 250, "max_text": 500}
+CONF = {"quota_total": 250, "max_text": 500, "max_children": 20}
 STATE_DEFAULTS = {"threads_containers": {}, "threads_published": {}}
 DEMO = {"provider": {"baseUrl": "{base}"}, "connection": {"accessToken": "th-token", "userId": "1789"}}
 
@@ -36,14 +46,17 @@ def threads_length(text):
 
 class Threads(Base):
     def route(self, method, path, q, raw):
+        if method == "GET" and path == "/__containers":
+            with LOCK:
+                return 200, json.loads(json.dumps(STATE["threads_containers"])), None
         p = dict(q)
         if method == "POST":
             p.update(dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)))
         parts = path.strip("/").split("/")
-        if len(parts) != 3 or parts[0] != "v1.0" or not parts[1].isdigit() or method != "POST" \
-                or parts[2] not in ("threads", "threads_publish"):
+        status_get = method == "GET" and len(parts) == 2 and parts[0] == "v1.0" and parts[1].isdigit()
+        if not status_get and (len(parts) != 3 or parts[0] != "v1.0" or not parts[1].isdigit() or method != "POST"
+                               or parts[2] not in ("threads", "threads_publish")):
             raise th_error(400, 100, "Unsupported request: %s %s" % (method, path))
-        user, edge = parts[1], parts[2]
         token = p.get("access_token", "")
         if not token or "expired" in token:
             raise th_error(400, 190, "Error validating access token: Session has expired.", 463)
@@ -55,6 +68,11 @@ class Threads(Base):
             raise th_error(400, 1, "We restrict certain activity to protect our community.", 2207051)
         if "boom" in token:
             raise th_error(500, 2, "An unexpected error has occurred. Please retry your request later.", transient=True)
+        if status_get:
+            return self.status(parts[1], p, token)
+        user, edge = parts[1], parts[2]
+        if edge == "threads" and p.get("media_type") in ("IMAGE", "VIDEO", "CAROUSEL"):
+            return self.media(user, p, token)
         if edge == "threads":
             if p.get("media_type") != "TEXT":
                 raise th_error(400, 100, "Param media_type must be one of {TEXT, IMAGE, VIDEO, CAROUSEL}")
@@ -77,6 +95,10 @@ class Threads(Base):
                 raise th_error(400, 24, "The requested resource does not exist", 4279009)
             if c["published"]:
                 raise th_error(400, 100, "The container has already been published")
+            if c.get("carousel_item"):
+                raise th_error(400, 100, "A carousel item cannot be published on its own")
+            if c.get("status", "FINISHED") != "FINISHED":
+                raise th_error(400, 9007, "The media is not ready for publishing, please wait for a moment", 2207027)
             day = [t for t in STATE["threads_published"].get(user, []) if t > time.time() - 86400]
             if "capped" in token or len(day) >= CONF["quota_total"]:
                 raise th_error(400, 9, "You have reached the maximum number of posts (%d per 24 hours)"
@@ -84,6 +106,69 @@ class Threads(Base):
             c["published"] = True
             STATE["threads_published"][user] = day + [time.time()]
         return 200, {"id": str(18000000000000000 + next_id())}, None
+
+    def media(self, user, p, token):
+        kind, text = p["media_type"], p.get("text")
+        if text is not None and threads_length(text) > CONF["max_text"]:
+            raise th_error(400, 100, "Param text must be at most %d characters long" % CONF["max_text"])
+        if "link_attachment" in p:
+            raise th_error(400, 100, "Param link_attachment is only for TEXT posts")
+        c = {"user": user, "token": token, "published": False, "type": kind, "text": text, "polls": 0}
+        if kind == "CAROUSEL":
+            ids = p.get("children", "").split(",")
+            if not (2 <= len(ids) <= CONF["max_children"]) or p.get("is_carousel_item"):
+                raise th_error(400, 100, "Param children must list 2 to %d carousel items" % CONF["max_children"])
+            with LOCK:
+                for i in ids:
+                    ch = STATE["threads_containers"].get(i)
+                    if not ch or ch["user"] != user or not ch.get("carousel_item") or ch.get("in_carousel") \
+                            or ch.get("status") != "FINISHED" or ids.count(i) > 1:
+                        raise th_error(400, 100, "Param children: %s is not a finished carousel item of this user" % i)
+            c.update({"children": ids, "status": "FINISHED"})
+        else:
+            key, other = ("image_url", "video_url") if kind == "IMAGE" else ("video_url", "image_url")
+            url = p.get(key)
+            if not url or not re.match(r"https?://[^\s/]+/", url) or other in p:
+                raise th_error(400, 100, "Param %s must be a valid URL (and %s absent)" % (key, other))
+            alt = p.get("alt_text")
+            if alt is not None and len(alt) > 1000:
+                raise th_error(400, 100, "Param alt_text must be at most 1000 characters long")
+            item = p.get("is_carousel_item")
+            if item not in (None, "true", "false"):
+                raise th_error(400, 100, "Param is_carousel_item must be a boolean")
+            if item == "true" and text is not None:
+                raise th_error(400, 100, "A carousel item has no text (the CAROUSEL container has it)")
+            c.update({"url": url, "alt": alt, "carousel_item": item == "true",
+                      "status": "FINISHED" if kind == "IMAGE" else "IN_PROGRESS"})
+            if "mediafail" in token:
+                c.update({"status": "IN_PROGRESS", "fail": True})
+            if "mediaslow" in token:
+                c["status"] = "IN_PROGRESS"
+        cid = str(17800000000000000 + next_id())
+        with LOCK:
+            if kind == "CAROUSEL":
+                for i in c["children"]:
+                    STATE["threads_containers"][i]["in_carousel"] = cid
+            STATE["threads_containers"][cid] = c
+        return 200, {"id": cid}, None
+
+    def status(self, cid, p, token):
+        fields = p.get("fields", "").split(",")
+        if "status" not in fields:
+            raise th_error(400, 100, "Param fields must include status")
+        with LOCK:
+            c = STATE["threads_containers"].get(cid)
+            if not c or c["token"] != token:
+                raise th_error(400, 24, "The requested resource does not exist", 4279009)
+            c["polls"] += 1
+            if c.get("fail"):
+                c["status"] = "ERROR"
+            elif c["status"] == "IN_PROGRESS" and c["polls"] >= 2 and "mediaslow" not in token:
+                c["status"] = "FINISHED"
+            out = {"id": cid, "status": c["status"]}
+            if c["status"] == "ERROR" and "error_message" in fields:
+                out["error_message"] = "MEDIA_DOWNLOAD_FAILED: the media could not be fetched from its URL"
+        return 200, out, None
 
 
 Handler = Threads

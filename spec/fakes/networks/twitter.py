@@ -1,22 +1,90 @@
-"""X: POST /2/tweets and DMs; OAuth 1.0a signatures checked (RFC 5849), or a bearer token."""
+"""X: POST /2/tweets and DMs; OAuth 1.0a signatures checked (RFC 5849), or a bearer token.
+
+Media (docs.x.com/x-api/media): POST /2/media/upload (one-shot, multipart),
+POST /2/media/upload/initialize -> /{id}/append -> /{id}/finalize, STATUS
+polls (GET /2/media/upload?command=STATUS&media_id=), POST /2/media/metadata.
+Multipart bodies are parsed here byte for byte; appended segments must be
+contiguous and add up to total_bytes; a tweet may only carry media that are
+uploaded and processed. Token scenarios: "mediafail" (processing fails),
+"mediaslow" (processing never ends), "media5xx" (a media's first append
+answers 503). A request that uploads records
+"media_sha256"/"media_size" (the assembled file) in its /__requests entry;
+a tweet records "media" (the media ids with their sha256 and alt text)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
+STATE_DEFAULTS = {"x_media": {}}
+X_MAX_IMAGE = 5 * 1024 * 1024
+X_MAX_GIF = 15 * 1024 * 1024
+X_MAX_VIDEO = 512 * 1024 * 1024
+X_MAX_CHUNK = 5 * 1024 * 1024
+POLLS_TO_FINISH = 2  # STATUS polls before processing succeeds
 
 
 def problem(status, title, detail, type_="about:blank", headers=None):
     return Reply(status, {"title": title, "detail": detail, "type": type_, "status": status}, headers)
 
 
+def bad_request(detail):
+    return problem(400, "Invalid Request", detail)
+
+
+def multipart(content_type, raw):
+    """RFC 7578 form-data, parsed strictly: {name: (bytes, filename, content_type)}.
+    Every delimiter, header line and CRLF is where it must be; nothing trails."""
+    m = re.match(r'^multipart/form-data; boundary=([0-9A-Za-z\'()+_,./:=?-]{1,70})$', content_type or "")
+    if not m:
+        raise bad_request("Content-Type must be multipart/form-data with a boundary")
+    delim = b"--" + m.group(1).encode()
+    if not raw.startswith(delim + b"\r\n"):
+        raise bad_request("multipart: the body does not start with the boundary")
+    if not raw.endswith(b"\r\n" + delim + b"--\r\n"):
+        raise bad_request("multipart: the body does not end with the closing boundary")
+    inner = raw[len(delim) + 2:len(raw) - len(delim) - 6]
+    parts, fields = inner.split(b"\r\n" + delim + b"\r\n"), {}
+    for part in parts:
+        head, sep, data = part.partition(b"\r\n\r\n")
+        if not sep:
+            raise bad_request("multipart: a part has no blank line after its headers")
+        lines = head.decode("utf-8").split("\r\n")
+        dm = re.match(r'^Content-Disposition: form-data; name="([^"]*)"(?:; filename="([^"]*)")?$', lines[0])
+        if not dm:
+            raise bad_request("multipart: bad Content-Disposition: %r" % lines[0])
+        ctype = None
+        for line in lines[1:]:
+            k, _, v = line.partition(": ")
+            if k.lower() != "content-type" or not v:
+                raise bad_request("multipart: unexpected part header %r" % line)
+            ctype = v
+        if dm.group(1) in fields:
+            raise bad_request("multipart: field %s twice" % dm.group(1))
+        fields[dm.group(1)] = (data, dm.group(2), ctype)
+    return fields
+
+
+def sniff(b):
+    if b[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if b[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if b[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if b[:4] == b"RIFF" and b[8:12] == b"WEBP":
+        return "image/webp"
+    if b[4:8] == b"ftyp":
+        return "video/quicktime" if b[8:12] == b"qt  " else "video/mp4"
+    return None
+
+
 class Twitter(Base):
     network = "twitter"
 
-    def oauth_token(self, method, path):
+    def oauth_token(self, method, path, query=""):
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
             return auth[7:]
@@ -35,7 +103,10 @@ class Twitter(Base):
         # RFC 5849 signature, independent of the C core; the token secret is
         # "<token>-secret" in this sandbox
         url = "http://" + self.headers.get("Host") + path
-        qs = "&".join(k + "=" + v for k, v in sorted((enc(k), enc(v)) for k, v in params.items()))
+        # the query's parameters are signed too (RFC 5849 3.4.1.3.1), repeated names kept
+        pairs = [(enc(k), enc(v)) for k, v in params.items()]
+        pairs += [(enc(k), enc(v)) for k, v in parse_qsl(query, keep_blank_values=True)]
+        qs = "&".join(k + "=" + v for k, v in sorted(pairs))
         base = method + "&" + enc(url) + "&" + enc(qs)
         key = enc(CONF["consumerSecret"]) + "&" + enc(token + "-secret")
         want = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
@@ -70,17 +141,180 @@ class Twitter(Base):
         if "boom" in token:
             raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
 
+    def note(self, **kv):
+        """Adds what the fake parsed to this request's /__requests entry."""
+        port = self.client_address[1]
+        with LOCK:
+            for rec in reversed(STATE["requests"]):
+                if rec.get("network") == self.network and rec.get("client_port") == port:
+                    rec.update(kv)
+                    return
+
     def route(self, method, path, q, raw):
-        token = self.oauth_token(method, path)
+        token = self.oauth_token(method, path, urlsplit(self.path).query)
+        if path.startswith("/2/media/"):
+            if "dup" not in token:  # a duplicate is a tweet's problem, not an upload's
+                self.scenario(token)
+            return self.media(method, path, q, raw, token)
         self.scenario(token)
         body = self.json_body(raw)
         if path == "/2/tweets" and method == "POST":
-            if not body.get("text"):
+            ids = self.tweet_media(body)
+            if not body.get("text") and not ids:
                 raise problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
-            return 201, {"data": {"id": str(1346889436626259968 + next_id()), "text": body["text"],
+            return 201, {"data": {"id": str(1346889436626259968 + next_id()), "text": body.get("text", ""),
                                   "edit_history_tweet_ids": []}}, None
         if path.startswith("/2/dm_conversations/with/") and path.endswith("/messages"):
             return 201, {"data": {"dm_conversation_id": "1-%d" % next_id(), "dm_event_id": str(next_id())}}, None
+        raise Reply(404, {"title": "Not Found Error", "status": 404, "type": "about:blank", "detail": path})
+
+    def tweet_media(self, body):
+        """media.media_ids of a tweet: 1 to 4 ids of media uploaded and processed,
+        a GIF or a video alone."""
+        if "media" not in body:
+            return []
+        media = body["media"]
+        ids = media.get("media_ids") if isinstance(media, dict) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 4 or not all(isinstance(i, str) for i in ids):
+            raise bad_request("media.media_ids must hold 1 to 4 media id strings")
+        with LOCK:
+            entries = [STATE["x_media"].get(i) for i in ids]
+        for i, e in zip(ids, entries):
+            if not e or e.get("state") != "succeeded":
+                raise problem(400, "Invalid Request", "Your media IDs are invalid. (%s: %s)"
+                              % (i, "unknown" if not e else "not processed: " + e["state"]))
+        if len(ids) > 1 and any(e["category"] != "tweet_image" for e in entries):
+            raise bad_request("a GIF or a video goes alone")
+        self.note(media=[{"id": i, "sha256": e["sha256"], "size": e["size"], "alt": e.get("alt"),
+                          "category": e["category"]} for i, e in zip(ids, entries)])
+        return ids
+
+    def media(self, method, path, q, raw, token):
+        store = STATE["x_media"]
+        if path == "/2/media/upload" and method == "POST":
+            f = multipart(self.headers.get("Content-Type"), raw)
+            if sorted(f) != ["media", "media_category"]:
+                raise bad_request("upload: the fields are media and media_category, not %s" % sorted(f))
+            cat = f["media_category"][0].decode()
+            if cat != "tweet_image":
+                raise bad_request("upload: media_category %r (this sandbox takes images in one request)" % cat)
+            data, _, ctype = f["media"]
+            kind = sniff(data)
+            if kind not in ("image/jpeg", "image/png", "image/webp", "image/gif"):
+                raise bad_request("upload: the media is not an image")
+            if ctype != kind:
+                raise bad_request("upload: the part says %r, the bytes are %s" % (ctype, kind))
+            if len(data) > X_MAX_IMAGE:
+                raise bad_request("upload: %d bytes, images are at most %d" % (len(data), X_MAX_IMAGE))
+            mid = str(1880028106020515840 + next_id())
+            digest = hashlib.sha256(data).hexdigest()
+            with LOCK:
+                store[mid] = {"category": cat, "state": "succeeded", "size": len(data), "sha256": digest}
+            self.note(media_sha256=digest, media_size=len(data))
+            return 200, {"data": {"id": mid, "media_key": "3_" + mid, "size": len(data), "expires_after_secs": 86400,
+                                  "image": {"image_type": kind}}}, None
+        if path == "/2/media/upload/initialize" and method == "POST":
+            b = self.json_body(raw)
+            cat, mtype, total = b.get("media_category"), b.get("media_type"), b.get("total_bytes")
+            if sorted(b) != ["media_category", "media_type", "total_bytes"]:
+                raise bad_request("initialize: the fields are media_category, media_type, total_bytes")
+            if not ((cat == "tweet_gif" and mtype == "image/gif") or
+                    (cat == "tweet_video" and mtype in ("video/mp4", "video/quicktime"))):
+                raise bad_request("initialize: media_category %r with media_type %r" % (cat, mtype))
+            cap = X_MAX_GIF if cat == "tweet_gif" else X_MAX_VIDEO
+            if not isinstance(total, int) or isinstance(total, bool) or not 0 < total <= cap:
+                raise bad_request("initialize: total_bytes %r (1 to %d)" % (total, cap))
+            mid = str(1912090000000000000 + next_id())
+            with LOCK:
+                store[mid] = {"category": cat, "type": mtype, "total": total, "segments": {}, "state": "initialized",
+                              "polls": 0}
+            return 200, {"data": {"id": mid, "media_key": "7_" + mid, "expires_after_secs": 86400}}, None
+        m = re.match(r"^/2/media/upload/(\d{1,32})/(append|finalize)$", path)
+        if m and method == "POST":
+            mid, op = m.groups()
+            with LOCK:
+                e = store.get(mid)
+            if not e or "total" not in e:
+                raise bad_request("%s: unknown media id %s" % (op, mid))
+            if e["state"] != "initialized":
+                raise bad_request("%s: media %s is already finalized" % (op, mid))
+            if op == "append":
+                f = multipart(self.headers.get("Content-Type"), raw)
+                if sorted(f) != ["media", "segment_index"]:
+                    raise bad_request("append: the fields are media and segment_index, not %s" % sorted(f))
+                seg = f["segment_index"][0].decode()
+                data = f["media"][0]
+                if not re.match(r"^(0|[1-9][0-9]{0,2})$", seg):
+                    raise bad_request("append: segment_index %r (0 to 999)" % seg)
+                if not data or len(data) > X_MAX_CHUNK:
+                    raise bad_request("append: a segment of %d bytes (1 to %d)" % (len(data), X_MAX_CHUNK))
+                with LOCK:
+                    if "media5xx" in token and not e.get("boomed"):  # one 503, then the segment is taken
+                        e["boomed"] = True
+                        raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable",
+                                          "type": "about:blank", "status": 503})
+                    if int(seg) in e["segments"]:
+                        raise bad_request("append: segment %s twice" % seg)
+                    e["segments"][int(seg)] = data
+                # the entry keeps the segment's size and sha256, not its megabytes as text
+                self.note(segment_index=int(seg), segment_size=len(data),
+                          body="<a %d-byte multipart body: see size and sha256>" % len(raw))
+                return 204, None, None
+            if raw:
+                raise bad_request("finalize: no body expected")
+            with LOCK:
+                segs = e["segments"]
+                order = sorted(segs)
+                blob = b"".join(segs[i] for i in order)
+            if order != list(range(len(order))):
+                raise bad_request("finalize: the segments are not contiguous from 0: %s" % order)
+            if len(blob) != e["total"]:
+                raise bad_request("finalize: total_bytes was %d, %d bytes were appended" % (e["total"], len(blob)))
+            kind = sniff(blob)
+            if kind != e["type"] and not (kind and kind.startswith("video/") and e["type"].startswith("video/")):
+                raise bad_request("finalize: the bytes are %s, not %s" % (kind, e["type"]))
+            digest = hashlib.sha256(blob).hexdigest()
+            with LOCK:
+                e.update(state="pending", sha256=digest, size=len(blob))
+                e.pop("segments")
+            self.note(media_sha256=digest, media_size=len(blob))
+            return 200, {"data": {"id": mid, "media_key": "7_" + mid, "size": len(blob), "expires_after_secs": 86400,
+                                  "processing_info": {"state": "pending", "check_after_secs": 1}}}, None
+        if path == "/2/media/upload" and method == "GET":
+            if q.get("command") != "STATUS" or sorted(q) != ["command", "media_id"]:
+                raise bad_request("STATUS: command=STATUS and media_id are expected")
+            with LOCK:
+                e = store.get(q["media_id"])
+                if not e or e["state"] == "initialized":
+                    raise bad_request("STATUS: media %s is unknown or not finalized" % q["media_id"])
+                e["polls"] = e.get("polls", 0) + 1
+                if e["state"] in ("pending", "in_progress"):
+                    if "mediaslow" in token:
+                        e["state"] = "in_progress"
+                    elif "mediafail" in token:
+                        e["state"] = "failed"
+                    else:
+                        e["state"] = "succeeded" if e["polls"] >= POLLS_TO_FINISH else "in_progress"
+                pi = {"state": e["state"]}
+            if pi["state"] == "in_progress":
+                pi.update(check_after_secs=2, progress_percent=50)
+            elif pi["state"] == "failed":
+                pi["error"] = {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}
+            else:
+                pi["progress_percent"] = 100
+            return 200, {"data": {"id": q["media_id"], "media_key": "7_" + q["media_id"], "processing_info": pi}}, None
+        if path == "/2/media/metadata" and method == "POST":
+            b = self.json_body(raw)
+            mid = b.get("id")
+            text = ((b.get("metadata") or {}).get("alt_text") or {}).get("text")
+            with LOCK:
+                e = store.get(mid) if isinstance(mid, str) else None
+                if not e or e["state"] != "succeeded" or e["category"] == "tweet_video":
+                    raise bad_request("metadata: media %r is unknown, not processed, or a video" % mid)
+                if not isinstance(text, str) or not 0 < len(text) <= 1000:
+                    raise bad_request("metadata: alt_text.text must be 1 to 1000 characters")
+                e["alt"] = text
+            return 200, {"data": {"id": mid, "associated_metadata": {"alt_text": {"text": text}}}}, None
         raise Reply(404, {"title": "Not Found Error", "status": 404, "type": "about:blank", "detail": path})
 
 
