@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <jansson.h>
 #include "sz_netkit.h"
 
@@ -133,6 +134,13 @@ static const char *const FIELDS[] = {"userMessage", "title", "subtitle", "descri
 static const char *field_value(const action *a, int i)
 {
     return i == 0 ? a->message : i == 1 ? a->title : i == 2 ? a->subtitle : i == 3 ? a->description : NULL;
+}
+
+/* An http(s) URL with a host, without spaces or control characters. */
+static int link_ok(const char *h)
+{
+    size_t n = strlen(h), p = strncasecmp(h, "https://", 8) == 0 ? 8 : strncasecmp(h, "http://", 7) == 0 ? 7 : 0;
+    return p && n > p && h[p] != '/' && sz_ctl_span(h, n, 0) == n && !strchr(h, ' ');
 }
 
 /* An action link's href when it is an http(s) URL without controls. */
@@ -313,6 +321,12 @@ char *sz_nk_text(ctx *x, action *a)
         sz_buf_reset(&t);
     }
     a->max = max;
+    if (text && a->link && !link_ok(a->link)) {
+        free(text);
+        x->result = fail("content_invalid", "%s: linkBack must be an http(s) URL without spaces or control "
+                                            "characters", nt->name);
+        return NULL;
+    }
     if (text && !*text && !(a->link_to[0] && a->link) && !has_media(x)) {
         free(text);
         x->result = fail("content_invalid", "%s: nothing to post (%s)", nt->name, what);
