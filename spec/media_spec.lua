@@ -204,6 +204,62 @@ describe("media fetch through the transport #unit", function()
     end)
 end)
 
+describe("media files (config.media.allowFiles) #unit", function()
+    -- a file whose size the system does not tell (/dev/zero, a FIFO, a /proc
+    -- file: seek says 0) and whose bytes never end: a stand-in file serving
+    -- a PNG then filler, 10x the cap, as fast as asked
+    local function endless(cap)
+        local data, pos = PNG .. ("\0"):rep(cap * 10), 0
+        local f = {}
+        function f.seek() return 0 end
+        function f.read(_, n)
+            if n == "*a" or n == "a" then n = #data - pos end
+            if pos >= #data then return nil end
+            local s = data:sub(pos + 1, pos + n)
+            pos = pos + #s
+            return s
+        end
+        function f.close() return true end
+        return f, function() return pos end
+    end
+    it("a file that says size 0 and never ends is read up to the cap plus one byte, then refused", function()
+        local f, read = endless(1000)
+        local open = io.open
+        io.open = function() return f end
+        local ok, g = pcall(media.local_bytes, { index = 1, kind = "image", file = "/dev/zero" }, 1000)
+        io.open = open
+        assert.is_true(ok, tostring(g))
+        assert.is_nil(g.bytes)
+        assert.are.equal("is larger than 1000 bytes", g.err)
+        assert.are.equal(1001, read())
+    end)
+    it("a file without a cap (0) is read up to 1 GiB at most, never in one allocation of that size", function()
+        local f, read = endless(1000)
+        local asked = {}
+        local r = f.read
+        f.read = function(self, n) asked[#asked + 1] = n return r(self, n) end
+        local open = io.open
+        io.open = function() return f end
+        local ok, g = pcall(media.local_bytes, { index = 1, kind = "image", file = "/x" }, 0)
+        io.open = open
+        assert.is_true(ok, tostring(g))
+        assert.are.equal(PNG .. ("\0"):rep(10000), g.bytes)
+        for _, n in ipairs(asked) do assert.truthy(type(n) == "number" and n <= 1048576, tostring(n)) end
+        assert.are.equal(#g.bytes, read())
+    end)
+    it("a real file is read whole; one over the cap is refused by its size before any read", function()
+        local path = os.tmpname()
+        local fh = assert(io.open(path, "wb"))
+        fh:write(PNG)
+        fh:close()
+        local g = media.local_bytes({ index = 1, kind = "image", file = path }, #PNG)
+        assert.are.equal(PNG, g.bytes)
+        g = media.local_bytes({ index = 1, kind = "image", file = path }, #PNG - 1)
+        assert.are.equal("is larger than " .. (#PNG - 1) .. " bytes", g.err)
+        os.remove(path)
+    end)
+end)
+
 describe("media plan: what a network carries #unit", function()
     local info = { name = "net", text = { compose = "userMessage,title;linkBack" }, carries = "subtitle",
                    media = { images = 2, videos = 0, audio = false, maxImage = 100 } }

@@ -309,21 +309,38 @@ function _M.fetch(ctx, wanted)
     return out
 end
 
---- The bytes of a data or file item: { bytes, sniff } | { err }.
+--- The bytes of a data or file item: { bytes, sniff } | { err }. A file is
+-- read up to cap bytes (HARD_MAX when cap is 0): never more than one byte
+-- past it, whatever size the system tells (/dev/zero, /proc files, a FIFO
+-- and a growing file tell 0 or a stale size).
 function _M.local_bytes(e, cap)
     local bytes = e.data
     if e.file then
+        if not cap or cap <= 0 or cap > _M.HARD_MAX then cap = _M.HARD_MAX end
         local f, err = io.open(e.file, "rb")
         if not f then return { err = "could not be read: " .. tostring(err) } end
         local size = f:seek("end")
-        if size and cap > 0 and size > cap then
+        if size and size > cap then
             f:close()
             return { err = format("is larger than %d bytes", cap) }
         end
         f:seek("set")
-        bytes = f:read("*a")
+        -- the stated size in one read (one byte more to see a file that grew),
+        -- then 1 MB at a time; a read never asks for more than the cap allows
+        local parts, n, want = {}, 0, (size and size > 0) and size + 1 or 65536
+        while n <= cap do
+            local s, rerr = f:read(math.min(want, cap + 1 - n))
+            if s == nil and rerr then
+                f:close()
+                return { err = "could not be read: " .. tostring(rerr) }
+            end
+            if not s or #s == 0 then break end
+            parts[#parts + 1], n, want = s, n + #s, 1048576
+        end
         f:close()
-        if not bytes or #bytes == 0 then return { err = "is empty" } end
+        if n > cap then return { err = format("is larger than %d bytes", cap) } end
+        bytes = #parts == 1 and parts[1] or table.concat(parts)
+        if #bytes == 0 then return { err = "is empty" } end
     end
     local s = core.media_sniff(bytes)
     if not s then return { err = "is not an image, video or audio file the library recognises" } end
