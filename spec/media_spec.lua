@@ -260,6 +260,33 @@ describe("media files (config.media.allowFiles) #unit", function()
     end)
 end)
 
+describe("a file for several networks #unit", function()
+    it("is read once under the largest cap, each network then applying its own limit", function()
+        local path = os.tmpname()
+        local fh = assert(io.open(path, "wb"))
+        fh:write(PNG)
+        fh:close()
+        local spy = H.spy(function() return { status = 500, headers = {}, body = "{}" } end)
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            media = { allowFiles = true, maxBytes = { vkontakte = 50 } },
+            connections = { u1 = { vkontakte = { accessToken = "at", ownerId = "7" },
+                                   mastodon = { accessToken = "t", instance = "https://m.example" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = path } } } })
+        os.remove(path)
+        local by = {}
+        for _, e in ipairs((res or err).providerErrorCodes) do by[e.provider] = e end
+        -- VK (first in order) refuses it by its own cap ...
+        assert.are.equal("vkontakte: mediaItems[1]: " .. #PNG .. " bytes; vkontakte takes images up to 50 bytes",
+            by.vkontakte.errorDetails)
+        -- ... and Mastodon, whose limit it fits, uploads it
+        assert.falsy(tostring(by.mastodon.errorDetails):find("larger than", 1, true), by.mastodon.errorDetails)
+        local up = 0
+        for _, r in ipairs(spy.calls) do if r.url == "https://m.example/api/v2/media" then up = up + 1 end end
+        assert.is_true(up >= 1)
+    end)
+end)
+
 describe("media plan: what a network carries #unit", function()
     local info = { name = "net", text = { compose = "userMessage,title;linkBack" }, carries = "subtitle",
                    media = { images = 2, videos = 0, audio = false, maxImage = 100 } }

@@ -856,17 +856,22 @@ end
 -- item fails is decided, unless config.media.partial = "allow".
 function _M.media_ready(ctx, tasks)
     local cfg = ctx.config
-    local wanted, infos_of = {}, {}
+    -- what is read once for every network (a src fetched, a file read) is
+    -- read under the largest cap among them; each network's own limit is
+    -- applied to the bytes afterwards (media.ready)
+    local wanted, infos_of, file_cap = {}, {}, {}
     for _, t in ipairs(tasks) do
         for _, e in ipairs(not t.done and t.plan and t.plan.items or {}) do
-            if e.src and not e.url then
-                local l = infos_of[e.src] or {}
+            local key = e.src and not e.url and e.src or e.file
+            if key then
+                local l = infos_of[key] or {}
                 l[#l + 1] = INFO[t.provider]
-                infos_of[e.src] = l
+                infos_of[key] = l
                 local kind = e.kind == "image" and "gif" or e.kind
                 local resize = e.kind == "image" and cfg.media and cfg.media.resize
                 local cap = resize and 64 * 1024 * 1024 or media.fetch_cap(l, kind, cfg)
-                if cap > (wanted[e.src] or 0) then wanted[e.src] = cap end
+                local caps = e.file and file_cap or wanted
+                if cap > (caps[key] or 0) then caps[key] = cap end
             end
         end
     end
@@ -885,7 +890,7 @@ function _M.media_ready(ctx, tasks)
                     local key = e.file or e.data
                     g = locals[key]
                     if not g then
-                        g = media.local_bytes(e, media.limit(info, e.kind, cfg))
+                        g = media.local_bytes(e, e.file and file_cap[e.file] or 0)
                         locals[key] = g
                     end
                 end
