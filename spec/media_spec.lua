@@ -287,6 +287,39 @@ describe("a file for several networks #unit", function()
     end)
 end)
 
+describe("an upload URL's signature #unit", function()
+    it("is in no error or log event, even when the transport's error quotes the URL", function()
+        local up = "https://pu.vk.com/c850/upload.php?act=do_add&mid=7&hash=0f1e2d3c4b5a69788796a5b4&rhash=feedfacecafe1234"
+        local spy = H.spy(function(req)
+            if req.url:find("getWallUploadServer", 1, true) then
+                return { status = 200, headers = {}, body = '{"response":{"upload_url":"' .. up .. '"}}' }
+            end
+            if req.url:find("pu.vk.com", 1, true) then
+                return nil, "could not connect to " .. req.url .. " (reset)", "connect"
+            end
+            return { status = 500, headers = {}, body = "{}" }
+        end)
+        local events = {}
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            log = function(e) events[#events + 1] = e end,
+            connections = { u1 = { vkontakte = { accessToken = "at-secret-value", ownerId = "7" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", data = PNG } } } })
+        local e = (res or err).providerErrorCodes[1]
+        assert.truthy(e.errorDetails:find("mediaItems[1]", 1, true), e.errorDetails)
+        assert.truthy(e.errorDetails:find("pu.vk.com", 1, true), e.errorDetails)
+        local seen = {}
+        for _, v in ipairs(events) do for _, f in pairs(v) do seen[#seen + 1] = tostring(f) end end
+        seen[#seen + 1] = e.errorDetails
+        for _, text in ipairs(seen) do
+            assert.falsy(text:find("0f1e2d3c4b5a69788796a5b4", 1, true), text)
+            assert.falsy(text:find("feedfacecafe1234", 1, true), text)
+            assert.falsy(text:find("at-secret-value", 1, true), text)
+        end
+        assert.is_true(#spy.calls >= 2)
+    end)
+end)
+
 describe("media plan: what a network carries #unit", function()
     local info = { name = "net", text = { compose = "userMessage,title;linkBack" }, carries = "subtitle",
                    media = { images = 2, videos = 0, audio = false, maxImage = 100 } }

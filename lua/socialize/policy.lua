@@ -366,6 +366,24 @@ function _M.redact_url(url)
     return url
 end
 
+--- The values of a request URL a transport's error may quote (an upload
+-- URL's signature in its query, a bot token in its path), longest first:
+-- what redact_url removes, as secrets for scrub.
+function _M.url_secrets(url)
+    local out, seen = {}, {}
+    if type(url) ~= "string" then return out end
+    local function add(v)
+        if #v >= 4 and not seen[v] then seen[v] = true out[#out + 1] = v end
+    end
+    for v in gmatch(url, "/bot([^/]+)/") do add(v) add(_M.pct_decode(v)) end
+    local q = match(url, "%?([^#]*)")
+    if q then
+        for v in gmatch(q, "[^=&]+=([^&]*)") do add(v) add(_M.pct_decode(v)) end
+    end
+    table.sort(out, by_length)
+    return out
+end
+
 ---------------------------------------------------------------------------
 -- Private networks: URLs that come from connection data (a network's
 -- provider_info urlField: a server, a data host) -- and any other URL the library did not choose
