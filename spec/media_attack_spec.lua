@@ -19,3 +19,30 @@ describe("X: a hostile media reply #unit", function()
         assert.are.same({ media = { id = "77" } }, res.data)
     end)
 end)
+
+describe("LinkedIn: hostile upload instructions #unit", function()
+    local function ins(n, url)
+        local t = {}
+        for i = 0, n - 1 do
+            t[#t + 1] = string.format('{"uploadUrl":"%s","firstByte":%d,"lastByte":%d}', url, i, i)
+        end
+        return '{"value":{"video":"urn:li:video:1","uploadInstructions":[' .. table.concat(t, ",") .. ']}}'
+    end
+    it("more parts than the front's 300 steps per item can send are refused at once, not after 290 uploads", function()
+        local it_ = { index = 1, kind = "video", mime = "video/mp4", size = 201 }
+        local res = parse("linkedin", 200, ins(201, "https://www.linkedin.com/u"), { item = it_ })
+        assert.is_false(res.ok)
+        assert.are.equal("transient", res.category)
+        it_.size = 200
+        res = parse("linkedin", 200, ins(200, "https://www.linkedin.com/u"), { item = it_ })
+        assert.is_true(res.ok)
+        assert.are.equal(200, #res.data.parts)
+    end)
+    it("a part URL over 4096 bytes is refused (the state carried through every step stays small)", function()
+        local it_ = { index = 1, kind = "video", mime = "video/mp4", size = 2 }
+        local long = "https://www.linkedin.com/" .. ("a"):rep(4100)
+        local res = parse("linkedin", 200, ins(2, long), { item = it_ })
+        assert.is_false(res.ok)
+        assert.are.equal("transient", res.category)
+    end)
+end)
