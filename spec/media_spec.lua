@@ -287,6 +287,26 @@ describe("a file for several networks #unit", function()
     end)
 end)
 
+describe("a data item whose bytes spell a file's path #unit", function()
+    it("is its own bytes, never the file's", function()
+        local path = os.tmpname()
+        local fh = assert(io.open(path, "wb"))
+        fh:write(PNG)
+        fh:close()
+        local spy = H.spy(function() return { status = 500, headers = {}, body = "{}" } end)
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            media = { allowFiles = true },
+            connections = { u1 = { mastodon = { accessToken = "t", instance = "https://m.example" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = path }, { type = "image", data = path } } } })
+        os.remove(path)
+        local e = (res or err).providerErrorCodes[1]
+        assert.are.equal("mastodon: mediaItems[2]: the data is not an image, video or audio file the library recognises",
+            e.errorDetails)
+        assert.are.equal(0, #spy.calls)
+    end)
+end)
+
 describe("an upload URL's signature #unit", function()
     it("is in no error or log event, even when the transport's error quotes the URL", function()
         local up = "https://pu.vk.com/c850/upload.php?act=do_add&mid=7&hash=0f1e2d3c4b5a69788796a5b4&rhash=feedfacecafe1234"

@@ -876,7 +876,7 @@ function _M.media_ready(ctx, tasks)
         end
     end
     local got = next(wanted) and media.fetch(ctx, wanted) or {}
-    local locals = {}
+    local locals = { files = {}, data = {} }
     local partial = cfg.media and cfg.media.partial == "allow"
     for _, t in ipairs(tasks) do
         if not t.done and t.plan and #t.plan.items > 0 then
@@ -887,11 +887,13 @@ function _M.media_ready(ctx, tasks)
                 if e.src and not e.url then
                     g = got[e.src]
                 elseif e.data or e.file then
+                    -- a file by its path, data by its bytes: never one for the other
+                    local cache = e.file and locals.files or locals.data
                     local key = e.file or e.data
-                    g = locals[key]
+                    g = cache[key]
                     if not g then
                         g = media.local_bytes(e, e.file and file_cap[e.file] or 0)
-                        locals[key] = g
+                        cache[key] = g
                     end
                 end
                 local meta, bytes
