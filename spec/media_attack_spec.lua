@@ -46,3 +46,97 @@ describe("LinkedIn: hostile upload instructions #unit", function()
         assert.are.equal("transient", res.category)
     end)
 end)
+
+describe("the OpenResty transport against a hostile CDN #unit", function()
+    -- a stand-in cosocket over a fixed byte stream, with ngx's semantics for
+    -- receive("*l"), receive("*a"), receive(n) and receiveuntil(pattern)
+    -- (ngx buffers a line or "*a" whole, however long): `consumed` is how far
+    -- the transport made it read
+    local function fake_sock(data)
+        local s, pos = { consumed = 0 }, 1
+        local function take(n)
+            local out = data:sub(pos, pos + n - 1)
+            pos = pos + #out
+            s.consumed = pos - 1
+            return out
+        end
+        function s.settimeouts() end
+        function s.connect() return 1 end
+        function s.send(_, b) return #b end
+        function s.close() return 1 end
+        function s.setkeepalive() return 1 end
+        function s.getreusedtimes() return 0 end
+        function s.receive(_, p)
+            if p == "*l" then
+                local a = data:find("\n", pos, true)
+                if not a then return nil, "closed", take(#data - pos + 1) end
+                local line = take(a - pos + 1)
+                return (line:gsub("\r?\n$", ""))
+            elseif p == "*a" then
+                return take(#data - pos + 1)
+            end
+            if pos + p - 1 > #data then return nil, "closed", take(#data - pos + 1) end
+            return take(p)
+        end
+        function s.receiveuntil(_, pat)
+            return function(size)
+                local a = data:find(pat, pos, true)
+                if a == pos then
+                    take(#pat)
+                    return nil
+                end
+                local left = (a or #data + 1) - pos
+                if left == 0 then return nil, "closed" end
+                return take(math.min(size or left, left))
+            end
+        end
+        return s
+    end
+    local function with_stream(data, fn)
+        local sock = fake_sock(data)
+        local saved = rawget(_G, "ngx")
+        _G.ngx = { socket = { tcp = function() return sock end } }
+        package.loaded["socialize.resty"] = nil
+        local ok, err = pcall(function() fn(require("socialize.resty").new({}), sock) end)
+        package.loaded["socialize.resty"] = nil
+        _G.ngx = saved
+        assert(ok, err)
+    end
+    local HUGE = 8 * 1024 * 1024
+    local req = { method = "GET", url = "http://cdn.example/a.png", maxBytes = 1000, timeout = 5 }
+    local cases = {
+        { "a body with no length that never ends", "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n"
+            .. PNG .. ("\0"):rep(HUGE), "too_large" },
+        { "a chunk-size line that never ends", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .. ("0"):rep(HUGE) },
+        { "a status line that never ends", "HTTP/1.1 200 " .. ("O"):rep(HUGE) },
+        { "trailers that never end", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            .. ("X-T: 1\r\n"):rep(HUGE / 8) },
+    }
+    for _, c in ipairs(cases) do
+        it(c[1] .. ": refused after reading little more than the cap", function()
+            with_stream(c[2], function(t, sock)
+                local res, msg, kind = t:request(req)
+                assert.is_nil(res)
+                assert.truthy(msg)
+                if c[3] then assert.are.equal(c[3], kind) end
+                assert.truthy(sock.consumed <= 1000 + 128 * 1024, sock.consumed)
+            end)
+        end)
+    end
+    it("a body with no length that ends is read whole", function()
+        with_stream("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n" .. PNG, function(t)
+            local res = t:request(req)
+            assert.are.equal(200, res.status)
+            assert.are.equal(PNG, res.body)
+        end)
+    end)
+    it("a chunked body with trailers is read whole", function()
+        with_stream("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n" .. PNG:sub(1, 16) .. "\r\n"
+            .. string.format("%x", #PNG - 16) .. "\r\n" .. PNG:sub(17) .. "\r\n0\r\nX-T: 1\r\n\r\n", function(t)
+            local res = t:request(req)
+            assert.are.equal(200, res.status)
+            assert.are.equal(PNG, res.body)
+        end)
+    end)
+end)
