@@ -140,3 +140,30 @@ describe("the OpenResty transport against a hostile CDN #unit", function()
         end)
     end)
 end)
+
+describe("a network's error that echoes the token #unit", function()
+    local socialize = require("socialize")
+    local H = require("spec.helper")
+    it("is scrubbed in mediaFailed too, as in errorDetails", function()
+        local n = 0
+        local spy = H.spy(function(req)
+            if req.url:find("/api/v2/media", 1, true) then
+                n = n + 1
+                if n == 1 then
+                    return { status = 422, headers = {}, body = '{"error":"refused for token mst-secret-token-value"}' }
+                end
+                return { status = 200, headers = {}, body = '{"id":"55","type":"image","url":"https://m.example/m/55.png"}' }
+            end
+            return { status = 200, headers = {}, body = '{"id":"99","url":"https://m.example/@u/99"}' }
+        end)
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            media = { partial = "allow" },
+            connections = { u1 = { mastodon = { accessToken = "mst-secret-token-value", instance = "https://m.example" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", data = PNG }, { type = "image", data = PNG .. "x" } } } })
+        local e = (res or err).providerErrorCodes[1]
+        assert.are.equal(1, #e.mediaFailed)
+        assert.truthy(e.mediaFailed[1].errorDetails:find("mediaItems[1]", 1, true), e.mediaFailed[1].errorDetails)
+        assert.falsy(e.mediaFailed[1].errorDetails:find("mst-secret-token-value", 1, true), e.mediaFailed[1].errorDetails)
+    end)
+end)

@@ -348,6 +348,13 @@ function _M.scrub_result(t, secrets)
         for _, e in ipairs(t.providerErrorCodes) do
             e.errorDetails = _M.scrub(e.errorDetails, secrets)
             e.errorMessage = _M.scrub(e.errorMessage, secrets)
+            -- the items left out under config.media.partial = "allow": each
+            -- names the network's refusal, which may echo a credential
+            if type(e.mediaFailed) == "table" then
+                for _, f in ipairs(e.mediaFailed) do
+                    if type(f) == "table" then f.errorDetails = _M.scrub(f.errorDetails, secrets) end
+                end
+            end
         end
     end
     return t
