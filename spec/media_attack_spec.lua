@@ -167,3 +167,31 @@ describe("a network's error that echoes the token #unit", function()
         assert.falsy(e.mediaFailed[1].errorDetails:find("mst-secret-token-value", 1, true), e.mediaFailed[1].errorDetails)
     end)
 end)
+
+describe("an upload still processing when the deadline comes #unit", function()
+    local socialize = require("socialize")
+    local H = require("spec.helper")
+    it("fails the item, and the items already uploaded are deleted (as after any failed upload)", function()
+        local n = 0
+        local spy = H.spy(function(req)
+            if req.method == "POST" and req.url == "https://m.example/api/v2/media" then
+                n = n + 1
+                if n == 1 then
+                    return { status = 200, headers = {}, body = '{"id":"55","type":"image","url":"https://m.example/m/55.png"}' }
+                end
+                return { status = 202, headers = {}, body = '{"id":"56","type":"image","url":null}' }
+            end
+            return { status = 200, headers = {}, body = "{}" }
+        end)
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 }, deadline = 0.5,
+            connections = { u1 = { mastodon = { accessToken = "t", instance = "https://m.example" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", data = PNG }, { type = "image", data = PNG .. "x" } } } })
+        local e = (res or err).providerErrorCodes[1]
+        assert.truthy(e.errorDetails:find("mediaItems[2]: still processing when the call's deadline came", 1, true),
+            e.errorDetails)
+        local deleted = {}
+        for _, r in ipairs(spy.calls) do if r.method == "DELETE" then deleted[#deleted + 1] = r.url end end
+        assert.are.same({ "https://m.example/api/v1/media/55" }, deleted)
+    end)
+end)

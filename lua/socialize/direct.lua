@@ -611,6 +611,9 @@ local function run(ctx, tasks, secrets)
                     local item = p.task.uploads[p.task.up_i]
                     p.task.result = fail(p.task, "transient", "mediaItems[" .. tostring(item.index)
                         .. "]: still processing when the call's deadline came (the upload was not used)")
+                    -- the items already uploaded are deleted where the network can, in what time is left
+                    local cleanup = p.task:start_cleanup()
+                    if cleanup then nextp[#nextp + 1] = { task = p.task, req = cleanup } end
                 elseif req == "wait" then
                     later[#later + 1] = { task = p.task, due = ctx.now() + p.task.wait_in }
                 elseif req then
