@@ -195,3 +195,43 @@ describe("an upload still processing when the deadline comes #unit", function()
         assert.are.same({ "https://m.example/api/v1/media/55" }, deleted)
     end)
 end)
+
+describe("a hostile CDN's redirects (regressions: refused before this attack too) #unit", function()
+    local media = require("socialize.media")
+    local function fetch(location)
+        local sent = {}
+        local ctx = { config = { timeout = 5 } }
+        function ctx.send(reqs)
+            local out = {}
+            for i, r in ipairs(reqs) do
+                sent[#sent + 1] = r.url
+                out[i] = r.url == "https://cdn.example/a" and { status = 302, headers = { location = location }, body = "" }
+                    or { status = 200, headers = {}, body = PNG }
+            end
+            return out
+        end
+        return media.fetch(ctx, { ["https://cdn.example/a"] = 1000 })["https://cdn.example/a"], sent
+    end
+    for _, c in ipairs({
+        { "a Location with CR/LF", "https://cdn.example/b\r\nX-Injected: 1", "refused address" },
+        { "a protocol-relative Location", "//10.0.0.1/b.png", "not an http(s) URL" },
+        { "a decimal loopback", "http://2130706433/b.png", "refused address" },
+        { "an octal loopback", "http://0177.0.0.1/b.png", "refused address" },
+        { "a hex private address", "http://0xa000001/b.png", "refused address" },
+        { "an IPv4-mapped IPv6 loopback", "http://[::ffff:7f00:1]/b.png", "refused address" },
+        { "0.0.0.0", "http://0.0.0.0/b.png", "refused address" },
+        { "[::]", "http://[::]/b.png", "refused address" },
+        { "localhost.", "http://localhost./b.png", "refused address" },
+        { "userinfo", "https://cdn.example@10.0.0.1/b.png", "refused address" },
+        { "a percent-encoded host", "http://%31%32%37.0.0.1/b.png", "refused address" },
+        { "a backslash trick", "https://cdn.example\\@127.0.0.1/b.png", "refused address" },
+        { "a redirect to itself", "https://cdn.example/a", "more than 3" },
+    }) do
+        it(c[1] .. " is refused, nothing fetched there", function()
+            local got, sent = fetch(c[2])
+            assert.is_nil(got.bytes)
+            assert.truthy(got.err:find(c[3], 1, true), got.err)
+            for _, u in ipairs(sent) do assert.are.equal("https://cdn.example/a", u) end
+        end)
+    end
+end)
