@@ -375,12 +375,13 @@ end
 
 --- The values of a request URL a transport's error may quote (an upload
 -- URL's signature in its query, a bot token in its path), longest first:
--- what redact_url removes, as secrets for scrub.
+-- what redact_url removes, as secrets for scrub. Values shorter than 8
+-- bytes ("STATUS", "true") are words an error may use, not signatures.
 function _M.url_secrets(url)
     local out, seen = {}, {}
     if type(url) ~= "string" then return out end
     local function add(v)
-        if #v >= 4 and not seen[v] then seen[v] = true out[#out + 1] = v end
+        if #v >= 8 and not seen[v] then seen[v] = true out[#out + 1] = v end
     end
     for v in gmatch(url, "/bot([^/]+)/") do add(v) add(_M.pct_decode(v)) end
     local q = match(url, "%?([^#]*)")
