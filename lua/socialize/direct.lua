@@ -611,6 +611,9 @@ local function run(ctx, tasks, secrets)
                     local item = p.task.uploads[p.task.up_i]
                     p.task.result = fail(p.task, "transient", "mediaItems[" .. tostring(item.index)
                         .. "]: still processing when the call's deadline came (the upload was not used)")
+                    -- the items already uploaded are deleted where the network can, in what time is left
+                    local cleanup = p.task:start_cleanup()
+                    if cleanup then nextp[#nextp + 1] = { task = p.task, req = cleanup } end
                 elseif req == "wait" then
                     later[#later + 1] = { task = p.task, due = ctx.now() + p.task.wait_in }
                 elseif req then
@@ -856,22 +859,27 @@ end
 -- item fails is decided, unless config.media.partial = "allow".
 function _M.media_ready(ctx, tasks)
     local cfg = ctx.config
-    local wanted, infos_of = {}, {}
+    -- what is read once for every network (a src fetched, a file read) is
+    -- read under the largest cap among them; each network's own limit is
+    -- applied to the bytes afterwards (media.ready)
+    local wanted, infos_of, file_cap = {}, {}, {}
     for _, t in ipairs(tasks) do
         for _, e in ipairs(not t.done and t.plan and t.plan.items or {}) do
-            if e.src and not e.url then
-                local l = infos_of[e.src] or {}
+            local key = e.src and not e.url and e.src or e.file
+            if key then
+                local l = infos_of[key] or {}
                 l[#l + 1] = INFO[t.provider]
-                infos_of[e.src] = l
+                infos_of[key] = l
                 local kind = e.kind == "image" and "gif" or e.kind
                 local resize = e.kind == "image" and cfg.media and cfg.media.resize
                 local cap = resize and 64 * 1024 * 1024 or media.fetch_cap(l, kind, cfg)
-                if cap > (wanted[e.src] or 0) then wanted[e.src] = cap end
+                local caps = e.file and file_cap or wanted
+                if cap > (caps[key] or 0) then caps[key] = cap end
             end
         end
     end
     local got = next(wanted) and media.fetch(ctx, wanted) or {}
-    local locals = {}
+    local locals = { files = {}, data = {} }
     local partial = cfg.media and cfg.media.partial == "allow"
     for _, t in ipairs(tasks) do
         if not t.done and t.plan and #t.plan.items > 0 then
@@ -882,11 +890,13 @@ function _M.media_ready(ctx, tasks)
                 if e.src and not e.url then
                     g = got[e.src]
                 elseif e.data or e.file then
+                    -- a file by its path, data by its bytes: never one for the other
+                    local cache = e.file and locals.files or locals.data
                     local key = e.file or e.data
-                    g = locals[key]
+                    g = cache[key]
                     if not g then
-                        g = media.local_bytes(e, media.limit(info, e.kind, cfg))
-                        locals[key] = g
+                        g = media.local_bytes(e, e.file and file_cap[e.file] or 0)
+                        cache[key] = g
                     end
                 end
                 local meta, bytes

@@ -72,6 +72,7 @@ static void link_host(sz_buf *b, const char *link)
  * content.multiImage (2 to 20), or as an article's thumbnail. The step
  * state: {phase: "put", uploadUrl, image}. A video: below. */
 #define LI_MAX_PIXELS 36152320LL /* "< 36,152,320 pixels" */
+#define LI_MAX_URL 4096          /* an upload URL's bytes (the parts go through every step's state) */
 #define LI_MAX_IMAGES 20         /* a multiImage post: 2 to 20 */
 
 /* An upload URL LinkedIn gave: http(s), no space or control, and on
@@ -81,7 +82,7 @@ static int li_upload_url_ok(const char *u, const char *root)
 {
     const char *h, *e, *rh, *c;
     size_t hl;
-    if (!u || !url_ok(u))
+    if (!u || !url_ok(u) || strlen(u) > LI_MAX_URL)
         return 0;
     h = strstr(u, "://") + 3;
     e = h + strcspn(h, "/?#");
@@ -122,7 +123,10 @@ static sz_request *li_headers(ctx *x, sz_request *r)
  * uploadToken, uploadedPartIds}}; then GET /rest/videos/{urn} until its
  * status is AVAILABLE. State: {phase, video, token, parts: [[first, last,
  * url]...], part, etags, polls}. */
-#define LI_MAX_PARTS 1000
+/* parts of one video: each is a step, and the front allows 300 steps per
+ * item (parts, finalize, 60 polls fit); 200 x LinkedIn's 4 MB parts cover
+ * the 500 MB limit */
+#define LI_MAX_PARTS 200
 #define LI_MAX_POLLS 60
 #define LI_POLL_WAIT 10
 
@@ -204,7 +208,7 @@ static json_t *li_parts(json_t *ins, long long size)
     json_array_foreach(ins, i, p) {
         long long first = jnum(p, "firstByte"), last = jnum(p, "lastByte");
         const char *u = jstr(p, "uploadUrl");
-        if (!parts || first != next || last < first || last >= size || !u ||
+        if (!parts || first != next || last < first || last >= size || !u || strlen(u) > LI_MAX_URL ||
             json_array_append_new(parts, json_pack("[I, I, s]", (json_int_t)first, (json_int_t)last, u)) != 0) {
             sz_json_free(parts);
             return NULL;

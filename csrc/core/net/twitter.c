@@ -237,6 +237,11 @@ static json_t *x_parse_upload(const sz_call_json *c, int status, json_t *j)
                               0);
         return media_next(json_pack("{s:s, s:s}", "phase", "finalize", "id", id), 0);
     }
+    /* the alt text comes after processing succeeded: a metadata reply ends
+     * the item whatever it says of processing (else a network could send it
+     * back to STATUS polls whose count starts over) */
+    if (phase && strcmp(phase, "metadata") == 0)
+        return media_done(json_pack("{s:s}", "id", id));
     return x_after(c, status, id, json_object_get(data, "processing_info"), phase ? phase : "upload");
 }
 
