@@ -335,6 +335,22 @@ char *sz_nk_text(ctx *x, action *a)
     return text;
 }
 
+char *sz_nk_text_link_inline(ctx *x, action *a)
+{
+    net alt = *x->nt;
+    const net *save = x->nt;
+    char spec[160], *t;
+    const char *c = x->nt->text.compose ? x->nt->text.compose : "userMessage,title;linkBack",
+               *semi = strchr(c, ';');
+    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
+    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
+    alt.text.compose = spec;
+    x->nt = &alt;
+    t = text_of(x, a);
+    x->nt = save;
+    return t;
+}
+
 json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
 {
     ctx x;

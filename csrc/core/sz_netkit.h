@@ -218,6 +218,7 @@ typedef sz_code_cat code_cat;
 #define req_json(...) sz_nk_req_json(__VA_ARGS__)
 #define req_form(...) sz_nk_req_form(__VA_ARGS__)
 #define text_of(...) sz_nk_text(__VA_ARGS__)
+#define text_link_inline(...) sz_nk_text_link_inline(__VA_ARGS__)
 #define header(...) sz_nk_header(__VA_ARGS__)
 #define parse_iso8601(...) sz_nk_parse_iso8601(__VA_ARGS__)
 #define format_iso8601(...) sz_nk_format_iso8601(__VA_ARGS__)
@@ -265,6 +266,10 @@ SZ_HIDDEN sz_request *req_form(const char *method, const char *url, sz_params *p
  * and URL weight. Returns the text, never empty unless the link goes
  * elsewhere; NULL with x->result set (NULL alone: out of memory). Caller frees. */
 SZ_HIDDEN char *text_of(ctx *x, action *a);
+/* text_of with the link moved into the text: text.compose's fields, then the
+ * link ("...;link=linkBack" -> "...;linkBack"), for a post whose link cannot
+ * go in its own field (a post with media carries no link card). */
+SZ_HIDDEN char *text_link_inline(ctx *x, action *a);
 /* 0 when spec is a valid text.compose, else -1 with the reason in why. */
 SZ_HIDDEN int sz_nk_compose_check(const char *spec, char *why, size_t n);
 SZ_HIDDEN const char *header(const sz_header *h, size_t n, const char *name);
