@@ -5,6 +5,7 @@
  * the files present (Makefile: build/gen/sz_registry.c), never kept by hand. */
 #ifndef SZ_NETKIT_H
 #define SZ_NETKIT_H
+#include <limits.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include "socialize.h"
@@ -206,6 +207,7 @@ typedef sz_code_cat code_cat;
 #define by_status(...) sz_nk_by_status(__VA_ARGS__)
 #define jstr(...) sz_nk_jstr(__VA_ARGS__)
 #define jid(...) sz_nk_jid(__VA_ARGS__)
+#define jint(...) sz_nk_jint(__VA_ARGS__)
 #define fail(...) sz_nk_fail(__VA_ARGS__)
 #define success(...) sz_nk_success(__VA_ARGS__)
 #define hex(...) sz_nk_hex(__VA_ARGS__)
@@ -242,6 +244,10 @@ typedef sz_code_cat code_cat;
 SZ_HIDDEN const char *lookup(const code_cat *t, long code);
 SZ_HIDDEN const char *by_status(int status);
 SZ_HIDDEN const char *jstr(json_t *o, const char *k);
+/* An integer field within [lo, hi], else dflt (absent, not an integer, out of range). */
+SZ_HIDDEN long long jint(json_t *o, const char *k, long long lo, long long hi, long long dflt);
+/* A non-negative integer field, else dflt. */
+#define jnat(o, k, dflt) jint(o, k, 0, LLONG_MAX, dflt)
 /* A string field, or a number rendered as a string, into buf. */
 SZ_HIDDEN const char *jid(json_t *o, const char *k, char *buf, size_t n);
 SZ_HIDDEN json_t *fail(const char *cat, const char *details, ...) SZ_PRINTF(2, 3);
