@@ -61,6 +61,22 @@ int sz_nk_step_item(ctx *x, sz_media *m)
     return 0;
 }
 
+int sz_nk_step_image(ctx *x, sz_media *m, long long max, const char *only, const char *per)
+{
+    if (sz_nk_step_item(x, m) != 0)
+        return -1;
+    if (strcmp(m->kind, "image") != 0 && strcmp(m->kind, "gif") != 0)
+        x->result = fail("content_invalid", "%s: mediaItems[%d] is %s; %s", x->nt->name, m->index, m->kind, only);
+    else if (!m->data)
+        x->result = fail("content_invalid", "%s: mediaItems[%d] has no bytes to upload", x->nt->name, m->index);
+    else if ((long long)m->len > max)
+        x->result = fail("content_invalid", "%s: mediaItems[%d] is %zu bytes; at most %lld bytes per %s",
+                         x->nt->name, m->index, m->len, max, per);
+    else
+        return 0;
+    return -1;
+}
+
 json_t *sz_nk_step_state(const sz_call_json *c)
 {
     json_t *s = json_object_get(c->step, strcmp(c->action, "unmedia") == 0 ? "media" : "step");

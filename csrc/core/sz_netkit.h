@@ -234,6 +234,7 @@ typedef sz_code_cat code_cat;
 #define media_at(...) sz_nk_media_at(__VA_ARGS__)
 #define step_item(...) sz_nk_step_item(__VA_ARGS__)
 #define step_state(...) sz_nk_step_state(__VA_ARGS__)
+#define step_image(...) sz_nk_step_image(__VA_ARGS__)
 #define multipart_begin(...) sz_nk_multipart_begin(__VA_ARGS__)
 #define multipart_field(...) sz_nk_multipart_field(__VA_ARGS__)
 #define multipart_file(...) sz_nk_multipart_file(__VA_ARGS__)
@@ -310,6 +311,10 @@ SZ_HIDDEN int sz_nk_media_at(ctx *x, size_t k, sz_media *m);
 /* The upload step's item (c->step.item) into m with its bytes; -1 with
  * x->result set when there is none. */
 SZ_HIDDEN int sz_nk_step_item(ctx *x, sz_media *m);
+/* step_item for a network that uploads images only: the item must be an
+ * image or GIF with its bytes, at most max bytes; else -1 with x->result set
+ * ("...; <only>", "at most <max> bytes per <per>"). */
+SZ_HIDDEN int sz_nk_step_image(ctx *x, sz_media *m, long long max, const char *only, const char *per);
 /* The upload step's state (c->step.step; c->step.media for "unmedia"):
  * borrowed, NULL at the first step. */
 SZ_HIDDEN json_t *sz_nk_step_state(const sz_call_json *c);
