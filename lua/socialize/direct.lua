@@ -468,6 +468,17 @@ function Task:next_cleanup()
     return self:request()
 end
 
+-- On to the next item to upload; after the last, the action itself with
+-- the items done.
+function Task:next_upload()
+    self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
+    if self.up_i > #self.uploads then
+        self.input.media = self.done_media
+        self.phase = self.action
+    end
+    return self:request()
+end
+
 -- One item's upload failed (r: the classified failure): the item is named;
 -- with config.media.partial = "allow" the post goes on without it.
 function Task:media_failed(r)
@@ -481,12 +492,7 @@ function Task:media_failed(r)
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}
         self.mediaFailed[#self.mediaFailed + 1] = { index = item.index, errorDetails = r.errorDetails }
-        self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
-        if self.up_i > #self.uploads then
-            self.input.media = self.done_media
-            self.phase = self.action
-        end
-        return self:request()
+        return self:next_upload()
     end
     self.result = r
     return self:start_cleanup()
@@ -503,12 +509,7 @@ function Task:upload_fed(r, outcome)
             for k, v in pairs(self.uploads[self.up_i]) do meta[k] = v end
             for k, v in pairs(d.media) do meta[k] = v end
             self.done_media[#self.done_media + 1] = meta
-            self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
-            if self.up_i > #self.uploads then
-                self.input.media = self.done_media
-                self.phase = self.action
-            end
-            return self:request()
+            return self:next_upload()
         end
         self.mstep = d
         self.msteps = (self.msteps or 0) + 1
