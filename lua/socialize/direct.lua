@@ -424,18 +424,7 @@ function Task:feed(outcome)
         self.phase = follow
         return self:request()
     end
-    if not r.ok then
-        policy.block(ctx.blocked, self.keys, r, ctx.clock())
-        self.attempt = self.attempt + 1
-        local sent = not (outcome.error and outcome.kind == "connect")
-        local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
-        if d then
-            self.retry_in = d
-            self.last = r
-            ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
-            return "retry"
-        end
-    end
+    if not r.ok and self:retry(r, outcome) then return "retry" end
     if setup and setup.refreshOnAuthExpired and not r.ok and r.category == "auth_expired"
         and self.used_cached_state and not self.refreshed then
         -- the reused state (a session) expired: one new setup, then the post again
@@ -466,6 +455,22 @@ function Task:next_cleanup()
     self.cl_i = self.cl_i + 1
     if self.cl_i > #self.cleanup then return nil end
     return self:request()
+end
+
+-- A failed reply r: the endpoint blocked as r says, the attempt counted; true
+-- when the policy retries it (after self.retry_in seconds). safe: the step
+-- may be repeated though it was sent (policy.retry_delay).
+function Task:retry(r, outcome, safe)
+    local ctx = self.ctx
+    policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    self.attempt = self.attempt + 1
+    local sent = not (outcome.error and outcome.kind == "connect")
+    local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
+    if not d then return false end
+    self.retry_in = d
+    self.last = r
+    ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
+    return true
 end
 
 -- On to the next item to upload; after the last, the action itself with
@@ -501,7 +506,6 @@ end
 -- The reply of an upload step: the item done, the next step (after a wait
 -- while the network processes), or a failure (retried as any other step).
 function Task:upload_fed(r, outcome)
-    local ctx = self.ctx
     if r.ok then
         local d = type(r.data) == "table" and r.data or {}
         if type(d.media) == "table" then
@@ -523,19 +527,9 @@ function Task:upload_fed(r, outcome)
         end
         return self:request()
     end
-    policy.block(ctx.blocked, self.keys, r, ctx.clock())
-    self.attempt = self.attempt + 1
-    local sent = not (outcome.error and outcome.kind == "connect")
     -- an upload step is safe to repeat when the network failed (5xx) or the
     -- reply never came; a refusal (4xx, a processing failure) is not retried
-    local safe = outcome.error ~= nil or (r.providerStatus or 0) >= 500
-    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
-    if delay then
-        self.retry_in = delay
-        self.last = r
-        ctx.log({ event = "retry", provider = self.provider, delay = delay, reason = tostring(r.category) })
-        return "retry"
-    end
+    if self:retry(r, outcome, outcome.error ~= nil or (r.providerStatus or 0) >= 500) then return "retry" end
     return self:media_failed(r)
 end
 
