@@ -62,15 +62,6 @@ def null_field(v, path=""):
 class LinkedIn(Base):
     network = "linkedin"
 
-    def note(self, **kv):
-        """Adds what the fake parsed to this request's /__requests entry."""
-        port = self.client_address[1]
-        with LOCK:
-            for rec in reversed(STATE["requests"]):
-                if rec.get("network") == self.network and rec.get("client_port") == port:
-                    rec.update(kv)
-                    return
-
     def route(self, method, path, q, raw):
         if method == "PUT" and path.startswith("/dms-uploads/"):
             if "/part/" in path:

@@ -108,15 +108,6 @@ class Twitter(Base):
         if "boom" in token:
             raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
 
-    def note(self, **kv):
-        """Adds what the fake parsed to this request's /__requests entry."""
-        port = self.client_address[1]
-        with LOCK:
-            for rec in reversed(STATE["requests"]):
-                if rec.get("network") == self.network and rec.get("client_port") == port:
-                    rec.update(kv)
-                    return
-
     def route(self, method, path, q, raw):
         token = self.oauth_token(method, path, urlsplit(self.path).query)
         if path.startswith("/2/media/"):
