@@ -424,18 +424,7 @@ function Task:feed(outcome)
         self.phase = follow
         return self:request()
     end
-    if not r.ok then
-        policy.block(ctx.blocked, self.keys, r, ctx.clock())
-        self.attempt = self.attempt + 1
-        local sent = not (outcome.error and outcome.kind == "connect")
-        local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
-        if d then
-            self.retry_in = d
-            self.last = r
-            ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
-            return "retry"
-        end
-    end
+    if not r.ok and self:retry(r, outcome) then return "retry" end
     if setup and setup.refreshOnAuthExpired and not r.ok and r.category == "auth_expired"
         and self.used_cached_state and not self.refreshed then
         -- the reused state (a session) expired: one new setup, then the post again
@@ -468,6 +457,33 @@ function Task:next_cleanup()
     return self:request()
 end
 
+-- A failed reply r: the endpoint blocked as r says, the attempt counted; true
+-- when the policy retries it (after self.retry_in seconds). safe: the step
+-- may be repeated though it was sent (policy.retry_delay).
+function Task:retry(r, outcome, safe)
+    local ctx = self.ctx
+    policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    self.attempt = self.attempt + 1
+    local sent = not (outcome.error and outcome.kind == "connect")
+    local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
+    if not d then return false end
+    self.retry_in = d
+    self.last = r
+    ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
+    return true
+end
+
+-- On to the next item to upload; after the last, the action itself with
+-- the items done.
+function Task:next_upload()
+    self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
+    if self.up_i > #self.uploads then
+        self.input.media = self.done_media
+        self.phase = self.action
+    end
+    return self:request()
+end
+
 -- One item's upload failed (r: the classified failure): the item is named;
 -- with config.media.partial = "allow" the post goes on without it.
 function Task:media_failed(r)
@@ -481,12 +497,7 @@ function Task:media_failed(r)
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}
         self.mediaFailed[#self.mediaFailed + 1] = { index = item.index, errorDetails = r.errorDetails }
-        self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
-        if self.up_i > #self.uploads then
-            self.input.media = self.done_media
-            self.phase = self.action
-        end
-        return self:request()
+        return self:next_upload()
     end
     self.result = r
     return self:start_cleanup()
@@ -495,7 +506,6 @@ end
 -- The reply of an upload step: the item done, the next step (after a wait
 -- while the network processes), or a failure (retried as any other step).
 function Task:upload_fed(r, outcome)
-    local ctx = self.ctx
     if r.ok then
         local d = type(r.data) == "table" and r.data or {}
         if type(d.media) == "table" then
@@ -503,12 +513,7 @@ function Task:upload_fed(r, outcome)
             for k, v in pairs(self.uploads[self.up_i]) do meta[k] = v end
             for k, v in pairs(d.media) do meta[k] = v end
             self.done_media[#self.done_media + 1] = meta
-            self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
-            if self.up_i > #self.uploads then
-                self.input.media = self.done_media
-                self.phase = self.action
-            end
-            return self:request()
+            return self:next_upload()
         end
         self.mstep = d
         self.msteps = (self.msteps or 0) + 1
@@ -522,19 +527,9 @@ function Task:upload_fed(r, outcome)
         end
         return self:request()
     end
-    policy.block(ctx.blocked, self.keys, r, ctx.clock())
-    self.attempt = self.attempt + 1
-    local sent = not (outcome.error and outcome.kind == "connect")
     -- an upload step is safe to repeat when the network failed (5xx) or the
     -- reply never came; a refusal (4xx, a processing failure) is not retried
-    local safe = outcome.error ~= nil or (r.providerStatus or 0) >= 500
-    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
-    if delay then
-        self.retry_in = delay
-        self.last = r
-        ctx.log({ event = "retry", provider = self.provider, delay = delay, reason = tostring(r.category) })
-        return "retry"
-    end
+    if self:retry(r, outcome, outcome.error ~= nil or (r.providerStatus or 0) >= 500) then return "retry" end
     return self:media_failed(r)
 end
 
