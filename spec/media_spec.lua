@@ -18,6 +18,15 @@ local MOV = "\0\0\0\20ftypqt  \0\0\0\0qt  " .. ("\0"):rep(40)
 local MP3 = "ID3\3\0\0\0\0\0\0" .. ("\0"):rep(40)
 local HTML = "<!doctype html><html><body>not an image</body></html>"
 
+-- A temporary file holding PNG; the caller removes it.
+local function temp_png()
+    local path = os.tmpname()
+    local fh = assert(io.open(path, "wb"))
+    fh:write(PNG)
+    fh:close()
+    return path
+end
+
 describe("media sniffing #unit", function()
     local cases = {
         { "PNG", PNG, "image/png", "image", 640, 480 },
@@ -211,10 +220,7 @@ describe("media files (config.media.allowFiles) #unit", function()
         assert.are.equal("is empty", g.err)
     end)
     it("a real file is read whole; one over the cap is refused by its size before any read", function()
-        local path = os.tmpname()
-        local fh = assert(io.open(path, "wb"))
-        fh:write(PNG)
-        fh:close()
+        local path = temp_png()
         local g = media.local_bytes({ index = 1, kind = "image", file = path }, #PNG)
         assert.are.equal(PNG, g.bytes)
         g = media.local_bytes({ index = 1, kind = "image", file = path }, #PNG - 1)
@@ -225,10 +231,7 @@ end)
 
 describe("a file for several networks #unit", function()
     it("is read once under the largest cap, each network then applying its own limit", function()
-        local path = os.tmpname()
-        local fh = assert(io.open(path, "wb"))
-        fh:write(PNG)
-        fh:close()
+        local path = temp_png()
         local spy = H.spy(function() return { status = 500, headers = {}, body = "{}" } end)
         local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
             media = { allowFiles = true, maxBytes = { vkontakte = 50 } },
@@ -252,10 +255,7 @@ end)
 
 describe("a data item whose bytes spell a file's path #unit", function()
     it("is its own bytes, never the file's", function()
-        local path = os.tmpname()
-        local fh = assert(io.open(path, "wb"))
-        fh:write(PNG)
-        fh:close()
+        local path = temp_png()
         local spy = H.spy(function() return { status = 500, headers = {}, body = "{}" } end)
         local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
             media = { allowFiles = true },
