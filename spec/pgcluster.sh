@@ -9,8 +9,8 @@
 set -e
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$BIN/initdb" ] || { echo "pgcluster: PostgreSQL server binaries not found (make deps)" >&2; exit 1; }
-as() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+as() { # from / : nobody cannot enter a checkout of mode 0700 (where make test may run)
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u nobody -- "$@"); else "$@"; fi
 }
 port=54329
 ctl() { # DIR ACTION...
