@@ -210,16 +210,23 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
         local c = client()
         assert(connect(c, "u1", "twitter"))
         H.configure(sb, { oauth_scenario = { twitter = "invalid_grant" } })
-        local res = c:publishUserAction { UID = "u1", userAction = UA }
-        local e = res and res.providerErrorCodes or select(2, c:publishUserAction { UID = "u1", userAction = UA })
-        local _, err = c:publishUserAction { UID = "u1", userAction = UA }
-        assert.truthy(err)
+        local res, err = c:publishUserAction { UID = "u1", userAction = UA }
+        assert.is_nil(res)
         assert.equal(403009, err.errorCode)
-        assert.matches("reconnect", tostring(err.errorDetails) .. tostring(err.providerErrorCodes
-            and err.providerErrorCodes[1] and err.providerErrorCodes[1].errorDetails))
+        local e = err.providerErrorCodes and err.providerErrorCodes[1] or err
+        assert.equal("twitter", e.provider)
+        assert.matches("reconnect with client:connect", e.errorDetails)
+        assert.is_true(e.reconnect)
         assert.is_true(assert(c:getUserInfo { UID = "u1" }).identities[1].isExpiredSession)
         assert.is_true(c:store():get_connection("u1", "twitter").fields.expired)
-        assert.truthy(e)
+        -- an expired connection sends nothing more: no refresh, no tweet
+        H.reset(sb)
+        res, err = c:publishUserAction { UID = "u1", userAction = UA }
+        assert.equal(403009, err.errorCode)
+        assert.equal(0, #H.requests(sb))
+        -- a reconnect replaces it
+        assert(connect(c, "u1", "twitter"))
+        assert.is_false(assert(c:getUserInfo { UID = "u1" }).identities[1].isExpiredSession)
     end)
 
     it("a transient refresh failure never marks the connection expired", function()

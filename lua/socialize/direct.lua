@@ -657,6 +657,7 @@ local function entry(r)
         e.providerCode = r.providerCode
         e.providerStatus = r.providerStatus
         e.migrateToChatId = r.migrateToChatId -- the chat's new id, for the caller to store
+        e.reconnect = r.reconnect -- a stored connection that expired: connect again (docs/connections.md)
     elseif r.duplicate then
         e.duplicate = true
         e.errorDetails = "duplicate: the existing post was recovered"
