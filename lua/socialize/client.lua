@@ -148,7 +148,7 @@ end
 -- user to, and its pending state kept in the store: {url, state} | nil, err.
 function Client:connect(params)
     argtype(params, 1, "connect", "table")
-    return require("socialize.connect").connect(self, params)
+    return require("socialize.connect").connect(self._engine:context(), params)
 end
 
 --- The callback of a connect (its query string, URL or a table): the new
@@ -157,14 +157,14 @@ end
 function Client:finishConnect(callback)
     argcheck(type(callback) == "string" or type(callback) == "table", 1, "finishConnect",
         "the callback's query string, URL or a table expected")
-    return require("socialize.connect").finish(self, callback)
+    return require("socialize.connect").finish(self._engine:context(), callback)
 end
 
 --- Disconnects a user from one network (provider) or all: revokes where the
 -- network can, deletes from the store.
 function Client:removeConnection(params)
     argtype(params, 1, "removeConnection", "table")
-    return require("socialize.connect").remove(self, params)
+    return require("socialize.connect").remove(self._engine:context(), params)
 end
 
 _M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
@@ -181,7 +181,7 @@ for _, name in ipairs(_M.METHODS) do
             error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
         end
         if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil and callback == nil then
-            return require("socialize.connect").user_info(self, params) -- from the store
+            return require("socialize.connect").user_info(self._engine:context(), params) -- from the store
         end
         return self:call(full, params, callback)
     end

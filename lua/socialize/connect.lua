@@ -36,13 +36,14 @@ local function connect_info(provider)
     return info and info.connect, info
 end
 
-local function app_of(client, provider)
-    local p = client._engine._s.config.providers
+local function app_of(ctx, provider)
+    local p = ctx.config.providers
     return type(p) == "table" and type(p[provider]) == "table" and p[provider] or {}
 end
 
-local function store_of(client)
-    local st, err, name = client:store()
+local function store_of(ctx)
+    local st, err, name
+    if ctx.store then st, err, name = ctx.store() end
     if st then return st end
     if err == nil then
         return nil, named(E.NOT_SUPPORTED, "no_store", "Not supported: connections need config.store (docs/store.md)")
@@ -96,7 +97,7 @@ local function nonempty(s) return type(s) == "string" and s ~= "" end
 ---------------------------------------------------------------------------
 
 --- client:connect{UID, provider, redirectURI, scopes?} -> {url, state} | nil, err
-function _M.connect(client, p)
+function _M.connect(ctx, p)
     if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
     for _, k in ipairs({ "UID", "provider", "redirectURI" }) do
         if not nonempty(p[k]) then return nil, errors.missing(k) end
@@ -106,9 +107,8 @@ function _M.connect(client, p)
         return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
             .. tostring(p.provider) .. "' yet (docs/connections.md)")
     end
-    local st, serr = store_of(client)
+    local st, serr = store_of(ctx)
     if not st then return nil, serr end
-    local ctx = client._engine:context()
     local state = core.random_hex(24) -- 192 bits
     local verifier, challenge
     if c.pkce then
@@ -116,7 +116,7 @@ function _M.connect(client, p)
             function(h) return char(tonumber(h, 16)) end)))
     end
     local scopes = p.scopes
-    local req, msg, code = core.oauth_request(p.provider, "authorize", app_of(client, p.provider),
+    local req, msg, code = core.oauth_request(p.provider, "authorize", app_of(ctx, p.provider),
         { redirectURI = p.redirectURI, state = state, challenge = challenge, scopes = scopes })
     if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
     if req.ok == false then return nil, from_result(req) end
@@ -168,7 +168,7 @@ local function identity_of(rec, now)
 end
 
 --- client:finishConnect(callbackQueryOrTable) -> identity | nil, err
-function _M.finish(client, q)
+function _M.finish(ctx, q)
     local t, rep = callback_params(q)
     if not t then
         return nil, errors.invalid(rep and ("callback parameter " .. rep) or "callback",
@@ -177,9 +177,8 @@ function _M.finish(client, q)
     if not nonempty(t.state) then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: the callback has no state")
     end
-    local st, serr = store_of(client)
+    local st, serr = store_of(ctx)
     if not st then return nil, serr end
-    local ctx = client._engine:context()
     local now = floor(ctx.clock())
     -- single use: taken (and deleted) before anything else, whatever follows
     local pend, err, name = st:take_state(t.state, now)
@@ -209,7 +208,7 @@ function _M.finish(client, q)
     local verifier, asked = sub(secret, 1, nl - 1), sub(secret, nl + 1)
     local c, info = connect_info(provider)
     if not c then return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: " .. provider) end
-    local app = app_of(client, provider)
+    local app = app_of(ctx, provider)
     local tok, terr = step(ctx, provider, "token", app,
         { code = t.code, redirectURI = pend.redirect, verifier = verifier ~= "" and verifier or nil },
         { scopes = asked })
@@ -252,13 +251,13 @@ end
 
 --- client:getUserInfo{UID} in direct mode, from the store: Gigya's User
 -- with its identities.
-function _M.user_info(client, p)
+function _M.user_info(ctx, p)
     if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
-    local st, serr = store_of(client)
+    local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
     if not list then return nil, store_error(err, name) end
-    local now = floor(client._engine:context().clock())
+    local now = floor(ctx.clock())
     local ids, provs = {}, {}
     sort(list, function(a, b) return a.provider < b.provider end)
     for i, rec in ipairs(list) do
@@ -271,14 +270,13 @@ end
 
 --- client:removeConnection{UID, provider?}: revokes at each network that has
 -- a revoke endpoint (best effort), then deletes locally.
-function _M.remove(client, p)
+function _M.remove(ctx, p)
     if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
     if p.provider ~= nil and not nonempty(p.provider) then return nil, errors.invalid("provider", "must be a string") end
-    local st, serr = store_of(client)
+    local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
     if not list then return nil, store_error(err, name) end
-    local ctx = client._engine:context()
     local revoked, failed, n = {}, {}, 0
     for _, rec in ipairs(list) do
         if p.provider == nil or rec.provider == p.provider then
@@ -288,7 +286,7 @@ function _M.remove(client, p)
                 local okr = true
                 for _, which in ipairs({ { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }) do
                     if nonempty(which[1]) then
-                        local r, rerr = step(ctx, rec.provider, "revoke", app_of(client, rec.provider),
+                        local r, rerr = step(ctx, rec.provider, "revoke", app_of(ctx, rec.provider),
                             { token = which[1], hint = which[2] })
                         if not r then
                             okr = false
