@@ -284,3 +284,100 @@ describe("connect: LinkedIn #fakes", function()
         assert.equal(400096, err.errorCode)
     end)
 end)
+
+-- Children and PostgreSQL: once per run (real processes, a throwaway cluster).
+local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
+local BUILD = os.getenv("BUILD") or "build/lua5.4"
+local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
+    or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local function run(cmd)
+    local p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    return (out:gsub("%s+$", ""))
+end
+
+-- A process publishing n times for u1 through the store at url.
+local function publisher(url, n, out)
+    local path = H.tmpdir .. "/publisher-" .. math.random(1, 1e9) .. ".lua"
+    local f = assert(io.open(path, "wb"))
+    f:write(string.format([[
+package.path = %q .. package.path
+package.cpath = %q .. package.cpath
+local socialize = require("socialize")
+local c = socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 10,
+    store = { url = arg[1], keys = { %q } },
+    providers = { twitter = { clientId = "tw-client-id", clientSecret = "tw-client-secret", baseUrl = arg[2] } } }
+local ok = 0
+for i = 1, tonumber(arg[3]) do
+    local r, e = c:publishUserAction { UID = "u1", userAction = { title = "post " .. i } }
+    if r and r.errorCode == 0 then ok = ok + 1 else io.write("failed: ", tostring(e), "\n") end
+end
+io.write("ok ", ok, "\n")
+]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/" .. BUILD .. "/?.so;", KEY))
+    f:close()
+    return CHILD_LUA .. " " .. q(path) .. " " .. q(url) .. " " .. q(sb.url("twitter")) .. " " .. n .. " >" .. q(out)
+end
+
+local function race(url, n)
+    H.configure(sb, { oauth_ttl = 60 }) -- every use refreshes
+    local c = client(url)
+    assert(connect(c, "u1", "twitter"))
+    H.configure(sb, { record = true })
+    local o1, o2 = H.tmpdir .. "/race1-" .. n .. ".out", H.tmpdir .. "/race2-" .. n .. ".out"
+    run("sh -c " .. q(publisher(url, n, o1) .. " & " .. publisher(url, n, o2) .. " & wait"))
+    for _, o in ipairs({ o1, o2 }) do
+        assert.equal("ok " .. n, H.read(o):gsub("%s+$", ""), H.read(o))
+    end
+    local st = oauth("twitter")
+    assert.equal(0, st.reuse)
+    assert.equal(0, st.families_killed)
+    assert.equal(2 * n, st.refreshes)
+    local sent, count = {}, 0
+    for _, r in ipairs(requests("/2/oauth2/token")) do
+        local t = r.body:match("refresh_token=([^&]+)")
+        if t then
+            assert.is_nil(sent[t], "refresh token used twice: " .. t)
+            sent[t], count = true, count + 1
+        end
+    end
+    assert.equal(2 * n, count)
+    return c
+end
+
+describe("connect: stores shared by processes #once", function()
+    setup(function() sb = H.start_sandbox() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    it("two processes refreshing the same X connection at once, 100 times each: no refresh token used twice (SQLite)", function()
+        race(db(), 100)
+    end)
+
+    describe("PostgreSQL", function()
+        local pgdir, pgurl
+        setup(function()
+            local out = run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " start")
+            pgdir, pgurl = out:match("([^\n]+)\n([^\n]+)$")
+            assert(pgurl and pgurl:find("^postgresql:"), out)
+        end)
+        teardown(function()
+            if pgdir then run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " stop " .. q(pgdir)) end
+        end)
+
+        it("connects, publishes, refreshes and disconnects through a PostgreSQL store", function()
+            local c = client(pgurl)
+            local id = assert(connect(c, "u9", "twitter"))
+            assert.equal("2244994945", id.providerUID)
+            assert.equal(1, #assert(c:getUserInfo { UID = "u9" }).identities)
+            assert.equal(0, c:publishUserAction { UID = "u9", userAction = UA }.errorCode)
+            assert(c:removeConnection { UID = "u9" })
+            assert.is_nil(c:store():get_connection("u9", "twitter"))
+        end)
+
+        it("two processes refreshing at once, 50 times each: no refresh token used twice", function()
+            race(pgurl, 50)
+        end)
+    end)
+end)

@@ -199,10 +199,10 @@ def token(h, prof, raw):
                 raise _err(400, "invalid_grant", "Value passed for the token was invalid.")
             st["refreshes"] += 1
             if prof["rotating"]:
+                # the old refresh token dies; the access tokens issued before
+                # live until their own expiry (RFC 6749 6 revokes only the
+                # refresh token; a reuse kills the whole family below)
                 rec["live"] = False
-                for a in st["access"].values():  # the previous access tokens of the family die too
-                    if a["family"] == rec["family"]:
-                        a["live"] = False
                 return 200, _issue(net, prof, st, rec["scope"], rec["user"], rec["family"]), None
             ttl = int(STATE.get("oauth_ttl") or 7200)
             at = prof["prefix"] + "at-" + rnd.token_hex(16)
