@@ -7,11 +7,10 @@
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 
-local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
 local concat, sort = table.concat, table.sort
 local floor = math.floor
-local format, gsub, gmatch, find, sub, char = string.format, string.gsub, string.gmatch, string.find, string.sub,
-    string.char
+local gsub, gmatch, find, sub, char = string.gsub, string.gmatch, string.find, string.sub, string.char
 local os_date = os.date
 
 local E = errors.codes
@@ -160,7 +159,7 @@ end
 local function identity_of(rec, now)
     local f = rec.fields or {}
     local expired = f.expired == true or (rec.expiresAt ~= nil and rec.expiresAt <= now
-        and not nonempty(rec.secrets and rec.secrets.refreshToken) and f.refreshable ~= true)
+        and not nonempty(rec.secrets and rec.secrets.refreshToken))
     return { provider = rec.provider, providerUID = rec.account, nickname = f.nickname,
              isExpiredSession = expired and true or false, expiresAt = rec.expiresAt, scopes = rec.scopes,
              isLoginIdentity = false, allowsLogin = false,
