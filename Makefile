@@ -41,13 +41,13 @@ NET_SRC  = $(sort $(wildcard csrc/core/net/*.c))
 REGISTRY = build/gen/sz_registry.c
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_json.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
-           csrc/core/sz_text.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_media.c csrc/core/sz_oauth.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
+           csrc/core/sz_text.c csrc/core/sz_cut.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_media.c csrc/core/sz_oauth.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
            csrc/core/sz_guard.c csrc/core/sz_result.c $(NET_SRC) $(REGISTRY)
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h csrc/core/sz_jansson.h build/gen/sz_textdata.h
 CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
-BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c
+BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c csrc/lua/lsz_file.c
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c
 CURL_HDR = csrc/curl/lsz_curl.h
@@ -245,7 +245,7 @@ asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan
 # libFuzzer targets (clang), with ASan and UBSan. `make fuzz FUZZ_SECONDS=300`;
 # `make test` runs each for a few seconds.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = response provider sign lua_json guard
+FUZZ_TARGETS = response provider sign lua_json guard text
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              -Icsrc/include -Icsrc/core -Ibuild/gen -Icsrc/lua
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR)

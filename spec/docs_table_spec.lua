@@ -185,3 +185,14 @@ describe("docs/api.md UserAction fields by network #unit", function()
         assert.is_true(live >= 9)
     end)
 end)
+
+describe("README #unit", function()
+    it("starts with exactly the two commands: make demo, make test", function()
+        local md = read("README.md")
+        local block = md:match("^```sh\n(.-)```")
+        assert.is_not_nil(block, "README.md does not start with a sh block")
+        local cmds = {}
+        for line in block:gmatch("[^\n]+") do cmds[#cmds + 1] = line:match("^(make %a+)") end
+        assert.are.same({ "make demo", "make test" }, cmds)
+    end)
+end)

@@ -205,6 +205,18 @@ describe("media end to end, every network that takes images #fakes", function()
         assert.are.equal(0, posted("twitter"))
     end)
 
+    it("a result says when the text was cut (truncated) and what was dropped; an untouched one says neither", function()
+        local long = string.rep("level ", 120)
+        local res, err = client({ "mastodon", "telegram" }):publishUserAction({ UID = "u1", userAction = {
+            title = long, subtitle = "Hard mode", linkBack = "https://game.example/t" } })
+        local m, t = entry(res, err, "mastodon"), entry(res, err, "telegram")
+        assert.are.equal(0, m.errorCode, m.errorDetails)
+        assert.is_true(m.truncated)
+        assert.are.same({ "subtitle" }, m.dropped)
+        assert.is_nil(t.truncated) -- 720 characters fit Telegram's 4096
+        assert.is_nil(t.dropped)   -- Telegram composes the subtitle into the text
+    end)
+
     it("the same src for several networks is fetched once", function()
         local names = {}
         for _, n in ipairs(fetchers) do names[#names + 1] = n end

@@ -308,3 +308,57 @@ describe("subtitle and actionLinks: carried where a network has a place, else re
         assert.are.same({ "subtitle", "actionLinks" }, plan.dropped)
     end)
 end)
+
+describe("local files (config.media.allowFiles) #unit", function()
+    local dir = H.tmpdir .. "/media-files"
+    os.execute("mkdir -p " .. dir)
+    H.write(dir .. "/shot.png", PNG)
+    H.write(dir .. "/empty.png", "")
+    H.write(dir .. "/big.png", PNG .. ("\0"):rep(5000))
+    os.execute("rm -f " .. dir .. "/fifo; mkfifo " .. dir .. "/fifo")
+    local cases = {
+        { "a regular file is read", "/shot.png", nil },
+        { "a FIFO is refused without waiting for a writer", "/fifo", "is not a regular file" },
+        { "a directory is refused", "", "is not a regular file" },
+        { "a device is refused", "/dev/zero", "is not a regular file" },
+        { "an empty file is refused", "/empty.png", "is empty" },
+        { "a file over the cap is refused before it is read", "/big.png", "is larger than 1000 bytes" },
+        { "a missing file is refused", "/nope.png", "could not be opened" },
+    }
+    for _, c in ipairs(cases) do
+        it(c[1], function()
+            local path = c[2]:sub(1, 5) == "/dev/" and c[2] or dir .. c[2]
+            local g = media.local_bytes({ index = 1, kind = "image", file = path }, 1000)
+            if c[3] then
+                assert.is_nil(g.bytes)
+                assert.truthy(g.err:find(c[3], 1, true), g.err)
+            else
+                assert.are.equal(PNG, g.bytes)
+                assert.are.equal("image/png", g.sniff.mime)
+            end
+        end)
+    end
+end)
+
+describe("linkBack and quoted values in errors #unit", function()
+    it("a linkBack that is not an http(s) URL is refused by the core, naming it, for every live network", function()
+        for _, n in ipairs(core.provider_names()) do
+            local info = core.provider_info(n)
+            if not info.discontinued then
+                for _, bad in ipairs({ "javascript:alert(1)", "https://x.example/a b", "ftp://x.example/", "https:///x" }) do
+                    local t = core.provider_text(n, "publish", { userAction = { title = "T", linkBack = bad } }, {}, {})
+                    assert.is_false(t.ok, n .. " " .. bad)
+                    assert.truthy(t.errorDetails:find("linkBack must be an http(s) URL", 1, true), t.errorDetails)
+                end
+                local ok = core.provider_text(n, "publish", { userAction = { title = "T", linkBack = "HTTPS://X.example/a" } }, {}, {})
+                assert.is_true(ok.ok, n)
+            end
+        end
+    end)
+    it("a caller's value quoted in a failure brings no control character along", function()
+        local _, _, _, res = core.provider_request("twitter", "notify", { body = "hi", recipient = "1\r\n2" },
+            { consumerKey = "k", consumerSecret = "s" }, { token = "t", tokenSecret = "s" }, 1700000000, "n")
+        assert.is_not_nil(res)
+        assert.is_nil(res.errorDetails:find("[\r\n]"), res.errorDetails)
+    end)
+end)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <jansson.h>
 #include "sz_netkit.h"
 
@@ -38,26 +39,13 @@ static long measure(const net *nt, const char *s, size_t len, long url_weight)
     return n;
 }
 
-/* The longest prefix that fits budget with an ellipsis after it. */
+/* The longest prefix that fits budget with an ellipsis after it, at a
+ * grapheme boundary and outside links (sz_cut.c); (size_t)-1: out of memory. */
 static size_t cut_to(const net *nt, const char *s, size_t len, long url_weight, long budget)
 {
-    size_t i = 0, best = 0, step;
-    long n, ell;
-    unsigned cp;
     if (!nt->text.own)
         return sz_text_cut(s, len, nt->text.count, url_weight, budget);
-    ell = nt->text.own->weigh(0x2026);
-    for (n = 0; i < len; i += step) {
-        step = own_cp(s, len, i, &cp);
-        n = (long)sz_sat_add(n, nt->text.own->weigh(cp));
-        if (n + ell > budget)
-            break;
-        if (cp != 0x200D) /* never end on a zero-width joiner */
-            best = i + step;
-    }
-    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    return best;
+    return sz_text_cut_weighed(s, len, nt->text.own->weigh, budget);
 }
 
 /* text + " " + link, with text cut (never a URL) so the whole fits the
@@ -146,6 +134,13 @@ static const char *const FIELDS[] = {"userMessage", "title", "subtitle", "descri
 static const char *field_value(const action *a, int i)
 {
     return i == 0 ? a->message : i == 1 ? a->title : i == 2 ? a->subtitle : i == 3 ? a->description : NULL;
+}
+
+/* An http(s) URL with a host, without spaces or control characters. */
+static int link_ok(const char *h)
+{
+    size_t n = strlen(h), p = strncasecmp(h, "https://", 8) == 0 ? 8 : strncasecmp(h, "http://", 7) == 0 ? 7 : 0;
+    return p && n > p && h[p] != '/' && sz_ctl_span(h, n, 0) == n && !strchr(h, ' ');
 }
 
 /* An action link's href when it is an http(s) URL without controls. */
@@ -283,6 +278,20 @@ static long setup_num(json_t *setup, const char *key, long lo, long hi, long dfl
     return dflt;
 }
 
+/* The call has media the network posts: an empty text is then fine. Items
+ * a network without media would drop, or that are not objects, are not. */
+static int has_media(ctx *x)
+{
+    json_t *list = json_object_get(x->in, "media"), *it;
+    size_t k;
+    if (!(x->nt->media.images || x->nt->media.videos || x->nt->media.audio))
+        return 0;
+    json_array_foreach(list, k, it)
+        if (json_is_object(it))
+            return 1;
+    return 0;
+}
+
 char *sz_nk_text(ctx *x, action *a)
 {
     const net *nt = x->nt;
@@ -312,7 +321,13 @@ char *sz_nk_text(ctx *x, action *a)
         sz_buf_reset(&t);
     }
     a->max = max;
-    if (text && !*text && !(a->link_to[0] && a->link) && !sz_nk_media_count(x)) {
+    if (text && a->link && !link_ok(a->link)) {
+        free(text);
+        x->result = fail("content_invalid", "%s: linkBack must be an http(s) URL without spaces or control "
+                                            "characters", nt->name);
+        return NULL;
+    }
+    if (text && !*text && !(a->link_to[0] && a->link) && !has_media(x)) {
         free(text);
         x->result = fail("content_invalid", "%s: nothing to post (%s)", nt->name, what);
         return NULL;
@@ -344,6 +359,14 @@ json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
         r = fail("provider_discontinued", "%s: %s", x.nt->name, x.nt->note);
         json_object_set_new(r, "provider", json_string(x.nt->name));
         return r;
+    }
+    { /* what sz_provider_request refuses is not previewed as cut short */
+        char w[128];
+        if (sz_call_nul(c, w, sizeof w)) {
+            r = fail("content_invalid", "%s: %s contains a NUL byte", x.nt->name, w);
+            json_object_set_new(r, "provider", json_string(x.nt->name));
+            return r;
+        }
     }
     text = text_of(&x, &a);
     if (!text) {

@@ -113,6 +113,23 @@ static int has_nul(json_t *j, char *where, size_t n, int depth)
     return 0;
 }
 
+/* 1 when a text of the call holds a NUL byte, its path in w: the input,
+ * the credentials, the setup and the media step's state (its item's alt
+ * text goes into a multipart body, its ids into URLs). */
+int sz_call_nul(const sz_call_json *c, char *w, size_t n)
+{
+    static const char *const what[] = {"input", "provider config", "connection", "setup state", "step state"};
+    json_t *const trees[] = {c->input, c->app, c->user, c->setup, c->step};
+    size_t k;
+    for (k = 0; k < 5; k++) {
+        snprintf(w, n, "%s", what[k]);
+        if (has_nul(trees[k], w, n, 0))
+            return 1;
+    }
+    w[0] = '\0';
+    return 0;
+}
+
 /* The descriptor's bearer token as the Authorization header; -1 with
  * x->result set when the token is missing (-1 alone: out of memory). */
 static int add_bearer(ctx *x, sz_request *r)
@@ -202,19 +219,7 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
     x.setup = c->setup;
     {
         char w[128];
-        strcpy(w, "input");
-        if (!has_nul(c->input, w, sizeof w, 0)) {
-            strcpy(w, "provider config");
-            if (!has_nul(c->app, w, sizeof w, 0)) {
-                strcpy(w, "connection");
-                if (!has_nul(c->user, w, sizeof w, 0)) {
-                    strcpy(w, "setup state");
-                    if (!has_nul(c->setup, w, sizeof w, 0))
-                        w[0] = '\0';
-                }
-            }
-        }
-        if (w[0]) {
+        if (sz_call_nul(c, w, sizeof w)) {
             sz_json_free(in_copy);
             return refuse(fail("content_invalid", "%s: %s contains a NUL byte", x.nt->name, w), x.nt,
                           refusal, err);

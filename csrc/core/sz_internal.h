@@ -119,6 +119,8 @@ void sz_test_free(void *p);
 #define calloc(n, m) sz_test_calloc(n, m)
 #define realloc(p, n) sz_test_realloc(p, n)
 #define free(p) sz_test_free(p)
+/* code points read by the URL finder's label scans (sz_text.c): linear work */
+extern unsigned long long sz_test_label_steps;
 #endif
 
 /* HMAC-SHA1 of msg with the Base64-decoded secret, as Base64 into out[29].

@@ -97,19 +97,86 @@ json_t *sz_nk_media_next(json_t *state, long long wait)
 
 /* ---- multipart/form-data (RFC 7578) --------------------------------------- */
 
-void sz_nk_multipart_begin(sz_multipart *m, const char *seed)
+/* "socialize-" and 24 hex digits of SHA-256(seed), or of seed "#" k when
+ * k > 0 (another try after a clash). */
+static void derive_boundary(char out[80], const char *seed, int k)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    char h[65];
-    const char *s = seed ? seed : "";
-    sz_buf_init(&m->b);
-    if (!EVP_Digest(s, strlen(s), d, &dl, EVP_sha256(), NULL) || dl < 16) {
-        memset(d, 0x5a, 16);
+    char h[65], *s = NULL;
+    const char *in = seed ? seed : "";
+    if (k > 0) {
+        size_t n = strlen(in) + 16;
+        if ((s = malloc(n)) != NULL) {
+            snprintf(s, n, "%s#%d", in, k);
+            in = s;
+        }
+    }
+    if (!EVP_Digest(in, strlen(in), d, &dl, EVP_sha256(), NULL) || dl < 16) {
+        memset(d, 0x5a + k, 16);
         dl = 16;
     }
+    free(s);
     hex(d, 12, h);
-    snprintf(m->boundary, sizeof m->boundary, "socialize-%s", h);
+    snprintf(out, 80, "socialize-%s", h);
+}
+
+void sz_nk_multipart_begin(sz_multipart *m, const char *seed)
+{
+    sz_buf_init(&m->b);
+    m->seed = seed;
+    m->nat = 0;
+    derive_boundary(m->boundary, seed, 0);
+}
+
+/* "--boundary" (then what follows), its place kept for a clash */
+static void delimiter(sz_multipart *m, const char *after)
+{
+    sz_buf_adds(&m->b, "--");
+    if (m->nat < SZ_MULTIPART_MAX_DELIMS)
+        m->at[m->nat] = m->b.len;
+    m->nat++;
+    sz_buf_adds(&m->b, m->boundary);
+    sz_buf_adds(&m->b, after);
+}
+
+static size_t occurrences(const char *h, size_t hn, const char *nd)
+{
+    size_t c = 0, nl = strlen(nd), i = 0;
+    const char *p;
+    while (nl && i + nl <= hn && (p = memchr(h + i, nd[0], hn - i - nl + 1)) != NULL) {
+        i = (size_t)(p - h);
+        if (memcmp(p, nd, nl) == 0) {
+            c++;
+            i += nl;
+        } else {
+            i++;
+        }
+    }
+    return c;
+}
+
+/* The boundary occurs only where the delimiters are; else another one that
+ * occurs nowhere in the body is written over them. 0, or -1 when none. */
+static int unclash(sz_multipart *m)
+{
+    int k;
+    size_t i, bl = strlen(m->boundary);
+    if (occurrences(m->b.data, m->b.len, m->boundary) == m->nat)
+        return 0;
+    if (m->nat > SZ_MULTIPART_MAX_DELIMS)
+        return -1;
+    for (k = 1; k <= 64; k++) {
+        char nb[80];
+        derive_boundary(nb, m->seed, k);
+        if (strlen(nb) != bl || occurrences(m->b.data, m->b.len, nb) != 0)
+            continue;
+        for (i = 0; i < m->nat; i++)
+            memcpy(m->b.data + m->at[i], nb, bl);
+        memcpy(m->boundary, nb, bl + 1);
+        return 0;
+    }
+    return -1;
 }
 
 /* a quoted-string value of a header parameter: quotes, backslashes and
@@ -124,7 +191,7 @@ static void quoted(sz_buf *b, const char *v)
 
 void sz_nk_multipart_field(sz_multipart *m, const char *name, const char *value)
 {
-    sz_buf_printf(&m->b, "--%s\r\nContent-Disposition: form-data; name=", m->boundary);
+    delimiter(m, "\r\nContent-Disposition: form-data; name=");
     quoted(&m->b, name);
     sz_buf_adds(&m->b, "\r\n\r\n");
     sz_buf_adds(&m->b, value ? value : "");
@@ -134,7 +201,7 @@ void sz_nk_multipart_field(sz_multipart *m, const char *name, const char *value)
 void sz_nk_multipart_file(sz_multipart *m, const char *name, const char *filename, const char *mime,
                           const void *data, size_t len)
 {
-    sz_buf_printf(&m->b, "--%s\r\nContent-Disposition: form-data; name=", m->boundary);
+    delimiter(m, "\r\nContent-Disposition: form-data; name=");
     quoted(&m->b, name);
     sz_buf_adds(&m->b, "; filename=");
     quoted(&m->b, filename && *filename ? filename : "file");
@@ -153,8 +220,8 @@ sz_request *sz_nk_multipart_finish(sz_multipart *m, const char *method, const ch
     char ct[128];
     size_t n;
     char *body;
-    sz_buf_printf(&m->b, "--%s--\r\n", m->boundary);
-    if (m->b.failed || !(r = sz_request_new(method, url))) {
+    delimiter(m, "--\r\n");
+    if (m->b.failed || unclash(m) != 0 || !(r = sz_request_new(method, url))) {
         sz_buf_reset(&m->b);
         return NULL;
     }
@@ -247,6 +314,13 @@ int sz_media_sniff(const void *data, size_t n, sz_media_info *mi)
             mi->height = (long)(p[27] | p[28] << 8 | (unsigned long)p[29] << 16) + 1;
         }
     } else if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
+        /* ISO-BMFF: images (HEIF/HEIC, AVIF), audio (M4A, M4B, M4P) and
+         * raw photos share the box; their brands are none of ours */
+        static const char *const OTHER = "avifavisheicheixheimheishevchevxmif1msf1M4A M4B M4P F4A F4B crx ";
+        size_t b;
+        for (b = 0; OTHER[b]; b += 4)
+            if (memcmp(p + 8, OTHER + b, 4) == 0)
+                return -1;
         mi->kind = "video";
         mi->mime = memcmp(p + 8, "qt  ", 4) == 0 ? "video/quicktime" : "video/mp4";
     } else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE6) == 0xE2)) {

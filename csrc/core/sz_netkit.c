@@ -87,14 +87,28 @@ json_t *fail(const char *cat, const char *details, ...)
     va_list ap;
     json_t *r = json_object();
     int code = sz_category_code(cat);
+    json_t *d;
+    size_t i;
     va_start(ap, details);
     vsnprintf(msg, sizeof msg, details, ap);
     va_end(ap);
+    /* a caller's or a network's value quoted in the message never brings a
+     * line break or another control character along (logs, headers) */
+    for (i = 0; msg[i]; i++)
+        if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+            msg[i] = '?';
+    d = json_string(msg);
+    if (!d) { /* not UTF-8 (a value's bytes, or a character cut at 511 bytes) */
+        for (i = 0; msg[i]; i++)
+            if ((unsigned char)msg[i] >= 0x80)
+                msg[i] = '?';
+        d = json_string(msg);
+    }
     json_object_set_new(r, "ok", json_false());
     json_object_set_new(r, "category", json_string(cat));
     json_object_set_new(r, "errorCode", json_integer(code));
     json_object_set_new(r, "errorMessage", json_string(sz_gigya_message(code)));
-    json_object_set_new(r, "errorDetails", json_string(msg));
+    json_object_set_new(r, "errorDetails", d);
     return r;
 }
 

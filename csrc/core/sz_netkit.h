@@ -175,6 +175,9 @@ SZ_HIDDEN const sz_net *sz_net_find(const char *name);
 /* The network of a call, after checking the provider and action names;
  * NULL with err set (SZ_EMISSING, SZ_EINVALID). */
 SZ_HIDDEN const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err);
+/* 1 when a string (or key) of the call's input, app, user, setup or step
+ * holds a NUL byte; its path ("input.userAction.title") in w. */
+SZ_HIDDEN int sz_call_nul(const sz_call_json *c, char *w, size_t n);
 /* Runs fn once per state (0 before), whatever the threads: the first caller
  * runs it, the others wait until it is done. */
 SZ_HIDDEN void sz_once(int *state, void (*fn)(void));
@@ -319,17 +322,24 @@ SZ_HIDDEN int sz_nk_step_item(ctx *x, sz_media *m);
  * borrowed, NULL at the first step. */
 SZ_HIDDEN json_t *sz_nk_step_state(const sz_call_json *c);
 /* A multipart/form-data body. The boundary is derived from seed (the call's
- * nonce): the same call renders the same bytes. */
+ * nonce): the same call renders the same bytes. When a part's bytes hold
+ * it (a caller who knows the nonce could add parts of their own), finish
+ * derives another one that no part holds and writes it in place. */
+#define SZ_MULTIPART_MAX_DELIMS 16
 typedef struct sz_multipart {
-    sz_buf b;
-    char   boundary[80];
+    sz_buf      b;
+    char        boundary[80];
+    const char *seed;
+    size_t      at[SZ_MULTIPART_MAX_DELIMS]; /* where the delimiters' boundaries are in b */
+    size_t      nat;                         /* delimiters written (may pass the array) */
 } sz_multipart;
 SZ_HIDDEN void sz_nk_multipart_begin(sz_multipart *m, const char *seed);
 SZ_HIDDEN void sz_nk_multipart_field(sz_multipart *m, const char *name, const char *value);
 SZ_HIDDEN void sz_nk_multipart_file(sz_multipart *m, const char *name, const char *filename,
                                     const char *mime, const void *data, size_t len);
 /* The request with the body and its Content-Type; NULL when memory ran out
- * (the body is released either way). */
+ * or no boundary absent from the parts was found (the body is released
+ * either way). */
 SZ_HIDDEN sz_request *sz_nk_multipart_finish(sz_multipart *m, const char *method, const char *url);
 /* A success that ends the item's upload: data = {"media": media} (takes media). */
 SZ_HIDDEN json_t *sz_nk_media_done(json_t *media);

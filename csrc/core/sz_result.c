@@ -126,7 +126,8 @@ char *sz_response_json(const sz_response *r, const char *field, size_t *len, sz_
 /* ---- provider calls from JSON text ------------------------------------------- */
 
 /* One JSON object text of the call into *out (NULL text: {} or, for the
- * setup, none). 0, or -1 with err set. */
+ * setup, none). 0, or -1 with err set; the message quotes no byte of a
+ * text other than the input (app, user, setup and step hold credentials). */
 static int parse_text(const char *s, size_t n, const char *what, int none_ok, json_t **out, sz_error *err)
 {
     json_error_t je;
@@ -140,9 +141,11 @@ static int parse_text(const char *s, size_t n, const char *what, int none_ok, js
         sz_seterr(err, SZ_EINVALID, "Invalid parameter value: %s is not a JSON object", what);
     else if (json_error_code(&je) == json_error_out_of_memory)
         sz_seterr(err, SZ_ENOMEM, "out of memory");
-    else
+    else if (strcmp(what, "input") == 0)
         sz_seterr(err, SZ_EINVALID, "Invalid parameter value: %s is not valid JSON (%.80s at byte %d)", what,
                   je.text, je.position);
+    else /* credentials: jansson's text quotes the bytes near the fault, never shown */
+        sz_seterr(err, SZ_EINVALID, "Invalid parameter value: %s is not valid JSON (at byte %d)", what, je.position);
     sz_json_free(*out);
     *out = NULL;
     return -1;

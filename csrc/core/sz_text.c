@@ -72,7 +72,7 @@ size_t sz_text_url_spans(const char *s, size_t len, size_t *starts, size_t *ends
     return n;
 }
 
-static long weight_of(sz_text_rule rule, unsigned cp)
+long sz_text_weight_of(sz_text_rule rule, unsigned cp)
 {
     switch (rule) {
     case SZ_TEXT_X:
@@ -109,35 +109,10 @@ long sz_text_measure(const char *s, size_t len, sz_text_rule rule, long url_weig
             continue;
         }
         n = next_cp(s, len, i, &cp);
-        total += weight_of(rule, cp);
+        total += sz_text_weight_of(rule, cp);
         i += n;
     }
     return total;
-}
-
-/* Cuts `s` so that measure(result + "…") <= budget, never inside a URL or a
- * code point. Returns the new byte length (0 when nothing fits). */
-size_t sz_text_cut(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget)
-{
-    size_t i = 0, best = 0;
-    if (rule == SZ_TEXT_X || rule == SZ_TEXT_GRAPHEMES || rule == SZ_TEXT_BSKY)
-        return sz_text_cut_bytes(s, len, rule, url_weight, budget, -1);
-    long ell = rule == SZ_TEXT_WEIBO ? 2 : 1, total = 0; /* U+2026 */
-    /* these counts are sums over code points and URLs, left to right: the
-     * count of a prefix is the running total (one pass, not one per cut) */
-    while (i < len) {
-        unsigned cp;
-        size_t u = url_weight >= 0 ? url_at(s, len, i) : 0;
-        size_t step = u ? u : next_cp(s, len, i, &cp);
-        total += u ? url_weight : weight_of(rule, cp);
-        if (total + ell > budget)
-            break;
-        i += step;
-        best = i;
-    }
-    while (best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    return best;
 }
 
 size_t sz_text_codepoints(const char *s, size_t len)
@@ -306,49 +281,131 @@ static size_t tld_at(const char *s, size_t len, size_t i)
     }
 }
 
-/* Domain at q per twitter-text (subdomains, a name, a TLD); 0 if none. */
-static size_t tw_domain(const char *s, size_t len, size_t q)
+/* One label at st: domain chars with - or _ inside. Its end in *end, the
+ * end of its last domain char in *lastc, 1 + the offset of its last '_' in
+ * *under (0: none); 1 when it holds a domain char. */
+#ifdef SZ_TEST_FAIL_ALLOC
+unsigned long long sz_test_label_steps;
+#define SZ_COUNT_STEP() (sz_test_label_steps++)
+#else
+#define SZ_COUNT_STEP() ((void)0)
+#endif
+static int tw_label(const char *s, size_t len, size_t st, size_t *end, size_t *lastc, size_t *under)
 {
-    size_t starts[128], nl = 0, i = q, best = 0, j;
-    /* label starts: a label is domain chars with - or _ inside, followed by '.' */
-    while (nl < 128) {
-        size_t st = i, n, lastc = 0;
-        int ok = 0;
-        starts[nl++] = st;
-        while (i < len) {
-            unsigned c = sz_text_cp_at(s, len, i, &n);
-            if (tw_domain_char(c)) {
-                ok = 1;
-                lastc = i + n;
-            } else if (!(c == '-' || c == '_') || i == st)
-                break;
-            i += n;
-        }
-        if (!ok || lastc != i || i >= len || s[i] != '.')
-            break;
-        i++;
-    }
-    /* the TLD is at the start of label j >= 1; labels before it end with '.' */
-    for (j = nl; j-- > 1;) {
-        size_t t = tld_at(s, len, starts[j]), k;
-        int good = t > 0;
-        for (k = 0; good && k < j; k++) { /* label k: starts and ends with a domain char */
-            size_t a = starts[k], e = starts[k + 1] - 1, n;
-            if (!tw_domain_char(sz_text_cp_at(s, len, a, &n)) || !tw_domain_char(sz_text_cp_before(s, e)))
-                good = 0;
-            if (k == j - 1) { /* the name: no '_' */
-                size_t m;
-                for (m = a; m < e; m++)
-                    if (s[m] == '_')
-                        good = 0;
-            }
-        }
-        if (good) {
-            best = starts[j] + t - q;
+    size_t i = st, n;
+    int ok = 0;
+    *lastc = 0;
+    *under = 0;
+    while (i < len) {
+        unsigned c = sz_text_cp_at(s, len, i, &n);
+        SZ_COUNT_STEP();
+        if (tw_domain_char(c)) {
+            ok = 1;
+            *lastc = i + n;
+        } else if (!(c == '-' || c == '_') || i == st) {
             break;
         }
+        if (c == '_')
+            *under = i + 1;
+        i += n;
     }
-    return best;
+    *end = i;
+    return ok;
+}
+
+/* One label read by tw_label, with what tw_domain asks of it. */
+typedef struct tw_lab {
+    size_t st, end, tld;
+    unsigned char more;  /* well formed and followed by '.': the next label counts */
+    unsigned char ends;  /* starts and ends with a domain char */
+    unsigned char under; /* holds a '_' */
+} tw_lab;
+
+/* What tw_domain learns of a first label and of the labels after it (the
+ * chain). tw_urls tries every start inside a run of letters (CJK has no
+ * spaces) and after every '.': each start inside one label has the same
+ * chain, and the next label's chain is this one shifted by one, so every
+ * label is read once (reading them again per start was quadratic: 1 MB of
+ * "a." took 13 s). */
+#define TW_LABS 512
+typedef struct tw_memo {
+    size_t lo, hi, lastc, under; /* a first label read from lo: [lo, hi) */
+    size_t h, cnt;               /* the chain: lab[h, h + cnt), at most 127 */
+    tw_lab lab[TW_LABS];
+} tw_memo;
+
+static void tw_read(const char *s, size_t len, size_t st, tw_lab *l)
+{
+    size_t lastc, under, n;
+    int ok = tw_label(s, len, st, &l->end, &lastc, &under);
+    l->st = st;
+    l->more = ok && lastc == l->end && l->end < len && s[l->end] == '.';
+    l->tld = tld_at(s, len, st);
+    l->under = under > 0;
+    l->ends = l->end > st && tw_domain_char(sz_text_cp_at(s, len, st, &n)) &&
+              tw_domain_char(sz_text_cp_before(s, l->end));
+}
+
+/* The chain of labels from t (after a first label's '.'): slid along the
+ * last one when t is one of its labels, else read anew. */
+static void tw_chain(const char *s, size_t len, size_t t, tw_memo *m)
+{
+    size_t k;
+    for (k = 0; k < m->cnt && m->lab[m->h + k].st != t; k++)
+        ;
+    if (k < m->cnt) {
+        m->h += k;
+        m->cnt -= k;
+    } else {
+        m->h = 0;
+        m->cnt = 0;
+    }
+    if (m->h + 128 > TW_LABS) {
+        memmove(m->lab, m->lab + m->h, m->cnt * sizeof *m->lab);
+        m->h = 0;
+    }
+    if (m->cnt == 0) {
+        tw_read(s, len, t, &m->lab[m->h]);
+        m->cnt = 1;
+    }
+    while (m->cnt < 127 && m->lab[m->h + m->cnt - 1].more) {
+        tw_read(s, len, m->lab[m->h + m->cnt - 1].end + 1, &m->lab[m->h + m->cnt]);
+        m->cnt++;
+    }
+}
+
+/* Domain at q per twitter-text (subdomains, a name, a TLD); 0 if none. */
+static size_t tw_domain(const char *s, size_t len, size_t q, tw_memo *m)
+{
+    size_t e0, lastc0, under0, j, n, fb;
+    const tw_lab *l;
+    if (q < len && m->lo < q && q < m->hi && tw_domain_char(sz_text_cp_at(s, len, q, &n))) {
+        e0 = m->hi; /* inside the run read last: the same end */
+        lastc0 = m->lastc;
+        under0 = m->under;
+    } else {
+        if (!tw_label(s, len, q, &e0, &lastc0, &under0))
+            return 0;
+        m->lo = q;
+        m->hi = e0;
+        m->lastc = lastc0;
+        m->under = under0;
+    }
+    if (lastc0 != e0 || e0 >= len || s[e0] != '.')
+        return 0;
+    /* the first label: starts and ends with a domain char */
+    if (!tw_domain_char(sz_text_cp_at(s, len, q, &n)) || !tw_domain_char(sz_text_cp_before(s, e0)))
+        return 0;
+    tw_chain(s, len, e0 + 1, m);
+    l = m->lab + m->h; /* label j (1-based after the first) is l[j - 1] */
+    for (fb = 0; fb < m->cnt && l[fb].ends; fb++)
+        ;
+    /* the TLD at label j: labels 1..j-1 start and end with a domain char,
+     * the name (label j-1, the first one when j is 1) has no '_' */
+    for (j = m->cnt; j >= 1; j--)
+        if (l[j - 1].tld > 0 && j - 1 <= fb && (j == 1 ? under0 <= q : !l[j - 2].under))
+            return l[j - 1].st + l[j - 1].tld - q;
+    return 0;
 }
 
 /* End of "/path" at i per twitter-text (balanced parentheses one level deep). */
@@ -384,13 +441,13 @@ static size_t tw_path(const char *s, size_t len, size_t i)
     return good;
 }
 
-typedef struct span { size_t a, b; } span;
-
 /* URLs per twitter-text's extractUrlsWithIndices (with_bare: also without
  * protocol, ASCII domains). Returns the count, fills up to max spans. */
-static size_t tw_urls(const char *s, size_t len, int with_bare, span *out, size_t max)
+size_t sz_text_tw_urls(const char *s, size_t len, int with_bare, sz_span *out, size_t max)
 {
     size_t p = 0, n = 0, cl;
+    tw_memo m;
+    m.lo = m.hi = m.h = m.cnt = 0;
     while (p < len) {
         unsigned prev = p ? sz_text_cp_before(s, p) : 0;
         size_t q = p, proto = 0, d, e;
@@ -406,10 +463,10 @@ static size_t tw_urls(const char *s, size_t len, int with_bare, span *out, size_
             proto = 8;
         else if (len - q >= 7 && strncasecmp(s + q, "http://", 7) == 0)
             proto = 7;
-        d = tw_domain(s, len, q + proto);
+        d = tw_domain(s, len, q + proto, &m);
         if (!d && proto) {
             proto = 0;
-            d = tw_domain(s, len, q);
+            d = tw_domain(s, len, q, &m);
         }
         if (!d) {
             p += cl;
@@ -582,23 +639,22 @@ static size_t emoji_seq(const char *s, size_t len, size_t i)
     return 0;
 }
 
-#define SZ_MAX_SPANS 4096
 
 /* X: twitter-text v3 parseTweet's weightedLength on the NFC form */
 static long measure_x(const char *s0, size_t len0, long url_weight)
 {
     size_t len, i = 0, nu, k = 0;
     char *s = nfc(s0, len0, &len);
-    span *u;
+    sz_span *u;
     long total = 0;
     if (!s)
         return -1; /* out of memory */
-    u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
+    u = (sz_span *)malloc(SZ_MAX_SPANS * sizeof *u);
     if (!u) {
         free(s);
         return -1; /* out of memory */
     }
-    nu = url_weight >= 0 ? tw_urls(s, len, 1, u, SZ_MAX_SPANS) : 0;
+    nu = url_weight >= 0 ? sz_text_tw_urls(s, len, 1, u, SZ_MAX_SPANS) : 0;
     if (nu > SZ_MAX_SPANS)
         nu = SZ_MAX_SPANS;
     while (i < len) {
@@ -617,7 +673,7 @@ static long measure_x(const char *s0, size_t len0, long url_weight)
             continue;
         }
         i += next_cp(s, len, i, &cp);
-        total += weight_of(SZ_TEXT_X, cp);
+        total += sz_text_weight_of(SZ_TEXT_X, cp);
     }
     free(u);
     free(s);
@@ -629,17 +685,17 @@ static long measure_graphemes(const char *s, size_t len, long url_weight)
 {
     size_t nb, k, nu = 0, j = 0;
     size_t *b = sz_text_graphemes(s, len, &nb);
-    span *u = NULL;
+    sz_span *u = NULL;
     long total = 0;
     if (!b)
         return -1; /* out of memory */
     if (url_weight >= 0) {
-        u = (span *)malloc(SZ_MAX_SPANS * sizeof *u);
+        u = (sz_span *)malloc(SZ_MAX_SPANS * sizeof *u);
         if (!u) {
             free(b);
             return -1; /* out of memory */
         }
-        nu = tw_urls(s, len, 0, u, SZ_MAX_SPANS);
+        nu = sz_text_tw_urls(s, len, 0, u, SZ_MAX_SPANS);
         if (nu > SZ_MAX_SPANS)
             nu = SZ_MAX_SPANS;
     }
@@ -668,97 +724,6 @@ const char *sz_text_rule_name(sz_text_rule rule)
 {
     static const char *const NAMES[] = {"codepoints", "weighted", "graphemes", "weibo", "graphemes_bytes"};
     return (unsigned)rule < sizeof NAMES / sizeof NAMES[0] ? NAMES[rule] : "codepoints";
-}
-
-/* Cuts at a grapheme boundary outside URLs so that measure(cut + "…") fits
- * `budget` and its bytes fit `byte_budget` (< 0: no byte limit); (size_t)-1
- * when out of memory. */
-size_t sz_text_cut_bytes(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget,
-                         long byte_budget)
-{
-    size_t nb, *b, m = 0, k, lo, hi, nu = 0, j = 0, best = 0;
-    int oom = 0;
-    span *u = NULL;
-    char *buf;
-    if (rule != SZ_TEXT_X && rule != SZ_TEXT_GRAPHEMES && rule != SZ_TEXT_BSKY)
-        return sz_text_cut(s, len, rule, url_weight, budget); /* code points: no byte rule */
-    if (!(b = sz_text_graphemes(s, len, &nb)))
-        return (size_t)-1;
-    if (!(buf = (char *)malloc(len + 4)) || !(u = (span *)malloc(SZ_MAX_SPANS * sizeof *u))) {
-        free(b);
-        free(buf);
-        return (size_t)-1;
-    }
-    if (url_weight >= 0 && rule != SZ_TEXT_BSKY)
-        nu = tw_urls(s, len, rule == SZ_TEXT_X, u, SZ_MAX_SPANS);
-    if (nu > SZ_MAX_SPANS)
-        nu = SZ_MAX_SPANS;
-    { /* a cluster longer than 32 bytes (a chain of conjuncts) may be cut between its code points */
-        size_t *cb = (size_t *)malloc((len + 2) * sizeof *cb), nc = 0, i;
-        if (!cb) {
-            free(b);
-            free(buf);
-            free(u);
-            return (size_t)-1;
-        }
-        for (k = 0; k < nb; k++) {
-            cb[nc++] = b[k];
-            if (k + 1 < nb && b[k + 1] - b[k] > 32)
-                for (i = b[k] + sz_text_prev_len(s + b[k], 0) + 1; i < b[k + 1]; i++)
-                    if (((unsigned char)s[i] & 0xC0) != 0x80)
-                        cb[nc++] = i;
-        }
-        free(b);
-        b = cb;
-        nb = nc;
-    }
-    for (k = 0; k < nb; k++) { /* keep the boundaries outside URLs */
-        while (j < nu && u[j].b <= b[k])
-            j++;
-        if (j < nu && u[j].a < b[k] && b[k] < u[j].b)
-            continue;
-        b[m++] = b[k];
-    }
-#define SZ_CUT_FITS(at, ok)                                                                      \
-    do {                                                                                         \
-        size_t e_ = (at);                                                                        \
-        long w_;                                                                                 \
-        while (e_ > 0 && (s[e_ - 1] == ' ' || s[e_ - 1] == '\n'))                                \
-            e_--;                                                                                \
-        memcpy(buf, s, e_);                                                                      \
-        memcpy(buf + e_, "\xE2\x80\xA6", 3);                                                     \
-        w_ = e_ > 0 ? sz_text_measure(buf, e_ + 3, rule, url_weight) : 0;                        \
-        oom |= w_ < 0;                                                                           \
-        ok = e_ > 0 && w_ >= 0 && w_ <= budget && (byte_budget < 0 || (long)(e_ + 3) <= byte_budget); \
-    } while (0)
-    lo = 0;
-    hi = m;
-    while (lo + 1 < hi) { /* largest fitting boundary, the count growing with the cut */
-        size_t mid = lo + (hi - lo) / 2;
-        int ok;
-        SZ_CUT_FITS(b[mid], ok);
-        if (ok)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    for (k = lo + 1; k-- > 1;) { /* URLs make the count not quite monotonic */
-        int ok;
-        SZ_CUT_FITS(b[k], ok);
-        if (ok) {
-            best = b[k];
-            break;
-        }
-    }
-#undef SZ_CUT_FITS
-    if (oom)
-        best = (size_t)-1;
-    while (best != (size_t)-1 && best > 0 && (s[best - 1] == ' ' || s[best - 1] == '\n'))
-        best--;
-    free(u);
-    free(buf);
-    free(b);
-    return best;
 }
 
 /* s[0..n) is a TLD of the generated table (lower case); without the table,

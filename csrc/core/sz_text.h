@@ -23,6 +23,11 @@ typedef struct sz_facet {
  * (size_t)-1 when out of memory. */
 SZ_HIDDEN long   sz_text_measure(const char *s, size_t len, sz_text_rule rule, long url_weight);
 SZ_HIDDEN size_t sz_text_cut(const char *s, size_t len, sz_text_rule rule, long url_weight, long budget);
+/* sz_text_cut for a network's own counter: each code point weighs
+ * weigh(cp) (URLs too), the ellipsis weigh(0x2026). (size_t)-1: out of memory. */
+SZ_HIDDEN size_t sz_text_cut_weighed(const char *s, size_t len, long (*weigh)(unsigned), long budget);
+/* the weight of one code point under a rule without Unicode segmentation */
+SZ_HIDDEN long   sz_text_weight_of(sz_text_rule rule, unsigned cp);
 SZ_HIDDEN size_t sz_text_url_spans(const char *s, size_t len, size_t *starts, size_t *ends, size_t max);
 SZ_HIDDEN size_t sz_text_codepoints(const char *s, size_t len);
 /* the byte limit of a rule (Bluesky 3000), or -1 */

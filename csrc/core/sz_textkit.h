@@ -13,6 +13,12 @@ unsigned sz_text_cp_before(const char *s, size_t i);
 int sz_text_js_space(unsigned c);
 /* grapheme boundaries of s[0..len) as byte offsets (malloc'd, *nb of them), NULL when out of memory */
 size_t *sz_text_graphemes(const char *s, size_t len, size_t *nb);
+/* a byte range [a, b) of a text */
+typedef struct sz_span { size_t a, b; } sz_span;
+#define SZ_MAX_SPANS 4096
+/* URLs per twitter-text's extractUrlsWithIndices (with_bare: also without
+ * protocol, ASCII domains). Returns the count, fills up to max spans. */
+size_t sz_text_tw_urls(const char *s, size_t len, int with_bare, sz_span *out, size_t max);
 /* s[0..n) is a known top-level domain */
 int sz_text_is_tld(const char *s, size_t n);
 #endif

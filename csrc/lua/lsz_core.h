@@ -56,5 +56,6 @@ int lsz_nonce(lua_State *L);
 extern const luaL_Reg lsz_json_funcs[];
 extern const luaL_Reg lsz_sign_funcs[];
 extern const luaL_Reg lsz_provider_funcs[];
+extern const luaL_Reg lsz_file_funcs[];
 
 #endif

@@ -85,6 +85,30 @@ void test_api_provider_request(void)
     c.action = "publish";
     SET(input, input);
     SET(user, user);
+    /* a credential text broken by the caller (an unescaped quote in a
+     * password): the message names the text and the byte, never the bytes
+     * around it (socialize.h: a message is "never a secret") */
+    {
+        static const char *broken[] = {"{\"appPassword\":\"ab\"cdSECRET\"}", "{\"accessToken\" \"tokSECRET\"}",
+                                       "{\"accessToken\":\"tokSECRET\",\"accessToken\":\"x\"}",
+                                       "{\"botToken\":\"SECRET\\ud800\"}"};
+        size_t b;
+        for (b = 0; b < sizeof broken / sizeof *broken; b++) {
+            const char *w[] = {"user", "app", "setup", "step"};
+            size_t k;
+            for (k = 0; k < 4; k++) {
+                sz_provider_call d = c;
+                const char **txt = k == 0 ? &d.user : k == 1 ? &d.app : k == 2 ? &d.setup : &d.step;
+                size_t *tl = k == 0 ? &d.user_len : k == 1 ? &d.app_len : k == 2 ? &d.setup_len : &d.step_len;
+                *txt = broken[b];
+                *tl = strlen(broken[b]);
+                r = sz_provider_request(&d, &ref, &err);
+                CHECK(!r && err.status == SZ_EINVALID && strstr(err.message, w[k]) && !strstr(err.message, "SECRET") &&
+                          !strstr(err.message, "D800") && !strstr(err.message, "ud800"),
+                      "broken %s text %zu: the message shows no byte of it: %s", w[k], b, err.message);
+            }
+        }
+    }
     c.timestamp = 1700000000;
     r = sz_provider_request(&c, &ref, &err);
     CHECK(r && !ref && err.status == SZ_OK && err.code == 0, "mastodon publish builds (%s)", err.message);

@@ -36,6 +36,12 @@ int main(int argc, char **argv)
     RUN(test_api_provider_parse);
     RUN(test_api_response_info_bookmark);
     RUN(test_compose_engine);
+    RUN(test_compose_cut_hostile);
+    RUN(test_text_urls_linear);
+    RUN(test_compose_nul);
+    RUN(test_media_multipart_boundary_clash);
+    RUN(test_compose_media_nothing);
+    RUN(test_media_sniff_brands);
     RUN(test_compose_specs);
     RUN(test_media_multipart);
     RUN(test_media_sniff);

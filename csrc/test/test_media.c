@@ -136,3 +136,75 @@ void test_compose_action_links(void)
     free(t);
     json_decref(in);
 }
+
+/* The boundary is derived from the nonce: a caller who knows it (a fixed
+ * nonce, a C host's counter) could put the delimiter in an alt text or in
+ * the file's bytes and add parts of their own (RFC 2046: the boundary must
+ * not occur in the content). Then another boundary is chosen, absent from
+ * every part. */
+static size_t count_in(const char *h, size_t hn, const char *nd)
+{
+    size_t c = 0, nl = strlen(nd), i;
+    for (i = 0; i + nl <= hn; i++)
+        if (memcmp(h + i, nd, nl) == 0)
+            c++;
+    return c;
+}
+
+void test_media_multipart_boundary_clash(void)
+{
+    sz_multipart m;
+    sz_request *r;
+    char b0[80], evil[400], file[200], delim[90];
+    const char *body, *hn, *hv, *ct = NULL;
+    size_t n, i;
+    multipart_begin(&m, "nonce-1");
+    snprintf(b0, sizeof b0, "%s", m.boundary);
+    sz_buf_reset(&m.b);
+    snprintf(evil, sizeof evil, "cat\r\n--%s\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nowned", b0);
+    snprintf(file, sizeof file, "\x89PNG....\r\n--%s--\r\n", b0);
+    multipart_begin(&m, "nonce-1");
+    multipart_field(&m, "description", evil);
+    multipart_file(&m, "file", "a.png", "image/png", file, strlen(file));
+    r = multipart_finish(&m, "POST", "https://m.example/api/v2/media");
+    CHECK(r != NULL, "built");
+    if (!r)
+        return;
+    body = sz_request_body(r, &n);
+    for (i = 0; i < sz_request_header_count(r); i++) {
+        sz_request_header(r, i, &hn, &hv);
+        if (strcmp(hn, "Content-Type") == 0)
+            ct = hv;
+    }
+    CHECK(ct && strncmp(ct, "multipart/form-data; boundary=socialize-", 40) == 0 && !strstr(ct, b0),
+          "another boundary than the one in the content: %s", ct ? ct : "none");
+    snprintf(delim, sizeof delim, "--%s", ct ? ct + 30 : "?");
+    CHECK(count_in(body, n, delim) == 3, "the delimiter occurs for the two parts and the close only: %zu",
+          count_in(body, n, delim));
+    CHECK(count_in(body, n, evil) == 1 && count_in(body, n, file) == 1, "the parts' bytes are unchanged");
+    sz_request_free(r);
+}
+
+/* An ISO-BMFF file is a video only when its brand says so: an AVIF or HEIC
+ * photo, or an M4A song, has an ftyp box too and was reported as
+ * video/mp4 (an image item refused as "video/mp4, not an image", or a photo
+ * uploaded to a network as a video). */
+void test_media_sniff_brands(void)
+{
+    static const char *const not_video[] = {"avif", "avis", "heic", "heix", "mif1", "msf1", "M4A ", "M4B "};
+    static const char *const video[] = {"isom", "mp42", "mp41", "avc1", "M4V ", "3gp5", "iso5", "dash"};
+    unsigned char b[24] = {0, 0, 0, 24, 'f', 't', 'y', 'p'};
+    sz_media_info mi;
+    size_t k;
+    for (k = 0; k < sizeof not_video / sizeof *not_video; k++) {
+        memcpy(b + 8, not_video[k], 4);
+        CHECK(sz_media_sniff(b, sizeof b, &mi) == -1 && !mi.mime, "brand '%s' is not a video we know", not_video[k]);
+    }
+    for (k = 0; k < sizeof video / sizeof *video; k++) {
+        memcpy(b + 8, video[k], 4);
+        CHECK(sz_media_sniff(b, sizeof b, &mi) == 0 && strcmp(mi.mime, "video/mp4") == 0, "brand '%s': video/mp4",
+              video[k]);
+    }
+    memcpy(b + 8, "qt  ", 4);
+    CHECK(sz_media_sniff(b, sizeof b, &mi) == 0 && strcmp(mi.mime, "video/quicktime") == 0, "qt: QuickTime");
+}

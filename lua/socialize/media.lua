@@ -313,17 +313,10 @@ end
 function _M.local_bytes(e, cap)
     local bytes = e.data
     if e.file then
-        local f, err = io.open(e.file, "rb")
-        if not f then return { err = "could not be read: " .. tostring(err) } end
-        local size = f:seek("end")
-        if size and cap > 0 and size > cap then
-            f:close()
-            return { err = format("is larger than %d bytes", cap) }
-        end
-        f:seek("set")
-        bytes = f:read("*a")
-        f:close()
-        if not bytes or #bytes == 0 then return { err = "is empty" } end
+        -- a regular file only, opened without blocking, never more than the cap
+        local why
+        bytes, why = core.read_file(e.file, cap > 0 and cap or _M.HARD_MAX)
+        if not bytes then return { err = why } end
     end
     local s = core.media_sniff(bytes)
     if not s then return { err = "is not an image, video or audio file the library recognises" } end

@@ -102,11 +102,30 @@ def parse_multipart(ctype, raw):
     return parts
 
 
+def _tlds():
+    """The top-level domains (Debian's publicsuffix list): Mastodon's
+    StatusLengthValidator weighs only URLs twitter-text extracts, and
+    twitter-text wants a known TLD (https://game.example/ is plain text)."""
+    try:
+        with open("/usr/share/publicsuffix/public_suffix_list.dat", encoding="utf-8") as f:
+            return {l.strip().lower() for l in f if l.strip() and not l.startswith("//") and "." not in l.strip()}
+    except OSError:
+        return None
+
+
+TLDS = _tlds()
+
+
 def weighted(text, url_weight):
     import re
     n = 0
     for part in re.split(r"(https?://\S+)", text):
-        n += url_weight if part.startswith(("http://", "https://")) else len(part)
+        if part.startswith(("http://", "https://")):
+            host = re.split(r"[/?#:]", part.split("://", 1)[1], 1)[0].lower().rstrip(".")
+            if TLDS is None or host.rsplit(".", 1)[-1] in TLDS:
+                n += url_weight
+                continue
+        n += len(part)
     return n
 
 
