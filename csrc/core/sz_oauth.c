@@ -238,7 +238,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
     sz_request *r = NULL;
     sz_params *p = NULL;
     char *url = NULL, *scopes = NULL;
-    const char *why = NULL, *id, *secret;
+    const char *why = "out of memory", *id, *secret;
     *refusal = NULL;
     if (!nt || !nt->oauth.authorize) {
         *refusal = fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
@@ -416,7 +416,11 @@ static json_t *missing_scopes(const char *asked, const char *granted)
         }
         if (n && !found) {
             char *s = sz_strndup(a, n);
-            json_array_append_new(m, json_string(s ? s : ""));
+            if (!s || json_array_append_new(m, json_string(s))) {
+                sz_free_str(s);
+                json_decref(m);
+                return NULL;
+            }
             sz_free_str(s);
         }
         a += n;
@@ -482,6 +486,7 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
         long long expires = 0;
         char *asked = NULL;
         const char *why = NULL;
+        int bad = 0;
         if (status < 200 || status >= 300 || !at || !*at) {
             r = token_failure(nt, status, j, is_json);
             goto out;
@@ -506,24 +511,40 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
         scope = jstr(j, "scope");
         r = json_pack("{s:b, s:s, s:I, s:I}", "ok", 1, "accessToken", at, "expiresIn", (json_int_t)expires,
                       "expiresAt", (json_int_t)(expires ? sz_sat_add(now, expires) : 0));
-        if (r && rt && *rt)
-            json_object_set_new(r, "refreshToken", json_string(rt));
+        /* every field or none: a lost refreshToken or missingScopes under
+         * memory pressure would keep a spent token or accept a narrow grant */
+        if (!r || (rt && *rt && json_object_set_new(r, "refreshToken", json_string(rt))))
+            bad = 1;
         asked = scope_list(nt, json_object_get(args, "scopes"), &why);
-        if (r && scope) {
-            char *granted = scope_list(nt, json_object_get(j, "scope"), &why);
-            json_object_set_new(r, "scope", json_string(granted ? granted : ""));
-            if (asked && granted) {
-                json_t *m = missing_scopes(asked, granted);
-                if (m && json_array_size(m))
-                    json_object_set_new(r, "missingScopes", m);
-                else
+        if (!asked && !why)
+            bad = 1;
+        if (!bad && scope) {
+            char *granted;
+            why = NULL;
+            granted = scope_list(nt, json_object_get(j, "scope"), &why);
+            if (!granted && !why)
+                bad = 1;
+            else if (json_object_set_new(r, "scope", json_string(granted ? granted : "")))
+                bad = 1;
+            if (!bad && asked) {
+                json_t *m = missing_scopes(asked, granted ? granted : "");
+                if (!m)
+                    bad = 1;
+                else if (!json_array_size(m))
                     json_decref(m);
+                else if (json_object_set_new(r, "missingScopes", m))
+                    bad = 1;
             }
             sz_free_str(granted);
-        } else if (r) { /* RFC 6749 5.1: no scope means the scope asked */
-            json_object_set_new(r, "scope", json_string(asked ? asked : ""));
+        } else if (!bad) { /* RFC 6749 5.1: no scope means the scope asked */
+            if (json_object_set_new(r, "scope", json_string(asked ? asked : "")))
+                bad = 1;
         }
         sz_free_str(asked);
+        if (bad) {
+            sz_json_free(r);
+            r = NULL;
+        }
     } else if (strcmp(op, "identity") == 0) {
         char idb[64];
         json_t *idv = is_json ? object_at(j, nt->oauth.id_path ? nt->oauth.id_path : "id", NULL, 0) : NULL;
