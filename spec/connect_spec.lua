@@ -168,6 +168,47 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
         end
     end)
 
+    it("a token endpoint answering 429 is transient; an identity that fails stores nothing (whole or not at all)", function()
+        H.configure(sb, { oauth_scenario = { twitter = "429" } })
+        local c = client()
+        local none, err = connect(c, "u1", "twitter")
+        assert.is_nil(none)
+        assert.equal("transient", err.error)
+        H.configure(sb, { oauth_scenario = { twitter = "identity503" } })
+        none, err = connect(c, "u1", "twitter")
+        assert.is_nil(none)
+        assert.equal("transient", err.error)
+        assert.matches("identity endpoint answered 503", err.errorDetails)
+        assert.equal(1, oauth("twitter").exchanges) -- the code was exchanged, then nothing kept
+        assert.is_nil(c:store():get_connection("u1", "twitter"))
+    end)
+
+    it("a code from another connect fails PKCE at X; a repeated callback parameter is refused", function()
+        local c = client()
+        local a = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT })
+        local b = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT })
+        local code_a = authorize(a.url):match("code=([^&]+)")
+        -- b's state (and verifier) with a's code: the sandbox's S256 check refuses it
+        local none, err = c:finishConnect { code = code_a, state = b.state }
+        assert.is_nil(none)
+        assert.equal(1, #requests("/2/oauth2/token"))
+        assert.equal("auth_expired", err.error) -- invalid_grant
+        assert.matches("PKCE verification failed", err.errorDetails)
+        assert.is_nil(c:store():get_connection("u1", "twitter"))
+        none, err = c:finishConnect("code=x&state=" .. a.state .. "&state=" .. b.state)
+        assert.is_nil(none)
+        assert.equal(400006, err.errorCode)
+        assert.matches("repeated", err.errorDetails)
+    end)
+
+    it("without config.store: a named error, nothing sent", function()
+        local c = socialize.new { backend = "direct", providers = providers() }
+        local none, err = c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT }
+        assert.is_nil(none)
+        assert.equal("no_store", err.error)
+        assert.equal(0, #H.requests(sb))
+    end)
+
     it("a grant without the scopes asked is refused by name", function()
         H.configure(sb, { oauth_scenario = { twitter = "narrow" } })
         local c = client()

@@ -7,7 +7,7 @@
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 
-local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
+local type, pairs, ipairs, tostring, tonumber, next, rawget = type, pairs, ipairs, tostring, tonumber, next, rawget
 local concat, sort = table.concat, table.sort
 local floor = math.floor
 local gsub, gmatch, find, sub, char = string.gsub, string.gmatch, string.find, string.sub, string.char
@@ -123,6 +123,7 @@ function _M.connect(ctx, p)
     local asked = req.url:match("[?&]scope=([^&]*)") or ""
     asked = gsub(gsub(asked, "%%20", " "), "%%(%x%x)", function(h) return char(tonumber(h, 16)) end)
     -- the verifier and the scopes asked, sealed together in the state record
+    st:purge(floor(ctx.clock())) -- best effort: abandoned connects (expired states) go
     local ok, err, name = st:put_state{ state = state, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
         expiresAt = floor(ctx.clock()) + _M.PENDING_TTL, verifier = (verifier or "") .. "\n" .. asked }
     if not ok then return nil, store_error(err, name) end
@@ -328,6 +329,13 @@ local function as_connection(rec)
     return t
 end
 
+-- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
+-- worker), elsewhere the store's own sleep. Never the call's virtual clock.
+local function lease_sleep()
+    local n = rawget(_G, "ngx")
+    return type(n) == "table" and type(n.sleep) == "function" and n.sleep or nil
+end
+
 local function due(rec, now)
     return rec.expiresAt ~= nil and rec.expiresAt - now < _M.REFRESH_MARGIN
 end
@@ -369,7 +377,7 @@ local function refresh(ctx, st, UID, provider)
         end
         nrec.lease = nil
         return nrec
-    end, { ttl = _M.LEASE_TTL })
+    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
     if err then return nil, store_error(err, name) end
     return rec, failure
 end

@@ -16,9 +16,10 @@ Behaviour:
   profiles (X) issue a new refresh token on each refresh and the old one
   dies: reusing it is invalid_grant, counted in STATE["oauth_<net>"]["reuse"],
   and (as X does) kills the token family. Scenarios "html" (a 502 HTML
-  page), "500", "narrow" (grants fewer scopes than asked), "invalid_grant".
+  page), "500", "429", "narrow" (grants fewer scopes than asked), "invalid_grant".
 - revoke (POST, form): the token dies (200).
-- identity (GET with a bearer token issued here): the profile's account.
+- identity (GET with a bearer token issued here): the profile's account
+  (scenario "identity503": 503).
 - check_bearer(): an API call with a token issued here must carry a live one.
 
 Control: POST /__config {"oauth_scenario": {"twitter": "html"}, "oauth_ttl": 7200}.
@@ -154,6 +155,8 @@ def token(h, prof, raw):
             {"Content-Type": "text/html"}
     if scen == "500":
         return 500, {"error": "server_error"}, None
+    if scen == "429":
+        return 429, {"title": "Too Many Requests", "status": 429}, {"Retry-After": "60"}
     if scen == "invalid_grant":
         raise _err(400, "invalid_grant", "Value passed for the token was invalid.")
     grant = form.get("grant_type")
@@ -255,5 +258,7 @@ def handle(h, method, path, q, raw):
         rec = check_bearer(h, a[7:] if a.startswith("Bearer ") else "")
         if rec is None:
             raise Reply(401, prof["unauthorized"])
+        if (STATE.get("oauth_scenario") or {}).get(h.network) == "identity503":
+            return 503, {"title": "Service Unavailable", "status": 503}, None
         return 200, prof["identity_reply"], None
     return None
