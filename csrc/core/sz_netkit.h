@@ -153,6 +153,12 @@ struct sz_net {
         const char *nick_path;     /* dotted path of the nickname (NULL: none) */
         const char *token_field;   /* the connection field of the access token */
         const char *account_field; /* the connection field of the account id */
+        const char *callback_param; /* a parameter the callback carries besides code and
+                                       state, kept with the connection and sent with every
+                                       token call (VK ID's device_id); NULL: none */
+        int         token_state;    /* token calls carry a state too (VK ID) */
+        int         identity_post;  /* the identity call is a form POST of access_token
+                                       and client_id (else a GET with a Bearer header) */
     } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

@@ -298,6 +298,16 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
             goto done;
         }
+        if (nt->oauth.callback_param) { /* e.g. device_id: from the callback, kept since */
+            const char *ex = need(args, "extra", nt->name, "argument", refusal);
+            if (!ex || pset(p, nt->oauth.callback_param, ex))
+                goto done;
+        }
+        if (nt->oauth.token_state) {
+            const char *st = need(args, "state", nt->name, "argument", refusal);
+            if (!st || pset(p, "state", st))
+                goto done;
+        }
         if (refresh) {
             const char *rt = need(args, "refreshToken", nt->name, "argument", refusal);
             if (!rt)
@@ -326,6 +336,16 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             goto done;
         if (!(url = endpoint(nt, app, "identityUrl", nt->oauth.identity, &why))) {
             *refusal = refuse("content_invalid", "%s: the identity endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (nt->oauth.identity_post) {
+            if (pset(p, "access_token", at) || pset(p, "client_id", id))
+                goto done;
+            r = req_form("POST", url, p);
+            if (r && sz_request_add_header(r, "Accept", "application/json")) {
+                sz_request_free(r);
+                r = NULL;
+            }
             goto done;
         }
         if (!(r = sz_request_new("GET", url)))
@@ -588,11 +608,19 @@ out:
 /* What provider_info says of a network's connect flow (NULL: none). */
 json_t *sz_oauth_info_json(const net *nt)
 {
+    json_t *r;
+    const char *k;
+    void *tmp;
+    json_t *v;
     if (!nt->oauth.authorize)
         return NULL;
-    return json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s?, s:s?, s:b}", "kind", "oauth2", "scopes",
-                     nt->oauth.scopes ? nt->oauth.scopes : "", "pkce", nt->oauth.pkce, "basicAuth", nt->oauth.basic,
-                     "revoke", nt->oauth.revoke != NULL, "refresh", nt->oauth.refresh, "tokenField",
-                     nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
-                     nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating);
+    r = json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s?, s:s?, s:b, s:s?, s:b}", "kind", "oauth2", "scopes",
+                  nt->oauth.scopes ? nt->oauth.scopes : "", "pkce", nt->oauth.pkce, "basicAuth", nt->oauth.basic,
+                  "revoke", nt->oauth.revoke != NULL, "refresh", nt->oauth.refresh, "tokenField",
+                  nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
+                  nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
+                  "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
+    /* a field the network does not have is absent, not null (a null is truthy in Lua) */
+    json_object_foreach_safe(r, tmp, k, v) if (json_is_null(v)) json_object_del(r, k);
+    return r;
 }

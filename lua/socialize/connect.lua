@@ -209,8 +209,16 @@ function _M.finish(ctx, q)
     local c, info = connect_info(provider)
     if not c then return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: " .. provider) end
     local app = app_of(ctx, provider)
+    -- a parameter the network adds to the callback and wants back on every
+    -- token call (VK ID's device_id): kept with the connection
+    local extra
+    if c.callbackParam then
+        extra = t[c.callbackParam]
+        if not nonempty(extra) or #extra > 512 then return nil, errors.missing(c.callbackParam) end
+    end
     local tok, terr = step(ctx, provider, "token", app,
-        { code = t.code, redirectURI = pend.redirect, verifier = verifier ~= "" and verifier or nil },
+        { code = t.code, redirectURI = pend.redirect, verifier = verifier ~= "" and verifier or nil,
+          extra = extra, state = t.state },
         { scopes = asked })
     if not tok then return nil, terr end
     if tok.missingScopes then
@@ -220,6 +228,7 @@ function _M.finish(ctx, q)
     local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken })
     if not id then return nil, ierr end
     local fields = { nickname = id.nickname }
+    if c.callbackParam then fields[c.callbackParam] = extra end
     if c.accountField then fields[c.accountField] = id.providerUID end
     local secrets = { accessToken = tok.accessToken, refreshToken = tok.refreshToken }
     -- a reconnect without a refresh token keeps the one stored for that account
@@ -355,7 +364,9 @@ local function refresh(ctx, st, UID, provider)
         if (cur.fields or {}).expired or not due(cur, now) then return cur end
         local rt = cur.secrets and cur.secrets.refreshToken
         if not nonempty(rt) then return cur end
-        local tok, terr = step(ctx, provider, "refresh", app, { refreshToken = rt }, { scopes = cur.scopes })
+        local c = (INFO[provider] or {}).connect or {}
+        local tok, terr = step(ctx, provider, "refresh", app, { refreshToken = rt, state = core.random_hex(16),
+            extra = c.callbackParam and (cur.fields or {})[c.callbackParam] or nil }, { scopes = cur.scopes })
         local nrec = { UID = UID, provider = provider, account = cur.account, scopes = cur.scopes,
                        fields = cur.fields or {}, secrets = cur.secrets, expiresAt = cur.expiresAt, lease = lease }
         if tok then

@@ -82,7 +82,9 @@ def _client(h, prof, form):
         return cid
     if prof["basic"]:
         raise _err(401, "unauthorized_client", "Missing valid authorization header")
-    if form.get("client_id") != cid or form.get("client_secret") != secret:
+    if form.get("client_id") != cid:
+        raise _err(401, "invalid_client", "client authentication failed")
+    if form.get("client_secret") != secret and not (prof.get("public") and "client_secret" not in form):
         raise _err(401, "invalid_client", "client authentication failed")
     return cid
 
@@ -137,12 +139,17 @@ def authorize(h, prof, q):
                                                    "error_description": "The user denied the request"})
         return 302, None, {"Location": loc}
     code = rnd.token_hex(20)
+    extra = {}
+    if prof.get("callback_param"):  # VK ID: the device the user authorized on
+        extra[prof["callback_param"]] = "dev-" + rnd.token_hex(6)
     granted = " ".join(n for n in names if n != prof.get("refresh_scope")) if scen == "narrow" else scope
     with LOCK:
         STATE["oauth_" + net]["codes"][code] = {"client": q["client_id"], "redirect": q["redirect_uri"],
                                                  "challenge": ch, "scope": granted, "exp": sandbox_now() + 60,
-                                                 "used": False, "family": rnd.token_hex(8)}
-    return 302, None, {"Location": q["redirect_uri"] + sep + urlencode({"code": code, "state": q["state"]})}
+                                                 "used": False, "family": rnd.token_hex(8), "extra": extra}
+    params = {"code": code, "state": q["state"]}
+    params.update(extra)
+    return 302, None, {"Location": q["redirect_uri"] + sep + urlencode(params)}
 
 
 def token(h, prof, raw):
@@ -160,6 +167,11 @@ def token(h, prof, raw):
     if scen == "invalid_grant":
         raise _err(400, "invalid_grant", "Value passed for the token was invalid.")
     grant = form.get("grant_type")
+    if prof.get("token_state") and not form.get("state"):
+        raise _err(400, "invalid_request", "state is required")
+    cp = prof.get("callback_param")
+    if cp and not form.get(cp):
+        raise _err(400, "invalid_request", cp + " is required")
     with LOCK:
         st = STATE["oauth_" + net]
         if grant == "authorization_code":
@@ -173,6 +185,8 @@ def token(h, prof, raw):
                 _kill_family(st, c["family"])  # RFC 6749 4.1.2: a code used twice revokes its tokens
                 raise _err(400, "invalid_grant", "authorization code already used")
             c["used"] = True
+            if cp and form[cp] != c["extra"][cp]:
+                raise _err(400, "invalid_grant", cp + " differs from the authorization's")
             if c["exp"] < sandbox_now():
                 raise _err(400, "invalid_grant", "authorization code expired")
             if c["redirect"] != form["redirect_uri"]:
@@ -187,7 +201,10 @@ def token(h, prof, raw):
             elif "code_verifier" in form:
                 raise _err(400, "invalid_request", "code_verifier without a challenge")
             st["exchanges"] += 1
-            return 200, _issue(net, prof, st, c["scope"], prof["user"], c["family"]), None
+            reply = _issue(net, prof, st, c["scope"], prof["user"], c["family"])
+            if cp:
+                st["refresh"][reply["refresh_token"]]["extra"] = form[cp]
+            return 200, reply, None
         if grant == "refresh_token":
             rt = form.get("refresh_token")
             if not rt:
@@ -195,6 +212,8 @@ def token(h, prof, raw):
             rec = st["refresh"].get(rt)
             if not rec:
                 raise _err(400, "invalid_grant", "unknown refresh token")
+            if cp and form[cp] != rec.get("extra"):
+                raise _err(400, "invalid_grant", cp + " differs from the grant's")
             if not rec["live"]:
                 if prof["rotating"]:
                     st["reuse"] += 1
@@ -206,7 +225,10 @@ def token(h, prof, raw):
                 # live until their own expiry (RFC 6749 6 revokes only the
                 # refresh token; a reuse kills the whole family below)
                 rec["live"] = False
-                return 200, _issue(net, prof, st, rec["scope"], rec["user"], rec["family"]), None
+                reply = _issue(net, prof, st, rec["scope"], rec["user"], rec["family"])
+                if cp:
+                    st["refresh"][reply["refresh_token"]]["extra"] = rec.get("extra")
+                return 200, reply, None
             ttl = int(STATE.get("oauth_ttl") or 7200)
             at = prof["prefix"] + "at-" + rnd.token_hex(16)
             st["access"][at] = {"user": rec["user"], "scope": rec["scope"], "exp": sandbox_now() + ttl,
@@ -251,11 +273,18 @@ def handle(h, method, path, q, raw):
         return authorize(h, prof, q)
     if path == prof["token"] and method == "POST":
         return token(h, prof, raw)
-    if path == prof["revoke"] and method == "POST":
+    if prof.get("revoke") and path == prof["revoke"] and method == "POST":
         return revoke(h, prof, raw)
-    if path == prof["identity"] and method == "GET":
-        a = h.headers.get("Authorization") or ""
-        rec = check_bearer(h, a[7:] if a.startswith("Bearer ") else "")
+    if path == prof["identity"] and method == ("POST" if prof.get("identity_post") else "GET"):
+        if prof.get("identity_post"):  # VK ID: a form of access_token and client_id
+            form = _form(h, raw)
+            if form.get("client_id") != prof["client_id"]:
+                raise _err(400, "invalid_client", "unknown client_id")
+            tk = form.get("access_token", "")
+        else:
+            a = h.headers.get("Authorization") or ""
+            tk = a[7:] if a.startswith("Bearer ") else ""
+        rec = check_bearer(h, tk)
         if rec is None:
             raise Reply(401, prof["unauthorized"])
         if (STATE.get("oauth_scenario") or {}).get(h.network) == "identity503":
