@@ -195,6 +195,23 @@ function H.sandbox_providers(sb)
     }
 end
 
+--- In a describe: the sandbox started once (setup) and handed to
+-- on_start(sb, providers) (H.sandbox_providers(sb)), reset before each case,
+-- stopped with the other fakes at the end (teardown; on_stop first, when
+-- given: a spec closes its transport there).
+function H.use_sandbox(on_start, on_stop)
+    local busted, sb = require("busted"), nil
+    busted.setup(function()
+        sb = H.start_sandbox()
+        on_start(sb, H.sandbox_providers(sb))
+    end)
+    busted.teardown(function()
+        if on_stop then on_stop() end
+        H.stop_all()
+    end)
+    busted.before_each(function() H.reset(sb) end)
+end
+
 --- One user's connections to every sandboxed network; `tokens` maps a
 -- network to the token that selects a scenario ("expired", "dup", ...).
 function H.sandbox_connection(sb, tokens)

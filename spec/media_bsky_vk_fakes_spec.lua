@@ -63,19 +63,15 @@ local SHOT, WIDE, BIG
 describe("bluesky media through the sandbox #fakes", function()
     local USER, SESS
 
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
+    H.use_sandbox(function(s, p)
+        sb, providers = s, p
         T = require("socialize.transport").curl({ timeout = 10 })
         SHOT = get(sb.url("media") .. "/img/16x8.png").body
         WIDE = get(sb.url("media") .. "/img/120x30.png").body
         BIG = get(sb.url("media") .. "/big.png?bytes=1000149").body
     end)
 
-    teardown(function() H.stop_all() end)
-
     before_each(function()
-        H.reset(sb)
         USER = H.sandbox_connection(sb).bluesky
         local s = call("bluesky", "session", {}, USER)
         assert.is_true(s.ok)
@@ -171,17 +167,12 @@ describe("bluesky media through the sandbox #fakes", function()
 end)
 
 describe("vkontakte media through the sandbox #fakes", function()
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
+    H.use_sandbox(function(s, p)
+        sb, providers = s, p
         T = require("socialize.transport").curl({ timeout = 10 })
         SHOT = get(sb.url("media") .. "/img/16x8.png").body
         WIDE = get(sb.url("media") .. "/img/120x30.png").body
     end)
-
-    teardown(function() H.stop_all() end)
-
-    before_each(function() H.reset(sb) end)
 
     local function user(token, owner)
         local u = H.sandbox_connection(sb, { vkontakte = token }).vkontakte
@@ -273,18 +264,13 @@ describe("bluesky and vkontakte media through a client #fakes", function()
     local socialize = require("socialize")
     local MEDIA
 
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
+    H.use_sandbox(function(s, p)
+        sb, providers = s, p
         T = require("socialize.transport").curl({ timeout = 10 })
         MEDIA = sb.url("media")
         SHOT = get(MEDIA .. "/img/16x8.png").body
         WIDE = get(MEDIA .. "/img/120x30.png").body
     end)
-
-    teardown(function() H.stop_all() end)
-
-    before_each(function() H.reset(sb) end)
 
     local function client(tokens, extra)
         local conn = H.sandbox_connection(sb, tokens)

@@ -54,12 +54,7 @@ end
 local function png(w, h) return sb.url("media") .. "/img/" .. w .. "x" .. h .. ".png" end
 
 describe("media end to end, every network that takes images #fakes", function()
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
-    end)
-    teardown(H.stop_all)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s, p) sb, providers = s, p end)
 
     it("at least the nine live networks take images", function()
         assert.is_true(#NETS >= 9, #NETS .. " networks")

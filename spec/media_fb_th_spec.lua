@@ -356,15 +356,13 @@ local function containers() return H.control({ http = sb.url("threads") }, "/__c
 
 describe("facebook and threads media against the sandbox #fakes", function()
     local fb_app, th_app, th_user
-    setup(function()
-        sb = H.start_sandbox()
+    H.use_sandbox(function(s)
+        sb = s
         fb_app = { appSecret = "fb-app-secret", baseUrl = sb.url("facebook") }
         th_app = sb.ports.demo.threads.provider
         th_user = sb.ports.demo.threads.connection
         T = require("socialize.transport").curl { timeout = 5 }
     end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
 
     local function fb_user(token) return { accessToken = token or "fb-page-token", pageId = "1647395831" } end
 
@@ -518,14 +516,11 @@ describe("facebook and threads media through a client #fakes", function()
     local socialize = require("socialize")
     local providers, M, v
 
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
+    H.use_sandbox(function(s, p)
+        sb, providers = s, p
         providers.threads = sb.ports.demo.threads.provider
         M = sb.url("media")
     end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
 
     local function client(conn, extra)
         v = H.virtual()

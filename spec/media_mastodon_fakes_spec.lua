@@ -237,9 +237,7 @@ end)
 describe("mastodon media through a client", function()
     local sb, v
 
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     local function client(token, extra)
         v = H.virtual()

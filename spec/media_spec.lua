@@ -18,6 +18,15 @@ local MOV = "\0\0\0\20ftypqt  \0\0\0\0qt  " .. ("\0"):rep(40)
 local MP3 = "ID3\3\0\0\0\0\0\0" .. ("\0"):rep(40)
 local HTML = "<!doctype html><html><body>not an image</body></html>"
 
+-- A temporary file holding PNG; the caller removes it.
+local function temp_png()
+    local path = os.tmpname()
+    local fh = assert(io.open(path, "wb"))
+    fh:write(PNG)
+    fh:close()
+    return path
+end
+
 describe("media sniffing #unit", function()
     local cases = {
         { "PNG", PNG, "image/png", "image", 640, 480 },
@@ -201,6 +210,96 @@ describe("media fetch through the transport #unit", function()
         local got = media.fetch(ctx, { ["https://cdn.example/0"] = 1000 })
         assert.truthy(got["https://cdn.example/0"].err:find("more than 3", 1, true))
         assert.are.equal(4, #sent)
+    end)
+end)
+
+describe("media files (config.media.allowFiles) #unit", function()
+    it("a /proc file (a regular file whose size says 0 and whose bytes go on) is refused", function()
+        local g = media.local_bytes({ index = 1, kind = "image", file = "/proc/self/status" }, 1000)
+        assert.is_nil(g.bytes)
+        assert.are.equal("is empty", g.err)
+    end)
+    it("a real file is read whole; one over the cap is refused by its size before any read", function()
+        local path = temp_png()
+        local g = media.local_bytes({ index = 1, kind = "image", file = path }, #PNG)
+        assert.are.equal(PNG, g.bytes)
+        g = media.local_bytes({ index = 1, kind = "image", file = path }, #PNG - 1)
+        assert.are.equal("is larger than " .. (#PNG - 1) .. " bytes", g.err)
+        os.remove(path)
+    end)
+end)
+
+describe("a file for several networks #unit", function()
+    it("is read once under the largest cap, each network then applying its own limit", function()
+        local path = temp_png()
+        local spy = H.spy(function() return { status = 500, headers = {}, body = "{}" } end)
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            media = { allowFiles = true, maxBytes = { vkontakte = 50 } },
+            connections = { u1 = { vkontakte = { accessToken = "at", ownerId = "7" },
+                                   mastodon = { accessToken = "t", instance = "https://m.example" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = path } } } })
+        os.remove(path)
+        local by = {}
+        for _, e in ipairs((res or err).providerErrorCodes) do by[e.provider] = e end
+        -- VK (first in order) refuses it by its own cap ...
+        assert.are.equal("vkontakte: mediaItems[1]: " .. #PNG .. " bytes; vkontakte takes images up to 50 bytes",
+            by.vkontakte.errorDetails)
+        -- ... and Mastodon, whose limit it fits, uploads it
+        assert.falsy(tostring(by.mastodon.errorDetails):find("larger than", 1, true), by.mastodon.errorDetails)
+        local up = 0
+        for _, r in ipairs(spy.calls) do if r.url == "https://m.example/api/v2/media" then up = up + 1 end end
+        assert.is_true(up >= 1)
+    end)
+end)
+
+describe("a data item whose bytes spell a file's path #unit", function()
+    it("is its own bytes, never the file's", function()
+        local path = temp_png()
+        local spy = H.spy(function() return { status = 500, headers = {}, body = "{}" } end)
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            media = { allowFiles = true },
+            connections = { u1 = { mastodon = { accessToken = "t", instance = "https://m.example" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", src = path }, { type = "image", data = path } } } })
+        os.remove(path)
+        local e = (res or err).providerErrorCodes[1]
+        assert.are.equal("mastodon: mediaItems[2]: the data is not an image, video or audio file the library recognises",
+            e.errorDetails)
+        assert.are.equal(0, #spy.calls)
+    end)
+end)
+
+describe("an upload URL's signature #unit", function()
+    it("is in no error or log event, even when the transport's error quotes the URL", function()
+        local up = "https://pu.vk.com/c850/upload.php?act=do_add&mid=7&hash=0f1e2d3c4b5a69788796a5b4&rhash=feedfacecafe1234"
+        local spy = H.spy(function(req)
+            if req.url:find("getWallUploadServer", 1, true) then
+                return { status = 200, headers = {}, body = '{"response":{"upload_url":"' .. up .. '"}}' }
+            end
+            if req.url:find("pu.vk.com", 1, true) then
+                return nil, "could not connect to " .. req.url .. " (reset)", "connect"
+            end
+            return { status = 500, headers = {}, body = "{}" }
+        end)
+        local events = {}
+        local c = socialize.new({ backend = "direct", transport = spy.transport, retry = { attempts = 1 },
+            log = function(e) events[#events + 1] = e end,
+            connections = { u1 = { vkontakte = { accessToken = "at-secret-value", ownerId = "7" } } } })
+        local res, err = c:publishUserAction({ UID = "u1", userAction = { title = "T",
+            mediaItems = { { type = "image", data = PNG } } } })
+        local e = (res or err).providerErrorCodes[1]
+        assert.truthy(e.errorDetails:find("mediaItems[1]", 1, true), e.errorDetails)
+        assert.truthy(e.errorDetails:find("pu.vk.com", 1, true), e.errorDetails)
+        local seen = {}
+        for _, v in ipairs(events) do for _, f in pairs(v) do seen[#seen + 1] = tostring(f) end end
+        seen[#seen + 1] = e.errorDetails
+        for _, text in ipairs(seen) do
+            assert.falsy(text:find("0f1e2d3c4b5a69788796a5b4", 1, true), text)
+            assert.falsy(text:find("feedfacecafe1234", 1, true), text)
+            assert.falsy(text:find("at-secret-value", 1, true), text)
+        end
+        assert.is_true(#spy.calls >= 2)
     end)
 end)
 

@@ -68,17 +68,10 @@ local function tg_requests()
 end
 
 describe("telegram and weibo media in the sandbox", function()
-    setup(function()
-        sb = H.start_sandbox()
-        local p = H.sandbox_providers(sb)
-        TG_APP, WB_APP = p.telegram, p.sina
+    H.use_sandbox(function(s, p)
+        sb, TG_APP, WB_APP = s, p.telegram, p.sina
         net = transport.select({ transport = "curl", timeout = 10 })
-    end)
-    teardown(function()
-        net:close()
-        H.stop_all()
-    end)
-    before_each(function() H.reset(sb) end)
+    end, function() net:close() end)
 
     it("a photo upload arrives byte for byte", function()
         local r = call("telegram", "publish", { userAction = UA, media = { item(1, "image", "image/png") } },
@@ -248,16 +241,10 @@ describe("telegram and weibo media through a client", function()
     end
     local function src(network, name) return sb.url(network) .. "/__media/" .. name end
 
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
+    H.use_sandbox(function(s, p)
+        sb, providers = s, p
         net = transport.select({ transport = "curl", timeout = 10 })
-    end)
-    teardown(function()
-        net:close()
-        H.stop_all()
-    end)
-    before_each(function() H.reset(sb) end)
+    end, function() net:close() end)
 
     it("telegram: an image src is sent as its URL, bytes as an upload, both arriving whole", function()
         local res = assert(client(TG):publishUserAction { UID = "u1", userAction = { title = "Level 7",

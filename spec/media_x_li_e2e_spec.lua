@@ -68,17 +68,8 @@ local function video(size)
 end
 
 describe("X and LinkedIn media end to end #fakes", function()
-    setup(function()
-        sb = H.start_sandbox()
-        providers = H.sandbox_providers(sb)
-    end)
-    teardown(function()
-        H.stop_all()
-    end)
-    before_each(function()
-        H.reset(sb)
-        recorded = nil
-    end)
+    H.use_sandbox(function(s, p) sb, providers = s, p end)
+    before_each(function() recorded = nil end)
 
     it("an image with alt text reaches X and LinkedIn, byte for byte", function()
         local c = client(only({ "twitter", "linkedin" }))

@@ -269,15 +269,6 @@ static void compose_spec(sz_buf *b, const char *spec, const char *sep, action *a
     }
 }
 
-/* An integer of the setup state within [lo, hi], else dflt. */
-static long setup_num(json_t *setup, const char *key, long lo, long hi, long dflt)
-{
-    json_t *v = json_object_get(setup, key);
-    if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi)
-        return (long)json_integer_value(v);
-    return dflt;
-}
-
 /* The call has media the network posts: an empty text is then fine. Items
  * a network without media would drop, or that are not objects, are not. */
 static int has_media(ctx *x)
@@ -297,8 +288,8 @@ char *sz_nk_text(ctx *x, action *a)
     const net *nt = x->nt;
     const char *act = x->c->action, *what;
     /* a setup step may have read the account's own limits (a Mastodon instance) */
-    long max = setup_num(x->setup, "maxCharacters", 1, SZ_MAX_TEXT_LIMIT, nt->text.max),
-         urlw = setup_num(x->setup, "charactersReservedPerUrl", 0, SZ_MAX_URL_WEIGHT, nt->text.url_weight);
+    long max = (long)jint(x->setup, "maxCharacters", 1, SZ_MAX_TEXT_LIMIT, nt->text.max),
+         urlw = (long)jint(x->setup, "charactersReservedPerUrl", 0, SZ_MAX_URL_WEIGHT, nt->text.url_weight);
     char *text;
     read_action(x->in, a);
     if (strcmp(act, "status") == 0 || strcmp(act, "notify") == 0) {
@@ -333,6 +324,22 @@ char *sz_nk_text(ctx *x, action *a)
         return NULL;
     }
     return text;
+}
+
+char *sz_nk_text_link_inline(ctx *x, action *a)
+{
+    net alt = *x->nt;
+    const net *save = x->nt;
+    char spec[160], *t;
+    const char *c = x->nt->text.compose ? x->nt->text.compose : "userMessage,title;linkBack",
+               *semi = strchr(c, ';');
+    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
+    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
+    alt.text.compose = spec;
+    x->nt = &alt;
+    t = text_of(x, a);
+    x->nt = save;
+    return t;
 }
 
 json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
@@ -377,7 +384,7 @@ json_t *sz_provider_text_json(const sz_call_json *c, sz_error *err)
         json_object_set_new(x.result, "provider", json_string(x.nt->name));
         return x.result;
     }
-    urlw = setup_num(x.setup, "charactersReservedPerUrl", 0, SZ_MAX_URL_WEIGHT, x.nt->text.url_weight);
+    urlw = (long)jint(x.setup, "charactersReservedPerUrl", 0, SZ_MAX_URL_WEIGHT, x.nt->text.url_weight);
     r = json_pack("{s:b, s:s, s:s, s:I, s:I, s:b, s:s}", "ok", 1, "provider", x.nt->name, "text", text,
                   "length", (json_int_t)measure(x.nt, text, strlen(text), urlw), "max", (json_int_t)a.max,
                   "truncated", a.truncated, "counter",

@@ -12,15 +12,8 @@
 
 /* ---- the items ------------------------------------------------------------- */
 
-static long long jint(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long long)json_integer_value(v) : 0;
-}
-
 static int read_media(ctx *x, json_t *o, sz_media *m)
 {
-    long long idx;
     memset(m, 0, sizeof *m);
     if (!json_is_object(o))
         return -1;
@@ -30,11 +23,10 @@ static int read_media(ctx *x, json_t *o, sz_media *m)
     m->alt = jstr(o, "alt");
     m->url = jstr(o, "url");
     m->id = jstr(o, "id");
-    m->size = jint(o, "size");
-    m->width = jint(o, "width");
-    m->height = jint(o, "height");
-    idx = jint(o, "index");
-    m->index = idx > 0 && idx <= 1000 ? (int)idx : 0;
+    m->size = jnat(o, "size", 0);
+    m->width = jnat(o, "width", 0);
+    m->height = jnat(o, "height", 0);
+    m->index = (int)jint(o, "index", 1, 1000, 0);
     if (!m->kind)
         m->kind = "image";
     if (m->alt && !*m->alt)
@@ -67,6 +59,22 @@ int sz_nk_step_item(ctx *x, sz_media *m)
         return -1;
     }
     return 0;
+}
+
+int sz_nk_step_image(ctx *x, sz_media *m, long long max, const char *only, const char *per)
+{
+    if (sz_nk_step_item(x, m) != 0)
+        return -1;
+    if (strcmp(m->kind, "image") != 0 && strcmp(m->kind, "gif") != 0)
+        x->result = fail("content_invalid", "%s: mediaItems[%d] is %s; %s", x->nt->name, m->index, m->kind, only);
+    else if (!m->data)
+        x->result = fail("content_invalid", "%s: mediaItems[%d] has no bytes to upload", x->nt->name, m->index);
+    else if ((long long)m->len > max)
+        x->result = fail("content_invalid", "%s: mediaItems[%d] is %zu bytes; at most %lld bytes per %s",
+                         x->nt->name, m->index, m->len, max, per);
+    else
+        return 0;
+    return -1;
 }
 
 json_t *sz_nk_step_state(const sz_call_json *c)

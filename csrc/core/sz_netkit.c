@@ -68,6 +68,14 @@ const char *jstr(json_t *o, const char *k)
     return NULL;
 }
 
+long long jint(json_t *o, const char *k, long long lo, long long hi, long long dflt)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi)
+        return (long long)json_integer_value(v);
+    return dflt;
+}
+
 /* A string field, or a number rendered as a string, into buf. */
 const char *jid(json_t *o, const char *k, char *buf, size_t n)
 {

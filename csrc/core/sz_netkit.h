@@ -5,6 +5,7 @@
  * the files present (Makefile: build/gen/sz_registry.c), never kept by hand. */
 #ifndef SZ_NETKIT_H
 #define SZ_NETKIT_H
+#include <limits.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include "socialize.h"
@@ -231,6 +232,7 @@ typedef sz_code_cat code_cat;
 #define by_status(...) sz_nk_by_status(__VA_ARGS__)
 #define jstr(...) sz_nk_jstr(__VA_ARGS__)
 #define jid(...) sz_nk_jid(__VA_ARGS__)
+#define jint(...) sz_nk_jint(__VA_ARGS__)
 #define fail(...) sz_nk_fail(__VA_ARGS__)
 #define success(...) sz_nk_success(__VA_ARGS__)
 #define hex(...) sz_nk_hex(__VA_ARGS__)
@@ -243,6 +245,7 @@ typedef sz_code_cat code_cat;
 #define req_json(...) sz_nk_req_json(__VA_ARGS__)
 #define req_form(...) sz_nk_req_form(__VA_ARGS__)
 #define text_of(...) sz_nk_text(__VA_ARGS__)
+#define text_link_inline(...) sz_nk_text_link_inline(__VA_ARGS__)
 #define header(...) sz_nk_header(__VA_ARGS__)
 #define parse_iso8601(...) sz_nk_parse_iso8601(__VA_ARGS__)
 #define format_iso8601(...) sz_nk_format_iso8601(__VA_ARGS__)
@@ -256,6 +259,7 @@ typedef sz_code_cat code_cat;
 #define media_at(...) sz_nk_media_at(__VA_ARGS__)
 #define step_item(...) sz_nk_step_item(__VA_ARGS__)
 #define step_state(...) sz_nk_step_state(__VA_ARGS__)
+#define step_image(...) sz_nk_step_image(__VA_ARGS__)
 #define multipart_begin(...) sz_nk_multipart_begin(__VA_ARGS__)
 #define multipart_field(...) sz_nk_multipart_field(__VA_ARGS__)
 #define multipart_file(...) sz_nk_multipart_file(__VA_ARGS__)
@@ -266,6 +270,10 @@ typedef sz_code_cat code_cat;
 SZ_HIDDEN const char *lookup(const code_cat *t, long code);
 SZ_HIDDEN const char *by_status(int status);
 SZ_HIDDEN const char *jstr(json_t *o, const char *k);
+/* An integer field within [lo, hi], else dflt (absent, not an integer, out of range). */
+SZ_HIDDEN long long jint(json_t *o, const char *k, long long lo, long long hi, long long dflt);
+/* A non-negative integer field, else dflt. */
+#define jnat(o, k, dflt) jint(o, k, 0, LLONG_MAX, dflt)
 /* A string field, or a number rendered as a string, into buf. */
 SZ_HIDDEN const char *jid(json_t *o, const char *k, char *buf, size_t n);
 SZ_HIDDEN json_t *fail(const char *cat, const char *details, ...) SZ_PRINTF(2, 3);
@@ -290,6 +298,10 @@ SZ_HIDDEN sz_request *req_form(const char *method, const char *url, sz_params *p
  * and URL weight. Returns the text, never empty unless the link goes
  * elsewhere; NULL with x->result set (NULL alone: out of memory). Caller frees. */
 SZ_HIDDEN char *text_of(ctx *x, action *a);
+/* text_of with the link moved into the text: text.compose's fields, then the
+ * link ("...;link=linkBack" -> "...;linkBack"), for a post whose link cannot
+ * go in its own field (a post with media carries no link card). */
+SZ_HIDDEN char *text_link_inline(ctx *x, action *a);
 /* 0 when spec is a valid text.compose, else -1 with the reason in why. */
 SZ_HIDDEN int sz_nk_compose_check(const char *spec, char *why, size_t n);
 SZ_HIDDEN const char *header(const sz_header *h, size_t n, const char *name);
@@ -324,6 +336,10 @@ SZ_HIDDEN int sz_nk_media_at(ctx *x, size_t k, sz_media *m);
 /* The upload step's item (c->step.item) into m with its bytes; -1 with
  * x->result set when there is none. */
 SZ_HIDDEN int sz_nk_step_item(ctx *x, sz_media *m);
+/* step_item for a network that uploads images only: the item must be an
+ * image or GIF with its bytes, at most max bytes; else -1 with x->result set
+ * ("...; <only>", "at most <max> bytes per <per>"). */
+SZ_HIDDEN int sz_nk_step_image(ctx *x, sz_media *m, long long max, const char *only, const char *per);
 /* The upload step's state (c->step.step; c->step.media for "unmedia"):
  * borrowed, NULL at the first step. */
 SZ_HIDDEN json_t *sz_nk_step_state(const sz_call_json *c);

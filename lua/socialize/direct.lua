@@ -432,18 +432,7 @@ function Task:feed(outcome)
         self.phase = follow
         return self:request()
     end
-    if not r.ok then
-        policy.block(ctx.blocked, self.keys, r, ctx.clock())
-        self.attempt = self.attempt + 1
-        local sent = not (outcome.error and outcome.kind == "connect")
-        local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent)
-        if d then
-            self.retry_in = d
-            self.last = r
-            ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
-            return "retry"
-        end
-    end
+    if not r.ok and self:retry(r, outcome) then return "retry" end
     if setup and setup.refreshOnAuthExpired and not r.ok and r.category == "auth_expired"
         and self.used_cached_state and not self.refreshed then
         -- the reused state (a session) expired: one new setup, then the post again
@@ -476,6 +465,33 @@ function Task:next_cleanup()
     return self:request()
 end
 
+-- A failed reply r: the endpoint blocked as r says, the attempt counted; true
+-- when the policy retries it (after self.retry_in seconds). safe: the step
+-- may be repeated though it was sent (policy.retry_delay).
+function Task:retry(r, outcome, safe)
+    local ctx = self.ctx
+    policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    self.attempt = self.attempt + 1
+    local sent = not (outcome.error and outcome.kind == "connect")
+    local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
+    if not d then return false end
+    self.retry_in = d
+    self.last = r
+    ctx.log({ event = "retry", provider = self.provider, delay = d, reason = tostring(r.category) })
+    return true
+end
+
+-- On to the next item to upload; after the last, the action itself with
+-- the items done.
+function Task:next_upload()
+    self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
+    if self.up_i > #self.uploads then
+        self.input.media = self.done_media
+        self.phase = self.action
+    end
+    return self:request()
+end
+
 -- One item's upload failed (r: the classified failure): the item is named;
 -- with config.media.partial = "allow" the post goes on without it.
 function Task:media_failed(r)
@@ -489,12 +505,7 @@ function Task:media_failed(r)
     if m and m.partial == "allow" then
         self.mediaFailed = self.mediaFailed or {}
         self.mediaFailed[#self.mediaFailed + 1] = { index = item.index, errorDetails = r.errorDetails }
-        self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
-        if self.up_i > #self.uploads then
-            self.input.media = self.done_media
-            self.phase = self.action
-        end
-        return self:request()
+        return self:next_upload()
     end
     self.result = r
     return self:start_cleanup()
@@ -503,7 +514,6 @@ end
 -- The reply of an upload step: the item done, the next step (after a wait
 -- while the network processes), or a failure (retried as any other step).
 function Task:upload_fed(r, outcome)
-    local ctx = self.ctx
     if r.ok then
         local d = type(r.data) == "table" and r.data or {}
         if type(d.media) == "table" then
@@ -511,12 +521,7 @@ function Task:upload_fed(r, outcome)
             for k, v in pairs(self.uploads[self.up_i]) do meta[k] = v end
             for k, v in pairs(d.media) do meta[k] = v end
             self.done_media[#self.done_media + 1] = meta
-            self.up_i, self.mstep, self.msteps = self.up_i + 1, nil, 0
-            if self.up_i > #self.uploads then
-                self.input.media = self.done_media
-                self.phase = self.action
-            end
-            return self:request()
+            return self:next_upload()
         end
         self.mstep = d
         self.msteps = (self.msteps or 0) + 1
@@ -530,19 +535,9 @@ function Task:upload_fed(r, outcome)
         end
         return self:request()
     end
-    policy.block(ctx.blocked, self.keys, r, ctx.clock())
-    self.attempt = self.attempt + 1
-    local sent = not (outcome.error and outcome.kind == "connect")
     -- an upload step is safe to repeat when the network failed (5xx) or the
     -- reply never came; a refusal (4xx, a processing failure) is not retried
-    local safe = outcome.error ~= nil or (r.providerStatus or 0) >= 500
-    local delay = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
-    if delay then
-        self.retry_in = delay
-        self.last = r
-        ctx.log({ event = "retry", provider = self.provider, delay = delay, reason = tostring(r.category) })
-        return "retry"
-    end
+    if self:retry(r, outcome, outcome.error ~= nil or (r.providerStatus or 0) >= 500) then return "retry" end
     return self:media_failed(r)
 end
 
@@ -619,6 +614,9 @@ local function run(ctx, tasks, secrets)
                     local item = p.task.uploads[p.task.up_i]
                     p.task.result = fail(p.task, "transient", "mediaItems[" .. tostring(item.index)
                         .. "]: still processing when the call's deadline came (the upload was not used)")
+                    -- the items already uploaded are deleted where the network can, in what time is left
+                    local cleanup = p.task:start_cleanup()
+                    if cleanup then nextp[#nextp + 1] = { task = p.task, req = cleanup } end
                 elseif req == "wait" then
                     later[#later + 1] = { task = p.task, due = ctx.now() + p.task.wait_in }
                 elseif req then
@@ -874,22 +872,27 @@ end
 -- item fails is decided, unless config.media.partial = "allow".
 function _M.media_ready(ctx, tasks)
     local cfg = ctx.config
-    local wanted, infos_of = {}, {}
+    -- what is read once for every network (a src fetched, a file read) is
+    -- read under the largest cap among them; each network's own limit is
+    -- applied to the bytes afterwards (media.ready)
+    local wanted, infos_of, file_cap = {}, {}, {}
     for _, t in ipairs(tasks) do
         for _, e in ipairs(not t.done and t.plan and t.plan.items or {}) do
-            if e.src and not e.url then
-                local l = infos_of[e.src] or {}
+            local key = e.src and not e.url and e.src or e.file
+            if key then
+                local l = infos_of[key] or {}
                 l[#l + 1] = INFO[t.provider]
-                infos_of[e.src] = l
+                infos_of[key] = l
                 local kind = e.kind == "image" and "gif" or e.kind
                 local resize = e.kind == "image" and cfg.media and cfg.media.resize
                 local cap = resize and 64 * 1024 * 1024 or media.fetch_cap(l, kind, cfg)
-                if cap > (wanted[e.src] or 0) then wanted[e.src] = cap end
+                local caps = e.file and file_cap or wanted
+                if cap > (caps[key] or 0) then caps[key] = cap end
             end
         end
     end
     local got = next(wanted) and media.fetch(ctx, wanted) or {}
-    local locals = {}
+    local locals = { files = {}, data = {} }
     local partial = cfg.media and cfg.media.partial == "allow"
     for _, t in ipairs(tasks) do
         if not t.done and t.plan and #t.plan.items > 0 then
@@ -900,11 +903,13 @@ function _M.media_ready(ctx, tasks)
                 if e.src and not e.url then
                     g = got[e.src]
                 elseif e.data or e.file then
+                    -- a file by its path, data by its bytes: never one for the other
+                    local cache = e.file and locals.files or locals.data
                     local key = e.file or e.data
-                    g = locals[key]
+                    g = cache[key]
                     if not g then
-                        g = media.local_bytes(e, media.limit(info, e.kind, cfg))
-                        locals[key] = g
+                        g = media.local_bytes(e, e.file and file_cap[e.file] or 0)
+                        cache[key] = g
                     end
                 end
                 local meta, bytes

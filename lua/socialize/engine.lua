@@ -170,6 +170,15 @@ function Engine:context(driver)
         end
         return driver:request_many(reqs)
     end
+    -- a transport's error shows no credential, and none of its request's URL
+    -- a log would not show (an upload URL's signature, a bot token)
+    local function scrub_errors(out, reqs, secrets)
+        for i, o in ipairs(out) do
+            if type(o) == "table" and o.error then
+                o.error = policy.scrub(policy.scrub(o.error, secrets), policy.url_secrets(reqs[i] and reqs[i].url))
+            end
+        end
+    end
     function ctx.send(reqs, secrets)
         -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
         -- signature, a Bearer token) are credentials too: a transport error that
@@ -187,9 +196,7 @@ function Engine:context(driver)
             else
                 out = many(reqs)
             end
-            for _, o in ipairs(out) do
-                if type(o) == "table" and o.error then o.error = policy.scrub(o.error, secrets) end
-            end
+            scrub_errors(out, reqs, secrets)
             return out
         end
         local t0 = core.now_ms()
@@ -199,9 +206,7 @@ function Engine:context(driver)
         end
         out = many(reqs)
         local ms = core.now_ms() - t0
-        for _, o in ipairs(out) do
-            if type(o) == "table" and o.error then o.error = policy.scrub(o.error, secrets) end
-        end
+        scrub_errors(out, reqs, secrets)
         for i, o in ipairs(out) do
             pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,
                          error = o.error and policy.scrub(o.error, secrets), kind = o.kind, ms = ms })

@@ -309,13 +309,18 @@ function _M.fetch(ctx, wanted)
     return out
 end
 
---- The bytes of a data or file item: { bytes, sniff } | { err }.
+--- The bytes of a data or file item: { bytes, sniff } | { err }. A file is
+-- read up to cap bytes (HARD_MAX when cap is 0): never more than one byte
+-- past it, whatever size the system tells (/dev/zero, /proc files, a FIFO
+-- and a growing file tell 0 or a stale size).
 function _M.local_bytes(e, cap)
     local bytes = e.data
     if e.file then
-        -- a regular file only, opened without blocking, never more than the cap
+        if not cap or cap <= 0 or cap > _M.HARD_MAX then cap = _M.HARD_MAX end
+        -- a regular file only (a FIFO, a device, a directory, /proc refused), opened
+        -- without blocking, never more than the cap read (core.read_file)
         local why
-        bytes, why = core.read_file(e.file, cap > 0 and cap or _M.HARD_MAX)
+        bytes, why = core.read_file(e.file, cap)
         if not bytes then return { err = why } end
     end
     local s = core.media_sniff(bytes)

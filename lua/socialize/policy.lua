@@ -348,6 +348,13 @@ function _M.scrub_result(t, secrets)
         for _, e in ipairs(t.providerErrorCodes) do
             e.errorDetails = _M.scrub(e.errorDetails, secrets)
             e.errorMessage = _M.scrub(e.errorMessage, secrets)
+            -- the items left out under config.media.partial = "allow": each
+            -- names the network's refusal, which may echo a credential
+            if type(e.mediaFailed) == "table" then
+                for _, f in ipairs(e.mediaFailed) do
+                    if type(f) == "table" then f.errorDetails = _M.scrub(f.errorDetails, secrets) end
+                end
+            end
         end
     end
     return t
@@ -364,6 +371,25 @@ function _M.redact_url(url)
     url = gsub(url, "/bot[^/]+/", "/bot[redacted]/")
     url = gsub(url, "([?&][^=&]+)=[^&]*", "%1=[redacted]")
     return url
+end
+
+--- The values of a request URL a transport's error may quote (an upload
+-- URL's signature in its query, a bot token in its path), longest first:
+-- what redact_url removes, as secrets for scrub. Values shorter than 8
+-- bytes ("STATUS", "true") are words an error may use, not signatures.
+function _M.url_secrets(url)
+    local out, seen = {}, {}
+    if type(url) ~= "string" then return out end
+    local function add(v)
+        if #v >= 8 and not seen[v] then seen[v] = true out[#out + 1] = v end
+    end
+    for v in gmatch(url, "/bot([^/]+)/") do add(v) add(_M.pct_decode(v)) end
+    local q = match(url, "%?([^#]*)")
+    if q then
+        for v in gmatch(q, "[^=&]+=([^&]*)") do add(v) add(_M.pct_decode(v)) end
+    end
+    table.sort(out, by_length)
+    return out
 end
 
 ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 local ngx = ngx
 local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
 local concat = table.concat
-local find, lower, match, format, gmatch = string.find, string.lower, string.match, string.format, string.gmatch
+local find, lower, match, format, gmatch, gsub = string.find, string.lower, string.match, string.format, string.gmatch,
+    string.gsub
 
 local _M = {}
 
@@ -31,19 +32,43 @@ local function parse_url(url)
     return scheme, host, port, path, authority
 end
 
+local MAX_LINE_BYTES = 8192 -- a status line, a chunk-size line, a trailer
+
+-- One line, up to its LF (a CR before it dropped), read in pieces: a line
+-- longer than MAX_LINE_BYTES is an error, never buffered whole (ngx's
+-- receive("*l") buffers a line however long it is).
+local function read_line(sock)
+    local reader = sock:receiveuntil("\n")
+    local parts, size = {}, 0
+    while true do
+        local piece, err = reader(1024)
+        if not piece then
+            if err then return nil, err end
+            break -- the LF
+        end
+        size = size + #piece
+        if size > MAX_LINE_BYTES then return nil, "line too long" end
+        parts[#parts + 1] = piece
+    end
+    return (gsub(concat(parts), "\r$", ""))
+end
+
 local function read_body(sock, headers, max)
     local te = headers["transfer-encoding"]
     if te and find(lower(te), "chunked", 1, true) then
         local parts, total = {}, 0
         while true do
-            local line, err = sock:receive("*l")
+            local line, err = read_line(sock)
             if not line then return nil, err end
             local size = tonumber(match(line, "^%s*(%x+)"), 16)
             if not size then return nil, "bad chunk size" end
             if size == 0 then
-                repeat -- trailers up to the empty line
-                    line, err = sock:receive("*l")
+                local trailers = 0
+                repeat -- trailers up to the empty line, as many bytes as headers at most
+                    line, err = read_line(sock)
                     if not line then return nil, err end
+                    trailers = trailers + #line + 2
+                    if trailers > MAX_HEADER_BYTES then return nil, "trailers too large" end
                 until line == ""
                 return concat(parts), nil, true
             end
@@ -64,12 +89,22 @@ local function read_body(sock, headers, max)
         if not data then return nil, err end
         return data, nil, true
     end
-    -- no length: the body runs to the end of the connection
-    local data, err, partial = sock:receive("*a")
-    data = data or partial
-    if not data then return nil, err end
-    if #data > max then return nil, "too_large" end
-    return data, nil, false
+    -- no length: the body runs to the end of the connection, read in pieces
+    -- (receive("*a") would hold however much comes before the cap is seen)
+    local parts, total = {}, 0
+    while true do
+        local data, err, partial = sock:receive(65536)
+        local got = data or partial
+        if got and #got > 0 then
+            total = total + #got
+            if total > max then return nil, "too_large" end
+            parts[#parts + 1] = got
+        end
+        if not data then
+            if err == "closed" then return concat(parts), nil, false end
+            return nil, err
+        end
+    end
 end
 
 local function kind_of(err)
@@ -161,7 +196,7 @@ local function request(config, req)
         return nil, err, kind_of(err)
     end
     local status_line
-    status_line, err = sock:receive("*l")
+    status_line, err = read_line(sock)
     if not status_line then
         sock:close()
         return nil, err, kind_of(err)

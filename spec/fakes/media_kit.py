@@ -2,7 +2,7 @@
 reader (RFC 7578, the fakes' own code: never the library's), the test media
 the networks serve (GET /__media/<name>) and recognise byte for byte when they
 come back as uploads, and a sniffer of a file's type by its first bytes."""
-import hashlib, struct, zlib
+import hashlib, re, struct, zlib
 
 
 def _png(w, h):
@@ -53,21 +53,38 @@ def known(data):
     return None
 
 
-def sniff(data):
+def sniff(data, types=None):
     """The type the first bytes say: image/jpeg, image/png, image/gif,
-    image/webp, video/mp4, audio/mpeg, or None."""
+    image/webp, video/mp4 (video/quicktime for the "qt  " brand), audio/mpeg,
+    or None; None too when types is given and the type is not among them (a
+    network that takes some of these only)."""
+    t = None
     if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[4:8] == b"ftyp":
-        return "video/mp4"
-    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE6) == 0xE2):
-        return "audio/mpeg"
+        t = "image/jpeg"
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        t = "image/png"
+    elif data[:6] in (b"GIF87a", b"GIF89a"):
+        t = "image/gif"
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        t = "image/webp"
+    elif data[4:8] == b"ftyp":
+        t = "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
+    elif data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE6) == 0xE2):
+        t = "audio/mpeg"
+    return t if types is None or t in types else None
+
+
+def serve(handler, name, not_found):
+    """GET /__media/<name> on a fake's handler: the test medium with its type,
+    else not_found() (the network's own 404)."""
+    m = medium(name)
+    if not m:
+        return not_found()
+    handler.send_response(200)
+    handler.send_header("Content-Type", m[1])
+    handler.send_header("Content-Length", str(len(m[0])))
+    handler.end_headers()
+    handler.wfile.write(m[0])
     return None
 
 
@@ -79,73 +96,57 @@ class FormError(ValueError):
     pass
 
 
-def _params(value):
-    """'form-data; name="a"; filename="b"' -> ("form-data", {"name": "a", "filename": "b"})"""
-    head, _, rest = value.partition(";")
-    out = {}
-    rest = rest.strip()
-    while rest:
-        k, eq, rest = rest.partition("=")
-        if not eq:
-            raise FormError("bad header parameter %r" % k)
-        k = k.strip().lower()
-        rest = rest.lstrip()
-        if rest.startswith('"'):
-            end = rest.find('"', 1)
-            if end < 0:
-                raise FormError("unterminated quoted value of %s" % k)
-            v, rest = rest[1:end], rest[end + 1:]
-        else:
-            v, _, rest = rest.partition(";")
-            v, rest = v.strip(), (";" + rest if rest else "")
-        out[k] = v
-        rest = rest.strip()
-        if rest.startswith(";"):
-            rest = rest[1:].strip()
-        elif rest:
-            raise FormError("junk after parameter %s" % k)
-    return head.strip().lower(), out
+# what our reading takes, exactly as the RFCs write it (RFC 7578, RFC 2046
+# bchars without the space): nothing else, no other spelling or spacing
+_CONTENT_TYPE = re.compile(r"multipart/form-data; boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})")
+_DISPOSITION = re.compile(r'Content-Disposition: form-data; name="([^"\\\r\n]+)"(?:; filename="([^"\\\r\n]*)")?')
+_PART_TYPE = re.compile(r"Content-Type: ([^\s;]+/[^\s;]+)")
 
 
 def boundary_of(content_type):
-    kind, p = _params(content_type or "")
-    if kind != "multipart/form-data" or not p.get("boundary"):
-        return None
-    return p["boundary"]
+    m = _CONTENT_TYPE.fullmatch(content_type or "")
+    return m.group(1) if m else None
 
 
-def parse_multipart(content_type, raw):
+def parse_multipart(content_type, raw, unique=True):
     """The parts of a multipart/form-data body, in order: dicts with name,
     filename (None for a field), type (the part's Content-Type, None when
-    absent), data (bytes). Strict: CRLF line ends, the opening and the closing
-    delimiter exactly, each part's Content-Disposition form-data with a name,
-    no duplicate names. Raises FormError."""
+    absent), data (bytes). Strict: the Content-Type exactly
+    "multipart/form-data; boundary=<1 to 70 bchars>"; CRLF line ends; the
+    body opened by the delimiter and closed by the final one, nothing after;
+    each part's headers "Content-Disposition: form-data; name="..."" (then
+    "; filename="..."", no quote, backslash or line end in them), then at most
+    one "Content-Type: type/subtype", nothing else, valid UTF-8; then the
+    blank line. With unique, no two parts of one name. Raises FormError."""
     b = boundary_of(content_type)
     if not b:
-        raise FormError("Content-Type is not multipart/form-data with a boundary")
-    delim = b"--" + b.encode("latin-1")
-    if not raw.startswith(delim + b"\r\n"):
+        raise FormError("Content-Type is not multipart/form-data with a boundary: %r" % (content_type,))
+    delim = b"--" + b.encode("ascii")
+    opening, closing = delim + b"\r\n", b"\r\n" + delim + b"--\r\n"
+    if not raw.startswith(opening):
         raise FormError("the body does not open with the boundary")
-    if not raw.endswith(b"\r\n" + delim + b"--\r\n"):
+    if not raw.endswith(closing) or len(raw) < len(opening) + len(closing):
         raise FormError("the body does not close with the final boundary")
-    inner = raw[len(delim) + 2:len(raw) - len(delim) - 6]
     parts, names = [], set()
-    for chunk in inner.split(b"\r\n" + delim + b"\r\n"):
+    for chunk in raw[len(opening):len(raw) - len(closing)].split(b"\r\n" + delim + b"\r\n"):
         head, sep, data = chunk.partition(b"\r\n\r\n")
         if not sep:
             raise FormError("a part has no blank line after its headers")
-        headers = {}
-        for line in head.split(b"\r\n"):
-            k, colon, v = line.decode("utf-8").partition(":")
-            if not colon:
-                raise FormError("bad part header %r" % line)
-            headers[k.strip().lower()] = v.strip()
-        disp, p = _params(headers.get("content-disposition", ""))
-        if disp != "form-data" or "name" not in p:
-            raise FormError("a part without Content-Disposition: form-data; name=...")
-        if p["name"] in names:
-            raise FormError("duplicate part %s" % p["name"])
-        names.add(p["name"])
-        parts.append({"name": p["name"], "filename": p.get("filename"), "type": headers.get("content-type"),
-                      "data": data})
+        try:
+            lines = head.decode("utf-8").split("\r\n")
+        except UnicodeDecodeError:
+            raise FormError("a part's headers are not UTF-8")
+        cd = _DISPOSITION.fullmatch(lines[0])
+        if not cd:
+            raise FormError("a part does not open with Content-Disposition: form-data; name=...: %r" % lines[0])
+        ctype = None
+        for line in lines[1:]:
+            t = _PART_TYPE.fullmatch(line)
+            if not t or ctype is not None:
+                raise FormError("unexpected part header %r" % line)
+            ctype = t.group(1)
+        if unique and cd.group(1) in names:
+            raise FormError("duplicate part %s" % cd.group(1))
+        names.add(cd.group(1))
+        parts.append({"name": cd.group(1), "filename": cd.group(2), "type": ctype, "data": data})
     return parts

@@ -92,6 +92,15 @@ class Base(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.handle_any("PUT")
 
+    def note(self, **kv):
+        """Adds what the fake parsed to this request's /__requests entry."""
+        port = self.client_address[1]
+        with LOCK:
+            for rec in reversed(STATE["requests"]):
+                if rec.get("network") == self.network and rec.get("client_port") == port:
+                    rec.update(kv)
+                    return
+
     def form(self, raw):
         return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
 

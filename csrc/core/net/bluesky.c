@@ -52,22 +52,8 @@ static sz_request *build_upload(ctx *x, const char *root)
     sz_request *r = NULL;
     sz_buf url;
     char *body;
-    if (step_item(x, &m) != 0)
+    if (step_image(x, &m, BSKY_MAX_IMAGE, "Bluesky posts take images only", "image") != 0)
         return NULL;
-    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
-        x->result = fail("content_invalid", "bluesky: mediaItems[%d] is %s; Bluesky posts take images only",
-                         m.index, m.kind);
-        return NULL;
-    }
-    if (!m.data) {
-        x->result = fail("content_invalid", "bluesky: mediaItems[%d] has no bytes to upload", m.index);
-        return NULL;
-    }
-    if ((long long)m.len > BSKY_MAX_IMAGE) {
-        x->result = fail("content_invalid", "bluesky: mediaItems[%d] is %zu bytes; at most %lld bytes per image",
-                         m.index, m.len, BSKY_MAX_IMAGE);
-        return NULL;
-    }
     if (!image_mime(m.mime)) {
         x->result = fail("content_invalid", "bluesky: mediaItems[%d] has no image type (mime '%.40s')", m.index,
                          m.mime ? m.mime : "");

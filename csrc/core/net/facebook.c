@@ -43,23 +43,6 @@ static int digits(const char *s)
  * the Page photos reference (4 MB). */
 #define FB_MAX_PHOTOS 10
 
-/* The text of a post with photos: the link is part of the message (a feed
- * post carries either a link preview or attached_media, never both). */
-static char *text_with_link(ctx *x, action *a)
-{
-    net alt = *x->nt;
-    const net *save = x->nt;
-    char spec[160], *t;
-    const char *c = x->nt->text.compose, *semi = strchr(c, ';');
-    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
-    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
-    alt.text.compose = spec;
-    x->nt = &alt;
-    t = text_of(x, a);
-    x->nt = save;
-    return t;
-}
-
 /* a file name for the multipart part, by the type the front sniffed */
 static const char *photo_name(const char *mime)
 {
@@ -230,7 +213,7 @@ static sz_request *build_facebook(ctx *x)
              * or attached_media) */
             action a;
             size_t n = media_count(x);
-            char *m = n ? text_with_link(x, &a) : text_of(x, &a);
+            char *m = n ? text_link_inline(x, &a) : text_of(x, &a);
             int bad = !m || (*m && pset(p, "message", m)) ||
                       (!n && a.link_to[0] && a.link && pset(p, a.link_to, a.link));
             free(m);

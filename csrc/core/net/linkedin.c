@@ -72,6 +72,7 @@ static void link_host(sz_buf *b, const char *link)
  * content.multiImage (2 to 20), or as an article's thumbnail. The step
  * state: {phase: "put", uploadUrl, image}. A video: below. */
 #define LI_MAX_PIXELS 36152320LL /* "< 36,152,320 pixels" */
+#define LI_MAX_URL 4096          /* an upload URL's bytes (the parts go through every step's state) */
 #define LI_MAX_IMAGES 20         /* a multiImage post: 2 to 20 */
 
 /* An upload URL LinkedIn gave: http(s), no space or control, and on
@@ -81,7 +82,7 @@ static int li_upload_url_ok(const char *u, const char *root)
 {
     const char *h, *e, *rh, *c;
     size_t hl;
-    if (!u || !url_ok(u))
+    if (!u || !url_ok(u) || strlen(u) > LI_MAX_URL)
         return 0;
     h = strstr(u, "://") + 3;
     e = h + strcspn(h, "/?#");
@@ -122,15 +123,12 @@ static sz_request *li_headers(ctx *x, sz_request *r)
  * uploadToken, uploadedPartIds}}; then GET /rest/videos/{urn} until its
  * status is AVAILABLE. State: {phase, video, token, parts: [[first, last,
  * url]...], part, etags, polls}. */
-#define LI_MAX_PARTS 1000
+/* parts of one video: each is a step, and the front allows 300 steps per
+ * item (parts, finalize, 60 polls fit); 200 x LinkedIn's 4 MB parts cover
+ * the 500 MB limit */
+#define LI_MAX_PARTS 200
 #define LI_MAX_POLLS 60
 #define LI_POLL_WAIT 10
-
-static long long jnum(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long long)json_integer_value(v) : -1;
-}
 
 static sz_request *li_video_upload(ctx *x, const char *root, const char *owner, const sz_media *m, json_t *st)
 {
@@ -148,14 +146,14 @@ static sz_request *li_video_upload(ctx *x, const char *root, const char *owner, 
         body = json_pack("{s:{s:s, s:I, s:b, s:b}}", "initializeUploadRequest", "owner", owner, "fileSizeBytes",
                          (json_int_t)m->len, "uploadCaptions", 0, "uploadThumbnail", 0);
     } else if (strcmp(phase, "put") == 0) {
-        json_t *part = json_array_get(json_object_get(st, "parts"), (size_t)jnum(st, "part"));
+        json_t *part = json_array_get(json_object_get(st, "parts"), (size_t)jnat(st, "part", -1));
         long long first = json_integer_value(json_array_get(part, 0)), last = json_integer_value(json_array_get(part, 1));
         const char *u = json_string_value(json_array_get(part, 2));
         char *copy;
-        if (jnum(st, "part") < 0 || !part || first < 0 || last < first || last >= (long long)m->len ||
+        if (jnat(st, "part", -1) < 0 || !part || first < 0 || last < first || last >= (long long)m->len ||
             !li_upload_url_ok(u, root)) {
             x->result = fail("content_invalid", "linkedin: mediaItems[%d]: upload part %lld is refused (its byte range "
-                             "or its URL, an https URL on linkedin.com)", m->index, jnum(st, "part"));
+                             "or its URL, an https URL on linkedin.com)", m->index, jnat(st, "part", -1));
             return NULL;
         }
         /* only this part's slice */
@@ -202,9 +200,9 @@ static json_t *li_parts(json_t *ins, long long size)
         return NULL;
     }
     json_array_foreach(ins, i, p) {
-        long long first = jnum(p, "firstByte"), last = jnum(p, "lastByte");
+        long long first = jnat(p, "firstByte", -1), last = jnat(p, "lastByte", -1);
         const char *u = jstr(p, "uploadUrl");
-        if (!parts || first != next || last < first || last >= size || !u ||
+        if (!parts || first != next || last < first || last >= size || !u || strlen(u) > LI_MAX_URL ||
             json_array_append_new(parts, json_pack("[I, I, s]", (json_int_t)first, (json_int_t)last, u)) != 0) {
             sz_json_free(parts);
             return NULL;
@@ -222,7 +220,7 @@ static json_t *li_parse_video(const sz_call_json *c, int status, const sz_header
 {
     json_t *st = step_state(c), *v = json_object_get(j, "value"), *next;
     const char *phase = jstr(st, "phase"), *video = phase ? jstr(st, "video") : jstr(v, "video");
-    long long size = jnum(json_object_get(c->step, "item"), "size");
+    long long size = jnat(json_object_get(c->step, "item"), "size", -1);
     if (!video || strncmp(video, "urn:li:video:", 13) != 0 || strlen(video) > 200)
         return classify("transient", status, "no-video", "LinkedIn's video upload reply has no video URN");
     if (!phase) {
@@ -237,7 +235,7 @@ static json_t *li_parse_video(const sz_call_json *c, int status, const sz_header
     }
     if (strcmp(phase, "put") == 0) {
         const char *etag = header(h, nh, "etag");
-        long long part = jnum(st, "part");
+        long long part = jnat(st, "part", -1);
         if (!etag || !*etag || strlen(etag) > 512)
             return classify("transient", status, "no-etag", "LinkedIn's reply to an uploaded part has no ETag");
         /* an empty list may come back as {} (a Lua table): a list again */
@@ -260,7 +258,7 @@ static json_t *li_parse_video(const sz_call_json *c, int status, const sz_header
         return media_next(json_pack("{s:s, s:s, s:i}", "phase", "status", "video", video, "polls", 0), 0);
     {
         const char *s = jstr(j, "status");
-        long long polls = jnum(st, "polls");
+        long long polls = jnat(st, "polls", -1);
         polls = polls < 0 ? 1 : polls < LI_MAX_POLLS ? polls + 1 : LI_MAX_POLLS;
         if (s && strcmp(s, "AVAILABLE") == 0)
             return media_done(json_pack("{s:s}", "id", video));

@@ -27,16 +27,6 @@
 #define MD_IMAGE_LIMIT 16777216LL
 #define MD_VIDEO_LIMIT 103809024LL
 
-/* An integer of the setup state (the instance's configuration, read by
- * parse_mastodon) within [lo, hi], else dflt. */
-static long long setup_ll(ctx *x, const char *k, long long lo, long long hi, long long dflt)
-{
-    json_t *v = json_object_get(x->setup, k);
-    if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi)
-        return (long long)json_integer_value(v);
-    return dflt;
-}
-
 static int is_av(const char *kind)
 {
     return strcmp(kind, "video") == 0 || strcmp(kind, "audio") == 0;
@@ -98,8 +88,8 @@ static sz_request *build_upload(ctx *x, const char *root)
         if (!url.failed)
             r = sz_request_new("GET", url.data);
     } else {
-        long long lim = is_av(m.kind) ? setup_ll(x, "videoSizeLimit", 1, 1LL << 40, x->nt->media.max_video)
-                                      : setup_ll(x, "imageSizeLimit", 1, 1LL << 40, x->nt->media.max_image);
+        long long lim = is_av(m.kind) ? jint(x->setup, "videoSizeLimit", 1, 1LL << 40, x->nt->media.max_video)
+                                      : jint(x->setup, "imageSizeLimit", 1, 1LL << 40, x->nt->media.max_image);
         char fname[32];
         sz_multipart mp;
         if (!m.data) {
@@ -157,7 +147,7 @@ static sz_request *build_unmedia(ctx *x, const char *root)
 static json_t *media_ids(ctx *x)
 {
     size_t n = media_count(x), k;
-    long long max = setup_ll(x, "maxMediaAttachments", 1, 1000, x->nt->media.images);
+    long long max = jint(x->setup, "maxMediaAttachments", 1, 1000, x->nt->media.images);
     json_t *ids = json_array();
     for (k = 0; ids && k < n; k++) {
         sz_media m;

@@ -108,23 +108,6 @@ static int has_text(json_t *in)
     return 0;
 }
 
-/* the text of a post with media: the link is part of it (link_attachment
- * is for TEXT posts only) */
-static char *text_with_link(ctx *x, action *a)
-{
-    net alt = *x->nt;
-    const net *save = x->nt;
-    char spec[160], *t;
-    const char *c = x->nt->text.compose, *semi = strchr(c, ';');
-    /* the descriptor's fields, the link after them ("...;param=linkBack" -> "...;linkBack") */
-    snprintf(spec, sizeof spec, "%.*s;linkBack", (int)(semi ? (size_t)(semi - c) : strlen(c)), c);
-    alt.text.compose = spec;
-    x->nt = &alt;
-    t = text_of(x, a);
-    x->nt = save;
-    return t;
-}
-
 /* media_type, image_url or video_url, alt_text of one item; the refusals
  * name the item in the publish step (in the upload step the front does) */
 static int item_params(ctx *x, sz_params *p, const sz_media *m)
@@ -179,7 +162,7 @@ static sz_request *build_upload(ctx *x, sz_params *p, const char *root, const ch
             return NULL;
     } else if (has_text(x->in)) { /* a post of media alone has no text */
         action a;
-        char *t = text_with_link(x, &a);
+        char *t = text_link_inline(x, &a);
         int bad = !t || (*t && pset(p, "text", t));
         free(t);
         if (bad)
@@ -237,7 +220,7 @@ static int build_media_post(ctx *x, sz_params *p, const char *root, const char *
     }
     {
         action a;
-        char *t = text_with_link(x, &a);
+        char *t = text_link_inline(x, &a);
         int bad = !t || (*t && pset(p, "text", t));
         free(t);
         if (bad)

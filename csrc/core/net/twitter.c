@@ -54,12 +54,6 @@ static int twitter_auth(ctx *x, sz_request *r)
 #define X_MAX_ALT 1000          /* alt text, in characters */
 #define X_CHUNK 4194304LL       /* bytes per APPEND (4 MB; X takes up to 5 MB) */
 
-static long long jnum(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long long)json_integer_value(v) : 0;
-}
-
 /* An X media id: 1 to 32 digits (it goes into a path). */
 static int x_media_id_ok(const char *id)
 {
@@ -120,9 +114,9 @@ static sz_request *x_upload(ctx *x, const char *root)
         }
     }
     if (!phase && x_chunked(m.kind)) {
-        if (jnum(item, "size") != (long long)m.len) {
+        if (jnat(item, "size", 0) != (long long)m.len) {
             x->result = fail("content_invalid", "twitter: mediaItems[%d]: size %lld is not its %zu bytes", m.index,
-                             jnum(item, "size"), m.len);
+                             jnat(item, "size", 0), m.len);
             return NULL;
         }
         if (strcmp(m.kind, "gif") == 0 && (long long)m.len > X_MAX_GIF) {
@@ -150,7 +144,7 @@ static sz_request *x_upload(ctx *x, const char *root)
         if (url.failed)
             sz_buf_reset(&mp.b);
     } else if (strcmp(phase, "append") == 0) {
-        long long seg = jnum(st, "segment"), chunk = x->nt->media.chunk, off;
+        long long seg = jnat(st, "segment", 0), chunk = x->nt->media.chunk, off;
         char sb[24];
         off = seg < X_MAX_SEGMENTS ? seg * chunk : 0; /* never multiplied past the cap */
         if (seg >= X_MAX_SEGMENTS || off >= (long long)m.len) {
@@ -198,7 +192,7 @@ static json_t *x_after(const sz_call_json *c, int status, const char *id, json_t
     const char *kind = jstr(item, "kind") ? jstr(item, "kind") : "image", *alt = jstr(item, "alt");
     const char *state = jstr(pi, "state");
     if (pi && state && strcmp(state, "succeeded") != 0) {
-        long long polls = jnum(st, "polls");
+        long long polls = jnat(st, "polls", 0);
         polls = polls < X_MAX_POLLS ? polls + (strcmp(phase, "status") == 0) : X_MAX_POLLS;
         if (strcmp(state, "failed") == 0) {
             json_t *e = json_object_get(pi, "error");
@@ -211,7 +205,7 @@ static json_t *x_after(const sz_call_json *c, int status, const char *id, json_t
             return classify("transient", status, "processing-timeout",
                             "X was still processing the media after 60 status polls");
         return media_next(json_pack("{s:s, s:s, s:I}", "phase", "status", "id", id, "polls", (json_int_t)polls),
-                          jnum(pi, "check_after_secs") ? jnum(pi, "check_after_secs") : 1);
+                          jint(pi, "check_after_secs", 1, LLONG_MAX, 1));
     }
     if (pi && !state)
         return classify("transient", status, "processing", "X answered processing_info without a state");
@@ -231,12 +225,17 @@ static json_t *x_parse_upload(const sz_call_json *c, int status, json_t *j)
     if (!phase && x_chunked(kind))
         return media_next(json_pack("{s:s, s:s, s:i}", "phase", "append", "id", id, "segment", 0), 0);
     if (phase && strcmp(phase, "append") == 0) {
-        long long seg = jnum(st, "segment"), next = seg < X_MAX_SEGMENTS ? seg + 1 : X_MAX_SEGMENTS;
-        if (next < X_MAX_SEGMENTS && next * X_CHUNK < jnum(item, "size"))
+        long long seg = jnat(st, "segment", 0), next = seg < X_MAX_SEGMENTS ? seg + 1 : X_MAX_SEGMENTS;
+        if (next < X_MAX_SEGMENTS && next * X_CHUNK < jnat(item, "size", 0))
             return media_next(json_pack("{s:s, s:s, s:I}", "phase", "append", "id", id, "segment", (json_int_t)next),
                               0);
         return media_next(json_pack("{s:s, s:s}", "phase", "finalize", "id", id), 0);
     }
+    /* the alt text comes after processing succeeded: a metadata reply ends
+     * the item whatever it says of processing (else a network could send it
+     * back to STATUS polls whose count starts over) */
+    if (phase && strcmp(phase, "metadata") == 0)
+        return media_done(json_pack("{s:s}", "id", id));
     return x_after(c, status, id, json_object_get(data, "processing_info"), phase ? phase : "upload");
 }
 

@@ -104,22 +104,8 @@ static sz_request *build_upload(ctx *x, const char *root, const char *token, con
     sz_buf url;
     sz_media m;
     int group = owner[0] == '-';
-    if (step_item(x, &m) != 0)
+    if (step_image(x, &m, VK_MAX_IMAGE, "only photos are posted", "photo") != 0)
         return NULL;
-    if (strcmp(m.kind, "image") != 0 && strcmp(m.kind, "gif") != 0) {
-        x->result = fail("content_invalid", "vkontakte: mediaItems[%d] is %s; only photos are posted", m.index,
-                         m.kind);
-        return NULL;
-    }
-    if (!m.data) {
-        x->result = fail("content_invalid", "vkontakte: mediaItems[%d] has no bytes to upload", m.index);
-        return NULL;
-    }
-    if ((long long)m.len > VK_MAX_IMAGE) {
-        x->result = fail("content_invalid", "vkontakte: mediaItems[%d] is %zu bytes; at most %lld bytes per photo",
-                         m.index, m.len, VK_MAX_IMAGE);
-        return NULL;
-    }
     if (stage && strcmp(stage, "upload") == 0) {
         const char *u = jstr(st, "uploadUrl");
         sz_multipart mp;

@@ -9,6 +9,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
+import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "bluesky"
@@ -24,17 +25,12 @@ def cid_of(data):
     return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
 
 
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
 def sniff(data):
-    """The image type of the bytes by their magic numbers (our own reading), or None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    """The image type of the bytes by their magic numbers (media_kit's reading), or None."""
+    return media_kit.sniff(data, IMAGE_TYPES)
 
 
 def bad(msg):

@@ -14,52 +14,24 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
+import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
 
 NETWORK = "facebook"
 CONF = {"appSecret": "fb-app-secret", "max_photo": 4 * 1024 * 1024}
 STATE_DEFAULTS = {"fb_photos": {}}
 
-MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"),
-         (b"GIF89a", "image/gif"))
-
-
 def image_type(data):
-    for m, t in MAGIC:
-        if data.startswith(m):
-            return t
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    return media_kit.sniff(data, ("image/jpeg", "image/png", "image/gif", "image/webp"))
 
 
 def multipart(content_type, raw):
-    """RFC 7578 form-data parsed strictly: {name: (value bytes, filename, type)}."""
-    m = re.match(r'multipart/form-data; boundary=([0-9A-Za-z\'()+_,./:=?-]{1,70})$', content_type or "")
-    if not m:
-        raise fb_error(400, 100, "(#100) Content-Type must be multipart/form-data with a boundary")
-    delim = b"--" + m.group(1).encode()
-    if not raw.startswith(delim + b"\r\n") or not raw.endswith(b"\r\n" + delim + b"--\r\n"):
-        raise fb_error(400, 100, "(#100) Malformed multipart body (framing)")
-    body = raw[len(delim) + 2:len(raw) - len(delim) - 6]
-    out = {}
-    for part in body.split(b"\r\n" + delim + b"\r\n"):
-        head, sep, value = part.partition(b"\r\n\r\n")
-        if not sep:
-            raise fb_error(400, 100, "(#100) Malformed multipart part (no blank line)")
-        lines = head.decode("utf-8").split("\r\n")
-        cd = re.match(r'Content-Disposition: form-data; name="([^"\\]*)"(?:; filename="([^"\\]*)")?$', lines[0])
-        if not cd:
-            raise fb_error(400, 100, "(#100) Malformed Content-Disposition: " + lines[0])
-        ctype = None
-        for extra in lines[1:]:
-            if not extra.startswith("Content-Type: "):
-                raise fb_error(400, 100, "(#100) Unexpected part header: " + extra)
-            ctype = extra[len("Content-Type: "):]
-        if cd.group(1) in out:
-            raise fb_error(400, 100, "(#100) Duplicate form field " + cd.group(1))
-        out[cd.group(1)] = (value, cd.group(2), ctype)
-    return out
+    """media_kit's strict multipart/form-data reader: {name: (value bytes, filename, type)}."""
+    try:
+        parts = media_kit.parse_multipart(content_type, raw)
+    except media_kit.FormError as e:
+        raise fb_error(400, 100, "(#100) Malformed multipart body: %s" % e)
+    return {p["name"]: (p["data"], p["filename"], p["type"]) for p in parts}
 
 
 def fb_error(status, code, message, subcode=None, headers=None):

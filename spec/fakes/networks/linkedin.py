@@ -18,6 +18,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
+import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 import oauth_server
 
@@ -74,15 +75,6 @@ def null_field(v, path=""):
 class LinkedIn(Base):
     network = "linkedin"
     OAUTH = OAUTH
-
-    def note(self, **kv):
-        """Adds what the fake parsed to this request's /__requests entry."""
-        port = self.client_address[1]
-        with LOCK:
-            for rec in reversed(STATE["requests"]):
-                if rec.get("network") == self.network and rec.get("client_port") == port:
-                    rec.update(kv)
-                    return
 
     def route(self, method, path, q, raw):
         r = oauth_server.handle(self, method, path, q, raw)
@@ -180,8 +172,7 @@ class LinkedIn(Base):
         if not up or token != up["token"]:
             raise Reply(403, {"status": 403, "message": "sandbox: unknown upload URL or another member's token"})
         self.expired(token)
-        head = raw[:8]
-        if not (head[:3] == b"\xff\xd8\xff" or head == b"\x89PNG\r\n\x1a\n" or head[:6] in (b"GIF87a", b"GIF89a")):
+        if media_kit.sniff(raw, ("image/jpeg", "image/png", "image/gif")) is None:
             raise Reply(400, {"status": 400, "message": "sandbox: the uploaded bytes are not a JPEG, PNG or GIF"})
         digest = hashlib.sha256(raw).hexdigest()
         with LOCK:

@@ -27,15 +27,8 @@ class Weibo(Base):
 
     def do_GET(self):
         if self.path.startswith("/__media/"):
-            m = media_kit.medium(self.path[len("/__media/"):])
-            if not m:
-                return self.respond(404, {"error": "not found", "error_code": 404})
-            self.send_response(200)
-            self.send_header("Content-Type", m[1])
-            self.send_header("Content-Length", str(len(m[0])))
-            self.end_headers()
-            self.wfile.write(m[0])
-            return
+            return media_kit.serve(self, self.path[len("/__media/"):],
+                                   lambda: self.respond(404, {"error": "not found", "error_code": 404}))
         return self.handle_any("GET")
 
     def pic_of(self, raw):

@@ -47,15 +47,8 @@ class Telegram(Base):
     def do_GET(self):
         u = urlsplit(self.path)
         if u.path.startswith("/__media/"):
-            m = media_kit.medium(u.path[len("/__media/"):])
-            if not m:
-                return self.respond(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-            self.send_response(200)
-            self.send_header("Content-Type", m[1])
-            self.send_header("Content-Length", str(len(m[0])))
-            self.end_headers()
-            self.wfile.write(m[0])
-            return
+            return media_kit.serve(self, u.path[len("/__media/"):],
+                                   lambda: self.respond(404, {"ok": False, "error_code": 404, "description": "Not Found"}))
         return self.handle_any("GET")
 
     def body_of(self, raw):

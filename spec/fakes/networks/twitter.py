@@ -14,6 +14,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 import oauth_server
 
@@ -47,50 +48,16 @@ def bad_request(detail):
 
 
 def multipart(content_type, raw):
-    """RFC 7578 form-data, parsed strictly: {name: (bytes, filename, content_type)}.
-    Every delimiter, header line and CRLF is where it must be; nothing trails."""
-    m = re.match(r'^multipart/form-data; boundary=([0-9A-Za-z\'()+_,./:=?-]{1,70})$', content_type or "")
-    if not m:
-        raise bad_request("Content-Type must be multipart/form-data with a boundary")
-    delim = b"--" + m.group(1).encode()
-    if not raw.startswith(delim + b"\r\n"):
-        raise bad_request("multipart: the body does not start with the boundary")
-    if not raw.endswith(b"\r\n" + delim + b"--\r\n"):
-        raise bad_request("multipart: the body does not end with the closing boundary")
-    inner = raw[len(delim) + 2:len(raw) - len(delim) - 6]
-    parts, fields = inner.split(b"\r\n" + delim + b"\r\n"), {}
-    for part in parts:
-        head, sep, data = part.partition(b"\r\n\r\n")
-        if not sep:
-            raise bad_request("multipart: a part has no blank line after its headers")
-        lines = head.decode("utf-8").split("\r\n")
-        dm = re.match(r'^Content-Disposition: form-data; name="([^"]*)"(?:; filename="([^"]*)")?$', lines[0])
-        if not dm:
-            raise bad_request("multipart: bad Content-Disposition: %r" % lines[0])
-        ctype = None
-        for line in lines[1:]:
-            k, _, v = line.partition(": ")
-            if k.lower() != "content-type" or not v:
-                raise bad_request("multipart: unexpected part header %r" % line)
-            ctype = v
-        if dm.group(1) in fields:
-            raise bad_request("multipart: field %s twice" % dm.group(1))
-        fields[dm.group(1)] = (data, dm.group(2), ctype)
-    return fields
+    """media_kit's strict multipart/form-data reader: {name: (bytes, filename, content_type)}."""
+    try:
+        parts = media_kit.parse_multipart(content_type, raw)
+    except media_kit.FormError as e:
+        raise bad_request("multipart: %s" % e)
+    return {p["name"]: (p["data"], p["filename"], p["type"]) for p in parts}
 
 
 def sniff(b):
-    if b[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if b[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if b[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if b[:4] == b"RIFF" and b[8:12] == b"WEBP":
-        return "image/webp"
-    if b[4:8] == b"ftyp":
-        return "video/quicktime" if b[8:12] == b"qt  " else "video/mp4"
-    return None
+    return media_kit.sniff(b, ("image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/quicktime"))
 
 
 class Twitter(Base):
@@ -154,15 +121,6 @@ class Twitter(Base):
                           "https://api.twitter.com/2/problems/credits")
         if "boom" in token:
             raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
-
-    def note(self, **kv):
-        """Adds what the fake parsed to this request's /__requests entry."""
-        port = self.client_address[1]
-        with LOCK:
-            for rec in reversed(STATE["requests"]):
-                if rec.get("network") == self.network and rec.get("client_port") == port:
-                    rec.update(kv)
-                    return
 
     def route(self, method, path, q, raw):
         r = oauth_server.handle(self, method, path, q, raw)

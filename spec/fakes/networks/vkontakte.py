@@ -15,6 +15,7 @@ import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
+import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
 import oauth_server
 
@@ -42,41 +43,15 @@ def vk_error(code, msg, params):
 
 
 def sniff(data):
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
+    return media_kit.sniff(data, ("image/jpeg", "image/png", "image/gif"))
 
 
 def multipart(ctype, raw):
-    """RFC 7578 by our own reading: [(headers dict (lower-case names), disposition params, body bytes)], or None."""
-    m = re.match(r'^multipart/form-data;\s*boundary=("?)([0-9A-Za-z\'()+_,./:=?-]{1,70})\1$', ctype or "")
-    if not m:
+    """media_kit's strict multipart/form-data reader: [part], or None."""
+    try:
+        return media_kit.parse_multipart(ctype, raw)
+    except media_kit.FormError:
         return None
-    delim = b"--" + m.group(2).encode()
-    if not raw.startswith(delim + b"\r\n") or not raw.endswith(delim + b"--\r\n"):
-        return None
-    parts = []
-    for chunk in raw[len(delim) + 2:-(len(delim) + 4)].split(b"\r\n" + delim + b"\r\n"):
-        head, sep, body = chunk.partition(b"\r\n\r\n")
-        if not sep or not body.endswith(b"\r\n"):
-            return None
-        body = body[:-2]
-        headers = {}
-        for line in head.split(b"\r\n"):
-            k, c, v = line.decode("latin-1").partition(":")
-            if not c:
-                return None
-            headers[k.strip().lower()] = v.strip()
-        disp = headers.get("content-disposition", "")
-        if not disp.startswith("form-data;"):
-            return None
-        params = dict(re.findall(r';\s*([a-z]+)="([^"]*)"', disp))
-        parts.append((headers, params, body))
-    return parts
 
 
 def owner_check(p, want_owner):
@@ -124,15 +99,15 @@ class VK(Base):
         parts = multipart(self.headers.get("Content-Type"), raw)
         if parts is None:
             return 200, {"error": "ERR_UPLOAD_BAD_REQUEST: not multipart/form-data"}, None
-        photos = [pt for pt in parts if pt[1].get("name") == "photo"]
+        photos = [pt for pt in parts if pt["name"] == "photo"]
         if len(parts) != 1 or len(photos) != 1:
             return 200, {"server": 812345, "photo": "[]", "hash": "0"}, None
-        headers, params, body = photos[0]
+        body = photos[0]["data"]
         kind = sniff(body)
-        ext = params.get("filename", "").rsplit(".", 1)[-1].lower()
-        if kind is None or headers.get("content-type") != kind or ext not in EXT[kind]:
+        ext = (photos[0]["filename"] or "").rsplit(".", 1)[-1].lower()
+        if kind is None or photos[0]["type"] != kind or ext not in EXT[kind]:
             return 200, {"error": "ERR_UPLOAD_BAD_IMAGE: not a jpg, png or gif (type %r, file %r)"
-                         % (headers.get("content-type"), params.get("filename"))}, None
+                         % (photos[0]["type"], photos[0]["filename"])}, None
         if len(body) > MAX_PHOTO:
             return 200, {"error": "ERR_UPLOAD_BAD_IMAGE_SIZE: photo is too big"}, None
         photo = json.dumps([{"photo": hashlib.sha1(body).hexdigest()[:10] + ":w", "sizes": [],
