@@ -350,6 +350,8 @@ static json_t *fields(const char *const *f)
     return a;
 }
 
+SZ_HIDDEN json_t *sz_oauth_info_json(const sz_net *nt);
+
 json_t *sz_provider_info_json(const char *name)
 {
     static const char *const AUTH[] = {"none", "oauth1", "bearer", "token_param", "session", "url_token"};
@@ -401,6 +403,8 @@ json_t *sz_provider_info_json(const char *name)
                                                   "deletable", nt->media.deletable, "chunk", (json_int_t)nt->media.chunk));
     if (r && nt->carries)
         json_object_set_new(r, "carries", json_string(nt->carries));
+    if (r && nt->oauth.authorize) /* the connect flow (sz_oauth.c) */
+        json_object_set_new(r, "connect", sz_oauth_info_json(nt));
     if (r && nt->setup.action)
         json_object_set_new(r, "setup", json_pack("{s:s, s:s?, s:b, s:b}", "action", nt->setup.action,
                                                   "cacheKey", nt->setup.cache_key, "required",

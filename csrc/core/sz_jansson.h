@@ -47,6 +47,13 @@ SZ_HIDDEN json_t *sz_provider_info_json(const char *name);
 /* sz_bookmark_url as a result object (new reference); NULL: out of memory. */
 SZ_HIDDEN json_t *sz_bookmark_url_json(const char *destination, const char *url, const char *title,
                                        const char *description, const char *image, const char *instance);
+/* OAuth 2.0 connect (sz_oauth.c, docs/connections.md). */
+SZ_HIDDEN int sz_oauth_pkce(const unsigned char *rnd, size_t n, char verifier[129], char challenge[44],
+                            sz_error *err);
+SZ_HIDDEN sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *app, json_t *args,
+                                            json_t **refusal);
+SZ_HIDDEN json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, const char *body,
+                                      size_t len, long long now, json_t *args);
 /* The reply's root object, borrowed and read-only (never NULL). */
 SZ_HIDDEN json_t *sz_response_root(const sz_response *r);
 /* A result object wrapped as an sz_result, taking the reference; NULL (and

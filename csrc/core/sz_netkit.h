@@ -136,6 +136,31 @@ struct sz_net {
      * table shows where): "description:link card,subtitle:article"; the
      * others are reported as dropped */
     const char *carries;
+    /* OAuth 2.0 connect (docs/connections.md, sz_oauth.c): NULL authorize: the
+     * network has no such flow. Endpoints are absolute URLs; app.baseUrl
+     * replaces their origin, app.authorizeUrl/tokenUrl/revokeUrl/identityUrl
+     * replace them whole. */
+    struct {
+        const char *authorize;     /* authorization endpoint */
+        const char *token;         /* token endpoint (code and refresh grants) */
+        const char *revoke;        /* RFC 7009 revocation endpoint (NULL: none) */
+        const char *scopes;        /* default scopes, space-separated */
+        int         pkce;          /* PKCE S256 required (sent always) */
+        int         basic;         /* client auth: HTTP Basic (else in the body) */
+        int         refresh;       /* the network issues refresh tokens */
+        int         rotating;      /* refresh tokens are single use */
+        const char *identity;      /* GET with the new token: the account */
+        const char *id_path;       /* dotted path of the account id in its reply */
+        const char *nick_path;     /* dotted path of the nickname (NULL: none) */
+        const char *token_field;   /* the connection field of the access token */
+        const char *account_field; /* the connection field of the account id */
+        const char *callback_param; /* a parameter the callback carries besides code and
+                                       state, kept with the connection and sent with every
+                                       token call (VK ID's device_id); NULL: none */
+        int         token_state;    /* token calls carry a state too (VK ID) */
+        int         identity_post;  /* the identity call is a form POST of access_token
+                                       and client_id (else a GET with a Bearer header) */
+    } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */
     int raw_2xx_ok;   /* a 2xx reply may be empty or not JSON (the id is in a header) */

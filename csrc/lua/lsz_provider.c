@@ -537,7 +537,83 @@ static int l_addr_blocked(lua_State *L)
     return 1;
 }
 
+/* ---- OAuth 2.0 connect (sz_oauth.c, docs/connections.md) ---------------- */
+
+/* core.oauth_pkce(random_bytes) -> verifier, challenge | nil, message, code */
+static int l_oauth_pkce(lua_State *L)
+{
+    size_t n;
+    const unsigned char *rnd = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    char v[129], c[44];
+    sz_error err;
+    if (sz_oauth_pkce(rnd, n, v, c, &err) != 0)
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, err.message);
+    lua_pushstring(L, v);
+    lua_pushstring(L, c);
+    sz_wipe(v, sizeof v);
+    return 2;
+}
+
+/* core.oauth_request(provider, op, app, args) -> {method, url, body?, headers}
+ *   | failure result (ok = false, category, errorDetails) | nil, message, code
+ * op: "authorize" (url: where to send the user), "token", "refresh",
+ * "identity", "revoke". */
+static int l_oauth_request(lua_State *L)
+{
+    int nul = 0, bad = 0;
+    const char *prov = lsz_arg_cstr(L, 1, &nul), *op = lsz_arg_cstr(L, 2, &nul);
+    json_t *app, *args, *refusal = NULL;
+    sz_request *r;
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TTABLE);
+    if (nul)
+        return lsz_push_nul_fail(L, "provider or op");
+    if (!(app = lsz_arg_json(L, 3, "app", &bad)))
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+    if (!(args = lsz_arg_json(L, 4, "args", &bad))) {
+        sz_json_free(app);
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+    }
+    r = sz_oauth_request_json(prov, op, app, args, &refusal);
+    sz_json_free(app);
+    sz_json_free(args);
+    if (r)
+        return push_request(L, r);
+    if (refusal)
+        return lsz_push_result(L, refusal);
+    return lsz_push_fail(L, SZ_GIGYA_INTERNAL, "out of memory");
+}
+
+/* core.oauth_parse(provider, op, status, body, now, args) -> result table
+ * (ok = true with the step's fields, or ok = false with category) */
+static int l_oauth_parse(lua_State *L)
+{
+    int nul = 0, bad = 0;
+    const char *prov = lsz_arg_cstr(L, 1, &nul), *op = lsz_arg_cstr(L, 2, &nul);
+    int status = lsz_clamp_int((long long)luaL_checkinteger(L, 3));
+    size_t bl;
+    const char *body = luaL_optlstring(L, 4, "", &bl);
+    long long now = lsz_arg_ll(L, 5);
+    json_t *args;
+    if (!lua_isnoneornil(L, 6))
+        luaL_checktype(L, 6, LUA_TTABLE);
+    if (nul)
+        return lsz_push_nul_fail(L, "provider or op");
+    if (!(args = lsz_arg_json(L, 6, "args", &bad)))
+        return lsz_push_fail(L, SZ_GIGYA_INVALID_PARAMETER, lua_tostring(L, -1));
+    {
+        json_t *r = sz_oauth_parse_json(prov, op, status, body, bl, now, args);
+        sz_json_free(args);
+        return lsz_push_result(L, r);
+    }
+}
+
 const luaL_Reg lsz_provider_funcs[] = {
+    {"oauth_pkce", l_oauth_pkce},
+    {"oauth_request", l_oauth_request},
+    {"oauth_parse", l_oauth_parse},
     {"build_request", l_build_request},
     {"parse_response", l_parse_response},
     {"provider_request", l_provider_request},

@@ -31,6 +31,7 @@ int main(int argc, char **argv)
     RUN(test_guard_addresses);
     RUN(test_wire_fidelity);
     RUN(test_wiping);
+    RUN(test_oauth_hard);
     RUN(test_api_errors);
     RUN(test_api_provider_request);
     RUN(test_api_provider_parse);

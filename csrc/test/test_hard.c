@@ -554,3 +554,102 @@ void test_http_date(void)
     CHECK(sz_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT\0x", 31) == -1, "a NUL and more after it");
     CHECK(sz_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMTxx", 28) == -1, "cut short by the length");
 }
+
+/* sz_oauth.c: every allocation failure in a request or a reply gives a clean
+ * failure (NULL: out of memory, or a refusal), never a crash, a leak or a
+ * different request; a success is the whole result (a refreshToken or a
+ * missingScopes lost under memory pressure would keep a spent token or
+ * accept a narrow grant). Then the secrets it handled are wiped when freed. */
+void test_oauth_hard(void)
+{
+    static const char *nets[] = {"twitter", "linkedin"};
+    static const char *ops[] = {"authorize", "token", "refresh", "identity", "revoke"};
+    static const char *reply = "{\"token_type\":\"bearer\",\"access_token\":\"AT-WIPEME7Q\",\"expires_in\":7200,"
+                               "\"refresh_token\":\"RT-WIPEME7Q\",\"scope\":\"tweet.write users.read\"}";
+    static const char *const markers[] = {"WIPEME7Q", NULL};
+    json_t *app = json_pack("{s:s, s:s}", "clientId", "cid", "clientSecret", "cs-WIPEME7Q");
+    json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "redirectURI", "https://a.example/cb",
+                             "state", "st", "challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code", "c",
+                             "verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "refreshToken",
+                             "rt-WIPEME7Q", "accessToken", "at-WIPEME7Q", "token", "tk-WIPEME7Q", "scopes",
+                             "tweet.write users.read offline.access");
+    size_t n, o;
+    long k, runs = 0;
+    for (n = 0; n < 2; n++)
+        for (o = 0; o < sizeof ops / sizeof *ops; o++) {
+            json_t *res = NULL;
+            sz_request *ref = sz_oauth_request_json(nets[n], ops[o], app, args, &res), *r;
+            CHECK(ref != NULL, "%s %s builds", nets[n], ops[o]);
+            json_decref(res);
+            if (!ref)
+                continue;
+            json_set_alloc_funcs(sz_test_malloc, free);
+            for (k = 0;; k++) {
+                int injected;
+                res = NULL;
+                fail_at = k;
+                alloc_count = 0;
+                r = sz_oauth_request_json(nets[n], ops[o], app, args, &res);
+                injected = alloc_count > k;
+                fail_at = -1;
+                runs++;
+                if (r)
+                    CHECK(same_request(r, ref), "%s %s: allocation %ld failed, yet another request", nets[n],
+                          ops[o], k);
+                else
+                    CHECK(!res || json_is_false(json_object_get(res, "ok")),
+                          "%s %s: allocation %ld failed without a clean failure", nets[n], ops[o], k);
+                sz_request_free(r);
+                json_decref(res);
+                if (!injected)
+                    break;
+            }
+            json_set_alloc_funcs(malloc, free);
+            sz_request_free(ref);
+        }
+    json_set_alloc_funcs(sz_test_malloc, free);
+    for (k = 0;; k++) {
+        json_t *r;
+        int injected;
+        fail_at = k;
+        alloc_count = 0;
+        r = sz_oauth_parse_json("twitter", "refresh", 200, reply, strlen(reply), 1700000000, args);
+        injected = alloc_count > k;
+        fail_at = -1;
+        runs++;
+        /* OOM while reading the reply itself reads as "not JSON": transient,
+         * never expired. (jansson's lexer drops a byte of a string when its
+         * buffer cannot grow: "users.read" may come out "usrs.read", which
+         * only adds to missingScopes, i.e. the grant is refused.) */
+        if (getenv("SZ_DEBUG") && r) { char *d = json_dumps(r, 0); fprintf(stderr, "k=%ld %s\n", k, d); free(d); }
+        CHECK(!r || (json_is_true(json_object_get(r, "ok")) && S(r, "refreshToken") &&
+                     json_array_size(json_object_get(r, "missingScopes")) >= 1) ||
+                  (json_is_false(json_object_get(r, "ok")) && strcmp(S(r, "category"), "transient") == 0),
+              "token reply: allocation %ld failed, yet a partial or wrong result", k);
+        json_decref(r);
+        if (!injected)
+            break;
+    }
+    json_set_alloc_funcs(malloc, free);
+    CHECK(runs > 100, "oauth: %ld allocation failures injected", runs);
+    /* wiping: the token reply, the Basic credentials, the bearer header */
+    json_set_alloc_funcs(sz_test_malloc, sz_test_free);
+    wipe_markers = markers;
+    wipe_left = 0;
+    {
+        json_t *r = sz_oauth_parse_json("twitter", "refresh", 200, reply, strlen(reply), 1700000000, args), *res = NULL;
+        sz_request *q;
+        sz_json_free(r);
+        for (o = 0; o < sizeof ops / sizeof *ops; o++) {
+            q = sz_oauth_request_json("twitter", ops[o], app, args, &res);
+            sz_request_free(q);
+            json_decref(res);
+            res = NULL;
+        }
+    }
+    wipe_markers = NULL;
+    json_set_alloc_funcs(malloc, free);
+    CHECK(wipe_left == 0, "oauth: %ld freed blocks still held a secret", wipe_left);
+    json_decref(app);
+    json_decref(args);
+}

@@ -60,6 +60,7 @@ void test_compose_action_links(void);
 void test_http_date(void);
 void test_provider_vectors(const char *dir);
 void test_wiping(void);
+void test_oauth_hard(void);
 void test_api_errors(void);
 void test_api_provider_request(void);
 void test_api_provider_parse(void);

@@ -34,7 +34,7 @@ function _M.new(cfg)
     local ok_t, t = pcall(transport.select, cfg)
     if not ok_t then error(t, 2) end
     local e = engine.new(s, t)
-    return setmetatable({
+    local client = setmetatable({
         backend = s.backend,
         auth = s.auth,
         apiDomain = s.apiDomain,
@@ -44,6 +44,8 @@ function _M.new(cfg)
         _async = async.new(e, t),
         _store_config = cfg.store,
     }, Client)
+    e.store_of = function() return client:store() end
+    return client
 end
 
 --- The client's store (config.store, docs/store.md), opened on first use
@@ -142,6 +144,29 @@ function Client:unblock(provider, account)
     return self._engine:unblock(provider, account ~= nil and tostring(account) or nil)
 end
 
+--- Connections (docs/connections.md): the authorization URL to send the
+-- user to, and its pending state kept in the store: {url, state} | nil, err.
+function Client:connect(params)
+    argtype(params, 1, "connect", "table")
+    return require("socialize.connect").connect(self._engine:context(), params)
+end
+
+--- The callback of a connect (its query string, URL or a table): the new
+-- connection's identity | nil, err (err.error names why: state_unknown,
+-- state_expired, access_denied, scopes_missing, auth_expired, transient...).
+function Client:finishConnect(callback)
+    argcheck(type(callback) == "string" or type(callback) == "table", 1, "finishConnect",
+        "the callback's query string, URL or a table expected")
+    return require("socialize.connect").finish(self._engine:context(), callback)
+end
+
+--- Disconnects a user from one network (provider) or all: revokes where the
+-- network can, deletes from the store.
+function Client:removeConnection(params)
+    argtype(params, 1, "removeConnection", "table")
+    return require("socialize.connect").remove(self._engine:context(), params)
+end
+
 _M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
                "getUserInfo", "postBookmark" }
 
@@ -154,6 +179,9 @@ for _, name in ipairs(_M.METHODS) do
         end
         if callback ~= nil and type(callback) ~= "function" then
             error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
+        end
+        if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil and callback == nil then
+            return require("socialize.connect").user_info(self._engine:context(), params) -- from the store
         end
         return self:call(full, params, callback)
     end

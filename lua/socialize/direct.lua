@@ -8,6 +8,7 @@ local errors = require("socialize.errors")
 local policy = require("socialize.policy")
 local media = require("socialize.media")
 local validate = require("socialize.validate")
+local connect = require("socialize.connect")
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local setmetatable, pcall = setmetatable, pcall
@@ -68,9 +69,16 @@ local function split(list)
 end
 
 --- The user's connections: config.connections is a table keyed by UID, a
--- function(UID), or an object with :get(UID).
+-- function(UID), or an object with :get(UID); without it, config.store's
+-- (socialize.connect: refreshed before expiry), with a third value: the
+-- failures of the stored connections that cannot be used, by provider.
 function _M.connections(ctx, UID)
     local c = ctx.config.connections
+    if c == nil and ctx.config.store ~= nil and ctx.store and UID ~= nil then
+        local conn, f = connect.stored(ctx, UID)
+        if not conn then return nil, f and f.errorDetails end
+        return conn, nil, f
+    end
     if type(c) == "function" then
         return c(UID)
     end
@@ -647,6 +655,7 @@ local function entry(r)
         e.providerCode = r.providerCode
         e.providerStatus = r.providerStatus
         e.migrateToChatId = r.migrateToChatId -- the chat's new id, for the caller to store
+        e.reconnect = r.reconnect -- a stored connection that expired: connect again (docs/connections.md)
     elseif r.duplicate then
         e.duplicate = true
         e.errorDetails = "duplicate: the existing post was recovered"
@@ -740,7 +749,7 @@ function _M.call(ctx, method, p)
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: the direct backend delivers publishUserAction, "
             .. "setStatus, sendNotification, facebookGraphOperation and postBookmark, not " .. method)
     end
-    local conn, cerr = _M.connections(ctx, p.UID)
+    local conn, cerr, unusable = _M.connections(ctx, p.UID)
     if type(conn) ~= "table" then
         return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
             .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
@@ -799,6 +808,15 @@ function _M.call(ctx, method, p)
                 tasks[#tasks + 1] = t
                 groups[prov][#groups[prov] + 1] = t
             end
+        end
+    end
+    -- a stored connection that expired (or whose refresh failed past its
+    -- time): that network's entry fails with auth_expired (403009) and a
+    -- reconnect hint, nothing sent to it
+    for _, t in ipairs(tasks) do
+        local u = unusable and unusable[t.provider]
+        if u and not t.done then
+            decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil))
         end
     end
     -- every credential of the call, in every encoding: the log hook, errors

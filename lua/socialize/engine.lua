@@ -125,6 +125,7 @@ function Engine:context(driver)
     local ctx = {
         config = cfg, options = request_options(self), retry = s.retry, retry_expired = s.retryExpired,
         blocked = self._blocked, cache = self._cache, secrets = s.secrets, nonce = s.nonce,
+        store = self.store_of, -- the client's store (client:store), when config.store is set
     }
     local function remaining()
         return (deadline - now_ms()) / 1000

@@ -95,6 +95,11 @@ class Control(Base):
         if self.path.startswith("/__requests"):
             with LOCK:
                 return self.respond(200, STATE["requests"])
+        if self.path.startswith("/__oauth"):  # the authorization servers' counters (oauth_server.py)
+            with LOCK:
+                return self.respond(200, {k[6:]: {c: v for c, v in st.items() if isinstance(v, int)}
+                                          for k, st in STATE.items()
+                                          if k.startswith("oauth_") and isinstance(st, dict) and "codes" in st})
         with LOCK:
             return self.respond(200, {"session_count": STATE["session_count"]})
 

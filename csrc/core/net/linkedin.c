@@ -566,9 +566,17 @@ const sz_net sz_net_linkedin = {
     .name = "linkedin", .display = "LinkedIn", .rank = 3, .note = "Posts API", .gigya = 1,
     .base_url = "https://api.linkedin.com", .version = "202605",
     .text = {3000, SZ_TEXT_CODEPOINTS, -1, "", "userMessage|title;content.article=linkBack"},
+    /* 3-legged OAuth (learn.microsoft.com/linkedin/shared/authentication/
+     * authorization-code-flow): 60-day tokens, refresh tokens only for
+     * approved partners; identity from OpenID Connect's userinfo */
+    .oauth = {.authorize = "https://www.linkedin.com/oauth/v2/authorization",
+              .token = "https://www.linkedin.com/oauth/v2/accessToken",
+              .revoke = "https://www.linkedin.com/oauth/v2/revoke", .scopes = "openid profile w_member_social",
+              .refresh = 1, .identity = "https://api.linkedin.com/v2/userinfo", .id_path = "sub",
+              .nick_path = "name", .token_field = "accessToken", .account_field = "personId"},
     .auth = SZ_AUTH_BEARER, .bearer = {"accessToken", 0},
     .auth_fields = {"accessToken"},
-    .secret_fields = {"accessToken"},
+    .secret_fields = {"accessToken", "refreshToken", "clientSecret"},
     .account_fields = {"personId", "author", "accessToken"},
     .app_key_fields = {"baseUrl"},
     .no_notify = "the Messages API is restricted to approved partners",

@@ -410,7 +410,7 @@ const sz_net sz_net_twitter = {
     .text = {280, SZ_TEXT_X, 23, " ", "title|userMessage;linkBack", .notify_max = 10000},
     .auth = SZ_AUTH_OAUTH1,
     .auth_fields = {"token", "tokenSecret", "bearerToken", "consumerKey", "consumerSecret"},
-    .secret_fields = {"token", "tokenSecret", "bearerToken", "consumerSecret"},
+    .secret_fields = {"token", "tokenSecret", "bearerToken", "consumerSecret", "refreshToken", "clientSecret"},
     .account_fields = {"userId", "token", "bearerToken"},
     .app_key_fields = {"consumerKey", "baseUrl"},
     .recipient_field = "userId", .recipient_numeric_uid = 1,
@@ -420,6 +420,14 @@ const sz_net sz_net_twitter = {
               .mimes = "image/jpeg,image/png,image/gif,image/webp,video/mp4,video/quicktime",
               .upload = 1, .alt = 1, .chunk = X_CHUNK},
     .carries = "",
+    /* OAuth 2.0 with PKCE (docs.x.com .../oauth-2-0/authorization-code):
+     * 2-hour tokens, single-use refresh tokens with offline.access; a
+     * confidential client authenticates with HTTP Basic */
+    .oauth = {.authorize = "https://x.com/i/oauth2/authorize", .token = "https://api.x.com/2/oauth2/token",
+              .revoke = "https://api.x.com/2/oauth2/revoke", .scopes = "tweet.read tweet.write users.read offline.access",
+              .pkce = 1, .basic = 1, .refresh = 1, .rotating = 1, .identity = "https://api.x.com/2/users/me",
+              .id_path = "data.id", .nick_path = "data.username", .token_field = "bearerToken",
+              .account_field = "userId"},
     .rate_scope = "account",
     .build = build_twitter, .parse = parse_twitter,
 };

@@ -379,9 +379,19 @@ const sz_net sz_net_vkontakte = {
     .name = "vkontakte", .display = "VK", .rank = 4, .note = "wall.post; photos by photos.getWallUploadServer and photos.saveWallPhoto", .gigya = 1,
     .base_url = "https://api.vk.com", .version = "5.199",
     .text = {16384, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,description;attachments=linkBack"},
+/* VK ID, OAuth 2.1 (id.vk.com/about/business/go/docs/ru/vkid/latest/vk-id/
+     * connection/api-integration/api-description): PKCE S256 required, 1-hour
+     * tokens, the callback's device_id sent with every token call, state on
+     * the token calls too; refresh tokens treated as single use (unverified);
+     * no revoke endpoint used (local delete) */
+    .oauth = {.authorize = "https://id.vk.com/authorize", .token = "https://id.vk.com/oauth2/auth",
+              .scopes = "vkid.personal_info wall photos", .pkce = 1, .refresh = 1, .rotating = 1,
+              .identity = "https://id.vk.com/oauth2/user_info", .id_path = "user.user_id",
+              .nick_path = "user.first_name", .token_field = "accessToken", .account_field = "userId",
+              .callback_param = "device_id", .token_state = 1, .identity_post = 1},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken"},
-    .secret_fields = {"accessToken"},
+    .secret_fields = {"accessToken", "refreshToken", "clientSecret"},
     .account_fields = {"userId", "ownerId", "accessToken"},
     .app_key_fields = {"baseUrl"},
     .no_notify = "messages.send needs a community token; not offered",

@@ -20,10 +20,23 @@ from urllib.parse import quote
 
 import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
+import oauth_server
 
 NETWORK = "linkedin"
 CONF = {}
 STATE_DEFAULTS = {"li_images": {}, "li_uploads": {}, "li_expired_once": []}
+STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
+# 3-legged OAuth (learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow):
+# client credentials in the body, no PKCE; this sandbox app is a partner
+# with (non-rotating) refresh tokens; identity from OpenID userinfo
+OAUTH = {"authorize": "/oauth/v2/authorization", "token": "/oauth/v2/accessToken", "revoke": "/oauth/v2/revoke",
+         "identity": "/v2/userinfo", "client_id": "li-client-id", "client_secret": "li-client-secret",
+         "basic": False, "pkce": False, "rotating": False, "refresh_scope": None, "prefix": "li",
+         "refresh_expires_in": 31536000,
+         "scopes": {"openid", "profile", "email", "w_member_social", "r_basicprofile"},
+         "user": "abc123", "identity_reply": {"sub": "abc123", "name": "Sandbox Person", "given_name": "Sandbox"},
+         "unauthorized": {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
+                          "message": "Invalid access token"}}
 LI_PART = 4 * 1024 * 1024
 LI_MAX_VIDEO = 500 * 1024 * 1024
 LITTLE_RESERVED = "\\|{}@[]()<>#*_~"
@@ -61,8 +74,12 @@ def null_field(v, path=""):
 
 class LinkedIn(Base):
     network = "linkedin"
+    OAUTH = OAUTH
 
     def route(self, method, path, q, raw):
+        r = oauth_server.handle(self, method, path, q, raw)
+        if r:
+            return r
         if method == "PUT" and path.startswith("/dms-uploads/"):
             if "/part/" in path:
                 return self.put_part(path[len("/dms-uploads/"):], raw)
@@ -80,6 +97,7 @@ class LinkedIn(Base):
         if ver < "202501":
             raise Reply(426, {"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version %s is not active" % ver})
         token = self.bearer() or ""
+        oauth_server.check_bearer(self, token)  # one issued by the sandbox: live
         if "expired" in token and "uploadexpired" not in token:
             raise Reply(401, {"status": 401, "serviceErrorCode": 65600, "code": "EXPIRED_ACCESS_TOKEN",
                               "message": "The token used in the request has expired"})

@@ -16,10 +16,22 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
+import oauth_server
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
 STATE_DEFAULTS = {"x_media": {}}
+STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
+# OAuth 2.0 with PKCE (docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code):
+# a confidential client (HTTP Basic), 2-hour tokens, single-use refresh
+# tokens issued with offline.access (spec/fakes/oauth_server.py)
+OAUTH = {"authorize": "/i/oauth2/authorize", "token": "/2/oauth2/token", "revoke": "/2/oauth2/revoke",
+         "identity": "/2/users/me", "client_id": "tw-client-id", "client_secret": "tw-client-secret",
+         "basic": True, "pkce": True, "rotating": True, "refresh_scope": "offline.access", "prefix": "x",
+         "scopes": {"tweet.read", "tweet.write", "users.read", "offline.access", "media.write", "dm.write", "dm.read"},
+         "user": "2244994945",
+         "identity_reply": {"data": {"id": "2244994945", "name": "Sandbox X", "username": "sandbox_x"}},
+         "unauthorized": {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}}
 X_MAX_IMAGE = 5 * 1024 * 1024
 X_MAX_GIF = 15 * 1024 * 1024
 X_MAX_VIDEO = 512 * 1024 * 1024
@@ -50,10 +62,12 @@ def sniff(b):
 
 class Twitter(Base):
     network = "twitter"
+    OAUTH = OAUTH
 
     def oauth_token(self, method, path, query=""):
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
+            oauth_server.check_bearer(self, auth[7:])  # one issued by the sandbox: live
             return auth[7:]
         if not auth.startswith("OAuth "):
             raise problem(401, "Unauthorized", "Unauthorized")
@@ -109,6 +123,9 @@ class Twitter(Base):
             raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
 
     def route(self, method, path, q, raw):
+        r = oauth_server.handle(self, method, path, q, raw)
+        if r:
+            return r
         token = self.oauth_token(method, path, urlsplit(self.path).query)
         if path.startswith("/2/media/"):
             if "dup" not in token:  # a duplicate is a tweet's problem, not an upload's

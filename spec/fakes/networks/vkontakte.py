@@ -17,10 +17,22 @@ from urllib.parse import quote
 
 import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
+import oauth_server
 
 NETWORK = "vkontakte"
 CONF = {"upload_secret": b"vk-upload-secret"}
 STATE_DEFAULTS = {"guids": {}, "vk_tickets": {}, "vk_uploads": {}, "vk_photos": {}, "vk_expired_once": {}}
+STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
+# VK ID (OAuth 2.1, id.vk.com): PKCE S256 required, a public client (client_id
+# in the body), the callback's device_id and a state on every token call,
+# refresh tokens rotated (spec/fakes/oauth_server.py); identity by POST
+OAUTH = {"authorize": "/authorize", "token": "/oauth2/auth", "revoke": None, "identity": "/oauth2/user_info",
+         "identity_post": True, "client_id": "vk-client-id", "client_secret": "vk-client-secret", "public": True,
+         "basic": False, "pkce": True, "rotating": True, "refresh_scope": None, "prefix": "vk",
+         "callback_param": "device_id", "token_state": True,
+         "scopes": {"vkid.personal_info", "wall", "photos", "email"}, "user": "1001",
+         "identity_reply": {"user": {"user_id": 1001, "first_name": "Sandbox", "last_name": "VK"}},
+         "unauthorized": {"error": "invalid_token", "error_description": "access_token is missing or invalid"}}
 MAX_PHOTO = 50 * 1024 * 1024
 EXT = {"image/jpeg": ("jpg", "jpeg"), "image/png": ("png",), "image/gif": ("gif",)}
 
@@ -52,6 +64,7 @@ def owner_check(p, want_owner):
 
 class VK(Base):
     network = "vkontakte"
+    OAUTH = OAUTH
 
     def token_faults(self, p):
         token = p.get("access_token", "")
@@ -59,6 +72,11 @@ class VK(Base):
             raise vk_error(8, "Invalid request: v (version) is required", p)
         if not token or "expired" in token and "uploadexpired" not in token:
             raise vk_error(5, "User authorization failed: invalid access_token (4).", p)
+        if token.startswith(OAUTH["prefix"] + "at-"):  # issued by the sandbox's VK ID: live
+            try:
+                oauth_server.check_bearer(self, token)
+            except Reply:
+                raise vk_error(5, "User authorization failed: invalid access_token (4).", p)
         if "noperm" in token:
             raise vk_error(15, "Access denied: no access to call this method", p)
         if "ratelimit" in token:
@@ -100,6 +118,9 @@ class VK(Base):
         return 200, {"server": 812345, "photo": photo, "hash": h}, None
 
     def route(self, method, path, q, raw):
+        r = oauth_server.handle(self, method, path, q, raw)
+        if r:
+            return r
         if path.startswith("/upload/"):
             return self.upload(path[len("/upload/"):], raw)
         if method == "GET" and path.startswith("/__photo/"):

@@ -1,0 +1,430 @@
+-- The connection lifecycle (docs/connections.md): client:connect,
+-- client:finishConnect, client:getUserInfo and client:removeConnection in
+-- direct mode, and the stored connections the direct backend publishes
+-- through, refreshed before they expire under the store's per-connection
+-- lease. It names no network: what a network does is in
+-- core.provider_info(name).connect and the core's oauth_* functions.
+local core = require("socialize.core")
+local errors = require("socialize.errors")
+
+local type, pairs, ipairs, tostring, tonumber, next, rawget = type, pairs, ipairs, tostring, tonumber, next, rawget
+local concat, sort = table.concat, table.sort
+local floor = math.floor
+local gsub, gmatch, find, sub, char = string.gsub, string.gmatch, string.find, string.sub, string.char
+local os_date = os.date
+
+local E = errors.codes
+
+local _M = {}
+
+_M.PENDING_TTL = 600     -- seconds a pending connect (its state) lives
+_M.REFRESH_MARGIN = 300  -- a token with less than this left is refreshed before use
+_M.LEASE_TTL = 30000     -- ms: the refresh lease (longer than one refresh)
+
+local INFO = {}
+for _, n in ipairs(core.provider_names()) do INFO[n] = core.provider_info(n) end
+
+local function named(code, name, details, extra)
+    local e = errors.new(code, details, extra)
+    e.error = name
+    return e
+end
+
+local function connect_info(provider)
+    local info = type(provider) == "string" and INFO[provider] or nil
+    return info and info.connect, info
+end
+
+local function app_of(ctx, provider)
+    local p = ctx.config.providers
+    return type(p) == "table" and type(p[provider]) == "table" and p[provider] or {}
+end
+
+local function store_of(ctx)
+    local st, err, name
+    if ctx.store then st, err, name = ctx.store() end
+    if st then return st end
+    if err == nil then
+        return nil, named(E.NOT_SUPPORTED, "no_store", "Not supported: connections need config.store (docs/store.md)")
+    end
+    return nil, named(E.GENERAL_SERVER_ERROR, name or "store", "the store: " .. tostring(err))
+end
+
+local function store_error(err, name)
+    return named(E.GENERAL_SERVER_ERROR, name or "store", "the store: " .. tostring(err))
+end
+
+-- One request through the client's transport: the outcome ({status,
+-- headers, body} or {error, kind}).
+local function send(ctx, provider, req)
+    req.timeout = ctx.config.timeout
+    req.provider = provider
+    return ctx.send({ req })[1] or { error = "no reply", kind = "other" }
+end
+
+-- A core failure result ({ok = false, category, errorCode, errorDetails})
+-- as an error named by its category.
+local function from_result(r)
+    local e = errors.new(r.errorCode ~= 0 and r.errorCode or E.PROVIDER_ERROR, r.errorDetails or "failed")
+    e.error = r.category
+    if r.oauthError and r.oauthError ~= "" then e.oauthError = r.oauthError end
+    return e
+end
+
+-- One OAuth step: request built by the core, sent, its reply read by the
+-- core. Returns the result (ok = true ...) or nil, err.
+local function step(ctx, provider, op, app, args, parse_args)
+    local req, msg, code = core.oauth_request(provider, op, app, args)
+    if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
+    if req.ok == false then return nil, from_result(req) end
+    local o = send(ctx, provider, req)
+    if o.error then
+        local e = errors.transport(o.error, o.kind)
+        e.error = "transient"
+        return nil, e
+    end
+    local r = core.oauth_parse(provider, op == "refresh" and "refresh" or op, o.status or 0, o.body or "",
+        floor(ctx.clock()), parse_args or {})
+    if not r or not r.ok then return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" }) end
+    return r
+end
+
+local function nonempty(s) return type(s) == "string" and s ~= "" end
+
+---------------------------------------------------------------------------
+-- connect
+---------------------------------------------------------------------------
+
+--- client:connect{UID, provider, redirectURI, scopes?} -> {url, state} | nil, err
+function _M.connect(ctx, p)
+    if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
+    for _, k in ipairs({ "UID", "provider", "redirectURI" }) do
+        if not nonempty(p[k]) then return nil, errors.missing(k) end
+    end
+    local c = connect_info(p.provider)
+    if not c then
+        return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
+            .. tostring(p.provider) .. "' yet (docs/connections.md)")
+    end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local state = core.random_hex(24) -- 192 bits
+    local verifier, challenge
+    if c.pkce then
+        verifier, challenge = core.oauth_pkce((gsub(core.random_hex(32), "%x%x",
+            function(h) return char(tonumber(h, 16)) end)))
+    end
+    local scopes = p.scopes
+    local req, msg, code = core.oauth_request(p.provider, "authorize", app_of(ctx, p.provider),
+        { redirectURI = p.redirectURI, state = state, challenge = challenge, scopes = scopes })
+    if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
+    if req.ok == false then return nil, from_result(req) end
+    -- the scopes asked, as the authorization URL says them (checked against the grant)
+    local asked = req.url:match("[?&]scope=([^&]*)") or ""
+    asked = gsub(gsub(asked, "%%20", " "), "%%(%x%x)", function(h) return char(tonumber(h, 16)) end)
+    -- the verifier and the scopes asked, sealed together in the state record
+    st:purge(floor(ctx.clock())) -- best effort: abandoned connects (expired states) go
+    local ok, err, name = st:put_state{ state = state, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
+        expiresAt = floor(ctx.clock()) + _M.PENDING_TTL, verifier = (verifier or "") .. "\n" .. asked }
+    if not ok then return nil, store_error(err, name) end
+    return { url = req.url, state = state }
+end
+
+-- "a=1&b=2", "https://app/cb?a=1#x" or a table -> a table of strings
+local function callback_params(q)
+    if type(q) == "table" then
+        local t = {}
+        for k, v in pairs(q) do
+            if type(k) == "string" and (type(v) == "string" or type(v) == "number") then t[k] = tostring(v) end
+        end
+        return t
+    end
+    if type(q) ~= "string" then return nil end
+    local s = q
+    local qi = find(s, "?", 1, true)
+    if qi then s = sub(s, qi + 1) end
+    s = gsub(s, "#.*$", "")
+    local t = {}
+    for pair in gmatch(s, "[^&]+") do
+        local k, v = pair:match("^([^=]*)=?(.*)$")
+        local function dec(x)
+            return (gsub(gsub(x, "+", " "), "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+        end
+        k = dec(k)
+        if t[k] ~= nil then return nil, k end -- a repeated parameter: refused
+        t[k] = dec(v)
+    end
+    return t
+end
+
+local function identity_of(rec, now)
+    local f = rec.fields or {}
+    local expired = f.expired == true or (rec.expiresAt ~= nil and rec.expiresAt <= now
+        and not nonempty(rec.secrets and rec.secrets.refreshToken))
+    return { provider = rec.provider, providerUID = rec.account, nickname = f.nickname,
+             isExpiredSession = expired and true or false, expiresAt = rec.expiresAt, scopes = rec.scopes,
+             isLoginIdentity = false, allowsLogin = false,
+             lastUpdatedTimestamp = rec.updatedAt and rec.updatedAt * 1000 or nil }
+end
+
+--- client:finishConnect(callbackQueryOrTable) -> identity | nil, err
+function _M.finish(ctx, q)
+    local t, rep = callback_params(q)
+    if not t then
+        return nil, errors.invalid(rep and ("callback parameter " .. rep) or "callback",
+            rep and "is repeated" or "must be the callback's query string, URL or a table")
+    end
+    if not nonempty(t.state) then
+        return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: the callback has no state")
+    end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local now = floor(ctx.clock())
+    -- single use: taken (and deleted) before anything else, whatever follows
+    local pend, err, name = st:take_state(t.state, now)
+    if not pend then
+        if name == "state_unknown" then
+            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: state is unknown or was used already")
+        elseif name == "state_expired" then
+            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: state expired (a connect lives "
+                .. _M.PENDING_TTL .. " s): connect again")
+        end
+        return nil, store_error(err, name)
+    end
+    if t.provider ~= nil and t.provider ~= pend.provider then
+        return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state belongs to another provider")
+    end
+    local provider = pend.provider
+    if t.error ~= nil then
+        if t.error == "access_denied" then
+            return nil, named(E.NO_USER_PERMISSION, "access_denied", provider .. ": the user denied the authorization")
+        end
+        return nil, named(E.PROVIDER_ERROR, "authorization_error", provider .. ": the authorization failed: "
+            .. gsub(sub(t.error, 1, 64), "[^%w_.-]", "?"))
+    end
+    if not nonempty(t.code) then return nil, errors.missing("code") end
+    local secret = pend.verifier or "\n"
+    local nl = find(secret, "\n", 1, true) or (#secret + 1)
+    local verifier, asked = sub(secret, 1, nl - 1), sub(secret, nl + 1)
+    local c, info = connect_info(provider)
+    if not c then return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: " .. provider) end
+    local app = app_of(ctx, provider)
+    -- a parameter the network adds to the callback and wants back on every
+    -- token call (VK ID's device_id): kept with the connection
+    local extra
+    if c.callbackParam then
+        extra = t[c.callbackParam]
+        if not nonempty(extra) or #extra > 512 then return nil, errors.missing(c.callbackParam) end
+    end
+    local tok, terr = step(ctx, provider, "token", app,
+        { code = t.code, redirectURI = pend.redirect, verifier = verifier ~= "" and verifier or nil,
+          extra = extra, state = t.state },
+        { scopes = asked })
+    if not tok then return nil, terr end
+    if tok.missingScopes then
+        return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
+            .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
+    end
+    local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken })
+    if not id then return nil, ierr end
+    local fields = { nickname = id.nickname }
+    if c.callbackParam then fields[c.callbackParam] = extra end
+    if c.accountField then fields[c.accountField] = id.providerUID end
+    local secrets = { accessToken = tok.accessToken, refreshToken = tok.refreshToken }
+    -- a reconnect without a refresh token keeps the one stored for that account
+    if not secrets.refreshToken then
+        local old = st:get_connection(pend.UID, provider)
+        if old and old.account == id.providerUID and old.secrets and nonempty(old.secrets.refreshToken) then
+            secrets.refreshToken = old.secrets.refreshToken
+        end
+    end
+    local rec = { UID = pend.UID, provider = provider, account = id.providerUID, scopes = tok.scope,
+                  fields = fields, secrets = secrets, expiresAt = tok.expiresAt > 0 and tok.expiresAt or nil }
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, now)
+    out.UID = pend.UID
+    out.display = info and info.display
+    return out
+end
+
+---------------------------------------------------------------------------
+-- getUserInfo, removeConnection
+---------------------------------------------------------------------------
+
+local function ok_response(t)
+    t.errorCode, t.statusCode, t.statusReason = 0, 200, "OK"
+    t.time = os_date("!%Y-%m-%dT%H:%M:%SZ")
+    return t
+end
+
+--- client:getUserInfo{UID} in direct mode, from the store: Gigya's User
+-- with its identities.
+function _M.user_info(ctx, p)
+    if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local list, err, name = st:list_connections(p.UID)
+    if not list then return nil, store_error(err, name) end
+    local now = floor(ctx.clock())
+    local ids, provs = {}, {}
+    sort(list, function(a, b) return a.provider < b.provider end)
+    for i, rec in ipairs(list) do
+        ids[i] = identity_of(rec, now)
+        provs[i] = rec.provider
+    end
+    return ok_response({ UID = p.UID, identities = ids, providers = concat(provs, ","),
+                         isConnected = #ids > 0, nickname = ids[1] and ids[1].nickname or nil })
+end
+
+--- client:removeConnection{UID, provider?}: revokes at each network that has
+-- a revoke endpoint (best effort), then deletes locally.
+function _M.remove(ctx, p)
+    if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
+    if p.provider ~= nil and not nonempty(p.provider) then return nil, errors.invalid("provider", "must be a string") end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local list, err, name = st:list_connections(p.UID)
+    if not list then return nil, store_error(err, name) end
+    local revoked, failed, n = {}, {}, 0
+    for _, rec in ipairs(list) do
+        if p.provider == nil or rec.provider == p.provider then
+            local c = connect_info(rec.provider)
+            if c and c.revoke then
+                local s = rec.secrets or {}
+                local okr = true
+                for _, which in ipairs({ { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }) do
+                    if nonempty(which[1]) then
+                        local r, rerr = step(ctx, rec.provider, "revoke", app_of(ctx, rec.provider),
+                            { token = which[1], hint = which[2] })
+                        if not r then
+                            okr = false
+                            failed[rec.provider] = rerr.errorDetails
+                        end
+                    end
+                end
+                revoked[rec.provider] = okr
+            end
+            local d, derr, dname = st:delete_connection(p.UID, rec.provider)
+            if not d then return nil, store_error(derr, dname) end
+            n = n + d
+        end
+    end
+    if p.provider ~= nil and n == 0 then
+        return nil, named(E.NOT_CONNECTED, "not_connected", "Not connected: UID " .. p.UID .. " has no "
+            .. p.provider .. " connection")
+    end
+    return ok_response({ UID = p.UID, removed = n, revoked = revoked, revokeFailed = next(failed) and failed or nil })
+end
+
+---------------------------------------------------------------------------
+-- the direct backend's stored connections, refreshed before expiry
+---------------------------------------------------------------------------
+
+-- A stored record as the connection the network's adapter reads.
+local function as_connection(rec)
+    local info = INFO[rec.provider] or {}
+    local c = info.connect
+    local t = {}
+    for k, v in pairs(rec.fields or {}) do
+        if k ~= "expired" and k ~= "nickname" then t[k] = v end
+    end
+    if c then
+        t[c.tokenField] = rec.secrets and rec.secrets.accessToken
+        if c.accountField and nonempty(rec.account) then t[c.accountField] = rec.account end
+    else
+        for k, v in pairs(rec.secrets or {}) do t[k] = v end
+    end
+    return t
+end
+
+-- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
+-- worker), elsewhere the store's own sleep. Never the call's virtual clock.
+local function lease_sleep()
+    local n = rawget(_G, "ngx")
+    return type(n) == "table" and type(n.sleep) == "function" and n.sleep or nil
+end
+
+local function due(rec, now)
+    return rec.expiresAt ~= nil and rec.expiresAt - now < _M.REFRESH_MARGIN
+end
+
+-- Refreshes one connection under its lease: re-read after taking it (another
+-- process may have refreshed it meanwhile: then nothing is sent), a refresh
+-- token never used twice, never replaced with an empty one; only an
+-- auth_expired answer (invalid_grant) marks the connection expired.
+-- Returns the record to use (maybe unchanged), and the failure when the
+-- refresh failed.
+local function refresh(ctx, st, UID, provider)
+    local app = (ctx.config.providers or {})[provider] or {}
+    local failure
+    local rec, err, name = st:with_lock(UID, provider, function(cur, lease)
+        if not cur then return nil end
+        local now = floor(ctx.clock())
+        if (cur.fields or {}).expired or not due(cur, now) then return cur end
+        local rt = cur.secrets and cur.secrets.refreshToken
+        if not nonempty(rt) then return cur end
+        local c = (INFO[provider] or {}).connect or {}
+        local tok, terr = step(ctx, provider, "refresh", app, { refreshToken = rt, state = core.random_hex(16),
+            extra = c.callbackParam and (cur.fields or {})[c.callbackParam] or nil }, { scopes = cur.scopes })
+        local nrec = { UID = UID, provider = provider, account = cur.account, scopes = cur.scopes,
+                       fields = cur.fields or {}, secrets = cur.secrets, expiresAt = cur.expiresAt, lease = lease }
+        if tok then
+            nrec.secrets = { accessToken = tok.accessToken,
+                             refreshToken = nonempty(tok.refreshToken) and tok.refreshToken or rt }
+            nrec.scopes = nonempty(tok.scope) and tok.scope or cur.scopes
+            nrec.expiresAt = tok.expiresAt > 0 and tok.expiresAt or nil
+        elseif terr.error == "auth_expired" then
+            nrec.fields.expired = true
+            failure = terr
+        else
+            failure = terr -- transient: the connection stays as it was
+            return cur
+        end
+        local ok, perr, pname = st:put_connection(nrec)
+        if not ok then
+            failure = store_error(perr, pname)
+            return cur
+        end
+        nrec.lease = nil
+        return nrec
+    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
+    if err then return nil, store_error(err, name) end
+    return rec, failure
+end
+_M.refresh = refresh
+
+--- The UID's stored connections for the direct backend: conn (keyed by
+-- provider, as config.connections would give), and failures (keyed by
+-- provider: the error of a connection that cannot be used: expired, or its
+-- refresh failed and the token is past its time). nil, err when the store
+-- fails.
+function _M.stored(ctx, UID)
+    local st, err, name = ctx.store()
+    if not st then return nil, err and store_error(err, name) or nil end
+    local list, lerr, lname = st:list_connections(tostring(UID))
+    if not list then return nil, store_error(lerr, lname) end
+    local conn, failures = {}, {}
+    local now = floor(ctx.clock())
+    for _, rec in ipairs(list) do
+        local prov = rec.provider
+        local failure
+        if not (rec.fields or {}).expired and (INFO[prov] or {}).connect and due(rec, now) then
+            local nrec
+            nrec, failure = refresh(ctx, st, rec.UID or tostring(UID), prov)
+            rec = nrec or rec
+        end
+        if (rec.fields or {}).expired then
+            failures[prov] = { category = "auth_expired", details = "the connection expired or was revoked "
+                .. "(the network refused its refresh token): reconnect with client:connect{UID = ..., provider = \""
+                .. prov .. "\"}", reconnect = true }
+        elseif failure and rec.expiresAt and rec.expiresAt <= now then
+            failures[prov] = { category = failure.error == "auth_expired" and "auth_expired" or "transient",
+                               details = "the token expired and its refresh failed: " .. tostring(failure.errorDetails) }
+        end
+        conn[prov] = as_connection(rec)
+    end
+    return conn, failures
+end
+
+return _M

@@ -1,0 +1,219 @@
+-- The OAuth 2.0 connect primitives of the core (csrc/core/sz_oauth.c,
+-- docs/connections.md): no I/O, exact bytes.
+local core = require("socialize.core")
+
+-- RFC 7636 Appendix B: the 32 random octets, the verifier and the challenge
+local B = string.char(116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173,
+    187, 186, 22, 212, 37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121)
+local VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+local CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+local APP = { clientId = "x-client", clientSecret = "x-secret" }
+
+describe("oauth: PKCE (RFC 7636)", function()
+    it("gives Appendix B's verifier and S256 challenge from its octets", function()
+        local v, c = core.oauth_pkce(B)
+        assert.equal(VERIFIER, v)
+        assert.equal(CHALLENGE, c)
+    end)
+    it("takes 32 to 96 bytes: 43 to 128 characters of [A-Za-z0-9_-]", function()
+        local v = core.oauth_pkce(string.rep("\255", 96))
+        assert.equal(128, #v)
+        assert.is_nil(v:find("[^%w_-]"))
+        local none, msg, code = core.oauth_pkce(string.rep("a", 31))
+        assert.is_nil(none)
+        assert.equal(400006, code)
+        assert.matches("32 to 96 bytes, got 31", msg)
+        assert.is_nil((core.oauth_pkce(string.rep("a", 97))))
+    end)
+end)
+
+describe("oauth: the authorization URL", function()
+    it("X: PKCE S256, its default scopes, every parameter encoded", function()
+        local r = core.oauth_request("twitter", "authorize", APP,
+            { redirectURI = "https://app.example/cb?x=1", state = "s t&", challenge = CHALLENGE })
+        assert.equal("GET", r.method)
+        assert.equal("https://x.com/i/oauth2/authorize?client_id=x-client&code_challenge=" .. CHALLENGE
+            .. "&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapp.example%2Fcb%3Fx%3D1"
+            .. "&response_type=code&scope=tweet.read%20tweet.write%20users.read%20offline.access&state=s%20t%26", r.url)
+    end)
+    it("X requires PKCE: no challenge is refused by name", function()
+        local r = core.oauth_request("twitter", "authorize", APP, { redirectURI = "https://a.example/cb", state = "s" })
+        assert.is_false(r.ok)
+        assert.equal("content_invalid", r.category)
+        assert.matches("requires PKCE", r.errorDetails)
+    end)
+    it("scopes given as a list or a string; a bad scope is refused", function()
+        local r = core.oauth_request("linkedin", "authorize", { clientId = "li" },
+            { redirectURI = "https://a.example/cb", state = "s", scopes = { "openid", "w_member_social" } })
+        assert.equal("https://www.linkedin.com/oauth/v2/authorization?client_id=li&redirect_uri=https%3A%2F%2Fa.example%2Fcb"
+            .. "&response_type=code&scope=openid%20w_member_social&state=s", r.url)
+        r = core.oauth_request("linkedin", "authorize", { clientId = "li" },
+            { redirectURI = "https://a.example/cb", state = "s", scopes = "a,b  c" })
+        assert.matches("scope=a%%20b%%20c&", r.url)
+        r = core.oauth_request("linkedin", "authorize", { clientId = "li" },
+            { redirectURI = "https://a.example/cb", state = "s", scopes = "a\"b" })
+        assert.is_false(r.ok)
+        assert.matches("RFC 6749 3.3", r.errorDetails)
+    end)
+    it("app.baseUrl replaces the origin; authorizeUrl replaces the whole URL", function()
+        local r = core.oauth_request("twitter", "authorize", { clientId = "c", baseUrl = "http://127.0.0.1:5/" },
+            { redirectURI = "https://a.example/cb", state = "s", challenge = CHALLENGE })
+        assert.matches("^http://127%.0%.0%.1:5/i/oauth2/authorize%?", r.url)
+        r = core.oauth_request("twitter", "authorize", { clientId = "c", authorizeUrl = "https://auth.example/a?z=1" },
+            { redirectURI = "https://a.example/cb", state = "s", challenge = CHALLENGE })
+        assert.matches("^https://auth%.example/a%?z=1&client_id=c&", r.url)
+    end)
+    it("a network without an OAuth 2.0 flow, a missing clientId: named", function()
+        local r = core.oauth_request("telegram", "authorize", APP, {})
+        assert.equal("unsupported", r.category)
+        r = core.oauth_request("twitter", "authorize", {}, { redirectURI = "https://a.example/cb", state = "s" })
+        assert.equal("not_connected", r.category)
+        assert.matches("clientId", r.errorDetails)
+    end)
+end)
+
+describe("oauth: token requests", function()
+    it("X code exchange: HTTP Basic client auth, client_id and the verifier in the form", function()
+        local r = core.oauth_request("twitter", "token", APP,
+            { code = "the-code", redirectURI = "https://a.example/cb", verifier = VERIFIER })
+        assert.equal("POST", r.method)
+        assert.equal("https://api.x.com/2/oauth2/token", r.url)
+        assert.equal("client_id=x-client&code=the-code&code_verifier=" .. VERIFIER
+            .. "&grant_type=authorization_code&redirect_uri=https%3A%2F%2Fa.example%2Fcb", r.body)
+        assert.equal("Basic eC1jbGllbnQ6eC1zZWNyZXQ=", r.headers.Authorization) -- base64("x-client:x-secret")
+        assert.equal("application/x-www-form-urlencoded", r.headers["Content-Type"])
+    end)
+    it("X public client (no secret): client_id in the body, no Authorization", function()
+        local r = core.oauth_request("twitter", "refresh", { clientId = "pub" }, { refreshToken = "RT1" })
+        assert.equal("client_id=pub&grant_type=refresh_token&refresh_token=RT1", r.body)
+        assert.is_nil(r.headers.Authorization)
+    end)
+    it("LinkedIn: the client secret in the body; no PKCE needed", function()
+        local r = core.oauth_request("linkedin", "token", { clientId = "li", clientSecret = "ls" },
+            { code = "c", redirectURI = "https://a.example/cb" })
+        assert.equal("https://www.linkedin.com/oauth/v2/accessToken", r.url)
+        assert.equal("client_id=li&client_secret=ls&code=c&grant_type=authorization_code"
+            .. "&redirect_uri=https%3A%2F%2Fa.example%2Fcb", r.body)
+        assert.is_nil(r.headers.Authorization)
+    end)
+    it("VK ID: device_id and state on both grants, a public client; identity by POST", function()
+        local app = { clientId = "vk" }
+        local r = core.oauth_request("vkontakte", "token", app, { code = "c", redirectURI = "https://a.example/cb",
+            verifier = VERIFIER, extra = "dev-1", state = "st" })
+        assert.equal("https://id.vk.com/oauth2/auth", r.url)
+        assert.equal("client_id=vk&code=c&code_verifier=" .. VERIFIER .. "&device_id=dev-1"
+            .. "&grant_type=authorization_code&redirect_uri=https%3A%2F%2Fa.example%2Fcb&state=st", r.body)
+        r = core.oauth_request("vkontakte", "refresh", app, { refreshToken = "RT", extra = "dev-1", state = "s2" })
+        assert.equal("client_id=vk&device_id=dev-1&grant_type=refresh_token&refresh_token=RT&state=s2", r.body)
+        r = core.oauth_request("vkontakte", "refresh", app, { refreshToken = "RT", state = "s2" })
+        assert.is_false(r.ok)
+        assert.matches("extra", r.errorDetails)
+        r = core.oauth_request("vkontakte", "identity", app, { accessToken = "AT" })
+        assert.equal("POST", r.method)
+        assert.equal("https://id.vk.com/oauth2/user_info", r.url)
+        assert.equal("access_token=AT&client_id=vk", r.body)
+        assert.is_nil(r.headers.Authorization)
+        local id = core.oauth_parse("vkontakte", "identity", 200, '{"user":{"user_id":1001,"first_name":"Ann"}}', 0)
+        assert.equal("1001", id.providerUID)
+        assert.equal("Ann", id.nickname)
+        local c = core.provider_info("vkontakte").connect
+        assert.equal("device_id", c.callbackParam)
+        assert.is_true(c.tokenState)
+        assert.is_false(c.revoke)
+        assert.equal("unsupported", core.oauth_request("vkontakte", "revoke", app, { token = "t" }).category)
+    end)
+    it("X without a verifier, a refresh without a token: refused", function()
+        local r = core.oauth_request("twitter", "token", APP, { code = "c", redirectURI = "https://a.example/cb" })
+        assert.matches("verifier", r.errorDetails)
+        r = core.oauth_request("twitter", "refresh", APP, {})
+        assert.matches("refreshToken", r.errorDetails)
+    end)
+    it("identity and revoke requests", function()
+        local r = core.oauth_request("twitter", "identity", APP, { accessToken = "AT" })
+        assert.equal("GET", r.method)
+        assert.equal("https://api.x.com/2/users/me", r.url)
+        assert.equal("Bearer AT", r.headers.Authorization)
+        r = core.oauth_request("twitter", "revoke", APP, { token = "RT", hint = "refresh_token" })
+        assert.equal("https://api.x.com/2/oauth2/revoke", r.url)
+        assert.equal("client_id=x-client&token=RT&token_type_hint=refresh_token", r.body)
+    end)
+end)
+
+describe("oauth: token replies", function()
+    local NOW = 1700000000
+    it("a grant: tokens, expiresAt = now + expires_in, the scopes granted and missing", function()
+        local r = core.oauth_parse("twitter", "token", 200, '{"token_type":"bearer","expires_in":7200,'
+            .. '"access_token":"AT","scope":"tweet.write users.read","refresh_token":"RT"}', NOW,
+            { scopes = "tweet.write users.read offline.access" })
+        assert.is_true(r.ok)
+        assert.equal("AT", r.accessToken)
+        assert.equal("RT", r.refreshToken)
+        assert.equal(NOW + 7200, r.expiresAt)
+        assert.equal("tweet.write users.read", r.scope)
+        assert.same({ "offline.access" }, r.missingScopes)
+    end)
+    it("expires_in saturated (10 years), negative or absent: no expiry", function()
+        assert.equal(315360000, core.oauth_parse("linkedin", "token", 200, '{"access_token":"A","expires_in":1e300}', 0).expiresIn)
+        assert.equal(0, core.oauth_parse("linkedin", "token", 200, '{"access_token":"A","expires_in":-5}', 0).expiresAt)
+        assert.equal(0, core.oauth_parse("linkedin", "token", 200, '{"access_token":"A"}', 0).expiresAt)
+        assert.equal(NOW + 60, core.oauth_parse("linkedin", "token", 200, '{"access_token":"A","expires_in":"60"}', NOW).expiresAt)
+    end)
+    it("no scope in the reply: the scope asked (RFC 6749 5.1)", function()
+        local r = core.oauth_parse("linkedin", "token", 200, '{"access_token":"A"}', 0, { scopes = { "w_member_social" } })
+        assert.equal("w_member_social", r.scope)
+        assert.is_nil(r.missingScopes)
+    end)
+    it("invalid_grant is auth_expired (the connection is dead); nothing else is", function()
+        local r = core.oauth_parse("twitter", "refresh", 400,
+            '{"error":"invalid_grant","error_description":"Value passed for the token was invalid."}', NOW)
+        assert.is_false(r.ok)
+        assert.equal("auth_expired", r.category)
+        assert.equal(403009, r.errorCode)
+        assert.equal("invalid_grant", r.oauthError)
+        for _, c in ipairs({
+            { 500, '{"error":"invalid_grant"}' }, { 503, "" }, { 429, '{"error":"invalid_grant"}' },
+            { 200, "<html><body>Bad gateway</body></html>" }, { 400, "<html>" }, { 200, '{"token_type":"bearer"}' },
+            { 0, "" },
+        }) do
+            r = core.oauth_parse("twitter", "refresh", c[1], c[2], NOW)
+            assert.is_false(r.ok)
+            assert.equal("transient", r.category, c[1] .. " " .. c[2])
+        end
+        r = core.oauth_parse("twitter", "token", 401, '{"error":"unauthorized_client","error_description":"Missing valid authorization header"}', NOW)
+        assert.equal("not_connected", r.category)
+        r = core.oauth_parse("twitter", "token", 400, '{"error":"invalid_request"}', NOW)
+        assert.equal("content_invalid", r.category)
+    end)
+    it("a network's error text is cut and printable; a token never shows", function()
+        local r = core.oauth_parse("twitter", "refresh", 400, '{"error":"invalid_grant","error_description":"'
+            .. string.rep("\\u00e9", 300) .. '"}', NOW)
+        assert.is_nil(r.errorDetails:find("[\128-\255]"))
+        assert.truthy(#r.errorDetails < 320)
+        r = core.oauth_parse("twitter", "token", 200, '{"access_token":"SECRET-AT","token_type":"mac"}', NOW)
+        assert.is_false(r.ok)
+        assert.is_nil(r.errorDetails:find("SECRET", 1, true))
+    end)
+    it("identity: X's data.id and username, LinkedIn's sub and name", function()
+        local r = core.oauth_parse("twitter", "identity", 200, '{"data":{"id":"2244994945","name":"X Dev","username":"XDevelopers"}}', NOW)
+        assert.same({ ok = true, provider = "twitter", providerUID = "2244994945", nickname = "XDevelopers" }, r)
+        r = core.oauth_parse("linkedin", "identity", 200, '{"sub":"abc123","name":"Ann Lee"}', NOW)
+        assert.equal("abc123", r.providerUID)
+        assert.equal("Ann Lee", r.nickname)
+        assert.equal("transient", core.oauth_parse("twitter", "identity", 200, '{"data":{}}', NOW).category)
+        assert.equal("auth_expired", core.oauth_parse("twitter", "identity", 401, '{}', NOW).category)
+    end)
+    it("revoke: 200, or 400 invalid_token (already gone), is done", function()
+        assert.is_true(core.oauth_parse("twitter", "revoke", 200, '{"revoked":true}', NOW).ok)
+        assert.is_true(core.oauth_parse("twitter", "revoke", 400, '{"error":"invalid_token"}', NOW).ok)
+        assert.equal("transient", core.oauth_parse("twitter", "revoke", 502, "", NOW).category)
+    end)
+    it("provider_info says who connects how", function()
+        local c = core.provider_info("twitter").connect
+        assert.same({ kind = "oauth2", scopes = "tweet.read tweet.write users.read offline.access", pkce = true,
+                      basicAuth = true, revoke = true, refresh = true, rotating = true, tokenField = "bearerToken",
+                      accountField = "userId", refreshField = "refreshToken", tokenState = false }, c)
+        assert.equal("accessToken", core.provider_info("linkedin").connect.tokenField)
+        assert.is_nil(core.provider_info("telegram").connect)
+    end)
+end)
