@@ -98,10 +98,12 @@ local function nonempty(s) return type(s) == "string" and s ~= "" end
 --- client:connect{UID, provider, redirectURI, scopes?} -> {url, state} | nil, err
 function _M.connect(ctx, p)
     if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
-    for _, k in ipairs({ "UID", "provider", "redirectURI" }) do
+    for _, k in ipairs({ "UID", "provider" }) do
         if not nonempty(p[k]) then return nil, errors.missing(k) end
     end
+    if connect_info(p.provider) and not nonempty(p.redirectURI) then return nil, errors.missing("redirectURI") end
     local c = connect_info(p.provider)
+    if not c and INFO[p.provider] then return _M.connect_credentials(ctx, p) end
     if not c then
         return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
             .. tostring(p.provider) .. "' yet (docs/connections.md)")
@@ -245,6 +247,101 @@ function _M.finish(ctx, q)
     local out = identity_of(rec, now)
     out.UID = pend.UID
     out.display = info and info.display
+    return out
+end
+
+---------------------------------------------------------------------------
+-- connect with credentials (a network without a redirect flow)
+---------------------------------------------------------------------------
+
+--- client:connect{UID, provider, <the network's credential fields>} for a
+-- network that has no OAuth flow here: the fields the connection needs
+-- (provider_info(name).authFields and accountFields, less those the app's
+-- config gives) are taken from the params; where the network has a setup
+-- step (a session login) it is run once to check them, and its state is kept
+-- in the store's sessions table (the first publish reuses it). The
+-- connection is stored sealed (secretFields) and the identity returned at
+-- once: there is no url and no finishConnect.
+function _M.connect_credentials(ctx, p)
+    local provider = p.provider
+    local info = INFO[provider]
+    local app = app_of(ctx, provider)
+    local appkeys, secret = {}, {}
+    for _, f in ipairs(info.appKeyFields or {}) do appkeys[f] = true end
+    for _, f in ipairs(info.secretFields or {}) do secret[f] = true end
+    local login = info.setup and info.setup.refreshOnAuthExpired -- a session login checks the credentials
+    local need = {}
+    for _, list in ipairs({ info.authFields or {}, info.accountFields or {} }) do
+        for _, f in ipairs(list) do
+            if not (appkeys[f] and app[f] ~= nil) and not need[f] then
+                need[f] = true
+                need[#need + 1] = f
+                -- a token the user would have obtained elsewhere (an OAuth token) is
+                -- no connect flow: such a network waits for its own (config.connections)
+                if secret[f] and not login then
+                    return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
+                        .. provider .. "' yet (docs/connections.md)")
+                end
+            end
+        end
+    end
+    if #need == 0 or info.discontinued then
+        return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
+            .. provider .. "' (docs/connections.md)")
+    end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local user = {}
+    for _, f in ipairs(need) do
+        local v = p[f]
+        if type(v) == "number" and v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then v = string.format("%d", v) end
+        if not nonempty(v) then return nil, errors.missing(f) end
+        if #v > 1024 or find(v, "%c") then return nil, errors.invalid(f, "must be printable, at most 1024 bytes") end
+        user[f] = v
+    end
+    if info.urlField and p[info.urlField] ~= nil then
+        local ok, why = require("socialize.policy").check_url(p[info.urlField], ctx.config.allowPrivateNetworks)
+        if not ok then return nil, errors.invalid(info.urlField, tostring(why)) end
+        user[info.urlField] = p[info.urlField]
+    end
+    local account = user[(info.accountFields or {})[1] or ""]
+    local setup = info.setup
+    local nickname = account
+    if setup and setup.action then
+        -- the network's login, once: wrong credentials are refused here, not at the first post
+        local now = floor(ctx.clock())
+        local req, msg, code, res = core.provider_request(provider, setup.action, {}, app, user, now, ctx.nonce())
+        if not req then
+            if res then return nil, from_result(res) end
+            return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg))
+        end
+        local o = send(ctx, provider, req)
+        if o.error then
+            local e = errors.transport(o.error, o.kind)
+            e.error = "transient"
+            return nil, e
+        end
+        local r = core.provider_parse(provider, setup.action, {}, app, user, o.status or 0, o.headers or {},
+            o.body or "", now)
+        if not r or not r.ok then
+            return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+        end
+        local state = type(r.data) == "table" and r.data or {}
+        require("socialize.direct").keep_setup_state(ctx, provider, app, user, state)
+        -- the account's stable id where the session names one (a DID), else the login
+        if nonempty(state.did) then account = state.did end
+    end
+    local fields, secrets = {}, {}
+    for k, v in pairs(user) do
+        if secret[k] then secrets[k] = v else fields[k] = v end
+    end
+    fields.nickname = nickname
+    local rec = { UID = p.UID, provider = provider, account = account, fields = fields, secrets = secrets }
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, floor(ctx.clock()))
+    out.UID = p.UID
+    out.display = info.display
     return out
 end
 
