@@ -62,6 +62,42 @@ describe("Bluesky sessions in the store #fakes", function()
         assert.is_nil(bytes:find("ref-", 1, true))
     end)
 
+    it("removeConnection deletes the connection and its stored session", function()
+        local path = db()
+        local c = client(path)
+        assert(c:connect { UID = "u1", provider = "bluesky", identifier = "ann.bsky.social", appPassword = PASS })
+        local rm = assert(c:removeConnection { UID = "u1", provider = "bluesky" })
+        assert.equal(1, rm.removed)
+        local st = assert(require("socialize.store").open("sqlite:" .. path, { keys = { KEY } }))
+        local E = st:info()
+        assert.equal("sqlite", E.engine)
+        st:close()
+        local f = assert(io.popen("sqlite3 '" .. path .. "' 'SELECT count(*) FROM socialize_sessions' 2>&1"))
+        local out = f:read("*a"); f:close()
+        if not out:find("not found") then assert.equal("0", out:match("%d+")) end
+        -- a new client has nothing to post with
+        local res, err = publish(client(path))
+        assert.is_nil(res)
+        assert.truthy(err)
+    end)
+
+    it("Telegram: connect stores the chat id given (the bot token is the app's), then posts to it", function()
+        local path = db()
+        local c = client(path)
+        local id = assert(c:connect { UID = "u1", provider = "telegram", chatId = -100777 })
+        assert.equal("telegram", id.provider)
+        assert.equal("-100777", id.providerUID)
+        local res = assert(c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "telegram" })
+        assert.truthy(res.providerPostIDs.telegram)
+        local _, err = c:connect { UID = "u1", provider = "telegram" }
+        assert.matches("chatId", tostring(err.errorMessage) .. tostring(err.errorDetails))
+        -- a network whose connection is an OAuth token obtained elsewhere is no credentials connect
+        local none, e2 = c:connect { UID = "u2", provider = "facebook", accessToken = "t", pageId = "1" }
+        assert.is_nil(none)
+        assert.truthy(e2)
+        assert.equal(0, #(assert(c:getUserInfo { UID = "u2" }).identities or {}))
+    end)
+
     it("refuses a wrong app password at connect: nothing stored", function()
         local c = client(db())
         local id, err = c:connect { UID = "u1", provider = "bluesky", identifier = "ann.bsky.social", appPassword = "nope" }
@@ -152,5 +188,64 @@ describe("Bluesky sessions in the store #fakes", function()
         assert.equal(1, k.bsky_refresh_count)
         assert.equal(0, k.bsky_refresh_reused)
         assert.equal(2, #requests("refreshSession"))
+    end)
+end)
+
+-- Real processes: once per run.
+local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
+local BUILD = os.getenv("BUILD") or "build/lua5.4"
+local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
+    or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local function run(cmd)
+    local p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    return (out:gsub("%s+$", ""))
+end
+
+-- the cron script: one client, one post through the stored connection
+local function script()
+    local path = H.tmpdir .. "/bsky-cron-" .. math.random(1, 1e9) .. ".lua"
+    local f = assert(io.open(path, "wb"))
+    f:write(string.format([[
+package.path = %q .. package.path
+package.cpath = %q .. package.cpath
+local socialize = require("socialize")
+local c = socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 10,
+    store = { url = "sqlite:" .. arg[1], keys = { %q } }, providers = { bluesky = { baseUrl = arg[2] } } }
+local r, e = c:publishUserAction { UID = "u1", userAction = { title = "cron" }, enabledProviders = "bluesky" }
+io.write(r and r.errorCode == 0 and "ok" or ("failed: " .. tostring(e)), "\n")
+]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/" .. BUILD .. "/?.so;", KEY))
+    f:close()
+    return path
+end
+
+describe("Bluesky sessions across processes #once", function()
+    H.use_sandbox(function(s) sb = s end)
+
+    it("a cron script run 10 times as 10 processes logs in once", function()
+        local path, cron = db(), script()
+        assert(client(path):connect { UID = "u1", provider = "bluesky", identifier = "ann.bsky.social", appPassword = PASS })
+        for i = 1, 10 do
+            assert.equal("ok", run(CHILD_LUA .. " " .. q(cron) .. " " .. q(path) .. " " .. q(sb.url("bluesky"))), "run " .. i)
+        end
+        assert.equal(1, counts().session_count)
+        assert.equal(10, #requests("createRecord"))
+    end)
+
+    it("two processes finding the same session expired at once: one refreshSession, never a reuse (20 rounds)", function()
+        local path, cron = db(), script()
+        assert(client(path):connect { UID = "u1", provider = "bluesky", identifier = "ann.bsky.social", appPassword = PASS })
+        local one = CHILD_LUA .. " " .. q(cron) .. " " .. q(path) .. " " .. q(sb.url("bluesky"))
+        for round = 1, 20 do
+            H.configure(sb, { expire_bluesky = true })
+            local out = run("sh -c " .. q(one .. " & " .. one .. " & wait"))
+            assert.equal("ok\nok", out, "round " .. round)
+        end
+        local k = counts()
+        assert.equal(0, k.bsky_refresh_reused)
+        assert.equal(1, k.session_count)
+        assert.equal(20, k.bsky_refresh_count)
     end)
 end)

@@ -405,6 +405,14 @@ function _M.remove(ctx, p)
             local d, derr, dname = st:delete_connection(p.UID, rec.provider)
             if not d then return nil, store_error(derr, dname) end
             n = n + d
+            local info = INFO[rec.provider] or {}
+            if info.setup and info.setup.refreshOnAuthExpired then
+                -- its login session goes too (the connection's fields and secrets name it)
+                local user = {}
+                for k, v in pairs(rec.fields or {}) do if k ~= "nickname" and k ~= "expired" then user[k] = v end end
+                for k, v in pairs(rec.secrets or {}) do user[k] = v end
+                require("socialize.direct").forget_setup_state(ctx, rec.provider, app_of(ctx, rec.provider), user)
+            end
         end
     end
     if p.provider ~= nil and n == 0 then

@@ -346,6 +346,17 @@ function _M.keep_setup_state(ctx, provider, app, user, state)
     if st then save_session(t, st, skey, state) end
 end
 
+--- Forgets a connection's setup state (removeConnection): the cache entry
+-- and the stored session.
+function _M.forget_setup_state(ctx, provider, app, user)
+    local t = { ctx = ctx, provider = provider, app = app or {}, user = user }
+    local setup = (INFO[provider] or {}).setup
+    if not setup then return end
+    ctx.cache[cache_key(t, setup.cacheKey)] = nil
+    local st, skey = session_store(t)
+    if st then st:delete_session(provider, skey) end
+end
+
 -- The network's setup step (provider_info(name).setup), or nil.
 local function setup_of(task)
     local info = INFO[task.provider]
