@@ -21,8 +21,9 @@ local function db()
 end
 
 local function client(path)
+    local url = path:find("^postgresql:") and path or "sqlite:" .. path
     return socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 5,
-                           providers = H.sandbox_providers(sb), store = { url = "sqlite:" .. path, keys = { KEY } } }
+                           providers = H.sandbox_providers(sb), store = { url = url, keys = { KEY } } }
 end
 
 local function counts() return H.control(sb, "/") end
@@ -213,7 +214,8 @@ package.path = %q .. package.path
 package.cpath = %q .. package.cpath
 local socialize = require("socialize")
 local c = socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 10,
-    store = { url = "sqlite:" .. arg[1], keys = { %q } }, providers = { bluesky = { baseUrl = arg[2] } } }
+    store = { url = arg[1]:find("^postgresql:") and arg[1] or "sqlite:" .. arg[1], keys = { %q } },
+    providers = { bluesky = { baseUrl = arg[2] } } }
 local r, e = c:publishUserAction { UID = "u1", userAction = { title = "cron" }, enabledProviders = "bluesky" }
 io.write(r and r.errorCode == 0 and "ok" or ("failed: " .. tostring(e)), "\n")
 ]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/" .. BUILD .. "/?.so;", KEY))
@@ -224,19 +226,19 @@ end
 describe("Bluesky sessions across processes #once", function()
     H.use_sandbox(function(s) sb = s end)
 
-    it("a cron script run 10 times as 10 processes logs in once", function()
-        local path, cron = db(), script()
-        assert(client(path):connect { UID = "u1", provider = "bluesky", identifier = "ann.bsky.social", appPassword = PASS })
+    local function cron10(path, ident)
+        local cron = script()
+        assert(client(path):connect { UID = "u1", provider = "bluesky", identifier = ident, appPassword = PASS })
         for i = 1, 10 do
             assert.equal("ok", run(CHILD_LUA .. " " .. q(cron) .. " " .. q(path) .. " " .. q(sb.url("bluesky"))), "run " .. i)
         end
         assert.equal(1, counts().session_count)
         assert.equal(10, #requests("createRecord"))
-    end)
+    end
 
-    it("two processes finding the same session expired at once: one refreshSession, never a reuse (20 rounds)", function()
-        local path, cron = db(), script()
-        assert(client(path):connect { UID = "u1", provider = "bluesky", identifier = "ann.bsky.social", appPassword = PASS })
+    local function race(path, ident)
+        local cron = script()
+        assert(client(path):connect { UID = "u1", provider = "bluesky", identifier = ident, appPassword = PASS })
         local one = CHILD_LUA .. " " .. q(cron) .. " " .. q(path) .. " " .. q(sb.url("bluesky"))
         for round = 1, 20 do
             H.configure(sb, { expire_bluesky = true })
@@ -247,5 +249,27 @@ describe("Bluesky sessions across processes #once", function()
         assert.equal(0, k.bsky_refresh_reused)
         assert.equal(1, k.session_count)
         assert.equal(20, k.bsky_refresh_count)
+    end
+
+    it("a cron script run 10 times as 10 processes logs in once", function() cron10(db(), "ann.bsky.social") end)
+
+    it("two processes finding the same session expired at once: one refreshSession, never a reuse (20 rounds)",
+        function() race(db(), "ann.bsky.social") end)
+
+    describe("PostgreSQL", function()
+        local pgdir, pgurl
+        setup(function()
+            local out = run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " start")
+            pgdir, pgurl = out:match("([^\n]+)\n([^\n]+)$")
+            assert(pgurl and pgurl:find("^postgresql:"), out)
+        end)
+        teardown(function()
+            if pgdir then run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " stop " .. q(pgdir)) end
+        end)
+
+        it("a cron script run 10 times logs in once (PostgreSQL store)", function() cron10(pgurl, "pg1.bsky.social") end)
+
+        it("two processes refreshing at once, 20 rounds: never a reuse (PostgreSQL store)",
+            function() race(pgurl, "pg2.bsky.social") end)
     end)
 end)

@@ -330,7 +330,8 @@ end
 local function load_session(task)
     local st, skey = session_store(task)
     if not st then return nil end
-    local rec = st:get_session(task.provider, skey)
+    local rec, err, name = st:get_session(task.provider, skey)
+    if err then task.ctx.log({ event = "session_store", provider = task.provider, error = tostring(name or err) }) end
     return state_of_record(rec), st, skey
 end
 
@@ -413,6 +414,13 @@ function Task:request()
         (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
         or (self.phase == self.follow and self.follow_state)
         or (setup and self.phase == setup.refresh and self.state) or nil, step, self.blobs)
+    if not req and setup and self.phase == setup.refresh then
+        -- no refresh token in the state: one new setup instead
+        self:release_session()
+        ctx.cache[cache_key(self, setup.cacheKey)] = nil
+        self.state, self.phase = nil, setup.action
+        return self:request()
+    end
     if not req and self.phase == "unmedia" then
         return self:next_cleanup() -- best effort: the post's own failure stays the result
     end
