@@ -285,7 +285,7 @@ end
 
 -- Setup states (a session) persisted in config.store's sessions table, so
 -- that a process that starts again reuses the session instead of a new login
--- (docs/connections.md, Bluesky). Only for a setup whose state holds
+-- (docs/connections.md, sessions). Only for a setup whose state holds
 -- credentials (refreshOnAuthExpired); the key is a digest of the cache key
 -- (it names the server, the account and its password's digest).
 local SESSION_LEASE_TTL, SESSION_LEASE_WAIT = 30000, 10000 -- ms
