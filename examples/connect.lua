@@ -47,12 +47,13 @@ local start, err = client:connect {
     UID = UID, provider = provider,
     redirectURI = os.getenv("REDIRECT_URI") or "http://127.0.0.1:8080/callback/" .. provider,
 }
-if not start then io.stderr:write("connect: ", tostring(err), "\n"); os.exit(1) end
+if not start then io.stderr:write("connect: ", tostring(err.error), ": ", tostring(err), "\n"); os.exit(1) end
 io.write("Open this URL, authorize, then paste the URL you were sent back to:\n", start.url, "\n> ")
 io.flush()
 local back = io.read("*l")
 if not back or back == "" then io.stderr:write("no callback URL read\n"); os.exit(1) end
 local id, ferr = client:finishConnect(back)
-if not id then io.stderr:write("finishConnect: ", tostring(ferr), "\n"); os.exit(1) end
+-- err.error names the fault (state_unknown, access_denied, ...: docs/connections.md)
+if not id then io.stderr:write("finishConnect: ", tostring(ferr.error), ": ", tostring(ferr), "\n"); os.exit(1) end
 io.write(string.format("\nconnected %s: %s account %s (%s), scopes %q, token expires at %s\n",
     UID, id.provider, tostring(id.providerUID), tostring(id.nickname), tostring(id.scopes), tostring(id.expiresAt)))
