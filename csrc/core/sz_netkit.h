@@ -160,6 +160,14 @@ struct sz_net {
         int         token_state;    /* token calls carry a state too (VK ID) */
         int         identity_post;  /* the identity call is a form POST of access_token
                                        and client_id (else a GET with a Bearer header) */
+        const char *token_account;  /* a token reply field naming the account (Weibo's
+                                       "uid"), given back as `account` */
+        const char *identity_query; /* the identity GET's query parameter carrying that
+                                       account (Weibo's users/show "uid"); NULL: none */
+        const char *auth_scheme;    /* the identity call's Authorization scheme (NULL:
+                                       "Bearer"; Weibo: "OAuth2") */
+        const char *revoke_param;   /* the revoke call's token parameter (NULL: RFC 7009's
+                                       "token"; Weibo: "access_token", no hint) */
     } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

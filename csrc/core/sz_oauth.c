@@ -338,6 +338,21 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: the identity endpoint: %s", nt->name, why);
             goto done;
         }
+        if (nt->oauth.identity_query) { /* the account the token reply named */
+            const char *acc = need(args, "account", nt->name, "argument", refusal);
+            sz_buf q;
+            if (!acc)
+                goto done;
+            sz_buf_init(&q);
+            sz_buf_adds(&q, url);
+            sz_buf_addc(&q, strchr(url, '?') ? '&' : '?');
+            sz_buf_adds(&q, nt->oauth.identity_query);
+            sz_buf_addc(&q, '=');
+            sz_url_encode_buf(&q, acc, strlen(acc));
+            sz_free_str(url);
+            if (!(url = sz_buf_finish(&q, NULL)))
+                goto done;
+        }
         if (nt->oauth.identity_post) {
             if (pset(p, "access_token", at) || pset(p, "client_id", id))
                 goto done;
@@ -351,7 +366,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         if (!(r = sz_request_new("GET", url)))
             goto done;
         sz_buf_init(&b);
-        sz_buf_adds(&b, "Bearer ");
+        sz_buf_adds(&b, nt->oauth.auth_scheme ? nt->oauth.auth_scheme : "Bearer");
+        sz_buf_addc(&b, ' ');
         sz_buf_adds(&b, at);
         sz_buf_addc(&b, '\0');
         if (b.failed || sz_request_add_header(r, "Authorization", b.data) ||
@@ -374,7 +390,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: the revoke endpoint: %s", nt->name, why);
             goto done;
         }
-        if (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint)))
+        if (nt->oauth.revoke_param ? pset(p, nt->oauth.revoke_param, tk)
+                                   : (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint))))
             goto done;
         r = finish_form(nt, url, p, id, secret);
     } else {
@@ -535,6 +552,22 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
          * memory pressure would keep a spent token or accept a narrow grant */
         if (!r || (rt && *rt && json_object_set_new(r, "refreshToken", json_string(rt))))
             bad = 1;
+        if (!bad && nt->oauth.token_account) { /* the account the reply names (a string or integer) */
+            json_t *av = json_object_get(j, nt->oauth.token_account);
+            char ab[32];
+            const char *acc = json_is_string(av) ? json_string_value(av) : NULL;
+            if (json_is_integer(av)) {
+                snprintf(ab, sizeof ab, "%lld", (long long)json_integer_value(av));
+                acc = ab;
+            }
+            if (!acc || !*acc || strlen(acc) > 300) {
+                sz_json_free(r);
+                r = fail("transient", "%s: the token reply has no account (%s)", nt->name, nt->oauth.token_account);
+                goto out;
+            }
+            if (json_object_set_new(r, "account", json_string(acc)))
+                bad = 1;
+        }
         asked = scope_list(nt, json_object_get(args, "scopes"), &why);
         if (!asked && !why)
             bad = 1;

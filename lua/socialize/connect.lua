@@ -225,7 +225,7 @@ function _M.finish(ctx, q)
         return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
             .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
     end
-    local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken })
+    local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken, account = tok.account })
     if not id then return nil, ierr end
     local fields = { nickname = id.nickname }
     if c.callbackParam then fields[c.callbackParam] = extra end

@@ -93,6 +93,8 @@ def _issue(net, prof, st, scope, user, family):
     ttl = int(STATE.get("oauth_ttl") or 7200)
     at = prof["prefix"] + "at-" + rnd.token_hex(16)
     st["access"][at] = {"user": user, "scope": scope, "exp": sandbox_now() + ttl, "family": family, "live": True}
+    if prof.get("token_reply") == "weibo":  # open.weibo.com/wiki/Oauth2/access_token: no token_type, no scope
+        return {"access_token": at, "remind_in": str(ttl), "expires_in": ttl, "uid": user, "isRealName": "true"}
     reply = {"token_type": "bearer", "access_token": at, "expires_in": ttl, "scope": scope}
     if prof.get("refresh_scope") is None or prof["refresh_scope"] in scope.split(" "):
         rt = prof["prefix"] + "rt-" + rnd.token_hex(16)
@@ -126,7 +128,7 @@ def authorize(h, prof, q):
         raise _err(400, "invalid_request", "redirect_uri must be an absolute http(s) URL without fragment")
     scope = q.get("scope", "")
     names = scope.split(" ") if scope else []
-    if not names or any(not SCOPE_TOKEN.match(s) or s not in prof["scopes"] for s in names):
+    if (not names and not prof.get("scope_optional")) or any(not SCOPE_TOKEN.match(s) or s not in prof["scopes"] for s in names):
         raise _err(400, "invalid_scope", "unknown scope in %r" % scope)
     ch, meth = q.get("code_challenge"), q.get("code_challenge_method")
     if prof["pkce"] and not ch:
@@ -241,16 +243,20 @@ def token(h, prof, raw):
 def revoke(h, prof, raw):
     form = _form(h, raw)
     _client(h, prof, form)
-    tk = form.get("token")
+    rp = prof.get("revoke_param") or "token"  # Weibo's revokeoauth2: access_token
+    tk = form.get(rp)
     if not tk:
-        raise _err(400, "invalid_request", "missing token")
+        raise _err(400, "invalid_request", "missing " + rp)
+    if rp != "token" and ("token" in form or "token_type_hint" in form):
+        raise _err(400, "invalid_request", "unexpected parameter: token")
     with LOCK:
         st = STATE["oauth_" + h.network]
         for table in ("access", "refresh"):
             if tk in st[table]:
                 st[table][tk]["live"] = False
                 st["revoked"] += 1
-    return 200, {"revoked": True}, None  # RFC 7009 2.2: 200 for an unknown token too
+    # RFC 7009 2.2: 200 for an unknown token too
+    return 200, prof.get("revoke_reply") or {"revoked": True}, None
 
 
 def check_bearer(h, token_value):
@@ -283,10 +289,14 @@ def handle(h, method, path, q, raw):
             tk = form.get("access_token", "")
         else:
             a = h.headers.get("Authorization") or ""
-            tk = a[7:] if a.startswith("Bearer ") else ""
+            scheme = (prof.get("identity_scheme") or "Bearer") + " "  # Weibo: "OAuth2 <token>"
+            tk = a[len(scheme):] if a.startswith(scheme) else ""
         rec = check_bearer(h, tk)
         if rec is None:
             raise Reply(401, prof["unauthorized"])
+        iq = prof.get("identity_query")  # Weibo's users/show.json?uid=: the token's own account
+        if iq and q.get(iq) != rec["user"]:
+            raise _err(400, "invalid_request", "%s must be the token's account" % iq)
         if (STATE.get("oauth_scenario") or {}).get(h.network) == "identity503":
             return 503, {"title": "Service Unavailable", "status": 503}, None
         return 200, prof["identity_reply"], None
