@@ -168,6 +168,19 @@ struct sz_net {
                                        "Bearer"; Weibo: "OAuth2") */
         const char *revoke_param;   /* the revoke call's token parameter (NULL: RFC 7009's
                                        "token"; Weibo: "access_token", no hint) */
+        char        scope_sep;      /* the authorization URL's scope separator (0: ' ';
+                                       Threads: ',') */
+        const char *exchange;       /* GET after the code grant: the short-lived token
+                                       exchanged for a long-lived one (Threads), with
+                                       grant_type=exchange_grant, client_secret and
+                                       access_token; NULL: none */
+        const char *exchange_grant;
+        const char *refresh_get;    /* refresh by GET with grant_type=refresh_grant and
+                                       the (unexpired) access token itself, no refresh
+                                       token (Threads); NULL: RFC 6749 6 */
+        const char *refresh_grant;
+        long long   refresh_margin; /* refresh when less than this is left (seconds;
+                                       0: connect.REFRESH_MARGIN) */
     } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

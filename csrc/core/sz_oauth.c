@@ -225,6 +225,31 @@ static sz_request *finish_form(const net *nt, const char *url, sz_params *p, con
     return r;
 }
 
+/* A GET of url with p as its query (appended after '?' or '&'). NULL: out of memory. */
+static sz_request *get_with(const char *url, sz_params *p)
+{
+    size_t n = 0;
+    char *q = sz_params_query(p, &n), *u;
+    sz_buf b;
+    sz_request *r = NULL;
+    if (!q)
+        return NULL;
+    sz_buf_init(&b);
+    sz_buf_adds(&b, url);
+    sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
+    sz_buf_add(&b, q, n);
+    sz_free_wiped(q, n); /* it may hold a secret or a token */
+    if ((u = sz_buf_finish(&b, &n))) {
+        r = sz_request_new("GET", u);
+        if (r && sz_request_add_header(r, "Accept", "application/json")) {
+            sz_request_free(r);
+            r = NULL;
+        }
+        sz_free_wiped(u, n);
+    }
+    return r;
+}
+
 /* The request of one OAuth step of a network (op: "authorize", "token",
  * "refresh", "identity", "revoke"), from the app config (clientId,
  * clientSecret, baseUrl, authorizeUrl/tokenUrl/revokeUrl/identityUrl) and the
@@ -267,6 +292,10 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
             goto done;
         }
+        if (nt->oauth.scope_sep) /* Threads: comma-separated */
+            for (char *c = scopes; *c; c++)
+                if (*c == ' ')
+                    *c = nt->oauth.scope_sep;
         if (!(url = endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
             *refusal = refuse("content_invalid", "%s: the authorization endpoint: %s", nt->name, why);
             goto done;
@@ -292,6 +321,30 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             if (url)
                 r = sz_request_new("GET", url);
         }
+    } else if ((strcmp(op, "refresh") == 0 && nt->oauth.refresh_get) || strcmp(op, "exchange") == 0) {
+        /* Threads: GET, the access token itself (refresh), or the short-lived
+         * one with the client secret (exchange) */
+        int ex = op[0] == 'e';
+        const char *tk = need(args, ex ? "accessToken" : "refreshToken", nt->name, "argument", refusal);
+        if (!tk)
+            goto done;
+        if (ex && !nt->oauth.exchange) {
+            *refusal = refuse("unsupported", "%s: the network has no token exchange%s", nt->name, "");
+            goto done;
+        }
+        if (ex && !(secret && *secret)) {
+            *refusal = fail("not_connected", "%s: missing app config 'clientSecret'", nt->name);
+            goto done;
+        }
+        if (!(url = endpoint(nt, app, ex ? "exchangeUrl" : "tokenUrl", ex ? nt->oauth.exchange : nt->oauth.refresh_get,
+                             &why))) {
+            *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "grant_type", ex ? nt->oauth.exchange_grant : nt->oauth.refresh_grant) ||
+            (ex && pset(p, "client_secret", secret)) || pset(p, "access_token", tk))
+            goto done;
+        r = get_with(url, p);
     } else if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
         int refresh = op[0] == 'r';
         if (!(url = endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
@@ -517,7 +570,7 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
         j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
         is_json = json_is_object(j);
     }
-    if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
+    if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0 || strcmp(op, "exchange") == 0) {
         const char *at = is_json ? jstr(j, "access_token") : NULL, *rt, *tt, *scope;
         json_t *ei;
         long long expires = 0;
@@ -653,6 +706,13 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
+    if (r && (json_object_set_new(r, "exchange", json_boolean(nt->oauth.exchange != NULL)) ||
+              json_object_set_new(r, "refreshWithAccess", json_boolean(nt->oauth.refresh_get != NULL)) ||
+              (nt->oauth.refresh_margin &&
+               json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))))) {
+        json_decref(r);
+        return NULL;
+    }
     /* a field the network does not have is absent, not null (a null is truthy in Lua) */
     json_object_foreach_safe(r, tmp, k, v) if (json_is_null(v)) json_object_del(r, k);
     return r;

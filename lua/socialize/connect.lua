@@ -225,6 +225,12 @@ function _M.finish(ctx, q)
         return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
             .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
     end
+    if c.exchange then -- a short-lived token exchanged at once for a long-lived one (Threads)
+        local long, xerr = step(ctx, provider, "exchange", app, { accessToken = tok.accessToken }, { scopes = asked })
+        if not long then return nil, xerr end
+        long.scope, long.account = tok.scope, long.account or tok.account
+        tok = long
+    end
     local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken, account = tok.account })
     if not id then return nil, ierr end
     local fields = { nickname = id.nickname }
@@ -346,7 +352,8 @@ local function lease_sleep()
 end
 
 local function due(rec, now)
-    return rec.expiresAt ~= nil and rec.expiresAt - now < _M.REFRESH_MARGIN
+    local c = (INFO[rec.provider] or {}).connect or {}
+    return rec.expiresAt ~= nil and rec.expiresAt - now < (c.refreshMargin or _M.REFRESH_MARGIN)
 end
 
 -- Refreshes one connection under its lease: re-read after taking it (another
@@ -362,16 +369,19 @@ local function refresh(ctx, st, UID, provider)
         if not cur then return nil end
         local now = floor(ctx.clock())
         if (cur.fields or {}).expired or not due(cur, now) then return cur end
-        local rt = cur.secrets and cur.secrets.refreshToken
-        if not nonempty(rt) then return cur end
         local c = (INFO[provider] or {}).connect or {}
+        -- Threads refreshes the (unexpired) access token itself
+        local rt = cur.secrets and (c.refreshWithAccess and cur.expiresAt > now and cur.secrets.accessToken
+                                    or cur.secrets.refreshToken)
+        if not nonempty(rt) then return cur end
         local tok, terr = step(ctx, provider, "refresh", app, { refreshToken = rt, state = core.random_hex(16),
             extra = c.callbackParam and (cur.fields or {})[c.callbackParam] or nil }, { scopes = cur.scopes })
         local nrec = { UID = UID, provider = provider, account = cur.account, scopes = cur.scopes,
                        fields = cur.fields or {}, secrets = cur.secrets, expiresAt = cur.expiresAt, lease = lease }
         if tok then
             nrec.secrets = { accessToken = tok.accessToken,
-                             refreshToken = nonempty(tok.refreshToken) and tok.refreshToken or rt }
+                             refreshToken = nonempty(tok.refreshToken) and tok.refreshToken
+                                 or (not c.refreshWithAccess and rt or nil) }
             nrec.scopes = nonempty(tok.scope) and tok.scope or cur.scopes
             nrec.expiresAt = tok.expiresAt > 0 and tok.expiresAt or nil
         elseif terr.error == "auth_expired" then
