@@ -706,8 +706,8 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
-    if (r && (json_object_set_new(r, "exchange", json_boolean(nt->oauth.exchange != NULL)) ||
-              json_object_set_new(r, "refreshWithAccess", json_boolean(nt->oauth.refresh_get != NULL)) ||
+    if (r && ((nt->oauth.exchange && json_object_set_new(r, "exchange", json_true())) ||
+              (nt->oauth.refresh_get && json_object_set_new(r, "refreshWithAccess", json_true())) ||
               (nt->oauth.refresh_margin &&
                json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))))) {
         json_decref(r);

@@ -389,7 +389,7 @@ const sz_net sz_net_threads = {
               .refresh_grant = "th_refresh_token", .refresh_margin = 7 * 86400},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "userId"},
-    .secret_fields = {"accessToken", "refreshToken", "clientSecret"},
+    .secret_fields = {"accessToken", "clientSecret"},
     .account_fields = {"userId", "accessToken"},
     .app_key_fields = {"baseUrl"},
     .no_notify = "the Threads API has no direct messages",
