@@ -181,6 +181,12 @@ struct sz_net {
         const char *refresh_grant;
         long long   refresh_margin; /* refresh when less than this is left (seconds;
                                        0: connect.REFRESH_MARGIN) */
+        const char *instance;       /* per-instance network (Mastodon): the connect argument
+                                       and connection field naming the instance; the
+                                       endpoints' origin is the instance's */
+        const char *register_path;  /* POST there registers the app once per instance
+                                       (client_name, redirect_uris, scopes, website) */
+        const char *discovery;      /* RFC 8414 metadata path: PKCE when it lists S256 */
     } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

@@ -269,7 +269,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         *refusal = fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
         return NULL;
     }
-    if (!(id = need(app, "clientId", nt->name, "app config", refusal)))
+    if (!(id = (nt->oauth.instance && (strcmp(op, "register") == 0 || strcmp(op, "discover") == 0))
+                   ? "" : need(app, "clientId", nt->name, "app config", refusal)))
         return NULL;
     secret = jstr(app, "clientSecret");
     if (!(p = sz_params_new()))
@@ -320,6 +321,33 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             url = sz_buf_finish(&b, NULL);
             if (url)
                 r = sz_request_new("GET", url);
+        }
+    } else if ((strcmp(op, "register") == 0 || strcmp(op, "discover") == 0) && nt->oauth.instance) {
+        /* per instance (Mastodon): app.baseUrl is the instance */
+        const char *base = need(app, "baseUrl", nt->name, "app config", refusal), *redirect;
+        if (!base || !(url = endpoint(nt, app, "-", op[0] == 'r' ? nt->oauth.register_path : nt->oauth.discovery,
+                                      &why))) {
+            if (!*refusal)
+                *refusal = refuse("content_invalid", "%s: the instance: %s", nt->name, why);
+            goto done;
+        }
+        if (op[0] == 'd') {
+            r = get_with(url, p);
+            goto done;
+        }
+        if (!(redirect = need(args, "redirectURI", nt->name, "argument", refusal)))
+            goto done;
+        if (!(scopes = scope_list(nt, json_object_get(args, "scopes"), &why))) {
+            *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "client_name", jstr(app, "clientName") ? jstr(app, "clientName") : "socialize") ||
+            pset(p, "redirect_uris", redirect) || pset(p, "scopes", scopes) ||
+            (jstr(app, "website") && pset(p, "website", jstr(app, "website"))))
+            goto done;
+        if ((r = req_form("POST", url, p)) && sz_request_add_header(r, "Accept", "application/json")) {
+            sz_request_free(r);
+            r = NULL;
         }
     } else if ((strcmp(op, "refresh") == 0 && nt->oauth.refresh_get) || strcmp(op, "exchange") == 0) {
         /* Threads: GET, the access token itself (refresh), or the short-lived
@@ -651,6 +679,23 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             sz_json_free(r);
             r = NULL;
         }
+    } else if (strcmp(op, "register") == 0) { /* {client_id, client_secret} */
+        const char *ci = is_json ? jstr(j, "client_id") : NULL, *cs = is_json ? jstr(j, "client_secret") : NULL;
+        if (status >= 200 && status < 300 && ci && *ci && cs && *cs && strlen(ci) <= 512 && strlen(cs) <= 512)
+            r = json_pack("{s:b, s:s, s:s}", "ok", 1, "clientId", ci, "clientSecret", cs);
+        else if (status == 429 || status >= 500 || status <= 0 || !is_json)
+            r = fail("transient", "%s: the instance's app registration answered %d", nt->name, status);
+        else
+            r = fail("content_invalid", "%s: the instance refused the app registration (%d)", nt->name, status);
+    } else if (strcmp(op, "discover") == 0) { /* RFC 8414: PKCE when S256 is listed */
+        json_t *m = is_json && status == 200 ? json_object_get(j, "code_challenge_methods_supported") : NULL;
+        size_t i;
+        int s256 = 0;
+        for (i = 0; json_is_array(m) && i < json_array_size(m) && i < 16; i++) {
+            const char *v = json_string_value(json_array_get(m, i));
+            s256 |= v && strcmp(v, "S256") == 0;
+        }
+        r = json_pack("{s:b, s:b}", "ok", 1, "pkce", s256);
     } else if (strcmp(op, "identity") == 0) {
         char idb[64];
         json_t *idv = is_json ? object_at(j, nt->oauth.id_path ? nt->oauth.id_path : "id", NULL, 0) : NULL;
@@ -706,7 +751,8 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
-    if (r && ((nt->oauth.exchange && json_object_set_new(r, "exchange", json_true())) ||
+    if (r && ((nt->oauth.instance && json_object_set_new(r, "instance", json_string(nt->oauth.instance))) ||
+              (nt->oauth.exchange && json_object_set_new(r, "exchange", json_true())) ||
               (nt->oauth.refresh_get && json_object_set_new(r, "refreshWithAccess", json_true())) ||
               (nt->oauth.refresh_margin &&
                json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))))) {

@@ -93,6 +93,9 @@ def _issue(net, prof, st, scope, user, family):
     ttl = int(STATE.get("oauth_ttl") or 7200)
     at = prof["prefix"] + "at-" + rnd.token_hex(16)
     st["access"][at] = {"user": user, "scope": scope, "exp": sandbox_now() + ttl, "family": family, "live": True}
+    if prof.get("token_reply") == "mastodon":  # no expiry, no refresh token (docs.joinmastodon.org/entities/Token)
+        st["access"][at]["exp"] = sandbox_now() + 10 * 365 * 86400
+        return {"access_token": at, "token_type": "Bearer", "scope": scope, "created_at": int(sandbox_now())}
     if prof.get("token_reply") == "threads":  # a 1-hour token and the user id, nothing else
         st["access"][at].update(exp=sandbox_now() + 3600, kind="short")
         return {"access_token": at, "user_id": int(user)}
