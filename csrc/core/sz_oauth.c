@@ -236,8 +236,10 @@ static sz_request *get_with(const char *url, sz_params *p)
         return NULL;
     sz_buf_init(&b);
     sz_buf_adds(&b, url);
-    sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
-    sz_buf_add(&b, q, n);
+    if (n) {
+        sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
+        sz_buf_add(&b, q, n);
+    }
     sz_free_wiped(q, n); /* it may hold a secret or a token */
     if ((u = sz_buf_finish(&b, &n))) {
         r = sz_request_new("GET", u);
