@@ -111,6 +111,9 @@ local function instance_origin(ctx, provider, v)
     local u = find(v, "://", 1, true) and v or "https://" .. v
     local scheme, host = u:match("^(https?)://([%w%.%-:%[%]]+)/?$")
     local ok, why = false, "not an http(s) origin (https://host)"
+    if scheme == "http" and not ctx.config.allowPrivateNetworks then
+        scheme, why = nil, "an instance is https (http only with allowPrivateNetworks, for a local one)"
+    end
     if scheme then ok, why = policy.check_url(u, ctx.config.allowPrivateNetworks) end
     if not ok then
         return nil, errors.invalid("instance", provider .. ": the instance is refused: " .. tostring(why)
