@@ -164,6 +164,33 @@ struct sz_net {
         int         token_state;    /* token calls carry a state too (VK ID) */
         int         identity_post;  /* the identity call is a form POST of access_token
                                        and client_id (else a GET with a Bearer header) */
+        const char *token_account;  /* a token reply field naming the account (Weibo's
+                                       "uid"), given back as `account` */
+        const char *identity_query; /* the identity GET's query parameter carrying that
+                                       account (Weibo's users/show "uid"); NULL: none */
+        const char *auth_scheme;    /* the identity call's Authorization scheme (NULL:
+                                       "Bearer"; Weibo: "OAuth2") */
+        const char *revoke_param;   /* the revoke call's token parameter (NULL: RFC 7009's
+                                       "token"; Weibo: "access_token", no hint) */
+        char        scope_sep;      /* the authorization URL's scope separator (0: ' ';
+                                       Threads: ',') */
+        const char *exchange;       /* GET after the code grant: the short-lived token
+                                       exchanged for a long-lived one (Threads), with
+                                       grant_type=exchange_grant, client_secret and
+                                       access_token; NULL: none */
+        const char *exchange_grant;
+        const char *refresh_get;    /* refresh by GET with grant_type=refresh_grant and
+                                       the (unexpired) access token itself, no refresh
+                                       token (Threads); NULL: RFC 6749 6 */
+        const char *refresh_grant;
+        long long   refresh_margin; /* refresh when less than this is left (seconds;
+                                       0: connect.REFRESH_MARGIN) */
+        const char *instance;       /* per-instance network (Mastodon): the connect argument
+                                       and connection field naming the instance; the
+                                       endpoints' origin is the instance's */
+        const char *register_path;  /* POST there registers the app once per instance
+                                       (client_name, redirect_uris, scopes, website) */
+        const char *discovery;      /* RFC 8414 metadata path: PKCE when it lists S256 */
     } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

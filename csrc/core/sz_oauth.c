@@ -225,6 +225,33 @@ static sz_request *finish_form(const net *nt, const char *url, sz_params *p, con
     return r;
 }
 
+/* A GET of url with p as its query (appended after '?' or '&'). NULL: out of memory. */
+static sz_request *get_with(const char *url, sz_params *p)
+{
+    size_t n = 0;
+    char *q = sz_params_query(p, &n), *u;
+    sz_buf b;
+    sz_request *r = NULL;
+    if (!q)
+        return NULL;
+    sz_buf_init(&b);
+    sz_buf_adds(&b, url);
+    if (n) {
+        sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
+        sz_buf_add(&b, q, n);
+    }
+    sz_free_wiped(q, n); /* it may hold a secret or a token */
+    if ((u = sz_buf_finish(&b, &n))) {
+        r = sz_request_new("GET", u);
+        if (r && sz_request_add_header(r, "Accept", "application/json")) {
+            sz_request_free(r);
+            r = NULL;
+        }
+        sz_free_wiped(u, n);
+    }
+    return r;
+}
+
 /* The request of one OAuth step of a network (op: "authorize", "token",
  * "refresh", "identity", "revoke"), from the app config (clientId,
  * clientSecret, baseUrl, authorizeUrl/tokenUrl/revokeUrl/identityUrl) and the
@@ -244,7 +271,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         *refusal = fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
         return NULL;
     }
-    if (!(id = need(app, "clientId", nt->name, "app config", refusal)))
+    if (!(id = (nt->oauth.instance && (strcmp(op, "register") == 0 || strcmp(op, "discover") == 0))
+                   ? "" : need(app, "clientId", nt->name, "app config", refusal)))
         return NULL;
     secret = jstr(app, "clientSecret");
     if (!(p = sz_params_new()))
@@ -267,6 +295,10 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
             goto done;
         }
+        if (nt->oauth.scope_sep) /* Threads: comma-separated */
+            for (char *c = scopes; *c; c++)
+                if (*c == ' ')
+                    *c = nt->oauth.scope_sep;
         if (!(url = endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
             *refusal = refuse("content_invalid", "%s: the authorization endpoint: %s", nt->name, why);
             goto done;
@@ -292,6 +324,57 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             if (url)
                 r = sz_request_new("GET", url);
         }
+    } else if ((strcmp(op, "register") == 0 || strcmp(op, "discover") == 0) && nt->oauth.instance) {
+        /* per instance (Mastodon): app.baseUrl is the instance */
+        const char *base = need(app, "baseUrl", nt->name, "app config", refusal), *redirect;
+        if (!base || !(url = endpoint(nt, app, "-", op[0] == 'r' ? nt->oauth.register_path : nt->oauth.discovery,
+                                      &why))) {
+            if (!*refusal)
+                *refusal = refuse("content_invalid", "%s: the instance: %s", nt->name, why);
+            goto done;
+        }
+        if (op[0] == 'd') {
+            r = get_with(url, p);
+            goto done;
+        }
+        if (!(redirect = need(args, "redirectURI", nt->name, "argument", refusal)))
+            goto done;
+        if (!(scopes = scope_list(nt, json_object_get(args, "scopes"), &why))) {
+            *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "client_name", jstr(app, "clientName") ? jstr(app, "clientName") : "socialize") ||
+            pset(p, "redirect_uris", redirect) || pset(p, "scopes", scopes) ||
+            (jstr(app, "website") && pset(p, "website", jstr(app, "website"))))
+            goto done;
+        if ((r = req_form("POST", url, p)) && sz_request_add_header(r, "Accept", "application/json")) {
+            sz_request_free(r);
+            r = NULL;
+        }
+    } else if ((strcmp(op, "refresh") == 0 && nt->oauth.refresh_get) || strcmp(op, "exchange") == 0) {
+        /* Threads: GET, the access token itself (refresh), or the short-lived
+         * one with the client secret (exchange) */
+        int ex = op[0] == 'e';
+        const char *tk = need(args, ex ? "accessToken" : "refreshToken", nt->name, "argument", refusal);
+        if (!tk)
+            goto done;
+        if (ex && !nt->oauth.exchange) {
+            *refusal = refuse("unsupported", "%s: the network has no token exchange%s", nt->name, "");
+            goto done;
+        }
+        if (ex && !(secret && *secret)) {
+            *refusal = fail("not_connected", "%s: missing app config 'clientSecret'", nt->name);
+            goto done;
+        }
+        if (!(url = endpoint(nt, app, ex ? "exchangeUrl" : "tokenUrl", ex ? nt->oauth.exchange : nt->oauth.refresh_get,
+                             &why))) {
+            *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "grant_type", ex ? nt->oauth.exchange_grant : nt->oauth.refresh_grant) ||
+            (ex && pset(p, "client_secret", secret)) || pset(p, "access_token", tk))
+            goto done;
+        r = get_with(url, p);
     } else if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
         int refresh = op[0] == 'r';
         if (!(url = endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
@@ -338,6 +421,21 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: the identity endpoint: %s", nt->name, why);
             goto done;
         }
+        if (nt->oauth.identity_query) { /* the account the token reply named */
+            const char *acc = need(args, "account", nt->name, "argument", refusal);
+            sz_buf q;
+            if (!acc)
+                goto done;
+            sz_buf_init(&q);
+            sz_buf_adds(&q, url);
+            sz_buf_addc(&q, strchr(url, '?') ? '&' : '?');
+            sz_buf_adds(&q, nt->oauth.identity_query);
+            sz_buf_addc(&q, '=');
+            sz_url_encode_buf(&q, acc, strlen(acc));
+            sz_free_str(url);
+            if (!(url = sz_buf_finish(&q, NULL)))
+                goto done;
+        }
         if (nt->oauth.identity_post) {
             if (pset(p, "access_token", at) || pset(p, "client_id", id))
                 goto done;
@@ -351,7 +449,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         if (!(r = sz_request_new("GET", url)))
             goto done;
         sz_buf_init(&b);
-        sz_buf_adds(&b, "Bearer ");
+        sz_buf_adds(&b, nt->oauth.auth_scheme ? nt->oauth.auth_scheme : "Bearer");
+        sz_buf_addc(&b, ' ');
         sz_buf_adds(&b, at);
         sz_buf_addc(&b, '\0');
         if (b.failed || sz_request_add_header(r, "Authorization", b.data) ||
@@ -374,7 +473,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: the revoke endpoint: %s", nt->name, why);
             goto done;
         }
-        if (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint)))
+        if (nt->oauth.revoke_param ? pset(p, nt->oauth.revoke_param, tk)
+                                   : (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint))))
             goto done;
         r = finish_form(nt, url, p, id, secret);
     } else {
@@ -500,7 +600,7 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
         j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
         is_json = json_is_object(j);
     }
-    if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
+    if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0 || strcmp(op, "exchange") == 0) {
         const char *at = is_json ? jstr(j, "access_token") : NULL, *rt, *tt, *scope;
         json_t *ei;
         long long expires = 0;
@@ -535,6 +635,22 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
          * memory pressure would keep a spent token or accept a narrow grant */
         if (!r || (rt && *rt && json_object_set_new(r, "refreshToken", json_string(rt))))
             bad = 1;
+        if (!bad && nt->oauth.token_account) { /* the account the reply names (a string or integer) */
+            json_t *av = json_object_get(j, nt->oauth.token_account);
+            char ab[32];
+            const char *acc = json_is_string(av) ? json_string_value(av) : NULL;
+            if (json_is_integer(av)) {
+                snprintf(ab, sizeof ab, "%lld", (long long)json_integer_value(av));
+                acc = ab;
+            }
+            if (!acc || !*acc || strlen(acc) > 300) {
+                sz_json_free(r);
+                r = fail("transient", "%s: the token reply has no account (%s)", nt->name, nt->oauth.token_account);
+                goto out;
+            }
+            if (json_object_set_new(r, "account", json_string(acc)))
+                bad = 1;
+        }
         asked = scope_list(nt, json_object_get(args, "scopes"), &why);
         if (!asked && !why)
             bad = 1;
@@ -565,6 +681,23 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             sz_json_free(r);
             r = NULL;
         }
+    } else if (strcmp(op, "register") == 0) { /* {client_id, client_secret} */
+        const char *ci = is_json ? jstr(j, "client_id") : NULL, *cs = is_json ? jstr(j, "client_secret") : NULL;
+        if (status >= 200 && status < 300 && ci && *ci && cs && *cs && strlen(ci) <= 512 && strlen(cs) <= 512)
+            r = json_pack("{s:b, s:s, s:s}", "ok", 1, "clientId", ci, "clientSecret", cs);
+        else if (status == 429 || status >= 500 || status <= 0 || !is_json)
+            r = fail("transient", "%s: the instance's app registration answered %d", nt->name, status);
+        else
+            r = fail("content_invalid", "%s: the instance refused the app registration (%d)", nt->name, status);
+    } else if (strcmp(op, "discover") == 0) { /* RFC 8414: PKCE when S256 is listed */
+        json_t *m = is_json && status == 200 ? json_object_get(j, "code_challenge_methods_supported") : NULL;
+        size_t i;
+        int s256 = 0;
+        for (i = 0; json_is_array(m) && i < json_array_size(m) && i < 16; i++) {
+            const char *v = json_string_value(json_array_get(m, i));
+            s256 |= v && strcmp(v, "S256") == 0;
+        }
+        r = json_pack("{s:b, s:b}", "ok", 1, "pkce", s256);
     } else if (strcmp(op, "identity") == 0) {
         char idb[64];
         json_t *idv = is_json ? object_at(j, nt->oauth.id_path ? nt->oauth.id_path : "id", NULL, 0) : NULL;
@@ -620,6 +753,14 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
+    if (r && ((nt->oauth.instance && json_object_set_new(r, "instance", json_string(nt->oauth.instance))) ||
+              (nt->oauth.exchange && json_object_set_new(r, "exchange", json_true())) ||
+              (nt->oauth.refresh_get && json_object_set_new(r, "refreshWithAccess", json_true())) ||
+              (nt->oauth.refresh_margin &&
+               json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))))) {
+        json_decref(r);
+        return NULL;
+    }
     /* a field the network does not have is absent, not null (a null is truthy in Lua) */
     json_object_foreach_safe(r, tmp, k, v) if (json_is_null(v)) json_object_del(r, k);
     return r;
