@@ -105,11 +105,18 @@ end
 -- GET /connect/<provider>?uid=... : 302 to the network's authorization URL.
 -- In production the UID comes from your session, never from the query.
 function _M.connect(provider)
-    local uid = ngx.req.get_uri_args().uid
-    local start, err = get_connect_client():connect {
+    local args = ngx.req.get_uri_args()
+    local uid = args.uid
+    local params = {
         UID = type(uid) == "string" and uid or "", provider = provider,
         redirectURI = ngx.var.scheme .. "://" .. ngx.var.http_host .. "/callback/" .. provider,
     }
+    -- a network connected per server (Mastodon: the user's instance) names the
+    -- parameter it needs (provider_info: connect.instance); the user gives it
+    local info = core.provider_info(provider)
+    local param = type(info) == "table" and type(info.connect) == "table" and info.connect.instance
+    if type(param) == "string" and type(args[param]) == "string" then params[param] = args[param] end
+    local start, err = get_connect_client():connect(params)
     if not start then return fail(400, err) end
     return ngx.redirect(start.url, 302)
 end
