@@ -160,6 +160,12 @@ struct sz_net {
         int         token_state;    /* token calls carry a state too (VK ID) */
         int         identity_post;  /* the identity call is a form POST of access_token
                                        and client_id (else a GET with a Bearer header) */
+        int         exchange;       /* the code's token is exchanged for a long-lived one
+                                       (grant_type=fb_exchange_token at the token endpoint) */
+        const char *pages;          /* GET with the user token: the pages the user manages,
+                                       one of which the connection publishes as (NULL: none) */
+        int         token_query;    /* identity, pages and revoke carry access_token and
+                                       appsecret_proof in the query; revoke is a DELETE */
     } oauth;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include "sz_netkit.h"
 
 #define OA_MAX_EXPIRES 315360000LL /* expires_in saturated at 10 years */
@@ -225,6 +226,55 @@ static sz_request *finish_form(const net *nt, const char *url, sz_params *p, con
     return r;
 }
 
+/* A Graph-style call (nt->oauth.token_query): METHOD url?access_token=..&
+ * appsecret_proof=hex(HMAC-SHA256(app secret, token)) (the app's appSecret,
+ * else its clientSecret; no proof without either). NULL: out of memory. */
+static sz_request *token_query(const char *method, const char *url, json_t *app, const char *at)
+{
+    const char *sec = jstr(app, "appSecret");
+    sz_params *p = sz_params_new();
+    sz_request *r = NULL;
+    char *q = NULL;
+    size_t n = 0;
+    sz_buf b;
+    if (!sec || !*sec)
+        sec = jstr(app, "clientSecret");
+    if (!p || pset(p, "access_token", at))
+        goto out;
+    if (sec && *sec) {
+        unsigned char md[32];
+        unsigned ml = 0, i;
+        char hex[65];
+        if (!HMAC(EVP_sha256(), sec, (int)strlen(sec), (const unsigned char *)at, strlen(at), md, &ml) || ml != 32)
+            goto out;
+        for (i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        if (pset(p, "appsecret_proof", hex))
+            goto out;
+    }
+    if (!(q = sz_params_query(p, &n)))
+        goto out;
+    sz_buf_init(&b);
+    sz_buf_adds(&b, url);
+    sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
+    sz_buf_add(&b, q, n);
+    sz_buf_addc(&b, '\0');
+    if (!b.failed) {
+        r = sz_request_new(method, b.data);
+        if (r && sz_request_add_header(r, "Accept", "application/json")) {
+            sz_request_free(r);
+            r = NULL;
+        }
+    }
+    sz_wipe(b.data, b.len);
+    sz_buf_reset(&b);
+out:
+    if (q)
+        sz_free_wiped(q, n);
+    sz_params_free(p);
+    return r;
+}
+
 /* The request of one OAuth step of a network (op: "authorize", "token",
  * "refresh", "identity", "revoke"), from the app config (clientId,
  * clientSecret, baseUrl, authorizeUrl/tokenUrl/revokeUrl/identityUrl) and the
@@ -329,6 +379,26 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
                 goto done;
         }
         r = finish_form(nt, url, p, id, secret);
+    } else if (strcmp(op, "exchange") == 0 && nt->oauth.exchange) {
+        const char *at = need(args, "accessToken", nt->name, "argument", refusal);
+        if (!at)
+            goto done;
+        if (!(url = endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
+            *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "grant_type", "fb_exchange_token") || pset(p, "fb_exchange_token", at))
+            goto done;
+        r = finish_form(nt, url, p, id, secret);
+    } else if (strcmp(op, "pages") == 0 && nt->oauth.pages) {
+        const char *at = need(args, "accessToken", nt->name, "argument", refusal);
+        if (!at)
+            goto done;
+        if (!(url = endpoint(nt, app, "pagesUrl", nt->oauth.pages, &why))) {
+            *refusal = refuse("content_invalid", "%s: the pages endpoint: %s", nt->name, why);
+            goto done;
+        }
+        r = token_query("GET", url, app, at);
     } else if (strcmp(op, "identity") == 0) {
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         sz_buf b;
@@ -336,6 +406,10 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             goto done;
         if (!(url = endpoint(nt, app, "identityUrl", nt->oauth.identity, &why))) {
             *refusal = refuse("content_invalid", "%s: the identity endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (nt->oauth.token_query) {
+            r = token_query("GET", url, app, at);
             goto done;
         }
         if (nt->oauth.identity_post) {
@@ -372,6 +446,10 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         }
         if (!(url = endpoint(nt, app, "revokeUrl", nt->oauth.revoke, &why))) {
             *refusal = refuse("content_invalid", "%s: the revoke endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (nt->oauth.token_query) {
+            r = token_query("DELETE", url, app, tk);
             goto done;
         }
         if (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint)))
@@ -481,6 +559,42 @@ static json_t *token_failure(const net *nt, int status, json_t *j, int is_json)
     return r;
 }
 
+#define OA_MAX_PAGES 100 /* pages read from one reply */
+
+/* GET /me/accounts: {ok, pages = [{id, name?, accessToken}]}: each id 1 to
+ * 32 digits, each token 1 to 2048 bytes; an entry without them is skipped.
+ * A 400/401 with Graph code 190 (the token) is auth_expired. */
+static json_t *pages_reply(const net *nt, int status, json_t *j, int is_json)
+{
+    json_t *data = is_json ? json_object_get(j, "data") : NULL, *list, *r;
+    size_t i;
+    if (status < 200 || status >= 300 || !json_is_array(data)) {
+        json_t *e = is_json ? json_object_get(j, "error") : NULL;
+        json_t *c = json_object_get(e, "code");
+        if ((status == 400 || status == 401) && json_is_integer(c) && json_integer_value(c) == 190)
+            return fail("auth_expired", "%s: the pages endpoint refused the user token (190)%s", nt->name, "");
+        return fail("transient", "%s: the pages endpoint answered %d%s", nt->name, status,
+                    is_json ? "" : " (not JSON)");
+    }
+    if (!(list = json_array()))
+        return NULL;
+    for (i = 0; i < json_array_size(data) && json_array_size(list) < OA_MAX_PAGES; i++) {
+        json_t *e = json_array_get(data, i), *o;
+        const char *id = jstr(e, "id"), *tk = jstr(e, "access_token"), *nm = jstr(e, "name");
+        size_t idl = id ? strlen(id) : 0;
+        if (!idl || idl > 32 || strspn(id, "0123456789") != idl || !tk || !*tk || strlen(tk) > 2048)
+            continue;
+        o = json_pack("{s:s, s:s}", "id", id, "accessToken", tk);
+        if (!o || (nm && strlen(nm) <= 300 && json_object_set_new(o, "name", json_string(nm))) ||
+            json_array_append_new(list, o)) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    r = json_pack("{s:b, s:o}", "ok", 1, "pages", list);
+    return r;
+}
+
 /* Reads the reply of an OAuth step (op: "token", "refresh", "identity",
  * "revoke"). token/refresh: {ok, accessToken, refreshToken?, expiresIn,
  * expiresAt (0: no expiry said), scope, missingScopes?}; args.scopes is what
@@ -500,7 +614,7 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
         j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
         is_json = json_is_object(j);
     }
-    if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
+    if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0 || strcmp(op, "exchange") == 0) {
         const char *at = is_json ? jstr(j, "access_token") : NULL, *rt, *tt, *scope;
         json_t *ei;
         long long expires = 0;
@@ -565,6 +679,8 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             sz_json_free(r);
             r = NULL;
         }
+    } else if (strcmp(op, "pages") == 0) {
+        r = pages_reply(nt, status, j, is_json);
     } else if (strcmp(op, "identity") == 0) {
         char idb[64];
         json_t *idv = is_json ? object_at(j, nt->oauth.id_path ? nt->oauth.id_path : "id", NULL, 0) : NULL;
@@ -620,6 +736,11 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
+    if (r && (json_object_set_new(r, "exchange", json_boolean(nt->oauth.exchange)) ||
+              json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)))) {
+        json_decref(r);
+        return NULL;
+    }
     /* a field the network does not have is absent, not null (a null is truthy in Lua) */
     json_object_foreach_safe(r, tmp, k, v) if (json_is_null(v)) json_object_del(r, k);
     return r;

@@ -177,6 +177,9 @@ function _M.finish(ctx, q)
     if not nonempty(t.state) then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: the callback has no state")
     end
+    if find(t.state, "^page:") then -- a pending page choice is no connect state
+        return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state is unknown or was used already")
+    end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local now = floor(ctx.clock())
@@ -225,8 +228,15 @@ function _M.finish(ctx, q)
         return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
             .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
     end
+    if c.exchange then -- the code's short-lived token for a long-lived one
+        local lt, lerr = step(ctx, provider, "exchange", app, { accessToken = tok.accessToken }, { scopes = asked })
+        if not lt then return nil, lerr end
+        lt.scope, lt.missingScopes = tok.scope, nil
+        tok = lt
+    end
     local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken })
     if not id then return nil, ierr end
+    if c.pages then return _M.pages_connect(ctx, st, pend.UID, provider, tok, id, now) end
     local fields = { nickname = id.nickname }
     if c.callbackParam then fields[c.callbackParam] = extra end
     if c.accountField then fields[c.accountField] = id.providerUID end
@@ -246,6 +256,101 @@ function _M.finish(ctx, q)
     out.UID = pend.UID
     out.display = info and info.display
     return out
+end
+
+---------------------------------------------------------------------------
+-- a connection that publishes as one of the user's pages (info.connect.pages)
+---------------------------------------------------------------------------
+
+-- The pending page choice of (UID, provider): a state record under this
+-- key, its sealed field holding the user token, the scopes and the user id.
+local function page_key(UID, provider) return "page:" .. provider .. ":" .. UID end
+
+local function page_record(UID, provider, page, tok, userId)
+    return { UID = UID, provider = provider, account = page.id, scopes = tok.scope,
+             fields = { nickname = page.name, userId = userId },
+             secrets = { accessToken = page.accessToken, userToken = tok.accessToken } }
+end
+
+local function store_page(ctx, st, rec, now)
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, now)
+    out.UID = rec.UID
+    out.display = (INFO[rec.provider] or {}).display
+    return out
+end
+
+-- After the user token: the pages. None: refused; one: connected at once;
+-- several: the choice is kept (PENDING_TTL) and the list returned
+-- ({pending = "selectPage", pages = {{id, name}}}) for client:selectPage.
+function _M.pages_connect(ctx, st, UID, provider, tok, id, now)
+    local pg, perr = step(ctx, provider, "pages", app_of(ctx, provider), { accessToken = tok.accessToken })
+    if not pg then return nil, perr end
+    local pages = pg.pages or {}
+    if #pages == 0 then
+        return nil, named(E.NO_USER_PERMISSION, "no_pages", provider .. ": the account manages no page the app was "
+            .. "granted; nothing was stored")
+    end
+    if #pages == 1 then return store_page(ctx, st, page_record(UID, provider, pages[1], tok, id.providerUID), now) end
+    local key = page_key(UID, provider)
+    st:take_state(key, now) -- an older pending choice is replaced
+    local ok, err, name = st:put_state{ state = key, UID = UID, provider = provider, redirect = "",
+        expiresAt = now + _M.PENDING_TTL, verifier = tok.accessToken .. "\n" .. (tok.scope or "") .. "\n" .. id.providerUID }
+    if not ok then return nil, store_error(err, name) end
+    local list = {}
+    for i, p in ipairs(pages) do list[i] = { id = p.id, name = p.name } end
+    return { UID = UID, provider = provider, pending = "selectPage", pages = list, expiresAt = now + _M.PENDING_TTL }
+end
+
+--- client:selectPage{UID, provider, pageId} -> identity | nil, err: completes
+-- a connect whose finishConnect returned several pages.
+function _M.select_page(ctx, p)
+    if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
+    for _, k in ipairs({ "UID", "provider" }) do
+        if not nonempty(p[k]) then return nil, errors.missing(k) end
+    end
+    local pageId = p.pageId ~= nil and tostring(p.pageId) or nil
+    if not nonempty(pageId) then return nil, errors.missing("pageId") end
+    local c = connect_info(p.provider)
+    if not (c and c.pages) then
+        return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: provider '" .. tostring(p.provider)
+            .. "' has no page choice")
+    end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local now = floor(ctx.clock())
+    local key = page_key(p.UID, p.provider)
+    local pend, err, name = st:take_state(key, now)
+    if not pend then
+        if name == "state_unknown" or name == "state_expired" then
+            return nil, named(E.INVALID_PARAMETER, "no_pending_page", "Invalid parameter value: no page choice is "
+                .. "pending for this UID and provider (finishConnect first; a choice lives " .. _M.PENDING_TTL .. " s)")
+        end
+        return nil, store_error(err, name)
+    end
+    local sec = pend.verifier or ""
+    local a = find(sec, "\n", 1, true) or (#sec + 1)
+    local b = find(sec, "\n", a + 1, true) or (#sec + 1)
+    local tok = { accessToken = sub(sec, 1, a - 1), scope = sub(sec, a + 1, b - 1) }
+    local userId = sub(sec, b + 1)
+    local function keep() -- the choice stays pending (until its own expiry)
+        st:put_state{ state = key, UID = pend.UID, provider = pend.provider, redirect = "",
+                      expiresAt = pend.expiresAt or (now + _M.PENDING_TTL), verifier = sec }
+    end
+    local pg, perr = step(ctx, p.provider, "pages", app_of(ctx, p.provider), { accessToken = tok.accessToken })
+    if not pg then
+        if perr.error ~= "auth_expired" then keep() end
+        return nil, perr
+    end
+    for _, page in ipairs(pg.pages or {}) do
+        if page.id == pageId then
+            return store_page(ctx, st, page_record(pend.UID, p.provider, page, tok, userId), now)
+        end
+    end
+    keep()
+    return nil, named(E.INVALID_PARAMETER, "page_unknown", "Invalid parameter value: pageId " .. pageId:sub(1, 40)
+        .. " is not one of the user's pages")
 end
 
 ---------------------------------------------------------------------------
@@ -293,7 +398,10 @@ function _M.remove(ctx, p)
             if c and c.revoke then
                 local s = rec.secrets or {}
                 local okr = true
-                for _, which in ipairs({ { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }) do
+                local which_list = { { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }
+                -- a page connection revokes the user's grant (its user token)
+                if nonempty(s.userToken) then which_list = { { s.userToken, "access_token" } } end
+                for _, which in ipairs(which_list) do
                     if nonempty(which[1]) then
                         local r, rerr = step(ctx, rec.provider, "revoke", app_of(ctx, rec.provider),
                             { token = which[1], hint = which[2] })
@@ -327,7 +435,7 @@ local function as_connection(rec)
     local c = info.connect
     local t = {}
     for k, v in pairs(rec.fields or {}) do
-        if k ~= "expired" and k ~= "nickname" then t[k] = v end
+        if k ~= "expired" and k ~= "nickname" and k ~= "userId" then t[k] = v end
     end
     if c then
         t[c.tokenField] = rec.secrets and rec.secrets.accessToken

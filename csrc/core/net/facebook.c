@@ -301,6 +301,18 @@ const sz_net sz_net_facebook = {
     .media = {.images = FB_MAX_PHOTOS, .videos = 0, .audio = 0, .max_image = 4LL * 1024 * 1024,
               .mimes = "image/jpeg,image/png,image/gif,image/webp", .by_url = 1, .bytes = 1,
               .upload = 1, .alt = 1, .deletable = 1},
+    /* Facebook Login (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
+     * code -> short-lived user token -> long-lived user token (fb_exchange_token, ~60 days)
+     * -> GET /me/accounts: each Page's id, name and Page token (no expiry when
+     * obtained from a long-lived user token); revoke: DELETE /me/permissions */
+    .oauth = {.authorize = "https://www.facebook.com/v26.0/dialog/oauth",
+              .token = "https://graph.facebook.com/v26.0/oauth/access_token",
+              .revoke = "https://graph.facebook.com/v26.0/me/permissions",
+              .scopes = "pages_show_list pages_manage_posts pages_read_engagement",
+              .identity = "https://graph.facebook.com/v26.0/me?fields=id,name", .id_path = "id", .nick_path = "name",
+              .token_field = "accessToken", .account_field = "pageId", .exchange = 1,
+              .pages = "https://graph.facebook.com/v26.0/me/accounts?fields=id,name,access_token&limit=100",
+              .token_query = 1},
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
     .build = build_facebook, .parse = parse_facebook,
 };
