@@ -66,7 +66,7 @@ int sz_oauth_pkce(const unsigned char *rnd, size_t n, char verifier[129], char c
 /* The endpoint URL: app[key] when given (an absolute http(s) URL), else the
  * descriptor's, its origin replaced by app.baseUrl when that is set (the
  * sandbox, a proxy). NULL with *why set. Caller frees. */
-static char *endpoint(const net *nt, json_t *app, const char *key, const char *url, const char **why)
+char *sz_oauth_endpoint(const net *nt, json_t *app, const char *key, const char *url, const char **why)
 {
     const char *o = jstr(app, key), *base = jstr(app, "baseUrl"), *path;
     sz_buf b;
@@ -290,6 +290,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
     char *url = NULL, *scopes = NULL;
     const char *why = "out of memory", *id, *secret;
     *refusal = NULL;
+    if (nt && op && strncmp(op, "oauth1_", 7) == 0)
+        return sz_oauth1_request_json(nt, op, app, args, refusal);
     if (!nt || !nt->oauth.authorize) {
         *refusal = fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
         return NULL;
@@ -317,7 +319,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
             goto done;
         }
-        if (!(url = endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
             *refusal = refuse("content_invalid", "%s: the authorization endpoint: %s", nt->name, why);
             goto done;
         }
@@ -344,7 +346,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         }
     } else if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
         int refresh = op[0] == 'r';
-        if (!(url = endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
             *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
             goto done;
         }
@@ -383,7 +385,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         if (!at)
             goto done;
-        if (!(url = endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
             *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
             goto done;
         }
@@ -394,7 +396,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         if (!at)
             goto done;
-        if (!(url = endpoint(nt, app, "pagesUrl", nt->oauth.pages, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "pagesUrl", nt->oauth.pages, &why))) {
             *refusal = refuse("content_invalid", "%s: the pages endpoint: %s", nt->name, why);
             goto done;
         }
@@ -404,7 +406,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         sz_buf b;
         if (!at)
             goto done;
-        if (!(url = endpoint(nt, app, "identityUrl", nt->oauth.identity, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "identityUrl", nt->oauth.identity, &why))) {
             *refusal = refuse("content_invalid", "%s: the identity endpoint: %s", nt->name, why);
             goto done;
         }
@@ -444,7 +446,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("unsupported", "%s: the network has no revoke endpoint%s", nt->name, "");
             goto done;
         }
-        if (!(url = endpoint(nt, app, "revokeUrl", nt->oauth.revoke, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "revokeUrl", nt->oauth.revoke, &why))) {
             *refusal = refuse("content_invalid", "%s: the revoke endpoint: %s", nt->name, why);
             goto done;
         }
@@ -608,6 +610,8 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
     const net *nt = provider ? sz_net_find(provider) : NULL;
     json_t *j = NULL, *r;
     int is_json = 0;
+    if (nt && op && strncmp(op, "oauth1_", 7) == 0)
+        return sz_oauth1_parse_json(nt, op, status, body, len);
     if (!nt || !nt->oauth.authorize)
         return fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
     if (body && len && len <= OA_MAX_BODY) {
@@ -737,7 +741,8 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
     if (r && (json_object_set_new(r, "exchange", json_boolean(nt->oauth.exchange)) ||
-              json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)))) {
+              json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)) ||
+              json_object_set_new(r, "oauth1", json_boolean(nt->oauth1.request != NULL)))) {
         json_decref(r);
         return NULL;
     }

@@ -106,6 +106,16 @@ function _M.connect(ctx, p)
         return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
             .. tostring(p.provider) .. "' yet (docs/connections.md)")
     end
+    if p.oauth ~= nil and p.oauth ~= "2.0" then
+        if p.oauth ~= "1.0a" then return nil, errors.invalid("oauth", "must be \"2.0\" (the default) or \"1.0a\"") end
+        if not c.oauth1 then
+            return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: provider '" .. p.provider
+                .. "' has no OAuth 1.0a connect flow")
+        end
+        local st, serr = store_of(ctx)
+        if not st then return nil, serr end
+        return _M.connect1(ctx, st, p)
+    end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local state = core.random_hex(24) -- 192 bits
@@ -174,10 +184,13 @@ function _M.finish(ctx, q)
         return nil, errors.invalid(rep and ("callback parameter " .. rep) or "callback",
             rep and "is repeated" or "must be the callback's query string, URL or a table")
     end
+    if not nonempty(t.state) and (nonempty(t.oauth_token) or nonempty(t.denied)) then
+        return _M.finish1(ctx, t)
+    end
     if not nonempty(t.state) then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: the callback has no state")
     end
-    if find(t.state, "^page:") then -- a pending page choice is no connect state
+    if find(t.state, "^page:") or find(t.state, "^oauth1:") then -- a pending page choice is no connect state
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state is unknown or was used already")
     end
     local st, serr = store_of(ctx)
@@ -255,6 +268,63 @@ function _M.finish(ctx, q)
     local out = identity_of(rec, now)
     out.UID = pend.UID
     out.display = info and info.display
+    return out
+end
+
+---------------------------------------------------------------------------
+-- OAuth 1.0a 3-legged (info.connect.oauth1): client:connect{..., oauth = "1.0a"}
+---------------------------------------------------------------------------
+
+-- The pending connect is keyed by the request token (the callback carries
+-- oauth_token and oauth_verifier, no state); its secret is sealed.
+function _M.connect1(ctx, st, p)
+    local app = app_of(ctx, p.provider)
+    local now = floor(ctx.clock())
+    local rt, err = step(ctx, p.provider, "oauth1_request", app,
+        { redirectURI = p.redirectURI, timestamp = now, nonce = core.random_hex(16) })
+    if not rt then return nil, err end
+    local req, msg, code = core.oauth_request(p.provider, "oauth1_authorize", app, { token = rt.token })
+    if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
+    if req.ok == false then return nil, from_result(req) end
+    local key = "oauth1:" .. rt.token
+    st:purge(now)
+    local ok, perr, name = st:put_state{ state = key, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
+        expiresAt = now + _M.PENDING_TTL, verifier = rt.tokenSecret }
+    if not ok then return nil, store_error(perr, name) end
+    return { url = req.url, state = key, oauth = "1.0a" }
+end
+
+function _M.finish1(ctx, t)
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local now = floor(ctx.clock())
+    local pend, err, name = st:take_state("oauth1:" .. (nonempty(t.oauth_token) and t.oauth_token or t.denied), now)
+    if not pend then
+        if name == "state_unknown" then
+            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: oauth_token is unknown or was used already")
+        elseif name == "state_expired" then
+            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: the connect expired (it lives "
+                .. _M.PENDING_TTL .. " s): connect again")
+        end
+        return nil, store_error(err, name)
+    end
+    local provider = pend.provider
+    if nonempty(t.denied) then
+        return nil, named(E.NO_USER_PERMISSION, "access_denied", provider .. ": the user denied the authorization")
+    end
+    if not nonempty(t.oauth_verifier) then return nil, errors.missing("oauth_verifier") end
+    local tok, terr = step(ctx, provider, "oauth1_access", app_of(ctx, provider), { token = t.oauth_token,
+        tokenSecret = pend.verifier or "", verifier = t.oauth_verifier, timestamp = now, nonce = core.random_hex(16) })
+    if not tok then return nil, terr end
+    local fields = { nickname = tok.nickname, oauth = "1.0a" }
+    local rec = { UID = pend.UID, provider = provider, account = tok.providerUID, fields = fields,
+                  secrets = { token = tok.token, tokenSecret = tok.tokenSecret } }
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, now)
+    out.UID = pend.UID
+    out.display = (INFO[provider] or {}).display
+    out.oauth = "1.0a"
     return out
 end
 
@@ -411,7 +481,9 @@ function _M.remove(ctx, p)
                         end
                     end
                 end
-                revoked[rec.provider] = okr
+                if nonempty(s.accessToken) or nonempty(s.refreshToken) or nonempty(s.userToken) then
+                    revoked[rec.provider] = okr
+                end
             end
             local d, derr, dname = st:delete_connection(p.UID, rec.provider)
             if not d then return nil, store_error(derr, dname) end
@@ -435,9 +507,13 @@ local function as_connection(rec)
     local c = info.connect
     local t = {}
     for k, v in pairs(rec.fields or {}) do
-        if k ~= "expired" and k ~= "nickname" and k ~= "userId" then t[k] = v end
+        if k ~= "expired" and k ~= "nickname" and k ~= "userId" and k ~= "oauth" then t[k] = v end
     end
     if c then
+        -- secrets a connection holds by their own names (OAuth 1.0a's token and tokenSecret)
+        for k, v in pairs(rec.secrets or {}) do
+            if k ~= "accessToken" and k ~= "refreshToken" and k ~= "userToken" then t[k] = v end
+        end
         t[c.tokenField] = rec.secrets and rec.secrets.accessToken
         if c.accountField and nonempty(rec.account) then t[c.accountField] = rec.account end
     else
