@@ -471,8 +471,14 @@ char *oauth1_header_x(const char *method, const char *url, const char *ck, const
     if (tk)
         kv[n++] = "oauth_token", kv[n++] = tk;
     kv[n++] = "oauth_version", kv[n++] = "1.0";
-    if (xk && !xfirst)
-        kv[n++] = xk, kv[n++] = xv ? xv : "";
+    if (xk && !xfirst) { /* in name order among the others */
+        size_t at = n;
+        while (at >= 2 && strcmp(kv[at - 2], xk) > 0)
+            at -= 2;
+        memmove(kv + at + 2, kv + at, (n - at) * sizeof *kv);
+        kv[at] = xk, kv[at + 1] = xv ? xv : "";
+        n += 2;
+    }
     {
         const char *sk[20];
         size_t m = 0;

@@ -165,6 +165,8 @@ json_t *sz_oauth1_parse_json(const net *nt, const char *op, int status, const ch
     int access = strcmp(op, "oauth1_access") == 0;
     char *tk = NULL, *ts = NULL, *id = NULL, *nick = NULL, *conf = NULL;
     json_t *r = NULL;
+    if (!nt->oauth1.request)
+        return fail("unsupported", "%s: no OAuth 1.0a connect flow%s", nt->name, "");
     if (!access && strcmp(op, "oauth1_request") != 0)
         return fail("content_invalid", "%s: unknown OAuth step '%s'", nt->name, op);
     if (status == 429 || status >= 500 || status <= 0)
