@@ -1,6 +1,7 @@
 -- Store throughput: connection lookups (get_connection, secrets unsealed),
 -- puts (sealed, one transaction each) and lease cycles (with_lock around a
--- lookup). usage: lua5.4 bench/store_lookups.lua URL [N]
+-- lookup), and the lookup a publish makes (list_connections: all of a UID's
+-- connections). usage: lua5.4 bench/store_lookups.lua URL [N]
 -- Prints one line per measure: "<name> <ops per second>".
 local store = require("socialize.store")
 local url, n = arg[1], tonumber(arg[2] or "2000")
@@ -23,6 +24,10 @@ rate("put", n, function(i)
 end)
 rate("get", n * 5, function(i)
     assert(s:get_connection("bench-" .. (i % users), "twitter"))
+end)
+-- what a publish reads: every connection of the UID (list_connections)
+rate("list", n * 5, function(i)
+    assert(s:list_connections("bench-" .. (i % users)))
 end)
 rate("with_lock", n, function(i)
     assert(s:with_lock("bench-" .. (i % users), "twitter", function(c) return c end))

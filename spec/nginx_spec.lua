@@ -13,6 +13,8 @@ end
 
 local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
 local sb, base, prefix, conf
+local STORE_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local store_url
 local http = curl.new { timeout = 20 }
 
 local function get(path)
@@ -44,7 +46,9 @@ local function start_nginx()
         text = run_as_me() .. text
         conf = prefix .. "/nginx.conf"
         H.write(conf, text)
-        local out, code = sh("SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' nginx -p " .. prefix .. " -c " .. conf)
+        store_url = "sqlite:" .. prefix .. "/connections.db"
+        local out, code = sh("SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' SOCIALIZE_STORE='" .. store_url
+            .. "' SOCIALIZE_STORE_KEY='" .. STORE_KEY .. "' nginx -p " .. prefix .. " -c " .. conf)
         if code == 0 then break end
         assert(out:match("Address already in use"), out)
     end
@@ -75,6 +79,86 @@ describe("OpenResty #once", function()
     end)
     before_each(function()
         H.reset(sb)
+    end)
+
+    -- /connect/:provider and /callback/:provider (examples/openresty): the
+    -- sandbox is the authorization server; the test's HTTP client plays the
+    -- browser, one GET per redirect.
+    local function location(res)
+        for k, v in pairs(res.headers or {}) do if k:lower() == "location" then return v end end
+    end
+
+    local function connect_via_nginx(provider, uid)
+        local r1 = get("/connect/" .. provider .. "?uid=" .. uid)
+        assert.are.equal(302, r1.status, r1.body)
+        local auth = assert(location(r1))
+        assert.are.equal(sb.url(provider), auth:sub(1, #sb.url(provider)))
+        assert.truthy(auth:find("redirect_uri=" .. (base .. "/callback/" .. provider):gsub("[:/]",
+            function(c) return string.format("%%%02X", c:byte()) end), 1, true), auth)
+        local r2 = assert(http:request { method = "GET", url = auth })
+        assert.are.equal(302, r2.status, r2.body)
+        local back = assert(location(r2))
+        local cb = base .. "/callback/" .. provider .. "?"
+        assert.are.equal(cb, back:sub(1, #cb))
+        return back
+    end
+
+    it("connects every network with a connect flow: /connect redirects, /callback stores and shows the identity", function()
+        local names = {}
+        for _, name in ipairs(core.provider_names()) do
+            if core.provider_info(name).connect and sb.ports.oauth and sb.ports.oauth[name] then names[#names + 1] = name end
+        end
+        assert.truthy(#names >= 3, "twitter, linkedin and vkontakte at least")
+        local store = require("socialize.store")
+        for _, name in ipairs(names) do
+            local back = connect_via_nginx(name, "webuser")
+            local r3 = get(back:sub(#base + 1))
+            assert.are.equal(200, r3.status, r3.body)
+            local id = core.json_decode(r3.body)
+            assert.are.equal(0, id.errorCode)
+            assert.are.equal(name, id.provider)
+            assert.truthy(id.providerUID and id.providerUID ~= "", r3.body)
+            assert.truthy(id.expiresAt > os.time())
+            -- sealed into the store file nginx wrote, read back with the key
+            local s = assert(store.open(store_url, { keys = { STORE_KEY } }))
+            local rec = assert(s:get_connection("webuser", name))
+            s:close()
+            assert.are.equal(id.providerUID, rec.account)
+            assert.truthy(rec.secrets.accessToken and rec.secrets.accessToken ~= "")
+            -- the tokens never reach the browser
+            assert.is_nil(r3.body:find(rec.secrets.accessToken, 1, true))
+        end
+        -- the X identity is the sandbox's account
+        local s = assert(store.open(store_url, { keys = { STORE_KEY } }))
+        assert.are.equal("2244994945", assert(s:get_connection("webuser", "twitter")).account)
+        s:close()
+    end)
+
+    it("a replayed or forged callback, a denial and an unsupported network are named errors, no secret shown", function()
+        local back = connect_via_nginx("twitter", "webuser2")
+        assert.are.equal(200, get(back:sub(#base + 1)).status)
+        local again = get(back:sub(#base + 1))
+        assert.are.equal(400, again.status)
+        assert.are.equal("state_unknown", core.json_decode(again.body).error)
+        local forged = get("/callback/twitter?code=abc&state=" .. string.rep("0", 48))
+        assert.are.equal(400, forged.status)
+        assert.are.equal("state_unknown", core.json_decode(forged.body).error)
+        -- the user says no at the network
+        H.configure(sb, { oauth_scenario = { twitter = "deny" } })
+        local denied = connect_via_nginx("twitter", "webuser3")
+        assert.matches("error=access_denied", denied, 1, true)
+        local r = get(denied:sub(#base + 1))
+        assert.are.equal(400, r.status)
+        local e = core.json_decode(r.body)
+        assert.are.equal("access_denied", e.error)
+        assert.is_nil(r.body:find("tw-client-secret", 1, true))
+        -- a network without a connect flow
+        local fb = get("/connect/facebook?uid=webuser")
+        assert.are.equal(400, fb.status)
+        assert.are.equal("unsupported", core.json_decode(fb.body).error)
+        for _, r0 in ipairs({ again, forged, r, fb }) do
+            assert.is_nil(r0.body:find("secret", 1, true), r0.body)
+        end
     end)
 
     it("publishes from a content handler through cosockets, without loading libcurl", function()

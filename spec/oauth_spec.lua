@@ -213,13 +213,92 @@ describe("oauth: token replies", function()
         assert.same({ kind = "oauth2", scopes = "tweet.read tweet.write users.read offline.access", pkce = true,
                       basicAuth = true, revoke = true, refresh = true, rotating = true, tokenField = "bearerToken",
                       accountField = "userId", refreshField = "refreshToken", tokenState = false,
-                      exchange = false, pages = false, oauth1 = true }, c)
+                      pages = false, oauth1 = true }, c)
         local f = core.provider_info("facebook").connect
         assert.is_true(f.exchange)
         assert.is_true(f.pages)
         assert.is_false(f.oauth1)
         assert.equal("accessToken", core.provider_info("linkedin").connect.tokenField)
         assert.is_nil(core.provider_info("telegram").connect)
+        local th = core.provider_info("threads").connect
+        assert.is_true(th.exchange)
+        assert.is_true(th.refreshWithAccess)
+        assert.equal(7 * 86400, th.refreshMargin)
+        assert.is_false(th.pkce)
+        assert.is_nil(core.provider_info("sina").connect.refreshWithAccess)
+    end)
+end)
+
+describe("oauth: Weibo, Threads and Mastodon data", function()
+    local NOW = 1700000000
+    it("Weibo: the uid of the token reply (string or number), users/show.json?uid=, OAuth2 scheme, revoke", function()
+        local t = core.oauth_parse("sina", "token", 200,
+            '{"access_token":"wb1","remind_in":"7200","expires_in":7200,"uid":"1404376560"}', NOW, {})
+        assert.equal("1404376560", t.account)
+        assert.equal(NOW + 7200, t.expiresAt)
+        assert.equal("12", core.oauth_parse("sina", "token", 200, '{"access_token":"a","uid":12}', NOW, {}).account)
+        local bad = core.oauth_parse("sina", "token", 200, '{"access_token":"a","uid":true}', NOW, {})
+        assert.is_false(bad.ok)
+        assert.matches("no account %(uid%)", bad.errorDetails)
+        local r = core.oauth_request("sina", "identity", { clientId = "wb" }, { accessToken = "T", account = "1 2&" })
+        assert.equal("https://api.weibo.com/2/users/show.json?uid=1%202%26", r.url)
+        assert.equal("OAuth2 T", r.headers.Authorization)
+        assert.is_false(core.oauth_request("sina", "identity", { clientId = "wb" }, { accessToken = "T" }).ok)
+        r = core.oauth_request("sina", "revoke", { clientId = "wb", clientSecret = "s" }, { token = "T", hint = "access_token" })
+        assert.equal("https://api.weibo.com/oauth2/revokeoauth2", r.url)
+        assert.equal("access_token=T&client_id=wb&client_secret=s", r.body)
+    end)
+    it("Threads: comma scopes, the exchange and the refresh are GETs of the access token", function()
+        local r = core.oauth_request("threads", "authorize", { clientId = "th" },
+            { redirectURI = "https://a.example/cb", state = "s" })
+        assert.matches("&scope=threads_basic%2Cthreads_content_publish&", r.url, 1, true)
+        r = core.oauth_request("threads", "exchange", { clientId = "th", clientSecret = "S" }, { accessToken = "A" })
+        assert.equal("GET", r.method)
+        assert.equal("https://graph.threads.net/access_token?access_token=A&client_secret=S&grant_type=th_exchange_token",
+            r.url)
+        local nosecret = core.oauth_request("threads", "exchange", { clientId = "th" }, { accessToken = "A" })
+        assert.is_false(nosecret.ok)
+        assert.equal("not_connected", nosecret.category)
+        r = core.oauth_request("threads", "refresh", { clientId = "th", clientSecret = "S" }, { refreshToken = "L" })
+        assert.equal("https://graph.threads.net/refresh_access_token?access_token=L&grant_type=th_refresh_token", r.url)
+        local x = core.oauth_parse("threads", "exchange", 200,
+            '{"access_token":"L","token_type":"bearer","expires_in":5183944}', NOW, {})
+        assert.equal(NOW + 5183944, x.expiresAt)
+        assert.equal("transient", core.oauth_parse("threads", "exchange", 500, '{"error":"x"}', NOW, {}).category)
+        assert.is_false(core.oauth_request("linkedin", "exchange", { clientId = "l", clientSecret = "s" },
+            { accessToken = "A" }).ok)
+    end)
+    it("Mastodon: register and discover at the instance; hostile replies", function()
+        local app = { baseUrl = "https://m.example", clientName = "Game" }
+        local r = core.oauth_request("mastodon", "register", app,
+            { redirectURI = "https://a.example/cb", scopes = "write:statuses read:accounts" })
+        assert.equal("POST", r.method)
+        assert.equal("https://m.example/api/v1/apps", r.url)
+        assert.equal("client_name=Game&redirect_uris=https%3A%2F%2Fa.example%2Fcb&scopes=write%3Astatuses%20read%3Aaccounts",
+            r.body)
+        assert.is_false(core.oauth_request("mastodon", "register", {}, { redirectURI = "https://a.example/cb" }).ok)
+        r = core.oauth_request("mastodon", "discover", app, {})
+        assert.equal("https://m.example/.well-known/oauth-authorization-server", r.url)
+        assert.is_true(core.oauth_parse("mastodon", "discover", 200,
+            '{"code_challenge_methods_supported":["plain","S256"]}', NOW, {}).pkce)
+        assert.is_false(core.oauth_parse("mastodon", "discover", 404, "<html>", NOW, {}).pkce)
+        assert.is_false(core.oauth_parse("mastodon", "discover", 200,
+            '{"code_challenge_methods_supported":"S256"}', NOW, {}).pkce)
+        local g = core.oauth_parse("mastodon", "register", 200, '{"client_id":"ci","client_secret":"cs"}', NOW, {})
+        assert.equal("ci", g.clientId)
+        assert.equal("cs", g.clientSecret)
+        assert.equal("transient", core.oauth_parse("mastodon", "register", 503, "", NOW, {}).category)
+        local no = core.oauth_parse("mastodon", "register", 422, '{"error":"Validation failed"}', NOW, {})
+        assert.equal("content_invalid", no.category)
+        assert.is_false(core.oauth_parse("mastodon", "register", 200, '{"client_id":"ci"}', NOW, {}).ok)
+        -- no expiry: expiresAt 0, no refresh token
+        local t = core.oauth_parse("mastodon", "token", 200,
+            '{"access_token":"m","token_type":"Bearer","scope":"write:statuses write:media read:accounts","created_at":1}',
+            NOW, { scopes = "write:statuses write:media read:accounts" })
+        assert.equal(0, t.expiresAt)
+        assert.is_nil(t.missingScopes)
+        assert.equal("instance", core.provider_info("mastodon").connect.instance)
+        assert.is_false(core.oauth_request("twitter", "register", { clientId = "c", baseUrl = "https://x" }, {}).ok)
     end)
 
     it("OAuth 1.0a replies: form-encoded, confirmed callback, numeric account, repeated fields refused", function()
@@ -264,9 +343,9 @@ describe("oauth: token replies", function()
     it("Facebook: exchange, pages (bad entries skipped, 190 is auth_expired), Graph-style revoke", function()
         local app = { clientId = "id", clientSecret = "sec" }
         local req = assert(core.oauth_request("facebook", "exchange", app, { accessToken = "short" }))
-        assert.equal("https://graph.facebook.com/v26.0/oauth/access_token", req.url)
-        assert.matches("grant_type=fb_exchange_token", req.body)
-        assert.matches("fb_exchange_token=short", req.body)
+        assert.equal("GET", req.method)
+        assert.equal("https://graph.facebook.com/v26.0/oauth/access_token?client_id=id&client_secret=sec&"
+            .. "fb_exchange_token=short&grant_type=fb_exchange_token", req.url)
         req = assert(core.oauth_request("facebook", "pages", app, { accessToken = "ut" }))
         assert.matches("^https://graph%.facebook%.com/v26%.0/me/accounts%?fields=id,name,access_token&limit=100&"
             .. "access_token=ut&appsecret_proof=%x+$", req.url)

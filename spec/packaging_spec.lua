@@ -142,6 +142,10 @@ describe("examples", function()
         assert.matches("facebook%s+403009 auth_expired%s+[^\n]-HTTP 400, code 190/463", out)
         assert.matches("linkedin%s+POST /rest/posts", out)
         assert.matches("mastodon%s+GET /api/v2/instance", out)
+        -- part 3: connects through the sandbox's authorization servers, publishes through the store
+        assert.matches("connecting demo_connect_user to %d+ networks", out)
+        assert.matches("twitter%s+connected: account 2244994945", out)
+        assert.matches("publishUserAction through the stored connections: errorCode 0", out)
     end)
 end)
 

@@ -52,7 +52,7 @@ describe("threads", function()
         assert.are.equal("publishContainer", info.followUp)
         assert.are.equal(500, info.text.max)
         assert.are.equal("codepoints_emoji_bytes", info.text.counter)
-        assert.are.same({ "accessToken" }, info.secretFields)
+        assert.are.same({ "accessToken", "clientSecret" }, info.secretFields)
         local found = false
         for _, n in ipairs(core.provider_names()) do found = found or n == "threads" end
         assert.is_true(found)

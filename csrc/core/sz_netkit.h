@@ -160,8 +160,36 @@ struct sz_net {
         int         token_state;    /* token calls carry a state too (VK ID) */
         int         identity_post;  /* the identity call is a form POST of access_token
                                        and client_id (else a GET with a Bearer header) */
-        int         exchange;       /* the code's token is exchanged for a long-lived one
-                                       (grant_type=fb_exchange_token at the token endpoint) */
+        const char *token_account;  /* a token reply field naming the account (Weibo's
+                                       "uid"), given back as `account` */
+        const char *identity_query; /* the identity GET's query parameter carrying that
+                                       account (Weibo's users/show "uid"); NULL: none */
+        const char *auth_scheme;    /* the identity call's Authorization scheme (NULL:
+                                       "Bearer"; Weibo: "OAuth2") */
+        const char *revoke_param;   /* the revoke call's token parameter (NULL: RFC 7009's
+                                       "token"; Weibo: "access_token", no hint) */
+        char        scope_sep;      /* the authorization URL's scope separator (0: ' ';
+                                       Threads: ',') */
+        const char *exchange;       /* GET after the code grant: the short-lived token
+                                       exchanged for a long-lived one (Threads), with
+                                       grant_type=exchange_grant, client_secret and
+                                       access_token; NULL: none */
+        const char *exchange_grant;
+        const char *refresh_get;    /* refresh by GET with grant_type=refresh_grant and
+                                       the (unexpired) access token itself, no refresh
+                                       token (Threads); NULL: RFC 6749 6 */
+        const char *refresh_grant;
+        long long   refresh_margin; /* refresh when less than this is left (seconds;
+                                       0: connect.REFRESH_MARGIN) */
+        const char *instance;       /* per-instance network (Mastodon): the connect argument
+                                       and connection field naming the instance; the
+                                       endpoints' origin is the instance's */
+        const char *register_path;  /* POST there registers the app once per instance
+                                       (client_name, redirect_uris, scopes, website) */
+        const char *discovery;      /* RFC 8414 metadata path: PKCE when it lists S256 */
+        const char *exchange_param; /* the exchange's token parameter (NULL: access_token);
+                                       when set, client_id is sent too (Facebook:
+                                       fb_exchange_token) */
         const char *pages;          /* GET with the user token: the pages the user manages,
                                        one of which the connection publishes as (NULL: none) */
         int         token_query;    /* identity, pages and revoke carry access_token and
@@ -338,6 +366,8 @@ SZ_HIDDEN char *oauth1_header(const char *method, const char *url, const char *c
 SZ_HIDDEN char *sz_oauth_endpoint(const sz_net *nt, json_t *app, const char *key, const char *url, const char **why);
 SZ_HIDDEN sz_request *sz_oauth1_request_json(const sz_net *nt, const char *op, json_t *app, json_t *args,
                                              json_t **refusal);
+SZ_HIDDEN sz_request *sz_oauth_token_query(const char *method, const char *url, json_t *app, const char *at);
+SZ_HIDDEN json_t *sz_oauth_pages_reply(const sz_net *nt, int status, json_t *j, int is_json);
 SZ_HIDDEN json_t *sz_oauth1_parse_json(const sz_net *nt, const char *op, int status, const char *body, size_t len);
 SZ_HIDDEN char *oauth1_header_x(const char *method, const char *url, const char *ck, const char *cs,
                                 const char *tk, const char *ts_secret, long long ts, const char *nonce,

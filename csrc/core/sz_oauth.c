@@ -10,7 +10,6 @@
 #include <strings.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include "sz_netkit.h"
 
 #define OA_MAX_EXPIRES 315360000LL /* expires_in saturated at 10 years */
@@ -226,52 +225,30 @@ static sz_request *finish_form(const net *nt, const char *url, sz_params *p, con
     return r;
 }
 
-/* A Graph-style call (nt->oauth.token_query): METHOD url?access_token=..&
- * appsecret_proof=hex(HMAC-SHA256(app secret, token)) (the app's appSecret,
- * else its clientSecret; no proof without either). NULL: out of memory. */
-static sz_request *token_query(const char *method, const char *url, json_t *app, const char *at)
+/* A GET of url with p as its query (appended after '?' or '&'). NULL: out of memory. */
+static sz_request *get_with(const char *url, sz_params *p)
 {
-    const char *sec = jstr(app, "appSecret");
-    sz_params *p = sz_params_new();
-    sz_request *r = NULL;
-    char *q = NULL;
     size_t n = 0;
+    char *q = sz_params_query(p, &n), *u;
     sz_buf b;
-    if (!sec || !*sec)
-        sec = jstr(app, "clientSecret");
-    if (!p || pset(p, "access_token", at))
-        goto out;
-    if (sec && *sec) {
-        unsigned char md[32];
-        unsigned ml = 0, i;
-        char hex[65];
-        if (!HMAC(EVP_sha256(), sec, (int)strlen(sec), (const unsigned char *)at, strlen(at), md, &ml) || ml != 32)
-            goto out;
-        for (i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        if (pset(p, "appsecret_proof", hex))
-            goto out;
-    }
-    if (!(q = sz_params_query(p, &n)))
-        goto out;
+    sz_request *r = NULL;
+    if (!q)
+        return NULL;
     sz_buf_init(&b);
     sz_buf_adds(&b, url);
-    sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
-    sz_buf_add(&b, q, n);
-    sz_buf_addc(&b, '\0');
-    if (!b.failed) {
-        r = sz_request_new(method, b.data);
+    if (n) {
+        sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
+        sz_buf_add(&b, q, n);
+    }
+    sz_free_wiped(q, n); /* it may hold a secret or a token */
+    if ((u = sz_buf_finish(&b, &n))) {
+        r = sz_request_new("GET", u);
         if (r && sz_request_add_header(r, "Accept", "application/json")) {
             sz_request_free(r);
             r = NULL;
         }
+        sz_free_wiped(u, n);
     }
-    sz_wipe(b.data, b.len);
-    sz_buf_reset(&b);
-out:
-    if (q)
-        sz_free_wiped(q, n);
-    sz_params_free(p);
     return r;
 }
 
@@ -296,7 +273,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         *refusal = fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
         return NULL;
     }
-    if (!(id = need(app, "clientId", nt->name, "app config", refusal)))
+    if (!(id = (nt->oauth.instance && (strcmp(op, "register") == 0 || strcmp(op, "discover") == 0))
+                   ? "" : need(app, "clientId", nt->name, "app config", refusal)))
         return NULL;
     secret = jstr(app, "clientSecret");
     if (!(p = sz_params_new()))
@@ -319,6 +297,10 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
             goto done;
         }
+        if (nt->oauth.scope_sep) /* Threads: comma-separated */
+            for (char *c = scopes; *c; c++)
+                if (*c == ' ')
+                    *c = nt->oauth.scope_sep;
         if (!(url = sz_oauth_endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
             *refusal = refuse("content_invalid", "%s: the authorization endpoint: %s", nt->name, why);
             goto done;
@@ -344,6 +326,59 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             if (url)
                 r = sz_request_new("GET", url);
         }
+    } else if ((strcmp(op, "register") == 0 || strcmp(op, "discover") == 0) && nt->oauth.instance) {
+        /* per instance (Mastodon): app.baseUrl is the instance */
+        const char *base = need(app, "baseUrl", nt->name, "app config", refusal), *redirect;
+        if (!base || !(url = sz_oauth_endpoint(nt, app, "-", op[0] == 'r' ? nt->oauth.register_path : nt->oauth.discovery,
+                                      &why))) {
+            if (!*refusal)
+                *refusal = refuse("content_invalid", "%s: the instance: %s", nt->name, why);
+            goto done;
+        }
+        if (op[0] == 'd') {
+            r = get_with(url, p);
+            goto done;
+        }
+        if (!(redirect = need(args, "redirectURI", nt->name, "argument", refusal)))
+            goto done;
+        if (!(scopes = scope_list(nt, json_object_get(args, "scopes"), &why))) {
+            *refusal = refuse("content_invalid", "%s: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "client_name", jstr(app, "clientName") ? jstr(app, "clientName") : "socialize") ||
+            pset(p, "redirect_uris", redirect) || pset(p, "scopes", scopes) ||
+            (jstr(app, "website") && pset(p, "website", jstr(app, "website"))))
+            goto done;
+        if ((r = req_form("POST", url, p)) && sz_request_add_header(r, "Accept", "application/json")) {
+            sz_request_free(r);
+            r = NULL;
+        }
+    } else if ((strcmp(op, "refresh") == 0 && nt->oauth.refresh_get) || strcmp(op, "exchange") == 0) {
+        /* Threads: GET, the access token itself (refresh), or the short-lived
+         * one with the client secret (exchange) */
+        int ex = op[0] == 'e';
+        const char *tk = need(args, ex ? "accessToken" : "refreshToken", nt->name, "argument", refusal);
+        if (!tk)
+            goto done;
+        if (ex && !nt->oauth.exchange) {
+            *refusal = refuse("unsupported", "%s: the network has no token exchange%s", nt->name, "");
+            goto done;
+        }
+        if (ex && !(secret && *secret)) {
+            *refusal = fail("not_connected", "%s: missing app config 'clientSecret'", nt->name);
+            goto done;
+        }
+        if (!(url = sz_oauth_endpoint(nt, app, ex ? "exchangeUrl" : "tokenUrl", ex ? nt->oauth.exchange : nt->oauth.refresh_get,
+                             &why))) {
+            *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (pset(p, "grant_type", ex ? nt->oauth.exchange_grant : nt->oauth.refresh_grant) ||
+            (ex && nt->oauth.exchange_param && pset(p, "client_id", id)) || /* Facebook's form */
+            (ex && pset(p, "client_secret", secret)) ||
+            pset(p, ex && nt->oauth.exchange_param ? nt->oauth.exchange_param : "access_token", tk))
+            goto done;
+        r = get_with(url, p);
     } else if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
         int refresh = op[0] == 'r';
         if (!(url = sz_oauth_endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
@@ -381,17 +416,6 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
                 goto done;
         }
         r = finish_form(nt, url, p, id, secret);
-    } else if (strcmp(op, "exchange") == 0 && nt->oauth.exchange) {
-        const char *at = need(args, "accessToken", nt->name, "argument", refusal);
-        if (!at)
-            goto done;
-        if (!(url = sz_oauth_endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
-            *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
-            goto done;
-        }
-        if (pset(p, "grant_type", "fb_exchange_token") || pset(p, "fb_exchange_token", at))
-            goto done;
-        r = finish_form(nt, url, p, id, secret);
     } else if (strcmp(op, "pages") == 0 && nt->oauth.pages) {
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         if (!at)
@@ -400,7 +424,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("content_invalid", "%s: the pages endpoint: %s", nt->name, why);
             goto done;
         }
-        r = token_query("GET", url, app, at);
+        r = sz_oauth_token_query("GET", url, app, at);
     } else if (strcmp(op, "identity") == 0) {
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         sz_buf b;
@@ -411,8 +435,23 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             goto done;
         }
         if (nt->oauth.token_query) {
-            r = token_query("GET", url, app, at);
+            r = sz_oauth_token_query("GET", url, app, at);
             goto done;
+        }
+        if (nt->oauth.identity_query) { /* the account the token reply named */
+            const char *acc = need(args, "account", nt->name, "argument", refusal);
+            sz_buf q;
+            if (!acc)
+                goto done;
+            sz_buf_init(&q);
+            sz_buf_adds(&q, url);
+            sz_buf_addc(&q, strchr(url, '?') ? '&' : '?');
+            sz_buf_adds(&q, nt->oauth.identity_query);
+            sz_buf_addc(&q, '=');
+            sz_url_encode_buf(&q, acc, strlen(acc));
+            sz_free_str(url);
+            if (!(url = sz_buf_finish(&q, NULL)))
+                goto done;
         }
         if (nt->oauth.identity_post) {
             if (pset(p, "access_token", at) || pset(p, "client_id", id))
@@ -427,7 +466,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
         if (!(r = sz_request_new("GET", url)))
             goto done;
         sz_buf_init(&b);
-        sz_buf_adds(&b, "Bearer ");
+        sz_buf_adds(&b, nt->oauth.auth_scheme ? nt->oauth.auth_scheme : "Bearer");
+        sz_buf_addc(&b, ' ');
         sz_buf_adds(&b, at);
         sz_buf_addc(&b, '\0');
         if (b.failed || sz_request_add_header(r, "Authorization", b.data) ||
@@ -451,10 +491,11 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             goto done;
         }
         if (nt->oauth.token_query) {
-            r = token_query("DELETE", url, app, tk);
+            r = sz_oauth_token_query("DELETE", url, app, tk);
             goto done;
         }
-        if (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint)))
+        if (nt->oauth.revoke_param ? pset(p, nt->oauth.revoke_param, tk)
+                                   : (pset(p, "token", tk) || (hint && *hint && pset(p, "token_type_hint", hint))))
             goto done;
         r = finish_form(nt, url, p, id, secret);
     } else {
@@ -561,42 +602,6 @@ static json_t *token_failure(const net *nt, int status, json_t *j, int is_json)
     return r;
 }
 
-#define OA_MAX_PAGES 100 /* pages read from one reply */
-
-/* GET /me/accounts: {ok, pages = [{id, name?, accessToken}]}: each id 1 to
- * 32 digits, each token 1 to 2048 bytes; an entry without them is skipped.
- * A 400/401 with Graph code 190 (the token) is auth_expired. */
-static json_t *pages_reply(const net *nt, int status, json_t *j, int is_json)
-{
-    json_t *data = is_json ? json_object_get(j, "data") : NULL, *list, *r;
-    size_t i;
-    if (status < 200 || status >= 300 || !json_is_array(data)) {
-        json_t *e = is_json ? json_object_get(j, "error") : NULL;
-        json_t *c = json_object_get(e, "code");
-        if ((status == 400 || status == 401) && json_is_integer(c) && json_integer_value(c) == 190)
-            return fail("auth_expired", "%s: the pages endpoint refused the user token (190)%s", nt->name, "");
-        return fail("transient", "%s: the pages endpoint answered %d%s", nt->name, status,
-                    is_json ? "" : " (not JSON)");
-    }
-    if (!(list = json_array()))
-        return NULL;
-    for (i = 0; i < json_array_size(data) && json_array_size(list) < OA_MAX_PAGES; i++) {
-        json_t *e = json_array_get(data, i), *o;
-        const char *id = jstr(e, "id"), *tk = jstr(e, "access_token"), *nm = jstr(e, "name");
-        size_t idl = id ? strlen(id) : 0;
-        if (!idl || idl > 32 || strspn(id, "0123456789") != idl || !tk || !*tk || strlen(tk) > 2048)
-            continue;
-        o = json_pack("{s:s, s:s}", "id", id, "accessToken", tk);
-        if (!o || (nm && strlen(nm) <= 300 && json_object_set_new(o, "name", json_string(nm))) ||
-            json_array_append_new(list, o)) {
-            json_decref(list);
-            return NULL;
-        }
-    }
-    r = json_pack("{s:b, s:o}", "ok", 1, "pages", list);
-    return r;
-}
-
 /* Reads the reply of an OAuth step (op: "token", "refresh", "identity",
  * "revoke"). token/refresh: {ok, accessToken, refreshToken?, expiresIn,
  * expiresAt (0: no expiry said), scope, missingScopes?}; args.scopes is what
@@ -653,6 +658,22 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
          * memory pressure would keep a spent token or accept a narrow grant */
         if (!r || (rt && *rt && json_object_set_new(r, "refreshToken", json_string(rt))))
             bad = 1;
+        if (!bad && nt->oauth.token_account) { /* the account the reply names (a string or integer) */
+            json_t *av = json_object_get(j, nt->oauth.token_account);
+            char ab[32];
+            const char *acc = json_is_string(av) ? json_string_value(av) : NULL;
+            if (json_is_integer(av)) {
+                snprintf(ab, sizeof ab, "%lld", (long long)json_integer_value(av));
+                acc = ab;
+            }
+            if (!acc || !*acc || strlen(acc) > 300) {
+                sz_json_free(r);
+                r = fail("transient", "%s: the token reply has no account (%s)", nt->name, nt->oauth.token_account);
+                goto out;
+            }
+            if (json_object_set_new(r, "account", json_string(acc)))
+                bad = 1;
+        }
         asked = scope_list(nt, json_object_get(args, "scopes"), &why);
         if (!asked && !why)
             bad = 1;
@@ -683,8 +704,25 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             sz_json_free(r);
             r = NULL;
         }
+    } else if (strcmp(op, "register") == 0) { /* {client_id, client_secret} */
+        const char *ci = is_json ? jstr(j, "client_id") : NULL, *cs = is_json ? jstr(j, "client_secret") : NULL;
+        if (status >= 200 && status < 300 && ci && *ci && cs && *cs && strlen(ci) <= 512 && strlen(cs) <= 512)
+            r = json_pack("{s:b, s:s, s:s}", "ok", 1, "clientId", ci, "clientSecret", cs);
+        else if (status == 429 || status >= 500 || status <= 0 || !is_json)
+            r = fail("transient", "%s: the instance's app registration answered %d", nt->name, status);
+        else
+            r = fail("content_invalid", "%s: the instance refused the app registration (%d)", nt->name, status);
     } else if (strcmp(op, "pages") == 0) {
-        r = pages_reply(nt, status, j, is_json);
+        r = sz_oauth_pages_reply(nt, status, j, is_json);
+    } else if (strcmp(op, "discover") == 0) { /* RFC 8414: PKCE when S256 is listed */
+        json_t *m = is_json && status == 200 ? json_object_get(j, "code_challenge_methods_supported") : NULL;
+        size_t i;
+        int s256 = 0;
+        for (i = 0; json_is_array(m) && i < json_array_size(m) && i < 16; i++) {
+            const char *v = json_string_value(json_array_get(m, i));
+            s256 |= v && strcmp(v, "S256") == 0;
+        }
+        r = json_pack("{s:b, s:b}", "ok", 1, "pkce", s256);
     } else if (strcmp(op, "identity") == 0) {
         char idb[64];
         json_t *idv = is_json ? object_at(j, nt->oauth.id_path ? nt->oauth.id_path : "id", NULL, 0) : NULL;
@@ -740,7 +778,11 @@ json_t *sz_oauth_info_json(const net *nt)
                   nt->oauth.token_field ? nt->oauth.token_field : "accessToken", "accountField",
                   nt->oauth.account_field, "refreshField", "refreshToken", "rotating", nt->oauth.rotating,
                   "callbackParam", nt->oauth.callback_param, "tokenState", nt->oauth.token_state);
-    if (r && (json_object_set_new(r, "exchange", json_boolean(nt->oauth.exchange)) ||
+    if (r && ((nt->oauth.instance && json_object_set_new(r, "instance", json_string(nt->oauth.instance))) ||
+              (nt->oauth.exchange && json_object_set_new(r, "exchange", json_true())) ||
+              (nt->oauth.refresh_get && json_object_set_new(r, "refreshWithAccess", json_true())) ||
+              (nt->oauth.refresh_margin &&
+               json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))) ||
               json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)) ||
               json_object_set_new(r, "oauth1", json_boolean(nt->oauth1.request != NULL)))) {
         json_decref(r);

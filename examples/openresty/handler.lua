@@ -64,6 +64,68 @@ function _M.publish()
     }))
 end
 
+-- Connecting a user's account (docs/connections.md): one client for the
+-- connect routes, its providers every network with a connect flow
+-- (core.provider_info(name).connect), its connections sealed into the store
+-- (SOCIALIZE_STORE, key SOCIALIZE_STORE_KEY: docs/store.md). The store is
+-- SQLite or PostgreSQL through its C driver: a blocking call of a few
+-- hundred microseconds per lookup, outside the cosockets.
+local connect_client
+
+local function get_connect_client()
+    if connect_client then return connect_client end
+    local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "{}") or {}
+    local clients = type(ports.oauth) == "table" and ports.oauth or {}
+    local providers = {}
+    for _, name in ipairs(core.provider_names()) do
+        local info = core.provider_info(name)
+        if info and info.connect then
+            -- in production: your app's clientId/clientSecret per network, and no baseUrl
+            local oc = type(clients[name]) == "table" and clients[name] or {}
+            providers[name] = { clientId = oc.clientId, clientSecret = oc.clientSecret,
+                                baseUrl = ports[name] and ("http://127.0.0.1:" .. ports[name]) or nil }
+        end
+    end
+    connect_client = socialize.new {
+        backend = "direct",
+        allowPrivateNetworks = true, -- the sandbox runs on 127.0.0.1; leave this out in production
+        timeout = 10,
+        providers = providers,
+        store = { url = os.getenv("SOCIALIZE_STORE") }, -- key: SOCIALIZE_STORE_KEY
+    }
+    return connect_client
+end
+
+local function fail(status, err)
+    ngx.status = status
+    ngx.header.content_type = "application/json"
+    ngx.say(core.json_encode({ errorCode = err.errorCode, error = err.error, errorDetails = err.errorDetails }))
+end
+
+-- GET /connect/<provider>?uid=... : 302 to the network's authorization URL.
+-- In production the UID comes from your session, never from the query.
+function _M.connect(provider)
+    local uid = ngx.req.get_uri_args().uid
+    local start, err = get_connect_client():connect {
+        UID = type(uid) == "string" and uid or "", provider = provider,
+        redirectURI = ngx.var.scheme .. "://" .. ngx.var.http_host .. "/callback/" .. provider,
+    }
+    if not start then return fail(400, err) end
+    return ngx.redirect(start.url, 302)
+end
+
+-- GET /callback/<provider>?code=...&state=... (or ?error=...): finishes the
+-- connect and shows the identity. The state names the user and the network
+-- (and the redirect URI, which the token request repeats): the path's
+-- provider only makes each network's redirect URI its own.
+function _M.callback()
+    local id, err = get_connect_client():finishConnect(ngx.var.args or "")
+    if not id then return fail(400, err) end
+    ngx.header.content_type = "application/json"
+    ngx.say(core.json_encode({ errorCode = 0, provider = id.provider, providerUID = id.providerUID,
+                               nickname = id.nickname, scopes = id.scopes, expiresAt = id.expiresAt }))
+end
+
 function _M.from_header_filter()
     local _, err = get_client():publishUserAction { UID = "u", userAction = { title = "t" } }
     ngx.header["X-Socialize-Error"] = err and tostring(err) or "none"

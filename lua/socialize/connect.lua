@@ -6,6 +6,7 @@
 -- core.provider_info(name).connect and the core's oauth_* functions.
 local core = require("socialize.core")
 local errors = require("socialize.errors")
+local policy = require("socialize.policy")
 
 local type, pairs, ipairs, tostring, tonumber, next, rawget = type, pairs, ipairs, tostring, tonumber, next, rawget
 local concat, sort = table.concat, table.sort
@@ -91,6 +92,77 @@ end
 
 local function nonempty(s) return type(s) == "string" and s ~= "" end
 
+-- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
+-- worker), elsewhere the store's own sleep. Never the call's virtual clock.
+local function lease_sleep()
+    local n = rawget(_G, "ngx")
+    return type(n) == "table" and type(n.sleep) == "function" and n.sleep or nil
+end
+
+---------------------------------------------------------------------------
+-- per-instance networks (c.instance names the argument and connection
+-- field): the app registered once per instance, kept in the store's apps
+---------------------------------------------------------------------------
+
+-- The instance as an origin ("https://host[:port]"; a bare host means
+-- https), under the private-network guard. nil, err when refused.
+local function instance_origin(ctx, provider, v)
+    if not nonempty(v) or #v > 300 then return nil, errors.missing("instance") end
+    local u = find(v, "://", 1, true) and v or "https://" .. v
+    local scheme, host = u:match("^(https?)://([%w%.%-:%[%]]+)/?$")
+    local ok, why = false, "not an http(s) origin (https://host)"
+    if scheme == "http" and not ctx.config.allowPrivateNetworks then
+        scheme, why = nil, "an instance is https (http only with allowPrivateNetworks, for a local one)"
+    end
+    if scheme then ok, why = policy.check_url(u, ctx.config.allowPrivateNetworks) end
+    if not ok then
+        return nil, errors.invalid("instance", provider .. ": the instance is refused: " .. tostring(why)
+            .. " (private-network guard; allowPrivateNetworks allows well-formed private addresses)")
+    end
+    return scheme .. "://" .. host:lower()
+end
+
+local function merged(base, extra)
+    local t = {}
+    for k, v in pairs(base) do t[k] = v end
+    for k, v in pairs(extra) do t[k] = v end
+    return t
+end
+
+-- The app of a per-instance network at origin: the registration kept in the
+-- store, or (register = {redirectURI, scopes}) a new one, registered once
+-- under the instance's lease: a concurrent first connect re-reads it after
+-- taking the lease and does not register twice.
+local function instance_app(ctx, st, provider, origin, register)
+    local base = app_of(ctx, provider)
+    local function as_app(rec)
+        return merged(base, { clientId = rec.fields.clientId, clientSecret = rec.secrets.clientSecret,
+                              baseUrl = origin })
+    end
+    local rec = st:get_app(provider, origin)
+    if rec then return as_app(rec), rec end
+    if not register then
+        return nil, named(E.NOT_CONNECTED, "not_connected", provider .. ": no app registered at " .. origin)
+    end
+    local failure
+    local got, err, name = st:with_lock("\1app " .. origin, provider, function()
+        local again = st:get_app(provider, origin)
+        if again then return again end
+        local r, rerr = step(ctx, provider, "register", merged(base, { baseUrl = origin }),
+            { redirectURI = register.redirectURI, scopes = register.scopes })
+        if not r then failure = rerr return nil end
+        local nrec = { provider = provider, instance = origin,
+                       fields = { clientId = r.clientId, redirectURI = register.redirectURI },
+                       secrets = { clientSecret = r.clientSecret } }
+        local ok, perr, pname = st:put_app(nrec)
+        if not ok then failure = store_error(perr, pname) return nil end
+        return nrec
+    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
+    if err then return nil, store_error(err, name) end
+    if not got then return nil, failure end
+    return as_app(got), got
+end
+
 ---------------------------------------------------------------------------
 -- connect
 ---------------------------------------------------------------------------
@@ -120,12 +192,26 @@ function _M.connect(ctx, p)
     if not st then return nil, serr end
     local state = core.random_hex(24) -- 192 bits
     local verifier, challenge
-    if c.pkce then
+    local app, origin, pkce = app_of(ctx, p.provider), nil, c.pkce
+    if c.instance then -- per instance (Mastodon): its app, registered once; PKCE if it says S256
+        local oerr, reg
+        origin, oerr = instance_origin(ctx, p.provider, p[c.instance])
+        if not origin then return nil, oerr end
+        app, reg = instance_app(ctx, st, p.provider, origin, { redirectURI = p.redirectURI, scopes = p.scopes })
+        if not app then return nil, reg end
+        if reg.fields.redirectURI ~= p.redirectURI then
+            return nil, errors.invalid("redirectURI", p.provider .. ": the app registered at " .. origin
+                .. " has another redirect URI (" .. tostring(reg.fields.redirectURI) .. ")")
+        end
+        local d = step(ctx, p.provider, "discover", app, {})
+        pkce = d and d.pkce
+    end
+    if pkce then
         verifier, challenge = core.oauth_pkce((gsub(core.random_hex(32), "%x%x",
             function(h) return char(tonumber(h, 16)) end)))
     end
     local scopes = p.scopes
-    local req, msg, code = core.oauth_request(p.provider, "authorize", app_of(ctx, p.provider),
+    local req, msg, code = core.oauth_request(p.provider, "authorize", app,
         { redirectURI = p.redirectURI, state = state, challenge = challenge, scopes = scopes })
     if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
     if req.ok == false then return nil, from_result(req) end
@@ -135,7 +221,8 @@ function _M.connect(ctx, p)
     -- the verifier and the scopes asked, sealed together in the state record
     st:purge(floor(ctx.clock())) -- best effort: abandoned connects (expired states) go
     local ok, err, name = st:put_state{ state = state, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
-        expiresAt = floor(ctx.clock()) + _M.PENDING_TTL, verifier = (verifier or "") .. "\n" .. asked }
+        expiresAt = floor(ctx.clock()) + _M.PENDING_TTL,
+        verifier = (verifier or "") .. "\n" .. asked .. (origin and "\n" .. origin or "") }
     if not ok then return nil, store_error(err, name) end
     return { url = req.url, state = state }
 end
@@ -222,9 +309,17 @@ function _M.finish(ctx, q)
     local secret = pend.verifier or "\n"
     local nl = find(secret, "\n", 1, true) or (#secret + 1)
     local verifier, asked = sub(secret, 1, nl - 1), sub(secret, nl + 1)
+    local origin = asked:match("\n(.*)$")
+    asked = asked:match("^[^\n]*")
     local c, info = connect_info(provider)
     if not c then return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: " .. provider) end
     local app = app_of(ctx, provider)
+    if c.instance then
+        if not origin then return nil, errors.missing("instance") end
+        local aerr
+        app, aerr = instance_app(ctx, st, provider, origin)
+        if not app then return nil, aerr end
+    end
     -- a parameter the network adds to the callback and wants back on every
     -- token call (VK ID's device_id): kept with the connection
     local extra
@@ -241,17 +336,18 @@ function _M.finish(ctx, q)
         return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
             .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
     end
-    if c.exchange then -- the code's short-lived token for a long-lived one
-        local lt, lerr = step(ctx, provider, "exchange", app, { accessToken = tok.accessToken }, { scopes = asked })
-        if not lt then return nil, lerr end
-        lt.scope, lt.missingScopes = tok.scope, nil
-        tok = lt
+    if c.exchange then -- a short-lived token exchanged at once for a long-lived one (Threads)
+        local long, xerr = step(ctx, provider, "exchange", app, { accessToken = tok.accessToken }, { scopes = asked })
+        if not long then return nil, xerr end
+        long.scope, long.account = tok.scope, long.account or tok.account
+        tok = long
     end
-    local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken })
+    local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken, account = tok.account })
     if not id then return nil, ierr end
     if c.pages then return _M.pages_connect(ctx, st, pend.UID, provider, tok, id, now) end
     local fields = { nickname = id.nickname }
     if c.callbackParam then fields[c.callbackParam] = extra end
+    if c.instance then fields[c.instance] = origin end
     if c.accountField then fields[c.accountField] = id.providerUID end
     local secrets = { accessToken = tok.accessToken, refreshToken = tok.refreshToken }
     -- a reconnect without a refresh token keeps the one stored for that account
@@ -473,7 +569,10 @@ function _M.remove(ctx, p)
                 if nonempty(s.userToken) then which_list = { { s.userToken, "access_token" } } end
                 for _, which in ipairs(which_list) do
                     if nonempty(which[1]) then
-                        local r, rerr = step(ctx, rec.provider, "revoke", app_of(ctx, rec.provider),
+                        local app = app_of(ctx, rec.provider)
+                        if c.instance and nonempty((rec.fields or {})[c.instance]) then app = instance_app(ctx, st, rec.provider, (rec.fields or {})[c.instance])
+                            or app end
+                        local r, rerr = step(ctx, rec.provider, "revoke", app,
                             { token = which[1], hint = which[2] })
                         if not r then
                             okr = false
@@ -522,15 +621,10 @@ local function as_connection(rec)
     return t
 end
 
--- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
--- worker), elsewhere the store's own sleep. Never the call's virtual clock.
-local function lease_sleep()
-    local n = rawget(_G, "ngx")
-    return type(n) == "table" and type(n.sleep) == "function" and n.sleep or nil
-end
 
 local function due(rec, now)
-    return rec.expiresAt ~= nil and rec.expiresAt - now < _M.REFRESH_MARGIN
+    local c = (INFO[rec.provider] or {}).connect or {}
+    return rec.expiresAt ~= nil and rec.expiresAt - now < (c.refreshMargin or _M.REFRESH_MARGIN)
 end
 
 -- Refreshes one connection under its lease: re-read after taking it (another
@@ -546,16 +640,19 @@ local function refresh(ctx, st, UID, provider)
         if not cur then return nil end
         local now = floor(ctx.clock())
         if (cur.fields or {}).expired or not due(cur, now) then return cur end
-        local rt = cur.secrets and cur.secrets.refreshToken
-        if not nonempty(rt) then return cur end
         local c = (INFO[provider] or {}).connect or {}
+        -- Threads refreshes the (unexpired) access token itself
+        local rt = cur.secrets and (c.refreshWithAccess and cur.expiresAt > now and cur.secrets.accessToken
+                                    or cur.secrets.refreshToken)
+        if not nonempty(rt) then return cur end
         local tok, terr = step(ctx, provider, "refresh", app, { refreshToken = rt, state = core.random_hex(16),
             extra = c.callbackParam and (cur.fields or {})[c.callbackParam] or nil }, { scopes = cur.scopes })
         local nrec = { UID = UID, provider = provider, account = cur.account, scopes = cur.scopes,
                        fields = cur.fields or {}, secrets = cur.secrets, expiresAt = cur.expiresAt, lease = lease }
         if tok then
             nrec.secrets = { accessToken = tok.accessToken,
-                             refreshToken = nonempty(tok.refreshToken) and tok.refreshToken or rt }
+                             refreshToken = nonempty(tok.refreshToken) and tok.refreshToken
+                                 or (not c.refreshWithAccess and rt or nil) }
             nrec.scopes = nonempty(tok.scope) and tok.scope or cur.scopes
             nrec.expiresAt = tok.expiresAt > 0 and tok.expiresAt or nil
         elseif terr.error == "auth_expired" then

@@ -93,6 +93,14 @@ def _issue(net, prof, st, scope, user, family):
     ttl = int(STATE.get("oauth_ttl") or 7200)
     at = prof["prefix"] + "at-" + rnd.token_hex(16)
     st["access"][at] = {"user": user, "scope": scope, "exp": sandbox_now() + ttl, "family": family, "live": True}
+    if prof.get("token_reply") == "mastodon":  # no expiry, no refresh token (docs.joinmastodon.org/entities/Token)
+        st["access"][at]["exp"] = sandbox_now() + 10 * 365 * 86400
+        return {"access_token": at, "token_type": "Bearer", "scope": scope, "created_at": int(sandbox_now())}
+    if prof.get("token_reply") == "threads":  # a 1-hour token and the user id, nothing else
+        st["access"][at].update(exp=sandbox_now() + 3600, kind="short")
+        return {"access_token": at, "user_id": int(user)}
+    if prof.get("token_reply") == "weibo":  # open.weibo.com/wiki/Oauth2/access_token: no token_type, no scope
+        return {"access_token": at, "remind_in": str(ttl), "expires_in": ttl, "uid": user, "isRealName": "true"}
     reply = {"token_type": "bearer", "access_token": at, "expires_in": ttl, "scope": scope}
     if prof.get("refresh_scope") is None or prof["refresh_scope"] in scope.split(" "):
         rt = prof["prefix"] + "rt-" + rnd.token_hex(16)
@@ -125,8 +133,8 @@ def authorize(h, prof, q):
     if ru.scheme not in ("http", "https") or not ru.netloc or ru.fragment:
         raise _err(400, "invalid_request", "redirect_uri must be an absolute http(s) URL without fragment")
     scope = q.get("scope", "")
-    names = scope.split(" ") if scope else []
-    if not names or any(not SCOPE_TOKEN.match(s) or s not in prof["scopes"] for s in names):
+    names = scope.split(prof.get("scope_sep") or " ") if scope else []  # Threads: commas
+    if (not names and not prof.get("scope_optional")) or any(not SCOPE_TOKEN.match(s) or s not in prof["scopes"] for s in names):
         raise _err(400, "invalid_scope", "unknown scope in %r" % scope)
     ch, meth = q.get("code_challenge"), q.get("code_challenge_method")
     if prof["pkce"] and not ch:
@@ -241,16 +249,52 @@ def token(h, prof, raw):
 def revoke(h, prof, raw):
     form = _form(h, raw)
     _client(h, prof, form)
-    tk = form.get("token")
+    rp = prof.get("revoke_param") or "token"  # Weibo's revokeoauth2: access_token
+    tk = form.get(rp)
     if not tk:
-        raise _err(400, "invalid_request", "missing token")
+        raise _err(400, "invalid_request", "missing " + rp)
+    if rp != "token" and ("token" in form or "token_type_hint" in form):
+        raise _err(400, "invalid_request", "unexpected parameter: token")
     with LOCK:
         st = STATE["oauth_" + h.network]
         for table in ("access", "refresh"):
             if tk in st[table]:
                 st[table][tk]["live"] = False
                 st["revoked"] += 1
-    return 200, {"revoked": True}, None  # RFC 7009 2.2: 200 for an unknown token too
+    # RFC 7009 2.2: 200 for an unknown token too
+    return 200, prof.get("revoke_reply") or {"revoked": True}, None
+
+
+def long_lived(h, prof, q, exchange):
+    """Threads' GET th_exchange_token (a live short-lived token and the client
+    secret) and th_refresh_token (a live long-lived token): a new long-lived
+    token; the old one lives on until its own expiry, as Meta's do."""
+    grant = prof["exchange_grant" if exchange else "refresh_grant"]
+    if q.get("grant_type") != grant:
+        raise _err(400, "unsupported_grant_type", "grant_type must be " + grant)
+    if exchange and q.get("client_secret") != prof["client_secret"]:
+        raise _err(400, "invalid_client", "Error validating client secret.")
+    if not exchange and "client_secret" in q:
+        raise _err(400, "invalid_request", "client_secret is not sent on a refresh")
+    scen = (STATE.get("oauth_scenario") or {}).get(h.network)
+    if scen == ("exchange500" if exchange else "refresh500"):
+        return 500, {"error": "server_error"}, None
+    if scen == "invalid_grant" and not exchange:
+        raise _err(400, "invalid_grant", "Session has expired.")
+    tk = q.get("access_token") or ""
+    with LOCK:
+        st = STATE["oauth_" + h.network]
+        rec = st["access"].get(tk)
+        if not rec or not rec["live"] or rec["exp"] <= sandbox_now():
+            raise _err(400, "invalid_grant", "Error validating access token: Session has expired.")
+        if (rec.get("kind") == "short") != exchange:
+            raise _err(400, "invalid_request", "a %s-lived token is needed" % ("short" if exchange else "long"))
+        ttl = int(prof["long_ttl"])
+        at = prof["prefix"] + "at-" + rnd.token_hex(16)
+        st["access"][at] = {"user": rec["user"], "scope": rec["scope"], "exp": sandbox_now() + ttl,
+                            "family": rec["family"], "live": True, "kind": "long"}
+        st["exchanges" if exchange else "refreshes"] += 1
+    return 200, {"access_token": at, "token_type": "bearer", "expires_in": ttl}, None
 
 
 def check_bearer(h, token_value):
@@ -273,6 +317,10 @@ def handle(h, method, path, q, raw):
         return authorize(h, prof, q)
     if path == prof["token"] and method == "POST":
         return token(h, prof, raw)
+    if prof.get("exchange") and path == prof["exchange"] and method == "GET":
+        return long_lived(h, prof, q, True)
+    if prof.get("refresh_get") and path == prof["refresh_get"] and method == "GET":
+        return long_lived(h, prof, q, False)
     if prof.get("revoke") and path == prof["revoke"] and method == "POST":
         return revoke(h, prof, raw)
     if path == prof["identity"] and method == ("POST" if prof.get("identity_post") else "GET"):
@@ -283,10 +331,17 @@ def handle(h, method, path, q, raw):
             tk = form.get("access_token", "")
         else:
             a = h.headers.get("Authorization") or ""
-            tk = a[7:] if a.startswith("Bearer ") else ""
+            scheme = (prof.get("identity_scheme") or "Bearer") + " "  # Weibo: "OAuth2 <token>"
+            tk = a[len(scheme):] if a.startswith(scheme) else ""
         rec = check_bearer(h, tk)
         if rec is None:
             raise Reply(401, prof["unauthorized"])
+        for k, v in (prof.get("identity_params") or {}).items():  # Threads: fields=id,username
+            if q.get(k) != v:
+                raise _err(400, "invalid_request", "%s must be %s" % (k, v))
+        iq = prof.get("identity_query")  # Weibo's users/show.json?uid=: the token's own account
+        if iq and q.get(iq) != rec["user"]:
+            raise _err(400, "invalid_request", "%s must be the token's account" % iq)
         if (STATE.get("oauth_scenario") or {}).get(h.network) == "identity503":
             return 503, {"title": "Service Unavailable", "status": 503}, None
         return 200, prof["identity_reply"], None

@@ -35,7 +35,8 @@ de-duplication) and records every request.
 
 The ready FILE receives {"twitter": port, ..., "control": port, "pid": pid,
 "demo": {network: {"provider": {...}, "connection": {...}}}} (the demo
-configuration a network module offers, its base URL filled in).
+configuration a network module offers, its base URL filled in), "oauth":
+{network: {"clientId", "clientSecret"}} (the client its authorization server knows).
 The "media" port serves the files mediaItems' src point at (media_cdn.py).
 Control port: GET /__requests, POST /__reset, POST /__config
 ({"delay_ms": {"twitter": 50}, "expire_bluesky": true, "clock": 1700000000,
@@ -85,6 +86,17 @@ def demo(ports):
         if d:
             base = "http://127.0.0.1:%d" % ports[name]
             out[name] = json.loads(json.dumps(d).replace("{base}", base))
+    return out
+
+
+def oauth_clients():
+    """The OAuth client each network's authorization server knows (its module's OAUTH,
+    spec/fakes/oauth_server.py): {network: {"clientId", "clientSecret"}}, for the connect demos."""
+    out = {}
+    for name, m in MODULES.items():
+        o = getattr(m, "OAUTH", None)
+        if isinstance(o, dict) and o.get("client_id"):
+            out[name] = {"clientId": o["client_id"], "clientSecret": o.get("client_secret", "")}
     return out
 
 
@@ -150,6 +162,7 @@ def main():
     ports = {name: s.server_address[1] for name, s in servers.items()}
     ports["pid"] = os.getpid()
     ports["demo"] = demo(ports)
+    ports["oauth"] = oauth_clients()
     with open(a.ready + ".tmp", "w") as f:
         f.write(json.dumps(ports) + "\n")
     os.rename(a.ready + ".tmp", a.ready)

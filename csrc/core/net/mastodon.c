@@ -355,9 +355,21 @@ const sz_net sz_net_mastodon = {
     .name = "mastodon", .display = "Mastodon", .rank = 8, .note = "statuses with media, limits read from the instance",
     .version = "v1", .url_field = "instance", .url_bare_host = 1, .url_example = "mastodon.social",
     .text = {500, SZ_TEXT_GRAPHEMES, 23, "\n\n", "userMessage,title,actionLinks;linkBack"},
+    /* OAuth 2.0 per instance (docs.joinmastodon.org/spec/oauth, methods/apps):
+     * the app registered once per instance (POST /api/v1/apps, kept in the
+     * store's apps), PKCE S256 when the instance's RFC 8414 metadata lists it
+     * (4.3+), client credentials in the body; tokens do not expire (no
+     * refresh); identity verify_credentials; revoke /oauth/revoke. The
+     * endpoints' origin is the instance's (app.baseUrl). */
+    .oauth = {.authorize = "https://mastodon.social/oauth/authorize", .token = "https://mastodon.social/oauth/token",
+              .revoke = "https://mastodon.social/oauth/revoke", .scopes = "write:statuses write:media read:accounts",
+              .identity = "https://mastodon.social/api/v1/accounts/verify_credentials", .id_path = "id",
+              .nick_path = "username", .token_field = "accessToken", .instance = "instance",
+              .register_path = "https://mastodon.social/api/v1/apps",
+              .discovery = "https://mastodon.social/.well-known/oauth-authorization-server"},
     .auth = SZ_AUTH_BEARER, .bearer = {"accessToken", 0},
     .auth_fields = {"accessToken"},
-    .secret_fields = {"accessToken"},
+    .secret_fields = {"accessToken", "clientSecret"},
     .account_fields = {"accessToken"},
     .app_key_fields = {"baseUrl"},
     .idem = {SZ_IDEM_HEADER, "Idempotency-Key"},

@@ -227,9 +227,21 @@ const sz_net sz_net_sina = {
     .name = "sina", .display = "Weibo", .rank = 5, .note = "statuses/share.json", .gigya = 1,
     .base_url = "https://api.weibo.com", .version = "2",
     .text = {280, SZ_TEXT_WEIBO, -1, " ", "userMessage,title;linkBack"},
+    /* OAuth 2.0 (open.weibo.com/wiki/Oauth2): a web app's code grant gives
+     * an access token with expires_in and the account's uid, no refresh
+     * token (reconnect when it expires); identity by users/show.json?uid=
+     * with "Authorization: OAuth2 <token>"; revoke by revokeoauth2 with the
+     * access_token parameter */
+    .oauth = {.authorize = "https://api.weibo.com/oauth2/authorize",
+              .token = "https://api.weibo.com/oauth2/access_token",
+              .revoke = "https://api.weibo.com/oauth2/revokeoauth2",
+              .identity = "https://api.weibo.com/2/users/show.json", .id_path = "idstr",
+              .nick_path = "screen_name", .token_field = "accessToken", .account_field = "userId",
+              .token_account = "uid", .identity_query = "uid", .auth_scheme = "OAuth2",
+              .revoke_param = "access_token"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "safeDomain"},
-    .secret_fields = {"accessToken"},
+    .secret_fields = {"accessToken", "refreshToken", "clientSecret"},
     .account_fields = {"userId", "accessToken"},
     .no_notify = "Weibo offers no notification API",
     .app_key_fields = {"baseUrl"},

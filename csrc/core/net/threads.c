@@ -373,9 +373,23 @@ const sz_net sz_net_threads = {
     .note = "two steps: a container (TEXT, IMAGE, VIDEO or CAROUSEL), then threads_publish",
     .base_url = "https://graph.threads.net", .version = "v1.0",
     .text = {500, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title;link_attachment=linkBack", &COUNT_THREADS},
+    /* Threads OAuth (developers.facebook.com/docs/threads/get-started/
+     * get-access-tokens-and-permissions): the code grant at graph.threads.net
+     * gives a 1-hour token, exchanged at once (th_exchange_token, client
+     * secret in the query) for a 60-day one, refreshed by itself
+     * (th_refresh_token) a week before it runs out; comma-separated scopes;
+     * no revoke endpoint (local delete) */
+    .oauth = {.authorize = "https://threads.net/oauth/authorize",
+              .token = "https://graph.threads.net/oauth/access_token",
+              .scopes = "threads_basic threads_content_publish", .refresh = 1,
+              .identity = "https://graph.threads.net/v1.0/me?fields=id,username", .id_path = "id",
+              .nick_path = "username", .token_field = "accessToken", .account_field = "userId",
+              .scope_sep = ',', .exchange = "https://graph.threads.net/access_token",
+              .exchange_grant = "th_exchange_token", .refresh_get = "https://graph.threads.net/refresh_access_token",
+              .refresh_grant = "th_refresh_token", .refresh_margin = 7 * 86400},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "userId"},
-    .secret_fields = {"accessToken"},
+    .secret_fields = {"accessToken", "clientSecret"},
     .account_fields = {"userId", "accessToken"},
     .app_key_fields = {"baseUrl"},
     .no_notify = "the Threads API has no direct messages",

@@ -72,9 +72,11 @@ class Facebook(Base):
 
     def login(self, method, path, q, raw):
         """The Facebook Login routes: a reply, or None when the path is not one."""
-        if path == OAUTH["token"] and method == "POST":
-            form = self.form(raw)
-            if form.get("grant_type") == "fb_exchange_token":
+        if path == OAUTH["token"] and method in ("GET", "POST"):
+            form = dict(q) if method == "GET" else self.form(raw)
+            if method == "GET" and form.get("grant_type") != "fb_exchange_token":
+                raise fb_error(400, 100, "Unsupported grant_type on GET here")
+            if form.get("grant_type") == "fb_exchange_token":  # a GET, as Facebook documents it
                 if form.get("client_id") != OAUTH["client_id"] or form.get("client_secret") != OAUTH["client_secret"]:
                     raise fb_error(400, 101, "Error validating application. Invalid application ID.")
                 short = form.get("fb_exchange_token") or ""

@@ -24,11 +24,29 @@ from urllib.parse import quote
 
 import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
+import oauth_server
+from urllib.parse import parse_qsl
 
 NETWORK = "mastodon"
 CONF = {"max_characters": 500, "characters_reserved_per_url": 23, "max_media_attachments": 4,
         "image_size_limit": 16 * 1024 * 1024, "video_size_limit": 99 * 1024 * 1024}
 STATE_DEFAULTS = {"idem": {}, "mastodon_media": {}}
+STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
+STATE_DEFAULTS["mastodon_apps"] = []  # each POST /api/v1/apps: {redirect_uris, scopes, client_name}
+# OAuth per instance (docs.joinmastodon.org/spec/oauth, methods/apps, methods/oauth):
+# POST /api/v1/apps registers the app (its client id is this sandbox's one);
+# /oauth/authorize takes only a registered redirect_uri and scopes within the
+# registered ones; PKCE S256 optional and advertised in the RFC 8414
+# metadata (scenario "nopkce": the metadata is a 404, as before 4.3); client
+# credentials in the body; tokens without expiry or refresh token
+OAUTH = {"authorize": "/oauth/authorize", "token": "/oauth/token", "revoke": "/oauth/revoke",
+         "identity": "/api/v1/accounts/verify_credentials", "client_id": "md-client-id",
+         "client_secret": "md-client-secret", "basic": False, "pkce": False, "rotating": False,
+         "refresh_scope": "(none)", "prefix": "md", "token_reply": "mastodon",
+         "scopes": {"read", "write", "read:accounts", "write:statuses", "write:media", "profile", "push"},
+         "user": "109", "identity_reply": {"id": "109", "username": "sandbox", "acct": "sandbox",
+                                          "display_name": "Sandbox Mastodon"},
+         "unauthorized": {"error": "The access token is invalid"}}
 SYNC_BYTES = 1024      # images up to this size are processed at once
 POLLS_TO_DONE = 2      # an asynchronous upload: 206 on the first poll, 200 on the second
 MAX_DESCRIPTION = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
@@ -94,6 +112,48 @@ def weighted(text, url_weight):
 
 class Mastodon(Base):
     network = "mastodon"
+    OAUTH = OAUTH
+
+    def oauth_routes(self, method, path, q, raw):
+        scen = (STATE.get("oauth_scenario") or {}).get(NETWORK)
+        if path == "/.well-known/oauth-authorization-server" and method == "GET":
+            if scen == "nopkce":
+                return 404, {"error": "Not Found"}, None
+            return 200, {"issuer": "https://sandbox.example/", "authorization_endpoint": "/oauth/authorize",
+                         "token_endpoint": "/oauth/token", "revocation_endpoint": "/oauth/revoke",
+                         "code_challenge_methods_supported": ["S256"],
+                         "grant_types_supported": ["authorization_code", "client_credentials"]}, None
+        if path == "/api/v1/apps" and method == "POST":
+            ct = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ct != "application/x-www-form-urlencoded":
+                raise Reply(422, {"error": "Validation failed: Content-Type"})
+            f = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            if not f.get("client_name") or not f.get("redirect_uris"):
+                raise Reply(422, {"error": "Validation failed: Application name can't be blank, Redirect URI can't be blank"})
+            scopes = f.get("scopes") or "read"
+            if any(x not in OAUTH["scopes"] for x in scopes.split(" ")):
+                raise Reply(422, {"error": "Validation failed: Scopes are invalid"})
+            if scen == "apps503":
+                return 503, {"error": "Service Unavailable"}, None
+            with LOCK:
+                STATE["mastodon_apps"].append({"redirect_uris": f["redirect_uris"], "scopes": scopes,
+                                               "client_name": f["client_name"]})
+            time.sleep(0.05)  # a slow registration: concurrent first connects overlap
+            return 200, {"id": str(len(STATE["mastodon_apps"])), "name": f["client_name"], "website": f.get("website"),
+                         "scopes": scopes.split(" "), "redirect_uri": f["redirect_uris"],
+                         "redirect_uris": f["redirect_uris"].split("\n"), "client_id": OAUTH["client_id"],
+                         "client_secret": OAUTH["client_secret"]}, None
+        if path == "/oauth/authorize" and method == "GET":
+            with LOCK:
+                apps = list(STATE["mastodon_apps"])
+            if not apps:
+                raise Reply(401, {"error": "invalid_client", "error_description": "no app registered"})
+            if q.get("redirect_uri") not in apps[-1]["redirect_uris"].split("\n"):
+                raise Reply(400, {"error": "invalid_redirect_uri"})
+            reg = set(apps[-1]["scopes"].split(" "))
+            if any(x not in reg for x in (q.get("scope") or "read").split(" ")):
+                raise Reply(400, {"error": "invalid_scope", "error_description": "scope not registered"})
+        return oauth_server.handle(self, method, path, q, raw)
 
     def auth(self):
         token = self.bearer() or ""
@@ -107,9 +167,13 @@ class Mastodon(Base):
                                                               "X-RateLimit-Reset": reset})
         if "boom" in token:
             raise Reply(503, {"error": "Service Unavailable"})
+        oauth_server.check_bearer(self, token)  # one issued by the sandbox: live
         return token
 
     def route(self, method, path, q, raw):
+        r = self.oauth_routes(method, path, q, raw)
+        if r:
+            return r
         if path == "/api/v2/instance" and method == "GET":
             c = CONF
             return 200, {"domain": "sandbox.example", "configuration": {

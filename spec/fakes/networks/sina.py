@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import media_kit
 from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
+import oauth_server
 
 NETWORK = "sina"
 CONF = {"safeDomain": "game.example"}
@@ -18,12 +19,30 @@ DEMO = {"provider": {"safeDomain": CONF["safeDomain"], "baseUrl": "{base}"},
         "connection": {"accessToken": "wb-token", "ip": "203.0.113.7"}}
 
 
+STATE_DEFAULTS = oauth_server.defaults(NETWORK)
+# OAuth 2.0 (open.weibo.com/wiki/Oauth2): client credentials in the body, no
+# PKCE, no refresh token for a web app; the token reply carries the uid
+# (a string) and no token_type; users/show.json takes the uid and the
+# token as "Authorization: OAuth2 <token>"; revokeoauth2 takes access_token
+OAUTH = {"authorize": "/oauth2/authorize", "token": "/oauth2/access_token", "revoke": "/oauth2/revokeoauth2",
+         "identity": "/2/users/show.json", "client_id": "wb-client-id", "client_secret": "wb-client-secret",
+         "basic": False, "pkce": False, "rotating": False, "refresh_scope": "(none)", "prefix": "wb",
+         "scopes": {"all", "email", "follow_app_official_microblog"}, "user": "1404376560", "scope_optional": True,
+         "token_reply": "weibo", "revoke_param": "access_token", "revoke_reply": {"result": "true"},
+         "identity_scheme": "OAuth2", "identity_query": "uid",
+         "identity_reply": {"id": 1404376560, "idstr": "1404376560", "screen_name": "sandbox_weibo",
+                            "name": "sandbox_weibo"},
+         "unauthorized": {"error": "invalid_access_token", "error_code": 21332,
+                          "request": "/2/users/show.json"}}
+
+
 def wb_error(code, msg):
     return Reply(400 if code < 21000 else 403, {"error": msg, "error_code": code, "request": "/2/statuses/share.json"})
 
 
 class Weibo(Base):
     network = "sina"
+    OAUTH = OAUTH
 
     def do_GET(self):
         if self.path.startswith("/__media/"):
@@ -53,8 +72,16 @@ class Weibo(Base):
         return fields, pic
 
     def route(self, method, path, q, raw):
+        r = oauth_server.handle(self, method, path, q, raw)
+        if r:
+            return r
         p, pic = self.pic_of(raw)
         token = p.get("access_token", "")
+        if token.startswith(OAUTH["prefix"] + "at-"):  # issued by the sandbox's Weibo: live
+            try:
+                oauth_server.check_bearer(self, token)
+            except Reply:
+                raise wb_error(21332, "invalid_access_token")
         if "expired" in token:
             raise wb_error(21327, "expired_token")
         if "ratelimit" in token:

@@ -18,10 +18,27 @@ import json, re, time, uuid
 from urllib.parse import parse_qsl
 
 from sandbox_core import LOCK, STATE, Base, Reply, next_id
+import oauth_server
 
 NETWORK = "threads"
 CONF = {"quota_total": 250, "max_text": 500, "max_children": 20}
 STATE_DEFAULTS = {"threads_containers": {}, "threads_published": {}}
+STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
+# Threads OAuth (developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions):
+# comma-separated scopes, client credentials in the body, no PKCE; the code
+# gives a 1-hour token and the user id; GET /access_token th_exchange_token
+# (client_secret, the short token) a 60-day one; GET /refresh_access_token
+# th_refresh_token (the long token) a new one; identity /v1.0/me?fields=id,username
+OAUTH = {"authorize": "/oauth/authorize", "token": "/oauth/access_token", "revoke": None,
+         "identity": "/v1.0/me", "identity_params": {"fields": "id,username"},
+         "exchange": "/access_token", "exchange_grant": "th_exchange_token",
+         "refresh_get": "/refresh_access_token", "refresh_grant": "th_refresh_token", "long_ttl": 5184000,
+         "client_id": "th-client-id", "client_secret": "th-client-secret", "basic": False, "pkce": False,
+         "rotating": False, "refresh_scope": "(none)", "prefix": "th", "scope_sep": ",",
+         "scopes": {"threads_basic", "threads_content_publish", "threads_manage_replies", "threads_read_replies"},
+         "user": "1789", "token_reply": "threads", "identity_reply": {"id": "1789", "username": "sandbox_threads"},
+         "unauthorized": {"error": {"message": "Error validating access token", "type": "OAuthException",
+                                    "code": 190}}}
 DEMO = {"provider": {"baseUrl": "{base}"}, "connection": {"accessToken": "th-token", "userId": "1789"}}
 
 
@@ -45,7 +62,12 @@ def threads_length(text):
 
 
 class Threads(Base):
+    OAUTH = OAUTH
+
     def route(self, method, path, q, raw):
+        r = oauth_server.handle(self, method, path, q, raw)
+        if r:
+            return r
         if method == "GET" and path == "/__containers":
             with LOCK:
                 return 200, json.loads(json.dumps(STATE["threads_containers"])), None
@@ -60,6 +82,11 @@ class Threads(Base):
         token = p.get("access_token", "")
         if not token or "expired" in token:
             raise th_error(400, 190, "Error validating access token: Session has expired.", 463)
+        if token.startswith(OAUTH["prefix"] + "at-"):  # issued by the sandbox's Threads: live
+            try:
+                oauth_server.check_bearer(self, token)
+            except Reply:
+                raise th_error(400, 190, "Error validating access token: Session has expired.", 463)
         if "noperm" in token:
             raise th_error(403, 10, "Application does not have permission for this action (threads_content_publish)")
         if "ratelimit" in token:
