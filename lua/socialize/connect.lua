@@ -193,7 +193,7 @@ function _M.connect(ctx, p)
     local state = core.random_hex(24) -- 192 bits
     local verifier, challenge
     local app, origin, pkce = app_of(ctx, p.provider), nil, c.pkce
-    if c.instance then -- per instance (Mastodon): its app, registered once; PKCE if it says S256
+    if c.instance then -- a per-instance network: its app, registered once; PKCE if it says S256
         local oerr, reg
         origin, oerr = instance_origin(ctx, p.provider, p[c.instance])
         if not origin then return nil, oerr end
@@ -336,7 +336,7 @@ function _M.finish(ctx, q)
         return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
             .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
     end
-    if c.exchange then -- a short-lived token exchanged at once for a long-lived one (Threads)
+    if c.exchange then -- a short-lived token exchanged at once for a long-lived one
         local long, xerr = step(ctx, provider, "exchange", app, { accessToken = tok.accessToken }, { scopes = asked })
         if not long then return nil, xerr end
         long.scope, long.account = tok.scope, long.account or tok.account
@@ -641,7 +641,7 @@ local function refresh(ctx, st, UID, provider)
         local now = floor(ctx.clock())
         if (cur.fields or {}).expired or not due(cur, now) then return cur end
         local c = (INFO[provider] or {}).connect or {}
-        -- Threads refreshes the (unexpired) access token itself
+        -- a network that refreshes the (unexpired) access token itself
         local rt = cur.secrets and (c.refreshWithAccess and cur.expiresAt > now and cur.secrets.accessToken
                                     or cur.secrets.refreshToken)
         if not nonempty(rt) then return cur end

@@ -128,6 +128,8 @@ static int attach(ctx *x, sz_params *p, size_t n)
 static sz_request *build_facebook(ctx *x)
 {
     const char *act = x->c->action, *secret = jstr(x->app, "appSecret");
+    if (!secret || !*secret) /* the app secret, as the connect flow's clientSecret */
+        secret = jstr(x->app, "clientSecret");
     char *root = base_url(x->nt, x->app, NULL, NULL), proof[65];
     sz_params *p = sz_params_new();
     sz_request *r = NULL;
@@ -289,7 +291,7 @@ const sz_net sz_net_facebook = {
     .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,subtitle,description,actionLinks;link=linkBack"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "appSecret"},
-    .secret_fields = {"accessToken", "appSecret", "pageToken"},
+    .secret_fields = {"accessToken", "appSecret", "pageToken", "clientSecret", "userToken"},
     .account_fields = {"pageId", "accessToken"},
     .app_key_fields = {"baseUrl"},
     .no_notify = "notifications need the Messenger Platform, which Gigya never used",
