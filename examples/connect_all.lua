@@ -55,7 +55,14 @@ end
 local failed = 0
 print("connecting " .. UID .. " to " .. #names .. " networks (" .. table.concat(names, ", ") .. ")")
 for _, name in ipairs(names) do
-    local start, err = client:connect { UID = UID, provider = name, redirectURI = "https://game.example/callback/" .. name }
+    -- a network whose connect is per server (provider_info: connect.instance = the
+    -- param naming it) is told which one: here the sandbox's
+    local cinfo = core.provider_info(name).connect
+    local params = { UID = UID, provider = name, redirectURI = "https://game.example/callback/" .. name }
+    if type(cinfo) == "table" and type(cinfo.instance) == "string" then
+        params[cinfo.instance] = "http://127.0.0.1:" .. ports[name]
+    end
+    local start, err = client:connect(params)
     local back, id
     if start then back, err = authorize(start.url) end
     if back then id, err = client:finishConnect(back) end
@@ -82,6 +89,7 @@ end
 local res, perr = client:publishUserAction {
     UID = UID,
     userAction = { title = "Connected and published", linkBack = "https://game.example/connected" },
+    rip = "203.0.113.7", -- the player's IP address (Gigya's rip; Weibo requires it)
 }
 if not res then print("publishUserAction FAILED: " .. tostring(perr)); os.exit(1) end
 print("publishUserAction through the stored connections: errorCode " .. res.errorCode)

@@ -150,6 +150,24 @@ function _M.validateWebhookSignature(rawBody, secret, headerValue)
     return core.validate_webhook(rawBody, secret, headerValue)
 end
 
+--- True when data (the fields the messenger's Login Widget gave: id, first_name,
+-- username, photo_url, auth_date, hash...) is signed for this bot:
+-- hash = hex(HMAC-SHA256(SHA256(botToken), data_check_string)), compared in
+-- constant time, and auth_date at most maxAgeSeconds old (default 86400; pass
+-- false to skip the freshness check). docs/connections.md; the check is the
+-- core's (sz_validate_telegram_login).
+function _M.validateTelegramLogin(data, botToken, maxAgeSeconds)
+    argtype(data, 1, "validateTelegramLogin", "table")
+    argtype(botToken, 2, "validateTelegramLogin", "string")
+    local age
+    if maxAgeSeconds == nil then
+        age = 86400
+    elseif maxAgeSeconds ~= false then
+        age = window_arg(maxAgeSeconds, 3, "validateTelegramLogin")
+    end
+    return core.validate_telegram_login(data, botToken, age, os_time())
+end
+
 ---------------------------------------------------------------------------
 -- Module-level calls through a default client
 ---------------------------------------------------------------------------

@@ -320,7 +320,7 @@ describe("connect: LinkedIn #fakes", function()
 
     it("a network without a connect flow yet is refused by name", function()
         local c = client()
-        local none, err = c:connect { UID = "u1", provider = "telegram", redirectURI = REDIRECT }
+        local none, err = c:connect { UID = "u1", provider = "renren", redirectURI = REDIRECT }
         assert.is_nil(none)
         assert.equal("unsupported", err.error)
         assert.equal(400096, err.errorCode)

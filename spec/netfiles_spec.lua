@@ -107,7 +107,8 @@ describe("core.provider_info #unit", function()
         local m, b = core.provider_info("mastodon"), core.provider_info("bluesky")
         assert.are.same({ action = "instance", cacheKey = "instance", required = false, refreshOnAuthExpired = false },
             m.setup)
-        assert.are.same({ action = "session", cacheKey = "identifier", required = true, refreshOnAuthExpired = true },
+        assert.are.same({ action = "session", cacheKey = "identifier", required = true, refreshOnAuthExpired = true,
+                            refresh = "refreshSession" },
             b.setup)
         assert.are.equal("instance", m.urlField)
         assert.is_true(m.urlBareHost)

@@ -169,7 +169,8 @@ const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err
     }
     for (i = 0; ACTIONS[i] && strcmp(ACTIONS[i], act) != 0; i++)
         ;
-    if (!ACTIONS[i] && !(nt->follow_up && strcmp(nt->follow_up, act) == 0)) {
+    if (!ACTIONS[i] && !(nt->follow_up && strcmp(nt->follow_up, act) == 0) &&
+        !(nt->setup.refresh && strcmp(nt->setup.refresh, act) == 0)) {
         sz_seterr(err, SZ_EINVALID, "Invalid parameter value: unknown action '%.40s'", act);
         return NULL;
     }
@@ -251,6 +252,7 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
         }
     }
     if (r && x.nt->bearer.field && !(x.nt->setup.action && strcmp(c->action, x.nt->setup.action) == 0) &&
+        !(x.nt->setup.refresh && strcmp(c->action, x.nt->setup.refresh) == 0) &&
         add_bearer(&x, r) != 0) {
         sz_request_free(r);
         r = NULL;
@@ -410,5 +412,7 @@ json_t *sz_provider_info_json(const char *name)
                                                   "cacheKey", nt->setup.cache_key, "required",
                                                   nt->setup.required, "refreshOnAuthExpired",
                                                   nt->setup.refresh_on_auth_expired));
+    if (r && nt->setup.action && nt->setup.refresh)
+        json_object_set_new(json_object_get(r, "setup"), "refresh", json_string(nt->setup.refresh));
     return r;
 }

@@ -105,6 +105,10 @@ struct sz_net {
         const char *cache_key; /* connection field keying the cache (app.baseUrl when absent) */
         int         required;  /* the action cannot be built without it */
         int         refresh_on_auth_expired; /* a cached state that expired: one new setup */
+        /* the action renewing an expired state without the credentials (its reply
+         * is the new state; built with the old state; NULL: none). The front runs
+         * it under the store's lease, before falling back to a new setup */
+        const char *refresh;
     } setup;
     /* follow-up step: an action run after the create call succeeded, with the
      * `data` of the create's reply as its state (setup argument); its reply is

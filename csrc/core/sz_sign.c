@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include "sz_internal.h"
 
 char *sz_normalize_url(const char *url, sz_error *err)
@@ -251,4 +252,93 @@ int sz_validate_webhook_signature(const char *body, size_t len, const char *secr
     if (!body && len)
         return 0;
     return check_sig(body ? body : "", len, secret_b64, header_value);
+}
+
+/* ---- Telegram Login Widget ----------------------------------------------- */
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const sz_kv *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+int sz_validate_telegram_login(const sz_kv *fields, size_t n, const char *bot_token,
+                               size_t token_len, long long max_age, long long now)
+{
+    sz_kv sorted[SZ_TG_MAX_FIELDS];
+    const sz_kv *hash = NULL, *date = NULL;
+    unsigned char key[32], mac[32];
+    unsigned int keylen = 0, maclen = 0;
+    char hex[65], given[65];
+    long long ts;
+    char tsbuf[20];
+    size_t i, m = 0;
+    sz_buf b;
+    int ok;
+    if (!fields || !bot_token || !token_len || n == 0 || n > SZ_TG_MAX_FIELDS)
+        return 0;
+    for (i = 0; i < n; i++) {
+        const sz_kv *f = &fields[i];
+        if (!f->key || !f->key_len || (!f->value && f->value_len))
+            return 0;
+        /* a key with '=' or a line break would make the data-check string ambiguous */
+        if (memchr(f->key, '=', f->key_len) || memchr(f->key, '\n', f->key_len))
+            return 0;
+        if (f->key_len == 4 && !memcmp(f->key, "hash", 4)) {
+            if (hash)
+                return 0; /* repeated */
+            hash = f;
+            continue;
+        }
+        if (f->key_len == 9 && !memcmp(f->key, "auth_date", 9))
+            date = f;
+        sorted[m++] = *f;
+    }
+    if (!hash || !date || hash->value_len != 64 || date->value_len == 0 || date->value_len >= sizeof tsbuf)
+        return 0;
+    qsort(sorted, m, sizeof *sorted, kv_cmp);
+    for (i = 1; i < m; i++)
+        if (kv_cmp(&sorted[i - 1], &sorted[i]) == 0)
+            return 0; /* a repeated field: which one did Telegram sign? */
+    memcpy(tsbuf, date->value, date->value_len);
+    tsbuf[date->value_len] = '\0';
+    if (parse_ts(tsbuf, &ts) != 0)
+        return 0;
+    for (i = 0; i < 64; i++)
+        given[i] = (char)tolower((unsigned char)hash->value[i]);
+    given[64] = '\0';
+    sz_buf_init(&b);
+    for (i = 0; i < m; i++) {
+        if (i)
+            sz_buf_addc(&b, '\n');
+        sz_buf_add(&b, sorted[i].key, sorted[i].key_len);
+        sz_buf_addc(&b, '=');
+        if (sorted[i].value_len)
+            sz_buf_add(&b, sorted[i].value, sorted[i].value_len);
+    }
+    /* secret_key = SHA256(bot_token); hash = hex(HMAC-SHA256(secret_key, data_check_string)) */
+    ok = !b.failed && EVP_Digest(bot_token, token_len, key, &keylen, EVP_sha256(), NULL) && keylen == 32 &&
+         HMAC(EVP_sha256(), key, 32, (const unsigned char *)(b.data ? b.data : ""), b.len, mac, &maclen) &&
+         maclen == 32;
+    sz_buf_reset(&b);
+    OPENSSL_cleanse(key, sizeof key);
+    if (!ok)
+        return 0;
+    for (i = 0; i < 32; i++) {
+        static const char hx[] = "0123456789abcdef";
+        hex[2 * i] = hx[mac[i] >> 4];
+        hex[2 * i + 1] = hx[mac[i] & 15];
+    }
+    hex[64] = '\0';
+    ok = sz_consttime_equal(hex, 64, given, 64);
+    if (max_age >= 0) {
+        long long age = sz_sat_sub(now, ts);
+        /* older than max_age, or more than a minute in the future (clock skew) */
+        ok &= age <= max_age && age >= -60;
+    }
+    return ok;
 }

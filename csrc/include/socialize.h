@@ -234,6 +234,23 @@ SZ_API int sz_validate_friend_signature(const char *uid, const char *timestamp,
 SZ_API int sz_validate_webhook_signature(const char *body, size_t len,
                                          const char *secret_b64, const char *header_value);
 
+/* Telegram Login Widget data (core.telegram.org/widgets/login#checking-authorization):
+ * valid when hash = hex(HMAC-SHA256(SHA256(bot_token), data_check_string)), the
+ * data_check_string being every field but hash as "key=value", sorted by key, joined
+ * with "\n"; compared in constant time. With max_age >= 0, also auth_date must be at
+ * most max_age seconds before now (and at most 60 s after it). A missing hash or
+ * auth_date, a repeated field, a key holding '=' or '\n', or more than
+ * SZ_TG_MAX_FIELDS fields: invalid. Returns 1 or 0. */
+#define SZ_TG_MAX_FIELDS 32
+typedef struct sz_kv {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} sz_kv;
+SZ_API int sz_validate_telegram_login(const sz_kv *fields, size_t n, const char *bot_token,
+                                      size_t token_len, long long max_age, long long now);
+
 /* ---- requests ------------------------------------------------------------ */
 typedef enum sz_auth {
     SZ_AUTH_SIGNED = 0, /* apiKey [+userKey] + timestamp + nonce + sig       */

@@ -115,6 +115,40 @@ static int l_validate_webhook(lua_State *L)
     return 1;
 }
 
+/* core.validate_telegram_login(data, botToken, maxAge|nil, now): data a table of
+ * string (or number) fields; anything else in it makes the data invalid. */
+static int l_validate_telegram_login(lua_State *L)
+{
+    sz_kv f[SZ_TG_MAX_FIELDS];
+    size_t n = 0, tl;
+    int bad = 0;
+    const char *tok;
+    long long age, now;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    tok = luaL_checklstring(L, 2, &tl);
+    age = opt_window(L, 3, &bad);
+    now = lsz_arg_ll(L, 4);
+    luaL_checkstack(L, SZ_TG_MAX_FIELDS + 8, "telegram login data");
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        /* lua_tolstring on a number key would confuse lua_next: keys must be strings */
+        if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) ||
+            n >= SZ_TG_MAX_FIELDS) {
+            lua_pop(L, 2);
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        lua_pushvalue(L, -1); /* converted copy: the table's value stays a number */
+        f[n].key = lua_tolstring(L, -3, &f[n].key_len);
+        f[n].value = lua_tolstring(L, -1, &f[n].value_len);
+        lua_replace(L, -2); /* keep the converted string on the stack (anchors it) until the end */
+        lua_insert(L, -2);  /* ... value_str, key */
+        n++;
+    }
+    lua_pushboolean(L, !bad && sz_validate_telegram_login(f, n, tok, tl, age, now));
+    return 1;
+}
+
 /* core.consttime_equal(a, b) */
 static int l_consttime_equal(lua_State *L)
 {
@@ -236,6 +270,7 @@ const luaL_Reg lsz_sign_funcs[] = {
     {"validate_friend", l_validate_friend},
     {"validate_webhook", l_validate_webhook},
     {"consttime_equal", l_consttime_equal},
+    {"validate_telegram_login", l_validate_telegram_login},
     {"now_ms", l_now_ms},
     {"random_hex", l_random_hex},
     {"sleep", l_sleep},

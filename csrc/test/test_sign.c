@@ -479,5 +479,30 @@ void test_validators(void)
     CHECK(strcmp(sz_gigya_message(403003), "Invalid request signature") == 0, "strerror");
     CHECK(strcmp(sz_gigya_message(1), "Unknown error") == 0, "strerror unknown");
     CHECK(strcmp(sz_version(), SZ_VERSION_STRING) == 0, "version");
+    {
+        /* Telegram Login Widget; the hash by Python:
+         * hmac.new(sha256(token).digest(), b"auth_date=1700000000\nfirst_name=Ann\nid=42", sha256) */
+        static const char tok[] = "123456789:AAFakeBotTokenForTestsOnly_xyz";
+        static const char h[] = "128fc79a0d103dc00a39a94f72ccc60ac6e449786390801a5ba91bee73f579b2";
+        sz_kv f[4] = {{"id", 2, "42", 2}, {"hash", 4, h, 64}, {"first_name", 10, "Ann", 3},
+                      {"auth_date", 9, "1700000000", 10}};
+        sz_kv g[4];
+        CHECK(sz_validate_telegram_login(f, 4, tok, strlen(tok), -1, 0) == 1, "tg valid, no age check");
+        CHECK(sz_validate_telegram_login(f, 4, tok, strlen(tok), 86400, 1700086400) == 1, "tg age edge");
+        CHECK(sz_validate_telegram_login(f, 4, tok, strlen(tok), 86400, 1700086401) == 0, "tg too old");
+        CHECK(sz_validate_telegram_login(f, 4, tok, strlen(tok), 86400, 1699999939) == 0, "tg future > 60 s");
+        CHECK(sz_validate_telegram_login(f, 4, tok, strlen(tok) - 1, -1, 0) == 0, "tg other token");
+        CHECK(sz_validate_telegram_login(f, 3, tok, strlen(tok), -1, 0) == 0, "tg no auth_date");
+        memcpy(g, f, sizeof g);
+        g[2].value_len = 2;
+        CHECK(sz_validate_telegram_login(g, 4, tok, strlen(tok), -1, 0) == 0, "tg changed field");
+        memcpy(g, f, sizeof g);
+        g[1].value_len = 63;
+        CHECK(sz_validate_telegram_login(g, 4, tok, strlen(tok), -1, 0) == 0, "tg short hash");
+        memcpy(g, f, sizeof g);
+        g[0].key = "auth_date", g[0].key_len = 9, g[0].value = "1700000000", g[0].value_len = 10;
+        CHECK(sz_validate_telegram_login(g, 4, tok, strlen(tok), -1, 0) == 0, "tg repeated field");
+        CHECK(sz_validate_telegram_login(NULL, 0, tok, strlen(tok), -1, 0) == 0, "tg no data");
+    }
 }
 

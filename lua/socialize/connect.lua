@@ -170,10 +170,12 @@ end
 --- client:connect{UID, provider, redirectURI, scopes?} -> {url, state} | nil, err
 function _M.connect(ctx, p)
     if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
-    for _, k in ipairs({ "UID", "provider", "redirectURI" }) do
+    for _, k in ipairs({ "UID", "provider" }) do
         if not nonempty(p[k]) then return nil, errors.missing(k) end
     end
+    if connect_info(p.provider) and not nonempty(p.redirectURI) then return nil, errors.missing("redirectURI") end
     local c = connect_info(p.provider)
+    if not c and INFO[p.provider] then return _M.connect_credentials(ctx, p) end
     if not c then
         return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
             .. tostring(p.provider) .. "' yet (docs/connections.md)")
@@ -193,7 +195,7 @@ function _M.connect(ctx, p)
     local state = core.random_hex(24) -- 192 bits
     local verifier, challenge
     local app, origin, pkce = app_of(ctx, p.provider), nil, c.pkce
-    if c.instance then -- a per-instance network: its app, registered once; PKCE if it says S256
+    if c.instance then -- per instance (provider_info: connect.instance): its app, registered once; PKCE if it says S256
         local oerr, reg
         origin, oerr = instance_origin(ctx, p.provider, p[c.instance])
         if not origin then return nil, oerr end
@@ -336,7 +338,7 @@ function _M.finish(ctx, q)
         return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the grant lacks the scopes "
             .. concat(tok.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
     end
-    if c.exchange then -- a short-lived token exchanged at once for a long-lived one
+    if c.exchange then -- a short-lived token exchanged at once for a long-lived one (provider_info: connect.exchange)
         local long, xerr = step(ctx, provider, "exchange", app, { accessToken = tok.accessToken }, { scopes = asked })
         if not long then return nil, xerr end
         long.scope, long.account = tok.scope, long.account or tok.account
@@ -520,6 +522,101 @@ function _M.select_page(ctx, p)
 end
 
 ---------------------------------------------------------------------------
+-- connect with credentials (a network without a redirect flow)
+---------------------------------------------------------------------------
+
+--- client:connect{UID, provider, <the network's credential fields>} for a
+-- network that has no OAuth flow here: the fields the connection needs
+-- (provider_info(name).authFields and accountFields, less those the app's
+-- config gives) are taken from the params; where the network has a setup
+-- step (a session login) it is run once to check them, and its state is kept
+-- in the store's sessions table (the first publish reuses it). The
+-- connection is stored sealed (secretFields) and the identity returned at
+-- once: there is no url and no finishConnect.
+function _M.connect_credentials(ctx, p)
+    local provider = p.provider
+    local info = INFO[provider]
+    local app = app_of(ctx, provider)
+    local appkeys, secret = {}, {}
+    for _, f in ipairs(info.appKeyFields or {}) do appkeys[f] = true end
+    for _, f in ipairs(info.secretFields or {}) do secret[f] = true end
+    local login = info.setup and info.setup.refreshOnAuthExpired -- a session login checks the credentials
+    local need = {}
+    for _, list in ipairs({ info.authFields or {}, info.accountFields or {} }) do
+        for _, f in ipairs(list) do
+            if not (appkeys[f] and app[f] ~= nil) and not need[f] then
+                need[f] = true
+                need[#need + 1] = f
+                -- a token the user would have obtained elsewhere (an OAuth token) is
+                -- no connect flow: such a network waits for its own (config.connections)
+                if secret[f] and not login then
+                    return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
+                        .. provider .. "' yet (docs/connections.md)")
+                end
+            end
+        end
+    end
+    if #need == 0 or info.discontinued then
+        return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
+            .. provider .. "' (docs/connections.md)")
+    end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local user = {}
+    for _, f in ipairs(need) do
+        local v = p[f]
+        if type(v) == "number" and v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then v = string.format("%d", v) end
+        if not nonempty(v) then return nil, errors.missing(f) end
+        if #v > 1024 or find(v, "%c") then return nil, errors.invalid(f, "must be printable, at most 1024 bytes") end
+        user[f] = v
+    end
+    if info.urlField and p[info.urlField] ~= nil then
+        local ok, why = require("socialize.policy").check_url(p[info.urlField], ctx.config.allowPrivateNetworks)
+        if not ok then return nil, errors.invalid(info.urlField, tostring(why)) end
+        user[info.urlField] = p[info.urlField]
+    end
+    local account = user[(info.accountFields or {})[1] or ""]
+    local setup = info.setup
+    local nickname = account
+    if setup and setup.action then
+        -- the network's login, once: wrong credentials are refused here, not at the first post
+        local now = floor(ctx.clock())
+        local req, msg, code, res = core.provider_request(provider, setup.action, {}, app, user, now, ctx.nonce())
+        if not req then
+            if res then return nil, from_result(res) end
+            return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg))
+        end
+        local o = send(ctx, provider, req)
+        if o.error then
+            local e = errors.transport(o.error, o.kind)
+            e.error = "transient"
+            return nil, e
+        end
+        local r = core.provider_parse(provider, setup.action, {}, app, user, o.status or 0, o.headers or {},
+            o.body or "", now)
+        if not r or not r.ok then
+            return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+        end
+        local state = type(r.data) == "table" and r.data or {}
+        require("socialize.direct").keep_setup_state(ctx, provider, app, user, state)
+        -- the account's stable id where the session names one (a DID), else the login
+        if nonempty(state.did) then account = state.did end
+    end
+    local fields, secrets = {}, {}
+    for k, v in pairs(user) do
+        if secret[k] then secrets[k] = v else fields[k] = v end
+    end
+    fields.nickname = nickname
+    local rec = { UID = p.UID, provider = provider, account = account, fields = fields, secrets = secrets }
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, floor(ctx.clock()))
+    out.UID = p.UID
+    out.display = info.display
+    return out
+end
+
+---------------------------------------------------------------------------
 -- getUserInfo, removeConnection
 ---------------------------------------------------------------------------
 
@@ -587,6 +684,14 @@ function _M.remove(ctx, p)
             local d, derr, dname = st:delete_connection(p.UID, rec.provider)
             if not d then return nil, store_error(derr, dname) end
             n = n + d
+            local info = INFO[rec.provider] or {}
+            if info.setup and info.setup.refreshOnAuthExpired then
+                -- its login session goes too (the connection's fields and secrets name it)
+                local user = {}
+                for k, v in pairs(rec.fields or {}) do if k ~= "nickname" and k ~= "expired" then user[k] = v end end
+                for k, v in pairs(rec.secrets or {}) do user[k] = v end
+                require("socialize.direct").forget_setup_state(ctx, rec.provider, app_of(ctx, rec.provider), user)
+            end
         end
     end
     if p.provider ~= nil and n == 0 then
@@ -641,7 +746,7 @@ local function refresh(ctx, st, UID, provider)
         local now = floor(ctx.clock())
         if (cur.fields or {}).expired or not due(cur, now) then return cur end
         local c = (INFO[provider] or {}).connect or {}
-        -- a network that refreshes the (unexpired) access token itself
+        -- a network that refreshes the (unexpired) access token itself (connect.refreshWithAccess)
         local rt = cur.secrets and (c.refreshWithAccess and cur.expiresAt > now and cur.secrets.accessToken
                                     or cur.secrets.refreshToken)
         if not nonempty(rt) then return cur end

@@ -283,6 +283,81 @@ local function cache_key(task, field)
     return key
 end
 
+-- Setup states (a session) persisted in config.store's sessions table, so
+-- that a process that starts again reuses the session instead of a new login
+-- (docs/connections.md, sessions). Only for a setup whose state holds
+-- credentials (refreshOnAuthExpired); the key is a digest of the cache key
+-- (it names the server, the account and its password's digest).
+local SESSION_LEASE_TTL, SESSION_LEASE_WAIT = 30000, 10000 -- ms
+
+local function session_store(task)
+    local ctx = task.ctx
+    local setup = (INFO[task.provider] or {}).setup
+    if not (setup and setup.refreshOnAuthExpired) or ctx.config.store == nil or not ctx.store then return nil end
+    local st, err, name = ctx.store()
+    if not st then
+        ctx.log({ event = "session_store", provider = task.provider, error = tostring(name or err) })
+        return nil
+    end
+    return st, core.hmac_sha1("c2Vzc2lvbi1rZXk=", cache_key(task, setup.cacheKey))
+end
+
+local function state_of_record(rec)
+    if type(rec) ~= "table" then return nil end
+    local s = {}
+    for k, v in pairs(rec.fields or {}) do s[k] = v end
+    for k, v in pairs(rec.secrets or {}) do s[k] = v end
+    return s
+end
+
+-- Stores a setup state: its string fields named secret by the network
+-- (provider_info(name).secretFields) sealed, the others plain.
+local function save_session(task, st, skey, state)
+    local secret = {}
+    for _, f in ipairs((INFO[task.provider] or {}).secretFields or {}) do secret[f] = true end
+    local fields, secrets = {}, {}
+    for k, v in pairs(state or {}) do
+        if secret[k] and type(v) == "string" then secrets[k] = v else fields[k] = v end
+    end
+    local setup = (INFO[task.provider] or {}).setup or {}
+    local ok, err, name = st:put_session({ provider = task.provider, key = skey,
+        account = tostring(task.user[setup.cacheKey] or ""), fields = fields, secrets = secrets })
+    if not ok then
+        task.ctx.log({ event = "session_store", provider = task.provider, error = tostring(name or err) })
+    end
+end
+
+local function load_session(task)
+    local st, skey = session_store(task)
+    if not st then return nil end
+    local rec, err, name = st:get_session(task.provider, skey)
+    if err then task.ctx.log({ event = "session_store", provider = task.provider, error = tostring(name or err) }) end
+    return state_of_record(rec), st, skey
+end
+
+--- Keeps a setup state obtained outside a task (client:connect's check of
+-- the credentials) where the tasks look for it: the client's cache and the
+-- store's sessions table.
+function _M.keep_setup_state(ctx, provider, app, user, state)
+    local t = { ctx = ctx, provider = provider, app = app or {}, user = user }
+    local setup = (INFO[provider] or {}).setup
+    if not setup then return end
+    ctx.cache[cache_key(t, setup.cacheKey)] = state
+    local st, skey = session_store(t)
+    if st then save_session(t, st, skey, state) end
+end
+
+--- Forgets a connection's setup state (removeConnection): the cache entry
+-- and the stored session.
+function _M.forget_setup_state(ctx, provider, app, user)
+    local t = { ctx = ctx, provider = provider, app = app or {}, user = user }
+    local setup = (INFO[provider] or {}).setup
+    if not setup then return end
+    ctx.cache[cache_key(t, setup.cacheKey)] = nil
+    local st, skey = session_store(t)
+    if st then st:delete_session(provider, skey) end
+end
+
 -- The network's setup step (provider_info(name).setup), or nil.
 local function setup_of(task)
     local info = INFO[task.provider]
@@ -310,6 +385,10 @@ function Task:request()
     if self.phase == self.action and setup and self.action ~= "notify" then
         local s = ctx.cache[cache_key(self, setup.cacheKey)]
         if s == nil then
+            s = load_session(self) -- another process's (or an earlier run's) session
+            if s ~= nil then ctx.cache[cache_key(self, setup.cacheKey)] = s end
+        end
+        if s == nil then
             self.phase = setup.action
         else
             self.state = s
@@ -333,7 +412,15 @@ function Task:request()
     local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(ctx.clock()), ctx.nonce(),
         (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
-        or (self.phase == self.follow and self.follow_state) or nil, step, self.blobs)
+        or (self.phase == self.follow and self.follow_state)
+        or (setup and self.phase == setup.refresh and self.state) or nil, step, self.blobs)
+    if not req and setup and self.phase == setup.refresh then
+        -- no refresh token in the state: one new setup instead
+        self:release_session()
+        ctx.cache[cache_key(self, setup.cacheKey)] = nil
+        self.state, self.phase = nil, setup.action
+        return self:request()
+    end
     if not req and self.phase == "unmedia" then
         return self:next_cleanup() -- best effort: the post's own failure stays the result
     end
@@ -410,6 +497,9 @@ function Task:feed(outcome)
         return self:upload_fed(r, outcome)
     end
     local setup = setup_of(self)
+    if setup and setup.refresh and self.phase == setup.refresh then
+        return self:refreshed_session(r)
+    end
     if setup and self.phase == setup.action and self.phase ~= self.action then
         if not r.ok and setup.required then
             self.result = r
@@ -418,6 +508,10 @@ function Task:feed(outcome)
         -- an optional step that failed: the network's documented defaults
         local s = (r.ok and r.data) or {}
         ctx.cache[cache_key(self, setup.cacheKey)] = s
+        if r.ok then
+            local st, skey = session_store(self)
+            if st then save_session(self, st, skey, s) end
+        end
         self.state = s
         self.used_cached_state = false
         self.phase = self.action
@@ -435,9 +529,11 @@ function Task:feed(outcome)
     if not r.ok and self:retry(r, outcome) then return "retry" end
     if setup and setup.refreshOnAuthExpired and not r.ok and r.category == "auth_expired"
         and self.used_cached_state and not self.refreshed then
-        -- the reused state (a session) expired: one new setup, then the post again
-        ctx.cache[cache_key(self, setup.cacheKey)] = nil
+        -- the reused state (a session) expired: renewed with its refresh token
+        -- where the network has a refresh step, else one new setup; then the post again
         self.refreshed = true
+        if setup.refresh then return self:refresh_session() end
+        ctx.cache[cache_key(self, setup.cacheKey)] = nil
         self.state = nil
         self.phase = setup.action
         return self:request()
@@ -447,6 +543,84 @@ function Task:feed(outcome)
     if not r.ok and self.done_media and #self.done_media > 0 then
         return self:start_cleanup()
     end
+    return nil
+end
+
+-- The session expired: under the store's lease for this session (several
+-- processes share it), the stored session is read again: another process
+-- that renewed it meanwhile left a new one (used as is, nothing sent);
+-- otherwise the refresh step is sent with the refresh token, which is single
+-- use: the lease is held until the reply is stored (refreshed_session).
+local function lease_sleep(ms)
+    local n = rawget(_G, "ngx")
+    if type(n) == "table" and type(n.sleep) == "function" then return n.sleep(ms / 1000) end
+    return require("socialize.store").sleep(ms / 1000)
+end
+
+function Task:refresh_session()
+    local ctx, setup = self.ctx, setup_of(self)
+    local used = self.state
+    local st, skey = session_store(self)
+    if st then
+        local token, err, name
+        local waited, pause = 0, 1
+        while true do
+            token, err, name = st:lock("socialize-session:" .. skey, self.provider, nil, SESSION_LEASE_TTL)
+            if token or name ~= "lock_busy" or waited >= SESSION_LEASE_WAIT then break end
+            lease_sleep(pause)
+            waited = waited + pause
+            pause = pause < 50 and pause * 2 or 50
+        end
+        if not token then
+            self.result = fail(self, "transient", "the session could not be renewed: the store's lease: "
+                .. tostring(name or err))
+            return nil
+        end
+        self.session_lease, self.session_st, self.session_key = token, st, skey
+        local cur = state_of_record(st:get_session(self.provider, skey))
+        if cur and used and cur.accessJwt ~= nil and cur.accessJwt ~= used.accessJwt then
+            -- renewed by another process meanwhile: its session, no refresh sent
+            self:release_session()
+            ctx.cache[cache_key(self, setup.cacheKey)] = cur
+            self.state, self.phase = cur, self.action
+            return self:request()
+        end
+        if cur then used = cur end
+    end
+    self.state = used
+    self.phase = setup.refresh
+    ctx.log({ event = "session_refresh", provider = self.provider })
+    return self:request() -- built from the state: its refresh token
+end
+
+function Task:release_session()
+    if self.session_lease then
+        self.session_st:unlock("socialize-session:" .. self.session_key, self.provider, self.session_lease)
+        self.session_lease = nil
+    end
+end
+
+function Task:refreshed_session(r)
+    local ctx, setup = self.ctx, setup_of(self)
+    if r.ok and type(r.data) == "table" then
+        local s = r.data
+        ctx.cache[cache_key(self, setup.cacheKey)] = s
+        if self.session_st then save_session(self, self.session_st, self.session_key, s) end
+        self:release_session()
+        self.state, self.phase = s, self.action
+        return self:request()
+    end
+    if r.category == "auth_expired" then
+        -- the refresh token was refused (expired, revoked): a new login
+        if self.session_st then self.session_st:delete_session(self.provider, self.session_key) end
+        self:release_session()
+        ctx.cache[cache_key(self, setup.cacheKey)] = nil
+        self.state, self.phase = nil, setup.action
+        return self:request()
+    end
+    -- transient (network error, 5xx, 429): the stored session stays as it was
+    self:release_session()
+    self.result = r
     return nil
 end
 

@@ -113,7 +113,9 @@ class Control(Base):
                                           for k, st in STATE.items()
                                           if k.startswith("oauth_") and isinstance(st, dict) and "codes" in st})
         with LOCK:
-            return self.respond(200, {"session_count": STATE["session_count"]})
+            return self.respond(200, {"session_count": STATE["session_count"],
+                                      "bsky_refresh_count": STATE.get("bsky_refresh_count", 0),
+                                      "bsky_refresh_reused": STATE.get("bsky_refresh_reused", 0)})
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)

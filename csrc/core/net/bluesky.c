@@ -160,6 +160,26 @@ static sz_request *build_bluesky(ctx *x)
         }
         goto done;
     }
+    if (strcmp(act, "refreshSession") == 0) {
+        /* the refresh JWT is the bearer; it is single use (the PDS rotates it) */
+        const char *rj = jstr(sess, "refreshJwt");
+        if (!rj || !*rj) {
+            x->result = fail("not_connected", "bluesky: no refresh token in the session");
+            goto done;
+        }
+        sz_buf_printf(&url, "%s/xrpc/com.atproto.server.refreshSession", root);
+        if (!url.failed && (r = sz_request_new("POST", url.data)) != NULL) {
+            sz_buf h;
+            sz_buf_init(&h);
+            sz_buf_printf(&h, "Bearer %s", rj);
+            if (h.failed || sz_request_add_header(r, "Authorization", h.data) != 0) {
+                sz_request_free(r);
+                r = NULL;
+            }
+            sz_buf_reset(&h);
+        }
+        goto done;
+    }
     if (!jstr(sess, "accessJwt") || !jstr(sess, "did")) {
         x->result = fail("not_connected", "bluesky: no session (createSession first)");
         goto done;
@@ -226,7 +246,7 @@ static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header 
     const char *err = jstr(j, "error");
     json_t *r;
     if (status >= 200 && status < 300) {
-        if (strcmp(c->action, "session") == 0) {
+        if (strcmp(c->action, "session") == 0 || strcmp(c->action, "refreshSession") == 0) {
             r = success(NULL);
             json_object_set_new(r, "data", json_pack("{s:s?, s:s?, s:s?}", "accessJwt", jstr(j, "accessJwt"),
                                                      "refreshJwt", jstr(j, "refreshJwt"), "did", jstr(j, "did")));
@@ -272,7 +292,7 @@ const sz_net sz_net_bluesky = {
     .secret_fields = {"appPassword", "accessJwt", "refreshJwt"},
     .account_fields = {"identifier"},
     .app_key_fields = {"baseUrl"},
-    .setup = {"session", "identifier", 1, 1},
+    .setup = {"session", "identifier", 1, 1, "refreshSession"},
     /* an unused blob is garbage-collected by the PDS: nothing to delete */
     .media = {.images = BSKY_MAX_IMAGES, .max_image = BSKY_MAX_IMAGE, .upload = 1, .alt = 1},
     .carries = "description:link card (not with images)",

@@ -4,7 +4,13 @@ uploadBlob (raw bytes, the type checked against the bytes, at most
 the bytes (CIDv1, raw codec, sha2-256, base32), and the record's embed checked
 against the lexicons (app.bsky.embed.images, app.bsky.embed.external) and the
 blobs this session uploaded. sync.getBlob answers an uploaded blob's bytes.
-Faults: an identifier containing "uploadfail" -> 502 on uploadBlob."""
+server.refreshSession rotates: the refresh JWT (the bearer, no body) is single
+use; a reused one is refused (400 ExpiredToken, counted in
+bsky_refresh_reused) and revokes nothing else;
+the control port answers the createSession/refreshSession counts (GET /).
+Faults: an identifier containing "uploadfail" -> 502 on uploadBlob;
+config {"fail_bluesky_refresh": true} -> the next refreshSession answers 502
+(before rotating: the refresh JWT stays good)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
@@ -15,7 +21,8 @@ from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_
 NETWORK = "bluesky"
 CONF = {"password": "app-pass-1234"}
 STATE_DEFAULTS = {"sessions": {}, "session_count": 0, "expire_bluesky": False, "bsky_idents": {},
-                  "bsky_blobs": {}}
+                  "bsky_blobs": {}, "bsky_refresh": {}, "bsky_refresh_used": {}, "bsky_refresh_count": 0,
+                  "bsky_refresh_reused": 0, "fail_bluesky_refresh": False}
 MAX_BLOB = 1000000
 
 
@@ -135,6 +142,32 @@ class Bluesky(Base):
             with LOCK:
                 STATE["bsky_blobs"][cid] = {"did": did, "mimeType": ct, "data": raw}
             return 200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": ct, "size": len(raw)}}, None
+        if path == "/xrpc/com.atproto.server.refreshSession":
+            if method != "POST":
+                raise bad("refreshSession is a POST")
+            if raw:
+                raise bad("refreshSession takes no body")
+            tok = self.bearer() or ""
+            with LOCK:
+                if STATE.get("fail_bluesky_refresh"):
+                    STATE["fail_bluesky_refresh"] = False
+                    raise Reply(502, {"error": "InternalServerError", "message": "Internal Server Error"})
+                if tok in STATE["bsky_refresh_used"]:
+                    STATE["bsky_refresh_reused"] += 1
+                    raise Reply(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
+                ent = STATE["bsky_refresh"].pop(tok, None)
+                if ent is None:
+                    raise Reply(400 if tok else 401, {"error": "InvalidToken" if tok else "AuthenticationRequired",
+                                                      "message": "Token could not be verified"})
+                STATE["bsky_refresh_used"][tok] = True
+            did, ident = ent
+            jwt, ref = "acc-" + uuid.uuid4().hex, "ref-" + uuid.uuid4().hex
+            with LOCK:
+                STATE["sessions"][jwt] = did
+                STATE["bsky_idents"][jwt] = ident
+                STATE["bsky_refresh"][ref] = (did, ident)
+                STATE["bsky_refresh_count"] += 1
+            return 200, {"accessJwt": jwt, "refreshJwt": ref, "did": did, "handle": ident}, None
         body = self.json_body(raw) if raw else {}
         if path == "/xrpc/com.atproto.server.createSession":
             ident = body.get("identifier", "")
@@ -144,13 +177,14 @@ class Bluesky(Base):
                              "RateLimit-Reset": str(int(sandbox_now()) + 300), "RateLimit-Policy": "30;w=300"})
             if body.get("password") != CONF["password"]:
                 raise Reply(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
-            jwt = "acc-" + uuid.uuid4().hex
+            jwt, ref = "acc-" + uuid.uuid4().hex, "ref-" + uuid.uuid4().hex
             did = "did:plc:" + hashlib.sha1(ident.encode()).hexdigest()[:24]
             with LOCK:
                 STATE["sessions"][jwt] = did
                 STATE["bsky_idents"][jwt] = ident
+                STATE["bsky_refresh"][ref] = (did, ident)
                 STATE["session_count"] += 1
-            return 200, {"accessJwt": jwt, "refreshJwt": "ref-" + uuid.uuid4().hex, "did": did, "handle": ident}, None
+            return 200, {"accessJwt": jwt, "refreshJwt": ref, "did": did, "handle": ident}, None
         if path == "/xrpc/com.atproto.repo.createRecord":
             did, _ = self.session()
             rec = body.get("record", {})
