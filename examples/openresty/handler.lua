@@ -105,11 +105,22 @@ end
 -- GET /connect/<provider>?uid=... : 302 to the network's authorization URL.
 -- In production the UID comes from your session, never from the query.
 function _M.connect(provider)
-    local uid = ngx.req.get_uri_args().uid
-    local start, err = get_connect_client():connect {
+    local args = ngx.req.get_uri_args()
+    local uid = args.uid
+    local params = {
         UID = type(uid) == "string" and uid or "", provider = provider,
         redirectURI = ngx.var.scheme .. "://" .. ngx.var.http_host .. "/callback/" .. provider,
     }
+    -- a per-server network (provider_info: connect.instance names the param):
+    -- ?instance=..., here defaulting to the sandbox's
+    local info = core.provider_info(provider)
+    local inst = type(info) == "table" and type(info.connect) == "table" and info.connect.instance
+    if type(inst) == "string" then
+        local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "{}") or {}
+        params[inst] = type(args.instance) == "string" and args.instance
+            or (ports[provider] and ("http://127.0.0.1:" .. ports[provider]) or nil)
+    end
+    local start, err = get_connect_client():connect(params)
     if not start then return fail(400, err) end
     return ngx.redirect(start.url, 302)
 end
