@@ -53,6 +53,11 @@ io.flush()
 local back = io.read("*l")
 if not back or back == "" then io.stderr:write("no callback URL read\n"); os.exit(1) end
 local id, ferr = client:finishConnect(back)
+if id and id.pending == "selectPage" then
+    -- several pages (Facebook): list them, take the first (an app lets the user choose)
+    for i, p in ipairs(id.pages) do io.write(string.format("page %d: %s (%s)\n", i, tostring(p.name), p.id)) end
+    id, ferr = client:selectPage { UID = UID, provider = id.provider, pageId = id.pages[1].id }
+end
 -- err.error names the fault (state_unknown, access_denied, ...: docs/connections.md)
 if not id then io.stderr:write("finishConnect: ", tostring(ferr.error), ": ", tostring(ferr), "\n"); os.exit(1) end
 io.write(string.format("\nconnected %s: %s account %s (%s), scopes %q, token expires at %s\n",

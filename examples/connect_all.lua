@@ -66,6 +66,9 @@ for _, name in ipairs(names) do
     local back, id
     if start then back, err = authorize(start.url) end
     if back then id, err = client:finishConnect(back) end
+    if id and id.pending == "selectPage" then -- several pages (Facebook): the demo takes the first
+        id, err = client:selectPage { UID = UID, provider = name, pageId = id.pages[1].id }
+    end
     if id then
         print(string.format("  %-10s connected: account %s (%s), scopes %q", name, tostring(id.providerUID),
             tostring(id.nickname), tostring(id.scopes)))

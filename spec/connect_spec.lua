@@ -19,6 +19,7 @@ local function providers()
     local p = H.sandbox_providers(sb)
     p.twitter.clientId, p.twitter.clientSecret = "tw-client-id", "tw-client-secret"
     p.linkedin.clientId, p.linkedin.clientSecret = "li-client-id", "li-client-secret"
+    p.facebook.clientId, p.facebook.clientSecret = "fb-app-id", "fb-app-secret"
     return p
 end
 
@@ -415,6 +416,24 @@ describe("connect: stores shared by processes #once", function()
             assert.equal(0, c:publishUserAction { UID = "u9", userAction = UA }.errorCode)
             assert(c:removeConnection { UID = "u9" })
             assert.is_nil(c:store():get_connection("u9", "twitter"))
+        end)
+
+        it("Facebook (page choice) and X OAuth 1.0a connect, publish and disconnect through PostgreSQL", function()
+            local c = client(pgurl)
+            local s = assert(c:connect { UID = "u8", provider = "facebook", redirectURI = REDIRECT })
+            local r = assert(c:finishConnect(authorize(s.url)))
+            assert.equal("selectPage", r.pending)
+            local id = assert(c:selectPage { UID = "u8", provider = "facebook", pageId = r.pages[2].id })
+            assert.equal(r.pages[2].id, id.providerUID)
+            s = assert(c:connect { UID = "u8", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" })
+            id = assert(c:finishConnect(authorize(s.url)))
+            assert.equal("1.0a", id.oauth)
+            assert.equal(2, #assert(c:getUserInfo { UID = "u8" }).identities)
+            local res = assert(c:publishUserAction { UID = "u8", userAction = UA })
+            assert.equal(0, res.errorCode)
+            assert.equal(1, #requests("/v26.0/" .. r.pages[2].id .. "/feed"))
+            assert.equal(1, #requests("/2/tweets"))
+            assert.equal(2, assert(c:removeConnection { UID = "u8" }).removed)
         end)
 
         it("two processes refreshing at once, 50 times each: no refresh token used twice", function()

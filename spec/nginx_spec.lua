@@ -123,7 +123,7 @@ describe("OpenResty #once", function()
             assert.are.equal(0, id.errorCode)
             assert.are.equal(name, id.provider)
             assert.truthy(id.providerUID and id.providerUID ~= "", r3.body)
-            assert.truthy(id.expiresAt == nil or id.expiresAt > os.time(), name) -- Mastodon tokens do not expire
+            assert.truthy(id.expiresAt == nil or id.expiresAt > os.time(), name) -- Mastodon tokens and Page tokens do not expire
             -- sealed into the store file nginx wrote, read back with the key
             local s = assert(store.open(store_url, { keys = { STORE_KEY } }))
             local rec = assert(s:get_connection("webuser", name))
@@ -158,7 +158,7 @@ describe("OpenResty #once", function()
         assert.are.equal("access_denied", e.error)
         assert.is_nil(r.body:find("tw-client-secret", 1, true))
         -- a network without a connect flow
-        local fb = get("/connect/facebook?uid=webuser")
+        local fb = get("/connect/telegram?uid=webuser")
         assert.are.equal(400, fb.status)
         assert.are.equal("unsupported", core.json_decode(fb.body).error)
         for _, r0 in ipairs({ again, forged, r, fb }) do

@@ -212,7 +212,12 @@ describe("oauth: token replies", function()
         local c = core.provider_info("twitter").connect
         assert.same({ kind = "oauth2", scopes = "tweet.read tweet.write users.read offline.access", pkce = true,
                       basicAuth = true, revoke = true, refresh = true, rotating = true, tokenField = "bearerToken",
-                      accountField = "userId", refreshField = "refreshToken", tokenState = false }, c)
+                      accountField = "userId", refreshField = "refreshToken", tokenState = false,
+                      pages = false, oauth1 = true }, c)
+        local f = core.provider_info("facebook").connect
+        assert.is_true(f.exchange)
+        assert.is_true(f.pages)
+        assert.is_false(f.oauth1)
         assert.equal("accessToken", core.provider_info("linkedin").connect.tokenField)
         assert.is_nil(core.provider_info("telegram").connect)
         local th = core.provider_info("threads").connect
@@ -294,5 +299,63 @@ describe("oauth: Weibo, Threads and Mastodon data", function()
         assert.is_nil(t.missingScopes)
         assert.equal("instance", core.provider_info("mastodon").connect.instance)
         assert.is_false(core.oauth_request("twitter", "register", { clientId = "c", baseUrl = "https://x" }, {}).ok)
+    end)
+
+    it("OAuth 1.0a replies: form-encoded, confirmed callback, numeric account, repeated fields refused", function()
+        local r = core.oauth_parse("twitter", "oauth1_request", 200,
+            "oauth_token=a%2Bb&oauth_token_secret=s%3D1&oauth_callback_confirmed=true", NOW)
+        assert.same({ ok = true, token = "a+b", tokenSecret = "s=1", provider = "twitter" }, r)
+        assert.equal("content_invalid", core.oauth_parse("twitter", "oauth1_request", 200,
+            "oauth_token=a&oauth_token_secret=s", NOW).category)
+        assert.equal("transient", core.oauth_parse("twitter", "oauth1_request", 200,
+            "oauth_token=a&oauth_token=b&oauth_token_secret=s&oauth_callback_confirmed=true", NOW).category)
+        assert.equal("transient", core.oauth_parse("twitter", "oauth1_request", 200,
+            "oauth_token=a%2&oauth_token_secret=s&oauth_callback_confirmed=true", NOW).category)
+        assert.equal("not_connected", core.oauth_parse("twitter", "oauth1_request", 401, "", NOW).category)
+        r = core.oauth_parse("twitter", "oauth1_access", 200,
+            "oauth_token=t&oauth_token_secret=ts&user_id=42&screen_name=ann", NOW)
+        assert.equal("42", r.providerUID)
+        assert.equal("ann", r.nickname)
+        assert.equal("transient", core.oauth_parse("twitter", "oauth1_access", 200,
+            "oauth_token=t&oauth_token_secret=ts&user_id=4x2", NOW).category)
+        assert.equal("auth_expired", core.oauth_parse("twitter", "oauth1_access", 401, "", NOW).category)
+        assert.equal("transient", core.oauth_parse("twitter", "oauth1_access", 503, "", NOW).category)
+        assert.equal("unsupported", core.oauth_parse("linkedin", "oauth1_access", 200, "", NOW).category)
+    end)
+    it("OAuth 1.0a requests: signed oauth_callback, no oauth_token on the request token call", function()
+        local app = { consumerKey = "ck", consumerSecret = "cs" }
+        local req = assert(core.oauth_request("twitter", "oauth1_request", app,
+            { redirectURI = "https://app.example/cb", timestamp = 1700000000, nonce = "n1" }))
+        assert.equal("https://api.x.com/oauth/request_token", req.url)
+        assert.equal("POST", req.method)
+        local auth = req.headers.Authorization or req.headers.authorization
+        assert.matches('^OAuth oauth_callback="https%%3A%%2F%%2Fapp%.example%%2Fcb", oauth_consumer_key="ck"', auth)
+        assert.not_matches("oauth_token", auth)
+        assert.equal(false, core.oauth_request("twitter", "oauth1_request", {}, { redirectURI = "https://a/b",
+            timestamp = 1, nonce = "n" }).ok)
+        req = assert(core.oauth_request("twitter", "oauth1_authorize", app, { token = "t k" }))
+        assert.equal("https://api.x.com/oauth/authorize?oauth_token=t%20k", req.url)
+        req = assert(core.oauth_request("twitter", "oauth1_access", app,
+            { token = "rt", tokenSecret = "rs", verifier = "v1", timestamp = 1700000000, nonce = "n2" }))
+        auth = req.headers.Authorization or req.headers.authorization
+        assert.matches('oauth_token="rt", oauth_verifier="v1", oauth_version="1.0"$', auth)
+    end)
+    it("Facebook: exchange, pages (bad entries skipped, 190 is auth_expired), Graph-style revoke", function()
+        local app = { clientId = "id", clientSecret = "sec" }
+        local req = assert(core.oauth_request("facebook", "exchange", app, { accessToken = "short" }))
+        assert.equal("GET", req.method)
+        assert.equal("https://graph.facebook.com/v26.0/oauth/access_token?client_id=id&client_secret=sec&"
+            .. "fb_exchange_token=short&grant_type=fb_exchange_token", req.url)
+        req = assert(core.oauth_request("facebook", "pages", app, { accessToken = "ut" }))
+        assert.matches("^https://graph%.facebook%.com/v26%.0/me/accounts%?fields=id,name,access_token&limit=100&"
+            .. "access_token=ut&appsecret_proof=%x+$", req.url)
+        req = assert(core.oauth_request("facebook", "revoke", app, { token = "ut" }))
+        assert.equal("DELETE", req.method)
+        local r = core.oauth_parse("facebook", "pages", 200, '{"data":[{"id":"12","name":"A","access_token":"p1"},'
+            .. '{"id":"1x","access_token":"p2"},{"id":"13"},{"id":"14","access_token":"p4"}]}', NOW)
+        assert.same({ { id = "12", name = "A", accessToken = "p1" }, { id = "14", accessToken = "p4" } }, r.pages)
+        assert.equal("auth_expired", core.oauth_parse("facebook", "pages", 400,
+            '{"error":{"code":190,"message":"x"}}', NOW).category)
+        assert.equal("transient", core.oauth_parse("facebook", "pages", 500, "oops", NOW).category)
     end)
 end)

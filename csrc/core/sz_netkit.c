@@ -441,28 +441,52 @@ static char *o1_base(const char *method, const char *url, const char *const *kv,
 }
 
 /* OAuth 1.0a (RFC 5849) HMAC-SHA1 Authorization header; the URL's query
- * parameters are signed, the body (JSON, multipart) is not. */
-char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
-                    const char *tk, const char *ts_secret, long long ts, const char *nonce, sz_error *err)
+ * parameters are signed, the body (JSON, multipart) is not. tk NULL: no
+ * oauth_token (a request-token call); xk/xv: one more oauth_* parameter
+ * (oauth_callback, oauth_verifier) signed and sent in the header, or NULL. */
+char *oauth1_header_x(const char *method, const char *url, const char *ck, const char *cs, const char *tk,
+                      const char *ts_secret, long long ts, const char *nonce, const char *xk, const char *xv,
+                      sz_error *err)
 {
     char tsb[32], *base = NULL, *out = NULL;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mlen = 0;
     sz_buf key, h, sig;
-    size_t blen, i;
-    const char *kv[14];
+    size_t blen, i, n = 0;
+    const char *kv[20];
+    int xfirst = xk && strcmp(xk, "oauth_consumer_key") < 0;
     sz_buf_init(&key);
     sz_buf_init(&h);
     sz_buf_init(&sig);
     snprintf(tsb, sizeof tsb, "%lld", ts);
-    kv[0] = "oauth_consumer_key", kv[1] = ck, kv[2] = "oauth_nonce", kv[3] = nonce;
-    kv[4] = "oauth_signature_method", kv[5] = "HMAC-SHA1", kv[6] = "oauth_timestamp", kv[7] = tsb;
-    kv[8] = "oauth_token", kv[9] = tk, kv[10] = "oauth_version", kv[11] = "1.0";
     if (!method || !*method) {
         sz_seterr(err, SZ_EMISSING, "Missing required parameter: httpMethod");
         return NULL;
     }
-    base = o1_base(method, url, kv, 12, &blen, err); /* a bad url: SZ_EINVALID */
+    if (xk && xfirst)
+        kv[n++] = xk, kv[n++] = xv ? xv : "";
+    kv[n++] = "oauth_consumer_key", kv[n++] = ck, kv[n++] = "oauth_nonce", kv[n++] = nonce;
+    kv[n++] = "oauth_signature", kv[n++] = ""; /* set below; not signed */
+    kv[n++] = "oauth_signature_method", kv[n++] = "HMAC-SHA1", kv[n++] = "oauth_timestamp", kv[n++] = tsb;
+    if (tk)
+        kv[n++] = "oauth_token", kv[n++] = tk;
+    kv[n++] = "oauth_version", kv[n++] = "1.0";
+    if (xk && !xfirst) { /* in name order among the others */
+        size_t at = n;
+        while (at >= 2 && strcmp(kv[at - 2], xk) > 0)
+            at -= 2;
+        memmove(kv + at + 2, kv + at, (n - at) * sizeof *kv);
+        kv[at] = xk, kv[at + 1] = xv ? xv : "";
+        n += 2;
+    }
+    {
+        const char *sk[20];
+        size_t m = 0;
+        for (i = 0; i < n; i += 2)
+            if (strcmp(kv[i], "oauth_signature") != 0)
+                sk[m++] = kv[i], sk[m++] = kv[i + 1];
+        base = o1_base(method, url, sk, m, &blen, err); /* a bad url: SZ_EINVALID */
+    }
     if (!base)
         goto done;
     /* the key, URL-encoded secrets included, only ever in this buffer
@@ -478,24 +502,19 @@ char *oauth1_header(const char *method, const char *url, const char *ck, const c
         goto done;
     }
     sz_base64_encode_buf(&sig, mac, mlen, 0);
+    sz_buf_addc(&sig, '\0');
     if (sig.failed)
         goto oom;
-    kv[12] = "oauth_signature";
-    kv[13] = sig.data;
-    /* the header: the oauth_* parameters in name order (the signature's
-     * place among them: after oauth_nonce) */
+    /* the header: the oauth_* parameters in name order */
     sz_buf_adds(&h, "OAuth ");
-    {
-        static const int order[] = {0, 2, 12, 4, 6, 8, 10};
-        for (i = 0; i < sizeof order / sizeof *order; i++) {
-            const char *v = kv[order[i] + 1];
-            if (i)
-                sz_buf_adds(&h, ", ");
-            sz_buf_adds(&h, kv[order[i]]);
-            sz_buf_adds(&h, "=\"");
-            sz_url_encode_buf(&h, v, strlen(v));
-            sz_buf_addc(&h, '"');
-        }
+    for (i = 0; i < n; i += 2) {
+        const char *v = strcmp(kv[i], "oauth_signature") == 0 ? sig.data : kv[i + 1];
+        if (i)
+            sz_buf_adds(&h, ", ");
+        sz_buf_adds(&h, kv[i]);
+        sz_buf_adds(&h, "=\"");
+        sz_url_encode_buf(&h, v, strlen(v));
+        sz_buf_addc(&h, '"');
     }
     out = sz_buf_finish(&h, NULL);
     if (out)
@@ -508,6 +527,12 @@ done:
     sz_buf_reset(&sig);
     sz_free_str(base);
     return out;
+}
+
+char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
+                    const char *tk, const char *ts_secret, long long ts, const char *nonce, sz_error *err)
+{
+    return oauth1_header_x(method, url, ck, cs, tk, ts_secret, ts, nonce, NULL, NULL, err);
 }
 
 char *sz_oauth1_authorization(const char *method, const char *url, const char *consumer_key,

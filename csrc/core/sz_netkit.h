@@ -191,7 +191,23 @@ struct sz_net {
         const char *register_path;  /* POST there registers the app once per instance
                                        (client_name, redirect_uris, scopes, website) */
         const char *discovery;      /* RFC 8414 metadata path: PKCE when it lists S256 */
+        const char *exchange_param; /* the exchange's token parameter (NULL: access_token);
+                                       when set, client_id is sent too (Facebook:
+                                       fb_exchange_token) */
+        const char *pages;          /* GET with the user token: the pages the user manages,
+                                       one of which the connection publishes as (NULL: none) */
+        int         token_query;    /* identity, pages and revoke carry access_token and
+                                       appsecret_proof in the query; revoke is a DELETE */
     } oauth;
+    /* OAuth 1.0a 3-legged connect (RFC 5849 section 2; sz_oauth1.c): NULL
+     * request: none. Signed with the app's consumerKey/consumerSecret. */
+    struct {
+        const char *request;   /* POST with oauth_callback: a request token */
+        const char *authorize; /* where the user goes with oauth_token */
+        const char *access;    /* POST with oauth_verifier: the access token */
+        const char *account;   /* the reply's field of the account id (user_id) */
+        const char *nick;      /* the reply's field of the nickname (screen_name) */
+    } oauth1;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */
     int raw_2xx_ok;   /* a 2xx reply may be empty or not JSON (the id is in a header) */
@@ -286,6 +302,7 @@ typedef sz_code_cat code_cat;
 #define classify(...) sz_nk_classify(__VA_ARGS__)
 #define graph_error(...) sz_nk_graph_error(__VA_ARGS__)
 #define oauth1_header(...) sz_nk_oauth1_header(__VA_ARGS__)
+#define oauth1_header_x(...) sz_nk_oauth1_header_x(__VA_ARGS__)
 #define media_count(...) sz_nk_media_count(__VA_ARGS__)
 #define media_at(...) sz_nk_media_at(__VA_ARGS__)
 #define step_item(...) sz_nk_step_item(__VA_ARGS__)
@@ -348,6 +365,17 @@ SZ_HIDDEN json_t *graph_error(int status, json_t *e, const char *cat);
 SZ_HIDDEN char *oauth1_header(const char *method, const char *url, const char *ck, const char *cs,
                               const char *tk, const char *ts_secret, long long ts, const char *nonce,
                               sz_error *err);
+/* sz_oauth.c / sz_oauth1.c: the endpoint of an OAuth step (app[key], or url
+ * with app.baseUrl's origin); the OAuth 1.0a 3-legged steps ("oauth1_*") */
+SZ_HIDDEN char *sz_oauth_endpoint(const sz_net *nt, json_t *app, const char *key, const char *url, const char **why);
+SZ_HIDDEN sz_request *sz_oauth1_request_json(const sz_net *nt, const char *op, json_t *app, json_t *args,
+                                             json_t **refusal);
+SZ_HIDDEN sz_request *sz_oauth_token_query(const char *method, const char *url, json_t *app, const char *at);
+SZ_HIDDEN json_t *sz_oauth_pages_reply(const sz_net *nt, int status, json_t *j, int is_json);
+SZ_HIDDEN json_t *sz_oauth1_parse_json(const sz_net *nt, const char *op, int status, const char *body, size_t len);
+SZ_HIDDEN char *oauth1_header_x(const char *method, const char *url, const char *ck, const char *cs,
+                                const char *tk, const char *ts_secret, long long ts, const char *nonce,
+                                const char *xk, const char *xv, sz_error *err);
 
 /* ---- media (docs/media.md) -------------------------------------------------
  * "publish" gets input.media, the items ready to post (uploaded, or by URL);

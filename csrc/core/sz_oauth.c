@@ -65,7 +65,7 @@ int sz_oauth_pkce(const unsigned char *rnd, size_t n, char verifier[129], char c
 /* The endpoint URL: app[key] when given (an absolute http(s) URL), else the
  * descriptor's, its origin replaced by app.baseUrl when that is set (the
  * sandbox, a proxy). NULL with *why set. Caller frees. */
-static char *endpoint(const net *nt, json_t *app, const char *key, const char *url, const char **why)
+char *sz_oauth_endpoint(const net *nt, json_t *app, const char *key, const char *url, const char **why)
 {
     const char *o = jstr(app, key), *base = jstr(app, "baseUrl"), *path;
     sz_buf b;
@@ -267,6 +267,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
     char *url = NULL, *scopes = NULL;
     const char *why = "out of memory", *id, *secret;
     *refusal = NULL;
+    if (nt && op && strncmp(op, "oauth1_", 7) == 0)
+        return sz_oauth1_request_json(nt, op, app, args, refusal);
     if (!nt || !nt->oauth.authorize) {
         *refusal = fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
         return NULL;
@@ -299,7 +301,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             for (char *c = scopes; *c; c++)
                 if (*c == ' ')
                     *c = nt->oauth.scope_sep;
-        if (!(url = endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "authorizeUrl", nt->oauth.authorize, &why))) {
             *refusal = refuse("content_invalid", "%s: the authorization endpoint: %s", nt->name, why);
             goto done;
         }
@@ -327,7 +329,7 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
     } else if ((strcmp(op, "register") == 0 || strcmp(op, "discover") == 0) && nt->oauth.instance) {
         /* per instance (Mastodon): app.baseUrl is the instance */
         const char *base = need(app, "baseUrl", nt->name, "app config", refusal), *redirect;
-        if (!base || !(url = endpoint(nt, app, "-", op[0] == 'r' ? nt->oauth.register_path : nt->oauth.discovery,
+        if (!base || !(url = sz_oauth_endpoint(nt, app, "-", op[0] == 'r' ? nt->oauth.register_path : nt->oauth.discovery,
                                       &why))) {
             if (!*refusal)
                 *refusal = refuse("content_invalid", "%s: the instance: %s", nt->name, why);
@@ -366,18 +368,20 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = fail("not_connected", "%s: missing app config 'clientSecret'", nt->name);
             goto done;
         }
-        if (!(url = endpoint(nt, app, ex ? "exchangeUrl" : "tokenUrl", ex ? nt->oauth.exchange : nt->oauth.refresh_get,
+        if (!(url = sz_oauth_endpoint(nt, app, ex ? "exchangeUrl" : "tokenUrl", ex ? nt->oauth.exchange : nt->oauth.refresh_get,
                              &why))) {
             *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
             goto done;
         }
         if (pset(p, "grant_type", ex ? nt->oauth.exchange_grant : nt->oauth.refresh_grant) ||
-            (ex && pset(p, "client_secret", secret)) || pset(p, "access_token", tk))
+            (ex && nt->oauth.exchange_param && pset(p, "client_id", id)) || /* Facebook's form */
+            (ex && pset(p, "client_secret", secret)) ||
+            pset(p, ex && nt->oauth.exchange_param ? nt->oauth.exchange_param : "access_token", tk))
             goto done;
         r = get_with(url, p);
     } else if (strcmp(op, "token") == 0 || strcmp(op, "refresh") == 0) {
         int refresh = op[0] == 'r';
-        if (!(url = endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "tokenUrl", nt->oauth.token, &why))) {
             *refusal = refuse("content_invalid", "%s: the token endpoint: %s", nt->name, why);
             goto done;
         }
@@ -412,13 +416,26 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
                 goto done;
         }
         r = finish_form(nt, url, p, id, secret);
+    } else if (strcmp(op, "pages") == 0 && nt->oauth.pages) {
+        const char *at = need(args, "accessToken", nt->name, "argument", refusal);
+        if (!at)
+            goto done;
+        if (!(url = sz_oauth_endpoint(nt, app, "pagesUrl", nt->oauth.pages, &why))) {
+            *refusal = refuse("content_invalid", "%s: the pages endpoint: %s", nt->name, why);
+            goto done;
+        }
+        r = sz_oauth_token_query("GET", url, app, at);
     } else if (strcmp(op, "identity") == 0) {
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         sz_buf b;
         if (!at)
             goto done;
-        if (!(url = endpoint(nt, app, "identityUrl", nt->oauth.identity, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "identityUrl", nt->oauth.identity, &why))) {
             *refusal = refuse("content_invalid", "%s: the identity endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (nt->oauth.token_query) {
+            r = sz_oauth_token_query("GET", url, app, at);
             goto done;
         }
         if (nt->oauth.identity_query) { /* the account the token reply named */
@@ -469,8 +486,12 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             *refusal = refuse("unsupported", "%s: the network has no revoke endpoint%s", nt->name, "");
             goto done;
         }
-        if (!(url = endpoint(nt, app, "revokeUrl", nt->oauth.revoke, &why))) {
+        if (!(url = sz_oauth_endpoint(nt, app, "revokeUrl", nt->oauth.revoke, &why))) {
             *refusal = refuse("content_invalid", "%s: the revoke endpoint: %s", nt->name, why);
+            goto done;
+        }
+        if (nt->oauth.token_query) {
+            r = sz_oauth_token_query("DELETE", url, app, tk);
             goto done;
         }
         if (nt->oauth.revoke_param ? pset(p, nt->oauth.revoke_param, tk)
@@ -594,6 +615,8 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
     const net *nt = provider ? sz_net_find(provider) : NULL;
     json_t *j = NULL, *r;
     int is_json = 0;
+    if (nt && op && strncmp(op, "oauth1_", 7) == 0)
+        return sz_oauth1_parse_json(nt, op, status, body, len);
     if (!nt || !nt->oauth.authorize)
         return fail("unsupported", "%s: no OAuth 2.0 connect flow", provider ? provider : "(none)");
     if (body && len && len <= OA_MAX_BODY) {
@@ -689,6 +712,8 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             r = fail("transient", "%s: the instance's app registration answered %d", nt->name, status);
         else
             r = fail("content_invalid", "%s: the instance refused the app registration (%d)", nt->name, status);
+    } else if (strcmp(op, "pages") == 0) {
+        r = sz_oauth_pages_reply(nt, status, j, is_json);
     } else if (strcmp(op, "discover") == 0) { /* RFC 8414: PKCE when S256 is listed */
         json_t *m = is_json && status == 200 ? json_object_get(j, "code_challenge_methods_supported") : NULL;
         size_t i;
@@ -757,7 +782,9 @@ json_t *sz_oauth_info_json(const net *nt)
               (nt->oauth.exchange && json_object_set_new(r, "exchange", json_true())) ||
               (nt->oauth.refresh_get && json_object_set_new(r, "refreshWithAccess", json_true())) ||
               (nt->oauth.refresh_margin &&
-               json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))))) {
+               json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))) ||
+              json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)) ||
+              json_object_set_new(r, "oauth1", json_boolean(nt->oauth1.request != NULL)))) {
         json_decref(r);
         return NULL;
     }

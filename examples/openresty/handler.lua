@@ -126,7 +126,13 @@ end
 -- (and the redirect URI, which the token request repeats): the path's
 -- provider only makes each network's redirect URI its own.
 function _M.callback()
-    local id, err = get_connect_client():finishConnect(ngx.var.args or "")
+    local client = get_connect_client()
+    local id, err = client:finishConnect(ngx.var.args or "")
+    if id and id.pending == "selectPage" then
+        -- the user manages several pages (Facebook): a real app shows id.pages
+        -- and calls client:selectPage with the one chosen; this example takes the first
+        id, err = client:selectPage { UID = id.UID, provider = id.provider, pageId = id.pages[1].id }
+    end
     if not id then return fail(400, err) end
     ngx.header.content_type = "application/json"
     ngx.say(core.json_encode({ errorCode = 0, provider = id.provider, providerUID = id.providerUID,

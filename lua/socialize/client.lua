@@ -160,6 +160,13 @@ function Client:finishConnect(callback)
     return require("socialize.connect").finish(self._engine:context(), callback)
 end
 
+--- Completes a connect whose finishConnect returned a page list (pending =
+-- "selectPage"): {UID, provider, pageId} -> the connection's identity | nil, err.
+function Client:selectPage(params)
+    argtype(params, 1, "selectPage", "table")
+    return require("socialize.connect").select_page(self._engine:context(), params)
+end
+
 --- Disconnects a user from one network (provider) or all: revokes where the
 -- network can, deletes from the store.
 function Client:removeConnection(params)

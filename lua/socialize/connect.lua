@@ -180,6 +180,16 @@ function _M.connect(ctx, p)
         return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: no connect flow for provider '"
             .. tostring(p.provider) .. "' yet (docs/connections.md)")
     end
+    if p.oauth ~= nil and p.oauth ~= "2.0" then
+        if p.oauth ~= "1.0a" then return nil, errors.invalid("oauth", "must be \"2.0\" (the default) or \"1.0a\"") end
+        if not c.oauth1 then
+            return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: provider '" .. p.provider
+                .. "' has no OAuth 1.0a connect flow")
+        end
+        local st, serr = store_of(ctx)
+        if not st then return nil, serr end
+        return _M.connect1(ctx, st, p)
+    end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local state = core.random_hex(24) -- 192 bits
@@ -263,8 +273,14 @@ function _M.finish(ctx, q)
         return nil, errors.invalid(rep and ("callback parameter " .. rep) or "callback",
             rep and "is repeated" or "must be the callback's query string, URL or a table")
     end
+    if not nonempty(t.state) and (nonempty(t.oauth_token) or nonempty(t.denied)) then
+        return _M.finish1(ctx, t)
+    end
     if not nonempty(t.state) then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: the callback has no state")
+    end
+    if find(t.state, "^page:") or find(t.state, "^oauth1:") then -- a pending page choice is no connect state
+        return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state is unknown or was used already")
     end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
@@ -330,6 +346,7 @@ function _M.finish(ctx, q)
     end
     local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken, account = tok.account })
     if not id then return nil, ierr end
+    if c.pages then return _M.pages_connect(ctx, st, pend.UID, provider, tok, id, now) end
     local fields = { nickname = id.nickname }
     if c.callbackParam then fields[c.callbackParam] = extra end
     if c.instance then fields[c.instance] = origin end
@@ -350,6 +367,158 @@ function _M.finish(ctx, q)
     out.UID = pend.UID
     out.display = info and info.display
     return out
+end
+
+---------------------------------------------------------------------------
+-- OAuth 1.0a 3-legged (info.connect.oauth1): client:connect{..., oauth = "1.0a"}
+---------------------------------------------------------------------------
+
+-- The pending connect is keyed by the request token (the callback carries
+-- oauth_token and oauth_verifier, no state); its secret is sealed.
+function _M.connect1(ctx, st, p)
+    local app = app_of(ctx, p.provider)
+    local now = floor(ctx.clock())
+    local rt, err = step(ctx, p.provider, "oauth1_request", app,
+        { redirectURI = p.redirectURI, timestamp = now, nonce = core.random_hex(16) })
+    if not rt then return nil, err end
+    local req, msg, code = core.oauth_request(p.provider, "oauth1_authorize", app, { token = rt.token })
+    if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
+    if req.ok == false then return nil, from_result(req) end
+    local key = "oauth1:" .. rt.token
+    st:purge(now)
+    local ok, perr, name = st:put_state{ state = key, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
+        expiresAt = now + _M.PENDING_TTL, verifier = rt.tokenSecret }
+    if not ok then return nil, store_error(perr, name) end
+    return { url = req.url, state = key, oauth = "1.0a" }
+end
+
+function _M.finish1(ctx, t)
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local now = floor(ctx.clock())
+    local pend, err, name = st:take_state("oauth1:" .. (nonempty(t.oauth_token) and t.oauth_token or t.denied), now)
+    if not pend then
+        if name == "state_unknown" then
+            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: oauth_token is unknown or was used already")
+        elseif name == "state_expired" then
+            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: the connect expired (it lives "
+                .. _M.PENDING_TTL .. " s): connect again")
+        end
+        return nil, store_error(err, name)
+    end
+    local provider = pend.provider
+    if nonempty(t.denied) then
+        return nil, named(E.NO_USER_PERMISSION, "access_denied", provider .. ": the user denied the authorization")
+    end
+    if not nonempty(t.oauth_verifier) then return nil, errors.missing("oauth_verifier") end
+    local tok, terr = step(ctx, provider, "oauth1_access", app_of(ctx, provider), { token = t.oauth_token,
+        tokenSecret = pend.verifier or "", verifier = t.oauth_verifier, timestamp = now, nonce = core.random_hex(16) })
+    if not tok then return nil, terr end
+    local fields = { nickname = tok.nickname, oauth = "1.0a" }
+    local rec = { UID = pend.UID, provider = provider, account = tok.providerUID, fields = fields,
+                  secrets = { token = tok.token, tokenSecret = tok.tokenSecret } }
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, now)
+    out.UID = pend.UID
+    out.display = (INFO[provider] or {}).display
+    out.oauth = "1.0a"
+    return out
+end
+
+---------------------------------------------------------------------------
+-- a connection that publishes as one of the user's pages (info.connect.pages)
+---------------------------------------------------------------------------
+
+-- The pending page choice of (UID, provider): a state record under this
+-- key, its sealed field holding the user token, the scopes and the user id.
+local function page_key(UID, provider) return "page:" .. provider .. ":" .. UID end
+
+local function page_record(UID, provider, page, tok, userId)
+    return { UID = UID, provider = provider, account = page.id, scopes = tok.scope,
+             fields = { nickname = page.name, userId = userId },
+             secrets = { accessToken = page.accessToken, userToken = tok.accessToken } }
+end
+
+local function store_page(ctx, st, rec, now)
+    local ok, perr, pname = st:put_connection(rec)
+    if not ok then return nil, store_error(perr, pname) end
+    local out = identity_of(rec, now)
+    out.UID = rec.UID
+    out.display = (INFO[rec.provider] or {}).display
+    return out
+end
+
+-- After the user token: the pages. None: refused; one: connected at once;
+-- several: the choice is kept (PENDING_TTL) and the list returned
+-- ({pending = "selectPage", pages = {{id, name}}}) for client:selectPage.
+function _M.pages_connect(ctx, st, UID, provider, tok, id, now)
+    local pg, perr = step(ctx, provider, "pages", app_of(ctx, provider), { accessToken = tok.accessToken })
+    if not pg then return nil, perr end
+    local pages = pg.pages or {}
+    if #pages == 0 then
+        return nil, named(E.NO_USER_PERMISSION, "no_pages", provider .. ": the account manages no page the app was "
+            .. "granted; nothing was stored")
+    end
+    if #pages == 1 then return store_page(ctx, st, page_record(UID, provider, pages[1], tok, id.providerUID), now) end
+    local key = page_key(UID, provider)
+    st:take_state(key, now) -- an older pending choice is replaced
+    local ok, err, name = st:put_state{ state = key, UID = UID, provider = provider, redirect = "",
+        expiresAt = now + _M.PENDING_TTL, verifier = tok.accessToken .. "\n" .. (tok.scope or "") .. "\n" .. id.providerUID }
+    if not ok then return nil, store_error(err, name) end
+    local list = {}
+    for i, p in ipairs(pages) do list[i] = { id = p.id, name = p.name } end
+    return { UID = UID, provider = provider, pending = "selectPage", pages = list, expiresAt = now + _M.PENDING_TTL }
+end
+
+--- client:selectPage{UID, provider, pageId} -> identity | nil, err: completes
+-- a connect whose finishConnect returned several pages.
+function _M.select_page(ctx, p)
+    if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
+    for _, k in ipairs({ "UID", "provider" }) do
+        if not nonempty(p[k]) then return nil, errors.missing(k) end
+    end
+    local pageId = p.pageId ~= nil and tostring(p.pageId) or nil
+    if not nonempty(pageId) then return nil, errors.missing("pageId") end
+    local c = connect_info(p.provider)
+    if not (c and c.pages) then
+        return nil, named(E.NOT_SUPPORTED, "unsupported", "Not supported: provider '" .. tostring(p.provider)
+            .. "' has no page choice")
+    end
+    local st, serr = store_of(ctx)
+    if not st then return nil, serr end
+    local now = floor(ctx.clock())
+    local key = page_key(p.UID, p.provider)
+    local pend, err, name = st:take_state(key, now)
+    if not pend then
+        if name == "state_unknown" or name == "state_expired" then
+            return nil, named(E.INVALID_PARAMETER, "no_pending_page", "Invalid parameter value: no page choice is "
+                .. "pending for this UID and provider (finishConnect first; a choice lives " .. _M.PENDING_TTL .. " s)")
+        end
+        return nil, store_error(err, name)
+    end
+    local sec = pend.verifier or ""
+    local a = find(sec, "\n", 1, true) or (#sec + 1)
+    local b = find(sec, "\n", a + 1, true) or (#sec + 1)
+    local tok = { accessToken = sub(sec, 1, a - 1), scope = sub(sec, a + 1, b - 1) }
+    local userId = sub(sec, b + 1)
+    local function keep() -- the choice stays pending (until its own expiry)
+        st:put_state{ state = key, UID = pend.UID, provider = pend.provider, redirect = "",
+                      expiresAt = pend.expiresAt or (now + _M.PENDING_TTL), verifier = sec }
+    end
+    local pg, perr = step(ctx, p.provider, "pages", app_of(ctx, p.provider), { accessToken = tok.accessToken })
+    if not pg then
+        if perr.error ~= "auth_expired" then keep() end
+        return nil, perr
+    end
+    for _, page in ipairs(pg.pages or {}) do
+        if page.id == pageId then
+            return store_page(ctx, st, page_record(pend.UID, p.provider, page, tok, userId), now)
+        end
+    end
+    keep()
+    return nil, named(E.INVALID_PARAMETER, "page_unknown", "Invalid parameter value: pageId " .. pageId:sub(1, 40)
+        .. " is not one of the user's pages")
 end
 
 ---------------------------------------------------------------------------
@@ -492,7 +661,10 @@ function _M.remove(ctx, p)
             if c and c.revoke then
                 local s = rec.secrets or {}
                 local okr = true
-                for _, which in ipairs({ { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }) do
+                local which_list = { { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }
+                -- a page connection revokes the user's grant (its user token)
+                if nonempty(s.userToken) then which_list = { { s.userToken, "access_token" } } end
+                for _, which in ipairs(which_list) do
                     if nonempty(which[1]) then
                         local app = app_of(ctx, rec.provider)
                         if c.instance and nonempty((rec.fields or {})[c.instance]) then app = instance_app(ctx, st, rec.provider, (rec.fields or {})[c.instance])
@@ -505,7 +677,9 @@ function _M.remove(ctx, p)
                         end
                     end
                 end
-                revoked[rec.provider] = okr
+                if nonempty(s.accessToken) or nonempty(s.refreshToken) or nonempty(s.userToken) then
+                    revoked[rec.provider] = okr
+                end
             end
             local d, derr, dname = st:delete_connection(p.UID, rec.provider)
             if not d then return nil, store_error(derr, dname) end
@@ -537,9 +711,13 @@ local function as_connection(rec)
     local c = info.connect
     local t = {}
     for k, v in pairs(rec.fields or {}) do
-        if k ~= "expired" and k ~= "nickname" then t[k] = v end
+        if k ~= "expired" and k ~= "nickname" and k ~= "userId" and k ~= "oauth" then t[k] = v end
     end
     if c then
+        -- secrets a connection holds by their own names (OAuth 1.0a's token and tokenSecret)
+        for k, v in pairs(rec.secrets or {}) do
+            if k ~= "accessToken" and k ~= "refreshToken" and k ~= "userToken" then t[k] = v end
+        end
         t[c.tokenField] = rec.secrets and rec.secrets.accessToken
         if c.accountField and nonempty(rec.account) then t[c.accountField] = rec.account end
     else

@@ -128,6 +128,8 @@ static int attach(ctx *x, sz_params *p, size_t n)
 static sz_request *build_facebook(ctx *x)
 {
     const char *act = x->c->action, *secret = jstr(x->app, "appSecret");
+    if (!secret || !*secret) /* the app secret, as the connect flow's clientSecret */
+        secret = jstr(x->app, "clientSecret");
     char *root = base_url(x->nt, x->app, NULL, NULL), proof[65];
     sz_params *p = sz_params_new();
     sz_request *r = NULL;
@@ -289,7 +291,7 @@ const sz_net sz_net_facebook = {
     .text = {63206, SZ_TEXT_CODEPOINTS, -1, "\n\n", "userMessage,title,subtitle,description,actionLinks;link=linkBack"},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "appSecret"},
-    .secret_fields = {"accessToken", "appSecret", "pageToken"},
+    .secret_fields = {"accessToken", "appSecret", "pageToken", "clientSecret", "userToken"},
     .account_fields = {"pageId", "accessToken"},
     .app_key_fields = {"baseUrl"},
     .no_notify = "notifications need the Messenger Platform, which Gigya never used",
@@ -301,6 +303,20 @@ const sz_net sz_net_facebook = {
     .media = {.images = FB_MAX_PHOTOS, .videos = 0, .audio = 0, .max_image = 4LL * 1024 * 1024,
               .mimes = "image/jpeg,image/png,image/gif,image/webp", .by_url = 1, .bytes = 1,
               .upload = 1, .alt = 1, .deletable = 1},
+    /* Facebook Login (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
+     * code -> short-lived user token -> long-lived user token (fb_exchange_token, ~60 days)
+     * -> GET /me/accounts: each Page's id, name and Page token (no expiry when
+     * obtained from a long-lived user token); revoke: DELETE /me/permissions */
+    .oauth = {.authorize = "https://www.facebook.com/v26.0/dialog/oauth",
+              .token = "https://graph.facebook.com/v26.0/oauth/access_token",
+              .revoke = "https://graph.facebook.com/v26.0/me/permissions",
+              .scopes = "pages_show_list pages_manage_posts pages_read_engagement",
+              .identity = "https://graph.facebook.com/v26.0/me?fields=id,name", .id_path = "id", .nick_path = "name",
+              .token_field = "accessToken", .account_field = "pageId",
+              .exchange = "https://graph.facebook.com/v26.0/oauth/access_token",
+              .exchange_grant = "fb_exchange_token", .exchange_param = "fb_exchange_token",
+              .pages = "https://graph.facebook.com/v26.0/me/accounts?fields=id,name,access_token&limit=100",
+              .token_query = 1},
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
     .build = build_facebook, .parse = parse_facebook,
 };

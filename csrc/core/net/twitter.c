@@ -428,6 +428,10 @@ const sz_net sz_net_twitter = {
               .pkce = 1, .basic = 1, .refresh = 1, .rotating = 1, .identity = "https://api.x.com/2/users/me",
               .id_path = "data.id", .nick_path = "data.username", .token_field = "bearerToken",
               .account_field = "userId"},
+    /* OAuth 1.0a 3-legged (docs.x.com/resources/fundamentals/authentication/oauth-1-0a/obtaining-user-access-tokens):
+     * tokens without expiry, published with as today (token, tokenSecret) */
+    .oauth1 = {.request = "https://api.x.com/oauth/request_token", .authorize = "https://api.x.com/oauth/authorize",
+               .access = "https://api.x.com/oauth/access_token", .account = "user_id", .nick = "screen_name"},
     .rate_scope = "account",
     .build = build_twitter, .parse = parse_twitter,
 };

@@ -15,11 +15,26 @@ from email.utils import formatdate
 from urllib.parse import quote
 
 import media_kit
-from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id
+import oauth_server
+from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_now
 
 NETWORK = "facebook"
 CONF = {"appSecret": "fb-app-secret", "max_photo": 4 * 1024 * 1024}
-STATE_DEFAULTS = {"fb_photos": {}}
+STATE_DEFAULTS = {"fb_photos": {}, "fb_pages_n": 2, "fb_long": {}, "fb_page_tokens": {}, "fb_revoked_users": 0}
+STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
+# Facebook Login, manual flow (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
+# the code grant at /oauth/access_token (client_id and client_secret in the
+# form, no PKCE, no refresh token), then fb_exchange_token for a 60-day user
+# token, /me, /me/accounts (Page tokens), DELETE /me/permissions.
+VERSION = "v26.0"
+OAUTH = {"authorize": "/%s/dialog/oauth" % VERSION, "token": "/%s/oauth/access_token" % VERSION,
+         "identity": "/__none", "client_id": "fb-app-id", "client_secret": "fb-app-secret",
+         "basic": False, "pkce": False, "rotating": False, "refresh_scope": "-never-", "prefix": "fb",
+         "scopes": {"pages_show_list", "pages_manage_posts", "pages_read_engagement", "public_profile"},
+         "user": "10001", "identity_reply": {},
+         "unauthorized": {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}}
+PAGES = [("1647395831", "Sandbox Page One"), ("2750001234", "Sandbox Page Two"), ("3860005678", "Sandbox Page Three")]
+LONG_TTL = 60 * 86400
 
 def image_type(data):
     return media_kit.sniff(data, ("image/jpeg", "image/png", "image/gif", "image/webp"))
@@ -44,7 +59,73 @@ def fb_error(status, code, message, subcode=None, headers=None):
 class Facebook(Base):
     network = "facebook"
 
+    OAUTH = OAUTH
+
+    def fb_user(self, token):
+        """A live long-lived user token issued here: its user, else Graph's 190."""
+        with LOCK:
+            rec = STATE["fb_long"].get(token)
+            ok = rec and rec["live"] and rec["exp"] > sandbox_now()
+        if not ok:
+            raise fb_error(400, 190, "Error validating access token: The session is invalid.", 460)
+        return rec["user"]
+
+    def login(self, method, path, q, raw):
+        """The Facebook Login routes: a reply, or None when the path is not one."""
+        if path == OAUTH["token"] and method in ("GET", "POST"):
+            form = dict(q) if method == "GET" else self.form(raw)
+            if method == "GET" and form.get("grant_type") != "fb_exchange_token":
+                raise fb_error(400, 100, "Unsupported grant_type on GET here")
+            if form.get("grant_type") == "fb_exchange_token":  # a GET, as Facebook documents it
+                if form.get("client_id") != OAUTH["client_id"] or form.get("client_secret") != OAUTH["client_secret"]:
+                    raise fb_error(400, 101, "Error validating application. Invalid application ID.")
+                short = form.get("fb_exchange_token") or ""
+                with LOCK:
+                    rec = STATE["oauth_facebook"]["access"].get(short)
+                    if not rec or not rec["live"] or rec["exp"] <= sandbox_now():
+                        raise fb_error(400, 190, "Error validating access token: The session is invalid.", 460)
+                    lt = "fbll-" + uuid.uuid4().hex
+                    STATE["fb_long"][lt] = {"user": rec["user"], "exp": sandbox_now() + LONG_TTL, "live": True}
+                return 200, {"access_token": lt, "token_type": "bearer", "expires_in": LONG_TTL}, None
+            return oauth_server.handle(self, method, path, q, raw)
+        if path == OAUTH["authorize"]:
+            return oauth_server.handle(self, method, path, q, raw)
+        if path not in ("/%s/me" % VERSION, "/%s/me/accounts" % VERSION, "/%s/me/permissions" % VERSION):
+            return None
+        token = q.get("access_token") or ""
+        if not token.startswith("fbll-"):
+            return None  # a page token: the Graph routes below
+        want = hmac.new(CONF["appSecret"].encode(), token.encode(), hashlib.sha256).hexdigest()
+        if q.get("appsecret_proof") != want:
+            raise fb_error(400, 100, "Invalid appsecret_proof provided in the API argument")
+        user = self.fb_user(token)
+        if path.endswith("/me") and method == "GET":
+            if q.get("fields") != "id,name":
+                raise fb_error(400, 100, "fields must be id,name here")
+            return 200, {"id": user, "name": "Sandbox FB User"}, None
+        if path.endswith("/accounts") and method == "GET":
+            data = []
+            with LOCK:
+                for pid, name in PAGES[:int(STATE.get("fb_pages_n") or 0)]:
+                    pt = "fbpt-" + pid + "-" + uuid.uuid4().hex
+                    STATE["fb_page_tokens"][pt] = {"page": pid, "user": user, "live": True}
+                    data.append({"id": pid, "name": name, "access_token": pt, "category": "Game",
+                                 "tasks": ["CREATE_CONTENT", "MANAGE"]})
+            return 200, {"data": data, "paging": {"cursors": {"before": "b", "after": "a"}}}, None
+        if path.endswith("/permissions") and method == "DELETE":
+            with LOCK:  # the app's grant is gone: every token of this user dies
+                for t in (STATE["fb_long"], STATE["fb_page_tokens"]):
+                    for rec in t.values():
+                        if rec["user"] == user:
+                            rec["live"] = False
+                STATE["fb_revoked_users"] += 1
+            return 200, {"success": True}, None
+        raise fb_error(400, 100, "Unsupported %s request" % method)
+
     def route(self, method, path, q, raw):
+        r = self.login(method, path, dict(q), raw)
+        if r is not None:
+            return r
         if method == "GET" and path == "/__photos":
             with LOCK:
                 return 200, json.loads(json.dumps(STATE["fb_photos"])), None
@@ -78,6 +159,12 @@ class Facebook(Base):
             raise fb_error(400, 32, "Page request limit reached", headers={"X-Business-Use-Case-Usage": json.dumps(
                 {"1234": [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
                            "estimated_time_to_regain_access": 12}]})})
+        if token.startswith("fbpt-"):  # a Page token issued by /me/accounts: live, for that Page
+            with LOCK:
+                rec = STATE["fb_page_tokens"].get(token)
+            parts0 = path.strip("/").split("/")
+            if not rec or not rec["live"] or len(parts0) < 2 or parts0[1] != rec["page"]:
+                raise fb_error(400, 190, "Error validating access token: The session is invalid.", 460)
         if "boom" in token:
             raise Reply(500, {"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}})
         parts = path.strip("/").split("/")

@@ -20,7 +20,7 @@ import oauth_server
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
-STATE_DEFAULTS = {"x_media": {}}
+STATE_DEFAULTS = {"x_media": {}, "x_o1": {"req": {}, "issued": 0}}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # OAuth 2.0 with PKCE (docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code):
 # a confidential client (HTTP Basic), 2-hour tokens, single-use refresh
@@ -69,6 +69,12 @@ class Twitter(Base):
         if auth.startswith("Bearer "):
             oauth_server.check_bearer(self, auth[7:])  # one issued by the sandbox: live
             return auth[7:]
+        return self.o1_check(method, path, query, lambda t: (t or "") + "-secret")["oauth_token"]
+
+    def o1_check(self, method, path, query, secret_of):
+        """RFC 5849 3.4: the HMAC-SHA1 signature of this request, the token
+        secret given by secret_of(oauth_token or None). Its oauth_* parameters."""
+        auth = self.headers.get("Authorization") or ""
         if not auth.startswith("OAuth "):
             raise problem(401, "Unauthorized", "Unauthorized")
         params = {}
@@ -89,11 +95,64 @@ class Twitter(Base):
         pairs += [(enc(k), enc(v)) for k, v in parse_qsl(query, keep_blank_values=True)]
         qs = "&".join(k + "=" + v for k, v in sorted(pairs))
         base = method + "&" + enc(url) + "&" + enc(qs)
-        key = enc(CONF["consumerSecret"]) + "&" + enc(token + "-secret")
+        tsec = secret_of(params.get("oauth_token"))
+        if tsec is None:
+            raise problem(401, "Unauthorized", "Could not authenticate you: unknown oauth_token")
+        if params.get("oauth_signature_method") != "HMAC-SHA1" or params.get("oauth_version", "1.0") != "1.0" \
+                or not params.get("oauth_nonce") or not params.get("oauth_timestamp", "").isdigit():
+            raise problem(401, "Unauthorized", "Could not authenticate you: bad oauth_* parameters")
+        key = enc(CONF["consumerSecret"]) + "&" + enc(tsec)
         want = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
         if not hmac.compare_digest(want, sig):
             raise problem(401, "Unauthorized", "Could not authenticate you: bad oauth_signature")
-        return token
+        params.setdefault("oauth_token", "")
+        return params
+
+    def o1_connect(self, method, path, q):
+        """OAuth 1.0a 3-legged (docs.x.com .../obtaining-user-access-tokens): a reply or None."""
+        query = urlsplit(self.path).query
+        st = STATE["x_o1"]
+        if path == "/oauth/request_token" and method == "POST":
+            def no_token(t):
+                return "" if t is None else None  # a request token call carries no oauth_token
+            params = self.o1_check(method, path, query, no_token)
+            cb = params.get("oauth_callback", "")
+            u = urlsplit(cb)
+            if u.scheme not in ("http", "https") or not u.netloc:
+                raise problem(401, "Unauthorized", "Callback URL not approved for this client application")
+            tk, sec = "o1rt-" + uuid.uuid4().hex, uuid.uuid4().hex
+            with LOCK:
+                st["req"][tk] = {"secret": sec, "callback": cb, "verifier": None, "used": False}
+            return 200, ("oauth_token=%s&oauth_token_secret=%s&oauth_callback_confirmed=true" % (tk, sec)).encode(), \
+                {"Content-Type": "text/html; charset=utf-8"}
+        if path == "/oauth/authorize" and method == "GET":
+            tk = q.get("oauth_token", "")
+            with LOCK:
+                rec = st["req"].get(tk)
+                if not rec or rec["used"]:
+                    raise problem(400, "Bad Request", "This page is no longer valid")
+                sep = "&" if urlsplit(rec["callback"]).query else "?"
+                if (STATE.get("oauth_scenario") or {}).get("twitter1") == "deny":
+                    return 302, None, {"Location": rec["callback"] + sep + "denied=" + tk}
+                rec["verifier"] = uuid.uuid4().hex[:20]
+                return 302, None, {"Location": rec["callback"] + sep + "oauth_token=%s&oauth_verifier=%s"
+                                   % (tk, rec["verifier"])}
+        if path == "/oauth/access_token" and method == "POST":
+            def req_secret(t):
+                with LOCK:
+                    rec = st["req"].get(t or "")
+                return rec["secret"] if rec and not rec["used"] else None
+            params = self.o1_check(method, path, query, req_secret)
+            with LOCK:
+                rec = st["req"][params["oauth_token"]]
+                if not rec["verifier"] or params.get("oauth_verifier") != rec["verifier"]:
+                    raise problem(401, "Unauthorized", "Error processing your OAuth request: Invalid oauth_verifier parameter")
+                rec["used"] = True
+                at = "o1at-" + uuid.uuid4().hex
+                st["issued"] += 1
+            return 200, ("oauth_token=%s&oauth_token_secret=%s-secret&user_id=2244994945&screen_name=sandbox_x"
+                         % (at, at)).encode(), {"Content-Type": "text/html; charset=utf-8"}
+        return None
 
     def scenario(self, token):
         if "expired" in token:
@@ -123,7 +182,7 @@ class Twitter(Base):
             raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
 
     def route(self, method, path, q, raw):
-        r = oauth_server.handle(self, method, path, q, raw)
+        r = oauth_server.handle(self, method, path, q, raw) or self.o1_connect(method, path, q)
         if r:
             return r
         token = self.oauth_token(method, path, urlsplit(self.path).query)

@@ -1,0 +1,166 @@
+-- Facebook Login end to end (docs/connections.md): the code, the long-lived
+-- user token (fb_exchange_token), /me, /me/accounts (Page tokens), the page
+-- choice (client:selectPage when the user manages several), publishing
+-- with the stored Page token and appsecret_proof, DELETE /me/permissions.
+-- The sandbox (spec/fakes/networks/facebook.py) checks every call itself.
+local H = require("spec.helper")
+local socialize = require("socialize")
+local transport = require("socialize.transport")
+
+local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local REDIRECT = "https://app.example/callback/facebook"
+local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
+
+local sb, n = nil, 0
+
+local function client(extra)
+    n = n + 1
+    local p = H.sandbox_providers(sb)
+    p.facebook.clientId, p.facebook.clientSecret = "fb-app-id", "fb-app-secret"
+    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = p, timeout = 5,
+                  store = { url = "sqlite:" .. H.tmpdir .. "/fb-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-"
+                      .. n .. ".db", keys = { KEY } } }
+    for k, v in pairs(extra or {}) do cfg[k] = v end
+    return socialize.new(cfg)
+end
+
+local function authorize(url)
+    local t = transport.select({ timeout = 5 })
+    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
+    assert.equal(302, res.status, tostring(res.body))
+    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
+    error("no Location")
+end
+
+local function requests(path)
+    local out = {}
+    for _, r in ipairs(H.requests(sb)) do
+        if r.path == path then out[#out + 1] = r end
+    end
+    return out
+end
+
+local function start(c, UID)
+    local s = assert(c:connect { UID = UID, provider = "facebook", redirectURI = REDIRECT })
+    local id, err = c:finishConnect(authorize(s.url))
+    return id, err
+end
+
+describe("connect: Facebook Login, Page tokens #fakes", function()
+    setup(function() sb = H.start_sandbox() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    it("several pages: finishConnect lists them, selectPage connects one, publishing uses its token", function()
+        local c = client()
+        local s = assert(c:connect { UID = "u1", provider = "facebook", redirectURI = REDIRECT })
+        assert.matches("^http://127%.0%.0%.1:%d+/v26%.0/dialog/oauth%?", s.url)
+        assert.matches("scope=pages_show_list%%20pages_manage_posts%%20pages_read_engagement", s.url)
+        assert.not_matches("code_challenge", s.url)
+        local r, err = c:finishConnect(authorize(s.url))
+        assert.is_nil(err)
+        assert.equal("selectPage", r.pending)
+        assert.same({ { id = "1647395831", name = "Sandbox Page One" }, { id = "2750001234", name = "Sandbox Page Two" } },
+            r.pages)
+        -- nothing stored yet; no token in what was returned
+        assert.is_nil(c:store():get_connection("u1", "facebook"))
+        assert.not_matches("fb", require("socialize.core").json_encode(r.pages):gsub("Sandbox", ""))
+        -- the calls: code grant (secret in the form), exchange, /me, /me/accounts
+        local tk = requests("/v26.0/oauth/access_token")
+        assert.equal(2, #tk)
+        assert.matches("grant_type=authorization_code", tk[1].body)
+        assert.matches("client_secret=fb%-app%-secret", tk[1].body)
+        assert.equal("POST", tk[1].method)
+        assert.equal("GET", tk[2].method)
+        assert.matches("grant_type=fb_exchange_token", tk[2].query)
+        assert.matches("client_id=fb%-app%-id", tk[2].query)
+        assert.matches("fb_exchange_token=fbat%-", tk[2].query)
+        assert.equal(1, #requests("/v26.0/me"))
+        assert.equal(1, #requests("/v26.0/me/accounts"))
+        -- a page that is not the user's: refused, the choice stays pending
+        local none, perr = c:selectPage { UID = "u1", provider = "facebook", pageId = "999" }
+        assert.is_nil(none)
+        assert.equal("page_unknown", perr.error)
+        local id, serr = c:selectPage { UID = "u1", provider = "facebook", pageId = "2750001234" }
+        assert.is_nil(serr)
+        assert.equal("facebook", id.provider)
+        assert.equal("2750001234", id.providerUID)
+        assert.equal("Sandbox Page Two", id.nickname)
+        assert.is_nil(id.expiresAt)
+        assert.is_false(id.isExpiredSession)
+        local rec = assert(c:store():get_connection("u1", "facebook"))
+        assert.equal("2750001234", rec.account)
+        assert.matches("^fbpt%-2750001234%-", rec.secrets.accessToken)
+        assert.matches("^fbll%-", rec.secrets.userToken)
+        assert.equal("10001", rec.fields.userId)
+        -- the choice is single use
+        none, perr = c:selectPage { UID = "u1", provider = "facebook", pageId = "2750001234" }
+        assert.equal("no_pending_page", perr.error)
+        -- a callback carrying the choice's key as its state is refused
+        none, perr = c:finishConnect("code=x&state=page:facebook:u1")
+        assert.equal("state_unknown", perr.error)
+        -- publishing: the Page's feed, its token with appsecret_proof (the sandbox checks both)
+        local res, pubErr = c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "facebook" }
+        assert.is_nil(pubErr)
+        assert.equal(0, res.errorCode)
+        local feed = requests("/v26.0/2750001234/feed")
+        assert.equal(1, #feed)
+        -- disconnect: DELETE /me/permissions with the user token, every token dead at Facebook
+        local rm = assert(c:removeConnection { UID = "u1", provider = "facebook" })
+        assert.is_true(rm.revoked.facebook)
+        local del = requests("/v26.0/me/permissions")
+        assert.equal(1, #del)
+        assert.equal("DELETE", del[1].method)
+        assert.is_nil(c:store():get_connection("u1", "facebook"))
+    end)
+
+    it("one page: connected at once", function()
+        H.configure(sb, { fb_pages_n = 1 })
+        local c = client()
+        local id, err = start(c, "u2")
+        assert.is_nil(err)
+        assert.equal("1647395831", id.providerUID)
+        assert.equal("Sandbox Page One", id.nickname)
+        local res = assert(c:publishUserAction { UID = "u2", userAction = UA, enabledProviders = "facebook" })
+        assert.equal(0, res.errorCode)
+        assert.equal(1, #requests("/v26.0/1647395831/feed"))
+    end)
+
+    it("no page: refused with no_pages, nothing stored", function()
+        H.configure(sb, { fb_pages_n = 0 })
+        local c = client()
+        local id, err = start(c, "u3")
+        assert.is_nil(id)
+        assert.equal("no_pages", err.error)
+        assert.is_nil(c:store():get_connection("u3", "facebook"))
+    end)
+
+    it("a token endpoint answering HTML: transient, nothing stored, no secret in the error", function()
+        H.configure(sb, { oauth_scenario = { facebook = "html" } })
+        local c = client()
+        local id, err = start(c, "u4")
+        assert.is_nil(id)
+        assert.equal("transient", err.error)
+        assert.not_matches("fb%-app%-secret", err.errorDetails)
+        assert.is_nil(c:store():get_connection("u4", "facebook"))
+    end)
+
+    it("the user denies: access_denied", function()
+        H.configure(sb, { oauth_scenario = { facebook = "deny" } })
+        local c = client()
+        local id, err = start(c, "u5")
+        assert.is_nil(id)
+        assert.equal("access_denied", err.error)
+    end)
+
+    it("a page choice expires with its connect (10 minutes)", function()
+        local c = client()
+        assert.equal("selectPage", start(c, "u6").pending)
+        local later = client({ clock = function() return os.time() + 601 end })
+        later._store_config = c._store_config
+        later._store = c:store()
+        local none, err = later:selectPage { UID = "u6", provider = "facebook", pageId = "1647395831" }
+        assert.is_nil(none)
+        assert.equal("no_pending_page", err.error)
+    end)
+end)

@@ -1,0 +1,134 @@
+-- X's OAuth 1.0a 3-legged connect end to end (docs/connections.md):
+-- client:connect{..., oauth = "1.0a"}, the request token (oauth_callback),
+-- the authorization URL, the access token (oauth_verifier), the stored
+-- connection publishing with OAuth 1.0a signatures. The sandbox
+-- (spec/fakes/networks/twitter.py) checks every signature with its own code.
+local H = require("spec.helper")
+local socialize = require("socialize")
+local transport = require("socialize.transport")
+
+local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local REDIRECT = "https://app.example/callback/x?from=o1"
+local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
+
+local sb, n = nil, 0
+
+local function client(extra)
+    n = n + 1
+    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb), timeout = 5,
+                  store = { url = "sqlite:" .. H.tmpdir .. "/o1-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-"
+                      .. n .. ".db", keys = { KEY } } }
+    for k, v in pairs(extra or {}) do cfg[k] = v end
+    return socialize.new(cfg)
+end
+
+local function authorize(url)
+    local t = transport.select({ timeout = 5 })
+    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
+    assert.equal(302, res.status, tostring(res.body))
+    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
+    error("no Location")
+end
+
+local function requests(path)
+    local out = {}
+    for _, r in ipairs(H.requests(sb)) do
+        if r.path == path then out[#out + 1] = r end
+    end
+    return out
+end
+
+describe("connect: X OAuth 1.0a 3-legged #fakes", function()
+    setup(function() sb = H.start_sandbox() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    it("connects, stores token and secret sealed, publishes signed, removes", function()
+        local c = client()
+        local s = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" })
+        assert.equal("1.0a", s.oauth)
+        assert.matches("^http://127%.0%.0%.1:%d+/oauth/authorize%?oauth_token=o1rt%-%x+$", s.url)
+        local rq = requests("/oauth/request_token")
+        assert.equal(1, #rq)
+        assert.equal("POST", rq[1].method)
+        assert.matches('oauth_callback="https%%3A%%2F%%2Fapp%.example%%2Fcallback%%2Fx%%3Ffrom%%3Do1"',
+            rq[1].headers.authorization)
+        assert.not_matches("oauth_token=", rq[1].headers.authorization)
+        -- the request token's secret is in the store, sealed (not in the URL or the state)
+        assert.not_matches("secret", s.url)
+        local cb = authorize(s.url)
+        assert.matches("from=o1&oauth_token=", cb, 1, true)
+        local id, err = c:finishConnect(cb)
+        assert.is_nil(err)
+        assert.equal("twitter", id.provider)
+        assert.equal("2244994945", id.providerUID)
+        assert.equal("sandbox_x", id.nickname)
+        assert.equal("1.0a", id.oauth)
+        assert.is_nil(id.expiresAt)
+        assert.is_false(id.isExpiredSession)
+        local at = requests("/oauth/access_token")
+        assert.equal(1, #at)
+        assert.matches('oauth_verifier="%x+"', at[1].headers.authorization)
+        assert.matches('oauth_token="o1rt%-', at[1].headers.authorization)
+        local rec = assert(c:store():get_connection("u1", "twitter"))
+        assert.matches("^o1at%-", rec.secrets.token)
+        assert.equal(rec.secrets.token .. "-secret", rec.secrets.tokenSecret)
+        assert.is_nil(rec.secrets.accessToken)
+        -- the callback cannot be replayed
+        local none, rerr = c:finishConnect(cb)
+        assert.is_nil(none)
+        assert.equal("state_unknown", rerr.error)
+        -- publishing: OAuth 1.0a with the stored token (the sandbox checks the signature)
+        local res, perr = c:publishUserAction { UID = "u1", userAction = UA, enabledProviders = "twitter" }
+        assert.is_nil(perr)
+        assert.equal(0, res.errorCode)
+        local tw = requests("/2/tweets")
+        assert.equal(1, #tw)
+        assert.truthy(tw[1].headers.authorization:find('oauth_token="' .. rec.secrets.token .. '"', 1, true))
+        local rm = assert(c:removeConnection { UID = "u1", provider = "twitter" })
+        assert.equal(1, rm.removed)
+        assert.is_nil(rm.revoked.twitter)
+        assert.is_nil(c:store():get_connection("u1", "twitter"))
+    end)
+
+    it("a wrong consumer secret: the request token call is refused, nothing pending, no secret in the error", function()
+        local p = H.sandbox_providers(sb)
+        p.twitter.consumerSecret = "wrong-secret"
+        local c = client({ providers = p })
+        local s, err = c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" }
+        assert.is_nil(s)
+        assert.equal("not_connected", err.error)
+        assert.not_matches("wrong%-secret", err.errorDetails)
+    end)
+
+    it("a forged verifier: auth_expired, nothing stored; the user denies: access_denied", function()
+        local c = client()
+        local s = assert(c:connect { UID = "u2", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" })
+        local cb = authorize(s.url):gsub("oauth_verifier=%x+", "oauth_verifier=forged")
+        local id, err = c:finishConnect(cb)
+        assert.is_nil(id)
+        assert.equal("auth_expired", err.error)
+        assert.is_nil(c:store():get_connection("u2", "twitter"))
+        H.configure(sb, { oauth_scenario = { twitter1 = "deny" } })
+        s = assert(c:connect { UID = "u2", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" })
+        id, err = c:finishConnect(authorize(s.url))
+        assert.is_nil(id)
+        assert.equal("access_denied", err.error)
+        -- a state of the oauth1 kind handed as a state: refused
+        id, err = c:finishConnect({ state = s.state, code = "x" })
+        assert.equal("state_unknown", err.error)
+    end)
+
+    it("an unknown oauth value is refused; a network without OAuth 1.0a says so", function()
+        local c = client()
+        local s, err = c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0" }
+        assert.is_nil(s)
+        assert.equal(400006, err.errorCode)
+        local p = H.sandbox_providers(sb)
+        p.linkedin.clientId = "li-client-id"
+        s, err = client({ providers = p }):connect { UID = "u1", provider = "linkedin", redirectURI = REDIRECT,
+            oauth = "1.0a" }
+        assert.is_nil(s)
+        assert.equal("unsupported", err.error)
+    end)
+end)
