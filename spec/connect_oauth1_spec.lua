@@ -4,39 +4,16 @@
 -- connection publishing with OAuth 1.0a signatures. The sandbox
 -- (spec/fakes/networks/twitter.py) checks every signature with its own code.
 local H = require("spec.helper")
-local socialize = require("socialize")
-local transport = require("socialize.transport")
+local K = require("spec.connect_kit")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 local REDIRECT = "https://app.example/callback/x?from=o1"
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
-local sb, n = nil, 0
+local sb
 
-local function client(extra)
-    n = n + 1
-    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb), timeout = 5,
-                  store = { url = "sqlite:" .. H.tmpdir .. "/o1-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-"
-                      .. n .. ".db", keys = { KEY } } }
-    for k, v in pairs(extra or {}) do cfg[k] = v end
-    return socialize.new(cfg)
-end
-
-local function authorize(url)
-    local t = transport.select({ timeout = 5 })
-    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
-    assert.equal(302, res.status, tostring(res.body))
-    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
-    error("no Location")
-end
-
-local function requests(path)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
-    end
-    return out
-end
+local function client(extra) return K.client(sb, nil, nil, K.db("o1"), extra) end
+local authorize = K.authorize
+local function requests(path) return K.requests(sb, path) end
 
 describe("connect: X OAuth 1.0a 3-legged #fakes", function()
     setup(function() sb = H.start_sandbox() end)

@@ -1,0 +1,77 @@
+-- Shared helpers of the connect specs (spec/connect*_spec.lua,
+-- spec/bluesky_session_spec.lua): the store key, temporary store URLs, a
+-- direct client on the sandbox, the authorization URL followed like a
+-- browser would (one GET with the library's HTTP client, no redirects),
+-- the sandbox's requests to one path, and a whole connect. A helper
+-- module, not a spec (no _spec suffix: .ci/tiers does not list it).
+local H = require("spec.helper")
+local socialize = require("socialize")
+local transport = require("socialize.transport")
+local assert = require("luassert") -- busted gives spec files theirs, not modules
+
+local K = {}
+
+K.KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+local n = 0
+
+-- a fresh SQLite file path under the test's temporary directory
+function K.path(prefix)
+    n = n + 1
+    return H.tmpdir .. "/" .. prefix .. "-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
+end
+
+-- the store URL of a fresh SQLite file
+function K.db(prefix) return "sqlite:" .. K.path(prefix) end
+
+-- follows the authorization URL like a browser would (one GET, no
+-- redirects): the Location the sandbox answers with
+function K.authorize(url)
+    local t = transport.select({ timeout = 5 })
+    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
+    assert.equal(302, res.status, tostring(res.body))
+    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
+    error("no Location")
+end
+
+-- the sandbox's recorded requests to exactly `path`
+function K.requests(sb, path)
+    local out = {}
+    for _, r in ipairs(H.requests(sb)) do
+        if r.path == path then out[#out + 1] = r end
+    end
+    return out
+end
+
+-- a direct client on the sandbox's providers. `provider`: a provider name
+-- whose entry gets the fields of `app`, or a function(p) changing the
+-- providers table itself, or nil. `url`: the store's URL; `extra`: fields
+-- of the client's configuration.
+function K.client(sb, provider, app, url, extra)
+    local p = H.sandbox_providers(sb)
+    if type(provider) == "function" then
+        provider(p)
+    elseif provider then
+        p[provider] = p[provider] or {}
+        for k, v in pairs(app or {}) do p[provider][k] = v end
+    end
+    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = p, timeout = 5,
+                  store = { url = url, keys = { K.KEY } } }
+    for k, v in pairs(extra or {}) do cfg[k] = v end
+    return socialize.new(cfg)
+end
+
+-- client:connect then client:finishConnect on the followed authorization
+-- URL: the identity, the error, the start. `more`: further connect fields;
+-- `soft`: a refused connect answers nil, err instead of failing the test.
+function K.connect(c, provider, redirect, uid, more, soft)
+    local args = { UID = uid, provider = provider, redirectURI = redirect }
+    for k, v in pairs(more or {}) do args[k] = v end
+    local start, serr = c:connect(args)
+    if soft and not start then return nil, serr end
+    start = assert(start, serr)
+    local id, err = c:finishConnect(K.authorize(start.url))
+    return id, err, start
+end
+
+return K
