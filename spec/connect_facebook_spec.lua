@@ -4,47 +4,19 @@
 -- with the stored Page token and appsecret_proof, DELETE /me/permissions.
 -- The sandbox (spec/fakes/networks/facebook.py) checks every call itself.
 local H = require("spec.helper")
-local socialize = require("socialize")
-local transport = require("socialize.transport")
+local K = require("spec.connect_kit")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 local REDIRECT = "https://app.example/callback/facebook"
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
-local sb, n = nil, 0
+local sb
 
 local function client(extra)
-    n = n + 1
-    local p = H.sandbox_providers(sb)
-    p.facebook.clientId, p.facebook.clientSecret = "fb-app-id", "fb-app-secret"
-    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = p, timeout = 5,
-                  store = { url = "sqlite:" .. H.tmpdir .. "/fb-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-"
-                      .. n .. ".db", keys = { KEY } } }
-    for k, v in pairs(extra or {}) do cfg[k] = v end
-    return socialize.new(cfg)
+    return K.client(sb, "facebook", { clientId = "fb-app-id", clientSecret = "fb-app-secret" }, K.db("fb"), extra)
 end
-
-local function authorize(url)
-    local t = transport.select({ timeout = 5 })
-    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
-    assert.equal(302, res.status, tostring(res.body))
-    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
-    error("no Location")
-end
-
-local function requests(path)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
-    end
-    return out
-end
-
-local function start(c, UID)
-    local s = assert(c:connect { UID = UID, provider = "facebook", redirectURI = REDIRECT })
-    local id, err = c:finishConnect(authorize(s.url))
-    return id, err
-end
+local authorize = K.authorize
+local function requests(path) return K.requests(sb, path) end
+local function start(c, UID) return K.connect(c, "facebook", REDIRECT, UID) end
 
 describe("connect: Facebook Login, Page tokens #fakes", function()
     setup(function() sb = H.start_sandbox() end)
