@@ -6,40 +6,21 @@
 -- (spec/fakes/networks/sina.py with spec/fakes/oauth_server.py) checks the
 -- wire format itself.
 local H = require("spec.helper")
-local socialize = require("socialize")
-local transport = require("socialize.transport")
+local K = require("spec.connect_kit")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 local REDIRECT = "https://app.example/callback/weibo"
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
-local sb, n = nil, 0
+local sb
 
+-- `extra`: fields of the app (providers.sina) over the sandbox's credentials
 local function client(extra)
-    local p = H.sandbox_providers(sb)
-    p.sina.clientId, p.sina.clientSecret = "wb-client-id", "wb-client-secret"
-    for k, v in pairs(extra or {}) do p.sina[k] = v end
-    n = n + 1
-    return socialize.new { backend = "direct", allowPrivateNetworks = true, providers = p, timeout = 5,
-                           store = { url = "sqlite:" .. H.tmpdir .. "/wb-" .. os.time() .. "-" .. math.random(1, 1e9)
-                                         .. "-" .. n .. ".db", keys = { KEY } } }
+    local app = { clientId = "wb-client-id", clientSecret = "wb-client-secret" }
+    for k, v in pairs(extra or {}) do app[k] = v end
+    return K.client(sb, "sina", app, K.db("wb"))
 end
-
-local function authorize(url)
-    local t = transport.select({ timeout = 5 })
-    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
-    assert.equal(302, res.status, tostring(res.body))
-    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
-    error("no Location")
-end
-
-local function requests(path)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
-    end
-    return out
-end
+local authorize = K.authorize
+local function requests(path) return K.requests(sb, path) end
 
 describe("connect: Weibo (OAuth 2.0) #fakes", function()
     setup(function() sb = H.start_sandbox() end)
