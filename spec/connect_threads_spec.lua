@@ -7,52 +7,26 @@
 -- (spec/fakes/networks/threads.py with spec/fakes/oauth_server.py) checks
 -- the wire format itself.
 local H = require("spec.helper")
-local socialize = require("socialize")
-local transport = require("socialize.transport")
+local K = require("spec.connect_kit")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 local REDIRECT = "https://app.example/callback/threads"
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 local DAY = 86400
 
-local sb, n = nil, 0
+local sb
 
-local function db()
-    n = n + 1
-    return "sqlite:" .. H.tmpdir .. "/th-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
-end
+local function db() return K.db("th") end
 
 local function client(url, extra, app)
-    local p = H.sandbox_providers(sb)
-    p.threads = { baseUrl = sb.url("threads"), clientId = "th-client-id", clientSecret = "th-client-secret" }
-    for k, v in pairs(app or {}) do p.threads[k] = v end
-    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = p, timeout = 5,
-                  store = { url = url or db(), keys = { KEY } } }
-    for k, v in pairs(extra or {}) do cfg[k] = v end
-    return socialize.new(cfg)
-end
-
-local function authorize(url)
-    local t = transport.select({ timeout = 5 })
-    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
-    assert.equal(302, res.status, tostring(res.body))
-    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
-    error("no Location")
-end
-
-local function requests(path)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
+    local function threads(p)
+        p.threads = { baseUrl = sb.url("threads"), clientId = "th-client-id", clientSecret = "th-client-secret" }
+        for k, v in pairs(app or {}) do p.threads[k] = v end
     end
-    return out
+    return K.client(sb, threads, nil, url or db(), extra)
 end
-
-local function connect(c)
-    local start = assert(c:connect { UID = "u1", provider = "threads", redirectURI = REDIRECT })
-    local id, err = c:finishConnect(authorize(start.url))
-    return id, err, start
-end
+local authorize = K.authorize
+local function requests(path) return K.requests(sb, path) end
+local function connect(c) return K.connect(c, "threads", REDIRECT, "u1") end
 
 describe("connect: Threads (OAuth, long-lived tokens) #fakes", function()
     setup(function() sb = H.start_sandbox() end)
