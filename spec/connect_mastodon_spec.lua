@@ -7,56 +7,29 @@
 -- sandbox (spec/fakes/networks/mastodon.py with spec/fakes/oauth_server.py)
 -- checks the wire format itself.
 local H = require("spec.helper")
-local socialize = require("socialize")
-local transport = require("socialize.transport")
+local K = require("spec.connect_kit")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local KEY = K.KEY
 local REDIRECT = "https://app.example/callback/mastodon"
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
-local sb, n = nil, 0
+local sb
 -- the concurrent case's children: the interpreter and build of this run
 local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
 local BUILD = os.getenv("BUILD") or "build/lua5.4"
 local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
     or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
 
-local function db()
-    n = n + 1
-    return "sqlite:" .. H.tmpdir .. "/md-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
-end
+local function db() return K.db("md") end
 
-local function client(url, extra)
-    local p = H.sandbox_providers(sb)
-    p.mastodon = { clientName = "socialize spec", website = "https://game.example" }
-    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = p, timeout = 5,
-                  store = { url = url or db(), keys = { KEY } } }
-    for k, v in pairs(extra or {}) do cfg[k] = v end
-    return socialize.new(cfg)
-end
+local function mastodon(p) p.mastodon = { clientName = "socialize spec", website = "https://game.example" } end
+local function client(url, extra) return K.client(sb, mastodon, nil, url or db(), extra) end
+local authorize = K.authorize
+local function requests(path) return K.requests(sb, path) end
 
-local function authorize(url)
-    local t = transport.select({ timeout = 5 })
-    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
-    assert.equal(302, res.status, tostring(res.body))
-    for k, v in pairs(res.headers) do if k:lower() == "location" then return v end end
-    error("no Location")
-end
-
-local function requests(path)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
-    end
-    return out
-end
-
+-- a refused client:connect answers nil, err (no assert)
 local function connect(c, UID)
-    local start, serr = c:connect { UID = UID, provider = "mastodon", instance = sb.url("mastodon"),
-                                    redirectURI = REDIRECT }
-    if not start then return nil, serr end
-    local id, err = c:finishConnect(authorize(start.url))
-    return id, err, start
+    return K.connect(c, "mastodon", REDIRECT, UID, { instance = sb.url("mastodon") }, true)
 end
 
 describe("connect: Mastodon (per-instance app, OAuth 2.0) #fakes", function()
