@@ -74,4 +74,21 @@ function K.connect(c, provider, redirect, uid, more, soft)
     return id, err, start
 end
 
+-- the specs' child processes: the tree, the build and the interpreter of this run
+K.ROOT = os.getenv("SOCIALIZE_ROOT") or "."
+K.BUILD = os.getenv("BUILD") or "build/lua5.4"
+K.CHILD_LUA = K.BUILD:find("luajit", 1, true) and "luajit" or K.BUILD:find("5.1", 1, true) and "lua5.1"
+    or K.BUILD:find("asan", 1, true) and K.ROOT .. "/build/asan/lua-asan" or "lua5.4"
+
+-- a shell word
+function K.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- runs a shell command: its output (stderr too), trailing blanks cut
+function K.run(cmd)
+    local p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("*a")
+    p:close()
+    return (out:gsub("%s+$", ""))
+end
+
 return K

@@ -6,62 +6,33 @@
 -- endpoint answering HTML or 500, missing scopes, a dead refresh token.
 -- The sandbox (spec/fakes/oauth_server.py) checks PKCE and client auth itself.
 local H = require("spec.helper")
+local K = require("spec.connect_kit")
 local socialize = require("socialize")
-local transport = require("socialize.transport")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local KEY = K.KEY
 local REDIRECT = "https://app.example/callback/x"
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
-local sb, n = nil, 0
+local sb
 
-local function providers()
-    local p = H.sandbox_providers(sb)
+local function credentials(p)
     p.twitter.clientId, p.twitter.clientSecret = "tw-client-id", "tw-client-secret"
     p.linkedin.clientId, p.linkedin.clientSecret = "li-client-id", "li-client-secret"
     p.facebook.clientId, p.facebook.clientSecret = "fb-app-id", "fb-app-secret"
     return p
 end
+local function providers() return credentials(H.sandbox_providers(sb)) end
 
-local function db()
-    n = n + 1
-    return "sqlite:" .. H.tmpdir .. "/connect-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
-end
-
-local function client(url, extra)
-    local cfg = { backend = "direct", allowPrivateNetworks = true, providers = providers(), timeout = 5,
-                  store = { url = url or db(), keys = { KEY } } }
-    for k, v in pairs(extra or {}) do cfg[k] = v end
-    return socialize.new(cfg)
-end
-
--- follows the authorization URL like a browser would (one GET, no
--- redirects): the Location the sandbox answers with
-local function authorize(url)
-    local t = transport.select({ timeout = 5 })
-    local res = assert(t:request({ method = "GET", url = url, headers = {}, timeout = 5 }))
-    assert.equal(302, res.status, tostring(res.body))
-    local loc
-    for k, v in pairs(res.headers) do if k:lower() == "location" then loc = v end end
-    assert.truthy(loc)
-    return loc
-end
+local function db() return K.db("connect") end
+local function client(url, extra) return K.client(sb, credentials, nil, url or db(), extra) end
+local authorize = K.authorize -- one GET, no redirects: the Location the sandbox answers with
 
 local function connect(c, UID, provider, scopes)
-    local start = assert(c:connect { UID = UID, provider = provider, redirectURI = REDIRECT, scopes = scopes })
-    local id, err = c:finishConnect(authorize(start.url))
-    return id, err, start
+    return K.connect(c, provider, REDIRECT, UID, { scopes = scopes })
 end
 
 local function oauth(net) return H.control(sb, "/__oauth")[net] end
-
-local function requests(path)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
-    end
-    return out
-end
+local function requests(path) return K.requests(sb, path) end
 
 describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
     setup(function() sb = H.start_sandbox() end)
@@ -328,17 +299,7 @@ describe("connect: LinkedIn #fakes", function()
 end)
 
 -- Children and PostgreSQL: once per run (real processes, a throwaway cluster).
-local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
-local BUILD = os.getenv("BUILD") or "build/lua5.4"
-local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
-    or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function run(cmd)
-    local p = assert(io.popen(cmd .. " 2>&1"))
-    local out = p:read("*a")
-    p:close()
-    return (out:gsub("%s+$", ""))
-end
+local ROOT, BUILD, CHILD_LUA, q, run = K.ROOT, K.BUILD, K.CHILD_LUA, K.q, K.run
 
 -- A process publishing n times for u1 through the store at url.
 local function publisher(url, n, out)
