@@ -15,10 +15,7 @@ local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
 local sb
 -- the concurrent case's children: the interpreter and build of this run
-local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
-local BUILD = os.getenv("BUILD") or "build/lua5.4"
-local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
-    or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
+local ROOT, BUILD, CHILD_LUA = K.ROOT, K.BUILD, K.CHILD_LUA
 
 local function db() return K.db("md") end
 
