@@ -7,34 +7,23 @@
 -- and counts it), a refused refresh token falling back to a new login, a 5xx
 -- on refresh leaving the stored session as it was. Real SQLite store files.
 local H = require("spec.helper")
-local socialize = require("socialize")
+local K = require("spec.connect_kit")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local KEY = K.KEY
 local PASS = "app-pass-1234"
 local UA = { title = "Level 3 done" }
 
-local sb, n = nil, 0
+local sb
 
-local function db()
-    n = n + 1
-    return H.tmpdir .. "/bsky-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
-end
+local function db() return K.path("bsky") end -- a file path, not a URL
 
 local function client(path)
-    local url = path:find("^postgresql:") and path or "sqlite:" .. path
-    return socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 5,
-                           providers = H.sandbox_providers(sb), store = { url = url, keys = { KEY } } }
+    return K.client(sb, nil, nil, path:find("^postgresql:") and path or "sqlite:" .. path)
 end
 
 local function counts() return H.control(sb, "/") end
 
-local function requests(part)
-    local out = {}
-    for _, r in ipairs(H.requests(sb)) do
-        if r.path and r.path:find(part, 1, true) then out[#out + 1] = r end
-    end
-    return out
-end
+local function requests(part) return K.requests(sb, part, true) end
 
 local function publish(c, UID)
     return c:publishUserAction { UID = UID or "u1", userAction = UA, enabledProviders = "bluesky" }
@@ -193,17 +182,7 @@ describe("Bluesky sessions in the store #fakes", function()
 end)
 
 -- Real processes: once per run.
-local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
-local BUILD = os.getenv("BUILD") or "build/lua5.4"
-local CHILD_LUA = BUILD:find("luajit", 1, true) and "luajit" or BUILD:find("5.1", 1, true) and "lua5.1"
-    or BUILD:find("asan", 1, true) and ROOT .. "/build/asan/lua-asan" or "lua5.4"
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function run(cmd)
-    local p = assert(io.popen(cmd .. " 2>&1"))
-    local out = p:read("*a")
-    p:close()
-    return (out:gsub("%s+$", ""))
-end
+local ROOT, BUILD, CHILD_LUA, q, run = K.ROOT, K.BUILD, K.CHILD_LUA, K.q, K.run
 
 -- the cron script: one client, one post through the stored connection
 local function script()

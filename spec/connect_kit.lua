@@ -34,11 +34,12 @@ function K.authorize(url)
     error("no Location")
 end
 
--- the sandbox's recorded requests to exactly `path`
-function K.requests(sb, path)
+-- the sandbox's recorded requests to exactly `path` (`containing`: to any
+-- path with `path` in it)
+function K.requests(sb, path, containing)
     local out = {}
     for _, r in ipairs(H.requests(sb)) do
-        if r.path == path then out[#out + 1] = r end
+        if r.path == path or containing and r.path and r.path:find(path, 1, true) then out[#out + 1] = r end
     end
     return out
 end
