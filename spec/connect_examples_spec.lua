@@ -5,14 +5,15 @@
 -- The sandbox is the authorization server; the test's HTTP client (libcurl
 -- through socialize.curl) plays the browser.
 local H = require("spec.helper")
+local K = require("spec.connect_kit")
 local core = require("socialize.core")
 local curl = require("socialize.curl")
 
-local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local KEY = K.KEY
 local build = os.getenv("BUILD") or "build/lua5.4"
 local lua = os.getenv("LUA") or (build:match("luajit") and "luajit") or (build:match("5%.1") and "lua5.1") or "lua5.4"
 local http = curl.new { timeout = 10 }
-local sb, n = nil, 0
+local sb
 
 local function sh(cmd)
     local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
@@ -26,10 +27,7 @@ local function env(db)
         .. "' SOCIALIZE_STORE_KEY='" .. KEY .. "' LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. build .. "/?.so;;' "
 end
 
-local function db()
-    n = n + 1
-    return "sqlite:" .. H.tmpdir .. "/connect-ex-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
-end
+local function db() return K.db("connect-ex") end
 
 -- runs examples/connect.lua with stdin from a FIFO; `answer(url)` gives the
 -- line to paste once the URL is printed. Returns the output and exit code.
