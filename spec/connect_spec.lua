@@ -35,9 +35,7 @@ local function oauth(net) return H.control(sb, "/__oauth")[net] end
 local function requests(path) return K.requests(sb, path) end
 
 describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("connects, stores the connection sealed, answers getUserInfo, publishes, disconnects", function()
         local c = client()
@@ -258,9 +256,7 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
 end)
 
 describe("connect: LinkedIn #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("connects with the client secret in the body, stores personId, publishes, refreshes, disconnects", function()
         local c = client()
@@ -350,9 +346,7 @@ local function race(url, n)
 end
 
 describe("connect: stores shared by processes #once", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("two processes refreshing the same X connection at once, 100 times each: no refresh token used twice (SQLite)", function()
         race(db(), 100)
@@ -404,9 +398,7 @@ describe("connect: stores shared by processes #once", function()
 end)
 
 describe("connect: VK ID (OAuth 2.1, PKCE, device_id) #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("connects with the callback's device_id, publishes, refreshes with it, disconnects locally", function()
         local p = providers()
