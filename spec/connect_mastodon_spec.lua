@@ -30,9 +30,7 @@ local function connect(c, UID)
 end
 
 describe("connect: Mastodon (per-instance app, OAuth 2.0) #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("registers the app once per instance, connects two users with PKCE, publishes, revokes", function()
         local url = db()
