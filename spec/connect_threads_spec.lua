@@ -29,9 +29,7 @@ local function requests(path) return K.requests(sb, path) end
 local function connect(c) return K.connect(c, "threads", REDIRECT, "u1") end
 
 describe("connect: Threads (OAuth, long-lived tokens) #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("connects with a 60-day token, publishes with it, disconnects locally", function()
         local c = client()
