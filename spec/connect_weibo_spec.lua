@@ -23,9 +23,7 @@ local authorize = K.authorize
 local function requests(path) return K.requests(sb, path) end
 
 describe("connect: Weibo (OAuth 2.0) #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("connects, stores the uid and token, publishes with it, revokes on disconnect", function()
         local c = client()
