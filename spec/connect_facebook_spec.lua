@@ -19,9 +19,7 @@ local function requests(path) return K.requests(sb, path) end
 local function start(c, UID) return K.connect(c, "facebook", REDIRECT, UID) end
 
 describe("connect: Facebook Login, Page tokens #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("several pages: finishConnect lists them, selectPage connects one, publishing uses its token", function()
         local c = client()
