@@ -16,9 +16,7 @@ local authorize = K.authorize
 local function requests(path) return K.requests(sb, path) end
 
 describe("connect: X OAuth 1.0a 3-legged #fakes", function()
-    setup(function() sb = H.start_sandbox() end)
-    teardown(function() H.stop_all() end)
-    before_each(function() H.reset(sb) end)
+    H.use_sandbox(function(s) sb = s end)
 
     it("connects, stores token and secret sealed, publishes signed, removes", function()
         local c = client()
