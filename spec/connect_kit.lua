@@ -92,4 +92,21 @@ function K.run(cmd)
     return (out:gsub("%s+$", ""))
 end
 
+-- a throwaway PostgreSQL cluster (spec/pgcluster.sh) for the enclosing
+-- describe block: started in its setup (`on_start(url)`), stopped in its
+-- teardown
+function K.use_postgres(on_start)
+    local busted, pgdir = require("busted"), nil
+    busted.setup(function()
+        local out = K.run("sh " .. K.q(K.ROOT .. "/spec/pgcluster.sh") .. " start")
+        local pgurl
+        pgdir, pgurl = out:match("([^\n]+)\n([^\n]+)$")
+        assert(pgurl and pgurl:find("^postgresql:"), out)
+        on_start(pgurl)
+    end)
+    busted.teardown(function()
+        if pgdir then K.run("sh " .. K.q(K.ROOT .. "/spec/pgcluster.sh") .. " stop " .. K.q(pgdir)) end
+    end)
+end
+
 return K

@@ -353,15 +353,8 @@ describe("connect: stores shared by processes #once", function()
     end)
 
     describe("PostgreSQL", function()
-        local pgdir, pgurl
-        setup(function()
-            local out = run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " start")
-            pgdir, pgurl = out:match("([^\n]+)\n([^\n]+)$")
-            assert(pgurl and pgurl:find("^postgresql:"), out)
-        end)
-        teardown(function()
-            if pgdir then run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " stop " .. q(pgdir)) end
-        end)
+        local pgurl
+        K.use_postgres(function(url) pgurl = url end)
 
         it("connects, publishes, refreshes and disconnects through a PostgreSQL store", function()
             local c = client(pgurl)
