@@ -236,15 +236,8 @@ describe("Bluesky sessions across processes #once", function()
         function() race(db(), "ann.bsky.social") end)
 
     describe("PostgreSQL", function()
-        local pgdir, pgurl
-        setup(function()
-            local out = run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " start")
-            pgdir, pgurl = out:match("([^\n]+)\n([^\n]+)$")
-            assert(pgurl and pgurl:find("^postgresql:"), out)
-        end)
-        teardown(function()
-            if pgdir then run("sh " .. q(ROOT .. "/spec/pgcluster.sh") .. " stop " .. q(pgdir)) end
-        end)
+        local pgurl
+        K.use_postgres(function(url) pgurl = url end)
 
         it("a cron script run 10 times logs in once (PostgreSQL store)", function() cron10(pgurl, "pg1.bsky.social") end)
 
