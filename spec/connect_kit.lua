@@ -92,6 +92,20 @@ function K.run(cmd)
     return (out:gsub("%s+$", ""))
 end
 
+-- writes a Lua script for a child process (the tree's package paths, then
+-- socialize loaded, then `body`) under the test's temporary directory: its path
+function K.script(prefix, body)
+    local path = H.tmpdir .. "/" .. prefix .. "-" .. math.random(1, 1e9) .. ".lua"
+    local f = assert(io.open(path, "wb"))
+    f:write(string.format([[
+package.path = %q .. package.path
+package.cpath = %q .. package.cpath
+local socialize = require("socialize")
+]], K.ROOT .. "/lua/?.lua;" .. K.ROOT .. "/lua/?/init.lua;", K.ROOT .. "/" .. K.BUILD .. "/?.so;"), body)
+    f:close()
+    return path
+end
+
 -- a throwaway PostgreSQL cluster (spec/pgcluster.sh) for the enclosing
 -- describe block: started in its setup (`on_start(url)`), stopped in its
 -- teardown

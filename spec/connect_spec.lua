@@ -295,16 +295,11 @@ describe("connect: LinkedIn #fakes", function()
 end)
 
 -- Children and PostgreSQL: once per run (real processes, a throwaway cluster).
-local ROOT, BUILD, CHILD_LUA, q, run = K.ROOT, K.BUILD, K.CHILD_LUA, K.q, K.run
+local CHILD_LUA, q, run = K.CHILD_LUA, K.q, K.run
 
 -- A process publishing n times for u1 through the store at url.
 local function publisher(url, n, out)
-    local path = H.tmpdir .. "/publisher-" .. math.random(1, 1e9) .. ".lua"
-    local f = assert(io.open(path, "wb"))
-    f:write(string.format([[
-package.path = %q .. package.path
-package.cpath = %q .. package.cpath
-local socialize = require("socialize")
+    local path = K.script("publisher", string.format([[
 local c = socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 10,
     store = { url = arg[1], keys = { %q } },
     providers = { twitter = { clientId = "tw-client-id", clientSecret = "tw-client-secret", baseUrl = arg[2] } } }
@@ -314,8 +309,7 @@ for i = 1, tonumber(arg[3]) do
     if r and r.errorCode == 0 then ok = ok + 1 else io.write("failed: ", tostring(e), "\n") end
 end
 io.write("ok ", ok, "\n")
-]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/" .. BUILD .. "/?.so;", KEY))
-    f:close()
+]], KEY))
     return CHILD_LUA .. " " .. q(path) .. " " .. q(url) .. " " .. q(sb.url("twitter")) .. " " .. n .. " >" .. q(out)
 end
 
