@@ -182,23 +182,17 @@ describe("Bluesky sessions in the store #fakes", function()
 end)
 
 -- Real processes: once per run.
-local ROOT, BUILD, CHILD_LUA, q, run = K.ROOT, K.BUILD, K.CHILD_LUA, K.q, K.run
+local CHILD_LUA, q, run = K.CHILD_LUA, K.q, K.run
 
 -- the cron script: one client, one post through the stored connection
 local function script()
-    local path = H.tmpdir .. "/bsky-cron-" .. math.random(1, 1e9) .. ".lua"
-    local f = assert(io.open(path, "wb"))
-    f:write(string.format([[
-package.path = %q .. package.path
-package.cpath = %q .. package.cpath
-local socialize = require("socialize")
+    local path = K.script("bsky-cron", string.format([[
 local c = socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 10,
     store = { url = arg[1]:find("^postgresql:") and arg[1] or "sqlite:" .. arg[1], keys = { %q } },
     providers = { bluesky = { baseUrl = arg[2] } } }
 local r, e = c:publishUserAction { UID = "u1", userAction = { title = "cron" }, enabledProviders = "bluesky" }
 io.write(r and r.errorCode == 0 and "ok" or ("failed: " .. tostring(e)), "\n")
-]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/" .. BUILD .. "/?.so;", KEY))
-    f:close()
+]], KEY))
     return path
 end
 
