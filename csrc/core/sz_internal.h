@@ -72,6 +72,11 @@ SZ_HIDDEN char *sz_strndup(const char *s, size_t n);
 SZ_HIDDEN void sz_wipe(void *p, size_t n);
 SZ_HIDDEN void sz_free_wiped(void *p, size_t n);
 SZ_HIDDEN void sz_free_str(char *s);
+/* url with p as its query, after '?' (or '&' when url has one already; nothing
+ * when p is empty): a NEW string, its length in *out_len (optional); the
+ * query's own copy is wiped. NULL: out of memory. */
+struct sz_params;
+SZ_HIDDEN char *sz_url_with_query(const char *url, const struct sz_params *p, size_t *out_len);
 
 /* Saturating arithmetic (docs/RELIABILITY.md "Numbers from a network"):
  * results are clamped to [LLONG_MIN, LLONG_MAX] instead of overflowing. */

@@ -229,19 +229,9 @@ static sz_request *finish_form(const net *nt, const char *url, sz_params *p, con
 static sz_request *get_with(const char *url, sz_params *p)
 {
     size_t n = 0;
-    char *q = sz_params_query(p, &n), *u;
-    sz_buf b;
+    char *u;
     sz_request *r = NULL;
-    if (!q)
-        return NULL;
-    sz_buf_init(&b);
-    sz_buf_adds(&b, url);
-    if (n) {
-        sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
-        sz_buf_add(&b, q, n);
-    }
-    sz_free_wiped(q, n); /* it may hold a secret or a token */
-    if ((u = sz_buf_finish(&b, &n))) {
+    if ((u = sz_url_with_query(url, p, &n))) {
         r = sz_request_new("GET", u);
         if (r && sz_request_add_header(r, "Accept", "application/json")) {
             sz_request_free(r);
@@ -311,20 +301,11 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
              (pset(p, "code_challenge", challenge) || pset(p, "code_challenge_method", "S256"))))
             goto done;
         {
-            size_t n = 0;
-            char *q = sz_params_query(p, &n);
-            sz_buf b;
-            if (!q)
-                goto done;
-            sz_buf_init(&b);
-            sz_buf_adds(&b, url);
-            sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
-            sz_buf_add(&b, q, n);
-            sz_free_str(q);
+            char *u = sz_url_with_query(url, p, NULL);
             sz_free_str(url);
-            url = sz_buf_finish(&b, NULL);
-            if (url)
-                r = sz_request_new("GET", url);
+            if (!(url = u))
+                goto done;
+            r = sz_request_new("GET", url);
         }
     } else if ((strcmp(op, "register") == 0 || strcmp(op, "discover") == 0) && nt->oauth.instance) {
         /* per instance (Mastodon): app.baseUrl is the instance */

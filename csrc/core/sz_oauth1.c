@@ -84,8 +84,6 @@ sz_request *sz_oauth1_request_json(const net *nt, const char *op, json_t *app, j
         const char *tk = jstr(args, "token");
         sz_params *p;
         char *q;
-        size_t n = 0;
-        sz_buf b;
         if (!tk || !*tk) {
             *refusal = fail("content_invalid", "%s: missing argument 'token'%s", nt->name, "");
             return NULL;
@@ -94,19 +92,10 @@ sz_request *sz_oauth1_request_json(const net *nt, const char *op, json_t *app, j
             *refusal = fail("content_invalid", "%s: the authorization endpoint: %s", nt->name, why);
             return NULL;
         }
-        if (!(p = sz_params_new()) || pset(p, "oauth_token", tk) || !(q = sz_params_query(p, &n))) {
-            sz_params_free(p);
-            sz_free_str(url);
-            return NULL;
-        }
+        q = (p = sz_params_new()) && !pset(p, "oauth_token", tk) ? sz_url_with_query(url, p, NULL) : NULL;
         sz_params_free(p);
-        sz_buf_init(&b);
-        sz_buf_adds(&b, url);
-        sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
-        sz_buf_add(&b, q, n);
-        sz_free_str(q);
         sz_free_str(url);
-        url = sz_buf_finish(&b, NULL);
+        url = q;
         r = url ? sz_request_new("GET", url) : NULL;
         sz_free_str(url);
         return r;

@@ -20,7 +20,6 @@ sz_request *sz_oauth_token_query(const char *method, const char *url, json_t *ap
     sz_request *r = NULL;
     char *q = NULL;
     size_t n = 0;
-    sz_buf b;
     if (!sec || !*sec)
         sec = jstr(app, "clientSecret");
     if (!p || pset(p, "access_token", at))
@@ -36,22 +35,13 @@ sz_request *sz_oauth_token_query(const char *method, const char *url, json_t *ap
         if (pset(p, "appsecret_proof", hex))
             goto out;
     }
-    if (!(q = sz_params_query(p, &n)))
+    if (!(q = sz_url_with_query(url, p, &n)))
         goto out;
-    sz_buf_init(&b);
-    sz_buf_adds(&b, url);
-    sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
-    sz_buf_add(&b, q, n);
-    sz_buf_addc(&b, '\0');
-    if (!b.failed) {
-        r = sz_request_new(method, b.data);
-        if (r && sz_request_add_header(r, "Accept", "application/json")) {
-            sz_request_free(r);
-            r = NULL;
-        }
+    r = sz_request_new(method, q);
+    if (r && sz_request_add_header(r, "Accept", "application/json")) {
+        sz_request_free(r);
+        r = NULL;
     }
-    sz_wipe(b.data, b.len);
-    sz_buf_reset(&b);
 out:
     if (q)
         sz_free_wiped(q, n);

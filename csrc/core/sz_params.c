@@ -160,3 +160,20 @@ char *sz_params_query(const sz_params *p, size_t *out_len)
     }
     return sz_buf_finish(&b, out_len);
 }
+
+char *sz_url_with_query(const char *url, const sz_params *p, size_t *out_len)
+{
+    size_t n = 0;
+    char *q = sz_params_query(p, &n);
+    sz_buf b;
+    if (!q)
+        return NULL;
+    sz_buf_init(&b);
+    sz_buf_adds(&b, url);
+    if (n) {
+        sz_buf_addc(&b, strchr(url, '?') ? '&' : '?');
+        sz_buf_add(&b, q, n);
+    }
+    sz_free_wiped(q, n); /* it may hold a secret or a token */
+    return sz_buf_finish(&b, out_len);
+}
