@@ -92,6 +92,14 @@ end
 
 local function nonempty(s) return type(s) == "string" and s ~= "" end
 
+-- nil, or the error of a connect call's params: a table naming UID and provider.
+local function check_params(p)
+    if type(p) ~= "table" then return errors.invalid("params", "must be a table") end
+    for _, k in ipairs({ "UID", "provider" }) do
+        if not nonempty(p[k]) then return errors.missing(k) end
+    end
+end
+
 -- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
 -- worker), elsewhere the store's own sleep. Never the call's virtual clock.
 local function lease_sleep()
@@ -169,10 +177,8 @@ end
 
 --- client:connect{UID, provider, redirectURI, scopes?} -> {url, state} | nil, err
 function _M.connect(ctx, p)
-    if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
-    for _, k in ipairs({ "UID", "provider" }) do
-        if not nonempty(p[k]) then return nil, errors.missing(k) end
-    end
+    local bad = check_params(p)
+    if bad then return nil, bad end
     if connect_info(p.provider) and not nonempty(p.redirectURI) then return nil, errors.missing("redirectURI") end
     local c = connect_info(p.provider)
     if not c and INFO[p.provider] then return _M.connect_credentials(ctx, p) end
@@ -474,10 +480,8 @@ end
 --- client:selectPage{UID, provider, pageId} -> identity | nil, err: completes
 -- a connect whose finishConnect returned several pages.
 function _M.select_page(ctx, p)
-    if type(p) ~= "table" then return nil, errors.invalid("params", "must be a table") end
-    for _, k in ipairs({ "UID", "provider" }) do
-        if not nonempty(p[k]) then return nil, errors.missing(k) end
-    end
+    local bad = check_params(p)
+    if bad then return nil, bad end
     local pageId = p.pageId ~= nil and tostring(p.pageId) or nil
     if not nonempty(pageId) then return nil, errors.missing("pageId") end
     local c = connect_info(p.provider)
