@@ -312,6 +312,8 @@ char *sz_nk_text(ctx *x, action *a)
         sz_buf_reset(&t);
     }
     a->max = max;
+    if (a->truncated)
+        x->truncated = 1;
     if (text && a->link && !link_ok(a->link)) {
         free(text);
         x->result = fail("content_invalid", "%s: linkBack must be an http(s) URL without spaces or control "

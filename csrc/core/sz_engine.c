@@ -286,6 +286,8 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
     sz_json_free(in_copy);
     if (!r)
         return refuse(x.result, x.nt, refusal, err);
+    if (x.truncated)
+        sz_request_set_truncated(r);
     return r;
 }
 

@@ -137,5 +137,9 @@ SZ_HIDDEN int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t l
 SZ_HIDDEN sz_request *sz_request_new(const char *method, const char *url);
 SZ_HIDDEN int sz_request_set_body(sz_request *r, char *body, size_t len);
 SZ_HIDDEN int sz_request_add_header(sz_request *r, const char *name, const char *value);
+/* The text the request carries was cut to fit the network's limit (a
+ * publish's result says `truncated`). */
+SZ_HIDDEN void sz_request_set_truncated(sz_request *r);
+SZ_HIDDEN int sz_request_truncated(const sz_request *r);
 
 #endif

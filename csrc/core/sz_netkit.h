@@ -242,6 +242,7 @@ struct sz_ctx {
     json_t *in, *app, *user;
     json_t *setup;  /* borrowed: the setup state (c->setup), never part of input */
     json_t *result; /* set on a local failure */
+    int truncated;  /* the text step cut the text (sz_nk_text) */
 };
 
 /* The UserAction for this network: <provider>UserAction overrides userAction

@@ -20,7 +20,19 @@ struct sz_request {
     size_t     nheaders;
     char      *hname[SZ_MAX_HEADERS];
     char      *hvalue[SZ_MAX_HEADERS];
+    int        truncated;
 };
+
+void sz_request_set_truncated(sz_request *r)
+{
+    if (r)
+        r->truncated = 1;
+}
+
+int sz_request_truncated(const sz_request *r)
+{
+    return r && r->truncated;
+}
 
 void sz_request_free(sz_request *r)
 {

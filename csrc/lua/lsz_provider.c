@@ -46,6 +46,10 @@ static int push_request(lua_State *L, sz_request *r)
         lua_setfield(L, -2, hn);
     }
     lua_setfield(L, -2, "headers");
+    if (sz_request_truncated(r)) { /* the text was cut to fit (a publish's result says so) */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "truncated");
+    }
     sz_request_free(r);
     return 1;
 }

@@ -404,10 +404,6 @@ function Task:request()
         step = { item = self.uploads[self.up_i], step = self.mstep, items = self.uploads }
     elseif self.phase == "unmedia" then
         step = { media = self.cleanup[self.cl_i] }
-    elseif self.phase == self.action and self.action == "publish" then
-        -- was the text cut to fit? (the same text step the build runs)
-        local tx = core.provider_text(self.provider, "publish", self.input, self.app, self.user, self.state)
-        self.truncated = type(tx) == "table" and tx.truncated or nil
     end
     local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
         floor(ctx.clock()), ctx.nonce(),
@@ -436,6 +432,10 @@ function Task:request()
             errorDetails = self.provider .. ": " .. tostring(msg or "the request could not be built") }
         return nil
     end
+    if self.phase == self.action and self.action == "publish" then
+        self.truncated = req.truncated -- the build cut the text to fit (the result says so)
+    end
+    req.truncated = nil -- the library's, not the transport's
     req.timeout = ctx.config.timeout
     req.provider = self.provider
     -- the URL's host came from connection data: the transport must refuse to
