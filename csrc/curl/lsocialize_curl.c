@@ -470,6 +470,7 @@ SZ_LUAOPEN int luaopen_socialize_curl(lua_State *L)
     }
     lua_pop(L, 1);
     sz_newlib(L, funcs);
+    lsz_cli_open(L); /* the command's OS helpers (lsz_cli.c) */
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
     lua_setfield(L, -2, "curl_version");
     lua_pushliteral(L, SZ_VERSION_STRING);

@@ -94,4 +94,7 @@ void lsz_run_all(session *s, size_t n);
 int lsz_ensure_pool(session *s, size_t n);
 int lsz_push_outcome(lua_State *L, xfer *x, int as_table);
 
+/* lsz_cli.c: the `socialize` command's signal flag, TTY test and loopback listener */
+void lsz_cli_open(lua_State *L);
+
 #endif
