@@ -1,7 +1,8 @@
 # socialize - build, test, demo, install.
 #   make demo      installs what is missing, builds, runs the main example
 #   make test      installs what is missing, builds, runs every test
-#   make install   PREFIX=/usr/local DESTDIR= LUA_VERSION=5.4
+#   make install   PREFIX=/usr/local DESTDIR= LUA_VERSION=5.4 (the modules, the C library, bin/socialize)
+#   make uninstall the same variables: removes what install put there
 #   make install-lib  only the C library: libsocialize.so/.a, socialize.h, socialize.pc
 #   make examples-c   installs the C library into a temp dir, builds examples/c against it
 LUA_VERSION ?= 5.4
@@ -25,6 +26,9 @@ LUA_MODULE_DIR  ?= $(PREFIX)/share/lua/$(LUA_ABI)
 LIBDIR          ?= $(PREFIX)/lib
 INCLUDEDIR      ?= $(PREFIX)/include
 PKGCONFIGDIR    ?= $(LIBDIR)/pkgconfig
+BINDIR          ?= $(PREFIX)/bin
+# the interpreter the installed `socialize` command runs on (its shebang)
+LUA_INTERP      ?= $(shell command -v $(LUA) 2>/dev/null || echo /usr/bin/$(LUA))
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -67,7 +71,7 @@ CORE_SO  = $(BUILD)/socialize/core.so
 CURL_SO  = $(BUILD)/socialize/curl.so
 LUA_SRC  = $(wildcard lua/socialize.lua lua/socialize/*.lua)
 
-.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install uninstall clean check cppcheck rock rock-install docs-tables \
+.PHONY: oracles all deps test test-c test-lua demo bench soak fuzz install install-bin uninstall clean check cppcheck rock rock-install docs-tables \
         FORCE lib install-lib examples-c lib-store install-lib-store
 
 all: $(CORE_SO) $(CURL_SO) $(STORE_SO)
@@ -276,6 +280,17 @@ install: all install-lib
 	install -m 0755 $(CORE_SO) $(CURL_SO) $(STORE_SO) $(DESTDIR)$(LUA_CMODULE_DIR)/socialize/
 	install -m 0644 lua/socialize.lua $(DESTDIR)$(LUA_MODULE_DIR)/
 	install -m 0644 $(wildcard lua/socialize/*.lua) $(DESTDIR)$(LUA_MODULE_DIR)/socialize/
+	@$(MAKE) --no-print-directory install-bin
+
+# The command (bin/socialize, docs/cli.md): its shebang names the interpreter
+# of LUA_VERSION, and it looks for the modules where they were installed first.
+install-bin:
+	install -d $(DESTDIR)$(BINDIR)
+	sed -e '1s|.*|#!$(LUA_INTERP)|' \
+	    -e 's|^-- @INSTALL_PATHS@$$|package.path = "$(LUA_MODULE_DIR)/?.lua;" .. package.path; package.cpath = "$(LUA_CMODULE_DIR)/?.so;" .. package.cpath|' \
+	    bin/socialize >$(DESTDIR)$(BINDIR)/socialize.tmp
+	chmod 0755 $(DESTDIR)$(BINDIR)/socialize.tmp
+	mv -f $(DESTDIR)$(BINDIR)/socialize.tmp $(DESTDIR)$(BINDIR)/socialize
 
 # `luarocks make` (the rockspec's build): the modules into build/rock with the
 # compiler flags and directories LuaRocks gives, then into its tree.
@@ -293,6 +308,7 @@ rock-install:
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize
+	rm -f $(DESTDIR)$(BINDIR)/socialize
 	rm -f $(DESTDIR)$(LUA_MODULE_DIR)/socialize.lua $(DESTDIR)$(INCLUDEDIR)/socialize.h \
 	    $(DESTDIR)$(LIBDIR)/libsocialize.so $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_MAJOR) \
 	    $(DESTDIR)$(LIBDIR)/libsocialize.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libsocialize.a \

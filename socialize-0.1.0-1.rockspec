@@ -10,7 +10,7 @@ description = {
    detailed = [[
       publishUserAction, setStatus, sendNotification, facebookGraphOperation and any
       Gigya REST method, signed byte-exactly, with Gigya's response model, plus the
-      user, friend and webhook signature validators.
+      user, friend and webhook signature validators, and the `socialize` command.
    ]],
    license = "MIT",
    homepage = "https://example.invalid/socialize",
@@ -42,6 +42,9 @@ build = {
       LUA_CMODULE_DIR = "$(LIBDIR)",
       LUA_MODULE_DIR = "$(LUADIR)",
    },
+   -- the command (docs/cli.md): LuaRocks installs it with a wrapper that runs
+   -- it on this tree's interpreter and module paths
+   install = { bin = { socialize = "bin/socialize" } },
    copy_directories = { "docs", "examples" },
 }
 test = {
