@@ -1,0 +1,455 @@
+-- The `socialize` command (bin/socialize, docs/cli.md), run as a child
+-- process on this run's interpreter (lua5.4, lua5.1, luajit) against the
+-- sandbox and the fake Gigya server, with a temporary config file whose
+-- secrets come from environment variables and a SQLite store. Every output
+-- of every run is searched for the configured secrets.
+local H = require("spec.helper")
+local K = require("spec.connect_kit")
+local core = require("socialize.core")
+local transport = require("socialize.transport")
+
+local ROOT, q = K.ROOT, K.q
+local LUA = K.CHILD_LUA
+
+-- the secrets the config reads from the environment
+local ENV = {
+    SZT_TW_SECRET = "tw-client-secret",
+    SZT_LI_SECRET = "li-client-secret",
+    SZT_FB_SECRET = "fb-app-secret",
+    SZT_STORE_KEY = K.KEY,
+    SZT_BOT_TOKEN = "123456:sandbox-bot-token",
+    SZT_GIGYA_SECRET = H.SECRET,
+}
+local SECRETS = {}
+for _, v in pairs(ENV) do SECRETS[#SECRETS + 1] = v end
+
+local n = 0
+local function tmp(name)
+    n = n + 1
+    return H.tmpdir .. "/cli-" .. n .. "-" .. math.random(1, 1e9) .. "-" .. name
+end
+
+local function slurp(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+local function no_secret(s, what)
+    for _, v in ipairs(SECRETS) do
+        assert.is_nil(s:find(v, 1, true), what .. " prints a secret: " .. s)
+    end
+end
+
+-- the shell command running the command with args, env (name -> value or
+-- false to unset), the config file
+local function command(args, opts)
+    opts = opts or {}
+    local parts = { "cd", q(ROOT), "&&", "env", "-u", "SOCIALIZE_CONFIG" }
+    for k, v in pairs(opts.env or {}) do
+        if v == false then parts[#parts + 1] = "-u " .. q(k) end
+    end
+    for k, v in pairs(ENV) do
+        if not (opts.env and opts.env[k] ~= nil) then parts[#parts + 1] = q(k .. "=" .. v) end
+    end
+    for k, v in pairs(opts.env or {}) do
+        if v ~= false then parts[#parts + 1] = q(k .. "=" .. v) end
+    end
+    parts[#parts + 1] = q("LUA_PATH=" .. ROOT .. "/lua/?.lua;;")
+    parts[#parts + 1] = q("LUA_CPATH=" .. ROOT .. "/" .. K.BUILD .. "/?.so;;")
+    if opts.config ~= false then
+        parts[#parts + 1] = q("SOCIALIZE_CONFIG=" .. (opts.config or "/nonexistent"))
+    end
+    parts[#parts + 1] = LUA
+    parts[#parts + 1] = "bin/socialize"
+    for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+    return table.concat(parts, " ")
+end
+
+-- runs the command to its end: stdout, stderr, exit code
+local function sz(args, opts)
+    opts = opts or {}
+    local o, e, i = tmp("out"), tmp("err"), tmp("in")
+    local f = assert(io.open(i, "wb"))
+    f:write(opts.stdin or "")
+    f:close()
+    local ok, how, code = os.execute(command(args, opts) .. " <" .. q(i) .. " >" .. q(o) .. " 2>" .. q(e))
+    if type(ok) == "number" then code = ok / 256 end -- 5.1: the raw status
+    if how == "signal" then code = 128 + code end
+    local out, err = slurp(o) or "", slurp(e) or ""
+    no_secret(out, table.concat(args, " ") .. " (stdout)")
+    no_secret(err, table.concat(args, " ") .. " (stderr)")
+    -- no progress line: stderr is no terminal here
+    assert.is_nil(err:find("\r", 1, true), "a progress line without a terminal")
+    return out, err, code
+end
+
+-- starts the command in the background: a handle with stdin (a FIFO kept
+-- open for writing), wait_out(pattern), finish() -> stdout, stderr, code
+local function bg(args, opts)
+    local o, e, rc, pidf, fifo = tmp("out"), tmp("err"), tmp("rc"), tmp("pid"), tmp("fifo")
+    assert(os.execute("mkfifo " .. q(fifo)))
+    local cmd = command(args, opts)
+    os.execute("( " .. cmd .. " <" .. q(fifo) .. " >" .. q(o) .. " 2>" .. q(e) .. " & echo $! >" .. q(pidf)
+        .. "; wait $!; echo $? >" .. q(rc) .. ".t; mv " .. q(rc) .. ".t " .. q(rc) .. " ) >/dev/null 2>&1 &")
+    local w = assert(io.open(fifo, "w")) -- opens once the child's shell opened it for reading
+    local h = {}
+    local function wait_for(pred, what)
+        for _ = 1, 400 do -- at most some 20 s
+            local v = pred()
+            if v then return v end
+            os.execute("sleep 0.05")
+        end
+        error("timed out waiting for " .. what .. "; stdout: " .. tostring(slurp(o)) .. " stderr: " .. tostring(slurp(e)))
+    end
+    function h.write(s) w:write(s) w:flush() end
+    function h.close_stdin() if w then w:close() w = nil end end
+    function h.pid() return tonumber(wait_for(function() return slurp(pidf) end, "the pid")) end
+    function h.wait_out(pattern)
+        return wait_for(function() local s = slurp(o) return s and s:match(pattern) end, pattern)
+    end
+    function h.finish()
+        h.close_stdin()
+        local code = tonumber(wait_for(function() return slurp(rc) end, "the exit"))
+        local out, err = slurp(o) or "", slurp(e) or ""
+        no_secret(out, table.concat(args, " ") .. " (stdout)")
+        no_secret(err, table.concat(args, " ") .. " (stderr)")
+        return out, err, code
+    end
+    return h
+end
+
+local function json(s)
+    local v = core.json_decode(s)
+    assert(type(v) == "table", "not one JSON document: " .. s)
+    return v
+end
+
+local function write(path, s)
+    local f = assert(io.open(path, "wb"))
+    f:write(s)
+    f:close()
+    return path
+end
+
+local function lua_config(sb, store)
+    local p = sb.ports
+    return string.format([[
+return {
+    backend = "direct", allowPrivateNetworks = true, timeout = 5,
+    providers = {
+        twitter = { clientId = %q, clientSecret = "env:SZT_TW_SECRET", baseUrl = %q },
+        linkedin = { clientId = %q, clientSecret = "env:SZT_LI_SECRET", baseUrl = %q },
+        facebook = { clientId = %q, clientSecret = "env:SZT_FB_SECRET", appSecret = "env:SZT_FB_SECRET", baseUrl = %q },
+        telegram = { botToken = "env:SZT_BOT_TOKEN", baseUrl = %q },
+    },
+    store = { url = %q, keys = { "env:SZT_STORE_KEY" } },
+}
+]], p.oauth.twitter.clientId, sb.url("twitter"), p.oauth.linkedin.clientId, sb.url("linkedin"),
+        p.oauth.facebook.clientId, sb.url("facebook"), sb.url("telegram"), store)
+end
+
+describe("socialize command", function()
+    local sb, cfg, store
+
+    H.use_sandbox(function(s)
+        sb = s
+        store = K.db("cli")
+        cfg = write(tmp("config.lua"), lua_config(sb, store))
+    end)
+
+    local function follow(url) -- the browser: the authorization server's redirect
+        return K.authorize(url)
+    end
+
+    describe("the command line", function()
+        it("--version, help, and usage errors naming the flag (exit 2)", function()
+            local out, _, code = sz({ "--version" })
+            assert.are.equal(0, code)
+            assert.are.equal("socialize " .. require("socialize")._VERSION .. "\n", out)
+            out, _, code = sz({ "--json", "--version" })
+            assert.are.equal(0, code)
+            assert.are.same({ version = require("socialize")._VERSION }, json(out))
+            out, _, code = sz({ "help", "publish" })
+            assert.are.equal(0, code)
+            assert.matches("usage: socialize publish", out, 1, true)
+            assert.matches("--uid", out, 1, true)
+            local err
+            _, err, code = sz({})
+            assert.are.equal(2, code)
+            assert.matches("commands:", err, 1, true)
+            _, err, code = sz({ "publish", "--uid", "u", "--title", "t", "--bogus", "x" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches("unknown flag --bogus for publish", err, 1, true)
+            _, err, code = sz({ "publish", "--title", "t" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches("publish: --uid is required", err, 1, true)
+            _, err, code = sz({ "connections", "--uid" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches("--uid needs a value", err, 1, true)
+            _, err, code = sz({ "publsh" })
+            assert.are.equal(2, code)
+            assert.matches('unknown command "publsh"', err, 1, true)
+            _, err, code = sz({ "connect", "twitter", "--uid", "u", "--timeout", "soon" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches("--timeout must be a number", err, 1, true)
+            _, err, code = sz({ "publish", "--uid", "u", "--title", "t", "--at", "tomorrow" }, { config = cfg })
+            assert.is_true(code == 2 or code == 6, err) -- 6: no outbox in this build
+        end)
+
+        it("config errors (exit 3): none given, a missing variable named, a bad file, a setting refused", function()
+            local _, err, code = sz({ "connections", "--uid", "u" }, { config = false })
+            assert.are.equal(3, code)
+            assert.matches("no config: pass --config FILE or set SOCIALIZE_CONFIG", err, 1, true)
+            _, err, code = sz({ "connections", "--uid", "u" }, { config = cfg, env = { SZT_LI_SECRET = false } })
+            assert.are.equal(3, code)
+            assert.matches("config.providers.linkedin.clientSecret: the environment variable SZT_LI_SECRET is not set",
+                err, 1, true)
+            -- the config file runs in an empty environment
+            local bad = write(tmp("bad.lua"), "os.execute('touch /tmp/x') return {}")
+            _, err, code = sz({ "--config", bad, "connections", "--uid", "u" })
+            assert.are.equal(3, code)
+            assert.matches("os", err, 1, true)
+            bad = write(tmp("loop.lua"), "while true do end")
+            _, err, code = sz({ "--config", bad, "connections", "--uid", "u" })
+            assert.are.equal(3, code)
+            assert.matches("runs too long", err, 1, true)
+            bad = write(tmp("typo.json"), '{"backend": "direct", "timout": 5}')
+            _, err, code = sz({ "--config", bad, "connections", "--uid", "u" })
+            assert.are.equal(3, code)
+            assert.matches("config.timout is not a setting (did you mean timeout?)", err, 1, true)
+            bad = write(tmp("env.json"), '{"backend": "direct", "secret": "env:1BAD"}')
+            _, err, code = sz({ "--config", bad, "connections", "--uid", "u" })
+            assert.are.equal(3, code)
+            assert.matches("config.secret: \"env:\" must be followed by a variable name", err, 1, true)
+        end)
+    end)
+
+    describe("connections", function()
+        it("connect --paste: the URL printed, the callback URL read from stdin, the identity stored", function()
+            local h = bg({ "connect", "twitter", "--uid", "cli_paste", "--paste", "--redirect",
+                           "https://game.example/callback/twitter" }, { config = cfg })
+            local url = h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")
+            assert.matches("redirect_uri=https%3A%2F%2Fgame.example%2Fcallback%2Ftwitter", url, 1, true)
+            h.write(follow(url) .. "\n")
+            local out, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            assert.matches("twitter%s+2244994945%s+sandbox_x", out)
+
+            out, err, code = sz({ "--json", "connections", "--uid", "cli_paste" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            local info = json(out)
+            assert.are.equal(0, info.errorCode)
+            assert.are.equal(1, #info.identities)
+            assert.are.equal("twitter", info.identities[1].provider)
+            assert.are.equal("2244994945", info.identities[1].providerUID)
+            out, err, code = sz({ "connections", "--uid", "cli_paste" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.matches("PROVIDER%s+ACCOUNT%s+NICKNAME%s+SESSION", out)
+            assert.matches("\ntwitter%s+2244994945%s+sandbox_x%s+ok", out)
+        end)
+
+        it("connect on the loopback listener: the browser's redirect to 127.0.0.1 ends it", function()
+            local h = bg({ "connect", "linkedin", "--uid", "cli_loop", "--timeout", "30" }, { config = cfg })
+            local url = h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")
+            local back = follow(url)
+            assert.matches("^http://127%.0%.0%.1:%d+/callback%?", back)
+            local t = transport.select({ timeout = 5 })
+            local res = assert(t:request({ method = "GET", url = back, headers = {}, timeout = 5 }))
+            assert.are.equal(200, res.status)
+            assert.matches("socialize: received", res.body, 1, true)
+            local out, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            assert.matches("\nlinkedin%s+abc123", out)
+            -- a wrong callback: the state is unknown, exit 1 with the code
+            local h2 = bg({ "connect", "linkedin", "--uid", "cli_loop", "--timeout", "30" }, { config = cfg })
+            url = h2.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")
+            back = follow(url):gsub("state=[^&]+", "state=forged")
+            res = assert(t:request({ method = "GET", url = back, headers = {}, timeout = 5 }))
+            assert.are.equal(200, res.status)
+            out, err, code = h2.finish()
+            assert.are.equal(1, code, err)
+            assert.matches("socialize: 400006", err, 1, true)
+        end)
+
+        it("connect waits a bounded time (exit 4) and a network with pages asks which one", function()
+            local _, err, code = sz({ "connect", "linkedin", "--uid", "cli_slow", "--timeout", "0.2" }, { config = cfg })
+            assert.are.equal(4, code, err)
+            assert.matches("no callback within 0.2 s", err, 1, true)
+
+            local h = bg({ "connect", "facebook", "--uid", "cli_pages", "--paste", "--redirect",
+                           "https://game.example/cb" }, { config = cfg })
+            local url = h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")
+            h.write(follow(url) .. "\n2\n")
+            local out
+            out, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            assert.matches("1%) Sandbox Page One %(1647395831%)", err)
+            assert.matches("\nfacebook%s+2750001234%s+Sandbox Page Two", out)
+        end)
+
+        it("disconnect removes one connection; a second time it fails with 400106", function()
+            local h = bg({ "connect", "twitter", "--uid", "cli_dis", "--paste" }, { config = cfg })
+            h.write(follow(h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")) .. "\n")
+            local _, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            local out
+            out, err, code = sz({ "--json", "disconnect", "twitter", "--uid", "cli_dis" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.are.equal(1, json(out).removed)
+            out, err, code = sz({ "disconnect", "twitter", "--uid", "cli_dis" }, { config = cfg })
+            assert.are.equal(1, code)
+            assert.matches("socialize: 400106", err, 1, true)
+            _, err, code = sz({ "disconnect", "--uid", "cli_dis" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches("--all", err, 1, true)
+        end)
+    end)
+
+    describe("publishing", function()
+        local function connect(uid)
+            local h = bg({ "connect", "twitter", "--uid", uid, "--paste" }, { config = cfg })
+            h.write(follow(h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")) .. "\n")
+            local _, err, code = h.finish()
+            assert.are.equal(0, code, err)
+        end
+
+        it("publish, status and preview through the stored connection; --json is one document", function()
+            connect("cli_pub")
+            local out, err, code = sz({ "--json", "publish", "--uid", "cli_pub", "--title", "Level 3 done",
+                                        "--link", "https://game.example/l3", "--provider", "twitter" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            local res = json(out)
+            assert.are.equal(0, res.errorCode)
+            assert.is_string(res.providerPostIDs.twitter)
+            local posts = K.requests(sb, "/2/tweets")
+            assert.are.equal(1, #posts)
+            assert.matches("Level 3 done https://game.example/l3", posts[1].body, 1, true)
+
+            out, err, code = sz({ "status", "Hello from the shell", "--uid", "cli_pub" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.matches("PROVIDER%s+RESULT%s+POST ID", out)
+            assert.matches("\ntwitter%s+sent%s+%d+", out)
+            posts = K.requests(sb, "/2/tweets")
+            assert.are.equal(2, #posts)
+            assert.matches("Hello from the shell", posts[2].body, 1, true)
+
+            out, err, code = sz({ "--json", "preview", "--uid", "cli_pub", "--title", "Level 3 done", "--link",
+                                  "https://game.example/l3", "--image", "https://cdn.example/a.png" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            res = json(out)
+            assert.are.equal(1, #res.previews)
+            assert.are.equal("twitter", res.previews[1].provider)
+            assert.are.equal("Level 3 done https://game.example/l3", res.previews[1].text)
+            assert.are.equal("image", res.previews[1].media[1].kind)
+            assert.are.equal(2, #K.requests(sb, "/2/tweets")) -- preview sent nothing
+        end)
+
+        it("a failed call: exit 1, Gigya's code on stderr, the error as JSON on stdout", function()
+            local out, err, code = sz({ "--json", "publish", "--uid", "cli_nobody", "--title", "x" }, { config = cfg })
+            assert.are.equal(1, code)
+            assert.matches("socialize: 400106", err, 1, true)
+            assert.are.equal(400106, json(out).errorCode)
+            connect("cli_media")
+            _, err, code = sz({ "publish", "--uid", "cli_media", "--title", "x", "--image", "ftp://x/y.png" },
+                { config = cfg })
+            assert.are.equal(1, code)
+            assert.matches("socialize: 400006", err, 1, true)
+            assert.matches("mediaItems[1].src", err, 1, true)
+            assert.are.equal(0, #K.requests(sb, "/2/tweets"))
+        end)
+    end)
+
+    describe("the Gigya backend", function()
+        local gcfg
+        setup(function()
+            local g = H.start_gigya()
+            gcfg = write(tmp("gigya.json"), core.json_encode({ apiKey = H.API_KEY, secret = "env:SZT_GIGYA_SECRET",
+                                                                url = g.http, timeout = 5 }))
+        end)
+
+        it("call: any method with key=value and key:=json; the reply's signature validates", function()
+            local out, err, code = sz({ "--json", "call", "test.echo", "a=b c", "n:=[1,2]" }, { config = gcfg })
+            assert.are.equal(0, code, err)
+            local res = json(out)
+            assert.are.equal("b c", res.params.a)
+            assert.are.equal("[1,2]", res.params.n)
+            out, err, code = sz({ "--json", "call", "socialize.getUserInfo", "UID=user_123" }, { config = gcfg })
+            assert.are.equal(0, code, err)
+            res = json(out)
+            local _, err2, code2 = sz({ "validate", "user", "--uid", "user_123", "--timestamp", res.signatureTimestamp,
+                                        "--signature", res.UIDSignature }, { config = gcfg })
+            assert.are.equal(0, code2, err2)
+            _, err2, code2 = sz({ "validate", "user", "--uid", "user_124", "--timestamp", res.signatureTimestamp,
+                                  "--signature", res.UIDSignature }, { config = gcfg })
+            assert.are.equal(1, code2)
+            out, err, code = sz({ "call", "test.error", "code=403003" }, { config = gcfg })
+            assert.are.equal(1, code)
+            assert.matches("^socialize: 403003", err)
+        end)
+    end)
+
+    describe("signatures", function()
+        it("sign and validate give the shared vectors' values", function()
+            local seen = 0
+            for _, v in ipairs(H.vectors("signing_vectors")) do
+                local env = { SZT_SIG = v.secret_b64 }
+                SECRETS[#SECRETS + 1] = v.secret_b64
+                local out, err, code
+                if v.kind == "request" then
+                    local args = { "--json", "sign", "request", v.method, v.url, "--secret-env", "SZT_SIG" }
+                    for k, x in pairs(v.params) do args[#args + 1] = k .. "=" .. x end
+                    out, err, code = sz(args, { env = env })
+                    assert.are.equal(0, code, err)
+                    local r = json(out)
+                    assert.are.equal(v.expected_sig, r.signature, v.name)
+                    assert.are.equal(v.base_string, r.baseString, v.name)
+                elseif v.kind == "user_signature" or v.kind == "friend_signature" then
+                    local what = v.kind == "user_signature" and "user" or "friend"
+                    local args = { "sign", what, "--uid", v.UID, "--timestamp", v.timestamp, "--secret-env", "SZT_SIG" }
+                    if v.friendUID then args[#args + 1] = "--friend" args[#args + 1] = v.friendUID end
+                    out, err, code = sz(args, { env = env })
+                    assert.are.equal(0, code, err)
+                    assert.are.equal(v.expected_sig .. "\n", out, v.name)
+                    args[2] = what
+                    table.insert(args, 1, "validate")
+                    table.remove(args, 2) -- "sign"
+                    args[#args + 1] = "--signature"
+                    args[#args + 1] = v.expected_sig
+                    out, err, code = sz(args, { env = env })
+                    assert.are.equal(0, code, err)
+                    assert.are.equal("valid\n", out)
+                    args[#args] = v.expected_sig:sub(2) .. "A"
+                    out, _, code = sz(args, { env = env })
+                    assert.are.equal(1, code)
+                    assert.are.equal("not valid\n", out)
+                elseif v.kind == "webhook_hmac_sha1" then
+                    local body = write(tmp("body"), v.body)
+                    out, err, code = sz({ "sign", "webhook", "--body-file", body, "--secret-env", "SZT_SIG" }, { env = env })
+                    assert.are.equal(0, code, err)
+                    assert.are.equal(v.expected_sig .. "\n", out)
+                    out, err, code = sz({ "--json", "validate", "webhook", "--signature", v.expected_sig, "--secret-env",
+                                          "SZT_SIG" }, { env = env, stdin = v.body })
+                    assert.are.equal(0, code, err)
+                    assert.are.same({ valid = true }, json(out))
+                    out, _, code = sz({ "--json", "validate", "webhook", "--signature", v.expected_sig, "--secret-env",
+                                        "SZT_SIG" }, { env = env, stdin = v.body .. " " })
+                    assert.are.equal(1, code)
+                    assert.are.same({ valid = false }, json(out))
+                else
+                    seen = seen - 1
+                end
+                seen = seen + 1
+            end
+            assert.is_true(seen >= 9, "vectors run: " .. seen)
+            local _, err, code = sz({ "sign", "user", "--uid", "u", "--secret-env", "SZT_NOPE" })
+            assert.are.equal(3, code)
+            assert.matches("the environment variable SZT_NOPE is not set", err, 1, true)
+            _, err, code = sz({ "validate", "user", "--uid", "u", "--secret-env", "SZT_SIG" }, { env = { SZT_SIG = "x" } })
+            assert.are.equal(2, code)
+            assert.matches("--timestamp is required", err, 1, true)
+        end)
+    end)
+end)
