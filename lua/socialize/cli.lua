@@ -368,6 +368,7 @@ local function run_lua_config(text, path)
         chunk, err = load(text, "@" .. path, "t", env)
     end
     if not chunk then fail(EXIT.config, "config " .. tostring(err)) end
+    if jit then jit.off(chunk, true) end -- compiled code runs no count hook
     local co = coroutine.create(chunk)
     debug.sethook(co, function() error("runs too long (a config file returns a table)", 0) end, "", 10000000)
     local ok, v = coroutine.resume(co)
