@@ -159,7 +159,7 @@ static int l_enqueue(lua_State *L)
     j.nproviders = n;
     char id[40];
     sz_store_err e = {SZ_STORE_OK, ""};
-    int r = sz_outbox_enqueue(st, &j, id, sizeof id, &e);
+    int r = sz_store_outbox_enqueue(st, &j, id, sizeof id, &e);
     if (r < 0) return fail(L, &e);
     lua_pushstring(L, id);
     lua_pushboolean(L, r == 1);
@@ -177,13 +177,13 @@ static int l_claim(lua_State *L)
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_delivery_out *d;
     size_t n;
-    if (sz_outbox_claim(st, worker, now, lease, (int)(limit < 0 ? 0 : limit), &d, &n, &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_claim(st, worker, now, lease, (int)(limit < 0 ? 0 : limit), &d, &n, &e) < 0) return fail(L, &e);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         push_delivery(L, &d[i]);
         lua_rawseti(L, -2, (int)i + 1);
     }
-    sz_outbox_free_deliveries(d, n);
+    sz_store_outbox_free_deliveries(d, n);
     return 1;
 }
 
@@ -203,7 +203,7 @@ static int l_record(lua_State *L)
     o.error_category = field_str(L, 6, "category", NULL);
     o.error_reason = field_str(L, 6, "reason", NULL);
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_outbox_record(st, job, prov, worker, now, &o, &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_record(st, job, prov, worker, now, &o, &e) < 0) return fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -214,14 +214,14 @@ static int l_job(lua_State *L)
     const char *id = arg_str(L, 2, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_job_out *j;
-    int r = sz_outbox_job(st, id, &j, &e);
+    int r = sz_store_outbox_job(st, id, &j, &e);
     if (r < 0) return fail(L, &e);
     if (r == 0) {
         lua_pushnil(L);
         return 1;
     }
     push_job(L, j, 1);
-    sz_outbox_free_job(j);
+    sz_store_outbox_free_job(j);
     return 1;
 }
 
@@ -240,13 +240,13 @@ static int l_jobs(lua_State *L)
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_job_out **list;
     size_t n;
-    if (sz_outbox_list(st, uid, status, (int)(limit < 1 ? 1 : limit), &list, &n, &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_list(st, uid, status, (int)(limit < 1 ? 1 : limit), &list, &n, &e) < 0) return fail(L, &e);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         push_job(L, list[i], 0);
         lua_rawseti(L, -2, (int)i + 1);
     }
-    sz_outbox_free_jobs(list, n);
+    sz_store_outbox_free_jobs(list, n);
     return 1;
 }
 
@@ -255,7 +255,7 @@ static int l_cancel(lua_State *L)
     sz_store *st = store_of(L);
     const char *id = arg_str(L, 2, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
-    long long n = sz_outbox_cancel(st, id, arg_time(L, 3), &e);
+    long long n = sz_store_outbox_cancel(st, id, arg_time(L, 3), &e);
     if (n < 0) return fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
@@ -266,7 +266,7 @@ static int l_retry(lua_State *L)
     sz_store *st = store_of(L);
     const char *id = arg_str(L, 2, 1), *prov = arg_str(L, 3, 0);
     sz_store_err e = {SZ_STORE_OK, ""};
-    long long n = sz_outbox_retry(st, id, prov, arg_time(L, 4), &e);
+    long long n = sz_store_outbox_retry(st, id, prov, arg_time(L, 4), &e);
     if (n < 0) return fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
@@ -277,7 +277,7 @@ static int l_resolve(lua_State *L)
     sz_store *st = store_of(L);
     const char *id = arg_str(L, 2, 1), *prov = arg_str(L, 3, 1), *decision = arg_str(L, 4, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_outbox_resolve(st, id, prov, decision, arg_time(L, 5), &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_resolve(st, id, prov, decision, arg_time(L, 5), &e) < 0) return fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -287,7 +287,7 @@ static int l_prune(lua_State *L)
     sz_store *st = store_of(L);
     int64_t before = sat((double)luaL_checknumber(L, 2));
     sz_store_err e = {SZ_STORE_OK, ""};
-    long long n = sz_outbox_prune(st, before, &e);
+    long long n = sz_store_outbox_prune(st, before, &e);
     if (n < 0) return fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;

@@ -121,7 +121,7 @@ static int new_id(char *out)
     return 0;
 }
 
-int sz_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size_t job_id_size, sz_store_err *err)
+int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size_t job_id_size, sz_store_err *err)
 {
     if (!j || !job_id || job_id_size < 33)
         return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "enqueue: a job and an id buffer of 33 bytes");
@@ -189,7 +189,7 @@ static void delivery_free_fields(sz_delivery_out *d)
     free(d->uid), free(d->method), free(d->params_json);
 }
 
-void sz_outbox_free_deliveries(sz_delivery_out *d, size_t n)
+void sz_store_outbox_free_deliveries(sz_delivery_out *d, size_t n)
 {
     if (!d) return;
     for (size_t i = 0; i < n; i++) delivery_free_fields(&d[i]);
@@ -233,7 +233,7 @@ static int load_deliveries(sz_store *st, const char *job_id, sz_delivery_out **o
     }
     for (size_t i = 0; i < r.nrows; i++) {
         if (take_delivery(&r, i, &d[i], 0) < 0) {
-            sz_outbox_free_deliveries(d, i + 1);
+            sz_store_outbox_free_deliveries(d, i + 1);
             sz_st_rows_free(&r);
             return sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged delivery row");
         }
@@ -245,7 +245,7 @@ static int load_deliveries(sz_store *st, const char *job_id, sz_delivery_out **o
 }
 
 /* ---- claim ---- */
-int sz_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease_s, int limit, sz_delivery_out **out,
+int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease_s, int limit, sz_delivery_out **out,
                     size_t *n, sz_store_err *err)
 {
     *out = NULL;
@@ -291,12 +291,12 @@ int sz_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease
                         " JOIN socialize_jobs j ON j.id = d.job_id WHERE d.job_id = $1 AND d.provider = $2",
                         u, 2, &r, err) < 0) {
             if (!jid || !prov) sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged delivery row");
-            sz_outbox_free_deliveries(d, got);
+            sz_store_outbox_free_deliveries(d, got);
             sz_st_rows_free(&due);
             return sz_st_fail(st);
         }
         if (r.nrows != 1 || take_delivery(&r, 0, &d[got], 1) < 0) {
-            sz_outbox_free_deliveries(d, got + (r.nrows == 1));
+            sz_store_outbox_free_deliveries(d, got + (r.nrows == 1));
             sz_st_rows_free(&r);
             sz_st_rows_free(&due);
             sz_st_fail(st);
@@ -308,7 +308,7 @@ int sz_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease
     }
     sz_st_rows_free(&due);
     if (sz_st_commit(st, err) < 0) {
-        sz_outbox_free_deliveries(d, got);
+        sz_store_outbox_free_deliveries(d, got);
         return -1;
     }
     if (got == 0) {
@@ -323,7 +323,7 @@ int sz_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease
 /* ---- outcomes ---- */
 static const char *const OUTCOMES[] = {"sent", "retrying", "unconfirmed", "dead", "waiting_reconnect"};
 
-int sz_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker, int64_t now,
+int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker, int64_t now,
                      const sz_outcome *o, sz_store_err *err)
 {
     if (sz_st_check_id(job_id, "jobID", 1, err) < 0 || sz_st_check_id(provider, "provider", 1, err) < 0 ||
@@ -385,18 +385,18 @@ int sz_outbox_record(sz_store *st, const char *job_id, const char *provider, con
 /* ---- reading jobs ---- */
 #define JCOLS "id, uid, method, params, dedup_key, status, created_at, run_at, updated_at"
 
-void sz_outbox_free_job(sz_job_out *j)
+void sz_store_outbox_free_job(sz_job_out *j)
 {
     if (!j) return;
     free(j->id), free(j->uid), free(j->method), free(j->params_json), free(j->dedup_key), free(j->status);
-    sz_outbox_free_deliveries(j->deliveries, j->ndeliveries);
+    sz_store_outbox_free_deliveries(j->deliveries, j->ndeliveries);
     free(j);
 }
 
-void sz_outbox_free_jobs(sz_job_out **j, size_t n)
+void sz_store_outbox_free_jobs(sz_job_out **j, size_t n)
 {
     if (!j) return;
-    for (size_t i = 0; i < n; i++) sz_outbox_free_job(j[i]);
+    for (size_t i = 0; i < n; i++) sz_store_outbox_free_job(j[i]);
     free(j);
 }
 
@@ -412,18 +412,18 @@ static sz_job_out *take_job(sz_store *st, rows *r, size_t row, sz_store_err *err
     j->params_json = sz_st_take(r, row, 3), j->dedup_key = sz_st_take(r, row, 4), j->status = sz_st_take(r, row, 5);
     j->created_at = cell_i64(r, row, 6), j->run_at = cell_i64(r, row, 7), j->updated_at = cell_i64(r, row, 8);
     if (!j->id || !j->uid || !j->method || !j->status) {
-        sz_outbox_free_job(j);
+        sz_store_outbox_free_job(j);
         sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged job row");
         return NULL;
     }
     if (load_deliveries(st, j->id, &j->deliveries, &j->ndeliveries, err) < 0) {
-        sz_outbox_free_job(j);
+        sz_store_outbox_free_job(j);
         return NULL;
     }
     return j;
 }
 
-int sz_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err)
+int sz_store_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err)
 {
     *out = NULL;
     if (sz_st_check_id(job_id, "jobID", 1, err) < 0) return -1;
@@ -439,7 +439,7 @@ int sz_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_e
     return *out ? 1 : -1;
 }
 
-int sz_outbox_list(sz_store *st, const char *uid, const char *status, int limit, sz_job_out ***out, size_t *n,
+int sz_store_outbox_list(sz_store *st, const char *uid, const char *status, int limit, sz_job_out ***out, size_t *n,
                    sz_store_err *err)
 {
     *out = NULL;
@@ -469,7 +469,7 @@ int sz_outbox_list(sz_store *st, const char *uid, const char *status, int limit,
     for (size_t i = 0; i < r.nrows; i++) {
         list[i] = take_job(st, &r, i, err);
         if (!list[i]) {
-            sz_outbox_free_jobs(list, i);
+            sz_store_outbox_free_jobs(list, i);
             sz_st_rows_free(&r);
             return -1;
         }
@@ -494,7 +494,7 @@ static int job_exists(sz_store *st, const char *job_id, sz_store_err *err)
     return found ? 0 : sz_store_seterr(err, SZ_STORE_JOB_UNKNOWN, "no such job");
 }
 
-long long sz_outbox_cancel(sz_store *st, const char *job_id, int64_t now, sz_store_err *err)
+long long sz_store_outbox_cancel(sz_store *st, const char *job_id, int64_t now, sz_store_err *err)
 {
     if (sz_st_check_id(job_id, "jobID", 1, err) < 0) return -1;
     now = clamp_time(now);
@@ -524,7 +524,7 @@ long long sz_outbox_cancel(sz_store *st, const char *job_id, int64_t now, sz_sto
     return changes;
 }
 
-long long sz_outbox_retry(sz_store *st, const char *job_id, const char *provider, int64_t now, sz_store_err *err)
+long long sz_store_outbox_retry(sz_store *st, const char *job_id, const char *provider, int64_t now, sz_store_err *err)
 {
     if (sz_st_check_id(job_id, "jobID", 1, err) < 0 || sz_st_check_id(provider, "provider", 0, err) < 0) return -1;
     now = clamp_time(now);
@@ -549,7 +549,7 @@ long long sz_outbox_retry(sz_store *st, const char *job_id, const char *provider
     return changes;
 }
 
-int sz_outbox_resolve(sz_store *st, const char *job_id, const char *provider, const char *decision, int64_t now,
+int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provider, const char *decision, int64_t now,
                       sz_store_err *err)
 {
     if (sz_st_check_id(job_id, "jobID", 1, err) < 0 || sz_st_check_id(provider, "provider", 1, err) < 0) return -1;
@@ -588,7 +588,7 @@ int sz_outbox_resolve(sz_store *st, const char *job_id, const char *provider, co
     return 0;
 }
 
-long long sz_outbox_prune(sz_store *st, int64_t before, sz_store_err *err)
+long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err)
 {
     sz_param p[] = {P_INT(clamp_time(before))};
     long long changes = 0;

@@ -67,8 +67,12 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
             fmts[i] = 0;
             lens[i] = 0;
             if (p[i].type == 1 && p[i].s) {
+                /* text goes in binary format: its length is used, not a NUL
+                 * (the binary form of text is its bytes; checked as UTF-8) */
+                if (p[i].n > 0x3fffffff) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "a value over 1 GB");
                 vals[i] = p[i].s;
                 lens[i] = (int)p[i].n;
+                fmts[i] = 1;
             } else if (p[i].type == 2) {
                 snprintf(nums[i], sizeof nums[i], "%lld", p[i].i);
                 vals[i] = nums[i];

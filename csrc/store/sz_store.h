@@ -174,7 +174,7 @@ SZ_STORE_API long long sz_store_rotate(sz_store *st, sz_store_err *err);
 #define SZ_OUTBOX_MAX_CLAIM 100      /* deliveries per claim */
 #define SZ_OUTBOX_MAX_ATTEMPTS 1000000 /* attempts saturate here */
 
-/* What sz_outbox_enqueue reads; the caller owns every pointer. */
+/* What sz_store_outbox_enqueue reads; the caller owns every pointer. */
 typedef struct sz_job_in {
     const char *uid, *method;       /* required, UTF-8, at most 1024 bytes each */
     const char *params_json;        /* a JSON object text of params_len bytes */
@@ -218,42 +218,42 @@ typedef struct sz_outcome {
  * (at least 33 bytes) receives its id. Returns 1 when a job with the same
  * dedup key was enqueued within its window and not cancelled (job_id is
  * that job's, nothing written), 0 when written, -1 on error. */
-SZ_STORE_API int sz_outbox_enqueue(sz_store *st, const sz_job_in *job, char *job_id, size_t job_id_size,
+SZ_STORE_API int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *job, char *job_id, size_t job_id_size,
                                    sz_store_err *err);
 /* Claims up to limit (1..SZ_OUTBOX_MAX_CLAIM) due deliveries for worker:
  * queued or retrying ones due by now, unconfirmed ones with a due next_at,
  * waiting_reconnect ones due for a recheck, and sending ones whose lease ran
  * out (taken over). Each becomes "sending" under worker's lease until now +
  * lease_s, its attempts counted. *out: an array of *n, freed with
- * sz_outbox_free_deliveries (NULL when none). */
-SZ_STORE_API int sz_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease_s, int limit,
+ * sz_store_outbox_free_deliveries (NULL when none). */
+SZ_STORE_API int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease_s, int limit,
                                  sz_delivery_out **out, size_t *n, sz_store_err *err);
 /* Records the outcome of a claimed delivery: SZ_STORE_LEASE_LOST when worker
  * no longer holds it (taken over, cancelled): nothing written. */
-SZ_STORE_API int sz_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker,
+SZ_STORE_API int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker,
                                   int64_t now, const sz_outcome *o, sz_store_err *err);
-/* Returns 1 and fills *out (freed with sz_outbox_free_job), 0 when no such job. */
-SZ_STORE_API int sz_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err);
+/* Returns 1 and fills *out (freed with sz_store_outbox_free_job), 0 when no such job. */
+SZ_STORE_API int sz_store_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err);
 /* Jobs, newest first, without their parameters; uid and status may be NULL. */
-SZ_STORE_API int sz_outbox_list(sz_store *st, const char *uid, const char *status, int limit, sz_job_out ***out,
+SZ_STORE_API int sz_store_outbox_list(sz_store *st, const char *uid, const char *status, int limit, sz_job_out ***out,
                                 size_t *n, sz_store_err *err);
 /* Cancels every delivery not yet finished: SZ_STORE_JOB_SENDING while one is
  * being sent, SZ_STORE_JOB_UNKNOWN for no such job. Returns how many were cancelled. */
-SZ_STORE_API long long sz_outbox_cancel(sz_store *st, const char *job_id, int64_t now, sz_store_err *err);
+SZ_STORE_API long long sz_store_outbox_cancel(sz_store *st, const char *job_id, int64_t now, sz_store_err *err);
 /* Queues the dead deliveries of a job again (provider NULL: all), due now,
  * attempts from 0; SZ_STORE_BAD_STATE when none is dead. Returns how many. */
-SZ_STORE_API long long sz_outbox_retry(sz_store *st, const char *job_id, const char *provider, int64_t now,
+SZ_STORE_API long long sz_store_outbox_retry(sz_store *st, const char *job_id, const char *provider, int64_t now,
                                        sz_store_err *err);
 /* The host's decision on an unconfirmed delivery: "sent" or "resend" (queued,
  * due now); SZ_STORE_BAD_STATE when it is not unconfirmed. */
-SZ_STORE_API int sz_outbox_resolve(sz_store *st, const char *job_id, const char *provider, const char *decision,
+SZ_STORE_API int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provider, const char *decision,
                                    int64_t now, sz_store_err *err);
 /* Deletes finished jobs (sent, dead, partial, cancelled) last changed before
  * `before`, with their deliveries. Returns how many jobs. */
-SZ_STORE_API long long sz_outbox_prune(sz_store *st, int64_t before, sz_store_err *err);
-SZ_STORE_API void sz_outbox_free_deliveries(sz_delivery_out *d, size_t n);
-SZ_STORE_API void sz_outbox_free_job(sz_job_out *j);
-SZ_STORE_API void sz_outbox_free_jobs(sz_job_out **j, size_t n);
+SZ_STORE_API long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err);
+SZ_STORE_API void sz_store_outbox_free_deliveries(sz_delivery_out *d, size_t n);
+SZ_STORE_API void sz_store_outbox_free_job(sz_job_out *j);
+SZ_STORE_API void sz_store_outbox_free_jobs(sz_job_out **j, size_t n);
 
 #ifdef __cplusplus
 }
