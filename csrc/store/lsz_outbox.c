@@ -202,6 +202,9 @@ static int l_record(lua_State *L)
     o.error_code = field_int(L, 6, "errorCode", 0);
     o.error_category = field_str(L, 6, "category", NULL);
     o.error_reason = field_str(L, 6, "reason", NULL);
+    lua_getfield(L, 6, "release");
+    o.release = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
     if (sz_store_outbox_record(st, job, prov, worker, now, &o, &e) < 0) return fail(L, &e);
     lua_pushboolean(L, 1);

@@ -321,7 +321,7 @@ int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t
 }
 
 /* ---- outcomes ---- */
-static const char *const OUTCOMES[] = {"sent", "retrying", "unconfirmed", "dead", "waiting_reconnect"};
+static const char *const OUTCOMES[] = {"sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "queued"};
 
 int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker, int64_t now,
                      const sz_outcome *o, sz_store_err *err)
@@ -356,7 +356,8 @@ int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provide
                     P_TEXT(o->error_category),
                     {1, o->error_reason, rn, 0},
                     P_INT(now),
-                    P_INT(clamp_time(o->wait_until))};
+                    P_INT(clamp_time(o->wait_until)),
+                    P_INT(o->release ? 1 : 0)};
     if (!o->post_id) p[4].type = 0;
     if (sent || !o->error_code) p[6].type = 0;
     if (sent || !o->error_category) p[7].type = 0;
@@ -369,9 +370,10 @@ int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provide
                    " error_code = $7, error_category = $8, error_reason = $9,"
                    " sent_at = CASE WHEN $4 = 'sent' THEN $10 WHEN $4 = 'unconfirmed' THEN COALESCE(sent_at, $10)"
                    " ELSE sent_at END, wait_until = COALESCE($11, wait_until), lease_owner = NULL,"
-                   " lease_until = NULL, updated_at = $10"
+                   " lease_until = NULL, updated_at = $10,"
+                   " attempts = CASE WHEN $12 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END"
                    " WHERE job_id = $1 AND provider = $2 AND state = 'sending' AND lease_owner = $3",
-                   p, 11, &changes, err) < 0)
+                   p, 12, &changes, err) < 0)
         return sz_st_fail(st);
     if (changes != 1) {
         sz_st_fail(st);

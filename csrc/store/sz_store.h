@@ -206,12 +206,14 @@ typedef struct sz_job_out {
 
 /* The outcome of one attempt, recorded by the worker holding its lease. */
 typedef struct sz_outcome {
-    const char *state;              /* "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect" */
+    const char *state;              /* "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect",
+                                     * or "queued" (given back unsent, with release) */
     const char *post_id;            /* sent: may be NULL */
     int64_t next_at;                /* retrying, unconfirmed (0: left for the host), waiting_reconnect */
     int64_t wait_until;             /* waiting_reconnect: dead after this time */
     int64_t error_code;
     const char *error_category, *error_reason; /* may be NULL; the reason is cut to 1024 bytes */
+    int release;                    /* given back unsent: the claim's attempt is not counted */
 } sz_outcome;
 
 /* Writes one job and a delivery per provider in one transaction. job_id
