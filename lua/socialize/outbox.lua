@@ -18,6 +18,13 @@ local E = errors.codes
 
 local _M = {}
 
+--- The outbox of a client: { client = the client (its store), engine = its
+-- engine, worker = this client's worker id, made on first use }. Every
+-- function below takes it as `client`.
+function _M.new(client, engine)
+    return { client = client, engine = engine }
+end
+
 _M.METHODS = {
     ["socialize.publishUserAction"] = "publish",
     ["socialize.setStatus"] = "status",
@@ -31,7 +38,7 @@ _M.DEFAULTS = {
     maxAttempts = 12,           -- then dead
     reconnectWindow = 7 * 86400, -- seconds an auth_expired delivery waits for a reconnect
     recheck = 300,              -- seconds between the checks for that reconnect
-    idempotencyWindow = 3000,   -- seconds a resend with the same key is safe (Mastodon keeps keys 1 h)
+    idempotencyWindow = 3000,   -- seconds a resend with the same key is safe (a network keeps keys about 1 h)
 }
 _M.MAX_KEY = 200
 _M.DEDUP_WINDOW = 86400
@@ -51,7 +58,7 @@ local function store_error(msg, name)
 end
 
 local function settings(client)
-    local o = client._engine._s.config.outbox or {}
+    local o = client.engine:settings().config.outbox or {}
     local s = {}
     for k, v in pairs(_M.DEFAULTS) do s[k] = o[k] or v end
     return s
@@ -59,14 +66,14 @@ end
 
 -- Unix seconds: config.now when set (so tests move it), else the system's.
 local function now_s(client)
-    local n = client._engine._s.config.now
+    local n = client.engine:settings().config.now
     if n then return floor(n()) end
     return floor(core.now_ms() / 1000)
 end
 
 -- The client's store, or nil and the error (named no_store without config.store).
 local function store_of(client)
-    local st, err, name = client:store()
+    local st, err, name = client.client:store()
     if st then return st end
     if err == nil then
         return nil, named(E.NOT_SUPPORTED, "no_store", "Not supported: queued delivery needs config.store (docs/store.md)")
@@ -140,8 +147,8 @@ end
 function _M.enqueue(client, method, params, opts)
     local ok, oerr = check_opts(opts)
     if not ok then return nil, oerr end
-    local eng = client._engine
-    local s = eng._s
+    local eng = client.engine
+    local s = eng:settings()
     if s.backend ~= "direct" then
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend "
             .. "(config.backend = \"direct\")")
@@ -188,10 +195,10 @@ end
 _M.backoff = backoff
 
 local function worker_id(client)
-    local id = client._outbox_worker
+    local id = client.worker
     if not id then
         id = "w-" .. core.random_hex(8)
-        client._outbox_worker = id
+        client.worker = id
     end
     return id
 end
@@ -214,8 +221,8 @@ end
 -- Sends one claimed delivery through the direct backend for its provider
 -- alone: the outcome table for store:record.
 local function send_one(client, d, now, cfg)
-    local eng = client._engine
-    local s = eng._s
+    local eng = client.engine
+    local s = eng:settings()
     local params = core.json_decode(d.params)
     if type(params) ~= "table" then
         return { state = "dead", errorCode = E.INVALID_PARAMETER, category = "content_invalid",
@@ -300,7 +307,7 @@ end
 -- from the host, which may hold a new token), false when it is still the old
 -- one; a reconnect is looked for every cfg.recheck seconds until waitUntil.
 local function reconnected(client, st, d, cfg)
-    if client._engine._s.config.connections ~= nil then return true end
+    if client.engine:settings().config.connections ~= nil then return true end
     local rec = st:get_connection(d.UID, d.provider)
     local since = (d.waitUntil or 0) - cfg.reconnectWindow
     return type(rec) == "table" and (rec.updatedAt or 0) >= since
@@ -337,14 +344,14 @@ local function process(client, st, d, worker, cfg)
         else
             local ok, r = pcall(send_one, client, d, now, cfg)
             if not ok then
-                r = { errorCode = E.INTERNAL, category = "transient", reason = cut(client._engine:scrub(r)) }
+                r = { errorCode = E.INTERNAL, category = "transient", reason = cut(client.engine:scrub(r)) }
             end
             o = decide(client, st, d, r, now_s(client), cfg)
         end
     end
     local rok, rerr, rcode = st:record(d.jobID, d.provider, worker, now_s(client), o)
     if not rok then
-        local log = client._engine._s.config.log
+        local log = client.engine:settings().config.log
         if log then pcall(log, { event = "outbox", provider = d.provider, jobID = d.jobID, error = rcode,
                                  details = tostring(rerr) }) end
         return rcode == "lease_lost" and "lost" or "error"
@@ -373,12 +380,12 @@ function _M.work(client, budget_ms, opts)
     opts = opts or {}
     local st, serr = store_of(client)
     if not st then return nil, serr end
-    if client._engine._s.backend ~= "direct" then
+    if client.engine:settings().backend ~= "direct" then
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend")
     end
     local cfg = settings(client)
     local worker = opts.worker or worker_id(client)
-    local eng = client._engine
+    local eng = client.engine
     local deadline = eng:now_ms() + budget_ms
     local sum = { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0,
                   waiting_reconnect = 0, lost = 0, released = 0, error = 0 }
