@@ -360,3 +360,30 @@ describe("queued delivery on PostgreSQL #once", function()
         return (base:gsub("/postgres%?", "/q" .. n .. "?"))
     end, function() return sb end)
 end)
+
+describe("docs/delivery.md #unit", function()
+    it("names each network's idempotency key as core.provider_info does", function()
+        local core = require("socialize.core")
+        local doc = assert(H.read((os.getenv("SOCIALIZE_ROOT") or ".") .. "/docs/delivery.md"))
+        local rows = {}
+        for name, key in doc:gmatch("\n| `(%l+)` | ([^|]-) |") do rows[name] = key end
+        local listed = 0
+        for _, name in ipairs(core.provider_names()) do
+            local i = core.provider_info(name).idempotency
+            local row = rows[name]
+            if row then
+                listed = listed + 1
+                if i.kind == "none" then
+                    assert.equal("none", row, name)
+                else
+                    local kind = i.kind == "param" and "parameter" or i.kind
+                    local want = kind .. " `" .. i.name .. "`"
+                    assert.equal(want, row:sub(1, #want), name)
+                end
+            else
+                assert.equal("none", i.kind, name .. " has a key and is not in docs/delivery.md")
+            end
+        end
+        assert.equal(9, listed)
+    end)
+end)

@@ -384,6 +384,8 @@ function _M.work(client, budget_ms, opts)
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend")
     end
     local cfg = settings(client)
+    -- a lease outlives the call's deadline: no one takes over a delivery still being sent
+    cfg.lease = max(cfg.lease, floor(client.engine:settings().deadline + 0.999) + 5)
     local worker = opts.worker or worker_id(client)
     local eng = client.engine
     local deadline = eng:now_ms() + budget_ms
