@@ -278,6 +278,36 @@ local function contract(E)
         assert.equal("4", E.raw("SELECT COUNT(*) FROM socialize_deliveries"))
     end)
 
+    it("two processes claiming at once never claim the same delivery", function()
+        local ids = {}
+        for i = 1, 60 do ids[i] = assert(s:enqueue(job({ providers = { "mastodon" } }))) end
+        local script = K.path("claimer") .. ".lua"
+        local f = assert(io.open(script, "wb"))
+        f:write("package.cpath = " .. string.format("%q", K.ROOT .. "/" .. K.BUILD .. "/?.so;") .. " .. package.cpath\n",
+            [[
+local store = require("socialize.store")
+local s = assert(store.open(arg[1], { plaintext = true }))
+local n = 0
+for _ = 1, 1000 do -- bounded
+    local list = assert(s:claim(arg[2], 1000, 600, 3))
+    if #list == 0 then break end
+    for _, d in ipairs(list) do
+        assert(s:record(d.jobID, d.provider, arg[2], 1001, { state = "sent", postID = arg[2] }))
+        n = n + 1
+    end
+end
+print(n)
+]])
+        f:close()
+        local function cmd(w) return K.CHILD_LUA .. " " .. q(script) .. " " .. q(E.url) .. " " .. w end
+        local out = run("(" .. cmd("A") .. " & " .. cmd("B") .. " & wait)")
+        local a, b = out:match("^(%d+)%s+(%d+)$")
+        assert.truthy(a and b, out)
+        assert.equal(60, tonumber(a) + tonumber(b))
+        assert.equal("60", E.raw("SELECT COUNT(*) FROM socialize_deliveries WHERE state = 'sent' AND attempts = 1"))
+        assert.equal("60", E.raw("SELECT COUNT(*) FROM socialize_jobs WHERE status = 'sent'"))
+    end)
+
     it("migrates a version 1 store to the outbox, keeping its connections", function()
         assert(s:put_connection({ UID = "u1", provider = "twitter", secrets = { token = "t" } }))
         s:close()
@@ -290,7 +320,27 @@ local function contract(E)
 end
 
 describe("outbox store contract: SQLite #once", function()
-    contract(sqlite_engine())
+    local E = sqlite_engine()
+    contract(E)
+
+    it("names a full store and writes no job without its deliveries (max_page_count as the disk limit)", function()
+        local url = E.new_url()
+        assert(store.open(url, { plaintext = true })):close()
+        local pages = tonumber(E.raw("PRAGMA page_count"))
+        local s = assert(store.open(url, { plaintext = true, maxPages = pages + 8 }))
+        local big = '{"pad":"' .. ("x"):rep(3000) .. '"}'
+        local n, id, err, code = 0, true, nil, nil
+        while id and n < 100 do -- bounded: 8 more pages of 4 KiB fill long before
+            n = n + 1
+            id, err, code = s:enqueue(job({ params = big, providers = { "a", "b", "c" } }))
+        end
+        s:close()
+        assert.equal("store_full", code)
+        assert.truthy(err:find("full", 1, true))
+        assert.truthy(n > 1 and n < 100, tostring(n))
+        assert.equal(tostring(n - 1), E.raw("SELECT COUNT(*) FROM socialize_jobs"))
+        assert.equal(tostring(3 * (n - 1)), E.raw("SELECT COUNT(*) FROM socialize_deliveries"))
+    end)
 end)
 
 describe("outbox store contract: PostgreSQL #once", function()
@@ -301,6 +351,26 @@ describe("outbox store contract: PostgreSQL #once", function()
         setmetatable(E, { __index = pg_engine(url) })
     end)
     contract(E)
+
+    it("names a read-only database: reads work, writes change nothing", function()
+        local url = E.new_url()
+        local s = assert(store.open(url, { plaintext = true }))
+        local id = assert(s:enqueue(job()))
+        s:close()
+        E.raw("ALTER DATABASE " .. E.db .. " SET default_transaction_read_only = on")
+        s = assert(store.open(url, { plaintext = true }))
+        assert.equal("queued", s:job(id).status)
+        local r, err, code = s:enqueue(job())
+        assert.same({ nil, "store_readonly" }, { r, code })
+        assert.truthy(err:find("read-only", 1, true), err)
+        assert.equal("store_readonly", select(3, s:claim("w", 1000, 60, 10)))
+        assert.equal("store_readonly", select(3, s:cancel(id, 1000)))
+        s:close()
+        E.raw("ALTER DATABASE " .. E.db .. " SET default_transaction_read_only = off")
+        s = assert(store.open(url, { plaintext = true }))
+        assert.same({ "queued", 1 }, { s:job(id).status, #s:jobs() })
+        s:close()
+    end)
 
     it("skips a delivery another transaction has locked instead of waiting for it", function()
         local s = assert(store.open(E.new_url(), { plaintext = true }))
