@@ -490,6 +490,8 @@ function Task:feed(outcome)
         r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
             outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.sent_step)
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
+        -- the create (or its follow-up) reached the network: the outbox's, not shown
+        if not r.ok and (CREATES[self.phase] or self.phase == self.follow) then r.sent_create = true end
     end
     if self.phase == "unmedia" then
         ctx.log({ event = "unmedia", provider = self.provider, ok = r.ok })

@@ -253,6 +253,7 @@ local function send_one(client, d, now, cfg)
     local r = { errorCode = e.errorCode, category = e.category or "transient", reason = cut(e.errorDetails),
                 retryAfter = tonumber(e.retryAfter), status = e.providerStatus, reconnect = e.reconnect }
     r.unconfirmed = raw and raw.unconfirmed or nil
+    r.sent_create = raw and raw.sent_create or nil
     return r
 end
 
@@ -263,7 +264,7 @@ local function decide(client, st, d, r, now, cfg)
     local o = { errorCode = r.errorCode, category = r.category, reason = r.reason }
     -- sent, and no reply (or a server error on a network without a key): the
     -- post may exist; resent only with the same key
-    if r.unconfirmed or (r.category == "transient" and (r.status or 0) >= 500 and not idem) then
+    if r.unconfirmed or (r.category == "transient" and (r.status or 0) >= 500 and r.sent_create and not idem) then
         o.state = "unconfirmed"
         o.nextAt = 0
         if idem and d.attempts < cfg.maxAttempts then o.nextAt = now + backoff(d.attempts) end
