@@ -27,7 +27,9 @@ local function cases(new_url, get_sb)
     local sb, v, conn, c
     local function client(extra, providers)
         local cfg = { connections = { u1 = conn }, now = v.now, sleep = v.sleep }
-        for k, x in pairs(extra or {}) do cfg[k] = x end
+        for k, x in pairs(extra or {}) do
+            if x == false then cfg[k] = nil else cfg[k] = x end -- false: not set
+        end
         return K.client(sb, providers, nil, new_url(), cfg)
     end
     before_each(function()
@@ -207,6 +209,42 @@ local function cases(new_url, get_sb)
         d = by_provider(assert(c:job(res.jobID))).twitter
         assert.same({ "dead", "auth_expired" }, { d.state, d.category })
         assert.truthy(d.reason:find("not reconnected within 600 s", 1, true), d.reason)
+    end)
+
+    it("queues to the store's connections and resumes when the user reconnects", function()
+        c:close()
+        c = client({ connections = false, outbox = { reconnectWindow = 900, recheck = 300 } })
+        local st = assert(c:store())
+        local function connect(token, at)
+            assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
+                fields = { instance = sb.url("mastodon") }, updatedAt = at }))
+        end
+        connect("md-expired", T0 - 100)
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.same({ "mastodon" }, res.providers) -- the store's one connection
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        v.t = T0 + 300 -- no reconnect yet: checked, not sent, no attempt counted
+        assert.same({ 1, 1 }, { assert(c:work(1000)).claimed, count(sb, "mastodon", "/api/v1/statuses") })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", 1, T0 + 600 }, { d.state, d.attempts, d.nextAt })
+        connect("md-token", T0 + 400) -- the user connected again
+        v.t = T0 + 600
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(2, count(sb, "mastodon", "/api/v1/statuses"))
+        local _, err = c:publishUserAction({ UID = "nobody", userAction = UA }, { deliver = "queued" })
+        assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
+    end)
+
+    it("queues a notification to each recipient", function()
+        c:close()
+        c = client({ connections = { u1 = conn, friend1 = { telegram = { chatId = "5001" } },
+                                     friend2 = { telegram = { chatId = "5002" } } } })
+        local res = assert(c:sendNotification({ UID = "u1", recipients = "friend1,friend2", body = "Join me",
+            enabledProviders = "telegram" }, { deliver = "queued" }))
+        assert.same({ "telegram" }, res.providers)
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(2, count(sb, "telegram", "sendMessage"))
+        assert.matches("^%-?%d+:%d+,%-?%d+:%d+$", by_provider(assert(c:job(res.jobID))).telegram.postID)
     end)
 
     it("waits out a rate limit's reset, and the store's blocked-until", function()
