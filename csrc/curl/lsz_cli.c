@@ -8,6 +8,7 @@
  *                         signal ends it at once (the default action).
  *   cli_signaled()        the number of the first signal caught, or false.
  *   cli_isatty(fd)        whether fd (0, 1, 2) is a terminal.
+ *   cli_sleep(ms)         sleeps, cut short by a caught signal.
  *   cli_listen(port)      a TCP listener on 127.0.0.1 (port 0: any free
  *                         one): a Listener, its port | nil, message.
  *   Listener:accept(timeout_ms, path)
@@ -75,6 +76,27 @@ static int l_signaled(lua_State *L)
 {
     if (caught) lua_pushinteger(L, caught);
     else lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* cli_sleep(ms): sleeps at most ms (bounded to a day), less when a signal
+ * is caught meanwhile; true when it slept the whole time. */
+static int l_sleep(lua_State *L)
+{
+    lua_Number ms = luaL_checknumber(L, 1);
+    long long left;
+    if (!(ms >= 0)) ms = 0;
+    if (ms > 86400000) ms = 86400000;
+    left = (long long)ms;
+    while (left > 0 && !caught) {
+        long long step = left > 100 ? 100 : left;
+        struct timespec ts;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)(step * 1000000);
+        nanosleep(&ts, NULL);
+        left -= step;
+    }
+    lua_pushboolean(L, !caught);
     return 1;
 }
 
@@ -268,6 +290,7 @@ static const luaL_Reg cli_funcs[] = {
     {"cli_signals", l_signals},
     {"cli_signaled", l_signaled},
     {"cli_isatty", l_isatty},
+    {"cli_sleep", l_sleep},
     {"cli_listen", l_listen},
     {NULL, NULL}
 };

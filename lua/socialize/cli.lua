@@ -241,6 +241,10 @@ local function scalar(v)
     return "?"
 end
 
+local function date(t)
+    return type(t) == "number" and t > 0 and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or ""
+end
+
 local function printable(s)
     return (scalar(s):gsub("[%c]", " "))
 end
@@ -576,7 +580,12 @@ function run.publish(ctx)
             if not opts.at then usage("--at must be Unix seconds, YYYY-MM-DDTHH:MM:SSZ or +N[smhd], got " .. f.at:sub(1, 40)) end
         end
         local res = check_call(ctx.client:publishUserAction(params, opts))
-        if ctx.json then ctx.out:json(res) else ctx.out:table({ "JOB", "STATUS" }, { { res.jobID, res.status } }) end
+        if ctx.json then
+            ctx.out:json(res)
+        else
+            ctx.out:table({ "JOB", "STATUS", "PROVIDERS", "RUN AT" }, { { res.jobID, res.status,
+                type(res.providers) == "table" and concat(res.providers, ",") or "", date(res.runAt) } })
+        end
         return EXIT.ok
     end
     local res, err = run_async(ctx, "publishing", function(cb) ctx.client:publishUserAction(params, cb) end)
@@ -877,68 +886,71 @@ end
 ---------------------------------------------------------------------------
 local function show_job(ctx, job)
     if ctx.json then return ctx.out:json(job) end
-    local skip = { deliveries = true }
-    ctx.out:fields(job, skip)
+    ctx.out:table({ "JOB", "STATUS", "UID", "METHOD", "RUN AT", "KEY" },
+        { { job.jobID, job.status, job.UID, job.method, date(job.runAt), job.key or "" } })
     local rows = {}
-    local d = type(job.deliveries) == "table" and job.deliveries or {}
-    local list = {}
-    if d[1] ~= nil then list = d else
-        for k, v in pairs(d) do if type(v) == "table" then v.provider = v.provider or k; list[#list + 1] = v end end
-        sort(list, function(a, b) return tostring(a.provider) < tostring(b.provider) end)
-    end
-    for _, x in ipairs(list) do
-        rows[#rows + 1] = { x.provider, x.status, x.attempts, x.postID or x.postId,
-            x.errorCode and (scalar(x.errorCode) .. " " .. scalar(x.errorMessage or x.errorDetails)) or "" }
+    for _, d in ipairs(type(job.deliveries) == "table" and job.deliveries or {}) do
+        local why = ""
+        if d.errorCode then why = scalar(d.errorCode) .. " " .. scalar(d.category or "") .. ": " .. scalar(d.reason or "") end
+        rows[#rows + 1] = { d.provider, d.state, d.attempts, d.postID or "", date(d.nextAt), why }
     end
     if #rows > 0 then
         ctx.out:print("")
-        ctx.out:table({ "PROVIDER", "STATUS", "ATTEMPTS", "POST ID", "ERROR" }, rows)
+        ctx.out:table({ "PROVIDER", "STATE", "ATTEMPTS", "POST ID", "NEXT AT", "ERROR" }, rows)
     end
 end
 
-local function job_id(ctx)
-    local id = one_arg(ctx.p, "one job ID")
-    return tonumber(id) and id:match("^%d+$") and tonumber(id) or id
-end
+local function job_id(ctx) return one_arg(ctx.p, "one job ID") end
 
+-- the counts client:work answers, summed over the worker's run
+local WORK_KEYS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "lost", "released" }
+
+-- Signals: a plain Lua process cannot catch them, so socialize.curl's
+-- cli_signals installs a C handler that only sets a flag (and, on the
+-- first signal, arms alarm(grace)); the loop runs client:work in slices of
+-- --budget ms and looks at the flag between slices. A slice starts no
+-- delivery after its budget, and finishes the one in flight: that is the
+-- clean shutdown. A delivery outlasting the grace period is cut by
+-- SIGALRM (its lease then lets another worker take it over); a second
+-- signal ends the process at once.
 function run.worker(ctx)
     need_outbox(ctx, "work")
     local f = ctx.p.flags
     if #ctx.p.args > 0 then usage("worker takes no arguments") end
     local budget = f.budget or 1000
-    local idle = f.idle or 500
+    local idle = f.idle or 1000
     local helpers = curl_helpers()
-    if helpers then helpers.cli_signals(f.grace or 30) end
-    local function signaled() return helpers and helpers.cli_signaled() end
-    local total = { sent = 0, failed = 0, slices = 0 }
-    while not signaled() do
+    if not helpers then fail(EXIT.unsupported, "no signal handling in this build (socialize.curl)") end
+    helpers.cli_signals(f.grace or 30)
+    ctx.out:write(ctx.out.stderr, format("socialize worker: running (SIGTERM or SIGINT: stops after the work in "
+        .. "flight, within %d s)\n", f.grace or 30))
+    local total = { slices = 0 }
+    for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
+    while not helpers.cli_signaled() do
         local r, err = ctx.client:work(budget)
-        if r == nil and err ~= nil then
+        if r == nil then
             ctx.out:progress_done()
             check_call(nil, err)
         end
         total.slices = total.slices + 1
-        local n = 0
-        if type(r) == "table" then
-            for k, v in pairs(r) do
-                if type(v) == "number" and (k == "sent" or k == "failed") then total[k] = total[k] + v end
-                if type(v) == "number" and (k == "done" or k == "delivered" or k == "sent" or k == "failed") then n = n + v end
-            end
-        elseif type(r) == "number" then
-            n = r
-            total.sent = total.sent + r
+        for _, k in ipairs(WORK_KEYS) do
+            if type(r[k]) == "number" then total[k] = total[k] + r[k] end
         end
-        ctx.out:progress(format("worker: %d sent, %d failed", total.sent, total.failed))
-        if f.once and n == 0 then break end
-        if n == 0 and not signaled() then ctx.client:poll(idle) end -- idle: nothing due
+        ctx.out:progress(format("worker: %d sent, %d retrying, %d unconfirmed, %d dead", total.sent, total.retrying,
+            total.unconfirmed, total.dead))
+        if (r.claimed or 0) == 0 then
+            if f.once then break end
+            helpers.cli_sleep(idle) -- nothing due: wait, cut short by a signal
+        end
     end
     ctx.out:progress_done()
-    local sig = signaled()
+    local sig = helpers.cli_signaled()
+    total.signal = sig or nil
     if ctx.json then
-        ctx.out:json({ sent = total.sent, failed = total.failed, slices = total.slices, signal = sig or nil })
+        ctx.out:json(total)
     else
-        ctx.out:print(format("worker stopped%s: %d sent, %d failed", sig and (" on signal " .. sig) or "",
-            total.sent, total.failed))
+        ctx.out:print(format("worker stopped%s: %d sent, %d retrying, %d unconfirmed, %d dead",
+            sig and (" on signal " .. sig) or "", total.sent, total.retrying, total.unconfirmed, total.dead))
     end
     return sig and EXIT.interrupted or EXIT.ok
 end
@@ -951,13 +963,11 @@ function run.jobs(ctx)
     if ctx.json then ctx.out:json(res or err) end
     check_call(res, err)
     if ctx.json then return EXIT.ok end
-    local list = type(res.jobs) == "table" and res.jobs or res
     local rows = {}
-    for _, j in ipairs(list) do
-        rows[#rows + 1] = { j.jobID or j.id, j.status, j.UID, j.at and os.date("!%Y-%m-%dT%H:%M:%SZ", j.at) or "",
-            j.key or "" }
+    for _, j in ipairs(type(res.jobs) == "table" and res.jobs or {}) do
+        rows[#rows + 1] = { j.jobID, j.status, j.UID, j.method, date(j.runAt), j.key or "" }
     end
-    ctx.out:table({ "JOB", "STATUS", "UID", "AT", "KEY" }, rows)
+    ctx.out:table({ "JOB", "STATUS", "UID", "METHOD", "RUN AT", "KEY" }, rows)
     return EXIT.ok
 end
 
@@ -993,8 +1003,7 @@ function run.resolve(ctx)
     need_outbox(ctx, "resolve")
     local a = ctx.p.args
     if #a ~= 3 or (a[3] ~= "sent" and a[3] ~= "resend") then usage("resolve ID PROVIDER sent|resend") end
-    local id = tonumber(a[1]) and a[1]:match("^%d+$") and tonumber(a[1]) or a[1]
-    return simple(ctx, ctx.client:resolve(id, a[2], a[3]))
+    return simple(ctx, ctx.client:resolve(a[1], a[2], a[3]))
 end
 
 -- commands that need no client (sign, validate: a secret at most)
