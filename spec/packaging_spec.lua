@@ -47,6 +47,9 @@ describe("packaging", function()
         assert.are.equal(0, code, out)
         local want = require("socialize").signature.sign(H.SECRET, "POST", "https://h/p", { a = "b c" })
         assert.are.equal(want .. "exit=0", (out:gsub("%s+$", "")))
+        -- the command (build.install.bin), run through LuaRocks' wrapper on this tree
+        out, code = run("cd / && " .. tree .. "/bin/socialize --version")
+        assert.are.equal("socialize " .. require("socialize")._VERSION .. "\nexit=0", (out:gsub("%s+$", "")))
     end)
 
     it("make install honours DESTDIR and PREFIX", function()
@@ -65,6 +68,18 @@ describe("packaging", function()
             .. "/opt/sz/lib/lua/" .. ver .. "/?.so' " .. lua .. " -e 'require\"socialize.curl\";"
             .. " io.write(require\"socialize\".signature.encode(\"a b\"))'")
         assert.are.equal("a%20bexit=0", (out:gsub("%s+$", "")))
+        -- the command: the interpreter of LUA_VERSION in its shebang, the install's module paths
+        local bin = H.read(dest .. "/opt/sz/bin/socialize")
+        local interp = run("command -v " .. lua):match("^(%S+)")
+        assert.are.equal("#!" .. interp, bin:match("^[^\n]+"))
+        assert.truthy(bin:find('package.path = "/opt/sz/share/lua/' .. ver .. '/?.lua;"', 1, true))
+        out, code = run("cd / && LUA_PATH='" .. dest .. "/opt/sz/share/lua/" .. ver .. "/?.lua;;' LUA_CPATH='" .. dest
+            .. "/opt/sz/lib/lua/" .. ver .. "/?.so;;' " .. dest .. "/opt/sz/bin/socialize --json --version")
+        assert.are.equal('{"version":"' .. require("socialize")._VERSION .. '"}\nexit=0', (out:gsub("%s+$", "")))
+        out, code = run("make --no-print-directory uninstall LUA_VERSION=" .. make_version .. " PREFIX=/opt/sz DESTDIR=" .. dest)
+        assert.are.equal(0, code, out)
+        assert.is_nil(io.open(dest .. "/opt/sz/bin/socialize"))
+        assert.is_nil(io.open(dest .. "/opt/sz/share/lua/" .. ver .. "/socialize.lua"))
     end)
 
     it("exports only luaopen_* and sz_* symbols", function()
@@ -146,6 +161,10 @@ describe("examples", function()
         assert.matches("connecting demo_connect_user to %d+ networks", out)
         assert.matches("twitter%s+connected: account 2244994945", out)
         assert.matches("publishUserAction through the stored connections: errorCode 0", out)
+        -- part 4: the socialize command on that store
+        assert.matches("$ socialize connections --uid demo_connect_user", out, 1, true)
+        assert.matches("\ntwitter%s+2244994945%s+sandbox_x%s+ok", out)
+        assert.matches("\nlinkedin%s+sent%s+urn:li:share:%d+", out)
     end)
 end)
 
