@@ -12,6 +12,7 @@
 local socialize = require("socialize")
 local core = require("socialize.core")
 local policy = require("socialize.policy")
+local errors = require("socialize.errors")
 
 local type, pairs, ipairs, tostring, tonumber, pcall, error, select = type, pairs, ipairs, tostring, tonumber, pcall,
     error, select
@@ -306,7 +307,7 @@ end
 
 function Out:json(v)
     local s, msg = core.json_encode(plain(v))
-    if not s then s = core.json_encode({ errorCode = 500001, errorMessage = "cannot encode the answer: " .. tostring(msg) }) end
+    if not s then s = core.json_encode({ errorCode = errors.codes.GENERAL_SERVER_ERROR, errorMessage = "cannot encode the answer: " .. tostring(msg) }) end
     self:print(s)
 end
 
@@ -455,16 +456,12 @@ function _M.parse_time(s, now)
     local Y, M, D, h, mi, sec = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):?(%d*)Z$")
     if Y then
         Y, M, D, h, mi, sec = tonumber(Y), tonumber(M), tonumber(D), tonumber(h), tonumber(mi), tonumber(sec) or 0
-        if M < 1 or M > 12 or D < 1 or D > 31 or h > 23 or mi > 59 or sec > 60 then return nil end
-        -- days from the civil date (no os.time: it reads the local zone)
-        local y = M <= 2 and Y - 1 or Y
-        local era = floor(y / 400)
-        local yoe = y - era * 400
-        local mp = (M + 9) % 12
-        local doy = floor((153 * mp + 2) / 5) + D - 1
-        local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-        local days = era * 146097 + doe - 719468
-        return days * 86400 + h * 3600 + mi * 60 + sec
+        if M < 1 or M > 12 or D < 1 or D > 31 or h > 23 or mi > 59 or sec > 59 then return nil end
+        -- the core's date arithmetic (an HTTP date; it does not check the weekday)
+        local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+        local t = core.parse_http_date(format("Mon, %02d %s %04d %02d:%02d:%02d GMT", D, months[M], Y, h, mi, sec))
+        if not t or tonumber(os.date("!%d", t)) ~= D then return nil end -- 31 February
+        return floor(t)
     end
     return nil
 end
