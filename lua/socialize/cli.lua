@@ -406,17 +406,33 @@ function _M.load_config(path, getenv)
     return cfg, read
 end
 
+-- every secret of the config (its secret fields, its providers', the
+-- store's keys) and every value read from the environment, in each of
+-- their encodings and in those of their percent-encoded form (a base
+-- string encodes its parameters twice)
+local function add_secrets(list, values)
+    local extra = {}
+    for _, v in ipairs(values) do
+        policy.secrets(extra, { secret = v })
+        local e = core.url_encode(v)
+        if e and e ~= v then policy.secrets(extra, { secret = e }) end
+    end
+    return policy.merge_secrets(list, extra)
+end
+
 local function secrets_of(cfg, read)
-    local list = policy.secrets({}, cfg)
-    for _, app in pairs(type(cfg.providers) == "table" and cfg.providers or {}) do policy.secrets(list, app) end
+    local values = {}
+    for _, v in ipairs(policy.secrets({}, cfg)) do values[#values + 1] = v end
+    for _, app in pairs(type(cfg.providers) == "table" and cfg.providers or {}) do
+        for _, v in ipairs(policy.secrets({}, app)) do values[#values + 1] = v end
+    end
     if type(cfg.store) == "table" then
         for _, k in ipairs(type(cfg.store.keys) == "table" and cfg.store.keys or {}) do
-            policy.secrets(list, { secret = k })
+            if type(k) == "string" then values[#values + 1] = k end
         end
     end
-    local extra = {}
-    for _, v in ipairs(read or {}) do policy.secrets(extra, { secret = v }) end
-    return policy.merge_secrets(list, extra)
+    for _, v in ipairs(read or {}) do values[#values + 1] = v end
+    return add_secrets({}, values)
 end
 _M.secrets_of = secrets_of
 
@@ -667,7 +683,7 @@ function run.connect(ctx)
     -- a field value "env:NAME" is read from the environment (a password is never typed on the command line)
     local read = {}
     expand_env(params, ctx.env.getenv, "connect", read, 0)
-    for _, v in ipairs(read) do ctx.out.secrets = policy.merge_secrets(ctx.out.secrets, policy.secrets({}, { secret = v })) end
+    ctx.out.secrets = add_secrets(ctx.out.secrets, read)
     params.UID, params.provider, params.scopes = f.uid, p.args[1], f.scopes
     local listener, path
     local redirect = f.redirect
@@ -774,7 +790,7 @@ local function sig_secret(ctx)
     if name then
         local v = ctx.env.getenv(name)
         if v == nil or v == "" then fail(EXIT.config, "--secret-env: the environment variable " .. name .. " is not set") end
-        ctx.out.secrets = policy.merge_secrets(ctx.out.secrets, policy.secrets({}, { secret = v }))
+        ctx.out.secrets = add_secrets(ctx.out.secrets, { v })
         return v
     end
     local cfg = ctx.load()
