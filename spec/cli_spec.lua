@@ -434,6 +434,119 @@ describe("socialize command", function()
         end)
     end)
 
+    describe("the worker's shutdown", function()
+        local function queued(uid)
+            local h = bg({ "connect", "twitter", "--uid", uid, "--paste" }, { config = cfg })
+            h.write(follow(h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")) .. "\n")
+            local _, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            local out
+            out, err, code = sz({ "--json", "publish", "--uid", uid, "--title", "In flight", "--queued" },
+                { config = cfg })
+            assert.are.equal(0, code, err)
+            return json(out).jobID
+        end
+
+        local function wait_tweet()
+            for _ = 1, 400 do
+                if #K.requests(sb, "/2/tweets") > 0 then return end
+                os.execute("sleep 0.05")
+            end
+            error("the worker sent nothing")
+        end
+
+        it("SIGTERM while a delivery is in flight: it is finished and recorded, then exit 5", function()
+            local id = queued("cli_grace")
+            H.configure(sb, { delay_ms = { twitter = 1500 } })
+            local h = bg({ "worker", "--budget", "100", "--idle", "100" }, { config = cfg })
+            local pid = h.pid()
+            h.wait_err("socialize worker: running")
+            wait_tweet() -- the sandbox holds the reply 1.5 s
+            os.execute("kill -TERM " .. pid)
+            local out, err, code = h.finish()
+            assert.are.equal(5, code, err)
+            assert.matches("worker stopped on signal 15: 1 sent", out, 1, true)
+            out, err, code = sz({ "--json", "job", id }, { config = cfg })
+            assert.are.equal(0, code, err)
+            local job = json(out)
+            assert.are.equal("sent", job.status)
+            assert.are.equal(1, #K.requests(sb, "/2/tweets"))
+        end)
+
+        it("a delivery outlasting --grace is cut by SIGALRM; its lease keeps it for a later worker", function()
+            local id = queued("cli_cut")
+            H.configure(sb, { delay_ms = { twitter = 4000 } })
+            local h = bg({ "worker", "--budget", "100", "--grace", "1" }, { config = cfg })
+            local pid = h.pid()
+            h.wait_err("socialize worker: running")
+            wait_tweet()
+            os.execute("kill -TERM " .. pid)
+            local _, err, code = h.finish()
+            assert.are.equal(128 + 14, code, err) -- SIGALRM
+            local out
+            out, err, code = sz({ "--json", "job", id }, { config = cfg })
+            assert.are.equal(0, code, err)
+            local d = json(out).deliveries[1]
+            assert.are.equal("sending", d.state)
+            assert.is_string(d.leaseOwner)
+        end)
+    end)
+
+    describe("a terminal", function()
+        it("gets a progress line on stderr while a publish waits; a pipe gets none (every run above)", function()
+            local h = bg({ "connect", "twitter", "--uid", "cli_tty", "--paste" }, { config = cfg })
+            h.write(follow(h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")) .. "\n")
+            local _, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            H.configure(sb, { delay_ms = { twitter = 1000 } })
+            local log = tmp("tty")
+            -- script(1) gives the command a pseudo-terminal
+            local rc = os.execute("script -qec " .. q(command({ "publish", "--uid", "cli_tty", "--title", "On a tty" },
+                { config = cfg })) .. " /dev/null >" .. q(log) .. " 2>&1")
+            assert.truthy(rc == true or rc == 0)
+            local out = slurp(log)
+            no_secret(out, "publish on a terminal")
+            assert.matches("\r\027%[Kpublishing%.%.%. %ds", out)
+            assert.matches("\ntwitter%s+sent%s+%d+", out:gsub("\r", ""))
+        end)
+    end)
+
+    describe("networks that connect in one step", function()
+        it("connect takes the fields as field=value (a value env:NAME from the environment)", function()
+            local out, err, code = sz({ "--json", "connect", "telegram", "--uid", "cli_tg", "chatId=env:SZT_CHAT" },
+                { config = cfg, env = { SZT_CHAT = "-100777" } })
+            assert.are.equal(0, code, err)
+            assert.are.equal("telegram", json(out).provider)
+            _, err, code = sz({ "connect", "telegram", "--uid", "cli_tg", "chatId=env:SZT_NO_CHAT" }, { config = cfg })
+            assert.are.equal(3, code)
+            assert.matches("the environment variable SZT_NO_CHAT is not set", err, 1, true)
+            _, err, code = sz({ "connect", "telegram", "--uid", "cli_tg", "chatId" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches('"chatId" is not key=value', err, 1, true)
+        end)
+
+        it("validate login checks a login widget's fields with the config's bot token", function()
+            -- the hash by Python's hmac/hashlib (spec/telegram_login_spec.lua's recipe)
+            local now = tostring(os.time())
+            local dcs = "auth_date=" .. now .. "\nfirst_name=Ann\nid=42"
+            local dp, tp = write(tmp("dcs"), dcs), write(tmp("tok"), ENV.SZT_BOT_TOKEN)
+            local p = assert(io.popen("python3 -c 'import hmac,hashlib,sys;"
+                .. "t=open(sys.argv[2],\"rb\").read();d=open(sys.argv[1],\"rb\").read();"
+                .. "print(hmac.new(hashlib.sha256(t).digest(),d,hashlib.sha256).hexdigest())' " .. q(dp) .. " " .. q(tp)))
+            local hash = p:read("*l")
+            p:close()
+            assert.are.equal(64, #hash)
+            local args = { "validate", "login", "id=42", "first_name=Ann", "auth_date=" .. now, "hash=" .. hash }
+            local out, err, code = sz(args, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.are.equal("valid\n", out)
+            args[3] = "first_name=Bob"
+            out, _, code = sz(args, { config = cfg })
+            assert.are.equal(1, code)
+            assert.are.equal("not valid\n", out)
+        end)
+    end)
+
     describe("the Gigya backend", function()
         local gcfg
         setup(function()
