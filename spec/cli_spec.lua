@@ -86,6 +86,10 @@ local function sz(args, opts)
     return out, err, code
 end
 
+-- the background runs not yet finished: stopped after each case (a failed
+-- assertion leaves no process behind)
+local live = {}
+
 -- starts the command in the background: a handle with stdin (a FIFO kept
 -- open for writing), wait_out(pattern), finish() -> stdout, stderr, code
 local function bg(args, opts)
@@ -96,6 +100,7 @@ local function bg(args, opts)
         .. "; wait $!; echo $? >" .. q(rc) .. ".t; mv " .. q(rc) .. ".t " .. q(rc) .. " ) >/dev/null 2>&1 &")
     local w = assert(io.open(fifo, "w")) -- opens once the child's shell opened it for reading
     local h = {}
+    live[h] = true
     local function wait_for(pred, what)
         for _ = 1, 400 do -- at most some 20 s
             local v = pred()
@@ -106,14 +111,23 @@ local function bg(args, opts)
     end
     function h.write(s) w:write(s) w:flush() end
     function h.close_stdin() if w then w:close() w = nil end end
-    function h.pid() return tonumber(wait_for(function() return slurp(pidf) end, "the pid")) end
+    function h.pid()
+        return tonumber(wait_for(function() local s = slurp(pidf) return s and s:match("^(%d+)\n") end, "the pid"))
+    end
     function h.wait_out(pattern)
         return wait_for(function() local s = slurp(o) return s and s:match(pattern) end, pattern)
     end
     function h.wait_err(pattern)
         return wait_for(function() local s = slurp(e) return s and s:match(pattern) end, pattern)
     end
+    function h.kill() -- the child this run started, by its pid
+        local pid = tonumber((slurp(pidf) or ""):match("^(%d+)\n") or "")
+        if pid and not slurp(rc) then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+        h.close_stdin()
+        live[h] = nil
+    end
     function h.finish()
+        live[h] = nil
         h.close_stdin()
         local code = tonumber(wait_for(function() return slurp(rc) end, "the exit"))
         local out, err = slurp(o) or "", slurp(e) or ""
@@ -161,6 +175,9 @@ describe("socialize command", function()
         sb = s
         store = K.db("cli")
         cfg = write(tmp("config.lua"), lua_config(sb, store))
+    end)
+    after_each(function()
+        for h in pairs(live) do h.kill() end
     end)
 
     local function follow(url) -- the browser: the authorization server's redirect

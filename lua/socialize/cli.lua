@@ -467,7 +467,9 @@ function _M.parse_time(s, now)
     local d, unit = s:match("^%+(%d+)([smhd])$")
     if d then
         local mul = { s = 1, m = 60, h = 3600, d = 86400 }
-        return now + tonumber(d) * mul[unit]
+        local t = now + tonumber(d) * mul[unit]
+        if t >= 2 ^ 33 then return nil end -- past the year 2242
+        return t
     end
     local Y, M, D, h, mi, sec = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):?(%d*)Z$")
     if Y then
@@ -507,15 +509,12 @@ end
 local function run_async(ctx, what, start)
     local done, res, err = false, nil, nil
     start(function(r, e) done, res, err = true, r, e end)
-    local t0 = os.clock()
-    local ticks = 0
+    local t0 = os.time()
     while not done do
         ctx.client:poll(200)
-        ticks = ticks + 1
-        if not done then ctx.out:progress(format("%s... %ds", what, floor(ticks / 5))) end
+        if not done then ctx.out:progress(format("%s... %ds", what, os.time() - t0)) end
     end
     ctx.out:progress_done()
-    local _ = t0
     return res, err
 end
 
