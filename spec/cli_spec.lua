@@ -99,7 +99,7 @@ local function bg(args, opts)
     os.execute("( " .. cmd .. " <" .. q(fifo) .. " >" .. q(o) .. " 2>" .. q(e) .. " & echo $! >" .. q(pidf)
         .. "; wait $!; echo $? >" .. q(rc) .. ".t; mv " .. q(rc) .. ".t " .. q(rc) .. " ) >/dev/null 2>&1 &")
     local w = assert(io.open(fifo, "w")) -- opens once the child's shell opened it for reading
-    local h = {}
+    local h = { err_path = e }
     live[h] = true
     local function wait_for(pred, what)
         for _ = 1, 400 do -- at most some 20 s
@@ -308,6 +308,23 @@ describe("socialize command", function()
             assert.are.equal(0, code, err)
             assert.matches("1%) Sandbox Page One %(1647395831%)", err)
             assert.matches("\nfacebook%s+2750001234%s+Sandbox Page Two", out)
+            -- --page: no question; --json: the URL on stderr, the identity alone on stdout
+            h = bg({ "--json", "connect", "facebook", "--uid", "cli_pages2", "--paste", "--page", "1647395831" },
+                { config = cfg })
+            url = nil
+            for _ = 1, 400 do
+                url = (slurp(h.err_path) or ""):match("(http://127%.0%.0%.1:%d+/%S+)\n")
+                if url then break end
+                os.execute("sleep 0.05")
+            end
+            assert.truthy(url, "no URL on stderr")
+            h.write(follow(url) .. "\n")
+            out, err, code = h.finish()
+            assert.are.equal(0, code, err)
+            assert.is_nil(err:find("page (number or id)", 1, true))
+            local id = json(out)
+            assert.are.equal("1647395831", id.providerUID)
+            assert.are.equal("Sandbox Page One", id.nickname)
         end)
 
         it("disconnect removes one connection; a second time it fails with 400106", function()
