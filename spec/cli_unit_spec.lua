@@ -126,4 +126,17 @@ describe("socialize.cli", function()
         assert.are.equal(cli.EXIT.config, code)
         assert.matches("no config", err, 1, true)
     end)
+
+    it("docs/cli.md names every command, every flag and every exit code", function()
+        local doc = assert(H.read("docs/cli.md"))
+        for name, c in pairs(cli.COMMANDS) do
+            assert.truthy(doc:find(name, 1, true), "docs/cli.md does not name " .. name)
+            for flag in pairs(c.flags) do
+                assert.truthy(doc:find("--" .. flag, 1, true), "docs/cli.md does not name --" .. flag .. " of " .. name)
+            end
+        end
+        for _, code in pairs(cli.EXIT) do
+            assert.truthy(doc:find("\n| " .. code .. " | ", 1, true), "docs/cli.md does not explain exit code " .. code)
+        end
+    end)
 end)
