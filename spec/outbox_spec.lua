@@ -399,6 +399,26 @@ describe("queued delivery on PostgreSQL #once", function()
     end, function() return sb end)
 end)
 
+describe("the outbox's helpers #unit", function()
+    local outbox = require("socialize.outbox")
+    it("makes a network's text fit for the store: no NUL, UTF-8, cut on a character", function()
+        assert.equal("a?b?", outbox.cut("a\0b\255"))
+        assert.equal(("\u{e9}"):rep(2), outbox.cut(("\u{e9}"):rep(3), 5))
+        assert.equal("", outbox.cut(nil))
+        assert.equal(1000, #outbox.cut(("x"):rep(5000)))
+    end)
+
+    it("backs off about attempt^4 seconds, +-10 %", function()
+        for _ = 1, 200 do
+            local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)
+            assert.equal(1, b1)
+            assert.truthy(b3 >= 73 and b3 <= 89, b3)
+            assert.truthy(b9 >= 5905 and b9 <= 7217, b9)
+        end
+        assert.equal(1, outbox.backoff(-5))
+    end)
+end)
+
 describe("docs/delivery.md #unit", function()
     it("names each network's idempotency key as core.provider_info does", function()
         local core = require("socialize.core")

@@ -145,11 +145,12 @@ int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size
                         k, 2, &r, err) < 0)
             return sz_st_fail(st);
         const char *found = r.nrows ? sz_st_cell(&r, 0, 0) : NULL;
-        if (found && strlen(found) < job_id_size) {
-            strcpy(job_id, found);
+        if (found) {
+            int fits = strlen(found) < job_id_size;
+            if (fits) strcpy(job_id, found);
             sz_st_rows_free(&r);
             sz_st_fail(st); /* nothing written: the transaction is given back */
-            return 1;
+            return fits ? 1 : sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged job id");
         }
         sz_st_rows_free(&r);
     }
