@@ -37,7 +37,7 @@ local function pg_engine(base)
 end
 
 local function job(t)
-    local j = { UID = "u1", method = PUB, params = '{"userAction":{"title":"Level 3 \u{e9}t\u{e9}"}}',
+    local j = { UID = "u1", method = PUB, params = '{"userAction":{"title":"Level 3 \195\169t\195\169"}}',
                 providers = { "twitter", "mastodon" }, now = 1000 }
     for k, v in pairs(t or {}) do j[k] = v end
     return j
@@ -172,7 +172,7 @@ local function contract(E)
         assert(s:record(id, "b", "w", 1001, { state = "unconfirmed", nextAt = 0, errorCode = 504002,
             category = "transient", reason = "timeout (the request was sent)" }))
         assert(s:record(id, "c", "w", 1001, { state = "dead", errorCode = 400006, category = "content_invalid",
-            reason = ("r\u{e9}"):rep(600) }))
+            reason = ("r\195\169"):rep(600) }))
         assert(s:record(id, "d", "w", 1001, { state = "waiting_reconnect", nextAt = 1300, waitUntil = 5000,
             errorCode = 403009, category = "auth_expired", reason = "expired" }))
         local ds = by_provider(s:job(id))
