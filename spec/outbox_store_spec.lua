@@ -308,6 +308,30 @@ print(n)
         assert.equal("60", E.raw("SELECT COUNT(*) FROM socialize_jobs WHERE status = 'sent'"))
     end)
 
+    it("two processes enqueuing the same key at once make one job", function()
+        local script = K.path("enqueuer") .. ".lua"
+        local f = assert(io.open(script, "wb"))
+        f:write("package.cpath = " .. string.format("%q", K.ROOT .. "/" .. K.BUILD .. "/?.so;") .. " .. package.cpath\n",
+            [[
+local store = require("socialize.store")
+local s = assert(store.open(arg[1], { plaintext = true }))
+local ids = {}
+for i = 1, 20 do
+    ids[assert(s:enqueue({ UID = "u1", method = "m", params = "{}", providers = { "a" }, key = "k" .. (i % 4),
+        now = 1000 }))] = true
+end
+local n = 0
+for _ in pairs(ids) do n = n + 1 end
+print(n)
+]])
+        f:close()
+        local function cmd() return K.CHILD_LUA .. " " .. q(script) .. " " .. q(E.url) end
+        local out = run("(" .. cmd() .. " & " .. cmd() .. " & wait)")
+        assert.equal("4\n4", out)
+        assert.equal("4", E.raw("SELECT COUNT(*) FROM socialize_jobs"))
+        assert.equal("4", E.raw("SELECT COUNT(*) FROM socialize_deliveries"))
+    end)
+
     it("migrates a version 1 store to the outbox, keeping its connections", function()
         assert(s:put_connection({ UID = "u1", provider = "twitter", secrets = { token = "t" } }))
         s:close()
