@@ -235,6 +235,24 @@ local function cases(new_url, get_sb)
         assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
     end)
 
+    it("resumes a delivery waiting for a reconnect as soon as the user connects again", function()
+        c:close()
+        c = client({ connections = false }, function(p)
+            p.mastodon = { clientName = "socialize spec", website = "https://game.example" }
+        end)
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-expired" },
+            fields = { instance = sb.url("mastodon") }, updatedAt = T0 - 100 }))
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        assert.equal(0, assert(c:work(1000)).claimed) -- rechecked in 300 s
+        assert(K.connect(c, "mastodon", "https://app.example/callback/mastodon", "u1", { instance = sb.url("mastodon") }))
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", T0 }, { d.state, d.nextAt })
+        assert.equal(1, assert(c:work(1000)).sent) -- at once, the clock unmoved
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
     it("queues a notification to each recipient", function()
         c:close()
         c = client({ connections = { u1 = conn, friend1 = { telegram = { chatId = "5001" } },

@@ -207,6 +207,24 @@ local function contract(E)
         assert.same({ nil, "bad_input" }, { ok, code })
     end)
 
+    it("makes a UID's deliveries waiting for a reconnect to a provider due at once", function()
+        local id = assert(s:enqueue(job()))
+        local other = assert(s:enqueue(job({ UID = "u2" })))
+        assert.equal(4, #assert(s:claim("w", 1000, 60, 10)))
+        for _, j in ipairs({ id, other }) do
+            for _, p in ipairs({ "twitter", "mastodon" }) do
+                assert(s:record(j, p, "w", 1001, { state = "waiting_reconnect", nextAt = 1300, waitUntil = 9000,
+                    category = "auth_expired" }))
+            end
+        end
+        assert.equal(1, s:resume("u1", "twitter", 1100))
+        assert.equal(0, s:resume("u1", "twitter", 1100)) -- already due
+        local got = assert(s:claim("w", 1100, 60, 10))
+        assert.same({ 1, id, "twitter", "waiting_reconnect" }, { #got, got[1].jobID, got[1].provider, got[1].prevState })
+        assert.equal(0, s:resume("nobody", "twitter", 1100))
+        assert.equal("bad_input", select(3, s:resume("", "twitter", 1100)))
+    end)
+
     it("cancels a job, but not while a delivery is being sent", function()
         local id = assert(s:enqueue(job()))
         assert.equal(1, #assert(s:claim("w", 1000, 60, 1)))
