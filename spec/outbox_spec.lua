@@ -235,6 +235,24 @@ local function cases(new_url, get_sb)
         assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
     end)
 
+    it("resumes a delivery waiting for a reconnect as soon as the user connects again", function()
+        c:close()
+        c = client({ connections = false }, function(p)
+            p.mastodon = { clientName = "socialize spec", website = "https://game.example" }
+        end)
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-expired" },
+            fields = { instance = sb.url("mastodon") }, updatedAt = T0 - 100 }))
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        assert.equal(0, assert(c:work(1000)).claimed) -- rechecked in 300 s
+        assert(K.connect(c, "mastodon", "https://app.example/callback/mastodon", "u1", { instance = sb.url("mastodon") }))
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", T0 }, { d.state, d.nextAt })
+        assert.equal(1, assert(c:work(1000)).sent) -- at once, the clock unmoved
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
     it("queues a notification to each recipient", function()
         c:close()
         c = client({ connections = { u1 = conn, friend1 = { telegram = { chatId = "5001" } },
@@ -365,6 +383,11 @@ local function cases(new_url, get_sb)
         local no_store = require("socialize").new({ backend = "direct", connections = {} })
         r, qerr = no_store:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" })
         assert.same({ nil, "no_store" }, { r, qerr.error })
+        local gigya = require("socialize").new({ apiKey = "k", secret = "c2VjcmV0", store = K.db("gigya") })
+        r, qerr = gigya:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" })
+        assert.same({ nil, require("socialize.errors").codes.NOT_SUPPORTED }, { r, qerr.errorCode })
+        assert.has_error(function() c:publishUserAction({ UID = "u1", userAction = UA }, "queued") end)
+        assert.has_error(function() c:getUserInfo({ UID = "u1" }, { deliver = "queued" }) end)
         assert.same({ nil, 400006 }, { c:prune(-1), select(2, c:prune(-1)).errorCode })
         assert.same({ nil, 400006 }, { c:job(42), select(2, c:job(42)).errorCode })
         assert.equal(400006, select(2, c:jobs({ limit = 0 / 0 })).errorCode)
@@ -397,6 +420,26 @@ describe("queued delivery on PostgreSQL #once", function()
         K.run("psql -X -q -v ON_ERROR_STOP=1 " .. K.q(base) .. " -c " .. K.q("CREATE DATABASE q" .. n))
         return (base:gsub("/postgres%?", "/q" .. n .. "?"))
     end, function() return sb end)
+end)
+
+describe("the outbox's helpers #unit", function()
+    local outbox = require("socialize.outbox")
+    it("makes a network's text fit for the store: no NUL, UTF-8, cut on a character", function()
+        assert.equal("a?b?", outbox.cut("a\0b\255"))
+        assert.equal(("\195\169"):rep(2), outbox.cut(("\195\169"):rep(3), 5))
+        assert.equal("", outbox.cut(nil))
+        assert.equal(1000, #outbox.cut(("x"):rep(5000)))
+    end)
+
+    it("backs off about attempt^4 seconds, +-10 %", function()
+        for _ = 1, 200 do
+            local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)
+            assert.equal(1, b1)
+            assert.truthy(b3 >= 73 and b3 <= 89, b3)
+            assert.truthy(b9 >= 5905 and b9 <= 7217, b9)
+        end
+        assert.equal(1, outbox.backoff(-5))
+    end)
 end)
 
 describe("docs/delivery.md #unit", function()

@@ -145,11 +145,12 @@ int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size
                         k, 2, &r, err) < 0)
             return sz_st_fail(st);
         const char *found = r.nrows ? sz_st_cell(&r, 0, 0) : NULL;
-        if (found && strlen(found) < job_id_size) {
-            strcpy(job_id, found);
+        if (found) {
+            int fits = strlen(found) < job_id_size;
+            if (fits) strcpy(job_id, found);
             sz_st_rows_free(&r);
             sz_st_fail(st); /* nothing written: the transaction is given back */
-            return 1;
+            return fits ? 1 : sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged job id");
         }
         sz_st_rows_free(&r);
     }
@@ -588,6 +589,21 @@ int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provid
         refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0)
         return sz_st_fail(st);
     return 0;
+}
+
+long long sz_store_outbox_resume(sz_store *st, const char *uid, const char *provider, int64_t now, sz_store_err *err)
+{
+    if (sz_st_check_id(uid, "UID", 1, err) < 0 || sz_st_check_id(provider, "provider", 1, err) < 0) return -1;
+    sz_param p[] = {P_TEXT(uid), P_TEXT(provider), P_INT(clamp_time(now))};
+    long long changes = 0;
+    if (sz_st_begin(st, err) < 0 ||
+        sz_st_exec(st,
+                   "UPDATE socialize_deliveries SET next_at = $3 WHERE state = 'waiting_reconnect'"
+                   " AND provider = $2 AND next_at > $3 AND job_id IN (SELECT id FROM socialize_jobs WHERE uid = $1)",
+                   p, 3, &changes, err) < 0 ||
+        sz_st_commit(st, err) < 0)
+        return sz_st_fail(st);
+    return changes;
 }
 
 long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err)

@@ -158,6 +158,8 @@ static void outbox(void)
     sz_job_out **list = NULL;
     CHECK(sz_store_outbox_list(st, "u1", NULL, 10, &list, &n, &err) == 0 && n == 1, "list");
     sz_store_outbox_free_jobs(list, n);
+    CHECK(sz_store_outbox_resume(st, "u1", "twitter", 2000, &err) == 0, "resume: %s", err.msg);
+    CHECK(sz_store_outbox_resume(st, "", "twitter", 2000, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "resume UID");
     CHECK(sz_store_outbox_prune(st, 2000, &err) == 1, "prune");
     sz_store_close(st);
 }

@@ -212,11 +212,19 @@ local function blocked_until(st, provider, uid, now)
     return type(a) == "number" and a or type(b) == "number" and b or nil
 end
 
-local function cut(s)
-    s = tostring(s or "")
-    if #s > 1000 then s = s:sub(1, 1000) end
+-- A text from a network made fit for the store: no NUL, UTF-8 (else its
+-- bytes above 127 replaced), at most n bytes (default 1000).
+local function cut(s, n)
+    s = tostring(s or ""):gsub("%z", "?")
+    if not core.json_encode(s) then s = s:gsub("[\128-\255]", "?") end
+    n = n or 1000
+    if #s > n then
+        s = s:sub(1, n)
+        while #s > 0 and not core.json_encode(s) do s = s:sub(1, -2) end -- a character cut in two
+    end
     return s
 end
+_M.cut = cut
 
 -- Sends one claimed delivery through the direct backend for its provider
 -- alone: the outcome table for store:record.
@@ -243,7 +251,7 @@ local function send_one(client, d, now, cfg)
     local e = type(out.providerErrorCodes) == "table" and out.providerErrorCodes[1] or nil
     if res and e and (e.errorCode or 0) == 0 then
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
-        return { state = "sent", postID = id ~= nil and tostring(id) or nil }
+        return { state = "sent", postID = id ~= nil and cut(id, 1024) or nil }
     end
     if not e then -- decided before any network: no connection, a parameter
         local code = out.errorCode or E.INTERNAL
@@ -350,7 +358,8 @@ local function process(client, st, d, worker, cfg)
             o = decide(client, st, d, r, now_s(client), cfg)
         end
     end
-    local rok, rerr, rcode = st:record(d.jobID, d.provider, worker, now_s(client), o)
+    local pok, rok, rerr, rcode = pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
+    if not pok then rok, rerr, rcode = nil, rok, "bad_input" end
     if not rok then
         local log = client.engine:settings().config.log
         if log then pcall(log, { event = "outbox", provider = d.provider, jobID = d.jobID, error = rcode,
@@ -511,6 +520,17 @@ function _M.resolve(client, id, provider, decision)
         if not ok then return nil, job_error(msg, code, "provider") end
         return { errorCode = 0, jobID = id, provider = provider, state = decision == "sent" and "sent" or "queued" }
     end)
+end
+
+--- The user connected (again) to provider: that UID's deliveries waiting
+-- for a reconnect are due now. Best effort: the count, or nil and the error
+-- (a client without a store has none).
+function _M.reconnected(client, UID, provider)
+    if type(UID) ~= "string" or type(provider) ~= "string" then return nil end
+    local st = client.client:store()
+    if not st then return nil end
+    local ok, n = pcall(st.resume, st, UID, provider, now_s(client))
+    return ok and n or nil
 end
 
 --- Deletes finished jobs unchanged for age seconds: { errorCode = 0, pruned = n }.
