@@ -133,6 +133,7 @@ describe("socialize.cli", function()
             assert.truthy(doc:find(name, 1, true), "docs/cli.md does not name " .. name)
             for flag in pairs(c.flags) do
                 assert.truthy(doc:find("--" .. flag, 1, true), "docs/cli.md does not name --" .. flag .. " of " .. name)
+                assert.is_string(cli.FLAG_HELP[flag], "socialize help has no line for --" .. flag)
             end
         end
         for _, code in pairs(cli.EXIT) do

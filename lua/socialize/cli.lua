@@ -111,16 +111,38 @@ local function flag_names(cmd)
     return out
 end
 
+local FLAG_HELP = {
+    uid = "the user's UID", title = "the UserAction's title", link = "its link (linkBack)",
+    description = "its description", message = "its user message (userMessage)",
+    image = "an image: an http(s) URL or a local file (repeatable)",
+    provider = "network(s), comma-separated (repeatable)", queued = "queue it in the outbox",
+    at = "queue it for: Unix seconds, YYYY-MM-DDTHH:MM:SSZ or +N[smhd]", key = "the outbox's dedup key",
+    redirect = "the redirect URI (a http://127.0.0.1:PORT/ one is listened on)",
+    paste = "read the callback URL from stdin instead of listening", page = "the page to publish as (its id)",
+    timeout = "seconds to wait for the callback (300)", port = "the listener's port (0: any free one)",
+    scopes = "the scopes to ask (else the network's)", all = "every connection of the UID",
+    friend = "the friend's UID", timestamp = "Unix seconds (sign: default now)",
+    ["body-file"] = "the body's file (default: stdin)", ["secret-env"] = "the environment variable holding the secret",
+    signature = "the signature to check", window = "seconds the timestamp may be off",
+    ["max-age"] = "seconds the login may be old (86400)", budget = "milliseconds per client:work slice (1000)",
+    grace = "seconds to finish the work in flight after a signal (30)", once = "stop when nothing is due",
+    idle = "milliseconds to sleep when nothing is due (1000)", status = "only jobs in this status",
+    limit = "how many (50)", config = "the config file (else SOCIALIZE_CONFIG)",
+    json = "one JSON document on stdout", help = "this help", version = "the version",
+}
+
+_M.FLAG_HELP = FLAG_HELP
+
 local function help_text(cmd)
     if cmd and COMMANDS[cmd] then
         local c = COMMANDS[cmd]
         local fl = {}
         for _, f in ipairs(flag_names(cmd)) do
             local kind = COMMANDS[cmd].flags[f:sub(3)] or GLOBAL_FLAGS[f:sub(3)]
-            fl[#fl + 1] = "  " .. f .. (kind == "bool" and "" or kind == "list" and " VALUE (repeatable)" or
-                kind == "number" and " N" or " VALUE")
+            local left = f .. (kind == "bool" and "" or kind == "number" and " N" or " VALUE")
+            fl[#fl + 1] = format("  %-20s %s", left, FLAG_HELP[f:sub(3)] or "")
         end
-        return format("usage: socialize %s %s [flags]\n%s\nrequired: %s\nflags:\n%s\nsee docs/cli.md\n", cmd, c.args,
+        return format("usage: socialize %s%s [flags]\n%s\nrequired: %s\nflags:\n%s\nsee docs/cli.md\n", cmd, c.args ~= "" and (" " .. c.args) or "",
             c.summary, c.required and ("--" .. concat(c.required, ", --")) or "none", concat(fl, "\n"))
     end
     local lines = { "usage: socialize [--config FILE] [--json] COMMAND [args] [flags]", "",
@@ -1093,6 +1115,10 @@ function _M.main(argv, env)
             out:write(out.stderr, "(socialize help " .. ctx.p.cmd .. ")\n")
         end
         return code.exit
+    end
+    if tostring(code):find("interrupted!", 1, true) then -- the interpreter's own SIGINT handler (lua.c)
+        out:err("interrupted")
+        return EXIT.interrupted
     end
     out:err("internal error: " .. tostring(code))
     return EXIT.failed
