@@ -454,6 +454,10 @@ describe("socialize command", function()
             assert.matches("job takes one job ID", err, 1, true)
             _, err, code = sz({ "resolve", job.jobID, "twitter", "maybe" }, { config = cfg })
             assert.are.equal(2, code)
+            -- an empty list is a JSON array, for a script to iterate over
+            out, err, code = sz({ "--json", "jobs", "--uid", "cli_nobody" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.are.equal('{"errorCode":0,"jobs":[]}\n', out)
         end)
 
         it("the worker stops on SIGTERM after its slice, exit 5", function()

@@ -14,8 +14,8 @@ local core = require("socialize.core")
 local policy = require("socialize.policy")
 local errors = require("socialize.errors")
 
-local type, pairs, ipairs, tostring, tonumber, pcall, error, select = type, pairs, ipairs, tostring, tonumber, pcall,
-    error, select
+local type, pairs, ipairs, tostring, tonumber, pcall, error, select, next = type, pairs, ipairs, tostring, tonumber,
+    pcall, error, select, next
 local format, rep, concat, sort = string.format, string.rep, table.concat, table.sort
 local floor = math.floor
 
@@ -309,18 +309,28 @@ function Out:fields(t, skip)
     if #rows > 0 then self:table({ "FIELD", "VALUE" }, rows) end
 end
 
+-- the fields that are lists: an empty one is written [] (a Lua table
+-- cannot tell), so that a script can iterate over it
+local LIST_FIELDS = { jobs = true, deliveries = true, identities = true, previews = true, providerErrorCodes = true,
+                      providers = true, dropped = true, media = true, mediaIDs = true, pages = true,
+                      mediaFailed = true }
+
 -- a copy fit for JSON: functions and userdata dropped, depth bounded
-local function plain(v, depth)
+local function plain(v, depth, key)
     depth = depth or 0
     local t = type(v)
     if t == "table" then
         if depth > 32 then return "..." end
         local out = {}
         for k, x in pairs(v) do
-            if type(k) == "string" or type(k) == "number" then out[k] = plain(x, depth + 1) end
+            if type(k) == "string" or type(k) == "number" then out[k] = plain(x, depth + 1, k) end
         end
         local mt = getmetatable(v)
-        if type(mt) == "table" and mt.__jsontype then setmetatable(out, { __jsontype = mt.__jsontype }) end
+        if type(mt) == "table" and mt.__jsontype then
+            setmetatable(out, { __jsontype = mt.__jsontype })
+        elseif LIST_FIELDS[key] and next(out) == nil then
+            out = socialize.array()
+        end
         return out
     end
     if t == "string" or t == "number" or t == "boolean" or v == core.null then return v end
