@@ -578,7 +578,7 @@ describe("socialize command", function()
             local out, err, code = sz(args, { config = cfg })
             assert.are.equal(0, code, err)
             assert.are.equal("valid\n", out)
-            args[3] = "first_name=Bob"
+            args[4] = "first_name=Bob"
             out, _, code = sz(args, { config = cfg })
             assert.are.equal(1, code)
             assert.are.equal("not valid\n", out)

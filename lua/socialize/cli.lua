@@ -519,21 +519,18 @@ end
 local function user_action(flags)
     local ua = { title = flags.title, linkBack = flags.link, description = flags.description,
                  userMessage = flags.message }
-    local local_file = false
     if flags.image then
         local items = socialize.array()
         for _, src in ipairs(flags.image) do
             items[#items + 1] = { type = "image", src = src }
-            if not src:match("^[hH][tT][tT][pP][sS]?://") then local_file = true end
         end
         ua.mediaItems = items
     end
-    return ua, local_file
+    return ua
 end
 
 local function media_params(flags)
-    local ua, local_file = user_action(flags)
-    return { UID = flags.uid, userAction = ua, enabledProviders = providers_of(flags) }, local_file
+    return { UID = flags.uid, userAction = user_action(flags), enabledProviders = providers_of(flags) }
 end
 
 -- Runs fn(callback) as an asynchronous call, polling the client, with a
@@ -592,15 +589,17 @@ local function kv_args(args, from, what)
     for i = from, #args do
         local a = args[i]
         local k, j = a:match("^([^=:]+):=(.*)$")
+        local v
         if k then
-            local v, msg = core.json_decode(j)
+            local msg
+            v, msg = core.json_decode(j)
             if v == nil then usage(format("%s %s: not JSON (%s)", what, k, tostring(msg))) end
-            t[k] = v
         else
-            local k2, v2 = a:match("^([^=]+)=(.*)$")
-            if not k2 then usage(format("%s: %q is not key=value", what, a:sub(1, 60))) end
-            t[k2] = v2
+            k, v = a:match("^([^=]+)=(.*)$")
+            if not k then usage(format("%s: %q is not key=value", what, a:sub(1, 60))) end
         end
+        if t[k] ~= nil then usage(format("%s: %s given twice", what, k)) end
+        t[k] = v
     end
     return t
 end
