@@ -292,6 +292,13 @@ describe("socialize command", function()
             out, err, code = h2.finish()
             assert.are.equal(1, code, err)
             assert.matches("socialize: 400006", err, 1, true)
+            -- --json: the error table is the document on stdout
+            out, err, code = sz({ "--json", "connect", "linkedin", "--uid", "cli_loop", "--paste" },
+                { config = cfg, stdin = "https://game.example/cb?code=x&state=forged\n" })
+            assert.are.equal(1, code, err)
+            local e = json(out)
+            assert.are.equal(400006, e.errorCode)
+            assert.are.equal("state_unknown", e.error)
         end)
 
         it("connect waits a bounded time (exit 4) and a network with pages asks which one", function()

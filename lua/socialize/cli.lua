@@ -265,7 +265,7 @@ local function scalar(v)
 end
 
 local function date(t)
-    return type(t) == "number" and t > 0 and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or ""
+    return type(t) == "number" and t > 0 and t < 2 ^ 33 and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or ""
 end
 
 local function printable(s)
@@ -338,6 +338,7 @@ local function plain(v, depth, key)
 end
 
 function Out:json(v)
+    self.json_done = true
     local s, msg = core.json_encode(plain(v))
     if not s then s = core.json_encode({ errorCode = errors.codes.GENERAL_SERVER_ERROR, errorMessage = "cannot encode the answer: " .. tostring(msg) }) end
     self:print(s)
@@ -702,8 +703,7 @@ end
 local function show_identity(ctx, id)
     if ctx.json then return ctx.out:json(id) end
     ctx.out:table({ "PROVIDER", "ACCOUNT", "NICKNAME", "EXPIRES", "SCOPES" },
-        { { id.provider, id.providerUID, id.nickname, id.expiresAt and os.date("!%Y-%m-%dT%H:%M:%SZ", id.expiresAt) or "",
-            id.scopes } })
+        { { id.provider, id.providerUID, id.nickname, date(id.expiresAt), id.scopes } })
 end
 
 function run.connect(ctx)
@@ -780,7 +780,7 @@ function run.connections(ctx)
     local rows = {}
     for _, i in ipairs(type(res.identities) == "table" and res.identities or {}) do
         rows[#rows + 1] = { i.provider, i.providerUID, i.nickname, i.isExpiredSession and "expired" or "ok",
-            type(i.expiresAt) == "number" and os.date("!%Y-%m-%dT%H:%M:%SZ", i.expiresAt) or "", i.scopes }
+            date(i.expiresAt), i.scopes }
     end
     ctx.out:table({ "PROVIDER", "ACCOUNT", "NICKNAME", "SESSION", "EXPIRES", "SCOPES" }, rows)
     return EXIT.ok
@@ -1119,6 +1119,8 @@ function _M.main(argv, env)
     if ok then return code end
     out:progress_done()
     if getmetatable(code) == Fail then
+        -- --json: the failed call's error table is the document, when none was written yet
+        if ctx.json and type(code.result) == "table" and not out.json_done then out:json(code.result) end
         out:err(code.msg)
         if code.exit == EXIT.usage and ctx.p and ctx.p.cmd then
             out:write(out.stderr, "(socialize help " .. ctx.p.cmd .. ")\n")
