@@ -969,11 +969,24 @@ function run.worker(ctx)
         .. "flight, within %d s)\n", f.grace or 30))
     local total = { slices = 0 }
     for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
+    local failures = 0
     while not helpers.cli_signaled() do
         local r, err = ctx.client:work(budget)
         if r == nil then
             ctx.out:progress_done()
-            check_call(nil, err)
+            -- refused for good (no store, not the direct backend: 400096; --once): exit 1; a
+            -- store that failed (busy, restarting, full): said, then tried again, backing off
+            if f.once or (type(err) == "table" and err.errorCode == errors.codes.NOT_SUPPORTED) then
+                check_call(nil, err)
+            end
+            failures = failures + 1
+            total.errors = (total.errors or 0) + 1
+            local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
+            ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
+            helpers.cli_sleep(wait)
+            r = {}
+        else
+            failures = 0
         end
         total.slices = total.slices + 1
         for _, k in ipairs(WORK_KEYS) do
