@@ -811,6 +811,10 @@ function _M.stored(ctx, UID)
         elseif failure and rec.expiresAt and rec.expiresAt <= now then
             failures[prov] = { category = failure.error == "auth_expired" and "auth_expired" or "transient",
                                details = "the token expired and its refresh failed: " .. tostring(failure.errorDetails) }
+        elseif rec.expiresAt and rec.expiresAt <= now then
+            -- past its time with nothing to refresh it with (isExpiredSession): not sent
+            failures[prov] = { category = "auth_expired", details = "the token expired and the connection has no "
+                .. "refresh: reconnect with client:connect{UID = ..., provider = \"" .. prov .. "\"}", reconnect = true }
         end
         conn[prov] = as_connection(rec)
     end
