@@ -37,7 +37,7 @@ local function oauth(net) return H.control(sb, "/__oauth")[net] or {} end
 -- the engines: a fresh SQLite file per row, the file's PostgreSQL cluster
 local ENGINES = {
     { name = "SQLite", url = function() return K.db("matrix") end },
-    { name = "PostgreSQL", url = function() return assert(pgurl, "no PostgreSQL cluster") end },
+    { name = "PostgreSQL", url = function() return (assert(pgurl, "no PostgreSQL cluster")) end },
 }
 
 -- what a recorded request carries
@@ -63,6 +63,12 @@ local function browser(c, provider, uid, more)
     local id, err = K.connect(c, provider, REDIRECT, uid, more)
     assert.is_nil(err)
     return id
+end
+
+-- the sandbox forgets its Mastodon app registrations on each reset: so
+-- does the store (the PostgreSQL one is shared by the file's cases)
+local function fresh_instance(c)
+    assert(c:store():delete_app("mastodon", (sb.url("mastodon"):gsub("/$", ""))))
 end
 
 -- One row per network flow. connect(c, uid): the identity. token(rec): the
@@ -114,6 +120,7 @@ local FLOWS = {
     {
         name = "Mastodon (instance app)", provider = "mastodon", uid = "109", nickname = "sandbox",
         connect = function(c, uid)
+            fresh_instance(c)
             local id = browser(c, "mastodon", uid, { instance = sb.url("mastodon") })
             assert.truthy(c:store():get_app("mastodon", (sb.url("mastodon"):gsub("/$", ""))))
             return id
@@ -263,17 +270,309 @@ local function row(flow, engine)
     assert.equal(0, #assert(later:getUserInfo { UID = uid }).identities)
 end
 
+-- The fault table's networks: every OAuth flow. token: the token endpoint's
+-- path; secret: the app's secret (nil: a public client); scopes: the network
+-- reports the granted scopes in its token reply (X, LinkedIn, VK ID,
+-- Mastodon; Facebook's, Weibo's and Threads' replies name none, X OAuth
+-- 1.0a has no scopes); refresh: "grant" (a refresh token at the token
+-- endpoint, past expiresAt), "access" (Threads: the unexpired access token
+-- itself, a week before expiry), nil (no refresh).
+local NETS = {
+    { name = "X OAuth 2.0", provider = "twitter", token = "/2/oauth2/token", secret = "tw-client-secret",
+      scopes = "offline.access", refresh = "grant", age = 7300 },
+    { name = "X OAuth 1.0a", provider = "twitter", more = { oauth = "1.0a" }, scenario = "twitter1",
+      token = "/oauth/access_token", secret = "tw-consumer-secret", oauth1 = true },
+    { name = "Facebook", provider = "facebook", token = "/v26.0/oauth/access_token", secret = "fb-app-secret",
+      pages = true },
+    { name = "LinkedIn", provider = "linkedin", token = "/oauth/v2/accessToken", secret = "li-client-secret",
+      scopes = "w_member_social", refresh = "grant", age = 7300 },
+    { name = "VK ID", provider = "vkontakte", token = "/oauth2/auth", scopes = "photos", refresh = "grant", age = 7300 },
+    { name = "Mastodon", provider = "mastodon", instance = true, token = "/oauth/token", secret = "md-client-secret",
+      scopes = "read:accounts" },
+    { name = "Weibo", provider = "sina", token = "/oauth2/access_token", secret = "wb-client-secret",
+      args = { rip = "203.0.113.7" } },
+    { name = "Threads", provider = "threads", token = "/oauth/access_token", secret = "th-client-secret",
+      refresh = "access", age = 54 * DAY, s500 = "refresh500", s429 = "refresh429" },
+}
+
+local json = require("socialize.core").json_encode
+
+local function more_of(net)
+    local m = {}
+    for k, v in pairs(net.more or {}) do m[k] = v end
+    if net.instance then m.instance = sb.url("mastodon") end
+    return m
+end
+
+local function start(c, net, uid)
+    if net.instance then fresh_instance(c) end
+    local args = { UID = uid, provider = net.provider, redirectURI = REDIRECT }
+    for k, v in pairs(more_of(net)) do args[k] = v end
+    return assert(c:connect(args))
+end
+
+local function scenario(net, name)
+    H.configure(sb, { oauth_scenario = { [net.scenario or net.provider] = name } })
+end
+
+-- the error names what happened; none of `secrets` is in its text
+local function refused(err, name, code, secrets)
+    assert.is_table(err)
+    assert.equal(name, err.error, json(err))
+    if code then assert.equal(code, err.errorCode) end
+    local text = json(err) .. tostring(err.errorDetails) .. tostring(err.errorMessage)
+    for _, sec in ipairs(secrets) do
+        if sec and #sec >= 6 then assert.is_nil(text:find(sec, 1, true), "a secret in the error: " .. sec) end
+    end
+end
+
+-- the secrets a connect puts on the wire: the app's secret, the code (or
+-- OAuth 1.0a verifier) of the callback, the PKCE verifier the token call sent
+local function wire_secrets(net, cb)
+    local out = { net.secret }
+    if cb then
+        out[#out + 1] = cb:match("[?&]code=([^&]+)")
+        out[#out + 1] = cb:match("[?&]oauth_verifier=([^&]+)")
+    end
+    for _, r in ipairs(requests(net.token)) do out[#out + 1] = (r.body or ""):match("code_verifier=([^&]+)") end
+    return out
+end
+
+-- nothing of the connect kept: no connection, no pending page choice
+local function nothing_stored(c, net, uid)
+    assert.is_nil(c:store():get_connection(uid, net.provider))
+    if net.pages then
+        local none, err = c:selectPage { UID = uid, provider = net.provider, pageId = "1647395831" }
+        assert.is_nil(none)
+        assert.equal("no_pending_page", err.error)
+    end
+end
+
+-- a connect completed (Facebook: the first page chosen)
+local function complete(c, net, uid, cb)
+    local id, err = c:finishConnect(cb)
+    assert.is_nil(err)
+    if net.pages then
+        assert.equal("selectPage", id.pending)
+        id = assert(c:selectPage { UID = uid, provider = net.provider, pageId = id.pages[1].id })
+    end
+    assert.is_false(id.isExpiredSession)
+    return assert(c:store():get_connection(uid, net.provider))
+end
+
+-- a connected user, then the clocks (the client's, the sandbox's) moved to
+-- where a publish refreshes: the later client and its time
+local function due(net, url, uid)
+    local c = client(url)
+    local rec = complete(c, net, uid, K.authorize(start(c, net, uid).url))
+    local T = os.time() + net.age
+    H.configure(sb, { clock = T })
+    return client(url, { clock = function() return T end }), rec, T
+end
+
+local function publish_on(c, net, uid)
+    local args = { UID = uid, userAction = UA, enabledProviders = net.provider }
+    for k, v in pairs(net.args or {}) do args[k] = v end
+    return c:publishUserAction(args)
+end
+
+local function same_record(a, b)
+    assert.same(a.secrets, b.secrets)
+    assert.equal(a.expiresAt, b.expiresAt)
+    assert.equal(a.account, b.account)
+    assert.is_nil((b.fields or {}).expired)
+end
+
+-- a refresh that failed transiently: the record as it was; the call failed as
+-- transient (Threads: the token is still good a week before expiry: the call
+-- goes on with it); the next call, the network back, refreshes with it
+local function transient_refresh(net, engine, uid, setup, unreachable)
+    local url = engine.url()
+    local later, rec, T = due(net, url, uid)
+    later = setup(later, T, url) or later
+    local res, err = publish_on(later, net, uid)
+    local after = assert(later:store():get_connection(uid, net.provider))
+    same_record(rec, after)
+    if net.refresh == "access" and not unreachable then
+        assert.is_nil(err)
+        assert.equal(0, res.errorCode)
+    else -- past expiry (Threads, unreachable: the publish could not go either)
+        assert.is_nil(res)
+        -- 500023 (the refresh failed) or 500026 (Threads unreachable: the publish's own network error)
+        assert.is_true(err.errorCode == 500023 or unreachable and err.errorCode == 500026, json(err))
+        local e = err.providerErrorCodes and err.providerErrorCodes[1] or err
+        assert.equal("transient", e.category)
+        assert.is_nil(e.reconnect)
+        refused(err, nil, nil, { net.secret, rec.secrets.accessToken, rec.secrets.refreshToken })
+    end
+    assert.is_false(assert(later:getUserInfo { UID = uid }).identities[1].isExpiredSession)
+    -- the network back: the same grant refreshes
+    H.configure(sb, { oauth_scenario = {}, clock = T })
+    local ok = assert(publish_on(client(url, { clock = function() return T end }), net, uid))
+    assert.equal(0, ok.errorCode, json(ok))
+    assert.are_not.same(rec.secrets, assert(later:store():get_connection(uid, net.provider)).secrets)
+end
+
+-- fault rows: name, applies(net), run(net, engine, uid)
+local FAULTS = {
+    { name = "forged state", run = function(net, engine, uid)
+        local c = client(engine.url())
+        local s = start(c, net, uid)
+        local cb = K.authorize(s.url)
+        local forged = net.oauth1 and { oauth_token = "o1rt-forged0000", oauth_verifier = "forged" }
+            or ("code=" .. (cb:match("[?&]code=([^&]+)") or "x") .. "&state=forged-" .. s.state:sub(8))
+        local none, err = c:finishConnect(forged)
+        assert.is_nil(none)
+        refused(err, "state_unknown", 400006, wire_secrets(net, cb))
+        assert.equal(0, #requests(net.token)) -- nothing exchanged
+        nothing_stored(c, net, uid)
+        -- the forgery consumed nothing: the genuine callback still connects, once
+        complete(c, net, uid, cb)
+    end },
+    { name = "replayed state", run = function(net, engine, uid)
+        local c = client(engine.url())
+        local cb = K.authorize(start(c, net, uid).url)
+        local rec = complete(c, net, uid, cb)
+        local none, err = c:finishConnect(cb)
+        assert.is_nil(none)
+        refused(err, "state_unknown", 400006, wire_secrets(net, cb))
+        local calls = requests(net.token)
+        assert.equal(net.pages and 2 or 1, #calls) -- one code exchange (Facebook: then its long-lived exchange)
+        assert.same(rec.secrets, assert(c:store():get_connection(uid, net.provider)).secrets)
+    end },
+    { name = "expired state (10 min, the clock moved)", run = function(net, engine, uid)
+        local url = engine.url()
+        local c = client(url)
+        local cb = K.authorize(start(c, net, uid).url)
+        local later = client(url, { clock = function() return os.time() + 601 end })
+        local none, err = later:finishConnect(cb)
+        assert.is_nil(none)
+        refused(err, "state_expired", 400006, wire_secrets(net, cb))
+        assert.equal(0, #requests(net.token))
+        nothing_stored(c, net, uid)
+        -- consumed: the same callback in time is unknown now
+        none, err = c:finishConnect(cb)
+        assert.equal("state_unknown", err.error)
+        assert.equal(0, #requests(net.token))
+    end },
+    { name = "callback error=access_denied", run = function(net, engine, uid)
+        scenario(net, "deny")
+        local c = client(engine.url())
+        local cb = K.authorize(start(c, net, uid).url)
+        assert.truthy(cb:find("error=access_denied", 1, true) or cb:find("denied=", 1, true))
+        local none, err = c:finishConnect(cb)
+        assert.is_nil(none)
+        refused(err, "access_denied", 403023, wire_secrets(net, cb))
+        assert.equal(0, #requests(net.token))
+        nothing_stored(c, net, uid)
+        none, err = c:finishConnect(cb) -- spent
+        assert.equal("state_unknown", err.error)
+    end },
+    { name = "token endpoint answering HTML", run = function(net, engine, uid)
+        scenario(net, "html")
+        local c = client(engine.url())
+        local cb = K.authorize(start(c, net, uid).url)
+        local none, err = c:finishConnect(cb)
+        assert.is_nil(none)
+        refused(err, "transient", 500023, wire_secrets(net, cb))
+        assert.equal(1, #requests(net.token))
+        nothing_stored(c, net, uid)
+        none, err = c:finishConnect(cb) -- spent: a code is single use
+        assert.equal("state_unknown", err.error)
+    end },
+    { name = "token endpoint answering 500", run = function(net, engine, uid)
+        scenario(net, "500")
+        local c = client(engine.url())
+        local cb = K.authorize(start(c, net, uid).url)
+        local none, err = c:finishConnect(cb)
+        assert.is_nil(none)
+        refused(err, "transient", 500023, wire_secrets(net, cb))
+        assert.equal(1, #requests(net.token))
+        nothing_stored(c, net, uid)
+    end },
+    { name = "a grant without the scopes asked", applies = function(net) return net.scopes end,
+      run = function(net, engine, uid)
+        scenario(net, "narrow")
+        local c = client(engine.url())
+        local cb = K.authorize(start(c, net, uid).url)
+        local none, err = c:finishConnect(cb)
+        assert.is_nil(none)
+        refused(err, "scopes_missing", 403023, wire_secrets(net, cb))
+        assert.matches(net.scopes, err.errorDetails, 1, true)
+        nothing_stored(c, net, uid)
+    end },
+    { name = "invalid_grant on refresh marks expired", applies = function(net) return net.refresh end,
+      run = function(net, engine, uid)
+        local later, rec = due(net, engine.url(), uid)
+        scenario(net, "invalid_grant")
+        local res, err = publish_on(later, net, uid)
+        assert.is_nil(res)
+        assert.equal(403009, err.errorCode)
+        local e = err.providerErrorCodes and err.providerErrorCodes[1] or err
+        assert.equal("auth_expired", e.category)
+        assert.is_true(e.reconnect)
+        refused(err, nil, nil, { net.secret, rec.secrets.accessToken, rec.secrets.refreshToken })
+        local after = assert(later:store():get_connection(uid, net.provider))
+        assert.is_true(after.fields.expired)
+        assert.same(rec.secrets, after.secrets) -- nothing overwritten
+        assert.is_true(assert(later:getUserInfo { UID = uid }).identities[1].isExpiredSession)
+        -- an expired connection sends nothing more
+        H.configure(sb, { oauth_scenario = {} })
+        local before = #H.requests(sb)
+        assert.equal(403009, select(2, publish_on(later, net, uid)).errorCode)
+        assert.equal(before, #H.requests(sb))
+    end },
+    { name = "500 on refresh leaves the connection, the call transient", applies = function(net) return net.refresh end,
+      run = function(net, engine, uid)
+        transient_refresh(net, engine, uid, function() scenario(net, net.s500 or "500") end)
+    end },
+    { name = "429 on refresh leaves the connection, the call transient", applies = function(net) return net.refresh end,
+      run = function(net, engine, uid)
+        transient_refresh(net, engine, uid, function() scenario(net, net.s429 or "429") end)
+    end },
+    { name = "network error on refresh leaves the connection, the call transient",
+      applies = function(net) return net.refresh end,
+      run = function(net, engine, uid)
+        transient_refresh(net, engine, uid, function(_, T, url)
+            -- the network unreachable: nothing listens on the discard port of the loopback
+            return client(url, { clock = function() return T end, providers = (function()
+                local p = H.sandbox_providers(sb)
+                apps(p)
+                p[net.provider].baseUrl = "http://127.0.0.1:9"
+                return p
+            end)() })
+        end, true)
+    end },
+}
+
 describe("connect matrix: every network x both store engines #once", function()
     H.use_sandbox(function(s) sb = s end)
     K.use_postgres(function(url) pgurl = url end)
 
-    for _, engine in ipairs(ENGINES) do
-        for _, flow in ipairs(FLOWS) do
-            it(flow.name .. " on " .. engine.name .. ": connects, publishes, "
-                .. (flow.life == "refresh" and "refreshes" or flow.life == "expires" and "expires (no refresh)"
-                    or "does not expire") .. ", disconnects", function()
-                row(flow, engine)
-            end)
+    describe("flows", function()
+        for _, engine in ipairs(ENGINES) do
+            for _, flow in ipairs(FLOWS) do
+                it(flow.name .. " on " .. engine.name .. ": connects, publishes, "
+                    .. (flow.life == "refresh" and "refreshes" or flow.life == "expires" and "expires (no refresh)"
+                        or "does not expire") .. ", disconnects", function()
+                    row(flow, engine)
+                end)
+            end
         end
-    end
+    end)
+
+    describe("faults", function()
+        for _, engine in ipairs(ENGINES) do
+            for _, fault in ipairs(FAULTS) do
+                for _, net in ipairs(NETS) do
+                    if not fault.applies or fault.applies(net) then
+                        it(fault.name .. " x " .. net.name .. " on " .. engine.name, function()
+                            local uid = "fx-" .. net.name:gsub("%W", "") .. "-" .. math.random(1, 1e9)
+                            fault.run(net, engine, uid)
+                        end)
+                    end
+                end
+            end
+        end
+    end)
 end)

@@ -9,7 +9,10 @@ uploaded and processed. Token scenarios: "mediafail" (processing fails),
 "mediaslow" (processing never ends), "media5xx" (a media's first append
 answers 503). A request that uploads records
 "media_sha256"/"media_size" (the assembled file) in its /__requests entry;
-a tweet records "media" (the media ids with their sha256 and alt text)."""
+a tweet records "media" (the media ids with their sha256 and alt text).
+OAuth 1.0a 3-legged: POST /__config {"oauth_scenario": {"twitter1": S}}, S =
+"deny" (the authorize page answers denied=), "html" or "500" (the access
+token call answers a 502 HTML page or a 500)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -143,6 +146,12 @@ class Twitter(Base):
                     rec = st["req"].get(t or "")
                 return rec["secret"] if rec and not rec["used"] else None
             params = self.o1_check(method, path, query, req_secret)
+            scen = (STATE.get("oauth_scenario") or {}).get("twitter1")
+            if scen == "html":  # a proxy's error page
+                return 502, b"<html><head><title>502 Bad Gateway</title></head><body>Bad gateway</body></html>", \
+                    {"Content-Type": "text/html"}
+            if scen == "500":
+                raise problem(500, "Internal Server Error", "Internal Server Error")
             with LOCK:
                 rec = st["req"][params["oauth_token"]]
                 if not rec["verifier"] or params.get("oauth_verifier") != rec["verifier"]:
