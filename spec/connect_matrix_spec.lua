@@ -318,7 +318,7 @@ end
 -- the error names what happened; none of `secrets` is in its text
 local function refused(err, name, code, secrets)
     assert.is_table(err)
-    assert.equal(name, err.error, json(err))
+    if name then assert.equal(name, err.error, json(err)) end
     if code then assert.equal(code, err.errorCode) end
     local text = json(err) .. tostring(err.errorDetails) .. tostring(err.errorMessage)
     for _, sec in ipairs(secrets) do
