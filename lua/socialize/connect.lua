@@ -350,6 +350,15 @@ function _M.finish(ctx, q)
         long.scope, long.account = tok.scope, long.account or tok.account
         tok = long
     end
+    if c.permissions then -- a token reply without scope: the network says what was granted (provider_info: connect.permissions)
+        local perm, perr = step(ctx, provider, "permissions", app, { accessToken = tok.accessToken }, { scopes = asked })
+        if not perm then return nil, perr end
+        if perm.missingScopes then
+            return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the user declined the permissions "
+                .. concat(perm.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
+        end
+        tok.scope = perm.scope
+    end
     local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken, account = tok.account })
     if not id then return nil, ierr end
     if c.pages then return _M.pages_connect(ctx, st, pend.UID, provider, tok, id, now) end
@@ -455,11 +464,40 @@ local function store_page(ctx, st, rec, now)
     return out
 end
 
+_M.PAGES_MAX_REQUESTS = 10 -- pages calls per list (paging.next followed at most 9 times)
+_M.PAGES_MAX = 100          -- pages kept per list
+
+-- Every page of the user (a paged list): paging.next followed while it
+-- names the pages endpoint (the core checks; another origin or path is
+-- refused), at most PAGES_MAX_REQUESTS calls and PAGES_MAX pages, a cursor
+-- seen before ending the list (a reply looping back), a page id once.
+local function all_pages(ctx, provider, token)
+    local pages, seen, cursors = {}, {}, {}
+    local next_url
+    for _ = 1, _M.PAGES_MAX_REQUESTS do
+        local pg, perr = step(ctx, provider, "pages", app_of(ctx, provider), { accessToken = token, next = next_url })
+        if not pg then return nil, perr end
+        for _, page in ipairs(pg.pages or {}) do
+            if #pages >= _M.PAGES_MAX then return { pages = pages } end
+            if not seen[page.id] then
+                seen[page.id] = true
+                pages[#pages + 1] = page
+            end
+        end
+        if #pages >= _M.PAGES_MAX or not nonempty(pg.next) or not nonempty(pg.after) or cursors[pg.after] then
+            break
+        end
+        cursors[pg.after] = true
+        next_url = pg.next
+    end
+    return { pages = pages }
+end
+
 -- After the user token: the pages. None: refused; one: connected at once;
 -- several: the choice is kept (PENDING_TTL) and the list returned
 -- ({pending = "selectPage", pages = {{id, name}}}) for client:selectPage.
 function _M.pages_connect(ctx, st, UID, provider, tok, id, now)
-    local pg, perr = step(ctx, provider, "pages", app_of(ctx, provider), { accessToken = tok.accessToken })
+    local pg, perr = all_pages(ctx, provider, tok.accessToken)
     if not pg then return nil, perr end
     local pages = pg.pages or {}
     if #pages == 0 then
@@ -510,7 +548,7 @@ function _M.select_page(ctx, p)
         st:put_state{ state = key, UID = pend.UID, provider = pend.provider, redirect = "",
                       expiresAt = pend.expiresAt or (now + _M.PENDING_TTL), verifier = sec }
     end
-    local pg, perr = step(ctx, p.provider, "pages", app_of(ctx, p.provider), { accessToken = tok.accessToken })
+    local pg, perr = all_pages(ctx, p.provider, tok.accessToken)
     if not pg then
         if perr.error ~= "auth_expired" then keep() end
         return nil, perr
