@@ -213,7 +213,7 @@ describe("oauth: token replies", function()
         assert.same({ kind = "oauth2", scopes = "tweet.read tweet.write users.read offline.access", pkce = true,
                       basicAuth = true, revoke = true, refresh = true, rotating = true, tokenField = "bearerToken",
                       accountField = "userId", refreshField = "refreshToken", tokenState = false,
-                      pages = false, oauth1 = true, permissions = false, invalidate = false }, c)
+                      pages = false, oauth1 = true, permissions = false, invalidate = true }, c)
         local f = core.provider_info("facebook").connect
         assert.is_true(f.permissions)
         assert.is_false(f.invalidate)
@@ -228,6 +228,27 @@ describe("oauth: token replies", function()
         assert.equal(7 * 86400, th.refreshMargin)
         assert.is_false(th.pkce)
         assert.is_nil(core.provider_info("sina").connect.refreshWithAccess)
+    end)
+end)
+
+describe("oauth: X OAuth 1.0a invalidate_token", function()
+    local APP = { consumerKey = "ck", consumerSecret = "cs" }
+    it("a POST signed with the user's token; 200 or 401 (gone already) is done, 5xx transient", function()
+        local r = assert(core.oauth_request("twitter", "oauth1_invalidate", APP,
+            { token = "t1", tokenSecret = "s1", timestamp = 1700000000, nonce = "abc" }))
+        assert.equal("POST", r.method)
+        assert.equal("https://api.x.com/1.1/oauth/invalidate_token", r.url)
+        local auth = r.headers.Authorization or r.headers.authorization
+        assert.matches('oauth_token="t1"', auth)
+        assert.matches('oauth_consumer_key="ck"', auth)
+        assert.not_matches("s1", auth)
+        local bad = core.oauth_request("twitter", "oauth1_invalidate", APP, { token = "t1", timestamp = 1, nonce = "a" })
+        assert.equal("content_invalid", bad.category)
+        assert.is_true(core.oauth_parse("twitter", "oauth1_invalidate", 200, '{"access_token":"t1"}', 1).ok)
+        assert.is_true(core.oauth_parse("twitter", "oauth1_invalidate", 401, '{"errors":[{"code":89}]}', 1).ok)
+        assert.equal("transient", core.oauth_parse("twitter", "oauth1_invalidate", 503, "", 1).category)
+        assert.equal("unsupported", core.oauth_request("facebook", "oauth1_invalidate", APP,
+            { token = "t1", tokenSecret = "s1", timestamp = 1, nonce = "a" }).category)
     end)
 end)
 

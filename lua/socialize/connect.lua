@@ -700,7 +700,17 @@ function _M.remove(ctx, p)
     for _, rec in ipairs(list) do
         if p.provider == nil or rec.provider == p.provider then
             local c = connect_info(rec.provider)
-            if c and c.revoke then
+            local s1 = rec.secrets or {}
+            if c and (rec.fields or {}).oauth == "1.0a" then
+                -- an OAuth 1.0a token: invalidated where the network can (connect.invalidate), signed with itself
+                if c.invalidate and nonempty(s1.token) and nonempty(s1.tokenSecret) then
+                    local r, rerr = step(ctx, rec.provider, "oauth1_invalidate", app_of(ctx, rec.provider),
+                        { token = s1.token, tokenSecret = s1.tokenSecret, timestamp = floor(ctx.clock()),
+                          nonce = core.random_hex(16) })
+                    revoked[rec.provider] = r and true or false
+                    if not r then failed[rec.provider] = rerr.errorDetails end
+                end
+            elseif c and c.revoke then
                 local s = rec.secrets or {}
                 local okr = true
                 local which_list = { { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }
