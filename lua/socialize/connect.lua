@@ -92,6 +92,34 @@ end
 
 local function nonempty(s) return type(s) == "string" and s ~= "" end
 
+-- A connect whose store write failed after the token exchange: the fresh
+-- tokens revoked at the network (best effort: revoke, or an OAuth 1.0a
+-- invalidate, where the network has one), nothing stored, and the store's
+-- named error (its `revoked`: true, false when a revoke failed, nil when
+-- the network has none).
+local function unstored(ctx, provider, app, perr, pname, tokens, oauth1)
+    local e = store_error(perr, pname)
+    local c = (INFO[provider] or {}).connect or {}
+    if oauth1 then
+        if c.invalidate and nonempty(tokens.token) and nonempty(tokens.tokenSecret) then
+            e.revoked = step(ctx, provider, "oauth1_invalidate", app, { token = tokens.token,
+                tokenSecret = tokens.tokenSecret, timestamp = floor(ctx.clock()), nonce = core.random_hex(16) })
+                and true or false
+        end
+    elseif c.revoke then
+        for _, t in ipairs(tokens) do
+            if nonempty(t[1]) then
+                local ok = step(ctx, provider, "revoke", app, { token = t[1], hint = t[2] })
+                e.revoked = (e.revoked ~= false) and (ok and true or false)
+            end
+        end
+    end
+    e.errorDetails = e.errorDetails .. "; nothing was stored"
+        .. (e.revoked == true and ", the new tokens were revoked at " .. provider
+            or e.revoked == false and ", revoking the new tokens at " .. provider .. " failed" or "")
+    return nil, e
+end
+
 -- nil, or the error of a connect call's params: a table naming UID and provider.
 local function check_params(p)
     if type(p) ~= "table" then return errors.invalid("params", "must be a table") end
@@ -367,6 +395,7 @@ function _M.finish(ctx, q)
     if c.instance then fields[c.instance] = origin end
     if c.accountField then fields[c.accountField] = id.providerUID end
     local secrets = { accessToken = tok.accessToken, refreshToken = tok.refreshToken }
+    local fresh = { { tok.refreshToken, "refresh_token" }, { tok.accessToken, "access_token" } }
     -- a reconnect without a refresh token keeps the one stored for that account
     if not secrets.refreshToken then
         local old = st:get_connection(pend.UID, provider)
@@ -377,7 +406,7 @@ function _M.finish(ctx, q)
     local rec = { UID = pend.UID, provider = provider, account = id.providerUID, scopes = tok.scope,
                   fields = fields, secrets = secrets, expiresAt = tok.expiresAt > 0 and tok.expiresAt or nil }
     local ok, perr, pname = st:put_connection(rec)
-    if not ok then return nil, store_error(perr, pname) end
+    if not ok then return unstored(ctx, provider, app, perr, pname, fresh) end
     local out = identity_of(rec, now)
     out.UID = pend.UID
     out.display = info and info.display
@@ -433,7 +462,7 @@ function _M.finish1(ctx, t)
     local rec = { UID = pend.UID, provider = provider, account = tok.providerUID, fields = fields,
                   secrets = { token = tok.token, tokenSecret = tok.tokenSecret } }
     local ok, perr, pname = st:put_connection(rec)
-    if not ok then return nil, store_error(perr, pname) end
+    if not ok then return unstored(ctx, provider, app_of(ctx, provider), perr, pname, rec.secrets, true) end
     local out = identity_of(rec, now)
     out.UID = pend.UID
     out.display = (INFO[provider] or {}).display
@@ -457,7 +486,10 @@ end
 
 local function store_page(ctx, st, rec, now)
     local ok, perr, pname = st:put_connection(rec)
-    if not ok then return nil, store_error(perr, pname) end
+    if not ok then -- the user token revokes the grant (as removeConnection does)
+        return unstored(ctx, rec.provider, app_of(ctx, rec.provider), perr, pname,
+            { { rec.secrets.userToken, "access_token" } })
+    end
     local out = identity_of(rec, now)
     out.UID = rec.UID
     out.display = (INFO[rec.provider] or {}).display
@@ -509,7 +541,9 @@ function _M.pages_connect(ctx, st, UID, provider, tok, id, now)
     st:take_state(key, now) -- an older pending choice is replaced
     local ok, err, name = st:put_state{ state = key, UID = UID, provider = provider, redirect = "",
         expiresAt = now + _M.PENDING_TTL, verifier = tok.accessToken .. "\n" .. (tok.scope or "") .. "\n" .. id.providerUID }
-    if not ok then return nil, store_error(err, name) end
+    if not ok then
+        return unstored(ctx, provider, app_of(ctx, provider), err, name, { { tok.accessToken, "access_token" } })
+    end
     local list = {}
     for i, p in ipairs(pages) do list[i] = { id = p.id, name = p.name } end
     return { UID = UID, provider = provider, pending = "selectPage", pages = list, expiresAt = now + _M.PENDING_TTL }
