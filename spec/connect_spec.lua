@@ -255,6 +255,79 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
     end)
 end)
 
+describe("connect: a publish answered 401 with a stored connection #fakes", function()
+    H.use_sandbox(function(s) sb = s end)
+
+    local function tweets_auth()
+        local out = {}
+        for i, r in ipairs(requests("/2/tweets")) do out[i] = r.headers.authorization end
+        return out
+    end
+
+    it("a token revoked early: refreshed once under the lease, the post sent once more", function()
+        local c = client()
+        assert(connect(c, "r1", "twitter"))
+        local rec0 = c:store():get_connection("r1", "twitter")
+        H.configure(sb, { oauth_revoke_early = { twitter = true } })
+        local res, err = c:publishUserAction { UID = "r1", userAction = UA }
+        assert.is_nil(err)
+        assert.equal(0, res.errorCode)
+        local rec = c:store():get_connection("r1", "twitter")
+        assert.are_not.equal(rec0.secrets.accessToken, rec.secrets.accessToken)
+        assert.are_not.equal(rec0.secrets.refreshToken, rec.secrets.refreshToken)
+        assert.same({ "Bearer " .. rec0.secrets.accessToken, "Bearer " .. rec.secrets.accessToken }, tweets_auth())
+        local st = oauth("twitter")
+        assert.equal(1, st.refreshes)
+        assert.equal(0, st.reuse)
+        -- the refresh answering invalid_grant: the connection expired, 403009 with the reconnect hint,
+        -- the post not sent again
+        H.reset(sb)
+        local c2 = client()
+        assert(connect(c2, "r2", "twitter"))
+        H.configure(sb, { oauth_revoke_early = { twitter = true }, oauth_scenario = { twitter = "invalid_grant" } })
+        res, err = c2:publishUserAction { UID = "r2", userAction = UA }
+        assert.is_nil(res)
+        assert.equal(403009, err.errorCode)
+        local e = err.providerErrorCodes and err.providerErrorCodes[1] or err
+        assert.is_true(e.reconnect)
+        assert.matches("reconnect with client:connect", e.errorDetails)
+        assert.equal(1, #requests("/2/tweets"))
+        assert.is_true(c2:store():get_connection("r2", "twitter").fields.expired)
+    end)
+
+    it("a token rotated by another client on the same store: the re-read token, no refresh sent", function()
+        local url = db()
+        local c0 = client(url)
+        assert(connect(c0, "r3", "twitter"))
+        local A = c0:store():get_connection("r3", "twitter").secrets.accessToken
+        local core = require("socialize.core")
+        local transport = require("socialize.transport")
+        local done = false
+        local c1 = client(url, { log = function(ev)
+            if done or ev.event ~= "request" or not tostring(ev.url):find("/2/tweets", 1, true) then return end
+            done = true
+            -- meanwhile another client (its clock near the token's expiry) refreshes it,
+            -- and the old token is revoked at X
+            local c2 = client(url, { clock = function() return os.time() + 7000 end })
+            assert.equal(0, assert(c2:publishUserAction { UID = "r3", userAction = UA }).errorCode)
+            local req = assert(core.oauth_request("twitter", "revoke", providers().twitter,
+                { token = A, hint = "access_token" }))
+            req.timeout = 5
+            assert(transport.select({ timeout = 5 }):request(req))
+        end })
+        local res, err = c1:publishUserAction { UID = "r3", userAction = UA }
+        assert.is_true(done)
+        assert.is_nil(err)
+        assert.equal(0, res.errorCode)
+        local B = c1:store():get_connection("r3", "twitter").secrets.accessToken
+        assert.are_not.equal(A, B)
+        -- c2's post with B, c1's with A (refused), c1's again with B
+        assert.same({ "Bearer " .. B, "Bearer " .. A, "Bearer " .. B }, tweets_auth())
+        assert.equal(1, oauth("twitter").refreshes) -- c2's only
+        assert.equal(0, oauth("twitter").reuse)
+    end)
+end)
+
 describe("connect: LinkedIn #fakes", function()
     H.use_sandbox(function(s) sb = s end)
 

@@ -824,13 +824,21 @@ end
 -- auth_expired answer (invalid_grant) marks the connection expired.
 -- Returns the record to use (maybe unchanged), and the failure when the
 -- refresh failed.
-local function refresh(ctx, st, UID, provider)
+-- used: the access token a call was refused with (401): refreshed whatever
+-- its expiry, unless the re-read record holds another one (rotated by
+-- another process meanwhile: that one is returned, nothing sent).
+local function refresh(ctx, st, UID, provider, used)
     local app = (ctx.config.providers or {})[provider] or {}
     local failure
     local rec, err, name = st:with_lock(UID, provider, function(cur, lease)
         if not cur then return nil end
         local now = floor(ctx.clock())
-        if (cur.fields or {}).expired or not due(cur, now) then return cur end
+        if (cur.fields or {}).expired then return cur end
+        if used ~= nil then
+            if (cur.secrets or {}).accessToken ~= used then return cur end
+        elseif not due(cur, now) then
+            return cur
+        end
         local c = (INFO[provider] or {}).connect or {}
         -- a network that refreshes the (unexpired) access token itself (connect.refreshWithAccess)
         local rt = cur.secrets and (c.refreshWithAccess and cur.expiresAt > now and cur.secrets.accessToken
@@ -866,6 +874,37 @@ local function refresh(ctx, st, UID, provider)
 end
 _M.refresh = refresh
 
+local function expired_failure(prov)
+    return { category = "auth_expired", details = "the connection expired or was revoked "
+        .. "(the network refused its refresh token): reconnect with client:connect{UID = ..., provider = \""
+        .. prov .. "\"}", reconnect = true }
+end
+
+--- A call answered auth_expired (401) with the stored connection `user`
+-- (as the adapter read it): under the connection's lease the record is read
+-- again; another process rotated its token meanwhile: that connection, no
+-- refresh sent; else it is refreshed where it has a refresh token. Returns
+-- the connection to retry with once, or nil and the failure ({category,
+-- details, reconnect}: a refresh answering invalid_grant marked the
+-- connection expired) or nil, nil (nothing to refresh with: the call's own
+-- failure stands).
+function _M.on_auth_expired(ctx, UID, provider, user)
+    local c = (INFO[provider] or {}).connect
+    local st = ctx.store and ctx.store()
+    local used = c and type(user) == "table" and user[c.tokenField]
+    if not (st and nonempty(used)) then return nil end
+    local rec, failure = refresh(ctx, st, UID, provider, used)
+    if not rec then return nil, failure and { category = "transient", details = tostring(failure.errorDetails) } end
+    if (rec.fields or {}).expired then return nil, expired_failure(provider) end
+    local at = (rec.secrets or {}).accessToken
+    if nonempty(at) and at ~= used then return as_connection(rec) end
+    if failure then
+        return nil, { category = failure.error == "auth_expired" and "auth_expired" or "transient",
+                      details = "the token was refused and its refresh failed: " .. tostring(failure.errorDetails) }
+    end
+    return nil
+end
+
 --- The UID's stored connections for the direct backend: conn (keyed by
 -- provider, as config.connections would give), and failures (keyed by
 -- provider: the error of a connection that cannot be used: expired, or its
@@ -887,9 +926,7 @@ function _M.stored(ctx, UID)
             rec = nrec or rec
         end
         if (rec.fields or {}).expired then
-            failures[prov] = { category = "auth_expired", details = "the connection expired or was revoked "
-                .. "(the network refused its refresh token): reconnect with client:connect{UID = ..., provider = \""
-                .. prov .. "\"}", reconnect = true }
+            failures[prov] = expired_failure(prov)
         elseif failure and rec.expiresAt and rec.expiresAt <= now then
             failures[prov] = { category = failure.error == "auth_expired" and "auth_expired" or "transient",
                                details = "the token expired and its refresh failed: " .. tostring(failure.errorDetails) }
