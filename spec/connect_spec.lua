@@ -87,6 +87,32 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
         assert.is_nil(res2)
     end)
 
+    it("getUserInfo with a callback answers from the store, delivered by poll", function()
+        local c = client()
+        assert(connect(c, "a1", "twitter"))
+        H.reset(sb)
+        local got, n = nil, 0
+        assert.is_true(c:getUserInfo({ UID = "a1" }, function(res, err) n = n + 1 got = { res, err } end))
+        assert.equal(0, n) -- not before poll
+        assert.equal(0, c:timeout())
+        assert.equal(0, c:poll(0))
+        assert.equal(1, n)
+        assert.is_nil(got[2])
+        assert.equal(0, got[1].errorCode)
+        assert.equal("a1", got[1].UID)
+        assert.equal(1, #got[1].identities)
+        assert.equal("2244994945", got[1].identities[1].providerUID)
+        assert.equal(0, #H.requests(sb)) -- nothing sent: the store answered
+        assert.equal(-1, c:timeout())
+        assert.equal(0, c:poll(0))
+        assert.equal(1, n) -- once
+        -- an error too, through the callback
+        assert.is_true(c:getUserInfo({}, function(res, err) got = { res, err } end))
+        while c:poll(10) > 0 do end
+        assert.is_nil(got[1])
+        assert.equal(400002, got[2].errorCode)
+    end)
+
     it("a state is single use, bound to its store, and expires", function()
         local c = client()
         local start = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT })
