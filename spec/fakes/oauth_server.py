@@ -20,6 +20,9 @@ Behaviour:
   refresh scope, else without the last one), "invalid_grant"; Threads'
   GET refresh: "refresh500", "refresh429", "invalid_grant".
 - revoke (POST, form): the token dies (200).
+- STATE["oauth_revoke_early"][network] = true: at the next bearer check every
+  live access token of that network dies before its expiry (once), its
+  refresh tokens stay live (a token revoked early: a 401, then a refresh).
 - identity (GET with a bearer token issued here): the profile's account
   (scenario "identity503": 503).
 - check_bearer(): an API call with a token issued here must carry a live one.
@@ -309,6 +312,11 @@ def check_bearer(h, token_value):
     if not token_value or not token_value.startswith(prof["prefix"] + "at-"):
         return None
     with LOCK:
+        early = STATE.get("oauth_revoke_early") or {}
+        if early.get(h.network):  # every live access token dies now, before its expiry; refresh tokens live on
+            for a in STATE["oauth_" + h.network]["access"].values():
+                a["live"] = False
+            early[h.network] = False
         rec = STATE["oauth_" + h.network]["access"].get(token_value)
         ok = rec and rec["live"] and rec["exp"] > sandbox_now()
     if not ok:

@@ -23,7 +23,7 @@ import oauth_server
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
-STATE_DEFAULTS = {"x_media": {}, "x_o1": {"req": {}, "issued": 0}}
+STATE_DEFAULTS = {"x_media": {}, "x_o1": {"req": {}, "issued": 0, "invalidated": []}}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # OAuth 2.0 with PKCE (docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code):
 # a confidential client (HTTP Basic), 2-hour tokens, single-use refresh
@@ -72,7 +72,13 @@ class Twitter(Base):
         if auth.startswith("Bearer "):
             oauth_server.check_bearer(self, auth[7:])  # one issued by the sandbox: live
             return auth[7:]
-        return self.o1_check(method, path, query, lambda t: (t or "") + "-secret")["oauth_token"]
+        return self.o1_check(method, path, query, self.o1_secret)["oauth_token"]
+
+    def o1_secret(self, t):
+        """An access token's secret ("<token>-secret" here); None once invalidated."""
+        with LOCK:
+            gone = (t or "") in STATE["x_o1"]["invalidated"]
+        return None if gone else (t or "") + "-secret"
 
     def o1_check(self, method, path, query, secret_of):
         """RFC 5849 3.4: the HMAC-SHA1 signature of this request, the token
@@ -161,6 +167,18 @@ class Twitter(Base):
                 st["issued"] += 1
             return 200, ("oauth_token=%s&oauth_token_secret=%s-secret&user_id=2244994945&screen_name=sandbox_x"
                          % (at, at)).encode(), {"Content-Type": "text/html; charset=utf-8"}
+        if path == "/1.1/oauth/invalidate_token" and method == "POST":
+            # docs.x.com .../authentication/api-reference: signed with the token itself
+            if (STATE.get("oauth_scenario") or {}).get("twitter1") == "invalidate500":
+                raise problem(500, "Internal Error", "Internal Error")
+            auth = self.headers.get("Authorization") or ""
+            tk = auth.split('oauth_token="', 1)[1].split('"', 1)[0] if 'oauth_token="' in auth else ""
+            if not tk.startswith("o1at-") or self.o1_secret(tk) is None:
+                raise Reply(401, {"errors": [{"code": 89, "message": "Invalid or expired token."}]})
+            self.o1_check(method, path, query, self.o1_secret)
+            with LOCK:
+                st["invalidated"].append(tk)
+            return 200, {"access_token": tk}, None
         return None
 
     def scenario(self, token):
