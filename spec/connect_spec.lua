@@ -567,19 +567,24 @@ describe("connect: the store write failing after the token exchange #fakes", fun
         assert.equal("state_unknown", select(2, c:finishConnect(cb)).error)
     end)
 
-    it("Facebook: a page connect and a selectPage revoke the user's grant; X OAuth 1.0a invalidates", function()
+    it("Facebook: a failed selectPage keeps the user's grant (its revoke would end the page connected before); X OAuth 1.0a invalidates", function()
         local c = client()
+        -- a first page connected, then a reconnect choosing another page fails to store
         local r = assert(connect(c, "w2", "facebook"))
         assert.equal("selectPage", r.pending)
+        assert(c:selectPage { UID = "w2", provider = "facebook", pageId = r.pages[1].id })
+        r = assert(connect(c, "w2", "facebook"))
         fail_after(c, 1)
-        local id, err = c:selectPage { UID = "w2", provider = "facebook", pageId = r.pages[1].id }
+        local id, err = c:selectPage { UID = "w2", provider = "facebook", pageId = r.pages[2].id }
         c:store():_before_commit(nil)
         assert.is_nil(id)
         assert.equal(500001, err.errorCode)
-        assert.is_true(err.revoked)
-        local perm = requests("/v26.0/me/permissions")
-        assert.equal("DELETE", perm[#perm].method)
-        assert.is_nil(c:store():get_connection("w2", "facebook"))
+        assert.is_nil(err.revoked)
+        assert.matches("nothing was stored; the grant at facebook was left as it is", err.errorDetails, 1, true)
+        for _, q in ipairs(requests("/v26.0/me/permissions")) do assert.equal("GET", q.method) end
+        -- the page connected before still publishes
+        assert.equal(r.pages[1].id, assert(c:store():get_connection("w2", "facebook")).account)
+        assert.equal(0, c:publishUserAction { UID = "w2", userAction = { title = "still here" } }.errorCode)
         -- OAuth 1.0a
         local s = assert(c:connect { UID = "w3", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" })
         local cb = authorize(s.url)

@@ -198,6 +198,11 @@ struct sz_net {
                                        one of which the connection publishes as (NULL: none) */
         int         token_query;    /* identity, pages and revoke carry access_token and
                                        appsecret_proof in the query; revoke is a DELETE */
+        int         revoke_grant;   /* the revoke ends the user's whole grant to the app
+                                       (every token of that user: Facebook, Weibo), not
+                                       one token; not used for tokens a failed store write
+                                       left unstored (it would end the user's other
+                                       connections) */
         const char *permissions;    /* GET with the user token after the exchange: the
                                        permissions granted or declined (a token reply
                                        without scope; NULL: none) */

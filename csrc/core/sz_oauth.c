@@ -761,6 +761,7 @@ json_t *sz_oauth_info_json(const net *nt)
                json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))) ||
               json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)) ||
               json_object_set_new(r, "permissions", json_boolean(nt->oauth.permissions != NULL)) ||
+              json_object_set_new(r, "revokeGrant", json_boolean(nt->oauth.revoke_grant)) ||
               json_object_set_new(r, "invalidate", json_boolean(nt->oauth1.invalidate != NULL)) ||
               json_object_set_new(r, "oauth1", json_boolean(nt->oauth1.request != NULL)))) {
         json_decref(r);

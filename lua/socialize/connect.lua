@@ -99,13 +99,17 @@ local function nonempty(s) return type(s) == "string" and s ~= "" end
 -- the network has none).
 local function unstored(ctx, provider, app, perr, pname, tokens, oauth1)
     local e = store_error(perr, pname)
-    local c = (INFO[provider] or {}).connect or {}
+    local c, kept = (INFO[provider] or {}).connect or {}, nil
     if oauth1 then
         if c.invalidate and nonempty(tokens.token) and nonempty(tokens.tokenSecret) then
             e.revoked = step(ctx, provider, "oauth1_invalidate", app, { token = tokens.token,
                 tokenSecret = tokens.tokenSecret, timestamp = floor(ctx.clock()), nonce = core.random_hex(16) })
                 and true or false
         end
+    elseif c.revoke and c.revokeGrant then
+        -- the network's revoke ends the user's whole grant to the app: the
+        -- user's other connections (a page connected before) would die too
+        kept = "; the grant at " .. provider .. " was left as it is (revoking it would end the user's other connections)"
     elseif c.revoke then
         for _, t in ipairs(tokens) do
             if nonempty(t[1]) then
@@ -114,7 +118,7 @@ local function unstored(ctx, provider, app, perr, pname, tokens, oauth1)
             end
         end
     end
-    e.errorDetails = e.errorDetails .. "; nothing was stored"
+    e.errorDetails = e.errorDetails .. "; nothing was stored" .. (kept or "")
         .. (e.revoked == true and ", the new tokens were revoked at " .. provider
             or e.revoked == false and ", revoking the new tokens at " .. provider .. " failed" or "")
     return nil, e

@@ -317,7 +317,7 @@ const sz_net sz_net_facebook = {
               .exchange = "https://graph.facebook.com/v26.0/oauth/access_token",
               .exchange_grant = "fb_exchange_token", .exchange_param = "fb_exchange_token",
               .pages = "https://graph.facebook.com/v26.0/me/accounts?fields=id,name,access_token&limit=100",
-              .permissions = "https://graph.facebook.com/v26.0/me/permissions", .token_query = 1},
+              .permissions = "https://graph.facebook.com/v26.0/me/permissions", .token_query = 1, .revoke_grant = 1},
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
     .build = build_facebook, .parse = parse_facebook,
 };
