@@ -23,6 +23,15 @@ typedef struct {
 #define P_INT(v) { 2, NULL, 0, (long long)(v) }
 #define P_NULL { 0, NULL, 0, 0 }
 
+/* Prepared statements kept per store handle, found by their SQL text. */
+#define SZ_STORE_MAX_STMTS 48
+static inline unsigned sz_st_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 /* Called once per result row: vals[i] is NULL for SQL NULL. Non-zero stops. */
 typedef int (*sz_row_fn)(void *ud, int ncol, const char *const *vals, const size_t *lens);
 
@@ -46,6 +55,7 @@ typedef struct {
 struct sz_store {
     const sz_engine *eng;
     void *db;              /* sqlite3 * or PGconn * */
+    void *stmts;           /* the engine's prepared statements (NULL: none kept) */
     sz_key keys[SZ_STORE_MAX_KEYS];
     size_t nkeys;
     int plaintext;
