@@ -16,6 +16,10 @@ local UA = { title = "Level 3 done" }
 local T0 = 1800000000
 local LIMITED = "-100ratelimit3600" -- the sandbox's Telegram: 429, retry_after 3600 (the bot's limit: app scope)
 
+-- an account id with odd bytes ('%', non-ASCII, a newline; a connection holding NUL or
+-- invalid UTF-8 is refused before anything, but the key itself holds NUL bytes)
+local ODD = "12%00% \195\169\n"
+
 local sb
 
 -- a direct client: Telegram (and Mastodon) from the sandbox, the
@@ -24,12 +28,14 @@ local sb
 local function client(url, clock, now, extra)
     local p = H.sandbox_providers(sb)
     local cfg = { backend = "direct", allowPrivateNetworks = true, timeout = 5,
-        providers = { telegram = p.telegram, mastodon = p.mastodon },
+        providers = { telegram = p.telegram, mastodon = p.mastodon, twitter = p.twitter },
         connections = {
             u1 = { telegram = { chatId = LIMITED } },
             u2 = { telegram = { chatId = "-100777" } },
             m1 = { mastodon = { accessToken = "md-ratelimit", instance = sb.url("mastodon") } },
             m2 = { mastodon = { accessToken = "md-token", instance = sb.url("mastodon") } },
+            x1 = { twitter = { token = "tw-ratelimit", tokenSecret = "tw-ratelimit-secret", userId = ODD } },
+            x2 = { twitter = { token = "tw-user", tokenSecret = "tw-user-secret", userId = "2244994945" } },
         },
         store = { url = url, keys = { K.KEY } },
         clock = clock, now = now }
@@ -158,6 +164,27 @@ local function cases(url_of)
         assert.equal(0, c2:unblock("mastodon", "someone-else"))
         assert.equal(1, #assert(c:store():blocked_list(T0)))
         assert.equal(1, c2:unblock("mastodon", "md-ratelimit"))
+        assert.equal(0, #assert(c:store():blocked_list(T0)))
+        H.configure(sb, { clock = 0 })
+    end)
+
+    it("an account id with odd bytes goes through the store whole", function()
+        local url = url_of()
+        H.configure(sb, { clock = T0 })
+        local c = client(url, function() return T0 end)
+        local n0 = sent("/2/tweets")
+        local _, err = publish(c, "x1")
+        assert.equal("rate_limited", err.providerErrorCodes[1].category, err.providerErrorCodes[1].errorDetails)
+        local list = assert(c:store():blocked_list(T0))
+        assert.equal(1, #list)
+        assert.equal("twitter", list[1].provider)
+        assert.equal("acct%0012%2500%25%20%C3%A9%0A", list[1].key)
+        assert.equal(T0 + 900, list[1]["until"])
+        local c2 = client(url, function() return T0 + 1 end)
+        assert_not_sent(nil, select(2, publish(c2, "x1")), "twitter")
+        assert(publish(c2, "x2")) -- another account of the app
+        assert.equal(n0 + 2, sent("/2/tweets"))
+        assert.equal(1, c2:unblock("twitter", ODD))
         assert.equal(0, #assert(c:store():blocked_list(T0)))
         H.configure(sb, { clock = 0 })
     end)

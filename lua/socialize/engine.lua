@@ -109,10 +109,15 @@ end
 
 local function must(v, err) if v == nil then error(tostring(err), 0) end return v end
 
+-- true when the blocked-until table is kept in config.store (direct backend)
+local function kept_in_store(self)
+    return self._s.config.store ~= nil and self.store_of ~= nil and self._s.backend == "direct"
+end
+
 --- Reads config.store's blocked-until table when it is due.
 function Engine:sync_blocked()
+    if not kept_in_store(self) then return end
     local sc = self._s.config.store
-    if sc == nil or not self.store_of then return end
     local now = self._now_ms()
     if self._bl_next and now < self._bl_next then return end
     local every = type(sc) == "table" and sc.blockedRefresh or DEFAULT_BLOCKED_REFRESH
@@ -158,10 +163,10 @@ function Engine:store_block(k, until_)
 end
 
 function Engine:unblock(provider, account)
-    local sc = self._s.config.store
-    if sc ~= nil and self.store_of then self:sync_blocked() end
+    local stored = kept_in_store(self)
+    if stored then self:sync_blocked() end
     local n = policy.unblock(self._blocked, provider, account)
-    if sc ~= nil and self.store_of then
+    if stored then
         local ok, err = with_store(self, function(st)
             if account ~= nil then
                 local a, b = policy.account_store_keys(provider, account)
@@ -210,7 +215,7 @@ function Engine:context(driver)
         blocked = self._blocked, cache = self._cache, secrets = s.secrets, nonce = s.nonce,
         store = self.store_of, -- the client's store (client:store), when config.store is set
     }
-    if cfg.store ~= nil and self.store_of and s.backend == "direct" then
+    if kept_in_store(self) then
         self:sync_blocked()
         ctx.on_block = function(k, until_) self:store_block(k, until_) end
     end
