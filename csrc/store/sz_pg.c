@@ -49,6 +49,7 @@ typedef struct {
     struct {
         unsigned h, gen; /* gen: the session it was prepared in (0: none yet) */
         char *sql;
+        char name[12];
     } e[SZ_STORE_MAX_STMTS];
 } pg_cache;
 
@@ -78,12 +79,11 @@ static int pg_stmt(sz_store *st, const char *sql, int np, PGresult **fail)
     if (i == pc->n) {
         if (pc->n >= SZ_STORE_MAX_STMTS || !(pc->e[i].sql = strdup(sql))) return -1;
         pc->e[i].h = h, pc->e[i].gen = 0;
+        snprintf(pc->e[i].name, sizeof pc->e[i].name, "sz_s%d", i);
         pc->n++;
     }
     if (pc->e[i].gen != pc->gen) {
-        char name[16];
-        snprintf(name, sizeof name, "sz_s%d", i);
-        PGresult *res = PQprepare(st->db, name, sql, np, NULL);
+        PGresult *res = PQprepare(st->db, pc->e[i].name, sql, np, NULL);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
             *fail = res;
             return -2;
@@ -128,9 +128,7 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
             return r;
         }
         if (k >= 0) {
-            char name[16];
-            snprintf(name, sizeof name, "sz_s%d", k);
-            res = PQexecPrepared(c, name, np, vals, lens, fmts, 0);
+            res = PQexecPrepared(c, ((pg_cache *)st->stmts)->e[k].name, np, vals, lens, fmts, 0);
         } else {
             res = PQexecParams(c, sql, np, NULL, vals, lens, fmts, 0);
         }

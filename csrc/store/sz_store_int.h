@@ -3,6 +3,8 @@
 #ifndef SZ_STORE_INT_H
 #define SZ_STORE_INT_H
 
+#include <string.h>
+
 #include "sz_store.h"
 
 #define SZ_STORE_MAX_ID 1024        /* identity parts, account, scopes, redirect */
@@ -25,10 +27,13 @@ typedef struct {
 
 /* Prepared statements kept per store handle, found by their SQL text. */
 #define SZ_STORE_MAX_STMTS 48
+/* A filter before strcmp, cheap on long SQL: the length and the last 32
+ * bytes (where statements on one table differ). */
 static inline unsigned sz_st_hash(const char *s)
 {
-    unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    size_t n = strlen(s);
+    unsigned h = 2166136261u ^ (unsigned)n;
+    for (const char *p = n > 32 ? s + n - 32 : s; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
     return h;
 }
 
