@@ -655,6 +655,7 @@ describe("store faults: PostgreSQL #once", function()
     it("names a server that goes away mid-transaction; nothing half-written; reconnects after", function()
         local s = assert(store.open(E.new_url(), { keys = { KEY_A } }))
         assert(s:put_connection(conn()))
+        assert(s:get_connection("user-1", "twitter")) -- its statement prepared in this session
         s:_before_commit(function() E.kill() return true end)
         local ok, err, code = s:put_connection(conn({ secrets = { accessToken = "mid-transaction" } }))
         s:_before_commit(nil)
@@ -663,8 +664,9 @@ describe("store faults: PostgreSQL #once", function()
         -- down: every call says so
         assert.equal("store_gone", select(3, s:get_connection("user-1", "twitter")))
         E.up()
-        local c = assert(s:get_connection("user-1", "twitter")) -- the same handle reconnects
+        local c = assert(s:get_connection("user-1", "twitter")) -- the same handle reconnects (prepared again)
         assert.equal(TOKEN, c.secrets.accessToken)
+        assert(s:put_connection(conn({ secrets = { accessToken = TOKEN } }))) -- a write too
         s:close()
     end)
 

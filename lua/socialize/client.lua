@@ -135,7 +135,8 @@ end
 
 --- Forgets the rate limits the networks reported (the blocked-until table):
 -- all of them, one provider's (`"<provider>"`), or one account's
--- (`"<provider>", <account id>`). Returns how many entries were cleared.
+-- (`"<provider>", <account id>`); with config.store, the store's entries
+-- too (engine). Returns how many entries were cleared.
 function Client:unblock(provider, account)
     argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
     argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",

@@ -656,7 +656,8 @@ end
 -- may be repeated though it was sent (policy.retry_delay).
 function Task:retry(r, outcome, safe)
     local ctx = self.ctx
-    policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    local bk, bu = policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    if bk and ctx.on_block then ctx.on_block(bk, bu) end -- config.store's copy (engine)
     self.attempt = self.attempt + 1
     local sent = not (outcome.error and outcome.kind == "connect")
     local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
