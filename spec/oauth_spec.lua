@@ -213,9 +213,11 @@ describe("oauth: token replies", function()
         assert.same({ kind = "oauth2", scopes = "tweet.read tweet.write users.read offline.access", pkce = true,
                       basicAuth = true, revoke = true, refresh = true, rotating = true, tokenField = "bearerToken",
                       accountField = "userId", refreshField = "refreshToken", tokenState = false,
-                      pages = false, oauth1 = true, permissions = false, invalidate = true }, c)
+                      pages = false, oauth1 = true, permissions = false, invalidate = true, revokeGrant = false }, c)
         local f = core.provider_info("facebook").connect
         assert.is_true(f.permissions)
+        assert.is_true(f.revokeGrant)
+        assert.is_true(core.provider_info("sina").connect.revokeGrant)
         assert.is_false(f.invalidate)
         assert.is_true(f.exchange)
         assert.is_true(f.pages)
