@@ -57,7 +57,9 @@ TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 # the store (socialize.store): SQLite and PostgreSQL, secrets sealed with
 # OpenSSL; outside the core, which does no I/O
-STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_seal.c csrc/store/sz_sqlite.c csrc/store/sz_pg.c
+STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_outbox.c csrc/store/sz_seal.c \
+            csrc/store/sz_sqlite.c csrc/store/sz_pg.c
+STORE_LSRC = csrc/store/lsz_store.c csrc/store/lsz_outbox.c csrc/store/lsz_outbox.h
 STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h csrc/store/sz_store_ops.h
 STORE_CFLAGS = $(filter-out -Icsrc/core -Ibuild/gen,$(ALL_CFLAGS)) -Icsrc/store \
                $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
@@ -115,9 +117,9 @@ $(CURL_SO): $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/socialize.h csrc/l
 	$(CC) $(CURL_CFLAGS) -DSZ_API= $(LIBFLAG) -o $@ $(CURL_SRC) $(filter %.c,$(GUARD_SRC)) \
 	    $(LDFLAGS) -lcurl -lm
 
-$(STORE_SO): $(STORE_SRC) csrc/store/lsz_store.c $(STORE_HDR) csrc/lua/lsz_compat.h
+$(STORE_SO): $(STORE_SRC) $(STORE_LSRC) $(STORE_HDR) csrc/lua/lsz_compat.h
 	@mkdir -p $(dir $@)
-	$(CC) $(STORE_CFLAGS) -DSZ_STORE_API= $(LIBFLAG) -o $@ $(STORE_SRC) csrc/store/lsz_store.c \
+	$(CC) $(STORE_CFLAGS) -DSZ_STORE_API= $(LIBFLAG) -o $@ $(STORE_SRC) $(filter %.c,$(STORE_LSRC)) \
 	    $(LDFLAGS) $(STORE_LIBS)
 
 # The C library for C and C++ hosts: libsocialize.so.$(LIB_VERSION) (SONAME
@@ -235,10 +237,10 @@ build/asan/socialize/curl.so: $(CURL_SRC) $(CURL_HDR) $(GUARD_SRC) csrc/include/
 build/asan/lua-asan: csrc/test/lua_asan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(shell pkg-config --cflags lua5.4) -o $@ $< -Wl,-E $(shell pkg-config --libs lua5.4)
-build/asan/socialize/store.so: $(STORE_SRC) csrc/store/lsz_store.c $(STORE_HDR) csrc/lua/lsz_compat.h
+build/asan/socialize/store.so: $(STORE_SRC) $(STORE_LSRC) $(STORE_HDR) csrc/lua/lsz_compat.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_GNU_SOURCE -DSZ_STORE_API= -fPIC -fvisibility=hidden $(WARN) $(ASAN_FLAGS) -Icsrc/store -Icsrc/lua \
-	    $(filter -I%,$(STORE_CFLAGS)) $(shell pkg-config --cflags lua5.4) -shared -o $@ $(STORE_SRC) csrc/store/lsz_store.c \
+	    $(filter -I%,$(STORE_CFLAGS)) $(shell pkg-config --cflags lua5.4) -shared -o $@ $(STORE_SRC) $(filter %.c,$(STORE_LSRC)) \
 	    $(STORE_LIBS)
 asan-build: build/asan/socialize/core.so build/asan/socialize/curl.so build/asan/socialize/store.so build/asan/lua-asan
 

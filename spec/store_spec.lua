@@ -158,7 +158,7 @@ local function contract(E)
             secrets = { accessToken = TOKEN, refreshToken = REFRESH }, expiresAt = 1900000000, updatedAt = 1800000000,
         }, c)
         assert.is_nil(s:get_connection("user-1", "facebook"))
-        assert.same({ engine = E.name, schema = 1, keyIds = { s:info().keyIds[1] }, plaintext = false }, s:info())
+        assert.same({ engine = E.name, schema = 2, keyIds = { s:info().keyIds[1] }, plaintext = false }, s:info())
     end)
 
     it("replaces a connection on put, lists a user's connections, deletes one or all", function()
@@ -426,14 +426,14 @@ print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyId
     end)
 
     it("migrates once and refuses a store written by a newer version", function()
-        assert.equal("1", E.raw("SELECT MAX(version) FROM socialize_schema"))
+        assert.equal("2", E.raw("SELECT MAX(version) FROM socialize_schema"))
         s:close()
         s = assert(store.open(E.url, { keys = { KEY_A } }))
-        assert.equal("1", E.raw("SELECT COUNT(*) FROM socialize_schema"))
-        E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (2, 0)")
+        assert.equal("2", E.raw("SELECT COUNT(*) FROM socialize_schema"))
+        E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (3, 0)")
         local st, err, code = store.open(E.url, { keys = { KEY_A } })
         assert.same({ nil, "store_schema" }, { st, code })
-        assert.truthy(err:find("version 2", 1, true))
+        assert.truthy(err:find("version 3", 1, true))
     end)
 
     it("never loses an update: two processes increment under the lock, 100 times each", function()

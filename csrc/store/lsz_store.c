@@ -17,15 +17,12 @@
 #include <lua.h>
 
 #include "lsz_compat.h"
+#include "lsz_outbox.h"
 #include "sz_store_int.h"
 
-#define MT "socialize.store"
+#define MT SZ_LSTORE_MT
 
-typedef struct {
-    sz_store *st;
-    lua_State *L;
-    int hook;
-} lstore;
+typedef sz_lstore lstore;
 
 static int fail(lua_State *L, const sz_store_err *e)
 {
@@ -665,6 +662,7 @@ SZ_LUAOPEN int luaopen_socialize_store(lua_State *L)
         lua_pushcfunction(L, l_sleep);
         lua_call(L, 2, 1);
         lua_setfield(L, -2, "with_lock");
+        sz_lstore_outbox_methods(L); /* lsz_outbox.c */
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__gc");

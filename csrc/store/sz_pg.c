@@ -103,16 +103,20 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     if (np == 0 && !fn && !changes) {
         res = PQexec(c, sql);
     } else {
-        const char *vals[16];
-        int lens[16], fmts[16];
-        char nums[16][24];
-        if (np > 16) return sz_store_seterr(err, SZ_STORE_INTERNAL, "too many parameters");
+        const char *vals[SZ_STORE_MAX_COLS];
+        int lens[SZ_STORE_MAX_COLS], fmts[SZ_STORE_MAX_COLS];
+        char nums[SZ_STORE_MAX_COLS][24];
+        if (np > SZ_STORE_MAX_COLS) return sz_store_seterr(err, SZ_STORE_INTERNAL, "too many parameters");
         for (int i = 0; i < np; i++) {
             fmts[i] = 0;
             lens[i] = 0;
             if (p[i].type == 1 && p[i].s) {
+                /* text goes in binary format: its length is used, not a NUL
+                 * (the binary form of text is its bytes; checked as UTF-8) */
+                if (p[i].n > 0x3fffffff) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "a value over 1 GB");
                 vals[i] = p[i].s;
                 lens[i] = (int)p[i].n;
+                fmts[i] = 1;
             } else if (p[i].type == 2) {
                 snprintf(nums[i], sizeof nums[i], "%lld", p[i].i);
                 vals[i] = nums[i];
@@ -141,10 +145,10 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     }
     if (fn && s == PGRES_TUPLES_OK) {
         int ncol = PQnfields(res), n = PQntuples(res);
-        if (ncol > 16) ncol = 16;
+        if (ncol > SZ_STORE_MAX_COLS) ncol = SZ_STORE_MAX_COLS;
         for (int row = 0; row < n; row++) {
-            const char *vals[16];
-            size_t lens[16];
+            const char *vals[SZ_STORE_MAX_COLS];
+            size_t lens[SZ_STORE_MAX_COLS];
             for (int i = 0; i < ncol; i++) {
                 vals[i] = PQgetisnull(res, row, i) ? NULL : PQgetvalue(res, row, i);
                 lens[i] = (size_t)PQgetlength(res, row, i);

@@ -138,9 +138,9 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
         if (rc != SQLITE_ROW) break;
         if (!fn || stop) continue; /* run to the end: RETURNING rows are all produced */
         int ncol = sqlite3_column_count(stmt);
-        const char *vals[16];
-        size_t lens[16];
-        if (ncol > 16) ncol = 16;
+        const char *vals[SZ_STORE_MAX_COLS];
+        size_t lens[SZ_STORE_MAX_COLS];
+        if (ncol > SZ_STORE_MAX_COLS) ncol = SZ_STORE_MAX_COLS;
         for (int i = 0; i < ncol; i++) {
             vals[i] = (const char *)sqlite3_column_text(stmt, i);
             lens[i] = (size_t)sqlite3_column_bytes(stmt, i);

@@ -26,7 +26,7 @@ int sz_store_seterr(sz_store_err *err, sz_store_code code, const char *fmt, ...)
 static const char *const CODE_NAMES[] = {
     "ok", "bad_input", "nomem", "store_busy", "store_readonly", "store_full", "store_corrupt", "store_io",
     "store_gone", "store_schema", "key_mismatch", "key_missing", "no_key", "seal_failed", "state_unknown",
-    "state_expired", "lease_lost", "lock_busy", "store_internal"};
+    "state_expired", "lease_lost", "lock_busy", "store_internal", "job_unknown", "job_sending", "bad_state"};
 
 const char *sz_store_code_name(sz_store_code code)
 {
@@ -133,7 +133,7 @@ int sz_st_fail(sz_store *st)
 /* ---- checks ---- */
 /* 1 when s (n bytes) is well-formed UTF-8: no overlong form, no surrogate,
  * nothing above U+10FFFF (PostgreSQL refuses the rest; SQLite would keep it) */
-static int utf8_ok(const unsigned char *s, size_t n)
+int sz_st_utf8_ok(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -160,7 +160,7 @@ int sz_st_check_id(const char *s, const char *what, int required, sz_store_err *
     if (required && n == 0) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s is empty", what);
     if (n > SZ_STORE_MAX_ID)
         return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s: %zu bytes, at most %d", what, n, SZ_STORE_MAX_ID);
-    if (!utf8_ok((const unsigned char *)s, n)) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s: not UTF-8", what);
+    if (!sz_st_utf8_ok((const unsigned char *)s, n)) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "%s: not UTF-8", what);
     return 0;
 }
 
@@ -240,6 +240,20 @@ static const char *const MIGRATIONS[] = {
     " PRIMARY KEY (provider, bkey));"
     "CREATE TABLE socialize_locks (uid TEXT NOT NULL, provider TEXT NOT NULL, owner TEXT NOT NULL,"
     " until_ms BIGINT NOT NULL, PRIMARY KEY (uid, provider))",
+    /* 2: the outbox (sz_outbox.c) */
+    "CREATE TABLE socialize_jobs (id TEXT PRIMARY KEY, uid TEXT NOT NULL, method TEXT NOT NULL,"
+    " params TEXT NOT NULL, dedup_key TEXT, dedup_until BIGINT, created_at BIGINT NOT NULL,"
+    " run_at BIGINT NOT NULL, status TEXT NOT NULL, updated_at BIGINT NOT NULL);"
+    "CREATE INDEX socialize_jobs_dedup ON socialize_jobs (dedup_key, dedup_until);"
+    "CREATE INDEX socialize_jobs_uid ON socialize_jobs (uid, created_at);"
+    "CREATE INDEX socialize_jobs_status ON socialize_jobs (status, updated_at);"
+    "CREATE TABLE socialize_deliveries (job_id TEXT NOT NULL REFERENCES socialize_jobs (id) ON DELETE CASCADE,"
+    " provider TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL,"
+    " lease_owner TEXT, lease_until BIGINT, idem_key TEXT NOT NULL, post_id TEXT, error_code BIGINT,"
+    " error_category TEXT, error_reason TEXT, sent_at BIGINT, wait_until BIGINT, updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (job_id, provider));"
+    "CREATE INDEX socialize_deliveries_due ON socialize_deliveries (state, next_at);"
+    "CREATE INDEX socialize_deliveries_lease ON socialize_deliveries (state, lease_until)",
 };
 
 static int migrate(sz_store *st, sz_store_err *err)

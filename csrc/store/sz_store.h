@@ -42,7 +42,10 @@ typedef enum {
     SZ_STORE_STATE_EXPIRED, /* "state_expired" */
     SZ_STORE_LEASE_LOST,    /* "lease_lost": the lease expired or another holder took it */
     SZ_STORE_LOCKED,        /* "lock_busy": another holder has the lease */
-    SZ_STORE_INTERNAL       /* "store_internal" */
+    SZ_STORE_INTERNAL,      /* "store_internal" */
+    SZ_STORE_JOB_UNKNOWN,   /* "job_unknown": no such job (or no such delivery of it) */
+    SZ_STORE_JOB_SENDING,   /* "job_sending": a delivery of the job is being sent now */
+    SZ_STORE_BAD_STATE      /* "bad_state": the delivery is not in the state the call needs */
 } sz_store_code;
 
 typedef struct sz_store_err {
@@ -167,6 +170,108 @@ SZ_STORE_API int sz_store_unlock(sz_store *st, const char *uid, const char *prov
 /* Re-seals every secret with the first key, in one transaction; returns the
  * number of fields re-sealed, -1 on error. */
 SZ_STORE_API long long sz_store_rotate(sz_store *st, sz_store_err *err);
+
+/* ---- the outbox (sz_outbox.c, docs/delivery.md) ----
+ * A job is one queued call (its UID, method and parameters as a JSON object
+ * text); it has one delivery per target provider. Delivery states: "queued",
+ * "sending" (claimed by a worker under a lease), "sent", "retrying" (due at
+ * next_at), "unconfirmed" (the request went out and no reply came; next_at 0:
+ * left for the host, else resent at next_at with the same idempotency key),
+ * "waiting_reconnect" (auth expired; rechecked at next_at until wait_until),
+ * "dead" and "cancelled". Times are Unix seconds given by the caller. Every
+ * write is one transaction. */
+#define SZ_OUTBOX_MAX_KEY 200        /* a dedup key, in bytes */
+#define SZ_OUTBOX_MAX_PARAMS 1048576 /* the parameters' JSON text */
+#define SZ_OUTBOX_MAX_PROVIDERS 32   /* deliveries per job */
+#define SZ_OUTBOX_MAX_CLAIM 100      /* deliveries per claim */
+#define SZ_OUTBOX_MAX_ATTEMPTS 1000000 /* attempts saturate here */
+
+/* What sz_store_outbox_enqueue reads; the caller owns every pointer. */
+typedef struct sz_job_in {
+    const char *uid, *method;       /* required, UTF-8, at most 1024 bytes each */
+    const char *params_json;        /* a JSON object text of params_len bytes */
+    size_t params_len;
+    const char *const *providers;   /* nproviders names, distinct, 1..SZ_OUTBOX_MAX_PROVIDERS */
+    size_t nproviders;
+    const char *dedup_key;          /* NULL: none; at most SZ_OUTBOX_MAX_KEY bytes */
+    int64_t dedup_window;           /* seconds the key dedupes; <= 0: 86400 */
+    int64_t now, run_at;            /* run_at before now: due now */
+} sz_job_in;
+
+/* One delivery read back; strings are NULL when absent. */
+typedef struct sz_delivery_out {
+    char *job_id, *provider, *state, *lease_owner, *idem_key, *post_id, *error_category, *error_reason;
+    char *prev_state;               /* claim only: the state it was claimed from */
+    int64_t attempts, next_at, lease_until, error_code, sent_at, updated_at, wait_until;
+    /* claim only: the job's fields */
+    char *uid, *method, *params_json;
+    size_t params_len;
+} sz_delivery_out;
+
+typedef struct sz_job_out {
+    char *id, *uid, *method, *params_json, *dedup_key, *status;
+    size_t params_len;
+    int64_t created_at, run_at, updated_at;
+    sz_delivery_out *deliveries;    /* ndeliveries, ordered by provider */
+    size_t ndeliveries;
+} sz_job_out;
+
+/* The outcome of one attempt, recorded by the worker holding its lease. */
+typedef struct sz_outcome {
+    const char *state;              /* "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect",
+                                     * or "queued" (given back unsent, with release) */
+    const char *post_id;            /* sent: may be NULL */
+    int64_t next_at;                /* retrying, unconfirmed (0: left for the host), waiting_reconnect */
+    int64_t wait_until;             /* waiting_reconnect: dead after this time */
+    int64_t error_code;
+    const char *error_category, *error_reason; /* may be NULL; the reason is cut to 1024 bytes */
+    int release;                    /* given back unsent: the claim's attempt is not counted */
+} sz_outcome;
+
+/* Writes one job and a delivery per provider in one transaction. job_id
+ * (at least 33 bytes) receives its id. Returns 1 when a job with the same
+ * dedup key was enqueued within its window and not cancelled (job_id is
+ * that job's, nothing written), 0 when written, -1 on error. */
+SZ_STORE_API int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *job, char *job_id, size_t job_id_size,
+                                   sz_store_err *err);
+/* Claims up to limit (1..SZ_OUTBOX_MAX_CLAIM) due deliveries for worker:
+ * queued or retrying ones due by now, unconfirmed ones with a due next_at,
+ * waiting_reconnect ones due for a recheck, and sending ones whose lease ran
+ * out (taken over). Each becomes "sending" under worker's lease until now +
+ * lease_s, its attempts counted. *out: an array of *n, freed with
+ * sz_store_outbox_free_deliveries (NULL when none). */
+SZ_STORE_API int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t lease_s, int limit,
+                                 sz_delivery_out **out, size_t *n, sz_store_err *err);
+/* Records the outcome of a claimed delivery: SZ_STORE_LEASE_LOST when worker
+ * no longer holds it (taken over, cancelled): nothing written. */
+SZ_STORE_API int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker,
+                                  int64_t now, const sz_outcome *o, sz_store_err *err);
+/* Returns 1 and fills *out (freed with sz_store_outbox_free_job), 0 when no such job. */
+SZ_STORE_API int sz_store_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err);
+/* Jobs, newest first, without their parameters; uid and status may be NULL. */
+SZ_STORE_API int sz_store_outbox_list(sz_store *st, const char *uid, const char *status, int limit, sz_job_out ***out,
+                                size_t *n, sz_store_err *err);
+/* Cancels every delivery not yet finished: SZ_STORE_JOB_SENDING while one is
+ * being sent, SZ_STORE_JOB_UNKNOWN for no such job. Returns how many were cancelled. */
+SZ_STORE_API long long sz_store_outbox_cancel(sz_store *st, const char *job_id, int64_t now, sz_store_err *err);
+/* Queues the dead deliveries of a job again (provider NULL: all), due now,
+ * attempts from 0; SZ_STORE_BAD_STATE when none is dead. Returns how many. */
+SZ_STORE_API long long sz_store_outbox_retry(sz_store *st, const char *job_id, const char *provider, int64_t now,
+                                       sz_store_err *err);
+/* The host's decision on an unconfirmed delivery: "sent" or "resend" (queued,
+ * due now); SZ_STORE_BAD_STATE when it is not unconfirmed. */
+SZ_STORE_API int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provider, const char *decision,
+                                   int64_t now, sz_store_err *err);
+/* The user reconnected to provider: that UID's waiting_reconnect deliveries
+ * on it are due now. Returns how many. */
+SZ_STORE_API long long sz_store_outbox_resume(sz_store *st, const char *uid, const char *provider, int64_t now,
+                                              sz_store_err *err);
+/* Deletes finished jobs (sent, dead, partial, cancelled) last changed before
+ * `before`, with their deliveries. Returns how many jobs. */
+SZ_STORE_API long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err);
+SZ_STORE_API void sz_store_outbox_free_deliveries(sz_delivery_out *d, size_t n);
+SZ_STORE_API void sz_store_outbox_free_job(sz_job_out *j);
+SZ_STORE_API void sz_store_outbox_free_jobs(sz_job_out **j, size_t n);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #define SZ_STORE_MAX_SECRET 16384   /* one secret value */
 #define SZ_STORE_MAX_SECRETS 32     /* secrets per record */
 #define SZ_STORE_MAX_KEYS 8
+#define SZ_STORE_MAX_COLS 24         /* result columns and statement parameters */
 
 /* A statement parameter: NULL, text (s, n) or an integer. */
 typedef struct {

@@ -148,6 +148,54 @@ static void blocked_list(void)
     sz_store_close(st);
 }
 
+static void outbox(void)
+{
+    sz_store_err err;
+    sz_store *st = open_with(KEY_A, NULL, &err);
+    CHECK(st != NULL, "open: %s", err.msg);
+    if (!st) return;
+    const char *provs[] = {"twitter", "mastodon"};
+    const char params[] = "{\"status\":\"hi\"}xx"; /* by length: the tail is not part of it */
+    sz_job_in j = {"u1", "socialize.setStatus", params, sizeof params - 3, provs, 2, "k1", 60, 1000, 900};
+    char id[40], id2[40];
+    CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue: %s", err.msg);
+    CHECK(sz_store_outbox_enqueue(st, &j, id2, sizeof id2, &err) == 1 && strcmp(id, id2) == 0, "dedup");
+    CHECK(sz_store_outbox_enqueue(st, &j, id2, 8, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "small id buffer");
+    sz_delivery_out *d = NULL;
+    size_t n = 0;
+    CHECK(sz_store_outbox_claim(st, "w1", 1000, 30, 1, &d, &n, &err) == 0 && n == 1, "claim: %s", err.msg);
+    if (n == 1) {
+        CHECK_STR(d[0].params_json, "{\"status\":\"hi\"}", "params");
+        CHECK(d[0].params_len == sizeof params - 3 && d[0].attempts == 1, "params length, attempts");
+        CHECK_STR(d[0].prev_state, "queued", "prev state");
+        sz_outcome o = {"unconfirmed", NULL, 0, 0, 504002, "transient", "timeout"};
+        CHECK(sz_store_outbox_record(st, id, d[0].provider, "w2", 1001, &o, &err) < 0 &&
+                  err.code == SZ_STORE_LEASE_LOST, "other worker");
+        CHECK(sz_store_outbox_record(st, id, d[0].provider, "w1", 1001, &o, &err) == 0, "record: %s", err.msg);
+        CHECK(sz_store_outbox_resolve(st, id, d[0].provider, "maybe", 1002, &err) < 0 &&
+                  err.code == SZ_STORE_BAD_INPUT, "bad decision");
+        CHECK(sz_store_outbox_resolve(st, id, d[0].provider, "sent", 1002, &err) == 0, "resolve: %s", err.msg);
+    }
+    sz_store_outbox_free_deliveries(d, n);
+    CHECK(sz_store_outbox_cancel(st, "nope", 1003, &err) < 0 && err.code == SZ_STORE_JOB_UNKNOWN, "unknown job");
+    CHECK_STR(sz_store_code_name(err.code), "job_unknown", "code name");
+    CHECK(sz_store_outbox_claim(st, "w1", 1003, 30, 5, &d, &n, &err) == 0 && n == 1, "claim the other");
+    sz_store_outbox_free_deliveries(d, n);
+    CHECK(sz_store_outbox_cancel(st, id, 1004, &err) < 0 && err.code == SZ_STORE_JOB_SENDING, "cancel while sending");
+    CHECK(sz_store_outbox_cancel(st, id, 1040, &err) == 1, "cancel after the lease");
+    sz_job_out *job = NULL;
+    CHECK(sz_store_outbox_job(st, id, &job, &err) == 1 && job && job->ndeliveries == 2, "job");
+    if (job) CHECK_STR(job->status, "cancelled", "status");
+    sz_store_outbox_free_job(job);
+    sz_job_out **list = NULL;
+    CHECK(sz_store_outbox_list(st, "u1", NULL, 10, &list, &n, &err) == 0 && n == 1, "list");
+    sz_store_outbox_free_jobs(list, n);
+    CHECK(sz_store_outbox_resume(st, "u1", "twitter", 2000, &err) == 0, "resume: %s", err.msg);
+    CHECK(sz_store_outbox_resume(st, "", "twitter", 2000, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "resume UID");
+    CHECK(sz_store_outbox_prune(st, 2000, &err) == 1, "prune");
+    sz_store_close(st);
+}
+
 static void faults(const char *dir)
 {
     sz_store_err err;
@@ -181,6 +229,10 @@ int main(int argc, char **argv)
     RUN(round_trip);
     RUN(keys);
     RUN(states_and_leases);
+    snprintf(url, sizeof url, "sqlite:%s/c-outbox.db", argv[1]);
+    RUN(outbox);
+    snprintf(url, sizeof url, "sqlite:%s/c-blocked.db", argv[1]);
+    remove(url + 7);
     RUN(blocked_list);
     TAP_CASE("faults", faults(argv[1]));
     return tap_done("c-store");

@@ -145,11 +145,33 @@ function Client:unblock(provider, account)
     return self._engine:unblock(provider, account ~= nil and tostring(account) or nil)
 end
 
+-- the calls that may be queued (socialize.outbox)
+local QUEUED = { publishUserAction = true, setStatus = true, sendNotification = true }
+
+-- the client's outbox (socialize.outbox), made on first use
+local function outbox(self)
+    local ob = rawget(self, "_outbox")
+    if not ob then
+        ob = require("socialize.outbox").new(self, self._engine)
+        self._outbox = ob
+    end
+    return ob
+end
+
+-- A connection made: the queued deliveries waiting for it resume now
+-- (docs/delivery.md); then the result as it was.
+local function connected(self, res, err, ...)
+    if type(res) == "table" and res.UID ~= nil and res.provider ~= nil and rawget(self, "_store") then
+        require("socialize.outbox").reconnected(outbox(self), tostring(res.UID), res.provider)
+    end
+    return res, err, ...
+end
+
 --- Connections (docs/connections.md): the authorization URL to send the
 -- user to, and its pending state kept in the store: {url, state} | nil, err.
 function Client:connect(params)
     argtype(params, 1, "connect", "table")
-    return require("socialize.connect").connect(self._engine:context(), params)
+    return connected(self, require("socialize.connect").connect(self._engine:context(), params))
 end
 
 --- The callback of a connect (its query string, URL or a table): the new
@@ -158,14 +180,15 @@ end
 function Client:finishConnect(callback)
     argcheck(type(callback) == "string" or type(callback) == "table", 1, "finishConnect",
         "the callback's query string, URL or a table expected")
-    return require("socialize.connect").finish(self._engine:context(), callback)
+    return connected(self, require("socialize.connect").finish(self._engine:context(), callback))
 end
+
 
 --- Completes a connect whose finishConnect returned a page list (pending =
 -- "selectPage"): {UID, provider, pageId} -> the connection's identity | nil, err.
 function Client:selectPage(params)
     argtype(params, 1, "selectPage", "table")
-    return require("socialize.connect").select_page(self._engine:context(), params)
+    return connected(self, require("socialize.connect").select_page(self._engine:context(), params))
 end
 
 --- Disconnects a user from one network (provider) or all: revokes where the
@@ -178,12 +201,56 @@ end
 _M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
                "getUserInfo", "postBookmark" }
 
+
+--- Queued delivery (docs/delivery.md): claims the due deliveries of the
+-- store's outbox and sends them, starting none after budget_ms. Returns a
+-- summary { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect,
+-- lost, released } | nil, err. opts: { worker = id, limit = n }.
+function Client:work(budget_ms, opts)
+    argcheck(type(budget_ms) == "number" and budget_ms >= 0 and budget_ms == budget_ms, 1, "work",
+        "budget_ms must be a number >= 0, got " .. tostring(budget_ms))
+    if budget_ms > MAX_POLL_MS then budget_ms = MAX_POLL_MS end
+    argcheck(opts == nil or type(opts) == "table", 2, "work", "opts must be a table")
+    if opts then
+        argcheck(opts.worker == nil or (type(opts.worker) == "string" and opts.worker ~= ""
+            and not opts.worker:find("\0", 1, true)), 2, "work", "opts.worker must be a string")
+        argcheck(opts.limit == nil or (type(opts.limit) == "number" and opts.limit >= 1), 2, "work",
+            "opts.limit must be a number >= 1")
+    end
+    return require("socialize.outbox").work(outbox(self), budget_ms, opts)
+end
+
+--- A queued job with each delivery's state | nil, err (err.error = "job_unknown").
+function Client:job(jobID) return require("socialize.outbox").job(outbox(self), jobID) end
+
+--- Queued jobs, newest first: { errorCode = 0, jobs = {...} } | nil, err.
+function Client:jobs(query) return require("socialize.outbox").jobs(outbox(self), query) end
+
+--- Cancels a job's deliveries not yet sent (refused, err.error = "job_sending",
+-- while one is being sent).
+function Client:cancel(jobID) return require("socialize.outbox").cancel(outbox(self), jobID) end
+
+--- Queues a job's dead deliveries again (one provider's, or all).
+function Client:retry(jobID, provider) return require("socialize.outbox").retry(outbox(self), jobID, provider) end
+
+--- The host's decision on an unconfirmed delivery: "sent" or "resend".
+function Client:resolve(jobID, provider, decision)
+    return require("socialize.outbox").resolve(outbox(self), jobID, provider, decision)
+end
+
+--- Deletes finished jobs unchanged for `age` seconds.
+function Client:prune(age) return require("socialize.outbox").prune(outbox(self), age) end
+
 for _, name in ipairs(_M.METHODS) do
     local full = "socialize." .. name
     Client[name] = function(self, params, callback)
         if params == nil then params = {} end
         if type(params) ~= "table" then
             error(format("bad argument #1 to '%s' (table expected, got %s)", name, type(params)), 2)
+        end
+        if type(callback) == "table" and QUEUED[name] then
+            -- { deliver = "queued", at = <unix time>?, key = <dedup key>? } (docs/delivery.md)
+            return require("socialize.outbox").enqueue(outbox(self), full, params, callback)
         end
         if callback ~= nil and type(callback) ~= "function" then
             error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)

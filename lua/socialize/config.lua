@@ -34,7 +34,8 @@ end
 local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "auth", "dataCenter", "apiDomain",
                       "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
-                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media", "store" }
+                      "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media", "store",
+                      "outbox" }
 _M.KEYS = CONFIG_KEYS
 
 -- Levenshtein distance, for "did you mean".
@@ -178,6 +179,21 @@ local function check_store(st)
         and st.blockedRefresh <= 86400), "config.store.blockedRefresh must be a number of seconds from 0 to 86400")
 end
 
+-- config.outbox: the queued delivery's settings (docs/delivery.md), each a
+-- positive number.
+local OUTBOX_KEYS = { "lease", "batch", "maxAttempts", "reconnectWindow", "recheck", "idempotencyWindow" }
+_M.OUTBOX_KEYS = OUTBOX_KEYS
+local function check_outbox(o)
+    if o == nil then return end
+    argcheck(type(o) == "table", "config.outbox must be a table (docs/delivery.md)")
+    known_keys(o, OUTBOX_KEYS, "an outbox setting", "config.outbox.")
+    for _, k in ipairs(OUTBOX_KEYS) do
+        local v = o[k]
+        argcheck(v == nil or (type(v) == "number" and v >= 1 and v < 2 ^ 31),
+            "config.outbox." .. k .. " must be a number from 1 to 2^31")
+    end
+end
+
 function _M.check(config)
     check_known_keys(config)
     check_numbers(config)
@@ -206,6 +222,7 @@ function _M.check(config)
         "config.connections must be a table keyed by UID, a function(UID) or a store with :get(UID)")
     argcheck(config.shortener == nil or type(config.shortener) == "function", "config.shortener must be a function(url)")
     check_store(config.store)
+    check_outbox(config.outbox)
     local m = config.media
     argcheck(m == nil or type(m) == "table", "config.media must be a table (docs/media.md)")
     if m then

@@ -468,12 +468,14 @@ local function transport_failure(task, outcome)
     local kind = outcome.kind or "other"
     local code = kind == "timeout" and E.REQUEST_TIMEOUT or E.NETWORK_ERROR
     local details = task.provider .. ": " .. kind .. ": " .. tostring(outcome.error)
-    if (CREATES[task.phase] or task.phase == task.follow) and (kind == "timeout" or kind == "closed") then
+    local unconfirmed = (CREATES[task.phase] or task.phase == task.follow) and (kind == "timeout" or kind == "closed")
+    if unconfirmed then
         details = details .. " (the request was sent: the post may have been created)"
     end
     return {
         ok = false, provider = task.provider, category = "transient", errorCode = code,
         errorMessage = core.strerror(code), errorDetails = details,
+        unconfirmed = unconfirmed or nil, -- the outbox's (socialize.outbox): not shown in the response
     }
 end
 
@@ -488,6 +490,8 @@ function Task:feed(outcome)
         r, msg = core.provider_parse(self.provider, self.phase, self.input, self.app, self.user,
             outcome.status or 0, outcome.headers or {}, outcome.body or "", ctx.clock(), self.sent_step)
         if not r then r = fail(self, "transient", "the reply could not be read: " .. tostring(msg)) end
+        -- the create (or its follow-up) reached the network: the outbox's, not shown
+        if not r.ok and (CREATES[self.phase] or self.phase == self.follow) then r.sent_create = true end
     end
     if self.phase == "unmedia" then
         ctx.log({ event = "unmedia", provider = self.provider, ok = r.ok })
@@ -818,6 +822,8 @@ end
 ---------------------------------------------------------------------------
 -- Gigya's rules: targets, aggregation
 ---------------------------------------------------------------------------
+-- The providers a call goes to: conn's networks, in enabledProviders' order
+-- (else the canonical one), less disabledProviders (socialize.outbox too).
 local function targets(conn, p, action)
     local list, seen = {}, {}
     local enabled = p.enabledProviders and split(p.enabledProviders) or ORDER
@@ -832,6 +838,8 @@ local function targets(conn, p, action)
     end
     return list
 end
+
+_M.targets = targets
 
 local function entry(r)
     local e = { provider = r.provider, errorCode = r.errorCode or 0, errorMessage = r.errorMessage or "OK" }
@@ -1043,6 +1051,8 @@ function _M.call(ctx, method, p)
             end
         end
     end
+    -- the outbox reads what the response does not show (was a request sent?)
+    if ctx.on_results then ctx.on_results(results) end
     local extra
     if action == "graph" and results[1] and results[1].ok then
         extra = { graphResponse = results[1].data }

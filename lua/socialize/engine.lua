@@ -66,6 +66,11 @@ function _M.new(settings, t)
     }, Engine)
 end
 
+--- The checked settings (config.check): config, backend, auth, nul_field...
+function Engine:settings()
+    return self._s
+end
+
 --- Milliseconds on the clock of deadlines and waits.
 function Engine:now_ms()
     return self._now_ms()

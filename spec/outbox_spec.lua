@@ -1,0 +1,470 @@
+-- Queued delivery through a client (lua/socialize/outbox.lua,
+-- docs/delivery.md): enqueue, client:work against the sandbox of fake
+-- networks, the retry policy per category, no duplicates, control calls,
+-- lease takeover after a crash, bad input. A real SQLite file, and the same
+-- cases on a throwaway PostgreSQL. The clock is virtual (config.now).
+local H = require("spec.helper")
+local K = require("spec.connect_kit")
+
+local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
+local T0 = os.time()
+
+local function count(sb, network, path)
+    local n = 0
+    for _, r in ipairs(H.requests(sb)) do
+        if r.network == network and (not path or (r.path or ""):find(path, 1, true)) then n = n + 1 end
+    end
+    return n
+end
+
+local function by_provider(j)
+    local out = {}
+    for _, d in ipairs(j.deliveries) do out[d.provider] = d end
+    return out
+end
+
+local function cases(new_url, get_sb)
+    local sb, v, conn, c
+    local function client(extra, providers)
+        local cfg = { connections = { u1 = conn }, now = v.now, sleep = v.sleep }
+        for k, x in pairs(extra or {}) do
+            if x == false then cfg[k] = nil else cfg[k] = x end -- false: not set
+        end
+        return K.client(sb, providers, nil, new_url(), cfg)
+    end
+    before_each(function()
+        sb = get_sb()
+        v = H.virtual(T0)
+        conn = H.sandbox_connection(sb)
+        c = client()
+    end)
+    after_each(function() if c then c:close() end end)
+
+    local function tw(token) -- the twitter connection's token selects a sandbox scenario
+        conn.twitter.token, conn.twitter.tokenSecret = token, token .. "-secret"
+    end
+
+    local function publish(providers, opts, ua)
+        local q = { deliver = "queued" }
+        for k, x in pairs(opts or {}) do q[k] = x end
+        return c:publishUserAction({ UID = "u1", userAction = ua or UA, enabledProviders = providers }, q)
+    end
+
+    it("enqueues without sending, then work delivers each provider once", function()
+        local res = assert(publish("twitter,mastodon"))
+        assert.same({ 0, "queued", { "twitter", "mastodon" } }, { res.errorCode, res.status, res.providers })
+        assert.equal(32, #res.jobID)
+        assert.equal(0, #H.requests(sb))
+        local j = assert(c:job(res.jobID))
+        assert.same({ 0, "queued", "u1", "socialize.publishUserAction", "Level 3 done" },
+            { j.errorCode, j.status, j.UID, j.method, j.params.userAction.title })
+        local sum = assert(c:work(1000))
+        assert.same({ 2, 2 }, { sum.claimed, sum.sent })
+        assert.equal(1, count(sb, "twitter", "/2/tweets"))
+        assert.equal(1, count(sb, "mastodon", "/api/v1/statuses"))
+        j = assert(c:job(res.jobID))
+        assert.equal("sent", j.status)
+        local d = by_provider(j)
+        assert.same({ "sent", 1 }, { d.twitter.state, d.twitter.attempts })
+        assert.truthy(d.twitter.postID and d.mastodon.postID)
+        assert.same(0, assert(c:work(1000)).claimed)
+        assert.equal(1, count(sb, "twitter", "/2/tweets"))
+        -- setStatus and sendNotification queue the same way
+        assert.equal("queued", assert(c:setStatus({ UID = "u1", status = "hi", enabledProviders = "mastodon" },
+            { deliver = "queued" })).status)
+        assert.equal(1, assert(c:work(1000)).sent)
+    end)
+
+    it("holds a delivery until `at`; `at` in the past is due now; a bad `at` is refused", function()
+        local res = assert(publish("mastodon", { at = T0 + 3600 }))
+        assert.equal(T0 + 3600, res.runAt)
+        assert.equal(0, assert(c:work(1000)).claimed)
+        v.t = T0 + 3599
+        assert.equal(0, assert(c:work(1000)).claimed)
+        v.t = T0 + 3600
+        assert.equal(1, assert(c:work(1000)).sent)
+        local past = assert(publish("mastodon", { at = 5 }))
+        assert.equal(T0 + 3600, past.runAt)
+        assert.equal(1, assert(c:work(1000)).sent)
+        for _, bad in ipairs({ 0 / 0, "tomorrow", math.huge, {} }) do
+            local r, err = publish("mastodon", { at = bad })
+            assert.is_nil(r)
+            assert.equal(400006, err.errorCode)
+            assert.truthy(err.errorDetails:find("at ", 1, true), err.errorDetails)
+        end
+        assert.equal(2, #assert(c:jobs()).jobs) -- nothing stored for the refused ones
+    end)
+
+    it("retries a transient failure later on a network with an idempotency key, by attempt^4", function()
+        conn.mastodon.accessToken = "md-boom" -- 503
+        local res = assert(publish("mastodon"))
+        local sum = assert(c:work(1000))
+        assert.same({ 1, 1 }, { sum.claimed, sum.retrying })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "retrying", 1, "transient", 503 }, { d.state, d.attempts, d.category, d.errorCode and 503 })
+        assert.truthy(d.nextAt >= T0 + 1 and d.nextAt <= T0 + 2, tostring(d.nextAt))
+        v.t = d.nextAt - 1
+        assert.equal(0, assert(c:work(1000)).claimed)
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).retrying)
+        d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.equal(2, d.attempts)
+        assert.truthy(d.nextAt - v.t >= 14 and d.nextAt - v.t <= 18, tostring(d.nextAt - v.t)) -- 2^4 +-10%
+        conn.mastodon.accessToken = "md-token"
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(3, count(sb, "mastodon", "/api/v1/statuses"))
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
+    it("never resends blindly where the network has no idempotency key: unconfirmed, then the host resolves", function()
+        tw("tw-boom") -- 503: the tweet may exist
+        local res = assert(publish("twitter"))
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        local d = by_provider(assert(c:job(res.jobID))).twitter
+        assert.same({ "unconfirmed", T0 }, { d.state, d.sentAt })
+        assert.is_nil(d.nextAt)
+        v.t = T0 + 86400
+        assert.equal(0, assert(c:work(1000)).claimed)
+        assert.equal(1, count(sb, "twitter", "/2/tweets"))
+        assert.equal("unconfirmed", assert(c:job(res.jobID)).status)
+        local ok, err = c:resolve(res.jobID, "twitter", "maybe")
+        assert.same({ nil, 400006 }, { ok, err.errorCode })
+        assert.truthy(err.errorDetails:find("decision", 1, true))
+        tw("tw-user")
+        assert.same({ 0, "queued" }, { assert(c:resolve(res.jobID, "twitter", "resend")).errorCode,
+                                       c:job(res.jobID).deliveries[1].state })
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(2, count(sb, "twitter", "/2/tweets"))
+        ok, err = c:resolve(res.jobID, "twitter", "sent")
+        assert.is_nil(ok)
+        assert.same({ 400006, "bad_state" }, { err.errorCode, err.error })
+        assert.truthy(err.errorDetails:find("not unconfirmed", 1, true), err.errorDetails)
+    end)
+
+    it("marks a create whose reply never came unconfirmed; the host may say it was sent", function()
+        local faults = H.start_faults()
+        c:close()
+        c = client(nil, function(p) p.twitter.baseUrl = faults.http .. "/drop" end)
+        local res = assert(publish("twitter"))
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        local d = by_provider(assert(c:job(res.jobID))).twitter
+        assert.same({ "unconfirmed", "transient" }, { d.state, d.category })
+        assert.truthy(d.reason:find("may have been created", 1, true), d.reason)
+        assert(c:resolve(res.jobID, "twitter", "sent"))
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
+    it("gives up at once on permanent errors, and retries a dead delivery on request", function()
+        tw("tw-noperm")
+        conn.mastodon.accessToken = "md-noperm"
+        local res = assert(publish("twitter,mastodon"))
+        assert.equal(2, assert(c:work(1000)).dead)
+        local j = assert(c:job(res.jobID))
+        assert.equal("dead", j.status)
+        local d = by_provider(j)
+        assert.same({ "dead", "permission_missing" }, { d.twitter.state, d.twitter.category })
+        v.t = T0 + 86400 * 30
+        assert.equal(0, assert(c:work(1000)).claimed)
+        tw("tw-user")
+        assert.same({ 0, 1 }, { assert(c:retry(res.jobID, "twitter")).errorCode, c:retry(res.jobID, "mastodon").retried })
+        local t = by_provider(assert(c:job(res.jobID))).twitter
+        assert.same({ "queued", 0 }, { t.state, t.attempts })
+        conn.mastodon.accessToken = "md-token"
+        assert.equal(2, assert(c:work(1000)).sent)
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+        local ok, err = c:retry(res.jobID, "twitter")
+        assert.same({ nil, "bad_state" }, { ok, err.error })
+        -- the attempt ceiling: a transient failure repeated ends dead
+        c:close()
+        c = client({ outbox = { maxAttempts = 2 } })
+        conn.mastodon.accessToken = "md-boom"
+        res = assert(publish("mastodon"))
+        assert.equal(1, assert(c:work(1000)).retrying)
+        v.t = v.t + 100
+        assert.equal(1, assert(c:work(1000)).dead)
+        d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.truthy(d.reason:find("gave up after 2 attempts", 1, true), d.reason)
+    end)
+
+    it("waits for a reconnect after auth_expired, then resumes or ends dead", function()
+        c:close()
+        c = client({ outbox = { reconnectWindow = 600, recheck = 300 } })
+        tw("tw-expired")
+        local res = assert(publish("twitter"))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        local d = by_provider(assert(c:job(res.jobID))).twitter
+        assert.same({ "waiting_reconnect", T0 + 300, T0 + 600 }, { d.state, d.nextAt, d.waitUntil })
+        v.t = T0 + 299
+        assert.equal(0, assert(c:work(1000)).claimed)
+        v.t = T0 + 300
+        tw("tw-user") -- the user connected again
+        assert.equal(1, assert(c:work(1000)).sent)
+        -- never reconnected: dead with the reason
+        tw("tw-expired")
+        res = assert(publish("twitter"))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        v.t = T0 + 900
+        assert.equal(1, assert(c:work(1000)).dead)
+        d = by_provider(assert(c:job(res.jobID))).twitter
+        assert.same({ "dead", "auth_expired" }, { d.state, d.category })
+        assert.truthy(d.reason:find("not reconnected within 600 s", 1, true), d.reason)
+    end)
+
+    it("queues to the store's connections and resumes when the user reconnects", function()
+        c:close()
+        c = client({ connections = false, outbox = { reconnectWindow = 900, recheck = 300 } })
+        local st = assert(c:store())
+        local function connect(token, at)
+            assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
+                fields = { instance = sb.url("mastodon") }, updatedAt = at }))
+        end
+        connect("md-expired", T0 - 100)
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.same({ "mastodon" }, res.providers) -- the store's one connection
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        v.t = T0 + 300 -- no reconnect yet: checked, not sent, no attempt counted
+        assert.same({ 1, 1 }, { assert(c:work(1000)).claimed, count(sb, "mastodon", "/api/v1/statuses") })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", 1, T0 + 600 }, { d.state, d.attempts, d.nextAt })
+        connect("md-token", T0 + 400) -- the user connected again
+        v.t = T0 + 600
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(2, count(sb, "mastodon", "/api/v1/statuses"))
+        local _, err = c:publishUserAction({ UID = "nobody", userAction = UA }, { deliver = "queued" })
+        assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
+    end)
+
+    it("resumes a delivery waiting for a reconnect as soon as the user connects again", function()
+        c:close()
+        c = client({ connections = false }, function(p)
+            p.mastodon = { clientName = "socialize spec", website = "https://game.example" }
+        end)
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-expired" },
+            fields = { instance = sb.url("mastodon") }, updatedAt = T0 - 100 }))
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        assert.equal(0, assert(c:work(1000)).claimed) -- rechecked in 300 s
+        assert(K.connect(c, "mastodon", "https://app.example/callback/mastodon", "u1", { instance = sb.url("mastodon") }))
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", T0 }, { d.state, d.nextAt })
+        assert.equal(1, assert(c:work(1000)).sent) -- at once, the clock unmoved
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
+    it("queues a notification to each recipient", function()
+        c:close()
+        c = client({ connections = { u1 = conn, friend1 = { telegram = { chatId = "5001" } },
+                                     friend2 = { telegram = { chatId = "5002" } } } })
+        local res = assert(c:sendNotification({ UID = "u1", recipients = "friend1,friend2", body = "Join me",
+            enabledProviders = "telegram" }, { deliver = "queued" }))
+        assert.same({ "telegram" }, res.providers)
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(2, count(sb, "telegram", "sendMessage"))
+        assert.matches("^%-?%d+:%d+,%-?%d+:%d+$", by_provider(assert(c:job(res.jobID))).telegram.postID)
+    end)
+
+    it("waits out a rate limit's reset, and the store's blocked-until", function()
+        conn.mastodon.accessToken = "md-ratelimit"
+        local res = assert(publish("mastodon"))
+        assert.equal(1, assert(c:work(1000)).retrying)
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.equal("rate_limited", d.category)
+        assert.truthy(d.nextAt >= T0 + 250, tostring(d.nextAt - T0))
+        local st = assert(c:store())
+        assert.truthy(st:blocked("mastodon", "uid:u1", T0))
+        -- a provider blocked in the store: nothing is sent, no attempt counted
+        conn.mastodon.accessToken = "md-token"
+        local other = assert(publish("mastodon"))
+        assert(st:block("mastodon", "", T0 + 5000))
+        v.t = d.nextAt
+        local before = count(sb, "mastodon", "/api/v1/statuses")
+        assert.equal(2, assert(c:work(1000)).retrying)
+        assert.equal(before, count(sb, "mastodon", "/api/v1/statuses"))
+        local o = by_provider(assert(c:job(other.jobID))).mastodon
+        assert.same({ "retrying", T0 + 5000, 0 }, { o.state, o.nextAt, o.attempts })
+    end)
+
+    it("cancels a job, but not while a delivery is being sent", function()
+        local res = assert(publish("twitter,mastodon"))
+        local st = assert(c:store())
+        assert.equal(1, #assert(st:claim("other-worker", T0, 60, 1)))
+        local ok, err = c:cancel(res.jobID)
+        assert.is_nil(ok)
+        assert.same({ 400006, "job_sending" }, { err.errorCode, err.error })
+        v.t = T0 + 61 -- the other worker's lease ran out
+        local r = assert(c:cancel(res.jobID))
+        assert.same({ 0, 2 }, { r.errorCode, r.cancelled })
+        assert.equal(0, assert(c:cancel(res.jobID)).cancelled)
+        assert.equal("cancelled", assert(c:job(res.jobID)).status)
+        assert.equal(0, assert(c:work(1000)).claimed)
+        assert.equal(0, #H.requests(sb))
+        ok, err = c:cancel("no-such-job")
+        assert.same({ nil, "job_unknown" }, { ok, err.error })
+        ok, err = c:job("no-such-job")
+        assert.same({ nil, "job_unknown" }, { ok, err.error })
+    end)
+
+    it("dedupes by key within its window", function()
+        local a = assert(publish("mastodon", { key = "level-3" }))
+        local b = assert(publish("mastodon", { key = "level-3" }))
+        assert.equal(a.jobID, b.jobID)
+        assert.is_true(b.deduplicated)
+        assert.equal(1, #assert(c:jobs{ UID = "u1" }).jobs)
+        local r, err = publish("mastodon", { key = ("k"):rep(201) })
+        assert.is_nil(r)
+        assert.equal(400006, err.errorCode)
+        assert.truthy(err.errorDetails:find("key is 201 bytes", 1, true), err.errorDetails)
+        assert.equal(1, #assert(c:jobs()).jobs)
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(1, count(sb, "mastodon", "/api/v1/statuses"))
+    end)
+
+    it("takes over a crashed worker's deliveries: resent with the same key, or left unconfirmed", function()
+        local res = assert(publish("twitter,mastodon"))
+        local st = assert(c:store())
+        assert.equal(2, #assert(st:claim("crashed", T0, 60, 10))) -- then the worker died
+        assert.equal(0, assert(c:work(1000)).claimed) -- its lease still runs
+        v.t = T0 + 60
+        local sum = assert(c:work(1000))
+        assert.same({ 2, 1, 1 }, { sum.claimed, sum.sent, sum.unconfirmed })
+        local d = by_provider(assert(c:job(res.jobID)))
+        assert.same({ "sent", 2 }, { d.mastodon.state, d.mastodon.attempts })
+        assert.same({ "unconfirmed", 2 }, { d.twitter.state, d.twitter.attempts })
+        assert.truthy(d.twitter.reason:find("lease ran out", 1, true))
+        assert.equal(0, count(sb, "twitter", "/2/tweets")) -- never blindly repeated
+        local ok, _, code = st:record(res.jobID, "mastodon", "crashed", T0 + 61, { state = "sent", postID = "x" })
+        assert.same({ nil, "lease_lost" }, { ok, code })
+        assert.equal(d.mastodon.postID, by_provider(assert(c:job(res.jobID))).mastodon.postID)
+    end)
+
+    it("stops claiming when the budget is spent, and gives unstarted deliveries back", function()
+        for _ = 1, 3 do assert(publish("mastodon")) end
+        c:close()
+        local calls = 0
+        c = client({ now = function() calls = calls + 1; return v.t + (calls > 4 and 10 or 0) end })
+        local sum = assert(c:work(1000))
+        assert.truthy(sum.sent < 3, tostring(sum.sent))
+        assert.equal(sum.claimed, sum.sent + sum.released)
+        assert.equal(0, assert(c:work(0)).claimed)
+        local queued = 0
+        for _, j in ipairs(assert(c:jobs()).jobs) do
+            if j.deliveries[1].state == "queued" then
+                queued = queued + 1
+                assert.equal(0, j.deliveries[1].attempts)
+            end
+        end
+        assert.equal(sum.released, queued)
+    end)
+
+    it("refuses bad input as the direct call does, storing nothing", function()
+        local _, derr = c:publishUserAction({ userAction = UA })
+        local r, qerr = c:publishUserAction({ userAction = UA }, { deliver = "queued" })
+        assert.is_nil(r)
+        assert.same({ derr.errorCode, derr.errorDetails }, { qerr.errorCode, qerr.errorDetails })
+        _, derr = c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "myspace" })
+        r, qerr = c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "myspace" }, { deliver = "queued" })
+        assert.same({ derr.errorCode, derr.errorDetails }, { qerr.errorCode, qerr.errorDetails })
+        r, qerr = c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "later" })
+        assert.same({ nil, 400006 }, { r, qerr.errorCode })
+        assert.truthy(qerr.errorDetails:find("deliver", 1, true))
+        r, qerr = c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued", when = 1 })
+        assert.truthy(qerr.errorDetails:find("options.when", 1, true))
+        r, qerr = c:publishUserAction({ UID = "nobody", userAction = UA }, { deliver = "queued" })
+        assert.equal(require("socialize.errors").codes.NOT_CONNECTED, qerr.errorCode)
+        r, qerr = c:publishUserAction({ UID = "u1", userAction = { title = "x", mediaItems = {
+            { type = "image", data = "\255\216\255\224", mimeType = "image/jpeg" } } } }, { deliver = "queued" })
+        assert.is_nil(r)
+        assert.equal(400006, qerr.errorCode)
+        assert.equal(0, #assert(c:jobs()).jobs)
+        assert.has_error(function() c:work(-1) end)
+        assert.has_error(function() c:work(0 / 0) end)
+        local no_store = require("socialize").new({ backend = "direct", connections = {} })
+        r, qerr = no_store:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" })
+        assert.same({ nil, "no_store" }, { r, qerr.error })
+        local gigya = require("socialize").new({ apiKey = "k", secret = "c2VjcmV0", store = K.db("gigya") })
+        r, qerr = gigya:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" })
+        assert.same({ nil, require("socialize.errors").codes.NOT_SUPPORTED }, { r, qerr.errorCode })
+        assert.has_error(function() c:publishUserAction({ UID = "u1", userAction = UA }, "queued") end)
+        assert.has_error(function() c:getUserInfo({ UID = "u1" }, { deliver = "queued" }) end)
+        assert.same({ nil, 400006 }, { c:prune(-1), select(2, c:prune(-1)).errorCode })
+        assert.same({ nil, 400006 }, { c:job(42), select(2, c:job(42)).errorCode })
+        assert.equal(400006, select(2, c:jobs({ limit = 0 / 0 })).errorCode)
+    end)
+
+    it("prunes finished jobs older than an age", function()
+        local a = assert(publish("mastodon"))
+        assert.equal(1, assert(c:work(1000)).sent)
+        local b = assert(publish("mastodon"))
+        v.t = T0 + 100
+        assert.same({ 0, 0 }, { assert(c:prune(100)).errorCode, assert(c:prune(101)).pruned })
+        assert.equal(1, assert(c:prune(50)).pruned)
+        assert.is_nil(c:job(a.jobID))
+        assert.equal("queued", assert(c:job(b.jobID)).status)
+    end)
+end
+
+describe("queued delivery on SQLite #fakes", function()
+    local sb
+    H.use_sandbox(function(s) sb = s end)
+    cases(function() return K.db("outbox") end, function() return sb end)
+end)
+
+describe("queued delivery on PostgreSQL #once", function()
+    local sb, base, n = nil, nil, 0
+    H.use_sandbox(function(s) sb = s end)
+    K.use_postgres(function(url) base = url end)
+    cases(function()
+        n = n + 1
+        K.run("psql -X -q -v ON_ERROR_STOP=1 " .. K.q(base) .. " -c " .. K.q("CREATE DATABASE q" .. n))
+        return (base:gsub("/postgres%?", "/q" .. n .. "?"))
+    end, function() return sb end)
+end)
+
+describe("the outbox's helpers #unit", function()
+    local outbox = require("socialize.outbox")
+    it("makes a network's text fit for the store: no NUL, UTF-8, cut on a character", function()
+        assert.equal("a?b?", outbox.cut("a\0b\255"))
+        assert.equal(("\195\169"):rep(2), outbox.cut(("\195\169"):rep(3), 5))
+        assert.equal("", outbox.cut(nil))
+        assert.equal(1000, #outbox.cut(("x"):rep(5000)))
+    end)
+
+    it("backs off about attempt^4 seconds, +-10 %", function()
+        for _ = 1, 200 do
+            local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)
+            assert.equal(1, b1)
+            assert.truthy(b3 >= 73 and b3 <= 89, b3)
+            assert.truthy(b9 >= 5905 and b9 <= 7217, b9)
+        end
+        assert.equal(1, outbox.backoff(-5))
+    end)
+end)
+
+describe("docs/delivery.md #unit", function()
+    it("names each network's idempotency key as core.provider_info does", function()
+        local core = require("socialize.core")
+        local doc = assert(H.read((os.getenv("SOCIALIZE_ROOT") or ".") .. "/docs/delivery.md"))
+        local rows = {}
+        for name, key in doc:gmatch("\n| `(%l+)` | ([^|]-) |") do rows[name] = key end
+        local listed = 0
+        for _, name in ipairs(core.provider_names()) do
+            local i = core.provider_info(name).idempotency
+            local row = rows[name]
+            if row then
+                listed = listed + 1
+                if i.kind == "none" then
+                    assert.equal("none", row, name)
+                else
+                    local kind = i.kind == "param" and "parameter" or i.kind
+                    local want = kind .. " `" .. i.name .. "`"
+                    assert.equal(want, row:sub(1, #want), name)
+                end
+            else
+                assert.equal("none", i.kind, name .. " has a key and is not in docs/delivery.md")
+            end
+        end
+        assert.equal(9, listed)
+    end)
+end)
