@@ -168,7 +168,7 @@ return {
         p.oauth.facebook.clientId, sb.url("facebook"), sb.url("telegram"), store)
 end
 
-describe("socialize command", function()
+describe("socialize command #fakes", function()
     local sb, cfg, store
 
     H.use_sandbox(function(s)
@@ -703,5 +703,47 @@ describe("socialize command", function()
             assert.are.equal(2, code)
             assert.matches("--timestamp is required", err, 1, true)
         end)
+    end)
+end)
+
+describe("socialize command on PostgreSQL #once", function()
+    local sb, cfg, pgurl
+    K.use_postgres(function(url) pgurl = url end)
+    H.use_sandbox(function(s)
+        sb = s
+        cfg = write(tmp("config-pg.lua"), lua_config(sb, pgurl))
+    end)
+    after_each(function()
+        for h in pairs(live) do h.kill() end
+    end)
+
+    it("connect, connections, publish --queued, worker, job, disconnect on a PostgreSQL store", function()
+        local h = bg({ "connect", "twitter", "--uid", "cli_pg", "--paste" }, { config = cfg })
+        h.write(K.authorize(h.wait_out("(http://127%.0%.0%.1:%d+/%S+)\n")) .. "\n")
+        local out, err, code = h.finish()
+        assert.are.equal(0, code, err)
+        out, err, code = sz({ "--json", "connections", "--uid", "cli_pg" }, { config = cfg })
+        assert.are.equal(0, code, err)
+        assert.are.equal("2244994945", json(out).identities[1].providerUID)
+        out, err, code = sz({ "--json", "publish", "--uid", "cli_pg", "--title", "From PostgreSQL", "--queued",
+                              "--key", "cli-pg-1" }, { config = cfg })
+        assert.are.equal(0, code, err)
+        local id = json(out).jobID
+        -- the same key again: the same job
+        out, err, code = sz({ "--json", "publish", "--uid", "cli_pg", "--title", "From PostgreSQL", "--queued",
+                              "--key", "cli-pg-1" }, { config = cfg })
+        assert.are.equal(0, code, err)
+        assert.are.equal(id, json(out).jobID)
+        assert.is_true(json(out).deduplicated)
+        out, err, code = sz({ "--json", "worker", "--once" }, { config = cfg })
+        assert.are.equal(0, code, err)
+        assert.are.equal(1, json(out).sent)
+        out, err, code = sz({ "--json", "job", id }, { config = cfg })
+        assert.are.equal(0, code, err)
+        assert.are.equal("sent", json(out).status)
+        assert.are.equal(1, #K.requests(sb, "/2/tweets"))
+        out, err, code = sz({ "--json", "disconnect", "twitter", "--uid", "cli_pg" }, { config = cfg })
+        assert.are.equal(0, code, err)
+        assert.are.equal(1, json(out).removed)
     end)
 end)
