@@ -67,8 +67,9 @@ end
 local COMMANDS = {
     publish = { flags = with(MEDIA, { at = "string", queued = "bool", key = "string" }), required = { "uid", "title" },
                 args = "", summary = "publish a UserAction (now, or queued in the outbox)" },
-    status = { flags = { uid = "string", provider = "list" }, required = { "uid" }, args = "TEXT",
-               summary = "set the user's status on the connected networks" },
+    status = { flags = { uid = "string", provider = "list", at = "string", queued = "bool", key = "string" },
+               required = { "uid" }, args = "TEXT",
+               summary = "set the user's status on the connected networks (now, or queued)" },
     preview = { flags = MEDIA, required = { "uid", "title" }, args = "",
                 summary = "what publish would post on each network, sending nothing (direct backend)" },
     connect = { flags = { uid = "string", redirect = "string", paste = "bool", page = "string", timeout = "number",
@@ -611,42 +612,45 @@ end
 ---------------------------------------------------------------------------
 local run = {}
 
-function run.publish(ctx)
+-- --queued, --at or --key: the call goes into the outbox (docs/delivery.md); nil otherwise
+local function enqueue(ctx, method, params)
     local f = ctx.p.flags
-    if #ctx.p.args > 0 then usage("publish takes no arguments (text goes in --title, --description, --message)") end
-    local params = media_params(f)
-    local queued = f.queued or f.at ~= nil or f.key ~= nil
-    if queued then
-        need_outbox(ctx, "work")
-        local opts = { deliver = "queued", key = f.key }
-        if f.at then
-            opts.at = _M.parse_time(f.at, os.time())
-            if not opts.at then usage("--at must be Unix seconds, YYYY-MM-DDTHH:MM:SSZ or +N[smhd], got " .. f.at:sub(1, 40)) end
-        end
-        local res = check_call(ctx.client:publishUserAction(params, opts))
-        if ctx.json then
-            ctx.out:json(res)
-        else
-            ctx.out:table({ "JOB", "STATUS", "PROVIDERS", "RUN AT" }, { { res.jobID, res.status,
-                type(res.providers) == "table" and concat(res.providers, ",") or "", date(res.runAt) } })
-        end
-        return EXIT.ok
+    if not (f.queued or f.at ~= nil or f.key ~= nil) then return nil end
+    need_outbox(ctx, "work")
+    local opts = { deliver = "queued", key = f.key }
+    if f.at then
+        opts.at = _M.parse_time(f.at, os.time())
+        if not opts.at then usage("--at must be Unix seconds, YYYY-MM-DDTHH:MM:SSZ or +N[smhd], got " .. f.at:sub(1, 40)) end
     end
-    local res, err = run_async(ctx, "publishing", function(cb) ctx.client:publishUserAction(params, cb) end)
+    local res, err = ctx.client[method](ctx.client, params, opts)
+    if ctx.json then ctx.out:json(res or err) end
+    check_call(res, err)
+    if not ctx.json then
+        ctx.out:table({ "JOB", "STATUS", "PROVIDERS", "RUN AT" }, { { res.jobID, res.status,
+            type(res.providers) == "table" and concat(res.providers, ",") or "", date(res.runAt) } })
+    end
+    return EXIT.ok
+end
+
+-- publishUserAction or setStatus, now: the networks' answers
+local function deliver(ctx, method, what, params)
+    local res, err = run_async(ctx, what, function(cb) ctx.client[method](ctx.client, params, cb) end)
     if ctx.json then ctx.out:json(res or err) end
     check_call(res, err)
     if not ctx.json then show_delivery(ctx, res) end
     return EXIT.ok
 end
 
+function run.publish(ctx)
+    if #ctx.p.args > 0 then usage("publish takes no arguments (text goes in --title, --description, --message)") end
+    local params = media_params(ctx.p.flags)
+    return enqueue(ctx, "publishUserAction", params) or deliver(ctx, "publishUserAction", "publishing", params)
+end
+
 function run.status(ctx)
     local text = one_arg(ctx.p, "one TEXT")
     local params = { UID = ctx.p.flags.uid, status = text, enabledProviders = providers_of(ctx.p.flags) }
-    local res, err = run_async(ctx, "setting the status", function(cb) ctx.client:setStatus(params, cb) end)
-    if ctx.json then ctx.out:json(res or err) end
-    check_call(res, err)
-    if not ctx.json then show_delivery(ctx, res) end
-    return EXIT.ok
+    return enqueue(ctx, "setStatus", params) or deliver(ctx, "setStatus", "setting the status", params)
 end
 
 function run.preview(ctx)
