@@ -95,7 +95,8 @@ local COMMANDS = {
     jobs = { flags = { status = "string", uid = "string", limit = "number" }, args = "",
              summary = "list the outbox's jobs" },
     job = { flags = {}, args = "ID", summary = "one job and its deliveries" },
-    retry = { flags = { provider = "string" }, args = "ID", summary = "deliver a failed job (or one network of it) again" },
+    retry = { flags = { provider = "string" }, args = "ID",
+              summary = "deliver a failed job (or one network of it) again" },
     cancel = { flags = {}, args = "ID", summary = "cancel a job not yet sent" },
     resolve = { flags = {}, args = "ID PROVIDER sent|resend", summary = "settle an unconfirmed delivery" },
     help = { flags = {}, args = "[COMMAND]", summary = "this help, or one command's" },
@@ -143,7 +144,8 @@ local function help_text(cmd)
             local left = f .. (kind == "bool" and "" or kind == "number" and " N" or " VALUE")
             fl[#fl + 1] = format("  %-20s %s", left, FLAG_HELP[f:sub(3)] or "")
         end
-        return format("usage: socialize %s%s [flags]\n%s\nrequired: %s\nflags:\n%s\nsee docs/cli.md\n", cmd, c.args ~= "" and (" " .. c.args) or "",
+        return format("usage: socialize %s%s [flags]\n%s\nrequired: %s\nflags:\n%s\nsee docs/cli.md\n", cmd,
+            c.args ~= "" and (" " .. c.args) or "",
             c.summary, c.required and ("--" .. concat(c.required, ", --")) or "none", concat(fl, "\n"))
     end
     local lines = { "usage: socialize [--config FILE] [--json] COMMAND [args] [flags]", "",
@@ -153,7 +155,8 @@ local function help_text(cmd)
     end
     lines[#lines + 1] = ""
     lines[#lines + 1] = "config: --config FILE or SOCIALIZE_CONFIG (a Lua file returning the table socialize.new"
-    lines[#lines + 1] = "takes, or a JSON file); a string value \"env:NAME\" is read from the environment variable NAME."
+    lines[#lines + 1] = "takes, or a JSON file); a string value \"env:NAME\" is read from the environment"
+    lines[#lines + 1] = "variable NAME."
     lines[#lines + 1] = "exit codes: 0 ok, 1 the call failed, 2 usage, 3 config, 4 timeout, 5 interrupted, 6 no outbox."
     lines[#lines + 1] = "socialize help COMMAND: its flags. docs/cli.md: everything."
     return concat(lines, "\n") .. "\n"
@@ -341,7 +344,10 @@ end
 function Out:json(v)
     self.json_done = true
     local s, msg = core.json_encode(plain(v))
-    if not s then s = core.json_encode({ errorCode = errors.codes.GENERAL_SERVER_ERROR, errorMessage = "cannot encode the answer: " .. tostring(msg) }) end
+    if not s then
+        s = core.json_encode({ errorCode = errors.codes.GENERAL_SERVER_ERROR,
+                               errorMessage = "cannot encode the answer: " .. tostring(msg) })
+    end
     self:print(s)
 end
 
@@ -557,7 +563,9 @@ local function show_delivery(ctx, res)
         for _, e in ipairs(res.providerErrorCodes) do
             if type(e) == "table" then
                 local notes = {}
-                if type(e.dropped) == "table" and #e.dropped > 0 then notes[#notes + 1] = "dropped " .. concat(e.dropped, ",") end
+                if type(e.dropped) == "table" and #e.dropped > 0 then
+                    notes[#notes + 1] = "dropped " .. concat(e.dropped, ",")
+                end
                 if e.truncated then notes[#notes + 1] = "text cut" end
                 rows[#rows + 1] = { e.provider, e.errorCode == 0 and "sent" or "failed",
                     ids[e.provider] or "",
@@ -581,7 +589,9 @@ local function need_outbox(ctx, method)
 end
 
 local function one_arg(p, what)
-    if #p.args ~= 1 then usage(p.cmd .. " takes " .. what .. (#p.args == 0 and "" or (", got " .. #p.args .. " arguments"))) end
+    if #p.args ~= 1 then
+        usage(p.cmd .. " takes " .. what .. (#p.args == 0 and "" or (", got " .. #p.args .. " arguments")))
+    end
     return p.args[1]
 end
 
@@ -620,7 +630,9 @@ local function enqueue(ctx, method, params)
     local opts = { deliver = "queued", key = f.key }
     if f.at then
         opts.at = _M.parse_time(f.at, os.time())
-        if not opts.at then usage("--at must be Unix seconds, YYYY-MM-DDTHH:MM:SSZ or +N[smhd], got " .. f.at:sub(1, 40)) end
+        if not opts.at then
+            usage("--at must be Unix seconds, YYYY-MM-DDTHH:MM:SSZ or +N[smhd], got " .. f.at:sub(1, 40))
+        end
     end
     local res, err = ctx.client[method](ctx.client, params, opts)
     if ctx.json then ctx.out:json(res or err) end
@@ -727,7 +739,9 @@ function run.connect(ctx)
         local port = f.port or 0
         if redirect then
             port, path = loopback(redirect)
-            if not port then usage("--redirect " .. redirect:sub(1, 80) .. " is not a http://127.0.0.1:PORT/ URL: add --paste") end
+            if not port then
+                usage("--redirect " .. redirect:sub(1, 80) .. " is not a http://127.0.0.1:PORT/ URL: add --paste")
+            end
         else
             path = "/callback"
         end
@@ -800,7 +814,9 @@ function run.disconnect(ctx)
     check_call(res, err)
     if not ctx.json then
         local revoked = {}
-        for k, v in pairs(type(res.revoked) == "table" and res.revoked or {}) do if v then revoked[#revoked + 1] = k end end
+        for k, v in pairs(type(res.revoked) == "table" and res.revoked or {}) do
+            if v then revoked[#revoked + 1] = k end
+        end
         sort(revoked)
         ctx.out:table({ "REMOVED", "REVOKED" }, { { res.removed, concat(revoked, ",") } })
     end
@@ -823,7 +839,9 @@ local function sig_secret(ctx)
     local name = ctx.p.flags["secret-env"]
     if name then
         local v = ctx.env.getenv(name)
-        if v == nil or v == "" then fail(EXIT.config, "--secret-env: the environment variable " .. name .. " is not set") end
+        if v == nil or v == "" then
+            fail(EXIT.config, "--secret-env: the environment variable " .. name .. " is not set")
+        end
         ctx.out.secrets = add_secrets(ctx.out.secrets, { v })
         return v
     end
@@ -837,7 +855,9 @@ end
 local function need(ctx, ...)
     for i = 1, select("#", ...) do
         local k = select(i, ...)
-        if ctx.p.flags[k] == nil then usage(ctx.p.cmd .. " " .. tostring(ctx.p.args[1]) .. ": --" .. k .. " is required") end
+        if ctx.p.flags[k] == nil then
+            usage(ctx.p.cmd .. " " .. tostring(ctx.p.args[1]) .. ": --" .. k .. " is required")
+        end
     end
 end
 
@@ -917,7 +937,9 @@ function run.validate(ctx)
             for _, app in pairs(type(cfg.providers) == "table" and cfg.providers or {}) do
                 if type(app) == "table" and type(app.botToken) == "string" then token = app.botToken end
             end
-            if not token then fail(EXIT.config, "no bot token: config.providers.<network>.botToken or --secret-env NAME") end
+            if not token then
+                fail(EXIT.config, "no bot token: config.providers.<network>.botToken or --secret-env NAME")
+            end
         end
         local age = f["max-age"]
         ok = socialize.validateTelegramLogin(data, token, age)
@@ -938,7 +960,9 @@ local function show_job(ctx, job)
     local rows = {}
     for _, d in ipairs(type(job.deliveries) == "table" and job.deliveries or {}) do
         local why = ""
-        if d.errorCode then why = scalar(d.errorCode) .. " " .. scalar(d.category or "") .. ": " .. scalar(d.reason or "") end
+        if d.errorCode then
+            why = scalar(d.errorCode) .. " " .. scalar(d.category or "") .. ": " .. scalar(d.reason or "")
+        end
         rows[#rows + 1] = { d.provider, d.state, d.attempts, d.postID or "", date(d.nextAt), why }
     end
     if #rows > 0 then
@@ -1122,7 +1146,9 @@ function _M.main(argv, env)
                 end
             end
             local cok, client = pcall(socialize.new, cfg)
-            if not cok then fail(EXIT.config, "config: " .. tostring(client):gsub("^bad argument #1 to 'new' %((.*)%)$", "%1")) end
+            if not cok then
+                fail(EXIT.config, "config: " .. tostring(client):gsub("^bad argument #1 to 'new' %((.*)%)$", "%1"))
+            end
             ctx.client, ctx.cfg = client, cfg
         end
         local rc = run[p.cmd](ctx)
