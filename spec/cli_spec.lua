@@ -389,6 +389,21 @@ describe("socialize command #fakes", function()
             assert.are.equal("Level 3 done https://game.example/l3", res.previews[1].text)
             assert.are.equal("image", res.previews[1].media[1].kind)
             assert.are.equal(2, #K.requests(sb, "/2/tweets")) -- preview sent nothing
+            -- a local file on the command line is read by the library (media.allowFiles for this run)
+            local png = write(tmp("shot.png"), "\137\80\78\71\13\10\26\10\0\0\0\13\73\72\68\82\0\0\0\1\0\0\0\1\8\2"
+                .. "\0\0\0\144\119\83\222\0\0\0\12\73\68\65\84\120\156\99\248\207\192\0\0\3\1\1\0\201\254\146"
+                .. "\239\0\0\0\0\73\69\78\68\174\66\96\130")
+            out, err, code = sz({ "--json", "preview", "--uid", "cli_pub", "--title", "A shot", "--image", png },
+                { config = cfg })
+            assert.are.equal(0, code, err)
+            local m = json(out).previews[1].media[1]
+            assert.are.equal("file", m.source)
+            assert.are.equal(png, m.src)
+            out, err, code = sz({ "--json", "publish", "--uid", "cli_pub", "--title", "A shot", "--image", png },
+                { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.are.equal(1, #json(out).providerErrorCodes[1].mediaIDs)
+            assert.is_true(#K.requests(sb, "/2/media/upload", true) >= 1)
         end)
 
         it("a failed call: exit 1, Gigya's code on stderr, the error as JSON on stdout", function()
