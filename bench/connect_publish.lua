@@ -29,7 +29,10 @@ local cfg = { backend = "direct", allowPrivateNetworks = true, timeout = 10, pro
 local client = socialize.new(cfg)
 local http = transport.select({ transport = "curl", timeout = 10 })
 for _, name in ipairs(names) do
-    local start = assert(client:connect { UID = UID, provider = name, redirectURI = "https://game.example/cb" })
+    local args = { UID = UID, provider = name, redirectURI = "https://game.example/cb" }
+    local ci = core.provider_info(name).connect
+    if ci.instance then args[ci.instance] = providers[name].baseUrl end -- a per-instance network: the sandbox's
+    local start = assert(client:connect(args))
     local res = assert(http:request({ method = "GET", url = start.url, headers = {}, timeout = 10 }))
     local loc
     for k, v in pairs(res.headers) do if k:lower() == "location" then loc = v end end

@@ -87,6 +87,32 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
         assert.is_nil(res2)
     end)
 
+    it("getUserInfo with a callback answers from the store, delivered by poll", function()
+        local c = client()
+        assert(connect(c, "a1", "twitter"))
+        H.reset(sb)
+        local got, n = nil, 0
+        assert.is_true(c:getUserInfo({ UID = "a1" }, function(res, err) n = n + 1 got = { res, err } end))
+        assert.equal(0, n) -- not before poll
+        assert.equal(0, c:timeout())
+        assert.equal(0, c:poll(0))
+        assert.equal(1, n)
+        assert.is_nil(got[2])
+        assert.equal(0, got[1].errorCode)
+        assert.equal("a1", got[1].UID)
+        assert.equal(1, #got[1].identities)
+        assert.equal("2244994945", got[1].identities[1].providerUID)
+        assert.equal(0, #H.requests(sb)) -- nothing sent: the store answered
+        assert.equal(-1, c:timeout())
+        assert.equal(0, c:poll(0))
+        assert.equal(1, n) -- once
+        -- an error too, through the callback
+        assert.is_true(c:getUserInfo({}, function(res, err) got = { res, err } end))
+        while c:poll(10) > 0 do end
+        assert.is_nil(got[1])
+        assert.equal(400002, got[2].errorCode)
+    end)
+
     it("a state is single use, bound to its store, and expires", function()
         local c = client()
         local start = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = REDIRECT })
@@ -252,6 +278,79 @@ describe("connect: X (OAuth 2.0 + PKCE) #fakes", function()
         assert.is_nil(rec.fields.expired)
         assert.equal(rt0, rec.secrets.refreshToken)
         assert.is_false(assert(c:getUserInfo { UID = "u1" }).identities[1].isExpiredSession)
+    end)
+end)
+
+describe("connect: a publish answered 401 with a stored connection #fakes", function()
+    H.use_sandbox(function(s) sb = s end)
+
+    local function tweets_auth()
+        local out = {}
+        for i, r in ipairs(requests("/2/tweets")) do out[i] = r.headers.authorization end
+        return out
+    end
+
+    it("a token revoked early: refreshed once under the lease, the post sent once more", function()
+        local c = client()
+        assert(connect(c, "r1", "twitter"))
+        local rec0 = c:store():get_connection("r1", "twitter")
+        H.configure(sb, { oauth_revoke_early = { twitter = true } })
+        local res, err = c:publishUserAction { UID = "r1", userAction = UA }
+        assert.is_nil(err)
+        assert.equal(0, res.errorCode)
+        local rec = c:store():get_connection("r1", "twitter")
+        assert.are_not.equal(rec0.secrets.accessToken, rec.secrets.accessToken)
+        assert.are_not.equal(rec0.secrets.refreshToken, rec.secrets.refreshToken)
+        assert.same({ "Bearer " .. rec0.secrets.accessToken, "Bearer " .. rec.secrets.accessToken }, tweets_auth())
+        local st = oauth("twitter")
+        assert.equal(1, st.refreshes)
+        assert.equal(0, st.reuse)
+        -- the refresh answering invalid_grant: the connection expired, 403009 with the reconnect hint,
+        -- the post not sent again
+        H.reset(sb)
+        local c2 = client()
+        assert(connect(c2, "r2", "twitter"))
+        H.configure(sb, { oauth_revoke_early = { twitter = true }, oauth_scenario = { twitter = "invalid_grant" } })
+        res, err = c2:publishUserAction { UID = "r2", userAction = UA }
+        assert.is_nil(res)
+        assert.equal(403009, err.errorCode)
+        local e = err.providerErrorCodes and err.providerErrorCodes[1] or err
+        assert.is_true(e.reconnect)
+        assert.matches("reconnect with client:connect", e.errorDetails)
+        assert.equal(1, #requests("/2/tweets"))
+        assert.is_true(c2:store():get_connection("r2", "twitter").fields.expired)
+    end)
+
+    it("a token rotated by another client on the same store: the re-read token, no refresh sent", function()
+        local url = db()
+        local c0 = client(url)
+        assert(connect(c0, "r3", "twitter"))
+        local A = c0:store():get_connection("r3", "twitter").secrets.accessToken
+        local core = require("socialize.core")
+        local transport = require("socialize.transport")
+        local done = false
+        local c1 = client(url, { log = function(ev)
+            if done or ev.event ~= "request" or not tostring(ev.url):find("/2/tweets", 1, true) then return end
+            done = true
+            -- meanwhile another client (its clock near the token's expiry) refreshes it,
+            -- and the old token is revoked at X
+            local c2 = client(url, { clock = function() return os.time() + 7000 end })
+            assert.equal(0, assert(c2:publishUserAction { UID = "r3", userAction = UA }).errorCode)
+            local req = assert(core.oauth_request("twitter", "revoke", providers().twitter,
+                { token = A, hint = "access_token" }))
+            req.timeout = 5
+            assert(transport.select({ timeout = 5 }):request(req))
+        end })
+        local res, err = c1:publishUserAction { UID = "r3", userAction = UA }
+        assert.is_true(done)
+        assert.is_nil(err)
+        assert.equal(0, res.errorCode)
+        local B = c1:store():get_connection("r3", "twitter").secrets.accessToken
+        assert.are_not.equal(A, B)
+        -- c2's post with B, c1's with A (refused), c1's again with B
+        assert.same({ "Bearer " .. B, "Bearer " .. A, "Bearer " .. B }, tweets_auth())
+        assert.equal(1, oauth("twitter").refreshes) -- c2's only
+        assert.equal(0, oauth("twitter").reuse)
     end)
 end)
 
@@ -433,5 +532,68 @@ describe("connect: VK ID (OAuth 2.1, PKCE, device_id) #fakes", function()
         local rm = assert(c:removeConnection { UID = "u1", provider = "vkontakte" })
         assert.equal(1, rm.removed)
         assert.is_nil(rm.revoked.vkontakte)
+    end)
+end)
+
+describe("connect: the store write failing after the token exchange #fakes", function()
+    H.use_sandbox(function(s) sb = s end)
+
+    -- the store's commits after the first n fail (rolled back), as a full or
+    -- read-only store would at put_connection
+    local function fail_after(c, n)
+        local k = 0
+        c:store():_before_commit(function() k = k + 1 return k <= n end)
+    end
+
+    it("X OAuth 2.0: the fresh tokens revoked, the store's error, nothing stored, the state spent", function()
+        local c = client()
+        local start = assert(c:connect { UID = "w1", provider = "twitter", redirectURI = REDIRECT })
+        local cb = authorize(start.url)
+        fail_after(c, 1) -- take_state commits, put_connection does not
+        local id, err = c:finishConnect(cb)
+        c:store():_before_commit(nil)
+        assert.is_nil(id)
+        assert.equal(500001, err.errorCode)
+        assert.is_true(err.revoked)
+        assert.matches("nothing was stored, the new tokens were revoked at twitter", err.errorDetails)
+        assert.not_matches("xat%-", err.errorDetails)
+        local rv = requests("/2/oauth2/revoke")
+        assert.equal(2, #rv)
+        assert.matches("token=xrt%-", rv[1].body)
+        assert.matches("token_type_hint=refresh_token", rv[1].body)
+        assert.matches("token=xat%-", rv[2].body)
+        assert.equal(2, oauth("twitter").revoked)
+        assert.is_nil(c:store():get_connection("w1", "twitter"))
+        assert.equal("state_unknown", select(2, c:finishConnect(cb)).error)
+    end)
+
+    it("Facebook: a failed selectPage keeps the user's grant (its revoke would end the page connected before); X OAuth 1.0a invalidates", function()
+        local c = client()
+        -- a first page connected, then a reconnect choosing another page fails to store
+        local r = assert(connect(c, "w2", "facebook"))
+        assert.equal("selectPage", r.pending)
+        assert(c:selectPage { UID = "w2", provider = "facebook", pageId = r.pages[1].id })
+        r = assert(connect(c, "w2", "facebook"))
+        fail_after(c, 1)
+        local id, err = c:selectPage { UID = "w2", provider = "facebook", pageId = r.pages[2].id }
+        c:store():_before_commit(nil)
+        assert.is_nil(id)
+        assert.equal(500001, err.errorCode)
+        assert.is_nil(err.revoked)
+        assert.matches("nothing was stored; the grant at facebook was left as it is", err.errorDetails, 1, true)
+        for _, q in ipairs(requests("/v26.0/me/permissions")) do assert.equal("GET", q.method) end
+        -- the page connected before still publishes
+        assert.equal(r.pages[1].id, assert(c:store():get_connection("w2", "facebook")).account)
+        assert.equal(0, c:publishUserAction { UID = "w2", userAction = { title = "still here" } }.errorCode)
+        -- OAuth 1.0a
+        local s = assert(c:connect { UID = "w3", provider = "twitter", redirectURI = REDIRECT, oauth = "1.0a" })
+        local cb = authorize(s.url)
+        fail_after(c, 1)
+        id, err = c:finishConnect(cb)
+        c:store():_before_commit(nil)
+        assert.is_nil(id)
+        assert.is_true(err.revoked)
+        assert.equal(1, #requests("/1.1/oauth/invalidate_token"))
+        assert.is_nil(c:store():get_connection("w3", "twitter"))
     end)
 end)

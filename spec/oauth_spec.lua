@@ -213,8 +213,12 @@ describe("oauth: token replies", function()
         assert.same({ kind = "oauth2", scopes = "tweet.read tweet.write users.read offline.access", pkce = true,
                       basicAuth = true, revoke = true, refresh = true, rotating = true, tokenField = "bearerToken",
                       accountField = "userId", refreshField = "refreshToken", tokenState = false,
-                      pages = false, oauth1 = true }, c)
+                      pages = false, oauth1 = true, permissions = false, invalidate = true, revokeGrant = false }, c)
         local f = core.provider_info("facebook").connect
+        assert.is_true(f.permissions)
+        assert.is_true(f.revokeGrant)
+        assert.is_true(core.provider_info("sina").connect.revokeGrant)
+        assert.is_false(f.invalidate)
         assert.is_true(f.exchange)
         assert.is_true(f.pages)
         assert.is_false(f.oauth1)
@@ -226,6 +230,73 @@ describe("oauth: token replies", function()
         assert.equal(7 * 86400, th.refreshMargin)
         assert.is_false(th.pkce)
         assert.is_nil(core.provider_info("sina").connect.refreshWithAccess)
+    end)
+end)
+
+describe("oauth: X OAuth 1.0a invalidate_token", function()
+    local APP = { consumerKey = "ck", consumerSecret = "cs" }
+    it("a POST signed with the user's token; 200 or 401 (gone already) is done, 5xx transient", function()
+        local r = assert(core.oauth_request("twitter", "oauth1_invalidate", APP,
+            { token = "t1", tokenSecret = "s1", timestamp = 1700000000, nonce = "abc" }))
+        assert.equal("POST", r.method)
+        assert.equal("https://api.x.com/1.1/oauth/invalidate_token", r.url)
+        local auth = r.headers.Authorization or r.headers.authorization
+        assert.matches('oauth_token="t1"', auth)
+        assert.matches('oauth_consumer_key="ck"', auth)
+        assert.not_matches("s1", auth)
+        local bad = core.oauth_request("twitter", "oauth1_invalidate", APP, { token = "t1", timestamp = 1, nonce = "a" })
+        assert.equal("content_invalid", bad.category)
+        assert.is_true(core.oauth_parse("twitter", "oauth1_invalidate", 200, '{"access_token":"t1"}', 1).ok)
+        assert.is_true(core.oauth_parse("twitter", "oauth1_invalidate", 401, '{"errors":[{"code":89}]}', 1).ok)
+        assert.equal("transient", core.oauth_parse("twitter", "oauth1_invalidate", 503, "", 1).category)
+        assert.equal("unsupported", core.oauth_request("facebook", "oauth1_invalidate", APP,
+            { token = "t1", tokenSecret = "s1", timestamp = 1, nonce = "a" }).category)
+    end)
+end)
+
+describe("oauth: Graph permissions and page paging", function()
+    local NOW = 1700000000
+    local APP = { clientId = "id", clientSecret = "sec" }
+    it("permissions: the granted ones are the scope; an asked one declined or absent is missing", function()
+        local body = '{"data":[{"permission":"a_b","status":"granted"},{"permission":"c","status":"declined"},'
+            .. '{"permission":"D!","status":"granted"},{"permission":"e"}]}'
+        local r = core.oauth_parse("facebook", "permissions", 200, body, NOW, { scopes = "a_b c f" })
+        assert.is_true(r.ok)
+        assert.equal("a_b", r.scope)
+        assert.same({ "c", "f" }, r.missingScopes)
+        r = core.oauth_parse("facebook", "permissions", 200, body, NOW, { scopes = "a_b" })
+        assert.is_nil(r.missingScopes)
+        assert.equal("auth_expired", core.oauth_parse("facebook", "permissions", 400,
+            '{"error":{"code":190}}', NOW, {}).category)
+        assert.equal("transient", core.oauth_parse("facebook", "permissions", 200, '{"data":{}}', NOW, {}).category)
+    end)
+    it("pages: next and its after cursor; followed only on the pages endpoint", function()
+        local next = "https://graph.facebook.com/v26.0/10001/accounts?access_token=x&after=QVFI-c2&limit=3"
+        local r = core.oauth_parse("facebook", "pages", 200, '{"data":[],"paging":{"next":"' .. next
+            .. '","cursors":{"after":"ignored"}}}', NOW, {})
+        assert.equal(next, r.next)
+        assert.equal("QVFI-c2", r.after)
+        local req = assert(core.oauth_request("facebook", "pages", APP, { accessToken = "tk", next = next }))
+        local want = "https://graph.facebook.com/v26.0/me/accounts?fields=id,name,access_token&limit=100"
+            .. "&after=QVFI-c2&access_token=tk&appsecret_proof="
+        assert.equal(want, req.url:sub(1, #want))
+        for _, bad in ipairs({
+            "https://evil.example/v26.0/10001/accounts?after=c2",
+            "https://graph.facebook.com.evil.example/v26.0/me/accounts?after=c2",
+            "https://graph.facebook.com/v26.0/10001/feed?after=c2",
+            "https://graph.facebook.com/v26.0/1x/accounts?after=c2",
+            "https://graph.facebook.com/v26.0/me/accounts?after=c2&after=c3",
+            "https://graph.facebook.com/v26.0/me/accounts?after=a%26b&x=1#",
+            "https://graph.facebook.com/v26.0/me/accounts?after=a b",
+            "https://graph.facebook.com/v26.0/me/accounts?limit=3",
+            "https://graph.facebook.com/v26.0/me/accounts?after=" .. ("c"):rep(600) }) do
+            local f = core.oauth_request("facebook", "pages", APP, { accessToken = "tk", next = bad })
+            if bad:find("%%26") then
+                assert.is_truthy(f.url, bad) -- a percent-encoded cursor is kept as it is
+            else
+                assert.equal("content_invalid", f.category, bad)
+            end
+        end
     end)
 end)
 

@@ -546,7 +546,13 @@ print(select(2, s:put_connection({ UID = "user-1", provider = "twitter", secrets
             H_write(dir .. "/ro.lua", "package.cpath = " .. string.format("%q", mods .. "/?.so;") .. " .. package.cpath\n"
                 .. "local store = require('socialize.store')\n" .. body)
             cmd = "cd / && runuser -u nobody -- " .. lua .. " " .. q(dir .. "/ro.lua") .. " " .. q(file) .. " " .. q(KEY_A)
+            -- the test tests something: the child's user really cannot write the file (root could)
+            assert.equal("readonly", run("cd / && runuser -u nobody -- sh -c " ..
+                q("test -w " .. q(file) .. " && echo writable || echo readonly")))
+            assert.equal("nobody", run("cd / && runuser -u nobody -- id -un"))
         end
+        assert.equal("readonly", run((run("id -u") == "0" and "cd / && runuser -u nobody -- " or "") .. "sh -c " ..
+            q("test -w " .. q(file) .. " && echo writable || echo readonly")))
         local out = run(cmd)
         local token, code, msg = out:match("^(.-)\n(.-)\n(.*)$")
         assert.same({ TOKEN, "store_readonly" }, { token, code }, out)
@@ -649,6 +655,7 @@ describe("store faults: PostgreSQL #once", function()
     it("names a server that goes away mid-transaction; nothing half-written; reconnects after", function()
         local s = assert(store.open(E.new_url(), { keys = { KEY_A } }))
         assert(s:put_connection(conn()))
+        assert(s:get_connection("user-1", "twitter")) -- its statement prepared in this session
         s:_before_commit(function() E.kill() return true end)
         local ok, err, code = s:put_connection(conn({ secrets = { accessToken = "mid-transaction" } }))
         s:_before_commit(nil)
@@ -657,8 +664,9 @@ describe("store faults: PostgreSQL #once", function()
         -- down: every call says so
         assert.equal("store_gone", select(3, s:get_connection("user-1", "twitter")))
         E.up()
-        local c = assert(s:get_connection("user-1", "twitter")) -- the same handle reconnects
+        local c = assert(s:get_connection("user-1", "twitter")) -- the same handle reconnects (prepared again)
         assert.equal(TOKEN, c.secrets.accessToken)
+        assert(s:put_connection(conn({ secrets = { accessToken = TOKEN } }))) -- a write too
         s:close()
     end)
 
@@ -679,6 +687,111 @@ describe("store faults: PostgreSQL #once", function()
         assert.equal(10, sealed_a) -- every field still under the old key
         assert.equal(10, s:rotate())
         s:close()
+    end)
+
+    -- a URL carrying a password (the cluster trusts its socket: libpq sends it unasked)
+    local PW = "hunter2-pw-secret"
+    local function with_pw(url, user)
+        url = url .. "&password=" .. PW
+        if user then url = url:gsub("user=socialize", "user=" .. user) end
+        return url
+    end
+    local function clean(err)
+        assert.is_string(err)
+        assert.is_nil(err:find(PW, 1, true))
+        assert.is_nil(err:find("during-fault", 1, true))
+        assert.is_nil(err:find(TOKEN, 1, true))
+    end
+
+    -- every kind of write refused by name, the store as it was
+    local function writes_refused(s, want)
+        local ok, err, code = s:put_connection(conn({ secrets = { accessToken = "during-fault" } }))
+        assert.same({ nil, want }, { ok, code })
+        clean(err)
+        ok, err, code = s:put_connection(conn({ UID = "user-2", secrets = { accessToken = "during-fault" } }))
+        assert.same({ nil, want }, { ok, code })
+        ok, err, code = s:delete_connection("user-1", "twitter")
+        assert.same({ nil, want }, { ok, code })
+        ok, err, code = s:put_state({ state = "st-ro", UID = "u", provider = "x", verifier = "during-fault",
+                                      expiresAt = os.time() + 600 })
+        assert.same({ nil, want }, { ok, code })
+        clean(err)
+    end
+
+    local function as_before(url)
+        local s = assert(store.open(url, { keys = { KEY_A } }))
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken)
+        assert.is_nil(s:get_connection("user-2", "twitter"))
+        assert.is_nil(s:take_state("st-ro"))
+        s:close()
+        assert.equal("1", E.raw("SELECT COUNT(*) FROM socialize_connections"))
+    end
+
+    it("names a read-only server (default_transaction_read_only): reads work, writes fail whole", function()
+        local url = E.new_url()
+        local s = assert(store.open(url, { keys = { KEY_A } }))
+        assert(s:put_connection(conn()))
+        s:close()
+        E.raw("ALTER DATABASE " .. E.db .. " SET default_transaction_read_only = on")
+        assert.equal("on", E.raw("SHOW default_transaction_read_only")) -- a new session is read-only
+        s = assert(store.open(with_pw(url), { keys = { KEY_A } }))
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken)
+        writes_refused(s, "store_readonly")
+        local _, err = s:put_connection(conn())
+        assert.truthy(err:find("read-only", 1, true), err)
+        s:close()
+        E.raw("BEGIN READ WRITE; ALTER DATABASE " .. E.db .. " SET default_transaction_read_only = off; COMMIT")
+        as_before(url)
+    end)
+
+    it("names a read-only role: reads work, writes fail whole", function()
+        local url = E.new_url()
+        local s = assert(store.open(url, { keys = { KEY_A } }))
+        assert(s:put_connection(conn()))
+        s:close()
+        E.raw("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reader') THEN " ..
+            "CREATE ROLE reader LOGIN; END IF; END $$; " ..
+            "GRANT USAGE ON SCHEMA public TO reader; GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader")
+        s = assert(store.open(with_pw(url, "reader"), { keys = { KEY_A } }))
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken)
+        writes_refused(s, "store_readonly")
+        local _, err = s:put_connection(conn())
+        assert.truthy(err:find("permission denied", 1, true), err)
+        s:close()
+        as_before(url)
+    end)
+
+    it("names a row locked by another session beyond the lock timeout; nothing half-written; works after", function()
+        local url = E.new_url()
+        local s = assert(store.open(url, { keys = { KEY_A } }))
+        assert(s:put_connection(conn()))
+        s:close()
+        s = assert(store.open(with_pw(url), { keys = { KEY_A }, busyTimeout = 200 }))
+        local flag = E.cdir .. "/rowlock.flag"
+        os.remove(flag)
+        local release = hold("(echo 'BEGIN;'; echo 'SELECT 1 FROM socialize_connections FOR UPDATE;';" ..
+            " echo \"SELECT 'locked';\"; sleep 30) | psql -X -q -A -t " .. q(url), flag)
+        local ok, err, code = s:put_connection(conn({ secrets = { accessToken = "during-fault" } }))
+        local dok, _, dcode = s:delete_connection("user-1", "twitter")
+        release()
+        assert.same({ nil, "store_busy" }, { ok, code })
+        assert.same({ nil, "store_busy" }, { dok, dcode })
+        clean(err)
+        assert.equal(TOKEN, s:get_connection("user-1", "twitter").secrets.accessToken) -- the same handle, after
+        assert.is_true(s:put_connection(conn({ secrets = { accessToken = "after" } })))
+        s:close()
+    end)
+
+    it("names a schema newer than the library's, writes nothing, without the password", function()
+        local url = E.new_url()
+        assert(store.open(url, { keys = { KEY_A } })):close()
+        E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (99, 0)")
+        local st, err, code = store.open(with_pw(url), { keys = { KEY_A } })
+        assert.same({ nil, "store_schema" }, { st, code })
+        assert.truthy(err:find("version 99", 1, true), err)
+        clean(err)
+        assert.equal("1,99", E.raw("SELECT string_agg(version::text, ',' ORDER BY version) FROM socialize_schema"))
+        assert.equal("0", E.raw("SELECT COUNT(*) FROM socialize_connections"))
     end)
 
     it("names a server it cannot reach, without the password", function()

@@ -198,6 +198,14 @@ struct sz_net {
                                        one of which the connection publishes as (NULL: none) */
         int         token_query;    /* identity, pages and revoke carry access_token and
                                        appsecret_proof in the query; revoke is a DELETE */
+        int         revoke_grant;   /* the revoke ends the user's whole grant to the app
+                                       (every token of that user: Facebook, Weibo), not
+                                       one token; not used for tokens a failed store write
+                                       left unstored (it would end the user's other
+                                       connections) */
+        const char *permissions;    /* GET with the user token after the exchange: the
+                                       permissions granted or declined (a token reply
+                                       without scope; NULL: none) */
     } oauth;
     /* OAuth 1.0a 3-legged connect (RFC 5849 section 2; sz_oauth1.c): NULL
      * request: none. Signed with the app's consumerKey/consumerSecret. */
@@ -207,6 +215,8 @@ struct sz_net {
         const char *access;    /* POST with oauth_verifier: the access token */
         const char *account;   /* the reply's field of the account id (user_id) */
         const char *nick;      /* the reply's field of the nickname (screen_name) */
+        const char *invalidate; /* POST signed with the user's token: the token dies
+                                   (removeConnection; NULL: none) */
     } oauth1;
     /* replies */
     int graph;        /* accepts the "graph" action (Graph API passthrough) */
@@ -373,6 +383,10 @@ SZ_HIDDEN sz_request *sz_oauth1_request_json(const sz_net *nt, const char *op, j
                                              json_t **refusal);
 SZ_HIDDEN sz_request *sz_oauth_token_query(const char *method, const char *url, json_t *app, const char *at);
 SZ_HIDDEN json_t *sz_oauth_pages_reply(const sz_net *nt, int status, json_t *j, int is_json);
+SZ_HIDDEN sz_request *sz_oauth_graph_request_json(const sz_net *nt, const char *op, json_t *app, json_t *args,
+                                                  json_t **refusal);
+SZ_HIDDEN json_t *sz_oauth_permissions_reply(const sz_net *nt, int status, json_t *j, int is_json, const char *asked);
+SZ_HIDDEN json_t *sz_oauth_missing_scopes(const char *asked, const char *granted);
 SZ_HIDDEN json_t *sz_oauth1_parse_json(const sz_net *nt, const char *op, int status, const char *body, size_t len);
 SZ_HIDDEN char *oauth1_header_x(const char *method, const char *url, const char *ck, const char *cs,
                                 const char *tk, const char *ts_secret, long long ts, const char *nonce,

@@ -266,6 +266,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
     if (!(id = (nt->oauth.instance && (strcmp(op, "register") == 0 || strcmp(op, "discover") == 0))
                    ? "" : need(app, "clientId", nt->name, "app config", refusal)))
         return NULL;
+    if ((strcmp(op, "pages") == 0 && nt->oauth.pages) || (strcmp(op, "permissions") == 0 && nt->oauth.permissions))
+        return sz_oauth_graph_request_json(nt, op, app, args, refusal); /* sz_oauth_graph.c */
     secret = jstr(app, "clientSecret");
     if (!(p = sz_params_new()))
         return NULL;
@@ -397,15 +399,6 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
                 goto done;
         }
         r = finish_form(nt, url, p, id, secret);
-    } else if (strcmp(op, "pages") == 0 && nt->oauth.pages) {
-        const char *at = need(args, "accessToken", nt->name, "argument", refusal);
-        if (!at)
-            goto done;
-        if (!(url = sz_oauth_endpoint(nt, app, "pagesUrl", nt->oauth.pages, &why))) {
-            *refusal = refuse("content_invalid", "%s: the pages endpoint: %s", nt->name, why);
-            goto done;
-        }
-        r = sz_oauth_token_query("GET", url, app, at);
     } else if (strcmp(op, "identity") == 0) {
         const char *at = need(args, "accessToken", nt->name, "argument", refusal);
         sz_buf b;
@@ -521,7 +514,7 @@ static json_t *object_at(json_t *j, const char *path, char *buf, size_t bn)
 }
 
 /* scope names asked and not in the granted list (both space-separated) */
-static json_t *missing_scopes(const char *asked, const char *granted)
+json_t *sz_oauth_missing_scopes(const char *asked, const char *granted)
 {
     json_t *m = json_array();
     const char *a = asked;
@@ -667,7 +660,7 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             else if (json_object_set_new(r, "scope", json_string(granted ? granted : "")))
                 bad = 1;
             if (!bad && asked) {
-                json_t *m = missing_scopes(asked, granted ? granted : "");
+                json_t *m = sz_oauth_missing_scopes(asked, granted ? granted : "");
                 if (!m)
                     bad = 1;
                 else if (!json_array_size(m))
@@ -695,6 +688,8 @@ json_t *sz_oauth_parse_json(const char *provider, const char *op, int status, co
             r = fail("content_invalid", "%s: the instance refused the app registration (%d)", nt->name, status);
     } else if (strcmp(op, "pages") == 0) {
         r = sz_oauth_pages_reply(nt, status, j, is_json);
+    } else if (strcmp(op, "permissions") == 0) {
+        r = sz_oauth_permissions_reply(nt, status, j, is_json, jstr(args, "scopes"));
     } else if (strcmp(op, "discover") == 0) { /* RFC 8414: PKCE when S256 is listed */
         json_t *m = is_json && status == 200 ? json_object_get(j, "code_challenge_methods_supported") : NULL;
         size_t i;
@@ -765,6 +760,9 @@ json_t *sz_oauth_info_json(const net *nt)
               (nt->oauth.refresh_margin &&
                json_object_set_new(r, "refreshMargin", json_integer(nt->oauth.refresh_margin))) ||
               json_object_set_new(r, "pages", json_boolean(nt->oauth.pages != NULL)) ||
+              json_object_set_new(r, "permissions", json_boolean(nt->oauth.permissions != NULL)) ||
+              json_object_set_new(r, "revokeGrant", json_boolean(nt->oauth.revoke_grant)) ||
+              json_object_set_new(r, "invalidate", json_boolean(nt->oauth1.invalidate != NULL)) ||
               json_object_set_new(r, "oauth1", json_boolean(nt->oauth1.request != NULL)))) {
         json_decref(r);
         return NULL;

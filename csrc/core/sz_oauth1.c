@@ -66,13 +66,13 @@ sz_request *sz_oauth1_request_json(const net *nt, const char *op, json_t *app, j
     sz_request *r = NULL;
     char *url = NULL, *h = NULL;
     int authorize = strcmp(op, "oauth1_authorize") == 0, request = strcmp(op, "oauth1_request") == 0,
-        access = strcmp(op, "oauth1_access") == 0;
+        access = strcmp(op, "oauth1_access") == 0, invalidate = strcmp(op, "oauth1_invalidate") == 0;
     *refusal = NULL;
     if (!nt->oauth1.request) {
         *refusal = fail("unsupported", "%s: no OAuth 1.0a connect flow", nt->name);
         return NULL;
     }
-    if (!authorize && !request && !access) {
+    if (!authorize && !request && !access && !(invalidate && nt->oauth1.invalidate)) {
         *refusal = fail("content_invalid", "%s: unknown OAuth step '%s'", nt->name, op);
         return NULL;
     }
@@ -116,6 +116,17 @@ sz_request *sz_oauth1_request_json(const net *nt, const char *op, json_t *app, j
         }
         h = oauth1_header_x("POST", url, ck, cs, NULL, "", (long long)json_integer_value(tsv), nonce,
                             "oauth_callback", cb, NULL);
+    } else if (invalidate) { /* the user's token, signed with itself: it dies */
+        const char *tk = jstr(args, "token"), *ts = jstr(args, "tokenSecret");
+        if (!tk || !*tk || !ts || !*ts) {
+            *refusal = fail("content_invalid", "%s: OAuth 1.0a: missing the token or its secret%s", nt->name, "");
+            return NULL;
+        }
+        if (!(url = sz_oauth_endpoint(nt, app, "invalidateUrl", nt->oauth1.invalidate, &why))) {
+            *refusal = fail("content_invalid", "%s: the invalidate endpoint: %s", nt->name, why);
+            return NULL;
+        }
+        h = oauth1_header_x("POST", url, ck, cs, tk, ts, (long long)json_integer_value(tsv), nonce, NULL, NULL, NULL);
     } else {
         const char *tk = jstr(args, "token"), *ts = jstr(args, "tokenSecret"), *v = jstr(args, "verifier");
         if (!tk || !*tk || !ts || !v || !*v) {
@@ -156,6 +167,15 @@ json_t *sz_oauth1_parse_json(const net *nt, const char *op, int status, const ch
     json_t *r = NULL;
     if (!nt->oauth1.request)
         return fail("unsupported", "%s: no OAuth 1.0a connect flow%s", nt->name, "");
+    if (strcmp(op, "oauth1_invalidate") == 0 && nt->oauth1.invalidate) {
+        /* 200: gone; 401 (89, invalid or expired token): gone already */
+        if ((status >= 200 && status < 300) || status == 401)
+            r = json_pack("{s:b, s:s}", "ok", 1, "provider", nt->name);
+        else
+            r = fail(status == 429 || status >= 500 || status <= 0 ? "transient" : "content_invalid",
+                     "%s: the invalidate endpoint answered %d", nt->name, status);
+        return r;
+    }
     if (!access && strcmp(op, "oauth1_request") != 0)
         return fail("content_invalid", "%s: unknown OAuth step '%s'", nt->name, op);
     if (status == 429 || status >= 500 || status <= 0)

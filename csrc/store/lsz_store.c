@@ -415,6 +415,40 @@ static int l_blocked(lua_State *L)
     return 1;
 }
 
+/* store:blocked_list(now?, max?) -> { {provider =, key =, ["until"] =}, ... } */
+static int l_blocked_list(lua_State *L)
+{
+    lstore *s = self(L);
+    int64_t now = arg_i64(L, 2, (int64_t)time(NULL)), max = arg_i64(L, 3, 10000);
+    sz_store_err e = {SZ_STORE_OK, ""};
+    sz_blocked_entry *list;
+    size_t n;
+    if (sz_store_blocked_list(s->st, now, max > 0 ? (size_t)(max > 100000 ? 100000 : max) : 0, &list, &n, &e) < 0)
+        return fail(L, &e);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, list[i].provider), lua_setfield(L, -2, "provider");
+        lua_pushstring(L, list[i].key), lua_setfield(L, -2, "key");
+        lua_pushinteger(L, (lua_Integer)list[i].until), lua_setfield(L, -2, "until");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    sz_store_free_blocked(list, n);
+    return 1;
+}
+
+/* store:unblock(provider?, key?) -> how many entries were cleared */
+static int l_unblock(lua_State *L)
+{
+    lstore *s = self(L);
+    const char *p = arg_id(L, 2, 0), *k = arg_id(L, 3, 0);
+    sz_store_err e = {SZ_STORE_OK, ""};
+    long long c = sz_store_unblock(s->st, p, k, &e);
+    if (c < 0) return fail(L, &e);
+    lua_pushinteger(L, (lua_Integer)c);
+    return 1;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -612,7 +646,7 @@ static const luaL_Reg METHODS[] = {
     {"put_app", l_put_app}, {"get_app", l_get_app}, {"delete_app", l_delete_app},
     {"put_session", l_put_session}, {"get_session", l_get_session}, {"delete_session", l_delete_session},
     {"put_state", l_put_state}, {"take_state", l_take_state}, {"purge", l_purge},
-    {"block", l_block}, {"blocked", l_blocked}, {"lock", l_lock}, {"unlock", l_unlock},
+    {"block", l_block}, {"blocked", l_blocked}, {"blocked_list", l_blocked_list}, {"unblock", l_unblock}, {"lock", l_lock}, {"unlock", l_unlock},
     {"rotate", l_rotate}, {"info", l_info}, {"close", l_close}, {"_before_commit", l_set_before_commit},
     {NULL, NULL}};
 

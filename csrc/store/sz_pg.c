@@ -40,14 +40,58 @@ static int pgerr(sz_store *st, PGresult *res, sz_store_err *err)
     return sz_store_seterr(err, code, "postgresql: %s (SQLSTATE %s)", msg ? msg : "error", state ? state : "?");
 }
 
+/* The statements kept per connection: named sz_s<i>, prepared (PQprepare)
+ * on first use in each session; a reset connection is a new session (gen),
+ * where each is prepared again. Beyond SZ_STORE_MAX_STMTS, PQexecParams. */
+typedef struct {
+    unsigned gen; /* the session: counts the resets */
+    int n;
+    struct {
+        unsigned h, gen; /* gen: the session it was prepared in (0: none yet) */
+        char *sql;
+        char name[12];
+    } e[SZ_STORE_MAX_STMTS];
+} pg_cache;
+
+static int session_settings(sz_store *st, sz_store_err *err);
+
 static int alive(sz_store *st, sz_store_err *err)
 {
     PGconn *c = st->db;
     if (PQstatus(c) == CONNECTION_OK) return 0;
     if (st->in_txn) return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: the server went away mid-transaction");
     PQreset(c);
-    if (PQstatus(c) == CONNECTION_OK) return 0;
-    return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: cannot reach the server");
+    if (PQstatus(c) != CONNECTION_OK) return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: cannot reach the server");
+    pg_cache *pc = st->stmts;
+    if (pc) pc->gen = pc->gen == 0xffffffffu ? 1 : pc->gen + 1; /* named statements died with the session */
+    return session_settings(st, err);
+}
+
+/* The index of sql's kept statement, prepared in this session; -1 when it
+ * is not kept (PQexecParams then), -2 on error (err set). */
+static int pg_stmt(sz_store *st, const char *sql, int np, PGresult **fail)
+{
+    pg_cache *pc = st->stmts;
+    if (!pc) return -1;
+    unsigned h = sz_st_hash(sql);
+    int i = 0;
+    while (i < pc->n && !(pc->e[i].h == h && strcmp(pc->e[i].sql, sql) == 0)) i++;
+    if (i == pc->n) {
+        if (pc->n >= SZ_STORE_MAX_STMTS || !(pc->e[i].sql = strdup(sql))) return -1;
+        pc->e[i].h = h, pc->e[i].gen = 0;
+        snprintf(pc->e[i].name, sizeof pc->e[i].name, "sz_s%d", i);
+        pc->n++;
+    }
+    if (pc->e[i].gen != pc->gen) {
+        PGresult *res = PQprepare(st->db, pc->e[i].name, sql, np, NULL);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            *fail = res;
+            return -2;
+        }
+        PQclear(res);
+        pc->e[i].gen = pc->gen;
+    }
+    return i;
 }
 
 static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_row_fn fn, void *ud,
@@ -80,7 +124,18 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
                 vals[i] = NULL;
             }
         }
-        res = PQexecParams(c, sql, np, NULL, vals, lens, fmts, 0);
+        PGresult *fail = NULL;
+        int k = pg_stmt(st, sql, np, &fail);
+        if (k == -2) {
+            int r = pgerr(st, fail, err);
+            PQclear(fail);
+            return r;
+        }
+        if (k >= 0) {
+            res = PQexecPrepared(c, ((pg_cache *)st->stmts)->e[k].name, np, vals, lens, fmts, 0);
+        } else {
+            res = PQexecParams(c, sql, np, NULL, vals, lens, fmts, 0);
+        }
     }
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -124,6 +179,12 @@ static void pg_rollback(sz_store *st)
 
 static void pg_close(sz_store *st)
 {
+    pg_cache *pc = st->stmts;
+    if (pc) {
+        for (int i = 0; i < pc->n; i++) free(pc->e[i].sql);
+        free(pc);
+        st->stmts = NULL;
+    }
     PQfinish(st->db);
     st->db = NULL;
 }
@@ -151,9 +212,25 @@ int sz_pg_open(sz_store *st, const char *conninfo, const sz_store_opts *opts, sz
         return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: cannot connect (%s)", msg);
     }
     PQsetNoticeProcessor(c, quiet, NULL);
-    /* the busy timeout: a statement waiting for a row lock gives up */
+    pg_cache *pc = calloc(1, sizeof *pc); /* NULL: every statement sent with PQexecParams */
+    if (pc) pc->gen = 1;
+    st->stmts = pc;
+    return session_settings(st, err) < 0 ? (pg_close(st), -1) : 0;
+}
+
+/* Per session (at open and after a reset): the busy timeout, a statement
+ * waiting for a row lock gives up. */
+static int session_settings(sz_store *st, sz_store_err *err)
+{
     char q[96];
     snprintf(q, sizeof q, "SET lock_timeout = %d; SET statement_timeout = %d", st->busy_timeout_ms,
              st->busy_timeout_ms * 6);
-    return pg_exec(st, q, NULL, 0, NULL, NULL, NULL, err) < 0 ? (pg_close(st), -1) : 0;
+    PGresult *res = PQexec(st->db, q);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        int r = pgerr(st, res, err);
+        PQclear(res);
+        return r;
+    }
+    PQclear(res);
+    return 0;
 }

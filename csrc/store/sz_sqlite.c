@@ -57,21 +57,73 @@ static char *translate(const char *sql)
     return o;
 }
 
+/* The statements kept per handle: prepared once (SQLITE_PREPARE_PERSISTENT),
+ * reset and their bindings cleared after each use, finalized at close. A
+ * statement beyond SZ_STORE_MAX_STMTS is prepared for one use. */
+typedef struct {
+    int n;
+    struct {
+        unsigned h;
+        char *sql;
+        sqlite3_stmt *stmt;
+    } e[SZ_STORE_MAX_STMTS];
+} sq_cache;
+
+/* The prepared statement of sql: *once is set when it is not kept (to finalize). */
+static sqlite3_stmt *sq_stmt(sz_store *st, const char *sql, int *once, int *rc)
+{
+    sq_cache *c = st->stmts;
+    unsigned h = sz_st_hash(sql);
+    *once = 0, *rc = SQLITE_OK;
+    if (c)
+        for (int i = 0; i < c->n; i++)
+            if (c->e[i].h == h && strcmp(c->e[i].sql, sql) == 0) return c->e[i].stmt;
+    char *q = translate(sql);
+    if (!q) {
+        *rc = SQLITE_NOMEM;
+        return NULL;
+    }
+    int keep = c && c->n < SZ_STORE_MAX_STMTS;
+    char *copy = keep ? strdup(sql) : NULL;
+    keep = keep && copy;
+    sqlite3_stmt *stmt = NULL;
+    *rc = sqlite3_prepare_v3(st->db, q, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, NULL);
+    free(q);
+    if (*rc != SQLITE_OK || !stmt) {
+        free(copy);
+        if (*rc == SQLITE_OK) *rc = SQLITE_MISUSE; /* an empty statement */
+        return NULL;
+    }
+    if (keep) {
+        c->e[c->n].h = h, c->e[c->n].sql = copy, c->e[c->n].stmt = stmt;
+        c->n++;
+    } else {
+        *once = 1;
+    }
+    return stmt;
+}
+
+static void sq_done(sqlite3_stmt *stmt, int once)
+{
+    if (once) {
+        sqlite3_finalize(stmt);
+        return;
+    }
+    sqlite3_reset(stmt); /* ends its read: no lock kept between calls */
+    sqlite3_clear_bindings(stmt);
+}
+
 static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_row_fn fn, void *ud,
                    long long *changes, sz_store_err *err)
 {
     sqlite3 *db = st->db;
-    int rc;
+    int rc, once;
     if (np == 0 && !fn && !changes) {
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
         return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
     }
-    char *q = translate(sql);
-    if (!q) return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
-    sqlite3_stmt *stmt = NULL;
-    rc = sqlite3_prepare_v2(db, q, -1, &stmt, NULL);
-    free(q);
-    if (rc != SQLITE_OK) return sqerr(st, rc, err);
+    sqlite3_stmt *stmt = sq_stmt(st, sql, &once, &rc);
+    if (!stmt) return rc == SQLITE_NOMEM ? sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory") : sqerr(st, rc, err);
     for (int i = 0; i < np && rc == SQLITE_OK; i++) {
         if (p[i].type == 1 && p[i].s)
             rc = sqlite3_bind_text(stmt, i + 1, p[i].s, (int)p[i].n, SQLITE_STATIC);
@@ -97,10 +149,10 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     }
     if (rc != SQLITE_DONE) {
         int r = sqerr(st, rc, err);
-        sqlite3_finalize(stmt);
+        sq_done(stmt, once);
         return r;
     }
-    sqlite3_finalize(stmt);
+    sq_done(stmt, once);
     if (changes) *changes = sqlite3_changes(db);
     return 0;
 }
@@ -124,6 +176,12 @@ static void sq_rollback(sz_store *st)
 
 static void sq_close(sz_store *st)
 {
+    sq_cache *c = st->stmts;
+    if (c) {
+        for (int i = 0; i < c->n; i++) sqlite3_finalize(c->e[i].stmt), free(c->e[i].sql);
+        free(c);
+        st->stmts = NULL;
+    }
     sqlite3_close_v2(st->db);
     st->db = NULL;
 }
@@ -143,6 +201,7 @@ int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     st->eng = &SQLITE_ENGINE;
     st->db = db;
+    st->stmts = calloc(1, sizeof(sq_cache)); /* NULL: every statement prepared for one use */
     if (rc != SQLITE_OK) {
         int r = sqerr(st, rc, err);
         sq_close(st);

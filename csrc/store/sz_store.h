@@ -147,6 +147,18 @@ SZ_STORE_API int sz_store_block(sz_store *st, const char *provider, const char *
                                 sz_store_err *err);
 SZ_STORE_API int64_t sz_store_blocked(sz_store *st, const char *provider, const char *key, int64_t now,
                                       sz_store_err *err);
+/* The unexpired entries (until > now), longest first, at most max of them:
+ * *out is malloc'd (free with sz_store_free_blocked), *n its length. */
+typedef struct {
+    char *provider, *key;
+    int64_t until;
+} sz_blocked_entry;
+SZ_STORE_API int sz_store_blocked_list(sz_store *st, int64_t now, size_t max, sz_blocked_entry **out, size_t *n,
+                                       sz_store_err *err);
+SZ_STORE_API void sz_store_free_blocked(sz_blocked_entry *e, size_t n);
+/* Clears entries: all of them (provider NULL), a provider's (key NULL) or one.
+ * Returns how many, -1 on error. */
+SZ_STORE_API long long sz_store_unblock(sz_store *st, const char *provider, const char *key, sz_store_err *err);
 
 /* Leases (per connection, across processes): lock writes a token (at least
  * 33 bytes) when the lease is free or expired, SZ_STORE_LOCKED otherwise. */

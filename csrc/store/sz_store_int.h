@@ -3,6 +3,8 @@
 #ifndef SZ_STORE_INT_H
 #define SZ_STORE_INT_H
 
+#include <string.h>
+
 #include "sz_store.h"
 
 #define SZ_STORE_MAX_ID 1024        /* identity parts, account, scopes, redirect */
@@ -23,6 +25,18 @@ typedef struct {
 #define P_TEXT(str) { 1, (str), (str) ? strlen(str) : 0, 0 }
 #define P_INT(v) { 2, NULL, 0, (long long)(v) }
 #define P_NULL { 0, NULL, 0, 0 }
+
+/* Prepared statements kept per store handle, found by their SQL text. */
+#define SZ_STORE_MAX_STMTS 48
+/* A filter before strcmp, cheap on long SQL: the length and the last 32
+ * bytes (where statements on one table differ). */
+static inline unsigned sz_st_hash(const char *s)
+{
+    size_t n = strlen(s);
+    unsigned h = 2166136261u ^ (unsigned)n;
+    for (const char *p = n > 32 ? s + n - 32 : s; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
 
 /* Called once per result row: vals[i] is NULL for SQL NULL. Non-zero stops. */
 typedef int (*sz_row_fn)(void *ud, int ncol, const char *const *vals, const size_t *lens);
@@ -47,6 +61,7 @@ typedef struct {
 struct sz_store {
     const sz_engine *eng;
     void *db;              /* sqlite3 * or PGconn * */
+    void *stmts;           /* the engine's prepared statements (NULL: none kept) */
     sz_key keys[SZ_STORE_MAX_KEYS];
     size_t nkeys;
     int plaintext;

@@ -105,8 +105,11 @@ int sz_store_block(sz_store *st, const char *provider, const char *key, int64_t 
 {
     if (sz_st_check_id(provider, "provider", 1, err) < 0 || sz_st_check_id(key, "key", 0, err) < 0) return -1;
     sz_param p[] = {P_TEXT(provider), P_TEXT(key ? key : ""), P_INT(until)};
+    /* two processes blocking the same key: the later reset wins */
     const char *sql = until > 0 ? "INSERT INTO socialize_blocked (provider, bkey, until_at) VALUES ($1, $2, $3) "
-                                  "ON CONFLICT (provider, bkey) DO UPDATE SET until_at = excluded.until_at"
+                                  "ON CONFLICT (provider, bkey) DO UPDATE SET until_at = CASE WHEN "
+                                  "excluded.until_at > socialize_blocked.until_at THEN excluded.until_at "
+                                  "ELSE socialize_blocked.until_at END"
                                 : "DELETE FROM socialize_blocked WHERE provider = $1 AND bkey = $2";
     if (sz_st_begin(st, err) < 0 || sz_st_exec(st, sql, p, until > 0 ? 3 : 2, NULL, err) < 0 || sz_st_commit(st, err) < 0)
         return sz_st_fail(st);
@@ -124,6 +127,60 @@ int64_t sz_store_blocked(sz_store *st, const char *provider, const char *key, in
     int64_t until = r.nrows && sz_st_cell(&r, 0, 0) ? strtoll(sz_st_cell(&r, 0, 0), NULL, 10) : 0;
     sz_st_rows_free(&r);
     return until;
+}
+
+void sz_store_free_blocked(sz_blocked_entry *e, size_t n)
+{
+    if (!e) return;
+    for (size_t i = 0; i < n; i++) free(e[i].provider), free(e[i].key);
+    free(e);
+}
+
+int sz_store_blocked_list(sz_store *st, int64_t now, size_t max, sz_blocked_entry **out, size_t *n,
+                          sz_store_err *err)
+{
+    *out = NULL, *n = 0;
+    if (max == 0) return 0;
+    if (max > 100000) max = 100000;
+    sz_param p[] = {P_INT(now), P_INT((long long)max)};
+    rows r;
+    if (sz_st_query(st,
+                    "SELECT provider, bkey, until_at FROM socialize_blocked WHERE until_at > $1 "
+                    "ORDER BY until_at DESC LIMIT $2",
+                    p, 2, &r, err) < 0)
+        return -1;
+    size_t m = r.nrows < max ? r.nrows : max;
+    sz_blocked_entry *e = m ? calloc(m, sizeof *e) : NULL;
+    if (m && !e) {
+        sz_st_rows_free(&r);
+        return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        const char *u = sz_st_cell(&r, i, 2);
+        if (!sz_st_cell(&r, i, 0) || !sz_st_cell(&r, i, 1) || !u) continue; /* a NULL the schema forbids */
+        e[k].until = strtoll(u, NULL, 10);
+        e[k].provider = sz_st_take(&r, i, 0), e[k].key = sz_st_take(&r, i, 1);
+        k++;
+    }
+    sz_st_rows_free(&r);
+    *out = e, *n = k;
+    return 0;
+}
+
+long long sz_store_unblock(sz_store *st, const char *provider, const char *key, sz_store_err *err)
+{
+    if (sz_st_check_id(provider, "provider", 0, err) < 0 || sz_st_check_id(key, "key", 0, err) < 0) return -1;
+    if (key && !provider) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "provider is missing (a key is given)");
+    sz_param p[] = {P_TEXT(provider), P_TEXT(key)};
+    int np = key ? 2 : provider ? 1 : 0;
+    const char *sql = key ? "DELETE FROM socialize_blocked WHERE provider = $1 AND bkey = $2"
+                    : provider ? "DELETE FROM socialize_blocked WHERE provider = $1"
+                               : "DELETE FROM socialize_blocked WHERE 1 = 1";
+    long long c = 0;
+    if (sz_st_begin(st, err) < 0 || sz_st_exec(st, sql, np ? p : NULL, np, &c, err) < 0 || sz_st_commit(st, err) < 0)
+        return sz_st_fail(st);
+    return c;
 }
 
 /* ---- leases ---- */

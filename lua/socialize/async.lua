@@ -146,6 +146,25 @@ function Async:start(method, params, callback)
     return op
 end
 
+--- A call answered here, without a request (getUserInfo from the store):
+-- fn() runs now, its (res, err) delivered by the next poll() like any
+-- other call's.
+function Async:answer(fn, callback)
+    local op = { cb = callback }
+    self._ops = self._ops + 1
+    self._live[op] = true
+    if self._closing then
+        done(self, op, nil, closed_error())
+        return op
+    end
+    local ok, res, err = pcall(fn)
+    if not ok then
+        res, err = nil, errors.new(E.INTERNAL, "internal error: " .. self._engine:scrub(tostring(res)))
+    end
+    done(self, op, res, err)
+    return op
+end
+
 --- Drives the calls (client:poll): timeout_ms already checked and clamped.
 -- Returns how many calls are still in flight.
 function Async:poll(timeout_ms)

@@ -135,7 +135,8 @@ end
 
 --- Forgets the rate limits the networks reported (the blocked-until table):
 -- all of them, one provider's (`"<provider>"`), or one account's
--- (`"<provider>", <account id>`). Returns how many entries were cleared.
+-- (`"<provider>", <account id>`); with config.store, the store's entries
+-- too (engine). Returns how many entries were cleared.
 function Client:unblock(provider, account)
     argcheck(provider == nil or type(provider) == "string", 1, "unblock", "provider must be a string")
     argcheck(account == nil or type(account) == "string" or type(account) == "number", 2, "unblock",
@@ -243,8 +244,12 @@ for _, name in ipairs(_M.METHODS) do
         if callback ~= nil and type(callback) ~= "function" then
             error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
         end
-        if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil and callback == nil then
-            return require("socialize.connect").user_info(self._engine:context(), params) -- from the store
+        if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil then
+            local ctx, info = self._engine:context(), require("socialize.connect").user_info
+            if callback == nil then return info(ctx, params) end -- from the store
+            -- from the store too, the callback run by poll() as any call's
+            self._async:answer(function() return info(ctx, params) end, callback)
+            return true
         end
         return self:call(full, params, callback)
     end

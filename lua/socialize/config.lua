@@ -154,9 +154,10 @@ end
 --   config.clock falls back to os.time), user_clock (config.clock or nil),
 --   nonce, secrets (every secret of config and providers, in every encoding).
 -- config.store: "sqlite:/path/file.db" or "postgresql://...", or a table
--- { url = ..., keys = { base64, ... }, plaintext = bool, busyTimeout = ms }
+-- { url = ..., keys = { base64, ... }, plaintext = bool, busyTimeout = ms,
+-- blockedRefresh = seconds }
 -- (docs/store.md). Opened on first use, by client:store().
-local STORE_KEYS = { "url", "keys", "plaintext", "busyTimeout" }
+local STORE_KEYS = { "url", "keys", "plaintext", "busyTimeout", "blockedRefresh" }
 local function store_url_ok(u)
     return type(u) == "string" and (u:sub(1, 7) == "sqlite:" or u:sub(1, 13) == "postgresql://"
         or u:sub(1, 11) == "postgres://")
@@ -174,6 +175,8 @@ local function check_store(st)
     argcheck(st.plaintext == nil or type(st.plaintext) == "boolean", "config.store.plaintext must be a boolean")
     argcheck(st.busyTimeout == nil or (type(st.busyTimeout) == "number" and st.busyTimeout > 0),
         "config.store.busyTimeout must be a positive number of milliseconds")
+    argcheck(st.blockedRefresh == nil or (type(st.blockedRefresh) == "number" and st.blockedRefresh >= 0
+        and st.blockedRefresh <= 86400), "config.store.blockedRefresh must be a number of seconds from 0 to 86400")
 end
 
 -- config.outbox: the queued delivery's settings (docs/delivery.md), each a

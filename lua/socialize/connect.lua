@@ -92,6 +92,38 @@ end
 
 local function nonempty(s) return type(s) == "string" and s ~= "" end
 
+-- A connect whose store write failed after the token exchange: the fresh
+-- tokens revoked at the network (best effort: revoke, or an OAuth 1.0a
+-- invalidate, where the network has one), nothing stored, and the store's
+-- named error (its `revoked`: true, false when a revoke failed, nil when
+-- the network has none).
+local function unstored(ctx, provider, app, perr, pname, tokens, oauth1)
+    local e = store_error(perr, pname)
+    local c, kept = (INFO[provider] or {}).connect or {}, nil
+    if oauth1 then
+        if c.invalidate and nonempty(tokens.token) and nonempty(tokens.tokenSecret) then
+            e.revoked = step(ctx, provider, "oauth1_invalidate", app, { token = tokens.token,
+                tokenSecret = tokens.tokenSecret, timestamp = floor(ctx.clock()), nonce = core.random_hex(16) })
+                and true or false
+        end
+    elseif c.revoke and c.revokeGrant then
+        -- the network's revoke ends the user's whole grant to the app: the
+        -- user's other connections (a page connected before) would die too
+        kept = "; the grant at " .. provider .. " was left as it is (revoking it would end the user's other connections)"
+    elseif c.revoke then
+        for _, t in ipairs(tokens) do
+            if nonempty(t[1]) then
+                local ok = step(ctx, provider, "revoke", app, { token = t[1], hint = t[2] })
+                e.revoked = (e.revoked ~= false) and (ok and true or false)
+            end
+        end
+    end
+    e.errorDetails = e.errorDetails .. "; nothing was stored" .. (kept or "")
+        .. (e.revoked == true and ", the new tokens were revoked at " .. provider
+            or e.revoked == false and ", revoking the new tokens at " .. provider .. " failed" or "")
+    return nil, e
+end
+
 -- nil, or the error of a connect call's params: a table naming UID and provider.
 local function check_params(p)
     if type(p) ~= "table" then return errors.invalid("params", "must be a table") end
@@ -350,6 +382,15 @@ function _M.finish(ctx, q)
         long.scope, long.account = tok.scope, long.account or tok.account
         tok = long
     end
+    if c.permissions then -- a token reply without scope: the network says what was granted (provider_info: connect.permissions)
+        local perm, perr = step(ctx, provider, "permissions", app, { accessToken = tok.accessToken }, { scopes = asked })
+        if not perm then return nil, perr end
+        if perm.missingScopes then
+            return nil, named(E.NO_USER_PERMISSION, "scopes_missing", provider .. ": the user declined the permissions "
+                .. concat(perm.missingScopes, " ") .. " (asked: " .. asked .. "); nothing was stored")
+        end
+        tok.scope = perm.scope
+    end
     local id, ierr = step(ctx, provider, "identity", app, { accessToken = tok.accessToken, account = tok.account })
     if not id then return nil, ierr end
     if c.pages then return _M.pages_connect(ctx, st, pend.UID, provider, tok, id, now) end
@@ -358,6 +399,7 @@ function _M.finish(ctx, q)
     if c.instance then fields[c.instance] = origin end
     if c.accountField then fields[c.accountField] = id.providerUID end
     local secrets = { accessToken = tok.accessToken, refreshToken = tok.refreshToken }
+    local fresh = { { tok.refreshToken, "refresh_token" }, { tok.accessToken, "access_token" } }
     -- a reconnect without a refresh token keeps the one stored for that account
     if not secrets.refreshToken then
         local old = st:get_connection(pend.UID, provider)
@@ -368,7 +410,7 @@ function _M.finish(ctx, q)
     local rec = { UID = pend.UID, provider = provider, account = id.providerUID, scopes = tok.scope,
                   fields = fields, secrets = secrets, expiresAt = tok.expiresAt > 0 and tok.expiresAt or nil }
     local ok, perr, pname = st:put_connection(rec)
-    if not ok then return nil, store_error(perr, pname) end
+    if not ok then return unstored(ctx, provider, app, perr, pname, fresh) end
     local out = identity_of(rec, now)
     out.UID = pend.UID
     out.display = info and info.display
@@ -424,7 +466,7 @@ function _M.finish1(ctx, t)
     local rec = { UID = pend.UID, provider = provider, account = tok.providerUID, fields = fields,
                   secrets = { token = tok.token, tokenSecret = tok.tokenSecret } }
     local ok, perr, pname = st:put_connection(rec)
-    if not ok then return nil, store_error(perr, pname) end
+    if not ok then return unstored(ctx, provider, app_of(ctx, provider), perr, pname, rec.secrets, true) end
     local out = identity_of(rec, now)
     out.UID = pend.UID
     out.display = (INFO[provider] or {}).display
@@ -448,18 +490,50 @@ end
 
 local function store_page(ctx, st, rec, now)
     local ok, perr, pname = st:put_connection(rec)
-    if not ok then return nil, store_error(perr, pname) end
+    if not ok then -- the user token revokes the grant (as removeConnection does)
+        return unstored(ctx, rec.provider, app_of(ctx, rec.provider), perr, pname,
+            { { rec.secrets.userToken, "access_token" } })
+    end
     local out = identity_of(rec, now)
     out.UID = rec.UID
     out.display = (INFO[rec.provider] or {}).display
     return out
 end
 
+_M.PAGES_MAX_REQUESTS = 10 -- pages calls per list (paging.next followed at most 9 times)
+_M.PAGES_MAX = 100          -- pages kept per list
+
+-- Every page of the user (a paged list): paging.next followed while it
+-- names the pages endpoint (the core checks; another origin or path is
+-- refused), at most PAGES_MAX_REQUESTS calls and PAGES_MAX pages, a cursor
+-- seen before ending the list (a reply looping back), a page id once.
+local function all_pages(ctx, provider, token)
+    local pages, seen, cursors = {}, {}, {}
+    local next_url
+    for _ = 1, _M.PAGES_MAX_REQUESTS do
+        local pg, perr = step(ctx, provider, "pages", app_of(ctx, provider), { accessToken = token, next = next_url })
+        if not pg then return nil, perr end
+        for _, page in ipairs(pg.pages or {}) do
+            if #pages >= _M.PAGES_MAX then return { pages = pages } end
+            if not seen[page.id] then
+                seen[page.id] = true
+                pages[#pages + 1] = page
+            end
+        end
+        if #pages >= _M.PAGES_MAX or not nonempty(pg.next) or not nonempty(pg.after) or cursors[pg.after] then
+            break
+        end
+        cursors[pg.after] = true
+        next_url = pg.next
+    end
+    return { pages = pages }
+end
+
 -- After the user token: the pages. None: refused; one: connected at once;
 -- several: the choice is kept (PENDING_TTL) and the list returned
 -- ({pending = "selectPage", pages = {{id, name}}}) for client:selectPage.
 function _M.pages_connect(ctx, st, UID, provider, tok, id, now)
-    local pg, perr = step(ctx, provider, "pages", app_of(ctx, provider), { accessToken = tok.accessToken })
+    local pg, perr = all_pages(ctx, provider, tok.accessToken)
     if not pg then return nil, perr end
     local pages = pg.pages or {}
     if #pages == 0 then
@@ -471,7 +545,9 @@ function _M.pages_connect(ctx, st, UID, provider, tok, id, now)
     st:take_state(key, now) -- an older pending choice is replaced
     local ok, err, name = st:put_state{ state = key, UID = UID, provider = provider, redirect = "",
         expiresAt = now + _M.PENDING_TTL, verifier = tok.accessToken .. "\n" .. (tok.scope or "") .. "\n" .. id.providerUID }
-    if not ok then return nil, store_error(err, name) end
+    if not ok then
+        return unstored(ctx, provider, app_of(ctx, provider), err, name, { { tok.accessToken, "access_token" } })
+    end
     local list = {}
     for i, p in ipairs(pages) do list[i] = { id = p.id, name = p.name } end
     return { UID = UID, provider = provider, pending = "selectPage", pages = list, expiresAt = now + _M.PENDING_TTL }
@@ -510,7 +586,7 @@ function _M.select_page(ctx, p)
         st:put_state{ state = key, UID = pend.UID, provider = pend.provider, redirect = "",
                       expiresAt = pend.expiresAt or (now + _M.PENDING_TTL), verifier = sec }
     end
-    local pg, perr = step(ctx, p.provider, "pages", app_of(ctx, p.provider), { accessToken = tok.accessToken })
+    local pg, perr = all_pages(ctx, p.provider, tok.accessToken)
     if not pg then
         if perr.error ~= "auth_expired" then keep() end
         return nil, perr
@@ -662,7 +738,17 @@ function _M.remove(ctx, p)
     for _, rec in ipairs(list) do
         if p.provider == nil or rec.provider == p.provider then
             local c = connect_info(rec.provider)
-            if c and c.revoke then
+            local s1 = rec.secrets or {}
+            if c and (rec.fields or {}).oauth == "1.0a" then
+                -- an OAuth 1.0a token: invalidated where the network can (connect.invalidate), signed with itself
+                if c.invalidate and nonempty(s1.token) and nonempty(s1.tokenSecret) then
+                    local r, rerr = step(ctx, rec.provider, "oauth1_invalidate", app_of(ctx, rec.provider),
+                        { token = s1.token, tokenSecret = s1.tokenSecret, timestamp = floor(ctx.clock()),
+                          nonce = core.random_hex(16) })
+                    revoked[rec.provider] = r and true or false
+                    if not r then failed[rec.provider] = rerr.errorDetails end
+                end
+            elseif c and c.revoke then
                 local s = rec.secrets or {}
                 local okr = true
                 local which_list = { { s.refreshToken, "refresh_token" }, { s.accessToken, "access_token" } }
@@ -742,13 +828,21 @@ end
 -- auth_expired answer (invalid_grant) marks the connection expired.
 -- Returns the record to use (maybe unchanged), and the failure when the
 -- refresh failed.
-local function refresh(ctx, st, UID, provider)
+-- used: the access token a call was refused with (401): refreshed whatever
+-- its expiry, unless the re-read record holds another one (rotated by
+-- another process meanwhile: that one is returned, nothing sent).
+local function refresh(ctx, st, UID, provider, used)
     local app = (ctx.config.providers or {})[provider] or {}
     local failure
     local rec, err, name = st:with_lock(UID, provider, function(cur, lease)
         if not cur then return nil end
         local now = floor(ctx.clock())
-        if (cur.fields or {}).expired or not due(cur, now) then return cur end
+        if (cur.fields or {}).expired then return cur end
+        if used ~= nil then
+            if (cur.secrets or {}).accessToken ~= used then return cur end
+        elseif not due(cur, now) then
+            return cur
+        end
         local c = (INFO[provider] or {}).connect or {}
         -- a network that refreshes the (unexpired) access token itself (connect.refreshWithAccess)
         local rt = cur.secrets and (c.refreshWithAccess and cur.expiresAt > now and cur.secrets.accessToken
@@ -784,6 +878,37 @@ local function refresh(ctx, st, UID, provider)
 end
 _M.refresh = refresh
 
+local function expired_failure(prov)
+    return { category = "auth_expired", details = "the connection expired or was revoked "
+        .. "(the network refused its refresh token): reconnect with client:connect{UID = ..., provider = \""
+        .. prov .. "\"}", reconnect = true }
+end
+
+--- A call answered auth_expired (401) with the stored connection `user`
+-- (as the adapter read it): under the connection's lease the record is read
+-- again; another process rotated its token meanwhile: that connection, no
+-- refresh sent; else it is refreshed where it has a refresh token. Returns
+-- the connection to retry with once, or nil and the failure ({category,
+-- details, reconnect}: a refresh answering invalid_grant marked the
+-- connection expired) or nil, nil (nothing to refresh with: the call's own
+-- failure stands).
+function _M.on_auth_expired(ctx, UID, provider, user)
+    local c = (INFO[provider] or {}).connect
+    local st = ctx.store and ctx.store()
+    local used = c and type(user) == "table" and user[c.tokenField]
+    if not (st and nonempty(used)) then return nil end
+    local rec, failure = refresh(ctx, st, UID, provider, used)
+    if not rec then return nil, failure and { category = "transient", details = tostring(failure.errorDetails) } end
+    if (rec.fields or {}).expired then return nil, expired_failure(provider) end
+    local at = (rec.secrets or {}).accessToken
+    if nonempty(at) and at ~= used then return as_connection(rec) end
+    if failure then
+        return nil, { category = failure.error == "auth_expired" and "auth_expired" or "transient",
+                      details = "the token was refused and its refresh failed: " .. tostring(failure.errorDetails) }
+    end
+    return nil
+end
+
 --- The UID's stored connections for the direct backend: conn (keyed by
 -- provider, as config.connections would give), and failures (keyed by
 -- provider: the error of a connection that cannot be used: expired, or its
@@ -805,12 +930,14 @@ function _M.stored(ctx, UID)
             rec = nrec or rec
         end
         if (rec.fields or {}).expired then
-            failures[prov] = { category = "auth_expired", details = "the connection expired or was revoked "
-                .. "(the network refused its refresh token): reconnect with client:connect{UID = ..., provider = \""
-                .. prov .. "\"}", reconnect = true }
+            failures[prov] = expired_failure(prov)
         elseif failure and rec.expiresAt and rec.expiresAt <= now then
             failures[prov] = { category = failure.error == "auth_expired" and "auth_expired" or "transient",
                                details = "the token expired and its refresh failed: " .. tostring(failure.errorDetails) }
+        elseif rec.expiresAt and rec.expiresAt <= now then
+            -- past its time with nothing to refresh it with (isExpiredSession): not sent
+            failures[prov] = { category = "auth_expired", details = "the token expired and the connection has no "
+                .. "refresh: reconnect with client:connect{UID = ..., provider = \"" .. prov .. "\"}", reconnect = true }
         end
         conn[prov] = as_connection(rec)
     end

@@ -542,6 +542,18 @@ function Task:feed(outcome)
         self.phase = setup.action
         return self:request()
     end
+    if not r.ok and r.category == "auth_expired" and self.stored_uid and not self.conn_retried
+        and self.phase == self.action then
+        -- a stored connection's token refused (revoked early, rotated elsewhere):
+        -- re-read under its lease, refreshed if need be, the call sent once more
+        self.conn_retried = true
+        local user, f = connect.on_auth_expired(ctx, self.stored_uid, self.provider, self.user)
+        if user then
+            self.user = user
+            return self:request()
+        end
+        if f then r = fail(self, f.category, f.details, f.reconnect and { reconnect = true } or nil) end
+    end
     if r.ok and r.mediaIDs == nil and self.create_media then r.mediaIDs = self.create_media end
     self.result = r
     if not r.ok and self.done_media and #self.done_media > 0 then
@@ -648,7 +660,8 @@ end
 -- may be repeated though it was sent (policy.retry_delay).
 function Task:retry(r, outcome, safe)
     local ctx = self.ctx
-    policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    local bk, bu = policy.block(ctx.blocked, self.keys, r, ctx.clock())
+    if bk and ctx.on_block then ctx.on_block(bk, bu) end -- config.store's copy (engine)
     self.attempt = self.attempt + 1
     local sent = not (outcome.error and outcome.kind == "connect")
     local d = policy.retry_delay(ctx.retry, self.provider, r, self.attempt, sent, safe)
@@ -997,6 +1010,7 @@ function _M.call(ctx, method, p)
     -- reconnect hint, nothing sent to it
     for _, t in ipairs(tasks) do
         local u = unusable and unusable[t.provider]
+        if unusable then t.stored_uid = tostring(p.UID) end -- a 401 re-reads and refreshes it (Task:feed)
         if u and not t.done then
             decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil))
         end

@@ -56,6 +56,9 @@ function _M.new(settings, t)
         _transport = t,
         _now_ms = now_ms,
         _blocked = {},      -- (provider, app|account) -> blocked until (Unix seconds)
+        _bl_mirror = {},    -- the keys of _blocked that are in config.store's table
+        _bl_next = nil,     -- now_ms at which config.store's table is read again
+        _bl_warned = false, -- a failed read of it was reported
         _cache = {},        -- provider \0 key -> the state its setup step returned
                             -- (core.provider_info(name).setup: limits, a session)
         _options = nil,     -- the Gigya request options, made on first use
@@ -94,8 +97,93 @@ function Engine:report(msg)
     io.stderr:write("socialize: ", tostring(msg), "\n")
 end
 
+-- config.store's blocked-until table (docs/store.md): read on first use,
+-- then again at most every config.store.blockedRefresh seconds (other
+-- processes' rate limits); a rate limit the network reports is written
+-- through. A failing store never fails or changes a call: it is reported.
+local DEFAULT_BLOCKED_REFRESH = 5
+
+local function with_store(self, fn)
+    local ok, err = pcall(function()
+        local st, e, name = self.store_of()
+        if not st then error(tostring(name or e), 0) end
+        return fn(st)
+    end)
+    return ok, err
+end
+
+local function must(v, err) if v == nil then error(tostring(err), 0) end return v end
+
+-- true when the blocked-until table is kept in config.store (direct backend)
+local function kept_in_store(self)
+    return self._s.config.store ~= nil and self.store_of ~= nil and self._s.backend == "direct"
+end
+
+--- Reads config.store's blocked-until table when it is due.
+function Engine:sync_blocked()
+    if not kept_in_store(self) then return end
+    local sc = self._s.config.store
+    local now = self._now_ms()
+    if self._bl_next and now < self._bl_next then return end
+    local every = type(sc) == "table" and sc.blockedRefresh or DEFAULT_BLOCKED_REFRESH
+    self._bl_next = now + every * 1000
+    local clock = self._s.clock() + self.clock_offset
+    local list
+    local ok, err = with_store(self, function(st)
+        list = must(st:blocked_list(math.floor(clock)))
+    end)
+    if not ok then
+        if not self._bl_warned then
+            self._bl_warned = true
+            self:report("the store's blocked-until table could not be read (calls go on without it): " .. tostring(err))
+        end
+        return
+    end
+    self._bl_warned = false
+    local tbl, mirror = self._blocked, self._bl_mirror
+    for k in pairs(mirror) do tbl[k] = nil; mirror[k] = nil end
+    local cap = clock + policy.MAX_BLOCK
+    for _, e in ipairs(list) do
+        local u = e["until"]
+        if type(e.provider) == "string" and type(e.key) == "string" and type(u) == "number" then
+            if u > cap then u = cap end -- a store's value is capped like a network's
+            local k = policy.from_store(e.provider, e.key)
+            if not tbl[k] or tbl[k] < u then tbl[k] = u end
+            mirror[k] = true
+        end
+    end
+end
+
+--- Writes a rate limit (policy.block's key and until) through to config.store.
+function Engine:store_block(k, until_)
+    local ok, err = with_store(self, function(st)
+        local p, sk = policy.store_key(k)
+        must(st:block(p, sk, math.ceil(until_)))
+    end)
+    if ok then
+        self._bl_mirror[k] = true
+    else
+        self:report("a rate limit could not be kept in the store (the call's result stands): " .. tostring(err))
+    end
+end
+
 function Engine:unblock(provider, account)
-    return policy.unblock(self._blocked, provider, account)
+    local stored = kept_in_store(self)
+    if stored then self:sync_blocked() end
+    local n = policy.unblock(self._blocked, provider, account)
+    if stored then
+        local ok, err = with_store(self, function(st)
+            if account ~= nil then
+                local a, b = policy.account_store_keys(provider, account)
+                must(st:unblock(provider, a))
+                must(st:unblock(provider, b))
+            else
+                must(st:unblock(provider))
+            end
+        end)
+        if not ok then self:report("the store's blocked-until entries could not be cleared: " .. tostring(err)) end
+    end
+    return n
 end
 
 function Engine:close()
@@ -132,6 +220,10 @@ function Engine:context(driver)
         blocked = self._blocked, cache = self._cache, secrets = s.secrets, nonce = s.nonce,
         store = self.store_of, -- the client's store (client:store), when config.store is set
     }
+    if kept_in_store(self) then
+        self:sync_blocked()
+        ctx.on_block = function(k, until_) self:store_block(k, until_) end
+    end
     local function remaining()
         return (deadline - now_ms()) / 1000
     end

@@ -108,16 +108,32 @@ end
 ---------------------------------------------------------------------------
 -- Blocked-until table: per (provider, app) and (provider, account)
 ---------------------------------------------------------------------------
+-- The secret fields (filled with the redaction's list below): an account or
+-- an app named by one of them is keyed by a hash of it, so the table (and
+-- the store's copy of it) holds no token.
+local SECRET_SET = {}
+local char, byte_ = string.char, string.byte
+
+local function hashed(v)
+    return "#" .. core.hmac_sha1("c29jaWFsaXplLWJsb2NrZWQtdW50aWw=", v) -- Base64 of "socialize-blocked-until"
+end
+
+local function key_id(f, v)
+    v = tostring(v)
+    if SECRET_SET[f] then return hashed(v) end
+    return v
+end
+
 -- The account and the app of a connection: the first field present of the
 -- network's accountFields and appKeyFields (provider_info).
 function _M.keys(provider, app, user)
     local info = INFO[provider] or { accountFields = {}, appKeyFields = {} }
     local appid, acct
     for _, f in ipairs(info.appKeyFields) do
-        if app[f] ~= nil then appid = tostring(app[f]) break end
+        if app[f] ~= nil then appid = key_id(f, app[f]) break end
     end
     for _, f in ipairs(info.accountFields) do
-        if user[f] ~= nil then acct = tostring(user[f]) break end
+        if user[f] ~= nil then acct = key_id(f, user[f]) break end
     end
     appid = appid or "default"
     return provider .. "\0app\0" .. tostring(appid), provider .. "\0acct\0" .. tostring(acct or "?")
@@ -145,9 +161,14 @@ end
 -- many entries were cleared.
 function _M.unblock(tbl, provider, account)
     local n = 0
+    local a1, a2
+    if account ~= nil then
+        a1 = provider .. "\0acct\0" .. tostring(account)
+        a2 = provider .. "\0acct\0" .. hashed(tostring(account))
+    end
     for k in pairs(tbl) do
         if provider == nil or (account == nil and sub(k, 1, #provider + 1) == provider .. "\0")
-            or k == provider .. "\0acct\0" .. tostring(account) then
+            or k == a1 or k == a2 then
             tbl[k] = nil
             n = n + 1
         end
@@ -155,7 +176,8 @@ function _M.unblock(tbl, provider, account)
     return n
 end
 
---- Records a rate limit the network reported (a reset is capped at MAX_BLOCK).
+--- Records a rate limit the network reported (a reset is capped at
+-- MAX_BLOCK). Returns the key and its new until time when it changed.
 function _M.block(tbl, keys, r, now)
     if (r.category ~= "rate_limited" and r.category ~= "quota_exhausted") or not r.retryAfter then return end
     local k = r.scope == "app" and keys[1] or keys[2]
@@ -163,7 +185,34 @@ function _M.block(tbl, keys, r, now)
     if type(wait) ~= "number" or wait ~= wait or wait <= 0 then return end
     if wait > _M.MAX_BLOCK then wait = _M.MAX_BLOCK end -- capped: a host can also clear it (unblock)
     local until_ = now + wait
-    if not tbl[k] or tbl[k] < until_ then tbl[k] = until_ end
+    if not tbl[k] or tbl[k] < until_ then
+        tbl[k] = until_
+        return k, until_
+    end
+end
+
+-- The store's blocked-until table (docs/store.md) keeps the provider and the
+-- rest of a key apart, the rest percent-encoded (it holds NUL bytes).
+local function pct_byte(c) return string.format("%%%02X", byte_(c)) end
+local function unpct(h) return char(tonumber(h, 16)) end
+
+--- provider, store key of a table key (nil when it has no provider part).
+function _M.store_key(k)
+    local i = find(k, "\0", 1, true)
+    if not i or i == 1 then return nil end
+    return sub(k, 1, i - 1), (gsub(sub(k, i + 1), "[^%w%-%._~#+/=]", pct_byte))
+end
+
+--- The table key of a store entry.
+function _M.from_store(provider, skey)
+    return provider .. "\0" .. (gsub(skey, "%%(%x%x)", unpct))
+end
+
+--- The store keys of one account (as given to unblock): as given, and hashed.
+function _M.account_store_keys(provider, account)
+    local _, a = _M.store_key(provider .. "\0acct\0" .. tostring(account))
+    local _, b = _M.store_key(provider .. "\0acct\0" .. hashed(tostring(account)))
+    return a, b
 end
 
 ---------------------------------------------------------------------------
@@ -181,6 +230,7 @@ do
         end
     end
 end
+for _, f in ipairs(SECRET_FIELDS) do SECRET_SET[f] = true end
 
 local byte, format, lower = string.byte, string.format, string.lower
 

@@ -16,8 +16,13 @@ Behaviour:
   profiles (X) issue a new refresh token on each refresh and the old one
   dies: reusing it is invalid_grant, counted in STATE["oauth_<net>"]["reuse"],
   and (as X does) kills the token family. Scenarios "html" (a 502 HTML
-  page), "500", "429", "narrow" (grants fewer scopes than asked), "invalid_grant".
+  page), "500", "429", "narrow" (grants fewer scopes than asked: without the
+  refresh scope, else without the last one), "invalid_grant"; Threads'
+  GET refresh: "refresh500", "refresh429", "invalid_grant".
 - revoke (POST, form): the token dies (200).
+- STATE["oauth_revoke_early"][network] = true: at the next bearer check every
+  live access token of that network dies before its expiry (once), its
+  refresh tokens stay live (a token revoked early: a 401, then a refresh).
 - identity (GET with a bearer token issued here): the profile's account
   (scenario "identity503": 503).
 - check_bearer(): an API call with a token issued here must carry a live one.
@@ -150,7 +155,9 @@ def authorize(h, prof, q):
     extra = {}
     if prof.get("callback_param"):  # VK ID: the device the user authorized on
         extra[prof["callback_param"]] = "dev-" + rnd.token_hex(6)
-    granted = " ".join(n for n in names if n != prof.get("refresh_scope")) if scen == "narrow" else scope
+    # "narrow": the grant lacks the refresh scope (X's offline.access) or else the last scope asked
+    drop = prof.get("refresh_scope") if prof.get("refresh_scope") in names else (names[-1] if names else None)
+    granted = " ".join(n for n in names if n != drop) if scen == "narrow" else scope
     with LOCK:
         STATE["oauth_" + net]["codes"][code] = {"client": q["client_id"], "redirect": q["redirect_uri"],
                                                  "challenge": ch, "scope": granted, "exp": sandbox_now() + 60,
@@ -279,6 +286,8 @@ def long_lived(h, prof, q, exchange):
     scen = (STATE.get("oauth_scenario") or {}).get(h.network)
     if scen == ("exchange500" if exchange else "refresh500"):
         return 500, {"error": "server_error"}, None
+    if scen == "refresh429" and not exchange:
+        return 429, {"error": {"message": "Application request limit reached", "code": 4}}, {"Retry-After": "60"}
     if scen == "invalid_grant" and not exchange:
         raise _err(400, "invalid_grant", "Session has expired.")
     tk = q.get("access_token") or ""
@@ -303,6 +312,11 @@ def check_bearer(h, token_value):
     if not token_value or not token_value.startswith(prof["prefix"] + "at-"):
         return None
     with LOCK:
+        early = STATE.get("oauth_revoke_early") or {}
+        if early.get(h.network):  # every live access token dies now, before its expiry; refresh tokens live on
+            for a in STATE["oauth_" + h.network]["access"].values():
+                a["live"] = False
+            early[h.network] = False
         rec = STATE["oauth_" + h.network]["access"].get(token_value)
         ok = rec and rec["live"] and rec["exp"] > sandbox_now()
     if not ok:

@@ -306,7 +306,8 @@ const sz_net sz_net_facebook = {
     /* Facebook Login (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
      * code -> short-lived user token -> long-lived user token (fb_exchange_token, ~60 days)
      * -> GET /me/accounts: each Page's id, name and Page token (no expiry when
-     * obtained from a long-lived user token); revoke: DELETE /me/permissions */
+     * obtained from a long-lived user token), followed by paging.next; the token reply has no
+ * scope: GET /me/permissions says what was granted; revoke: DELETE /me/permissions */
     .oauth = {.authorize = "https://www.facebook.com/v26.0/dialog/oauth",
               .token = "https://graph.facebook.com/v26.0/oauth/access_token",
               .revoke = "https://graph.facebook.com/v26.0/me/permissions",
@@ -316,7 +317,7 @@ const sz_net sz_net_facebook = {
               .exchange = "https://graph.facebook.com/v26.0/oauth/access_token",
               .exchange_grant = "fb_exchange_token", .exchange_param = "fb_exchange_token",
               .pages = "https://graph.facebook.com/v26.0/me/accounts?fields=id,name,access_token&limit=100",
-              .token_query = 1},
+              .permissions = "https://graph.facebook.com/v26.0/me/permissions", .token_query = 1, .revoke_grant = 1},
     .graph = 1, .rate_scope = "account", .codes = CODES_FACEBOOK,
     .build = build_facebook, .parse = parse_facebook,
 };

@@ -238,7 +238,7 @@ const sz_net sz_net_sina = {
               .identity = "https://api.weibo.com/2/users/show.json", .id_path = "idstr",
               .nick_path = "screen_name", .token_field = "accessToken", .account_field = "userId",
               .token_account = "uid", .identity_query = "uid", .auth_scheme = "OAuth2",
-              .revoke_param = "access_token"},
+              .revoke_param = "access_token", .revoke_grant = 1},
     .auth = SZ_AUTH_TOKEN_PARAM,
     .auth_fields = {"accessToken", "safeDomain"},
     .secret_fields = {"accessToken", "refreshToken", "clientSecret"},

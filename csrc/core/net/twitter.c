@@ -431,7 +431,10 @@ const sz_net sz_net_twitter = {
     /* OAuth 1.0a 3-legged (docs.x.com/resources/fundamentals/authentication/oauth-1-0a/obtaining-user-access-tokens):
      * tokens without expiry, published with as today (token, tokenSecret) */
     .oauth1 = {.request = "https://api.x.com/oauth/request_token", .authorize = "https://api.x.com/oauth/authorize",
-               .access = "https://api.x.com/oauth/access_token", .account = "user_id", .nick = "screen_name"},
+               .access = "https://api.x.com/oauth/access_token", .account = "user_id", .nick = "screen_name",
+               /* removeConnection (docs.x.com .../authentication/api-reference: POST
+                * oauth/invalidate_token, signed with the user's token) */
+               .invalidate = "https://api.x.com/1.1/oauth/invalidate_token"},
     .rate_scope = "account",
     .build = build_twitter, .parse = parse_twitter,
 };

@@ -9,7 +9,13 @@ not (`published=false`); POST /{page-id}/feed with attached_media[i] =
 the indexes 0..n-1 without a gap, and no `link` beside them; DELETE
 /{photo-id}. GET /__photos answers what was stored (tests). Scenarios:
 token "mediafail": the photo upload answers 500; "postfail": a feed post
-with attached_media answers 500 (the photos stay, to be deleted)."""
+with attached_media answers 500 (the photos stay, to be deleted).
+
+Facebook Login: GET /me/permissions ({data: [{permission, status}]}, the
+permission named by fb_declined answered "declined"); /me/accounts in
+chunks of fb_page_chunk with paging.next on /{user-id}/accounts and an
+`after` cursor (fb_paging: "otherhost" names another host in next, "loop"
+answers the same cursor again, "endless" never ends)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
@@ -20,7 +26,8 @@ from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_
 
 NETWORK = "facebook"
 CONF = {"appSecret": "fb-app-secret", "max_photo": 4 * 1024 * 1024}
-STATE_DEFAULTS = {"fb_photos": {}, "fb_pages_n": 2, "fb_long": {}, "fb_page_tokens": {}, "fb_revoked_users": 0}
+STATE_DEFAULTS = {"fb_photos": {}, "fb_pages_n": 2, "fb_long": {}, "fb_page_tokens": {}, "fb_revoked_users": 0,
+                  "fb_declined": None, "fb_page_chunk": 25, "fb_paging": None}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # Facebook Login, manual flow (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
 # the code grant at /oauth/access_token (client_id and client_secret in the
@@ -90,7 +97,8 @@ class Facebook(Base):
             return oauth_server.handle(self, method, path, q, raw)
         if path == OAUTH["authorize"]:
             return oauth_server.handle(self, method, path, q, raw)
-        if path not in ("/%s/me" % VERSION, "/%s/me/accounts" % VERSION, "/%s/me/permissions" % VERSION):
+        if path not in ("/%s/me" % VERSION, "/%s/me/accounts" % VERSION, "/%s/me/permissions" % VERSION) \
+                and not re.match(r"^/%s/\d+/accounts$" % VERSION, path):
             return None
         token = q.get("access_token") or ""
         if not token.startswith("fbll-"):
@@ -104,14 +112,36 @@ class Facebook(Base):
                 raise fb_error(400, 100, "fields must be id,name here")
             return 200, {"id": user, "name": "Sandbox FB User"}, None
         if path.endswith("/accounts") and method == "GET":
+            if q.get("fields") != "id,name,access_token":
+                raise fb_error(400, 100, "fields must be id,name,access_token here")
+            after = q.get("after")
+            if after is not None and not re.match(r"^c\d{1,6}$", after):
+                raise fb_error(400, 100, "Invalid after cursor")
             data = []
             with LOCK:
-                for pid, name in PAGES[:int(STATE.get("fb_pages_n") or 0)]:
+                n, chunk, mode = int(STATE.get("fb_pages_n") or 0), int(STATE["fb_page_chunk"]), STATE["fb_paging"]
+                if mode == "endless":
+                    n = 10 ** 6
+                start = int(after[1:]) if after else 0
+                if mode == "loop":
+                    start = 0
+                for i in range(start, min(n, start + chunk)):
+                    pid, name = PAGES[i] if i < len(PAGES) else ("9%09d" % i, "Sandbox Page %d" % (i + 1))
                     pt = "fbpt-" + pid + "-" + uuid.uuid4().hex
                     STATE["fb_page_tokens"][pt] = {"page": pid, "user": user, "live": True}
                     data.append({"id": pid, "name": name, "access_token": pt, "category": "Game",
                                  "tasks": ["CREATE_CONTENT", "MANAGE"]})
-            return 200, {"data": data, "paging": {"cursors": {"before": "b", "after": "a"}}}, None
+            paging = {"cursors": {"before": "c%d" % start, "after": "c%d" % (start + len(data))}}
+            if start + len(data) < n and data:
+                host = "evil.example" if mode == "otherhost" else self.headers.get("Host")
+                paging["next"] = "http://%s/%s/%s/accounts?access_token=%s&fields=id%%2Cname%%2Caccess_token" \
+                    "&limit=%d&after=%s" % (host, VERSION, user, token, chunk, paging["cursors"]["after"])
+            return 200, {"data": data, "paging": paging}, None
+        if path.endswith("/permissions") and method == "GET":
+            declined = STATE.get("fb_declined")
+            data = [{"permission": p, "status": "declined" if p == declined else "granted"}
+                    for p in sorted(OAUTH["scopes"])]
+            return 200, {"data": data}, None
         if path.endswith("/permissions") and method == "DELETE":
             with LOCK:  # the app's grant is gone: every token of this user dies
                 for t in (STATE["fb_long"], STATE["fb_page_tokens"]):

@@ -9,7 +9,10 @@ uploaded and processed. Token scenarios: "mediafail" (processing fails),
 "mediaslow" (processing never ends), "media5xx" (a media's first append
 answers 503). A request that uploads records
 "media_sha256"/"media_size" (the assembled file) in its /__requests entry;
-a tweet records "media" (the media ids with their sha256 and alt text)."""
+a tweet records "media" (the media ids with their sha256 and alt text).
+OAuth 1.0a 3-legged: POST /__config {"oauth_scenario": {"twitter1": S}}, S =
+"deny" (the authorize page answers denied=), "html" or "500" (the access
+token call answers a 502 HTML page or a 500)."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -20,7 +23,7 @@ import oauth_server
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
-STATE_DEFAULTS = {"x_media": {}, "x_o1": {"req": {}, "issued": 0}}
+STATE_DEFAULTS = {"x_media": {}, "x_o1": {"req": {}, "issued": 0, "invalidated": []}}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # OAuth 2.0 with PKCE (docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code):
 # a confidential client (HTTP Basic), 2-hour tokens, single-use refresh
@@ -69,7 +72,13 @@ class Twitter(Base):
         if auth.startswith("Bearer "):
             oauth_server.check_bearer(self, auth[7:])  # one issued by the sandbox: live
             return auth[7:]
-        return self.o1_check(method, path, query, lambda t: (t or "") + "-secret")["oauth_token"]
+        return self.o1_check(method, path, query, self.o1_secret)["oauth_token"]
+
+    def o1_secret(self, t):
+        """An access token's secret ("<token>-secret" here); None once invalidated."""
+        with LOCK:
+            gone = (t or "") in STATE["x_o1"]["invalidated"]
+        return None if gone else (t or "") + "-secret"
 
     def o1_check(self, method, path, query, secret_of):
         """RFC 5849 3.4: the HMAC-SHA1 signature of this request, the token
@@ -143,6 +152,12 @@ class Twitter(Base):
                     rec = st["req"].get(t or "")
                 return rec["secret"] if rec and not rec["used"] else None
             params = self.o1_check(method, path, query, req_secret)
+            scen = (STATE.get("oauth_scenario") or {}).get("twitter1")
+            if scen == "html":  # a proxy's error page
+                return 502, b"<html><head><title>502 Bad Gateway</title></head><body>Bad gateway</body></html>", \
+                    {"Content-Type": "text/html"}
+            if scen == "500":
+                raise problem(500, "Internal Server Error", "Internal Server Error")
             with LOCK:
                 rec = st["req"][params["oauth_token"]]
                 if not rec["verifier"] or params.get("oauth_verifier") != rec["verifier"]:
@@ -152,6 +167,18 @@ class Twitter(Base):
                 st["issued"] += 1
             return 200, ("oauth_token=%s&oauth_token_secret=%s-secret&user_id=2244994945&screen_name=sandbox_x"
                          % (at, at)).encode(), {"Content-Type": "text/html; charset=utf-8"}
+        if path == "/1.1/oauth/invalidate_token" and method == "POST":
+            # docs.x.com .../authentication/api-reference: signed with the token itself
+            if (STATE.get("oauth_scenario") or {}).get("twitter1") == "invalidate500":
+                raise problem(500, "Internal Error", "Internal Error")
+            auth = self.headers.get("Authorization") or ""
+            tk = auth.split('oauth_token="', 1)[1].split('"', 1)[0] if 'oauth_token="' in auth else ""
+            if not tk.startswith("o1at-") or self.o1_secret(tk) is None:
+                raise Reply(401, {"errors": [{"code": 89, "message": "Invalid or expired token."}]})
+            self.o1_check(method, path, query, self.o1_secret)
+            with LOCK:
+                st["invalidated"].append(tk)
+            return 200, {"access_token": tk}, None
         return None
 
     def scenario(self, token):
