@@ -229,6 +229,8 @@ int main(int argc, char **argv)
     RUN(states_and_leases);
     snprintf(url, sizeof url, "sqlite:%s/c-outbox.db", argv[1]);
     RUN(outbox);
+    snprintf(url, sizeof url, "sqlite:%s/c-blocked.db", argv[1]);
+    remove(url + 7);
     RUN(blocked_list);
     TAP_CASE("faults", faults(argv[1]));
     return tap_done("c-store");
