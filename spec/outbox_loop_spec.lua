@@ -96,6 +96,35 @@ describe("client:work in a game loop #fakes", function()
         assert.equal(0, c:work(0, { async = true }).inflight)
     end)
 
+    it("with `idle`, claims nothing for idle ms after finding nothing, unless this client enqueued", function()
+        local db = K.db("idle")
+        c:close()
+        c = K.client(sb, nil, nil, db, { connections = { u1 = H.sandbox_connection(sb) } })
+        local other = K.client(sb, nil, nil, db, { connections = { u1 = H.sandbox_connection(sb) } })
+        local opts = { async = true, idle = 600000 }
+        local sum = assert(c:work(100, opts))
+        assert.same({ 0, nil }, { sum.claimed, sum.idle }) -- claimed, found nothing
+        assert.is_true(assert(c:work(100, opts)).idle)   -- no claim now
+        -- another process's job waits for the idle time to pass...
+        local job = assert(other:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "telegram" },
+            { deliver = "queued" }))
+        sum = assert(c:work(100, opts))
+        assert.same({ 0, true }, { sum.claimed, sum.idle })
+        assert.equal(1, assert(c:work(100, { async = true })).claimed) -- a call without idle claims
+        assert.is_true(drain())
+        assert.equal("sent", assert(c:job(job.jobID)).status)
+        -- ...this client's own enqueue ends it at once
+        assert.equal(0, assert(c:work(100, opts)).claimed)
+        job = enqueue("telegram")
+        sum = assert(c:work(100, opts))
+        assert.same({ 1, 1 }, { sum.claimed, sum.started })
+        assert.is_true(drain())
+        assert.equal("sent", assert(c:job(job.jobID)).status)
+        other:close()
+        assert.has_error(function() c:work(10, { idle = -1 }) end,
+            "bad argument #2 to 'work' (opts.idle must be a number of ms >= 0)")
+    end)
+
     it("does nothing when stop() answers true, and checks its options", function()
         enqueue("mastodon")
         local sum = assert(c:work(1000, { async = true, stop = function() return true end }))

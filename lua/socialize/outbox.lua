@@ -19,10 +19,11 @@ local E = errors.codes
 local _M = {}
 
 --- The outbox of a client: { client = the client (its store), engine = its
--- engine, worker = this client's worker id, made on first use }. Every
+-- engine, async = its poll loop (socialize.async), worker = this client's
+-- worker id, made on first use }. Every
 -- function below takes it as `client`.
-function _M.new(client, engine)
-    return { client = client, engine = engine }
+function _M.new(client, engine, async)
+    return { client = client, engine = engine, async = async }
 end
 
 _M.METHODS = {
@@ -176,6 +177,7 @@ function _M.enqueue(client, method, params, opts)
         if code == "bad_input" then return nil, errors.invalid("params", tostring(existed)) end
         return nil, store_error(existed, code)
     end
+    client.idle_until = nil -- a work{ idle } claims again at once
     local status = "queued"
     if existed then
         local j = st:job(id)
@@ -408,8 +410,16 @@ end
 -- started as a task of the poll loop (client:poll drives it and records its
 -- outcome), at most cfg.batch in flight; work only claims and starts.
 -- opts.stop(): true ends the run before the next delivery (a host exiting).
+-- opts.idle (ms): after a claim found nothing due, the calls of the next
+-- idle ms claim nothing (a frame loop's idle cost), unless this client
+-- enqueued, retried or resolved meanwhile.
 function _M.work(client, budget_ms, opts)
     opts = opts or {}
+    local idle = opts.idle
+    if idle and client.idle_until and client.engine:now_ms() < client.idle_until then
+        return { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0, waiting_reconnect = 0,
+                 lost = 0, released = 0, error = 0, started = 0, inflight = client.inflight or 0, idle = true }
+    end
     local st, serr = store_of(client)
     if not st then return nil, serr end
     if client.engine:settings().backend ~= "direct" then
@@ -423,7 +433,7 @@ function _M.work(client, budget_ms, opts)
     local deadline = eng:now_ms() + budget_ms
     local sum = { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0,
                   waiting_reconnect = 0, lost = 0, released = 0, error = 0 }
-    local async, stop = opts.async and client.client._async, opts.stop
+    local async, stop = opts.async and client.async, opts.stop
     sum.started, client.inflight = 0, client.inflight or 0
     local function stopped() return stop ~= nil and stop() end
     for _ = 1, 100000 do -- bounded; the budget ends it first
@@ -433,7 +443,10 @@ function _M.work(client, budget_ms, opts)
         if batch < 1 then break end
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
         if not list then return nil, store_error(cerr, ccode) end
-        if #list == 0 then break end
+        if #list == 0 then
+            if idle then client.idle_until = eng:now_ms() + idle end
+            break
+        end
         sum.claimed = sum.claimed + #list
         for i, d in ipairs(list) do
             if eng:now_ms() >= deadline or (i > 1 and stopped()) then
@@ -540,6 +553,7 @@ function _M.retry(client, id, provider)
     return control(client, id, function(st, now)
         local n, msg, code = st:retry(id, provider, now)
         if not n then return nil, job_error(msg, code, provider and "provider" or "jobID") end
+        client.idle_until = nil
         return { errorCode = 0, jobID = id, retried = n }
     end)
 end
@@ -555,6 +569,7 @@ function _M.resolve(client, id, provider, decision)
     return control(client, id, function(st, now)
         local ok, msg, code = st:resolve(id, provider, decision, now)
         if not ok then return nil, job_error(msg, code, "provider") end
+        client.idle_until = nil
         return { errorCode = 0, jobID = id, provider = provider, state = decision == "sent" and "sent" or "queued" }
     end)
 end

@@ -28,21 +28,21 @@ do
     end
 end
 
--- The store's calls, timed: the client's store replaced by a stand-in whose
--- methods call the real ones and add up how long each took (they block the
--- nginx worker: nothing in them yields).
+-- The store's calls, timed: the methods of the store's type wrapped (once
+-- per nginx worker) to add up how long each call took. Nothing in them
+-- yields: every millisecond counted blocked this nginx worker.
+local timed = setmetatable({}, { __mode = "k" }) -- the method tables wrapped
 local function measure_store(client, ops)
     local st = client:store()
-    if not st or getmetatable(st) and getmetatable(st).__sz_timed then return end
-    local cache = {}
-    local proxy = setmetatable({}, { __sz_timed = true, __index = function(_, k)
-        local f = st[k]
-        if type(f) ~= "function" then return f end
-        local w = cache[k]
-        if not w then
-            w = function(_, ...)
+    local mt = st and getmetatable(st)
+    local methods = type(mt) == "table" and mt.__index
+    if type(methods) ~= "table" or timed[methods] then return end
+    timed[methods] = true
+    for k, f in pairs(methods) do
+        if type(f) == "function" and k ~= "with_lock" then -- with_lock runs the caller's function
+            methods[k] = function(...)
                 local t0 = clock_ms()
-                local a, b, c, d = f(st, ...)
+                local a, b, c, d = f(...)
                 local ms = clock_ms() - t0
                 local o = ops[k]
                 if not o then o = { n = 0, ms = 0, max = 0 }; ops[k] = o end
@@ -50,11 +50,8 @@ local function measure_store(client, ops)
                 if ms > o.max then o.max = ms end
                 return a, b, c, d
             end
-            cache[k] = w
         end
-        return w
-    end })
-    client._store = proxy
+    end
 end
 
 local COUNTS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "lost", "released" }
