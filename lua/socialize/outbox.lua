@@ -408,7 +408,8 @@ end
 -- { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect, lost,
 -- released, started, inflight } | nil, err. opts.async: each delivery is
 -- started as a task of the poll loop (client:poll drives it and records its
--- outcome), at most cfg.batch in flight; work only claims and starts.
+-- outcome), at most cfg.batch in flight, claimed one by one; work only
+-- claims and starts.
 -- opts.stop(): true ends the run before the next delivery (a host exiting).
 -- opts.idle (ms): after a claim found nothing due, the calls of the next
 -- idle ms claim nothing (a frame loop's idle cost), unless this client
@@ -439,7 +440,8 @@ function _M.work(client, budget_ms, opts)
     for _ = 1, 100000 do -- bounded; the budget ends it first
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
-        if async then batch = min(batch, cfg.batch - client.inflight) end
+        -- one at a time: a claim is a transaction (an fsync on SQLite), each checked against the budget
+        if async then batch = min(1, cfg.batch - client.inflight) end
         if batch < 1 then break end
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
         if not list then return nil, store_error(cerr, ccode) end
