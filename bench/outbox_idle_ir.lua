@@ -9,7 +9,7 @@ local c = socialize.new { backend = "direct", providers = { telegram = { botToke
                           store = { url = url, keys = { "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" } },
                           connections = function() return { telegram = { chatId = "1" } } end }
 -- one job, sent in the future: the tables exist, nothing is due
-assert(c:publishUserAction({ UID = "u1", status = "x", userAction = { title = "later" } },
+assert(c:publishUserAction({ UID = "u1", userAction = { title = "later" } },
     { deliver = "queued", at = os.time() + 86400 }))
 assert(c:work(10, { async = true }))
 local opts = { async = true, idle = mode == "idle" and 1000 or nil }
