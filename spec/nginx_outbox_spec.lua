@@ -176,6 +176,19 @@ local function cases(name, get_store_url)
             sh("sleep 0.05")
         end
         assert.are.equal(1, #telegram_texts())
+        -- the timer ticks every 50 ms meanwhile: the worker whose run is sending skips them
+        local function skipped()
+            local n = 0
+            for _, w in ipairs(select(2, get("/outbox/stats")).workers) do n = n + w.skipped end
+            return n
+        end
+        local before, now = skipped(), nil
+        for _ = 1, 100 do
+            now = skipped()
+            if now > before then break end
+            sh("sleep 0.05")
+        end
+        assert.truthy(now > before, "no tick was skipped while a run was sending")
         local pid, left = stop_nginx()
         assert.truthy(pid)
         assert.is_nil(left, "nginx did not exit on quit")

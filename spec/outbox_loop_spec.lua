@@ -133,3 +133,20 @@ describe("client:work in a game loop #fakes", function()
             "bad argument #2 to 'work' (opts.stop must be a function)")
     end)
 end)
+
+describe("socialize.resty.outbox_worker's arguments #unit", function()
+    local resty = require("socialize.resty")
+    it("refuses bad options, and runs only inside nginx", function()
+        local saved = rawget(_G, "ngx")
+        _G.ngx = nil
+        assert.same({ nil, "opts.interval must be a number of seconds from 0.001 to 86400" },
+            { resty.outbox_worker({}, { interval = 0 }) })
+        assert.same({ nil, "opts.interval must be a number of seconds from 0.001 to 86400" },
+            { resty.outbox_worker({}, { interval = 0 / 0 }) })
+        assert.same({ nil, "opts.budget must be a number of ms from 0 to 3600000" },
+            { resty.outbox_worker({}, { budget = -1 }) })
+        assert.same({ nil, "opts must be a table" }, { resty.outbox_worker({}, 5) })
+        assert.same({ nil, "not inside nginx (no ngx.timer)" }, { resty.outbox_worker({}, {}) })
+        _G.ngx = saved
+    end)
+end)

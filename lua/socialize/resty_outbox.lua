@@ -98,6 +98,7 @@ function _M.start(client_or_config, opts)
         if premature or exiting() then return end
         if running then -- the previous run is still going: this tick is skipped
             stats.skipped = stats.skipped + 1
+            if dict then dict:set(tostring(stats.pid), core.json_encode(stats)) end
             return
         end
         running = true
