@@ -74,8 +74,11 @@ describe("client:work in a game loop #fakes", function()
         H.configure(sb, { delay_ms = { mastodon = 300 } })
         local ids = {}
         for i = 1, 3 do ids[i] = enqueue("mastodon").jobID end
-        local sum = assert(c:work(1000, { async = true }))
-        assert.same({ 2, 2, 2 }, { sum.claimed, sum.started, sum.inflight })
+        local sum = assert(c:work(1000, { async = true, limit = 1 }))
+        assert.same({ 1, 1, 1 }, { sum.claimed, sum.started, sum.inflight })
+        sum = assert(c:work(1000, { async = true }))
+        assert.same({ 1, 1, 2 }, { sum.claimed, sum.started, sum.inflight })
+        assert.equal(0, assert(c:work(1000, { async = true })).claimed) -- two in flight: the cap
         assert.is_true(drain())
         sum = assert(c:work(1000, { async = true }))
         assert.same({ 1, 1 }, { sum.claimed, sum.started })

@@ -441,7 +441,7 @@ function _M.work(client, budget_ms, opts)
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
         -- one at a time: a claim is a transaction (an fsync on SQLite), each checked against the budget
-        if async then batch = min(1, cfg.batch - client.inflight) end
+        if async then batch = min(batch, 1, cfg.batch - client.inflight) end
         if batch < 1 then break end
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
         if not list then return nil, store_error(cerr, ccode) end
