@@ -235,6 +235,24 @@ local function cases(new_url, get_sb)
         assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
     end)
 
+    it("resumes a delivery waiting for a reconnect as soon as the user connects again", function()
+        c:close()
+        c = client({ connections = false }, function(p)
+            p.mastodon = { clientName = "socialize spec", website = "https://game.example" }
+        end)
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-expired" },
+            fields = { instance = sb.url("mastodon") }, updatedAt = T0 - 100 }))
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        assert.equal(0, assert(c:work(1000)).claimed) -- rechecked in 300 s
+        assert(K.connect(c, "mastodon", "https://app.example/callback/mastodon", "u1", { instance = sb.url("mastodon") }))
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", T0 }, { d.state, d.nextAt })
+        assert.equal(1, assert(c:work(1000)).sent) -- at once, the clock unmoved
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
     it("queues a notification to each recipient", function()
         c:close()
         c = client({ connections = { u1 = conn, friend1 = { telegram = { chatId = "5001" } },
@@ -365,6 +383,11 @@ local function cases(new_url, get_sb)
         local no_store = require("socialize").new({ backend = "direct", connections = {} })
         r, qerr = no_store:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" })
         assert.same({ nil, "no_store" }, { r, qerr.error })
+        local gigya = require("socialize").new({ apiKey = "k", secret = "c2VjcmV0", store = K.db("gigya") })
+        r, qerr = gigya:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" })
+        assert.same({ nil, require("socialize.errors").codes.NOT_SUPPORTED }, { r, qerr.errorCode })
+        assert.has_error(function() c:publishUserAction({ UID = "u1", userAction = UA }, "queued") end)
+        assert.has_error(function() c:getUserInfo({ UID = "u1" }, { deliver = "queued" }) end)
         assert.same({ nil, 400006 }, { c:prune(-1), select(2, c:prune(-1)).errorCode })
         assert.same({ nil, 400006 }, { c:job(42), select(2, c:job(42)).errorCode })
         assert.equal(400006, select(2, c:jobs({ limit = 0 / 0 })).errorCode)

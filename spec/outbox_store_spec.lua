@@ -207,6 +207,24 @@ local function contract(E)
         assert.same({ nil, "bad_input" }, { ok, code })
     end)
 
+    it("makes a UID's deliveries waiting for a reconnect to a provider due at once", function()
+        local id = assert(s:enqueue(job()))
+        local other = assert(s:enqueue(job({ UID = "u2" })))
+        assert.equal(4, #assert(s:claim("w", 1000, 60, 10)))
+        for _, j in ipairs({ id, other }) do
+            for _, p in ipairs({ "twitter", "mastodon" }) do
+                assert(s:record(j, p, "w", 1001, { state = "waiting_reconnect", nextAt = 1300, waitUntil = 9000,
+                    category = "auth_expired" }))
+            end
+        end
+        assert.equal(1, s:resume("u1", "twitter", 1100))
+        assert.equal(0, s:resume("u1", "twitter", 1100)) -- already due
+        local got = assert(s:claim("w", 1100, 60, 10))
+        assert.same({ 1, id, "twitter", "waiting_reconnect" }, { #got, got[1].jobID, got[1].provider, got[1].prevState })
+        assert.equal(0, s:resume("nobody", "twitter", 1100))
+        assert.equal("bad_input", select(3, s:resume("", "twitter", 1100)))
+    end)
+
     it("cancels a job, but not while a delivery is being sent", function()
         local id = assert(s:enqueue(job()))
         assert.equal(1, #assert(s:claim("w", 1000, 60, 1)))
@@ -306,6 +324,30 @@ print(n)
         assert.equal(60, tonumber(a) + tonumber(b))
         assert.equal("60", E.raw("SELECT COUNT(*) FROM socialize_deliveries WHERE state = 'sent' AND attempts = 1"))
         assert.equal("60", E.raw("SELECT COUNT(*) FROM socialize_jobs WHERE status = 'sent'"))
+    end)
+
+    it("two processes enqueuing the same key at once make one job", function()
+        local script = K.path("enqueuer") .. ".lua"
+        local f = assert(io.open(script, "wb"))
+        f:write("package.cpath = " .. string.format("%q", K.ROOT .. "/" .. K.BUILD .. "/?.so;") .. " .. package.cpath\n",
+            [[
+local store = require("socialize.store")
+local s = assert(store.open(arg[1], { plaintext = true }))
+local ids = {}
+for i = 1, 20 do
+    ids[assert(s:enqueue({ UID = "u1", method = "m", params = "{}", providers = { "a" }, key = "k" .. (i % 4),
+        now = 1000 }))] = true
+end
+local n = 0
+for _ in pairs(ids) do n = n + 1 end
+print(n)
+]])
+        f:close()
+        local function cmd() return K.CHILD_LUA .. " " .. q(script) .. " " .. q(E.url) end
+        local out = run("(" .. cmd() .. " & " .. cmd() .. " & wait)")
+        assert.equal("4\n4", out)
+        assert.equal("4", E.raw("SELECT COUNT(*) FROM socialize_jobs"))
+        assert.equal("4", E.raw("SELECT COUNT(*) FROM socialize_deliveries"))
     end)
 
     it("migrates a version 1 store to the outbox, keeping its connections", function()

@@ -6,7 +6,7 @@
  *   s:record(jobID, provider, worker, now, { state = "sent", postID = ... })
  *   s:job(id), s:jobs{ UID?, status?, limit? }, s:cancel(id, now),
  *   s:retry(id, provider?, now), s:resolve(id, provider, "sent"|"resend", now),
- *   s:prune(before)
+ *   s:resume(UID, provider, now), s:prune(before)
  *
  * Failures return nil, message, name (as the other methods: "job_unknown",
  * "job_sending", "bad_state", "lease_lost", "bad_input", ...). Wrong
@@ -285,6 +285,17 @@ static int l_resolve(lua_State *L)
     return 1;
 }
 
+static int l_resume(lua_State *L)
+{
+    sz_store *st = store_of(L);
+    const char *uid = arg_str(L, 2, 1), *prov = arg_str(L, 3, 1);
+    sz_store_err e = {SZ_STORE_OK, ""};
+    long long n = sz_store_outbox_resume(st, uid, prov, arg_time(L, 4), &e);
+    if (n < 0) return fail(L, &e);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
 static int l_prune(lua_State *L)
 {
     sz_store *st = store_of(L);
@@ -301,6 +312,7 @@ void sz_lstore_outbox_methods(lua_State *L)
     static const luaL_Reg M[] = {{"enqueue", l_enqueue}, {"claim", l_claim},   {"record", l_record},
                                  {"job", l_job},         {"jobs", l_jobs},     {"cancel", l_cancel},
                                  {"retry", l_retry},     {"resolve", l_resolve}, {"prune", l_prune},
+                                 {"resume", l_resume},
                                  {NULL, NULL}};
     sz_setfuncs(L, M, 0);
 }

@@ -591,6 +591,21 @@ int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provid
     return 0;
 }
 
+long long sz_store_outbox_resume(sz_store *st, const char *uid, const char *provider, int64_t now, sz_store_err *err)
+{
+    if (sz_st_check_id(uid, "UID", 1, err) < 0 || sz_st_check_id(provider, "provider", 1, err) < 0) return -1;
+    sz_param p[] = {P_TEXT(uid), P_TEXT(provider), P_INT(clamp_time(now))};
+    long long changes = 0;
+    if (sz_st_begin(st, err) < 0 ||
+        sz_st_exec(st,
+                   "UPDATE socialize_deliveries SET next_at = $3 WHERE state = 'waiting_reconnect'"
+                   " AND provider = $2 AND next_at > $3 AND job_id IN (SELECT id FROM socialize_jobs WHERE uid = $1)",
+                   p, 3, &changes, err) < 0 ||
+        sz_st_commit(st, err) < 0)
+        return sz_st_fail(st);
+    return changes;
+}
+
 long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err)
 {
     sz_param p[] = {P_INT(clamp_time(before))};

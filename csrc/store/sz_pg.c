@@ -49,7 +49,7 @@ typedef struct {
     struct {
         unsigned h, gen; /* gen: the session it was prepared in (0: none yet) */
         char *sql;
-        char name[12];
+        char name[16];
     } e[SZ_STORE_MAX_STMTS];
 } pg_cache;
 

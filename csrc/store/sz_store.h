@@ -262,6 +262,10 @@ SZ_STORE_API long long sz_store_outbox_retry(sz_store *st, const char *job_id, c
  * due now); SZ_STORE_BAD_STATE when it is not unconfirmed. */
 SZ_STORE_API int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provider, const char *decision,
                                    int64_t now, sz_store_err *err);
+/* The user reconnected to provider: that UID's waiting_reconnect deliveries
+ * on it are due now. Returns how many. */
+SZ_STORE_API long long sz_store_outbox_resume(sz_store *st, const char *uid, const char *provider, int64_t now,
+                                              sz_store_err *err);
 /* Deletes finished jobs (sent, dead, partial, cancelled) last changed before
  * `before`, with their deliveries. Returns how many jobs. */
 SZ_STORE_API long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err);

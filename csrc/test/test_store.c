@@ -116,6 +116,38 @@ static void states_and_leases(void)
     sz_store_close(st);
 }
 
+static void blocked_list(void)
+{
+    sz_store_err err;
+    sz_store *st = open_with(KEY_B, NULL, &err);
+    if (!st) {
+        CHECK(0, "open: %s", err.msg);
+        return;
+    }
+    CHECK(sz_store_unblock(st, NULL, NULL, &err) >= 0, "clear: %s", err.msg);
+    CHECK(sz_store_block(st, "x", "acct%00a", 700, &err) == 0 && sz_store_block(st, "x", "app%00d", 900, &err) == 0 &&
+              sz_store_block(st, "y", "acct%00b", 300, &err) == 0 && sz_store_block(st, "x", "acct%00a", 600, &err) == 0,
+          "block: %s", err.msg);
+    sz_blocked_entry *e = NULL;
+    size_t n = 0;
+    CHECK(sz_store_blocked_list(st, 400, 10, &e, &n, &err) == 0 && n == 2, "list: %zu", n);
+    /* longest first; a shorter reset never shortened the longer one */
+    CHECK(n == 2 && strcmp(e[0].key, "app%00d") == 0 && e[0].until == 900 && e[1].until == 700 &&
+              strcmp(e[1].provider, "x") == 0,
+          "entries");
+    sz_store_free_blocked(e, n);
+    CHECK(sz_store_blocked_list(st, 0, 1, &e, &n, &err) == 0 && n == 1 && e[0].until == 900, "max");
+    sz_store_free_blocked(e, n);
+    CHECK(sz_store_blocked_list(st, 0, 0, &e, &n, &err) == 0 && n == 0 && !e, "max 0");
+    CHECK(sz_store_unblock(st, NULL, "k", &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "key without provider");
+    CHECK(sz_store_unblock(st, "x", "acct%00a", &err) == 1, "one");
+    CHECK(sz_store_unblock(st, "x", NULL, &err) == 1, "a provider's");
+    CHECK(sz_store_unblock(st, NULL, NULL, &err) == 1, "all");
+    CHECK(sz_store_blocked_list(st, 0, 10, &e, &n, &err) == 0 && n == 0, "empty");
+    sz_store_free_blocked(e, n);
+    sz_store_close(st);
+}
+
 static void outbox(void)
 {
     sz_store_err err;
@@ -158,39 +190,9 @@ static void outbox(void)
     sz_job_out **list = NULL;
     CHECK(sz_store_outbox_list(st, "u1", NULL, 10, &list, &n, &err) == 0 && n == 1, "list");
     sz_store_outbox_free_jobs(list, n);
+    CHECK(sz_store_outbox_resume(st, "u1", "twitter", 2000, &err) == 0, "resume: %s", err.msg);
+    CHECK(sz_store_outbox_resume(st, "", "twitter", 2000, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "resume UID");
     CHECK(sz_store_outbox_prune(st, 2000, &err) == 1, "prune");
-    sz_store_close(st);
-}
-
-static void blocked_list(void)
-{
-    sz_store_err err;
-    sz_store *st = open_with(KEY_B, NULL, &err);
-    if (!st) {
-        CHECK(0, "open: %s", err.msg);
-        return;
-    }
-    CHECK(sz_store_unblock(st, NULL, NULL, &err) >= 0, "clear: %s", err.msg);
-    CHECK(sz_store_block(st, "x", "acct%00a", 700, &err) == 0 && sz_store_block(st, "x", "app%00d", 900, &err) == 0 &&
-              sz_store_block(st, "y", "acct%00b", 300, &err) == 0 && sz_store_block(st, "x", "acct%00a", 600, &err) == 0,
-          "block: %s", err.msg);
-    sz_blocked_entry *e = NULL;
-    size_t n = 0;
-    CHECK(sz_store_blocked_list(st, 400, 10, &e, &n, &err) == 0 && n == 2, "list: %zu", n);
-    /* longest first; a shorter reset never shortened the longer one */
-    CHECK(n == 2 && strcmp(e[0].key, "app%00d") == 0 && e[0].until == 900 && e[1].until == 700 &&
-              strcmp(e[1].provider, "x") == 0,
-          "entries");
-    sz_store_free_blocked(e, n);
-    CHECK(sz_store_blocked_list(st, 0, 1, &e, &n, &err) == 0 && n == 1 && e[0].until == 900, "max");
-    sz_store_free_blocked(e, n);
-    CHECK(sz_store_blocked_list(st, 0, 0, &e, &n, &err) == 0 && n == 0 && !e, "max 0");
-    CHECK(sz_store_unblock(st, NULL, "k", &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "key without provider");
-    CHECK(sz_store_unblock(st, "x", "acct%00a", &err) == 1, "one");
-    CHECK(sz_store_unblock(st, "x", NULL, &err) == 1, "a provider's");
-    CHECK(sz_store_unblock(st, NULL, NULL, &err) == 1, "all");
-    CHECK(sz_store_blocked_list(st, 0, 10, &e, &n, &err) == 0 && n == 0, "empty");
-    sz_store_free_blocked(e, n);
     sz_store_close(st);
 }
 

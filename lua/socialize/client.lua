@@ -145,39 +145,6 @@ function Client:unblock(provider, account)
     return self._engine:unblock(provider, account ~= nil and tostring(account) or nil)
 end
 
---- Connections (docs/connections.md): the authorization URL to send the
--- user to, and its pending state kept in the store: {url, state} | nil, err.
-function Client:connect(params)
-    argtype(params, 1, "connect", "table")
-    return require("socialize.connect").connect(self._engine:context(), params)
-end
-
---- The callback of a connect (its query string, URL or a table): the new
--- connection's identity | nil, err (err.error names why: state_unknown,
--- state_expired, access_denied, scopes_missing, auth_expired, transient...).
-function Client:finishConnect(callback)
-    argcheck(type(callback) == "string" or type(callback) == "table", 1, "finishConnect",
-        "the callback's query string, URL or a table expected")
-    return require("socialize.connect").finish(self._engine:context(), callback)
-end
-
---- Completes a connect whose finishConnect returned a page list (pending =
--- "selectPage"): {UID, provider, pageId} -> the connection's identity | nil, err.
-function Client:selectPage(params)
-    argtype(params, 1, "selectPage", "table")
-    return require("socialize.connect").select_page(self._engine:context(), params)
-end
-
---- Disconnects a user from one network (provider) or all: revokes where the
--- network can, deletes from the store.
-function Client:removeConnection(params)
-    argtype(params, 1, "removeConnection", "table")
-    return require("socialize.connect").remove(self._engine:context(), params)
-end
-
-_M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
-               "getUserInfo", "postBookmark" }
-
 -- the calls that may be queued (socialize.outbox)
 local QUEUED = { publishUserAction = true, setStatus = true, sendNotification = true }
 
@@ -190,6 +157,50 @@ local function outbox(self)
     end
     return ob
 end
+
+-- A connection made: the queued deliveries waiting for it resume now
+-- (docs/delivery.md); then the result as it was.
+local function connected(self, res, err, ...)
+    if type(res) == "table" and res.UID ~= nil and res.provider ~= nil and rawget(self, "_store") then
+        require("socialize.outbox").reconnected(outbox(self), tostring(res.UID), res.provider)
+    end
+    return res, err, ...
+end
+
+--- Connections (docs/connections.md): the authorization URL to send the
+-- user to, and its pending state kept in the store: {url, state} | nil, err.
+function Client:connect(params)
+    argtype(params, 1, "connect", "table")
+    return connected(self, require("socialize.connect").connect(self._engine:context(), params))
+end
+
+--- The callback of a connect (its query string, URL or a table): the new
+-- connection's identity | nil, err (err.error names why: state_unknown,
+-- state_expired, access_denied, scopes_missing, auth_expired, transient...).
+function Client:finishConnect(callback)
+    argcheck(type(callback) == "string" or type(callback) == "table", 1, "finishConnect",
+        "the callback's query string, URL or a table expected")
+    return connected(self, require("socialize.connect").finish(self._engine:context(), callback))
+end
+
+
+--- Completes a connect whose finishConnect returned a page list (pending =
+-- "selectPage"): {UID, provider, pageId} -> the connection's identity | nil, err.
+function Client:selectPage(params)
+    argtype(params, 1, "selectPage", "table")
+    return connected(self, require("socialize.connect").select_page(self._engine:context(), params))
+end
+
+--- Disconnects a user from one network (provider) or all: revokes where the
+-- network can, deletes from the store.
+function Client:removeConnection(params)
+    argtype(params, 1, "removeConnection", "table")
+    return require("socialize.connect").remove(self._engine:context(), params)
+end
+
+_M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGraphOperation",
+               "getUserInfo", "postBookmark" }
+
 
 --- Queued delivery (docs/delivery.md): claims the due deliveries of the
 -- store's outbox and sends them, starting none after budget_ms. Returns a

@@ -576,6 +576,17 @@ function _M.resolve(client, id, provider, decision)
     end)
 end
 
+--- The user connected (again) to provider: that UID's deliveries waiting
+-- for a reconnect are due now. Best effort: the count, or nil and the error
+-- (a client without a store has none).
+function _M.reconnected(client, UID, provider)
+    if type(UID) ~= "string" or type(provider) ~= "string" then return nil end
+    local st = client.client:store()
+    if not st then return nil end
+    local ok, n = pcall(st.resume, st, UID, provider, now_s(client))
+    return ok and n or nil
+end
+
 --- Deletes finished jobs unchanged for age seconds: { errorCode = 0, pruned = n }.
 function _M.prune(client, age)
     if type(age) ~= "number" or age ~= age or age < 0 then
