@@ -140,22 +140,27 @@ describe("docs #unit", function()
 
     it("docs/openresty.md's nginx snippet calls what examples/openresty exports, as its nginx.conf does", function()
         local doc = assert(H.read("docs/openresty.md"))
-        local conf = assert(H.read("examples/openresty/nginx.conf"))
+        local conf = assert(H.read("examples/openresty/nginx.conf")) .. assert(H.read("examples/openresty/outbox.conf"))
         local saved = package.path
         package.path = "examples/openresty/?.lua;" .. package.path
         local ok, handler = pcall(require, "handler")
+        local ok2, site = pcall(require, "outbox_site")
         package.path = saved
-        package.loaded.handler = nil
+        package.loaded.handler, package.loaded.outbox_site = nil, nil
         assert.is_true(ok, tostring(handler))
+        assert.is_true(ok2, tostring(site))
         local n = 0
         for block in doc:gmatch("```nginx\n(.-)```") do
             for fn in block:gmatch('require%("handler"%)[.:](%w+)') do
                 n = n + 1
                 assert.is_function(handler[fn], "handler." .. fn .. " is not exported by examples/openresty/handler.lua")
             end
+            for fn in block:gmatch('require%("outbox_site"%)[.:]([%w_]+)') do
+                assert.is_function(site[fn], "outbox_site." .. fn .. " is not exported by examples/openresty/outbox_site.lua")
+            end
             for line in block:gmatch("[^\n]*_by_lua_block[^\n]*") do
                 local stmt = line:match("^%s*(.-)%s*$")
-                assert.truthy(conf:find(stmt, 1, true), "not in examples/openresty/nginx.conf: " .. stmt)
+                assert.truthy(conf:find(stmt, 1, true), "not in examples/openresty/nginx.conf nor outbox.conf: " .. stmt)
             end
         end
         assert.is_true(n >= 1)

@@ -146,6 +146,23 @@ function Async:start(method, params, callback)
     return op
 end
 
+--- A task of the library's own that sends through the poll loop (the
+-- outbox's deliveries, client:work): fn(driver) runs in a coroutine; each
+-- request it sends through driver (engine:context(driver)) yields until
+-- poll() has its reply. Its return values go to callback(a, b) from poll().
+function Async:run(fn, callback)
+    local op = { cb = callback }
+    self._ops = self._ops + 1
+    self._live[op] = true
+    if self._closing then
+        done(self, op, nil, closed_error())
+        return op
+    end
+    op.co = co_create(function() return ASYNC, fn(DRIVER) end)
+    step(self, op)
+    return op
+end
+
 --- A call answered here, without a request (getUserInfo from the store):
 -- fn() runs now, its (res, err) delivered by the next poll() like any
 -- other call's.

@@ -152,7 +152,7 @@ local QUEUED = { publishUserAction = true, setStatus = true, sendNotification = 
 local function outbox(self)
     local ob = rawget(self, "_outbox")
     if not ob then
-        ob = require("socialize.outbox").new(self, self._engine)
+        ob = require("socialize.outbox").new(self, self._engine, self._async)
         self._outbox = ob
     end
     return ob
@@ -205,7 +205,9 @@ _M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGr
 --- Queued delivery (docs/delivery.md): claims the due deliveries of the
 -- store's outbox and sends them, starting none after budget_ms. Returns a
 -- summary { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect,
--- lost, released } | nil, err. opts: { worker = id, limit = n }.
+-- lost, released, started, inflight } | nil, err. opts: { worker = id,
+-- limit = n, async = true (started, client:poll completes them), stop = fn,
+-- idle = ms (no claim for idle ms after one found nothing) }.
 function Client:work(budget_ms, opts)
     argcheck(type(budget_ms) == "number" and budget_ms >= 0 and budget_ms == budget_ms, 1, "work",
         "budget_ms must be a number >= 0, got " .. tostring(budget_ms))
@@ -216,6 +218,9 @@ function Client:work(budget_ms, opts)
             and not opts.worker:find("\0", 1, true)), 2, "work", "opts.worker must be a string")
         argcheck(opts.limit == nil or (type(opts.limit) == "number" and opts.limit >= 1), 2, "work",
             "opts.limit must be a number >= 1")
+        argcheck(opts.stop == nil or type(opts.stop) == "function", 2, "work", "opts.stop must be a function")
+        argcheck(opts.idle == nil or (type(opts.idle) == "number" and opts.idle >= 0 and opts.idle <= MAX_POLL_MS), 2,
+            "work", "opts.idle must be a number of ms >= 0")
     end
     return require("socialize.outbox").work(outbox(self), budget_ms, opts)
 end

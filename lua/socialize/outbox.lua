@@ -19,10 +19,11 @@ local E = errors.codes
 local _M = {}
 
 --- The outbox of a client: { client = the client (its store), engine = its
--- engine, worker = this client's worker id, made on first use }. Every
+-- engine, async = its poll loop (socialize.async), worker = this client's
+-- worker id, made on first use }. Every
 -- function below takes it as `client`.
-function _M.new(client, engine)
-    return { client = client, engine = engine }
+function _M.new(client, engine, async)
+    return { client = client, engine = engine, async = async }
 end
 
 _M.METHODS = {
@@ -176,6 +177,7 @@ function _M.enqueue(client, method, params, opts)
         if code == "bad_input" then return nil, errors.invalid("params", tostring(existed)) end
         return nil, store_error(existed, code)
     end
+    client.idle_until = nil -- a work{ idle } claims again at once
     local status = "queued"
     if existed then
         local j = st:job(id)
@@ -227,8 +229,9 @@ end
 _M.cut = cut
 
 -- Sends one claimed delivery through the direct backend for its provider
--- alone: the outcome table for store:record.
-local function send_one(client, d, now, cfg)
+-- alone: the outcome table for store:record. driver: nil (the transport,
+-- blocking) or the poll loop's (client:work{ async = true }).
+local function send_one(client, d, now, cfg, driver)
     local eng = client.engine
     local s = eng:settings()
     local params = core.json_decode(d.params)
@@ -242,7 +245,7 @@ local function send_one(client, d, now, cfg)
     if not p then
         return { state = "dead", errorCode = verr.errorCode, category = "content_invalid", reason = cut(verr.errorDetails) }
     end
-    local ctx = eng:context()
+    local ctx = eng:context(driver)
     ctx.retry = policy.config(false) -- the outbox retries, later, by its own policy
     local raw
     ctx.on_results = function(results) raw = results and results[1] end
@@ -323,7 +326,7 @@ local function reconnected(client, st, d, cfg)
 end
 
 -- One claimed delivery, start to end: the outcome recorded; returns its state.
-local function process(client, st, d, worker, cfg)
+local function process(client, st, d, worker, cfg, driver)
     local now = now_s(client)
     local prev = d.prevState
     local idem = idempotent(d.provider)
@@ -351,7 +354,12 @@ local function process(client, st, d, worker, cfg)
             o = { state = "retrying", nextAt = b, errorCode = d.errorCode, category = "rate_limited",
                   reason = "not sent: blocked until " .. b .. " (an earlier rate limit)", release = true }
         else
-            local ok, r = pcall(send_one, client, d, now, cfg)
+            local ok, r
+            if driver then -- it yields to the poll loop: no pcall (Lua 5.1 cannot yield across one);
+                ok, r = true, send_one(client, d, now, cfg, driver) -- a raise is recorded by work's callback
+            else
+                ok, r = pcall(send_one, client, d, now, cfg)
+            end
             if not ok then
                 r = { errorCode = E.INTERNAL, category = "transient", reason = cut(client.engine:scrub(r)) }
             end
@@ -366,6 +374,19 @@ local function process(client, st, d, worker, cfg)
                                  details = tostring(rerr) }) end
         return rcode == "lease_lost" and "lost" or "error"
     end
+    return o.state
+end
+
+-- The outcome of a delivery whose asynchronous task raised (or was ended
+-- by client:close()): its request may have gone out, so it is unconfirmed
+-- (resent with the same key where the network has one, else the host's).
+local function record_raised(client, st, d, worker, cfg, err)
+    local r = { errorCode = E.INTERNAL, category = "transient", unconfirmed = true,
+                reason = cut(client.engine:scrub(type(err) == "table" and tostring(err.errorDetails) or tostring(err))) }
+    local ok, o = pcall(decide, client, st, d, r, now_s(client), cfg)
+    if not ok then o = { state = "retrying", nextAt = now_s(client) + backoff(d.attempts), errorCode = r.errorCode,
+                         category = r.category, reason = r.reason } end
+    pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
     return o.state
 end
 
@@ -385,9 +406,21 @@ end
 --- client:work(budget_ms [, opts]): claims due deliveries and sends them,
 -- never starting one after budget_ms have passed. Returns a summary
 -- { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect, lost,
--- released } | nil, err.
+-- released, started, inflight } | nil, err. opts.async: each delivery is
+-- started as a task of the poll loop (client:poll drives it and records its
+-- outcome), at most cfg.batch in flight, claimed one by one; work only
+-- claims and starts.
+-- opts.stop(): true ends the run before the next delivery (a host exiting).
+-- opts.idle (ms): after a claim found nothing due, the calls of the next
+-- idle ms claim nothing (a frame loop's idle cost), unless this client
+-- enqueued, retried or resolved meanwhile.
 function _M.work(client, budget_ms, opts)
     opts = opts or {}
+    local idle = opts.idle
+    if idle and client.idle_until and client.engine:now_ms() < client.idle_until then
+        return { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0, waiting_reconnect = 0,
+                 lost = 0, released = 0, error = 0, started = 0, inflight = client.inflight or 0, idle = true }
+    end
     local st, serr = store_of(client)
     if not st then return nil, serr end
     if client.engine:settings().backend ~= "direct" then
@@ -401,24 +434,43 @@ function _M.work(client, budget_ms, opts)
     local deadline = eng:now_ms() + budget_ms
     local sum = { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0,
                   waiting_reconnect = 0, lost = 0, released = 0, error = 0 }
+    local async, stop = opts.async and client.async, opts.stop
+    sum.started, client.inflight = 0, client.inflight or 0
+    local function stopped() return stop ~= nil and stop() end
     for _ = 1, 100000 do -- bounded; the budget ends it first
-        if eng:now_ms() >= deadline then break end
+        if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
+        -- one at a time: a claim is a transaction (an fsync on SQLite), each checked against the budget
+        if async then batch = min(batch, 1, cfg.batch - client.inflight) end
         if batch < 1 then break end
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
         if not list then return nil, store_error(cerr, ccode) end
-        if #list == 0 then break end
+        if #list == 0 then
+            if idle then client.idle_until = eng:now_ms() + idle end
+            break
+        end
         sum.claimed = sum.claimed + #list
         for i, d in ipairs(list) do
-            if eng:now_ms() >= deadline then
+            if eng:now_ms() >= deadline or (i > 1 and stopped()) then
                 for k = i, #list do give_back(client, st, list[k], worker) end
                 sum.released = sum.released + (#list - i + 1)
                 break
             end
-            local state = process(client, st, d, worker, cfg)
-            sum[state] = (sum[state] or 0) + 1
+            if async then
+                client.inflight = client.inflight + 1
+                sum.started = sum.started + 1
+                async:run(function(driver) return process(client, st, d, worker, cfg, driver) end,
+                    function(state, err)
+                        client.inflight = client.inflight - 1
+                        if type(state) ~= "string" then record_raised(client, st, d, worker, cfg, err) end
+                    end)
+            else
+                local state = process(client, st, d, worker, cfg)
+                sum[state] = (sum[state] or 0) + 1
+            end
         end
     end
+    sum.inflight = client.inflight
     return sum
 end
 
@@ -503,6 +555,7 @@ function _M.retry(client, id, provider)
     return control(client, id, function(st, now)
         local n, msg, code = st:retry(id, provider, now)
         if not n then return nil, job_error(msg, code, provider and "provider" or "jobID") end
+        client.idle_until = nil
         return { errorCode = 0, jobID = id, retried = n }
     end)
 end
@@ -518,6 +571,7 @@ function _M.resolve(client, id, provider, decision)
     return control(client, id, function(st, now)
         local ok, msg, code = st:resolve(id, provider, decision, now)
         if not ok then return nil, job_error(msg, code, "provider") end
+        client.idle_until = nil
         return { errorCode = 0, jobID = id, provider = provider, state = decision == "sent" and "sent" or "queued" }
     end)
 end

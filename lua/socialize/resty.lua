@@ -255,6 +255,12 @@ local function outcome(config, req)
     return { error = tostring(err), kind = kind }
 end
 
+--- The outbox's worker of this nginx worker (docs/openresty.md, "Queued
+-- delivery"), started from init_worker_by_lua*: see socialize.resty_outbox.
+function _M.outbox_worker(client_or_config, opts)
+    return require("socialize.resty_outbox").start(client_or_config, opts)
+end
+
 function _M.new(config)
     local t = {}
 

@@ -1,0 +1,155 @@
+-- client:work(budget_ms, { async = true }) in a game loop (docs/delivery.md,
+-- "In a game loop"): work claims and starts, client:poll completes. The
+-- sandbox holds its reply (delay_ms) far past the budget: a work that waited
+-- for the network would come back with the delivery `sent`; the non-blocking
+-- one comes back with it still `sending`, and poll() completes it. A real
+-- SQLite file, the real clock, the curl transport.
+local H = require("spec.helper")
+local K = require("spec.connect_kit")
+
+local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
+
+local function statuses(sb, any)
+    local n = 0
+    for _, r in ipairs(H.requests(sb)) do
+        if r.network == "mastodon" and (any or r.path == "/api/v1/statuses") then n = n + 1 end
+    end
+    return n
+end
+
+local function state_of(c, id, provider)
+    for _, d in ipairs(assert(c:job(id)).deliveries) do
+        if d.provider == provider then return d.state, d end
+    end
+end
+
+describe("client:work in a game loop #fakes", function()
+    local sb, c
+    H.use_sandbox(function(s) sb = s end)
+    before_each(function()
+        c = K.client(sb, nil, nil, K.db("loop"), { connections = { u1 = H.sandbox_connection(sb) } })
+    end)
+    after_each(function() c:close() end)
+
+    local function enqueue(providers)
+        return assert(c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = providers },
+            { deliver = "queued" }))
+    end
+
+    -- polls until nothing is in flight (bounded: at most 200 polls of 50 ms)
+    local function drain()
+        for _ = 1, 200 do
+            c:poll(50)
+            if c:work(0, { async = true }).inflight == 0 then return true end
+        end
+        return false
+    end
+
+    it("returns before the network replies; poll() completes the delivery", function()
+        H.configure(sb, { delay_ms = { mastodon = 1500 } }) -- each reply comes 1.5 s after its request
+        local job = enqueue("mastodon")
+        local sum = assert(c:work(20, { async = true }))
+        assert.same({ 1, 1, 0, 1 }, { sum.claimed, sum.started, sum.sent, sum.inflight })
+        -- the first request goes out as poll() drives the transfer; until the replies, the delivery stays sending
+        for _ = 1, 100 do
+            if statuses(sb, true) > 0 then break end
+            c:poll(10)
+        end
+        assert.equal(1, statuses(sb, true))
+        assert.equal("sending", (state_of(c, job.jobID, "mastodon")))
+        -- a frame's work meanwhile claims nothing more (the delivery is leased) and starts nothing
+        assert.same({ 0, 0, 1 }, { c:work(20, { async = true }).claimed, 0, c:work(0, { async = true }).inflight })
+        assert.is_true(drain())
+        local st, d = state_of(c, job.jobID, "mastodon")
+        assert.same({ "sent", 1 }, { st, d.attempts })
+        assert.truthy(d.postID)
+        assert.equal("sent", assert(c:job(job.jobID)).status)
+        assert.equal(1, statuses(sb)) -- sent once
+    end)
+
+    it("keeps at most `batch` deliveries in flight; the next work starts the rest", function()
+        c:close()
+        c = K.client(sb, nil, nil, K.db("loop"), { connections = { u1 = H.sandbox_connection(sb) },
+                                                   outbox = { batch = 2 } })
+        H.configure(sb, { delay_ms = { mastodon = 300 } })
+        local ids = {}
+        for i = 1, 3 do ids[i] = enqueue("mastodon").jobID end
+        local sum = assert(c:work(1000, { async = true, limit = 1 }))
+        assert.same({ 1, 1, 1 }, { sum.claimed, sum.started, sum.inflight })
+        sum = assert(c:work(1000, { async = true }))
+        assert.same({ 1, 1, 2 }, { sum.claimed, sum.started, sum.inflight })
+        assert.equal(0, assert(c:work(1000, { async = true })).claimed) -- two in flight: the cap
+        assert.is_true(drain())
+        sum = assert(c:work(1000, { async = true }))
+        assert.same({ 1, 1 }, { sum.claimed, sum.started })
+        assert.is_true(drain())
+        for i = 1, 3 do assert.equal("sent", assert(c:job(ids[i])).status) end
+        assert.equal(3, statuses(sb))
+    end)
+
+    it("records a delivery ended by client:close() as unconfirmed, never lost nor resent blindly", function()
+        H.configure(sb, { delay_ms = { mastodon = 3000 } })
+        local job = enqueue("mastodon")
+        assert.equal(1, assert(c:work(20, { async = true })).started)
+        c:close() -- answers the in-flight task with 500026 closed: the request may have gone out
+        local st, d = state_of(c, job.jobID, "mastodon")
+        assert.same({ "unconfirmed", "transient", 1 }, { st, d.category, d.attempts })
+        assert.truthy(d.nextAt > 0) -- the network has an idempotency key: resent with it later
+        assert.truthy(d.reason:find("closed", 1, true), d.reason)
+        assert.equal(0, c:work(0, { async = true }).inflight)
+    end)
+
+    it("with `idle`, claims nothing for idle ms after finding nothing, unless this client enqueued", function()
+        local db = K.db("idle")
+        c:close()
+        c = K.client(sb, nil, nil, db, { connections = { u1 = H.sandbox_connection(sb) } })
+        local other = K.client(sb, nil, nil, db, { connections = { u1 = H.sandbox_connection(sb) } })
+        local opts = { async = true, idle = 600000 }
+        local sum = assert(c:work(100, opts))
+        assert.same({ 0, nil }, { sum.claimed, sum.idle }) -- claimed, found nothing
+        assert.is_true(assert(c:work(100, opts)).idle)   -- no claim now
+        -- another process's job waits for the idle time to pass...
+        local job = assert(other:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "telegram" },
+            { deliver = "queued" }))
+        sum = assert(c:work(100, opts))
+        assert.same({ 0, true }, { sum.claimed, sum.idle })
+        assert.equal(1, assert(c:work(100, { async = true })).claimed) -- a call without idle claims
+        assert.is_true(drain())
+        assert.equal("sent", assert(c:job(job.jobID)).status)
+        -- ...this client's own enqueue ends it at once
+        assert.equal(0, assert(c:work(100, opts)).claimed)
+        job = enqueue("telegram")
+        sum = assert(c:work(100, opts))
+        assert.same({ 1, 1 }, { sum.claimed, sum.started })
+        assert.is_true(drain())
+        assert.equal("sent", assert(c:job(job.jobID)).status)
+        other:close()
+        assert.has_error(function() c:work(10, { idle = -1 }) end,
+            "bad argument #2 to 'work' (opts.idle must be a number of ms >= 0)")
+    end)
+
+    it("does nothing when stop() answers true, and checks its options", function()
+        enqueue("mastodon")
+        local sum = assert(c:work(1000, { async = true, stop = function() return true end }))
+        assert.same({ 0, 0 }, { sum.claimed, sum.started })
+        assert.has_error(function() c:work(10, { stop = 1 }) end,
+            "bad argument #2 to 'work' (opts.stop must be a function)")
+    end)
+end)
+
+describe("socialize.resty.outbox_worker's arguments #unit", function()
+    local resty = require("socialize.resty")
+    it("refuses bad options, and runs only inside nginx", function()
+        local saved = rawget(_G, "ngx")
+        _G.ngx = nil
+        assert.same({ nil, "opts.interval must be a number of seconds from 0.001 to 86400" },
+            { resty.outbox_worker({}, { interval = 0 }) })
+        assert.same({ nil, "opts.interval must be a number of seconds from 0.001 to 86400" },
+            { resty.outbox_worker({}, { interval = 0 / 0 }) })
+        assert.same({ nil, "opts.budget must be a number of ms from 0 to 3600000" },
+            { resty.outbox_worker({}, { budget = -1 }) })
+        assert.same({ nil, "opts must be a table" }, { resty.outbox_worker({}, 5) })
+        assert.same({ nil, "not inside nginx (no ngx.timer)" }, { resty.outbox_worker({}, {}) })
+        _G.ngx = saved
+    end)
+end)
