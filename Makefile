@@ -45,7 +45,7 @@ NET_SRC  = $(sort $(wildcard csrc/core/net/*.c))
 REGISTRY = build/gen/sz_registry.c
 CORE_SRC = csrc/core/sz_util.c csrc/core/sz_json.c csrc/core/sz_encode.c csrc/core/sz_params.c \
            csrc/core/sz_sign.c csrc/core/sz_request.c csrc/core/sz_response.c \
-           csrc/core/sz_text.c csrc/core/sz_cut.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_media.c csrc/core/sz_oauth.c csrc/core/sz_oauth1.c csrc/core/sz_oauth_graph.c csrc/core/sz_netkit.c csrc/core/sz_intent.c \
+           csrc/core/sz_text.c csrc/core/sz_cut.c csrc/core/sz_facets.c csrc/core/sz_engine.c csrc/core/sz_compose.c csrc/core/sz_media.c csrc/core/sz_oauth.c csrc/core/sz_oauth1.c csrc/core/sz_oauth_graph.c csrc/core/sz_netkit.c csrc/core/sz_recent.c csrc/core/sz_intent.c \
            csrc/core/sz_guard.c csrc/core/sz_result.c $(NET_SRC) $(REGISTRY)
 CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h csrc/core/sz_text.h csrc/lua/lsz_compat.h \
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h csrc/core/sz_jansson.h build/gen/sz_textdata.h

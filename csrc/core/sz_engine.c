@@ -152,7 +152,7 @@ static int add_bearer(ctx *x, sz_request *r)
 }
 
 static const char *const ACTIONS[] = {"publish", "status", "notify", "graph", "session", "instance",
-                                      "upload", "unmedia", NULL};
+                                      "upload", "unmedia", "recent", NULL};
 
 const sz_net *sz_call_check(const char *provider, const char *act, sz_error *err)
 {
@@ -243,6 +243,9 @@ sz_request *sz_provider_request_json(const sz_call_json *c, json_t **refusal, sz
                (strcmp(c->action, "unmedia") == 0 && !x.nt->media.deletable)) {
         x.result = fail("unsupported", "%s: no %s step (media go %s)", x.nt->name, c->action,
                         x.nt->media.images || x.nt->media.videos ? "in the post itself" : "nowhere: none are taken");
+    } else if (strcmp(c->action, "recent") == 0 && !x.nt->readback) {
+        x.result = fail("unsupported", "%s: no read-back of recent posts (%s)", x.nt->name,
+                        x.nt->no_readback ? x.nt->no_readback : "none");
     } else {
         r = x.nt->build(&x);
         if (!r && !x.result) { /* every other failure sets x.result */
@@ -397,6 +400,12 @@ json_t *sz_provider_info_json(const char *name)
                                                    "why", nt->no_notify));
     if (r && nt->follow_up)
         json_object_set_new(r, "followUp", json_string(nt->follow_up));
+    if (r) /* the read-back op "recent" (docs/delivery.md) */
+        json_object_set_new(r, "readback", json_pack("{s:b, s:i}", "offered", nt->readback != NULL,
+                                                     "count", SZ_RECENT_COUNT));
+    if (r && (nt->readback || nt->no_readback))
+        json_object_set_new(json_object_get(r, "readback"), nt->readback ? "endpoint" : "why",
+                            json_string(nt->readback ? nt->readback : nt->no_readback));
     if (r) /* media (docs/media.md) */
         json_object_set_new(r, "media", json_pack("{s:i, s:i, s:b, s:I, s:I, s:s?, s:b, s:b, s:b, s:b, s:b, s:I}",
                                                   "images", nt->media.images, "videos", nt->media.videos,

@@ -99,6 +99,11 @@ struct sz_net {
         sz_idem_kind kind;
         const char  *name; /* header or parameter name */
     } idem;
+    /* the read-back op "recent" (docs/delivery.md "Reading back"): the
+     * connected account's SZ_RECENT_COUNT latest posts, with the permissions
+     * the connect flow asks; NULL: not offered, no_readback says why */
+    const char *readback;    /* the endpoint, for provider_info ("GET /2/users/:id/tweets") */
+    const char *no_readback; /* why not (NULL: it is offered, or the network has an idempotency key) */
     /* setup step run before the action, its result cached by the front */
     struct {
         const char *action;    /* the setup action's name (NULL: none) */
@@ -391,6 +396,18 @@ SZ_HIDDEN json_t *sz_oauth1_parse_json(const sz_net *nt, const char *op, int sta
 SZ_HIDDEN char *oauth1_header_x(const char *method, const char *url, const char *ck, const char *cs,
                                 const char *tk, const char *ts_secret, long long ts, const char *nonce,
                                 const char *xk, const char *xv, sz_error *err);
+
+/* ---- read-back ("recent", sz_recent.c) ------------------------------------ */
+#define SZ_RECENT_COUNT 20      /* posts asked for */
+#define SZ_RECENT_MAX 100       /* posts read from a reply, the others ignored */
+#define SZ_RECENT_MAX_ID 200    /* bytes of a post id; a longer one is skipped */
+#define SZ_RECENT_MAX_TEXT 70000 /* bytes of a post's text; a longer one is skipped */
+/* A success whose data is {"posts": [{id, text, createdAt?}], "listed": n}
+ * from the items of arr (the dotted paths of their id, text and creation
+ * time, ISO 8601 taken as UTC; time_path NULL: none); an item without an id
+ * or text is skipped. arr not an array: a transient failure. NULL: out of
+ * memory. */
+SZ_HIDDEN json_t *sz_nk_recent(json_t *arr, const char *id_path, const char *text_path, const char *time_path);
 
 /* ---- media (docs/media.md) -------------------------------------------------
  * "publish" gets input.media, the items ready to post (uploaded, or by URL);

@@ -188,6 +188,27 @@ static sz_request *build_bluesky(ctx *x)
         r = root ? build_upload(x, root) : NULL;
         goto done;
     }
+    if (strcmp(act, "recent") == 0) {
+        /* the PDS's own records of the account (no AppView indexing lag):
+         * com.atproto.repo.listRecords, newest first */
+        const char *did = jstr(sess, "did"), *k;
+        if (strlen(did) > 2048 || strncmp(did, "did:", 4) != 0) {
+            x->result = fail("not_connected", "bluesky: the session's did is not a DID");
+            goto done;
+        }
+        for (k = did; *k; k++)
+            if (!isalnum((unsigned char)*k) && !strchr(":._-", *k)) {
+                x->result = fail("not_connected", "bluesky: the session's did is not a DID");
+                goto done;
+            }
+        sz_buf_printf(&url, "%s/xrpc/com.atproto.repo.listRecords?repo=", root);
+        for (k = did; *k; k++)
+            sz_buf_printf(&url, *k == ':' ? "%%3A" : "%c", *k);
+        sz_buf_printf(&url, "&collection=app.bsky.feed.post&limit=%d", SZ_RECENT_COUNT);
+        if (!url.failed)
+            r = sz_request_new("GET", url.data);
+        goto done;
+    }
     {
         action a;
         size_t n = 0, i, tl;
@@ -262,6 +283,8 @@ static json_t *parse_bluesky(const sz_call_json *c, int status, const sz_header 
                                         "ref", "$link", link, "mimeType", mime, "size",
                                         (json_int_t)json_integer_value(sz)));
         }
+        if (strcmp(c->action, "recent") == 0) /* {"records": [{uri, cid, value: {text, createdAt}}]} */
+            return sz_nk_recent(json_object_get(j, "records"), "uri", "value.text", "value.createdAt");
         return success(jstr(j, "uri"));
     }
     if (err && (strcmp(err, "ExpiredToken") == 0 || strcmp(err, "InvalidToken") == 0 ||
@@ -299,5 +322,6 @@ const sz_net sz_net_bluesky = {
     .no_notify = "chat runs on a separate service; not offered",
     .intent = "https://bsky.app/intent/compose?text={tu}",
     .rate_scope = "account",
+    .readback = "GET /xrpc/com.atproto.repo.listRecords (collection app.bsky.feed.post)",
     .build = build_bluesky, .parse = parse_bluesky,
 };

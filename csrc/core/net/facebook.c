@@ -208,6 +208,19 @@ static sz_request *build_facebook(ctx *x)
             r = build_photo(x, p, root, pageId);
             goto done;
         }
+        if (strcmp(act, "recent") == 0) {
+            /* the Page's own latest posts (pages_read_engagement, asked by
+             * the connect flow): GET /{page-id}/posts */
+            char *q = NULL, lim[16];
+            snprintf(lim, sizeof lim, "%d", SZ_RECENT_COUNT);
+            if (!pset(p, "fields", "id,message,created_time") && !pset(p, "limit", lim))
+                q = sz_params_query(p, NULL);
+            sz_buf_printf(&url, "%s/%s/%s/posts?%s", root, version(x->nt, x->app), pageId, q ? q : "");
+            if (q && !url.failed)
+                r = sz_request_new("GET", url.data);
+            sz_free_str(q); /* access_token, appsecret_proof */
+            goto done;
+        }
         {
             /* since Graph v2.9 link previews come from the page's OG tags:
              * title and description go into the message; with photos the
@@ -254,6 +267,8 @@ static json_t *parse_facebook(const sz_call_json *c, int status, const sz_header
                 return classify("transient", status, NULL, "facebook: photo upload reply without a numeric id");
             return media_done(json_pack("{s:s}", "id", id));
         }
+        if (strcmp(c->action, "recent") == 0) /* {"data": [{id, message, created_time}], "paging"} */
+            return sz_nk_recent(json_object_get(j, "data"), "id", "message", "created_time");
         if (strcmp(c->action, "unmedia") == 0) /* {"success": true} */
             return json_is_true(json_object_get(j, "success"))
                        ? success(jstr(step_state(c), "id"))
@@ -297,6 +312,7 @@ const sz_net sz_net_facebook = {
     .no_notify = "notifications need the Messenger Platform, which Gigya never used",
     .intent_default = 1,
     .intent = "https://www.facebook.com/sharer/sharer.php?u={u}",
+    .readback = "GET /{page-id}/posts?fields=id,message,created_time",
     /* photos only: each is uploaded unpublished (POST /{page-id}/photos by
      * url, or multipart source for bytes), then one feed post attaches them
      * (attached_media), one photo or ten; unused uploads are deleted */

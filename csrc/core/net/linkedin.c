@@ -589,5 +589,6 @@ const sz_net sz_net_linkedin = {
                "description:with a link `content.article.description`,"
                "linkBack:`content.article.source` (with several images or a video: text)",
     .raw_2xx_ok = 1, .notify_subject = 1, .rate_scope = "app",
+    .no_readback = "reading a member's posts needs r_member_social, granted to approved partners only; the connect flow asks w_member_social",
     .build = build_linkedin, .parse = parse_linkedin,
 };

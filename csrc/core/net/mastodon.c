@@ -384,5 +384,6 @@ const sz_net sz_net_mastodon = {
     /* carries: nothing besides text.compose's fields and the link (media are
      * the media struct's) */
     .rate_scope = "account",
+    .no_readback = "not needed: an unconfirmed post is resent with the same idempotency key",
     .build = build_mastodon, .parse = parse_mastodon,
 };

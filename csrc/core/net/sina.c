@@ -249,5 +249,6 @@ const sz_net sz_net_sina = {
     .media = {.images = 1, .max_image = WB_PIC_MAX - 1, .max_video = WB_PIC_MAX - 1,
               .mimes = "image/jpeg,image/png,image/gif"},
     .id_optional = 1, .rate_scope = "account", .codes = CODES_WEIBO,
+    .no_readback = "statuses/user_timeline needs a permission above the basic one the connect flow has (which covers statuses/share)",
     .build = build_sina, .parse = parse_sina,
 };

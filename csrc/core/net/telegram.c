@@ -381,5 +381,6 @@ const sz_net sz_net_telegram = {
               .mimes = "image/jpeg,image/png,image/gif,image/webp,video/mp4,audio/mpeg",
               .by_url = 1, .bytes = 1},
     .rate_scope = "app",
+    .no_readback = "a bot cannot read a channel's history (getUpdates carries only new updates)",
     .build = build_telegram, .parse = parse_telegram,
 };

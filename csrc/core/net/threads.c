@@ -261,6 +261,17 @@ static sz_request *build_threads(ctx *x)
         } else if (strcmp(act, "upload") == 0) {
             r = build_upload(x, p, root, userId, &url);
             goto done;
+        } else if (strcmp(act, "recent") == 0) {
+            /* the user's latest posts (threads_basic): GET /{user-id}/threads */
+            char *q = NULL, lim[16];
+            snprintf(lim, sizeof lim, "%d", SZ_RECENT_COUNT);
+            if (!pset(p, "fields", "id,text,timestamp") && !pset(p, "limit", lim))
+                q = sz_params_query(p, NULL);
+            sz_buf_printf(&url, "%s/%s/%s/threads?%s", root, version(x->nt, x->app), userId, q ? q : "");
+            if (q && !url.failed)
+                r = sz_request_new("GET", url.data);
+            sz_free_str(q); /* access_token */
+            goto done;
         } else if (strcmp(act, "publish") == 0 && media_count(x) > 0) {
             if (build_media_post(x, p, root, userId, &url, media_count(x)) != 0)
                 goto done;
@@ -344,6 +355,8 @@ static json_t *parse_threads(const sz_call_json *c, int status, const sz_header 
     if (!e && status >= 200 && status < 300) {
         if (strcmp(c->action, "upload") == 0)
             return parse_upload(c, status, j);
+        if (strcmp(c->action, "recent") == 0) /* {"data": [{id, text, timestamp}], "paging"} */
+            return sz_nk_recent(json_object_get(j, "data"), "id", "text", "timestamp");
         if (strcmp(c->action, "publish") == 0 && lone_ready(c->input))
             return success(id); /* the lone container, published: the call's post */
         if (strcmp(c->action, "publish") == 0 || strcmp(c->action, "status") == 0) {
@@ -394,6 +407,7 @@ const sz_net sz_net_threads = {
     .app_key_fields = {"baseUrl"},
     .no_notify = "the Threads API has no direct messages",
     .follow_up = "publishContainer",
+    .readback = "GET /{user-id}/threads?fields=id,text,timestamp",
     /* by public URL only (Threads fetches it); each item a container polled
      * until FINISHED (upload); 2 to 20 make a carousel. Images: JPEG/PNG up
      * to 8 MB; videos: MOV/MP4 up to 1 GB (Threads' media specifications) */

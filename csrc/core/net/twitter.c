@@ -286,6 +286,23 @@ static sz_request *build_twitter(ctx *x)
         r = x_upload(x, root);
         goto done;
     }
+    if (strcmp(act, "recent") == 0) {
+        /* GET /2/users/:id/tweets (tweet.read users.read; OAuth 1.0a: the
+         * app's read permission): the latest posts, replies and reposts left out */
+        char idb[32];
+        const char *me = jid(x->user, "userId", idb, sizeof idb);
+        if (!me || !*me || strspn(me, "0123456789") != strlen(me) || strlen(me) > 20) {
+            x->result = fail("not_connected", "twitter: reading back needs the connection's numeric userId");
+            goto done;
+        }
+        sz_buf_printf(&url, "%s/2/users/%s/tweets?max_results=%d&exclude=replies%%2Cretweets&tweet.fields=created_at",
+                      root, me, SZ_RECENT_COUNT);
+        if (!url.failed && (r = sz_request_new("GET", url.data)) != NULL && twitter_auth(x, r) != 0) {
+            sz_request_free(r);
+            r = NULL;
+        }
+        goto done;
+    }
     if (strcmp(act, "notify") == 0) {
         char idb[32];
         const char *to = jid(x->in, "recipient", idb, sizeof idb), *p;
@@ -371,6 +388,12 @@ static json_t *parse_twitter(const sz_call_json *c, int status, const sz_header 
     json_t *errs = json_object_get(j, "errors");
     if (status >= 200 && status < 300 && strcmp(c->action, "upload") == 0)
         return x_parse_upload(c, status, j);
+    if (status >= 200 && status < 300 && strcmp(c->action, "recent") == 0) {
+        /* {"data": [{"id", "text", "created_at"}], "meta": {...}}; no post at all: no data */
+        json_t *none = json_array(), *r2 = sz_nk_recent(data ? data : none, "id", "text", "created_at");
+        sz_json_free(none);
+        return r2;
+    }
     if (status >= 200 && status < 300 && data) {
         if (strcmp(c->action, "notify") == 0)
             return success(jstr(data, "dm_event_id"));
@@ -436,5 +459,6 @@ const sz_net sz_net_twitter = {
                 * oauth/invalidate_token, signed with the user's token) */
                .invalidate = "https://api.x.com/1.1/oauth/invalidate_token"},
     .rate_scope = "account",
+    .readback = "GET /2/users/:id/tweets",
     .build = build_twitter, .parse = parse_twitter,
 };

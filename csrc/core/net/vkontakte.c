@@ -400,5 +400,6 @@ const sz_net sz_net_vkontakte = {
     .idem = {SZ_IDEM_PARAM, "guid"},
     .intent = "https://vk.com/share.php?url={u}&title={t}&comment={d}",
     .rate_scope = "account", .codes = CODES_VK,
+    .no_readback = "not needed: an unconfirmed post is resent with the same idempotency key",
     .build = build_vkontakte, .parse = parse_vkontakte,
 };
