@@ -363,7 +363,9 @@ int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provide
     if (sent || !o->error_code) p[6].type = 0;
     if (sent || !o->error_category) p[7].type = 0;
     if (sent || !o->error_reason) p[8].type = 0;
-    if (strcmp(o->state, "waiting_reconnect") != 0) p[10].type = 0;
+    /* wait_until: a reconnect's deadline, or an unconfirmed delivery's last read-back check */
+    if ((strcmp(o->state, "waiting_reconnect") != 0 && strcmp(o->state, "unconfirmed") != 0) || o->wait_until <= 0)
+        p[10].type = 0;
     long long changes = 0;
     if (sz_st_begin(st, err) < 0 ||
         sz_st_exec(st,

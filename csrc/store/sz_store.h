@@ -176,7 +176,8 @@ SZ_STORE_API long long sz_store_rotate(sz_store *st, sz_store_err *err);
  * text); it has one delivery per target provider. Delivery states: "queued",
  * "sending" (claimed by a worker under a lease), "sent", "retrying" (due at
  * next_at), "unconfirmed" (the request went out and no reply came; next_at 0:
- * left for the host, else resent at next_at with the same idempotency key),
+ * left for the host, else resent at next_at with the same idempotency key, or
+ * read back at next_at until wait_until),
  * "waiting_reconnect" (auth expired; rechecked at next_at until wait_until),
  * "dead" and "cancelled". Times are Unix seconds given by the caller. Every
  * write is one transaction. */
@@ -222,7 +223,8 @@ typedef struct sz_outcome {
                                      * or "queued" (given back unsent, with release) */
     const char *post_id;            /* sent: may be NULL */
     int64_t next_at;                /* retrying, unconfirmed (0: left for the host), waiting_reconnect */
-    int64_t wait_until;             /* waiting_reconnect: dead after this time */
+    int64_t wait_until;             /* waiting_reconnect: dead after this time; unconfirmed: the
+                                     * time of its last read-back check (0: kept as it is) */
     int64_t error_code;
     const char *error_category, *error_reason; /* may be NULL; the reason is cut to 1024 bytes */
     int release;                    /* given back unsent: the claim's attempt is not counted */

@@ -181,7 +181,8 @@ end
 
 -- config.outbox: the queued delivery's settings (docs/delivery.md), each a
 -- positive number.
-local OUTBOX_KEYS = { "lease", "batch", "maxAttempts", "reconnectWindow", "recheck", "idempotencyWindow" }
+local OUTBOX_KEYS = { "lease", "batch", "maxAttempts", "reconnectWindow", "recheck", "idempotencyWindow",
+                      "readbackDelay", "readbackRecheck", "readbackChecks" }
 _M.OUTBOX_KEYS = OUTBOX_KEYS
 local function check_outbox(o)
     if o == nil then return end

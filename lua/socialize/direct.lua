@@ -524,7 +524,7 @@ function Task:feed(outcome)
     -- the network's follow-up step (provider_info(name).followUp): the
     -- create's reply data is its state, its reply is the call's
     local follow = (INFO[self.provider] or {}).followUp
-    if follow and r.ok and self.phase == self.action and r.data ~= nil then
+    if follow and r.ok and self.phase == self.action and CREATES[self.action] and r.data ~= nil then
         self.follow, self.follow_state = follow, r.data or {}
         self.create_media = r.mediaIDs -- what the create posted: the follow-up's reply names none
         self.phase = follow
@@ -1214,6 +1214,57 @@ function _M.preview(ctx, p)
     end
     return { statusCode = 200, errorCode = 0, statusReason = "OK", callId = call_id(), time = now_iso(),
              previews = out }
+end
+
+--- The read-back (docs/delivery.md "Reading back"): the connected
+-- account's recent posts on one network whose provider_info says
+-- readback.offered, for the outbox. Returns the network's result:
+-- { ok = true, data = { posts = { { id, text, createdAt? }, ... } } } or a
+-- failure { ok = false, category, errorCode, errorDetails } (credentials
+-- scrubbed). Sent as any call's request: the setup step, the stored
+-- connection refreshed, the rate limits of the client.
+function _M.recent(ctx, provider, UID)
+    local conn, cerr, unusable = _M.connections(ctx, UID)
+    local entry = type(conn) == "table" and conn[provider] or nil
+    local t = new_task(ctx, provider, "recent", {}, entry ~= nil and entry or {})
+    if entry == nil then
+        return fail(t, "not_connected", "no connection for UID " .. tostring(UID)
+            .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
+    end
+    local u = unusable and unusable[provider]
+    if unusable then t.stored_uid = tostring(UID) end
+    if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
+    local function secrets()
+        local list = policy.secrets({}, conn)
+        policy.secrets(list, entry, t.app, t.user, t.state)
+        for _, state in pairs(ctx.cache) do policy.secrets(list, state) end
+        return policy.auth_secrets({ t.sent }, policy.merge_secrets(list, ctx.secrets))
+    end
+    run(ctx, { t }, secrets)
+    local r = t.result or fail(t, "transient", "no reply")
+    return policy.scrub_result(r, secrets())
+end
+
+--- The text a queued call would post on one network, as its renderer makes
+-- it (core.provider_text, without the connection or the network's setup
+-- state: its default limits), or nil when the call has no such text (a notification).
+function _M.rendered(ctx, method, p, provider)
+    local action = _M.ACTIONS[method]
+    local input
+    if action == "publish" then
+        local which = p[provider .. "UserAction"] ~= nil and (provider .. "UserAction") or "userAction"
+        local ua = json_table(p[which])
+        if type(ua) ~= "table" then return nil end
+        input = { userAction = validate.without_bytes("userAction", ua) }
+    elseif action == "status" then
+        input = { status = p.status }
+    else
+        return nil
+    end
+    local app = (ctx.config.providers or {})[provider] or {}
+    local ok, tx = pcall(core.provider_text, provider, action, input, app, {}, nil)
+    if ok and type(tx) == "table" and tx.ok and type(tx.text) == "string" then return tx.text end
+    return nil
 end
 
 --- postBookmark: share-intent URLs, no network call.

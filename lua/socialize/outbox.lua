@@ -3,8 +3,9 @@
 -- store, one delivery per target network; client:work(budget_ms) claims the
 -- due deliveries and sends each through the direct backend for that one
 -- network, then records its outcome with the retry policy of its category.
--- What each network offers (an idempotency key) comes from
--- core.provider_info: this file names no network.
+-- What each network offers (an idempotency key, a read-back of the
+-- account's recent posts) comes from core.provider_info: this file names
+-- no network.
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 local validate = require("socialize.validate")
@@ -40,7 +41,13 @@ _M.DEFAULTS = {
     reconnectWindow = 7 * 86400, -- seconds an auth_expired delivery waits for a reconnect
     recheck = 300,              -- seconds between the checks for that reconnect
     idempotencyWindow = 3000,   -- seconds a resend with the same key is safe (a network keeps keys about 1 h)
+    readbackDelay = 30,         -- seconds an unconfirmed post settles before its first read-back
+    readbackRecheck = 300,      -- seconds between read-back checks that failed
+    readbackChecks = 5,         -- read-back checks at most, then left for the host
 }
+-- A read-back takes a post created at most this many seconds before the job
+-- (the network's clock against ours).
+_M.READBACK_SKEW = 120
 _M.MAX_KEY = 200
 _M.DEDUP_WINDOW = 86400
 
@@ -87,6 +94,39 @@ local function idempotent(provider)
     return info ~= nil and type(info.idempotency) == "table" and info.idempotency.kind ~= "none"
 end
 _M.idempotent = idempotent
+
+-- A delivery whose unconfirmed post may be looked for among the account's
+-- recent posts: the network reads back (provider_info(name).readback) and
+-- the call posts a text (a publish or a status, not a notification).
+local READ_BACK_METHODS = { ["socialize.publishUserAction"] = true, ["socialize.setStatus"] = true }
+local function can_read_back(d)
+    if idempotent(d.provider) or not READ_BACK_METHODS[d.method] then return false end
+    local info = core.provider_info(d.provider)
+    return info ~= nil and type(info.readback) == "table" and info.readback.offered == true
+end
+_M.can_read_back = can_read_back
+
+--- The rule by which a recent post's text and the text a job would post are
+-- compared (docs/delivery.md "Reading back"): every http(s) URL removed
+-- (networks shorten or move links: t.co, link cards), the HTML entities
+-- &lt; &gt; &amp; decoded, runs of ASCII whitespace made one space, the ends
+-- trimmed. nil for a non-string.
+function _M.normalise(s)
+    if type(s) ~= "string" then return nil end
+    s = s:gsub("[Hh][Tt][Tt][Pp][Ss]?://[^%s]*", " ")
+    s = s:gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&amp;", "&")
+    s = s:gsub("%s+", " ")
+    s = s:gsub("^ ", ""):gsub(" $", "")
+    return s
+end
+
+-- The schedule of an unconfirmed delivery's read-back: its first check after
+-- readbackDelay, the last one readbackChecks - 1 rechecks later.
+local function read_back_plan(o, now, cfg)
+    o.nextAt = now + cfg.readbackDelay
+    o.waitUntil = o.nextAt + (cfg.readbackChecks - 1) * cfg.readbackRecheck
+    return o
+end
 
 -- The options of a queued call: at (Unix seconds), key (the dedup key).
 local function check_opts(opts)
@@ -279,6 +319,12 @@ local function decide(client, st, d, r, now, cfg)
         o.state = "unconfirmed"
         o.nextAt = 0
         if idem and d.attempts < cfg.maxAttempts then o.nextAt = now + backoff(d.attempts) end
+        if r.resent then -- the resend after a read-back that found nothing: once only
+            o.reason = cut(tostring(r.reason) .. " (resent once after a read-back found no such post;"
+                .. " left for the host)")
+        elseif can_read_back(d) then
+            read_back_plan(o, now, cfg)
+        end
         return o
     end
     if FINAL[r.category] then
@@ -287,7 +333,9 @@ local function decide(client, st, d, r, now, cfg)
     end
     if r.category == "auth_expired" then
         o.state = "waiting_reconnect"
-        o.waitUntil = (d.waitUntil and d.waitUntil > 0) and d.waitUntil or now + cfg.reconnectWindow
+        -- the window of this reconnect wait (a waitUntil of a read-back is not one)
+        o.waitUntil = (d.waitUntil and d.waitUntil > 0 and d.category == "auth_expired") and d.waitUntil
+            or now + cfg.reconnectWindow
         o.nextAt = min(now + cfg.recheck, o.waitUntil)
         if now >= o.waitUntil then
             o.state = "dead"
@@ -325,6 +373,73 @@ local function reconnected(client, st, d, cfg)
     return type(rec) == "table" and (rec.updatedAt or 0) >= since
 end
 
+--- An unconfirmed delivery read back (docs/delivery.md "Reading back"):
+-- its text, as the network's renderer makes it, looked for among the
+-- account's recent posts created since its job (less READBACK_SKEW): found,
+-- it is sent with that post's id (the check is not an attempt); not found,
+-- it is resent once (this claim's attempt); the read-back failing, it stays
+-- unconfirmed and is checked again readbackRecheck seconds later while that
+-- is before its waitUntil, else it is left for the host. The outcome.
+function _M.check_back(client, st, d, now, cfg, driver)
+    local keep = { state = "unconfirmed", errorCode = d.errorCode, category = d.category or "transient",
+                   release = true }
+    local function host(why)
+        keep.nextAt = 0
+        keep.reason = cut(why .. ": left for the host (client:resolve)")
+        return keep
+    end
+    local params = core.json_decode(d.params)
+    local eng = client.engine
+    local ctx = eng:context(driver)
+    local text = type(params) == "table" and direct.rendered(ctx, d.method, params, d.provider) or nil
+    local want = _M.normalise(text)
+    if not want or want == "" then
+        return host("not read back: the post has no text to look for once its links are removed")
+    end
+    local job = st:job(d.jobID)
+    local since = (type(job) == "table" and tonumber(job.createdAt) or 0) - _M.READBACK_SKEW
+    ctx.retry = policy.config(false)
+    local r = direct.recent(ctx, d.provider, d.UID)
+    if type(r) == "table" and r.ok and type(r.data) == "table" and type(r.data.posts) == "table" then
+        local best
+        for i, p in ipairs(r.data.posts) do
+            if i > 1000 then break end
+            if type(p) == "table" and type(p.id) == "string" and p.id ~= "" and _M.normalise(p.text) == want
+                and (type(p.createdAt) ~= "number" or p.createdAt >= since)
+                and (not best or (tonumber(p.createdAt) or 0) < (tonumber(best.createdAt) or 0)) then
+                best = p -- the earliest of the matches
+            end
+        end
+        if best then
+            return { state = "sent", postID = cut(best.id, 1024), release = true }
+        end
+        -- not posted: resent once, a normal attempt
+        local ok, rr
+        if driver then -- it yields to the poll loop: no pcall (see process)
+            ok, rr = true, send_one(client, d, now, cfg, driver)
+        else
+            ok, rr = pcall(send_one, client, d, now, cfg)
+        end
+        if not ok then
+            rr = { errorCode = E.INTERNAL, category = "transient", reason = cut(eng:scrub(rr)), unconfirmed = true }
+        end
+        rr.resent = true
+        return decide(client, st, d, rr, now_s(client), cfg)
+    end
+    local why = cut("the read-back failed: " .. tostring(type(r) == "table" and r.errorDetails or r), 600)
+    local cat = type(r) == "table" and r.category or "transient"
+    if cat ~= "transient" and cat ~= "rate_limited" then return host(why) end
+    local at = now + cfg.readbackRecheck
+    local ra = type(r) == "table" and tonumber(r.retryAfter) or nil
+    if ra and ra > 0 then at = max(at, now + floor(min(ra, policy.MAX_BLOCK) + 0.999)) end
+    if not d.waitUntil or d.waitUntil <= 0 or at > d.waitUntil then
+        return host(why .. " (after " .. cfg.readbackChecks .. " checks at most)")
+    end
+    keep.nextAt, keep.waitUntil = at, d.waitUntil
+    keep.reason = cut(why .. "; checked again at " .. at)
+    return keep
+end
+
 -- One claimed delivery, start to end: the outcome recorded; returns its state.
 local function process(client, st, d, worker, cfg, driver)
     local now = now_s(client)
@@ -335,6 +450,9 @@ local function process(client, st, d, worker, cfg, driver)
         -- a worker's lease ran out mid-delivery (a crash): the request may have gone out
         o = { state = "unconfirmed", nextAt = 0, category = "transient",
               reason = "the worker's lease ran out during the delivery: the request may have been sent" }
+        if can_read_back(d) then read_back_plan(o, now, cfg) end
+    elseif prev == "unconfirmed" and can_read_back(d) then
+        o = _M.check_back(client, st, d, now, cfg, driver)
     elseif (prev == "unconfirmed" or prev == "sending") and d.sentAt and d.sentAt > 0
         and now - d.sentAt > cfg.idempotencyWindow then
         o = { state = "unconfirmed", nextAt = 0, category = "transient",
@@ -399,6 +517,7 @@ local function give_back(client, st, d, worker)
         o.state, o.nextAt = "unconfirmed", idempotent(d.provider) and now_s(client) or 0
         o.reason = "the worker's lease ran out during the delivery: the request may have been sent"
         o.release = nil
+        if can_read_back(d) then read_back_plan(o, now_s(client), settings(client)) end
     end
     st:record(d.jobID, d.provider, worker, now_s(client), o)
 end
