@@ -117,26 +117,26 @@ local function cases(new_url, get_sb)
         assert.equal("sent", assert(c:job(res.jobID)).status)
     end)
 
-    it("never resends blindly where the network has no idempotency key: unconfirmed, then the host resolves", function()
-        tw("tw-boom") -- 503: the tweet may exist
-        local res = assert(publish("twitter"))
+    it("never resends blindly where the network has no idempotency key nor read-back: unconfirmed, then the host resolves", function()
+        conn.linkedin.accessToken = "li-boom" -- 500: the post may exist
+        local res = assert(publish("linkedin"))
         assert.equal(1, assert(c:work(1000)).unconfirmed)
-        local d = by_provider(assert(c:job(res.jobID))).twitter
+        local d = by_provider(assert(c:job(res.jobID))).linkedin
         assert.same({ "unconfirmed", T0 }, { d.state, d.sentAt })
         assert.is_nil(d.nextAt)
         v.t = T0 + 86400
         assert.equal(0, assert(c:work(1000)).claimed)
-        assert.equal(1, count(sb, "twitter", "/2/tweets"))
+        assert.equal(1, count(sb, "linkedin", "/rest/posts"))
         assert.equal("unconfirmed", assert(c:job(res.jobID)).status)
-        local ok, err = c:resolve(res.jobID, "twitter", "maybe")
+        local ok, err = c:resolve(res.jobID, "linkedin", "maybe")
         assert.same({ nil, 400006 }, { ok, err.errorCode })
         assert.truthy(err.errorDetails:find("decision", 1, true))
-        tw("tw-user")
-        assert.same({ 0, "queued" }, { assert(c:resolve(res.jobID, "twitter", "resend")).errorCode,
+        conn.linkedin.accessToken = "li-token"
+        assert.same({ 0, "queued" }, { assert(c:resolve(res.jobID, "linkedin", "resend")).errorCode,
                                        c:job(res.jobID).deliveries[1].state })
         assert.equal(1, assert(c:work(1000)).sent)
-        assert.equal(2, count(sb, "twitter", "/2/tweets"))
-        ok, err = c:resolve(res.jobID, "twitter", "sent")
+        assert.equal(2, count(sb, "linkedin", "/rest/posts"))
+        ok, err = c:resolve(res.jobID, "linkedin", "sent")
         assert.is_nil(ok)
         assert.same({ 400006, "bad_state" }, { err.errorCode, err.error })
         assert.truthy(err.errorDetails:find("not unconfirmed", 1, true), err.errorDetails)

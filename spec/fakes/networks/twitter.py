@@ -12,7 +12,14 @@ answers 503). A request that uploads records
 a tweet records "media" (the media ids with their sha256 and alt text).
 OAuth 1.0a 3-legged: POST /__config {"oauth_scenario": {"twitter1": S}}, S =
 "deny" (the authorize page answers denied=), "html" or "500" (the access
-token call answers a 502 HTML page or a 500)."""
+token call answers a 502 HTML page or a 500).
+Read-back: every tweet created is kept (STATE "x_tweets", with its token);
+GET /2/users/:id/tweets lists the token's own, newest first, as X shows
+them (links made t.co links, & < > as HTML entities; created_at only with
+tweet.fields=created_at; no "data" when there is none). POST /__config
+{"x_drop": "after"} makes the next create store its tweet and close the
+connection in the middle of its reply; "before": the same without storing it;
+{"x_timeline_5xx": N}: the next N timeline reads answer 503."""
 import base64, hashlib, hmac, json, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -23,7 +30,7 @@ import oauth_server
 
 NETWORK = "twitter"
 CONF = {"consumerKey": "tw-consumer-key", "consumerSecret": "tw-consumer-secret"}
-STATE_DEFAULTS = {"x_media": {}, "x_o1": {"req": {}, "issued": 0, "invalidated": []}}
+STATE_DEFAULTS = {"x_tweets": [], "x_drop": None, "x_timeline_5xx": 0, "x_media": {}, "x_o1": {"req": {}, "issued": 0, "invalidated": []}}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # OAuth 2.0 with PKCE (docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code):
 # a confidential client (HTTP Basic), 2-hour tokens, single-use refresh
@@ -40,6 +47,16 @@ X_MAX_GIF = 15 * 1024 * 1024
 X_MAX_VIDEO = 512 * 1024 * 1024
 X_MAX_CHUNK = 5 * 1024 * 1024
 POLLS_TO_FINISH = 2  # STATUS polls before processing succeeds
+
+
+class DropReply(Exception):
+    """The connection closes without a reply (POST /__config {"x_drop": ...})."""
+
+
+def as_shown(text):
+    """A tweet's text as X shows it: links t.co links, & < > as entities."""
+    text = re.sub(r"https?://\S+", lambda m: "https://t.co/" + hashlib.sha1(m.group(0).encode()).hexdigest()[:10], text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def problem(status, title, detail, type_="about:blank", headers=None):
@@ -218,16 +235,63 @@ class Twitter(Base):
                 self.scenario(token)
             return self.media(method, path, q, raw, token)
         self.scenario(token)
+        m = re.match(r"^/2/users/([0-9]{1,19})/tweets$", path)
+        if m and method == "GET":
+            return self.timeline(m.group(1), q, token)
         body = self.json_body(raw)
         if path == "/2/tweets" and method == "POST":
             ids = self.tweet_media(body)
             if not body.get("text") and not ids:
                 raise problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
-            return 201, {"data": {"id": str(1346889436626259968 + next_id()), "text": body.get("text", ""),
-                                  "edit_history_tweet_ids": []}}, None
+            tid = str(1346889436626259968 + next_id())
+            text = body.get("text", "")
+            with LOCK:
+                drop, STATE["x_drop"] = STATE.get("x_drop"), None
+                if drop != "before":
+                    STATE["x_tweets"].append({"id": tid, "text": as_shown(text), "token": token,
+                                              "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                                          time.gmtime(sandbox_now()))})
+            self.note(tweet_id=tid, tweet_stored=drop != "before")
+            if drop:
+                raise DropReply()
+            return 201, {"data": {"id": tid, "text": text, "edit_history_tweet_ids": [tid]}}, None
+
         if path.startswith("/2/dm_conversations/with/") and path.endswith("/messages"):
             return 201, {"data": {"dm_conversation_id": "1-%d" % next_id(), "dm_event_id": str(next_id())}}, None
         raise Reply(404, {"title": "Not Found Error", "status": 404, "type": "about:blank", "detail": path})
+
+    def timeline(self, uid, q, token):
+        """GET /2/users/:id/tweets (docs.x.com/x-api/posts/get-posts-by-user-id)."""
+        with LOCK:
+            boom = STATE.get("x_timeline_5xx", 0) > 0
+            if boom:
+                STATE["x_timeline_5xx"] -= 1
+            mine = [dict(t) for t in reversed(STATE["x_tweets"]) if t["token"] == token]
+        if boom:
+            raise Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
+        n = q.get("max_results", "10")
+        if not n.isdigit() or not 5 <= int(n) <= 100:
+            raise bad_request("max_results must be a number from 5 to 100")
+        if uid != OAUTH["user"]:
+            mine = []  # another account: none posted here
+        fields = set(q.get("tweet.fields", "").split(","))
+        data = [dict({"id": t["id"], "text": t["text"], "edit_history_tweet_ids": [t["id"]]},
+                     **({"created_at": t["created_at"]} if "created_at" in fields else {}))
+                for t in mine[:int(n)]]
+        if not data:
+            return 200, {"meta": {"result_count": 0}}, None
+        return 200, {"data": data, "meta": {"result_count": len(data), "newest_id": data[0]["id"],
+                                            "oldest_id": data[-1]["id"]}}, None
+
+    def handle_any(self, method):
+        try:
+            Base.handle_any(self, method)
+        except DropReply:  # the request was read (and maybe stored): the reply cut short
+            # (a reply begun, so that curl does not resend the request on a fresh connection,
+            # as it does when a reused connection closes before any byte)
+            self.wfile.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            self.wfile.flush()
+            self.close_connection = True
 
     def tweet_media(self, body):
         """media.media_ids of a tweet: 1 to 4 ids of media uploaded and processed,
