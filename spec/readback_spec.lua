@@ -156,6 +156,67 @@ describe("read-back of unconfirmed deliveries #fakes", function()
     end)
 end)
 
+describe("read-back on each network that offers it #fakes", function()
+    local sb, v, conn, c
+    H.use_sandbox(function(s) sb = s end)
+    local NETS = { twitter = "^/2/tweets$", facebook = "^/v[%d.]+/%d+/feed$", bluesky = "createRecord$",
+                   threads = "/threads_publish$" }
+    local function client()
+        local cfg = { connections = { u1 = conn }, now = v.now, sleep = v.sleep }
+        return K.client(sb, function(p) p.threads = { baseUrl = sb.url("threads") } end, nil, K.db("readback"), cfg)
+    end
+    before_each(function()
+        v = H.virtual(T0)
+        conn = H.sandbox_connection(sb)
+        conn.threads = { accessToken = "th-token", userId = "1789" }
+        c = client()
+    end)
+    after_each(function() if c then c:close() end end)
+    local function creates(net)
+        local n = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == net and r.method == "POST" and (r.path or ""):find(NETS[net]) then n = n + 1 end
+        end
+        return n
+    end
+    -- a crashed worker's delivery: unconfirmed (the request may have gone out), read back after it settled
+    local function crashed(net)
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = net },
+            { deliver = "queued" }))
+        local t = v.t
+        assert.equal(1, #assert(assert(c:store()):claim("crashed", t, 60, 10)))
+        v.t = t + 60
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        local d = assert(c:job(res.jobID)).deliveries[1]
+        assert.same({ "unconfirmed", t + 90 }, { d.state, d.nextAt })
+        v.t = t + 90
+        return res
+    end
+
+    for _, net in ipairs({ "twitter", "facebook", "bluesky", "threads" }) do
+        it(net .. ": a post that exists is found with its id, one that does not is sent once", function()
+            assert.is_true(require("socialize.core").provider_info(net).readback.offered)
+            local direct = assert(c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = net }))
+            local id = assert(direct.providerPostIDs[net])
+            local res = crashed(net)
+            assert.equal(1, assert(c:work(1000)).sent)
+            local d = assert(c:job(res.jobID)).deliveries[1]
+            -- attempts: the crashed worker's, the claim that found its lease run out (the check is none)
+            assert.same({ "sent", id, 2 }, { d.state, d.postID, d.attempts })
+            assert.equal(1, creates(net))
+            -- another text: not among the recent posts, so posted (once)
+            UA.title, UA.userMessage = "Level 4 done", "Level 4 done"
+            res = crashed(net)
+            UA.title, UA.userMessage = "Level 3 done & dusted", nil
+            assert.equal(1, assert(c:work(1000)).sent)
+            d = assert(c:job(res.jobID)).deliveries[1]
+            assert.same({ "sent", 3 }, { d.state, d.attempts })
+            assert.is_truthy(d.postID ~= id)
+            assert.equal(2, creates(net))
+        end)
+    end
+end)
+
 describe("the read-back's text rule #unit", function()
     local outbox = require("socialize.outbox")
     it("removes links, decodes &lt; &gt; &amp;, folds whitespace", function()

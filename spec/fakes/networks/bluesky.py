@@ -22,7 +22,7 @@ NETWORK = "bluesky"
 CONF = {"password": "app-pass-1234"}
 STATE_DEFAULTS = {"sessions": {}, "session_count": 0, "expire_bluesky": False, "bsky_idents": {},
                   "bsky_blobs": {}, "bsky_refresh": {}, "bsky_refresh_used": {}, "bsky_refresh_count": 0,
-                  "bsky_refresh_reused": 0, "fail_bluesky_refresh": False}
+                  "bsky_refresh_reused": 0, "fail_bluesky_refresh": False, "bsky_posts": []}
 MAX_BLOB = 1000000
 
 
@@ -117,6 +117,17 @@ class Bluesky(Base):
             raise Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})
         return did, ident
 
+    def list_records(self, q):
+        """com.atproto.repo.listRecords (public: no auth): a repo's records of
+        one collection, newest first, limit 1-100 (default 50)."""
+        repo, coll, n = q.get("repo", ""), q.get("collection", ""), q.get("limit", "50")
+        if not repo.startswith("did:") or not coll or not n.isdigit() or not 1 <= int(n) <= 100:
+            raise Reply(400, {"error": "InvalidRequest", "message": "repo, collection and limit (1-100) expected"})
+        with LOCK:
+            recs = [dict(r) for r in reversed(STATE["bsky_posts"]) if r["did"] == repo and coll == "app.bsky.feed.post"]
+        return 200, {"records": [{"uri": r["uri"], "cid": r["cid"], "value": r["value"]} for r in recs[:int(n)]],
+                     "cursor": "3k"}, None
+
     def route(self, method, path, q, raw):
         if method == "GET" and path == "/xrpc/com.atproto.sync.getBlob":
             with LOCK:
@@ -185,6 +196,8 @@ class Bluesky(Base):
                 STATE["bsky_refresh"][ref] = (did, ident)
                 STATE["session_count"] += 1
             return 200, {"accessJwt": jwt, "refreshJwt": ref, "did": did, "handle": ident}, None
+        if path == "/xrpc/com.atproto.repo.listRecords" and method == "GET":
+            return self.list_records(q)
         if path == "/xrpc/com.atproto.repo.createRecord":
             did, _ = self.session()
             rec = body.get("record", {})
@@ -202,7 +215,11 @@ class Bluesky(Base):
             if "embed" in rec:
                 check_embed(rec["embed"], did)
             rkey = "3k" + uuid.uuid4().hex[:11]
-            return 200, {"uri": "at://%s/app.bsky.feed.post/%s" % (did, rkey), "cid": "bafyrei" + uuid.uuid4().hex}, None
+            uri, cid = "at://%s/app.bsky.feed.post/%s" % (did, rkey), "bafyrei" + uuid.uuid4().hex
+            with LOCK:  # the repo's records, for listRecords
+                STATE["bsky_posts"].append({"did": did, "uri": uri, "cid": cid, "value": rec})
+            self.note(post_uri=uri)
+            return 200, {"uri": uri, "cid": cid}, None
         raise Reply(404, {"error": "MethodNotImplemented", "message": path})
 
 

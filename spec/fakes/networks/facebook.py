@@ -26,7 +26,7 @@ from sandbox_core import LOCK, STATE, Base, Reply, enc, next_id, now as sandbox_
 
 NETWORK = "facebook"
 CONF = {"appSecret": "fb-app-secret", "max_photo": 4 * 1024 * 1024}
-STATE_DEFAULTS = {"fb_photos": {}, "fb_pages_n": 2, "fb_long": {}, "fb_page_tokens": {}, "fb_revoked_users": 0,
+STATE_DEFAULTS = {"fb_posts": [], "fb_photos": {}, "fb_pages_n": 2, "fb_long": {}, "fb_page_tokens": {}, "fb_revoked_users": 0,
                   "fb_declined": None, "fb_page_chunk": 25, "fb_paging": None}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # Facebook Login, manual flow (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow):
@@ -205,6 +205,8 @@ class Facebook(Base):
                 if STATE["fb_photos"].pop(parts[1], None) is None:
                     raise fb_error(400, 100, "(#100) Unsupported delete request: object %s does not exist" % parts[1])
             return 200, {"success": True}, None
+        if len(parts) == 3 and parts[2] == "posts" and method == "GET":
+            return self.page_posts(parts[1], p)
         if len(parts) == 3 and parts[2] == "feed" and method == "POST":
             attached = self.attached(parts[1], p, token)
             if not p.get("message") and not p.get("link") and not attached:
@@ -213,9 +215,27 @@ class Facebook(Base):
             with LOCK:
                 for pid in attached:
                     STATE["fb_photos"][pid]["attached_to"] = post
+                STATE["fb_posts"].append({"page": parts[1], "id": post, "message": p.get("message"),
+                                          "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000",
+                                                                        time.gmtime(sandbox_now()))})
+            self.note(post_id=post)
             return 200, {"id": post}, None
         return 200, {"id": str(next_id()), "path": "/" + "/".join(parts[1:]), "method": method,
                      "params": {k: v for k, v in p.items() if k not in ("access_token", "appsecret_proof")}}, None
+
+    def page_posts(self, page, p):
+        """GET /{page-id}/posts: the Page's own posts, newest first, only the
+        fields asked (id always; a post without text has no message)."""
+        fields = [f for f in p.get("fields", "id").split(",") if f]
+        n = p.get("limit", "25")
+        if not page.isdigit() or not n.isdigit() or not 1 <= int(n) <= 100:
+            raise fb_error(400, 100, "(#100) Invalid page id or limit")
+        if set(fields) - {"id", "message", "created_time"}:
+            raise fb_error(400, 100, "(#100) Tried accessing nonexisting field")
+        with LOCK:
+            mine = [dict(x) for x in reversed(STATE["fb_posts"]) if x["page"] == page][:int(n)]
+        data = [{f: x[f] for f in set(fields) | {"id"} if x.get(f) is not None} for x in mine]
+        return 200, {"data": data, "paging": {"cursors": {"before": "b", "after": "a"}}}, None
 
     def photo(self, page, p, files, token):
         if not page.isdigit():

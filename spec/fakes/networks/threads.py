@@ -22,7 +22,7 @@ import oauth_server
 
 NETWORK = "threads"
 CONF = {"quota_total": 250, "max_text": 500, "max_children": 20}
-STATE_DEFAULTS = {"threads_containers": {}, "threads_published": {}}
+STATE_DEFAULTS = {"threads_containers": {}, "threads_published": {}, "threads_posts": []}
 STATE_DEFAULTS.update(oauth_server.defaults(NETWORK))
 # Threads OAuth (developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions):
 # comma-separated scopes, client credentials in the body, no PKCE; the code
@@ -76,7 +76,9 @@ class Threads(Base):
             p.update(dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)))
         parts = path.strip("/").split("/")
         status_get = method == "GET" and len(parts) == 2 and parts[0] == "v1.0" and parts[1].isdigit()
-        if not status_get and (len(parts) != 3 or parts[0] != "v1.0" or not parts[1].isdigit() or method != "POST"
+        list_get = method == "GET" and len(parts) == 3 and parts[0] == "v1.0" and parts[1].isdigit() \
+            and parts[2] == "threads"
+        if not status_get and not list_get and (len(parts) != 3 or parts[0] != "v1.0" or not parts[1].isdigit() or method != "POST"
                                or parts[2] not in ("threads", "threads_publish")):
             raise th_error(400, 100, "Unsupported request: %s %s" % (method, path))
         token = p.get("access_token", "")
@@ -97,6 +99,8 @@ class Threads(Base):
             raise th_error(500, 2, "An unexpected error has occurred. Please retry your request later.", transient=True)
         if status_get:
             return self.status(parts[1], p, token)
+        if list_get:
+            return self.user_threads(parts[1], p)
         user, edge = parts[1], parts[2]
         if edge == "threads" and p.get("media_type") in ("IMAGE", "VIDEO", "CAROUSEL"):
             return self.media(user, p, token)
@@ -113,9 +117,11 @@ class Threads(Base):
                 raise th_error(400, 100, "Param link_attachment must be a valid URL")
             cid = str(17800000000000000 + next_id())
             with LOCK:
-                STATE["threads_containers"][cid] = {"user": user, "token": token, "published": False}
+                STATE["threads_containers"][cid] = {"user": user, "token": token, "published": False,
+                                                    "text": text}
             return 200, {"id": cid}, None
         cid = p.get("creation_id", "")
+        post = str(18000000000000000 + next_id())  # next_id takes the lock: before it
         with LOCK:
             c = STATE["threads_containers"].get(cid)
             if not c or c["user"] != user or c["token"] != token:
@@ -132,7 +138,22 @@ class Threads(Base):
                                % CONF["quota_total"], 2207042)
             c["published"] = True
             STATE["threads_published"][user] = day + [time.time()]
-        return 200, {"id": str(18000000000000000 + next_id())}, None
+            STATE["threads_posts"].append({"user": user, "id": post, "text": c.get("text"),
+                                           "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())})
+        self.note(post_id=post)
+        return 200, {"id": post}, None
+
+    def user_threads(self, user, p):
+        """GET /{user-id}/threads: the user's posts, newest first, the fields
+        asked (id always; a post without text has none), limit up to 100."""
+        fields = [f for f in p.get("fields", "id").split(",") if f]
+        n = p.get("limit", "25")
+        if not n.isdigit() or not 1 <= int(n) <= 100 or set(fields) - {"id", "text", "timestamp", "media_type"}:
+            raise th_error(400, 100, "Invalid parameter: fields or limit")
+        with LOCK:
+            mine = [dict(x) for x in reversed(STATE["threads_posts"]) if x["user"] == user][:int(n)]
+        data = [{f: x[f] for f in set(fields) | {"id"} if x.get(f) is not None} for x in mine]
+        return 200, {"data": data, "paging": {"cursors": {"before": "b", "after": "a"}}}, None
 
     def media(self, user, p, token):
         kind, text = p["media_type"], p.get("text")
