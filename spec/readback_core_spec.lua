@@ -167,3 +167,23 @@ describe("the read-back op in the core #unit", function()
         assert.same({ false, "transient" }, { r.ok, r.category })
     end)
 end)
+
+describe("docs/delivery.md's read-back column #unit", function()
+    it("says yes exactly where core.provider_info(name).readback is offered", function()
+        local f = assert(io.open((os.getenv("SOCIALIZE_ROOT") or ".") .. "/docs/delivery.md", "rb"))
+        local doc = f:read("*a")
+        f:close()
+        local rows = 0
+        for name, rb in doc:gmatch("\n| `(%l+)` | [^|]- | ([^|]-) |") do
+            local info = core.provider_info(name) -- the states table's rows are no network
+            if info then
+                rows = rows + 1
+                assert.equal(info.readback.offered, rb:sub(1, 4) == "yes:", name .. ": " .. rb)
+                if info.readback.offered then
+                    assert.truthy(rb:find(info.readback.endpoint:match("^GET (/[^?( ]+)"), 1, true), name)
+                end
+            end
+        end
+        assert.equal(9, rows)
+    end)
+end)
