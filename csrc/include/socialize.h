@@ -332,7 +332,8 @@ SZ_API char        *sz_response_json(const sz_response *r, const char *field, si
  * "graph" (Facebook: graphPath, method, graphParams), the setup steps
  * "session" (Bluesky createSession) and "instance" (Mastodon limits), the
  * follow-up steps (sz_provider_info's "followUp": Threads "publishContainer")
- * and the media steps "upload" and "unmedia" (docs/media.md);
+ * the media steps "upload" and "unmedia" (docs/media.md) and the read-back
+ * "recent" (sz_provider_info's "readback"; docs/delivery.md "Reading back");
  * docs/api.md "Direct delivery" lists every field, and "What the core leaves
  * to a C host" what the Lua front does around these calls. */
 /* Bytes of one media item (borrowed). */
