@@ -66,6 +66,26 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.truthy(q[1].path:find("/2/users/2244994945/tweets", 1, true))
     end)
 
+    it("reads back from the poll loop too (work{ async = true })", function()
+        H.configure(sb, { x_drop = "after" })
+        local res = publish()
+        local function drain()
+            local sum = assert(c:work(1000, { async = true }))
+            for _ = 1, 200 do
+                if c:work(0, { async = true }).inflight == 0 then break end
+                c:poll(50)
+            end
+            return sum
+        end
+        assert.equal(1, drain().started)
+        assert.equal("unconfirmed", delivery(res).state)
+        v.t = T0 + 30
+        assert.equal(1, drain().started)
+        local d = delivery(res)
+        assert.same({ "sent", creates()[1].tweet_id, 1 }, { d.state, d.postID, d.attempts })
+        assert.same({ 1, 1 }, { #creates(), #reads() })
+    end)
+
     it("resends once a post that never reached the network", function()
         H.configure(sb, { x_drop = "before" })
         local res = publish()
