@@ -48,6 +48,7 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.same({ 1, 1 }, { assert(c:work(1000)).claimed, #creates() })
         local d = delivery(res)
         assert.same({ "unconfirmed", T0 + 30, T0 + 30 + 4 * 300, 1 }, { d.state, d.nextAt, d.waitUntil, d.attempts })
+        assert.equal("active", assert(c:job(res.jobID)).status) -- the worker's still, not the host's
         assert.equal(0, assert(c:work(1000)).claimed) -- it settles first
         assert.equal(0, #reads())
         v.t = T0 + 30
@@ -114,6 +115,7 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.same({ "unconfirmed", 2 }, { d.state, d.attempts })
         assert.is_nil(d.nextAt)
         assert.truthy(d.reason:find("resent once", 1, true), d.reason)
+        assert.equal("unconfirmed", assert(c:job(res.jobID)).status) -- now the host's
         v.t = T0 + 86400
         assert.equal(0, assert(c:work(1000)).claimed)
         assert.equal(2, #creates())

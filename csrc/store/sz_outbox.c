@@ -48,12 +48,14 @@ static int is_open(const char *s)
 }
 
 /* queued (nothing tried yet), active, unconfirmed (only a host's decision
- * is left), sent, dead, partial (some sent, some dead) or cancelled */
+ * is left: an unconfirmed delivery due again, resent with its key or read
+ * back, is still active), sent, dead, partial (some sent, some dead) or
+ * cancelled */
 static int refresh_status(sz_store *st, const char *job_id, int64_t now, sz_store_err *err)
 {
     rows r;
     sz_param p[] = {P_TEXT(job_id)};
-    if (sz_st_query(st, "SELECT state, attempts FROM socialize_deliveries WHERE job_id = $1", p, 1, &r, err) < 0)
+    if (sz_st_query(st, "SELECT state, attempts, next_at FROM socialize_deliveries WHERE job_id = $1", p, 1, &r, err) < 0)
         return -1;
     size_t open = 0, fresh = 0, unconf = 0, sent = 0, dead = 0, cancelled = 0;
     for (size_t i = 0; i < r.nrows; i++) {
@@ -61,6 +63,8 @@ static int refresh_status(sz_store *st, const char *job_id, int64_t now, sz_stor
         if (is_open(s)) {
             open++;
             if (strcmp(s, "queued") == 0 && cell_i64(&r, i, 1) == 0) fresh++;
+        } else if (s && strcmp(s, "unconfirmed") == 0 && cell_i64(&r, i, 2) > 0) {
+            open++; /* the worker's still: resent with the same key, or read back */
         } else if (s && strcmp(s, "unconfirmed") == 0) {
             unconf++;
         } else if (s && strcmp(s, "sent") == 0) {
