@@ -135,6 +135,18 @@ static int l_enqueue(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     sz_job_in j;
     memset(&j, 0, sizeof j);
+    lua_getfield(L, 2, "tx"); /* the host's transaction to write in (lsz_txn.c) */
+    if (!lua_isnil(L, -1)) {
+        int k = sz_ltx_check(L, -1, lua_touserdata(L, 1));
+        if (k == SZ_LTX_NOT_TX) luaL_error(L, "tx: a transaction expected (the tx of store:transaction)");
+        sz_store_err te = {k == SZ_LTX_OTHER ? SZ_STORE_BAD_INPUT : SZ_STORE_NO_TXN, ""};
+        if (k != SZ_LTX_LIVE) {
+            strcpy(te.msg, k == SZ_LTX_OTHER ? "tx: a transaction of another store" : "tx: the transaction has ended");
+            return fail(L, &te);
+        }
+        j.join_txn = 1;
+    }
+    lua_pop(L, 1);
     j.uid = field_str(L, 2, "UID", NULL);
     j.method = field_str(L, 2, "method", NULL);
     j.params_json = field_str(L, 2, "params", &j.params_len);

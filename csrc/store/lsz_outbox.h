@@ -17,5 +17,11 @@ typedef struct sz_lstore {
 
 /* Adds the outbox methods to the table on the top of the stack. */
 void sz_lstore_outbox_methods(lua_State *L);
+/* Adds store:transaction (lsz_txn.c) to the table on the top of the stack. */
+void sz_lstore_txn_methods(lua_State *L);
+/* What the value at index i is: a live transaction of owner's, one of
+ * another store, an ended one, or not a transaction at all. */
+enum { SZ_LTX_NOT_TX = 0, SZ_LTX_OTHER, SZ_LTX_ENDED, SZ_LTX_LIVE };
+int sz_ltx_check(lua_State *L, int i, const sz_lstore *owner);
 
 #endif

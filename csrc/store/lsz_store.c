@@ -663,6 +663,7 @@ SZ_LUAOPEN int luaopen_socialize_store(lua_State *L)
         lua_call(L, 2, 1);
         lua_setfield(L, -2, "with_lock");
         sz_lstore_outbox_methods(L); /* lsz_outbox.c */
+        sz_lstore_txn_methods(L);    /* lsz_txn.c */
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__gc");
