@@ -138,10 +138,11 @@ static int l_enqueue(lua_State *L)
     lua_getfield(L, 2, "tx"); /* the host's transaction to write in (lsz_txn.c) */
     if (!lua_isnil(L, -1)) {
         int k = sz_ltx_check(L, -1, lua_touserdata(L, 1));
-        if (k == SZ_LTX_NOT_TX) luaL_error(L, "tx: a transaction expected (the tx of store:transaction)");
-        sz_store_err te = {k == SZ_LTX_OTHER ? SZ_STORE_BAD_INPUT : SZ_STORE_NO_TXN, ""};
+        sz_store_err te = {k == SZ_LTX_ENDED ? SZ_STORE_NO_TXN : SZ_STORE_BAD_INPUT, ""};
         if (k != SZ_LTX_LIVE) {
-            strcpy(te.msg, k == SZ_LTX_OTHER ? "tx: a transaction of another store" : "tx: the transaction has ended");
+            strcpy(te.msg, k == SZ_LTX_OTHER    ? "tx: a transaction of another store"
+                           : k == SZ_LTX_ENDED ? "tx: the transaction has ended"
+                                               : "tx: not a transaction (the tx given to store:transaction's function)");
             return fail(L, &te);
         }
         j.join_txn = 1;

@@ -98,10 +98,50 @@ static const char *word(const char *s, char *w, size_t size)
     return s;
 }
 
+/* Reads the statement as both engines do: quoted text and names, comments
+ * and PostgreSQL's dollar quotes skipped. *maxp: the highest $n; returns 1
+ * when a second statement follows a ';'. */
+static int scan(const char *s, long *maxp)
+{
+    long max = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'' || *p == '"' || *p == '`') {
+            char end = *p;
+            for (p++; *p && *p != end; p++) {}
+            if (!*p) break;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+            if (!*p) break;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e) break;
+            p = e + 1;
+        } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+            long n = 0;
+            for (p++; *p >= '0' && *p <= '9'; p++) n = n < 100000 ? n * 10 + (*p - '0') : n;
+            if (n > max) max = n;
+            p--;
+        } else if (*p == '$') { /* $tag$ ... $tag$ */
+            const char *q = p + 1;
+            while (isalnum((unsigned char)*q) || *q == '_') q++;
+            if (*q != '$') continue;
+            size_t tag = (size_t)(q - p + 1);
+            const char *e = q + 1;
+            while ((e = strchr(e, '$')) && strncmp(e, p, tag) != 0) e++;
+            if (!e) break;
+            p = e + tag - 1;
+        } else if (*p == ';') {
+            if (*skip_blank(p + 1) && *skip_blank(p + 1) != ';') return 1;
+        }
+    }
+    *maxp = max;
+    return 0;
+}
+
 /* Statements that would end the transaction, change the store's session or
  * connection, or touch the store's own tables: refused. A guard against
  * mistakes, not a sandbox (docs/delivery.md). */
-static int refused(const char *sql, sz_store_err *err)
+static int refused(const char *sql, int nv, sz_store_err *err)
 {
     static const char *const CONTROL[] = {"BEGIN",  "START",   "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
                                           "RELEASE", "ABORT",  "PREPARE", "RESET", "DISCARD",  "PRAGMA",
@@ -116,6 +156,11 @@ static int refused(const char *sql, sz_store_err *err)
         strcmp(w2, "CONSTRAINTS") != 0)
         return sz_store_seterr(err, SZ_STORE_BAD_INPUT,
                                "sql: SET would outlive the transaction on the store's connection (use SET LOCAL)");
+    long max = 0;
+    if (scan(sql, &max)) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: one statement expected (no second one after ;)");
+    if (max != nv)
+        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: %ld placeholder(s) ($1..$%ld), %d value(s) given", max,
+                               max, nv);
     for (const char *p = sql; *p; p++)
         if ((*p == 's' || *p == 'S') && strncasecmp(p, "socialize_", 10) == 0)
             return sz_store_seterr(err, SZ_STORE_BAD_INPUT,
@@ -140,7 +185,7 @@ int sz_store_txn_exec(sz_store *st, const char *sql, const sz_sql_value *v, int 
     } else if (nv < 0 || nv > SZ_STORE_MAX_COLS || (nv > 0 && !v)) {
         r = sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: at most %d values", SZ_STORE_MAX_COLS);
     } else {
-        r = refused(sql, err);
+        r = refused(sql, nv, err);
         for (int i = 0; r == 0 && i < nv; i++) {
             memset(&p[i], 0, sizeof p[i]);
             if (v[i].type == SZ_SQL_TEXT && v[i].text) {
