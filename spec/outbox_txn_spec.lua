@@ -276,6 +276,34 @@ print(#list, id and "written" or code)
         assert.same({ "o'9", "o10" }, orders())
     end)
 
+    it("the host's own connection: an outbox row and a keyed enqueue, swept twice, one job", function()
+        -- the host's own database, apart from the store (here a SQLite file through a second handle)
+        local own = assert(require("socialize.store").open(K.db("own"), { plaintext = true }))
+        assert(own:transaction(function(tx)
+            assert(tx:exec("CREATE TABLE pending_posts (order_id TEXT PRIMARY KEY)"))
+            assert(tx:exec("INSERT INTO pending_posts (order_id) VALUES ($1)", "o42"))
+        end))
+        local function sweep(crash)
+            local jobs_seen = {}
+            local rows = assert(own:transaction(function(tx) return tx:query("SELECT order_id FROM pending_posts") end))
+            for _, r in ipairs(rows) do
+                jobs_seen[#jobs_seen + 1] = assert(publish(nil, { key = "order-shipped:" .. r.order_id }))
+                if not crash then
+                    assert(own:transaction(function(tx)
+                        return tx:exec("DELETE FROM pending_posts WHERE order_id = $1", r.order_id)
+                    end))
+                end
+            end
+            return jobs_seen
+        end
+        local a = sweep(true) -- the process died between the enqueue and the delete
+        local b = sweep(false)
+        assert.same({ 1, 1, a[1].jobID, true }, { #a, #b, b[1].jobID, b[1].deduplicated })
+        assert.same({}, sweep(false))
+        assert.equal("1/2", jobs())
+        own:close()
+    end)
+
     it("returns the existing job on a dedup key hit, and the transaction goes on", function()
         local first = assert(publish(nil, { key = "order-42" }))
         local second, third
