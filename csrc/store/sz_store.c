@@ -40,6 +40,7 @@ const char *sz_store_code_name(sz_store_code code)
 int sz_st_rows_add(void *ud, int ncol, const char *const *vals, const size_t *lens)
 {
     rows *r = ud;
+    if (!lens) return 0; /* column names: only the host's SQL asks for them */
     if (r->nrows == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 8;
         char **v = realloc(r->v, cap * (size_t)ncol * sizeof *v);
@@ -107,6 +108,7 @@ int sz_st_exec(sz_store *st, const char *sql, const sz_param *p, int np, long lo
 int sz_st_begin(sz_store *st, sz_store_err *err)
 {
     if (st->host_txn) {
+        st->host_sql = 0; /* a host statement cut short by a raise in its row callback */
         if (!st->host_join)
             return sz_store_seterr(err, SZ_STORE_IN_TXN,
                                    "the store is inside the host's transaction (store:transaction): only a call given "

@@ -18,7 +18,7 @@
 
 static void ended(sz_store *st)
 {
-    st->host_txn = 0, st->in_txn = 0, st->sp_open = 0, st->host_join = 0;
+    st->host_txn = 0, st->in_txn = 0, st->sp_open = 0, st->host_join = 0, st->host_sql = 0;
 }
 
 int sz_store_txn_begin(sz_store *st, sz_store_err *err)
@@ -28,7 +28,7 @@ int sz_store_txn_begin(sz_store *st, sz_store_err *err)
         return sz_store_seterr(err, SZ_STORE_IN_TXN,
                                "transaction: one is already open on this store (nested transactions are refused)");
     if (st->eng->begin(st, err) < 0) return -1;
-    st->in_txn = 1, st->host_txn = 1, st->sp_open = 0, st->host_join = 0;
+    st->in_txn = 1, st->host_txn = 1, st->sp_open = 0, st->host_join = 0, st->host_sql = 0;
     st->host_serial = st->host_serial == 0xffffffffu ? 1 : st->host_serial + 1;
     memset(&st->host_err, 0, sizeof st->host_err);
     return 0;
@@ -145,7 +145,8 @@ static int refused(const char *sql, int nv, sz_store_err *err)
 {
     static const char *const CONTROL[] = {"BEGIN",  "START",   "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
                                           "RELEASE", "ABORT",  "PREPARE", "RESET", "DISCARD",  "PRAGMA",
-                                          "ATTACH", "DETACH",  "VACUUM", "LISTEN", "UNLISTEN", "LOAD"};
+                                          "ATTACH", "DETACH",  "VACUUM", "LISTEN", "UNLISTEN", "LOAD",
+                                          "COPY"};
     char w1[16], w2[16];
     word(word(sql, w1, sizeof w1), w2, sizeof w2);
     for (size_t i = 0; i < sizeof CONTROL / sizeof CONTROL[0]; i++)
