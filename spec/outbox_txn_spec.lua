@@ -132,18 +132,19 @@ s:close()
             assert(publish(tx))
             seen = child([[
 local list = assert(s:jobs())
+local claimed, cerr, ccode = s:claim("w2", os.time() + 10, 60, 10)
 local id, err, code = s:enqueue{ UID = "u2", method = "socialize.setStatus", params = "{}", providers = { "x" } }
-print(#list, id and "written" or code)
+print(#list, claimed and #claimed or ccode, id and "written" or code)
 ]])
         end))
         after = child("print(#assert(s:jobs()))")
         if E.name == "sqlite" then
-            -- a reader sees the last commit; a writer waits for the lock, then gives up
-            assert.equal("0\tstore_busy", seen)
+            -- a reader sees the last commit; a worker's claim and a writer wait for the lock, then give up
+            assert.equal("0\tstore_busy\tstore_busy", seen)
             assert.equal("1", after)
         else
-            -- a reader sees the last commit; another writer goes on
-            assert.equal("0\twritten", seen)
+            -- a reader sees the last commit; a worker claims nothing of it; another writer goes on
+            assert.equal("0\t0\twritten", seen)
             assert.equal("2", after)
         end
     end)
