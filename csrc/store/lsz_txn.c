@@ -29,21 +29,13 @@ typedef struct {
     unsigned serial;
 } ltx;
 
-static int fail(lua_State *L, const sz_store_err *e)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, e->msg);
-    lua_pushstring(L, sz_store_code_name(e->code));
-    return 3;
-}
-
 static int fail_msg(lua_State *L, sz_store_code code, const char *msg)
 {
     sz_store_err e;
     e.code = code;
     strncpy(e.msg, msg, sizeof e.msg - 1);
     e.msg[sizeof e.msg - 1] = 0;
-    return fail(L, &e);
+    return sz_lstore_fail(L, &e);
 }
 
 /* the store a live tx is of, or NULL (the transaction ended, or the store closed) */
@@ -80,7 +72,7 @@ static int l_begin(lua_State *L)
     if (!s->st) luaL_error(L, "the store is closed");
     s->L = L;
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_txn_begin(s->st, &e) < 0) return fail(L, &e);
+    if (sz_store_txn_begin(s->st, &e) < 0) return sz_lstore_fail(L, &e);
     ltx *t = lua_newuserdata(L, sizeof *t);
     t->ls = NULL, t->ref = LUA_NOREF, t->serial = s->st->host_serial;
     luaL_getmetatable(L, TX_MT);
@@ -105,7 +97,7 @@ static int l_end(lua_State *L)
     if (!commit) {
         sz_store_txn_rollback(st);
     } else if (sz_store_txn_commit(st, &e) < 0) {
-        return fail(L, &e);
+        return sz_lstore_fail(L, &e);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -196,7 +188,7 @@ static int run(lua_State *L, int query)
     }
     sz_store_err e = {SZ_STORE_OK, ""};
     long long changes = 0;
-    if (sz_store_txn_exec(st, sql, v, nv, query ? add_row : NULL, &c, &changes, &e) < 0) return fail(L, &e);
+    if (sz_store_txn_exec(st, sql, v, nv, query ? add_row : NULL, &c, &changes, &e) < 0) return sz_lstore_fail(L, &e);
     if (!query) lua_pushinteger(L, (lua_Integer)changes);
     return 1;
 }
