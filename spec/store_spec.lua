@@ -784,13 +784,16 @@ describe("store faults: PostgreSQL #once", function()
 
     it("names a schema newer than the library's, writes nothing, without the password", function()
         local url = E.new_url()
-        assert(store.open(url, { keys = { KEY_A } })):close()
+        local st0 = assert(store.open(url, { keys = { KEY_A } }))
+        local applied = {}
+        for v = 1, st0:info().schema do applied[#applied + 1] = tostring(v) end
+        st0:close()
         E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (99, 0)")
         local st, err, code = store.open(with_pw(url), { keys = { KEY_A } })
         assert.same({ nil, "store_schema" }, { st, code })
         assert.truthy(err:find("version 99", 1, true), err)
         clean(err)
-        assert.equal("1,99", E.raw("SELECT string_agg(version::text, ',' ORDER BY version) FROM socialize_schema"))
+        assert.equal(table.concat(applied, ",") .. ",99", E.raw("SELECT string_agg(version::text, ',' ORDER BY version) FROM socialize_schema"))
         assert.equal("0", E.raw("SELECT COUNT(*) FROM socialize_connections"))
     end)
 

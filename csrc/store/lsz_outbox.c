@@ -29,23 +29,9 @@ static sz_store *store_of(lua_State *L)
     return s->st;
 }
 
-static int fail(lua_State *L, const sz_store_err *e)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, e->msg);
-    lua_pushstring(L, sz_store_code_name(e->code));
-    return 3;
-}
-
-/* a number saturated to +-9e15 (NaN: 0) */
-static int64_t sat(double d)
-{
-    return d != d ? 0 : d > 9e15 ? (int64_t)9e15 : d < -9e15 ? (int64_t)-9e15 : (int64_t)d;
-}
-
 static int64_t arg_time(lua_State *L, int i)
 {
-    return lua_isnoneornil(L, i) ? (int64_t)time(NULL) : sat((double)luaL_checknumber(L, i));
+    return lua_isnoneornil(L, i) ? (int64_t)time(NULL) : sz_lstore_sat((double)luaL_checknumber(L, i));
 }
 
 static const char *arg_str(lua_State *L, int i, int required)
@@ -70,18 +56,6 @@ static const char *field_str(lua_State *L, int t, const char *name, size_t *len)
     }
     lua_pop(L, 1);
     if (len) *len = n;
-    return v;
-}
-
-static int64_t field_int(lua_State *L, int t, const char *name, int64_t dflt)
-{
-    lua_getfield(L, t, name);
-    int64_t v = dflt;
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: a number expected", name);
-        v = sat((double)lua_tonumber(L, -1));
-    }
-    lua_pop(L, 1);
     return v;
 }
 
@@ -135,13 +109,26 @@ static int l_enqueue(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     sz_job_in j;
     memset(&j, 0, sizeof j);
+    lua_getfield(L, 2, "tx"); /* the host's transaction to write in (lsz_txn.c) */
+    if (!lua_isnil(L, -1)) {
+        int k = sz_ltx_check(L, -1, lua_touserdata(L, 1));
+        sz_store_err te = {k == SZ_LTX_ENDED ? SZ_STORE_NO_TXN : SZ_STORE_BAD_INPUT, ""};
+        if (k != SZ_LTX_LIVE) {
+            strcpy(te.msg, k == SZ_LTX_OTHER    ? "tx: a transaction of another store"
+                           : k == SZ_LTX_ENDED ? "tx: the transaction has ended"
+                                               : "tx: not a transaction (the tx given to store:transaction's function)");
+            return sz_lstore_fail(L, &te);
+        }
+        j.join_txn = 1;
+    }
+    lua_pop(L, 1);
     j.uid = field_str(L, 2, "UID", NULL);
     j.method = field_str(L, 2, "method", NULL);
     j.params_json = field_str(L, 2, "params", &j.params_len);
     j.dedup_key = field_str(L, 2, "key", NULL);
-    j.dedup_window = field_int(L, 2, "window", 0);
-    j.now = field_int(L, 2, "now", (int64_t)time(NULL));
-    j.run_at = field_int(L, 2, "runAt", j.now);
+    j.dedup_window = sz_lstore_opt_int(L, 2, "window", 0);
+    j.now = sz_lstore_opt_int(L, 2, "now", (int64_t)time(NULL));
+    j.run_at = sz_lstore_opt_int(L, 2, "runAt", j.now);
     lua_getfield(L, 2, "providers");
     int pi = lua_gettop(L);
     luaL_argcheck(L, lua_type(L, pi) == LUA_TTABLE, 2, "providers: a list of names expected");
@@ -160,7 +147,7 @@ static int l_enqueue(lua_State *L)
     char id[40];
     sz_store_err e = {SZ_STORE_OK, ""};
     int r = sz_store_outbox_enqueue(st, &j, id, sizeof id, &e);
-    if (r < 0) return fail(L, &e);
+    if (r < 0) return sz_lstore_fail(L, &e);
     lua_pushstring(L, id);
     lua_pushboolean(L, r == 1);
     return 2;
@@ -171,13 +158,13 @@ static int l_claim(lua_State *L)
     sz_store *st = store_of(L);
     const char *worker = arg_str(L, 2, 1);
     int64_t now = arg_time(L, 3);
-    int64_t lease = sat((double)luaL_optnumber(L, 4, 60));
-    int64_t limit = sat((double)luaL_optnumber(L, 5, 10));
+    int64_t lease = sz_lstore_sat((double)luaL_optnumber(L, 4, 60));
+    int64_t limit = sz_lstore_sat((double)luaL_optnumber(L, 5, 10));
     if (limit > SZ_OUTBOX_MAX_CLAIM) limit = SZ_OUTBOX_MAX_CLAIM;
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_delivery_out *d;
     size_t n;
-    if (sz_store_outbox_claim(st, worker, now, lease, (int)(limit < 0 ? 0 : limit), &d, &n, &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_claim(st, worker, now, lease, (int)(limit < 0 ? 0 : limit), &d, &n, &e) < 0) return sz_lstore_fail(L, &e);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         push_delivery(L, &d[i]);
@@ -197,16 +184,16 @@ static int l_record(lua_State *L)
     memset(&o, 0, sizeof o);
     o.state = field_str(L, 6, "state", NULL);
     o.post_id = field_str(L, 6, "postID", NULL);
-    o.next_at = field_int(L, 6, "nextAt", 0);
-    o.wait_until = field_int(L, 6, "waitUntil", 0);
-    o.error_code = field_int(L, 6, "errorCode", 0);
+    o.next_at = sz_lstore_opt_int(L, 6, "nextAt", 0);
+    o.wait_until = sz_lstore_opt_int(L, 6, "waitUntil", 0);
+    o.error_code = sz_lstore_opt_int(L, 6, "errorCode", 0);
     o.error_category = field_str(L, 6, "category", NULL);
     o.error_reason = field_str(L, 6, "reason", NULL);
     lua_getfield(L, 6, "release");
     o.release = lua_toboolean(L, -1);
     lua_pop(L, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_outbox_record(st, job, prov, worker, now, &o, &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_record(st, job, prov, worker, now, &o, &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -218,7 +205,7 @@ static int l_job(lua_State *L)
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_job_out *j;
     int r = sz_store_outbox_job(st, id, &j, &e);
-    if (r < 0) return fail(L, &e);
+    if (r < 0) return sz_lstore_fail(L, &e);
     if (r == 0) {
         lua_pushnil(L);
         return 1;
@@ -237,13 +224,13 @@ static int l_jobs(lua_State *L)
         luaL_checktype(L, 2, LUA_TTABLE);
         uid = field_str(L, 2, "UID", NULL);
         status = field_str(L, 2, "status", NULL);
-        limit = field_int(L, 2, "limit", 50);
+        limit = sz_lstore_opt_int(L, 2, "limit", 50);
     }
     if (limit > 1000) limit = 1000;
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_job_out **list;
     size_t n;
-    if (sz_store_outbox_list(st, uid, status, (int)(limit < 1 ? 1 : limit), &list, &n, &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_list(st, uid, status, (int)(limit < 1 ? 1 : limit), &list, &n, &e) < 0) return sz_lstore_fail(L, &e);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         push_job(L, list[i], 0);
@@ -259,7 +246,7 @@ static int l_cancel(lua_State *L)
     const char *id = arg_str(L, 2, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_cancel(st, id, arg_time(L, 3), &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -270,7 +257,7 @@ static int l_retry(lua_State *L)
     const char *id = arg_str(L, 2, 1), *prov = arg_str(L, 3, 0);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_retry(st, id, prov, arg_time(L, 4), &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -280,7 +267,7 @@ static int l_resolve(lua_State *L)
     sz_store *st = store_of(L);
     const char *id = arg_str(L, 2, 1), *prov = arg_str(L, 3, 1), *decision = arg_str(L, 4, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_outbox_resolve(st, id, prov, decision, arg_time(L, 5), &e) < 0) return fail(L, &e);
+    if (sz_store_outbox_resolve(st, id, prov, decision, arg_time(L, 5), &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -291,7 +278,7 @@ static int l_resume(lua_State *L)
     const char *uid = arg_str(L, 2, 1), *prov = arg_str(L, 3, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_resume(st, uid, prov, arg_time(L, 4), &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -299,10 +286,10 @@ static int l_resume(lua_State *L)
 static int l_prune(lua_State *L)
 {
     sz_store *st = store_of(L);
-    int64_t before = sat((double)luaL_checknumber(L, 2));
+    int64_t before = sz_lstore_sat((double)luaL_checknumber(L, 2));
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_prune(st, before, &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }

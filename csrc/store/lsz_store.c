@@ -24,7 +24,7 @@
 
 typedef sz_lstore lstore;
 
-static int fail(lua_State *L, const sz_store_err *e)
+int sz_lstore_fail(lua_State *L, const sz_store_err *e)
 {
     lua_pushnil(L);
     lua_pushstring(L, e->msg);
@@ -54,23 +54,23 @@ static const char *opt_field(lua_State *L, int t, const char *name)
 }
 
 /* a number saturated to +-9e15 (NaN: 0): never an undefined conversion */
-static int64_t sat(double d)
+int64_t sz_lstore_sat(double d)
 {
     return d != d ? 0 : d > 9e15 ? (int64_t)9e15 : d < -9e15 ? (int64_t)-9e15 : (int64_t)d;
 }
 
 static int64_t arg_i64(lua_State *L, int i, int64_t dflt)
 {
-    return lua_isnoneornil(L, i) ? dflt : sat((double)luaL_checknumber(L, i));
+    return lua_isnoneornil(L, i) ? dflt : sz_lstore_sat((double)luaL_checknumber(L, i));
 }
 
-static int64_t opt_int(lua_State *L, int t, const char *name, int64_t dflt)
+int64_t sz_lstore_opt_int(lua_State *L, int t, const char *name, int64_t dflt)
 {
     lua_getfield(L, t, name);
     int64_t v = dflt;
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: a number expected", name);
-        v = sat((double)lua_tonumber(L, -1));
+        v = sz_lstore_sat((double)lua_tonumber(L, -1));
     }
     lua_pop(L, 1);
     return v;
@@ -188,8 +188,8 @@ static void read_record(lua_State *L, sz_rec_kind kind, sz_record *r, char **fie
     r->account = opt_field(L, 2, "account");
     r->scopes = opt_field(L, 2, "scopes");
     r->lease = opt_field(L, 2, "lease");
-    r->expires_at = opt_int(L, 2, "expiresAt", 0);
-    r->updated_at = opt_int(L, 2, "updatedAt", (int64_t)time(NULL));
+    r->expires_at = sz_lstore_opt_int(L, 2, "expiresAt", 0);
+    r->updated_at = sz_lstore_opt_int(L, 2, "updatedAt", (int64_t)time(NULL));
     lua_getfield(L, 2, "secrets");
     int si = lua_gettop(L);
     size_t n = 0;
@@ -243,11 +243,11 @@ static int put_kind(lua_State *L, sz_rec_kind kind)
     char *fields;
     sz_store_err e = {SZ_STORE_OK, ""};
     read_record(L, kind, &r, &fields, &e);
-    if (e.code) return fail(L, &e);
+    if (e.code) return sz_lstore_fail(L, &e);
     r.fields_json = fields;
     int rc = sz_store_put(s->st, kind, &r, &e);
     free(fields);
-    if (rc < 0) return fail(L, &e);
+    if (rc < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -290,7 +290,7 @@ static int get_kind(lua_State *L, sz_rec_kind kind)
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_record_out *o;
     int rc = sz_store_get(s->st, kind, a, b, &o, &e);
-    if (rc < 0) return fail(L, &e);
+    if (rc < 0) return sz_lstore_fail(L, &e);
     if (rc == 0) {
         lua_pushnil(L);
         return 1;
@@ -307,7 +307,7 @@ static int del_kind(lua_State *L, sz_rec_kind kind)
     const char *a = arg_id(L, 2, 1), *b = arg_id(L, 3, 0);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_delete(s->st, kind, a, b, &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -329,7 +329,7 @@ static int l_list_connections(lua_State *L)
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_record_out **list;
     size_t n;
-    if (sz_store_list(s->st, SZ_REC_CONNECTION, uid, &list, &n, &e) < 0) return fail(L, &e);
+    if (sz_store_list(s->st, SZ_REC_CONNECTION, uid, &list, &n, &e) < 0) return sz_lstore_fail(L, &e);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         push_record(L, SZ_REC_CONNECTION, list[i]);
@@ -349,14 +349,14 @@ static int l_put_state(lua_State *L)
     st.uid = opt_field(L, 2, "UID");
     st.provider = opt_field(L, 2, "provider");
     st.redirect = opt_field(L, 2, "redirect");
-    st.expires_at = opt_int(L, 2, "expiresAt", 0);
+    st.expires_at = sz_lstore_opt_int(L, 2, "expiresAt", 0);
     lua_getfield(L, 2, "verifier");
     if (!lua_isnil(L, -1)) {
         luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2, "verifier: a string expected");
         st.verifier = lua_tolstring(L, -1, &st.verifier_len);
     }
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_put_state(s->st, &st, &e) < 0) return fail(L, &e);
+    if (sz_store_put_state(s->st, &st, &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -368,7 +368,7 @@ static int l_take_state(lua_State *L)
     int64_t now = arg_i64(L, 3, (int64_t)time(NULL));
     sz_store_err e = {SZ_STORE_OK, ""};
     sz_state_out *o;
-    if (sz_store_take_state(s->st, state, now, &o, &e) < 0) return fail(L, &e);
+    if (sz_store_take_state(s->st, state, now, &o, &e) < 0) return sz_lstore_fail(L, &e);
     lua_createtable(L, 0, 6);
     lua_pushstring(L, o->state), lua_setfield(L, -2, "state");
     lua_pushstring(L, o->uid), lua_setfield(L, -2, "UID");
@@ -386,7 +386,7 @@ static int l_purge(lua_State *L)
     int64_t now = arg_i64(L, 2, (int64_t)time(NULL));
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_purge(s->st, now, &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -395,9 +395,9 @@ static int l_block(lua_State *L)
 {
     lstore *s = self(L);
     const char *p = arg_id(L, 2, 1), *k = arg_id(L, 3, 0);
-    int64_t until = sat((double)luaL_checknumber(L, 4));
+    int64_t until = sz_lstore_sat((double)luaL_checknumber(L, 4));
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_block(s->st, p, k, until, &e) < 0) return fail(L, &e);
+    if (sz_store_block(s->st, p, k, until, &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -409,7 +409,7 @@ static int l_blocked(lua_State *L)
     int64_t now = arg_i64(L, 4, (int64_t)time(NULL));
     sz_store_err e = {SZ_STORE_OK, ""};
     int64_t until = sz_store_blocked(s->st, p, k, now, &e);
-    if (until < 0) return fail(L, &e);
+    if (until < 0) return sz_lstore_fail(L, &e);
     if (until == 0) lua_pushnil(L);
     else lua_pushinteger(L, (lua_Integer)until);
     return 1;
@@ -424,7 +424,7 @@ static int l_blocked_list(lua_State *L)
     sz_blocked_entry *list;
     size_t n;
     if (sz_store_blocked_list(s->st, now, max > 0 ? (size_t)(max > 100000 ? 100000 : max) : 0, &list, &n, &e) < 0)
-        return fail(L, &e);
+        return sz_lstore_fail(L, &e);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
@@ -444,7 +444,7 @@ static int l_unblock(lua_State *L)
     const char *p = arg_id(L, 2, 0), *k = arg_id(L, 3, 0);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long c = sz_store_unblock(s->st, p, k, &e);
-    if (c < 0) return fail(L, &e);
+    if (c < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)c);
     return 1;
 }
@@ -480,7 +480,7 @@ static int l_lock(lua_State *L)
     int64_t ttl = arg_i64(L, 5, 30000);
     char token[40];
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_lock(s->st, uid, p, now, ttl, token, sizeof token, &e) < 0) return fail(L, &e);
+    if (sz_store_lock(s->st, uid, p, now, ttl, token, sizeof token, &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushstring(L, token);
     return 1;
 }
@@ -490,7 +490,7 @@ static int l_unlock(lua_State *L)
     lstore *s = self(L);
     const char *uid = arg_id(L, 2, 1), *p = arg_id(L, 3, 1), *t = arg_id(L, 4, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_unlock(s->st, uid, p, t, &e) < 0) return fail(L, &e);
+    if (sz_store_unlock(s->st, uid, p, t, &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -500,7 +500,7 @@ static int l_rotate(lua_State *L)
     lstore *s = self(L);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_rotate(s->st, &e);
-    if (n < 0) return fail(L, &e);
+    if (n < 0) return sz_lstore_fail(L, &e);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -571,8 +571,8 @@ static int l_open(lua_State *L)
         lua_getfield(L, 2, "plaintext");
         o.plaintext = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        o.busy_timeout_ms = (int)opt_int(L, 2, "busyTimeout", 0);
-        o.max_pages = opt_int(L, 2, "maxPages", 0);
+        o.busy_timeout_ms = (int)sz_lstore_opt_int(L, 2, "busyTimeout", 0);
+        o.max_pages = sz_lstore_opt_int(L, 2, "maxPages", 0);
         lua_getfield(L, 2, "keys");
         if (!lua_isnil(L, -1)) {
             luaL_argcheck(L, lua_type(L, -1) == LUA_TTABLE, 2, "keys: a list of Base64 strings expected");
@@ -606,7 +606,7 @@ static int l_open(lua_State *L)
     sz_store_err e = {SZ_STORE_OK, ""};
     s->st = sz_store_open(url, &o, &e);
     memset(envbuf, 0, sizeof envbuf);
-    if (!s->st) return fail(L, &e);
+    if (!s->st) return sz_lstore_fail(L, &e);
     return 1;
 }
 
@@ -663,6 +663,7 @@ SZ_LUAOPEN int luaopen_socialize_store(lua_State *L)
         lua_call(L, 2, 1);
         lua_setfield(L, -2, "with_lock");
         sz_lstore_outbox_methods(L); /* lsz_outbox.c */
+        sz_lstore_txn_methods(L);    /* lsz_txn.c */
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__gc");

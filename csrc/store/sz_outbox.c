@@ -15,7 +15,7 @@
 #define MAX_LEASE 86400
 #define MAX_LIST 1000
 /* a text parameter from an array (P_TEXT tests for NULL) */
-#define P_BUF(b) { 1, (b), strlen(b), 0 }
+#define P_BUF(b) { 1, (b), strlen(b), 0, 0 }
 #define TIME_CAP ((int64_t)9000000000000000LL)
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -125,7 +125,19 @@ static int new_id(char *out)
     return 0;
 }
 
+static int enqueue(sz_store *st, const sz_job_in *j, char *job_id, size_t job_id_size, sz_store_err *err);
+
 int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size_t job_id_size, sz_store_err *err)
+{
+    if (j && j->join_txn && !st->host_txn)
+        return sz_store_seterr(err, SZ_STORE_NO_TXN, "tx: no transaction is open on this store (it has ended)");
+    st->host_join = j && j->join_txn;
+    int r = enqueue(st, j, job_id, job_id_size, err);
+    st->host_join = 0;
+    return r;
+}
+
+static int enqueue(sz_store *st, const sz_job_in *j, char *job_id, size_t job_id_size, sz_store_err *err)
 {
     if (!j || !job_id || job_id_size < 33)
         return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "enqueue: a job and an id buffer of 33 bytes");
@@ -153,12 +165,12 @@ int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size
             int fits = strlen(found) < job_id_size;
             if (fits) strcpy(job_id, found);
             sz_st_rows_free(&r);
-            sz_st_fail(st); /* nothing written: the transaction is given back */
+            sz_st_giveback(st); /* nothing written: the transaction is given back */
             return fits ? 1 : sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged job id");
         }
         sz_st_rows_free(&r);
     }
-    sz_param p[] = {P_BUF(id),    P_TEXT(j->uid),     P_TEXT(j->method),           {1, j->params_json, j->params_len, 0},
+    sz_param p[] = {P_BUF(id),    P_TEXT(j->uid),     P_TEXT(j->method),           {1, j->params_json, j->params_len, 0, 0},
                     P_TEXT(j->dedup_key), P_INT(sat_add(now, window)), P_INT(now), P_INT(run_at)};
     if (!j->dedup_key) p[4].type = 0, p[5].type = 0;
     if (sz_st_exec(st,
@@ -359,7 +371,7 @@ int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provide
                     P_INT(sent ? 0 : clamp_time(o->next_at)),
                     P_INT(o->error_code),
                     P_TEXT(o->error_category),
-                    {1, o->error_reason, rn, 0},
+                    {1, o->error_reason, rn, 0, 0},
                     P_INT(now),
                     P_INT(clamp_time(o->wait_until)),
                     P_INT(o->release ? 1 : 0)};

@@ -72,7 +72,7 @@ static int alive(sz_store *st, sz_store_err *err)
 static int pg_stmt(sz_store *st, const char *sql, int np, PGresult **fail)
 {
     pg_cache *pc = st->stmts;
-    if (!pc) return -1;
+    if (!pc || st->host_sql) return -1; /* the host's SQL is not kept */
     unsigned h = sz_st_hash(sql);
     int i = 0;
     while (i < pc->n && !(pc->e[i].h == h && strcmp(pc->e[i].sql, sql) == 0)) i++;
@@ -105,15 +105,37 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     } else {
         const char *vals[SZ_STORE_MAX_COLS];
         int lens[SZ_STORE_MAX_COLS], fmts[SZ_STORE_MAX_COLS];
-        char nums[SZ_STORE_MAX_COLS][24];
+        char nums[SZ_STORE_MAX_COLS][32];
+        char *copies[SZ_STORE_MAX_COLS];
         if (np > SZ_STORE_MAX_COLS) return sz_store_seterr(err, SZ_STORE_INTERNAL, "too many parameters");
+        for (int i = 0; i < np; i++) copies[i] = NULL;
         for (int i = 0; i < np; i++) {
             fmts[i] = 0;
             lens[i] = 0;
-            if (p[i].type == 1 && p[i].s) {
+            if (p[i].type == 3 && p[i].s) {
+                /* the host's text in text format (its type inferred by the
+                 * server): NUL-terminated, so a NUL inside is refused */
+                const char *why = p[i].n > 0x3fffffff ? "a value over 1 GB"
+                                  : memchr(p[i].s, 0, p[i].n) ? "holds a NUL byte" : NULL;
+                if (!why && !(copies[i] = malloc(p[i].n + 1))) why = "out of memory";
+                if (why) {
+                    for (int k = 0; k < i; k++) free(copies[k]);
+                    return sz_store_seterr(err, why[0] == 'o' ? SZ_STORE_NOMEM : SZ_STORE_BAD_INPUT,
+                                           "$%d: %s", i + 1, why);
+                }
+                memcpy(copies[i], p[i].s, p[i].n);
+                copies[i][p[i].n] = 0;
+                vals[i] = copies[i];
+            } else if (p[i].type == 4) {
+                snprintf(nums[i], sizeof nums[i], "%.17g", p[i].d);
+                vals[i] = nums[i];
+            } else if (p[i].type == 1 && p[i].s) {
                 /* text goes in binary format: its length is used, not a NUL
                  * (the binary form of text is its bytes; checked as UTF-8) */
-                if (p[i].n > 0x3fffffff) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "a value over 1 GB");
+                if (p[i].n > 0x3fffffff) {
+                    for (int k = 0; k < i; k++) free(copies[k]);
+                    return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "a value over 1 GB");
+                }
                 vals[i] = p[i].s;
                 lens[i] = (int)p[i].n;
                 fmts[i] = 1;
@@ -136,6 +158,7 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
         } else {
             res = PQexecParams(c, sql, np, NULL, vals, lens, fmts, 0);
         }
+        for (int i = 0; i < np; i++) free(copies[i]);
     }
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -146,6 +169,17 @@ static int pg_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     if (fn && s == PGRES_TUPLES_OK) {
         int ncol = PQnfields(res), n = PQntuples(res);
         if (ncol > SZ_STORE_MAX_COLS) ncol = SZ_STORE_MAX_COLS;
+        if (st->host_sql && PQnfields(res) > SZ_STORE_MAX_COLS) {
+            int r = sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: %d columns, at most %d", PQnfields(res),
+                                    SZ_STORE_MAX_COLS);
+            PQclear(res);
+            return r;
+        }
+        if (st->host_sql) { /* the column names first */
+            const char *names[SZ_STORE_MAX_COLS];
+            for (int i = 0; i < ncol; i++) names[i] = PQfname(res, i);
+            fn(ud, ncol, names, NULL);
+        }
         for (int row = 0; row < n; row++) {
             const char *vals[SZ_STORE_MAX_COLS];
             size_t lens[SZ_STORE_MAX_COLS];
@@ -177,6 +211,12 @@ static void pg_rollback(sz_store *st)
     if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
 }
 
+static int pg_in_txn(sz_store *st)
+{
+    PGTransactionStatusType t = PQtransactionStatus(st->db);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+}
+
 static void pg_close(sz_store *st)
 {
     pg_cache *pc = st->stmts;
@@ -189,7 +229,7 @@ static void pg_close(sz_store *st)
     st->db = NULL;
 }
 
-static const sz_engine PG_ENGINE = {"postgresql", pg_exec, pg_begin, pg_commit, pg_rollback, pg_close};
+static const sz_engine PG_ENGINE = {"postgresql", pg_exec, pg_begin, pg_commit, pg_rollback, pg_in_txn, pg_close};
 
 static void quiet(void *arg, const char *message)
 {

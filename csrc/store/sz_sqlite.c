@@ -47,14 +47,48 @@ static int sqerr(sz_store *st, int rc, sz_store_err *err)
     return sz_store_seterr(err, c, "sqlite: %s (%s)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-/* $1..$n become ?1..?n: the same numbering, SQLite's spelling. */
+/* $1..$n become ?1..?n: the same numbering, SQLite's spelling; quoted
+ * text, quoted names and comments are left as they are. */
 static char *translate(const char *sql)
 {
     char *o = strdup(sql);
     if (!o) return NULL;
-    for (char *p = o; *p; p++)
-        if (*p == '$' && p[1] >= '0' && p[1] <= '9') *p = '?';
+    for (char *p = o; *p; p++) {
+        if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+            char end = *p == '[' ? ']' : *p;
+            for (p++; *p && *p != end; p++) {}
+            if (!*p) break;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+            if (!*p) break;
+        } else if (p[0] == '/' && p[1] == '*') {
+            char *e = strstr(p + 2, "*/");
+            if (!e) break;
+            p = e + 1;
+        } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+            *p = '?';
+        }
+    }
     return o;
+}
+
+/* 1 when s holds only blanks, semicolons and comments */
+static int only_blank(const char *s)
+{
+    while (*s) {
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == ';') {
+            s++;
+        } else if (s[0] == '-' && s[1] == '-') {
+            while (*s && *s != '\n') s++;
+        } else if (s[0] == '/' && s[1] == '*') {
+            const char *e = strstr(s + 2, "*/");
+            if (!e) return 1;
+            s = e + 2;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The statements kept per handle: prepared once (SQLITE_PREPARE_PERSISTENT),
@@ -83,11 +117,17 @@ static sqlite3_stmt *sq_stmt(sz_store *st, const char *sql, int *once, int *rc)
         *rc = SQLITE_NOMEM;
         return NULL;
     }
-    int keep = c && c->n < SZ_STORE_MAX_STMTS;
+    int keep = c && c->n < SZ_STORE_MAX_STMTS && !st->host_sql; /* the host's SQL is not kept */
     char *copy = keep ? strdup(sql) : NULL;
     keep = keep && copy;
     sqlite3_stmt *stmt = NULL;
-    *rc = sqlite3_prepare_v3(st->db, q, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, NULL);
+    const char *tail = NULL;
+    *rc = sqlite3_prepare_v3(st->db, q, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, &tail);
+    if (*rc == SQLITE_OK && stmt && st->host_sql && tail && !only_blank(tail)) {
+        sqlite3_finalize(stmt); /* the host's SQL: one statement at a time (as PostgreSQL's) */
+        stmt = NULL;
+        *rc = SQLITE_MISUSE;
+    }
     free(q);
     if (*rc != SQLITE_OK || !stmt) {
         free(copy);
@@ -122,11 +162,35 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
         return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
     }
+    sqlite3_int64 before = sqlite3_total_changes64(db); /* a statement that changes nothing: 0 */
     sqlite3_stmt *stmt = sq_stmt(st, sql, &once, &rc);
-    if (!stmt) return rc == SQLITE_NOMEM ? sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory") : sqerr(st, rc, err);
+    if (!stmt) {
+        if (rc == SQLITE_NOMEM) return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
+        if (rc == SQLITE_MISUSE && st->host_sql)
+            return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: one statement expected (no second one after ;)");
+        return sqerr(st, rc, err);
+    }
+    if (st->host_sql && sqlite3_bind_parameter_count(stmt) != np) {
+        int want = sqlite3_bind_parameter_count(stmt);
+        sq_done(stmt, once);
+        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: %d placeholder(s) ($1..$%d), %d value(s) given", want,
+                               want, np);
+    }
+    if (st->host_sql && fn) { /* the column names first */
+        int ncol = sqlite3_column_count(stmt);
+        const char *names[SZ_STORE_MAX_COLS];
+        if (ncol > SZ_STORE_MAX_COLS) {
+            sq_done(stmt, once);
+            return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: %d columns, at most %d", ncol, SZ_STORE_MAX_COLS);
+        }
+        for (int i = 0; i < ncol; i++) names[i] = sqlite3_column_name(stmt, i);
+        fn(ud, ncol, names, NULL);
+    }
     for (int i = 0; i < np && rc == SQLITE_OK; i++) {
-        if (p[i].type == 1 && p[i].s)
+        if ((p[i].type == 1 || p[i].type == 3) && p[i].s)
             rc = sqlite3_bind_text(stmt, i + 1, p[i].s, (int)p[i].n, SQLITE_STATIC);
+        else if (p[i].type == 4)
+            rc = sqlite3_bind_double(stmt, i + 1, p[i].d);
         else if (p[i].type == 2)
             rc = sqlite3_bind_int64(stmt, i + 1, p[i].i);
         else
@@ -153,7 +217,7 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
         return r;
     }
     sq_done(stmt, once);
-    if (changes) *changes = sqlite3_changes(db);
+    if (changes) *changes = sqlite3_total_changes64(db) == before ? 0 : sqlite3_changes(db);
     return 0;
 }
 
@@ -174,6 +238,8 @@ static void sq_rollback(sz_store *st)
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static int sq_in_txn(sz_store *st) { return !sqlite3_get_autocommit(st->db); }
+
 static void sq_close(sz_store *st)
 {
     sq_cache *c = st->stmts;
@@ -186,7 +252,7 @@ static void sq_close(sz_store *st)
     st->db = NULL;
 }
 
-static const sz_engine SQLITE_ENGINE = {"sqlite", sq_exec, sq_begin, sq_commit, sq_rollback, sq_close};
+static const sz_engine SQLITE_ENGINE = {"sqlite", sq_exec, sq_begin, sq_commit, sq_rollback, sq_in_txn, sq_close};
 
 int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz_store_err *err)
 {

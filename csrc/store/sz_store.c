@@ -26,7 +26,8 @@ int sz_store_seterr(sz_store_err *err, sz_store_code code, const char *fmt, ...)
 static const char *const CODE_NAMES[] = {
     "ok", "bad_input", "nomem", "store_busy", "store_readonly", "store_full", "store_corrupt", "store_io",
     "store_gone", "store_schema", "key_mismatch", "key_missing", "no_key", "seal_failed", "state_unknown",
-    "state_expired", "lease_lost", "lock_busy", "store_internal", "job_unknown", "job_sending", "bad_state"};
+    "state_expired", "lease_lost", "lock_busy", "store_internal", "job_unknown", "job_sending", "bad_state",
+    "in_transaction", "no_transaction", "txn_failed"};
 
 const char *sz_store_code_name(sz_store_code code)
 {
@@ -39,6 +40,7 @@ const char *sz_store_code_name(sz_store_code code)
 int sz_st_rows_add(void *ud, int ncol, const char *const *vals, const size_t *lens)
 {
     rows *r = ud;
+    if (!lens) return 0; /* column names: only the host's SQL asks for them */
     if (r->nrows == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 8;
         char **v = realloc(r->v, cap * (size_t)ncol * sizeof *v);
@@ -100,15 +102,49 @@ int sz_st_exec(sz_store *st, const char *sql, const sz_param *p, int np, long lo
     return st->eng->exec(st, sql, p, np, NULL, NULL, changes, err);
 }
 
+/* Inside the host's transaction (sz_txn.c) a write of the store is a
+ * savepoint of it, and only a call that joins it may write; else a write
+ * is its own transaction. */
 int sz_st_begin(sz_store *st, sz_store_err *err)
 {
+    if (st->host_txn) {
+        st->host_sql = 0; /* a host statement cut short by a raise in its row callback */
+        if (!st->host_join)
+            return sz_store_seterr(err, SZ_STORE_IN_TXN,
+                                   "the store is inside the host's transaction (store:transaction): only a call given "
+                                   "its tx may write until it ends");
+        if (st->host_txn == 2)
+            return sz_store_seterr(err, SZ_STORE_TXN_FAILED, "the transaction failed earlier (%.160s): only a rollback is left",
+                                   st->host_err.msg);
+        if (st->eng->exec(st, "SAVEPOINT sz_op", NULL, 0, NULL, NULL, NULL, err) < 0) return -1;
+        st->sp_open = 1;
+        return 0;
+    }
     if (st->eng->begin(st, err) < 0) return -1;
     st->in_txn = 1;
     return 0;
 }
 
+/* the savepoint given back: ROLLBACK TO leaves the host's transaction usable */
+static void sp_rollback(sz_store *st)
+{
+    sz_store_err e;
+    if (st->sp_open &&
+        st->eng->exec(st, "ROLLBACK TO SAVEPOINT sz_op; RELEASE SAVEPOINT sz_op", NULL, 0, NULL, NULL, NULL, &e) < 0 &&
+        st->host_txn == 1) {
+        st->host_txn = 2;
+        st->host_err = e;
+    }
+    st->sp_open = 0;
+}
+
 int sz_st_commit(sz_store *st, sz_store_err *err)
 {
+    if (st->host_txn) { /* the host's COMMIT (sz_txn.c) runs the hook */
+        if (st->eng->exec(st, "RELEASE SAVEPOINT sz_op", NULL, 0, NULL, NULL, NULL, err) < 0) return sz_st_fail(st);
+        st->sp_open = 0;
+        return 0;
+    }
     if (st->before_commit && st->before_commit(st->before_commit_ud) != 0) {
         st->eng->rollback(st);
         st->in_txn = 0;
@@ -123,11 +159,34 @@ int sz_st_commit(sz_store *st, sz_store_err *err)
     return 0;
 }
 
+/* A write given back on error: inside the host's transaction, that
+ * transaction fails with it (only a rollback is left: what the host wrote
+ * and the store's write go together or not at all). */
 int sz_st_fail(sz_store *st)
 {
+    if (st->host_txn) {
+        if (st->sp_open && st->host_txn == 1) {
+            st->host_txn = 2;
+            sz_store_seterr(&st->host_err, SZ_STORE_TXN_FAILED, "a write of the store failed inside the transaction");
+        }
+        sp_rollback(st);
+        return -1;
+    }
     if (st->in_txn) st->eng->rollback(st);
     st->in_txn = 0;
     return -1;
+}
+
+/* A write given back with nothing wrong (a dedup hit): the host's
+ * transaction goes on. */
+int sz_st_giveback(sz_store *st)
+{
+    if (st->host_txn) {
+        sp_rollback(st);
+        return 0;
+    }
+    sz_st_fail(st);
+    return 0;
 }
 
 /* ---- checks ---- */

@@ -45,7 +45,10 @@ typedef enum {
     SZ_STORE_INTERNAL,      /* "store_internal" */
     SZ_STORE_JOB_UNKNOWN,   /* "job_unknown": no such job (or no such delivery of it) */
     SZ_STORE_JOB_SENDING,   /* "job_sending": a delivery of the job is being sent now */
-    SZ_STORE_BAD_STATE      /* "bad_state": the delivery is not in the state the call needs */
+    SZ_STORE_BAD_STATE,     /* "bad_state": the delivery is not in the state the call needs */
+    SZ_STORE_IN_TXN,        /* "in_transaction": inside the host's transaction, and the call does not join it */
+    SZ_STORE_NO_TXN,        /* "no_transaction": no host transaction is open (or it has ended) */
+    SZ_STORE_TXN_FAILED     /* "txn_failed": a statement failed inside it: only a rollback is left */
 } sz_store_code;
 
 typedef struct sz_store_err {
@@ -197,6 +200,9 @@ typedef struct sz_job_in {
     const char *dedup_key;          /* NULL: none; at most SZ_OUTBOX_MAX_KEY bytes */
     int64_t dedup_window;           /* seconds the key dedupes; <= 0: 86400 */
     int64_t now, run_at;            /* run_at before now: due now */
+    int join_txn;                   /* 1: written inside the host's open transaction (sz_store_txn_begin),
+                                     * committed with it; 0: its own transaction (refused with
+                                     * SZ_STORE_IN_TXN while a host transaction is open) */
 } sz_job_in;
 
 /* One delivery read back; strings are NULL when absent. */
@@ -271,6 +277,36 @@ SZ_STORE_API long long sz_store_outbox_resume(sz_store *st, const char *uid, con
 /* Deletes finished jobs (sent, dead, partial, cancelled) last changed before
  * `before`, with their deliveries. Returns how many jobs. */
 SZ_STORE_API long long sz_store_outbox_prune(sz_store *st, int64_t before, sz_store_err *err);
+/* ---- the host's transaction (sz_txn.c, docs/delivery.md) ----
+ * One engine transaction on the store's connection (SQLite BEGIN IMMEDIATE:
+ * the writer lock is held until it ends; PostgreSQL BEGIN), in which the
+ * host runs its own SQL and enqueues (join_txn). Nested: SZ_STORE_IN_TXN.
+ * While it is open, a store write that does not join it is refused
+ * (SZ_STORE_IN_TXN). After any failure inside it (a statement of the host's
+ * or a write of the store) only a rollback is left: commit rolls back and
+ * answers that first failure. */
+typedef enum { SZ_SQL_NULL = 0, SZ_SQL_TEXT, SZ_SQL_INTEGER, SZ_SQL_REAL } sz_sql_type;
+typedef struct sz_sql_value {
+    sz_sql_type type;
+    const char *text; /* SZ_SQL_TEXT: len bytes of UTF-8 (PostgreSQL: no NUL) */
+    size_t len;
+    int64_t integer;
+    double real;
+} sz_sql_value;
+/* Called first with lens NULL and vals the column names, then once per
+ * row (vals[i] NULL for SQL NULL; every value as text). Non-zero: no more rows. */
+typedef int (*sz_sql_row_fn)(void *ud, int ncol, const char *const *vals, const size_t *lens);
+SZ_STORE_API int sz_store_txn_begin(sz_store *st, sz_store_err *err);
+/* One statement of the host's, $1..$nv bound (at most 64 values and 64
+ * result columns). Refused: transaction control, PRAGMA, SET (but SET
+ * LOCAL), and any statement naming a socialize_ table. changes may be NULL. */
+SZ_STORE_API int sz_store_txn_exec(sz_store *st, const char *sql, const sz_sql_value *v, int nv, sz_sql_row_fn fn,
+                                   void *ud, long long *changes, sz_store_err *err);
+SZ_STORE_API int sz_store_txn_commit(sz_store *st, sz_store_err *err);
+SZ_STORE_API void sz_store_txn_rollback(sz_store *st);
+/* 0 none open, 1 open, 2 failed (only a rollback is left) */
+SZ_STORE_API int sz_store_txn_state(const sz_store *st);
+
 SZ_STORE_API void sz_store_outbox_free_deliveries(sz_delivery_out *d, size_t n);
 SZ_STORE_API void sz_store_outbox_free_job(sz_job_out *j);
 SZ_STORE_API void sz_store_outbox_free_jobs(sz_job_out **j, size_t n);

@@ -12,19 +12,22 @@
 #define SZ_STORE_MAX_SECRET 16384   /* one secret value */
 #define SZ_STORE_MAX_SECRETS 32     /* secrets per record */
 #define SZ_STORE_MAX_KEYS 8
-#define SZ_STORE_MAX_COLS 24         /* result columns and statement parameters */
+#define SZ_STORE_MAX_COLS 64         /* result columns and statement parameters */
 
-/* A statement parameter: NULL, text (s, n) or an integer. */
+/* A statement parameter: NULL, text (s, n), an integer or (the host's SQL
+ * only) a real; type 3 is text the host gave: PostgreSQL gets it in text
+ * format, so that the server infers its type from the statement. */
 typedef struct {
-    int type; /* 0 null, 1 text, 2 integer */
+    int type; /* 0 null, 1 text, 2 integer, 3 host text, 4 real */
     const char *s;
     size_t n;
     long long i;
+    double d;
 } sz_param;
 
-#define P_TEXT(str) { 1, (str), (str) ? strlen(str) : 0, 0 }
-#define P_INT(v) { 2, NULL, 0, (long long)(v) }
-#define P_NULL { 0, NULL, 0, 0 }
+#define P_TEXT(str) { 1, (str), (str) ? strlen(str) : 0, 0, 0 }
+#define P_INT(v) { 2, NULL, 0, (long long)(v), 0 }
+#define P_NULL { 0, NULL, 0, 0, 0 }
 
 /* Prepared statements kept per store handle, found by their SQL text. */
 #define SZ_STORE_MAX_STMTS 48
@@ -38,7 +41,9 @@ static inline unsigned sz_st_hash(const char *s)
     return h;
 }
 
-/* Called once per result row: vals[i] is NULL for SQL NULL. Non-zero stops. */
+/* Called once per result row: vals[i] is NULL for SQL NULL. Non-zero stops.
+ * For the host's SQL (st->host_sql) it is first called once with lens NULL
+ * and vals the column names. */
 typedef int (*sz_row_fn)(void *ud, int ncol, const char *const *vals, const size_t *lens);
 
 typedef struct sz_engine {
@@ -50,6 +55,7 @@ typedef struct sz_engine {
     int (*begin)(sz_store *st, sz_store_err *err); /* a write transaction, taken at once */
     int (*commit)(sz_store *st, sz_store_err *err);
     void (*rollback)(sz_store *st);
+    int (*in_txn)(sz_store *st); /* 1 while the connection is inside a transaction */
     void (*close)(sz_store *st);
 } sz_engine;
 
@@ -68,6 +74,14 @@ struct sz_store {
     int schema_version;
     int busy_timeout_ms;
     int in_txn;
+    /* the host's transaction (sz_txn.c): host_txn 0 none, 1 open, 2 failed
+     * (only a rollback is left); inside it the store's own writes run in a
+     * savepoint (sp_open), and only calls that join it (host_join) may write.
+     * host_sql: the statement running is the host's (not kept prepared, its
+     * column names given first, one statement only). */
+    int host_txn, host_join, sp_open, host_sql;
+    unsigned host_serial;
+    sz_store_err host_err; /* why the transaction failed */
     int (*before_commit)(void *ud);
     void *before_commit_ud;
 };

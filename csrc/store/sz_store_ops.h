@@ -28,6 +28,7 @@ int sz_st_exec(sz_store *st, const char *sql, const sz_param *p, int np, long lo
 int sz_st_begin(sz_store *st, sz_store_err *err);
 int sz_st_commit(sz_store *st, sz_store_err *err);
 int sz_st_fail(sz_store *st);
+int sz_st_giveback(sz_store *st);
 int sz_st_utf8_ok(const unsigned char *s, size_t n);
 int sz_st_check_id(const char *s, const char *what, int required, sz_store_err *err);
 int sz_st_write_meta(sz_store *st, const char *name, const char *value, sz_store_err *err);

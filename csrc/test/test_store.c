@@ -156,7 +156,7 @@ static void outbox(void)
     if (!st) return;
     const char *provs[] = {"twitter", "mastodon"};
     const char params[] = "{\"status\":\"hi\"}xx"; /* by length: the tail is not part of it */
-    sz_job_in j = {"u1", "socialize.setStatus", params, sizeof params - 3, provs, 2, "k1", 60, 1000, 900};
+    sz_job_in j = {"u1", "socialize.setStatus", params, sizeof params - 3, provs, 2, "k1", 60, 1000, 900, 0};
     char id[40], id2[40];
     CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue: %s", err.msg);
     CHECK(sz_store_outbox_enqueue(st, &j, id2, sizeof id2, &err) == 1 && strcmp(id, id2) == 0, "dedup");
@@ -168,7 +168,7 @@ static void outbox(void)
         CHECK_STR(d[0].params_json, "{\"status\":\"hi\"}", "params");
         CHECK(d[0].params_len == sizeof params - 3 && d[0].attempts == 1, "params length, attempts");
         CHECK_STR(d[0].prev_state, "queued", "prev state");
-        sz_outcome o = {"unconfirmed", NULL, 0, 0, 504002, "transient", "timeout"};
+        sz_outcome o = {"unconfirmed", NULL, 0, 0, 504002, "transient", "timeout", 0};
         CHECK(sz_store_outbox_record(st, id, d[0].provider, "w2", 1001, &o, &err) < 0 &&
                   err.code == SZ_STORE_LEASE_LOST, "other worker");
         CHECK(sz_store_outbox_record(st, id, d[0].provider, "w1", 1001, &o, &err) == 0, "record: %s", err.msg);
@@ -193,6 +193,69 @@ static void outbox(void)
     CHECK(sz_store_outbox_resume(st, "u1", "twitter", 2000, &err) == 0, "resume: %s", err.msg);
     CHECK(sz_store_outbox_resume(st, "", "twitter", 2000, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "resume UID");
     CHECK(sz_store_outbox_prune(st, 2000, &err) == 1, "prune");
+    sz_store_close(st);
+}
+
+static int count_row(void *ud, int ncol, const char *const *vals, const size_t *lens)
+{
+    int *rows = ud;
+    if (!lens) return ncol == 1 && strcmp(vals[0], "n") == 0 ? 0 : (*rows = -100, 0); /* the names first */
+    *rows = atoi(vals[0]);
+    return 0;
+}
+
+/* The host's transaction: its SQL and an enqueue committed or rolled back together. */
+static void host_txn(void)
+{
+    sz_store_err err;
+    sz_store *st = open_with(KEY_A, NULL, &err);
+    CHECK(st != NULL, "open: %s", err.msg);
+    if (!st) return;
+    const char *provs[] = {"twitter"};
+    sz_job_in j = {"u1", "socialize.setStatus", "{}", 2, provs, 1, NULL, 0, 1000, 1000, 1};
+    char id[40];
+    long long changes = -1;
+    int rows = -1;
+    CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) < 0 && err.code == SZ_STORE_NO_TXN, "join outside");
+    CHECK(sz_store_txn_begin(st, &err) == 0, "begin: %s", err.msg);
+    CHECK(sz_store_txn_begin(st, &err) < 0 && err.code == SZ_STORE_IN_TXN, "nested");
+    CHECK(sz_store_txn_exec(st, "CREATE TABLE orders (id TEXT PRIMARY KEY, total INTEGER)", NULL, 0, NULL, NULL, &changes,
+                            &err) == 0 && changes == 0, "create: %s", err.msg);
+    sz_sql_value v[2] = {{SZ_SQL_TEXT, "o1xx", 2, 0, 0}, {SZ_SQL_INTEGER, NULL, 0, 1250, 0}};
+    CHECK(sz_store_txn_exec(st, "INSERT INTO orders (id, total) VALUES ($1, $2)", v, 2, NULL, NULL, &changes, &err) == 0 &&
+              changes == 1, "insert: %s", err.msg);
+    CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue in it: %s", err.msg);
+    j.join_txn = 0;
+    CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) < 0 && err.code == SZ_STORE_IN_TXN, "not joined");
+    CHECK(sz_store_txn_state(st) == 1, "still open");
+    CHECK(sz_store_txn_commit(st, &err) == 0, "commit: %s", err.msg);
+    CHECK(sz_store_txn_state(st) == 0, "ended");
+    CHECK(sz_store_txn_exec(st, "SELECT 1", NULL, 0, NULL, NULL, NULL, &err) < 0 && err.code == SZ_STORE_NO_TXN, "after");
+    sz_job_out **list = NULL;
+    size_t n = 0;
+    CHECK(sz_store_outbox_list(st, NULL, NULL, 10, &list, &n, &err) == 0 && n == 1, "one job committed");
+    sz_store_outbox_free_jobs(list, n);
+    /* a failure after the enqueue: all rolled back */
+    j.join_txn = 1;
+    CHECK(sz_store_txn_begin(st, &err) == 0, "begin 2");
+    CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue 2");
+    CHECK(sz_store_txn_exec(st, "INSERT INTO orders (id, total) VALUES ($1, $2)", v, 2, NULL, NULL, NULL, &err) < 0 &&
+              err.code == SZ_STORE_BAD_INPUT, "duplicate key");
+    CHECK(sz_store_txn_state(st) == 2, "failed");
+    CHECK(sz_store_txn_commit(st, &err) < 0 && err.code == SZ_STORE_BAD_INPUT && strstr(err.msg, "rolled back"),
+          "commit rolls back: %s", err.msg);
+    CHECK(sz_store_outbox_list(st, NULL, NULL, 10, &list, &n, &err) == 0 && n == 1, "still one job");
+    sz_store_outbox_free_jobs(list, n);
+    CHECK(sz_store_txn_begin(st, &err) == 0, "begin 3");
+    CHECK(sz_store_txn_exec(st, "SELECT COUNT(*) AS n FROM orders", NULL, 0, count_row, &rows, NULL, &err) == 0 &&
+              rows == 1, "count %d", rows);
+    CHECK(sz_store_txn_exec(st, "DELETE FROM socialize_jobs", NULL, 0, NULL, NULL, NULL, &err) < 0 &&
+              err.code == SZ_STORE_BAD_INPUT, "the store's tables");
+    CHECK(sz_store_txn_exec(st, "SELECT 1", NULL, 0, NULL, NULL, NULL, &err) < 0 && err.code == SZ_STORE_TXN_FAILED,
+          "only a rollback is left");
+    sz_store_txn_rollback(st);
+    sz_store_txn_rollback(st); /* twice: nothing */
+    CHECK(sz_store_txn_commit(st, &err) < 0 && err.code == SZ_STORE_NO_TXN, "commit after rollback");
     sz_store_close(st);
 }
 
@@ -231,6 +294,9 @@ int main(int argc, char **argv)
     RUN(states_and_leases);
     snprintf(url, sizeof url, "sqlite:%s/c-outbox.db", argv[1]);
     RUN(outbox);
+    snprintf(url, sizeof url, "sqlite:%s/c-txn.db", argv[1]);
+    remove(url + 7);
+    RUN(host_txn);
     snprintf(url, sizeof url, "sqlite:%s/c-blocked.db", argv[1]);
     remove(url + 7);
     RUN(blocked_list);

@@ -130,16 +130,24 @@ function Async:close()
     return true
 end
 
---- Starts a call: method, params, callback(res, err).
-function Async:start(method, params, callback)
+-- A new operation answering callback; nil when the client is closing (the
+-- operation then answered at once: a call started from a callback that
+-- client:close() runs).
+local function new_op(self, callback)
     local op = { cb = callback }
     self._ops = self._ops + 1
     self._live[op] = true
     if self._closing then
-        -- started from a callback that client:close() runs: answered at once
         done(self, op, nil, closed_error())
-        return op
+        return nil, op
     end
+    return op
+end
+
+--- Starts a call: method, params, callback(res, err).
+function Async:start(method, params, callback)
+    local op, closed = new_op(self, callback)
+    if not op then return closed end
     local engine = self._engine
     op.co = co_create(function() return ASYNC, engine:call(method, params, DRIVER) end)
     step(self, op)
@@ -151,13 +159,8 @@ end
 -- request it sends through driver (engine:context(driver)) yields until
 -- poll() has its reply. Its return values go to callback(a, b) from poll().
 function Async:run(fn, callback)
-    local op = { cb = callback }
-    self._ops = self._ops + 1
-    self._live[op] = true
-    if self._closing then
-        done(self, op, nil, closed_error())
-        return op
-    end
+    local op, closed = new_op(self, callback)
+    if not op then return closed end
     op.co = co_create(function() return ASYNC, fn(DRIVER) end)
     step(self, op)
     return op
@@ -167,13 +170,8 @@ end
 -- fn() runs now, its (res, err) delivered by the next poll() like any
 -- other call's.
 function Async:answer(fn, callback)
-    local op = { cb = callback }
-    self._ops = self._ops + 1
-    self._live[op] = true
-    if self._closing then
-        done(self, op, nil, closed_error())
-        return op
-    end
+    local op, closed = new_op(self, callback)
+    if not op then return closed end
     local ok, res, err = pcall(fn)
     if not ok then
         res, err = nil, errors.new(E.INTERNAL, "internal error: " .. self._engine:scrub(tostring(res)))

@@ -131,8 +131,8 @@ end
 -- The options of a queued call: at (Unix seconds), key (the dedup key).
 local function check_opts(opts)
     for k in pairs(opts) do
-        if k ~= "deliver" and k ~= "at" and k ~= "key" then
-            return nil, errors.invalid("options." .. tostring(k), "is not an option (deliver, at, key)")
+        if k ~= "deliver" and k ~= "at" and k ~= "key" and k ~= "tx" then
+            return nil, errors.invalid("options." .. tostring(k), "is not an option (deliver, at, key, tx)")
         end
     end
     if opts.deliver ~= "queued" then
@@ -212,8 +212,16 @@ function _M.enqueue(client, method, params, opts)
     local now = now_s(client)
     local at = opts.at and floor(max(min(opts.at, 9e15), -9e15)) or now
     local id, existed, code = st:enqueue({ UID = tostring(p.UID), method = full, params = text, providers = names,
-        key = opts.key, window = _M.DEDUP_WINDOW, now = now, runAt = at })
+        key = opts.key, window = _M.DEDUP_WINDOW, now = now, runAt = at, tx = opts.tx })
     if not id then
+        -- the host's transaction (store:transaction, docs/delivery.md)
+        if code == "no_transaction" or tostring(existed):find("^tx:") then
+            return nil, errors.invalid("tx", (tostring(existed):gsub("^tx: ", "", 1)))
+        end
+        if code == "in_transaction" then
+            return nil, errors.new(E.MISSING_PARAMETER, "Missing required parameter: tx (the store is inside "
+                .. "store:transaction: pass its tx to write in it)")
+        end
         if code == "bad_input" then return nil, errors.invalid("params", tostring(existed)) end
         return nil, store_error(existed, code)
     end
