@@ -53,6 +53,69 @@ describe("fault injection #fakes", function()
         if not SLOW[fault] then gigya_row(fault, want) end
     end
 
+    -- libcurl resends a request on its own when a reused connection closed
+    -- before any reply byte (the server may have stored it): a create must
+    -- not be posted twice that way
+    describe("a reused connection that closes after the request was sent", function()
+        local transport = require("socialize.transport")
+        local n = 0
+        local function count(path)
+            local t = transport.select({ timeout = 5 })
+            local res = assert(t:request({ method = "GET", url = F.http .. "/count/" .. path, headers = {}, timeout = 5 }))
+            t:close()
+            return assert(require("socialize.core").json_decode(res.body)).count
+        end
+        local function twice(once)
+            n = n + 1
+            local path = "t" .. n .. "-" .. math.random(1, 1e9)
+            local t = transport.select({ timeout = 5 })
+            local req = { method = "POST", url = F.http .. "/keepdrop/" .. path, timeout = 5, once = once,
+                          headers = { ["Content-Type"] = "application/json" }, body = '{"post":1}' }
+            local first = assert(t:request(req))
+            assert.equal(200, first.status)
+            local second, err, kind = t:request(req)
+            t:close()
+            return second, err, kind, count(path)
+        end
+
+        it("once = true (a create): not sent again; kind closed, the server saw it once", function()
+            local res, err, kind, seen = twice(true)
+            assert.is_nil(res)
+            assert.equal("closed", kind)
+            assert.matches("not sent again", err, 1, true)
+            assert.equal(2, seen) -- the first request and the second, once
+        end)
+
+        it("without once (a read): libcurl resends it on a new connection", function()
+            local res, _, _, seen = twice(nil)
+            assert.equal(200, assert(res).status)
+            assert.equal(3, seen) -- what once = true prevents
+        end)
+
+        it("the direct backend marks its creates once = true, not its other requests", function()
+            local spy = H.spy(function(req)
+                if req.url:find("/statuses", 1, true) then
+                    return { status = 200, headers = {}, body = '{"id":"1","url":"https://m.example/@a/1"}' }
+                end
+                return { status = 200, headers = {}, body = "{}" }
+            end)
+            local c = socialize.new { backend = "direct", transport = spy.transport, allowPrivateNetworks = true,
+                providers = { mastodon = {} },
+                connections = { u = { mastodon = { accessToken = "t", instance = "https://m.example" } } } }
+            assert.equal(0, c:publishUserAction { UID = "u", userAction = { title = "hi" } }.errorCode)
+            local creates = 0
+            for _, req in ipairs(spy.calls) do
+                if req.method == "POST" and req.url:find("/api/v1/statuses", 1, true) then
+                    assert.is_true(req.once)
+                    creates = creates + 1
+                else
+                    assert.is_nil(req.once)
+                end
+            end
+            assert.equal(1, creates)
+        end)
+    end)
+
     it("reads a reply without Content-Length to the end of the connection", function()
         local res = assert(gigya("nolength"):setStatus { UID = "u", status = "s" })
         assert.are.equal("f1", res.callId)

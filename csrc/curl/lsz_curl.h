@@ -54,6 +54,10 @@ typedef struct xfer {
     char               errbuf[CURL_ERROR_SIZE];
     struct curl_slist *rl;     /* CURLOPT_RESOLVE entries (tests) */
     int                guard;  /* refuse blocked addresses (private-network guard) */
+    int                once;   /* never sent twice: libcurl's own resend on a reused
+                                  connection that closed is refused (a create) */
+    int                starts; /* requests libcurl began for this transfer (once) */
+    int                resent; /* libcurl was about to send it again: refused */
     char               refused[CURL_ERROR_SIZE + 300]; /* why the guard refused */
     char               ghost[256]; /* the guarded URL's host, for messages */
 } xfer;

@@ -100,7 +100,12 @@ static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_s
 }
 
 #if LIBCURL_VERSION_NUM >= 0x075000
-/* Every transfer, also on a reused connection: the peer's address. */
+/* Every request libcurl is about to send, also on a reused connection: the
+ * peer's address (guard); and a second start of the same transfer (once):
+ * libcurl resends a request on its own when a reused connection closed
+ * before any reply byte, which for a create may post twice (the network
+ * may have stored it before the connection dropped): refused, reported as
+ * "closed" (sent, no reply). */
 static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
                      int conn_local_port)
 {
@@ -110,6 +115,12 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
     (void)conn_local_ip;
     (void)conn_primary_port;
     (void)conn_local_port;
+    if (x->once && x->starts++ > 0) {
+        x->resent = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    if (!x->guard)
+        return CURL_PREREQFUNC_OK;
     family = conn_primary_ip ? sz_ip_parse(conn_primary_ip, strlen(conn_primary_ip), b) : 0;
     if (!family || sz_addr_blocked(family, b)) {
         refuse(x, conn_primary_ip ? conn_primary_ip : "?");
@@ -153,6 +164,8 @@ static const char *outcome_kind(CURLcode rc, xfer *x)
 {
     if (x->too_large)
         return "too_large";
+    if (x->resent)
+        return "closed"; /* sent once, the connection closed: not sent again */
     if (x->refused[0])
         return "connect"; /* the guard refused: nothing was sent */
     switch (rc) {
@@ -392,18 +405,19 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
         }
         curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
         curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, x);
-#if LIBCURL_VERSION_NUM >= 0x075000
-        curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_prereq);
-        curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
-#endif
     } else {
         curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, NULL);
         curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, NULL);
-#if LIBCURL_VERSION_NUM >= 0x075000
-        curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, NULL);
-        curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, NULL);
-#endif
     }
+    lua_getfield(L, t, "once");
+    x->once = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    x->starts = 0;
+    x->resent = 0;
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, x->guard || x->once ? on_prereq : NULL);
+    curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x->guard || x->once ? x : NULL);
+#endif
     curl_slist_free_all(x->rl);
     x->rl = NULL;
     lua_getfield(L, t, "resolve");
@@ -571,7 +585,10 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
             char n[32];
             snprintf(n, sizeof n, "%ld", x->max_reply); /* a long: %d would wrap */
             lua_pushfstring(L, "reply larger than %s bytes", n);
-        } else if (x->refused[0])
+        } else if (x->resent)
+            lua_pushstring(L, "the connection closed after the request was sent, before any reply; "
+                              "not sent again (it may have been received)");
+        else if (x->refused[0])
             lua_pushstring(L, x->refused);
         else
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));

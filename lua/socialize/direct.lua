@@ -22,6 +22,9 @@ local E = errors.codes
 local _M = {}
 
 local ORDER = core.provider_names() -- canonical order when enabledProviders is absent
+-- the phases that create something at the network (a post, a message): never
+-- sent twice without the network's idempotency
+local CREATES = { publish = true, status = true, notify = true, graph = true }
 
 -- What the engine says of each network (setup step, guarded URL field, ...).
 local INFO = {}
@@ -457,12 +460,13 @@ function Task:request()
             req.guard = true
         end
     end
+    -- a create is never sent twice by the transport on its own (libcurl
+    -- resends a request whose reused connection closed before any reply)
+    if CREATES[self.phase] or self.phase == self.follow then req.once = true end
     self.sent = req
     self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
-
-local CREATES = { publish = true, status = true, notify = true, graph = true }
 
 local function transport_failure(task, outcome)
     local kind = outcome.kind or "other"

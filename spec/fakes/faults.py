@@ -18,6 +18,11 @@ a client configured with base URL http://127.0.0.1:P/<fault> sends there.
   redirect    302 to http://127.0.0.1:1/elsewhere
   empty       200 with an empty body
   nolength    200 JSON, no Content-Length, close after the body
+  keepdrop    200 JSON kept alive for the first request of a connection; the
+              next request on that connection is read whole, then the
+              connection closed without a reply (a reused connection that
+              dies after the request was sent); /count/<path> answers how
+              many requests reached /keepdrop/<path>
 
   faults.py --ready FILE [--lifetime 300]
 """
@@ -55,13 +60,37 @@ def reply(conn, status, body, ctype="application/json", extra=b""):
     conn.sendall(head + body)
 
 
+COUNTS = {}
+COUNTS_LOCK = threading.Lock()
+
+
+def counted(path):
+    with COUNTS_LOCK:
+        COUNTS[path] = COUNTS.get(path, 0) + 1
+
+
+def keepdrop(conn, path):
+    counted(path)
+    conn.sendall(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" %
+                  len(OK_JSON)).encode() + OK_JSON)
+    path = read_request(conn)
+    if path is not None:
+        counted(path)  # read whole, then closed without a byte of reply
+
+
 def handle(conn):
     try:
         path = read_request(conn)
         if path is None:
             return
         fault = path.strip("/").split("/")[0]
-        if fault == "drop":
+        if fault == "keepdrop":
+            keepdrop(conn, path)
+        elif fault == "count":
+            with COUNTS_LOCK:
+                n = COUNTS.get("/keepdrop/" + path.strip("/").split("/", 1)[-1], 0)
+            reply(conn, "200 OK", json.dumps({"count": n}).encode())
+        elif fault == "drop":
             pass
         elif fault == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
