@@ -92,6 +92,14 @@ end
 
 local function nonempty(s) return type(s) == "string" and s ~= "" end
 
+-- nil, or the error of the first of `names` in t holding a NUL byte (the
+-- store refuses them: a named 400006, never a raised error)
+local function nul_in(t, names)
+    for _, k in ipairs(names) do
+        if type(t[k]) == "string" and find(t[k], "\0", 1, true) then return errors.invalid(k, "holds a NUL byte") end
+    end
+end
+
 -- A connect whose store write failed after the token exchange: the fresh
 -- tokens revoked at the network (best effort: revoke, or an OAuth 1.0a
 -- invalidate, where the network has one), nothing stored, and the store's
@@ -130,6 +138,7 @@ local function check_params(p)
     for _, k in ipairs({ "UID", "provider" }) do
         if not nonempty(p[k]) then return errors.missing(k) end
     end
+    return nul_in(p, { "UID", "provider", "redirectURI" })
 end
 
 -- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
@@ -311,6 +320,8 @@ function _M.finish(ctx, q)
         return nil, errors.invalid(rep and ("callback parameter " .. rep) or "callback",
             rep and "is repeated" or "must be the callback's query string, URL or a table")
     end
+    local bad = nul_in(t, { "state", "oauth_token", "denied" })
+    if bad then return nil, bad end
     if not nonempty(t.state) and (nonempty(t.oauth_token) or nonempty(t.denied)) then
         return _M.finish1(ctx, t)
     end
@@ -710,6 +721,7 @@ end
 -- with its identities.
 function _M.user_info(ctx, p)
     if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
+    if find(p.UID, "\0", 1, true) then return nil, errors.invalid("UID", "holds a NUL byte") end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
@@ -729,6 +741,7 @@ end
 -- a revoke endpoint (best effort), then deletes locally.
 function _M.remove(ctx, p)
     if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
+    if find(p.UID, "\0", 1, true) then return nil, errors.invalid("UID", "holds a NUL byte") end
     if p.provider ~= nil and not nonempty(p.provider) then return nil, errors.invalid("provider", "must be a string") end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end

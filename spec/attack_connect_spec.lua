@@ -1,0 +1,58 @@
+-- Adversarial rows against connections (issue 13) and the outbox and its
+-- command (issue 14): hostile callers, callbacks, networks and stores. Each
+-- row names the hostile input and the named error it must get; nothing is
+-- sent to a network (a recording transport).
+local H = require("spec.helper")
+local socialize = require("socialize")
+
+local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+local n = 0
+local function db()
+    n = n + 1
+    return "sqlite:" .. H.tmpdir .. "/attack-connect-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
+end
+
+local function recorder(replies)
+    local rec = { sent = {} }
+    rec.transport = function(req)
+        rec.sent[#rec.sent + 1] = req
+        return table.remove(replies or {}, 1) or { status = 500, headers = {}, body = "no" }
+    end
+    return rec
+end
+
+local function client(rec, url)
+    return socialize.new {
+        backend = "direct", transport = rec.transport, retry = false,
+        providers = { twitter = { clientId = "cid", clientSecret = "CLIENTSECRET" },
+                      facebook = { appId = "1", appSecret = "FBSECRET" } },
+        store = { url = url or db(), keys = { KEY } },
+    }
+end
+
+describe("attack: NUL bytes in connect parameters and callbacks", function()
+    local ROWS = {
+        { "connect UID", "connect", { UID = "u\0b", provider = "twitter", redirectURI = "https://a/cb" }, "UID" },
+        { "connect redirectURI", "connect", { UID = "u", provider = "twitter", redirectURI = "https://a/\0" },
+          "redirectURI" },
+        { "getUserInfo UID", "getUserInfo", { UID = "u\0" }, "UID" },
+        { "removeConnection UID", "removeConnection", { UID = "u\0" }, "UID" },
+        { "selectPage UID", "selectPage", { UID = "u\0", provider = "facebook", pageId = "1" }, "UID" },
+        { "callback state (string)", "finishConnect", "state=a%00b&code=x", "state" },
+        { "callback state (table)", "finishConnect", { state = "a\0b", code = "x" }, "state" },
+        { "callback oauth_token", "finishConnect", { oauth_token = "a\0", oauth_verifier = "v" }, "oauth_token" },
+        { "callback denied", "finishConnect", "denied=a%00", "denied" },
+    }
+    for _, r in ipairs(ROWS) do
+        it(r[1] .. " answers 400006 naming " .. r[4] .. ", raises nothing, sends nothing", function()
+            local rec = recorder()
+            local c = client(rec)
+            local ok, res, err = pcall(c[r[2]], c, r[3])
+            assert.is_true(ok, tostring(res))
+            assert.is_nil(res)
+            assert.equal(400006, err.errorCode)
+            assert.truthy(tostring(err.errorDetails):find(r[4], 1, true), err.errorDetails)
+            assert.equal(0, #rec.sent)
+        end)
+    end
+end)
