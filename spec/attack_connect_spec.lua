@@ -56,3 +56,50 @@ describe("attack: NUL bytes in connect parameters and callbacks", function()
         end)
     end
 end)
+
+describe("attack: a token endpoint echoing the request in its error", function()
+    local function reply(status, body)
+        return { status = status, headers = { ["content-type"] = "application/json" }, body = body }
+    end
+    local TOKENS = reply(200, '{"access_token":"ACCESS-TOKEN-1","refresh_token":"REFRESH-TOKEN-1","expires_in":7200,'
+        .. '"scope":"tweet.write","token_type":"bearer"}')
+    local function echo(extra)
+        return reply(400, '{"error":"invalid_request","error_description":"client CLIENTSECRET code CODE-abcdef '
+            .. 'refresh REFRESH-TOKEN-1 access ACCESS-TOKEN-1 ' .. (extra or "") .. '"}')
+    end
+    local function clean(s, list)
+        for _, secret in ipairs(list or { "CLIENTSECRET", "CODE-abcdef" }) do
+            assert.is_nil(tostring(s):find(secret, 1, true), secret .. " in: " .. tostring(s))
+        end
+    end
+
+    it("finishConnect's error shows neither the client secret nor the code", function()
+        local c = client(recorder({ echo() }))
+        local s = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = "https://app/cb", scopes = "tweet.write" })
+        local id, err = c:finishConnect("state=" .. s.state .. "&code=CODE-abcdef")
+        assert.is_nil(id)
+        assert.matches("invalid_request", err.errorDetails, 1, true)
+        clean(err.errorDetails)
+    end)
+
+    it("a refresh's error shows neither the refresh token nor the access token", function()
+        local now = 1000000
+        local queue = { TOKENS, reply(200, '{"data":{"id":"123","username":"bob"}}') }
+        local rec = recorder(queue)
+        local c = socialize.new {
+            backend = "direct", transport = rec.transport, retry = false, clock = function() return now end,
+            providers = { twitter = { clientId = "cid", clientSecret = "CLIENTSECRET" } },
+            store = { url = db(), keys = { KEY } },
+        }
+        local s = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = "https://app/cb", scopes = "tweet.write" })
+        assert(c:finishConnect("state=" .. s.state .. "&code=CODE-abcdef"))
+        now = now + 8000
+        queue[1] = echo("invalid_grant")
+        local r, err = c:publishUserAction { UID = "u1", userAction = { title = "t" }, enabledProviders = "twitter" }
+        local res = r or err
+        assert.matches("invalid_request", res.errorDetails, 1, true)
+        local list = { "CLIENTSECRET", "REFRESH-TOKEN-1", "ACCESS-TOKEN-1" }
+        clean(res.errorDetails, list)
+        for _, e in ipairs(res.providerErrorCodes or {}) do clean(e.errorDetails, list) end
+    end)
+end)

@@ -72,6 +72,10 @@ local function from_result(r)
     return e
 end
 
+-- the arguments of an OAuth step that are credentials
+local STEP_SECRETS = { "code", "verifier", "refreshToken", "accessToken", "token", "tokenSecret" }
+local unpack = table.unpack or unpack
+
 -- One OAuth step: request built by the core, sent, its reply read by the
 -- core. Returns the result (ok = true ...) or nil, err.
 local function step(ctx, provider, op, app, args, parse_args)
@@ -86,7 +90,17 @@ local function step(ctx, provider, op, app, args, parse_args)
     end
     local r = core.oauth_parse(provider, op == "refresh" and "refresh" or op, o.status or 0, o.body or "",
         floor(ctx.clock()), parse_args or {})
-    if not r or not r.ok then return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" }) end
+    if not r or not r.ok then
+        local e = from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+        -- a network's error text may echo the request: the app's secrets and
+        -- the credentials this step sent never reach the caller
+        local sent = {}
+        for _, k in ipairs(STEP_SECRETS) do
+            if type(args[k]) == "string" then sent[#sent + 1] = { secret = args[k] } end
+        end
+        e.errorDetails = policy.scrub(e.errorDetails, policy.secrets(policy.secrets({}, app), unpack(sent)))
+        return nil, e
+    end
     return r
 end
 
