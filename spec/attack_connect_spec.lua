@@ -103,3 +103,32 @@ describe("attack: a token endpoint echoing the request in its error", function()
         for _, e in ipairs(res.providerErrorCodes or {}) do clean(e.errorDetails, list) end
     end)
 end)
+
+describe("attack: a queued call's params are stored in clear", function()
+    local path
+    local function queued_client()
+        path = H.tmpdir .. "/attack-outbox-" .. os.time() .. "-" .. math.random(1, 1e9) .. ".db"
+        return socialize.new {
+            backend = "direct", transport = recorder().transport, retry = false,
+            providers = { mastodon = {} },
+            store = { url = "sqlite:" .. path, keys = { KEY } },
+            connections = function() return { mastodon = { accessToken = "MASTO-TOKEN", instance = "https://m.example" } } end,
+        }
+    end
+    local function file() local f = assert(io.open(path, "rb")) local s = f:read("*a") f:close() return s end
+    for _, k in ipairs({ "secret", "password", "accessToken", "refreshToken", "appPassword", "connections" }) do
+        it("params." .. k .. " is refused (400006 naming it), nothing is queued", function()
+            local c = queued_client()
+            local p = { UID = "u", userAction = { title = "t" } }
+            p[k] = k == "connections" and { mastodon = { accessToken = "PER-CALL-TOKEN" } } or "PER-CALL-TOKEN"
+            local r, err = c:publishUserAction(p, { deliver = "queued" })
+            assert.is_nil(r)
+            assert.equal(400006, err.errorCode)
+            assert.matches("params." .. k, err.errorDetails, 1, true)
+            assert.is_nil(err.errorDetails:find("PER-CALL-TOKEN", 1, true))
+            local list = assert(c:jobs { limit = 10 })
+            assert.equal(0, #list.jobs)
+            assert.is_nil(file():find("PER-CALL-TOKEN", 1, true))
+        end)
+    end
+end)

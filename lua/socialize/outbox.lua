@@ -143,6 +143,9 @@ local function target_names(client, ctx, p, action)
     return names
 end
 
+-- params that carry credentials besides the secret fields
+local CREDENTIAL_PARAMS = { connections = true, oauth_token = true, userKey = true }
+
 --- A queued call: { errorCode = 0, jobID, status = "queued", providers } |
 -- nil, err. Checked exactly as the direct call; nothing is stored on error.
 function _M.enqueue(client, method, params, opts)
@@ -158,6 +161,13 @@ function _M.enqueue(client, method, params, opts)
     local vok, p, err = pcall(validate.check, method, params, { auth = s.auth, backend = s.backend })
     if not vok then return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)") end
     if not p then return nil, err end
+    -- the params are stored in clear: a credential among them is refused
+    for k in pairs(p) do
+        if type(k) == "string" and (policy.secret_field(k) or CREDENTIAL_PARAMS[k]) then
+            return nil, errors.invalid("params." .. k, "is a credential: queued params are stored in clear "
+                .. "(credentials belong in the config or the store)")
+        end
+    end
     local full = validate.full_name(method)
     local action = _M.METHODS[full]
     local st, serr = store_of(client)
