@@ -132,3 +132,41 @@ describe("attack: a queued call's params are stored in clear", function()
         end)
     end
 end)
+
+describe("attack: a refresh slower than its lease", function()
+    it("with config.timeout = 60 another process cannot take the lease 31 s into the refresh", function()
+        local store = require("socialize.store")
+        local url = db()
+        local now = 1000000
+        local taken
+        local queue = {
+            { status = 200, headers = {}, body = '{"access_token":"ACCESS-TOKEN-1","refresh_token":"REFRESH-TOKEN-1",'
+                .. '"expires_in":7200,"scope":"tweet.write","token_type":"bearer"}' },
+            { status = 200, headers = {}, body = '{"data":{"id":"123","username":"bob"}}' },
+        }
+        local refreshing = false
+        local function transport(req)
+            if refreshing and req.url:find("token", 1, true) then
+                -- another process, 31 s later (the request may take up to the 60 s timeout)
+                local other = assert(store.open(url, { keys = { KEY } }))
+                taken = { other:lock("u1", "twitter", store.now_ms() + 31000, 30000) }
+                other:close()
+                return { status = 503, headers = {}, body = "busy" }
+            end
+            return table.remove(queue, 1) or { status = 500, headers = {}, body = "no" }
+        end
+        local c = socialize.new {
+            backend = "direct", transport = transport, retry = false, timeout = 60, clock = function() return now end,
+            providers = { twitter = { clientId = "cid", clientSecret = "CLIENTSECRET" } },
+            store = { url = url, keys = { KEY } },
+        }
+        local s = assert(c:connect { UID = "u1", provider = "twitter", redirectURI = "https://app/cb", scopes = "tweet.write" })
+        assert(c:finishConnect("state=" .. s.state .. "&code=CODE-abcdef"))
+        now = now + 8000
+        refreshing = true
+        c:publishUserAction { UID = "u1", userAction = { title = "t" }, enabledProviders = "twitter" }
+        assert.truthy(taken, "no refresh was sent")
+        assert.is_nil(taken[1], "the lease was taken over while the refresh token was on its way")
+        assert.equal("lock_busy", taken[3])
+    end)
+end)

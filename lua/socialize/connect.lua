@@ -22,6 +22,17 @@ _M.PENDING_TTL = 600     -- seconds a pending connect (its state) lives
 _M.REFRESH_MARGIN = 300  -- a token with less than this left is refreshed before use
 _M.LEASE_TTL = 30000     -- ms: the refresh lease (longer than one refresh)
 
+-- The lease of a step that sends a single-use credential: LEASE_TTL, or
+-- longer when the config lets one request take longer (a lease that ran out
+-- mid-request would let another process send the same refresh token).
+function _M.lease_ttl(config)
+    local t = tonumber(config and config.timeout) or 0
+    local c = tonumber(config and config.connectTimeout) or 0
+    local need = (t + c) * 2000 + 5000
+    if not (need > _M.LEASE_TTL) then return _M.LEASE_TTL end -- NaN included
+    return math.min(floor(need), 4 * 86400000)
+end
+
 local INFO = {}
 for _, n in ipairs(core.provider_names()) do INFO[n] = core.provider_info(n) end
 
@@ -220,7 +231,7 @@ local function instance_app(ctx, st, provider, origin, register)
         local ok, perr, pname = st:put_app(nrec)
         if not ok then failure = store_error(perr, pname) return nil end
         return nrec
-    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
+    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep() })
     if err then return nil, store_error(err, name) end
     if not got then return nil, failure end
     return as_app(got), got
@@ -899,7 +910,7 @@ local function refresh(ctx, st, UID, provider, used)
         end
         nrec.lease = nil
         return nrec
-    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
+    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep() })
     if err then return nil, store_error(err, name) end
     return rec, failure
 end
