@@ -170,3 +170,29 @@ describe("attack: a refresh slower than its lease", function()
         assert.equal("lock_busy", taken[3])
     end)
 end)
+
+describe("attack: values the store refuses are the caller's error (400006), not the server's", function()
+    local BIG = ("a"):rep(100000)
+    local ROWS = {
+        { "callback state not UTF-8", "finishConnect", "state=%ff%fe&code=x", "state" },
+        { "callback state of 100 kB", "finishConnect", { state = BIG, code = "x" }, "state" },
+        { "callback oauth_token not UTF-8", "finishConnect", "oauth_token=%c0%80&oauth_verifier=v", "state" },
+        { "connect UID not UTF-8", "connect", { UID = "\255u", provider = "twitter", redirectURI = "https://a/cb" }, "UID" },
+        { "connect UID of 100 kB", "connect", { UID = BIG, provider = "twitter", redirectURI = "https://a/cb" }, "UID" },
+        { "getUserInfo UID not UTF-8", "getUserInfo", { UID = "\192\128" }, "UID" },
+        { "removeConnection UID of 100 kB", "removeConnection", { UID = BIG }, "UID" },
+    }
+    for _, r in ipairs(ROWS) do
+        it(r[1] .. " answers 400006 naming " .. r[4] .. ", sends nothing", function()
+            local rec = recorder()
+            local c = client(rec)
+            local ok, res, err = pcall(c[r[2]], c, r[3])
+            assert.is_true(ok, tostring(res))
+            assert.is_nil(res)
+            assert.equal(400006, err.errorCode, err.errorDetails)
+            assert.truthy(tostring(err.errorDetails):find(r[4], 1, true), err.errorDetails)
+            assert.is_true(#err.errorDetails < 300)
+            assert.equal(0, #rec.sent)
+        end)
+    end
+end)

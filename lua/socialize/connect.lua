@@ -66,6 +66,13 @@ local function store_error(err, name)
     return named(E.GENERAL_SERVER_ERROR, name or "store", "the store: " .. tostring(err))
 end
 
+-- The store's answer to a value the caller gave (a UID, a callback's
+-- state): a value it refuses (too long, not UTF-8) is the caller's 400006.
+local function input_error(err, name)
+    if name == "bad_input" then return named(E.INVALID_PARAMETER, name, "Invalid parameter value: " .. tostring(err)) end
+    return store_error(err, name)
+end
+
 -- One request through the client's transport: the outcome ({status,
 -- headers, body} or {error, kind}).
 local function send(ctx, provider, req)
@@ -297,7 +304,7 @@ function _M.connect(ctx, p)
     local ok, err, name = st:put_state{ state = state, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
         expiresAt = floor(ctx.clock()) + _M.PENDING_TTL,
         verifier = (verifier or "") .. "\n" .. asked .. (origin and "\n" .. origin or "") }
-    if not ok then return nil, store_error(err, name) end
+    if not ok then return nil, input_error(err, name) end
     return { url = req.url, state = state }
 end
 
@@ -368,7 +375,7 @@ function _M.finish(ctx, q)
             return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: state expired (a connect lives "
                 .. _M.PENDING_TTL .. " s): connect again")
         end
-        return nil, store_error(err, name)
+        return nil, input_error(err, name)
     end
     if t.provider ~= nil and t.provider ~= pend.provider then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state belongs to another provider")
@@ -488,7 +495,7 @@ function _M.finish1(ctx, t)
             return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: the connect expired (it lives "
                 .. _M.PENDING_TTL .. " s): connect again")
         end
-        return nil, store_error(err, name)
+        return nil, input_error(err, name)
     end
     local provider = pend.provider
     if nonempty(t.denied) then
@@ -611,7 +618,7 @@ function _M.select_page(ctx, p)
             return nil, named(E.INVALID_PARAMETER, "no_pending_page", "Invalid parameter value: no page choice is "
                 .. "pending for this UID and provider (finishConnect first; a choice lives " .. _M.PENDING_TTL .. " s)")
         end
-        return nil, store_error(err, name)
+        return nil, input_error(err, name)
     end
     local sec = pend.verifier or ""
     local a = find(sec, "\n", 1, true) or (#sec + 1)
@@ -750,7 +757,7 @@ function _M.user_info(ctx, p)
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
-    if not list then return nil, store_error(err, name) end
+    if not list then return nil, input_error(err, name) end
     local now = floor(ctx.clock())
     local ids, provs = {}, {}
     sort(list, function(a, b) return a.provider < b.provider end)
@@ -771,7 +778,7 @@ function _M.remove(ctx, p)
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
-    if not list then return nil, store_error(err, name) end
+    if not list then return nil, input_error(err, name) end
     local revoked, failed, n = {}, {}, 0
     for _, rec in ipairs(list) do
         if p.provider == nil or rec.provider == p.provider then
