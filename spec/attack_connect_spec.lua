@@ -196,3 +196,20 @@ describe("attack: values the store refuses are the caller's error (400006), not 
         end)
     end
 end)
+
+describe("attack: a session login echoing the app password in its error", function()
+    it("connect's error does not show the app password", function()
+        local rec = recorder({ { status = 401, headers = { ["content-type"] = "application/json" },
+            body = '{"error":"AuthenticationRequired","message":"bad password APPPASS-1234-abcd for alice.test"}' } })
+        local c = socialize.new {
+            backend = "direct", transport = rec.transport, retry = false, providers = { bluesky = {} },
+            store = { url = db(), keys = { KEY } },
+        }
+        local r, err = c:connect { UID = "u", provider = "bluesky", identifier = "alice.test",
+                                   appPassword = "APPPASS-1234-abcd" }
+        assert.is_nil(r)
+        assert.equal(1, #rec.sent)
+        assert.matches("AuthenticationRequired", err.errorDetails, 1, true)
+        assert.is_nil(err.errorDetails:find("APPPASS-1234-abcd", 1, true), err.errorDetails)
+    end)
+end)

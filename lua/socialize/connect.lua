@@ -718,7 +718,10 @@ function _M.connect_credentials(ctx, p)
         local r = core.provider_parse(provider, setup.action, {}, app, user, o.status or 0, o.headers or {},
             o.body or "", now)
         if not r or not r.ok then
-            return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+            local e = from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+            -- the network's text may echo the credentials it was sent
+            e.errorDetails = policy.scrub(e.errorDetails, policy.secrets({}, app, user))
+            return nil, e
         end
         local state = type(r.data) == "table" and r.data or {}
         require("socialize.direct").keep_setup_state(ctx, provider, app, user, state)
