@@ -213,3 +213,23 @@ describe("attack: a session login echoing the app password in its error", functi
         assert.is_nil(err.errorDetails:find("APPPASS-1234-abcd", 1, true), err.errorDetails)
     end)
 end)
+
+describe("attack: a PostgreSQL URL libpq cannot use", function()
+    local store = require("socialize.store")
+    local URLS = {
+        "postgresql://u:SECRETPW%zz@127.0.0.1:1/db",
+        "postgresql://u:SECRETPW@[::1/db",
+        "postgresql://u:pw@127.0.0.1:1/db?password=SECRETPW%zz",
+        "postgresql://u:SECRET@PW@127.0.0.1:1/db",
+    }
+    for _, url in ipairs(URLS) do
+        it("never shows its password: " .. url:gsub("SECRET", "S..."), function()
+            local s, err, name = store.open(url, { plaintext = true })
+            assert.is_nil(s)
+            assert.matches("postgresql", err, 1, true)
+            assert.is_string(name)
+            assert.is_nil(err:find("SECRET", 1, true), err)
+            assert.is_nil(err:find("PW", 1, true), err)
+        end)
+    end
+end)
