@@ -233,3 +233,15 @@ describe("attack: a PostgreSQL URL libpq cannot use", function()
         end)
     end
 end)
+
+describe("attack: the command's scrubber and the store URL's password", function()
+    it("secrets_of counts the password of config.store's PostgreSQL URL (string or table)", function()
+        local cli = require("socialize.cli")
+        for _, store in ipairs({ "postgresql://app:S3cret%40pw@db.example/socialize",
+                                 { url = "postgres://app:S3cret%40pw@db.example/socialize" } }) do
+            local list = cli.secrets_of({ backend = "direct", store = store }, {})
+            local text = require("socialize.policy").scrub("a S3cret@pw b S3cret%40pw c", list)
+            assert.equal("a [redacted] b [redacted] c", text)
+        end
+    end)
+end)

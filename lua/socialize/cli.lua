@@ -466,6 +466,13 @@ local function secrets_of(cfg, read)
     for _, app in pairs(type(cfg.providers) == "table" and cfg.providers or {}) do
         for _, v in ipairs(policy.secrets({}, app)) do values[#values + 1] = v end
     end
+    -- the password of a PostgreSQL URL (user:password@), as written and decoded
+    local url = type(cfg.store) == "table" and cfg.store.url or cfg.store
+    local pw = type(url) == "string" and url:match("^postgres%a*://[^:/@]*:([^/]*)@")
+    if pw and pw ~= "" then
+        values[#values + 1] = pw
+        values[#values + 1] = policy.pct_decode(pw)
+    end
     if type(cfg.store) == "table" then
         for _, k in ipairs(type(cfg.store.keys) == "table" and cfg.store.keys or {}) do
             if type(k) == "string" then values[#values + 1] = k end
