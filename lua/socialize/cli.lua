@@ -775,7 +775,10 @@ function run.connect(ctx)
         ctx.out:write(say, "waiting for the callback on " .. redirect .. " ...\n")
         local helpers = curl_helpers()
         helpers.cli_signals(0)
-        local target, why = listener:accept((f.timeout or 300) * 1000, path)
+        -- only the callback carrying this connect's state ends the wait: another
+        -- local process's request (a forged or stale callback) gets a 404
+        local want = type(start.state) == "string" and start.state:match("^%x+$") and "state=" .. start.state or nil
+        local target, why = listener:accept((f.timeout or 300) * 1000, path, want)
         listener:close()
         if not target then
             if why == "interrupted" then fail(EXIT.interrupted, "interrupted: no connection made") end
