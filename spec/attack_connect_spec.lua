@@ -245,3 +245,30 @@ describe("attack: the command's scrubber and the store URL's password", function
         end
     end)
 end)
+
+describe("attack: client:jobs filters", function()
+    local ROWS = {
+        { "status with a NUL byte", { status = "queued\0" }, "status" },
+        { "status that is no job status", { status = "queued' OR 1=1 --" }, "status" },
+        { "UID of 100 kB", { UID = ("u"):rep(100000) }, "UID" },
+        { "UID not UTF-8", { UID = "\255" }, "UID" },
+    }
+    for _, r in ipairs(ROWS) do
+        it(r[1] .. " answers 400006 naming " .. r[3], function()
+            local c = client(recorder())
+            local ok, res, err = pcall(c.jobs, c, r[2])
+            assert.is_true(ok, tostring(res))
+            assert.is_nil(res)
+            assert.equal(400006, err.errorCode, err.errorDetails)
+            assert.truthy(err.errorDetails:find(r[3], 1, true), err.errorDetails)
+        end)
+    end
+    it("each documented status is accepted", function()
+        local c = client(recorder())
+        for _, s in ipairs({ "queued", "active", "unconfirmed", "sent", "partial", "dead", "cancelled" }) do
+            local res, err = c:jobs { status = s }
+            assert.truthy(res, err and err.errorDetails)
+            assert.equal(0, #res.jobs)
+        end
+    end)
+end)

@@ -521,13 +521,19 @@ function _M.job(client, id)
 end
 
 --- { errorCode = 0, jobs = {...} } newest first | nil, err.
+local JOB_STATUS = { queued = true, active = true, unconfirmed = true, sent = true, partial = true, dead = true,
+                     cancelled = true }
+
 function _M.jobs(client, q)
     q = q or {}
     if type(q) ~= "table" then return nil, errors.invalid("query", "must be a table { UID?, status?, limit? }") end
     if q.UID ~= nil and (type(q.UID) ~= "string" or q.UID:find("\0", 1, true)) then
         return nil, errors.invalid("UID", "must be a string")
     end
-    if q.status ~= nil and type(q.status) ~= "string" then return nil, errors.invalid("status", "must be a string") end
+    if q.status ~= nil and not JOB_STATUS[q.status] then
+        return nil, errors.invalid("status", "must be a job status (queued, active, unconfirmed, sent, partial, dead, "
+            .. "cancelled)")
+    end
     local limit = q.limit
     if limit ~= nil and (type(limit) ~= "number" or limit ~= limit or limit < 1) then
         return nil, errors.invalid("limit", "must be a number >= 1")
@@ -535,7 +541,10 @@ function _M.jobs(client, q)
     local st, serr = store_of(client)
     if not st then return nil, serr end
     local list, msg, code = st:jobs({ UID = q.UID, status = q.status, limit = limit and floor(min(limit, 1000)) or 50 })
-    if not list then return nil, store_error(msg, code) end
+    if not list then
+        if code == "bad_input" then return nil, errors.invalid("UID", tostring(msg)) end -- too long, not UTF-8
+        return nil, store_error(msg, code)
+    end
     return { errorCode = 0, jobs = list }
 end
 
