@@ -272,3 +272,13 @@ describe("attack: client:jobs filters", function()
         end
     end)
 end)
+
+describe("attack: a jobID the store refuses", function()
+    it("client:job with a jobID that is not UTF-8 answers 400006 naming jobID", function()
+        local c = client(recorder())
+        local res, err = c:job("\255\254")
+        assert.is_nil(res)
+        assert.equal(400006, err.errorCode, err.errorDetails)
+        assert.matches("jobID", err.errorDetails, 1, true)
+    end)
+end)

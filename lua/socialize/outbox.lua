@@ -516,7 +516,7 @@ function _M.job(client, id)
     if not st then return nil, serr end
     local j, msg, code = st:job(id)
     if j == nil and msg == nil then return nil, named(E.INVALID_PARAMETER, "job_unknown", "Invalid parameter value: jobID: no such job") end
-    if not j then return nil, store_error(msg, code) end
+    if not j then return nil, job_error(msg, code, "jobID") end -- bad_input (not UTF-8): 400006
     return shape(j)
 end
 
