@@ -11,14 +11,17 @@
  *   cli_sleep(ms)         sleeps, cut short by a caught signal.
  *   cli_listen(port)      a TCP listener on 127.0.0.1 (port 0: any free
  *                         one): a Listener, its port | nil, message.
- *   Listener:accept(timeout_ms, path)
+ *   Listener:accept(timeout_ms, path, param?)
  *                         waits at most timeout_ms in all for one HTTP GET
- *                         whose path is `path`, answers it with a short page
+ *                         whose path is `path` (and, given `param`, whose
+ *                         query holds exactly that "name=value" pair: the
+ *                         connect's state), answers it with a short page
  *                         and returns its request target ("/cb?code=..."),
  *                         or nil, "timeout" | "interrupted" | message. Other
- *                         requests (a browser's /favicon.ico) get a 404 and
- *                         the wait goes on. A request head is read for at
- *                         most 5 s and 8 KiB.
+ *                         requests (a browser's /favicon.ico, another local
+ *                         process's forged callback) get a 404 and the wait
+ *                         goes on. A request head is read for at most 5 s
+ *                         and 8 KiB.
  *   Listener:close()
  */
 #include <errno.h>
@@ -227,12 +230,27 @@ static const char PAGE_400[] =
     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 12\r\n\r\n"
     "bad request\n";
 
+/* Whether the query of the target [sp, end) holds the pair want[0..wn). */
+static int has_pair(const char *sp, const char *end, const char *want, size_t wn)
+{
+    const char *q = memchr(sp, '?', (size_t)(end - sp));
+    if (!q) return 0;
+    for (q++; q < end && *q != '#';) {
+        const char *e = q;
+        while (e < end && *e != '&' && *e != '#') e++;
+        if ((size_t)(e - q) == wn && memcmp(q, want, wn) == 0) return 1;
+        q = e < end && *e == '&' ? e + 1 : e;
+    }
+    return 0;
+}
+
 static int l_accept(lua_State *L)
 {
     listener *li = check_listener(L);
     lua_Number t = luaL_checknumber(L, 2);
-    size_t plen;
+    size_t plen, wn = 0;
     const char *path = luaL_checklstring(L, 3, &plen);
+    const char *want = luaL_optlstring(L, 4, NULL, &wn);
     long long deadline;
     char buf[HEAD_MAX];
     if (li->fd < 0) return luaL_error(L, "the listener is closed");
@@ -261,7 +279,7 @@ static int l_accept(lua_State *L)
         end = sp;
         while (*end && *end != ' ' && *end != '\r' && *end != '\n') end++;
         if ((size_t)(end - sp) >= plen && memcmp(sp, path, plen) == 0
-            && (sp[plen] == '?' || sp + plen == end)) {
+            && (sp[plen] == '?' || sp + plen == end) && (!want || has_pair(sp, end, want, wn))) {
             send_ok(c);
             close(c);
             lua_pushlstring(L, sp, (size_t)(end - sp));

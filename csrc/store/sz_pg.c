@@ -239,18 +239,50 @@ static void quiet(void *arg, const char *message)
 int sz_pg_open(sz_store *st, const char *conninfo, const sz_store_opts *opts, sz_store_err *err)
 {
     (void)opts;
-    PGconn *c = PQconnectdb(conninfo);
+    /* libpq's messages quote the URL's pieces, the password among them: a
+     * URL it cannot parse is named without them, and a failed connect's
+     * message is shown with the password taken out */
+    char *perr = NULL, *pw = NULL;
+    int at = 0;
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
     st->eng = &PG_ENGINE;
+    if (!parsed) {
+        if (perr) PQfreemem(perr);
+        return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: the URL is malformed (libpq's message is not "
+                                                   "shown: it may quote the password)");
+    }
+    for (PQconninfoOption *o = parsed; o->keyword; o++) {
+        if (!o->val) continue;
+        if (strcmp(o->keyword, "password") == 0 && o->val[0] && !pw) pw = strdup(o->val);
+        if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) && strchr(o->val, '@')) at = 1;
+    }
+    PQconninfoFree(parsed);
+    PGconn *c = PQconnectdb(conninfo);
     st->db = c;
-    if (!c) return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
+    if (!c) {
+        if (pw) sz_wipe_free(pw, strlen(pw));
+        return sz_store_seterr(err, SZ_STORE_NOMEM, "out of memory");
+    }
     if (PQstatus(c) != CONNECTION_OK) {
-        /* libpq's message names the host and the reason, never the password */
         char msg[200];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
-        msg[strcspn(msg, "\n")] = 0;
+        size_t n = pw ? strlen(pw) : 0, o = 0;
+        const char *q = PQerrorMessage(c);
+        if (at) /* an unencoded '@' in the password: its tail became the host */
+            q = "the host holds an '@': encode one in the password as %40";
+        while (*q && *q != '\n' && o < sizeof msg - 1) {
+            if (n && strncmp(q, pw, n) == 0) {
+                for (const char *r = "[redacted]"; *r && o < sizeof msg - 1;) msg[o++] = *r++;
+                q += n;
+            } else {
+                msg[o++] = *q++;
+            }
+        }
+        msg[o] = 0;
         pg_close(st);
+        if (pw) sz_wipe_free(pw, n);
         return sz_store_seterr(err, SZ_STORE_GONE, "postgresql: cannot connect (%s)", msg);
     }
+    if (pw) sz_wipe_free(pw, strlen(pw));
     PQsetNoticeProcessor(c, quiet, NULL);
     pg_cache *pc = calloc(1, sizeof *pc); /* NULL: every statement sent with PQexecParams */
     if (pc) pc->gen = 1;

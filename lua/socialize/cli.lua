@@ -466,6 +466,13 @@ local function secrets_of(cfg, read)
     for _, app in pairs(type(cfg.providers) == "table" and cfg.providers or {}) do
         for _, v in ipairs(policy.secrets({}, app)) do values[#values + 1] = v end
     end
+    -- the password of a PostgreSQL URL (user:password@), as written and decoded
+    local url = type(cfg.store) == "table" and cfg.store.url or cfg.store
+    local pw = type(url) == "string" and url:match("^postgres%a*://[^:/@]*:([^/]*)@")
+    if pw and pw ~= "" then
+        values[#values + 1] = pw
+        values[#values + 1] = policy.pct_decode(pw)
+    end
     if type(cfg.store) == "table" then
         for _, k in ipairs(type(cfg.store.keys) == "table" and cfg.store.keys or {}) do
             if type(k) == "string" then values[#values + 1] = k end
@@ -768,7 +775,10 @@ function run.connect(ctx)
         ctx.out:write(say, "waiting for the callback on " .. redirect .. " ...\n")
         local helpers = curl_helpers()
         helpers.cli_signals(0)
-        local target, why = listener:accept((f.timeout or 300) * 1000, path)
+        -- only the callback carrying this connect's state ends the wait: another
+        -- local process's request (a forged or stale callback) gets a 404
+        local want = type(start.state) == "string" and start.state:match("^%x+$") and "state=" .. start.state or nil
+        local target, why = listener:accept((f.timeout or 300) * 1000, path, want)
         listener:close()
         if not target then
             if why == "interrupted" then fail(EXIT.interrupted, "interrupted: no connection made") end

@@ -22,6 +22,17 @@ _M.PENDING_TTL = 600     -- seconds a pending connect (its state) lives
 _M.REFRESH_MARGIN = 300  -- a token with less than this left is refreshed before use
 _M.LEASE_TTL = 30000     -- ms: the refresh lease (longer than one refresh)
 
+-- The lease of a step that sends a single-use credential: LEASE_TTL, or
+-- longer when the config lets one request take longer (a lease that ran out
+-- mid-request would let another process send the same refresh token).
+function _M.lease_ttl(config)
+    local t = tonumber(config and config.timeout) or 0
+    local c = tonumber(config and config.connectTimeout) or 0
+    local need = (t + c) * 2000 + 5000
+    if not (need > _M.LEASE_TTL) then return _M.LEASE_TTL end -- NaN included
+    return math.min(floor(need), 4 * 86400000)
+end
+
 local INFO = {}
 for _, n in ipairs(core.provider_names()) do INFO[n] = core.provider_info(n) end
 
@@ -55,6 +66,13 @@ local function store_error(err, name)
     return named(E.GENERAL_SERVER_ERROR, name or "store", "the store: " .. tostring(err))
 end
 
+-- The store's answer to a value the caller gave (a UID, a callback's
+-- state): a value it refuses (too long, not UTF-8) is the caller's 400006.
+local function input_error(err, name)
+    if name == "bad_input" then return named(E.INVALID_PARAMETER, name, "Invalid parameter value: " .. tostring(err)) end
+    return store_error(err, name)
+end
+
 -- One request through the client's transport: the outcome ({status,
 -- headers, body} or {error, kind}).
 local function send(ctx, provider, req)
@@ -72,6 +90,10 @@ local function from_result(r)
     return e
 end
 
+-- the arguments of an OAuth step that are credentials
+local STEP_SECRETS = { "code", "verifier", "refreshToken", "accessToken", "token", "tokenSecret" }
+local unpack = table.unpack or unpack
+
 -- One OAuth step: request built by the core, sent, its reply read by the
 -- core. Returns the result (ok = true ...) or nil, err.
 local function step(ctx, provider, op, app, args, parse_args)
@@ -86,11 +108,29 @@ local function step(ctx, provider, op, app, args, parse_args)
     end
     local r = core.oauth_parse(provider, op == "refresh" and "refresh" or op, o.status or 0, o.body or "",
         floor(ctx.clock()), parse_args or {})
-    if not r or not r.ok then return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" }) end
+    if not r or not r.ok then
+        local e = from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+        -- a network's error text may echo the request: the app's secrets and
+        -- the credentials this step sent never reach the caller
+        local sent = {}
+        for _, k in ipairs(STEP_SECRETS) do
+            if type(args[k]) == "string" then sent[#sent + 1] = { secret = args[k] } end
+        end
+        e.errorDetails = policy.scrub(e.errorDetails, policy.secrets(policy.secrets({}, app), unpack(sent)))
+        return nil, e
+    end
     return r
 end
 
 local function nonempty(s) return type(s) == "string" and s ~= "" end
+
+-- nil, or the error of the first of `names` in t holding a NUL byte (the
+-- store refuses them: a named 400006, never a raised error)
+local function nul_in(t, names)
+    for _, k in ipairs(names) do
+        if type(t[k]) == "string" and find(t[k], "\0", 1, true) then return errors.invalid(k, "holds a NUL byte") end
+    end
+end
 
 -- A connect whose store write failed after the token exchange: the fresh
 -- tokens revoked at the network (best effort: revoke, or an OAuth 1.0a
@@ -130,6 +170,7 @@ local function check_params(p)
     for _, k in ipairs({ "UID", "provider" }) do
         if not nonempty(p[k]) then return errors.missing(k) end
     end
+    return nul_in(p, { "UID", "provider", "redirectURI" })
 end
 
 -- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
@@ -197,7 +238,7 @@ local function instance_app(ctx, st, provider, origin, register)
         local ok, perr, pname = st:put_app(nrec)
         if not ok then failure = store_error(perr, pname) return nil end
         return nrec
-    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
+    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep() })
     if err then return nil, store_error(err, name) end
     if not got then return nil, failure end
     return as_app(got), got
@@ -263,7 +304,7 @@ function _M.connect(ctx, p)
     local ok, err, name = st:put_state{ state = state, UID = p.UID, provider = p.provider, redirect = p.redirectURI,
         expiresAt = floor(ctx.clock()) + _M.PENDING_TTL,
         verifier = (verifier or "") .. "\n" .. asked .. (origin and "\n" .. origin or "") }
-    if not ok then return nil, store_error(err, name) end
+    if not ok then return nil, input_error(err, name) end
     return { url = req.url, state = state }
 end
 
@@ -311,6 +352,8 @@ function _M.finish(ctx, q)
         return nil, errors.invalid(rep and ("callback parameter " .. rep) or "callback",
             rep and "is repeated" or "must be the callback's query string, URL or a table")
     end
+    local bad = nul_in(t, { "state", "oauth_token", "denied" })
+    if bad then return nil, bad end
     if not nonempty(t.state) and (nonempty(t.oauth_token) or nonempty(t.denied)) then
         return _M.finish1(ctx, t)
     end
@@ -332,7 +375,7 @@ function _M.finish(ctx, q)
             return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: state expired (a connect lives "
                 .. _M.PENDING_TTL .. " s): connect again")
         end
-        return nil, store_error(err, name)
+        return nil, input_error(err, name)
     end
     if t.provider ~= nil and t.provider ~= pend.provider then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state belongs to another provider")
@@ -452,7 +495,7 @@ function _M.finish1(ctx, t)
             return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: the connect expired (it lives "
                 .. _M.PENDING_TTL .. " s): connect again")
         end
-        return nil, store_error(err, name)
+        return nil, input_error(err, name)
     end
     local provider = pend.provider
     if nonempty(t.denied) then
@@ -575,7 +618,7 @@ function _M.select_page(ctx, p)
             return nil, named(E.INVALID_PARAMETER, "no_pending_page", "Invalid parameter value: no page choice is "
                 .. "pending for this UID and provider (finishConnect first; a choice lives " .. _M.PENDING_TTL .. " s)")
         end
-        return nil, store_error(err, name)
+        return nil, input_error(err, name)
     end
     local sec = pend.verifier or ""
     local a = find(sec, "\n", 1, true) or (#sec + 1)
@@ -675,7 +718,10 @@ function _M.connect_credentials(ctx, p)
         local r = core.provider_parse(provider, setup.action, {}, app, user, o.status or 0, o.headers or {},
             o.body or "", now)
         if not r or not r.ok then
-            return nil, from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+            local e = from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
+            -- the network's text may echo the credentials it was sent
+            e.errorDetails = policy.scrub(e.errorDetails, policy.secrets({}, app, user))
+            return nil, e
         end
         local state = type(r.data) == "table" and r.data or {}
         require("socialize.direct").keep_setup_state(ctx, provider, app, user, state)
@@ -710,10 +756,11 @@ end
 -- with its identities.
 function _M.user_info(ctx, p)
     if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
+    if find(p.UID, "\0", 1, true) then return nil, errors.invalid("UID", "holds a NUL byte") end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
-    if not list then return nil, store_error(err, name) end
+    if not list then return nil, input_error(err, name) end
     local now = floor(ctx.clock())
     local ids, provs = {}, {}
     sort(list, function(a, b) return a.provider < b.provider end)
@@ -729,11 +776,12 @@ end
 -- a revoke endpoint (best effort), then deletes locally.
 function _M.remove(ctx, p)
     if type(p) ~= "table" or not nonempty(p.UID) then return nil, errors.missing("UID") end
+    if find(p.UID, "\0", 1, true) then return nil, errors.invalid("UID", "holds a NUL byte") end
     if p.provider ~= nil and not nonempty(p.provider) then return nil, errors.invalid("provider", "must be a string") end
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local list, err, name = st:list_connections(p.UID)
-    if not list then return nil, store_error(err, name) end
+    if not list then return nil, input_error(err, name) end
     local revoked, failed, n = {}, {}, 0
     for _, rec in ipairs(list) do
         if p.provider == nil or rec.provider == p.provider then
@@ -872,7 +920,7 @@ local function refresh(ctx, st, UID, provider, used)
         end
         nrec.lease = nil
         return nrec
-    end, { ttl = _M.LEASE_TTL, sleep = lease_sleep() })
+    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep() })
     if err then return nil, store_error(err, name) end
     return rec, failure
 end

@@ -585,7 +585,8 @@ function Task:refresh_session()
         local token, err, name
         local waited, pause = 0, 1
         while true do
-            token, err, name = st:lock("socialize-session:" .. skey, self.provider, nil, SESSION_LEASE_TTL)
+            token, err, name = st:lock("socialize-session:" .. skey, self.provider, nil,
+                math.max(SESSION_LEASE_TTL, connect.lease_ttl(ctx.config)))
             if token or name ~= "lock_busy" or waited >= SESSION_LEASE_WAIT then break end
             lease_sleep(pause)
             waited = waited + pause

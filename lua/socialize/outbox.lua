@@ -183,6 +183,9 @@ local function target_names(client, ctx, p, action)
     return names
 end
 
+-- params that carry credentials besides the secret fields
+local CREDENTIAL_PARAMS = { connections = true, oauth_token = true, userKey = true }
+
 --- A queued call: { errorCode = 0, jobID, status = "queued", providers } |
 -- nil, err. Checked exactly as the direct call; nothing is stored on error.
 function _M.enqueue(client, method, params, opts)
@@ -198,6 +201,13 @@ function _M.enqueue(client, method, params, opts)
     local vok, p, err = pcall(validate.check, method, params, { auth = s.auth, backend = s.backend })
     if not vok then return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)") end
     if not p then return nil, err end
+    -- the params are stored in clear: a credential among them is refused
+    for k in pairs(p) do
+        if type(k) == "string" and (policy.secret_field(k) or CREDENTIAL_PARAMS[k]) then
+            return nil, errors.invalid("params." .. k, "is a credential: queued params are stored in clear "
+                .. "(credentials belong in the config or the store)")
+        end
+    end
     local full = validate.full_name(method)
     local action = _M.METHODS[full]
     local st, serr = store_of(client)
@@ -633,18 +643,24 @@ function _M.job(client, id)
     if not st then return nil, serr end
     local j, msg, code = st:job(id)
     if j == nil and msg == nil then return nil, named(E.INVALID_PARAMETER, "job_unknown", "Invalid parameter value: jobID: no such job") end
-    if not j then return nil, store_error(msg, code) end
+    if not j then return nil, job_error(msg, code, "jobID") end -- bad_input (not UTF-8): 400006
     return shape(j)
 end
 
 --- { errorCode = 0, jobs = {...} } newest first | nil, err.
+local JOB_STATUS = { queued = true, active = true, unconfirmed = true, sent = true, partial = true, dead = true,
+                     cancelled = true }
+
 function _M.jobs(client, q)
     q = q or {}
     if type(q) ~= "table" then return nil, errors.invalid("query", "must be a table { UID?, status?, limit? }") end
     if q.UID ~= nil and (type(q.UID) ~= "string" or q.UID:find("\0", 1, true)) then
         return nil, errors.invalid("UID", "must be a string")
     end
-    if q.status ~= nil and type(q.status) ~= "string" then return nil, errors.invalid("status", "must be a string") end
+    if q.status ~= nil and not JOB_STATUS[q.status] then
+        return nil, errors.invalid("status", "must be a job status (queued, active, unconfirmed, sent, partial, dead, "
+            .. "cancelled)")
+    end
     local limit = q.limit
     if limit ~= nil and (type(limit) ~= "number" or limit ~= limit or limit < 1) then
         return nil, errors.invalid("limit", "must be a number >= 1")
@@ -652,7 +668,10 @@ function _M.jobs(client, q)
     local st, serr = store_of(client)
     if not st then return nil, serr end
     local list, msg, code = st:jobs({ UID = q.UID, status = q.status, limit = limit and floor(min(limit, 1000)) or 50 })
-    if not list then return nil, store_error(msg, code) end
+    if not list then
+        if code == "bad_input" then return nil, errors.invalid("UID", tostring(msg)) end -- too long, not UTF-8
+        return nil, store_error(msg, code)
+    end
     return { errorCode = 0, jobs = list }
 end
 

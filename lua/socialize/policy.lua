@@ -232,6 +232,9 @@ do
 end
 for _, f in ipairs(SECRET_FIELDS) do SECRET_SET[f] = true end
 
+--- Whether `name` is a secret field (redacted, never stored in clear).
+function _M.secret_field(name) return SECRET_SET[name] == true end
+
 local byte, format, lower = string.byte, string.format, string.lower
 
 -- RFC 3986 percent-encoding with upper-case hex (what the core sends).
