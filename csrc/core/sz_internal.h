@@ -42,6 +42,10 @@ SZ_HIDDEN void sz_base64_encode_buf(sz_buf *b, const unsigned char *d, size_t n,
  * string literal with quotes; escapes " \ and control characters only,
  * UTF-8 and '/' are written as they are. */
 SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
+/* 1 when json is certainly a UserAction object the full check accepts (it
+ * decodes with duplicates refused, and has the documented shape; data in a
+ * media item only with allow_data); 0: not sure, run the full check. */
+SZ_HIDDEN int sz_user_action_plain(const char *json, size_t len, int allow_data);
 /* Shortest decimal that reads back as the same double; integral values in
  * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
 SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);

@@ -489,6 +489,17 @@ static int l_json_decode(lua_State *L)
     return 1;
 }
 
+/* core.user_action_plain(s [, allow_data]) -> true when the JSON string s is
+ * certainly a UserAction the full check (json_decode and validate.lua)
+ * accepts; false: not sure, run that check (it says why). Builds nothing. */
+static int l_user_action_plain(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_pushboolean(L, sz_user_action_plain(s, n, lua_toboolean(L, 2)));
+    return 1;
+}
+
 /* ---- Lua -> jansson (provider inputs) -------------------------------------*/
 
 /* Optional table argument -> json_t (new reference); NULL on a bad value.
@@ -532,5 +543,6 @@ const luaL_Reg lsz_json_funcs[] = {
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {"param_string", l_param_string},
+    {"user_action_plain", l_user_action_plain},
     {NULL, NULL}
 };
