@@ -93,6 +93,9 @@ function _M.provider_list(name, v, valid, names)
     return concat(list, ","), list
 end
 
+local PROVIDER_LISTS = { "enabledProviders", "disabledProviders" }
+local UA_STRINGS = { "title", "subtitle", "description", "linkBack", "userMessage" }
+
 local function check_common(p, opts)
     local cid = p.cid
     if cid ~= nil then
@@ -103,7 +106,7 @@ local function check_common(p, opts)
             return nil, invalid("cid", "is longer than 100 characters")
         end
     end
-    for _, name in ipairs({ "enabledProviders", "disabledProviders" }) do
+    for _, name in ipairs(PROVIDER_LISTS) do
         if p[name] ~= nil then
             local s, err = _M.provider_list(name, p[name], opts.valid, opts.names)
             if not s then return nil, err end
@@ -183,7 +186,7 @@ local function check_user_action(name, v, opts)
     if next(ua) == nil then
         return nil, invalid(name, "is empty")
     end
-    for _, f in ipairs({ "title", "subtitle", "description", "linkBack", "userMessage" }) do
+    for _, f in ipairs(UA_STRINGS) do
         if ua[f] ~= nil and type(ua[f]) ~= "string" then
             return nil, invalid(name .. "." .. f, "must be a string")
         end
@@ -449,42 +452,59 @@ local function without_bytes(name, v)
 end
 _M.without_bytes = without_bytes
 
-local function check_values(p)
-    local names = {}
-    for k in pairs(p) do names[#names + 1] = k end
-    table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
-    for _, name in ipairs(names) do
-        local v = p[name]
-        local sname = tostring(name)
-        local tv = type(v)
-        if type(name) == "string" and find(name, "\0", 1, true) then
-            return nil, invalid("parameter name", "contains a NUL byte")
+local function by_name(a, b) return tostring(a) < tostring(b) end
+
+-- One parameter: true, or nil and its error.
+local function check_value(p, name)
+    local v = p[name]
+    local sname = tostring(name)
+    local tv = type(v)
+    if type(name) == "string" and find(name, "\0", 1, true) then
+        return nil, invalid("parameter name", "contains a NUL byte")
+    end
+    if NO_JSON[tv] and v ~= core.null then
+        return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
+    elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+        return nil, invalid(sname, "is NaN or infinite")
+    elseif tv == "string" then
+        if find(v, "\0", 1, true) then
+            return nil, invalid(sname, "contains a NUL byte")
         end
-        if NO_JSON[tv] and v ~= core.null then
-            return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
-        elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
-            return nil, invalid(sname, "is NaN or infinite")
-        elseif tv == "string" then
-            if find(v, "\0", 1, true) then
-                return nil, invalid(sname, "contains a NUL byte")
-            end
-            if (JSON_PARAMS[sname] or match(sname, "^%l+UserAction$")) and find(v, "\\u0000", 1, true) then
-                local t = core.json_decode(v)
-                local where = type(t) == "table" and nul_path(t, sname)
-                if where then return nil, invalid(where, "contains a NUL byte") end
-            end
-        elseif tv == "table" and v ~= core.null then
-            v = without_bytes(sname, v)
-            local ok, msg, code = core.json_encode({ [sname] = v })
-            if not ok then
-                msg = tostring(msg or "has no JSON form")
-                local prefix = "Invalid parameter value: "
-                if msg:sub(1, #prefix) == prefix then msg = msg:sub(#prefix + 1) end
-                if msg:sub(1, #sname) ~= sname then msg = sname .. ": " .. msg end
-                return nil, errors.new(type(code) == "number" and code or E.INVALID_PARAMETER, prefix .. msg)
-            end
-            local where = nul_path(v, sname)
+        if (JSON_PARAMS[sname] or match(sname, "^%l+UserAction$")) and find(v, "\\u0000", 1, true) then
+            local t = core.json_decode(v)
+            local where = type(t) == "table" and nul_path(t, sname)
             if where then return nil, invalid(where, "contains a NUL byte") end
+        end
+    elseif tv == "table" and v ~= core.null then
+        v = without_bytes(sname, v)
+        local ok, msg, code = core.json_encode({ [sname] = v })
+        if not ok then
+            msg = tostring(msg or "has no JSON form")
+            local prefix = "Invalid parameter value: "
+            if msg:sub(1, #prefix) == prefix then msg = msg:sub(#prefix + 1) end
+            if msg:sub(1, #sname) ~= sname then msg = sname .. ": " .. msg end
+            return nil, errors.new(type(code) == "number" and code or E.INVALID_PARAMETER, prefix .. msg)
+        end
+        -- the encoder writes every NUL byte (in a key or a value) as \u0000:
+        -- without one, there is no NUL to name
+        local where = find(ok, "\\u0000", 1, true) and nul_path(v, sname)
+        if where then return nil, invalid(where, "contains a NUL byte") end
+    end
+    return true
+end
+
+-- Every parameter; the first error in name order (a sorted pass only when
+-- some parameter is bad).
+local function check_values(p)
+    for name in pairs(p) do
+        if not check_value(p, name) then
+            local names = {}
+            for k in pairs(p) do names[#names + 1] = k end
+            table.sort(names, by_name)
+            for _, n in ipairs(names) do
+                local ok, err = check_value(p, n)
+                if not ok then return nil, err end
+            end
         end
     end
     return true
@@ -492,14 +512,22 @@ end
 
 _M.MAX_RECIPIENTS = 1000
 
+local OPTS = {}
+
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
 function _M.check(method, params, opts)
     opts = opts or {}
-    if opts.backend == "direct" then
-        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
-    else
-        opts = { auth = opts.auth, valid = providers.valid, names = providers.names }
+    local auth, direct = opts.auth, opts.backend == "direct"
+    local key = tostring(auth) .. (direct and "/direct" or "/gigya")
+    opts = OPTS[key] -- read only below: one table per (auth, backend)
+    if not opts then
+        if direct then
+            opts = { auth = auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
+        else
+            opts = { auth = auth, valid = providers.valid, names = providers.names }
+        end
+        OPTS[key] = opts
     end
     local p = {}
     for k, v in pairs(params) do p[k] = v end
