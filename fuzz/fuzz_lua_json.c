@@ -24,6 +24,18 @@ static const char *SCRIPT =
     "end\n"
     "local r = core.parse_response(s, 200)\n"
     "if type(r) ~= 'table' or type(r.errorCode) ~= 'number' then error('bad reply table') end\n"
+    /* the one-pass reader of the usual reply gives the decoded object, statusCode and statusReason added */
+    "local function same(a, b)\n"
+    "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b and math.type(a) == math.type(b) end\n"
+    "  for k, x in pairs(a) do if not same(x, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "if type(v) == 'table' and s:find('^[ \\t\\r\\n]*{') and math.type(v.errorCode) == 'integer' and v.errorCode == 0 then\n"
+    "  if v.statusCode == nil then v.statusCode = 200 end\n"
+    "  if v.statusReason == nil then v.statusReason = 'OK' end\n"
+    "  if not same(v, r) then error('bad reply table: not the decoded reply') end\n"
+    "end\n"
     /* the one-pass UserAction scan says yes only to what the full check accepts */
     "for _, direct in ipairs({false, true}) do\n"
     "  if core.user_action_plain(s, direct) then\n"

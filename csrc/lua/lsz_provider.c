@@ -118,8 +118,11 @@ static int l_parse_response(lua_State *L)
     const char *body = luaL_optlstring(L, 1, "", &n);
     int status = lsz_clamp_int((long long)luaL_optinteger(L, 2, 200));
     sz_error err;
-    sz_response *r = sz_response_parse(body, n, status, &err);
+    sz_response *r;
     int top = lua_gettop(L);
+    if (lsz_push_reply_fast(L, body, n, status))
+        return 1; /* the usual success reply, without a jansson tree */
+    r = sz_response_parse(body, n, status, &err);
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
     if (lsz_push_json(L, sz_response_root(r), 0) != 0) {
