@@ -8,7 +8,7 @@ local providers = require("socialize.providers")
 
 local type, pairs, ipairs, tonumber, tostring = type, pairs, ipairs, tonumber, tostring
 local concat = table.concat
-local gsub, find, match, lower = string.gsub, string.find, string.match, string.lower
+local gsub, find, match, lower, sub = string.gsub, string.find, string.match, string.lower, string.sub
 
 local missing, invalid = errors.missing, errors.invalid
 local E = errors.codes
@@ -489,6 +489,11 @@ local function check_value(p, name)
         -- without one, there is no NUL to name
         local where = find(ok, "\\u0000", 1, true) and nul_path(v, sname)
         if where then return nil, invalid(where, "contains a NUL byte") end
+        -- the value's own JSON, as the request builder would write it (the same
+        -- canonical writer), when it was encoded whole under a plain name
+        if rawequal(v, p[name]) and find(sname, "^[%w_%.~%-]+$") then
+            return true, sub(ok, #sname + 5, -2)
+        end
     end
     return true
 end
@@ -496,8 +501,14 @@ end
 -- Every parameter; the first error in name order (a sorted pass only when
 -- some parameter is bad).
 local function check_values(p)
+    local json
     for name in pairs(p) do
-        if not check_value(p, name) then
+        local ok, js = check_value(p, name)
+        if js then
+            json = json or {}
+            json[name] = js
+        end
+        if not ok then
             local names = {}
             for k in pairs(p) do names[#names + 1] = k end
             table.sort(names, by_name)
@@ -507,7 +518,7 @@ local function check_values(p)
             end
         end
     end
-    return true
+    return true, json
 end
 
 _M.MAX_RECIPIENTS = 1000
@@ -534,6 +545,7 @@ function _M.check(method, params, opts)
     local full = _M.full_name(method)
     local vok, verr = check_values(p)
     if not vok then return nil, verr end
+    local json = verr -- name -> the JSON text of a table parameter
     if NEEDS_UID[full] then
         local ok, err = check_uid(p, opts)
         if not ok then return nil, err end
@@ -542,9 +554,17 @@ function _M.check(method, params, opts)
     if not q then return nil, err end
     local f = checks[full]
     if f then
-        return f(p, opts)
+        q, err = f(p, opts)
+        if not q then return nil, err end
     end
-    return p
+    if json and not opts.direct then
+        -- Gigya's backend sends a table parameter as its JSON text: the text
+        -- validation already wrote stands in for the table (not encoded twice)
+        for name, js in pairs(json) do
+            if rawequal(q[name], params[name]) then q[name] = js end
+        end
+    end
+    return q
 end
 
 return _M
