@@ -31,6 +31,7 @@ typedef struct enc_ctx {
     sz_buf  path;   /* "userAction.mediaItems[1].src", for messages */
     int     code;   /* a Gigya code, with msg */
     char    msg[256];
+    int     meta;   /* a table with a metatable was met */
 } enc_ctx;
 
 /* lsocialize_core.c: results and argument reading */

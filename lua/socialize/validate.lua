@@ -477,7 +477,8 @@ local function check_value(p, name)
         end
     elseif tv == "table" and v ~= core.null then
         v = without_bytes(sname, v)
-        local ok, msg, code = core.json_encode({ [sname] = v })
+        -- (on success msg tells whether a table with a metatable was met)
+        local ok, msg, code = core.json_encode({ [sname] = v }, nil, true)
         if not ok then
             msg = tostring(msg or "has no JSON form")
             local prefix = "Invalid parameter value: "
@@ -486,8 +487,9 @@ local function check_value(p, name)
             return nil, errors.new(type(code) == "number" and code or E.INVALID_PARAMETER, prefix .. msg)
         end
         -- the encoder writes every NUL byte (in a key or a value) as \u0000:
-        -- without one, there is no NUL to name
-        local where = find(ok, "\\u0000", 1, true) and nul_path(v, sname)
+        -- without one, there is no NUL to name; a table with a metatable is
+        -- walked all the same (its __pairs is read there, as the docs promise)
+        local where = (msg or find(ok, "\\u0000", 1, true)) and nul_path(v, sname)
         if where then return nil, invalid(where, "contains a NUL byte") end
         -- the value's own JSON, as the request builder would write it (the same
         -- canonical writer), when it was encoded whole under a plain name
