@@ -139,6 +139,18 @@ describe("validation", function()
         assert.is_true(core.user_action_plain('{"mediaItems":[{"type":"image","data":"x"}]}', true))
     end)
 
+    it("the core's one-pass parameter check passes only plain scalar values and counts the tables", function()
+        local core = require("socialize.core")
+        local function pp(p) return { core.plain_params(p) } end
+        assert.are.same({ true, 0 }, pp({ UID = "u", n = 1, f = 1.5, b = false, z = core.null }))
+        assert.are.same({ true, 2 }, pp({ UID = "u", userAction = {}, x = { 1 } }))
+        assert.are.same({ true, 0 }, pp({ other = "\\u0000" })) -- not a JSON parameter: the text is the value
+        for _, p in ipairs({ { userAction = '{"a":"\\u0000"}' }, { xUserAction = "\\u0000" }, { a = "x\0" },
+            { ["a\0"] = "x" }, { [1] = "x" }, { a = 0 / 0 }, { a = math.huge }, { a = print } }) do
+            assert.is_false(core.plain_params(p))
+        end
+    end)
+
     for i, c in ipairs(cases) do
         local method, params, code, pattern = c[1], c[2], c[3], c[4]
         it(string.format("#%d %s: %d %s", i, method, code, pattern), function()

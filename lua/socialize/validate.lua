@@ -502,10 +502,17 @@ end
 
 -- Every parameter; the first error in name order (a sorted pass only when
 -- some parameter is bad).
+local plain_params = core.plain_params
+
 local function check_values(p)
+    -- the core checks the names and the scalar values in one pass; tables
+    -- (and anything it is not sure of) are checked here
+    local plain, tables = plain_params(p)
+    if plain and tables == 0 then return true end
     local json
-    for name in pairs(p) do
-        local ok, js = check_value(p, name)
+    for name, v in pairs(p) do
+        local ok, js = true, nil
+        if not plain or type(v) == "table" then ok, js = check_value(p, name) end
         if js then
             json = json or {}
             json[name] = js
