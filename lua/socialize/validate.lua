@@ -8,7 +8,7 @@ local providers = require("socialize.providers")
 
 local type, pairs, ipairs, tonumber, tostring = type, pairs, ipairs, tonumber, tostring
 local concat = table.concat
-local gsub, find, match, lower, sub = string.gsub, string.find, string.match, string.lower, string.sub
+local gsub, find, match, lower, sub, byte = string.gsub, string.find, string.match, string.lower, string.sub, string.byte
 
 local missing, invalid = errors.missing, errors.invalid
 local E = errors.codes
@@ -102,7 +102,7 @@ local function check_common(p, opts)
         if type(cid) ~= "string" then
             return nil, invalid("cid", "must be a string")
         end
-        if utf8_len(cid) > 100 then
+        if #cid > 100 and utf8_len(cid) > 100 then -- never more characters than bytes
             return nil, invalid("cid", "is longer than 100 characters")
         end
     end
@@ -250,7 +250,7 @@ checks["socialize.publishUserAction"] = function(p, opts)
     local ok, err = check_user_action("userAction", p.userAction, opts)
     if not ok then return nil, err end
     for k, v in pairs(p) do
-        local prov = type(k) == "string" and match(k, "^(%l+)UserAction$")
+        local prov = type(k) == "string" and #k > 10 and match(k, "^(%l+)UserAction$")
         if prov then
             if not opts.valid[prov] then
                 return nil, invalid(k, "names an unknown provider '" .. prov .. "'")
@@ -391,6 +391,7 @@ local NEEDS_UID = {
 
 --- Full method name as Gigya spells it ("setStatus" -> "socialize.setStatus").
 function _M.full_name(method)
+    if byte(method, 1) ~= 47 and find(method, ".", 1, true) then return method end -- already full, no "/"
     local m = gsub(method, "^/", "")
     if not find(m, ".", 1, true) then
         m = "socialize." .. m
@@ -532,22 +533,23 @@ end
 
 _M.MAX_RECIPIENTS = 1000
 
-local OPTS = {}
+local OPTS = { [true] = {}, [false] = {} } -- direct -> auth (OPTS itself for nil) -> opts
 
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
 function _M.check(method, params, opts)
     opts = opts or {}
     local auth, direct = opts.auth, opts.backend == "direct"
-    local key = tostring(auth) .. (direct and "/direct" or "/gigya")
-    opts = OPTS[key] -- read only below: one table per (auth, backend)
+    local by_auth = OPTS[direct]
+    local key = auth == nil and OPTS or auth
+    opts = by_auth[key] -- read only below: one table per (auth, backend)
     if not opts then
         if direct then
             opts = { auth = auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
         else
             opts = { auth = auth, valid = providers.valid, names = providers.names }
         end
-        OPTS[key] = opts
+        by_auth[key] = opts
     end
     local p = {}
     for k, v in pairs(params) do p[k] = v end
