@@ -56,6 +56,7 @@ typedef struct xfer {
     int                guard;  /* refuse blocked addresses (private-network guard) */
     char               refused[CURL_ERROR_SIZE + 300]; /* why the guard refused */
     char               ghost[256]; /* the guarded URL's host, for messages */
+    char               want[128];  /* req.wantHeaders as ",a,b,"; "" keeps every header */
 } xfer;
 
 /* A socket libcurl watches, as its socket callback reported it. */
