@@ -187,8 +187,11 @@ for _, name in ipairs(_M.METHODS) do
         if callback ~= nil and type(callback) ~= "function" then
             error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
         end
-        if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil and callback == nil then
-            return require("socialize.connect").user_info(self._engine:context(), params) -- from the store
+        if callback == nil then
+            if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil then
+                return require("socialize.connect").user_info(self._engine:context(), params) -- from the store
+            end
+            return self._engine:call(full, params) -- what self:call would do, its checks done above
         end
         return self:call(full, params, callback)
     end

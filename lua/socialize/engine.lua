@@ -173,9 +173,11 @@ function Engine:context(driver, st)
     end
     -- a transport's error shows no credential, and none of its request's URL
     -- a log would not show (an upload URL's signature, a bot token)
-    local function scrub_errors(out, reqs, secrets)
+    -- (secrets: the list, or false to take the requests' own with base at the first error)
+    local function scrub_errors(out, reqs, secrets, base)
         for i, o in ipairs(out) do
             if type(o) == "table" and o.error then
+                secrets = secrets or policy.auth_secrets(reqs, base)
                 o.error = policy.scrub(policy.scrub(o.error, secrets), policy.url_secrets(reqs[i] and reqs[i].url))
             end
         end
@@ -184,7 +186,6 @@ function Engine:context(driver, st)
         -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
         -- signature, a Bearer token) are credentials too: a transport error that
         -- quotes the request never shows them
-        secrets = policy.auth_secrets(reqs, secrets or s.secrets)
         local out
         if not log then
             if #reqs == 1 and driver.request then
@@ -197,9 +198,10 @@ function Engine:context(driver, st)
             else
                 out = many(reqs)
             end
-            scrub_errors(out, reqs, secrets)
+            scrub_errors(out, reqs, false, secrets or s.secrets) -- the secrets only when an error needs them
             return out
         end
+        secrets = policy.auth_secrets(reqs, secrets or s.secrets)
         local t0 = core.now_ms()
         for _, req in ipairs(reqs) do
             pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
