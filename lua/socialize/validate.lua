@@ -199,15 +199,14 @@ local function check_user_action(name, v, opts)
         local kind
         for i = 1, #items do
             local it = items[i]
-            local where = name .. ".mediaItems[" .. i .. "]"
-            if type(it) ~= "table" then
-                return nil, invalid(where, "must be an object")
+            if type(it) ~= "table" then -- (the item's name is made for errors only)
+                return nil, invalid(name .. ".mediaItems[" .. i .. "]", "must be an object")
             end
             if not MEDIA_TYPES[it.type] then
-                return nil, invalid(where .. ".type", "must be image, flash, mp3 or video")
+                return nil, invalid(name .. ".mediaItems[" .. i .. "].type", "must be image, flash, mp3 or video")
             end
             if it.data ~= nil and not (opts and opts.direct) then
-                return nil, invalid(where .. ".data", "is bytes: Gigya's backend takes media by src URL only "
+                return nil, invalid(name .. ".mediaItems[" .. i .. "].data", "is bytes: Gigya's backend takes media by src URL only "
                     .. "(bytes need backend = \"direct\")")
             end
             if kind and it.type ~= kind then
@@ -433,7 +432,13 @@ local function without_bytes(name, v)
     if type(v) ~= "table" or type(v.mediaItems) ~= "table" or not (name == "userAction" or match(name, "^%l+UserAction$")) then
         return v
     end
-    local items, any = {}, false
+    local any = false
+    for _, it in ipairs(v.mediaItems) do -- nothing to copy without bytes
+        if type(it) == "table" and type(it.data) == "string" then any = true break end
+    end
+    if not any then return v end
+    local items
+    items, any = {}, false
     for i, it in ipairs(v.mediaItems) do
         if type(it) == "table" and type(it.data) == "string" then
             local c = {}
