@@ -367,6 +367,16 @@ static int ua_hex4(const unsigned char *p, unsigned *v)
     return 0;
 }
 
+/* 1 for the bytes a string's plain run stops at: '"', '\\', controls, 8-bit */
+static const unsigned char UA_CLASS[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+    [0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* A string at s->p ('"'); its raw bytes in *b, *n. *esc: it held an escape. */
 static int ua_string(ua_scan *s, const unsigned char **b, size_t *n, int *esc)
 {
@@ -375,6 +385,8 @@ static int ua_string(ua_scan *s, const unsigned char **b, size_t *n, int *esc)
     *esc = 0;
     for (;;) {
         unsigned c;
+        while (p < s->end && !UA_CLASS[*p]) /* the plain ASCII run */
+            p++;
         if (p >= s->end)
             return -1;
         c = *p;
@@ -384,10 +396,6 @@ static int ua_string(ua_scan *s, const unsigned char **b, size_t *n, int *esc)
             return -1;
         if (c >= 0x80) {
             hi = 1;
-            p++;
-            continue;
-        }
-        if (c != '\\') {
             p++;
             continue;
         }
