@@ -384,7 +384,10 @@ static int check_params(const sz_params *params, sz_error *err)
     return 0;
 }
 
-sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, sz_error *err)
+/* take: params is the caller's to give away (sz_request_build_owned): the
+ * request keeps it instead of a copy, and *taken says it did. */
+static sz_request *request_build(const sz_request_opts *o, const sz_params *params, sz_params *take,
+                                 int *taken, sz_error *err)
 {
     sz_request *r;
     const char *method;
@@ -459,7 +462,12 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
                       "Invalid parameter value: url must be https for this auth mode");
         goto fail;
     }
-    r->params = sz_params_copy(params);
+    if (take) {
+        r->params = take; /* freed with r from here on */
+        *taken = 1;
+    } else {
+        r->params = sz_params_copy(params);
+    }
     if (!r->params)
         goto oom;
     snprintf(sdk, sizeof sdk, "socialize_c_%s", SZ_VERSION_STRING);
@@ -566,4 +574,18 @@ oom:
 fail:
     sz_request_free(r);
     return NULL;
+}
+
+sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, sz_error *err)
+{
+    return request_build(o, params, NULL, NULL, err);
+}
+
+sz_request *sz_request_build_owned(const sz_request_opts *o, sz_params *params, sz_error *err)
+{
+    int taken = 0;
+    sz_request *r = request_build(o, params, params, &taken, err);
+    if (!r && !taken)
+        sz_params_free(params);
+    return r;
 }

@@ -103,8 +103,7 @@ static int l_build_request(lua_State *L)
     lsz_enc_free(&c);
     if (!p)
         return lsz_push_fail(L, c.code, c.msg);
-    r = sz_request_build(&o, p, &err);
-    sz_params_free(p);
+    r = sz_request_build_owned(&o, p, &err); /* p is the request's now */
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
     return push_request(L, r);
