@@ -261,7 +261,7 @@ fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh .ci/fuzz $(FUZZ_TARGETS)
 
 bench: deps
-	@sh .ci/install-deps lua-luaossl wrk
+	@sh .ci/install-deps lua-luaossl lua-socket lua-cjson wrk
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
 	@sh bench/run
