@@ -51,7 +51,8 @@ CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h
            csrc/core/sz_netkit.h csrc/core/sz_textkit.h csrc/core/sz_jansson.h build/gen/sz_textdata.h
 CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
-BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c csrc/lua/lsz_file.c
+BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c csrc/lua/lsz_file.c \
+           csrc/lua/lsz_reply.c
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c csrc/curl/lsz_cli.c
 CURL_HDR = csrc/curl/lsz_curl.h
@@ -267,7 +268,7 @@ fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh .ci/fuzz $(FUZZ_TARGETS)
 
 bench: deps
-	@sh .ci/install-deps lua-luaossl wrk
+	@sh .ci/install-deps lua-luaossl lua-socket lua-cjson wrk
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
 	@sh bench/run

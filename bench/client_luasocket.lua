@@ -15,12 +15,15 @@ local function enc(s)
     return (tostring(s):gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
+-- the request of bench/request.lua: the 509-byte userAction JSON string, sent as is
+local UA = require("bench.request").json
+
 local function call()
     local ts = os.time()
     local p = {
         UID = "user_123", apiKey = "3_benchApiKey", format = "json", httpStatusCodes = "false",
         nonce = ts * 1000 .. "_" .. math.random(1, 2 ^ 31), sdk = "luasocket", timestamp = tostring(ts),
-        userAction = cjson.encode({ title = "Level 3 done", linkBack = "https://game.example/l3", userMessage = "Beat it!" }),
+        userAction = UA, cid = "bench-campaign", shortURLs = "never",
     }
     local keys = {}
     for k in pairs(p) do keys[#keys + 1] = k end

@@ -8,6 +8,9 @@ import urllib.request
 from urllib.parse import quote
 
 url, n = sys.argv[1], int(sys.argv[2])
+# the request of bench/request.lua: the 509-byte userAction JSON string, sent as is
+with open(__import__("os").path.join(__import__("os").environ.get("SOCIALIZE_ROOT", "."), "bench/user_action.json")) as f:
+    UA = f.read()
 secret = base64.b64decode("c29jaWFsaXplLXJlZmVyZW5jZS1zZWNyZXQtMDAwMQ==")
 
 
@@ -19,7 +22,7 @@ def call():
     ts = int(time.time())
     p = {"UID": "user_123", "apiKey": "3_benchApiKey", "format": "json", "httpStatusCodes": "false",
          "nonce": "%d_%d" % (ts * 1000, random.randrange(2 ** 31)), "sdk": "python_stdlib", "timestamp": str(ts),
-         "userAction": json.dumps({"title": "Level 3 done", "linkBack": "https://game.example/l3", "userMessage": "Beat it!"})}
+         "userAction": UA, "cid": "bench-campaign", "shortURLs": "never"}
     qs = "&".join(k + "=" + enc(p[k]) for k in sorted(p))
     full = url + "/socialize.publishUserAction"
     base = "POST&" + enc(full) + "&" + enc(qs)

@@ -19,7 +19,8 @@ local providers, names = {}, {}
 for _, name in ipairs(core.provider_names()) do
     local info = core.provider_info(name)
     local oc = type(ports.oauth) == "table" and ports.oauth[name]
-    if info.connect and ports[name] and oc then
+    -- (a network whose connect takes an instance to register with is left out)
+    if info.connect and not info.connect.instance and ports[name] and oc then
         providers[name] = { baseUrl = "http://127.0.0.1:" .. ports[name], clientId = oc.clientId, clientSecret = oc.clientSecret }
         names[#names + 1] = name
     end

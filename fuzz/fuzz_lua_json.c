@@ -1,5 +1,6 @@
 /* libFuzzer: JSON <-> Lua conversion in the binding (json_decode, the
- * deterministic encoder, parse_response) inside a real Lua state. */
+ * deterministic encoder, parse_response, the one-pass UserAction scan
+ * against the full decode) inside a real Lua state. */
 #include <stdint.h>
 #include <stddef.h>
 #include "lua.h"
@@ -22,7 +23,40 @@ static const char *SCRIPT =
     "  if type(v) == 'table' then core.param_string(v, 'p') end\n"
     "end\n"
     "local r = core.parse_response(s, 200)\n"
-    "if type(r) ~= 'table' or type(r.errorCode) ~= 'number' then error('bad reply table') end\n";
+    "if type(r) ~= 'table' or type(r.errorCode) ~= 'number' then error('bad reply table') end\n"
+    /* the one-pass reader of the usual reply gives the decoded object, statusCode and statusReason added */
+    "local function same(a, b)\n"
+    "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b and math.type(a) == math.type(b) end\n"
+    "  for k, x in pairs(a) do if not same(x, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "if type(v) == 'table' and s:find('^[ \\t\\r\\n]*{') and math.type(v.errorCode) == 'integer' and v.errorCode == 0 then\n"
+    "  if v.statusCode == nil then v.statusCode = 200 end\n"
+    "  if v.statusReason == nil then v.statusReason = 'OK' end\n"
+    "  if not same(v, r) then error('bad reply table: not the decoded reply') end\n"
+    "end\n"
+    /* the one-pass UserAction scan says yes only to what the full check accepts */
+    "for _, direct in ipairs({false, true}) do\n"
+    "  if core.user_action_plain(s, direct) then\n"
+    "    local t = core.json_decode(s)\n"
+    "    if type(t) ~= 'table' or next(t) == nil or not s:find('^%s*{') then error('plain: not an object') end\n"
+    "    for _, f in ipairs({'title', 'subtitle', 'description', 'linkBack', 'userMessage'}) do\n"
+    "      if t[f] ~= nil and type(t[f]) ~= 'string' then error('plain: bad ' .. f) end\n"
+    "    end\n"
+    "    local items, kind = t.mediaItems, nil\n"
+    "    local M = { image = true, flash = true, mp3 = true, video = true }\n"
+    "    if items ~= nil and type(items) ~= 'table' then error('plain: bad mediaItems') end\n"
+    "    for i = 1, items and #items or 0 do\n"
+    "      local it = items[i]\n"
+    "      if type(it) ~= 'table' or not M[it.type] or (it.data ~= nil and not direct) or (kind and it.type ~= kind) then\n"
+    "        error('plain: bad item') end\n"
+    "      kind = it.type\n"
+    "    end\n"
+    "    if t.actionLinks ~= nil and type(t.actionLinks) ~= 'table' then error('plain: bad actionLinks') end\n"
+    "  end\n"
+    "end\n"
+    ;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lua_pcall(L, 2, 0, 0) != 0) {
         const char *m = lua_tostring(L, -1);
         /* a stable round trip and a reply table are promises: break loudly */
-        if (m && (strstr(m, "not stable") || strstr(m, "bad reply")))
+        if (m && (strstr(m, "not stable") || strstr(m, "bad reply") || strstr(m, "plain: ")))
             __builtin_trap();
     }
     lua_close(L);

@@ -31,6 +31,30 @@ describe("client against the fake Gigya server #fakes", function()
         H.reset(srv)
     end)
 
+    it("the curl transport returns only req.wantHeaders when given (Gigya's calls want date), every header otherwise", function()
+        local session = curl.new { timeout = 10 }
+        local function names(req)
+            local res = assert(session:request(req))
+            local out = {}
+            for k in pairs(res.headers) do out[#out + 1] = k end
+            table.sort(out)
+            return out, res
+        end
+        local req = { method = "POST", url = srv.http .. "/socialize.getUserInfo", body = "a=1", headers = {} }
+        local all = names(req)
+        assert.is_true(#all >= 3)
+        req.wantHeaders = "date"
+        local only, res = names(req)
+        assert.are.same({ "date" }, only)
+        assert.matches("GMT$", res.headers.date)
+        req.wantHeaders = "date,content-type"
+        assert.are.same({ "content-type", "date" }, (names(req)))
+        local rec = recording()
+        assert(H.client(srv, { url = srv.http, transport = rec.transport }):setStatus { UID = "user_123", status = "s" })
+        assert.are.equal("date", rec.sent[1].wantHeaders)
+        session:close()
+    end)
+
     describe("every call, signed with the partner secret", function()
         for _, scheme in ipairs({ "http", "https" }) do
             it("publishUserAction over " .. scheme .. " returns the response table", function()

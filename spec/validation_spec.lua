@@ -67,6 +67,21 @@ local cases = {
       "twitterUserAction.title must be a string" },
     { "publishUserAction", { UID = "u", userAction = UA, twitterUserAction = { title = "a", mediaItems = {
         { type = "image" }, { type = "flash" } } } }, 400006, "twitterUserAction.mediaItems mixes media types" },
+    -- a userAction JSON string: the core's one-pass scan passes only what is certainly well-shaped;
+    -- everything else gets the full check and its message
+    { "publishUserAction", { UID = "u", userAction = '{"title":5}' }, 400006, "userAction.title must be a string" },
+    { "publishUserAction", { UID = "u", userAction = ' {} ' }, 400006, "userAction is empty" },
+    { "publishUserAction", { UID = "u", userAction = '{"title":"t","title":"u"}' }, 400006, "userAction is not valid JSON" },
+    { "publishUserAction", { UID = "u", userAction = '{"title":"t"} x' }, 400006, "userAction is not valid JSON" },
+    { "publishUserAction", { UID = "u", userAction = '{"title":"t","n":1e999}' }, 400006, "userAction is not valid JSON" },
+    { "publishUserAction", { UID = "u", userAction = '{"title":"\\ud800"}' }, 400006, "userAction is not valid JSON" },
+    { "publishUserAction", { UID = "u", userAction = '{"mediaItems":[{"type":"image","src":"a"},{"type":"mp3"}]}' },
+      400006, "userAction.mediaItems mixes media types" },
+    { "publishUserAction", { UID = "u", userAction = '{"mediaItems":[{"type":"image","data":"eA=="}]}' },
+      400006, "userAction.mediaItems%[1%]%.data is bytes" },
+    { "publishUserAction", { UID = "u", userAction = '{"mediaItems":[{"src":"a"}]}' },
+      400006, "userAction.mediaItems%[1%]%.type must be" },
+    { "publishUserAction", { UID = "u", userAction = '{"actionLinks":null}' }, 400006, "userAction.actionLinks must be an array" },
     { "setStatus", { UID = "u" }, 400002, "status" },
     { "setStatus", { UID = "u", status = {} }, 400006, "status must be a string" },
     { "setStatus", { status = "hi" }, 400002, "UID" },
@@ -108,6 +123,34 @@ local cases = {
 }
 
 describe("validation", function()
+    it("a userAction JSON string: the core's one-pass scan says yes only when it is certainly well-shaped", function()
+        local core = require("socialize.core")
+        local f = assert(io.open("bench/user_action.json", "rb"))
+        local json = f:read("*a")
+        f:close()
+        assert.is_true(core.user_action_plain(json))
+        assert.is_true(core.user_action_plain(' {"title":"\\u00e9\\ud83d\\ude00 \\"q\\"","n":[1,-2.5e3,true,null,{}]} '))
+        for _, s in ipairs({ "{}", "[1]", '{"title":1}', '{"a":1,"a":2}', '{"a":"\\u0000"}', '{"a":01}', '{"a":1e100}',
+            '{"a":1234567890123456}', '{"a":"\255"}', '{"a":1} x', '{"mediaItems":[{"type":"image","data":"x"}]}',
+            '{"mediaItems":[{"type":"image"},{"type":"video"}]}', '{"mediaItems":{}}', '{"actionLinks":"x"}' }) do
+            assert.is_false(core.user_action_plain(s), s)
+        end
+        -- the direct backend takes bytes in a media item
+        assert.is_true(core.user_action_plain('{"mediaItems":[{"type":"image","data":"x"}]}', true))
+    end)
+
+    it("the core's one-pass parameter check passes only plain scalar values and counts the tables", function()
+        local core = require("socialize.core")
+        local function pp(p) return { core.plain_params(p) } end
+        assert.are.same({ true, 0 }, pp({ UID = "u", n = 1, f = 1.5, b = false, z = core.null }))
+        assert.are.same({ true, 2 }, pp({ UID = "u", userAction = {}, x = { 1 } }))
+        assert.are.same({ true, 0 }, pp({ other = "\\u0000" })) -- not a JSON parameter: the text is the value
+        for _, p in ipairs({ { userAction = '{"a":"\\u0000"}' }, { xUserAction = "\\u0000" }, { a = "x\0" },
+            { ["a\0"] = "x" }, { [1] = "x" }, { a = 0 / 0 }, { a = math.huge }, { a = print } }) do
+            assert.is_false(core.plain_params(p))
+        end
+    end)
+
     for i, c in ipairs(cases) do
         local method, params, code, pattern = c[1], c[2], c[3], c[4]
         it(string.format("#%d %s: %d %s", i, method, code, pattern), function()

@@ -6,7 +6,7 @@
 static const char HEX[] = "0123456789ABCDEF";
 
 /* 1 for the bytes RFC 3986 leaves as they are: A-Z a-z 0-9 - _ . ~ */
-static const unsigned char KEEP[256] = {
+const unsigned char sz_url_keep[256] = {
     ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
     ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
     ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
@@ -26,7 +26,7 @@ void sz_url_encode_buf(sz_buf *b, const char *s, size_t len)
     o = b->data + b->len;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (KEEP[c]) {
+        if (sz_url_keep[c]) {
             *o++ = (char)c;
         } else {
             *o++ = '%';

@@ -42,6 +42,14 @@ SZ_HIDDEN void sz_base64_encode_buf(sz_buf *b, const unsigned char *d, size_t n,
  * string literal with quotes; escapes " \ and control characters only,
  * UTF-8 and '/' are written as they are. */
 SZ_HIDDEN void sz_json_string_buf(sz_buf *b, const char *s, size_t len);
+/* 1 when json is certainly a UserAction object the full check accepts (it
+ * decodes with duplicates refused, and has the documented shape; data in a
+ * media item only with allow_data); 0: not sure, run the full check. */
+SZ_HIDDEN int sz_user_action_plain(const char *json, size_t len, int allow_data);
+/* sz_request.c: sz_request_build that takes params over (freed, whatever happens) */
+SZ_HIDDEN sz_request *sz_request_build_owned(const sz_request_opts *o, sz_params *params, sz_error *err);
+/* sz_encode.c: 1 for a byte RFC 3986 percent-encoding keeps (A-Z a-z 0-9 - _ . ~) */
+SZ_HIDDEN extern const unsigned char sz_url_keep[256];
 /* Shortest decimal that reads back as the same double; integral values in
  * the int64 range are written without a fraction. Returns -1 for NaN/inf. */
 SZ_HIDDEN int  sz_number_buf(sz_buf *b, double v);

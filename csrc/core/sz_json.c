@@ -327,3 +327,296 @@ const char *sz_json_writer_text(const sz_json_writer *w, size_t *len, sz_error *
         *len = w->out.len;
     return w->out.data;
 }
+
+/* ---- a UserAction JSON string's shape, without building anything ----------
+ * sz_user_action_plain answers 1 only when the string is certainly what the
+ * full check accepts (jansson with JSON_REJECT_DUPLICATES decodes it to an
+ * object, and the object has the UserAction shape of docs/api.md); 0 means
+ * "not sure": the caller then runs the full check, which says why. It is
+ * therefore stricter than jansson: no \u0000, no escape in a key, numbers of
+ * at most 15 characters, at most 32 levels and 64 keys per object, JSON
+ * whitespace only. One pass, no allocation. */
+
+typedef struct ua_scan {
+    const unsigned char *p, *end;
+    int allow_data;
+} ua_scan;
+
+enum { UA_ANY, UA_ROOT, UA_MEDIA, UA_ITEM };
+#define UA_MAX_DEPTH 32
+#define UA_MAX_KEYS  64
+
+static void ua_ws(ua_scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int ua_hex4(const unsigned char *p, unsigned *v)
+{
+    int i;
+    *v = 0;
+    for (i = 0; i < 4; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        *v = (*v << 4) | d;
+    }
+    return 0;
+}
+
+/* 1 for the bytes a string's plain run stops at: '"', '\\', controls, 8-bit */
+static const unsigned char UA_CLASS[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+    [0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* A string at s->p ('"'); its raw bytes in *b, *n. *esc: it held an escape. */
+static int ua_string(ua_scan *s, const unsigned char **b, size_t *n, int *esc)
+{
+    const unsigned char *p = s->p + 1, *run = p;
+    int hi = 0; /* 8-bit bytes seen: checked as UTF-8 at the end */
+    *esc = 0;
+    for (;;) {
+        unsigned c;
+        while (p < s->end && !UA_CLASS[*p]) /* the plain ASCII run */
+            p++;
+        if (p >= s->end)
+            return -1;
+        c = *p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return -1;
+        if (c >= 0x80) {
+            hi = 1;
+            p++;
+            continue;
+        }
+        *esc = 1;
+        if (p + 1 >= s->end)
+            return -1;
+        c = p[1];
+        if (c == 'u') {
+            unsigned u, lo;
+            if (s->end - p < 6 || ua_hex4(p + 2, &u) != 0 || u == 0 || (u >= 0xDC00 && u <= 0xDFFF))
+                return -1;
+            p += 6;
+            if (u >= 0xD800 && u <= 0xDBFF) { /* a surrogate pair, or nothing */
+                if (s->end - p < 6 || p[0] != '\\' || p[1] != 'u' || ua_hex4(p + 2, &lo) != 0 ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                p += 6;
+            }
+            continue;
+        }
+        if (!strchr("\"\\/bfnrt", (int)c) || c == 0)
+            return -1;
+        p += 2;
+    }
+    if (hi && !sz_utf8_valid((const char *)run, (size_t)(p - run)))
+        return -1;
+    *b = run;
+    *n = (size_t)(p - run);
+    s->p = p + 1;
+    return 0;
+}
+
+static int ua_number(ua_scan *s)
+{
+    const unsigned char *p = s->p, *start = p, *e;
+    if (p < s->end && *p == '-')
+        p++;
+    if (p >= s->end)
+        return -1;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return -1;
+    if (p < s->end && *p == '.') {
+        p++;
+        if (p >= s->end || *p < '0' || *p > '9')
+            return -1;
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < s->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < s->end && (*p == '+' || *p == '-'))
+            p++;
+        e = p;
+        if (p >= s->end || *p < '0' || *p > '9')
+            return -1;
+        while (p < s->end && *p >= '0' && *p <= '9')
+            if (++p - e > 2) /* at most two exponent digits: no real overflow */
+                return -1;
+    }
+    if (p - start > 15) /* no integer overflow in jansson, a real far from it */
+        return -1;
+    s->p = p;
+    return 0;
+}
+
+static int ua_word(ua_scan *s, const char *w, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+        return -1;
+    s->p += n;
+    return 0;
+}
+
+static int is_key(const unsigned char *k, size_t n, const char *name)
+{
+    return strlen(name) == n && memcmp(k, name, n) == 0;
+}
+
+/* the kind of a value about to be read: '{', '[', '"', or 0 (a scalar) */
+static int ua_value(ua_scan *s, int role, int depth, const unsigned char **kind, size_t *kind_len);
+
+static int ua_object(ua_scan *s, int role, int depth, const unsigned char **kind, size_t *kind_len)
+{
+    const unsigned char *keys[UA_MAX_KEYS];
+    size_t klen[UA_MAX_KEYS], nk = 0, i;
+    int type_seen = 0;
+    s->p++; /* '{' */
+    ua_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return role == UA_ROOT || role == UA_ITEM ? -1 : 0; /* empty UserAction; an item without type */
+    }
+    for (;;) {
+        const unsigned char *k;
+        size_t kn;
+        int esc, sub = UA_ANY;
+        if (s->p >= s->end || *s->p != '"' || ua_string(s, &k, &kn, &esc) != 0 || esc || nk == UA_MAX_KEYS)
+            return -1;
+        for (i = 0; i < nk; i++)
+            if (klen[i] == kn && memcmp(keys[i], k, kn) == 0)
+                return -1; /* a duplicate: jansson refuses it */
+        keys[nk] = k;
+        klen[nk++] = kn;
+        ua_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return -1;
+        s->p++;
+        ua_ws(s);
+        if (s->p >= s->end)
+            return -1;
+        if (role == UA_ROOT) {
+            if (is_key(k, kn, "title") || is_key(k, kn, "subtitle") || is_key(k, kn, "description") ||
+                is_key(k, kn, "linkBack") || is_key(k, kn, "userMessage")) {
+                if (*s->p != '"')
+                    return -1;
+            } else if (is_key(k, kn, "mediaItems")) {
+                if (*s->p != '[')
+                    return -1;
+                sub = UA_MEDIA;
+            } else if (is_key(k, kn, "actionLinks")) {
+                if (*s->p != '[' && *s->p != '{')
+                    return -1;
+            }
+        } else if (role == UA_ITEM) {
+            if (is_key(k, kn, "data") && !s->allow_data)
+                return -1;
+            if (is_key(k, kn, "type")) {
+                const unsigned char *t;
+                size_t tn;
+                if (*s->p != '"' || ua_string(s, &t, &tn, &esc) != 0 || esc ||
+                    !(is_key(t, tn, "image") || is_key(t, tn, "flash") || is_key(t, tn, "mp3") ||
+                      is_key(t, tn, "video")))
+                    return -1;
+                if (*kind && !(*kind_len == tn && memcmp(*kind, t, tn) == 0))
+                    return -1; /* mixed media types */
+                *kind = t;
+                *kind_len = tn;
+                type_seen = 1;
+                goto next;
+            }
+        }
+        if (ua_value(s, sub, depth + 1, kind, kind_len) != 0)
+            return -1;
+    next:
+        ua_ws(s);
+        if (s->p >= s->end)
+            return -1;
+        if (*s->p == '}') {
+            s->p++;
+            return role == UA_ITEM && !type_seen ? -1 : 0;
+        }
+        if (*s->p != ',')
+            return -1;
+        s->p++;
+        ua_ws(s);
+    }
+}
+
+static int ua_array(ua_scan *s, int role, int depth, const unsigned char **kind, size_t *kind_len)
+{
+    s->p++; /* '[' */
+    ua_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (s->p >= s->end)
+            return -1;
+        if (role == UA_MEDIA && *s->p != '{')
+            return -1; /* an item that is not an object */
+        if (ua_value(s, role == UA_MEDIA ? UA_ITEM : UA_ANY, depth + 1, kind, kind_len) != 0)
+            return -1;
+        ua_ws(s);
+        if (s->p >= s->end)
+            return -1;
+        if (*s->p == ']') {
+            s->p++;
+            return 0;
+        }
+        if (*s->p != ',')
+            return -1;
+        s->p++;
+        ua_ws(s);
+    }
+}
+
+static int ua_value(ua_scan *s, int role, int depth, const unsigned char **kind, size_t *kind_len)
+{
+    const unsigned char *b;
+    size_t n;
+    int esc;
+    if (depth > UA_MAX_DEPTH || s->p >= s->end)
+        return -1;
+    switch (*s->p) {
+    case '{': return ua_object(s, role, depth, kind, kind_len);
+    case '[': return ua_array(s, role, depth, kind, kind_len);
+    case '"': return ua_string(s, &b, &n, &esc);
+    case 't': return ua_word(s, "true", 4);
+    case 'f': return ua_word(s, "false", 5);
+    case 'n': return ua_word(s, "null", 4);
+    default: return ua_number(s);
+    }
+}
+
+int sz_user_action_plain(const char *json, size_t len, int allow_data)
+{
+    ua_scan s;
+    const unsigned char *kind = NULL;
+    size_t kind_len = 0;
+    s.p = (const unsigned char *)json;
+    s.end = s.p + len;
+    s.allow_data = allow_data;
+    ua_ws(&s);
+    if (s.p >= s.end || *s.p != '{' || ua_object(&s, UA_ROOT, 1, &kind, &kind_len) != 0)
+        return 0;
+    ua_ws(&s);
+    return s.p == s.end;
+}

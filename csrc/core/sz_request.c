@@ -256,6 +256,73 @@ done:
     return out;
 }
 
+/* The signed query string (k=enc(v)&..., in the parameters' order) and,
+ * appended to base, its own percent-encoding, in one pass: a byte kept as it
+ * is goes to both; an encoded byte is %XY in the query and %25XY in the base
+ * string; '=' and '&' are %3D and %26 there. Keys are already plain (check_params). */
+static char *query_and_base(const sz_params *p, sz_buf *base, size_t *qlen)
+{
+    static const char HEX[] = "0123456789ABCDEF";
+    size_t i, n = sz_params_count(p), qmax = 0, bmax = 0;
+    char *q, *o, *bo;
+    for (i = 0; i < n; i++) {
+        const char *k, *v;
+        size_t kl, vl;
+        sz_params_at(p, i, &k, &kl, &v, &vl);
+        if (vl > ((size_t)-1 / 16) - kl)
+            return NULL;
+        qmax += kl + 2 + vl * 3;
+        bmax += kl + 6 + vl * 5;
+    }
+    q = malloc(qmax + 1);
+    if (!q || sz_buf_reserve(base, bmax) != 0) {
+        free(q);
+        return NULL;
+    }
+    o = q;
+    bo = base->data + base->len;
+    for (i = 0; i < n; i++) {
+        const char *k, *v;
+        size_t kl, vl, j;
+        sz_params_at(p, i, &k, &kl, &v, &vl);
+        if (i) {
+            *o++ = '&';
+            memcpy(bo, "%26", 3);
+            bo += 3;
+        }
+        memcpy(o, k, kl);
+        memcpy(bo, k, kl);
+        o += kl;
+        bo += kl;
+        *o++ = '=';
+        memcpy(bo, "%3D", 3);
+        bo += 3;
+        for (j = 0; j < vl; j++) {
+            unsigned char c = (unsigned char)v[j];
+            if (sz_url_keep[c]) {
+                *o++ = (char)c;
+                *bo++ = (char)c;
+            } else {
+                o[0] = '%';
+                o[1] = HEX[c >> 4];
+                o[2] = HEX[c & 15];
+                o += 3;
+                bo[0] = '%';
+                bo[1] = '2';
+                bo[2] = '5';
+                bo[3] = HEX[c >> 4];
+                bo[4] = HEX[c & 15];
+                bo += 5;
+            }
+        }
+    }
+    *o = '\0';
+    base->len = (size_t)(bo - base->data);
+    base->data[base->len] = '\0';
+    *qlen = (size_t)(o - q);
+    return q;
+}
+
 static int need(const char *v, const char *name, sz_error *err)
 {
     if (v && *v)
@@ -317,7 +384,10 @@ static int check_params(const sz_params *params, sz_error *err)
     return 0;
 }
 
-sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, sz_error *err)
+/* take: params is the caller's to give away (sz_request_build_owned): the
+ * request keeps it instead of a copy, and *taken says it did. */
+static sz_request *request_build(const sz_request_opts *o, const sz_params *params, sz_params *take,
+                                 int *taken, sz_error *err)
 {
     sz_request *r;
     const char *method;
@@ -392,7 +462,12 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
                       "Invalid parameter value: url must be https for this auth mode");
         goto fail;
     }
-    r->params = sz_params_copy(params);
+    if (take) {
+        r->params = take; /* freed with r from here on */
+        *taken = 1;
+    } else {
+        r->params = sz_params_copy(params);
+    }
     if (!r->params)
         goto oom;
     snprintf(sdk, sizeof sdk, "socialize_c_%s", SZ_VERSION_STRING);
@@ -402,7 +477,7 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
     switch (o->auth) {
     case SZ_AUTH_SIGNED: {
         char ts[32], sig[29], *norm;
-        size_t qlen;
+        size_t qlen = 0;
         sz_buf base, body;
         snprintf(ts, sizeof ts, "%lld", o->timestamp);
         if (set_str(r->params, "apiKey", o->api_key) ||
@@ -414,19 +489,17 @@ sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, 
         norm = sz_normalize_url(r->url, err);
         if (!norm)
             goto fail;
-        r->body = sz_params_query(r->params, &r->body_len);
-        qlen = r->body_len;
-        if (!r->body) {
-            free(norm);
-            goto oom;
-        }
         sz_buf_init(&base);
-        sz_buf_reserve(&base, 6 + strlen(norm) * 3 + qlen * 3);
         sz_buf_add(&base, "POST&", 5);
         sz_url_encode_buf(&base, norm, strlen(norm));
         sz_buf_addc(&base, '&');
-        sz_url_encode_buf(&base, r->body, qlen);
         free(norm);
+        r->body = query_and_base(r->params, &base, &qlen);
+        r->body_len = qlen;
+        if (!r->body) {
+            sz_buf_reset(&base);
+            goto oom;
+        }
         r->base_string = sz_buf_finish(&base, NULL);
         if (!r->base_string)
             goto oom;
@@ -501,4 +574,18 @@ oom:
 fail:
     sz_request_free(r);
     return NULL;
+}
+
+sz_request *sz_request_build(const sz_request_opts *o, const sz_params *params, sz_error *err)
+{
+    return request_build(o, params, NULL, NULL, err);
+}
+
+sz_request *sz_request_build_owned(const sz_request_opts *o, sz_params *params, sz_error *err)
+{
+    int taken = 0;
+    sz_request *r = request_build(o, params, params, &taken, err);
+    if (!r && !taken)
+        sz_params_free(params);
+    return r;
 }

@@ -1,7 +1,13 @@
 /* URL normalisation, base string, HMAC-SHA1 signatures and validators. */
+/* HMAC-SHA1 is computed over OpenSSL's SHA1_* functions (deprecated in 3.0,
+ * still in every 3.x): the one-shot HMAC() of 3.0 fetches the MAC, the
+ * digest and their parameters by name on every call, about as much work as
+ * hashing a whole request (docs/PERFORMANCE.md). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
@@ -125,6 +131,36 @@ char *sz_base_string(const char *http_method, const char *url, const sz_params *
     return out;
 }
 
+/* RFC 2104 HMAC-SHA1 of msg under key into mac (20 bytes); 0, or -1 when
+ * SHA1 fails. Every key-derived byte is wiped. */
+static int hmac_sha1(const unsigned char *key, size_t klen, const unsigned char *msg, size_t len,
+                     unsigned char mac[SHA_DIGEST_LENGTH])
+{
+    unsigned char k[SHA_CBLOCK], pad[SHA_CBLOCK], inner[SHA_DIGEST_LENGTH];
+    SHA_CTX c;
+    size_t i;
+    int ok;
+    memset(k, 0, sizeof k);
+    if (klen > SHA_CBLOCK) {
+        if (!SHA1(key, klen, k))
+            return -1;
+    } else {
+        memcpy(k, key, klen);
+    }
+    for (i = 0; i < SHA_CBLOCK; i++)
+        pad[i] = k[i] ^ 0x36;
+    ok = SHA1_Init(&c) && SHA1_Update(&c, pad, SHA_CBLOCK) && SHA1_Update(&c, msg, len) && SHA1_Final(inner, &c);
+    for (i = 0; i < SHA_CBLOCK; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ok = ok && SHA1_Init(&c) && SHA1_Update(&c, pad, SHA_CBLOCK) &&
+         SHA1_Update(&c, inner, SHA_DIGEST_LENGTH) && SHA1_Final(mac, &c);
+    sz_wipe(k, sizeof k);
+    sz_wipe(pad, sizeof pad);
+    sz_wipe(inner, sizeof inner);
+    sz_wipe(&c, sizeof c);
+    return ok ? 0 : -1;
+}
+
 int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t len, char out[29],
                      sz_error *err)
 {
@@ -138,12 +174,12 @@ int sz_hmac_sha1_b64(const char *secret_b64, const char *msg, size_t len, char o
     }
     if (sz_base64_decode(secret_b64, strlen(secret_b64), "secret", &key, &klen, err) != 0)
         return -1;
-    if (klen == 0 ||
-        !HMAC(EVP_sha1(), key, (int)klen, (const unsigned char *)msg, len, mac, &maclen)) {
+    if (klen == 0 || hmac_sha1(key, klen, (const unsigned char *)msg, len, mac) != 0) {
         sz_free_wiped(key, klen);
         sz_seterr(err, SZ_EINVALID, "Invalid parameter value: secret is empty");
         return -1;
     }
+    maclen = SHA_DIGEST_LENGTH;
     sz_free_wiped(key, klen);
     sz_buf_init(&b);
     sz_base64_encode_buf(&b, mac, maclen, 0);

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include "sz_internal.h"
 #include "sz_codes.h"
@@ -244,9 +245,20 @@ int sz_utf8_valid(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
-        unsigned c = s[i];
+        unsigned c;
         size_t n, k;
         unsigned cp;
+        /* ASCII runs eight bytes at a time */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        c = s[i];
         if (c < 0x80) { i++; continue; }
         if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
         else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }

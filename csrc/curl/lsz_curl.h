@@ -60,6 +60,7 @@ typedef struct xfer {
     int                resent; /* libcurl was about to send it again: refused */
     char               refused[CURL_ERROR_SIZE + 300]; /* why the guard refused */
     char               ghost[256]; /* the guarded URL's host, for messages */
+    char               want[128];  /* req.wantHeaders as ",a,b,"; "" keeps every header */
 } xfer;
 
 /* A socket libcurl watches, as its socket callback reported it. */

@@ -202,13 +202,18 @@ static void push_headers(lua_State *L, xfer *x)
         if (!colon || colon == line)
             continue;
         {
-            char name[128];
+            char buf[130], *name = buf + 1;
             size_t nl = (size_t)(colon - line);
             const char *v = colon + 1, *end = line + ll;
-            if (nl >= sizeof name)
+            if (nl + 2 >= sizeof buf)
                 continue;
+            buf[0] = ',';
             for (k = 0; k < nl; k++)
                 name[k] = (char)((line[k] >= 'A' && line[k] <= 'Z') ? line[k] + 32 : line[k]);
+            name[nl] = ',';
+            name[nl + 1] = '\0';
+            if (x->want[0] && !strstr(x->want, buf))
+                continue; /* a header the caller does not read */
             name[nl] = '\0';
             while (v < end && (*v == ' ' || *v == '\t'))
                 v++;
@@ -389,6 +394,15 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
     x->refused[0] = '\0';
     x->ghost[0] = '\0';
+    x->want[0] = '\0';
+    lua_getfield(L, t, "wantHeaders"); /* "date,retry-after": the only ones the caller reads */
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t wl;
+        const char *w = lua_tolstring(L, -1, &wl);
+        if (wl + 3 <= sizeof x->want && !memchr(w, 0, wl)) /* else: every header, as without it */
+            snprintf(x->want, sizeof x->want, ",%s,", w);
+    }
+    lua_pop(L, 1);
     lua_getfield(L, t, "guard");
     x->guard = lua_toboolean(L, -1);
     lua_pop(L, 1);

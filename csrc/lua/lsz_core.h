@@ -1,5 +1,5 @@
 /* Internal header of the Lua binding socialize.core (lsocialize_core.c,
- * lsz_json.c, lsz_sign.c, lsz_provider.c). Nothing here is exported: the
+ * lsz_json.c, lsz_sign.c, lsz_provider.c, lsz_reply.c). Nothing here is exported: the
  * modules are built with -fvisibility=hidden and only luaopen_socialize_core
  * is visible. */
 #ifndef LSZ_CORE_H
@@ -31,6 +31,7 @@ typedef struct enc_ctx {
     sz_buf  path;   /* "userAction.mediaItems[1].src", for messages */
     int     code;   /* a Gigya code, with msg */
     char    msg[256];
+    int     meta;   /* a table with a metatable was met */
 } enc_ctx;
 
 /* lsocialize_core.c: results and argument reading */
@@ -46,6 +47,9 @@ void lsz_enc_init(enc_ctx *c, const char *root, size_t rootlen);
 void lsz_enc_free(enc_ctx *c);
 sz_params *lsz_to_params(lua_State *L, int idx, enc_ctx *c);
 int lsz_push_json(lua_State *L, json_t *j, int depth);
+/* lsz_reply.c: parse_response's table for the usual reply (2xx, "errorCode":0) in one
+ * pass: 1 pushed; 0 not sure, nothing pushed (take sz_response_parse). */
+int lsz_push_reply_fast(lua_State *L, const char *body, size_t len, int status);
 json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad);
 int lsz_push_result(lua_State *L, json_t *r);
 

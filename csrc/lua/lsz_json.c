@@ -282,6 +282,10 @@ static int encode_value(lua_State *L, int idx, enc_ctx *c)
         }
         return enc_fail(c, "is a userdata, which has no JSON form");
     case LUA_TTABLE:
+        if (!c->meta && lua_getmetatable(L, idx)) {
+            lua_pop(L, 1);
+            c->meta = 1;
+        }
         return encode_table(L, idx, c);
     default:
         return enc_fail(c, lua_type(L, idx) == LUA_TNIL ? "is nil"
@@ -403,10 +407,15 @@ static int push_encoded(lua_State *L, int as_param)
     }
     lua_pushlstring(L, s, n);
     lsz_enc_free(&c);
+    if (lua_toboolean(L, 3)) { /* tell whether a table with a metatable was met */
+        lua_pushboolean(L, c.meta);
+        return 2;
+    }
     return 1;
 }
 
-/* core.json_encode(value [, name]) -> string | nil, message, code */
+/* core.json_encode(value [, name [, tell_meta]]) -> string [, met_a_metatable]
+ *                                                  | nil, message, code */
 static int l_json_encode(lua_State *L) { return push_encoded(L, 0); }
 
 /* core.param_string(value [, name]) -> string | nil, message, code */
@@ -489,6 +498,17 @@ static int l_json_decode(lua_State *L)
     return 1;
 }
 
+/* core.user_action_plain(s [, allow_data]) -> true when the JSON string s is
+ * certainly a UserAction the full check (json_decode and validate.lua)
+ * accepts; false: not sure, run that check (it says why). Builds nothing. */
+static int l_user_action_plain(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_pushboolean(L, sz_user_action_plain(s, n, lua_toboolean(L, 2)));
+    return 1;
+}
+
 /* ---- Lua -> jansson (provider inputs) -------------------------------------*/
 
 /* Optional table argument -> json_t (new reference); NULL on a bad value.
@@ -532,5 +552,6 @@ const luaL_Reg lsz_json_funcs[] = {
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {"param_string", l_param_string},
+    {"user_action_plain", l_user_action_plain},
     {NULL, NULL}
 };

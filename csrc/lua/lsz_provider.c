@@ -103,8 +103,7 @@ static int l_build_request(lua_State *L)
     lsz_enc_free(&c);
     if (!p)
         return lsz_push_fail(L, c.code, c.msg);
-    r = sz_request_build(&o, p, &err);
-    sz_params_free(p);
+    r = sz_request_build_owned(&o, p, &err); /* p is the request's now */
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
     return push_request(L, r);
@@ -118,8 +117,11 @@ static int l_parse_response(lua_State *L)
     const char *body = luaL_optlstring(L, 1, "", &n);
     int status = lsz_clamp_int((long long)luaL_optinteger(L, 2, 200));
     sz_error err;
-    sz_response *r = sz_response_parse(body, n, status, &err);
+    sz_response *r;
     int top = lua_gettop(L);
+    if (lsz_push_reply_fast(L, body, n, status))
+        return 1; /* the usual success reply, without a jansson tree */
+    r = sz_response_parse(body, n, status, &err);
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
     if (lsz_push_json(L, sz_response_root(r), 0) != 0) {

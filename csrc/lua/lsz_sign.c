@@ -262,6 +262,89 @@ static int l_oauth1(lua_State *L)
     return 1;
 }
 
+/* A JSON parameter's name: userAction, userLocation, graphParams,
+ * actionAttributes, or <lower-case letters>UserAction. */
+static int json_param_name(const char *k, size_t n)
+{
+    size_t i;
+    if ((n == 10 && memcmp(k, "userAction", 10) == 0) || (n == 12 && memcmp(k, "userLocation", 12) == 0) ||
+        (n == 11 && memcmp(k, "graphParams", 11) == 0) || (n == 16 && memcmp(k, "actionAttributes", 16) == 0))
+        return 1;
+    if (n <= 10 || memcmp(k + n - 10, "UserAction", 10) != 0)
+        return 0;
+    for (i = 0; i < n - 10; i++)
+        if (k[i] < 'a' || k[i] > 'z')
+            return 0;
+    return 1;
+}
+
+/* s holds the six bytes \u0000 */
+static int has_escaped_nul(const char *s, size_t n)
+{
+    const char *p = s, *end = s + n;
+    while ((size_t)(end - p) >= 6 && (p = memchr(p, '\\', (size_t)(end - p) - 5)) != NULL) {
+        if (memcmp(p, "\\u0000", 6) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* core.plain_params(p) -> plain, tables: plain is true when every name is a
+ * string without NUL and every value that is not a table is one validate.lua
+ * accepts as it is (a string without NUL, and without \u0000 in a JSON
+ * parameter's text; a finite number; a boolean; core.null); tables counts
+ * the table values, which validate.lua checks itself. false: not sure, the
+ * Lua check of every parameter says why. */
+static int l_plain_params(lua_State *L)
+{
+    lua_Integer tables = 0;
+    int plain = 1;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (plain && lua_next(L, 1) != 0) {
+        size_t kl, vl;
+        const char *k, *v;
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            plain = 0;
+        } else {
+            k = lua_tolstring(L, -2, &kl);
+            if (memchr(k, 0, kl))
+                plain = 0;
+            switch (lua_type(L, -1)) {
+            case LUA_TSTRING:
+                v = lua_tolstring(L, -1, &vl);
+                if (memchr(v, 0, vl) || (json_param_name(k, kl) && has_escaped_nul(v, vl)))
+                    plain = 0;
+                break;
+            case LUA_TNUMBER: {
+                lua_Number d = lua_tonumber(L, -1);
+                if (d != d || d - d != 0) /* NaN, +-inf */
+                    plain = 0;
+                break;
+            }
+            case LUA_TBOOLEAN:
+                break;
+            case LUA_TLIGHTUSERDATA:
+                if (lua_touserdata(L, -1) != NULL)
+                    plain = 0;
+                break;
+            case LUA_TTABLE:
+                tables++;
+                break;
+            default:
+                plain = 0;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    if (!plain)
+        lua_settop(L, 1);
+    lua_pushboolean(L, plain);
+    lua_pushinteger(L, tables);
+    return 2;
+}
+
 const luaL_Reg lsz_sign_funcs[] = {
     {"url_encode", l_url_encode},
     {"base_string", l_base_string},
@@ -275,5 +358,6 @@ const luaL_Reg lsz_sign_funcs[] = {
     {"random_hex", l_random_hex},
     {"sleep", l_sleep},
     {"oauth1", l_oauth1},
+    {"plain_params", l_plain_params},
     {NULL, NULL}
 };

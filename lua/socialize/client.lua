@@ -267,6 +267,9 @@ for _, name in ipairs(_M.METHODS) do
             self._async:answer(function() return info(ctx, params) end, callback)
             return true
         end
+        if callback == nil then
+            return self._engine:call(full, params) -- what self:call would do, its checks done above
+        end
         return self:call(full, params, callback)
     end
 end

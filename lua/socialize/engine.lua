@@ -204,10 +204,11 @@ end
 --- The context of one call (see the top of this file). driver: nil for a
 -- blocking call (the transport itself), or the poll loop's stand-in
 -- (async = true, request_many and sleep that yield).
-function Engine:context(driver)
+function Engine:context(driver, st)
     local s, cfg, t = self._s, self._s.config, self._transport
     local now_ms = self._now_ms
-    local deadline = now_ms() + s.deadline * 1000
+    st = st or {} -- st.deadline: ms (a reused context gets a new one per call)
+    st.deadline = now_ms() + s.deadline * 1000
     local sleep
     if driver then
         sleep = function(seconds) driver:sleep(seconds) end
@@ -225,7 +226,7 @@ function Engine:context(driver)
         ctx.on_block = function(k, until_) self:store_block(k, until_) end
     end
     local function remaining()
-        return (deadline - now_ms()) / 1000
+        return (st.deadline - now_ms()) / 1000
     end
     ctx.remaining = remaining
     function ctx.now() return now_ms() / 1000 end
@@ -269,9 +270,11 @@ function Engine:context(driver)
     end
     -- a transport's error shows no credential, and none of its request's URL
     -- a log would not show (an upload URL's signature, a bot token)
-    local function scrub_errors(out, reqs, secrets)
+    -- (secrets: the list, or false to take the requests' own with base at the first error)
+    local function scrub_errors(out, reqs, secrets, base)
         for i, o in ipairs(out) do
             if type(o) == "table" and o.error then
+                secrets = secrets or policy.auth_secrets(reqs, base)
                 o.error = policy.scrub(policy.scrub(o.error, secrets), policy.url_secrets(reqs[i] and reqs[i].url))
             end
         end
@@ -280,7 +283,6 @@ function Engine:context(driver)
         -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
         -- signature, a Bearer token) are credentials too: a transport error that
         -- quotes the request never shows them
-        secrets = policy.auth_secrets(reqs, secrets or s.secrets)
         local out
         if not log then
             if #reqs == 1 and driver.request then
@@ -293,9 +295,10 @@ function Engine:context(driver)
             else
                 out = many(reqs)
             end
-            scrub_errors(out, reqs, secrets)
+            scrub_errors(out, reqs, false, secrets or s.secrets) -- the secrets only when an error needs them
             return out
         end
+        secrets = policy.auth_secrets(reqs, secrets or s.secrets)
         local t0 = core.now_ms()
         for _, req in ipairs(reqs) do
             pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
@@ -311,6 +314,24 @@ function Engine:context(driver)
         return out
     end
     return ctx
+end
+
+-- The context of blocking calls on Gigya's backend, made once and reused by
+-- the next call once this one has returned (a call made while it is held, from
+-- a callback or a host transport, gets a context of its own): only the
+-- deadline changes between calls. Returns ctx and the holder to release.
+local function blocking_context(self)
+    local b = self._blocking
+    if b and not b.busy then
+        b.busy = true
+        b.st.deadline = self._now_ms() + self._s.deadline * 1000
+        return b.ctx, b
+    end
+    if b then return self:context(), nil end
+    local st = {}
+    b = { st = st, ctx = self:context(nil, st), busy = true }
+    self._blocking = b
+    return b.ctx, b
 end
 
 -- nil, or the error of a config.clock that does not answer Unix seconds.
@@ -345,12 +366,23 @@ function Engine:call(method, params, driver)
     end
     -- a parameter table whose metatable raises (__pairs, __index, __len) is
     -- bad input, not a crash of the call: 400006, nothing sent
-    local vok, p, err = pcall(validate.check, method, params, { auth = s.auth, backend = s.backend })
+    local vopts = self._vopts
+    if not vopts then
+        vopts = { auth = s.auth, backend = s.backend }
+        self._vopts = vopts
+    end
+    local vok, p, err = pcall(validate.check, method, params, vopts)
     if not vok then
         return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
     end
     if not p then return nil, err end
     local full = validate.full_name(method)
+    if driver == nil and s.backend ~= "direct" and full ~= "socialize.postBookmark" then
+        local ctx, held = blocking_context(self)
+        local res, e = self:gigya_call(ctx, method, p)
+        if held then held.busy = false end
+        return res, e
+    end
     local ctx = self:context(driver)
     if full == "socialize.postBookmark" then
         return direct.bookmark(ctx, p) -- share-intent URLs: no network call
@@ -364,6 +396,17 @@ function Engine:call(method, params, driver)
     if s.backend == "direct" then
         return direct.call(ctx, full, p)
     end
+    return gigya.call(ctx, method, p)
+end
+
+-- A Gigya call from its checked parameters (Engine:call): the gate, the clock, the call.
+function Engine:gigya_call(ctx, method, p)
+    local why = self._transport.gate and self._transport:gate()
+    if why then -- e.g. an OpenResty phase without cosockets
+        return nil, errors.new(E.NOT_SUPPORTED, "Not supported: " .. tostring(why))
+    end
+    local clock_err = clock_error(self._s)
+    if clock_err then return nil, clock_err end
     return gigya.call(ctx, method, p)
 end
 

@@ -22,6 +22,7 @@ local function build(ctx, method, params)
         return nil, errors.new(code, msg)
     end
     req.timeout = ctx.config.timeout
+    req.wantHeaders = "date" -- the one response header this path reads (learn_date)
     return req
 end
 

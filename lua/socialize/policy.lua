@@ -341,7 +341,7 @@ function _M.auth_secrets(reqs, secrets)
         local h = type(req) == "table" and req.headers
         if type(h) == "table" then
             for k, v in pairs(h) do
-                if type(k) == "string" and lower(k) == "authorization" and type(v) == "string" then
+                if type(k) == "string" and #k == 13 and lower(k) == "authorization" and type(v) == "string" then
                     -- the scheme word ("Bearer", "OAuth") is no secret
                     found[#found + 1] = { accessToken = match(v, "^%S+%s+(.+)$") or v }
                     for sig in gmatch(v, 'oauth_signature="([^"]*)"') do

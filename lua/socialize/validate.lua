@@ -8,7 +8,7 @@ local providers = require("socialize.providers")
 
 local type, pairs, ipairs, tonumber, tostring = type, pairs, ipairs, tonumber, tostring
 local concat = table.concat
-local gsub, find, match, lower = string.gsub, string.find, string.match, string.lower
+local gsub, find, match, lower, sub, byte = string.gsub, string.find, string.match, string.lower, string.sub, string.byte
 
 local missing, invalid = errors.missing, errors.invalid
 local E = errors.codes
@@ -93,17 +93,20 @@ function _M.provider_list(name, v, valid, names)
     return concat(list, ","), list
 end
 
+local PROVIDER_LISTS = { "enabledProviders", "disabledProviders" }
+local UA_STRINGS = { "title", "subtitle", "description", "linkBack", "userMessage" }
+
 local function check_common(p, opts)
     local cid = p.cid
     if cid ~= nil then
         if type(cid) ~= "string" then
             return nil, invalid("cid", "must be a string")
         end
-        if utf8_len(cid) > 100 then
+        if #cid > 100 and utf8_len(cid) > 100 then -- never more characters than bytes
             return nil, invalid("cid", "is longer than 100 characters")
         end
     end
-    for _, name in ipairs({ "enabledProviders", "disabledProviders" }) do
+    for _, name in ipairs(PROVIDER_LISTS) do
         if p[name] ~= nil then
             local s, err = _M.provider_list(name, p[name], opts.valid, opts.names)
             if not s then return nil, err end
@@ -172,14 +175,18 @@ local function check_location(p)
 end
 
 local MEDIA_TYPES = { image = true, flash = true, mp3 = true, video = true }
+local user_action_plain = core.user_action_plain
 
 local function check_user_action(name, v, opts)
+    -- a JSON string the core's one-pass scan finds certainly well-shaped needs
+    -- no Lua table; anything else gets the full check below and its message
+    if type(v) == "string" and user_action_plain(v, opts and opts.direct) then return true end
     local ua, err = json_view(name, v, "object")
     if not ua then return nil, err end
     if next(ua) == nil then
         return nil, invalid(name, "is empty")
     end
-    for _, f in ipairs({ "title", "subtitle", "description", "linkBack", "userMessage" }) do
+    for _, f in ipairs(UA_STRINGS) do
         if ua[f] ~= nil and type(ua[f]) ~= "string" then
             return nil, invalid(name .. "." .. f, "must be a string")
         end
@@ -192,15 +199,14 @@ local function check_user_action(name, v, opts)
         local kind
         for i = 1, #items do
             local it = items[i]
-            local where = name .. ".mediaItems[" .. i .. "]"
-            if type(it) ~= "table" then
-                return nil, invalid(where, "must be an object")
+            if type(it) ~= "table" then -- (the item's name is made for errors only)
+                return nil, invalid(name .. ".mediaItems[" .. i .. "]", "must be an object")
             end
             if not MEDIA_TYPES[it.type] then
-                return nil, invalid(where .. ".type", "must be image, flash, mp3 or video")
+                return nil, invalid(name .. ".mediaItems[" .. i .. "].type", "must be image, flash, mp3 or video")
             end
             if it.data ~= nil and not (opts and opts.direct) then
-                return nil, invalid(where .. ".data", "is bytes: Gigya's backend takes media by src URL only "
+                return nil, invalid(name .. ".mediaItems[" .. i .. "].data", "is bytes: Gigya's backend takes media by src URL only "
                     .. "(bytes need backend = \"direct\")")
             end
             if kind and it.type ~= kind then
@@ -243,7 +249,7 @@ checks["socialize.publishUserAction"] = function(p, opts)
     local ok, err = check_user_action("userAction", p.userAction, opts)
     if not ok then return nil, err end
     for k, v in pairs(p) do
-        local prov = type(k) == "string" and match(k, "^(%l+)UserAction$")
+        local prov = type(k) == "string" and #k > 10 and match(k, "^(%l+)UserAction$")
         if prov then
             if not opts.valid[prov] then
                 return nil, invalid(k, "names an unknown provider '" .. prov .. "'")
@@ -384,6 +390,7 @@ local NEEDS_UID = {
 
 --- Full method name as Gigya spells it ("setStatus" -> "socialize.setStatus").
 function _M.full_name(method)
+    if byte(method, 1) ~= 47 and find(method, ".", 1, true) then return method end -- already full, no "/"
     local m = gsub(method, "^/", "")
     if not find(m, ".", 1, true) then
         m = "socialize." .. m
@@ -425,7 +432,13 @@ local function without_bytes(name, v)
     if type(v) ~= "table" or type(v.mediaItems) ~= "table" or not (name == "userAction" or match(name, "^%l+UserAction$")) then
         return v
     end
-    local items, any = {}, false
+    local any = false
+    for _, it in ipairs(v.mediaItems) do -- nothing to copy without bytes
+        if type(it) == "table" and type(it.data) == "string" then any = true break end
+    end
+    if not any then return v end
+    local items
+    items, any = {}, false
     for i, it in ipairs(v.mediaItems) do
         if type(it) == "table" and type(it.data) == "string" then
             local c = {}
@@ -445,63 +458,110 @@ local function without_bytes(name, v)
 end
 _M.without_bytes = without_bytes
 
-local function check_values(p)
-    local names = {}
-    for k in pairs(p) do names[#names + 1] = k end
-    table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
-    for _, name in ipairs(names) do
-        local v = p[name]
-        local sname = tostring(name)
-        local tv = type(v)
-        if type(name) == "string" and find(name, "\0", 1, true) then
-            return nil, invalid("parameter name", "contains a NUL byte")
+local function by_name(a, b) return tostring(a) < tostring(b) end
+
+-- One parameter: true, or nil and its error.
+local function check_value(p, name)
+    local v = p[name]
+    local sname = tostring(name)
+    local tv = type(v)
+    if type(name) == "string" and find(name, "\0", 1, true) then
+        return nil, invalid("parameter name", "contains a NUL byte")
+    end
+    if NO_JSON[tv] and v ~= core.null then
+        return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
+    elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+        return nil, invalid(sname, "is NaN or infinite")
+    elseif tv == "string" then
+        if find(v, "\0", 1, true) then
+            return nil, invalid(sname, "contains a NUL byte")
         end
-        if NO_JSON[tv] and v ~= core.null then
-            return nil, invalid(sname, "must be a string, number, boolean or table (got a " .. tv .. ")")
-        elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
-            return nil, invalid(sname, "is NaN or infinite")
-        elseif tv == "string" then
-            if find(v, "\0", 1, true) then
-                return nil, invalid(sname, "contains a NUL byte")
-            end
-            if (JSON_PARAMS[sname] or match(sname, "^%l+UserAction$")) and find(v, "\\u0000", 1, true) then
-                local t = core.json_decode(v)
-                local where = type(t) == "table" and nul_path(t, sname)
-                if where then return nil, invalid(where, "contains a NUL byte") end
-            end
-        elseif tv == "table" and v ~= core.null then
-            v = without_bytes(sname, v)
-            local ok, msg, code = core.json_encode({ [sname] = v })
-            if not ok then
-                msg = tostring(msg or "has no JSON form")
-                local prefix = "Invalid parameter value: "
-                if msg:sub(1, #prefix) == prefix then msg = msg:sub(#prefix + 1) end
-                if msg:sub(1, #sname) ~= sname then msg = sname .. ": " .. msg end
-                return nil, errors.new(type(code) == "number" and code or E.INVALID_PARAMETER, prefix .. msg)
-            end
-            local where = nul_path(v, sname)
+        if (JSON_PARAMS[sname] or match(sname, "^%l+UserAction$")) and find(v, "\\u0000", 1, true) then
+            local t = core.json_decode(v)
+            local where = type(t) == "table" and nul_path(t, sname)
             if where then return nil, invalid(where, "contains a NUL byte") end
+        end
+    elseif tv == "table" and v ~= core.null then
+        v = without_bytes(sname, v)
+        -- (on success msg tells whether a table with a metatable was met)
+        local ok, msg, code = core.json_encode({ [sname] = v }, nil, true)
+        if not ok then
+            msg = tostring(msg or "has no JSON form")
+            local prefix = "Invalid parameter value: "
+            if msg:sub(1, #prefix) == prefix then msg = msg:sub(#prefix + 1) end
+            if msg:sub(1, #sname) ~= sname then msg = sname .. ": " .. msg end
+            return nil, errors.new(type(code) == "number" and code or E.INVALID_PARAMETER, prefix .. msg)
+        end
+        -- the encoder writes every NUL byte (in a key or a value) as \u0000:
+        -- without one, there is no NUL to name; a table with a metatable is
+        -- walked all the same (its __pairs is read there, as the docs promise)
+        local where = (msg or find(ok, "\\u0000", 1, true)) and nul_path(v, sname)
+        if where then return nil, invalid(where, "contains a NUL byte") end
+        -- the value's own JSON, as the request builder would write it (the same
+        -- canonical writer), when it was encoded whole under a plain name
+        if rawequal(v, p[name]) and find(sname, "^[%w_%.~%-]+$") then
+            return true, sub(ok, #sname + 5, -2)
         end
     end
     return true
 end
 
+-- Every parameter; the first error in name order (a sorted pass only when
+-- some parameter is bad).
+local plain_params = core.plain_params
+
+local function check_values(p)
+    -- the core checks the names and the scalar values in one pass; tables
+    -- (and anything it is not sure of) are checked here
+    local plain, tables = plain_params(p)
+    if plain and tables == 0 then return true end
+    local json
+    for name, v in pairs(p) do
+        local ok, js = true, nil
+        if not plain or type(v) == "table" then ok, js = check_value(p, name) end
+        if js then
+            json = json or {}
+            json[name] = js
+        end
+        if not ok then
+            local names = {}
+            for k in pairs(p) do names[#names + 1] = k end
+            table.sort(names, by_name)
+            for _, n in ipairs(names) do
+                local ok, err = check_value(p, n)
+                if not ok then return nil, err end
+            end
+        end
+    end
+    return true, json
+end
+
 _M.MAX_RECIPIENTS = 1000
+
+local OPTS = { [true] = {}, [false] = {} } -- direct -> auth (OPTS itself for nil) -> opts
 
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
 function _M.check(method, params, opts)
     opts = opts or {}
-    if opts.backend == "direct" then
-        opts = { auth = opts.auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
-    else
-        opts = { auth = opts.auth, valid = providers.valid, names = providers.names }
+    local auth, direct = opts.auth, opts.backend == "direct"
+    local by_auth = OPTS[direct]
+    local key = auth == nil and OPTS or auth
+    opts = by_auth[key] -- read only below: one table per (auth, backend)
+    if not opts then
+        if direct then
+            opts = { auth = auth, valid = providers.direct_valid, names = providers.direct_names, direct = true }
+        else
+            opts = { auth = auth, valid = providers.valid, names = providers.names }
+        end
+        by_auth[key] = opts
     end
     local p = {}
     for k, v in pairs(params) do p[k] = v end
     local full = _M.full_name(method)
     local vok, verr = check_values(p)
     if not vok then return nil, verr end
+    local json = verr -- name -> the JSON text of a table parameter
     if NEEDS_UID[full] then
         local ok, err = check_uid(p, opts)
         if not ok then return nil, err end
@@ -510,9 +570,17 @@ function _M.check(method, params, opts)
     if not q then return nil, err end
     local f = checks[full]
     if f then
-        return f(p, opts)
+        q, err = f(p, opts)
+        if not q then return nil, err end
     end
-    return p
+    if json and not opts.direct then
+        -- Gigya's backend sends a table parameter as its JSON text: the text
+        -- validation already wrote stands in for the table (not encoded twice)
+        for name, js in pairs(json) do
+            if rawequal(q[name], params[name]) then q[name] = js end
+        end
+    end
+    return q
 end
 
 return _M

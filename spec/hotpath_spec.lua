@@ -1,0 +1,56 @@
+-- The hot path of a blocking Gigya call (issue 15): its context is made once
+-- and reused, so a call made while another holds it (from a host transport)
+-- gets its own, every call gets its own deadline, and a call that raises
+-- does not leave the next ones without a context.
+local H = require("spec.helper")
+local socialize = require("socialize")
+
+local OK = { status = 200, headers = {}, body = '{"errorCode":0,"statusCode":200,"statusReason":"OK"}' }
+
+describe("the reused context of blocking Gigya calls", function()
+    it("a call made from the host transport during another call works and both answer", function()
+        local client, inner, nested, seen = nil, nil, false, {}
+        client = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:9", retry = false,
+            transport = function(req)
+                seen[#seen + 1] = req.body:match("status=(%w+)")
+                if not nested then
+                    nested = true
+                    inner = { client:setStatus { UID = "u", status = "inner" } }
+                end
+                return OK
+            end }
+        local res, err = client:setStatus { UID = "u", status = "outer" }
+        assert.is_nil(err)
+        assert.are.equal(0, res.errorCode)
+        assert.are.equal(0, inner[1].errorCode)
+        assert.are.same({ "outer", "inner" }, seen)
+        assert(client:setStatus { UID = "u", status = "again" })
+        assert.are.same({ "outer", "inner", "again" }, seen)
+    end)
+
+    it("each call has its own deadline on the client's clock", function()
+        local t = 1000
+        local client = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:9", retry = false,
+            deadline = 5, now = function() return t end,
+            transport = function() t = t + 4 return OK end } -- each request takes 4 of the 5 seconds
+        for i = 1, 3 do
+            local res, err = client:setStatus { UID = "u", status = "s" .. i }
+            assert.is_nil(err)
+            assert.are.equal(0, res.errorCode)
+        end
+        assert.are.equal(1012, t)
+    end)
+
+    it("a call that raises leaves the next calls working", function()
+        local raise = true
+        local client = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:9", retry = false,
+            nonce = function() if raise then error("nonce broke") end return "n1" end,
+            transport = function() return OK end }
+        local ok = pcall(client.setStatus, client, { UID = "u", status = "s" })
+        raise = false
+        local res, err = client:setStatus { UID = "u", status = "s" }
+        assert.is_nil(err, tostring(err))
+        assert.are.equal(0, res.errorCode)
+        assert.is_false(ok) -- config.nonce raised inside the call
+    end)
+end)
