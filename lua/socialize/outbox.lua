@@ -186,13 +186,20 @@ function _M.enqueue(client, method, params, opts)
         return nil, store_error(existed, code)
     end
     client.idle_until = nil -- a work{ idle } claims again at once
-    local status = "queued"
+    local status, run_at = "queued", at > now and at or now
     if existed then
+        -- the first job's: its own time and networks, not this call's
         local j = st:job(id)
-        status = j and j.status or status
+        if j then
+            status, run_at = j.status or status, j.runAt or run_at
+            if type(j.deliveries) == "table" and #j.deliveries > 0 then
+                names = {}
+                for i, d in ipairs(j.deliveries) do names[i] = d.provider end
+            end
+        end
     end
     return { errorCode = 0, statusCode = 200, statusReason = "OK", jobID = id, status = status,
-             providers = names, deduplicated = existed or nil, runAt = at > now and at or now }
+             providers = names, deduplicated = existed or nil, runAt = run_at }
 end
 
 ---------------------------------------------------------------------------
