@@ -77,8 +77,8 @@ echo "($n identities in --json connections)"
 # 5. publish now, then queued; the jobs; the worker; the job
 run publish --uid $U --title "Newcomer: level 5" --link https://game.example/l5
 run publish --uid $U --title "Newcomer: later" --queued --key "newcomer-later-$U"
-job=$($SOCIALIZE --json publish --uid $U --title "Newcomer: later" --queued --key "newcomer-later-$U" | field jobID)
-echo "(the same --key again: job $job)"
+run publish --uid $U --title "Newcomer: later" --queued --key "newcomer-later-$U" 2>&1   # the same job
+job=$($SOCIALIZE --json jobs --uid $U | python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs"][0]["jobID"])')
 run jobs --uid $U
 run worker --once
 run job "$job"
