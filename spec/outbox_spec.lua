@@ -394,6 +394,13 @@ local function cases(new_url, get_sb)
         assert.same({ nil, 400006 }, { c:prune(-1), select(2, c:prune(-1)).errorCode })
         assert.same({ nil, 400006 }, { c:job(42), select(2, c:job(42)).errorCode })
         assert.equal(400006, select(2, c:jobs({ limit = 0 / 0 })).errorCode)
+        -- a status no job has is a mistake, not an empty list
+        r, qerr = c:jobs({ status = "finished" })
+        assert.is_nil(r)
+        assert.equal(400006, qerr.errorCode)
+        assert.truthy(qerr.errorDetails:find('status must be one of queued, active, unconfirmed, sent, partial, dead, '
+            .. 'cancelled (got "finished")', 1, true), qerr.errorDetails)
+        assert.same({}, assert(c:jobs({ status = "partial" })).jobs)
     end)
 
     it("prunes finished jobs older than an age", function()

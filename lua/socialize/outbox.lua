@@ -525,6 +525,10 @@ function _M.job(client, id)
     return shape(j)
 end
 
+-- a job's status sums up its deliveries (docs/delivery.md, "States")
+_M.JOB_STATUSES = { queued = true, active = true, unconfirmed = true, sent = true, partial = true, dead = true,
+                    cancelled = true }
+
 --- { errorCode = 0, jobs = {...} } newest first | nil, err.
 function _M.jobs(client, q)
     q = q or {}
@@ -532,7 +536,11 @@ function _M.jobs(client, q)
     if q.UID ~= nil and (type(q.UID) ~= "string" or q.UID:find("\0", 1, true)) then
         return nil, errors.invalid("UID", "must be a string")
     end
-    if q.status ~= nil and type(q.status) ~= "string" then return nil, errors.invalid("status", "must be a string") end
+    if q.status ~= nil and not _M.JOB_STATUSES[q.status] then
+        return nil, errors.invalid("status", "must be one of queued, active, unconfirmed, sent, partial, dead, "
+            .. "cancelled (got " .. (type(q.status) == "string" and ("%q"):format(q.status:sub(1, 40)) or type(q.status))
+            .. ")")
+    end
     local limit = q.limit
     if limit ~= nil and (type(limit) ~= "number" or limit ~= limit or limit < 1) then
         return nil, errors.invalid("limit", "must be a number >= 1")
