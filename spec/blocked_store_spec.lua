@@ -235,6 +235,7 @@ describe("the blocked-until table in the store #once", function()
             assert.equal(n0 + 3, sent())
             assert.equal(1, #reports)
             assert.matches("blocked%-until table could not be read", reports[1])
+            assert.matches("%(store_io%)$", reports[1]) -- the store's own message, then its name
         end)
 
         it("blockedRefresh is checked", function()

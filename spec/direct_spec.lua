@@ -53,6 +53,19 @@ describe("direct delivery #fakes", function()
         H.reset(sb)
     end)
 
+    it("says where connections come from when neither config.connections nor config.store is set", function()
+        local c = require("socialize").new { backend = "direct", providers = providers }
+        local res, err = c:publishUserAction { UID = "u1", userAction = UA }
+        assert.is_nil(res)
+        assert.are.equal(400106, err.errorCode)
+        assert.truthy(tostring(err):find("neither config.connections nor config.store is set", 1, true), tostring(err))
+        res, err = c:getUserInfo { UID = "u1" }
+        assert.is_nil(res)
+        assert.are.equal(400096, err.errorCode)
+        assert.truthy(tostring(err):find("it answers from config.store", 1, true), tostring(err))
+        assert.are.equal(0, #H.requests(sb))
+    end)
+
     it("publishes to every connected network and returns each post ID", function()
         local c = client({ u1 = H.sandbox_connection(sb) })
         local res, err = c:publishUserAction { UID = "u1", userAction = UA }

@@ -70,6 +70,8 @@ describe("oauth: the authorization URL", function()
         r = core.oauth_request("twitter", "authorize", {}, { redirectURI = "https://a.example/cb", state = "s" })
         assert.equal("not_connected", r.category)
         assert.matches("clientId", r.errorDetails)
+        -- where it goes, so that the host can put it there
+        assert.truthy(r.errorDetails:find("(config.providers.twitter.clientId)", 1, true), r.errorDetails)
     end)
 end)
 
@@ -330,6 +332,7 @@ describe("oauth: Weibo, Threads and Mastodon data", function()
         local nosecret = core.oauth_request("threads", "exchange", { clientId = "th" }, { accessToken = "A" })
         assert.is_false(nosecret.ok)
         assert.equal("not_connected", nosecret.category)
+        assert.truthy(nosecret.errorDetails:find("(config.providers.threads.clientSecret)", 1, true), nosecret.errorDetails)
         r = core.oauth_request("threads", "refresh", { clientId = "th", clientSecret = "S" }, { refreshToken = "L" })
         assert.equal("https://graph.threads.net/refresh_access_token?access_token=L&grant_type=th_refresh_token", r.url)
         local x = core.oauth_parse("threads", "exchange", 200,

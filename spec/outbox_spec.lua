@@ -311,6 +311,9 @@ local function cases(new_url, get_sb)
         local b = assert(publish("mastodon", { key = "level-3" }))
         assert.equal(a.jobID, b.jobID)
         assert.is_true(b.deduplicated)
+        -- another time and other networks: still the first job's, as it is in the store
+        local d = assert(publish("twitter,mastodon", { key = "level-3", at = T0 + 3600 }))
+        assert.same({ a.jobID, true, a.runAt, { "mastodon" } }, { d.jobID, d.deduplicated, d.runAt, d.providers })
         assert.equal(1, #assert(c:jobs{ UID = "u1" }).jobs)
         local r, err = publish("mastodon", { key = ("k"):rep(201) })
         assert.is_nil(r)
@@ -391,6 +394,13 @@ local function cases(new_url, get_sb)
         assert.same({ nil, 400006 }, { c:prune(-1), select(2, c:prune(-1)).errorCode })
         assert.same({ nil, 400006 }, { c:job(42), select(2, c:job(42)).errorCode })
         assert.equal(400006, select(2, c:jobs({ limit = 0 / 0 })).errorCode)
+        -- a status no job has is a mistake, not an empty list
+        r, qerr = c:jobs({ status = "finished" })
+        assert.is_nil(r)
+        assert.equal(400006, qerr.errorCode)
+        assert.truthy(qerr.errorDetails:find('status must be one of queued, active, unconfirmed, sent, partial, dead, '
+            .. 'cancelled (got "finished")', 1, true), qerr.errorDetails)
+        assert.same({}, assert(c:jobs({ status = "partial" })).jobs)
     end)
 
     it("prunes finished jobs older than an age", function()

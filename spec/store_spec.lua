@@ -256,6 +256,7 @@ print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyId
         local _, kerr, kcode = store.open(url, { keys = { "not base64!" } })
         assert.equal("bad_input", kcode)
         assert.truthy(kerr:find("keys[1]", 1, true))
+        assert.truthy(kerr:find("SOCIALIZE_STORE_KEY", 1, true), kerr) -- where a key may have come from
     end)
 
     it("refuses secrets without a key unless plaintext = true", function()

@@ -160,8 +160,10 @@ static const char *need(json_t *o, const char *k, const char *prov, const char *
     const char *v = jstr(o, k);
     if (v && *v)
         return v;
-    *r = fail(what[0] == 'a' && what[1] == 'p' ? "not_connected" : "content_invalid",
-              "%s: missing %s '%s'", prov, what, k);
+    int app = what[0] == 'a' && what[1] == 'p';
+    /* an app setting names where it goes: config.providers.<network>.<name> */
+    *r = fail(app ? "not_connected" : "content_invalid", "%s: missing %s '%s'%s%s%s%s%s", prov, what, k,
+              app ? " (config.providers." : "", app ? prov : "", app ? "." : "", app ? k : "", app ? ")" : "");
     return NULL;
 }
 
@@ -348,7 +350,8 @@ sz_request *sz_oauth_request_json(const char *provider, const char *op, json_t *
             goto done;
         }
         if (ex && !(secret && *secret)) {
-            *refusal = fail("not_connected", "%s: missing app config 'clientSecret'", nt->name);
+            *refusal = fail("not_connected", "%s: missing app config 'clientSecret' (config.providers.%s.clientSecret)",
+                            nt->name, nt->name);
             goto done;
         }
         if (!(url = sz_oauth_endpoint(nt, app, ex ? "exchangeUrl" : "tokenUrl", ex ? nt->oauth.exchange : nt->oauth.refresh_get,

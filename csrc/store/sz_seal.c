@@ -87,7 +87,8 @@ int sz_keys_load(sz_store *st, const char *const *b64, size_t n, sz_store_err *e
             OPENSSL_cleanse(buf, sizeof buf);
             sz_keys_wipe(st);
             return sz_store_seterr(err, SZ_STORE_BAD_INPUT,
-                                   "keys[%zu]: not the Base64 of 32 bytes (openssl rand -base64 32)", i + 1);
+                                   "keys[%zu] (store.keys or SOCIALIZE_STORE_KEY): not the Base64 of 32 bytes "
+                                   "(openssl rand -base64 32)", i + 1);
         }
         memcpy(st->keys[i].key, buf, 32);
         OPENSSL_cleanse(buf, sizeof buf);

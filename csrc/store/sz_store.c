@@ -359,7 +359,8 @@ static int check_keys(sz_store *st, sz_store_err *err)
         int r = 0;
         if (st->nkeys == 0) {
             r = sz_store_seterr(err, SZ_STORE_KEY_MISSING,
-                                "the store holds sealed secrets (key id %.8s) and no key was given", kc + 4);
+                                "the store holds sealed secrets (key id %.8s) and no key was given "
+                                "(SOCIALIZE_STORE_KEY or keys)", kc + 4);
         } else if (sz_unseal(st, SZ_ST_KEYCHECK_IDENT, "keycheck", kc, strlen(kc), &plain, &n, err) < 0 ||
                    n != strlen(KEYCHECK_TEXT) || memcmp(plain, KEYCHECK_TEXT, n) != 0) {
             char ids[SZ_STORE_MAX_KEYS * 10 + 1] = "";

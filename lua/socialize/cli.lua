@@ -647,6 +647,9 @@ local function enqueue(ctx, method, params)
     if not ctx.json then
         ctx.out:table({ "JOB", "STATUS", "PROVIDERS", "RUN AT" }, { { res.jobID, res.status,
             type(res.providers) == "table" and concat(res.providers, ",") or "", date(res.runAt) } })
+        if res.deduplicated then
+            ctx.out:err("--key " .. tostring(f.key) .. " was used within 24 hours: this is that job, nothing new was queued")
+        end
     end
     return EXIT.ok
 end

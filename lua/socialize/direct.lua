@@ -946,11 +946,16 @@ end
 function _M.call(ctx, method, p)
     local action = _M.ACTIONS[method]
     if not action then
+        -- getUserInfo reaches here only without config.store (with it the store answers)
+        local hint = method == "socialize.getUserInfo" and " (it answers from config.store: docs/connections.md)" or ""
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: the direct backend delivers publishUserAction, "
-            .. "setStatus, sendNotification, facebookGraphOperation and postBookmark, not " .. method)
+            .. "setStatus, sendNotification, facebookGraphOperation and postBookmark, not " .. method .. hint)
     end
     local conn, cerr, unusable = _M.connections(ctx, p.UID)
     if type(conn) ~= "table" then
+        if not cerr and ctx.config.connections == nil and ctx.config.store == nil then
+            cerr = "neither config.connections nor config.store is set: docs/connections.md"
+        end
         return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
             .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
     end

@@ -106,7 +106,8 @@ local DEFAULT_BLOCKED_REFRESH = 5
 local function with_store(self, fn)
     local ok, err = pcall(function()
         local st, e, name = self.store_of()
-        if not st then error(tostring(name or e), 0) end
+        -- the store's message says what to do (a key, a directory); it holds no secret (docs/store.md)
+        if not st then error(name and e and (tostring(e) .. " (" .. tostring(name) .. ")") or tostring(name or e), 0) end
         return fn(st)
     end)
     return ok, err

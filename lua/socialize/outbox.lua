@@ -236,13 +236,20 @@ function _M.enqueue(client, method, params, opts)
         return nil, store_error(existed, code)
     end
     client.idle_until = nil -- a work{ idle } claims again at once
-    local status = "queued"
+    local status, run_at = "queued", at > now and at or now
     if existed then
+        -- the first job's: its own time and networks, not this call's
         local j = st:job(id)
-        status = j and j.status or status
+        if j then
+            status, run_at = j.status or status, j.runAt or run_at
+            if type(j.deliveries) == "table" and #j.deliveries > 0 then
+                names = {}
+                for i, d in ipairs(j.deliveries) do names[i] = d.provider end
+            end
+        end
     end
     return { errorCode = 0, statusCode = 200, statusReason = "OK", jobID = id, status = status,
-             providers = names, deduplicated = existed or nil, runAt = at > now and at or now }
+             providers = names, deduplicated = existed or nil, runAt = run_at }
 end
 
 ---------------------------------------------------------------------------
@@ -647,19 +654,21 @@ function _M.job(client, id)
     return shape(j)
 end
 
---- { errorCode = 0, jobs = {...} } newest first | nil, err.
-local JOB_STATUS = { queued = true, active = true, unconfirmed = true, sent = true, partial = true, dead = true,
-                     cancelled = true }
+-- a job's status sums up its deliveries (docs/delivery.md, "States")
+_M.JOB_STATUSES = { queued = true, active = true, unconfirmed = true, sent = true, partial = true, dead = true,
+                    cancelled = true }
 
+--- { errorCode = 0, jobs = {...} } newest first | nil, err.
 function _M.jobs(client, q)
     q = q or {}
     if type(q) ~= "table" then return nil, errors.invalid("query", "must be a table { UID?, status?, limit? }") end
     if q.UID ~= nil and (type(q.UID) ~= "string" or q.UID:find("\0", 1, true)) then
         return nil, errors.invalid("UID", "must be a string")
     end
-    if q.status ~= nil and not JOB_STATUS[q.status] then
-        return nil, errors.invalid("status", "must be a job status (queued, active, unconfirmed, sent, partial, dead, "
-            .. "cancelled)")
+    if q.status ~= nil and not _M.JOB_STATUSES[q.status] then
+        return nil, errors.invalid("status", "must be one of queued, active, unconfirmed, sent, partial, dead, "
+            .. "cancelled (got " .. (type(q.status) == "string" and ("%q"):format(q.status:sub(1, 40)) or type(q.status))
+            .. ")")
     end
     local limit = q.limit
     if limit ~= nil and (type(limit) ~= "number" or limit ~= limit or limit < 1) then

@@ -1,0 +1,68 @@
+-- examples/newcomer/: a host developer's first scripts, written from the user
+-- docs only, run as a user would against the sandbox: connect_publish.lua
+-- (connect two networks, list, publish, disconnect), queue.lua (a queued
+-- publish with `at`, the worker, cancel, a dedup key twice) and
+-- cli_session.sh (the socialize command: config with env: secrets, connect by
+-- the listener and by --paste, connections, publish --queued, jobs, worker
+-- --once, job, --json, disconnect).
+local H = require("spec.helper")
+local K = require("spec.connect_kit")
+local core = require("socialize.core")
+
+local build = os.getenv("BUILD") or "build/lua5.4"
+local lua = os.getenv("LUA") or (build:match("luajit") and "luajit") or (build:match("5%.1") and "lua5.1") or "lua5.4"
+local sb
+
+local function sh(cmd)
+    local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
+    local out = p:read("*a")
+    p:close()
+    return out, tonumber(out:match("exit=(%d+)%s*$"))
+end
+
+local function env(db)
+    return "SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' SOCIALIZE_STORE='" .. db
+        .. "' SOCIALIZE_STORE_KEY='" .. K.KEY .. "' LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. build .. "/?.so;;' "
+end
+
+describe("newcomer examples #once", function()
+    setup(function() sb = H.start_sandbox() end)
+    teardown(function() H.stop_all() end)
+    before_each(function() H.reset(sb) end)
+
+    it("connect_publish.lua: two networks connected, listed, published to, one disconnected", function()
+        local out, code = sh(env(K.db("newcomer")) .. lua .. " examples/newcomer/connect_publish.lua")
+        assert.are.equal(0, code, out)
+        assert.matches("connected twitter +account 2244994945", out)
+        assert.matches("connected linkedin +account abc123", out)
+        assert.matches('getUserInfo: providers "linkedin,twitter", 2 identities', out, 1, true)
+        assert.matches("published twitter +post %d+", out)
+        assert.matches("published linkedin +post urn:li:share:", out)
+        assert.matches("disconnected linkedin: removed 1, revoked true", out, 1, true)
+        assert.matches('getUserInfo: providers "twitter", 1 identities', out, 1, true)
+        assert.are.equal(1, #K.requests(sb, "/2/tweets"))
+    end)
+
+    it("queue.lua: due at its time, cancelled, deduplicated", function()
+        local out, code = sh(env(K.db("newcomer")) .. lua .. " examples/newcomer/queue.lua")
+        assert.are.equal(0, code, out)
+        assert.matches("worker before its time: claimed 0, sent 0", out, 1, true)
+        assert.matches("worker after its time: claimed 1, sent 1", out, 1, true)
+        assert.matches("cancelled job %x+: 1 deliveries", out)
+        assert.matches("deduplicated true", out, 1, true)
+        assert.are.equal(2, #K.requests(sb, "/2/tweets"))
+    end)
+
+    it("cli_session.sh: the socialize command from config to disconnect", function()
+        local out, code = sh("SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' SOCIALIZE='" .. lua
+            .. " bin/socialize' sh examples/newcomer/cli_session.sh")
+        assert.are.equal(0, code, out)
+        assert.matches("(2 identities in --json connections)", out, 1, true)
+        assert.matches("worker stopped: 2 sent", out, 1, true)
+        assert.matches("was used within 24 hours", out, 1, true)
+        assert.matches("\nok\n", out, 1, true)
+        for _, secret in ipairs({ "tw-client-secret", "li-client-secret" }) do
+            assert.is_nil(out:find(secret, 1, true), secret)
+        end
+    end)
+end)
