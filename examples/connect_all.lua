@@ -9,7 +9,6 @@
 -- SOCIALIZE_STORE_KEY: its key (docs/store.md).
 local socialize = require("socialize")
 local core = require("socialize.core")
-local transport = require("socialize.transport")
 
 local ports = core.json_decode(os.getenv("SANDBOX_PORTS") or "")
 if type(ports) ~= "table" then
@@ -42,7 +41,7 @@ local client = socialize.new {
 }
 
 -- the browser's part: one GET of the authorization URL, the Location it answers with
-local http = transport.select({ transport = "curl", timeout = 10 })
+local http = require("socialize.curl").new { timeout = 10 } -- the library's HTTP client (docs/api.md)
 local function authorize(url)
     local res, err = http:request({ method = "GET", url = url, headers = {}, timeout = 10 })
     if not res then return nil, tostring(err) end
