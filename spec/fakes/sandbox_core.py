@@ -78,6 +78,8 @@ class Base(BaseHTTPRequestHandler):
             status, body, headers = self.route(method, u.path, dict(parse_qsl(u.query, keep_blank_values=True)), raw)
         except Reply as r:
             status, body, headers = r.status, r.body, r.headers
+        with LOCK:
+            rec["status"] = status  # what it answered (a client killed mid-request never reads it)
         self.respond(status, body, headers)
 
     def do_GET(self):

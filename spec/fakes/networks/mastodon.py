@@ -290,8 +290,10 @@ class Mastodon(Base):
         text = body.get("status", "")
         key = self.headers.get("Idempotency-Key")
         with LOCK:
-            if key and (token, key) in STATE["idem"]:
-                return 200, STATE["idem"][(token, key)], None
+            first = STATE["idem"].get((token, key)) if key else None
+        if first is not None:
+            self.note(deduplicated=True)  # the first post's reply, nothing created
+            return 200, first, None
         ids = body.get("media_ids")
         if "postfail" in token:
             raise bad("Validation failed: Text contains a word this instance refuses")
