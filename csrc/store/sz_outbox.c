@@ -53,6 +53,14 @@ static int refresh_status(sz_store *st, const char *job_id, int64_t now, sz_stor
 {
     rows r;
     sz_param p[] = {P_TEXT(job_id)};
+    /* PostgreSQL (read committed): the job's row locked first, so that two
+     * transactions recording two deliveries of one job are serialized and the
+     * second reads the first's outcome (else each sees the other's delivery
+     * as it was, and the job's status stays "active" for ever) */
+    if (is_pg(st)) {
+        if (sz_st_query(st, "SELECT id FROM socialize_jobs WHERE id = $1 FOR UPDATE", p, 1, &r, err) < 0) return -1;
+        sz_st_rows_free(&r);
+    }
     if (sz_st_query(st, "SELECT state, attempts FROM socialize_deliveries WHERE job_id = $1", p, 1, &r, err) < 0)
         return -1;
     size_t open = 0, fresh = 0, unconf = 0, sent = 0, dead = 0, cancelled = 0;
