@@ -169,8 +169,13 @@ local function crash_test(url, workers, get_sb)
         print(string.format("\ncrash test (%s, %d workers): %d kills, %d self-kills; open jobs at each kill: %s",
             url:match("^%a+"), workers, kills, 3, table.concat(pending_at, " ")))
         -- 3. the rest delivered, the crashed leases taken over (bounded)
-        for _ = 1, 240 do -- at most about 2 minutes
-            if open_jobs() == 0 then break end
+        local t0 = os.time()
+        for i = 1, 240 do -- at most about 2 minutes
+            local open = open_jobs()
+            if open == 0 then break end
+            if os.getenv("SOCIALIZE_CRASH_VERBOSE") and i % 10 == 0 then
+                print(string.format("  %3d s: %d jobs open", os.time() - t0, open))
+            end
             sleep(0.5)
         end
     end)
@@ -205,7 +210,9 @@ local function crash_test(url, workers, get_sb)
         n = n + 1
         local j = assert(c:job(want.id))
         assert.equal(2, #j.deliveries, tag)
+        local status = "sent"
         for _, d in ipairs(j.deliveries) do
+            if d.state == "unconfirmed" then status = "unconfirmed" end
             local k = tag .. " " .. d.provider
             local posts = created[k] or 0
             if idempotent(d.provider) then
@@ -221,6 +228,7 @@ local function crash_test(url, workers, get_sb)
             assert.is_nil(d.leaseOwner, k)
             counts[d.state] = counts[d.state] + 1
         end
+        assert.equal(status, j.status, tag) -- the job's status sums up its deliveries
     end
     assert.equal(JOBS, n)
     -- each kill orphans at most one claim of BATCH deliveries
