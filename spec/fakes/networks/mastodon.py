@@ -18,7 +18,7 @@ refused (422). Sandbox routes on this port:
 GET /__media/<name> serves test files (shot.png, big.png, clip.mp4, page.html);
 GET /__uploads/<id> is what an upload received (hex of the file's bytes, its
 part's name, filename, type, the description, processing state, status id)."""
-import base64, hashlib, hmac, json, re, time, uuid
+import base64, hashlib, hmac, json, random, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
@@ -286,6 +286,17 @@ class Mastodon(Base):
 
     # ---- statuses -----------------------------------------------------------
     def status(self, token, raw):
+        # POST /__config {"chaos": {"mastodon": {"boom": 0.05, "ratelimit": 0.005, "reset_s": 1}}}:
+        # that share of the statuses, drawn at random, answers 503 / 429 (the soak, bench/outbox_soak.lua)
+        chaos = (STATE.get("chaos") or {}).get(NETWORK) or {}
+        if chaos:
+            draw = random.random()
+            if draw < chaos.get("boom", 0):
+                raise Reply(503, {"error": "Service Unavailable"})
+            if draw < chaos.get("boom", 0) + chaos.get("ratelimit", 0):
+                reset = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(sandbox_now() + chaos.get("reset_s", 1)))
+                raise Reply(429, {"error": "Too many requests"}, {"X-RateLimit-Limit": "300",
+                                                                  "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
         body = self.json_body(raw)
         text = body.get("status", "")
         key = self.headers.get("Idempotency-Key")
