@@ -106,8 +106,11 @@ local function crash_test(url, workers, get_sb)
                   outbox = { lease = 1, batch = BATCH } }
     local c = require("socialize").new(cfg)
     local st = assert(c:store())
-    -- a few milliseconds per request: the run lasts long enough for the kills to land in it
-    H.configure(sb, { delay_ms = { mastodon = 3, vkontakte = 3, twitter = 3, facebook = 3, telegram = 3, linkedin = 3 } })
+    -- 8 ms a request per worker: the deliveries last at least 2 * JOBS * 8 ms
+    -- (16 s) whatever the machine, long enough for every kill to land in them
+    local delay = {}
+    for net in pairs(CREATE) do delay[net] = 8 * workers end
+    H.configure(sb, { delay_ms = delay })
 
     -- 1. the queue
     local jobs = {}
@@ -142,17 +145,9 @@ local function crash_test(url, workers, get_sb)
     for i = 1, workers do start(i) end
     local ok, err = pcall(function()
         local kills, pending_at = 0, {}
-        for k = 1, KILLS do
-            sleep(0.1 + math.random() * 0.4)
-            local i = math.random(1, workers)
-            kill(pids[i])
-            kills = kills + 1
-            pending_at[#pending_at + 1] = open_jobs()
-            start(i)
-        end
         -- inside a transaction: between a send and the record of its outcome
         -- (twice), then inside a claim; each restarted
-        for _, kind in ipairs({ "record:2", "record:4", "claim:2" }) do
+        local function self_kill(kind)
             local marker = dir .. "/crashed-" .. kind:gsub(":", "-")
             kill(pids[1])
             start(1, kind .. ":" .. marker)
@@ -165,6 +160,18 @@ local function crash_test(url, workers, get_sb)
             assert(H.read(marker), "the worker did not kill itself inside a " .. kind .. " transaction: " .. marker)
             pending_at[#pending_at + 1] = open_jobs()
             start(1)
+        end
+        local SELF = { [7] = "record:2", [14] = "record:4", [KILLS] = "claim:2" }
+        for k = 1, KILLS do
+            sleep(0.1 + math.random() * 0.2)
+            local i = math.random(1, workers)
+            kill(pids[i])
+            kills = kills + 1
+            local open = open_jobs()
+            pending_at[#pending_at + 1] = open
+            assert.truthy(open > 0, "kill " .. k .. " came after the last delivery")
+            start(i)
+            if SELF[k] then self_kill(SELF[k]) end
         end
         print(string.format("\ncrash test (%s, %d workers): %d kills, %d self-kills; open jobs at each kill: %s",
             url:match("^%a+"), workers, kills, 3, table.concat(pending_at, " ")))
