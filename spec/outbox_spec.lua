@@ -268,6 +268,25 @@ local function cases(new_url, get_sb)
         assert.same({ "retrying", T0 + 5000, 0 }, { o.state, o.nextAt, o.attempts })
     end)
 
+    it("does not count a delivery the client's own rate-limit table held back as an attempt", function()
+        conn.mastodon.accessToken = "md-ratelimit"
+        c:close()
+        c = client({ connections = { u1 = conn, u2 = conn } }) -- two users, one account
+        local a = assert(c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "mastodon" },
+            { deliver = "queued" }))
+        local b = assert(c:publishUserAction({ UID = "u2", userAction = UA, enabledProviders = "mastodon" },
+            { deliver = "queued" }))
+        local sum = assert(c:work(1000))
+        assert.same({ 2, 2 }, { sum.claimed, sum.retrying })
+        assert.equal(1, count(sb, "mastodon", "/api/v1/statuses")) -- the second was not sent
+        local da = by_provider(assert(c:job(a.jobID))).mastodon
+        local db = by_provider(assert(c:job(b.jobID))).mastodon
+        if da.attempts == 0 then da, db = db, da end -- claimed in the order of their ids
+        assert.same({ 1, "rate_limited" }, { da.attempts, da.category })
+        assert.same({ 0, "rate_limited" }, { db.attempts, db.category })
+        assert.truthy(db.nextAt >= T0 + 250, tostring(db.nextAt - T0))
+    end)
+
     it("cancels a job, but not while a delivery is being sent", function()
         local res = assert(publish("twitter,mastodon"))
         local st = assert(c:store())
