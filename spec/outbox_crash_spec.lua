@@ -57,21 +57,29 @@ end
 local function kill(pid) os.execute("kill -9 " .. pid .. " 2>/dev/null") end
 
 -- the worker: client:work in a loop until the stop file appears (or its
--- time limit). CRASH=record:N / claim:N: it kills itself (SIGKILL) inside
--- the Nth such store transaction, before its COMMIT, after writing the
--- marker file.
+-- time limit). CRASH=record:N:NET:MARKER / claim:N:any:MARKER: it kills
+-- itself (SIGKILL) inside the Nth such store transaction (records: of a post
+-- sent to a network with an idempotency key, NET "idempotent", or without,
+-- "plain"), before its COMMIT, after writing the MARKER file.
 local WORKER = [[
 local cfg, stopfile, limit = %s, %q, %d
 local c = socialize.new(cfg)
 local st = assert(c:store())
 local crash = os.getenv("CRASH")
 if crash then
-    local kind, n, marker = crash:match("^(%%a+):(%%d+):(.+)$")
+    -- net: "idempotent" / "plain": only the records of a sent post to such a network count
+    local kind, n, net, marker = crash:match("^(%%a+):(%%d+):(%%a+):(.+)$")
     n = tonumber(n)
+    local core = require("socialize.core")
     local idx = getmetatable(st).__index
     local orig, inside, seen = idx[kind], false, 0
     local function leave(...) inside = false return ... end
-    idx[kind] = function(...) inside = true return leave(orig(...)) end
+    idx[kind] = function(...)
+        local a = { ... } -- record(st, jobID, provider, worker, now, outcome)
+        inside = kind ~= "record" or (type(a[6]) == "table" and a[6].state == "sent"
+            and (core.provider_info(a[3]).idempotency.kind ~= "none") == (net == "idempotent"))
+        return leave(orig(...))
+    end
     st:_before_commit(function()
         if not inside then return true end
         seen = seen + 1
@@ -161,7 +169,7 @@ local function crash_test(url, workers, get_sb)
             pending_at[#pending_at + 1] = open_jobs()
             start(1)
         end
-        local SELF = { [7] = "record:2", [14] = "record:4", [KILLS] = "claim:2" }
+        local SELF = { [7] = "record:2:idempotent", [14] = "record:3:plain", [KILLS] = "claim:2:any" }
         for k = 1, KILLS do
             sleep(0.1 + math.random() * 0.2)
             local i = math.random(1, workers)
@@ -198,7 +206,7 @@ local function crash_test(url, workers, get_sb)
     assert(ok, err)
 
     -- 4. what the networks got
-    local created, sends = {}, {} -- tag..network -> posts created / create requests
+    local created, sends, keys = {}, {}, {} -- tag..network -> posts created / create requests / idempotency key
     for _, r in ipairs(H.requests(sb)) do
         local path = CREATE[r.network]
         if path and r.method == "POST" and (r.path or ""):sub(-#path) == path then
@@ -206,17 +214,27 @@ local function crash_test(url, workers, get_sb)
             assert(tag and jobs[tag], "a post of no job: " .. tostring(r.body))
             local k = tag .. " " .. r.network
             sends[k] = (sends[k] or 0) + 1
+            if idempotent(r.network) then -- each send of a delivery carries the same key
+                local key = r.network == "mastodon" and r.headers["idempotency-key"] or (r.body or ""):match("guid=([^&]+)")
+                assert.truthy(key, k .. ": no idempotency key")
+                assert.equal(keys[k] or key, key, k)
+                keys[k] = key
+            end
             if r.status and r.status < 300 and not r.deduplicated then created[k] = (created[k] or 0) + 1 end
         end
     end
 
     -- 5. the store: every job, every delivery
-    local counts = { sent = 0, unconfirmed = 0, resent = 0 }
+    local counts = { sent = 0, unconfirmed = 0, resent = 0, posted_unconfirmed = 0 }
     local n = 0
     for tag, want in pairs(jobs) do
         n = n + 1
         local j = assert(c:job(want.id))
-        assert.equal(2, #j.deliveries, tag)
+        local names = { j.deliveries[1] and j.deliveries[1].provider, j.deliveries[2] and j.deliveries[2].provider }
+        table.sort(names)
+        local wanted = { want.providers[1], want.providers[2] }
+        table.sort(wanted)
+        assert.same({ tag, wanted }, { tag, names }) -- its two deliveries, no more
         local status = "sent"
         for _, d in ipairs(j.deliveries) do
             if d.state == "unconfirmed" then status = "unconfirmed" end
@@ -231,6 +249,7 @@ local function crash_test(url, workers, get_sb)
                 assert.truthy(posts <= 1, k .. ": " .. posts .. " posts")
                 assert.equal(posts, sends[k] or 0, k) -- never sent twice
                 if d.state == "sent" then assert.equal(1, posts, k) end
+                if d.state == "unconfirmed" and posts == 1 then counts.posted_unconfirmed = counts.posted_unconfirmed + 1 end
             end
             assert.is_nil(d.leaseOwner, k)
             counts[d.state] = counts[d.state] + 1
@@ -240,8 +259,12 @@ local function crash_test(url, workers, get_sb)
     assert.equal(JOBS, n)
     -- each kill orphans at most one claim of BATCH deliveries
     assert.truthy(counts.unconfirmed <= (KILLS + 3) * BATCH, counts.unconfirmed)
+    -- the self-kills after a sent post: resent with its key (and answered with
+    -- the first post), and posted but not recorded (so unconfirmed)
+    assert.truthy(counts.resent >= 1 and counts.posted_unconfirmed >= 1, counts.resent .. " " .. counts.posted_unconfirmed)
     print(string.format("crash test: %d deliveries sent, %d unconfirmed (posted or not, never twice), "
-        .. "%d resent with their idempotency key; %d worker starts", counts.sent, counts.unconfirmed, counts.resent, starts))
+        .. "%d of them posted; %d resent with their idempotency key; %d worker starts", counts.sent, counts.unconfirmed,
+        counts.posted_unconfirmed, counts.resent, starts))
     c:close()
 end
 
