@@ -314,14 +314,19 @@ class Mastodon(Base):
             raise Reply(422, {"error": "Validation failed: Text character limit of %d exceeded" % CONF["max_characters"]})
         sid = str(110000000000000000 + next_id())
         with LOCK:
-            media = self.attach(token, ids)
-            for r in media:
-                r["status_id"] = sid
-            status = {"id": sid, "url": "https://sandbox.example/@user/" + sid, "content": "<p>%s</p>" % text,
-                      "visibility": body.get("visibility", "public"),
-                      "media_attachments": [self.attachment(r) for r in media]}
-            if key:
-                STATE["idem"][(token, key)] = status
+            first = STATE["idem"].get((token, key)) if key else None  # the same key sent twice at once
+            if first is None:
+                media = self.attach(token, ids)
+                for r in media:
+                    r["status_id"] = sid
+                status = {"id": sid, "url": "https://sandbox.example/@user/" + sid, "content": "<p>%s</p>" % text,
+                          "visibility": body.get("visibility", "public"),
+                          "media_attachments": [self.attachment(r) for r in media]}
+                if key:
+                    STATE["idem"][(token, key)] = status
+        if first is not None:
+            self.note(deduplicated=True)
+            return 200, first, None
         return 200, status, None
 
 

@@ -198,7 +198,12 @@ class VK(Base):
             return 200, {"response": {"post_id": first}}, None
         pid = next_id()
         with LOCK:
-            STATE["guids"][key] = pid
+            first = STATE["guids"].get(key) if p.get("guid") else None  # the same guid sent twice at once
+            if first is None:
+                STATE["guids"][key] = pid
+        if first is not None:
+            self.note(deduplicated=True)
+            return 200, {"response": {"post_id": first}}, None
         return 200, {"response": {"post_id": pid}}, None
 
 
