@@ -273,10 +273,13 @@ bench: deps
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
 	@sh bench/run
 
-# 100,000 asynchronous calls at concurrency 256, bounded in time (SOAK_SECONDS)
+# 100,000 asynchronous calls at concurrency 256, then 100,000 queued deliveries
+# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS)
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
+	@# the outbox: 100,000 queued deliveries, 5 % failing, on PostgreSQL and SQLite (SOAK_SECONDS per store)
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_soak.lua
 
 install: all install-lib
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/socialize $(DESTDIR)$(LUA_MODULE_DIR)/socialize

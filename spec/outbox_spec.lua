@@ -286,6 +286,25 @@ local function cases(new_url, get_sb)
         assert.same({ "retrying", T0 + 5000, 0 }, { o.state, o.nextAt, o.attempts })
     end)
 
+    it("does not count a delivery the client's own rate-limit table held back as an attempt", function()
+        conn.mastodon.accessToken = "md-ratelimit"
+        c:close()
+        c = client({ connections = { u1 = conn, u2 = conn } }) -- two users, one account
+        local a = assert(c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "mastodon" },
+            { deliver = "queued" }))
+        local b = assert(c:publishUserAction({ UID = "u2", userAction = UA, enabledProviders = "mastodon" },
+            { deliver = "queued" }))
+        local sum = assert(c:work(1000))
+        assert.same({ 2, 2 }, { sum.claimed, sum.retrying })
+        assert.equal(1, count(sb, "mastodon", "/api/v1/statuses")) -- the second was not sent
+        local da = by_provider(assert(c:job(a.jobID))).mastodon
+        local db = by_provider(assert(c:job(b.jobID))).mastodon
+        if da.attempts == 0 then da, db = db, da end -- claimed in the order of their ids
+        assert.same({ 1, "rate_limited" }, { da.attempts, da.category })
+        assert.same({ 0, "rate_limited" }, { db.attempts, db.category })
+        assert.truthy(db.nextAt >= T0 + 250, tostring(db.nextAt - T0))
+    end)
+
     it("cancels a job, but not while a delivery is being sent", function()
         local res = assert(publish("twitter,mastodon"))
         local st = assert(c:store())
@@ -421,15 +440,83 @@ describe("queued delivery on SQLite #fakes", function()
     cases(function() return K.db("outbox") end, function() return sb end)
 end)
 
+describe("queued delivery on a full disk #once", function()
+    local sb
+    H.use_sandbox(function(s) sb = s end)
+
+    it("names the full store; every job written whole or not at all; the worker goes on", function()
+        local path = K.path("full")
+        local conn = H.sandbox_connection(sb)
+        local c = K.client(sb, nil, nil, "sqlite:" .. path, { connections = { u1 = conn } })
+        assert(c:store())
+        c:close()
+        local pages = tonumber(K.run("sqlite3 " .. K.q(path) .. " 'PRAGMA page_count'"))
+        c = K.client(sb, nil, nil, "sqlite:" .. path, { connections = { u1 = conn } })
+        -- the disk's limit: SQLite's max_page_count on the client's own handle
+        c._store = assert(require("socialize.store").open("sqlite:" .. path, { keys = { K.KEY }, maxPages = pages + 8 }))
+        local big = { title = "Level 3 done", description = ("x"):rep(3000) }
+        local ok, res, err = 0, true, nil
+        for _ = 1, 100 do -- bounded: 8 pages of 4 KiB fill long before
+            res, err = c:publishUserAction({ UID = "u1", userAction = big, enabledProviders = "mastodon,telegram" },
+                { deliver = "queued" })
+            if not res then break end
+            ok = ok + 1
+        end
+        assert.is_nil(res)
+        assert.same({ 500001, "store_full" }, { err.errorCode, err.error })
+        assert.truthy(err.errorDetails:find("full", 1, true), err.errorDetails)
+        assert.truthy(ok >= 1 and ok < 100, tostring(ok))
+        local jobs = assert(c:jobs()).jobs
+        assert.equal(ok, #jobs) -- the refused one left nothing
+        for _, j in ipairs(jobs) do assert.equal(2, #j.deliveries) end
+        -- outcomes change rows in place: the queued jobs are still delivered
+        assert.equal(2 * ok, assert(c:work(5000)).sent)
+        c:close()
+    end)
+end)
+
 describe("queued delivery on PostgreSQL #once", function()
     local sb, base, n = nil, nil, 0
     H.use_sandbox(function(s) sb = s end)
     K.use_postgres(function(url) base = url end)
-    cases(function()
+    local function new_db()
         n = n + 1
         K.run("psql -X -q -v ON_ERROR_STOP=1 " .. K.q(base) .. " -c " .. K.q("CREATE DATABASE q" .. n))
-        return (base:gsub("/postgres%?", "/q" .. n .. "?"))
-    end, function() return sb end)
+        return (base:gsub("/postgres%?", "/q" .. n .. "?")), "q" .. n
+    end
+    cases(function() return (new_db()) end, function() return sb end)
+
+    it("names a read-only store: reads work, nothing is written, nothing lost", function()
+        local url, db = new_db()
+        local conn = H.sandbox_connection(sb)
+        local function client() return K.client(sb, nil, nil, url, { connections = { u1 = conn } }) end
+        local function read_only(on)
+            K.run("psql -X -q -v ON_ERROR_STOP=1 " .. K.q(base) .. " -c " .. K.q("ALTER DATABASE " .. db
+                .. " SET default_transaction_read_only = " .. on))
+        end
+        local c = client()
+        local job = assert(c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "mastodon" },
+            { deliver = "queued" }))
+        c:close()
+        read_only("on")
+        c = client() -- a new session: read-only
+        assert.equal("queued", assert(c:job(job.jobID)).status)
+        local r, err = c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "mastodon" },
+            { deliver = "queued" })
+        assert.is_nil(r)
+        assert.same({ 500001, "store_readonly" }, { err.errorCode, err.error })
+        r, err = c:work(1000)
+        assert.same({ nil, 500001, "store_readonly" }, { r, err.errorCode, err.error })
+        r, err = c:cancel(job.jobID)
+        assert.same({ nil, 500001, "store_readonly" }, { r, err.errorCode, err.error })
+        assert.equal(0, count(sb, "mastodon", "/api/v1/statuses")) -- nothing claimed, nothing sent
+        c:close()
+        read_only("off")
+        c = client()
+        assert.same({ 1, "queued" }, { #assert(c:jobs()).jobs, assert(c:job(job.jobID)).status })
+        assert.equal(1, assert(c:work(1000)).sent)
+        c:close()
+    end)
 end)
 
 describe("the outbox's helpers #unit", function()

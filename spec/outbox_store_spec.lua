@@ -227,11 +227,13 @@ local function contract(E)
 
     it("cancels a job, but not while a delivery is being sent", function()
         local id = assert(s:enqueue(job()))
-        assert.equal(1, #assert(s:claim("w", 1000, 60, 1)))
+        local got = assert(s:claim("w", 1000, 60, 1))
+        assert.equal(1, #got)
+        local other = got[1].provider == "twitter" and "mastodon" or "twitter"
         local n, err, code = s:cancel(id, 1010)
         assert.same({ nil, "job_sending" }, { n, code })
         assert.truthy(err:find("being sent", 1, true))
-        assert.equal("queued", by_provider(s:job(id)).twitter.state) -- nothing changed
+        assert.equal("queued", by_provider(s:job(id))[other].state) -- nothing changed
         assert.equal(2, s:cancel(id, 1061)) -- the lease ran out: a crashed worker's
         assert.equal("cancelled", s:job(id).status)
         assert.same({ nil, "lease_lost" }, { (s:record(id, "mastodon", "w", 1062, { state = "sent" })), "lease_lost" })

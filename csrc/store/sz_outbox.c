@@ -55,6 +55,14 @@ static int refresh_status(sz_store *st, const char *job_id, int64_t now, sz_stor
 {
     rows r;
     sz_param p[] = {P_TEXT(job_id)};
+    /* PostgreSQL (read committed): the job's row locked first, so that two
+     * transactions recording two deliveries of one job are serialized and the
+     * second reads the first's outcome (else each sees the other's delivery
+     * as it was, and the job's status stays "active" for ever) */
+    if (is_pg(st)) {
+        if (sz_st_query(st, "SELECT id FROM socialize_jobs WHERE id = $1 FOR UPDATE", p, 1, &r, err) < 0) return -1;
+        sz_st_rows_free(&r);
+    }
     if (sz_st_query(st, "SELECT state, attempts, next_at FROM socialize_deliveries WHERE job_id = $1", p, 1, &r, err) < 0)
         return -1;
     size_t open = 0, fresh = 0, unconf = 0, sent = 0, dead = 0, cancelled = 0;
@@ -273,57 +281,69 @@ int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t
     if (lease_s < 1) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "lease: at least 1 second");
     if (lease_s > MAX_LEASE) lease_s = MAX_LEASE;
     now = clamp_time(now);
-    char sql[640];
-    snprintf(sql, sizeof sql,
-             "SELECT d.job_id, d.provider, d.state FROM socialize_deliveries d WHERE"
-             " (d.state IN ('queued', 'retrying', 'waiting_reconnect') AND d.next_at <= $1)"
-             " OR (d.state = 'unconfirmed' AND d.next_at > 0 AND d.next_at <= $1)"
-             " OR (d.state = 'sending' AND d.lease_until <= $1)"
-             " ORDER BY d.next_at, d.job_id, d.provider LIMIT $2%s",
-             is_pg(st) ? " FOR UPDATE SKIP LOCKED" : "");
-    sz_param p[] = {P_INT(now), P_INT(limit)};
-    rows due;
-    if (sz_st_begin(st, err) < 0) return -1;
-    if (sz_st_query(st, sql, p, 2, &due, err) < 0) return sz_st_fail(st);
-    sz_delivery_out *d = calloc(due.nrows ? due.nrows : 1, sizeof *d);
-    if (!d) {
-        sz_st_rows_free(&due);
-        sz_st_fail(st);
-        return nomem(err);
-    }
+    /* One query per state, each an index range (state, next_at) or (state,
+     * lease_until) read in its order and stopped at the limit: a single query
+     * with the states OR-ed together read and sorted every due row (a seq
+     * scan: 300 ms a claim with 100,000 queued). Taken over first the
+     * deliveries of crashed workers, then unconfirmed resends, retries,
+     * reconnect checks, new ones. */
+    static const char *const DUE[] = {
+        "d.state = 'sending' AND d.lease_until <= $1 ORDER BY d.lease_until",
+        "d.state = 'unconfirmed' AND d.next_at > 0 AND d.next_at <= $1 ORDER BY d.next_at",
+        "d.state = 'retrying' AND d.next_at <= $1 ORDER BY d.next_at",
+        "d.state = 'waiting_reconnect' AND d.next_at <= $1 ORDER BY d.next_at",
+        "d.state = 'queued' AND d.next_at <= $1 ORDER BY d.next_at",
+    };
+    sz_delivery_out *d = calloc((size_t)limit, sizeof *d);
+    if (!d) return nomem(err);
     size_t got = 0;
-    for (size_t i = 0; i < due.nrows; i++) {
-        const char *jid = sz_st_cell(&due, i, 0), *prov = sz_st_cell(&due, i, 1);
-        sz_param u[] = {P_TEXT(jid), P_TEXT(prov), P_TEXT(worker), P_INT(sat_add(now, lease_s)), P_INT(now)};
-        rows r;
-        if (!jid || !prov ||
-            sz_st_exec(st,
-                       "UPDATE socialize_deliveries SET state = 'sending', lease_owner = $3, lease_until = $4,"
-                       " attempts = CASE WHEN attempts < 1000000 THEN attempts + 1 ELSE attempts END, updated_at = $5"
-                       " WHERE job_id = $1 AND provider = $2",
-                       u, 5, NULL, err) < 0 ||
-            refresh_status(st, jid, now, err) < 0 ||
-            sz_st_query(st,
-                        "SELECT " DCOLS ", j.uid, j.method, j.params FROM socialize_deliveries d"
-                        " JOIN socialize_jobs j ON j.id = d.job_id WHERE d.job_id = $1 AND d.provider = $2",
-                        u, 2, &r, err) < 0) {
-            if (!jid || !prov) sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged delivery row");
+    if (sz_st_begin(st, err) < 0) {
+        free(d);
+        return -1;
+    }
+    for (size_t k = 0; k < sizeof DUE / sizeof DUE[0] && got < (size_t)limit; k++) {
+        char sql[320];
+        snprintf(sql, sizeof sql, "SELECT d.job_id, d.provider, d.state FROM socialize_deliveries d WHERE %s LIMIT $2%s",
+                 DUE[k], is_pg(st) ? " FOR UPDATE SKIP LOCKED" : "");
+        sz_param p[] = {P_INT(now), P_INT((long long)limit - (long long)got)};
+        rows due;
+        if (sz_st_query(st, sql, p, 2, &due, err) < 0) {
             sz_store_outbox_free_deliveries(d, got);
-            sz_st_rows_free(&due);
             return sz_st_fail(st);
         }
-        if (r.nrows != 1 || take_delivery(&r, 0, &d[got], 1) < 0) {
-            sz_store_outbox_free_deliveries(d, got + (r.nrows == 1));
+        for (size_t i = 0; i < due.nrows && got < (size_t)limit; i++) {
+            const char *jid = sz_st_cell(&due, i, 0), *prov = sz_st_cell(&due, i, 1);
+            sz_param u[] = {P_TEXT(jid), P_TEXT(prov), P_TEXT(worker), P_INT(sat_add(now, lease_s)), P_INT(now)};
+            rows r;
+            if (!jid || !prov ||
+                sz_st_exec(st,
+                           "UPDATE socialize_deliveries SET state = 'sending', lease_owner = $3, lease_until = $4,"
+                           " attempts = CASE WHEN attempts < 1000000 THEN attempts + 1 ELSE attempts END, updated_at = $5"
+                           " WHERE job_id = $1 AND provider = $2",
+                           u, 5, NULL, err) < 0 ||
+                refresh_status(st, jid, now, err) < 0 ||
+                sz_st_query(st,
+                            "SELECT " DCOLS ", j.uid, j.method, j.params FROM socialize_deliveries d"
+                            " JOIN socialize_jobs j ON j.id = d.job_id WHERE d.job_id = $1 AND d.provider = $2",
+                            u, 2, &r, err) < 0) {
+                if (!jid || !prov) sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a damaged delivery row");
+                sz_store_outbox_free_deliveries(d, got);
+                sz_st_rows_free(&due);
+                return sz_st_fail(st);
+            }
+            if (r.nrows != 1 || take_delivery(&r, 0, &d[got], 1) < 0) {
+                sz_store_outbox_free_deliveries(d, got + (r.nrows == 1));
+                sz_st_rows_free(&r);
+                sz_st_rows_free(&due);
+                sz_st_fail(st);
+                return sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a delivery without its job");
+            }
             sz_st_rows_free(&r);
-            sz_st_rows_free(&due);
-            sz_st_fail(st);
-            return sz_store_seterr(err, SZ_STORE_CORRUPT, "outbox: a delivery without its job");
+            d[got].prev_state = sz_st_take(&due, i, 2);
+            got++;
         }
-        sz_st_rows_free(&r);
-        d[got].prev_state = sz_st_take(&due, i, 2);
-        got++;
+        sz_st_rows_free(&due);
     }
-    sz_st_rows_free(&due);
     if (sz_st_commit(st, err) < 0) {
         sz_store_outbox_free_deliveries(d, got);
         return -1;

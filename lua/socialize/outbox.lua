@@ -368,6 +368,15 @@ local function decide(client, st, d, r, now, cfg)
         end
         return o
     end
+    -- held back by the client's own rate-limit table (another delivery to the
+    -- same account was answered with a rate limit): nothing was sent, so not
+    -- an attempt; due again once that limit is over
+    if r.category == "rate_limited" and not r.status and not r.sent_create then
+        local at = now + max(1, floor(min(r.retryAfter or 1, policy.MAX_BLOCK) + 0.999))
+        local b = blocked_until(st, d.provider, d.UID, now)
+        o.state, o.nextAt, o.release = "retrying", b and max(at, b) or at, true
+        return o
+    end
     -- transient, rate_limited and anything else the policy may retry
     if d.attempts >= cfg.maxAttempts then
         o.state = "dead"

@@ -39,7 +39,7 @@ configuration a network module offers, its base URL filled in), "oauth":
 {network: {"clientId", "clientSecret"}} (the client its authorization server knows).
 The "media" port serves the files mediaItems' src point at (media_cdn.py).
 Control port: GET /__requests, POST /__reset, POST /__config
-({"delay_ms": {"twitter": 50}, "expire_bluesky": true, "clock": 1700000000,
+({"delay_ms": {"twitter": 50}, "expire_bluesky": true, "clock": 1700000000, "chaos": {...} (mastodon.py),
 "barrier": 4}), POST /__shutdown. "clock" freezes the time the networks read
 (rate-limit resets); "barrier": N holds every reply until N requests arrived
 (a client that sends them one after another never gets past the first).

@@ -18,7 +18,7 @@ refused (422). Sandbox routes on this port:
 GET /__media/<name> serves test files (shot.png, big.png, clip.mp4, page.html);
 GET /__uploads/<id> is what an upload received (hex of the file's bytes, its
 part's name, filename, type, the description, processing state, status id)."""
-import base64, hashlib, hmac, json, re, time, uuid
+import base64, hashlib, hmac, json, random, re, time, uuid
 from email.utils import formatdate
 from urllib.parse import quote
 
@@ -286,12 +286,25 @@ class Mastodon(Base):
 
     # ---- statuses -----------------------------------------------------------
     def status(self, token, raw):
+        # POST /__config {"chaos": {"mastodon": {"boom": 0.05, "ratelimit": 0.005, "reset_s": 1}}}:
+        # that share of the statuses, drawn at random, answers 503 / 429 (the soak, bench/outbox_soak.lua)
+        chaos = (STATE.get("chaos") or {}).get(NETWORK) or {}
+        if chaos:
+            draw = random.random()
+            if draw < chaos.get("boom", 0):
+                raise Reply(503, {"error": "Service Unavailable"})
+            if draw < chaos.get("boom", 0) + chaos.get("ratelimit", 0):
+                reset = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(sandbox_now() + chaos.get("reset_s", 1)))
+                raise Reply(429, {"error": "Too many requests"}, {"X-RateLimit-Limit": "300",
+                                                                  "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
         body = self.json_body(raw)
         text = body.get("status", "")
         key = self.headers.get("Idempotency-Key")
         with LOCK:
-            if key and (token, key) in STATE["idem"]:
-                return 200, STATE["idem"][(token, key)], None
+            first = STATE["idem"].get((token, key)) if key else None
+        if first is not None:
+            self.note(deduplicated=True)  # the first post's reply, nothing created
+            return 200, first, None
         ids = body.get("media_ids")
         if "postfail" in token:
             raise bad("Validation failed: Text contains a word this instance refuses")
@@ -301,14 +314,19 @@ class Mastodon(Base):
             raise Reply(422, {"error": "Validation failed: Text character limit of %d exceeded" % CONF["max_characters"]})
         sid = str(110000000000000000 + next_id())
         with LOCK:
-            media = self.attach(token, ids)
-            for r in media:
-                r["status_id"] = sid
-            status = {"id": sid, "url": "https://sandbox.example/@user/" + sid, "content": "<p>%s</p>" % text,
-                      "visibility": body.get("visibility", "public"),
-                      "media_attachments": [self.attachment(r) for r in media]}
-            if key:
-                STATE["idem"][(token, key)] = status
+            first = STATE["idem"].get((token, key)) if key else None  # the same key sent twice at once
+            if first is None:
+                media = self.attach(token, ids)
+                for r in media:
+                    r["status_id"] = sid
+                status = {"id": sid, "url": "https://sandbox.example/@user/" + sid, "content": "<p>%s</p>" % text,
+                          "visibility": body.get("visibility", "public"),
+                          "media_attachments": [self.attachment(r) for r in media]}
+                if key:
+                    STATE["idem"][(token, key)] = status
+        if first is not None:
+            self.note(deduplicated=True)
+            return 200, first, None
         return 200, status, None
 
 

@@ -192,11 +192,18 @@ class VK(Base):
                                        "attachments: %s not found" % a, p)
         key = (p.get("owner_id"), p.get("guid"))
         with LOCK:
-            if p.get("guid") and key in STATE["guids"]:
-                return 200, {"response": {"post_id": STATE["guids"][key]}}, None
+            first = STATE["guids"].get(key) if p.get("guid") else None
+        if first is not None:
+            self.note(deduplicated=True)  # the first post's id, nothing created
+            return 200, {"response": {"post_id": first}}, None
         pid = next_id()
         with LOCK:
-            STATE["guids"][key] = pid
+            first = STATE["guids"].get(key) if p.get("guid") else None  # the same guid sent twice at once
+            if first is None:
+                STATE["guids"][key] = pid
+        if first is not None:
+            self.note(deduplicated=True)
+            return 200, {"response": {"post_id": first}}, None
         return 200, {"response": {"post_id": pid}}, None
 
 
