@@ -6,8 +6,8 @@
 local ngx = ngx
 local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
 local concat = table.concat
-local find, lower, match, format, gmatch, gsub = string.find, string.lower, string.match, string.format, string.gmatch,
-    string.gsub
+local find, lower, match, format, gmatch, gsub, sub = string.find, string.lower, string.match, string.format,
+    string.gmatch, string.gsub, string.sub
 
 local _M = {}
 
@@ -249,8 +249,51 @@ local function request(config, req)
     return { status = status, headers = headers, body = data }
 end
 
+-- Phases where ngx.location.capture works (not in timers).
+local CAPTURE_PHASES = { rewrite = true, access = true, content = true }
+
+-- config.restyUpstream: a Gigya request sent as a subrequest to the host's
+-- internal location (proxy_pass to an upstream with keepalive, its
+-- proxy_*_timeouts, proxy_pass_request_headers off, its Content-Type set,
+-- and error_page 502 504 = a named location answering
+-- `return 599 "$upstream_status $upstream_bytes_sent"`: docs/openresty.md).
+-- nginx's own failures come back as 599 with what the upstream module saw.
+local function via_upstream(config, req)
+    local _, _, _, path = parse_url(req.url)
+    if not path then return nil, "bad url", "other" end
+    local res = ngx.location.capture(config.restyUpstream .. sub(path, 2), {
+        method = req.method == "GET" and ngx.HTTP_GET or ngx.HTTP_POST,
+        body = req.body or "", -- never the parent request's body
+    })
+    local status = res.status
+    if status == 599 then -- the location's error_page: the upstream failed
+        local up, sent = match(res.body or "", "^(%S*) (%S*)")
+        if not up then return nil, "upstream failed", "other" end
+        if find(up, "504", 1, true) then return nil, "timeout (upstream " .. up .. ")", "timeout" end
+        -- nothing sent to any upstream server: safe to repeat
+        if not find(sent, "[1-9]") then return nil, "connect failed (upstream " .. up .. ")", "connect" end
+        return nil, "bad reply (upstream " .. up .. ")", "other"
+    end
+    if res.truncated then return nil, "reply truncated", "closed" end
+    local body = res.body or ""
+    local max = (type(req.maxBytes) == "number" and req.maxBytes >= 1 and req.maxBytes)
+        or config.maxReplyBytes or 8 * 1024 * 1024
+    if #body > max then return nil, "reply too large", "too_large" end
+    local headers = {}
+    for k, v in pairs(res.header) do
+        if type(v) == "table" then v = concat(v, ", ") end
+        headers[lower(k)] = v
+    end
+    return { status = status, headers = headers, body = body }
+end
+
 local function outcome(config, req)
-    local res, err, kind = request(config, req)
+    local res, err, kind
+    if req.gigya and config.restyUpstream and not req.guard and CAPTURE_PHASES[ngx.get_phase()] then
+        res, err, kind = via_upstream(config, req)
+    else
+        res, err, kind = request(config, req)
+    end
     if res then return res end
     return { error = tostring(err), kind = kind }
 end
