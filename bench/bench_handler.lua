@@ -50,4 +50,12 @@ function _M.bare()
     sock:setkeepalive(60000, 64)
     ngx.say(#body)
 end
+
+-- the reference of config.restyUpstream: one subrequest to the same internal
+-- location with a prebuilt body, the reply not parsed
+local BODY = "UID=user_123&apiKey=3_benchApiKey&format=json&httpStatusCodes=false&nonce=1&sig=x"
+function _M.bare_upstream()
+    local res = ngx.location.capture("/_socialize/socialize.publishUserAction", { method = ngx.HTTP_POST, body = BODY })
+    ngx.say(#res.body)
+end
 return _M

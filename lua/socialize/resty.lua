@@ -254,10 +254,11 @@ local CAPTURE_PHASES = { rewrite = true, access = true, content = true }
 
 -- config.restyUpstream: a Gigya request sent as a subrequest to the host's
 -- internal location (proxy_pass to an upstream with keepalive, its
--- proxy_*_timeouts, proxy_pass_request_headers off, its Content-Type set,
--- and error_page 502 504 = a named location answering
--- `return 599 "$upstream_status $upstream_bytes_sent"`: docs/openresty.md).
--- nginx's own failures come back as 599 with what the upstream module saw.
+-- proxy_*_timeouts, proxy_pass_request_headers off, its Content-Type set:
+-- docs/openresty.md). When nginx's upstream module fails (no connection, a
+-- timeout, a reset, a malformed reply) the subrequest ends with 502 or 504,
+-- an empty body and `truncated`: nothing tells whether the request was sent,
+-- so such a failure is never "connect" (never repeated as unsent).
 local function via_upstream(config, req)
     local _, _, _, path = parse_url(req.url)
     if not path then return nil, "bad url", "other" end
@@ -266,15 +267,13 @@ local function via_upstream(config, req)
         body = req.body or "", -- never the parent request's body
     })
     local status = res.status
-    if status == 599 then -- the location's error_page: the upstream failed
-        local up, sent = match(res.body or "", "^(%S*) (%S*)")
-        if not up then return nil, "upstream failed", "other" end
-        if find(up, "504", 1, true) then return nil, "timeout (upstream " .. up .. ")", "timeout" end
-        -- nothing sent to any upstream server: safe to repeat
-        if not find(sent, "[1-9]") then return nil, "connect failed (upstream " .. up .. ")", "connect" end
-        return nil, "bad reply (upstream " .. up .. ")", "other"
+    if res.truncated then
+        if status == 504 then return nil, "timeout (nginx upstream)", "timeout" end
+        if status == 502 and (res.body or "") == "" then
+            return nil, "upstream failed (nginx 502: refused, reset or a malformed reply; see nginx's error log)", "other"
+        end
+        return nil, "reply truncated (nginx upstream)", "closed"
     end
-    if res.truncated then return nil, "reply truncated", "closed" end
     local body = res.body or ""
     local max = (type(req.maxBytes) == "number" and req.maxBytes >= 1 and req.maxBytes)
         or config.maxReplyBytes or 8 * 1024 * 1024
