@@ -21,16 +21,25 @@ sed -e "s|\${PREFIX}|$ROOT/$out/nginx|g" -e "s|\${ROOT}|$ROOT|g" -e "s|\${PORT}|
 UPSTREAM_PORT=$UP nginx -p "$ROOT/$out/nginx" -c "$ROOT/$out/nginx/nginx.conf"
 trap 'nginx -p "$ROOT/$out/nginx" -c "$ROOT/$out/nginx/nginx.conf" -s quit 2>/dev/null || true' EXIT INT TERM
 sleep 0.3
-MODES=${MODES:-"proxy bare publish publish_upstream"}
+MODES=${MODES:-"proxy bare bare_upstream publish publish_upstream"}
 for m in $MODES; do # warm-up, and a check that each answers 200
     code=$(curl -s -o "$out/first_$m" -w '%{http_code}' "http://127.0.0.1:$PORT/$m")
     [ "$code" = 200 ] || { echo "/$m answered $code: $(cat "$out/first_$m")"; exit 1; }
     wrk -t2 -c"$CONNS" -d1s "http://127.0.0.1:$PORT/$m" >/dev/null
 done
+# the worker's CPU time per request (utime + stime from /proc, which also
+# counts serving the upstream's own request: the same worker answers it) is
+# steadier than requests/s on a shared machine
+W=$(pgrep -P "$(cat "$out/nginx/nginx.pid")")
+cpu() { awk '{print $14 + $15}' "/proc/$W/stat"; }
 for r in $(seq "$REPS"); do
     for m in $MODES; do
+        c0=$(cpu)
         wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$PORT/$m" >"$out/wrk_${m}_$r.txt"
+        c1=$(cpu)
         awk '/Requests\/sec/ {print $2}' "$out/wrk_${m}_$r.txt" >>"$out/rps_$m"
+        awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/ requests in / {printf "%.1f\n", t / hz / $1 * 1e6}' \
+            "$out/wrk_${m}_$r.txt" >>"$out/cpu_$m"
         if grep -q "Non-2xx" "$out/wrk_${m}_$r.txt"; then echo "/$m: non-2xx answers"; grep Non-2xx "$out/wrk_${m}_$r.txt"; fi
     done
 done
@@ -40,16 +49,19 @@ fi
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 wp=$(median <"$out/rps_proxy")
-echo "| OpenResty, one worker, wrk -c$CONNS, ${REPS}x${SECS}s interleaved (medians) | requests/s | vs proxy_pass |"
-echo "|---|---|---|"
+wc=$(median <"$out/cpu_proxy")
+echo "| OpenResty, one worker, wrk -t2 -c$CONNS, ${REPS}x${SECS}s interleaved (medians) | requests/s | vs proxy_pass | worker CPU µs/request | proxy_pass CPU / this |"
+echo "|---|---|---|---|---|"
 for m in $MODES; do
     v=$(median <"$out/rps_$m")
     case $m in
         proxy) label="plain proxy_pass to the upstream (keepalive 64)";;
         bare) label="bare cosocket round trip, prebuilt request (reference)";;
+        bare_upstream) label="bare subrequest to the same internal location, prebuilt request (reference)";;
         publish) label="socialize publishUserAction, cosockets (default)";;
         publish_upstream) label="socialize publishUserAction, config.restyUpstream (nginx upstream)";;
     esac
-    echo "| $label | $v | $(ratio "$v" "$wp") |"
+    c=$(median <"$out/cpu_$m")
+    echo "| $label | $v | $(ratio "$v" "$wp") | $c | $(ratio "$wc" "$c") |"
     echo "$v" >"$out/median_$m"
 done

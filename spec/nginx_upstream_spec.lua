@@ -16,7 +16,7 @@ end
 
 local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
 local http = curl.new { timeout = 20 }
-local gigya, faults, prefix, conf, base
+local gigya, faults, prefix, conf, base, down_port
 
 -- the site's handler: /call?up=<restyUpstream or "">&url=<Gigya base>&uid=
 local HANDLER = [[
@@ -129,7 +129,7 @@ LOCATIONS
         local _, refused = sh("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", " .. down .. "), 1)'")
         if refused ~= 0 then
             local out, code = sh("nginx -p " .. prefix .. " -c " .. conf)
-            if code == 0 then base = "http://127.0.0.1:" .. port break end
+            if code == 0 then base, down_port = "http://127.0.0.1:" .. port, down break end
             assert(out:match("Address already in use"), out)
         end
     end
@@ -235,6 +235,25 @@ describe("OpenResty, config.restyUpstream #once", function()
         assert.are_not.equal(0, r.errorCode)
     end)
 
+    it("without it, cosockets (the default) name the same faults", function()
+        local ok = call("", gigya.http)
+        assert.are.equal(0, ok.errorCode)
+        local r = call("", faults.http .. "/truncated")
+        assert.are.equal(500026, r.errorCode)
+        assert.are.equal("closed", r.transportKind)
+        r = call("", faults.http .. "/reset")
+        assert.are.equal(500026, r.errorCode)
+        r = call("", faults.http .. "/badjson")
+        assert.are_not.equal(0, r.errorCode)
+        assert.is_number(r.errorCode)
+        r = call("", faults.http .. "/slow") -- 3 s, over the client's timeout of 2 s
+        assert.are.equal(504002, r.errorCode)
+        assert.are.equal("timeout", r.transportKind)
+        r = call("", "http://127.0.0.1:" .. down_port)
+        assert.are.equal(500026, r.errorCode)
+        assert.are.equal("connect", r.transportKind)
+    end)
+
     it("from a timer, where subrequests do not exist, the call goes over cosockets to the configured URL", function()
         local res = assert(http:request { method = "GET",
             url = base .. "/timer?up=" .. esc("/_down/") .. "&url=" .. esc(gigya.http) })
@@ -242,8 +261,9 @@ describe("OpenResty, config.restyUpstream #once", function()
         assert.are.equal(1, #H.requests(gigya))
     end)
 
-    it("logs no Lua errors", function()
+    it("logs no Lua errors (the upstream and socket failures above are logged by nginx)", function()
         local log = H.read(prefix .. "/error.log") or ""
-        assert.is_nil(log:match("%[error%].-lua"), log)
+        assert.is_nil(log:match("runtime error"), log)
+        assert.is_nil(log:match("entry thread aborted"), log)
     end)
 end)

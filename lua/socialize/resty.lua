@@ -195,37 +195,32 @@ local function request(config, req)
         sock:close()
         return nil, err, kind_of(err)
     end
-    local status_line
-    status_line, err = read_line(sock)
-    if not status_line then
+    -- the status line and the header block in one read up to the blank line,
+    -- capped (a reader asked for MAX_HEADER_BYTES + 1 bytes that gets them
+    -- all has not met the blank line)
+    local reader = sock:receiveuntil("\r\n\r\n")
+    local head, rerr = reader(MAX_HEADER_BYTES + 1)
+    if not head then
         sock:close()
-        return nil, err, kind_of(err)
+        return nil, rerr, kind_of(rerr)
     end
-    local status = tonumber(match(status_line, "^HTTP/%d%.%d (%d%d%d)"))
+    if #head > MAX_HEADER_BYTES then
+        sock:close()
+        return nil, "headers too large", "too_large"
+    end
+    local tail
+    tail, rerr = reader(1) -- nil, nil: the blank line was met
+    if tail or rerr then
+        sock:close()
+        if rerr then return nil, rerr, kind_of(rerr) end
+        return nil, "headers too large", "too_large"
+    end
+    local status = tonumber(match(head, "^HTTP/%d%.%d (%d%d%d)"))
     if not status then
         sock:close()
         return nil, "bad status line", "other"
     end
-    -- the header block read up to its blank line (in chunks, capped), then split
-    local reader = sock:receiveuntil("\r\n\r\n")
-    local parts, size = {}, 0
-    while true do
-        local chunk, rerr = reader(4096)
-        if not chunk then
-            if rerr then
-                sock:close()
-                return nil, rerr, kind_of(rerr)
-            end
-            break -- the blank line: end of the headers
-        end
-        size = size + #chunk
-        if size > MAX_HEADER_BYTES then
-            sock:close()
-            return nil, "headers too large", "too_large"
-        end
-        parts[#parts + 1] = chunk
-    end
-    local block = concat(parts)
+    local block = sub(head, (find(head, "\n", 1, true) or #head) + 1)
     local headers = {}
     for name, value in gmatch(block, "([^:\r\n]+):[ \t]*([^\r\n]*)") do
         name = lower(name)
