@@ -25,5 +25,16 @@ function _M.once()
     local r = once_client:publishUserAction { UID = "user_123", userAction = { title = "Level 3 done", linkBack = "https://game.example/l3" } }
     ngx.say(r.callId)
 end
+local transport, TREQ
+function _M.transport_only() -- the resty transport alone, a prebuilt signed request
+    if not transport then
+        transport = require("socialize.resty").new({ timeout = 10 })
+        TREQ = { method = "POST", url = "http://127.0.0.1:" .. os.getenv("UPSTREAM_PORT") .. "/socialize.publishUserAction",
+            headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }, timeout = 10, wantHeaders = "date",
+            body = "UID=user_123&apiKey=3_benchApiKey&format=json&httpStatusCodes=false&nonce=1&sig=x" }
+    end
+    local res = transport:request_many({ TREQ })[1]
+    ngx.say(#res.body)
+end
 function _M.hello() ngx.say("bench0000000000000000000000000000") end
 return _M

@@ -163,6 +163,21 @@ describe("config.restyUpstream", function()
     end)
 end)
 
+describe("the resty transport's header split #unit", function()
+    local split = require("socialize.resty")._split_headers
+    it("lower-cases names, trims values, joins repeated names, skips lines without a name", function()
+        assert.are.same({ date = "Mon", ["content-length"] = "12", ["x-a"] = "1, 2", k = "", l = "a:b" },
+            split("Date: Mon\r\nContent-Length:  12 \t\r\nX-A: 1\r\nx-a: 2\r\nnocolon\r\n: empty\r\nK:\r\nL: a:b"))
+    end)
+    it("reads hostile blocks in one linear pass (the patterns it replaced backtracked for seconds)", function()
+        assert.are.same({}, split(string.rep("a", 65536)))
+        assert.are.same({ x = "x" }, split("X: " .. string.rep(" ", 65530) .. "x"))
+        assert.are.same({ y = "" }, split("Y:" .. string.rep(" ", 65530)))
+        assert.are.same({ a = "b" }, split(string.rep("\n", 65530) .. "a:b"))
+        assert.are.same({ a = "b" }, split(string.rep("z\r\n", 20000) .. "a: b\r\n"))
+    end)
+end)
+
 describe("OpenResty, config.restyUpstream #once", function()
     setup(function()
         math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000)
