@@ -173,24 +173,47 @@ local function guarded_address(config, url)
     return addrs[1]
 end
 
+-- What a URL gives every request to it, parsed once: scheme, host, port,
+-- the pool name, the connect options and the request head's first lines
+-- (method, path, Host, User-Agent, Accept). At most 64 URLs are kept (the
+-- table starts over when full); a guarded request is never cached (its pool
+-- names the checked address).
+local targets, ntargets = {}, 0
+local function target_of(method, url)
+    local key = method .. " " .. url
+    local t = targets[key]
+    if t then return t end
+    local scheme, host, port, path, authority = parse_url(url)
+    if not scheme then return nil end
+    t = { scheme = scheme, host = host, port = port, authority = authority, pool = scheme .. "://" .. authority,
+          head = format("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: socialize-resty\r\nAccept: */*\r\n",
+              method, path, authority) }
+    t.opts = { pool = t.pool }
+    if ntargets >= 64 then targets, ntargets = {}, 0 end
+    targets[key], ntargets = t, ntargets + 1
+    return t
+end
+
 local function request(config, req)
-    local scheme, host, port, path, authority = parse_url(req.url)
-    if not scheme then
+    local method = req.method or "POST"
+    local t = target_of(method, req.url)
+    if not t then
         return nil, "bad url", "other"
     end
-    local target, pool = host, scheme .. "://" .. authority
+    local scheme, host, port = t.scheme, t.host, t.port
+    local target, opts = host, t.opts
     if req.guard then
-        local why
-        target, why = guarded_address(config, req.url)
-        if not target then return nil, why, "connect" end
+        local target_, why = guarded_address(config, req.url)
+        if not target_ then return nil, why, "connect" end
+        target = target_
         if find(target, ":", 1, true) then target = "[" .. target .. "]" end
-        pool = pool .. "@" .. target -- never share a connection with another address
+        opts = { pool = t.pool .. "@" .. target } -- never share a connection with another address
     end
     local timeout = (req.timeout or config.timeout or 10) * 1000
     local connect = math.min((config.connectTimeout or 5) * 1000, timeout)
     local sock = ngx.socket.tcp()
     sock:settimeouts(connect, timeout, timeout)
-    local ok, err = sock:connect(target, port, { pool = pool })
+    local ok, err = sock:connect(target, port, opts)
     if not ok then
         return nil, err, err == "timeout" and "timeout" or "connect"
     end
@@ -204,22 +227,21 @@ local function request(config, req)
         end
     end
     local body = req.body or ""
-    local lines = { format("%s %s HTTP/1.1", req.method or "POST", path), "Host: " .. authority,
-                    "User-Agent: socialize-resty", "Accept: */*" }
+    local lines = { t.head }
     if req.method ~= "GET" or #body > 0 then
-        lines[#lines + 1] = "Content-Length: " .. #body
+        lines[2] = "Content-Length: " .. #body .. "\r\n"
     end
     for k, v in pairs(req.headers or {}) do
         if find(k, "[%c:%s]") or find(v, "[\r\n%z]") then
             sock:close()
             return nil, "header " .. k .. " contains CR, LF or NUL", "other"
         end
-        lines[#lines + 1] = k .. ": " .. v
+        lines[#lines + 1] = k .. ": " .. v .. "\r\n"
     end
-    lines[#lines + 1] = ""
+    lines[#lines + 1] = "\r\n"
     lines[#lines + 1] = body
     local sent
-    sent, err = sock:send(concat(lines, "\r\n"))
+    sent, err = sock:send(concat(lines))
     if not sent then
         sock:close()
         return nil, err, kind_of(err)
