@@ -164,7 +164,7 @@ describe("config.restyUpstream", function()
 end)
 
 describe("the resty transport's header split #unit", function()
-    local split = require("socialize.resty")._split_headers
+    local split = require("socialize.resty").split_headers
     it("lower-cases names, trims values, joins repeated names, skips lines without a name", function()
         assert.are.same({ date = "Mon", ["content-length"] = "12", ["x-a"] = "1, 2", k = "", l = "a:b" },
             split("Date: Mon\r\nContent-Length:  12 \t\r\nX-A: 1\r\nx-a: 2\r\nnocolon\r\n: empty\r\nK:\r\nL: a:b"))

@@ -134,7 +134,7 @@ local function split_headers(block)
     end
     return headers
 end
-_M._split_headers = split_headers -- for the specs
+_M.split_headers = split_headers -- (a reply's header block -> lower-case names: values)
 
 local function kind_of(err)
     if err == "timeout" then return "timeout" end
