@@ -3,6 +3,8 @@
 -- requests run in parallel as light threads. Sockets are created per call
 -- and never cached in the client. A capability table (socialize.transport):
 -- request, request_many, sleep (ngx.sleep), gate (the phase check), close.
+-- With config.restyUpstream, Gigya's signed calls go as subrequests to the
+-- host's internal proxy_pass location instead (docs/openresty.md).
 local ngx = ngx
 local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
 local concat = table.concat
