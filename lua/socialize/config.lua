@@ -16,7 +16,7 @@ local function argcheck(cond, msg)
 end
 
 local CONFIG_STRINGS = { "apiKey", "secret", "userKey", "privateKey", "accessToken", "dataCenter",
-                         "apiDomain", "url", "cafile", "auth", "sdk", "backend" }
+                         "apiDomain", "url", "cafile", "auth", "sdk", "backend", "restyUpstream" }
 local AUTH_MODES = { signed = true, secret = true, oauth2 = true, jwt = true, none = true }
 
 local function api_domain(config)
@@ -35,7 +35,7 @@ local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken"
                       "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
                       "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media", "store",
-                      "outbox" }
+                      "outbox", "restyUpstream" }
 _M.KEYS = CONFIG_KEYS
 
 -- Levenshtein distance, for "did you mean".
@@ -209,6 +209,9 @@ function _M.check(config)
     for _, k in ipairs({ "clock", "nonce" }) do
         argcheck(config[k] == nil or type(config[k]) == "function", "config." .. k .. " must be a function")
     end
+    local up = config.restyUpstream
+    argcheck(up == nil or (#up >= 2 and #up <= 256 and up:find("^/[%w_%-%./]*/$") ~= nil),
+        "config.restyUpstream must be an internal location's prefix, \"/\" + [A-Za-z0-9_.-/] + \"/\" (docs/openresty.md)")
     argcheck(is_transport(config.transport),
         "config.transport must be \"curl\", \"resty\", a function or a transport table (docs/api.md)")
     local backend = config.backend or "gigya"

@@ -23,6 +23,7 @@ local function build(ctx, method, params)
     end
     req.timeout = ctx.config.timeout
     req.wantHeaders = "date" -- the one response header this path reads (learn_date)
+    req.gigya = true -- the resty transport may send it through config.restyUpstream
     return req
 end
 

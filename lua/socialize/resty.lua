@@ -3,11 +3,13 @@
 -- requests run in parallel as light threads. Sockets are created per call
 -- and never cached in the client. A capability table (socialize.transport):
 -- request, request_many, sleep (ngx.sleep), gate (the phase check), close.
+-- With config.restyUpstream, Gigya's signed calls go as subrequests to the
+-- host's internal proxy_pass location instead (docs/openresty.md).
 local ngx = ngx
 local type, tonumber, tostring, ipairs, pairs = type, tonumber, tostring, ipairs, pairs
 local concat = table.concat
-local find, lower, match, format, gmatch, gsub = string.find, string.lower, string.match, string.format, string.gmatch,
-    string.gsub
+local find, lower, match, format, gsub, sub, byte = string.find, string.lower, string.match, string.format,
+    string.gsub, string.sub, string.byte
 
 local _M = {}
 
@@ -107,6 +109,35 @@ local function read_body(sock, headers, max)
     end
 end
 
+local function blank(b) return b == 32 or b == 9 or b == 11 or b == 12 end
+
+-- The header block (after the status line) into lower-case names -> values,
+-- repeated names joined with ", ", lines without a colon skipped. One pass
+-- with plain finds and byte scans: linear in the block whatever it holds
+-- (the patterns it replaces backtracked: a 64 kB line without a colon, or a
+-- value of spaces, took seconds of the worker).
+local function split_headers(block)
+    local headers, pos, n, colon = {}, 1, #block, 0
+    while pos <= n do
+        local nl = find(block, "\n", pos, true) or n + 1
+        local last = nl - 1
+        if last >= pos and byte(block, last) == 13 then last = last - 1 end
+        if colon < pos then colon = find(block, ":", pos, true) or n + 1 end
+        if colon > pos and colon <= last then
+            local name = lower(sub(block, pos, colon - 1))
+            local vs, ve = colon + 1, last
+            while vs <= ve and blank(byte(block, vs)) do vs = vs + 1 end
+            while ve >= vs and blank(byte(block, ve)) do ve = ve - 1 end
+            local value = sub(block, vs, ve)
+            local had = headers[name]
+            headers[name] = had and (had .. ", " .. value) or value
+        end
+        pos = nl + 1
+    end
+    return headers
+end
+_M.split_headers = split_headers -- (a reply's header block -> lower-case names: values)
+
 local function kind_of(err)
     if err == "timeout" then return "timeout" end
     if err == "too_large" then return "too_large" end
@@ -144,24 +175,47 @@ local function guarded_address(config, url)
     return addrs[1]
 end
 
+-- What a URL gives every request to it, parsed once: scheme, host, port,
+-- the pool name, the connect options and the request head's first lines
+-- (method, path, Host, User-Agent, Accept). At most 64 URLs are kept (the
+-- table starts over when full); a guarded request is never cached (its pool
+-- names the checked address).
+local targets, ntargets = {}, 0
+local function target_of(method, url)
+    local key = method .. " " .. url
+    local t = targets[key]
+    if t then return t end
+    local scheme, host, port, path, authority = parse_url(url)
+    if not scheme then return nil end
+    t = { scheme = scheme, host = host, port = port, authority = authority, pool = scheme .. "://" .. authority,
+          head = format("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: socialize-resty\r\nAccept: */*\r\n",
+              method, path, authority) }
+    t.opts = { pool = t.pool }
+    if ntargets >= 64 then targets, ntargets = {}, 0 end
+    targets[key], ntargets = t, ntargets + 1
+    return t
+end
+
 local function request(config, req)
-    local scheme, host, port, path, authority = parse_url(req.url)
-    if not scheme then
+    local method = req.method or "POST"
+    local t = target_of(method, req.url)
+    if not t then
         return nil, "bad url", "other"
     end
-    local target, pool = host, scheme .. "://" .. authority
+    local scheme, host, port = t.scheme, t.host, t.port
+    local target, opts = host, t.opts
     if req.guard then
-        local why
-        target, why = guarded_address(config, req.url)
-        if not target then return nil, why, "connect" end
+        local target_, why = guarded_address(config, req.url)
+        if not target_ then return nil, why, "connect" end
+        target = target_
         if find(target, ":", 1, true) then target = "[" .. target .. "]" end
-        pool = pool .. "@" .. target -- never share a connection with another address
+        opts = { pool = t.pool .. "@" .. target } -- never share a connection with another address
     end
     local timeout = (req.timeout or config.timeout or 10) * 1000
     local connect = math.min((config.connectTimeout or 5) * 1000, timeout)
     local sock = ngx.socket.tcp()
     sock:settimeouts(connect, timeout, timeout)
-    local ok, err = sock:connect(target, port, { pool = pool })
+    local ok, err = sock:connect(target, port, opts)
     if not ok then
         return nil, err, err == "timeout" and "timeout" or "connect"
     end
@@ -175,63 +229,52 @@ local function request(config, req)
         end
     end
     local body = req.body or ""
-    local lines = { format("%s %s HTTP/1.1", req.method or "POST", path), "Host: " .. authority,
-                    "User-Agent: socialize-resty", "Accept: */*" }
+    local lines = { t.head }
     if req.method ~= "GET" or #body > 0 then
-        lines[#lines + 1] = "Content-Length: " .. #body
+        lines[2] = "Content-Length: " .. #body .. "\r\n"
     end
     for k, v in pairs(req.headers or {}) do
         if find(k, "[%c:%s]") or find(v, "[\r\n%z]") then
             sock:close()
             return nil, "header " .. k .. " contains CR, LF or NUL", "other"
         end
-        lines[#lines + 1] = k .. ": " .. v
+        lines[#lines + 1] = k .. ": " .. v .. "\r\n"
     end
-    lines[#lines + 1] = ""
+    lines[#lines + 1] = "\r\n"
     lines[#lines + 1] = body
     local sent
-    sent, err = sock:send(concat(lines, "\r\n"))
+    sent, err = sock:send(concat(lines))
     if not sent then
         sock:close()
         return nil, err, kind_of(err)
     end
-    local status_line
-    status_line, err = read_line(sock)
-    if not status_line then
+    -- the status line and the header block in one read up to the blank line,
+    -- capped (a reader asked for MAX_HEADER_BYTES + 1 bytes that gets them
+    -- all has not met the blank line)
+    local reader = sock:receiveuntil("\r\n\r\n")
+    local head, rerr = reader(MAX_HEADER_BYTES + 1)
+    if not head then
         sock:close()
-        return nil, err, kind_of(err)
+        return nil, rerr, kind_of(rerr)
     end
-    local status = tonumber(match(status_line, "^HTTP/%d%.%d (%d%d%d)"))
+    if #head > MAX_HEADER_BYTES then
+        sock:close()
+        return nil, "headers too large", "too_large"
+    end
+    local tail
+    tail, rerr = reader(1) -- nil, nil: the blank line was met
+    if tail or rerr then
+        sock:close()
+        if rerr then return nil, rerr, kind_of(rerr) end
+        return nil, "headers too large", "too_large"
+    end
+    local status = tonumber(match(head, "^HTTP/%d%.%d (%d%d%d)"))
     if not status then
         sock:close()
         return nil, "bad status line", "other"
     end
-    -- the header block read up to its blank line (in chunks, capped), then split
-    local reader = sock:receiveuntil("\r\n\r\n")
-    local parts, size = {}, 0
-    while true do
-        local chunk, rerr = reader(4096)
-        if not chunk then
-            if rerr then
-                sock:close()
-                return nil, rerr, kind_of(rerr)
-            end
-            break -- the blank line: end of the headers
-        end
-        size = size + #chunk
-        if size > MAX_HEADER_BYTES then
-            sock:close()
-            return nil, "headers too large", "too_large"
-        end
-        parts[#parts + 1] = chunk
-    end
-    local block = concat(parts)
-    local headers = {}
-    for name, value in gmatch(block, "([^:\r\n]+):[ \t]*([^\r\n]*)") do
-        name = lower(name)
-        value = match(value, "^(.-)%s*$")
-        headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
-    end
+    local block = sub(head, (find(head, "\n", 1, true) or #head) + 1)
+    local headers = split_headers(block)
     local data, complete
     data, err, complete = read_body(sock, headers, (type(req.maxBytes) == "number" and req.maxBytes >= 1 and req.maxBytes)
         or config.maxReplyBytes or 8 * 1024 * 1024)
@@ -249,8 +292,50 @@ local function request(config, req)
     return { status = status, headers = headers, body = data }
 end
 
+-- Phases where ngx.location.capture works (not in timers).
+local CAPTURE_PHASES = { rewrite = true, access = true, content = true }
+
+-- config.restyUpstream: a Gigya request sent as a subrequest to the host's
+-- internal location (proxy_pass to an upstream with keepalive, its
+-- proxy_*_timeouts, proxy_pass_request_headers off, its Content-Type set:
+-- docs/openresty.md). When nginx's upstream module fails (no connection, a
+-- timeout, a reset, a malformed reply) the subrequest ends with 502 or 504,
+-- an empty body and `truncated`: nothing tells whether the request was sent,
+-- so such a failure is never "connect" (never repeated as unsent).
+local function via_upstream(config, req)
+    local _, _, _, path = parse_url(req.url)
+    if not path then return nil, "bad url", "other" end
+    local res = ngx.location.capture(config.restyUpstream .. sub(path, 2), {
+        method = req.method == "GET" and ngx.HTTP_GET or ngx.HTTP_POST,
+        body = req.body or "", -- never the parent request's body
+    })
+    local status = res.status
+    if res.truncated then
+        if status == 504 then return nil, "timeout (nginx upstream)", "timeout" end
+        if status == 502 and (res.body or "") == "" then
+            return nil, "upstream failed (nginx 502: refused, reset or a malformed reply; see nginx's error log)", "other"
+        end
+        return nil, "reply truncated (nginx upstream)", "closed"
+    end
+    local body = res.body or ""
+    local max = (type(req.maxBytes) == "number" and req.maxBytes >= 1 and req.maxBytes)
+        or config.maxReplyBytes or 8 * 1024 * 1024
+    if #body > max then return nil, "reply too large", "too_large" end
+    local headers = {}
+    for k, v in pairs(res.header) do
+        if type(v) == "table" then v = concat(v, ", ") end
+        headers[lower(k)] = v
+    end
+    return { status = status, headers = headers, body = body }
+end
+
 local function outcome(config, req)
-    local res, err, kind = request(config, req)
+    local res, err, kind
+    if req.gigya and config.restyUpstream and not req.guard and CAPTURE_PHASES[ngx.get_phase()] then
+        res, err, kind = via_upstream(config, req)
+    else
+        res, err, kind = request(config, req)
+    end
     if res then return res end
     return { error = tostring(err), kind = kind }
 end
