@@ -103,6 +103,26 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.equal(2, #creates())
     end)
 
+    it("a busy account whose latest posts are all newer than the job: left for the host, not resent", function()
+        H.configure(sb, { x_drop = "after" })
+        local res = publish()
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        H.configure(sb, { x_drop = false })
+        -- 20 other posts of the account since: the lost one is further back than a read shows
+        for i = 1, 20 do
+            assert.equal(0, c:publishUserAction { UID = "u1", enabledProviders = "twitter",
+                userAction = { title = "other post " .. i } }.errorCode)
+        end
+        local before = #creates()
+        v.t = T0 + 30
+        assert.equal(1, assert(c:work(1000)).claimed)
+        local d = delivery(res)
+        assert.equal("unconfirmed", d.state)
+        assert.truthy(d.reason:find("latest posts are all newer than the job", 1, true), d.reason)
+        assert.equal(before, #creates()) -- not resent
+        assert.equal("unconfirmed", assert(c:job(res.jobID)).status) -- the host's to decide
+    end)
+
     it("a resend that is lost again is left for the host, not resent twice", function()
         H.configure(sb, { x_drop = "before" })
         local res = publish()

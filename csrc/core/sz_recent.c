@@ -58,7 +58,8 @@ json_t *sz_nk_recent(json_t *arr, const char *id_path, const char *text_path, co
         }
     }
     r = success(NULL);
-    if (!r || json_object_set_new(r, "data", json_pack("{s:o, s:I}", "posts", posts, "listed", (json_int_t)n)) != 0) {
+    if (!r || json_object_set_new(r, "data", json_pack("{s:o, s:I, s:i}", "posts", posts, "listed", (json_int_t)n,
+                                                   "asked", SZ_RECENT_COUNT)) != 0) {
         sz_json_free(r);
         return NULL;
     }

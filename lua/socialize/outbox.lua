@@ -447,6 +447,25 @@ function _M.check_back(client, st, d, now, cfg, driver)
         if best then
             return { state = "sent", postID = cut(best.id, 1024), release = true }
         end
+        -- "not posted" only when the list reaches back to the job: fewer posts
+        -- than asked (the account's whole history), or a dated post older
+        -- than the job; else the post may be further down a busy account's
+        -- timeline and a resend could post it twice
+        local listed, asked = tonumber(r.data.listed) or #r.data.posts, tonumber(r.data.asked) or 0
+        local reaches = listed < asked
+        if not reaches then
+            for i, p in ipairs(r.data.posts) do
+                if i > 1000 then break end
+                if type(p) == "table" and type(p.createdAt) == "number" and p.createdAt < since then
+                    reaches = true
+                    break
+                end
+            end
+        end
+        if not reaches then
+            return host("not read back: the account's " .. listed .. " latest posts are all newer than the job, "
+                .. "so the post may be further back")
+        end
         -- not posted: resent once, a normal attempt
         local ok, rr
         if driver then -- it yields to the poll loop: no pcall (see process)
