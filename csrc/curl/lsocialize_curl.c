@@ -337,6 +337,7 @@ static void free_xfer(xfer *x)
     curl_slist_free_all(x->rl);
     lsz_rbuf_free(&x->body);
     lsz_rbuf_free(&x->head);
+    lsz_xfer_strings_free(x);
 }
 
 static int l_close(lua_State *L)
@@ -350,6 +351,7 @@ static int l_close(lua_State *L)
         curl_slist_free_all(s->pool[i].rl);
         lsz_rbuf_free(&s->pool[i].body);
         lsz_rbuf_free(&s->pool[i].head);
+        lsz_xfer_strings_free(&s->pool[i]);
     }
     free(s->pool);
     s->pool = NULL;
