@@ -32,6 +32,7 @@ local gigya = require("socialize.gigya")
 local config_mod = require("socialize.config")
 
 local type, ipairs, tostring, pcall, setmetatable = type, ipairs, tostring, pcall, setmetatable
+local co_running = coroutine.running
 local format = string.format
 local E = errors.codes
 
@@ -334,6 +335,32 @@ local function blocking_context(self)
     return b.ctx, b
 end
 
+-- The context of the asynchronous calls of one driver (the poll loop's),
+-- made once and shared by every call in flight: each call runs in its own
+-- coroutine, and its deadline is kept by that coroutine (a weak table), so a
+-- call in flight holds no context, no closures of its own (issue 15: memory
+-- per in-flight call). Returns the context for the running coroutine, its
+-- deadline set; nil outside a coroutine (a context of its own then).
+local function async_context(self, driver)
+    local co = co_running()
+    if not co then return nil end -- Lua 5.1 / LuaJIT: the main thread
+    local a = self._async
+    if not a or a.driver ~= driver then
+        local deadlines = setmetatable({}, { __mode = "k" })
+        local st = setmetatable({}, {
+            __index = function(_, k) if k == "deadline" then return deadlines[co_running()] end end,
+            __newindex = function(_, k, v) if k == "deadline" then deadlines[co_running()] = v end end,
+        })
+        a = { driver = driver, st = st }
+        a.ctx = self:context(driver, st)
+        self._async = a
+    elseif kept_in_store(self) then
+        self:sync_blocked() -- as a context of its own would
+    end
+    a.st.deadline = self._now_ms() + self._s.deadline * 1000
+    return a.ctx
+end
+
 -- nil, or the error of a config.clock that does not answer Unix seconds.
 local function clock_error(s)
     if not s.user_clock then return nil end
@@ -383,7 +410,7 @@ function Engine:call(method, params, driver)
         if held then held.busy = false end
         return res, e
     end
-    local ctx = self:context(driver)
+    local ctx = driver and async_context(self, driver) or self:context(driver)
     if full == "socialize.postBookmark" then
         return direct.bookmark(ctx, p) -- share-intent URLs: no network call
     end
