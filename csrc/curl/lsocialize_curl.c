@@ -207,6 +207,14 @@ static int l_request_many(lua_State *L)
 
 /* ---- asynchronous transfers (game loops) --------------------------------- */
 
+/* Drops the reference that kept an asynchronous transfer's body alive. */
+static void unanchor(lua_State *L, xfer *x)
+{
+    if (x->bref > 0)
+        luaL_unref(L, LUA_REGISTRYINDEX, x->bref);
+    x->bref = 0;
+}
+
 /* s:start(req) -> id | nil, "out of memory", "other". The transfer runs
  * while the host calls s:perform(). */
 static int l_start(lua_State *L)
@@ -235,6 +243,8 @@ static int l_start(lua_State *L)
         s->spare = x;
         return push_fail(L, "out of memory");
     }
+    lua_getfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
+    x->bref = luaL_ref(L, LUA_REGISTRYINDEX);
     x->id = ++s->next_id;
     s->running[s->nrunning++] = x;
     if (x->done) /* refused by the guard before any connection */
@@ -266,6 +276,7 @@ static int l_perform(lua_State *L)
         xfer *x = s->finished;
         s->finished = x->next;
         lsz_push_outcome(L, x, 1);
+        unanchor(L, x);
         lua_pushinteger(L, x->id);
         lua_setfield(L, -2, "id");
         lua_rawseti(L, -2, ++n);
@@ -340,6 +351,7 @@ static void free_xfer(xfer *x)
     lsz_xfer_strings_free(x);
 }
 
+
 static int l_close(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
@@ -361,6 +373,7 @@ static int l_close(lua_State *L)
     for (i = 0; i < s->nrunning; i++) {
         if (s->running[i]->active)
             curl_multi_remove_handle(s->multi, s->running[i]->easy);
+        unanchor(L, s->running[i]);
         free_xfer(s->running[i]);
         free(s->running[i]);
     }
@@ -370,6 +383,7 @@ static int l_close(lua_State *L)
     while (s->finished) {
         xfer *x = s->finished;
         s->finished = x->next;
+        unanchor(L, x);
         free_xfer(x);
         free(x);
     }

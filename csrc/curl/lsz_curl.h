@@ -58,6 +58,7 @@ typedef struct xfer {
                                   connection that closed is refused (a create) */
     int                starts; /* requests libcurl began for this transfer (once) */
     int                resent; /* libcurl was about to send it again: refused */
+    int                bref;    /* registry reference anchoring an async transfer's body (> 0) */
     int                refusal; /* the guard refused (the message: refused, or a fixed one) */
     char              *refused; /* why the guard refused; allocated only then */
     char              *ghost;   /* the guarded URL's host, for messages (guarded transfers only) */

@@ -490,10 +490,12 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
     } else {
-        /* copied: an asynchronous transfer outlives the Lua string */
+        /* not copied: the Lua string itself, anchored by the request table
+         * for a blocking request and by a registry reference for an
+         * asynchronous one (s:start, until s:perform returns its outcome) */
         curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
-        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     }
