@@ -341,9 +341,7 @@ end
 -- call in flight holds no context, no closures of its own (issue 15: memory
 -- per in-flight call). Returns the context for the running coroutine, its
 -- deadline set; nil outside a coroutine (a context of its own then).
-local function async_context(self, driver)
-    local co = co_running()
-    if not co then return nil end -- Lua 5.1 / LuaJIT: the main thread
+local function shared_async(self, driver)
     local a = self._async
     if not a or a.driver ~= driver then
         local deadlines = setmetatable({}, { __mode = "k" })
@@ -357,8 +355,60 @@ local function async_context(self, driver)
     elseif kept_in_store(self) then
         self:sync_blocked() -- as a context of its own would
     end
-    a.st.deadline = self._now_ms() + self._s.deadline * 1000
+    return a
+end
+
+local function async_context(self, driver, deadline)
+    if not co_running() then return nil end -- Lua 5.1 / LuaJIT: the main thread
+    local a = shared_async(self, driver)
+    a.st.deadline = deadline or self._now_ms() + self._s.deadline * 1000
     return a.ctx
+end
+
+--- The first request of an asynchronous call on Gigya's backend, checked,
+-- built and signed here, outside any coroutine: the call holds no
+-- coroutine while it waits (issue 15: memory per in-flight call); its
+-- reply goes to Engine:gigya_rest. Returns nil when the call takes the
+-- general path (config.log, config.clock, config.nonce, a store, a gated
+-- transport: anything that may run host code or log around the request);
+-- else { res, err } answered at once, or { method, p, req, deadline }.
+function Engine:gigya_first(method, params, driver)
+    local s, cfg = self._s, self._s.config
+    if s.backend == "direct" or cfg.log or s.user_clock or cfg.nonce or s.nul_field
+        or kept_in_store(self) or self._transport.gate then
+        return nil
+    end
+    local vopts = self._vopts
+    if not vopts then
+        vopts = { auth = s.auth, backend = s.backend }
+        self._vopts = vopts
+    end
+    local vok, p, err = pcall(validate.check, method, params, vopts)
+    if not vok then
+        return { nil, errors.invalid("params", "could not be read (a table's metatable raised an error)") }
+    end
+    if not p then return { nil, err } end
+    if validate.full_name(method) == "socialize.postBookmark" then return nil end
+    local deadline = self._now_ms() + s.deadline * 1000
+    local req, berr = gigya.build(shared_async(self, driver).ctx, method, p)
+    if not req then return { nil, berr } end
+    -- as ctx.send: the request's timeout fits in the call's deadline
+    if not (type(req.timeout) == "number" and req.timeout <= s.deadline) then req.timeout = s.deadline end
+    return { method = method, p = p, req = req, deadline = deadline }
+end
+
+--- The rest of a call that Engine:gigya_first started, in the call's
+-- coroutine (retries may wait and send again): res is the transport's
+-- outcome of the first request.
+function Engine:gigya_rest(plan, res, driver)
+    local ctx = async_context(self, driver, plan.deadline)
+    if type(res) == "table" and res.error then
+        -- as ctx.send: a transport error shows no credential
+        local secrets = policy.auth_secrets({ plan.req }, self._s.secrets)
+        res.error = policy.scrub(policy.scrub(res.error, secrets), policy.url_secrets(plan.req.url))
+    end
+    local reply, err = gigya.answer(ctx, res)
+    return gigya.call(ctx, plan.method, plan.p, { reply, err })
 end
 
 -- nil, or the error of a config.clock that does not answer Unix seconds.
