@@ -346,8 +346,10 @@ local function shared_async(self, driver)
     if not a or a.driver ~= driver then
         local deadlines = setmetatable({}, { __mode = "k" })
         local st = setmetatable({}, {
-            __index = function(_, k) if k == "deadline" then return deadlines[co_running()] end end,
-            __newindex = function(_, k, v) if k == "deadline" then deadlines[co_running()] = v end end,
+            -- (Lua 5.1 and LuaJIT: no coroutine.running() on the main thread, where
+            -- Engine:context sets a first deadline no call reads)
+            __index = function(_, k) if k == "deadline" then return deadlines[co_running() or deadlines] end end,
+            __newindex = function(_, k, v) if k == "deadline" then deadlines[co_running() or deadlines] = v end end,
         })
         a = { driver = driver, st = st }
         a.ctx = self:context(driver, st)
