@@ -1023,10 +1023,12 @@ function _M.call(ctx, method, p)
     -- every credential of the call, in every encoding: the log hook, errors
     -- and results never show one, whatever a network or transport echoed
     local function call_secrets()
-        local secrets = policy.secrets({}, conn)
-        for _, v in pairs(conn) do policy.secrets(secrets, v) end
-        for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.state) end
-        for _, state in pairs(ctx.cache) do policy.secrets(secrets, state) end
+        local secrets = {}
+        policy.secrets_into(secrets, conn)
+        for _, v in pairs(conn) do policy.secrets_into(secrets, v) end
+        for _, t in ipairs(tasks) do policy.secrets_into(secrets, t.app, t.user, t.state) end
+        for _, state in pairs(ctx.cache) do policy.secrets_into(secrets, state) end
+        policy.sort_secrets(secrets) -- once, not after each table
         local sent = {}
         for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
         return policy.auth_secrets(sent, policy.merge_secrets(secrets, ctx.secrets))
@@ -1240,9 +1242,11 @@ function _M.recent(ctx, provider, UID)
     if unusable then t.stored_uid = tostring(UID) end
     if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
     local function secrets()
-        local list = policy.secrets({}, conn)
-        policy.secrets(list, entry, t.app, t.user, t.state)
-        for _, state in pairs(ctx.cache) do policy.secrets(list, state) end
+        local list = {}
+        policy.secrets_into(list, conn)
+        policy.secrets_into(list, entry, t.app, t.user, t.state)
+        for _, state in pairs(ctx.cache) do policy.secrets_into(list, state) end
+        policy.sort_secrets(list) -- once, not after each table
         return policy.auth_secrets({ t.sent }, policy.merge_secrets(list, ctx.secrets))
     end
     run(ctx, { t }, secrets)

@@ -277,7 +277,19 @@ end
 --- Every encoding in which the library sends (or a network echoes) value:
 -- raw, percent-encoded (upper and lower hex, `+` for space as in forms),
 -- JSON-escaped (`\/` or `/`, \uXXXX for control and non-ASCII characters).
+local enc_cache, enc_count = {}, 0 -- value -> its encodings (bounded: cleared at 512)
+
 function _M.encodings(v)
+    local cached = enc_cache[v]
+    if cached then return cached end
+    if enc_count >= 512 then enc_cache, enc_count = {}, 0 end
+    local out = _M.encodings_of(v)
+    enc_cache[v], enc_count = out, enc_count + 1
+    return out
+end
+
+-- (uncached; the cache above keeps the last 512 values' lists, read only)
+function _M.encodings_of(v)
     local out, seen = {}, {}
     local function add(x)
         if not seen[x] then seen[x] = true out[#out + 1] = x end
@@ -308,6 +320,13 @@ end
 -- first. Values shorter than 4 bytes are not secrets worth a redaction.
 function _M.secrets(list, ...)
     list = list or {}
+    if _M.secrets_into(list, ...) then table.sort(list, by_length) end
+    return list
+end
+
+--- As secrets, unsorted (returns whether anything was added): for a list
+-- gathered from many tables, sorted once by sort_secrets at the end.
+function _M.secrets_into(list, ...)
     local seen = {}
     for _, v in ipairs(list) do seen[v] = true end
     local added = false
@@ -328,7 +347,12 @@ function _M.secrets(list, ...)
             end
         end
     end
-    if added then table.sort(list, by_length) end
+    return added
+end
+
+--- Sorts a list gathered with secrets_into (longest first); returns it.
+function _M.sort_secrets(list)
+    table.sort(list, by_length)
     return list
 end
 
