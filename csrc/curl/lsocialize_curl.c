@@ -246,6 +246,7 @@ static int l_start(lua_State *L)
     lua_getfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
     x->bref = luaL_ref(L, LUA_REGISTRYINDEX);
     x->id = ++s->next_id;
+    x->ri = s->nrunning;
     s->running[s->nrunning++] = x;
     if (x->done) /* refused by the guard before any connection */
         lsz_finish(s, x, x->rc);

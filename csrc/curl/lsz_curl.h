@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -58,6 +59,7 @@ typedef struct xfer {
                                   connection that closed is refused (a create) */
     int                starts; /* requests libcurl began for this transfer (once) */
     int                resent; /* libcurl was about to send it again: refused */
+    size_t             ri;      /* its index in session.running (async, in flight) */
     int                bref;    /* registry reference anchoring an async transfer's body (> 0) */
     int                refusal; /* the guard refused (the message: refused, or a fixed one) */
     char              *refused; /* why the guard refused; allocated only then */
