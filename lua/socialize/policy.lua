@@ -350,6 +350,17 @@ function _M.secrets_into(list, ...)
     return added
 end
 
+--- Appends the raw secret values of t (no encodings) to out: what a
+-- memo of the secrets list compares (socialize.direct).
+function _M.secret_values(out, t)
+    if type(t) ~= "table" then return out end
+    for _, f in ipairs(SECRET_FIELDS) do
+        local v = t[f]
+        if type(v) == "string" and #v >= 4 then out[#out + 1] = v end
+    end
+    return out
+end
+
 --- Sorts a list gathered with secrets_into (longest first); returns it.
 function _M.sort_secrets(list)
     table.sort(list, by_length)
