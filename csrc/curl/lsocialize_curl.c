@@ -49,7 +49,9 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     session *s = userp;
     size_t i = (size_t)(uintptr_t)socketp;
     (void)easy;
-    if (i == 0 || i > s->nsocks || s->socks[i - 1].fd != fd) { /* not known yet */
+    if (i == 0) { /* new to libcurl's socket hash (its entry had no index): append, no scan */
+        i = s->nsocks + 1;
+    } else if (i > s->nsocks || s->socks[i - 1].fd != fd) { /* a stale index: look it up */
         for (i = 0; i < s->nsocks && s->socks[i].fd != fd; i++)
             ;
         i++;
