@@ -91,3 +91,30 @@ describe("the redaction lists of a call (issue 15: gathered once, encodings cach
         assert.are.same({}, policy.secret_values({}, "secret"))
     end)
 end)
+
+describe("merge_secrets (issue 15: two sorted lists merged in one pass)", function()
+    local policy = require("socialize.policy")
+    local function sorted_copy(l)
+        local c = {}
+        for i, v in ipairs(l) do c[i] = v end
+        table.sort(c, function(x, y) if #x ~= #y then return #x > #y end return x < y end)
+        return c
+    end
+
+    it("gives what sorting the union gives, without duplicates, sorted or not", function()
+        local a = policy.secrets({}, { secret = "first-secret", password = "pass/word" })
+        local b = policy.secrets({}, { accessToken = "zz-token", secret = "first-secret" })
+        local union, seen = {}, {}
+        for _, l in ipairs({ a, b }) do
+            for _, v in ipairs(l) do
+                if not seen[v] then seen[v] = true union[#union + 1] = v end
+            end
+        end
+        local want = sorted_copy(union)
+        assert.are.same(want, policy.merge_secrets(a, b))
+        assert.are.same(want, policy.merge_secrets(b, a))
+        assert.are.same(sorted_copy({ "b", "ccc", "aa", "a" }), policy.merge_secrets({ "b", "ccc" }, { "aa", "a", "b" }))
+        assert.are.same({}, policy.merge_secrets(nil, nil))
+        assert.are.same(a, policy.merge_secrets(a, {}))
+    end)
+end)

@@ -393,8 +393,34 @@ function _M.auth_secrets(reqs, secrets)
     return _M.merge_secrets(secrets, extra)
 end
 
---- A copy of list a with the values of list b added (longest first).
+local function is_sorted(l)
+    for i = 2, #l do
+        if by_length(l[i], l[i - 1]) then return false end
+    end
+    return true
+end
+
+--- A copy of list a with the values of list b added (longest first). Two
+-- sorted lists (what secrets, merge_secrets and url_secrets give) are
+-- merged in one pass; anything else is sorted whole.
 function _M.merge_secrets(a, b)
+    a, b = a or {}, b or {}
+    if is_sorted(a) and is_sorted(b) then
+        local out, seen, i, j, na, nb = {}, {}, 1, 1, #a, #b
+        while i <= na or j <= nb do
+            local x
+            if j > nb or (i <= na and not by_length(b[j], a[i])) then
+                x, i = a[i], i + 1
+            else
+                x, j = b[j], j + 1
+            end
+            if not seen[x] then
+                seen[x] = true
+                out[#out + 1] = x
+            end
+        end
+        return out
+    end
     local out, seen = {}, {}
     for _, l in ipairs({ a or {}, b or {} }) do
         for _, v in ipairs(l) do
