@@ -799,7 +799,7 @@ local function run(ctx, tasks, secrets)
                 outcomes = {}
                 for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
             else
-                outcomes = ctx.send(reqs, secrets())
+                outcomes = ctx.send(reqs, secrets) -- made only if an error or the log needs it
             end
             -- a large body (a media chunk) is garbage once sent: released now
             -- rather than when the collector next runs, so that an upload

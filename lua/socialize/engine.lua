@@ -275,11 +275,14 @@ function Engine:context(driver, st)
     local function scrub_errors(out, reqs, secrets, base)
         for i, o in ipairs(out) do
             if type(o) == "table" and o.error then
+                if type(base) == "function" then base = base() end
                 secrets = secrets or policy.auth_secrets(reqs, base)
                 o.error = policy.scrub(policy.scrub(o.error, secrets), policy.url_secrets(reqs[i] and reqs[i].url))
             end
         end
     end
+    -- (secrets: the call's list, or a function that makes it, called only
+    -- when an error or config.log needs it)
     function ctx.send(reqs, secrets)
         -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
         -- signature, a Bearer token) are credentials too: a transport error that
@@ -299,6 +302,7 @@ function Engine:context(driver, st)
             scrub_errors(out, reqs, false, secrets or s.secrets) -- the secrets only when an error needs them
             return out
         end
+        if type(secrets) == "function" then secrets = secrets() end
         secrets = policy.auth_secrets(reqs, secrets or s.secrets)
         local t0 = core.now_ms()
         for _, req in ipairs(reqs) do
