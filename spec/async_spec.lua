@@ -91,6 +91,29 @@ describe("asynchronous calls #fakes", function()
         assert.are.equal(2, #H.requests(srv))
     end)
 
+    it("hold no coroutine while a Gigya call waits for its first reply (issue 15: memory in flight)", function()
+        H.configure(srv, { delay_ms = 200 })
+        local c = H.client(srv)
+        local got = {}
+        for i = 1, 3 do
+            c:setStatus({ UID = "user_123", status = "w" .. i }, function(res, err) got[i] = { res, err } end)
+        end
+        c:poll(0)
+        local live = 0
+        for op in pairs(c._async._live) do
+            live = live + 1
+            assert.is_nil(op.co)
+            assert.is_table(op.plan)
+        end
+        assert.are.equal(3, live)
+        drain(c)
+        for i = 1, 3 do
+            assert.is_nil(got[i][2])
+            assert.are.equal(0, got[i][1].errorCode)
+        end
+        assert.are.equal(3, #H.requests(srv))
+    end)
+
     it("keep fan-out parallel", function()
         -- the sandbox holds every reply until all four requests arrived: sent one
         -- after another, the first would wait for the others that never come

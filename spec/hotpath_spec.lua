@@ -54,3 +54,67 @@ describe("the reused context of blocking Gigya calls", function()
         assert.is_false(ok) -- config.nonce raised inside the call
     end)
 end)
+
+describe("the redaction lists of a call (issue 15: gathered once, encodings cached)", function()
+    local policy = require("socialize.policy")
+
+    it("secrets_into then sort_secrets is what secrets gives, longest first, every time", function()
+        local a = { secret = "s3cr3t/value+1", accessToken = "tok en", password = "abc" }
+        local b = { refreshToken = "another-one" }
+        local want = policy.secrets({}, a, b)
+        for _ = 1, 3 do -- the second and third read the cached encodings
+            local list = {}
+            assert.is_true(policy.secrets_into(list, a))
+            assert.is_true(policy.secrets_into(list, b))
+            assert.is_false(policy.secrets_into(list, a)) -- nothing new
+            assert.are.same(want, policy.sort_secrets(list))
+        end
+        for i = 2, #want do assert.is_true(#want[i - 1] >= #want[i]) end
+        local has = {}
+        for _, v in ipairs(want) do has[v] = true end
+        assert.is_true(has["s3cr3t/value+1"])
+        assert.is_true(has["s3cr3t%2Fvalue%2B1"])
+        assert.is_true(has["s3cr3t\\/value+1"])
+        assert.is_nil(has["abc"]) -- under 4 bytes: no secret worth a redaction
+    end)
+
+    it("a cached list of encodings is the same as one made afresh", function()
+        for _, v in ipairs({ "tok\"en/é", "plain-token", "a b+c" }) do
+            assert.are.same(policy.encodings_of(v), policy.encodings(v))
+            assert.are.same(policy.encodings_of(v), policy.encodings(v))
+        end
+    end)
+
+    it("secret_values lists the raw secret values of a table, nothing of anything else", function()
+        assert.are.same({ "s3cr3t-1" }, policy.secret_values({}, { secret = "s3cr3t-1", title = "not secret", password = "ab" }))
+        assert.are.same({}, policy.secret_values({}, false))
+        assert.are.same({}, policy.secret_values({}, "secret"))
+    end)
+end)
+
+describe("merge_secrets (issue 15: two sorted lists merged in one pass)", function()
+    local policy = require("socialize.policy")
+    local function sorted_copy(l)
+        local c = {}
+        for i, v in ipairs(l) do c[i] = v end
+        table.sort(c, function(x, y) if #x ~= #y then return #x > #y end return x < y end)
+        return c
+    end
+
+    it("gives what sorting the union gives, without duplicates, sorted or not", function()
+        local a = policy.secrets({}, { secret = "first-secret", password = "pass/word" })
+        local b = policy.secrets({}, { accessToken = "zz-token", secret = "first-secret" })
+        local union, seen = {}, {}
+        for _, l in ipairs({ a, b }) do
+            for _, v in ipairs(l) do
+                if not seen[v] then seen[v] = true union[#union + 1] = v end
+            end
+        end
+        local want = sorted_copy(union)
+        assert.are.same(want, policy.merge_secrets(a, b))
+        assert.are.same(want, policy.merge_secrets(b, a))
+        assert.are.same(sorted_copy({ "b", "ccc", "aa", "a" }), policy.merge_secrets({ "b", "ccc" }, { "aa", "a", "b" }))
+        assert.are.same({}, policy.merge_secrets(nil, nil))
+        assert.are.same(a, policy.merge_secrets(a, {}))
+    end)
+end)

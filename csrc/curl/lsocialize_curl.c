@@ -49,7 +49,9 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     session *s = userp;
     size_t i = (size_t)(uintptr_t)socketp;
     (void)easy;
-    if (i == 0 || i > s->nsocks || s->socks[i - 1].fd != fd) { /* not known yet */
+    if (i == 0) { /* new to libcurl's socket hash (its entry had no index): append, no scan */
+        i = s->nsocks + 1;
+    } else if (i > s->nsocks || s->socks[i - 1].fd != fd) { /* a stale index: look it up */
         for (i = 0; i < s->nsocks && s->socks[i].fd != fd; i++)
             ;
         i++;
@@ -207,6 +209,14 @@ static int l_request_many(lua_State *L)
 
 /* ---- asynchronous transfers (game loops) --------------------------------- */
 
+/* Drops the reference that kept an asynchronous transfer's body alive. */
+static void unanchor(lua_State *L, xfer *x)
+{
+    if (x->bref > 0)
+        luaL_unref(L, LUA_REGISTRYINDEX, x->bref);
+    x->bref = 0;
+}
+
 /* s:start(req) -> id | nil, "out of memory", "other". The transfer runs
  * while the host calls s:perform(). */
 static int l_start(lua_State *L)
@@ -235,7 +245,10 @@ static int l_start(lua_State *L)
         s->spare = x;
         return push_fail(L, "out of memory");
     }
+    lua_getfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
+    x->bref = luaL_ref(L, LUA_REGISTRYINDEX);
     x->id = ++s->next_id;
+    x->ri = s->nrunning;
     s->running[s->nrunning++] = x;
     if (x->done) /* refused by the guard before any connection */
         lsz_finish(s, x, x->rc);
@@ -266,6 +279,7 @@ static int l_perform(lua_State *L)
         xfer *x = s->finished;
         s->finished = x->next;
         lsz_push_outcome(L, x, 1);
+        unanchor(L, x);
         lua_pushinteger(L, x->id);
         lua_setfield(L, -2, "id");
         lua_rawseti(L, -2, ++n);
@@ -337,7 +351,9 @@ static void free_xfer(xfer *x)
     curl_slist_free_all(x->rl);
     lsz_rbuf_free(&x->body);
     lsz_rbuf_free(&x->head);
+    lsz_xfer_strings_free(x);
 }
+
 
 static int l_close(lua_State *L)
 {
@@ -350,6 +366,7 @@ static int l_close(lua_State *L)
         curl_slist_free_all(s->pool[i].rl);
         lsz_rbuf_free(&s->pool[i].body);
         lsz_rbuf_free(&s->pool[i].head);
+        lsz_xfer_strings_free(&s->pool[i]);
     }
     free(s->pool);
     s->pool = NULL;
@@ -359,6 +376,7 @@ static int l_close(lua_State *L)
     for (i = 0; i < s->nrunning; i++) {
         if (s->running[i]->active)
             curl_multi_remove_handle(s->multi, s->running[i]->easy);
+        unanchor(L, s->running[i]);
         free_xfer(s->running[i]);
         free(s->running[i]);
     }
@@ -368,6 +386,7 @@ static int l_close(lua_State *L)
     while (s->finished) {
         xfer *x = s->finished;
         s->finished = x->next;
+        unanchor(L, x);
         free_xfer(x);
         free(x);
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -58,9 +59,12 @@ typedef struct xfer {
                                   connection that closed is refused (a create) */
     int                starts; /* requests libcurl began for this transfer (once) */
     int                resent; /* libcurl was about to send it again: refused */
-    char               refused[CURL_ERROR_SIZE + 300]; /* why the guard refused */
-    char               ghost[256]; /* the guarded URL's host, for messages */
-    char               want[128];  /* req.wantHeaders as ",a,b,"; "" keeps every header */
+    size_t             ri;      /* its index in session.running (async, in flight) */
+    int                bref;    /* registry reference anchoring an async transfer's body (> 0) */
+    int                refusal; /* the guard refused (the message: refused, or a fixed one) */
+    char              *refused; /* why the guard refused; allocated only then */
+    char              *ghost;   /* the guarded URL's host, for messages (guarded transfers only) */
+    char              *want;    /* req.wantHeaders as ",a,b,"; NULL keeps every header */
 } xfer;
 
 /* A socket libcurl watches, as its socket callback reported it. */
@@ -90,6 +94,7 @@ typedef struct session {
 /* lsz_curl_xfer.c */
 void lsz_rbuf_add(rbuf *b, const void *p, size_t n);
 void lsz_rbuf_free(rbuf *b); /* frees, and empties for reuse */
+void lsz_xfer_strings_free(xfer *x); /* refused, ghost, want */
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
 void lsz_check_request(lua_State *L, int t);
 int lsz_setup(lua_State *L, session *s, xfer *x, int t);

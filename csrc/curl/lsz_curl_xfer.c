@@ -63,10 +63,42 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 
 /* ---- private-network guard at connect time ------------------------------ */
 
+/* A copy of "a" "b" "c" on the heap (NULL when memory ran out). */
+static char *join3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *d = malloc(la + lb + lc + 1);
+    if (d) {
+        memcpy(d, a, la);
+        memcpy(d + la, b, lb);
+        memcpy(d + la + lb, c, lc + 1);
+    }
+    return d;
+}
+
+/* Records the guard's refusal; the message is allocated only now (a
+ * transfer carries no message buffer), a fixed one when memory ran out. */
+static void refusal(xfer *x, const char *a, const char *b, const char *c)
+{
+    free(x->refused);
+    x->refused = join3(a, b, c);
+    x->refusal = 1;
+}
+
 static void refuse(xfer *x, const char *ip)
 {
-    snprintf(x->refused, sizeof x->refused,
-             "refused: %s resolves to a loopback, private or reserved address (%s)", x->ghost, ip);
+    char tail[INET6_ADDRSTRLEN + 64];
+    snprintf(tail, sizeof tail, " resolves to a loopback, private or reserved address (%s)", ip);
+    refusal(x, "refused: ", x->ghost ? x->ghost : "the host", tail);
+}
+
+void lsz_xfer_strings_free(xfer *x)
+{
+    free(x->refused);
+    free(x->ghost);
+    free(x->want);
+    x->refused = x->ghost = x->want = NULL;
+    x->refusal = 0;
 }
 
 /* Every new connection of a guarded transfer: the resolved address is
@@ -78,7 +110,7 @@ static curl_socket_t on_opensocket(void *ud, curlsocktype purpose, struct curl_s
     char ip[INET6_ADDRSTRLEN] = "?";
     int family = 0;
     if (purpose != CURLSOCKTYPE_IPCXN) {
-        snprintf(x->refused, sizeof x->refused, "refused: %s: not an IP connection", x->ghost);
+        refusal(x, "refused: ", x->ghost ? x->ghost : "the host", ": not an IP connection");
         return CURL_SOCKET_BAD;
     }
     if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
@@ -166,7 +198,7 @@ static const char *outcome_kind(CURLcode rc, xfer *x)
         return "too_large";
     if (x->resent)
         return "closed"; /* sent once, the connection closed: not sent again */
-    if (x->refused[0])
+    if (x->refusal)
         return "connect"; /* the guard refused: nothing was sent */
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
@@ -212,7 +244,7 @@ static void push_headers(lua_State *L, xfer *x)
                 name[k] = (char)((line[k] >= 'A' && line[k] <= 'Z') ? line[k] + 32 : line[k]);
             name[nl] = ',';
             name[nl + 1] = '\0';
-            if (x->want[0] && !strstr(x->want, buf))
+            if (x->want && !strstr(x->want, buf))
                 continue; /* a header the caller does not read */
             name[nl] = '\0';
             while (v < end && (*v == ' ' || *v == '\t'))
@@ -365,8 +397,6 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
         if (s->cafile)
             curl_easy_setopt(x->easy, CURLOPT_CAINFO, s->cafile);
         curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
-        /* replies are small JSON: a 4 KB receive buffer instead of 16 KB */
-        curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, 4096L);
         curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
     }
@@ -381,6 +411,10 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
         double mb = lua_tonumber(L, -1);
         x->max_reply = mb >= 2147483647.0 ? 2147483647L : (long)mb;
     }
+    /* libcurl keeps a receive buffer per handle for the handle's life:
+     * replies are small JSON, so libcurl's minimum (1 KB, instead of its
+     * 16 KB default) for API calls, 16 KB for a media fetch (maxBytes) */
+    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, lua_isnil(L, -1) ? 1024L : 16384L);
     lua_pop(L, 1);
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_URL, url);
@@ -392,15 +426,13 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
-    x->refused[0] = '\0';
-    x->ghost[0] = '\0';
-    x->want[0] = '\0';
+    lsz_xfer_strings_free(x);
     lua_getfield(L, t, "wantHeaders"); /* "date,retry-after": the only ones the caller reads */
     if (lua_type(L, -1) == LUA_TSTRING) {
         size_t wl;
         const char *w = lua_tolstring(L, -1, &wl);
-        if (wl + 3 <= sizeof x->want && !memchr(w, 0, wl)) /* else: every header, as without it */
-            snprintf(x->want, sizeof x->want, ",%s,", w);
+        if (wl + 3 <= 128 && !memchr(w, 0, wl)) /* else (or out of memory): every header, as without it */
+            x->want = join3(",", w, ",");
     }
     lua_pop(L, 1);
     lua_getfield(L, t, "guard");
@@ -411,9 +443,12 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
          * URL that fails it is never handed to libcurl */
         sz_url_parts u;
         const char *why = sz_url_check(url, strlen(url), &u);
-        snprintf(x->ghost, sizeof x->ghost, "%s", why ? "the host" : u.host);
-        if (why) {
-            snprintf(x->refused, sizeof x->refused, "refused: %s", why);
+        if (!why) {
+            char host[256];
+            snprintf(host, sizeof host, "%s", u.host);
+            x->ghost = join3(host, "", ""); /* NULL (out of memory): "the host" in messages */
+        } else {
+            refusal(x, "refused: ", why, "");
             x->done = 1;
             x->rc = CURLE_COULDNT_CONNECT;
         }
@@ -455,24 +490,27 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
     } else {
-        /* copied: an asynchronous transfer outlives the Lua string */
+        /* not copied: the Lua string itself, anchored by the request table
+         * for a blocking request and by a registry reference for an
+         * asynchronous one (s:start, until s:perform returns its outcome) */
         curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
-        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     }
     return 0;
 }
 
+/* O(1): each in-flight transfer knows its index (x->ri); the last one
+ * takes its place (a scan here made 10,000 in flight cost O(n) per reply). */
 static void running_remove(session *s, xfer *x)
 {
-    size_t i;
-    for (i = 0; i < s->nrunning; i++)
-        if (s->running[i] == x) {
-            s->running[i] = s->running[--s->nrunning];
-            return;
-        }
+    size_t i = x->ri;
+    if (i >= s->nrunning || s->running[i] != x)
+        return;
+    s->running[i] = s->running[--s->nrunning];
+    s->running[i]->ri = i;
 }
 
 /* Marks x finished. Async transfers go to the finished list (returns 1);
@@ -497,22 +535,43 @@ int lsz_finish(session *s, xfer *x, CURLcode rc)
 /* Runs every transfer that needs attention, as curl_multi_perform would,
  * but through curl_multi_socket_action so that libcurl keeps reporting its
  * sockets to on_socket (curl_multi_perform does not, in 7.88): the due
- * timers first, then each known socket (readiness unknown: libcurl checks). */
+ * timers first, then each known socket that poll(2) finds ready (or in
+ * error), with its readiness: a socket with nothing to do costs nothing in
+ * libcurl, so the work per reply does not grow with the transfers in
+ * flight (issue 15: 10,000 at once). */
 static CURLMcode drive(session *s, int *running)
 {
     CURLMcode rc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, running);
-    curl_socket_t *fds;
+    struct pollfd *p;
     size_t i, n = s->nsocks;
     if (rc != CURLM_OK || n == 0)
         return rc;
-    fds = malloc(n * sizeof *fds); /* s->socks changes while libcurl runs */
-    if (!fds)
+    p = malloc(n * sizeof *p); /* s->socks changes while libcurl runs */
+    if (!p)
         return CURLM_OUT_OF_MEMORY;
-    for (i = 0; i < n; i++)
-        fds[i] = s->socks[i].fd;
-    for (i = 0; i < n; i++)
-        curl_multi_socket_action(s->multi, fds[i], 0, running);
-    free(fds);
+    for (i = 0; i < n; i++) {
+        p[i].fd = s->socks[i].fd;
+        p[i].events = (short)(((s->socks[i].what & CURL_POLL_IN) ? POLLIN : 0)
+                              | ((s->socks[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
+        p[i].revents = 0;
+    }
+    if (poll(p, (nfds_t)n, 0) < 0) {
+        for (i = 0; i < n; i++) /* cannot tell: every socket, as libcurl checks */
+            p[i].revents = POLLIN | POLLOUT;
+    }
+    for (i = 0; i < n; i++) {
+        int ev = 0;
+        if (!p[i].revents)
+            continue;
+        if (p[i].revents & (POLLIN | POLLHUP))
+            ev |= CURL_CSELECT_IN;
+        if (p[i].revents & POLLOUT)
+            ev |= CURL_CSELECT_OUT;
+        if (p[i].revents & (POLLERR | POLLNVAL))
+            ev |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(s->multi, p[i].fd, ev, running);
+    }
+    free(p);
     return CURLM_OK;
 }
 
@@ -602,8 +661,9 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
         } else if (x->resent)
             lua_pushstring(L, "the connection closed after the request was sent, before any reply; "
                               "not sent again (it may have been received)");
-        else if (x->refused[0])
-            lua_pushstring(L, x->refused);
+        else if (x->refusal)
+            lua_pushstring(L, x->refused ? x->refused
+                                         : "refused: a loopback, private or reserved address (out of memory)");
         else
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
         if (as_table)
@@ -613,6 +673,7 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
             lua_setfield(L, -2, "kind");
         lsz_rbuf_free(&x->body);
         lsz_rbuf_free(&x->head);
+        lsz_xfer_strings_free(x);
         return as_table ? 1 : 3;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -625,5 +686,6 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
     lua_setfield(L, -2, "headers");
     lsz_rbuf_free(&x->body);
     lsz_rbuf_free(&x->head);
+    lsz_xfer_strings_free(x);
     return 1;
 }

@@ -144,11 +144,43 @@ local function new_op(self, callback)
     return op
 end
 
---- Starts a call: method, params, callback(res, err).
+-- The rest of a call whose first request was sent without a coroutine
+-- (Async:start): its coroutine starts only now, with that request's outcome.
+local function resume_plan(self, op, outcome)
+    local plan, engine = op.plan, self._engine
+    op.plan = nil
+    op.co = co_create(function(r) return ASYNC, engine:gigya_rest(plan, r, DRIVER) end)
+    step(self, op, outcome)
+end
+
+--- Starts a call: method, params, callback(res, err). A call on Gigya's
+-- backend sends its first request without a coroutine (Engine:gigya_first):
+-- while it waits it holds no coroutine (issue 15: memory per in-flight call).
 function Async:start(method, params, callback)
     local op, closed = new_op(self, callback)
     if not op then return closed end
-    local engine = self._engine
+    local engine, t = self._engine, self._transport
+    if t.start then
+        local ok, plan = pcall(engine.gigya_first, engine, method, params, DRIVER)
+        if not ok then
+            done(self, op, nil, errors.new(E.INTERNAL, "internal error: " .. engine:scrub(tostring(plan))))
+            return op
+        end
+        if plan and not plan.req then
+            done(self, op, plan[1], plan[2])
+            return op
+        end
+        if plan then
+            op.plan = plan
+            local sok, id, msg, kind = pcall(t.start, t, plan.req)
+            if sok and id ~= nil then
+                self._inflight[id] = op -- an op with a plan stands for its own slot (poll)
+            else
+                resume_plan(self, op, { error = tostring(sok and msg or id), kind = sok and kind or "other" })
+            end
+            return op
+        end
+    end
     op.co = co_create(function() return ASYNC, engine:call(method, params, DRIVER) end)
     step(self, op)
     return op
@@ -209,7 +241,9 @@ function Async:poll(timeout_ms)
         for _, r in ipairs(t:perform(wait)) do
             local slot = self._inflight[r.id]
             self._inflight[r.id] = nil
-            if slot then
+            if slot and slot.plan then -- a first request sent without a coroutine
+                if not slot.finished then resume_plan(self, slot, r) end
+            elseif slot then
                 local op = slot.op
                 op.outcomes[slot.index] = r
                 op.waiting = op.waiting - 1

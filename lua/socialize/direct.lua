@@ -19,6 +19,25 @@ local os_date = os.date
 
 local E = errors.codes
 
+-- The sorted secrets (every encoding) of tables[1..n] merged with the
+-- client's (ctx.secrets), kept per client and reused while the raw secret
+-- values of those tables are the same: a publish gathers them after each
+-- round and at the end, which was most of its fixed cost (issue 15).
+local secrets_memo = setmetatable({}, { __mode = "k" })
+local function memo_secrets(ctx, tables, n)
+    local raw = {}
+    for i = 1, n do policy.secret_values(raw, tables[i]) end
+    local fp = concat(raw, "\0")
+    local key = ctx.cache
+    local m = key and secrets_memo[key]
+    if m and m.fp == fp and m.base == ctx.secrets then return m.list end
+    local list = {}
+    for i = 1, n do policy.secrets_into(list, tables[i]) end
+    list = policy.merge_secrets(list, ctx.secrets) -- sorted, longest first
+    if key then secrets_memo[key] = { fp = fp, base = ctx.secrets, list = list } end
+    return list
+end
+
 local _M = {}
 
 local ORDER = core.provider_names() -- canonical order when enabledProviders is absent
@@ -780,7 +799,7 @@ local function run(ctx, tasks, secrets)
                 outcomes = {}
                 for i = 1, #reqs do outcomes[i] = { error = "too many steps", kind = "other" } end
             else
-                outcomes = ctx.send(reqs, secrets())
+                outcomes = ctx.send(reqs, secrets) -- made only if an error or the log needs it
             end
             -- a large body (a media chunk) is garbage once sent: released now
             -- rather than when the collector next runs, so that an upload
@@ -1028,13 +1047,16 @@ function _M.call(ctx, method, p)
     -- every credential of the call, in every encoding: the log hook, errors
     -- and results never show one, whatever a network or transport echoed
     local function call_secrets()
-        local secrets = policy.secrets({}, conn)
-        for _, v in pairs(conn) do policy.secrets(secrets, v) end
-        for _, t in ipairs(tasks) do policy.secrets(secrets, t.app, t.user, t.state) end
-        for _, state in pairs(ctx.cache) do policy.secrets(secrets, state) end
+        local tables, n = { conn }, 1
+        for _, v in pairs(conn) do n = n + 1; tables[n] = v end
+        for _, t in ipairs(tasks) do
+            tables[n + 1], tables[n + 2], tables[n + 3] = t.app or false, t.user or false, t.state or false
+            n = n + 3
+        end
+        for _, state in pairs(ctx.cache) do n = n + 1; tables[n] = state end
         local sent = {}
         for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
-        return policy.auth_secrets(sent, policy.merge_secrets(secrets, ctx.secrets))
+        return policy.auth_secrets(sent, memo_secrets(ctx, tables, n))
     end
     if action == "publish" then _M.media_ready(ctx, tasks) end
     run(ctx, tasks, call_secrets)
@@ -1245,10 +1267,9 @@ function _M.recent(ctx, provider, UID)
     if unusable then t.stored_uid = tostring(UID) end
     if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
     local function secrets()
-        local list = policy.secrets({}, conn)
-        policy.secrets(list, entry, t.app, t.user, t.state)
-        for _, state in pairs(ctx.cache) do policy.secrets(list, state) end
-        return policy.auth_secrets({ t.sent }, policy.merge_secrets(list, ctx.secrets))
+        local tables, n = { conn, entry or false, t.app or false, t.user or false, t.state or false }, 5
+        for _, state in pairs(ctx.cache) do n = n + 1; tables[n] = state end
+        return policy.auth_secrets({ t.sent }, memo_secrets(ctx, tables, n))
     end
     run(ctx, { t }, secrets)
     local r = t.result or fail(t, "transient", "no reply")

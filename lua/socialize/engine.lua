@@ -32,6 +32,7 @@ local gigya = require("socialize.gigya")
 local config_mod = require("socialize.config")
 
 local type, ipairs, tostring, pcall, setmetatable = type, ipairs, tostring, pcall, setmetatable
+local co_running = coroutine.running
 local format = string.format
 local E = errors.codes
 
@@ -275,11 +276,14 @@ function Engine:context(driver, st)
     local function scrub_errors(out, reqs, secrets, base)
         for i, o in ipairs(out) do
             if type(o) == "table" and o.error then
+                if type(base) == "function" then base = base() end
                 secrets = secrets or policy.auth_secrets(reqs, base)
                 o.error = policy.scrub(policy.scrub(o.error, secrets), policy.url_secrets(reqs[i] and reqs[i].url))
             end
         end
     end
+    -- (secrets: the call's list, or a function that makes it, called only
+    -- when an error or config.log needs it)
     function ctx.send(reqs, secrets)
         -- the Authorization values of these requests (a Gigya JWT, an OAuth 1.0a
         -- signature, a Bearer token) are credentials too: a transport error that
@@ -299,6 +303,7 @@ function Engine:context(driver, st)
             scrub_errors(out, reqs, false, secrets or s.secrets) -- the secrets only when an error needs them
             return out
         end
+        if type(secrets) == "function" then secrets = secrets() end
         secrets = policy.auth_secrets(reqs, secrets or s.secrets)
         local t0 = core.now_ms()
         for _, req in ipairs(reqs) do
@@ -333,6 +338,84 @@ local function blocking_context(self)
     b = { st = st, ctx = self:context(nil, st), busy = true }
     self._blocking = b
     return b.ctx, b
+end
+
+-- The context of the asynchronous calls of one driver (the poll loop's),
+-- made once and shared by every call in flight: each call runs in its own
+-- coroutine, and its deadline is kept by that coroutine (a weak table), so a
+-- call in flight holds no context, no closures of its own (issue 15: memory
+-- per in-flight call). Returns the context for the running coroutine, its
+-- deadline set; nil outside a coroutine (a context of its own then).
+local function shared_async(self, driver)
+    local a = self._async
+    if not a or a.driver ~= driver then
+        local deadlines = setmetatable({}, { __mode = "k" })
+        local st = setmetatable({}, {
+            -- (Lua 5.1 and LuaJIT: no coroutine.running() on the main thread, where
+            -- Engine:context sets a first deadline no call reads)
+            __index = function(_, k) if k == "deadline" then return deadlines[co_running() or deadlines] end end,
+            __newindex = function(_, k, v) if k == "deadline" then deadlines[co_running() or deadlines] = v end end,
+        })
+        a = { driver = driver, st = st }
+        a.ctx = self:context(driver, st)
+        self._async = a
+    elseif kept_in_store(self) then
+        self:sync_blocked() -- as a context of its own would
+    end
+    return a
+end
+
+local function async_context(self, driver, deadline)
+    if not co_running() then return nil end -- Lua 5.1 / LuaJIT: the main thread
+    local a = shared_async(self, driver)
+    a.st.deadline = deadline or self._now_ms() + self._s.deadline * 1000
+    return a.ctx
+end
+
+--- The first request of an asynchronous call on Gigya's backend, checked,
+-- built and signed here, outside any coroutine: the call holds no
+-- coroutine while it waits (issue 15: memory per in-flight call); its
+-- reply goes to Engine:gigya_rest. Returns nil when the call takes the
+-- general path (config.log, config.clock, config.nonce, a store, a gated
+-- transport: anything that may run host code or log around the request);
+-- else { res, err } answered at once, or { method, p, req, deadline }.
+function Engine:gigya_first(method, params, driver)
+    local s, cfg = self._s, self._s.config
+    if s.backend == "direct" or cfg.log or s.user_clock or cfg.nonce or s.nul_field
+        or kept_in_store(self) or self._transport.gate then
+        return nil
+    end
+    local vopts = self._vopts
+    if not vopts then
+        vopts = { auth = s.auth, backend = s.backend }
+        self._vopts = vopts
+    end
+    local vok, p, err = pcall(validate.check, method, params, vopts)
+    if not vok then
+        return { nil, errors.invalid("params", "could not be read (a table's metatable raised an error)") }
+    end
+    if not p then return { nil, err } end
+    if validate.full_name(method) == "socialize.postBookmark" then return nil end
+    local deadline = self._now_ms() + s.deadline * 1000
+    local req, berr = gigya.build(shared_async(self, driver).ctx, method, p)
+    if not req then return { nil, berr } end
+    -- as ctx.send: the request's timeout fits in the call's deadline
+    if not (type(req.timeout) == "number" and req.timeout <= s.deadline) then req.timeout = s.deadline end
+    return { method = method, p = p, req = req, deadline = deadline }
+end
+
+--- The rest of a call that Engine:gigya_first started, in the call's
+-- coroutine (retries may wait and send again): res is the transport's
+-- outcome of the first request.
+function Engine:gigya_rest(plan, res, driver)
+    local ctx = async_context(self, driver, plan.deadline)
+    if type(res) == "table" and res.error then
+        -- as ctx.send: a transport error shows no credential
+        local secrets = policy.auth_secrets({ plan.req }, self._s.secrets)
+        res.error = policy.scrub(policy.scrub(res.error, secrets), policy.url_secrets(plan.req.url))
+    end
+    local reply, err = gigya.answer(ctx, res)
+    return gigya.call(ctx, plan.method, plan.p, { reply, err })
 end
 
 -- nil, or the error of a config.clock that does not answer Unix seconds.
@@ -384,7 +467,7 @@ function Engine:call(method, params, driver)
         if held then held.busy = false end
         return res, e
     end
-    local ctx = self:context(driver)
+    local ctx = driver and async_context(self, driver) or self:context(driver)
     if full == "socialize.postBookmark" then
         return direct.bookmark(ctx, p) -- share-intent URLs: no network call
     end

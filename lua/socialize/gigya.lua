@@ -27,10 +27,8 @@ local function build(ctx, method, params)
     return req
 end
 
-local function send_once(ctx, method, params)
-    local req, err = build(ctx, method, params)
-    if not req then return nil, err end
-    local res = ctx.send({ req })[1]
+-- A reply (the transport's outcome res) as the response, or nil and an error.
+local function answer(ctx, res)
     if not res or res.error then
         return nil, errors.transport(res and res.error or "no reply", res and res.kind)
     end
@@ -42,11 +40,25 @@ local function send_once(ctx, method, params)
     return reply
 end
 
---- Calls a Gigya method: the response, or nil and an error.
-function _M.call(ctx, method, p)
+local function send_once(ctx, method, params)
+    local req, err = build(ctx, method, params)
+    if not req then return nil, err end
+    return answer(ctx, ctx.send({ req })[1])
+end
+
+_M.build, _M.answer = build, answer
+
+--- Calls a Gigya method: the response, or nil and an error. first: the
+-- { reply, err } of a first attempt already made (an asynchronous call's
+-- first request, sent without a coroutine: socialize.async), else nil.
+function _M.call(ctx, method, p, first)
     local reply, err, n, expired_retried = nil, nil, 0, false
     while true do
-        reply, err = send_once(ctx, method, p)
+        if first then
+            reply, err, first = first[1], first[2], nil
+        else
+            reply, err = send_once(ctx, method, p)
+        end
         if reply and reply.errorCode == E.REQUEST_EXPIRED and ctx.retry_expired and not expired_retried then
             -- Request has expired: the Date offset was just learned; once more.
             expired_retried = true

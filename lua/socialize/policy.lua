@@ -277,7 +277,19 @@ end
 --- Every encoding in which the library sends (or a network echoes) value:
 -- raw, percent-encoded (upper and lower hex, `+` for space as in forms),
 -- JSON-escaped (`\/` or `/`, \uXXXX for control and non-ASCII characters).
+local enc_cache, enc_count = {}, 0 -- value -> its encodings (bounded: cleared at 512)
+
 function _M.encodings(v)
+    local cached = enc_cache[v]
+    if cached then return cached end
+    if enc_count >= 512 then enc_cache, enc_count = {}, 0 end
+    local out = _M.encodings_of(v)
+    enc_cache[v], enc_count = out, enc_count + 1
+    return out
+end
+
+-- (uncached; the cache above keeps the last 512 values' lists, read only)
+function _M.encodings_of(v)
     local out, seen = {}, {}
     local function add(x)
         if not seen[x] then seen[x] = true out[#out + 1] = x end
@@ -308,6 +320,13 @@ end
 -- first. Values shorter than 4 bytes are not secrets worth a redaction.
 function _M.secrets(list, ...)
     list = list or {}
+    if _M.secrets_into(list, ...) then table.sort(list, by_length) end
+    return list
+end
+
+--- As secrets, unsorted (returns whether anything was added): for a list
+-- gathered from many tables, sorted once by sort_secrets at the end.
+function _M.secrets_into(list, ...)
     local seen = {}
     for _, v in ipairs(list) do seen[v] = true end
     local added = false
@@ -328,7 +347,23 @@ function _M.secrets(list, ...)
             end
         end
     end
-    if added then table.sort(list, by_length) end
+    return added
+end
+
+--- Appends the raw secret values of t (no encodings) to out: what a
+-- memo of the secrets list compares (socialize.direct).
+function _M.secret_values(out, t)
+    if type(t) ~= "table" then return out end
+    for _, f in ipairs(SECRET_FIELDS) do
+        local v = t[f]
+        if type(v) == "string" and #v >= 4 then out[#out + 1] = v end
+    end
+    return out
+end
+
+--- Sorts a list gathered with secrets_into (longest first); returns it.
+function _M.sort_secrets(list)
+    table.sort(list, by_length)
     return list
 end
 
@@ -358,8 +393,34 @@ function _M.auth_secrets(reqs, secrets)
     return _M.merge_secrets(secrets, extra)
 end
 
---- A copy of list a with the values of list b added (longest first).
+local function is_sorted(l)
+    for i = 2, #l do
+        if by_length(l[i], l[i - 1]) then return false end
+    end
+    return true
+end
+
+--- A copy of list a with the values of list b added (longest first). Two
+-- sorted lists (what secrets, merge_secrets and url_secrets give) are
+-- merged in one pass; anything else is sorted whole.
 function _M.merge_secrets(a, b)
+    a, b = a or {}, b or {}
+    if is_sorted(a) and is_sorted(b) then
+        local out, seen, i, j, na, nb = {}, {}, 1, 1, #a, #b
+        while i <= na or j <= nb do
+            local x
+            if j > nb or (i <= na and not by_length(b[j], a[i])) then
+                x, i = a[i], i + 1
+            else
+                x, j = b[j], j + 1
+            end
+            if not seen[x] then
+                seen[x] = true
+                out[#out + 1] = x
+            end
+        end
+        return out
+    end
     local out, seen = {}, {}
     for _, l in ipairs({ a or {}, b or {} }) do
         for _, v in ipairs(l) do
