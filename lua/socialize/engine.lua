@@ -372,6 +372,23 @@ local function async_context(self, driver, deadline)
     return a.ctx
 end
 
+-- The call's params checked (validate.check, the options made once per
+-- client): p | nil, err. A parameter table whose metatable raises (__pairs,
+-- __index, __len) is bad input, not a crash of the call: 400006, nothing sent.
+local function checked(self, method, params)
+    local vopts = self._vopts
+    if not vopts then
+        local s = self._s
+        vopts = { auth = s.auth, backend = s.backend }
+        self._vopts = vopts
+    end
+    local vok, p, err = pcall(validate.check, method, params, vopts)
+    if not vok then
+        return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
+    end
+    return p, err
+end
+
 --- The first request of an asynchronous call on Gigya's backend, checked,
 -- built and signed here, outside any coroutine: the call holds no
 -- coroutine while it waits (issue 15: memory per in-flight call); its
@@ -385,15 +402,7 @@ function Engine:gigya_first(method, params, driver)
         or kept_in_store(self) or self._transport.gate then
         return nil
     end
-    local vopts = self._vopts
-    if not vopts then
-        vopts = { auth = s.auth, backend = s.backend }
-        self._vopts = vopts
-    end
-    local vok, p, err = pcall(validate.check, method, params, vopts)
-    if not vok then
-        return { nil, errors.invalid("params", "could not be read (a table's metatable raised an error)") }
-    end
+    local p, err = checked(self, method, params)
     if not p then return { nil, err } end
     if validate.full_name(method) == "socialize.postBookmark" then return nil end
     local deadline = self._now_ms() + s.deadline * 1000
@@ -448,17 +457,7 @@ function Engine:call(method, params, driver)
     if s.nul_field then
         return nil, errors.invalid(s.nul_field, "contains a NUL byte")
     end
-    -- a parameter table whose metatable raises (__pairs, __index, __len) is
-    -- bad input, not a crash of the call: 400006, nothing sent
-    local vopts = self._vopts
-    if not vopts then
-        vopts = { auth = s.auth, backend = s.backend }
-        self._vopts = vopts
-    end
-    local vok, p, err = pcall(validate.check, method, params, vopts)
-    if not vok then
-        return nil, errors.invalid("params", "could not be read (a table's metatable raised an error)")
-    end
+    local p, err = checked(self, method, params)
     if not p then return nil, err end
     local full = validate.full_name(method)
     if driver == nil and s.backend ~= "direct" and full ~= "socialize.postBookmark" then
