@@ -445,6 +445,24 @@ function _M.check_back(client, st, d, now, cfg, driver)
         if best then
             return { state = "sent", postID = cut(best.id, 1024), release = true }
         end
+        -- a full page none of whose posts is older than the job: the post may
+        -- be further back (a busy account), so not found is not "not posted"
+        local info = core.provider_info(d.provider)
+        local count = type(info) == "table" and type(info.readback) == "table" and tonumber(info.readback.count) or 20
+        if #r.data.posts >= count then
+            local reaches = false
+            for i, p in ipairs(r.data.posts) do
+                if i > 1000 then break end
+                if type(p) == "table" and type(p.createdAt) == "number" and p.createdAt < since then
+                    reaches = true
+                    break
+                end
+            end
+            if not reaches then
+                return host("not found among the account's " .. #r.data.posts
+                    .. " latest posts, which do not reach back to the job's creation")
+            end
+        end
         -- not posted: resent once, a normal attempt
         local ok, rr
         if driver then -- it yields to the poll loop: no pcall (see process)
