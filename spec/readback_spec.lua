@@ -123,6 +123,25 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.equal("unconfirmed", assert(c:job(res.jobID)).status) -- the host's to decide
     end)
 
+    it("a post not among a full page of newer posts is left for the host, not resent", function()
+        H.configure(sb, { x_drop = "before" })
+        local res = publish()
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        for i = 1, 20 do -- a busy account: 20 posts since the job, the page read back is full
+            assert(c:publishUserAction({ UID = "u1", userAction = { title = "Another post " .. i },
+                enabledProviders = "twitter" }))
+        end
+        assert.equal(21, #creates())
+        v.t = T0 + 30
+        local sum = assert(c:work(1000))
+        assert.same({ 1, 1 }, { sum.claimed, sum.unconfirmed })
+        local d = delivery(res)
+        assert.same({ "unconfirmed", 1 }, { d.state, d.attempts })
+        assert.is_nil(d.nextAt)
+        assert.truthy(d.reason:find("latest posts are all newer than the job", 1, true), d.reason)
+        assert.same({ 21, 1 }, { #creates(), #reads() }) -- not resent
+    end)
+
     it("a resend that is lost again is left for the host, not resent twice", function()
         H.configure(sb, { x_drop = "before" })
         local res = publish()

@@ -360,6 +360,19 @@ print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyId
         assert.is_nil(s:blocked("twitter", "acct:12345", 1))
     end)
 
+    it("reads two keys' blocked-until in one call: the later of the two", function()
+        assert(s:block("twitter", "", 1800000100))
+        assert(s:block("twitter", "uid:u1", 1800000600))
+        assert.equal(1800000600, s:blocked("twitter", "", 1800000000, "uid:u1"))
+        assert.equal(1800000100, s:blocked("twitter", "", 1800000000, "uid:u2"))
+        assert.equal(1800000600, s:blocked("twitter", "uid:u2", 1800000000, "uid:u1"))
+        assert.is_nil(s:blocked("twitter", "uid:u2", 1800000000, "uid:u3"))
+        assert.equal(1800000600, s:blocked("twitter", "", 1800000100, "uid:u1")) -- the first one over
+        assert.is_nil(s:blocked("mastodon", "", 1800000000, "uid:u1")) -- another provider's
+        assert.has_error(function() s:blocked("twitter", "", 1, "a\0b") end)
+        assert(s:unblock("twitter"))
+    end)
+
     it("leases a connection: one holder, taken over when expired, writes fenced by the lease", function()
         assert(s:put_connection(conn()))
         local t1 = assert(s:lock("user-1", "twitter", 1000, 5000))

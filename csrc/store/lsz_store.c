@@ -407,8 +407,9 @@ static int l_blocked(lua_State *L)
     lstore *s = self(L);
     const char *p = arg_id(L, 2, 1), *k = arg_id(L, 3, 0);
     int64_t now = arg_i64(L, 4, (int64_t)time(NULL));
+    const char *k2 = arg_id(L, 5, 0); /* a second key: the later of the two */
     sz_store_err e = {SZ_STORE_OK, ""};
-    int64_t until = sz_store_blocked(s->st, p, k, now, &e);
+    int64_t until = sz_store_blocked2(s->st, p, k, k2, now, &e);
     if (until < 0) return sz_lstore_fail(L, &e);
     if (until == 0) lua_pushnil(L);
     else lua_pushinteger(L, (lua_Integer)until);

@@ -150,6 +150,9 @@ SZ_STORE_API int sz_store_block(sz_store *st, const char *provider, const char *
                                 sz_store_err *err);
 SZ_STORE_API int64_t sz_store_blocked(sz_store *st, const char *provider, const char *key, int64_t now,
                                       sz_store_err *err);
+/* the later of two keys' blocks (key2 NULL: key alone), in one read */
+SZ_STORE_API int64_t sz_store_blocked2(sz_store *st, const char *provider, const char *key, const char *key2,
+                                       int64_t now, sz_store_err *err);
 /* The unexpired entries (until > now), longest first, at most max of them:
  * *out is malloc'd (free with sz_store_free_blocked), *n its length. */
 typedef struct {

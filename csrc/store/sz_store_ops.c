@@ -118,11 +118,22 @@ int sz_store_block(sz_store *st, const char *provider, const char *key, int64_t 
 
 int64_t sz_store_blocked(sz_store *st, const char *provider, const char *key, int64_t now, sz_store_err *err)
 {
-    if (sz_st_check_id(provider, "provider", 1, err) < 0 || sz_st_check_id(key, "key", 0, err) < 0) return -1;
-    sz_param p[] = {P_TEXT(provider), P_TEXT(key ? key : ""), P_INT(now)};
+    return sz_store_blocked2(st, provider, key, NULL, now, err);
+}
+
+int64_t sz_store_blocked2(sz_store *st, const char *provider, const char *key, const char *key2, int64_t now,
+                          sz_store_err *err)
+{
+    if (sz_st_check_id(provider, "provider", 1, err) < 0 || sz_st_check_id(key, "key", 0, err) < 0 ||
+        sz_st_check_id(key2, "key", 0, err) < 0)
+        return -1;
+    sz_param p[] = {P_TEXT(provider), P_TEXT(key ? key : ""), P_INT(now), P_TEXT(key2 ? key2 : (key ? key : ""))};
     rows r;
-    if (sz_st_query(st, "SELECT until_at FROM socialize_blocked WHERE provider = $1 AND bkey = $2 AND until_at > $3", p,
-              3, &r, err) < 0)
+    /* both keys in one read (the primary key's range, at most two rows) */
+    if (sz_st_query(st,
+                    "SELECT MAX(until_at) FROM socialize_blocked WHERE provider = $1 AND bkey IN ($2, $4)"
+                    " AND until_at > $3",
+                    p, 4, &r, err) < 0)
         return -1;
     int64_t until = r.nrows && sz_st_cell(&r, 0, 0) ? strtoll(sz_st_cell(&r, 0, 0), NULL, 10) : 0;
     sz_st_rows_free(&r);

@@ -273,10 +273,8 @@ end
 -- The store's blocked-until for this delivery (the provider as a whole, or
 -- this UID on it): Unix seconds or nil.
 local function blocked_until(st, provider, uid, now)
-    local a = st:blocked(provider, "", now)
-    local b = st:blocked(provider, "uid:" .. uid, now)
-    if type(a) == "number" and type(b) == "number" then return max(a, b) end
-    return type(a) == "number" and a or type(b) == "number" and b or nil
+    local b = st:blocked(provider, "", now, "uid:" .. uid) -- both keys, one read: the later
+    return type(b) == "number" and b or nil
 end
 
 -- A text from a network made fit for the store: no NUL, UTF-8 (else its
