@@ -164,6 +164,20 @@ local function unstored(ctx, provider, app, perr, pname, tokens, oauth1)
     return nil, e
 end
 
+-- The pending connect under key, taken (single use, deleted whatever
+-- follows): pend | nil, err (an unknown or replayed key, an expired one:
+-- 400006 with the message given; a store failure: its named error).
+local function take_pending(st, key, now, unknown, expired)
+    local pend, err, name = st:take_state(key, now)
+    if pend then return pend end
+    if name == "state_unknown" then
+        return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: " .. unknown)
+    elseif name == "state_expired" then
+        return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: " .. expired)
+    end
+    return nil, input_error(err, name)
+end
+
 -- nil, or the error of a connect call's params: a table naming UID and provider.
 local function check_params(p)
     if type(p) ~= "table" then return errors.invalid("params", "must be a table") end
@@ -367,16 +381,9 @@ function _M.finish(ctx, q)
     if not st then return nil, serr end
     local now = floor(ctx.clock())
     -- single use: taken (and deleted) before anything else, whatever follows
-    local pend, err, name = st:take_state(t.state, now)
-    if not pend then
-        if name == "state_unknown" then
-            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: state is unknown or was used already")
-        elseif name == "state_expired" then
-            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: state expired (a connect lives "
-                .. _M.PENDING_TTL .. " s): connect again")
-        end
-        return nil, input_error(err, name)
-    end
+    local pend, perr = take_pending(st, t.state, now, "state is unknown or was used already",
+        "state expired (a connect lives " .. _M.PENDING_TTL .. " s): connect again")
+    if not pend then return nil, perr end
     if t.provider ~= nil and t.provider ~= pend.provider then
         return nil, named(E.INVALID_PARAMETER, "state_unknown", "Invalid parameter value: state belongs to another provider")
     end
@@ -487,16 +494,10 @@ function _M.finish1(ctx, t)
     local st, serr = store_of(ctx)
     if not st then return nil, serr end
     local now = floor(ctx.clock())
-    local pend, err, name = st:take_state("oauth1:" .. (nonempty(t.oauth_token) and t.oauth_token or t.denied), now)
-    if not pend then
-        if name == "state_unknown" then
-            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: oauth_token is unknown or was used already")
-        elseif name == "state_expired" then
-            return nil, named(E.INVALID_PARAMETER, name, "Invalid parameter value: the connect expired (it lives "
-                .. _M.PENDING_TTL .. " s): connect again")
-        end
-        return nil, input_error(err, name)
-    end
+    local pend, perr = take_pending(st, "oauth1:" .. (nonempty(t.oauth_token) and t.oauth_token or t.denied), now,
+        "oauth_token is unknown or was used already",
+        "the connect expired (it lives " .. _M.PENDING_TTL .. " s): connect again")
+    if not pend then return nil, perr end
     local provider = pend.provider
     if nonempty(t.denied) then
         return nil, named(E.NO_USER_PERMISSION, "access_denied", provider .. ": the user denied the authorization")
