@@ -240,15 +240,21 @@ static int l_jobs(lua_State *L)
     return 1;
 }
 
+/* a count, or the store's failure (nil, message, name) */
+static int count_or_fail(lua_State *L, long long n, const sz_store_err *e)
+{
+    if (n < 0) return sz_lstore_fail(L, e);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
 static int l_cancel(lua_State *L)
 {
     sz_store *st = store_of(L);
     const char *id = arg_str(L, 2, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_cancel(st, id, arg_time(L, 3), &e);
-    if (n < 0) return sz_lstore_fail(L, &e);
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
+    return count_or_fail(L, n, &e);
 }
 
 static int l_retry(lua_State *L)
@@ -257,9 +263,7 @@ static int l_retry(lua_State *L)
     const char *id = arg_str(L, 2, 1), *prov = arg_str(L, 3, 0);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_retry(st, id, prov, arg_time(L, 4), &e);
-    if (n < 0) return sz_lstore_fail(L, &e);
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
+    return count_or_fail(L, n, &e);
 }
 
 static int l_resolve(lua_State *L)
@@ -278,9 +282,7 @@ static int l_resume(lua_State *L)
     const char *uid = arg_str(L, 2, 1), *prov = arg_str(L, 3, 1);
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_resume(st, uid, prov, arg_time(L, 4), &e);
-    if (n < 0) return sz_lstore_fail(L, &e);
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
+    return count_or_fail(L, n, &e);
 }
 
 static int l_prune(lua_State *L)
@@ -289,9 +291,7 @@ static int l_prune(lua_State *L)
     int64_t before = sz_lstore_sat((double)luaL_checknumber(L, 2));
     sz_store_err e = {SZ_STORE_OK, ""};
     long long n = sz_store_outbox_prune(st, before, &e);
-    if (n < 0) return sz_lstore_fail(L, &e);
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
+    return count_or_fail(L, n, &e);
 }
 
 void sz_lstore_outbox_methods(lua_State *L)
