@@ -79,10 +79,29 @@ static int rd_string(lua_State *L, rd *r, int key, const unsigned char **k, size
 
 static int rd_value(lua_State *L, rd *r, int depth);
 
+/* After a member or an element: ',' (0: more follow, the blanks after it
+ * skipped), the closing byte (1: consumed), else -1. */
+static int rd_sep(rd *r, unsigned char close)
+{
+    rd_ws(r);
+    if (r->p >= r->end)
+        return -1;
+    if (*r->p == close) {
+        r->p++;
+        return 1;
+    }
+    if (*r->p != ',')
+        return -1;
+    r->p++;
+    rd_ws(r);
+    return 0;
+}
+
 static int rd_object(lua_State *L, rd *r, int depth)
 {
     const unsigned char *keys[RD_MAX_KEYS];
     size_t klen[RD_MAX_KEYS], nk = 0, i;
+    int sep;
     r->p++;
     lua_createtable(L, 0, 4);
     rd_ws(r);
@@ -116,23 +135,14 @@ static int rd_object(lua_State *L, rd *r, int depth)
         if (rd_value(L, r, depth + 1) != 0)
             return -1;
         lua_rawset(L, -3);
-        rd_ws(r);
-        if (r->p >= r->end)
-            return -1;
-        if (*r->p == '}') {
-            r->p++;
-            return 0;
-        }
-        if (*r->p != ',')
-            return -1;
-        r->p++;
-        rd_ws(r);
+        if ((sep = rd_sep(r, '}')) != 0)
+            return sep > 0 ? 0 : -1;
     }
 }
 
 static int rd_array(lua_State *L, rd *r, int depth)
 {
-    int i = 0;
+    int i = 0, sep;
     r->p++;
     lua_createtable(L, 2, 0);
     rd_ws(r);
@@ -144,17 +154,8 @@ static int rd_array(lua_State *L, rd *r, int depth)
         if (rd_value(L, r, depth + 1) != 0)
             return -1;
         lua_rawseti(L, -2, ++i);
-        rd_ws(r);
-        if (r->p >= r->end)
-            return -1;
-        if (*r->p == ']') {
-            r->p++;
-            return 0;
-        }
-        if (*r->p != ',')
-            return -1;
-        r->p++;
-        rd_ws(r);
+        if ((sep = rd_sep(r, ']')) != 0)
+            return sep > 0 ? 0 : -1;
     }
 }
 
