@@ -81,6 +81,13 @@ local function send(ctx, provider, req)
     return ctx.send({ req })[1] or { error = "no reply", kind = "other" }
 end
 
+-- A request that got no reply (o = {error, kind}): a transient error.
+local function transport_error(o)
+    local e = errors.transport(o.error, o.kind)
+    e.error = "transient"
+    return e
+end
+
 -- A core failure result ({ok = false, category, errorCode, errorDetails})
 -- as an error named by its category.
 local function from_result(r)
@@ -101,11 +108,7 @@ local function step(ctx, provider, op, app, args, parse_args)
     if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
     if req.ok == false then return nil, from_result(req) end
     local o = send(ctx, provider, req)
-    if o.error then
-        local e = errors.transport(o.error, o.kind)
-        e.error = "transient"
-        return nil, e
-    end
+    if o.error then return nil, transport_error(o) end
     local r = core.oauth_parse(provider, op == "refresh" and "refresh" or op, o.status or 0, o.body or "",
         floor(ctx.clock()), parse_args or {})
     if not r or not r.ok then
@@ -711,11 +714,7 @@ function _M.connect_credentials(ctx, p)
             return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg))
         end
         local o = send(ctx, provider, req)
-        if o.error then
-            local e = errors.transport(o.error, o.kind)
-            e.error = "transient"
-            return nil, e
-        end
+        if o.error then return nil, transport_error(o) end
         local r = core.provider_parse(provider, setup.action, {}, app, user, o.status or 0, o.headers or {},
             o.body or "", now)
         if not r or not r.ok then
