@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -254,6 +256,73 @@ static void sq_close(sz_store *st)
 
 static const sz_engine SQLITE_ENGINE = {"sqlite", sq_exec, sq_begin, sq_commit, sq_rollback, sq_in_txn, sq_close};
 
+/* A store file on a read-only file system (a mount remounted read-only, a
+ * full disk's emergency remount, read-only media) cannot be opened the usual
+ * way: WAL mode needs its -shm file, which cannot be created there. It is
+ * opened for reading instead, so jobs and connections can still be read and
+ * every write is refused as read-only: as immutable when it has no -wal file
+ * (a clean close checkpoints and removes it, so the file holds everything),
+ * read-only when its -wal and -shm files are both there (SQLite reads the WAL
+ * then). A -wal file without its -shm holds commits that cannot be read
+ * there: refused, by name, rather than opened without them. 1: reopened (or
+ * refused, with err set); 0: not a read-only file system. */
+static int sq_open_rofs(sz_store *st, const char *path, int *rc, sz_store_err *err)
+{
+    struct statvfs vfs;
+    struct stat sb;
+    if (path[0] == ':' || statvfs(path, &vfs) != 0 || !(vfs.f_flag & ST_RDONLY)) return 0;
+    size_t n = strlen(path);
+    char *side = malloc(n + 5), *uri = malloc(3 * n + 32);
+    if (!side || !uri) {
+        free(side), free(uri);
+        *rc = SQLITE_NOMEM;
+        return 0;
+    }
+    memcpy(side, path, n);
+    memcpy(side + n, "-wal", 5);
+    int wal = stat(side, &sb) == 0;
+    memcpy(side + n, "-shm", 5);
+    int shm = stat(side, &sb) == 0;
+    free(side);
+    if (wal && !shm) {
+        free(uri);
+        sq_close(st);
+        *rc = SQLITE_READONLY;
+        sz_store_seterr(err, SZ_STORE_READONLY,
+                        "sqlite: the store is on a read-only file system with commits in its -wal file that cannot be"
+                        " read there without its -shm file; make the file system writable once to checkpoint it");
+        return 1;
+    }
+    /* file: URI, every byte outside the unreserved set percent-encoded */
+    char *o = uri;
+    memcpy(o, "file:", 5), o += 5;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)path[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '/' ||
+            ch == '.' || ch == '-' || ch == '_' || ch == '~')
+            *o++ = (char)ch;
+        else
+            o += snprintf(o, 4, "%%%02X", ch);
+    }
+    strcpy(o, wal ? "" : "?immutable=1");
+    sq_close(st);
+    sqlite3 *db = NULL;
+    *rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    free(uri);
+    st->db = db;
+    st->stmts = calloc(1, sizeof(sq_cache));
+    if (*rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(db, 0);
+        sqlite3_busy_timeout(db, st->busy_timeout_ms);
+        *rc = sqlite3_exec(db, "PRAGMA foreign_keys = ON; SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    if (*rc != SQLITE_OK) {
+        sqerr(st, *rc, err);
+        sq_close(st);
+    }
+    return 1;
+}
+
 int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz_store_err *err)
 {
     sqlite3 *db = NULL;
@@ -280,6 +349,7 @@ int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz
     rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
                       NULL, NULL);
     if (rc == SQLITE_READONLY) rc = SQLITE_OK; /* a read-only file: reads work, writes say so */
+    if ((rc & 0xff) == SQLITE_CANTOPEN && sq_open_rofs(st, path, &rc, err)) return rc == SQLITE_OK ? 0 : -1;
     if (rc == SQLITE_OK && opts->max_pages > 0) {
         char q[64];
         snprintf(q, sizeof q, "PRAGMA max_page_count = %lld", opts->max_pages);

@@ -72,14 +72,20 @@ function Client:__tostring()
     return format("socialize.Client (%s, %s)", self.auth, self._label)
 end
 
---- Releases the client's connections. Every asynchronous call not yet
--- answered (in flight, waiting to retry, or started by a callback while
--- close runs) gets its callback once, now, with 500026 "closed"; calls that
--- had finished get their own result. The client can still be used: a new
--- connection is opened on the next call.
+--- Releases the client's connections and the store it opened (its files
+-- or its database session). Every asynchronous call not yet answered (in
+-- flight, waiting to retry, or started by a callback while close runs) gets
+-- its callback once, now, with 500026 "closed"; calls that had finished get
+-- their own result. The client can still be used: a new connection is
+-- opened, and the store opened again, on the next call that needs them.
 function Client:close()
     if self._async:close() then
         self._engine:close()
+        local st = rawget(self, "_store")
+        if st then
+            self._store = nil
+            st:close()
+        end
     end
 end
 

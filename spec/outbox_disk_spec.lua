@@ -1,0 +1,114 @@
+-- The outbox on a real full disk and a real read-only file system (issue
+-- 14's bad input): a small tmpfs mounted by the test (it runs as root, as
+-- `make test` does), filled by enqueues, grown again, remounted read-only
+-- and writable. Every job is written whole or not at all, every refusal is
+-- named, nothing is sent while the store cannot record it, and nothing is
+-- lost once the disk is usable again. The mount is always undone.
+local H = require("spec.helper")
+local K = require("spec.connect_kit")
+
+local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
+
+describe("the outbox on a real disk that fills up or turns read-only #once", function()
+    local sb, dir
+    H.use_sandbox(function(s) sb = s end)
+
+    local function sh(cmd)
+        local out = K.run(cmd .. "; echo \"rc=$?\"")
+        local rc = tonumber(out:match("rc=(%d+)$"))
+        assert(rc == 0, cmd .. ": " .. out)
+        return out
+    end
+
+    before_each(function()
+        dir = H.tmpdir .. "/disk-" .. math.random(1, 1e9)
+        sh("mkdir -p " .. K.q(dir))
+        -- a real file system of 320 KiB: needs root (make test runs as root)
+        sh("mount -t tmpfs -o size=320k,mode=0700 tmpfs " .. K.q(dir))
+    end)
+    after_each(function()
+        K.run("umount -l " .. K.q(dir))
+        K.run("rmdir " .. K.q(dir))
+    end)
+
+    local function mount(opts) sh("mount -o remount," .. opts .. " " .. K.q(dir)) end
+
+    local function sent_statuses()
+        return #K.requests(sb, "/api/v1/statuses")
+    end
+
+    local function client(url)
+        return K.client(sb, nil, nil, url, { connections = { u1 = H.sandbox_connection(sb) } })
+    end
+
+    local function publish(c, ua)
+        return c:publishUserAction({ UID = "u1", userAction = ua or UA, enabledProviders = "mastodon,telegram" },
+            { deliver = "queued" })
+    end
+
+    it("a read-only file system: jobs readable, every write refused by name, delivered once writable", function()
+        local url = "sqlite:" .. dir .. "/ro.db"
+        local c = client(url)
+        local job = assert(publish(c))
+        c:close() -- a clean close: the WAL checkpointed and removed
+        mount("ro")
+        local before = sent_statuses()
+        c = client(url)
+        assert.same({ "queued", 1 }, { assert(c:job(job.jobID)).status, #assert(c:jobs()).jobs })
+        local r, err = publish(c)
+        assert.is_nil(r)
+        assert.same({ 500001, "store_readonly" }, { err.errorCode, err.error })
+        assert.truthy(err.errorDetails:find("read-only", 1, true), err.errorDetails)
+        r, err = c:work(1000)
+        assert.same({ nil, "store_readonly" }, { r, err.error })
+        r, err = c:cancel(job.jobID)
+        assert.same({ nil, "store_readonly" }, { r, err.error })
+        assert.equal(before, sent_statuses())
+        c:close()
+        mount("rw")
+        c = client(url)
+        assert.equal(2, assert(c:work(5000)).sent)
+        assert.equal(before + 1, sent_statuses())
+        assert.equal("sent", assert(c:job(job.jobID)).status)
+        c:close()
+    end)
+
+    it("read-only after a crash: the -wal's commits are read; without its -shm the store is refused by name", function()
+        local url = "sqlite:" .. dir .. "/crash.db"
+        local path = K.script("disk-crash", [[
+local c = socialize.new { backend = "direct", store = { url = arg[1], keys = { arg[2] } },
+    providers = { mastodon = { instance = "https://m.example" } },
+    connections = { u1 = { mastodon = { token = "t" } } } }
+for i = 1, 2 do
+    local r = assert(c:publishUserAction({ UID = "u1", userAction = { title = "crash " .. i },
+        enabledProviders = "mastodon" }, { deliver = "queued" }))
+    io.write(r.jobID, " ")
+end
+os.exit(0, false) -- no close: the -wal and -shm files stay, as after a kill -9
+]])
+        local ids = K.run(K.CHILD_LUA .. " " .. K.q(path) .. " " .. K.q(url) .. " " .. K.q(K.KEY))
+        assert.matches("^%x+ %x+$", ids)
+        assert.equal("crash.db\ncrash.db-shm\ncrash.db-wal", K.run("ls " .. K.q(dir)))
+        mount("ro")
+        local c = client(url)
+        local jobs = assert(c:jobs()).jobs
+        assert.equal(2, #jobs) -- both commits, read from the -wal
+        local r, err = publish(c)
+        assert.same({ nil, "store_readonly" }, { r, err.error })
+        c:close()
+        -- the -shm gone (say, copied without it): its -wal cannot be read there
+        mount("rw")
+        sh("rm " .. K.q(dir .. "/crash.db-shm"))
+        mount("ro")
+        c = client(url)
+        r, err = c:jobs()
+        assert.is_nil(r)
+        assert.same({ 500001, "store_readonly" }, { err.errorCode, err.error })
+        assert.truthy(err.errorDetails:find("-wal", 1, true), err.errorDetails)
+        c:close()
+        mount("rw") -- writable again: nothing was lost
+        c = client(url)
+        assert.equal(2, #assert(c:jobs()).jobs)
+        c:close()
+    end)
+end)
