@@ -19,23 +19,47 @@ local os_date = os.date
 
 local E = errors.codes
 
--- The sorted secrets (every encoding) of tables[1..n] merged with the
--- client's (ctx.secrets), kept per client and reused while the raw secret
--- values of those tables are the same: a publish gathers them after each
--- round and at the end, which was most of its fixed cost (issue 15).
+-- The sorted secrets (every encoding) of tables[1..n], kept per client and
+-- reused while the raw secret values of those tables are the same (a
+-- fingerprint of them: a few lists per client, one per set of networks a
+-- call goes to). A call's tables are those of the networks it sends to
+-- (docs/RELIABILITY.md, "What a call redacts").
 local secrets_memo = setmetatable({}, { __mode = "k" })
+local MEMO_LISTS = 16 -- lists kept per client (all dropped when one more comes)
 local function memo_secrets(ctx, tables, n)
     local raw = {}
     for i = 1, n do policy.secret_values(raw, tables[i]) end
     local fp = concat(raw, "\0")
     local key = ctx.cache
     local m = key and secrets_memo[key]
-    if m and m.fp == fp and m.base == ctx.secrets then return m.list end
-    local list = {}
+    local list = m and m[fp]
+    if list then return list end
+    list = {}
     for i = 1, n do policy.secrets_into(list, tables[i]) end
-    list = policy.merge_secrets(list, ctx.secrets) -- sorted, longest first
-    if key then secrets_memo[key] = { fp = fp, base = ctx.secrets, list = list } end
+    policy.sort_secrets(list) -- longest first
+    if key then
+        if not m or m.n >= MEMO_LISTS then
+            m = { n = 0 }
+            secrets_memo[key] = m
+        end
+        m[fp], m.n = list, m.n + 1
+    end
     return list
+end
+
+-- The credentials of the networks a call's tasks send to: each task's
+-- provider config, connection entry, the setup states (sessions) its
+-- requests carried and the entries it replaced (a connection refreshed
+-- during the call), then the Authorization values of the requests.
+local function tasks_secrets(ctx, tasks)
+    local tables, n, sent = {}, 0, {}
+    for _, t in ipairs(tasks) do
+        tables[n + 1], tables[n + 2], tables[n + 3] = t.app or false, t.user or false, t.state or false
+        n = n + 3
+        for _, c in ipairs(t.creds or {}) do n = n + 1; tables[n] = c end
+        sent[#sent + 1] = t.sent
+    end
+    return policy.auth_secrets(sent, memo_secrets(ctx, tables, n))
 end
 
 local _M = {}
@@ -427,11 +451,18 @@ function Task:request()
     elseif self.phase == "unmedia" then
         step = { media = self.cleanup[self.cl_i] }
     end
-    local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
-        floor(ctx.clock()), ctx.nonce(),
-        (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
+    local state = (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
         or (self.phase == self.follow and self.follow_state)
-        or (setup and self.phase == setup.refresh and self.state) or nil, step, self.blobs)
+        or (setup and self.phase == setup.refresh and self.state) or nil
+    if type(state) == "table" and state ~= self.state_sent then
+        -- a session this task's requests carried: redacted to the end of the
+        -- call, even once another replaces it (tasks_secrets)
+        self.state_sent = state
+        self.creds = self.creds or {}
+        self.creds[#self.creds + 1] = state
+    end
+    local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
+        floor(ctx.clock()), ctx.nonce(), state, step, self.blobs)
     if not req and setup and self.phase == setup.refresh then
         -- no refresh token in the state: one new setup instead
         self:release_session()
@@ -572,6 +603,8 @@ function Task:feed(outcome)
         self.conn_retried = true
         local user, f = connect.on_auth_expired(ctx, self.stored_uid, self.provider, self.user)
         if user then
+            self.creds = self.creds or {}
+            self.creds[#self.creds + 1] = self.user -- the refused token: sent, so still redacted
             self.user = user
             return self:request()
         end
@@ -975,6 +1008,10 @@ function _M.call(ctx, method, p)
         if not cerr and ctx.config.connections == nil and ctx.config.store == nil then
             cerr = "neither config.connections nor config.store is set: docs/connections.md"
         end
+        -- a store's or the caller's lookup error: no connection token is in
+        -- it (refresh errors are scrubbed where they happen, socialize.connect),
+        -- the client's own secrets (store keys, provider configs) are taken out
+        if cerr then cerr = policy.scrub(tostring(cerr), ctx.secrets) end
         return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
             .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
     end
@@ -1044,20 +1081,12 @@ function _M.call(ctx, method, p)
             decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil))
         end
     end
-    -- every credential of the call, in every encoding: the log hook, errors
-    -- and results never show one, whatever a network or transport echoed
-    local function call_secrets()
-        local tables, n = { conn }, 1
-        for _, v in pairs(conn) do n = n + 1; tables[n] = v end
-        for _, t in ipairs(tasks) do
-            tables[n + 1], tables[n + 2], tables[n + 3] = t.app or false, t.user or false, t.state or false
-            n = n + 3
-        end
-        for _, state in pairs(ctx.cache) do n = n + 1; tables[n] = state end
-        local sent = {}
-        for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
-        return policy.auth_secrets(sent, memo_secrets(ctx, tables, n))
-    end
+    -- every credential this call sends, in every encoding: the log hook,
+    -- errors and results never show one, whatever a network or transport
+    -- echoed. Only the networks of the call: a reply or a transport error
+    -- holds what was sent to that network or what it holds, never another
+    -- network's token (docs/RELIABILITY.md, "What a call redacts")
+    local function call_secrets() return tasks_secrets(ctx, tasks) end
     if action == "publish" then _M.media_ready(ctx, tasks) end
     run(ctx, tasks, call_secrets)
     local results = {}
@@ -1089,10 +1118,15 @@ function _M.call(ctx, method, p)
     if action == "graph" and results[1] and results[1].ok then
         extra = { graphResponse = results[1].data }
     end
-    -- nothing shown to the caller carries a credential, whatever a network echoed
-    local secrets = call_secrets()
+    -- nothing shown to the caller carries a credential, whatever a network
+    -- echoed (the list made only when a text could hold one: not for "OK")
+    local secrets = call_secrets
+    local function once()
+        if type(secrets) == "function" then secrets = secrets() end
+        return secrets
+    end
     local res, err = aggregate(results, extra)
-    return policy.scrub_result(res, secrets), policy.scrub_result(err, secrets)
+    return policy.scrub_result(res, once), policy.scrub_result(err, once)
 end
 
 --- The bytes of every publish task's media, before anything is posted:
@@ -1266,14 +1300,10 @@ function _M.recent(ctx, provider, UID)
     local u = unusable and unusable[provider]
     if unusable then t.stored_uid = tostring(UID) end
     if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
-    local function secrets()
-        local tables, n = { conn, entry or false, t.app or false, t.user or false, t.state or false }, 5
-        for _, state in pairs(ctx.cache) do n = n + 1; tables[n] = state end
-        return policy.auth_secrets({ t.sent }, memo_secrets(ctx, tables, n))
-    end
+    local function secrets() return tasks_secrets(ctx, { t }) end
     run(ctx, { t }, secrets)
     local r = t.result or fail(t, "transient", "no reply")
-    return policy.scrub_result(r, secrets())
+    return policy.scrub_result(r, secrets)
 end
 
 --- The text a queued call would post on one network, as its renderer makes

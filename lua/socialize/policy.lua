@@ -310,6 +310,10 @@ function _M.encodings_of(v)
     return out
 end
 
+-- The shortest value redacted: a text shorter than this holds no secret.
+local MIN_SECRET = 4
+_M.MIN_SECRET = MIN_SECRET
+
 local function by_length(a, b)
     if #a ~= #b then return #a > #b end
     return a < b
@@ -335,7 +339,7 @@ function _M.secrets_into(list, ...)
         if type(t) == "table" then
             for _, f in ipairs(SECRET_FIELDS) do
                 local v = t[f]
-                if type(v) == "string" and #v >= 4 then
+                if type(v) == "string" and #v >= MIN_SECRET then
                     for _, e in ipairs(_M.encodings(v)) do
                         if not seen[e] then
                             seen[e] = true
@@ -356,7 +360,7 @@ function _M.secret_values(out, t)
     if type(t) ~= "table" then return out end
     for _, f in ipairs(SECRET_FIELDS) do
         local v = t[f]
-        if type(v) == "string" and #v >= 4 then out[#out + 1] = v end
+        if type(v) == "string" and #v >= MIN_SECRET then out[#out + 1] = v end
     end
     return out
 end
@@ -388,8 +392,18 @@ function _M.auth_secrets(reqs, secrets)
         end
     end
     if #found == 0 then return secrets end
-    local extra = {}
-    for _, t in ipairs(found) do _M.secrets(extra, t) end
+    -- a signature is new on every request: its encodings are made, not
+    -- cached (they would push the connections' stable values out of the cache)
+    local extra, seen = {}, {}
+    for _, t in ipairs(found) do
+        local v = t.accessToken
+        if type(v) == "string" and #v >= MIN_SECRET then
+            for _, e in ipairs(enc_cache[v] or _M.encodings_of(v)) do
+                if not seen[e] then seen[e] = true extra[#extra + 1] = e end
+            end
+        end
+    end
+    table.sort(extra, by_length)
     return _M.merge_secrets(secrets, extra)
 end
 
@@ -453,20 +467,28 @@ function _M.scrub(text, secrets)
     return text
 end
 
---- Scrubs the text fields of a response or error table in place.
+--- Scrubs the text fields of a response or error table in place. secrets:
+-- the list, or a function that makes it, called only when a text field is
+-- long enough to hold a secret (a call that succeeded shows only "OK": no
+-- list is made for it).
 function _M.scrub_result(t, secrets)
     if type(t) ~= "table" then return t end
-    t.errorDetails = _M.scrub(t.errorDetails, secrets)
-    t.errorMessage = _M.scrub(t.errorMessage, secrets)
+    local function scrub(text)
+        if type(text) ~= "string" or #text < MIN_SECRET then return text end
+        if type(secrets) == "function" then secrets = secrets() end
+        return _M.scrub(text, secrets)
+    end
+    t.errorDetails = scrub(t.errorDetails)
+    t.errorMessage = scrub(t.errorMessage)
     if type(t.providerErrorCodes) == "table" then
         for _, e in ipairs(t.providerErrorCodes) do
-            e.errorDetails = _M.scrub(e.errorDetails, secrets)
-            e.errorMessage = _M.scrub(e.errorMessage, secrets)
+            e.errorDetails = scrub(e.errorDetails)
+            e.errorMessage = scrub(e.errorMessage)
             -- the items left out under config.media.partial = "allow": each
             -- names the network's refusal, which may echo a credential
             if type(e.mediaFailed) == "table" then
                 for _, f in ipairs(e.mediaFailed) do
-                    if type(f) == "table" then f.errorDetails = _M.scrub(f.errorDetails, secrets) end
+                    if type(f) == "table" then f.errorDetails = scrub(f.errorDetails) end
                 end
             end
         end
