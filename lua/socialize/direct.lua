@@ -50,16 +50,21 @@ end
 -- The credentials of the networks a call's tasks send to: each task's
 -- provider config, connection entry, the setup states (sessions) its
 -- requests carried and the entries it replaced (a connection refreshed
--- during the call), then the Authorization values of the requests.
-local function tasks_secrets(ctx, tasks)
+-- during the call). With auth, the Authorization values of every request
+-- the tasks sent too (a round's own are added by ctx.send).
+local function tasks_secrets(ctx, tasks, auth)
     local tables, n, sent = {}, 0, {}
     for _, t in ipairs(tasks) do
         tables[n + 1], tables[n + 2], tables[n + 3] = t.app or false, t.user or false, t.state or false
         n = n + 3
         for _, c in ipairs(t.creds or {}) do n = n + 1; tables[n] = c end
-        sent[#sent + 1] = t.sent
+        if auth then
+            for _, h in ipairs(t.sent_headers or {}) do sent[#sent + 1] = h end
+        end
     end
-    return policy.auth_secrets(sent, memo_secrets(ctx, tables, n))
+    local list = memo_secrets(ctx, tables, n)
+    if auth then return policy.auth_secrets(sent, list) end
+    return list
 end
 
 local _M = {}
@@ -514,6 +519,10 @@ function Task:request()
     -- resends a request whose reused connection closed before any reply)
     if CREATES[self.phase] or self.phase == self.follow then req.once = true end
     self.sent = req
+    if req.headers then -- its Authorization value: redacted to the end of the call
+        self.sent_headers = self.sent_headers or {}
+        self.sent_headers[#self.sent_headers + 1] = { headers = req.headers }
+    end
     self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
@@ -1086,9 +1095,10 @@ function _M.call(ctx, method, p)
     -- echoed. Only the networks of the call: a reply or a transport error
     -- holds what was sent to that network or what it holds, never another
     -- network's token (docs/RELIABILITY.md, "What a call redacts")
-    local function call_secrets() return tasks_secrets(ctx, tasks) end
+    local function round_secrets() return tasks_secrets(ctx, tasks, false) end
+    local function call_secrets() return tasks_secrets(ctx, tasks, true) end
     if action == "publish" then _M.media_ready(ctx, tasks) end
-    run(ctx, tasks, call_secrets)
+    run(ctx, tasks, round_secrets)
     local results = {}
     if action == "notify" then
         for _, prov in ipairs(names) do
@@ -1300,10 +1310,9 @@ function _M.recent(ctx, provider, UID)
     local u = unusable and unusable[provider]
     if unusable then t.stored_uid = tostring(UID) end
     if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
-    local function secrets() return tasks_secrets(ctx, { t }) end
-    run(ctx, { t }, secrets)
+    run(ctx, { t }, function() return tasks_secrets(ctx, { t }, false) end)
     local r = t.result or fail(t, "transient", "no reply")
-    return policy.scrub_result(r, secrets)
+    return policy.scrub_result(r, function() return tasks_secrets(ctx, { t }, true) end)
 end
 
 --- The text a queued call would post on one network, as its renderer makes
