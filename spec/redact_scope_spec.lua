@@ -1,9 +1,9 @@
--- What a direct call redacts (issue 15, target 5; docs/RELIABILITY.md "What
--- a call redacts"): the credentials of the networks the call sends to, in
--- every encoding, from its result, its errors and the log hook, whatever a
--- network's reply or a transport error echoes; a token of one network of the
--- call echoed by another of the call; a lookup error scrubbed of the
--- client's secrets; and a call that succeeds makes no list at all.
+-- What a direct call redacts (issue 15, target 5; docs/api.md "Redaction"):
+-- the credentials of the networks the call sends to, in every encoding, from
+-- its result, its errors and the log hook, whatever a network's reply or a
+-- transport error echoes; a token of one network of the call echoed by
+-- another of the call; a session replaced during the call; a lookup error
+-- scrubbed of the client's secrets; and a call that succeeds makes no list.
 local socialize = require("socialize")
 local core = require("socialize.core")
 local policy = require("socialize.policy")

@@ -23,7 +23,7 @@ local E = errors.codes
 -- reused while the raw secret values of those tables are the same (a
 -- fingerprint of them: a few lists per client, one per set of networks a
 -- call goes to). A call's tables are those of the networks it sends to
--- (docs/RELIABILITY.md, "What a call redacts").
+-- (docs/api.md "Redaction").
 local secrets_memo = setmetatable({}, { __mode = "k" })
 local MEMO_LISTS = 16 -- lists kept per client (all dropped when one more comes)
 local function memo_secrets(ctx, tables, n)
@@ -1094,7 +1094,7 @@ function _M.call(ctx, method, p)
     -- errors and results never show one, whatever a network or transport
     -- echoed. Only the networks of the call: a reply or a transport error
     -- holds what was sent to that network or what it holds, never another
-    -- network's token (docs/RELIABILITY.md, "What a call redacts")
+    -- network's token (docs/api.md "Redaction")
     local function round_secrets() return tasks_secrets(ctx, tasks, false) end
     local function call_secrets() return tasks_secrets(ctx, tasks, true) end
     if action == "publish" then _M.media_ready(ctx, tasks) end
