@@ -238,24 +238,32 @@ function _M.secret_field(name) return SECRET_SET[name] == true end
 local byte, format, lower = string.byte, string.format, string.lower
 
 -- RFC 3986 percent-encoding with upper-case hex (what the core sends).
+local PCT = {} -- byte -> "%XX" (a table for gsub: no function call per byte)
+for b = 0, 255 do PCT[string.char(b)] = format("%%%02X", b) end
 local function pct(s)
-    return (gsub(s, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+    return (gsub(s, "[^%w%-%._~]", PCT))
+end
+
+-- The escapes of the bytes '[%c"\\/]' for JSON, by `/` escaped or not and
+-- the hex case of \uXXXX (tables for gsub).
+local JSON_ESC = {}
+for _, slash in ipairs({ true, false }) do
+    JSON_ESC[slash] = {}
+    for _, hexcase in ipairs({ "\\u%04x", "\\u%04X" }) do
+        local t = { ['"'] = '\\"', ["\\"] = "\\\\", ["/"] = slash and "\\/" or "/", ["\n"] = "\\n",
+                    ["\r"] = "\\r", ["\t"] = "\\t", ["\b"] = "\\b", ["\f"] = "\\f" }
+        for b = 0, 127 do
+            local c = string.char(b)
+            if t[c] == nil and c:find("%c") then t[c] = format(hexcase, b) end
+        end
+        JSON_ESC[slash][hexcase] = t
+    end
 end
 
 -- JSON string escaping of s, with `/` escaped or not, non-ASCII raw or as
 -- \uXXXX (UTF-16, lower or upper hex).
 local function json_esc(s, slash, ascii, hexcase)
-    local out = gsub(s, '[%c"\\/]', function(c)
-        if c == '"' then return '\\"' end
-        if c == "\\" then return "\\\\" end
-        if c == "/" then return slash and "\\/" or "/" end
-        if c == "\n" then return "\\n" end
-        if c == "\r" then return "\\r" end
-        if c == "\t" then return "\\t" end
-        if c == "\b" then return "\\b" end
-        if c == "\f" then return "\\f" end
-        return format(hexcase, byte(c))
-    end)
+    local out = gsub(s, '[%c"\\/]', JSON_ESC[slash][hexcase])
     if ascii then
         out = gsub(out, "[\194-\244][\128-\191]*", function(seq)
             local c1 = byte(seq, 1)
@@ -301,10 +309,16 @@ function _M.encodings_of(v)
     add(pl)
     add((gsub(p, "%%20", "+")))
     add((gsub(pl, "%%20", "+")))
+    -- the hex case changes nothing without a control byte (raw, or \uXXXX
+    -- when not ASCII-only) or a non-ASCII byte (ASCII-only): those forms,
+    -- equal to one made already, are not made again
+    local ctl, high = find(v, "%c") ~= nil, find(v, "[\128-\255]") ~= nil
     for _, slash in ipairs({ true, false }) do
-        for _, ascii in ipairs({ false, true }) do
-            add(json_esc(v, slash, ascii, "\\u%04x"))
-            add(json_esc(v, slash, ascii, "\\u%04X"))
+        add(json_esc(v, slash, false, "\\u%04x"))
+        if ctl then add(json_esc(v, slash, false, "\\u%04X")) end
+        if high then
+            add(json_esc(v, slash, true, "\\u%04x"))
+            add(json_esc(v, slash, true, "\\u%04X"))
         end
     end
     return out
