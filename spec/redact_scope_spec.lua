@@ -235,3 +235,52 @@ describe("redaction of a direct call: made only when needed #unit", function()
         assert.are.equal(4, #events)
     end)
 end)
+
+describe("redaction of the connections' own requests #unit", function()
+    local H = require("spec.helper")
+    local KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+    local n = 0
+    local function db()
+        n = n + 1
+        return "sqlite:" .. H.tmpdir .. "/redact-scope-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n .. ".db"
+    end
+    -- a transport that quotes the whole request in its error
+    local function quoting(req)
+        local h = {}
+        for k, v in pairs(req.headers or {}) do h[#h + 1] = k .. ": " .. v end
+        table.sort(h)
+        return nil, "failed " .. req.url .. " [" .. table.concat(h, "; ") .. "] " .. tostring(req.body), "connect"
+    end
+
+    it("a stored connection's refresh: the refresh token and the client secret, quoted by a transport error", function()
+        local events = {}
+        local c = socialize.new { backend = "direct", retry = false, transport = quoting,
+            providers = { twitter = { clientId = "cid", clientSecret = "CLIENT/secret+1" } },
+            store = { url = db(), keys = { KEY } }, log = function(ev) events[#events + 1] = ev end }
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u", provider = "twitter", account = "2244994945",
+            secrets = { accessToken = "AT/old+token-1", refreshToken = "RT/refresh+token-2" },
+            expiresAt = os.time() - 10 }))
+        local res, err = c:publishUserAction { UID = "u", userAction = UA, enabledProviders = "twitter" }
+        assert.is_nil(res)
+        local d = err.providerErrorCodes[1].errorDetails
+        assert.truthy(d:find("the token expired and its refresh failed: ", 1, true), d)
+        assert.truthy(d:find("[redacted]", 1, true), d) -- the body was quoted, its token scrubbed
+        local text = shown(res, err, events)
+        assert.truthy(text:find("failed ", 1, true), text)
+        assert_none(text, { "RT/refresh+token-2", "AT/old+token-1", "CLIENT/secret+1" })
+    end)
+
+    it("a credentials login (connect): the app password quoted by a transport error", function()
+        local events = {}
+        local c = socialize.new { backend = "direct", retry = false, transport = quoting,
+            providers = { bluesky = { baseUrl = "http://127.0.0.1:9" } },
+            store = { url = db(), keys = { KEY } }, log = function(ev) events[#events + 1] = ev end }
+        local r, err = c:connect { UID = "u", provider = "bluesky", identifier = "alice.test",
+                                   appPassword = "app/pass+word-9" }
+        assert.is_nil(r)
+        assert.truthy(err.errorDetails:find("failed ", 1, true), err.errorDetails)
+        assert.truthy(err.errorDetails:find("[redacted]", 1, true), err.errorDetails)
+        assert_none(shown(r, err, events), { "app/pass+word-9" })
+    end)
+end)

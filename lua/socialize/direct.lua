@@ -617,7 +617,9 @@ function Task:feed(outcome)
             self.user = user
             return self:request()
         end
-        if f then r = fail(self, f.category, f.details, f.reconnect and { reconnect = true } or nil) end
+        if f then
+            r = fail(self, f.category, policy.scrub(f.details, ctx.secrets), f.reconnect and { reconnect = true } or nil)
+        end
     end
     if r.ok and r.mediaIDs == nil and self.create_media then r.mediaIDs = self.create_media end
     self.result = r
@@ -655,7 +657,7 @@ function Task:refresh_session()
         end
         if not token then
             self.result = fail(self, "transient", "the session could not be renewed: the store's lease: "
-                .. tostring(name or err))
+                .. policy.scrub(tostring(name or err), ctx.secrets))
             return nil
         end
         self.session_lease, self.session_st, self.session_key = token, st, skey
@@ -1087,7 +1089,8 @@ function _M.call(ctx, method, p)
         local u = unusable and unusable[t.provider]
         if unusable then t.stored_uid = tostring(p.UID) end -- a 401 re-reads and refreshes it (Task:feed)
         if u and not t.done then
-            decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil))
+            -- (a store's error may be in it: scrubbed of the client's secrets, its keys)
+            decided(t, fail(t, u.category, policy.scrub(u.details, ctx.secrets), u.reconnect and { reconnect = true } or nil))
         end
     end
     -- every credential this call sends, in every encoding: the log hook,
@@ -1309,7 +1312,9 @@ function _M.recent(ctx, provider, UID)
     end
     local u = unusable and unusable[provider]
     if unusable then t.stored_uid = tostring(UID) end
-    if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
+    if u and not t.done then
+        decided(t, fail(t, u.category, policy.scrub(u.details, ctx.secrets), u.reconnect and { reconnect = true } or nil))
+    end
     run(ctx, { t }, function() return tasks_secrets(ctx, { t }, false) end)
     local r = t.result or fail(t, "transient", "no reply")
     return policy.scrub_result(r, function() return tasks_secrets(ctx, { t }, true) end)
