@@ -238,8 +238,11 @@ function _M.secret_field(name) return SECRET_SET[name] == true end
 local byte, format, lower = string.byte, string.format, string.lower
 
 -- RFC 3986 percent-encoding with upper-case hex (what the core sends).
-local PCT = {} -- byte -> "%XX" (a table for gsub: no function call per byte)
-for b = 0, 255 do PCT[string.char(b)] = format("%%%02X", b) end
+local PCT, PCT_LOWER = {}, {} -- byte -> "%XX"; "%XX" -> "%xx" (tables for gsub: no function call per byte)
+for b = 0, 255 do
+    PCT[string.char(b)] = format("%%%02X", b)
+    PCT_LOWER[format("%%%02X", b)] = format("%%%02x", b)
+end
 local function pct(s)
     return (gsub(s, "[^%w%-%._~]", PCT))
 end
@@ -304,7 +307,7 @@ function _M.encodings_of(v)
     end
     add(v)
     local p = pct(v)
-    local pl = gsub(p, "%%%x%x", lower)
+    local pl = gsub(p, "%%%x%x", PCT_LOWER)
     add(p)
     add(pl)
     add((gsub(p, "%%20", "+")))
