@@ -5,7 +5,8 @@
 --       started K at a time, every batch answered before the next; against
 --       bench/hold_server.py answering at once
 --   lua5.4 bench/scaling.lua providers N M  M blocking publishUserAction calls
---       to N providers of the sandbox (direct backend), in parallel per call
+--       to N providers of the sandbox (direct backend), in parallel per call;
+--       SCALING_LOG=1 sets a config.log hook (a no-op)
 local mode, a, m = arg[1], tonumber(arg[2]), tonumber(arg[3])
 local socialize = require("socialize")
 local core = require("socialize.core")
@@ -58,8 +59,11 @@ elseif mode == "providers" then
     local H = dofile("spec/helper.lua")
     local ALL = { "twitter", "facebook", "linkedin", "telegram", "vkontakte", "sina", "mastodon", "bluesky" }
     local sb = H.start_sandbox()
+    -- SCALING_LOG=1: with a config.log hook (every round's requests then
+    -- need the call's redaction list: the log events are scrubbed)
+    local log = os.getenv("SCALING_LOG") == "1" and function() end or nil
     local c = socialize.new { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
-        connections = { u1 = H.sandbox_connection(sb) } }
+        connections = { u1 = H.sandbox_connection(sb) }, log = log }
     local p = { UID = "u1", userAction = { title = "bench", linkBack = "https://game.example/" },
                 enabledProviders = table.concat(ALL, ",", 1, a) }
     assert(c:publishUserAction(p)) -- warm up: connections, sessions

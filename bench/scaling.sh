@@ -3,6 +3,7 @@
 # against the number of calls in flight (Gigya backend, bench/hold_server.py)
 # and the number of providers per call (direct backend, the sandbox).
 #   sh bench/scaling.sh OUTDIR   -> lines "inflight K I" and "providers N I"
+#   (SCALING_LOG=1: the providers' calls with a config.log hook)
 set -e
 out=${1:-build/bench}
 mkdir -p "$out"

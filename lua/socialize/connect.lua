@@ -73,12 +73,21 @@ local function input_error(err, name)
     return store_error(err, name)
 end
 
+local unpack = table.unpack or unpack
+
 -- One request through the client's transport: the outcome ({status,
--- headers, body} or {error, kind}).
-local function send(ctx, provider, req)
+-- headers, body} or {error, kind}). ...: the tables of the credentials the
+-- request carries (the app's, a refresh token, an app password): with the
+-- client's, what a transport error and the log hook never show (the list
+-- made only when an error or the log needs it).
+local function send(ctx, provider, req, ...)
     req.timeout = ctx.config.timeout
     req.provider = provider
-    return ctx.send({ req })[1] or { error = "no reply", kind = "other" }
+    local n, carried = select("#", ...), { ... }
+    local function secrets()
+        return policy.merge_secrets(ctx.secrets, policy.secrets({}, unpack(carried, 1, n)))
+    end
+    return ctx.send({ req }, n > 0 and secrets or nil)[1] or { error = "no reply", kind = "other" }
 end
 
 -- A request that got no reply (o = {error, kind}): a transient error.
@@ -99,7 +108,6 @@ end
 
 -- the arguments of an OAuth step that are credentials
 local STEP_SECRETS = { "code", "verifier", "refreshToken", "accessToken", "token", "tokenSecret" }
-local unpack = table.unpack or unpack
 
 -- One OAuth step: request built by the core, sent, its reply read by the
 -- core. Returns the result (ok = true ...) or nil, err.
@@ -107,18 +115,18 @@ local function step(ctx, provider, op, app, args, parse_args)
     local req, msg, code = core.oauth_request(provider, op, app, args)
     if not req then return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg)) end
     if req.ok == false then return nil, from_result(req) end
-    local o = send(ctx, provider, req)
+    -- the app's secrets and the credentials this step sends: a network's
+    -- error text or a transport error may echo the request, the caller never sees them
+    local sent = {}
+    for _, k in ipairs(STEP_SECRETS) do
+        if type(args[k]) == "string" then sent[#sent + 1] = { secret = args[k] } end
+    end
+    local o = send(ctx, provider, req, app, unpack(sent))
     if o.error then return nil, transport_error(o) end
     local r = core.oauth_parse(provider, op == "refresh" and "refresh" or op, o.status or 0, o.body or "",
         floor(ctx.clock()), parse_args or {})
     if not r or not r.ok then
         local e = from_result(r or { errorCode = E.INTERNAL, errorDetails = "out of memory" })
-        -- a network's error text may echo the request: the app's secrets and
-        -- the credentials this step sent never reach the caller
-        local sent = {}
-        for _, k in ipairs(STEP_SECRETS) do
-            if type(args[k]) == "string" then sent[#sent + 1] = { secret = args[k] } end
-        end
         e.errorDetails = policy.scrub(e.errorDetails, policy.secrets(policy.secrets({}, app), unpack(sent)))
         return nil, e
     end
@@ -713,7 +721,7 @@ function _M.connect_credentials(ctx, p)
             if res then return nil, from_result(res) end
             return nil, errors.new(code or E.INVALID_PARAMETER, tostring(msg))
         end
-        local o = send(ctx, provider, req)
+        local o = send(ctx, provider, req, app, user)
         if o.error then return nil, transport_error(o) end
         local r = core.provider_parse(provider, setup.action, {}, app, user, o.status or 0, o.headers or {},
             o.body or "", now)

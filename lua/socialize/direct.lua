@@ -19,22 +19,51 @@ local os_date = os.date
 
 local E = errors.codes
 
--- The sorted secrets (every encoding) of tables[1..n] merged with the
--- client's (ctx.secrets), kept per client and reused while the raw secret
--- values of those tables are the same: a publish gathers them after each
--- round and at the end, which was most of its fixed cost (issue 15).
+-- The sorted secrets (every encoding) of tables[1..n], kept per client and
+-- reused while the raw secret values of those tables are the same (a
+-- fingerprint of them: a few lists per client, one per set of networks a
+-- call goes to). A call's tables are those of the networks it sends to
+-- (docs/api.md "Redaction").
 local secrets_memo = setmetatable({}, { __mode = "k" })
+local MEMO_LISTS = 16 -- lists kept per client (all dropped when one more comes)
 local function memo_secrets(ctx, tables, n)
     local raw = {}
     for i = 1, n do policy.secret_values(raw, tables[i]) end
     local fp = concat(raw, "\0")
     local key = ctx.cache
     local m = key and secrets_memo[key]
-    if m and m.fp == fp and m.base == ctx.secrets then return m.list end
-    local list = {}
+    local list = m and m[fp]
+    if list then return list end
+    list = {}
     for i = 1, n do policy.secrets_into(list, tables[i]) end
-    list = policy.merge_secrets(list, ctx.secrets) -- sorted, longest first
-    if key then secrets_memo[key] = { fp = fp, base = ctx.secrets, list = list } end
+    policy.sort_secrets(list) -- longest first
+    if key then
+        if not m or m.n >= MEMO_LISTS then
+            m = { n = 0 }
+            secrets_memo[key] = m
+        end
+        m[fp], m.n = list, m.n + 1
+    end
+    return list
+end
+
+-- The credentials of the networks a call's tasks send to: each task's
+-- provider config, connection entry, the setup states (sessions) its
+-- requests carried and the entries it replaced (a connection refreshed
+-- during the call). With auth, the Authorization values of every request
+-- the tasks sent too (a round's own are added by ctx.send).
+local function tasks_secrets(ctx, tasks, auth)
+    local tables, n, sent = {}, 0, {}
+    for _, t in ipairs(tasks) do
+        tables[n + 1], tables[n + 2], tables[n + 3] = t.app or false, t.user or false, t.state or false
+        n = n + 3
+        for _, c in ipairs(t.creds or {}) do n = n + 1; tables[n] = c end
+        if auth then
+            for _, h in ipairs(t.sent_headers or {}) do sent[#sent + 1] = h end
+        end
+    end
+    local list = memo_secrets(ctx, tables, n)
+    if auth then return policy.auth_secrets(sent, list) end
     return list
 end
 
@@ -427,11 +456,18 @@ function Task:request()
     elseif self.phase == "unmedia" then
         step = { media = self.cleanup[self.cl_i] }
     end
-    local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
-        floor(ctx.clock()), ctx.nonce(),
-        (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
+    local state = (self.phase == self.action or self.phase == "upload" or self.phase == "unmedia") and self.state
         or (self.phase == self.follow and self.follow_state)
-        or (setup and self.phase == setup.refresh and self.state) or nil, step, self.blobs)
+        or (setup and self.phase == setup.refresh and self.state) or nil
+    if type(state) == "table" and state ~= self.state_sent then
+        -- a session this task's requests carried: redacted to the end of the
+        -- call, even once another replaces it (tasks_secrets)
+        self.state_sent = state
+        self.creds = self.creds or {}
+        self.creds[#self.creds + 1] = state
+    end
+    local req, msg, code, res = core.provider_request(self.provider, self.phase, self.input, self.app, self.user,
+        floor(ctx.clock()), ctx.nonce(), state, step, self.blobs)
     if not req and setup and self.phase == setup.refresh then
         -- no refresh token in the state: one new setup instead
         self:release_session()
@@ -483,6 +519,10 @@ function Task:request()
     -- resends a request whose reused connection closed before any reply)
     if CREATES[self.phase] or self.phase == self.follow then req.once = true end
     self.sent = req
+    if req.headers then -- its Authorization value: redacted to the end of the call
+        self.sent_headers = self.sent_headers or {}
+        self.sent_headers[#self.sent_headers + 1] = { headers = req.headers }
+    end
     self.sent_step = step -- the upload/unmedia step's state: its reply is read with it (a poll counts)
     return req
 end
@@ -572,10 +612,14 @@ function Task:feed(outcome)
         self.conn_retried = true
         local user, f = connect.on_auth_expired(ctx, self.stored_uid, self.provider, self.user)
         if user then
+            self.creds = self.creds or {}
+            self.creds[#self.creds + 1] = self.user -- the refused token: sent, so still redacted
             self.user = user
             return self:request()
         end
-        if f then r = fail(self, f.category, f.details, f.reconnect and { reconnect = true } or nil) end
+        if f then
+            r = fail(self, f.category, policy.scrub(f.details, ctx.secrets), f.reconnect and { reconnect = true } or nil)
+        end
     end
     if r.ok and r.mediaIDs == nil and self.create_media then r.mediaIDs = self.create_media end
     self.result = r
@@ -613,7 +657,7 @@ function Task:refresh_session()
         end
         if not token then
             self.result = fail(self, "transient", "the session could not be renewed: the store's lease: "
-                .. tostring(name or err))
+                .. policy.scrub(tostring(name or err), ctx.secrets))
             return nil
         end
         self.session_lease, self.session_st, self.session_key = token, st, skey
@@ -975,6 +1019,10 @@ function _M.call(ctx, method, p)
         if not cerr and ctx.config.connections == nil and ctx.config.store == nil then
             cerr = "neither config.connections nor config.store is set: docs/connections.md"
         end
+        -- a store's or the caller's lookup error: no connection token is in
+        -- it (refresh errors are scrubbed where they happen, socialize.connect),
+        -- the client's own secrets (store keys, provider configs) are taken out
+        if cerr then cerr = policy.scrub(tostring(cerr), ctx.secrets) end
         return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
             .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
     end
@@ -1041,25 +1089,19 @@ function _M.call(ctx, method, p)
         local u = unusable and unusable[t.provider]
         if unusable then t.stored_uid = tostring(p.UID) end -- a 401 re-reads and refreshes it (Task:feed)
         if u and not t.done then
-            decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil))
+            -- (a store's error may be in it: scrubbed of the client's secrets, its keys)
+            decided(t, fail(t, u.category, policy.scrub(u.details, ctx.secrets), u.reconnect and { reconnect = true } or nil))
         end
     end
-    -- every credential of the call, in every encoding: the log hook, errors
-    -- and results never show one, whatever a network or transport echoed
-    local function call_secrets()
-        local tables, n = { conn }, 1
-        for _, v in pairs(conn) do n = n + 1; tables[n] = v end
-        for _, t in ipairs(tasks) do
-            tables[n + 1], tables[n + 2], tables[n + 3] = t.app or false, t.user or false, t.state or false
-            n = n + 3
-        end
-        for _, state in pairs(ctx.cache) do n = n + 1; tables[n] = state end
-        local sent = {}
-        for _, t in ipairs(tasks) do sent[#sent + 1] = t.sent end
-        return policy.auth_secrets(sent, memo_secrets(ctx, tables, n))
-    end
+    -- every credential this call sends, in every encoding: the log hook,
+    -- errors and results never show one, whatever a network or transport
+    -- echoed. Only the networks of the call: a reply or a transport error
+    -- holds what was sent to that network or what it holds, never another
+    -- network's token (docs/api.md "Redaction")
+    local function round_secrets() return tasks_secrets(ctx, tasks, false) end
+    local function call_secrets() return tasks_secrets(ctx, tasks, true) end
     if action == "publish" then _M.media_ready(ctx, tasks) end
-    run(ctx, tasks, call_secrets)
+    run(ctx, tasks, round_secrets)
     local results = {}
     if action == "notify" then
         for _, prov in ipairs(names) do
@@ -1089,10 +1131,15 @@ function _M.call(ctx, method, p)
     if action == "graph" and results[1] and results[1].ok then
         extra = { graphResponse = results[1].data }
     end
-    -- nothing shown to the caller carries a credential, whatever a network echoed
-    local secrets = call_secrets()
+    -- nothing shown to the caller carries a credential, whatever a network
+    -- echoed (the list made only when a text could hold one: not for "OK")
+    local secrets = call_secrets
+    local function once()
+        if type(secrets) == "function" then secrets = secrets() end
+        return secrets
+    end
     local res, err = aggregate(results, extra)
-    return policy.scrub_result(res, secrets), policy.scrub_result(err, secrets)
+    return policy.scrub_result(res, once), policy.scrub_result(err, once)
 end
 
 --- The bytes of every publish task's media, before anything is posted:
@@ -1265,15 +1312,12 @@ function _M.recent(ctx, provider, UID)
     end
     local u = unusable and unusable[provider]
     if unusable then t.stored_uid = tostring(UID) end
-    if u and not t.done then decided(t, fail(t, u.category, u.details, u.reconnect and { reconnect = true } or nil)) end
-    local function secrets()
-        local tables, n = { conn, entry or false, t.app or false, t.user or false, t.state or false }, 5
-        for _, state in pairs(ctx.cache) do n = n + 1; tables[n] = state end
-        return policy.auth_secrets({ t.sent }, memo_secrets(ctx, tables, n))
+    if u and not t.done then
+        decided(t, fail(t, u.category, policy.scrub(u.details, ctx.secrets), u.reconnect and { reconnect = true } or nil))
     end
-    run(ctx, { t }, secrets)
+    run(ctx, { t }, function() return tasks_secrets(ctx, { t }, false) end)
     local r = t.result or fail(t, "transient", "no reply")
-    return policy.scrub_result(r, secrets())
+    return policy.scrub_result(r, function() return tasks_secrets(ctx, { t }, true) end)
 end
 
 --- The text a queued call would post on one network, as its renderer makes

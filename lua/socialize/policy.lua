@@ -238,24 +238,35 @@ function _M.secret_field(name) return SECRET_SET[name] == true end
 local byte, format, lower = string.byte, string.format, string.lower
 
 -- RFC 3986 percent-encoding with upper-case hex (what the core sends).
+local PCT, PCT_LOWER = {}, {} -- byte -> "%XX"; "%XX" -> "%xx" (tables for gsub: no function call per byte)
+for b = 0, 255 do
+    PCT[string.char(b)] = format("%%%02X", b)
+    PCT_LOWER[format("%%%02X", b)] = format("%%%02x", b)
+end
 local function pct(s)
-    return (gsub(s, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+    return (gsub(s, "[^%w%-%._~]", PCT))
+end
+
+-- The escapes of the bytes '[%c"\\/]' for JSON, by `/` escaped or not and
+-- the hex case of \uXXXX (tables for gsub).
+local JSON_ESC = {}
+for _, slash in ipairs({ true, false }) do
+    JSON_ESC[slash] = {}
+    for _, hexcase in ipairs({ "\\u%04x", "\\u%04X" }) do
+        local t = { ['"'] = '\\"', ["\\"] = "\\\\", ["/"] = slash and "\\/" or "/", ["\n"] = "\\n",
+                    ["\r"] = "\\r", ["\t"] = "\\t", ["\b"] = "\\b", ["\f"] = "\\f" }
+        for b = 0, 127 do
+            local c = string.char(b)
+            if t[c] == nil and c:find("%c") then t[c] = format(hexcase, b) end
+        end
+        JSON_ESC[slash][hexcase] = t
+    end
 end
 
 -- JSON string escaping of s, with `/` escaped or not, non-ASCII raw or as
 -- \uXXXX (UTF-16, lower or upper hex).
 local function json_esc(s, slash, ascii, hexcase)
-    local out = gsub(s, '[%c"\\/]', function(c)
-        if c == '"' then return '\\"' end
-        if c == "\\" then return "\\\\" end
-        if c == "/" then return slash and "\\/" or "/" end
-        if c == "\n" then return "\\n" end
-        if c == "\r" then return "\\r" end
-        if c == "\t" then return "\\t" end
-        if c == "\b" then return "\\b" end
-        if c == "\f" then return "\\f" end
-        return format(hexcase, byte(c))
-    end)
+    local out = gsub(s, '[%c"\\/]', JSON_ESC[slash][hexcase])
     if ascii then
         out = gsub(out, "[\194-\244][\128-\191]*", function(seq)
             local c1 = byte(seq, 1)
@@ -296,19 +307,29 @@ function _M.encodings_of(v)
     end
     add(v)
     local p = pct(v)
-    local pl = gsub(p, "%%%x%x", lower)
+    local pl = gsub(p, "%%%x%x", PCT_LOWER)
     add(p)
     add(pl)
     add((gsub(p, "%%20", "+")))
     add((gsub(pl, "%%20", "+")))
+    -- the hex case changes nothing without a control byte (raw, or \uXXXX
+    -- when not ASCII-only) or a non-ASCII byte (ASCII-only): those forms,
+    -- equal to one made already, are not made again
+    local ctl, high = find(v, "%c") ~= nil, find(v, "[\128-\255]") ~= nil
     for _, slash in ipairs({ true, false }) do
-        for _, ascii in ipairs({ false, true }) do
-            add(json_esc(v, slash, ascii, "\\u%04x"))
-            add(json_esc(v, slash, ascii, "\\u%04X"))
+        add(json_esc(v, slash, false, "\\u%04x"))
+        if ctl then add(json_esc(v, slash, false, "\\u%04X")) end
+        if high then
+            add(json_esc(v, slash, true, "\\u%04x"))
+            add(json_esc(v, slash, true, "\\u%04X"))
         end
     end
     return out
 end
+
+-- The shortest value redacted: a text shorter than this holds no secret.
+local MIN_SECRET = 4
+_M.MIN_SECRET = MIN_SECRET
 
 local function by_length(a, b)
     if #a ~= #b then return #a > #b end
@@ -335,7 +356,7 @@ function _M.secrets_into(list, ...)
         if type(t) == "table" then
             for _, f in ipairs(SECRET_FIELDS) do
                 local v = t[f]
-                if type(v) == "string" and #v >= 4 then
+                if type(v) == "string" and #v >= MIN_SECRET then
                     for _, e in ipairs(_M.encodings(v)) do
                         if not seen[e] then
                             seen[e] = true
@@ -356,7 +377,7 @@ function _M.secret_values(out, t)
     if type(t) ~= "table" then return out end
     for _, f in ipairs(SECRET_FIELDS) do
         local v = t[f]
-        if type(v) == "string" and #v >= 4 then out[#out + 1] = v end
+        if type(v) == "string" and #v >= MIN_SECRET then out[#out + 1] = v end
     end
     return out
 end
@@ -388,8 +409,18 @@ function _M.auth_secrets(reqs, secrets)
         end
     end
     if #found == 0 then return secrets end
-    local extra = {}
-    for _, t in ipairs(found) do _M.secrets(extra, t) end
+    -- a signature is new on every request: its encodings are made, not
+    -- cached (they would push the connections' stable values out of the cache)
+    local extra, seen = {}, {}
+    for _, t in ipairs(found) do
+        local v = t.accessToken
+        if type(v) == "string" and #v >= MIN_SECRET then
+            for _, e in ipairs(enc_cache[v] or _M.encodings_of(v)) do
+                if not seen[e] then seen[e] = true extra[#extra + 1] = e end
+            end
+        end
+    end
+    table.sort(extra, by_length)
     return _M.merge_secrets(secrets, extra)
 end
 
@@ -453,20 +484,28 @@ function _M.scrub(text, secrets)
     return text
 end
 
---- Scrubs the text fields of a response or error table in place.
+--- Scrubs the text fields of a response or error table in place. secrets:
+-- the list, or a function that makes it, called only when a text field is
+-- long enough to hold a secret (a call that succeeded shows only "OK": no
+-- list is made for it).
 function _M.scrub_result(t, secrets)
     if type(t) ~= "table" then return t end
-    t.errorDetails = _M.scrub(t.errorDetails, secrets)
-    t.errorMessage = _M.scrub(t.errorMessage, secrets)
+    local function scrub(text)
+        if type(text) ~= "string" or #text < MIN_SECRET then return text end
+        if type(secrets) == "function" then secrets = secrets() end
+        return _M.scrub(text, secrets)
+    end
+    t.errorDetails = scrub(t.errorDetails)
+    t.errorMessage = scrub(t.errorMessage)
     if type(t.providerErrorCodes) == "table" then
         for _, e in ipairs(t.providerErrorCodes) do
-            e.errorDetails = _M.scrub(e.errorDetails, secrets)
-            e.errorMessage = _M.scrub(e.errorMessage, secrets)
+            e.errorDetails = scrub(e.errorDetails)
+            e.errorMessage = scrub(e.errorMessage)
             -- the items left out under config.media.partial = "allow": each
             -- names the network's refusal, which may echo a credential
             if type(e.mediaFailed) == "table" then
                 for _, f in ipairs(e.mediaFailed) do
-                    if type(f) == "table" then f.errorDetails = _M.scrub(f.errorDetails, secrets) end
+                    if type(f) == "table" then f.errorDetails = scrub(f.errorDetails) end
                 end
             end
         end
