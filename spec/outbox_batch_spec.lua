@@ -251,7 +251,7 @@ describe("outboxSync on SQLite #unit", function()
 
     it("takes no SQL in the outbox's own batch", function()
         local s = assert(store.open("sqlite:" .. K.path("nosql"), { plaintext = true, outboxSync = "normal" }))
-        local ok, err, code = s:_outbox_transaction(function(tx) return tx:exec("SELECT 1") end)
+        local ok, err, code = s:outbox_transaction(function(tx) return tx:exec("SELECT 1") end)
         s:close()
         assert.same({ nil, "sql: the outbox's batch takes no SQL (use store:transaction)", "bad_input" }, { ok, err, code })
     end)

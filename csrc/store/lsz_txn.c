@@ -262,7 +262,7 @@ void sz_lstore_txn_methods(lua_State *L)
         lua_setfield(L, -2, "__metatable");
     }
     lua_pop(L, 1);
-    /* transaction, and _outbox_transaction: the outbox's own batch of
+    /* transaction, and outbox_transaction: the outbox's own batch of
      * enqueues (client:enqueueMany), committed with the store's outboxSync */
     for (int outbox = 0; outbox <= 1; outbox++) {
         if (luaL_loadbuffer(L, TRANSACTION, sizeof TRANSACTION - 1, "=socialize.store.transaction") != 0)
@@ -271,6 +271,6 @@ void sz_lstore_txn_methods(lua_State *L)
         lua_pushcfunction(L, l_end);
         lua_pushboolean(L, outbox);
         lua_call(L, 3, 1);
-        lua_setfield(L, -2, outbox ? "_outbox_transaction" : "transaction");
+        lua_setfield(L, -2, outbox ? "outbox_transaction" : "transaction");
     }
 }

@@ -355,7 +355,7 @@ function _M.enqueue_many(client, calls, opts)
     if opts.tx ~= nil then
         ok = write_all(opts.tx) -- a failed write fails the host's transaction: only a rollback is left
     else
-        ok, msg, code = st:_outbox_transaction(write_all)
+        ok, msg, code = st:outbox_transaction(write_all)
     end
     if not ok then return nil, failed or write_error(msg, code) end
     client.idle_until = nil
