@@ -115,6 +115,21 @@ local function cases(E)
         assert.equal(0, njobs())
     end)
 
+    it("answers a client without a store or without the direct backend with no index", function()
+        local bare = socialize.new { backend = "direct", providers = { mastodon = {} },
+                                     connections = function() return CONNS end }
+        local _, err = bare:enqueueMany(calls(2))
+        assert.same({ 400096, "no_store" }, { err.errorCode, err.error })
+        assert.is_nil(err.index)
+        local gigya = socialize.new { apiKey = "k", secret = "czNjcmV0", userKey = "u", store = E.new_url() }
+        _, err = gigya:enqueueMany(calls(2))
+        assert.equal(400096, err.errorCode)
+        assert.truthy(tostring(err):find("needs the direct backend", 1, true), tostring(err))
+        assert.is_nil(err.index)
+        gigya:close()
+        bare:close()
+    end)
+
     it("writes none when a write fails in the middle (the earlier ones rolled back)", function()
         local idx = getmetatable(s).__index
         local orig, n = idx.enqueue, 0

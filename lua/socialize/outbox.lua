@@ -314,6 +314,13 @@ function _M.enqueue_many(client, calls, opts)
     if n == 0 or n > _M.MAX_BATCH then
         return nil, errors.invalid("calls", "holds " .. n .. " calls; 1 to " .. _M.MAX_BATCH)
     end
+    -- what no call can fix: answered without an index
+    if client.engine:settings().backend ~= "direct" then
+        return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend "
+            .. "(config.backend = \"direct\")")
+    end
+    local st, serr = store_of(client)
+    if not st then return nil, serr end
     local jobs = {}
     for i = 1, n do
         local c = calls[i]
@@ -338,7 +345,6 @@ function _M.enqueue_many(client, calls, opts)
         if not job then return nil, at_index(err, i) end
         jobs[i] = job
     end
-    local st = jobs[1].st
     local ids, failed = {}, nil
     local function write_all(tx)
         for i, job in ipairs(jobs) do
