@@ -158,7 +158,8 @@ local function contract(E)
             secrets = { accessToken = TOKEN, refreshToken = REFRESH }, expiresAt = 1900000000, updatedAt = 1800000000,
         }, c)
         assert.is_nil(s:get_connection("user-1", "facebook"))
-        assert.same({ engine = E.name, schema = 2, keyIds = { s:info().keyIds[1] }, plaintext = false }, s:info())
+        assert.same({ engine = E.name, schema = 2, keyIds = { s:info().keyIds[1] }, plaintext = false,
+                       outboxSync = "full" }, s:info())
     end)
 
     it("replaces a connection on put, lists a user's connections, deletes one or all", function()

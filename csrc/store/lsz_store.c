@@ -509,13 +509,25 @@ static int l_rotate(lua_State *L)
 static int l_info(lua_State *L)
 {
     lstore *s = self(L);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lua_pushstring(L, sz_store_engine(s->st)), lua_setfield(L, -2, "engine");
     lua_pushinteger(L, sz_store_schema_version(s->st)), lua_setfield(L, -2, "schema");
     lua_createtable(L, (int)s->st->nkeys, 0);
     for (size_t i = 0; i < s->st->nkeys; i++) lua_pushstring(L, s->st->keys[i].id), lua_rawseti(L, -2, (int)i + 1);
     lua_setfield(L, -2, "keyIds");
     lua_pushboolean(L, s->st->plaintext && s->st->nkeys == 0), lua_setfield(L, -2, "plaintext");
+    lua_pushstring(L, sz_store_outbox_sync(s->st) == SZ_SYNC_NORMAL ? "normal" : "full");
+    lua_setfield(L, -2, "outboxSync");
+    return 1;
+}
+
+/* Test hook: SQLite's PRAGMA synchronous now (1 NORMAL, 2 FULL), nil on PostgreSQL */
+static int l_sync_level(lua_State *L)
+{
+    lstore *s = self(L);
+    int level = sz_store_sync_level(s->st);
+    if (level < 0) return 0;
+    lua_pushinteger(L, level);
     return 1;
 }
 
@@ -558,7 +570,8 @@ static int l_close(lua_State *L)
     return 0;
 }
 
-/* store.open(url, { keys = {...}, plaintext = bool, busyTimeout = ms, maxPages = n }) */
+/* store.open(url, { keys = {...}, plaintext = bool, busyTimeout = ms, maxPages = n,
+ *                   outboxSync = "full" | "normal" }) */
 static int l_open(lua_State *L)
 {
     const char *url = arg_id(L, 1, 1);
@@ -574,6 +587,15 @@ static int l_open(lua_State *L)
         lua_pop(L, 1);
         o.busy_timeout_ms = (int)sz_lstore_opt_int(L, 2, "busyTimeout", 0);
         o.max_pages = sz_lstore_opt_int(L, 2, "maxPages", 0);
+        lua_getfield(L, 2, "outboxSync");
+        if (!lua_isnil(L, -1)) {
+            const char *sync = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            if (strcmp(sync, "normal") == 0)
+                o.outbox_sync = SZ_SYNC_NORMAL;
+            else if (strcmp(sync, "full") != 0)
+                luaL_argerror(L, 2, "outboxSync: \"full\" or \"normal\" expected");
+        }
+        lua_pop(L, 1);
         lua_getfield(L, 2, "keys");
         if (!lua_isnil(L, -1)) {
             luaL_argcheck(L, lua_type(L, -1) == LUA_TTABLE, 2, "keys: a list of Base64 strings expected");
@@ -649,6 +671,7 @@ static const luaL_Reg METHODS[] = {
     {"put_state", l_put_state}, {"take_state", l_take_state}, {"purge", l_purge},
     {"block", l_block}, {"blocked", l_blocked}, {"blocked_list", l_blocked_list}, {"unblock", l_unblock}, {"lock", l_lock}, {"unlock", l_unlock},
     {"rotate", l_rotate}, {"info", l_info}, {"close", l_close}, {"_before_commit", l_set_before_commit},
+    {"_sync_level", l_sync_level},
     {NULL, NULL}};
 
 SZ_LUAOPEN int luaopen_socialize_store(lua_State *L)

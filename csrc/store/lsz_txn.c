@@ -65,14 +65,16 @@ int sz_ltx_check(lua_State *L, int i, const sz_lstore *owner)
     return t->ls == owner ? SZ_LTX_LIVE : SZ_LTX_OTHER;
 }
 
-/* store:_txn_begin() -> tx | nil, message, name */
+/* begin(store, outbox) -> tx | nil, message, name; outbox: the outbox's own
+ * batch (sz_store_txn_begin_outbox) */
 static int l_begin(lua_State *L)
 {
     sz_lstore *s = luaL_checkudata(L, 1, SZ_LSTORE_MT);
     if (!s->st) luaL_error(L, "the store is closed");
     s->L = L;
     sz_store_err e = {SZ_STORE_OK, ""};
-    if (sz_store_txn_begin(s->st, &e) < 0) return sz_lstore_fail(L, &e);
+    int r = lua_toboolean(L, 2) ? sz_store_txn_begin_outbox(s->st, &e) : sz_store_txn_begin(s->st, &e);
+    if (r < 0) return sz_lstore_fail(L, &e);
     ltx *t = lua_newuserdata(L, sizeof *t);
     t->ls = NULL, t->ref = LUA_NOREF, t->serial = s->st->host_serial;
     luaL_getmetatable(L, TX_MT);
@@ -225,13 +227,13 @@ static int l_gc(lua_State *L)
 /* store:transaction(fn, ...): written in Lua so that the error fn raises
  * is raised again as it was (a table stays a table). */
 static const char TRANSACTION[] =
-    "local begin, finish = ...\n"
+    "local begin, finish, outbox = ...\n"
     "local unpack, select, pcall, error, type = table.unpack or unpack, select, pcall, error, type\n"
     "local function pack(...) return { n = select('#', ...), ... } end\n"
     "return function(self, fn, ...)\n"
     "  if type(fn) ~= 'function' then\n"
     "    error(\"bad argument #1 to 'transaction' (function expected, got \" .. type(fn) .. ')', 2) end\n"
-    "  local tx, err, code = begin(self)\n"
+    "  local tx, err, code = begin(self, outbox)\n"
     "  if not tx then return nil, err, code end\n"
     "  local res = pack(pcall(fn, tx, ...))\n"
     "  if not res[1] then finish(self, tx, false); error(res[2], 0) end\n"
@@ -260,9 +262,15 @@ void sz_lstore_txn_methods(lua_State *L)
         lua_setfield(L, -2, "__metatable");
     }
     lua_pop(L, 1);
-    if (luaL_loadbuffer(L, TRANSACTION, sizeof TRANSACTION - 1, "=socialize.store.transaction") != 0) lua_error(L);
-    lua_pushcfunction(L, l_begin);
-    lua_pushcfunction(L, l_end);
-    lua_call(L, 2, 1);
-    lua_setfield(L, -2, "transaction");
+    /* transaction, and outbox_transaction: the outbox's own batch of
+     * enqueues (client:enqueueMany), committed with the store's outboxSync */
+    for (int outbox = 0; outbox <= 1; outbox++) {
+        if (luaL_loadbuffer(L, TRANSACTION, sizeof TRANSACTION - 1, "=socialize.store.transaction") != 0)
+            lua_error(L);
+        lua_pushcfunction(L, l_begin);
+        lua_pushcfunction(L, l_end);
+        lua_pushboolean(L, outbox);
+        lua_call(L, 3, 1);
+        lua_setfield(L, -2, outbox ? "outbox_transaction" : "transaction");
+    }
 }

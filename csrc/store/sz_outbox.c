@@ -170,8 +170,9 @@ int sz_store_outbox_enqueue(sz_store *st, const sz_job_in *j, char *job_id, size
     if (j && j->join_txn && !st->host_txn)
         return sz_store_seterr(err, SZ_STORE_NO_TXN, "tx: no transaction is open on this store (it has ended)");
     st->host_join = j && j->join_txn;
+    st->relaxed = 1; /* its own transaction commits with outbox_sync (sz_sqlite.c) */
     int r = enqueue(st, j, job_id, job_id_size, err);
-    st->host_join = 0;
+    st->host_join = 0, st->relaxed = 0;
     return r;
 }
 

@@ -155,12 +155,39 @@ static void sq_done(sqlite3_stmt *stmt, int once)
     sqlite3_clear_bindings(stmt);
 }
 
+/* PRAGMA synchronous (1 NORMAL, 2 FULL) for the transactions begun from
+ * now on: SQLite refuses to change it inside one, and reads it when the
+ * statement is prepared (so it is never kept prepared). */
+static int sq_sync(sz_store *st, int level, sz_store_err *err)
+{
+    if (st->sync_level == level) return 0;
+    int rc = sqlite3_exec(st->db, level == 1 ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", NULL,
+                          NULL, NULL);
+    if (rc != SQLITE_OK) return sqerr(st, rc, err);
+    st->sync_level = level;
+    return 0;
+}
+
+int sz_sqlite_sync_level(sz_store *st)
+{
+    sqlite3_stmt *stmt = NULL;
+    int level = -1;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &stmt, NULL) == SQLITE_OK && stmt &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        level = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return level;
+}
+
 static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_row_fn fn, void *ud,
                    long long *changes, sz_store_err *err)
 {
     sqlite3 *db = st->db;
     int rc, once;
+    /* a write outside BEGIN (its own transaction) commits with FULL */
+    int autocommit = sqlite3_get_autocommit(db) && st->sync_level != 2;
     if (np == 0 && !fn && !changes) {
+        if (autocommit && sq_sync(st, 2, err) < 0) return -1;
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
         return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
     }
@@ -171,6 +198,10 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
         if (rc == SQLITE_MISUSE && st->host_sql)
             return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: one statement expected (no second one after ;)");
         return sqerr(st, rc, err);
+    }
+    if (autocommit && !sqlite3_stmt_readonly(stmt) && sq_sync(st, 2, err) < 0) {
+        sq_done(stmt, once);
+        return -1;
     }
     if (st->host_sql && sqlite3_bind_parameter_count(stmt) != np) {
         int want = sqlite3_bind_parameter_count(stmt);
@@ -223,8 +254,12 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     return 0;
 }
 
+/* The outbox's own enqueues (st->relaxed) commit with the store's
+ * outbox_sync, every other transaction with FULL. A later FULL commit
+ * syncs the WAL file, so the frames of earlier NORMAL ones with it. */
 static int sq_begin(sz_store *st, sz_store_err *err)
 {
+    if (sq_sync(st, st->relaxed && st->outbox_sync == SZ_SYNC_NORMAL ? 1 : 2, err) < 0) return -1;
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
 }
@@ -345,10 +380,14 @@ int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz
     sqlite3_extended_result_codes(db, 0);
     sqlite3_busy_timeout(db, st->busy_timeout_ms);
     /* WAL: readers never wait for the writer; NORMAL sync is durable
-     * against crashes of the process, FULL also against power loss */
+     * against crashes of the process, FULL also against power loss (an OS
+     * crash): FULL for every transaction but the outbox's enqueues when
+     * opts->outbox_sync is NORMAL (sq_begin) */
     rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
                       NULL, NULL);
     if (rc == SQLITE_READONLY) rc = SQLITE_OK; /* a read-only file: reads work, writes say so */
+    st->sync_level = 2;
+    st->outbox_sync = opts->outbox_sync == SZ_SYNC_NORMAL ? SZ_SYNC_NORMAL : SZ_SYNC_FULL;
     if ((rc & 0xff) == SQLITE_CANTOPEN && sq_open_rofs(st, path, &rc, err)) return rc == SQLITE_OK ? 0 : -1;
     if (rc == SQLITE_OK && opts->max_pages > 0) {
         char q[64];

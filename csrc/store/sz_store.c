@@ -398,6 +398,7 @@ sz_store *sz_store_open(const char *url, const sz_store_opts *opts, sz_store_err
         return NULL;
     }
     st->plaintext = opts->plaintext;
+    st->outbox_sync = opts->outbox_sync == SZ_SYNC_NORMAL ? SZ_SYNC_NORMAL : SZ_SYNC_FULL;
     st->busy_timeout_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     if (sz_keys_load(st, opts->keys, opts->nkeys, err) < 0) {
         free(st);
@@ -434,6 +435,13 @@ void sz_store_close(sz_store *st)
 
 const char *sz_store_engine(const sz_store *st) { return st->eng->name; }
 int sz_store_schema_version(const sz_store *st) { return st->schema_version; }
+
+int sz_store_outbox_sync(const sz_store *st) { return st ? st->outbox_sync : SZ_SYNC_FULL; }
+
+int sz_store_sync_level(sz_store *st)
+{
+    return st && st->db && strcmp(st->eng->name, "sqlite") == 0 ? sz_sqlite_sync_level(st) : -1;
+}
 
 void sz_store_set_before_commit(sz_store *st, int (*fn)(void *ud), void *ud)
 {

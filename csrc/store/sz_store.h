@@ -65,7 +65,12 @@ typedef struct sz_store_opts {
     int plaintext;           /* hold secrets unsealed when no key is given */
     int busy_timeout_ms;     /* default 5000 */
     long long max_pages;     /* SQLite only: PRAGMA max_page_count (caps the file size) */
+    int outbox_sync;         /* SQLite only: the durability of the outbox's enqueues: SZ_SYNC_FULL
+                              * (0, the default) or SZ_SYNC_NORMAL (docs/store.md "Durability") */
 } sz_store_opts;
+
+#define SZ_SYNC_FULL 0
+#define SZ_SYNC_NORMAL 1
 
 /* The record kinds sharing one shape: two identity parts, an account,
  * scopes, public fields (a JSON object text), secrets (sealed one by one)
@@ -123,6 +128,12 @@ SZ_STORE_API int sz_store_schema_version(const sz_store *st);
 /* Test hook: called inside every write transaction, before COMMIT; a
  * non-zero return rolls back. */
 SZ_STORE_API void sz_store_set_before_commit(sz_store *st, int (*fn)(void *ud), void *ud);
+/* opts->outbox_sync as given at open */
+SZ_STORE_API int sz_store_outbox_sync(const sz_store *st);
+/* Test hook: SQLite's PRAGMA synchronous on the connection now (1 NORMAL,
+ * 2 FULL; read inside a transaction, the level it commits with); -1 on
+ * PostgreSQL or on error. */
+SZ_STORE_API int sz_store_sync_level(sz_store *st);
 
 SZ_STORE_API int sz_store_put(sz_store *st, sz_rec_kind kind, const sz_record *rec, sz_store_err *err);
 /* Returns 1 and fills *out when found, 0 when not, -1 on error. */
@@ -300,6 +311,9 @@ typedef struct sz_sql_value {
  * row (vals[i] NULL for SQL NULL; every value as text). Non-zero: no more rows. */
 typedef int (*sz_sql_row_fn)(void *ud, int ncol, const char *const *vals, const size_t *lens);
 SZ_STORE_API int sz_store_txn_begin(sz_store *st, sz_store_err *err);
+/* The same for the outbox's own batch (enqueues only): committed with
+ * opts->outbox_sync, and the host's SQL is refused in it. */
+SZ_STORE_API int sz_store_txn_begin_outbox(sz_store *st, sz_store_err *err);
 /* One statement of the host's, $1..$nv bound (at most 64 values and 64
  * result columns). Refused: transaction control, PRAGMA, SET (but SET
  * LOCAL), and any statement naming a socialize_ table. changes may be NULL. */

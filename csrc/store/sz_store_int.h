@@ -74,6 +74,12 @@ struct sz_store {
     int schema_version;
     int busy_timeout_ms;
     int in_txn;
+    /* durability (SQLite): outbox_sync as opened; relaxed: the transaction
+     * begun next holds outbox writes only (it commits with outbox_sync, every
+     * other one with FULL); sync_level: PRAGMA synchronous on the connection
+     * now (switched before a BEGIN that needs another, never inside one) */
+    int outbox_sync, relaxed, sync_level;
+    int host_outbox; /* the host transaction is the outbox's own batch: no host SQL */
     /* the host's transaction (sz_txn.c): host_txn 0 none, 1 open, 2 failed
      * (only a rollback is left); inside it the store's own writes run in a
      * savepoint (sp_open), and only calls that join it (host_join) may write.
@@ -92,6 +98,7 @@ int sz_store_seterr(sz_store_err *err, sz_store_code code, const char *fmt, ...)
 /* engines */
 int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz_store_err *err);
 int sz_pg_open(sz_store *st, const char *conninfo, const sz_store_opts *opts, sz_store_err *err);
+int sz_sqlite_sync_level(sz_store *st); /* PRAGMA synchronous read back, -1 on error */
 
 /* sealing (sz_seal.c) */
 int sz_keys_load(sz_store *st, const char *const *b64, size_t n, sz_store_err *err);

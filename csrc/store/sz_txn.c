@@ -18,21 +18,28 @@
 
 static void ended(sz_store *st)
 {
-    st->host_txn = 0, st->in_txn = 0, st->sp_open = 0, st->host_join = 0, st->host_sql = 0;
+    st->host_txn = 0, st->in_txn = 0, st->sp_open = 0, st->host_join = 0, st->host_sql = 0, st->host_outbox = 0;
 }
 
-int sz_store_txn_begin(sz_store *st, sz_store_err *err)
+static int txn_begin(sz_store *st, int outbox, sz_store_err *err)
 {
     if (!st) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "transaction: no store");
     if (st->host_txn)
         return sz_store_seterr(err, SZ_STORE_IN_TXN,
                                "transaction: one is already open on this store (nested transactions are refused)");
-    if (st->eng->begin(st, err) < 0) return -1;
+    st->relaxed = outbox;
+    int r = st->eng->begin(st, err);
+    st->relaxed = 0;
+    if (r < 0) return -1;
     st->in_txn = 1, st->host_txn = 1, st->sp_open = 0, st->host_join = 0, st->host_sql = 0;
+    st->host_outbox = outbox;
     st->host_serial = st->host_serial == 0xffffffffu ? 1 : st->host_serial + 1;
     memset(&st->host_err, 0, sizeof st->host_err);
     return 0;
 }
+
+int sz_store_txn_begin(sz_store *st, sz_store_err *err) { return txn_begin(st, 0, err); }
+int sz_store_txn_begin_outbox(sz_store *st, sz_store_err *err) { return txn_begin(st, 1, err); }
 
 int sz_store_txn_state(const sz_store *st) { return st ? st->host_txn : 0; }
 
@@ -179,7 +186,9 @@ int sz_store_txn_exec(sz_store *st, const char *sql, const sz_sql_value *v, int 
     sz_param p[SZ_STORE_MAX_COLS];
     long long n = 0;
     int r = 0;
-    if (!sql || !*skip_blank(sql)) {
+    if (st->host_outbox) {
+        r = sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: the outbox's batch takes no SQL (use store:transaction)");
+    } else if (!sql || !*skip_blank(sql)) {
         r = sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: a statement expected");
     } else if (strlen(sql) > MAX_SQL) {
         r = sz_store_seterr(err, SZ_STORE_BAD_INPUT, "sql: over %d bytes", MAX_SQL);

@@ -259,6 +259,56 @@ static void host_txn(void)
     sz_store_close(st);
 }
 
+/* outbox_sync: the level each write transaction commits with, read inside it */
+static int seen[8], nseen;
+static sz_store *hooked;
+static int note_level(void *ud)
+{
+    (void)ud;
+    if (nseen < 8) seen[nseen++] = sz_store_sync_level(hooked);
+    return 0;
+}
+
+static void sync_levels(void)
+{
+    for (int normal = 0; normal <= 1; normal++) {
+        sz_store_err err;
+        sz_store_opts o;
+        memset(&o, 0, sizeof o);
+        o.plaintext = 1;
+        o.outbox_sync = normal ? SZ_SYNC_NORMAL : SZ_SYNC_FULL;
+        sz_store *st = sz_store_open(url, &o, &err);
+        CHECK(st != NULL, "open: %s", err.msg);
+        if (!st) return;
+        CHECK(sz_store_outbox_sync(st) == o.outbox_sync, "outbox_sync kept");
+        hooked = st, nseen = 0;
+        sz_store_set_before_commit(st, note_level, NULL);
+        const char *provs[] = {"twitter"};
+        sz_job_in j = {"u1", "socialize.setStatus", "{}", 2, provs, 1, NULL, 0, 1000, 1000, 0};
+        char id[40];
+        sz_state s0 = {normal ? "st-sync-n" : "st-sync-f", "u1", "twitter", "https://a.example/cb", NULL, 0, 4000000000};
+        CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue: %s", err.msg);
+        CHECK(sz_store_put_state(st, &s0, &err) == 0, "state: %s", err.msg);
+        CHECK(sz_store_txn_begin_outbox(st, &err) == 0, "outbox batch: %s", err.msg);
+        j.join_txn = 1;
+        CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue in the batch: %s", err.msg);
+        CHECK(sz_store_txn_exec(st, "SELECT 1", NULL, 0, NULL, NULL, NULL, &err) < 0 && err.code == SZ_STORE_BAD_INPUT,
+              "no SQL in the batch");
+        sz_store_txn_rollback(st); /* failed by the refused SQL */
+        CHECK(sz_store_txn_begin_outbox(st, &err) == 0, "outbox batch: %s", err.msg);
+        CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue in the batch: %s", err.msg);
+        CHECK(sz_store_txn_commit(st, &err) == 0, "commit the batch: %s", err.msg);
+        CHECK(sz_store_txn_begin(st, &err) == 0, "host: %s", err.msg);
+        CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue in the host's: %s", err.msg);
+        CHECK(sz_store_txn_commit(st, &err) == 0, "commit the host's: %s", err.msg);
+        CHECK(sz_store_block(st, "twitter", "u1", 4000000000, &err) == 0, "block: %s", err.msg);
+        int want[5] = {normal ? 1 : 2, 2, normal ? 1 : 2, 2, 2};
+        CHECK(nseen == 5, "five commits, %d seen", nseen);
+        for (int i = 0; i < 5 && i < nseen; i++) CHECK(seen[i] == want[i], "commit %d: level %d, %d expected", i, seen[i], want[i]);
+        sz_store_close(st);
+    }
+}
+
 static void faults(const char *dir)
 {
     sz_store_err err;
@@ -300,6 +350,9 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "sqlite:%s/c-blocked.db", argv[1]);
     remove(url + 7);
     RUN(blocked_list);
+    snprintf(url, sizeof url, "sqlite:%s/c-sync.db", argv[1]);
+    remove(url + 7);
+    RUN(sync_levels);
     TAP_CASE("faults", faults(argv[1]));
     return tap_done("c-store");
 }

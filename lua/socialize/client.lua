@@ -59,7 +59,7 @@ function Client:store()
     if c == nil then return nil end
     if type(c) == "string" then c = { url = c } end
     local s, err, code = require("socialize.store").open(c.url, {
-        keys = c.keys, plaintext = c.plaintext, busyTimeout = c.busyTimeout })
+        keys = c.keys, plaintext = c.plaintext, busyTimeout = c.busyTimeout, outboxSync = c.outboxSync })
     if not s then return nil, err, code end
     self._store = s
     return s
@@ -229,6 +229,15 @@ function Client:work(budget_ms, opts)
             "work", "opts.idle must be a number of ms >= 0")
     end
     return require("socialize.outbox").work(outbox(self), budget_ms, opts)
+end
+
+--- Many queued calls in one transaction (docs/delivery.md "Many at once"):
+-- calls = { { method = "publishUserAction", params = {...}, at = t?, key = k? }, ... };
+-- opts = { tx = tx }? to write them in the host's store:transaction.
+-- { errorCode = 0, results = { { jobID, status, providers, ... }, ... } } |
+-- nil, err (err.index: the call at fault; nothing is written).
+function Client:enqueueMany(calls, opts)
+    return require("socialize.outbox").enqueue_many(outbox(self), calls, opts)
 end
 
 --- A queued job with each delivery's state | nil, err (err.error = "job_unknown").

@@ -155,9 +155,9 @@ end
 --   nonce, secrets (every secret of config and providers, in every encoding).
 -- config.store: "sqlite:/path/file.db" or "postgresql://...", or a table
 -- { url = ..., keys = { base64, ... }, plaintext = bool, busyTimeout = ms,
--- blockedRefresh = seconds }
+-- blockedRefresh = seconds, outboxSync = "full" | "normal" }
 -- (docs/store.md). Opened on first use, by client:store().
-local STORE_KEYS = { "url", "keys", "plaintext", "busyTimeout", "blockedRefresh" }
+local STORE_KEYS = { "url", "keys", "plaintext", "busyTimeout", "blockedRefresh", "outboxSync" }
 local function store_url_ok(u)
     return type(u) == "string" and (u:sub(1, 7) == "sqlite:" or u:sub(1, 13) == "postgresql://"
         or u:sub(1, 11) == "postgres://")
@@ -177,6 +177,8 @@ local function check_store(st)
         "config.store.busyTimeout must be a positive number of milliseconds")
     argcheck(st.blockedRefresh == nil or (type(st.blockedRefresh) == "number" and st.blockedRefresh >= 0
         and st.blockedRefresh <= 86400), "config.store.blockedRefresh must be a number of seconds from 0 to 86400")
+    argcheck(st.outboxSync == nil or st.outboxSync == "full" or st.outboxSync == "normal",
+        "config.store.outboxSync must be \"full\" or \"normal\" (docs/store.md \"Durability\")")
 end
 
 -- config.outbox: the queued delivery's settings (docs/delivery.md), each a

@@ -186,9 +186,10 @@ end
 -- params that carry credentials besides the secret fields
 local CREDENTIAL_PARAMS = { connections = true, oauth_token = true, userKey = true }
 
---- A queued call: { errorCode = 0, jobID, status = "queued", providers } |
--- nil, err. Checked exactly as the direct call; nothing is stored on error.
-function _M.enqueue(client, method, params, opts)
+-- The checks of a queued call, nothing written: the job to write
+-- { st, p, full, names, text, now, at, key, tx } | nil, err. Checked
+-- exactly as the direct call.
+local function prepare(client, method, params, opts)
     local ok, oerr = check_opts(opts)
     if not ok then return nil, oerr end
     local eng = client.engine
@@ -221,25 +222,36 @@ function _M.enqueue(client, method, params, opts)
     end
     local now = now_s(client)
     local at = opts.at and floor(max(min(opts.at, 9e15), -9e15)) or now
-    local id, existed, code = st:enqueue({ UID = tostring(p.UID), method = full, params = text, providers = names,
-        key = opts.key, window = _M.DEDUP_WINDOW, now = now, runAt = at, tx = opts.tx })
-    if not id then
-        -- the host's transaction (store:transaction, docs/delivery.md)
-        if code == "no_transaction" or tostring(existed):find("^tx:") then
-            return nil, errors.invalid("tx", (tostring(existed):gsub("^tx: ", "", 1)))
-        end
-        if code == "in_transaction" then
-            return nil, errors.new(E.MISSING_PARAMETER, "Missing required parameter: tx (the store is inside "
-                .. "store:transaction: pass its tx to write in it)")
-        end
-        if code == "bad_input" then return nil, errors.invalid("params", tostring(existed)) end
-        return nil, store_error(existed, code)
+    return { st = st, p = p, full = full, names = names, text = text, now = now, at = at, key = opts.key,
+             tx = opts.tx }
+end
+
+-- the job written: st:enqueue's answer (id, existed, code)
+local function write(job, tx)
+    return job.st:enqueue({ UID = tostring(job.p.UID), method = job.full, params = job.text, providers = job.names,
+        key = job.key, window = _M.DEDUP_WINDOW, now = job.now, runAt = job.at, tx = tx })
+end
+
+-- st:enqueue's error as the call's
+local function write_error(msg, code)
+    -- the host's transaction (store:transaction, docs/delivery.md)
+    if code == "no_transaction" or tostring(msg):find("^tx:") then
+        return errors.invalid("tx", (tostring(msg):gsub("^tx: ", "", 1)))
     end
-    client.idle_until = nil -- a work{ idle } claims again at once
-    local status, run_at = "queued", at > now and at or now
+    if code == "in_transaction" then
+        return errors.new(E.MISSING_PARAMETER, "Missing required parameter: tx (the store is inside "
+            .. "store:transaction: pass its tx to write in it)")
+    end
+    if code == "bad_input" then return errors.invalid("params", tostring(msg)) end
+    return store_error(msg, code)
+end
+
+-- the call's answer once the job is written
+local function written(job, id, existed)
+    local status, run_at, names = "queued", job.at > job.now and job.at or job.now, job.names
     if existed then
         -- the first job's: its own time and networks, not this call's
-        local j = st:job(id)
+        local j = job.st:job(id)
         if j then
             status, run_at = j.status or status, j.runAt or run_at
             if type(j.deliveries) == "table" and #j.deliveries > 0 then
@@ -250,6 +262,112 @@ function _M.enqueue(client, method, params, opts)
     end
     return { errorCode = 0, statusCode = 200, statusReason = "OK", jobID = id, status = status,
              providers = names, deduplicated = existed or nil, runAt = run_at }
+end
+
+--- A queued call: { errorCode = 0, jobID, status = "queued", providers } |
+-- nil, err. Checked exactly as the direct call; nothing is stored on error.
+function _M.enqueue(client, method, params, opts)
+    local job, err = prepare(client, method, params, opts)
+    if not job then return nil, err end
+    local id, existed, code = write(job, job.tx)
+    if not id then return nil, write_error(existed, code) end
+    client.idle_until = nil -- a work{ idle } claims again at once
+    return written(job, id, existed)
+end
+
+_M.MAX_BATCH = 1000
+local BATCH_METHODS = {}
+for full in pairs(_M.METHODS) do
+    BATCH_METHODS[full], BATCH_METHODS[full:gsub("^socialize%.", "")] = full, full
+end
+
+-- err about calls[i]: its details name the call, err.index = i
+local function at_index(err, i)
+    local d, name = tostring(err.errorDetails or err.errorMessage or ""), "calls[" .. i .. "]"
+    if not d:find(name, 1, true) then err.errorDetails = d .. " (" .. name .. ")" end
+    err.index = i
+    return err
+end
+
+--- Many queued calls at once (client:enqueueMany, docs/delivery.md "Many
+-- at once"): calls = { { method = name, params = {...}, at = t?, key = k? },
+-- ... }, all checked first, then written in one transaction (the store's
+-- own, committed with config.store.outboxSync; or the host's, opts.tx).
+-- { errorCode = 0, results = { <each call's answer>, ... } } | nil, err:
+-- on error nothing is written and err.index names the call.
+function _M.enqueue_many(client, calls, opts)
+    if opts ~= nil and type(opts) ~= "table" then return nil, errors.invalid("options", "must be a table") end
+    opts = opts or {}
+    for k in pairs(opts) do
+        if k ~= "tx" then return nil, errors.invalid("options." .. tostring(k), "is not an option (tx)") end
+    end
+    if type(calls) ~= "table" then
+        return nil, errors.new(E.MISSING_PARAMETER, "Missing required parameter: calls (a list of "
+            .. "{ method, params, at?, key? })")
+    end
+    local n = #calls
+    for k in pairs(calls) do
+        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) then
+            return nil, errors.invalid("calls", "must be a list (a key " .. tostring(k) .. " is not an index)")
+        end
+    end
+    if n == 0 or n > _M.MAX_BATCH then
+        return nil, errors.invalid("calls", "holds " .. n .. " calls; 1 to " .. _M.MAX_BATCH)
+    end
+    -- what no call can fix: answered without an index
+    if client.engine:settings().backend ~= "direct" then
+        return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend "
+            .. "(config.backend = \"direct\")")
+    end
+    local st, serr = store_of(client)
+    if not st then return nil, serr end
+    local jobs = {}
+    for i = 1, n do
+        local c = calls[i]
+        if type(c) ~= "table" then
+            return nil, at_index(errors.invalid("calls[" .. i .. "]", "must be a table { method, params, at?, key? }"), i)
+        end
+        for k in pairs(c) do
+            if k ~= "method" and k ~= "params" and k ~= "at" and k ~= "key" then
+                return nil, at_index(errors.invalid("calls[" .. i .. "]." .. tostring(k),
+                    "is not a field (method, params, at, key)"), i)
+            end
+        end
+        local full = type(c.method) == "string" and BATCH_METHODS[c.method]
+        if not full then
+            return nil, at_index(errors.invalid("calls[" .. i .. "].method", "must be publishUserAction, "
+                .. "setStatus or sendNotification"), i)
+        end
+        if type(c.params) ~= "table" then
+            return nil, at_index(errors.invalid("calls[" .. i .. "].params", "must be a table"), i)
+        end
+        local job, err = prepare(client, full, c.params, { deliver = "queued", at = c.at, key = c.key, tx = opts.tx })
+        if not job then return nil, at_index(err, i) end
+        jobs[i] = job
+    end
+    local ids, failed = {}, nil
+    local function write_all(tx)
+        for i, job in ipairs(jobs) do
+            local id, existed, code = write(job, tx)
+            if not id then
+                failed = at_index(write_error(existed, code), i)
+                return nil, failed.errorDetails, code
+            end
+            ids[i] = { id, existed }
+        end
+        return true
+    end
+    local ok, msg, code
+    if opts.tx ~= nil then
+        ok = write_all(opts.tx) -- a failed write fails the host's transaction: only a rollback is left
+    else
+        ok, msg, code = st:outbox_transaction(write_all)
+    end
+    if not ok then return nil, failed or write_error(msg, code) end
+    client.idle_until = nil
+    local results = {}
+    for i, job in ipairs(jobs) do results[i] = written(job, ids[i][1], ids[i][2]) end
+    return { errorCode = 0, statusCode = 200, statusReason = "OK", results = results }
 end
 
 ---------------------------------------------------------------------------

@@ -1,0 +1,376 @@
+-- Enqueueing fast (issue 14, docs/delivery.md "Many at once", docs/store.md
+-- "Durability"): client:enqueueMany checks every call, then writes them all
+-- in one transaction or none; config.store.outboxSync = "normal" commits the
+-- outbox's own enqueues on SQLite with synchronous = NORMAL while every other
+-- write stays FULL (read back with the _sync_level test hook inside each
+-- transaction); a child process killed with SIGKILL right after its
+-- enqueues returned loses none of them. On a SQLite file and on a
+-- throwaway PostgreSQL.
+local H = require("spec.helper")
+local K = require("spec.connect_kit")
+local socialize = require("socialize")
+local store = require("socialize.store")
+
+local CONNS = { mastodon = { accessToken = "t", instance = "https://m.example" }, twitter = { bearerToken = "b" } }
+
+local function client(url, sync)
+    return socialize.new { backend = "direct", store = { url = url, keys = { K.KEY }, outboxSync = sync },
+        providers = { mastodon = {}, twitter = {} },
+        connections = function() return CONNS end }
+end
+
+local function publish(i, extra)
+    local c = { method = "publishUserAction",
+                params = { UID = "u" .. i, userAction = { title = "Level " .. i .. " done" } } }
+    for k, v in pairs(extra or {}) do c[k] = v end
+    return c
+end
+
+local function calls(n)
+    local list = {}
+    for i = 1, n do list[i] = publish(i) end
+    return list
+end
+
+local function cases(E)
+    local c, s
+
+    before_each(function()
+        c = client(E.new_url())
+        s = assert(c:store())
+    end)
+    after_each(function() if c then c:close() end if s then s:close() end end)
+
+    local function njobs() return #assert(s:jobs({ limit = 2000 })) end
+
+    it("writes every call, each job with its deliveries, the answers in order", function()
+        local list = calls(4)
+        list[3] = { method = "socialize.setStatus", params = { UID = "u3", status = "Hello" }, at = 4102444800 }
+        list[4] = { method = "sendNotification", params = { UID = "u4", recipients = "f1", subject = "s", body = "b" },
+                    key = "note-4" }
+        local res = assert(c:enqueueMany(list))
+        assert.equal(0, res.errorCode)
+        assert.equal(4, #res.results)
+        local methods = { "socialize.publishUserAction", "socialize.publishUserAction", "socialize.setStatus",
+                          "socialize.sendNotification" }
+        for i, r in ipairs(res.results) do
+            assert.equal("queued", r.status)
+            local j = assert(c:job(r.jobID))
+            assert.equal("u" .. i, j.UID)
+            assert.equal(methods[i], j.method)
+            assert.equal(#r.providers, #j.deliveries)
+            assert.truthy(#j.deliveries >= 1)
+        end
+        assert.equal(4102444800, res.results[3].runAt)
+        assert.equal(4, njobs())
+    end)
+
+    it("refuses a bad call naming its index, and writes none", function()
+        local bad = {
+            { 3, { UID = "u3" }, 400002, "status (calls[3])", "setStatus" },              -- no status
+            { 2, nil, 400006, "calls[2].params", "setStatus" },                           -- params not a table
+            { 4, nil, 400006, "calls[4].method", "getUserInfo" },                         -- not a queued method
+        }
+        for _, b in ipairs(bad) do
+            local list = calls(5)
+            list[b[1]] = { method = b[5], params = b[2] }
+            local res, err = c:enqueueMany(list)
+            assert.is_nil(res)
+            assert.equal(b[3], err.errorCode)
+            assert.equal(b[1], err.index)
+            assert.truthy(tostring(err):find(b[4], 1, true), tostring(err))
+        end
+        local list = calls(3)
+        list[2].at = 0 / 0
+        local _, err = c:enqueueMany(list)
+        assert.same({ 400006, 2 }, { err.errorCode, err.index })
+        assert.truthy(tostring(err):find("Invalid parameter value: at must be a Unix time", 1, true), tostring(err))
+        list = calls(3)
+        list[3].key = string.rep("k", 201)
+        _, err = c:enqueueMany(list)
+        assert.same({ 400006, 3 }, { err.errorCode, err.index })
+        list = calls(3)
+        list[2].deliver = "queued"
+        _, err = c:enqueueMany(list)
+        assert.same({ 400006, 2 }, { err.errorCode, err.index })
+        assert.truthy(tostring(err):find("calls[2].deliver is not a field", 1, true), tostring(err))
+        list = calls(2)
+        list[2] = "publishUserAction"
+        _, err = c:enqueueMany(list)
+        assert.same({ 400006, 2 }, { err.errorCode, err.index })
+        assert.equal(0, njobs())
+    end)
+
+    it("refuses a list that is not one, an empty one, a long one and an unknown option", function()
+        local _, err = c:enqueueMany(nil)
+        assert.equal(400002, err.errorCode)
+        _, err = c:enqueueMany({})
+        assert.truthy(tostring(err):find("400006 Invalid parameter value: calls holds 0 calls; 1 to 1000", 1, true), tostring(err))
+        _, err = c:enqueueMany(calls(1001))
+        assert.truthy(tostring(err):find("calls holds 1001 calls; 1 to 1000", 1, true), tostring(err))
+        _, err = c:enqueueMany({ publish(1), x = publish(2) })
+        assert.truthy(tostring(err):find("calls must be a list", 1, true), tostring(err))
+        _, err = c:enqueueMany(calls(2), { sync = "normal" })
+        assert.truthy(tostring(err):find("options.sync is not an option (tx)", 1, true), tostring(err))
+        assert.equal(0, njobs())
+    end)
+
+    it("answers a client without a store or without the direct backend with no index", function()
+        local bare = socialize.new { backend = "direct", providers = { mastodon = {} },
+                                     connections = function() return CONNS end }
+        local _, err = bare:enqueueMany(calls(2))
+        assert.same({ 400096, "no_store" }, { err.errorCode, err.error })
+        assert.is_nil(err.index)
+        local gigya = socialize.new { apiKey = "k", secret = "czNjcmV0", userKey = "u", store = E.new_url() }
+        _, err = gigya:enqueueMany(calls(2))
+        assert.equal(400096, err.errorCode)
+        assert.truthy(tostring(err):find("needs the direct backend", 1, true), tostring(err))
+        assert.is_nil(err.index)
+        gigya:close()
+        bare:close()
+    end)
+
+    it("writes none when a write fails in the middle (the earlier ones rolled back)", function()
+        local idx = getmetatable(s).__index
+        local orig, n = idx.enqueue, 0
+        idx.enqueue = function(...)
+            n = n + 1
+            if n == 3 then return nil, "cannot read or write the store file", "store_io" end
+            return orig(...)
+        end
+        local ok, res, err = pcall(c.enqueueMany, c, calls(5))
+        idx.enqueue = orig
+        assert(ok, res)
+        assert.is_nil(res)
+        assert.same({ 500001, 3, "store_io" }, { err.errorCode, err.index, err.error })
+        assert.equal(0, njobs())
+        -- and when the commit is refused
+        s:_before_commit(function() return false end)
+        res, err = c:enqueueMany(calls(3))
+        s:_before_commit(nil)
+        assert.is_nil(res)
+        assert.truthy(tostring(err):find("rolled back", 1, true), tostring(err))
+        assert.equal(0, njobs())
+        assert.equal(2, #assert(c:enqueueMany(calls(2))).results)
+        assert.equal(2, njobs())
+    end)
+
+    it("dedupes by key within the batch and against earlier jobs", function()
+        local first = assert(c:publishUserAction(publish(1).params, { deliver = "queued", key = "k1" }))
+        local res = assert(c:enqueueMany({ publish(1, { key = "k1" }), publish(2, { key = "k2" }),
+                                           publish(3, { key = "k2" }) }))
+        assert.equal(first.jobID, res.results[1].jobID)
+        assert.is_true(res.results[1].deduplicated)
+        assert.is_nil(res.results[2].deduplicated)
+        assert.equal(res.results[2].jobID, res.results[3].jobID)
+        assert.is_true(res.results[3].deduplicated)
+        assert.equal(2, njobs())
+    end)
+
+    it("joins the host's transaction with tx: committed or rolled back with it", function()
+        assert(s:transaction(function(tx)
+            assert(c:enqueueMany(calls(3), { tx = tx }))
+        end))
+        assert.equal(3, njobs())
+        local ok = pcall(s.transaction, s, function(tx)
+            assert(c:enqueueMany(calls(2), { tx = tx }))
+            error("the host changed its mind")
+        end)
+        assert.is_false(ok)
+        assert.equal(3, njobs())
+        -- inside the host's transaction without its tx: refused, nothing written
+        local res, err = s:transaction(function()
+            local r, e = c:enqueueMany(calls(2))
+            return r, e
+        end)
+        assert.is_nil(res)
+        assert.equal(400002, err.errorCode)
+        assert.truthy(tostring(err):find("Missing required parameter: tx", 1, true), tostring(err))
+        assert.equal(3, njobs())
+        -- a tx that has ended
+        local old
+        assert(s:transaction(function(tx) old = tx end))
+        res, err = c:enqueueMany(calls(2), { tx = old })
+        assert.is_nil(res)
+        assert.same({ 400006, 1 }, { err.errorCode, err.index })
+        assert.equal(3, njobs())
+    end)
+end
+
+describe("enqueueMany on SQLite #unit", function()
+    local E = {}
+    function E.new_url() return "sqlite:" .. K.path("batch") end
+    cases(E)
+end)
+
+describe("outboxSync on SQLite #unit", function()
+    -- the level each write transaction commits with, read inside it
+    local function levels(sync)
+        local c = client("sqlite:" .. K.path("sync"), sync)
+        local s = assert(c:store())
+        local seen = {}
+        s:_before_commit(function() seen[#seen + 1] = s:_sync_level() return true end)
+        local function step(name, fn)
+            local before = #seen
+            fn()
+            assert.equal(before + 1, #seen, name) -- one write transaction each
+            seen[#seen] = name .. "=" .. seen[#seen]
+        end
+        step("enqueue", function()
+            assert(c:publishUserAction(publish(1).params, { deliver = "queued" }))
+        end)
+        step("connection", function()
+            assert(s:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "A" } }))
+        end)
+        step("enqueueMany", function() assert(c:enqueueMany(calls(3))) end)
+        step("state", function()
+            assert(s:put_state({ state = "st1", UID = "u1", provider = "mastodon", redirect = "https://a.example/cb",
+                                 expiresAt = os.time() + 60 }))
+        end)
+        step("enqueue", function()
+            assert(c:publishUserAction(publish(2).params, { deliver = "queued" }))
+        end)
+        step("take", function() assert(s:take_state("st1")) end)
+        step("host", function()
+            assert(s:transaction(function(tx) assert(c:enqueueMany(calls(2), { tx = tx })) end))
+        end)
+        step("block", function() assert(s:block("mastodon", "u1", os.time() + 60)) end)
+        local info = s:info()
+        s:close()
+        c:close()
+        return table.concat(seen, " "), info.outboxSync
+    end
+
+    it("commits the outbox's own enqueues with NORMAL, every other write with FULL", function()
+        assert.same({ "enqueue=1 connection=2 enqueueMany=1 state=2 enqueue=1 take=2 host=2 block=2", "normal" },
+            { levels("normal") })
+    end)
+
+    it("keeps FULL for every write by default and with \"full\"", function()
+        local all = "enqueue=2 connection=2 enqueueMany=2 state=2 enqueue=2 take=2 host=2 block=2"
+        assert.same({ all, "full" }, { levels(nil) })
+        assert.same({ all, "full" }, { levels("full") })
+    end)
+
+    it("refuses any other value, naming the setting", function()
+        for _, bad in ipairs({ "NORMAL", "off", "", 1, true, {} }) do
+            local ok, err = pcall(client, "sqlite:" .. K.path("bad"), bad)
+            assert.is_false(ok)
+            assert.truthy(tostring(err):find("config.store.outboxSync must be \"full\" or \"normal\"", 1, true),
+                tostring(err))
+            ok, err = pcall(store.open, "sqlite:" .. K.path("bad"), { plaintext = true, outboxSync = bad })
+            assert.is_false(ok)
+            assert.truthy(tostring(err):find("outboxSync: \"full\" or \"normal\" expected", 1, true), tostring(err))
+        end
+    end)
+
+    it("takes no SQL in the outbox's own batch", function()
+        local s = assert(store.open("sqlite:" .. K.path("nosql"), { plaintext = true, outboxSync = "normal" }))
+        local ok, err, code = s:outbox_transaction(function(tx) return tx:exec("SELECT 1") end)
+        s:close()
+        assert.same({ nil, "sql: the outbox's batch takes no SQL (use store:transaction)", "bad_input" }, { ok, err, code })
+    end)
+end)
+
+describe("outboxSync = \"normal\" and a killed process #once", function()
+    -- the child: enqueues (one per call, and every 10th call a batch of 5),
+    -- printing each job's id once the call has returned, until it is killed
+    -- (or after 60 s)
+    local CHILD = [[
+local CONNS = { mastodon = { accessToken = "t", instance = "https://m.example" }, twitter = { bearerToken = "b" } }
+local c = socialize.new { backend = "direct", store = { url = %q, keys = { %q }, outboxSync = "normal" },
+    providers = { mastodon = {}, twitter = {} }, connections = function() return CONNS end }
+local stop = os.time() + 60
+local i = 0
+while os.time() < stop do
+    i = i + 1
+    if i %% 10 == 0 then
+        local list = {}
+        for k = 1, 5 do list[k] = { method = "setStatus", params = { UID = "u" .. k, status = "batch " .. i .. "." .. k } } end
+        local res = assert(c:enqueueMany(list))
+        for _, r in ipairs(res.results) do io.stdout:write(r.jobID, "\n") end
+    else
+        local r = assert(c:publishUserAction({ UID = "u" .. i %% 7, userAction = { title = "Level " .. i } },
+            { deliver = "queued" }))
+        io.stdout:write(r.jobID, "\n")
+    end
+    io.stdout:flush()
+end
+]]
+
+    local function alive(pid)
+        local f = io.open("/proc/" .. pid .. "/stat")
+        if not f then return false end
+        local st = (f:read("*l") or ""):match("^%d+ %b() (%a)")
+        f:close()
+        return st ~= nil and st ~= "Z"
+    end
+
+    it("loses no job whose enqueue had returned", function()
+        local file = K.path("kill")
+        local url = "sqlite:" .. file
+        local out = file .. ".ids"
+        local script = K.script("kill-enqueue", CHILD:format(url, K.KEY))
+        for round = 1, 3 do
+            local want = 150 * round -- the ids of every round in one file: each kill at a new point
+            local pid = assert(tonumber(K.run("exec " .. K.CHILD_LUA .. " " .. K.q(script) .. " >>" .. K.q(out)
+                .. " 2>>" .. K.q(out .. ".err") .. " & echo $!")))
+            local lines = 0
+            for _ = 1, 600 do -- at most about 60 s
+                local f = io.open(out)
+                local text = f and f:read("*a") or ""
+                if f then f:close() end
+                local _, nl = text:gsub("\n", "")
+                lines = nl
+                if lines >= want or not alive(pid) then break end
+                os.execute("sleep 0.1")
+            end
+            K.run("kill -9 " .. pid)
+            for _ = 1, 50 do
+                if not alive(pid) then break end
+                os.execute("sleep 0.1")
+            end
+            assert.is_false(alive(pid))
+            assert.truthy(lines >= want, "the child wrote " .. lines .. " ids: " .. tostring(H.read(out .. ".err")))
+        end
+        -- every id printed (a whole line) is in the store, with its deliveries
+        local s = assert(store.open(url, { keys = { K.KEY } }))
+        local ids, n = {}, 0
+        for id in assert(H.read(out)):gmatch("([0-9a-f]+)\n") do
+            n = n + 1
+            ids[#ids + 1] = id
+        end
+        assert.truthy(n >= 450, n) -- 150, 300, 450 lines in the file at the three kills
+        local missing = {}
+        for _, id in ipairs(ids) do
+            local j = s:job(id)
+            if not j or #j.deliveries < 1 then missing[#missing + 1] = id end
+        end
+        assert.same({}, missing)
+        s:close()
+        assert.equal("ok", K.run("sqlite3 " .. K.q(file) .. " 'PRAGMA integrity_check'"))
+    end)
+end)
+
+describe("enqueueMany on PostgreSQL #once", function()
+    local base, n = nil, 0
+    K.use_postgres(function(u) base = u end)
+    local E = {}
+    function E.new_url()
+        n = n + 1
+        local db = "batch" .. n
+        K.run("psql -X -q -v ON_ERROR_STOP=1 " .. K.q(base) .. " -c " .. K.q("CREATE DATABASE " .. db))
+        return (base:gsub("/postgres%?", "/" .. db .. "?"))
+    end
+    cases(E)
+
+    it("accepts outboxSync, which changes nothing on PostgreSQL", function()
+        local c = client(E.new_url(), "normal")
+        local s = assert(c:store())
+        assert.equal("normal", s:info().outboxSync)
+        assert.is_nil(s:_sync_level())
+        assert.equal(3, #assert(c:enqueueMany(calls(3))).results)
+        s:close()
+        c:close()
+    end)
+end)
