@@ -71,6 +71,14 @@ int lsz_shard_open(session *s)
     }
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+    /* libcurl's default keeps 4 connections per transfer in the handle:
+     * as a batch's last transfers finish, each one returned walks the whole
+     * cache and closes the oldest idle connection (a quarter of them, at
+     * random by timing, to be opened again by the next batch). A fixed
+     * bound, the transfers a shard carries: every connection a shard's
+     * transfers need at once stays open for its next ones, and the cache
+     * walk on return happens only over that bound (other hosts' too). */
+    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_XFERS);
     s->shards[s->nshards++] = sh;
     return 0;
 }
