@@ -19,10 +19,11 @@
  * spelled as the client's config spells them (camelCase); an unknown one
  * raises.
  *
- * One multi handle per session, more when over SHARD_XFERS transfers are
- * in flight (lsz_curl_multi.c): their connection caches keep connections
- * alive across calls. No Lua function is called from a libcurl callback: bodies and
- * headers are collected in C buffers and become Lua values after curl returns. */
+ * One multi handle per session, more when over SHARD_XFERS transfers are in
+ * flight (lsz_curl_multi.c): their connection caches keep connections alive
+ * across calls. No Lua function is called from a libcurl callback: bodies
+ * and headers are collected in C buffers and become Lua values after curl
+ * returns. */
 
 #include "lsz_curl.h"
 
