@@ -54,7 +54,7 @@ CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c csrc/lua/lsz_file.c \
            csrc/lua/lsz_reply.c
 BIND_HDR = csrc/lua/lsz_core.h
-CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c csrc/curl/lsz_cli.c
+CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c csrc/curl/lsz_curl_multi.c csrc/curl/lsz_cli.c
 CURL_HDR = csrc/curl/lsz_curl.h
 GUARD_SRC = csrc/core/sz_guard.c csrc/core/sz_internal.h
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c \

@@ -19,9 +19,11 @@
  * spelled as the client's config spells them (camelCase); an unknown one
  * raises.
  *
- * One multi handle per session: its connection cache keeps connections alive
- * across calls. No Lua function is called from a libcurl callback: bodies and
- * headers are collected in C buffers and become Lua values after curl returns. */
+ * One multi handle per session, more when over SHARD_XFERS transfers are in
+ * flight (lsz_curl_multi.c): their connection caches keep connections alive
+ * across calls. No Lua function is called from a libcurl callback: bodies
+ * and headers are collected in C buffers and become Lua values after curl
+ * returns. */
 
 #include "lsz_curl.h"
 
@@ -37,48 +39,9 @@ static int push_fail(lua_State *L, const char *msg)
 static session *check_session(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
-    if (!s->multi)
+    if (!s->nshards)
         luaL_argerror(L, 1, "session is closed");
     return s;
-}
-
-/* CURLMOPT_SOCKETFUNCTION: keeps s->socks in step with what libcurl
- * watches. The socket's slot index + 1 rides in its socketp. */
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    session *s = userp;
-    size_t i = (size_t)(uintptr_t)socketp;
-    (void)easy;
-    if (i == 0) { /* new to libcurl's socket hash (its entry had no index): append, no scan */
-        i = s->nsocks + 1;
-    } else if (i > s->nsocks || s->socks[i - 1].fd != fd) { /* a stale index: look it up */
-        for (i = 0; i < s->nsocks && s->socks[i].fd != fd; i++)
-            ;
-        i++;
-    }
-    if (what == CURL_POLL_REMOVE) {
-        if (i <= s->nsocks) {
-            s->socks[i - 1] = s->socks[--s->nsocks];
-            if (i - 1 < s->nsocks) /* the moved one keeps its index in socketp */
-                curl_multi_assign(s->multi, s->socks[i - 1].fd, (void *)(uintptr_t)i);
-        }
-        return 0;
-    }
-    if (i > s->nsocks) {
-        if (s->nsocks == s->capsocks) {
-            size_t cap = s->capsocks ? s->capsocks * 2 : 16;
-            sockent *n = realloc(s->socks, cap * sizeof *n);
-            if (!n)
-                return -1;
-            s->socks = n;
-            s->capsocks = cap;
-        }
-        i = ++s->nsocks;
-        s->socks[i - 1].fd = fd;
-        curl_multi_assign(s->multi, fd, (void *)(uintptr_t)i);
-    }
-    s->socks[i - 1].what = what;
-    return 0;
 }
 
 static const char *const OPTIONS[] = {"timeout", "connectTimeout", "cafile", "maxReplyBytes", NULL};
@@ -135,11 +98,8 @@ static int l_new(lua_State *L)
     s->max_reply = max;
     if (cafile && !(s->cafile = strdup(cafile)))
         return push_fail(L, "out of memory");
-    s->multi = curl_multi_init();
-    if (!s->multi) /* the box's __gc frees the rest */
+    if (lsz_shard_open(s) != 0) /* the box's __gc frees the rest */
         return push_fail(L, "curl_multi_init failed (out of memory)");
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     return 1;
 }
 
@@ -252,10 +212,8 @@ static int l_start(lua_State *L)
     s->running[s->nrunning++] = x;
     if (x->done) /* refused by the guard before any connection */
         lsz_finish(s, x, x->rc);
-    else if (curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
+    else if (lsz_add(s, x) != 0)
         lsz_finish(s, x, CURLE_OUT_OF_MEMORY);
-    else
-        x->active = 1;
     lua_pushinteger(L, x->id);
     return 1;
 }
@@ -270,7 +228,7 @@ static int l_perform(lua_State *L)
     if (!s->finished && s->nrunning > 0) {
         lsz_pump(s);
         if (!s->finished && wait > 0) {
-            curl_multi_poll(s->multi, NULL, 0, wait, NULL);
+            lsz_wait(s, wait);
             lsz_pump(s);
         }
     }
@@ -311,7 +269,7 @@ static int l_timeout(lua_State *L)
     if (s->finished) {
         ms = 0;
     } else if (s->nrunning > 0) {
-        curl_multi_timeout(s->multi, &ms);
+        ms = lsz_timeout(s);
         if (ms < 0)
             ms = 1000; /* curl has no timer set: check back within a second */
     }
@@ -324,21 +282,24 @@ static int l_timeout(lua_State *L)
 static int l_fds(lua_State *L)
 {
     session *s = check_session(L);
-    size_t i;
+    size_t i, j;
     int n = 0;
     lua_newtable(L);
-    for (i = 0; i < s->nsocks; i++) {
-        int rd = (s->socks[i].what & CURL_POLL_IN) != 0, wr = (s->socks[i].what & CURL_POLL_OUT) != 0;
-        if (!rd && !wr)
-            continue;
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, (lua_Integer)s->socks[i].fd);
-        lua_setfield(L, -2, "fd");
-        lua_pushboolean(L, rd);
-        lua_setfield(L, -2, "read");
-        lua_pushboolean(L, wr);
-        lua_setfield(L, -2, "write");
-        lua_rawseti(L, -2, ++n);
+    for (j = 0; j < s->nshards; j++) {
+        for (i = 0; i < s->shards[j]->nsocks; i++) {
+            const sockent *k = &s->shards[j]->socks[i];
+            int rd = (k->what & CURL_POLL_IN) != 0, wr = (k->what & CURL_POLL_OUT) != 0;
+            if (!rd && !wr)
+                continue;
+            lua_createtable(L, 0, 3);
+            lua_pushinteger(L, (lua_Integer)k->fd);
+            lua_setfield(L, -2, "fd");
+            lua_pushboolean(L, rd);
+            lua_setfield(L, -2, "read");
+            lua_pushboolean(L, wr);
+            lua_setfield(L, -2, "write");
+            lua_rawseti(L, -2, ++n);
+        }
     }
     return 1;
 }
@@ -374,8 +335,8 @@ static int l_close(lua_State *L)
     free_xfer(&s->solo);
     memset(&s->solo, 0, sizeof s->solo);
     for (i = 0; i < s->nrunning; i++) {
-        if (s->running[i]->active)
-            curl_multi_remove_handle(s->multi, s->running[i]->easy);
+        if (s->running[i]->sh)
+            curl_multi_remove_handle(s->running[i]->sh->multi, s->running[i]->easy);
         unanchor(L, s->running[i]);
         free_xfer(s->running[i]);
         free(s->running[i]);
@@ -396,13 +357,7 @@ static int l_close(lua_State *L)
         free_xfer(x);
         free(x);
     }
-    if (s->multi) {
-        curl_multi_cleanup(s->multi);
-        s->multi = NULL;
-    }
-    free(s->socks); /* after the cleanup: it may still report removals */
-    s->socks = NULL;
-    s->nsocks = s->capsocks = 0;
+    lsz_shards_close(s);
     free(s->cafile);
     s->cafile = NULL;
     return 0;
@@ -411,7 +366,7 @@ static int l_close(lua_State *L)
 static int l_tostring(lua_State *L)
 {
     session *s = luaL_checkudata(L, 1, SESSION_MT);
-    lua_pushfstring(L, "socialize.curl.Session (%s)", s->multi ? "open" : "closed");
+    lua_pushfstring(L, "socialize.curl.Session (%s)", s->nshards ? "open" : "closed");
     return 1;
 }
 

@@ -28,6 +28,13 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000L
 #define DEFAULT_MAX_REPLY (8L * 1024 * 1024)
 #define MAX_BATCH 256
+/* Transfers one multi handle carries at most (issue 15): libcurl 7.88 walks
+ * every connection its cache holds for the host to choose one for a new
+ * transfer, so the session spreads transfers over several multi handles
+ * ("shards", each with its own connection cache) and the walk stays within
+ * this many connections. The first shard fills first: up to this many in
+ * flight, everything runs on one multi handle, as with a single one. */
+#define SHARD_XFERS 256
 
 /* A growable byte buffer of the transport (a reply's body or head).
  * `failed` is sticky: after an allocation failure nothing more is added. */
@@ -38,6 +45,8 @@ typedef struct rbuf {
     int    failed;
 } rbuf;
 
+struct shard;
+
 /* One transfer: an easy handle kept in the session's pool and reused, so
  * the multi handle's connection cache keeps connections alive. */
 typedef struct xfer {
@@ -45,7 +54,7 @@ typedef struct xfer {
     CURL              *easy;
     struct curl_slist *hl;
     lua_Integer        id;     /* > 0 for transfers started with s:start() */
-    int                active; /* in the multi handle */
+    struct shard      *sh;     /* the multi handle it is in; NULL when in none */
     rbuf               body;
     rbuf               head;
     long               max_reply;
@@ -73,10 +82,17 @@ typedef struct sockent {
     int           what; /* CURL_POLL_IN / OUT / INOUT */
 } sockent;
 
-typedef struct session {
-    CURLM *multi;
+/* One multi handle of a session, with the sockets libcurl watches for it. */
+typedef struct shard {
+    CURLM   *multi;
     sockent *socks;       /* every socket of the multi handle (any number: no FD_SETSIZE) */
-    size_t nsocks, capsocks;
+    size_t   nsocks, capsocks;
+    size_t   nactive;     /* transfers in the multi handle (at most SHARD_XFERS, see lsz_add) */
+} shard;
+
+typedef struct session {
+    shard **shards;       /* at least one while the session is open; filled lowest first */
+    size_t nshards;
     xfer   solo;          /* single blocking requests: curl_easy_perform */
     xfer  *pool;          /* slots for the blocking calls */
     size_t npool;
@@ -98,11 +114,18 @@ void lsz_xfer_strings_free(xfer *x); /* refused, ghost, want */
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
 void lsz_check_request(lua_State *L, int t);
 int lsz_setup(lua_State *L, session *s, xfer *x, int t);
-int lsz_finish(session *s, xfer *x, CURLcode rc);
-void lsz_pump(session *s);
-void lsz_run_all(session *s, size_t n);
 int lsz_ensure_pool(session *s, size_t n);
 int lsz_push_outcome(lua_State *L, xfer *x, int as_table);
+
+/* lsz_curl_multi.c: the session's multi handles (shards) */
+int lsz_shard_open(session *s);            /* one more shard: 0, or -1 (out of memory) */
+int lsz_add(session *s, xfer *x);          /* into a shard with room: 0, or -1 */
+int lsz_finish(session *s, xfer *x, CURLcode rc);
+void lsz_pump(session *s);
+void lsz_wait(session *s, int ms);         /* until a socket is ready, a timer is due, or ms */
+long lsz_timeout(session *s);              /* the nearest timer of any shard, -1 when none */
+void lsz_run_all(session *s, size_t n);
+void lsz_shards_close(session *s);         /* after every transfer was removed */
 
 /* lsz_cli.c: the `socialize` command's signal flag, TTY test and loopback listener */
 void lsz_cli_open(lua_State *L);

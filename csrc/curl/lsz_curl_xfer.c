@@ -1,7 +1,7 @@
 /* socialize.curl - one transfer: the request table checked and set up on
- * an easy handle, the body, header and private-network guard callbacks, the
- * multi handle driven to completion, and the outcome pushed as Lua values.
- * Part of the transport (lsocialize_curl.c). */
+ * an easy handle, the body, header and private-network guard callbacks, and
+ * the outcome pushed as Lua values (the multi handles that run it:
+ * lsz_curl_multi.c). Part of the transport (lsocialize_curl.c). */
 
 #include "lsz_curl.h"
 
@@ -500,132 +500,6 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
             curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
     }
     return 0;
-}
-
-/* O(1): each in-flight transfer knows its index (x->ri); the last one
- * takes its place (a scan here made 10,000 in flight cost O(n) per reply). */
-static void running_remove(session *s, xfer *x)
-{
-    size_t i = x->ri;
-    if (i >= s->nrunning || s->running[i] != x)
-        return;
-    s->running[i] = s->running[--s->nrunning];
-    s->running[i]->ri = i;
-}
-
-/* Marks x finished. Async transfers go to the finished list (returns 1);
- * blocking ones just complete (returns 0). */
-int lsz_finish(session *s, xfer *x, CURLcode rc)
-{
-    x->rc = rc;
-    x->done = 1;
-    if (x->active) {
-        curl_multi_remove_handle(s->multi, x->easy);
-        x->active = 0;
-    }
-    if (x->id > 0) {
-        running_remove(s, x);
-        x->next = s->finished;
-        s->finished = x;
-        return 1;
-    }
-    return 0;
-}
-
-/* Runs every transfer that needs attention, as curl_multi_perform would,
- * but through curl_multi_socket_action so that libcurl keeps reporting its
- * sockets to on_socket (curl_multi_perform does not, in 7.88): the due
- * timers first, then each known socket that poll(2) finds ready (or in
- * error), with its readiness: a socket with nothing to do costs nothing in
- * libcurl, so the work per reply does not grow with the transfers in
- * flight (issue 15: 10,000 at once). */
-static CURLMcode drive(session *s, int *running)
-{
-    CURLMcode rc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, running);
-    struct pollfd *p;
-    size_t i, n = s->nsocks;
-    if (rc != CURLM_OK || n == 0)
-        return rc;
-    p = malloc(n * sizeof *p); /* s->socks changes while libcurl runs */
-    if (!p)
-        return CURLM_OUT_OF_MEMORY;
-    for (i = 0; i < n; i++) {
-        p[i].fd = s->socks[i].fd;
-        p[i].events = (short)(((s->socks[i].what & CURL_POLL_IN) ? POLLIN : 0)
-                              | ((s->socks[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
-        p[i].revents = 0;
-    }
-    if (poll(p, (nfds_t)n, 0) < 0) {
-        for (i = 0; i < n; i++) /* cannot tell: every socket, as libcurl checks */
-            p[i].revents = POLLIN | POLLOUT;
-    }
-    for (i = 0; i < n; i++) {
-        int ev = 0;
-        if (!p[i].revents)
-            continue;
-        if (p[i].revents & (POLLIN | POLLHUP))
-            ev |= CURL_CSELECT_IN;
-        if (p[i].revents & POLLOUT)
-            ev |= CURL_CSELECT_OUT;
-        if (p[i].revents & (POLLERR | POLLNVAL))
-            ev |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(s->multi, p[i].fd, ev, running);
-    }
-    free(p);
-    return CURLM_OK;
-}
-
-/* Drives the multi handle once and files what finished. */
-void lsz_pump(session *s)
-{
-    CURLMsg *m;
-    int q, running = 0;
-    drive(s, &running);
-    while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
-        xfer *x = NULL;
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        lsz_finish(s, x, m->data.result);
-    }
-}
-
-/* Runs n transfers (pool[0..n-1]) to completion, in parallel. */
-void lsz_run_all(session *s, size_t n)
-{
-    size_t i, left = 0;
-    int running = 0;
-    for (i = 0; i < n; i++) {
-        if (s->pool[i].done)
-            continue;
-        s->pool[i].id = 0;
-        if (curl_multi_add_handle(s->multi, s->pool[i].easy) != CURLM_OK) {
-            s->pool[i].done = 1;
-            s->pool[i].rc = CURLE_OUT_OF_MEMORY;
-            continue;
-        }
-        s->pool[i].active = 1;
-        left++;
-    }
-    while (left > 0) {
-        CURLMsg *m;
-        int q;
-        if (drive(s, &running) != CURLM_OK)
-            break;
-        while ((m = curl_multi_info_read(s->multi, &q)) != NULL) {
-            xfer *x = NULL;
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            if (lsz_finish(s, x, m->data.result) == 0)
-                left--;
-        }
-        if (left > 0 && curl_multi_poll(s->multi, NULL, 0, 1000, NULL) != CURLM_OK)
-            break;
-    }
-    for (i = 0; i < n; i++) /* anything the loop could not finish */
-        if (!s->pool[i].done)
-            lsz_finish(s, &s->pool[i], CURLE_RECV_ERROR);
 }
 
 int lsz_ensure_pool(session *s, size_t n)
