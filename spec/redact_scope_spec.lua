@@ -198,6 +198,27 @@ describe("redaction of a direct call: the networks it sends to #unit", function(
         assert.are.equal(400106, err.errorCode) -- not connected
         assert.are.equal("Not connected: no connections for UID u (lookup refused bot [redacted])", err.errorDetails)
     end)
+
+    it("a refused connection holding a NUL byte never stands for another user's two tokens (the list's memo)", function()
+        -- user a's one value "X\0Y" and user b's two values X and Y: the
+        -- memo of a's list is not b's (X, in a body, is echoed alone)
+        local X, Y = "fbtokenXXXX", "litokenYYYY"
+        local c = socialize.new { backend = "direct", retry = false, providers = { facebook = { appSecret = "fb-app/secret+5" } },
+            connections = {
+                a = { facebook = { accessToken = X .. "\0" .. Y, pageId = "1647395831" } },
+                b = { facebook = { accessToken = X, pageId = "1647395831" }, linkedin = { accessToken = Y, personId = "abc123" } },
+            },
+            transport = function(req)
+                if req.provider == "facebook" then return error_reply("facebook", "bad token " .. X) end
+                return { status = 201, headers = { ["x-restli-id"] = "urn:li:share:1" }, body = "" }
+            end }
+        local _, e1 = c:publishUserAction { UID = "a", userAction = UA, enabledProviders = "facebook,linkedin" }
+        assert.are.equal("facebook: connection facebook.accessToken contains a NUL byte", e1.errorDetails)
+        local res, err = c:publishUserAction { UID = "b", userAction = UA, enabledProviders = "facebook,linkedin" }
+        assert.is_nil(err)
+        assert.are.equal("HTTP 400, code 100: bad token [redacted]", res.providerErrorCodes[1].errorDetails)
+        assert_none(shown(res, err), { X, Y })
+    end)
 end)
 
 describe("redaction of a direct call: made only when needed #unit", function()
