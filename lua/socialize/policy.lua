@@ -475,11 +475,30 @@ local function plain_replace(s, what, with)
     return table.concat(out)
 end
 
---- text with every secret replaced by [redacted].
+--- text with every secret replaced by [redacted]; and a text that ends
+-- with the start of one (4 bytes or more: a network's message cut to its
+-- length by the core, a transport's error cut to its buffer, right inside
+-- an echoed token) with that start replaced.
 function _M.scrub(text, secrets)
     if type(text) ~= "string" or not secrets then return text end
     for _, v in ipairs(secrets) do
         if find(text, v, 1, true) then text = plain_replace(text, v, "[redacted]") end
+    end
+    local n = #text
+    for _, v in ipairs(secrets) do
+        local len = #v
+        if len > MIN_SECRET and n >= MIN_SECRET then
+            local head = sub(v, 1, MIN_SECRET)
+            local i = find(text, head, math.max(1, n - len + 2), true)
+            while i do
+                if sub(text, i) == sub(v, 1, n - i + 1) then
+                    text = sub(text, 1, i - 1) .. "[redacted]"
+                    n = #text
+                    break
+                end
+                i = find(text, head, i + 1, true)
+            end
+        end
     end
     return text
 end
