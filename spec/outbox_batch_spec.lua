@@ -216,6 +216,26 @@ local function cases(E)
         end)
         assert.same({ true, nil }, { res, err })
         assert.equal(0, njobs())
+        -- a key that is not UTF-8: refused with the checks, before any write
+        res, err = s:transaction(function(tx)
+            local r, e = c:enqueueMany({ publish(1), publish(2, { key = "k\255\254" }) }, { tx = tx })
+            assert.is_nil(r)
+            assert.same({ 400006, 2, "Invalid parameter value: key must be UTF-8 without NUL bytes (calls[2])" },
+                { e.errorCode, e.index, e.errorDetails })
+            return true
+        end)
+        assert.same({ true, nil }, { res, err })
+        assert.equal(0, njobs())
+        -- a host's transaction that failed before the batch: about tx, no index
+        local ok = pcall(s.transaction, s, function(tx)
+            assert.is_nil(tx:exec("SELEC 1"))
+            local r, e = c:enqueueMany(calls(2), { tx = tx })
+            assert.is_nil(r)
+            assert.same({ "txn_failed", nil }, { e.error, e.index })
+            return true
+        end)
+        assert.is_true(ok)
+        assert.equal(0, njobs())
         -- one queued call says the same
         res, err = c:setStatus({ UID = long, status = "s" }, { deliver = "queued" })
         assert.same({ nil, 400006, "Invalid parameter value: UID is 1025 bytes; at most 1024 can be queued" },

@@ -152,7 +152,9 @@ local function check_opts(opts)
         if #key > _M.MAX_KEY then
             return nil, errors.invalid("key", "is " .. #key .. " bytes; at most " .. _M.MAX_KEY)
         end
-        if key:find("\0", 1, true) or not core.json_decode(core.json_encode(key) or "0") then
+        -- (json_encode answers nil for bytes that are not UTF-8)
+        local enc = core.json_encode(key)
+        if key:find("\0", 1, true) or not enc or not core.json_decode(enc) then
             return nil, errors.invalid("key", "must be UTF-8 without NUL bytes")
         end
     end
@@ -255,6 +257,7 @@ local function write_error(msg, code)
         return errors.new(E.MISSING_PARAMETER, "Missing required parameter: tx (the store is inside "
             .. "store:transaction: pass its tx to write in it)"), true
     end
+    if code == "txn_failed" then return store_error(msg, code), true end -- the host's tx failed before
     if code == "bad_input" then return errors.invalid("params", tostring(msg)) end
     return store_error(msg, code)
 end
