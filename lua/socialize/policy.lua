@@ -485,19 +485,22 @@ function _M.scrub(text, secrets)
         if find(text, v, 1, true) then text = plain_replace(text, v, "[redacted]") end
     end
     local n = #text
+    if n < MIN_SECRET then return text end
+    -- the text's last 4 bytes, looked for in each secret: where they end
+    -- its first k bytes (k < its length), the text may end with that start
+    local last = sub(text, n - MIN_SECRET + 1)
     for _, v in ipairs(secrets) do
-        local len = #v
-        if len > MIN_SECRET and n >= MIN_SECRET then
-            local head = sub(v, 1, MIN_SECRET)
-            local i = find(text, head, math.max(1, n - len + 2), true)
-            while i do
-                if sub(text, i) == sub(v, 1, n - i + 1) then
-                    text = sub(text, 1, i - 1) .. "[redacted]"
-                    n = #text
-                    break
-                end
-                i = find(text, head, i + 1, true)
-            end
+        local len, best = #v, 0
+        local j = find(v, last, 1, true)
+        while j and j + MIN_SECRET - 1 < len do
+            local k = j + MIN_SECRET - 1
+            if k <= n and sub(text, n - k + 1) == sub(v, 1, k) then best = k end
+            j = find(v, last, j + 1, true)
+        end
+        if best > 0 then
+            text = sub(text, 1, n - best) .. "[redacted]"
+            n = #text
+            last = sub(text, n - MIN_SECRET + 1)
         end
     end
     return text
