@@ -192,8 +192,87 @@ local function cases(E)
         assert(s:transaction(function(tx) old = tx end))
         res, err = c:enqueueMany(calls(2), { tx = old })
         assert.is_nil(res)
-        assert.same({ 400006, 1 }, { err.errorCode, err.index })
+        -- about the option, not a call: no index
+        assert.same({ 400006, "Invalid parameter value: tx the transaction has ended" },
+            { err.errorCode, err.errorDetails })
+        assert.is_nil(err.index)
         assert.equal(3, njobs())
+    end)
+
+    it("in the host's transaction, a call over the store's limits is refused before any write (the host commits)", function()
+        local long = string.rep("u", 1025)
+        local res, err = s:transaction(function(tx)
+            local r, e = c:enqueueMany({ publish(1), { method = "setStatus", params = { UID = long, status = "s" } } },
+                { tx = tx })
+            assert.is_nil(r)
+            assert.same({ 400006, 2, "Invalid parameter value: UID is 1025 bytes; at most 1024 can be queued (calls[2])" },
+                { e.errorCode, e.index, e.errorDetails })
+            r, e = c:enqueueMany({ publish(1), { method = "setStatus",
+                params = { UID = "u2", status = string.rep("s", 1048576) } } }, { tx = tx })
+            assert.is_nil(r)
+            assert.same({ 400006, 2 }, { e.errorCode, e.index })
+            assert.truthy(e.errorDetails:find("at most 1048576 can be queued (calls[2])", 1, true), e.errorDetails)
+            return true -- the host commits what it wrote: none of the batch's calls
+        end)
+        assert.same({ true, nil }, { res, err })
+        assert.equal(0, njobs())
+        -- a key that is not UTF-8: refused with the checks, before any write
+        res, err = s:transaction(function(tx)
+            local r, e = c:enqueueMany({ publish(1), publish(2, { key = "k\255\254" }) }, { tx = tx })
+            assert.is_nil(r)
+            assert.same({ 400006, 2, "Invalid parameter value: key must be UTF-8 without NUL bytes (calls[2])" },
+                { e.errorCode, e.index, e.errorDetails })
+            return true
+        end)
+        assert.same({ true, nil }, { res, err })
+        assert.equal(0, njobs())
+        -- a host's transaction that failed before the batch: about tx, no index
+        local ok = pcall(s.transaction, s, function(tx)
+            assert.is_nil(tx:exec("SELEC 1"))
+            local r, e = c:enqueueMany(calls(2), { tx = tx })
+            assert.is_nil(r)
+            assert.same({ "txn_failed", nil }, { e.error, e.index })
+            return true
+        end)
+        assert.is_true(ok)
+        assert.equal(0, njobs())
+        -- one queued call says the same
+        res, err = c:setStatus({ UID = long, status = "s" }, { deliver = "queued" })
+        assert.same({ nil, 400006, "Invalid parameter value: UID is 1025 bytes; at most 1024 can be queued" },
+            { res, err.errorCode, err.errorDetails })
+    end)
+
+    it("reads calls whose metatables raise or never end as bad input, named, writing none", function()
+        local function raise() error("a hostile metatable") end
+        local list = calls(3)
+        list[2] = setmetatable({}, { __index = raise })
+        local ok, res, err = pcall(c.enqueueMany, c, list)
+        assert.is_true(ok, res)
+        assert.same({ nil, 400006, 2, "Invalid parameter value: calls[2] could not be read (a table's metatable "
+            .. "raised an error)" }, { res, err.errorCode, err.index, err.errorDetails })
+        if #setmetatable({}, { __len = function() return 7 end }) == 7 then -- Lua 5.2+: __len, __pairs
+            ok, res, err = pcall(c.enqueueMany, c, setmetatable({}, { __len = raise }))
+            assert.is_true(ok, res)
+            assert.same({ 400006, "Invalid parameter value: calls could not be read (a table's metatable raised an error)" },
+                { err.errorCode, err.errorDetails })
+            assert.is_nil(err.index)
+            -- a __pairs that never ends: the loop stops at the list's size
+            local forever = setmetatable(calls(2), { __pairs = function(t)
+                return function() return 1, t[1] end, t, nil
+            end })
+            ok, res, err = pcall(c.enqueueMany, c, forever)
+            assert.is_true(ok, res)
+            assert.same({ 400006, "Invalid parameter value: calls must be a list (a key 1 is not an index)" },
+                { err.errorCode, err.errorDetails })
+            local call = setmetatable(publish(1), { __pairs = function(t)
+                return function() return "method", t.method end, t, nil
+            end })
+            ok, res, err = pcall(c.enqueueMany, c, { call })
+            assert.is_true(ok, res)
+            assert.same({ 400006, 1 }, { err.errorCode, err.index })
+            assert.truthy(err.errorDetails:find("calls[1].method is not a field", 1, true), err.errorDetails)
+        end
+        assert.equal(0, njobs())
     end)
 end
 

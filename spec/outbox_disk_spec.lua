@@ -112,3 +112,82 @@ os.exit(0, false) -- no close: the -wal and -shm files stay, as after a kill -9
         c:close()
     end)
 end)
+
+-- The store opened on a read-only file system by a path SQLite reads in its
+-- own way: through a symlink (SQLite keeps the -wal and -shm files by the
+-- file the link names), a path starting with "//" (in a file: URI, the start
+-- of a host name), and bytes a URI reserves.
+describe("the SQLite store on a read-only file system: odd paths #once", function()
+    local store = require("socialize.store")
+    local dir
+
+    local function sh(cmd)
+        local out = K.run(cmd .. "; echo \"rc=$?\"")
+        assert(tonumber(out:match("rc=(%d+)$")) == 0, cmd .. ": " .. out)
+        return out
+    end
+    before_each(function()
+        dir = H.tmpdir .. "/rofs-" .. math.random(1, 1e9)
+        sh("mkdir -p " .. K.q(dir))
+        sh("mount -t tmpfs -o size=1m,mode=0700 tmpfs " .. K.q(dir))
+    end)
+    after_each(function()
+        K.run("umount -l " .. K.q(dir))
+        K.run("rmdir " .. K.q(dir))
+    end)
+    local function mount(opts) sh("mount -o remount," .. opts .. " " .. K.q(dir)) end
+
+    local function token(url)
+        local s, err, name = store.open(url, { keys = { K.KEY } })
+        if not s then return nil, name, err end
+        local r, gerr, gname = s:get_connection("u", "twitter")
+        s:close()
+        if not r then return nil, gname, gerr end
+        return r.secrets.accessToken
+    end
+
+    it("through a symlink: its target's -wal without -shm refused by name, never its older checkpoint read", function()
+        local s = assert(store.open("sqlite:" .. dir .. "/real.db", { keys = { K.KEY } }))
+        assert(s:put_connection({ UID = "u", provider = "twitter", account = "a", secrets = { accessToken = "v1-checkpointed" } }))
+        s:close() -- checkpointed: the file holds v1
+        local path = K.script("rofs-crash", [[
+local st = assert(require("socialize.store").open(arg[1], { keys = { arg[2] } }))
+assert(st:put_connection({ UID = "u", provider = "twitter", account = "a", secrets = { accessToken = "v2-in-the-wal" } }))
+os.exit(0, false) -- no close: v2 only in the -wal
+]])
+        assert.equal("", K.run(K.CHILD_LUA .. " " .. K.q(path) .. " " .. K.q("sqlite:" .. dir .. "/real.db") .. " " .. K.q(K.KEY)))
+        sh("ln -s real.db " .. K.q(dir .. "/link.db"))
+        mount("ro")
+        assert.same({ "v2-in-the-wal" }, { token("sqlite:" .. dir .. "/link.db") }) -- the -wal read, by the link
+        mount("rw")
+        sh("rm " .. K.q(dir .. "/real.db-shm"))
+        mount("ro")
+        for _, p in ipairs({ "/real.db", "/link.db" }) do
+            local v, name, err = token("sqlite:" .. dir .. p)
+            assert.same({ nil, "store_readonly" }, { v, name }, p)
+            assert.truthy(err:find("-wal", 1, true), err)
+        end
+        mount("rw")
+        assert.equal("v2-in-the-wal", token("sqlite:" .. dir .. "/link.db"))
+    end)
+
+    it("paths starting with //, through ./ and a symlink, with % ? # space and UTF-8: each read", function()
+        local names = { "plain.db", "pct%41x.db", "q?x#y.db", "sp ace.db", "\195\169t\195\169.db" }
+        for _, n in ipairs(names) do
+            local s = assert(store.open("sqlite:" .. dir .. "/" .. n, { keys = { K.KEY } }))
+            assert(s:put_connection({ UID = "u", provider = "twitter", account = "a", secrets = { accessToken = "tok " .. n } }))
+            s:close()
+        end
+        sh("ln -s plain.db " .. K.q(dir .. "/link.db"))
+        mount("ro")
+        assert.equal("/", dir:sub(1, 1))
+        for _, n in ipairs(names) do
+            for _, prefix in ipairs({ dir .. "/", "/" .. dir .. "/", dir .. "/./" }) do
+                assert.same({ "tok " .. n }, { token("sqlite:" .. prefix .. n) }, prefix .. n)
+            end
+        end
+        assert.same({ "tok plain.db" }, { token("sqlite:/" .. dir .. "/link.db") })
+        local none, _, name = store.open("sqlite:" .. dir .. "/none.db", { keys = { K.KEY } })
+        assert.same({ nil, "store_io" }, { none, name }) -- no such file: it cannot be made there
+    end)
+end)

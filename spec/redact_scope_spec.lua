@@ -198,6 +198,48 @@ describe("redaction of a direct call: the networks it sends to #unit", function(
         assert.are.equal(400106, err.errorCode) -- not connected
         assert.are.equal("Not connected: no connections for UID u (lookup refused bot [redacted])", err.errorDetails)
     end)
+
+    it("a network's echo cut by the core's limit inside the token: no start of it shown", function()
+        -- the core keeps a network's message to 400 bytes: the token's first
+        -- bytes at its end, in each encoding
+        for _, enc in ipairs(policy.encodings_of(TOKENS.facebook)) do
+            for _, keep in ipairs({ 4, 9, #enc - 1 }) do
+                local c = socialize.new { backend = "direct", retry = false, providers = PROVIDERS,
+                    connections = connections(),
+                    transport = function() return error_reply("facebook", string.rep("p", 400 - keep) .. enc) end }
+                local _, err = c:publishUserAction { UID = "u", userAction = UA, enabledProviders = "facebook" }
+                local d = err.providerErrorCodes[1].errorDetails
+                assert.are.equal("HTTP 400, code 100: " .. string.rep("p", 400 - keep) .. "[redacted]", d)
+            end
+        end
+        -- a text ending in fewer than 4 bytes of one, or in its start not at the end, stays
+        local list = policy.secrets({}, { secret = "abcdefgh" })
+        assert.are.equal("x abc", policy.scrub("x abc", list))
+        assert.are.equal("x abcdef y", policy.scrub("x abcdef y", list))
+        assert.are.equal("x [redacted]", policy.scrub("x abcd", list))
+        assert.are.equal("[redacted] [redacted]", policy.scrub("abcdefgh abcdefg", list))
+    end)
+
+    it("a refused connection holding a NUL byte never stands for another user's two tokens (the list's memo)", function()
+        -- user a's one value "X\0Y" and user b's two values X and Y: the
+        -- memo of a's list is not b's (X, in a body, is echoed alone)
+        local X, Y = "fbtokenXXXX", "litokenYYYY"
+        local c = socialize.new { backend = "direct", retry = false, providers = { facebook = { appSecret = "fb-app/secret+5" } },
+            connections = {
+                a = { facebook = { accessToken = X .. "\0" .. Y, pageId = "1647395831" } },
+                b = { facebook = { accessToken = X, pageId = "1647395831" }, linkedin = { accessToken = Y, personId = "abc123" } },
+            },
+            transport = function(req)
+                if req.provider == "facebook" then return error_reply("facebook", "bad token " .. X) end
+                return { status = 201, headers = { ["x-restli-id"] = "urn:li:share:1" }, body = "" }
+            end }
+        local _, e1 = c:publishUserAction { UID = "a", userAction = UA, enabledProviders = "facebook,linkedin" }
+        assert.are.equal("facebook: connection facebook.accessToken contains a NUL byte", e1.errorDetails)
+        local res, err = c:publishUserAction { UID = "b", userAction = UA, enabledProviders = "facebook,linkedin" }
+        assert.is_nil(err)
+        assert.are.equal("HTTP 400, code 100: bad token [redacted]", res.providerErrorCodes[1].errorDetails)
+        assert_none(shown(res, err), { X, Y })
+    end)
 end)
 
 describe("redaction of a direct call: made only when needed #unit", function()

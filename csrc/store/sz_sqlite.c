@@ -299,17 +299,21 @@ static const sz_engine SQLITE_ENGINE = {"sqlite", sq_exec, sq_begin, sq_commit, 
  * (a clean close checkpoints and removes it, so the file holds everything),
  * read-only when its -wal and -shm files are both there (SQLite reads the WAL
  * then). A -wal file without its -shm holds commits that cannot be read
- * there: refused, by name, rather than opened without them. 1: reopened (or
- * refused, with err set); 0: not a read-only file system. */
+ * there: refused, by name, rather than opened without them. The path is
+ * resolved first (SQLite keeps the -wal and -shm files by the file a symlink
+ * names, not by the link). 1: reopened (or refused, with err set); 0: not a
+ * read-only file system. */
 static int sq_open_rofs(sz_store *st, const char *path, int *rc, sz_store_err *err)
 {
     struct statvfs vfs;
     struct stat sb;
     if (path[0] == ':' || statvfs(path, &vfs) != 0 || !(vfs.f_flag & ST_RDONLY)) return 0;
+    char *real = realpath(path, NULL);
+    if (real) path = real;
     size_t n = strlen(path);
     char *side = malloc(n + 5), *uri = malloc(3 * n + 32);
     if (!side || !uri) {
-        free(side), free(uri);
+        free(side), free(uri), free(real);
         *rc = SQLITE_NOMEM;
         return 0;
     }
@@ -320,7 +324,7 @@ static int sq_open_rofs(sz_store *st, const char *path, int *rc, sz_store_err *e
     int shm = stat(side, &sb) == 0;
     free(side);
     if (wal && !shm) {
-        free(uri);
+        free(uri), free(real);
         sq_close(st);
         *rc = SQLITE_READONLY;
         sz_store_seterr(err, SZ_STORE_READONLY,
@@ -328,9 +332,12 @@ static int sq_open_rofs(sz_store *st, const char *path, int *rc, sz_store_err *e
                         " read there without its -shm file; make the file system writable once to checkpoint it");
         return 1;
     }
-    /* file: URI, every byte outside the unreserved set percent-encoded */
+    /* file: URI, every byte outside the unreserved set percent-encoded; an
+     * absolute path after an empty authority ("file://" + "/..."): a path
+     * starting with "//" is no host name */
     char *o = uri;
     memcpy(o, "file:", 5), o += 5;
+    if (path[0] == '/') memcpy(o, "//", 2), o += 2;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)path[i];
         if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '/' ||
@@ -340,6 +347,7 @@ static int sq_open_rofs(sz_store *st, const char *path, int *rc, sz_store_err *e
             o += snprintf(o, 4, "%%%02X", ch);
     }
     strcpy(o, wal ? "" : "?immutable=1");
+    free(real);
     sq_close(st);
     sqlite3 *db = NULL;
     *rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);

@@ -29,6 +29,9 @@ local MEMO_LISTS = 16 -- lists kept per client (all dropped when one more comes)
 local function memo_secrets(ctx, tables, n)
     local raw = {}
     for i = 1, n do policy.secret_values(raw, tables[i]) end
+    -- each value with its length: a value holding NUL bytes ("a\0b", a
+    -- connection the call refuses) never stands for two ("a", "b")
+    for i = 1, #raw do raw[i] = #raw[i] .. ":" .. raw[i] end
     local fp = concat(raw, "\0")
     local key = ctx.cache
     local m = key and secrets_memo[key]

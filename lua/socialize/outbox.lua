@@ -49,6 +49,7 @@ _M.DEFAULTS = {
 -- (the network's clock against ours).
 _M.READBACK_SKEW = 120
 _M.MAX_KEY = 200
+_M.MAX_UID, _M.MAX_PARAMS = 1024, 1048576 -- the store's (SZ_STORE_MAX_ID, SZ_OUTBOX_MAX_PARAMS)
 _M.DEDUP_WINDOW = 86400
 
 -- Categories that never retry: dead at once.
@@ -151,7 +152,9 @@ local function check_opts(opts)
         if #key > _M.MAX_KEY then
             return nil, errors.invalid("key", "is " .. #key .. " bytes; at most " .. _M.MAX_KEY)
         end
-        if key:find("\0", 1, true) or not core.json_decode(core.json_encode(key) or "0") then
+        -- (json_encode answers nil for bytes that are not UTF-8)
+        local enc = core.json_encode(key)
+        if key:find("\0", 1, true) or not enc or not core.json_decode(enc) then
             return nil, errors.invalid("key", "must be UTF-8 without NUL bytes")
         end
     end
@@ -220,6 +223,17 @@ local function prepare(client, method, params, opts)
         return nil, errors.invalid("params", "cannot be queued: " .. tostring(jmsg)
             .. " (queue media by URL or file path, not by bytes)")
     end
+    -- the store's own limits, checked before any write: a batch in the
+    -- host's transaction (enqueueMany) never finds one at its i-th write,
+    -- after the earlier ones were written
+    local uid = tostring(p.UID)
+    if #uid > _M.MAX_UID then
+        return nil, errors.invalid("UID", "is " .. #uid .. " bytes; at most " .. _M.MAX_UID .. " can be queued")
+    end
+    if #text > _M.MAX_PARAMS then
+        return nil, errors.invalid("params", "are " .. #text .. " bytes as JSON; at most " .. _M.MAX_PARAMS
+            .. " can be queued")
+    end
     local now = now_s(client)
     local at = opts.at and floor(max(min(opts.at, 9e15), -9e15)) or now
     return { st = st, p = p, full = full, names = names, text = text, now = now, at = at, key = opts.key,
@@ -232,16 +246,18 @@ local function write(job, tx)
         key = job.key, window = _M.DEDUP_WINDOW, now = job.now, runAt = job.at, tx = tx })
 end
 
--- st:enqueue's error as the call's
+-- st:enqueue's error as the call's; true second when it is about tx (the
+-- option, not one call of a batch)
 local function write_error(msg, code)
     -- the host's transaction (store:transaction, docs/delivery.md)
     if code == "no_transaction" or tostring(msg):find("^tx:") then
-        return errors.invalid("tx", (tostring(msg):gsub("^tx: ", "", 1)))
+        return errors.invalid("tx", (tostring(msg):gsub("^tx: ", "", 1))), true
     end
     if code == "in_transaction" then
         return errors.new(E.MISSING_PARAMETER, "Missing required parameter: tx (the store is inside "
-            .. "store:transaction: pass its tx to write in it)")
+            .. "store:transaction: pass its tx to write in it)"), true
     end
+    if code == "txn_failed" then return store_error(msg, code), true end -- the host's tx failed before
     if code == "bad_input" then return errors.invalid("params", tostring(msg)) end
     return store_error(msg, code)
 end
@@ -289,6 +305,42 @@ local function at_index(err, i)
     return err
 end
 
+-- The calls of a batch as plain tables { method, params, at, key } | nil,
+-- err (named, with the index). seen(i): the call being read (its index
+-- for an error a metatable raises).
+local function read_calls(calls, seen)
+    local n = #calls
+    if type(n) ~= "number" or n ~= n or n < 1 or n > _M.MAX_BATCH then
+        return nil, errors.invalid("calls", "holds " .. tostring(n) .. " calls; 1 to " .. _M.MAX_BATCH)
+    end
+    local count = 0
+    for k in pairs(calls) do
+        count = count + 1
+        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) or count > n then
+            return nil, errors.invalid("calls", "must be a list (a key " .. tostring(k) .. " is not an index)")
+        end
+    end
+    local out = {}
+    for i = 1, n do
+        seen(i)
+        local c = calls[i]
+        if type(c) ~= "table" then
+            return nil, at_index(errors.invalid("calls[" .. i .. "]", "must be a table { method, params, at?, key? }"), i)
+        end
+        local fields = 0
+        for k in pairs(c) do
+            fields = fields + 1
+            if (k ~= "method" and k ~= "params" and k ~= "at" and k ~= "key") or fields > 4 then
+                return nil, at_index(errors.invalid("calls[" .. i .. "]." .. tostring(k),
+                    "is not a field (method, params, at, key)"), i)
+            end
+        end
+        out[i] = { method = c.method, params = c.params, at = c.at, key = c.key }
+    end
+    seen(nil)
+    return out
+end
+
 --- Many queued calls at once (client:enqueueMany, docs/delivery.md "Many
 -- at once"): calls = { { method = name, params = {...}, at = t?, key = k? },
 -- ... }, all checked first, then written in one transaction (the store's
@@ -305,15 +357,19 @@ function _M.enqueue_many(client, calls, opts)
         return nil, errors.new(E.MISSING_PARAMETER, "Missing required parameter: calls (a list of "
             .. "{ method, params, at?, key? })")
     end
+    -- calls and each call read once into plain tables: a metatable that
+    -- raises (__len, __pairs, __index) is bad input, not a raise; every loop
+    -- bounded by the batch's size
+    local at_i
+    local rok, list, rerr = pcall(read_calls, calls, function(i) at_i = i end)
+    if not rok then
+        local e = errors.invalid(at_i and ("calls[" .. at_i .. "]") or "calls",
+            "could not be read (a table's metatable raised an error)")
+        return nil, at_i and at_index(e, at_i) or e
+    end
+    if not list then return nil, rerr end
+    calls = list
     local n = #calls
-    for k in pairs(calls) do
-        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) then
-            return nil, errors.invalid("calls", "must be a list (a key " .. tostring(k) .. " is not an index)")
-        end
-    end
-    if n == 0 or n > _M.MAX_BATCH then
-        return nil, errors.invalid("calls", "holds " .. n .. " calls; 1 to " .. _M.MAX_BATCH)
-    end
     -- what no call can fix: answered without an index
     if client.engine:settings().backend ~= "direct" then
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend "
@@ -324,15 +380,6 @@ function _M.enqueue_many(client, calls, opts)
     local jobs = {}
     for i = 1, n do
         local c = calls[i]
-        if type(c) ~= "table" then
-            return nil, at_index(errors.invalid("calls[" .. i .. "]", "must be a table { method, params, at?, key? }"), i)
-        end
-        for k in pairs(c) do
-            if k ~= "method" and k ~= "params" and k ~= "at" and k ~= "key" then
-                return nil, at_index(errors.invalid("calls[" .. i .. "]." .. tostring(k),
-                    "is not a field (method, params, at, key)"), i)
-            end
-        end
         local full = type(c.method) == "string" and BATCH_METHODS[c.method]
         if not full then
             return nil, at_index(errors.invalid("calls[" .. i .. "].method", "must be publishUserAction, "
@@ -350,7 +397,8 @@ function _M.enqueue_many(client, calls, opts)
         for i, job in ipairs(jobs) do
             local id, existed, code = write(job, tx)
             if not id then
-                failed = at_index(write_error(existed, code), i)
+                local e, about_tx = write_error(existed, code)
+                failed = about_tx and e or at_index(e, i)
                 return nil, failed.errorDetails, code
             end
             ids[i] = { id, existed }

@@ -475,11 +475,33 @@ local function plain_replace(s, what, with)
     return table.concat(out)
 end
 
---- text with every secret replaced by [redacted].
+--- text with every secret replaced by [redacted]; and a text that ends
+-- with the start of one (4 bytes or more: a network's message cut to its
+-- length by the core, a transport's error cut to its buffer, right inside
+-- an echoed token) with that start replaced.
 function _M.scrub(text, secrets)
     if type(text) ~= "string" or not secrets then return text end
     for _, v in ipairs(secrets) do
         if find(text, v, 1, true) then text = plain_replace(text, v, "[redacted]") end
+    end
+    local n = #text
+    if n < MIN_SECRET then return text end
+    -- the text's last 4 bytes, looked for in each secret: where they end
+    -- its first k bytes (k < its length), the text may end with that start
+    local last = sub(text, n - MIN_SECRET + 1)
+    for _, v in ipairs(secrets) do
+        local len, best = #v, 0
+        local j = find(v, last, 1, true)
+        while j and j + MIN_SECRET - 1 < len do
+            local k = j + MIN_SECRET - 1
+            if k <= n and sub(text, n - k + 1) == sub(v, 1, k) then best = k end
+            j = find(v, last, j + 1, true)
+        end
+        if best > 0 then
+            text = sub(text, 1, n - best) .. "[redacted]"
+            n = #text
+            last = sub(text, n - MIN_SECRET + 1)
+        end
     end
     return text
 end
