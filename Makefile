@@ -62,10 +62,10 @@ TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 # the store (socialize.store): SQLite and PostgreSQL, secrets sealed with
 # OpenSSL; outside the core, which does no I/O
-STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_outbox.c csrc/store/sz_txn.c csrc/store/sz_seal.c \
+STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_outbox.c csrc/store/sz_outbox_record.c csrc/store/sz_txn.c csrc/store/sz_seal.c \
             csrc/store/sz_sqlite.c csrc/store/sz_pg.c
 STORE_LSRC = csrc/store/lsz_store.c csrc/store/lsz_outbox.c csrc/store/lsz_txn.c csrc/store/lsz_outbox.h
-STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h csrc/store/sz_store_ops.h
+STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h csrc/store/sz_store_ops.h csrc/store/sz_outbox_int.h
 STORE_CFLAGS = $(filter-out -Icsrc/core -Ibuild/gen,$(ALL_CFLAGS)) -Icsrc/store \
                $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 STORE_LIBS = -lsqlite3 -lpq -ljansson -lcrypto
