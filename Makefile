@@ -274,10 +274,13 @@ bench: deps
 	@sh bench/run
 
 # 100,000 asynchronous calls at concurrency 256, then 100,000 queued deliveries
-# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS)
+# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS); bench/outbox_vs_direct.lua
+# between them
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
+	@# queued delivery against direct calls to the same sandbox, side by side (1 and 4 processes, instructions each)
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_vs_direct.lua
 	@# the outbox: 100,000 queued deliveries, 5 % failing, on PostgreSQL and SQLite (SOAK_SECONDS per store)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_soak.lua
 

@@ -201,6 +201,35 @@ local function contract(E)
         assert.same({ {}, 0 }, { s:record_many("w2", 1042, {}) })
     end)
 
+    it("sums up each job's status from a batch over several jobs", function()
+        local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter" } })))
+        local b = assert(s:enqueue(job({ providers = { "mastodon" } })))
+        local c = assert(s:enqueue(job({ providers = { "mastodon", "twitter" } })))
+        local d = assert(s:enqueue(job({ providers = { "twitter" } })))
+        assert.equal(6, #assert(s:claim("w", 1000, 60, 10)))
+        local res, n = s:record_many("w", 1001, {
+            { jobID = a, provider = "mastodon", state = "sent", postID = "NULL" },
+            { jobID = b, provider = "mastodon", state = "dead", errorCode = 400006, category = "content_invalid",
+              reason = 'a "quoted" \\ {x,y}, NULL \195\169' },
+            { jobID = c, provider = "twitter", state = "sent", postID = "2" },
+            { jobID = a, provider = "twitter", state = "dead", errorCode = 400006, category = "content_invalid" },
+            { jobID = c, provider = "mastodon", state = "unconfirmed", nextAt = 0 },
+            { jobID = d, provider = "twitter", state = "retrying", nextAt = 2000, category = "transient",
+              release = true },
+        })
+        assert.same({ { true, true, true, true, true, true }, 6 }, { res, n })
+        assert.same({ "partial", "dead", "unconfirmed", "active" },
+            { s:job(a).status, s:job(b).status, s:job(c).status, s:job(d).status })
+        assert.same({ 1001, 1001 }, { s:job(a).updatedAt, s:job(d).updatedAt })
+        -- the values as given (PostgreSQL passes a batch as arrays: quoting)
+        assert.same({ "NULL", 'a "quoted" \\ {x,y}, NULL \195\169', 400006, "content_invalid" },
+            { by_provider(s:job(a)).mastodon.postID, by_provider(s:job(b)).mastodon.reason,
+              by_provider(s:job(b)).mastodon.errorCode, by_provider(s:job(b)).mastodon.category })
+        local dd = by_provider(s:job(d)).twitter
+        assert.same({ 2000, 0, "transient" }, { dd.nextAt, dd.attempts, dd.category }) -- released: not an attempt
+        assert.is_nil(dd.errorCode)
+    end)
+
     it("refuses a batch with a bad element by its index and writes nothing of it", function()
         local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter", "vkontakte" } })))
         assert.equal(3, #assert(s:claim("w", 1000, 60, 10)))
