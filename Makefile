@@ -62,10 +62,10 @@ TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc
 TEST_HDR = csrc/test/tap.h csrc/test/test_util.h
 # the store (socialize.store): SQLite and PostgreSQL, secrets sealed with
 # OpenSSL; outside the core, which does no I/O
-STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_outbox.c csrc/store/sz_txn.c csrc/store/sz_seal.c \
+STORE_SRC = csrc/store/sz_store.c csrc/store/sz_store_ops.c csrc/store/sz_outbox.c csrc/store/sz_outbox_record.c csrc/store/sz_txn.c csrc/store/sz_seal.c \
             csrc/store/sz_sqlite.c csrc/store/sz_pg.c
 STORE_LSRC = csrc/store/lsz_store.c csrc/store/lsz_outbox.c csrc/store/lsz_txn.c csrc/store/lsz_outbox.h
-STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h csrc/store/sz_store_ops.h
+STORE_HDR = csrc/store/sz_store.h csrc/store/sz_store_int.h csrc/store/sz_store_ops.h csrc/store/sz_outbox_int.h
 STORE_CFLAGS = $(filter-out -Icsrc/core -Ibuild/gen,$(ALL_CFLAGS)) -Icsrc/store \
                $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 STORE_LIBS = -lsqlite3 -lpq -ljansson -lcrypto
@@ -274,10 +274,13 @@ bench: deps
 	@sh bench/run
 
 # 100,000 asynchronous calls at concurrency 256, then 100,000 queued deliveries
-# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS)
+# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS); bench/outbox_vs_direct.lua
+# between them
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
+	@# queued delivery against direct calls to the same sandbox, side by side (1 and 4 processes, instructions each)
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_vs_direct.lua
 	@# the outbox: 100,000 queued deliveries, 5 % failing, on PostgreSQL and SQLite (SOAK_SECONDS per store)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_soak.lua
 

@@ -72,13 +72,27 @@ if crash then
     n = tonumber(n)
     local core = require("socialize.core")
     local idx = getmetatable(st).__index
-    local orig, inside, seen = idx[kind], false, 0
+    local inside, seen = false, 0
     local function leave(...) inside = false return ... end
+    local function counts(provider, o) -- a sent post to a network of that kind
+        return type(o) == "table" and o.state == "sent"
+            and (core.provider_info(provider).idempotency.kind ~= "none") == (net == "idempotent")
+    end
+    local orig = idx[kind]
     idx[kind] = function(...)
         local a = { ... } -- record(st, jobID, provider, worker, now, outcome)
-        inside = kind ~= "record" or (type(a[6]) == "table" and a[6].state == "sent"
-            and (core.provider_info(a[3]).idempotency.kind ~= "none") == (net == "idempotent"))
+        inside = kind ~= "record" or counts(a[3], a[6])
         return leave(orig(...))
+    end
+    if kind == "record" then -- a blocking worker records its batch's outcomes together
+        local many = idx.record_many
+        idx.record_many = function(...)
+            local a = { ... } -- record_many(st, worker, now, outcomes)
+            for _, o in ipairs(type(a[4]) == "table" and a[4] or {}) do
+                if counts(o.provider, o) then inside = true end
+            end
+            return leave(many(...))
+        end
     end
     st:_before_commit(function()
         if not inside then return true end

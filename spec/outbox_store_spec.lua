@@ -164,6 +164,108 @@ local function contract(E)
         assert.same({ nil, "lease_lost" }, { select(1, s:record(id, "mastodon", "w2", 1033, { state = "dead" })), "lease_lost" })
     end)
 
+    it("records a batch of outcomes in one transaction; a lost lease is reported for its delivery alone", function()
+        local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter" } })))
+        assert.equal(2, #assert(s:claim("w1", 1000, 30, 10)))
+        local b = assert(s:enqueue(job({ providers = { "mastodon" } })))
+        assert.equal(1, #assert(s:claim("w1", 1000, 100, 10)))
+        -- a's twitter delivery taken over by w2 after w1's lease ran out
+        assert(s:record(a, "mastodon", "w1", 1001, { state = "retrying", nextAt = 1020, errorCode = 500026,
+            category = "transient", reason = "closed", release = true }))
+        local got = assert(s:claim("w2", 1030, 30, 1))
+        assert.same({ a, "twitter", "w2" }, { got[1].jobID, got[1].provider, got[1].leaseOwner })
+        local res, n = s:record_many("w1", 1031, {
+            { jobID = b, provider = "mastodon", state = "sent", postID = "109" },
+            { jobID = a, provider = "twitter", state = "sent", postID = "7" },
+        })
+        assert.same({ { true, "lease_lost" }, 1 }, { res, n })
+        local db = by_provider(s:job(b)).mastodon
+        assert.same({ "sent", "109", 1031, "sent" }, { db.state, db.postID, db.sentAt, s:job(b).status })
+        -- w2's delivery untouched: still w2's, sending, no post
+        local dt = by_provider(s:job(a)).twitter
+        assert.same({ "sending", "w2", "none" }, { dt.state, dt.leaseOwner, dt.postID or "none" })
+        -- w2 claims a's mastodon (due again at 1020) and records both of a's
+        got = assert(s:claim("w2", 1040, 30, 10))
+        assert.same({ a, "mastodon", 1 }, { got[1].jobID, got[1].provider, got[1].attempts }) -- released: not an attempt before
+        res, n = s:record_many("w2", 1041, {
+            { jobID = a, provider = "twitter", state = "unconfirmed", nextAt = 0, errorCode = 504002,
+              category = "transient", reason = "timeout" },
+            { jobID = a, provider = "mastodon", state = "dead", errorCode = 400006, category = "content_invalid",
+              reason = "too long" },
+        })
+        assert.same({ { true, true }, 2 }, { res, n })
+        local ds = by_provider(s:job(a))
+        assert.same({ "unconfirmed", 1041, "dead", 400006 }, { ds.twitter.state, ds.twitter.sentAt, ds.mastodon.state,
+            ds.mastodon.errorCode })
+        assert.equal("unconfirmed", s:job(a).status) -- the job's status from both outcomes
+        assert.same({ {}, 0 }, { s:record_many("w2", 1042, {}) })
+    end)
+
+    it("sums up each job's status from a batch over several jobs", function()
+        local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter" } })))
+        local b = assert(s:enqueue(job({ providers = { "mastodon" } })))
+        local c = assert(s:enqueue(job({ providers = { "mastodon", "twitter" } })))
+        local d = assert(s:enqueue(job({ providers = { "twitter" } })))
+        assert.equal(6, #assert(s:claim("w", 1000, 60, 10)))
+        local res, n = s:record_many("w", 1001, {
+            { jobID = a, provider = "mastodon", state = "sent", postID = "NULL" },
+            { jobID = b, provider = "mastodon", state = "dead", errorCode = 400006, category = "content_invalid",
+              reason = 'a "quoted" \\ {x,y}, NULL \195\169' },
+            { jobID = c, provider = "twitter", state = "sent", postID = "2" },
+            { jobID = a, provider = "twitter", state = "dead", errorCode = 400006, category = "content_invalid" },
+            { jobID = c, provider = "mastodon", state = "unconfirmed", nextAt = 0 },
+            { jobID = d, provider = "twitter", state = "retrying", nextAt = 2000, category = "transient",
+              release = true },
+        })
+        assert.same({ { true, true, true, true, true, true }, 6 }, { res, n })
+        assert.same({ "partial", "dead", "unconfirmed", "active" },
+            { s:job(a).status, s:job(b).status, s:job(c).status, s:job(d).status })
+        assert.same({ 1001, 1001 }, { s:job(a).updatedAt, s:job(d).updatedAt })
+        -- the values as given (PostgreSQL passes a batch as arrays: quoting)
+        assert.same({ "NULL", 'a "quoted" \\ {x,y}, NULL \195\169', 400006, "content_invalid" },
+            { by_provider(s:job(a)).mastodon.postID, by_provider(s:job(b)).mastodon.reason,
+              by_provider(s:job(b)).mastodon.errorCode, by_provider(s:job(b)).mastodon.category })
+        local dd = by_provider(s:job(d)).twitter
+        assert.same({ 2000, 0, "transient" }, { dd.nextAt, dd.attempts, dd.category }) -- released: not an attempt
+        assert.is_nil(dd.errorCode)
+    end)
+
+    it("refuses a batch with a bad element by its index and writes nothing of it", function()
+        local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter", "vkontakte" } })))
+        assert.equal(3, #assert(s:claim("w", 1000, 60, 10)))
+        local before = E.raw("SELECT provider, state, attempts, lease_owner FROM socialize_deliveries ORDER BY provider")
+        local function batch(bad)
+            return { { jobID = a, provider = "mastodon", state = "sent", postID = "1" }, bad,
+                     { jobID = a, provider = "vkontakte", state = "sent", postID = "3" } }
+        end
+        local ok, err, code = s:record_many("w", 1001, batch({ jobID = a, provider = "twitter", state = "finished" }))
+        assert.same({ nil, "bad_input" }, { ok, code })
+        assert.equal("outcomes[2]: outcome: an unknown state", err)
+        ok, err, code = s:record_many("w", 1001, batch({ jobID = a, provider = "twitter", state = "dead",
+            reason = "\255\254" }))
+        assert.same({ nil, "outcomes[2]: reason: not UTF-8", "bad_input" }, { ok, err, code })
+        ok, err, code = s:record_many("w", 1001, batch({ jobID = a, provider = "mastodon", state = "sent" }))
+        assert.same({ nil, "outcomes[2]: the same delivery as outcomes[1]", "bad_input" }, { ok, err, code })
+        ok, err, code = s:record_many("w", 1001, batch({ jobID = a, provider = "", state = "sent" }))
+        assert.same({ nil, "bad_input" }, { ok, code })
+        assert.truthy(err:find("^outcomes%[2%]: provider"), err)
+        -- wrong types raise, naming the element and its field, before anything is written
+        local rok, rerr = pcall(s.record_many, s, "w", 1001, batch({ jobID = a, provider = "twitter", state = 5 }))
+        assert.is_false(rok)
+        assert.truthy(tostring(rerr):find("outcomes[2].state: a string without NUL expected", 1, true), rerr)
+        rok, rerr = pcall(s.record_many, s, "w", 1001, batch({ jobID = a, provider = "twitter", state = "sent",
+            nextAt = "soon" }))
+        assert.truthy(tostring(rerr):find("outcomes[2].nextAt: a number expected", 1, true), rerr)
+        rok, rerr = pcall(s.record_many, s, "w", 1001, batch("sent"))
+        assert.truthy(tostring(rerr):find("outcomes[2]: a table expected", 1, true), rerr)
+        local many = {}
+        for i = 1, 101 do many[i] = { jobID = a, provider = "p" .. i, state = "sent" } end
+        rok, rerr = pcall(s.record_many, s, "w", 1001, many)
+        assert.truthy(tostring(rerr):find("outcomes: 100 at most", 1, true), rerr)
+        assert.equal(before, E.raw("SELECT provider, state, attempts, lease_owner FROM socialize_deliveries ORDER BY provider"))
+        assert.equal("active", s:job(a).status)
+    end)
+
     it("records each outcome: retrying is due again at nextAt, unconfirmed waits for the host", function()
         local id = assert(s:enqueue(job({ providers = { "a", "b", "c", "d" } })))
         assert.equal(4, #assert(s:claim("w", 1000, 60, 10)))

@@ -4,6 +4,7 @@
  *       providers = {...}, key = k?, window = s?, now = t, runAt = t? }
  *   local list = s:claim(worker, now, lease_seconds, limit)
  *   s:record(jobID, provider, worker, now, { state = "sent", postID = ... })
+ *   local res, n = s:record_many(worker, now, { { jobID =, provider =, state =, ... }, ... })
  *   s:job(id), s:jobs{ UID?, status?, limit? }, s:cancel(id, now),
  *   s:retry(id, provider?, now), s:resolve(id, provider, "sent"|"resend", now),
  *   s:resume(UID, provider, now), s:prune(before)
@@ -174,6 +175,22 @@ static int l_claim(lua_State *L)
     return 1;
 }
 
+/* the outcome table at t (its strings stay alive while t is) */
+static void read_outcome(lua_State *L, int t, sz_outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    o->state = field_str(L, t, "state", NULL);
+    o->post_id = field_str(L, t, "postID", NULL);
+    o->next_at = sz_lstore_opt_int(L, t, "nextAt", 0);
+    o->wait_until = sz_lstore_opt_int(L, t, "waitUntil", 0);
+    o->error_code = sz_lstore_opt_int(L, t, "errorCode", 0);
+    o->error_category = field_str(L, t, "category", NULL);
+    o->error_reason = field_str(L, t, "reason", NULL);
+    lua_getfield(L, t, "release");
+    o->release = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+}
+
 static int l_record(lua_State *L)
 {
     sz_store *st = store_of(L);
@@ -181,21 +198,68 @@ static int l_record(lua_State *L)
     int64_t now = arg_time(L, 5);
     luaL_checktype(L, 6, LUA_TTABLE);
     sz_outcome o;
-    memset(&o, 0, sizeof o);
-    o.state = field_str(L, 6, "state", NULL);
-    o.post_id = field_str(L, 6, "postID", NULL);
-    o.next_at = sz_lstore_opt_int(L, 6, "nextAt", 0);
-    o.wait_until = sz_lstore_opt_int(L, 6, "waitUntil", 0);
-    o.error_code = sz_lstore_opt_int(L, 6, "errorCode", 0);
-    o.error_category = field_str(L, 6, "category", NULL);
-    o.error_reason = field_str(L, 6, "reason", NULL);
-    lua_getfield(L, 6, "release");
-    o.release = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    read_outcome(L, 6, &o);
     sz_store_err e = {SZ_STORE_OK, ""};
     if (sz_store_outbox_record(st, job, prov, worker, now, &o, &e) < 0) return sz_lstore_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* outcomes[i]: a table whose fields have their types (the error names the
+ * element, before anything is written) */
+static void check_item(lua_State *L, int list, int i)
+{
+    static const char *const STR[] = {"jobID", "provider", "state", "postID", "category", "reason"};
+    static const char *const NUM[] = {"nextAt", "waitUntil", "errorCode"};
+    lua_rawgeti(L, list, i);
+    if (lua_type(L, -1) != LUA_TTABLE) luaL_error(L, "outcomes[%d]: a table expected", i);
+    for (size_t k = 0; k < sizeof STR / sizeof STR[0]; k++) {
+        lua_getfield(L, -1, STR[k]);
+        int ty = lua_type(L, -1);
+        if (ty != LUA_TNIL && (ty != LUA_TSTRING || strlen(lua_tostring(L, -1)) != sz_rawlen(L, -1)))
+            luaL_error(L, "outcomes[%d].%s: a string without NUL expected", i, STR[k]);
+        lua_pop(L, 1);
+    }
+    for (size_t k = 0; k < sizeof NUM / sizeof NUM[0]; k++) {
+        lua_getfield(L, -1, NUM[k]);
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "outcomes[%d].%s: a number expected", i, NUM[k]);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* s:record_many(worker, now, { { jobID =, provider =, state =, ... }, ... })
+ * -> { true | "lease_lost", ... }, the number written | nil, message, name */
+static int l_record_many(lua_State *L)
+{
+    sz_store *st = store_of(L);
+    const char *worker = arg_str(L, 2, 1);
+    int64_t now = arg_time(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    size_t n = sz_rawlen(L, 4);
+    if (n > SZ_OUTBOX_MAX_CLAIM) luaL_error(L, "outcomes: %d at most", SZ_OUTBOX_MAX_CLAIM);
+    for (size_t i = 0; i < n; i++) check_item(L, 4, (int)i + 1);
+    luaL_checkstack(L, (int)n + 8, "outcomes");
+    sz_outcome_item items[SZ_OUTBOX_MAX_CLAIM];
+    int res[SZ_OUTBOX_MAX_CLAIM];
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 4, (int)i + 1); /* kept on the stack: its strings stay alive */
+        int t = lua_gettop(L);
+        items[i].job_id = field_str(L, t, "jobID", NULL);
+        items[i].provider = field_str(L, t, "provider", NULL);
+        read_outcome(L, t, &items[i].outcome);
+    }
+    sz_store_err e = {SZ_STORE_OK, ""};
+    int w = sz_store_outbox_record_many(st, worker, now, items, n, res, &e);
+    if (w < 0) return sz_lstore_fail(L, &e);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] == SZ_STORE_OK) lua_pushboolean(L, 1);
+        else lua_pushliteral(L, "lease_lost");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_pushinteger(L, w);
+    return 2;
 }
 
 static int l_job(lua_State *L)
@@ -297,6 +361,7 @@ static int l_prune(lua_State *L)
 void sz_lstore_outbox_methods(lua_State *L)
 {
     static const luaL_Reg M[] = {{"enqueue", l_enqueue}, {"claim", l_claim},   {"record", l_record},
+                                 {"record_many", l_record_many},
                                  {"job", l_job},         {"jobs", l_jobs},     {"cancel", l_cancel},
                                  {"retry", l_retry},     {"resolve", l_resolve}, {"prune", l_prune},
                                  {"resume", l_resume},

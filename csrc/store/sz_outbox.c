@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "sz_outbox_int.h"
 #include "sz_store_ops.h"
 
 #define MAX_REASON 1024
@@ -51,13 +52,9 @@ static int is_open(const char *s)
  * is left: an unconfirmed delivery due again, resent with its key or read
  * back, is still active), sent, dead, partial (some sent, some dead) or
  * cancelled */
-/* queued (nothing tried yet), active, unconfirmed (only a host's decision
- * is left: an unconfirmed delivery due again, resent with its key or read
- * back, is still active), sent, dead, partial (some sent, some dead) or
- * cancelled */
 static int refresh_status_read(sz_store *st, const char *job_id, int64_t now, sz_store_err *err);
 
-static int refresh_status(sz_store *st, const char *job_id, int64_t now, sz_store_err *err)
+int sz_outbox_refresh_status(sz_store *st, const char *job_id, int64_t now, sz_store_err *err)
 {
     if (!is_pg(st)) return refresh_status_read(st, job_id, now, err);
     sz_param p[] = {P_TEXT(job_id), P_INT(now)};
@@ -431,72 +428,6 @@ int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t
     return 0;
 }
 
-/* ---- outcomes ---- */
-static const char *const OUTCOMES[] = {"sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "queued"};
-
-int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker, int64_t now,
-                     const sz_outcome *o, sz_store_err *err)
-{
-    if (sz_st_check_id(job_id, "jobID", 1, err) < 0 || sz_st_check_id(provider, "provider", 1, err) < 0 ||
-        sz_st_check_id(worker, "worker", 1, err) < 0)
-        return -1;
-    int known = 0;
-    for (size_t i = 0; o && o->state && i < sizeof OUTCOMES / sizeof OUTCOMES[0]; i++)
-        known |= strcmp(o->state, OUTCOMES[i]) == 0;
-    if (!known) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "outcome: an unknown state");
-    if (sz_st_check_id(o->post_id, "postID", 0, err) < 0 ||
-        sz_st_check_id(o->error_category, "category", 0, err) < 0)
-        return -1;
-    /* the reason cut to MAX_REASON bytes, at a character boundary */
-    size_t rn = o->error_reason ? strlen(o->error_reason) : 0;
-    if (rn > MAX_REASON) {
-        rn = MAX_REASON;
-        while (rn > 0 && ((unsigned char)o->error_reason[rn] & 0xc0) == 0x80) rn--;
-    }
-    if (o->error_reason && !sz_st_utf8_ok((const unsigned char *)o->error_reason, rn))
-        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "reason: not UTF-8");
-    int sent = strcmp(o->state, "sent") == 0;
-    now = clamp_time(now);
-    sz_param p[] = {P_TEXT(job_id),
-                    P_TEXT(provider),
-                    P_TEXT(worker),
-                    P_TEXT(o->state),
-                    P_TEXT(o->post_id),
-                    P_INT(sent ? 0 : clamp_time(o->next_at)),
-                    P_INT(o->error_code),
-                    P_TEXT(o->error_category),
-                    {1, o->error_reason, rn, 0, 0},
-                    P_INT(now),
-                    P_INT(clamp_time(o->wait_until)),
-                    P_INT(o->release ? 1 : 0)};
-    if (!o->post_id) p[4].type = 0;
-    if (sent || !o->error_code) p[6].type = 0;
-    if (sent || !o->error_category) p[7].type = 0;
-    if (sent || !o->error_reason) p[8].type = 0;
-    /* wait_until: a reconnect's deadline, or an unconfirmed delivery's last read-back check */
-    if ((strcmp(o->state, "waiting_reconnect") != 0 && strcmp(o->state, "unconfirmed") != 0) || o->wait_until <= 0)
-        p[10].type = 0;
-    long long changes = 0;
-    if (sz_st_begin(st, err) < 0 ||
-        sz_st_exec(st,
-                   "UPDATE socialize_deliveries SET state = $4, post_id = COALESCE($5, post_id), next_at = $6,"
-                   " error_code = $7, error_category = $8, error_reason = $9,"
-                   " sent_at = CASE WHEN $4 = 'sent' THEN $10 WHEN $4 = 'unconfirmed' THEN COALESCE(sent_at, $10)"
-                   " ELSE sent_at END, wait_until = COALESCE($11, wait_until), lease_owner = NULL,"
-                   " lease_until = NULL, updated_at = $10,"
-                   " attempts = CASE WHEN $12 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END"
-                   " WHERE job_id = $1 AND provider = $2 AND state = 'sending' AND lease_owner = $3",
-                   p, 12, &changes, err) < 0)
-        return sz_st_fail(st);
-    if (changes != 1) {
-        sz_st_fail(st);
-        return sz_store_seterr(err, SZ_STORE_LEASE_LOST,
-                               "outbox: this worker no longer holds the delivery (taken over or cancelled)");
-    }
-    if (refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0) return sz_st_fail(st);
-    return 0;
-}
-
 /* ---- reading jobs ---- */
 #define JCOLS "id, uid, method, params, dedup_key, status, created_at, run_at, updated_at"
 
@@ -634,7 +565,7 @@ long long sz_store_outbox_cancel(sz_store *st, const char *job_id, int64_t now, 
                    " updated_at = $2 WHERE job_id = $1 AND state IN ('queued', 'sending', 'retrying',"
                    " 'waiting_reconnect', 'unconfirmed')",
                    p, 2, &changes, err) < 0 ||
-        refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0)
+        sz_outbox_refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0)
         return sz_st_fail(st);
     return changes;
 }
@@ -660,7 +591,7 @@ long long sz_store_outbox_retry(sz_store *st, const char *job_id, const char *pr
         return sz_store_seterr(err, SZ_STORE_BAD_STATE, "no dead delivery to retry%s%s", provider ? " for " : "",
                                provider ? provider : "");
     }
-    if (refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0) return sz_st_fail(st);
+    if (sz_outbox_refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0) return sz_st_fail(st);
     return changes;
 }
 
@@ -698,7 +629,7 @@ int sz_store_outbox_resolve(sz_store *st, const char *job_id, const char *provid
                             " error_category = NULL, error_reason = NULL, updated_at = $3"
                             " WHERE job_id = $1 AND provider = $2",
                    p, 3, NULL, err) < 0 ||
-        refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0)
+        sz_outbox_refresh_status(st, job_id, now, err) < 0 || sz_st_commit(st, err) < 0)
         return sz_st_fail(st);
     return 0;
 }

@@ -268,6 +268,20 @@ SZ_STORE_API int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t
  * no longer holds it (taken over, cancelled): nothing written. */
 SZ_STORE_API int sz_store_outbox_record(sz_store *st, const char *job_id, const char *provider, const char *worker,
                                   int64_t now, const sz_outcome *o, sz_store_err *err);
+/* One delivery's outcome among several recorded together. */
+typedef struct sz_outcome_item {
+    const char *job_id, *provider;
+    sz_outcome outcome;
+} sz_outcome_item;
+/* Records the outcomes of n (at most SZ_OUTBOX_MAX_CLAIM) claimed deliveries
+ * in one transaction, each as sz_store_outbox_record would: res[i] is
+ * SZ_STORE_OK when written, SZ_STORE_LEASE_LOST when worker no longer holds
+ * that delivery (nothing written for it, the others still are). Returns the
+ * number written, or -1 with nothing written at all: a bad element (the
+ * error names it, "outcomes[i]: ...", counted from 1; the same delivery
+ * twice is one) or the store failing. */
+SZ_STORE_API int sz_store_outbox_record_many(sz_store *st, const char *worker, int64_t now,
+                                             const sz_outcome_item *items, size_t n, int *res, sz_store_err *err);
 /* Returns 1 and fills *out (freed with sz_store_outbox_free_job), 0 when no such job. */
 SZ_STORE_API int sz_store_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err);
 /* Jobs, newest first, without their parameters; uid and status may be NULL. */

@@ -193,6 +193,27 @@ static void outbox(void)
     CHECK(sz_store_outbox_resume(st, "u1", "twitter", 2000, &err) == 0, "resume: %s", err.msg);
     CHECK(sz_store_outbox_resume(st, "", "twitter", 2000, &err) < 0 && err.code == SZ_STORE_BAD_INPUT, "resume UID");
     CHECK(sz_store_outbox_prune(st, 2000, &err) == 1, "prune");
+    /* record_many: a bad element named, nothing written; a lost lease for its delivery alone */
+    sz_job_in j2 = {"u2", "socialize.setStatus", params, sizeof params - 3, provs, 2, NULL, 0, 3000, 3000, 0};
+    CHECK(sz_store_outbox_enqueue(st, &j2, id, sizeof id, &err) == 0, "enqueue 2: %s", err.msg);
+    CHECK(sz_store_outbox_claim(st, "w1", 3000, 30, 2, &d, &n, &err) == 0 && n == 2, "claim 2: %s", err.msg);
+    if (n == 2) {
+        sz_outcome_item it[2] = {{id, d[0].provider, {"sent", "p1", 0, 0, 0, NULL, NULL, 0}},
+                                 {id, d[1].provider, {"finished", NULL, 0, 0, 0, NULL, NULL, 0}}};
+        int res[2] = {-1, -1};
+        CHECK(sz_store_outbox_record_many(st, "w1", 3001, it, 2, res, &err) < 0 && err.code == SZ_STORE_BAD_INPUT,
+              "bad element");
+        CHECK_STR(err.msg, "outcomes[2]: outcome: an unknown state", "bad element named");
+        it[1].outcome.state = "dead";
+        CHECK(sz_store_outbox_record_many(st, "w2", 3001, it, 2, res, &err) == 0 &&
+                  res[0] == SZ_STORE_LEASE_LOST && res[1] == SZ_STORE_LEASE_LOST, "other worker: %s", err.msg);
+        CHECK(sz_store_outbox_record_many(st, "w1", 3002, it, 2, res, &err) == 2 && res[0] == SZ_STORE_OK &&
+                  res[1] == SZ_STORE_OK, "record_many: %s", err.msg);
+        CHECK(sz_store_outbox_job(st, id, &job, &err) == 1 && job, "job 2");
+        if (job) CHECK_STR(job->status, "partial", "status 2");
+        sz_store_outbox_free_job(job);
+    }
+    sz_store_outbox_free_deliveries(d, n);
     sz_store_close(st);
 }
 

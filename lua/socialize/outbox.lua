@@ -90,8 +90,22 @@ local function store_of(client)
     return nil, store_error(err, name)
 end
 
+-- core.provider_info of a name, kept: it describes the compiled-in network
+-- (the same for the process's life) and builds a table on each call, which
+-- cost a delivery about 200,000 instructions when asked four times
+local infos = {}
+local function provider_info(provider)
+    if type(provider) ~= "string" then return nil end
+    local info = infos[provider]
+    if info == nil then
+        info = core.provider_info(provider) or false
+        infos[provider] = info
+    end
+    return info or nil
+end
+
 local function idempotent(provider)
-    local info = core.provider_info(provider)
+    local info = provider_info(provider)
     return info ~= nil and type(info.idempotency) == "table" and info.idempotency.kind ~= "none"
 end
 _M.idempotent = idempotent
@@ -102,7 +116,7 @@ _M.idempotent = idempotent
 local READ_BACK_METHODS = { ["socialize.publishUserAction"] = true, ["socialize.setStatus"] = true }
 local function can_read_back(d)
     if idempotent(d.provider) or not READ_BACK_METHODS[d.method] then return false end
-    local info = core.provider_info(d.provider)
+    local info = provider_info(d.provider)
     return info ~= nil and type(info.readback) == "table" and info.readback.offered == true
 end
 _M.can_read_back = can_read_back
@@ -437,10 +451,31 @@ local function worker_id(client)
 end
 
 -- The store's blocked-until for this delivery (the provider as a whole, or
--- this UID on it): Unix seconds or nil.
-local function blocked_until(st, provider, uid, now)
+-- this UID on it): Unix seconds or nil. Inside a blocking work call, from
+-- the entries read once after its claim (client.blocks, kept up to date
+-- with the blocks this worker writes); else one read.
+local function blocked_until(client, st, provider, uid, now)
+    local bl = client.blocks
+    if bl then
+        local b = max(bl[provider .. "\0"] or 0, bl[provider .. "\0uid:" .. uid] or 0)
+        return b > now and b or nil
+    end
     local b = st:blocked(provider, "", now, "uid:" .. uid) -- both keys, one read: the later
     return type(b) == "number" and b or nil
+end
+
+-- The blocked-until entries in force, keyed provider .. "\0" .. key; nil
+-- when there are too many to keep (or the read failed): read per delivery.
+local MAX_BLOCKS = 500
+local function read_blocks(st, now)
+    local ok, list = pcall(st.blocked_list, st, now, MAX_BLOCKS)
+    if not ok or type(list) ~= "table" or #list >= MAX_BLOCKS then return nil end
+    local bl = {}
+    for _, e in ipairs(list) do
+        local k = tostring(e.provider) .. "\0" .. tostring(e.key)
+        bl[k] = max(bl[k] or 0, tonumber(e["until"]) or 0)
+    end
+    return bl
 end
 
 -- A text from a network made fit for the store: no NUL, UTF-8 (else its
@@ -537,7 +572,7 @@ local function decide(client, st, d, r, now, cfg)
     -- an attempt; due again once that limit is over
     if r.category == "rate_limited" and not r.status and not r.sent_create then
         local at = now + max(1, floor(min(r.retryAfter or 1, policy.MAX_BLOCK) + 0.999))
-        local b = blocked_until(st, d.provider, d.UID, now)
+        local b = blocked_until(client, st, d.provider, d.UID, now)
         o.state, o.nextAt, o.release = "retrying", b and max(at, b) or at, true
         return o
     end
@@ -551,9 +586,15 @@ local function decide(client, st, d, r, now, cfg)
     if r.retryAfter and r.retryAfter > 0 then
         at = max(at, now + floor(min(r.retryAfter, policy.MAX_BLOCK) + 0.999))
         -- other workers (other processes) wait for it too
-        st:block(d.provider, "uid:" .. d.UID, now + floor(min(r.retryAfter, policy.MAX_BLOCK) + 0.999))
+        local till = now + floor(min(r.retryAfter, policy.MAX_BLOCK) + 0.999)
+        st:block(d.provider, "uid:" .. d.UID, till)
+        local bl = client.blocks
+        if bl then
+            local k = d.provider .. "\0uid:" .. d.UID
+            bl[k] = max(bl[k] or 0, till)
+        end
     end
-    local b = blocked_until(st, d.provider, d.UID, now)
+    local b = blocked_until(client, st, d.provider, d.UID, now)
     if b then at = max(at, b) end
     o.state = "retrying"
     o.nextAt = at
@@ -657,8 +698,9 @@ function _M.check_back(client, st, d, now, cfg, driver)
     return keep
 end
 
--- One claimed delivery, start to end: the outcome recorded; returns its state.
-local function process(client, st, d, worker, cfg, driver)
+-- The outcome of one claimed delivery: sent (or not, by the rules), not
+-- yet recorded.
+local function outcome(client, st, d, cfg, driver)
     local now = now_s(client)
     local prev = d.prevState
     local idem = idempotent(d.provider)
@@ -684,7 +726,7 @@ local function process(client, st, d, worker, cfg, driver)
                   release = true }
         end
     else
-        local b = blocked_until(st, d.provider, d.UID, now)
+        local b = blocked_until(client, st, d.provider, d.UID, now)
         if b then -- blocked by a rate limit: not an attempt
             o = { state = "retrying", nextAt = b, errorCode = d.errorCode, category = "rate_limited",
                   reason = "not sent: blocked until " .. b .. " (an earlier rate limit)", release = true }
@@ -701,15 +743,58 @@ local function process(client, st, d, worker, cfg, driver)
             o = decide(client, st, d, r, now_s(client), cfg)
         end
     end
+    return o
+end
+
+local function record_failed(client, d, rcode, rerr)
+    local log = client.engine:settings().config.log
+    if log then pcall(log, { event = "outbox", provider = d.provider, jobID = d.jobID, error = rcode,
+                             details = tostring(rerr) }) end
+    return rcode == "lease_lost" and "lost" or "error"
+end
+
+-- One outcome recorded alone: its state, "lost" or "error".
+local function record_one(client, st, d, worker, o)
     local pok, rok, rerr, rcode = pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
     if not pok then rok, rerr, rcode = nil, rok, "bad_input" end
-    if not rok then
-        local log = client.engine:settings().config.log
-        if log then pcall(log, { event = "outbox", provider = d.provider, jobID = d.jobID, error = rcode,
-                                 details = tostring(rerr) }) end
-        return rcode == "lease_lost" and "lost" or "error"
-    end
+    if not rok then return record_failed(client, d, rcode, rerr) end
     return o.state
+end
+
+-- One claimed delivery, start to end: the outcome recorded; returns its state.
+local function process(client, st, d, worker, cfg, driver)
+    return record_one(client, st, d, worker, outcome(client, st, d, cfg, driver))
+end
+
+-- The outcomes a work call finished together ({ d, o } each), recorded in
+-- one transaction (store:record_many), each still only by the lease's
+-- holder: { state | "lost" | "error" } in their order. Should the batch be
+-- refused as a whole (an outcome the store will not take), each is recorded
+-- alone, so that one bad outcome costs no other.
+local function record_batch(client, st, worker, done)
+    local states = {}
+    if #done == 0 then return states end
+    local items = {}
+    for i, x in ipairs(done) do
+        local o = x[2]
+        items[i] = { jobID = x[1].jobID, provider = x[1].provider, state = o.state, postID = o.postID,
+                     nextAt = o.nextAt, waitUntil = o.waitUntil, errorCode = o.errorCode, category = o.category,
+                     reason = o.reason, release = o.release }
+    end
+    local pok, res, rerr, rcode = pcall(st.record_many, st, worker, now_s(client), items)
+    if pok and type(res) == "table" then
+        for i, x in ipairs(done) do
+            states[i] = res[i] == true and x[2].state or record_failed(client, x[1], "lease_lost", "outbox: this "
+                .. "worker no longer holds the delivery (taken over or cancelled)")
+        end
+        return states
+    end
+    if pok and rcode ~= "bad_input" then -- the store failed: nothing was written
+        for i, x in ipairs(done) do states[i] = record_failed(client, x[1], rcode, rerr) end
+        return states
+    end
+    for i, x in ipairs(done) do states[i] = record_one(client, st, x[1], worker, x[2]) end
+    return states
 end
 
 -- The outcome of a delivery whose asynchronous task raised (or was ended
@@ -725,8 +810,9 @@ local function record_raised(client, st, d, worker, cfg, err)
     return o.state
 end
 
--- A claimed delivery not started (the budget ran out): given back as it was.
-local function give_back(client, st, d, worker)
+-- A claimed delivery not started (the budget ran out): the outcome that
+-- gives it back as it was.
+local function given_back(client, d)
     local state = d.prevState
     local o = { state = state, nextAt = d.nextAt or 0, waitUntil = d.waitUntil, errorCode = d.errorCode,
                 category = d.category, reason = d.reason, release = true }
@@ -736,7 +822,7 @@ local function give_back(client, st, d, worker)
         o.release = nil
         if can_read_back(d) then read_back_plan(o, now_s(client), settings(client)) end
     end
-    st:record(d.jobID, d.provider, worker, now_s(client), o)
+    return o
 end
 
 --- client:work(budget_ms [, opts]): claims due deliveries and sends them,
@@ -757,6 +843,7 @@ function _M.work(client, budget_ms, opts)
         return { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0, waiting_reconnect = 0,
                  lost = 0, released = 0, error = 0, started = 0, inflight = client.inflight or 0, idle = true }
     end
+    client.blocks = nil -- a batch's entries only (a raise may have left them)
     local st, serr = store_of(client)
     if not st then return nil, serr end
     if client.engine:settings().backend ~= "direct" then
@@ -779,6 +866,7 @@ function _M.work(client, budget_ms, opts)
         -- one at a time: a claim is a transaction (an fsync on SQLite), each checked against the budget
         if async then batch = min(batch, 1, cfg.batch - client.inflight) end
         if batch < 1 then break end
+        local claimed_ms = eng:now_ms()
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
         if not list then return nil, store_error(cerr, ccode) end
         if #list == 0 then
@@ -786,10 +874,23 @@ function _M.work(client, budget_ms, opts)
             break
         end
         sum.claimed = sum.claimed + #list
+        -- blocking: the blocked-until entries read once for the batch, the
+        -- outcomes recorded together (at the end, or when half the lease
+        -- has passed since the claim: an outcome is only written in time)
+        local done, given = {}, 0
+        if not async then client.blocks = read_blocks(st, now_s(client)) end
+        local function flush()
+            for k, state in ipairs(record_batch(client, st, worker, done)) do
+                if k > #done - given then break end -- the given back are counted as released
+                sum[state] = (sum[state] or 0) + 1
+            end
+            done, given = {}, 0
+        end
         for i, d in ipairs(list) do
             if eng:now_ms() >= deadline or (i > 1 and stopped()) then
-                for k = i, #list do give_back(client, st, list[k], worker) end
-                sum.released = sum.released + (#list - i + 1)
+                for k = i, #list do done[#done + 1] = { list[k], given_back(client, list[k]) } end
+                given = #list - i + 1
+                sum.released = sum.released + given
                 break
             end
             if async then
@@ -801,10 +902,12 @@ function _M.work(client, budget_ms, opts)
                         if type(state) ~= "string" then record_raised(client, st, d, worker, cfg, err) end
                     end)
             else
-                local state = process(client, st, d, worker, cfg)
-                sum[state] = (sum[state] or 0) + 1
+                done[#done + 1] = { d, outcome(client, st, d, cfg) }
+                if eng:now_ms() - claimed_ms >= cfg.lease * 500 then flush() end
             end
         end
+        flush()
+        client.blocks = nil
     end
     sum.inflight = client.inflight
     return sum
