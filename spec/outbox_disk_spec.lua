@@ -46,6 +46,60 @@ describe("the outbox on a real disk that fills up or turns read-only #once", fun
             { deliver = "queued" })
     end
 
+    it("a full disk: the refused enqueue leaves nothing, nothing is claimed or sent, all delivered once it has room",
+        function()
+            local url = "sqlite:" .. dir .. "/full.db"
+            local c = client(url)
+            local big = { title = "Level 3 done", description = ("x"):rep(3000) }
+            local ok, res, err = 0, true, nil
+            for _ = 1, 1000 do -- bounded: 320 KiB fill long before
+                res, err = publish(c, big)
+                if not res then break end
+                ok = ok + 1
+            end
+            assert.is_nil(res)
+            assert.same({ 500001, "store_full" }, { err.errorCode, err.error })
+            assert.truthy(err.errorDetails:find("full", 1, true), err.errorDetails)
+            assert.truthy(ok >= 1 and ok < 1000, tostring(ok))
+            local jobs = assert(c:jobs({ limit = 1000 })).jobs
+            assert.equal(ok, #jobs) -- the refused one left nothing
+            for _, j in ipairs(jobs) do
+                assert.same({ "queued", 2 }, { j.status, #j.deliveries })
+            end
+            -- a claim may still fit (rows change in place) while its outcomes
+            -- do not: the sends' outcomes are kept in memory, named, and no
+            -- further claim is made while the store refuses them
+            local before = sent_statuses()
+            local w, werr = c:work(2000)
+            assert.is_nil(w)
+            assert.same({ 500001, "store_full" }, { werr.errorCode, werr.error })
+            local kept = werr.unrecorded or 0
+            local sent_now = sent_statuses() - before
+            -- on this file system the claim fits and the outcomes do not (5 of 6 claimed)
+            assert.truthy(kept > 0, "the claim was refused: this case is not reached")
+            assert.equal(kept, werr.summary.claimed) -- every claimed one kept, none lost
+            local r, cerr = c:cancel(jobs[#jobs].jobID)
+            assert.is_nil(r)
+            assert.truthy(cerr.error == "store_full" or cerr.error == "job_sending", cerr.error)
+            -- still full: the kept outcomes are refused again, nothing claimed or sent
+            w, werr = c:work(2000)
+            assert.same({ nil, "store_full" }, { w, werr.error })
+            assert.equal(kept, werr.unrecorded or 0)
+            assert.equal(before + sent_now, sent_statuses())
+            -- room again: the kept outcomes recorded first, then the rest sent;
+            -- each network got each job once
+            mount("size=8m")
+            local sum = assert(c:work(10000))
+            assert.same({ ok * 2, 0, 0, kept }, { sum.sent, sum.dead, sum.unconfirmed, sum.recorded or 0 })
+            assert.equal(before + ok, sent_statuses())
+            for _, j in ipairs(assert(c:jobs({ limit = 1000 })).jobs) do
+                assert.equal("sent", j.status)
+                for _, d in ipairs(j.deliveries) do assert.truthy(d.postID, j.jobID .. " " .. d.provider) end
+            end
+            assert(publish(c)) -- and the store takes new jobs
+            c:close()
+        end)
+
     it("a read-only file system: jobs readable, every write refused by name, delivered once writable", function()
         local url = "sqlite:" .. dir .. "/ro.db"
         local c = client(url)
@@ -189,5 +243,65 @@ os.exit(0, false) -- no close: v2 only in the -wal
         assert.same({ "tok plain.db" }, { token("sqlite:/" .. dir .. "/link.db") })
         local none, _, name = store.open("sqlite:" .. dir .. "/none.db", { keys = { K.KEY } })
         assert.same({ nil, "store_io" }, { none, name }) -- no such file: it cannot be made there
+    end)
+end)
+
+describe("the outbox when PostgreSQL goes away in the middle of a batch #once", function()
+    local sb, base, n = nil, nil, 0
+    H.use_sandbox(function(s) sb = s end)
+    K.use_postgres(function(url) base = url end)
+
+    local function pg(action)
+        local dir = assert(base:match("host=([^&]+)"))
+        local out = K.run("sh " .. K.q(K.ROOT .. "/spec/pgcluster.sh") .. " " .. action .. " " .. K.q(dir)
+            .. "; echo rc=$?")
+        assert(out:match("rc=0$"), action .. ": " .. out)
+    end
+
+    it("sent deliveries keep their outcomes in memory and record them once it is back; none sent twice", function()
+        n = n + 1
+        K.run("psql -X -q -v ON_ERROR_STOP=1 " .. K.q(base) .. " -c " .. K.q("CREATE DATABASE gone" .. n))
+        local url = (base:gsub("/postgres%?", "/gone" .. n .. "?"))
+        local responses, killed = 0, false
+        local c = K.client(sb, nil, nil, url, {
+            connections = { u1 = H.sandbox_connection(sb) },
+            log = function(ev) -- the server stops right after the third post's reply
+                if ev.event == "response" then
+                    responses = responses + 1
+                    if responses == 3 and not killed then
+                        killed = true
+                        pg("kill")
+                    end
+                end
+            end })
+        local ids = {}
+        for i = 1, 6 do
+            ids[i] = assert(c:publishUserAction({ UID = "u1", userAction = { title = "gone " .. i },
+                enabledProviders = "mastodon" }, { deliver = "queued" })).jobID
+        end
+        local before = #K.requests(sb, "/api/v1/statuses")
+        local w, err = c:work(10000)
+        assert.is_true(killed)
+        assert.is_nil(w)
+        assert.equal(500001, err.errorCode)
+        assert.equal("store_gone", err.error)
+        local kept = err.unrecorded
+        assert.truthy(kept and kept >= 3, tostring(kept))
+        local posted = #K.requests(sb, "/api/v1/statuses") - before
+        assert.equal(kept, posted) -- every post sent is kept, none other sent
+        -- still gone: nothing claimed, nothing sent
+        w, err = c:work(2000)
+        assert.same({ nil, "store_gone", kept }, { w, err.error, err.unrecorded })
+        assert.equal(before + posted, #K.requests(sb, "/api/v1/statuses"))
+        pg("up")
+        local sum = assert(c:work(10000))
+        assert.same({ 6, kept, 0, 0 }, { sum.sent, sum.recorded, sum.unconfirmed, sum.error })
+        assert.equal(before + 6, #K.requests(sb, "/api/v1/statuses")) -- each job posted once
+        for _, id in ipairs(ids) do
+            local j = assert(c:job(id))
+            assert.equal("sent", j.status)
+            assert.truthy(j.deliveries[1].postID)
+        end
+        c:close()
     end)
 end)

@@ -82,6 +82,10 @@ function Client:close()
     if self._async:close() then
         self._engine:close()
         local st = rawget(self, "_store")
+        local ob = rawget(self, "_outbox")
+        if st and ob and ob.unrecorded then -- outcomes the store refused earlier: a last try
+            pcall(require("socialize.outbox").flush_unrecorded, ob)
+        end
         if st then
             self._store = nil
             st:close()

@@ -753,11 +753,40 @@ local function record_failed(client, d, rcode, rerr)
     return rcode == "lease_lost" and "lost" or "error"
 end
 
+-- Outcomes the store could not take (full, read-only, gone, busy: not a
+-- lost lease, not a refused outcome) are kept here, in memory, in their
+-- order, and recorded by the next work call before it claims anything (or
+-- by client:close()): a delivery sent while the disk was full keeps its
+-- post id instead of ending unconfirmed when its lease runs out. Until
+-- then the delivery stays leased (`sending`) in the store; a process that
+-- dies meanwhile leaves it to the lease's rules. At most MAX_UNRECORDED:
+-- beyond, the oldest is dropped (logged) and left to those rules.
+local MAX_UNRECORDED = 10000
+
+local function keep_unrecorded(client, worker, d, o, rcode, rerr)
+    local list = client.unrecorded or {}
+    client.unrecorded = list
+    if #list >= MAX_UNRECORDED then
+        local old = table.remove(list, 1)
+        record_failed(client, old[1], "unrecorded_dropped", "outbox: more than " .. MAX_UNRECORDED
+            .. " outcomes waiting for the store: this one is left to its lease")
+    end
+    list[#list + 1] = { d, o, worker }
+    if rcode then client.unrecorded_err = { rerr, rcode } end
+end
+
+local function store_failed(rcode)
+    return rcode ~= nil and rcode ~= "lease_lost" and rcode ~= "bad_input" and rcode ~= "job_unknown"
+end
+
 -- One outcome recorded alone: its state, "lost" or "error".
 local function record_one(client, st, d, worker, o)
     local pok, rok, rerr, rcode = pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
     if not pok then rok, rerr, rcode = nil, rok, "bad_input" end
-    if not rok then return record_failed(client, d, rcode, rerr) end
+    if not rok then
+        if store_failed(rcode) then keep_unrecorded(client, worker, d, o, rcode, rerr) end
+        return record_failed(client, d, rcode, rerr)
+    end
     return o.state
 end
 
@@ -789,8 +818,11 @@ local function record_batch(client, st, worker, done)
         end
         return states
     end
-    if pok and rcode ~= "bad_input" then -- the store failed: nothing was written
-        for i, x in ipairs(done) do states[i] = record_failed(client, x[1], rcode, rerr) end
+    if pok and rcode ~= "bad_input" then -- the store failed: nothing was written; kept for later
+        for i, x in ipairs(done) do
+            if store_failed(rcode) then keep_unrecorded(client, worker, x[1], x[2], rcode, rerr) end
+            states[i] = record_failed(client, x[1], rcode, rerr)
+        end
         return states
     end
     for i, x in ipairs(done) do states[i] = record_one(client, st, x[1], worker, x[2]) end
@@ -806,8 +838,41 @@ local function record_raised(client, st, d, worker, cfg, err)
     local ok, o = pcall(decide, client, st, d, r, now_s(client), cfg)
     if not ok then o = { state = "retrying", nextAt = now_s(client) + backoff(d.attempts), errorCode = r.errorCode,
                          category = r.category, reason = r.reason } end
-    pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
+    local pok, rok, rerr, rcode = pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
+    if pok and not rok and store_failed(rcode) then keep_unrecorded(client, worker, d, o, rcode, rerr) end
     return o.state
+end
+
+--- Records the outcomes kept while the store could not take them (oldest
+-- first, in one transaction): true, or nil, the store's error (they stay
+-- kept). Called by work before it claims, and by client:close().
+function _M.flush_unrecorded(client, sum)
+    local list = client.unrecorded
+    if not list or #list == 0 then return true end
+    local st, serr = store_of(client)
+    if not st then return nil, serr end
+    client.unrecorded = nil
+    local states, i = {}, 1
+    while i <= #list do -- each run of one worker's outcomes in one transaction
+        local w, run = list[i][3], {}
+        while i <= #list and list[i][3] == w do
+            run[#run + 1] = list[i]
+            i = i + 1
+        end
+        for _, state in ipairs(record_batch(client, st, w, run)) do states[#states + 1] = state end
+    end
+    if client.unrecorded and #client.unrecorded > 0 then
+        local e = client.unrecorded_err or {}
+        local err = store_error(e[1], e[2])
+        err.unrecorded = #client.unrecorded
+        return nil, err
+    end
+    client.unrecorded_err = nil
+    if sum then
+        for _, state in ipairs(states) do sum[state] = (sum[state] or 0) + 1 end
+        sum.recorded = (sum.recorded or 0) + #states
+    end
+    return true
 end
 
 -- A claimed delivery not started (the budget ran out): the outcome that
@@ -860,6 +925,10 @@ function _M.work(client, budget_ms, opts)
     local async, stop = opts.async and client.async, opts.stop
     sum.started, client.inflight = 0, client.inflight or 0
     local function stopped() return stop ~= nil and stop() end
+    -- outcomes an earlier call could not record go first; while the store
+    -- still refuses them nothing is claimed, so nothing more is sent
+    local fok, ferr = _M.flush_unrecorded(client, sum)
+    if not fok then return nil, ferr end
     for _ = 1, 100000 do -- bounded; the budget ends it first
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
@@ -903,13 +972,29 @@ function _M.work(client, budget_ms, opts)
                     end)
             else
                 done[#done + 1] = { d, outcome(client, st, d, cfg) }
-                if eng:now_ms() - claimed_ms >= cfg.lease * 500 then flush() end
+                if eng:now_ms() - claimed_ms >= cfg.lease * 500 then
+                    flush()
+                    if client.unrecorded then -- the store refused: the rest given back, not sent
+                        for k = i + 1, #list do keep_unrecorded(client, worker, list[k], given_back(client, list[k])) end
+                        sum.released = sum.released + (#list - i)
+                        break
+                    end
+                end
             end
         end
         flush()
         client.blocks = nil
+        if client.unrecorded and #client.unrecorded > 0 then break end
     end
     sum.inflight = client.inflight
+    if client.unrecorded and #client.unrecorded > 0 and not async then
+        -- sent, or given back, and not recorded: named, and kept for the next call
+        local e = client.unrecorded_err or {}
+        local err = store_error(e[1], e[2])
+        err.unrecorded = #client.unrecorded
+        err.summary = sum
+        return nil, err
+    end
     return sum
 end
 
