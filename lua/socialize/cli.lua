@@ -1025,7 +1025,8 @@ function run.worker(ctx)
             local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
             ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
             helpers.cli_sleep(wait)
-            r = {}
+            -- what the call did before the store failed (its outcomes kept, recorded later)
+            r = type(err) == "table" and type(err.summary) == "table" and err.summary or {}
         else
             failures = 0
         end
@@ -1041,6 +1042,14 @@ function run.worker(ctx)
         end
     end
     ctx.out:progress_done()
+    -- outcomes a failed store refused: one last try (a zero budget claims nothing)
+    local _, ferr = ctx.client:work(0)
+    if type(ferr) == "table" and (ferr.unrecorded or 0) > 0 then
+        total.unrecorded = ferr.unrecorded
+        ctx.out:err(format("worker: %d outcomes could not be recorded (%s); their deliveries stay leased by this "
+            .. "worker until the lease runs out, then follow the lease's rules (docs/delivery.md)", ferr.unrecorded,
+            tostring(ferr)))
+    end
     local sig = helpers.cli_signaled()
     total.signal = sig or nil
     if ctx.json then
