@@ -4,7 +4,10 @@
 -- publish with `at`, the worker, cancel, a dedup key twice) and
 -- cli_session.sh (the socialize command: config with env: secrets, connect by
 -- the listener and by --paste, connections, publish --queued, jobs, worker
--- --once, job, --json, disconnect).
+-- --once, job, --json, disconnect), game_batch.lua (enqueueMany of 500 publishes
+-- with outboxSync = "normal", a worker loop, the host's own transaction) and
+-- cli_outbox.sh (publish --queued --at, jobs --status, job, cancel, a worker
+-- stopped by SIGTERM, --json, exit codes).
 local H = require("spec.helper")
 local K = require("spec.connect_kit")
 local core = require("socialize.core")
@@ -51,6 +54,23 @@ describe("newcomer examples #once", function()
         assert.matches("cancelled job %x+: 1 deliveries", out)
         assert.matches("deduplicated true", out, 1, true)
         assert.are.equal(2, #K.requests(sb, "/2/tweets"))
+    end)
+
+    it("game_batch.lua: 500 publishes queued at once, drained, and one in the host's transaction", function()
+        local out, code = sh(env(K.db("newcomer")) .. lua .. " examples/newcomer/game_batch.lua")
+        assert.are.equal(0, code, out)
+        assert.matches("store outboxSync normal", out, 1, true)
+        assert.matches("bad batch refused: index 2, 400006 Invalid parameter value: at must be", out, 1, true)
+        assert.matches("queued 500 jobs, first queued to mastodon,telegram", out, 1, true)
+        assert.matches("the same batch again: 500 deduplicated", out, 1, true)
+        assert.matches("worker: claimed %d+, released %d+, sent 1000, retrying 0, unconfirmed 0, dead 0", out)
+        assert.matches("final states: sent 500\n", out)
+        assert.matches("winner player3, post job true", out, 1, true)
+        assert.matches("rolled back: 0 rows, player4 has 100 jobs", out, 1, true)
+        assert.matches("winner job sent\nok\n", out)
+        -- the sandbox saw each post once per network: 500 + the winner's
+        assert.are.equal(501, #K.requests(sb, "/api/v1/statuses"))
+        assert.are.equal(501, #K.requests(sb, "/sendMessage", true))
     end)
 
     it("cli_session.sh: the socialize command from config to disconnect", function()
