@@ -7,7 +7,8 @@
 -- --once, job, --json, disconnect), game_batch.lua (enqueueMany of 500 publishes
 -- with outboxSync = "normal", a worker loop, the host's own transaction) and
 -- cli_outbox.sh (publish --queued --at, jobs --status, job, cancel, a worker
--- stopped by SIGTERM, --json, exit codes).
+-- stopped by SIGTERM, --json, exit codes) and readonly_store.sh (a SQLite store
+-- on a real tmpfs remounted read-only, as docs/store.md describes it; root).
 local H = require("spec.helper")
 local K = require("spec.connect_kit")
 local core = require("socialize.core")
@@ -89,6 +90,26 @@ describe("newcomer examples #once", function()
         assert.matches("(--json error: exit 1, error job_unknown)\nok\n", out, 1, true)
         assert.are.equal(2, #K.requests(sb, "/sendMessage", true))
         assert.is_nil(out:find("sandbox-bot-token", 1, true))
+    end)
+
+    it("readonly_store.sh: a SQLite store on a read-only file system, as docs/store.md says", function()
+        local out, code = sh("LUA='" .. lua .. "' LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. build
+            .. "/?.so;;' sh examples/newcomer/readonly_store.sh")
+        assert.are.equal(0, code, out)
+        local RO = "store_readonly sqlite: the store file or its file system is read-only"
+        assert.matches("a.db, closed cleanly:\n  open: ok; u1 tok-1 u2 nil\n  put: nil " .. RO, out, 1, true)
+        assert.matches("b.db, with its -wal and -shm:\n  open: ok; u1 tok-1 u2 tok-2\n  put: nil " .. RO, out, 1, true)
+        assert.matches("c.db, a -wal without its -shm:\n  open: refused store_readonly", out, 1, true)
+        assert.matches("link.db, a symlink to a.db:\n  open: ok; u1 tok-1 u2 nil\n  put: nil " .. RO, out, 1, true)
+        assert.matches("none.db, not there:\n  open: refused store_io", out, 1, true)
+        assert.matches("queued: nil 500001 store_readonly\n  enqueueMany: nil 500001 store_readonly 1\n"
+            .. "  work: nil 500001 store_readonly\n  jobs: 0\n", out, 1, true)
+        -- nothing was written: the same files before and after
+        assert.matches("files: a.db b.db b.db-shm b.db-wal c.db c.db-wal link.db \n", out, 1, true)
+        assert.matches("files after: a.db b.db b.db-shm b.db-wal c.db c.db-wal link.db \nok\n", out, 1, true)
+        assert.is_nil(out:find("socialize-ro", 1, true)) -- no path in a message
+        local mounts = io.open("/proc/mounts"):read("*a")
+        assert.is_nil(mounts:find("socialize-ro.", 1, true), "the tmpfs is unmounted")
     end)
 
     it("cli_session.sh: the socialize command from config to disconnect", function()
