@@ -4,7 +4,11 @@
 -- publish with `at`, the worker, cancel, a dedup key twice) and
 -- cli_session.sh (the socialize command: config with env: secrets, connect by
 -- the listener and by --paste, connections, publish --queued, jobs, worker
--- --once, job, --json, disconnect).
+-- --once, job, --json, disconnect), game_batch.lua (enqueueMany of 500 publishes
+-- with outboxSync = "normal", a worker loop, the host's own transaction) and
+-- cli_outbox.sh (publish --queued --at, jobs --status, job, cancel, a worker
+-- stopped by SIGTERM, --json, exit codes) and readonly_store.sh (a SQLite store
+-- on a real tmpfs remounted read-only, as docs/store.md describes it; root).
 local H = require("spec.helper")
 local K = require("spec.connect_kit")
 local core = require("socialize.core")
@@ -51,6 +55,61 @@ describe("newcomer examples #once", function()
         assert.matches("cancelled job %x+: 1 deliveries", out)
         assert.matches("deduplicated true", out, 1, true)
         assert.are.equal(2, #K.requests(sb, "/2/tweets"))
+    end)
+
+    it("game_batch.lua: 500 publishes queued at once, drained, and one in the host's transaction", function()
+        local out, code = sh(env(K.db("newcomer")) .. lua .. " examples/newcomer/game_batch.lua")
+        assert.are.equal(0, code, out)
+        assert.matches("store outboxSync normal", out, 1, true)
+        assert.matches("bad batch refused: index 2, 400006 Invalid parameter value: at must be", out, 1, true)
+        assert.matches("queued 500 jobs, first queued to mastodon,telegram", out, 1, true)
+        assert.matches("the same batch again: 500 deduplicated", out, 1, true)
+        assert.matches("worker: claimed %d+, released %d+, sent 1000, retrying 0, unconfirmed 0, dead 0", out)
+        assert.matches("final states: sent 500\n", out)
+        assert.matches("winner player3, post job true", out, 1, true)
+        assert.matches("rolled back: 0 rows, player4 has 100 jobs", out, 1, true)
+        assert.matches("winner job sent\nok\n", out)
+        -- the sandbox saw each post once per network: 500 + the winner's
+        assert.are.equal(501, #K.requests(sb, "/api/v1/statuses"))
+        assert.are.equal(501, #K.requests(sb, "/sendMessage", true))
+    end)
+
+    it("cli_outbox.sh: queued, scheduled, cancelled, a worker stopped by SIGTERM, exit codes", function()
+        local out, code = sh("SANDBOX_PORTS='" .. core.json_encode(sb.ports) .. "' SOCIALIZE='" .. lua
+            .. " bin/socialize' sh examples/newcomer/cli_outbox.sh")
+        assert.are.equal(0, code, out)
+        assert.matches("environment variable TG_BOT_TOKEN is not set\n%(exit 3%)", out)
+        assert.matches("got +1w\n(socialize help publish)\n(exit 2)", out, 1, true)
+        assert.matches("400106 Not connected: no connections for UID nobody\n(exit 1)", out, 1, true)
+        assert.matches("(3 queued jobs)", out, 1, true)
+        assert.matches(": 1 cancelled)\n(cancel again: 0 cancelled)", out, 1, true)
+        assert.matches("jobID: no such job\n(exit 1)", out, 1, true)
+        assert.matches("worker stopped on signal 15: 2 sent, 0 retrying, 0 unconfirmed, 0 dead\n(worker exit 5)", out, 1, true)
+        assert.matches('"state": "sent"', out, 1, true)
+        assert.matches("(sent: 2)\n(cancelled: 1)\n(queued: 0)", out, 1, true)
+        assert.matches("(--json error: exit 1, error job_unknown)\nok\n", out, 1, true)
+        assert.are.equal(2, #K.requests(sb, "/sendMessage", true))
+        assert.is_nil(out:find("sandbox-bot-token", 1, true))
+    end)
+
+    it("readonly_store.sh: a SQLite store on a read-only file system, as docs/store.md says", function()
+        local out, code = sh("LUA='" .. lua .. "' LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. build
+            .. "/?.so;;' sh examples/newcomer/readonly_store.sh")
+        assert.are.equal(0, code, out)
+        local RO = "store_readonly sqlite: the store file or its file system is read-only"
+        assert.matches("a.db, closed cleanly:\n  open: ok; u1 tok-1 u2 nil\n  put: nil " .. RO, out, 1, true)
+        assert.matches("b.db, with its -wal and -shm:\n  open: ok; u1 tok-1 u2 tok-2\n  put: nil " .. RO, out, 1, true)
+        assert.matches("c.db, a -wal without its -shm:\n  open: refused store_readonly", out, 1, true)
+        assert.matches("link.db, a symlink to a.db:\n  open: ok; u1 tok-1 u2 nil\n  put: nil " .. RO, out, 1, true)
+        assert.matches("none.db, not there:\n  open: refused store_io", out, 1, true)
+        assert.matches("queued: nil 500001 store_readonly\n  enqueueMany: nil 500001 store_readonly 1\n"
+            .. "  work: nil 500001 store_readonly\n  jobs: 0\n", out, 1, true)
+        -- nothing was written: the same files before and after
+        assert.matches("files: a.db b.db b.db-shm b.db-wal c.db c.db-wal link.db \n", out, 1, true)
+        assert.matches("files after: a.db b.db b.db-shm b.db-wal c.db c.db-wal link.db \nok\n", out, 1, true)
+        assert.is_nil(out:find("socialize-ro", 1, true)) -- no path in a message
+        local mounts = io.open("/proc/mounts"):read("*a")
+        assert.is_nil(mounts:find("socialize-ro.", 1, true), "the tmpfs is unmounted")
     end)
 
     it("cli_session.sh: the socialize command from config to disconnect", function()

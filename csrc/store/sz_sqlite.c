@@ -40,7 +40,7 @@ static int sqerr(sz_store *st, int rc, sz_store_err *err)
     sqlite3 *db = st->db;
     sz_store_code c = code_of(rc);
     const char *what = c == SZ_STORE_BUSY       ? "the store is locked by another process"
-                       : c == SZ_STORE_READONLY ? "the store file is read-only"
+                       : c == SZ_STORE_READONLY ? "the store file or its file system is read-only"
                        : c == SZ_STORE_FULL     ? "the store is full (disk or size limit)"
                        : c == SZ_STORE_CORRUPT  ? "the store file is not a database or is damaged"
                        : c == SZ_STORE_IO       ? "cannot read or write the store file"

@@ -157,7 +157,7 @@ local function help_text(cmd)
     lines[#lines + 1] = "config: --config FILE or SOCIALIZE_CONFIG (a Lua file returning the table socialize.new"
     lines[#lines + 1] = "takes, or a JSON file); a string value \"env:NAME\" is read from the environment"
     lines[#lines + 1] = "variable NAME."
-    lines[#lines + 1] = "exit codes: 0 ok, 1 the call failed, 2 usage, 3 config, 4 timeout, 5 interrupted, 6 no outbox."
+    lines[#lines + 1] = "exit codes: 0 ok, 1 the call failed, 2 usage, 3 config, 4 timeout, 5 interrupted, 6 not in this build."
     lines[#lines + 1] = "socialize help COMMAND: its flags. docs/cli.md: everything."
     return concat(lines, "\n") .. "\n"
 end
