@@ -9,29 +9,40 @@ local K = require("spec.connect_kit")
 
 local UA = { title = "Level 3 done", linkBack = "https://game.example/l3" }
 
-describe("the outbox on a real disk that fills up or turns read-only #once", function()
-    local sb, dir
-    H.use_sandbox(function(s) sb = s end)
+-- a shell command that must succeed: its output
+local function sh(cmd)
+    local out = K.run(cmd .. "; echo \"rc=$?\"")
+    assert(tonumber(out:match("rc=(%d+)$")) == 0, cmd .. ": " .. out)
+    return out
+end
 
-    local function sh(cmd)
-        local out = K.run(cmd .. "; echo \"rc=$?\"")
-        local rc = tonumber(out:match("rc=(%d+)$"))
-        assert(rc == 0, cmd .. ": " .. out)
-        return out
-    end
-
+-- a real tmpfs of `size` mounted for each test of the enclosing describe
+-- (needs root: make test runs as root) and always unmounted after it:
+-- { dir = function, sh, mount(options) }
+local function use_tmpfs(prefix, size)
+    local fs = { sh = sh }
+    local dir
     before_each(function()
-        dir = H.tmpdir .. "/disk-" .. math.random(1, 1e9)
+        dir = H.tmpdir .. "/" .. prefix .. "-" .. math.random(1, 1e9)
         sh("mkdir -p " .. K.q(dir))
-        -- a real file system of 320 KiB: needs root (make test runs as root)
-        sh("mount -t tmpfs -o size=320k,mode=0700 tmpfs " .. K.q(dir))
+        sh("mount -t tmpfs -o size=" .. size .. ",mode=0700 tmpfs " .. K.q(dir))
     end)
     after_each(function()
         K.run("umount -l " .. K.q(dir))
         K.run("rmdir " .. K.q(dir))
     end)
+    function fs.dir() return dir end
+    function fs.mount(opts) sh("mount -o remount," .. opts .. " " .. K.q(dir)) end
+    return fs
+end
 
-    local function mount(opts) sh("mount -o remount," .. opts .. " " .. K.q(dir)) end
+describe("the outbox on a real disk that fills up or turns read-only #once", function()
+    local sb, dir
+    H.use_sandbox(function(s) sb = s end)
+
+    local fs = use_tmpfs("disk", "320k")
+    local mount = fs.mount
+    before_each(function() dir = fs.dir() end)
 
     local function sent_statuses()
         return #K.requests(sb, "/api/v1/statuses")
@@ -175,21 +186,9 @@ describe("the SQLite store on a read-only file system: odd paths #once", functio
     local store = require("socialize.store")
     local dir
 
-    local function sh(cmd)
-        local out = K.run(cmd .. "; echo \"rc=$?\"")
-        assert(tonumber(out:match("rc=(%d+)$")) == 0, cmd .. ": " .. out)
-        return out
-    end
-    before_each(function()
-        dir = H.tmpdir .. "/rofs-" .. math.random(1, 1e9)
-        sh("mkdir -p " .. K.q(dir))
-        sh("mount -t tmpfs -o size=1m,mode=0700 tmpfs " .. K.q(dir))
-    end)
-    after_each(function()
-        K.run("umount -l " .. K.q(dir))
-        K.run("rmdir " .. K.q(dir))
-    end)
-    local function mount(opts) sh("mount -o remount," .. opts .. " " .. K.q(dir)) end
+    local fs = use_tmpfs("rofs", "1m")
+    local mount = fs.mount
+    before_each(function() dir = fs.dir() end)
 
     local function token(url)
         local s, err, name = store.open(url, { keys = { K.KEY } })

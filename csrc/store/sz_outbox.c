@@ -65,21 +65,10 @@ int sz_outbox_refresh_status(sz_store *st, const char *job_id, int64_t now, sz_s
      * below is a new statement, so its snapshot has the first's commit */
     if (sz_st_exec(st, "SELECT id FROM socialize_jobs WHERE id = $1 FOR UPDATE", p, 1, NULL, err) < 0) return -1;
     /* the status from the deliveries' counts, read and written in one
-     * statement: open = queued, sending, retrying, waiting_reconnect, or
-     * unconfirmed and due again (resent with its key, or read back); fresh =
-     * queued with no attempt; no delivery at all counts as all sent (the
-     * same rule as refresh_status_read's, one round trip less) */
+     * statement (one round trip less than refresh_status_read) */
     return sz_st_exec(st,
-                      "UPDATE socialize_jobs SET updated_at = $2, status = (SELECT CASE"
-                      " WHEN COALESCE(SUM(CASE WHEN state IN ('queued', 'sending', 'retrying', 'waiting_reconnect')"
-                      " OR (state = 'unconfirmed' AND next_at > 0) THEN 1 ELSE 0 END), 0) > 0 THEN"
-                      " CASE WHEN COALESCE(SUM(CASE WHEN state = 'queued' AND attempts = 0 THEN 1 ELSE 0 END), 0)"
-                      " = COUNT(*) THEN 'queued' ELSE 'active' END"
-                      " WHEN COALESCE(SUM(CASE WHEN state = 'unconfirmed' THEN 1 ELSE 0 END), 0) > 0 THEN 'unconfirmed'"
-                      " WHEN COALESCE(SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END), 0) > 0 THEN 'cancelled'"
-                      " WHEN COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0) = COUNT(*) THEN 'sent'"
-                      " WHEN COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0) > 0 THEN 'partial'"
-                      " ELSE 'dead' END FROM socialize_deliveries WHERE job_id = $1) WHERE id = $1",
+                      "UPDATE socialize_jobs SET updated_at = $2, status = " SZ_OUTBOX_STATUS_FROM_DELIVERIES
+                      " WHERE d.job_id = $1) WHERE id = $1",
                       p, 2, NULL, err);
 }
 

@@ -184,16 +184,8 @@ static int refresh_pg(sz_store *st, const char *const *const *jobs, size_t n, in
                        NULL, err);
     if (r >= 0)
         r = sz_st_exec(st,
-                       "UPDATE socialize_jobs SET updated_at = $2, status = (SELECT CASE"
-                       " WHEN COALESCE(SUM(CASE WHEN state IN ('queued', 'sending', 'retrying', 'waiting_reconnect')"
-                       " OR (state = 'unconfirmed' AND next_at > 0) THEN 1 ELSE 0 END), 0) > 0 THEN"
-                       " CASE WHEN COALESCE(SUM(CASE WHEN state = 'queued' AND attempts = 0 THEN 1 ELSE 0 END), 0)"
-                       " = COUNT(*) THEN 'queued' ELSE 'active' END"
-                       " WHEN COALESCE(SUM(CASE WHEN state = 'unconfirmed' THEN 1 ELSE 0 END), 0) > 0 THEN 'unconfirmed'"
-                       " WHEN COALESCE(SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END), 0) > 0 THEN 'cancelled'"
-                       " WHEN COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0) = COUNT(*) THEN 'sent'"
-                       " WHEN COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0) > 0 THEN 'partial'"
-                       " ELSE 'dead' END FROM socialize_deliveries d WHERE d.job_id = socialize_jobs.id)"
+                       "UPDATE socialize_jobs SET updated_at = $2, status = " SZ_OUTBOX_STATUS_FROM_DELIVERIES
+                       " WHERE d.job_id = socialize_jobs.id)"
                        " WHERE id = ANY($1::text[])",
                        p, 2, NULL, err);
     free(ids.b);
