@@ -1,13 +1,15 @@
 /* Sorted parameter set. Binary search on byte order keeps the set sorted as
- * the signature needs; sets are small (tens of entries). */
+ * the signature needs; sets are small (tens of entries). Each entry's name
+ * and value live in one block ("name\0value\0": one malloc per parameter). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sz_internal.h"
 
 typedef struct sz_param {
-    char  *key;
+    char  *key; /* the block: key, NUL, val, NUL */
     size_t klen;
-    char  *val;
+    char  *val; /* inside key's block */
     size_t vlen;
 } sz_param;
 
@@ -18,15 +20,37 @@ struct sz_params {
 
 sz_params *sz_params_new(void) { return calloc(1, sizeof(sz_params)); }
 
+/* An entry's block wiped and freed (its value may be a secret). */
+static void param_free(sz_param *it) { sz_free_wiped(it->key, it->klen + it->vlen + 2); }
+
+/* The block "key\0val\0" into *it, or -1 (no memory, or a size overflow). */
+static int param_fill(sz_param *it, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    char *b;
+    if (klen > SIZE_MAX / 2 - 1 || vlen > SIZE_MAX / 2 - 1)
+        return -1;
+    if (!(b = malloc(klen + vlen + 2)))
+        return -1;
+    if (klen)
+        memcpy(b, key, klen);
+    b[klen] = '\0';
+    if (vlen)
+        memcpy(b + klen + 1, val, vlen);
+    b[klen + 1 + vlen] = '\0';
+    it->key = b;
+    it->klen = klen;
+    it->val = b + klen + 1;
+    it->vlen = vlen;
+    return 0;
+}
+
 void sz_params_free(sz_params *p)
 {
     size_t i;
     if (!p)
         return;
-    for (i = 0; i < p->n; i++) {
-        sz_free_wiped(p->items[i].key, p->items[i].klen);
-        sz_free_wiped(p->items[i].val, p->items[i].vlen);
-    }
+    for (i = 0; i < p->n; i++)
+        param_free(&p->items[i]);
     free(p->items);
     free(p);
 }
@@ -59,37 +83,28 @@ static long find(const sz_params *p, const char *key, size_t klen)
 int sz_params_set(sz_params *p, const char *key, size_t klen, const char *val, size_t vlen)
 {
     long at = find(p, key, klen);
-    char *v = sz_strndup(val, vlen), *k;
+    sz_param it;
     size_t pos;
-    if (!v)
+    if (param_fill(&it, key, klen, val, vlen) != 0)
         return -1;
     if (at >= 0) {
-        sz_free_wiped(p->items[at].val, p->items[at].vlen);
-        p->items[at].val = v;
-        p->items[at].vlen = vlen;
+        param_free(&p->items[at]);
+        p->items[at] = it;
         return 0;
     }
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
-        sz_param *it = realloc(p->items, cap * sizeof *it);
-        if (!it) {
-            sz_free_wiped(v, vlen);
+        sz_param *grown = realloc(p->items, cap * sizeof *grown);
+        if (!grown) {
+            param_free(&it);
             return -1;
         }
-        p->items = it;
+        p->items = grown;
         p->cap = cap;
-    }
-    k = sz_strndup(key, klen);
-    if (!k) {
-        sz_free_wiped(v, vlen);
-        return -1;
     }
     pos = (size_t)(-at - 1);
     memmove(p->items + pos + 1, p->items + pos, (p->n - pos) * sizeof *p->items);
-    p->items[pos].key = k;
-    p->items[pos].klen = klen;
-    p->items[pos].val = v;
-    p->items[pos].vlen = vlen;
+    p->items[pos] = it;
     p->n++;
     return 0;
 }
@@ -114,8 +129,7 @@ int sz_params_remove(sz_params *p, const char *key)
     long at = p && key ? find(p, key, strlen(key)) : -1;
     if (at < 0)
         return 0;
-    sz_free_wiped(p->items[at].key, p->items[at].klen);
-    sz_free_wiped(p->items[at].val, p->items[at].vlen);
+    param_free(&p->items[at]);
     memmove(p->items + at, p->items + at + 1, (p->n - (size_t)at - 1) * sizeof *p->items);
     p->n--;
     return 1;

@@ -129,7 +129,12 @@ static sz_status put_null(enc_ctx *c)
 typedef struct keyref {
     const char *s;
     size_t      n;
+    int         at; /* the key's copy on the stack (small objects), else 0 */
 } keyref;
+
+/* Objects of at most this many members are sorted in a stack array, their
+ * keys kept on the Lua stack (no malloc, no key string made again). */
+#define SMALL_OBJECT 16
 
 /* the writer's key order */
 static int keyref_cmp(const void *a, const void *b)
@@ -199,22 +204,41 @@ static int encode_array(lua_State *L, int idx, enc_ctx *c, size_t n)
 static int encode_members(lua_State *L, int idx, enc_ctx *c)
 {
     size_t i = 0, count = 0, plen = c->path.len;
-    keyref *keys;
-    int rc = 0;
+    keyref small[SMALL_OBJECT], *keys = small;
+    int rc = 0, top = lua_gettop(L), kept;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
         count++;
     }
-    keys = count ? malloc(count * sizeof *keys) : NULL;
-    if (count && !keys)
-        return enc_oom(c);
+    kept = count <= SMALL_OBJECT && lua_checkstack(L, (int)count + 4);
+    if (!kept) {
+        keys = count ? malloc(count * sizeof *keys) : NULL;
+        if (count && !keys)
+            return enc_oom(c);
+    }
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
+        if (i == count) { /* (cannot happen: nothing runs between the two walks) */
+            i++;
+            break;
+        }
         /* keys are strings here (table_kind), anchored by the table */
         keys[i].s = lua_tolstring(L, -1, &keys[i].n);
+        keys[i].at = 0;
+        if (kept) { /* a copy under the iteration key: [copies..., key] */
+            lua_pushvalue(L, -1);
+            lua_insert(L, -2);
+            keys[i].at = top + 1 + (int)i;
+        }
         i++;
+    }
+    if (i != count || lua_gettop(L) != top + (kept ? (int)count : 0)) { /* (a table that changed under us) */
+        lua_settop(L, top);
+        if (keys != small)
+            free(keys);
+        return enc_fail(c, "changed while it was read");
     }
     if (count > 1)
         qsort(keys, count, sizeof *keys, keyref_cmp);
@@ -227,14 +251,19 @@ static int encode_members(lua_State *L, int idx, enc_ctx *c)
         if (plen)
             sz_buf_addc(&c->path, '.');
         sz_buf_add(&c->path, keys[i].s, keys[i].n > 64 ? 64 : keys[i].n);
-        lua_pushlstring(L, keys[i].s, keys[i].n);
+        if (keys[i].at)
+            lua_pushvalue(L, keys[i].at);
+        else
+            lua_pushlstring(L, keys[i].s, keys[i].n);
         lua_rawget(L, idx);
         rc = encode_value(L, lua_gettop(L), c);
         lua_pop(L, 1);
         if (rc == 0)
             path_cut(c, plen);
     }
-    free(keys);
+    lua_settop(L, top);
+    if (keys != small)
+        free(keys);
     return rc;
 }
 

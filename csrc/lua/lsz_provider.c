@@ -29,7 +29,9 @@ static int push_request(lua_State *L, sz_request *r)
 {
     size_t i, bl;
     const char *body = sz_request_body(r, &bl);
-    lua_createtable(L, 0, 4);
+    /* room for the fields a caller adds (the Gigya path: timeout, wantHeaders,
+     * gigya): no rehash of the table per call */
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, sz_request_method(r));
     lua_setfield(L, -2, "method");
     lua_pushstring(L, sz_request_url(r));
@@ -38,7 +40,7 @@ static int push_request(lua_State *L, sz_request *r)
         lua_pushlstring(L, body, bl);
         lua_setfield(L, -2, "body");
     }
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, (int)sz_request_header_count(r));
     for (i = 0; i < sz_request_header_count(r); i++) {
         const char *hn, *hv;
         sz_request_header(r, i, &hn, &hv);

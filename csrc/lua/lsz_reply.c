@@ -103,7 +103,9 @@ static int rd_object(lua_State *L, rd *r, int depth)
     size_t klen[RD_MAX_KEYS], nk = 0, i;
     int sep;
     r->p++;
-    lua_createtable(L, 0, 4);
+    /* a reply's top level has six to eight members (callId, errorCode, apiVersion,
+     * statusCode, statusReason, time, a result or two): room for them, no rehash */
+    lua_createtable(L, 0, depth == 1 ? 8 : 4);
     rd_ws(r);
     if (r->p < r->end && *r->p == '}') {
         r->p++;

@@ -8,6 +8,7 @@
 --   send(reqs [, secrets]) -> outcomes  sends through the call's driver (the
 --                           transport, or the poll loop), each request's timeout cut
 --                           to the deadline; tells config.log; scrubs the errors
+--   send1(req) -> outcome  one request, as send({ req })[1] answers it
 --   sleep(seconds)          a retry's wait, never past the deadline
 --   now() -> seconds        the clock of deadlines and waits (config.now, the transport's)
 --   remaining() -> seconds  left before the call's deadline (config.deadline)
@@ -281,6 +282,22 @@ function Engine:context(driver, st)
                 o.error = policy.scrub(policy.scrub(o.error, secrets), policy.url_secrets(reqs[i] and reqs[i].url))
             end
         end
+    end
+    -- One request of a blocking call without config.log, as ctx.send({ req })[1]
+    -- would answer it, without its lists (issue 15: no garbage per call).
+    local direct_one = not log and driver.request ~= nil
+    function ctx.send1(req)
+        if not direct_one then return ctx.send({ req })[1] end
+        local o
+        local rem = remaining()
+        if rem > 0 then
+            if not (type(req.timeout) == "number" and req.timeout <= rem) then req.timeout = rem end
+            o = transport.outcome(driver:request(req))
+        else
+            o = { error = late, kind = "deadline" }
+        end
+        if type(o) == "table" and o.error then scrub_errors({ o }, { req }, false, s.secrets) end
+        return o
     end
     -- (secrets: the call's list, or a function that makes it, called only
     -- when an error or config.log needs it)

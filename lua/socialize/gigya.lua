@@ -43,6 +43,8 @@ end
 local function send_once(ctx, method, params)
     local req, err = build(ctx, method, params)
     if not req then return nil, err end
+    local send1 = ctx.send1 -- (a context made elsewhere may have send only)
+    if send1 then return answer(ctx, send1(req)) end
     return answer(ctx, ctx.send({ req })[1])
 end
 

@@ -57,6 +57,7 @@ function _M.curl(config)
     end
     local t = { sleep = blocking_sleep }
     function t.request(_, req)
+        if session then return session:request(req) end
         local s, msg, kind = open()
         if not s then return nil, msg, kind end
         return s:request(req)
@@ -162,7 +163,10 @@ function _M.select(config)
         t = (ngx and ngx.socket and ngx.get_phase) and "resty" or "curl"
     end
     if t == "curl" then
-        return _M.complete(_M.curl(config))
+        local ct = _M.curl(config)
+        local c = _M.complete(ct)
+        c.request = ct.request -- it ignores self: one call less per request
+        return c
     end
     if t == "resty" then
         return _M.complete(require("socialize.resty").new(config))
