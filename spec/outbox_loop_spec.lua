@@ -130,6 +130,34 @@ describe("client:work in a game loop #fakes", function()
             "bad argument #2 to 'work' (opts.on_done must be a function)")
     end)
 
+    it("async outcomes the store refuses are kept, reported \"error\", and recorded by the next work", function()
+        local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
+        local st = assert(c:store())
+        local idx = getmetatable(st).__index
+        local record, many = idx.record, idx.record_many
+        local function full() return nil, "database or disk is full", "store_full" end -- the disk fills up
+        idx.record, idx.record_many = full, full
+        local done = {}
+        local opts = { async = true, concurrency = 4, on_done = function(state) done[#done + 1] = state end }
+        local ok, err = pcall(function()
+            local sum = assert(c:work(1000, opts))
+            assert.same({ 2, 2 }, { sum.claimed, sum.started })
+            for _ = 1, 200 do if c:poll(50) == 0 then break end end
+            assert.same({ "error", "error" }, done)
+            -- sent, not recorded: still leased, and nothing more is claimed while the store refuses
+            for _, id in ipairs(ids) do assert.equal("sending", (state_of(c, id, "mastodon"))) end
+            local r, e = c:work(1000, opts)
+            assert.is_nil(r)
+            assert.same({ 2, "store_full" }, { e.unrecorded, e.error })
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        local sum = assert(c:work(0, opts)) -- the store takes them: recorded and counted here
+        assert.same({ 2, 2, 0 }, { sum.sent, sum.recorded, sum.claimed })
+        for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
+        assert.equal(2, statuses(sb)) -- each sent once
+    end)
+
     it("records a delivery ended by client:close() as unconfirmed, never lost nor resent blindly", function()
         H.configure(sb, { delay_ms = { mastodon = 3000 } })
         local job = enqueue("mastodon")
