@@ -281,6 +281,8 @@ soak: deps
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
 	@# queued delivery against direct calls to the same sandbox, side by side (1 and 4 processes, instructions each)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_vs_direct.lua
+	@# one worker process, --concurrency 1 against 4, 16 and 64, against a network holding each reply 50 ms
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/worker_concurrency.lua
 	@# the outbox: 100,000 queued deliveries, 5 % failing, on PostgreSQL and SQLite (SOAK_SECONDS per store)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_soak.lua
 

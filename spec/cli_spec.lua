@@ -557,10 +557,148 @@ describe("socialize command #fakes", function()
             assert.are.equal(1, #K.requests(sb, "/2/tweets"))
         end)
 
+        -- n jobs queued for uid (one connect), their titles
+        local function queued_many(uid, n)
+            queued(uid)
+            local titles = {}
+            for i = 1, n - 1 do
+                titles[i] = uid .. " job " .. i
+                local out, err, code = sz({ "--json", "publish", "--uid", uid, "--title", titles[i], "--queued" },
+                    { config = cfg })
+                assert.are.equal(0, code, err)
+                assert.are.equal("queued", json(out).status)
+            end
+            titles[n] = "In flight"
+            return titles
+        end
+
+        -- the tweets the sandbox received per title, and the most requests it handled at once
+        local function tweets()
+            local per, most = {}, 0
+            for _, r in ipairs(K.requests(sb, "/2/tweets")) do
+                local body = core.json_decode(r.body) or {}
+                local title = tostring(body.text):match("^(.-)%s*$")
+                per[title] = (per[title] or 0) + 1
+                most = math.max(most, r.inflight or 0)
+            end
+            return per, most
+        end
+
+        local function uid_jobs(uid)
+            local out, err, code = sz({ "--json", "jobs", "--uid", uid, "--limit", "100" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            local list = json(out).jobs
+            local all = {}
+            for _, j in ipairs(list) do
+                out, err, code = sz({ "--json", "job", j.jobID }, { config = cfg })
+                assert.are.equal(0, code, err)
+                all[#all + 1] = json(out)
+            end
+            return all
+        end
+
+        it("--concurrency 8: 16 jobs, several requests in flight at the sandbox at once, each sent once", function()
+            local titles = queued_many("cli_conc", 16)
+            H.configure(sb, { delay_ms = { twitter = 300 } })
+            local out, err, code = sz({ "--json", "worker", "--once", "--concurrency", "8" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            local w = json(out)
+            assert.are.equal(16, w.sent)
+            assert.are.equal(16, w.claimed)
+            assert.are.equal(0, w.retrying + w.unconfirmed + w.dead + w.lost)
+            assert.are.equal(8, w.concurrency)
+            local per, most = tweets()
+            for _, t in ipairs(titles) do assert.are.equal(1, per[t], t) end
+            assert.are.equal(16, #K.requests(sb, "/2/tweets"))
+            -- the sandbox was handling more than one of them at a time, at most 8
+            assert.is_true(most > 1, "requests in flight at once: " .. most)
+            assert.is_true(most <= 8, "requests in flight at once: " .. most)
+            for _, j in ipairs(uid_jobs("cli_conc")) do
+                assert.are.equal("sent", j.status)
+                assert.are.equal(1, j.deliveries[1].attempts)
+            end
+            -- --concurrency 1 sends one after the other
+            H.reset(sb)
+            local t2 = queued_many("cli_seq", 4)
+            H.configure(sb, { delay_ms = { twitter = 100 } })
+            out, err, code = sz({ "--json", "worker", "--once", "--concurrency", "1" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.are.equal(4, json(out).sent)
+            per, most = tweets()
+            for _, t in ipairs(t2) do assert.are.equal(1, per[t], t) end
+            assert.are.equal(1, most)
+            _, err, code = sz({ "worker", "--concurrency", "0" }, { config = cfg })
+            assert.are.equal(2, code)
+            assert.matches("--concurrency", err, 1, true)
+        end)
+
+        it("--concurrency 8 stopped by SIGTERM mid-run: the ones in flight finish and are recorded, nothing "
+            .. "left sending, none sent twice", function()
+            local titles = queued_many("cli_conc_term", 16)
+            H.configure(sb, { delay_ms = { twitter = 1000 } })
+            local h = bg({ "--json", "worker", "--concurrency", "8", "--idle", "100" }, { config = cfg })
+            local pid = h.pid()
+            h.wait_err("socialize worker: running")
+            for _ = 1, 400 do -- several in flight
+                if #K.requests(sb, "/2/tweets") >= 2 then break end
+                os.execute("sleep 0.05")
+            end
+            os.execute("kill -TERM " .. pid)
+            local out, err, code = h.finish()
+            assert.are.equal(5, code, err)
+            local w = json(out)
+            assert.are.equal(15, w.signal)
+            local sent = #K.requests(sb, "/2/tweets")
+            assert.is_true(sent >= 2 and sent < 16, "sent before the stop: " .. sent)
+            -- every delivery it started was finished and recorded: sent, none sending
+            assert.are.equal(sent, w.sent)
+            local states = {}
+            for _, j in ipairs(uid_jobs("cli_conc_term")) do
+                local d = j.deliveries[1]
+                states[d.state] = (states[d.state] or 0) + 1
+                assert.is_true(d.state == "sent" or d.state == "queued", d.state)
+                assert.is_nil(d.leaseOwner)
+            end
+            assert.are.equal(sent, states.sent)
+            assert.are.equal(16 - sent, states.queued or 0)
+            -- the next worker sends the rest, none twice
+            out, err, code = sz({ "--json", "worker", "--once", "--concurrency", "8" }, { config = cfg })
+            assert.are.equal(0, code, err)
+            assert.are.equal(16 - sent, json(out).sent)
+            local per = tweets()
+            for _, t in ipairs(titles) do assert.are.equal(1, per[t], t) end
+        end)
+
+        it("--concurrency: deliveries outlasting --grace are cut and recorded unconfirmed, exit 5", function()
+            local titles = queued_many("cli_conc_cut", 3)
+            H.configure(sb, { delay_ms = { twitter = 4000 } })
+            local h = bg({ "--json", "worker", "--concurrency", "4", "--grace", "1" }, { config = cfg })
+            local pid = h.pid()
+            h.wait_err("socialize worker: running")
+            for _ = 1, 400 do
+                if #K.requests(sb, "/2/tweets") >= 3 then break end
+                os.execute("sleep 0.05")
+            end
+            os.execute("kill -TERM " .. pid)
+            local out, err, code = h.finish()
+            assert.are.equal(5, code, err)
+            assert.matches("3 deliveries still in flight after the grace period", err, 1, true)
+            local w = json(out)
+            assert.are.equal(3, w.cut)
+            assert.are.equal(3, w.unconfirmed)
+            for _, j in ipairs(uid_jobs("cli_conc_cut")) do
+                local d = j.deliveries[1]
+                assert.are.equal("unconfirmed", d.state) -- its request went out: never resent blindly
+                assert.is_nil(d.leaseOwner)
+            end
+            local per = tweets()
+            for _, t in ipairs(titles) do assert.are.equal(1, per[t], t) end
+        end)
+
         it("a delivery outlasting --grace is cut by SIGALRM; its lease keeps it for a later worker", function()
             local id = queued("cli_cut")
             H.configure(sb, { delay_ms = { twitter = 4000 } })
-            local h = bg({ "worker", "--budget", "100", "--grace", "1" }, { config = cfg })
+            local h = bg({ "worker", "--budget", "100", "--grace", "1", "--concurrency", "1" }, { config = cfg })
             local pid = h.pid()
             h.wait_err("socialize worker: running")
             wait_tweet()

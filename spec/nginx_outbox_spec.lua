@@ -168,6 +168,41 @@ local function cases(name, get_store_url)
         assert.are.same({ 62, 62 }, { claimed - released, sent })
     end)
 
+    it("each nginx worker has several deliveries in flight at once (concurrency lanes), none sent twice",
+        function()
+        H.configure(sb, { delay_ms = { telegram = 400 } })
+        local ids = {}
+        for i = 1, 16 do
+            local res, body = get("/outbox/publish?uid=c" .. i .. "&providers=telegram&title=Lane+" .. i)
+            assert.are.equal(200, res.status, res.body)
+            ids[i] = body.jobID
+        end
+        for i = 1, 16 do
+            assert.are.equal("sent", wait_job(ids[i], "sent").status, ids[i])
+        end
+        local texts, seen = telegram_texts(), {}
+        assert.are.equal(16, #texts)
+        for _, t in ipairs(texts) do
+            assert.is_nil(seen[t], t .. " sent twice")
+            seen[t] = true
+        end
+        -- the sandbox's count of requests it was handling at once: two nginx workers with one
+        -- delivery each would make at most 2
+        local most = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == "telegram" then most = math.max(most, r.inflight or 0) end
+        end
+        assert.is_true(most > 2, "requests in flight at once: " .. most)
+        assert.is_true(most <= 8, "requests in flight at once: " .. most) -- 2 workers x 4 lanes
+        local _, st = get("/outbox/stats")
+        local lanes = 0
+        for _, w in ipairs(st.workers) do
+            assert.are.equal(4, w.concurrency)
+            lanes = math.max(lanes, w.lanesMax)
+        end
+        assert.is_true(lanes > 1, "lanes: " .. lanes)
+    end)
+
     it("finishes the delivery in flight when nginx quits, and logs no error", function()
         H.configure(sb, { delay_ms = { telegram = 1500 } })
         local _, body = get("/outbox/publish?uid=late&providers=telegram&title=Last+one")

@@ -8,7 +8,10 @@
 -- was created exactly once; on the others a post was created at most once,
 -- and a delivery whose post was created but not recorded is `unconfirmed`;
 -- every job is there with all its deliveries, none left open. On SQLite (2
--- workers) and on PostgreSQL (4 workers). Bounded: every loop has a limit,
+-- workers) and on PostgreSQL (4 workers); the odd-numbered workers (the one
+-- that kills itself among them) are concurrent ones, as `socialize worker`
+-- runs by default (client:work{ async, concurrency = BATCH } + client:poll),
+-- the others blocking client:work loops. Bounded: every loop has a limit,
 -- every child is killed at the end.
 local H = require("spec.helper")
 local K = require("spec.connect_kit")
@@ -109,13 +112,25 @@ if crash then
     end)
 end
 local stop = os.time() + limit
+-- CONCURRENT=n: the concurrent worker of `socialize worker` (work{ async } + poll, n in flight)
+local conc = tonumber(os.getenv("CONCURRENT") or "")
+local wopts = conc and { async = true, concurrency = conc } or nil
 for _ = 1, 1000000 do
     if os.time() > stop then break end
     local f = io.open(stopfile)
     if f then f:close() break end
-    local sum = c:work(300)
-    if sum and sum.claimed == 0 then os.execute("sleep 0.1") end
+    if conc then
+        local sum = c:work(50, wopts)
+        local inflight = c:poll(0)
+        if sum and (sum.claimed == 0 or inflight >= conc) then
+            if inflight == 0 then os.execute("sleep 0.1") else c:poll(100) end
+        end
+    else
+        local sum = c:work(300)
+        if sum and sum.claimed == 0 then os.execute("sleep 0.1") end
+    end
 end
+for _ = 1, 100 do if c:poll(100) == 0 then break end end
 c:close()
 ]]
 
@@ -153,6 +168,7 @@ local function crash_test(url, workers, get_sb)
     local function start(i, crash)
         starts = starts + 1
         local env = crash and ("CRASH=" .. K.q(crash) .. " ") or ""
+        if i % 2 == 1 then env = env .. "CONCURRENT=" .. BATCH .. " " end
         local pid = K.run(env .. "exec " .. K.CHILD_LUA .. " " .. K.q(script) .. " >>" .. K.q(dir .. "/w" .. i .. ".log")
             .. " 2>&1 & echo $!")
         pids[i] = assert(tonumber(pid), pid)
@@ -271,7 +287,7 @@ local function crash_test(url, workers, get_sb)
         assert.equal(status, j.status, tag) -- the job's status sums up its deliveries
     end
     assert.equal(JOBS, n)
-    -- each kill orphans at most one claim of BATCH deliveries
+    -- each kill orphans at most one claim of BATCH deliveries (or BATCH in flight)
     assert.truthy(counts.unconfirmed <= (KILLS + 3) * BATCH, counts.unconfirmed)
     -- the self-kills after a sent post: resent with its key (and answered with
     -- the first post), and posted but not recorded (so unconfirmed)

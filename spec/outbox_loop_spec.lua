@@ -87,6 +87,77 @@ describe("client:work in a game loop #fakes", function()
         assert.equal(3, statuses(sb))
     end)
 
+    it("with `concurrency`, keeps up to n in flight past `batch`; on_done reports each outcome", function()
+        H.configure(sb, { delay_ms = { mastodon = 300 } })
+        local ids, want = {}, {}
+        for i = 1, 8 do
+            ids[i] = enqueue("mastodon").jobID
+            want[ids[i]] = true
+        end
+        local done = {}
+        local opts = { async = true, concurrency = 8, on_done = function(state, jobID, provider)
+            done[#done + 1] = { state, jobID, provider }
+        end }
+        local sum = assert(c:work(5000, opts)) -- batch is 5; concurrency 8 starts all eight
+        assert.same({ 8, 8, 8 }, { sum.claimed, sum.started, sum.inflight })
+        assert.equal(0, #done) -- nothing finished before poll
+        assert.is_true(drain())
+        assert.equal(8, #done)
+        for _, x in ipairs(done) do
+            assert.same({ "sent", "mastodon" }, { x[1], x[3] })
+            assert.is_true(want[x[2]], x[2])
+            want[x[2]] = nil -- each job once
+        end
+        -- the sandbox handled more than one at a time (its count of requests being handled)
+        local most = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.path == "/api/v1/statuses" then most = math.max(most, r.inflight or 0) end
+        end
+        assert.is_true(most > 1 and most <= 8, "in flight at once: " .. most)
+        assert.equal(8, statuses(sb))
+        for i = 1, 8 do assert.equal("sent", assert(c:job(ids[i])).status) end
+        -- a task ended by close() is reported with its recorded state
+        H.configure(sb, { delay_ms = { mastodon = 3000 } })
+        enqueue("mastodon")
+        done = {}
+        assert.equal(1, assert(c:work(20, opts)).started)
+        c:close()
+        assert.equal(1, #done)
+        assert.equal("unconfirmed", done[1][1])
+        assert.has_error(function() c:work(10, { concurrency = 0 }) end,
+            "bad argument #2 to 'work' (opts.concurrency must be a number from 1 to 10000)")
+        assert.has_error(function() c:work(10, { on_done = true }) end,
+            "bad argument #2 to 'work' (opts.on_done must be a function)")
+    end)
+
+    it("async outcomes the store refuses are kept, reported \"error\", and recorded by the next work", function()
+        local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
+        local st = assert(c:store())
+        local idx = getmetatable(st).__index
+        local record, many = idx.record, idx.record_many
+        local function full() return nil, "database or disk is full", "store_full" end -- the disk fills up
+        idx.record, idx.record_many = full, full
+        local done = {}
+        local opts = { async = true, concurrency = 4, on_done = function(state) done[#done + 1] = state end }
+        local ok, err = pcall(function()
+            local sum = assert(c:work(1000, opts))
+            assert.same({ 2, 2 }, { sum.claimed, sum.started })
+            for _ = 1, 200 do if c:poll(50) == 0 then break end end
+            assert.same({ "error", "error" }, done)
+            -- sent, not recorded: still leased, and nothing more is claimed while the store refuses
+            for _, id in ipairs(ids) do assert.equal("sending", (state_of(c, id, "mastodon"))) end
+            local r, e = c:work(1000, opts)
+            assert.is_nil(r)
+            assert.same({ 2, "store_full" }, { e.unrecorded, e.error })
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        local sum = assert(c:work(0, opts)) -- the store takes them: recorded and counted here
+        assert.same({ 2, 2, 0 }, { sum.sent, sum.recorded, sum.claimed })
+        for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
+        assert.equal(2, statuses(sb)) -- each sent once
+    end)
+
     it("records a delivery ended by client:close() as unconfirmed, never lost nor resent blindly", function()
         H.configure(sb, { delay_ms = { mastodon = 3000 } })
         local job = enqueue("mastodon")

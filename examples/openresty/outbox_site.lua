@@ -48,6 +48,7 @@ function _M.init_worker()
     worker, err = require("socialize.resty").outbox_worker(get_client(), {
         interval = tonumber(os.getenv("SOCIALIZE_OUTBOX_INTERVAL")) or 1, -- seconds between runs
         budget = 500,              -- ms of starting deliveries per run
+        concurrency = 4,           -- deliveries in flight at once (ngx.thread lanes)
         measure = true,            -- time the store's calls (they block this nginx worker)
         stats = "socialize_outbox", -- lua_shared_dict for GET /outbox/stats
     })

@@ -90,7 +90,8 @@ local COMMANDS = {
                            ["max-age"] = "number" },
                  args = "user | friend | webhook | login [key=value ...]",
                  summary = "check a Gigya signature or a messenger login (exit 0 valid, 1 not valid)" },
-    worker = { flags = { budget = "number", grace = "number", once = "bool", idle = "number" }, args = "",
+    worker = { flags = { budget = "number", grace = "number", once = "bool", idle = "number",
+                         concurrency = "number" }, args = "",
                summary = "deliver queued jobs until SIGTERM/SIGINT (outbox)" },
     jobs = { flags = { status = "string", uid = "string", limit = "number" }, args = "",
              summary = "list the outbox's jobs" },
@@ -128,6 +129,7 @@ local FLAG_HELP = {
     signature = "the signature to check", window = "seconds the timestamp may be off",
     ["max-age"] = "seconds the login may be old (86400)", budget = "milliseconds per client:work slice (1000)",
     grace = "seconds to finish the work in flight after a signal (30)", once = "stop when nothing is due",
+    concurrency = "deliveries in flight at once (16; 1: one after the other)",
     idle = "milliseconds to sleep when nothing is due (1000)", status = "only jobs in this status",
     limit = "how many (50)", config = "the config file (else SOCIALIZE_CONFIG)",
     json = "one JSON document on stdout", help = "this help", version = "the version",
@@ -997,12 +999,29 @@ local WORK_KEYS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiti
 -- clean shutdown. A delivery outlasting the grace period is cut by
 -- SIGALRM (its lease then lets another worker take it over); a second
 -- signal ends the process at once.
+--
+-- --concurrency N (default 16) above 1: client:work(slice, { async = true,
+-- concurrency = N }) claims and starts deliveries as tasks of the poll
+-- loop and client:poll sends, receives and records them, up to N in
+-- flight; the outcomes are counted as poll records them (opts.on_done).
+-- On a signal nothing more is claimed and the loop polls until the ones
+-- in flight finish; those still running a second before --grace ends are
+-- cut by client:close(), which records them unconfirmed (resent with the
+-- same key where the network has one, else read back or the host's).
+local CONCURRENCY = 16
+local MAX_CONCURRENCY = 1000
+
 function run.worker(ctx)
     need_outbox(ctx, "work")
     local f = ctx.p.flags
     if #ctx.p.args > 0 then usage("worker takes no arguments") end
     local budget = f.budget or 1000
     local idle = f.idle or 1000
+    local conc = f.concurrency or CONCURRENCY
+    if conc ~= conc or conc < 1 or conc > MAX_CONCURRENCY or conc ~= math.floor(conc) then
+        usage("--concurrency: a whole number from 1 to " .. MAX_CONCURRENCY)
+    end
+    if conc > 1 then return run.worker_concurrent(ctx, conc, budget, idle) end
     local helpers = curl_helpers()
     if not helpers then fail(EXIT.unsupported, "no signal handling in this build (socialize.curl)") end
     helpers.cli_signals(f.grace or 30)
@@ -1052,6 +1071,117 @@ function run.worker(ctx)
     end
     local sig = helpers.cli_signaled()
     total.signal = sig or nil
+    if ctx.json then
+        ctx.out:json(total)
+    else
+        ctx.out:print(format("worker stopped%s: %d sent, %d retrying, %d unconfirmed, %d dead",
+            sig and (" on signal " .. sig) or "", total.sent, total.retrying, total.unconfirmed, total.dead))
+    end
+    return sig and EXIT.interrupted or EXIT.ok
+end
+
+-- the worker with up to conc deliveries in flight (above)
+function run.worker_concurrent(ctx, conc, budget, idle)
+    local f = ctx.p.flags
+    local helpers = curl_helpers()
+    if not helpers then fail(EXIT.unsupported, "no signal handling in this build (socialize.curl)") end
+    local grace = f.grace or 30
+    helpers.cli_signals(grace)
+    ctx.out:write(ctx.out.stderr, format("socialize worker: running, up to %d deliveries at once (SIGTERM or "
+        .. "SIGINT: stops after the work in flight, within %d s)\n", conc, grace))
+    local total = { slices = 0 }
+    for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
+    local client = ctx.client
+    -- an outcome counted as poll records it; one the store refused ("error")
+    -- is counted by the work call that records it later
+    local function on_done(state)
+        if state == "error" then
+            total.errors = (total.errors or 0) + 1
+        elseif type(total[state]) == "number" then
+            total[state] = total[state] + 1
+        end
+    end
+    local function signaled() return helpers.cli_signaled() and true or false end
+    -- a slice claims and starts, then the poll loop runs: a short one, so
+    -- the transfers started are driven while the next ones are claimed
+    local wopts = { async = true, concurrency = conc, on_done = on_done, stop = signaled }
+    local slice = math.min(budget, 50)
+    local function progress(inflight)
+        ctx.out:progress(format("worker: %d sent, %d retrying, %d unconfirmed, %d dead, %d in flight", total.sent,
+            total.retrying, total.unconfirmed, total.dead, inflight))
+    end
+    local failures, inflight = 0, 0
+    while not signaled() do
+        local r, err = client:work(slice, wopts)
+        if r == nil then
+            ctx.out:progress_done()
+            if f.once or (type(err) == "table" and err.errorCode == errors.codes.NOT_SUPPORTED) then
+                check_call(nil, err)
+            end
+            failures = failures + 1
+            total.errors = (total.errors or 0) + 1
+            local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
+            ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
+            -- what is in flight goes on meanwhile
+            local t_end = core.now_ms() + wait
+            repeat
+                if client:poll(math.min(wait, 100)) == 0 then helpers.cli_sleep(math.min(wait, 100)) end
+            until signaled() or core.now_ms() >= t_end
+            r = type(err) == "table" and type(err.summary) == "table" and err.summary or {}
+        else
+            failures = 0
+        end
+        total.slices = total.slices + 1
+        for _, k in ipairs(WORK_KEYS) do
+            if type(r[k]) == "number" then total[k] = total[k] + r[k] end
+        end
+        inflight = client:poll(0)
+        progress(inflight)
+        if (r.claimed or 0) == 0 or inflight >= conc then
+            if inflight == 0 then
+                if f.once then break end
+                helpers.cli_sleep(idle) -- nothing due, nothing in flight: wait, cut short by a signal
+            else
+                -- full, or nothing more due: wait for the network (at most idle ms)
+                inflight = client:poll(math.min(idle, 100))
+            end
+        end
+    end
+    -- the shutdown (or --once): the ones in flight finish, within the grace period
+    -- cut before SIGALRM: a second before --grace ends (half of a shorter one)
+    local t0, cut_ms = core.now_ms(), grace * 1000 - math.min(1000, grace * 500)
+    while inflight > 0 do
+        inflight = client:poll(100)
+        progress(inflight)
+        if signaled() and core.now_ms() - t0 >= cut_ms then break end
+    end
+    ctx.out:progress_done()
+    if inflight > 0 then
+        total.cut = inflight
+        ctx.out:err(format("worker: %d deliveries still in flight after the grace period: recorded unconfirmed "
+            .. "(docs/delivery.md)", inflight))
+        client:close() -- each in-flight task answered "closed": on_done counts its outcome
+    end
+    -- outcomes a failed store refused: one last try (a zero budget claims nothing)
+    local ferr
+    if inflight == 0 then
+        local r
+        r, ferr = client:work(0, wopts)
+        if r then
+            for _, k in ipairs(WORK_KEYS) do
+                if type(r[k]) == "number" then total[k] = total[k] + r[k] end
+            end
+        end
+    end
+    if type(ferr) == "table" and (ferr.unrecorded or 0) > 0 then
+        total.unrecorded = ferr.unrecorded
+        ctx.out:err(format("worker: %d outcomes could not be recorded (%s); their deliveries stay leased by this "
+            .. "worker until the lease runs out, then follow the lease's rules (docs/delivery.md)", ferr.unrecorded,
+            tostring(ferr)))
+    end
+    local sig = helpers.cli_signaled()
+    total.signal = sig or nil
+    total.concurrency = conc
     if ctx.json then
         ctx.out:json(total)
     else

@@ -217,7 +217,9 @@ _M.METHODS = { "publishUserAction", "setStatus", "sendNotification", "facebookGr
 -- summary { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect,
 -- lost, released, started, inflight } | nil, err. opts: { worker = id,
 -- limit = n, async = true (started, client:poll completes them), stop = fn,
--- idle = ms (no claim for idle ms after one found nothing) }.
+-- idle = ms (no claim for idle ms after one found nothing), concurrency = n
+-- (async: at most n in flight; default config.outbox.batch), on_done =
+-- fn(state, jobID, provider) (async: each outcome as poll records it) }.
 function Client:work(budget_ms, opts)
     argcheck(type(budget_ms) == "number" and budget_ms >= 0 and budget_ms == budget_ms, 1, "work",
         "budget_ms must be a number >= 0, got " .. tostring(budget_ms))
@@ -229,6 +231,10 @@ function Client:work(budget_ms, opts)
         argcheck(opts.limit == nil or (type(opts.limit) == "number" and opts.limit >= 1), 2, "work",
             "opts.limit must be a number >= 1")
         argcheck(opts.stop == nil or type(opts.stop) == "function", 2, "work", "opts.stop must be a function")
+        argcheck(opts.on_done == nil or type(opts.on_done) == "function", 2, "work",
+            "opts.on_done must be a function")
+        argcheck(opts.concurrency == nil or (type(opts.concurrency) == "number" and opts.concurrency >= 1
+            and opts.concurrency <= 10000), 2, "work", "opts.concurrency must be a number from 1 to 10000")
         argcheck(opts.idle == nil or (type(opts.idle) == "number" and opts.idle >= 0 and opts.idle <= MAX_POLL_MS), 2,
             "work", "opts.idle must be a number of ms >= 0")
     end

@@ -839,7 +839,11 @@ local function record_raised(client, st, d, worker, cfg, err)
     if not ok then o = { state = "retrying", nextAt = now_s(client) + backoff(d.attempts), errorCode = r.errorCode,
                          category = r.category, reason = r.reason } end
     local pok, rok, rerr, rcode = pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
-    if pok and not rok and store_failed(rcode) then keep_unrecorded(client, worker, d, o, rcode, rerr) end
+    if not pok then rok, rerr, rcode = nil, rok, "bad_input" end
+    if not rok then
+        if store_failed(rcode) then keep_unrecorded(client, worker, d, o, rcode, rerr) end
+        return record_failed(client, d, rcode, rerr)
+    end
     return o.state
 end
 
@@ -895,8 +899,12 @@ end
 -- { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect, lost,
 -- released, started, inflight } | nil, err. opts.async: each delivery is
 -- started as a task of the poll loop (client:poll drives it and records its
--- outcome), at most cfg.batch in flight, claimed one by one; work only
--- claims and starts.
+-- outcome), at most opts.concurrency (else cfg.batch) in flight, claimed one
+-- by one; work only claims and starts. opts.on_done(state, jobID, provider):
+-- called from client:poll as each started delivery's outcome is recorded
+-- (state: sent, retrying, unconfirmed, dead, waiting_reconnect; "lost" when
+-- its lease was taken over; "error" when the store refused it: then kept and
+-- counted by the work call that records it later).
 -- opts.stop(): true ends the run before the next delivery (a host exiting).
 -- opts.idle (ms): after a claim found nothing due, the calls of the next
 -- idle ms claim nothing (a frame loop's idle cost), unless this client
@@ -922,7 +930,8 @@ function _M.work(client, budget_ms, opts)
     local deadline = eng:now_ms() + budget_ms
     local sum = { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0,
                   waiting_reconnect = 0, lost = 0, released = 0, error = 0 }
-    local async, stop = opts.async and client.async, opts.stop
+    local async, stop, on_done = opts.async and client.async, opts.stop, opts.on_done
+    local cap = opts.concurrency and floor(opts.concurrency) or cfg.batch
     sum.started, client.inflight = 0, client.inflight or 0
     local function stopped() return stop ~= nil and stop() end
     -- outcomes an earlier call could not record go first; while the store
@@ -933,7 +942,7 @@ function _M.work(client, budget_ms, opts)
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
         -- one at a time: a claim is a transaction (an fsync on SQLite), each checked against the budget
-        if async then batch = min(batch, 1, cfg.batch - client.inflight) end
+        if async then batch = min(batch, 1, cap - client.inflight) end
         if batch < 1 then break end
         local claimed_ms = eng:now_ms()
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
@@ -968,7 +977,8 @@ function _M.work(client, budget_ms, opts)
                 async:run(function(driver) return process(client, st, d, worker, cfg, driver) end,
                     function(state, err)
                         client.inflight = client.inflight - 1
-                        if type(state) ~= "string" then record_raised(client, st, d, worker, cfg, err) end
+                        if type(state) ~= "string" then state = record_raised(client, st, d, worker, cfg, err) end
+                        if on_done then on_done(state, d.jobID, d.provider) end
                     end)
             else
                 done[#done + 1] = { d, outcome(client, st, d, cfg) }

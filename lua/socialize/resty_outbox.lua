@@ -2,11 +2,15 @@
 -- delivery"): started from init_worker_by_lua*, one claimant per nginx
 -- worker, run by ngx.timer.every. Each run is client:work(budget) inside a
 -- timer, where the resty transport's cosockets yield: the worker serves
--- requests while a network answers. The store (SQLite file I/O, libpq) does
+-- requests while a network answers. With opts.concurrency above 1 (default
+-- 4) a run is that many ngx.thread lanes, each calling client:work for one
+-- delivery at a time: up to that many deliveries in flight per nginx
+-- worker (the resty transport sends inside start, so the client's own
+-- asynchronous driver would not overlap them). The store (SQLite file I/O, libpq) does
 -- not yield: its calls block the nginx worker, and `measure` times them.
 local ngx = ngx
-local type, pairs, pcall, tostring, tonumber, setmetatable, getmetatable = type, pairs, pcall, tostring, tonumber,
-    setmetatable, getmetatable
+local type, pairs, ipairs, pcall, tostring, tonumber, setmetatable, getmetatable = type, pairs, ipairs, pcall,
+    tostring, tonumber, setmetatable, getmetatable
 local floor, max = math.floor, math.max
 
 local _M = {}
@@ -56,18 +60,50 @@ end
 
 local COUNTS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "lost", "released" }
 
+-- One lane of a run: client:work claiming one delivery per call (limit 1),
+-- call after call, until nothing is due, the run's budget is spent or the
+-- nginx worker exits. Its sends yield (cosockets), so the lanes of a run
+-- have up to one delivery each in flight. lane.first: what its first claim
+-- found (set before the lane's first yield: the store does not yield).
+local function run_lane(client, budget, t0, work_opts, lane)
+    local acc = {}
+    for _, k in pairs(COUNTS) do acc[k] = 0 end
+    for _ = 1, 100000 do -- bounded; the budget ends it first
+        local left = budget - (clock_ms() - t0)
+        if left <= 0 or work_opts.stop() then break end
+        local ok, sum, err = pcall(client.work, client, left, work_opts)
+        if not (ok and sum) then
+            lane.first = lane.first or 0
+            return acc, tostring(ok and err or sum)
+        end
+        for _, k in pairs(COUNTS) do acc[k] = acc[k] + (sum[k] or 0) end
+        lane.first = lane.first or sum.claimed or 0
+        if (sum.claimed or 0) == 0 then break end
+    end
+    lane.first = lane.first or 0
+    return acc
+end
+
 --- Starts the outbox worker of this nginx worker: client_or_config is a
 -- socialize client or its config (a client is made from it). opts:
 -- interval (seconds between runs, default 1), budget (ms of starting
 -- deliveries per run, default 1000), worker (an id for the leases; default
 -- "nginx-<pid>-<random>"), measure (time the store's calls), stats
 -- (the name of a lua_shared_dict: each run writes this worker's stats there
--- as JSON under its pid). Returns the worker { stats(), stop() } | nil, err.
+-- as JSON under its pid), concurrency (deliveries in flight at once per
+-- nginx worker, default 4: that many ngx.thread lanes, each sending one
+-- delivery at a time; 1: one after the other). Returns the worker
+-- { stats(), stop() } | nil, err.
 function _M.start(client_or_config, opts)
     opts = opts or {}
     if type(opts) ~= "table" then return nil, "opts must be a table" end
     local interval = opts.interval or 1
     local budget = opts.budget or 1000
+    local concurrency = opts.concurrency or 4
+    if type(concurrency) ~= "number" or not (concurrency >= 1 and concurrency <= 1000)
+        or concurrency ~= floor(concurrency) then
+        return nil, "opts.concurrency must be a whole number from 1 to 1000"
+    end
     if type(interval) ~= "number" or not (interval >= 0.001 and interval <= 86400) then
         return nil, "opts.interval must be a number of seconds from 0.001 to 86400"
     end
@@ -88,11 +124,38 @@ function _M.start(client_or_config, opts)
     local dict = opts.stats and ngx.shared[opts.stats]
     if opts.stats and not dict then return nil, "opts.stats: no lua_shared_dict " .. tostring(opts.stats) end
     local stats = { worker = id, pid = ngx.worker.pid(), runs = 0, skipped = 0, errors = 0, started = 0,
-                    runMs = 0, runMaxMs = 0, ops = {} }
+                    runMs = 0, runMaxMs = 0, ops = {}, concurrency = concurrency, lanesMax = 0 }
     for _, k in pairs(COUNTS) do stats[k] = 0 end
     local running, stopped = false, false
     local function exiting() return stopped or ngx.worker.exiting() end
     local work_opts = { worker = id, stop = exiting }
+    local lane_opts = { worker = id, stop = exiting, limit = 1 }
+
+    -- a run of `concurrency` lanes: the next lane is started only while the
+    -- last one's first claim found a delivery (an empty queue costs one claim)
+    local function run_lanes(t0)
+        local threads, errs, total = {}, {}, {}
+        for _, k in pairs(COUNTS) do total[k] = 0 end
+        for i = 1, concurrency do
+            local lane = {}
+            local th, serr = ngx.thread.spawn(run_lane, client, budget, t0, lane_opts, lane)
+            if not th then errs[#errs + 1] = "ngx.thread.spawn: " .. tostring(serr); break end
+            threads[i] = th
+            if lane.first == 0 then break end
+        end
+        stats.lanesMax = max(stats.lanesMax, #threads)
+        for _, th in ipairs(threads) do
+            local ok, acc, err = ngx.thread.wait(th)
+            if ok and type(acc) == "table" then
+                for _, k in pairs(COUNTS) do total[k] = total[k] + (acc[k] or 0) end
+                if err then errs[#errs + 1] = err end
+            else
+                errs[#errs + 1] = tostring(acc)
+            end
+        end
+        if #errs > 0 then return nil, table.concat(errs, "; "), total end
+        return total
+    end
 
     local function run(premature)
         if premature or exiting() then return end
@@ -104,7 +167,12 @@ function _M.start(client_or_config, opts)
         running = true
         if opts.measure then pcall(measure_store, client, stats.ops) end
         local t0 = clock_ms()
-        local ok, sum, err = pcall(client.work, client, budget, work_opts)
+        local ok, sum, err, part
+        if concurrency > 1 then
+            ok, sum, err, part = pcall(run_lanes, t0)
+        else
+            ok, sum, err = pcall(client.work, client, budget, work_opts)
+        end
         local ms = clock_ms() - t0
         running = false
         stats.runs = stats.runs + 1
@@ -113,6 +181,9 @@ function _M.start(client_or_config, opts)
         if ok and sum then
             for _, k in pairs(COUNTS) do stats[k] = stats[k] + (sum[k] or 0) end
         else
+            if type(part) == "table" then -- what the lanes did before one failed
+                for _, k in pairs(COUNTS) do stats[k] = stats[k] + (part[k] or 0) end
+            end
             stats.errors = stats.errors + 1
             -- a store error, never a secret (the client scrubs its errors)
             ngx.log(ngx.ERR, "socialize outbox worker ", id, ": ", tostring(ok and err or sum))
@@ -126,7 +197,7 @@ function _M.start(client_or_config, opts)
     function w.stats() return stats end
     function w.stop() stopped = true end -- the run in progress finishes its delivery, then ends
     function w.running() return running end
-    w.interval, w.budget = interval, floor(budget)
+    w.interval, w.budget, w.concurrency = interval, floor(budget), concurrency
     return w
 end
 

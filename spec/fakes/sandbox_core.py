@@ -67,6 +67,10 @@ class Base(BaseHTTPRequestHandler):
                "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
                "client_port": self.client_address[1], "t": time.time()}
         with LOCK:
+            # requests being handled at once, this one included: a client's concurrency, read
+            # from the requests it sent, not from a clock
+            STATE["inflight"] = STATE.get("inflight", 0) + 1
+            rec["inflight"] = STATE["inflight"]
             if STATE.get("record", True):
                 STATE["requests"].append(rec)
             delay = STATE["delay_ms"].get(self.network, 0)
@@ -76,15 +80,19 @@ class Base(BaseHTTPRequestHandler):
                 ARRIVED.notify_all()
                 met = ARRIVED.wait_for(lambda: STATE["arrived"] >= barrier, timeout=STATE["barrier_s"])
                 rec["barrier"] = "met" if met else "not met"
-        if delay:
-            time.sleep(delay / 1000.0)
         try:
-            status, body, headers = self.route(method, u.path, dict(parse_qsl(u.query, keep_blank_values=True)), raw)
-        except Reply as r:
-            status, body, headers = r.status, r.body, r.headers
-        with LOCK:
-            rec["status"] = status  # what it answered (a client killed mid-request never reads it)
-        self.respond(status, body, headers)
+            if delay:
+                time.sleep(delay / 1000.0)
+            try:
+                status, body, headers = self.route(method, u.path, dict(parse_qsl(u.query, keep_blank_values=True)), raw)
+            except Reply as r:
+                status, body, headers = r.status, r.body, r.headers
+            with LOCK:
+                rec["status"] = status  # what it answered (a client killed mid-request never reads it)
+            self.respond(status, body, headers)
+        finally:
+            with LOCK:
+                STATE["inflight"] -= 1
 
     def do_GET(self):
         self.handle_any("GET")
