@@ -275,12 +275,14 @@ bench: deps
 
 # 100,000 asynchronous calls at concurrency 256, then 100,000 queued deliveries
 # (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS); bench/outbox_vs_direct.lua
-# between them
+# and bench/outbox_pg_cpu.lua between them
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
 	@# queued delivery against direct calls to the same sandbox, side by side (1 and 4 processes, instructions each)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_vs_direct.lua
+	@# PostgreSQL's CPU per delivery without a network, and its statements (pg_stat_statements)
+	@SOCIALIZE_ROOT=$(CURDIR) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_pg_cpu.lua
 	@# the outbox: 100,000 queued deliveries, 5 % failing, on PostgreSQL and SQLite (SOAK_SECONDS per store)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_soak.lua
 
