@@ -346,7 +346,9 @@ int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t
         if (is_pg(st))
             /* the job's columns by a join (one index probe a row, not three
              * subqueries): PostgreSQL's RETURNING may name the FROM table's
-             * columns, SQLite's may not */
+             * columns, SQLite's may not. A delivery without its job (the
+             * foreign key's ON DELETE CASCADE makes none) is left unclaimed
+             * here, where the subqueries named it corrupt */
             snprintf(sql, sizeof sql,
                      "UPDATE socialize_deliveries d SET state = 'sending', lease_owner = $3, lease_until = $4,"
                      " attempts = CASE WHEN d.attempts < 1000000 THEN d.attempts + 1 ELSE d.attempts END,"
