@@ -275,7 +275,7 @@ bench: deps
 
 # 100,000 asynchronous calls at concurrency 256, then 100,000 queued deliveries
 # (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS); bench/outbox_vs_direct.lua
-# between them
+# and bench/outbox_pg_cpu.lua between them
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
@@ -283,6 +283,8 @@ soak: deps
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_vs_direct.lua
 	@# one worker process, --concurrency 1 against 4, 16 and 64, against a network holding each reply 50 ms
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/worker_concurrency.lua
+	@# PostgreSQL's CPU per delivery without a network, and its statements (pg_stat_statements)
+	@SOCIALIZE_ROOT=$(CURDIR) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_pg_cpu.lua
 	@# the outbox: 100,000 queued deliveries, 5 % failing, on PostgreSQL and SQLite (SOAK_SECONDS per store)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_soak.lua
 

@@ -227,6 +227,11 @@ static int enqueue(sz_store *st, const sz_job_in *j, char *job_id, size_t job_id
 #define RCOLS                                                                                                     \
     "job_id, provider, state, attempts, next_at, lease_owner, lease_until, idem_key, post_id, error_code,"       \
     " error_category, error_reason, sent_at, wait_until, updated_at"
+/* the same, of the table named d (a statement that joins another with these
+ * names: updated_at) */
+#define RCOLS_D                                                                                                   \
+    "d.job_id, d.provider, d.state, d.attempts, d.next_at, d.lease_owner, d.lease_until, d.idem_key, d.post_id,"  \
+    " d.error_code, d.error_category, d.error_reason, d.sent_at, d.wait_until, d.updated_at"
 
 static void delivery_free_fields(sz_delivery_out *d)
 {
@@ -338,15 +343,29 @@ int sz_store_outbox_claim(sz_store *st, const char *worker, int64_t now, int64_t
     }
     for (size_t k = 0; k < sizeof DUE / sizeof DUE[0] && got < (size_t)limit; k++) {
         char sql[1024];
-        snprintf(sql, sizeof sql,
-                 "UPDATE socialize_deliveries SET state = 'sending', lease_owner = $3, lease_until = $4,"
-                 " attempts = CASE WHEN attempts < 1000000 THEN attempts + 1 ELSE attempts END, updated_at = $1"
-                 " WHERE (job_id, provider) IN (SELECT q.job_id, q.provider FROM socialize_deliveries q WHERE %s"
-                 " LIMIT $2%s) RETURNING " RCOLS ","
-                 " (SELECT j.uid FROM socialize_jobs j WHERE j.id = socialize_deliveries.job_id),"
-                 " (SELECT j.method FROM socialize_jobs j WHERE j.id = socialize_deliveries.job_id),"
-                 " (SELECT j.params FROM socialize_jobs j WHERE j.id = socialize_deliveries.job_id)",
-                 DUE[k], is_pg(st) ? " FOR UPDATE SKIP LOCKED" : "");
+        if (is_pg(st))
+            /* the job's columns by a join (one index probe a row, not three
+             * subqueries): PostgreSQL's RETURNING may name the FROM table's
+             * columns, SQLite's may not. A delivery without its job (the
+             * foreign key's ON DELETE CASCADE makes none) is left unclaimed
+             * here, where the subqueries named it corrupt */
+            snprintf(sql, sizeof sql,
+                     "UPDATE socialize_deliveries d SET state = 'sending', lease_owner = $3, lease_until = $4,"
+                     " attempts = CASE WHEN d.attempts < 1000000 THEN d.attempts + 1 ELSE d.attempts END,"
+                     " updated_at = $1 FROM socialize_jobs j WHERE j.id = d.job_id AND (d.job_id, d.provider) IN"
+                     " (SELECT q.job_id, q.provider FROM socialize_deliveries q WHERE %s LIMIT $2 FOR UPDATE SKIP"
+                     " LOCKED) RETURNING " RCOLS_D ", j.uid, j.method, j.params",
+                     DUE[k]);
+        else
+            snprintf(sql, sizeof sql,
+                     "UPDATE socialize_deliveries SET state = 'sending', lease_owner = $3, lease_until = $4,"
+                     " attempts = CASE WHEN attempts < 1000000 THEN attempts + 1 ELSE attempts END, updated_at = $1"
+                     " WHERE (job_id, provider) IN (SELECT q.job_id, q.provider FROM socialize_deliveries q WHERE %s"
+                     " LIMIT $2) RETURNING " RCOLS ","
+                     " (SELECT j.uid FROM socialize_jobs j WHERE j.id = socialize_deliveries.job_id),"
+                     " (SELECT j.method FROM socialize_jobs j WHERE j.id = socialize_deliveries.job_id),"
+                     " (SELECT j.params FROM socialize_jobs j WHERE j.id = socialize_deliveries.job_id)",
+                     DUE[k]);
         sz_param p[] = {P_INT(now), P_INT((long long)limit - (long long)got), P_TEXT(worker), P_INT(until)};
         rows r;
         if (sz_st_query(st, sql, p, 4, &r, err) < 0) {
