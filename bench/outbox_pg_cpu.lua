@@ -6,8 +6,7 @@
 -- time of the cluster's processes (the postmaster and its children, from
 -- /proc/PID/stat) and of this process over the drain, per delivery; then the
 -- drain's statements by total time (pg_stat_statements).
--- env: PGCPU_N (5000), PGCPU_BATCH (20), PGCPU_REPS (3), PGCPU_SQL (SQL run
--- once the store's schema is there: an experiment's index or setting).
+-- env: PGCPU_N (5000), PGCPU_BATCH (20), PGCPU_REPS (3).
 local store = require("socialize.store")
 
 local N = tonumber(os.getenv("PGCPU_N") or "5000")
@@ -75,7 +74,6 @@ local ok, err = pcall(function()
     local pm = tonumber((read(dir .. "/data/postmaster.pid") or ""):match("^(%d+)"))
     assert(pm, "no postmaster.pid")
     local s = assert(store.open(url, { plaintext = true }))
-    if os.getenv("PGCPU_SQL") then print(run(psql .. q(os.getenv("PGCPU_SQL")))) end -- an experiment's schema change
     local params = '{"userAction":{"title":"a status"}}'
     local now = 1000
     for rep = 1, REPS do

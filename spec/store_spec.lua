@@ -158,7 +158,7 @@ local function contract(E)
             secrets = { accessToken = TOKEN, refreshToken = REFRESH }, expiresAt = 1900000000, updatedAt = 1800000000,
         }, c)
         assert.is_nil(s:get_connection("user-1", "facebook"))
-        assert.same({ engine = E.name, schema = 3, keyIds = { s:info().keyIds[1] }, plaintext = false,
+        assert.same({ engine = E.name, schema = 2, keyIds = { s:info().keyIds[1] }, plaintext = false,
                        outboxSync = "full" }, s:info())
     end)
 
@@ -441,14 +441,14 @@ print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyId
     end)
 
     it("migrates once and refuses a store written by a newer version", function()
-        assert.equal("3", E.raw("SELECT MAX(version) FROM socialize_schema"))
+        assert.equal("2", E.raw("SELECT MAX(version) FROM socialize_schema"))
         s:close()
         s = assert(store.open(E.url, { keys = { KEY_A } }))
-        assert.equal("3", E.raw("SELECT COUNT(*) FROM socialize_schema"))
-        E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (4, 0)")
+        assert.equal("2", E.raw("SELECT COUNT(*) FROM socialize_schema"))
+        E.raw("INSERT INTO socialize_schema (version, applied_at) VALUES (3, 0)")
         local st, err, code = store.open(E.url, { keys = { KEY_A } })
         assert.same({ nil, "store_schema" }, { st, code })
-        assert.truthy(err:find("version 4", 1, true))
+        assert.truthy(err:find("version 3", 1, true))
     end)
 
     it("never loses an update: two processes increment under the lock, 100 times each", function()

@@ -313,14 +313,6 @@ static const char *const MIGRATIONS[] = {
     " PRIMARY KEY (job_id, provider));"
     "CREATE INDEX socialize_deliveries_due ON socialize_deliveries (state, next_at);"
     "CREATE INDEX socialize_deliveries_lease ON socialize_deliveries (state, lease_until)",
-    /* 3: no index on a job's status or updated_at, the two columns every claim
-     * and every outcome change: on PostgreSQL the job's new row version is
-     * then a HOT update (no entry in the job's indexes), about 18% less
-     * PostgreSQL CPU a delivery (bench/outbox_pg_cpu.lua, docs/PERFORMANCE.md);
-     * the list of jobs reads them newest first by created_at, which never
-     * changes; prune reads the table */
-    "DROP INDEX socialize_jobs_status;"
-    "CREATE INDEX socialize_jobs_created ON socialize_jobs (created_at)",
 };
 
 static int migrate(sz_store *st, sz_store_err *err)
