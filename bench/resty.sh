@@ -4,7 +4,8 @@
 # keep-alive, side by side with a plain proxy_pass and a bare cosocket round
 # trip, in one run (wrk, interleaved repetitions, medians). Its own nginx
 # (bench/nginx.conf, one worker), everything on 127.0.0.1.
-# Usage: sh bench/resty.sh [outdir]; REPS, WRK_SECONDS, WRK_CONNS override.
+# Usage: sh bench/resty.sh [outdir]; REPS, WRK_SECONDS, WRK_CONNS, MODES override;
+# FRONT_LOOP=N also times the front alone (bench/front_loop.lua, N calls).
 set -e
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -46,6 +47,11 @@ for r in $(seq "$REPS"); do
 done
 if grep -q "\[error\]" "$out/nginx/error.log" 2>/dev/null; then
     echo "nginx logged errors:"; grep "\[error\]" "$out/nginx/error.log" | head -n 5
+fi
+if [ -n "${FRONT_LOOP:-}" ]; then # the front alone, N calls in a hot loop inside this worker, 3 runs
+    for i in 1 2 3; do
+        echo "front_loop n=$FRONT_LOOP: $(curl -s "http://127.0.0.1:$PORT/front_loop?n=$FRONT_LOOP" | head -n 1)"
+    done
 fi
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
