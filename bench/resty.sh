@@ -4,7 +4,8 @@
 # keep-alive, side by side with a plain proxy_pass and a bare cosocket round
 # trip, in one run (wrk, interleaved repetitions, medians). Its own nginx
 # (bench/nginx.conf, one worker), everything on 127.0.0.1.
-# Usage: sh bench/resty.sh [outdir]; REPS, WRK_SECONDS, WRK_CONNS override.
+# Usage: sh bench/resty.sh [outdir]; REPS, WRK_SECONDS, WRK_CONNS, MODES override;
+# FRONT_LOOP=N also times the front alone (bench/front_loop.lua, N calls).
 set -e
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,14 +13,15 @@ REPS=${REPS:-5}
 SECS=${WRK_SECONDS:-3}
 CONNS=${WRK_CONNS:-32}
 out=${1:-build/bench}/resty
+case $out in /*) ;; *) out=$ROOT/$out;; esac
 rm -rf "$out"; mkdir -p "$out/nginx/tmp"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(port); PORT=$(port)
-sed -e "s|\${PREFIX}|$ROOT/$out/nginx|g" -e "s|\${ROOT}|$ROOT|g" -e "s|\${PORT}|$PORT|g" \
+sed -e "s|\${PREFIX}|$out/nginx|g" -e "s|\${ROOT}|$ROOT|g" -e "s|\${PORT}|$PORT|g" \
     -e "s|\${UPSTREAM_PORT}|$UP|g" bench/nginx.conf >"$out/nginx/nginx.conf"
 [ "$(id -u)" = 0 ] && sed -i "1i user $(id -un) $(id -gn);" "$out/nginx/nginx.conf"
-UPSTREAM_PORT=$UP nginx -p "$ROOT/$out/nginx" -c "$ROOT/$out/nginx/nginx.conf"
-trap 'nginx -p "$ROOT/$out/nginx" -c "$ROOT/$out/nginx/nginx.conf" -s quit 2>/dev/null || true' EXIT INT TERM
+UPSTREAM_PORT=$UP nginx -p "$out/nginx" -c "$out/nginx/nginx.conf"
+trap 'nginx -p "$out/nginx" -c "$out/nginx/nginx.conf" -s quit 2>/dev/null || true' EXIT INT TERM
 sleep 0.3
 MODES=${MODES:-"proxy bare bare_upstream publish publish_upstream"}
 for m in $MODES; do # warm-up, and a check that each answers 200
@@ -46,6 +48,11 @@ done
 if grep -q "\[error\]" "$out/nginx/error.log" 2>/dev/null; then
     echo "nginx logged errors:"; grep "\[error\]" "$out/nginx/error.log" | head -n 5
 fi
+if [ -n "${FRONT_LOOP:-}" ]; then # the front alone, N calls in a hot loop inside this worker, 3 runs
+    for i in 1 2 3; do
+        echo "front_loop n=$FRONT_LOOP: $(curl -s "http://127.0.0.1:$PORT/front_loop?n=$FRONT_LOOP" | head -n 1)"
+    done
+fi
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 wp=$(median <"$out/rps_proxy")
@@ -60,6 +67,7 @@ for m in $MODES; do
         bare_upstream) label="bare subrequest to the same internal location, prebuilt request (reference)";;
         publish) label="socialize publishUserAction, cosockets (default)";;
         publish_upstream) label="socialize publishUserAction, config.restyUpstream (nginx upstream)";;
+        *) label="/$m (bench/front_loop.lua)";;
     esac
     c=$(median <"$out/cpu_$m")
     echo "| $label | $v | $(ratio "$v" "$wp") | $c | $(ratio "$wc" "$c") |"

@@ -41,6 +41,36 @@ describe("the reused context of blocking Gigya calls", function()
         assert.are.equal(1012, t)
     end)
 
+    it("calls running at once each hold a context, given back and reused (a free list)", function()
+        -- (an OpenResty worker runs many calls at once, each waiting on its cosocket)
+        local client, depth, seen = nil, 0, {}
+        local made = 0
+        local function nest(req)
+            seen[#seen + 1] = req.body:match("status=(%w+)")
+            if depth < 2 then
+                depth = depth + 1
+                local res, err = client:setStatus { UID = "u", status = "d" .. depth }
+                assert(res, tostring(err))
+                depth = depth - 1
+            end
+            return OK
+        end
+        client = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:9", retry = false,
+            transport = nest }
+        local e = client._engine
+        local context = e.context
+        e.context = function(...) made = made + 1 return context(...) end
+        assert(client:setStatus { UID = "u", status = "d0" }) -- three at once: three contexts
+        assert.are.equal(3, made)
+        assert.are.same({ "d0", "d1", "d2" }, seen)
+        assert(client:setStatus { UID = "u", status = "d0" }) -- the same three again, none made
+        assert.are.equal(3, made)
+        depth = 2
+        for i = 1, 5 do assert(client:setStatus { UID = "u", status = "s" .. i }) end
+        assert.are.equal(3, made)
+        assert.are.same({ "d0", "d1", "d2", "d0", "d1", "d2", "s1", "s2", "s3", "s4", "s5" }, seen)
+    end)
+
     it("a call that raises leaves the next calls working", function()
         local raise = true
         local client = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = "http://127.0.0.1:9", retry = false,

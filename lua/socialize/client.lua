@@ -271,6 +271,17 @@ end
 --- Deletes finished jobs unchanged for `age` seconds.
 function Client:prune(age) return require("socialize.outbox").prune(outbox(self), age) end
 
+-- getUserInfo on the direct backend with config.store: from the store. (Its
+-- own function: a function that defines a closure closes upvalues at every
+-- return, which LuaJIT cannot compile (issue 15), so the methods below define none.)
+local function stored_user_info(self, params, callback)
+    local ctx, info = self._engine:context(), require("socialize.connect").user_info
+    if callback == nil then return info(ctx, params) end
+    -- from the store too, the callback run by poll() as any call's
+    self._async:answer(function() return info(ctx, params) end, callback)
+    return true
+end
+
 for _, name in ipairs(_M.METHODS) do
     local full = "socialize." .. name
     Client[name] = function(self, params, callback)
@@ -286,11 +297,7 @@ for _, name in ipairs(_M.METHODS) do
             error(format("bad argument #2 to '%s' (function expected, got %s)", name, type(callback)), 2)
         end
         if name == "getUserInfo" and self.backend == "direct" and self._store_config ~= nil then
-            local ctx, info = self._engine:context(), require("socialize.connect").user_info
-            if callback == nil then return info(ctx, params) end -- from the store
-            -- from the store too, the callback run by poll() as any call's
-            self._async:answer(function() return info(ctx, params) end, callback)
-            return true
+            return stored_user_info(self, params, callback)
         end
         if callback == nil then
             return self._engine:call(full, params) -- what self:call would do, its checks done above

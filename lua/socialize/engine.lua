@@ -339,22 +339,36 @@ function Engine:context(driver, st)
     return ctx
 end
 
--- The context of blocking calls on Gigya's backend, made once and reused by
--- the next call once this one has returned (a call made while it is held, from
--- a callback or a host transport, gets a context of its own): only the
--- deadline changes between calls. Returns ctx and the holder to release.
+-- The contexts of blocking calls on Gigya's backend, kept for reuse: a call
+-- takes one from the client's free list (or makes one) and gives it back when
+-- it returns, so only the deadline changes between calls. Calls that run at
+-- once (OpenResty requests waiting on their cosockets, a call made from a
+-- callback or a host transport) each hold their own. At most MAX_FREE are
+-- kept. Returns ctx and the holder to give back (release_context).
+local MAX_FREE = 64
+
 local function blocking_context(self)
-    local b = self._blocking
-    if b and not b.busy then
-        b.busy = true
-        b.st.deadline = self._now_ms() + self._s.deadline * 1000
-        return b.ctx, b
+    local free = self._free
+    if free then
+        local n = #free
+        if n > 0 then
+            local b = free[n]
+            free[n] = nil
+            b.st.deadline = self._now_ms() + self._s.deadline * 1000
+            return b.ctx, b
+        end
+    else
+        self._free = {}
     end
-    if b then return self:context(), nil end
     local st = {}
-    b = { st = st, ctx = self:context(nil, st), busy = true }
-    self._blocking = b
+    local b = { st = st, ctx = self:context(nil, st) }
     return b.ctx, b
+end
+
+local function release_context(self, b)
+    local free = self._free
+    local n = #free
+    if n < MAX_FREE then free[n + 1] = b end
 end
 
 -- The context of the asynchronous calls of one driver (the poll loop's),
@@ -480,7 +494,7 @@ function Engine:call(method, params, driver)
     if driver == nil and s.backend ~= "direct" and full ~= "socialize.postBookmark" then
         local ctx, held = blocking_context(self)
         local res, e = self:gigya_call(ctx, method, p)
-        if held then held.busy = false end
+        release_context(self, held)
         return res, e
     end
     local ctx = driver and async_context(self, driver) or self:context(driver)

@@ -50,14 +50,13 @@ end
 
 _M.build, _M.answer = build, answer
 
---- Calls a Gigya method: the response, or nil and an error. first: the
--- { reply, err } of a first attempt already made (an asynchronous call's
--- first request, sent without a coroutine: socialize.async), else nil.
-function _M.call(ctx, method, p, first)
-    local reply, err, n, expired_retried = nil, nil, 0, false
+-- The retries of a call whose first attempt (reply, err) may be repeated:
+-- the last attempt's reply, err.
+local function attempts(ctx, method, p, reply, err)
+    local n, expired_retried, first = 0, false, true
     while true do
         if first then
-            reply, err, first = first[1], first[2], nil
+            first = false
         else
             reply, err = send_once(ctx, method, p)
         end
@@ -78,6 +77,25 @@ function _M.call(ctx, method, p, first)
                       reason = reply and ("errorCode " .. reply.errorCode) or "connect" })
             ctx.sleep(d)
         end
+    end
+    return reply, err
+end
+
+--- Calls a Gigya method: the response, or nil and an error. first: the
+-- { reply, err } of a first attempt already made (an asynchronous call's
+-- first request, sent without a coroutine: socialize.async), else nil.
+-- (The first attempt is made outside the retry loop: a loop run once per
+-- call keeps LuaJIT from compiling the call, issue 15.)
+function _M.call(ctx, method, p, first)
+    local reply, err
+    if first then
+        reply, err = first[1], first[2]
+    else
+        reply, err = send_once(ctx, method, p)
+    end
+    local code = reply and reply.errorCode
+    if not reply or code == E.REQUEST_EXPIRED or code == E.RATE_LIMIT_EXCEEDED then
+        reply, err = attempts(ctx, method, p, reply, err)
     end
     if not reply then return nil, policy.scrub_result(err, ctx.secrets) end
     if reply.errorCode ~= 0 then

@@ -329,13 +329,16 @@ local function via_upstream(config, req)
     return { status = status, headers = headers, body = body }
 end
 
-local function outcome(config, req)
-    local res, err, kind
+-- One request by the route it takes: res | nil, message, kind.
+local function route(config, req)
     if req.gigya and config.restyUpstream and not req.guard and CAPTURE_PHASES[ngx.get_phase()] then
-        res, err, kind = via_upstream(config, req)
-    else
-        res, err, kind = request(config, req)
+        return via_upstream(config, req)
     end
+    return request(config, req)
+end
+
+local function outcome(config, req)
+    local res, err, kind = route(config, req)
     if res then return res end
     return { error = tostring(err), kind = kind }
 end
@@ -375,10 +378,11 @@ function _M.new(config)
         return out
     end
 
+    -- what request_many({ req })[1] answers, without its two lists
     function t.request(_, req)
-        local o = t.request_many(t, { req })[1]
-        if o.error then return nil, o.error, o.kind end
-        return o
+        local res, err, kind = route(config, req)
+        if res then return res end
+        return nil, tostring(err), kind
     end
 
     function t.close() end

@@ -538,6 +538,19 @@ end
 
 _M.MAX_RECIPIENTS = 1000
 
+-- A raw copy of a table in one builtin where the VM has one (OpenResty's
+-- LuaJIT: table.clone) and pairs() reads the raw contents anyway (no
+-- __pairs): the same copy as the loop below without a two-iteration loop on
+-- the call path, which LuaJIT cannot compile into the caller's trace (issue 15).
+local clone
+do
+    local ok, c = pcall(require, "table.clone")
+    if ok and type(c) == "function"
+        and pcall(pairs, setmetatable({}, { __pairs = function() error("__pairs") end })) then
+        clone = c
+    end
+end
+
 local OPTS = { [true] = {}, [false] = {} } -- direct -> auth (OPTS itself for nil) -> opts
 
 --- Validates and normalises a copy of params for method. Returns the copy,
@@ -556,8 +569,13 @@ function _M.check(method, params, opts)
         end
         by_auth[key] = opts
     end
-    local p = {}
-    for k, v in pairs(params) do p[k] = v end
+    local p
+    if clone then
+        p = clone(params)
+    else
+        p = {}
+        for k, v in pairs(params) do p[k] = v end
+    end
     local full = _M.full_name(method)
     local vok, verr = check_values(p)
     if not vok then return nil, verr end
