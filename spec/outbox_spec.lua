@@ -361,6 +361,38 @@ local function cases(new_url, get_sb)
         assert.equal(d.mastodon.postID, by_provider(assert(c:job(res.jobID))).mastodon.postID)
     end)
 
+    it("never starts a claimed delivery its lease cannot cover; the rest are given back, claimed again", function()
+        -- each send takes 25 s of the virtual clock (deadline 25: the lease is 60 s); a claim of
+        -- five: the third would start at +50 s with 10 s of its lease left, and another worker
+        -- takes over what is past its lease while the send runs (without a key: unconfirmed)
+        c:close()
+        c = client({ deadline = 25 })
+        for _ = 1, 3 do assert(publish("twitter")) end
+        local st = assert(c:store())
+        local direct = require("socialize.direct")
+        local call, taken = direct.call, 0
+        direct.call = function(...)
+            local a, b = call(...)
+            v.t = v.t + 25
+            taken = taken + #assert(st:claim("taker", v.t, 60, 10)) -- only leases that ran out
+            return a, b
+        end
+        local ok, err = pcall(function()
+            for _ = 1, 5 do
+                local sum = assert(c:work(10 ^ 9))
+                assert.equal(0, sum.lost)
+                if sum.claimed == 0 then break end
+            end
+        end)
+        direct.call = call
+        assert(ok, err)
+        assert.equal(0, taken)
+        for _, j in ipairs(assert(c:jobs()).jobs) do
+            assert.same({ "sent", 1 }, { j.deliveries[1].state, j.deliveries[1].attempts })
+        end
+        assert.equal(3, count(sb, "twitter", "/2/tweets"))
+    end)
+
     it("stops claiming when the budget is spent, and gives unstarted deliveries back", function()
         for _ = 1, 3 do assert(publish("mastodon")) end
         c:close()

@@ -923,8 +923,14 @@ function _M.work(client, budget_ms, opts)
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend")
     end
     local cfg = settings(client)
-    -- a lease outlives the call's deadline: no one takes over a delivery still being sent
-    cfg.lease = max(cfg.lease, floor(client.engine:settings().deadline + 0.999) + 5)
+    -- a lease outlives a delivery's calls (a read-back and its resend: two
+    -- deadlines): no one takes over a delivery still being sent
+    local call_s = floor(client.engine:settings().deadline + 0.999)
+    cfg.lease = max(cfg.lease, 2 * call_s + 5)
+    -- the ms of its lease a delivery needs left to be started: its calls and 5 s
+    local function needs_ms(d)
+        return ((d.prevState == "unconfirmed" and can_read_back(d)) and 2 or 1) * call_s * 1000 + 5000
+    end
     local worker = opts.worker or worker_id(client)
     local eng = client.engine
     local deadline = eng:now_ms() + budget_ms
@@ -965,7 +971,11 @@ function _M.work(client, budget_ms, opts)
             done, given = {}, 0
         end
         for i, d in ipairs(list) do
-            if eng:now_ms() >= deadline or (i > 1 and stopped()) then
+            -- (blocking: the claim's later deliveries start after the earlier
+            -- ones' sends; one its lease could not cover is given back, never
+            -- sent while another worker may take it over)
+            local late = i > 1 and eng:now_ms() - claimed_ms + needs_ms(d) > cfg.lease * 1000
+            if eng:now_ms() >= deadline or (i > 1 and stopped()) or late then
                 for k = i, #list do done[#done + 1] = { list[k], given_back(client, list[k]) } end
                 given = #list - i + 1
                 sum.released = sum.released + given
