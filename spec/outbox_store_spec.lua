@@ -230,6 +230,34 @@ local function contract(E)
         assert.is_nil(dd.errorCode)
     end)
 
+    it("writes a batch's hostile values byte for byte (array literals: spaces, empty, braces, long)", function()
+        local odd = { "  padded  ", "", "\t{\n}\r", "NULL", "\"", "\\", ",", "{}", "{\"a\",NULL}", "'; DROP TABLE x; --",
+                      "\226\128\168 \240\159\152\128", "x\"\\y\\\"", ("\195\169"):rep(700) }
+        local providers = {}
+        for i = 1, #odd do providers[i] = "p" .. i end
+        local a = assert(s:enqueue(job({ providers = providers })))
+        assert.equal(#odd, #assert(s:claim("w", 1000, 60, 100)))
+        local items = {}
+        for i, x in ipairs(odd) do
+            items[i] = { jobID = a, provider = "p" .. i, state = i % 2 == 0 and "sent" or "dead",
+                         postID = x ~= "" and x:sub(1, 900) or x, errorCode = 400006, category = "content_invalid",
+                         reason = x }
+        end
+        local res, n = s:record_many("w", 1001, items)
+        assert.same(#odd, n)
+        for i = 1, #odd do assert.is_true(res[i]) end
+        local ds = by_provider(s:job(a))
+        for i, x in ipairs(odd) do
+            local d = ds["p" .. i]
+            assert.equal(x ~= "" and x:sub(1, 900) or x, d.postID or "", "postID " .. i)
+            if i % 2 == 0 then
+                assert.is_nil(d.reason) -- a sent one keeps no error
+            else
+                assert.equal(#x > 1024 and ("\195\169"):rep(512) or x, d.reason, "reason " .. i)
+            end
+        end
+    end)
+
     it("refuses a batch with a bad element by its index and writes nothing of it", function()
         local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter", "vkontakte" } })))
         assert.equal(3, #assert(s:claim("w", 1000, 60, 10)))
