@@ -130,6 +130,34 @@ describe("client:work in a game loop #fakes", function()
             "bad argument #2 to 'work' (opts.on_done must be a function)")
     end)
 
+    it("an on_done that raises, or closes the client, costs no outcome: reported to onError", function()
+        c:close()
+        local reported = {}
+        c = K.client(sb, nil, nil, K.db("loop"), { connections = { u1 = H.sandbox_connection(sb) },
+                                                   onError = function(m) reported[#reported + 1] = m end })
+        H.configure(sb, { delay_ms = { telegram = 3000 } })
+        local fast, slow = enqueue("mastodon").jobID, enqueue("telegram").jobID
+        local done = {}
+        local opts = { async = true, concurrency = 4, on_done = function(state, jobID)
+            done[#done + 1] = { state, jobID }
+            if #done == 1 then
+                c:close() -- from inside poll's callbacks: the slow one is ended and recorded
+                error("host bug in on_done")
+            end
+        end }
+        assert.equal(2, assert(c:work(1000, opts)).started)
+        for _ = 1, 100 do
+            if #done > 0 then break end
+            assert.is_number(c:poll(50)) -- never raises
+        end
+        assert.same({ { "sent", fast }, { "unconfirmed", slow } }, done)
+        assert.equal(1, #reported)
+        assert.truthy(reported[1]:find("host bug in on_done", 1, true), reported[1])
+        assert.equal("sent", assert(c:job(fast)).status)
+        assert.equal("unconfirmed", (state_of(c, slow, "telegram")))
+        assert.equal(0, c:work(0, { async = true }).inflight)
+    end)
+
     it("async outcomes the store refuses are kept, reported \"error\", and recorded by the next work", function()
         local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
         local st = assert(c:store())
