@@ -161,6 +161,34 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.equal("unconfirmed", assert(c:job(res.jobID)).status)
     end)
 
+    it("a job the store cannot read at the check: checked again later, never matched to an older post", function()
+        -- the same text posted directly long before the job: only the job's time tells them apart
+        assert.equal(0, c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "twitter" }).errorCode)
+        local old = creates()[1].tweet_id
+        v.t = T0 + 86400
+        H.configure(sb, { x_drop = "before" })
+        local res = publish()
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        v.t = T0 + 86400 + 30
+        local idx = getmetatable(assert(c:store())).__index
+        local job = idx.job
+        idx.job = function() return nil, "server closed the connection unexpectedly", "store_gone" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.job = job
+        assert(ok, sum)
+        assert.same({ 1, 0 }, { sum.claimed, sum.sent or 0 })
+        local d = delivery(res)
+        assert.equal("unconfirmed", d.state)
+        assert.is_not.equal(old, d.postID)
+        assert.truthy(d.nextAt and d.nextAt > v.t, tostring(d.nextAt))
+        -- read back once the store answers: not posted (the old post is older than the job), resent once
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).sent)
+        d = delivery(res)
+        assert.same({ "sent", creates()[3].tweet_id }, { d.state, d.postID })
+        assert.equal(3, #creates()) -- the direct one, the lost one, the resend
+    end)
+
     it("checks again later when the read-back fails, then finds the post", function()
         H.configure(sb, { x_drop = "after", x_timeline_5xx = 1 })
         local res = publish()

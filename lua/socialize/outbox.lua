@@ -635,8 +635,24 @@ function _M.check_back(client, st, d, now, cfg, driver)
     if not want or want == "" then
         return host("not read back: the post has no text to look for once its links are removed")
     end
-    local job = st:job(d.jobID)
-    local since = (type(job) == "table" and tonumber(job.createdAt) or 0) - _M.READBACK_SKEW
+    -- checked again readbackRecheck (or ra) seconds later while before its
+    -- waitUntil, else left for the host
+    local function again(why, ra)
+        local at = now + cfg.readbackRecheck
+        if ra and ra > 0 then at = max(at, now + floor(min(ra, policy.MAX_BLOCK) + 0.999)) end
+        if not d.waitUntil or d.waitUntil <= 0 or at > d.waitUntil then
+            return host(why .. " (after " .. cfg.readbackChecks .. " checks at most)")
+        end
+        keep.nextAt, keep.waitUntil = at, d.waitUntil
+        keep.reason = cut(why .. "; checked again at " .. at)
+        return keep
+    end
+    -- the job's time: without it an older post with the same text would match
+    local job, jerr = st:job(d.jobID)
+    if type(job) ~= "table" or type(job.createdAt) ~= "number" then
+        return again(cut("not read back: the store did not answer the job's time: " .. tostring(jerr), 600))
+    end
+    local since = job.createdAt - _M.READBACK_SKEW
     ctx.retry = policy.config(false)
     local r = direct.recent(ctx, d.provider, d.UID)
     if type(r) == "table" and r.ok and type(r.data) == "table" and type(r.data.posts) == "table" then
@@ -687,15 +703,7 @@ function _M.check_back(client, st, d, now, cfg, driver)
     local why = cut("the read-back failed: " .. tostring(type(r) == "table" and r.errorDetails or r), 600)
     local cat = type(r) == "table" and r.category or "transient"
     if cat ~= "transient" and cat ~= "rate_limited" then return host(why) end
-    local at = now + cfg.readbackRecheck
-    local ra = type(r) == "table" and tonumber(r.retryAfter) or nil
-    if ra and ra > 0 then at = max(at, now + floor(min(ra, policy.MAX_BLOCK) + 0.999)) end
-    if not d.waitUntil or d.waitUntil <= 0 or at > d.waitUntil then
-        return host(why .. " (after " .. cfg.readbackChecks .. " checks at most)")
-    end
-    keep.nextAt, keep.waitUntil = at, d.waitUntil
-    keep.reason = cut(why .. "; checked again at " .. at)
-    return keep
+    return again(why, type(r) == "table" and tonumber(r.retryAfter) or nil)
 end
 
 -- The outcome of one claimed delivery: sent (or not, by the rules), not
