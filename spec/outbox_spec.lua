@@ -235,6 +235,33 @@ local function cases(new_url, get_sb)
         assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
     end)
 
+    it("a reconnect check the store cannot answer at the window's end waits, never dead", function()
+        c:close()
+        c = client({ connections = false, outbox = { reconnectWindow = 600, recheck = 300 } })
+        local st = assert(c:store())
+        local function connect(token, at)
+            assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
+                fields = { instance = sb.url("mastodon") }, updatedAt = at }))
+        end
+        connect("md-expired", T0 - 100)
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        connect("md-token", T0 + 400) -- the user connected again
+        v.t = T0 + 600 -- the window's end: the check finds the store gone for a moment
+        local idx = getmetatable(st).__index
+        local get = idx.get_connection
+        idx.get_connection = function() return nil, "server closed the connection unexpectedly", "store_gone" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.get_connection = get
+        assert(ok, sum)
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.dead, sum.waiting_reconnect })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", T0 + 900 }, { d.state, d.nextAt })
+        v.t = T0 + 900
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
     it("resumes a delivery waiting for a reconnect as soon as the user connects again", function()
         c:close()
         c = client({ connections = false }, function(p)

@@ -604,10 +604,13 @@ end
 -- A delivery whose user may have reconnected since auth expired: true when
 -- the stored connection was written after the failure (or connections come
 -- from the host, which may hold a new token), false when it is still the old
--- one; a reconnect is looked for every cfg.recheck seconds until waitUntil.
+-- one; nil when the store could not answer (checked again later, even past
+-- waitUntil: a reconnect it could not see is no reason to give up); a
+-- reconnect is looked for every cfg.recheck seconds until waitUntil.
 local function reconnected(client, st, d, cfg)
     if client.engine:settings().config.connections ~= nil then return true end
-    local rec = st:get_connection(d.UID, d.provider)
+    local rec, err = st:get_connection(d.UID, d.provider)
+    if rec == nil and err ~= nil then return nil end
     local since = (d.waitUntil or 0) - cfg.reconnectWindow
     return type(rec) == "table" and (rec.updatedAt or 0) >= since
 end
@@ -711,6 +714,9 @@ end
 local function outcome(client, st, d, cfg, driver)
     local now = now_s(client)
     local prev = d.prevState
+    -- a delivery waiting for a reconnect: true, false, or nil (the store did not answer)
+    local back
+    if prev == "waiting_reconnect" then back = reconnected(client, st, d, cfg) end
     local idem = idempotent(d.provider)
     local o
     if prev == "sending" and not idem then
@@ -724,12 +730,13 @@ local function outcome(client, st, d, cfg, driver)
         and now - d.sentAt > cfg.idempotencyWindow then
         o = { state = "unconfirmed", nextAt = 0, category = "transient",
               reason = "past the idempotency key's window (" .. cfg.idempotencyWindow .. " s): not resent" }
-    elseif prev == "waiting_reconnect" and not reconnected(client, st, d, cfg) then
-        if now >= (d.waitUntil or 0) then
+    elseif prev == "waiting_reconnect" and back ~= true then
+        if now >= (d.waitUntil or 0) and back == false then
             o = { state = "dead", errorCode = d.errorCode, category = "auth_expired",
                   reason = cut("not reconnected within " .. cfg.reconnectWindow .. " s: " .. tostring(d.reason)) }
-        else
-            o = { state = "waiting_reconnect", nextAt = min(now + cfg.recheck, d.waitUntil),
+        else -- (the store not answering: checked again recheck s later, even past waitUntil)
+            o = { state = "waiting_reconnect", nextAt = back == nil and now + cfg.recheck
+                      or min(now + cfg.recheck, d.waitUntil),
                   waitUntil = d.waitUntil, errorCode = d.errorCode, category = d.category, reason = d.reason,
                   release = true }
         end
