@@ -235,6 +235,29 @@ local function cases(new_url, get_sb)
         assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
     end)
 
+    it("a delivery whose connections the store cannot read at the send retries, never dead", function()
+        c:close()
+        c = client({ connections = false })
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-token" },
+            fields = { instance = sb.url("mastodon") }, updatedAt = T0 }))
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        local idx = getmetatable(st).__index
+        local list = idx.list_connections
+        idx.list_connections = function() return nil, "database is locked", "store_busy" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.list_connections = list
+        assert(ok, sum)
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.dead, sum.retrying })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "retrying", "transient", 0 }, { d.state, d.category, d.attempts }) -- nothing sent: no attempt
+        assert.truthy(d.reason:find("store_busy", 1, true), d.reason)
+        assert.equal(0, count(sb, "mastodon", "/api/v1/statuses"))
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(1, count(sb, "mastodon", "/api/v1/statuses"))
+    end)
+
     it("a reconnect check the store cannot answer at the window's end waits, never dead", function()
         c:close()
         c = client({ connections = false, outbox = { reconnectWindow = 600, recheck = 300 } })

@@ -520,6 +520,12 @@ local function send_one(client, d, now, cfg, driver)
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
         return { state = "sent", postID = id ~= nil and cut(id, 1024) or nil }
     end
+    if not e and out.storeError then -- the store could not read the connections: nothing sent, not an attempt
+        return { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
+                 category = "transient", release = true,
+                 reason = cut("not sent: the store could not read the connections (" .. tostring(out.storeError)
+                     .. "): " .. tostring(out.errorDetails)) }
+    end
     if not e then -- decided before any network: no connection, a parameter
         local code = out.errorCode or E.INTERNAL
         return { state = "dead", errorCode = code, category = code == E.NOT_CONNECTED and "not_connected"
