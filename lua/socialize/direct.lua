@@ -1309,12 +1309,12 @@ end
 -- scrubbed). Sent as any call's request: the setup step, the stored
 -- connection refreshed, the rate limits of the client.
 function _M.recent(ctx, provider, UID)
-    local conn, cerr, unusable = _M.connections(ctx, UID)
+    local conn, cerr, unusable, serr = _M.connections(ctx, UID)
     local entry = type(conn) == "table" and conn[provider] or nil
     local t = new_task(ctx, provider, "recent", {}, entry ~= nil and entry or {})
-    if entry == nil then
-        return fail(t, "not_connected", "no connection for UID " .. tostring(UID)
-            .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
+    if entry == nil then -- (the store failing: transient, the read is tried again later)
+        return fail(t, serr and "transient" or "not_connected", "no connection for UID " .. tostring(UID)
+            .. (cerr and (" (" .. policy.scrub(tostring(cerr), ctx.secrets) .. ")") or ""))
     end
     local u = unusable and unusable[provider]
     if unusable then t.stored_uid = tostring(UID) end
