@@ -186,6 +186,26 @@ describe("client:work in a game loop #fakes", function()
         assert.equal(2, statuses(sb)) -- each sent once
     end)
 
+    it("kept outcomes are recorded by the next work even while `idle` holds claims back", function()
+        local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
+        local idx = getmetatable(assert(c:store())).__index
+        local record, many = idx.record, idx.record_many
+        local function full() return nil, "database or disk is full", "store_full" end
+        local opts = { async = true, concurrency = 4, idle = 600000 }
+        local sum = assert(c:work(1000, opts)) -- claims both, then finds nothing: idle from here
+        assert.same({ 2, 2 }, { sum.claimed, sum.started })
+        idx.record, idx.record_many = full, full
+        local ok, err = pcall(function()
+            for _ = 1, 200 do if c:poll(50) == 0 then break end end
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        for _, id in ipairs(ids) do assert.equal("sending", (state_of(c, id, "mastodon"))) end
+        sum = assert(c:work(0, opts))
+        assert.same({ 2, 2, 0, true }, { sum.sent, sum.recorded, sum.claimed, sum.idle }) -- recorded, nothing claimed
+        for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
+    end)
+
     it("records a delivery ended by client:close() as unconfirmed, never lost nor resent blindly", function()
         H.configure(sb, { delay_ms = { mastodon = 3000 } })
         local job = enqueue("mastodon")

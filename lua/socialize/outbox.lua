@@ -933,7 +933,9 @@ end
 function _M.work(client, budget_ms, opts)
     opts = opts or {}
     local idle = opts.idle
-    if idle and client.idle_until and client.engine:now_ms() < client.idle_until then
+    -- (outcomes kept from a store that failed are recorded all the same, below)
+    local idling = idle and client.idle_until and client.engine:now_ms() < client.idle_until
+    if idling and not (client.unrecorded and #client.unrecorded > 0) then
         return { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0, waiting_reconnect = 0,
                  lost = 0, released = 0, error = 0, started = 0, inflight = client.inflight or 0, idle = true }
     end
@@ -965,6 +967,10 @@ function _M.work(client, budget_ms, opts)
     -- still refuses them nothing is claimed, so nothing more is sent
     local fok, ferr = _M.flush_unrecorded(client, sum)
     if not fok then return nil, ferr end
+    if idling then -- recorded; still nothing claimed
+        sum.inflight, sum.idle = client.inflight, true
+        return sum
+    end
     for _ = 1, 100000 do -- bounded; the budget ends it first
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
