@@ -186,6 +186,48 @@ describe("client:work in a game loop #fakes", function()
         assert.equal(2, statuses(sb)) -- each sent once
     end)
 
+    it("more than 100 kept outcomes are recorded 100 to a transaction (record_many's most)", function()
+        local calls = {}
+        for i = 1, 120 do
+            calls[i] = { method = "publishUserAction", params = { UID = "u1", enabledProviders = "telegram",
+                userAction = { title = "Batch " .. i } } }
+        end
+        local ids = {}
+        for i, r in ipairs(assert(c:enqueueMany(calls)).results) do ids[i] = r.jobID end
+        local idx = getmetatable(assert(c:store())).__index
+        local record, many = idx.record, idx.record_many
+        local function full() return nil, "database or disk is full", "store_full" end
+        idx.record, idx.record_many = full, full
+        local done = 0
+        local opts = { async = true, concurrency = 200, on_done = function() done = done + 1 end }
+        local ok, err = pcall(function()
+            assert.equal(120, assert(c:work(60000, opts)).started)
+            for _ = 1, 400 do if c:poll(50) == 0 then break end end
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        assert.equal(120, done)
+        local sizes, singles = {}, 0
+        idx.record_many = function(st, w, now, items)
+            sizes[#sizes + 1] = #items
+            return many(st, w, now, items)
+        end
+        idx.record = function(...) singles = singles + 1; return record(...) end
+        ok, err = pcall(function()
+            local sum = assert(c:work(0, opts))
+            assert.same({ 120, 120 }, { sum.sent, sum.recorded })
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        assert.same({ { 100, 20 }, 0 }, { sizes, singles })
+        for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
+        local sent = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == "telegram" and (r.path or ""):find("sendMessage", 1, true) then sent = sent + 1 end
+        end
+        assert.equal(120, sent) -- each once
+    end)
+
     it("kept outcomes are recorded by the next work even while `idle` holds claims back", function()
         local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
         local idx = getmetatable(assert(c:store())).__index

@@ -783,6 +783,7 @@ end
 -- dies meanwhile leaves it to the lease's rules. At most MAX_UNRECORDED:
 -- beyond, the oldest is dropped (logged) and left to those rules.
 local MAX_UNRECORDED = 10000
+local MAX_RECORD = 100 -- outcomes per store:record_many (SZ_OUTBOX_MAX_CLAIM)
 
 local function keep_unrecorded(client, worker, d, o, rcode, rerr)
     local list = client.unrecorded or {}
@@ -878,9 +879,9 @@ function _M.flush_unrecorded(client, sum)
     if not st then return nil, serr end
     client.unrecorded = nil
     local states, i = {}, 1
-    while i <= #list do -- each run of one worker's outcomes in one transaction
+    while i <= #list do -- each run of one worker's outcomes (at most MAX_RECORD) in one transaction
         local w, run = list[i][3], {}
-        while i <= #list and list[i][3] == w do
+        while i <= #list and list[i][3] == w and #run < MAX_RECORD do
             run[#run + 1] = list[i]
             i = i + 1
         end
