@@ -582,6 +582,7 @@ describe("socialize command #fakes", function()
                 states[json(out).status] = (states[json(out).status] or 0) + 1
             end
             assert.same({ sent = 1, queued = 3 }, states) -- given back, not sending
+            for _, id in ipairs(ids) do sz({ "cancel", id }, { config = cfg }) end -- the next tests' queue is theirs
         end)
 
         -- n jobs queued for uid (one connect), their titles
