@@ -557,6 +557,34 @@ describe("socialize command #fakes", function()
             assert.are.equal(1, #K.requests(sb, "/2/tweets"))
         end)
 
+        it("--concurrency 1 with a long --budget: SIGTERM starts no more deliveries of the slice", function()
+            local ids = { queued("cli_stop1") }
+            for i = 1, 3 do
+                local out, err, code = sz({ "--json", "publish", "--uid", "cli_stop1", "--title", "Stop " .. i,
+                    "--queued" }, { config = cfg })
+                assert.are.equal(0, code, err)
+                ids[#ids + 1] = json(out).jobID
+            end
+            H.configure(sb, { delay_ms = { twitter = 1000 } })
+            local h = bg({ "worker", "--concurrency", "1", "--budget", "60000", "--idle", "100" }, { config = cfg })
+            local pid = h.pid()
+            h.wait_err("socialize worker: running")
+            wait_tweet()
+            os.execute("kill -TERM " .. pid)
+            local out, err, code = h.finish()
+            assert.are.equal(5, code, err)
+            assert.matches("worker stopped on signal 15: 1 sent", out, 1, true)
+            assert.are.equal(1, #K.requests(sb, "/2/tweets")) -- the one in flight, finished
+            local states = {}
+            for _, id in ipairs(ids) do
+                out, err, code = sz({ "--json", "job", id }, { config = cfg })
+                assert.are.equal(0, code, err)
+                states[json(out).status] = (states[json(out).status] or 0) + 1
+            end
+            assert.same({ sent = 1, queued = 3 }, states) -- given back, not sending
+            for _, id in ipairs(ids) do sz({ "cancel", id }, { config = cfg }) end -- the next tests' queue is theirs
+        end)
+
         -- n jobs queued for uid (one connect), their titles
         local function queued_many(uid, n)
             queued(uid)

@@ -130,6 +130,34 @@ describe("client:work in a game loop #fakes", function()
             "bad argument #2 to 'work' (opts.on_done must be a function)")
     end)
 
+    it("an on_done that raises, or closes the client, costs no outcome: reported to onError", function()
+        c:close()
+        local reported = {}
+        c = K.client(sb, nil, nil, K.db("loop"), { connections = { u1 = H.sandbox_connection(sb) },
+                                                   onError = function(m) reported[#reported + 1] = m end })
+        H.configure(sb, { delay_ms = { telegram = 3000 } })
+        local fast, slow = enqueue("mastodon").jobID, enqueue("telegram").jobID
+        local done = {}
+        local opts = { async = true, concurrency = 4, on_done = function(state, jobID)
+            done[#done + 1] = { state, jobID }
+            if #done == 1 then
+                c:close() -- from inside poll's callbacks: the slow one is ended and recorded
+                error("host bug in on_done")
+            end
+        end }
+        assert.equal(2, assert(c:work(1000, opts)).started)
+        for _ = 1, 100 do
+            if #done > 0 then break end
+            assert.is_number(c:poll(50)) -- never raises
+        end
+        assert.same({ { "sent", fast }, { "unconfirmed", slow } }, done)
+        assert.equal(1, #reported)
+        assert.truthy(reported[1]:find("host bug in on_done", 1, true), reported[1])
+        assert.equal("sent", assert(c:job(fast)).status)
+        assert.equal("unconfirmed", (state_of(c, slow, "telegram")))
+        assert.equal(0, c:work(0, { async = true }).inflight)
+    end)
+
     it("async outcomes the store refuses are kept, reported \"error\", and recorded by the next work", function()
         local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
         local st = assert(c:store())
@@ -156,6 +184,68 @@ describe("client:work in a game loop #fakes", function()
         assert.same({ 2, 2, 0 }, { sum.sent, sum.recorded, sum.claimed })
         for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
         assert.equal(2, statuses(sb)) -- each sent once
+    end)
+
+    it("more than 100 kept outcomes are recorded 100 to a transaction (record_many's most)", function()
+        local calls = {}
+        for i = 1, 120 do
+            calls[i] = { method = "publishUserAction", params = { UID = "u1", enabledProviders = "telegram",
+                userAction = { title = "Batch " .. i } } }
+        end
+        local ids = {}
+        for i, r in ipairs(assert(c:enqueueMany(calls)).results) do ids[i] = r.jobID end
+        local idx = getmetatable(assert(c:store())).__index
+        local record, many = idx.record, idx.record_many
+        local function full() return nil, "database or disk is full", "store_full" end
+        idx.record, idx.record_many = full, full
+        local done = 0
+        local opts = { async = true, concurrency = 200, on_done = function() done = done + 1 end }
+        local ok, err = pcall(function()
+            assert.equal(120, assert(c:work(60000, opts)).started)
+            for _ = 1, 400 do if c:poll(50) == 0 then break end end
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        assert.equal(120, done)
+        local sizes, singles = {}, 0
+        idx.record_many = function(st, w, now, items)
+            sizes[#sizes + 1] = #items
+            return many(st, w, now, items)
+        end
+        idx.record = function(...) singles = singles + 1; return record(...) end
+        ok, err = pcall(function()
+            local sum = assert(c:work(0, opts))
+            assert.same({ 120, 120 }, { sum.sent, sum.recorded })
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        assert.same({ { 100, 20 }, 0 }, { sizes, singles })
+        for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
+        local sent = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == "telegram" and (r.path or ""):find("sendMessage", 1, true) then sent = sent + 1 end
+        end
+        assert.equal(120, sent) -- each once
+    end)
+
+    it("kept outcomes are recorded by the next work even while `idle` holds claims back", function()
+        local ids = { enqueue("mastodon").jobID, enqueue("mastodon").jobID }
+        local idx = getmetatable(assert(c:store())).__index
+        local record, many = idx.record, idx.record_many
+        local function full() return nil, "database or disk is full", "store_full" end
+        local opts = { async = true, concurrency = 4, idle = 600000 }
+        local sum = assert(c:work(1000, opts)) -- claims both, then finds nothing: idle from here
+        assert.same({ 2, 2 }, { sum.claimed, sum.started })
+        idx.record, idx.record_many = full, full
+        local ok, err = pcall(function()
+            for _ = 1, 200 do if c:poll(50) == 0 then break end end
+        end)
+        idx.record, idx.record_many = record, many
+        assert(ok, err)
+        for _, id in ipairs(ids) do assert.equal("sending", (state_of(c, id, "mastodon"))) end
+        sum = assert(c:work(0, opts))
+        assert.same({ 2, 2, 0, true }, { sum.sent, sum.recorded, sum.claimed, sum.idle }) -- recorded, nothing claimed
+        for _, id in ipairs(ids) do assert.equal("sent", assert(c:job(id)).status) end
     end)
 
     it("records a delivery ended by client:close() as unconfirmed, never lost nor resent blindly", function()

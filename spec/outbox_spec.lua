@@ -235,6 +235,56 @@ local function cases(new_url, get_sb)
         assert.equal(require("socialize.errors").codes.NOT_CONNECTED, err.errorCode)
     end)
 
+    it("a delivery whose connections the store cannot read at the send retries, never dead", function()
+        c:close()
+        c = client({ connections = false })
+        local st = assert(c:store())
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-token" },
+            fields = { instance = sb.url("mastodon") }, updatedAt = T0 }))
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        local idx = getmetatable(st).__index
+        local list = idx.list_connections
+        idx.list_connections = function() return nil, "database is locked", "store_busy" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.list_connections = list
+        assert(ok, sum)
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.dead, sum.retrying })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "retrying", "transient", 0 }, { d.state, d.category, d.attempts }) -- nothing sent: no attempt
+        assert.truthy(d.reason:find("store_busy", 1, true), d.reason)
+        assert.equal(0, count(sb, "mastodon", "/api/v1/statuses"))
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal(1, count(sb, "mastodon", "/api/v1/statuses"))
+    end)
+
+    it("a reconnect check the store cannot answer at the window's end waits, never dead", function()
+        c:close()
+        c = client({ connections = false, outbox = { reconnectWindow = 600, recheck = 300 } })
+        local st = assert(c:store())
+        local function connect(token, at)
+            assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
+                fields = { instance = sb.url("mastodon") }, updatedAt = at }))
+        end
+        connect("md-expired", T0 - 100)
+        local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(1000)).waiting_reconnect)
+        connect("md-token", T0 + 400) -- the user connected again
+        v.t = T0 + 600 -- the window's end: the check finds the store gone for a moment
+        local idx = getmetatable(st).__index
+        local get = idx.get_connection
+        idx.get_connection = function() return nil, "server closed the connection unexpectedly", "store_gone" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.get_connection = get
+        assert(ok, sum)
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.dead, sum.waiting_reconnect })
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "waiting_reconnect", T0 + 900 }, { d.state, d.nextAt })
+        v.t = T0 + 900
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
     it("resumes a delivery waiting for a reconnect as soon as the user connects again", function()
         c:close()
         c = client({ connections = false }, function(p)
@@ -359,6 +409,38 @@ local function cases(new_url, get_sb)
         local ok, _, code = st:record(res.jobID, "mastodon", "crashed", T0 + 61, { state = "sent", postID = "x" })
         assert.same({ nil, "lease_lost" }, { ok, code })
         assert.equal(d.mastodon.postID, by_provider(assert(c:job(res.jobID))).mastodon.postID)
+    end)
+
+    it("never starts a claimed delivery its lease cannot cover; the rest are given back, claimed again", function()
+        -- each send takes 25 s of the virtual clock (deadline 25: the lease is 60 s); a claim of
+        -- five: the third would start at +50 s with 10 s of its lease left, and another worker
+        -- takes over what is past its lease while the send runs (without a key: unconfirmed)
+        c:close()
+        c = client({ deadline = 25 })
+        for _ = 1, 3 do assert(publish("twitter")) end
+        local st = assert(c:store())
+        local direct = require("socialize.direct")
+        local call, taken = direct.call, 0
+        direct.call = function(...)
+            local a, b = call(...)
+            v.t = v.t + 25
+            taken = taken + #assert(st:claim("taker", v.t, 60, 10)) -- only leases that ran out
+            return a, b
+        end
+        local ok, err = pcall(function()
+            for _ = 1, 5 do
+                local sum = assert(c:work(10 ^ 9))
+                assert.equal(0, sum.lost)
+                if sum.claimed == 0 then break end
+            end
+        end)
+        direct.call = call
+        assert(ok, err)
+        assert.equal(0, taken)
+        for _, j in ipairs(assert(c:jobs()).jobs) do
+            assert.same({ "sent", 1 }, { j.deliveries[1].state, j.deliveries[1].attempts })
+        end
+        assert.equal(3, count(sb, "twitter", "/2/tweets"))
     end)
 
     it("stops claiming when the budget is spent, and gives unstarted deliveries back", function()

@@ -230,6 +230,64 @@ local function contract(E)
         assert.is_nil(dd.errorCode)
     end)
 
+    it("writes a batch's hostile values byte for byte (array literals: spaces, empty, braces, long)", function()
+        local odd = { "  padded  ", "", "\t{\n}\r", "NULL", "\"", "\\", ",", "{}", "{\"a\",NULL}", "'; DROP TABLE x; --",
+                      "\226\128\168 \240\159\152\128", "x\"\\y\\\"", ("\195\169"):rep(700) }
+        local providers = {}
+        for i = 1, #odd do providers[i] = "p" .. i end
+        local a = assert(s:enqueue(job({ providers = providers })))
+        assert.equal(#odd, #assert(s:claim("w", 1000, 60, 100)))
+        local items = {}
+        for i, x in ipairs(odd) do
+            items[i] = { jobID = a, provider = "p" .. i, state = i % 2 == 0 and "sent" or "dead",
+                         postID = x ~= "" and x:sub(1, 900) or x, errorCode = 400006, category = "content_invalid",
+                         reason = x }
+        end
+        local res, n = s:record_many("w", 1001, items)
+        assert.same(#odd, n)
+        for i = 1, #odd do assert.is_true(res[i]) end
+        local ds = by_provider(s:job(a))
+        for i, x in ipairs(odd) do
+            local d = ds["p" .. i]
+            assert.equal(x ~= "" and x:sub(1, 900) or x, d.postID or "", "postID " .. i)
+            if i % 2 == 0 then
+                assert.is_nil(d.reason) -- a sent one keeps no error
+            else
+                assert.equal(#x > 1024 and ("\195\169"):rep(512) or x, d.reason, "reason " .. i)
+            end
+        end
+    end)
+
+    it("reads fields an __index makes (each a new string, collected at once) as they were given", function()
+        -- a string only the call holds: freed by the collector while the store still read it, the
+        -- next one of its size took its memory (an unknown state, another job's UID)
+        local function made(fields)
+            return setmetatable({}, { __index = function(_, k)
+                collectgarbage()
+                collectgarbage()
+                local v = fields[k]
+                if type(v) == "string" then return (v .. " "):sub(1, -2) end -- a new string each time
+                return v
+            end })
+        end
+        local uid = "u-" .. ("9"):rep(60)
+        local id = assert(s:enqueue(made({ UID = uid, method = PUB, params = '{"a":"' .. ("x"):rep(60) .. '"}',
+            providers = { "p1", "p2" }, now = 1000, key = "k-" .. ("7"):rep(60) })))
+        local j = s:job(id)
+        assert.same({ uid, '{"a":"' .. ("x"):rep(60) .. '"}', "k-" .. ("7"):rep(60) }, { j.UID, j.params, j.key })
+        assert.equal(1, #assert(s:jobs(made({ UID = uid, status = "queued" }))))
+        assert.equal(2, #assert(s:claim("w", 1000, 60, 10)))
+        local post, reason = "P" .. ("a"):rep(60), "R" .. ("c"):rep(60)
+        local res, n = s:record_many("w", 1001, {
+            made({ jobID = id, provider = "p1", state = "dead", errorCode = 400006, category = "content_invalid",
+                   reason = reason }),
+            made({ jobID = id, provider = "p2", state = "sent", postID = post }) })
+        assert.same({ { true, true }, 2 }, { res, n })
+        local ds = by_provider(s:job(id))
+        assert.same({ "dead", "content_invalid", reason, "sent", post },
+            { ds.p1.state, ds.p1.category, ds.p1.reason, ds.p2.state, ds.p2.postID })
+    end)
+
     it("refuses a batch with a bad element by its index and writes nothing of it", function()
         local a = assert(s:enqueue(job({ providers = { "mastodon", "twitter", "vkontakte" } })))
         assert.equal(3, #assert(s:claim("w", 1000, 60, 10)))

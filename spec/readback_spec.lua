@@ -161,6 +161,65 @@ describe("read-back of unconfirmed deliveries #fakes", function()
         assert.equal("unconfirmed", assert(c:job(res.jobID)).status)
     end)
 
+    it("a job the store cannot read at the check: checked again later, never matched to an older post", function()
+        -- the same text posted directly long before the job: only the job's time tells them apart
+        assert.equal(0, c:publishUserAction({ UID = "u1", userAction = UA, enabledProviders = "twitter" }).errorCode)
+        local old = creates()[1].tweet_id
+        v.t = T0 + 86400
+        H.configure(sb, { x_drop = "before" })
+        local res = publish()
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        v.t = T0 + 86400 + 30
+        local idx = getmetatable(assert(c:store())).__index
+        local job = idx.job
+        idx.job = function() return nil, "server closed the connection unexpectedly", "store_gone" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.job = job
+        assert(ok, sum)
+        assert.same({ 1, 0 }, { sum.claimed, sum.sent or 0 })
+        local d = delivery(res)
+        assert.equal("unconfirmed", d.state)
+        assert.is_not.equal(old, d.postID)
+        assert.truthy(d.nextAt and d.nextAt > v.t, tostring(d.nextAt))
+        -- read back once the store answers: not posted (the old post is older than the job), resent once
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).sent)
+        d = delivery(res)
+        assert.same({ "sent", creates()[3].tweet_id }, { d.state, d.postID })
+        assert.equal(3, #creates()) -- the direct one, the lost one, the resend
+    end)
+
+    it("connections the store cannot read at the check: checked again later, not left for the host", function()
+        c:close()
+        local cfg = { now = v.now, sleep = v.sleep }
+        c = K.client(sb, nil, nil, K.db("readback"), cfg)
+        local st = assert(c:store())
+        local tw = conn.twitter
+        local secrets = {}
+        for k, x in pairs(tw) do if type(x) == "string" and k:find("[Tt]oken") then secrets[k] = x end end
+        local fields = {}
+        for k, x in pairs(tw) do if secrets[k] == nil then fields[k] = x end end
+        assert(st:put_connection({ UID = "u1", provider = "twitter", account = tostring(tw.userId or "2244994945"),
+            secrets = secrets, fields = fields, updatedAt = T0 }))
+        H.configure(sb, { x_drop = "after" })
+        local res = publish()
+        assert.equal(1, assert(c:work(1000)).unconfirmed)
+        v.t = T0 + 30
+        local idx = getmetatable(st).__index
+        local list = idx.list_connections
+        idx.list_connections = function() return nil, "database is locked", "store_busy" end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.list_connections = list
+        assert(ok, sum)
+        assert.same({ 1, 1 }, { sum.claimed, sum.unconfirmed })
+        local d = delivery(res)
+        assert.same({ "unconfirmed", T0 + 330 }, { d.state, d.nextAt })
+        v.t = T0 + 330
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.same({ "sent", creates()[1].tweet_id }, { delivery(res).state, delivery(res).postID })
+        assert.equal(1, #creates())
+    end)
+
     it("checks again later when the read-back fails, then finds the post", function()
         H.configure(sb, { x_drop = "after", x_timeline_5xx = 1 })
         local res = publish()

@@ -162,6 +162,28 @@ local function contract(E)
                        outboxSync = "full" }, s:info())
     end)
 
+    it("reads a record's fields an __index makes (new strings, collected at once) as they were given", function()
+        local function made(fields)
+            return setmetatable({}, { __index = function(_, k)
+                collectgarbage()
+                collectgarbage()
+                local v = fields[k]
+                if type(v) == "string" then return (v .. " "):sub(1, -2) end -- a new string each time
+                return v
+            end })
+        end
+        local uid, acct = "user-" .. ("1"):rep(60), "acct-" .. ("2"):rep(60)
+        assert(s:put_connection(made({ UID = uid, provider = "twitter", account = acct,
+            scopes = "scope-" .. ("3"):rep(60), secrets = { accessToken = TOKEN }, updatedAt = 1800000000 })))
+        local c = assert(s:get_connection(uid, "twitter"))
+        assert.same({ uid, acct, "scope-" .. ("3"):rep(60) }, { c.UID, c.account, c.scopes })
+        local state = "state-" .. ("4"):rep(60)
+        assert(s:put_state(made({ state = state, UID = uid, provider = "twitter",
+            redirect = "https://app.example/" .. ("5"):rep(60), expiresAt = 4000000000 })))
+        local got = assert(s:take_state(state))
+        assert.same({ uid, "twitter", "https://app.example/" .. ("5"):rep(60) }, { got.UID, got.provider, got.redirect })
+    end)
+
     it("replaces a connection on put, lists a user's connections, deletes one or all", function()
         assert(s:put_connection(conn()))
         assert(s:put_connection(conn({ provider = "mastodon", account = "a@m.example", secrets = { accessToken = "M" } })))

@@ -44,9 +44,13 @@ static const char *arg_str(lua_State *L, int i, int required)
     return s;
 }
 
-/* t[name]: a string without NUL (or nil); stays alive while t is */
+/* t[name]: a string without NUL (or nil). The string is left on the stack
+ * (nil is popped): one an __index made is held by nothing else, and the
+ * collector would free it while it is read (a later field may run Lua
+ * code). The caller counts on one slot per string. */
 static const char *field_str(lua_State *L, int t, const char *name, size_t *len)
 {
+    luaL_checkstack(L, 2, name);
     lua_getfield(L, t, name);
     const char *v = NULL;
     size_t n = 0;
@@ -54,8 +58,9 @@ static const char *field_str(lua_State *L, int t, const char *name, size_t *len)
         if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: a string expected", name);
         v = lua_tolstring(L, -1, &n);
         if (!len && strlen(v) != n) luaL_error(L, "%s: holds a NUL byte", name);
+    } else {
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     if (len) *len = n;
     return v;
 }
@@ -175,7 +180,7 @@ static int l_claim(lua_State *L)
     return 1;
 }
 
-/* the outcome table at t (its strings stay alive while t is) */
+/* the outcome table at t (its strings left on the stack: field_str) */
 static void read_outcome(lua_State *L, int t, sz_outcome *o)
 {
     memset(o, 0, sizeof *o);
@@ -239,7 +244,7 @@ static int l_record_many(lua_State *L)
     size_t n = sz_rawlen(L, 4);
     if (n > SZ_OUTBOX_MAX_CLAIM) luaL_error(L, "outcomes: %d at most", SZ_OUTBOX_MAX_CLAIM);
     for (size_t i = 0; i < n; i++) check_item(L, 4, (int)i + 1);
-    luaL_checkstack(L, (int)n + 8, "outcomes");
+    luaL_checkstack(L, (int)n * 8 + 8, "outcomes"); /* each item and its strings stay on the stack */
     sz_outcome_item items[SZ_OUTBOX_MAX_CLAIM];
     int res[SZ_OUTBOX_MAX_CLAIM];
     for (size_t i = 0; i < n; i++) {

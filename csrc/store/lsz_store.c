@@ -40,16 +40,22 @@ static lstore *self(lua_State *L)
     return s;
 }
 
+/* t[name]: a string without NUL, or NULL. The string is left on the stack
+ * (nil is popped): one an __index made is held by nothing else, and the
+ * collector would free it while it is read (the record's next field may run
+ * Lua code). */
 static const char *opt_field(lua_State *L, int t, const char *name)
 {
+    luaL_checkstack(L, 2, name);
     lua_getfield(L, t, name);
     const char *v = NULL;
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: a string expected", name);
         v = lua_tostring(L, -1);
         if (strlen(v) != sz_rawlen(L, -1)) luaL_error(L, "%s: holds a NUL byte", name);
+        return v;
     }
-    lua_pop(L, 1); /* the string stays alive: the record table holds it */
+    lua_pop(L, 1);
     return v;
 }
 

@@ -994,9 +994,9 @@ local WORK_KEYS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiti
 -- Signals: a plain Lua process cannot catch them, so socialize.curl's
 -- cli_signals installs a C handler that only sets a flag (and, on the
 -- first signal, arms alarm(grace)); the loop runs client:work in slices of
--- --budget ms and looks at the flag between slices. A slice starts no
--- delivery after its budget, and finishes the one in flight: that is the
--- clean shutdown. A delivery outlasting the grace period is cut by
+-- --budget ms and looks at the flag between slices and, through opts.stop,
+-- before each delivery. A slice starts no delivery after its budget or the
+-- signal, and finishes the one in flight: that is the clean shutdown. A delivery outlasting the grace period is cut by
 -- SIGALRM (its lease then lets another worker take it over); a second
 -- signal ends the process at once.
 --
@@ -1030,8 +1030,10 @@ function run.worker(ctx)
     local total = { slices = 0 }
     for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
     local failures = 0
+    -- a signal also ends the slice: no delivery is started after it (the claimed ones are given back)
+    local wopts = { stop = function() return helpers.cli_signaled() and true or false end }
     while not helpers.cli_signaled() do
-        local r, err = ctx.client:work(budget)
+        local r, err = ctx.client:work(budget, wopts)
         if r == nil then
             ctx.out:progress_done()
             -- refused for good (no store, not the direct backend: 400096; --once): exit 1; a

@@ -130,7 +130,8 @@ function _M.connections(ctx, UID)
     local c = ctx.config.connections
     if c == nil and ctx.config.store ~= nil and ctx.store and UID ~= nil then
         local conn, f = connect.stored(ctx, UID)
-        if not conn then return nil, f and f.errorDetails end
+        -- (fourth: the store's error when it failed, not "no connection")
+        if not conn then return nil, f and f.errorDetails, nil, f and f.errorCode == E.GENERAL_SERVER_ERROR and f or nil end
         return conn, nil, f
     end
     if type(c) == "function" then
@@ -1017,7 +1018,7 @@ function _M.call(ctx, method, p)
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: the direct backend delivers publishUserAction, "
             .. "setStatus, sendNotification, facebookGraphOperation and postBookmark, not " .. method .. hint)
     end
-    local conn, cerr, unusable = _M.connections(ctx, p.UID)
+    local conn, cerr, unusable, serr = _M.connections(ctx, p.UID)
     if type(conn) ~= "table" then
         if not cerr and ctx.config.connections == nil and ctx.config.store == nil then
             cerr = "neither config.connections nor config.store is set: docs/connections.md"
@@ -1026,8 +1027,10 @@ function _M.call(ctx, method, p)
         -- it (refresh errors are scrubbed where they happen, socialize.connect),
         -- the client's own secrets (store keys, provider configs) are taken out
         if cerr then cerr = policy.scrub(tostring(cerr), ctx.secrets) end
-        return nil, errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
+        local e = errors.new(E.NOT_CONNECTED, "Not connected: no connections for UID " .. tostring(p.UID)
             .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
+        e.storeError = serr and serr.error or nil -- the store failed (store_busy, store_gone, ...): not the user's
+        return nil, e
     end
     local names = targets(conn, p, action)
     if #names == 0 then
@@ -1306,12 +1309,12 @@ end
 -- scrubbed). Sent as any call's request: the setup step, the stored
 -- connection refreshed, the rate limits of the client.
 function _M.recent(ctx, provider, UID)
-    local conn, cerr, unusable = _M.connections(ctx, UID)
+    local conn, cerr, unusable, serr = _M.connections(ctx, UID)
     local entry = type(conn) == "table" and conn[provider] or nil
     local t = new_task(ctx, provider, "recent", {}, entry ~= nil and entry or {})
-    if entry == nil then
-        return fail(t, "not_connected", "no connection for UID " .. tostring(UID)
-            .. (cerr and (" (" .. tostring(cerr) .. ")") or ""))
+    if entry == nil then -- (the store failing: transient, the read is tried again later)
+        return fail(t, serr and "transient" or "not_connected", "no connection for UID " .. tostring(UID)
+            .. (cerr and (" (" .. policy.scrub(tostring(cerr), ctx.secrets) .. ")") or ""))
     end
     local u = unusable and unusable[provider]
     if unusable then t.stored_uid = tostring(UID) end

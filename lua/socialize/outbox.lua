@@ -520,6 +520,12 @@ local function send_one(client, d, now, cfg, driver)
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
         return { state = "sent", postID = id ~= nil and cut(id, 1024) or nil }
     end
+    if not e and out.storeError then -- the store could not read the connections: nothing sent, not an attempt
+        return { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
+                 category = "transient", release = true,
+                 reason = cut("not sent: the store could not read the connections (" .. tostring(out.storeError)
+                     .. "): " .. tostring(out.errorDetails)) }
+    end
     if not e then -- decided before any network: no connection, a parameter
         local code = out.errorCode or E.INTERNAL
         return { state = "dead", errorCode = code, category = code == E.NOT_CONNECTED and "not_connected"
@@ -604,10 +610,13 @@ end
 -- A delivery whose user may have reconnected since auth expired: true when
 -- the stored connection was written after the failure (or connections come
 -- from the host, which may hold a new token), false when it is still the old
--- one; a reconnect is looked for every cfg.recheck seconds until waitUntil.
+-- one; nil when the store could not answer (checked again later, even past
+-- waitUntil: a reconnect it could not see is no reason to give up); a
+-- reconnect is looked for every cfg.recheck seconds until waitUntil.
 local function reconnected(client, st, d, cfg)
     if client.engine:settings().config.connections ~= nil then return true end
-    local rec = st:get_connection(d.UID, d.provider)
+    local rec, err = st:get_connection(d.UID, d.provider)
+    if rec == nil and err ~= nil then return nil end
     local since = (d.waitUntil or 0) - cfg.reconnectWindow
     return type(rec) == "table" and (rec.updatedAt or 0) >= since
 end
@@ -635,8 +644,24 @@ function _M.check_back(client, st, d, now, cfg, driver)
     if not want or want == "" then
         return host("not read back: the post has no text to look for once its links are removed")
     end
-    local job = st:job(d.jobID)
-    local since = (type(job) == "table" and tonumber(job.createdAt) or 0) - _M.READBACK_SKEW
+    -- checked again readbackRecheck (or ra) seconds later while before its
+    -- waitUntil, else left for the host
+    local function again(why, ra)
+        local at = now + cfg.readbackRecheck
+        if ra and ra > 0 then at = max(at, now + floor(min(ra, policy.MAX_BLOCK) + 0.999)) end
+        if not d.waitUntil or d.waitUntil <= 0 or at > d.waitUntil then
+            return host(why .. " (after " .. cfg.readbackChecks .. " checks at most)")
+        end
+        keep.nextAt, keep.waitUntil = at, d.waitUntil
+        keep.reason = cut(why .. "; checked again at " .. at)
+        return keep
+    end
+    -- the job's time: without it an older post with the same text would match
+    local job, jerr = st:job(d.jobID)
+    if type(job) ~= "table" or type(job.createdAt) ~= "number" then
+        return again(cut("not read back: the store did not answer the job's time: " .. tostring(jerr), 600))
+    end
+    local since = job.createdAt - _M.READBACK_SKEW
     ctx.retry = policy.config(false)
     local r = direct.recent(ctx, d.provider, d.UID)
     if type(r) == "table" and r.ok and type(r.data) == "table" and type(r.data.posts) == "table" then
@@ -687,15 +712,7 @@ function _M.check_back(client, st, d, now, cfg, driver)
     local why = cut("the read-back failed: " .. tostring(type(r) == "table" and r.errorDetails or r), 600)
     local cat = type(r) == "table" and r.category or "transient"
     if cat ~= "transient" and cat ~= "rate_limited" then return host(why) end
-    local at = now + cfg.readbackRecheck
-    local ra = type(r) == "table" and tonumber(r.retryAfter) or nil
-    if ra and ra > 0 then at = max(at, now + floor(min(ra, policy.MAX_BLOCK) + 0.999)) end
-    if not d.waitUntil or d.waitUntil <= 0 or at > d.waitUntil then
-        return host(why .. " (after " .. cfg.readbackChecks .. " checks at most)")
-    end
-    keep.nextAt, keep.waitUntil = at, d.waitUntil
-    keep.reason = cut(why .. "; checked again at " .. at)
-    return keep
+    return again(why, type(r) == "table" and tonumber(r.retryAfter) or nil)
 end
 
 -- The outcome of one claimed delivery: sent (or not, by the rules), not
@@ -703,6 +720,9 @@ end
 local function outcome(client, st, d, cfg, driver)
     local now = now_s(client)
     local prev = d.prevState
+    -- a delivery waiting for a reconnect: true, false, or nil (the store did not answer)
+    local back
+    if prev == "waiting_reconnect" then back = reconnected(client, st, d, cfg) end
     local idem = idempotent(d.provider)
     local o
     if prev == "sending" and not idem then
@@ -716,12 +736,13 @@ local function outcome(client, st, d, cfg, driver)
         and now - d.sentAt > cfg.idempotencyWindow then
         o = { state = "unconfirmed", nextAt = 0, category = "transient",
               reason = "past the idempotency key's window (" .. cfg.idempotencyWindow .. " s): not resent" }
-    elseif prev == "waiting_reconnect" and not reconnected(client, st, d, cfg) then
-        if now >= (d.waitUntil or 0) then
+    elseif prev == "waiting_reconnect" and back ~= true then
+        if now >= (d.waitUntil or 0) and back == false then
             o = { state = "dead", errorCode = d.errorCode, category = "auth_expired",
                   reason = cut("not reconnected within " .. cfg.reconnectWindow .. " s: " .. tostring(d.reason)) }
-        else
-            o = { state = "waiting_reconnect", nextAt = min(now + cfg.recheck, d.waitUntil),
+        else -- (the store not answering: checked again recheck s later, even past waitUntil)
+            o = { state = "waiting_reconnect", nextAt = back == nil and now + cfg.recheck
+                      or min(now + cfg.recheck, d.waitUntil),
                   waitUntil = d.waitUntil, errorCode = d.errorCode, category = d.category, reason = d.reason,
                   release = true }
         end
@@ -762,6 +783,7 @@ end
 -- dies meanwhile leaves it to the lease's rules. At most MAX_UNRECORDED:
 -- beyond, the oldest is dropped (logged) and left to those rules.
 local MAX_UNRECORDED = 10000
+local MAX_RECORD = 100 -- outcomes per store:record_many (SZ_OUTBOX_MAX_CLAIM)
 
 local function keep_unrecorded(client, worker, d, o, rcode, rerr)
     local list = client.unrecorded or {}
@@ -857,9 +879,9 @@ function _M.flush_unrecorded(client, sum)
     if not st then return nil, serr end
     client.unrecorded = nil
     local states, i = {}, 1
-    while i <= #list do -- each run of one worker's outcomes in one transaction
+    while i <= #list do -- each run of one worker's outcomes (at most MAX_RECORD) in one transaction
         local w, run = list[i][3], {}
-        while i <= #list and list[i][3] == w do
+        while i <= #list and list[i][3] == w and #run < MAX_RECORD do
             run[#run + 1] = list[i]
             i = i + 1
         end
@@ -912,7 +934,9 @@ end
 function _M.work(client, budget_ms, opts)
     opts = opts or {}
     local idle = opts.idle
-    if idle and client.idle_until and client.engine:now_ms() < client.idle_until then
+    -- (outcomes kept from a store that failed are recorded all the same, below)
+    local idling = idle and client.idle_until and client.engine:now_ms() < client.idle_until
+    if idling and not (client.unrecorded and #client.unrecorded > 0) then
         return { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0, waiting_reconnect = 0,
                  lost = 0, released = 0, error = 0, started = 0, inflight = client.inflight or 0, idle = true }
     end
@@ -923,8 +947,14 @@ function _M.work(client, budget_ms, opts)
         return nil, errors.new(E.NOT_SUPPORTED, "Not supported: queued delivery needs the direct backend")
     end
     local cfg = settings(client)
-    -- a lease outlives the call's deadline: no one takes over a delivery still being sent
-    cfg.lease = max(cfg.lease, floor(client.engine:settings().deadline + 0.999) + 5)
+    -- a lease outlives a delivery's calls (a read-back and its resend: two
+    -- deadlines): no one takes over a delivery still being sent
+    local call_s = floor(client.engine:settings().deadline + 0.999)
+    cfg.lease = max(cfg.lease, 2 * call_s + 5)
+    -- the ms of its lease a delivery needs left to be started: its calls and 5 s
+    local function needs_ms(d)
+        return ((d.prevState == "unconfirmed" and can_read_back(d)) and 2 or 1) * call_s * 1000 + 5000
+    end
     local worker = opts.worker or worker_id(client)
     local eng = client.engine
     local deadline = eng:now_ms() + budget_ms
@@ -938,6 +968,10 @@ function _M.work(client, budget_ms, opts)
     -- still refuses them nothing is claimed, so nothing more is sent
     local fok, ferr = _M.flush_unrecorded(client, sum)
     if not fok then return nil, ferr end
+    if idling then -- recorded; still nothing claimed
+        sum.inflight, sum.idle = client.inflight, true
+        return sum
+    end
     for _ = 1, 100000 do -- bounded; the budget ends it first
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
@@ -965,7 +999,11 @@ function _M.work(client, budget_ms, opts)
             done, given = {}, 0
         end
         for i, d in ipairs(list) do
-            if eng:now_ms() >= deadline or (i > 1 and stopped()) then
+            -- (blocking: the claim's later deliveries start after the earlier
+            -- ones' sends; one its lease could not cover is given back, never
+            -- sent while another worker may take it over)
+            local late = i > 1 and eng:now_ms() - claimed_ms + needs_ms(d) > cfg.lease * 1000
+            if eng:now_ms() >= deadline or (i > 1 and stopped()) or late then
                 for k = i, #list do done[#done + 1] = { list[k], given_back(client, list[k]) } end
                 given = #list - i + 1
                 sum.released = sum.released + given
