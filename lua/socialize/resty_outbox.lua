@@ -134,17 +134,17 @@ function _M.start(client_or_config, opts)
     -- a run of `concurrency` lanes: the next lane is started only while the
     -- last one's first claim found a delivery (an empty queue costs one claim)
     local function run_lanes(t0)
-        local threads, errs, total = {}, {}, {}
+        local lanes, errs, total = {}, {}, {}
         for _, k in pairs(COUNTS) do total[k] = 0 end
         for i = 1, concurrency do
             local lane = {}
             local th, serr = ngx.thread.spawn(run_lane, client, budget, t0, lane_opts, lane)
             if not th then errs[#errs + 1] = "ngx.thread.spawn: " .. tostring(serr); break end
-            threads[i] = th
+            lanes[i] = th
             if lane.first == 0 then break end
         end
-        stats.lanesMax = max(stats.lanesMax, #threads)
-        for _, th in ipairs(threads) do
+        stats.lanesMax = max(stats.lanesMax, #lanes)
+        for _, th in ipairs(lanes) do
             local ok, acc, err = ngx.thread.wait(th)
             if ok and type(acc) == "table" then
                 for _, k in pairs(COUNTS) do total[k] = total[k] + (acc[k] or 0) end
