@@ -289,6 +289,44 @@ describe("client:work in a game loop #fakes", function()
             "bad argument #2 to 'work' (opts.idle must be a number of ms >= 0)")
     end)
 
+    it("three deliveries of one stored connection answered 401 at once: one refresh, the others wait for "
+        .. "its lease in the poll loop (not blocking the transfers), all sent", function()
+        -- the first task's refresh goes out under the connection's lease and waits for poll();
+        -- the others' 401 came with it: a lease wait that blocked the thread (the store's own
+        -- sleep) stalled that refresh and every other transfer until the lease wait ran out
+        -- (10 s): lock_timeout for the waiters, the transfers timed out, deliveries unconfirmed
+        c:close()
+        c = K.client(sb, function(p)
+            p.twitter.clientId, p.twitter.clientSecret = "tw-client-id", "tw-client-secret"
+        end, nil, K.db("loop-401"))
+        assert(K.connect(c, "twitter", "https://app.example/callback/x", "r1"))
+        local ids = {}
+        for i = 1, 3 do
+            ids[i] = assert(c:publishUserAction({ UID = "r1", userAction = { title = "Refused " .. i },
+                enabledProviders = "twitter" }, { deliver = "queued" })).jobID
+        end
+        -- every reply (the 401s, the refresh's) comes 300 ms after its request: the three 401s
+        -- arrive together, while the first one's refresh is in flight
+        H.configure(sb, { oauth_revoke_early = { twitter = true }, delay_ms = { twitter = 300 } })
+        local done = {}
+        local opts = { async = true, concurrency = 8, on_done = function(state) done[#done + 1] = state end }
+        assert.equal(3, assert(c:work(1000, opts)).started)
+        -- (a waiter's lease wait wakes poll() every few ms: more polls than drain's)
+        local drained = false
+        for _ = 1, 5000 do
+            c:poll(50)
+            if c:work(0, { async = true }).inflight == 0 then drained = true break end
+        end
+        assert.is_true(drained)
+        assert.same({ "sent", "sent", "sent" }, done)
+        for i = 1, 3 do
+            local st, d = state_of(c, ids[i], "twitter")
+            assert.same({ "sent", 1 }, { st, d.attempts })
+        end
+        assert.equal(1, H.control(sb, "/__oauth").twitter.refreshes) -- the waiters re-read the new token
+        assert.equal(6, #K.requests(sb, "/2/tweets")) -- three refused, three sent with the new token
+    end)
+
     it("does nothing when stop() answers true, and checks its options", function()
         enqueue("mastodon")
         local sum = assert(c:work(1000, { async = true, stop = function() return true end }))

@@ -199,10 +199,13 @@ local function check_params(p)
 end
 
 -- Waiting for a lease: in OpenResty ngx.sleep (yields the request, not the
--- worker), elsewhere the store's own sleep. Never the call's virtual clock.
-local function lease_sleep()
+-- worker); in an asynchronous call a yield to the poll loop (ctx.lease_sleep:
+-- the lease's holder may be a call of that loop, whose reply only the loop
+-- reads); elsewhere the store's own sleep. Never the call's deadline clamp.
+local function lease_sleep(ctx)
     local n = rawget(_G, "ngx")
-    return type(n) == "table" and type(n.sleep) == "function" and n.sleep or nil
+    if type(n) == "table" and type(n.sleep) == "function" then return n.sleep end
+    return ctx and ctx.lease_sleep or nil
 end
 
 ---------------------------------------------------------------------------
@@ -263,7 +266,7 @@ local function instance_app(ctx, st, provider, origin, register)
         local ok, perr, pname = st:put_app(nrec)
         if not ok then failure = store_error(perr, pname) return nil end
         return nrec
-    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep() })
+    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep(ctx) })
     if err then return nil, store_error(err, name) end
     if not got then return nil, failure end
     return as_app(got), got
@@ -928,7 +931,7 @@ local function refresh(ctx, st, UID, provider, used)
         end
         nrec.lease = nil
         return nrec
-    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep() })
+    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep(ctx) })
     if err then return nil, store_error(err, name) end
     return rec, failure
 end

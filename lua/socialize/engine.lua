@@ -212,9 +212,10 @@ function Engine:context(driver, st)
     local now_ms = self._now_ms
     st = st or {} -- st.deadline: ms (a reused context gets a new one per call)
     st.deadline = now_ms() + s.deadline * 1000
-    local sleep
+    local sleep, lease_sleep
     if driver then
         sleep = function(seconds) driver:sleep(seconds) end
+        lease_sleep = sleep
     else
         driver = t
         sleep = cfg.sleep or function(seconds) t:sleep(seconds) end
@@ -228,6 +229,11 @@ function Engine:context(driver, st)
         self:sync_blocked()
         ctx.on_block = function(k, until_) self:store_block(k, until_) end
     end
+    -- a store lease's wait (socialize.connect): in an asynchronous call, a yield to the poll
+    -- loop, which drives every transfer meanwhile (the lease's holder may be another call of
+    -- the same loop, its refresh in flight: a blocking sleep stalled it until the wait ran
+    -- out); nil in a blocking call (the store's own sleep)
+    ctx.lease_sleep = lease_sleep
     local function remaining()
         return (st.deadline - now_ms()) / 1000
     end
