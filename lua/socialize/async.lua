@@ -7,7 +7,7 @@ local errors = require("socialize.errors")
 
 local type, pairs, ipairs, next, tostring, pcall, setmetatable = type, pairs, ipairs, next, tostring, pcall,
     setmetatable
-local floor, min, max = math.floor, math.min, math.max
+local floor, ceil, min, max = math.floor, math.ceil, math.min, math.max
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status,
     coroutine.yield
 local E = errors.codes
@@ -237,7 +237,7 @@ function Async:poll(timeout_ms)
     end
     if next(self._inflight) and t.perform then
         local wait = #self._ready > 0 and 0 or floor(timeout_ms or 0)
-        if wake and wake - now < wait then wait = max(0, floor(wake - now)) end
+        if wake and wake - now < wait then wait = max(0, ceil(wake - now)) end
         for _, r in ipairs(t:perform(wait)) do
             local slot = self._inflight[r.id]
             self._inflight[r.id] = nil
@@ -266,7 +266,7 @@ function Async:timeout()
     end
     local now = self._engine:now_ms()
     for _, at in pairs(self._sleeping) do
-        local w = max(0, floor(at - now))
+        local w = max(0, ceil(at - now))
         if t < 0 or w < t then t = w end
     end
     if t < 0 and self._ops > 0 and not next(self._sleeping) then t = 0 end
