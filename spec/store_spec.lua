@@ -433,6 +433,19 @@ print(s:get_connection("user-1", "twitter").secrets.accessToken, #s:info().keyId
         assert.same({ nil, "lock_timeout" }, { none, code })
     end)
 
+    it("with_lock unprotected (Lua 5.1's asynchronous refresh): fn's values; a raise keeps the lease to its ttl", function()
+        assert(s:put_connection(conn()))
+        local a, b = s:with_lock("user-1", "twitter", function(c) return c.secrets.accessToken, 7 end,
+            { unprotected = true })
+        assert.same({ TOKEN, 7 }, { a, b })
+        assert.equal("T", (s:with_lock("user-1", "twitter", function() return "T" end))) -- released
+        assert.has_error(function()
+            s:with_lock("user-1", "twitter", function() error("boom", 0) end, { unprotected = true, ttl = 60000 })
+        end, "boom")
+        local none, _, code = s:with_lock("user-1", "twitter", function() end, { wait = 50 })
+        assert.same({ nil, "lock_timeout" }, { none, code }) -- not given back: held until its ttl
+    end)
+
     it("refuses bad input by name, before writing anything", function()
         local cases = {
             { conn({ UID = "" }), "UID is empty" },

@@ -642,7 +642,10 @@ static int l_open(lua_State *L)
 /* with_lock(UID, provider, fn, opts): takes the lease (waiting with backoff,
  * bounded by opts.wait ms), re-reads the connection, calls fn(connection,
  * lease) and gives the lease back, even when fn raises. Written in Lua so
- * that fn may yield (cosockets) and opts.sleep may be ngx.sleep. */
+ * that fn may yield (cosockets) and opts.sleep may be ngx.sleep.
+ * opts.unprotected: fn is called without pcall (Lua 5.1, where a yield
+ * cannot cross pcall): should it raise, the lease is not given back and
+ * runs out by its ttl. */
 static const char WITH_LOCK[] =
     "local now_ms, csleep = ...\n"
     "local unpack, select, pcall, error, random, min = table.unpack or unpack, select, pcall, error, math.random, math.min\n"
@@ -662,7 +665,9 @@ static const char WITH_LOCK[] =
     "  end\n"
     "  local conn, gerr, gcode = self:get_connection(uid, provider)\n"
     "  if gerr then self:unlock(uid, provider, token); return nil, gerr, gcode end\n"
-    "  local res = pack(pcall(fn, conn, token))\n"
+    "  local res\n"
+    "  if opts.unprotected then res = pack(true, fn(conn, token))\n"
+    "  else res = pack(pcall(fn, conn, token)) end\n"
     "  local ok, uerr, ucode = self:unlock(uid, provider, token)\n"
     "  if not res[1] then error(res[2], 0) end\n"
     "  if not ok then return nil, uerr, ucode end\n"

@@ -208,6 +208,15 @@ local function lease_sleep(ctx)
     return ctx and ctx.lease_sleep or nil
 end
 
+-- Lua 5.1 cannot yield across pcall: an asynchronous call's refresh under
+-- the lease (its request yields to the poll loop) runs unprotected there;
+-- should it raise, its lease runs out by its ttl instead of being given back
+local NO_YIELD_ACROSS_PCALL = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
+local function lock_opts(ctx)
+    return { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep(ctx),
+             unprotected = NO_YIELD_ACROSS_PCALL and ctx.lease_sleep ~= nil or nil }
+end
+
 ---------------------------------------------------------------------------
 -- per-instance networks (c.instance names the argument and connection
 -- field): the app registered once per instance, kept in the store's apps
@@ -266,7 +275,7 @@ local function instance_app(ctx, st, provider, origin, register)
         local ok, perr, pname = st:put_app(nrec)
         if not ok then failure = store_error(perr, pname) return nil end
         return nrec
-    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep(ctx) })
+    end, lock_opts(ctx))
     if err then return nil, store_error(err, name) end
     if not got then return nil, failure end
     return as_app(got), got
@@ -931,7 +940,7 @@ local function refresh(ctx, st, UID, provider, used)
         end
         nrec.lease = nil
         return nrec
-    end, { ttl = _M.lease_ttl(ctx.config), sleep = lease_sleep(ctx) })
+    end, lock_opts(ctx))
     if err then return nil, store_error(err, name) end
     return rec, failure
 end
