@@ -553,8 +553,8 @@ local function notify_plan(d, params)
     return { all = all, send = send, names = names, prog = prog }
 end
 
--- A progress record as JSON for the store: nil when it would not fit (the
--- store's postID limit), then the record of the outcome is without it.
+-- A progress record as JSON for the store (its caller checks the length
+-- against the store's postID limit).
 local function progress_text(prog)
     local function obj(t) -- an empty table as {} (json_encode would make it [])
         if next(t) == nil then return "{}" end
