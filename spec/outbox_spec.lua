@@ -436,6 +436,21 @@ local function cases(new_url, get_sb)
         v.t = d.nextAt
         assert.equal(1, assert(c:work(1000)).sent)
         assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") })
+        -- the direct call: Gigya's response (the provider succeeded, the recipient in failedRecipients)
+        idx.list_connections = function(self, uid, ...)
+            if uid == "friend2" then return nil, "database is locked", "store_busy" end
+            return list(self, uid, ...)
+        end
+        local dok, r = pcall(c.sendNotification, c, { UID = "u1", recipients = "friend1,friend2", body = "Again",
+            enabledProviders = "telegram" })
+        idx.list_connections = list
+        assert(dok, r)
+        local e = r.providerErrorCodes[1]
+        assert.same({ 0, 0, { "friend2" }, "transient" }, { r.errorCode, e.errorCode, e.failedRecipients,
+            e.category or "transient" })
+        assert.truthy(e.errorDetails:find("recipient friend2: .*store could not read", 1), e.errorDetails)
+        assert.same({ 2, 1 }, { to_chat("5001"), to_chat("5002") })
+        assert.equal(4, count(sb, "telegram", "sendMessage")) -- never to an empty chat
     end)
 
     it("waits out a rate limit's reset, and the store's blocked-until", function()
