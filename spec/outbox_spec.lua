@@ -315,6 +315,144 @@ local function cases(new_url, get_sb)
         assert.matches("^%-?%d+:%d+,%-?%d+:%d+$", by_provider(assert(c:job(res.jobID))).telegram.postID)
     end)
 
+    -- sendNotification to several recipients: who got it is remembered in
+    -- the delivery (its postID holds the progress record until all did)
+    local function to_chat(chat) -- sendMessage requests to that chat
+        local n = 0
+        for _, r in ipairs(H.requests(sb)) do
+            if r.network == "telegram" and (r.path or ""):find("sendMessage", 1, true)
+                and (r.body or ""):find('"chat_id":%s*"' .. chat:gsub("%-", "%%-") .. '"') then n = n + 1 end
+        end
+        return n
+    end
+    local nurl -- one store for a test's notifiers: a new one is the same worker restarted
+    local function notifier(chats, again)
+        local conns = { u1 = conn }
+        for uid, chat in pairs(chats) do conns[uid] = { telegram = { chatId = chat } } end
+        if not again then nurl = new_url() end
+        return K.client(sb, nil, nil, nurl, { connections = conns, now = v.now, sleep = v.sleep }), conns
+    end
+    local function notify(cl)
+        return assert(cl:sendNotification({ UID = "u1", recipients = "friend1,friend2,friend3", body = "Join me",
+            enabledProviders = "telegram" }, { deliver = "queued" }))
+    end
+
+    it("a notification whose recipient failed transiently is not sent; only that one is messaged again", function()
+        c:close()
+        -- (a 429 whose retry_after is 0: nothing left blocked on the real clock of the rate-limit table)
+        local conns
+        c, conns = notifier({ friend1 = "5001", friend2 = "5002ratelimit0", friend3 = "5003" })
+        local res = notify(c)
+        local sum = assert(c:work(1000))
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.sent, sum.retrying })
+        local d = by_provider(assert(c:job(res.jobID))).telegram
+        assert.same({ "retrying", "rate_limited", 1 }, { d.state, d.category, d.attempts })
+        assert.truthy(d.reason:find("2 of 3 recipients messaged; recipient friend2", 1, true), d.reason)
+        assert.equal("active", assert(c:job(res.jobID)).status)
+        assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002ratelimit0"), to_chat("5003") })
+        conns.friend2.telegram.chatId = "5002" -- the limit is over
+        v.t = d.nextAt
+        sum = assert(c:work(1000))
+        assert.same({ 1, 1 }, { sum.claimed, sum.sent })
+        assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") }) -- each once in the end
+        local j = assert(c:job(res.jobID))
+        d = by_provider(j).telegram
+        assert.same({ "sent", "sent", 2 }, { j.status, d.state, d.attempts })
+        -- every recipient's message id, in the recipients' order
+        assert.matches("^5001:%d+,5002:%d+,5003:%d+$", d.postID)
+    end)
+
+    it("a notification whose recipient fails for good ends dead naming it; the others are messaged once", function()
+        c:close()
+        local conns
+        c, conns = notifier({ friend1 = "5001", friend2 = "5002blocked", friend3 = "5003" })
+        local res = notify(c)
+        local sum = assert(c:work(1000))
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.sent, sum.dead })
+        local j = assert(c:job(res.jobID))
+        local d = by_provider(j).telegram
+        assert.same({ "dead", "dead", "permission_missing" }, { j.status, d.state, d.category })
+        assert.truthy(d.reason:find("2 of 3 recipients messaged; 1 failed for good: recipient friend2: ", 1, true),
+            d.reason)
+        assert.truthy(d.reason:find("blocked", 1, true), d.reason)
+        assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002blocked"), to_chat("5003") })
+        v.t = T0 + 86400
+        assert.equal(0, assert(c:work(1000)).claimed) -- final: never retried by the worker
+        -- the host fixes it and retries the dead delivery: only the failed recipient is messaged
+        conns.friend2.telegram.chatId = "5002"
+        assert.equal(1, assert(c:retry(res.jobID)).retried)
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") })
+        assert.equal("sent", assert(c:job(res.jobID)).status)
+    end)
+
+    it("a notification's messaged recipients survive a crash and a takeover between attempts", function()
+        c:close()
+        c = notifier({ friend1 = "5001", friend2 = "5002ratelimit0", friend3 = "5003" })
+        local res = notify(c)
+        assert.equal(1, assert(c:work(1000)).retrying)
+        c:close() -- the worker's process ends; another one goes on from the store
+        c = notifier({ friend1 = "5001", friend2 = "5002", friend3 = "5003" }, true)
+        local st = assert(c:store())
+        v.t = T0 + 100
+        assert.equal(1, #assert(st:claim("crashed", v.t, 60, 10))) -- and that worker dies mid-attempt
+        v.t = T0 + 160
+        local sum = assert(c:work(1000)) -- taken over: no key, so unconfirmed, nothing resent
+        assert.same({ 1, 1 }, { sum.claimed, sum.unconfirmed })
+        assert.same({ 1, 0, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") })
+        assert(c:resolve(res.jobID, "telegram", "resend")) -- the host: resend
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") })
+        assert.matches("^5001:%d+,5002:%d+,5003:%d+$", by_provider(assert(c:job(res.jobID))).telegram.postID)
+    end)
+
+    it("a recipient whose connection the store cannot read is retried, never sent to an empty recipient", function()
+        c:close()
+        c = client({ connections = false })
+        local st = assert(c:store())
+        local function put(uid, chat)
+            assert(st:put_connection({ UID = uid, provider = "telegram", secrets = {}, fields = { chatId = chat },
+                updatedAt = T0 }))
+        end
+        put("u1", "-100777")
+        put("friend1", "5001"); put("friend2", "5002"); put("friend3", "5003")
+        local res = notify(c)
+        local idx = getmetatable(st).__index
+        local list = idx.list_connections
+        idx.list_connections = function(self, uid, ...)
+            if uid == "friend2" then return nil, "database is locked", "store_busy" end
+            return list(self, uid, ...)
+        end
+        local ok, sum = pcall(c.work, c, 1000)
+        idx.list_connections = list
+        assert(ok, sum)
+        assert.same({ 1, 0, 1 }, { sum.claimed, sum.dead, sum.retrying })
+        local d = by_provider(assert(c:job(res.jobID))).telegram
+        assert.same({ "retrying", "transient" }, { d.state, d.category })
+        assert.truthy(d.reason:find("recipient friend2: telegram: recipient friend2: not sent: the store could not "
+            .. "read the recipient's connection", 1, true) or d.reason:find("store_busy", 1, true), d.reason)
+        assert.same({ 1, 0, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") })
+        assert.equal(2, count(sb, "telegram", "sendMessage")) -- no request to an empty chat
+        v.t = d.nextAt
+        assert.equal(1, assert(c:work(1000)).sent)
+        assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002"), to_chat("5003") })
+        -- the direct call: Gigya's response (the provider succeeded, the recipient in failedRecipients)
+        idx.list_connections = function(self, uid, ...)
+            if uid == "friend2" then return nil, "database is locked", "store_busy" end
+            return list(self, uid, ...)
+        end
+        local dok, r = pcall(c.sendNotification, c, { UID = "u1", recipients = "friend1,friend2", body = "Again",
+            enabledProviders = "telegram" })
+        idx.list_connections = list
+        assert(dok, r)
+        local e = r.providerErrorCodes[1]
+        assert.same({ 0, 0, { "friend2" }, "transient" }, { r.errorCode, e.errorCode, e.failedRecipients,
+            e.category or "transient" })
+        assert.truthy(e.errorDetails:find("recipient friend2: .*store could not read", 1), e.errorDetails)
+        assert.same({ 2, 1 }, { to_chat("5001"), to_chat("5002") })
+        assert.equal(4, count(sb, "telegram", "sendMessage")) -- never to an empty chat
+    end)
+
     it("waits out a rate limit's reset, and the store's blocked-until", function()
         conn.mastodon.accessToken = "md-ratelimit"
         local res = assert(publish("mastodon"))

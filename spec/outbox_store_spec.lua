@@ -367,6 +367,36 @@ local function contract(E)
         assert.same({ nil, "bad_input" }, { ok, code })
     end)
 
+    it("keeps a postID (a notification's progress) of up to 64 KiB through retrying, dead, retry and resolve", function()
+        local id = assert(s:enqueue(job({ providers = { "a", "b" } })))
+        assert.equal(2, #assert(s:claim("w", 1000, 60, 10)))
+        local big = '{"recipients":' .. ("x"):rep(65536 - 14)
+        assert.equal(65536, #big)
+        assert(s:record(id, "a", "w", 1001, { state = "retrying", nextAt = 1100, postID = big, category = "transient" }))
+        local ok, err, code = s:record(id, "b", "w", 1001, { state = "retrying", nextAt = 1100, postID = big .. "x" })
+        assert.same({ nil, "postID: 65537 bytes, at most 65536", "bad_input" }, { ok, err, code })
+        ok, err, code = s:record(id, "b", "w", 1001, { state = "retrying", nextAt = 1100, postID = "\255" })
+        assert.same({ nil, "postID: not UTF-8", "bad_input" }, { ok, err, code })
+        assert(s:record(id, "b", "w", 1001, { state = "sent", postID = "9" }))
+        local function claim_a(now) -- the claimed delivery a: its prevState, and its postID is big
+            local got = assert(s:claim("w", now, 60, 10))
+            assert.same({ 1, "a" }, { #got, got[1].provider })
+            assert.is_true(got[1].postID == big, "postID of " .. #tostring(got[1].postID) .. " bytes")
+            return got[1].prevState
+        end
+        assert.equal("retrying", claim_a(1100)) -- the claim hands it to the worker
+        -- an outcome without a postID keeps it; dead, then retried and resolved, it stays
+        assert(s:record(id, "a", "w", 1101, { state = "dead", errorCode = 403, category = "permission_missing" }))
+        assert.is_true(by_provider(s:job(id)).a.postID == big)
+        assert.equal(1, assert(s:retry(id, "a", 1200)))
+        assert.equal("queued", claim_a(1200))
+        assert(s:record(id, "a", "w", 1201, { state = "unconfirmed", nextAt = 0 }))
+        assert(s:resolve(id, "a", "resend", 1300))
+        assert.equal("queued", claim_a(1300))
+        assert(s:record(id, "a", "w", 1301, { state = "sent", postID = "1,2,3" }))
+        assert.same({ "1,2,3", "sent" }, { by_provider(s:job(id)).a.postID, s:job(id).status })
+    end)
+
     it("makes a UID's deliveries waiting for a reconnect to a provider due at once", function()
         local id = assert(s:enqueue(job()))
         local other = assert(s:enqueue(job({ UID = "u2" })))

@@ -27,9 +27,16 @@ static int check_outcome(const char *job_id, const char *provider, const sz_outc
     for (size_t i = 0; o && o->state && i < sizeof OUTCOMES / sizeof OUTCOMES[0]; i++)
         known |= strcmp(o->state, OUTCOMES[i]) == 0;
     if (!known) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "outcome: an unknown state");
-    if (sz_st_check_id(o->post_id, "postID", 0, err) < 0 ||
-        sz_st_check_id(o->error_category, "category", 0, err) < 0)
-        return -1;
+    if (sz_st_check_id(o->error_category, "category", 0, err) < 0) return -1;
+    /* a postID: one post's id, the ids of a notification's recipients, or
+     * its progress record (docs/delivery.md): longer than an identity part */
+    if (o->post_id) {
+        size_t pn = strlen(o->post_id);
+        if (pn > SZ_OUTBOX_MAX_POST_ID)
+            return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "postID: %zu bytes, at most %d", pn, SZ_OUTBOX_MAX_POST_ID);
+        if (!sz_st_utf8_ok((const unsigned char *)o->post_id, pn))
+            return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "postID: not UTF-8");
+    }
     /* the reason cut to MAX_REASON bytes, at a character boundary */
     size_t rn = o->error_reason ? strlen(o->error_reason) : 0;
     if (rn > MAX_REASON) {

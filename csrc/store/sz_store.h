@@ -202,6 +202,7 @@ SZ_STORE_API long long sz_store_rotate(sz_store *st, sz_store_err *err);
 #define SZ_OUTBOX_MAX_PARAMS 1048576 /* the parameters' JSON text */
 #define SZ_OUTBOX_MAX_PROVIDERS 32   /* deliveries per job */
 #define SZ_OUTBOX_MAX_CLAIM 100      /* deliveries per claim */
+#define SZ_OUTBOX_MAX_POST_ID 65536  /* an outcome's postID (a notification's progress record) */
 #define SZ_OUTBOX_MAX_ATTEMPTS 1000000 /* attempts saturate here */
 
 /* What sz_store_outbox_enqueue reads; the caller owns every pointer. */

@@ -982,6 +982,7 @@ end
 -- who did not are listed, so that a retry can target them alone.
 local function merge_recipients(provider, list)
     local ids, failed, first_fail = {}, {}, nil
+    local r
     for _, item in ipairs(list) do
         if item.r.ok then
             ids[#ids + 1] = item.r.postID
@@ -991,18 +992,21 @@ local function merge_recipients(provider, list)
         end
     end
     if #ids == 0 then
-        local r = {}
+        r = {}
         for k, v in pairs(first_fail.r) do r[k] = v end
         r.errorDetails = "recipient " .. first_fail.recipient .. ": " .. tostring(r.errorDetails)
         r.failedRecipients = failed
-        return r
+    else
+        r = { ok = true, provider = provider, errorCode = 0, errorMessage = "OK", postID = concat(ids, ",") }
+        if first_fail then
+            r.failedRecipients = failed
+            r.errorDetails = #ids .. " of " .. #list .. " delivered; recipient " .. first_fail.recipient .. ": "
+                .. tostring(first_fail.r.errorDetails)
+        end
     end
-    local r = { ok = true, provider = provider, errorCode = 0, errorMessage = "OK", postID = concat(ids, ",") }
-    if first_fail then
-        r.failedRecipients = failed
-        r.errorDetails = #ids .. " of " .. #list .. " delivered; recipient " .. first_fail.recipient .. ": "
-            .. tostring(first_fail.r.errorDetails)
-    end
+    -- each recipient's own result, in order: the outbox's (socialize.outbox
+    -- remembers who got the message), not shown in the response
+    r.perRecipient = list
     return r
 end
 
@@ -1070,7 +1074,8 @@ function _M.call(ctx, method, p)
         else -- notify: one message per recipient
             groups[prov] = {}
             for _, rUID in ipairs(split(p.recipients)) do
-                local rconn = _M.connections(ctx, rUID)
+                -- (fourth: the store's error when it could not read the recipient's connection)
+                local rconn, _, _, rserr = _M.connections(ctx, rUID)
                 local info = INFO[prov] or {}
                 local field = info.recipientField
                 local rid
@@ -1083,6 +1088,13 @@ function _M.call(ctx, method, p)
                 local t = new_task(ctx, prov, action, { body = shorten_text(p.body, short), subject = p.subject,
                     recipient = rid and tostring(rid) or "" }, conn[prov])
                 t.recipient = rUID
+                if rserr then
+                    -- the store failed, not the recipient: nothing sent to an empty
+                    -- recipient; transient (a queued delivery retries it)
+                    decided(t, fail(t, "transient", "recipient " .. rUID .. ": not sent: the store could not "
+                        .. "read the recipient's connection (" .. policy.scrub(tostring(rserr.errorDetails
+                        or rserr.error), ctx.secrets) .. ")", { storeError = rserr.error or "store" }))
+                end
                 tasks[#tasks + 1] = t
                 groups[prov][#groups[prov] + 1] = t
             end

@@ -492,6 +492,169 @@ local function cut(s, n)
 end
 _M.cut = cut
 
+---------------------------------------------------------------------------
+-- sendNotification: one message per recipient (docs/delivery.md
+-- "Notifications to several recipients")
+---------------------------------------------------------------------------
+local NOTIFY = "socialize.sendNotification"
+local PROGRESS = '{"recipients":' -- how a notification's progress record begins
+-- the store's limit of a postID (SZ_OUTBOX_MAX_POST_ID): a progress record
+-- or the post ids of many recipients
+local MAX_POST_ID = 65536
+_M.MAX_POST_ID = MAX_POST_ID
+
+--- The progress record of a notification delivery, kept in its postID while
+-- some recipient is still open: { recipients = n, sent = { ["i"] = postID },
+-- failed = { ["i"] = { category, reason } }, unconfirmed = { ["i"] = true } },
+-- keyed by the recipient's position (1-based) in the job's recipients. nil
+-- for any other postID (none yet, or the final list of post ids).
+function _M.progress(d)
+    if d.method ~= NOTIFY or type(d.postID) ~= "string" or d.postID:sub(1, #PROGRESS) ~= PROGRESS then return nil end
+    local p = core.json_decode(d.postID)
+    if type(p) ~= "table" then return nil end
+    for _, k in ipairs({ "sent", "failed", "unconfirmed" }) do
+        if type(p[k]) ~= "table" then p[k] = {} end
+    end
+    return p
+end
+
+local function split_recipients(list)
+    local out = {}
+    if type(list) == "string" then
+        for item in list:gmatch("[^,]+") do
+            out[#out + 1] = item
+            if #out >= 100000 then break end
+        end
+    end
+    return out
+end
+
+-- The recipients of this attempt: { all = the job's recipients, send = their
+-- positions, names = their UIDs, prog = the progress so far }. Never one
+-- already messaged; on the worker's own retries neither one whose failure was
+-- final nor, on a network without an idempotency key, one that may have got
+-- it (unconfirmed); a delivery queued again by the host (client:retry,
+-- resolve "resend") sends to every recipient not yet messaged.
+local function notify_plan(d, params)
+    local all = split_recipients(params.recipients)
+    local prog = _M.progress(d) or { sent = {}, failed = {}, unconfirmed = {} }
+    prog.recipients = #all
+    local fresh, idem = d.prevState == "queued", idempotent(d.provider)
+    local send, names = {}, {}
+    for i, uid in ipairs(all) do
+        local k = tostring(i)
+        if prog.sent[k] == nil then
+            if fresh or (prog.failed[k] == nil and (prog.unconfirmed[k] == nil or idem)) then
+                prog.failed[k], prog.unconfirmed[k] = nil, nil
+                send[#send + 1], names[#names + 1] = i, uid
+            end
+        end
+    end
+    return { all = all, send = send, names = names, prog = prog }
+end
+
+-- A progress record as JSON for the store (its caller checks the length
+-- against the store's postID limit).
+local function progress_text(prog)
+    local function obj(t) -- an empty table as {} (json_encode would make it [])
+        if next(t) == nil then return "{}" end
+        return core.json_encode(t)
+    end
+    local text = PROGRESS .. prog.recipients .. ',"sent":' .. obj(prog.sent) .. ',"failed":' .. obj(prog.failed)
+        .. ',"unconfirmed":' .. obj(prog.unconfirmed) .. "}"
+    return text
+end
+
+local function rdetails(rr)
+    return tostring(rr.errorDetails or rr.errorMessage or rr.category)
+end
+
+--- The outcome of a notification's attempt (raw: the direct result whose
+-- perRecipient lists this attempt's recipients in plan.send's order; nil:
+-- nothing was sent). Every recipient messaged: sent, postID their ids in
+-- the recipients' order. Else the progress goes in postID and: a recipient
+-- to retry (transient, rate_limited, auth_expired, an unconfirmed one on a
+-- network with a key) makes the delivery retry by that category's rules;
+-- else one that may have got it leaves it unconfirmed (for the host); else,
+-- only final failures left, it is dead, its reason naming each.
+local function notify_outcome(d, plan, raw, now, cfg)
+    local prog, idem = plan.prog, idempotent(d.provider)
+    local retry, any_request
+    for j, item in ipairs(raw and raw.perRecipient or {}) do
+        local i = plan.send[j]
+        if not i then break end
+        local k, rr = tostring(i), type(item.r) == "table" and item.r or {}
+        if rr.ok then
+            prog.sent[k] = cut(rr.postID ~= nil and tostring(rr.postID) or "", 200)
+            any_request = true
+        else
+            local cat = rr.category or "transient"
+            local maybe = rr.unconfirmed or (cat == "transient" and (rr.providerStatus or 0) >= 500 and rr.sent_create)
+            if rr.sent_create or rr.providerStatus or rr.unconfirmed then any_request = true end
+            if maybe and not idem then
+                prog.unconfirmed[k] = true
+            elseif FINAL[cat] then
+                prog.failed[k] = { cat, cut("recipient " .. tostring(item.recipient) .. ": " .. rdetails(rr), 300) }
+            else
+                -- the one that sets the delay: an unconfirmed first (resent with the key), then
+                -- the longest retryAfter, then the first
+                local pick = not retry or (maybe and not retry.maybe)
+                    or (not retry.maybe and (tonumber(rr.retryAfter) or 0) > (tonumber(retry.r.retryAfter) or 0))
+                if pick then retry = { r = rr, recipient = item.recipient, maybe = maybe } end
+            end
+        end
+    end
+    local all, nsent, failed_list, unconf = #plan.all, 0, {}, 0
+    for i = 1, all do
+        local k = tostring(i)
+        if prog.sent[k] ~= nil then nsent = nsent + 1 end
+        if prog.failed[k] ~= nil then failed_list[#failed_list + 1] = prog.failed[k] end
+        if prog.unconfirmed[k] then unconf = unconf + 1 end
+    end
+    if nsent == all and all > 0 then
+        local ids = {}
+        for i = 1, all do
+            local id = prog.sent[tostring(i)]
+            if id ~= "" then ids[#ids + 1] = id end
+        end
+        return { state = "sent", postID = cut(table.concat(ids, ","), MAX_POST_ID) }
+    end
+    local head = nsent .. " of " .. all .. " recipients messaged"
+    local o
+    if retry then
+        local rr = retry.r
+        o = { errorCode = rr.errorCode, category = rr.category or "transient",
+              reason = cut(head .. "; recipient " .. tostring(retry.recipient) .. ": " .. rdetails(rr)),
+              retryAfter = tonumber(rr.retryAfter), status = rr.providerStatus, reconnect = rr.reconnect,
+              unconfirmed = retry.maybe or nil, sent_create = any_request or nil }
+        if rr.storeError and not any_request then -- the store, not the network: not an attempt
+            o = { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
+                  category = "transient", release = true, reason = o.reason }
+        end
+    elseif unconf > 0 then
+        o = { state = "unconfirmed", nextAt = 0, errorCode = E.REQUEST_TIMEOUT, category = "transient",
+              reason = cut(head .. "; " .. unconf .. " may have got it (the request was sent, no reply): "
+                  .. "left for the host (client:resolve)") }
+    else
+        local parts, first = {}, failed_list[1]
+        for n, f in ipairs(failed_list) do
+            if n > 20 then parts[#parts + 1] = "..." break end
+            parts[#parts + 1] = tostring(f[2]) .. " (" .. tostring(f[1]) .. ")"
+        end
+        local cat = type(first) == "table" and first[1] or "content_invalid"
+        o = { state = "dead", errorCode = core.category_code(cat), category = cat,
+              reason = cut(head .. "; " .. #failed_list .. " failed for good: " .. table.concat(parts, "; ")) }
+    end
+    local text = progress_text(prog)
+    if #text <= MAX_POST_ID then
+        o.progress = text
+    else -- too many to remember: given up rather than message one twice
+        o = { state = "dead", errorCode = E.INTERNAL, category = "content_invalid",
+              reason = cut(head .. "; the progress of so many recipients does not fit the store: not retried") }
+    end
+    return o
+end
+
 -- Sends one claimed delivery through the direct backend for its provider
 -- alone: the outcome table for store:record. driver: nil (the transport,
 -- blocking) or the poll loop's (client:work{ async = true }).
@@ -505,6 +668,12 @@ local function send_one(client, d, now, cfg, driver)
     end
     params.enabledProviders = d.provider
     params.disabledProviders = nil
+    local plan
+    if d.method == NOTIFY then
+        plan = notify_plan(d, params)
+        if #plan.send == 0 then return notify_outcome(d, plan, nil, now, cfg) end
+        params.recipients = plan.names -- only those not messaged yet
+    end
     local p, verr = validate.check(d.method, params, { auth = s.auth, backend = s.backend })
     if not p then
         return { state = "dead", errorCode = verr.errorCode, category = "content_invalid", reason = cut(verr.errorDetails) }
@@ -515,6 +684,7 @@ local function send_one(client, d, now, cfg, driver)
     ctx.on_results = function(results) raw = results and results[1] end
     local res, err = direct.call(ctx, d.method, p)
     local out = res or err or {}
+    if plan and raw and type(raw.perRecipient) == "table" then return notify_outcome(d, plan, raw, now, cfg) end
     local e = type(out.providerErrorCodes) == "table" and out.providerErrorCodes[1] or nil
     if res and e and (e.errorCode or 0) == 0 then
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
@@ -762,6 +932,8 @@ local function outcome(client, st, d, cfg, driver)
                 r = { errorCode = E.INTERNAL, category = "transient", reason = cut(client.engine:scrub(r)) }
             end
             o = decide(client, st, d, r, now_s(client), cfg)
+            -- a notification's progress (who got it) kept with every outcome but the final list
+            if type(r) == "table" and r.progress and o.state ~= "sent" then o.postID = r.progress end
         end
     end
     return o
