@@ -988,6 +988,21 @@ end
 
 local function job_id(ctx) return one_arg(ctx.p, "one job ID") end
 
+-- A worker's work call that failed: refused for good (no store, not the
+-- direct backend: 400096; --once) exits 1; a store that failed (busy,
+-- restarting, full) is said on stderr and tried again, backing off: the
+-- wait in ms (the failures-th in a row).
+local function work_failed(ctx, err, failures, total, idle)
+    ctx.out:progress_done()
+    if ctx.p.flags.once or (type(err) == "table" and err.errorCode == errors.codes.NOT_SUPPORTED) then
+        check_call(nil, err)
+    end
+    total.errors = (total.errors or 0) + 1
+    local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
+    ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
+    return wait
+end
+
 -- the counts client:work answers, summed over the worker's run
 local WORK_KEYS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "lost", "released" }
 
@@ -1035,16 +1050,8 @@ function run.worker(ctx)
     while not helpers.cli_signaled() do
         local r, err = ctx.client:work(budget, wopts)
         if r == nil then
-            ctx.out:progress_done()
-            -- refused for good (no store, not the direct backend: 400096; --once): exit 1; a
-            -- store that failed (busy, restarting, full): said, then tried again, backing off
-            if f.once or (type(err) == "table" and err.errorCode == errors.codes.NOT_SUPPORTED) then
-                check_call(nil, err)
-            end
             failures = failures + 1
-            total.errors = (total.errors or 0) + 1
-            local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
-            ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
+            local wait = work_failed(ctx, err, failures, total, idle)
             helpers.cli_sleep(wait)
             -- what the call did before the store failed (its outcomes kept, recorded later)
             r = type(err) == "table" and type(err.summary) == "table" and err.summary or {}
@@ -1116,14 +1123,8 @@ function run.worker_concurrent(ctx, conc, budget, idle)
     while not signaled() do
         local r, err = client:work(slice, wopts)
         if r == nil then
-            ctx.out:progress_done()
-            if f.once or (type(err) == "table" and err.errorCode == errors.codes.NOT_SUPPORTED) then
-                check_call(nil, err)
-            end
             failures = failures + 1
-            total.errors = (total.errors or 0) + 1
-            local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
-            ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
+            local wait = work_failed(ctx, err, failures, total, idle)
             -- what is in flight goes on meanwhile
             local t_end = core.now_ms() + wait
             repeat
