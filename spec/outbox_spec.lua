@@ -375,6 +375,13 @@ local function cases(new_url, get_sb)
         assert.truthy(d.reason:find("2 of 3 recipients messaged; 1 failed for good: recipient friend2: ", 1, true),
             d.reason)
         assert.truthy(d.reason:find("blocked", 1, true), d.reason)
+        -- client:job shows the progress per recipient, not as a postID
+        assert.is_nil(d.postID)
+        assert.same({ "friend1", "sent", "friend2", "failed", "permission_missing", "friend3", "sent" },
+            { d.recipients[1].UID, d.recipients[1].state, d.recipients[2].UID, d.recipients[2].state,
+              d.recipients[2].category, d.recipients[3].UID, d.recipients[3].state })
+        assert.matches("^5001:%d+$", d.recipients[1].postID)
+        assert.truthy(d.recipients[2].reason:find("blocked", 1, true), d.recipients[2].reason)
         assert.same({ 1, 1, 1 }, { to_chat("5001"), to_chat("5002blocked"), to_chat("5003") })
         v.t = T0 + 86400
         assert.equal(0, assert(c:work(1000)).claimed) -- final: never retried by the worker

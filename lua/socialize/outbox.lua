@@ -1239,6 +1239,30 @@ end
 local function shape(j)
     j.errorCode = 0
     if type(j.params) == "string" then j.params = core.json_decode(j.params) end
+    -- a notification still open: its progress record shown per recipient, not as a postID
+    if j.method == NOTIFY and type(j.deliveries) == "table" then
+        local all = split_recipients(type(j.params) == "table" and j.params.recipients or nil)
+        for _, d in ipairs(j.deliveries) do
+            local prog = type(d) == "table" and _M.progress({ method = j.method, postID = d.postID }) or nil
+            if prog then
+                local list = {}
+                for i, uid in ipairs(all) do
+                    local k, f = tostring(i), prog.failed[tostring(i)]
+                    local r = { UID = uid, state = "pending" }
+                    if prog.sent[k] ~= nil then
+                        r.state, r.postID = "sent", prog.sent[k] ~= true and prog.sent[k] or nil
+                    elseif f ~= nil then
+                        r.state = "failed"
+                        if type(f) == "table" then r.category, r.reason = f.category or f[1], f.reason or f[2] end
+                    elseif prog.unconfirmed[k] ~= nil then
+                        r.state = "unconfirmed"
+                    end
+                    list[i] = r
+                end
+                d.recipients, d.postID = list, nil
+            end
+        end
+    end
     return j
 end
 
