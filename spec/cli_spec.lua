@@ -24,9 +24,19 @@ local SECRETS = {}
 for _, v in pairs(ENV) do SECRETS[#SECRETS + 1] = v end
 
 local n = 0
+-- this process's id: a run's files never meet those another run left in the
+-- same SOCIALIZE_TEST_TMP (Lua 5.1's and LuaJIT's math.random start from the
+-- same seed in every process: a stale rc file once ended a wait at once)
+local PID = (function()
+    local f = io.open("/proc/self/stat", "rb")
+    local s = f and f:read("*l")
+    if f then f:close() end
+    return s and s:match("^(%d+)") or tostring(os.time())
+end)()
+
 local function tmp(name)
     n = n + 1
-    return H.tmpdir .. "/cli-" .. n .. "-" .. math.random(1, 1e9) .. "-" .. name
+    return H.tmpdir .. "/cli-" .. PID .. "-" .. n .. "-" .. math.random(1, 1e9) .. "-" .. name
 end
 
 local function slurp(path)

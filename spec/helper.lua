@@ -52,6 +52,17 @@ if not tmpdir then
 end
 H.tmpdir = tmpdir
 
+-- Lua 5.1 and LuaJIT start math.random from the same seed in every process:
+-- the names the specs make under SOCIALIZE_TEST_TMP with it would meet the
+-- files an earlier run left there. Seeded by this process's id and the time
+-- (Lua 5.4 seeds itself at random already).
+do
+    local f = io.open("/proc/self/stat", "rb")
+    local pid = tonumber(f and (f:read("*l") or ""):match("^(%d+)") or "") or 0
+    if f then f:close() end
+    if _VERSION == "Lua 5.1" then math.randomseed(os.time() * 65536 % 2147483647 + pid) end
+end
+
 local function sh(cmd)
     local ok = os.execute(cmd)
     return ok == true or ok == 0
