@@ -1093,8 +1093,8 @@ end
 -- { claimed, sent, retrying, unconfirmed, dead, waiting_reconnect, lost,
 -- released, started, inflight } | nil, err. opts.async: each delivery is
 -- started as a task of the poll loop (client:poll drives it and records its
--- outcome), at most opts.concurrency (else cfg.batch) in flight, claimed one
--- by one; work only claims and starts. opts.on_done(state, jobID, provider):
+-- outcome), at most opts.concurrency (else cfg.batch) in flight, the free
+-- slots claimed together; work only claims and starts. opts.on_done(state, jobID, provider):
 -- called from client:poll as each started delivery's outcome is recorded
 -- (state: sent, retrying, unconfirmed, dead, waiting_reconnect; "lost" when
 -- its lease was taken over; "error" when the store refused it: then kept and
@@ -1147,8 +1147,9 @@ function _M.work(client, budget_ms, opts)
     for _ = 1, 100000 do -- bounded; the budget ends it first
         if eng:now_ms() >= deadline or stopped() then break end
         local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
-        -- one at a time: a claim is a transaction (an fsync on SQLite), each checked against the budget
-        if async then batch = min(batch, 1, cap - client.inflight) end
+        -- asynchronous: as many as there are free slots, in one claim (a transaction, an fsync on
+        -- SQLite, whatever its size); each is only started here, sent by poll
+        if async then batch = min(batch, cap - client.inflight) end
         if batch < 1 then break end
         local claimed_ms = eng:now_ms()
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
