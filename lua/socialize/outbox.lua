@@ -1032,13 +1032,7 @@ local function record_raised(client, st, d, worker, cfg, err)
     local ok, o = pcall(decide, client, st, d, r, now_s(client), cfg)
     if not ok then o = { state = "retrying", nextAt = now_s(client) + backoff(d.attempts), errorCode = r.errorCode,
                          category = r.category, reason = r.reason } end
-    local pok, rok, rerr, rcode = pcall(st.record, st, d.jobID, d.provider, worker, now_s(client), o)
-    if not pok then rok, rerr, rcode = nil, rok, "bad_input" end
-    if not rok then
-        if store_failed(rcode) then keep_unrecorded(client, worker, d, o, rcode, rerr) end
-        return record_failed(client, d, rcode, rerr)
-    end
-    return o.state
+    return record_one(client, st, d, worker, o)
 end
 
 --- Records the outcomes kept while the store could not take them (oldest
