@@ -991,7 +991,8 @@ local function job_id(ctx) return one_arg(ctx.p, "one job ID") end
 -- A worker's work call that failed: refused for good (no store, not the
 -- direct backend: 400096; --once) exits 1; a store that failed (busy,
 -- restarting, full) is said on stderr and tried again, backing off: the
--- wait in ms (the failures-th in a row).
+-- wait in ms (the failures-th in a row), and what the call did before the
+-- store failed (its err.summary: its outcomes kept, recorded later).
 local function work_failed(ctx, err, failures, total, idle)
     ctx.out:progress_done()
     if ctx.p.flags.once or (type(err) == "table" and err.errorCode == errors.codes.NOT_SUPPORTED) then
@@ -1000,11 +1001,51 @@ local function work_failed(ctx, err, failures, total, idle)
     total.errors = (total.errors or 0) + 1
     local wait = math.min(idle * 2 ^ math.min(failures, 10), 30000)
     ctx.out:err(format("worker: %s (trying again in %d ms)", tostring(err), wait))
-    return wait
+    return wait, type(err) == "table" and type(err.summary) == "table" and err.summary or {}
 end
 
 -- the counts client:work answers, summed over the worker's run
 local WORK_KEYS = { "claimed", "sent", "retrying", "unconfirmed", "dead", "waiting_reconnect", "lost", "released" }
+
+-- a worker's totals: each of WORK_KEYS at 0, and no slice yet
+local function new_totals()
+    local total = { slices = 0 }
+    for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
+    return total
+end
+
+-- adds the counts of one client:work answer (or its err.summary) to total
+local function add_counts(total, r)
+    for _, k in ipairs(WORK_KEYS) do
+        if type(r[k]) == "number" then total[k] = total[k] + r[k] end
+    end
+end
+
+-- The end of a worker's run: the outcomes a failed store refused get one
+-- last try when flush_opts is given (a zero budget claims nothing), the
+-- ones still refused are said on stderr; then the totals (a line, or JSON
+-- with --json). The exit code.
+local function worker_stopped(ctx, helpers, total, flush_opts)
+    if flush_opts then
+        local r, ferr = ctx.client:work(0, flush_opts)
+        if r then add_counts(total, r) end
+        if type(ferr) == "table" and (ferr.unrecorded or 0) > 0 then
+            total.unrecorded = ferr.unrecorded
+            ctx.out:err(format("worker: %d outcomes could not be recorded (%s); their deliveries stay leased by "
+                .. "this worker until the lease runs out, then follow the lease's rules (docs/delivery.md)",
+                ferr.unrecorded, tostring(ferr)))
+        end
+    end
+    local sig = helpers.cli_signaled()
+    total.signal = sig or nil
+    if ctx.json then
+        ctx.out:json(total)
+    else
+        ctx.out:print(format("worker stopped%s: %d sent, %d retrying, %d unconfirmed, %d dead",
+            sig and (" on signal " .. sig) or "", total.sent, total.retrying, total.unconfirmed, total.dead))
+    end
+    return sig and EXIT.interrupted or EXIT.ok
+end
 
 -- Signals: a plain Lua process cannot catch them, so socialize.curl's
 -- cli_signals installs a C handler that only sets a flag (and, on the
@@ -1042,8 +1083,7 @@ function run.worker(ctx)
     helpers.cli_signals(f.grace or 30)
     ctx.out:write(ctx.out.stderr, format("socialize worker: running (SIGTERM or SIGINT: stops after the work in "
         .. "flight, within %d s)\n", f.grace or 30))
-    local total = { slices = 0 }
-    for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
+    local total = new_totals()
     local failures = 0
     -- a signal also ends the slice: no delivery is started after it (the claimed ones are given back)
     local wopts = { stop = function() return helpers.cli_signaled() and true or false end }
@@ -1051,17 +1091,14 @@ function run.worker(ctx)
         local r, err = ctx.client:work(budget, wopts)
         if r == nil then
             failures = failures + 1
-            local wait = work_failed(ctx, err, failures, total, idle)
+            local wait
+            wait, r = work_failed(ctx, err, failures, total, idle)
             helpers.cli_sleep(wait)
-            -- what the call did before the store failed (its outcomes kept, recorded later)
-            r = type(err) == "table" and type(err.summary) == "table" and err.summary or {}
         else
             failures = 0
         end
         total.slices = total.slices + 1
-        for _, k in ipairs(WORK_KEYS) do
-            if type(r[k]) == "number" then total[k] = total[k] + r[k] end
-        end
+        add_counts(total, r)
         ctx.out:progress(format("worker: %d sent, %d retrying, %d unconfirmed, %d dead", total.sent, total.retrying,
             total.unconfirmed, total.dead))
         if (r.claimed or 0) == 0 then
@@ -1070,23 +1107,7 @@ function run.worker(ctx)
         end
     end
     ctx.out:progress_done()
-    -- outcomes a failed store refused: one last try (a zero budget claims nothing)
-    local _, ferr = ctx.client:work(0)
-    if type(ferr) == "table" and (ferr.unrecorded or 0) > 0 then
-        total.unrecorded = ferr.unrecorded
-        ctx.out:err(format("worker: %d outcomes could not be recorded (%s); their deliveries stay leased by this "
-            .. "worker until the lease runs out, then follow the lease's rules (docs/delivery.md)", ferr.unrecorded,
-            tostring(ferr)))
-    end
-    local sig = helpers.cli_signaled()
-    total.signal = sig or nil
-    if ctx.json then
-        ctx.out:json(total)
-    else
-        ctx.out:print(format("worker stopped%s: %d sent, %d retrying, %d unconfirmed, %d dead",
-            sig and (" on signal " .. sig) or "", total.sent, total.retrying, total.unconfirmed, total.dead))
-    end
-    return sig and EXIT.interrupted or EXIT.ok
+    return worker_stopped(ctx, helpers, total, {})
 end
 
 -- the worker with up to conc deliveries in flight (above)
@@ -1098,8 +1119,8 @@ function run.worker_concurrent(ctx, conc, budget, idle)
     helpers.cli_signals(grace)
     ctx.out:write(ctx.out.stderr, format("socialize worker: running, up to %d deliveries at once (SIGTERM or "
         .. "SIGINT: stops after the work in flight, within %d s)\n", conc, grace))
-    local total = { slices = 0 }
-    for _, k in ipairs(WORK_KEYS) do total[k] = 0 end
+    local total = new_totals()
+    total.concurrency = conc
     local client = ctx.client
     -- an outcome counted as poll records it; one the store refused ("error")
     -- is counted by the work call that records it later
@@ -1124,20 +1145,18 @@ function run.worker_concurrent(ctx, conc, budget, idle)
         local r, err = client:work(slice, wopts)
         if r == nil then
             failures = failures + 1
-            local wait = work_failed(ctx, err, failures, total, idle)
+            local wait
+            wait, r = work_failed(ctx, err, failures, total, idle)
             -- what is in flight goes on meanwhile
             local t_end = core.now_ms() + wait
             repeat
                 if client:poll(math.min(wait, 100)) == 0 then helpers.cli_sleep(math.min(wait, 100)) end
             until signaled() or core.now_ms() >= t_end
-            r = type(err) == "table" and type(err.summary) == "table" and err.summary or {}
         else
             failures = 0
         end
         total.slices = total.slices + 1
-        for _, k in ipairs(WORK_KEYS) do
-            if type(r[k]) == "number" then total[k] = total[k] + r[k] end
-        end
+        add_counts(total, r)
         inflight = client:poll(0)
         progress(inflight)
         if (r.claimed or 0) == 0 or inflight >= conc then
@@ -1165,33 +1184,8 @@ function run.worker_concurrent(ctx, conc, budget, idle)
             .. "(docs/delivery.md)", inflight))
         client:close() -- each in-flight task answered "closed": on_done counts its outcome
     end
-    -- outcomes a failed store refused: one last try (a zero budget claims nothing)
-    local ferr
-    if inflight == 0 then
-        local r
-        r, ferr = client:work(0, wopts)
-        if r then
-            for _, k in ipairs(WORK_KEYS) do
-                if type(r[k]) == "number" then total[k] = total[k] + r[k] end
-            end
-        end
-    end
-    if type(ferr) == "table" and (ferr.unrecorded or 0) > 0 then
-        total.unrecorded = ferr.unrecorded
-        ctx.out:err(format("worker: %d outcomes could not be recorded (%s); their deliveries stay leased by this "
-            .. "worker until the lease runs out, then follow the lease's rules (docs/delivery.md)", ferr.unrecorded,
-            tostring(ferr)))
-    end
-    local sig = helpers.cli_signaled()
-    total.signal = sig or nil
-    total.concurrency = conc
-    if ctx.json then
-        ctx.out:json(total)
-    else
-        ctx.out:print(format("worker stopped%s: %d sent, %d retrying, %d unconfirmed, %d dead",
-            sig and (" on signal " .. sig) or "", total.sent, total.retrying, total.unconfirmed, total.dead))
-    end
-    return sig and EXIT.interrupted or EXIT.ok
+    -- (after a cut the client was closed: nothing left to flush)
+    return worker_stopped(ctx, helpers, total, inflight == 0 and wopts or nil)
 end
 
 function run.jobs(ctx)
