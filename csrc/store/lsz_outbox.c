@@ -5,6 +5,7 @@
  *   local list = s:claim(worker, now, lease_seconds, limit)
  *   s:record(jobID, provider, worker, now, { state = "sent", postID = ... })
  *   local res, n = s:record_many(worker, now, { { jobID =, provider =, state =, ... }, ... })
+ *   s:progress(jobID, provider, worker, now, lease_seconds, postID)
  *   s:job(id), s:jobs{ UID?, status?, limit? }, s:cancel(id, now),
  *   s:retry(id, provider?, now), s:resolve(id, provider, "sent"|"resend", now),
  *   s:resume(UID, provider, now), s:prune(before)
@@ -210,6 +211,21 @@ static int l_record(lua_State *L)
     return 1;
 }
 
+/* s:progress(jobID, provider, worker, now, lease_seconds, postID) -> true | nil, message, name:
+ * a delivery's progress while it is still being sent, its lease extended */
+static int l_progress(lua_State *L)
+{
+    sz_store *st = store_of(L);
+    const char *job = arg_str(L, 2, 1), *prov = arg_str(L, 3, 1), *worker = arg_str(L, 4, 1);
+    int64_t now = arg_time(L, 5);
+    int64_t lease = sz_lstore_sat((double)luaL_checknumber(L, 6));
+    const char *post_id = arg_str(L, 7, 1);
+    sz_store_err e = {SZ_STORE_OK, ""};
+    if (sz_store_outbox_progress(st, job, prov, worker, now, lease, post_id, &e) < 0) return sz_lstore_fail(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* outcomes[i]: a table whose fields have their types (the error names the
  * element, before anything is written) */
 static void check_item(lua_State *L, int list, int i)
@@ -370,6 +386,7 @@ void sz_lstore_outbox_methods(lua_State *L)
                                  {"job", l_job},         {"jobs", l_jobs},     {"cancel", l_cancel},
                                  {"retry", l_retry},     {"resolve", l_resolve}, {"prune", l_prune},
                                  {"resume", l_resume},
+                                 {"progress", l_progress},
                                  {NULL, NULL}};
     sz_setfuncs(L, M, 0);
 }

@@ -320,3 +320,37 @@ int sz_store_outbox_record_many(sz_store *st, const char *worker, int64_t now, c
     return written;
 }
 
+
+int sz_store_outbox_progress(sz_store *st, const char *job_id, const char *provider, const char *worker, int64_t now,
+                             int64_t lease_s, const char *post_id, sz_store_err *err)
+{
+    if (sz_st_check_id(job_id, "jobID", 1, err) < 0 || sz_st_check_id(provider, "provider", 1, err) < 0 ||
+        sz_st_check_id(worker, "worker", 1, err) < 0)
+        return -1;
+    size_t pn = post_id ? strlen(post_id) : 0;
+    if (!post_id) return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "postID: required");
+    if (pn > SZ_OUTBOX_MAX_POST_ID)
+        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "postID: %zu bytes, at most %d", pn, SZ_OUTBOX_MAX_POST_ID);
+    if (!sz_st_utf8_ok((const unsigned char *)post_id, pn))
+        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "postID: not UTF-8");
+    if (lease_s < 1 || lease_s > 86400 * 365)
+        return sz_store_seterr(err, SZ_STORE_BAD_INPUT, "lease: 1 to 31536000 seconds");
+    now = clamp_time(now);
+    sz_param p[] = {P_TEXT(job_id), P_TEXT(provider), P_TEXT(worker), P_TEXT(post_id), P_INT(now),
+                    P_INT(clamp_time(now + lease_s))};
+    long long changes = 0;
+    if (sz_st_begin(st, err) < 0) return -1;
+    /* only the lease's holder, and never shortening its lease */
+    if (sz_st_exec(st,
+                   "UPDATE socialize_deliveries SET post_id = $4, updated_at = $5,"
+                   " lease_until = CASE WHEN lease_until > $6 THEN lease_until ELSE $6 END"
+                   " WHERE job_id = $1 AND provider = $2 AND state = 'sending' AND lease_owner = $3",
+                   p, 6, &changes, err) < 0)
+        return sz_st_fail(st);
+    if (changes != 1) {
+        sz_st_fail(st);
+        return sz_store_seterr(err, SZ_STORE_LEASE_LOST, LOST_MSG);
+    }
+    if (sz_st_commit(st, err) < 0) return sz_st_fail(st);
+    return 0;
+}

@@ -283,6 +283,13 @@ typedef struct sz_outcome_item {
  * twice is one) or the store failing. */
 SZ_STORE_API int sz_store_outbox_record_many(sz_store *st, const char *worker, int64_t now,
                                              const sz_outcome_item *items, size_t n, int *res, sz_store_err *err);
+/* A claimed delivery's progress, written while it is still being sent (a
+ * notification's per-recipient record, docs/delivery.md): post_id replaces
+ * the delivery's postID and its lease is extended to now + lease_s (never
+ * shortened), in one transaction, only while worker holds it:
+ * SZ_STORE_LEASE_LOST (nothing written) otherwise. The state stays "sending". */
+SZ_STORE_API int sz_store_outbox_progress(sz_store *st, const char *job_id, const char *provider, const char *worker,
+                                          int64_t now, int64_t lease_s, const char *post_id, sz_store_err *err);
 /* Returns 1 and fills *out (freed with sz_store_outbox_free_job), 0 when no such job. */
 SZ_STORE_API int sz_store_outbox_job(sz_store *st, const char *job_id, sz_job_out **out, sz_store_err *err);
 /* Jobs, newest first, without their parameters; uid and status may be NULL. */

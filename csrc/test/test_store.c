@@ -198,6 +198,22 @@ static void outbox(void)
     CHECK(sz_store_outbox_enqueue(st, &j2, id, sizeof id, &err) == 0, "enqueue 2: %s", err.msg);
     CHECK(sz_store_outbox_claim(st, "w1", 3000, 30, 2, &d, &n, &err) == 0 && n == 2, "claim 2: %s", err.msg);
     if (n == 2) {
+        /* progress: only the lease's holder, the lease extended, the state kept */
+        CHECK(sz_store_outbox_progress(st, id, d[0].provider, "w2", 3000, 30, "{}", &err) < 0 &&
+                  err.code == SZ_STORE_LEASE_LOST, "progress: other worker");
+        CHECK(sz_store_outbox_progress(st, id, d[0].provider, "w1", 3000, 0, "{}", &err) < 0 &&
+                  err.code == SZ_STORE_BAD_INPUT, "progress: lease");
+        CHECK(sz_store_outbox_progress(st, id, d[0].provider, "w1", 3020, 30, "{\"recipients\":2}", &err) == 0,
+              "progress: %s", err.msg);
+        CHECK(sz_store_outbox_job(st, id, &job, &err) == 1 && job && job->ndeliveries == 2, "job: progress");
+        for (size_t k = 0; job && k < job->ndeliveries; k++)
+            if (strcmp(job->deliveries[k].provider, d[0].provider) == 0) {
+                CHECK_STR(job->deliveries[k].state, "sending", "progress: state");
+                CHECK_STR(job->deliveries[k].post_id, "{\"recipients\":2}", "progress: postID");
+                CHECK(job->deliveries[k].lease_until == 3050, "progress: lease %lld",
+                      (long long)job->deliveries[k].lease_until);
+            }
+        sz_store_outbox_free_job(job);
         sz_outcome_item it[2] = {{id, d[0].provider, {"sent", "p1", 0, 0, 0, NULL, NULL, 0}},
                                  {id, d[1].provider, {"finished", NULL, 0, 0, 0, NULL, NULL, 0}}};
         int res[2] = {-1, -1};
