@@ -1143,18 +1143,19 @@ function _M.call(ctx, method, p)
             end
         end
     end
-    -- the outbox reads what the response does not show (was a request sent?)
-    if ctx.on_results then ctx.on_results(results) end
-    local extra
-    if action == "graph" and results[1] and results[1].ok then
-        extra = { graphResponse = results[1].data }
-    end
     -- nothing shown to the caller carries a credential, whatever a network
     -- echoed (the list made only when a text could hold one: not for "OK")
     local secrets = call_secrets
     local function once()
         if type(secrets) == "function" then secrets = secrets() end
         return secrets
+    end
+    -- the outbox reads what the response does not show (was a request sent?),
+    -- and scrubs what it stores (post ids, a recipient's error) with once()
+    if ctx.on_results then ctx.on_results(results, once) end
+    local extra
+    if action == "graph" and results[1] and results[1].ok then
+        extra = { graphResponse = results[1].data }
     end
     local res, err = aggregate(results, extra)
     return policy.scrub_result(res, once), policy.scrub_result(err, once)
@@ -1318,7 +1319,8 @@ end
 -- readback.offered, for the outbox. Returns the network's result:
 -- { ok = true, data = { posts = { { id, text, createdAt? }, ... } } } or a
 -- failure { ok = false, category, errorCode, errorDetails } (credentials
--- scrubbed). Sent as any call's request: the setup step, the stored
+-- scrubbed), and a function answering the read's credentials (the posts'
+-- texts and ids are not scrubbed: the caller scrubs what it keeps). Sent as any call's request: the setup step, the stored
 -- connection refreshed, the rate limits of the client.
 function _M.recent(ctx, provider, UID)
     local conn, cerr, unusable, serr = _M.connections(ctx, UID)
@@ -1335,7 +1337,13 @@ function _M.recent(ctx, provider, UID)
     end
     run(ctx, { t }, function() return tasks_secrets(ctx, { t }, false) end)
     local r = t.result or fail(t, "transient", "no reply")
-    return policy.scrub_result(r, function() return tasks_secrets(ctx, { t }, true) end)
+    -- second: the read's credentials, for what the caller keeps of the posts (their ids)
+    local list
+    local function secrets()
+        list = list or tasks_secrets(ctx, { t }, true)
+        return list
+    end
+    return policy.scrub_result(r, secrets), secrets
 end
 
 --- The text a queued call would post on one network, as its renderer makes

@@ -505,14 +505,17 @@ _M.MAX_POST_ID = MAX_POST_ID
 
 --- The progress record of a notification delivery, kept in its postID while
 -- some recipient is still open: { recipients = n, sent = { ["i"] = postID },
--- failed = { ["i"] = { category, reason } }, unconfirmed = { ["i"] = true } },
--- keyed by the recipient's position (1-based) in the job's recipients. nil
+-- failed = { ["i"] = { category, reason } }, unconfirmed = { ["i"] = time |
+-- true }, sending = { ["i"] = time } }, keyed by the recipient's position
+-- (1-based) in the job's recipients. `sending` holds the intents: written
+-- (durably) before that recipient's message is sent, replaced by its
+-- outcome after the reply; one left by a worker that died is in doubt. nil
 -- for any other postID (none yet, or the final list of post ids).
 function _M.progress(d)
     if d.method ~= NOTIFY or type(d.postID) ~= "string" or d.postID:sub(1, #PROGRESS) ~= PROGRESS then return nil end
     local p = core.json_decode(d.postID)
     if type(p) ~= "table" then return nil end
-    for _, k in ipairs({ "sent", "failed", "unconfirmed" }) do
+    for _, k in ipairs({ "sent", "failed", "unconfirmed", "sending" }) do
         if type(p[k]) ~= "table" then p[k] = {} end
     end
     return p
@@ -530,24 +533,52 @@ local function split_recipients(list)
 end
 
 -- The recipients of this attempt: { all = the job's recipients, send = their
--- positions, names = their UIDs, prog = the progress so far }. Never one
--- already messaged; on the worker's own retries neither one whose failure was
--- final nor, on a network without an idempotency key, one that may have got
--- it (unconfirmed); a delivery queued again by the host (client:retry,
--- resolve "resend") sends to every recipient not yet messaged.
-local function notify_plan(d, params)
+-- positions, names = their UIDs, prog = the progress so far }. First, every
+-- intent without an outcome (an attempt whose worker died between the intent
+-- and the record) becomes in doubt (unconfirmed). Never one already
+-- messaged; on the worker's own attempts neither one whose failure was
+-- final nor one in doubt, unless the network has an idempotency key and its
+-- message went out within idempotencyWindow (resent with the same key); a
+-- delivery queued again by the host sends to the ones in doubt when there
+-- are any (client:resolve "resend"), else to every one not messaged
+-- (client:retry of a dead one).
+local function notify_plan(d, params, now, cfg)
     local all = split_recipients(params.recipients)
-    local prog = _M.progress(d) or { sent = {}, failed = {}, unconfirmed = {} }
+    local prog = _M.progress(d) or { sent = {}, failed = {}, unconfirmed = {}, sending = {} }
     prog.recipients = #all
+    local n = 0
+    for k, t in pairs(prog.sending) do
+        n = n + 1
+        if n > #all then break end
+        if prog.sent[k] == nil and prog.failed[k] == nil then prog.unconfirmed[k] = tonumber(t) or true end
+    end
+    prog.sending = {}
     local fresh, idem = d.prevState == "queued", idempotent(d.provider)
+    local doubt = false
+    for i = 1, #all do
+        local k = tostring(i)
+        if prog.unconfirmed[k] ~= nil and prog.sent[k] == nil then doubt = true break end
+    end
     local send, names = {}, {}
     for i, uid in ipairs(all) do
         local k = tostring(i)
-        if prog.sent[k] == nil then
-            if fresh or (prog.failed[k] == nil and (prog.unconfirmed[k] == nil or idem)) then
-                prog.failed[k], prog.unconfirmed[k] = nil, nil
-                send[#send + 1], names[#names + 1] = i, uid
-            end
+        local u, f, go = prog.unconfirmed[k], prog.failed[k], false
+        if prog.sent[k] ~= nil then
+            go = false
+        elseif fresh and doubt then -- the host's resend: the ones in doubt (and any never tried)
+            go = f == nil
+        elseif fresh then
+            go = true
+        elseif f ~= nil then
+            go = false
+        elseif u ~= nil then
+            go = idem and (type(u) ~= "number" or now - u <= cfg.idempotencyWindow)
+        else
+            go = true
+        end
+        if go then
+            prog.failed[k], prog.unconfirmed[k] = nil, nil
+            send[#send + 1], names[#names + 1] = i, uid
         end
     end
     return { all = all, send = send, names = names, prog = prog }
@@ -561,49 +592,65 @@ local function progress_text(prog)
         return core.json_encode(t)
     end
     local text = PROGRESS .. prog.recipients .. ',"sent":' .. obj(prog.sent) .. ',"failed":' .. obj(prog.failed)
-        .. ',"unconfirmed":' .. obj(prog.unconfirmed) .. "}"
+        .. ',"unconfirmed":' .. obj(prog.unconfirmed) .. ',"sending":' .. obj(prog.sending or {}) .. "}"
     return text
+end
+
+-- A text a network answered, made fit for the store: the credentials of the
+-- delivery's own call redacted as its errors are (secrets: the function
+-- direct.call or direct.recent gives, which makes the list on first use),
+-- then cut to n bytes.
+local function clean(s, secrets, n)
+    s = tostring(s or "")
+    if secrets and #s >= 4 then s = policy.scrub(s, secrets()) end
+    return cut(s, n)
 end
 
 local function rdetails(rr)
     return tostring(rr.errorDetails or rr.errorMessage or rr.category)
 end
 
---- The outcome of a notification's attempt (raw: the direct result whose
--- perRecipient lists this attempt's recipients in plan.send's order; nil:
--- nothing was sent). Every recipient messaged: sent, postID their ids in
--- the recipients' order. Else the progress goes in postID and: a recipient
--- to retry (transient, rate_limited, auth_expired, an unconfirmed one on a
--- network with a key) makes the delivery retry by that category's rules;
--- else one that may have got it leaves it unconfirmed (for the host); else,
--- only final failures left, it is dead, its reason naming each.
-local function notify_outcome(d, plan, raw, now, cfg)
-    local prog, idem = plan.prog, idempotent(d.provider)
-    local retry, any_request
-    for j, item in ipairs(raw and raw.perRecipient or {}) do
-        local i = plan.send[j]
-        if not i then break end
-        local k, rr = tostring(i), type(item.r) == "table" and item.r or {}
-        if rr.ok then
-            prog.sent[k] = cut(rr.postID ~= nil and tostring(rr.postID) or "", 200)
-            any_request = true
-        else
-            local cat = rr.category or "transient"
-            local maybe = rr.unconfirmed or (cat == "transient" and (rr.providerStatus or 0) >= 500 and rr.sent_create)
-            if rr.sent_create or rr.providerStatus or rr.unconfirmed then any_request = true end
-            if maybe and not idem then
-                prog.unconfirmed[k] = true
-            elseif FINAL[cat] then
-                prog.failed[k] = { cat, cut("recipient " .. tostring(item.recipient) .. ": " .. rdetails(rr), 300) }
-            else
-                -- the one that sets the delay: an unconfirmed first (resent with the key), then
-                -- the longest retryAfter, then the first
-                local pick = not retry or (maybe and not retry.maybe)
-                    or (not retry.maybe and (tonumber(rr.retryAfter) or 0) > (tonumber(retry.r.retryAfter) or 0))
-                if pick then retry = { r = rr, recipient = item.recipient, maybe = maybe } end
-            end
-        end
+-- One recipient's result (item = { r, recipient }, its texts scrubbed with
+-- secrets) written into the progress; acc gathers the attempt's { retry,
+-- any_request }.
+local function apply_recipient(plan, acc, i, item, idem, now, secrets)
+    local prog = plan.prog
+    local k, rr = tostring(i), type(item.r) == "table" and item.r or {}
+    prog.sending[k] = nil
+    if rr.ok then
+        prog.sent[k] = clean(rr.postID ~= nil and tostring(rr.postID) or "", secrets, 200)
+        acc.any_request = true
+        return
     end
+    local cat = rr.category or "transient"
+    local maybe = rr.unconfirmed or (cat == "transient" and (rr.providerStatus or 0) >= 500 and rr.sent_create)
+    if rr.sent_create or rr.providerStatus or rr.unconfirmed then acc.any_request = true end
+    local details = clean("recipient " .. tostring(item.recipient) .. ": " .. rdetails(rr), secrets, 1000)
+    if maybe and not idem then
+        prog.unconfirmed[k] = now
+    elseif FINAL[cat] then
+        prog.failed[k] = { cat, cut(details, 300) }
+    else
+        if maybe then prog.unconfirmed[k] = now end -- resent with the key on the worker's next attempt
+        -- the one that sets the delay: an unconfirmed first (resent with the key), then
+        -- the longest retryAfter, then the first
+        local retry = acc.retry
+        local pick = not retry or (maybe and not retry.maybe)
+            or (not retry.maybe and (tonumber(rr.retryAfter) or 0) > (tonumber(retry.r.retryAfter) or 0))
+        if pick then acc.retry = { r = rr, details = details, maybe = maybe } end
+    end
+end
+
+--- The outcome of a notification's attempt from its progress (acc: what
+-- apply_recipient gathered; acc.stop: why recipients were left unsent, a
+-- retry). Every recipient messaged: sent, postID their ids in the
+-- recipients' order. Else the progress goes in postID and: a recipient to
+-- retry (transient, rate_limited, auth_expired, an unconfirmed one on a
+-- network with a key) makes the delivery retry by that category's rules;
+-- else one in doubt leaves it unconfirmed (for the host); else, only final
+-- failures left, it is dead, its reason naming each.
+local function notify_summary(d, plan, acc, now)
+    local prog = plan.prog
     local all, nsent, failed_list, unconf = #plan.all, 0, {}, 0
     for i = 1, all do
         local k = tostring(i)
@@ -621,20 +668,23 @@ local function notify_outcome(d, plan, raw, now, cfg)
     end
     local head = nsent .. " of " .. all .. " recipients messaged"
     local o
-    if retry then
+    local retry = acc.retry or acc.stop
+    if acc.too_big then
+        o = nil
+    elseif retry then
         local rr = retry.r
         o = { errorCode = rr.errorCode, category = rr.category or "transient",
-              reason = cut(head .. "; recipient " .. tostring(retry.recipient) .. ": " .. rdetails(rr)),
+              reason = cut(head .. "; " .. retry.details),
               retryAfter = tonumber(rr.retryAfter), status = rr.providerStatus, reconnect = rr.reconnect,
-              unconfirmed = retry.maybe or nil, sent_create = any_request or nil }
-        if rr.storeError and not any_request then -- the store, not the network: not an attempt
+              unconfirmed = retry.maybe or nil, sent_create = acc.any_request or nil }
+        if rr.storeError and not acc.any_request then -- the store, not the network: not an attempt
             o = { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
                   category = "transient", release = true, reason = o.reason }
         end
     elseif unconf > 0 then
         o = { state = "unconfirmed", nextAt = 0, errorCode = E.REQUEST_TIMEOUT, category = "transient",
-              reason = cut(head .. "; " .. unconf .. " may have got it (the request was sent, no reply): "
-                  .. "left for the host (client:resolve)") }
+              reason = cut(head .. "; " .. unconf .. " in doubt (the request was sent, or its worker died before "
+                  .. "recording the reply): left for the host (client:resolve)") }
     else
         local parts, first = {}, failed_list[1]
         for n, f in ipairs(failed_list) do
@@ -646,7 +696,7 @@ local function notify_outcome(d, plan, raw, now, cfg)
               reason = cut(head .. "; " .. #failed_list .. " failed for good: " .. table.concat(parts, "; ")) }
     end
     local text = progress_text(prog)
-    if #text <= MAX_POST_ID then
+    if o and #text <= MAX_POST_ID then
         o.progress = text
     else -- too many to remember: given up rather than message one twice
         o = { state = "dead", errorCode = E.INTERNAL, category = "content_invalid",
@@ -655,40 +705,27 @@ local function notify_outcome(d, plan, raw, now, cfg)
     return o
 end
 
--- Sends one claimed delivery through the direct backend for its provider
--- alone: the outcome table for store:record. driver: nil (the transport,
--- blocking) or the poll loop's (client:work{ async = true }).
-local function send_one(client, d, now, cfg, driver)
-    local eng = client.engine
-    local s = eng:settings()
-    local params = core.json_decode(d.params)
-    if type(params) ~= "table" then
-        return { state = "dead", errorCode = E.INVALID_PARAMETER, category = "content_invalid",
-                 reason = "the queued parameters are damaged" }
+-- The outcome of a notification whose raw result lists this attempt's
+-- recipients (perRecipient, in plan.send's order; nil: nothing sent).
+local function notify_outcome(d, plan, raw, now, cfg, secrets)
+    local acc, idem = {}, idempotent(d.provider)
+    for j, item in ipairs(raw and raw.perRecipient or {}) do
+        local i = plan.send[j]
+        if not i then break end
+        apply_recipient(plan, acc, i, item, idem, now, secrets)
     end
-    params.enabledProviders = d.provider
-    params.disabledProviders = nil
-    local plan
-    if d.method == NOTIFY then
-        plan = notify_plan(d, params)
-        if #plan.send == 0 then return notify_outcome(d, plan, nil, now, cfg) end
-        params.recipients = plan.names -- only those not messaged yet
-    end
-    local p, verr = validate.check(d.method, params, { auth = s.auth, backend = s.backend })
-    if not p then
-        return { state = "dead", errorCode = verr.errorCode, category = "content_invalid", reason = cut(verr.errorDetails) }
-    end
-    local ctx = eng:context(driver)
-    ctx.retry = policy.config(false) -- the outbox retries, later, by its own policy
-    local raw
-    ctx.on_results = function(results) raw = results and results[1] end
-    local res, err = direct.call(ctx, d.method, p)
+    return notify_summary(d, plan, acc, now)
+end
+_M.notify_outcome = notify_outcome
+
+-- The outcome of a direct call that has no per-recipient result (res or
+-- err as the call answered; e: its one provider's entry; raw: its result).
+local function plain_outcome(d, res, err, raw, now, secrets)
     local out = res or err or {}
-    if plan and raw and type(raw.perRecipient) == "table" then return notify_outcome(d, plan, raw, now, cfg) end
     local e = type(out.providerErrorCodes) == "table" and out.providerErrorCodes[1] or nil
     if res and e and (e.errorCode or 0) == 0 then
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
-        return { state = "sent", postID = id ~= nil and cut(id, 1024) or nil }
+        return { state = "sent", postID = id ~= nil and clean(id, secrets, 1024) or nil }
     end
     if not e and out.storeError then -- the store could not read the connections: nothing sent, not an attempt
         return { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
@@ -706,6 +743,100 @@ local function send_one(client, d, now, cfg, driver)
     r.unconfirmed = raw and raw.unconfirmed or nil
     r.sent_create = raw and raw.sent_create or nil
     return r
+end
+
+-- A queued notification, one recipient after the other: before each send its
+-- intent is written to the store (with the outcome of the one before, in one
+-- transaction, the delivery's lease extended), after it its outcome; a
+-- recipient whose intent the store did not take is not sent to (the attempt
+-- stops there). A worker that dies anywhere leaves every recipient either
+-- recorded (sent, failed, in doubt), or with an intent and no outcome (in
+-- doubt: notify_plan), or untouched (sent to by the next attempt).
+local function send_notification(client, st, d, p, plan, now, cfg, driver)
+    local eng = client.engine
+    local acc, idem, prog = {}, idempotent(d.provider), plan.prog
+    local worker = cfg.worker
+    for j, i in ipairs(plan.send) do
+        local k, uid = tostring(i), plan.names[j]
+        prog.sending[k] = now_s(client)
+        local text = progress_text(prog)
+        if #text > MAX_POST_ID then
+            prog.sending[k] = nil
+            acc.too_big = true
+            break
+        end
+        local ok, perr, pcode = false, "no worker", "bad_input"
+        if worker then ok, perr, pcode = st:progress(d.jobID, d.provider, worker, now_s(client), cfg.lease, text) end
+        if not ok then
+            -- not recorded, so not sent (a lost lease: another worker has it)
+            prog.sending[k] = nil
+            acc.lost = pcode == "lease_lost" or nil
+            acc.stop = { r = { errorCode = E.GENERAL_SERVER_ERROR, category = "transient", storeError = pcode },
+                         details = cut("not sent to recipient " .. tostring(uid) .. ": the store could not record "
+                             .. "the intent (" .. tostring(pcode) .. "): " .. tostring(perr), 600) }
+            break
+        end
+        local one = {}
+        for key, v in pairs(p) do one[key] = v end
+        one.recipients = uid
+        local ctx = eng:context(driver)
+        ctx.retry = policy.config(false) -- the outbox retries, later, by its own policy
+        local raw, secrets
+        ctx.on_results = function(results, once) raw, secrets = results and results[1], once end
+        local res, err = direct.call(ctx, d.method, one)
+        local item = raw and type(raw.perRecipient) == "table" and raw.perRecipient[1] or nil
+        if not item then
+            -- decided for the sender, before any network (its connection): nothing sent
+            prog.sending[k] = nil
+            local r = plain_outcome(d, res, err, raw, now, secrets)
+            if j == 1 then
+                r.progress = progress_text(prog)
+                return r
+            end
+            acc.stop = { r = { errorCode = r.errorCode, category = r.category == "not_connected" and "transient"
+                               or r.category, storeError = r.release and "store" or nil },
+                         details = cut("not sent to recipient " .. tostring(uid) .. ": " .. tostring(r.reason), 600) }
+            break
+        end
+        apply_recipient(plan, acc, i, item, idem, now_s(client), secrets)
+        local rr = type(item.r) == "table" and item.r or {}
+        -- the sender's authorization expired: the others would fail the same
+        if not rr.ok and rr.category == "auth_expired" then break end
+    end
+    return notify_summary(d, plan, acc, now)
+end
+
+-- Sends one claimed delivery through the direct backend for its provider
+-- alone: the outcome table for store:record. driver: nil (the transport,
+-- blocking) or the poll loop's (client:work{ async = true }).
+local function send_one(client, d, now, cfg, driver, st)
+    local eng = client.engine
+    local s = eng:settings()
+    local params = core.json_decode(d.params)
+    if type(params) ~= "table" then
+        return { state = "dead", errorCode = E.INVALID_PARAMETER, category = "content_invalid",
+                 reason = "the queued parameters are damaged" }
+    end
+    params.enabledProviders = d.provider
+    params.disabledProviders = nil
+    local plan
+    if d.method == NOTIFY then
+        plan = notify_plan(d, params, now, cfg)
+        if #plan.send == 0 then return notify_outcome(d, plan, nil, now, cfg) end
+        params.recipients = plan.names -- only those not messaged yet
+    end
+    local p, verr = validate.check(d.method, params, { auth = s.auth, backend = s.backend })
+    if not p then
+        return { state = "dead", errorCode = verr.errorCode, category = "content_invalid", reason = cut(verr.errorDetails) }
+    end
+    if plan and st then return send_notification(client, st, d, p, plan, now, cfg, driver) end
+    local ctx = eng:context(driver)
+    ctx.retry = policy.config(false) -- the outbox retries, later, by its own policy
+    local raw, secrets
+    ctx.on_results = function(results, once) raw, secrets = results and results[1], once end
+    local res, err = direct.call(ctx, d.method, p)
+    if plan and raw and type(raw.perRecipient) == "table" then return notify_outcome(d, plan, raw, now, cfg, secrets) end
+    return plain_outcome(d, res, err, raw, now, secrets)
 end
 
 -- The outcome of one attempt, by the category of its failure (docs/delivery.md).
@@ -833,7 +964,7 @@ function _M.check_back(client, st, d, now, cfg, driver)
     end
     local since = job.createdAt - _M.READBACK_SKEW
     ctx.retry = policy.config(false)
-    local r = direct.recent(ctx, d.provider, d.UID)
+    local r, rsecrets = direct.recent(ctx, d.provider, d.UID)
     if type(r) == "table" and r.ok and type(r.data) == "table" and type(r.data.posts) == "table" then
         local best
         for i, p in ipairs(r.data.posts) do
@@ -845,7 +976,7 @@ function _M.check_back(client, st, d, now, cfg, driver)
             end
         end
         if best then
-            return { state = "sent", postID = cut(best.id, 1024), release = true }
+            return { state = "sent", postID = clean(best.id, rsecrets, 1024), release = true }
         end
         -- "not posted" only when the list reaches back to the job: fewer posts
         -- than asked (the account's whole history), or a dated post older
@@ -895,7 +1026,8 @@ local function outcome(client, st, d, cfg, driver)
     if prev == "waiting_reconnect" then back = reconnected(client, st, d, cfg) end
     local idem = idempotent(d.provider)
     local o
-    if prev == "sending" and not idem then
+    -- (a notification is taken over per recipient: notify_plan)
+    if prev == "sending" and not idem and d.method ~= NOTIFY then
         -- a worker's lease ran out mid-delivery (a crash): the request may have gone out
         o = { state = "unconfirmed", nextAt = 0, category = "transient",
               reason = "the worker's lease ran out during the delivery: the request may have been sent" }
@@ -903,7 +1035,7 @@ local function outcome(client, st, d, cfg, driver)
     elseif prev == "unconfirmed" and can_read_back(d) then
         o = _M.check_back(client, st, d, now, cfg, driver)
     elseif (prev == "unconfirmed" or prev == "sending") and d.sentAt and d.sentAt > 0
-        and now - d.sentAt > cfg.idempotencyWindow then
+        and now - d.sentAt > cfg.idempotencyWindow and d.method ~= NOTIFY then
         o = { state = "unconfirmed", nextAt = 0, category = "transient",
               reason = "past the idempotency key's window (" .. cfg.idempotencyWindow .. " s): not resent" }
     elseif prev == "waiting_reconnect" and back ~= true then
@@ -924,9 +1056,9 @@ local function outcome(client, st, d, cfg, driver)
         else
             local ok, r
             if driver then -- it yields to the poll loop: no pcall (Lua 5.1 cannot yield across one);
-                ok, r = true, send_one(client, d, now, cfg, driver) -- a raise is recorded by work's callback
+                ok, r = true, send_one(client, d, now, cfg, driver, st) -- a raise is recorded by work's callback
             else
-                ok, r = pcall(send_one, client, d, now, cfg)
+                ok, r = pcall(send_one, client, d, now, cfg, nil, st)
             end
             if not ok then
                 r = { errorCode = E.INTERNAL, category = "transient", reason = cut(client.engine:scrub(r)) }
@@ -1029,6 +1161,11 @@ end
 local function record_raised(client, st, d, worker, cfg, err)
     local r = { errorCode = E.INTERNAL, category = "transient", unconfirmed = true,
                 reason = cut(client.engine:scrub(type(err) == "table" and tostring(err.errorDetails) or tostring(err))) }
+    if d.method == NOTIFY then
+        -- its progress in the store tells who is in doubt (an intent without an outcome) and who
+        -- was never tried: the next attempt sends to those only (notify_plan)
+        r.unconfirmed, r.reason = nil, cut("the attempt ended before its outcome was recorded: " .. r.reason)
+    end
     local ok, o = pcall(decide, client, st, d, r, now_s(client), cfg)
     if not ok then o = { state = "retrying", nextAt = now_s(client) + backoff(d.attempts), errorCode = r.errorCode,
                          category = r.category, reason = r.reason } end
@@ -1073,7 +1210,10 @@ local function given_back(client, d)
     local state = d.prevState
     local o = { state = state, nextAt = d.nextAt or 0, waitUntil = d.waitUntil, errorCode = d.errorCode,
                 category = d.category, reason = d.reason, release = true }
-    if state == "sending" then -- taken over: its previous attempt's outcome is unknown
+    if state == "sending" and d.method == NOTIFY then
+        -- taken over and not started: its progress says who is in doubt (the next attempt's plan)
+        o.state, o.nextAt = "retrying", now_s(client)
+    elseif state == "sending" then -- taken over: its previous attempt's outcome is unknown
         o.state, o.nextAt = "unconfirmed", idempotent(d.provider) and now_s(client) or 0
         o.reason = "the worker's lease ran out during the delivery: the request may have been sent"
         o.release = nil
@@ -1122,6 +1262,7 @@ function _M.work(client, budget_ms, opts)
         return ((d.prevState == "unconfirmed" and can_read_back(d)) and 2 or 1) * call_s * 1000 + 5000
     end
     local worker = opts.worker or worker_id(client)
+    cfg.worker = worker -- (a notification's progress is written under this worker's lease)
     local eng = client.engine
     local deadline = eng:now_ms() + budget_ms
     local sum = { errorCode = 0, claimed = 0, sent = 0, retrying = 0, unconfirmed = 0, dead = 0,
@@ -1251,6 +1392,10 @@ local function shape(j)
                         if type(f) == "table" then r.category, r.reason = f.category or f[1], f.reason or f[2] end
                     elseif prog.unconfirmed[k] ~= nil then
                         r.state = "unconfirmed"
+                    elseif prog.sending[k] ~= nil then
+                        -- an intent without its outcome: being sent now, or in doubt once the
+                        -- attempt ended without its record
+                        r.state = d.state == "sending" and "sending" or "unconfirmed"
                     end
                     list[i] = r
                 end
