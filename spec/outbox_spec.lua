@@ -412,6 +412,32 @@ local function cases(new_url, get_sb)
         assert.matches("^5001:%d+,5002:%d+,5003:%d+$", by_provider(assert(c:job(res.jobID))).telegram.postID)
     end)
 
+    it("scrubs a post id and a recipient's error that echo the delivery's credentials (store, job)", function()
+        conn.mastodon.accessToken = "md-echo-5f3c9a7e1b2d4c6f"
+        local res = assert(publish("mastodon"))
+        assert.equal(1, assert(c:work(1000)).sent)
+        local d = by_provider(assert(c:job(res.jobID))).mastodon
+        assert.same({ "sent", "[redacted]" }, { d.state, d.postID }) -- the instance answered the token as its id
+        local raw = assert(assert(c:store()):job(res.jobID))
+        assert.equal("[redacted]", raw.deliveries[1].postID)
+        -- a notification: a recipient's refusal quoting the bot token, kept in the progress and the reason
+        c:close()
+        c = notifier({ friend1 = "5001", friend2 = "5002leak", friend3 = "5003" })
+        res = notify(c)
+        assert.equal(1, assert(c:work(1000)).dead)
+        local token = H.sandbox_providers(sb).telegram.botToken
+        local j = assert(c:job(res.jobID))
+        d = by_provider(j).telegram
+        assert.same({ "dead", "sent", "failed", "sent" }, { d.state, d.recipients[1].state, d.recipients[2].state,
+            d.recipients[3].state })
+        assert.truthy(d.recipients[2].reason:find("bot[redacted] was blocked", 1, true), d.recipients[2].reason)
+        assert.truthy(d.reason:find("bot[redacted] was blocked", 1, true), d.reason)
+        raw = assert(assert(c:store()):job(res.jobID))
+        assert.falsy(raw.deliveries[1].postID:find(token, 1, true), raw.deliveries[1].postID)
+        assert.falsy(raw.deliveries[1].reason:find(token, 1, true), raw.deliveries[1].reason)
+        assert.falsy(raw.deliveries[1].postID:find(token:sub(1, 8), 1, true))
+    end)
+
     it("a recipient whose connection the store cannot read is retried, never sent to an empty recipient", function()
         c:close()
         c = client({ connections = false })

@@ -19,6 +19,8 @@ adding a file adds a network. The scenarios:
   token "daily"     -> X 429 with the user's 24-hour cap spent (x-user-limit-24hour-*)
   token "credits"   -> X 402 CreditsDepleted
   chat "upgraded"   -> Telegram 400 with parameters.migrate_to_chat_id
+  chat "leak"       -> Telegram 403 whose description holds the bot token
+  token "echo"      -> Mastodon answers the access token as the status id
   identifier "uploadfail" -> Bluesky 502 on uploadBlob
   token "uploadfail" / "uploadexpired" / "uploadexpiredalways" / "uploadprivate"
                     -> VK's upload server: 500 / the first upload URL expired /

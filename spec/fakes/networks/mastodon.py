@@ -313,6 +313,8 @@ class Mastodon(Base):
         if weighted(text, CONF["characters_reserved_per_url"]) > CONF["max_characters"]:
             raise Reply(422, {"error": "Validation failed: Text character limit of %d exceeded" % CONF["max_characters"]})
         sid = str(110000000000000000 + next_id())
+        if "echo" in token:  # a hostile instance: the access token answered as the status id
+            sid = token
         with LOCK:
             first = STATE["idem"].get((token, key)) if key else None  # the same key sent twice at once
             if first is None:

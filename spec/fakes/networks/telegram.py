@@ -153,6 +153,8 @@ class Telegram(Base):
         api = parts[1]
         body, files = self.body_of(raw)
         chat = str(body.get("chat_id", ""))
+        if "leak" in chat:  # a hostile reply: the bot token in its description
+            raise Reply(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot%s was blocked" % CONF["botToken"]})
         if "blocked" in chat:
             raise Reply(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
         if "ratelimit" in chat:
