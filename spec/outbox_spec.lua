@@ -780,6 +780,34 @@ describe("the outbox's helpers #unit", function()
         assert.equal(1000, #outbox.cut(("x"):rep(5000)))
     end)
 
+    it("plans a notification's attempt: an intent without an outcome is in doubt; who is sent to", function()
+        local cfg = { idempotencyWindow = 3000 }
+        local function plan(provider, prev, prog)
+            local d = { method = "socialize.sendNotification", provider = provider, prevState = prev,
+                        postID = '{"recipients":4,' .. prog .. "}" }
+            local p = outbox.notify_plan(d, { recipients = "a,b,c,d" }, 10000, cfg)
+            local u = {}
+            for k in pairs(p.prog.unconfirmed) do u[#u + 1] = tonumber(k) end
+            table.sort(u)
+            return { p.send, u }, p.names
+        end
+        -- a's message recorded, b's intent left by a worker that died, c failed for good, d untried
+        local prog = '"sent":{"1":"m1"},"failed":{"3":["permission_missing","blocked"]},"unconfirmed":{},'
+            .. '"sending":{"2":9000}'
+        -- taken over, no idempotency key: b in doubt (not sent), d sent
+        assert.same({ { 4 }, { 2 } }, (plan("telegram", "sending", prog)))
+        -- with a key, within the window since b's intent: b resent with it
+        assert.same({ { 2, 4 }, {} }, (plan("mastodon", "sending", prog)))
+        -- past the window: left in doubt
+        assert.same({ { 4 }, { 2 } }, (plan("mastodon", "sending", (prog:gsub("9000", "5000")))))
+        -- the host's resend (queued again, b in doubt): b and d, never c nor a
+        local sent, names = plan("telegram", "queued", prog)
+        assert.same({ { 2, 4 }, { "b", "d" } }, { sent[1], names })
+        -- the host's retry of a dead one (nobody in doubt): every one not messaged
+        assert.same({ { 2, 3, 4 }, {} }, (plan("telegram", "queued",
+            '"sent":{"1":"m1"},"failed":{"3":["permission_missing","blocked"]},"unconfirmed":{},"sending":{}')))
+    end)
+
     it("backs off about attempt^4 seconds, +-10 %", function()
         for _ = 1, 200 do
             local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)

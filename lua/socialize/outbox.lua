@@ -583,6 +583,7 @@ local function notify_plan(d, params, now, cfg)
     end
     return { all = all, send = send, names = names, prog = prog }
 end
+_M.notify_plan = notify_plan
 
 -- A progress record as JSON for the store (its caller checks the length
 -- against the store's postID limit).
