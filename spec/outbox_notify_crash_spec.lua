@@ -8,8 +8,9 @@
 -- requests: each recipient got the message at most once, and exactly the
 -- recipients the crash left in doubt (an intent without an outcome) are
 -- `unconfirmed` in client:job, the others sent; the host's resend messages
--- only those. Blocking and concurrent workers, on a SQLite file and on
--- PostgreSQL. Each child is bounded (timeout) and waited for.
+-- only those. Blocking and concurrent workers, on the two networks that
+-- offer notifications (Telegram, X: neither has an idempotency key nor a
+-- read-back of messages), on a SQLite file and on PostgreSQL. Each child is bounded (timeout) and waited for.
 local H = require("spec.helper")
 local K = require("spec.connect_kit")
 local socialize = require("socialize")
@@ -78,33 +79,43 @@ c:close()
 
 local function cases(new_url, get_sb)
     local n = 0
-    -- the sendMessage requests to that chat
-    local function to_chat(sb, chat)
+    -- each network with notifications: the recipient's connection field, and
+    -- whether a recorded request is a message to that recipient
+    local NETS = {
+        telegram = { field = "chatId", to = function(r, id)
+            return (r.path or ""):find("sendMessage", 1, true) and (r.body or ""):find('"chat_id":%s*"' .. id .. '"')
+        end },
+        twitter = { field = "userId", to = function(r, id)
+            return r.method == "POST" and r.path == "/2/dm_conversations/with/" .. id .. "/messages"
+        end },
+    }
+    local net -- the network of the current case
+    local function to_chat(sb, id)
         local k = 0
         for _, r in ipairs(H.requests(sb)) do
-            if r.network == "telegram" and (r.path or ""):find("sendMessage", 1, true)
-                and (r.body or ""):find('"chat_id":%s*"' .. chat .. '"') then k = k + 1 end
+            if r.network == net and NETS[net].to(r, id) then k = k + 1 end
         end
         return k
     end
 
     -- one crash: the states of the three recipients after the takeover
     -- (client:job), and the messages each chat got
-    local function crash(point, concurrent)
+    local function crash(point, concurrent, network)
+        net = network
         n = n + 1
         local sb = get_sb()
         local chats = {}
         local conns = { u1 = H.sandbox_connection(sb) }
         for i = 1, 3 do
             chats[i] = tostring(700000 + n * 10 + i) .. (concurrent and "1" or "0")
-            conns["f" .. i] = { telegram = { chatId = chats[i] } }
+            conns["f" .. i] = { [net] = { [NETS[net].field] = chats[i] } }
         end
         local cfg = { backend = "direct", allowPrivateNetworks = true, providers = H.sandbox_providers(sb),
                       timeout = 2, store = { url = new_url(), keys = { K.KEY } }, connections = conns,
                       outbox = { lease = 60 } }
         local c = socialize.new(cfg)
         local job = assert(c:sendNotification({ UID = "u1", recipients = "f1,f2,f3", body = "Join me",
-            enabledProviders = "telegram" }, { deliver = "queued" }))
+            enabledProviders = net }, { deliver = "queued" }))
         c:close()
         local marker = H.tmpdir .. "/notify-crash-" .. n .. "-" .. math.random(1, 1e9)
         local script = K.script("notify-crash", WORKER:format(lit(cfg), marker))
@@ -127,40 +138,41 @@ local function cases(new_url, get_sb)
         return c, job, d, states, got, chats, sb
     end
 
-    for _, concurrent in ipairs({ false, true }) do
-        local how = concurrent and " (a concurrent worker)" or ""
+    for _, combo in ipairs({ { "telegram", false }, { "telegram", true }, { "twitter", false }, { "twitter", true } }) do
+        local concurrent = combo[2]
+        local how = " (" .. combo[1] .. (concurrent and ", a concurrent worker)" or ")")
         it("killed inside the first intent's transaction: nothing sent, all sent once by the takeover" .. how, function()
-            local c, _, d, states, got = crash("progress:1:before", concurrent)
+            local c, _, d, states, got = crash("progress:1:before", concurrent, combo[1])
             assert.same({ "sent", { "sent", "sent", "sent" }, { 1, 1, 1 } }, { d.state, states, got })
             c:close()
         end)
 
         it("killed after the first intent, before the first send: that recipient in doubt, not messaged; "
             .. "the host's resend messages it alone" .. how, function()
-            local c, job, d, states, got, chats, sb = crash("progress:1:after", concurrent)
+            local c, job, d, states, got, chats, sb = crash("progress:1:after", concurrent, combo[1])
             assert.same({ "unconfirmed", { "unconfirmed", "sent", "sent" }, { 0, 1, 1 } }, { d.state, states, got })
             assert.truthy(d.reason:find("2 of 3 recipients messaged; 1 in doubt", 1, true), d.reason)
             assert.equal(0, assert(c:work(10000)).claimed) -- the host's, never resent by the worker
-            assert(c:resolve(job.jobID, "telegram", "resend"))
+            assert(c:resolve(job.jobID, net, "resend"))
             assert.equal(1, assert(c:work(10000)).sent)
             assert.same({ 1, 1, 1 }, { to_chat(sb, chats[1]), to_chat(sb, chats[2]), to_chat(sb, chats[3]) })
             d = assert(c:job(job.jobID)).deliveries[1]
-            assert.matches("^%d+:%d+,%d+:%d+,%d+:%d+$", d.postID)
+            assert.matches("^[^,]+,[^,]+,[^,]+$", d.postID) -- the three message ids
             c:close()
         end)
 
         it("killed after the first send, before its outcome was committed: that recipient in doubt (it got it), "
             .. "the others sent once" .. how, function()
-            local c, _, d, states, got = crash("progress:2:before", concurrent)
+            local c, _, d, states, got = crash("progress:2:before", concurrent, combo[1])
             assert.same({ "unconfirmed", { "unconfirmed", "sent", "sent" }, { 1, 1, 1 } }, { d.state, states, got })
             c:close()
         end)
 
         it("killed between recipients (the first recorded, the second's intent written): the second in doubt"
             .. how, function()
-            local c, job, d, states, got, chats, sb = crash("progress:2:after", concurrent)
+            local c, job, d, states, got, chats, sb = crash("progress:2:after", concurrent, combo[1])
             assert.same({ "unconfirmed", { "sent", "unconfirmed", "sent" }, { 1, 0, 1 } }, { d.state, states, got })
-            assert(c:resolve(job.jobID, "telegram", "resend"))
+            assert(c:resolve(job.jobID, net, "resend"))
             assert.equal(1, assert(c:work(10000)).sent)
             assert.same({ 1, 1, 1 }, { to_chat(sb, chats[1]), to_chat(sb, chats[2]), to_chat(sb, chats[3]) })
             c:close()
@@ -168,7 +180,7 @@ local function cases(new_url, get_sb)
 
         it("killed after the last send, inside the record: the last recipient in doubt, nobody messaged twice"
             .. how, function()
-            local c, _, d, states, got = crash("record:1:before", concurrent)
+            local c, _, d, states, got = crash("record:1:before", concurrent, combo[1])
             assert.same({ "unconfirmed", { "sent", "sent", "unconfirmed" }, { 1, 1, 1 } }, { d.state, states, got })
             c:close()
         end)

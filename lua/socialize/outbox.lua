@@ -771,7 +771,6 @@ local function send_notification(client, st, d, p, plan, now, cfg, driver)
         if not ok then
             -- not recorded, so not sent (a lost lease: another worker has it)
             prog.sending[k] = nil
-            acc.lost = pcode == "lease_lost" or nil
             acc.stop = { r = { errorCode = E.GENERAL_SERVER_ERROR, category = "transient", storeError = pcode },
                          details = cut("not sent to recipient " .. tostring(uid) .. ": the store could not record "
                              .. "the intent (" .. tostring(pcode) .. "): " .. tostring(perr), 600) }
