@@ -397,6 +397,26 @@ local function contract(E)
         assert.same({ "1,2,3", "sent" }, { by_provider(s:job(id)).a.postID, s:job(id).status })
     end)
 
+    it("writes a sending delivery's progress for its lease's holder only, extending the lease", function()
+        local id = assert(s:enqueue(job({ providers = { "a" } })))
+        assert.equal(1, #assert(s:claim("w", 1000, 60, 10)))
+        local ok, err, code = s:progress(id, "a", "other", 1001, 60, '{"recipients":1}')
+        assert.same({ nil, "lease_lost" }, { ok, code }, err)
+        ok, err, code = s:progress(id, "a", "w", 1001, 60, ("x"):rep(65537))
+        assert.same({ nil, "postID: 65537 bytes, at most 65536", "bad_input" }, { ok, err, code })
+        assert(s:progress(id, "a", "w", 1030, 60, '{"recipients":1,"sending":{"1":1030}}'))
+        local d = by_provider(s:job(id)).a
+        assert.same({ "sending", '{"recipients":1,"sending":{"1":1030}}', 1090, "w" },
+            { d.state, d.postID, d.leaseUntil, d.leaseOwner })
+        assert(s:progress(id, "a", "w", 1031, 10, "{}")) -- a shorter lease never shortens it
+        assert.equal(1090, by_provider(s:job(id)).a.leaseUntil)
+        assert.equal(0, #assert(s:claim("x", 1089, 60, 10))) -- still this worker's
+        assert(s:record(id, "a", "w", 1040, { state = "sent", postID = "m1" }))
+        ok, err, code = s:progress(id, "a", "w", 1041, 60, "{}") -- sent: no longer sending
+        assert.same({ nil, "lease_lost" }, { ok, code }, err)
+        assert.equal("m1", by_provider(s:job(id)).a.postID)
+    end)
+
     it("makes a UID's deliveries waiting for a reconnect to a provider due at once", function()
         local id = assert(s:enqueue(job()))
         local other = assert(s:enqueue(job({ UID = "u2" })))
