@@ -119,6 +119,7 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     sz_setfuncs(L, lsz_json_funcs, 0);
     sz_setfuncs(L, lsz_provider_funcs, 0);
     sz_setfuncs(L, lsz_file_funcs, 0);
+    sz_setfuncs(L, lsz_ffi_funcs, 0);
     {
         unsigned long long *st = lua_newuserdata(L, sizeof *st);
         *st = 0; /* seeded on first use */

@@ -1,5 +1,5 @@
 /* Internal header of the Lua binding socialize.core (lsocialize_core.c,
- * lsz_json.c, lsz_sign.c, lsz_provider.c, lsz_reply.c). Nothing here is exported: the
+ * lsz_json.c, lsz_sign.c, lsz_provider.c, lsz_reply.c, lsz_ffi.c). Nothing here is exported: the
  * modules are built with -fvisibility=hidden and only luaopen_socialize_core
  * is visible. */
 #ifndef LSZ_CORE_H
@@ -61,5 +61,6 @@ extern const luaL_Reg lsz_json_funcs[];
 extern const luaL_Reg lsz_sign_funcs[];
 extern const luaL_Reg lsz_provider_funcs[];
 extern const luaL_Reg lsz_file_funcs[];
+extern const luaL_Reg lsz_ffi_funcs[]; /* lsz_ffi.c: core.ffi, the FFI path's entry points */
 
 #endif

@@ -23,6 +23,7 @@
 --   secrets                 the client's secrets in every encoding (redaction)
 --   config                  the client's config table, read only
 --   options                 the Gigya request options that do not change between calls
+--   ffi_build               socialize.ffi's build under LuaJIT (config.ffi), else nil
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 local validate = require("socialize.validate")
@@ -223,6 +224,7 @@ function Engine:context(driver, st)
     local ctx = {
         config = cfg, options = request_options(self), retry = s.retry, retry_expired = s.retryExpired,
         blocked = self._blocked, cache = self._cache, secrets = s.secrets, nonce = s.nonce,
+        ffi_build = s.ffi_build, -- false/nil: core.build_request only
         store = self.store_of, -- the client's store (client:store), when config.store is set
     }
     if kept_in_store(self) then
