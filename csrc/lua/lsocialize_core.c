@@ -119,12 +119,14 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     sz_setfuncs(L, lsz_json_funcs, 0);
     sz_setfuncs(L, lsz_provider_funcs, 0);
     sz_setfuncs(L, lsz_file_funcs, 0);
-    sz_setfuncs(L, lsz_ffi_funcs, 0);
     {
         unsigned long long *st = lua_newuserdata(L, sizeof *st);
         *st = 0; /* seeded on first use */
+        lua_pushvalue(L, -1);
         lua_pushcclosure(L, lsz_nonce, 1);
-        lua_setfield(L, -2, "nonce");
+        lua_setfield(L, -3, "nonce");
+        lua_pushcclosure(L, lsz_ffi, 1); /* the same generator through the FFI */
+        lua_setfield(L, -2, "ffi");
     }
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");

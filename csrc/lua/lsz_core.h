@@ -55,12 +55,18 @@ int lsz_push_result(lua_State *L, json_t *r);
 
 /* lsz_sign.c: core.nonce (a closure over its per-state counter) */
 int lsz_nonce(lua_State *L);
+/* the next nonce of generator *st into out: its length, or -1 (no randomness) */
+int lsz_nonce_next(unsigned long long *st, char *out, size_t cap);
+
+/* lsz_ffi.c: core.ffi, the FFI path's entry points (a closure over the
+ * nonce's generator) */
+int lsz_ffi(lua_State *L);
 
 /* each file's functions of the module table */
 extern const luaL_Reg lsz_json_funcs[];
 extern const luaL_Reg lsz_sign_funcs[];
 extern const luaL_Reg lsz_provider_funcs[];
 extern const luaL_Reg lsz_file_funcs[];
-extern const luaL_Reg lsz_ffi_funcs[]; /* lsz_ffi.c: core.ffi, the FFI path's entry points */
+
 
 #endif

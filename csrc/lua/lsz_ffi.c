@@ -2,7 +2,8 @@
  * Gigya request built and signed by one plain C call, which LuaJIT's JIT
  * compiles into the caller's trace (a Lua C API function ends a trace).
  * Part of the binding (lsocialize_core.c): core.ffi() hands out the address
- * of LSZ_FFI_API below, nothing is exported by name.
+ * of LSZ_FFI_API below, nothing is exported by name. It also makes core.nonce
+ * (the same generator) and os.time() FFI calls.
  *
  * The path answers only for what it is sure of: anything it does not take
  * (a value that is not a string, more than LSZ_FFI_MAX_PARAMS parameters,
@@ -12,6 +13,7 @@
  * code and message. So no error text is made here, and a success is the
  * request core.build_request makes, byte for byte (spec/ffi_spec.lua). */
 
+#include <time.h>
 #include "lsz_core.h"
 
 #define LSZ_FFI_OPTS        11
@@ -47,9 +49,13 @@ typedef struct lsz_ffi_build_out {
 typedef struct lsz_ffi_api {
     int version; /* LSZ_FFI_VERSION: ffi.lua takes the path only for its own */
     int (*build)(const lsz_ffi_build_in *in, lsz_ffi_build_out *out);
+    /* core.nonce from generator st (core.ffi's third result): the length
+     * written to out, or -1 (no randomness: core.nonce raises) */
+    int (*nonce)(void *st, char *out, size_t cap);
+    double (*time)(void); /* os.time() */
 } lsz_ffi_api;
 
-#define LSZ_FFI_VERSION 1
+#define LSZ_FFI_VERSION 2
 
 enum { O_METHOD, O_DOMAIN, O_URL, O_KEY, O_USERKEY, O_SECRET, O_TOKEN, O_PKEY, O_NONCE, O_SDK, O_AUTH };
 
@@ -143,18 +149,25 @@ static int ffi_build(const lsz_ffi_build_in *in, lsz_ffi_build_out *out)
     return 0;
 }
 
-static const lsz_ffi_api LSZ_FFI_API = {LSZ_FFI_VERSION, ffi_build};
+static int ffi_nonce(void *st, char *out, size_t cap)
+{
+    return st ? lsz_nonce_next(st, out, cap) : -1;
+}
+
+static double ffi_time(void)
+{
+    return (double)time(NULL);
+}
+
+static const lsz_ffi_api LSZ_FFI_API = {LSZ_FFI_VERSION, ffi_build, ffi_nonce, ffi_time};
 
 /* core.ffi() -> the address of the entry points (a light userdata, cast by
- * ffi.lua to its lsz_ffi_api), and the version */
-static int l_ffi(lua_State *L)
+ * ffi.lua to its lsz_ffi_api), the version, and core.nonce's generator (the
+ * closure's upvalue: it lives as long as core.ffi and core.nonce do) */
+int lsz_ffi(lua_State *L)
 {
     lua_pushlightuserdata(L, (void *)&LSZ_FFI_API);
     lua_pushinteger(L, LSZ_FFI_VERSION);
-    return 2;
+    lua_pushlightuserdata(L, lua_touserdata(L, lua_upvalueindex(1)));
+    return 3;
 }
-
-const luaL_Reg lsz_ffi_funcs[] = {
-    {"ffi", l_ffi},
-    {NULL, NULL}
-};

@@ -270,6 +270,7 @@ function _M.check(config)
     local ok_retry, retry = pcall(policy.config, config.retry)
     argcheck(ok_retry, (tostring(retry):gsub("^.-: ", "")))
 
+    local use_ffi = config.ffi ~= false
     local s = {
         config = config,
         backend = backend,
@@ -279,11 +280,11 @@ function _M.check(config)
         retry = retry,
         deadline = config.deadline or config.timeout or 10,
         nul_field = nul_config_field(config),
-        clock = config.clock or os_time,
+        clock = config.clock or (use_ffi and ffi_path.time) or os_time,
         user_clock = config.clock,
-        nonce = config.nonce or core.nonce,
+        nonce = config.nonce or (use_ffi and ffi_path.nonce) or core.nonce,
         -- the Gigya request built through LuaJIT's FFI (socialize.ffi), where it loads
-        ffi_build = config.ffi ~= false and ffi_path.build or nil,
+        ffi_build = use_ffi and ffi_path.build or nil,
     }
     if config.clock then
         -- a clock that answers garbage fails the call (engine) before anything

@@ -12,14 +12,17 @@
 -- code and message as without this path). Nothing here is owned across
 -- calls but one buffer, which holds the last request (no credential: the
 -- signed mode sends a signature, never the secret).
-local _M = { build = false }
+--
+-- _M.nonce() is core.nonce() (the same generator) and _M.time() os.time(),
+-- as FFI calls.
+local _M = { build = false, nonce = false, time = false }
 
 local okf, ffi = pcall(require, "ffi")
 if not okf or type(ffi) ~= "table" or type(ffi.cdef) ~= "function" then return _M end
 local core = require("socialize.core")
 if type(core.ffi) ~= "function" then return _M end
 
-local VERSION = 1 -- csrc/lua/lsz_ffi.c LSZ_FFI_VERSION
+local VERSION = 2 -- csrc/lua/lsz_ffi.c LSZ_FFI_VERSION
 local MAX_PARAMS = 64
 
 local okc = pcall(ffi.cdef, [[
@@ -45,16 +48,19 @@ typedef struct lsz_ffi_build_out {
 typedef struct lsz_ffi_api {
     int version;
     int (*build)(const lsz_ffi_build_in *in, lsz_ffi_build_out *out);
+    int (*nonce)(void *st, char *out, size_t cap);
+    double (*time)(void);
 } lsz_ffi_api;
 ]])
 -- (a second copy of this module in one state, after package.loaded was
 -- cleared, finds the types already declared)
 if not okc and not pcall(ffi.typeof, "lsz_ffi_api") then return _M end
 
-local addr, version = core.ffi()
+local addr, version, nonce_state = core.ffi()
 if version ~= VERSION or type(addr) ~= "userdata" then return _M end
 local api = ffi.cast("const lsz_ffi_api *", addr)
-local cbuild = api.build
+local cbuild, cnonce, ctime = api.build, api.nonce, api.time
+_M.anchor = core.ffi -- (its upvalue is the nonce's generator)
 
 local IN = ffi.new("lsz_ffi_build_in")
 local KEY = ffi.new("const char *[?]", MAX_PARAMS)
@@ -145,6 +151,18 @@ function _M.build(o, params)
     end
     if OUT.truncated ~= 0 then req.truncated = true end
     return req
+end
+
+local NONCE = ffi.new("char[64]")
+local core_nonce = core.nonce
+function _M.nonce()
+    local n = cnonce(nonce_state, NONCE, 64)
+    if n < 0 then return core_nonce() end -- (which raises and says why)
+    return fstring(NONCE, n)
+end
+
+function _M.time()
+    return ctime()
 end
 
 return _M
