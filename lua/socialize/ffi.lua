@@ -60,6 +60,8 @@ local addr, version, nonce_state = core.ffi()
 if version ~= VERSION or type(addr) ~= "userdata" then return _M end
 local api = ffi.cast("const lsz_ffi_api *", addr)
 local cbuild, cnonce, ctime = api.build, api.nonce, api.time
+-- (a light userdata passed to a void * is a conversion the JIT does not compile)
+nonce_state = ffi.cast("void *", nonce_state)
 _M.anchor = core.ffi -- (its upvalue is the nonce's generator)
 
 local IN = ffi.new("lsz_ffi_build_in")
@@ -77,7 +79,7 @@ local function grow(need)
 end
 grow(0)
 
-local type, pairs, tonumber = type, pairs, tonumber
+local type, next, tonumber = type, next, tonumber
 local fstring = ffi.string
 
 -- one option at i (core.build_request's opts field): a string, or absent;
@@ -94,6 +96,16 @@ local function opt(i, v)
     return true
 end
 
+-- One parameter (k, v, the next of params after the n before): the next
+-- k, v and n; n = -1 (and k nil) for one this path does not take.
+local function param(params, k, v, n)
+    if k == nil then return nil, nil, n end
+    if n == MAX_PARAMS or type(k) ~= "string" or type(v) ~= "string" then return nil, nil, -1 end
+    KEY[n], KLEN[n], VAL[n], VLEN[n] = k, #k, v, #v
+    local nk, nv = next(params, k)
+    return nk, nv, n + 1
+end
+
 -- (the strings in opts and params stay referenced by them during the C call)
 function _M.build(o, params)
     -- unrolled: a loop of eleven would keep the caller's trace from compiling
@@ -108,11 +120,24 @@ function _M.build(o, params)
     local n = 0
     if params ~= nil then
         if type(params) ~= "table" then return nil end
-        for k, v in pairs(params) do
-            if n == MAX_PARAMS or type(k) ~= "string" or type(v) ~= "string" then return nil end
-            KEY[n], KLEN[n], VAL[n], VLEN[n] = k, #k, v, #v
-            n = n + 1
-        end
+        -- the first twelve parameters in straight-line code, the rest in a
+        -- loop: a loop of a few iterations met by the caller's trace keeps
+        -- it from compiling ("inner loop in root trace"), issue 15
+        local k, v = next(params)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        k, v, n = param(params, k, v, n)
+        while k ~= nil do k, v, n = param(params, k, v, n) end
+        if n < 0 then return nil end
     end
     IN.n = n
     local rc = cbuild(IN, OUT)
