@@ -59,6 +59,7 @@ describe("socialize.ffi", function()
             assert.is_false(ffi_path.build)
             assert.is_false(ffi_path.nonce)
             assert.is_false(ffi_path.time)
+            assert.is_false(ffi_path.now_ms)
         end)
         return
     end
@@ -67,6 +68,7 @@ describe("socialize.ffi", function()
         assert.are.equal("function", type(ffi_path.build))
         assert.are.equal("function", type(ffi_path.nonce))
         assert.are.equal("function", type(ffi_path.time))
+        assert.are.equal("function", type(ffi_path.now_ms))
     end)
 
     it("builds a publishUserAction byte for byte as core.build_request does", function()
@@ -205,6 +207,13 @@ describe("socialize.ffi", function()
             n = n + 1
         end
         assert.are.equal(20000, n)
+    end)
+
+    it("answers core.now_ms() as now_ms", function()
+        local a, t, b = core.now_ms(), ffi_path.now_ms(), core.now_ms()
+        assert.are.equal("number", type(t))
+        assert.is_true(t >= a and t <= b)
+        assert.are.equal(math.floor(t), t)
     end)
 
     it("answers os.time() as time", function()

@@ -3,7 +3,7 @@
  * compiles into the caller's trace (a Lua C API function ends a trace).
  * Part of the binding (lsocialize_core.c): core.ffi() hands out the address
  * of LSZ_FFI_API below, nothing is exported by name. It also makes core.nonce
- * (the same generator) and os.time() FFI calls.
+ * (the same generator), os.time() and core.now_ms() FFI calls.
  *
  * The path answers only for what it is sure of: anything it does not take
  * (a value that is not a string, more than LSZ_FFI_MAX_PARAMS parameters,
@@ -52,10 +52,11 @@ typedef struct lsz_ffi_api {
     /* core.nonce from generator st (core.ffi's third result): the length
      * written to out, or -1 (no randomness: core.nonce raises) */
     int (*nonce)(void *st, char *out, size_t cap);
-    double (*time)(void); /* os.time() */
+    double (*time)(void);   /* os.time() */
+    double (*now_ms)(void); /* core.now_ms() */
 } lsz_ffi_api;
 
-#define LSZ_FFI_VERSION 2
+#define LSZ_FFI_VERSION 3
 
 enum { O_METHOD, O_DOMAIN, O_URL, O_KEY, O_USERKEY, O_SECRET, O_TOKEN, O_PKEY, O_NONCE, O_SDK, O_AUTH };
 
@@ -159,7 +160,14 @@ static double ffi_time(void)
     return (double)time(NULL);
 }
 
-static const lsz_ffi_api LSZ_FFI_API = {LSZ_FFI_VERSION, ffi_build, ffi_nonce, ffi_time};
+static double ffi_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static const lsz_ffi_api LSZ_FFI_API = {LSZ_FFI_VERSION, ffi_build, ffi_nonce, ffi_time, ffi_now_ms};
 
 /* core.ffi() -> the address of the entry points (a light userdata, cast by
  * ffi.lua to its lsz_ffi_api), the version, and core.nonce's generator (the

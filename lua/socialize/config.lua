@@ -285,6 +285,7 @@ function _M.check(config)
         nonce = config.nonce or (use_ffi and ffi_path.nonce) or core.nonce,
         -- the Gigya request built through LuaJIT's FFI (socialize.ffi), where it loads
         ffi_build = use_ffi and ffi_path.build or nil,
+        now_ms = use_ffi and ffi_path.now_ms or core.now_ms, -- the wall clock in ms
     }
     if config.clock then
         -- a clock that answers garbage fails the call (engine) before anything

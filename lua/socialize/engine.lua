@@ -46,7 +46,7 @@ Engine.__index = Engine
 --- An engine over checked settings (config.check) and a completed transport.
 function _M.new(settings, t)
     local cfg = settings.config
-    local now_ms = core.now_ms
+    local now_ms = settings.now_ms or core.now_ms
     if cfg.now then
         local now_s = cfg.now
         now_ms = function() return now_s() * 1000 end
@@ -330,13 +330,14 @@ function Engine:context(driver, st)
         end
         if type(secrets) == "function" then secrets = secrets() end
         secrets = policy.auth_secrets(reqs, secrets or s.secrets)
-        local t0 = core.now_ms()
+        local wall_ms = s.now_ms or core.now_ms
+        local t0 = wall_ms()
         for _, req in ipairs(reqs) do
             pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
                          url = policy.scrub(policy.redact_url(req.url), secrets) })
         end
         out = many(reqs)
-        local ms = core.now_ms() - t0
+        local ms = wall_ms() - t0
         scrub_errors(out, reqs, secrets)
         for i, o in ipairs(out) do
             pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,

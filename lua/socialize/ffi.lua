@@ -13,16 +13,16 @@
 -- calls but one buffer, which holds the last request (no credential: the
 -- signed mode sends a signature, never the secret).
 --
--- _M.nonce() is core.nonce() (the same generator) and _M.time() os.time(),
--- as FFI calls.
-local _M = { build = false, nonce = false, time = false }
+-- _M.nonce() is core.nonce() (the same generator), _M.time() os.time() and
+-- _M.now_ms() core.now_ms(), as FFI calls.
+local _M = { build = false, nonce = false, time = false, now_ms = false }
 
 local okf, ffi = pcall(require, "ffi")
 if not okf or type(ffi) ~= "table" or type(ffi.cdef) ~= "function" then return _M end
 local core = require("socialize.core")
 if type(core.ffi) ~= "function" then return _M end
 
-local VERSION = 2 -- csrc/lua/lsz_ffi.c LSZ_FFI_VERSION
+local VERSION = 3 -- csrc/lua/lsz_ffi.c LSZ_FFI_VERSION
 local MAX_PARAMS = 64
 
 local okc = pcall(ffi.cdef, [[
@@ -50,6 +50,7 @@ typedef struct lsz_ffi_api {
     int (*build)(const lsz_ffi_build_in *in, lsz_ffi_build_out *out);
     int (*nonce)(void *st, char *out, size_t cap);
     double (*time)(void);
+    double (*now_ms)(void);
 } lsz_ffi_api;
 ]])
 -- (a second copy of this module in one state, after package.loaded was
@@ -59,7 +60,7 @@ if not okc and not pcall(ffi.typeof, "lsz_ffi_api") then return _M end
 local addr, version, nonce_state = core.ffi()
 if version ~= VERSION or type(addr) ~= "userdata" then return _M end
 local api = ffi.cast("const lsz_ffi_api *", addr)
-local cbuild, cnonce, ctime = api.build, api.nonce, api.time
+local cbuild, cnonce, ctime, cnow_ms = api.build, api.nonce, api.time, api.now_ms
 -- (a light userdata passed to a void * is a conversion the JIT does not compile)
 nonce_state = ffi.cast("void *", nonce_state)
 _M.anchor = core.ffi -- (its upvalue is the nonce's generator)
@@ -188,6 +189,10 @@ end
 
 function _M.time()
     return ctime()
+end
+
+function _M.now_ms()
+    return cnow_ms()
 end
 
 return _M
