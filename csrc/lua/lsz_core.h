@@ -68,5 +68,4 @@ extern const luaL_Reg lsz_sign_funcs[];
 extern const luaL_Reg lsz_provider_funcs[];
 extern const luaL_Reg lsz_file_funcs[];
 
-
 #endif
