@@ -52,7 +52,7 @@ CORE_HDR = csrc/include/socialize.h csrc/core/sz_internal.h csrc/core/sz_codes.h
 CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
 BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c csrc/lua/lsz_file.c \
-           csrc/lua/lsz_reply.c
+           csrc/lua/lsz_reply.c csrc/lua/lsz_ffi.c
 BIND_HDR = csrc/lua/lsz_core.h
 CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c csrc/curl/lsz_curl_multi.c csrc/curl/lsz_cli.c
 CURL_HDR = csrc/curl/lsz_curl.h

@@ -122,8 +122,11 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     {
         unsigned long long *st = lua_newuserdata(L, sizeof *st);
         *st = 0; /* seeded on first use */
+        lua_pushvalue(L, -1);
         lua_pushcclosure(L, lsz_nonce, 1);
-        lua_setfield(L, -2, "nonce");
+        lua_setfield(L, -3, "nonce");
+        lua_pushcclosure(L, lsz_ffi, 1); /* the same generator through the FFI */
+        lua_setfield(L, -2, "ffi");
     }
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");

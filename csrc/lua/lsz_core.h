@@ -1,5 +1,5 @@
 /* Internal header of the Lua binding socialize.core (lsocialize_core.c,
- * lsz_json.c, lsz_sign.c, lsz_provider.c, lsz_reply.c). Nothing here is exported: the
+ * lsz_json.c, lsz_sign.c, lsz_provider.c, lsz_reply.c, lsz_ffi.c). Nothing here is exported: the
  * modules are built with -fvisibility=hidden and only luaopen_socialize_core
  * is visible. */
 #ifndef LSZ_CORE_H
@@ -55,6 +55,12 @@ int lsz_push_result(lua_State *L, json_t *r);
 
 /* lsz_sign.c: core.nonce (a closure over its per-state counter) */
 int lsz_nonce(lua_State *L);
+/* the next nonce of generator *st into out: its length, or -1 (no randomness) */
+int lsz_nonce_next(unsigned long long *st, char *out, size_t cap);
+
+/* lsz_ffi.c: core.ffi, the FFI path's entry points (a closure over the
+ * nonce's generator) */
+int lsz_ffi(lua_State *L);
 
 /* each file's functions of the module table */
 extern const luaL_Reg lsz_json_funcs[];

@@ -174,17 +174,17 @@ static int l_now_ms(lua_State *L)
  * every call cost more than the rest of the request). So no two nonces of
  * one Lua state repeat within 2^32 - 1 calls, whatever the clock does (the
  * top half of a 64-bit generator could, and did: a 20,000-nonce test met a
- * repeat within one millisecond). The state is the function's upvalue. */
-int lsz_nonce(lua_State *L)
+ * repeat within one millisecond). The state is the function's upvalue (and
+ * core.ffi's, whose nonce, lsz_ffi.c, takes the same generator). */
+int lsz_nonce_next(unsigned long long *st, char *out, size_t cap)
 {
-    unsigned long long *st = lua_touserdata(L, lua_upvalueindex(1));
     unsigned long x;
     struct timespec ts;
-    char out[64];
+    int n;
     if (*st == 0) {
         unsigned char r[4];
         if (RAND_bytes(r, sizeof r) != 1)
-            return luaL_error(L, "no randomness available for the nonce");
+            return -1;
         *st = ((unsigned long long)r[0] << 24 | (unsigned long long)r[1] << 16 | (unsigned long long)r[2] << 8 | r[3]);
         if (*st == 0)
             *st = 1; /* the one state xorshift never leaves */
@@ -195,8 +195,17 @@ int lsz_nonce(lua_State *L)
     x ^= (x << 5) & 0xFFFFFFFFUL;
     *st = x;
     clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(out, sizeof out, "%lld_%lu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, x);
-    lua_pushstring(L, out);
+    n = snprintf(out, cap, "%lld_%lu", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, x);
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+int lsz_nonce(lua_State *L)
+{
+    char out[64];
+    int n = lsz_nonce_next(lua_touserdata(L, lua_upvalueindex(1)), out, sizeof out);
+    if (n < 0)
+        return luaL_error(L, "no randomness available for the nonce");
+    lua_pushlstring(L, out, (size_t)n);
     return 1;
 }
 

@@ -3,6 +3,7 @@
 -- message and no position; socialize.new re-raises it at its caller.
 local core = require("socialize.core")
 local policy = require("socialize.policy")
+local ffi_path = require("socialize.ffi") -- build = false where the FFI is not there
 
 local type, pairs, ipairs, tostring, error, pcall = type, pairs, ipairs, tostring, error, pcall
 local floor = math.floor
@@ -35,7 +36,7 @@ local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken"
                       "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
                       "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media", "store",
-                      "outbox", "restyUpstream" }
+                      "outbox", "restyUpstream", "ffi" }
 _M.KEYS = CONFIG_KEYS
 
 -- Levenshtein distance, for "did you mean".
@@ -263,11 +264,13 @@ function _M.check(config)
     argcheck(config.log == nil or type(config.log) == "function", "config.log must be a function(event)")
     argcheck(config.allowPrivateNetworks == nil or type(config.allowPrivateNetworks) == "boolean",
         "config.allowPrivateNetworks must be a boolean")
+    argcheck(config.ffi == nil or type(config.ffi) == "boolean", "config.ffi must be a boolean")
     argcheck(config.resolver == nil or type(config.resolver) == "function",
         "config.resolver must be a function(name) returning a list of addresses")
     local ok_retry, retry = pcall(policy.config, config.retry)
     argcheck(ok_retry, (tostring(retry):gsub("^.-: ", "")))
 
+    local use_ffi = config.ffi ~= false
     local s = {
         config = config,
         backend = backend,
@@ -277,9 +280,12 @@ function _M.check(config)
         retry = retry,
         deadline = config.deadline or config.timeout or 10,
         nul_field = nul_config_field(config),
-        clock = config.clock or os_time,
+        clock = config.clock or (use_ffi and ffi_path.time) or os_time,
         user_clock = config.clock,
-        nonce = config.nonce or core.nonce,
+        nonce = config.nonce or (use_ffi and ffi_path.nonce) or core.nonce,
+        -- the Gigya request built through LuaJIT's FFI (socialize.ffi), where it loads
+        ffi_build = use_ffi and ffi_path.build or nil,
+        now_ms = use_ffi and ffi_path.now_ms or core.now_ms, -- the wall clock in ms
     }
     if config.clock then
         -- a clock that answers garbage fails the call (engine) before anything

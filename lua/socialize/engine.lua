@@ -23,6 +23,7 @@
 --   secrets                 the client's secrets in every encoding (redaction)
 --   config                  the client's config table, read only
 --   options                 the Gigya request options that do not change between calls
+--   ffi_build               socialize.ffi's build under LuaJIT (config.ffi), else nil
 local core = require("socialize.core")
 local errors = require("socialize.errors")
 local validate = require("socialize.validate")
@@ -45,7 +46,7 @@ Engine.__index = Engine
 --- An engine over checked settings (config.check) and a completed transport.
 function _M.new(settings, t)
     local cfg = settings.config
-    local now_ms = core.now_ms
+    local now_ms = settings.now_ms or core.now_ms
     if cfg.now then
         local now_s = cfg.now
         now_ms = function() return now_s() * 1000 end
@@ -223,6 +224,7 @@ function Engine:context(driver, st)
     local ctx = {
         config = cfg, options = request_options(self), retry = s.retry, retry_expired = s.retryExpired,
         blocked = self._blocked, cache = self._cache, secrets = s.secrets, nonce = s.nonce,
+        ffi_build = s.ffi_build, -- false/nil: core.build_request only
         store = self.store_of, -- the client's store (client:store), when config.store is set
     }
     if kept_in_store(self) then
@@ -328,13 +330,14 @@ function Engine:context(driver, st)
         end
         if type(secrets) == "function" then secrets = secrets() end
         secrets = policy.auth_secrets(reqs, secrets or s.secrets)
-        local t0 = core.now_ms()
+        local wall_ms = s.now_ms or core.now_ms
+        local t0 = wall_ms()
         for _, req in ipairs(reqs) do
             pcall(log, { event = "request", provider = req.provider or "gigya", method = req.method,
                          url = policy.scrub(policy.redact_url(req.url), secrets) })
         end
         out = many(reqs)
-        local ms = core.now_ms() - t0
+        local ms = wall_ms() - t0
         scrub_errors(out, reqs, secrets)
         for i, o in ipairs(out) do
             pcall(log, { event = "response", provider = reqs[i].provider or "gigya", status = o.status,

@@ -17,7 +17,11 @@ local function build(ctx, method, params)
     o.method = method
     o.timestamp = floor(ctx.clock())
     o.nonce = ctx.nonce()
-    local req, msg, code = core.build_request(o, params)
+    -- under LuaJIT, one FFI call the JIT compiles (socialize.ffi); anything it
+    -- does not take or refuses, the C API builds and explains
+    local fb, req, msg, code = ctx.ffi_build, nil, nil, nil
+    if fb then req = fb(o, params) end
+    if not req then req, msg, code = core.build_request(o, params) end
     if not req then
         return nil, errors.new(code, msg)
     end
