@@ -138,7 +138,7 @@ static int v4_number(const char *s, size_t n, unsigned long long *out)
  * not a valid IPv4 number form. */
 static int v4_loose(const char *s, size_t n, unsigned char *out)
 {
-    unsigned long long part[4], v;
+    unsigned long long part[4] = {0, 0, 0, 0}, v;
     size_t np = 0, i = 0, start = 0;
     for (i = 0; i <= n; i++) {
         if (i == n || s[i] == '.') {

@@ -398,16 +398,18 @@ static char *o1_base(const char *method, const char *url, const char *const *kv,
         rc = o1_add(ps, &n, kv[i], strlen(kv[i]), kv[i + 1], strlen(kv[i + 1]));
     q = strchr(url, '?');
     qe = q ? q + strcspn(q, "#") : NULL;
-    while (rc == 0 && q && q < qe) {
-        const char *part = q + 1, *end = part, *eq;
-        while (end < qe && *end != '&')
-            end++;
-        if (end > part) {
-            eq = memchr(part, '=', (size_t)(end - part));
-            rc = eq ? o1_add(ps, &n, part, (size_t)(eq - part), eq + 1, (size_t)(end - eq - 1))
-                    : o1_add(ps, &n, part, (size_t)(end - part), "", 0);
+    if (q) {
+        while (rc == 0 && q < qe) {
+            const char *part = q + 1, *end = part, *eq;
+            while (end < qe && *end != '&')
+                end++;
+            if (end > part) {
+                eq = memchr(part, '=', (size_t)(end - part));
+                rc = eq ? o1_add(ps, &n, part, (size_t)(eq - part), eq + 1, (size_t)(end - eq - 1))
+                        : o1_add(ps, &n, part, (size_t)(end - part), "", 0);
+            }
+            q = end;
         }
-        q = end;
     }
     sz_buf_init(&pstr);
     sz_buf_init(&b);

@@ -75,6 +75,29 @@ static void link_host(sz_buf *b, const char *link)
 #define LI_MAX_URL 4096          /* an upload URL's bytes (the parts go through every step's state) */
 #define LI_MAX_IMAGES 20         /* a multiImage post: 2 to 20 */
 
+/* A PUT of len bytes (copied: the request owns its body) as an octet stream. */
+static sz_request *li_put(const char *url, const void *data, size_t len)
+{
+    sz_request *r = sz_request_new("PUT", url);
+    char *copy;
+    if (!r)
+        return NULL;
+    copy = malloc(len + 1);
+    if (!copy) {
+        sz_request_free(r);
+        return NULL;
+    }
+    if (len)
+        memcpy(copy, data, len);
+    /* sz_request_set_body takes copy in every case (sz_request_free frees it) */
+    if (sz_request_set_body(r, copy, len) != 0 ||
+        sz_request_add_header(r, "Content-Type", "application/octet-stream") != 0) {
+        sz_request_free(r);
+        return NULL;
+    }
+    return r;
+}
+
 /* An upload URL LinkedIn gave: http(s), no space or control, and on
  * linkedin.com (or on the API's own host: a sandbox, an app.baseUrl), since
  * the engine sends the member token with the PUT. */
@@ -149,7 +172,6 @@ static sz_request *li_video_upload(ctx *x, const char *root, const char *owner, 
         json_t *part = json_array_get(json_object_get(st, "parts"), (size_t)jnat(st, "part", -1));
         long long first = json_integer_value(json_array_get(part, 0)), last = json_integer_value(json_array_get(part, 1));
         const char *u = json_string_value(json_array_get(part, 2));
-        char *copy;
         if (jnat(st, "part", -1) < 0 || !part || first < 0 || last < first || last >= (long long)m->len ||
             !li_upload_url_ok(u, root)) {
             x->result = fail("content_invalid", "linkedin: mediaItems[%d]: upload part %lld is refused (its byte range "
@@ -157,15 +179,7 @@ static sz_request *li_video_upload(ctx *x, const char *root, const char *owner, 
             return NULL;
         }
         /* only this part's slice */
-        r = sz_request_new("PUT", u);
-        if (r && (!(copy = malloc((size_t)(last - first) + 2)) ||
-                  sz_request_set_body(r, memcpy(copy, (const char *)m->data + first, (size_t)(last - first) + 1),
-                                      (size_t)(last - first) + 1) != 0 ||
-                  sz_request_add_header(r, "Content-Type", "application/octet-stream") != 0)) {
-            sz_request_free(r);
-            r = NULL;
-        }
-        return r;
+        return li_put(u, (const char *)m->data + first, (size_t)(last - first) + 1);
     } else if (strcmp(phase, "finalize") == 0) {
         sz_buf_printf(&url, "%s/rest/videos?action=finalizeUpload", root);
         body = json_pack("{s:{s:s, s:s, s:O}}", "finalizeUploadRequest", "video", video, "uploadToken",
@@ -279,7 +293,6 @@ static sz_request *li_upload(ctx *x, const char *root, const char *owner)
     json_t *st = step_state(x->c), *body;
     const char *phase = jstr(st, "phase");
     sz_request *r = NULL;
-    char *copy = NULL;
     sz_media m;
     sz_buf url;
     if (step_item(x, &m) != 0)
@@ -316,13 +329,7 @@ static sz_request *li_upload(ctx *x, const char *root, const char *owner)
                          "(an https URL on linkedin.com is expected)", m.index);
         return NULL;
     }
-    r = sz_request_new("PUT", jstr(st, "uploadUrl"));
-    if (r && (!(copy = malloc(m.len + 1)) || sz_request_set_body(r, memcpy(copy, m.data, m.len), m.len) != 0 ||
-              sz_request_add_header(r, "Content-Type", "application/octet-stream") != 0)) {
-        sz_request_free(r);
-        r = NULL;
-    }
-    return r;
+    return li_put(jstr(st, "uploadUrl"), m.data, m.len);
 }
 
 static json_t *li_parse_upload(const sz_call_json *c, int status, json_t *j)
