@@ -105,6 +105,32 @@ describe("one C call from the parameters to the reply #fakes", function()
         end)
     end
 
+    -- the other auth modes (an Authorization header, a token), over HTTPS
+    for _, auth in ipairs({ "jwt", "oauth2", "secret" }) do
+        it("sends the same bytes and answers the same with auth " .. auth, function()
+            local extra = { url = G.https, cafile = G.ca }
+            if auth == "jwt" then
+                extra.userKey, extra.privateKey, extra.secret = H.JWT_USER_KEY, H.read(H.key("jwt.pem")), H.NONE
+            elseif auth == "oauth2" then
+                extra.accessToken, extra.secret = H.TOKEN, H.NONE
+            else
+                extra.auth = "secret"
+            end
+            local fast, n = client(true, extra)
+            local slow = client(false, extra)
+            assert.equal(auth, fast.auth)
+            local r1, res1, err1 = sent(fast, "socialize.getUserInfo", { UID = "user_123" })
+            local r2, res2, err2 = sent(slow, "socialize.getUserInfo", { UID = "user_123" })
+            assert.equal(1, n.n)
+            assert.is_nil(err1)
+            assert.equal(r2[1].body, r1[1].body)
+            assert.equal(r2[1].headers.authorization, r1[1].headers.authorization)
+            assert.equal(r2[1].scheme, r1[1].scheme)
+            same_answer(res2, res1)
+            same_answer(err2, err1)
+        end)
+    end
+
     it("answers the server's error as the general path does", function()
         local fast, n = client(true, { apiKey = "3_unknown" })
         local slow = client(false, { apiKey = "3_unknown" })
