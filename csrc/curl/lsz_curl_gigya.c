@@ -53,7 +53,7 @@ static const char *request_bad(const lsz_capi *c, const sz_request *r, char *buf
         const char *k, *v;
         c->req_header(r, i, &k, &v);
         for (j = 0; k[j]; j++)
-            if ((unsigned char)k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f)
+            if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f) /* (as lsz_check_request: char) */
                 return "invalid header name";
         if (strpbrk(v, "\r\n") != NULL) {
             snprintf(buf, bn, "header %s contains CR, LF or NUL", k);
@@ -63,10 +63,14 @@ static const char *request_bad(const lsz_capi *c, const sz_request *r, char *buf
     return NULL;
 }
 
-/* Pushes { url = ..., headers = { name = value } } of r (a failed transfer's
- * message is redacted by them, as for s:request's callers). */
-static void push_req(lua_State *L, const lsz_capi *c, const sz_request *r)
+/* push_req(capi, request) (light userdata, called protected: it may raise
+ * for memory while the caller owns the request) pushes { url = ...,
+ * headers = { name = value } } of the request (a failed transfer's message is
+ * redacted by them, as for s:request's callers). */
+static int push_req(lua_State *L)
 {
+    const lsz_capi *c = lua_touserdata(L, 1);
+    const sz_request *r = lua_touserdata(L, 2);
     size_t i, n = c->req_header_count(r);
     lua_createtable(L, 0, 2);
     lua_pushstring(L, c->req_url(r));
@@ -79,6 +83,7 @@ static void push_req(lua_State *L, const lsz_capi *c, const sz_request *r)
         lua_setfield(L, -2, k);
     }
     lua_setfield(L, -2, "headers");
+    return 1;
 }
 
 /* Pushes the reply's Date header (repeated ones joined with ", ", as
@@ -147,9 +152,8 @@ int lsz_gigya(lua_State *L)
         return 3; /* nil, message, code: nothing built */
     lua_settop(L, 5);
     if ((bad = request_bad(c, r, buf, sizeof buf)) != NULL) {
-        lua_pushstring(L, bad);
-        c->req_free(r);
-        return lua_error(L); /* as s:request raises on such a request table */
+        c->req_free(r); /* (bad is static or in buf) */
+        return luaL_error(L, "%s", bad); /* as s:request raises on such a request table */
     }
     memset(&xr, 0, sizeof xr);
     xr.method = c->req_method(r);
@@ -179,11 +183,20 @@ int lsz_gigya(lua_State *L)
     curl_slist_free_all(x->hl);
     x->hl = NULL;
     if (x->rc != CURLE_OK) {
+        /* nil, message, kind, req; the request owned until its table is made */
+        int st;
+        lua_pushcfunction(L, push_req);
+        lua_pushlightuserdata(L, (void *)c);
+        lua_pushlightuserdata(L, r);
+        st = lua_pcall(L, 2, 1, 0);
+        c->req_free(r);
+        if (st != 0)
+            return lua_error(L); /* (out of memory) */
         lua_pushnil(L);
         lsz_push_error(L, x);
         lua_pushstring(L, lsz_outcome_kind(x->rc, x));
-        push_req(L, c, r);
-        c->req_free(r);
+        lua_pushvalue(L, -4);
+        lua_remove(L, -5);
         lsz_rbuf_free(&x->body);
         lsz_rbuf_free(&x->head);
         lsz_xfer_strings_free(x);
