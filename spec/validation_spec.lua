@@ -139,6 +139,49 @@ describe("validation", function()
         assert.is_true(core.user_action_plain('{"mediaItems":[{"type":"image","data":"x"}]}', true))
     end)
 
+    it("a userAction table: the core's raw read says yes only when the full check accepts its shape", function()
+        local core = require("socialize.core")
+        local f = assert(io.open("bench/user_action.json", "rb"))
+        local bench = assert(core.json_decode(f:read("*a")))
+        f:close()
+        -- validate.lua with the core's answer forced to "not sure": the full check alone
+        local saved, loaded = core.user_action_table, package.loaded["socialize.validate"]
+        core.user_action_table = function() return false end
+        package.loaded["socialize.validate"] = nil
+        local full = require("socialize.validate")
+        core.user_action_table, package.loaded["socialize.validate"] = saved, loaded
+        local meta = setmetatable({}, {})
+        local yes = { bench, { title = "t" }, { mediaItems = {} }, { actionLinks = {}, x = { 1 } },
+            { mediaItems = { { type = "image", src = "a" }, { type = "image" } }, title = "t", userMessage = "m" },
+            { mediaItems = { { type = "mp3" } } }, { description = "d", actionLinks = meta } }
+        local no = { {}, { title = 1 }, setmetatable({ title = "t" }, {}), { mediaItems = "x" },
+            { mediaItems = { { type = "gif" } } }, { mediaItems = { { type = "image" }, { type = "video" } } },
+            { mediaItems = { { type = "image", data = "x" } } }, { mediaItems = { "x" } }, { actionLinks = "x" },
+            { mediaItems = setmetatable({ { type = "image" } }, {}) }, { mediaItems = { setmetatable({ type = "image" }, {}) } },
+            { mediaItems = { { type = 1 } } }, { linkBack = false }, { subtitle = {} } }
+        local function full_ok(t)
+            return full.check("publishUserAction", { UID = "u", userAction = t }) ~= nil
+        end
+        for i, t in ipairs(yes) do
+            assert.is_true(core.user_action_table(t), "yes #" .. i)
+            assert.is_true(full_ok(t), "yes #" .. i)
+        end
+        for i, t in ipairs(no) do
+            assert.is_false(core.user_action_table(t), "no #" .. i)
+        end
+        -- the ones the full check refuses, it refuses with the same error either way
+        for i, t in ipairs(no) do
+            local _, e1 = full.check("publishUserAction", { UID = "u", userAction = t })
+            local _, e2 = require("socialize.validate").check("publishUserAction", { UID = "u", userAction = t })
+            assert.are.same(e1 and e1.errorDetails, e2 and e2.errorDetails, "no #" .. i)
+        end
+        assert.is_false(full_ok({ mediaItems = { { type = "image" }, { type = "video" } } }))
+        assert.is_false(core.user_action_table("{}"))
+        assert.is_false(core.user_action_table(nil))
+        -- the direct backend takes bytes in a media item
+        assert.is_true(core.user_action_table({ mediaItems = { { type = "image", data = "x" } } }, true))
+    end)
+
     it("the core's one-pass parameter check passes only plain scalar values and counts the tables", function()
         local core = require("socialize.core")
         local function pp(p) return { core.plain_params(p) } end

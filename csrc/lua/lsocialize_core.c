@@ -131,6 +131,7 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     sz_setfuncs(L, lsz_json_funcs, 0);
     sz_setfuncs(L, lsz_provider_funcs, 0);
     sz_setfuncs(L, lsz_file_funcs, 0);
+    lsz_open_user_action_table(L);
     {
         unsigned long long *st = lua_newuserdata(L, sizeof *st);
         *st = 0; /* seeded on first use */

@@ -175,12 +175,14 @@ local function check_location(p)
 end
 
 local MEDIA_TYPES = { image = true, flash = true, mp3 = true, video = true }
-local user_action_plain = core.user_action_plain
+local user_action_plain, user_action_table = core.user_action_plain, core.user_action_table
 
 local function check_user_action(name, v, opts)
     -- a JSON string the core's one-pass scan finds certainly well-shaped needs
     -- no Lua table; anything else gets the full check below and its message
     if type(v) == "string" and user_action_plain(v, opts and opts.direct) then return true end
+    -- the same for a table: the core's raw read says yes only when it is sure
+    if type(v) == "table" and user_action_table(v, opts and opts.direct) then return true end
     local ua, err = json_view(name, v, "object")
     if not ua then return nil, err end
     if next(ua) == nil then
