@@ -554,6 +554,7 @@ do
 end
 
 local OPTS = { [true] = {}, [false] = {} } -- direct -> auth (OPTS itself for nil) -> opts
+local PUBLISH, publish_plain = "socialize.publishUserAction", core.publish_plain
 
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
@@ -570,6 +571,13 @@ function _M.check(method, params, opts)
             opts = { auth = auth, valid = providers.valid, names = providers.names }
         end
         by_auth[key] = opts
+    end
+    -- the usual publishUserAction (a JSON string userAction the core's scan
+    -- passes, plain scalar values, nothing to normalise): the core checks it in
+    -- one pass and answers the copy; anything else, the checks below (issue 15)
+    if method == PUBLISH or method == "publishUserAction" then
+        local q = publish_plain(params, direct)
+        if q then return q end
     end
     local p
     if clone then
