@@ -53,9 +53,10 @@ CORE_LIBS = -ljansson -lcrypto -licuuc -lm
 # the Lua binding (socialize.core), the libcurl transport (socialize.curl), the C tests
 BIND_SRC = csrc/lua/lsocialize_core.c csrc/lua/lsz_json.c csrc/lua/lsz_sign.c csrc/lua/lsz_provider.c csrc/lua/lsz_file.c \
            csrc/lua/lsz_reply.c csrc/lua/lsz_ffi.c
-BIND_HDR = csrc/lua/lsz_core.h
-CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c csrc/curl/lsz_curl_multi.c csrc/curl/lsz_cli.c
-CURL_HDR = csrc/curl/lsz_curl.h
+BIND_HDR = csrc/lua/lsz_core.h csrc/lua/lsz_capi.h
+CURL_SRC = csrc/curl/lsocialize_curl.c csrc/curl/lsz_curl_xfer.c csrc/curl/lsz_curl_multi.c csrc/curl/lsz_cli.c \
+           csrc/curl/lsz_curl_gigya.c
+CURL_HDR = csrc/curl/lsz_curl.h csrc/lua/lsz_capi.h
 GUARD_SRC = csrc/core/sz_guard.c csrc/core/sz_internal.h
 TEST_SRC = csrc/test/test_core.c csrc/test/test_sign.c csrc/test/test_net.c csrc/test/test_hard.c \
            csrc/test/test_compose.c csrc/test/test_api.c csrc/test/test_json.c csrc/test/test_media.c

@@ -1,6 +1,7 @@
 /* libFuzzer: JSON <-> Lua conversion in the binding (json_decode, the
  * deterministic encoder, parse_response, the one-pass UserAction scan
- * against the full decode) inside a real Lua state. */
+ * against the full decode, the raw read of a UserAction table against the
+ * full check) inside a real Lua state. */
 #include <stdint.h>
 #include <stddef.h>
 #include "lua.h"
@@ -36,25 +37,30 @@ static const char *SCRIPT =
     "  if v.statusReason == nil then v.statusReason = 'OK' end\n"
     "  if not same(v, r) then error('bad reply table: not the decoded reply') end\n"
     "end\n"
-    /* the one-pass UserAction scan says yes only to what the full check accepts */
+    /* the one-pass UserAction scan (a JSON string) and the raw read (a table) say yes only to
+     * what the full check accepts */
+    "local function shape(t, direct, what)\n"
+    "  if type(t) ~= 'table' or next(t) == nil then error(what .. ': not an object') end\n"
+    "  for _, f in ipairs({'title', 'subtitle', 'description', 'linkBack', 'userMessage'}) do\n"
+    "    if t[f] ~= nil and type(t[f]) ~= 'string' then error(what .. ': bad ' .. f) end\n"
+    "  end\n"
+    "  local items, kind = t.mediaItems, nil\n"
+    "  local M = { image = true, flash = true, mp3 = true, video = true }\n"
+    "  if items ~= nil and type(items) ~= 'table' then error(what .. ': bad mediaItems') end\n"
+    "  for i = 1, items and #items or 0 do\n"
+    "    local it = items[i]\n"
+    "    if type(it) ~= 'table' or not M[it.type] or (it.data ~= nil and not direct) or (kind and it.type ~= kind) then\n"
+    "      error(what .. ': bad item') end\n"
+    "    kind = it.type\n"
+    "  end\n"
+    "  if t.actionLinks ~= nil and type(t.actionLinks) ~= 'table' then error(what .. ': bad actionLinks') end\n"
+    "end\n"
     "for _, direct in ipairs({false, true}) do\n"
     "  if core.user_action_plain(s, direct) then\n"
-    "    local t = core.json_decode(s)\n"
-    "    if type(t) ~= 'table' or next(t) == nil or not s:find('^%s*{') then error('plain: not an object') end\n"
-    "    for _, f in ipairs({'title', 'subtitle', 'description', 'linkBack', 'userMessage'}) do\n"
-    "      if t[f] ~= nil and type(t[f]) ~= 'string' then error('plain: bad ' .. f) end\n"
-    "    end\n"
-    "    local items, kind = t.mediaItems, nil\n"
-    "    local M = { image = true, flash = true, mp3 = true, video = true }\n"
-    "    if items ~= nil and type(items) ~= 'table' then error('plain: bad mediaItems') end\n"
-    "    for i = 1, items and #items or 0 do\n"
-    "      local it = items[i]\n"
-    "      if type(it) ~= 'table' or not M[it.type] or (it.data ~= nil and not direct) or (kind and it.type ~= kind) then\n"
-    "        error('plain: bad item') end\n"
-    "      kind = it.type\n"
-    "    end\n"
-    "    if t.actionLinks ~= nil and type(t.actionLinks) ~= 'table' then error('plain: bad actionLinks') end\n"
+    "    if not s:find('^%s*{') then error('plain: not an object') end\n"
+    "    shape(core.json_decode(s), direct, 'plain')\n"
     "  end\n"
+    "  if type(v) == 'table' and core.user_action_table(v, direct) then shape(v, direct, 'plain: table') end\n"
     "end\n"
     ;
 

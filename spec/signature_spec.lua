@@ -131,6 +131,41 @@ describe("signature helpers", function()
         assert.matches("f must be a string, number, boolean or table", err.errorDetails)
     end)
 
+    it("checks config.url's scheme, host and port once, with the errors it always gave", function()
+        local core = require("socialize.core")
+        local function build(url, auth)
+            return core.build_request({ method = "socialize.getUserInfo", url = url, auth = auth or "signed",
+                apiKey = "k", secret = "c2VjcmV0", nonce = "n", timestamp = 1 }, { UID = "u" })
+        end
+        local bad_host = "Invalid parameter value: url has a bad host or port"
+        for _, case in ipairs({
+            { "http://", bad_host }, { "https:///", bad_host }, { "http://h:99999", bad_host }, { "http://h:0", bad_host },
+            { "http://[::1", bad_host }, { "http://:80", bad_host }, { "http://h:8a", bad_host },
+            { "ftp://h", "Invalid parameter value: url must start with http:// or https://" },
+            { "http://u@h", "Invalid parameter value: url must not carry user information" },
+            { "http://h/a?b", "Invalid parameter value: url must not have a query or fragment" },
+        }) do
+            for _, auth in ipairs({ "signed", "secret" }) do
+                local r, msg, code = build(case[1], auth)
+                assert.is_nil(r, case[1])
+                assert.equal(case[2], msg, case[1])
+                assert.equal(400006, code)
+            end
+        end
+        -- the normalised URL signed: lower-case host, no default port, the path kept
+        local r = assert(build("HTTP://Ex.COM:80//p/"))
+        assert.equal("HTTP://Ex.COM:80//p/socialize.getUserInfo", r.url)
+        local params = {}
+        for kv in r.body:gmatch("[^&]+") do
+            local k, v = kv:match("^([^=]*)=(.*)$")
+            params[k] = v:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+        end
+        local want = params.sig
+        params.sig = nil
+        assert.equal(want, (socialize.signature.sign("c2VjcmV0", "POST", "HTTP://Ex.COM:80//p/socialize.getUserInfo", params)))
+        assert.equal(want, (socialize.signature.sign("c2VjcmV0", "POST", "http://ex.com//p/socialize.getUserInfo", params)))
+    end)
+
     it("raises on wrong argument types", function()
         assert.has_error(function() socialize.signature.sign(nil, "POST", "u", {}) end)
         assert.has_error(function() socialize.signature.baseString("POST", "u", "x=1") end)

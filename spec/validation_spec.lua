@@ -139,6 +139,107 @@ describe("validation", function()
         assert.is_true(core.user_action_plain('{"mediaItems":[{"type":"image","data":"x"}]}', true))
     end)
 
+    it("a userAction table: the core's raw read says yes only when the full check accepts its shape", function()
+        local core = require("socialize.core")
+        local f = assert(io.open("bench/user_action.json", "rb"))
+        local bench = assert(core.json_decode(f:read("*a")))
+        f:close()
+        -- validate.lua with the core's answer forced to "not sure": the full check alone
+        local saved, loaded = core.user_action_table, package.loaded["socialize.validate"]
+        core.user_action_table = function() return false end
+        package.loaded["socialize.validate"] = nil
+        local full = require("socialize.validate")
+        core.user_action_table, package.loaded["socialize.validate"] = saved, loaded
+        local meta = setmetatable({}, {})
+        local yes = { bench, { title = "t" }, { mediaItems = {} }, { actionLinks = {}, x = { 1 } },
+            { mediaItems = { { type = "image", src = "a" }, { type = "image" } }, title = "t", userMessage = "m" },
+            { mediaItems = { { type = "mp3" } } }, { description = "d", actionLinks = meta } }
+        local no = { {}, { title = 1 }, setmetatable({ title = "t" }, {}), { mediaItems = "x" },
+            { mediaItems = { { type = "gif" } } }, { mediaItems = { { type = "image" }, { type = "video" } } },
+            { mediaItems = { { type = "image", data = "x" } } }, { mediaItems = { "x" } }, { actionLinks = "x" },
+            { mediaItems = setmetatable({ { type = "image" } }, {}) }, { mediaItems = { setmetatable({ type = "image" }, {}) } },
+            { mediaItems = { { type = 1 } } }, { linkBack = false }, { subtitle = {} } }
+        local function full_ok(t)
+            return full.check("publishUserAction", { UID = "u", userAction = t }) ~= nil
+        end
+        for i, t in ipairs(yes) do
+            assert.is_true(core.user_action_table(t), "yes #" .. i)
+            assert.is_true(full_ok(t), "yes #" .. i)
+        end
+        for i, t in ipairs(no) do
+            assert.is_false(core.user_action_table(t), "no #" .. i)
+        end
+        -- the ones the full check refuses, it refuses with the same error either way
+        for i, t in ipairs(no) do
+            local _, e1 = full.check("publishUserAction", { UID = "u", userAction = t })
+            local _, e2 = require("socialize.validate").check("publishUserAction", { UID = "u", userAction = t })
+            assert.are.same(e1 and e1.errorDetails, e2 and e2.errorDetails, "no #" .. i)
+        end
+        assert.is_false(full_ok({ mediaItems = { { type = "image" }, { type = "video" } } }))
+        assert.is_false(core.user_action_table("{}"))
+        assert.is_false(core.user_action_table(nil))
+        -- the direct backend takes bytes in a media item
+        assert.is_true(core.user_action_table({ mediaItems = { { type = "image", data = "x" } } }, true))
+    end)
+
+    it("a publishUserAction: the core's one-pass check answers a copy only when the full check accepts it as it is", function()
+        local core = require("socialize.core")
+        local f = assert(io.open("bench/user_action.json", "rb"))
+        local UA = f:read("*a")
+        f:close()
+        -- validate.lua with the core's answer forced to "not sure": the full check alone
+        local saved, loaded = core.publish_plain, package.loaded["socialize.validate"]
+        core.publish_plain = function() return false end
+        package.loaded["socialize.validate"] = nil
+        local full = require("socialize.validate")
+        core.publish_plain, package.loaded["socialize.validate"] = saved, loaded
+        local validate = require("socialize.validate")
+        local ua = '{"title":"t"}'
+        local yes = {
+            { UID = "user_123", userAction = UA, cid = "bench-campaign", shortURLs = "never" },
+            { UID = "u", userAction = ua },
+            { UID = "u", userAction = ua, cid = string.rep("x", 100), shortURLs = "always", n = 1.5, b = false,
+              z = core.null, other = "text \\u0000 is text here", graphParamsX = "x" },
+            { UID = "u", userAction = ua, shortURLs = "whenRequired", actionLinks = "x", nUserAction2 = "x" },
+        }
+        local no = {
+            {}, { UID = "u" }, { userAction = ua }, { UID = "", userAction = ua }, { UID = 1, userAction = ua },
+            { UID = "u", userAction = "" }, { UID = "u", userAction = "{" }, { UID = "u", userAction = "[1]" },
+            { UID = "u", userAction = '{"a":"\\u0000"}' }, { UID = "u", userAction = { title = "t" } },
+            { UID = "u", userAction = ua, cid = string.rep("\195\169", 60) }, { UID = "u", userAction = ua, cid = string.rep("x", 101) },
+            { UID = "u", userAction = ua, cid = 5 }, { UID = "u", userAction = ua, shortURLs = "sometimes" },
+            { UID = "u", userAction = ua, enabledProviders = "facebook" }, { UID = "u", userAction = ua, disabledProviders = "x" },
+            { UID = "u", userAction = ua, tags = "a" }, { UID = "u", userAction = ua, actionAttributes = "{}" },
+            { UID = "u", userAction = ua, userLocation = "{}" }, { UID = "u", userAction = ua, facebookUserAction = ua },
+            { UID = "u", userAction = ua, graphParams = "{}" }, { UID = "u\0", userAction = ua },
+            { UID = "u", userAction = ua, x = "a\0b" }, { UID = "u", userAction = ua, ["x\0"] = "a" },
+            { UID = "u", userAction = ua, [1] = "a" }, { UID = "u", userAction = ua, x = 0 / 0 },
+            { UID = "u", userAction = ua, x = math.huge }, { UID = "u", userAction = ua, x = {} },
+            { UID = "u", userAction = ua, x = print }, setmetatable({ UID = "u", userAction = ua }, {}),
+            { UID = "u", userAction = '{"mediaItems":[{"type":"image","data":"x"}]}' },
+        }
+        for i, p in ipairs(yes) do
+            local q = core.publish_plain(p)
+            assert.is_table(q, "yes #" .. i)
+            assert.are_not.equal(p, q)
+            assert.are.same(p, q)
+            local r = full.check("socialize.publishUserAction", p, { auth = "signed" })
+            assert.is_table(r, "yes #" .. i)
+            assert.are.same(r, q, "yes #" .. i)
+            assert.are.same(r, validate.check("publishUserAction", p, { auth = "signed" }))
+        end
+        for i, p in ipairs(no) do
+            assert.is_false(core.publish_plain(p), "no #" .. i)
+            local r1, e1 = full.check("socialize.publishUserAction", p, { auth = "signed" })
+            local r2, e2 = validate.check("socialize.publishUserAction", p, { auth = "signed" })
+            assert.are.same(r1, r2, "no #" .. i)
+            assert.are.same(e1 and e1.errorDetails, e2 and e2.errorDetails, "no #" .. i)
+        end
+        -- the direct backend takes bytes in a media item
+        assert.is_table(core.publish_plain({ UID = "u", userAction = '{"mediaItems":[{"type":"image","data":"x"}]}' }, true))
+        assert.is_false(core.publish_plain("x"))
+    end)
+
     it("the core's one-pass parameter check passes only plain scalar values and counts the tables", function()
         local core = require("socialize.core")
         local function pp(p) return { core.plain_params(p) } end

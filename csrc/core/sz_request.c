@@ -13,6 +13,7 @@
 struct sz_request {
     char       method[8];
     char      *url;
+    char      *norm_url; /* url normalised (build_url's check), until the base string takes it */
     char      *body;
     size_t     body_len;
     char      *base_string;
@@ -40,6 +41,7 @@ void sz_request_free(sz_request *r)
     if (!r)
         return;
     sz_free_str(r->url);
+    sz_free_str(r->norm_url);
     sz_free_wiped(r->body, r->body_len);
     sz_free_str(r->base_string);
     sz_params_free(r->params);
@@ -135,15 +137,21 @@ static int method_ok(const char *m)
     return p[-1] != '.';
 }
 
-static char *build_url(const sz_request_opts *o, const char *method, sz_error *err)
+/* The request's URL; with o->base_url also *norm, the URL normalised (the
+ * check of base_url's scheme, host and port: the same outcome as checking
+ * base_url itself, whose authority the appended "/<method>" cannot change,
+ * as it has no query or fragment), which a signed request's base string
+ * reuses; *norm stays NULL otherwise. */
+static char *build_url(const sz_request_opts *o, const char *method, char **norm, sz_error *err)
 {
     sz_buf b;
     const char *dot = strchr(method, '.');
     char *url;
+    int base = 0;
+    *norm = NULL;
     sz_buf_init(&b);
     if (o->base_url && *o->base_url) {
         size_t n = strlen(o->base_url);
-        char *norm;
         if (!token_ok(o->base_url)) {
             sz_seterr(err, SZ_EINVALID,
                       "Invalid parameter value: url contains a space or control character");
@@ -154,10 +162,7 @@ static char *build_url(const sz_request_opts *o, const char *method, sz_error *e
                       "Invalid parameter value: url must not have a query or fragment");
             return NULL;
         }
-        norm = sz_normalize_url(o->base_url, err); /* validates scheme, host, port */
-        if (!norm)
-            return NULL;
-        free(norm);
+        base = 1; /* the URL's scheme, host and port are checked below, once it is made */
         while (n && o->base_url[n - 1] == '/')
             n--;
         sz_buf_add(&b, o->base_url, n);
@@ -187,8 +192,18 @@ static char *build_url(const sz_request_opts *o, const char *method, sz_error *e
         sz_buf_adds(&b, method);
     }
     url = sz_buf_finish(&b, NULL);
-    if (!url)
+    if (!url) {
         sz_seterr(err, SZ_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (base && !(*norm = sz_normalize_url(url, err))) { /* validates scheme, host, port */
+        /* the error base_url itself gives, as before (its trailing slashes, cut
+         * above, may have been all of "//": "http://" fails on its host) */
+        char *again = sz_normalize_url(o->base_url, err);
+        free(again); /* (not expected: the URL's authority is base_url's; err stands) */
+        sz_free_str(url);
+        return NULL;
+    }
     return url;
 }
 
@@ -450,7 +465,7 @@ static sz_request *request_build(const sz_request_opts *o, const sz_params *para
     if (!r)
         goto oom;
     strcpy(r->method, "POST");
-    r->url = build_url(o, method, err);
+    r->url = build_url(o, method, &r->norm_url, err);
     if (!r->url)
         goto fail;
     if (o->auth != SZ_AUTH_SIGNED && !is_https(r->url)) {
@@ -486,7 +501,8 @@ static sz_request *request_build(const sz_request_opts *o, const sz_params *para
             goto oom;
         /* the query string is built once: signed inside the base string,
          * then sent as the body with the signature appended */
-        norm = sz_normalize_url(r->url, err);
+        norm = r->norm_url ? r->norm_url : sz_normalize_url(r->url, err);
+        r->norm_url = NULL; /* norm is freed below */
         if (!norm)
             goto fail;
         sz_buf_init(&base);

@@ -378,6 +378,7 @@ static const luaL_Reg session_methods[] = {
     {"pending", l_pending},
     {"timeout", l_timeout},
     {"fds", l_fds},
+    {"gigya", lsz_gigya},
     {"close", l_close},
     {NULL, NULL}
 };
@@ -422,6 +423,7 @@ static int l_parse_url(lua_State *L)
 static const luaL_Reg funcs[] = {
     {"new", l_new},
     {"parse_url", l_parse_url},
+    {"capi_ok", lsz_capi_ok},
     {NULL, NULL}
 };
 

@@ -107,6 +107,19 @@ typedef struct session {
     char  *cafile;
 } session;
 
+/* One request as the transport sends it (lsz_setup_req): from a Lua
+ * request table (lsz_setup) or from the core's request (lsz_curl_gigya.c). */
+typedef struct lsz_xreq {
+    const char *method, *url, *body; /* body NULL: none */
+    size_t      blen;
+    long        timeout_ms;
+    long        max_bytes;           /* > 0: a media fetch's own cap */
+    const char *want;                /* "date,retry-after", or NULL: every header */
+    size_t      wantlen;
+    int         media;               /* a media fetch (maxBytes given): the larger buffer */
+    int         guard, once;
+} lsz_xreq;
+
 /* lsz_curl_xfer.c */
 void lsz_rbuf_add(rbuf *b, const void *p, size_t n);
 void lsz_rbuf_free(rbuf *b); /* frees, and empties for reuse */
@@ -114,6 +127,11 @@ void lsz_xfer_strings_free(xfer *x); /* refused, ghost, want */
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
 void lsz_check_request(lua_State *L, int t);
 int lsz_setup(lua_State *L, session *s, xfer *x, int t);
+int lsz_setup_req(session *s, xfer *x, const lsz_xreq *r, struct curl_slist *rl);
+int lsz_header_add(xfer *x, const char *k, const char *v);
+long lsz_sec_to_ms(lua_Number x);
+const char *lsz_outcome_kind(CURLcode rc, xfer *x);
+void lsz_push_error(lua_State *L, xfer *x); /* the message of a failed transfer */
 int lsz_ensure_pool(session *s, size_t n);
 int lsz_push_outcome(lua_State *L, xfer *x, int as_table);
 
@@ -126,6 +144,10 @@ void lsz_wait(session *s, int ms);         /* until a socket is ready, a timer i
 long lsz_timeout(session *s);              /* the nearest timer of any shard, -1 when none */
 void lsz_run_all(session *s, size_t n);
 void lsz_shards_close(session *s);         /* after every transfer was removed */
+
+/* lsz_curl_gigya.c: s:gigya, one blocking Gigya call through core.capi; curl.capi_ok */
+int lsz_gigya(lua_State *L);
+int lsz_capi_ok(lua_State *L);
 
 /* lsz_cli.c: the `socialize` command's signal flag, TTY test and loopback listener */
 void lsz_cli_open(lua_State *L);

@@ -167,7 +167,7 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
 
 /* seconds -> milliseconds in [1, MAX_TIMEOUT_MS]: never a cast of an
  * out-of-range double (undefined), never a wrap. */
-static long sec_to_ms(lua_Number x)
+long lsz_sec_to_ms(lua_Number x)
 {
     if (!(x * 1000 < (lua_Number)MAX_TIMEOUT_MS)) /* also NaN */
         return MAX_TIMEOUT_MS;
@@ -184,7 +184,7 @@ long lsz_ms_field(lua_State *L, int t, const char *k, long dflt)
         lua_Number x = luaL_checknumber(L, -1);
         if (!(x > 0) || x == HUGE_VAL)
             luaL_error(L, "%s must be a positive number of seconds", k);
-        v = sec_to_ms(x);
+        v = lsz_sec_to_ms(x);
     }
     lua_pop(L, 1);
     return v;
@@ -192,7 +192,7 @@ long lsz_ms_field(lua_State *L, int t, const char *k, long dflt)
 
 /* The transport kind of a failed transfer (not to be confused with the
  * core's classification of a network's reply). */
-static const char *outcome_kind(CURLcode rc, xfer *x)
+const char *lsz_outcome_kind(CURLcode rc, xfer *x)
 {
     if (x->too_large)
         return "too_large";
@@ -332,50 +332,15 @@ void lsz_check_request(lua_State *L, int t)
     lua_pop(L, 1);
 }
 
-/* Sets up x for the (already checked) request table at t. Never raises.
- * Returns 0, or -1 when memory ran out. The strings stay anchored in t
- * until the transfer is finished. */
-int lsz_setup(lua_State *L, session *s, xfer *x, int t)
+/* Sets up x for a request r whose header lines are in x->hl already
+ * ("Expect:" is added here) and whose resolve entries are rl (taken over).
+ * Never raises. Returns 0, or -1 when memory ran out. r's strings must live
+ * until the transfer is finished (the body is not copied). */
+int lsz_setup_req(session *s, xfer *x, const lsz_xreq *r, struct curl_slist *rl)
 {
-    const char *method, *url, *body = NULL;
-    size_t blen = 0;
-    long timeout;
     struct curl_slist *tmp;
-    lua_getfield(L, t, "url");
-    url = lua_tostring(L, -1);
-    lua_getfield(L, t, "method");
-    method = lua_isnil(L, -1) ? "POST" : lua_tostring(L, -1);
-    lua_getfield(L, t, "body");
-    if (!lua_isnil(L, -1))
-        body = lua_tolstring(L, -1, &blen);
-    lua_getfield(L, t, "timeout");
-    timeout = lua_isnil(L, -1) ? s->timeout_ms : sec_to_ms(lua_tonumber(L, -1));
-    lua_pop(L, 4); /* anchored by t */
-    x->hl = NULL;
-    lua_getfield(L, t, "headers");
-    if (lua_istable(L, -1)) {
-        lua_pushnil(L);
-        while (lua_next(L, -2) != 0) {
-            const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
-            size_t kl = strlen(k), vl = strlen(v);
-            char *line = malloc(kl + vl + 3);
-            tmp = NULL;
-            if (line) {
-                memcpy(line, k, kl);
-                memcpy(line + kl, ": ", 2);
-                memcpy(line + kl + 2, v, vl + 1);
-                tmp = curl_slist_append(x->hl, line);
-                free(line);
-            }
-            lua_pop(L, 1);
-            if (!tmp) {
-                lua_pop(L, 2);
-                return -1;
-            }
-            x->hl = tmp;
-        }
-    }
-    lua_pop(L, 1);
+    curl_slist_free_all(x->rl);
+    x->rl = rl;
     tmp = curl_slist_append(x->hl, "Expect:"); /* no 100-continue round trip */
     if (!tmp)
         return -1;
@@ -405,44 +370,31 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     x->too_large = 0;
     x->done = 0;
     x->rc = CURLE_OK;
-    x->max_reply = s->max_reply;
-    lua_getfield(L, t, "maxBytes"); /* a media fetch: its own cap */
-    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1) {
-        double mb = lua_tonumber(L, -1);
-        x->max_reply = mb >= 2147483647.0 ? 2147483647L : (long)mb;
-    }
+    x->max_reply = r->max_bytes > 0 ? r->max_bytes : s->max_reply; /* a media fetch: its own cap */
     /* libcurl keeps a receive buffer per handle for the handle's life:
      * replies are small JSON, so libcurl's minimum (1 KB, instead of its
      * 16 KB default) for API calls, 16 KB for a media fetch (maxBytes) */
-    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, lua_isnil(L, -1) ? 1024L : 16384L);
-    lua_pop(L, 1);
+    curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, r->media ? 16384L : 1024L);
     x->errbuf[0] = '\0';
-    curl_easy_setopt(x->easy, CURLOPT_URL, url);
-    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(x->easy, CURLOPT_URL, r->url);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     s->connect_timeout_ms < timeout ? s->connect_timeout_ms : timeout);
+                     s->connect_timeout_ms < r->timeout_ms ? s->connect_timeout_ms : r->timeout_ms);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hl);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
     lsz_xfer_strings_free(x);
-    lua_getfield(L, t, "wantHeaders"); /* "date,retry-after": the only ones the caller reads */
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        size_t wl;
-        const char *w = lua_tolstring(L, -1, &wl);
-        if (wl + 3 <= 128 && !memchr(w, 0, wl)) /* else (or out of memory): every header, as without it */
-            x->want = join3(",", w, ",");
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, t, "guard");
-    x->guard = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    /* "date,retry-after": the only headers the caller reads */
+    if (r->want && r->wantlen + 3 <= 128 && !memchr(r->want, 0, r->wantlen))
+        x->want = join3(",", r->want, ","); /* else (or out of memory): every header, as without it */
+    x->guard = r->guard;
     if (x->guard) {
         /* the same strict check as the library's, again here: a guarded
          * URL that fails it is never handed to libcurl */
         sz_url_parts u;
-        const char *why = sz_url_check(url, strlen(url), &u);
+        const char *why = sz_url_check(r->url, strlen(r->url), &u);
         if (!why) {
             char host[256];
             snprintf(host, sizeof host, "%s", u.host);
@@ -458,47 +410,113 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
         curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, NULL);
         curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, NULL);
     }
-    lua_getfield(L, t, "once");
-    x->once = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    x->once = r->once;
     x->starts = 0;
     x->resent = 0;
 #if LIBCURL_VERSION_NUM >= 0x075000
     curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, x->guard || x->once ? on_prereq : NULL);
     curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x->guard || x->once ? x : NULL);
 #endif
-    curl_slist_free_all(x->rl);
-    x->rl = NULL;
+    curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->rl);
+    /* the method of the previous request on this handle must not leak */
+    curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
+    if (strcmp(r->method, "GET") == 0) {
+        curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        /* not copied: the Lua string itself, anchored by the request table
+         * for a blocking request and by a registry reference for an
+         * asynchronous one (s:start, until s:perform returns its outcome);
+         * the core's request in the one-call path (lsz_curl_gigya.c) */
+        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)r->blen);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        if (strcmp(r->method, "POST") != 0)
+            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    return 0;
+}
+
+/* Sets up x for the (already checked) request table at t. Never raises.
+ * Returns 0, or -1 when memory ran out. The strings stay anchored in t
+ * until the transfer is finished. */
+int lsz_setup(lua_State *L, session *s, xfer *x, int t)
+{
+    lsz_xreq r;
+    struct curl_slist *tmp, *rl = NULL;
+    memset(&r, 0, sizeof r);
+    lua_getfield(L, t, "url");
+    r.url = lua_tostring(L, -1);
+    lua_getfield(L, t, "method");
+    r.method = lua_isnil(L, -1) ? "POST" : lua_tostring(L, -1);
+    lua_getfield(L, t, "body");
+    if (!lua_isnil(L, -1))
+        r.body = lua_tolstring(L, -1, &r.blen);
+    lua_getfield(L, t, "timeout");
+    r.timeout_ms = lua_isnil(L, -1) ? s->timeout_ms : lsz_sec_to_ms(lua_tonumber(L, -1));
+    lua_getfield(L, t, "wantHeaders");
+    if (lua_type(L, -1) == LUA_TSTRING)
+        r.want = lua_tolstring(L, -1, &r.wantlen);
+    lua_pop(L, 5); /* anchored by t */
+    x->hl = NULL;
+    lua_getfield(L, t, "headers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
+            lua_pop(L, 1);
+            if (lsz_header_add(x, k, v) != 0) {
+                lua_pop(L, 2);
+                return -1;
+            }
+        }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "maxBytes");
+    r.media = !lua_isnil(L, -1);
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1) {
+        double mb = lua_tonumber(L, -1);
+        r.max_bytes = mb >= 2147483647.0 ? 2147483647L : (long)mb;
+    }
+    lua_getfield(L, t, "guard");
+    r.guard = lua_toboolean(L, -1);
+    lua_getfield(L, t, "once");
+    r.once = lua_toboolean(L, -1);
+    lua_pop(L, 3);
     lua_getfield(L, t, "resolve");
     if (lua_istable(L, -1)) {
         size_t i, n = sz_rawlen(L, -1);
         for (i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, (int)i);
-            tmp = curl_slist_append(x->rl, lua_tostring(L, -1));
+            tmp = curl_slist_append(rl, lua_tostring(L, -1));
             lua_pop(L, 1);
             if (!tmp) {
                 lua_pop(L, 1);
+                curl_slist_free_all(rl);
                 return -1;
             }
-            x->rl = tmp;
+            rl = tmp;
         }
     }
     lua_pop(L, 1);
-    curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->rl);
-    /* the method of the previous request on this handle must not leak */
-    curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
-    if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
-    } else {
-        /* not copied: the Lua string itself, anchored by the request table
-         * for a blocking request and by a registry reference for an
-         * asynchronous one (s:start, until s:perform returns its outcome) */
-        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body ? body : "");
-        if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
+    return lsz_setup_req(s, x, &r, rl);
+}
+
+/* Appends "k: v" to x->hl: 0, or -1 when memory ran out. */
+int lsz_header_add(xfer *x, const char *k, const char *v)
+{
+    size_t kl = strlen(k), vl = strlen(v);
+    char *line = malloc(kl + vl + 3);
+    struct curl_slist *tmp = NULL;
+    if (line) {
+        memcpy(line, k, kl);
+        memcpy(line + kl, ": ", 2);
+        memcpy(line + kl + 2, v, vl + 1);
+        tmp = curl_slist_append(x->hl, line);
+        free(line);
     }
+    if (!tmp)
+        return -1;
+    x->hl = tmp;
     return 0;
 }
 
@@ -516,6 +534,23 @@ int lsz_ensure_pool(session *s, size_t n)
     return 0;
 }
 
+/* Pushes the message of the failed transfer x. */
+void lsz_push_error(lua_State *L, xfer *x)
+{
+    if (x->too_large) {
+        char n[32];
+        snprintf(n, sizeof n, "%ld", x->max_reply); /* a long: %d would wrap */
+        lua_pushfstring(L, "reply larger than %s bytes", n);
+    } else if (x->resent)
+        lua_pushstring(L, "the connection closed after the request was sent, before any reply; "
+                          "not sent again (it may have been received)");
+    else if (x->refusal)
+        lua_pushstring(L, x->refused ? x->refused
+                                     : "refused: a loopback, private or reserved address (out of memory)");
+    else
+        lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
+}
+
 /* Pushes the outcome of x: a response table, or nil, message, kind. */
 int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
 {
@@ -523,23 +558,12 @@ int lsz_push_outcome(lua_State *L, xfer *x, int as_table)
     curl_slist_free_all(x->hl);
     x->hl = NULL;
     if (x->rc != CURLE_OK) {
-        const char *kind = outcome_kind(x->rc, x);
+        const char *kind = lsz_outcome_kind(x->rc, x);
         if (as_table)
             lua_createtable(L, 0, 2);
         else
             lua_pushnil(L);
-        if (x->too_large) {
-            char n[32];
-            snprintf(n, sizeof n, "%ld", x->max_reply); /* a long: %d would wrap */
-            lua_pushfstring(L, "reply larger than %s bytes", n);
-        } else if (x->resent)
-            lua_pushstring(L, "the connection closed after the request was sent, before any reply; "
-                              "not sent again (it may have been received)");
-        else if (x->refusal)
-            lua_pushstring(L, x->refused ? x->refused
-                                         : "refused: a loopback, private or reserved address (out of memory)");
-        else
-            lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc));
+        lsz_push_error(L, x);
         if (as_table)
             lua_setfield(L, -2, "error");
         lua_pushstring(L, kind);

@@ -11,6 +11,18 @@
 
 #include "lsz_core.h"
 #include "sz_codes.h"
+#include "lsz_capi.h"
+
+/* core.capi: the C interface of lsz_capi.h (the curl transport's one entry
+ * point for a blocking Gigya call); static, so valid for the process (the
+ * module is never unloaded: -z nodelete). */
+static const lsz_capi capi = {
+    LSZ_CAPI_MAGIC, LSZ_CAPI_VERSION, sizeof(lsz_capi),
+    lsz_build,
+    sz_request_method, sz_request_url, sz_request_body,
+    sz_request_header_count, sz_request_header, sz_request_free,
+    lsz_reply,
+};
 
 int lsz_push_fail(lua_State *L, int code, const char *msg)
 {
@@ -119,6 +131,7 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     sz_setfuncs(L, lsz_json_funcs, 0);
     sz_setfuncs(L, lsz_provider_funcs, 0);
     sz_setfuncs(L, lsz_file_funcs, 0);
+    lsz_open_user_action_table(L);
     {
         unsigned long long *st = lua_newuserdata(L, sizeof *st);
         *st = 0; /* seeded on first use */
@@ -130,6 +143,8 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     }
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
+    lua_pushlightuserdata(L, (void *)&capi);
+    lua_setfield(L, -2, "capi");
     lua_pushstring(L, sz_version());
     lua_setfield(L, -2, "_VERSION");
     lua_pushliteral(L, "socialize.core");

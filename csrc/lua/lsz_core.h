@@ -52,6 +52,12 @@ int lsz_push_json(lua_State *L, json_t *j, int depth);
 int lsz_push_reply_fast(lua_State *L, const char *body, size_t len, int status);
 json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad);
 int lsz_push_result(lua_State *L, json_t *r);
+void lsz_open_user_action_table(lua_State *L); /* core.user_action_table */
+
+/* lsz_provider.c: core.build_request's and core.parse_response's work, also
+ * offered to the curl transport through core.capi (lsz_capi.h) */
+int lsz_build(lua_State *L, int oi, int pi, sz_request **out);
+int lsz_reply(lua_State *L, const char *body, size_t n, int status);
 
 /* lsz_sign.c: core.nonce (a closure over its per-state counter) */
 int lsz_nonce(lua_State *L);

@@ -538,6 +538,95 @@ static int l_user_action_plain(lua_State *L)
     return 1;
 }
 
+/* The names core.user_action_table reads, kept as its upvalues (interned
+ * once, not hashed again per call), in this order. */
+static const char *const UA_NAMES[] = {"title", "subtitle", "description", "linkBack", "userMessage",
+                                       "actionLinks", "mediaItems", "type", "data", NULL};
+enum { UA_NSTR = 5, UA_LINKS = 6, UA_MEDIA = 7, UA_TYPE = 8, UA_DATA = 9 };
+
+/* Pushes the raw field (upvalue u's name) of the table at t; its type. */
+static int ua_raw(lua_State *L, int t, int u)
+{
+    lua_pushvalue(L, lua_upvalueindex(u));
+    lua_rawget(L, t);
+    return lua_type(L, -1);
+}
+
+/* core.user_action_table(t [, allow_data]) -> true when the table t is
+ * certainly a UserAction whose shape validate.lua's check accepts (not
+ * empty; title, subtitle, description, linkBack, userMessage nil or
+ * strings; mediaItems nil or an array of items of one type among image,
+ * flash, mp3, video, without data unless allow_data; actionLinks nil or a
+ * table); false: not sure (a metatable anywhere it looks, anything else),
+ * run that check (it says why). Reads raw fields only, builds nothing, never
+ * raises but for the stack. (The NUL bytes and the JSON form are checked
+ * elsewhere, before.) */
+static int l_user_action_table(lua_State *L)
+{
+    static const char *const media[] = {"image", "flash", "mp3", "video", NULL};
+    int allow = lua_toboolean(L, 2), ok = 0, i, ty;
+    const char *kind = NULL;
+    lua_settop(L, 1);
+    luaL_checkstack(L, 8, "user_action_table");
+    if (lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1))
+        goto done;
+    lua_pushnil(L);
+    if (!lua_next(L, 1))
+        goto done; /* empty */
+    lua_settop(L, 1);
+    for (i = 1; i <= UA_NSTR; i++) {
+        ty = ua_raw(L, 1, i);
+        lua_pop(L, 1);
+        if (ty != LUA_TNIL && ty != LUA_TSTRING)
+            goto done;
+    }
+    ty = ua_raw(L, 1, UA_LINKS);
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL && ty != LUA_TTABLE)
+        goto done;
+    if (ua_raw(L, 1, UA_MEDIA) != LUA_TNIL) { /* 2 */
+        size_t n, j;
+        if (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2))
+            goto done;
+        n = sz_rawlen(L, 2);
+        if (n > 2147483647u)
+            goto done;
+        for (j = 1; j <= n; j++) {
+            const char *t;
+            int m;
+            lua_rawgeti(L, 2, (int)j); /* 3 */
+            if (lua_type(L, 3) != LUA_TTABLE || lua_getmetatable(L, 3))
+                goto done;
+            if (ua_raw(L, 3, UA_TYPE) != LUA_TSTRING) /* 4: anchored by the item */
+                goto done;
+            t = lua_tostring(L, 4);
+            for (m = 0; media[m] && strcmp(media[m], t) != 0; m++)
+                ;
+            if (!media[m] || (kind && kind != media[m]))
+                goto done;
+            kind = media[m]; /* static: outlives the stack */
+            if (ua_raw(L, 3, UA_DATA) != LUA_TNIL && !allow)
+                goto done;
+            lua_settop(L, 2);
+        }
+    }
+    ok = 1;
+done:
+    lua_settop(L, 1);
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+/* Sets core.user_action_table (a closure over its names) in the table on top. */
+void lsz_open_user_action_table(lua_State *L)
+{
+    int n = 0;
+    for (; UA_NAMES[n]; n++)
+        lua_pushstring(L, UA_NAMES[n]);
+    lua_pushcclosure(L, l_user_action_table, n);
+    lua_setfield(L, -2, "user_action_table");
+}
+
 /* ---- Lua -> jansson (provider inputs) -------------------------------------*/
 
 /* Optional table argument -> json_t (new reference); NULL on a bad value.

@@ -56,11 +56,11 @@ static int push_request(lua_State *L, sz_request *r)
     return 1;
 }
 
-/* core.build_request(opts, params) -> {method, url, body, headers}
- *                                   | nil, message, code
- * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
- *       apiKey, userKey, secret, accessToken, privateKey, timestamp, nonce, sdk */
-static int l_build_request(lua_State *L)
+/* core.build_request's work (also the C interface's, lsz_capi.h): the
+ * request for the options table at oi and the parameter table (or nil) at
+ * pi, both absolute: 0 and *out, or 3 with nil, message, code pushed. The
+ * option strings stay on the stack above (the caller restores the top). */
+int lsz_build(lua_State *L, int oi, int pi, sz_request **out)
 {
     static const char *const modes[] = {"signed", "secret", "oauth2", "jwt", "none", NULL};
     sz_request_opts o;
@@ -70,22 +70,23 @@ static int l_build_request(lua_State *L)
     sz_error err;
     const char *auth, *nul = NULL;
     size_t i;
-    luaL_checktype(L, 1, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 2))
-        luaL_checktype(L, 2, LUA_TTABLE);
+    *out = NULL;
+    luaL_checktype(L, oi, LUA_TTABLE);
+    if (!lua_isnoneornil(L, pi))
+        luaL_checktype(L, pi, LUA_TTABLE);
     luaL_checkstack(L, 16, "build_request");
     memset(&o, 0, sizeof o);
-    o.api_method = opt_field(L, 1, "method", &nul);
-    o.api_domain = opt_field(L, 1, "apiDomain", &nul);
-    o.base_url = opt_field(L, 1, "url", &nul);
-    o.api_key = opt_field(L, 1, "apiKey", &nul);
-    o.user_key = opt_field(L, 1, "userKey", &nul);
-    o.secret = opt_field(L, 1, "secret", &nul);
-    o.access_token = opt_field(L, 1, "accessToken", &nul);
-    o.private_key_pem = opt_field(L, 1, "privateKey", &nul);
-    o.nonce = opt_field(L, 1, "nonce", &nul);
-    o.sdk = opt_field(L, 1, "sdk", &nul);
-    auth = opt_field(L, 1, "auth", &nul);
+    o.api_method = opt_field(L, oi, "method", &nul);
+    o.api_domain = opt_field(L, oi, "apiDomain", &nul);
+    o.base_url = opt_field(L, oi, "url", &nul);
+    o.api_key = opt_field(L, oi, "apiKey", &nul);
+    o.user_key = opt_field(L, oi, "userKey", &nul);
+    o.secret = opt_field(L, oi, "secret", &nul);
+    o.access_token = opt_field(L, oi, "accessToken", &nul);
+    o.private_key_pem = opt_field(L, oi, "privateKey", &nul);
+    o.nonce = opt_field(L, oi, "nonce", &nul);
+    o.sdk = opt_field(L, oi, "sdk", &nul);
+    auth = opt_field(L, oi, "auth", &nul);
     if (nul)
         return lsz_push_nul_fail(L, nul);
     o.auth = SZ_AUTH_SIGNED;
@@ -97,27 +98,37 @@ static int l_build_request(lua_State *L)
                              "Invalid parameter value: auth must be signed, secret, oauth2, jwt or none");
         o.auth = (sz_auth)i;
     }
-    lua_getfield(L, 1, "timestamp");
+    lua_getfield(L, oi, "timestamp");
     o.timestamp = sz_sat_from_double((double)lua_tonumber(L, -1));
     lua_pop(L, 1);
     lsz_enc_init(&c, NULL, 0);
-    p = lsz_to_params(L, 2, &c);
+    p = lsz_to_params(L, pi, &c);
     lsz_enc_free(&c);
     if (!p)
         return lsz_push_fail(L, c.code, c.msg);
     r = sz_request_build_owned(&o, p, &err); /* p is the request's now */
     if (!r)
         return lsz_push_fail(L, err.code, err.message);
+    *out = r;
+    return 0;
+}
+
+/* core.build_request(opts, params) -> {method, url, body, headers}
+ *                                   | nil, message, code
+ * opts: method, apiDomain, url, auth ("signed"|"secret"|"oauth2"|"jwt"|"none"),
+ *       apiKey, userKey, secret, accessToken, privateKey, timestamp, nonce, sdk */
+static int l_build_request(lua_State *L)
+{
+    sz_request *r;
+    if (lsz_build(L, 1, 2, &r) != 0)
+        return 3;
     return push_request(L, r);
 }
 
-/* core.parse_response(body, httpStatus) -> table (the whole reply, with
- * errorCode, statusCode, statusReason always present) | nil, message, code */
-static int l_parse_response(lua_State *L)
+/* core.parse_response's work (also the C interface's): 1 with the reply
+ * table pushed, or 3 with nil, message, code. */
+int lsz_reply(lua_State *L, const char *body, size_t n, int status)
 {
-    size_t n;
-    const char *body = luaL_optlstring(L, 1, "", &n);
-    int status = lsz_clamp_int((long long)luaL_optinteger(L, 2, 200));
     sz_error err;
     sz_response *r;
     int top = lua_gettop(L);
@@ -133,6 +144,16 @@ static int l_parse_response(lua_State *L)
     }
     sz_response_free(r);
     return 1;
+}
+
+/* core.parse_response(body, httpStatus) -> table (the whole reply, with
+ * errorCode, statusCode, statusReason always present) | nil, message, code */
+static int l_parse_response(lua_State *L)
+{
+    size_t n;
+    const char *body = luaL_optlstring(L, 1, "", &n);
+    int status = lsz_clamp_int((long long)luaL_optinteger(L, 2, 200));
+    return lsz_reply(L, body, n, status);
 }
 
 /* The arguments of one provider call (provider_request, provider_parse). */

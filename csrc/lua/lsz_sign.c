@@ -358,6 +358,99 @@ static int l_plain_params(lua_State *L)
     return 2;
 }
 
+/* One parameter of a publishUserAction as publish_plain reads it: 1 when
+ * validate.lua certainly accepts it as it is, and sets *uid / *ua when it is
+ * a good UID / userAction; 0: not sure. */
+static int publish_param(const char *k, size_t kl, lua_State *L, int direct, int *uid, int *ua)
+{
+    size_t vl;
+    const char *v;
+    int t = lua_type(L, -1);
+    if (memchr(k, 0, kl))
+        return 0;
+    if ((kl == 3 && memcmp(k, "UID", 3) == 0) || (kl == 3 && memcmp(k, "cid", 3) == 0) ||
+        (kl == 9 && memcmp(k, "shortURLs", 9) == 0) || (kl == 10 && memcmp(k, "userAction", 10) == 0)) {
+        if (t != LUA_TSTRING)
+            return 0;
+        v = lua_tolstring(L, -1, &vl);
+        if (memchr(v, 0, vl))
+            return 0;
+        switch (k[0]) {
+        case 'U': /* a non-empty string */
+            return (*uid = vl > 0);
+        case 'c': /* at most 100 characters: certainly when at most 100 bytes */
+            return vl <= 100;
+        case 's':
+            return (vl == 6 && memcmp(v, "always", 6) == 0) || (vl == 5 && memcmp(v, "never", 5) == 0) ||
+                   (vl == 12 && memcmp(v, "whenRequired", 12) == 0);
+        default: /* the one-pass scan of core.user_action_plain, and no \u0000 */
+            return (*ua = vl > 0 && !has_escaped_nul(v, vl) && sz_user_action_plain(v, vl, direct));
+        }
+    }
+    /* what check_common and the method's check read or rewrite: the full check */
+    if ((kl == 16 && memcmp(k, "enabledProviders", 16) == 0) || (kl == 17 && memcmp(k, "disabledProviders", 17) == 0) ||
+        (kl == 4 && memcmp(k, "tags", 4) == 0) || json_param_name(k, kl))
+        return 0;
+    switch (t) {
+    case LUA_TSTRING:
+        v = lua_tolstring(L, -1, &vl);
+        return !memchr(v, 0, vl);
+    case LUA_TNUMBER: {
+        lua_Number d = lua_tonumber(L, -1);
+        return !(d != d || d - d != 0); /* NaN, +-inf */
+    }
+    case LUA_TBOOLEAN:
+        return 1;
+    case LUA_TLIGHTUSERDATA:
+        return lua_touserdata(L, -1) == NULL; /* core.null */
+    default: /* a table (JSON to write and check), a function... */
+        return 0;
+    }
+}
+
+/* core.publish_plain(params [, direct]) -> a raw copy of params when
+ * validate.check certainly accepts them for socialize.publishUserAction as
+ * they are (nothing to normalise), else false: not sure, the full check runs
+ * and says why. Yes only for: no metatable; every name a string without NUL;
+ * UID a non-empty string; userAction a JSON string core.user_action_plain
+ * passes, without \u0000; cid a string of at most 100 bytes; shortURLs one
+ * of always, whenRequired, never; every other value a string without NUL, a
+ * finite number, a boolean or core.null; no enabledProviders,
+ * disabledProviders, tags, actionAttributes, userLocation, graphParams or
+ * <provider>UserAction. */
+static int l_publish_plain(lua_State *L)
+{
+    int direct = lua_toboolean(L, 2), uid = 0, ua = 0, ok = 1, n = 0;
+    lua_settop(L, 1);
+    luaL_checkstack(L, 6, "publish_plain");
+    if (lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1)) {
+        lua_settop(L, 1);
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_pushnil(L);
+    while (ok && lua_next(L, 1) != 0) {
+        size_t kl = 0;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+        ok = k && publish_param(k, kl, L, direct, &uid, &ua);
+        n++;
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 1);
+    if (!ok || !uid || !ua) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_createtable(L, 0, n); /* 2: the copy */
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 2);
+    }
+    return 1;
+}
+
 const luaL_Reg lsz_sign_funcs[] = {
     {"url_encode", l_url_encode},
     {"base_string", l_base_string},
@@ -372,5 +465,6 @@ const luaL_Reg lsz_sign_funcs[] = {
     {"sleep", l_sleep},
     {"oauth1", l_oauth1},
     {"plain_params", l_plain_params},
+    {"publish_plain", l_publish_plain},
     {NULL, NULL}
 };

@@ -214,6 +214,7 @@ function Engine:context(driver, st)
     st = st or {} -- st.deadline: ms (a reused context gets a new one per call)
     st.deadline = now_ms() + s.deadline * 1000
     local sleep, lease_sleep
+    local driver_given = driver ~= nil
     if driver then
         sleep = function(seconds) driver:sleep(seconds) end
         lease_sleep = sleep
@@ -306,6 +307,40 @@ function Engine:context(driver, st)
         end
         if type(o) == "table" and o.error then scrub_errors({ o }, { req }, false, s.secrets) end
         return o
+    end
+    -- One blocking Gigya request in one C call (issue 15): build, sign, send and
+    -- read the reply (socialize.curl's s:gigya through core.capi), with no Lua
+    -- request table. Only for a blocking call (driver nil) on the built-in curl
+    -- transport (t.gigya: a host's transport, OpenResty's or a wrapped one has
+    -- none) without config.log (which logs the request table); the answer is
+    -- what gigya.answer(ctx, ctx.send1(gigya.build(...))) gives: reply | nil, err;
+    -- nil, nil when the deadline has passed (the general path then says so, after
+    -- checking the request as it always did).
+    local t_gigya = not log and not driver_given and t.gigya
+    if t_gigya then
+        local cfg_timeout = cfg.timeout
+        function ctx.fast(o, params)
+            local rem = remaining()
+            if not (rem > 0) then return nil, nil end
+            local timeout = cfg_timeout
+            if not (type(timeout) == "number" and timeout <= rem) then timeout = rem end
+            local r, a, b, c = t_gigya(o, params, timeout)
+            if r then -- reply, date
+                if a ~= nil and a ~= self._last_date then ctx.learn_date(a) end
+                return r
+            end
+            if r == false then -- false, date, message, code: the reply did not read
+                ctx.learn_date(a)
+                return nil, errors.new(c, b)
+            end
+            if type(b) == "number" then -- nil, message, code: nothing built
+                return nil, errors.new(b, a)
+            end
+            -- nil, message, kind, req: the transfer failed; its message redacted as ctx.send1's
+            local o1 = transport.outcome(nil, a, b)
+            scrub_errors({ o1 }, { c or {} }, false, s.secrets)
+            return nil, errors.transport(o1.error, o1.kind)
+        end
     end
     -- (secrets: the call's list, or a function that makes it, called only
     -- when an error or config.log needs it)

@@ -56,6 +56,22 @@ function _M.curl(config)
         return session
     end
     local t = { sleep = blocking_sleep }
+    -- one blocking Gigya call in one C entry point (socialize.engine's ctx.fast,
+    -- issue 15): the core builds and signs through core.capi, the session sends
+    -- and the core reads the reply, with no Lua request table; absent when the
+    -- two modules do not match (the calls then build the request table as always)
+    local capi = core.capi
+    if capi and curl.capi_ok and curl.capi_ok(capi) then
+        function t.gigya(o, params, timeout)
+            local s = session
+            if not s then
+                local msg, kind
+                s, msg, kind = open()
+                if not s then return nil, msg, kind end
+            end
+            return s:gigya(capi, o, params, timeout)
+        end
+    end
     function t.request(_, req)
         if session then return session:request(req) end
         local s, msg, kind = open()
@@ -166,6 +182,7 @@ function _M.select(config)
         local ct = _M.curl(config)
         local c = _M.complete(ct)
         c.request = ct.request -- it ignores self: one call less per request
+        c.gigya = ct.gigya -- only the built-in transport has it (complete() copies no such field)
         return c
     end
     if t == "resty" then

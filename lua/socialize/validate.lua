@@ -175,12 +175,14 @@ local function check_location(p)
 end
 
 local MEDIA_TYPES = { image = true, flash = true, mp3 = true, video = true }
-local user_action_plain = core.user_action_plain
+local user_action_plain, user_action_table = core.user_action_plain, core.user_action_table
 
 local function check_user_action(name, v, opts)
     -- a JSON string the core's one-pass scan finds certainly well-shaped needs
     -- no Lua table; anything else gets the full check below and its message
     if type(v) == "string" and user_action_plain(v, opts and opts.direct) then return true end
+    -- the same for a table: the core's raw read says yes only when it is sure
+    if type(v) == "table" and user_action_table(v, opts and opts.direct) then return true end
     local ua, err = json_view(name, v, "object")
     if not ua then return nil, err end
     if next(ua) == nil then
@@ -552,6 +554,7 @@ do
 end
 
 local OPTS = { [true] = {}, [false] = {} } -- direct -> auth (OPTS itself for nil) -> opts
+local PUBLISH, publish_plain = "socialize.publishUserAction", core.publish_plain
 
 --- Validates and normalises a copy of params for method. Returns the copy,
 -- or nil and an error. opts.auth is the client's auth mode.
@@ -568,6 +571,13 @@ function _M.check(method, params, opts)
             opts = { auth = auth, valid = providers.valid, names = providers.names }
         end
         by_auth[key] = opts
+    end
+    -- the usual publishUserAction (a JSON string userAction the core's scan
+    -- passes, plain scalar values, nothing to normalise): the core checks it in
+    -- one pass and answers the copy; anything else, the checks below (issue 15)
+    if method == PUBLISH or method == "publishUserAction" then
+        local q = publish_plain(params, direct)
+        if q then return q end
     end
     local p
     if clone then

@@ -1,0 +1,221 @@
+/* socialize.curl - one blocking Gigya call in one C entry point (issue 15):
+ *
+ *   s:gigya(capi, opts, params, timeout)
+ *     -> reply, date                      the reply read (core.parse_response's table)
+ *      | false, date, message, code       a reply that did not read (its Gigya code)
+ *      | nil, message, code               nothing built, nothing sent (code a number)
+ *      | nil, message, kind, req          the transfer failed (kind a string; req =
+ *                                         { url, headers } to redact its message by)
+ *
+ * capi is core.capi (csrc/lua/lsz_capi.h): the core builds and signs the
+ * request (core.build_request's work) and reads the reply
+ * (core.parse_response's), the transport sends it on the session's own easy
+ * handle as s:request would, with no Lua request table, no URL or body Lua
+ * string and no outcome table in between. date is the reply's Date header
+ * (the one header the Gigya path reads), or nil. The core does no I/O: only
+ * this file calls libcurl. The Lua side (socialize.engine, ctx.fast) takes
+ * this path only for a blocking call on the built-in curl transport without
+ * config.log; every other call builds the Lua request table as before. */
+
+#include "lsz_curl.h"
+#include "lsz_capi.h"
+
+static const lsz_capi *check_capi(lua_State *L, int i)
+{
+    const lsz_capi *c = lua_touserdata(L, i);
+    if (!lua_islightuserdata(L, i) || !c || c->magic != LSZ_CAPI_MAGIC || c->version != LSZ_CAPI_VERSION ||
+        c->size != sizeof(lsz_capi))
+        luaL_argerror(L, i, "not socialize.core's C interface (core.capi) of this version");
+    return c;
+}
+
+/* curl.capi_ok(capi) -> true when s:gigya can take it */
+int lsz_capi_ok(lua_State *L)
+{
+    const lsz_capi *c = lua_touserdata(L, 1);
+    lua_pushboolean(L, lua_islightuserdata(L, 1) && c && c->magic == LSZ_CAPI_MAGIC &&
+                           c->version == LSZ_CAPI_VERSION && c->size == sizeof(lsz_capi));
+    return 1;
+}
+
+/* The checks s:request makes on a request table (lsz_check_request), on the
+ * core's request: NULL, or the message s:request would raise with. */
+static const char *request_bad(const lsz_capi *c, const sz_request *r, char *buf, size_t bn)
+{
+    const char *url = c->req_url(r), *m = c->req_method(r), *p;
+    size_t i, j, n = c->req_header_count(r);
+    if (strpbrk(url, "\r\n ") != NULL)
+        return "url contains CR, LF or a space";
+    for (p = m; *p; p++)
+        if (*p < 'A' || *p > 'Z')
+            return "method must be upper-case letters";
+    for (i = 0; i < n; i++) {
+        const char *k, *v;
+        c->req_header(r, i, &k, &v);
+        for (j = 0; k[j]; j++)
+            if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f) /* (as lsz_check_request: char) */
+                return "invalid header name";
+        if (strpbrk(v, "\r\n") != NULL) {
+            snprintf(buf, bn, "header %s contains CR, LF or NUL", k);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* push_req(capi, request) (light userdata, called protected: it may raise
+ * for memory while the caller owns the request) pushes { url = ...,
+ * headers = { name = value } } of the request (a failed transfer's message is
+ * redacted by them, as for s:request's callers). */
+static int push_req(lua_State *L)
+{
+    const lsz_capi *c = lua_touserdata(L, 1);
+    const sz_request *r = lua_touserdata(L, 2);
+    size_t i, n = c->req_header_count(r);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, c->req_url(r));
+    lua_setfield(L, -2, "url");
+    lua_createtable(L, 0, (int)n);
+    for (i = 0; i < n; i++) {
+        const char *k, *v;
+        c->req_header(r, i, &k, &v);
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+    lua_setfield(L, -2, "headers");
+    return 1;
+}
+
+/* Pushes the reply's Date header (repeated ones joined with ", ", as
+ * s:request's headers table has them), or nil. */
+static void push_date(lua_State *L, const xfer *x)
+{
+    size_t i = 0;
+    int found = 0;
+    const char *h = x->head.data ? x->head.data : "";
+    while (i < x->head.len) {
+        const char *line = h + i, *eol = memchr(line, '\n', x->head.len - i), *v, *end;
+        size_t ll = eol ? (size_t)(eol - line) : x->head.len - i;
+        i += ll + 1;
+        if (ll && line[ll - 1] == '\r')
+            ll--;
+        if (ll < 5 || line[4] != ':' || (line[0] | 32) != 'd' || (line[1] | 32) != 'a' || (line[2] | 32) != 't' ||
+            (line[3] | 32) != 'e')
+            continue;
+        v = line + 5;
+        end = line + ll;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (found) {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, v, (size_t)(end - v));
+            lua_concat(L, 3);
+        } else {
+            lua_pushlstring(L, v, (size_t)(end - v));
+            found = 1;
+        }
+    }
+    if (!found)
+        lua_pushnil(L);
+}
+
+static int fail_other(lua_State *L, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushliteral(L, "other");
+    return 3;
+}
+
+/* s:gigya(capi, opts, params, timeout): see the top of this file */
+int lsz_gigya(lua_State *L)
+{
+    session *s = luaL_checkudata(L, 1, SESSION_MT);
+    const lsz_capi *c = check_capi(L, 2);
+    lua_Number tsec = luaL_checknumber(L, 5);
+    sz_request *r;
+    lsz_xreq xr;
+    xfer *x = &s->solo;
+    const char *bad;
+    char buf[160];
+    size_t i, n;
+    long status = 0;
+    int nr;
+    if (!s->nshards)
+        luaL_argerror(L, 1, "session is closed");
+    if (!(tsec > 0) || tsec == HUGE_VAL) /* as s:request's check of req.timeout */
+        luaL_error(L, "timeout must be a positive number of seconds");
+    lua_settop(L, 5);
+    if (c->build(L, 3, 4, &r) != 0)
+        return 3; /* nil, message, code: nothing built */
+    lua_settop(L, 5);
+    if ((bad = request_bad(c, r, buf, sizeof buf)) != NULL) {
+        c->req_free(r); /* (bad is static or in buf) */
+        return luaL_error(L, "%s", bad); /* as s:request raises on such a request table */
+    }
+    memset(&xr, 0, sizeof xr);
+    xr.method = c->req_method(r);
+    xr.url = c->req_url(r);
+    xr.body = c->req_body(r, &xr.blen);
+    xr.timeout_ms = lsz_sec_to_ms(tsec);
+    xr.want = "date";
+    xr.wantlen = 4;
+    x->hl = NULL;
+    n = c->req_header_count(r);
+    for (i = 0; i < n; i++) {
+        const char *k, *v;
+        c->req_header(r, i, &k, &v);
+        if (lsz_header_add(x, k, v) != 0)
+            break;
+    }
+    if (i < n || lsz_setup_req(s, x, &xr, NULL) != 0) {
+        curl_slist_free_all(x->hl);
+        x->hl = NULL;
+        c->req_free(r);
+        return fail_other(L, "out of memory");
+    }
+    x->id = 0;
+    if (!x->done)
+        x->rc = curl_easy_perform(x->easy);
+    x->done = 1;
+    curl_slist_free_all(x->hl);
+    x->hl = NULL;
+    if (x->rc != CURLE_OK) {
+        /* nil, message, kind, req; the request owned until its table is made */
+        int st;
+        lua_pushcfunction(L, push_req);
+        lua_pushlightuserdata(L, (void *)c);
+        lua_pushlightuserdata(L, r);
+        st = lua_pcall(L, 2, 1, 0);
+        c->req_free(r);
+        if (st != 0)
+            return lua_error(L); /* (out of memory) */
+        lua_pushnil(L);
+        lsz_push_error(L, x);
+        lua_pushstring(L, lsz_outcome_kind(x->rc, x));
+        lua_pushvalue(L, -4);
+        lua_remove(L, -5);
+        lsz_rbuf_free(&x->body);
+        lsz_rbuf_free(&x->head);
+        lsz_xfer_strings_free(x);
+        return 4;
+    }
+    c->req_free(r); /* sent: the signed body is wiped now */
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    nr = c->push_reply(L, x->body.data ? x->body.data : "", x->body.len,
+                       status > 2147483647L ? 2147483647 : status < 0 ? 0 : (int)status);
+    push_date(L, x);
+    lsz_rbuf_free(&x->body);
+    lsz_rbuf_free(&x->head);
+    lsz_xfer_strings_free(x);
+    if (nr == 1)
+        return 2; /* reply, date */
+    /* nil, message, code, date -> false, date, message, code */
+    lua_insert(L, -3);
+    lua_remove(L, -4);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -4);
+    return 4;
+}

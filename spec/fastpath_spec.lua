@@ -1,0 +1,232 @@
+-- The one-C-call path of a blocking Gigya call (issue 15: socialize.curl's
+-- s:gigya through core.capi, taken by socialize.engine's ctx.fast on the
+-- built-in curl transport without config.log) against the general path (the
+-- Lua request table, taken here because config.log is set): the same request
+-- bytes on the wire, the same answers, the same errors.
+local H = require("spec.helper")
+local socialize = require("socialize")
+
+local G, F
+
+-- A client on the fake Gigya (or url); fast: the one-C-call path (counted),
+-- else the general one (a config.log that logs nothing takes it).
+local T0 = os.time() -- one signing time for both clients: the same bytes
+local function client(fast, extra)
+    local k = 0
+    local cfg = { apiKey = H.API_KEY, secret = H.SECRET, url = G.http, timeout = 20, retry = false,
+                  clock = function() return T0 end, nonce = function() k = k + 1 return "fixed-nonce-" .. k end }
+    if not fast then cfg.log = function() end end
+    for key, v in pairs(extra or {}) do
+        if v == H.NONE then cfg[key] = nil else cfg[key] = v end
+    end
+    local c = socialize.new(cfg)
+    local t = c._engine._transport
+    local counter = { n = 0 }
+    if fast then
+        assert.is_function(t.gigya, "the built-in curl transport offers the one-C-call path")
+        local g = t.gigya
+        t.gigya = function(...) counter.n = counter.n + 1 return g(...) end
+    end
+    return c, counter
+end
+
+-- What may differ between two answers to the same request: the server's callId, time, post IDs
+-- and user signature (signed at its clock's second), and the milliseconds libcurl's messages quote.
+local function same_answer(a, b)
+    local function strip(v)
+        if type(v) == "string" then return (v:gsub("after %d+ ms", "after N ms")) end -- libcurl's timing
+        if type(v) ~= "table" then return v end
+        local o = {}
+        for k, x in pairs(v) do
+            if k ~= "callId" and k ~= "time" and k ~= "signatureTimestamp" and k ~= "UIDSignature" then
+                o[k] = strip(x)
+            end
+            if k == "providerPostIDs" then o[k] = true end -- the fake's are random
+        end
+        return o
+    end
+    assert.same(strip(a), strip(b))
+end
+
+-- The request the fake received for one call through c (the fake reset before).
+local function sent(c, method, params)
+    H.reset(G)
+    local res, err = c:call(method, params)
+    local reqs = H.requests(G)
+    return reqs, res, err
+end
+
+local UA = '{"title":"A title","description":"d\\u00e9j\\u00e0 vu","linkBack":"https://example.com/a?b=c&d=e",'
+    .. '"mediaItems":[{"type":"image","src":"https://example.com/i.png","href":"https://example.com/"}]}'
+
+describe("one C call from the parameters to the reply #fakes", function()
+    setup(function()
+        G = H.start_gigya()
+        F = H.start_faults()
+    end)
+    teardown(function() H.stop_all() end)
+
+    it("is taken by a blocking call on the built-in curl transport", function()
+        local c, n = client(true)
+        assert(c:publishUserAction { UID = "user_123", userAction = UA })
+        assert(c:setStatus { UID = "user_123", status = "s" })
+        assert.equal(2, n.n)
+    end)
+
+    it("is not offered with config.log, nor on a host's transport", function()
+        local c = client(false)
+        assert.is_nil(c._engine:context().fast)
+        local h = socialize.new { apiKey = H.API_KEY, secret = H.SECRET, url = G.http,
+            transport = function() return { status = 200, headers = {}, body = '{"errorCode":0,"statusCode":200}' } end }
+        assert.is_nil(h._engine._transport.gigya)
+        assert.is_nil(h._engine:context().fast)
+        assert(h:setStatus { UID = "user_123", status = "s" })
+    end)
+
+    for _, case in ipairs({
+        { "socialize.publishUserAction", { UID = "user_123", userAction = UA, cid = "c1", shortURLs = "never" } },
+        { "socialize.publishUserAction", { UID = "user_123", userAction = assert(require("socialize.core").json_decode(UA)) } },
+        { "socialize.setStatus", { UID = "user_123", status = "caf\195\169 & <b>+%20</b>", enabledProviders = "facebook,twitter" } },
+        { "socialize.getUserInfo", { UID = "user_123" } },
+    }) do
+        it("sends the same bytes and answers the same: " .. case[1], function()
+            local fast, n = client(true)
+            local slow = client(false)
+            local r1, res1, err1 = sent(fast, case[1], case[2])
+            local r2, res2, err2 = sent(slow, case[1], case[2])
+            assert.equal(1, n.n)
+            assert.equal(1, #r1)
+            assert.equal(1, #r2)
+            assert.equal(r2[1].path, r1[1].path)
+            assert.equal(r2[1].body, r1[1].body)
+            assert.truthy(r1[1].body:find("&sig=", 1, true))
+            local h1, h2 = r1[1].headers, r2[1].headers
+            for _, k in ipairs({ "content-type", "user-agent", "content-length", "authorization", "expect" }) do
+                assert.equal(h2[k], h1[k], k)
+            end
+            same_answer(res2, res1)
+            same_answer(err2, err1)
+        end)
+    end
+
+    -- the other auth modes (an Authorization header, a token), over HTTPS
+    for _, auth in ipairs({ "jwt", "oauth2", "secret" }) do
+        it("sends the same bytes and answers the same with auth " .. auth, function()
+            local extra = { url = G.https, cafile = G.ca }
+            if auth == "jwt" then
+                extra.userKey, extra.privateKey, extra.secret = H.JWT_USER_KEY, H.read(H.key("jwt.pem")), H.NONE
+            elseif auth == "oauth2" then
+                extra.accessToken, extra.secret = H.TOKEN, H.NONE
+            else
+                extra.auth = "secret"
+            end
+            local fast, n = client(true, extra)
+            local slow = client(false, extra)
+            assert.equal(auth, fast.auth)
+            local r1, res1, err1 = sent(fast, "socialize.getUserInfo", { UID = "user_123" })
+            local r2, res2, err2 = sent(slow, "socialize.getUserInfo", { UID = "user_123" })
+            assert.equal(1, n.n)
+            assert.is_nil(err1)
+            assert.equal(r2[1].body, r1[1].body)
+            assert.equal(r2[1].headers.authorization, r1[1].headers.authorization)
+            assert.equal(r2[1].scheme, r1[1].scheme)
+            same_answer(res2, res1)
+            same_answer(err2, err1)
+        end)
+    end
+
+    it("answers the server's error as the general path does", function()
+        local fast, n = client(true, { apiKey = "3_unknown" })
+        local slow = client(false, { apiKey = "3_unknown" })
+        local _, res1, err1 = sent(fast, "socialize.setStatus", { UID = "user_123", status = "s" })
+        local _, res2, err2 = sent(slow, "socialize.setStatus", { UID = "user_123", status = "s" })
+        assert.equal(1, n.n)
+        assert.is_nil(res1)
+        assert.equal(400093, err1.errorCode)
+        assert.is_nil(res2)
+        same_answer(err2, err1)
+    end)
+
+    it("learns the clock from Date and retries an expired request", function()
+        local function skewed(fast)
+            H.reset(G)
+            H.configure(G, { skew = 3600 })
+            local c, n = client(fast, { clock = H.NONE, nonce = H.NONE })
+            local res, err = c:setStatus { UID = "user_123", status = "s" }
+            local reqs = H.requests(G)
+            H.configure(G, { skew = 0 })
+            return res, err, c.clock_offset, #reqs, n.n
+        end
+        local res1, err1, off1, k1, n1 = skewed(true)
+        local res2, err2, off2, k2 = skewed(false)
+        assert.is_nil(err1)
+        assert.is_nil(err2)
+        same_answer(res2, res1)
+        assert.equal(2, k1)
+        assert.equal(2, k2)
+        assert.equal(2, n1)
+        assert.is_true(math.abs(off1 - 3600) <= 2, tostring(off1))
+        assert.is_true(math.abs(off2 - 3600) <= 2, tostring(off2))
+    end)
+
+    -- transport errors (their messages redacted alike) and replies that do not read
+    for _, fault in ipairs({ "drop", "reset", "truncated", "badjson", "utf8", "html", "e500", "e503", "redirect",
+                             "empty", "huge" }) do
+        it("fails as the general path does: " .. fault, function()
+            local extra = { url = F.http .. "/" .. fault, maxReplyBytes = 1024 * 1024 }
+            local fast, n = client(true, extra)
+            local slow = client(false, extra)
+            local res1, err1 = fast:setStatus { UID = "user_123", status = "s" }
+            local res2, err2 = slow:setStatus { UID = "user_123", status = "s" }
+            assert.equal(1, n.n)
+            assert.is_nil(res1)
+            assert.is_nil(res2)
+            assert.truthy(err1.errorCode ~= 0)
+            same_answer(err2, err1)
+        end)
+    end
+
+    it("fails as the general path does when nothing listens", function()
+        local extra = { url = "http://127.0.0.1:1" }
+        local fast, n = client(true, extra)
+        local slow = client(false, extra)
+        local _, err1 = fast:setStatus { UID = "user_123", status = "s" }
+        local _, err2 = slow:setStatus { UID = "user_123", status = "s" }
+        assert.equal(1, n.n)
+        assert.equal("connect", err1.transportKind)
+        same_answer(err2, err1)
+    end)
+
+    it("refuses bad parameters as the general path does, nothing sent", function()
+        for _, params in ipairs({
+            { UID = "user_123", userAction = '{"title":' },
+            { UID = "user_123", userAction = true },
+            { UID = "u\0x", userAction = UA },
+            { userAction = UA, cid = { 1 } },
+        }) do
+            local fast, n = client(true)
+            local slow = client(false)
+            local r1, res1, err1 = sent(fast, "socialize.publishUserAction", params)
+            local r2, res2, err2 = sent(slow, "socialize.publishUserAction", params)
+            assert.is_nil(res1)
+            assert.is_nil(res2)
+            assert.equal(0, #r1, require("socialize.core").json_encode(err1))
+            assert.equal(0, #r2)
+            assert.equal(0, n.n)
+            same_answer(err2, err1)
+        end
+    end)
+
+    it("sends nothing after the deadline, as the general path", function()
+        local t = 0
+        local extra = { now = function() return t end, sleep = function(s) t = t + s end, deadline = 1 }
+        local fast, n = client(true, extra)
+        local eng = fast._engine
+        local ctx = eng:context()
+        t = 5 -- the deadline has passed
+        local reply, err = ctx.fast(ctx.options, { UID = "user_123", status = "s" })
+        assert.is_nil(reply)
+        assert.is_nil(err)
+        assert.equal(0, n.n)
+    end)
+end)
