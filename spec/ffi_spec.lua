@@ -132,6 +132,48 @@ describe("socialize.ffi", function()
         end
     end)
 
+    it("leaves options behind a metatable to the C API (an __index's fresh string is anchored by nothing)", function()
+        -- the option pointers went to the C call while only IN held them: an
+        -- __index that made a new string and then ran the collector freed
+        -- the one before (apiKey came out as another string, or the call was
+        -- refused); the C API holds every option on its stack
+        local base = opts({ method = "socialize.setStatus" })
+        local plain = setmetatable({}, { __index = base })
+        assert.is_nil(ffi_path.build(plain, { status = "hi" }))
+        same_request(assert(both(plain, { status = "hi" })), assert(core.build_request(base, { status = "hi" })))
+        local n, made = 0, nil
+        local o = setmetatable({}, { __index = function(_, k)
+            if k == "apiKey" then
+                n = n + 1
+                made = "3_KEY_" .. string.format("%06d", n)
+                return made:lower():upper()
+            end
+            collectgarbage("collect")
+            local keep = {}
+            for i = 1, 200 do keep[i] = "3_KEZ_" .. string.format("%06d", i) end
+            return base[k]
+        end })
+        for _ = 1, 50 do
+            assert.is_nil(ffi_path.build(o, { status = "hi" }))
+            local r = assert(both(o, { status = "hi" }))
+            assert.truthy(r.body:find("apiKey=" .. made .. "&", 1, true))
+        end
+    end)
+
+    it("leaves a request over 1 MiB to the C API: its buffer stays at 1 MiB at most", function()
+        local o = opts({ method = "socialize.setStatus" })
+        local p = { status = string.rep("a", 1048576) }
+        assert.is_nil(ffi_path.build(o, p))
+        local a, b = assert(both(o, p)), assert(core.build_request(o, p))
+        assert.is_true(a.body == b.body and a.url == b.url, "the same request")
+        p = { status = string.rep("a", 1048000) }
+        a, b = assert(ffi_path.build(o, p)), assert(core.build_request(o, p))
+        assert.is_true(a.body == b.body and a.url == b.url, "the same request")
+        assert.is_true(ffi_path.capacity() <= 1048576, "capacity " .. ffi_path.capacity())
+        p = { status = "short" }
+        same_request(assert(ffi_path.build(o, p)), assert(core.build_request(o, p)))
+    end)
+
     -- every input core.build_request refuses: the FFI path builds nothing
     -- (nil), and the caller's answer is core.build_request's code and message;
     -- what it builds (a NUL in a value, which validate.lua refuses before, is
