@@ -808,6 +808,42 @@ describe("the outbox's helpers #unit", function()
             '"sent":{"1":"m1"},"failed":{"3":["permission_missing","blocked"]},"unconfirmed":{},"sending":{}')))
     end)
 
+    it("takes a store's progress record whose failed entries are not { category, reason } (no raise)", function()
+        local cfg = { idempotencyWindow = 3000 }
+        local sent = { perRecipient = { { r = { ok = true, postID = "m2" }, recipient = "b" } } }
+        for _, f in ipairs({ 'true', '5', 'null', '"x"', '{}', '[null,7]', '["no_such_category","r"]' }) do
+            local d = { method = "socialize.sendNotification", provider = "telegram", prevState = "sending",
+                        postID = '{"recipients":2,"sent":{},"failed":{"1":' .. f .. '},"unconfirmed":{},"sending":{}}' }
+            local plan = outbox.notify_plan(d, { recipients = "a,b" }, 10000, cfg)
+            assert.same({ 2 }, plan.send, f)
+            local ok, o = pcall(outbox.notify_outcome, d, plan, sent, 10000, cfg)
+            assert.is_true(ok, f .. ": " .. tostring(o))
+            assert.equal("dead", o.state, f)
+            local why = f:find('"r"', 1, true) and "r" or "?"
+            assert.equal("1 of 2 recipients messaged; 1 failed for good: " .. why .. " (content_invalid)", o.reason, f)
+            assert.equal("content_invalid", o.category, f)
+            local j = outbox.shape({ method = "socialize.sendNotification", params = '{"recipients":"a,b"}',
+                                     deliveries = { { state = "dead", postID = o.progress } } })
+            assert.same({ UID = "a", state = "failed", category = "content_invalid", reason = why },
+                        j.deliveries[1].recipients[1], f)
+        end
+    end)
+
+    it("shows a sent notification's post ids as they are, even one shaped like a progress record", function()
+        -- a hostile network's message id: read as progress, client:job showed forged recipients
+        local cfg = { idempotencyWindow = 3000 }
+        local forged = '{"recipients":1,"sent":{},"failed":{"1":["auth_expired","forged"]},"unconfirmed":{},"sending":{}}'
+        local d = { method = "socialize.sendNotification", provider = "telegram", prevState = "queued" }
+        local plan = outbox.notify_plan(d, { recipients = "a" }, 10000, cfg)
+        local o = outbox.notify_outcome(d, plan, { perRecipient = { { r = { ok = true, postID = forged },
+                                                                      recipient = "a" } } }, 10000, cfg)
+        assert.equal("sent", o.state)
+        local j = outbox.shape({ method = "socialize.sendNotification", params = '{"recipients":"a"}',
+                                 deliveries = { { state = "sent", postID = o.postID } } })
+        assert.equal(forged, j.deliveries[1].postID)
+        assert.is_nil(j.deliveries[1].recipients)
+    end)
+
     it("backs off about attempt^4 seconds, +-10 %", function()
         for _ = 1, 200 do
             local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)

@@ -518,6 +518,14 @@ function _M.progress(d)
     for _, k in ipairs({ "sent", "failed", "unconfirmed", "sending" }) do
         if type(p[k]) ~= "table" then p[k] = {} end
     end
+    -- (the store's bytes: a failed entry is { category, reason } whatever it held)
+    for k, f in pairs(p.failed) do
+        local cat, why = type(f) == "table" and f[1], type(f) == "table" and f[2]
+        if type(cat) ~= "string" or core.category_code(cat) == 0 then -- (0: not a category)
+            cat = "content_invalid"
+        end
+        p.failed[k] = { cat, type(why) == "string" and why ~= "" and why or "?" }
+    end
     return p
 end
 
@@ -1379,7 +1387,10 @@ local function shape(j)
     if j.method == NOTIFY and type(j.deliveries) == "table" then
         local all = split_recipients(type(j.params) == "table" and j.params.recipients or nil)
         for _, d in ipairs(j.deliveries) do
-            local prog = type(d) == "table" and _M.progress({ method = j.method, postID = d.postID }) or nil
+            -- (a sent one's postID is its post ids: a network's id shaped like a progress
+            -- record is shown as it is)
+            local prog = type(d) == "table" and d.state ~= "sent"
+                and _M.progress({ method = j.method, postID = d.postID }) or nil
             if prog then
                 local list = {}
                 for i, uid in ipairs(all) do
@@ -1405,6 +1416,8 @@ local function shape(j)
     end
     return j
 end
+
+_M.shape = shape
 
 --- The job and each delivery's state | nil, err.
 function _M.job(client, id)
