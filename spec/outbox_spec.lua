@@ -829,6 +829,24 @@ describe("the outbox's helpers #unit", function()
         end
     end)
 
+    it("takes a store's progress record whose sent entries are not post ids (no raise)", function()
+        local cfg = { idempotencyWindow = 3000 }
+        local sent = { perRecipient = { { r = { ok = true, postID = "m2" }, recipient = "b" } } }
+        for _, case in ipairs({ { 'true', "m2" }, { 'null', "m2" }, { '{}', "m2" }, { '[1]', "m2" },
+                                { '5', "5,m2" }, { '"m1"', "m1,m2" } }) do
+            local d = { method = "socialize.sendNotification", provider = "telegram", prevState = "sending",
+                        postID = '{"recipients":2,"sent":{"1":' .. case[1] .. '},"failed":{},"unconfirmed":{},"sending":{}}' }
+            local plan = outbox.notify_plan(d, { recipients = "a,b" }, 10000, cfg)
+            assert.same({ 2 }, plan.send, case[1])
+            local ok, o = pcall(outbox.notify_outcome, d, plan, sent, 10000, cfg)
+            assert.is_true(ok, case[1] .. ": " .. tostring(o))
+            assert.same({ "sent", case[2] }, { o.state, o.postID }, case[1])
+            local j = outbox.shape({ method = "socialize.sendNotification", params = '{"recipients":"a,b"}',
+                                     deliveries = { { state = "retrying", postID = d.postID } } })
+            assert.equal("string", type(j.deliveries[1].recipients[1].postID), case[1])
+        end
+    end)
+
     it("shows a sent notification's post ids as they are, even one shaped like a progress record", function()
         -- a hostile network's message id: read as progress, client:job showed forged recipients
         local cfg = { idempotencyWindow = 3000 }

@@ -518,7 +518,11 @@ function _M.progress(d)
     for _, k in ipairs({ "sent", "failed", "unconfirmed", "sending" }) do
         if type(p[k]) ~= "table" then p[k] = {} end
     end
-    -- (the store's bytes: a failed entry is { category, reason } whatever it held)
+    -- (the store's bytes: a sent entry is its post id, a string ("" for none); a
+    -- failed entry is { category, reason } whatever it held)
+    for k, v in pairs(p.sent) do
+        if type(v) ~= "string" then p.sent[k] = type(v) == "number" and cut(v, 200) or "" end
+    end
     for k, f in pairs(p.failed) do
         local cat, why = type(f) == "table" and f[1], type(f) == "table" and f[2]
         if type(cat) ~= "string" or core.category_code(cat) == 0 then -- (0: not a category)
