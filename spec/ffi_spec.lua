@@ -314,4 +314,41 @@ describe("config.ffi", function()
         assert.are.equal(#off, #on)
         for i = 1, #on do same_request(on[i], off[i]) end
     end)
+
+    -- one client, two coroutines (an OpenResty worker's requests): a host
+    -- clock or nonce that yields must not let one call's request take the
+    -- other's method (the Gigya options are the client's, filled per call)
+    for _, ffi in ipairs({ true, false }) do
+        for _, hook in ipairs({ "clock", "nonce" }) do
+            it("keeps each call's method when the host's " .. hook .. " yields (ffi = " .. tostring(ffi) .. ")", function()
+                for nth = 1, 4 do
+                    local sent, A, n = {}, nil, 0
+                    local function maybe_yield()
+                        if coroutine.running() == A then
+                            n = n + 1
+                            if n == nth then coroutine.yield() end
+                        end
+                    end
+                    local c = socialize.new { apiKey = "3_key", secret = SECRET, retry = false, ffi = ffi,
+                        clock = function() if hook == "clock" then maybe_yield() end return 1700000000 end,
+                        nonce = function() if hook == "nonce" then maybe_yield() end return "1700000000000_7" end,
+                        transport = function(req)
+                            sent[#sent + 1] = req
+                            return { status = 200, headers = {}, body = '{"errorCode":0,"statusCode":200}' }
+                        end }
+                    A = coroutine.create(function() return c:setStatus { UID = "alice", status = "from A" } end)
+                    assert.is_true((coroutine.resume(A)))
+                    local B = coroutine.create(function() return c:call("socialize.getUserInfo", { UID = "bob" }) end)
+                    assert.is_true((coroutine.resume(B)))
+                    if coroutine.status(A) == "suspended" then assert.is_true((coroutine.resume(A))) end
+                    assert.are.equal(2, #sent, "nth " .. nth)
+                    for _, r in ipairs(sent) do
+                        local alice = r.body:find("UID=alice", 1, true) ~= nil
+                        assert.are.equal(alice, r.url:find("socialize.setStatus", 1, true) ~= nil,
+                                         "nth " .. nth .. ": " .. r.url .. " " .. r.body:sub(1, 30))
+                    end
+                end
+            end)
+        end
+    end
 end)
