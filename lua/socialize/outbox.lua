@@ -533,6 +533,14 @@ function _M.progress(d)
     return p
 end
 
+-- A list of post ids as a postID that never reads as a progress record (a
+-- network's id shaped like one: its first byte made "?"), since a delivery
+-- resolved sent by the host keeps its progress, and client:job decodes it.
+local function not_progress(s)
+    if s:sub(1, #PROGRESS) == PROGRESS then return "?" .. s:sub(2) end
+    return s
+end
+
 local function split_recipients(list)
     local out = {}
     if type(list) == "string" then
@@ -677,7 +685,7 @@ local function notify_summary(d, plan, acc, now)
             local id = prog.sent[tostring(i)]
             if id ~= "" then ids[#ids + 1] = id end
         end
-        return { state = "sent", postID = cut(table.concat(ids, ","), MAX_POST_ID) }
+        return { state = "sent", postID = not_progress(cut(table.concat(ids, ","), MAX_POST_ID)) }
     end
     local head = nsent .. " of " .. all .. " recipients messaged"
     local o
@@ -738,7 +746,7 @@ local function plain_outcome(d, res, err, raw, now, secrets)
     local e = type(out.providerErrorCodes) == "table" and out.providerErrorCodes[1] or nil
     if res and e and (e.errorCode or 0) == 0 then
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
-        return { state = "sent", postID = id ~= nil and clean(id, secrets, 1024) or nil }
+        return { state = "sent", postID = id ~= nil and not_progress(clean(id, secrets, 1024)) or nil }
     end
     if not e and out.storeError then -- the store could not read the connections: nothing sent, not an attempt
         return { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
@@ -1391,10 +1399,7 @@ local function shape(j)
     if j.method == NOTIFY and type(j.deliveries) == "table" then
         local all = split_recipients(type(j.params) == "table" and j.params.recipients or nil)
         for _, d in ipairs(j.deliveries) do
-            -- (a sent one's postID is its post ids: a network's id shaped like a progress
-            -- record is shown as it is)
-            local prog = type(d) == "table" and d.state ~= "sent"
-                and _M.progress({ method = j.method, postID = d.postID }) or nil
+            local prog = type(d) == "table" and _M.progress({ method = j.method, postID = d.postID }) or nil
             if prog then
                 local list = {}
                 for i, uid in ipairs(all) do
