@@ -317,8 +317,10 @@ describe("config.ffi", function()
 
     -- one client, two coroutines (an OpenResty worker's requests): a host
     -- clock or nonce that yields must not let one call's request take the
-    -- other's method (the Gigya options are the client's, filled per call)
-    for _, ffi in ipairs({ true, false }) do
+    -- other's method (the Gigya options are the client's, filled per call);
+    -- Lua 5.1 cannot yield across the call's pcall (the hook's call fails)
+    local can_yield = _VERSION ~= "Lua 5.1" or type(jit) == "table"
+    for _, ffi in ipairs(can_yield and { true, false } or {}) do
         for _, hook in ipairs({ "clock", "nonce" }) do
             it("keeps each call's method when the host's " .. hook .. " yields (ffi = " .. tostring(ffi) .. ")", function()
                 for nth = 1, 4 do
