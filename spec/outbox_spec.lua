@@ -864,6 +864,47 @@ describe("the outbox's helpers #unit", function()
         assert.is_nil(j.deliveries[1].recipients)
     end)
 
+    it("keeps who got a notification whose progress outgrows the store's postID: a retry messages none twice", function()
+        -- X answering 200-byte message ids: the record fills up after ~300
+        -- recipients; the last one messaged was kept only as an intent (in
+        -- doubt), and client:retry of the dead delivery messaged it again
+        local socialize = require("socialize")
+        local path = os.tmpname()
+        os.remove(path)
+        local dms, ev = {}, 0
+        local conns, names = { u1 = { twitter = { token = "tok-aaaa", tokenSecret = "toksec-bbbb" } } }, {}
+        for i = 1, 400 do
+            conns["f" .. i] = { twitter = { userId = tostring(1000 + i) } }
+            names[i] = "f" .. i
+        end
+        local c = socialize.new { backend = "direct", retry = false, connections = conns,
+            providers = { twitter = { consumerKey = "ck", consumerSecret = "cs-secret" } },
+            store = { url = "sqlite:" .. path, keys = { "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" } },
+            transport = function(req)
+                local to = req.url:match("/dm_conversations/with/(%d+)/messages")
+                if not to then return { status = 404, headers = {}, body = "{}" } end
+                dms[to] = (dms[to] or 0) + 1
+                ev = ev + 1
+                return { status = 201, headers = {},
+                         body = '{"data":{"dm_conversation_id":"c","dm_event_id":"' .. ev .. ("e"):rep(190) .. '"}}' }
+            end }
+        local job = assert(c:sendNotification({ UID = "u1", recipients = table.concat(names, ","), body = "hi",
+                                                enabledProviders = "twitter" }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(60000)).dead)
+        local d = assert(c:job(job.jobID)).deliveries[1]
+        local states = {}
+        for _, r in ipairs(d.recipients) do states[r.state] = (states[r.state] or 0) + 1 end
+        assert.equal("dead", d.state)
+        assert.truthy(ev > 250, ev)
+        assert.same({ sent = ev, pending = 400 - ev }, states)
+        assert.truthy(d.reason:find("^" .. ev .. " of 400 recipients messaged; the progress of so many"))
+        assert(c:retry(job.jobID))
+        c:work(60000)
+        for to, n in pairs(dms) do assert.equal(1, n, "recipient " .. to) end
+        c:close()
+        os.remove(path)
+    end)
+
     it("backs off about attempt^4 seconds, +-10 %", function()
         for _ = 1, 200 do
             local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)

@@ -502,6 +502,10 @@ local PROGRESS = '{"recipients":' -- how a notification's progress record begins
 -- or the post ids of many recipients
 local MAX_POST_ID = 65536
 _M.MAX_POST_ID = MAX_POST_ID
+-- the bytes one recipient's outcome may add to it (a post id of 200 bytes or
+-- a reason of 300, each JSON-escaped: \u00XX at worst), kept free before a
+-- send so that its outcome is always recorded
+local OUTCOME_ROOM = 2048
 
 --- The progress record of a notification delivery, kept in its postID while
 -- some recipient is still open: { recipients = n, sent = { ["i"] = postID },
@@ -690,8 +694,9 @@ local function notify_summary(d, plan, acc, now)
     local head = nsent .. " of " .. all .. " recipients messaged"
     local o
     local retry = acc.retry or acc.stop
-    if acc.too_big then
-        o = nil
+    if acc.too_big then -- (with the progress: who got it is kept)
+        o = { state = "dead", errorCode = E.INTERNAL, category = "content_invalid",
+              reason = cut(head .. "; the progress of so many recipients does not fit the store: not retried") }
     elseif retry then
         local rr = retry.r
         o = { errorCode = rr.errorCode, category = rr.category or "transient",
@@ -781,7 +786,7 @@ local function send_notification(client, st, d, p, plan, now, cfg, driver)
         local k, uid = tostring(i), plan.names[j]
         prog.sending[k] = now_s(client)
         local text = progress_text(prog)
-        if #text > MAX_POST_ID then
+        if #text + OUTCOME_ROOM > MAX_POST_ID then -- (its outcome would not fit after the send)
             prog.sending[k] = nil
             acc.too_big = true
             break
