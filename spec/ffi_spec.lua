@@ -251,6 +251,38 @@ describe("socialize.ffi", function()
         assert.are.equal(20000, n)
     end)
 
+    it("draws other nonces in a forked child than in its parent (an nginx worker forked after a first call)", function()
+        -- the generator's state was copied by fork(): every worker drew the
+        -- master's sequence, the same nonce in the same millisecond
+        local ffi = require("ffi")
+        pcall(ffi.cdef, "int fork(void); void _exit(int); int waitpid(int pid, int *status, int options);")
+        core.nonce() -- seeded before the fork
+        ffi_path.nonce()
+        local path = os.tmpname()
+        local pid = ffi.C.fork()
+        if pid == 0 then
+            local f = io.open(path, "w")
+            for i = 1, 20 do f:write((((i % 2 == 0) and ffi_path.nonce() or core.nonce()):match("_(%d+)$")), "\n") end
+            f:close()
+            ffi.C._exit(0)
+        end
+        assert.is_true(pid > 0)
+        local mine = {}
+        for i = 1, 20 do mine[(((i % 2 == 0) and ffi_path.nonce() or core.nonce()):match("_(%d+)$"))] = true end
+        local st = ffi.new("int[1]")
+        assert.are.equal(pid, ffi.C.waitpid(pid, st, 0))
+        local f = assert(io.open(path))
+        local n, same = 0, 0
+        for line in f:lines() do
+            n = n + 1
+            if mine[line] then same = same + 1 end
+        end
+        f:close()
+        os.remove(path)
+        assert.are.equal(20, n)
+        assert.are.equal(0, same)
+    end)
+
     it("answers core.now_ms() as now_ms", function()
         local a, t, b = core.now_ms(), ffi_path.now_ms(), core.now_ms()
         assert.are.equal("number", type(t))
