@@ -140,6 +140,9 @@ describe("socialize.ffi", function()
         local base = opts({ method = "socialize.setStatus" })
         local plain = setmetatable({}, { __index = base })
         assert.is_nil(ffi_path.build(plain, { status = "hi" }))
+        for _, bad in ipairs({ 5, true, "opts" }) do -- (core.build_request raises for these, and says why)
+            assert.is_nil(ffi_path.build(bad, { status = "hi" }))
+        end
         same_request(assert(both(plain, { status = "hi" })), assert(core.build_request(base, { status = "hi" })))
         local n, made = 0, nil
         local o = setmetatable({}, { __index = function(_, k)

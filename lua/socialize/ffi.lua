@@ -114,7 +114,7 @@ end
 -- opts behind a metatable are the C API's, since an __index's fresh string
 -- would be anchored by nothing but IN, and freed by the collector meanwhile)
 function _M.build(o, params)
-    if getmetatable(o) ~= nil then return nil end
+    if type(o) ~= "table" or getmetatable(o) ~= nil then return nil end
     -- unrolled: a loop of eleven would keep the caller's trace from compiling
     if not (opt(0, o.method) and opt(1, o.apiDomain) and opt(2, o.url) and opt(3, o.apiKey)
         and opt(4, o.userKey) and opt(5, o.secret) and opt(6, o.accessToken) and opt(7, o.privateKey)
