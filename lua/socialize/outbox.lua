@@ -751,7 +751,9 @@ local function plain_outcome(d, res, err, raw, now, secrets)
     local e = type(out.providerErrorCodes) == "table" and out.providerErrorCodes[1] or nil
     if res and e and (e.errorCode or 0) == 0 then
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
-        return { state = "sent", postID = id ~= nil and not_progress(clean(id, secrets, 1024)) or nil }
+        id = id ~= nil and clean(id, secrets, 1024) or nil
+        if id and d.method == NOTIFY then id = not_progress(id) end
+        return { state = "sent", postID = id }
     end
     if not e and out.storeError then -- the store could not read the connections: nothing sent, not an attempt
         return { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
