@@ -132,6 +132,51 @@ describe("socialize.ffi", function()
         end
     end)
 
+    it("leaves options behind a metatable to the C API (an __index's fresh string is anchored by nothing)", function()
+        -- the option pointers went to the C call while only IN held them: an
+        -- __index that made a new string and then ran the collector freed
+        -- the one before (apiKey came out as another string, or the call was
+        -- refused); the C API holds every option on its stack
+        local base = opts({ method = "socialize.setStatus" })
+        local plain = setmetatable({}, { __index = base })
+        assert.is_nil(ffi_path.build(plain, { status = "hi" }))
+        for _, bad in ipairs({ 5, true, "opts" }) do -- (core.build_request raises for these, and says why)
+            assert.is_nil(ffi_path.build(bad, { status = "hi" }))
+        end
+        same_request(assert(both(plain, { status = "hi" })), assert(core.build_request(base, { status = "hi" })))
+        local n, made = 0, nil
+        local o = setmetatable({}, { __index = function(_, k)
+            if k == "apiKey" then
+                n = n + 1
+                made = "3_KEY_" .. string.format("%06d", n)
+                return made:lower():upper()
+            end
+            collectgarbage("collect")
+            local keep = {}
+            for i = 1, 200 do keep[i] = "3_KEZ_" .. string.format("%06d", i) end
+            return base[k]
+        end })
+        for _ = 1, 50 do
+            assert.is_nil(ffi_path.build(o, { status = "hi" }))
+            local r = assert(both(o, { status = "hi" }))
+            assert.truthy(r.body:find("apiKey=" .. made .. "&", 1, true))
+        end
+    end)
+
+    it("leaves a request over 1 MiB to the C API: its buffer stays at 1 MiB at most", function()
+        local o = opts({ method = "socialize.setStatus" })
+        local p = { status = string.rep("a", 1048576) }
+        assert.is_nil(ffi_path.build(o, p))
+        local a, b = assert(both(o, p)), assert(core.build_request(o, p))
+        assert.is_true(a.body == b.body and a.url == b.url, "the same request")
+        p = { status = string.rep("a", 1048000) }
+        a, b = assert(ffi_path.build(o, p)), assert(core.build_request(o, p))
+        assert.is_true(a.body == b.body and a.url == b.url, "the same request")
+        assert.is_true(ffi_path.capacity() <= 1048576, "capacity " .. ffi_path.capacity())
+        p = { status = "short" }
+        same_request(assert(ffi_path.build(o, p)), assert(core.build_request(o, p)))
+    end)
+
     -- every input core.build_request refuses: the FFI path builds nothing
     -- (nil), and the caller's answer is core.build_request's code and message;
     -- what it builds (a NUL in a value, which validate.lua refuses before, is
@@ -209,6 +254,38 @@ describe("socialize.ffi", function()
         assert.are.equal(20000, n)
     end)
 
+    it("draws other nonces in a forked child than in its parent (an nginx worker forked after a first call)", function()
+        -- the generator's state was copied by fork(): every worker drew the
+        -- master's sequence, the same nonce in the same millisecond
+        local ffi = require("ffi")
+        pcall(ffi.cdef, "int fork(void); void _exit(int); int waitpid(int pid, int *status, int options);")
+        core.nonce() -- seeded before the fork
+        ffi_path.nonce()
+        local path = os.tmpname()
+        local pid = ffi.C.fork()
+        if pid == 0 then
+            local f = io.open(path, "w")
+            for i = 1, 20 do f:write((((i % 2 == 0) and ffi_path.nonce() or core.nonce()):match("_(%d+)$")), "\n") end
+            f:close()
+            ffi.C._exit(0)
+        end
+        assert.is_true(pid > 0)
+        local mine = {}
+        for i = 1, 20 do mine[(((i % 2 == 0) and ffi_path.nonce() or core.nonce()):match("_(%d+)$"))] = true end
+        local st = ffi.new("int[1]")
+        assert.are.equal(pid, ffi.C.waitpid(pid, st, 0))
+        local f = assert(io.open(path))
+        local n, same = 0, 0
+        for line in f:lines() do
+            n = n + 1
+            if mine[line] then same = same + 1 end
+        end
+        f:close()
+        os.remove(path)
+        assert.are.equal(20, n)
+        assert.are.equal(0, same)
+    end)
+
     it("answers core.now_ms() as now_ms", function()
         local a, t, b = core.now_ms(), ffi_path.now_ms(), core.now_ms()
         assert.are.equal("number", type(t))
@@ -272,4 +349,43 @@ describe("config.ffi", function()
         assert.are.equal(#off, #on)
         for i = 1, #on do same_request(on[i], off[i]) end
     end)
+
+    -- one client, two coroutines (an OpenResty worker's requests): a host
+    -- clock or nonce that yields must not let one call's request take the
+    -- other's method (the Gigya options are the client's, filled per call);
+    -- Lua 5.1 cannot yield across the call's pcall (the hook's call fails)
+    local can_yield = _VERSION ~= "Lua 5.1" or type(jit) == "table"
+    for _, ffi in ipairs(can_yield and { true, false } or {}) do
+        for _, hook in ipairs({ "clock", "nonce" }) do
+            it("keeps each call's method when the host's " .. hook .. " yields (ffi = " .. tostring(ffi) .. ")", function()
+                for nth = 1, 4 do
+                    local sent, A, n = {}, nil, 0
+                    local function maybe_yield()
+                        if coroutine.running() == A then
+                            n = n + 1
+                            if n == nth then coroutine.yield() end
+                        end
+                    end
+                    local c = socialize.new { apiKey = "3_key", secret = SECRET, retry = false, ffi = ffi,
+                        clock = function() if hook == "clock" then maybe_yield() end return 1700000000 end,
+                        nonce = function() if hook == "nonce" then maybe_yield() end return "1700000000000_7" end,
+                        transport = function(req)
+                            sent[#sent + 1] = req
+                            return { status = 200, headers = {}, body = '{"errorCode":0,"statusCode":200}' }
+                        end }
+                    A = coroutine.create(function() return c:setStatus { UID = "alice", status = "from A" } end)
+                    assert.is_true((coroutine.resume(A)))
+                    local B = coroutine.create(function() return c:call("socialize.getUserInfo", { UID = "bob" }) end)
+                    assert.is_true((coroutine.resume(B)))
+                    if coroutine.status(A) == "suspended" then assert.is_true((coroutine.resume(A))) end
+                    assert.are.equal(2, #sent, "nth " .. nth)
+                    for _, r in ipairs(sent) do
+                        local alice = r.body:find("UID=alice", 1, true) ~= nil
+                        assert.are.equal(alice, r.url:find("socialize.setStatus", 1, true) ~= nil,
+                                         "nth " .. nth .. ": " .. r.url .. " " .. r.body:sub(1, 30))
+                    end
+                end
+            end)
+        end
+    end
 end)

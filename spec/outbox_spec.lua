@@ -808,6 +808,103 @@ describe("the outbox's helpers #unit", function()
             '"sent":{"1":"m1"},"failed":{"3":["permission_missing","blocked"]},"unconfirmed":{},"sending":{}')))
     end)
 
+    it("takes a store's progress record whose failed entries are not { category, reason } (no raise)", function()
+        local cfg = { idempotencyWindow = 3000 }
+        local sent = { perRecipient = { { r = { ok = true, postID = "m2" }, recipient = "b" } } }
+        for _, f in ipairs({ 'true', '5', 'null', '"x"', '{}', '[null,7]', '["no_such_category","r"]' }) do
+            local d = { method = "socialize.sendNotification", provider = "telegram", prevState = "sending",
+                        postID = '{"recipients":2,"sent":{},"failed":{"1":' .. f .. '},"unconfirmed":{},"sending":{}}' }
+            local plan = outbox.notify_plan(d, { recipients = "a,b" }, 10000, cfg)
+            assert.same({ 2 }, plan.send, f)
+            local ok, o = pcall(outbox.notify_outcome, d, plan, sent, 10000, cfg)
+            assert.is_true(ok, f .. ": " .. tostring(o))
+            assert.equal("dead", o.state, f)
+            local why = f:find('"r"', 1, true) and "r" or "?"
+            assert.equal("1 of 2 recipients messaged; 1 failed for good: " .. why .. " (content_invalid)", o.reason, f)
+            assert.equal("content_invalid", o.category, f)
+            local j = outbox.shape({ method = "socialize.sendNotification", params = '{"recipients":"a,b"}',
+                                     deliveries = { { state = "dead", postID = o.progress } } })
+            assert.same({ UID = "a", state = "failed", category = "content_invalid", reason = why },
+                        j.deliveries[1].recipients[1], f)
+        end
+    end)
+
+    it("takes a store's progress record whose sent entries are not post ids (no raise)", function()
+        local cfg = { idempotencyWindow = 3000 }
+        local sent = { perRecipient = { { r = { ok = true, postID = "m2" }, recipient = "b" } } }
+        for _, case in ipairs({ { 'true', "m2" }, { 'null', "m2" }, { '{}', "m2" }, { '[1]', "m2" },
+                                { '5', "5,m2" }, { '"m1"', "m1,m2" } }) do
+            local d = { method = "socialize.sendNotification", provider = "telegram", prevState = "sending",
+                        postID = '{"recipients":2,"sent":{"1":' .. case[1] .. '},"failed":{},"unconfirmed":{},"sending":{}}' }
+            local plan = outbox.notify_plan(d, { recipients = "a,b" }, 10000, cfg)
+            assert.same({ 2 }, plan.send, case[1])
+            local ok, o = pcall(outbox.notify_outcome, d, plan, sent, 10000, cfg)
+            assert.is_true(ok, case[1] .. ": " .. tostring(o))
+            assert.same({ "sent", case[2] }, { o.state, o.postID }, case[1])
+            local j = outbox.shape({ method = "socialize.sendNotification", params = '{"recipients":"a,b"}',
+                                     deliveries = { { state = "retrying", postID = d.postID } } })
+            assert.equal("string", type(j.deliveries[1].recipients[1].postID), case[1])
+        end
+    end)
+
+    it("never records a sent notification's post ids as a progress record (a network's id shaped like one)", function()
+        -- a hostile network's message id: read as progress, client:job showed forged recipients
+        -- (a delivery resolved sent by the host keeps its real progress, decoded)
+        local cfg = { idempotencyWindow = 3000 }
+        local forged = '{"recipients":1,"sent":{},"failed":{"1":["auth_expired","forged"]},"unconfirmed":{},"sending":{}}'
+        local d = { method = "socialize.sendNotification", provider = "telegram", prevState = "queued" }
+        local plan = outbox.notify_plan(d, { recipients = "a" }, 10000, cfg)
+        local o = outbox.notify_outcome(d, plan, { perRecipient = { { r = { ok = true, postID = forged },
+                                                                      recipient = "a" } } }, 10000, cfg)
+        assert.equal("sent", o.state)
+        assert.equal("?" .. forged:sub(2), o.postID)
+        local j = outbox.shape({ method = "socialize.sendNotification", params = '{"recipients":"a"}',
+                                 deliveries = { { state = "sent", postID = o.postID } } })
+        assert.equal("?" .. forged:sub(2), j.deliveries[1].postID)
+        assert.is_nil(j.deliveries[1].recipients)
+    end)
+
+    it("keeps who got a notification whose progress outgrows the store's postID: a retry messages none twice", function()
+        -- X answering 200-byte message ids: the record fills up after ~300
+        -- recipients; the last one messaged was kept only as an intent (in
+        -- doubt), and client:retry of the dead delivery messaged it again
+        local socialize = require("socialize")
+        local path = os.tmpname()
+        os.remove(path)
+        local dms, ev = {}, 0
+        local conns, names = { u1 = { twitter = { token = "tok-aaaa", tokenSecret = "toksec-bbbb" } } }, {}
+        for i = 1, 400 do
+            conns["f" .. i] = { twitter = { userId = tostring(1000 + i) } }
+            names[i] = "f" .. i
+        end
+        local c = socialize.new { backend = "direct", retry = false, connections = conns,
+            providers = { twitter = { consumerKey = "ck", consumerSecret = "cs-secret" } },
+            store = { url = "sqlite:" .. path, keys = { "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" } },
+            transport = function(req)
+                local to = req.url:match("/dm_conversations/with/(%d+)/messages")
+                if not to then return { status = 404, headers = {}, body = "{}" } end
+                dms[to] = (dms[to] or 0) + 1
+                ev = ev + 1
+                return { status = 201, headers = {},
+                         body = '{"data":{"dm_conversation_id":"c","dm_event_id":"' .. ev .. ("e"):rep(190) .. '"}}' }
+            end }
+        local job = assert(c:sendNotification({ UID = "u1", recipients = table.concat(names, ","), body = "hi",
+                                                enabledProviders = "twitter" }, { deliver = "queued" }))
+        assert.equal(1, assert(c:work(60000)).dead)
+        local d = assert(c:job(job.jobID)).deliveries[1]
+        local states = {}
+        for _, r in ipairs(d.recipients) do states[r.state] = (states[r.state] or 0) + 1 end
+        assert.equal("dead", d.state)
+        assert.truthy(ev > 250, ev)
+        assert.same({ sent = ev, pending = 400 - ev }, states)
+        assert.truthy(d.reason:find("^" .. ev .. " of 400 recipients messaged; the progress of so many"))
+        assert(c:retry(job.jobID))
+        c:work(60000)
+        for to, n in pairs(dms) do assert.equal(1, n, "recipient " .. to) end
+        c:close()
+        os.remove(path)
+    end)
+
     it("backs off about attempt^4 seconds, +-10 %", function()
         for _ = 1, 200 do
             local b1, b3, b9 = outbox.backoff(1), outbox.backoff(3), outbox.backoff(9)

@@ -133,8 +133,9 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     sz_setfuncs(L, lsz_file_funcs, 0);
     lsz_open_user_action_table(L);
     {
-        unsigned long long *st = lua_newuserdata(L, sizeof *st);
-        *st = 0; /* seeded on first use */
+        unsigned long long *st = lua_newuserdata(L, 2 * sizeof *st);
+        st[0] = st[1] = 0; /* seeded on first use (and again in a child of fork) */
+        lsz_nonce_init();
         lua_pushvalue(L, -1);
         lua_pushcclosure(L, lsz_nonce, 1);
         lua_setfield(L, -3, "nonce");

@@ -61,8 +61,11 @@ int lsz_reply(lua_State *L, const char *body, size_t n, int status);
 
 /* lsz_sign.c: core.nonce (a closure over its per-state counter) */
 int lsz_nonce(lua_State *L);
-/* the next nonce of generator *st into out: its length, or -1 (no randomness) */
+/* the next nonce of generator st (2 values: its state, the fork generation
+ * it was seeded in) into out: its length, or -1 (no randomness) */
 int lsz_nonce_next(unsigned long long *st, char *out, size_t cap);
+/* once per process, before a generator is used: a child of fork() reseeds */
+void lsz_nonce_init(void);
 
 /* lsz_ffi.c: core.ffi, the FFI path's entry points (a closure over the
  * nonce's generator) */

@@ -3,6 +3,7 @@
 
 #include <time.h>
 #include <errno.h>
+#include <pthread.h>
 #include <openssl/rand.h>
 #include "lsz_core.h"
 
@@ -175,19 +176,34 @@ static int l_now_ms(lua_State *L)
  * one Lua state repeat within 2^32 - 1 calls, whatever the clock does (the
  * top half of a 64-bit generator could, and did: a 20,000-nonce test met a
  * repeat within one millisecond). The state is the function's upvalue (and
- * core.ffi's, whose nonce, lsz_ffi.c, takes the same generator). */
+ * core.ffi's, whose nonce, lsz_ffi.c, takes the same generator). st[1] is
+ * the fork generation it was seeded in: a child of fork() (an nginx worker
+ * of a master that made a call) seeds its own, else every child drew the
+ * same sequence. */
+static volatile unsigned long long fork_gen = 1;
+static void nonce_forked(void) { fork_gen++; }
+static void nonce_atfork(void) { pthread_atfork(NULL, NULL, nonce_forked); }
+
+/* once per process (the module is never unloaded: -z nodelete) */
+void lsz_nonce_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, nonce_atfork);
+}
+
 int lsz_nonce_next(unsigned long long *st, char *out, size_t cap)
 {
     unsigned long x;
     struct timespec ts;
     int n;
-    if (*st == 0) {
+    if (st[0] == 0 || st[1] != fork_gen) {
         unsigned char r[4];
         if (RAND_bytes(r, sizeof r) != 1)
             return -1;
-        *st = ((unsigned long long)r[0] << 24 | (unsigned long long)r[1] << 16 | (unsigned long long)r[2] << 8 | r[3]);
-        if (*st == 0)
-            *st = 1; /* the one state xorshift never leaves */
+        st[0] = ((unsigned long long)r[0] << 24 | (unsigned long long)r[1] << 16 | (unsigned long long)r[2] << 8 | r[3]);
+        if (st[0] == 0)
+            st[0] = 1; /* the one state xorshift never leaves */
+        st[1] = fork_gen;
     }
     x = (unsigned long)*st;
     x ^= (x << 13) & 0xFFFFFFFFUL;

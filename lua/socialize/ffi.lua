@@ -6,12 +6,13 @@
 --
 -- _M.build(opts, params) answers the table core.build_request(opts, params)
 -- makes, byte for byte, or nil when this path does not take the call (a
--- value that is not a string, an option that is not a string, an auth mode
--- other than signed, more than 64 parameters) or the core refuses it: the
+-- value that is not a string, an option that is not a string, options
+-- behind a metatable, an auth mode other than signed, more than 64
+-- parameters, a request over 1 MiB) or the core refuses it: the
 -- caller then asks core.build_request, which decides and says why (the same
 -- code and message as without this path). Nothing here is owned across
--- calls but one buffer, which holds the last request (no credential: the
--- signed mode sends a signature, never the secret).
+-- calls but one buffer of 1 MiB at most, which holds the last request (no
+-- credential: the signed mode sends a signature, never the secret).
 --
 -- _M.nonce() is core.nonce() (the same generator), _M.time() os.time() and
 -- _M.now_ms() core.now_ms(), as FFI calls.
@@ -24,6 +25,7 @@ if type(core.ffi) ~= "function" then return _M end
 
 local VERSION = 3 -- csrc/lua/lsz_ffi.c LSZ_FFI_VERSION
 local MAX_PARAMS = 64
+local MAX_REQUEST = 1048576 -- the buffer's bytes at most (a longer request: the C API's)
 
 local okc = pcall(ffi.cdef, [[
 typedef struct lsz_ffi_build_in {
@@ -75,12 +77,13 @@ local OUT = ffi.new("lsz_ffi_build_out")
 local buf, cap = nil, 0
 local function grow(need)
     cap = need < 2048 and 4096 or need * 2
+    if cap > MAX_REQUEST then cap = MAX_REQUEST end
     buf = ffi.new("char[?]", cap)
     OUT.buf, OUT.cap = buf, cap
 end
 grow(0)
 
-local type, next, tonumber = type, next, tonumber
+local type, next, tonumber, getmetatable = type, next, tonumber, getmetatable
 local fstring = ffi.string
 
 -- one option at i (core.build_request's opts field): a string, or absent;
@@ -107,8 +110,11 @@ local function param(params, k, v, n)
     return nk, nv, n + 1
 end
 
--- (the strings in opts and params stay referenced by them during the C call)
+-- (the strings in opts and params stay referenced by them during the C call:
+-- opts behind a metatable are the C API's, since an __index's fresh string
+-- would be anchored by nothing but IN, and freed by the collector meanwhile)
 function _M.build(o, params)
+    if type(o) ~= "table" or getmetatable(o) ~= nil then return nil end
     -- unrolled: a loop of eleven would keep the caller's trace from compiling
     if not (opt(0, o.method) and opt(1, o.apiDomain) and opt(2, o.url) and opt(3, o.apiKey)
         and opt(4, o.userKey) and opt(5, o.secret) and opt(6, o.accessToken) and opt(7, o.privateKey)
@@ -143,7 +149,9 @@ function _M.build(o, params)
     IN.n = n
     local rc = cbuild(IN, OUT)
     if rc == 1 then
-        grow(tonumber(OUT.need))
+        local need = tonumber(OUT.need)
+        if need > MAX_REQUEST then return nil end
+        grow(need)
         rc = cbuild(IN, OUT)
     end
     if rc ~= 0 then return nil end
@@ -177,6 +185,11 @@ function _M.build(o, params)
     end
     if OUT.truncated ~= 0 then req.truncated = true end
     return req
+end
+
+-- the buffer's bytes (spec/ffi_spec.lua)
+function _M.capacity()
+    return cap
 end
 
 local NONCE = ffi.new("char[64]")

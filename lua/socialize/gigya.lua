@@ -13,10 +13,11 @@ local E = errors.codes
 local _M = {}
 
 local function build(ctx, method, params)
-    local o = ctx.options -- filled and used at once: nothing yields in between
-    o.method = method
-    o.timestamp = floor(ctx.clock())
-    o.nonce = ctx.nonce()
+    -- the host's clock and nonce first: either may yield (another call of this
+    -- client then fills the same options); filled and used at once after
+    local ts, nonce = floor(ctx.clock()), ctx.nonce()
+    local o = ctx.options
+    o.method, o.timestamp, o.nonce = method, ts, nonce
     -- under LuaJIT, one FFI call the JIT compiles (socialize.ffi); anything it
     -- does not take or refuses, the C API builds and explains
     local fb, req, msg, code = ctx.ffi_build, nil, nil, nil

@@ -502,6 +502,10 @@ local PROGRESS = '{"recipients":' -- how a notification's progress record begins
 -- or the post ids of many recipients
 local MAX_POST_ID = 65536
 _M.MAX_POST_ID = MAX_POST_ID
+-- the bytes one recipient's outcome may add to it (a post id of 200 bytes or
+-- a reason of 300, each JSON-escaped: \u00XX at worst), kept free before a
+-- send so that its outcome is always recorded
+local OUTCOME_ROOM = 2048
 
 --- The progress record of a notification delivery, kept in its postID while
 -- some recipient is still open: { recipients = n, sent = { ["i"] = postID },
@@ -518,7 +522,27 @@ function _M.progress(d)
     for _, k in ipairs({ "sent", "failed", "unconfirmed", "sending" }) do
         if type(p[k]) ~= "table" then p[k] = {} end
     end
+    -- (the store's bytes: a sent entry is its post id, a string ("" for none); a
+    -- failed entry is { category, reason } whatever it held)
+    for k, v in pairs(p.sent) do
+        if type(v) ~= "string" then p.sent[k] = type(v) == "number" and cut(v, 200) or "" end
+    end
+    for k, f in pairs(p.failed) do
+        local cat, why = type(f) == "table" and f[1], type(f) == "table" and f[2]
+        if type(cat) ~= "string" or core.category_code(cat) == 0 then -- (0: not a category)
+            cat = "content_invalid"
+        end
+        p.failed[k] = { cat, type(why) == "string" and why ~= "" and why or "?" }
+    end
     return p
+end
+
+-- A list of post ids as a postID that never reads as a progress record (a
+-- network's id shaped like one: its first byte made "?"), since a delivery
+-- resolved sent by the host keeps its progress, and client:job decodes it.
+local function not_progress(s)
+    if s:sub(1, #PROGRESS) == PROGRESS then return "?" .. s:sub(2) end
+    return s
 end
 
 local function split_recipients(list)
@@ -665,13 +689,14 @@ local function notify_summary(d, plan, acc, now)
             local id = prog.sent[tostring(i)]
             if id ~= "" then ids[#ids + 1] = id end
         end
-        return { state = "sent", postID = cut(table.concat(ids, ","), MAX_POST_ID) }
+        return { state = "sent", postID = not_progress(cut(table.concat(ids, ","), MAX_POST_ID)) }
     end
     local head = nsent .. " of " .. all .. " recipients messaged"
     local o
     local retry = acc.retry or acc.stop
-    if acc.too_big then
-        o = nil
+    if acc.too_big then -- (with the progress: who got it is kept)
+        o = { state = "dead", errorCode = E.INTERNAL, category = "content_invalid",
+              reason = cut(head .. "; the progress of so many recipients does not fit the store: not retried") }
     elseif retry then
         local rr = retry.r
         o = { errorCode = rr.errorCode, category = rr.category or "transient",
@@ -726,7 +751,9 @@ local function plain_outcome(d, res, err, raw, now, secrets)
     local e = type(out.providerErrorCodes) == "table" and out.providerErrorCodes[1] or nil
     if res and e and (e.errorCode or 0) == 0 then
         local id = type(res.providerPostIDs) == "table" and res.providerPostIDs[d.provider] or nil
-        return { state = "sent", postID = id ~= nil and clean(id, secrets, 1024) or nil }
+        id = id ~= nil and clean(id, secrets, 1024) or nil
+        if id and d.method == NOTIFY then id = not_progress(id) end
+        return { state = "sent", postID = id }
     end
     if not e and out.storeError then -- the store could not read the connections: nothing sent, not an attempt
         return { state = "retrying", nextAt = now + backoff(d.attempts), errorCode = E.GENERAL_SERVER_ERROR,
@@ -761,7 +788,7 @@ local function send_notification(client, st, d, p, plan, now, cfg, driver)
         local k, uid = tostring(i), plan.names[j]
         prog.sending[k] = now_s(client)
         local text = progress_text(prog)
-        if #text > MAX_POST_ID then
+        if #text + OUTCOME_ROOM > MAX_POST_ID then -- (its outcome would not fit after the send)
             prog.sending[k] = nil
             acc.too_big = true
             break
@@ -1405,6 +1432,8 @@ local function shape(j)
     end
     return j
 end
+
+_M.shape = shape
 
 --- The job and each delivery's state | nil, err.
 function _M.job(client, id)
