@@ -217,6 +217,41 @@ describe("one C call from the parameters to the reply #fakes", function()
         end
     end)
 
+    -- one client, two coroutines: a host clock or nonce that yields must not let
+    -- one call's request take the other's method (the options are the client's)
+    local can_yield = _VERSION ~= "Lua 5.1" or type(jit) == "table"
+    for _, hook in ipairs(can_yield and { "clock", "nonce" } or {}) do
+        it("keeps each call's method when the host's " .. hook .. " yields", function()
+            for nth = 1, 4 do -- the hook's nth call in A yields (the first ones may be the engine's)
+                local A, calls = nil, 0
+                local function maybe_yield()
+                    if coroutine.running() == A then
+                        calls = calls + 1
+                        if calls == nth then coroutine.yield() end
+                    end
+                end
+                local k = 0
+                local fast, n = client(true, {
+                    clock = function() if hook == "clock" then maybe_yield() end return T0 end,
+                    nonce = function() if hook == "nonce" then maybe_yield() end k = k + 1 return "y-nonce-" .. k end })
+                H.reset(G)
+                A = coroutine.create(function() return fast:setStatus { UID = "alice", status = "from A" } end)
+                assert.is_true((coroutine.resume(A)))
+                local B = coroutine.create(function() return fast:call("socialize.getUserInfo", { UID = "bob" }) end)
+                assert.is_true((coroutine.resume(B)))
+                if coroutine.status(A) == "suspended" then assert.is_true((coroutine.resume(A))) end
+                assert.equal(2, n.n, "nth " .. nth)
+                local reqs = H.requests(G)
+                assert.equal(2, #reqs, "nth " .. nth)
+                for _, r in ipairs(reqs) do
+                    local text = (r.path or "") .. " " .. (r.body or "")
+                    assert.equal(text:find("UID=alice", 1, true) ~= nil,
+                                 text:find("socialize.setStatus", 1, true) ~= nil, "nth " .. nth .. ": " .. text)
+                end
+            end
+        end)
+    end
+
     it("sends nothing after the deadline, as the general path", function()
         local t = 0
         local extra = { now = function() return t end, sleep = function(s) t = t + s end, deadline = 1 }

@@ -48,10 +48,9 @@ end
 local function send_once(ctx, method, params)
     local fast = ctx.fast -- one C call from the parameters to the reply (socialize.engine)
     if fast then
+        local ts, nonce = floor(ctx.clock()), ctx.nonce() -- hooks first, as in build
         local o = ctx.options
-        o.method = method
-        o.timestamp = floor(ctx.clock())
-        o.nonce = ctx.nonce()
+        o.method, o.timestamp, o.nonce = method, ts, nonce
         local reply, err = fast(o, params)
         if reply or err then return reply, err end
         -- the deadline passed: the general path below answers
