@@ -1,7 +1,8 @@
 /* libFuzzer: JSON <-> Lua conversion in the binding (json_decode, the
  * deterministic encoder, parse_response, the one-pass UserAction scan
  * against the full decode, the raw read of a UserAction table against the
- * full check) inside a real Lua state. */
+ * full check, core.publish_plain's JSON text of a UserAction table against
+ * the encoder) inside a real Lua state. */
 #include <stdint.h>
 #include <stddef.h>
 #include "lua.h"
@@ -61,6 +62,19 @@ static const char *SCRIPT =
     "    shape(core.json_decode(s), direct, 'plain')\n"
     "  end\n"
     "  if type(v) == 'table' and core.user_action_table(v, direct) then shape(v, direct, 'plain: table') end\n"
+    "end\n"
+    /* publish_plain with a table userAction (Gigya's backend only): a yes holds the encoder's
+     * bytes for it, an object without \\u0000, and the shape the full check accepts */
+    "if type(v) == 'table' then\n"
+    "  if core.publish_plain({ UID = 'u', userAction = v }, true) then error('plain: table on direct') end\n"
+    "  local q = core.publish_plain({ UID = 'u', userAction = v, cid = 'c' })\n"
+    "  if q then\n"
+    "    shape(v, false, 'plain: publish')\n"
+    "    local e = core.json_encode({ userAction = v })\n"
+    "    if not e or e ~= '{\"userAction\":' .. q.userAction .. '}' then error('plain: publish bytes') end\n"
+    "    if q.UID ~= 'u' or q.cid ~= 'c' or q.userAction:sub(1, 1) ~= '{' then error('plain: publish copy') end\n"
+    "    if q.userAction:find('\\\\u0000', 1, true) then error('plain: publish NUL') end\n"
+    "  end\n"
     "end\n"
     ;
 
