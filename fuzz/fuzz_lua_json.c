@@ -64,18 +64,27 @@ static const char *SCRIPT =
     "  if type(v) == 'table' and core.user_action_table(v, direct) then shape(v, direct, 'plain: table') end\n"
     "end\n"
     /* publish_plain with a table userAction (Gigya's backend only): a yes holds the encoder's
-     * bytes for it, an object without \\u0000, and the shape the full check accepts */
-    "if type(v) == 'table' then\n"
-    "  if core.publish_plain({ UID = 'u', userAction = v }, true) then error('plain: table on direct') end\n"
-    "  local q = core.publish_plain({ UID = 'u', userAction = v, cid = 'c' })\n"
+     * bytes for it, an object without \\u0000, and the shape the full check accepts; also for
+     * a copy whose '~' are NUL bytes (json_decode gives none) */
+    "local function pub(t)\n"
+    "  if core.publish_plain({ UID = 'u', userAction = t }, true) then error('plain: table on direct') end\n"
+    "  local q = core.publish_plain({ UID = 'u', userAction = t, cid = 'c' })\n"
     "  if q then\n"
-    "    shape(v, false, 'plain: publish')\n"
-    "    local e = core.json_encode({ userAction = v })\n"
+    "    shape(t, false, 'plain: publish')\n"
+    "    local e = core.json_encode({ userAction = t })\n"
     "    if not e or e ~= '{\"userAction\":' .. q.userAction .. '}' then error('plain: publish bytes') end\n"
     "    if q.UID ~= 'u' or q.cid ~= 'c' or q.userAction:sub(1, 1) ~= '{' then error('plain: publish copy') end\n"
     "    if q.userAction:find('\\\\u0000', 1, true) then error('plain: publish NUL') end\n"
     "  end\n"
     "end\n"
+    "local function nul(x, d)\n"
+    "  if type(x) == 'string' then return (x:gsub('~', '\\0')) end\n"
+    "  if type(x) ~= 'table' or d > 20 then return x end\n"
+    "  local t = {}\n"
+    "  for k, y in pairs(x) do t[nul(k, d + 1)] = nul(y, d + 1) end\n"
+    "  return t\n"
+    "end\n"
+    "if type(v) == 'table' then pub(v) pub(nul(v, 0)) end\n"
     ;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
