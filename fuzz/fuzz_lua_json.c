@@ -1,7 +1,8 @@
 /* libFuzzer: JSON <-> Lua conversion in the binding (json_decode, the
  * deterministic encoder, parse_response, the one-pass UserAction scan
  * against the full decode, the raw read of a UserAction table against the
- * full check) inside a real Lua state. */
+ * full check, core.publish_plain's JSON text of a UserAction table against
+ * the encoder) inside a real Lua state. */
 #include <stdint.h>
 #include <stddef.h>
 #include "lua.h"
@@ -62,6 +63,28 @@ static const char *SCRIPT =
     "  end\n"
     "  if type(v) == 'table' and core.user_action_table(v, direct) then shape(v, direct, 'plain: table') end\n"
     "end\n"
+    /* publish_plain with a table userAction (Gigya's backend only): a yes holds the encoder's
+     * bytes for it, an object without \\u0000, and the shape the full check accepts; also for
+     * a copy whose '~' are NUL bytes (json_decode gives none) */
+    "local function pub(t)\n"
+    "  if core.publish_plain({ UID = 'u', userAction = t }, true) then error('plain: table on direct') end\n"
+    "  local q = core.publish_plain({ UID = 'u', userAction = t, cid = 'c' })\n"
+    "  if q then\n"
+    "    shape(t, false, 'plain: publish')\n"
+    "    local e = core.json_encode({ userAction = t })\n"
+    "    if not e or e ~= '{\"userAction\":' .. q.userAction .. '}' then error('plain: publish bytes') end\n"
+    "    if q.UID ~= 'u' or q.cid ~= 'c' or q.userAction:sub(1, 1) ~= '{' then error('plain: publish copy') end\n"
+    "    if q.userAction:find('\\\\u0000', 1, true) then error('plain: publish NUL') end\n"
+    "  end\n"
+    "end\n"
+    "local function nul(x, d)\n"
+    "  if type(x) == 'string' then return (x:gsub('~', '\\0')) end\n"
+    "  if type(x) ~= 'table' or d > 20 then return x end\n"
+    "  local t = {}\n"
+    "  for k, y in pairs(x) do t[nul(k, d + 1)] = nul(y, d + 1) end\n"
+    "  return t\n"
+    "end\n"
+    "if type(v) == 'table' then pub(v) pub(nul(v, 0)) end\n"
     ;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -205,7 +205,7 @@ describe("validation", function()
         local no = {
             {}, { UID = "u" }, { userAction = ua }, { UID = "", userAction = ua }, { UID = 1, userAction = ua },
             { UID = "u", userAction = "" }, { UID = "u", userAction = "{" }, { UID = "u", userAction = "[1]" },
-            { UID = "u", userAction = '{"a":"\\u0000"}' }, { UID = "u", userAction = { title = "t" } },
+            { UID = "u", userAction = '{"a":"\\u0000"}' }, { UID = "u", userAction = { title = "t" } }, -- (direct below)
             { UID = "u", userAction = ua, cid = string.rep("\195\169", 60) }, { UID = "u", userAction = ua, cid = string.rep("x", 101) },
             { UID = "u", userAction = ua, cid = 5 }, { UID = "u", userAction = ua, shortURLs = "sometimes" },
             { UID = "u", userAction = ua, enabledProviders = "facebook" }, { UID = "u", userAction = ua, disabledProviders = "x" },
@@ -229,7 +229,7 @@ describe("validation", function()
             assert.are.same(r, validate.check("publishUserAction", p, { auth = "signed" }))
         end
         for i, p in ipairs(no) do
-            assert.is_false(core.publish_plain(p), "no #" .. i)
+            assert.is_false(core.publish_plain(p, i == 10), "no #" .. i)
             local r1, e1 = full.check("socialize.publishUserAction", p, { auth = "signed" })
             local r2, e2 = validate.check("socialize.publishUserAction", p, { auth = "signed" })
             assert.are.same(r1, r2, "no #" .. i)
@@ -238,6 +238,158 @@ describe("validation", function()
         -- the direct backend takes bytes in a media item
         assert.is_table(core.publish_plain({ UID = "u", userAction = '{"mediaItems":[{"type":"image","data":"x"}]}' }, true))
         assert.is_false(core.publish_plain("x"))
+    end)
+
+    it("a publishUserAction with a userAction table: a yes holds the full check's answer and the encoder's bytes", function()
+        local core = require("socialize.core")
+        local f = assert(io.open("bench/user_action.json", "rb"))
+        local bench = assert(core.json_decode(f:read("*a")))
+        f:close()
+        local saved, loaded = core.publish_plain, package.loaded["socialize.validate"]
+        core.publish_plain = function() return false end
+        package.loaded["socialize.validate"] = nil
+        local full = require("socialize.validate")
+        core.publish_plain, package.loaded["socialize.validate"] = saved, loaded
+        local validate = require("socialize.validate")
+        local yes_n, no_n = 0, 0
+        local function compare(p, what, want)
+            local q = core.publish_plain(p)
+            local r1, e1 = full.check("socialize.publishUserAction", p, { auth = "signed" })
+            local r2, e2 = validate.check("socialize.publishUserAction", p, { auth = "signed" })
+            assert.are.same(r1, r2, what)
+            assert.are.same(e1 and e1.errorDetails, e2 and e2.errorDetails, what)
+            assert.are.same(e1 and e1.errorCode, e2 and e2.errorCode, what)
+            if want ~= nil then assert.are.equal(want, q ~= false, what) end
+            if q then
+                yes_n = yes_n + 1
+                assert.is_table(r1, what)
+                assert.are.same(r1, q, what)
+                -- the bytes the encoder writes for the table, sorted keys and all
+                assert.are.equal(core.json_encode(p.userAction), q.userAction, what)
+                assert.are.equal(core.json_encode({ userAction = p.userAction }), '{"userAction":' .. q.userAction .. "}", what)
+                for k, v in pairs(p) do
+                    if k ~= "userAction" then assert.are.equal(v, q[k], what) end
+                end
+            else
+                no_n = no_n + 1
+            end
+            -- the input is left as it was
+            assert.are.equal("table", type(p.userAction) == "table" and "table" or type(p.userAction), what)
+        end
+        compare({ UID = "user_123", userAction = bench, cid = "bench-campaign", shortURLs = "never" }, "bench", true)
+        compare({ UID = "u", userAction = { title = "t", n = { 1, 2.5, -3, true, false, core.null, {} } } }, "values", true)
+        compare({ UID = "u", userAction = { ["b"] = "1", ["a"] = "2", ["\195\169"] = "3", A = "4", [" "] = "5" } }, "key order", true)
+        -- hostile: each a no, and the full check's answer unchanged
+        local cyc = { title = "t" }
+        cyc.self = cyc
+        local deep = { title = "t" }
+        local d = deep
+        for _ = 1, 70 do d.x = {} d = d.x end
+        local big = { title = string.rep("x", 300 * 1024) }
+        local hostile = {
+            { UID = "u", userAction = setmetatable({ title = "t" }, {}) },
+            { UID = "u", userAction = { title = "t", x = setmetatable({}, { __jsontype = "array" }) } },
+            { UID = "u", userAction = { title = "t", x = setmetatable({ 1 }, {}) } },
+            { UID = "u", userAction = { title = "t", [true] = 1 } },
+            { UID = "u", userAction = { title = "t", [1.5] = 1 } },
+            { UID = "u", userAction = { title = "t", [{}] = 1 } },
+            { UID = "u", userAction = { title = "t", [1] = 1 } },
+            { UID = "u", userAction = { "x" } },
+            { UID = "u", userAction = { title = "t", x = { 1, nil, 3 } } },
+            { UID = "u", userAction = { title = "t", x = 0 / 0 } },
+            { UID = "u", userAction = { title = "t", x = math.huge } },
+            { UID = "u", userAction = { title = "t", x = -math.huge } },
+            { UID = "u", userAction = { title = "t", x = { y = 0 / 0 } } },
+            { UID = "u", userAction = cyc },
+            { UID = "u", userAction = deep },
+            { UID = "u", userAction = big },
+            { UID = "u", userAction = { title = "a\0b" } },
+            { UID = "u", userAction = { title = "t", ["k\0"] = "v" } },
+            { UID = "u", userAction = { title = "t", x = { "a\0" } } },
+            { UID = "u", userAction = { title = "t\\u0000" } },
+            { UID = "u", userAction = { title = "\255" } },
+            { UID = "u", userAction = { title = "t", ["\192\128"] = 1 } },
+            { UID = "u", userAction = { title = "\237\160\128" } },
+            { UID = "u", userAction = { title = "t", f = print } },
+            { UID = "u", userAction = { title = "t", f = io.stdout } },
+            { UID = "u", userAction = { title = "t", f = coroutine.create(function() end) } },
+            { UID = "u", userAction = {} },
+            { UID = "u", userAction = { title = 1 } },
+            { UID = "u", userAction = { mediaItems = { { type = "image", data = "x" } } } },
+            { UID = "u", userAction = { mediaItems = { { type = "image" }, { type = "video" } } } },
+            { UID = "u", userAction = { title = "t" }, x = {} },
+            { UID = "u", userAction = { title = "t" }, facebookUserAction = { title = "t" } },
+            { UID = "u", userAction = { title = "t" }, tags = { "a" } },
+            { UID = "", userAction = { title = "t" } },
+            { userAction = { title = "t" } },
+        }
+        for i, p in ipairs(hostile) do compare(p, "hostile #" .. i, false) end
+        assert.is_false(core.publish_plain({ UID = "u", userAction = { title = "t" } }, true)) -- direct: the checks in Lua
+        -- generated tables: every yes against the full check and the encoder
+        local seed = 15
+        local function rnd(n) -- Park-Miller (exact in doubles): the same tables on every VM
+            seed = (seed * 16807) % 2147483647
+            return seed % n + 1
+        end
+        local STR = { "t", "", "\195\169t\226\130\172", "a\"b\\c\n\t", "\1\31", "\127", "/<>&'",
+            "\240\159\152\128", "\255", "a\0", "\\u0000", string.rep("z", 70) }
+        local NUM = { 0, 1, -1, 2.5, 1e300, -0.0, 2 ^ 53, 1 / 3, 0 / 0, math.huge, 123456789012 }
+        local gen
+        local function str() -- mostly the good ones (the first 8)
+            return STR[rnd(12) == 1 and rnd(#STR) or rnd(8)]
+        end
+        local function scalar()
+            local k = rnd(10)
+            if k <= 4 then return str() end
+            if k <= 6 then return NUM[rnd(12) == 1 and rnd(#NUM) or rnd(8)] end
+            if k <= 7 then return rnd(2) == 1 end
+            if k <= 8 then return core.null end
+            if k <= 9 then return STR[rnd(3)] end
+            return rnd(50) == 1 and print or STR[1]
+        end
+        gen = function(depth)
+            local k = rnd(depth > 3 and 3 or 6)
+            if k <= 3 then return scalar() end
+            local t = {}
+            if k == 4 then
+                for i = 1, rnd(4) - 1 do t[i] = gen(depth + 1) end
+                if rnd(20) == 1 then t[rnd(5) + 1] = 1 end
+            else
+                for _ = 1, rnd(5) - 1 do t[str() .. rnd(3)] = gen(depth + 1) end
+                if rnd(25) == 1 then t[rnd(3)] = 1 end
+                if rnd(40) == 1 then t[true] = 1 end
+            end
+            if rnd(40) == 1 then setmetatable(t, {}) end
+            return t
+        end
+        local MT = { "image", "flash", "mp3", "video", "gif" }
+        for _ = 1, 1500 do
+            local ua = {}
+            local F = { "title", "subtitle", "description", "linkBack", "userMessage" }
+            for _, name in ipairs(F) do
+                local k = rnd(8)
+                if k <= 4 then ua[name] = str() elseif k == 5 then ua[name] = scalar() end
+            end
+            if rnd(2) == 1 then
+                local items, ty = {}, MT[rnd(rnd(8) == 1 and 5 or 4)]
+                for i = 1, rnd(3) - 1 do
+                    items[i] = { type = rnd(15) == 1 and MT[rnd(5)] or ty, src = str(), href = scalar() }
+                    if rnd(15) == 1 then items[i].data = "x" end
+                end
+                if rnd(15) == 1 then items = "x" end
+                ua.mediaItems = items
+            end
+            if rnd(2) == 1 then ua.actionLinks = rnd(10) == 1 and "x" or { { text = str(), href = scalar() } } end
+            for _ = 1, rnd(3) - 1 do ua[str() .. "x"] = gen(1) end
+            if rnd(50) == 1 then setmetatable(ua, {}) end
+            local p = { UID = "u", userAction = ua }
+            if rnd(4) == 1 then p.cid = str() end
+            if rnd(4) == 1 then p.shortURLs = ({ "always", "never", "x" })[rnd(3)] end
+            if rnd(6) == 1 then p.extra = scalar() end
+            compare(p, "generated")
+        end
+        assert.is_true(yes_n > 600, "yes " .. yes_n)
+        assert.is_true(no_n > 600, "no " .. no_n)
     end)
 
     it("the core's one-pass parameter check passes only plain scalar values and counts the tables", function()

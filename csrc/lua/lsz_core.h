@@ -52,7 +52,12 @@ int lsz_push_json(lua_State *L, json_t *j, int depth);
 int lsz_push_reply_fast(lua_State *L, const char *body, size_t len, int status);
 json_t *lsz_arg_json(lua_State *L, int idx, const char *what, int *bad);
 int lsz_push_result(lua_State *L, json_t *r);
-void lsz_open_user_action_table(lua_State *L); /* core.user_action_table */
+void lsz_open_user_action_table(lua_State *L); /* core.user_action_table, core.publish_plain */
+/* a userAction table's JSON text pushed (1) when certainly well-shaped and
+ * encodable as the full check encodes it; 0: not sure, nothing pushed */
+int lsz_ua_table_json(lua_State *L, int idx);
+/* lsz_sign.c: core.publish_plain (a closure over the names of lsz_json.c) */
+int lsz_publish_plain(lua_State *L);
 
 /* lsz_provider.c: core.build_request's and core.parse_response's work, also
  * offered to the curl transport through core.capi (lsz_capi.h) */

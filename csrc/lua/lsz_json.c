@@ -552,72 +552,113 @@ static int ua_raw(lua_State *L, int t, int u)
     return lua_type(L, -1);
 }
 
-/* core.user_action_table(t [, allow_data]) -> true when the table t is
- * certainly a UserAction whose shape validate.lua's check accepts (not
- * empty; title, subtitle, description, linkBack, userMessage nil or
- * strings; mediaItems nil or an array of items of one type among image,
- * flash, mp3, video, without data unless allow_data; actionLinks nil or a
- * table); false: not sure (a metatable anywhere it looks, anything else),
- * run that check (it says why). Reads raw fields only, builds nothing, never
- * raises but for the stack. (The NUL bytes and the JSON form are checked
- * elsewhere, before.) */
-static int l_user_action_table(lua_State *L)
+/* The shape core.user_action_table checks, on the table at t (absolute),
+ * read by the running C function whose upvalues are UA_NAMES (the two
+ * closures of lsz_open_user_action_table): 1 when validate.lua's check
+ * certainly accepts it (not empty; title, subtitle, description, linkBack,
+ * userMessage nil or strings; mediaItems nil or an array of items of one
+ * type among image, flash, mp3, video, without data unless allow_data;
+ * actionLinks nil or a table); 0: not sure (a metatable anywhere it looks,
+ * anything else). Reads raw fields only, leaves the stack as it was. */
+static int ua_shape(lua_State *L, int t, int allow)
 {
     static const char *const media[] = {"image", "flash", "mp3", "video", NULL};
-    int allow = lua_toboolean(L, 2), ok = 0, i, ty;
+    int ok = 0, i, ty, top = lua_gettop(L);
     const char *kind = NULL;
-    lua_settop(L, 1);
     luaL_checkstack(L, 8, "user_action_table");
-    if (lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1))
+    if (lua_type(L, t) != LUA_TTABLE || lua_getmetatable(L, t))
         goto done;
     lua_pushnil(L);
-    if (!lua_next(L, 1))
+    if (!lua_next(L, t))
         goto done; /* empty */
-    lua_settop(L, 1);
+    lua_settop(L, top);
     for (i = 1; i <= UA_NSTR; i++) {
-        ty = ua_raw(L, 1, i);
+        ty = ua_raw(L, t, i);
         lua_pop(L, 1);
         if (ty != LUA_TNIL && ty != LUA_TSTRING)
             goto done;
     }
-    ty = ua_raw(L, 1, UA_LINKS);
+    ty = ua_raw(L, t, UA_LINKS);
     lua_pop(L, 1);
     if (ty != LUA_TNIL && ty != LUA_TTABLE)
         goto done;
-    if (ua_raw(L, 1, UA_MEDIA) != LUA_TNIL) { /* 2 */
+    if (ua_raw(L, t, UA_MEDIA) != LUA_TNIL) { /* top + 1 */
         size_t n, j;
-        if (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2))
+        int items = top + 1, it = top + 2;
+        if (lua_type(L, items) != LUA_TTABLE || lua_getmetatable(L, items))
             goto done;
-        n = sz_rawlen(L, 2);
+        n = sz_rawlen(L, items);
         if (n > 2147483647u)
             goto done;
         for (j = 1; j <= n; j++) {
-            const char *t;
+            const char *s;
             int m;
-            lua_rawgeti(L, 2, (int)j); /* 3 */
-            if (lua_type(L, 3) != LUA_TTABLE || lua_getmetatable(L, 3))
+            lua_rawgeti(L, items, (int)j); /* it */
+            if (lua_type(L, it) != LUA_TTABLE || lua_getmetatable(L, it))
                 goto done;
-            if (ua_raw(L, 3, UA_TYPE) != LUA_TSTRING) /* 4: anchored by the item */
+            if (ua_raw(L, it, UA_TYPE) != LUA_TSTRING) /* anchored by the item */
                 goto done;
-            t = lua_tostring(L, 4);
-            for (m = 0; media[m] && strcmp(media[m], t) != 0; m++)
+            s = lua_tostring(L, -1);
+            for (m = 0; media[m] && strcmp(media[m], s) != 0; m++)
                 ;
             if (!media[m] || (kind && kind != media[m]))
                 goto done;
             kind = media[m]; /* static: outlives the stack */
-            if (ua_raw(L, 3, UA_DATA) != LUA_TNIL && !allow)
+            if (ua_raw(L, it, UA_DATA) != LUA_TNIL && !allow)
                 goto done;
-            lua_settop(L, 2);
+            lua_settop(L, items);
         }
     }
     ok = 1;
 done:
+    lua_settop(L, top);
+    return ok;
+}
+
+/* core.user_action_table(t [, allow_data]) -> true when the table t is
+ * certainly a UserAction whose shape validate.lua's check accepts
+ * (ua_shape); false: not sure, run that check (it says why). Builds
+ * nothing, never raises but for the stack. (The NUL bytes and the JSON form
+ * are checked elsewhere, before.) */
+static int l_user_action_table(lua_State *L)
+{
+    int allow = lua_toboolean(L, 2);
     lua_settop(L, 1);
-    lua_pushboolean(L, ok);
+    lua_pushboolean(L, ua_shape(L, 1, allow));
     return 1;
 }
 
-/* Sets core.user_action_table (a closure over its names) in the table on top. */
+/* For core.publish_plain (a closure over UA_NAMES too): when the table at
+ * idx (absolute) has the shape ua_shape accepts on Gigya's backend and
+ * encodes as validate.lua's check encodes it (core.json_encode of
+ * { userAction = t }: the same writer calls, so the same bytes) without
+ * meeting a metatable and within UA_JSON_MAX bytes, pushes the JSON text
+ * of t and answers 1; else 0 with nothing pushed (not sure: the full check
+ * runs and says why). Its escaped NUL bytes and its being an object are for
+ * the caller to check. */
+#define UA_JSON_MAX (256 * 1024)
+int lsz_ua_table_json(lua_State *L, int idx)
+{
+    enc_ctx c;
+    sz_error err;
+    const char *text = NULL;
+    size_t n = 0;
+    int ok;
+    if (!ua_shape(L, idx, 0))
+        return 0;
+    lsz_enc_init(&c, NULL, 0);
+    ok = c.w && !c.path.failed && sz_json_begin_object(c.w) == SZ_OK &&
+         sz_json_key(c.w, "userAction", 10) == SZ_OK && encode_value(L, idx, &c) == 0 && !c.meta &&
+         sz_json_end_object(c.w) == SZ_OK && (text = sz_json_writer_text(c.w, &n, &err)) != NULL &&
+         !c.path.failed && n > 15 && n - 15 <= UA_JSON_MAX;
+    if (ok) /* {"userAction": ... } */
+        lua_pushlstring(L, text + 14, n - 15);
+    lsz_enc_free(&c);
+    return ok;
+}
+
+/* Sets core.user_action_table and core.publish_plain (closures over the
+ * names) in the table on top. */
 void lsz_open_user_action_table(lua_State *L)
 {
     int n = 0;
@@ -625,6 +666,10 @@ void lsz_open_user_action_table(lua_State *L)
         lua_pushstring(L, UA_NAMES[n]);
     lua_pushcclosure(L, l_user_action_table, n);
     lua_setfield(L, -2, "user_action_table");
+    for (n = 0; UA_NAMES[n]; n++)
+        lua_pushstring(L, UA_NAMES[n]);
+    lua_pushcclosure(L, lsz_publish_plain, n);
+    lua_setfield(L, -2, "publish_plain");
 }
 
 /* ---- Lua -> jansson (provider inputs) -------------------------------------*/

@@ -386,8 +386,10 @@ static int publish_param(const char *k, size_t kl, lua_State *L, int direct, int
         return 0;
     if ((kl == 3 && memcmp(k, "UID", 3) == 0) || (kl == 3 && memcmp(k, "cid", 3) == 0) ||
         (kl == 9 && memcmp(k, "shortURLs", 9) == 0) || (kl == 10 && memcmp(k, "userAction", 10) == 0)) {
-        if (t != LUA_TSTRING)
+        if (t != LUA_TSTRING && !(t == LUA_TTABLE && k[0] == 'u'))
             return 0;
+        if (t == LUA_TTABLE)
+            return !direct && (*ua = 2); /* its shape and JSON text after the walk */
         v = lua_tolstring(L, -1, &vl);
         if (memchr(v, 0, vl))
             return 0;
@@ -426,17 +428,24 @@ static int publish_param(const char *k, size_t kl, lua_State *L, int direct, int
 
 /* core.publish_plain(params [, direct]) -> a raw copy of params when
  * validate.check certainly accepts them for socialize.publishUserAction as
- * they are (nothing to normalise), else false: not sure, the full check runs
- * and says why. Yes only for: no metatable; every name a string without NUL;
- * UID a non-empty string; userAction a JSON string core.user_action_plain
- * passes, without \u0000; cid a string of at most 100 bytes; shortURLs one
+ * they are (nothing to normalise but a table userAction, which the copy
+ * holds as the JSON text the full check writes for it), else false: not
+ * sure, the full check runs and says why. Yes only for: no metatable; every
+ * name a string without NUL; UID a non-empty string; userAction a JSON
+ * string core.user_action_plain passes, without \u0000, or (not direct) a
+ * table core.user_action_table passes, whose JSON text (the encoder's, as
+ * core.json_encode writes it) is an object without \u0000, at most 256 kB,
+ * with no metatable met; cid a string of at most 100 bytes; shortURLs one
  * of always, whenRequired, never; every other value a string without NUL, a
  * finite number, a boolean or core.null; no enabledProviders,
  * disabledProviders, tags, actionAttributes, userLocation, graphParams or
- * <provider>UserAction. */
-static int l_publish_plain(lua_State *L)
+ * <provider>UserAction. A closure over the names of core.user_action_table
+ * (lsz_open_user_action_table). */
+int lsz_publish_plain(lua_State *L)
 {
-    int direct = lua_toboolean(L, 2), uid = 0, ua = 0, ok = 1, n = 0;
+    int direct = lua_toboolean(L, 2), uid = 0, ua = 0, ok = 1, n = 0, copy;
+    size_t tl = 0;
+    const char *text;
     lua_settop(L, 1);
     luaL_checkstack(L, 6, "publish_plain");
     if (lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1)) {
@@ -453,16 +462,32 @@ static int l_publish_plain(lua_State *L)
         lua_pop(L, 1);
     }
     lua_settop(L, 1);
+    if (ok && uid && ua == 2) { /* a table userAction: 2, its JSON text */
+        lua_pushliteral(L, "userAction");
+        lua_rawget(L, 1);
+        ok = lsz_ua_table_json(L, 2);
+        if (ok) {
+            text = lua_tolstring(L, 3, &tl);
+            ok = tl > 0 && text[0] == '{' && !has_escaped_nul(text, tl);
+        }
+    }
     if (!ok || !uid || !ua) {
+        lua_settop(L, 1);
         lua_pushboolean(L, 0);
         return 1;
     }
-    lua_createtable(L, 0, n); /* 2: the copy */
+    lua_createtable(L, 0, n); /* the copy */
+    copy = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
         lua_pushvalue(L, -2);
         lua_insert(L, -2);
-        lua_rawset(L, 2);
+        lua_rawset(L, copy);
+    }
+    if (ua == 2) {
+        lua_pushliteral(L, "userAction");
+        lua_pushvalue(L, 3);
+        lua_rawset(L, copy);
     }
     return 1;
 }
@@ -481,6 +506,5 @@ const luaL_Reg lsz_sign_funcs[] = {
     {"sleep", l_sleep},
     {"oauth1", l_oauth1},
     {"plain_params", l_plain_params},
-    {"publish_plain", l_publish_plain},
     {NULL, NULL}
 };

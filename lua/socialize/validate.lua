@@ -573,8 +573,10 @@ function _M.check(method, params, opts)
         by_auth[key] = opts
     end
     -- the usual publishUserAction (a JSON string userAction the core's scan
-    -- passes, plain scalar values, nothing to normalise): the core checks it in
-    -- one pass and answers the copy; anything else, the checks below (issue 15)
+    -- passes, or on Gigya's backend a plain table userAction, which the copy
+    -- holds as the JSON text the checks below would write; plain scalar
+    -- values; nothing else to normalise): the core checks it in one pass and
+    -- answers the copy; anything else, the checks below (issue 15)
     if method == PUBLISH or method == "publishUserAction" then
         local q = publish_plain(params, direct)
         if q then return q end
