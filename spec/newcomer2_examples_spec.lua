@@ -35,6 +35,7 @@ describe("newcomer2 examples #once", function()
             .. lua .. " examples/newcomer2/notify_three.lua " .. db)
         assert.are.equal(0, code, out)
         assert.matches("queued %x+: status queued, providers telegram\n", out)
+        assert.matches("before work: telegram queued, recipients nil\n", out, 1, true)
         -- one delivery sent (job 1) and one dead (job 2): deliveries, not recipients
         assert.matches("worker: sent 1\n", out, 1, true)
         -- job 1: sent, postID the message ids in the recipients' order, no recipients list

@@ -69,6 +69,10 @@ if not job2 then
     os.exit(1)
 end
 
+-- before the first attempt: one delivery per network, no recipients yet
+local before = assert(client:job(job.jobID)).deliveries[1]
+print(("before work: %s %s, recipients %s"):format(before.provider, before.state, tostring(before.recipients)))
+
 -- the worker loop, until nothing is due
 local total = 0
 for _ = 1, 20 do
