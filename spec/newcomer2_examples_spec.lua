@@ -96,8 +96,14 @@ describe("newcomer2 examples #once", function()
         assert.matches('no uid: {"curlLoaded":false,"errorCode":400002,"errorDetails":"Missing required parameter: UID"', out, 1, true)
         assert.matches("the server received:\n  POST /socialize.publishUserAction UID=ada sig=yes\n"
             .. "  POST /socialize.publishUserAction UID=nobody sig=yes\nerror.log:\nok\n", out, 1, true)
-        -- nginx and the fake server are gone with the temporary directory
-        local left = sh("ls -d /tmp/newcomer2-ngx.* 2>/dev/null | wc -l")
-        assert.matches("^0\n", left)
+        -- nginx and the fake server stopped, the temporary directory removed
+        local dir, npid, gpid = out:match("nginx in (%S+), pid (%d+), fake Gigya pid (%d+)\n")
+        assert.truthy(dir, out)
+        assert.matches("^gone\nexit=0", sh("test ! -e " .. dir .. " && echo gone"))
+        for _, pid in ipairs({ npid, gpid }) do
+            -- the fake server was started by run.sh's shell: reaped with it
+            local s = sh("kill -0 " .. pid)
+            assert.is_nil(s:match("exit=0"), pid .. " still runs")
+        end
     end)
 end)

@@ -8,9 +8,12 @@ ROOT=$(pwd)
 dir=$(mktemp -d /tmp/newcomer2-ngx.XXXXXX)
 gpid=""
 cleanup() {
-    [ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -s quit 2>/dev/null
-    [ -n "$gpid" ] && kill "$gpid" 2>/dev/null
-    i=0; while [ -f "$dir/nginx.pid" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+    set +e
+    npid=$(cat "$dir/nginx.pid" 2>/dev/null || true)
+    [ -n "$npid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -s quit 2>/dev/null
+    [ -n "$gpid" ] && kill "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null
+    # nginx's master is not our child: wait (at most 10 s) until it has exited
+    i=0; while [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
     rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -34,6 +37,7 @@ sed -e "s|\${PREFIX}|$dir|g" -e "s|\${ROOT}|$ROOT|g" -e "s|\${PORT}|$port|g" \
 [ "$(id -u)" = 0 ] && sed -i "s|^worker_processes|user $(id -un) $(id -gn);\nworker_processes|" "$dir/nginx.conf"
 GIGYA_URL="http://127.0.0.1:$gport" GIGYA_API_KEY=3_demoApiKey GIGYA_SECRET=$SECRET \
     nginx -p "$dir" -c "$dir/nginx.conf"
+echo "nginx in $dir, pid $(cat "$dir/nginx.pid"), fake Gigya pid $gpid"
 i=0; while ! curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do i=$((i + 1)); [ $i -gt 100 ] && { cat "$dir/error.log"; exit 1; }; sleep 0.05; done
 
 echo "published: $(curl -s "http://127.0.0.1:$port/publish?uid=ada&title=Level%203")"
