@@ -315,8 +315,13 @@ checks["socialize.sendNotification"] = function(p)
     if p.subject == nil or p.subject == "" then
         for _, prov in ipairs(core.provider_names()) do
             if core.provider_info(prov).subjectRequired and targets(p, prov) then
+                -- without enabledProviders every network may be targeted, whatever the
+                -- UID's connections: say so, since the caller may not have this one at all
+                local why = p.enabledProviders and ("enabledProviders names " .. prov)
+                    or "no enabledProviders: every network may be"
                 return nil, errors.new(E.MISSING_PARAMETER, "Missing required parameter: subject (required when "
-                    .. prov .. " is targeted; restrict enabledProviders otherwise)")
+                    .. prov .. " may be targeted, and " .. why .. "; give a subject, or an enabledProviders without "
+                    .. prov .. ")")
             end
         end
     end
