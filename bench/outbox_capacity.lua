@@ -43,7 +43,8 @@ local function config(url, instance, batch)
 end
 
 -- A child: bench/outbox_capacity.lua child MODE URL INSTANCE SECS COUNT ID OUT BATCH [CONC]
--- MODE: "work" (client:work(500) in a loop), "direct" (publishUserAction one
+-- MODE: "work" (client:work(500) in a loop), "awork" (client:work(50, { async
+-- = true, concurrency = CONC }) and client:poll(0) in a loop), "direct" (publishUserAction one
 -- after the other), "async" (COUNT direct calls, CONC at once); with the
 -- instant transport when INSTANCE is INSTANCE above. For SECS seconds, or
 -- with COUNT > 0 that many operations; writes "<ops> <seconds> <CPU ticks>"
@@ -53,7 +54,7 @@ if arg and arg[1] == "child" then
     local core = require("socialize.core")
     local mode, url, instance = arg[2], arg[3], arg[4]
     local secs, count, id, out = tonumber(arg[5]), tonumber(arg[6]), tonumber(arg[7]), arg[8]
-    local batch, conc = tonumber(arg[9]), tonumber(arg[10] or "1")
+    local batch, conc, start_at = tonumber(arg[9]), tonumber(arg[10] or "1"), tonumber(arg[11] or "0")
     local cfg = config(url, instance, batch)
     if instance == INSTANCE then
         cfg.transport = function() return { status = 200, headers = {}, body = CANNED } end
@@ -66,6 +67,11 @@ if arg and arg[1] == "child" then
         if f then f:close() end
         local u, s = line:match("^%d+ %(.*%) %S+" .. string.rep(" %S+", 10) .. " (%d+) (%d+)")
         return (tonumber(u) or 0) + (tonumber(s) or 0)
+    end
+    -- the processes of one measure start together (their set-up done), so that their windows overlap
+    for _ = 1, 100000 do
+        if core.now_ms() >= start_at then break end
+        os.execute("sleep 0.005")
     end
     local c0, t0 = cpu(), core.now_ms()
     local stop, n = t0 + secs * 1000, 0
@@ -84,6 +90,20 @@ if arg and arg[1] == "child" then
             if done >= count or core.now_ms() >= stop then break end
             c:poll(50)
             while started < count and started - done < conc do one() end
+        end
+    elseif mode == "awork" then -- the asynchronous worker (socialize worker --concurrency CONC's calls)
+        local opts = { async = true, concurrency = conc, on_done = function(state)
+            if state == "sent" then n = n + 1 end
+        end }
+        for _ = 1, 100000000 do
+            if count > 0 and n >= count then break end
+            if count == 0 and core.now_ms() >= stop then break end
+            local sum = assert(c:work(50, opts))
+            local inflight = c:poll(0)
+            if sum.claimed == 0 and inflight == 0 then
+                if count > 0 then break end
+                os.execute("sleep 0.02")
+            end
         end
     else
         for i = 1, 100000000 do
@@ -104,7 +124,7 @@ if arg and arg[1] == "child" then
         end
     end
     local f = io.open(out, "wb")
-    f:write(string.format("%d %.3f %d", n, (core.now_ms() - t0) / 1000, cpu() - c0))
+    f:write(string.format("%d %.3f %d %.0f", n, (core.now_ms() - t0) / 1000, cpu() - c0, core.now_ms()))
     f:close()
     c:close()
     return
@@ -120,6 +140,7 @@ local REPS = tonumber(os.getenv("CAP_REPS") or "2")
 local K = tonumber(os.getenv("CAP_IR") or "200")
 local BATCH = tonumber(os.getenv("CAP_BATCH") or "20")
 local DELAY = tonumber(os.getenv("CAP_DELAY") or "50")
+local ACONC = tonumber(os.getenv("CAP_ACONC") or "16")
 local LEVELS, PROCS = {}, {}
 for c in (os.getenv("CAP_LEVELS") or "16,64,256"):gmatch("%d+") do LEVELS[#LEVELS + 1] = tonumber(c) end
 for c in (os.getenv("CAP_PROCS") or "1,4"):gmatch("%d+") do PROCS[#PROCS + 1] = tonumber(c) end
@@ -161,25 +182,28 @@ local dir = ROOT .. "/build/bench-capacity-" .. os.time() .. "-" .. math.random(
 assert(os.execute("mkdir -p " .. q(dir)))
 
 local kids = 0
-local function child_cmd(mode, url, instance, secs, count, id, conc)
+local function child_cmd(mode, url, instance, secs, count, id, conc, start_at)
     kids = kids + 1
     local out = dir .. "/out-" .. kids
     os.remove(out)
     return ENV .. LUA .. " " .. q(SELF) .. " child " .. mode .. " " .. q(url) .. " " .. q(instance) .. " " .. secs
-        .. " " .. count .. " " .. id .. " " .. q(out) .. " " .. BATCH .. " " .. (conc or 1), out
+        .. " " .. count .. " " .. id .. " " .. q(out) .. " " .. BATCH .. " " .. (conc or 1) .. " "
+        .. string.format("%.0f", start_at or 0), out
 end
 local function result(out)
-    local n, s, c = (H.read(out) or ""):match("^(%d+) ([%d.]+) (%d+)$")
-    return tonumber(n) or 0, tonumber(s) or 0, tonumber(c) or 0
+    local n, s, c, e = (H.read(out) or ""):match("^(%d+) ([%d.]+) (%d+) (%d+)$")
+    return tonumber(n) or 0, tonumber(s) or 0, tonumber(c) or 0, tonumber(e) or 0
 end
 
--- P processes at once for WINDOW seconds: operations per second (each
--- process's count over its own time, summed) and the CPU ms per operation
+-- P processes at once for WINDOW seconds, started together: operations per
+-- second (all of them over the time from the common start to the last one's
+-- end) and the CPU ms per operation
 local TCK = tonumber(run("getconf CLK_TCK")) or 100
-local function rate(url, instance, mode, procs)
+local function rate(url, instance, mode, procs, conc)
     local outs = {}
+    local start_at = core.now_ms() + 1500 + 300 * procs -- after every one's set-up
     for p = 1, procs do
-        local cmd, out = child_cmd(mode, url, instance, WINDOW, 0, p)
+        local cmd, out = child_cmd(mode, url, instance, WINDOW, 0, p, conc, start_at)
         outs[p] = out
         os.execute("(" .. cmd .. " >" .. q(out .. ".log") .. " 2>&1) &")
     end
@@ -189,14 +213,13 @@ local function rate(url, instance, mode, procs)
         if all then break end
         os.execute("sleep 0.1")
     end
-    local total, ops, ticks = 0, 0, 0
+    local ops, ticks, last = 0, 0, start_at
     for _, out in ipairs(outs) do
-        local n, s, c = result(out)
+        local n, _, c, e = result(out)
         if n == 0 then io.stderr:write((H.read(out .. ".log") or "") .. "\n") end
-        ops, ticks = ops + n, ticks + c
-        if s > 0 then total = total + n / s end
+        ops, ticks, last = ops + n, ticks + c, math.max(last, e)
     end
-    return total, ops > 0 and ticks * 1000 / TCK / ops or 0
+    return last > start_at and ops / ((last - start_at) / 1000) or 0, ops > 0 and ticks * 1000 / TCK / ops or 0
 end
 
 local function enqueue(url, n, tag)
@@ -227,18 +250,18 @@ local function purge(url)
 end
 
 -- instructions of one child under callgrind (the client process only)
-local function ir(url, instance, mode, count)
-    local cmd = child_cmd(mode, url, instance, 600, count, 0)
+local function ir(url, instance, mode, count, conc)
+    local cmd = child_cmd(mode, url, instance, 600, count, 0, conc)
     local cg = dir .. "/cg-" .. kids
     run(ENV .. "valgrind --tool=callgrind --callgrind-out-file=" .. q(cg) .. " " .. cmd:sub(#ENV + 1))
     local text = H.read(cg) or ""
     return tonumber(text:match("\nsummary: (%d+)") or text:match("\ntotals: (%d+)") or "")
 end
-local function ir_per(url, mode)
-    if mode == "work" then enqueue(url, K, "ir1") end
-    local a = ir(url, INSTANCE, mode, K)
-    if mode == "work" then enqueue(url, 2 * K, "ir2") end
-    local b = ir(url, INSTANCE, mode, 2 * K)
+local function ir_per(url, mode, conc)
+    if mode ~= "direct" then enqueue(url, K, "ir1") end
+    local a = ir(url, INSTANCE, mode, K, conc)
+    if mode ~= "direct" then enqueue(url, 2 * K, "ir2") end
+    local b = ir(url, INSTANCE, mode, 2 * K, conc)
     if not (a and b) then return nil end
     return (b - a) / K
 end
@@ -299,6 +322,12 @@ local ok, err = pcall(function()
                 add(kind, procs, w)
                 say("rep %d, %d process(es): the queue alone, %s: %.0f deliveries/s (%.3f CPU ms a delivery in the "
                     .. "workers)", r, procs, s.name, w, cpu)
+                enqueue(s.url, math.min(60000, procs * WINDOW * 12000), "a" .. r .. "p" .. procs)
+                local a, acpu = rate(s.url, INSTANCE, "awork", procs, ACONC)
+                purge(s.url)
+                add("async " .. kind, procs, a)
+                say("rep %d, %d process(es): the queue alone, asynchronous worker (concurrency %d), %s: %.0f "
+                    .. "deliveries/s (%.3f CPU ms a delivery)", r, procs, ACONC, s.name, a, acpu)
             end
             local di, dcpu = rate(first.url, INSTANCE, "direct", procs)
             add("instant", procs, di)
@@ -323,6 +352,9 @@ local ok, err = pcall(function()
         print("| " .. label .. " | " .. table.concat(cells, " | ") .. " |")
     end
     for _, kind in ipairs(order) do row("the queue alone, " .. stores[kind].name, kind) end
+    for _, kind in ipairs(order) do
+        row("the queue alone, asynchronous worker (concurrency " .. ACONC .. "), " .. stores[kind].name, "async " .. kind)
+    end
     row("direct calls, instant transport (no queue)", "instant")
     row("**the sandbox serving direct calls**", "sandbox")
     for _, kind in ipairs(order) do
@@ -342,6 +374,10 @@ local ok, err = pcall(function()
             local w = ir_per(stores[kind].url, "work")
             say("instructions, %s: a delivery %s (%s a direct call)", stores[kind].name,
                 w and string.format("%.0f", w) or "?", (w and d) and string.format("%.2fx", w / d) or "?")
+            local a = ir_per(stores[kind].url, "awork", ACONC)
+            say("instructions, %s, asynchronous worker (concurrency %d): a delivery %s (%s a direct call)",
+                stores[kind].name, ACONC, a and string.format("%.0f", a) or "?",
+                (a and d) and string.format("%.2fx", a / d) or "?")
         end
     end
 
