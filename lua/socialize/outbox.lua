@@ -451,9 +451,10 @@ local function worker_id(client)
 end
 
 -- The store's blocked-until for this delivery (the provider as a whole, or
--- this UID on it): Unix seconds or nil. Inside a blocking work call, from
--- the entries read once after its claim (client.blocks, kept up to date
--- with the blocks this worker writes); else one read.
+-- this UID on it): Unix seconds or nil. Inside a work call (a blocking one,
+-- or an asynchronous one starting its deliveries), from the entries read
+-- once after its claim (client.blocks, kept up to date with the blocks this
+-- worker writes); else one read.
 local function blocked_until(client, st, provider, uid, now)
     local bl = client.blocks
     if bl then
@@ -1196,11 +1197,13 @@ function _M.work(client, budget_ms, opts)
             break
         end
         sum.claimed = sum.claimed + #list
-        -- blocking: the blocked-until entries read once for the batch, the
+        -- the blocked-until entries read once for the claim; blocking: the
         -- outcomes recorded together (at the end, or when half the lease
         -- has passed since the claim: an outcome is only written in time)
         local done, given, starts_ms, started = {}, 0, eng:now_ms(), sum.started
-        if not async then client.blocks = read_blocks(st, now_s(client)) end
+        -- (asynchronous: the starts below run each delivery up to its first request, its
+        -- blocked-until check included; the later steps, in poll, read the store)
+        client.blocks = read_blocks(st, now_s(client))
         local function flush()
             for k, state in ipairs(record_batch(client, st, worker, done)) do
                 if k > #done - given then break end -- the given back are counted as released
