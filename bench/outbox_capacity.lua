@@ -22,7 +22,7 @@
 -- fsync off).
 --   make soak   (or: lua5.4 bench/outbox_capacity.lua)
 -- env: CAP_STORES ("disk,tmpfs,postgresql"), CAP_WINDOW (4 s), CAP_REPS (2),
--- CAP_IR (200: K; 0 skips callgrind), CAP_BATCH (20), CAP_LEVELS ("16,64,256";
+-- CAP_IR (300: K; 0 skips callgrind), CAP_BATCH (20), CAP_LEVELS ("16,64,256";
 -- "" skips part 3), CAP_DELAY (50 ms), CAP_PROCS ("1,4").
 local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
 local BUILD = os.getenv("BUILD") or "build/lua5.4"
@@ -140,7 +140,7 @@ local core = require("socialize.core")
 local STORES = os.getenv("CAP_STORES") or "disk,tmpfs,postgresql"
 local WINDOW = tonumber(os.getenv("CAP_WINDOW") or "4")
 local REPS = tonumber(os.getenv("CAP_REPS") or "2")
-local K = tonumber(os.getenv("CAP_IR") or "200")
+local K = tonumber(os.getenv("CAP_IR") or "300")
 local BATCH = tonumber(os.getenv("CAP_BATCH") or "20")
 local DELAY = tonumber(os.getenv("CAP_DELAY") or "50")
 local ACONC = tonumber(os.getenv("CAP_ACONC") or "16")
