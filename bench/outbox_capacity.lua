@@ -179,8 +179,13 @@ local function span(t)
     return string.format("%.0f-%.0f", lo, hi)
 end
 
-local sb = H.start_sandbox()
-H.configure(sb, { record = false })
+-- a fresh sandbox for each repetition and part (a sandbox lives 600 s, spec/helper.lua)
+local sb
+local function new_sandbox(conf)
+    H.stop_all()
+    sb = H.start_sandbox()
+    H.configure(sb, conf)
+end
 local dir = ROOT .. "/build/bench-capacity-" .. os.time() .. "-" .. math.random(1, 1e6)
 assert(os.execute("mkdir -p " .. q(dir)))
 
@@ -312,6 +317,7 @@ local ok, err = pcall(function()
     end
     local first = stores[order[1]]
     for r = 1, REPS do
+        new_sandbox({ record = false })
         for _, procs in ipairs(PROCS) do
             local d = rate(first.url, sb.url("mastodon"), "direct", procs)
             add("sandbox", procs, d)
@@ -386,11 +392,11 @@ local ok, err = pcall(function()
 
     -- 3: latency-bound, the sandbox holding each reply DELAY ms
     if #LEVELS > 0 then
-        H.configure(sb, { record = false, delay_ms = { mastodon = DELAY } })
         local lat = {}
         local lstores = {}
         for _, kind in ipairs(order) do if kind ~= "tmpfs" then lstores[#lstores + 1] = kind end end
         for r = 1, REPS do
+            new_sandbox({ record = false, delay_ms = { mastodon = DELAY } })
             for _, conc in ipairs(LEVELS) do
                 local jobs = math.max(400, conc * 12)
                 local cmd, out = child_cmd("async", first.url, sb.url("mastodon"), 600, jobs, 0, conc)
