@@ -1136,9 +1136,6 @@ function run.worker_concurrent(ctx, conc, budget, idle)
     -- the transfers started are driven while the next ones are claimed
     local wopts = { async = true, concurrency = conc, on_done = on_done, stop = signaled }
     local slice = math.min(budget, 50)
-    -- a claim waits for a sixteenth of the slots (at least one) to be free: at a high
-    -- concurrency, a claim (a transaction) for each slot as it frees costs more than the slot
-    local refill = math.max(1, math.floor(conc / 16))
     local function progress(inflight)
         ctx.out:progress(format("worker: %d sent, %d retrying, %d unconfirmed, %d dead, %d in flight", total.sent,
             total.retrying, total.unconfirmed, total.dead, inflight))
@@ -1162,17 +1159,13 @@ function run.worker_concurrent(ctx, conc, budget, idle)
         add_counts(total, r)
         inflight = client:poll(0)
         progress(inflight)
-        if (r.claimed or 0) == 0 or conc - inflight < refill then
+        if (r.claimed or 0) == 0 or inflight >= conc then
             if inflight == 0 then
                 if f.once then break end
                 helpers.cli_sleep(idle) -- nothing due, nothing in flight: wait, cut short by a signal
             else
-                -- full, or nothing more due: wait for the network (at most idle ms a poll) until
-                -- `refill` slots are free
-                for _ = 1, 100 do
-                    inflight = client:poll(math.min(idle, 100))
-                    if conc - inflight >= refill or inflight == 0 or signaled() then break end
-                end
+                -- full, or nothing more due: wait for the network (at most idle ms)
+                inflight = client:poll(math.min(idle, 100))
             end
         end
     end
