@@ -275,13 +275,16 @@ bench: deps
 	@sh bench/run
 
 # 100,000 asynchronous calls at concurrency 256, then 100,000 queued deliveries
-# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS); bench/outbox_vs_direct.lua
-# and bench/outbox_pg_cpu.lua between them
+# (bench/outbox_soak.lua), each bounded in time (SOAK_SECONDS); bench/outbox_vs_direct.lua,
+# bench/outbox_capacity.lua, bench/worker_concurrency.lua and bench/outbox_pg_cpu.lua between them
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/soak.lua
 	@# queued delivery against direct calls to the same sandbox, side by side (1 and 4 processes, instructions each)
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_vs_direct.lua
+	@# the queue alone (a transport answering at once) beside what the sandbox serves, and the worker against direct
+	@# asynchronous calls at --concurrency 16, 64 and 256 against a network holding each reply 50 ms, on SQLite and PostgreSQL
+	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/outbox_capacity.lua
 	@# one worker process, --concurrency 1 against 4, 16 and 64, against a network holding each reply 50 ms
 	@SOCIALIZE_ROOT=$(CURDIR) BUILD=$(BUILD) LUA_PATH="lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/worker_concurrency.lua
 	@# PostgreSQL's CPU per delivery without a network, and its statements (pg_stat_statements)

@@ -352,3 +352,75 @@ describe("socialize.resty.outbox_worker's arguments #unit", function()
         _G.ngx = saved
     end)
 end)
+
+describe("client:work{ async = true }'s store calls #unit", function()
+    local socialize = require("socialize")
+    local CANNED = '{"id":"110000000000000001","url":"https://masto.example/@u/110000000000000001"}'
+
+    -- the store's methods wrapped to count their calls (the method table all
+    -- stores of the process share, restored after)
+    local function counting(st)
+        local mt = debug.getmetatable(st)
+        local index = type(mt.__index) == "table" and mt.__index or mt
+        local calls, saved = {}, {}
+        for _, name in ipairs({ "claim", "record", "record_many" }) do
+            local f = index[name]
+            saved[name] = f
+            index[name] = function(self, ...)
+                calls[name] = calls[name] or {}
+                table.insert(calls[name], select(select("#", ...), ...)) -- the last argument
+                return f(self, ...)
+            end
+        end
+        return calls, function() for k, f in pairs(saved) do index[k] = f end end
+    end
+
+    it("claims its free slots at once (past `batch`) and records what one poll finished in one transaction",
+        function()
+        local sent = 0
+        local c = socialize.new { backend = "direct", allowPrivateNetworks = true, timeout = 5, retry = false,
+            providers = { mastodon = {} }, store = { url = K.db("loop-unit"), keys = { K.KEY } },
+            connections = { u1 = { mastodon = { accessToken = "t", instance = "https://masto.example" } } },
+            transport = function(req)
+                if req.url:find("/api/v1/statuses", 1, true) then sent = sent + 1 end
+                return { status = 200, headers = {}, body = CANNED }
+            end }
+        local ids = {}
+        for i = 1, 12 do
+            ids[i] = assert(c:publishUserAction({ UID = "u1", userAction = { title = "status " .. i } },
+                { deliver = "queued" })).jobID
+        end
+        local calls, restore = counting(assert(c:store()))
+        local done = {}
+        local ok, err = pcall(function()
+            local opts = { async = true, concurrency = 8, on_done = function(state, jobID)
+                done[#done + 1] = state .. " " .. jobID
+            end }
+            local sum = assert(c:work(5000, opts)) -- batch is 5: one claim of 8 all the same
+            assert.same({ 8, 8, 8 }, { sum.claimed, sum.started, sum.inflight })
+            assert.same({ 8 }, calls.claim) -- the limit asked: 8 at once
+            assert.equal(0, #done) -- (the transport answered at once: the tasks finished, not yet recorded)
+            assert.equal(0, c:poll(0))
+            assert.equal(8, #done)
+            assert.equal(1, #calls.record_many) -- the eight outcomes in one transaction
+            assert.equal(8, #calls.record_many[1])
+            assert.is_nil(calls.record)
+            local want = {}
+            for i = 1, 12 do want["sent " .. ids[i]] = true end
+            for i = 1, 8 do
+                assert.is_true(want[done[i]], done[i])
+                want[done[i]] = nil -- each once
+            end
+            -- the next call claims the 4 left (8 slots free), one more transaction records them
+            assert.same({ 4, 4 }, { assert(c:work(5000, opts)).claimed, (c:poll(0)) + 4 })
+            assert.same({ 8, 8, 4 }, calls.claim) -- 4 found, then 4 asked for the slots left: none due
+            assert.same({ 8, 4 }, { #calls.record_many[1], #calls.record_many[2] })
+        end)
+        restore()
+        assert(ok, err)
+        for i = 1, 12 do assert.equal("sent", assert(c:job(ids[i])).status) end
+        assert.equal(12, sent)
+        assert.equal(12, #done)
+        c:close()
+    end)
+end)

@@ -112,6 +112,25 @@ local function deliver(self, ready)
     end
 end
 
+-- Runs the function registered by after(), once (the outbox records the
+-- outcomes the callbacks just gathered together).
+local function after(self)
+    local fn = self._after
+    if not fn then return end
+    self._after = nil
+    local ok, e = pcall(fn)
+    if not ok then self._engine:report("callback raised: " .. tostring(e)) end
+end
+
+--- fn() runs once, after the callbacks of this poll (or of close) have
+-- run; registered again by the next callback that needs it. Only one at a
+-- time: the outbox's (a second registration before it runs is refused).
+function Async:after(fn)
+    if self._after then return false end
+    self._after = fn
+    return true
+end
+
 --- Answers every call not yet answered (in flight, waiting to retry, or
 -- started by a callback while close runs) with 500026 "closed", once, now;
 -- calls that had finished get their own result.
@@ -125,6 +144,7 @@ function Async:close()
         local ready = self._ready
         self._ready = {}
         deliver(self, ready)
+        after(self)
     end
     self._closing = nil
     return true
@@ -254,6 +274,7 @@ function Async:poll(timeout_ms)
     local ready = self._ready
     self._ready = {}
     deliver(self, ready)
+    after(self)
     return self._ops
 end
 

@@ -451,9 +451,10 @@ local function worker_id(client)
 end
 
 -- The store's blocked-until for this delivery (the provider as a whole, or
--- this UID on it): Unix seconds or nil. Inside a blocking work call, from
--- the entries read once after its claim (client.blocks, kept up to date
--- with the blocks this worker writes); else one read.
+-- this UID on it): Unix seconds or nil. Inside a work call (a blocking one,
+-- or an asynchronous one starting its deliveries), from the entries read
+-- once after its claim (client.blocks, kept up to date with the blocks this
+-- worker writes); else one read.
 local function blocked_until(client, st, provider, uid, now)
     local bl = client.blocks
     if bl then
@@ -1143,11 +1144,6 @@ local function record_one(client, st, d, worker, o)
     return o.state
 end
 
--- One claimed delivery, start to end: the outcome recorded; returns its state.
-local function process(client, st, d, worker, cfg, driver)
-    return record_one(client, st, d, worker, outcome(client, st, d, cfg, driver))
-end
-
 -- The outcomes a work call finished together ({ d, o } each), recorded in
 -- one transaction (store:record_many), each still only by the lease's
 -- holder: { state | "lost" | "error" } in their order. Should the batch be
@@ -1185,7 +1181,7 @@ end
 -- The outcome of a delivery whose asynchronous task raised (or was ended
 -- by client:close()): its request may have gone out, so it is unconfirmed
 -- (resent with the same key where the network has one, else the host's).
-local function record_raised(client, st, d, worker, cfg, err)
+local function raised_outcome(client, st, d, cfg, err)
     local r = { errorCode = E.INTERNAL, category = "transient", unconfirmed = true,
                 reason = cut(client.engine:scrub(type(err) == "table" and tostring(err.errorDetails) or tostring(err))) }
     if d.method == NOTIFY then
@@ -1196,7 +1192,47 @@ local function record_raised(client, st, d, worker, cfg, err)
     local ok, o = pcall(decide, client, st, d, r, now_s(client), cfg)
     if not ok then o = { state = "retrying", nextAt = now_s(client) + backoff(d.attempts), errorCode = r.errorCode,
                          category = r.category, reason = r.reason } end
-    return record_one(client, st, d, worker, o)
+    return o
+end
+
+-- The outcomes of the asynchronous deliveries that finished in one
+-- client:poll (or client:close()), recorded together once its callbacks
+-- have run: each run of one worker's outcomes (at most MAX_RECORD) in one
+-- transaction (store:record_many, each lease-checked on its own), then each
+-- delivery's on_done with its state. Until then an outcome is in memory
+-- only, as one a blocking work call gathers for its batch (the same rules
+-- after a crash: the delivery is still `sending` under its lease).
+local function flush_finished(client)
+    local list = client.finished
+    client.finished = nil -- (an on_done that closes the client records its own)
+    if not list then return end
+    local i = 1
+    while i <= #list do
+        local w, st, run = list[i].worker, list[i].st, {}
+        while i <= #list and list[i].worker == w and list[i].st == st and #run < MAX_RECORD do
+            run[#run + 1] = list[i]
+            i = i + 1
+        end
+        local states = record_batch(client, st, w, run)
+        for k, x in ipairs(run) do
+            if x.on_done then
+                local ok, e = pcall(x.on_done, states[k], x[1].jobID, x[1].provider)
+                if not ok then client.engine:report("callback raised: " .. tostring(e)) end
+            end
+        end
+    end
+end
+
+-- An asynchronous delivery's outcome, kept for flush_finished (registered
+-- to run after the poll's callbacks).
+local function finished(client, st, d, worker, o, on_done)
+    local list = client.finished
+    if not list then
+        list = {}
+        client.finished = list
+        client.async:after(function() flush_finished(client) end)
+    end
+    list[#list + 1] = { d, o, worker = worker, st = st, on_done = on_done }
 end
 
 --- Records the outcomes kept while the store could not take them (oldest
@@ -1308,10 +1344,18 @@ function _M.work(client, budget_ms, opts)
     end
     for _ = 1, 100000 do -- bounded; the budget ends it first
         if eng:now_ms() >= deadline or stopped() then break end
-        local batch = min(cfg.batch, opts.limit and (opts.limit - sum.claimed) or cfg.batch)
-        -- asynchronous: as many as there are free slots, in one claim (a transaction, an fsync on
-        -- SQLite, whatever its size); each is only started here, sent by poll
-        if async then batch = min(batch, cap - client.inflight) end
+        -- asynchronous: as many as there are free slots (not `batch`: each is only started here,
+        -- sent by poll, so none waits for another's send), in one claim (a transaction, an fsync
+        -- on SQLite, whatever its size), at most MAX_RECORD (the store's SZ_OUTBOX_MAX_CLAIM),
+        -- and no more than the budget left can start (by the ms a start took in this client, at
+        -- least `batch`): one not started is given back, a claim and a record for nothing
+        local batch = cfg.batch
+        if async then
+            batch = min(cap - client.inflight, MAX_RECORD)
+            local per = client.start_ms
+            if per and per > 0 then batch = min(batch, max(cfg.batch, floor((deadline - eng:now_ms()) / per))) end
+        end
+        if opts.limit then batch = min(batch, opts.limit - sum.claimed) end
         if batch < 1 then break end
         local claimed_ms = eng:now_ms()
         local list, cerr, ccode = st:claim(worker, now_s(client), cfg.lease, batch)
@@ -1321,11 +1365,13 @@ function _M.work(client, budget_ms, opts)
             break
         end
         sum.claimed = sum.claimed + #list
-        -- blocking: the blocked-until entries read once for the batch, the
+        -- the blocked-until entries read once for the claim; blocking: the
         -- outcomes recorded together (at the end, or when half the lease
         -- has passed since the claim: an outcome is only written in time)
-        local done, given = {}, 0
-        if not async then client.blocks = read_blocks(st, now_s(client)) end
+        local done, given, starts_ms, started = {}, 0, eng:now_ms(), sum.started
+        -- (asynchronous: the starts below run each delivery up to its first request, its
+        -- blocked-until check included; the later steps, in poll, read the store)
+        client.blocks = read_blocks(st, now_s(client))
         local function flush()
             for k, state in ipairs(record_batch(client, st, worker, done)) do
                 if k > #done - given then break end -- the given back are counted as released
@@ -1347,11 +1393,12 @@ function _M.work(client, budget_ms, opts)
             if async then
                 client.inflight = client.inflight + 1
                 sum.started = sum.started + 1
-                async:run(function(driver) return process(client, st, d, worker, cfg, driver) end,
-                    function(state, err)
+                -- the outcome is recorded with the others this poll finishes (flush_finished)
+                async:run(function(driver) return outcome(client, st, d, cfg, driver) end,
+                    function(o, err)
                         client.inflight = client.inflight - 1
-                        if type(state) ~= "string" then state = record_raised(client, st, d, worker, cfg, err) end
-                        if on_done then on_done(state, d.jobID, d.provider) end
+                        if type(o) ~= "table" then o = raised_outcome(client, st, d, cfg, err) end
+                        finished(client, st, d, worker, o, on_done)
                     end)
             else
                 done[#done + 1] = { d, outcome(client, st, d, cfg) }
@@ -1367,6 +1414,10 @@ function _M.work(client, budget_ms, opts)
         end
         flush()
         client.blocks = nil
+        if sum.started > started then -- the ms a start takes (a moving average): the next claims' size
+            local per = (eng:now_ms() - starts_ms) / (sum.started - started)
+            client.start_ms = client.start_ms and (0.7 * client.start_ms + 0.3 * per) or per
+        end
         if client.unrecorded and #client.unrecorded > 0 then break end
     end
     sum.inflight = client.inflight
