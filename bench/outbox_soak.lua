@@ -222,8 +222,34 @@ local function soak(kind, url, count_sql, size_of)
     c:close()
 end
 
+-- SQLite's enqueue with outboxSync = "normal" (docs/store.md "Durability": the outbox's own
+-- enqueues without the fsync of each commit) beside the soak's FULL one below: the same
+-- publish, one call a job, on a file of its own in the same directory
+local function enqueue_normal(n)
+    local file = dir .. "/soak-normal.db"
+    local cfg = config("sqlite:" .. file)
+    cfg.store.outboxSync = "normal"
+    local c = socialize.new(cfg)
+    assert(c:store())
+    local lat = {}
+    local t0 = now()
+    for i = 1, n do
+        local a = core.now_ms()
+        assert(c:publishUserAction({ UID = "s" .. (i % USERS + 1), userAction = { title = "soak " .. i } },
+            { deliver = "queued" }))
+        lat[i] = core.now_ms() - a
+    end
+    local secs = now() - t0
+    table.sort(lat)
+    say("SQLite, outboxSync = \"normal\": enqueue %d deliveries in %.1f s: %.0f/s, latency p50 %.2f ms, p99 %.2f ms, max %.1f ms",
+        n, secs, n / secs, lat[math.floor(n * 0.5)], lat[math.floor(n * 0.99)], lat[n])
+    c:close()
+    for _, f in ipairs({ file, file .. "-wal", file .. "-shm" }) do os.remove(f) end
+end
+
 for kind in STORES:gmatch("[^,]+") do
     if kind == "sqlite" then
+        enqueue_normal(math.min(N, 20000))
         local file = dir .. "/soak.db"
         soak("SQLite", "sqlite:" .. file,
             "sqlite3 " .. q(file) .. " 'SELECT state, COUNT(*) FROM socialize_deliveries GROUP BY state'",
