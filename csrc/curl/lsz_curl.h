@@ -35,6 +35,8 @@
  * this many connections. The first shard fills first: up to this many in
  * flight, everything runs on one multi handle, as with a single one. */
 #define SHARD_XFERS 256
+/* connections per host in a shard with curl.new{ http2 = true } */
+#define H2_HOST_CONNS 8
 
 /* A growable byte buffer of the transport (a reply's body or head).
  * `failed` is sticky: after an allocation failure nothing more is added. */
@@ -105,6 +107,7 @@ typedef struct session {
     long   connect_timeout_ms;
     long   max_reply;
     char  *cafile;
+    int    http2;         /* curl.new{ http2 = true }: HTTP/2 multiplexed over TLS */
 } session;
 
 /* One request as the transport sends it (lsz_setup_req): from a Lua

@@ -79,6 +79,19 @@ int lsz_shard_open(session *s)
      * transfers need at once stays open for its next ones, and the cache
      * walk on return happens only over that bound (other hosts' too). */
     curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_XFERS);
+    if (s->http2) {
+        /* HTTP/2 over TLS (curl.new{ http2 = true }): a shard's transfers
+         * share a few connections. libcurl 7.88 opens a new connection for
+         * every transfer that finds the open ones full (the server's cap of
+         * streams, 100 to 128 commonly), even once the host is known to
+         * multiplex: the bound makes those wait for a stream instead
+         * (10,000 in flight: 89 kB per call with a TLS connection each, 19 kB
+         * this way, docs/PERFORMANCE.md). 8 connections carry the shard's
+         * 256 transfers down to a server cap of 32 streams. */
+        curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)SHARD_XFERS);
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)H2_HOST_CONNS);
+    }
     s->shards[s->nshards++] = sh;
     return 0;
 }

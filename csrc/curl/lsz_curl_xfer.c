@@ -364,6 +364,14 @@ int lsz_setup_req(session *s, xfer *x, const lsz_xreq *r, struct curl_slist *rl)
         curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
         curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+        if (s->http2) {
+            /* HTTP/2 by ALPN for https:// (HTTP/1.1 for http://: libcurl
+             * 7.88 fails a prior-knowledge transfer on a reused connection),
+             * and wait for a connection in progress to tell whether it
+             * multiplexes rather than open one more */
+            curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+            curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+        }
     }
     lsz_rbuf_free(&x->body);
     lsz_rbuf_free(&x->head);
