@@ -7,7 +7,8 @@
 # HTTP/1.1, HTTP/2 over cleartext (prior knowledge, h2c) and HTTPS with
 # HTTP/2 by ALPN (a self-signed certificate for 127.0.0.1, DIR/cert.pem,
 # which is its own CA). DIR/ready gets {"http": P1, "h2c": P2, "https": P3}
-# once nginx answers; DIR/conns counts the connections it has accepted.
+# once nginx answers; DIR/conns counts the connections it has accepted,
+# DIR/h2 the requests that came over HTTP/2.
 #   STREAMS=128 sh bench/hold_nginx.sh start DIR   (streams per connection)
 #   sh bench/hold_nginx.sh stop DIR
 set -eu
@@ -55,16 +56,18 @@ http {
     http2_max_concurrent_streams $streams;
     init_worker_by_lua_block {
         local sem = require("ngx.semaphore").new()
-        HOLD = { sem = sem, released = false, n = 0, conns = {}, nconns = 0 }
-        local written, wconns = -1, -1
+        HOLD = { sem = sem, released = false, n = 0, conns = {}, nconns = 0, h2 = 0 }
+        local written, wconns, wh2 = -1, -1, -1
         local function put(path, v)
             local f = io.open(path .. ".tmp", "w")
             if f then f:write(v, "\n") f:close() os.rename(path .. ".tmp", path) end
         end
         local function tick(premature)
             if premature then return end
-            if HOLD.n ~= written then put("$dir/count", HOLD.n) written = HOLD.n end
+            -- count last: once it shows n, conns and h2 are as of those n
             if HOLD.nconns ~= wconns then put("$dir/conns", HOLD.nconns) wconns = HOLD.nconns end
+            if HOLD.h2 ~= wh2 then put("$dir/h2", HOLD.h2) wh2 = HOLD.h2 end
+            if HOLD.n ~= written then put("$dir/count", HOLD.n) written = HOLD.n end
             local f = io.open("$dir/release")
             HOLD.released = f ~= nil
             if f then f:close() end
@@ -84,6 +87,7 @@ http {
                 ngx.req.read_body()
                 local c = ngx.var.connection
                 if not HOLD.conns[c] then HOLD.conns[c] = true HOLD.nconns = HOLD.nconns + 1 end
+                if ngx.var.server_protocol == "HTTP/2.0" then HOLD.h2 = HOLD.h2 + 1 end
                 HOLD.n = HOLD.n + 1
                 local t0 = ngx.now()
                 while not HOLD.released and ngx.now() - t0 < 60 do HOLD.sem:wait(60 - (ngx.now() - t0)) end
