@@ -153,3 +153,36 @@ describe("socialize.curl: http2 = true #once", function()
         s:close()
     end)
 end)
+
+describe("socialize.curl: http2 = true against an HTTP/1.1 server #once", function()
+    local srv
+    setup(function() srv = H.start_gigya() end)
+    teardown(function() H.stop_all() end)
+
+    -- The fake Gigya server speaks HTTP/1.1 over TLS (ALPN answers no h2):
+    -- the transfers still all run, at most 8 at once per multi handle (the
+    -- connections to a host are bounded with http2 on), each connection kept.
+    it("40 at once: every one answered, on 8 connections", function()
+        H.reset(srv)
+        local s = curl.new { http2 = true, cafile = srv.ca, timeout = 30 }
+        local left, loops = 40, 0
+        for i = 1, 40 do
+            assert(s:start { method = "POST", url = srv.https .. "/socialize.getUserInfo", body = "n=" .. i })
+        end
+        while left > 0 do
+            for _, r in ipairs(s:perform(50)) do
+                assert.are.equal(200, r.status, r.error)
+                left = left - 1
+            end
+            loops = loops + 1
+            assert(loops < 1500, "transfers did not finish")
+        end
+        s:close()
+        local seen, n, all = {}, 0, H.requests(srv)
+        for _, r in ipairs(all) do
+            if not seen[r.client_port] then seen[r.client_port] = true n = n + 1 end
+        end
+        assert.are.equal(40, #all)
+        assert.are.equal(8, n)
+    end)
+end)
