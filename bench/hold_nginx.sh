@@ -22,6 +22,7 @@ if [ "$cmd" = stop ]; then
     exit 0
 fi
 mkdir -p "$dir/logs"
+rm -f "$dir/ready" "$dir/count" "$dir/conns" "$dir/h2" "$dir/release" # a previous run's
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
 user=""

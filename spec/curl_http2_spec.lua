@@ -35,9 +35,9 @@ end
 
 -- Starts n POSTs at once on s and drives s until the server holds all n
 -- (none answered yet); then releases them and returns the n outcomes.
-local function held_batch(s, n)
+local function held_batch(s, n, url)
     local ids, got, left = {}, {}, n
-    for i = 1, n do ids[i] = assert(s:start { method = "POST", url = base .. "/x", body = "n=" .. i }) end
+    for i = 1, n do ids[i] = assert(s:start { method = "POST", url = (url or base) .. "/x", body = "n=" .. i }) end
     local loops = 0
     while num("count") < n do
         local early = s:perform(20)
@@ -94,6 +94,42 @@ describe("socialize.curl: http2 = true #once", function()
         s:close()
         settle(20)
         assert.are.equal(20, num("h2"))
+    end)
+
+    it("http:// stays HTTP/1.1: 20 held requests on 20 connections, none waiting for another's reply", function()
+        local http = "http://127.0.0.1:" .. assert(H.read(dir .. "/ready"):match('"http": (%d+)'))
+        local s = curl.new { http2 = true, timeout = 60 }
+        assert.are.equal(20, held_batch(s, 20, http))
+        s:close()
+        settle(20)
+        assert.are.equal(0, num("h2"))
+    end)
+
+    it("https:// and http:// in one session: each multiplexed or not, all in flight at once", function()
+        local http = "http://127.0.0.1:" .. assert(H.read(dir .. "/ready"):match('"http": (%d+)'))
+        local s = curl.new { http2 = true, cafile = ca, timeout = 60 }
+        for i = 1, 30 do
+            assert(s:start { method = "POST", url = (i % 3 == 0 and http or base) .. "/p", body = "n=" .. i })
+        end
+        local loops, left = 0, 30
+        while num("count") < 30 do
+            assert.are.equal(0, #s:perform(20))
+            loops = loops + 1
+            assert(loops < 1500, "the server did not receive every request: " .. num("count"))
+        end
+        assert.are.equal(11, num("conns")) -- 10 cleartext connections, 1 for the 20 over TLS
+        assert.are.equal(20, num("h2"))
+        H.write(dir .. "/release", "")
+        loops = 0
+        while left > 0 do
+            for _, r in ipairs(s:perform(50)) do
+                assert.are.equal(200, r.status, r.error)
+                left = left - 1
+            end
+            loops = loops + 1
+            assert(loops < 1500, "transfers did not finish")
+        end
+        s:close()
     end)
 
     it("300 in flight over two multi handles: at most 8 connections each, the next 300 open none", function()

@@ -105,7 +105,7 @@ static int l_new(lua_State *L)
     s->http2 = http2;
     if (cafile && !(s->cafile = strdup(cafile)))
         return push_fail(L, "out of memory");
-    if (lsz_shard_open(s) != 0) /* the box's __gc frees the rest */
+    if (lsz_shard_open(s, 0) != 0) /* the box's __gc frees the rest */
         return push_fail(L, "curl_multi_init failed (out of memory)");
     return 1;
 }

@@ -54,7 +54,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-int lsz_shard_open(session *s)
+int lsz_shard_open(session *s, int h2)
 {
     shard **a, *sh;
     if (s->nshards >= (size_t)-1 / sizeof *a - 1)
@@ -79,9 +79,12 @@ int lsz_shard_open(session *s)
      * transfers need at once stays open for its next ones, and the cache
      * walk on return happens only over that bound (other hosts' too). */
     curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_XFERS);
-    if (s->http2) {
-        /* HTTP/2 over TLS (curl.new{ http2 = true }): a shard's transfers
-         * share a few connections. libcurl 7.88 opens a new connection for
+    sh->h2 = h2;
+    if (h2) {
+        /* HTTP/2 over TLS (curl.new{ http2 = true }, https:// transfers
+         * only: the bound below would hold cleartext HTTP/1.1 transfers to
+         * 8 at once per host): a shard's transfers share a few
+         * connections. libcurl 7.88 opens a new connection for
          * every transfer that finds the open ones full (the server's cap of
          * streams, 100 to 128 commonly), even once the host is known to
          * multiplex: the bound makes those wait for a stream instead
@@ -110,23 +113,25 @@ void lsz_shards_close(session *s)
     s->nshards = 0;
 }
 
-/* The lowest shard with room, a new one when all are full; when no new one
- * can be made (out of memory), the last one, over its bound (the walk is
- * longer, the transfer still runs). */
-static shard *pick(session *s)
+/* The lowest shard of the transfer's kind (multiplexed or not) with room, a
+ * new one when all are full; when no new one can be made (out of memory),
+ * the last one, over its bound (the walk is longer, the transfer still
+ * runs; of the other kind if it is the only one: the same requests, only
+ * multiplexed or bounded differently). */
+static shard *pick(session *s, int h2)
 {
     size_t i;
     for (i = 0; i < s->nshards; i++)
-        if (s->shards[i]->nactive < SHARD_XFERS)
+        if (s->shards[i]->h2 == h2 && s->shards[i]->nactive < SHARD_XFERS)
             return s->shards[i];
-    if (lsz_shard_open(s) != 0 && s->nshards == 0)
+    if (lsz_shard_open(s, h2) != 0 && s->nshards == 0)
         return NULL;
     return s->shards[s->nshards - 1];
 }
 
 int lsz_add(session *s, xfer *x)
 {
-    shard *sh = pick(s);
+    shard *sh = pick(s, x->h2);
     if (!sh || curl_multi_add_handle(sh->multi, x->easy) != CURLM_OK)
         return -1;
     x->sh = sh;
