@@ -75,6 +75,10 @@ static CURL *setup(const char *url, struct curl_slist *hl, const char *cafile, i
                                                   : first                        ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                                                                                  : (long)CURL_HTTP_VERSION_2_0);
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        /* an HTTP/2 transfer sends its body through an upload buffer of
+         * its own, 64 KB by default: 16 KB as the transport sets it
+         * (ULBUF=65536: libcurl's default) */
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, getenv("ULBUF") ? strtol(getenv("ULBUF"), NULL, 10) : 16384L);
     } else {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }

@@ -383,9 +383,13 @@ int lsz_setup_req(session *s, xfer *x, const lsz_xreq *r, struct curl_slist *rl)
          * http:// stays HTTP/1.1 without waiting: a transfer waiting there
          * would start only once the first one's reply came (no ALPN to
          * tell sooner), and libcurl 7.88 fails a prior-knowledge HTTP/2
-         * transfer on a reused connection. */
+         * transfer on a reused connection. An HTTP/2 transfer sends its
+         * body through libcurl's upload buffer, 64 KB by default, allocated
+         * per transfer: its minimum, 16 KB (nghttp2's frame size), instead
+         * (10,000 in flight: 3 kB per call less, docs/PERFORMANCE.md). */
         x->h2 = is_https(r->url);
         curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, x->h2 ? 1L : 0L);
+        curl_easy_setopt(x->easy, CURLOPT_UPLOAD_BUFFERSIZE, x->h2 ? 16384L : 65536L);
     } else {
         x->h2 = 0;
     }
