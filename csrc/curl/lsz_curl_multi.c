@@ -11,7 +11,9 @@
  * is bounded. A new transfer goes to the lowest shard with room: up to
  * SHARD_XFERS in flight everything stays on the first one (its connections
  * reused as with a single multi handle), and a shard's transfers find the
- * idle connections its earlier transfers left. */
+ * idle connections its earlier transfers left. With curl.new{ http2 = true }
+ * the https:// transfers go to shards of their own, which multiplex them
+ * over HTTP/2 (lsz_shard_open); the others stay in plain shards. */
 
 #include "lsz_curl.h"
 
@@ -88,9 +90,10 @@ int lsz_shard_open(session *s, int h2)
          * every transfer that finds the open ones full (the server's cap of
          * streams, 100 to 128 commonly), even once the host is known to
          * multiplex: the bound makes those wait for a stream instead
-         * (10,000 in flight: 89 kB per call with a TLS connection each, 19 kB
+         * (10,000 in flight: 94 kB per call with a TLS connection each, 19 kB
          * this way, docs/PERFORMANCE.md). 8 connections carry the shard's
-         * 256 transfers down to a server cap of 32 streams. */
+         * 256 transfers down to a server cap of 32 streams; an HTTP/1.1
+         * server over TLS gets 8 at once per shard. */
         curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
         curl_multi_setopt(sh->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)SHARD_XFERS);
         curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)H2_HOST_CONNS);
