@@ -4,6 +4,9 @@
 -- measured before the calls and once the server has received all N
 -- requests (every call connected, sent, and waiting for its reply).
 --   INFLIGHT=10000 lua5.4 bench/async_memory.lua
+-- HOLD=https: against bench/hold_nginx.sh's HTTPS listener instead (nginx,
+-- HTTP/2 by ALPN, its own self-signed certificate as `cafile`); HOLD=nginx:
+-- its HTTP/1.1 listener. HTTP2=1: the client's `http2` option on.
 local socialize = require("socialize")
 local core = require("socialize.core")
 
@@ -12,9 +15,16 @@ local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir -p '" .. dir .. "'"))
 local ready, countf, release = dir .. "/ready", dir .. "/count", dir .. "/release"
-local srv = io.popen("python3 bench/hold_server.py --ready '" .. ready .. "' --count '" .. countf
-    .. "' --release '" .. release .. "' --hold 60 --lifetime 120 & echo $!")
-local pid = srv:read("*l")
+local HOLD = os.getenv("HOLD") or "python"
+local pid
+if HOLD == "python" then
+    local srv = io.popen("python3 bench/hold_server.py --ready '" .. ready .. "' --count '" .. countf
+        .. "' --release '" .. release .. "' --hold 60 --lifetime 120 & echo $!")
+    pid = srv:read("*l")
+else
+    assert(HOLD == "https" or HOLD == "nginx", "HOLD: python, nginx or https")
+    assert(os.execute("sh bench/hold_nginx.sh start '" .. dir .. "'"))
+end
 local function slurp(p)
     local f = io.open(p)
     if not f then return nil end
@@ -27,7 +37,7 @@ while not slurp(ready) do
     assert(core.now_ms() - t0 < 10000, "hold_server.py did not start")
     os.execute("sleep 0.05")
 end
-local port = slurp(ready):match('"http": (%d+)')
+local port = slurp(ready):match(HOLD == "https" and '"https": (%d+)' or '"http": (%d+)')
 
 local function rss_kb()
     return tonumber(slurp("/proc/self/status"):match("VmRSS:%s*(%d+)"))
@@ -35,7 +45,8 @@ end
 local function received() return tonumber(slurp(countf) or "0") or 0 end
 
 local client = socialize.new { apiKey = "3_benchApiKey", secret = "c29jaWFsaXplLXJlZmVyZW5jZS1zZWNyZXQtMDAwMQ==",
-    url = "http://127.0.0.1:" .. port, timeout = 60, retry = false }
+    url = (HOLD == "https" and "https" or "http") .. "://127.0.0.1:" .. port, timeout = 60, retry = false,
+    cafile = HOLD == "https" and dir .. "/cert.pem" or nil, http2 = os.getenv("HTTP2") and true or nil }
 -- warm up: code paths, one connection, the allocator
 local f = io.open(release, "w"); f:close()
 client:setStatus({ UID = "u", status = "warm" }, function() end)
@@ -58,6 +69,7 @@ collectgarbage()
 collectgarbage()
 local during, lua_during = rss_kb(), collectgarbage("count")
 local fds = #client:fds()
+local conns = tonumber(slurp(dir .. "/conns") or "") -- nginx: the connections it accepted
 if os.getenv("MEMORY_HOLD") then -- a heap profiler's snapshot point (bench/run: massif)
     io.stderr:write("holding\n")
     local m = io.open(os.getenv("MEMORY_MAPS") or "/dev/null", "w")
@@ -66,8 +78,9 @@ if os.getenv("MEMORY_HOLD") then -- a heap profiler's snapshot point (bench/run:
 end
 f = io.open(release, "w"); f:close()
 while client:poll(100) > 0 do end
-print(string.format("inflight %d (requests received by the server: %d, sockets watched: %d), RSS %d -> %d kB:"
-    .. " %.1f kB per call (Lua heap %.2f kB per call), %d callbacks",
-    N, got, fds, before, during, (during - before) / N, (lua_during - lua_before) / N, done))
-os.execute("kill " .. pid .. " 2>/dev/null")
+print(string.format(HOLD .. (os.getenv("HTTP2") and ", http2" or "") .. ": inflight %d (requests received by the server: %d, sockets watched: %d), RSS %d -> %d kB:"
+    .. " %.1f kB per call (Lua heap %.2f kB per call), %d callbacks%s",
+    N, got, fds, before, during, (during - before) / N, (lua_during - lua_before) / N, done,
+    conns and string.format(", connections at the server: %d", conns) or ""))
+if pid then os.execute("kill " .. pid .. " 2>/dev/null") else os.execute("sh bench/hold_nginx.sh stop '" .. dir .. "'") end
 os.execute("rm -rf '" .. dir .. "'")

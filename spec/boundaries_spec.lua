@@ -242,9 +242,9 @@ describe("the C modules' return convention: value | nil, message, code", functio
     it("socialize.curl takes the client's camelCase options and refuses any other", function()
         for _, k in ipairs({ "connect_timeout", "max_reply", "maxReply", "Timeout" }) do
             assert.has_error(function() curl.new { [k] = 1 } end,
-                "curl.new: " .. k .. " is not an option (timeout, connectTimeout, cafile, maxReplyBytes)")
+                "curl.new: " .. k .. " is not an option (timeout, connectTimeout, cafile, maxReplyBytes, http2)")
         end
-        local s = curl.new { timeout = 1, connectTimeout = 1, maxReplyBytes = 10, cafile = "/nonexistent" }
+        local s = curl.new { timeout = 1, connectTimeout = 1, maxReplyBytes = 10, cafile = "/nonexistent", http2 = true }
         s:close()
         -- the front hands them over (a snake_case name would raise in curl.new)
         local c = socialize.new { url = "http://127.0.0.1:1", apiKey = "k", secret = "c2VjcmV0",

@@ -44,7 +44,7 @@ static session *check_session(lua_State *L)
     return s;
 }
 
-static const char *const OPTIONS[] = {"timeout", "connectTimeout", "cafile", "maxReplyBytes", NULL};
+static const char *const OPTIONS[] = {"timeout", "connectTimeout", "cafile", "maxReplyBytes", "http2", NULL};
 
 /* Raises on an option that is not one of OPTIONS (a misspelt or snake_case
  * name would otherwise be ignored). */
@@ -58,17 +58,18 @@ static void check_options(lua_State *L, int t)
             for (; OPTIONS[i] && strcmp(OPTIONS[i], lua_tostring(L, -1)) != 0; i++)
                 ;
         if (lua_type(L, -1) != LUA_TSTRING || !OPTIONS[i])
-            luaL_error(L, "curl.new: %s is not an option (timeout, connectTimeout, cafile, maxReplyBytes)",
+            luaL_error(L, "curl.new: %s is not an option (timeout, connectTimeout, cafile, maxReplyBytes, http2)",
                        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
     }
 }
 
 /* curl.new{ timeout = seconds, connectTimeout = seconds, cafile = path,
- *           maxReplyBytes = bytes } -> session | nil, message, "other" */
+ *           maxReplyBytes = bytes, http2 = boolean } -> session | nil, message, "other" */
 static int l_new(lua_State *L)
 {
     session *s;
     const char *cafile = NULL;
+    int http2 = 0;
     long timeout = DEFAULT_TIMEOUT_MS, cto = DEFAULT_CONNECT_TIMEOUT_MS, max = DEFAULT_MAX_REPLY;
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
@@ -87,6 +88,11 @@ static int l_new(lua_State *L)
         if (!lua_isnil(L, -1))
             cafile = luaL_checkstring(L, -1);
         lua_pop(L, 1);
+        lua_getfield(L, 1, "http2");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+            luaL_error(L, "http2 must be a boolean");
+        http2 = lua_toboolean(L, -1);
+        lua_pop(L, 1);
     }
     /* allocate the box first, so a Lua error cannot leak the handles */
     s = lua_newuserdata(L, sizeof *s);
@@ -96,9 +102,10 @@ static int l_new(lua_State *L)
     s->timeout_ms = timeout;
     s->connect_timeout_ms = cto;
     s->max_reply = max;
+    s->http2 = http2;
     if (cafile && !(s->cafile = strdup(cafile)))
         return push_fail(L, "out of memory");
-    if (lsz_shard_open(s) != 0) /* the box's __gc frees the rest */
+    if (lsz_shard_open(s, 0) != 0) /* the box's __gc frees the rest */
         return push_fail(L, "curl_multi_init failed (out of memory)");
     return 1;
 }

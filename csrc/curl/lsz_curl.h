@@ -35,6 +35,8 @@
  * this many connections. The first shard fills first: up to this many in
  * flight, everything runs on one multi handle, as with a single one. */
 #define SHARD_XFERS 256
+/* connections per host in a shard with curl.new{ http2 = true } */
+#define H2_HOST_CONNS 8
 
 /* A growable byte buffer of the transport (a reply's body or head).
  * `failed` is sticky: after an allocation failure nothing more is added. */
@@ -74,6 +76,7 @@ typedef struct xfer {
     char              *refused; /* why the guard refused; allocated only then */
     char              *ghost;   /* the guarded URL's host, for messages (guarded transfers only) */
     char              *want;    /* req.wantHeaders as ",a,b,"; NULL keeps every header */
+    int                h2;      /* an https:// request of an http2 session: multiplexed */
 } xfer;
 
 /* A socket libcurl watches, as its socket callback reported it. */
@@ -88,6 +91,7 @@ typedef struct shard {
     sockent *socks;       /* every socket of the multi handle (any number: no FD_SETSIZE) */
     size_t   nsocks, capsocks;
     size_t   nactive;     /* transfers in the multi handle (at most SHARD_XFERS, see lsz_add) */
+    int      h2;          /* carries only https:// transfers of an http2 session (lsz_shard_open) */
 } shard;
 
 typedef struct session {
@@ -105,6 +109,7 @@ typedef struct session {
     long   connect_timeout_ms;
     long   max_reply;
     char  *cafile;
+    int    http2;         /* curl.new{ http2 = true }: HTTP/2 multiplexed over TLS */
 } session;
 
 /* One request as the transport sends it (lsz_setup_req): from a Lua
@@ -136,7 +141,7 @@ int lsz_ensure_pool(session *s, size_t n);
 int lsz_push_outcome(lua_State *L, xfer *x, int as_table);
 
 /* lsz_curl_multi.c: the session's multi handles (shards) */
-int lsz_shard_open(session *s);            /* one more shard: 0, or -1 (out of memory) */
+int lsz_shard_open(session *s, int h2);    /* one more shard: 0, or -1 (out of memory) */
 int lsz_add(session *s, xfer *x);          /* into a shard with room: 0, or -1 */
 int lsz_finish(session *s, xfer *x, CURLcode rc);
 void lsz_pump(session *s);

@@ -11,7 +11,9 @@
  * is bounded. A new transfer goes to the lowest shard with room: up to
  * SHARD_XFERS in flight everything stays on the first one (its connections
  * reused as with a single multi handle), and a shard's transfers find the
- * idle connections its earlier transfers left. */
+ * idle connections its earlier transfers left. With curl.new{ http2 = true }
+ * the https:// transfers go to shards of their own, which multiplex them
+ * over HTTP/2 (lsz_shard_open); the others stay in plain shards. */
 
 #include "lsz_curl.h"
 
@@ -54,7 +56,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-int lsz_shard_open(session *s)
+int lsz_shard_open(session *s, int h2)
 {
     shard **a, *sh;
     if (s->nshards >= (size_t)-1 / sizeof *a - 1)
@@ -79,6 +81,23 @@ int lsz_shard_open(session *s)
      * transfers need at once stays open for its next ones, and the cache
      * walk on return happens only over that bound (other hosts' too). */
     curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_XFERS);
+    sh->h2 = h2;
+    if (h2) {
+        /* HTTP/2 over TLS (curl.new{ http2 = true }, https:// transfers
+         * only: the bound below would hold cleartext HTTP/1.1 transfers to
+         * 8 at once per host): a shard's transfers share a few
+         * connections. libcurl 7.88 opens a new connection for
+         * every transfer that finds the open ones full (the server's cap of
+         * streams, 100 to 128 commonly), even once the host is known to
+         * multiplex: the bound makes those wait for a stream instead
+         * (10,000 in flight: 94 kB per call with a TLS connection each, 19 kB
+         * this way, docs/PERFORMANCE.md). 8 connections carry the shard's
+         * 256 transfers down to a server cap of 32 streams; an HTTP/1.1
+         * server over TLS gets 8 at once per shard. */
+        curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)SHARD_XFERS);
+        curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)H2_HOST_CONNS);
+    }
     s->shards[s->nshards++] = sh;
     return 0;
 }
@@ -97,23 +116,25 @@ void lsz_shards_close(session *s)
     s->nshards = 0;
 }
 
-/* The lowest shard with room, a new one when all are full; when no new one
- * can be made (out of memory), the last one, over its bound (the walk is
- * longer, the transfer still runs). */
-static shard *pick(session *s)
+/* The lowest shard of the transfer's kind (multiplexed or not) with room, a
+ * new one when all are full; when no new one can be made (out of memory),
+ * the last one, over its bound (the walk is longer, the transfer still
+ * runs; of the other kind if it is the only one: the same requests, only
+ * multiplexed or bounded differently). */
+static shard *pick(session *s, int h2)
 {
     size_t i;
     for (i = 0; i < s->nshards; i++)
-        if (s->shards[i]->nactive < SHARD_XFERS)
+        if (s->shards[i]->h2 == h2 && s->shards[i]->nactive < SHARD_XFERS)
             return s->shards[i];
-    if (lsz_shard_open(s) != 0 && s->nshards == 0)
+    if (lsz_shard_open(s, h2) != 0 && s->nshards == 0)
         return NULL;
     return s->shards[s->nshards - 1];
 }
 
 int lsz_add(session *s, xfer *x)
 {
-    shard *sh = pick(s);
+    shard *sh = pick(s, x->h2);
     if (!sh || curl_multi_add_handle(sh->multi, x->easy) != CURLM_OK)
         return -1;
     x->sh = sh;

@@ -332,6 +332,17 @@ void lsz_check_request(lua_State *L, int t)
     lua_pop(L, 1);
 }
 
+/* Whether url's scheme is https (any case, as libcurl reads it). */
+static int is_https(const char *url)
+{
+    static const char https[] = "https://";
+    size_t i;
+    for (i = 0; i < sizeof https - 1; i++)
+        if (!url[i] || (i < 5 ? url[i] | 0x20 : url[i]) != https[i]) /* the letters in any case */
+            return 0;
+    return 1;
+}
+
 /* Sets up x for a request r whose header lines are in x->hl already
  * ("Expect:" is added here) and whose resolve entries are rl (taken over).
  * Never raises. Returns 0, or -1 when memory ran out. r's strings must live
@@ -364,6 +375,23 @@ int lsz_setup_req(session *s, xfer *x, const lsz_xreq *r, struct curl_slist *rl)
         curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "socialize/" SZ_VERSION_STRING);
         curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    }
+    if (s->http2) {
+        /* https://: HTTP/2 by ALPN (libcurl's default there), and wait for
+         * a connection being set up to tell whether it multiplexes rather
+         * than open one more; it goes to a multiplexing shard (lsz_add).
+         * http:// stays HTTP/1.1 without waiting: a transfer waiting there
+         * would start only once the first one's reply came (no ALPN to
+         * tell sooner), and libcurl 7.88 fails a prior-knowledge HTTP/2
+         * transfer on a reused connection. An HTTP/2 transfer sends its
+         * body through libcurl's upload buffer, 64 KB by default, allocated
+         * per transfer: its minimum, 16 KB (nghttp2's frame size), instead
+         * (10,000 in flight: 3 kB per call less, docs/PERFORMANCE.md). */
+        x->h2 = is_https(r->url);
+        curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, x->h2 ? 1L : 0L);
+        curl_easy_setopt(x->easy, CURLOPT_UPLOAD_BUFFERSIZE, x->h2 ? 16384L : 65536L);
+    } else {
+        x->h2 = 0;
     }
     lsz_rbuf_free(&x->body);
     lsz_rbuf_free(&x->head);

@@ -36,7 +36,7 @@ local CONFIG_KEYS = { "apiKey", "secret", "userKey", "privateKey", "accessToken"
                       "url", "cafile", "timeout", "connectTimeout", "deadline", "maxReplyBytes", "retryExpired",
                       "transport", "onError", "retry", "log", "allowPrivateNetworks", "resolver", "clock", "now",
                       "sleep", "nonce", "sdk", "backend", "providers", "connections", "shortener", "media", "store",
-                      "outbox", "restyUpstream", "ffi" }
+                      "outbox", "restyUpstream", "ffi", "http2" }
 _M.KEYS = CONFIG_KEYS
 
 -- Levenshtein distance, for "did you mean".
@@ -264,6 +264,7 @@ function _M.check(config)
     argcheck(config.log == nil or type(config.log) == "function", "config.log must be a function(event)")
     argcheck(config.allowPrivateNetworks == nil or type(config.allowPrivateNetworks) == "boolean",
         "config.allowPrivateNetworks must be a boolean")
+    argcheck(config.http2 == nil or type(config.http2) == "boolean", "config.http2 must be a boolean")
     argcheck(config.ffi == nil or type(config.ffi) == "boolean", "config.ffi must be a boolean")
     argcheck(config.resolver == nil or type(config.resolver) == "function",
         "config.resolver must be a function(name) returning a list of addresses")

@@ -45,7 +45,7 @@ function _M.curl(config)
         error("socialize: the curl transport needs the socialize.curl module (libcurl): " .. tostring(curl), 0)
     end
     local options = { timeout = config.timeout, connectTimeout = config.connectTimeout,
-                      cafile = config.cafile, maxReplyBytes = config.maxReplyBytes }
+                      cafile = config.cafile, maxReplyBytes = config.maxReplyBytes, http2 = config.http2 }
     local session -- nil until the first transfer, and after close()
     local function open()
         if not session then
