@@ -523,8 +523,11 @@ static int l_info(lua_State *L)
     lua_setfield(L, -2, "keyIds");
     lua_pushboolean(L, s->st->plaintext && s->st->nkeys == 0), lua_setfield(L, -2, "plaintext");
     int sync = sz_store_outbox_sync(s->st);
-    if (sync == SZ_SYNC_WINDOW)
-        lua_pushnumber(L, (lua_Number)sz_store_outbox_sync_window(s->st));
+    double w = sz_store_outbox_sync_window(s->st);
+    if (sync == SZ_SYNC_WINDOW && w == (double)(long long)w)
+        lua_pushinteger(L, (lua_Integer)w); /* 1, not 1.0 */
+    else if (sync == SZ_SYNC_WINDOW)
+        lua_pushnumber(L, (lua_Number)w);
     else
         lua_pushstring(L, sync == SZ_SYNC_NORMAL ? "normal" : "full");
     lua_setfield(L, -2, "outboxSync");
