@@ -2,7 +2,8 @@
 -- same checks as a direct call, the targets resolved, one job and two
 -- deliveries written per publish. In one run, each on a fresh store:
 --   one publish per call (its own transaction), config.store.outboxSync
---   "full" then "normal";
+--   "full", then 1 (the default: a FULL commit at most once a second,
+--   docs/store.md "Durability"), then "normal";
 --   client:enqueueMany with batches of 10 and 100 (one transaction, so one
 --   commit, per batch), "full" then "normal".
 -- usage: lua5.4 bench/outbox_enqueue.lua DIR|postgresql://... [N]
@@ -31,7 +32,7 @@ end
 local runs = 0
 local function new_client(sync)
     runs = runs + 1
-    local url = pg and where or string.format("sqlite:%s/enqueue-%d-%s.db", where, runs, sync)
+    local url = pg and where or string.format("sqlite:%s/enqueue-%d-%s.db", where, runs, tostring(sync))
     local c = socialize.new { backend = "direct", store = { url = url, plaintext = true, outboxSync = sync },
         providers = { mastodon = {}, twitter = {} },
         connections = function() return { mastodon = { accessToken = "t", instance = "https://m.example" },
@@ -49,11 +50,13 @@ end
 local function report(what, count, secs, cpu, lat)
     table.sort(lat)
     local function q(f) return lat[math.max(1, math.min(#lat, math.floor(#lat * f + 0.5)))] * 1000 end
-    print(string.format("%-36s %6.0f publishes/s  CPU %4.0f us/publish  p50 %6.2f  p99 %6.2f  max %7.2f ms a call",
+    print(string.format("%-40s %6.0f publishes/s  CPU %4.0f us/publish  p50 %6.2f  p99 %6.2f  max %7.2f ms a call",
         what, count / secs, cpu / count * 1e6, q(0.5), q(0.99), lat[#lat] * 1000))
 end
 
-for _, sync in ipairs({ "full", "normal" }) do
+local function mode(sync) return type(sync) == "number" and sync .. " s (default)" or sync end
+
+for _, sync in ipairs({ "full", 1, "normal" }) do
     local c = new_client(sync)
     local lat, t0, c0 = {}, clock(), os.clock()
     for i = 1, n do
@@ -61,7 +64,7 @@ for _, sync in ipairs({ "full", "normal" }) do
         assert(c:publishUserAction(params(i), { deliver = "queued" }))
         lat[i] = clock() - b0
     end
-    report("one per call, outboxSync " .. sync, n, clock() - t0, os.clock() - c0, lat)
+    report("one per call, outboxSync " .. mode(sync), n, clock() - t0, os.clock() - c0, lat)
     c:close()
 end
 

@@ -181,7 +181,9 @@ local function soak(kind, url, count_sql, size_of)
     local t_store = now()
     local c = socialize.new(config(url))
     assert(c:store())
-    N = enqueue(c, kind, N, t_store)
+    -- the store's own outboxSync (SQLite: the default 1, a FULL commit at most once a second)
+    local sync = c:store():info().outboxSync
+    N = enqueue(c, kind .. (kind == "SQLite" and ", outboxSync = " .. tostring(sync) .. " (default)" or ""), N, t_store)
     say("%s: store size with %d queued: %s", kind, N, size_of())
     local function states()
         local out = {}
@@ -227,23 +229,25 @@ local function soak(kind, url, count_sql, size_of)
     c:close()
 end
 
--- SQLite's enqueue with outboxSync = "normal" (docs/store.md "Durability": the outbox's own
--- enqueues without the fsync of each commit) beside the soak's FULL one below: the same
--- publish, one call a job, on a file of its own in the same directory
-local function enqueue_normal(n)
-    local file = dir .. "/soak-normal.db"
+-- SQLite's enqueue with outboxSync = "full" (every commit fsynced) and "normal" (no fsync
+-- by the enqueue) (docs/store.md "Durability") beside the soak's own below, which runs with
+-- the default (1: a FULL commit at most once a second): the same publish, one call a job,
+-- each on a file of its own in the same directory
+local function enqueue_mode(n, sync)
+    local file = dir .. "/soak-" .. sync .. ".db"
     local cfg = config("sqlite:" .. file)
-    cfg.store.outboxSync = "normal"
+    cfg.store.outboxSync = sync
     local c = socialize.new(cfg)
     assert(c:store())
-    enqueue(c, 'SQLite, outboxSync = "normal"', n, now())
+    enqueue(c, 'SQLite, outboxSync = "' .. sync .. '"', n, now())
     c:close()
     for _, f in ipairs({ file, file .. "-wal", file .. "-shm" }) do os.remove(f) end
 end
 
 for kind in STORES:gmatch("[^,]+") do
     if kind == "sqlite" then
-        enqueue_normal(math.min(N, 20000))
+        enqueue_mode(math.min(N, 20000), "full")
+        enqueue_mode(math.min(N, 20000), "normal")
         local file = dir .. "/soak.db"
         soak("SQLite", "sqlite:" .. file,
             "sqlite3 " .. q(file) .. " 'SELECT state, COUNT(*) FROM socialize_deliveries GROUP BY state'",

@@ -325,21 +325,99 @@ describe("outboxSync on SQLite #unit", function()
             { levels("normal") })
     end)
 
-    it("keeps FULL for every write by default and with \"full\"", function()
+    it("keeps FULL for every write with \"full\"", function()
         local all = "enqueue=2 connection=2 enqueueMany=2 state=2 enqueue=2 take=2 host=2 block=2"
-        assert.same({ all, "full" }, { levels(nil) })
         assert.same({ all, "full" }, { levels("full") })
     end)
 
-    it("refuses any other value, naming the setting", function()
-        for _, bad in ipairs({ "NORMAL", "off", "", 1, true, {} }) do
-            local ok, err = pcall(client, "sqlite:" .. K.path("bad"), bad)
+    it("by default (a window of 1 s) commits the first enqueue after open with FULL", function()
+        -- the rest depends on the clock: only the first is certain
+        local got, info = levels(nil)
+        assert.equal("1", tostring(info))
+        assert.equal("enqueue=2 connection=2", got:match("^%S+ %S+"))
+        assert.truthy(got:match(" state=2 enqueue=%d take=2 host=2 block=2$"), got)
+    end)
+
+    -- a window of N seconds: the level and the count of synced commits read
+    -- inside each write transaction (the count is the one before this commit)
+    local function windowed(n)
+        local c = client("sqlite:" .. K.path("win"), n)
+        local s = assert(c:store())
+        local seen, refuse = {}, false
+        s:_before_commit(function()
+            local level, synced = s:_sync_level()
+            seen[#seen + 1] = level .. "/" .. synced
+            return not refuse
+        end)
+        local W = {}
+        function W.enqueue() assert(c:publishUserAction(publish(1).params, { deliver = "queued" })) end
+        function W.many() assert(c:enqueueMany(calls(3))) end
+        function W.connection()
+            assert(s:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "A" } }))
+        end
+        function W.refused(fn)
+            refuse = true
+            local ok = pcall(fn)
+            refuse = false
+            return ok
+        end
+        function W.seen() local t = table.concat(seen, " ") seen = {} return t end
+        function W.synced() return select(2, s:_sync_level()) end
+        function W.close() s:close() c:close() end
+        return W, s
+    end
+
+    it("with a window of 3600 s: FULL first, then NORMAL; every other write is FULL and counts", function()
+        local W, s = windowed(3600)
+        assert.equal("3600", tostring(s:info().outboxSync))
+        assert.equal(0, W.synced())
+        W.enqueue() W.enqueue() W.many() W.enqueue()
+        assert.equal("2/0 1/1 1/1 1/1", W.seen())
+        assert.equal(1, W.synced())
+        W.connection() W.enqueue()
+        assert.equal("2/1 1/2", W.seen())
+        assert.equal(2, W.synced())
+        W.close()
+        -- a connection saved first starts the window: the first enqueue is NORMAL
+        W = windowed(3600)
+        W.connection() W.enqueue()
+        assert.equal("2/0 1/1", W.seen())
+        W.close()
+        -- a rolled-back FULL commit does not count: the next enqueue is still FULL
+        W = windowed(3600)
+        W.refused(W.connection)
+        W.refused(W.enqueue)
+        assert.equal(0, W.synced())
+        W.enqueue() W.enqueue()
+        assert.equal("2/0 2/0 2/0 1/1", W.seen())
+        W.close()
+    end)
+
+    it("with a window of 0.2 s: an enqueue after a wait over it commits with FULL again", function()
+        local W, s = windowed(0.2)
+        assert.equal(0.2, s:info().outboxSync)
+        W.enqueue()
+        assert.equal("2/0", W.seen())
+        os.execute("sleep 0.25") -- the monotonic clock has moved at least 0.25 s
+        W.enqueue()
+        assert.equal("2/1", W.seen())
+        assert.equal(2, W.synced())
+        W.close()
+    end)
+
+    it("refuses any other value, naming the setting, and opens nothing", function()
+        for _, bad in ipairs({ "NORMAL", "off", "", "fast", "1", 0, -1, 0 / 0, 1 / 0, 3600.5, 1e9, true, {} }) do
+            local file = K.path("bad")
+            local ok, err = pcall(client, "sqlite:" .. file, bad)
             assert.is_false(ok)
-            assert.truthy(tostring(err):find("config.store.outboxSync must be \"full\" or \"normal\"", 1, true),
+            assert.truthy(tostring(err):find(
+                "config.store.outboxSync must be \"full\", \"normal\" or seconds (0 < N <= 3600)", 1, true),
                 tostring(err))
-            ok, err = pcall(store.open, "sqlite:" .. K.path("bad"), { plaintext = true, outboxSync = bad })
+            ok, err = pcall(store.open, "sqlite:" .. file, { plaintext = true, outboxSync = bad })
             assert.is_false(ok)
-            assert.truthy(tostring(err):find("outboxSync: \"full\" or \"normal\" expected", 1, true), tostring(err))
+            assert.truthy(tostring(err):find("outboxSync: \"full\", \"normal\" or seconds (0 < N <= 3600) expected",
+                1, true), tostring(err))
+            assert.is_nil(io.open(file), "nothing opened")
         end
     end)
 
@@ -351,13 +429,13 @@ describe("outboxSync on SQLite #unit", function()
     end)
 end)
 
-describe("outboxSync = \"normal\" and a killed process #once", function()
+describe("outboxSync \"normal\" and by default, and a killed process #once", function()
     -- the child: enqueues (one per call, and every 10th call a batch of 5),
     -- printing each job's id once the call has returned, until it is killed
     -- (or after 60 s)
     local CHILD = [[
 local CONNS = { mastodon = { accessToken = "t", instance = "https://m.example" }, twitter = { bearerToken = "b" } }
-local c = socialize.new { backend = "direct", store = { url = %q, keys = { %q }, outboxSync = "normal" },
+local c = socialize.new { backend = "direct", store = { url = %q, keys = { %q }, outboxSync = %s },
     providers = { mastodon = {}, twitter = {} }, connections = function() return CONNS end }
 local stop = os.time() + 60
 local i = 0
@@ -385,11 +463,11 @@ end
         return st ~= nil and st ~= "Z"
     end
 
-    it("loses no job whose enqueue had returned", function()
-        local file = K.path("kill")
+    local function killed(sync, name)
+        local file = K.path(name)
         local url = "sqlite:" .. file
         local out = file .. ".ids"
-        local script = K.script("kill-enqueue", CHILD:format(url, K.KEY))
+        local script = K.script(name, CHILD:format(url, K.KEY, sync))
         for round = 1, 3 do
             local want = 150 * round -- the ids of every round in one file: each kill at a new point
             local pid = assert(tonumber(K.run("exec " .. K.CHILD_LUA .. " " .. K.q(script) .. " >>" .. K.q(out)
@@ -428,6 +506,11 @@ end
         assert.same({}, missing)
         s:close()
         assert.equal("ok", K.run("sqlite3 " .. K.q(file) .. " 'PRAGMA integrity_check'"))
+    end
+
+    it("loses no job whose enqueue had returned, with \"normal\"", function() killed('"normal"', "kill-normal") end)
+    it("loses no job whose enqueue had returned, by default (a window of 1 s)", function()
+        killed("nil", "kill-default")
     end)
 end)
 

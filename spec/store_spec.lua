@@ -159,7 +159,7 @@ local function contract(E)
         }, c)
         assert.is_nil(s:get_connection("user-1", "facebook"))
         assert.same({ engine = E.name, schema = 2, keyIds = { s:info().keyIds[1] }, plaintext = false,
-                       outboxSync = "full" }, s:info())
+                       outboxSync = 1 }, s:info())
     end)
 
     it("reads a record's fields an __index makes (new strings, collected at once) as they were given", function()

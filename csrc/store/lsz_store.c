@@ -522,19 +522,28 @@ static int l_info(lua_State *L)
     for (size_t i = 0; i < s->st->nkeys; i++) lua_pushstring(L, s->st->keys[i].id), lua_rawseti(L, -2, (int)i + 1);
     lua_setfield(L, -2, "keyIds");
     lua_pushboolean(L, s->st->plaintext && s->st->nkeys == 0), lua_setfield(L, -2, "plaintext");
-    lua_pushstring(L, sz_store_outbox_sync(s->st) == SZ_SYNC_NORMAL ? "normal" : "full");
+    int sync = sz_store_outbox_sync(s->st);
+    double w = sz_store_outbox_sync_window(s->st);
+    if (sync == SZ_SYNC_WINDOW && w == (double)(long long)w)
+        lua_pushinteger(L, (lua_Integer)w); /* 1, not 1.0 */
+    else if (sync == SZ_SYNC_WINDOW)
+        lua_pushnumber(L, (lua_Number)w);
+    else
+        lua_pushstring(L, sync == SZ_SYNC_NORMAL ? "normal" : "full");
     lua_setfield(L, -2, "outboxSync");
     return 1;
 }
 
-/* Test hook: SQLite's PRAGMA synchronous now (1 NORMAL, 2 FULL), nil on PostgreSQL */
+/* Test hook: SQLite's PRAGMA synchronous now (1 NORMAL, 2 FULL) and how
+ * many transactions committed with FULL since open; nil on PostgreSQL */
 static int l_sync_level(lua_State *L)
 {
     lstore *s = self(L);
     int level = sz_store_sync_level(s->st);
     if (level < 0) return 0;
     lua_pushinteger(L, level);
-    return 1;
+    lua_pushinteger(L, (lua_Integer)sz_store_synced_commits(s->st));
+    return 2;
 }
 
 static int hook_call(void *ud)
@@ -577,7 +586,7 @@ static int l_close(lua_State *L)
 }
 
 /* store.open(url, { keys = {...}, plaintext = bool, busyTimeout = ms, maxPages = n,
- *                   outboxSync = "full" | "normal" }) */
+ *                   outboxSync = "full" | "normal" | seconds (default 1) }) */
 static int l_open(lua_State *L)
 {
     const char *url = arg_id(L, 1, 1);
@@ -585,6 +594,7 @@ static int l_open(lua_State *L)
     sz_store_opts o;
     memset(&o, 0, sizeof o);
     o.keys = keys;
+    o.outbox_sync = SZ_SYNC_WINDOW, o.outbox_sync_window = 1.0; /* the default: docs/store.md "Durability" */
     int have_keys = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -594,12 +604,19 @@ static int l_open(lua_State *L)
         o.busy_timeout_ms = (int)sz_lstore_opt_int(L, 2, "busyTimeout", 0);
         o.max_pages = sz_lstore_opt_int(L, 2, "maxPages", 0);
         lua_getfield(L, 2, "outboxSync");
-        if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            double w = (double)lua_tonumber(L, -1);
+            if (!(w > 0 && w <= SZ_SYNC_WINDOW_MAX)) /* NaN, infinities, 0 and negatives fail */
+                luaL_argerror(L, 2, "outboxSync: \"full\", \"normal\" or seconds (0 < N <= 3600) expected");
+            o.outbox_sync_window = w;
+        } else if (!lua_isnil(L, -1)) {
             const char *sync = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
             if (strcmp(sync, "normal") == 0)
                 o.outbox_sync = SZ_SYNC_NORMAL;
-            else if (strcmp(sync, "full") != 0)
-                luaL_argerror(L, 2, "outboxSync: \"full\" or \"normal\" expected");
+            else if (strcmp(sync, "full") == 0)
+                o.outbox_sync = SZ_SYNC_FULL;
+            else
+                luaL_argerror(L, 2, "outboxSync: \"full\", \"normal\" or seconds (0 < N <= 3600) expected");
         }
         lua_pop(L, 1);
         lua_getfield(L, 2, "keys");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -254,20 +255,46 @@ static int sq_exec(sz_store *st, const char *sql, const sz_param *p, int np, sz_
     return 0;
 }
 
+/* CLOCK_MONOTONIC in seconds; -1 when it cannot be read */
+static double sq_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return -1;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The outbox's own enqueues (st->relaxed) commit with the store's
  * outbox_sync, every other transaction with FULL. A later FULL commit
- * syncs the WAL file, so the frames of earlier NORMAL ones with it. */
+ * syncs the WAL file, so the frames of earlier NORMAL ones with it.
+ * SZ_SYNC_WINDOW: NORMAL while this connection's last FULL commit is
+ * under sync_window seconds old, FULL when it is older, when there was
+ * none yet or when the clock cannot be read. */
 static int sq_begin(sz_store *st, sz_store_err *err)
 {
-    if (sq_sync(st, st->relaxed && st->outbox_sync == SZ_SYNC_NORMAL ? 1 : 2, err) < 0) return -1;
+    int level = 2;
+    if (st->relaxed && st->outbox_sync == SZ_SYNC_NORMAL) {
+        level = 1;
+    } else if (st->relaxed && st->outbox_sync == SZ_SYNC_WINDOW && st->synced_set) {
+        double now = sq_now();
+        if (now >= 0 && now >= st->synced_at && now - st->synced_at < st->sync_window) level = 1;
+    }
+    if (sq_sync(st, level, err) < 0) return -1;
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
 }
 
+/* A FULL commit that succeeded restarts the window (a failed one, or a
+ * rollback, does not). */
 static int sq_commit(sz_store *st, sz_store_err *err)
 {
     int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : sqerr(st, rc, err);
+    if (rc != SQLITE_OK) return sqerr(st, rc, err);
+    if (st->sync_level == 2) {
+        double now = sq_now();
+        st->synced_set = now >= 0, st->synced_at = now;
+        if (st->synced_commits < 0x7fffffffffffffffLL) st->synced_commits++;
+    }
+    return 0;
 }
 
 static void sq_rollback(sz_store *st)
@@ -395,7 +422,6 @@ int sz_sqlite_open(sz_store *st, const char *path, const sz_store_opts *opts, sz
                       NULL, NULL);
     if (rc == SQLITE_READONLY) rc = SQLITE_OK; /* a read-only file: reads work, writes say so */
     st->sync_level = 2;
-    st->outbox_sync = opts->outbox_sync == SZ_SYNC_NORMAL ? SZ_SYNC_NORMAL : SZ_SYNC_FULL;
     if ((rc & 0xff) == SQLITE_CANTOPEN && sq_open_rofs(st, path, &rc, err)) return rc == SQLITE_OK ? 0 : -1;
     if (rc == SQLITE_OK && opts->max_pages > 0) {
         char q[64];

@@ -398,7 +398,17 @@ sz_store *sz_store_open(const char *url, const sz_store_opts *opts, sz_store_err
         return NULL;
     }
     st->plaintext = opts->plaintext;
-    st->outbox_sync = opts->outbox_sync == SZ_SYNC_NORMAL ? SZ_SYNC_NORMAL : SZ_SYNC_FULL;
+    st->outbox_sync = opts->outbox_sync == SZ_SYNC_NORMAL || opts->outbox_sync == SZ_SYNC_WINDOW ? opts->outbox_sync
+                                                                                                 : SZ_SYNC_FULL;
+    if (st->outbox_sync == SZ_SYNC_WINDOW) {
+        double w = opts->outbox_sync_window == 0 ? 1.0 : opts->outbox_sync_window;
+        if (!(w > 0 && w <= SZ_SYNC_WINDOW_MAX)) { /* NaN fails too */
+            free(st);
+            sz_store_seterr(err, SZ_STORE_BAD_INPUT, "outbox_sync_window: seconds, 0 < N <= 3600 expected");
+            return NULL;
+        }
+        st->sync_window = w;
+    }
     st->busy_timeout_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     if (sz_keys_load(st, opts->keys, opts->nkeys, err) < 0) {
         free(st);
@@ -422,6 +432,7 @@ sz_store *sz_store_open(const char *url, const sz_store_opts *opts, sz_store_err
         sz_store_close(st);
         return NULL;
     }
+    st->synced_set = 0, st->synced_commits = 0; /* the window starts at the first FULL commit after open */
     return st;
 }
 
@@ -437,6 +448,8 @@ const char *sz_store_engine(const sz_store *st) { return st->eng->name; }
 int sz_store_schema_version(const sz_store *st) { return st->schema_version; }
 
 int sz_store_outbox_sync(const sz_store *st) { return st ? st->outbox_sync : SZ_SYNC_FULL; }
+double sz_store_outbox_sync_window(const sz_store *st) { return st ? st->sync_window : 0; }
+long long sz_store_synced_commits(const sz_store *st) { return st ? st->synced_commits : 0; }
 
 int sz_store_sync_level(sz_store *st)
 {

@@ -66,11 +66,17 @@ typedef struct sz_store_opts {
     int busy_timeout_ms;     /* default 5000 */
     long long max_pages;     /* SQLite only: PRAGMA max_page_count (caps the file size) */
     int outbox_sync;         /* SQLite only: the durability of the outbox's enqueues: SZ_SYNC_FULL
-                              * (0, the default) or SZ_SYNC_NORMAL (docs/store.md "Durability") */
+                              * (0, the C default), SZ_SYNC_NORMAL or SZ_SYNC_WINDOW (docs/store.md
+                              * "Durability"; the Lua binding's default is SZ_SYNC_WINDOW of 1 s) */
+    double outbox_sync_window; /* SZ_SYNC_WINDOW: seconds, 0 < N <= 3600 (0: 1 s); an enqueue commits
+                                * with NORMAL unless this connection's last FULL commit is N
+                                * seconds old or more (or none yet), then with FULL */
 } sz_store_opts;
 
 #define SZ_SYNC_FULL 0
 #define SZ_SYNC_NORMAL 1
+#define SZ_SYNC_WINDOW 2
+#define SZ_SYNC_WINDOW_MAX 3600.0
 
 /* The record kinds sharing one shape: two identity parts, an account,
  * scopes, public fields (a JSON object text), secrets (sealed one by one)
@@ -130,6 +136,11 @@ SZ_STORE_API int sz_store_schema_version(const sz_store *st);
 SZ_STORE_API void sz_store_set_before_commit(sz_store *st, int (*fn)(void *ud), void *ud);
 /* opts->outbox_sync as given at open */
 SZ_STORE_API int sz_store_outbox_sync(const sz_store *st);
+/* SZ_SYNC_WINDOW: its seconds (0 in the other modes) */
+SZ_STORE_API double sz_store_outbox_sync_window(const sz_store *st);
+/* Test hook: how many write transactions of this connection committed with
+ * FULL since it was opened (SQLite; 0 on PostgreSQL) */
+SZ_STORE_API long long sz_store_synced_commits(const sz_store *st);
 /* Test hook: SQLite's PRAGMA synchronous on the connection now (1 NORMAL,
  * 2 FULL; read inside a transaction, the level it commits with); -1 on
  * PostgreSQL or on error. */

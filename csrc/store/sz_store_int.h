@@ -77,8 +77,13 @@ struct sz_store {
     /* durability (SQLite): outbox_sync as opened; relaxed: the transaction
      * begun next holds outbox writes only (it commits with outbox_sync, every
      * other one with FULL); sync_level: PRAGMA synchronous on the connection
-     * now (switched before a BEGIN that needs another, never inside one) */
-    int outbox_sync, relaxed, sync_level;
+     * now (switched before a BEGIN that needs another, never inside one);
+     * SZ_SYNC_WINDOW: sync_window seconds, synced_at the CLOCK_MONOTONIC
+     * time of this connection's last FULL commit that succeeded (synced_set
+     * 0: none yet), synced_commits how many (a test hook) */
+    int outbox_sync, relaxed, sync_level, synced_set;
+    double sync_window, synced_at;
+    long long synced_commits;
     int host_outbox; /* the host transaction is the outbox's own batch: no host SQL */
     /* the host's transaction (sz_txn.c): host_txn 0 none, 1 open, 2 failed
      * (only a rollback is left); inside it the store's own writes run in a

@@ -346,6 +346,58 @@ static void sync_levels(void)
     }
 }
 
+/* SZ_SYNC_WINDOW: the first enqueue after open is FULL (no synced commit
+ * yet), the next ones NORMAL within the window; a FULL write restarts it, a
+ * rolled-back one does not count; a window out of range is refused */
+static int refuse_commit(void *ud)
+{
+    (void)ud;
+    if (nseen < 8) seen[nseen++] = sz_store_sync_level(hooked);
+    return 1;
+}
+
+static void sync_window(void)
+{
+    sz_store_err err;
+    sz_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.plaintext = 1;
+    o.outbox_sync = SZ_SYNC_WINDOW;
+    const double bad[] = {-1, 3600.5, 1e9, 0.0 / 0.0};
+    for (int i = 0; i < 4; i++) {
+        o.outbox_sync_window = bad[i];
+        sz_store *st = sz_store_open(url, &o, &err);
+        CHECK(!st && err.code == SZ_STORE_BAD_INPUT && strstr(err.msg, "outbox_sync_window"), "window %d refused", i);
+        sz_store_close(st);
+    }
+    o.outbox_sync_window = 3600;
+    sz_store *st = sz_store_open(url, &o, &err);
+    CHECK(st != NULL, "open: %s", err.msg);
+    if (!st) return;
+    CHECK(sz_store_outbox_sync(st) == SZ_SYNC_WINDOW && sz_store_outbox_sync_window(st) == 3600, "window kept");
+    CHECK(sz_store_synced_commits(st) == 0, "none synced after open");
+    hooked = st, nseen = 0;
+    const char *provs[] = {"twitter"};
+    sz_job_in j = {"u1", "socialize.setStatus", "{}", 2, provs, 1, NULL, 0, 1000, 1000, 0};
+    char id[40];
+    sz_store_set_before_commit(st, refuse_commit, NULL);
+    CHECK(sz_store_block(st, "twitter", "u1", 4000000000, &err) < 0, "block rolled back");
+    sz_store_set_before_commit(st, note_level, NULL);
+    CHECK(sz_store_synced_commits(st) == 0, "a rolled-back commit does not count");
+    for (int i = 0; i < 3; i++) CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue: %s", err.msg);
+    CHECK(sz_store_block(st, "twitter", "u1", 4000000000, &err) == 0, "block: %s", err.msg);
+    CHECK(sz_store_outbox_enqueue(st, &j, id, sizeof id, &err) == 0, "enqueue: %s", err.msg);
+    int want[6] = {2, 2, 1, 1, 2, 1};
+    CHECK(nseen == 6, "six commits, %d seen", nseen);
+    for (int i = 0; i < 6 && i < nseen; i++) CHECK(seen[i] == want[i], "commit %d: level %d, %d expected", i, seen[i], want[i]);
+    CHECK(sz_store_synced_commits(st) == 2, "two synced commits, %lld", sz_store_synced_commits(st));
+    sz_store_close(st);
+    o.outbox_sync_window = 0; /* 0: one second */
+    st = sz_store_open(url, &o, &err);
+    CHECK(st && sz_store_outbox_sync_window(st) == 1.0, "0 is one second");
+    sz_store_close(st);
+}
+
 static void faults(const char *dir)
 {
     sz_store_err err;
@@ -390,6 +442,7 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "sqlite:%s/c-sync.db", argv[1]);
     remove(url + 7);
     RUN(sync_levels);
+    RUN(sync_window);
     TAP_CASE("faults", faults(argv[1]));
     return tap_done("c-store");
 }

@@ -156,7 +156,7 @@ end
 --   nonce, secrets (every secret of config and providers, in every encoding).
 -- config.store: "sqlite:/path/file.db" or "postgresql://...", or a table
 -- { url = ..., keys = { base64, ... }, plaintext = bool, busyTimeout = ms,
--- blockedRefresh = seconds, outboxSync = "full" | "normal" }
+-- blockedRefresh = seconds, outboxSync = "full" | "normal" | seconds (default 1) }
 -- (docs/store.md). Opened on first use, by client:store().
 local STORE_KEYS = { "url", "keys", "plaintext", "busyTimeout", "blockedRefresh", "outboxSync" }
 local function store_url_ok(u)
@@ -178,8 +178,10 @@ local function check_store(st)
         "config.store.busyTimeout must be a positive number of milliseconds")
     argcheck(st.blockedRefresh == nil or (type(st.blockedRefresh) == "number" and st.blockedRefresh >= 0
         and st.blockedRefresh <= 86400), "config.store.blockedRefresh must be a number of seconds from 0 to 86400")
-    argcheck(st.outboxSync == nil or st.outboxSync == "full" or st.outboxSync == "normal",
-        "config.store.outboxSync must be \"full\" or \"normal\" (docs/store.md \"Durability\")")
+    local sync = st.outboxSync
+    argcheck(sync == nil or sync == "full" or sync == "normal"
+        or (type(sync) == "number" and sync > 0 and sync <= 3600),
+        "config.store.outboxSync must be \"full\", \"normal\" or seconds (0 < N <= 3600) (docs/store.md \"Durability\")")
 end
 
 -- config.outbox: the queued delivery's settings (docs/delivery.md), each a
