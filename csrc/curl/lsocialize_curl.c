@@ -212,7 +212,7 @@ static int l_start(lua_State *L)
         s->spare = x;
         return push_fail(L, "out of memory");
     }
-    lua_getfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
+    lsz_rawfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
     x->bref = luaL_ref(L, LUA_REGISTRYINDEX);
     x->id = ++s->next_id;
     x->ri = s->nrunning;
