@@ -110,6 +110,16 @@ describe("one C call from the parameters to the reply #fakes", function()
             assert.is_true(refused)
         end
         assert.is_true(curl.capi_ok(core.capi))
+        -- options whose __index closes the session while the core reads them: nothing sent
+        local s2 = curl.new { timeout = 5 }
+        local closing = setmetatable({}, { __index = function(_, k)
+            if k == "sdk" then s2:close() end
+            return opts[k]
+        end })
+        local ok2, err2 = pcall(s2.gigya, s2, core.capi, closing, params, 5)
+        assert.is_false(ok2)
+        assert.matches("session is closed", err2, 1, true)
+        assert.equal(0, #H.requests(G))
         local res = assert(s:gigya(core.capi, opts, params, 5))
         assert.equal(0, res.errorCode)
         assert.equal(1, #H.requests(G))

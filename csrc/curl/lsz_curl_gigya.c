@@ -168,6 +168,10 @@ int lsz_gigya(lua_State *L)
     if (c->build(L, 3, 4, &r) != 0)
         return 3; /* nil, message, code: nothing built */
     lua_settop(L, 5);
+    if (!s->nshards) { /* closed while the options were read (an __index on them) */
+        c->req_free(r);
+        return luaL_argerror(L, 1, "session is closed");
+    }
     if ((bad = request_bad(c, r, buf, sizeof buf)) != NULL) {
         c->req_free(r); /* (bad is static or in buf) */
         return luaL_error(L, "%s", bad); /* as s:request raises on such a request table */
