@@ -283,6 +283,24 @@ describe("the C modules' return convention: value | nil, message, code", functio
         s:close()
     end)
 
+    it("curl.new reads its options table's own fields: no metamethod runs", function()
+        -- an __index answering cafile with a new string, then (for http2) running
+        -- the collector: curl.new copied the cafile string after it was freed
+        local calls = 0
+        local opts = setmetatable({ timeout = 2 }, { __index = function(_, k)
+            calls = calls + 1
+            if k == "cafile" then return "/tmp/ca-" .. tostring({}) end
+            if k == "http2" then collectgarbage() collectgarbage() return "yes" end
+            if k == "connectTimeout" then return -1 end
+        end })
+        local s = curl.new(opts)
+        assert.are.equal(0, calls)
+        s:close()
+        assert.has_error(function() curl.new(setmetatable({ http2 = 1 }, { __index = function() calls = calls + 1 end })) end,
+            "http2 must be a boolean")
+        assert.are.equal(0, calls)
+    end)
+
     it("socialize.curl takes the client's camelCase options and refuses any other", function()
         for _, k in ipairs({ "connect_timeout", "max_reply", "maxReply", "Timeout" }) do
             assert.has_error(function() curl.new { [k] = 1 } end,
