@@ -239,6 +239,68 @@ describe("the C modules' return convention: value | nil, message, code", functio
         fails("parse_url", function() return curl.parse_url("http://a\0b/") end, "string")
     end)
 
+    it("socialize.curl reads a request table's own fields: no metamethod runs, nothing changes between check and send", function()
+        local s = curl.new { timeout = 5, connectTimeout = 5 }
+        local calls = 0
+        -- a method or url that is a string when checked and a table when sent
+        -- (the send read NULL and crashed), or a body that is a new string
+        -- each read (libcurl sent the first one, which nothing anchored)
+        local function shifty(own)
+            local n = 0
+            return setmetatable(own, { __index = function(_, k)
+                calls = calls + 1
+                n = n + 1
+                if k == "method" then return n == 1 and "PUT" or {} end
+                if k == "url" then return n == 1 and "http://127.0.0.1:1/" or {} end
+                if k == "body" then return string.rep("b", 64) .. n end
+                if k == "timeout" then return n == 1 and 5 or -1 end
+                if k == "headers" then return n == 1 and {} or { ["a\r\nb"] = "x" } end
+                return nil
+            end, __newindex = function() calls = calls + 1 end })
+        end
+        assert.has_error(function() s:request(shifty({ method = "GET" })) end)
+        assert.has_error(function() s:start(shifty({ method = "POST" })) end)
+        assert.has_error(function() s:request_many({ shifty({}) }) end)
+        assert.are.equal(0, calls)
+        -- its own fields are what is sent; the metatable is not consulted
+        local _, msg, kind = s:request(shifty({ method = "POST", url = "http://127.0.0.1:1/", body = "x" }))
+        assert.are.equal("connect", kind, msg)
+        local id = assert(s:start(shifty({ url = "http://127.0.0.1:1/", body = "x" })))
+        local outs = {}
+        for _ = 1, 200 do
+            outs = s:perform(50)
+            if #outs > 0 then break end
+        end
+        assert.are.equal(id, outs[1].id)
+        assert.are.equal("connect", outs[1].kind)
+        local many = s:request_many({ shifty({ url = "http://127.0.0.1:1/", body = "y" }) })
+        assert.are.equal("connect", many[1].kind)
+        assert.are.equal(0, calls)
+        -- a metamethod closing the session mid-call has nothing to run from
+        local closing = setmetatable({ url = "http://127.0.0.1:1/" }, { __index = function() s:close() end })
+        local _, _, k2 = s:request(closing)
+        assert.are.equal("connect", k2)
+        s:close()
+    end)
+
+    it("curl.new reads its options table's own fields: no metamethod runs", function()
+        -- an __index answering cafile with a new string, then (for http2) running
+        -- the collector: curl.new copied the cafile string after it was freed
+        local calls = 0
+        local opts = setmetatable({ timeout = 2 }, { __index = function(_, k)
+            calls = calls + 1
+            if k == "cafile" then return "/tmp/ca-" .. tostring({}) end
+            if k == "http2" then collectgarbage() collectgarbage() return "yes" end
+            if k == "connectTimeout" then return -1 end
+        end })
+        local s = curl.new(opts)
+        assert.are.equal(0, calls)
+        s:close()
+        assert.has_error(function() curl.new(setmetatable({ http2 = 1 }, { __index = function() calls = calls + 1 end })) end,
+            "http2 must be a boolean")
+        assert.are.equal(0, calls)
+    end)
+
     it("socialize.curl takes the client's camelCase options and refuses any other", function()
         for _, k in ipairs({ "connect_timeout", "max_reply", "maxReply", "Timeout" }) do
             assert.has_error(function() curl.new { [k] = 1 } end,

@@ -73,6 +73,59 @@ describe("one C call from the parameters to the reply #fakes", function()
         assert.equal(2, n.n)
     end)
 
+    it("takes core.capi only: any other value passed as capi is refused unread, nothing sent", function()
+        local core, curl = require("socialize.core"), require("socialize.curl")
+        local s = curl.new { timeout = 5 }
+        local opts = {}
+        for k, v in pairs(client(true)._engine:context().options) do opts[k] = v end
+        opts.method, opts.timestamp, opts.nonce = "socialize.setStatus", os.time(), "capi-nonce"
+        local params = { UID = "user_123", status = "s" }
+        -- light userdata a caller can reach: each points at something else
+        -- (the nonce generator's 16 bytes, the FFI table, an upvalue) or at nothing
+        local ffi_api, _, nonce_state = core.ffi()
+        local others = { core.null, ffi_api, nonce_state, {}, "capi", 1, true, io.stdout, s, print,
+            setmetatable({}, { __index = function() return 0 end }) }
+        if debug.upvalueid then
+            others[#others + 1] = debug.upvalueid(core.publish_plain, 1) -- a C closure's upvalue slot
+            local up = 1
+            others[#others + 1] = debug.upvalueid(function() return up end, 1)
+        end
+        H.reset(G)
+        for i, v in ipairs(others) do
+            assert.is_false(curl.capi_ok(v), "#" .. i)
+            local ok, err = pcall(s.gigya, s, v, opts, params, 5)
+            assert.is_false(ok, "#" .. i)
+            assert.matches("not socialize.core's C interface", err, 1, true)
+        end
+        assert.is_false(curl.capi_ok())
+        assert.equal(0, #H.requests(G))
+        -- the registry entry the transport reads behind, replaced: refused too
+        local reg = debug.getregistry and debug.getregistry()
+        if reg then
+            local saved = reg["socialize.core.capi"]
+            assert.equal(core.capi, saved)
+            reg["socialize.core.capi"] = nonce_state
+            local refused = not curl.capi_ok(core.capi)
+            reg["socialize.core.capi"] = saved
+            assert.is_true(refused)
+        end
+        assert.is_true(curl.capi_ok(core.capi))
+        -- options whose __index closes the session while the core reads them: nothing sent
+        local s2 = curl.new { timeout = 5 }
+        local closing = setmetatable({}, { __index = function(_, k)
+            if k == "sdk" then s2:close() end
+            return opts[k]
+        end })
+        local ok2, err2 = pcall(s2.gigya, s2, core.capi, closing, params, 5)
+        assert.is_false(ok2)
+        assert.matches("session is closed", err2, 1, true)
+        assert.equal(0, #H.requests(G))
+        local res = assert(s:gigya(core.capi, opts, params, 5))
+        assert.equal(0, res.errorCode)
+        assert.equal(1, #H.requests(G))
+        s:close()
+    end)
+
     it("is not offered with config.log, nor on a host's transport", function()
         local c = client(false)
         assert.is_nil(c._engine:context().fast)

@@ -64,7 +64,9 @@ static void check_options(lua_State *L, int t)
 }
 
 /* curl.new{ timeout = seconds, connectTimeout = seconds, cafile = path,
- *           maxReplyBytes = bytes, http2 = boolean } -> session | nil, message, "other" */
+ *           maxReplyBytes = bytes, http2 = boolean } -> session | nil, message, "other"
+ * The options table's own fields, read raw: no metamethod runs, and the
+ * cafile string stays anchored by the table until it is copied. */
 static int l_new(lua_State *L)
 {
     session *s;
@@ -76,7 +78,7 @@ static int l_new(lua_State *L)
         check_options(L, 1);
         timeout = lsz_ms_field(L, 1, "timeout", timeout);
         cto = lsz_ms_field(L, 1, "connectTimeout", cto);
-        lua_getfield(L, 1, "maxReplyBytes");
+        lsz_rawfield(L, 1, "maxReplyBytes");
         if (!lua_isnil(L, -1)) {
             lua_Number m = luaL_checknumber(L, -1);
             if (!(m >= 1)) /* also NaN */
@@ -84,11 +86,11 @@ static int l_new(lua_State *L)
             max = m < (lua_Number)LONG_MAX / 2 ? (long)m : LONG_MAX / 2; /* saturated */
         }
         lua_pop(L, 1);
-        lua_getfield(L, 1, "cafile");
+        lsz_rawfield(L, 1, "cafile");
         if (!lua_isnil(L, -1))
             cafile = luaL_checkstring(L, -1);
         lua_pop(L, 1);
-        lua_getfield(L, 1, "http2");
+        lsz_rawfield(L, 1, "http2");
         if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
             luaL_error(L, "http2 must be a boolean");
         http2 = lua_toboolean(L, -1);
@@ -212,7 +214,7 @@ static int l_start(lua_State *L)
         s->spare = x;
         return push_fail(L, "out of memory");
     }
-    lua_getfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
+    lsz_rawfield(L, 2, "body"); /* libcurl reads it in place (lsz_setup) */
     x->bref = luaL_ref(L, LUA_REGISTRYINDEX);
     x->id = ++s->next_id;
     x->ri = s->nrunning;

@@ -129,6 +129,10 @@ typedef struct lsz_xreq {
 void lsz_rbuf_add(rbuf *b, const void *p, size_t n);
 void lsz_rbuf_free(rbuf *b); /* frees, and empties for reuse */
 void lsz_xfer_strings_free(xfer *x); /* refused, ghost, want */
+/* Pushes t[k] read raw (t an absolute index): a request table's own field,
+ * no metamethod run, so nothing changes it between its check and its send
+ * and the string read is the one the table anchors. */
+void lsz_rawfield(lua_State *L, int t, const char *k);
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
 void lsz_check_request(lua_State *L, int t);
 int lsz_setup(lua_State *L, session *s, xfer *x, int t);

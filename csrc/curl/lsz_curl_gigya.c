@@ -20,11 +20,30 @@
 #include "lsz_curl.h"
 #include "lsz_capi.h"
 
+/* The C interface at index i, or NULL: a light userdata is read only when
+ * it is the one socialize.core left in the registry (lsz_capi.h), so that
+ * another light userdata (pointing at a few bytes, or at nothing mapped) is
+ * refused unread; then its magic, version and size must match. */
+static const lsz_capi *capi_at(lua_State *L, int i)
+{
+    const lsz_capi *c = NULL;
+    int same;
+    if (!lua_islightuserdata(L, i))
+        return NULL;
+    lua_getfield(L, LUA_REGISTRYINDEX, LSZ_CAPI_KEY);
+    same = lua_islightuserdata(L, -1) && lua_rawequal(L, i, -1);
+    lua_pop(L, 1);
+    if (same)
+        c = lua_touserdata(L, i);
+    if (!c || c->magic != LSZ_CAPI_MAGIC || c->version != LSZ_CAPI_VERSION || c->size != sizeof(lsz_capi))
+        return NULL;
+    return c;
+}
+
 static const lsz_capi *check_capi(lua_State *L, int i)
 {
-    const lsz_capi *c = lua_touserdata(L, i);
-    if (!lua_islightuserdata(L, i) || !c || c->magic != LSZ_CAPI_MAGIC || c->version != LSZ_CAPI_VERSION ||
-        c->size != sizeof(lsz_capi))
+    const lsz_capi *c = capi_at(L, i);
+    if (!c)
         luaL_argerror(L, i, "not socialize.core's C interface (core.capi) of this version");
     return c;
 }
@@ -32,9 +51,7 @@ static const lsz_capi *check_capi(lua_State *L, int i)
 /* curl.capi_ok(capi) -> true when s:gigya can take it */
 int lsz_capi_ok(lua_State *L)
 {
-    const lsz_capi *c = lua_touserdata(L, 1);
-    lua_pushboolean(L, lua_islightuserdata(L, 1) && c && c->magic == LSZ_CAPI_MAGIC &&
-                           c->version == LSZ_CAPI_VERSION && c->size == sizeof(lsz_capi));
+    lua_pushboolean(L, capi_at(L, 1) != NULL);
     return 1;
 }
 
@@ -151,6 +168,10 @@ int lsz_gigya(lua_State *L)
     if (c->build(L, 3, 4, &r) != 0)
         return 3; /* nil, message, code: nothing built */
     lua_settop(L, 5);
+    if (!s->nshards) { /* closed while the options were read (an __index on them) */
+        c->req_free(r);
+        return luaL_argerror(L, 1, "session is closed");
+    }
     if ((bad = request_bad(c, r, buf, sizeof buf)) != NULL) {
         c->req_free(r); /* (bad is static or in buf) */
         return luaL_error(L, "%s", bad); /* as s:request raises on such a request table */

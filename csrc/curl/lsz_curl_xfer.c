@@ -176,10 +176,16 @@ long lsz_sec_to_ms(lua_Number x)
     return (long)(x * 1000 + 0.5);
 }
 
+void lsz_rawfield(lua_State *L, int t, const char *k)
+{
+    lua_pushstring(L, k);
+    lua_rawget(L, t);
+}
+
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt)
 {
     long v = dflt;
-    lua_getfield(L, t, k);
+    lsz_rawfield(L, t, k);
     if (!lua_isnil(L, -1)) {
         lua_Number x = luaL_checknumber(L, -1);
         if (!(x > 0) || x == HUGE_VAL)
@@ -271,14 +277,14 @@ void lsz_check_request(lua_State *L, int t)
     const char *url;
     size_t ulen;
     luaL_checktype(L, t, LUA_TTABLE);
-    lua_getfield(L, t, "url");
+    lsz_rawfield(L, t, "url");
     url = luaL_checklstring(L, -1, &ulen);
     if (strlen(url) != ulen)
         luaL_error(L, "url contains NUL");
     if (strpbrk(url, "\r\n ") != NULL)
         luaL_error(L, "url contains CR, LF or a space");
     lua_pop(L, 1);
-    lua_getfield(L, t, "method");
+    lsz_rawfield(L, t, "method");
     if (!lua_isnil(L, -1)) {
         const char *m = luaL_checkstring(L, -1), *p;
         for (p = m; *p; p++)
@@ -286,12 +292,12 @@ void lsz_check_request(lua_State *L, int t)
                 luaL_error(L, "method must be upper-case letters");
     }
     lua_pop(L, 1);
-    lua_getfield(L, t, "body");
+    lsz_rawfield(L, t, "body");
     if (!lua_isnil(L, -1))
         luaL_checkstring(L, -1);
     lua_pop(L, 1);
     lsz_ms_field(L, t, "timeout", 1);
-    lua_getfield(L, t, "resolve"); /* { "host:port:address", ... } (tests) */
+    lsz_rawfield(L, t, "resolve"); /* { "host:port:address", ... } (tests) */
     if (lua_istable(L, -1)) {
         size_t i, n = sz_rawlen(L, -1), vl;
         for (i = 1; i <= n; i++) {
@@ -308,7 +314,7 @@ void lsz_check_request(lua_State *L, int t)
         luaL_error(L, "resolve must be a table");
     }
     lua_pop(L, 1);
-    lua_getfield(L, t, "headers");
+    lsz_rawfield(L, t, "headers");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
@@ -472,21 +478,21 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
     lsz_xreq r;
     struct curl_slist *tmp, *rl = NULL;
     memset(&r, 0, sizeof r);
-    lua_getfield(L, t, "url");
+    lsz_rawfield(L, t, "url");
     r.url = lua_tostring(L, -1);
-    lua_getfield(L, t, "method");
+    lsz_rawfield(L, t, "method");
     r.method = lua_isnil(L, -1) ? "POST" : lua_tostring(L, -1);
-    lua_getfield(L, t, "body");
+    lsz_rawfield(L, t, "body");
     if (!lua_isnil(L, -1))
         r.body = lua_tolstring(L, -1, &r.blen);
-    lua_getfield(L, t, "timeout");
+    lsz_rawfield(L, t, "timeout");
     r.timeout_ms = lua_isnil(L, -1) ? s->timeout_ms : lsz_sec_to_ms(lua_tonumber(L, -1));
-    lua_getfield(L, t, "wantHeaders");
+    lsz_rawfield(L, t, "wantHeaders");
     if (lua_type(L, -1) == LUA_TSTRING)
         r.want = lua_tolstring(L, -1, &r.wantlen);
     lua_pop(L, 5); /* anchored by t */
     x->hl = NULL;
-    lua_getfield(L, t, "headers");
+    lsz_rawfield(L, t, "headers");
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
@@ -499,18 +505,18 @@ int lsz_setup(lua_State *L, session *s, xfer *x, int t)
         }
     }
     lua_pop(L, 1);
-    lua_getfield(L, t, "maxBytes");
+    lsz_rawfield(L, t, "maxBytes");
     r.media = !lua_isnil(L, -1);
     if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1) {
         double mb = lua_tonumber(L, -1);
         r.max_bytes = mb >= 2147483647.0 ? 2147483647L : (long)mb;
     }
-    lua_getfield(L, t, "guard");
+    lsz_rawfield(L, t, "guard");
     r.guard = lua_toboolean(L, -1);
-    lua_getfield(L, t, "once");
+    lsz_rawfield(L, t, "once");
     r.once = lua_toboolean(L, -1);
     lua_pop(L, 3);
-    lua_getfield(L, t, "resolve");
+    lsz_rawfield(L, t, "resolve");
     if (lua_istable(L, -1)) {
         size_t i, n = sz_rawlen(L, -1);
         for (i = 1; i <= n; i++) {

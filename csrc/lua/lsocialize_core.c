@@ -146,6 +146,8 @@ SZ_LUAOPEN int luaopen_socialize_core(lua_State *L)
     lua_setfield(L, -2, "null");
     lua_pushlightuserdata(L, (void *)&capi);
     lua_setfield(L, -2, "capi");
+    lua_pushlightuserdata(L, (void *)&capi); /* the one the transport reads behind (lsz_capi.h) */
+    lua_setfield(L, LUA_REGISTRYINDEX, LSZ_CAPI_KEY);
     lua_pushstring(L, sz_version());
     lua_setfield(L, -2, "_VERSION");
     lua_pushliteral(L, "socialize.core");

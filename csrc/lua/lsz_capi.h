@@ -7,7 +7,11 @@
  * the transport (csrc/curl/lsz_curl_gigya.c) sends.
  *
  * A table whose magic, version or size differ is refused by the transport
- * (the call then takes the general path in Lua). */
+ * (the call then takes the general path in Lua). The transport reads those
+ * fields only behind a light userdata equal to the one the core left in the
+ * registry under LSZ_CAPI_KEY: any other light userdata a caller hands it
+ * (another module's, pointing at fewer bytes than these fields, or at
+ * nothing mapped) is refused without being read. */
 #ifndef LSZ_CAPI_H
 #define LSZ_CAPI_H
 
@@ -17,6 +21,7 @@
 
 #define LSZ_CAPI_MAGIC   0x737a6361u /* "szca" */
 #define LSZ_CAPI_VERSION 1
+#define LSZ_CAPI_KEY     "socialize.core.capi" /* registry: core.capi, set by luaopen_socialize_core */
 
 typedef struct lsz_capi {
     unsigned magic;
