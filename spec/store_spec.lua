@@ -162,6 +162,28 @@ local function contract(E)
                        outboxSync = 1 }, s:info())
     end)
 
+    it("keeps a record's secrets as given when a later field's __index empties the caller's table", function()
+        local uid = "user-" .. ("6"):rep(40)
+        -- values made in a function of their own: once the table lets them go, nothing
+        -- (not a register of this function) holds them
+        local function fresh(tag) return (TOKEN .. "-" .. tag .. " "):sub(1, -2) end
+        local secrets = {}
+        local function fill() secrets.accessToken, secrets.refreshToken = fresh("a"), fresh("r") end
+        fill()
+        local rec = { UID = uid, provider = "twitter", account = "acct", secrets = secrets, updatedAt = 1800000000 }
+        setmetatable(rec, { __index = function(_, k)
+            if k == "fields" then -- read after the secrets: they go, and the collector runs
+                for name in pairs(secrets) do secrets[name] = nil end
+                collectgarbage()
+                collectgarbage()
+            end
+            return nil
+        end })
+        assert(s:put_connection(rec))
+        local c = assert(s:get_connection(uid, "twitter"))
+        assert.same({ accessToken = TOKEN .. "-a", refreshToken = TOKEN .. "-r" }, c.secrets)
+    end)
+
     it("reads a record's fields an __index makes (new strings, collected at once) as they were given", function()
         local function made(fields)
             return setmetatable({}, { __index = function(_, k)

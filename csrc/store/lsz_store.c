@@ -199,6 +199,11 @@ static void read_record(lua_State *L, sz_rec_kind kind, sz_record *r, char **fie
     lua_getfield(L, 2, "secrets");
     int si = lua_gettop(L);
     size_t n = 0;
+    /* the pairs copied into a table of our own (on the stack until the call
+     * returns): the pointers below stay valid whatever a metamethod or a
+     * finalizer does to the caller's table meanwhile */
+    lua_newtable(L);
+    int ai = lua_gettop(L);
     if (!lua_isnil(L, si)) {
         luaL_argcheck(L, lua_type(L, si) == LUA_TTABLE, 2, "secrets: a table expected");
         lua_pushnil(L);
@@ -206,22 +211,24 @@ static void read_record(lua_State *L, sz_rec_kind kind, sz_record *r, char **fie
             if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
                 luaL_error(L, "secrets: names and values must be strings");
             if (strlen(lua_tostring(L, -2)) != sz_rawlen(L, -2)) luaL_error(L, "secrets: a name holds a NUL byte");
-            n++;
-            lua_pop(L, 1);
+            if (++n > SZ_STORE_MAX_SECRETS) luaL_error(L, "secrets: %d at most", SZ_STORE_MAX_SECRETS);
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, ai); /* leaves the key for lua_next */
         }
     }
-    if (n > SZ_STORE_MAX_SECRETS) luaL_error(L, "secrets: %d at most", SZ_STORE_MAX_SECRETS);
     sz_secret *sec = lua_newuserdata(L, (n ? n : 1) * sizeof *sec);
-    if (n) {
-        size_t k = 0;
-        lua_pushnil(L);
-        while (lua_next(L, si)) {
-            sec[k].name = lua_tostring(L, -2);
-            sec[k].value = lua_tolstring(L, -1, &sec[k].len);
-            k++;
-            lua_pop(L, 1);
-        }
+    size_t k = 0;
+    int top = lua_gettop(L);
+    lua_pushnil(L);
+    while (k < n && lua_next(L, ai)) {
+        sec[k].name = lua_tostring(L, -2);
+        sec[k].value = lua_tolstring(L, -1, &sec[k].len);
+        k++;
+        lua_pop(L, 1);
     }
+    lua_settop(L, top); /* the last key, if the loop stopped at n */
+    n = k;
     r->secrets = sec;
     r->nsecrets = n;
     lua_getfield(L, 2, "fields");
