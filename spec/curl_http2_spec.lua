@@ -33,6 +33,19 @@ local function settle(n)
     assert.are.equal(n, num("count"))
 end
 
+-- Drives s until n transfers have finished, each answered 200 (bounded: 1,500 rounds).
+local function drive(s, n)
+    local loops = 0
+    while n > 0 do
+        for _, r in ipairs(s:perform(50)) do
+            assert.are.equal(200, r.status, r.error)
+            n = n - 1
+        end
+        loops = loops + 1
+        assert(loops < 1500, "transfers did not finish")
+    end
+end
+
 -- Starts n POSTs at once on s and drives s until the server holds all n
 -- (none answered yet); then releases them and returns the n outcomes.
 local function held_batch(s, n, url)
@@ -111,7 +124,7 @@ describe("socialize.curl: http2 = true #once", function()
         for i = 1, 30 do
             assert(s:start { method = "POST", url = (i % 3 == 0 and http or base) .. "/p", body = "n=" .. i })
         end
-        local loops, left = 0, 30
+        local loops = 0
         while num("count") < 30 do
             assert.are.equal(0, #s:perform(20))
             loops = loops + 1
@@ -120,15 +133,7 @@ describe("socialize.curl: http2 = true #once", function()
         assert.are.equal(11, num("conns")) -- 10 cleartext connections, 1 for the 20 over TLS
         assert.are.equal(20, num("h2"))
         H.write(dir .. "/release", "")
-        loops = 0
-        while left > 0 do
-            for _, r in ipairs(s:perform(50)) do
-                assert.are.equal(200, r.status, r.error)
-                left = left - 1
-            end
-            loops = loops + 1
-            assert(loops < 1500, "transfers did not finish")
-        end
+        drive(s, 30)
         s:close()
     end)
 
@@ -139,15 +144,7 @@ describe("socialize.curl: http2 = true #once", function()
         assert.are.equal(300, num("h2"))
         -- answered at once now: the connections the first 300 held at once carry them
         for i = 1, 300 do assert(s:start { method = "POST", url = base .. "/y", body = "n=" .. i }) end
-        local left, loops = 300, 0
-        while left > 0 do
-            for _, r in ipairs(s:perform(50)) do
-                assert.are.equal(200, r.status, r.error)
-                left = left - 1
-            end
-            loops = loops + 1
-            assert(loops < 1500, "transfers did not finish")
-        end
+        drive(s, 300)
         s:close()
         settle(600)
         assert.are.equal(conns, num("conns"))
@@ -201,18 +198,10 @@ describe("socialize.curl: http2 = true against an HTTP/1.1 server #once", functi
     it("40 at once: every one answered, on 8 connections", function()
         H.reset(srv)
         local s = curl.new { http2 = true, cafile = srv.ca, timeout = 30 }
-        local left, loops = 40, 0
         for i = 1, 40 do
             assert(s:start { method = "POST", url = srv.https .. "/socialize.getUserInfo", body = "n=" .. i })
         end
-        while left > 0 do
-            for _, r in ipairs(s:perform(50)) do
-                assert.are.equal(200, r.status, r.error)
-                left = left - 1
-            end
-            loops = loops + 1
-            assert(loops < 1500, "transfers did not finish")
-        end
+        drive(s, 40)
         s:close()
         local seen, n, all = {}, 0, H.requests(srv)
         for _, r in ipairs(all) do
