@@ -32,6 +32,11 @@ local function cases(new_url, get_sb)
         end
         return K.client(sb, providers, nil, new_url(), cfg)
     end
+    -- u1's connection to the sandbox's Mastodon, kept in the store st
+    local function store_mastodon(st, token, at)
+        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
+            fields = { instance = sb.url("mastodon") }, updatedAt = at }))
+    end
     before_each(function()
         sb = get_sb()
         v = H.virtual(T0)
@@ -215,11 +220,7 @@ local function cases(new_url, get_sb)
         c:close()
         c = client({ connections = false, outbox = { reconnectWindow = 900, recheck = 300 } })
         local st = assert(c:store())
-        local function connect(token, at)
-            assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
-                fields = { instance = sb.url("mastodon") }, updatedAt = at }))
-        end
-        connect("md-expired", T0 - 100)
+        store_mastodon(st, "md-expired", T0 - 100)
         local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
         assert.same({ "mastodon" }, res.providers) -- the store's one connection
         assert.equal(1, assert(c:work(1000)).waiting_reconnect)
@@ -227,7 +228,7 @@ local function cases(new_url, get_sb)
         assert.same({ 1, 1 }, { assert(c:work(1000)).claimed, count(sb, "mastodon", "/api/v1/statuses") })
         local d = by_provider(assert(c:job(res.jobID))).mastodon
         assert.same({ "waiting_reconnect", 1, T0 + 600 }, { d.state, d.attempts, d.nextAt })
-        connect("md-token", T0 + 400) -- the user connected again
+        store_mastodon(st, "md-token", T0 + 400) -- the user connected again
         v.t = T0 + 600
         assert.equal(1, assert(c:work(1000)).sent)
         assert.equal(2, count(sb, "mastodon", "/api/v1/statuses"))
@@ -239,8 +240,7 @@ local function cases(new_url, get_sb)
         c:close()
         c = client({ connections = false })
         local st = assert(c:store())
-        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-token" },
-            fields = { instance = sb.url("mastodon") }, updatedAt = T0 }))
+        store_mastodon(st, "md-token", T0)
         local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
         local idx = getmetatable(st).__index
         local list = idx.list_connections
@@ -262,14 +262,10 @@ local function cases(new_url, get_sb)
         c:close()
         c = client({ connections = false, outbox = { reconnectWindow = 600, recheck = 300 } })
         local st = assert(c:store())
-        local function connect(token, at)
-            assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = token },
-                fields = { instance = sb.url("mastodon") }, updatedAt = at }))
-        end
-        connect("md-expired", T0 - 100)
+        store_mastodon(st, "md-expired", T0 - 100)
         local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
         assert.equal(1, assert(c:work(1000)).waiting_reconnect)
-        connect("md-token", T0 + 400) -- the user connected again
+        store_mastodon(st, "md-token", T0 + 400) -- the user connected again
         v.t = T0 + 600 -- the window's end: the check finds the store gone for a moment
         local idx = getmetatable(st).__index
         local get = idx.get_connection
@@ -291,8 +287,7 @@ local function cases(new_url, get_sb)
             p.mastodon = { clientName = "socialize spec", website = "https://game.example" }
         end)
         local st = assert(c:store())
-        assert(st:put_connection({ UID = "u1", provider = "mastodon", secrets = { accessToken = "md-expired" },
-            fields = { instance = sb.url("mastodon") }, updatedAt = T0 - 100 }))
+        store_mastodon(st, "md-expired", T0 - 100)
         local res = assert(c:publishUserAction({ UID = "u1", userAction = UA }, { deliver = "queued" }))
         assert.equal(1, assert(c:work(1000)).waiting_reconnect)
         assert.equal(0, assert(c:work(1000)).claimed) -- rechecked in 300 s
