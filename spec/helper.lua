@@ -139,6 +139,19 @@ local function fake(name)
     return own.info[name], own.dir
 end
 
+--- A table whose every field an __index makes: a new string each time
+-- (a copy of fields[k]), after two full collections, so a string the code
+-- under test reads is held by nothing else (other values as they are).
+function H.made_by_index(fields)
+    return setmetatable({}, { __index = function(_, k)
+        collectgarbage()
+        collectgarbage()
+        local v = fields[k]
+        if type(v) == "string" then return (v .. " "):sub(1, -2) end
+        return v
+    end })
+end
+
 --- Where the test keys are (ca.pem, jwt.pem, other.key, ...): made with the
 -- fakes, so call after a H.start_*.
 function H.key(file)

@@ -2,6 +2,7 @@
 -- same contract against a SQLite file and a throwaway PostgreSQL
 -- (spec/pgcluster.sh). Raw rows are read with the engines' own tools.
 local store = require("socialize.store")
+local H = require("spec.helper")
 local K = require("spec.connect_kit")
 
 local q, run = K.q, K.run
@@ -261,15 +262,7 @@ local function contract(E)
     it("reads fields an __index makes (each a new string, collected at once) as they were given", function()
         -- a string only the call holds: freed by the collector while the store still read it, the
         -- next one of its size took its memory (an unknown state, another job's UID)
-        local function made(fields)
-            return setmetatable({}, { __index = function(_, k)
-                collectgarbage()
-                collectgarbage()
-                local v = fields[k]
-                if type(v) == "string" then return (v .. " "):sub(1, -2) end -- a new string each time
-                return v
-            end })
-        end
+        local made = H.made_by_index
         local uid = "u-" .. ("9"):rep(60)
         local id = assert(s:enqueue(made({ UID = uid, method = PUB, params = '{"a":"' .. ("x"):rep(60) .. '"}',
             providers = { "p1", "p2" }, now = 1000, key = "k-" .. ("7"):rep(60) })))

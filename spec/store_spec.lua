@@ -3,6 +3,7 @@
 -- raw rows are read with the engines' own tools (sqlite3, psql), never
 -- through the store.
 local store = require("socialize.store")
+local H = require("spec.helper")
 
 local ROOT = os.getenv("SOCIALIZE_ROOT") or "."
 local BUILD = os.getenv("BUILD") or "build/lua5.4"
@@ -15,12 +16,6 @@ local TOKEN = "AT-7f3c9e-secret-access-token"
 local REFRESH = "RT-0b1d2e-secret-refresh-token"
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function H_write(path, text)
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-end
 
 local function run(cmd)
     local p = assert(io.popen(cmd .. " 2>&1"))
@@ -185,15 +180,7 @@ local function contract(E)
     end)
 
     it("reads a record's fields an __index makes (new strings, collected at once) as they were given", function()
-        local function made(fields)
-            return setmetatable({}, { __index = function(_, k)
-                collectgarbage()
-                collectgarbage()
-                local v = fields[k]
-                if type(v) == "string" then return (v .. " "):sub(1, -2) end -- a new string each time
-                return v
-            end })
-        end
+        local made = H.made_by_index
         local uid, acct = "user-" .. ("1"):rep(60), "acct-" .. ("2"):rep(60)
         assert(s:put_connection(made({ UID = uid, provider = "twitter", account = acct,
             scopes = "scope-" .. ("3"):rep(60), secrets = { accessToken = TOKEN }, updatedAt = 1800000000 })))
@@ -615,7 +602,7 @@ print(select(2, s:put_connection({ UID = "user-1", provider = "twitter", secrets
                 run("cp " .. q(lua) .. " " .. q(mods .. "/lua-child") .. " && chmod a+rx " .. q(mods .. "/lua-child"))
                 lua = mods .. "/lua-child"
             end
-            H_write(dir .. "/ro.lua", "package.cpath = " .. string.format("%q", mods .. "/?.so;") .. " .. package.cpath\n"
+            H.write(dir .. "/ro.lua", "package.cpath = " .. string.format("%q", mods .. "/?.so;") .. " .. package.cpath\n"
                 .. "local store = require('socialize.store')\n" .. body)
             cmd = "cd / && runuser -u nobody -- " .. lua .. " " .. q(dir .. "/ro.lua") .. " " .. q(file) .. " " .. q(KEY_A)
             -- the test tests something: the child's user really cannot write the file (root could)
