@@ -274,7 +274,7 @@ static int sq_begin(sz_store *st, sz_store_err *err)
     int level = 2;
     if (st->relaxed && st->outbox_sync == SZ_SYNC_NORMAL) {
         level = 1;
-    } else if (st->relaxed && st->outbox_sync == SZ_SYNC_WINDOW && st->synced_set) {
+    } else if (st->relaxed && st->outbox_sync == SZ_SYNC_WINDOW && st->synced_at >= 0) {
         double now = sq_now();
         if (now >= 0 && now >= st->synced_at && now - st->synced_at < st->sync_window) level = 1;
     }
@@ -290,8 +290,7 @@ static int sq_commit(sz_store *st, sz_store_err *err)
     int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return sqerr(st, rc, err);
     if (st->sync_level == 2) {
-        double now = sq_now();
-        st->synced_set = now >= 0, st->synced_at = now;
+        st->synced_at = sq_now();
         if (st->synced_commits < 0x7fffffffffffffffLL) st->synced_commits++;
     }
     return 0;

@@ -432,7 +432,7 @@ sz_store *sz_store_open(const char *url, const sz_store_opts *opts, sz_store_err
         sz_store_close(st);
         return NULL;
     }
-    st->synced_set = 0, st->synced_commits = 0; /* the window starts at the first FULL commit after open */
+    st->synced_at = -1, st->synced_commits = 0; /* the window starts at the first FULL commit after open */
     return st;
 }
 

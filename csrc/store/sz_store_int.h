@@ -79,9 +79,10 @@ struct sz_store {
      * other one with FULL); sync_level: PRAGMA synchronous on the connection
      * now (switched before a BEGIN that needs another, never inside one);
      * SZ_SYNC_WINDOW: sync_window seconds, synced_at the CLOCK_MONOTONIC
-     * time of this connection's last FULL commit that succeeded (synced_set
-     * 0: none yet), synced_commits how many (a test hook) */
-    int outbox_sync, relaxed, sync_level, synced_set;
+     * time of this connection's last FULL commit that succeeded (negative:
+     * none yet, or the clock could not be read), synced_commits how many (a
+     * test hook) */
+    int outbox_sync, relaxed, sync_level;
     double sync_window, synced_at;
     long long synced_commits;
     int host_outbox; /* the host transaction is the outbox's own batch: no host SQL */
