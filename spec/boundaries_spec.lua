@@ -239,6 +239,26 @@ describe("the C modules' return convention: value | nil, message, code", functio
         fails("parse_url", function() return curl.parse_url("http://a\0b/") end, "string")
     end)
 
+    it("socialize.curl refuses a malformed request before anything is sent, naming what is wrong", function()
+        local s = curl.new { timeout = 5, connectTimeout = 5 }
+        local U = "http://127.0.0.1:1/"
+        for _, case in ipairs({
+            { { method = "GET", url = "http://127.0.0.1:1/a b" }, "url contains CR, LF or a space" },
+            { { method = "GET", url = "http://127.0.0.1:1/\r\n" }, "url contains CR, LF or a space" },
+            { { method = "get", url = U }, "method must be upper-case letters" },
+            { { method = "GET", url = U, headers = { ["a b"] = "x" } }, "invalid header name" },
+            { { method = "GET", url = U, headers = { ["a:b"] = "x" } }, "invalid header name" },
+            { { method = "GET", url = U, headers = { ["\128x"] = "x" } }, "invalid header name" },
+            { { method = "GET", url = U, headers = { X = "a\r\nb: c" } }, "header X contains CR, LF or NUL" },
+            { { method = "GET", url = U, headers = { X = "a\0b" } }, "header X contains CR, LF or NUL" },
+        }) do
+            local ok, err = pcall(s.request, s, case[1])
+            assert.is_false(ok)
+            assert.truthy(tostring(err):find(case[2], 1, true), tostring(err))
+        end
+        s:close()
+    end)
+
     it("socialize.curl reads a request table's own fields: no metamethod runs, nothing changes between check and send", function()
         local s = curl.new { timeout = 5, connectTimeout = 5 }
         local calls = 0

@@ -135,6 +135,11 @@ void lsz_xfer_strings_free(xfer *x); /* refused, ghost, want */
 void lsz_rawfield(lua_State *L, int t, const char *k);
 long lsz_ms_field(lua_State *L, int t, const char *k, long dflt);
 void lsz_check_request(lua_State *L, int t);
+const char *lsz_url_bad(const char *url);
+const char *lsz_method_bad(const char *m);
+int lsz_header_name_bad(const char *k, size_t kl);
+int lsz_header_value_bad(const char *v, size_t vl);
+int lsz_next_header(const xfer *x, size_t *at, const char **name, size_t *nl, const char **v, size_t *vl);
 int lsz_setup(lua_State *L, session *s, xfer *x, int t);
 int lsz_setup_req(session *s, xfer *x, const lsz_xreq *r, struct curl_slist *rl);
 int lsz_header_add(xfer *x, const char *k, const char *v);

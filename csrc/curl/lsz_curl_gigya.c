@@ -59,20 +59,16 @@ int lsz_capi_ok(lua_State *L)
  * core's request: NULL, or the message s:request would raise with. */
 static const char *request_bad(const lsz_capi *c, const sz_request *r, char *buf, size_t bn)
 {
-    const char *url = c->req_url(r), *m = c->req_method(r), *p;
-    size_t i, j, n = c->req_header_count(r);
-    if (strpbrk(url, "\r\n ") != NULL)
-        return "url contains CR, LF or a space";
-    for (p = m; *p; p++)
-        if (*p < 'A' || *p > 'Z')
-            return "method must be upper-case letters";
+    const char *why = lsz_url_bad(c->req_url(r));
+    size_t i, n = c->req_header_count(r);
+    if (why || (why = lsz_method_bad(c->req_method(r))) != NULL)
+        return why;
     for (i = 0; i < n; i++) {
         const char *k, *v;
         c->req_header(r, i, &k, &v);
-        for (j = 0; k[j]; j++)
-            if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f) /* (as lsz_check_request: char) */
-                return "invalid header name";
-        if (strpbrk(v, "\r\n") != NULL) {
+        if (lsz_header_name_bad(k, strlen(k)))
+            return "invalid header name";
+        if (lsz_header_value_bad(v, strlen(v))) {
             snprintf(buf, bn, "header %s contains CR, LF or NUL", k);
             return buf;
         }
@@ -107,32 +103,20 @@ static int push_req(lua_State *L)
  * s:request's headers table has them), or nil. */
 static void push_date(lua_State *L, const xfer *x)
 {
-    size_t i = 0;
+    size_t at = 0, nl, vl;
+    const char *name, *v;
     int found = 0;
-    const char *h = x->head.data ? x->head.data : "";
-    while (i < x->head.len) {
-        const char *line = h + i, *eol = memchr(line, '\n', x->head.len - i), *v, *end;
-        size_t ll = eol ? (size_t)(eol - line) : x->head.len - i;
-        i += ll + 1;
-        if (ll && line[ll - 1] == '\r')
-            ll--;
-        if (ll < 5 || line[4] != ':' || (line[0] | 32) != 'd' || (line[1] | 32) != 'a' || (line[2] | 32) != 't' ||
-            (line[3] | 32) != 'e')
+    while (lsz_next_header(x, &at, &name, &nl, &v, &vl)) {
+        if (nl != 4 || (name[0] | 32) != 'd' || (name[1] | 32) != 'a' || (name[2] | 32) != 't' ||
+            (name[3] | 32) != 'e')
             continue;
-        v = line + 5;
-        end = line + ll;
-        while (v < end && (*v == ' ' || *v == '\t'))
-            v++;
-        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
+        lua_pushlstring(L, v, vl);
         if (found) {
             lua_pushliteral(L, ", ");
-            lua_pushlstring(L, v, (size_t)(end - v));
+            lua_insert(L, -2);
             lua_concat(L, 3);
-        } else {
-            lua_pushlstring(L, v, (size_t)(end - v));
-            found = 1;
         }
+        found = 1;
     }
     if (!found)
         lua_pushnil(L);

@@ -223,52 +223,100 @@ const char *lsz_outcome_kind(CURLcode rc, xfer *x)
     }
 }
 
-/* Pushes the collected headers as a table with lower-cased names; a repeated
- * header keeps its values joined with ", ". */
-static void push_headers(lua_State *L, xfer *x)
+/* The next header line of x's collected head from *at: 1 with its name (the
+ * bytes before its first colon, never empty) and its value (spaces and tabs
+ * trimmed), its line ending dropped; 0 after the last. Lines without a name
+ * (the status line, a blank line) are skipped. */
+int lsz_next_header(const xfer *x, size_t *at, const char **name, size_t *nl, const char **v, size_t *vl)
 {
-    size_t i = 0, k;
     const char *h = x->head.data ? x->head.data : "";
-    lua_newtable(L);
-    while (i < x->head.len) {
-        const char *line = h + i, *eol = memchr(line, '\n', x->head.len - i), *colon;
-        size_t ll = eol ? (size_t)(eol - line) : x->head.len - i;
-        i += ll + 1;
+    while (*at < x->head.len) {
+        const char *line = h + *at, *eol = memchr(line, '\n', x->head.len - *at), *colon, *end;
+        size_t ll = eol ? (size_t)(eol - line) : x->head.len - *at;
+        *at += ll + 1;
         if (ll && line[ll - 1] == '\r')
             ll--;
         colon = memchr(line, ':', ll);
         if (!colon || colon == line)
             continue;
-        {
-            char buf[130], *name = buf + 1;
-            size_t nl = (size_t)(colon - line);
-            const char *v = colon + 1, *end = line + ll;
-            if (nl + 2 >= sizeof buf)
-                continue;
-            buf[0] = ',';
-            for (k = 0; k < nl; k++)
-                name[k] = (char)((line[k] >= 'A' && line[k] <= 'Z') ? line[k] + 32 : line[k]);
-            name[nl] = ',';
-            name[nl + 1] = '\0';
-            if (x->want && !strstr(x->want, buf))
-                continue; /* a header the caller does not read */
-            name[nl] = '\0';
-            while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-            while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-                end--;
-            lua_getfield(L, -1, name);
-            if (lua_isstring(L, -1)) {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(end - v));
-                lua_concat(L, 3);
-            } else {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(end - v));
-            }
-            lua_setfield(L, -2, name);
-        }
+        *name = line;
+        *nl = (size_t)(colon - line);
+        *v = colon + 1;
+        end = line + ll;
+        while (*v < end && (**v == ' ' || **v == '\t'))
+            (*v)++;
+        while (end > *v && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        *vl = (size_t)(end - *v);
+        return 1;
     }
+    return 0;
+}
+
+/* Pushes the collected headers as a table with lower-cased names; a repeated
+ * header keeps its values joined with ", ". */
+static void push_headers(lua_State *L, xfer *x)
+{
+    size_t at = 0, k, nl, vl;
+    const char *line, *v;
+    lua_newtable(L);
+    while (lsz_next_header(x, &at, &line, &nl, &v, &vl)) {
+        char buf[130], *name = buf + 1;
+        if (nl + 2 >= sizeof buf)
+            continue;
+        buf[0] = ',';
+        for (k = 0; k < nl; k++)
+            name[k] = (char)((line[k] >= 'A' && line[k] <= 'Z') ? line[k] + 32 : line[k]);
+        name[nl] = ',';
+        name[nl + 1] = '\0';
+        if (x->want && !strstr(x->want, buf))
+            continue; /* a header the caller does not read */
+        name[nl] = '\0';
+        lua_getfield(L, -1, name);
+        if (lua_isstring(L, -1)) {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, v, vl);
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, v, vl);
+        }
+        lua_setfield(L, -2, name);
+    }
+}
+
+/* The checks of a request's parts, for a request table (lsz_check_request)
+ * and for the core's request (s:gigya): the message, or NULL when good. */
+const char *lsz_url_bad(const char *url)
+{
+    return strpbrk(url, "\r\n ") != NULL ? "url contains CR, LF or a space" : NULL;
+}
+
+const char *lsz_method_bad(const char *m)
+{
+    for (; *m; m++)
+        if (*m < 'A' || *m > 'Z')
+            return "method must be upper-case letters";
+    return NULL;
+}
+
+/* a header's name (kl bytes) and value (vl bytes): 1 when bad */
+int lsz_header_name_bad(const char *k, size_t kl)
+{
+    size_t j;
+    for (j = 0; j < kl; j++)
+        if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f)
+            return 1;
+    return 0;
+}
+
+int lsz_header_value_bad(const char *v, size_t vl)
+{
+    size_t j;
+    for (j = 0; j < vl; j++)
+        if (v[j] == '\r' || v[j] == '\n' || v[j] == '\0')
+            return 1;
+    return 0;
 }
 
 /* Raises on a malformed request table; called before anything is owned. */
@@ -281,15 +329,14 @@ void lsz_check_request(lua_State *L, int t)
     url = luaL_checklstring(L, -1, &ulen);
     if (strlen(url) != ulen)
         luaL_error(L, "url contains NUL");
-    if (strpbrk(url, "\r\n ") != NULL)
-        luaL_error(L, "url contains CR, LF or a space");
+    if (lsz_url_bad(url))
+        luaL_error(L, "%s", lsz_url_bad(url));
     lua_pop(L, 1);
     lsz_rawfield(L, t, "method");
     if (!lua_isnil(L, -1)) {
-        const char *m = luaL_checkstring(L, -1), *p;
-        for (p = m; *p; p++)
-            if (*p < 'A' || *p > 'Z')
-                luaL_error(L, "method must be upper-case letters");
+        const char *m = luaL_checkstring(L, -1);
+        if (lsz_method_bad(m))
+            luaL_error(L, "%s", lsz_method_bad(m));
     }
     lua_pop(L, 1);
     lsz_rawfield(L, t, "body");
@@ -318,18 +365,16 @@ void lsz_check_request(lua_State *L, int t)
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
-            size_t kl, vl, j;
+            size_t kl, vl;
             const char *k, *v;
             if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
                 luaL_error(L, "header names and values must be strings");
             k = lua_tolstring(L, -2, &kl);
             v = lua_tolstring(L, -1, &vl);
-            for (j = 0; j < kl; j++)
-                if (k[j] <= 0x20 || k[j] == ':' || k[j] == 0x7f)
-                    luaL_error(L, "invalid header name");
-            for (j = 0; j < vl; j++)
-                if (v[j] == '\r' || v[j] == '\n' || v[j] == '\0')
-                    luaL_error(L, "header %s contains CR, LF or NUL", k);
+            if (lsz_header_name_bad(k, kl))
+                luaL_error(L, "invalid header name");
+            if (lsz_header_value_bad(v, vl))
+                luaL_error(L, "header %s contains CR, LF or NUL", k);
             lua_pop(L, 1);
         }
     } else if (!lua_isnil(L, -1)) {
